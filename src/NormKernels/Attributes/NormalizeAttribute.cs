@@ -1,0 +1,62 @@
+using System;
+
+namespace NormKernels;
+
+/// <summary>
+/// Turns a <c>partial class</c> into a normalization layer specialized at compile time for one memory
+/// layout and one set of reduced axes: <c>y = (x - mean_S) / sqrt(var_S + eps) * gamma + beta</c>,
+/// where S is the set of elements that share every index outside <see cref="Axes"/>.
+/// </summary>
+/// <example><code>
+/// [Normalize(Layout = "NHWC", Axes = "N,H,W")]   // BatchNorm for a channels-last conv net
+/// public sealed partial class StemNorm;
+/// </code></example>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class NormalizeAttribute : Attribute
+{
+    /// <summary>Distinct upper-case axis letters in memory order, outermost first (<c>NCHW</c>, <c>NHWC</c>, <c>NTC</c>, ...).
+    /// <c>N</c> is the batch axis, <c>C</c> the channel axis; every other letter is spatial or sequence.</summary>
+    public string Layout { get; set; } = "NCHW";
+
+    /// <summary>The reduced axes, comma-separated letters of <see cref="Layout"/> (<c>"N,H,W"</c> is BatchNorm on NCHW).</summary>
+    public string Axes { get; set; } = "";
+
+    /// <summary>Number of channel groups (GroupNorm); 0 means no groups. Requires <c>C</c> among <see cref="Axes"/>.</summary>
+    public int Groups { get; set; }
+
+    /// <summary>Standardize (subtract the mean, divide by the standard deviation) or divide by the root mean square.</summary>
+    public NormKind Kind { get; set; } = NormKind.Standardize;
+
+    /// <summary>How the learned scale and shift are indexed.</summary>
+    public AffineMode Affine { get; set; } = AffineMode.PerChannel;
+
+    /// <summary>Added to the variance inside the square root; the default of the generated constructor's <c>epsilon</c>.</summary>
+    public double Epsilon { get; set; } = 1e-5;
+
+    /// <summary>Running-statistics momentum: <c>running = (1 - m) * running + m * batch</c>; the constructor's default.</summary>
+    public double Momentum { get; set; } = 0.1;
+}
+
+/// <summary>What a normalization divides by.</summary>
+public enum NormKind
+{
+    /// <summary><c>(x - mean) / sqrt(var + eps)</c>: BatchNorm, LayerNorm, InstanceNorm, GroupNorm.</summary>
+    Standardize = 0,
+
+    /// <summary><c>x / sqrt(mean(x^2) + eps)</c>: RMSNorm. No mean is subtracted.</summary>
+    RootMeanSquare = 1,
+}
+
+/// <summary>How <c>Weight</c> (gamma) and <c>Bias</c> (beta) are indexed.</summary>
+public enum AffineMode
+{
+    /// <summary>One weight and bias per channel (PyTorch BatchNorm, GroupNorm, InstanceNorm(affine=True)).</summary>
+    PerChannel = 0,
+
+    /// <summary>One weight and bias per element of a sample, in layout order without N (PyTorch LayerNorm's
+    /// <c>elementwise_affine</c>; BatchNorm per activation).</summary>
+    Elementwise = 1,
+
+    /// <summary>No learned scale or shift.</summary>
+    None = 2,
+}

@@ -1,0 +1,50 @@
+using System;
+
+namespace NormKernels;
+
+/// <summary>
+/// What every generated layer has in common, for code that handles layers of several layouts
+/// (test harnesses, benchmarks, model containers). The hot path is the generated, layout-typed
+/// <c>Forward(input, output, n, c, h, w)</c>; this interface forwards to it after reading the dims.
+/// </summary>
+public interface INormalizationLayer
+{
+    /// <summary>The layout letters in memory order, outermost first.</summary>
+    string Layout { get; }
+
+    /// <summary>The reduced axes, as written in the attribute (normalized: comma-separated, no spaces).</summary>
+    string Axes { get; }
+
+    /// <summary>Channel groups (0 = none).</summary>
+    int Groups { get; }
+
+    /// <summary>Standardize or root mean square.</summary>
+    NormKind Kind { get; }
+
+    /// <summary>How <see cref="Weight"/> and <see cref="Bias"/> are indexed.</summary>
+    AffineMode Affine { get; }
+
+    /// <summary>Training mode: batch statistics (and running-statistics update when N is reduced); otherwise running statistics.</summary>
+    bool Training { get; set; }
+
+    /// <summary>Added to the variance inside the square root.</summary>
+    float Epsilon { get; set; }
+
+    /// <summary>Gamma (ones at construction); empty with <see cref="AffineMode.None"/>.</summary>
+    float[] Weight { get; }
+
+    /// <summary>Beta (zeros at construction); empty with <see cref="AffineMode.None"/>.</summary>
+    float[] Bias { get; }
+
+    /// <summary>Running means when N is reduced, otherwise null.</summary>
+    float[]? RunningMean { get; }
+
+    /// <summary>Running (unbiased) variances when N is reduced, otherwise null.</summary>
+    float[]? RunningVar { get; }
+
+    /// <summary>The instruction-set path the last <c>Forward</c> ran on (the narrowest of its passes).</summary>
+    KernelPath LastPath { get; }
+
+    /// <summary>Runs the layer on a tensor whose extents are given in layout order (<paramref name="dims"/>.Length == Layout.Length).</summary>
+    void Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims);
+}

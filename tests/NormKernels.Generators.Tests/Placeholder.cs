@@ -1,0 +1,1 @@
+namespace NormKernels.Generators.Tests;
