@@ -1,0 +1,155 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using NormKernels.Generators.Helpers;
+using NormKernels.Generators.Model;
+
+namespace NormKernels.Generators.Emitting;
+
+internal static partial class Emitter
+{
+    /// <summary>Names and expressions derived once from the spec and plan, shared by every emit step.</summary>
+    private sealed class Context
+    {
+        /// <summary>Independent accumulators (and stores) per unrolled iteration.</summary>
+        public const int Unroll = 4;
+
+        /// <summary>Vectors each float accumulator takes before the chunk is added into double.</summary>
+        public const int ChunkVectors = 16;
+
+        public Context(NormSpec spec, KernelPlan plan)
+        {
+            Spec = spec;
+            Plan = plan;
+            Axes = plan.Axes.ToList();
+        }
+
+        public NormSpec Spec { get; }
+        public KernelPlan Plan { get; }
+        public List<PlanAxis> Axes { get; }
+
+        public IEnumerable<PlanAxis> BlockAxes => Axes.Take(Plan.BlockAxes);
+
+        public string AxesText => string.Join(",", LayoutGrammar.SplitAxes(Spec.Axes));
+
+        /// <summary>The constructor's size parameter: channels, normalizedSize, or none.</summary>
+        public string SizeParam => Spec.IsElementwise ? "normalizedSize"
+            : Spec.Layout.IndexOf(LayoutGrammar.Channel) >= 0 ? "channels" : "";
+
+        private IEnumerable<string> Dims => Spec.Layout.Select(l => char.ToLowerInvariant(l).ToString());
+
+        public string DimParams => string.Join(", ", Dims.Select(d => "int " + d));
+        public string DimArgs => string.Join(", ", Dims);
+        public string DimNamesText => DimArgs;
+
+        public string SampleDimsText => string.Join(", ", Spec.Layout.Where(l => l != LayoutGrammar.Batch).Select(l => char.ToLowerInvariant(l).ToString()));
+
+        public string ReducedDimsText => string.Join(", ", Axes.Where(a => a.Reduced).Select(a => AxisText(a)));
+        public string KeptText => Axes.Any(a => !a.Reduced) ? string.Join(", ", Axes.Where(a => !a.Reduced).Select(a => AxisText(a))) : "a single statistic";
+
+        private static string AxisText(PlanAxis a) =>
+            a.Name == Planning.Planner.GroupAxis ? "groups" : a.Name == Planning.Planner.ChannelsPerGroupAxis ? "c / groups" : a.Name;
+
+        public string ParamShapeText => Spec.IsPerChannel ? "one per channel (c)"
+            : Spec.IsElementwise ? "one per element of a sample (" + SampleDimsText + ", layout order)" : "empty (no affine parameters)";
+
+        public string ParameterCountExpr => Spec.IsPerChannel ? "c"
+            : Spec.IsElementwise ? "(int)(" + LongProduct(Spec.Layout.Where(l => l != LayoutGrammar.Batch).Select(l => char.ToLowerInvariant(l).ToString())) + ")"
+            : "0";
+
+        public string ExtentParams => string.Join(", ", Axes.Select(a => "nint e_" + a.Name));
+        public string ExtentArgs => string.Join(", ", Axes.Select(a => "e_" + a.Name));
+        public string ExtentArgsFromDims => string.Join(", ", Axes.Select(a => "(nint)(" + a.Extent + ")"));
+
+        public string RefsFromSpans => "ref " + Marshal + ".GetReference(input), ref " + Marshal + ".GetReference(output)";
+        public string ParamRefsFromSpans => "ref " + Marshal + ".GetReference(weight), ref " + Marshal + ".GetReference(bias)";
+
+        public string LongProduct(IEnumerable<string> factors)
+        {
+            var list = factors.ToList();
+            if (list.Count == 0) return "1L";
+            return "(long)" + string.Join(" * ", list.Select(f => "(" + f + ")"));
+        }
+
+        public string Clamp(string nintExpr) => "(int)global::System.Math.Min(" + nintExpr + ", (nint)int.MaxValue)";
+
+        /// <summary>The extent of axis <paramref name="i"/> inside generated methods.</summary>
+        public string E(int i) => "e_" + Axes[i].Name;
+
+        /// <summary>Product of the extents of the axes selected, as an nint expression.</summary>
+        public string Product(IEnumerable<int> axes)
+        {
+            var list = axes.ToList();
+            return list.Count == 0 ? "(nint)1" : list.Count == 1 ? E(list[0]) : "(" + string.Join(" * ", list.Select(E)) + ")";
+        }
+
+        public string SegmentExtent(Segment s) => Product(Enumerable.Range(s.First, s.Last - s.First + 1));
+
+        /// <summary>Stride of axis <paramref name="i"/> in the index space of the axes satisfying <paramref name="member"/>: the product of the later member axes.</summary>
+        public string Stride(int i, Func<PlanAxis, bool> member) =>
+            Product(Enumerable.Range(i + 1, Axes.Count - i - 1).Where(j => member(Axes[j])));
+
+        public static bool Memory(PlanAxis a) => true;
+        public static bool Kept(PlanAxis a) => !a.Reduced;
+        public static bool Accumulated(PlanAxis a) => a.Accumulated;
+        public static bool ParamAxis(PlanAxis a) => a.Param;
+        public static bool FoldAxis(PlanAxis a) => !a.Reduced || a.Param;
+
+        /// <summary>Product of the extents of the axes inside a block that satisfy <paramref name="member"/>.</summary>
+        public string InnerProduct(Func<PlanAxis, bool> member) =>
+            Product(Enumerable.Range(Plan.BlockAxes, Axes.Count - Plan.BlockAxes).Where(j => member(Axes[j])));
+
+        public string StatInnerExtent => SegmentExtent(Plan.StatSegments[Plan.StatSegments.Count - 1]);
+        public string ApplyInnerExtent => SegmentExtent(Plan.ApplySegments[Plan.ApplySegments.Count - 1]);
+
+        public string Describe(EquatableArray<Segment> segments) =>
+            string.Join(" ", segments.Select(s => "[" + string.Join(" ", Enumerable.Range(s.First, s.Last - s.First + 1).Select(i => Axes[i].Name)) + "]=" + s.Class));
+    }
+
+    /// <summary>One loop of an emitted nest: a counter, its extent, and its stride in each index space it moves.</summary>
+    private sealed class Loop
+    {
+        public Loop(string counter, string extent, string comment)
+        {
+            Counter = counter;
+            Extent = extent;
+            Comment = comment;
+        }
+
+        public string Counter { get; }
+        public string Extent { get; }
+        public string Comment { get; }
+        public Dictionary<string, string> Strides { get; } = new Dictionary<string, string>();
+    }
+
+    /// <summary>
+    /// Emits nested loops; each index space (memory offset, statistic, parameter, coefficient, accumulator)
+    /// starts at the given offset and advances by its stride per loop. The body gets the final offset names.
+    /// </summary>
+    private static void EmitNest(SourceWriter w, IList<Loop> loops, IDictionary<string, string> start, Action<IDictionary<string, string>> body, string prefix = "")
+    {
+        EmitNestLevel(w, loops, 0, new Dictionary<string, string>(start), body, prefix);
+    }
+
+    private static void EmitNestLevel(SourceWriter w, IList<Loop> loops, int depth, Dictionary<string, string> offsets, Action<IDictionary<string, string>> body, string prefix)
+    {
+        if (depth == loops.Count)
+        {
+            body(offsets);
+            return;
+        }
+        var loop = loops[depth];
+        if (loop.Comment.Length > 0) w.Line("// " + loop.Comment);
+        using (w.Block("for (nint " + loop.Counter + " = 0; " + loop.Counter + " < " + loop.Extent + "; " + loop.Counter + "++)"))
+        {
+            var next = new Dictionary<string, string>(offsets);
+            foreach (var pair in loop.Strides)
+            {
+                string name = prefix + pair.Key + Literals.Int(depth + 1);
+                w.Line("nint " + name + " = " + offsets[pair.Key] + " + " + loop.Counter + " * " + pair.Value + ";");
+                next[pair.Key] = name;
+            }
+            EmitNestLevel(w, loops, depth + 1, next, body, prefix);
+        }
+    }
+}

@@ -1,0 +1,276 @@
+using System.Collections.Generic;
+using System.Linq;
+using NormKernels.Generators.Model;
+
+namespace NormKernels.Generators.Emitting;
+
+internal static partial class Emitter
+{
+    private const string ArmOps = "global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>";
+    private const string X86Ops = "global::NormKernels.Runtime.X86Vector128Ops";
+
+    /// <summary>The per-call drivers: block loop, statistics, coefficients and the apply pass.</summary>
+    private static void EmitCores(SourceWriter w, Context ctx)
+    {
+        var spec = ctx.Spec;
+        var plan = ctx.Plan;
+        string statParams = spec.IsRootMeanSquare ? Span + " stat0" : Span + " stat0, " + Span + " stat1";
+        string statArgs = spec.IsRootMeanSquare ? "stat0" : "stat0, stat1";
+        string common = "ref float x, ref float y, " + ctx.ExtentParams + ", ref float gamma, ref float beta";
+        string commonArgs = "ref x, ref y, " + ctx.ExtentArgs + ", ref gamma, ref beta";
+
+        // The 128-bit path's two ISA-specific operations come from a struct type parameter; pick it once here.
+        using (w.Block("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + statParams + ", float epsilon)"))
+        {
+            w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
+            w.Line("    ? TrainingCore<" + ArmOps + ">(path, " + commonArgs + ", " + statArgs + ", epsilon)");
+            w.Line("    : TrainingCore<" + X86Ops + ">(path, " + commonArgs + ", " + statArgs + ", epsilon);");
+        }
+        w.Line();
+        EmitTrainingCore(w, ctx, common, statParams);
+
+        if (plan.BatchReduced)
+        {
+            using (w.Block("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", ref float runningMean, ref float runningVar, float epsilon)"))
+            {
+                w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
+                w.Line("    ? InferenceCore<" + ArmOps + ">(path, " + commonArgs + ", ref runningMean, ref runningVar, epsilon)");
+                w.Line("    : InferenceCore<" + X86Ops + ">(path, " + commonArgs + ", ref runningMean, ref runningVar, epsilon);");
+            }
+            w.Line();
+            EmitInferenceCore(w, ctx, common);
+        }
+    }
+
+    private static void EmitTrainingCore(SourceWriter w, Context ctx, string common, string statParams)
+    {
+        var spec = ctx.Spec;
+        var plan = ctx.Plan;
+        bool standardize = !spec.IsRootMeanSquare;
+        using (w.Block("private static " + KernelPath + " TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", float epsilon) where TOps : struct, " + Ops))
+        {
+            EmitScratch(w, ctx, training: true);
+            w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
+            using (w.Block("try"))
+            {
+                w.Line("ref double sum = ref " + Marshal + ".GetArrayDataReference(doubles);");
+                w.Line("ref double sq = ref " + Unsafe + ".Add(ref sum, accumulators);");
+                if (plan.Promoted)
+                {
+                    w.Line("ref double statSum = ref " + Unsafe + ".Add(ref sq, accumulators);");
+                    w.Line("ref double statSq = ref " + Unsafe + ".Add(ref statSum, statistics);");
+                    w.Line("ref double mu = ref " + Unsafe + ".Add(ref statSq, statistics);");
+                }
+                else
+                {
+                    w.Line("ref double statSum = ref sum;");
+                    w.Line("ref double statSq = ref sq;");
+                    w.Line("ref double mu = ref " + Unsafe + ".Add(ref sq, accumulators);");
+                }
+                w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
+                w.Line("ref float coefA = ref " + Marshal + ".GetArrayDataReference(floats);");
+                w.Line("ref float coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
+                if (standardize)
+                {
+                    w.Line("ref float shift = ref " + Unsafe + ".Add(ref coefB, coefficients);");
+                    w.Line(plan.Promoted ? "ref float statShift = ref " + Unsafe + ".Add(ref shift, accumulators);" : "ref float statShift = ref shift;");
+                }
+
+                EmitBlockNest(w, ctx, offsets =>
+                {
+                    string xo = offsets["x"], so = offsets["s"], po = offsets["p"];
+                    w.Line("ref float xb = ref " + Unsafe + ".Add(ref x, " + xo + ");");
+                    w.Line("ref float yb = ref " + Unsafe + ".Add(ref y, " + xo + ");");
+                    if (standardize)
+                    {
+                        w.Line("// Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.");
+                        EmitNest(w, InnerAxisLoops(ctx, Context.Kept, ("x", Context.Memory), ("s", Context.Kept)),
+                            new Dictionary<string, string> { ["x"] = "(nint)0", ["s"] = "(nint)0" },
+                            o => w.Line(Unsafe + ".Add(ref statShift, " + o["s"] + ") = " + Unsafe + ".Add(ref xb, " + o["x"] + ");"), "first_");
+                        if (plan.Promoted)
+                        {
+                            w.Line("// Every per-channel accumulator of a group shares the group's shift, so their sums add up.");
+                            EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.Kept)),
+                                new Dictionary<string, string> { ["a"] = "(nint)0", ["s"] = "(nint)0" },
+                                o => w.Line(Unsafe + ".Add(ref shift, " + o["a"] + ") = " + Unsafe + ".Add(ref statShift, " + o["s"] + ");"), "share_");
+                        }
+                    }
+                    w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
+                    using (w.Block("switch (path)"))
+                    {
+                        string args = "ref xb, " + ctx.ExtentArgs + (standardize ? ", ref shift, ref sum" : "") + ", ref sq";
+                        foreach (var isa in VectorIsa.All)
+                        {
+                            w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Statistics") + "(" + args + "); break;");
+                        }
+                    }
+                    if (plan.Promoted)
+                    {
+                        w.Line("// Combine the per-channel accumulators into their group, in a fixed order.");
+                        w.Line("new global::System.Span<double>(doubles, 2 * accumulators, 2 * statistics).Clear();");
+                        EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.Kept)),
+                            new Dictionary<string, string> { ["a"] = "(nint)0", ["s"] = "(nint)0" },
+                            o =>
+                            {
+                                if (standardize) w.Line(Unsafe + ".Add(ref statSum, " + o["s"] + ") += " + Unsafe + ".Add(ref sum, " + o["a"] + ");");
+                                w.Line(Unsafe + ".Add(ref statSq, " + o["s"] + ") += " + Unsafe + ".Add(ref sq, " + o["a"] + ");");
+                            }, "combine_");
+                    }
+                    using (w.Block("for (int s = 0; s < statistics; s++)"))
+                    {
+                        if (standardize)
+                        {
+                            w.Line("double shifted = " + Unsafe + ".Add(ref statSum, s) / count;");
+                            w.Line("double variance = " + Unsafe + ".Add(ref statSq, s) / count - shifted * shifted;");
+                            w.Line("if (variance < 0d) variance = 0d;");
+                            w.Line("double mean = " + Unsafe + ".Add(ref statShift, s) + shifted;");
+                            w.Line("stat0[(int)" + so + " + s] = (float)mean;");
+                            w.Line("stat1[(int)" + so + " + s] = (float)variance;");
+                            w.Line(Unsafe + ".Add(ref mu, s) = mean;");
+                            w.Line(Unsafe + ".Add(ref rstd, s) = 1d / global::System.Math.Sqrt(variance + epsilon);");
+                        }
+                        else
+                        {
+                            w.Line("double meanSquare = " + Unsafe + ".Add(ref statSq, s) / count;");
+                            w.Line("stat0[(int)" + so + " + s] = (float)meanSquare;");
+                            w.Line(Unsafe + ".Add(ref mu, s) = 0d;");
+                            w.Line(Unsafe + ".Add(ref rstd, s) = 1d / global::System.Math.Sqrt(meanSquare + epsilon);");
+                        }
+                    }
+                    EmitCoefficientsAndApply(w, ctx, po);
+                });
+            }
+            using (w.Block("finally"))
+            {
+                w.Line("global::System.Buffers.ArrayPool<double>.Shared.Return(doubles);");
+                w.Line("global::System.Buffers.ArrayPool<float>.Shared.Return(floats);");
+            }
+            w.Line("return path;");
+        }
+        w.Line();
+    }
+
+    private static void EmitInferenceCore(SourceWriter w, Context ctx, string common)
+    {
+        using (w.Block("private static " + KernelPath + " InferenceCore<TOps>(" + KernelPath + " path, " + common + ", ref float runningMean, ref float runningVar, float epsilon) where TOps : struct, " + Ops))
+        {
+            EmitScratch(w, ctx, training: false);
+            using (w.Block("try"))
+            {
+                w.Line("ref double mu = ref " + Marshal + ".GetArrayDataReference(doubles);");
+                w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
+                w.Line("ref float coefA = ref " + Marshal + ".GetArrayDataReference(floats);");
+                w.Line("ref float coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
+                EmitBlockNest(w, ctx, offsets =>
+                {
+                    w.Line("ref float xb = ref " + Unsafe + ".Add(ref x, " + offsets["x"] + ");");
+                    w.Line("ref float yb = ref " + Unsafe + ".Add(ref y, " + offsets["x"] + ");");
+                    using (w.Block("for (int s = 0; s < statistics; s++)"))
+                    {
+                        w.Line(Unsafe + ".Add(ref mu, s) = " + Unsafe + ".Add(ref runningMean, " + offsets["s"] + " + s);");
+                        w.Line(Unsafe + ".Add(ref rstd, s) = 1d / global::System.Math.Sqrt((double)" + Unsafe + ".Add(ref runningVar, " + offsets["s"] + " + s) + epsilon);");
+                    }
+                    EmitCoefficientsAndApply(w, ctx, offsets["p"]);
+                });
+            }
+            using (w.Block("finally"))
+            {
+                w.Line("global::System.Buffers.ArrayPool<double>.Shared.Return(doubles);");
+                w.Line("global::System.Buffers.ArrayPool<float>.Shared.Return(floats);");
+            }
+            w.Line("return path;");
+        }
+        w.Line();
+    }
+
+    /// <summary>Per-block scratch sizes and pooled arrays.</summary>
+    private static void EmitScratch(SourceWriter w, Context ctx, bool training)
+    {
+        var plan = ctx.Plan;
+        bool standardize = !ctx.Spec.IsRootMeanSquare;
+        w.Line("int statistics = (int)" + ctx.InnerProduct(Context.Kept) + ";");
+        w.Line("int coefficients = " + (plan.Form == ApplyForm.Fold ? "(int)" + ctx.InnerProduct(Context.FoldAxis) : "statistics") + ";");
+        if (training)
+        {
+            w.Line("int accumulators = (int)" + ctx.InnerProduct(Context.Accumulated) + ";");
+            // sum, sq per accumulator; (promoted: sum, sq per statistic); mean, rstd per statistic.
+            w.Line("double[] doubles = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * accumulators + " + (plan.Promoted ? "4" : "2") + " * statistics);");
+            w.Line("float[] floats = global::System.Buffers.ArrayPool<float>.Shared.Rent(2 * coefficients" +
+                   (standardize ? " + accumulators" + (plan.Promoted ? " + statistics" : "") : "") + ");");
+        }
+        else
+        {
+            w.Line("double[] doubles = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * statistics);");
+            w.Line("float[] floats = global::System.Buffers.ArrayPool<float>.Shared.Rent(2 * coefficients);");
+        }
+    }
+
+    /// <summary>The block loop: one loop per leading kept axis, tracking memory, statistic and parameter offsets.</summary>
+    private static void EmitBlockNest(SourceWriter w, Context ctx, System.Action<IDictionary<string, string>> body)
+    {
+        var loops = new List<Loop>();
+        for (int i = 0; i < ctx.Plan.BlockAxes; i++)
+        {
+            var axis = ctx.Axes[i];
+            var loop = new Loop("b_" + axis.Name, ctx.E(i), i == 0 ? "Blocks: statistics depend on these axes' indices alone." : "");
+            loop.Strides["x"] = ctx.Stride(i, Context.Memory);
+            loop.Strides["s"] = ctx.Stride(i, Context.Kept);
+            if (axis.Param) loop.Strides["p"] = ctx.Stride(i, Context.ParamAxis);
+            loops.Add(loop);
+        }
+        EmitNest(w, loops, new Dictionary<string, string> { ["x"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" }, body, "block_");
+    }
+
+    /// <summary>One loop per axis inside the block that satisfies <paramref name="select"/>, with strides in the named spaces.</summary>
+    private static List<Loop> InnerAxisLoops(Context ctx, System.Func<PlanAxis, bool> select, params (string Space, System.Func<PlanAxis, bool> Member)[] spaces)
+    {
+        var loops = new List<Loop>();
+        for (int i = ctx.Plan.BlockAxes; i < ctx.Axes.Count; i++)
+        {
+            var axis = ctx.Axes[i];
+            if (!select(axis)) continue;
+            var loop = new Loop("i_" + axis.Name, ctx.E(i), "");
+            foreach (var (space, member) in spaces)
+                if (member(axis)) loop.Strides[space] = ctx.Stride(i, member);
+            loops.Add(loop);
+        }
+        return loops;
+    }
+
+    /// <summary>Coefficients from (mu, rstd) and the affine parameters, then the apply pass on the block.</summary>
+    private static void EmitCoefficientsAndApply(SourceWriter w, Context ctx, string po)
+    {
+        var spec = ctx.Spec;
+        var plan = ctx.Plan;
+        string gamma(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref gamma, " + po + " + " + p + ")" : "1d";
+        string beta(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref beta, " + po + " + " + p + ")" : "0d";
+        if (plan.Form == ApplyForm.Fold)
+        {
+            w.Line("// Coefficients: A = gamma * rstd, B = beta - mean * A, one pair per fold index (computed in double).");
+            EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.Kept), ("p", Context.ParamAxis)),
+                new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" },
+                o =>
+                {
+                    w.Line("double a = " + gamma(o["p"]) + " * " + Unsafe + ".Add(ref rstd, " + o["s"] + ");");
+                    w.Line(Unsafe + ".Add(ref coefA, " + o["f"] + ") = (float)a;");
+                    w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (float)(" + beta(o["p"]) + " - " + Unsafe + ".Add(ref mu, " + o["s"] + ") * a);");
+                }, "coef_");
+        }
+        else
+        {
+            w.Line("// Coefficients: a = rstd, b = -mean * rstd per statistic; gamma and beta are applied after.");
+            using (w.Block("for (int s = 0; s < statistics; s++)"))
+            {
+                w.Line(Unsafe + ".Add(ref coefA, s) = (float)" + Unsafe + ".Add(ref rstd, s);");
+                w.Line(Unsafe + ".Add(ref coefB, s) = (float)(-" + Unsafe + ".Add(ref mu, s) * " + Unsafe + ".Add(ref rstd, s));");
+            }
+        }
+        using (w.Block("switch (path)"))
+        {
+            string args = "ref xb, ref yb, " + ctx.ExtentArgs + ", ref coefA, ref coefB" +
+                (plan.Form == ApplyForm.TwoStep ? ", ref " + Unsafe + ".Add(ref gamma, " + po + "), ref " + Unsafe + ".Add(ref beta, " + po + ")" : "");
+            foreach (var isa in VectorIsa.All)
+                w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Apply") + "(" + args + "); break;");
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System;
+using System.Text;
+
+namespace NormKernels.Generators.Emitting;
+
+/// <summary>A tiny indented writer. Everything written is already invariant text: callers format
+/// numbers through <see cref="Literals"/>, never through the current culture.</summary>
+internal sealed class SourceWriter
+{
+    private readonly StringBuilder _text = new StringBuilder();
+    private int _indent;
+
+    public void Line(string line = "")
+    {
+        if (line.Length > 0) _text.Append(' ', _indent * 4).Append(line);
+        _text.Append('\n');
+    }
+
+    /// <summary>Writes <paramref name="header"/> and an opening brace; disposing writes the closing brace.</summary>
+    public IDisposable Block(string header, string closing = "}")
+    {
+        Line(header);
+        Line("{");
+        _indent++;
+        return new Closer(this, closing);
+    }
+
+    public override string ToString()
+    {
+        if (_indent != 0) throw new InvalidOperationException("Unbalanced blocks in generated source.");
+        return _text.ToString();
+    }
+
+    private sealed class Closer : IDisposable
+    {
+        private readonly SourceWriter _writer;
+        private readonly string _closing;
+
+        public Closer(SourceWriter writer, string closing)
+        {
+            _writer = writer;
+            _closing = closing;
+        }
+
+        public void Dispose()
+        {
+            _writer._indent--;
+            _writer.Line(_closing);
+        }
+    }
+}
+
+/// <summary>Invariant-culture C# literals (a culture with U+2212 minus signs must not break the build).</summary>
+internal static class Literals
+{
+    public static string Float(double value)
+    {
+        float f = (float)value;
+        string text = f.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        if (text.IndexOf('.') < 0 && text.IndexOf('E') < 0) text += ".0";
+        return text + "f";
+    }
+
+    public static string Int(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string String(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+}

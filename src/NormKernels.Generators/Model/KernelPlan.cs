@@ -1,0 +1,84 @@
+using NormKernels.Generators.Helpers;
+
+namespace NormKernels.Generators.Model;
+
+/// <summary>
+/// One axis of the planned loop nest. A layout letter is one axis, except C with Groups, which splits
+/// into a kept group axis <c>grp</c> (outer) and a reduced within-group axis <c>cpg</c> (inner).
+/// </summary>
+/// <param name="Name">Identifier fragment: the lower-case letter, or <c>grp</c>/<c>cpg</c>.</param>
+/// <param name="Letter">The layout letter it comes from.</param>
+/// <param name="Extent">C# expression of its extent over the Forward parameters (<c>h</c>, <c>GroupCount</c>, <c>(c / GroupCount)</c>).</param>
+/// <param name="Reduced">Statistics are taken over it.</param>
+/// <param name="Param">It indexes Weight/Bias.</param>
+/// <param name="Accumulated">The statistics pass keeps separate accumulators along it: kept axes, plus a
+/// within-group channel axis promoted so that channels-last GroupNorm vectorizes across channels.</param>
+internal sealed record PlanAxis(string Name, char Letter, string Extent, bool Reduced, bool Param, bool Accumulated);
+
+/// <summary>Neighbouring axes of one class folded into a single loop.</summary>
+/// <param name="First">Index of the outermost axis in <see cref="KernelPlan.Axes"/>.</param>
+/// <param name="Last">Index of the innermost axis.</param>
+/// <param name="Class">"R" (reduced) / "A" (accumulated) in the statistics pass; in the apply pass a signature:
+/// "-" (coefficient constant along it), "F" (indexes the folded coefficients), or two-step "S", "P", "SP".</param>
+internal sealed record Segment(int First, int Last, string Class);
+
+/// <summary>How the statistics pass reduces its innermost segment.</summary>
+internal enum ReduceStrategy
+{
+    /// <summary>Innermost segment reduced: a contiguous run summed across vector lanes (LN rows, BN NCHW planes).</summary>
+    Horizontal,
+
+    /// <summary>Innermost segment accumulated separately: vectors across it, summed down the rows of the reduced segment
+    /// enclosing it (BN/IN/GN channels-last).</summary>
+    Vertical,
+}
+
+/// <summary>How the apply pass combines statistics and affine parameters.</summary>
+internal enum ApplyForm
+{
+    /// <summary><c>y = x * A[f] + B[f]</c>: statistics and affine folded into one coefficient pair per fold index,
+    /// reused along at least one axis that indexes neither.</summary>
+    Fold,
+
+    /// <summary><c>y = (x * a[s] + b[s]) * gamma[p] + beta[p]</c>: every axis indexes statistics or parameters,
+    /// so folded coefficients would be as large as the data.</summary>
+    TwoStep,
+}
+
+/// <summary>The plan of a layer: everything the emitter reads besides the <see cref="NormSpec"/>.</summary>
+/// <param name="Axes">Virtual axes in memory order, outermost first.</param>
+/// <param name="BlockAxes">The leading kept axes. Each of their index combinations is a block whose statistics depend on that
+/// block alone, so statistics, coefficients and apply run back to back on it while it is in cache.</param>
+/// <param name="StatSegments">Axes inside a block folded by R/A class (the first is always R).</param>
+/// <param name="Strategy">Innermost reduction strategy.</param>
+/// <param name="Promoted">Some reduced axis is accumulated separately and combined into its statistic afterwards.</param>
+/// <param name="Form">Apply form.</param>
+/// <param name="ApplySegments">Axes inside a block folded by apply signature.</param>
+/// <param name="BatchReduced">N is reduced: the layer keeps running statistics.</param>
+/// <param name="RunningSize">C# expression (over ctor fields) of the running-statistics length, or empty.</param>
+internal sealed record KernelPlan(
+    EquatableArray<PlanAxis> Axes,
+    int BlockAxes,
+    EquatableArray<Segment> StatSegments,
+    ReduceStrategy Strategy,
+    bool Promoted,
+    ApplyForm Form,
+    EquatableArray<Segment> ApplySegments,
+    bool BatchReduced,
+    string RunningSize)
+{
+    /// <summary>The pattern of the whole layout, e.g. "R K R" for BatchNorm NCHW (kept block axes shown as K).</summary>
+    public string Pattern
+    {
+        get
+        {
+            var parts = new System.Collections.Generic.List<string>();
+            for (int i = 0; i < Axes.Count; i++)
+            {
+                string cls = Axes[i].Reduced ? "R" : "K";
+                if (parts.Count == 0 || parts[parts.Count - 1] != cls) parts.Add(cls);
+            }
+            return string.Join(" ", parts);
+        }
+    }
+}

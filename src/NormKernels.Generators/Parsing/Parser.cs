@@ -1,0 +1,78 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using NormKernels.Generators.Helpers;
+using NormKernels.Generators.Model;
+
+namespace NormKernels.Generators.Parsing;
+
+/// <summary>The parse step's result: a spec, or the internal failure to report (equatable, no symbols).</summary>
+internal sealed record ParseResult(NormSpec? Spec, string TypeName, string Failure);
+
+/// <summary>Symbol and attribute to <see cref="NormSpec"/>. Declarations the analyzer reports return null quietly.</summary>
+internal static class Parser
+{
+    public const string AttributeName = "NormKernels.NormalizeAttribute";
+
+    public static ParseResult? Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    {
+        if (context.TargetSymbol is not INamedTypeSymbol type) return null;
+        try
+        {
+            if (type.TypeKind != TypeKind.Class || type.IsStatic || type.IsAbstract || type.IsGenericType || !IsPartial(type, cancellationToken))
+                return null;
+
+            var containers = new List<ContainingType>();
+            for (var outer = type.ContainingType; outer != null; outer = outer.ContainingType)
+            {
+                if (outer.IsGenericType || !IsPartial(outer, cancellationToken)) return null;
+                string keyword = outer.IsRecord ? (outer.IsValueType ? "record struct" : "record")
+                    : outer.TypeKind == TypeKind.Struct ? "struct"
+                    : outer.TypeKind == TypeKind.Interface ? "interface" : "class";
+                containers.Insert(0, new ContainingType(keyword, outer.Name));
+            }
+
+            AttributeData attribute = context.Attributes[0];
+            string layout = "NCHW", axes = "";
+            int groups = 0, kind = 0, affine = 0;
+            bool groupsGiven = false;
+            double epsilon = 1e-5, momentum = 0.1;
+            foreach (var pair in attribute.NamedArguments)
+            {
+                object? value = pair.Value.Value;
+                if (pair.Value.Kind == TypedConstantKind.Error) return null;
+                switch (pair.Key)
+                {
+                    case "Layout": layout = value as string ?? ""; break;
+                    case "Axes": axes = value as string ?? ""; break;
+                    case "Groups": groups = value is int g ? g : 0; groupsGiven = true; break;
+                    case "Kind": kind = value is int k ? k : -1; break;
+                    case "Affine": affine = value is int a ? a : -1; break;
+                    case "Epsilon": epsilon = Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture); break;
+                    case "Momentum": momentum = Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture); break;
+                }
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            if (LayoutGrammar.Check(layout, axes, groups, groupsGiven, kind, affine, epsilon, momentum).Count > 0)
+                return null;
+
+            string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
+            var spec = new NormSpec(ns, new EquatableArray<ContainingType>(containers.ToArray()), type.Name,
+                layout, string.Join(",", LayoutGrammar.SplitAxes(axes)), groups, kind, affine, epsilon, momentum);
+            return new ParseResult(spec, type.Name, "");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new ParseResult(null, type.Name, e.GetType().Name + ": " + e.Message);
+        }
+    }
+
+    private static bool IsPartial(INamedTypeSymbol type, CancellationToken cancellationToken) =>
+        type.DeclaringSyntaxReferences.Length > 0 &&
+        type.DeclaringSyntaxReferences.All(r => r.GetSyntax(cancellationToken) is TypeDeclarationSyntax t &&
+                                                t.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)));
+}

@@ -1,0 +1,97 @@
+using System.Collections.Generic;
+using System.Linq;
+using NormKernels.Generators.Helpers;
+using NormKernels.Generators.Model;
+
+namespace NormKernels.Generators.Planning;
+
+/// <summary>
+/// Turns a declaration into a loop-nest plan: classify each axis reduced or kept, fold neighbours of
+/// one class into segments, pick the innermost strategy. Every norm and layout goes through this one
+/// function; the emitter knows patterns, never norms. Pure: no Roslyn types.
+/// </summary>
+internal static class Planner
+{
+    public const string GroupAxis = "grp";
+    public const string ChannelsPerGroupAxis = "cpg";
+
+    public static KernelPlan Plan(NormSpec spec)
+    {
+        var reduced = new HashSet<char>(LayoutGrammar.SplitAxes(spec.Axes).Select(t => t[0]));
+        var axes = new List<PlanAxis>();
+        foreach (char letter in spec.Layout)
+        {
+            bool isReduced = reduced.Contains(letter);
+            bool param = spec.IsElementwise ? letter != LayoutGrammar.Batch
+                       : spec.IsPerChannel && letter == LayoutGrammar.Channel;
+            string name = char.ToLowerInvariant(letter).ToString();
+            if (letter == LayoutGrammar.Channel && spec.Groups > 0)
+            {
+                // GroupNorm: C = (group, channel within group); statistics per group.
+                axes.Add(new PlanAxis(GroupAxis, letter, "GroupCount", Reduced: false, param, Accumulated: true));
+                axes.Add(new PlanAxis(ChannelsPerGroupAxis, letter, "(" + name + " / GroupCount)", Reduced: true, param, Accumulated: false));
+            }
+            else
+            {
+                axes.Add(new PlanAxis(name, letter, name, isReduced, param, Accumulated: !isReduced));
+            }
+        }
+
+        int blockAxes = 0;
+        while (blockAxes < axes.Count && !axes[blockAxes].Reduced) blockAxes++;
+
+        // A within-group channel axis that is innermost is short (C/G channels): vectorize across the
+        // channels instead, with one accumulator per channel combined into its group afterwards.
+        int last = axes.Count - 1;
+        bool promoted = false;
+        if (axes[last].Name == ChannelsPerGroupAxis &&
+            Enumerable.Range(blockAxes, last - blockAxes).Any(i => axes[i].Reduced))
+        {
+            axes[last] = axes[last] with { Accumulated = true };
+            promoted = true;
+        }
+
+        var statSegments = Fold(axes, blockAxes, a => a.Accumulated ? "A" : "R");
+        var strategy = statSegments[statSegments.Count - 1].Class == "A" ? ReduceStrategy.Vertical : ReduceStrategy.Horizontal;
+
+        // Fold statistics and affine into one coefficient pair when some axis inside the block indexes
+        // neither (the pair is then reused along it); otherwise apply them in two multiply-adds.
+        bool reuse = Enumerable.Range(blockAxes, axes.Count - blockAxes).Any(i => axes[i].Reduced && !axes[i].Param);
+        var form = reuse ? ApplyForm.Fold : ApplyForm.TwoStep;
+        var applySegments = form == ApplyForm.Fold
+            ? Fold(axes, blockAxes, a => !a.Reduced || a.Param ? "F" : "-")
+            : Fold(axes, blockAxes, a => (!a.Reduced ? "S" : "") + (a.Param ? "P" : "") is var sig && sig.Length > 0 ? sig : "-");
+
+        bool batchReduced = reduced.Contains(LayoutGrammar.Batch);
+        string runningSize = "";
+        if (batchReduced)
+        {
+            var kind = LayoutGrammar.RunningSize(spec.Layout, reduced, spec.Groups, spec.Affine);
+            runningSize = kind switch
+            {
+                LayoutGrammar.RunningSizeKind.One => "1",
+                LayoutGrammar.RunningSizeKind.Groups => "GroupCount",
+                LayoutGrammar.RunningSizeKind.Channels => "channels",
+                LayoutGrammar.RunningSizeKind.NormalizedSize => "normalizedSize",
+                _ => "",
+            };
+        }
+
+        return new KernelPlan(new EquatableArray<PlanAxis>(axes), blockAxes, statSegments, strategy, promoted,
+            form, applySegments, batchReduced, runningSize);
+    }
+
+    private static EquatableArray<Segment> Fold(List<PlanAxis> axes, int from, System.Func<PlanAxis, string> classOf)
+    {
+        var segments = new List<Segment>();
+        for (int i = from; i < axes.Count; i++)
+        {
+            string cls = classOf(axes[i]);
+            if (segments.Count > 0 && segments[segments.Count - 1].Class == cls)
+                segments[segments.Count - 1] = segments[segments.Count - 1] with { Last = i };
+            else
+                segments.Add(new Segment(i, i, cls));
+        }
+        return new EquatableArray<Segment>(segments);
+    }
+}

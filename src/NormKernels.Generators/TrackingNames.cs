@@ -1,0 +1,11 @@
+namespace NormKernels.Generators;
+
+/// <summary>Names of the incremental pipeline steps; tests assert their Cached/Unchanged state after unrelated edits.</summary>
+public static class TrackingNames
+{
+    /// <summary>Attribute + symbol to <c>NormSpec</c> (null for declarations the analyzer reports).</summary>
+    public const string Parse = "NormKernels.Parse";
+
+    /// <summary><c>NormSpec</c> to <c>KernelPlan</c>.</summary>
+    public const string Plan = "NormKernels.Plan";
+}
