@@ -65,7 +65,7 @@ public sealed class NormalizeGenerator : IIncrementalGenerator
             }
         }
         int colon = failure.IndexOf(':');
-        context.ReportDiagnostic(Diagnostic.Create(Diagnostics.DiagnosticDescriptors.InternalError, Location.None,
+        context.ReportDiagnostic(Diagnostic.Create(Diagnostics.DiagnosticDescriptors.InternalGeneratorError, Location.None,
             layer.TypeName, colon < 0 ? failure : failure.Substring(0, colon), colon < 0 ? "" : failure.Substring(colon + 1).Trim()));
     }
 

@@ -1,11 +1,281 @@
+using System;
 using Microsoft.CodeAnalysis;
 
-namespace NormKernels.Generators.Diagnostics;
-
-// Temporary: replaced by the full descriptor table from the diagnostics branch.
-internal static class DiagnosticDescriptors
+namespace NormKernels.Generators.Diagnostics
 {
-    public static readonly DiagnosticDescriptor InternalError = new DiagnosticDescriptor(
-        "NK0900", "Internal generator error", "The NormKernels generator failed on '{0}': {1}: {2}. Please report this.",
-        "NormKernels.Generator", DiagnosticSeverity.Error, isEnabledByDefault: true);
+    /// <summary>
+    /// Every diagnostic NormKernels reports. <c>NK00nn</c> are usage mistakes found by
+    /// <see cref="Analyzers.NormalizeAttributeAnalyzer"/>; <c>NK09nn</c> come from the generator.
+    /// Every <c>[Normalize]</c> rule message takes one argument: <see cref="LayoutProblem.Detail"/>.
+    /// </summary>
+    internal static class DiagnosticDescriptors
+    {
+        public const string UsageCategory = "NormKernels.Usage";
+        public const string GeneratorCategory = "NormKernels.Generator";
+
+        /// <summary>Help links point at the anchor of the id, in lower case, in docs/diagnostics.md.</summary>
+        private const string HelpBase = "https://github.com/normkernels/normkernels/blob/main/docs/diagnostics.md#";
+
+        public const string TypeNotPartialId = "NK0001";
+        public const string LayoutEmptyId = "NK0002";
+        public const string LayoutInvalidLetterId = "NK0003";
+        public const string LayoutDuplicateLetterId = "NK0004";
+        public const string AxesEmptyId = "NK0005";
+        public const string AxesInvalidTokenId = "NK0006";
+        public const string AxesLetterNotInLayoutId = "NK0007";
+        public const string AxesDuplicateLetterId = "NK0008";
+        public const string GroupsNotPositiveId = "NK0009";
+        public const string GroupsWithoutChannelReducedId = "NK0010";
+        public const string KindUndefinedId = "NK0011";
+        public const string AffineUndefinedId = "NK0012";
+        public const string PerChannelWithoutChannelId = "NK0013";
+        public const string ElementwiseWithoutSampleAxesId = "NK0014";
+        public const string EpsilonNotPositiveId = "NK0015";
+        public const string MomentumOutOfRangeId = "NK0016";
+        public const string RootMeanSquareWithBatchReducedId = "NK0017";
+        public const string RunningStatisticsUnsizedId = "NK0018";
+        public const string UnsupportedTypeId = "NK0019";
+        public const string ContainingTypeNotPartialId = "NK0020";
+        public const string InternalGeneratorErrorId = "NK0900";
+
+        /// <summary>{0}: the type name.</summary>
+        public static readonly DiagnosticDescriptor TypeNotPartial = new DiagnosticDescriptor(
+            id: TypeNotPartialId,
+            title: "Type with [Normalize] must be partial",
+            messageFormat: "'{0}' carries [Normalize] but is not partial; expected 'partial class {0}' so the generator can add the layer's members",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0001");
+
+        /// <summary>{0}: the Layout value, quoted.</summary>
+        public static readonly DiagnosticDescriptor LayoutEmpty = new DiagnosticDescriptor(
+            id: LayoutEmptyId,
+            title: "Layout is empty",
+            messageFormat: "Layout is {0}; expected one or more distinct upper-case axis letters in memory order, such as \"NCHW\"",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0002");
+
+        /// <summary>{0}: the character and its position.</summary>
+        public static readonly DiagnosticDescriptor LayoutInvalidLetter = new DiagnosticDescriptor(
+            id: LayoutInvalidLetterId,
+            title: "Layout has a character that is not an upper-case letter",
+            messageFormat: "Layout has {0}, which is not an upper-case ASCII letter; expected letters A to Z only, such as \"NCHW\"",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0003");
+
+        /// <summary>{0}: the repeated letter.</summary>
+        public static readonly DiagnosticDescriptor LayoutDuplicateLetter = new DiagnosticDescriptor(
+            id: LayoutDuplicateLetterId,
+            title: "Layout repeats a letter",
+            messageFormat: "Layout repeats {0}; expected each axis letter once",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0004");
+
+        /// <summary>{0}: the Axes value, quoted.</summary>
+        public static readonly DiagnosticDescriptor AxesEmpty = new DiagnosticDescriptor(
+            id: AxesEmptyId,
+            title: "Axes is missing or empty",
+            messageFormat: "Axes is {0}; expected the reduced axes as comma-separated letters of Layout, such as Axes = \"N,H,W\"",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0005");
+
+        /// <summary>{0}: the token, quoted.</summary>
+        public static readonly DiagnosticDescriptor AxesInvalidToken = new DiagnosticDescriptor(
+            id: AxesInvalidTokenId,
+            title: "Axes has a token that is not a single upper-case letter",
+            messageFormat: "Axes has the token {0}, which is not a single upper-case letter; expected comma-separated letters of Layout, such as \"N,H,W\"",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0006");
+
+        /// <summary>{0}: the letter and the layout.</summary>
+        public static readonly DiagnosticDescriptor AxesLetterNotInLayout = new DiagnosticDescriptor(
+            id: AxesLetterNotInLayoutId,
+            title: "Axes names a letter that is not in Layout",
+            messageFormat: "Axes names {0}, which is not a letter of the layout; expected only letters of Layout",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0007");
+
+        /// <summary>{0}: the repeated letter.</summary>
+        public static readonly DiagnosticDescriptor AxesDuplicateLetter = new DiagnosticDescriptor(
+            id: AxesDuplicateLetterId,
+            title: "Axes repeats a letter",
+            messageFormat: "Axes repeats {0}; expected each reduced axis once",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0008");
+
+        /// <summary>{0}: the Groups value.</summary>
+        public static readonly DiagnosticDescriptor GroupsNotPositive = new DiagnosticDescriptor(
+            id: GroupsNotPositiveId,
+            title: "Groups is not positive",
+            messageFormat: "Groups is {0}; expected a positive number of channel groups, or no Groups argument",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0009");
+
+        /// <summary>{0}: why C is not reduced.</summary>
+        public static readonly DiagnosticDescriptor GroupsWithoutChannelReduced = new DiagnosticDescriptor(
+            id: GroupsWithoutChannelReducedId,
+            title: "Groups needs C among Axes",
+            messageFormat: "Groups splits the channel axis, but {0}; expected a layout with C and C among Axes, such as Axes = \"C,H,W\"",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0010");
+
+        /// <summary>{0}: the Kind value.</summary>
+        public static readonly DiagnosticDescriptor KindUndefined = new DiagnosticDescriptor(
+            id: KindUndefinedId,
+            title: "Kind is not a defined NormKind",
+            messageFormat: "Kind is {0}, which is not a defined NormKind; expected NormKind.Standardize or NormKind.RootMeanSquare",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0011");
+
+        /// <summary>{0}: the Affine value.</summary>
+        public static readonly DiagnosticDescriptor AffineUndefined = new DiagnosticDescriptor(
+            id: AffineUndefinedId,
+            title: "Affine is not a defined AffineMode",
+            messageFormat: "Affine is {0}, which is not a defined AffineMode; expected AffineMode.PerChannel, AffineMode.Elementwise or AffineMode.None",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0012");
+
+        /// <summary>{0}: the layout without C.</summary>
+        public static readonly DiagnosticDescriptor PerChannelWithoutChannel = new DiagnosticDescriptor(
+            id: PerChannelWithoutChannelId,
+            title: "Affine is PerChannel but Layout has no C",
+            messageFormat: "Affine is PerChannel (the default), but {0}; expected a layout with C, or Affine = AffineMode.Elementwise or AffineMode.None",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0013");
+
+        /// <summary>{0}: the layout with only N.</summary>
+        public static readonly DiagnosticDescriptor ElementwiseWithoutSampleAxes = new DiagnosticDescriptor(
+            id: ElementwiseWithoutSampleAxesId,
+            title: "Affine is Elementwise but Layout has no axis besides N",
+            messageFormat: "Affine is Elementwise, but {0}; expected a layout with an axis besides N, or Affine = AffineMode.None",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0014");
+
+        /// <summary>{0}: the Epsilon value, round-trip formatted.</summary>
+        public static readonly DiagnosticDescriptor EpsilonNotPositive = new DiagnosticDescriptor(
+            id: EpsilonNotPositiveId,
+            title: "Epsilon is not a positive finite number",
+            messageFormat: "Epsilon is {0}; expected a finite number greater than 0, such as the default 1e-5",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0015");
+
+        /// <summary>{0}: the Momentum value, round-trip formatted.</summary>
+        public static readonly DiagnosticDescriptor MomentumOutOfRange = new DiagnosticDescriptor(
+            id: MomentumOutOfRangeId,
+            title: "Momentum is outside [0, 1]",
+            messageFormat: "Momentum is {0}; expected a number from 0 to 1, such as the default 0.1",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0016");
+
+        /// <summary>{0}: the Axes that reduce N.</summary>
+        public static readonly DiagnosticDescriptor RootMeanSquareWithBatchReduced = new DiagnosticDescriptor(
+            id: RootMeanSquareWithBatchReducedId,
+            title: "Kind is RootMeanSquare but Axes reduce N",
+            messageFormat: "Kind is RootMeanSquare, but {0}, and RMS normalization keeps no running statistics for inference; expected Axes without N, such as Axes = \"C\"",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0017");
+
+        /// <summary>{0}: the kept axes.</summary>
+        public static readonly DiagnosticDescriptor RunningStatisticsUnsized = new DiagnosticDescriptor(
+            id: RunningStatisticsUnsizedId,
+            title: "Running statistics have no size known at construction",
+            messageFormat: "Axes reduce N, so running statistics are kept, but their count is not known at construction with {0}; expected Axes that keep only C (BatchNorm), keep nothing, or, with Affine = AffineMode.Elementwise, keep every axis besides N",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0018");
+
+        /// <summary>{0}: the type name; {1}: what it is ("generic", "static", "a struct", ...).</summary>
+        public static readonly DiagnosticDescriptor UnsupportedType = new DiagnosticDescriptor(
+            id: UnsupportedTypeId,
+            title: "Type with [Normalize] must be a non-generic, non-static, non-abstract class",
+            messageFormat: "'{0}' is {1}; expected a non-generic, non-static, non-abstract partial class",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0019");
+
+        /// <summary>{0}: the containing type name; {1}: the annotated type name.</summary>
+        public static readonly DiagnosticDescriptor ContainingTypeNotPartial = new DiagnosticDescriptor(
+            id: ContainingTypeNotPartialId,
+            title: "Type containing a [Normalize] type must be partial",
+            messageFormat: "'{0}' contains the [Normalize] type '{1}' but is not partial; expected 'partial' on every containing type",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0020");
+
+        /// <summary>{0}: the type name; {1}: the exception type; {2}: the exception message.</summary>
+        public static readonly DiagnosticDescriptor InternalGeneratorError = new DiagnosticDescriptor(
+            id: InternalGeneratorErrorId,
+            title: "Internal generator error",
+            messageFormat: "The NormKernels generator failed on '{0}': {1}: {2}. Please report this.",
+            category: GeneratorCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0900");
+
+        /// <summary>The descriptor for a <see cref="LayoutProblem"/>; its message takes the problem's <see cref="LayoutProblem.Detail"/>.</summary>
+        public static DiagnosticDescriptor For(LayoutProblemKind kind)
+        {
+            switch (kind)
+            {
+                case LayoutProblemKind.LayoutEmpty: return LayoutEmpty;
+                case LayoutProblemKind.LayoutInvalidLetter: return LayoutInvalidLetter;
+                case LayoutProblemKind.LayoutDuplicateLetter: return LayoutDuplicateLetter;
+                case LayoutProblemKind.AxesEmpty: return AxesEmpty;
+                case LayoutProblemKind.AxesInvalidToken: return AxesInvalidToken;
+                case LayoutProblemKind.AxesLetterNotInLayout: return AxesLetterNotInLayout;
+                case LayoutProblemKind.AxesDuplicateLetter: return AxesDuplicateLetter;
+                case LayoutProblemKind.GroupsNotPositive: return GroupsNotPositive;
+                case LayoutProblemKind.GroupsWithoutChannelReduced: return GroupsWithoutChannelReduced;
+                case LayoutProblemKind.KindUndefined: return KindUndefined;
+                case LayoutProblemKind.AffineUndefined: return AffineUndefined;
+                case LayoutProblemKind.PerChannelWithoutChannel: return PerChannelWithoutChannel;
+                case LayoutProblemKind.ElementwiseWithoutSampleAxes: return ElementwiseWithoutSampleAxes;
+                case LayoutProblemKind.EpsilonNotPositive: return EpsilonNotPositive;
+                case LayoutProblemKind.MomentumOutOfRange: return MomentumOutOfRange;
+                case LayoutProblemKind.RootMeanSquareWithBatchReduced: return RootMeanSquareWithBatchReduced;
+                case LayoutProblemKind.RunningStatisticsUnsized: return RunningStatisticsUnsized;
+                default: throw new ArgumentOutOfRangeException(nameof(kind), kind, "No descriptor for this LayoutProblemKind.");
+            }
+        }
+
+        /// <summary>The diagnostic for a <see cref="LayoutProblem"/> at <paramref name="location"/>.</summary>
+        public static Diagnostic Create(LayoutProblem problem, Location? location) =>
+            Diagnostic.Create(For(problem.Kind), location, problem.Detail);
+    }
 }

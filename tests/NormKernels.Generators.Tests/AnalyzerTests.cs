@@ -1,0 +1,632 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Reflection;
+using Microsoft.CodeAnalysis;
+using NormKernels.Generators.Diagnostics.Analyzers;
+
+namespace NormKernels.Generators.Tests;
+
+/// <summary>
+/// NormalizeAttributeAnalyzer: every NK id with the exact span it is reported at. Expected diagnostics are
+/// marked in the source as <c>{|NK0007:"N,Q"|}</c>; anything reported and not marked fails the test.
+/// </summary>
+public sealed class AnalyzerTests
+{
+    private const string HelpBase = "https://github.com/normkernels/normkernels/blob/main/docs/diagnostics.md#";
+
+    /// <summary>Checks that the analyzer reports exactly the marked diagnostics, and returns them.</summary>
+    private static async Task<ImmutableArray<Diagnostic>> VerifyAsync(string markup, bool compilerErrorsExpected = false)
+    {
+        var (source, expected) = CompilationHelper.ParseMarkup(markup);
+        var compilation = CompilationHelper.Create(source);
+        SyntaxTree tree = compilation.SyntaxTrees.Single();
+
+        // The sources are valid C#, so a location test is about the analyzer and not about error recovery.
+        var compilerErrors = CompilationHelper.CompilerErrors(compilation);
+        if (compilerErrorsExpected) Assert.NotEmpty(compilerErrors);
+        else Assert.Empty(compilerErrors);
+
+        var actual = await CompilationHelper.AnalyzeAsync(compilation, new NormalizeAttributeAnalyzer());
+        Assert.Equal(
+            expected.OrderBy(e => e.Span.Start).ThenBy(e => e.Id, StringComparer.Ordinal)
+                .Select(e => CompilationHelper.Describe(e.Id, tree, e.Span)),
+            actual.Select(d => CompilationHelper.Describe(d.Id, d.Location.SourceTree!, d.Location.SourceSpan)));
+        return actual;
+    }
+
+    private static string Message(Diagnostic diagnostic) => diagnostic.GetMessage(CultureInfo.InvariantCulture);
+
+    /// <summary>A layer with the given attribute arguments (markup allowed) on a sealed partial class.</summary>
+    private static string Layer(string arguments) => $$"""
+        using NormKernels;
+
+        [Normalize({{arguments}})]
+        public sealed partial class Layer;
+        """;
+
+    // ---- valid declarations -------------------------------------------------------------------
+
+    [Theory]
+    [InlineData("Axes = \"N,H,W\"")]                                                          // BatchNorm, default NCHW
+    [InlineData("Layout = \"NHWC\", Axes = \"N,H,W\"")]                                       // BatchNorm channels-last
+    [InlineData("Layout = \"NC\", Axes = \"N\", Epsilon = 1e-3, Momentum = 0")]               // BatchNorm1d, momentum bound
+    [InlineData("Layout = \"NC\", Axes = \"N\", Momentum = 1.0")]                             // momentum upper bound
+    [InlineData("Layout = \"NCDHW\", Axes = \"N,D,H,W\"")]                                    // BatchNorm3d
+    [InlineData("Layout = \"NCHW\", Axes = \"N\", Affine = AffineMode.Elementwise")]          // BatchNorm per activation
+    [InlineData("Layout = \"NCHW\", Axes = \"N,C,H,W\"")]                                     // one statistic
+    [InlineData("Layout = \"NTC\", Axes = \"C\"")]                                            // LayerNorm, transformers
+    [InlineData("Layout = \"NCHW\", Axes = \"C,H,W\", Affine = AffineMode.Elementwise")]      // LayerNorm, elementwise affine
+    [InlineData("Axes = \"H,W\"")]                                                            // InstanceNorm
+    [InlineData("Layout = \"NHWC\", Axes = \" H , W ,C \", Groups = 32")]                      // GroupNorm, spaces around commas
+    [InlineData("Layout = \"NTC\", Axes = \"C\", Kind = NormKind.RootMeanSquare, Affine = AffineMode.None, Epsilon = 1e-6f")] // RMSNorm
+    [InlineData("Layout = \"NL\", Axes = \"L\", Affine = AffineMode.None")]                   // no C, no affine
+    [InlineData("Layout = Names.Layout, Axes = \"N,\" + \"H,W\"")]                           // constant expressions
+    public async Task ValidDeclaration_ReportsNothing(string arguments)
+    {
+        var diagnostics = await VerifyAsync($$"""
+            using NormKernels;
+
+            [Normalize({{arguments}})]
+            public sealed partial class Layer;
+
+            internal static class Names
+            {
+                public const string Layout = "NCHW";
+            }
+            """);
+        Assert.Empty(diagnostics);
+    }
+
+    [Fact]
+    public async Task ValidNestedAndSplitDeclarations_ReportNothing()
+    {
+        var diagnostics = await VerifyAsync("""
+            using NormKernels;
+
+            namespace Models
+            {
+                public static partial class Blocks
+                {
+                    internal partial class Stage
+                    {
+                        [Normalize(Layout = "NHWC", Axes = "N,H,W")]
+                        public sealed partial class StemNorm;
+                    }
+                }
+
+                [NormKernels.NormalizeAttribute(Layout = "NTC", Axes = "C")]
+                public partial class Split { }
+
+                public partial class Split { public int Other => 1; }
+            }
+            """);
+        Assert.Empty(diagnostics);
+    }
+
+    // ---- type shape: NK0001, NK0019, NK0020 --------------------------------------------------
+
+    [Fact]
+    public async Task NK0001_TypeNotPartial_AtTypeIdentifier()
+    {
+        var diagnostics = await VerifyAsync("""
+            using NormKernels;
+
+            [Normalize(Axes = "N,H,W")]
+            public sealed class {|NK0001:BatchNorm|} { }
+            """);
+        Assert.Equal(
+            "'BatchNorm' carries [Normalize] but is not partial; expected 'partial class BatchNorm' so the generator can add the layer's members",
+            Message(diagnostics.Single()));
+    }
+
+    [Theory]
+    [InlineData("public partial class {|NK0019:Generic|}<T>;", "'Generic' is generic")]
+    [InlineData("public static partial class {|NK0019:Static|};", "'Static' is static")]
+    [InlineData("public abstract partial class {|NK0019:Abstract|};", "'Abstract' is abstract")]
+    [InlineData("public abstract partial class {|NK0019:Both|}<T>;", "'Both' is generic and abstract")]
+    [InlineData("public partial record {|NK0019:Rec|};", "'Rec' is a record")]
+    public async Task NK0019_UnsupportedType_AtTypeIdentifier(string declaration, string messageStart)
+    {
+        var diagnostics = await VerifyAsync($$"""
+            using NormKernels;
+
+            [Normalize(Axes = "N,H,W")]
+            {{declaration}}
+            """);
+        Assert.Equal(messageStart + "; expected a non-generic, non-static, non-abstract partial class", Message(diagnostics.Single()));
+    }
+
+    [Fact]
+    public async Task NK0019_Struct_AtTypeIdentifier_NextToTheCompilerError()
+    {
+        // AttributeUsage(Class) already makes this CS0592; the analyzer still says what the generator needs.
+        var diagnostics = await VerifyAsync("""
+            using NormKernels;
+
+            [Normalize(Axes = "N,H,W")]
+            public partial struct {|NK0019:Value|};
+            """, compilerErrorsExpected: true);
+        Assert.StartsWith("'Value' is a struct;", Message(diagnostics.Single()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NK0020_ContainingTypeNotPartial_AtEachContainingTypeIdentifier()
+    {
+        var diagnostics = await VerifyAsync("""
+            using NormKernels;
+
+            public class {|NK0020:Model|}
+            {
+                public partial class Block
+                {
+                    public class {|NK0020:Stage|}
+                    {
+                        [Normalize(Axes = "N,H,W")]
+                        public sealed partial class Norm;
+                    }
+                }
+            }
+            """);
+        Assert.Equal(
+            "'Model' contains the [Normalize] type 'Norm' but is not partial; expected 'partial' on every containing type",
+            Message(diagnostics[0]));
+        Assert.StartsWith("'Stage' contains the [Normalize] type 'Norm'", Message(diagnostics[1]), StringComparison.Ordinal);
+    }
+
+    // ---- Layout: NK0002, NK0003, NK0004 ------------------------------------------------------
+
+    [Fact]
+    public async Task NK0002_LayoutEmpty_AtLayoutValue()
+    {
+        var diagnostics = await VerifyAsync(Layer("""Layout = {|NK0002:""|}, Axes = "N" """));
+        Assert.Equal(
+            "Layout is \"\"; expected one or more distinct upper-case axis letters in memory order, such as \"NCHW\"",
+            Message(diagnostics.Single()));
+    }
+
+    [Fact]
+    public async Task NK0002_LayoutNull_AtLayoutValue()
+    {
+        await VerifyAsync(Layer("""Layout = {|NK0002:null|}, Axes = "N" """));
+    }
+
+    [Theory]
+    [InlineData("\"NcHW\"", "'c' at position 1")]
+    [InlineData("\"N-C\"", "'-' at position 1")]
+    [InlineData("\"NCHWÉ\"", "'É' at position 4")]
+    public async Task NK0003_LayoutInvalidLetter_AtLayoutValue(string layout, string detail)
+    {
+        var diagnostics = await VerifyAsync(Layer($$"""Layout = {|NK0003:{{layout}}|}, Axes = "N" """));
+        Assert.Equal(
+            "Layout has " + detail + ", which is not an upper-case ASCII letter; expected letters A to Z only, such as \"NCHW\"",
+            Message(diagnostics.Single()));
+    }
+
+    [Fact]
+    public async Task NK0004_LayoutDuplicateLetter_AtLayoutValue()
+    {
+        var diagnostics = await VerifyAsync(Layer("""Layout = {|NK0004:"NCHC"|}, Axes = "H" """));
+        Assert.Equal("Layout repeats 'C'; expected each axis letter once", Message(diagnostics.Single()));
+    }
+
+    [Fact]
+    public async Task NK0004_LetterRepeatedThrice_ReportedOnce()
+    {
+        await VerifyAsync(Layer("""Layout = {|NK0004:"NCCC"|}, Axes = "N" """));
+    }
+
+    // ---- Axes: NK0005 ... NK0008 -------------------------------------------------------------
+
+    [Theory]
+    [InlineData("[{|NK0005:Normalize|}(Layout = \"NCHW\")]")]                 // Axes missing: at the attribute name
+    [InlineData("[{|NK0005:Normalize|}]")]                                    // no argument list at all
+    [InlineData("[{|NK0005:NormKernels.NormalizeAttribute|}()]")]             // qualified, empty argument list
+    [InlineData("[Normalize(Axes = {|NK0005:\"\"|})]")]                        // written but empty: at the value
+    [InlineData("[Normalize(Axes = {|NK0005:\"  \"|})]")]
+    [InlineData("[Normalize(Axes = {|NK0005:null|})]")]
+    public async Task NK0005_AxesMissingOrEmpty(string attribute)
+    {
+        var diagnostics = await VerifyAsync($$"""
+            using NormKernels;
+
+            {{attribute}}
+            public sealed partial class Layer;
+            """);
+        Assert.EndsWith(
+            "; expected the reduced axes as comma-separated letters of Layout, such as Axes = \"N,H,W\"",
+            Message(diagnostics.Single()), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"N,HW\"", "\"HW\"")]
+    [InlineData("\"N,h,W\"", "\"h\"")]
+    [InlineData("\"N,,H\"", "\"\"")]
+    [InlineData("\"N;H\"", "\"N;H\"")]
+    public async Task NK0006_AxesInvalidToken_AtAxesValue(string axes, string token)
+    {
+        var diagnostics = await VerifyAsync(Layer($$"""Axes = {|NK0006:{{axes}}|}"""));
+        Assert.Equal(
+            "Axes has the token " + token + ", which is not a single upper-case letter; expected comma-separated letters of Layout, such as \"N,H,W\"",
+            Message(diagnostics.Single()));
+    }
+
+    [Fact]
+    public async Task NK0007_AxesLetterNotInLayout_AtAxesValue()
+    {
+        var diagnostics = await VerifyAsync("""
+            using NormKernels;
+
+            [Normalize(Layout = "NCHW", Axes = {|NK0007:"N,Q"|})]
+            public sealed partial class Layer;
+            """);
+        Diagnostic diagnostic = diagnostics.Single();
+
+        FileLinePositionSpan span = diagnostic.Location.GetLineSpan();
+        Assert.Equal((2, 35), (span.StartLinePosition.Line, span.StartLinePosition.Character));   // line 3, columns 36 to 40 (1-based)
+        Assert.Equal((2, 40), (span.EndLinePosition.Line, span.EndLinePosition.Character));
+        Assert.Equal(
+            "Axes names 'Q' (Layout is \"NCHW\"), which is not a letter of the layout; expected only letters of Layout",
+            Message(diagnostic));
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.Equal(HelpBase + "nk0007", diagnostic.Descriptor.HelpLinkUri);
+    }
+
+    [Fact]
+    public async Task NK0008_AxesDuplicateLetter_AtAxesValue()
+    {
+        var diagnostics = await VerifyAsync(Layer("""Axes = {|NK0008:"N, H, N"|}"""));
+        Assert.Equal("Axes repeats 'N'; expected each reduced axis once", Message(diagnostics.Single()));
+    }
+
+    // ---- Groups: NK0009, NK0010 --------------------------------------------------------------
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-2")]
+    public async Task NK0009_GroupsNotPositive_AtGroupsValue(string groups)
+    {
+        var diagnostics = await VerifyAsync(Layer($$"""Axes = "C,H,W", Groups = {|NK0009:{{groups}}|}"""));
+        Assert.Equal(
+            "Groups is " + groups + "; expected a positive number of channel groups, or no Groups argument",
+            Message(diagnostics.Single()));
+    }
+
+    [Fact]
+    public async Task NK0010_GroupsWithoutChannelAmongAxes_AtGroupsValue()
+    {
+        var diagnostics = await VerifyAsync(Layer("""Layout = "NHWC", Axes = "H,W", Groups = {|NK0010:8|}"""));
+        Assert.Equal(
+            "Groups splits the channel axis, but C is not among Axes \"H,W\"; expected a layout with C and C among Axes, such as Axes = \"C,H,W\"",
+            Message(diagnostics.Single()));
+    }
+
+    [Fact]
+    public async Task NK0010_GroupsWithoutChannelInLayout_AtGroupsValue()
+    {
+        var diagnostics = await VerifyAsync(Layer("""Layout = "NTL", Axes = "T,L", Groups = {|NK0010:2|}, Affine = AffineMode.None"""));
+        Assert.Contains("but Layout \"NTL\" has no C;", Message(diagnostics.Single()), StringComparison.Ordinal);
+    }
+
+    // ---- Kind, Affine: NK0011 ... NK0014 -----------------------------------------------------
+
+    [Fact]
+    public async Task NK0011_KindUndefined_AtKindValue()
+    {
+        var diagnostics = await VerifyAsync(Layer("""Axes = "H,W", Kind = {|NK0011:(NormKind)7|}"""));
+        Assert.Equal(
+            "Kind is 7, which is not a defined NormKind; expected NormKind.Standardize or NormKind.RootMeanSquare",
+            Message(diagnostics.Single()));
+    }
+
+    [Fact]
+    public async Task NK0012_AffineUndefined_AtAffineValue()
+    {
+        var diagnostics = await VerifyAsync(Layer("""Axes = "H,W", Affine = {|NK0012:(AffineMode)(-1)|}"""));
+        Assert.StartsWith("Affine is -1, which is not a defined AffineMode;", Message(diagnostics.Single()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NK0013_PerChannelByDefaultWithoutChannel_AtAttributeName()
+    {
+        var diagnostics = await VerifyAsync("""
+            using NormKernels;
+
+            [{|NK0013:Normalize|}(Layout = "NTL", Axes = "L")]
+            public sealed partial class Layer;
+            """);
+        Assert.Equal(
+            "Affine is PerChannel (the default), but Layout \"NTL\" has no C; expected a layout with C, or Affine = AffineMode.Elementwise or AffineMode.None",
+            Message(diagnostics.Single()));
+    }
+
+    [Fact]
+    public async Task NK0013_PerChannelWrittenWithoutChannel_AtAffineValue()
+    {
+        await VerifyAsync(Layer("""Layout = "NTL", Axes = "L", Affine = {|NK0013:AffineMode.PerChannel|}"""));
+    }
+
+    [Fact]
+    public async Task NK0014_ElementwiseWithOnlyBatchAxis_AtAffineValue()
+    {
+        var diagnostics = await VerifyAsync(Layer("""Layout = "N", Axes = "N", Affine = {|NK0014:AffineMode.Elementwise|}"""));
+        Assert.Equal(
+            "Affine is Elementwise, but Layout \"N\" has no axis besides N; expected a layout with an axis besides N, or Affine = AffineMode.None",
+            Message(diagnostics.Single()));
+    }
+
+    // ---- Epsilon, Momentum: NK0015, NK0016 ---------------------------------------------------
+
+    [Theory]
+    [InlineData("0", "0")]
+    [InlineData("-1e-5", "-1E-05")]
+    [InlineData("double.NaN", "NaN")]
+    [InlineData("double.PositiveInfinity", "Infinity")]
+    public async Task NK0015_EpsilonNotPositive_AtEpsilonValue(string epsilon, string shown)
+    {
+        var diagnostics = await VerifyAsync(Layer($$"""Axes = "C,H,W", Epsilon = {|NK0015:{{epsilon}}|}"""));
+        Assert.Equal(
+            "Epsilon is " + shown + "; expected a finite number greater than 0, such as the default 1e-5",
+            Message(diagnostics.Single()));
+    }
+
+    [Theory]
+    [InlineData("1.5", "1.5")]
+    [InlineData("-0.1", "-0.1")]
+    [InlineData("double.NaN", "NaN")]
+    public async Task NK0016_MomentumOutOfRange_AtMomentumValue(string momentum, string shown)
+    {
+        var diagnostics = await VerifyAsync(Layer($$"""Axes = "N,H,W", Momentum = {|NK0016:{{momentum}}|}"""));
+        Assert.Equal(
+            "Momentum is " + shown + "; expected a number from 0 to 1, such as the default 0.1",
+            Message(diagnostics.Single()));
+    }
+
+    [Fact]
+    public async Task Epsilon_FormattedInvariantly_UnderFinnishCulture()
+    {
+        CultureInfo saved = CultureInfo.CurrentCulture;
+        try
+        {
+            CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo("fi-FI");
+            Assert.Contains("\u2212", (-1.5e-5).ToString(CultureInfo.CurrentCulture), StringComparison.Ordinal); // the trap is live
+            var diagnostics = await VerifyAsync(Layer("""Axes = "C,H,W", Epsilon = {|NK0015:-1.5e-5|}"""));
+            Assert.StartsWith("Epsilon is -1.5E-05;", Message(diagnostics.Single()), StringComparison.Ordinal);
+        }
+        finally
+        {
+            CultureInfo.CurrentCulture = saved;
+        }
+    }
+
+    // ---- running statistics: NK0017, NK0018 --------------------------------------------------
+
+    [Fact]
+    public async Task NK0017_RootMeanSquareWithBatchReduced_AtKindValue()
+    {
+        var diagnostics = await VerifyAsync(Layer("""Layout = "NC", Axes = "N", Kind = {|NK0017:NormKind.RootMeanSquare|}"""));
+        Assert.Equal(
+            "Kind is RootMeanSquare, but Axes \"N\" reduce N, and RMS normalization keeps no running statistics for inference; expected Axes without N, such as Axes = \"C\"",
+            Message(diagnostics.Single()));
+    }
+
+    [Theory]
+    [InlineData("Axes = {|NK0018:\"N,H\"|}", "\"CW\"")]                                        // kept C and W
+    [InlineData("Axes = {|NK0018:\"N\"|}", "\"CHW\"")]                                         // per activation needs Elementwise
+    [InlineData("Axes = {|NK0018:\"N,H,W\"|}, Affine = AffineMode.Elementwise", "\"C\"")]      // constructor takes normalizedSize
+    public async Task NK0018_RunningStatisticsUnsized_AtAxesValue(string arguments, string kept)
+    {
+        var diagnostics = await VerifyAsync(Layer(arguments));
+        Assert.Equal(
+            "Axes reduce N, so running statistics are kept, but their count is not known at construction with kept axes " + kept
+            + "; expected Axes that keep only C (BatchNorm), keep nothing, or, with Affine = AffineMode.Elementwise, keep every axis besides N",
+            Message(diagnostics.Single()));
+    }
+
+    // ---- several problems, suppression, what is left alone -----------------------------------
+
+    [Fact]
+    public async Task SeveralProblems_AreReportedTogether_EachAtItsArgument()
+    {
+        var diagnostics = await VerifyAsync("""
+            using NormKernels;
+
+            [{|NK0013:Normalize|}(Layout = "NTL", Axes = {|NK0007:"N,Q"|}, Groups = {|NK0009:-1|},
+                       Epsilon = {|NK0015:0.0|}, Momentum = {|NK0016:2.0|}, Kind = {|NK0011:(NormKind)3|})]
+            public sealed class {|NK0001:Layer|} { }
+            """);
+        Assert.Equal(7, diagnostics.Length);
+    }
+
+    [Fact]
+    public async Task PragmaWarningDisable_SuppressesOnlyTheNamedId()
+    {
+        var diagnostics = await VerifyAsync("""
+            using NormKernels;
+
+            #pragma warning disable NK0007
+            [Normalize(Layout = "NCHW", Axes = "N,Q", Momentum = {|NK0016:2.0|})]
+            public sealed partial class Suppressed;
+            #pragma warning restore NK0007
+
+            [Normalize(Layout = "NCHW", Axes = {|NK0007:"N,Q"|})]
+            public sealed partial class NotSuppressed;
+            """);
+        Assert.Equal(2, diagnostics.Length);
+
+        // Without the pragma the first one is reported too: the test above is not vacuous.
+        var (source, _) = CompilationHelper.ParseMarkup("""
+            using NormKernels;
+
+            [Normalize(Layout = "NCHW", Axes = "N,Q")]
+            public sealed partial class Suppressed;
+            """);
+        var unsuppressed = await CompilationHelper.AnalyzeAsync(CompilationHelper.Create(source), new NormalizeAttributeAnalyzer());
+        Assert.Equal("NK0007", unsuppressed.Single().Id);
+    }
+
+    [Theory]
+    [InlineData("[Normalize(Axes = \"N,Q\", Groups = System.Environment.ProcessorCount)]")]   // not a constant
+    [InlineData("[Normalize(Axes = \"N,Q\", Groups = \"two\")]")]                             // wrong type
+    [InlineData("[Normalize(Axes = \"N,Q\", Size = 5)]")]                                     // no such property
+    [InlineData("[Normalize(Axes = \"N,Q\", Axes = \"N\")]")]                                 // written twice
+    [InlineData("[Normalize(\"N,Q\")]")]                                                      // positional
+    [InlineData("[Normalize(Axes = \"N,Q\"]")]                                                // syntax error
+    [InlineData("[Normalize(Axes = \"N,Q\", )]")]                                             // syntax error
+    public async Task MalformedAttribute_IsLeftToTheCompiler(string attribute)
+    {
+        var (source, _) = CompilationHelper.ParseMarkup($$"""
+            using NormKernels;
+
+            {{attribute}}
+            public sealed partial class Layer;
+            """);
+        var compilation = CompilationHelper.Create(source);
+        Assert.NotEmpty(CompilationHelper.CompilerErrors(compilation));
+
+        var diagnostics = await CompilationHelper.AnalyzeAsync(compilation, new NormalizeAttributeAnalyzer());
+        Assert.Empty(diagnostics);
+    }
+
+    [Fact]
+    public async Task OtherAttributeNamedNormalize_IsIgnored()
+    {
+        var diagnostics = await VerifyAsync("""
+            namespace Other
+            {
+                public sealed class NormalizeAttribute : System.Attribute { public string Axes { get; set; } = ""; }
+
+                [Normalize(Axes = "N,Q")]
+                public sealed class Layer { }
+            }
+            """);
+        Assert.Empty(diagnostics);
+    }
+
+    [Fact]
+    public async Task GeneratedCode_IsNotAnalyzed()
+    {
+        var diagnostics = await VerifyAsync("""
+            // <auto-generated/>
+            using NormKernels;
+
+            [Normalize(Axes = "N,Q")]
+            public sealed class Layer { }
+            """);
+        Assert.Empty(diagnostics);
+    }
+
+    // ---- descriptors -------------------------------------------------------------------------
+
+    [Fact]
+    public void SupportedDiagnostics_AreNK0001ToNK0020_UsageErrorsWithHelpLinks()
+    {
+        var descriptors = new NormalizeAttributeAnalyzer().SupportedDiagnostics;
+        Assert.Equal(
+            Enumerable.Range(1, 20).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)),
+            descriptors.Select(d => d.Id));
+        Assert.All(descriptors, d =>
+        {
+            Assert.Equal("NormKernels.Usage", d.Category);
+            Assert.Equal(DiagnosticSeverity.Error, d.DefaultSeverity);
+            Assert.True(d.IsEnabledByDefault);
+            Assert.Equal(HelpBase + d.Id.ToLowerInvariant(), d.HelpLinkUri);
+            Assert.False(string.IsNullOrWhiteSpace(d.Title.ToString(CultureInfo.InvariantCulture)));
+        });
+    }
+
+    [Fact]
+    public void For_MapsEveryLayoutProblemKind_ToItsOwnDescriptor()
+    {
+        // DiagnosticDescriptors and LayoutProblemKind are internal to the generator assembly.
+        Assembly generator = typeof(NormalizeAttributeAnalyzer).Assembly;
+        Type kinds = generator.GetType("NormKernels.LayoutProblemKind", throwOnError: true)!;
+        MethodInfo map = generator.GetType("NormKernels.Generators.Diagnostics.DiagnosticDescriptors", throwOnError: true)!
+            .GetMethod("For", BindingFlags.Public | BindingFlags.Static)!;
+
+        var ids = Enum.GetValues(kinds).Cast<object>()
+            .Select(kind => ((DiagnosticDescriptor)map.Invoke(null, new[] { kind })!).Id)
+            .ToList();
+
+        Assert.Equal(Enumerable.Range(2, 17).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)), ids.Order(StringComparer.Ordinal));
+        var undefined = Assert.Throws<TargetInvocationException>(() => map.Invoke(null, new[] { Enum.ToObject(kinds, 999) }));
+        Assert.IsType<ArgumentOutOfRangeException>(undefined.InnerException);
+    }
+
+    [Fact]
+    public void InternalGeneratorError_IsNK0900_WithTheDocumentedMessage()
+    {
+        var descriptor = (DiagnosticDescriptor)typeof(NormalizeAttributeAnalyzer).Assembly
+            .GetType("NormKernels.Generators.Diagnostics.DiagnosticDescriptors", throwOnError: true)!
+            .GetField("InternalGeneratorError", BindingFlags.Public | BindingFlags.Static)!
+            .GetValue(null)!;
+
+        Assert.Equal("NK0900", descriptor.Id);
+        Assert.Equal("NormKernels.Generator", descriptor.Category);
+        Assert.Equal(DiagnosticSeverity.Error, descriptor.DefaultSeverity);
+        Assert.Equal(HelpBase + "nk0900", descriptor.HelpLinkUri);
+        Assert.Equal(
+            "The NormKernels generator failed on 'Models.StemNorm': System.InvalidOperationException: no plan. Please report this.",
+            Message(Diagnostic.Create(descriptor, Location.None, "Models.StemNorm", "System.InvalidOperationException", "no plan")));
+    }
+
+    private static string ReadDocumentation()
+    {
+        string? root = AppContext.BaseDirectory;
+        while (root != null && !File.Exists(Path.Combine(root, "NormKernels.sln"))) root = Path.GetDirectoryName(root);
+        Assert.NotNull(root);
+        return File.ReadAllText(Path.Combine(root, "docs", "diagnostics.md")).Replace("\r\n", "\n", StringComparison.Ordinal);
+    }
+
+    /// <summary>The C# blocks of the "## NKnnnn" section of docs/diagnostics.md.</summary>
+    private static List<string> DocumentationExamples(string docs, string id)
+    {
+        int start = docs.IndexOf("\n## " + id + "\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "docs/diagnostics.md has no section '## " + id + "'");
+        int end = docs.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
+        string section = end < 0 ? docs[start..] : docs[start..end];
+
+        var blocks = new List<string>();
+        for (int open = section.IndexOf("```csharp\n", StringComparison.Ordinal); open >= 0;
+             open = section.IndexOf("```csharp\n", open + 1, StringComparison.Ordinal))
+        {
+            int body = open + "```csharp\n".Length;
+            blocks.Add(section[body..section.IndexOf("```", body, StringComparison.Ordinal)]);
+        }
+        return blocks;
+    }
+
+    [Fact]
+    public void Documentation_HasASectionPerId_WithHelpLinkAnchors()
+    {
+        string docs = ReadDocumentation();
+        var ids = new NormalizeAttributeAnalyzer().SupportedDiagnostics.Select(d => d.Id).Append("NK0900");
+        Assert.All(ids, id =>
+        {
+            Assert.Contains("\n## " + id + "\n", docs, StringComparison.Ordinal);          // GitHub anchor #nk00nn
+            Assert.Contains("[" + id + "](#" + id.ToLowerInvariant() + ")", docs, StringComparison.Ordinal);
+        });
+    }
+
+    [Theory]
+    [MemberData(nameof(DocumentedUsageIds))]
+    public async Task Documentation_WrongExampleReportsItsId_CorrectedExampleReportsNothing(string id)
+    {
+        var examples = DocumentationExamples(ReadDocumentation(), id);
+        Assert.Equal(2, examples.Count);
+
+        var wrong = CompilationHelper.Create("using NormKernels;\n" + examples[0]);
+        var wrongIds = (await CompilationHelper.AnalyzeAsync(wrong, new NormalizeAttributeAnalyzer())).Select(d => d.Id).Distinct();
+        Assert.Equal(new[] { id }, wrongIds);
+
+        var corrected = CompilationHelper.Create("using NormKernels;\n" + examples[1]);
+        Assert.Empty(CompilationHelper.CompilerErrors(corrected));
+        Assert.Empty(await CompilationHelper.AnalyzeAsync(corrected, new NormalizeAttributeAnalyzer()));
+    }
+
+    public static TheoryData<string> DocumentedUsageIds()
+    {
+        var data = new TheoryData<string>();
+        foreach (var descriptor in new NormalizeAttributeAnalyzer().SupportedDiagnostics) data.Add(descriptor.Id);
+        return data;
+    }
+}

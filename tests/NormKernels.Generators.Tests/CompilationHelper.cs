@@ -1,0 +1,112 @@
+using System.Collections.Immutable;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Text;
+
+namespace NormKernels.Generators.Tests;
+
+/// <summary>An expected diagnostic: its id and the span of source it must cover.</summary>
+internal readonly record struct ExpectedDiagnostic(string Id, TextSpan Span);
+
+/// <summary>
+/// Compiles test sources against this process's runtime assemblies and NormKernels.dll, and runs analyzers
+/// on them. Sources may mark expected diagnostics as <c>{|NK0007:"N,Q"|}</c>: the id, then the exact text
+/// the diagnostic must cover.
+/// </summary>
+internal static class CompilationHelper
+{
+    private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
+
+    /// <summary>The C# the compiler the generator pins (Microsoft.CodeAnalysis 4.8) understands.</summary>
+    public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.CSharp12);
+
+    public static CSharpCompilation Create(params string[] sources) =>
+        CSharpCompilation.Create(
+            "NormKernelsAnalyzerTest",
+            sources.Select((source, i) => CSharpSyntaxTree.ParseText(source, ParseOptions, path: "Test" + i + ".cs")),
+            References.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    /// <summary>Compiler errors of <paramref name="compilation"/> (without analyzers).</summary>
+    public static ImmutableArray<Diagnostic> CompilerErrors(Compilation compilation) =>
+        compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToImmutableArray();
+
+    /// <summary>Runs <paramref name="analyzer"/> and returns its diagnostics (suppressed ones left out), failing on any analyzer exception.</summary>
+    public static async Task<ImmutableArray<Diagnostic>> AnalyzeAsync(Compilation compilation, DiagnosticAnalyzer analyzer)
+    {
+        var exceptions = new List<Exception>();
+        var options = new CompilationWithAnalyzersOptions(
+            new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty),
+            onAnalyzerException: (exception, _, _) => { lock (exceptions) exceptions.Add(exception); },
+            concurrentAnalysis: true,
+            logAnalyzerExecutionTime: false);
+        ImmutableArray<Diagnostic> diagnostics = await compilation
+            .WithAnalyzers(ImmutableArray.Create(analyzer), options)
+            .GetAnalyzerDiagnosticsAsync();
+
+        Assert.Empty(exceptions);
+        Assert.DoesNotContain(diagnostics, d => d.Id == "AD0001");
+        return diagnostics
+            .OrderBy(d => d.Location.SourceSpan.Start)
+            .ThenBy(d => d.Id, StringComparer.Ordinal)
+            .ToImmutableArray();
+    }
+
+    /// <summary>Removes <c>{|ID:text|}</c> markers and returns the plain source with the expected diagnostics.</summary>
+    public static (string Source, ImmutableArray<ExpectedDiagnostic> Expected) ParseMarkup(string markup)
+    {
+        var source = new StringBuilder();
+        var expected = ImmutableArray.CreateBuilder<ExpectedDiagnostic>();
+        int position = 0;
+        while (true)
+        {
+            int open = markup.IndexOf("{|", position, StringComparison.Ordinal);
+            if (open < 0) break;
+            int colon = markup.IndexOf(':', open);
+            int close = markup.IndexOf("|}", colon, StringComparison.Ordinal);
+            if (colon < 0 || close < 0) throw new ArgumentException("Unterminated {|ID:text|} marker at " + open + ".", nameof(markup));
+
+            source.Append(markup, position, open - position);
+            string id = markup.Substring(open + 2, colon - open - 2);
+            string text = markup.Substring(colon + 1, close - colon - 1);
+            expected.Add(new ExpectedDiagnostic(id, new TextSpan(source.Length, text.Length)));
+            source.Append(text);
+            position = close + 2;
+        }
+        source.Append(markup, position, markup.Length - position);
+        return (source.ToString(), expected.ToImmutable());
+    }
+
+    /// <summary>"NK0007 (3,29)-(3,34) "N,Q"": id, 1-based line and column span, covered text.</summary>
+    public static string Describe(string id, SyntaxTree tree, TextSpan span)
+    {
+        FileLinePositionSpan lines = tree.GetLineSpan(span);
+        return string.Format(
+            System.Globalization.CultureInfo.InvariantCulture,
+            "{0} ({1},{2})-({3},{4}) {5}",
+            id,
+            lines.StartLinePosition.Line + 1, lines.StartLinePosition.Character + 1,
+            lines.EndLinePosition.Line + 1, lines.EndLinePosition.Character + 1,
+            tree.GetText().ToString(span));
+    }
+
+    private static ImmutableArray<MetadataReference> LoadReferences()
+    {
+        // The framework half of the trusted platform assemblies (not xunit or the test's own dependencies),
+        // plus the runtime library that defines [Normalize].
+        string frameworkDirectory = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
+        string trusted = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
+        var paths = trusted
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Where(path => string.Equals(Path.GetDirectoryName(path), frameworkDirectory, StringComparison.Ordinal))
+            .Where(path => path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        paths.Add(typeof(NormalizeAttribute).Assembly.Location);
+        return paths
+            .Distinct(StringComparer.Ordinal)
+            .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path))
+            .ToImmutableArray();
+    }
+}
