@@ -1,1 +1,0 @@
-namespace NormKernels.Tests;
