@@ -60,7 +60,7 @@ internal sealed class VectorIsa
     /// <summary><c>a * b + c</c> under this path's contract.</summary>
     public string MultiplyAdd(string a, string b, string c) =>
         this == V128 ? "TOps.MultiplyAdd(" + a + ", " + b + ", " + c + ")"
-        : IsScalar ? a + " * " + b + " + " + c
+        : IsScalar ? "(" + a + " * " + b + " + " + c + ")"
         : Static + ".FusedMultiplyAdd(" + a + ", " + b + ", " + c + ")";
 
     /// <summary>A mask selecting the last <paramref name="lanes"/> lanes.</summary>
