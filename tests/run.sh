@@ -106,7 +106,7 @@ mkdir -p "$RESULTS"
 # Returns 1 when the file has no readable counters.
 read_counters() {
     local counters attr value
-    counters=$(tr -d '\r' < "$1" 2>/dev/null | tr '\n' ' ' | grep -o '<Counters [^>]*>' | head -n 1)
+    counters=$(tr -d '\r' 2>/dev/null < "$1" | tr '\n' ' ' | grep -o '<Counters [^>]*>' | head -n 1)
     [ -n "$counters" ] || return 1
     C_TOTAL=""; C_PASSED=""; C_FAILED=0
     for attr in total passed failed error timeout aborted; do
