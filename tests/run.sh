@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# THE test command of NormKernels. Run from anywhere: bash tests/run.sh [extra `dotnet test` args]
+#
+# 1. Builds NormKernels.sln once, in Release.
+# 2. Runs every test project of the solution at this machine's default instruction set ("default").
+# 3. Re-runs the kernel tests (tests/NormKernels.Tests) three times with the runtime's ISA switches
+#    off, so every generated path runs on one machine; NORMKERNELS_EXPECT_PATH tells the tests which
+#    path (a KernelPath name) they must observe:
+#      avx2       DOTNET_EnableAVX512=0       -> Vector256
+#      vector128  DOTNET_EnableAVX2=0         -> Vector128
+#      scalar     DOTNET_EnableHWIntrinsic=0  -> Scalar
+#    The default leg expects Vector512 only where the CPU has avx512f (and the runtime accelerates
+#    512-bit vectors); elsewhere it sets no expectation. (.NET 10 ignores the old
+#    DOTNET_EnableAVX512F name: the tests assert the path, so a dead switch cannot pass silently.)
+#
+# Counts come from each leg's TRX files (<Counters>), never from console text. The last line of
+# output is "N passed, N failed" (", N skipped" is appended when tests were skipped), summed over
+# legs, where failed = failed tests + 1 for each leg that broke (dotnet exited non-zero without a
+# failed test, a TRX file was missing or unreadable, or the leg ran no test).
+# Exit status: 0 only when the build and every leg succeeded.
+#
+# Environment knobs (all optional):
+#   NORMKERNELS_LEGS             legs to run, default "default avx2 vector128 scalar"
+#   NORMKERNELS_RESULTS_DIR      where TRX files go, default TestResults/run (git-ignored)
+#   NORMKERNELS_TEST_VERBOSITY   console logger verbosity, default minimal (normal lists every test)
+#   NORMKERNELS_HANG_TIMEOUT     a test host silent this long is killed and its leg fails, default 20m
+
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
+ROOT=$(pwd)
+
+SOLUTION=NormKernels.sln
+KERNEL_TESTS=tests/NormKernels.Tests/NormKernels.Tests.csproj
+BENCH_DLL=bench/NormKernels.Bench/bin/Release/net10.0/NormKernels.Bench.dll
+LEGS=${NORMKERNELS_LEGS:-default avx2 vector128 scalar}
+RESULTS=${NORMKERNELS_RESULTS_DIR:-$ROOT/TestResults/run}
+VERBOSITY=${NORMKERNELS_TEST_VERBOSITY:-minimal}
+HANG_TIMEOUT=${NORMKERNELS_HANG_TIMEOUT:-20m}
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+say() { printf '%s\n' "$*"; }
+banner() { say ""; say "=== $* ==="; }
+
+# ISA switches inherited from the caller would skew every leg: each leg sets its own.
+for var in $(compgen -e); do
+    case "$var" in
+        DOTNET_Enable*|COMPlus_Enable*|DOTNET_PreferredVectorBitWidth|DOTNET_MaxVectorTBitWidth)
+            case "$var" in *HWIntrinsic|*AVX*|*SSE*|*FMA|*BMI*|*LZCNT|*POPCNT|*MOVBE|*AES|*PCLMULQDQ|*GFNI|*SHA|*APX|*Arm*|*Vector*)
+                say "note: unsetting inherited $var=${!var}"; unset "$var" ;;
+            esac ;;
+        NORMKERNELS_EXPECT_PATH)
+            say "note: unsetting inherited $var=${!var}"; unset "$var" ;;
+    esac
+done
+
+# ---------------------------------------------------------------------------------------------
+banner "build ($SOLUTION, Release)"
+# --disable-build-servers: no compiler/MSBuild server outlives this script (CI waits for none,
+# and a developer's concurrent builds keep theirs).
+dotnet build "$SOLUTION" -c Release --verbosity minimal --disable-build-servers
+build_rc=$?
+if [ "$build_rc" -ne 0 ]; then
+    say ""
+    say "FAILED: the build exited with $build_rc; no test leg ran."
+    say "0 passed, 1 failed"
+    exit "$build_rc"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# The widest path the runtime gives the kernels under a leg's switches, as the library decides it
+# (Isa.Widest, via the benchmark program's --isa). "unknown" when the program is not there.
+probe_path() {
+    if [ -f "$BENCH_DLL" ]; then
+        env "$@" dotnet "$BENCH_DLL" --isa 2>/dev/null | head -n 1 | tr -d '\r'
+    else
+        say unknown
+    fi
+}
+
+default_expect=""
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+    widest=$(probe_path)
+    case "$widest" in
+        Vector512|unknown|"") default_expect=Vector512 ;;
+        *) say "note: the CPU has avx512f but the runtime does not accelerate 512-bit vectors here" \
+               "(widest path: $widest); the default leg sets no NORMKERNELS_EXPECT_PATH." ;;
+    esac
+fi
+
+# Test projects in the solution (the ones referencing Microsoft.NET.Test.Sdk): the default leg
+# must produce one TRX file for each.
+test_projects=0
+while IFS= read -r proj; do
+    proj=${proj//\\//}
+    [ -f "$proj" ] && grep -q 'Microsoft.NET.Test.Sdk' "$proj" && test_projects=$((test_projects + 1))
+done < <(dotnet sln "$SOLUTION" list 2>/dev/null | tr -d '\r' | grep -E '\.csproj$')
+[ "$test_projects" -gt 0 ] || test_projects=1
+
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+
+# ---------------------------------------------------------------------------------------------
+# One TRX file's <Counters>; sets C_TOTAL C_PASSED C_FAILED (failed + error + timeout + aborted).
+# Returns 1 when the file has no readable counters.
+read_counters() {
+    local counters attr value
+    counters=$(tr -d '\r' 2>/dev/null < "$1" | tr '\n' ' ' | grep -o '<Counters [^>]*>' | head -n 1)
+    [ -n "$counters" ] || return 1
+    C_TOTAL=""; C_PASSED=""; C_FAILED=0
+    for attr in total passed failed error timeout aborted; do
+        value=$(printf '%s' "$counters" | sed -n "s/.* $attr=\"\([0-9][0-9]*\)\".*/\1/p")
+        case "$attr" in
+            total)  C_TOTAL=$value ;;
+            passed) C_PASSED=$value ;;
+            failed) [ -n "$value" ] || return 1; C_FAILED=$((C_FAILED + value)) ;;
+            *)      C_FAILED=$((C_FAILED + ${value:-0})) ;;
+        esac
+    done
+    [ -n "$C_TOTAL" ] && [ -n "$C_PASSED" ]
+}
+
+SUM_PASSED=0
+SUM_FAILED=0
+SUM_SKIPPED=0
+SUMMARY=()
+BROKEN=()
+
+run_leg() {
+    local leg=$1 target=$2 expect=$3 trx_expected=$4; shift 4
+    local dir="$RESULTS/$leg" logger
+    local -a envs=("$@")
+    [ -n "$expect" ] && envs+=("NORMKERNELS_EXPECT_PATH=$expect")
+
+    # A solution-wide run cannot use one LogFileName: every test project would overwrite the same
+    # file. There LogFilePrefix gives each project its own file (<leg>_net10.0_<time>[_n].trx,
+    # reserved atomically by the logger); every *.trx of the leg is summed.
+    if [ "$target" = "$SOLUTION" ]; then logger="trx;LogFilePrefix=$leg"; else logger="trx;LogFileName=$leg.trx"; fi
+
+    banner "leg $leg: $target ${envs[*]:-(no ISA switch)}"
+    say "runtime's widest kernel path under these switches: $(probe_path "${envs[@]}")"
+    env "${envs[@]}" dotnet test "$target" --no-build -c Release --verbosity minimal \
+        --disable-build-servers \
+        --logger "$logger" --logger "console;verbosity=$VERBOSITY" \
+        --results-directory "$dir" \
+        --blame-hang-timeout "$HANG_TIMEOUT" --blame-hang-dump-type none \
+        "${EXTRA_ARGS[@]}"
+    local rc=$?
+
+    local passed=0 failed=0 total=0 files=0 f
+    local -a problems=()
+    shopt -s nullglob
+    for f in "$dir"/*.trx; do
+        files=$((files + 1))
+        if read_counters "$f"; then
+            passed=$((passed + C_PASSED)); failed=$((failed + C_FAILED)); total=$((total + C_TOTAL))
+        else
+            problems+=("unreadable TRX ${f#"$ROOT"/}")
+        fi
+    done
+    shopt -u nullglob
+    [ "$files" -lt "$trx_expected" ] && problems+=("expected $trx_expected TRX file(s), found $files")
+    [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && problems+=("dotnet test exited with $rc")
+    [ "$total" -eq 0 ] && problems+=("no test ran")
+
+    local skipped=$((total - passed - failed))
+    [ "$skipped" -lt 0 ] && skipped=0
+    local counted_failed=$failed
+    [ "${#problems[@]}" -gt 0 ] && counted_failed=$((failed + 1))
+
+    local line="leg $leg: $passed passed, $counted_failed failed"
+    [ "$skipped" -gt 0 ] && line+=", $skipped skipped"
+    if [ "${#problems[@]}" -gt 0 ]; then
+        local joined
+        joined=$(printf '%s; ' "${problems[@]}")
+        line+="  <- BROKEN: ${joined%; }"
+        BROKEN+=("$leg")
+    elif [ "$failed" -gt 0 ]; then
+        BROKEN+=("$leg")
+    fi
+    SUMMARY+=("$line")
+    say "$line"
+
+    SUM_PASSED=$((SUM_PASSED + passed))
+    SUM_FAILED=$((SUM_FAILED + counted_failed))
+    SUM_SKIPPED=$((SUM_SKIPPED + skipped))
+}
+
+EXTRA_ARGS=("$@")
+
+for leg in $LEGS; do
+    case "$leg" in
+        default)   run_leg default   "$SOLUTION"     "$default_expect" "$test_projects" ;;
+        avx2)      run_leg avx2      "$KERNEL_TESTS" Vector256 1 DOTNET_EnableAVX512=0 ;;
+        vector128) run_leg vector128 "$KERNEL_TESTS" Vector128 1 DOTNET_EnableAVX2=0 ;;
+        scalar)    run_leg scalar    "$KERNEL_TESTS" Scalar    1 DOTNET_EnableHWIntrinsic=0 ;;
+        *)
+            SUMMARY+=("leg $leg: 0 passed, 1 failed  <- BROKEN: unknown leg (known: default avx2 vector128 scalar)")
+            BROKEN+=("$leg"); SUM_FAILED=$((SUM_FAILED + 1)) ;;
+    esac
+done
+
+# ---------------------------------------------------------------------------------------------
+banner "summary (TRX files under ${RESULTS#"$ROOT"/})"
+for line in "${SUMMARY[@]}"; do say "$line"; done
+if [ "${#BROKEN[@]}" -gt 0 ]; then
+    say "FAILED legs: ${BROKEN[*]}"
+fi
+final="$SUM_PASSED passed, $SUM_FAILED failed"
+[ "$SUM_SKIPPED" -gt 0 ] && final+=", $SUM_SKIPPED skipped"
+say "$final"
+[ "${#BROKEN[@]}" -eq 0 ] && [ "$SUM_FAILED" -eq 0 ]
