@@ -146,7 +146,8 @@ internal static partial class Emitter
             foreach (var pair in loop.Strides)
             {
                 string name = prefix + pair.Key + Literals.Int(depth + 1);
-                w.Line("nint " + name + " = " + offsets[pair.Key] + " + " + loop.Counter + " * " + pair.Value + ";");
+                string term = pair.Value == "(nint)1" ? loop.Counter : loop.Counter + " * " + pair.Value;
+                w.Line("nint " + name + " = " + (offsets[pair.Key] == "(nint)0" ? term : offsets[pair.Key] + " + " + term) + ";");
                 next[pair.Key] = name;
             }
             EmitNestLevel(w, loops, depth + 1, next, body, prefix);

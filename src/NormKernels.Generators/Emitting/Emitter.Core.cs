@@ -237,13 +237,15 @@ internal static partial class Emitter
         return loops;
     }
 
+    private static string Offset(string a, string b) => a == "(nint)0" ? b : b == "(nint)0" ? a : a + " + " + b;
+
     /// <summary>Coefficients from (mu, rstd) and the affine parameters, then the apply pass on the block.</summary>
     private static void EmitCoefficientsAndApply(SourceWriter w, Context ctx, string po)
     {
         var spec = ctx.Spec;
         var plan = ctx.Plan;
-        string gamma(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref gamma, " + po + " + " + p + ")" : "1d";
-        string beta(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref beta, " + po + " + " + p + ")" : "0d";
+        string gamma(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref gamma, " + Offset(po, p) + ")" : "1d";
+        string beta(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref beta, " + Offset(po, p) + ")" : "0d";
         if (plan.Form == ApplyForm.Fold)
         {
             w.Line("// Coefficients: A = gamma * rstd, B = beta - mean * A, one pair per fold index (computed in double).");

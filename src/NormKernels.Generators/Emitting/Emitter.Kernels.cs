@@ -8,6 +8,9 @@ internal static partial class Emitter
 {
     private static string I(int value) => Literals.Int(value);
 
+    // The per-run kernels are called once per row of an outer loop (a channels-last row can be 64 floats): inline them.
+    private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
+
     /// <summary>Loops over the segments [from, to) of a pass, with the strides of each index space.</summary>
     private static List<Loop> SegmentLoops(Context ctx, IList<Segment> segments, int from, int to, params (string Space, System.Func<PlanAxis, bool> Member)[] spaces)
     {
@@ -80,6 +83,7 @@ internal static partial class Emitter
         int step = u * width, chunk = Context.ChunkVectors * step;
         w.Line("/// <summary>Reduces a contiguous run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements: " + I(u) + " accumulators of " + I(width) +
                " lanes over chunks of " + I(chunk) + " elements, each chunk added into double" + (isa.IsScalar ? "" : "; the run's last partial vector is an overlapped load with the finished lanes masked off") + ".</summary>");
+        w.Line(Inline);
         using (w.Block("private static void ReduceRun_" + isa.Suffix + isa.TypeParams + "(ref float p, nint len" + (standardize ? ", float shift, ref double sum" : "") + ", ref double sq)" + isa.Constraint))
         {
             if (standardize) w.Line(isa.Vec + " k = " + isa.Splat("shift") + ";");
@@ -212,7 +216,7 @@ internal static partial class Emitter
             EmitNest(w, SegmentLoops(ctx, segs, 0, n - 1, spaces), start, o =>
             {
                 string xo = o["x"];
-                var args = new List<string> { "ref " + Unsafe + ".Add(ref x, " + xo + ")", "ref " + Unsafe + ".Add(ref y, " + xo + ")", "len" + I(n - 1) };
+                var args = new List<string> { xo == "(nint)0" ? "ref x" : "ref " + Unsafe + ".Add(ref x, " + xo + ")", xo == "(nint)0" ? "ref y" : "ref " + Unsafe + ".Add(ref y, " + xo + ")", "len" + I(n - 1) };
                 if (fold)
                     args.AddRange(Operands("a", "b", o["f"], inner == "F"));
                 else
@@ -228,9 +232,11 @@ internal static partial class Emitter
         EmitApplyRun(w, ctx, isa, fold, inner);
     }
 
-    private static IEnumerable<string> Operands(string a, string b, string offset, bool vector) => vector
-        ? new[] { "ref " + Unsafe + ".Add(ref " + a + ", " + offset + ")", "ref " + Unsafe + ".Add(ref " + b + ", " + offset + ")" }
-        : new[] { Unsafe + ".Add(ref " + a + ", " + offset + ")", Unsafe + ".Add(ref " + b + ", " + offset + ")" };
+    private static IEnumerable<string> Operands(string a, string b, string offset, bool vector)
+    {
+        string At(string r) => offset == "(nint)0" ? r : Unsafe + ".Add(ref " + r + ", " + offset + ")";
+        return vector ? new[] { "ref " + At(a), "ref " + At(b) } : new[] { At(a), At(b) };
+    }
 
     private static void EmitApplyRun(SourceWriter w, Context ctx, VectorIsa isa, bool fold, string inner)
     {
@@ -243,6 +249,7 @@ internal static partial class Emitter
 
         w.Line("/// <summary>y = " + (fold ? "x * a + b" : "(x * a + b) * g + h") + " over a contiguous run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, " +
                "main loop unrolled " + I(u) + "x" + (isa.IsScalar ? "" : "; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct") + ".</summary>");
+        w.Line(Inline);
         using (w.Block("private static void ApplyRun_" + isa.Suffix + isa.TypeParams + "(" + string.Join(", ", ps) + ")" + isa.Constraint))
         {
             if (!statVec) { w.Line(isa.Vec + " va = " + isa.Splat("a") + ";"); w.Line(isa.Vec + " vb = " + isa.Splat("b") + ";"); }
