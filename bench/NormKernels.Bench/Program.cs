@@ -9,6 +9,7 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using NormKernels.Bench.Baselines;
+using NormKernels.Bench.Kernels;
 using NormKernels.Bench.Roofline;
 
 namespace NormKernels.Bench;
@@ -24,11 +25,13 @@ namespace NormKernels.Bench;
 /// </summary>
 public static class Program
 {
-    // TODO integrator: add the generated-kernel benchmark classes here (and in their own folders).
     private static readonly Type[] Benchmarks =
     [
-        typeof(CopyBenchmark),
+        typeof(BatchNormBenchmarks),
+        typeof(SampleNormBenchmarks),
+        typeof(RowNormBenchmarks),
         typeof(ScalarBatchNormBenchmark),
+        typeof(CopyBenchmark),
     ];
 
     public static int Main(string[] args)
@@ -81,8 +84,7 @@ public static class Program
         Console.WriteLine($"  runtime: {Environment.Version}, {Environment.ProcessorCount} logical cores");
         Console.WriteLine($"  kernels: {Isa.Describe()}");
         Console.WriteLine($"  shapes : {Shapes.S1}, {Shapes.S2}, {Shapes.S4} (float32)");
-        // TODO integrator: remove this line once generated kernels are benchmarked.
-        Console.WriteLine("  note   : generated [Normalize] kernels are not benchmarked yet; rows are the copy roofline and the scalar baseline.");
+        Console.WriteLine("  ratio  : each class's Ratio column is time / Copy of the same bytes (the limit for one read + one write).");
         Console.WriteLine();
     }
 
