@@ -2,7 +2,6 @@ using System.Runtime.Intrinsics;
 using System.Threading;
 using NormKernels.Reference;
 using NormKernels.Runtime;
-using NormKernels.Tests.Smoke;
 
 namespace NormKernels.Tests;
 
@@ -56,8 +55,8 @@ public class ArmPathTests
     private delegate KernelPath Training(KernelPath path, ReadOnlySpan<float> x, Span<float> y, int[] dims, float[] w, float[] b, Span<float> s0, Span<float> s1);
 
     // One entry per innermost pattern: horizontal fold (BN NCHW), vertical (BN NHWC), promoted groups (GN NHWC),
-    // two-step with a per-row statistic (LN NTC), root mean square, two-step with vector statistics (IN NHWC elementwise).
-    public static TheoryData<string> Layers() => new() { "BnNchw", "BnNhwc", "GnNhwc", "LnNtc", "RmsNtc", "InNhwcElem" };
+    // two-step with a per-row statistic (LN NTC), root mean square, two-step with elementwise parameters (LN NHWC elementwise).
+    public static TheoryData<string> Layers() => new() { "BnNchw", "BnNhwc", "GnNhwc", "LnNtc", "RmsNtc", "LnNhwcElementwise" };
 
     private static (string Layout, string Axes, int Groups, NormKind Kind, AffineMode Affine, int[] Dims, Training Run) Case(string name) => name switch
     {
@@ -71,8 +70,8 @@ public class ArmPathTests
             (p, x, y, d, w, b, s0, s1) => LnNtc.ForwardTrainingOnPath<AdvSimdVector128Ops<EmulatedAdvSimd>>(p, x, y, d[0], d[1], d[2], w, b, s0, s1, 1e-5f)),
         "RmsNtc" => ("NTC", "C", 0, NormKind.RootMeanSquare, AffineMode.PerChannel, new[] { 3, 4, 50 },
             (p, x, y, d, w, b, s0, s1) => RmsNtc.ForwardTrainingOnPath<AdvSimdVector128Ops<EmulatedAdvSimd>>(p, x, y, d[0], d[1], d[2], w, b, s0, 1e-5f)),
-        "InNhwcElem" => ("NHWC", "H,W", 0, NormKind.Standardize, AffineMode.Elementwise, new[] { 2, 5, 7, 21 },
-            (p, x, y, d, w, b, s0, s1) => InNhwcElem.ForwardTrainingOnPath<AdvSimdVector128Ops<EmulatedAdvSimd>>(p, x, y, d[0], d[1], d[2], d[3], w, b, s0, s1, 1e-5f)),
+        "LnNhwcElementwise" => ("NHWC", "C,H,W", 0, NormKind.Standardize, AffineMode.Elementwise, new[] { 2, 5, 7, 21 },
+            (p, x, y, d, w, b, s0, s1) => LnNhwcElementwise.ForwardTrainingOnPath<AdvSimdVector128Ops<EmulatedAdvSimd>>(p, x, y, d[0], d[1], d[2], d[3], w, b, s0, s1, 1e-5f)),
         _ => throw new ArgumentException(name),
     };
 

@@ -1,4 +1,3 @@
-#if NORMKERNELS_GENERATED
 namespace NormKernels.Tests;
 
 /// <summary>
@@ -250,4 +249,3 @@ public sealed class BadInputTests
             ["output"], buffer, mean, variance);
     }
 }
-#endif

@@ -1,4 +1,3 @@
-#if NORMKERNELS_GENERATED
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -87,4 +86,3 @@ public sealed class IsaPathTests
         Assert.Equal(expected, layer.LastPath);
     }
 }
-#endif

@@ -1,4 +1,3 @@
-#if NORMKERNELS_GENERATED
 using System.Globalization;
 using System.Text;
 using NormKernels.Reference;
@@ -171,4 +170,3 @@ internal static class KernelCheck
         }
     }
 }
-#endif

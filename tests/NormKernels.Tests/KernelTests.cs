@@ -1,4 +1,3 @@
-#if NORMKERNELS_GENERATED
 using System.Reflection;
 using NormKernels.Reference;
 
@@ -265,4 +264,3 @@ public sealed class KernelTests
         }
     }
 }
-#endif

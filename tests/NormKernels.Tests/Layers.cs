@@ -1,4 +1,3 @@
-#if NORMKERNELS_GENERATED
 using System.Reflection;
 using NormKernels.Reference;
 
@@ -255,4 +254,3 @@ public static class LayerCases
         }
     }
 }
-#endif

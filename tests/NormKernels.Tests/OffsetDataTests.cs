@@ -1,4 +1,3 @@
-#if NORMKERNELS_GENERATED
 using NormKernels.Reference;
 
 namespace NormKernels.Tests;
@@ -79,4 +78,3 @@ public sealed class OffsetDataTests
         KernelCheck.InferenceStep(layerCase, layer, dims, TestData.Normal(random, length, mean, std), what);
     }
 }
-#endif

@@ -44,6 +44,11 @@ internal static partial class Emitter
 
         public string SampleDimsText => string.Join(", ", Spec.Layout.Where(l => l != LayoutGrammar.Batch).Select(l => char.ToLowerInvariant(l).ToString()));
 
+        /// <summary>The parameter blamed when the reduced dims give one value per statistic: the first reduced dim.</summary>
+        public string FirstReducedDim => char.ToLowerInvariant(Axes.First(a => a.Reduced).Letter).ToString();
+
+        public string FirstSampleDim => char.ToLowerInvariant(Spec.Layout.First(l => l != LayoutGrammar.Batch)).ToString();
+
         public string ReducedDimsText => string.Join(", ", Axes.Where(a => a.Reduced).Select(a => AxisText(a)));
         public string KeptText => Axes.Any(a => !a.Reduced) ? string.Join(", ", Axes.Where(a => !a.Reduced).Select(a => AxisText(a))) : "a single statistic";
 

@@ -194,8 +194,8 @@ internal static partial class Emitter
             if (ctx.SizeParam == "channels")
                 w.Line(Checks + ".Equal(c, _channels, nameof(c), \"the layer's channel count\");");
             else if (ctx.SizeParam == "normalizedSize")
-                w.Line(Checks + ".Equal(ParameterCount(" + ctx.DimArgs + "), _normalizedSize, " + Literals.String(ctx.SampleDimsText) +
-                    ", \"the layer's normalizedSize, the product of " + ctx.SampleDimsText + "\");");
+                w.Line(Checks + ".Product(ParameterCount(" + ctx.DimArgs + "), _normalizedSize, nameof(" + ctx.FirstSampleDim + "), " +
+                    Literals.String(ctx.SampleDimsText) + ", \"the layer's normalizedSize\");");
             w.Line(Checks + ".NoPartialOverlap(input, output, nameof(output));");
             w.Line("ref float x = ref " + Marshal + ".GetReference(input);");
             w.Line("ref float y = ref " + Marshal + ".GetReference(output);");
@@ -213,8 +213,8 @@ internal static partial class Emitter
             }
             if (!spec.IsRootMeanSquare)
             {
-                if (plan.BatchReduced) w.Line(Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), " + Literals.String(ctx.ReducedDimsText) + ");");
-                else w.Line("if (Training) " + Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), " + Literals.String(ctx.ReducedDimsText) + ");");
+                if (plan.BatchReduced) w.Line(Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
+                else w.Line("if (Training) " + Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
             }
             w.Line("int statistics = StatisticCount(" + ctx.DimArgs + ");");
             using (w.Block("if (_batchStatistic0.Length != statistics)"))
@@ -312,7 +312,7 @@ internal static partial class Emitter
                 w.Line(Checks + ".VectorLength(statisticsLength1, statistics, \"variance\", \"one per statistic: " + ctx.KeptText + "\");");
             w.Line(Checks + ".Epsilon(epsilon, nameof(epsilon));");
             if (!spec.IsRootMeanSquare)
-                w.Line("if (training) " + Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), " + Literals.String(ctx.ReducedDimsText) + ");");
+                w.Line("if (training) " + Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
             w.Line(Checks + ".NoPartialOverlap(input, output, nameof(output));");
         }
         w.Line();

@@ -40,11 +40,18 @@ public static class Checks
             throw new ArgumentException($"'{name}' has {Fmt(actual)} elements; expected {Fmt(expected)} ({what}).", name);
     }
 
-    /// <summary>The channel dim must equal the layer's channel count.</summary>
+    /// <summary>A dim (or a product of dims, named by its first) must equal the layer's size.</summary>
     public static void Equal(int actual, int expected, string name, string what)
     {
         if (actual != expected)
             throw new ArgumentException($"'{name}' is {Fmt(actual)}; expected {Fmt(expected)} ({what}).", name);
+    }
+
+    /// <summary>A product of dims (blamed on its first, <paramref name="name"/>) must equal the layer's size.</summary>
+    public static void Product(int actual, int expected, string name, string dims, string what)
+    {
+        if (actual != expected)
+            throw new ArgumentException($"The product of the dims ({dims}) is {Fmt(actual)}; expected {Fmt(expected)} ({what}).", name);
     }
 
     /// <summary>The channel dim must be a multiple of the group count.</summary>
@@ -76,10 +83,10 @@ public static class Checks
     }
 
     /// <summary>Training statistics need at least two values each (PyTorch: "Expected more than 1 value per channel when training").</summary>
-    public static void MoreThanOneValue(long countPerStatistic, string dims)
+    public static void MoreThanOneValue(long countPerStatistic, string name, string dims)
     {
         if (countPerStatistic <= 1)
-            throw new ArgumentException($"Expected more than 1 value per statistic when training; the reduced dims ({dims}) give {Fmt(countPerStatistic)}.", dims);
+            throw new ArgumentException($"Expected more than 1 value per statistic when training; the reduced dims ({dims}) give {Fmt(countPerStatistic)}.", name);
     }
 
     /// <summary>Output may be the input itself (in place) but must not partly overlap it.</summary>
