@@ -361,11 +361,13 @@ public sealed class AnalyzerTests
     [InlineData("-1e-5", "-1E-05")]
     [InlineData("double.NaN", "NaN")]
     [InlineData("double.PositiveInfinity", "Infinity")]
+    [InlineData("1e39", "1E+39")]     // finite as a double, infinite as the constructor's float
+    [InlineData("1e-50", "1E-50")]    // positive as a double, zero as a float
     public async Task NK0015_EpsilonNotPositive_AtEpsilonValue(string epsilon, string shown)
     {
         var diagnostics = await VerifyAsync(Layer($$"""Axes = "C,H,W", Epsilon = {|NK0015:{{epsilon}}|}"""));
         Assert.Equal(
-            "Epsilon is " + shown + "; expected a finite number greater than 0, such as the default 1e-5",
+            "Epsilon is " + shown + "; expected a finite number greater than 0 that stays so as a float, such as the default 1e-5",
             Message(diagnostics.Single()));
     }
 

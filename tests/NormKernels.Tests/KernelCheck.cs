@@ -34,7 +34,8 @@ internal static class KernelCheck
             double gamma = k < 0 ? 1.0 : weight[k];
             double beta = k < 0 ? 0.0 : bias[k];
             double a = gamma / Math.Sqrt(terms.Spread[s] + epsilon);
-            double bound = Tolerances.Output(expected[i], input[i], terms.Center[s], a, beta);
+            double scale = Math.Abs(a) * Math.Sqrt(terms.Spread[s] + epsilon);
+            double bound = Tolerances.Output(expected[i], input[i], terms.Center[s], a, beta, scale);
             double error = Math.Abs(actual[i] - expected[i]);
             double ratio = error / bound;
             if (!(ratio <= 1)) failures++;

@@ -11,7 +11,7 @@ namespace NormKernels.Tests;
 /// float mean alone carries half an ulp of <c>|mean|</c>, and x itself carries <c>eps * |x|</c> of rounding, so for data
 /// at 1e4 with std 1 no float32 algorithm gets y closer than ~1e-3 of its scale, and at -3e3 with std 0.01 (the data
 /// quantized at 2% of its spread) not closer than ~2e-2. The bound per element is therefore
-/// <c>OutputRelative * (|y - beta| + |beta|) + OutputRoundoffs * u * |a| * (|x| + |center|)</c>, u = 2^-24: about 1e-5
+/// <c>OutputRelative * (|y - beta| + |beta| + |gamma|) + OutputRoundoffs * u * |a| * (|x| + |center|)</c>, u = 2^-24: about 1e-5
 /// of the output's scale for centred data, a few ulps of the operands for offset data.</para>
 /// <para>Batch statistics. The mean is within <see cref="MeanUlps"/> ulps of the float32 value nearest |mean| plus
 /// <see cref="MeanSpreadRelative"/> of the standard deviation (float accumulation of deviations, which scale with the
@@ -51,9 +51,11 @@ internal static class Tolerances
         return MathF.BitIncrement(magnitude) - magnitude;
     }
 
-    /// <summary>Bound for one output element.</summary>
-    public static double Output(double expected, double x, double center, double a, double beta) =>
-        OutputRelative * (Math.Abs(expected - beta) + Math.Abs(beta))
+    /// <summary>Bound for one output element. <paramref name="scale"/> is the output's scale,
+    /// <c>|a| * sqrt(spread + eps)</c> (= |gamma|): an error of the mean within <see cref="MeanSpreadRelative"/> of the
+    /// standard deviation moves every output of the statistic by that fraction of the scale, elements near the mean included.</summary>
+    public static double Output(double expected, double x, double center, double a, double beta, double scale) =>
+        OutputRelative * (Math.Abs(expected - beta) + Math.Abs(beta) + scale)
         + OutputRoundoffs * Roundoff * Math.Abs(a) * (Math.Abs(x) + Math.Abs(center));
 
     /// <summary>Bound for a batch mean whose (biased) variance is <paramref name="variance"/>.</summary>

@@ -181,8 +181,8 @@ namespace NormKernels.Generators.Diagnostics
         /// <summary>{0}: the Epsilon value, round-trip formatted.</summary>
         public static readonly DiagnosticDescriptor EpsilonNotPositive = new DiagnosticDescriptor(
             id: EpsilonNotPositiveId,
-            title: "Epsilon is not a positive finite number",
-            messageFormat: "Epsilon is {0}; expected a finite number greater than 0, such as the default 1e-5",
+            title: "Epsilon is not a positive finite float",
+            messageFormat: "Epsilon is {0}; expected a finite number greater than 0 that stays so as a float, such as the default 1e-5",
             category: UsageCategory,
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,

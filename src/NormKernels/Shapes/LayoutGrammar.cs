@@ -135,7 +135,8 @@ namespace NormKernels
                 problems.Add(new LayoutProblem(LayoutProblemKind.KindUndefined, "Kind", kind.ToString(CultureInfo.InvariantCulture)));
             if (affine < 0 || affine > 2)
                 problems.Add(new LayoutProblem(LayoutProblemKind.AffineUndefined, "Affine", affine.ToString(CultureInfo.InvariantCulture)));
-            if (!(epsilon > 0) || double.IsInfinity(epsilon))
+            // The generated constructor takes a float: the value must stay positive and finite as a float.
+            if (!(epsilon > 0) || double.IsInfinity(epsilon) || !((float)epsilon > 0f) || float.IsInfinity((float)epsilon))
                 problems.Add(new LayoutProblem(LayoutProblemKind.EpsilonNotPositive, "Epsilon", epsilon.ToString("R", CultureInfo.InvariantCulture)));
             if (!(momentum >= 0 && momentum <= 1))
                 problems.Add(new LayoutProblem(LayoutProblemKind.MomentumOutOfRange, "Momentum", momentum.ToString("R", CultureInfo.InvariantCulture)));
