@@ -19,6 +19,9 @@ internal static class CompilationHelper
 {
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
 
+    /// <summary>The framework assemblies of this process plus NormKernels.dll.</summary>
+    public static ImmutableArray<MetadataReference> MetadataReferences => References.Value;
+
     /// <summary>The C# the compiler the generator pins (Microsoft.CodeAnalysis 4.8) understands.</summary>
     public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.CSharp12);
 

@@ -1,0 +1,88 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace NormKernels.Generators.Tests;
+
+/// <summary>What one generator run produced: the updated compilation, the generator's own diagnostics and the driver.</summary>
+internal sealed record GeneratorRun(GeneratorDriver Driver, Compilation Output, ImmutableArray<Diagnostic> GeneratorDiagnostics)
+{
+    /// <summary>The single generator's result.</summary>
+    public GeneratorRunResult Result => Driver.GetRunResult().Results.Single();
+
+    /// <summary>Generated sources by hint name.</summary>
+    public ImmutableDictionary<string, string> Sources =>
+        Result.GeneratedSources.ToImmutableDictionary(s => s.HintName, s => s.SourceText.ToString(), StringComparer.Ordinal);
+}
+
+/// <summary>
+/// Runs <see cref="NormalizeGenerator"/> through <see cref="CSharpGeneratorDriver"/> and compiles its output as strictly as
+/// the compiler allows: warning level 9999, nullable enabled, documentation comments diagnosed.
+/// </summary>
+internal static class GeneratorHelper
+{
+    /// <summary>C# 12 (what the pinned Roslyn 4.8 knows) with documentation comments parsed and diagnosed (CS1591 and friends).</summary>
+    public static readonly CSharpParseOptions ParseOptions = CompilationHelper.ParseOptions.WithDocumentationMode(DocumentationMode.Diagnose);
+
+    /// <summary>Every warning the compiler has, nullable analysis on; no unsafe code (the generated kernels use Unsafe/MemoryMarshal only).</summary>
+    public static readonly CSharpCompilationOptions StrictOptions = new(
+        OutputKind.DynamicallyLinkedLibrary,
+        warningLevel: 9999,
+        nullableContextOptions: NullableContextOptions.Enable,
+        allowUnsafe: false,
+        optimizationLevel: OptimizationLevel.Release);
+
+    public static CSharpCompilation Compile(params string[] sources) =>
+        CSharpCompilation.Create(
+            "NormKernelsGeneratorTest",
+            sources.Select((source, i) => CSharpSyntaxTree.ParseText(source, ParseOptions, path: "Layer" + i.ToString(CultureInfo.InvariantCulture) + ".cs")),
+            CompilationHelper.MetadataReferences,
+            StrictOptions);
+
+    /// <summary>A driver for one NormalizeGenerator, optionally recording every incremental step.</summary>
+    public static GeneratorDriver CreateDriver(bool trackSteps = false) =>
+        CSharpGeneratorDriver.Create(
+            new[] { new NormalizeGenerator().AsSourceGenerator() },
+            parseOptions: ParseOptions,
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
+
+    public static GeneratorRun Run(Compilation compilation, GeneratorDriver? driver = null)
+    {
+        driver = (driver ?? CreateDriver()).RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out var diagnostics);
+        return new GeneratorRun(driver, output, diagnostics);
+    }
+
+    public static GeneratorRun Run(params string[] sources) => Run(Compile(sources));
+
+    /// <summary>Fails with the diagnostics and the numbered text of every file they are in.</summary>
+    public static void AssertNoDiagnostics(Compilation compilation, IEnumerable<Diagnostic> diagnostics, string what)
+    {
+        var list = diagnostics.ToList();
+        if (list.Count == 0) return;
+        var message = new StringBuilder();
+        message.Append(what).Append(": ").Append(list.Count.ToString(CultureInfo.InvariantCulture)).AppendLine(" diagnostic(s)");
+        foreach (Diagnostic d in list.Take(50))
+            message.AppendLine(d.ToString());
+        foreach (SyntaxTree tree in list.Select(d => d.Location.SourceTree).OfType<SyntaxTree>().Distinct().Take(3))
+        {
+            message.AppendLine().Append("==== ").AppendLine(tree.FilePath);
+            message.Append(Numbered(tree.GetText().ToString()));
+        }
+        if (list.All(d => d.Location.SourceTree == null))
+            foreach (SyntaxTree tree in compilation.SyntaxTrees)
+                message.AppendLine().Append("==== ").AppendLine(tree.FilePath).Append(Numbered(tree.GetText().ToString()));
+        Assert.Fail(message.ToString());
+    }
+
+    /// <summary>The text with 1-based line numbers, as the compiler's (line,column) positions count.</summary>
+    public static string Numbered(string source)
+    {
+        var text = new StringBuilder();
+        string[] lines = source.Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+            text.Append((i + 1).ToString(CultureInfo.InvariantCulture).PadLeft(5)).Append("  ").AppendLine(lines[i].TrimEnd('\r'));
+        return text.ToString();
+    }
+}
