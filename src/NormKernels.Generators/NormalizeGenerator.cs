@@ -70,7 +70,7 @@ public sealed class NormalizeGenerator : IIncrementalGenerator
     }
 
     private static string HintName(NormSpec spec) =>
-        spec.FullName.Replace('<', '_').Replace('>', '_') + ".Normalize.g.cs";
+        spec.FullName.Replace("@", "").Replace('<', '_').Replace('>', '_') + ".Normalize.g.cs";
 }
 
 /// <summary>The plan step's result: spec and plan, or the internal failure to report.</summary>

@@ -197,8 +197,9 @@ internal static partial class Emitter
                 w.Line(Checks + ".Product(ParameterCount(" + ctx.DimArgs + "), _normalizedSize, nameof(" + ctx.FirstSampleDim + "), " +
                     Literals.String(ctx.SampleDimsText) + ", \"the layer's normalizedSize\");");
             w.Line(Checks + ".NoPartialOverlap(input, output, nameof(output));");
-            w.Line("ref float x = ref " + Marshal + ".GetReference(input);");
-            w.Line("ref float y = ref " + Marshal + ".GetReference(output);");
+            // Locals have multi-letter names: every single lower-case letter may be a dim parameter.
+            w.Line("ref float inputRef = ref " + Marshal + ".GetReference(input);");
+            w.Line("ref float outputRef = ref " + Marshal + ".GetReference(output);");
             string paramRefs = spec.HasAffine
                 ? "ref " + Marshal + ".GetArrayDataReference(Weight), ref " + Marshal + ".GetArrayDataReference(Bias)"
                 : "ref " + Unsafe + ".NullRef<float>(), ref " + Unsafe + ".NullRef<float>()";
@@ -206,7 +207,7 @@ internal static partial class Emitter
             {
                 using (w.Block("if (!Training)"))
                 {
-                    w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), ref x, ref y, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
+                    w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), ref inputRef, ref outputRef, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
                            ", ref " + Marshal + ".GetArrayDataReference(RunningMean), ref " + Marshal + ".GetArrayDataReference(RunningVar), _epsilon);");
                     w.Line("return;");
                 }
@@ -222,18 +223,18 @@ internal static partial class Emitter
                 w.Line("_batchStatistic0 = new float[statistics];");
                 if (!spec.IsRootMeanSquare) w.Line("_batchStatistic1 = new float[statistics];");
             }
-            w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), ref x, ref y, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
+            w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), ref inputRef, ref outputRef, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
                    ", _batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", _batchStatistic1") + ", _epsilon);");
             if (plan.BatchReduced)
             {
                 w.Line("// PyTorch's update: the running variance takes the unbiased batch variance.");
                 w.Line("double count = CountPerStatistic(" + ctx.DimArgs + ");");
                 w.Line("double unbias = count / (count - 1d);");
-                w.Line("double m = _momentum;");
-                using (w.Block("for (int s = 0; s < statistics; s++)"))
+                w.Line("double momentum = _momentum;");
+                using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
                 {
-                    w.Line("RunningMean[s] = (float)((1d - m) * RunningMean[s] + m * _batchStatistic0[s]);");
-                    w.Line("RunningVar[s] = (float)((1d - m) * RunningVar[s] + m * (_batchStatistic1[s] * unbias));");
+                    w.Line("RunningMean[stat] = (float)((1d - momentum) * RunningMean[stat] + momentum * _batchStatistic0[stat]);");
+                    w.Line("RunningVar[stat] = (float)((1d - momentum) * RunningVar[stat] + momentum * (_batchStatistic1[stat] * unbias));");
                 }
             }
         }

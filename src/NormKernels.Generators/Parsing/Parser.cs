@@ -33,7 +33,7 @@ internal static class Parser
                 string keyword = outer.IsRecord ? (outer.IsValueType ? "record struct" : "record")
                     : outer.TypeKind == TypeKind.Struct ? "struct"
                     : outer.TypeKind == TypeKind.Interface ? "interface" : "class";
-                containers.Insert(0, new ContainingType(keyword, outer.Name));
+                containers.Insert(0, new ContainingType(keyword, Identifier(outer.Name)));
             }
 
             AttributeData attribute = context.Attributes[0];
@@ -61,7 +61,7 @@ internal static class Parser
                 return null;
 
             string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
-            var spec = new NormSpec(ns, new EquatableArray<ContainingType>(containers.ToArray()), type.Name,
+            var spec = new NormSpec(ns, new EquatableArray<ContainingType>(containers.ToArray()), Identifier(type.Name),
                 layout, string.Join(",", LayoutGrammar.SplitAxes(axes)), groups, kind, affine, epsilon, momentum);
             return new ParseResult(spec, type.Name, "");
         }
@@ -70,6 +70,10 @@ internal static class Parser
             return new ParseResult(null, type.Name, e.GetType().Name + ": " + e.Message);
         }
     }
+
+    /// <summary>A name as C# source: keywords (<c>class</c>, <c>event</c>) need their <c>@</c> back.</summary>
+    private static string Identifier(string name) =>
+        SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None ? "@" + name : name;
 
     private static bool IsPartial(INamedTypeSymbol type, CancellationToken cancellationToken) =>
         type.DeclaringSyntaxReferences.Length > 0 &&
