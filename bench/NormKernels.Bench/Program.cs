@@ -18,6 +18,7 @@ namespace NormKernels.Bench;
 /// Entry point.
 /// <list type="bullet">
 /// <item><c>--quick</c>: a short in-process run of every benchmark (a few seconds per case), one table.</item>
+/// <item><c>--numerics</c>: the offset-data accuracy experiment only (also printed before a quick run).</item>
 /// <item><c>--isa</c>: prints the widest kernel path this process runs (first line) and the details.</item>
 /// <item>anything else: BenchmarkDotNet's own command line with its default (full) job,
 /// e.g. <c>--filter *Copy*</c>; with no <c>--filter</c> every benchmark runs.</item>
@@ -44,6 +45,12 @@ public static class Program
             return 0;
         }
 
+        if (args.Contains("--numerics"))
+        {
+            Numerics.Run();
+            return 0;
+        }
+
         bool quick = args.Contains("--quick");
         var rest = args.Where(a => a != "--quick").ToList();
         if (!rest.Any(a => a == "--filter" || a.StartsWith("--filter=", StringComparison.Ordinal)))
@@ -51,6 +58,7 @@ public static class Program
 
         PrintHeader(quick);
         if (!SelfCheck()) return 2;
+        if (quick) Numerics.Run();
 
         var config = quick ? QuickConfig() : FullConfig();
         var summaries = BenchmarkSwitcher.FromTypes(Benchmarks).Run(rest.ToArray(), config).ToList();
