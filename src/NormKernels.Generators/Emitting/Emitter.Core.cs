@@ -47,12 +47,9 @@ internal static partial class Emitter
         var spec = ctx.Spec;
         var plan = ctx.Plan;
         bool standardize = !spec.IsRootMeanSquare;
-        using (w.Block("private static " + KernelPath + " TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", float epsilon) where TOps : struct, " + Ops))
-        {
-            EmitScratch(w, ctx, training: true);
-            w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
-            using (w.Block("try"))
+        EmitCore(w, ctx, "TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", float epsilon)", training: true, prologue: () =>
             {
+                w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
                 w.Line("ref double sum = ref " + Marshal + ".GetArrayDataReference(doubles);");
                 w.Line("ref double sq = ref " + Unsafe + ".Add(ref sum, accumulators);");
                 if (plan.Promoted)
@@ -76,11 +73,9 @@ internal static partial class Emitter
                     w.Line(plan.Promoted ? "ref float statShift = ref " + Unsafe + ".Add(ref shift, accumulators);" : "ref float statShift = ref shift;");
                 }
 
-                EmitBlockNest(w, ctx, offsets =>
+            }, block: offsets =>
                 {
-                    string xo = offsets["x"], so = offsets["s"], po = offsets["p"];
-                    w.Line("ref float xb = ref " + Unsafe + ".Add(ref x, " + xo + ");");
-                    w.Line("ref float yb = ref " + Unsafe + ".Add(ref y, " + xo + ");");
+                    string so = offsets["s"], po = offsets["p"];
                     if (standardize)
                     {
                         w.Line("// Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.");
@@ -139,38 +134,44 @@ internal static partial class Emitter
                     }
                     EmitCoefficientsAndApply(w, ctx, po);
                 });
-            }
-            using (w.Block("finally"))
-            {
-                w.Line("global::System.Buffers.ArrayPool<double>.Shared.Return(doubles);");
-                w.Line("global::System.Buffers.ArrayPool<float>.Shared.Return(floats);");
-            }
-            w.Line("return path;");
-        }
-        w.Line();
     }
 
     private static void EmitInferenceCore(SourceWriter w, Context ctx, string common)
     {
-        using (w.Block("private static " + KernelPath + " InferenceCore<TOps>(" + KernelPath + " path, " + common + ", ref float runningMean, ref float runningVar, float epsilon) where TOps : struct, " + Ops))
-        {
-            EmitScratch(w, ctx, training: false);
-            using (w.Block("try"))
+        EmitCore(w, ctx, "InferenceCore<TOps>(" + KernelPath + " path, " + common + ", ref float runningMean, ref float runningVar, float epsilon)", training: false, prologue: () =>
             {
                 w.Line("ref double mu = ref " + Marshal + ".GetArrayDataReference(doubles);");
                 w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
                 w.Line("ref float coefA = ref " + Marshal + ".GetArrayDataReference(floats);");
                 w.Line("ref float coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
-                EmitBlockNest(w, ctx, offsets =>
+            }, block: offsets =>
                 {
-                    w.Line("ref float xb = ref " + Unsafe + ".Add(ref x, " + offsets["x"] + ");");
-                    w.Line("ref float yb = ref " + Unsafe + ".Add(ref y, " + offsets["x"] + ");");
                     using (w.Block("for (int s = 0; s < statistics; s++)"))
                     {
                         w.Line(Unsafe + ".Add(ref mu, s) = " + Unsafe + ".Add(ref runningMean, " + offsets["s"] + " + s);");
                         w.Line(Unsafe + ".Add(ref rstd, s) = 1d / global::System.Math.Sqrt((double)" + Unsafe + ".Add(ref runningVar, " + offsets["s"] + " + s) + epsilon);");
                     }
                     EmitCoefficientsAndApply(w, ctx, offsets["p"]);
+                });
+    }
+
+    /// <summary>
+    /// The skeleton both drivers share: pooled scratch, the refs the prologue carves out of it, the block
+    /// loop with the block's input/output refs (xb, yb), and the scratch returned in a finally.
+    /// </summary>
+    private static void EmitCore(SourceWriter w, Context ctx, string signature, bool training, System.Action prologue, System.Action<IDictionary<string, string>> block)
+    {
+        using (w.Block("private static " + KernelPath + " " + signature + " where TOps : struct, " + Ops))
+        {
+            EmitScratch(w, ctx, training);
+            using (w.Block("try"))
+            {
+                prologue();
+                EmitBlockNest(w, ctx, offsets =>
+                {
+                    w.Line("ref float xb = ref " + Unsafe + ".Add(ref x, " + offsets["x"] + ");");
+                    w.Line("ref float yb = ref " + Unsafe + ".Add(ref y, " + offsets["x"] + ");");
+                    block(offsets);
                 });
             }
             using (w.Block("finally"))
