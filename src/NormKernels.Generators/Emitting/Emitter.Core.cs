@@ -7,6 +7,7 @@ namespace NormKernels.Generators.Emitting;
 internal static partial class Emitter
 {
     private const string ArmOps = "global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>";
+    private const string Stats = "global::NormKernels.Runtime.Statistics";
     private const string X86Ops = "global::NormKernels.Runtime.X86Vector128Ops";
 
     /// <summary>The per-call drivers: block loop, statistics, coefficients and the apply pass.</summary>
@@ -115,21 +116,19 @@ internal static partial class Emitter
                     {
                         if (standardize)
                         {
-                            w.Line("double shifted = " + Unsafe + ".Add(ref statSum, s) / count;");
-                            w.Line("double variance = " + Unsafe + ".Add(ref statSq, s) / count - shifted * shifted;");
-                            w.Line("if (variance < 0d) variance = 0d;");
-                            w.Line("double mean = " + Unsafe + ".Add(ref statShift, s) + shifted;");
+                            w.Line("(double mean, double variance) = " + Stats + ".FromShiftedSums(" + Unsafe + ".Add(ref statShift, s), " +
+                                   Unsafe + ".Add(ref statSum, s), " + Unsafe + ".Add(ref statSq, s), count);");
                             w.Line("stat0[(int)" + so + " + s] = (float)mean;");
                             w.Line("stat1[(int)" + so + " + s] = (float)variance;");
                             w.Line(Unsafe + ".Add(ref mu, s) = mean;");
-                            w.Line(Unsafe + ".Add(ref rstd, s) = 1d / global::System.Math.Sqrt(variance + epsilon);");
+                            w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(variance, epsilon);");
                         }
                         else
                         {
                             w.Line("double meanSquare = " + Unsafe + ".Add(ref statSq, s) / count;");
                             w.Line("stat0[(int)" + so + " + s] = (float)meanSquare;");
                             w.Line(Unsafe + ".Add(ref mu, s) = 0d;");
-                            w.Line(Unsafe + ".Add(ref rstd, s) = 1d / global::System.Math.Sqrt(meanSquare + epsilon);");
+                            w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(meanSquare, epsilon);");
                         }
                     }
                     EmitCoefficientsAndApply(w, ctx, po);
@@ -149,7 +148,7 @@ internal static partial class Emitter
                     using (w.Block("for (int s = 0; s < statistics; s++)"))
                     {
                         w.Line(Unsafe + ".Add(ref mu, s) = " + Unsafe + ".Add(ref runningMean, " + offsets["s"] + " + s);");
-                        w.Line(Unsafe + ".Add(ref rstd, s) = 1d / global::System.Math.Sqrt((double)" + Unsafe + ".Add(ref runningVar, " + offsets["s"] + " + s) + epsilon);");
+                        w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(" + Unsafe + ".Add(ref runningVar, " + offsets["s"] + " + s), epsilon);");
                     }
                     EmitCoefficientsAndApply(w, ctx, offsets["p"]);
                 });
