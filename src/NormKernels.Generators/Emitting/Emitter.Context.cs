@@ -42,6 +42,9 @@ internal static partial class Emitter
         public string DimArgs => string.Join(", ", Dims);
         public string DimNamesText => DimArgs;
 
+        /// <summary>"dims[0], dims[1], ...": the dims read from a tensor, in layout order.</summary>
+        public string DimsFromArray => string.Join(", ", Spec.Layout.Select((_, i) => "dims[" + Literals.Int(i) + "]"));
+
         public string SampleDimsText => string.Join(", ", Spec.Layout.Where(l => l != LayoutGrammar.Batch).Select(l => char.ToLowerInvariant(l).ToString()));
 
         /// <summary>The parameter blamed when the reduced dims give one value per statistic: the first reduced dim.</summary>

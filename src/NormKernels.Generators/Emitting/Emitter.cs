@@ -18,6 +18,9 @@ internal static partial class Emitter
     private const string Span = "global::System.Span<float>";
     private const string ReadOnlySpan = "global::System.ReadOnlySpan<float>";
     private const string Ops = "global::NormKernels.Runtime.IVector128Ops";
+    private const string TensorArgs = "global::NormKernels.Runtime.TensorArgs";
+    private const string ReadOnlyTensor = "global::System.Numerics.Tensors.ReadOnlyTensorSpan<float>";
+    private const string Tensor = "global::System.Numerics.Tensors.TensorSpan<float>";
 
     public static string Emit(NormSpec spec, KernelPlan plan)
     {
@@ -245,6 +248,25 @@ internal static partial class Emitter
             w.Line("Forward(input, output, " + string.Join(", ", spec.Layout.Select((_, i) => "dims[" + Literals.Int(i) + "]")) + ");");
         }
         w.Line();
+        w.Line("/// <summary>Forward on tensors: the dims come from <paramref name=\"input\"/>'s lengths, which must be " + spec.Layout +
+               " in layout order; <paramref name=\"output\"/> must have the same shape; both dense and row-major.</summary>");
+        using (w.Block("public void Forward(" + ReadOnlyTensor + " input, " + Tensor + " output)"))
+        {
+            EmitTensorPrologue(w, ctx);
+            w.Line("Forward(inputSpan, outputSpan, " + ctx.DimsFromArray + ");");
+        }
+        w.Line();
+    }
+
+    /// <summary>Reads input/output tensors into spans and dims (checked against the layout and each other).</summary>
+    private static void EmitTensorPrologue(SourceWriter w, Context ctx)
+    {
+        string layout = Literals.String(ctx.Spec.Layout), rank = Literals.Int(ctx.Spec.Layout.Length);
+        w.Line("global::System.Span<int> dims = stackalloc int[" + rank + "];");
+        w.Line("global::System.Span<int> outputDims = stackalloc int[" + rank + "];");
+        w.Line(ReadOnlySpan + " inputSpan = " + TensorArgs + ".Dense(in input, " + layout + ", nameof(input), dims);");
+        w.Line(Span + " outputSpan = " + TensorArgs + ".Dense(in output, " + layout + ", nameof(output), outputDims);");
+        w.Line(TensorArgs + ".SameShape(dims, outputDims, nameof(output), " + layout + ");");
     }
 
     private static void EmitStatics(SourceWriter w, Context ctx)
@@ -329,6 +351,13 @@ internal static partial class Emitter
             w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), " + ctx.RefsFromSpans + ", " + ctx.ExtentArgsFromDims + ", " + ctx.ParamRefsFromSpans + ", " + statArgs + ", epsilon);");
         }
         w.Line();
+        w.Line("/// <summary>ForwardTraining on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
+        using (w.Block("public static " + KernelPath + " ForwardTraining(" + ReadOnlyTensor + " input, " + Tensor + " output, " + ReadOnlySpan + " weight, " + ReadOnlySpan + " bias, " + statParams + ", float epsilon)"))
+        {
+            EmitTensorPrologue(w, ctx);
+            w.Line("return ForwardTraining(inputSpan, outputSpan, " + ctx.DimsFromArray + ", weight, bias, " + statArgs + ", epsilon);");
+        }
+        w.Line();
         w.Line("/// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>");
         using (w.Block("internal static " + KernelPath + " ForwardTrainingOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + statParams + ", float epsilon) where TOps : struct, " + Ops))
         {
@@ -345,6 +374,13 @@ internal static partial class Emitter
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line("return RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), " + ctx.RefsFromSpans + ", " + ctx.ExtentArgsFromDims + ", " + ctx.ParamRefsFromSpans +
                        ", ref " + Marshal + ".GetReference(mean), ref " + Marshal + ".GetReference(variance), epsilon);");
+            }
+            w.Line();
+            w.Line("/// <summary>ForwardInference on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
+            using (w.Block("public static " + KernelPath + " ForwardInference(" + ReadOnlyTensor + " input, " + Tensor + " output, " + ReadOnlySpan + " weight, " + ReadOnlySpan + " bias, " + ReadOnlySpan + " mean, " + ReadOnlySpan + " variance, float epsilon)"))
+            {
+                EmitTensorPrologue(w, ctx);
+                w.Line("return ForwardInference(inputSpan, outputSpan, " + ctx.DimsFromArray + ", weight, bias, mean, variance, epsilon);");
             }
             w.Line();
             w.Line("/// <summary>As ForwardInference, on a forced path with a given 128-bit ops type.</summary>");

@@ -47,4 +47,7 @@ public interface INormalizationLayer
 
     /// <summary>Runs the layer on a tensor whose extents are given in layout order (<paramref name="dims"/>.Length == Layout.Length).</summary>
     void Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims);
+
+    /// <summary>Runs the layer on tensors whose lengths are the dims in layout order (dense, row-major); output has the input's shape.</summary>
+    void Forward(System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, System.Numerics.Tensors.TensorSpan<float> output);
 }
