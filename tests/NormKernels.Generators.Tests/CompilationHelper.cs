@@ -107,6 +107,8 @@ internal static class CompilationHelper
             .Where(path => path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
             .ToList();
         paths.Add(typeof(NormalizeAttribute).Assembly.Location);
+        // Generated layers also have TensorSpan overloads: the runtime library's System.Numerics.Tensors dependency.
+        paths.Add(typeof(System.Numerics.Tensors.TensorSpan<float>).Assembly.Location);
         return paths
             .Distinct(StringComparer.Ordinal)
             .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path))
