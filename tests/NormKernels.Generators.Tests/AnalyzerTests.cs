@@ -517,14 +517,34 @@ public sealed class AnalyzerTests
         Assert.Empty(diagnostics);
     }
 
+    // ---- ElementType: NK0021 -----------------------------------------------------------------
+
+    [Theory]
+    [InlineData("typeof(int)", "int")]
+    [InlineData("typeof(decimal)", "decimal")]
+    [InlineData("typeof(System.Half)", "Half")]
+    public async Task NK0021_ElementTypeUnsupported_AtElementTypeValue(string type, string shown)
+    {
+        var diagnostics = await VerifyAsync(Layer($$"""Axes = "C,H,W", ElementType = {|NK0021:{{type}}|}"""));
+        Assert.Equal("ElementType is '" + shown + "'; expected typeof(float) or typeof(double)", Message(diagnostics.Single()));
+    }
+
+    [Theory]
+    [InlineData("typeof(float)")]
+    [InlineData("typeof(double)")]
+    public async Task NK0021_FloatAndDoubleAreAccepted(string type)
+    {
+        Assert.Empty(await VerifyAsync(Layer($$"""Axes = "C,H,W", ElementType = {{type}}""")));
+    }
+
     // ---- descriptors -------------------------------------------------------------------------
 
     [Fact]
-    public void SupportedDiagnostics_AreNK0001ToNK0020_UsageErrorsWithHelpLinks()
+    public void SupportedDiagnostics_AreNK0001ToNK0021_UsageErrorsWithHelpLinks()
     {
         var descriptors = new NormalizeAttributeAnalyzer().SupportedDiagnostics;
         Assert.Equal(
-            Enumerable.Range(1, 20).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)),
+            Enumerable.Range(1, 21).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)),
             descriptors.Select(d => d.Id));
         Assert.All(descriptors, d =>
         {

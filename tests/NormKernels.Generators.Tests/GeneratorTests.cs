@@ -75,6 +75,25 @@ public sealed class GeneratorTests : IClassFixture<CompiledMatrixFixture>
         GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the output for " + name);
     }
 
+    [Theory]
+    [InlineData("NCHW", "N,H,W", "")]
+    [InlineData("NHWC", "C,H,W", ", Groups = 4")]
+    [InlineData("NTC", "C", ", Kind = NormKind.RootMeanSquare, Affine = AffineMode.Elementwise")]
+    [InlineData("NHWC", "C,H,W", ", Affine = AffineMode.Elementwise")]
+    public void DoubleLayer_CompilesWithoutAnyDiagnostic_AndImplementsTheDoubleInterface(string layout, string axes, string more)
+    {
+        string source = "using NormKernels;\nnamespace Layers;\n[Normalize(Layout = \"" + layout + "\", Axes = \"" + axes + "\"" + more +
+                        ", ElementType = typeof(double), Epsilon = 1e-7)]\npublic sealed partial class DoubleLayer;\n";
+        GeneratorRun run = GeneratorHelper.Run(source);
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.GeneratorDiagnostics, "generator diagnostics");
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the double layer");
+        string generated = run.Sources.Values.Single();
+        Assert.Contains(": global::NormKernels.INormalizationLayer<double>", generated);
+        Assert.Contains("double epsilon = 1E-07d", generated);               // the attribute's double, not a float literal
+        Assert.DoesNotContain("<float>", generated);
+        Assert.DoesNotContain("float ", generated);
+    }
+
     [Fact]
     public void Matrix_InOneCompilation_OneFilePerLayer_NoDiagnostics_Emits()
     {

@@ -27,6 +27,14 @@ public readonly struct EmulatedAdvSimd : IAdvSimdIntrinsics
             MathF.FusedMultiplyAdd(left[3], right[3], addend[3]));
     }
 
+    public static Vector128<double> FusedMultiplyAdd(Vector128<double> addend, Vector128<double> left, Vector128<double> right)
+    {
+        Interlocked.Increment(ref s_calls);
+        return Vector128.Create(
+            Math.FusedMultiplyAdd(left[0], right[0], addend[0]),
+            Math.FusedMultiplyAdd(left[1], right[1], addend[1]));
+    }
+
     public static Vector64<double> AddPairwiseScalar(Vector128<double> value)
     {
         Interlocked.Increment(ref s_calls);

@@ -14,7 +14,7 @@ public sealed class IsaPathTests
     private const string Variable = "NORMKERNELS_EXPECT_PATH";
 
     /// <summary>The path every kernel of this process must take on long extents.</summary>
-    private static KernelPath Expected
+    internal static KernelPath Expected
     {
         get
         {

@@ -36,6 +36,7 @@ namespace NormKernels.Generators.Diagnostics
         public const string RunningStatisticsUnsizedId = "NK0018";
         public const string UnsupportedTypeId = "NK0019";
         public const string ContainingTypeNotPartialId = "NK0020";
+        public const string ElementTypeUnsupportedId = "NK0021";
         public const string InternalGeneratorErrorId = "NK0900";
 
         /// <summary>{0}: the type name.</summary>
@@ -237,6 +238,16 @@ namespace NormKernels.Generators.Diagnostics
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,
             helpLinkUri: HelpBase + "nk0020");
+
+        /// <summary>{0}: the type named by ElementType.</summary>
+        public static readonly DiagnosticDescriptor ElementTypeUnsupported = new DiagnosticDescriptor(
+            id: ElementTypeUnsupportedId,
+            title: "ElementType is not float or double",
+            messageFormat: "ElementType is '{0}'; expected typeof(float) or typeof(double)",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0021");
 
         /// <summary>{0}: the type name; {1}: the exception type; {2}: the exception message.</summary>
         public static readonly DiagnosticDescriptor InternalGeneratorError = new DiagnosticDescriptor(

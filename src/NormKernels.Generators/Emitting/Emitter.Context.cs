@@ -14,7 +14,7 @@ internal static partial class Emitter
         /// <summary>Independent accumulators (and stores) per unrolled iteration.</summary>
         public const int Unroll = 4;
 
-        /// <summary>Vectors each float accumulator takes before the chunk is added into double.</summary>
+        /// <summary>Vectors each accumulator takes before the chunk is added into double.</summary>
         public const int ChunkVectors = 16;
 
         public Context(NormSpec spec, KernelPlan plan)
@@ -25,6 +25,25 @@ internal static partial class Emitter
         }
 
         public NormSpec Spec { get; }
+
+        /// <summary>The element type as C#: "float" or "double".</summary>
+        public string T => Spec.Element;
+
+        public string SpanT => "global::System.Span<" + T + ">";
+        public string ReadOnlySpanT => "global::System.ReadOnlySpan<" + T + ">";
+        public string TensorT => "global::System.Numerics.Tensors.TensorSpan<" + T + ">";
+        public string ReadOnlyTensorT => "global::System.Numerics.Tensors.ReadOnlyTensorSpan<" + T + ">";
+
+        /// <summary>The interface the class implements: INormalizationLayer (float) or INormalizationLayer&lt;double&gt;.</summary>
+        public string Interface => Spec.IsDouble ? "global::NormKernels.INormalizationLayer<double>" : "global::NormKernels.INormalizationLayer";
+
+        /// <summary>The generic interface that declares the members (explicit implementations must name it).</summary>
+        public string DeclaringInterface => "global::NormKernels.INormalizationLayer<" + T + ">";
+
+        /// <summary>A literal of the element type.</summary>
+        public string Literal(double value) => Spec.IsDouble ? Literals.Double(value) : Literals.Float(value);
+
+        public VectorIsa[] Isas => VectorIsa.For(T);
         public KernelPlan Plan { get; }
         public List<PlanAxis> Axes { get; }
 

@@ -15,13 +15,13 @@ internal static partial class Emitter
     {
         var spec = ctx.Spec;
         var plan = ctx.Plan;
-        string statParams = spec.IsRootMeanSquare ? Span + " stat0" : Span + " stat0, " + Span + " stat1";
+        string statParams = spec.IsRootMeanSquare ? ctx.SpanT + " stat0" : ctx.SpanT + " stat0, " + ctx.SpanT + " stat1";
         string statArgs = spec.IsRootMeanSquare ? "stat0" : "stat0, stat1";
-        string common = "ref float x, ref float y, " + ctx.ExtentParams + ", ref float gamma, ref float beta";
+        string common = "ref " + ctx.T + " x, ref " + ctx.T + " y, " + ctx.ExtentParams + ", ref " + ctx.T + " gamma, ref " + ctx.T + " beta";
         string commonArgs = "ref x, ref y, " + ctx.ExtentArgs + ", ref gamma, ref beta";
 
         // The 128-bit path's two ISA-specific operations come from a struct type parameter; pick it once here.
-        using (w.Block("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + statParams + ", float epsilon)"))
+        using (w.Block("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon)"))
         {
             w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
             w.Line("    ? TrainingCore<" + ArmOps + ">(path, " + commonArgs + ", " + statArgs + ", epsilon)");
@@ -32,7 +32,7 @@ internal static partial class Emitter
 
         if (plan.BatchReduced)
         {
-            using (w.Block("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", ref float runningMean, ref float runningVar, float epsilon)"))
+            using (w.Block("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", ref " + ctx.T + " runningMean, ref " + ctx.T + " runningVar, " + ctx.T + " epsilon)"))
             {
                 w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
                 w.Line("    ? InferenceCore<" + ArmOps + ">(path, " + commonArgs + ", ref runningMean, ref runningVar, epsilon)");
@@ -48,7 +48,7 @@ internal static partial class Emitter
         var spec = ctx.Spec;
         var plan = ctx.Plan;
         bool standardize = !spec.IsRootMeanSquare;
-        EmitCore(w, ctx, "TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", float epsilon)", training: true, prologue: () =>
+        EmitCore(w, ctx, "TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon)", training: true, prologue: () =>
             {
                 w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
                 w.Line("ref double sum = ref " + Marshal + ".GetArrayDataReference(doubles);");
@@ -66,12 +66,12 @@ internal static partial class Emitter
                     w.Line("ref double mu = ref " + Unsafe + ".Add(ref sq, accumulators);");
                 }
                 w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
-                w.Line("ref float coefA = ref " + Marshal + ".GetArrayDataReference(floats);");
-                w.Line("ref float coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
+                w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(elements);");
+                w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
                 if (standardize)
                 {
-                    w.Line("ref float shift = ref " + Unsafe + ".Add(ref coefB, coefficients);");
-                    w.Line(plan.Promoted ? "ref float statShift = ref " + Unsafe + ".Add(ref shift, accumulators);" : "ref float statShift = ref shift;");
+                    w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref coefB, coefficients);");
+                    w.Line(plan.Promoted ? "ref " + ctx.T + " statShift = ref " + Unsafe + ".Add(ref shift, accumulators);" : "ref " + ctx.T + " statShift = ref shift;");
                 }
 
             }, block: offsets =>
@@ -95,7 +95,7 @@ internal static partial class Emitter
                     using (w.Block("switch (path)"))
                     {
                         string args = "ref xb, " + ctx.ExtentArgs + (standardize ? ", ref shift, ref sum" : "") + ", ref sq";
-                        foreach (var isa in VectorIsa.All)
+                        foreach (var isa in ctx.Isas)
                         {
                             w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Statistics") + "(" + args + "); break;");
                         }
@@ -118,15 +118,15 @@ internal static partial class Emitter
                         {
                             w.Line("(double mean, double variance) = " + Stats + ".FromShiftedSums(" + Unsafe + ".Add(ref statShift, s), " +
                                    Unsafe + ".Add(ref statSum, s), " + Unsafe + ".Add(ref statSq, s), count);");
-                            w.Line("stat0[(int)" + so + " + s] = (float)mean;");
-                            w.Line("stat1[(int)" + so + " + s] = (float)variance;");
+                            w.Line("stat0[(int)" + so + " + s] = (" + ctx.T + ")mean;");
+                            w.Line("stat1[(int)" + so + " + s] = (" + ctx.T + ")variance;");
                             w.Line(Unsafe + ".Add(ref mu, s) = mean;");
                             w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(variance, epsilon);");
                         }
                         else
                         {
                             w.Line("double meanSquare = " + Unsafe + ".Add(ref statSq, s) / count;");
-                            w.Line("stat0[(int)" + so + " + s] = (float)meanSquare;");
+                            w.Line("stat0[(int)" + so + " + s] = (" + ctx.T + ")meanSquare;");
                             w.Line(Unsafe + ".Add(ref mu, s) = 0d;");
                             w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(meanSquare, epsilon);");
                         }
@@ -137,12 +137,12 @@ internal static partial class Emitter
 
     private static void EmitInferenceCore(SourceWriter w, Context ctx, string common)
     {
-        EmitCore(w, ctx, "InferenceCore<TOps>(" + KernelPath + " path, " + common + ", ref float runningMean, ref float runningVar, float epsilon)", training: false, prologue: () =>
+        EmitCore(w, ctx, "InferenceCore<TOps>(" + KernelPath + " path, " + common + ", ref " + ctx.T + " runningMean, ref " + ctx.T + " runningVar, " + ctx.T + " epsilon)", training: false, prologue: () =>
             {
                 w.Line("ref double mu = ref " + Marshal + ".GetArrayDataReference(doubles);");
                 w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
-                w.Line("ref float coefA = ref " + Marshal + ".GetArrayDataReference(floats);");
-                w.Line("ref float coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
+                w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(elements);");
+                w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
             }, block: offsets =>
                 {
                     using (w.Block("for (int s = 0; s < statistics; s++)"))
@@ -168,15 +168,15 @@ internal static partial class Emitter
                 prologue();
                 EmitBlockNest(w, ctx, offsets =>
                 {
-                    w.Line("ref float xb = ref " + Unsafe + ".Add(ref x, " + offsets["x"] + ");");
-                    w.Line("ref float yb = ref " + Unsafe + ".Add(ref y, " + offsets["x"] + ");");
+                    w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, " + offsets["x"] + ");");
+                    w.Line("ref " + ctx.T + " yb = ref " + Unsafe + ".Add(ref y, " + offsets["x"] + ");");
                     block(offsets);
                 });
             }
             using (w.Block("finally"))
             {
                 w.Line("global::System.Buffers.ArrayPool<double>.Shared.Return(doubles);");
-                w.Line("global::System.Buffers.ArrayPool<float>.Shared.Return(floats);");
+                w.Line("global::System.Buffers.ArrayPool<" + ctx.T + ">.Shared.Return(elements);");
             }
             w.Line("return path;");
         }
@@ -195,13 +195,13 @@ internal static partial class Emitter
             w.Line("int accumulators = (int)" + ctx.InnerProduct(Context.Accumulated) + ";");
             // sum, sq per accumulator; (promoted: sum, sq per statistic); mean, rstd per statistic.
             w.Line("double[] doubles = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * accumulators + " + (plan.Promoted ? "4" : "2") + " * statistics);");
-            w.Line("float[] floats = global::System.Buffers.ArrayPool<float>.Shared.Rent(2 * coefficients" +
+            w.Line(ctx.T + "[] elements = global::System.Buffers.ArrayPool<" + ctx.T + ">.Shared.Rent(2 * coefficients" +
                    (standardize ? " + accumulators" + (plan.Promoted ? " + statistics" : "") : "") + ");");
         }
         else
         {
             w.Line("double[] doubles = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * statistics);");
-            w.Line("float[] floats = global::System.Buffers.ArrayPool<float>.Shared.Rent(2 * coefficients);");
+            w.Line(ctx.T + "[] elements = global::System.Buffers.ArrayPool<" + ctx.T + ">.Shared.Rent(2 * coefficients);");
         }
     }
 
@@ -254,8 +254,8 @@ internal static partial class Emitter
                 o =>
                 {
                     w.Line("double a = " + gamma(o["p"]) + " * " + Unsafe + ".Add(ref rstd, " + o["s"] + ");");
-                    w.Line(Unsafe + ".Add(ref coefA, " + o["f"] + ") = (float)a;");
-                    w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (float)(" + beta(o["p"]) + " - " + Unsafe + ".Add(ref mu, " + o["s"] + ") * a);");
+                    w.Line(Unsafe + ".Add(ref coefA, " + o["f"] + ") = (" + ctx.T + ")a;");
+                    w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + beta(o["p"]) + " - " + Unsafe + ".Add(ref mu, " + o["s"] + ") * a);");
                 }, "coef_");
         }
         else
@@ -263,15 +263,15 @@ internal static partial class Emitter
             w.Line("// Coefficients: a = rstd, b = -mean * rstd per statistic; gamma and beta are applied after.");
             using (w.Block("for (int s = 0; s < statistics; s++)"))
             {
-                w.Line(Unsafe + ".Add(ref coefA, s) = (float)" + Unsafe + ".Add(ref rstd, s);");
-                w.Line(Unsafe + ".Add(ref coefB, s) = (float)(-" + Unsafe + ".Add(ref mu, s) * " + Unsafe + ".Add(ref rstd, s));");
+                w.Line(Unsafe + ".Add(ref coefA, s) = (" + ctx.T + ")" + Unsafe + ".Add(ref rstd, s);");
+                w.Line(Unsafe + ".Add(ref coefB, s) = (" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, s) * " + Unsafe + ".Add(ref rstd, s));");
             }
         }
         using (w.Block("switch (path)"))
         {
             string args = "ref xb, ref yb, " + ctx.ExtentArgs + ", ref coefA, ref coefB" +
                 (plan.Form == ApplyForm.TwoStep ? ", ref " + Unsafe + ".Add(ref gamma, " + po + "), ref " + Unsafe + ".Add(ref beta, " + po + ")" : "");
-            foreach (var isa in VectorIsa.All)
+            foreach (var isa in ctx.Isas)
                 w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Apply") + "(" + args + "); break;");
         }
     }

@@ -45,9 +45,9 @@ internal static partial class Emitter
         bool standardize = !ctx.Spec.IsRootMeanSquare;
         var segs = plan.StatSegments.ToList();
         int n = segs.Count;
-        string accParams = (standardize ? ", ref float shift, ref double sum" : "") + ", ref double sq";
+        string accParams = (standardize ? ", ref " + isa.Element + " shift, ref double sum" : "") + ", ref double sq";
         w.Line("/// <summary>Statistics of one block on the " + isa.Path + " path: segments " + ctx.Describe(plan.StatSegments) + ".</summary>");
-        using (w.Block("private static void Statistics_" + isa.Suffix + isa.TypeParams + "(ref float x, " + ctx.ExtentParams + accParams + ")" + isa.Constraint))
+        using (w.Block("private static void Statistics_" + isa.Suffix + isa.TypeParams + "(ref " + isa.Element + " x, " + ctx.ExtentParams + accParams + ")" + isa.Constraint))
         {
             int outer = plan.Strategy == ReduceStrategy.Horizontal ? n - 1 : n - 2;
             EmitSegmentLocals(w, ctx, segs, outer, ("x", Context.Memory), ("a", Context.Accumulated));
@@ -84,20 +84,11 @@ internal static partial class Emitter
         w.Line("/// <summary>Reduces a contiguous run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements: " + I(u) + " accumulators of " + I(width) +
                " lanes over chunks of " + I(chunk) + " elements, each chunk added into double" + (isa.IsScalar ? "" : "; the run's last partial vector is an overlapped load with the finished lanes masked off") + ".</summary>");
         w.Line(Inline);
-        using (w.Block("private static void ReduceRun_" + isa.Suffix + isa.TypeParams + "(ref float p, nint len" + (standardize ? ", float shift, ref double sum" : "") + ", ref double sq)" + isa.Constraint))
+        using (w.Block("private static void ReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + isa.Element + " p, nint len" + (standardize ? ", " + isa.Element + " shift, ref double sum" : "") + ", ref double sq)" + isa.Constraint))
         {
             if (standardize) w.Line(isa.Vec + " k = " + isa.Splat("shift") + ";");
-            string dz = isa.DZero;
-            if (isa.IsScalar)
-            {
-                if (standardize) w.Line("double s = 0d;");
-                w.Line("double q = 0d;");
-            }
-            else
-            {
-                if (standardize) w.Line(isa.DVec + " sLo = " + dz + ", sHi = " + dz + ";");
-                w.Line(isa.DVec + " qLo = " + dz + ", qHi = " + dz + ";");
-            }
+            if (standardize) w.Line(isa.DeclareDouble("s"));
+            w.Line(isa.DeclareDouble("q"));
             using (w.Block("for (nint chunk = 0; chunk < len; chunk += " + I(chunk) + ")"))
             {
                 w.Line("nint end = len - chunk > " + I(chunk) + " ? chunk + " + I(chunk) + " : len;");
@@ -150,8 +141,8 @@ internal static partial class Emitter
         w.Line("/// <summary>Accumulates <paramref name=\"rows\"/> rows of <paramref name=\"width\"/> (&gt;= " + I(width) + ") contiguous accumulators: " + I(u) +
                " vectors of accumulators held in registers over chunks of " + I(rows) + " rows, each chunk added into double" +
                (isa.IsScalar ? "" : "; the last partial vector overlaps, its finished lanes masked off") + ".</summary>");
-        string sums = (standardize ? ", ref float shift, ref double sum" : "") + ", ref double sq";
-        using (w.Block("private static void ReduceColumns_" + isa.Suffix + isa.TypeParams + "(ref float p, nint rows, nint width" + sums + ")" + isa.Constraint))
+        string sums = (standardize ? ", ref " + isa.Element + " shift, ref double sum" : "") + ", ref double sq";
+        using (w.Block("private static void ReduceColumns_" + isa.Suffix + isa.TypeParams + "(ref " + isa.Element + " p, nint rows, nint width" + sums + ")" + isa.Constraint))
         {
             using (w.Block("for (nint r0 = 0; r0 < rows; r0 += " + I(rows) + ")"))
             {
@@ -207,9 +198,10 @@ internal static partial class Emitter
         var spaces = fold
             ? new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("f", Context.FoldAxis) }
             : new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("s", Context.Kept), ("p", Context.ParamAxis) };
-        string extra = fold ? "" : ", ref float g, ref float h";
+        string t = isa.Element;
+        string extra = fold ? "" : ", ref " + t + " g, ref " + t + " h";
         w.Line("/// <summary>Apply on one block, " + isa.Path + " path: segments " + ctx.Describe(plan.ApplySegments) + ".</summary>");
-        using (w.Block("private static void Apply_" + isa.Suffix + isa.TypeParams + "(ref float x, ref float y, " + ctx.ExtentParams + ", ref float a, ref float b" + extra + ")" + isa.Constraint))
+        using (w.Block("private static void Apply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " y, " + ctx.ExtentParams + ", ref " + t + " a, ref " + t + " b" + extra + ")" + isa.Constraint))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var start = spaces.ToDictionary(s => s.Item1, s => "(nint)0");
@@ -243,8 +235,8 @@ internal static partial class Emitter
         int u = Context.Unroll, width = isa.Width, step = u * width;
         bool statVec = fold ? inner == "F" : inner.Contains("S");
         bool paramVec = !fold && inner.Contains("P");
-        string Param(string name, bool vector) => vector ? "ref float " + name : "float " + name;
-        var ps = new List<string> { "ref float x", "ref float y", "nint len", Param("a", statVec), Param("b", statVec) };
+        string Param(string name, bool vector) => (vector ? "ref " : "") + isa.Element + " " + name;
+        var ps = new List<string> { "ref " + isa.Element + " x", "ref " + isa.Element + " y", "nint len", Param("a", statVec), Param("b", statVec) };
         if (!fold) { ps.Add(Param("g", paramVec)); ps.Add(Param("h", paramVec)); }
 
         w.Line("/// <summary>y = " + (fold ? "x * a + b" : "(x * a + b) * g + h") + " over a contiguous run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, " +

@@ -15,12 +15,9 @@ internal static partial class Emitter
     private const string Marshal = "global::System.Runtime.InteropServices.MemoryMarshal";
     private const string Checks = "global::NormKernels.Runtime.Checks";
     private const string KernelPath = "global::NormKernels.KernelPath";
-    private const string Span = "global::System.Span<float>";
-    private const string ReadOnlySpan = "global::System.ReadOnlySpan<float>";
     private const string Ops = "global::NormKernels.Runtime.IVector128Ops";
     private const string TensorArgs = "global::NormKernels.Runtime.TensorArgs";
-    private const string ReadOnlyTensor = "global::System.Numerics.Tensors.ReadOnlyTensorSpan<float>";
-    private const string Tensor = "global::System.Numerics.Tensors.TensorSpan<float>";
+
 
     public static string Emit(NormSpec spec, KernelPlan plan)
     {
@@ -37,13 +34,13 @@ internal static partial class Emitter
             closers.Add(w.Block("partial " + container.Keyword + " " + container.Name));
 
         EmitPlanRemarks(w, ctx);
-        using (w.Block("partial class " + spec.TypeName + " : global::NormKernels.INormalizationLayer"))
+        using (w.Block("partial class " + spec.TypeName + " : " + ctx.Interface))
         {
             EmitSurface(w, ctx);
             EmitForward(w, ctx);
             EmitStatics(w, ctx);
             EmitCores(w, ctx);
-            foreach (var isa in VectorIsa.All)
+            foreach (var isa in ctx.Isas)
             {
                 EmitStatisticsPass(w, ctx, isa);
                 EmitApplyPass(w, ctx, isa);
@@ -76,7 +73,7 @@ internal static partial class Emitter
                 : "run of separate accumulators, vectors across it summed down the rows (vertical)") +
             (plan.Promoted ? "; per-channel accumulators combined into their group afterwards" : "") +
             ". " + (spec.IsRootMeanSquare ? "Sum of squares" : "Sums of (x - shift) and (x - shift)^2, shift = the statistic's first element,") +
-            " in float lanes over chunks of " + Literals.Int(Context.ChunkVectors) + " vectors per accumulator, " + Literals.Int(Context.Unroll) +
+            " in " + ctx.T + " lanes over chunks of " + Literals.Int(Context.ChunkVectors) + " vectors per accumulator, " + Literals.Int(Context.Unroll) +
             " independent accumulators, each chunk added into double.</para>");
         w.Line("/// <para>Apply pass per block: segments " + ctx.Describe(plan.ApplySegments) + "; " +
             (plan.Form == ApplyForm.Fold
@@ -93,17 +90,17 @@ internal static partial class Emitter
         var plan = ctx.Plan;
         if (spec.Groups > 0) w.Line("private const int GroupCount = " + Literals.Int(spec.Groups) + ";");
         if (ctx.SizeParam.Length > 0) w.Line("private readonly int _" + ctx.SizeParam + ";");
-        w.Line("private float _epsilon;");
-        if (plan.BatchReduced) w.Line("private float _momentum;");
-        w.Line("private float[] _batchStatistic0 = global::System.Array.Empty<float>();");
-        if (!spec.IsRootMeanSquare) w.Line("private float[] _batchStatistic1 = global::System.Array.Empty<float>();");
+        w.Line("private " + ctx.T + " _epsilon;");
+        if (plan.BatchReduced) w.Line("private " + ctx.T + " _momentum;");
+        w.Line("private " + ctx.T + "[] _batchStatistic0 = global::System.Array.Empty<" + ctx.T + ">();");
+        if (!spec.IsRootMeanSquare) w.Line("private " + ctx.T + "[] _batchStatistic1 = global::System.Array.Empty<" + ctx.T + ">();");
         w.Line();
 
         string ctorParams = string.Join(", ", new[]
         {
             ctx.SizeParam.Length > 0 ? "int " + ctx.SizeParam : null,
-            "float epsilon = " + Literals.Float(spec.Epsilon),
-            plan.BatchReduced ? "float momentum = " + Literals.Float(spec.Momentum) : null,
+            ctx.T + " epsilon = " + ctx.Literal(spec.Epsilon),
+            plan.BatchReduced ? ctx.T + " momentum = " + ctx.Literal(spec.Momentum) : null,
         }.Where(p => p != null));
         w.Line("/// <summary>Creates the layer with " + (ctx.SizeParam == "channels" ? "one weight and bias per channel" :
             ctx.SizeParam == "normalizedSize" ? "one weight and bias per element of a sample (" + ctx.SampleDimsText + ", layout order)" : "no learned parameters") +
@@ -126,37 +123,37 @@ internal static partial class Emitter
             w.Line("_epsilon = epsilon;");
             if (plan.BatchReduced) w.Line("_momentum = momentum;");
             string paramLength = spec.HasAffine ? ctx.SizeParam : "0";
-            w.Line("Weight = new float[" + paramLength + "];");
-            w.Line("global::System.MemoryExtensions.AsSpan(Weight).Fill(1f);");
-            w.Line("Bias = new float[" + paramLength + "];");
+            w.Line("Weight = new " + ctx.T + "[" + paramLength + "];");
+            w.Line("global::System.MemoryExtensions.AsSpan(Weight).Fill(" + ctx.Literal(1) + ");");
+            w.Line("Bias = new " + ctx.T + "[" + paramLength + "];");
             if (plan.BatchReduced)
             {
-                w.Line("RunningMean = new float[" + plan.RunningSize + "];");
-                w.Line("RunningVar = new float[" + plan.RunningSize + "];");
-                w.Line("global::System.MemoryExtensions.AsSpan(RunningVar).Fill(1f);");
+                w.Line("RunningMean = new " + ctx.T + "[" + plan.RunningSize + "];");
+                w.Line("RunningVar = new " + ctx.T + "[" + plan.RunningSize + "];");
+                w.Line("global::System.MemoryExtensions.AsSpan(RunningVar).Fill(" + ctx.Literal(1) + ");");
             }
         }
         w.Line();
 
         w.Line("/// <summary>Gamma, " + (spec.HasAffine ? ctx.ParamShapeText + "; ones at construction." : "empty: this layer has no affine parameters.") + "</summary>");
-        w.Line("public float[] Weight { get; }");
+        w.Line("public " + ctx.T + "[] Weight { get; }");
         w.Line("/// <summary>Beta, " + (spec.HasAffine ? ctx.ParamShapeText + "; zeros at construction." : "empty: this layer has no affine parameters.") + "</summary>");
-        w.Line("public float[] Bias { get; }");
+        w.Line("public " + ctx.T + "[] Bias { get; }");
         if (plan.BatchReduced)
         {
             w.Line("/// <summary>Running mean per statistic (" + plan.RunningSize + " entries); zeros at construction.</summary>");
-            w.Line("public float[] RunningMean { get; }");
+            w.Line("public " + ctx.T + "[] RunningMean { get; }");
             w.Line("/// <summary>Running unbiased variance per statistic; ones at construction.</summary>");
-            w.Line("public float[] RunningVar { get; }");
+            w.Line("public " + ctx.T + "[] RunningVar { get; }");
             w.Line("/// <summary>running = (1 - Momentum) * running + Momentum * batch; in [0, 1].</summary>");
-            using (w.Block("public float Momentum"))
+            using (w.Block("public " + ctx.T + " Momentum"))
             {
                 w.Line("get => _momentum;");
                 w.Line("set { " + Checks + ".Momentum(value, nameof(Momentum)); _momentum = value; }");
             }
         }
         w.Line("/// <summary>Added to the variance inside the square root; positive.</summary>");
-        using (w.Block("public float Epsilon"))
+        using (w.Block("public " + ctx.T + " Epsilon"))
         {
             w.Line("get => _epsilon;");
             w.Line("set { " + Checks + ".Epsilon(value, nameof(Epsilon)); _epsilon = value; }");
@@ -169,20 +166,20 @@ internal static partial class Emitter
         w.Line("public " + KernelPath + " LastPath { get; private set; }");
         w.Line();
         w.Line("/// <summary>The batch mean per statistic from the last training Forward" + (spec.IsRootMeanSquare ? " (root mean square: the mean square)" : "") + ".</summary>");
-        w.Line("public global::System.ReadOnlySpan<float> " + (spec.IsRootMeanSquare ? "BatchMeanSquare" : "BatchMean") + " => _batchStatistic0;");
+        w.Line("public " + ctx.ReadOnlySpanT + " " + (spec.IsRootMeanSquare ? "BatchMeanSquare" : "BatchMean") + " => _batchStatistic0;");
         if (!spec.IsRootMeanSquare)
         {
             w.Line("/// <summary>The biased batch variance per statistic from the last training Forward.</summary>");
-            w.Line("public global::System.ReadOnlySpan<float> BatchVariance => _batchStatistic1;");
+            w.Line("public " + ctx.ReadOnlySpanT + " BatchVariance => _batchStatistic1;");
         }
         w.Line();
-        w.Line("string global::NormKernels.INormalizationLayer.Layout => " + Literals.String(spec.Layout) + ";");
-        w.Line("string global::NormKernels.INormalizationLayer.Axes => " + Literals.String(ctx.AxesText) + ";");
-        w.Line("int global::NormKernels.INormalizationLayer.Groups => " + Literals.Int(spec.Groups) + ";");
-        w.Line("global::NormKernels.NormKind global::NormKernels.INormalizationLayer.Kind => global::NormKernels.NormKind." + (spec.IsRootMeanSquare ? "RootMeanSquare" : "Standardize") + ";");
-        w.Line("global::NormKernels.AffineMode global::NormKernels.INormalizationLayer.Affine => global::NormKernels.AffineMode." + (spec.IsPerChannel ? "PerChannel" : spec.IsElementwise ? "Elementwise" : "None") + ";");
-        w.Line("float[]? global::NormKernels.INormalizationLayer.RunningMean => " + (plan.BatchReduced ? "RunningMean" : "null") + ";");
-        w.Line("float[]? global::NormKernels.INormalizationLayer.RunningVar => " + (plan.BatchReduced ? "RunningVar" : "null") + ";");
+        w.Line("string " + ctx.DeclaringInterface + ".Layout => " + Literals.String(spec.Layout) + ";");
+        w.Line("string " + ctx.DeclaringInterface + ".Axes => " + Literals.String(ctx.AxesText) + ";");
+        w.Line("int " + ctx.DeclaringInterface + ".Groups => " + Literals.Int(spec.Groups) + ";");
+        w.Line("global::NormKernels.NormKind " + ctx.DeclaringInterface + ".Kind => global::NormKernels.NormKind." + (spec.IsRootMeanSquare ? "RootMeanSquare" : "Standardize") + ";");
+        w.Line("global::NormKernels.AffineMode " + ctx.DeclaringInterface + ".Affine => global::NormKernels.AffineMode." + (spec.IsPerChannel ? "PerChannel" : spec.IsElementwise ? "Elementwise" : "None") + ";");
+        w.Line(ctx.T + "[]? " + ctx.DeclaringInterface + ".RunningMean => " + (plan.BatchReduced ? "RunningMean" : "null") + ";");
+        w.Line(ctx.T + "[]? " + ctx.DeclaringInterface + ".RunningVar => " + (plan.BatchReduced ? "RunningVar" : "null") + ";");
         w.Line();
     }
 
@@ -191,7 +188,7 @@ internal static partial class Emitter
         var spec = ctx.Spec;
         var plan = ctx.Plan;
         w.Line("/// <summary>Normalizes <paramref name=\"input\"/> (" + spec.Layout + ", dims in layout order) into <paramref name=\"output\"/>, which may be the same span.</summary>");
-        using (w.Block("public void Forward(" + ReadOnlySpan + " input, " + Span + " output, " + ctx.DimParams + ")"))
+        using (w.Block("public void Forward(" + ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.DimParams + ")"))
         {
             w.Line("CheckShape(input.Length, output.Length, " + ctx.DimArgs + ");");
             if (ctx.SizeParam == "channels")
@@ -201,11 +198,11 @@ internal static partial class Emitter
                     Literals.String(ctx.SampleDimsText) + ", \"the layer's normalizedSize\");");
             w.Line(Checks + ".NoPartialOverlap(input, output, nameof(output));");
             // Locals have multi-letter names: every single lower-case letter may be a dim parameter.
-            w.Line("ref float inputRef = ref " + Marshal + ".GetReference(input);");
-            w.Line("ref float outputRef = ref " + Marshal + ".GetReference(output);");
+            w.Line("ref " + ctx.T + " inputRef = ref " + Marshal + ".GetReference(input);");
+            w.Line("ref " + ctx.T + " outputRef = ref " + Marshal + ".GetReference(output);");
             string paramRefs = spec.HasAffine
                 ? "ref " + Marshal + ".GetArrayDataReference(Weight), ref " + Marshal + ".GetArrayDataReference(Bias)"
-                : "ref " + Unsafe + ".NullRef<float>(), ref " + Unsafe + ".NullRef<float>()";
+                : "ref " + Unsafe + ".NullRef<" + ctx.T + ">(), ref " + Unsafe + ".NullRef<" + ctx.T + ">()";
             if (plan.BatchReduced)
             {
                 using (w.Block("if (!Training)"))
@@ -223,8 +220,8 @@ internal static partial class Emitter
             w.Line("int statistics = StatisticCount(" + ctx.DimArgs + ");");
             using (w.Block("if (_batchStatistic0.Length != statistics)"))
             {
-                w.Line("_batchStatistic0 = new float[statistics];");
-                if (!spec.IsRootMeanSquare) w.Line("_batchStatistic1 = new float[statistics];");
+                w.Line("_batchStatistic0 = new " + ctx.T + "[statistics];");
+                if (!spec.IsRootMeanSquare) w.Line("_batchStatistic1 = new " + ctx.T + "[statistics];");
             }
             w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), ref inputRef, ref outputRef, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
                    ", _batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", _batchStatistic1") + ", _epsilon);");
@@ -236,13 +233,13 @@ internal static partial class Emitter
                 w.Line("double momentum = _momentum;");
                 using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
                 {
-                    w.Line("RunningMean[stat] = (float)((1d - momentum) * RunningMean[stat] + momentum * _batchStatistic0[stat]);");
-                    w.Line("RunningVar[stat] = (float)((1d - momentum) * RunningVar[stat] + momentum * (_batchStatistic1[stat] * unbias));");
+                    w.Line("RunningMean[stat] = (" + ctx.T + ")((1d - momentum) * RunningMean[stat] + momentum * _batchStatistic0[stat]);");
+                    w.Line("RunningVar[stat] = (" + ctx.T + ")((1d - momentum) * RunningVar[stat] + momentum * (_batchStatistic1[stat] * unbias));");
                 }
             }
         }
         w.Line();
-        using (w.Block("void global::NormKernels.INormalizationLayer.Forward(" + ReadOnlySpan + " input, " + Span + " output, global::System.ReadOnlySpan<int> dims)"))
+        using (w.Block("void " + ctx.DeclaringInterface + ".Forward(" + ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, global::System.ReadOnlySpan<int> dims)"))
         {
             w.Line(Checks + ".Rank(dims.Length, " + Literals.String(spec.Layout) + ", nameof(dims));");
             w.Line("Forward(input, output, " + string.Join(", ", spec.Layout.Select((_, i) => "dims[" + Literals.Int(i) + "]")) + ");");
@@ -250,7 +247,7 @@ internal static partial class Emitter
         w.Line();
         w.Line("/// <summary>Forward on tensors: the dims come from <paramref name=\"input\"/>'s lengths, which must be " + spec.Layout +
                " in layout order; <paramref name=\"output\"/> must have the same shape; both dense and row-major.</summary>");
-        using (w.Block("public void Forward(" + ReadOnlyTensor + " input, " + Tensor + " output)"))
+        using (w.Block("public void Forward(" + ctx.ReadOnlyTensorT + " input, " + ctx.TensorT + " output)"))
         {
             EmitTensorPrologue(w, ctx);
             w.Line("Forward(inputSpan, outputSpan, " + ctx.DimsFromArray + ");");
@@ -264,8 +261,8 @@ internal static partial class Emitter
         string layout = Literals.String(ctx.Spec.Layout), rank = Literals.Int(ctx.Spec.Layout.Length);
         w.Line("global::System.Span<int> dims = stackalloc int[" + rank + "];");
         w.Line("global::System.Span<int> outputDims = stackalloc int[" + rank + "];");
-        w.Line(ReadOnlySpan + " inputSpan = " + TensorArgs + ".Dense(in input, " + layout + ", nameof(input), dims);");
-        w.Line(Span + " outputSpan = " + TensorArgs + ".Dense(in output, " + layout + ", nameof(output), outputDims);");
+        w.Line(ctx.ReadOnlySpanT + " inputSpan = " + TensorArgs + ".Dense(in input, " + layout + ", nameof(input), dims);");
+        w.Line(ctx.SpanT + " outputSpan = " + TensorArgs + ".Dense(in output, " + layout + ", nameof(output), outputDims);");
         w.Line(TensorArgs + ".SameShape(dims, outputDims, nameof(output), " + layout + ");");
     }
 
@@ -310,20 +307,20 @@ internal static partial class Emitter
         // Which path: the widest whose vector fits the innermost extent of every pass that runs.
         using (w.Block("private static " + KernelPath + " ChoosePath(bool training, " + ctx.ExtentParams + ")"))
         {
-            w.Line(KernelPath + " apply = global::NormKernels.Isa.Select(" + ctx.Clamp(ctx.ApplyInnerExtent) + ");");
+            w.Line(KernelPath + " apply = global::NormKernels.Isa.Select<" + ctx.T + ">(" + ctx.Clamp(ctx.ApplyInnerExtent) + ");");
             w.Line("if (!training) return apply;");
-            w.Line(KernelPath + " statistics = global::NormKernels.Isa.Select(" + ctx.Clamp(ctx.StatInnerExtent) + ");");
+            w.Line(KernelPath + " statistics = global::NormKernels.Isa.Select<" + ctx.T + ">(" + ctx.Clamp(ctx.StatInnerExtent) + ");");
             w.Line("return statistics < apply ? statistics : apply;");
         }
         w.Line();
 
         // Static kernels for callers who own their buffers.
-        string statParams = spec.IsRootMeanSquare ? Span + " meanSquare" : Span + " mean, " + Span + " variance";
+        string statParams = spec.IsRootMeanSquare ? ctx.SpanT + " meanSquare" : ctx.SpanT + " mean, " + ctx.SpanT + " variance";
         string statArgs = spec.IsRootMeanSquare ? "meanSquare" : "mean, variance";
-        string kernelParams = ReadOnlySpan + " input, " + Span + " output, " + ctx.DimParams + ", " + ReadOnlySpan + " weight, " + ReadOnlySpan + " bias";
+        string kernelParams = ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.DimParams + ", " + ctx.ReadOnlySpanT + " weight, " + ctx.ReadOnlySpanT + " bias";
         string kernelArgs = "input, output, " + ctx.DimArgs + ", weight, bias";
 
-        using (w.Block("private static void CheckKernel(" + kernelParams + ", int statisticsLength0, int statisticsLength1, float epsilon, bool training)"))
+        using (w.Block("private static void CheckKernel(" + kernelParams + ", int statisticsLength0, int statisticsLength1, " + ctx.T + " epsilon, bool training)"))
         {
             w.Line("CheckShape(input.Length, output.Length, " + ctx.DimArgs + ");");
             w.Line("int parameters = ParameterCount(" + ctx.DimArgs + ");");
@@ -345,21 +342,21 @@ internal static partial class Emitter
         w.Line("/// <summary>Training forward on caller-owned buffers: batch statistics (" +
                (spec.IsRootMeanSquare ? "mean square" : "mean and biased variance") + ", one per statistic, see StatisticCount) are written and used to normalize." +
                " Weight and bias: " + ctx.ParamShapeText + ". Returns the path that ran.</summary>");
-        using (w.Block("public static " + KernelPath + " ForwardTraining(" + kernelParams + ", " + statParams + ", float epsilon)"))
+        using (w.Block("public static " + KernelPath + " ForwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon)"))
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
             w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), " + ctx.RefsFromSpans + ", " + ctx.ExtentArgsFromDims + ", " + ctx.ParamRefsFromSpans + ", " + statArgs + ", epsilon);");
         }
         w.Line();
         w.Line("/// <summary>ForwardTraining on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
-        using (w.Block("public static " + KernelPath + " ForwardTraining(" + ReadOnlyTensor + " input, " + Tensor + " output, " + ReadOnlySpan + " weight, " + ReadOnlySpan + " bias, " + statParams + ", float epsilon)"))
+        using (w.Block("public static " + KernelPath + " ForwardTraining(" + ctx.ReadOnlyTensorT + " input, " + ctx.TensorT + " output, " + ctx.ReadOnlySpanT + " weight, " + ctx.ReadOnlySpanT + " bias, " + statParams + ", " + ctx.T + " epsilon)"))
         {
             EmitTensorPrologue(w, ctx);
             w.Line("return ForwardTraining(inputSpan, outputSpan, " + ctx.DimsFromArray + ", weight, bias, " + statArgs + ", epsilon);");
         }
         w.Line();
         w.Line("/// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>");
-        using (w.Block("internal static " + KernelPath + " ForwardTrainingOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + statParams + ", float epsilon) where TOps : struct, " + Ops))
+        using (w.Block("internal static " + KernelPath + " ForwardTrainingOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
             w.Line(Checks + ".PathAvailable(path, ChoosePath(true, " + ctx.ExtentArgsFromDims + "), nameof(path));");
@@ -369,7 +366,7 @@ internal static partial class Emitter
         if (plan.BatchReduced)
         {
             w.Line("/// <summary>Inference forward on caller-owned buffers with given statistics (one per statistic): y = (x - mean) / sqrt(variance + epsilon) * weight + bias, folded to one multiply-add per element. Returns the path that ran.</summary>");
-            using (w.Block("public static " + KernelPath + " ForwardInference(" + kernelParams + ", " + ReadOnlySpan + " mean, " + ReadOnlySpan + " variance, float epsilon)"))
+            using (w.Block("public static " + KernelPath + " ForwardInference(" + kernelParams + ", " + ctx.ReadOnlySpanT + " mean, " + ctx.ReadOnlySpanT + " variance, " + ctx.T + " epsilon)"))
             {
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line("return RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), " + ctx.RefsFromSpans + ", " + ctx.ExtentArgsFromDims + ", " + ctx.ParamRefsFromSpans +
@@ -377,14 +374,14 @@ internal static partial class Emitter
             }
             w.Line();
             w.Line("/// <summary>ForwardInference on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
-            using (w.Block("public static " + KernelPath + " ForwardInference(" + ReadOnlyTensor + " input, " + Tensor + " output, " + ReadOnlySpan + " weight, " + ReadOnlySpan + " bias, " + ReadOnlySpan + " mean, " + ReadOnlySpan + " variance, float epsilon)"))
+            using (w.Block("public static " + KernelPath + " ForwardInference(" + ctx.ReadOnlyTensorT + " input, " + ctx.TensorT + " output, " + ctx.ReadOnlySpanT + " weight, " + ctx.ReadOnlySpanT + " bias, " + ctx.ReadOnlySpanT + " mean, " + ctx.ReadOnlySpanT + " variance, " + ctx.T + " epsilon)"))
             {
                 EmitTensorPrologue(w, ctx);
                 w.Line("return ForwardInference(inputSpan, outputSpan, " + ctx.DimsFromArray + ", weight, bias, mean, variance, epsilon);");
             }
             w.Line();
             w.Line("/// <summary>As ForwardInference, on a forced path with a given 128-bit ops type.</summary>");
-            using (w.Block("internal static " + KernelPath + " ForwardInferenceOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + ReadOnlySpan + " mean, " + ReadOnlySpan + " variance, float epsilon) where TOps : struct, " + Ops))
+            using (w.Block("internal static " + KernelPath + " ForwardInferenceOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + ctx.ReadOnlySpanT + " mean, " + ctx.ReadOnlySpanT + " variance, " + ctx.T + " epsilon) where TOps : struct, " + Ops))
             {
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line(Checks + ".PathAvailable(path, ChoosePath(false, " + ctx.ExtentArgsFromDims + "), nameof(path));");

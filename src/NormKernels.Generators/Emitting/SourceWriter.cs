@@ -61,6 +61,13 @@ internal static class Literals
         return text + "f";
     }
 
+    public static string Double(double value)
+    {
+        string text = value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        if (text.IndexOf('.') < 0 && text.IndexOf('E') < 0) text += ".0";
+        return text + "d";
+    }
+
     public static string Int(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public static string String(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";

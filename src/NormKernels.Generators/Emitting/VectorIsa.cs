@@ -1,53 +1,68 @@
+using System.Globalization;
+
 namespace NormKernels.Generators.Emitting;
 
 /// <summary>
-/// One instruction-set path. Every kernel is emitted once per path from the same template; this
-/// record supplies the spelling of each operation. The multiply-add contract per path: 512 and 256
-/// fused (FMA hardware is required for them); 128 through <c>TOps</c> (fused on ARM64 and on x86 with
-/// FMA3, multiply-then-add otherwise); scalar multiply-then-add. Within a path the tail uses the
-/// same contract as the body because tails are vectors too.
+/// One instruction-set path for one element type. Every kernel is emitted once per path from the same
+/// template; this record supplies the spelling of each operation. The multiply-add contract per path:
+/// 512 and 256 fused (FMA hardware is required for them); 128 through <c>TOps</c> (fused on ARM64 and
+/// on x86 with FMA3, multiply-then-add otherwise); scalar multiply-then-add. Within a path the tail uses
+/// the same contract as the body because tails are vectors too.
+/// Accumulators are double: float lanes are widened into double pairs (Lo/Hi) when a chunk is added;
+/// double lanes are added as they are (Lo only).
 /// </summary>
 internal sealed class VectorIsa
 {
-    private VectorIsa(string suffix, int width, string path)
+    private VectorIsa(string suffix, int bits, string path, string element)
     {
         Suffix = suffix;
-        Width = width;
+        Bits = bits;
         Path = path;
+        Element = element;
     }
 
-    public static readonly VectorIsa V512 = new VectorIsa("V512", 16, "Vector512");
-    public static readonly VectorIsa V256 = new VectorIsa("V256", 8, "Vector256");
-    public static readonly VectorIsa V128 = new VectorIsa("V128", 4, "Vector128");
-    public static readonly VectorIsa Scalar = new VectorIsa("Scalar", 1, "Scalar");
-
-    public static readonly VectorIsa[] All = { V512, V256, V128, Scalar };
+    /// <summary>The four paths, widest first, for elements of type <paramref name="element"/> ("float" or "double").</summary>
+    public static VectorIsa[] For(string element) => new[]
+    {
+        new VectorIsa("V512", 512, "Vector512", element),
+        new VectorIsa("V256", 256, "Vector256", element),
+        new VectorIsa("V128", 128, "Vector128", element),
+        new VectorIsa("Scalar", 0, "Scalar", element),
+    };
 
     /// <summary>Method-name suffix.</summary>
     public string Suffix { get; }
 
-    /// <summary>Float lanes per vector.</summary>
-    public int Width { get; }
+    /// <summary>Vector width in bits (0 for scalar).</summary>
+    public int Bits { get; }
 
     /// <summary>The <c>KernelPath</c> member name.</summary>
     public string Path { get; }
 
-    public bool IsScalar => Width == 1;
+    /// <summary>The element type, "float" or "double".</summary>
+    public string Element { get; }
+
+    private bool IsDouble => Element == "double";
+
+    /// <summary>Lanes per vector.</summary>
+    public int Width => IsScalar ? 1 : Bits / (IsDouble ? 64 : 32);
+
+    public bool IsScalar => Bits == 0;
+
+    private bool Is128 => Bits == 128;
 
     /// <summary>Generic parameter list of the path's methods (the 128-bit path is generic over its ops).</summary>
-    public string TypeParams => this == V128 ? "<TOps>" : "";
+    public string TypeParams => Is128 ? "<TOps>" : "";
 
-    public string Constraint => this == V128 ? " where TOps : struct, global::NormKernels.Runtime.IVector128Ops" : "";
+    public string Constraint => Is128 ? " where TOps : struct, global::NormKernels.Runtime.IVector128Ops" : "";
 
-    public string Vec => IsScalar ? "float" : "global::System.Runtime.Intrinsics." + Path + "<float>";
+    public string Vec => IsScalar ? Element : "global::System.Runtime.Intrinsics." + Path + "<" + Element + ">";
 
-    public string DVec => IsScalar ? "double" : "global::System.Runtime.Intrinsics." + Path + "<double>";
+    private string DVec => IsScalar ? "double" : "global::System.Runtime.Intrinsics." + Path + "<double>";
 
     private string Static => "global::System.Runtime.Intrinsics." + Path;
 
-    public string Zero => IsScalar ? "0f" : Vec + ".Zero";
-
-    public string DZero => IsScalar ? "0d" : DVec + ".Zero";
+    public string Zero => IsScalar ? (IsDouble ? "0d" : "0f") : Vec + ".Zero";
 
     public string Load(string reference, string index) =>
         IsScalar ? "global::System.Runtime.CompilerServices.Unsafe.Add(ref " + reference + ", " + index + ")" : Static + ".LoadUnsafe(ref " + reference + ", (nuint)(" + index + "))";
@@ -59,32 +74,46 @@ internal sealed class VectorIsa
 
     /// <summary><c>a * b + c</c> under this path's contract.</summary>
     public string MultiplyAdd(string a, string b, string c) =>
-        this == V128 ? "TOps.MultiplyAdd(" + a + ", " + b + ", " + c + ")"
+        Is128 ? "TOps.MultiplyAdd(" + a + ", " + b + ", " + c + ")"
         : IsScalar ? "(" + a + " * " + b + " + " + c + ")"
         : Static + ".FusedMultiplyAdd(" + a + ", " + b + ", " + c + ")";
 
     /// <summary>A mask selecting the last <paramref name="lanes"/> lanes.</summary>
-    public string LastLanes(string lanes) => "global::NormKernels.Runtime.Tails.Last" + Width * 32 + "(" + lanes + ")";
+    public string LastLanes(string lanes) =>
+        "global::NormKernels.Runtime.Tails.Last" + Bits.ToString(CultureInfo.InvariantCulture) + (IsDouble ? "Double" : "") + "(" + lanes + ")";
 
     public string Select(string mask, string whenTrue, string whenFalse) => Static + ".ConditionalSelect(" + mask + ", " + whenTrue + ", " + whenFalse + ")";
 
-    /// <summary>Statements adding the float vector <paramref name="v"/> to the double accumulators <paramref name="d"/>Lo/Hi.</summary>
+    /// <summary>Declares double accumulators named <paramref name="d"/> (Lo/Hi pair for float vectors), zeroed.</summary>
+    public string DeclareDouble(string d) =>
+        IsScalar ? "double " + d + " = 0d;"
+        : IsDouble ? DVec + " " + d + "Lo = " + DVec + ".Zero;"
+        : DVec + " " + d + "Lo = " + DVec + ".Zero, " + d + "Hi = " + DVec + ".Zero;";
+
+    /// <summary>Statements adding the vector <paramref name="v"/> to the double accumulators <paramref name="d"/>.</summary>
     public string WidenAdd(string d, string v) =>
-        IsScalar ? d + " += " + v + ";" : d + "Lo += " + Static + ".WidenLower(" + v + "); " + d + "Hi += " + Static + ".WidenUpper(" + v + ");";
+        IsScalar ? d + " += " + v + ";"
+        : IsDouble ? d + "Lo += " + v + ";"
+        : d + "Lo += " + Static + ".WidenLower(" + v + "); " + d + "Hi += " + Static + ".WidenUpper(" + v + ");";
 
-    /// <summary>The double sum of the accumulators <paramref name="d"/>Lo/Hi.</summary>
-    public string SumDouble(string d) =>
-        IsScalar ? d : this == V128 ? "TOps.Sum(" + d + "Lo + " + d + "Hi)" : Static + ".Sum(" + d + "Lo + " + d + "Hi)";
+    /// <summary>The double sum of the accumulators <paramref name="d"/>.</summary>
+    public string SumDouble(string d)
+    {
+        if (IsScalar) return d;
+        string all = IsDouble ? d + "Lo" : d + "Lo + " + d + "Hi";
+        return Is128 ? "TOps.Sum(" + all + ")" : Static + ".Sum(" + all + ")";
+    }
 
-    /// <summary>Statements adding float vector <paramref name="v"/> into a double array at <paramref name="index"/>.</summary>
+    /// <summary>Statements adding vector <paramref name="v"/> into a double array at <paramref name="index"/>.</summary>
     public string AddToDoubles(string array, string index, string v)
     {
         if (IsScalar) return "global::System.Runtime.CompilerServices.Unsafe.Add(ref " + array + ", " + index + ") += " + v + ";";
-        string half = (Width / 2).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (IsDouble) return Static + ".StoreUnsafe(" + Load(array, index) + " + " + v + ", ref " + array + ", (nuint)(" + index + "));";
+        string half = (Width / 2).ToString(CultureInfo.InvariantCulture);
         return Static + ".StoreUnsafe(" + Load(array, index) + " + " + Static + ".WidenLower(" + v + "), ref " + array + ", (nuint)(" + index + ")); " +
                Static + ".StoreUnsafe(" + Load(array, index + " + " + half) + " + " + Static + ".WidenUpper(" + v + "), ref " + array + ", (nuint)(" + index + " + " + half + "));";
     }
 
     /// <summary>The call-site spelling of a path method (the 128-bit path passes its ops type).</summary>
-    public string Call(string method) => method + "_" + Suffix + (this == V128 ? "<TOps>" : "");
+    public string Call(string method) => method + "_" + Suffix + (Is128 ? "<TOps>" : "");
 }

@@ -20,8 +20,12 @@ internal sealed record NormSpec(
     int Kind,
     int Affine,
     double Epsilon,
-    double Momentum)
+    double Momentum,
+    string Element)
 {
+    /// <summary>The element type as C#: <c>float</c> or <c>double</c>.</summary>
+    public bool IsDouble => Element == "double";
+
     public bool IsRootMeanSquare => Kind == 1;
     public bool IsPerChannel => Affine == 0;
     public bool IsElementwise => Affine == 1;

@@ -41,12 +41,19 @@ internal static class Parser
             int groups = 0, kind = 0, affine = 0;
             bool groupsGiven = false;
             double epsilon = 1e-5, momentum = 0.1;
+            string element = "float";
             foreach (var pair in attribute.NamedArguments)
             {
                 object? value = pair.Value.Value;
                 if (pair.Value.Kind == TypedConstantKind.Error) return null;
                 switch (pair.Key)
                 {
+                    case "ElementType":
+                        var special = (value as ITypeSymbol)?.SpecialType;
+                        if (special == SpecialType.System_Single) element = "float";
+                        else if (special == SpecialType.System_Double) element = "double";
+                        else return null; // NK0021
+                        break;
                     case "Layout": layout = value as string ?? ""; break;
                     case "Axes": axes = value as string ?? ""; break;
                     case "Groups": groups = value is int g ? g : 0; groupsGiven = true; break;
@@ -62,7 +69,7 @@ internal static class Parser
 
             string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
             var spec = new NormSpec(ns, new EquatableArray<ContainingType>(containers.ToArray()), Identifier(type.Name),
-                layout, string.Join(",", LayoutGrammar.SplitAxes(axes)), groups, kind, affine, epsilon, momentum);
+                layout, string.Join(",", LayoutGrammar.SplitAxes(axes)), groups, kind, affine, epsilon, momentum, element);
             return new ParseResult(spec, type.Name, "");
         }
         catch (Exception e) when (e is not OperationCanceledException)

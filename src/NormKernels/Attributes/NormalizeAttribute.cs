@@ -35,6 +35,10 @@ public sealed class NormalizeAttribute : Attribute
 
     /// <summary>Running-statistics momentum: <c>running = (1 - m) * running + m * batch</c>; the constructor's default.</summary>
     public double Momentum { get; set; } = 0.1;
+
+    /// <summary>The element type of the tensors, weights and statistics: <c>typeof(float)</c> (default) or <c>typeof(double)</c>.
+    /// Double layers run the same plans on double vectors (half the lanes) and implement <c>INormalizationLayer&lt;double&gt;</c>.</summary>
+    public Type ElementType { get; set; } = typeof(float);
 }
 
 /// <summary>What a normalization divides by.</summary>

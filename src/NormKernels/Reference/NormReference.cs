@@ -82,7 +82,7 @@ public sealed class NormReference
     }
 
     /// <summary>The reference for the declaration a layer reports about itself.</summary>
-    public static NormReference For(INormalizationLayer layer)
+    public static NormReference For<T>(INormalizationLayer<T> layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
         return new NormReference(layer.Layout, layer.Axes, layer.Groups, layer.Kind, layer.Affine);
@@ -211,7 +211,10 @@ public sealed class NormReference
     }
 
     /// <summary>Per-statistic mean, biased variance and mean square of <paramref name="input"/>, in double, two passes.</summary>
-    public ReferenceStatistics Statistics(ReadOnlySpan<int> dims, ReadOnlySpan<float> input)
+    public ReferenceStatistics Statistics(ReadOnlySpan<int> dims, ReadOnlySpan<float> input) => Statistics(dims, Widen(input));
+
+    /// <summary>As <see cref="Statistics(ReadOnlySpan{int}, ReadOnlySpan{float})"/>, for double data.</summary>
+    public ReferenceStatistics Statistics(ReadOnlySpan<int> dims, ReadOnlySpan<double> input)
     {
         long total = ElementCount(dims);
         CheckLength(input.Length, total, nameof(input));
@@ -251,6 +254,11 @@ public sealed class NormReference
     /// element. Standardize passes (mean, variance), root mean square (0, mean square), inference (running mean, running var).
     /// </summary>
     public double[] Apply(ReadOnlySpan<int> dims, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        ReadOnlySpan<double> center, ReadOnlySpan<double> spread, double epsilon) =>
+        Apply(dims, Widen(input), Widen(weight), Widen(bias), center, spread, epsilon);
+
+    /// <summary>As the float overload, for double data.</summary>
+    public double[] Apply(ReadOnlySpan<int> dims, ReadOnlySpan<double> input, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias,
         ReadOnlySpan<double> center, ReadOnlySpan<double> spread, double epsilon)
     {
         long total = ElementCount(dims);
@@ -276,7 +284,11 @@ public sealed class NormReference
 
     /// <summary>Training forward without running statistics: batch statistics, then the normalization they define.</summary>
     public ReferenceResult ForwardTraining(ReadOnlySpan<int> dims, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
-        ReadOnlySpan<float> bias, double epsilon)
+        ReadOnlySpan<float> bias, double epsilon) => ForwardTraining(dims, Widen(input), Widen(weight), Widen(bias), epsilon);
+
+    /// <summary>As the float overload, for double data.</summary>
+    public ReferenceResult ForwardTraining(ReadOnlySpan<int> dims, ReadOnlySpan<double> input, ReadOnlySpan<double> weight,
+        ReadOnlySpan<double> bias, double epsilon)
     {
         ReferenceStatistics batch = Statistics(dims, input);
         double[] output = Kind == NormKind.Standardize
@@ -292,7 +304,12 @@ public sealed class NormReference
     /// </summary>
     /// <exception cref="ArgumentException">A statistic has a single element (the unbiased variance is undefined).</exception>
     public ReferenceResult ForwardTraining(ReadOnlySpan<int> dims, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
-        ReadOnlySpan<float> bias, double epsilon, double momentum, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar)
+        ReadOnlySpan<float> bias, double epsilon, double momentum, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar) =>
+        ForwardTraining(dims, Widen(input), Widen(weight), Widen(bias), epsilon, momentum, Widen(runningMean), Widen(runningVar));
+
+    /// <summary>As the float overload, for double data.</summary>
+    public ReferenceResult ForwardTraining(ReadOnlySpan<int> dims, ReadOnlySpan<double> input, ReadOnlySpan<double> weight,
+        ReadOnlySpan<double> bias, double epsilon, double momentum, ReadOnlySpan<double> runningMean, ReadOnlySpan<double> runningVar)
     {
         if (Kind != NormKind.Standardize)
             throw new InvalidOperationException("Running statistics are defined for Standardize only.");
@@ -318,7 +335,12 @@ public sealed class NormReference
 
     /// <summary>Inference with running statistics: <c>y = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta</c>.</summary>
     public double[] ForwardInference(ReadOnlySpan<int> dims, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
-        ReadOnlySpan<float> bias, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, double epsilon)
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, double epsilon) =>
+        ForwardInference(dims, Widen(input), Widen(weight), Widen(bias), Widen(runningMean), Widen(runningVar), epsilon);
+
+    /// <summary>As the float overload, for double data.</summary>
+    public double[] ForwardInference(ReadOnlySpan<int> dims, ReadOnlySpan<double> input, ReadOnlySpan<double> weight,
+        ReadOnlySpan<double> bias, ReadOnlySpan<double> runningMean, ReadOnlySpan<double> runningVar, double epsilon)
     {
         int statistics = StatisticCount(dims);
         CheckLength(runningMean.Length, statistics, nameof(runningMean));
@@ -373,7 +395,14 @@ public sealed class NormReference
             throw new ArgumentException($"C = {dims[_channelAxis]} is not a multiple of Groups = {Groups}.", nameof(dims));
     }
 
-    private void CheckAffine(ReadOnlySpan<int> dims, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias)
+    private static double[] Widen(ReadOnlySpan<float> values)
+    {
+        var wide = new double[values.Length];
+        for (int i = 0; i < values.Length; i++) wide[i] = values[i];
+        return wide;
+    }
+
+    private void CheckAffine(ReadOnlySpan<int> dims, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias)
     {
         int length = AffineLength(dims);
         CheckLength(weight.Length, length, nameof(weight));

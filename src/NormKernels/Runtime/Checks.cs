@@ -68,6 +68,20 @@ public static class Checks
             throw new ArgumentOutOfRangeException(name, epsilon, $"'{name}' must be a positive finite number; got {Fmt(epsilon)}.");
     }
 
+    /// <summary>Epsilon must be a positive finite number (double layers).</summary>
+    public static void Epsilon(double epsilon, string name)
+    {
+        if (!(epsilon > 0d) || double.IsInfinity(epsilon))
+            throw new ArgumentOutOfRangeException(name, epsilon, $"'{name}' must be a positive finite number; got {epsilon.ToString("R", CultureInfo.InvariantCulture)}.");
+    }
+
+    /// <summary>Momentum must lie in [0, 1] (double layers).</summary>
+    public static void Momentum(double momentum, string name)
+    {
+        if (!(momentum >= 0d && momentum <= 1d))
+            throw new ArgumentOutOfRangeException(name, momentum, $"'{name}' must lie in [0, 1]; got {momentum.ToString("R", CultureInfo.InvariantCulture)}.");
+    }
+
     /// <summary>Momentum must lie in [0, 1].</summary>
     public static void Momentum(float momentum, string name)
     {
@@ -90,7 +104,7 @@ public static class Checks
     }
 
     /// <summary>Output may be the input itself (in place) but must not partly overlap it.</summary>
-    public static void NoPartialOverlap(ReadOnlySpan<float> input, Span<float> output, string name)
+    public static void NoPartialOverlap<T>(ReadOnlySpan<T> input, Span<T> output, string name)
     {
         if (input.Overlaps(output, out int offset) && offset != 0)
             throw new ArgumentException($"'{name}' partly overlaps 'input' (offset {Fmt(offset)} elements); expected the same span (in place) or disjoint memory.", name);

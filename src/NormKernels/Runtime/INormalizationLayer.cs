@@ -3,11 +3,19 @@ using System;
 namespace NormKernels;
 
 /// <summary>
+/// What every generated layer with <c>float</c> elements has in common (the default element type).
+/// </summary>
+public interface INormalizationLayer : INormalizationLayer<float>
+{
+}
+
+/// <summary>
 /// What every generated layer has in common, for code that handles layers of several layouts
 /// (test harnesses, benchmarks, model containers). The hot path is the generated, layout-typed
 /// <c>Forward(input, output, n, c, h, w)</c>; this interface forwards to it after reading the dims.
 /// </summary>
-public interface INormalizationLayer
+/// <typeparam name="T">The element type: <c>float</c> (default) or <c>double</c> (<c>ElementType = typeof(double)</c>).</typeparam>
+public interface INormalizationLayer<T>
 {
     /// <summary>The layout letters in memory order, outermost first.</summary>
     string Layout { get; }
@@ -28,26 +36,26 @@ public interface INormalizationLayer
     bool Training { get; set; }
 
     /// <summary>Added to the variance inside the square root.</summary>
-    float Epsilon { get; set; }
+    T Epsilon { get; set; }
 
     /// <summary>Gamma (ones at construction); empty with <see cref="AffineMode.None"/>.</summary>
-    float[] Weight { get; }
+    T[] Weight { get; }
 
     /// <summary>Beta (zeros at construction); empty with <see cref="AffineMode.None"/>.</summary>
-    float[] Bias { get; }
+    T[] Bias { get; }
 
     /// <summary>Running means when N is reduced, otherwise null.</summary>
-    float[]? RunningMean { get; }
+    T[]? RunningMean { get; }
 
     /// <summary>Running (unbiased) variances when N is reduced, otherwise null.</summary>
-    float[]? RunningVar { get; }
+    T[]? RunningVar { get; }
 
     /// <summary>The instruction-set path the last <c>Forward</c> ran on (the narrowest of its passes).</summary>
     KernelPath LastPath { get; }
 
     /// <summary>Runs the layer on a tensor whose extents are given in layout order (<paramref name="dims"/>.Length == Layout.Length).</summary>
-    void Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims);
+    void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims);
 
     /// <summary>Runs the layer on tensors whose lengths are the dims in layout order (dense, row-major); output has the input's shape.</summary>
-    void Forward(System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, System.Numerics.Tensors.TensorSpan<float> output);
+    void Forward(System.Numerics.Tensors.ReadOnlyTensorSpan<T> input, System.Numerics.Tensors.TensorSpan<T> output);
 }

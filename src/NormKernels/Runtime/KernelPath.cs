@@ -38,11 +38,14 @@ public static class Isa
     public static bool Has128 => Vector128.IsHardwareAccelerated;
 
     /// <summary>The widest path this process runs for an innermost contiguous extent of <paramref name="extent"/> elements.</summary>
-    public static KernelPath Select(int extent)
+    public static KernelPath Select(int extent) => Select<float>(extent);
+
+    /// <summary>The widest path this process runs for an innermost extent of <paramref name="extent"/> elements of type <typeparamref name="T"/>.</summary>
+    public static KernelPath Select<T>(int extent)
     {
-        if (Has512 && extent >= Vector512<float>.Count) return KernelPath.Vector512;
-        if (Has256 && extent >= Vector256<float>.Count) return KernelPath.Vector256;
-        if (Has128 && extent >= Vector128<float>.Count) return KernelPath.Vector128;
+        if (Has512 && extent >= Vector512<T>.Count) return KernelPath.Vector512;
+        if (Has256 && extent >= Vector256<T>.Count) return KernelPath.Vector256;
+        if (Has128 && extent >= Vector128<T>.Count) return KernelPath.Vector128;
         return KernelPath.Scalar;
     }
 

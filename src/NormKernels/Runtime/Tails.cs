@@ -21,6 +21,24 @@ public static class Tails
         -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     ];
 
+    // 8 clear lanes then 8 set lanes of 64 bits, for double vectors.
+    private static ReadOnlySpan<long> LongTable => [0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, -1, -1, -1, -1];
+
+    /// <summary>A double mask whose last <paramref name="lanes"/> (1..8) lanes are all-ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<double> Last512Double(nint lanes) =>
+        Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(LongTable), (nuint)lanes).AsDouble();
+
+    /// <summary>A double mask whose last <paramref name="lanes"/> (1..4) lanes are all-ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<double> Last256Double(nint lanes) =>
+        Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(LongTable), (nuint)(4 + lanes)).AsDouble();
+
+    /// <summary>A double mask whose last <paramref name="lanes"/> (1..2) lanes are all-ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<double> Last128Double(nint lanes) =>
+        Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(LongTable), (nuint)(6 + lanes)).AsDouble();
+
     /// <summary>A mask whose last <paramref name="lanes"/> (1..16) lanes are all-ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Last512(nint lanes) =>

@@ -9,7 +9,7 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
 {
     /// <summary>
     /// Reports every mistake in a <c>[Normalize]</c> declaration that can be seen from the declaration alone
-    /// (<c>NK0001</c>...<c>NK0020</c>), each at the argument it is about, so the generator can skip invalid
+    /// (<c>NK0001</c>...<c>NK0021</c>), each at the argument it is about, so the generator can skip invalid
     /// declarations quietly. A declaration the compiler already rejects (syntax errors, non-constant or
     /// mistyped arguments) is left to the compiler.
     /// </summary>
@@ -46,7 +46,8 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
             DiagnosticDescriptors.RootMeanSquareWithBatchReduced,
             DiagnosticDescriptors.RunningStatisticsUnsized,
             DiagnosticDescriptors.UnsupportedType,
-            DiagnosticDescriptors.ContainingTypeNotPartial);
+            DiagnosticDescriptors.ContainingTypeNotPartial,
+            DiagnosticDescriptors.ElementTypeUnsupported);
 
         /// <inheritdoc/>
         public override void Initialize(AnalysisContext context)
@@ -144,6 +145,14 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
             List<LayoutProblem> problems = LayoutGrammar.Check(declaration.Layout, declaration.Axes, declaration.Groups,
                 declaration.GroupsGiven, declaration.Kind, declaration.Affine, declaration.Epsilon, declaration.Momentum);
 
+            // NK0021: the generator emits float and double kernels only.
+            if (declaration.ElementType is ITypeSymbol element &&
+                element.SpecialType != SpecialType.System_Single && element.SpecialType != SpecialType.System_Double)
+            {
+                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.ElementTypeUnsupported, LocationOf(syntax, "ElementType"),
+                    element.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
+            }
+
             // "NNN" repeats N twice; one diagnostic per distinct problem is enough.
             var reported = new HashSet<string>();
             foreach (LayoutProblem problem in problems)
@@ -187,6 +196,12 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
             foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
             {
                 TypedConstant constant = named.Value;
+                if (named.Key == "ElementType")
+                {
+                    if (constant.Kind != TypedConstantKind.Type || constant.Value is not ITypeSymbol element) return false;
+                    declaration.ElementType = element;
+                    continue;
+                }
                 if (constant.Kind != TypedConstantKind.Primitive && constant.Kind != TypedConstantKind.Enum) return false;
                 object? value = constant.Value;
                 switch (named.Key)
@@ -231,6 +246,7 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
             public int Affine;
             public double Epsilon = DefaultEpsilon;
             public double Momentum = DefaultMomentum;
+            public ITypeSymbol? ElementType;
         }
     }
 }
