@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using NormKernels.Reference;
 
 namespace NormKernels.Tests;
@@ -426,25 +425,6 @@ public sealed class ReferenceTests
         Assert.Equal("groups", Assert.Throws<ArgumentException>(() => new NormReference("NCHW", "H,W", groups: 2)).ParamName);
         Assert.Equal("axes", Assert.Throws<ArgumentException>(() => new NormReference("NCHW", "N,X")).ParamName);
         Assert.Equal("affine", Assert.Throws<ArgumentException>(() => new NormReference("NTL", "L")).ParamName);
-    }
-
-    [Fact]
-    public void HandlesAMillionElementsQuickly()
-    {
-        // The kernels are compared on tensors up to ~1e6 elements; the reference must not dominate the suite.
-        var reference = new NormReference("NHWC", "C,H,W", groups: 4);
-        int[] dims = [4, 32, 32, 256];
-        float[] x = TestData.Normal(new Random(19), TestData.Product(dims), 0, 1);
-        float[] gamma = new float[256], beta = new float[256];
-        Array.Fill(gamma, 1f);
-        reference.ForwardTraining(dims, x, gamma, beta, 1e-5); // warm up the JIT
-
-        var stopwatch = Stopwatch.StartNew();
-        ReferenceResult result = reference.ForwardTraining(dims, x, gamma, beta, 1e-5);
-        stopwatch.Stop();
-        Assert.Equal(x.Length, result.Output.Length);
-        // ~0.3 s in a Debug build on the shared 2-core machine; the bound is loose so a busy CI host does not fail it.
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(3), $"took {stopwatch.Elapsed}");
     }
 
     // ---- Helpers ----------------------------------------------------------------------------------------------------
