@@ -88,8 +88,8 @@ internal static partial class Emitter
         public string ExtentArgs => string.Join(", ", Axes.Select(a => "e_" + a.Name));
         public string ExtentArgsFromDims => string.Join(", ", Axes.Select(a => "(nint)(" + a.Extent + ")"));
 
-        public string RefsFromSpans => "ref " + Marshal + ".GetReference(input), ref " + Marshal + ".GetReference(output)";
-        public string ParamRefsFromSpans => "ref " + Marshal + ".GetReference(weight), ref " + Marshal + ".GetReference(bias)";
+        public string RefsFromSpans => "input, output";
+        public string ParamRefsFromSpans => "weight, bias";
 
         public string LongProduct(IEnumerable<string> factors)
         {
@@ -144,7 +144,10 @@ internal static partial class Emitter
         }
 
         public string Counter { get; }
-        public string Extent { get; }
+        public string Extent { get; set; }
+
+        /// <summary>Where the counter starts ("0", or a chunk's first index).</summary>
+        public string Start { get; set; } = "0";
         public string Comment { get; }
         public Dictionary<string, string> Strides { get; } = new Dictionary<string, string>();
     }
@@ -167,7 +170,7 @@ internal static partial class Emitter
         }
         var loop = loops[depth];
         if (loop.Comment.Length > 0) w.Line("// " + loop.Comment);
-        using (w.Block("for (nint " + loop.Counter + " = 0; " + loop.Counter + " < " + loop.Extent + "; " + loop.Counter + "++)"))
+        using (w.Block("for (nint " + loop.Counter + " = " + loop.Start + "; " + loop.Counter + " < " + loop.Extent + "; " + loop.Counter + "++)"))
         {
             var next = new Dictionary<string, string>(offsets);
             foreach (var pair in loop.Strides)

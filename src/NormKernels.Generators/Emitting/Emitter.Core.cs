@@ -9,16 +9,28 @@ internal static partial class Emitter
     private const string ArmOps = "global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>";
     private const string Stats = "global::NormKernels.Runtime.Statistics";
     private const string X86Ops = "global::NormKernels.Runtime.X86Vector128Ops";
+    private const string Units = "global::NormKernels.Runtime.ParallelUnits";
+    private const string Body = "global::NormKernels.Runtime.IParallelBody";
+    private const string Pinned = "global::NormKernels.Runtime.PinnedSpans";
+    private const string Pool = "global::System.Buffers.ArrayPool";
 
-    /// <summary>The per-call drivers: block loop, statistics, coefficients and the apply pass.</summary>
+    /// <summary>Elements per chunk of a whole-tensor pass: the unit of parallel work, fixed by the shape alone.</summary>
+    private const int ChunkElements = 1 << 15;
+
+    /// <summary>
+    /// The per-call drivers. Plans with block axes run one unit per block (statistics, coefficients and apply
+    /// back to back, per-worker scratch). Whole-tensor plans run the statistics over chunks of their first
+    /// segment into per-chunk partial sums merged in chunk order, then the apply over chunks. The units depend
+    /// on the shape only, so results are bitwise identical for any number of threads.
+    /// </summary>
     private static void EmitCores(SourceWriter w, Context ctx)
     {
         var spec = ctx.Spec;
         var plan = ctx.Plan;
         string statParams = spec.IsRootMeanSquare ? ctx.SpanT + " stat0" : ctx.SpanT + " stat0, " + ctx.SpanT + " stat1";
         string statArgs = spec.IsRootMeanSquare ? "stat0" : "stat0, stat1";
-        string common = "ref " + ctx.T + " x, ref " + ctx.T + " y, " + ctx.ExtentParams + ", ref " + ctx.T + " gamma, ref " + ctx.T + " beta";
-        string commonArgs = "ref x, ref y, " + ctx.ExtentArgs + ", ref gamma, ref beta";
+        string common = ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.ExtentParams + ", " + ctx.ReadOnlySpanT + " gamma, " + ctx.ReadOnlySpanT + " beta";
+        string commonArgs = "input, output, " + ctx.ExtentArgs + ", gamma, beta";
 
         // The 128-bit path's two ISA-specific operations come from a struct type parameter; pick it once here.
         using (w.Block("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon)"))
@@ -28,198 +40,432 @@ internal static partial class Emitter
             w.Line("    : TrainingCore<" + X86Ops + ">(path, " + commonArgs + ", " + statArgs + ", epsilon);");
         }
         w.Line();
-        EmitTrainingCore(w, ctx, common, statParams);
-
         if (plan.BatchReduced)
         {
-            using (w.Block("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", ref " + ctx.T + " runningMean, ref " + ctx.T + " runningVar, " + ctx.T + " epsilon)"))
+            using (w.Block("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon)"))
             {
                 w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
-                w.Line("    ? InferenceCore<" + ArmOps + ">(path, " + commonArgs + ", ref runningMean, ref runningVar, epsilon)");
-                w.Line("    : InferenceCore<" + X86Ops + ">(path, " + commonArgs + ", ref runningMean, ref runningVar, epsilon);");
+                w.Line("    ? InferenceCore<" + ArmOps + ">(path, " + commonArgs + ", runningMean, runningVar, epsilon)");
+                w.Line("    : InferenceCore<" + X86Ops + ">(path, " + commonArgs + ", runningMean, runningVar, epsilon);");
             }
             w.Line();
-            EmitInferenceCore(w, ctx, common);
+        }
+
+        if (plan.BlockAxes > 0)
+        {
+            EmitBlockDriver(w, ctx, training: true, common, statParams, statArgs);
+            if (plan.BatchReduced) EmitBlockDriver(w, ctx, training: false, common, statParams, statArgs);
+        }
+        else
+        {
+            EmitWholeTraining(w, ctx, common, statParams);
+            if (plan.BatchReduced) EmitWholeInference(w, ctx, common);
+            EmitChunkBodies(w, ctx);
         }
     }
 
-    private static void EmitTrainingCore(SourceWriter w, Context ctx, string common, string statParams)
+    // ---------------------------------------------------------------- (A) one unit per block
+
+    private static void EmitBlockDriver(SourceWriter w, Context ctx, bool training, string common, string statParams, string statArgs)
     {
-        var spec = ctx.Spec;
-        var plan = ctx.Plan;
-        bool standardize = !spec.IsRootMeanSquare;
-        EmitCore(w, ctx, "TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon)", training: true, prologue: () =>
+        string name = training ? "TrainingBlock" : "InferenceBlock";
+        string core = training ? "TrainingCore" : "InferenceCore";
+        string extra = training ? statParams : ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar";
+        string spanArgs = training
+            ? (ctx.Spec.IsRootMeanSquare ? "stat0, default" : "stat0, stat1")
+            : "global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(runningMean), runningMean.Length), " +
+              "global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(runningVar), runningVar.Length)";
+        using (w.Block("private static " + KernelPath + " " + core + "<TOps>(" + KernelPath + " path, " + common + ", " + extra + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
+        {
+            w.Line("// Units: one per block (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "); each worker has its own scratch.");
+            w.Line("int units = (int)" + ctx.Product(Enumerable.Range(0, ctx.Plan.BlockAxes)) + ";");
+            w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, units);");
+            w.Line("var body = new " + name + "<TOps>(path, " + ctx.ExtentArgs + ", epsilon, workers);");
+            using (w.Block("try"))
+                w.Line(Units + ".For(units, workers, body, input, output, gamma, beta, " + spanArgs + ");");
+            using (w.Block("finally"))
+                w.Line("body.Release();");
+            w.Line("return path;");
+        }
+        w.Line();
+
+        using (w.Block("private readonly struct " + name + "<TOps> : " + Body + " where TOps : struct, " + Ops))
+        {
+            w.Line("private readonly " + KernelPath + " _path;");
+            foreach (var axis in ctx.Axes) w.Line("private readonly nint _e_" + axis.Name + ";");
+            w.Line("private readonly " + ctx.T + " _epsilon;");
+            w.Line("private readonly double[][] _doubles;");
+            w.Line("private readonly " + ctx.T + "[][] _elements;");
+            w.Line();
+            using (w.Block("public " + name + "(" + KernelPath + " path, " + ctx.ExtentParams + ", " + ctx.T + " epsilon, int workers)"))
             {
-                w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
-                w.Line("ref double sum = ref " + Marshal + ".GetArrayDataReference(doubles);");
-                w.Line("ref double sq = ref " + Unsafe + ".Add(ref sum, accumulators);");
-                if (plan.Promoted)
+                w.Line("_path = path;");
+                foreach (var axis in ctx.Axes) w.Line("_e_" + axis.Name + " = e_" + axis.Name + ";");
+                w.Line("_epsilon = epsilon;");
+                EmitScratchSizes(w, ctx, training);
+                w.Line("_doubles = new double[workers][];");
+                w.Line("_elements = new " + ctx.T + "[workers][];");
+                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
                 {
-                    w.Line("ref double statSum = ref " + Unsafe + ".Add(ref sq, accumulators);");
-                    w.Line("ref double statSq = ref " + Unsafe + ".Add(ref statSum, statistics);");
-                    w.Line("ref double mu = ref " + Unsafe + ".Add(ref statSq, statistics);");
+                    w.Line("_doubles[worker] = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, training) + ");");
+                    w.Line("_elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training) + ");");
+                }
+            }
+            w.Line();
+            using (w.Block("public void Release()"))
+            {
+                using (w.Block("for (int worker = 0; worker < _doubles.Length; worker++)"))
+                {
+                    w.Line(Pool + "<double>.Shared.Return(_doubles[worker]);");
+                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(_elements[worker]);");
+                }
+            }
+            w.Line();
+            using (w.Block("public void Run(int worker, int unit, in " + Pinned + " spans)"))
+            {
+                w.Line(KernelPath + " path = _path;");
+                foreach (var axis in ctx.Axes) w.Line("nint e_" + axis.Name + " = _e_" + axis.Name + ";");
+                w.Line(ctx.T + " epsilon = _epsilon;");
+                EmitScratchSizes(w, ctx, training);
+                w.Line("double[] doubles = _doubles[worker];");
+                w.Line(ctx.T + "[] elements = _elements[worker];");
+                w.Line("ref " + ctx.T + " x = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
+                w.Line("ref " + ctx.T + " y = ref " + Units + ".At<" + ctx.T + ">(spans.S1);");
+                w.Line("ref " + ctx.T + " gamma = ref " + Units + ".At<" + ctx.T + ">(spans.S2);");
+                w.Line("ref " + ctx.T + " beta = ref " + Units + ".At<" + ctx.T + ">(spans.S3);");
+                w.Line("ref " + ctx.T + " " + (training ? "stat0" : "runningMean") + " = ref " + Units + ".At<" + ctx.T + ">(spans.S4);");
+                if (!training || !ctx.Spec.IsRootMeanSquare)
+                    w.Line("ref " + ctx.T + " " + (training ? "stat1" : "runningVar") + " = ref " + Units + ".At<" + ctx.T + ">(spans.S5);");
+                EmitScratchRefs(w, ctx, training);
+
+                w.Line("// The block of this unit: its index along each block axis, innermost fastest.");
+                w.Line("nint rest = unit;");
+                var offsets = new Dictionary<string, List<string>> { ["x"] = new(), ["s"] = new(), ["p"] = new() };
+                for (int i = ctx.Plan.BlockAxes - 1; i >= 0; i--)
+                {
+                    var axis = ctx.Axes[i];
+                    w.Line("nint b_" + axis.Name + " = rest % e_" + axis.Name + ";");
+                    if (i > 0) w.Line("rest /= e_" + axis.Name + ";");
+                    offsets["x"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Memory));
+                    offsets["s"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Kept));
+                    if (axis.Param) offsets["p"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.ParamAxis));
+                }
+                string Sum(List<string> terms) => terms.Count == 0 ? "(nint)0" : string.Join(" + ", terms);
+                w.Line("nint xo = " + Sum(offsets["x"]) + ";");
+                w.Line("nint so = " + Sum(offsets["s"]) + ";");
+                if (ctx.Spec.HasAffine) w.Line("nint po = " + Sum(offsets["p"]) + ";");
+                w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
+                w.Line("ref " + ctx.T + " yb = ref " + Unsafe + ".Add(ref y, xo);");
+                if (training)
+                {
+                    if (!ctx.Spec.IsRootMeanSquare) EmitShift(w, ctx);
+                    w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
+                    EmitStatisticsCall(w, ctx, "(nint)0", StatFirstExtent(ctx), "ref sum", "ref sq");
+                    EmitCombineAndFinalize(w, ctx, "so");
                 }
                 else
                 {
-                    w.Line("ref double statSum = ref sum;");
-                    w.Line("ref double statSq = ref sq;");
-                    w.Line("ref double mu = ref " + Unsafe + ".Add(ref sq, accumulators);");
+                    EmitRunningTerms(w, ctx, "so");
                 }
-                w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
-                w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(elements);");
-                w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
-                if (standardize)
-                {
-                    w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref coefB, coefficients);");
-                    w.Line(plan.Promoted ? "ref " + ctx.T + " statShift = ref " + Unsafe + ".Add(ref shift, accumulators);" : "ref " + ctx.T + " statShift = ref shift;");
-                }
-
-            }, block: offsets =>
-                {
-                    string so = offsets["s"], po = offsets["p"];
-                    if (standardize)
-                    {
-                        w.Line("// Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.");
-                        EmitNest(w, InnerAxisLoops(ctx, Context.Kept, ("x", Context.Memory), ("s", Context.Kept)),
-                            new Dictionary<string, string> { ["x"] = "(nint)0", ["s"] = "(nint)0" },
-                            o => w.Line(Unsafe + ".Add(ref statShift, " + o["s"] + ") = " + Unsafe + ".Add(ref xb, " + o["x"] + ");"), "first_");
-                        if (plan.Promoted)
-                        {
-                            w.Line("// Every per-channel accumulator of a group shares the group's shift, so their sums add up.");
-                            EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.Kept)),
-                                new Dictionary<string, string> { ["a"] = "(nint)0", ["s"] = "(nint)0" },
-                                o => w.Line(Unsafe + ".Add(ref shift, " + o["a"] + ") = " + Unsafe + ".Add(ref statShift, " + o["s"] + ");"), "share_");
-                        }
-                    }
-                    w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
-                    using (w.Block("switch (path)"))
-                    {
-                        string args = "ref xb, " + ctx.ExtentArgs + (standardize ? ", ref shift, ref sum" : "") + ", ref sq";
-                        foreach (var isa in ctx.Isas)
-                        {
-                            w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Statistics") + "(" + args + "); break;");
-                        }
-                    }
-                    if (plan.Promoted)
-                    {
-                        w.Line("// Combine the per-channel accumulators into their group, in a fixed order.");
-                        w.Line("new global::System.Span<double>(doubles, 2 * accumulators, 2 * statistics).Clear();");
-                        EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.Kept)),
-                            new Dictionary<string, string> { ["a"] = "(nint)0", ["s"] = "(nint)0" },
-                            o =>
-                            {
-                                if (standardize) w.Line(Unsafe + ".Add(ref statSum, " + o["s"] + ") += " + Unsafe + ".Add(ref sum, " + o["a"] + ");");
-                                w.Line(Unsafe + ".Add(ref statSq, " + o["s"] + ") += " + Unsafe + ".Add(ref sq, " + o["a"] + ");");
-                            }, "combine_");
-                    }
-                    using (w.Block("for (int s = 0; s < statistics; s++)"))
-                    {
-                        if (standardize)
-                        {
-                            w.Line("(double mean, double variance) = " + Stats + ".FromShiftedSums(" + Unsafe + ".Add(ref statShift, s), " +
-                                   Unsafe + ".Add(ref statSum, s), " + Unsafe + ".Add(ref statSq, s), count);");
-                            w.Line("stat0[(int)" + so + " + s] = (" + ctx.T + ")mean;");
-                            w.Line("stat1[(int)" + so + " + s] = (" + ctx.T + ")variance;");
-                            w.Line(Unsafe + ".Add(ref mu, s) = mean;");
-                            w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(variance, epsilon);");
-                        }
-                        else
-                        {
-                            w.Line("double meanSquare = " + Unsafe + ".Add(ref statSq, s) / count;");
-                            w.Line("stat0[(int)" + so + " + s] = (" + ctx.T + ")meanSquare;");
-                            w.Line(Unsafe + ".Add(ref mu, s) = 0d;");
-                            w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(meanSquare, epsilon);");
-                        }
-                    }
-                    EmitCoefficientsAndApply(w, ctx, po);
-                });
+                string po = ctx.Spec.HasAffine ? "po" : "(nint)0";
+                EmitCoefficients(w, ctx, po);
+                EmitApplyCall(w, ctx, "ref xb", "ref yb", "(nint)0", ApplyFirstExtent(ctx), "ref " + Unsafe + ".Add(ref gamma, po)", "ref " + Unsafe + ".Add(ref beta, po)");
+            }
+        }
+        w.Line();
     }
 
-    private static void EmitInferenceCore(SourceWriter w, Context ctx, string common)
-    {
-        EmitCore(w, ctx, "InferenceCore<TOps>(" + KernelPath + " path, " + common + ", ref " + ctx.T + " runningMean, ref " + ctx.T + " runningVar, " + ctx.T + " epsilon)", training: false, prologue: () =>
-            {
-                w.Line("ref double mu = ref " + Marshal + ".GetArrayDataReference(doubles);");
-                w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
-                w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(elements);");
-                w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
-            }, block: offsets =>
-                {
-                    using (w.Block("for (int s = 0; s < statistics; s++)"))
-                    {
-                        w.Line(Unsafe + ".Add(ref mu, s) = " + Unsafe + ".Add(ref runningMean, " + offsets["s"] + " + s);");
-                        w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(" + Unsafe + ".Add(ref runningVar, " + offsets["s"] + " + s), epsilon);");
-                    }
-                    EmitCoefficientsAndApply(w, ctx, offsets["p"]);
-                });
-    }
+    // ---------------------------------------------------------------- (B) whole tensor, chunked passes
 
-    /// <summary>
-    /// The skeleton both drivers share: pooled scratch, the refs the prologue carves out of it, the block
-    /// loop with the block's input/output refs (xb, yb), and the scratch returned in a finally.
-    /// </summary>
-    private static void EmitCore(SourceWriter w, Context ctx, string signature, bool training, System.Action prologue, System.Action<IDictionary<string, string>> block)
+    private static void EmitWholeTraining(SourceWriter w, Context ctx, string common, string statParams)
     {
-        using (w.Block("private static " + KernelPath + " " + signature + " where TOps : struct, " + Ops))
+        var plan = ctx.Plan;
+        bool standardize = !ctx.Spec.IsRootMeanSquare;
+        using (w.Block("private static " + KernelPath + " TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
         {
-            EmitScratch(w, ctx, training);
+            EmitScratchSizes(w, ctx, training: true);
+            w.Line("// Statistics over chunks of the first segment, fixed by the shape: each chunk its own partial sums.");
+            w.Line("nint statFirst = " + StatFirstExtent(ctx) + ";");
+            w.Line("int chunks = " + ChunkCount(ctx, "statFirst", plan.Strategy == ReduceStrategy.Vertical || plan.StatSegments.Count > 1) + ";");
+            w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, training: true) + ");");
+            w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training: true) + ");");
+            w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 2 * accumulators);");
             using (w.Block("try"))
             {
-                prologue();
-                EmitBlockNest(w, ctx, offsets =>
+                w.Line("ref " + ctx.T + " xb = ref " + Marshal + ".GetReference(input);");
+                EmitScratchRefs(w, ctx, training: true);
+                if (standardize) EmitShift(w, ctx);
+                w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * accumulators).Clear();");
+                w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new StatisticsChunk<TOps>(path, " + ctx.ExtentArgs +
+                       ", statFirst, chunks, accumulators, partials, elements), input, default, default, default, default, default);");
+                w.Line("// Merge the chunks' partial sums in chunk order (deterministic whatever ran them).");
+                w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
+                using (w.Block("for (int chunk = 0; chunk < chunks; chunk++)"))
                 {
-                    w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, " + offsets["x"] + ");");
-                    w.Line("ref " + ctx.T + " yb = ref " + Unsafe + ".Add(ref y, " + offsets["x"] + ");");
-                    block(offsets);
-                });
+                    using (w.Block("for (int a = 0; a < 2 * accumulators; a++)"))
+                        w.Line("doubles[a] += partials[chunk * 2 * accumulators + a];");
+                }
+                w.Line("ref " + ctx.T + " stat0Ref = ref " + Marshal + ".GetReference(stat0);");
+                if (standardize) w.Line("ref " + ctx.T + " stat1Ref = ref " + Marshal + ".GetReference(stat1);");
+                EmitCombineAndFinalize(w, ctx, "(nint)0", "stat0Ref", "stat1Ref");
+                w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
+                w.Line("ref " + ctx.T + " betaRef = ref " + Marshal + ".GetReference(beta);");
+                EmitCoefficients(w, ctx, "(nint)0", "gammaRef", "betaRef");
+                EmitApplyChunks(w, ctx, "gamma, beta");
             }
             using (w.Block("finally"))
             {
-                w.Line("global::System.Buffers.ArrayPool<double>.Shared.Return(doubles);");
-                w.Line("global::System.Buffers.ArrayPool<" + ctx.T + ">.Shared.Return(elements);");
+                w.Line(Pool + "<double>.Shared.Return(doubles);");
+                w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements);");
+                w.Line(Pool + "<double>.Shared.Return(partials);");
             }
             w.Line("return path;");
         }
         w.Line();
     }
 
-    /// <summary>Per-block scratch sizes and pooled arrays.</summary>
-    private static void EmitScratch(SourceWriter w, Context ctx, bool training)
+    private static void EmitWholeInference(SourceWriter w, Context ctx, string common)
+    {
+        using (w.Block("private static " + KernelPath + " InferenceCore<TOps>(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon) where TOps : struct, " + Ops))
+        {
+            EmitScratchSizes(w, ctx, training: false);
+            w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, training: false) + ");");
+            w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training: false) + ");");
+            using (w.Block("try"))
+            {
+                EmitScratchRefs(w, ctx, training: false);
+                w.Line("ref " + ctx.T + " runningMeanRef = ref " + Marshal + ".GetReference(runningMean);");
+                w.Line("ref " + ctx.T + " runningVarRef = ref " + Marshal + ".GetReference(runningVar);");
+                EmitRunningTerms(w, ctx, "(nint)0", "runningMeanRef", "runningVarRef");
+                w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
+                w.Line("ref " + ctx.T + " betaRef = ref " + Marshal + ".GetReference(beta);");
+                EmitCoefficients(w, ctx, "(nint)0", "gammaRef", "betaRef");
+                EmitApplyChunks(w, ctx, "gamma, beta");
+            }
+            using (w.Block("finally"))
+            {
+                w.Line(Pool + "<double>.Shared.Return(doubles);");
+                w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements);");
+            }
+            w.Line("return path;");
+        }
+        w.Line();
+    }
+
+    private static void EmitApplyChunks(SourceWriter w, Context ctx, string gammaBeta)
     {
         var plan = ctx.Plan;
+        w.Line("// Apply over chunks of its first segment (no reduction: any split gives the same bits).");
+        w.Line("nint applyFirst = " + ApplyFirstExtent(ctx) + ";");
+        w.Line("int applyChunks = " + ChunkCount(ctx, "applyFirst", plan.ApplySegments.Count > 1) + ";");
+        w.Line(Units + ".For(applyChunks, global::NormKernels.Parallelism.Workers(input.Length, applyChunks), new ApplyChunk<TOps>(path, " + ctx.ExtentArgs +
+               ", applyFirst, applyChunks, elements, coefficients), input, output, " + gammaBeta + ", default, default);");
+    }
+
+    /// <summary>The unit bodies of whole-tensor plans: a chunk of the statistics pass, a chunk of the apply pass.</summary>
+    private static void EmitChunkBodies(SourceWriter w, Context ctx)
+    {
         bool standardize = !ctx.Spec.IsRootMeanSquare;
+        using (w.Block("private readonly struct StatisticsChunk<TOps> : " + Body + " where TOps : struct, " + Ops))
+        {
+            w.Line("private readonly " + KernelPath + " _path;");
+            foreach (var axis in ctx.Axes) w.Line("private readonly nint _e_" + axis.Name + ";");
+            w.Line("private readonly nint _first;");
+            w.Line("private readonly int _chunks, _accumulators;");
+            w.Line("private readonly double[] _partials;");
+            w.Line("private readonly " + ctx.T + "[] _elements;");
+            w.Line();
+            using (w.Block("public StatisticsChunk(" + KernelPath + " path, " + ctx.ExtentParams + ", nint first, int chunks, int accumulators, double[] partials, " + ctx.T + "[] elements)"))
+            {
+                w.Line("_path = path;");
+                foreach (var axis in ctx.Axes) w.Line("_e_" + axis.Name + " = e_" + axis.Name + ";");
+                w.Line("_first = first; _chunks = chunks; _accumulators = accumulators; _partials = partials; _elements = elements;");
+            }
+            w.Line();
+            using (w.Block("public void Run(int worker, int unit, in " + Pinned + " spans)"))
+            {
+                w.Line(KernelPath + " path = _path;");
+                foreach (var axis in ctx.Axes) w.Line("nint e_" + axis.Name + " = _e_" + axis.Name + ";");
+                w.Line("nint from = _first * unit / _chunks, to = _first * (unit + 1) / _chunks;");
+                w.Line("ref " + ctx.T + " xb = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
+                w.Line("ref double sum = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_partials), unit * 2 * _accumulators);");
+                w.Line("ref double sq = ref " + Unsafe + ".Add(ref sum, _accumulators);");
+                if (standardize)
+                {
+                    w.Line("int coefficients = (int)" + ctx.InnerProduct(ctx.Plan.Form == ApplyForm.Fold ? Context.FoldAxis : Context.Kept) + ";");
+                    w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_elements), 2 * coefficients);");
+                }
+                EmitStatisticsCall(w, ctx, "from", "to", "ref sum", "ref sq");
+            }
+        }
+        w.Line();
+        using (w.Block("private readonly struct ApplyChunk<TOps> : " + Body + " where TOps : struct, " + Ops))
+        {
+            w.Line("private readonly " + KernelPath + " _path;");
+            foreach (var axis in ctx.Axes) w.Line("private readonly nint _e_" + axis.Name + ";");
+            w.Line("private readonly nint _first;");
+            w.Line("private readonly int _chunks, _coefficients;");
+            w.Line("private readonly " + ctx.T + "[] _elements;");
+            w.Line();
+            using (w.Block("public ApplyChunk(" + KernelPath + " path, " + ctx.ExtentParams + ", nint first, int chunks, " + ctx.T + "[] elements, int coefficients)"))
+            {
+                w.Line("_path = path;");
+                foreach (var axis in ctx.Axes) w.Line("_e_" + axis.Name + " = e_" + axis.Name + ";");
+                w.Line("_first = first; _chunks = chunks; _elements = elements; _coefficients = coefficients;");
+            }
+            w.Line();
+            using (w.Block("public void Run(int worker, int unit, in " + Pinned + " spans)"))
+            {
+                w.Line(KernelPath + " path = _path;");
+                foreach (var axis in ctx.Axes) w.Line("nint e_" + axis.Name + " = _e_" + axis.Name + ";");
+                w.Line("nint from = _first * unit / _chunks, to = _first * (unit + 1) / _chunks;");
+                w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(_elements);");
+                w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, _coefficients);");
+                EmitApplyCall(w, ctx, "ref " + Units + ".At<" + ctx.T + ">(spans.S0)", "ref " + Units + ".At<" + ctx.T + ">(spans.S1)", "from", "to",
+                    "ref " + Units + ".At<" + ctx.T + ">(spans.S2)", "ref " + Units + ".At<" + ctx.T + ">(spans.S3)");
+            }
+        }
+        w.Line();
+    }
+
+    /// <summary>A fixed function of the shape: enough chunks of about <see cref="ChunkElements"/> elements, at most one per index of the first segment.</summary>
+    private static string ChunkCount(Context ctx, string first, bool splittable) =>
+        splittable ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(ChunkElements) + ", 1, (long)" + first + ")" : "1";
+
+    private static string StatFirstExtent(Context ctx) => ctx.SegmentExtent(ctx.Plan.StatSegments[0]);
+
+    private static string ApplyFirstExtent(Context ctx) => ctx.SegmentExtent(ctx.Plan.ApplySegments[0]);
+
+    // ---------------------------------------------------------------- shared pieces
+
+    /// <summary>Per-block scratch sizes (locals statistics, coefficients, accumulators).</summary>
+    private static void EmitScratchSizes(SourceWriter w, Context ctx, bool training)
+    {
         w.Line("int statistics = (int)" + ctx.InnerProduct(Context.Kept) + ";");
-        w.Line("int coefficients = " + (plan.Form == ApplyForm.Fold ? "(int)" + ctx.InnerProduct(Context.FoldAxis) : "statistics") + ";");
+        w.Line("int coefficients = " + (ctx.Plan.Form == ApplyForm.Fold ? "(int)" + ctx.InnerProduct(Context.FoldAxis) : "statistics") + ";");
+        if (training) w.Line("int accumulators = (int)" + ctx.InnerProduct(Context.Accumulated) + ";");
+    }
+
+    // doubles: sum, sq per accumulator; (promoted: sum, sq per statistic); mean, rstd per statistic.
+    private static string DoublesSize(Context ctx, bool training) =>
+        training ? "2 * accumulators + " + (ctx.Plan.Promoted ? "4" : "2") + " * statistics" : "2 * statistics";
+
+    // elements: coefficients A, B; (standardize: shift per accumulator, promoted: shift per statistic).
+    private static string ElementsSize(Context ctx, bool training) =>
+        "2 * coefficients" + (training && !ctx.Spec.IsRootMeanSquare ? " + accumulators" + (ctx.Plan.Promoted ? " + statistics" : "") : "");
+
+    /// <summary>Refs carved out of the scratch arrays <c>doubles</c> and <c>elements</c>.</summary>
+    private static void EmitScratchRefs(SourceWriter w, Context ctx, bool training)
+    {
+        var plan = ctx.Plan;
         if (training)
         {
-            w.Line("int accumulators = (int)" + ctx.InnerProduct(Context.Accumulated) + ";");
-            // sum, sq per accumulator; (promoted: sum, sq per statistic); mean, rstd per statistic.
-            w.Line("double[] doubles = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * accumulators + " + (plan.Promoted ? "4" : "2") + " * statistics);");
-            w.Line(ctx.T + "[] elements = global::System.Buffers.ArrayPool<" + ctx.T + ">.Shared.Rent(2 * coefficients" +
-                   (standardize ? " + accumulators" + (plan.Promoted ? " + statistics" : "") : "") + ");");
+            w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
+            w.Line("ref double sum = ref " + Marshal + ".GetArrayDataReference(doubles);");
+            w.Line("ref double sq = ref " + Unsafe + ".Add(ref sum, accumulators);");
+            if (plan.Promoted)
+            {
+                w.Line("ref double statSum = ref " + Unsafe + ".Add(ref sq, accumulators);");
+                w.Line("ref double statSq = ref " + Unsafe + ".Add(ref statSum, statistics);");
+                w.Line("ref double mu = ref " + Unsafe + ".Add(ref statSq, statistics);");
+            }
+            else
+            {
+                w.Line("ref double statSum = ref sum;");
+                w.Line("ref double statSq = ref sq;");
+                w.Line("ref double mu = ref " + Unsafe + ".Add(ref sq, accumulators);");
+            }
         }
         else
         {
-            w.Line("double[] doubles = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * statistics);");
-            w.Line(ctx.T + "[] elements = global::System.Buffers.ArrayPool<" + ctx.T + ">.Shared.Rent(2 * coefficients);");
+            w.Line("ref double mu = ref " + Marshal + ".GetArrayDataReference(doubles);");
+        }
+        w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
+        w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(elements);");
+        w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
+        if (training && !ctx.Spec.IsRootMeanSquare)
+        {
+            w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref coefB, coefficients);");
+            w.Line(plan.Promoted ? "ref " + ctx.T + " statShift = ref " + Unsafe + ".Add(ref shift, accumulators);" : "ref " + ctx.T + " statShift = ref shift;");
         }
     }
 
-    /// <summary>The block loop: one loop per leading kept axis, tracking memory, statistic and parameter offsets.</summary>
-    private static void EmitBlockNest(SourceWriter w, Context ctx, System.Action<IDictionary<string, string>> body)
+    /// <summary>Each statistic's shift (its first element), expanded per accumulator when channels are promoted.</summary>
+    private static void EmitShift(SourceWriter w, Context ctx)
     {
-        var loops = new List<Loop>();
-        for (int i = 0; i < ctx.Plan.BlockAxes; i++)
+        w.Line("// Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.");
+        EmitNest(w, InnerAxisLoops(ctx, Context.Kept, ("x", Context.Memory), ("s", Context.Kept)),
+            new Dictionary<string, string> { ["x"] = "(nint)0", ["s"] = "(nint)0" },
+            o => w.Line(Unsafe + ".Add(ref statShift, " + o["s"] + ") = " + Unsafe + ".Add(ref xb, " + o["x"] + ");"), "first_");
+        if (ctx.Plan.Promoted)
         {
-            var axis = ctx.Axes[i];
-            var loop = new Loop("b_" + axis.Name, ctx.E(i), i == 0 ? "Blocks: statistics depend on these axes' indices alone." : "");
-            loop.Strides["x"] = ctx.Stride(i, Context.Memory);
-            loop.Strides["s"] = ctx.Stride(i, Context.Kept);
-            if (axis.Param) loop.Strides["p"] = ctx.Stride(i, Context.ParamAxis);
-            loops.Add(loop);
+            w.Line("// Every per-channel accumulator of a group shares the group's shift, so their sums add up.");
+            EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.Kept)),
+                new Dictionary<string, string> { ["a"] = "(nint)0", ["s"] = "(nint)0" },
+                o => w.Line(Unsafe + ".Add(ref shift, " + o["a"] + ") = " + Unsafe + ".Add(ref statShift, " + o["s"] + ");"), "share_");
         }
-        EmitNest(w, loops, new Dictionary<string, string> { ["x"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" }, body, "block_");
     }
+
+    private static void EmitStatisticsCall(SourceWriter w, Context ctx, string from, string to, string sum, string sq)
+    {
+        bool standardize = !ctx.Spec.IsRootMeanSquare;
+        using (w.Block("switch (path)"))
+        {
+            string args = "ref xb, " + ctx.ExtentArgs + ", " + from + ", " + to + (standardize ? ", ref shift, " + sum : "") + ", " + sq;
+            foreach (var isa in ctx.Isas)
+                w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Statistics") + "(" + args + "); break;");
+        }
+    }
+
+    /// <summary>Promoted accumulators combined into their statistic; mean/variance written out and kept as (mu, rstd).</summary>
+    private static void EmitCombineAndFinalize(SourceWriter w, Context ctx, string so, string stat0 = "stat0", string stat1 = "stat1")
+    {
+        bool standardize = !ctx.Spec.IsRootMeanSquare;
+        if (ctx.Plan.Promoted)
+        {
+            w.Line("// Combine the per-channel accumulators into their group, in a fixed order.");
+            w.Line("new global::System.Span<double>(doubles, 2 * accumulators, 2 * statistics).Clear();");
+            EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.Kept)),
+                new Dictionary<string, string> { ["a"] = "(nint)0", ["s"] = "(nint)0" },
+                o =>
+                {
+                    if (standardize) w.Line(Unsafe + ".Add(ref statSum, " + o["s"] + ") += " + Unsafe + ".Add(ref sum, " + o["a"] + ");");
+                    w.Line(Unsafe + ".Add(ref statSq, " + o["s"] + ") += " + Unsafe + ".Add(ref sq, " + o["a"] + ");");
+                }, "combine_");
+        }
+        string Out(string name, string s) => Unsafe + ".Add(ref " + name + ", " + Offset(so, s) + ")";
+        using (w.Block("for (int s = 0; s < statistics; s++)"))
+        {
+            if (standardize)
+            {
+                w.Line("(double mean, double variance) = " + Stats + ".FromShiftedSums(" + Unsafe + ".Add(ref statShift, s), " +
+                       Unsafe + ".Add(ref statSum, s), " + Unsafe + ".Add(ref statSq, s), count);");
+                w.Line(Out(stat0, "s") + " = (" + ctx.T + ")mean;");
+                w.Line(Out(stat1, "s") + " = (" + ctx.T + ")variance;");
+                w.Line(Unsafe + ".Add(ref mu, s) = mean;");
+                w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(variance, epsilon);");
+            }
+            else
+            {
+                w.Line("double meanSquare = " + Unsafe + ".Add(ref statSq, s) / count;");
+                w.Line(Out(stat0, "s") + " = (" + ctx.T + ")meanSquare;");
+                w.Line(Unsafe + ".Add(ref mu, s) = 0d;");
+                w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(meanSquare, epsilon);");
+            }
+        }
+    }
+
+    /// <summary>(mu, rstd) of the block's statistics from the running statistics.</summary>
+    private static void EmitRunningTerms(SourceWriter w, Context ctx, string so, string mean = "runningMean", string variance = "runningVar")
+    {
+        using (w.Block("for (int s = 0; s < statistics; s++)"))
+        {
+            w.Line(Unsafe + ".Add(ref mu, s) = " + Unsafe + ".Add(ref " + mean + ", " + Offset(so, "s") + ");");
+            w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(" + Unsafe + ".Add(ref " + variance + ", " + Offset(so, "s") + "), epsilon);");
+        }
+    }
+
+    private static string Offset(string a, string b) => a == "(nint)0" ? b : b == "(nint)0" ? a : a + " + " + b;
 
     /// <summary>One loop per axis inside the block that satisfies <paramref name="select"/>, with strides in the named spaces.</summary>
     private static List<Loop> InnerAxisLoops(Context ctx, System.Func<PlanAxis, bool> select, params (string Space, System.Func<PlanAxis, bool> Member)[] spaces)
@@ -237,16 +483,13 @@ internal static partial class Emitter
         return loops;
     }
 
-    private static string Offset(string a, string b) => a == "(nint)0" ? b : b == "(nint)0" ? a : a + " + " + b;
-
-    /// <summary>Coefficients from (mu, rstd) and the affine parameters, then the apply pass on the block.</summary>
-    private static void EmitCoefficientsAndApply(SourceWriter w, Context ctx, string po)
+    /// <summary>Coefficients from (mu, rstd) and the affine parameters.</summary>
+    private static void EmitCoefficients(SourceWriter w, Context ctx, string po, string gammaRef = "gamma", string betaRef = "beta")
     {
         var spec = ctx.Spec;
-        var plan = ctx.Plan;
-        string gamma(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref gamma, " + Offset(po, p) + ")" : "1d";
-        string beta(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref beta, " + Offset(po, p) + ")" : "0d";
-        if (plan.Form == ApplyForm.Fold)
+        string gamma(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref " + gammaRef + ", " + Offset(po, p) + ")" : "1d";
+        string beta(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref " + betaRef + ", " + Offset(po, p) + ")" : "0d";
+        if (ctx.Plan.Form == ApplyForm.Fold)
         {
             w.Line("// Coefficients: A = gamma * rstd, B = beta - mean * A, one pair per fold index (computed in double).");
             EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.Kept), ("p", Context.ParamAxis)),
@@ -267,10 +510,14 @@ internal static partial class Emitter
                 w.Line(Unsafe + ".Add(ref coefB, s) = (" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, s) * " + Unsafe + ".Add(ref rstd, s));");
             }
         }
+    }
+
+    private static void EmitApplyCall(SourceWriter w, Context ctx, string x, string y, string from, string to, string g, string h)
+    {
         using (w.Block("switch (path)"))
         {
-            string args = "ref xb, ref yb, " + ctx.ExtentArgs + ", ref coefA, ref coefB" +
-                (plan.Form == ApplyForm.TwoStep ? ", ref " + Unsafe + ".Add(ref gamma, " + po + "), ref " + Unsafe + ".Add(ref beta, " + po + ")" : "");
+            string args = x + ", " + y + ", " + ctx.ExtentArgs + ", " + from + ", " + to + ", ref coefA, ref coefB" +
+                (ctx.Plan.Form == ApplyForm.TwoStep ? ", " + g + ", " + h : "");
             foreach (var isa in ctx.Isas)
                 w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Apply") + "(" + args + "); break;");
         }

@@ -26,6 +26,13 @@ internal static partial class Emitter
         return loops;
     }
 
+    /// <summary>The first loop of a pass runs over [from0, to0): the chunk of its segment this call covers.</summary>
+    private static void Chunk(Loop first)
+    {
+        first.Start = "from0";
+        first.Extent = "to0";
+    }
+
     private static void EmitSegmentLocals(SourceWriter w, Context ctx, IList<Segment> segments, int outer, params (string Space, System.Func<PlanAxis, bool> Member)[] spaces)
     {
         for (int k = 0; k < segments.Count; k++)
@@ -46,12 +53,16 @@ internal static partial class Emitter
         var segs = plan.StatSegments.ToList();
         int n = segs.Count;
         string accParams = (standardize ? ", ref " + isa.Element + " shift, ref double sum" : "") + ", ref double sq";
-        w.Line("/// <summary>Statistics of one block on the " + isa.Path + " path: segments " + ctx.Describe(plan.StatSegments) + ".</summary>");
-        using (w.Block("private static void Statistics_" + isa.Suffix + isa.TypeParams + "(ref " + isa.Element + " x, " + ctx.ExtentParams + accParams + ")" + isa.Constraint))
+        w.Line("/// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the " + isa.Path + " path: segments " + ctx.Describe(plan.StatSegments) + ".</summary>");
+        using (w.Block("private static void Statistics_" + isa.Suffix + isa.TypeParams + "(ref " + isa.Element + " x, " + ctx.ExtentParams + ", nint from0, nint to0" + accParams + ")" + isa.Constraint))
         {
             int outer = plan.Strategy == ReduceStrategy.Horizontal ? n - 1 : n - 2;
             EmitSegmentLocals(w, ctx, segs, outer, ("x", Context.Memory), ("a", Context.Accumulated));
-            EmitNest(w, SegmentLoops(ctx, segs, 0, outer, ("x", Context.Memory), ("a", Context.Accumulated)),
+            var loops = SegmentLoops(ctx, segs, 0, outer, ("x", Context.Memory), ("a", Context.Accumulated));
+            if (loops.Count > 0) Chunk(loops[0]);
+            // Vertical with no outer loop: the rows are the first segment; a chunk is a range of rows.
+            bool rowChunk = plan.Strategy == ReduceStrategy.Vertical && outer == 0;
+            EmitNest(w, loops,
                 new Dictionary<string, string> { ["x"] = "(nint)0", ["a"] = "(nint)0" },
                 o =>
                 {
@@ -66,7 +77,8 @@ internal static partial class Emitter
                     else
                     {
                         w.Line("// Innermost: rows of the reduced segment, each a contiguous run of accumulators.");
-                        w.Line(isa.Call("ReduceColumns") + "(ref " + Unsafe + ".Add(ref x, " + xo + "), len" + I(n - 2) + ", len" + I(n - 1) +
+                        string rowsFrom = rowChunk ? "from0 * len" + I(n - 1) : xo;
+                        w.Line(isa.Call("ReduceColumns") + "(ref " + Unsafe + ".Add(ref x, " + rowsFrom + "), " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
                                (standardize ? ", ref " + Unsafe + ".Add(ref shift, " + ao + ")" : "") + acc + ");");
                     }
                 });
@@ -200,12 +212,14 @@ internal static partial class Emitter
             : new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("s", Context.Kept), ("p", Context.ParamAxis) };
         string t = isa.Element;
         string extra = fold ? "" : ", ref " + t + " g, ref " + t + " h";
-        w.Line("/// <summary>Apply on one block, " + isa.Path + " path: segments " + ctx.Describe(plan.ApplySegments) + ".</summary>");
-        using (w.Block("private static void Apply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " y, " + ctx.ExtentParams + ", ref " + t + " a, ref " + t + " b" + extra + ")" + isa.Constraint))
+        w.Line("/// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), " + isa.Path + " path: segments " + ctx.Describe(plan.ApplySegments) + ".</summary>");
+        using (w.Block("private static void Apply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " y, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " a, ref " + t + " b" + extra + ")" + isa.Constraint))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var start = spaces.ToDictionary(s => s.Item1, s => "(nint)0");
-            EmitNest(w, SegmentLoops(ctx, segs, 0, n - 1, spaces), start, o =>
+            var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
+            if (loops.Count > 0) Chunk(loops[0]);
+            EmitNest(w, loops, start, o =>
             {
                 string xo = o["x"];
                 var args = new List<string> { xo == "(nint)0" ? "ref x" : "ref " + Unsafe + ".Add(ref x, " + xo + ")", xo == "(nint)0" ? "ref y" : "ref " + Unsafe + ".Add(ref y, " + xo + ")", "len" + I(n - 1) };

@@ -198,17 +198,13 @@ internal static partial class Emitter
                     Literals.String(ctx.SampleDimsText) + ", \"the layer's normalizedSize\");");
             w.Line(Checks + ".NoPartialOverlap(input, output, nameof(output));");
             // Locals have multi-letter names: every single lower-case letter may be a dim parameter.
-            w.Line("ref " + ctx.T + " inputRef = ref " + Marshal + ".GetReference(input);");
-            w.Line("ref " + ctx.T + " outputRef = ref " + Marshal + ".GetReference(output);");
-            string paramRefs = spec.HasAffine
-                ? "ref " + Marshal + ".GetArrayDataReference(Weight), ref " + Marshal + ".GetArrayDataReference(Bias)"
-                : "ref " + Unsafe + ".NullRef<" + ctx.T + ">(), ref " + Unsafe + ".NullRef<" + ctx.T + ">()";
+            string paramRefs = spec.HasAffine ? "Weight, Bias" : "default, default";
             if (plan.BatchReduced)
             {
                 using (w.Block("if (!Training)"))
                 {
-                    w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), ref inputRef, ref outputRef, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                           ", ref " + Marshal + ".GetArrayDataReference(RunningMean), ref " + Marshal + ".GetArrayDataReference(RunningVar), _epsilon);");
+                    w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
+                           ", RunningMean, RunningVar, _epsilon);");
                     w.Line("return;");
                 }
             }
@@ -223,7 +219,7 @@ internal static partial class Emitter
                 w.Line("_batchStatistic0 = new " + ctx.T + "[statistics];");
                 if (!spec.IsRootMeanSquare) w.Line("_batchStatistic1 = new " + ctx.T + "[statistics];");
             }
-            w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), ref inputRef, ref outputRef, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
+            w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
                    ", _batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", _batchStatistic1") + ", _epsilon);");
             if (plan.BatchReduced)
             {
@@ -370,7 +366,7 @@ internal static partial class Emitter
             {
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line("return RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), " + ctx.RefsFromSpans + ", " + ctx.ExtentArgsFromDims + ", " + ctx.ParamRefsFromSpans +
-                       ", ref " + Marshal + ".GetReference(mean), ref " + Marshal + ".GetReference(variance), epsilon);");
+                       ", mean, variance, epsilon);");
             }
             w.Line();
             w.Line("/// <summary>ForwardInference on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
@@ -386,7 +382,7 @@ internal static partial class Emitter
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line(Checks + ".PathAvailable(path, ChoosePath(false, " + ctx.ExtentArgsFromDims + "), nameof(path));");
                 w.Line("return InferenceCore<TOps>(path, " + ctx.RefsFromSpans + ", " + ctx.ExtentArgsFromDims + ", " + ctx.ParamRefsFromSpans +
-                       ", ref " + Marshal + ".GetReference(mean), ref " + Marshal + ".GetReference(variance), epsilon);");
+                       ", mean, variance, epsilon);");
             }
             w.Line();
         }
