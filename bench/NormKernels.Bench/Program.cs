@@ -133,6 +133,7 @@ public static class Program
             r.Torch = report.Torch.Cases.GetValueOrDefault(r.Case.Id);
 
         report.Elapsed = clock.Elapsed;
+        report.Environment.Add($"load average at end: {LoadAverage()}");
         Console.WriteLine();
         Console.WriteLine($"Results ({report.Mode}, {report.Elapsed.TotalSeconds:0} s; torch: {report.Torch.Note})");
         Console.WriteLine();
@@ -155,13 +156,16 @@ public static class Program
         Console.WriteLine(
             $"[{index,2}/{count}] {r.Case.Id,-17} {r.Case.Shape.Dims,-13} copy {ReportWriter.Time(r, Variant.Copy),9}  " +
             $"generated {ReportWriter.Time(r, Variant.Generated),9} = {ReportWriter.Ratio(r.Ratio(Variant.Generated)),5}x  " +
-            $"scalar {ReportWriter.Ratio(r.Ratio(Variant.Scalar)),5}x  TensorPrimitives {ReportWriter.Ratio(r.Ratio(Variant.TensorPrimitives)),5}x  ({r.Path}){check}");
+            $"scalar {ReportWriter.Ratio(r.Ratio(Variant.Scalar)),5}x  TensorPrimitives {ReportWriter.Ratio(r.Ratio(Variant.TensorPrimitives)),5}x  ({r.Path}" +
+            (r.Retried > 0 ? $", {r.Retried} re-timed" : "") + (r.Contended > 0 ? $", {r.Contended} contended" : "") + $"){check}");
     }
 
     private static readonly string[] QuickMethod =
     [
         "mode: quick: in-process harness, 1 thread; per case: the baselines checked against the generated output at the case's shape, " +
         "each variant warmed up >= 30 ms, then 9 rounds of one batch (>= 8 ms, >= 1 call) per variant in rotating order; median per call. " +
+        "A batch during which this thread waited on the run queue > 3% of its time (another job had the CPU) is re-timed (up to 4 attempts; " +
+        "CSV: samples_retried, samples_contended). " +
         "JIT settled before (tier-1 code). Shows the picture, not publishable precision.",
         "all buffers L3-resident and shared by the variants; parameters: gamma, beta per channel; eps 1e-5; GroupNorm 32 groups",
     ];
@@ -188,8 +192,22 @@ public static class Program
             $"machine: {cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription.Trim()}",
             $"runtime: .NET {Environment.Version}, {RuntimeInformation.ProcessArchitecture}",
             $"kernels: {Isa.Describe()}",
-            $"shapes (float32): {string.Join(", ", Shapes.All.Select(s => $"{s.Name} {s.Dims} ({s.Bytes / 1e6:0.#} MB)"))}",
+            $"shapes (float32): {string.Join(", ", Shapes.All.Select(s => $"{s.Name} {s.Dims} ({s.Bytes / 1e6:0.###} MB)"))}",
+            $"load average at start: {LoadAverage()} (the machine is shared: quote ratios from one run, not absolute times)",
         ];
+    }
+
+    /// <summary>The 1, 5 and 15 minute load averages (Linux), or "unknown".</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "unknown";
+        }
     }
 
     /// <summary><c>bench/results</c> of the repository this program was built from (or of the current directory).</summary>

@@ -128,7 +128,7 @@ public static class ReportWriter
         var sb = new StringBuilder();
         sb.AppendLine("mode,job,case,op,layout,shape,dims,bytes,path,copy_ns,generated_ns,scalar_ns,tensorprimitives_ns," +
                       "ratio,scalar_ratio,tensorprimitives_ratio,generated_min_ns,generated_max_ns,copy_gbps,generated_gbps," +
-                      "torch_ns,torch_copy_ns,torch_ratio,scalar_max_abs_diff,tensorprimitives_max_abs_diff,status");
+                      "torch_ns,torch_copy_ns,torch_ratio,torch_calls,torch_dropped,scalar_max_abs_diff,tensorprimitives_max_abs_diff,samples_retried,samples_contended,status");
         foreach (var r in report.Results)
         {
             var g = r.Times.GetValueOrDefault(Variant.Generated);
@@ -142,8 +142,8 @@ public static class ReportWriter
                 Num(r.Ratio(Variant.Generated)), Num(r.Ratio(Variant.Scalar)), Num(r.Ratio(Variant.TensorPrimitives)),
                 Num(g?.MinNs), Num(g?.MaxNs),
                 Num(copy is null ? null : bytes / copy.MedianNs), Num(g is null ? null : bytes / g.MedianNs),
-                Num(r.Torch?.MedianNs), Num(r.Torch?.CopyMedianNs), Num(r.TorchRatio),
-                Num(r.ScalarDiff), Num(r.TensorsDiff),
+                Num(r.Torch?.MedianNs), Num(r.Torch?.CopyMedianNs), Num(r.TorchRatio), Num(r.Torch?.Calls), Num(r.Torch?.Dropped),
+                Num(r.ScalarDiff), Num(r.TensorsDiff), r.Retried.ToString(Inv), r.Contended.ToString(Inv),
                 report.Torch.Available || r.Torch is not null ? "measured" : "measured; torch " + report.Torch.Note,
             ]);
             sb.AppendLine();
@@ -151,7 +151,7 @@ public static class ReportWriter
         foreach (var c in NotYet(report))
         {
             sb.AppendJoin(',', [report.Mode, "", c.Id, Quote(c.Op.Title), c.Op.Layout, c.Shape.Name, c.Shape.Dims, c.Shape.Bytes.ToString(Inv),
-                "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "not yet: " + c.Op.NotYet]);
+                "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "not yet: " + c.Op.NotYet]);
             sb.AppendLine();
         }
         return sb.ToString();

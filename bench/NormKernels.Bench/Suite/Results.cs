@@ -9,7 +9,8 @@ namespace NormKernels.Bench.Suite;
 public sealed record Timing(double MedianNs, double MinNs, double MaxNs, int Samples, long CallsPerSample);
 
 /// <summary>A PyTorch measurement of one case (bench/torch/bench_torch.py).</summary>
-public sealed record TorchTiming(double MedianNs, double MinNs, int Calls, double CopyMedianNs);
+/// <param name="Dropped">Calls dropped because the thread waited on the run queue (another job had the CPU).</param>
+public sealed record TorchTiming(double MedianNs, double MinNs, int Calls, int Dropped, double CopyMedianNs);
 
 /// <summary>The torch column for a whole run: either available with per-case timings, or a reason it is not.</summary>
 public sealed class TorchRun
@@ -52,6 +53,12 @@ public sealed class CaseResult
 
     public TorchTiming? Torch { get; set; }
 
+    /// <summary>Quick mode: samples measured again because this thread waited on the run queue (another job ran).</summary>
+    public int Retried { get; set; }
+
+    /// <summary>Quick mode: samples kept although every attempt was disturbed (the least disturbed one).</summary>
+    public int Contended { get; set; }
+
     /// <summary>Time / Copy time (the ratio to the limit), or NaN when a time is missing.</summary>
     public double Ratio(Variant v) =>
         Times.TryGetValue(v, out var t) && Times.TryGetValue(Variant.Copy, out var copy) ? t.MedianNs / copy.MedianNs : double.NaN;
@@ -66,7 +73,7 @@ public sealed class RunReport
 {
     public required string Mode { get; init; }
     public required DateTime Started { get; init; }
-    public required IReadOnlyList<string> Environment { get; init; }
+    public required List<string> Environment { get; init; }
     public required IReadOnlyList<string> Method { get; init; }
     public List<CaseResult> Results { get; } = new();
     public TorchRun Torch { get; set; } = TorchRun.NotAvailable("not run");

@@ -129,6 +129,7 @@ public static class TorchRunner
                         v.GetProperty("median_ms").GetDouble() * 1e6,
                         v.GetProperty("min_ms").GetDouble() * 1e6,
                         v.GetProperty("calls").GetInt32(),
+                        v.TryGetProperty("dropped", out var dropped) ? dropped.GetInt32() : 0,
                         v.GetProperty("copy_median_ms").GetDouble() * 1e6);
             }
             return run;
