@@ -23,11 +23,15 @@ public static class FullRunner
     /// </summary>
     public static readonly (string Id, string Variable, string Path)[] IsaJobs =
     [
-        ("Default", "", "widest (AVX-512 where present)"),
+        // Not "Default": BenchmarkDotNet treats that id as unset and names the job by its characteristics.
+        ("DefaultIsa", "", "widest (AVX-512 where present)"),
         ("NoAvx512", "DOTNET_EnableAVX512", "Vector256 (AVX2 + FMA)"),
         ("NoAvx2", "DOTNET_EnableAVX2", "Vector128"),
         ("NoHwIntrinsic", "DOTNET_EnableHWIntrinsic", "Scalar"),
     ];
+
+    /// <summary>The job id without <c>--isa-jobs</c>.</summary>
+    public const string SingleJobId = "Full";
 
     public static IConfig Config(bool isaJobs, bool shortRun)
     {
@@ -37,7 +41,7 @@ public static class FullRunner
             .AddColumn(new EffectiveBandwidthColumn())
             .AddDiagnoser(MemoryDiagnoser.Default);
         if (!isaJobs)
-            return config.AddJob(baseJob.WithId("Default"));
+            return config.AddJob(baseJob.WithId(SingleJobId));
         foreach (var (id, variable, _) in IsaJobs)
             config.AddJob(variable.Length == 0 ? baseJob.WithId(id) : baseJob.WithEnvironmentVariable(variable, "0").WithId(id));
         return config;
@@ -67,7 +71,7 @@ public static class FullRunner
         }
 
         // Table order: job order of the config, then the catalog's case order.
-        var jobOrder = isaJobs ? IsaJobs.Select(j => j.Id).ToList() : ["Default"];
+        var jobOrder = isaJobs ? IsaJobs.Select(j => j.Id).ToList() : [SingleJobId];
         var caseOrder = Catalog.All.Select((c, i) => (c.Id, i)).ToDictionary(t => t.Id, t => t.i);
         var ordered = results.Values
             .OrderBy(r => jobOrder.IndexOf(r.Job) is var k && k >= 0 ? k : int.MaxValue)

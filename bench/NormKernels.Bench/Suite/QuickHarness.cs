@@ -37,7 +37,7 @@ public sealed class QuickHarness
     public CaseResult Measure(BenchCase benchCase)
     {
         var d = new CaseData(benchCase);
-        var result = new CaseResult(benchCase, "Default");
+        var result = new CaseResult(benchCase, "Quick");
         var bodies = new Dictionary<Variant, Action>
         {
             [Variant.Copy] = Variants.Create(Variant.Copy, d),

@@ -38,7 +38,7 @@ public sealed class CaseResult
 
     public BenchCase Case { get; }
 
-    /// <summary>"Default", or the ISA job's name in a full run with <c>--isa-jobs</c>.</summary>
+    /// <summary>"Quick", "Full", or the ISA job's name in a full run with <c>--isa-jobs</c> (the job column appears when a run has several).</summary>
     public string Job { get; }
 
     /// <summary>The <see cref="KernelPath"/> the generated kernel ran on (quick mode; "" when unknown).</summary>

@@ -14,7 +14,9 @@ namespace NormKernels.Bench.Suite;
 /// </summary>
 public static class TorchRunner
 {
-    public const string Python = "/usr/bin/python3";
+    /// <summary><c>/usr/bin/python3</c>; <c>NORMKERNELS_BENCH_PYTHON</c> overrides it (tests of the n/a path, other installs).</summary>
+    public static string Python =>
+        Environment.GetEnvironmentVariable("NORMKERNELS_BENCH_PYTHON") is { Length: > 0 } python ? python : "/usr/bin/python3";
 
     /// <summary>The script next to the program (the project copies it there), or null.</summary>
     public static string? ScriptPath
