@@ -14,8 +14,11 @@ public enum OpKind
     GroupNorm,
     RmsNorm,
 
-    // Not generated yet (issue "training"): listed so that the output says so, and so that adding them is
-    // a catalog entry plus one factory case per variant.
+    // Not generated yet (issue "training"): listed so that the output says so. Adding one: drop NotYet from its
+    // catalog entries and add an arm to each factory (GeneratedLayers.Create, Variants.Scalar/Tensors, and the op
+    // in bench_torch.py). A backward pass also needs its extra buffers in CaseData (output gradient in, input
+    // gradient out) and a limit that moves its bytes (x and dy read, dx written: the Copy variant then copies
+    // both inputs), so that its ratio stays "time / least possible traffic".
     LocalResponseNorm,
     BatchNormBackward,
     LayerNormBackward,
