@@ -18,9 +18,9 @@ public static class ReportWriter
     [
         "copy: Span.CopyTo of the same bytes (one read + one write), the limit; median time per call.",
         "generated: the NormKernels layer's Forward (path = the instruction-set path it ran on); median time per call.",
-        "ratio: generated / copy (1.00 = at the limit; lower is better).",
+        "ratio: generated / copy (1.00 = at the limit; lower is better); * = noisy: other jobs disturbed the samples of copy or generated (spread > 30% after 3 measurements), rerun.",
         "scalar, TensorPrimitives: the baseline's time / copy (same scale as ratio): plain scalar C#, and a composition of System.Numerics.Tensors.TensorPrimitives calls.",
-        "torch: generated time / PyTorch time for the same case, 1 thread (below 1 = NormKernels is faster).",
+        "torch: generated time / PyTorch time for the same case, 1 thread (below 1 = NormKernels is faster); * = torch's own copy of the bytes stayed > 30% away from the C# copy (torch disturbed), rerun.",
     ];
 
     // ---------------------------------------------------------------- console / markdown table
@@ -34,14 +34,15 @@ public static class ReportWriter
         foreach (var r in report.Results)
         {
             string torch = report.Torch.Available
-                ? (r.Torch is null ? (report.Torch.Errors.TryGetValue(r.Case.Id, out var e) ? "error" : "-") : Ratio(r.TorchRatio))
+                ? (r.Torch is null ? (report.Torch.Errors.TryGetValue(r.Case.Id, out var e) ? "error" : "-")
+                    : Ratio(r.TorchRatio) + (report.Torch.Disturbed.Contains(r.Case.Id) ? "*" : ""))
                 : report.Torch.Note;
             var row = new List<string>();
             if (jobs) row.Add(r.Job);
             row.AddRange([
                 r.Case.Op.Title, r.Case.Shape.ToString(), r.Case.Op.Layout, r.Path,
                 Time(r, Variant.Copy), Time(r, Variant.Generated),
-                Ratio(r.Ratio(Variant.Generated)), Ratio(r.Ratio(Variant.Scalar)), Ratio(r.Ratio(Variant.TensorPrimitives)), torch,
+                Ratio(r.Ratio(Variant.Generated)) + (r.Noisy ? "*" : ""), Ratio(r.Ratio(Variant.Scalar)), Ratio(r.Ratio(Variant.TensorPrimitives)), torch,
             ]);
             yield return row.ToArray();
         }
@@ -128,7 +129,7 @@ public static class ReportWriter
         var sb = new StringBuilder();
         sb.AppendLine("mode,job,case,op,layout,shape,dims,bytes,path,copy_ns,generated_ns,scalar_ns,tensorprimitives_ns," +
                       "ratio,scalar_ratio,tensorprimitives_ratio,generated_min_ns,generated_max_ns,copy_gbps,generated_gbps," +
-                      "torch_ns,torch_copy_ns,torch_ratio,torch_calls,torch_dropped,scalar_max_abs_diff,tensorprimitives_max_abs_diff,samples_retried,samples_contended,status");
+                      "torch_ns,torch_copy_ns,torch_ratio,torch_calls,torch_dropped,scalar_max_abs_diff,tensorprimitives_max_abs_diff,samples_retried,samples_contended,copy_spread,generated_spread,measurements,noisy,status");
         foreach (var r in report.Results)
         {
             var g = r.Times.GetValueOrDefault(Variant.Generated);
@@ -144,6 +145,7 @@ public static class ReportWriter
                 Num(copy is null ? null : bytes / copy.MedianNs), Num(g is null ? null : bytes / g.MedianNs),
                 Num(r.Torch?.MedianNs), Num(r.Torch?.CopyMedianNs), Num(r.TorchRatio), Num(r.Torch?.Calls), Num(r.Torch?.Dropped),
                 Num(r.ScalarDiff), Num(r.TensorsDiff), r.Retried.ToString(Inv), r.Contended.ToString(Inv),
+                Num(r.Spread(Variant.Copy)), Num(r.Spread(Variant.Generated)), r.Measurements.ToString(Inv), r.Noisy ? "yes" : "no",
                 report.Torch.Available || r.Torch is not null ? "measured" : "measured; torch " + report.Torch.Note,
             ]);
             sb.AppendLine();
@@ -151,7 +153,7 @@ public static class ReportWriter
         foreach (var c in NotYet(report))
         {
             sb.AppendJoin(',', [report.Mode, "", c.Id, Quote(c.Op.Title), c.Op.Layout, c.Shape.Name, c.Shape.Dims, c.Shape.Bytes.ToString(Inv),
-                "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "not yet: " + c.Op.NotYet]);
+                "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "not yet: " + c.Op.NotYet]);
             sb.AppendLine();
         }
         return sb.ToString();

@@ -41,7 +41,7 @@ public static class SvgPlot
         }
 
         // Grid and ticks: 1, 2, 5 per decade.
-        for (double decade = lo; decade < hi * 1.0001; decade *= 10)
+        for (double decade = Math.Pow(10, Math.Floor(Math.Log10(lo))); decade < hi * 1.0001; decade *= 10)
             foreach (double m in new[] { 1.0, 2.0, 5.0 })
             {
                 double v = decade * m;

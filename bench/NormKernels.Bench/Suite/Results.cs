@@ -25,8 +25,11 @@ public sealed class TorchRun
     /// <summary>Per-case failures reported by the script (case id -> message).</summary>
     public Dictionary<string, string> Errors { get; } = new();
 
-    /// <summary>The script's JSON, kept beside the results.</summary>
-    public string RawJson { get; init; } = "";
+    /// <summary>Cases whose torch copy stayed more than 30% away from the C# copy (torch was disturbed): marked in the table.</summary>
+    public HashSet<string> Disturbed { get; } = new();
+
+    /// <summary>The script's JSON, kept beside the results: one line per torch process (re-measurements follow the first).</summary>
+    public string RawJson { get; set; } = "";
 
     public static TorchRun NotAvailable(string reason) => new() { Available = false, Note = $"n/a ({reason})" };
 }
@@ -58,6 +61,17 @@ public sealed class CaseResult
 
     /// <summary>Quick mode: samples kept although every attempt was disturbed (the least disturbed one).</summary>
     public int Contended { get; set; }
+
+    /// <summary>Quick mode: how often the case was measured (more than once when its samples spread too much).</summary>
+    public int Measurements { get; set; } = 1;
+
+    /// <summary>Quick mode: the kept measurement still spreads more than the harness accepts (marked in the table).</summary>
+    public bool Noisy { get; set; }
+
+    /// <summary>Quick mode: per variant, (second-highest - second-lowest sample) / median.</summary>
+    public Dictionary<Variant, double> Spreads { get; } = new();
+
+    public double Spread(Variant v) => Spreads.TryGetValue(v, out var s) ? s : 0;
 
     /// <summary>Time / Copy time (the ratio to the limit), or NaN when a time is missing.</summary>
     public double Ratio(Variant v) =>
