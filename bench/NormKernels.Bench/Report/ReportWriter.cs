@@ -175,7 +175,7 @@ public static class ReportWriter
         var header = Header(jobs);
         sb.AppendLine("| " + string.Join(" | ", header) + " |");
         sb.AppendLine("|" + string.Concat(header.Select((_, i) => i >= (jobs ? 5 : 4) ? "---:|" : "---|")));
-        foreach (var row in Rows(report, jobs)) sb.AppendLine("| " + string.Join(" | ", row) + " |");
+        foreach (var row in Rows(report, jobs)) sb.AppendLine("| " + string.Join(" | ", row.Select(c => c.Replace("*", "\\*"))) + " |");
         sb.AppendLine();
         foreach (var l in Legend) sb.AppendLine($"* {l}");
         if (report.Torch.Errors.Count > 0)
