@@ -3,13 +3,14 @@ using System.Linq;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
+using NormKernels.Bench.Suite;
 
 namespace NormKernels.Bench;
 
 /// <summary>
 /// GB/s counting 8 bytes per tensor element: one float read and one float written, the least
 /// traffic any forward pass can have. On <c>Copy</c> it is the machine's copy bandwidth (the
-/// roofline); on a normalization it says how close that kernel comes to it.
+/// limit); on a normalization it says how close that kernel comes to it.
 /// </summary>
 public sealed class EffectiveBandwidthColumn : IColumn
 {
@@ -30,10 +31,10 @@ public sealed class EffectiveBandwidthColumn : IColumn
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
-        var shapeName = benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == "Shape")?.Value as string;
+        var caseId = benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == "Case")?.Value as string;
         var meanNs = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        if (shapeName is null || meanNs is not > 0) return "-";
-        double bytes = 2.0 * Shapes.Get(shapeName).Bytes;
+        if (caseId is null || meanNs is not > 0) return "-";
+        double bytes = 2.0 * Catalog.Find(caseId).Shape.Bytes;
         return (bytes / meanNs.Value).ToString("F1", CultureInfo.InvariantCulture); // bytes per ns = GB/s
     }
 }

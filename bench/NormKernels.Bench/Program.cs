@@ -1,45 +1,39 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
 using System.Linq;
-using BenchmarkDotNet.Columns;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Diagnosers;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Reports;
-using BenchmarkDotNet.Running;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
-using NormKernels.Bench.Baselines;
-using NormKernels.Bench.Kernels;
-using NormKernels.Bench.Roofline;
+using System.Runtime.InteropServices;
+using NormKernels.Bench.Full;
+using NormKernels.Bench.Report;
+using NormKernels.Bench.Suite;
 
 namespace NormKernels.Bench;
 
 /// <summary>
-/// Entry point.
+/// Entry point. Every case (operation x layout x shape, see <see cref="Catalog"/>) runs a plain copy of the same bytes
+/// (the limit), the generated kernel, a scalar C# baseline and a TensorPrimitives composition side by side, then
+/// PyTorch (when Debian's python3-torch is installed), and the run ends with one table, written as CSV, markdown
+/// and a plot under <c>bench/results/&lt;date&gt;/</c>.
 /// <list type="bullet">
-/// <item><c>--quick</c>: a short in-process run of every benchmark (a few seconds per case), one table.</item>
-/// <item><c>--numerics</c>: the offset-data accuracy experiment only (also printed before a quick run).</item>
-/// <item><c>--isa</c>: prints the widest kernel path this process runs (first line) and the details.</item>
-/// <item>anything else: BenchmarkDotNet's own command line with its default (full) job,
-/// e.g. <c>--filter *Copy*</c>; with no <c>--filter</c> every benchmark runs.</item>
+/// <item><c>--quick</c>: the whole matrix with the quick harness (<see cref="QuickHarness"/>), a minute or two.</item>
+/// <item>no mode option: the full BenchmarkDotNet run (<see cref="NormBenchmarks"/>, default job; <c>--short</c> for
+/// BenchmarkDotNet's short job, <c>--isa-jobs</c> for one job per instruction-set path); other arguments go to
+/// BenchmarkDotNet (e.g. <c>--filter *Generated*</c>).</item>
+/// <item><c>--cases a,b</c>: only the cases whose id contains one of the patterns (e.g. <c>S1</c>, <c>bn-train</c>,
+/// <c>gn32-nhwc-S2</c>); <c>--list</c> prints the ids.</item>
+/// <item><c>--no-torch</c>: skip the PyTorch column.</item>
+/// <item><c>--numerics</c>: the offset-data accuracy experiment only.</item>
+/// <item><c>--isa</c>: prints the widest kernel path this process runs (first line, read by tests/run.sh) and details.</item>
 /// </list>
 /// </summary>
 public static class Program
 {
-    private static readonly Type[] Benchmarks =
-    [
-        typeof(BatchNormBenchmarks),
-        typeof(SampleNormBenchmarks),
-        typeof(RowNormBenchmarks),
-        typeof(ScalarBatchNormBenchmark),
-        typeof(CopyBenchmark),
-    ];
-
     public static int Main(string[] args)
     {
         if (args.Contains("--isa"))
         {
-            // The first line is machine-read (tests/run.sh): a KernelPath name.
+            // The first line is machine-read (tests/run.sh, --isa-jobs): a KernelPath name.
             Console.WriteLine(Isa.Widest);
             Console.WriteLine(Isa.Describe());
             return 0;
@@ -51,80 +45,226 @@ public static class Program
             return 0;
         }
 
-        bool quick = args.Contains("--quick");
-        var rest = args.Where(a => a != "--quick").ToList();
-        if (!rest.Any(a => a == "--filter" || a.StartsWith("--filter=", StringComparison.Ordinal)))
-            rest.AddRange(["--filter", "*"]); // never fall into BenchmarkDotNet's interactive menu
+        var rest = new List<string>(args);
+        bool quick = Take(rest, "--quick");
+        bool noTorch = Take(rest, "--no-torch");
+        bool isaJobs = Take(rest, "--isa-jobs");
+        bool shortRun = Take(rest, "--short");
+        bool list = Take(rest, "--list");
+        Catalog.Select(TakeValue(rest, "--cases"));
 
-        PrintHeader(quick);
-        if (!SelfCheck()) return 2;
-        if (quick) Numerics.Run();
-
-        var config = quick ? QuickConfig() : FullConfig();
-        var summaries = BenchmarkSwitcher.FromTypes(Benchmarks).Run(rest.ToArray(), config).ToList();
-        return Failed(summaries) ? 1 : 0;
-    }
-
-    /// <summary>A few iterations, in process: enough to see the shape of the numbers, not to publish them.</summary>
-    private static IConfig QuickConfig() =>
-        Common(DefaultConfig.Instance)
-            .AddJob(Job.Default
-                .WithToolchain(InProcessEmitToolchain.Instance)
-                .WithLaunchCount(1)
-                .WithWarmupCount(2)
-                .WithIterationCount(5)
-                .WithId("Quick"))
-            .WithOptions(ConfigOptions.JoinSummary);
-
-    /// <summary>BenchmarkDotNet's default job (separate process, statistics until stable).</summary>
-    private static IConfig FullConfig() =>
-        Common(DefaultConfig.Instance).AddJob(Job.Default.WithId("Full"));
-
-    private static IConfig Common(IConfig config) =>
-        ManualConfig.Create(config)
-            .HideColumns(Column.Namespace)
-            .AddColumn(new EffectiveBandwidthColumn())
-            .AddDiagnoser(MemoryDiagnoser.Default);
-
-    private static void PrintHeader(bool quick)
-    {
-        Console.WriteLine($"NormKernels benchmarks ({(quick ? "quick" : "full")})");
-        Console.WriteLine($"  runtime: {Environment.Version}, {Environment.ProcessorCount} logical cores");
-        Console.WriteLine($"  kernels: {Isa.Describe()}");
-        Console.WriteLine($"  shapes : {Shapes.S1}, {Shapes.S2}, {Shapes.S4} (float32)");
-        Console.WriteLine("  ratio  : each class's Ratio column is time / Copy of the same bytes (the limit for one read + one write).");
-        Console.WriteLine();
-    }
-
-    /// <summary>Guards the baseline: per channel, its output must have mean 0 and variance 1.</summary>
-    private static bool SelfCheck()
-    {
-        var shape = new BenchShape("check", 3, 5, 4, 7);
-        var input = Shapes.RandomInput(shape, seed: 7, offset: 100f);
-        var output = new float[shape.Elements];
-        new ScalarBatchNorm(shape.C).Forward(input, output, shape.N, shape.C, shape.H, shape.W);
-
-        int plane = shape.H * shape.W;
-        double worstMean = 0, worstVar = 0;
-        for (int ch = 0; ch < shape.C; ch++)
+        if (list)
         {
-            var values = new List<double>();
-            for (int b = 0; b < shape.N; b++)
-                for (int i = 0; i < plane; i++)
-                    values.Add(output[(b * shape.C + ch) * plane + i]);
-            double mean = values.Average();
-            double variance = values.Sum(v => (v - mean) * (v - mean)) / values.Count;
-            worstMean = Math.Max(worstMean, Math.Abs(mean));
-            worstVar = Math.Max(worstVar, Math.Abs(variance - 1));
+            foreach (var c in Catalog.Selected)
+                Console.WriteLine($"{c.Id,-20} {c.Op.Title}, {c.Op.Layout}, {c.Shape}{(c.Op.Exists ? "" : "  (not yet)")}");
+            return 0;
+        }
+        if (!Catalog.Measurable.Any())
+        {
+            Console.Error.WriteLine("no case selected (see --list)");
+            return 2;
+        }
+        if (quick && (isaJobs || shortRun))
+        {
+            Console.Error.WriteLine("--isa-jobs and --short are options of the full (BenchmarkDotNet) mode, not of --quick");
+            return 2;
         }
 
-        bool ok = worstMean < 1e-3 && worstVar < 1e-2;
-        Console.WriteLine($"scalar baseline self-check: {(ok ? "ok" : "FAILED")} (max |mean| = {worstMean:E1}, max |var - 1| = {worstVar:E1})");
+        var clock = Stopwatch.StartNew();
+        var report = new RunReport
+        {
+            Mode = quick ? "quick" : isaJobs ? "full-isa" : "full",
+            Started = DateTime.Now,
+            Environment = EnvironmentLines(),
+            Method = quick ? QuickMethod : FullMethod(isaJobs, shortRun),
+        };
+        Console.WriteLine($"NormKernels benchmarks ({report.Mode}): {Catalog.Measurable.Count()} cases x copy, generated, scalar, TensorPrimitives" +
+                          (noTorch ? "" : ", then PyTorch"));
+        foreach (var line in report.Environment) Console.WriteLine("  " + line);
         Console.WriteLine();
-        return ok;
+
+        if (!SelfCheck.Run(Console.Out)) return 2;
+
+        bool failed = false;
+        if (quick)
+        {
+            int rounds = QuickHarness.SettleJit(Catalog.Measurable.Select(c => c.Op).Distinct());
+            Console.WriteLine($"JIT warm-up: every variant on small shapes until no method is recompiled ({rounds} rounds)");
+            Console.WriteLine();
+            var harness = new QuickHarness();
+            var cases = Catalog.Measurable.ToList();
+            for (int i = 0; i < cases.Count; i++)
+            {
+                var result = harness.Measure(cases[i]);
+                report.Results.Add(result);
+                PrintProgress(i + 1, cases.Count, result);
+                if (!(result.ScalarDiff <= SelfCheck.Tolerance && result.TensorsDiff <= SelfCheck.Tolerance)) failed = true;
+                QuickHarness.CollectGarbage();
+            }
+        }
+        else
+        {
+            Console.WriteLine("checking the baselines at the benchmark shapes ...");
+            var diffs = new Dictionary<string, (double, double)>();
+            foreach (var c in Catalog.Measurable)
+            {
+                diffs[c.Id] = SelfCheck.Compare(new CaseData(c));
+                QuickHarness.CollectGarbage();
+            }
+            var bdnArgs = rest.ToList();
+            if (!bdnArgs.Any(a => a == "--filter" || a.StartsWith("--filter=", StringComparison.Ordinal)))
+                bdnArgs.AddRange(["--filter", "*"]); // never fall into BenchmarkDotNet's interactive menu
+            (var results, failed) = FullRunner.Run(bdnArgs.ToArray(), isaJobs, shortRun);
+            foreach (var r in results)
+                (r.ScalarDiff, r.TensorsDiff) = diffs.GetValueOrDefault(r.Case.Id, (double.NaN, double.NaN));
+            report.Results.AddRange(results);
+        }
+
+        Console.WriteLine();
+        if (noTorch)
+            report.Torch = TorchRun.NotAvailable("--no-torch");
+        else
+        {
+            Console.WriteLine("PyTorch: the same cases, 1 thread ...");
+            report.Torch = TorchRunner.Run(Catalog.Measurable.ToList(), quick, Console.Out);
+            Console.WriteLine("  " + report.Torch.Note);
+            if (report.Torch.Available)
+                RemeasureDisturbedTorchCases(report, quick);
+        }
+        foreach (var r in report.Results)
+            r.Torch = report.Torch.Cases.GetValueOrDefault(r.Case.Id);
+
+        report.Elapsed = clock.Elapsed;
+        report.Environment.Add($"load average at end: {LoadAverage()}");
+        Console.WriteLine();
+        Console.WriteLine($"Results ({report.Mode}, {report.Elapsed.TotalSeconds:0} s; torch: {report.Torch.Note})");
+        Console.WriteLine();
+        ReportWriter.WriteConsoleTable(report, Console.Out);
+        Console.WriteLine();
+
+        string directory = Path.Combine(ResultsRoot(), report.Started.ToString("yyyy-MM-dd"));
+        string stem = $"{report.Mode}-{report.Started:HHmmss}";
+        foreach (var file in ReportWriter.WriteFiles(report, directory, stem))
+            Console.WriteLine("wrote " + file);
+
+        if (failed) Console.WriteLine("FAILED: a benchmark failed or a baseline differed from the generated kernel (see above)");
+        return failed ? 1 : 0;
     }
 
-    private static bool Failed(IReadOnlyList<Summary> summaries) =>
-        summaries.Count == 0
-        || summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));
+    /// <summary>
+    /// The torch process runs later than the C# measurements; another job may slow it down meanwhile. Its own copy of
+    /// each case's bytes is the canary (for copies of 50 us or more): where it is more than 30% away from the C# copy of the same bytes, the case
+    /// is measured in torch again (twice at most), keeping the measurement whose copy is closest; cases still away
+    /// are marked in the table.
+    /// </summary>
+    private static void RemeasureDisturbedTorchCases(RunReport report, bool quick)
+    {
+        var ourCopy = report.Results.GroupBy(r => r.Case.Id)
+            .ToDictionary(g => g.Key, g => g.First().Times.TryGetValue(Variant.Copy, out var t) ? t.MedianNs : double.NaN);
+        // Only where the copy takes >= 50 us: below, torch's per-call Python dispatch (a few us) is part of its copy.
+        double Deviation(string id, TorchTiming t) =>
+            ourCopy.TryGetValue(id, out var copy) && copy >= 50_000 ? Math.Abs(Math.Log(t.CopyMedianNs / copy)) : 0;
+        const double limit = 0.2623642645; // ln(1.3)
+
+        for (int attempt = 1; attempt <= 2; attempt++)
+        {
+            var disturbed = Catalog.Measurable.Where(c => report.Torch.Cases.TryGetValue(c.Id, out var t) && Deviation(c.Id, t) > limit).ToList();
+            if (disturbed.Count == 0) break;
+            Console.WriteLine($"PyTorch: {disturbed.Count} case(s) whose torch copy differs from the C# copy by more than 30%: measured again");
+            var again = TorchRunner.Run(disturbed, quick, Console.Out);
+            if (!again.Available) break;
+            report.Torch.RawJson += "\n" + again.RawJson;
+            foreach (var (id, timing) in again.Cases)
+                if (Deviation(id, timing) < Deviation(id, report.Torch.Cases[id]))
+                    report.Torch.Cases[id] = timing;
+        }
+        foreach (var (id, timing) in report.Torch.Cases)
+            if (Deviation(id, timing) > limit) report.Torch.Disturbed.Add(id);
+    }
+
+    private static void PrintProgress(int index, int count, CaseResult r)
+    {
+        string check = r.ScalarDiff <= SelfCheck.Tolerance && r.TensorsDiff <= SelfCheck.Tolerance
+            ? "" : $"  CHECK FAILED (scalar {r.ScalarDiff:0.0E+0}, TensorPrimitives {r.TensorsDiff:0.0E+0})";
+        Console.WriteLine(
+            $"[{index,2}/{count}] {r.Case.Id,-17} {r.Case.Shape.Dims,-13} copy {ReportWriter.Time(r, Variant.Copy),9}  " +
+            $"generated {ReportWriter.Time(r, Variant.Generated),9} = {ReportWriter.Ratio(r.Ratio(Variant.Generated)),5}x  " +
+            $"scalar {ReportWriter.Ratio(r.Ratio(Variant.Scalar)),5}x  TensorPrimitives {ReportWriter.Ratio(r.Ratio(Variant.TensorPrimitives)),5}x  ({r.Path}" +
+            (r.Retried > 0 ? $", {r.Retried} re-timed" : "") + (r.Contended > 0 ? $", {r.Contended} contended" : "") +
+            (r.Measurements > 1 ? $", measured {r.Measurements}x" : "") + (r.Noisy ? ", noisy" : "") + $"){check}");
+    }
+
+    private static readonly string[] QuickMethod =
+    [
+        "mode: quick: in-process harness, 1 thread; per case: the baselines checked against the generated output at the case's shape, " +
+        "each variant warmed up >= 30 ms, then 9 rounds of one batch (>= 8 ms, >= 1 call) per variant in rotating order; median per call. " +
+        "A batch during which this thread waited on the run queue > 3% of its time (another job had the CPU) is re-timed (up to 4 attempts; " +
+        "CSV: samples_retried, samples_contended); a case whose copy or generated samples spread > 30% is measured again (up to 3 times, least spread kept; " +
+        "still spread: marked * in the table). " +
+        "JIT settled before (tier-1 code). Shows the picture, not publishable precision.",
+        "all buffers L3-resident and shared by the variants; parameters: gamma, beta per channel; eps 1e-5; GroupNorm 32 groups",
+    ];
+
+    private static string[] FullMethod(bool isaJobs, bool shortRun) =>
+    [
+        $"mode: full: BenchmarkDotNet {(shortRun ? "ShortRun" : "default")} job{(isaJobs ? "s, one per ISA path (" + string.Join(", ", FullRunner.IsaJobs.Select(j => j.Id + (j.Variable.Length > 0 ? ": " + j.Variable + "=0" : ""))) + ")" : "")}, " +
+        "separate process per benchmark; median per call",
+        "all buffers L3-resident and shared by the variants; parameters: gamma, beta per channel; eps 1e-5; GroupNorm 32 groups",
+    ];
+
+    private static List<string> EnvironmentLines()
+    {
+        string cpu = "unknown CPU";
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            if (line is not null) cpu = line.Split(':', 2)[1].Trim();
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return
+        [
+            $"machine: {cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription.Trim()}",
+            $"runtime: .NET {Environment.Version}, {RuntimeInformation.ProcessArchitecture}",
+            $"kernels: {Isa.Describe()}",
+            $"shapes (float32): {string.Join(", ", Shapes.All.Select(s => $"{s.Name} {s.Dims} ({s.Bytes / 1e6:0.###} MB)"))}",
+            $"load average at start: {LoadAverage()} (the machine is shared: quote ratios from one run, not absolute times)",
+        ];
+    }
+
+    /// <summary>The 1, 5 and 15 minute load averages (Linux), or "unknown".</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "unknown";
+        }
+    }
+
+    /// <summary><c>bench/results</c> of the repository this program was built from (or of the current directory).</summary>
+    private static string ResultsRoot()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "NormKernels.sln")))
+                    return Path.Combine(dir.FullName, "bench", "results");
+        }
+        return Path.Combine(Environment.CurrentDirectory, "bench", "results");
+    }
+
+    private static bool Take(List<string> args, string option) => args.RemoveAll(a => a == option) > 0;
+
+    private static string? TakeValue(List<string> args, string option)
+    {
+        int i = args.IndexOf(option);
+        if (i < 0) return null;
+        string? value = i + 1 < args.Count ? args[i + 1] : null;
+        args.RemoveRange(i, value is null ? 1 : 2);
+        return value;
+    }
 }

@@ -1,52 +1,23 @@
 using System;
-using BenchmarkDotNet.Attributes;
 
 namespace NormKernels.Bench.Baselines;
 
-/// <summary>
-/// BatchNorm training forward over NCHW written the way a user would write it in plain C#:
-/// per channel, one loop for the mean, one loop for the variance, then one loop to apply.
-/// It is the baseline the generated kernels are compared with, not a reference for tests.
-/// </summary>
-/// <remarks>
-/// Semantics follow <c>torch.nn.functional.batch_norm(training=True)</c>: biased variance to
-/// normalize, unbiased variance (m / (m - 1)) in the running estimate, eps inside the square root,
-/// <c>running = (1 - momentum) * running + momentum * batch</c>. Accumulators are double (a careful
-/// user's choice; scalar double adds cost the same as float ones), with no SIMD and no threads.
-/// </remarks>
-public sealed class ScalarBatchNorm
+// The scalar baselines: what a user writes in plain C# from the formula
+//     y = (x - mean) / sqrt(var + eps) * gamma + beta
+// per statistic: one loop for the mean, one for the variance, one to apply; float[] and indices, double
+// accumulators (a careful user's choice: scalar double adds cost what float ones do), no SIMD, no threads.
+// They are baselines to compare with, not references for tests; the startup self-check compares them with
+// the generated kernels (within 1e-3). Semantics follow PyTorch: biased variance to normalize, unbiased in
+// the running estimate, running = (1 - momentum) * running + momentum * batch.
+
+/// <summary>BatchNorm (statistics per channel over N, H, W) in plain scalar C#.</summary>
+public static class ScalarBatchNorm
 {
-    public ScalarBatchNorm(int channels, float epsilon = 1e-5f, float momentum = 0.1f)
+    public static void TrainingNchw(float[] x, float[] y, int n, int c, int h, int w,
+        float[] gamma, float[] beta, float[] runningMean, float[] runningVar, float eps, float momentum)
     {
-        if (channels <= 0) throw new ArgumentOutOfRangeException(nameof(channels), channels, "must be positive");
-        Epsilon = epsilon;
-        Momentum = momentum;
-        Weight = new float[channels];
-        Bias = new float[channels];
-        RunningMean = new float[channels];
-        RunningVar = new float[channels];
-        Weight.AsSpan().Fill(1f);
-        RunningVar.AsSpan().Fill(1f);
-    }
-
-    public float Epsilon { get; }
-    public float Momentum { get; }
-    public float[] Weight { get; }
-    public float[] Bias { get; }
-    public float[] RunningMean { get; }
-    public float[] RunningVar { get; }
-
-    /// <summary>Training forward: batch statistics per channel over N, H, W; updates the running ones.</summary>
-    public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w)
-    {
-        if (c != Weight.Length) throw new ArgumentException($"expected c = {Weight.Length}, got {c}", nameof(c));
-        long expected = (long)n * c * h * w;
-        if (input.Length != expected) throw new ArgumentException($"expected length {expected}, got {input.Length}", nameof(input));
-        if (output.Length != expected) throw new ArgumentException($"expected length {expected}, got {output.Length}", nameof(output));
-
         int plane = h * w;
         long count = (long)n * plane;
-
         for (int ch = 0; ch < c; ch++)
         {
             double sum = 0;
@@ -54,7 +25,7 @@ public sealed class ScalarBatchNorm
             {
                 int start = (b * c + ch) * plane;
                 for (int i = 0; i < plane; i++)
-                    sum += input[start + i];
+                    sum += x[start + i];
             }
             double mean = sum / count;
 
@@ -64,51 +35,84 @@ public sealed class ScalarBatchNorm
                 int start = (b * c + ch) * plane;
                 for (int i = 0; i < plane; i++)
                 {
-                    double d = input[start + i] - mean;
+                    double d = x[start + i] - mean;
                     squares += d * d;
                 }
             }
             double variance = squares / count;
 
             float meanF = (float)mean;
-            float invStd = (float)(1.0 / Math.Sqrt(variance + Epsilon));
-            float gamma = Weight[ch], beta = Bias[ch];
+            float invStd = (float)(1.0 / Math.Sqrt(variance + eps));
             for (int b = 0; b < n; b++)
             {
                 int start = (b * c + ch) * plane;
                 for (int i = 0; i < plane; i++)
-                    output[start + i] = (input[start + i] - meanF) * invStd * gamma + beta;
+                    y[start + i] = (x[start + i] - meanF) * invStd * gamma[ch] + beta[ch];
             }
 
-            double unbiased = count > 1 ? squares / (count - 1) : variance;
-            RunningMean[ch] = (float)((1 - Momentum) * RunningMean[ch] + Momentum * mean);
-            RunningVar[ch] = (float)((1 - Momentum) * RunningVar[ch] + Momentum * unbiased);
+            runningMean[ch] = (float)((1 - momentum) * runningMean[ch] + momentum * mean);
+            runningVar[ch] = (float)((1 - momentum) * runningVar[ch] + momentum * squares / (count - 1));
         }
     }
-}
 
-/// <summary>The scalar baseline on the benchmark shapes (NCHW; S4 is N x C with H = W = 1).</summary>
-[BenchmarkCategory("BatchNorm", "Baseline")]
-public class ScalarBatchNormBenchmark
-{
-    private float[] _input = Array.Empty<float>();
-    private float[] _output = Array.Empty<float>();
-    private ScalarBatchNorm _layer = new(1);
-    private BenchShape _shape = Shapes.S1;
-
-    /// <summary>Shape name, see <see cref="Shapes"/>.</summary>
-    [Params("S1", "S2", "S4")]
-    public string Shape { get; set; } = "S1";
-
-    [GlobalSetup]
-    public void Setup()
+    public static void TrainingNhwc(float[] x, float[] y, int n, int h, int w, int c,
+        float[] gamma, float[] beta, float[] runningMean, float[] runningVar, float eps, float momentum)
     {
-        _shape = Shapes.Get(Shape);
-        _input = Shapes.RandomInput(_shape);
-        _output = new float[_shape.Elements];
-        _layer = new ScalarBatchNorm(_shape.C);
+        int pixels = n * h * w;
+        var sum = new double[c];
+        for (int p = 0; p < pixels; p++)
+            for (int ch = 0; ch < c; ch++)
+                sum[ch] += x[p * c + ch];
+        var mean = new double[c];
+        for (int ch = 0; ch < c; ch++)
+            mean[ch] = sum[ch] / pixels;
+
+        var squares = new double[c];
+        for (int p = 0; p < pixels; p++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                double d = x[p * c + ch] - mean[ch];
+                squares[ch] += d * d;
+            }
+
+        var meanF = new float[c];
+        var invStd = new float[c];
+        for (int ch = 0; ch < c; ch++)
+        {
+            meanF[ch] = (float)mean[ch];
+            invStd[ch] = (float)(1.0 / Math.Sqrt(squares[ch] / pixels + eps));
+            runningMean[ch] = (float)((1 - momentum) * runningMean[ch] + momentum * mean[ch]);
+            runningVar[ch] = (float)((1 - momentum) * runningVar[ch] + momentum * squares[ch] / (pixels - 1));
+        }
+
+        for (int p = 0; p < pixels; p++)
+            for (int ch = 0; ch < c; ch++)
+                y[p * c + ch] = (x[p * c + ch] - meanF[ch]) * invStd[ch] * gamma[ch] + beta[ch];
     }
 
-    [Benchmark]
-    public void TrainForwardNchw() => _layer.Forward(_input, _output, _shape.N, _shape.C, _shape.H, _shape.W);
+    public static void InferenceNchw(float[] x, float[] y, int n, int c, int h, int w,
+        float[] gamma, float[] beta, float[] runningMean, float[] runningVar, float eps)
+    {
+        int plane = h * w;
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                float invStd = 1f / MathF.Sqrt(runningVar[ch] + eps);
+                int start = (b * c + ch) * plane;
+                for (int i = 0; i < plane; i++)
+                    y[start + i] = (x[start + i] - runningMean[ch]) * invStd * gamma[ch] + beta[ch];
+            }
+    }
+
+    public static void InferenceNhwc(float[] x, float[] y, int n, int h, int w, int c,
+        float[] gamma, float[] beta, float[] runningMean, float[] runningVar, float eps)
+    {
+        var invStd = new float[c];
+        for (int ch = 0; ch < c; ch++)
+            invStd[ch] = 1f / MathF.Sqrt(runningVar[ch] + eps);
+        int pixels = n * h * w;
+        for (int p = 0; p < pixels; p++)
+            for (int ch = 0; ch < c; ch++)
+                y[p * c + ch] = (x[p * c + ch] - runningMean[ch]) * invStd[ch] * gamma[ch] + beta[ch];
+    }
 }

@@ -1,0 +1,86 @@
+using System;
+using NormKernels.Bench.Suite;
+
+namespace NormKernels.Bench.Kernels;
+
+/// <summary>The generated layers of <see cref="BenchLayers"/> bound to a case's buffers, called as a user calls them.</summary>
+public static class GeneratedLayers
+{
+    public static Action Create(CaseData d) => Create(d, out _);
+
+    /// <summary>As <see cref="Create(CaseData)"/>; <paramref name="layer"/> reports the path the last call ran on.</summary>
+    public static Action Create(CaseData d, out INormalizationLayer layer)
+    {
+        float[] x = d.Input, y = d.Output;
+        int n = d.N, c = d.C, h = d.H, w = d.W;
+        switch (d.Op.Kind, d.Op.Layout)
+        {
+            case (OpKind.BatchNormTraining, "NCHW"):
+            {
+                var l = Init(new BatchNormNchw(c), d, out layer);
+                return () => { l.Training = true; l.Forward(x, y, n, c, h, w); };
+            }
+            case (OpKind.BatchNormTraining, "NHWC"):
+            {
+                var l = Init(new BatchNormNhwc(c), d, out layer);
+                return () => { l.Training = true; l.Forward(x, y, n, h, w, c); };
+            }
+            case (OpKind.BatchNormInference, "NCHW"):
+            {
+                var l = Init(new BatchNormNchw(c), d, out layer);
+                l.Training = false;
+                return () => l.Forward(x, y, n, c, h, w);
+            }
+            case (OpKind.BatchNormInference, "NHWC"):
+            {
+                var l = Init(new BatchNormNhwc(c), d, out layer);
+                l.Training = false;
+                return () => l.Forward(x, y, n, h, w, c);
+            }
+            case (OpKind.LayerNorm, "NCHW"):
+            {
+                var l = Init(new LayerNormChw(c), d, out layer);
+                return () => l.Forward(x, y, n, c, h, w);
+            }
+            case (OpKind.LayerNorm, "NC"):
+            {
+                var l = Init(new LayerNormRows(c), d, out layer);
+                return () => l.Forward(x, y, n, c);
+            }
+            case (OpKind.InstanceNorm, "NCHW"):
+            {
+                var l = Init(new InstanceNormNchw(c), d, out layer);
+                return () => l.Forward(x, y, n, c, h, w);
+            }
+            case (OpKind.InstanceNorm, "NHWC"):
+            {
+                var l = Init(new InstanceNormNhwc(c), d, out layer);
+                return () => l.Forward(x, y, n, h, w, c);
+            }
+            case (OpKind.GroupNorm, "NCHW"):
+            {
+                var l = Init(new GroupNormNchw(c), d, out layer);
+                return () => l.Forward(x, y, n, c, h, w);
+            }
+            case (OpKind.GroupNorm, "NHWC"):
+            {
+                var l = Init(new GroupNormNhwc(c), d, out layer);
+                return () => l.Forward(x, y, n, h, w, c);
+            }
+            case (OpKind.RmsNorm, "NC"):
+            {
+                var l = Init(new RmsNormRows(c), d, out layer);
+                return () => l.Forward(x, y, n, c);
+            }
+            default:
+                throw Variants.NotYet(d);
+        }
+    }
+
+    private static T Init<T>(T created, CaseData d, out INormalizationLayer layer) where T : INormalizationLayer
+    {
+        d.CopyParametersTo(created.Weight, created.Bias, created.RunningMean, created.RunningVar);
+        layer = created;
+        return created;
+    }
+}

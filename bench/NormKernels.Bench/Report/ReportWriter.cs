@@ -1,0 +1,208 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using NormKernels.Bench.Suite;
+
+namespace NormKernels.Bench.Report;
+
+/// <summary>The final table (console), and the files of a run: CSV, markdown, the raw torch JSON, the plot.</summary>
+public static class ReportWriter
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>What each column means (console footer and markdown).</summary>
+    public static readonly string[] Legend =
+    [
+        "copy: Span.CopyTo of the same bytes (one read + one write), the limit; median time per call.",
+        "generated: the NormKernels layer's Forward (path = the instruction-set path it ran on); median time per call.",
+        "ratio: generated / copy (1.00 = at the limit; lower is better); * = noisy: other jobs disturbed the samples of copy or generated (spread > 30% after 3 measurements), rerun.",
+        "scalar, TensorPrimitives: the baseline's time / copy (same scale as ratio): plain scalar C#, and a composition of System.Numerics.Tensors.TensorPrimitives calls.",
+        "torch: generated time / PyTorch time for the same case, 1 thread (below 1 = NormKernels is faster); * = torch's own copy of the bytes stayed > 30% away from the C# copy (torch disturbed), rerun.",
+    ];
+
+    // ---------------------------------------------------------------- console / markdown table
+
+    private static string[] Header(bool jobs) =>
+        (jobs ? new[] { "job" } : Array.Empty<string>())
+        .Concat(["case", "shape", "layout", "path", "copy", "generated", "ratio", "scalar", "TensorPrimitives", "torch"]).ToArray();
+
+    private static IEnumerable<string[]> Rows(RunReport report, bool jobs)
+    {
+        foreach (var r in report.Results)
+        {
+            string torch = report.Torch.Available
+                ? (r.Torch is null ? (report.Torch.Errors.TryGetValue(r.Case.Id, out var e) ? "error" : "-")
+                    : Ratio(r.TorchRatio) + (report.Torch.Disturbed.Contains(r.Case.Id) ? "*" : ""))
+                : report.Torch.Note;
+            var row = new List<string>();
+            if (jobs) row.Add(r.Job);
+            row.AddRange([
+                r.Case.Op.Title, r.Case.Shape.ToString(), r.Case.Op.Layout, r.Path,
+                Time(r, Variant.Copy), Time(r, Variant.Generated),
+                Ratio(r.Ratio(Variant.Generated)) + (r.Noisy ? "*" : ""), Ratio(r.Ratio(Variant.Scalar)), Ratio(r.Ratio(Variant.TensorPrimitives)), torch,
+            ]);
+            yield return row.ToArray();
+        }
+        foreach (var c in NotYet(report))
+        {
+            var row = new List<string>();
+            if (jobs) row.Add("");
+            row.AddRange([c.Op.Title, c.Shape.ToString(), c.Op.Layout, "", "", "not yet", "", "", "", ""]);
+            yield return row.ToArray();
+        }
+    }
+
+    /// <summary>The selected cases whose generated kernel does not exist yet.</summary>
+    public static IEnumerable<BenchCase> NotYet(RunReport report) => Catalog.Selected.Where(c => !c.Op.Exists);
+
+    private static bool HasJobs(RunReport report) => report.Results.Select(r => r.Job).Distinct().Count() > 1;
+
+    /// <summary>The readable table printed at the end of a run.</summary>
+    public static void WriteConsoleTable(RunReport report, TextWriter o)
+    {
+        bool jobs = HasJobs(report);
+        var header = Header(jobs);
+        var rows = Rows(report, jobs).ToList();
+        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
+        int firstNumeric = jobs ? 5 : 4;
+        string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i >= firstNumeric ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd();
+        o.WriteLine(Line(header));
+        o.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
+        foreach (var row in rows) o.WriteLine(Line(row));
+        o.WriteLine();
+        foreach (var l in Legend) o.WriteLine("  " + l);
+    }
+
+    // ---------------------------------------------------------------- files
+
+    /// <summary>Writes <c>&lt;dir&gt;/&lt;stem&gt;.csv/.md/.svg</c> (+ .png via gnuplot when installed, + torch JSON); returns the paths.</summary>
+    public static List<string> WriteFiles(RunReport report, string directory, string stem)
+    {
+        Directory.CreateDirectory(directory);
+        var written = new List<string>();
+        string Path(string ext) => System.IO.Path.Combine(directory, stem + ext);
+
+        File.WriteAllText(Path(".csv"), Csv(report), new UTF8Encoding(false));
+        written.Add(Path(".csv"));
+        File.WriteAllText(Path(".md"), Markdown(report, stem), new UTF8Encoding(false));
+        written.Add(Path(".md"));
+        if (report.Torch.RawJson.Length > 0)
+        {
+            File.WriteAllText(Path(".torch.json"), report.Torch.RawJson + "\n");
+            written.Add(Path(".torch.json"));
+        }
+
+        var series = PlotSeries(report);
+        string title = $"NormKernels {report.Mode} run {report.Started:yyyy-MM-dd HH:mm}: time / copy of the same bytes (log scale, lower is better, 1 = limit)";
+        File.WriteAllText(Path(".svg"), SvgPlot.Render(title, series.Labels, series.Series), new UTF8Encoding(false));
+        written.Add(Path(".svg"));
+        if (GnuplotPlot.TryRender(title, series.Labels, series.Series, Path(".png"), out var gnuplotNote))
+            written.Add(Path(".png"));
+        else if (gnuplotNote.Length > 0)
+            written.Add($"(no PNG: {gnuplotNote})");
+        return written;
+    }
+
+    /// <summary>Plot data: one group per measured case (ratio to the limit); torch as its time / our copy time.</summary>
+    public static (List<string> Labels, List<(string Name, string Color, double[] Values)> Series) PlotSeries(RunReport report)
+    {
+        bool jobs = HasJobs(report);
+        var results = report.Results;
+        var labels = results.Select(r => (jobs ? r.Job + " " : "") + r.Case.Id).ToList();
+        var series = new List<(string, string, double[])>
+        {
+            ("generated", "#1f4e9c", results.Select(r => r.Ratio(Variant.Generated)).ToArray()),
+            ("TensorPrimitives", "#e07b1a", results.Select(r => r.Ratio(Variant.TensorPrimitives)).ToArray()),
+            ("scalar C#", "#8c8c8c", results.Select(r => r.Ratio(Variant.Scalar)).ToArray()),
+        };
+        if (report.Torch.Available)
+            series.Add(("PyTorch (1 thread)", "#2e9e44", results.Select(r =>
+                r.Torch is { } t && r.Times.TryGetValue(Variant.Copy, out var copy) ? t.MedianNs / copy.MedianNs : double.NaN).ToArray()));
+        return (labels, series);
+    }
+
+    public static string Csv(RunReport report)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("mode,job,case,op,layout,shape,dims,bytes,path,copy_ns,generated_ns,scalar_ns,tensorprimitives_ns," +
+                      "ratio,scalar_ratio,tensorprimitives_ratio,generated_min_ns,generated_max_ns,copy_gbps,generated_gbps," +
+                      "torch_ns,torch_copy_ns,torch_ratio,torch_calls,torch_dropped,scalar_max_abs_diff,tensorprimitives_max_abs_diff,samples_retried,samples_contended,copy_spread,generated_spread,measurements,noisy,status");
+        foreach (var r in report.Results)
+        {
+            var g = r.Times.GetValueOrDefault(Variant.Generated);
+            var copy = r.Times.GetValueOrDefault(Variant.Copy);
+            double bytes = 2.0 * r.Case.Shape.Bytes; // one read + one write of the tensor
+            sb.AppendJoin(',', [
+                report.Mode, r.Job, r.Case.Id, Quote(r.Case.Op.Title), r.Case.Op.Layout, r.Case.Shape.Name, r.Case.Shape.Dims,
+                r.Case.Shape.Bytes.ToString(Inv), r.Path,
+                Num(copy?.MedianNs), Num(g?.MedianNs), Num(r.Times.GetValueOrDefault(Variant.Scalar)?.MedianNs),
+                Num(r.Times.GetValueOrDefault(Variant.TensorPrimitives)?.MedianNs),
+                Num(r.Ratio(Variant.Generated)), Num(r.Ratio(Variant.Scalar)), Num(r.Ratio(Variant.TensorPrimitives)),
+                Num(g?.MinNs), Num(g?.MaxNs),
+                Num(copy is null ? null : bytes / copy.MedianNs), Num(g is null ? null : bytes / g.MedianNs),
+                Num(r.Torch?.MedianNs), Num(r.Torch?.CopyMedianNs), Num(r.TorchRatio), Num(r.Torch?.Calls), Num(r.Torch?.Dropped),
+                Num(r.ScalarDiff), Num(r.TensorsDiff), r.Retried.ToString(Inv), r.Contended.ToString(Inv),
+                Num(r.Spread(Variant.Copy)), Num(r.Spread(Variant.Generated)), r.Measurements.ToString(Inv), r.Noisy ? "yes" : "no",
+                report.Torch.Available || r.Torch is not null ? "measured" : "measured; torch " + report.Torch.Note,
+            ]);
+            sb.AppendLine();
+        }
+        foreach (var c in NotYet(report))
+        {
+            sb.AppendJoin(',', [report.Mode, "", c.Id, Quote(c.Op.Title), c.Op.Layout, c.Shape.Name, c.Shape.Dims, c.Shape.Bytes.ToString(Inv),
+                "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "not yet: " + c.Op.NotYet]);
+            sb.AppendLine();
+        }
+        return sb.ToString();
+
+        static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+    }
+
+    public static string Markdown(RunReport report, string stem)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"# NormKernels benchmark, {report.Mode} run, {report.Started:yyyy-MM-dd HH:mm:ss}");
+        sb.AppendLine();
+        foreach (var line in report.Environment) sb.AppendLine($"* {line}");
+        sb.AppendLine($"* torch: {report.Torch.Note}");
+        foreach (var line in report.Method) sb.AppendLine($"* {line}");
+        sb.AppendLine($"* wall time of the run: {report.Elapsed.TotalSeconds:0} s");
+        sb.AppendLine();
+        bool jobs = HasJobs(report);
+        var header = Header(jobs);
+        sb.AppendLine("| " + string.Join(" | ", header) + " |");
+        sb.AppendLine("|" + string.Concat(header.Select((_, i) => i >= (jobs ? 5 : 4) ? "---:|" : "---|")));
+        foreach (var row in Rows(report, jobs)) sb.AppendLine("| " + string.Join(" | ", row.Select(c => c.Replace("*", "\\*"))) + " |");
+        sb.AppendLine();
+        foreach (var l in Legend) sb.AppendLine($"* {l}");
+        if (report.Torch.Errors.Count > 0)
+        {
+            sb.AppendLine();
+            foreach (var (id, error) in report.Torch.Errors) sb.AppendLine($"* torch {id}: {error}");
+        }
+        sb.AppendLine();
+        sb.AppendLine($"![ratio to the limit per case]({stem}.svg)");
+        return sb.ToString();
+    }
+
+    // ---------------------------------------------------------------- formatting
+
+    public static string Time(CaseResult r, Variant v) => r.Times.TryGetValue(v, out var t) ? Time(t.MedianNs) : "-";
+
+    public static string Time(double ns) => ns switch
+    {
+        >= 100e6 => (ns / 1e6).ToString("0", Inv) + " ms",
+        >= 1e6 => (ns / 1e6).ToString("0.00", Inv) + " ms",
+        >= 1e3 => (ns / 1e3).ToString("0.0", Inv) + " us",
+        _ => ns.ToString("0", Inv) + " ns",
+    };
+
+    public static string Ratio(double ratio) =>
+        double.IsNaN(ratio) ? "-" : ratio >= 10 ? ratio.ToString("0.0", Inv) : ratio.ToString("0.00", Inv);
+
+    private static string Num(double? value) =>
+        value is { } v && !double.IsNaN(v) ? v.ToString("G6", Inv) : "";
+}

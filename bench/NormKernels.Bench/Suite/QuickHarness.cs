@@ -1,0 +1,175 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Runtime;
+using System.Threading;
+using NormKernels.Bench.Kernels;
+
+namespace NormKernels.Bench.Suite;
+
+/// <summary>
+/// The quick mode's own harness (BenchmarkDotNet's per-benchmark overhead, a few seconds each, would take the
+/// 150+ benchmarks of the matrix past ten minutes). Per case, in one process, single-threaded:
+/// <list type="number">
+/// <item>the case's buffers are allocated once and shared by every variant (same bytes read and written);</item>
+/// <item>the scalar and TensorPrimitives outputs are compared with the generated one at the case's own shape;</item>
+/// <item>warm-up: each variant runs for at least <see cref="WarmupMs"/> and 2 calls (the JIT was settled before,
+/// see <see cref="SettleJit"/>), which also gives a per-call estimate;</item>
+/// <item>each variant gets a batch of calls filling about <see cref="BatchMs"/> (at least 1 call); then
+/// <see cref="Rounds"/> rounds time one batch of every variant, the variants' order rotating each round so that
+/// drift on the shared machine hits all of them alike;</item>
+/// <item>a batch during which this thread waited on the run queue for more than <see cref="MaxRunQueueShare"/> of
+/// its time (another job had the CPU: <see cref="RunQueue"/>) is measured again, up to <see cref="MaxAttempts"/>
+/// times, then the least disturbed attempt is kept and counted as contended;</item>
+/// <item>reported: the median over rounds of (batch time / calls), and min / max;</item>
+/// <item>other jobs also take memory bandwidth, which the run queue does not show: when the copy's or the generated
+/// kernel's samples spread more than <see cref="MaxSpread"/> (second-highest minus second-lowest, over the median),
+/// the case is measured again, up to <see cref="MaxRepeats"/> times, and the least spread measurement is kept
+/// (still noisy: <see cref="CaseResult.Noisy"/>, marked in the table).</item>
+/// </list>
+/// </summary>
+public sealed class QuickHarness
+{
+    public int Rounds { get; init; } = 9;
+    public double WarmupMs { get; init; } = 30;
+    public double BatchMs { get; init; } = 8;
+    public double MaxRunQueueShare { get; init; } = 0.03;
+    public int MaxAttempts { get; init; } = 4;
+    public double MaxSpread { get; init; } = 0.3;
+    public int MaxRepeats { get; init; } = 2;
+
+    /// <summary>Measures one case, again while its samples are too spread; prints nothing (the caller prints the progress line).</summary>
+    public CaseResult Measure(BenchCase benchCase)
+    {
+        var best = MeasureOnce(benchCase);
+        int measurements = 1;
+        while (Spread(best) > MaxSpread && measurements <= MaxRepeats)
+        {
+            CollectGarbage();
+            var again = MeasureOnce(benchCase);
+            again.Retried += best.Retried;
+            again.Contended += best.Contended;
+            measurements++;
+            if (Spread(again) < Spread(best)) best = again;
+            else { best.Retried = again.Retried; best.Contended = again.Contended; }
+        }
+        best.Measurements = measurements;
+        best.Noisy = Spread(best) > MaxSpread;
+        return best;
+    }
+
+    /// <summary>The larger relative spread of the copy's and the generated kernel's samples.</summary>
+    private static double Spread(CaseResult r) => Math.Max(r.Spread(Variant.Copy), r.Spread(Variant.Generated));
+
+    private CaseResult MeasureOnce(BenchCase benchCase)
+    {
+        var d = new CaseData(benchCase);
+        var result = new CaseResult(benchCase, "Quick");
+        var bodies = new Dictionary<Variant, Action>
+        {
+            [Variant.Copy] = Variants.Create(Variant.Copy, d),
+            [Variant.Generated] = GeneratedLayers.Create(d, out var layer),
+            [Variant.Scalar] = Variants.Create(Variant.Scalar, d),
+            [Variant.TensorPrimitives] = Variants.Create(Variant.TensorPrimitives, d),
+        };
+
+        (result.ScalarDiff, result.TensorsDiff) = SelfCheck.Compare(d, bodies[Variant.Generated], bodies[Variant.Scalar], bodies[Variant.TensorPrimitives]);
+        result.Path = layer.LastPath.ToString();
+
+        var variants = Variants.All;
+        var batch = new Dictionary<Variant, int>();
+        foreach (var v in variants)
+        {
+            var body = bodies[v];
+            long start = Stopwatch.GetTimestamp();
+            int calls = 0;
+            double elapsedMs;
+            do
+            {
+                body();
+                calls++;
+                elapsedMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+            while (calls < 2 || elapsedMs < WarmupMs);
+            double perCallMs = elapsedMs / calls;
+            batch[v] = Math.Max(1, (int)Math.Ceiling(BatchMs / perCallMs));
+        }
+
+        var samples = variants.ToDictionary(v => v, _ => new List<double>(Rounds));
+        using var runQueue = new RunQueue();
+        for (int round = 0; round < Rounds; round++)
+        {
+            for (int k = 0; k < variants.Length; k++)
+            {
+                var v = variants[(k + round) % variants.Length];
+                var body = bodies[v];
+                int calls = batch[v];
+                double best = double.NaN, bestShare = double.PositiveInfinity;
+                for (int attempt = 0; attempt < MaxAttempts; attempt++)
+                {
+                    long wait0 = runQueue.WaitNs();
+                    long start = Stopwatch.GetTimestamp();
+                    for (int i = 0; i < calls; i++) body();
+                    long stop = Stopwatch.GetTimestamp();
+                    long wait1 = runQueue.WaitNs();
+                    double ns = (stop - start) * (1e9 / Stopwatch.Frequency);
+                    double share = runQueue.Available ? (wait1 - wait0) / ns : 0;
+                    if (share < bestShare) { bestShare = share; best = ns / calls; }
+                    if (share <= MaxRunQueueShare) break;
+                    result.Retried++;
+                }
+                if (bestShare > MaxRunQueueShare) result.Contended++;
+                samples[v].Add(best);
+            }
+        }
+
+        foreach (var v in variants)
+        {
+            var s = samples[v];
+            s.Sort();
+            result.Times[v] = new Timing(Median(s), s[0], s[^1], s.Count, batch[v]);
+            result.Spreads[v] = s.Count >= 5 ? (s[^2] - s[1]) / Median(s) : (s[^1] - s[0]) / Median(s);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Tiered compilation (with dynamic PGO) recompiles a method after 30 calls and a 100 ms quiet period, in the
+    /// background. Every variant of every operation runs on a small shape in rounds of calls with pauses until a
+    /// round compiles no new method, so that the measured calls run final (tier-1) code. Returns the rounds used.
+    /// </summary>
+    public static int SettleJit(IEnumerable<Operation> operations, int maxRounds = 12)
+    {
+        var bodies = new List<Action>();
+        foreach (var op in operations.Where(o => o.Exists))
+        {
+            var d = new CaseData(op, op.Layout == "NC" ? new BenchShape("warm-rows", 16, 768, 1, 1) : Shapes.S5);
+            foreach (var v in Variants.All) bodies.Add(Variants.Create(v, d));
+        }
+
+        long before = System.Runtime.JitInfo.GetCompiledMethodCount();
+        for (int round = 1; round <= maxRounds; round++)
+        {
+            foreach (var body in bodies)
+                for (int i = 0; i < 40; i++) body();
+            Thread.Sleep(150);
+            long after = System.Runtime.JitInfo.GetCompiledMethodCount();
+            if (after == before && round > 2) return round;
+            before = after;
+        }
+        return maxRounds;
+    }
+
+    /// <summary>Between cases: drop the last case's buffers so the next case's allocation does not trigger a GC mid-measure.</summary>
+    public static void CollectGarbage()
+    {
+        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
+    private static double Median(List<double> sorted) =>
+        sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+}

@@ -1,0 +1,95 @@
+using System;
+using System.Collections.Generic;
+
+namespace NormKernels.Bench.Suite;
+
+/// <summary>Time per call of one variant in one case: statistics over the measured samples, in nanoseconds.</summary>
+/// <param name="Samples">Measured samples (quick: rounds; full: BenchmarkDotNet iterations).</param>
+/// <param name="CallsPerSample">Calls timed together in one sample (per-call time = sample time / calls).</param>
+public sealed record Timing(double MedianNs, double MinNs, double MaxNs, int Samples, long CallsPerSample);
+
+/// <summary>A PyTorch measurement of one case (bench/torch/bench_torch.py).</summary>
+/// <param name="Dropped">Calls dropped because the thread waited on the run queue (another job had the CPU).</param>
+public sealed record TorchTiming(double MedianNs, double MinNs, int Calls, int Dropped, double CopyMedianNs);
+
+/// <summary>The torch column for a whole run: either available with per-case timings, or a reason it is not.</summary>
+public sealed class TorchRun
+{
+    public bool Available { get; init; }
+
+    /// <summary>"n/a (python3-torch not installed)" and the like when not available; the version line otherwise.</summary>
+    public string Note { get; init; } = "";
+
+    public Dictionary<string, TorchTiming> Cases { get; } = new();
+
+    /// <summary>Per-case failures reported by the script (case id -> message).</summary>
+    public Dictionary<string, string> Errors { get; } = new();
+
+    /// <summary>Cases whose torch copy stayed more than 30% away from the C# copy (torch was disturbed): marked in the table.</summary>
+    public HashSet<string> Disturbed { get; } = new();
+
+    /// <summary>The script's JSON, kept beside the results: one line per torch process (re-measurements follow the first).</summary>
+    public string RawJson { get; set; } = "";
+
+    public static TorchRun NotAvailable(string reason) => new() { Available = false, Note = $"n/a ({reason})" };
+}
+
+/// <summary>One measured case: every variant's time, the self-check differences, the torch time.</summary>
+public sealed class CaseResult
+{
+    public CaseResult(BenchCase benchCase, string job) { Case = benchCase; Job = job; }
+
+    public BenchCase Case { get; }
+
+    /// <summary>"Quick", "Full", or the ISA job's name in a full run with <c>--isa-jobs</c> (the job column appears when a run has several).</summary>
+    public string Job { get; }
+
+    /// <summary>The <see cref="KernelPath"/> the generated kernel ran on (quick mode; "" when unknown).</summary>
+    public string Path { get; set; } = "";
+
+    public Dictionary<Variant, Timing> Times { get; } = new();
+
+    /// <summary>Max |scalar - generated| and |TensorPrimitives - generated| at this case's shape (NaN when not checked).</summary>
+    public double ScalarDiff { get; set; } = double.NaN;
+
+    public double TensorsDiff { get; set; } = double.NaN;
+
+    public TorchTiming? Torch { get; set; }
+
+    /// <summary>Quick mode: samples measured again because this thread waited on the run queue (another job ran).</summary>
+    public int Retried { get; set; }
+
+    /// <summary>Quick mode: samples kept although every attempt was disturbed (the least disturbed one).</summary>
+    public int Contended { get; set; }
+
+    /// <summary>Quick mode: how often the case was measured (more than once when its samples spread too much).</summary>
+    public int Measurements { get; set; } = 1;
+
+    /// <summary>Quick mode: the kept measurement still spreads more than the harness accepts (marked in the table).</summary>
+    public bool Noisy { get; set; }
+
+    /// <summary>Quick mode: per variant, (second-highest - second-lowest sample) / median.</summary>
+    public Dictionary<Variant, double> Spreads { get; } = new();
+
+    public double Spread(Variant v) => Spreads.TryGetValue(v, out var s) ? s : 0;
+
+    /// <summary>Time / Copy time (the ratio to the limit), or NaN when a time is missing.</summary>
+    public double Ratio(Variant v) =>
+        Times.TryGetValue(v, out var t) && Times.TryGetValue(Variant.Copy, out var copy) ? t.MedianNs / copy.MedianNs : double.NaN;
+
+    /// <summary>Generated time / torch time (lower is better for us), or NaN.</summary>
+    public double TorchRatio =>
+        Torch is { } torch && Times.TryGetValue(Variant.Generated, out var g) ? g.MedianNs / torch.MedianNs : double.NaN;
+}
+
+/// <summary>Everything one run produced, for the table, CSV, markdown and plot.</summary>
+public sealed class RunReport
+{
+    public required string Mode { get; init; }
+    public required DateTime Started { get; init; }
+    public required List<string> Environment { get; init; }
+    public required IReadOnlyList<string> Method { get; init; }
+    public List<CaseResult> Results { get; } = new();
+    public TorchRun Torch { get; set; } = TorchRun.NotAvailable("not run");
+    public TimeSpan Elapsed { get; set; }
+}

@@ -1,0 +1,144 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+
+namespace NormKernels.Bench.Suite;
+
+/// <summary>
+/// The PyTorch column: runs <c>bench/torch/bench_torch.py</c> (copied next to the program) with Debian's
+/// <c>/usr/bin/python3</c> as a child process, after the C# measurements, never at the same time. The
+/// interpreter is fixed on purpose: a pyenv or venv python first on PATH does not see Debian's python3-torch.
+/// </summary>
+public static class TorchRunner
+{
+    /// <summary><c>/usr/bin/python3</c>; <c>NORMKERNELS_BENCH_PYTHON</c> overrides it (tests of the n/a path, other installs).</summary>
+    public static string Python =>
+        Environment.GetEnvironmentVariable("NORMKERNELS_BENCH_PYTHON") is { Length: > 0 } python ? python : "/usr/bin/python3";
+
+    /// <summary>The script next to the program (the project copies it there), or null.</summary>
+    public static string? ScriptPath
+    {
+        get
+        {
+            var path = System.IO.Path.Combine(AppContext.BaseDirectory, "torch", "bench_torch.py");
+            return File.Exists(path) ? path : null;
+        }
+    }
+
+    /// <summary>Null when torch can be imported, else the reason for the n/a column.</summary>
+    public static string? Unavailable()
+    {
+        if (!File.Exists(Python)) return "python3-torch not installed";
+        if (ScriptPath is null) return "bench_torch.py not found next to the program";
+        try
+        {
+            var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add("import torch");
+            using var p = Process.Start(psi)!;
+            p.StandardOutput.ReadToEndAsync();
+            p.StandardError.ReadToEndAsync();
+            if (!p.WaitForExit(120_000)) { p.Kill(); return "import torch timed out"; }
+            return p.ExitCode == 0 ? null : "python3-torch not installed";
+        }
+        catch (Exception e)
+        {
+            return $"python3 failed to start: {e.Message}";
+        }
+    }
+
+    /// <summary>Measures <paramref name="cases"/> in torch with one intra-op thread; progress lines go to <paramref name="progress"/>.</summary>
+    public static TorchRun Run(IReadOnlyList<BenchCase> cases, bool quick, TextWriter progress)
+    {
+        if (Unavailable() is { } reason) return TorchRun.NotAvailable(reason);
+        var torchCases = cases.Where(c => c.Op.Exists).ToList();
+        if (torchCases.Count == 0) return TorchRun.NotAvailable("no case selected");
+
+        var psi = new ProcessStartInfo(Python)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(ScriptPath!);
+        psi.ArgumentList.Add("--threads");
+        psi.ArgumentList.Add("1");
+        if (quick) psi.ArgumentList.Add("--quick");
+        // As in the research notes: glibc keeps freed 25 MB blocks instead of unmapping them, so torch's
+        // per-call output allocations do not page-fault thousands of times per call.
+        psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "33554432";
+        psi.Environment["MALLOC_TRIM_THRESHOLD_"] = "4294967296";
+        psi.Environment["OMP_NUM_THREADS"] = "1";
+
+        string input = JsonSerializer.Serialize(torchCases.Select(c => new Dictionary<string, object>
+        {
+            ["id"] = c.Id,
+            ["op"] = c.Op.Torch,
+            ["layout"] = c.Op.Layout,
+            ["n"] = c.Shape.N,
+            ["c"] = c.Shape.C,
+            ["h"] = c.Shape.H,
+            ["w"] = c.Shape.W,
+            ["groups"] = CaseData.Groups,
+            ["eps"] = CaseData.Epsilon,
+        }));
+
+        string stdout;
+        int exitCode;
+        try
+        {
+            using var p = new Process { StartInfo = psi };
+            p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (progress) progress.WriteLine(e.Data); };
+            p.Start();
+            p.BeginErrorReadLine();
+            var read = p.StandardOutput.ReadToEndAsync();
+            p.StandardInput.Write(input);
+            p.StandardInput.Close();
+            stdout = read.GetAwaiter().GetResult();
+            p.WaitForExit();
+            exitCode = p.ExitCode;
+        }
+        catch (Exception e)
+        {
+            return TorchRun.NotAvailable($"torch script failed to start: {e.Message}");
+        }
+
+        if (exitCode != 0 || string.IsNullOrWhiteSpace(stdout))
+            return TorchRun.NotAvailable($"torch script exited with {exitCode}");
+
+        try
+        {
+            using var doc = JsonDocument.Parse(stdout);
+            var root = doc.RootElement;
+            var run = new TorchRun
+            {
+                Available = true,
+                Note = $"PyTorch {root.GetProperty("torch_version").GetString()}, {root.GetProperty("threads").GetInt32()} thread, " +
+                       $"CPU capability {root.GetProperty("cpu_capability").GetString()}",
+                RawJson = stdout.Trim(),
+            };
+            foreach (var entry in root.GetProperty("cases").EnumerateObject())
+            {
+                var v = entry.Value;
+                if (v.TryGetProperty("error", out var error))
+                    run.Errors[entry.Name] = error.GetString() ?? "error";
+                else
+                    run.Cases[entry.Name] = new TorchTiming(
+                        v.GetProperty("median_ms").GetDouble() * 1e6,
+                        v.GetProperty("min_ms").GetDouble() * 1e6,
+                        v.GetProperty("calls").GetInt32(),
+                        v.TryGetProperty("dropped", out var dropped) ? dropped.GetInt32() : 0,
+                        v.GetProperty("copy_median_ms").GetDouble() * 1e6);
+            }
+            return run;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return TorchRun.NotAvailable($"torch output unreadable: {e.Message}");
+        }
+    }
+}

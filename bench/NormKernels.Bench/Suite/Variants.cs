@@ -1,0 +1,87 @@
+using System;
+using NormKernels.Bench.Baselines;
+using NormKernels.Bench.Kernels;
+
+namespace NormKernels.Bench.Suite;
+
+/// <summary>What runs side by side in each case.</summary>
+public enum Variant
+{
+    /// <summary>The limit: <c>Span.CopyTo</c> of the same bytes (one read, one write). Baseline of every ratio.</summary>
+    Copy,
+
+    /// <summary>The NormKernels generated layer (instance <c>Forward</c>, as a user calls it).</summary>
+    Generated,
+
+    /// <summary>Straightforward scalar C# (see <c>Baselines/Scalar*.cs</c>).</summary>
+    Scalar,
+
+    /// <summary>A composition of <c>System.Numerics.Tensors.TensorPrimitives</c> calls (see <c>Baselines/TensorPrimitives*.cs</c>).</summary>
+    TensorPrimitives,
+}
+
+/// <summary>Builds the runnable body of each variant for a case. A new operation adds one arm to each switch.</summary>
+public static class Variants
+{
+    public static readonly Variant[] All = [Variant.Copy, Variant.Generated, Variant.Scalar, Variant.TensorPrimitives];
+
+    /// <summary>The variant's body, reading <see cref="CaseData.Input"/> and writing <see cref="CaseData.Output"/>.</summary>
+    public static Action Create(Variant variant, CaseData d) => variant switch
+    {
+        Variant.Copy => () => d.Input.AsSpan().CopyTo(d.Output),
+        Variant.Generated => GeneratedLayers.Create(d),
+        Variant.Scalar => Scalar(d),
+        Variant.TensorPrimitives => Tensors(d),
+        _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, null),
+    };
+
+    private static Action Scalar(CaseData d)
+    {
+        float[] x = d.Input, y = d.Output, g = d.Gamma, b = d.Beta;
+        int n = d.N, c = d.C, h = d.H, w = d.W;
+        float[] rm = (float[])d.RunningMean.Clone(), rv = (float[])d.RunningVar.Clone();
+        const float eps = CaseData.Epsilon, mom = CaseData.Momentum;
+        bool nhwc = d.Op.Layout == "NHWC";
+        return d.Op.Kind switch
+        {
+            OpKind.BatchNormTraining when nhwc => () => ScalarBatchNorm.TrainingNhwc(x, y, n, h, w, c, g, b, rm, rv, eps, mom),
+            OpKind.BatchNormTraining => () => ScalarBatchNorm.TrainingNchw(x, y, n, c, h, w, g, b, rm, rv, eps, mom),
+            OpKind.BatchNormInference when nhwc => () => ScalarBatchNorm.InferenceNhwc(x, y, n, h, w, c, g, b, rm, rv, eps),
+            OpKind.BatchNormInference => () => ScalarBatchNorm.InferenceNchw(x, y, n, c, h, w, g, b, rm, rv, eps),
+            OpKind.LayerNorm => () => ScalarLayerNorm.Forward(x, y, n, c, h * w, g, b, eps),
+            OpKind.InstanceNorm when nhwc => () => ScalarInstanceNorm.Nhwc(x, y, n, h, w, c, g, b, eps),
+            OpKind.InstanceNorm => () => ScalarInstanceNorm.Nchw(x, y, n, c, h, w, g, b, eps),
+            OpKind.GroupNorm when nhwc => () => ScalarGroupNorm.Nhwc(x, y, n, h, w, c, CaseData.Groups, g, b, eps),
+            OpKind.GroupNorm => () => ScalarGroupNorm.Nchw(x, y, n, c, h, w, CaseData.Groups, g, b, eps),
+            OpKind.RmsNorm => () => ScalarRmsNorm.Rows(x, y, n, c, g, b, eps),
+            _ => throw NotYet(d),
+        };
+    }
+
+    private static Action Tensors(CaseData d)
+    {
+        float[] x = d.Input, y = d.Output, g = d.Gamma, b = d.Beta;
+        int n = d.N, c = d.C, h = d.H, w = d.W;
+        float[] rm = (float[])d.RunningMean.Clone(), rv = (float[])d.RunningVar.Clone();
+        const float eps = CaseData.Epsilon, mom = CaseData.Momentum;
+        bool nhwc = d.Op.Layout == "NHWC";
+        return d.Op.Kind switch
+        {
+            OpKind.BatchNormTraining when nhwc => () => TensorPrimitivesBatchNorm.TrainingNhwc(x, y, n, h, w, c, g, b, rm, rv, eps, mom),
+            OpKind.BatchNormTraining => () => TensorPrimitivesBatchNorm.TrainingNchw(x, y, n, c, h, w, g, b, rm, rv, eps, mom),
+            OpKind.BatchNormInference when nhwc => () => TensorPrimitivesBatchNorm.InferenceNhwc(x, y, n, h, w, c, g, b, rm, rv, eps),
+            OpKind.BatchNormInference => () => TensorPrimitivesBatchNorm.InferenceNchw(x, y, n, c, h, w, g, b, rm, rv, eps),
+            OpKind.LayerNorm when d.Shape.IsRows => () => TensorPrimitivesLayerNorm.Rows(x, y, n, c, g, b, eps),
+            OpKind.LayerNorm => () => TensorPrimitivesLayerNorm.Nchw(x, y, n, c, h, w, g, b, eps),
+            OpKind.InstanceNorm when nhwc => () => TensorPrimitivesInstanceNorm.Nhwc(x, y, n, h, w, c, g, b, eps),
+            OpKind.InstanceNorm => () => TensorPrimitivesInstanceNorm.Nchw(x, y, n, c, h, w, g, b, eps),
+            OpKind.GroupNorm when nhwc => () => TensorPrimitivesGroupNorm.Nhwc(x, y, n, h, w, c, CaseData.Groups, g, b, eps),
+            OpKind.GroupNorm => () => TensorPrimitivesGroupNorm.Nchw(x, y, n, c, h, w, CaseData.Groups, g, b, eps),
+            OpKind.RmsNorm => () => TensorPrimitivesRmsNorm.Rows(x, y, n, c, g, b, eps),
+            _ => throw NotYet(d),
+        };
+    }
+
+    internal static NotSupportedException NotYet(CaseData d) =>
+        new($"{d.Op.Title} ({d.Op.Layout}): {d.Op.NotYet ?? "no implementation"}");
+}
