@@ -51,6 +51,13 @@ public static class Program
         bool isaJobs = Take(rest, "--isa-jobs");
         bool shortRun = Take(rest, "--short");
         bool list = Take(rest, "--list");
+        string? threadsText = TakeValue(rest, "--threads");
+        if (threadsText is not null && !(int.TryParse(threadsText, out int threads) && threads >= 1))
+        {
+            Console.Error.WriteLine($"--threads takes a whole number >= 1, not '{threadsText}'");
+            return 2;
+        }
+        BenchThreads.Set(threadsText is null ? 1 : int.Parse(threadsText, System.Globalization.CultureInfo.InvariantCulture));
         Catalog.Select(TakeValue(rest, "--cases"));
 
         if (list)
@@ -73,7 +80,7 @@ public static class Program
         var clock = Stopwatch.StartNew();
         var report = new RunReport
         {
-            Mode = quick ? "quick" : isaJobs ? "full-isa" : "full",
+            Mode = (quick ? "quick" : isaJobs ? "full-isa" : "full") + "-" + BenchThreads.Count + "t",
             Started = DateTime.Now,
             Environment = EnvironmentLines(),
             Method = quick ? QuickMethod : FullMethod(isaJobs, shortRun),
@@ -125,7 +132,7 @@ public static class Program
             report.Torch = TorchRun.NotAvailable("--no-torch");
         else
         {
-            Console.WriteLine("PyTorch: the same cases, 1 thread ...");
+            Console.WriteLine($"PyTorch: the same cases, {BenchThreads.Text} ...");
             report.Torch = TorchRunner.Run(Catalog.Measurable.ToList(), quick, Console.Out);
             Console.WriteLine("  " + report.Torch.Note);
             if (report.Torch.Available)
@@ -194,9 +201,9 @@ public static class Program
             (r.Measurements > 1 ? $", measured {r.Measurements}x" : "") + (r.Noisy ? ", noisy" : "") + $"){check}");
     }
 
-    private static readonly string[] QuickMethod =
+    private static string[] QuickMethod =>
     [
-        "mode: quick: in-process harness, 1 thread; per case: the baselines checked against the generated output at the case's shape, " +
+        $"mode: quick: in-process harness, {BenchThreads.Text} (generated kernels and the copy limit; scalar and TensorPrimitives single-threaded); per case: the baselines checked against the generated output at the case's shape, " +
         "each variant warmed up >= 30 ms, then 9 rounds of one batch (>= 8 ms, >= 1 call) per variant in rotating order; median per call. " +
         "A batch during which this thread waited on the run queue > 3% of its time (another job had the CPU) is re-timed (up to 4 attempts; " +
         "CSV: samples_retried, samples_contended); a case whose copy or generated samples spread > 30% is measured again (up to 3 times, least spread kept; " +

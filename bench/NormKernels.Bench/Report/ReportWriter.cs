@@ -20,7 +20,7 @@ public static class ReportWriter
         "generated: the NormKernels layer's Forward (path = the instruction-set path it ran on); median time per call.",
         "ratio: generated / copy (1.00 = at the limit; lower is better); * = noisy: other jobs disturbed the samples of copy or generated (spread > 30% after 3 measurements), rerun.",
         "scalar, TensorPrimitives: the baseline's time / copy (same scale as ratio): plain scalar C#, and a composition of System.Numerics.Tensors.TensorPrimitives calls.",
-        "torch: generated time / PyTorch time for the same case, 1 thread (below 1 = NormKernels is faster); * = torch's own copy of the bytes stayed > 30% away from the C# copy (torch disturbed), rerun.",
+        "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster); * = torch's own copy of the bytes stayed > 30% away from the C# copy (torch disturbed), rerun.",
     ];
 
     // ---------------------------------------------------------------- console / markdown table
@@ -119,7 +119,7 @@ public static class ReportWriter
             ("scalar C#", "#8c8c8c", results.Select(r => r.Ratio(Variant.Scalar)).ToArray()),
         };
         if (report.Torch.Available)
-            series.Add(("PyTorch (1 thread)", "#2e9e44", results.Select(r =>
+            series.Add(($"PyTorch ({BenchThreads.Text})", "#2e9e44", results.Select(r =>
                 r.Torch is { } t && r.Times.TryGetValue(Variant.Copy, out var copy) ? t.MedianNs / copy.MedianNs : double.NaN).ToArray()));
         return (labels, series);
     }

@@ -50,7 +50,7 @@ public static class TorchRunner
         }
     }
 
-    /// <summary>Measures <paramref name="cases"/> in torch with one intra-op thread; progress lines go to <paramref name="progress"/>.</summary>
+    /// <summary>Measures <paramref name="cases"/> in torch with <see cref="BenchThreads.Count"/> intra-op threads; progress lines go to <paramref name="progress"/>.</summary>
     public static TorchRun Run(IReadOnlyList<BenchCase> cases, bool quick, TextWriter progress)
     {
         if (Unavailable() is { } reason) return TorchRun.NotAvailable(reason);
@@ -66,13 +66,13 @@ public static class TorchRunner
         };
         psi.ArgumentList.Add(ScriptPath!);
         psi.ArgumentList.Add("--threads");
-        psi.ArgumentList.Add("1");
+        psi.ArgumentList.Add(BenchThreads.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (quick) psi.ArgumentList.Add("--quick");
         // As in the research notes: glibc keeps freed 25 MB blocks instead of unmapping them, so torch's
         // per-call output allocations do not page-fault thousands of times per call.
         psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "33554432";
         psi.Environment["MALLOC_TRIM_THRESHOLD_"] = "4294967296";
-        psi.Environment["OMP_NUM_THREADS"] = "1";
+        psi.Environment["OMP_NUM_THREADS"] = BenchThreads.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         string input = JsonSerializer.Serialize(torchCases.Select(c => new Dictionary<string, object>
         {

@@ -28,12 +28,25 @@ public static class Variants
     /// <summary>The variant's body, reading <see cref="CaseData.Input"/> and writing <see cref="CaseData.Output"/>.</summary>
     public static Action Create(Variant variant, CaseData d) => variant switch
     {
-        Variant.Copy => () => d.Input.AsSpan().CopyTo(d.Output),
+        Variant.Copy => Copy(d),
         Variant.Generated => GeneratedLayers.Create(d),
         Variant.Scalar => Scalar(d),
         Variant.TensorPrimitives => Tensors(d),
         _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, null),
     };
+
+    /// <summary>The copy limit at <see cref="BenchThreads.Count"/> threads: contiguous parts copied in parallel.</summary>
+    private static Action Copy(CaseData d)
+    {
+        int threads = BenchThreads.Count;
+        if (threads <= 1) return () => d.Input.AsSpan().CopyTo(d.Output);
+        var options = new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = threads };
+        return () => System.Threading.Tasks.Parallel.For(0, threads, options, part =>
+        {
+            int start = (int)((long)d.Input.Length * part / threads), end = (int)((long)d.Input.Length * (part + 1) / threads);
+            d.Input.AsSpan(start, end - start).CopyTo(d.Output.AsSpan(start, end - start));
+        });
+    }
 
     private static Action Scalar(CaseData d)
     {
