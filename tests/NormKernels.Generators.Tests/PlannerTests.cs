@@ -17,8 +17,9 @@ public sealed class PlannerTests
     /// <summary>DESIGN.md's table. Blocks: the leading kept axes ("" = the whole tensor is one block).</summary>
     private static readonly Row[] Rows =
     {
+        // A channel's elements are N contiguous H*W runs: one block per channel, normalized right after its statistics.
         new(new("BnNchw", "NCHW", "N,H,W"),
-            new("R K R", "", "[n]=R [c]=A [h w]=R", "horizontal", false, "[n]=- [c]=F [h w]=-", "fold")),
+            new("R K R", "c", "[n]=R [h w]=R", "horizontal", false, "[n]=- [h w]=-", "fold")),
         new(new("BnNhwc", "NHWC", "N,H,W"),
             new("R K", "", "[n h w]=R [c]=A", "vertical", false, "[n h w]=- [c]=F", "fold")),
         new(new("LnNchw", "NCHW", "C,H,W"),

@@ -63,7 +63,8 @@ public sealed class ThreadingTests : IDisposable
     }
 
     [Theory]
-    [InlineData(nameof(BnNchw))]   // whole tensor: chunked statistics, partial sums merged in order
+    [InlineData(nameof(BnNchw))]   // one unit per channel (statistic blocks of N contiguous H*W runs)
+    [InlineData(nameof(BnNcAllAxes))] // whole tensor: chunked statistics, partial sums merged in order
     [InlineData(nameof(BnNhwc))]   // whole tensor, vertical: chunks of rows
     [InlineData(nameof(LnNtc))]    // one unit per row block
     [InlineData(nameof(InNchw))]   // one unit per (n, c) plane

@@ -47,7 +47,10 @@ internal static partial class Emitter
         public KernelPlan Plan { get; }
         public List<PlanAxis> Axes { get; }
 
-        public IEnumerable<PlanAxis> BlockAxes => Axes.Take(Plan.BlockAxes);
+        public IEnumerable<PlanAxis> BlockAxes => Axes.Where(a => a.Block);
+
+        /// <summary>Indices of the block axes, outermost first.</summary>
+        public List<int> BlockIndices => Enumerable.Range(0, Axes.Count).Where(i => Axes[i].Block).ToList();
 
         public string AxesText => string.Join(",", LayoutGrammar.SplitAxes(Spec.Axes));
 
@@ -116,15 +119,18 @@ internal static partial class Emitter
         public string Stride(int i, Func<PlanAxis, bool> member) =>
             Product(Enumerable.Range(i + 1, Axes.Count - i - 1).Where(j => member(Axes[j])));
 
+        // Index spaces. Memory, Kept (the global statistic index) and ParamAxis span every axis; the per-block
+        // spaces (InnerKept, Accumulated, FoldAxis) span the axes inside a block only.
         public static bool Memory(PlanAxis a) => true;
         public static bool Kept(PlanAxis a) => !a.Reduced;
-        public static bool Accumulated(PlanAxis a) => a.Accumulated;
+        public static bool InnerKept(PlanAxis a) => !a.Reduced && !a.Block;
+        public static bool Accumulated(PlanAxis a) => a.Accumulated && !a.Block;
         public static bool ParamAxis(PlanAxis a) => a.Param;
-        public static bool FoldAxis(PlanAxis a) => !a.Reduced || a.Param;
+        public static bool FoldAxis(PlanAxis a) => (!a.Reduced || a.Param) && !a.Block;
 
         /// <summary>Product of the extents of the axes inside a block that satisfy <paramref name="member"/>.</summary>
         public string InnerProduct(Func<PlanAxis, bool> member) =>
-            Product(Enumerable.Range(Plan.BlockAxes, Axes.Count - Plan.BlockAxes).Where(j => member(Axes[j])));
+            Product(Enumerable.Range(0, Axes.Count).Where(j => !Axes[j].Block && member(Axes[j])));
 
         public string StatInnerExtent => SegmentExtent(Plan.StatSegments[Plan.StatSegments.Count - 1]);
         public string ApplyInnerExtent => SegmentExtent(Plan.ApplySegments[Plan.ApplySegments.Count - 1]);

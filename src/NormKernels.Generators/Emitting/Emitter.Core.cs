@@ -78,7 +78,7 @@ internal static partial class Emitter
         using (w.Block("private static " + KernelPath + " " + core + "<TOps>(" + KernelPath + " path, " + common + ", " + extra + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
         {
             w.Line("// Units: one per block (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "); each worker has its own scratch.");
-            w.Line("int units = (int)" + ctx.Product(Enumerable.Range(0, ctx.Plan.BlockAxes)) + ";");
+            w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
             w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, units);");
             w.Line("var body = new " + name + "<TOps>(path, " + ctx.ExtentArgs + ", epsilon, workers);");
             using (w.Block("try"))
@@ -141,11 +141,13 @@ internal static partial class Emitter
                 w.Line("// The block of this unit: its index along each block axis, innermost fastest.");
                 w.Line("nint rest = unit;");
                 var offsets = new Dictionary<string, List<string>> { ["x"] = new(), ["s"] = new(), ["p"] = new() };
-                for (int i = ctx.Plan.BlockAxes - 1; i >= 0; i--)
+                var blockIndices = ctx.BlockIndices;
+                for (int k = blockIndices.Count - 1; k >= 0; k--)
                 {
+                    int i = blockIndices[k];
                     var axis = ctx.Axes[i];
                     w.Line("nint b_" + axis.Name + " = rest % e_" + axis.Name + ";");
-                    if (i > 0) w.Line("rest /= e_" + axis.Name + ";");
+                    if (k > 0) w.Line("rest /= e_" + axis.Name + ";");
                     offsets["x"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Memory));
                     offsets["s"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Kept));
                     if (axis.Param) offsets["p"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.ParamAxis));
@@ -292,7 +294,7 @@ internal static partial class Emitter
                 w.Line("ref double sq = ref " + Unsafe + ".Add(ref sum, _accumulators);");
                 if (standardize)
                 {
-                    w.Line("int coefficients = (int)" + ctx.InnerProduct(ctx.Plan.Form == ApplyForm.Fold ? Context.FoldAxis : Context.Kept) + ";");
+                    w.Line("int coefficients = (int)" + ctx.InnerProduct(ctx.Plan.Form == ApplyForm.Fold ? Context.FoldAxis : Context.InnerKept) + ";");
                     w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_elements), 2 * coefficients);");
                 }
                 EmitStatisticsCall(w, ctx, "from", "to", "ref sum", "ref sq");
@@ -341,7 +343,7 @@ internal static partial class Emitter
     /// <summary>Per-block scratch sizes (locals statistics, coefficients, accumulators).</summary>
     private static void EmitScratchSizes(SourceWriter w, Context ctx, bool training)
     {
-        w.Line("int statistics = (int)" + ctx.InnerProduct(Context.Kept) + ";");
+        w.Line("int statistics = (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
         w.Line("int coefficients = " + (ctx.Plan.Form == ApplyForm.Fold ? "(int)" + ctx.InnerProduct(Context.FoldAxis) : "statistics") + ";");
         if (training) w.Line("int accumulators = (int)" + ctx.InnerProduct(Context.Accumulated) + ";");
     }
@@ -394,13 +396,13 @@ internal static partial class Emitter
     private static void EmitShift(SourceWriter w, Context ctx)
     {
         w.Line("// Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.");
-        EmitNest(w, InnerAxisLoops(ctx, Context.Kept, ("x", Context.Memory), ("s", Context.Kept)),
+        EmitNest(w, InnerAxisLoops(ctx, Context.Kept, ("x", Context.Memory), ("s", Context.InnerKept)),
             new Dictionary<string, string> { ["x"] = "(nint)0", ["s"] = "(nint)0" },
             o => w.Line(Unsafe + ".Add(ref statShift, " + o["s"] + ") = " + Unsafe + ".Add(ref xb, " + o["x"] + ");"), "first_");
         if (ctx.Plan.Promoted)
         {
             w.Line("// Every per-channel accumulator of a group shares the group's shift, so their sums add up.");
-            EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.Kept)),
+            EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.InnerKept)),
                 new Dictionary<string, string> { ["a"] = "(nint)0", ["s"] = "(nint)0" },
                 o => w.Line(Unsafe + ".Add(ref shift, " + o["a"] + ") = " + Unsafe + ".Add(ref statShift, " + o["s"] + ");"), "share_");
         }
@@ -425,7 +427,7 @@ internal static partial class Emitter
         {
             w.Line("// Combine the per-channel accumulators into their group, in a fixed order.");
             w.Line("new global::System.Span<double>(doubles, 2 * accumulators, 2 * statistics).Clear();");
-            EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.Kept)),
+            EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.InnerKept)),
                 new Dictionary<string, string> { ["a"] = "(nint)0", ["s"] = "(nint)0" },
                 o =>
                 {
@@ -471,10 +473,10 @@ internal static partial class Emitter
     private static List<Loop> InnerAxisLoops(Context ctx, System.Func<PlanAxis, bool> select, params (string Space, System.Func<PlanAxis, bool> Member)[] spaces)
     {
         var loops = new List<Loop>();
-        for (int i = ctx.Plan.BlockAxes; i < ctx.Axes.Count; i++)
+        for (int i = 0; i < ctx.Axes.Count; i++)
         {
             var axis = ctx.Axes[i];
-            if (!select(axis)) continue;
+            if (axis.Block || !select(axis)) continue;
             var loop = new Loop("i_" + axis.Name, ctx.E(i), "");
             foreach (var (space, member) in spaces)
                 if (member(axis)) loop.Strides[space] = ctx.Stride(i, member);
@@ -492,7 +494,7 @@ internal static partial class Emitter
         if (ctx.Plan.Form == ApplyForm.Fold)
         {
             w.Line("// Coefficients: A = gamma * rstd, B = beta - mean * A, one pair per fold index (computed in double).");
-            EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.Kept), ("p", Context.ParamAxis)),
+            EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept), ("p", Context.ParamAxis)),
                 new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" },
                 o =>
                 {

@@ -209,7 +209,7 @@ internal static partial class Emitter
         string inner = segs[n - 1].Class;
         var spaces = fold
             ? new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("f", Context.FoldAxis) }
-            : new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("s", Context.Kept), ("p", Context.ParamAxis) };
+            : new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("s", Context.InnerKept), ("p", Context.ParamAxis) };
         string t = isa.Element;
         string extra = fold ? "" : ", ref " + t + " g, ref " + t + " h";
         w.Line("/// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), " + isa.Path + " path: segments " + ctx.Describe(plan.ApplySegments) + ".</summary>");

@@ -66,7 +66,7 @@ internal static partial class Emitter
             "; pattern " + plan.Pattern + ".</para>");
         w.Line("/// <para>Blocks: " + (plan.BlockAxes == 0
             ? "one block, the whole tensor (statistics need every block axis first: two passes, statistics then apply)."
-            : "one per (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "): statistics, coefficients and apply run back to back on a block while it is in cache.") + "</para>");
+            : "one per (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "): statistics, coefficients and apply run back to back on a block while it is in cache; blocks are the units of parallel work.") + "</para>");
         w.Line("/// <para>Statistics pass per block: segments " + ctx.Describe(plan.StatSegments) + "; innermost " +
             (plan.Strategy == ReduceStrategy.Horizontal
                 ? "reduced run summed across lanes (horizontal)"

@@ -13,7 +13,8 @@ namespace NormKernels.Generators.Model;
 /// <param name="Param">It indexes Weight/Bias.</param>
 /// <param name="Accumulated">The statistics pass keeps separate accumulators along it: kept axes, plus a
 /// within-group channel axis promoted so that channels-last GroupNorm vectorizes across channels.</param>
-internal sealed record PlanAxis(string Name, char Letter, string Extent, bool Reduced, bool Param, bool Accumulated);
+/// <param name="Block">It indexes the blocks: statistics, coefficients and apply run per block while it is in cache.</param>
+internal sealed record PlanAxis(string Name, char Letter, string Extent, bool Reduced, bool Param, bool Accumulated, bool Block = false);
 
 /// <summary>Neighbouring axes of one class folded into a single loop.</summary>
 /// <param name="First">Index of the outermost axis in <see cref="KernelPlan.Axes"/>.</param>
@@ -47,9 +48,11 @@ internal enum ApplyForm
 
 /// <summary>The plan of a layer: everything the emitter reads besides the <see cref="NormSpec"/>.</summary>
 /// <param name="Axes">Virtual axes in memory order, outermost first.</param>
-/// <param name="BlockAxes">The leading kept axes. Each of their index combinations is a block whose statistics depend on that
-/// block alone, so statistics, coefficients and apply run back to back on it while it is in cache.</param>
-/// <param name="StatSegments">Axes inside a block folded by R/A class (the first is always R).</param>
+/// <param name="BlockAxes">How many axes are block axes (<see cref="PlanAxis.Block"/>). Each index combination of the block axes
+/// is a block whose statistics depend on that block alone, so statistics, coefficients and apply run back to back on it while
+/// it is in cache: every kept axis when the innermost axis is reduced (a BatchNorm NCHW channel is N contiguous H*W runs),
+/// otherwise the leading kept axes (a channels-last channel is strided through the whole tensor).</param>
+/// <param name="StatSegments">The non-block axes folded by R/A class, neighbours in memory only (the first is always R).</param>
 /// <param name="Strategy">Innermost reduction strategy.</param>
 /// <param name="Promoted">Some reduced axis is accumulated separately and combined into its statistic afterwards.</param>
 /// <param name="Form">Apply form.</param>

@@ -37,30 +37,38 @@ internal static class Planner
             }
         }
 
-        int blockAxes = 0;
-        while (blockAxes < axes.Count && !axes[blockAxes].Reduced) blockAxes++;
-
         // A within-group channel axis that is innermost is short (C/G channels): vectorize across the
         // channels instead, with one accumulator per channel combined into its group afterwards.
         int last = axes.Count - 1;
+        int leading = 0;
+        while (leading < axes.Count && !axes[leading].Reduced) leading++;
         bool promoted = false;
         if (axes[last].Name == ChannelsPerGroupAxis &&
-            Enumerable.Range(blockAxes, last - blockAxes).Any(i => axes[i].Reduced))
+            Enumerable.Range(leading, last - leading).Any(i => axes[i].Reduced))
         {
             axes[last] = axes[last] with { Accumulated = true };
             promoted = true;
         }
 
-        var statSegments = Fold(axes, blockAxes, a => a.Accumulated ? "A" : "R");
+        // Blocks: when the innermost axis is reduced, every kept axis indexes blocks, so a statistic's elements
+        // (contiguous runs) are normalized right after their statistics while in cache (BatchNorm NCHW: a channel).
+        // When the innermost axis is kept, its statistics are strided through everything after the leading kept
+        // axes, so only those index blocks.
+        bool innermostReduced = !axes[last].Accumulated;
+        for (int i = 0; i < axes.Count; i++)
+            if (!axes[i].Reduced && (innermostReduced || i < leading)) axes[i] = axes[i] with { Block = true };
+        int blockAxes = axes.Count(a => a.Block);
+
+        var statSegments = Fold(axes, a => a.Accumulated ? "A" : "R");
         var strategy = statSegments[statSegments.Count - 1].Class == "A" ? ReduceStrategy.Vertical : ReduceStrategy.Horizontal;
 
         // Fold statistics and affine into one coefficient pair when some axis inside the block indexes
         // neither (the pair is then reused along it); otherwise apply them in two multiply-adds.
-        bool reuse = Enumerable.Range(blockAxes, axes.Count - blockAxes).Any(i => axes[i].Reduced && !axes[i].Param);
+        bool reuse = axes.Any(a => !a.Block && a.Reduced && !a.Param);
         var form = reuse ? ApplyForm.Fold : ApplyForm.TwoStep;
         var applySegments = form == ApplyForm.Fold
-            ? Fold(axes, blockAxes, a => !a.Reduced || a.Param ? "F" : "-")
-            : Fold(axes, blockAxes, a => (!a.Reduced ? "S" : "") + (a.Param ? "P" : "") is var sig && sig.Length > 0 ? sig : "-");
+            ? Fold(axes, a => !a.Reduced || a.Param ? "F" : "-")
+            : Fold(axes, a => (!a.Reduced ? "S" : "") + (a.Param ? "P" : "") is var sig && sig.Length > 0 ? sig : "-");
 
         bool batchReduced = reduced.Contains(LayoutGrammar.Batch);
         string runningSize = "";
@@ -81,13 +89,15 @@ internal static class Planner
             form, applySegments, batchReduced, runningSize);
     }
 
-    private static EquatableArray<Segment> Fold(List<PlanAxis> axes, int from, System.Func<PlanAxis, string> classOf)
+    /// <summary>The non-block axes folded into segments: neighbours in memory (consecutive axes) of one class.</summary>
+    private static EquatableArray<Segment> Fold(List<PlanAxis> axes, System.Func<PlanAxis, string> classOf)
     {
         var segments = new List<Segment>();
-        for (int i = from; i < axes.Count; i++)
+        for (int i = 0; i < axes.Count; i++)
         {
+            if (axes[i].Block) continue;
             string cls = classOf(axes[i]);
-            if (segments.Count > 0 && segments[segments.Count - 1].Class == cls)
+            if (segments.Count > 0 && segments[segments.Count - 1].Class == cls && segments[segments.Count - 1].Last == i - 1)
                 segments[segments.Count - 1] = segments[segments.Count - 1] with { Last = i };
             else
                 segments.Add(new Segment(i, i, cls));
