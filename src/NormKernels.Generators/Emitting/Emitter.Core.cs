@@ -80,101 +80,78 @@ internal static partial class Emitter
             w.Line("// Units: one per block (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "); each worker has its own scratch.");
             w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
             w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, units);");
-            w.Line("var body = new " + name + "<TOps>(path, " + ctx.ExtentArgs + ", epsilon, workers);");
+            EmitScratchSizes(w, ctx, training);
+            w.Line("double[][] doubles = new double[workers][];");
+            w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
+            using (w.Block("for (int worker = 0; worker < workers; worker++)"))
+            {
+                w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, training) + ");");
+                w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training) + ");");
+            }
             using (w.Block("try"))
-                w.Line(Units + ".For(units, workers, body, input, output, gamma, beta, " + spanArgs + ");");
+                w.Line(Units + ".For(units, workers, new " + name + "<TOps>(path, " + ctx.ExtentArgs + ", epsilon, doubles, elements), input, output, gamma, beta, " + spanArgs + ");");
             using (w.Block("finally"))
-                w.Line("body.Release();");
+            {
+                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
+                {
+                    w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
+                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
+                }
+            }
             w.Line("return path;");
         }
         w.Line();
 
-        using (w.Block("private readonly struct " + name + "<TOps> : " + Body + " where TOps : struct, " + Ops))
+        EmitUnitStruct(w, ctx, name, new[] { (ctx.T, "epsilon"), ("double[][]", "doubles"), (ctx.T + "[][]", "elements") }, () =>
         {
-            w.Line("private readonly " + KernelPath + " _path;");
-            foreach (var axis in ctx.Axes) w.Line("private readonly nint _e_" + axis.Name + ";");
-            w.Line("private readonly " + ctx.T + " _epsilon;");
-            w.Line("private readonly double[][] _doubles;");
-            w.Line("private readonly " + ctx.T + "[][] _elements;");
-            w.Line();
-            using (w.Block("public " + name + "(" + KernelPath + " path, " + ctx.ExtentParams + ", " + ctx.T + " epsilon, int workers)"))
-            {
-                w.Line("_path = path;");
-                foreach (var axis in ctx.Axes) w.Line("_e_" + axis.Name + " = e_" + axis.Name + ";");
-                w.Line("_epsilon = epsilon;");
-                EmitScratchSizes(w, ctx, training);
-                w.Line("_doubles = new double[workers][];");
-                w.Line("_elements = new " + ctx.T + "[workers][];");
-                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-                {
-                    w.Line("_doubles[worker] = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, training) + ");");
-                    w.Line("_elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training) + ");");
-                }
-            }
-            w.Line();
-            using (w.Block("public void Release()"))
-            {
-                using (w.Block("for (int worker = 0; worker < _doubles.Length; worker++)"))
-                {
-                    w.Line(Pool + "<double>.Shared.Return(_doubles[worker]);");
-                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(_elements[worker]);");
-                }
-            }
-            w.Line();
-            using (w.Block("public void Run(int worker, int unit, in " + Pinned + " spans)"))
-            {
-                w.Line(KernelPath + " path = _path;");
-                foreach (var axis in ctx.Axes) w.Line("nint e_" + axis.Name + " = _e_" + axis.Name + ";");
-                w.Line(ctx.T + " epsilon = _epsilon;");
-                EmitScratchSizes(w, ctx, training);
-                w.Line("double[] doubles = _doubles[worker];");
-                w.Line(ctx.T + "[] elements = _elements[worker];");
-                w.Line("ref " + ctx.T + " x = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
-                w.Line("ref " + ctx.T + " y = ref " + Units + ".At<" + ctx.T + ">(spans.S1);");
-                w.Line("ref " + ctx.T + " gamma = ref " + Units + ".At<" + ctx.T + ">(spans.S2);");
-                w.Line("ref " + ctx.T + " beta = ref " + Units + ".At<" + ctx.T + ">(spans.S3);");
-                w.Line("ref " + ctx.T + " " + (training ? "stat0" : "runningMean") + " = ref " + Units + ".At<" + ctx.T + ">(spans.S4);");
-                if (!training || !ctx.Spec.IsRootMeanSquare)
-                    w.Line("ref " + ctx.T + " " + (training ? "stat1" : "runningVar") + " = ref " + Units + ".At<" + ctx.T + ">(spans.S5);");
-                EmitScratchRefs(w, ctx, training);
+            w.Line(ctx.T + " epsilon = _epsilon;");
+            EmitScratchSizes(w, ctx, training);
+            w.Line("double[] doubles = _doubles[worker];");
+            w.Line(ctx.T + "[] elements = _elements[worker];");
+            w.Line("ref " + ctx.T + " x = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
+            w.Line("ref " + ctx.T + " y = ref " + Units + ".At<" + ctx.T + ">(spans.S1);");
+            w.Line("ref " + ctx.T + " gamma = ref " + Units + ".At<" + ctx.T + ">(spans.S2);");
+            w.Line("ref " + ctx.T + " beta = ref " + Units + ".At<" + ctx.T + ">(spans.S3);");
+            w.Line("ref " + ctx.T + " " + (training ? "stat0" : "runningMean") + " = ref " + Units + ".At<" + ctx.T + ">(spans.S4);");
+            if (!training || !ctx.Spec.IsRootMeanSquare)
+                w.Line("ref " + ctx.T + " " + (training ? "stat1" : "runningVar") + " = ref " + Units + ".At<" + ctx.T + ">(spans.S5);");
+            EmitScratchRefs(w, ctx, training);
 
-                w.Line("// The block of this unit: its index along each block axis, innermost fastest.");
-                w.Line("nint rest = unit;");
-                var offsets = new Dictionary<string, List<string>> { ["x"] = new(), ["s"] = new(), ["p"] = new() };
-                var blockIndices = ctx.BlockIndices;
-                for (int k = blockIndices.Count - 1; k >= 0; k--)
-                {
-                    int i = blockIndices[k];
-                    var axis = ctx.Axes[i];
-                    w.Line("nint b_" + axis.Name + " = rest % e_" + axis.Name + ";");
-                    if (k > 0) w.Line("rest /= e_" + axis.Name + ";");
-                    offsets["x"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Memory));
-                    offsets["s"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Kept));
-                    if (axis.Param) offsets["p"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.ParamAxis));
-                }
-                string Sum(List<string> terms) => terms.Count == 0 ? "(nint)0" : string.Join(" + ", terms);
-                w.Line("nint xo = " + Sum(offsets["x"]) + ";");
-                w.Line("nint so = " + Sum(offsets["s"]) + ";");
-                if (ctx.Spec.HasAffine) w.Line("nint po = " + Sum(offsets["p"]) + ";");
-                w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
-                w.Line("ref " + ctx.T + " yb = ref " + Unsafe + ".Add(ref y, xo);");
-                if (training)
-                {
-                    if (!ctx.Spec.IsRootMeanSquare) EmitShift(w, ctx);
-                    w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
-                    EmitStatisticsCall(w, ctx, "(nint)0", StatFirstExtent(ctx), "ref sum", "ref sq");
-                    EmitCombineAndFinalize(w, ctx, "so");
-                }
-                else
-                {
-                    EmitRunningTerms(w, ctx, "so");
-                }
-                string po = ctx.Spec.HasAffine ? "po" : "(nint)0";
-                EmitCoefficients(w, ctx, po);
-                EmitApplyCall(w, ctx, "ref xb", "ref yb", "(nint)0", ApplyFirstExtent(ctx), "ref " + Unsafe + ".Add(ref gamma, po)", "ref " + Unsafe + ".Add(ref beta, po)");
+            w.Line("// The block of this unit: its index along each block axis, innermost fastest.");
+            w.Line("nint rest = unit;");
+            var offsets = new Dictionary<string, List<string>> { ["x"] = new(), ["s"] = new(), ["p"] = new() };
+            var blockIndices = ctx.BlockIndices;
+            for (int k = blockIndices.Count - 1; k >= 0; k--)
+            {
+                int i = blockIndices[k];
+                var axis = ctx.Axes[i];
+                w.Line("nint b_" + axis.Name + " = rest % e_" + axis.Name + ";");
+                if (k > 0) w.Line("rest /= e_" + axis.Name + ";");
+                offsets["x"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Memory));
+                offsets["s"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Kept));
+                if (axis.Param) offsets["p"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.ParamAxis));
             }
-        }
-        w.Line();
+            string Sum(List<string> terms) => terms.Count == 0 ? "(nint)0" : string.Join(" + ", terms);
+            w.Line("nint xo = " + Sum(offsets["x"]) + ";");
+            w.Line("nint so = " + Sum(offsets["s"]) + ";");
+            if (ctx.Spec.HasAffine) w.Line("nint po = " + Sum(offsets["p"]) + ";");
+            w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
+            w.Line("ref " + ctx.T + " yb = ref " + Unsafe + ".Add(ref y, xo);");
+            if (training)
+            {
+                if (!ctx.Spec.IsRootMeanSquare) EmitShift(w, ctx);
+                w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
+                EmitStatisticsCall(w, ctx, "(nint)0", StatFirstExtent(ctx), "ref sum", "ref sq");
+                EmitCombineAndFinalize(w, ctx, "so");
+            }
+            else
+            {
+                EmitRunningTerms(w, ctx, "so");
+            }
+            string po = ctx.Spec.HasAffine ? "po" : "(nint)0";
+            EmitCoefficients(w, ctx, po);
+            EmitApplyCall(w, ctx, "ref xb", "ref yb", "(nint)0", ApplyFirstExtent(ctx), "ref " + Unsafe + ".Add(ref gamma, po)", "ref " + Unsafe + ".Add(ref beta, po)");
+        });
     }
 
     // ---------------------------------------------------------------- (B) whole tensor, chunked passes
@@ -268,26 +245,9 @@ internal static partial class Emitter
     private static void EmitChunkBodies(SourceWriter w, Context ctx)
     {
         bool standardize = !ctx.Spec.IsRootMeanSquare;
-        using (w.Block("private readonly struct StatisticsChunk<TOps> : " + Body + " where TOps : struct, " + Ops))
-        {
-            w.Line("private readonly " + KernelPath + " _path;");
-            foreach (var axis in ctx.Axes) w.Line("private readonly nint _e_" + axis.Name + ";");
-            w.Line("private readonly nint _first;");
-            w.Line("private readonly int _chunks, _accumulators;");
-            w.Line("private readonly double[] _partials;");
-            w.Line("private readonly " + ctx.T + "[] _elements;");
-            w.Line();
-            using (w.Block("public StatisticsChunk(" + KernelPath + " path, " + ctx.ExtentParams + ", nint first, int chunks, int accumulators, double[] partials, " + ctx.T + "[] elements)"))
+        EmitUnitStruct(w, ctx, "StatisticsChunk",
+            new[] { ("nint", "first"), ("int", "chunks"), ("int", "accumulators"), ("double[]", "partials"), (ctx.T + "[]", "elements") }, () =>
             {
-                w.Line("_path = path;");
-                foreach (var axis in ctx.Axes) w.Line("_e_" + axis.Name + " = e_" + axis.Name + ";");
-                w.Line("_first = first; _chunks = chunks; _accumulators = accumulators; _partials = partials; _elements = elements;");
-            }
-            w.Line();
-            using (w.Block("public void Run(int worker, int unit, in " + Pinned + " spans)"))
-            {
-                w.Line(KernelPath + " path = _path;");
-                foreach (var axis in ctx.Axes) w.Line("nint e_" + axis.Name + " = _e_" + axis.Name + ";");
                 w.Line("nint from = _first * unit / _chunks, to = _first * (unit + 1) / _chunks;");
                 w.Line("ref " + ctx.T + " xb = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
                 w.Line("ref double sum = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_partials), unit * 2 * _accumulators);");
@@ -298,33 +258,44 @@ internal static partial class Emitter
                     w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_elements), 2 * coefficients);");
                 }
                 EmitStatisticsCall(w, ctx, "from", "to", "ref sum", "ref sq");
-            }
-        }
-        w.Line();
-        using (w.Block("private readonly struct ApplyChunk<TOps> : " + Body + " where TOps : struct, " + Ops))
+            });
+        EmitUnitStruct(w, ctx, "ApplyChunk",
+            new[] { ("nint", "first"), ("int", "chunks"), (ctx.T + "[]", "elements"), ("int", "coefficients") }, () =>
+            {
+                w.Line("nint from = _first * unit / _chunks, to = _first * (unit + 1) / _chunks;");
+                w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(_elements);");
+                w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, _coefficients);");
+                EmitApplyCall(w, ctx, "ref " + Units + ".At<" + ctx.T + ">(spans.S0)", "ref " + Units + ".At<" + ctx.T + ">(spans.S1)", "from", "to",
+                    "ref " + Units + ".At<" + ctx.T + ">(spans.S2)", "ref " + Units + ".At<" + ctx.T + ">(spans.S3)");
+            });
+    }
+
+    /// <summary>
+    /// A unit body: a readonly struct implementing IParallelBody that carries the path, the extents and
+    /// <paramref name="fields"/> (type, name) into <c>Run(worker, unit, spans)</c>, where they are locals again
+    /// (<c>path</c>, <c>e_*</c>, <c>_name</c> fields) before <paramref name="run"/> writes the unit's work.
+    /// </summary>
+    private static void EmitUnitStruct(SourceWriter w, Context ctx, string name, (string Type, string Name)[] fields, System.Action run)
+    {
+        using (w.Block("private readonly struct " + name + "<TOps> : " + Body + " where TOps : struct, " + Ops))
         {
             w.Line("private readonly " + KernelPath + " _path;");
             foreach (var axis in ctx.Axes) w.Line("private readonly nint _e_" + axis.Name + ";");
-            w.Line("private readonly nint _first;");
-            w.Line("private readonly int _chunks, _coefficients;");
-            w.Line("private readonly " + ctx.T + "[] _elements;");
+            foreach (var (type, field) in fields) w.Line("private readonly " + type + " _" + field + ";");
             w.Line();
-            using (w.Block("public ApplyChunk(" + KernelPath + " path, " + ctx.ExtentParams + ", nint first, int chunks, " + ctx.T + "[] elements, int coefficients)"))
+            string parameters = string.Concat(fields.Select(f => ", " + f.Type + " " + f.Name));
+            using (w.Block("public " + name + "(" + KernelPath + " path, " + ctx.ExtentParams + parameters + ")"))
             {
                 w.Line("_path = path;");
                 foreach (var axis in ctx.Axes) w.Line("_e_" + axis.Name + " = e_" + axis.Name + ";");
-                w.Line("_first = first; _chunks = chunks; _elements = elements; _coefficients = coefficients;");
+                foreach (var (_, field) in fields) w.Line("_" + field + " = " + field + ";");
             }
             w.Line();
             using (w.Block("public void Run(int worker, int unit, in " + Pinned + " spans)"))
             {
                 w.Line(KernelPath + " path = _path;");
                 foreach (var axis in ctx.Axes) w.Line("nint e_" + axis.Name + " = _e_" + axis.Name + ";");
-                w.Line("nint from = _first * unit / _chunks, to = _first * (unit + 1) / _chunks;");
-                w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(_elements);");
-                w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, _coefficients);");
-                EmitApplyCall(w, ctx, "ref " + Units + ".At<" + ctx.T + ">(spans.S0)", "ref " + Units + ".At<" + ctx.T + ">(spans.S1)", "from", "to",
-                    "ref " + Units + ".At<" + ctx.T + ">(spans.S2)", "ref " + Units + ".At<" + ctx.T + ">(spans.S3)");
+                run();
             }
         }
         w.Line();
