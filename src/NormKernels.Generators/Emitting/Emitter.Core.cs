@@ -160,19 +160,17 @@ internal static partial class Emitter
     {
         var plan = ctx.Plan;
         bool standardize = !ctx.Spec.IsRootMeanSquare;
-        using (w.Block("private static " + KernelPath + " TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
-        {
-            EmitScratchSizes(w, ctx, training: true);
-            w.Line("// Statistics over chunks of the first segment, fixed by the shape: each chunk its own partial sums.");
-            w.Line("nint statFirst = " + StatFirstExtent(ctx) + ";");
-            w.Line("int chunks = " + ChunkCount(ctx, "statFirst", plan.Strategy == ReduceStrategy.Vertical || plan.StatSegments.Count > 1) + ";");
-            w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, training: true) + ");");
-            w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training: true) + ");");
-            w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 2 * accumulators);");
-            using (w.Block("try"))
+        EmitWholeDriver(w, ctx, "TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon)", training: true,
+            prologue: () =>
+            {
+                w.Line("// Statistics over chunks of the first segment, fixed by the shape: each chunk its own partial sums.");
+                w.Line("nint statFirst = " + StatFirstExtent(ctx) + ";");
+                w.Line("int chunks = " + ChunkCount(ctx, "statFirst", plan.Strategy == ReduceStrategy.Vertical || plan.StatSegments.Count > 1) + ";");
+                w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 2 * accumulators);");
+            },
+            statistics: () =>
             {
                 w.Line("ref " + ctx.T + " xb = ref " + Marshal + ".GetReference(input);");
-                EmitScratchRefs(w, ctx, training: true);
                 if (standardize) EmitShift(w, ctx);
                 w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * accumulators).Clear();");
                 w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new StatisticsChunk<TOps>(path, " + ctx.ExtentArgs +
@@ -187,35 +185,40 @@ internal static partial class Emitter
                 w.Line("ref " + ctx.T + " stat0Ref = ref " + Marshal + ".GetReference(stat0);");
                 if (standardize) w.Line("ref " + ctx.T + " stat1Ref = ref " + Marshal + ".GetReference(stat1);");
                 EmitCombineAndFinalize(w, ctx, "(nint)0", "stat0Ref", "stat1Ref");
-                w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
-                w.Line("ref " + ctx.T + " betaRef = ref " + Marshal + ".GetReference(beta);");
-                EmitCoefficients(w, ctx, "(nint)0", "gammaRef", "betaRef");
-                EmitApplyChunks(w, ctx, "gamma, beta");
-            }
-            using (w.Block("finally"))
-            {
-                w.Line(Pool + "<double>.Shared.Return(doubles);");
-                w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements);");
-                w.Line(Pool + "<double>.Shared.Return(partials);");
-            }
-            w.Line("return path;");
-        }
-        w.Line();
+            },
+            release: () => w.Line(Pool + "<double>.Shared.Return(partials);"));
     }
 
     private static void EmitWholeInference(SourceWriter w, Context ctx, string common)
     {
-        using (w.Block("private static " + KernelPath + " InferenceCore<TOps>(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon) where TOps : struct, " + Ops))
-        {
-            EmitScratchSizes(w, ctx, training: false);
-            w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, training: false) + ");");
-            w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training: false) + ");");
-            using (w.Block("try"))
+        EmitWholeDriver(w, ctx, "InferenceCore<TOps>(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon)", training: false,
+            prologue: () => { },
+            statistics: () =>
             {
-                EmitScratchRefs(w, ctx, training: false);
                 w.Line("ref " + ctx.T + " runningMeanRef = ref " + Marshal + ".GetReference(runningMean);");
                 w.Line("ref " + ctx.T + " runningVarRef = ref " + Marshal + ".GetReference(runningVar);");
                 EmitRunningTerms(w, ctx, "(nint)0", "runningMeanRef", "runningVarRef");
+            },
+            release: () => { });
+    }
+
+    /// <summary>
+    /// The skeleton of both whole-tensor drivers: pooled scratch, the statistics (batch or running) into (mu, rstd),
+    /// coefficients, then the apply over chunks; scratch returned in a finally.
+    /// </summary>
+    private static void EmitWholeDriver(SourceWriter w, Context ctx, string signature, bool training,
+        System.Action prologue, System.Action statistics, System.Action release)
+    {
+        using (w.Block("private static " + KernelPath + " " + signature + " where TOps : struct, " + Ops))
+        {
+            EmitScratchSizes(w, ctx, training);
+            w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, training) + ");");
+            w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training) + ");");
+            prologue();
+            using (w.Block("try"))
+            {
+                EmitScratchRefs(w, ctx, training);
+                statistics();
                 w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
                 w.Line("ref " + ctx.T + " betaRef = ref " + Marshal + ".GetReference(beta);");
                 EmitCoefficients(w, ctx, "(nint)0", "gammaRef", "betaRef");
@@ -225,6 +228,7 @@ internal static partial class Emitter
             {
                 w.Line(Pool + "<double>.Shared.Return(doubles);");
                 w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements);");
+                release();
             }
             w.Line("return path;");
         }
