@@ -10,7 +10,7 @@ namespace NormKernels.Package.Tests;
 /// build with the analyzer's id.
 /// </summary>
 [Collection(PackageCollection.Name)]
-public sealed partial class ConsumerTests(PackageFixture package, ITestOutputHelper log)
+public sealed partial class ConsumerTests(PackageFixture package)
 {
     // The consumer's tensor and parameters; the test recomputes everything from these in float64.
     private const int N = 2, C = 3, H = 3, W = 5;
@@ -66,14 +66,12 @@ public sealed partial class ConsumerTests(PackageFixture package, ITestOutputHel
         string dir = package.CreateConsumer("BnApp", Program);
 
         var build = Dotnet.Run(dir, PackageFixture.ChildTimeout, "build", "-c", "Release", "--disable-build-servers");
-        log.WriteLine($"build: {build.Elapsed.TotalSeconds:F1} s");
         Assert.True(build.ExitCode == 0, "the consumer did not build:\n" + build);
         Assert.False(WarningOrError().IsMatch(build.Output), "the consumer built with warnings:\n" + build);
         string restored = Path.Combine(package.WorkRoot, "packages", "normkernels", package.Version.ToLowerInvariant());
         Assert.True(Directory.Exists(restored), $"NormKernels {package.Version} was not restored into {restored}:\n{build}");
 
         var run = Dotnet.Run(dir, PackageFixture.ChildTimeout, "run", "-c", "Release", "--no-build");
-        log.WriteLine($"run: {run.Elapsed.TotalSeconds:F1} s");
         Assert.True(run.ExitCode == 0, "the consumer failed:\n" + run);
         var printed = Parse(run.Output);
         string context = "\n" + run;
@@ -131,7 +129,6 @@ public sealed partial class ConsumerTests(PackageFixture package, ITestOutputHel
             """);
 
         var build = Dotnet.Run(dir, PackageFixture.ChildTimeout, "build", "-c", "Release", "--disable-build-servers");
-        log.WriteLine($"build: {build.Elapsed.TotalSeconds:F1} s");
         Assert.True(build.ExitCode != 0, "the build succeeded despite Axes = \"N,Q\":\n" + build);
         Assert.True(build.Output.Contains("error NK0007", StringComparison.Ordinal), "no NK0007 error:\n" + build);
         Assert.True(build.Output.Contains("Program.cs(5,", StringComparison.Ordinal), "NK0007 is not reported on the attribute's line:\n" + build);

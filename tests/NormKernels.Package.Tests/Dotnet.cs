@@ -4,10 +4,10 @@ using System.Text;
 namespace NormKernels.Package.Tests;
 
 /// <summary>What a finished child process printed, for assertions and their messages.</summary>
-public sealed record ChildResult(string CommandLine, int ExitCode, string Output, TimeSpan Elapsed)
+public sealed record ChildResult(string CommandLine, int ExitCode, string Output)
 {
     public override string ToString() =>
-        $"$ {CommandLine}\n(exit code {ExitCode}, {Elapsed.TotalSeconds:F1} s)\n{Output}";
+        $"$ {CommandLine}\n(exit code {ExitCode})\n{Output}";
 }
 
 /// <summary>Runs the dotnet CLI as a child process with a timeout, as a user at a terminal would.</summary>
@@ -31,7 +31,6 @@ public static class Dotnet
 
         string commandLine = "dotnet " + string.Join(' ', args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
         var output = new StringBuilder();
-        var stopwatch = Stopwatch.StartNew();
         using var process = new Process { StartInfo = start };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
@@ -63,7 +62,7 @@ public static class Dotnet
             }
         }
 
-        lock (output) return new ChildResult(commandLine, process.ExitCode, output.ToString(), stopwatch.Elapsed);
+        lock (output) return new ChildResult(commandLine, process.ExitCode, output.ToString());
     }
 
     /// <summary>
