@@ -62,7 +62,6 @@ internal static partial class Emitter
 
         public string DimParams => string.Join(", ", Dims.Select(d => "int " + d));
         public string DimArgs => string.Join(", ", Dims);
-        public string DimNamesText => DimArgs;
 
         /// <summary>"dims[0], dims[1], ...": the dims read from a tensor, in layout order.</summary>
         public string DimsFromArray => string.Join(", ", Spec.Layout.Select((_, i) => "dims[" + Literals.Int(i) + "]"));
@@ -91,8 +90,6 @@ internal static partial class Emitter
         public string ExtentArgs => string.Join(", ", Axes.Select(a => "e_" + a.Name));
         public string ExtentArgsFromDims => string.Join(", ", Axes.Select(a => "(nint)(" + a.Extent + ")"));
 
-        public string RefsFromSpans => "input, output";
-        public string ParamRefsFromSpans => "weight, bias";
 
         public string LongProduct(IEnumerable<string> factors)
         {

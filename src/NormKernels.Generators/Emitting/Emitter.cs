@@ -266,7 +266,7 @@ internal static partial class Emitter
     {
         var spec = ctx.Spec;
         var plan = ctx.Plan;
-        string dimsText = Literals.String(ctx.DimNamesText);
+        string dimsText = Literals.String(ctx.DimArgs);
 
         using (w.Block("private static int CheckShape(int inputLength, int outputLength, " + ctx.DimParams + ")"))
         {
@@ -341,7 +341,7 @@ internal static partial class Emitter
         using (w.Block("public static " + KernelPath + " ForwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon)"))
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
-            w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), " + ctx.RefsFromSpans + ", " + ctx.ExtentArgsFromDims + ", " + ctx.ParamRefsFromSpans + ", " + statArgs + ", epsilon);");
+            w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon);");
         }
         w.Line();
         w.Line("/// <summary>ForwardTraining on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
@@ -356,7 +356,7 @@ internal static partial class Emitter
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
             w.Line(Checks + ".PathAvailable(path, ChoosePath(true, " + ctx.ExtentArgsFromDims + "), nameof(path));");
-            w.Line("return TrainingCore<TOps>(path, " + ctx.RefsFromSpans + ", " + ctx.ExtentArgsFromDims + ", " + ctx.ParamRefsFromSpans + ", " + statArgs + ", epsilon);");
+            w.Line("return TrainingCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon);");
         }
         w.Line();
         if (plan.BatchReduced)
@@ -365,7 +365,7 @@ internal static partial class Emitter
             using (w.Block("public static " + KernelPath + " ForwardInference(" + kernelParams + ", " + ctx.ReadOnlySpanT + " mean, " + ctx.ReadOnlySpanT + " variance, " + ctx.T + " epsilon)"))
             {
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
-                w.Line("return RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), " + ctx.RefsFromSpans + ", " + ctx.ExtentArgsFromDims + ", " + ctx.ParamRefsFromSpans +
+                w.Line("return RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias" +
                        ", mean, variance, epsilon);");
             }
             w.Line();
@@ -381,7 +381,7 @@ internal static partial class Emitter
             {
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line(Checks + ".PathAvailable(path, ChoosePath(false, " + ctx.ExtentArgsFromDims + "), nameof(path));");
-                w.Line("return InferenceCore<TOps>(path, " + ctx.RefsFromSpans + ", " + ctx.ExtentArgsFromDims + ", " + ctx.ParamRefsFromSpans +
+                w.Line("return InferenceCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias" +
                        ", mean, variance, epsilon);");
             }
             w.Line();
