@@ -86,6 +86,58 @@ public class DoubleTests
         }
     }
 
+    /// <summary>Backward of double layers against the reference's analytic gradients: training, then (running statistics) inference.
+    /// Both in double; the sums behind the gradients cancel (sum of g * dy * xhat), so the bound is 1e-10 of the largest
+    /// gradient of the kind, not 1e-12 per element.</summary>
+    [Theory, MemberData(nameof(Cases))]
+    public void BackwardMatchesReference(string name, int[] dims)
+    {
+        INormalizationLayer<double> layer = Create(name, dims);
+        var reference = NormReference.For(layer);
+        var random = new Random(dims.Sum() * 37 + name.Length);
+        for (int i = 0; i < layer.Weight.Length; i++) { layer.Weight[i] = 0.5 + random.NextDouble(); layer.Bias[i] = random.NextDouble() - 0.5; }
+        double[] x = Normal(random, TestData.Product(dims), 3, 2);
+        double[] dy = Normal(random, x.Length, 0.1, 1);
+        var dx = new double[x.Length];
+        layer.Forward(x, new double[x.Length], dims);
+        layer.Backward(x, dy, dx, dims);
+        ReferenceGradients expected = reference.BackwardTraining(dims, x, dy, layer.Weight, layer.Epsilon);
+        AssertGradients(expected, dx, layer, TermScale(reference, dims, x, dy, layer), name + " training");
+        if (reference.ReducesBatch)
+        {
+            layer.ZeroGrad();
+            layer.Training = false;
+            layer.Backward(x, dy, dx, dims);
+            AssertGradients(reference.BackwardInference(dims, x, dy, layer.Weight, layer.RunningMean, layer.RunningVar!, layer.Epsilon), dx, layer,
+                TermScale(reference, dims, x, dy, layer), name + " inference");
+        }
+    }
+
+    /// <summary>The size of the terms dx is a difference of: max |dy| * max |gamma| * max r (r = 1 / sqrt(spread + eps)).</summary>
+    private static double TermScale(NormReference reference, int[] dims, double[] x, double[] dy, INormalizationLayer<double> layer)
+    {
+        ReferenceStatistics batch = reference.Statistics(dims, x);
+        double[] spread = reference.Kind == NormKind.Standardize ? batch.Variance : batch.MeanSquare;
+        double r = spread.Concat(layer.RunningVar ?? []).Max(v => 1 / Math.Sqrt(v + layer.Epsilon));
+        double g = layer.Weight.Length == 0 ? 1 : layer.Weight.Max(Math.Abs);
+        return dy.Max(Math.Abs) * g * r;
+    }
+
+    private static void AssertGradients(ReferenceGradients expected, double[] dx, INormalizationLayer<double> layer, double terms, string what)
+    {
+        void Close(double[] e, ReadOnlySpan<double> a, string quantity)
+        {
+            Assert.Equal(e.Length, a.Length);
+            double scale = e.Length == 0 ? 0 : e.Max(Math.Abs);
+            if (quantity == "dx") scale = Math.Max(scale, terms);
+            for (int i = 0; i < e.Length; i++)
+                Assert.True(Math.Abs(e[i] - a[i]) <= 1e-10 * (Math.Abs(e[i]) + scale), $"{what} {quantity}[{i}]: expected {e[i]:R}, got {a[i]:R}");
+        }
+        Close(expected.InputGrad, dx, "dx");
+        Close(expected.WeightGrad, layer.WeightGrad, "dgamma");
+        Close(expected.BiasGrad, layer.BiasGrad, "dbeta");
+    }
+
     [Fact]
     public void StaticKernelsWriteDoubleStatistics()
     {

@@ -39,11 +39,14 @@ internal static partial class Emitter
             EmitSurface(w, ctx);
             EmitForward(w, ctx);
             EmitStatics(w, ctx);
+            EmitBackwardSurface(w, ctx);
             EmitCores(w, ctx);
+            EmitBackwardCores(w, ctx);
             foreach (var isa in ctx.Isas)
             {
                 EmitStatisticsPass(w, ctx, isa);
                 EmitApplyPass(w, ctx, isa);
+                EmitBackwardPasses(w, ctx, isa);
             }
         }
 
@@ -94,6 +97,8 @@ internal static partial class Emitter
         if (plan.BatchReduced) w.Line("private " + ctx.T + " _momentum;");
         w.Line("private " + ctx.T + "[] _batchStatistic0 = global::System.Array.Empty<" + ctx.T + ">();");
         if (!spec.IsRootMeanSquare) w.Line("private " + ctx.T + "[] _batchStatistic1 = global::System.Array.Empty<" + ctx.T + ">();");
+        w.Line("private long _savedLength = -1;");
+        w.Line("private " + ctx.T + " _savedEpsilon;");
         w.Line();
 
         string ctorParams = string.Join(", ", new[]
@@ -126,6 +131,8 @@ internal static partial class Emitter
             w.Line("Weight = new " + ctx.T + "[" + paramLength + "];");
             w.Line("global::System.MemoryExtensions.AsSpan(Weight).Fill(" + ctx.Literal(1) + ");");
             w.Line("Bias = new " + ctx.T + "[" + paramLength + "];");
+            w.Line("WeightGrad = new " + ctx.T + "[" + paramLength + "];");
+            w.Line("BiasGrad = new " + ctx.T + "[" + paramLength + "];");
             if (plan.BatchReduced)
             {
                 w.Line("RunningMean = new " + ctx.T + "[" + plan.RunningSize + "];");
@@ -221,6 +228,8 @@ internal static partial class Emitter
             }
             w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
                    ", _batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", _batchStatistic1") + ", _epsilon);");
+            w.Line("_savedLength = input.Length;");
+            w.Line("_savedEpsilon = _epsilon;");
             if (plan.BatchReduced)
             {
                 w.Line("// PyTorch's update: the running variance takes the unbiased batch variance.");

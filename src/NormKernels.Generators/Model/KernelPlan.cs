@@ -57,6 +57,9 @@ internal enum ApplyForm
 /// <param name="Promoted">Some reduced axis is accumulated separately and combined into its statistic afterwards.</param>
 /// <param name="Form">Apply form.</param>
 /// <param name="ApplySegments">Axes inside a block folded by apply signature.</param>
+/// <param name="GradientSegments">Axes inside a block folded for the backward passes: "F" where the axis indexes statistics or
+/// parameters (the backward's per-index sums and coefficients move along it), "-" where they are constant. In the Fold form
+/// this is <paramref name="ApplySegments"/>; in the TwoStep form every axis inside the block is "F".</param>
 /// <param name="BatchReduced">N is reduced: the layer keeps running statistics.</param>
 /// <param name="RunningSize">C# expression (over ctor fields) of the running-statistics length, or empty.</param>
 internal sealed record KernelPlan(
@@ -67,6 +70,7 @@ internal sealed record KernelPlan(
     bool Promoted,
     ApplyForm Form,
     EquatableArray<Segment> ApplySegments,
+    EquatableArray<Segment> GradientSegments,
     bool BatchReduced,
     string RunningSize)
 {

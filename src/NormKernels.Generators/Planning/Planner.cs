@@ -70,6 +70,10 @@ internal static class Planner
             ? Fold(axes, a => !a.Reduced || a.Param ? "F" : "-")
             : Fold(axes, a => (!a.Reduced ? "S" : "") + (a.Param ? "P" : "") is var sig && sig.Length > 0 ? sig : "-");
 
+        // Backward: per fold index f (every axis inside the block that indexes statistics or parameters) the sums of dy and
+        // dy * (x - mean), then dx = dy * P[f] + (x - mean) * Q[f] + R[f]. Same classes as the Fold apply.
+        var gradientSegments = Fold(axes, a => !a.Reduced || a.Param ? "F" : "-");
+
         bool batchReduced = reduced.Contains(LayoutGrammar.Batch);
         string runningSize = "";
         if (batchReduced)
@@ -86,7 +90,7 @@ internal static class Planner
         }
 
         return new KernelPlan(new EquatableArray<PlanAxis>(axes), blockAxes, statSegments, strategy, promoted,
-            form, applySegments, batchReduced, runningSize);
+            form, applySegments, gradientSegments, batchReduced, runningSize);
     }
 
     /// <summary>The non-block axes folded into segments: neighbours in memory (consecutive axes) of one class.</summary>

@@ -355,6 +355,98 @@ public sealed class NormReference
         return Apply(dims, input, weight, bias, center, spread, epsilon);
     }
 
+    /// <summary>
+    /// Gradients of the training forward, whose statistics depend on the input (written from the chain rule, in double).
+    /// With xhat = (x - mean) * r, r = 1 / sqrt(var + eps) (root mean square: xhat = x * r, r = 1 / sqrt(meanSquare + eps)),
+    /// gdy = gamma * dy and M elements per statistic:
+    /// <c>dx = r * (gdy - mean_S(gdy) - xhat * mean_S(gdy * xhat))</c> (root mean square: no <c>mean_S(gdy)</c> term),
+    /// <c>dgamma[p] = sum dy * xhat</c>, <c>dbeta[p] = sum dy</c> over the elements using parameter p.
+    /// </summary>
+    public ReferenceGradients BackwardTraining(ReadOnlySpan<int> dims, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad,
+        ReadOnlySpan<float> weight, double epsilon) => BackwardTraining(dims, Widen(input), Widen(outputGrad), Widen(weight), epsilon);
+
+    /// <summary>As the float overload, for double data.</summary>
+    public ReferenceGradients BackwardTraining(ReadOnlySpan<int> dims, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad,
+        ReadOnlySpan<double> weight, double epsilon)
+    {
+        ReferenceStatistics batch = Statistics(dims, input);
+        bool standardize = Kind == NormKind.Standardize;
+        double[] center = standardize ? batch.Mean : new double[batch.Mean.Length];
+        double[] spread = standardize ? batch.Variance : batch.MeanSquare;
+        return Backward(dims, input, outputGrad, weight, center, spread, epsilon, constant: false);
+    }
+
+    /// <summary>
+    /// Gradients of the inference forward, statistics held constant (a frozen BatchNorm):
+    /// <c>dx = gamma * dy / sqrt(runningVar + eps)</c>, <c>dgamma = sum dy * xhat</c>, <c>dbeta = sum dy</c>.
+    /// </summary>
+    public ReferenceGradients BackwardInference(ReadOnlySpan<int> dims, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad,
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, double epsilon) =>
+        BackwardInference(dims, Widen(input), Widen(outputGrad), Widen(weight), Widen(runningMean), Widen(runningVar), epsilon);
+
+    /// <summary>As the float overload, for double data.</summary>
+    public ReferenceGradients BackwardInference(ReadOnlySpan<int> dims, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad,
+        ReadOnlySpan<double> weight, ReadOnlySpan<double> runningMean, ReadOnlySpan<double> runningVar, double epsilon)
+    {
+        int statistics = StatisticCount(dims);
+        CheckLength(runningMean.Length, statistics, nameof(runningMean));
+        CheckLength(runningVar.Length, statistics, nameof(runningVar));
+        return Backward(dims, input, outputGrad, weight, runningMean.ToArray(), runningVar.ToArray(), epsilon, constant: true);
+    }
+
+    private ReferenceGradients Backward(ReadOnlySpan<int> dims, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad,
+        ReadOnlySpan<double> weight, double[] center, double[] spread, double epsilon, bool constant)
+    {
+        long total = ElementCount(dims);
+        CheckLength(input.Length, total, nameof(input));
+        CheckLength(outputGrad.Length, total, nameof(outputGrad));
+        int parameters = AffineLength(dims);
+        CheckLength(weight.Length, parameters, nameof(weight));
+        if (!(epsilon > 0)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Epsilon must be positive.");
+
+        int statistics = StatisticCount(dims);
+        double count = CountPerStatistic(dims);
+        int[] statisticOf = StatisticMap(dims);
+        int[] affineOf = AffineMap(dims);
+        var r = new double[statistics];
+        for (int s = 0; s < statistics; s++) r[s] = 1.0 / Math.Sqrt(spread[s] + epsilon);
+
+        var xhat = new double[total];
+        var gdy = new double[total];
+        var meanGdy = new double[statistics];
+        var meanGdyXhat = new double[statistics];
+        var weightGrad = new double[parameters];
+        var biasGrad = new double[parameters];
+        for (long i = 0; i < total; i++)
+        {
+            int s = statisticOf[i];
+            xhat[i] = (input[(int)i] - center[s]) * r[s];
+            double gamma = Affine == AffineMode.None ? 1.0 : weight[affineOf[i]];
+            gdy[i] = gamma * outputGrad[(int)i];
+            meanGdy[s] += gdy[i] / count;
+            meanGdyXhat[s] += gdy[i] * xhat[i] / count;
+            if (Affine != AffineMode.None)
+            {
+                weightGrad[affineOf[i]] += outputGrad[(int)i] * xhat[i];
+                biasGrad[affineOf[i]] += outputGrad[(int)i];
+            }
+        }
+
+        var inputGrad = new double[total];
+        for (long i = 0; i < total; i++)
+        {
+            int s = statisticOf[i];
+            double g = gdy[i];
+            if (!constant)
+            {
+                if (Kind == NormKind.Standardize) g -= meanGdy[s];
+                g -= xhat[i] * meanGdyXhat[s];
+            }
+            inputGrad[i] = r[s] * g;
+        }
+        return new ReferenceGradients(inputGrad, weightGrad, biasGrad);
+    }
+
     // The statistic of every flat index, computed once per call (decomposing per element is the slow part).
     private int[] StatisticMap(ReadOnlySpan<int> dims)
     {
@@ -429,3 +521,9 @@ public sealed record ReferenceStatistics(long Count, double[] Mean, double[] Var
 /// <param name="RunningMean">The updated running means, or null when no running update was asked for.</param>
 /// <param name="RunningVar">The updated running (unbiased) variances, or null when no running update was asked for.</param>
 public sealed record ReferenceResult(double[] Output, ReferenceStatistics? Statistics, double[]? RunningMean, double[]? RunningVar);
+
+/// <summary>The result of a reference backward pass.</summary>
+/// <param name="InputGrad">dL/dx, in layout order.</param>
+/// <param name="WeightGrad">dL/dgamma (empty without affine parameters).</param>
+/// <param name="BiasGrad">dL/dbeta (empty without affine parameters).</param>
+public sealed record ReferenceGradients(double[] InputGrad, double[] WeightGrad, double[] BiasGrad);

@@ -110,6 +110,22 @@ public static class Checks
             throw new ArgumentException($"'{name}' partly overlaps 'input' (offset {Fmt(offset)} elements); expected the same span (in place) or disjoint memory.", name);
     }
 
+    /// <summary>As <see cref="NoPartialOverlap{T}(ReadOnlySpan{T}, Span{T}, string)"/>, naming the other span.</summary>
+    public static void NoPartialOverlap<T>(ReadOnlySpan<T> other, Span<T> output, string name, string otherName)
+    {
+        if (other.Overlaps(output, out int offset) && offset != 0)
+            throw new ArgumentException($"'{name}' partly overlaps '{otherName}' (offset {Fmt(offset)} elements); expected the same span or disjoint memory.", name);
+    }
+
+    /// <summary>Backward needs the statistics a training-mode Forward saved for an input of the same length.</summary>
+    public static void SavedStatistics(long savedLength, int inputLength, string name)
+    {
+        if (savedLength != inputLength)
+            throw new InvalidOperationException(savedLength < 0
+                ? $"Backward needs the statistics of a training-mode Forward; none has run yet (expected Forward on this '{name}' first)."
+                : $"Backward needs the statistics of a training-mode Forward of the same shape; the last one had {Fmt(savedLength)} elements, '{name}' has {Fmt(inputLength)}.");
+    }
+
     /// <summary>A dims span must have one entry per layout letter.</summary>
     public static void Rank(int actual, string layout, string name)
     {

@@ -50,7 +50,16 @@ public interface INormalizationLayer<T>
     /// <summary>Running (unbiased) variances when N is reduced, otherwise null.</summary>
     T[]? RunningVar { get; }
 
-    /// <summary>The instruction-set path the last <c>Forward</c> ran on (the narrowest of its passes).</summary>
+    /// <summary>Gradient with respect to <see cref="Weight"/>, accumulated by <c>Backward</c> (zeros at construction).</summary>
+    T[] WeightGrad { get; }
+
+    /// <summary>Gradient with respect to <see cref="Bias"/>, accumulated by <c>Backward</c> (zeros at construction).</summary>
+    T[] BiasGrad { get; }
+
+    /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
+    void ZeroGrad();
+
+    /// <summary>The instruction-set path the last <c>Forward</c> or <c>Backward</c> ran on (the narrowest of its passes).</summary>
     KernelPath LastPath { get; }
 
     /// <summary>Runs the layer on a tensor whose extents are given in layout order (<paramref name="dims"/>.Length == Layout.Length).</summary>
@@ -58,4 +67,8 @@ public interface INormalizationLayer<T>
 
     /// <summary>Runs the layer on tensors whose lengths are the dims in layout order (dense, row-major); output has the input's shape.</summary>
     void Forward(System.Numerics.Tensors.ReadOnlyTensorSpan<T> input, System.Numerics.Tensors.TensorSpan<T> output);
+
+    /// <summary>Gradient of the last training-mode <c>Forward</c> (with running statistics and Training false: of the inference
+    /// forward), dims in layout order: writes <paramref name="inputGrad"/>, adds into <see cref="WeightGrad"/> and <see cref="BiasGrad"/>.</summary>
+    void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims);
 }

@@ -1,0 +1,635 @@
+using System.Collections.Generic;
+using System.Linq;
+using NormKernels.Generators.Model;
+
+namespace NormKernels.Generators.Emitting;
+
+/// <summary>
+/// The backward passes. With f the fold index of an element (its position along the axes inside a block that index
+/// statistics or parameters), s its statistic, p its parameter, M the elements per statistic, r = 1/sqrt(var + eps):
+/// <list type="number">
+/// <item>reduce, per f: U[f] = sum dy, V[f] = sum dy * (x - mean[s]) (the planner's <see cref="KernelPlan.GradientSegments"/>);</item>
+/// <item>per statistic: A = sum over f of g[p] * U[f], B = sum g[p] * V[f]; per parameter: dbeta += U[f], dgamma += V[f] * r;</item>
+/// <item>apply, per element: dx = dy * P[f] + (x - mean) * Q[f] + R[f] with P = g * r, Q = -r^3 * B / M, R = -r * A / M
+/// (root mean square: mean = 0, R = 0; statistics held constant: Q = R = 0).</item>
+/// </list>
+/// Blocks run in fixed groups (the parallel units); each group sums its parameter gradients into its own partial, and the
+/// partials are added in group order, so the bits do not depend on the thread count. Whole-tensor plans reduce over
+/// chunks of the first segment into per-chunk partials merged in chunk order, like the forward statistics.
+/// </summary>
+internal static partial class Emitter
+{
+    private static string BackwardParams(Context ctx) =>
+        ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, " + ctx.ExtentParams + ", " +
+        ctx.ReadOnlySpanT + " gamma, " + ctx.ReadOnlySpanT + " stat0, " + ctx.ReadOnlySpanT + " stat1, " + ctx.T + " epsilon, bool constant, " +
+        ctx.SpanT + " weightGrad, " + ctx.SpanT + " biasGrad";
+
+    private const string BackwardArgs = "input, outputGrad, inputGrad, {0}, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad";
+
+    private static void EmitBackwardCores(SourceWriter w, Context ctx)
+    {
+        var plan = ctx.Plan;
+        string args = string.Format(System.Globalization.CultureInfo.InvariantCulture, BackwardArgs, ctx.ExtentArgs);
+        using (w.Block("private static " + KernelPath + " RunBackward(" + KernelPath + " path, " + BackwardParams(ctx) + ")"))
+        {
+            w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
+            w.Line("    ? BackwardCore<" + ArmOps + ">(path, " + args + ")");
+            w.Line("    : BackwardCore<" + X86Ops + ">(path, " + args + ");");
+        }
+        w.Line();
+
+        using (w.Block("private static " + KernelPath + " ChooseBackwardPath(" + ctx.ExtentParams + ")"))
+            w.Line("return global::NormKernels.Isa.Select<" + ctx.T + ">(" + ctx.Clamp(ctx.SegmentExtent(plan.GradientSegments[plan.GradientSegments.Count - 1])) + ");");
+        w.Line();
+
+        string stat0Span = "global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat0), stat0.Length)";
+        string stat1Span = "global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat1), stat1.Length)";
+        using (w.Block("private static " + KernelPath + " BackwardCore<TOps>(" + KernelPath + " path, " + BackwardParams(ctx) + ") where TOps : struct, " + Ops))
+        {
+            w.Line("int statistics = (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
+            w.Line("int coefficients = (int)" + ctx.InnerProduct(Context.FoldAxis) + ";");
+            w.Line("int parameters = weightGrad.Length;");
+            if (plan.BlockAxes > 0)
+            {
+                w.Line("// Units: fixed groups of consecutive blocks (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "); each group sums its parameter gradients into its own partial.");
+                w.Line("int blocks = (int)" + ctx.Product(ctx.BlockIndices) + ";");
+                w.Line("int groups = (int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));");
+                w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);");
+                w.Line("double[] gradPartials = " + Pool + "<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));");
+                w.Line("double[][] doubles = new double[workers][];");
+                w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
+                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
+                {
+                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(2 * coefficients + 4 * statistics);");
+                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(4 * coefficients);");
+                }
+                using (w.Block("try"))
+                {
+                    w.Line("new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();");
+                    w.Line(Units + ".For(groups, workers, new BackwardGroup<TOps>(path, " + ctx.ExtentArgs + ", epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials), " +
+                           "input, inputGrad, outputGrad, gamma, " + stat0Span + ", " + stat1Span + ");");
+                    EmitParameterGradients(w, ctx, "groups");
+                }
+                using (w.Block("finally"))
+                {
+                    w.Line(Pool + "<double>.Shared.Return(gradPartials);");
+                    using (w.Block("for (int worker = 0; worker < workers; worker++)"))
+                    {
+                        w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
+                        w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
+                    }
+                }
+            }
+            else
+            {
+                w.Line("// One block, the whole tensor: the reduction over chunks of the first segment, per-chunk partials merged in chunk order.");
+                w.Line("nint gradFirst = " + ctx.SegmentExtent(plan.GradientSegments[0]) + ";");
+                w.Line("int chunks = " + (plan.GradientSegments.Count > 1
+                    ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32L, global::System.Math.Max(1L, (long)gradFirst / 8)))"
+                    : "1") + ";");
+                w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 2 * coefficients);");
+                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(2 * coefficients + 4 * statistics + 2 * parameters);");
+                w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(4 * coefficients);");
+                using (w.Block("try"))
+                {
+                    w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
+                    EmitBackwardScratchRefs(w, ctx);
+                    w.Line("ref " + ctx.T + " stat0Ref = ref " + Marshal + ".GetReference(stat0);");
+                    w.Line("ref " + ctx.T + " stat1Ref = ref " + Marshal + ".GetReference(stat1);");
+                    w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
+                    w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref sumB, statistics);");
+                    w.Line("new global::System.Span<double>(doubles, 2 * coefficients + 4 * statistics, 2 * parameters).Clear();");
+                    EmitBackwardTerms(w, ctx, "(nint)0", "stat0Ref", "stat1Ref");
+                    w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * coefficients).Clear();");
+                    w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new GradientChunk<TOps>(path, " + ctx.ExtentArgs +
+                           ", gradFirst, chunks, coefficients, partials, elements), input, inputGrad, outputGrad, default, default, default);");
+                    w.Line("// Merge the chunks' partial sums in chunk order.");
+                    w.Line("new global::System.Span<double>(doubles, 0, 2 * coefficients).Clear();");
+                    using (w.Block("for (int chunk = 0; chunk < chunks; chunk++)"))
+                    using (w.Block("for (int f = 0; f < 2 * coefficients; f++)"))
+                        w.Line("doubles[f] += partials[chunk * 2 * coefficients + f];");
+                    EmitGradientCoefficients(w, ctx, "(nint)0", "gammaRef", "gradSums", "parameters");
+                    w.Line("nint applyFirst = gradFirst;");
+                    w.Line("int applyChunks = " + (plan.GradientSegments.Count > 1 ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(ChunkElements) + ", 1, (long)applyFirst)" : "1") + ";");
+                    w.Line(Units + ".For(applyChunks, global::NormKernels.Parallelism.Workers(input.Length, applyChunks), new GradientApplyChunk<TOps>(path, " + ctx.ExtentArgs +
+                           ", applyFirst, applyChunks, elements, coefficients), input, inputGrad, outputGrad, default, default, default);");
+                    using (w.Block("for (int p = 0; p < parameters; p++)"))
+                    {
+                        w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[2 * coefficients + 4 * statistics + p]);");
+                        w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[2 * coefficients + 4 * statistics + parameters + p]);");
+                    }
+                }
+                using (w.Block("finally"))
+                {
+                    w.Line(Pool + "<double>.Shared.Return(partials);");
+                    w.Line(Pool + "<double>.Shared.Return(doubles);");
+                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements);");
+                }
+            }
+            w.Line("return path;");
+        }
+        w.Line();
+
+        if (plan.BlockAxes > 0) EmitBackwardGroup(w, ctx);
+        else EmitGradientChunkBodies(w, ctx);
+    }
+
+    /// <summary>Adds the groups' partial parameter gradients, in group order, into weightGrad and biasGrad.</summary>
+    private static void EmitParameterGradients(SourceWriter w, Context ctx, string groups)
+    {
+        w.Line("// Parameter gradients accumulate (PyTorch): add the groups' partials in group order.");
+        using (w.Block("for (int p = 0; p < parameters; p++)"))
+        {
+            w.Line("double db = 0d, dg = 0d;");
+            using (w.Block("for (int g = 0; g < " + groups + "; g++)"))
+            {
+                w.Line("db += gradPartials[g * 2 * parameters + p];");
+                w.Line("dg += gradPartials[g * 2 * parameters + parameters + p];");
+            }
+            w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + db);");
+            w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + dg);");
+        }
+    }
+
+    /// <summary>Refs into the scratch: doubles = U, V (per f), mu, rstd, A, B (per statistic); elements = m = -mean, P, Q, R (per f).</summary>
+    private static void EmitBackwardScratchRefs(SourceWriter w, Context ctx)
+    {
+        w.Line("ref double sumU = ref " + Marshal + ".GetArrayDataReference(doubles);");
+        w.Line("ref double sumV = ref " + Unsafe + ".Add(ref sumU, coefficients);");
+        w.Line("ref double mu = ref " + Unsafe + ".Add(ref sumV, coefficients);");
+        w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
+        w.Line("ref double sumA = ref " + Unsafe + ".Add(ref rstd, statistics);");
+        w.Line("ref double sumB = ref " + Unsafe + ".Add(ref sumA, statistics);");
+        w.Line("ref " + ctx.T + " coefM = ref " + Marshal + ".GetArrayDataReference(elements);");
+        w.Line("ref " + ctx.T + " coefP = ref " + Unsafe + ".Add(ref coefM, coefficients);");
+        w.Line("ref " + ctx.T + " coefQ = ref " + Unsafe + ".Add(ref coefP, coefficients);");
+        w.Line("ref " + ctx.T + " coefR = ref " + Unsafe + ".Add(ref coefQ, coefficients);");
+    }
+
+    /// <summary>(mu, rstd) per statistic of the block from the saved statistics (or the running ones when constant), and m = -mu per f.</summary>
+    private static void EmitBackwardTerms(SourceWriter w, Context ctx, string so, string stat0, string stat1)
+    {
+        string At(string r) => Unsafe + ".Add(ref " + r + ", " + Offset(so, "s") + ")";
+        using (w.Block("for (int s = 0; s < statistics; s++)"))
+        {
+            if (ctx.Spec.IsRootMeanSquare)
+            {
+                using (w.Block("if (constant)"))
+                {
+                    w.Line(Unsafe + ".Add(ref mu, s) = " + At(stat0) + ";");
+                    w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(" + At(stat1) + ", epsilon);");
+                }
+                using (w.Block("else"))
+                {
+                    w.Line(Unsafe + ".Add(ref mu, s) = 0d;");
+                    w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(" + At(stat0) + ", epsilon);");
+                }
+            }
+            else
+            {
+                w.Line(Unsafe + ".Add(ref mu, s) = " + At(stat0) + ";");
+                w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(" + At(stat1) + ", epsilon);");
+            }
+        }
+        EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept)),
+            new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0" },
+            o => w.Line(Unsafe + ".Add(ref coefM, " + o["f"] + ") = (" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, " + o["s"] + "));"), "m_");
+    }
+
+    /// <summary>From U, V: A, B per statistic; parameter gradients into <paramref name="gradSums"/> (dbeta at p, dgamma at
+    /// parameters + p, global parameter index po + p); then P, Q, R per f.</summary>
+    private static void EmitGradientCoefficients(SourceWriter w, Context ctx, string po, string gammaRef, string gradSums, string parameters)
+    {
+        bool affine = ctx.Spec.HasAffine;
+        string gamma(string p) => affine ? "(double)" + Unsafe + ".Add(ref " + gammaRef + ", " + Offset(po, p) + ")" : "1d";
+        var loops = InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept), ("p", Context.ParamAxis));
+        var start = new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" };
+        w.Line("new global::System.Span<double>(doubles, 2 * coefficients + 2 * statistics, 2 * statistics).Clear();");
+        w.Line("// A = sum g * U, B = sum g * V per statistic; dbeta += U, dgamma += V * rstd per parameter.");
+        EmitNest(w, loops, start, o =>
+        {
+            w.Line("double g = " + gamma(o["p"]) + ";");
+            w.Line("double u = " + Unsafe + ".Add(ref sumU, " + o["f"] + "), v = " + Unsafe + ".Add(ref sumV, " + o["f"] + ");");
+            w.Line(Unsafe + ".Add(ref sumA, " + o["s"] + ") += g * u;");
+            w.Line(Unsafe + ".Add(ref sumB, " + o["s"] + ") += g * v;");
+            if (affine)
+            {
+                w.Line(Unsafe + ".Add(ref " + gradSums + ", " + Offset(po, o["p"]) + ") += u;");
+                w.Line(Unsafe + ".Add(ref " + gradSums + ", " + Offset(parameters, Offset(po, o["p"])) + ") += v * " + Unsafe + ".Add(ref rstd, " + o["s"] + ");");
+            }
+        }, "ab_");
+        w.Line("// dx = dy * P + (x - mean) * Q + R.");
+        EmitNest(w, loops, start, o =>
+        {
+            w.Line("double r = " + Unsafe + ".Add(ref rstd, " + o["s"] + ");");
+            w.Line(Unsafe + ".Add(ref coefP, " + o["f"] + ") = (" + ctx.T + ")(" + gamma(o["p"]) + " * r);");
+            w.Line(Unsafe + ".Add(ref coefQ, " + o["f"] + ") = constant ? " + ctx.Literal(0) + " : (" + ctx.T + ")(-r * r * r * " + Unsafe + ".Add(ref sumB, " + o["s"] + ") / count);");
+            w.Line(Unsafe + ".Add(ref coefR, " + o["f"] + ") = " + (ctx.Spec.IsRootMeanSquare ? ctx.Literal(0) + ";"
+                : "constant ? " + ctx.Literal(0) + " : (" + ctx.T + ")(-r * " + Unsafe + ".Add(ref sumA, " + o["s"] + ") / count);"));
+        }, "pqr_");
+    }
+
+    private static void EmitBackwardGroup(SourceWriter w, Context ctx)
+    {
+        EmitUnitStruct(w, ctx, "BackwardGroup", new[]
+        {
+            (ctx.T, "epsilon"), ("bool", "constant"), ("int", "blocks"), ("int", "groups"), ("int", "parameters"),
+            ("double[][]", "doubles"), (ctx.T + "[][]", "elements"), ("double[]", "gradPartials"),
+        }, () =>
+        {
+            w.Line(ctx.T + " epsilon = _epsilon;");
+            w.Line("bool constant = _constant;");
+            w.Line("int statistics = (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
+            w.Line("int coefficients = (int)" + ctx.InnerProduct(Context.FoldAxis) + ";");
+            w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
+            w.Line("double[] doubles = _doubles[worker];");
+            w.Line(ctx.T + "[] elements = _elements[worker];");
+            EmitBackwardScratchRefs(w, ctx);
+            w.Line("ref " + ctx.T + " x = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
+            w.Line("ref " + ctx.T + " dx = ref " + Units + ".At<" + ctx.T + ">(spans.S1);");
+            w.Line("ref " + ctx.T + " dy = ref " + Units + ".At<" + ctx.T + ">(spans.S2);");
+            w.Line("ref " + ctx.T + " gamma = ref " + Units + ".At<" + ctx.T + ">(spans.S3);");
+            w.Line("ref " + ctx.T + " stat0 = ref " + Units + ".At<" + ctx.T + ">(spans.S4);");
+            w.Line("ref " + ctx.T + " stat1 = ref " + Units + ".At<" + ctx.T + ">(spans.S5);");
+            w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);");
+            w.Line("int parameters = _parameters;");
+            w.Line("int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);");
+            using (w.Block("for (int block = firstBlock; block < lastBlock; block++)"))
+            {
+                w.Line("nint rest = block;");
+                var xs = new List<string>();
+                var ss = new List<string>();
+                var ps = new List<string>();
+                var blockIndices = ctx.BlockIndices;
+                for (int k = blockIndices.Count - 1; k >= 0; k--)
+                {
+                    int i = blockIndices[k];
+                    var axis = ctx.Axes[i];
+                    w.Line("nint b_" + axis.Name + " = rest % e_" + axis.Name + ";");
+                    if (k > 0) w.Line("rest /= e_" + axis.Name + ";");
+                    xs.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Memory));
+                    ss.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Kept));
+                    if (axis.Param) ps.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.ParamAxis));
+                }
+                string Sum(List<string> terms) => terms.Count == 0 ? "(nint)0" : string.Join(" + ", terms);
+                w.Line("nint xo = " + Sum(xs) + ";");
+                w.Line("nint so = " + Sum(ss) + ";");
+                if (ctx.Spec.HasAffine) w.Line("nint po = " + Sum(ps) + ";");
+                w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
+                w.Line("ref " + ctx.T + " dyb = ref " + Unsafe + ".Add(ref dy, xo);");
+                w.Line("ref " + ctx.T + " dxb = ref " + Unsafe + ".Add(ref dx, xo);");
+                EmitBackwardTerms(w, ctx, "so", "stat0", "stat1");
+                w.Line("new global::System.Span<double>(doubles, 0, 2 * coefficients).Clear();");
+                EmitGradientCall(w, ctx, "GradientReduce", "ref xb, ref dyb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref sumU, ref sumV");
+                EmitGradientCoefficients(w, ctx, ctx.Spec.HasAffine ? "po" : "(nint)0", "gamma", "gradSums", "parameters");
+                EmitGradientCall(w, ctx, "GradientApply", "ref xb, ref dyb, ref dxb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefP, ref coefQ, ref coefR");
+            }
+        });
+    }
+
+    private static void EmitGradientChunkBodies(SourceWriter w, Context ctx)
+    {
+        EmitUnitStruct(w, ctx, "GradientChunk",
+            new[] { ("nint", "first"), ("int", "chunks"), ("int", "coefficients"), ("double[]", "partials"), (ctx.T + "[]", "elements") }, () =>
+            {
+                w.Line("nint from = _first * unit / _chunks, to = _first * (unit + 1) / _chunks;");
+                w.Line("ref " + ctx.T + " xb = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
+                w.Line("ref " + ctx.T + " dyb = ref " + Units + ".At<" + ctx.T + ">(spans.S2);");
+                w.Line("ref " + ctx.T + " coefM = ref " + Marshal + ".GetArrayDataReference(_elements);");
+                w.Line("ref double sumU = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_partials), (nint)unit * 2 * _coefficients);");
+                w.Line("ref double sumV = ref " + Unsafe + ".Add(ref sumU, _coefficients);");
+                EmitGradientCall(w, ctx, "GradientReduce", "ref xb, ref dyb", "from", "to", "ref coefM, ref sumU, ref sumV");
+            });
+        EmitUnitStruct(w, ctx, "GradientApplyChunk",
+            new[] { ("nint", "first"), ("int", "chunks"), (ctx.T + "[]", "elements"), ("int", "coefficients") }, () =>
+            {
+                w.Line("nint from = _first * unit / _chunks, to = _first * (unit + 1) / _chunks;");
+                w.Line("ref " + ctx.T + " coefM = ref " + Marshal + ".GetArrayDataReference(_elements);");
+                w.Line("ref " + ctx.T + " coefP = ref " + Unsafe + ".Add(ref coefM, _coefficients);");
+                w.Line("ref " + ctx.T + " coefQ = ref " + Unsafe + ".Add(ref coefP, _coefficients);");
+                w.Line("ref " + ctx.T + " coefR = ref " + Unsafe + ".Add(ref coefQ, _coefficients);");
+                EmitGradientCall(w, ctx, "GradientApply",
+                    "ref " + Units + ".At<" + ctx.T + ">(spans.S0), ref " + Units + ".At<" + ctx.T + ">(spans.S2), ref " + Units + ".At<" + ctx.T + ">(spans.S1)",
+                    "from", "to", "ref coefM, ref coefP, ref coefQ, ref coefR");
+            });
+    }
+
+    private static void EmitGradientCall(SourceWriter w, Context ctx, string method, string data, string from, string to, string tail)
+    {
+        using (w.Block("switch (path)"))
+        {
+            string args = data + ", " + ctx.ExtentArgs + ", " + from + ", " + to + ", " + tail;
+            foreach (var isa in ctx.Isas)
+                w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call(method) + "(" + args + "); break;");
+        }
+    }
+
+    // ---------------------------------------------------------------- public surface
+
+    /// <summary>Fields and members the backward adds to the layer: gradients, saved-forward bookkeeping, Backward, statics.</summary>
+    private static void EmitBackwardSurface(SourceWriter w, Context ctx)
+    {
+        var spec = ctx.Spec;
+        var plan = ctx.Plan;
+        string dims = ctx.DimArgs;
+        string stat = spec.IsRootMeanSquare ? "meanSquare" : "mean, variance";
+
+        w.Line("/// <summary>Gradient of the loss with respect to <see cref=\"Weight\"/>, accumulated by every Backward (PyTorch semantics: call <see cref=\"ZeroGrad\"/> between steps).</summary>");
+        w.Line("public " + ctx.T + "[] WeightGrad { get; }");
+        w.Line("/// <summary>Gradient of the loss with respect to <see cref=\"Bias\"/>, accumulated by every Backward.</summary>");
+        w.Line("public " + ctx.T + "[] BiasGrad { get; }");
+        w.Line();
+        w.Line("/// <summary>Sets <see cref=\"WeightGrad\"/> and <see cref=\"BiasGrad\"/> to zero.</summary>");
+        using (w.Block("public void ZeroGrad()"))
+        {
+            w.Line("global::System.Array.Clear(WeightGrad);");
+            w.Line("global::System.Array.Clear(BiasGrad);");
+        }
+        w.Line();
+
+        w.Line("/// <summary>");
+        w.Line("/// Gradient of the last training-mode Forward" + (plan.BatchReduced ? " (or, with Training false, of the inference forward: running statistics held constant)" : "") +
+               ": writes dL/dinput into <paramref name=\"inputGrad\"/> (which may be <paramref name=\"outputGrad\"/> or <paramref name=\"input\"/> itself) and adds dL/dweight, dL/dbias");
+        w.Line("/// into <see cref=\"WeightGrad\"/>, <see cref=\"BiasGrad\"/>. <paramref name=\"input\"/> must be the input of that Forward; its saved statistics are used, not recomputed.");
+        w.Line("/// </summary>");
+        using (w.Block("public void Backward(" + ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, " + ctx.DimParams + ")"))
+        {
+            w.Line("int count = CheckShape(input.Length, input.Length, " + dims + ");");
+            w.Line(Checks + ".Length(outputGrad.Length, count, \"outputGrad\", " + Literals.String(dims) + ");");
+            w.Line(Checks + ".Length(inputGrad.Length, count, \"inputGrad\", " + Literals.String(dims) + ");");
+            if (ctx.SizeParam == "channels")
+                w.Line(Checks + ".Equal(c, _channels, nameof(c), \"the layer's channel count\");");
+            else if (ctx.SizeParam == "normalizedSize")
+                w.Line(Checks + ".Product(ParameterCount(" + dims + "), _normalizedSize, nameof(" + ctx.FirstSampleDim + "), " +
+                    Literals.String(ctx.SampleDimsText) + ", \"the layer's normalizedSize\");");
+            w.Line(Checks + ".NoPartialOverlap(input, inputGrad, nameof(inputGrad));");
+            w.Line(Checks + ".NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));");
+            string weight = spec.HasAffine ? "Weight" : "default";
+            if (plan.BatchReduced)
+            {
+                using (w.Block("if (!Training)"))
+                {
+                    w.Line("LastPath = RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
+                           ", RunningMean, RunningVar, _epsilon, true, WeightGrad, BiasGrad);");
+                    w.Line("return;");
+                }
+            }
+            w.Line(Checks + ".SavedStatistics(_savedLength, input.Length, nameof(input));");
+            w.Line("LastPath = RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
+                   ", _batchStatistic0, " + (spec.IsRootMeanSquare ? "default" : "_batchStatistic1") + ", _savedEpsilon, false, WeightGrad, BiasGrad);");
+        }
+        w.Line();
+        using (w.Block("void " + ctx.DeclaringInterface + ".Backward(" + ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, global::System.ReadOnlySpan<int> dims)"))
+        {
+            w.Line(Checks + ".Rank(dims.Length, " + Literals.String(spec.Layout) + ", nameof(dims));");
+            w.Line("Backward(input, outputGrad, inputGrad, " + string.Join(", ", spec.Layout.Select((_, i) => "dims[" + Literals.Int(i) + "]")) + ");");
+        }
+        w.Line();
+
+        // Static kernels on caller-owned buffers.
+        string kernelParams = ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, " + ctx.DimParams + ", " + ctx.ReadOnlySpanT + " weight";
+        string grads = ctx.SpanT + " weightGrad, " + ctx.SpanT + " biasGrad";
+        using (w.Block("private static void CheckBackward(" + kernelParams + ", int statisticsLength0, int statisticsLength1, " + ctx.T + " epsilon, int weightGradLength, int biasGradLength, bool constant)"))
+        {
+            w.Line("int count = CheckShape(input.Length, input.Length, " + dims + ");");
+            w.Line(Checks + ".Length(outputGrad.Length, count, \"outputGrad\", " + Literals.String(dims) + ");");
+            w.Line(Checks + ".Length(inputGrad.Length, count, \"inputGrad\", " + Literals.String(dims) + ");");
+            w.Line("int parameters = ParameterCount(" + dims + ");");
+            w.Line(Checks + ".VectorLength(weight.Length, parameters, nameof(weight), " + Literals.String(ctx.ParamShapeText) + ");");
+            w.Line(Checks + ".VectorLength(weightGradLength, parameters, \"weightGrad\", " + Literals.String(ctx.ParamShapeText) + ");");
+            w.Line(Checks + ".VectorLength(biasGradLength, parameters, \"biasGrad\", " + Literals.String(ctx.ParamShapeText) + ");");
+            w.Line("int statistics = StatisticCount(" + dims + ");");
+            string first = spec.IsRootMeanSquare ? "meanSquare" : "mean";
+            if (plan.BatchReduced)
+            {
+                w.Line(Checks + ".VectorLength(statisticsLength0, statistics, constant ? \"runningMean\" : \"" + first + "\", \"one per statistic: " + ctx.KeptText + "\");");
+                w.Line((spec.IsRootMeanSquare ? "if (constant) " : "") + Checks + ".VectorLength(statisticsLength1, statistics, constant ? \"runningVar\" : \"variance\", \"one per statistic: " + ctx.KeptText + "\");");
+            }
+            else
+            {
+                w.Line(Checks + ".VectorLength(statisticsLength0, statistics, \"" + first + "\", \"one per statistic: " + ctx.KeptText + "\");");
+                if (!spec.IsRootMeanSquare)
+                    w.Line(Checks + ".VectorLength(statisticsLength1, statistics, \"variance\", \"one per statistic: " + ctx.KeptText + "\");");
+            }
+            w.Line(Checks + ".Epsilon(epsilon, nameof(epsilon));");
+            w.Line(Checks + ".NoPartialOverlap(input, inputGrad, nameof(inputGrad));");
+            w.Line(Checks + ".NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));");
+        }
+        w.Line();
+
+        string statParams = spec.IsRootMeanSquare ? ctx.ReadOnlySpanT + " meanSquare" : ctx.ReadOnlySpanT + " mean, " + ctx.ReadOnlySpanT + " variance";
+        string len1 = spec.IsRootMeanSquare ? "0" : "variance.Length";
+        string len0 = spec.IsRootMeanSquare ? "meanSquare.Length" : "mean.Length";
+        string stat1 = spec.IsRootMeanSquare ? "default" : "variance";
+        string stat0 = spec.IsRootMeanSquare ? "meanSquare" : "mean";
+        string checkArgs = "input, outputGrad, inputGrad, " + dims + ", weight";
+        w.Line("/// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (" + (spec.IsRootMeanSquare ? "mean square" : "mean, biased variance") +
+               ") and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (" + ctx.ParamShapeText + "). Returns the path that ran.</summary>");
+        using (w.Block("public static " + KernelPath + " BackwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon, " + grads + ")"))
+        {
+            w.Line("CheckBackward(" + checkArgs + ", " + len0 + ", " + len1 + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
+            w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad);");
+        }
+        w.Line();
+        w.Line("/// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type.</summary>");
+        using (w.Block("internal static " + KernelPath + " BackwardTrainingOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon, " + grads + ") where TOps : struct, " + Ops))
+        {
+            w.Line("CheckBackward(" + checkArgs + ", " + len0 + ", " + len1 + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
+            w.Line(Checks + ".PathAvailable(path, ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), nameof(path));");
+            w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad);");
+        }
+        w.Line();
+        if (plan.BatchReduced)
+        {
+            string runParams = ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar";
+            w.Line("/// <summary>Backward of ForwardInference (statistics held constant, as for a frozen BatchNorm): inputGrad = outputGrad * weight / sqrt(runningVar + epsilon);" +
+                   " ADDS into weightGrad and biasGrad. Returns the path that ran.</summary>");
+            using (w.Block("public static " + KernelPath + " BackwardInference(" + kernelParams + ", " + runParams + ", " + ctx.T + " epsilon, " + grads + ")"))
+            {
+                w.Line("CheckBackward(" + checkArgs + ", runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);");
+                w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);");
+            }
+            w.Line();
+            w.Line("/// <summary>As BackwardInference, on a forced path with a given 128-bit ops type.</summary>");
+            using (w.Block("internal static " + KernelPath + " BackwardInferenceOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + runParams + ", " + ctx.T + " epsilon, " + grads + ") where TOps : struct, " + Ops))
+            {
+                w.Line("CheckBackward(" + checkArgs + ", runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);");
+                w.Line(Checks + ".PathAvailable(path, ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), nameof(path));");
+                w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);");
+            }
+            w.Line();
+        }
+    }
+
+    // ---------------------------------------------------------------- backward loop nests and runs
+
+    private static void EmitBackwardPasses(SourceWriter w, Context ctx, VectorIsa isa)
+    {
+        var segs = ctx.Plan.GradientSegments.ToList();
+        int n = segs.Count;
+        bool vector = segs[n - 1].Class == "F";
+        string t = isa.Element;
+        var spaces = new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("f", Context.FoldAxis) };
+        string At(string r, string o) => o == "(nint)0" ? r : Unsafe + ".Add(ref " + r + ", " + o + ")";
+
+        w.Line("/// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), " + isa.Path + " path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
+        using (w.Block("private static void GradientReduce_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref double u, ref double v)" + isa.Constraint))
+        {
+            EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
+            var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
+            if (loops.Count > 0) Chunk(loops[0]);
+            EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
+            {
+                string xo = o["x"], fo = o["f"];
+                w.Line(isa.Call(vector ? "GradientReduceLanes" : "GradientReduceRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", " +
+                       (vector ? "ref " + At("m", fo) : Unsafe + ".Add(ref m, " + fo + ")") + ", ref " + At("u", fo) + ", ref " + At("v", fo) + ");");
+            });
+        }
+        w.Line();
+
+        w.Line("/// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), " + isa.Path + " path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>");
+        using (w.Block("private static void GradientApply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref " + t + " cp, ref " + t + " cq, ref " + t + " cr)" + isa.Constraint))
+        {
+            EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
+            var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
+            if (loops.Count > 0) Chunk(loops[0]);
+            EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
+            {
+                string xo = o["x"], fo = o["f"];
+                string Coef(string r) => vector ? "ref " + At(r, fo) : Unsafe + ".Add(ref " + r + ", " + fo + ")";
+                w.Line(isa.Call("GradientApplyRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", " +
+                       Coef("m") + ", " + Coef("cp") + ", " + Coef("cq") + ", " + Coef("cr") + ");");
+            });
+        }
+        w.Line();
+
+        if (vector) EmitGradientReduceLanes(w, isa);
+        else EmitGradientReduceRun(w, isa);
+        EmitGradientApplyRun(w, isa, vector);
+    }
+
+    /// <summary>Sums of dy and dy * (x + m) over a contiguous run with m constant: 4 accumulators, float chunks added into double.</summary>
+    private static void EmitGradientReduceRun(SourceWriter w, VectorIsa isa)
+    {
+        int u = Context.Unroll, width = isa.Width, step = u * width, chunk = Context.ChunkVectors * step;
+        string t = isa.Element;
+        w.Line("/// <summary>u += sum dy, v += sum dy * (x + m) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements; chunks of " + I(chunk) + " elements added into double.</summary>");
+        w.Line(Inline);
+        using (w.Block("private static void GradientReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, ref double u, ref double v)" + isa.Constraint))
+        {
+            w.Line(isa.Vec + " k = " + isa.Splat("m") + ";");
+            w.Line(isa.DeclareDouble("s"));
+            w.Line(isa.DeclareDouble("q"));
+            using (w.Block("for (nint chunk = 0; chunk < len; chunk += " + I(chunk) + ")"))
+            {
+                w.Line("nint end = len - chunk > " + I(chunk) + " ? chunk + " + I(chunk) + " : len;");
+                for (int j = 0; j < u; j++)
+                    w.Line(isa.Vec + " s" + I(j) + " = " + isa.Zero + ", q" + I(j) + " = " + isa.Zero + ";");
+                w.Line("nint i = chunk;");
+                void Step(string at, string j, string mask)
+                {
+                    string g = isa.Load("dy", at);
+                    if (mask.Length > 0) g = "(" + g + " & " + mask + ")";
+                    w.Line(isa.Vec + " g" + j + " = " + g + ";");
+                    w.Line("s" + j + " += g" + j + ";");
+                    w.Line("q" + j + " = " + isa.MultiplyAdd("g" + j, "(" + isa.Load("x", at) + " + k)", "q" + j) + ";");
+                }
+                using (w.Block("for (; i + " + I(step) + " <= end; i += " + I(step) + ")"))
+                    for (int j = 0; j < u; j++) Step(j == 0 ? "i" : "i + " + I(j * width), I(j), "");
+                using (w.Block("for (; i + " + I(width) + " <= end; i += " + I(width) + ")"))
+                    Step("i", "0", "");
+                if (!isa.IsScalar)
+                    using (w.Block("if (i < end)"))
+                        Step("end - " + I(width), "0", isa.LastLanes("end - i"));
+                w.Line("s0 = (s0 + s1) + (s2 + s3);");
+                w.Line("q0 = (q0 + q1) + (q2 + q3);");
+                w.Line(isa.WidenAdd("s", "s0"));
+                w.Line(isa.WidenAdd("q", "q0"));
+            }
+            w.Line("u += " + isa.SumDouble("s") + ";");
+            w.Line("v += " + isa.SumDouble("q") + ";");
+        }
+        w.Line();
+    }
+
+    /// <summary>Lane-wise sums along a run whose fold index moves with it: u[i] += dy[i], v[i] += dy[i] * (x[i] + m[i]), in double.</summary>
+    private static void EmitGradientReduceLanes(SourceWriter w, VectorIsa isa)
+    {
+        int width = isa.Width;
+        string t = isa.Element;
+        w.Line("/// <summary>u[i] += dy[i], v[i] += dy[i] * (x[i] + m[i]) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, added into double" +
+               (isa.IsScalar ? "" : "; the last partial vector overlaps with the finished lanes masked off") + ".</summary>");
+        w.Line(Inline);
+        using (w.Block("private static void GradientReduceLanes_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, ref " + t + " m, ref double u, ref double v)" + isa.Constraint))
+        {
+            w.Line("nint i = 0;");
+            using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
+            {
+                w.Line(isa.Vec + " g = " + isa.Load("dy", "i") + ";");
+                w.Line(isa.Vec + " q = g * (" + isa.Load("x", "i") + " + " + isa.Load("m", "i") + ");");
+                w.Line(isa.AddToDoubles("u", "i", "g"));
+                w.Line(isa.AddToDoubles("v", "i", "q"));
+            }
+            if (!isa.IsScalar)
+            {
+                using (w.Block("if (i < len)"))
+                {
+                    w.Line("nint t = len - " + I(width) + ";");
+                    w.Line(isa.Vec + " mask = " + isa.LastLanes("len - i") + ";");
+                    w.Line(isa.Vec + " g = " + isa.Load("dy", "t") + " & mask;");
+                    w.Line(isa.Vec + " q = (g * (" + isa.Load("x", "t") + " + " + isa.Load("m", "t") + ")) & mask;");
+                    w.Line(isa.AddToDoubles("u", "t", "g"));
+                    w.Line(isa.AddToDoubles("v", "t", "q"));
+                }
+            }
+        }
+        w.Line();
+    }
+
+    /// <summary>dx = dy * P + (x + m) * Q + R over a contiguous run, coefficients broadcast or loaded along it.</summary>
+    private static void EmitGradientApplyRun(SourceWriter w, VectorIsa isa, bool vector)
+    {
+        int u = Context.Unroll, width = isa.Width, step = u * width;
+        string t = isa.Element;
+        string Param(string name) => (vector ? "ref " : "") + t + " " + name;
+        w.Line("/// <summary>dx = dy * P + (x + m) * Q + R over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, unrolled " + I(u) + "x" +
+               (isa.IsScalar ? "" : "; the last partial vector overlaps and is blended with what is stored, so in-place use stays correct") + ".</summary>");
+        w.Line(Inline);
+        using (w.Block("private static void GradientApplyRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint len, " +
+                       Param("m") + ", " + Param("cp") + ", " + Param("cq") + ", " + Param("cr") + ")" + isa.Constraint))
+        {
+            if (!vector)
+                foreach (var c in new[] { "m", "cp", "cq", "cr" })
+                    w.Line(isa.Vec + " v" + c + " = " + isa.Splat(c) + ";");
+            string C(string c, string at) => vector ? isa.Load(c, at) : "v" + c;
+            string Expr(string g, string xv, string at) =>
+                isa.MultiplyAdd(g, C("cp", at), isa.MultiplyAdd("(" + xv + " + " + C("m", at) + ")", C("cq", at), C("cr", at)));
+            w.Line("nint i = 0;");
+            using (w.Block("for (; i + " + I(step) + " <= len; i += " + I(step) + ")"))
+            {
+                for (int j = 0; j < u; j++)
+                {
+                    string at = j == 0 ? "i" : "i + " + I(j * width);
+                    w.Line(isa.Vec + " g" + I(j) + " = " + isa.Load("dy", at) + ", x" + I(j) + " = " + isa.Load("x", at) + ";");
+                }
+                for (int j = 0; j < u; j++)
+                {
+                    string at = j == 0 ? "i" : "i + " + I(j * width);
+                    w.Line(isa.Store(Expr("g" + I(j), "x" + I(j), at), "dx", at));
+                }
+            }
+            using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
+                w.Line(isa.Store(Expr(isa.Load("dy", "i"), isa.Load("x", "i"), "i"), "dx", "i"));
+            if (!isa.IsScalar)
+            {
+                using (w.Block("if (i < len)"))
+                {
+                    w.Line("nint t = len - " + I(width) + ";");
+                    w.Line(isa.Vec + " r = " + Expr(isa.Load("dy", "t"), isa.Load("x", "t"), "t") + ";");
+                    w.Line(isa.Store(isa.Select(isa.LastLanes("len - i"), "r", isa.Load("dx", "t")), "dx", "t"));
+                }
+            }
+        }
+        w.Line();
+    }
+}
