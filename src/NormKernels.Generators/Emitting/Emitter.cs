@@ -40,6 +40,8 @@ internal static partial class Emitter
             EmitForward(w, ctx);
             EmitStatics(w, ctx);
             EmitCores(w, ctx);
+            EmitShards(w, ctx);
+            EmitAdaptive(w, ctx);
             foreach (var isa in ctx.Isas)
             {
                 EmitStatisticsPass(w, ctx, isa);

@@ -9,7 +9,7 @@ namespace NormKernels.Runtime;
 /// names the offending argument and states the expected value.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class Checks
+public static partial class Checks
 {
     /// <summary>A dimension must be at least 1.</summary>
     public static void Positive(int value, string name)
