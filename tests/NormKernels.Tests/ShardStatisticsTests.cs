@@ -4,6 +4,9 @@ using NormKernels.Runtime;
 
 namespace NormKernels.Tests;
 
+// Channels-last GroupNorm over the batch too: a whole-tensor plan whose per-channel accumulators combine into groups.
+[Normalize(Layout = "NHWC", Axes = "N,C,H,W", Groups = 4)] public sealed partial class GnNhwcAllAxes;
+
 /// <summary>
 /// Mergeable statistics (synchronized BatchNorm): a batch split along N into K uneven shards, each summarized by the
 /// generated ShardStatistics, merged with Statistics.Merge, must give the full batch's statistics (float64 reference over
@@ -41,13 +44,17 @@ public sealed class ShardStatisticsTests
             (p, x, d, c, m, q) => p == KernelPath.None ? BnNcAllAxes.ShardStatistics(x, d[0], d[1], c, m, q)
                 : BnNcAllAxes.ShardStatisticsOnPath<X86Vector128Ops>(p, x, d[0], d[1], c, m, q),
             (l, x, y, d, c, m, q) => ((BnNcAllAxes)l).ForwardWithStatistics(x, y, d[0], d[1], c, m, q)),
+        "GnNhwcAllAxes" => new(name, [7, 3, 5, 20], () => new GnNhwcAllAxes(20),
+            (p, x, d, c, m, q) => p == KernelPath.None ? GnNhwcAllAxes.ShardStatistics(x, d[0], d[1], d[2], d[3], c, m, q)
+                : GnNhwcAllAxes.ShardStatisticsOnPath<X86Vector128Ops>(p, x, d[0], d[1], d[2], d[3], c, m, q),
+            (l, x, y, d, c, m, q) => ((GnNhwcAllAxes)l).ForwardWithStatistics(x, y, d[0], d[1], d[2], d[3], c, m, q)),
         _ => throw new ArgumentException(name),
     };
 
     public static TheoryData<string, int[]> Splits()
     {
         var data = new TheoryData<string, int[]>();
-        foreach (string name in new[] { "BnNchw", "BnNhwc", "BnPerActivationNchw", "BnNcAllAxes" })
+        foreach (string name in new[] { "BnNchw", "BnNhwc", "BnPerActivationNchw", "BnNcAllAxes", "GnNhwcAllAxes" })
         {
             data.Add(name, [7]);
             data.Add(name, [3, 4]);
@@ -209,6 +216,28 @@ public sealed class ShardStatisticsTests
             Assert.True(Math.Abs(means[s] - full.Mean[s]) <= 1e-12 * Math.Abs(full.Mean[s]), $"mean[{s}]");
             Assert.True(Math.Abs(m2s[s] / counts[s] - full.Variance[s]) <= 1e-9 * full.Variance[s], $"variance[{s}]");
         }
+    }
+
+    [Fact]
+    public void PerSampleLayersGiveTheirStatisticsToo()
+    {
+        // Statistics that do not reduce N (GroupNorm, per sample and group, channels promoted; LayerNorm rows) are offered
+        // as well; they only merge over shards of their reduced axes.
+        int[] dims = [3, 4, 5, 16];
+        float[] input = TestData.Normal(new Random(31), TestData.Product(dims), 2, 1);
+        ReferenceStatistics full = new NormReference("NHWC", "C,H,W", groups: 4).Statistics(dims, input);
+        var count = new double[12];
+        var mean = new double[12];
+        var m2 = new double[12];
+        GnNhwc.ShardStatistics(input, 3, 4, 5, 16, count, mean, m2);
+        AssertStatistics(full, count, mean, m2, "GnNhwc");
+        int[] rows = [6, 5, 32];
+        full = new NormReference("NTC", "C").Statistics(rows, input.AsSpan(0, 960));
+        count = new double[30];
+        mean = new double[30];
+        m2 = new double[30];
+        LnNtc.ShardStatistics(input.AsSpan(0, 960), 6, 5, 32, count, mean, m2);
+        AssertStatistics(full, count, mean, m2, "LnNtc");
     }
 
     public static TheoryData<string, KernelPath> Paths()
