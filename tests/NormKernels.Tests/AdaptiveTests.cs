@@ -2,6 +2,8 @@ using NormKernels.Runtime;
 
 namespace NormKernels.Tests;
 
+[Normalize(Layout = "NHWC", Axes = "H,W", ElementType = typeof(double))] public sealed partial class InNhwcDouble;
+
 /// <summary>
 /// AdaIN on InstanceNorm-shaped layers (AdaptiveForward): content normalized by its own (n, c) statistics and rescaled
 /// by the style's, against <see cref="AdaptiveReference"/>; styles of other spatial sizes (down to 1x1), both layouts,
@@ -162,6 +164,20 @@ public sealed class AdaptiveTests
             Assert.True(EmulatedAdvSimd.Calls > before, "the ARM64 path's AdvSimd calls went through the stand-in");
             Check(layout, dims, content, styleDims, style, Epsilon, output, $"{layout} on the ARM64 path logic");
         }
+    }
+
+    [Fact]
+    public void DoubleLayerMatchesTheReferenceClosely()
+    {
+        int[] dims = [2, 5, 9, 11], styleDims = [2, 3, 4, 11];
+        var random = new Random(44);
+        float[] content = TestData.Normal(random, TestData.Product(dims), 3, 2);
+        float[] style = TestData.Normal(random, TestData.Product(styleDims), -1, 0.5);
+        var output = new double[content.Length];
+        InNhwcDouble.AdaptiveForward(content.Select(v => (double)v).ToArray(), style.Select(v => (double)v).ToArray(), output, 2, 5, 9, 11, 3, 4, 1e-5);
+        AdaptiveReference.Result expected = AdaptiveReference.Forward("NHWC", dims, content, styleDims, style, 1e-5);
+        for (int i = 0; i < output.Length; i++)
+            Assert.True(Math.Abs(output[i] - expected.Output[i]) <= 1e-12 * (1 + Math.Abs(expected.Output[i])), $"[{i}]: expected {expected.Output[i]:R}, got {output[i]:R}");
     }
 
     [Fact]
