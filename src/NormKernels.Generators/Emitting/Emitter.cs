@@ -42,6 +42,8 @@ internal static partial class Emitter
             EmitBackwardSurface(w, ctx);
             EmitCores(w, ctx);
             EmitBackwardCores(w, ctx);
+            EmitShards(w, ctx);
+            EmitAdaptive(w, ctx);
             foreach (var isa in ctx.Isas)
             {
                 EmitStatisticsPass(w, ctx, isa);

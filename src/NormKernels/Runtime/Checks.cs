@@ -9,7 +9,7 @@ namespace NormKernels.Runtime;
 /// names the offending argument and states the expected value.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class Checks
+public static partial class Checks
 {
     /// <summary>A dimension must be at least 1.</summary>
     public static void Positive(int value, string name)
@@ -117,9 +117,15 @@ public static class Checks
             throw new ArgumentException($"'{name}' partly overlaps '{otherName}' (offset {Fmt(offset)} elements); expected the same span or disjoint memory.", name);
     }
 
+    /// <summary>The saved length a layer records after ForwardWithStatistics: its Backward is not offered.</summary>
+    public const long SynchronizedForward = -2;
+
     /// <summary>Backward needs the statistics a training-mode Forward saved for an input of the same length.</summary>
     public static void SavedStatistics(long savedLength, int inputLength, string name)
     {
+        if (savedLength == SynchronizedForward)
+            throw new InvalidOperationException("Backward after ForwardWithStatistics (statistics merged across shards) is not supported: " +
+                "its gradient needs the sums of dy and dy * xhat all-reduced across the shards. Run a training-mode Forward first.");
         if (savedLength != inputLength)
             throw new InvalidOperationException(savedLength < 0
                 ? $"Backward needs the statistics of a training-mode Forward; none has run yet (expected Forward on this '{name}' first)."

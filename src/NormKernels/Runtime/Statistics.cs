@@ -8,7 +8,7 @@ namespace NormKernels.Runtime;
 /// The kernels accumulate <c>x - shift</c> (shift = a sample of the statistic's own data) so the sums
 /// stay at the scale of the spread, not of the offset; these turn them into mean and variance in double.
 /// </summary>
-public static class Statistics
+public static partial class Statistics
 {
     /// <summary>
     /// Mean and biased variance from <paramref name="count"/> values given as sums of

@@ -1,0 +1,186 @@
+using System.Collections.Generic;
+using System.Linq;
+using NormKernels.Generators.Model;
+
+namespace NormKernels.Generators.Emitting;
+
+// AdaIN (Huang & Belongie 2017) on InstanceNorm-shaped layers: y = sigma_s * (x - mu_c) / sigma_c + mu_s per (n, c), the
+// content's statistics from the content, sigma and mu of the style from a style tensor with the same N and C and its own
+// extents along the reduced (spatial) axes. One unit per block: the statistics pass on the content block and on the style
+// block, coefficients A = sigma_s * rstd_c, B = mu_s - mu_c * A, then the layer's fused apply y = x * A + B.
+internal static partial class Emitter
+{
+    /// <summary>
+    /// AdaIN is generated for InstanceNorm-shaped layers: Standardize, no Groups, the kept axes exactly N and C (every other
+    /// axis reduced), affine per channel or none (AdaIN replaces the affine by the style's statistics), and a plan with
+    /// blocks (N outermost among the kept axes' layouts, e.g. NCHW, NHWC, NCL, NCDHW, NDHWC).
+    /// </summary>
+    private static bool IsInstanceShaped(Context ctx)
+    {
+        var spec = ctx.Spec;
+        var plan = ctx.Plan;
+        var kept = new string(ctx.Axes.Where(a => !a.Reduced).Select(a => a.Letter).OrderBy(l => l).ToArray());
+        return !spec.IsRootMeanSquare && spec.Groups == 0 && !spec.IsElementwise && plan.BlockAxes > 0 &&
+               plan.Form == ApplyForm.Fold && kept == "CN" && ctx.Axes.Count > 2;
+    }
+
+    private static IEnumerable<PlanAxis> StyleAxes(Context ctx) => ctx.Axes.Where(a => a.Reduced);
+
+    private static string StyleDim(PlanAxis a) => "style" + a.Letter;
+
+    private static void EmitAdaptive(SourceWriter w, Context ctx)
+    {
+        if (!IsInstanceShaped(ctx)) return;
+        var spec = ctx.Spec;
+        string styleDimParams = string.Join(", ", StyleAxes(ctx).Select(a => "int " + StyleDim(a)));
+        string styleDimArgs = string.Join(", ", StyleAxes(ctx).Select(StyleDim));
+        string styleExtentArgs = string.Join(", ", ctx.Axes.Select(a => a.Reduced ? "(nint)(" + StyleDim(a) + ")" : "(nint)(" + a.Extent + ")"));
+        string styleExtentParams = string.Join(", ", ctx.Axes.Select(a => "nint se_" + a.Name));
+        string styleExtents = string.Join(", ", ctx.Axes.Select(a => "se_" + a.Name));
+        string dimsText = Literals.String(ctx.DimArgs);
+        string styleDimsText = Literals.String(string.Join(", ", ctx.Axes.Select(a => a.Reduced ? StyleDim(a) : a.Name)));
+        string spans = ctx.ReadOnlySpanT + " content, " + ctx.ReadOnlySpanT + " style, " + ctx.SpanT + " output, " + ctx.DimParams + ", " + styleDimParams;
+        string args = "content, style, output, " + ctx.DimArgs + ", " + styleDimArgs;
+        string path = "AdaptivePath(" + ctx.ExtentArgsFromDims + ", " + styleExtentArgs + ")";
+        string run = "(" + path + ", content, style, output, " + ctx.ExtentArgsFromDims + ", " + styleExtentArgs + ", epsilon)";
+
+        using (w.Block("private static void CheckAdaptive(" + spans + ", " + ctx.T + " epsilon)"))
+        {
+            foreach (char letter in spec.Layout)
+            {
+                string d = char.ToLowerInvariant(letter).ToString();
+                w.Line(Checks + ".Positive(" + d + ", nameof(" + d + "));");
+            }
+            foreach (var axis in StyleAxes(ctx)) w.Line(Checks + ".Positive(" + StyleDim(axis) + ", nameof(" + StyleDim(axis) + "));");
+            w.Line("int count = " + Checks + ".Count(" + ctx.LongProduct(spec.Layout.Select(l => char.ToLowerInvariant(l).ToString())) + ", " + dimsText + ");");
+            w.Line(Checks + ".Length(content.Length, count, nameof(content), " + dimsText + ");");
+            w.Line(Checks + ".Length(output.Length, count, nameof(output), " + dimsText + ");");
+            w.Line("int styleCount = " + Checks + ".Count(" + ctx.LongProduct(ctx.Axes.Select(a => a.Reduced ? StyleDim(a) : a.Name)) + ", " + styleDimsText + ");");
+            w.Line(Checks + ".Length(style.Length, styleCount, nameof(style), " + styleDimsText + ");");
+            w.Line(Checks + ".Epsilon(epsilon, nameof(epsilon));");
+            w.Line(Checks + ".NoPartialOverlap(content, output, nameof(output));");
+            w.Line(Checks + ".Disjoint(style, output, nameof(style));");
+        }
+        w.Line();
+
+        using (w.Block("private static " + KernelPath + " AdaptivePath(" + ctx.ExtentParams + ", " + styleExtentParams + ")"))
+        {
+            w.Line("// The widest path whose vector fits the content's passes and the style's statistics pass.");
+            w.Line(KernelPath + " contentPath = ChoosePath(true, " + ctx.ExtentArgs + ");");
+            w.Line(KernelPath + " stylePath = ChoosePath(true, " + styleExtents + ");");
+            w.Line("return stylePath < contentPath ? stylePath : contentPath;");
+        }
+        w.Line();
+
+        string summary = "AdaIN (Huang and Belongie 2017): <c>output = sigma_s * (content - mu_c) / sigma_c + mu_s</c> per (n, c), mu and sigma the mean and " +
+                         "<c>sqrt(biased variance + epsilon)</c> of the content's and the style's (n, c) planes. The style has the content's N and C and its own " +
+                         string.Join(", ", StyleAxes(ctx).Select(a => a.Letter.ToString())) + " (" + styleDimArgs + "). The layer's Weight and Bias are not used. " +
+                         "<paramref name=\"output\"/> may be <paramref name=\"content\"/> (in place); <paramref name=\"style\"/> must not overlap it.";
+        w.Line("/// <summary>" + summary + " Returns the path that ran.</summary>");
+        using (w.Block("public static " + KernelPath + " AdaptiveForward(" + spans + ", " + ctx.T + " epsilon)"))
+        {
+            w.Line("CheckAdaptive(" + args + ", epsilon);");
+            w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
+            w.Line("    ? AdaptiveCore<" + ArmOps + ">" + run);
+            w.Line("    : AdaptiveCore<" + X86Ops + ">" + run + ";");
+        }
+        w.Line();
+        w.Line("/// <summary>AdaptiveForward with the layer's Epsilon; LastPath tells the path that ran.</summary>");
+        using (w.Block("public void AdaptiveForward(" + spans + ")"))
+            w.Line("LastPath = AdaptiveForward(" + args + ", _epsilon);");
+        w.Line();
+        w.Line("/// <summary>AdaptiveForward on tensors (" + spec.Layout + ", dense row-major): the style must have the content's " +
+               string.Join(" and ", ctx.Axes.Where(a => !a.Reduced).Select(a => a.Letter.ToString())) + "; output the content's shape.</summary>");
+        using (w.Block("public static " + KernelPath + " AdaptiveForward(" + ctx.ReadOnlyTensorT + " content, " + ctx.ReadOnlyTensorT + " style, " + ctx.TensorT + " output, " + ctx.T + " epsilon)"))
+        {
+            string layout = Literals.String(spec.Layout), rank = Literals.Int(spec.Layout.Length);
+            w.Line("global::System.Span<int> dims = stackalloc int[" + rank + "];");
+            w.Line("global::System.Span<int> styleDims = stackalloc int[" + rank + "];");
+            w.Line("global::System.Span<int> outputDims = stackalloc int[" + rank + "];");
+            w.Line(ctx.ReadOnlySpanT + " contentSpan = " + TensorArgs + ".Dense(in content, " + layout + ", nameof(content), dims);");
+            w.Line(ctx.ReadOnlySpanT + " styleSpan = " + TensorArgs + ".Dense(in style, " + layout + ", nameof(style), styleDims);");
+            w.Line(ctx.SpanT + " outputSpan = " + TensorArgs + ".Dense(in output, " + layout + ", nameof(output), outputDims);");
+            w.Line(TensorArgs + ".SameShape(dims, outputDims, nameof(output), " + layout + ");");
+            for (int i = 0; i < spec.Layout.Length; i++)
+                if (!ctx.Axes[i].Reduced)
+                    w.Line(Checks + ".SameDim(styleDims[" + Literals.Int(i) + "], dims[" + Literals.Int(i) + "], nameof(style), '" + spec.Layout[i] + "', nameof(content));");
+            w.Line("return AdaptiveForward(contentSpan, styleSpan, outputSpan, " + ctx.DimsFromArray + ", " +
+                   string.Join(", ", Enumerable.Range(0, spec.Layout.Length).Where(i => ctx.Axes[i].Reduced).Select(i => "styleDims[" + Literals.Int(i) + "]")) + ", epsilon);");
+        }
+        w.Line();
+        w.Line("/// <summary>As AdaptiveForward, on a forced path with a given 128-bit ops type.</summary>");
+        using (w.Block("internal static " + KernelPath + " AdaptiveForwardOnPath<TOps>(" + KernelPath + " path, " + spans + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
+        {
+            w.Line("CheckAdaptive(" + args + ", epsilon);");
+            w.Line(Checks + ".PathAvailable(path, " + path + ", nameof(path));");
+            w.Line("return AdaptiveCore<TOps>(path, content, style, output, " + ctx.ExtentArgsFromDims + ", " + styleExtentArgs + ", epsilon);");
+        }
+        w.Line();
+
+        // The driver: one unit per block, per-worker scratch (the statistics' scratch plus content and style moments).
+        using (w.Block("private static " + KernelPath + " AdaptiveCore<TOps>(" + KernelPath + " path, " + ctx.ReadOnlySpanT + " content, " + ctx.ReadOnlySpanT + " style, " +
+                       ctx.SpanT + " output, " + ctx.ExtentParams + ", " + styleExtentParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
+        {
+            w.Line("// Units: one per block (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + ") of the content and the same block of the style.");
+            w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
+            w.Line("int workers = global::NormKernels.Parallelism.Workers((long)content.Length + style.Length, units);");
+            EmitScratchSizes(w, ctx, training: true);
+            w.Line("double[][] doubles = new double[workers][];");
+            w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
+            using (w.Block("for (int worker = 0; worker < workers; worker++)"))
+            {
+                w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, true) + " + 4 * statistics);");
+                w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, true) + ");");
+            }
+            using (w.Block("try"))
+                w.Line(Units + ".For(units, workers, new AdaptiveBlock<TOps>(path, " + ctx.ExtentArgs + ", " + styleExtents + ", epsilon, doubles, elements), content, output, style, default, default, default);");
+            using (w.Block("finally"))
+            {
+                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
+                {
+                    w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
+                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
+                }
+            }
+            w.Line("return path;");
+        }
+        w.Line();
+
+        var fields = ctx.Axes.Select(a => ("nint", "se_" + a.Name)).Concat(new[] { (ctx.T, "epsilon"), ("double[][]", "doubles"), (ctx.T + "[][]", "elements") }).ToArray();
+        EmitUnitStruct(w, ctx, "AdaptiveBlock", fields, () =>
+        {
+            string style = string.Join(", ", ctx.Axes.Select(a => "_se_" + a.Name));
+            EmitScratchSizes(w, ctx, training: true);
+            w.Line("double[] doubles = _doubles[worker];");
+            w.Line(ctx.T + "[] elements = _elements[worker];");
+            w.Line("// Moments of the content block, then of the style block (the statistics pass with the style's extents).");
+            w.Line("ref double contentMean = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(doubles), " + DoublesSize(ctx, true) + ");");
+            w.Line("ref double contentM2 = ref " + Unsafe + ".Add(ref contentMean, statistics);");
+            w.Line("ref double styleMean = ref " + Unsafe + ".Add(ref contentM2, statistics);");
+            w.Line("ref double styleM2 = ref " + Unsafe + ".Add(ref styleMean, statistics);");
+            w.Line("nint xo = BlockOffset(unit, " + ctx.ExtentArgs + ", out _);");
+            w.Line("nint so = BlockOffset(unit, " + style + ", out _);");
+            w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref " + Units + ".At<" + ctx.T + ">(spans.S0), xo);");
+            w.Line("ref " + ctx.T + " yb = ref " + Unsafe + ".Add(ref " + Units + ".At<" + ctx.T + ">(spans.S1), xo);");
+            w.Line("BlockMoments<TOps>(path, ref xb, " + ctx.ExtentArgs + ", doubles, elements, ref contentMean, ref contentM2);");
+            w.Line("BlockMoments<TOps>(path, ref " + Unsafe + ".Add(ref " + Units + ".At<" + ctx.T + ">(spans.S2), so), " + style + ", doubles, elements, ref styleMean, ref styleM2);");
+            w.Line("double contentCount = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
+            w.Line("double styleCount = (double)(" + string.Join(" * ", StyleAxes(ctx).Select(a => "_se_" + a.Name)) + ");");
+            w.Line("double epsilon = _epsilon;");
+            w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(elements);");
+            w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
+            w.Line("// Coefficients: A = sigma_s * rstd_c, B = mu_s - mu_c * A, one pair per fold index (computed in double).");
+            EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept)),
+                new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0" },
+                o =>
+                {
+                    string At(string r) => Unsafe + ".Add(ref " + r + ", " + o["s"] + ")";
+                    w.Line("double sigmaStyle = global::System.Math.Sqrt(" + Stats + ".Variance(styleCount, " + At("styleM2") + ") + epsilon);");
+                    w.Line("double a = sigmaStyle * " + Stats + ".InverseStd(" + Stats + ".Variance(contentCount, " + At("contentM2") + "), epsilon);");
+                    w.Line(Unsafe + ".Add(ref coefA, " + o["f"] + ") = (" + ctx.T + ")a;");
+                    w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + At("styleMean") + " - " + At("contentMean") + " * a);");
+                }, "coef_");
+            EmitApplyCall(w, ctx, "ref xb", "ref yb", "(nint)0", ApplyFirstExtent(ctx), "ref coefA", "ref coefB");
+        });
+    }
+}

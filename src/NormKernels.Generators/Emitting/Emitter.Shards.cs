@@ -1,0 +1,273 @@
+using System.Collections.Generic;
+using System.Linq;
+using NormKernels.Generators.Model;
+
+namespace NormKernels.Generators.Emitting;
+
+// Mergeable statistics (synchronized BatchNorm across data-parallel workers): ShardStatistics runs only the statistics
+// pass of a training forward (same shift, float chunks, double accumulation, same fixed units) and returns, per
+// statistic, (count, mean, M2) in double; Statistics.Merge combines any number of shards in a fixed order;
+// ForwardWithStatistics normalizes with merged statistics and updates the running ones like a training Forward.
+internal static partial class Emitter
+{
+    /// <summary>Standardize layers offer shard statistics; root mean square keeps no running statistics to synchronize.</summary>
+    private static bool HasShardStatistics(Context ctx) => !ctx.Spec.IsRootMeanSquare;
+
+    private static void EmitShards(SourceWriter w, Context ctx)
+    {
+        if (!HasShardStatistics(ctx)) return;
+        EmitShardSurface(w, ctx);
+        if (ctx.Plan.BatchReduced) EmitForwardWithStatistics(w, ctx);
+        EmitShardCore(w, ctx);
+        EmitBlockHelpers(w, ctx);
+    }
+
+    private static string StatisticsWhat(Context ctx) => "one per statistic: " + ctx.KeptText;
+
+    private static void EmitShardSurface(SourceWriter w, Context ctx)
+    {
+        string shardParams = ctx.ReadOnlySpanT + " input, " + ctx.DimParams + ", global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2";
+        string what = Literals.String(StatisticsWhat(ctx));
+
+        using (w.Block("private static void CheckShard(int inputLength, " + ctx.DimParams + ", int countLength, int meanLength, int m2Length)"))
+        {
+            w.Line("CheckShape(inputLength, inputLength, " + ctx.DimArgs + ");");
+            w.Line("int statistics = StatisticCount(" + ctx.DimArgs + ");");
+            w.Line(Checks + ".VectorLength(countLength, statistics, \"count\", " + what + ");");
+            w.Line(Checks + ".VectorLength(meanLength, statistics, \"mean\", " + what + ");");
+            w.Line(Checks + ".VectorLength(m2Length, statistics, \"m2\", " + what + ");");
+        }
+        w.Line();
+
+        w.Line("/// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) " +
+               "its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every " +
+               "data-parallel worker) with <see cref=\"global::NormKernels.Runtime.Statistics.Merge(global::System.ReadOnlySpan{double}, global::System.ReadOnlySpan{double}, " +
+               "global::System.ReadOnlySpan{double}, global::System.Span{double}, global::System.Span{double}, global::System.Span{double})\"/>" +
+               (ctx.Plan.BatchReduced ? " and normalize with ForwardWithStatistics" : "") + ". Same sums as a training forward, units fixed by the shape: " +
+               "bitwise identical for any thread count. Returns the path that ran.</summary>");
+        using (w.Block("public static " + KernelPath + " ShardStatistics(" + shardParams + ")"))
+        {
+            w.Line("CheckShard(input.Length, " + ctx.DimArgs + ", count.Length, mean.Length, m2.Length);");
+            w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
+            w.Line("    ? ShardCore<" + ArmOps + ">(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, " + ctx.ExtentArgsFromDims + ", count, mean, m2)");
+            w.Line("    : ShardCore<" + X86Ops + ">(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, " + ctx.ExtentArgsFromDims + ", count, mean, m2);");
+        }
+        w.Line();
+        w.Line("/// <summary>ShardStatistics on a tensor: dims from <paramref name=\"input\"/>'s lengths (" + ctx.Spec.Layout + ", dense row-major).</summary>");
+        using (w.Block("public static " + KernelPath + " ShardStatistics(" + ctx.ReadOnlyTensorT + " input, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2)"))
+        {
+            w.Line("global::System.Span<int> dims = stackalloc int[" + Literals.Int(ctx.Spec.Layout.Length) + "];");
+            w.Line(ctx.ReadOnlySpanT + " inputSpan = " + TensorArgs + ".Dense(in input, " + Literals.String(ctx.Spec.Layout) + ", nameof(input), dims);");
+            w.Line("return ShardStatistics(inputSpan, " + ctx.DimsFromArray + ", count, mean, m2);");
+        }
+        w.Line();
+        w.Line("/// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type.</summary>");
+        using (w.Block("internal static " + KernelPath + " ShardStatisticsOnPath<TOps>(" + KernelPath + " path, " + shardParams + ") where TOps : struct, " + Ops))
+        {
+            w.Line("CheckShard(input.Length, " + ctx.DimArgs + ", count.Length, mean.Length, m2.Length);");
+            w.Line(Checks + ".PathAvailable(path, ChoosePath(true, " + ctx.ExtentArgsFromDims + "), nameof(path));");
+            w.Line("return ShardCore<TOps>(path, input, " + ctx.ExtentArgsFromDims + ", count, mean, m2);");
+        }
+        w.Line();
+    }
+
+    private static void EmitForwardWithStatistics(SourceWriter w, Context ctx)
+    {
+        var spec = ctx.Spec;
+        w.Line("/// <summary>Training forward with given (merged) statistics: normalizes <paramref name=\"input\"/> with mean and biased variance " +
+               "M2 / count per statistic, keeps them as BatchMean and BatchVariance, and updates the running statistics like Forward in training " +
+               "(running variance: the unbiased M2 / (count - 1) with the TOTAL count). Runs whatever Training is. For synchronized BatchNorm: " +
+               "every worker calls ShardStatistics on its shard, the shards are merged in one fixed order (Statistics.Merge), then every worker " +
+               "calls this on its own shard.</summary>");
+        using (w.Block("public void ForwardWithStatistics(" + ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.DimParams +
+                       ", global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> mean, global::System.ReadOnlySpan<double> m2)"))
+        {
+            w.Line("CheckShape(input.Length, output.Length, " + ctx.DimArgs + ");");
+            if (ctx.SizeParam == "channels")
+                w.Line(Checks + ".Equal(c, _channels, nameof(c), \"the layer's channel count\");");
+            else if (ctx.SizeParam == "normalizedSize")
+                w.Line(Checks + ".Product(ParameterCount(" + ctx.DimArgs + "), _normalizedSize, nameof(" + ctx.FirstSampleDim + "), " +
+                    Literals.String(ctx.SampleDimsText) + ", \"the layer's normalizedSize\");");
+            w.Line(Checks + ".NoPartialOverlap(input, output, nameof(output));");
+            w.Line("int statistics = StatisticCount(" + ctx.DimArgs + ");");
+            w.Line(Checks + ".MergedStatistics(count, mean, m2, statistics, " + Literals.String(StatisticsWhat(ctx)) + ");");
+            using (w.Block("if (_batchStatistic0.Length != statistics)"))
+            {
+                w.Line("_batchStatistic0 = new " + ctx.T + "[statistics];");
+                w.Line("_batchStatistic1 = new " + ctx.T + "[statistics];");
+            }
+            using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
+            {
+                w.Line("_batchStatistic0[stat] = (" + ctx.T + ")mean[stat];");
+                w.Line("_batchStatistic1[stat] = (" + ctx.T + ")" + Stats + ".Variance(count[stat], m2[stat]);");
+            }
+            w.Line("// Its backward needs gradient sums all-reduced across the shards: not offered, so Backward refuses until the next Forward.");
+            w.Line("_savedLength = " + Checks + ".SynchronizedForward;");
+            string paramRefs = spec.HasAffine ? "Weight, Bias" : "default, default";
+            w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
+                   ", _batchStatistic0, _batchStatistic1, _epsilon);");
+            w.Line("// PyTorch's update (SyncBatchNorm too): the running variance takes the unbiased variance over the total count.");
+            w.Line("double momentum = _momentum;");
+            using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
+            {
+                w.Line("RunningMean[stat] = (" + ctx.T + ")((1d - momentum) * RunningMean[stat] + momentum * mean[stat]);");
+                w.Line("RunningVar[stat] = (" + ctx.T + ")((1d - momentum) * RunningVar[stat] + momentum * " + Stats + ".UnbiasedVariance(count[stat], m2[stat]));");
+            }
+        }
+        w.Line();
+    }
+
+    private static void EmitShardCore(SourceWriter w, Context ctx)
+    {
+        var plan = ctx.Plan;
+        using (w.Block("private static " + KernelPath + " ShardCore<TOps>(" + KernelPath + " path, " + ctx.ReadOnlySpanT + " input, " + ctx.ExtentParams +
+                       ", global::System.Span<double> shardCount, global::System.Span<double> shardMean, global::System.Span<double> shardM2) where TOps : struct, " + Ops))
+        {
+            w.Line("shardCount.Fill((double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ");");
+            EmitScratchSizes(w, ctx, training: true);
+            if (plan.BlockAxes > 0)
+            {
+                w.Line("// Units: one per block (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "), as in the training forward; each worker has its own scratch.");
+                w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
+                w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, units);");
+                w.Line("double[][] doubles = new double[workers][];");
+                w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
+                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
+                {
+                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, true) + ");");
+                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, true) + ");");
+                }
+                using (w.Block("try"))
+                {
+                    w.Line("// The double outputs travel as spans of the element type (same bytes) and are read back as double in the units.");
+                    w.Line(Units + ".For(units, workers, new ShardBlock<TOps>(path, " + ctx.ExtentArgs + ", doubles, elements), input, " +
+                           Marshal + ".Cast<double, " + ctx.T + ">(shardMean), default, default, " + Marshal + ".Cast<double, " + ctx.T + ">(shardM2), default);");
+                }
+                using (w.Block("finally"))
+                {
+                    using (w.Block("for (int worker = 0; worker < workers; worker++)"))
+                    {
+                        w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
+                        w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
+                    }
+                }
+                w.Line("return path;");
+            }
+            else
+            {
+                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, true) + ");");
+                w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, true) + ");");
+                w.Line("// Statistics over chunks of the first segment, fixed by the shape (as in the training forward): each chunk its own partial sums.");
+                w.Line("nint statFirst = " + StatFirstExtent(ctx) + ";");
+                w.Line("int chunks = " + ChunkCount(ctx, "statFirst", plan.Strategy == ReduceStrategy.Vertical || plan.StatSegments.Count > 1) + ";");
+                w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 2 * accumulators);");
+                using (w.Block("try"))
+                {
+                    EmitScratchRefs(w, ctx, training: true);
+                    w.Line("ref " + ctx.T + " xb = ref " + Marshal + ".GetReference(input);");
+                    EmitShift(w, ctx);
+                    w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * accumulators).Clear();");
+                    w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new StatisticsChunk<TOps>(path, " + ctx.ExtentArgs +
+                           ", statFirst, chunks, accumulators, partials, elements), input, default, default, default, default, default);");
+                    w.Line("// Merge the chunks' partial sums in chunk order (deterministic whatever ran them).");
+                    w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
+                    using (w.Block("for (int chunk = 0; chunk < chunks; chunk++)"))
+                    {
+                        using (w.Block("for (int a = 0; a < 2 * accumulators; a++)"))
+                            w.Line("doubles[a] += partials[chunk * 2 * accumulators + a];");
+                    }
+                    w.Line("ref double meanOut = ref " + Marshal + ".GetReference(shardMean);");
+                    w.Line("ref double m2Out = ref " + Marshal + ".GetReference(shardM2);");
+                    EmitMomentsFinalize(w, ctx);
+                }
+                using (w.Block("finally"))
+                {
+                    w.Line(Pool + "<double>.Shared.Return(doubles);");
+                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements);");
+                    w.Line(Pool + "<double>.Shared.Return(partials);");
+                }
+                w.Line("return path;");
+            }
+        }
+        w.Line();
+
+        if (plan.BlockAxes > 0)
+        {
+            EmitUnitStruct(w, ctx, "ShardBlock", new[] { ("double[][]", "doubles"), (ctx.T + "[][]", "elements") }, () =>
+            {
+                w.Line("nint xo = BlockOffset(unit, " + ctx.ExtentArgs + ", out nint so);");
+                w.Line("ref double meanOut = ref " + Units + ".At<double>(spans.S1);");
+                w.Line("ref double m2Out = ref " + Units + ".At<double>(spans.S4);");
+                w.Line("BlockMoments<TOps>(path, ref " + Unsafe + ".Add(ref " + Units + ".At<" + ctx.T + ">(spans.S0), xo), " + ctx.ExtentArgs +
+                       ", _doubles[worker], _elements[worker], ref " + Unsafe + ".Add(ref meanOut, so), ref " + Unsafe + ".Add(ref m2Out, so));");
+            });
+        }
+    }
+
+    /// <summary>Promoted accumulators combined into their statistic, then (mean, M2) per statistic into meanOut/m2Out.</summary>
+    private static void EmitMomentsFinalize(SourceWriter w, Context ctx)
+    {
+        if (ctx.Plan.Promoted)
+        {
+            w.Line("// Combine the per-channel accumulators into their group, in a fixed order.");
+            w.Line("new global::System.Span<double>(doubles, 2 * accumulators, 2 * statistics).Clear();");
+            EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.InnerKept)),
+                new Dictionary<string, string> { ["a"] = "(nint)0", ["s"] = "(nint)0" },
+                o =>
+                {
+                    w.Line(Unsafe + ".Add(ref statSum, " + o["s"] + ") += " + Unsafe + ".Add(ref sum, " + o["a"] + ");");
+                    w.Line(Unsafe + ".Add(ref statSq, " + o["s"] + ") += " + Unsafe + ".Add(ref sq, " + o["a"] + ");");
+                }, "combine_");
+        }
+        using (w.Block("for (int s = 0; s < statistics; s++)"))
+        {
+            w.Line("(double momentMean, double momentM2) = " + Stats + ".MomentsFromShiftedSums(" + Unsafe + ".Add(ref statShift, s), " +
+                   Unsafe + ".Add(ref statSum, s), " + Unsafe + ".Add(ref statSq, s), count);");
+            w.Line(Unsafe + ".Add(ref meanOut, s) = momentMean;");
+            w.Line(Unsafe + ".Add(ref m2Out, s) = momentM2;");
+        }
+    }
+
+    /// <summary>
+    /// Helpers of block plans shared by the shard statistics and AdaIN: the offsets of a block, and a block's (mean, M2) per
+    /// statistic. Both take the extents as parameters, so one body serves tensors of different extents (AdaIN's style).
+    /// </summary>
+    private static void EmitBlockHelpers(SourceWriter w, Context ctx)
+    {
+        if (ctx.Plan.BlockAxes == 0) return;
+
+        w.Line("/// <summary>The memory offset of block <paramref name=\"unit\"/> (block axes row-major, innermost fastest) and, in <paramref name=\"statisticOffset\"/>, its first statistic.</summary>");
+        using (w.Block("private static nint BlockOffset(nint unit, " + ctx.ExtentParams + ", out nint statisticOffset)"))
+        {
+            w.Line("nint rest = unit;");
+            var x = new List<string>();
+            var s = new List<string>();
+            var blockIndices = ctx.BlockIndices;
+            for (int k = blockIndices.Count - 1; k >= 0; k--)
+            {
+                int i = blockIndices[k];
+                var axis = ctx.Axes[i];
+                w.Line("nint b_" + axis.Name + " = rest % e_" + axis.Name + ";");
+                if (k > 0) w.Line("rest /= e_" + axis.Name + ";");
+                x.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Memory));
+                s.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Kept));
+            }
+            w.Line("statisticOffset = " + string.Join(" + ", s) + ";");
+            w.Line("return " + string.Join(" + ", x) + ";");
+        }
+        w.Line();
+
+        w.Line("/// <summary>(mean, M2) per statistic of the block at <paramref name=\"xb\"/>: shift, statistics pass, combine; as in the training forward.</summary>");
+        using (w.Block("private static void BlockMoments<TOps>(" + KernelPath + " path, ref " + ctx.T + " xb, " + ctx.ExtentParams + ", double[] doubles, " + ctx.T +
+                       "[] elements, ref double meanOut, ref double m2Out) where TOps : struct, " + Ops))
+        {
+            EmitScratchSizes(w, ctx, training: true);
+            EmitScratchRefs(w, ctx, training: true);
+            EmitShift(w, ctx);
+            w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
+            EmitStatisticsCall(w, ctx, "(nint)0", StatFirstExtent(ctx), "ref sum", "ref sq");
+            EmitMomentsFinalize(w, ctx);
+        }
+        w.Line();
+    }
+}
