@@ -326,6 +326,24 @@ public sealed class BackwardTests
     }
 
     [Fact]
+    public void BackwardAfterSynchronizedForwardIsRefused()
+    {
+        var layer = new BnNchw(3);
+        float[] input = TestData.Normal(new Random(6), 120, 0, 1);
+        double[] count = new double[3], mean = new double[3], m2 = new double[3];
+        BnNchw.ShardStatistics(input, 2, 3, 4, 5, count, mean, m2);
+        layer.ForwardWithStatistics(input, new float[120], 2, 3, 4, 5, count, mean, m2);
+        var inputGrad = Enumerable.Repeat(float.NaN, 120).ToArray();
+        var error = Assert.Throws<InvalidOperationException>(() => layer.Backward(input, new float[120], inputGrad, 2, 3, 4, 5));
+        Assert.Contains("ForwardWithStatistics", error.Message);
+        Assert.All(inputGrad, v => Assert.True(float.IsNaN(v)));
+
+        layer.Forward(input, new float[120], 2, 3, 4, 5); // a training Forward makes Backward available again
+        layer.Backward(input, new float[120], inputGrad, 2, 3, 4, 5);
+        Assert.All(inputGrad, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
     public void BadBackwardArgumentsNameTheArgumentAndWriteNothing()
     {
         var layer = new BnNchw(3);
