@@ -10,7 +10,7 @@ namespace NormKernels.Generators.Tests;
 public sealed class PlannerTests
 {
     /// <summary>The plan as printed: what a reader of the .g.cs sees.</summary>
-    private sealed record PrintedPlan(string Pattern, string Blocks, string StatSegments, string Strategy, bool Promoted, string ApplySegments, string Form);
+    private sealed record PrintedPlan(string Pattern, string Blocks, string StatSegments, string Strategy, bool Promoted, string ApplySegments, string Form, string GradientSegments);
 
     private sealed record Row(LayerCase Layer, PrintedPlan Expected);
 
@@ -19,23 +19,23 @@ public sealed class PlannerTests
     {
         // A channel's elements are N contiguous H*W runs: one block per channel, normalized right after its statistics.
         new(new("BnNchw", "NCHW", "N,H,W"),
-            new("R K R", "c", "[n]=R [h w]=R", "horizontal", false, "[n]=- [h w]=-", "fold")),
+            new("R K R", "c", "[n]=R [h w]=R", "horizontal", false, "[n]=- [h w]=-", "fold", "[n]=- [h w]=-")),
         new(new("BnNhwc", "NHWC", "N,H,W"),
-            new("R K", "", "[n h w]=R [c]=A", "vertical", false, "[n h w]=- [c]=F", "fold")),
+            new("R K", "", "[n h w]=R [c]=A", "vertical", false, "[n h w]=- [c]=F", "fold", "[n h w]=- [c]=F")),
         new(new("LnNchw", "NCHW", "C,H,W"),
-            new("K R", "n", "[c h w]=R", "horizontal", false, "[c]=F [h w]=-", "fold")),
+            new("K R", "n", "[c h w]=R", "horizontal", false, "[c]=F [h w]=-", "fold", "[c]=F [h w]=-")),
         new(new("LnNchwElementwise", "NCHW", "C,H,W", Affine: "Elementwise"),
-            new("K R", "n", "[c h w]=R", "horizontal", false, "[c h w]=P", "two-step")),
+            new("K R", "n", "[c h w]=R", "horizontal", false, "[c h w]=P", "two-step", "[c h w]=F")),
         new(new("LnNtc", "NTC", "C"),
-            new("K R", "n, t", "[c]=R", "horizontal", false, "[c]=P", "two-step")),
+            new("K R", "n, t", "[c]=R", "horizontal", false, "[c]=P", "two-step", "[c]=F")),
         new(new("InNchw", "NCHW", "H,W"),
-            new("K R", "n, c", "[h w]=R", "horizontal", false, "[h w]=-", "fold")),
+            new("K R", "n, c", "[h w]=R", "horizontal", false, "[h w]=-", "fold", "[h w]=-")),
         new(new("InNhwc", "NHWC", "H,W"),
-            new("K R K", "n", "[h w]=R [c]=A", "vertical", false, "[h w]=- [c]=F", "fold")),
+            new("K R K", "n", "[h w]=R [c]=A", "vertical", false, "[h w]=- [c]=F", "fold", "[h w]=- [c]=F")),
         new(new("GnNhwc", "NHWC", "C,H,W", Groups: 4),
-            new("K R K R", "n", "[h w]=R [grp cpg]=A", "vertical", true, "[h w]=- [grp cpg]=F", "fold")),
+            new("K R K R", "n", "[h w]=R [grp cpg]=A", "vertical", true, "[h w]=- [grp cpg]=F", "fold", "[h w]=- [grp cpg]=F")),
         new(new("GnNchw", "NCHW", "C,H,W", Groups: 4),
-            new("K R", "n, grp", "[cpg h w]=R", "horizontal", false, "[cpg]=F [h w]=-", "fold")),
+            new("K R", "n, grp", "[cpg h w]=R", "horizontal", false, "[cpg]=F [h w]=-", "fold", "[cpg]=F [h w]=-")),
     };
 
     private static readonly Lazy<GeneratorRun> Generated = new(() =>
@@ -73,6 +73,7 @@ public sealed class PlannerTests
         Assert.Equal(printed.Form == "fold" ? "Fold" : "TwoStep", Property(plan, "Form")!.ToString());
         Assert.Equal(printed.Blocks.Length == 0 ? 0 : printed.Blocks.Split(", ").Length, Property(plan, "BlockAxes"));
         Assert.Equal(printed.StatSegments.Count(ch => ch == '['), ((System.Collections.IEnumerable)Property(plan, "StatSegments")!).Cast<object>().Count());
+        Assert.Equal(printed.GradientSegments.Count(ch => ch == '['), ((System.Collections.IEnumerable)Property(plan, "GradientSegments")!).Cast<object>().Count());
     }
 
     private static object? Property(object target, string name) =>
@@ -99,6 +100,7 @@ public sealed class PlannerTests
         bool promoted = remarks.Contains("per-channel accumulators combined into their group afterwards", StringComparison.Ordinal);
         string apply = Match(@"Apply pass per block: segments ([^;]*); ");
         string form = Match(@"Apply pass per block: segments [^;]*; (y = x \* A\[f\] \+ B\[f\]|y = \(x \* a\[s\] \+ b\[s\]\) \* gamma\[p\] \+ beta\[p\])");
-        return new PrintedPlan(pattern, blocks, stat, strategy, promoted, apply, form.StartsWith("y = x * A[f]", StringComparison.Ordinal) ? "fold" : "two-step");
+        string gradient = Match(@"Backward per block: segments ([^;]*); ");
+        return new PrintedPlan(pattern, blocks, stat, strategy, promoted, apply, form.StartsWith("y = x * A[f]", StringComparison.Ordinal) ? "fold" : "two-step", gradient);
     }
 }

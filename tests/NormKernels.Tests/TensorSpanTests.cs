@@ -26,6 +26,29 @@ public class TensorSpanTests
     }
 
     [Fact]
+    public void BackwardOnTensorsEqualsSpanBackward()
+    {
+        int[] dims = [3, 5, 7, 36];
+        float[] x = TestData.Normal(new Random(2), TestData.Product(dims), 1, 2), dy = TestData.Normal(new Random(3), x.Length, 0, 1);
+        var bySpan = new GnNhwc(36);
+        var byTensor = new GnNhwc(36);
+        bySpan.Forward(x, new float[x.Length], dims[0], dims[1], dims[2], dims[3]);
+        byTensor.Forward(x, new float[x.Length], dims[0], dims[1], dims[2], dims[3]);
+        float[] expected = new float[x.Length], actual = Sentinel(x.Length);
+
+        bySpan.Backward(x, dy, expected, dims[0], dims[1], dims[2], dims[3]);
+        Assert.Equal("inputGrad", Assert.Throws<ArgumentException>(() => byTensor.Backward(new ReadOnlyTensorSpan<float>(x, Lengths(dims)),
+            new ReadOnlyTensorSpan<float>(dy, Lengths(dims)), new TensorSpan<float>(actual, Lengths(3, 5, 36, 7)))).ParamName);
+        Assert.All(actual, v => Assert.True(float.IsNaN(v)));
+        ((INormalizationLayer)byTensor).Backward(new ReadOnlyTensorSpan<float>(x, Lengths(dims)), new ReadOnlyTensorSpan<float>(dy, Lengths(dims)),
+            new TensorSpan<float>(actual, Lengths(dims)));
+
+        Assert.Equal(expected, actual);
+        Assert.Equal(bySpan.WeightGrad, byTensor.WeightGrad);
+        Assert.Equal(bySpan.BiasGrad, byTensor.BiasGrad);
+    }
+
+    [Fact]
     public void StaticKernelsOnTensorsEqualSpanKernels()
     {
         int[] dims = [4, 6, 9, 11];                          // NCHW

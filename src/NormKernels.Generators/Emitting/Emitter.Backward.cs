@@ -386,6 +386,23 @@ internal static partial class Emitter
         }
         w.Line();
 
+        w.Line("/// <summary>Backward on tensors: the dims come from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", layout order); <paramref name=\"outputGrad\"/> and " +
+               "<paramref name=\"inputGrad\"/> must have the same shape; all dense and row-major.</summary>");
+        using (w.Block("public void Backward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " outputGrad, " + ctx.TensorT + " inputGrad)"))
+        {
+            string layout = Literals.String(spec.Layout), rank = Literals.Int(spec.Layout.Length);
+            w.Line("global::System.Span<int> dims = stackalloc int[" + rank + "];");
+            w.Line("global::System.Span<int> outputGradDims = stackalloc int[" + rank + "];");
+            w.Line("global::System.Span<int> inputGradDims = stackalloc int[" + rank + "];");
+            w.Line(ctx.ReadOnlySpanT + " inputSpan = " + TensorArgs + ".Dense(in input, " + layout + ", nameof(input), dims);");
+            w.Line(ctx.ReadOnlySpanT + " outputGradSpan = " + TensorArgs + ".Dense(in outputGrad, " + layout + ", nameof(outputGrad), outputGradDims);");
+            w.Line(ctx.SpanT + " inputGradSpan = " + TensorArgs + ".Dense(in inputGrad, " + layout + ", nameof(inputGrad), inputGradDims);");
+            w.Line(TensorArgs + ".SameShape(dims, outputGradDims, nameof(outputGrad), " + layout + ");");
+            w.Line(TensorArgs + ".SameShape(dims, inputGradDims, nameof(inputGrad), " + layout + ");");
+            w.Line("Backward(inputSpan, outputGradSpan, inputGradSpan, " + ctx.DimsFromArray + ");");
+        }
+        w.Line();
+
         // Static kernels on caller-owned buffers.
         string kernelParams = ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, " + ctx.DimParams + ", " + ctx.ReadOnlySpanT + " weight";
         string grads = ctx.SpanT + " weightGrad, " + ctx.SpanT + " biasGrad";

@@ -71,4 +71,7 @@ public interface INormalizationLayer<T>
     /// <summary>Gradient of the last training-mode <c>Forward</c> (with running statistics and Training false: of the inference
     /// forward), dims in layout order: writes <paramref name="inputGrad"/>, adds into <see cref="WeightGrad"/> and <see cref="BiasGrad"/>.</summary>
     void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims);
+
+    /// <summary>Backward on tensors whose lengths are the dims in layout order (dense, row-major), all three of one shape.</summary>
+    void Backward(System.Numerics.Tensors.ReadOnlyTensorSpan<T> input, System.Numerics.Tensors.ReadOnlyTensorSpan<T> outputGrad, System.Numerics.Tensors.TensorSpan<T> inputGrad);
 }
