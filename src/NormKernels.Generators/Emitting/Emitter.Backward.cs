@@ -489,17 +489,32 @@ internal static partial class Emitter
         var spaces = new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("f", Context.FoldAxis) };
         string At(string r, string o) => o == "(nint)0" ? r : Unsafe + ".Add(ref " + r + ", " + o + ")";
 
-        w.Line("/// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), " + isa.Path + " path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
+        // Channels-last: the fold index runs along the innermost segment and the "-" segment right outside it gives its rows,
+        // contiguous in memory; accumulate down the rows in registers (like the forward's vertical statistics).
+        bool columns = vector && n >= 2 && segs[n - 2].Class == "-" && segs[n - 2].Last + 1 == segs[n - 1].First;
+        w.Line("/// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), " + isa.Path + " path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments " + ctx.Describe(ctx.Plan.GradientSegments) +
+               (columns ? "; the innermost two as rows of contiguous fold indices" : "") + ".</summary>");
         using (w.Block("private static void GradientReduce_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref double u, ref double v)" + isa.Constraint))
         {
-            EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
-            var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
+            int outer = columns ? n - 2 : n - 1;
+            EmitSegmentLocals(w, ctx, segs, outer, spaces);
+            var loops = SegmentLoops(ctx, segs, 0, outer, spaces);
             if (loops.Count > 0) Chunk(loops[0]);
+            bool rowChunk = columns && outer == 0;
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], fo = o["f"];
-                w.Line(isa.Call(vector ? "GradientReduceLanes" : "GradientReduceRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", " +
-                       (vector ? "ref " + At("m", fo) : Unsafe + ".Add(ref m, " + fo + ")") + ", ref " + At("u", fo) + ", ref " + At("v", fo) + ");");
+                if (columns)
+                {
+                    string rowsFrom = rowChunk ? "from0 * len" + I(n - 1) : xo;
+                    w.Line(isa.Call("GradientReduceColumns") + "(ref " + At("x", rowsFrom) + ", ref " + At("dy", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
+                           ", ref " + At("m", fo) + ", ref " + At("u", fo) + ", ref " + At("v", fo) + ");");
+                }
+                else
+                {
+                    w.Line(isa.Call(vector ? "GradientReduceLanes" : "GradientReduceRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", " +
+                           (vector ? "ref " + At("m", fo) : Unsafe + ".Add(ref m, " + fo + ")") + ", ref " + At("u", fo) + ", ref " + At("v", fo) + ");");
+                }
             });
         }
         w.Line();
@@ -520,7 +535,8 @@ internal static partial class Emitter
         }
         w.Line();
 
-        if (vector) EmitGradientReduceLanes(w, isa);
+        if (columns) EmitGradientReduceColumns(w, isa);
+        else if (vector) EmitGradientReduceLanes(w, isa);
         else EmitGradientReduceRun(w, isa);
         EmitGradientApplyRun(w, isa, vector);
     }
@@ -567,6 +583,63 @@ internal static partial class Emitter
             w.Line("v += " + isa.SumDouble("q") + ";");
         }
         w.Line();
+    }
+
+    /// <summary>Per-column sums down <c>rows</c> rows of <c>width</c> contiguous fold indices: vectors of columns held in registers over
+    /// chunks of 16 rows, each chunk added into double; the last partial vector overlaps with its finished lanes masked off.</summary>
+    private static void EmitGradientReduceColumns(SourceWriter w, VectorIsa isa)
+    {
+        int u = Context.Unroll, width = isa.Width, rows = Context.ChunkVectors;
+        string t = isa.Element;
+        w.Line("/// <summary>u[j] += sum over rows of dy, v[j] += sum of dy * (x + m[j]) for <paramref name=\"rows\"/> rows of <paramref name=\"width\"/> (&gt;= " + I(width) +
+               ") columns; " + I(u) + " vectors of columns in registers over chunks of " + I(rows) + " rows, each chunk added into double.</summary>");
+        using (w.Block("private static void GradientReduceColumns_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint rows, nint width, ref " + t + " m, ref double u, ref double v)" + isa.Constraint))
+        {
+            using (w.Block("for (nint r0 = 0; r0 < rows; r0 += " + I(rows) + ")"))
+            {
+                w.Line("nint rend = rows - r0 > " + I(rows) + " ? r0 + " + I(rows) + " : rows;");
+                w.Line("nint j = 0;");
+                EmitGradientColumnBlock(w, isa, u, "for (; j + " + I(u * width) + " <= width; j += " + I(u * width) + ")", "j", "");
+                if (u > 1 || !isa.IsScalar)
+                    EmitGradientColumnBlock(w, isa, 1, "for (; j + " + I(width) + " <= width; j += " + I(width) + ")", "j", "");
+                if (!isa.IsScalar)
+                    EmitGradientColumnBlock(w, isa, 1, "if (j < width)", "width - " + I(width), isa.LastLanes("width - j"));
+            }
+        }
+        w.Line();
+    }
+
+    private static void EmitGradientColumnBlock(SourceWriter w, VectorIsa isa, int vectors, string header, string column, string mask)
+    {
+        using (w.Block(header))
+        {
+            w.Line("nint col = " + column + ";");
+            for (int j = 0; j < vectors; j++)
+            {
+                string at = j == 0 ? "col" : "col + " + I(j * isa.Width);
+                w.Line(isa.Vec + " k" + I(j) + " = " + isa.Load("m", at) + ", s" + I(j) + " = " + isa.Zero + ", q" + I(j) + " = " + isa.Zero + ";");
+            }
+            if (mask.Length > 0) w.Line(isa.Vec + " mask = " + mask + ";");
+            using (w.Block("for (nint r = r0; r < rend; r++)"))
+            {
+                w.Line("nint o = r * width + col;");
+                for (int j = 0; j < vectors; j++)
+                {
+                    string at = j == 0 ? "o" : "o + " + I(j * isa.Width);
+                    string g = isa.Load("dy", at);
+                    if (mask.Length > 0) g = "(" + g + " & mask)";
+                    w.Line(isa.Vec + " g" + I(j) + " = " + g + ";");
+                    w.Line("s" + I(j) + " += g" + I(j) + ";");
+                    w.Line("q" + I(j) + " = " + isa.MultiplyAdd("g" + I(j), "(" + isa.Load("x", at) + " + k" + I(j) + ")", "q" + I(j)) + ";");
+                }
+            }
+            for (int j = 0; j < vectors; j++)
+            {
+                string at = j == 0 ? "col" : "col + " + I(j * isa.Width);
+                w.Line(isa.AddToDoubles("u", at, "s" + I(j)));
+                w.Line(isa.AddToDoubles("v", at, "q" + I(j)));
+            }
+        }
     }
 
     /// <summary>Lane-wise sums along a run whose fold index moves with it: u[i] += dy[i], v[i] += dy[i] * (x[i] + m[i]), in double.</summary>
