@@ -19,6 +19,7 @@ public sealed partial class ConsumerTests(PackageFixture package)
 
     private static double Input(int i) => ((i * 37) % 101) / 16.0 - 3.0;   // exact in float32 too
     private static double Gamma(int c) => 1.0 + 0.25 * c;
+    private static double OutputGrad(int i) => ((i * 13) % 29) / 8.0 - 1.75;   // exact in float32 too
     private static double Beta(int c) => 0.5 * c - 0.25;
 
     private const string Program = """
@@ -42,6 +43,15 @@ public sealed partial class ConsumerTests(PackageFixture package)
         Print("var", bn.BatchVariance);
         Print("running_mean", bn.RunningMean);
         Print("running_var", bn.RunningVar);
+
+        // Backward of that training Forward for an upstream gradient dy.
+        var dy = new float[x.Length];
+        for (int i = 0; i < dy.Length; i++) dy[i] = ((i * 13) % 29) / 8f - 1.75f;
+        var dx = new float[x.Length];
+        bn.Backward(x, dy, dx, n, c, h, w);
+        Print("dx", dx);
+        Print("dgamma", bn.WeightGrad);
+        Print("dbeta", bn.BiasGrad);
 
         bn.Training = false;
         var z = new float[x.Length];
@@ -113,6 +123,28 @@ public sealed partial class ConsumerTests(PackageFixture package)
         AssertClose("running_mean", runningMean, printed, context);
         AssertClose("running_var", runningVar, printed, context);
         AssertClose("z", z, printed, context);
+
+        // The backward, from the chain rule: dx = r * (g*dy - mean(g*dy) - xhat * mean(g*dy*xhat)) per channel.
+        var dx = new double[x.Length];
+        var dgamma = new double[C];
+        var dbeta = new double[C];
+        for (int c = 0; c < C; c++)
+        {
+            double r = 1 / Math.Sqrt(variance[c] + Epsilon), meanG = 0, meanGx = 0;
+            foreach (int i in Indices(c))
+            {
+                double xhat = (x[i] - mean[c]) * r, dy = OutputGrad(i);
+                meanG += Gamma(c) * dy / m;
+                meanGx += Gamma(c) * dy * xhat / m;
+                dgamma[c] += dy * xhat;
+                dbeta[c] += dy;
+            }
+            foreach (int i in Indices(c))
+                dx[i] = r * (Gamma(c) * OutputGrad(i) - meanG - (x[i] - mean[c]) * r * meanGx);
+        }
+        AssertClose("dx", dx, printed, context);
+        AssertClose("dgamma", dgamma, printed, context);
+        AssertClose("dbeta", dbeta, printed, context);
     }
 
     [Fact]
