@@ -218,14 +218,20 @@ internal static partial class Emitter
                 w.Line(Unsafe + ".Add(ref " + gradSums + ", " + Offset(parameters, Offset(po, o["p"])) + ") += v * " + Unsafe + ".Add(ref rstd, " + o["s"] + ");");
             }
         }, "ab_");
-        w.Line("// dx = dy * P + (x - mean) * Q + R.");
+        w.Line("// Per statistic, in place of A and B: Q = -r^3 * B / M and R = -r * A / M (0 with constant statistics).");
+        using (w.Block("for (int s = 0; s < statistics; s++)"))
+        {
+            w.Line("double r = " + Unsafe + ".Add(ref rstd, s);");
+            w.Line("double q = constant ? 0d : -r * r * r * " + Unsafe + ".Add(ref sumB, s) / count;");
+            w.Line(Unsafe + ".Add(ref sumA, s) = " + (ctx.Spec.IsRootMeanSquare ? "0d;" : "constant ? 0d : -r * " + Unsafe + ".Add(ref sumA, s) / count;"));
+            w.Line(Unsafe + ".Add(ref sumB, s) = q;");
+        }
+        w.Line("// dx = dy * P + (x - mean) * Q + R, per fold index.");
         EmitNest(w, loops, start, o =>
         {
-            w.Line("double r = " + Unsafe + ".Add(ref rstd, " + o["s"] + ");");
-            w.Line(Unsafe + ".Add(ref coefP, " + o["f"] + ") = (" + ctx.T + ")(" + gamma(o["p"]) + " * r);");
-            w.Line(Unsafe + ".Add(ref coefQ, " + o["f"] + ") = constant ? " + ctx.Literal(0) + " : (" + ctx.T + ")(-r * r * r * " + Unsafe + ".Add(ref sumB, " + o["s"] + ") / count);");
-            w.Line(Unsafe + ".Add(ref coefR, " + o["f"] + ") = " + (ctx.Spec.IsRootMeanSquare ? ctx.Literal(0) + ";"
-                : "constant ? " + ctx.Literal(0) + " : (" + ctx.T + ")(-r * " + Unsafe + ".Add(ref sumA, " + o["s"] + ") / count);"));
+            w.Line(Unsafe + ".Add(ref coefP, " + o["f"] + ") = (" + ctx.T + ")(" + gamma(o["p"]) + " * " + Unsafe + ".Add(ref rstd, " + o["s"] + "));");
+            w.Line(Unsafe + ".Add(ref coefQ, " + o["f"] + ") = (" + ctx.T + ")" + Unsafe + ".Add(ref sumB, " + o["s"] + ");");
+            w.Line(Unsafe + ".Add(ref coefR, " + o["f"] + ") = (" + ctx.T + ")" + Unsafe + ".Add(ref sumA, " + o["s"] + ");");
         }, "pqr_");
     }
 
