@@ -284,13 +284,164 @@ internal static partial class Emitter
                 w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
                 w.Line("ref " + ctx.T + " dyb = ref " + Unsafe + ".Add(ref dy, xo);");
                 w.Line("ref " + ctx.T + " dxb = ref " + Unsafe + ".Add(ref dx, xo);");
-                EmitBackwardTerms(w, ctx, "so", "stat0", "stat1");
-                w.Line("new global::System.Span<double>(doubles, 0, 2 * coefficients).Clear();");
-                EmitGradientCall(w, ctx, "GradientReduce", "ref xb, ref dyb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref sumU, ref sumV");
-                EmitGradientCoefficients(w, ctx, ctx.Spec.HasAffine ? "po" : "(nint)0", "gamma", "gradSums", "parameters");
-                EmitGradientCall(w, ctx, "GradientApply", "ref xb, ref dyb, ref dxb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefP, ref coefQ, ref coefR");
+                if (SingleStatistic(ctx))
+                {
+                    EmitSingleStatisticBlock(w, ctx);
+                }
+                else
+                {
+                    EmitBackwardTerms(w, ctx, "so", "stat0", "stat1");
+                    w.Line("new global::System.Span<double>(doubles, 0, 2 * coefficients).Clear();");
+                    EmitGradientCall(w, ctx, "GradientReduce", "ref xb, ref dyb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref sumU, ref sumV");
+                    EmitGradientCoefficients(w, ctx, ctx.Spec.HasAffine ? "po" : "(nint)0", "gamma", "gradSums", "parameters");
+                    EmitGradientCall(w, ctx, "GradientApply", "ref xb, ref dyb, ref dxb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefP, ref coefQ, ref coefR");
+                }
             }
         });
+    }
+
+    /// <summary>
+    /// The two-step plans with one statistic per block (LayerNorm/RMSNorm with elementwise or per-channel affine over the
+    /// reduced axes: every axis inside the block indexes the parameters). Their fold index is the element itself, so the
+    /// per-index sums would be as large as the block: instead one pass sums A = sum g * dy and B = sum g * dy * (x - mean)
+    /// with gamma loaded along the run and adds dbeta, dgamma per element into the group's partial, and a second writes
+    /// dx = dy * g * r + (x - mean) * Q + R.
+    /// </summary>
+    private static bool SingleStatistic(Context ctx) =>
+        ctx.Plan.Form == ApplyForm.TwoStep && ctx.Plan.BlockAxes > 0 && !ctx.Axes.Any(a => !a.Reduced && !a.Block) && ctx.Spec.HasAffine;
+
+    private static void EmitSingleStatisticBlock(SourceWriter w, Context ctx)
+    {
+        string first = ctx.SegmentExtent(ctx.Plan.GradientSegments[0]);
+        w.Line("double mean = " + (ctx.Spec.IsRootMeanSquare ? "constant ? " + Unsafe + ".Add(ref stat0, so) : 0d" : Unsafe + ".Add(ref stat0, so)") + ";");
+        w.Line("double r = " + Stats + ".InverseStd(" + (ctx.Spec.IsRootMeanSquare ? "constant ? " + Unsafe + ".Add(ref stat1, so) : " + Unsafe + ".Add(ref stat0, so)" : Unsafe + ".Add(ref stat1, so)") + ", epsilon);");
+        w.Line(ctx.T + " m = (" + ctx.T + ")(-mean), rf = (" + ctx.T + ")r;");
+        w.Line("double sumGdy = 0d, sumGdyD = 0d;");
+        w.Line("ref " + ctx.T + " gammaBlock = ref " + Unsafe + ".Add(ref gamma, po);");
+        w.Line("ref double dbeta = ref " + Unsafe + ".Add(ref gradSums, po);");
+        w.Line("ref double dgamma = ref " + Unsafe + ".Add(ref gradSums, parameters + po);");
+        EmitGradientCall(w, ctx, "GradientAffineReduce", "ref xb, ref dyb", "(nint)0", first, "m, rf, ref gammaBlock, ref sumGdy, ref sumGdyD, ref dbeta, ref dgamma");
+        w.Line("double q = constant ? 0d : -r * r * r * sumGdyD / count;");
+        w.Line("double rr = " + (ctx.Spec.IsRootMeanSquare ? "0d" : "constant ? 0d : -r * sumGdy / count") + ";");
+        EmitGradientCall(w, ctx, "GradientAffineApply", "ref xb, ref dyb, ref dxb", "(nint)0", first, "m, rf, (" + ctx.T + ")q, (" + ctx.T + ")rr, ref gammaBlock");
+    }
+
+    private static void EmitSingleStatisticPasses(SourceWriter w, Context ctx, VectorIsa isa)
+    {
+        var segs = ctx.Plan.GradientSegments.ToList();
+        int n = segs.Count;
+        string t = isa.Element;
+        var spaces = new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("p", Context.ParamAxis) };
+        string At(string r, string o) => o == "(nint)0" ? r : Unsafe + ".Add(ref " + r + ", " + o + ")";
+
+        w.Line("/// <summary>One statistic's block, " + isa.Path + " path: a += sum g * dy, b += sum g * dy * (x + m); dbeta[p] += dy, dgamma[p] += dy * (x + m) * r; segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
+        using (w.Block("private static void GradientAffineReduce_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " r, ref " + t + " g, ref double a, ref double b, ref double dbeta, ref double dgamma)" + isa.Constraint))
+        {
+            EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
+            var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
+            if (loops.Count > 0) Chunk(loops[0]);
+            EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
+            {
+                string xo = o["x"], po = o["p"];
+                w.Line(isa.Call("GradientAffineReduceRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", m, r, ref " + At("g", po) +
+                       ", ref a, ref b, ref " + At("dbeta", po) + ", ref " + At("dgamma", po) + ");");
+            });
+        }
+        w.Line();
+        w.Line("/// <summary>One statistic's block, " + isa.Path + " path: dx = dy * g * r + (x + m) * q + rr.</summary>");
+        using (w.Block("private static void GradientAffineApply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, ref " + t + " g)" + isa.Constraint))
+        {
+            EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
+            var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
+            if (loops.Count > 0) Chunk(loops[0]);
+            EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
+            {
+                string xo = o["x"], po = o["p"];
+                w.Line(isa.Call("GradientAffineApplyRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", m, r, q, rr, ref " + At("g", po) + ");");
+            });
+        }
+        w.Line();
+
+        int u = Context.Unroll, width = isa.Width, step = u * width, chunk = Context.ChunkVectors * step;
+        w.Line("/// <summary>a += sum g * dy, b += sum g * dy * (x + m) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements (float chunks of " + I(chunk) +
+               " added into double); dbeta[i] += dy[i], dgamma[i] += dy[i] * (x[i] + m) * r in double.</summary>");
+        w.Line(Inline);
+        using (w.Block("private static void GradientAffineReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, " + t + " r, ref " + t + " g, ref double a, ref double b, ref double dbeta, ref double dgamma)" + isa.Constraint))
+        {
+            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", vr = " + isa.Splat("r") + ";");
+            w.Line(isa.DeclareDouble("s"));
+            w.Line(isa.DeclareDouble("q"));
+            using (w.Block("for (nint chunk = 0; chunk < len; chunk += " + I(chunk) + ")"))
+            {
+                w.Line("nint end = len - chunk > " + I(chunk) + " ? chunk + " + I(chunk) + " : len;");
+                w.Line(isa.Vec + " s0 = " + isa.Zero + ", q0 = " + isa.Zero + ", s1 = " + isa.Zero + ", q1 = " + isa.Zero + ";");
+                w.Line("nint i = chunk;");
+                void Step(string at, string j, string mask)
+                {
+                    string d = isa.Load("dy", at);
+                    if (mask.Length > 0) d = "(" + d + " & " + mask + ")";
+                    w.Line(isa.Vec + " d" + j + " = " + d + ", e" + j + " = " + isa.Load("x", at) + " + k;");
+                    w.Line(isa.Vec + " gd" + j + " = " + isa.Load("g", at) + " * d" + j + ", de" + j + " = d" + j + " * e" + j + ";");
+                    w.Line("s" + j + " += gd" + j + ";");
+                    w.Line("q" + j + " = " + isa.MultiplyAdd("gd" + j, "e" + j, "q" + j) + ";");
+                    w.Line(isa.AddToDoubles("dbeta", at, "d" + j));
+                    w.Line(isa.AddToDoubles("dgamma", at, "de" + j + " * vr"));
+                }
+                using (w.Block("for (; i + " + I(2 * width) + " <= end; i += " + I(2 * width) + ")"))
+                {
+                    Step("i", "0", "");
+                    Step("i + " + I(width), "1", "");
+                }
+                using (w.Block("for (; i + " + I(width) + " <= end; i += " + I(width) + ")"))
+                    Step("i", "0", "");
+                if (!isa.IsScalar)
+                    using (w.Block("if (i < end)"))
+                        Step("end - " + I(width), "0", isa.LastLanes("end - i"));
+                w.Line("s0 += s1;");
+                w.Line("q0 += q1;");
+                w.Line(isa.WidenAdd("s", "s0"));
+                w.Line(isa.WidenAdd("q", "q0"));
+            }
+            w.Line("a += " + isa.SumDouble("s") + ";");
+            w.Line("b += " + isa.SumDouble("q") + ";");
+        }
+        w.Line();
+
+        w.Line("/// <summary>dx = dy * g * r + (x + m) * q + rr over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, unrolled " + I(u) + "x" +
+               (isa.IsScalar ? "" : "; the last partial vector overlaps and is blended with what is stored") + ".</summary>");
+        w.Line(Inline);
+        using (w.Block("private static void GradientAffineApplyRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint len, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, ref " + t + " g)" + isa.Constraint))
+        {
+            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", vr = " + isa.Splat("r") + ", vq = " + isa.Splat("q") + ", vrr = " + isa.Splat("rr") + ";");
+            string Expr(string d, string xv, string at) =>
+                isa.MultiplyAdd("(" + d + " * " + isa.Load("g", at) + ")", "vr", isa.MultiplyAdd("(" + xv + " + k)", "vq", "vrr"));
+            w.Line("nint i = 0;");
+            using (w.Block("for (; i + " + I(step) + " <= len; i += " + I(step) + ")"))
+            {
+                for (int j = 0; j < u; j++)
+                {
+                    string at = j == 0 ? "i" : "i + " + I(j * width);
+                    w.Line(isa.Vec + " d" + I(j) + " = " + isa.Load("dy", at) + ", x" + I(j) + " = " + isa.Load("x", at) + ";");
+                }
+                for (int j = 0; j < u; j++)
+                {
+                    string at = j == 0 ? "i" : "i + " + I(j * width);
+                    w.Line(isa.Store(Expr("d" + I(j), "x" + I(j), at), "dx", at));
+                }
+            }
+            using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
+                w.Line(isa.Store(Expr(isa.Load("dy", "i"), isa.Load("x", "i"), "i"), "dx", "i"));
+            if (!isa.IsScalar)
+            {
+                using (w.Block("if (i < len)"))
+                {
+                    w.Line("nint t = len - " + I(width) + ";");
+                    w.Line(isa.Vec + " v = " + Expr(isa.Load("dy", "t"), isa.Load("x", "t"), "t") + ";");
+                    w.Line(isa.Store(isa.Select(isa.LastLanes("len - i"), "v", isa.Load("dx", "t")), "dx", "t"));
+                }
+            }
+        }
+        w.Line();
     }
 
     private static void EmitGradientChunkBodies(SourceWriter w, Context ctx)
@@ -488,6 +639,11 @@ internal static partial class Emitter
 
     private static void EmitBackwardPasses(SourceWriter w, Context ctx, VectorIsa isa)
     {
+        if (SingleStatistic(ctx))
+        {
+            EmitSingleStatisticPasses(w, ctx, isa);
+            return;
+        }
         var segs = ctx.Plan.GradientSegments.ToList();
         int n = segs.Count;
         bool vector = segs[n - 1].Class == "F";
