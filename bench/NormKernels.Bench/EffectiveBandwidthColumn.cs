@@ -34,7 +34,7 @@ public sealed class EffectiveBandwidthColumn : IColumn
         var caseId = benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == "Case")?.Value as string;
         var meanNs = summary[benchmarkCase]?.ResultStatistics?.Mean;
         if (caseId is null || meanNs is not > 0) return "-";
-        double bytes = 2.0 * Catalog.Find(caseId).Shape.Bytes;
+        double bytes = Catalog.Find(caseId).TrafficBytes; // backward cases: 12 B/elem (x, dy read; dx written)
         return (bytes / meanNs.Value).ToString("F1", CultureInfo.InvariantCulture); // bytes per ns = GB/s
     }
 }

@@ -28,6 +28,18 @@ Ops (PyTorch semantics, eps = 1e-5, per-channel affine):
   group32               F.group_norm(x, 32)
   rms_last              F.rms_norm when torch has it (>= 2.4), else the composed expression
                         x * rsqrt(mean(x^2, -1) + eps) * w + b (torch 1.13 has no RMSNorm)
+  bn_backward           torch.ops.aten.native_batch_norm_backward(dy, x, w, None, None, save_mean, save_invstd,
+                        train=True, eps, [True, True, True]) (NHWC: x and dy channels_last)
+  ln_backward           torch.ops.aten.native_layer_norm_backward(dy, x, (C,), mean, rstd, w, b, [True, True, True])
+  gn_backward           torch.ops.aten.native_group_norm_backward(dy, x, mean, rstd, w, N, C, H*W, 32, [True, True, True])
+                        (torch 1.13 returns dx contiguous NCHW for channels_last input: that is its cost)
+
+Backward ops: only the backward is timed. The saved statistics come from one call of the matching native forward
+(torch.native_batch_norm / native_layer_norm / native_group_norm) at setup, and the timed call is the ATen backward
+kernel autograd itself calls, with the same output mask (dx, dweight, dbias): no autograd graph, no forward in the
+timing (autograd on a retained graph would add the graph walk and its per-node dispatch, measured separately from the
+kernel nowhere). dy is uniform in [-1, 1). Their "copy" is torch.add(x, dy, out=out): x and dy read, one tensor
+written, the same bytes the C# copy limit of a backward case moves.
 """
 import argparse
 import json
@@ -121,6 +133,26 @@ def main():
                 fn = lambda: F.rms_norm(x, (c,), weight, eps) + bias
             else:
                 fn = lambda: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight + bias
+        elif op in ("bn_backward", "ln_backward", "gn_backward"):
+            dy = torch.rand(shape, dtype=torch.float32) * 2 - 1
+            if layout == "NHWC":
+                dy = dy.contiguous(memory_format=torch.channels_last)
+            mask = [True, True, True]
+            native_backward = torch.ops.aten
+            if op == "bn_backward":
+                _, save_mean, save_invstd = torch.native_batch_norm(x, weight, bias, None, None, True, 0.1, eps)[:3]
+                fn = lambda: native_backward.native_batch_norm_backward(
+                    dy, x, weight, None, None, save_mean, save_invstd, True, eps, mask)
+            elif op == "ln_backward":
+                _, mean, rstd = torch.native_layer_norm(x, (c,), weight, bias, eps)
+                fn = lambda: native_backward.native_layer_norm_backward(dy, x, (c,), mean, rstd, weight, bias, mask)
+            else:
+                groups = case.get("groups", 32)
+                _, mean, rstd = torch.native_group_norm(x, weight, bias, n, c, h * w, groups, eps)
+                fn = lambda: native_backward.native_group_norm_backward(dy, x, mean, rstd, weight, n, c, h * w, groups, mask)
+            out = torch.empty_like(x)
+            copy = lambda: torch.add(x, dy, out=out)
+            return fn, copy
         else:
             raise ValueError(f"op '{op}' is not measured here")
         out = torch.empty_like(x)

@@ -72,6 +72,45 @@ public static class GeneratedLayers
                 var l = Init(new RmsNormRows(c), d, out layer);
                 return () => l.Forward(x, y, n, c);
             }
+            // Backward: one training Forward at setup saves the batch statistics; the timed body is Backward alone
+            // (no ZeroGrad: WeightGrad/BiasGrad accumulating does not change the work).
+            case (OpKind.BatchNormBackward, "NCHW"):
+            {
+                var l = Init(new BatchNormNchw(c), d, out layer);
+                l.Training = true;
+                l.Forward(x, y, n, c, h, w);
+                float[] dy = d.OutputGrad!;
+                return () => l.Backward(x, dy, y, n, c, h, w);
+            }
+            case (OpKind.BatchNormBackward, "NHWC"):
+            {
+                var l = Init(new BatchNormNhwc(c), d, out layer);
+                l.Training = true;
+                l.Forward(x, y, n, h, w, c);
+                float[] dy = d.OutputGrad!;
+                return () => l.Backward(x, dy, y, n, h, w, c);
+            }
+            case (OpKind.LayerNormBackward, "NC"):
+            {
+                var l = Init(new LayerNormRows(c), d, out layer);
+                l.Forward(x, y, n, c);
+                float[] dy = d.OutputGrad!;
+                return () => l.Backward(x, dy, y, n, c);
+            }
+            case (OpKind.GroupNormBackward, "NCHW"):
+            {
+                var l = Init(new GroupNormNchw(c), d, out layer);
+                l.Forward(x, y, n, c, h, w);
+                float[] dy = d.OutputGrad!;
+                return () => l.Backward(x, dy, y, n, c, h, w);
+            }
+            case (OpKind.GroupNormBackward, "NHWC"):
+            {
+                var l = Init(new GroupNormNhwc(c), d, out layer);
+                l.Forward(x, y, n, h, w, c);
+                float[] dy = d.OutputGrad!;
+                return () => l.Backward(x, dy, y, n, h, w, c);
+            }
             default:
                 throw Variants.NotYet(d);
         }

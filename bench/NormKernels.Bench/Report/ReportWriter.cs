@@ -16,8 +16,8 @@ public static class ReportWriter
     /// <summary>What each column means (console footer and markdown).</summary>
     public static readonly string[] Legend =
     [
-        "copy: Span.CopyTo of the same bytes (one read + one write), the limit; median time per call.",
-        "generated: the NormKernels layer's Forward (path = the instruction-set path it ran on); median time per call.",
+        "copy: Span.CopyTo of the same bytes (one read + one write; backward: x and dy copied into dx in L1-sized chunks, two reads + one write), the limit; median time per call.",
+        "generated: the NormKernels layer's Forward, or its Backward for the backward rows (path = the instruction-set path it ran on); median time per call.",
         "ratio: generated / copy (1.00 = at the limit; lower is better); * = noisy: other jobs disturbed the samples of copy or generated (spread > 30% after 3 measurements), rerun.",
         "scalar, TensorPrimitives: the baseline's time / copy (same scale as ratio): plain scalar C#, and a composition of System.Numerics.Tensors.TensorPrimitives calls.",
         "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster); * = torch's own copy of the bytes stayed > 30% away from the C# copy (torch disturbed), rerun.",
@@ -134,7 +134,7 @@ public static class ReportWriter
         {
             var g = r.Times.GetValueOrDefault(Variant.Generated);
             var copy = r.Times.GetValueOrDefault(Variant.Copy);
-            double bytes = 2.0 * r.Case.Shape.Bytes; // one read + one write of the tensor
+            double bytes = r.Case.TrafficBytes; // one read + one write of the tensor (backward: x, dy read, dx written)
             sb.AppendJoin(',', [
                 report.Mode, r.Job, r.Case.Id, Quote(r.Case.Op.Title), r.Case.Op.Layout, r.Case.Shape.Name, r.Case.Shape.Dims,
                 r.Case.Shape.Bytes.ToString(Inv), r.Path,

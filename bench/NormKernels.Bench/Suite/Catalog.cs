@@ -36,6 +36,9 @@ public enum OpKind
 public sealed record Operation(string Key, string Title, OpKind Kind, string Layout, string[] ShapeNames, string Torch, string? NotYet = null)
 {
     public bool Exists => NotYet is null;
+
+    /// <summary>A backward pass: reads x and the output gradient dy, writes the input gradient dx.</summary>
+    public bool IsBackward => Kind is OpKind.BatchNormBackward or OpKind.LayerNormBackward or OpKind.GroupNormBackward;
 }
 
 /// <summary>One row of the result table: an operation on one shape.</summary>
@@ -43,6 +46,10 @@ public sealed record BenchCase(Operation Op, BenchShape Shape)
 {
     /// <summary><c>bn-train-nhwc-S1</c>: the BenchmarkDotNet parameter value and the key in CSV and torch output.</summary>
     public string Id => $"{Op.Key}-{Shape.Name}";
+
+    /// <summary>Bytes the least possible traffic moves: the tensor read and written once (forward), or x and dy read and
+    /// dx written once (backward). The copy limit moves these bytes; GB/s columns divide them by the time.</summary>
+    public long TrafficBytes => (Op.IsBackward ? 3 : 2) * Shape.Bytes;
 
     public override string ToString() => Id;
 }
@@ -70,11 +77,11 @@ public static class Catalog
 
         new("lrn5-nchw", "LocalResponseNorm(5)", OpKind.LocalResponseNorm, "NCHW", ["S1", "S2"], "lrn5", Training),
         new("lrn5-nhwc", "LocalResponseNorm(5)", OpKind.LocalResponseNorm, "NHWC", ["S1", "S2"], "lrn5", Training),
-        new("bn-bwd-nchw", "BatchNorm backward", OpKind.BatchNormBackward, "NCHW", ["S1", "S2"], "bn_backward", Training),
-        new("bn-bwd-nhwc", "BatchNorm backward", OpKind.BatchNormBackward, "NHWC", ["S1", "S2"], "bn_backward", Training),
-        new("ln-bwd-last", "LayerNorm backward over the last dim", OpKind.LayerNormBackward, "NC", Rows, "ln_backward", Training),
-        new("gn32-bwd-nchw", "GroupNorm(32) backward", OpKind.GroupNormBackward, "NCHW", ["S1"], "gn_backward", Training),
-        new("gn32-bwd-nhwc", "GroupNorm(32) backward", OpKind.GroupNormBackward, "NHWC", ["S1"], "gn_backward", Training),
+        new("bn-bwd-nchw", "BatchNorm backward", OpKind.BatchNormBackward, "NCHW", ["S1", "S2"], "bn_backward"),
+        new("bn-bwd-nhwc", "BatchNorm backward", OpKind.BatchNormBackward, "NHWC", ["S1", "S2"], "bn_backward"),
+        new("ln-bwd-last", "LayerNorm backward over the last dim", OpKind.LayerNormBackward, "NC", Rows, "ln_backward"),
+        new("gn32-bwd-nchw", "GroupNorm(32) backward", OpKind.GroupNormBackward, "NCHW", ["S1"], "gn_backward"),
+        new("gn32-bwd-nhwc", "GroupNorm(32) backward", OpKind.GroupNormBackward, "NHWC", ["S1"], "gn_backward"),
     ];
 
     /// <summary>Every case, in table order: by operation, then by shape.</summary>

@@ -38,6 +38,7 @@ public static class Variants
     /// <summary>The copy limit at <see cref="BenchThreads.Count"/> threads: contiguous parts copied in parallel.</summary>
     private static Action Copy(CaseData d)
     {
+        if (d.OutputGrad is not null) return CopyBoth(d);
         int threads = BenchThreads.Count;
         if (threads <= 1) return () => d.Input.AsSpan().CopyTo(d.Output);
         var options = new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = threads };
@@ -48,11 +49,37 @@ public static class Variants
         });
     }
 
+    /// <summary>
+    /// The backward limit: x and dy read, dx written once. Both inputs are copied into dx, chunk by chunk (8 KB): the
+    /// second copy overwrites the first while it is still in L1, so memory sees two reads and one write, the least
+    /// traffic of a backward pass.
+    /// </summary>
+    private static Action CopyBoth(CaseData d)
+    {
+        float[] x = d.Input, dy = d.OutputGrad!, dx = d.Output;
+        const int chunk = 2048;
+        void Part(int start, int end)
+        {
+            for (int i = start; i < end; i += chunk)
+            {
+                int length = Math.Min(chunk, end - i);
+                x.AsSpan(i, length).CopyTo(dx.AsSpan(i, length));
+                dy.AsSpan(i, length).CopyTo(dx.AsSpan(i, length));
+            }
+        }
+        int threads = BenchThreads.Count;
+        if (threads <= 1) return () => Part(0, x.Length);
+        var options = new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = threads };
+        return () => System.Threading.Tasks.Parallel.For(0, threads, options, part =>
+            Part((int)((long)x.Length * part / threads), (int)((long)x.Length * (part + 1) / threads)));
+    }
+
     private static Action Scalar(CaseData d)
     {
         float[] x = d.Input, y = d.Output, g = d.Gamma, b = d.Beta;
         int n = d.N, c = d.C, h = d.H, w = d.W;
         float[] rm = (float[])d.RunningMean.Clone(), rv = (float[])d.RunningVar.Clone();
+        float[] dg = new float[d.Gamma.Length], db = new float[d.Beta.Length]; // backward: private accumulating gradients
         const float eps = CaseData.Epsilon, mom = CaseData.Momentum;
         bool nhwc = d.Op.Layout == "NHWC";
         return d.Op.Kind switch
@@ -67,6 +94,11 @@ public static class Variants
             OpKind.GroupNorm when nhwc => () => ScalarGroupNorm.Nhwc(x, y, n, h, w, c, CaseData.Groups, g, b, eps),
             OpKind.GroupNorm => () => ScalarGroupNorm.Nchw(x, y, n, c, h, w, CaseData.Groups, g, b, eps),
             OpKind.RmsNorm => () => ScalarRmsNorm.Rows(x, y, n, c, g, b, eps),
+            OpKind.BatchNormBackward when nhwc => () => ScalarBatchNormBackward.Nhwc(x, d.OutputGrad!, y, n, h, w, c, g, d.SavedMean!, d.SavedVariance!, eps, dg, db),
+            OpKind.BatchNormBackward => () => ScalarBatchNormBackward.Nchw(x, d.OutputGrad!, y, n, c, h, w, g, d.SavedMean!, d.SavedVariance!, eps, dg, db),
+            OpKind.LayerNormBackward => () => ScalarLayerNormBackward.Rows(x, d.OutputGrad!, y, n, c, g, d.SavedMean!, d.SavedVariance!, eps, dg, db),
+            OpKind.GroupNormBackward when nhwc => () => ScalarGroupNormBackward.Nhwc(x, d.OutputGrad!, y, n, h, w, c, CaseData.Groups, g, d.SavedMean!, d.SavedVariance!, eps, dg, db),
+            OpKind.GroupNormBackward => () => ScalarGroupNormBackward.Nchw(x, d.OutputGrad!, y, n, c, h, w, CaseData.Groups, g, d.SavedMean!, d.SavedVariance!, eps, dg, db),
             _ => throw NotYet(d),
         };
     }
@@ -76,6 +108,7 @@ public static class Variants
         float[] x = d.Input, y = d.Output, g = d.Gamma, b = d.Beta;
         int n = d.N, c = d.C, h = d.H, w = d.W;
         float[] rm = (float[])d.RunningMean.Clone(), rv = (float[])d.RunningVar.Clone();
+        float[] dg = new float[d.Gamma.Length], db = new float[d.Beta.Length]; // backward: private accumulating gradients
         const float eps = CaseData.Epsilon, mom = CaseData.Momentum;
         bool nhwc = d.Op.Layout == "NHWC";
         return d.Op.Kind switch
@@ -91,6 +124,11 @@ public static class Variants
             OpKind.GroupNorm when nhwc => () => TensorPrimitivesGroupNorm.Nhwc(x, y, n, h, w, c, CaseData.Groups, g, b, eps),
             OpKind.GroupNorm => () => TensorPrimitivesGroupNorm.Nchw(x, y, n, c, h, w, CaseData.Groups, g, b, eps),
             OpKind.RmsNorm => () => TensorPrimitivesRmsNorm.Rows(x, y, n, c, g, b, eps),
+            OpKind.BatchNormBackward when nhwc => () => TensorPrimitivesBatchNormBackward.Nhwc(x, d.OutputGrad, y, n, h, w, c, g, d.SavedMean, d.SavedVariance, eps, dg, db),
+            OpKind.BatchNormBackward => () => TensorPrimitivesBatchNormBackward.Nchw(x, d.OutputGrad, y, n, c, h, w, g, d.SavedMean, d.SavedVariance, eps, dg, db),
+            OpKind.LayerNormBackward => () => TensorPrimitivesLayerNormBackward.Rows(x, d.OutputGrad, y, n, c, g, d.SavedMean, d.SavedVariance, eps, dg, db),
+            OpKind.GroupNormBackward when nhwc => () => TensorPrimitivesGroupNormBackward.Nhwc(x, d.OutputGrad, y, n, h, w, c, CaseData.Groups, g, d.SavedMean, d.SavedVariance, eps, dg, db),
+            OpKind.GroupNormBackward => () => TensorPrimitivesGroupNormBackward.Nchw(x, d.OutputGrad, y, n, c, h, w, CaseData.Groups, g, d.SavedMean, d.SavedVariance, eps, dg, db),
             _ => throw NotYet(d),
         };
     }
