@@ -174,47 +174,6 @@ public sealed class BackwardTests
         }
     }
 
-    /// <summary>Shapes large enough for several parallel units: bitwise the same gradients for 1, 2 and 3 threads.</summary>
-    [Theory]
-    [InlineData("BnNhwc", new[] { 4, 33, 32, 32 })]
-    [InlineData("LnNtc", new[] { 64, 33, 65 })]
-    [InlineData("InNchw", new[] { 8, 20, 29, 31 })]
-    [InlineData("BnPerActivationNchw", new[] { 80, 6, 17, 17 })]
-    public void GradientsDoNotDependOnThreadCount(string name, int[] dims)
-    {
-        LayerCase layerCase = LayerCases.Get(name);
-        int saved = Parallelism.MaxDegree;
-        try
-        {
-            (int[] dx, int[] dg, int[] db)? first = null;
-            foreach (int threads in new[] { 1, 2, 3 })
-            {
-                Parallelism.MaxDegree = threads;
-                var (layer, input, outputGrad) = Prepared(layerCase, dims, KernelCheck.Seed(name, 15));
-                layer.Forward(input, new float[input.Length], dims);
-                var inputGrad = new float[input.Length];
-                layer.Backward(input, outputGrad, inputGrad, dims);
-                var bits = (KernelCheck.Bits(inputGrad), KernelCheck.Bits(layer.WeightGrad), KernelCheck.Bits(layer.BiasGrad));
-                if (first is null)
-                {
-                    first = bits;
-                    ReferenceGradients expected = layerCase.Reference.BackwardTraining(dims, input, outputGrad, layer.Weight, layer.Epsilon);
-                    Check(layerCase.Reference, dims, input, outputGrad, layer.Weight, expected, inputGrad, layer.WeightGrad, layer.BiasGrad, 1, name + " large");
-                }
-                else
-                {
-                    Assert.Equal(first.Value.dx, bits.Item1);
-                    Assert.Equal(first.Value.dg, bits.Item2);
-                    Assert.Equal(first.Value.db, bits.Item3);
-                }
-            }
-        }
-        finally
-        {
-            Parallelism.MaxDegree = saved;
-        }
-    }
-
     // ---------------------------------------------------------------- static kernels and forced paths
 
     [Fact]
@@ -380,7 +339,7 @@ public sealed class BackwardTests
 
     // ---------------------------------------------------------------- helpers
 
-    private static (INormalizationLayer Layer, float[] Input, float[] OutputGrad) Prepared(LayerCase layerCase, int[] dims, int seed)
+    internal static (INormalizationLayer Layer, float[] Input, float[] OutputGrad) Prepared(LayerCase layerCase, int[] dims, int seed)
     {
         var random = new Random(seed);
         INormalizationLayer layer = layerCase.Create(dims);
@@ -409,7 +368,7 @@ public sealed class BackwardTests
     /// </summary>
     private const double StatisticsRelative = 2e-5;
 
-    private static void Check(NormReference reference, int[] dims, float[] input, float[] outputGrad, float[] weight, ReferenceGradients expected,
+    internal static void Check(NormReference reference, int[] dims, float[] input, float[] outputGrad, float[] weight, ReferenceGradients expected,
         ReadOnlySpan<float> inputGrad, ReadOnlySpan<float> weightGrad, ReadOnlySpan<float> biasGrad, int times, string what)
     {
         const double u = Tolerances.Roundoff;
@@ -476,4 +435,53 @@ public sealed class BackwardTests
             Assert.True(Math.Abs(biasGrad[p] - times * expected.BiasGrad[p]) <= bb, $"{what}: dbeta[{p}] expected {times * expected.BiasGrad[p]}, got {biasGrad[p]} (bound {bb})");
         }
     }
+}
+
+/// <summary>Backward across thread counts; in the threading collection because it changes the process-wide
+/// <see cref="Parallelism.MaxDegree"/>.</summary>
+[Collection(nameof(ThreadingTests))]
+public sealed class BackwardThreadingTests
+{
+    /// <summary>Shapes large enough for several parallel units: bitwise the same gradients for 1, 2 and 3 threads.</summary>
+    [Theory]
+    [InlineData("BnNhwc", new[] { 4, 33, 32, 32 })]
+    [InlineData("LnNtc", new[] { 64, 33, 65 })]
+    [InlineData("InNchw", new[] { 8, 20, 29, 31 })]
+    [InlineData("BnPerActivationNchw", new[] { 80, 6, 17, 17 })]
+    public void GradientsDoNotDependOnThreadCount(string name, int[] dims)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        int saved = Parallelism.MaxDegree;
+        try
+        {
+            (int[] dx, int[] dg, int[] db)? first = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Parallelism.MaxDegree = threads;
+                var (layer, input, outputGrad) = BackwardTests.Prepared(layerCase, dims, KernelCheck.Seed(name, 15));
+                layer.Forward(input, new float[input.Length], dims);
+                var inputGrad = new float[input.Length];
+                layer.Backward(input, outputGrad, inputGrad, dims);
+                Assert.Equal(Math.Min(threads, 2), ParallelUnits.LastWorkers); // really ran on that many threads (at most 2 units of 64k elements)
+                var bits = (KernelCheck.Bits(inputGrad), KernelCheck.Bits(layer.WeightGrad), KernelCheck.Bits(layer.BiasGrad));
+                if (first is null)
+                {
+                    first = bits;
+                    ReferenceGradients expected = layerCase.Reference.BackwardTraining(dims, input, outputGrad, layer.Weight, layer.Epsilon);
+                    BackwardTests.Check(layerCase.Reference, dims, input, outputGrad, layer.Weight, expected, inputGrad, layer.WeightGrad, layer.BiasGrad, 1, name + " large");
+                }
+                else
+                {
+                    Assert.Equal(first.Value.dx, bits.Item1);
+                    Assert.Equal(first.Value.dg, bits.Item2);
+                    Assert.Equal(first.Value.db, bits.Item3);
+                }
+            }
+        }
+        finally
+        {
+            Parallelism.MaxDegree = saved;
+        }
+    }
+
 }

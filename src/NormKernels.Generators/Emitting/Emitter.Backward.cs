@@ -363,7 +363,7 @@ internal static partial class Emitter
         w.Line();
 
         int u = Context.Unroll, width = isa.Width, step = u * width, chunk = Context.ChunkVectors * step;
-        w.Line("/// <summary>a += sum g * dy, b += sum g * dy * (x + m) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements (float chunks of " + I(chunk) +
+        w.Line("/// <summary>a += sum g * dy, b += sum g * dy * (x + m) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements (" + t + " lanes over chunks of " + I(chunk) +
                " added into double); dbeta[i] += dy[i], dgamma[i] += dy[i] * (x[i] + m) * r in double.</summary>");
         w.Line(Inline);
         using (w.Block("private static void GradientAffineReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, " + t + " r, ref " + t + " g, ref double a, ref double b, ref double dbeta, ref double dgamma)" + isa.Constraint))
