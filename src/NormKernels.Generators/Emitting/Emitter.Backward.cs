@@ -262,25 +262,10 @@ internal static partial class Emitter
             w.Line("int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);");
             using (w.Block("for (int block = firstBlock; block < lastBlock; block++)"))
             {
-                w.Line("nint rest = block;");
-                var xs = new List<string>();
-                var ss = new List<string>();
-                var ps = new List<string>();
-                var blockIndices = ctx.BlockIndices;
-                for (int k = blockIndices.Count - 1; k >= 0; k--)
-                {
-                    int i = blockIndices[k];
-                    var axis = ctx.Axes[i];
-                    w.Line("nint b_" + axis.Name + " = rest % e_" + axis.Name + ";");
-                    if (k > 0) w.Line("rest /= e_" + axis.Name + ";");
-                    xs.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Memory));
-                    ss.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Kept));
-                    if (axis.Param) ps.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.ParamAxis));
-                }
-                string Sum(List<string> terms) => terms.Count == 0 ? "(nint)0" : string.Join(" + ", terms);
-                w.Line("nint xo = " + Sum(xs) + ";");
-                w.Line("nint so = " + Sum(ss) + ";");
-                if (ctx.Spec.HasAffine) w.Line("nint po = " + Sum(ps) + ";");
+                var offsets = EmitBlockIndex(w, ctx, "block");
+                w.Line("nint xo = " + offsets.Memory + ";");
+                w.Line("nint so = " + offsets.Statistic + ";");
+                if (ctx.Spec.HasAffine) w.Line("nint po = " + offsets.Parameter + ";");
                 w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
                 w.Line("ref " + ctx.T + " dyb = ref " + Unsafe + ".Add(ref dy, xo);");
                 w.Line("ref " + ctx.T + " dxb = ref " + Unsafe + ".Add(ref dx, xo);");

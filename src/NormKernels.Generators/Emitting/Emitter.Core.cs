@@ -118,23 +118,10 @@ internal static partial class Emitter
             EmitScratchRefs(w, ctx, training);
 
             w.Line("// The block of this unit: its index along each block axis, innermost fastest.");
-            w.Line("nint rest = unit;");
-            var offsets = new Dictionary<string, List<string>> { ["x"] = new(), ["s"] = new(), ["p"] = new() };
-            var blockIndices = ctx.BlockIndices;
-            for (int k = blockIndices.Count - 1; k >= 0; k--)
-            {
-                int i = blockIndices[k];
-                var axis = ctx.Axes[i];
-                w.Line("nint b_" + axis.Name + " = rest % e_" + axis.Name + ";");
-                if (k > 0) w.Line("rest /= e_" + axis.Name + ";");
-                offsets["x"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Memory));
-                offsets["s"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Kept));
-                if (axis.Param) offsets["p"].Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.ParamAxis));
-            }
-            string Sum(List<string> terms) => terms.Count == 0 ? "(nint)0" : string.Join(" + ", terms);
-            w.Line("nint xo = " + Sum(offsets["x"]) + ";");
-            w.Line("nint so = " + Sum(offsets["s"]) + ";");
-            if (ctx.Spec.HasAffine) w.Line("nint po = " + Sum(offsets["p"]) + ";");
+            var offsets = EmitBlockIndex(w, ctx, "unit");
+            w.Line("nint xo = " + offsets.Memory + ";");
+            w.Line("nint so = " + offsets.Statistic + ";");
+            if (ctx.Spec.HasAffine) w.Line("nint po = " + offsets.Parameter + ";");
             w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
             w.Line("ref " + ctx.T + " yb = ref " + Unsafe + ".Add(ref y, xo);");
             if (training)
@@ -152,6 +139,32 @@ internal static partial class Emitter
             EmitCoefficients(w, ctx, po);
             EmitApplyCall(w, ctx, "ref xb", "ref yb", "(nint)0", ApplyFirstExtent(ctx), "ref " + Unsafe + ".Add(ref gamma, po)", "ref " + Unsafe + ".Add(ref beta, po)");
         });
+    }
+
+    /// <summary>
+    /// Decomposes the block number <paramref name="block"/> into its index along each block axis (<c>b_*</c> locals,
+    /// innermost fastest) and returns the block's offsets in memory, in the statistics and in the parameters.
+    /// </summary>
+    private static (string Memory, string Statistic, string Parameter) EmitBlockIndex(SourceWriter w, Context ctx, string block)
+    {
+        w.Line("// The block: its index along each block axis, innermost fastest.");
+        w.Line("nint rest = " + block + ";");
+        var x = new List<string>();
+        var s = new List<string>();
+        var p = new List<string>();
+        var blockIndices = ctx.BlockIndices;
+        for (int k = blockIndices.Count - 1; k >= 0; k--)
+        {
+            int i = blockIndices[k];
+            var axis = ctx.Axes[i];
+            w.Line("nint b_" + axis.Name + " = rest % e_" + axis.Name + ";");
+            if (k > 0) w.Line("rest /= e_" + axis.Name + ";");
+            x.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Memory));
+            s.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Kept));
+            if (axis.Param) p.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.ParamAxis));
+        }
+        string Sum(List<string> terms) => terms.Count == 0 ? "(nint)0" : string.Join(" + ", terms);
+        return (Sum(x), Sum(s), Sum(p));
     }
 
     // ---------------------------------------------------------------- (B) whole tensor, chunked passes

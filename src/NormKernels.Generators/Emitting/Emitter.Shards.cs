@@ -239,21 +239,9 @@ internal static partial class Emitter
         w.Line("/// <summary>The memory offset of block <paramref name=\"unit\"/> (block axes row-major, innermost fastest) and, in <paramref name=\"statisticOffset\"/>, its first statistic.</summary>");
         using (w.Block("private static nint BlockOffset(nint unit, " + ctx.ExtentParams + ", out nint statisticOffset)"))
         {
-            w.Line("nint rest = unit;");
-            var x = new List<string>();
-            var s = new List<string>();
-            var blockIndices = ctx.BlockIndices;
-            for (int k = blockIndices.Count - 1; k >= 0; k--)
-            {
-                int i = blockIndices[k];
-                var axis = ctx.Axes[i];
-                w.Line("nint b_" + axis.Name + " = rest % e_" + axis.Name + ";");
-                if (k > 0) w.Line("rest /= e_" + axis.Name + ";");
-                x.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Memory));
-                s.Add("b_" + axis.Name + " * " + ctx.Stride(i, Context.Kept));
-            }
-            w.Line("statisticOffset = " + string.Join(" + ", s) + ";");
-            w.Line("return " + string.Join(" + ", x) + ";");
+            var offsets = EmitBlockIndex(w, ctx, "unit");
+            w.Line("statisticOffset = " + offsets.Statistic + ";");
+            w.Line("return " + offsets.Memory + ";");
         }
         w.Line();
 
