@@ -110,6 +110,13 @@ public static class Checks
             throw new ArgumentException($"'{name}' partly overlaps 'input' (offset {Fmt(offset)} elements); expected the same span (in place) or disjoint memory.", name);
     }
 
+    /// <summary>Output must not share any element with an input (kernels that read neighbours of what they write).</summary>
+    public static void Disjoint<T>(ReadOnlySpan<T> input, Span<T> output, string name, string inputName)
+    {
+        if (input.Overlaps(output, out int offset))
+            throw new ArgumentException($"'{name}' overlaps '{inputName}' (offset {Fmt(offset)} elements); expected disjoint memory (this kernel cannot run in place).", name);
+    }
+
     /// <summary>A dims span must have one entry per layout letter.</summary>
     public static void Rank(int actual, string layout, string name)
     {
