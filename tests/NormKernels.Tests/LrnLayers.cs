@@ -14,3 +14,7 @@ namespace NormKernels.Tests;
 [LocalResponseNormalize(Layout = "NHWC", Size = 3, Alpha = 0.2, Beta = 0.75, K = 2.0)] public sealed partial class LrnNhwcSize3;
 [LocalResponseNormalize(Layout = "NCHW", Size = 5, Alpha = 0.5, Beta = 0.75, K = 1.0, ElementType = typeof(double))] public sealed partial class LrnNchwDouble;
 [LocalResponseNormalize(Layout = "NHWC", Size = 4, Alpha = 0.3, Beta = 0.6, K = 1.0, ElementType = typeof(double))] public sealed partial class LrnNhwcDouble;
+// Small K with Alpha = 1: D is tiny where the window holds small values, so a float running sum that once held a huge
+// square (and cancelled it imprecisely when it left the window) would be off by orders of magnitude.
+[LocalResponseNormalize(Layout = "NCHW", Size = 3, Alpha = 1.0, Beta = 0.75, K = 1e-4)] public sealed partial class LrnNchwSmallK;
+[LocalResponseNormalize(Layout = "NHWC", Size = 3, Alpha = 1.0, Beta = 0.75, K = 1e-4)] public sealed partial class LrnNhwcSmallK;

@@ -77,6 +77,8 @@ internal static class LrnEmitter
             w.Line("private const int TileWidth = " + Literals.Int(TileWidth) + ";");
             w.Line("private const double ScaleD = " + Literals.Double(spec.Alpha / spec.Size) + "; // alpha / size");
             w.Line("private const double KD = " + Literals.Double(spec.K) + ";");
+            w.Line("// A running sum is summed again from scratch when the value leaving it exceeds this many times what remains (see the slide step).");
+            w.Line("private const double RecomputeRatio = " + Literals.Double(spec.IsDouble ? 256 : 1048576) + ";");
             w.Line("private const double GradientScaleD = " + Literals.Double(2 * spec.Alpha * spec.Beta / spec.Size) + "; // 2 * alpha * beta / size");
             w.Line();
             w.Line("/// <summary>Creates the layer; it has no parameters.</summary>");
@@ -372,7 +374,7 @@ internal static class LrnEmitter
 
         public string Sqrt(string v) => Isa.IsScalar ? Math + ".Sqrt(" + v + ")" : Static + ".Sqrt(" + v + ")";
 
-        public string Index(string c) => "(nint)" + c + " * stride";
+        public string Index(string c) => "(nint)(" + c + ") * stride";
 
         public string Load(string reference, string c) => Isa.Load(reference, Index(c));
 
@@ -391,6 +393,22 @@ internal static class LrnEmitter
             Wide ? Static + ".Narrow(" + Isa.MultiplyAdd(s + "Lo", a, b) + ", " + Isa.MultiplyAdd(s + "Hi", a, b) + ")"
             : Isa.IsScalar && T == "float" ? "(float)" + Isa.MultiplyAdd(s, a, b)
             : Isa.MultiplyAdd(s, a, b);
+
+        /// <summary>True when the element vector <paramref name="v"/> is, in any lane, more than <c>ratio</c> times the running sum (magnitudes).</summary>
+        public string Large(string v, string acc)
+        {
+            string abs = Isa.IsScalar ? "global::System.Math.Abs" : Static + ".Abs";
+            if (Wide)
+                return Static + ".GreaterThanAny(" + abs + "(" + Static + ".WidenLower(" + v + ")), " + abs + "(" + acc + "Lo) * ratio) || " +
+                       Static + ".GreaterThanAny(" + abs + "(" + Static + ".WidenUpper(" + v + ")), " + abs + "(" + acc + "Hi) * ratio)";
+            if (Isa.IsScalar) return abs + "((double)" + v + ") > " + abs + "(" + acc + ") * ratio";
+            return Static + ".GreaterThanAny(" + abs + "(" + v + "), " + abs + "(" + acc + ") * ratio)";
+        }
+
+        /// <summary>Statement zeroing the running sum <paramref name="acc"/>.</summary>
+        public string Reset(string acc) =>
+            Wide ? acc + "Lo = " + DoubleVec + ".Zero; " + acc + "Hi = " + DoubleVec + ".Zero;"
+            : Isa.IsScalar ? acc + " = 0d;" : acc + " = " + DoubleVec + ".Zero;";
 
         /// <summary>Statements setting <paramref name="target"/> to <c>d^-beta</c>.</summary>
         public string InversePower(string target, string d)
@@ -416,15 +434,42 @@ internal static class LrnEmitter
         return loop;
     }
 
+    /// <summary>
+    /// Emits one slide step of a running window sum <paramref name="acc"/>: add the value at <paramref name="enter"/> when it
+    /// is below <c>channels</c>, subtract the one at <paramref name="leave"/> when it is at least 0. Guard: when the value
+    /// leaving is more than <c>RecomputeRatio</c> times what remains (a large value leaves a window of small ones), the
+    /// subtraction has cancelled the sum to below its rounding error's scale, so the window [<paramref name="from"/>,
+    /// <paramref name="to"/>] is summed again from scratch. The sum's relative error stays below RecomputeRatio * 2^-53 per step.
+    /// </summary>
+    private static void EmitSlide(SourceWriter w, Spelling s, string acc, string enter, string leave, string from, string to, System.Func<string, string> value)
+    {
+        using (w.Block("if (" + enter + " < channels)"))
+            w.Line(s.Accumulate(acc, value(enter), "+"));
+        using (w.Block("if (" + leave + " >= 0)"))
+        {
+            w.Line("var leaving = " + value(leave) + ";");
+            w.Line(s.Accumulate(acc, "leaving", "-"));
+            using (w.Block("if (" + s.Large("leaving", acc) + ")"))
+            {
+                w.Line(s.Reset(acc));
+                w.Line("int last = " + to + " < channels ? " + to + " : channels - 1;");
+                using (w.Block("for (int r = " + from + "; r <= last; r++)"))
+                    w.Line(s.Accumulate(acc, value("r"), "+"));
+            }
+        }
+    }
+
     private static void EmitForwardColumns(SourceWriter w, LrnSpec spec, VectorIsa isa)
     {
         var s = new Spelling(spec, isa);
         string t = spec.Element;
+        System.Func<string, string> square = j => "Square_" + isa.Suffix + "(" + s.Load("xc", j) + ")";
         w.Line("/// <summary>" + isa.Path + ": y = x * D^-beta for columns [0, length) of " + Literals.Int(isa.Width) + " positions; channel c at c * stride; length &gt;= " + Literals.Int(isa.Width) + ".</summary>");
         using (w.Block("private static void ForwardColumns_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " y, int channels, int stride, int length)" + isa.Constraint))
         {
             w.Line("var scale = " + s.Splat("ScaleD") + ";");
             w.Line("var k = " + s.Splat("KD") + ";");
+            w.Line("var ratio = " + s.Splat("RecomputeRatio") + ";");
             using (ColumnLoop(w, isa))
             {
                 w.Line("ref " + t + " xc = ref " + Unsafe + ".Add(ref x, column);");
@@ -432,22 +477,10 @@ internal static class LrnEmitter
                 w.Line("// Window of channel c: [c - Before, c + After]; start with [0, After) so that step c adds c + After.");
                 w.Line(s.Declare("sum"));
                 using (w.Block("for (int j = 0; j < After && j < channels; j++)"))
-                {
-                    w.Line("var v = " + s.Load("xc", "j") + ";");
-                    w.Line(s.Accumulate("sum", "v * v", "+"));
-                }
+                    w.Line(s.Accumulate("sum", square("j"), "+"));
                 using (w.Block("for (int c = 0; c < channels; c++)"))
                 {
-                    using (w.Block("if (c + After < channels)"))
-                    {
-                        w.Line("var v = " + s.Load("xc", "c + After") + ";");
-                        w.Line(s.Accumulate("sum", "v * v", "+"));
-                    }
-                    using (w.Block("if (c > Before)"))
-                    {
-                        w.Line("var v = " + s.Load("xc", "c - Before - 1") + ";");
-                        w.Line(s.Accumulate("sum", "v * v", "-"));
-                    }
+                    EmitSlide(w, s, "sum", "c + After", "c - Before - 1", "c - Before", "c + After", square);
                     w.Line("var d = " + s.Affine("sum", "scale", "k") + ";");
                     w.Line(s.InversePower("power", "d"));
                     w.Line(isa.Store(s.Load("xc", "c") + " * power", "yc", s.Index("c")));
@@ -456,6 +489,8 @@ internal static class LrnEmitter
             }
         }
         w.Line();
+        w.Line("private static " + isa.Vec + " Square_" + isa.Suffix + "(" + isa.Vec + " v) => v * v;");
+        w.Line();
     }
 
     private static void EmitBackwardColumns(SourceWriter w, LrnSpec spec, VectorIsa isa)
@@ -463,11 +498,14 @@ internal static class LrnEmitter
         var s = new Spelling(spec, isa);
         string t = spec.Element;
         string width = Literals.Int(isa.Width);
+        System.Func<string, string> square = j => "Square_" + isa.Suffix + "(" + s.Load("xc", j) + ")";
+        System.Func<string, string> term = j => isa.Load("scratch", "2 * " + width + " * (" + j + ") + " + width);
         w.Line("/// <summary>" + isa.Path + ": dx_j = dy_j * D_j^-beta - 2 alpha beta / size * x_j * (sum over c whose window holds j of dy_c * x_c * D_c^(-beta-1)).</summary>");
         using (w.Block("private static void BackwardColumns_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, int channels, int stride, int length, ref " + t + " scratch)" + isa.Constraint))
         {
             w.Line("var scale = " + s.Splat("ScaleD") + ";");
             w.Line("var k = " + s.Splat("KD") + ";");
+            w.Line("var ratio = " + s.Splat("RecomputeRatio") + ";");
             w.Line("var minusGradientScale = " + s.Splat(t == "float" ? "(float)-GradientScaleD" : "-GradientScaleD") + ";");
             using (ColumnLoop(w, isa))
             {
@@ -477,22 +515,10 @@ internal static class LrnEmitter
                 w.Line("// Pass 1, as Forward: D_c; keep D_c^-beta at scratch[2c] and dy_c * x_c * D_c^(-beta-1) at scratch[2c + 1] (vectors).");
                 w.Line(s.Declare("sum"));
                 using (w.Block("for (int j = 0; j < After && j < channels; j++)"))
-                {
-                    w.Line("var v = " + s.Load("xc", "j") + ";");
-                    w.Line(s.Accumulate("sum", "v * v", "+"));
-                }
+                    w.Line(s.Accumulate("sum", square("j"), "+"));
                 using (w.Block("for (int c = 0; c < channels; c++)"))
                 {
-                    using (w.Block("if (c + After < channels)"))
-                    {
-                        w.Line("var v = " + s.Load("xc", "c + After") + ";");
-                        w.Line(s.Accumulate("sum", "v * v", "+"));
-                    }
-                    using (w.Block("if (c > Before)"))
-                    {
-                        w.Line("var v = " + s.Load("xc", "c - Before - 1") + ";");
-                        w.Line(s.Accumulate("sum", "v * v", "-"));
-                    }
+                    EmitSlide(w, s, "sum", "c + After", "c - Before - 1", "c - Before", "c + After", square);
                     w.Line("var d = " + s.Affine("sum", "scale", "k") + ";");
                     w.Line(s.InversePower("power", "d"));
                     w.Line(isa.Store("power", "scratch", "2 * " + width + " * c"));
@@ -501,13 +527,10 @@ internal static class LrnEmitter
                 w.Line("// Pass 2: channel j is in the windows of c in [j - After, j + Before]; start with [0, Before) so that step j adds j + Before.");
                 w.Line(s.Declare("terms"));
                 using (w.Block("for (int c = 0; c < Before && c < channels; c++)"))
-                    w.Line(s.Accumulate("terms", isa.Load("scratch", "2 * " + width + " * c + " + width), "+"));
+                    w.Line(s.Accumulate("terms", term("c"), "+"));
                 using (w.Block("for (int j = 0; j < channels; j++)"))
                 {
-                    using (w.Block("if (j + Before < channels)"))
-                        w.Line(s.Accumulate("terms", isa.Load("scratch", "2 * " + width + " * (j + Before) + " + width), "+"));
-                    using (w.Block("if (j > After)"))
-                        w.Line(s.Accumulate("terms", isa.Load("scratch", "2 * " + width + " * (j - After - 1) + " + width), "-"));
+                    EmitSlide(w, s, "terms", "j + Before", "j - After - 1", "j - After", "j + Before", term);
                     string termSum = s.Wide ? s.Static + ".Narrow(termsLo, termsHi)" : isa.IsScalar && t == "float" ? "(float)terms" : "terms";
                     w.Line("var direct = " + s.Load("dyc", "j") + " * " + isa.Load("scratch", "2 * " + width + " * j") + ";");
                     w.Line(isa.Store(isa.MultiplyAdd(s.Load("xc", "j") + " * minusGradientScale", termSum, "direct"), "dxc", s.Index("j")));

@@ -88,7 +88,21 @@ public sealed class LrnReference
     public double[] Forward(int[] dims, ReadOnlySpan<float> x) => Forward(dims, Widen(x));
 
     /// <summary>The gradient with respect to <paramref name="x"/> given the output gradient <paramref name="dy"/>.</summary>
-    public double[] Backward(int[] dims, ReadOnlySpan<double> x, ReadOnlySpan<double> dy)
+    public double[] Backward(int[] dims, ReadOnlySpan<double> x, ReadOnlySpan<double> dy) => BackwardTerms(dims, x, dy, magnitudes: false);
+
+    /// <summary>
+    /// The scale of the two terms each <c>dx_j</c> combines, for error bounds of a kernel that may cancel them:
+    /// <c>|dy_j| * D_j^-beta + (2 * alpha * |beta| / size) * |x_j| * sum_{c : j in W(c)} |dy_c * x_c| * D_c^(-beta-1)</c>.
+    /// </summary>
+    public double[] BackwardScale(int[] dims, ReadOnlySpan<float> x, ReadOnlySpan<float> dy) => BackwardTerms(dims, Widen(x), Widen(dy), magnitudes: true);
+
+    /// <summary><see cref="BackwardScale(int[], ReadOnlySpan{float}, ReadOnlySpan{float})"/> for double tensors.</summary>
+    public double[] BackwardScale(int[] dims, ReadOnlySpan<double> x, ReadOnlySpan<double> dy) => BackwardTerms(dims, x, dy, magnitudes: true);
+
+    /// <summary>Backward on float tensors, evaluated in double.</summary>
+    public double[] Backward(int[] dims, ReadOnlySpan<float> x, ReadOnlySpan<float> dy) => Backward(dims, Widen(x), Widen(dy));
+
+    private double[] BackwardTerms(int[] dims, ReadOnlySpan<double> x, ReadOnlySpan<double> dy, bool magnitudes)
     {
         var (outer, channels, inner) = Split(dims, x.Length);
         if (dy.Length != x.Length) throw new ArgumentException("dy must have the length of x.", nameof(dy));
@@ -107,16 +121,15 @@ public sealed class LrnReference
                     for (int c = Math.Max(0, j - After); c <= Math.Min(channels - 1, j + Before); c++)
                     {
                         long ac = Index(o, c, i, channels, inner);
-                        sum += dy[(int)ac] * x[(int)ac] * Math.Pow(divisor[c], -Beta - 1);
+                        double term = dy[(int)ac] * x[(int)ac] * Math.Pow(divisor[c], -Beta - 1);
+                        sum += magnitudes ? Math.Abs(term) : term;
                     }
-                    dx[at] = dy[(int)at] * Math.Pow(divisor[j], -Beta) - coefficient * x[(int)at] * sum;
+                    double direct = dy[(int)at] * Math.Pow(divisor[j], -Beta), mixed = coefficient * x[(int)at] * sum;
+                    dx[at] = magnitudes ? Math.Abs(direct) + Math.Abs(mixed) : direct - mixed;
                 }
             }
         return dx;
     }
-
-    /// <summary>Backward on float tensors, evaluated in double.</summary>
-    public double[] Backward(int[] dims, ReadOnlySpan<float> x, ReadOnlySpan<float> dy) => Backward(dims, Widen(x), Widen(dy));
 
     private double Divisor(ReadOnlySpan<double> x, long o, int c, long i, int channels, long inner)
     {
