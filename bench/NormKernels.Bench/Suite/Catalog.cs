@@ -68,8 +68,8 @@ public static class Catalog
         new("gn32-nhwc", "GroupNorm(32)", OpKind.GroupNorm, "NHWC", Images, "group32"),
         new("rms-last", "RMSNorm over the last dim", OpKind.RmsNorm, "NC", Rows, "rms_last"),
 
-        new("lrn5-nchw", "LocalResponseNorm(5)", OpKind.LocalResponseNorm, "NCHW", ["S1", "S2"], "lrn5", Training),
-        new("lrn5-nhwc", "LocalResponseNorm(5)", OpKind.LocalResponseNorm, "NHWC", ["S1", "S2"], "lrn5", Training),
+        new("lrn5-nchw", "LocalResponseNorm(5)", OpKind.LocalResponseNorm, "NCHW", ["S1", "S2"], "lrn5"),
+        new("lrn5-nhwc", "LocalResponseNorm(5)", OpKind.LocalResponseNorm, "NHWC", ["S1", "S2"], "lrn5"),
         new("bn-bwd-nchw", "BatchNorm backward", OpKind.BatchNormBackward, "NCHW", ["S1", "S2"], "bn_backward", Training),
         new("bn-bwd-nhwc", "BatchNorm backward", OpKind.BatchNormBackward, "NHWC", ["S1", "S2"], "bn_backward", Training),
         new("ln-bwd-last", "LayerNorm backward over the last dim", OpKind.LayerNormBackward, "NC", Rows, "ln_backward", Training),

@@ -67,6 +67,8 @@ public static class Variants
             OpKind.GroupNorm when nhwc => () => ScalarGroupNorm.Nhwc(x, y, n, h, w, c, CaseData.Groups, g, b, eps),
             OpKind.GroupNorm => () => ScalarGroupNorm.Nchw(x, y, n, c, h, w, CaseData.Groups, g, b, eps),
             OpKind.RmsNorm => () => ScalarRmsNorm.Rows(x, y, n, c, g, b, eps),
+            OpKind.LocalResponseNorm when nhwc => () => ScalarLrn.Forward(x, y, n * h * w, c, 1),
+            OpKind.LocalResponseNorm => () => ScalarLrn.Forward(x, y, n, c, h * w),
             _ => throw NotYet(d),
         };
     }
@@ -91,6 +93,8 @@ public static class Variants
             OpKind.GroupNorm when nhwc => () => TensorPrimitivesGroupNorm.Nhwc(x, y, n, h, w, c, CaseData.Groups, g, b, eps),
             OpKind.GroupNorm => () => TensorPrimitivesGroupNorm.Nchw(x, y, n, c, h, w, CaseData.Groups, g, b, eps),
             OpKind.RmsNorm => () => TensorPrimitivesRmsNorm.Rows(x, y, n, c, g, b, eps),
+            OpKind.LocalResponseNorm when nhwc => () => TensorPrimitivesLrn.Nhwc(x, y, n * h * w, c),
+            OpKind.LocalResponseNorm => () => TensorPrimitivesLrn.Nchw(x, y, n, c, h * w),
             _ => throw NotYet(d),
         };
     }
