@@ -34,6 +34,12 @@ internal static class LrnEmitter
     /// <summary>Positions per transposed tile on the channels-last path.</summary>
     public const int TileWidth = 64;
 
+    /// <summary>The fewest positions per tile: one 512-bit vector of floats.</summary>
+    public const int MinTile = 16;
+
+    /// <summary>Lanes per chunk of the forward kernel (running sums of a chunk live in a 2 KB double buffer).</summary>
+    public const int ChunkWidth = 256;
+
     public static string Emit(LrnSpec spec)
     {
         var w = new SourceWriter();
@@ -66,8 +72,8 @@ internal static class LrnEmitter
                (ca == 0 ? "1" : string.Join("*", dimNames.Take(ca))) + " and inner = " + (ca == dimNames.Length - 1 ? "1" : string.Join("*", dimNames.Skip(ca + 1))) + ".</para>");
         w.Line("/// <para>Column kernel: one vector of positions slides across C; the window's sum of squares is a running sum in double" +
                (spec.IsDouble ? "" : " (float lanes widened into two double vectors)") + ", adding the entering channel's square and subtracting the leaving one's.</para>");
-        w.Line("/// <para>Loops: inner &gt; 1: planes are contiguous, columns run across the inner extent (last column overlapped). inner == 1 (C innermost): tiles of up to " +
-               Literals.Int(TileWidth) + " positions are transposed to [C, tile] in a scratch buffer, run through the same column kernel, and transposed back.</para>");
+        w.Line("/// <para>Loops: inner &gt; 1: planes are contiguous; Forward slides chunks of up to " + Literals.Int(ChunkWidth) + " positions across C (running sums in a double buffer), Backward one vector column at a time (last chunk or column overlapped). " +
+               "inner == 1 (C innermost): tiles of up to " + Literals.Int(TileWidth) + " positions (fewer for many channels) are transposed to [C, tile] in a scratch buffer, run through the same kernels, and transposed back.</para>");
         w.Line("/// <para>D^-beta: " + PowerText(spec.Beta) + ". Paths: Vector512, Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the vectorized extent.</para>");
         w.Line("/// </remarks>");
         using (w.Block("partial class " + spec.TypeName))
@@ -75,6 +81,7 @@ internal static class LrnEmitter
             w.Line("private const int Before = " + Literals.Int(spec.Before) + ";");
             w.Line("private const int After = " + Literals.Int(spec.After) + ";");
             w.Line("private const int TileWidth = " + Literals.Int(TileWidth) + ";");
+            w.Line("private const int ChunkWidth = " + Literals.Int(ChunkWidth) + ";");
             w.Line("private const double ScaleD = " + Literals.Double(spec.Alpha / spec.Size) + "; // alpha / size");
             w.Line("private const double KD = " + Literals.Double(spec.K) + ";");
             w.Line("// A running sum is summed again from scratch when the value leaving it exceeds this many times what remains (see the slide step).");
@@ -135,7 +142,7 @@ internal static class LrnEmitter
             }
             w.Line();
             w.Line("/// <summary>The widest path whose vector fits the extent the column kernel vectorizes: inner, or the tile of positions when C is innermost.</summary>");
-            w.Line("private static " + KernelPath + " ChoosePath(int outer, int inner) => global::NormKernels.Isa.Select<" + t + ">(inner == 1 ? global::System.Math.Min(outer, TileWidth) : inner);");
+            w.Line("private static " + KernelPath + " ChoosePath(int outer, int inner) => global::NormKernels.Isa.Select<" + t + ">(inner == 1 ? global::System.Math.Min(outer, " + Literals.Int(MinTile) + ") : inner);");
             w.Line();
             w.Line("/// <summary>Forward on caller-owned buffers (" + spec.Layout + ", dims in layout order; output must not overlap input). Returns the path that ran.</summary>");
             using (w.Block("public static " + KernelPath + " ForwardKernel(" + roSpan + " input, " + span + " output, " + dimParams + ")"))
@@ -245,7 +252,7 @@ internal static class LrnEmitter
                 w.Line("return path;");
             }
             w.Line("// C innermost: transpose tiles of positions to [C, tile], run the columns, transpose back. The last tile overlaps its neighbour.");
-            w.Line("int tile = global::System.Math.Min(TileWidth, outer);");
+            w.Line("int tile = global::System.Math.Min(TileFor(channels), outer);");
             w.Line(t + "[] scratch = " + Pool + "<" + t + ">.Shared.Rent(2 * channels * tile);");
             using (w.Block("try"))
             {
@@ -273,7 +280,7 @@ internal static class LrnEmitter
             w.Line("ref " + t + " dx = ref " + Marshal + ".GetReference(inputGrad);");
             w.Line("// Per column: D^-beta and dy * x * D^(-beta-1) of every channel (2 * channels vectors of at most 16 lanes).");
             w.Line("int columnScratch = 2 * channels * 16;");
-            w.Line("int tile = inner > 1 ? 0 : global::System.Math.Min(TileWidth, outer);");
+            w.Line("int tile = inner > 1 ? 0 : global::System.Math.Min(TileFor(channels), outer);");
             w.Line(t + "[] scratch = " + Pool + "<" + t + ">.Shared.Rent(columnScratch + 3 * channels * tile);");
             using (w.Block("try"))
             {
@@ -306,6 +313,9 @@ internal static class LrnEmitter
         }
         w.Line();
 
+        w.Line("/// <summary>Positions per tile: up to " + Literals.Int(TileWidth) + ", fewer for many channels so that a [channels, tile] tile stays within 32 KB; at least " + Literals.Int(MinTile) + ".</summary>");
+        w.Line("private static int TileFor(int channels) => global::System.Math.Max(" + Literals.Int(MinTile) + ", global::System.Math.Min(TileWidth, " + Literals.Int(8192 / MinTile) + " / channels * " + Literals.Int(MinTile) + "));");
+        w.Line();
         w.Line("/// <summary>Copies positions [first, first + tile) of a channels-innermost tensor to a [channels, tile] tile.</summary>");
         using (w.Block("private static void Gather(ref " + t + " source, ref " + t + " tile, int channels, int first, int width)"))
         {
@@ -374,7 +384,7 @@ internal static class LrnEmitter
 
         public string Sqrt(string v) => Isa.IsScalar ? Math + ".Sqrt(" + v + ")" : Static + ".Sqrt(" + v + ")";
 
-        public string Index(string c) => "(nint)(" + c + ") * stride";
+        public string Index(string c) => "(nint)(" + c + ") * stride" + Offset;
 
         public string Load(string reference, string c) => Isa.Load(reference, Index(c));
 
@@ -385,8 +395,14 @@ internal static class LrnEmitter
 
         /// <summary>Adds (or subtracts) the element vector <paramref name="v"/> to the running sum <paramref name="s"/>.</summary>
         public string Accumulate(string s, string v, string op) =>
-            Wide ? s + "Lo " + op + "= " + Static + ".WidenLower(" + v + "); " + s + "Hi " + op + "= " + Static + ".WidenUpper(" + v + ");"
+            Wide ? (IsName(v) ? "" : "{ var e = " + v + "; ") + s + "Lo " + op + "= " + Static + ".WidenLower(" + (IsName(v) ? v : "e") + "); " +
+                   s + "Hi " + op + "= " + Static + ".WidenUpper(" + (IsName(v) ? v : "e") + ");" + (IsName(v) ? "" : " }")
             : s + " " + op + "= " + v + ";";
+
+        private static bool IsName(string v) => System.Linq.Enumerable.All(v, ch => char.IsLetterOrDigit(ch) || ch == '_');
+
+        /// <summary>Added to every element index: " + v" inside a chunk of lanes, "" for a single column.</summary>
+        public string Offset { get; set; } = "";
 
         /// <summary><c>a * s + b</c> in double, back in the element type (a, b double splats).</summary>
         public string Affine(string s, string a, string b) =>
@@ -403,6 +419,24 @@ internal static class LrnEmitter
                        Static + ".GreaterThanAny(" + abs + "(" + Static + ".WidenUpper(" + v + ")), " + abs + "(" + acc + "Hi) * ratio)";
             if (Isa.IsScalar) return abs + "((double)" + v + ") > " + abs + "(" + acc + ") * ratio";
             return Static + ".GreaterThanAny(" + abs + "(" + v + "), " + abs + "(" + acc + ") * ratio)";
+        }
+
+        /// <summary>Declares the running sum <paramref name="acc"/> of the chunk's vector at v from the double buffer <c>running</c>.</summary>
+        public string LoadSum(string acc)
+        {
+            if (Isa.IsScalar) return "double " + acc + " = " + Unsafe + ".Add(ref running, v);";
+            if (!Wide) return "var " + acc + " = " + Static + ".LoadUnsafe(ref running, (nuint)v);";
+            string half = Literals.Int(Isa.Width / 2);
+            return "var " + acc + "Lo = " + Static + ".LoadUnsafe(ref running, (nuint)v); var " + acc + "Hi = " + Static + ".LoadUnsafe(ref running, (nuint)(v + " + half + "));";
+        }
+
+        /// <summary>Stores the running sum back (see <see cref="LoadSum"/>).</summary>
+        public string StoreSum(string acc)
+        {
+            if (Isa.IsScalar) return Unsafe + ".Add(ref running, v) = " + acc + ";";
+            if (!Wide) return Static + ".StoreUnsafe(" + acc + ", ref running, (nuint)v);";
+            string half = Literals.Int(Isa.Width / 2);
+            return Static + ".StoreUnsafe(" + acc + "Lo, ref running, (nuint)v); " + Static + ".StoreUnsafe(" + acc + "Hi, ref running, (nuint)(v + " + half + "));";
         }
 
         /// <summary>Statement zeroing the running sum <paramref name="acc"/>.</summary>
@@ -461,31 +495,45 @@ internal static class LrnEmitter
 
     private static void EmitForwardColumns(SourceWriter w, LrnSpec spec, VectorIsa isa)
     {
-        var s = new Spelling(spec, isa);
+        var s = new Spelling(spec, isa) { Offset = " + v" };
         string t = spec.Element;
+        string width = Literals.Int(isa.Width);
         System.Func<string, string> square = j => "Square_" + isa.Suffix + "(" + s.Load("xc", j) + ")";
-        w.Line("/// <summary>" + isa.Path + ": y = x * D^-beta for columns [0, length) of " + Literals.Int(isa.Width) + " positions; channel c at c * stride; length &gt;= " + Literals.Int(isa.Width) + ".</summary>");
+        w.Line("/// <summary>" + isa.Path + ": y = x * D^-beta for positions [0, length) (length &gt;= " + width + "), channel c at c * stride. Chunks of up to " +
+               Literals.Int(ChunkWidth) + " positions (whole vectors; the last chunk moved back to end at length) slide across C together, their running sums in a double buffer.</summary>");
         using (w.Block("private static void ForwardColumns_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " y, int channels, int stride, int length)" + isa.Constraint))
         {
             w.Line("var scale = " + s.Splat("ScaleD") + ";");
             w.Line("var k = " + s.Splat("KD") + ";");
             w.Line("var ratio = " + s.Splat("RecomputeRatio") + ";");
-            using (ColumnLoop(w, isa))
+            w.Line("global::System.Span<double> sums = stackalloc double[ChunkWidth];");
+            w.Line("ref double running = ref " + Marshal + ".GetReference(sums);");
+            w.Line("int chunk = global::System.Math.Min(ChunkWidth, length / " + width + " * " + width + ");");
+            using (w.Block("for (int start = 0; ; start += chunk)"))
             {
-                w.Line("ref " + t + " xc = ref " + Unsafe + ".Add(ref x, column);");
-                w.Line("ref " + t + " yc = ref " + Unsafe + ".Add(ref y, column);");
+                w.Line("if (start > length - chunk) start = length - chunk;");
+                w.Line("ref " + t + " xc = ref " + Unsafe + ".Add(ref x, start);");
+                w.Line("ref " + t + " yc = ref " + Unsafe + ".Add(ref y, start);");
+                w.Line("sums.Slice(0, chunk).Clear();");
                 w.Line("// Window of channel c: [c - Before, c + After]; start with [0, After) so that step c adds c + After.");
-                w.Line(s.Declare("sum"));
                 using (w.Block("for (int j = 0; j < After && j < channels; j++)"))
-                    w.Line(s.Accumulate("sum", square("j"), "+"));
-                using (w.Block("for (int c = 0; c < channels; c++)"))
+                using (w.Block("for (int v = 0; v < chunk; v += " + width + ")"))
                 {
+                    w.Line(s.LoadSum("sum"));
+                    w.Line(s.Accumulate("sum", square("j"), "+"));
+                    w.Line(s.StoreSum("sum"));
+                }
+                using (w.Block("for (int c = 0; c < channels; c++)"))
+                using (w.Block("for (int v = 0; v < chunk; v += " + width + ")"))
+                {
+                    w.Line(s.LoadSum("sum"));
                     EmitSlide(w, s, "sum", "c + After", "c - Before - 1", "c - Before", "c + After", square);
+                    w.Line(s.StoreSum("sum"));
                     w.Line("var d = " + s.Affine("sum", "scale", "k") + ";");
                     w.Line(s.InversePower("power", "d"));
                     w.Line(isa.Store(s.Load("xc", "c") + " * power", "yc", s.Index("c")));
                 }
-                w.Line("if (column == lastColumn) break;");
+                w.Line("if (start == length - chunk) break;");
             }
         }
         w.Line();
