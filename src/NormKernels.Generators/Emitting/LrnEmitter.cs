@@ -500,7 +500,7 @@ internal static class LrnEmitter
         string width = Literals.Int(isa.Width);
         System.Func<string, string> square = j => "Square_" + isa.Suffix + "(" + s.Load("xc", j) + ")";
         w.Line("/// <summary>" + isa.Path + ": y = x * D^-beta for positions [0, length) (length &gt;= " + width + "), channel c at c * stride. Chunks of up to " +
-               Literals.Int(ChunkWidth) + " positions (whole vectors; the last chunk moved back to end at length) slide across C together, their running sums in a double buffer.</summary>");
+               Literals.Int(ChunkWidth) + " positions (whole vectors; the last piece rounded up to whole vectors and moved back to end at length) slide across C together, their running sums in a double buffer.</summary>");
         using (w.Block("private static void ForwardColumns_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " y, int channels, int stride, int length)" + isa.Constraint))
         {
             w.Line("var scale = " + s.Splat("ScaleD") + ";");
@@ -509,22 +509,24 @@ internal static class LrnEmitter
             w.Line("global::System.Span<double> sums = stackalloc double[ChunkWidth];");
             w.Line("ref double running = ref " + Marshal + ".GetReference(sums);");
             w.Line("int chunk = global::System.Math.Min(ChunkWidth, length / " + width + " * " + width + ");");
-            using (w.Block("for (int start = 0; ; start += chunk)"))
+            using (w.Block("for (int start = 0; start < length; start += chunk)"))
             {
-                w.Line("if (start > length - chunk) start = length - chunk;");
-                w.Line("ref " + t + " xc = ref " + Unsafe + ".Add(ref x, start);");
-                w.Line("ref " + t + " yc = ref " + Unsafe + ".Add(ref y, start);");
-                w.Line("sums.Slice(0, chunk).Clear();");
+                w.Line("// The last piece: the remaining positions rounded up to whole vectors, ending at length (overlapping the previous piece).");
+                w.Line("int piece = global::System.Math.Min(chunk, length - start);");
+                w.Line("int width = (piece + " + width + " - 1) / " + width + " * " + width + ";");
+                w.Line("ref " + t + " xc = ref " + Unsafe + ".Add(ref x, start + piece - width);");
+                w.Line("ref " + t + " yc = ref " + Unsafe + ".Add(ref y, start + piece - width);");
+                w.Line("sums.Slice(0, width).Clear();");
                 w.Line("// Window of channel c: [c - Before, c + After]; start with [0, After) so that step c adds c + After.");
                 using (w.Block("for (int j = 0; j < After && j < channels; j++)"))
-                using (w.Block("for (int v = 0; v < chunk; v += " + width + ")"))
+                using (w.Block("for (int v = 0; v < width; v += " + width + ")"))
                 {
                     w.Line(s.LoadSum("sum"));
                     w.Line(s.Accumulate("sum", square("j"), "+"));
                     w.Line(s.StoreSum("sum"));
                 }
                 using (w.Block("for (int c = 0; c < channels; c++)"))
-                using (w.Block("for (int v = 0; v < chunk; v += " + width + ")"))
+                using (w.Block("for (int v = 0; v < width; v += " + width + ")"))
                 {
                     w.Line(s.LoadSum("sum"));
                     EmitSlide(w, s, "sum", "c + After", "c - Before - 1", "c - Before", "c + After", square);
@@ -533,7 +535,6 @@ internal static class LrnEmitter
                     w.Line(s.InversePower("power", "d"));
                     w.Line(isa.Store(s.Load("xc", "c") + " * power", "yc", s.Index("c")));
                 }
-                w.Line("if (start == length - chunk) break;");
             }
         }
         w.Line();
