@@ -43,6 +43,9 @@ public sealed class LrnGeneratorTests
         "Layout = \"NDHWC\", Alpha = 1e-3, ElementType = typeof(double)",
         "Layout = \"NC\", Beta = 1.7, ElementType = typeof(double)",
         "K = 0.0",   // a warning only: still generated
+        "Layout = \"C\"",
+        "Layout = \"CN\", Size = int.MaxValue, Alpha = -1.0, Beta = -0.5",
+        "Beta = 1e300",   // beyond float range: the float kernel's exponent is -infinity, and it still compiles
     };
 
     [Theory, MemberData(nameof(Declarations))]

@@ -18,3 +18,5 @@ namespace NormKernels.Tests;
 // square (and cancelled it imprecisely when it left the window) would be off by orders of magnitude.
 [LocalResponseNormalize(Layout = "NCHW", Size = 3, Alpha = 1.0, Beta = 0.75, K = 1e-4)] public sealed partial class LrnNchwSmallK;
 [LocalResponseNormalize(Layout = "NHWC", Size = 3, Alpha = 1.0, Beta = 0.75, K = 1e-4)] public sealed partial class LrnNhwcSmallK;
+// A window wider than any tensor (Size = int.MaxValue): every index expression must stay clear of int overflow.
+[LocalResponseNormalize(Layout = "NCL", Size = int.MaxValue, Alpha = 2e9, Beta = 0.75, K = 1.0)] public sealed partial class LrnNclHugeWindow;

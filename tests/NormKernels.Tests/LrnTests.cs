@@ -67,6 +67,9 @@ public sealed class LrnTests
         ["LrnNhwcSmallK"] = new("NHWC", 3, 1.0, 0.75, 1e-4,
             (p, a, x, y, d) => a ? LrnNhwcSmallK.ForwardOnPath<Arm>(p, x, y, d[0], d[1], d[2], d[3]) : LrnNhwcSmallK.ForwardOnPath<X86>(p, x, y, d[0], d[1], d[2], d[3]),
             (p, a, x, dy, dx, d) => a ? LrnNhwcSmallK.BackwardOnPath<Arm>(p, x, dy, dx, d[0], d[1], d[2], d[3]) : LrnNhwcSmallK.BackwardOnPath<X86>(p, x, dy, dx, d[0], d[1], d[2], d[3])),
+        ["LrnNclHugeWindow"] = new("NCL", int.MaxValue, 2e9, 0.75, 1.0,
+            (p, a, x, y, d) => a ? LrnNclHugeWindow.ForwardOnPath<Arm>(p, x, y, d[0], d[1], d[2]) : LrnNclHugeWindow.ForwardOnPath<X86>(p, x, y, d[0], d[1], d[2]),
+            (p, a, x, dy, dx, d) => a ? LrnNclHugeWindow.BackwardOnPath<Arm>(p, x, dy, dx, d[0], d[1], d[2]) : LrnNclHugeWindow.BackwardOnPath<X86>(p, x, dy, dx, d[0], d[1], d[2])),
     };
 
     internal static readonly Dictionary<string, DoubleCase> Doubles = new()

@@ -452,7 +452,7 @@ internal static class LrnEmitter
             if (Beta == 0.5) return "var " + target + " = " + one + " / " + Sqrt(d) + ";";
             if (Beta == 1) return "var " + target + " = " + one + " / " + d + ";";
             if (Beta == 0.75) return "var root = " + Sqrt(d) + "; var " + target + " = " + one + " / (root * " + Sqrt("root") + ");";
-            string minusBeta = T == "float" ? Literals.Float(-Beta) : Literals.Double(-Beta);
+            string minusBeta = T == "float" ? "(float)" + Literals.Double(-Beta) : Literals.Double(-Beta);
             if (Isa.IsScalar) return "var " + target + " = " + Math + ".Pow(" + d + ", " + minusBeta + ");";
             return "var " + target + " = " + Static + ".Exp(" + Static + ".Log(" + d + ") * " + Splat(minusBeta) + ");";
         }
@@ -469,25 +469,26 @@ internal static class LrnEmitter
     }
 
     /// <summary>
-    /// Emits one slide step of a running window sum <paramref name="acc"/>: add the value at <paramref name="enter"/> when it
-    /// is below <c>channels</c>, subtract the one at <paramref name="leave"/> when it is at least 0. Guard: when the value
-    /// leaving is more than <c>RecomputeRatio</c> times what remains (a large value leaves a window of small ones), the
-    /// subtraction has cancelled the sum to below its rounding error's scale, so the window [<paramref name="from"/>,
-    /// <paramref name="to"/>] is summed again from scratch. The sum's relative error stays below RecomputeRatio * 2^-53 per step.
+    /// Emits one slide step of a running window sum <paramref name="acc"/> whose window is [center - behind, center + ahead]:
+    /// add the value at center + ahead when it is below <c>channels</c>, subtract the one at center - behind - 1 when it is at
+    /// least 0. Guard: when the value leaving is more than <c>RecomputeRatio</c> times what remains (a large value leaves a
+    /// window of small ones), the subtraction has cancelled the sum to below its rounding error's scale, so the window is
+    /// summed again from scratch. The sum's relative error stays below RecomputeRatio * 2^-53 per step.
     /// </summary>
-    private static void EmitSlide(SourceWriter w, Spelling s, string acc, string enter, string leave, string from, string to, System.Func<string, string> value)
+    private static void EmitSlide(SourceWriter w, Spelling s, string acc, string center, string ahead, string behind, System.Func<string, string> value)
     {
-        using (w.Block("if (" + enter + " < channels)"))
-            w.Line(s.Accumulate(acc, value(enter), "+"));
-        using (w.Block("if (" + leave + " >= 0)"))
+        // Written so that nothing overflows for any Size: "center + ahead < channels" as "center < channels - ahead".
+        using (w.Block("if (" + center + " < channels - " + ahead + ")"))
+            w.Line(s.Accumulate(acc, value(center + " + " + ahead), "+"));
+        using (w.Block("if (" + center + " > " + behind + ")"))
         {
-            w.Line("var leaving = " + value(leave) + ";");
+            w.Line("var leaving = " + value(center + " - " + behind + " - 1") + ";");
             w.Line(s.Accumulate(acc, "leaving", "-"));
             using (w.Block("if (" + s.Large("leaving", acc) + ")"))
             {
                 w.Line(s.Reset(acc));
-                w.Line("int last = " + to + " < channels ? " + to + " : channels - 1;");
-                using (w.Block("for (int r = " + from + "; r <= last; r++)"))
+                w.Line("int last = " + center + " < channels - " + ahead + " ? " + center + " + " + ahead + " : channels - 1;");
+                using (w.Block("for (int r = " + center + " - " + behind + "; r <= last; r++)"))
                     w.Line(s.Accumulate(acc, value("r"), "+"));
             }
         }
@@ -529,7 +530,7 @@ internal static class LrnEmitter
                 using (w.Block("for (int v = 0; v < width; v += " + width + ")"))
                 {
                     w.Line(s.LoadSum("sum"));
-                    EmitSlide(w, s, "sum", "c + After", "c - Before - 1", "c - Before", "c + After", square);
+                    EmitSlide(w, s, "sum", "c", "After", "Before", square);
                     w.Line(s.StoreSum("sum"));
                     w.Line("var d = " + s.Affine("sum", "scale", "k") + ";");
                     w.Line(s.InversePower("power", "d"));
@@ -567,7 +568,7 @@ internal static class LrnEmitter
                     w.Line(s.Accumulate("sum", square("j"), "+"));
                 using (w.Block("for (int c = 0; c < channels; c++)"))
                 {
-                    EmitSlide(w, s, "sum", "c + After", "c - Before - 1", "c - Before", "c + After", square);
+                    EmitSlide(w, s, "sum", "c", "After", "Before", square);
                     w.Line("var d = " + s.Affine("sum", "scale", "k") + ";");
                     w.Line(s.InversePower("power", "d"));
                     w.Line(isa.Store("power", "scratch", "2 * " + width + " * c"));
@@ -579,7 +580,7 @@ internal static class LrnEmitter
                     w.Line(s.Accumulate("terms", term("c"), "+"));
                 using (w.Block("for (int j = 0; j < channels; j++)"))
                 {
-                    EmitSlide(w, s, "terms", "j + Before", "j - After - 1", "j - After", "j + Before", term);
+                    EmitSlide(w, s, "terms", "j", "Before", "After", term);
                     string termSum = s.Wide ? s.Static + ".Narrow(termsLo, termsHi)" : isa.IsScalar && t == "float" ? "(float)terms" : "terms";
                     w.Line("var direct = " + s.Load("dyc", "j") + " * " + isa.Load("scratch", "2 * " + width + " * j") + ";");
                     w.Line(isa.Store(isa.MultiplyAdd(s.Load("xc", "j") + " * minusGradientScale", termSum, "direct"), "dxc", s.Index("j")));

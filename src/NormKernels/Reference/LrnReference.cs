@@ -118,7 +118,7 @@ public sealed class LrnReference
                     long at = Index(o, j, i, channels, inner);
                     double sum = 0;
                     // Every channel c whose window contains j.
-                    for (int c = Math.Max(0, j - After); c <= Math.Min(channels - 1, j + Before); c++)
+                    for (int c = (int)Math.Max(0L, (long)j - After); c <= (int)Math.Min(channels - 1L, (long)j + Before); c++)
                     {
                         long ac = Index(o, c, i, channels, inner);
                         double term = dy[(int)ac] * x[(int)ac] * Math.Pow(divisor[c], -Beta - 1);
@@ -134,7 +134,7 @@ public sealed class LrnReference
     private double Divisor(ReadOnlySpan<double> x, long o, int c, long i, int channels, long inner)
     {
         double sum = 0;
-        for (int j = Math.Max(0, c - Before); j <= Math.Min(channels - 1, c + After); j++)
+        for (int j = (int)Math.Max(0L, (long)c - Before); j <= (int)Math.Min(channels - 1L, (long)c + After); j++)
         {
             double v = x[(int)Index(o, j, i, channels, inner)];
             sum += v * v;
