@@ -319,20 +319,23 @@ internal static class LrnEmitter
         w.Line("/// <summary>Copies positions [first, first + tile) of a channels-innermost tensor to a [channels, tile] tile.</summary>");
         using (w.Block("private static void Gather(ref " + t + " source, ref " + t + " tile, int channels, int first, int width)"))
         {
-            using (w.Block("for (int p = 0; p < width; p++)"))
+            w.Line("// Channel by channel: the tile is written in order, the source read across width rows that stay in L1.");
+            w.Line("ref " + t + " start = ref " + Unsafe + ".Add(ref source, (nint)first * channels);");
+            using (w.Block("for (int c = 0; c < channels; c++)"))
             {
-                w.Line("ref " + t + " row = ref " + Unsafe + ".Add(ref source, (nint)(first + p) * channels);");
-                w.Line("for (int c = 0; c < channels; c++) " + Unsafe + ".Add(ref tile, (nint)c * width + p) = " + Unsafe + ".Add(ref row, c);");
+                w.Line("ref " + t + " tileRow = ref " + Unsafe + ".Add(ref tile, (nint)c * width);");
+                w.Line("for (int p = 0; p < width; p++) " + Unsafe + ".Add(ref tileRow, p) = " + Unsafe + ".Add(ref start, (nint)p * channels + c);");
             }
         }
         w.Line();
         w.Line("/// <summary>The inverse of Gather.</summary>");
         using (w.Block("private static void Scatter(ref " + t + " tile, ref " + t + " destination, int channels, int first, int width)"))
         {
-            using (w.Block("for (int p = 0; p < width; p++)"))
+            w.Line("ref " + t + " start = ref " + Unsafe + ".Add(ref destination, (nint)first * channels);");
+            using (w.Block("for (int c = 0; c < channels; c++)"))
             {
-                w.Line("ref " + t + " row = ref " + Unsafe + ".Add(ref destination, (nint)(first + p) * channels);");
-                w.Line("for (int c = 0; c < channels; c++) " + Unsafe + ".Add(ref row, c) = " + Unsafe + ".Add(ref tile, (nint)c * width + p);");
+                w.Line("ref " + t + " tileRow = ref " + Unsafe + ".Add(ref tile, (nint)c * width);");
+                w.Line("for (int p = 0; p < width; p++) " + Unsafe + ".Add(ref start, (nint)p * channels + c) = " + Unsafe + ".Add(ref tileRow, p);");
             }
         }
         w.Line();
