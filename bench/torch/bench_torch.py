@@ -26,6 +26,7 @@ Ops (PyTorch semantics, eps = 1e-5, per-channel affine):
   ln_last               F.layer_norm over the last dim of [N, C]
   instance              F.instance_norm (channels_last input: torch converts it, output comes back NCHW)
   group32               F.group_norm(x, 32)
+  lrn5                  F.local_response_norm(x, 5, alpha=1e-4, beta=0.75, k=1.0) (AlexNet; no weights)
   rms_last              F.rms_norm when torch has it (>= 2.4), else the composed expression
                         x * rsqrt(mean(x^2, -1) + eps) * w + b (torch 1.13 has no RMSNorm)
   bn_backward           torch.ops.aten.native_batch_norm_backward(dy, x, w, None, None, save_mean, save_invstd,
@@ -133,6 +134,8 @@ def main():
                 fn = lambda: F.rms_norm(x, (c,), weight, eps) + bias
             else:
                 fn = lambda: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight + bias
+        elif op == "lrn5":
+            fn = lambda: F.local_response_norm(x, 5, alpha=1e-4, beta=0.75, k=1.0)
         elif op in ("bn_backward", "ln_backward", "gn_backward"):
             dy = torch.rand(shape, dtype=torch.float32) * 2 - 1
             if layout == "NHWC":

@@ -8,4 +8,7 @@ public static class TrackingNames
 
     /// <summary><c>NormSpec</c> to <c>KernelPlan</c>.</summary>
     public const string Plan = "NormKernels.Plan";
+
+    /// <summary>Attribute + symbol to <c>LrnSpec</c> for <c>[LocalResponseNormalize]</c> (null for declarations the analyzer reports).</summary>
+    public const string LrnParse = "NormKernels.LrnParse";
 }

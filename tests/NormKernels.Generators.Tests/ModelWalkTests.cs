@@ -98,6 +98,45 @@ public sealed class ModelWalkTests
         }
     }
 
+    [Fact]
+    public void LrnParseModels_HoldNoRoslynObjects()
+    {
+        const string source = """
+            using NormKernels;
+
+            namespace Layers;
+
+            /// <summary>Outer.</summary>
+            public static partial class Outer
+            {
+                /// <summary>An LRN layer.</summary>
+                [LocalResponseNormalize(Layout = "NHWC", Size = 3)]
+                public sealed partial class LrnInner;
+            }
+
+            /// <summary>Another.</summary>
+            [LocalResponseNormalize(Layout = "NCL", ElementType = typeof(double))]
+            public sealed partial class LrnTop;
+            """;
+        GeneratorRunResult result = CSharpGeneratorDriver.Create(
+                new[] { new LocalResponseNormalizeGenerator().AsSourceGenerator() },
+                parseOptions: GeneratorHelper.ParseOptions,
+                driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true))
+            .RunGenerators(GeneratorHelper.Compile(source))
+            .GetRunResult().Results.Single();
+
+        var outputs = IncrementalTests.Outputs(result, TrackingNames.LrnParse);
+        Assert.Equal(2, outputs.Count);
+        var walk = new Walk();
+        foreach (var (value, _) in outputs) walk.Visit(value, TrackingNames.LrnParse + "<" + value.GetType().Name + ">");
+        Assert.True(walk.Problems.Count == 0, string.Join("\n", walk.Problems));
+        Assert.Contains("NHWC", walk.Strings);
+        Assert.Contains("NCL", walk.Strings);
+        Assert.Contains("LrnInner", walk.Strings);
+        Assert.Contains("Outer", walk.Strings);
+        Assert.Contains("double", walk.Strings);
+    }
+
     /// <summary>The walk itself finds a Location hidden in an array inside a tuple, and a null field declared as a symbol.</summary>
     [Fact]
     public void Walk_FindsRoslynObjects_HiddenOrNull()

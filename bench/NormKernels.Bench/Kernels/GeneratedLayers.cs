@@ -6,7 +6,36 @@ namespace NormKernels.Bench.Kernels;
 /// <summary>The generated layers of <see cref="BenchLayers"/> bound to a case's buffers, called as a user calls them.</summary>
 public static class GeneratedLayers
 {
-    public static Action Create(CaseData d) => Create(d, out _);
+    public static Action Create(CaseData d) => Create(d, out Func<KernelPath> _);
+
+    /// <summary>As <see cref="Create(CaseData)"/>; <paramref name="lastPath"/> reads the path the last call ran on
+    /// (also for layers that are not an <see cref="INormalizationLayer"/>, such as LRN).</summary>
+    public static Action Create(CaseData d, out Func<KernelPath> lastPath)
+    {
+        float[] x = d.Input, y = d.Output;
+        int n = d.N, c = d.C, h = d.H, w = d.W;
+        switch (d.Op.Kind, d.Op.Layout)
+        {
+            case (OpKind.LocalResponseNorm, "NCHW"):
+            {
+                var l = new Lrn5Nchw();
+                lastPath = () => l.LastPath;
+                return () => l.Forward(x, y, n, c, h, w);
+            }
+            case (OpKind.LocalResponseNorm, "NHWC"):
+            {
+                var l = new Lrn5Nhwc();
+                lastPath = () => l.LastPath;
+                return () => l.Forward(x, y, n, h, w, c);
+            }
+            default:
+            {
+                Action body = Create(d, out INormalizationLayer layer);
+                lastPath = () => layer.LastPath;
+                return body;
+            }
+        }
+    }
 
     /// <summary>As <see cref="Create(CaseData)"/>; <paramref name="layer"/> reports the path the last call ran on.</summary>
     public static Action Create(CaseData d, out INormalizationLayer layer)

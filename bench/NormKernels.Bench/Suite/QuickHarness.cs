@@ -69,13 +69,13 @@ public sealed class QuickHarness
         var bodies = new Dictionary<Variant, Action>
         {
             [Variant.Copy] = Variants.Create(Variant.Copy, d),
-            [Variant.Generated] = GeneratedLayers.Create(d, out var layer),
+            [Variant.Generated] = GeneratedLayers.Create(d, out Func<KernelPath> lastPath),
             [Variant.Scalar] = Variants.Create(Variant.Scalar, d),
             [Variant.TensorPrimitives] = Variants.Create(Variant.TensorPrimitives, d),
         };
 
         (result.ScalarDiff, result.TensorsDiff) = SelfCheck.Compare(d, bodies[Variant.Generated], bodies[Variant.Scalar], bodies[Variant.TensorPrimitives]);
-        result.Path = layer.LastPath.ToString();
+        result.Path = lastPath().ToString();
 
         var variants = Variants.All;
         var batch = new Dictionary<Variant, int>();

@@ -37,6 +37,10 @@ namespace NormKernels.Generators.Diagnostics
         public const string UnsupportedTypeId = "NK0019";
         public const string ContainingTypeNotPartialId = "NK0020";
         public const string ElementTypeUnsupportedId = "NK0021";
+        public const string LrnLayoutWithoutChannelId = "NK0022";
+        public const string LrnSizeNotPositiveId = "NK0023";
+        public const string LrnNotFiniteId = "NK0024";
+        public const string LrnKNotPositiveId = "NK0025";
         public const string InternalGeneratorErrorId = "NK0900";
 
         /// <summary>{0}: the type name.</summary>
@@ -248,6 +252,46 @@ namespace NormKernels.Generators.Diagnostics
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,
             helpLinkUri: HelpBase + "nk0021");
+
+        /// <summary>{0}: the Layout value, quoted.</summary>
+        public static readonly DiagnosticDescriptor LrnLayoutWithoutChannel = new DiagnosticDescriptor(
+            id: LrnLayoutWithoutChannelId,
+            title: "[LocalResponseNormalize] Layout has no C",
+            messageFormat: "Layout is {0}; expected a layout with a C axis for the window to slide along, such as \"NCHW\" or \"NHWC\"",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0022");
+
+        /// <summary>{0}: the Size value.</summary>
+        public static readonly DiagnosticDescriptor LrnSizeNotPositive = new DiagnosticDescriptor(
+            id: LrnSizeNotPositiveId,
+            title: "[LocalResponseNormalize] Size is not positive",
+            messageFormat: "Size is {0}; expected a window of at least 1 channel",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0023");
+
+        /// <summary>{0}: "Alpha is NaN" and the like.</summary>
+        public static readonly DiagnosticDescriptor LrnNotFinite = new DiagnosticDescriptor(
+            id: LrnNotFiniteId,
+            title: "[LocalResponseNormalize] Alpha, Beta or K is not finite",
+            messageFormat: "{0}; expected a finite number",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0024");
+
+        /// <summary>{0}: the K value.</summary>
+        public static readonly DiagnosticDescriptor LrnKNotPositive = new DiagnosticDescriptor(
+            id: LrnKNotPositiveId,
+            title: "[LocalResponseNormalize] K is not positive",
+            messageFormat: "K is {0}; a window of zeros then divides by 0^Beta (NaN or infinite outputs, as in PyTorch); K > 0 is expected",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Warning,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0025");
 
         /// <summary>{0}: the type name; {1}: the exception type; {2}: the exception message.</summary>
         public static readonly DiagnosticDescriptor InternalGeneratorError = new DiagnosticDescriptor(

@@ -59,7 +59,7 @@ internal static partial class Emitter
             w.Line(Checks + ".Length(style.Length, styleCount, nameof(style), " + styleDimsText + ");");
             w.Line(Checks + ".Epsilon(epsilon, nameof(epsilon));");
             w.Line(Checks + ".NoPartialOverlap(content, output, nameof(output));");
-            w.Line(Checks + ".Disjoint(style, output, nameof(style));");
+            w.Line(Checks + ".Disjoint(style, output, nameof(style), nameof(output));");
         }
         w.Line();
 

@@ -79,10 +79,10 @@ internal static class Parser
     }
 
     /// <summary>A name as C# source: keywords (<c>class</c>, <c>event</c>) need their <c>@</c> back.</summary>
-    private static string Identifier(string name) =>
+    internal static string Identifier(string name) =>
         SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None ? "@" + name : name;
 
-    private static bool IsPartial(INamedTypeSymbol type, CancellationToken cancellationToken) =>
+    internal static bool IsPartial(INamedTypeSymbol type, CancellationToken cancellationToken) =>
         type.DeclaringSyntaxReferences.Length > 0 &&
         type.DeclaringSyntaxReferences.All(r => r.GetSyntax(cancellationToken) is TypeDeclarationSyntax t &&
                                                 t.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)));

@@ -58,13 +58,6 @@ public static partial class Checks
         }
     }
 
-    /// <summary>A second input read while <paramref name="output"/> is written must not share memory with it.</summary>
-    public static void Disjoint<T>(ReadOnlySpan<T> other, Span<T> output, string name)
-    {
-        if (other.Overlaps(output))
-            throw new ArgumentException($"'{name}' overlaps 'output'; expected disjoint memory (it is read while the output is written).", name);
-    }
-
     /// <summary>A dim of a second tensor must equal the first tensor's.</summary>
     public static void SameDim(int actual, int expected, string name, char letter, string first)
     {

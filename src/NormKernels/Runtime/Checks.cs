@@ -132,6 +132,14 @@ public static partial class Checks
                 : $"Backward needs the statistics of a training-mode Forward of the same shape; the last one had {Fmt(savedLength)} elements, '{name}' has {Fmt(inputLength)}.");
     }
 
+    /// <summary>Two spans that must not share any element (one is read while the other is written, at other positions);
+    /// <paramref name="name"/> is the argument blamed.</summary>
+    public static void Disjoint<T>(ReadOnlySpan<T> other, Span<T> output, string name, string otherName)
+    {
+        if (other.Overlaps(output, out int offset))
+            throw new ArgumentException($"'{name}' overlaps '{otherName}' (offset {Fmt(offset)} elements); expected disjoint memory (one is read while the other is written).", name);
+    }
+
     /// <summary>A dims span must have one entry per layout letter.</summary>
     public static void Rank(int actual, string layout, string name)
     {

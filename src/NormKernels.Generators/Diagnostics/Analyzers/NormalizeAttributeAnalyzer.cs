@@ -77,7 +77,7 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
         }
 
         /// <summary>NK0001, NK0019, NK0020: the generator adds members to a non-generic, non-static partial class.</summary>
-        private static void AnalyzeTypeShape(SymbolAnalysisContext context, INamedTypeSymbol type, MemberDeclarationSyntax declaration)
+        internal static void AnalyzeTypeShape(SymbolAnalysisContext context, INamedTypeSymbol type, MemberDeclarationSyntax declaration)
         {
             SyntaxToken identifier = IdentifierOf(declaration);
             Location location = identifier.GetLocation();

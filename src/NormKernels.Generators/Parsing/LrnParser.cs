@@ -1,0 +1,73 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using NormKernels.Generators.Helpers;
+using NormKernels.Generators.Model;
+
+namespace NormKernels.Generators.Parsing;
+
+/// <summary>The LRN parse step's result: a spec, or the internal failure to report (equatable, no symbols).</summary>
+internal sealed record LrnParseResult(LrnSpec? Spec, string TypeName, string Failure);
+
+/// <summary>Symbol and <c>[LocalResponseNormalize]</c> to <see cref="LrnSpec"/>. Declarations the analyzer reports as errors return null quietly.</summary>
+internal static class LrnParser
+{
+    public const string AttributeName = "NormKernels.LocalResponseNormalizeAttribute";
+
+    public static LrnParseResult? Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    {
+        if (context.TargetSymbol is not INamedTypeSymbol type) return null;
+        try
+        {
+            if (type.TypeKind != TypeKind.Class || type.IsStatic || type.IsAbstract || type.IsGenericType || !Parser.IsPartial(type, cancellationToken))
+                return null;
+
+            var containers = new List<ContainingType>();
+            for (var outer = type.ContainingType; outer != null; outer = outer.ContainingType)
+            {
+                if (outer.IsGenericType || !Parser.IsPartial(outer, cancellationToken)) return null;
+                string keyword = outer.IsRecord ? (outer.IsValueType ? "record struct" : "record")
+                    : outer.TypeKind == TypeKind.Struct ? "struct"
+                    : outer.TypeKind == TypeKind.Interface ? "interface" : "class";
+                containers.Insert(0, new ContainingType(keyword, Parser.Identifier(outer.Name)));
+            }
+
+            AttributeData attribute = context.Attributes[0];
+            string layout = "NCHW", element = "float";
+            int size = 5;
+            double alpha = 1e-4, beta = 0.75, k = 1.0;
+            foreach (var pair in attribute.NamedArguments)
+            {
+                object? value = pair.Value.Value;
+                if (pair.Value.Kind == TypedConstantKind.Error) return null;
+                switch (pair.Key)
+                {
+                    case "ElementType":
+                        var special = (value as ITypeSymbol)?.SpecialType;
+                        if (special == SpecialType.System_Single) element = "float";
+                        else if (special == SpecialType.System_Double) element = "double";
+                        else return null; // NK0021
+                        break;
+                    case "Layout": layout = value as string ?? ""; break;
+                    case "Size": size = value is int s ? s : 0; break;
+                    case "Alpha": alpha = Convert.ToDouble(value, CultureInfo.InvariantCulture); break;
+                    case "Beta": beta = Convert.ToDouble(value, CultureInfo.InvariantCulture); break;
+                    case "K": k = Convert.ToDouble(value, CultureInfo.InvariantCulture); break;
+                }
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            if (LrnRules.HasError(LrnRules.Check(layout, size, alpha, beta, k))) return null;
+
+            string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
+            var spec = new LrnSpec(ns, new EquatableArray<ContainingType>(containers.ToArray()), Parser.Identifier(type.Name),
+                layout, size, alpha, beta, k, element);
+            return new LrnParseResult(spec, type.Name, "");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new LrnParseResult(null, type.Name, e.GetType().Name + ": " + e.Message);
+        }
+    }
+}
