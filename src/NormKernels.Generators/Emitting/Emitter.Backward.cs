@@ -46,8 +46,11 @@ internal static partial class Emitter
         string stat1Span = "global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat1), stat1.Length)";
         using (w.Block("private static " + KernelPath + " BackwardCore<TOps>(" + KernelPath + " path, " + BackwardParams(ctx) + ") where TOps : struct, " + Ops))
         {
-            w.Line("int statistics = (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
-            w.Line("int coefficients = (int)" + ctx.InnerProduct(Context.FoldAxis) + ";");
+            if (!SingleStatistic(ctx))
+            {
+                w.Line("int statistics = (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
+                w.Line("int coefficients = (int)" + ctx.InnerProduct(Context.FoldAxis) + ";");
+            }
             w.Line("int parameters = weightGrad.Length;");
             if (plan.BlockAxes > 0)
             {
@@ -60,8 +63,9 @@ internal static partial class Emitter
                 w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
                 using (w.Block("for (int worker = 0; worker < workers; worker++)"))
                 {
-                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(2 * coefficients + 4 * statistics);");
-                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(4 * coefficients);");
+                    // One statistic per block: no per-index scratch (the sums stay in registers).
+                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "2 * coefficients + 4 * statistics") + ");");
+                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "4 * coefficients") + ");");
                 }
                 using (w.Block("try"))
                 {
@@ -245,12 +249,18 @@ internal static partial class Emitter
         {
             w.Line(ctx.T + " epsilon = _epsilon;");
             w.Line("bool constant = _constant;");
-            w.Line("int statistics = (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
-            w.Line("int coefficients = (int)" + ctx.InnerProduct(Context.FoldAxis) + ";");
+            if (!SingleStatistic(ctx))
+            {
+                w.Line("int statistics = (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
+                w.Line("int coefficients = (int)" + ctx.InnerProduct(Context.FoldAxis) + ";");
+            }
             w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
-            w.Line("double[] doubles = _doubles[worker];");
-            w.Line(ctx.T + "[] elements = _elements[worker];");
-            EmitBackwardScratchRefs(w, ctx);
+            if (!SingleStatistic(ctx))
+            {
+                w.Line("double[] doubles = _doubles[worker];");
+                w.Line(ctx.T + "[] elements = _elements[worker];");
+                EmitBackwardScratchRefs(w, ctx);
+            }
             w.Line("ref " + ctx.T + " x = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
             w.Line("ref " + ctx.T + " dx = ref " + Units + ".At<" + ctx.T + ">(spans.S1);");
             w.Line("ref " + ctx.T + " dy = ref " + Units + ".At<" + ctx.T + ">(spans.S2);");
