@@ -92,7 +92,7 @@ internal static partial class Emitter
                     ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32L, global::System.Math.Max(1L, (long)gradFirst / 8)))"
                     : "1") + ";");
                 w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 2 * coefficients);");
-                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(2 * coefficients + 4 * statistics + 2 * parameters);");
+                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(2 * coefficients + 4 * statistics + 2 * parameters + 1);");
                 w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(4 * coefficients);");
                 using (w.Block("try"))
                 {
@@ -101,7 +101,7 @@ internal static partial class Emitter
                     w.Line("ref " + ctx.T + " stat0Ref = ref " + Marshal + ".GetReference(stat0);");
                     w.Line("ref " + ctx.T + " stat1Ref = ref " + Marshal + ".GetReference(stat1);");
                     w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
-                    w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref sumB, statistics);");
+                    w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref sumB, statistics); // inside the array even without parameters (+1)");
                     w.Line("new global::System.Span<double>(doubles, 2 * coefficients + 4 * statistics, 2 * parameters).Clear();");
                     EmitBackwardTerms(w, ctx, "(nint)0", "stat0Ref", "stat1Ref");
                     w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * coefficients).Clear();");
