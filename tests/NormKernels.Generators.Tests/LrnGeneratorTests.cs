@@ -46,6 +46,8 @@ public sealed class LrnGeneratorTests
         "Layout = \"C\"",
         "Layout = \"CN\", Size = int.MaxValue, Alpha = -1.0, Beta = -0.5",
         "Beta = 1e300",   // beyond float range: the float kernel's exponent is -infinity, and it still compiles
+        "Layout = \"NWC\", Size = 9, Beta = 0.3",    // channels-last rows kernel (widest direct window), exp/log power
+        "Layout = \"NWC\", Size = 10, Beta = 0.3",   // one wider: channels-last keeps the transposed tiles only
     };
 
     [Theory, MemberData(nameof(Declarations))]

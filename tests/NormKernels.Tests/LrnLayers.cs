@@ -20,3 +20,5 @@ namespace NormKernels.Tests;
 [LocalResponseNormalize(Layout = "NHWC", Size = 3, Alpha = 1.0, Beta = 0.75, K = 1e-4)] public sealed partial class LrnNhwcSmallK;
 // A window wider than any tensor (Size = int.MaxValue): every index expression must stay clear of int overflow.
 [LocalResponseNormalize(Layout = "NCL", Size = int.MaxValue, Alpha = 2e9, Beta = 0.75, K = 1.0)] public sealed partial class LrnNclHugeWindow;
+// Channels-last forward sums windows of Size <= 9 directly per row; a wider window keeps the transposed tiles on every path.
+[LocalResponseNormalize(Layout = "NHWC", Size = 11, Alpha = 0.4, Beta = 0.75, K = 1.0)] public sealed partial class LrnNhwcSize11;
