@@ -410,31 +410,7 @@ internal static partial class Emitter
             w.Line(isa.Vec + " k = " + isa.Splat("m") + ", vr = " + isa.Splat("r") + ", vq = " + isa.Splat("q") + ", vrr = " + isa.Splat("rr") + ";");
             string Expr(string d, string xv, string at) =>
                 isa.MultiplyAdd("(" + d + " * " + isa.Load("g", at) + ")", "vr", isa.MultiplyAdd("(" + xv + " + k)", "vq", "vrr"));
-            w.Line("nint i = 0;");
-            using (w.Block("for (; i + " + I(step) + " <= len; i += " + I(step) + ")"))
-            {
-                for (int j = 0; j < u; j++)
-                {
-                    string at = j == 0 ? "i" : "i + " + I(j * width);
-                    w.Line(isa.Vec + " d" + I(j) + " = " + isa.Load("dy", at) + ", x" + I(j) + " = " + isa.Load("x", at) + ";");
-                }
-                for (int j = 0; j < u; j++)
-                {
-                    string at = j == 0 ? "i" : "i + " + I(j * width);
-                    w.Line(isa.Store(Expr("d" + I(j), "x" + I(j), at), "dx", at));
-                }
-            }
-            using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
-                w.Line(isa.Store(Expr(isa.Load("dy", "i"), isa.Load("x", "i"), "i"), "dx", "i"));
-            if (!isa.IsScalar)
-            {
-                using (w.Block("if (i < len)"))
-                {
-                    w.Line("nint t = len - " + I(width) + ";");
-                    w.Line(isa.Vec + " v = " + Expr(isa.Load("dy", "t"), isa.Load("x", "t"), "t") + ";");
-                    w.Line(isa.Store(isa.Select(isa.LastLanes("len - i"), "v", isa.Load("dx", "t")), "dx", "t"));
-                }
-            }
+            EmitGradientRunLoop(w, isa, Expr);
         }
         w.Line();
     }
@@ -833,10 +809,44 @@ internal static partial class Emitter
         w.Line();
     }
 
+    /// <summary>
+    /// The loop of a dx run: dy and x loaded, <paramref name="expr"/>(dy, x, index) stored into dx; unrolled, then single
+    /// vectors, then one overlapped vector blended with what is stored (so dx may be dy or x itself).
+    /// </summary>
+    private static void EmitGradientRunLoop(SourceWriter w, VectorIsa isa, System.Func<string, string, string, string> expr)
+    {
+        int u = Context.Unroll, width = isa.Width, step = u * width;
+        w.Line("nint i = 0;");
+        using (w.Block("for (; i + " + I(step) + " <= len; i += " + I(step) + ")"))
+        {
+            for (int j = 0; j < u; j++)
+            {
+                string at = j == 0 ? "i" : "i + " + I(j * width);
+                w.Line(isa.Vec + " d" + I(j) + " = " + isa.Load("dy", at) + ", x" + I(j) + " = " + isa.Load("x", at) + ";");
+            }
+            for (int j = 0; j < u; j++)
+            {
+                string at = j == 0 ? "i" : "i + " + I(j * width);
+                w.Line(isa.Store(expr("d" + I(j), "x" + I(j), at), "dx", at));
+            }
+        }
+        using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
+            w.Line(isa.Store(expr(isa.Load("dy", "i"), isa.Load("x", "i"), "i"), "dx", "i"));
+        if (!isa.IsScalar)
+        {
+            using (w.Block("if (i < len)"))
+            {
+                w.Line("nint t = len - " + I(width) + ";");
+                w.Line(isa.Vec + " tail = " + expr(isa.Load("dy", "t"), isa.Load("x", "t"), "t") + ";");
+                w.Line(isa.Store(isa.Select(isa.LastLanes("len - i"), "tail", isa.Load("dx", "t")), "dx", "t"));
+            }
+        }
+    }
+
     /// <summary>dx = dy * P + (x + m) * Q + R over a contiguous run, coefficients broadcast or loaded along it.</summary>
     private static void EmitGradientApplyRun(SourceWriter w, VectorIsa isa, bool vector)
     {
-        int u = Context.Unroll, width = isa.Width, step = u * width;
+        int u = Context.Unroll, width = isa.Width;
         string t = isa.Element;
         string Param(string name) => (vector ? "ref " : "") + t + " " + name;
         w.Line("/// <summary>dx = dy * P + (x + m) * Q + R over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, unrolled " + I(u) + "x" +
@@ -851,31 +861,7 @@ internal static partial class Emitter
             string C(string c, string at) => vector ? isa.Load(c, at) : "v" + c;
             string Expr(string g, string xv, string at) =>
                 isa.MultiplyAdd(g, C("cp", at), isa.MultiplyAdd("(" + xv + " + " + C("m", at) + ")", C("cq", at), C("cr", at)));
-            w.Line("nint i = 0;");
-            using (w.Block("for (; i + " + I(step) + " <= len; i += " + I(step) + ")"))
-            {
-                for (int j = 0; j < u; j++)
-                {
-                    string at = j == 0 ? "i" : "i + " + I(j * width);
-                    w.Line(isa.Vec + " g" + I(j) + " = " + isa.Load("dy", at) + ", x" + I(j) + " = " + isa.Load("x", at) + ";");
-                }
-                for (int j = 0; j < u; j++)
-                {
-                    string at = j == 0 ? "i" : "i + " + I(j * width);
-                    w.Line(isa.Store(Expr("g" + I(j), "x" + I(j), at), "dx", at));
-                }
-            }
-            using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
-                w.Line(isa.Store(Expr(isa.Load("dy", "i"), isa.Load("x", "i"), "i"), "dx", "i"));
-            if (!isa.IsScalar)
-            {
-                using (w.Block("if (i < len)"))
-                {
-                    w.Line("nint t = len - " + I(width) + ";");
-                    w.Line(isa.Vec + " r = " + Expr(isa.Load("dy", "t"), isa.Load("x", "t"), "t") + ";");
-                    w.Line(isa.Store(isa.Select(isa.LastLanes("len - i"), "r", isa.Load("dx", "t")), "dx", "t"));
-                }
-            }
+            EmitGradientRunLoop(w, isa, Expr);
         }
         w.Line();
     }

@@ -21,18 +21,7 @@ internal static class LrnParser
         if (context.TargetSymbol is not INamedTypeSymbol type) return null;
         try
         {
-            if (type.TypeKind != TypeKind.Class || type.IsStatic || type.IsAbstract || type.IsGenericType || !Parser.IsPartial(type, cancellationToken))
-                return null;
-
-            var containers = new List<ContainingType>();
-            for (var outer = type.ContainingType; outer != null; outer = outer.ContainingType)
-            {
-                if (outer.IsGenericType || !Parser.IsPartial(outer, cancellationToken)) return null;
-                string keyword = outer.IsRecord ? (outer.IsValueType ? "record struct" : "record")
-                    : outer.TypeKind == TypeKind.Struct ? "struct"
-                    : outer.TypeKind == TypeKind.Interface ? "interface" : "class";
-                containers.Insert(0, new ContainingType(keyword, Parser.Identifier(outer.Name)));
-            }
+            if (Parser.Containers(type, cancellationToken) is not { } containers) return null;
 
             AttributeData attribute = context.Attributes[0];
             string layout = "NCHW", element = "float";
@@ -45,10 +34,8 @@ internal static class LrnParser
                 switch (pair.Key)
                 {
                     case "ElementType":
-                        var special = (value as ITypeSymbol)?.SpecialType;
-                        if (special == SpecialType.System_Single) element = "float";
-                        else if (special == SpecialType.System_Double) element = "double";
-                        else return null; // NK0021
+                        if (Parser.ElementType(value) is not { } elementType) return null; // NK0021
+                        element = elementType;
                         break;
                     case "Layout": layout = value as string ?? ""; break;
                     case "Size": size = value is int s ? s : 0; break;

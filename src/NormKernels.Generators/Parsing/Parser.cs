@@ -23,18 +23,7 @@ internal static class Parser
         if (context.TargetSymbol is not INamedTypeSymbol type) return null;
         try
         {
-            if (type.TypeKind != TypeKind.Class || type.IsStatic || type.IsAbstract || type.IsGenericType || !IsPartial(type, cancellationToken))
-                return null;
-
-            var containers = new List<ContainingType>();
-            for (var outer = type.ContainingType; outer != null; outer = outer.ContainingType)
-            {
-                if (outer.IsGenericType || !IsPartial(outer, cancellationToken)) return null;
-                string keyword = outer.IsRecord ? (outer.IsValueType ? "record struct" : "record")
-                    : outer.TypeKind == TypeKind.Struct ? "struct"
-                    : outer.TypeKind == TypeKind.Interface ? "interface" : "class";
-                containers.Insert(0, new ContainingType(keyword, Identifier(outer.Name)));
-            }
+            if (Containers(type, cancellationToken) is not { } containers) return null;
 
             AttributeData attribute = context.Attributes[0];
             string layout = "NCHW", axes = "";
@@ -49,10 +38,8 @@ internal static class Parser
                 switch (pair.Key)
                 {
                     case "ElementType":
-                        var special = (value as ITypeSymbol)?.SpecialType;
-                        if (special == SpecialType.System_Single) element = "float";
-                        else if (special == SpecialType.System_Double) element = "double";
-                        else return null; // NK0021
+                        if (ElementType(value) is not { } elementType) return null; // NK0021
+                        element = elementType;
                         break;
                     case "Layout": layout = value as string ?? ""; break;
                     case "Axes": axes = value as string ?? ""; break;
@@ -77,6 +64,34 @@ internal static class Parser
             return new ParseResult(null, type.Name, e.GetType().Name + ": " + e.Message);
         }
     }
+
+    /// <summary>
+    /// The containing types (outermost first) of a generatable class: non-static, non-abstract, non-generic and partial,
+    /// nested only in non-generic partial types. Null for anything else (the analyzers report it).
+    /// </summary>
+    internal static List<ContainingType>? Containers(INamedTypeSymbol type, CancellationToken cancellationToken)
+    {
+        if (type.TypeKind != TypeKind.Class || type.IsStatic || type.IsAbstract || type.IsGenericType || !IsPartial(type, cancellationToken))
+            return null;
+        var containers = new List<ContainingType>();
+        for (var outer = type.ContainingType; outer != null; outer = outer.ContainingType)
+        {
+            if (outer.IsGenericType || !IsPartial(outer, cancellationToken)) return null;
+            string keyword = outer.IsRecord ? (outer.IsValueType ? "record struct" : "record")
+                : outer.TypeKind == TypeKind.Struct ? "struct"
+                : outer.TypeKind == TypeKind.Interface ? "interface" : "class";
+            containers.Insert(0, new ContainingType(keyword, Identifier(outer.Name)));
+        }
+        return containers;
+    }
+
+    /// <summary>An <c>ElementType</c> argument as C#: "float", "double", or null for any other type (NK0021).</summary>
+    internal static string? ElementType(object? value) => (value as ITypeSymbol)?.SpecialType switch
+    {
+        SpecialType.System_Single => "float",
+        SpecialType.System_Double => "double",
+        _ => null,
+    };
 
     /// <summary>A name as C# source: keywords (<c>class</c>, <c>event</c>) need their <c>@</c> back.</summary>
     internal static string Identifier(string name) =>
