@@ -88,6 +88,37 @@ internal static class ConvBlock
         }
         Console.WriteLine(line);
         Console.WriteLine($"GroupNorm ran on {gn.LastPath}");
+
+        // Learning: a fresh BatchNorm fits gamma and beta by gradient descent so that its output matches
+        // 2 * xhat + 0.5 (xhat = the normalized input). Backward gives dL/dgamma and dL/dbeta (accumulated,
+        // hence ZeroGrad) and dL/dinput, which would flow on into the conv.
+        var learner = new ConvBatchNorm(Channels);
+        var outputGrad = new float[size];
+        var inputGrad = new float[size];
+        Console.WriteLine("learning gamma -> 2, beta -> 0.5 with Backward (mean over channels):");
+        for (int step = 1; step <= 20; step++)
+        {
+            SampleInput(random, input);
+            conv.Forward(input, features, Batch, Height, Width);
+            learner.Forward(features, normalized, Batch, Height, Width, Channels);
+            for (int i = 0; i < size; i++)
+            {
+                int c = i % Channels;
+                float xhat = (normalized[i] - learner.Bias[c]) / learner.Weight[c];
+                outputGrad[i] = (normalized[i] - (2f * xhat + 0.5f)) / size;   // L = mean of (y - target)^2 / 2
+            }
+            learner.ZeroGrad();
+            learner.Backward(features, outputGrad, inputGrad, Batch, Height, Width, Channels);
+            for (int c = 0; c < Channels; c++)
+            {
+                learner.Weight[c] -= 0.5f * Channels * learner.WeightGrad[c];
+                learner.Bias[c] -= 0.5f * Channels * learner.BiasGrad[c];
+            }
+            if (step is 1 or 2 or 5 or 20)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"   step {step,2}: gamma {learner.Weight.Average(),7:F4}  beta {learner.Bias.Average(),7:F4}"));
+        }
+        Console.WriteLine($"BatchNorm backward ran on {learner.LastPath}");
     }
 
     /// <summary>The conv's input: per channel c, mean 0.5 + 0.1c and standard deviation 1 + 0.05c.</summary>
