@@ -157,6 +157,7 @@ public sealed class BackwardTests
     [InlineData("GnNhwc")]
     [InlineData("RmsNtc")]
     [InlineData("BnPerActivationNchw")]
+    [InlineData("LnNclElementwise")]
     public void InnermostExtentSweep(string name)
     {
         LayerCase layerCase = LayerCases.Get(name);

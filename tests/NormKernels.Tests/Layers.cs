@@ -27,6 +27,9 @@ namespace NormKernels.Tests;
 [Normalize(Layout = "NHWC", Axes = "C,H,W", Affine = AffineMode.Elementwise)] public sealed partial class LnNhwcElementwise;
 [Normalize(Layout = "NTC", Axes = "C")] public sealed partial class LnNtc;
 [Normalize(Layout = "NTC", Axes = "C", Affine = AffineMode.None, Epsilon = 1e-6)] public sealed partial class LnNtcNoAffine;
+// Statistics per (n, l) over C with weights per (c, l): every axis inside a block indexes statistics or parameters,
+// with a kept axis among them (the backward's per-index sums run along the whole block, no "-" rows outside).
+[Normalize(Layout = "NCL", Axes = "C", Affine = AffineMode.Elementwise)] public sealed partial class LnNclElementwise;
 // No C and no affine: the constructor has no size argument.
 [Normalize(Layout = "NL", Axes = "L", Affine = AffineMode.None)] public sealed partial class LnNlNoAffine;
 
@@ -188,6 +191,9 @@ public static class LayerCases
         Case(d => new LnNtc(d[2]), d => LnNtc.StatisticCount(d[0], d[1], d[2]),
             (l, i, o, d) => l.Forward(i, o, d[0], d[1], d[2]),
             (i, o, d, w, b, m, v, e) => LnNtc.ForwardTraining(i, o, d[0], d[1], d[2], w, b, m, v, e)),
+        Case(d => new LnNclElementwise(NonBatch(d)), d => LnNclElementwise.StatisticCount(d[0], d[1], d[2]),
+            (l, i, o, d) => l.Forward(i, o, d[0], d[1], d[2]),
+            (i, o, d, w, b, m, v, e) => LnNclElementwise.ForwardTraining(i, o, d[0], d[1], d[2], w, b, m, v, e)),
         Case(d => new LnNtcNoAffine(d[2]), d => LnNtcNoAffine.StatisticCount(d[0], d[1], d[2]),
             (l, i, o, d) => l.Forward(i, o, d[0], d[1], d[2]),
             (i, o, d, w, b, m, v, e) => LnNtcNoAffine.ForwardTraining(i, o, d[0], d[1], d[2], w, b, m, v, e)),
