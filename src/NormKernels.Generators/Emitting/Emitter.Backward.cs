@@ -364,41 +364,18 @@ internal static partial class Emitter
         using (w.Block("private static void GradientAffineReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, " + t + " r, ref " + t + " g, ref double a, ref double b, ref double dbeta, ref double dgamma)" + isa.Constraint))
         {
             w.Line(isa.Vec + " k = " + isa.Splat("m") + ", vr = " + isa.Splat("r") + ";");
-            w.Line(isa.DeclareDouble("s"));
-            w.Line(isa.DeclareDouble("q"));
-            using (w.Block("for (nint chunk = 0; chunk < len; chunk += " + I(chunk) + ")"))
+            void Step(string at, string j, string mask)
             {
-                w.Line("nint end = len - chunk > " + I(chunk) + " ? chunk + " + I(chunk) + " : len;");
-                w.Line(isa.Vec + " s0 = " + isa.Zero + ", q0 = " + isa.Zero + ", s1 = " + isa.Zero + ", q1 = " + isa.Zero + ";");
-                w.Line("nint i = chunk;");
-                void Step(string at, string j, string mask)
-                {
-                    string d = isa.Load("dy", at);
-                    if (mask.Length > 0) d = "(" + d + " & " + mask + ")";
-                    w.Line(isa.Vec + " d" + j + " = " + d + ", e" + j + " = " + isa.Load("x", at) + " + k;");
-                    w.Line(isa.Vec + " gd" + j + " = " + isa.Load("g", at) + " * d" + j + ", de" + j + " = d" + j + " * e" + j + ";");
-                    w.Line("s" + j + " += gd" + j + ";");
-                    w.Line("q" + j + " = " + isa.MultiplyAdd("gd" + j, "e" + j, "q" + j) + ";");
-                    w.Line(isa.AddToDoubles("dbeta", at, "d" + j));
-                    w.Line(isa.AddToDoubles("dgamma", at, "de" + j + " * vr"));
-                }
-                using (w.Block("for (; i + " + I(2 * width) + " <= end; i += " + I(2 * width) + ")"))
-                {
-                    Step("i", "0", "");
-                    Step("i + " + I(width), "1", "");
-                }
-                using (w.Block("for (; i + " + I(width) + " <= end; i += " + I(width) + ")"))
-                    Step("i", "0", "");
-                if (!isa.IsScalar)
-                    using (w.Block("if (i < end)"))
-                        Step("end - " + I(width), "0", isa.LastLanes("end - i"));
-                w.Line("s0 += s1;");
-                w.Line("q0 += q1;");
-                w.Line(isa.WidenAdd("s", "s0"));
-                w.Line(isa.WidenAdd("q", "q0"));
+                string d = isa.Load("dy", at);
+                if (mask.Length > 0) d = "(" + d + " & " + mask + ")";
+                w.Line(isa.Vec + " d" + j + " = " + d + ", e" + j + " = " + isa.Load("x", at) + " + k;");
+                w.Line(isa.Vec + " gd" + j + " = " + isa.Load("g", at) + " * d" + j + ", de" + j + " = d" + j + " * e" + j + ";");
+                w.Line("s" + j + " += gd" + j + ";");
+                w.Line("q" + j + " = " + isa.MultiplyAdd("gd" + j, "e" + j, "q" + j) + ";");
+                w.Line(isa.AddToDoubles("dbeta", at, "d" + j));
+                w.Line(isa.AddToDoubles("dgamma", at, "de" + j + " * vr"));
             }
-            w.Line("a += " + isa.SumDouble("s") + ";");
-            w.Line("b += " + isa.SumDouble("q") + ";");
+            EmitChunkedSums(w, isa, 2, chunk, Step, "a", "b");
         }
         w.Line();
 
@@ -674,6 +651,53 @@ internal static partial class Emitter
         EmitGradientApplyRun(w, isa, vector);
     }
 
+    /// <summary>
+    /// The skeleton of a two-sum run reduction: <paramref name="accumulators"/> pairs of vector accumulators (s, q) over
+    /// chunks of <paramref name="chunk"/> elements, each chunk's pairs combined and added into double; then one vector at
+    /// a time, and a masked overlapped last vector. <paramref name="step"/>(index, accumulator, mask) adds one vector
+    /// into s{j}, q{j}; the totals are added into <paramref name="sumS"/> and <paramref name="sumQ"/>.
+    /// </summary>
+    private static void EmitChunkedSums(SourceWriter w, VectorIsa isa, int accumulators, int chunk, System.Action<string, string, string> step, string sumS, string sumQ)
+    {
+        int width = isa.Width;
+        w.Line(isa.DeclareDouble("s"));
+        w.Line(isa.DeclareDouble("q"));
+        using (w.Block("for (nint chunk = 0; chunk < len; chunk += " + I(chunk) + ")"))
+        {
+            w.Line("nint end = len - chunk > " + I(chunk) + " ? chunk + " + I(chunk) + " : len;");
+            for (int j = 0; j < accumulators; j++)
+                w.Line(isa.Vec + " s" + I(j) + " = " + isa.Zero + ", q" + I(j) + " = " + isa.Zero + ";");
+            w.Line("nint i = chunk;");
+            using (w.Block("for (; i + " + I(accumulators * width) + " <= end; i += " + I(accumulators * width) + ")"))
+                for (int j = 0; j < accumulators; j++) step(j == 0 ? "i" : "i + " + I(j * width), I(j), "");
+            using (w.Block("for (; i + " + I(width) + " <= end; i += " + I(width) + ")"))
+                step("i", "0", "");
+            if (!isa.IsScalar)
+                using (w.Block("if (i < end)"))
+                    step("end - " + I(width), "0", isa.LastLanes("end - i"));
+            w.Line("s0 = " + PairwiseSum("s", accumulators) + ";");
+            w.Line("q0 = " + PairwiseSum("q", accumulators) + ";");
+            w.Line(isa.WidenAdd("s", "s0"));
+            w.Line(isa.WidenAdd("q", "q0"));
+        }
+        w.Line(sumS + " += " + isa.SumDouble("s") + ";");
+        w.Line(sumQ + " += " + isa.SumDouble("q") + ";");
+    }
+
+    /// <summary>name0 .. name{count-1} added pairwise: ((n0 + n1) + (n2 + n3)) for four.</summary>
+    private static string PairwiseSum(string name, int count)
+    {
+        var terms = Enumerable.Range(0, count).Select(j => name + I(j)).ToList();
+        while (terms.Count > 1)
+        {
+            var next = new List<string>();
+            for (int j = 0; j < terms.Count; j += 2)
+                next.Add(j + 1 < terms.Count ? "(" + terms[j] + " + " + terms[j + 1] + ")" : terms[j]);
+            terms = next;
+        }
+        return terms[0];
+    }
+
     /// <summary>Sums of dy and dy * (x + m) over a contiguous run with m constant: 4 accumulators, float chunks added into double.</summary>
     private static void EmitGradientReduceRun(SourceWriter w, VectorIsa isa)
     {
@@ -684,36 +708,15 @@ internal static partial class Emitter
         using (w.Block("private static void GradientReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, ref double u, ref double v)" + isa.Constraint))
         {
             w.Line(isa.Vec + " k = " + isa.Splat("m") + ";");
-            w.Line(isa.DeclareDouble("s"));
-            w.Line(isa.DeclareDouble("q"));
-            using (w.Block("for (nint chunk = 0; chunk < len; chunk += " + I(chunk) + ")"))
+            void Step(string at, string j, string mask)
             {
-                w.Line("nint end = len - chunk > " + I(chunk) + " ? chunk + " + I(chunk) + " : len;");
-                for (int j = 0; j < u; j++)
-                    w.Line(isa.Vec + " s" + I(j) + " = " + isa.Zero + ", q" + I(j) + " = " + isa.Zero + ";");
-                w.Line("nint i = chunk;");
-                void Step(string at, string j, string mask)
-                {
-                    string g = isa.Load("dy", at);
-                    if (mask.Length > 0) g = "(" + g + " & " + mask + ")";
-                    w.Line(isa.Vec + " g" + j + " = " + g + ";");
-                    w.Line("s" + j + " += g" + j + ";");
-                    w.Line("q" + j + " = " + isa.MultiplyAdd("g" + j, "(" + isa.Load("x", at) + " + k)", "q" + j) + ";");
-                }
-                using (w.Block("for (; i + " + I(step) + " <= end; i += " + I(step) + ")"))
-                    for (int j = 0; j < u; j++) Step(j == 0 ? "i" : "i + " + I(j * width), I(j), "");
-                using (w.Block("for (; i + " + I(width) + " <= end; i += " + I(width) + ")"))
-                    Step("i", "0", "");
-                if (!isa.IsScalar)
-                    using (w.Block("if (i < end)"))
-                        Step("end - " + I(width), "0", isa.LastLanes("end - i"));
-                w.Line("s0 = (s0 + s1) + (s2 + s3);");
-                w.Line("q0 = (q0 + q1) + (q2 + q3);");
-                w.Line(isa.WidenAdd("s", "s0"));
-                w.Line(isa.WidenAdd("q", "q0"));
+                string g = isa.Load("dy", at);
+                if (mask.Length > 0) g = "(" + g + " & " + mask + ")";
+                w.Line(isa.Vec + " g" + j + " = " + g + ";");
+                w.Line("s" + j + " += g" + j + ";");
+                w.Line("q" + j + " = " + isa.MultiplyAdd("g" + j, "(" + isa.Load("x", at) + " + k)", "q" + j) + ";");
             }
-            w.Line("u += " + isa.SumDouble("s") + ";");
-            w.Line("v += " + isa.SumDouble("q") + ";");
+            EmitChunkedSums(w, isa, u, chunk, Step, "u", "v");
         }
         w.Line();
     }
