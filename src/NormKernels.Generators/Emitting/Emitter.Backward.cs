@@ -107,11 +107,7 @@ internal static partial class Emitter
                     w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * coefficients).Clear();");
                     w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new GradientChunk<TOps>(path, " + ctx.ExtentArgs +
                            ", gradFirst, chunks, coefficients, partials, elements), input, inputGrad, outputGrad, default, default, default);");
-                    w.Line("// Merge the chunks' partial sums in chunk order.");
-                    w.Line("new global::System.Span<double>(doubles, 0, 2 * coefficients).Clear();");
-                    using (w.Block("for (int chunk = 0; chunk < chunks; chunk++)"))
-                    using (w.Block("for (int f = 0; f < 2 * coefficients; f++)"))
-                        w.Line("doubles[f] += partials[chunk * 2 * coefficients + f];");
+                    EmitMergeChunkPartials(w, "2 * coefficients");
                     EmitGradientCoefficients(w, ctx, "(nint)0", "gammaRef", "gradSums", "parameters");
                     w.Line("nint applyFirst = gradFirst;");
                     w.Line("int applyChunks = " + (plan.GradientSegments.Count > 1 ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(ChunkElements) + ", 1, (long)applyFirst)" : "1") + ";");

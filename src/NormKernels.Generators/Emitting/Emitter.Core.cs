@@ -185,21 +185,33 @@ internal static partial class Emitter
             {
                 w.Line("ref " + ctx.T + " xb = ref " + Marshal + ".GetReference(input);");
                 if (standardize) EmitShift(w, ctx);
-                w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * accumulators).Clear();");
-                w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new StatisticsChunk<TOps>(path, " + ctx.ExtentArgs +
-                       ", statFirst, chunks, accumulators, partials, elements), input, default, default, default, default, default);");
-                w.Line("// Merge the chunks' partial sums in chunk order (deterministic whatever ran them).");
-                w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
-                using (w.Block("for (int chunk = 0; chunk < chunks; chunk++)"))
-                {
-                    using (w.Block("for (int a = 0; a < 2 * accumulators; a++)"))
-                        w.Line("doubles[a] += partials[chunk * 2 * accumulators + a];");
-                }
+                EmitStatisticsChunks(w, ctx);
                 w.Line("ref " + ctx.T + " stat0Ref = ref " + Marshal + ".GetReference(stat0);");
                 if (standardize) w.Line("ref " + ctx.T + " stat1Ref = ref " + Marshal + ".GetReference(stat1);");
                 EmitCombineAndFinalize(w, ctx, "(nint)0", "stat0Ref", "stat1Ref");
             },
             release: () => w.Line(Pool + "<double>.Shared.Return(partials);"));
+    }
+
+    /// <summary>The statistics pass over the chunks of a whole-tensor plan (locals statFirst, chunks, accumulators,
+    /// partials, elements, shift in place): each chunk's partial sums, then merged into doubles in chunk order.</summary>
+    private static void EmitStatisticsChunks(SourceWriter w, Context ctx)
+    {
+        w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * accumulators).Clear();");
+        w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new StatisticsChunk<TOps>(path, " + ctx.ExtentArgs +
+               ", statFirst, chunks, accumulators, partials, elements), input, default, default, default, default, default);");
+        EmitMergeChunkPartials(w, "2 * accumulators");
+    }
+
+    /// <summary>doubles[0, width) = the sum of the chunks' partials (partials[chunk * width + a]), added in chunk order, so the
+    /// result does not depend on which thread ran which chunk.</summary>
+    private static void EmitMergeChunkPartials(SourceWriter w, string width)
+    {
+        w.Line("// Merge the chunks' partial sums in chunk order (deterministic whatever ran them).");
+        w.Line("new global::System.Span<double>(doubles, 0, " + width + ").Clear();");
+        using (w.Block("for (int chunk = 0; chunk < chunks; chunk++)"))
+        using (w.Block("for (int a = 0; a < " + width + "; a++)"))
+            w.Line("doubles[a] += partials[chunk * " + width + " + a];");
     }
 
     private static void EmitWholeInference(SourceWriter w, Context ctx, string common)

@@ -166,16 +166,7 @@ internal static partial class Emitter
                     EmitScratchRefs(w, ctx, training: true);
                     w.Line("ref " + ctx.T + " xb = ref " + Marshal + ".GetReference(input);");
                     EmitShift(w, ctx);
-                    w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * accumulators).Clear();");
-                    w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new StatisticsChunk<TOps>(path, " + ctx.ExtentArgs +
-                           ", statFirst, chunks, accumulators, partials, elements), input, default, default, default, default, default);");
-                    w.Line("// Merge the chunks' partial sums in chunk order (deterministic whatever ran them).");
-                    w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
-                    using (w.Block("for (int chunk = 0; chunk < chunks; chunk++)"))
-                    {
-                        using (w.Block("for (int a = 0; a < 2 * accumulators; a++)"))
-                            w.Line("doubles[a] += partials[chunk * 2 * accumulators + a];");
-                    }
+                    EmitStatisticsChunks(w, ctx);
                     w.Line("ref double meanOut = ref " + Marshal + ".GetReference(shardMean);");
                     w.Line("ref double m2Out = ref " + Marshal + ".GetReference(shardM2);");
                     EmitMomentsFinalize(w, ctx);
