@@ -74,6 +74,9 @@ public sealed class PlannerTests
         Assert.Equal(printed.Blocks.Length == 0 ? 0 : printed.Blocks.Split(", ").Length, Property(plan, "BlockAxes"));
         Assert.Equal(printed.StatSegments.Count(ch => ch == '['), ((System.Collections.IEnumerable)Property(plan, "StatSegments")!).Cast<object>().Count());
         Assert.Equal(printed.GradientSegments.Count(ch => ch == '['), ((System.Collections.IEnumerable)Property(plan, "GradientSegments")!).Cast<object>().Count());
+        // Two-step plans with one statistic per block (the LayerNorm rows here) sum per statistic in the backward.
+        Assert.Equal(printed.Form == "two-step", Property(plan, "GradientPerStatistic"));
+        Assert.Equal(printed.Form == "two-step", Generated.Value.Sources[row.Layer.HintName].Contains("Backward per block: segments " + printed.GradientSegments + "; one statistic per block", StringComparison.Ordinal));
     }
 
     private static object? Property(object target, string name) =>

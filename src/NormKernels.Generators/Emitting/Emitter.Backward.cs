@@ -291,15 +291,8 @@ internal static partial class Emitter
         });
     }
 
-    /// <summary>
-    /// The two-step plans with one statistic per block (LayerNorm/RMSNorm with elementwise or per-channel affine over the
-    /// reduced axes: every axis inside the block indexes the parameters). Their fold index is the element itself, so the
-    /// per-index sums would be as large as the block: instead one pass sums A = sum g * dy and B = sum g * dy * (x - mean)
-    /// with gamma loaded along the run and adds dbeta, dgamma per element into the group's partial, and a second writes
-    /// dx = dy * g * r + (x - mean) * Q + R.
-    /// </summary>
-    private static bool SingleStatistic(Context ctx) =>
-        ctx.Plan.Form == ApplyForm.TwoStep && ctx.Plan.BlockAxes > 0 && !ctx.Axes.Any(a => !a.Reduced && !a.Block) && ctx.Spec.HasAffine;
+    /// <summary>The planner's <see cref="KernelPlan.GradientPerStatistic"/>: sums per statistic, gamma loaded along the run.</summary>
+    private static bool SingleStatistic(Context ctx) => ctx.Plan.GradientPerStatistic;
 
     private static void EmitSingleStatisticBlock(SourceWriter w, Context ctx)
     {

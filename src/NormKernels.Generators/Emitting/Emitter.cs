@@ -85,8 +85,10 @@ internal static partial class Emitter
                 ? "y = x * A[f] + B[f] with A, B folded from statistics and affine per coefficient index f."
                 : "y = (x * a[s] + b[s]) * gamma[p] + beta[p] (every axis indexes statistics or parameters, so nothing would be reused by folding).") +
             " Main loop unrolled " + Literals.Int(Context.Unroll) + "x; the tail is one overlapped vector with the finished lanes masked (blended on store).</para>");
-        w.Line("/// <para>Backward per block: segments " + ctx.Describe(plan.GradientSegments) + "; per fold index f the sums of dy and dy * (x - mean), then " +
-            "dx = dy * P[f] + (x - mean) * Q[f] + R[f], weight and bias gradients summed per group of blocks and added in group order.</para>");
+        w.Line("/// <para>Backward per block: segments " + ctx.Describe(plan.GradientSegments) + "; " + (plan.GradientPerStatistic
+            ? "one statistic per block: the sums of gamma * dy and gamma * dy * (x - mean) with gamma loaded along the run, then dx = dy * gamma * r + (x - mean) * Q + R"
+            : "per fold index f the sums of dy and dy * (x - mean), then dx = dy * P[f] + (x - mean) * Q[f] + R[f]") +
+            ", weight and bias gradients summed per group of blocks and added in group order.</para>");
         w.Line("/// <para>Paths: Vector512 (AVX-512), Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the innermost extents.</para>");
         w.Line("/// </remarks>");
     }

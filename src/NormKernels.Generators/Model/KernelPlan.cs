@@ -60,6 +60,9 @@ internal enum ApplyForm
 /// <param name="GradientSegments">Axes inside a block folded for the backward passes: "F" where the axis indexes statistics or
 /// parameters (the backward's per-index sums and coefficients move along it), "-" where they are constant. In the Fold form
 /// this is <paramref name="ApplySegments"/>; in the TwoStep form every axis inside the block is "F".</param>
+/// <param name="GradientPerStatistic">The backward sums per statistic instead of per fold index: a two-step plan with one
+/// statistic per block (every axis inside it indexes the parameters), whose fold index would be the element itself, so
+/// its sums run with gamma loaded along the run and the parameter gradients are added per element.</param>
 /// <param name="BatchReduced">N is reduced: the layer keeps running statistics.</param>
 /// <param name="RunningSize">C# expression (over ctor fields) of the running-statistics length, or empty.</param>
 internal sealed record KernelPlan(
@@ -71,6 +74,7 @@ internal sealed record KernelPlan(
     ApplyForm Form,
     EquatableArray<Segment> ApplySegments,
     EquatableArray<Segment> GradientSegments,
+    bool GradientPerStatistic,
     bool BatchReduced,
     string RunningSize)
 {

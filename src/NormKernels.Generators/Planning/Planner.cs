@@ -73,6 +73,8 @@ internal static class Planner
         // Backward: per fold index f (every axis inside the block that indexes statistics or parameters) the sums of dy and
         // dy * (x - mean), then dx = dy * P[f] + (x - mean) * Q[f] + R[f]. Same classes as the Fold apply.
         var gradientSegments = Fold(axes, a => !a.Reduced || a.Param ? "F" : "-");
+        // Two-step with one statistic per block: the fold index would be the element, so sum per statistic instead.
+        bool gradientPerStatistic = form == ApplyForm.TwoStep && blockAxes > 0 && !axes.Any(a => !a.Reduced && !a.Block) && spec.HasAffine;
 
         bool batchReduced = reduced.Contains(LayoutGrammar.Batch);
         string runningSize = "";
@@ -90,7 +92,7 @@ internal static class Planner
         }
 
         return new KernelPlan(new EquatableArray<PlanAxis>(axes), blockAxes, statSegments, strategy, promoted,
-            form, applySegments, gradientSegments, batchReduced, runningSize);
+            form, applySegments, gradientSegments, gradientPerStatistic, batchReduced, runningSize);
     }
 
     /// <summary>The non-block axes folded into segments: neighbours in memory (consecutive axes) of one class.</summary>
