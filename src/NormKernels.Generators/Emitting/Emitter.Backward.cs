@@ -451,11 +451,7 @@ internal static partial class Emitter
             w.Line("int count = CheckShape(input.Length, input.Length, " + dims + ");");
             w.Line(Checks + ".Length(outputGrad.Length, count, \"outputGrad\", " + Literals.String(dims) + ");");
             w.Line(Checks + ".Length(inputGrad.Length, count, \"inputGrad\", " + Literals.String(dims) + ");");
-            if (ctx.SizeParam == "channels")
-                w.Line(Checks + ".Equal(c, _channels, nameof(c), \"the layer's channel count\");");
-            else if (ctx.SizeParam == "normalizedSize")
-                w.Line(Checks + ".Product(ParameterCount(" + dims + "), _normalizedSize, nameof(" + ctx.FirstSampleDim + "), " +
-                    Literals.String(ctx.SampleDimsText) + ", \"the layer's normalizedSize\");");
+            EmitLayerSizeCheck(w, ctx);
             w.Line(Checks + ".NoPartialOverlap(input, inputGrad, nameof(inputGrad));");
             w.Line(Checks + ".NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));");
             string weight = spec.HasAffine ? "Weight" : "default";

@@ -83,11 +83,7 @@ internal static partial class Emitter
                        ", global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> mean, global::System.ReadOnlySpan<double> m2)"))
         {
             w.Line("CheckShape(input.Length, output.Length, " + ctx.DimArgs + ");");
-            if (ctx.SizeParam == "channels")
-                w.Line(Checks + ".Equal(c, _channels, nameof(c), \"the layer's channel count\");");
-            else if (ctx.SizeParam == "normalizedSize")
-                w.Line(Checks + ".Product(ParameterCount(" + ctx.DimArgs + "), _normalizedSize, nameof(" + ctx.FirstSampleDim + "), " +
-                    Literals.String(ctx.SampleDimsText) + ", \"the layer's normalizedSize\");");
+            EmitLayerSizeCheck(w, ctx);
             w.Line(Checks + ".NoPartialOverlap(input, output, nameof(output));");
             w.Line("int statistics = StatisticCount(" + ctx.DimArgs + ");");
             w.Line(Checks + ".MergedStatistics(count, mean, m2, statistics, " + Literals.String(StatisticsWhat(ctx)) + ");");

@@ -204,11 +204,7 @@ internal static partial class Emitter
         using (w.Block("public void Forward(" + ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.DimParams + ")"))
         {
             w.Line("CheckShape(input.Length, output.Length, " + ctx.DimArgs + ");");
-            if (ctx.SizeParam == "channels")
-                w.Line(Checks + ".Equal(c, _channels, nameof(c), \"the layer's channel count\");");
-            else if (ctx.SizeParam == "normalizedSize")
-                w.Line(Checks + ".Product(ParameterCount(" + ctx.DimArgs + "), _normalizedSize, nameof(" + ctx.FirstSampleDim + "), " +
-                    Literals.String(ctx.SampleDimsText) + ", \"the layer's normalizedSize\");");
+            EmitLayerSizeCheck(w, ctx);
             w.Line(Checks + ".NoPartialOverlap(input, output, nameof(output));");
             // Locals have multi-letter names: every single lower-case letter may be a dim parameter.
             string paramRefs = spec.HasAffine ? "Weight, Bias" : "default, default";
@@ -264,6 +260,16 @@ internal static partial class Emitter
             w.Line("Forward(inputSpan, outputSpan, " + ctx.DimsFromArray + ");");
         }
         w.Line();
+    }
+
+    /// <summary>The dims against the layer's own size: <c>c</c> against its channels, or the sample dims against its normalizedSize.</summary>
+    private static void EmitLayerSizeCheck(SourceWriter w, Context ctx)
+    {
+        if (ctx.SizeParam == "channels")
+            w.Line(Checks + ".Equal(c, _channels, nameof(c), \"the layer's channel count\");");
+        else if (ctx.SizeParam == "normalizedSize")
+            w.Line(Checks + ".Product(ParameterCount(" + ctx.DimArgs + "), _normalizedSize, nameof(" + ctx.FirstSampleDim + "), " +
+                Literals.String(ctx.SampleDimsText) + ", \"the layer's normalizedSize\");");
     }
 
     /// <summary>Reads input/output tensors into spans and dims (checked against the layout and each other).</summary>
