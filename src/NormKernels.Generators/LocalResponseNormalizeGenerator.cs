@@ -37,7 +37,7 @@ public sealed class LocalResponseNormalizeGenerator : IIncrementalGenerator
             try
             {
                 string source = LrnEmitter.Emit(parsed.Spec);
-                context.AddSource(parsed.Spec.FullName.Replace("@", "") + ".LocalResponseNormalize.g.cs", source);
+                context.AddSource(Parser.HintName(parsed.Spec.FullName, ".LocalResponseNormalize.g.cs"), source);
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException)

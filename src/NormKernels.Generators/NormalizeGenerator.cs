@@ -69,8 +69,7 @@ public sealed class NormalizeGenerator : IIncrementalGenerator
             layer.TypeName, colon < 0 ? failure : failure.Substring(0, colon), colon < 0 ? "" : failure.Substring(colon + 1).Trim()));
     }
 
-    private static string HintName(NormSpec spec) =>
-        spec.FullName.Replace("@", "").Replace('<', '_').Replace('>', '_') + ".Normalize.g.cs";
+    private static string HintName(NormSpec spec) => Parser.HintName(spec.FullName, ".Normalize.g.cs");
 }
 
 /// <summary>The plan step's result: spec and plan, or the internal failure to report.</summary>

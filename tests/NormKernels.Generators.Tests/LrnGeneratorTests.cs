@@ -224,10 +224,10 @@ public sealed class LrnAnalyzerTests
     }
 
     [Fact]
-    public void SupportedDiagnostics_HaveHelpLinks_AndTheNewIdsAreNK0022ToNK0025()
+    public void SupportedDiagnostics_HaveHelpLinks_AndTheNewIdsAreNK0022ToNK0030()
     {
         var descriptors = new LocalResponseNormalizeAttributeAnalyzer().SupportedDiagnostics;
-        Assert.Equal(new[] { "NK0022", "NK0023", "NK0024", "NK0025" }, descriptors.Select(d => d.Id).Where(id => string.CompareOrdinal(id, "NK0021") > 0));
+        Assert.Equal(new[] { "NK0022", "NK0023", "NK0024", "NK0025", "NK0026", "NK0027", "NK0028", "NK0029", "NK0030" }, descriptors.Select(d => d.Id).Where(id => string.CompareOrdinal(id, "NK0021") > 0));
         Assert.All(descriptors, d => Assert.Equal("https://github.com/normkernels/normkernels/blob/main/docs/diagnostics.md#" + d.Id.ToLowerInvariant(), d.HelpLinkUri));
         Assert.Equal(DiagnosticSeverity.Warning, descriptors.Single(d => d.Id == "NK0025").DefaultSeverity);
         Assert.All(descriptors.Where(d => d.Id != "NK0025"), d => Assert.Equal(DiagnosticSeverity.Error, d.DefaultSeverity));

@@ -41,6 +41,11 @@ namespace NormKernels.Generators.Diagnostics
         public const string LrnSizeNotPositiveId = "NK0023";
         public const string LrnNotFiniteId = "NK0024";
         public const string LrnKNotPositiveId = "NK0025";
+        public const string TypeNameReservedId = "NK0026";
+        public const string KeywordCapturedId = "NK0027";
+        public const string PrimaryConstructorId = "NK0028";
+        public const string MemberConflictId = "NK0029";
+        public const string BothAttributesId = "NK0030";
         public const string InternalGeneratorErrorId = "NK0900";
 
         /// <summary>{0}: the type name.</summary>
@@ -292,6 +297,56 @@ namespace NormKernels.Generators.Diagnostics
             defaultSeverity: DiagnosticSeverity.Warning,
             isEnabledByDefault: true,
             helpLinkUri: HelpBase + "nk0025");
+
+        /// <summary>{0}: the type name.</summary>
+        public static readonly DiagnosticDescriptor TypeNameReserved = new DiagnosticDescriptor(
+            id: TypeNameReservedId,
+            title: "Layer is named like a member the generator adds",
+            messageFormat: "'{0}' is the name of a member the generator adds to the layer, and a member cannot be named like its type; expected another type name",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0026");
+
+        /// <summary>{0}: the keyword; {1}: the type that captures it.</summary>
+        public static readonly DiagnosticDescriptor KeywordCaptured = new DiagnosticDescriptor(
+            id: KeywordCapturedId,
+            title: "A type in scope of the layer is named like a keyword the generated code uses",
+            messageFormat: "The type '{1}' is in scope of the layer, so '{0}' in the generated code would mean that type instead of the keyword; expected no type named '{0}' where the layer is declared",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0027");
+
+        /// <summary>{0}: the type name.</summary>
+        public static readonly DiagnosticDescriptor PrimaryConstructor = new DiagnosticDescriptor(
+            id: PrimaryConstructorId,
+            title: "Layer has a primary constructor",
+            messageFormat: "'{0}' has a primary constructor, which the generated constructor cannot call; expected no parameter list on the layer (add a constructor that calls the generated one instead)",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0028");
+
+        /// <summary>{0}: the member ("'Weight'", "a constructor (int, float, float)"); {1}: the type name.</summary>
+        public static readonly DiagnosticDescriptor MemberConflict = new DiagnosticDescriptor(
+            id: MemberConflictId,
+            title: "Layer declares a member the generator adds",
+            messageFormat: "'{1}' declares {0}, which the generator adds to the layer; expected another name (or, for a constructor, other parameters)",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0029");
+
+        /// <summary>{0}: the type name.</summary>
+        public static readonly DiagnosticDescriptor BothAttributes = new DiagnosticDescriptor(
+            id: BothAttributesId,
+            title: "Type has both [Normalize] and [LocalResponseNormalize]",
+            messageFormat: "'{0}' has both [Normalize] and [LocalResponseNormalize], which would each add a constructor, Forward and Backward; expected one attribute per class",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0030");
 
         /// <summary>{0}: the type name; {1}: the exception type; {2}: the exception message.</summary>
         public static readonly DiagnosticDescriptor InternalGeneratorError = new DiagnosticDescriptor(

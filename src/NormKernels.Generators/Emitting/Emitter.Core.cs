@@ -203,15 +203,16 @@ internal static partial class Emitter
         EmitMergeChunkPartials(w, "2 * accumulators");
     }
 
-    /// <summary>doubles[0, width) = the sum of the chunks' partials (partials[chunk * width + a]), added in chunk order, so the
-    /// result does not depend on which thread ran which chunk.</summary>
+    /// <summary>doubles[0, width) = the sum of the chunks' partials (partials[chunk * width + slot]), added in chunk order, so the
+    /// result does not depend on which thread ran which chunk. (Not <c>a</c>: the coefficients' <c>double a</c> shares the scope
+    /// when the plan has no coefficient loop.)</summary>
     private static void EmitMergeChunkPartials(SourceWriter w, string width)
     {
         w.Line("// Merge the chunks' partial sums in chunk order (deterministic whatever ran them).");
         w.Line("new global::System.Span<double>(doubles, 0, " + width + ").Clear();");
         using (w.Block("for (int chunk = 0; chunk < chunks; chunk++)"))
-        using (w.Block("for (int a = 0; a < " + width + "; a++)"))
-            w.Line("doubles[a] += partials[chunk * " + width + " + a];");
+        using (w.Block("for (int slot = 0; slot < " + width + "; slot++)"))
+            w.Line("doubles[slot] += partials[chunk * " + width + " + slot];");
     }
 
     private static void EmitWholeInference(SourceWriter w, Context ctx, string common)

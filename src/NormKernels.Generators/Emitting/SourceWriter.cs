@@ -50,12 +50,15 @@ internal sealed class SourceWriter
     }
 }
 
-/// <summary>Invariant-culture C# literals (a culture with U+2212 minus signs must not break the build).</summary>
+/// <summary>Invariant-culture C# literals (a culture with U+2212 minus signs must not break the build). Values that are not
+/// finite (a product of finite attribute values can overflow) are written as the type's named constants.</summary>
 internal static class Literals
 {
     public static string Float(double value)
     {
         float f = (float)value;
+        if (float.IsNaN(f)) return "float.NaN";
+        if (float.IsInfinity(f)) return f > 0 ? "float.PositiveInfinity" : "float.NegativeInfinity";
         string text = f.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
         if (text.IndexOf('.') < 0 && text.IndexOf('E') < 0) text += ".0";
         return text + "f";
@@ -63,6 +66,8 @@ internal static class Literals
 
     public static string Double(double value)
     {
+        if (double.IsNaN(value)) return "double.NaN";
+        if (double.IsInfinity(value)) return value > 0 ? "double.PositiveInfinity" : "double.NegativeInfinity";
         string text = value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
         if (text.IndexOf('.') < 0 && text.IndexOf('E') < 0) text += ".0";
         return text + "d";

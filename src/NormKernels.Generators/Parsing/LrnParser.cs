@@ -46,6 +46,9 @@ internal static class LrnParser
             }
             cancellationToken.ThrowIfCancellationRequested();
             if (LrnRules.HasError(LrnRules.Check(layout, size, alpha, beta, k))) return null;
+            // NK0026-NK0030, as in Parser: the generated constructor takes no parameters.
+            if (Parser.Collides(type, context.TargetNode, Array.Empty<ITypeSymbol>(), context.SemanticModel.Compilation, Parser.AttributeName, cancellationToken))
+                return null;
 
             string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
             var spec = new LrnSpec(ns, new EquatableArray<ContainingType>(containers.ToArray()), Parser.Identifier(type.Name),

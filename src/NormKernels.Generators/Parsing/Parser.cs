@@ -5,6 +5,7 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using NormKernels.Generators.Diagnostics.Analyzers;
 using NormKernels.Generators.Helpers;
 using NormKernels.Generators.Model;
 
@@ -53,6 +54,11 @@ internal static class Parser
             cancellationToken.ThrowIfCancellationRequested();
             if (LayoutGrammar.Check(layout, axes, groups, groupsGiven, kind, affine, epsilon, momentum).Count > 0)
                 return null;
+            // NK0026-NK0030: the analyzers report what in the declaration would collide with the generated code.
+            Compilation compilation = context.SemanticModel.Compilation;
+            ITypeSymbol[] constructor = LayerDeclarationChecks.NormalizeConstructor(compilation,
+                compilation.GetSpecialType(element == "double" ? SpecialType.System_Double : SpecialType.System_Single), layout, axes, affine);
+            if (Collides(type, context.TargetNode, constructor, compilation, LrnParser.AttributeName, cancellationToken)) return null;
 
             string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
             var spec = new NormSpec(ns, new EquatableArray<ContainingType>(containers.ToArray()), Identifier(type.Name),
@@ -66,24 +72,49 @@ internal static class Parser
     }
 
     /// <summary>
-    /// The containing types (outermost first) of a generatable class: non-static, non-abstract, non-generic and partial,
-    /// nested only in non-generic partial types. Null for anything else (the analyzers report it).
+    /// The containing types (outermost first) of a generatable class: non-static, non-abstract, non-generic, not file-local
+    /// and partial, nested only in partial types (generic ones too: their type parameters are repeated, with variance).
+    /// Null for anything else (the analyzers report it).
     /// </summary>
     internal static List<ContainingType>? Containers(INamedTypeSymbol type, CancellationToken cancellationToken)
     {
-        if (type.TypeKind != TypeKind.Class || type.IsStatic || type.IsAbstract || type.IsGenericType || !IsPartial(type, cancellationToken))
+        if (type.TypeKind != TypeKind.Class || type.IsStatic || type.IsAbstract || type.TypeParameters.Length > 0 || type.IsRecord ||
+            !IsPartial(type, cancellationToken) || IsFileLocal(type, cancellationToken))
             return null;
         var containers = new List<ContainingType>();
         for (var outer = type.ContainingType; outer != null; outer = outer.ContainingType)
         {
-            if (outer.IsGenericType || !IsPartial(outer, cancellationToken)) return null;
+            if (!IsPartial(outer, cancellationToken)) return null;
             string keyword = outer.IsRecord ? (outer.IsValueType ? "record struct" : "record")
                 : outer.TypeKind == TypeKind.Struct ? "struct"
                 : outer.TypeKind == TypeKind.Interface ? "interface" : "class";
-            containers.Insert(0, new ContainingType(keyword, Identifier(outer.Name)));
+            string typeParameters = outer.TypeParameters.Length == 0 ? "" : "<" + string.Join(", ", outer.TypeParameters.Select(p =>
+                (p.Variance == VarianceKind.Out ? "out " : p.Variance == VarianceKind.In ? "in " : "") + Identifier(p.Name))) + ">";
+            containers.Insert(0, new ContainingType(keyword, Identifier(outer.Name) + typeParameters));
         }
         return containers;
     }
+
+    /// <summary>
+    /// True when the type has a collision the analyzers report (NK0026-NK0029), also carries <paramref name="otherAttribute"/>
+    /// (NK0030), or carries this attribute on more than one declaration (CS0579): generating would only add errors.
+    /// </summary>
+    internal static bool Collides(INamedTypeSymbol type, SyntaxNode declaration, ITypeSymbol[] constructor, Compilation compilation,
+        string otherAttribute, CancellationToken cancellationToken)
+    {
+        INamedTypeSymbol? other = compilation.GetTypeByMetadataName(otherAttribute);
+        if (LayerDeclarationChecks.HasAttribute(type, other)) return true;
+        return LayerDeclarationChecks.Find(type, declaration, constructor, cancellationToken).Count > 0;
+    }
+
+    /// <summary>A hint name for the layer's file: the full name without '@' and with the characters of type parameter lists replaced.</summary>
+    internal static string HintName(string fullName, string suffix) =>
+        fullName.Replace("@", "").Replace(", ", "_").Replace('<', '_').Replace('>', '_').Replace(',', '_').Replace(' ', '_') + suffix;
+
+    /// <summary>A <c>file</c> class: its other parts would have to be in the same file, which generated code never is.</summary>
+    internal static bool IsFileLocal(INamedTypeSymbol type, CancellationToken cancellationToken) =>
+        type.DeclaringSyntaxReferences.Any(r => r.GetSyntax(cancellationToken) is TypeDeclarationSyntax t &&
+                                                t.Modifiers.Any(m => m.IsKind(SyntaxKind.FileKeyword)));
 
     /// <summary>An <c>ElementType</c> argument as C#: "float", "double", or null for any other type (NK0021).</summary>
     internal static string? ElementType(object? value) => (value as ITypeSymbol)?.SpecialType switch

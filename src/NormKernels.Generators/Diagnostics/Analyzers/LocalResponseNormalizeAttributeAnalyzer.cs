@@ -30,7 +30,12 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
             DiagnosticDescriptors.LrnLayoutWithoutChannel,
             DiagnosticDescriptors.LrnSizeNotPositive,
             DiagnosticDescriptors.LrnNotFinite,
-            DiagnosticDescriptors.LrnKNotPositive);
+            DiagnosticDescriptors.LrnKNotPositive,
+            DiagnosticDescriptors.TypeNameReserved,
+            DiagnosticDescriptors.KeywordCaptured,
+            DiagnosticDescriptors.PrimaryConstructor,
+            DiagnosticDescriptors.MemberConflict,
+            DiagnosticDescriptors.BothAttributes);
 
         /// <inheritdoc/>
         public override void Initialize(AnalysisContext context)
@@ -41,11 +46,12 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
             {
                 INamedTypeSymbol? attributeType = start.Compilation.GetTypeByMetadataName(AttributeMetadataName);
                 if (attributeType is null) return;
-                start.RegisterSymbolAction(symbolContext => AnalyzeType(symbolContext, attributeType), SymbolKind.NamedType);
+                INamedTypeSymbol? normalizeType = start.Compilation.GetTypeByMetadataName(NormalizeAttributeAnalyzer.AttributeMetadataName);
+                start.RegisterSymbolAction(symbolContext => AnalyzeType(symbolContext, attributeType, normalizeType), SymbolKind.NamedType);
             });
         }
 
-        private static void AnalyzeType(SymbolAnalysisContext context, INamedTypeSymbol attributeType)
+        private static void AnalyzeType(SymbolAnalysisContext context, INamedTypeSymbol attributeType, INamedTypeSymbol? normalizeType)
         {
             var type = (INamedTypeSymbol)context.Symbol;
             foreach (AttributeData attribute in type.GetAttributes())
@@ -54,8 +60,15 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
                 if (attribute.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken) is not AttributeSyntax syntax) continue;
                 if (syntax.Parent?.Parent is not MemberDeclarationSyntax declaration) continue;
 
+                // NK0030: one mistake, one diagnostic; the [Normalize] analyzer reports everything else about the type.
+                if (LayerDeclarationChecks.HasAttribute(type, normalizeType))
+                {
+                    context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.BothAttributes, syntax.Name.GetLocation(), type.Name));
+                    continue;
+                }
                 NormalizeAttributeAnalyzer.AnalyzeTypeShape(context, type, declaration);
                 AnalyzeArguments(context, attribute, syntax);
+                LayerDeclarationChecks.Analyze(context, type, declaration, System.Array.Empty<ITypeSymbol>());
             }
         }
 
@@ -101,7 +114,7 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
             foreach (LrnRules.Problem problem in LrnRules.Check(layout, size, alpha, beta, k))
             {
                 DiagnosticDescriptor descriptor = problem.Layout != null ? DiagnosticDescriptors.For(problem.Layout.Kind) : For(problem.Kind);
-                if (!reported.Add(problem.Argument + "\n" + problem.Detail + "\n" + descriptor.Id)) continue;
+                if (!reported.Add(problem.Argument + "\n" + descriptor.Id)) continue; // one per id and argument, as for [Normalize]
                 context.ReportDiagnostic(Diagnostic.Create(descriptor, LocationOf(syntax, problem.Argument), problem.Detail));
             }
         }

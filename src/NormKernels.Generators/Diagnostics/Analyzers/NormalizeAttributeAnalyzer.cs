@@ -47,7 +47,11 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
             DiagnosticDescriptors.RunningStatisticsUnsized,
             DiagnosticDescriptors.UnsupportedType,
             DiagnosticDescriptors.ContainingTypeNotPartial,
-            DiagnosticDescriptors.ElementTypeUnsupported);
+            DiagnosticDescriptors.ElementTypeUnsupported,
+            DiagnosticDescriptors.TypeNameReserved,
+            DiagnosticDescriptors.KeywordCaptured,
+            DiagnosticDescriptors.PrimaryConstructor,
+            DiagnosticDescriptors.MemberConflict);
 
         /// <inheritdoc/>
         public override void Initialize(AnalysisContext context)
@@ -72,13 +76,16 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
                 if (syntax.Parent?.Parent is not MemberDeclarationSyntax declaration) continue;
 
                 AnalyzeTypeShape(context, type, declaration);
-                AnalyzeArguments(context, attribute, syntax);
+                ITypeSymbol[]? constructor = AnalyzeArguments(context, attribute, syntax);
+                LayerDeclarationChecks.Analyze(context, type, declaration, constructor);
             }
         }
 
         /// <summary>NK0001, NK0019, NK0020: the generator adds members to a non-generic, non-static partial class.</summary>
         internal static void AnalyzeTypeShape(SymbolAnalysisContext context, INamedTypeSymbol type, MemberDeclarationSyntax declaration)
         {
+            // A struct, interface, enum or delegate: AttributeUsage(Class) makes it CS0592, which is the one error.
+            if (type.TypeKind != TypeKind.Class) return;
             SyntaxToken identifier = IdentifierOf(declaration);
             Location location = identifier.GetLocation();
 
@@ -108,23 +115,12 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
                     if (type.IsStatic) reasons.Add("static");
                     else if (type.IsAbstract) reasons.Add("abstract");
                     break;
-                case TypeKind.Struct:
-                    reasons.Add(type.IsRecord ? "a record struct" : "a struct");
-                    break;
-                case TypeKind.Interface:
-                    reasons.Add("an interface");
-                    break;
-                case TypeKind.Enum:
-                    reasons.Add("an enum");
-                    break;
-                case TypeKind.Delegate:
-                    reasons.Add("a delegate");
-                    break;
                 default:
-                    reasons.Add("not a class");
-                    break;
+                    // A struct, interface, enum or delegate: AttributeUsage(Class) makes it CS0592 already, one error is enough.
+                    return "";
             }
             if (type.TypeParameters.Length > 0) reasons.Insert(0, "generic");
+            if (type.IsFileLocal) reasons.Add("file-local");
 
             if (reasons.Count <= 1) return reasons.Count == 0 ? "" : reasons[0];
             return string.Join(", ", reasons.GetRange(0, reasons.Count - 1)) + " and " + reasons[reasons.Count - 1];
@@ -137,10 +133,13 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
             _ => declaration.GetFirstToken(),
         };
 
-        /// <summary>NK0002...NK0018: every rule of <see cref="LayoutGrammar.Check"/>, each at its argument.</summary>
-        private static void AnalyzeArguments(SymbolAnalysisContext context, AttributeData attribute, AttributeSyntax syntax)
+        /// <summary>
+        /// NK0002...NK0018: every rule of <see cref="LayoutGrammar.Check"/>, each at its argument. Returns the generated
+        /// constructor's parameter types when the declaration is valid, else null.
+        /// </summary>
+        private static ITypeSymbol[]? AnalyzeArguments(SymbolAnalysisContext context, AttributeData attribute, AttributeSyntax syntax)
         {
-            if (!TryRead(attribute, syntax, out Declaration declaration)) return;
+            if (!TryRead(attribute, syntax, out Declaration declaration)) return null;
 
             List<LayoutProblem> problems = LayoutGrammar.Check(declaration.Layout, declaration.Axes, declaration.Groups,
                 declaration.GroupsGiven, declaration.Kind, declaration.Affine, declaration.Epsilon, declaration.Momentum);
@@ -153,13 +152,19 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
                     element.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
             }
 
-            // "NNN" repeats N twice; one diagnostic per distinct problem is enough.
+            // One diagnostic per id and argument: "N,C,H,W" is one mistake, reported at its first ','.
             var reported = new HashSet<string>();
             foreach (LayoutProblem problem in problems)
             {
-                if (!reported.Add(problem.Argument + "\n" + problem.Detail + "\n" + DiagnosticDescriptors.For(problem.Kind).Id)) continue;
+                if (!reported.Add(problem.Argument + "\n" + DiagnosticDescriptors.For(problem.Kind).Id)) continue;
                 context.ReportDiagnostic(DiagnosticDescriptors.Create(problem, LocationOf(syntax, problem.Argument)));
             }
+            if (problems.Count > 0 || declaration.Layout is null || declaration.Axes is null) return null;
+
+            // The generated constructor: (int channels | int normalizedSize)?, T epsilon, (T momentum when N is reduced)?
+            ITypeSymbol elementType = declaration.ElementType ?? context.Compilation.GetSpecialType(SpecialType.System_Single);
+            if (elementType.SpecialType != SpecialType.System_Single && elementType.SpecialType != SpecialType.System_Double) return null;
+            return LayerDeclarationChecks.NormalizeConstructor(context.Compilation, elementType, declaration.Layout, declaration.Axes, declaration.Affine);
         }
 
         /// <summary>The expression of the named argument, or the attribute name when the argument is absent.</summary>

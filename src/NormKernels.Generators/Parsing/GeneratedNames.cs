@@ -1,0 +1,55 @@
+using System.Collections.Generic;
+
+namespace NormKernels.Generators.Parsing;
+
+/// <summary>
+/// The names the generated half of a layer declares or leans on, in one place for <c>[Normalize]</c> and
+/// <c>[LocalResponseNormalize]</c>. The analyzers refuse a layer named like one of its generated members (NK0026), a user
+/// member of the same name (NK0029), and a type in scope that would capture a keyword the generated code uses (NK0027).
+/// GeneratedNamesTests checks that every member of every generated layer is listed here.
+/// </summary>
+internal static class GeneratedNames
+{
+    /// <summary>Public members, the layer's contract: renaming one is a breaking change.</summary>
+    public static readonly HashSet<string> Public = new HashSet<string>
+    {
+        // [Normalize]
+        "Weight", "Bias", "WeightGrad", "BiasGrad", "RunningMean", "RunningVar", "Momentum", "Epsilon", "Training", "LastPath",
+        "BatchMean", "BatchVariance", "BatchMeanSquare", "Forward", "Backward", "ForwardTraining", "ForwardInference",
+        "ForwardWithStatistics", "StatisticCount", "AdaptiveForward", "ForwardShard", "BackwardShard", "ShardStatistics",
+        // [LocalResponseNormalize]
+        "Size", "Alpha", "Beta", "K", "ForwardKernel", "BackwardKernel",
+    };
+
+    /// <summary>Private helpers, constants, nested types and type parameters of the generated code.</summary>
+    public static readonly HashSet<string> Internal = new HashSet<string>
+    {
+        "CheckShape", "CheckKernel", "CheckBackward", "CheckShard", "CheckAdaptive", "CheckDims", "CountPerStatistic",
+        "ParameterCount", "ChoosePath", "RunTraining", "RunInference", "TrainingCore", "InferenceCore", "GroupCount",
+        "Before", "After", "TileWidth", "ChunkWidth", "ScaleD", "KD", "RecomputeRatio", "GradientScaleD", "TileFor", "PiecesFor",
+        "RangesFor", "RowWidth", "ForwardRows", "ForwardUnit", "BackwardUnit", "BlockMoments", "BlockOffset", "Gather", "Scatter",
+        "ZeroGrad", "Run", "TOps",
+        "AdaptiveBlock", "AdaptiveCore", "AdaptiveForwardOnPath", "AdaptivePath", "ApplyChunk", "BackwardColumns", "BackwardCore",
+        "BackwardGroup", "BackwardInference", "BackwardInferenceOnPath", "BackwardOnPath", "BackwardTraining", "BackwardTrainingOnPath",
+        "ChooseBackwardPath", "ForwardColumns", "ForwardCore", "ForwardInferenceOnPath", "ForwardOnPath", "ForwardTrainingOnPath",
+        "GradientApplyChunk", "GradientChunk", "InferenceBlock", "RunBackward", "ShardBlock", "ShardCore", "ShardStatisticsOnPath",
+        "StatisticsChunk", "TrainingBlock",
+    };
+
+    /// <summary>Contextual keywords the generated code writes, which a type of that name in scope would capture.</summary>
+    public static readonly string[] CapturedKeywords = { "nint", "nuint", "var", "nameof", "dynamic", "unmanaged", "notnull" };
+
+    /// <summary>Whether <paramref name="name"/> (as declared, without '@') is a generated member's name.</summary>
+    public static bool IsReserved(string name) =>
+        Public.Contains(name) || Internal.Contains(name) || name.StartsWith("_", System.StringComparison.Ordinal) || HasIsaSuffix(name);
+
+    /// <summary>Per-ISA kernels are named Name_V512, Name_V256, Name_V128, Name_Scalar (and so on): any name with such a suffix.
+    /// (Fields are <c>_</c> and a name: any name that starts with an underscore.)</summary>
+    private static bool HasIsaSuffix(string name)
+    {
+        int underscore = name.LastIndexOf('_');
+        if (underscore <= 0) return false;
+        string suffix = name.Substring(underscore + 1);
+        return suffix == "V512" || suffix == "V256" || suffix == "V128" || suffix == "Scalar";
+    }
+}

@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using NormKernels.Generators.Diagnostics.Analyzers;
+
+namespace NormKernels.Generators.Tests;
+
+/// <summary>
+/// Every name the generated code declares inside a layer (members, nested types, type parameters) is reserved: a layer of
+/// that name gets NK0026 rather than CS0542 in generated code. The names are read from what the generators write for the
+/// whole test matrix and a set of LRN layers, so a member added to the emitter without listing it fails here.
+/// </summary>
+public sealed class GeneratedNamesTests
+{
+    private static readonly string[] LrnDeclarations =
+    {
+        "[LocalResponseNormalize]",
+        "[LocalResponseNormalize(Layout = \"NHWC\", ElementType = typeof(double))]",
+        "[LocalResponseNormalize(Layout = \"NC\", Size = 3, Beta = 0.5)]",
+        "[LocalResponseNormalize(Layout = \"NCL\", Size = 12, Beta = 1.3)]",
+    };
+
+    /// <summary>Names declared in the generated files, each with the hint name of one file that declares it.</summary>
+    private static SortedDictionary<string, string> GeneratedMemberNames()
+    {
+        var sources = LayerCase.Matrix.Select(c => c.Source)
+            .Concat(LayerCase.Matrix.Select(c => c.Source.Replace(c.Attribute, c.Attribute.Replace(")]", ", ElementType = typeof(double))]", StringComparison.Ordinal), StringComparison.Ordinal)
+                .Replace("class " + c.Name, "class " + c.Name + "Double", StringComparison.Ordinal)))
+            .Concat(LrnDeclarations.Select((a, i) => "using NormKernels;\nnamespace Lrns;\n" + a + "\npublic sealed partial class Lrn" + i.ToString(CultureInfo.InvariantCulture) + ";\n"))
+            .ToArray();
+        var trees = sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, CompilationHelper.ParseOptions, path: "Names" + i.ToString(CultureInfo.InvariantCulture) + ".cs"));
+        var compilation = CSharpCompilation.Create("Names", trees, CompilationHelper.MetadataReferences,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        GeneratorDriver driver = CSharpGeneratorDriver.Create(
+            new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator() },
+            parseOptions: CompilationHelper.ParseOptions).RunGenerators(compilation);
+        var generated = driver.GetRunResult().GeneratedTrees;
+        Assert.Equal(sources.Length, generated.Length);
+
+        var names = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (SyntaxTree tree in generated)
+        {
+            // The generated partial of the layer (the class that declares Forward); everything inside it is generated.
+            ClassDeclarationSyntax layer = tree.GetRoot().DescendantNodes().OfType<ClassDeclarationSyntax>()
+                .First(c => c.Members.OfType<MethodDeclarationSyntax>().Any(m => m.Identifier.ValueText == "Forward"));
+            foreach (SyntaxNode node in layer.DescendantNodes())
+            {
+                string? name = node switch
+                {
+                    MethodDeclarationSyntax m => m.ExplicitInterfaceSpecifier == null ? m.Identifier.ValueText : null,
+                    PropertyDeclarationSyntax p => p.ExplicitInterfaceSpecifier == null ? p.Identifier.ValueText : null,
+                    VariableDeclaratorSyntax v when v.Parent?.Parent is FieldDeclarationSyntax => v.Identifier.ValueText,
+                    BaseTypeDeclarationSyntax t => t.Identifier.ValueText,
+                    DelegateDeclarationSyntax d => d.Identifier.ValueText,
+                    TypeParameterSyntax tp => tp.Identifier.ValueText,
+                    _ => null,
+                };
+                if (name != null) names.TryAdd(name, Path.GetFileName(tree.FilePath));
+            }
+        }
+        return names;
+    }
+
+    [Fact]
+    public async Task EveryGeneratedMemberName_IsRefusedAsALayerName()
+    {
+        SortedDictionary<string, string> names = GeneratedMemberNames();
+        Assert.Contains("CheckShape", names.Keys);
+        Assert.Contains("Forward", names.Keys);
+
+        // One layer per name, each in its own namespace, with both attributes' analyzers.
+        var source = new StringBuilder("using NormKernels;\n");
+        int i = 0;
+        foreach (string name in names.Keys)
+        {
+            source.Append(CultureInfo.InvariantCulture, $"namespace N{i++} {{ [Normalize(Layout = \"NC\", Axes = \"N\")] public sealed partial class {name}; }}\n");
+            source.Append(CultureInfo.InvariantCulture, $"namespace N{i++} {{ [LocalResponseNormalize] public sealed partial class {name}; }}\n");
+        }
+        var compilation = CompilationHelper.Create(source.ToString());
+        var diagnostics = (await CompilationHelper.AnalyzeAsync(compilation, new NormalizeAttributeAnalyzer()))
+            .Concat(await CompilationHelper.AnalyzeAsync(compilation, new LocalResponseNormalizeAttributeAnalyzer()))
+            .Where(d => d.Id == "NK0026")
+            .Select(d => d.Location.SourceTree!.GetText().ToString(d.Location.SourceSpan))
+            .ToList();
+        var missing = names.Where(n => diagnostics.Count(d => d == n.Key) != 2).Select(n => n.Key + " (" + n.Value + ")").ToList();
+        Assert.True(missing.Count == 0, "generated names a layer may still take: " + string.Join(", ", missing));
+    }
+}
