@@ -664,16 +664,8 @@ public sealed class AnalyzerTests
     /// <summary>The NK diagnostics (analyzers and generators) and the compiler errors of an example, generated code included.</summary>
     private static async Task<(ImmutableArray<Diagnostic> Nk, ImmutableArray<Diagnostic> Errors)> CompileAsDocumentedAsync(string example)
     {
-        var input = CompilationHelper.Create("using System;\nusing NormKernels;\n" + example);
-        GeneratorDriver driver = Microsoft.CodeAnalysis.CSharp.CSharpGeneratorDriver.Create(
-            new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator() },
-            parseOptions: CompilationHelper.ParseOptions);
-        driver.RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
-        var analyzed = (await CompilationHelper.AnalyzeAsync(output, new NormalizeAttributeAnalyzer()))
-            .Concat(await CompilationHelper.AnalyzeAsync(output, new LocalResponseNormalizeAttributeAnalyzer()))
-            .Concat(generatorDiagnostics);
-        return (analyzed.Where(d => d.Id.StartsWith("NK", StringComparison.Ordinal)).ToImmutableArray(),
-                output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToImmutableArray());
+        FullRun run = await CompilationHelper.RunAllAsync("using System;\nusing NormKernels;\n" + example);
+        return (run.Nk, run.Errors);
     }
 
     public static TheoryData<string> DocumentedUsageIds()

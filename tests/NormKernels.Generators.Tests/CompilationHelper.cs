@@ -7,6 +7,9 @@ using Microsoft.CodeAnalysis.Text;
 
 namespace NormKernels.Generators.Tests;
 
+/// <summary>What a build with both generators and both analyzers says: NK diagnostics, compiler errors, generated files.</summary>
+internal sealed record FullRun(ImmutableArray<Diagnostic> Nk, ImmutableArray<Diagnostic> Errors, ImmutableArray<SyntaxTree> Generated);
+
 /// <summary>An expected diagnostic: its id and the span of source it must cover.</summary>
 internal readonly record struct ExpectedDiagnostic(string Id, TextSpan Span);
 
@@ -55,6 +58,26 @@ internal static class CompilationHelper
             .OrderBy(d => d.Location.SourceSpan.Start)
             .ThenBy(d => d.Id, StringComparer.Ordinal)
             .ToImmutableArray();
+    }
+
+    /// <summary>
+    /// Both generators and both analyzers on <paramref name="sources"/>, as a build runs them: the NK diagnostics (analyzers
+    /// and generators), the compiler errors of the result (generated code included), and the generated files.
+    /// </summary>
+    public static async Task<FullRun> RunAllAsync(params string[] sources)
+    {
+        CSharpCompilation input = Create(sources);
+        GeneratorDriver driver = CSharpGeneratorDriver.Create(
+            new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator() },
+            parseOptions: ParseOptions);
+        driver = driver.RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
+        var analyzed = (await AnalyzeAsync(output, new NormKernels.Generators.Diagnostics.Analyzers.NormalizeAttributeAnalyzer()))
+            .Concat(await AnalyzeAsync(output, new NormKernels.Generators.Diagnostics.Analyzers.LocalResponseNormalizeAttributeAnalyzer()))
+            .Concat(generatorDiagnostics);
+        return new FullRun(
+            analyzed.Where(d => d.Id.StartsWith("NK", StringComparison.Ordinal)).ToImmutableArray(),
+            output.GetDiagnostics().Concat(generatorDiagnostics).Where(d => d.Severity == DiagnosticSeverity.Error && !d.Id.StartsWith("NK", StringComparison.Ordinal)).ToImmutableArray(),
+            driver.GetRunResult().GeneratedTrees);
     }
 
     /// <summary>Removes <c>{|ID:text|}</c> markers and returns the plain source with the expected diagnostics.</summary>

@@ -47,7 +47,7 @@ internal static class LrnParser
             cancellationToken.ThrowIfCancellationRequested();
             if (LrnRules.HasError(LrnRules.Check(layout, size, alpha, beta, k))) return null;
             // NK0026-NK0030, as in Parser: the generated constructor takes no parameters.
-            if (Parser.Collides(type, context.TargetNode, Array.Empty<ITypeSymbol>(), context.SemanticModel.Compilation, Parser.AttributeName, cancellationToken))
+            if (Parser.Collides(type, context.TargetNode, Array.Empty<ITypeSymbol>(), context.SemanticModel.Compilation, AttributeName, Parser.AttributeName, cancellationToken))
                 return null;
 
             string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();

@@ -58,7 +58,7 @@ internal static class Parser
             Compilation compilation = context.SemanticModel.Compilation;
             ITypeSymbol[] constructor = LayerDeclarationChecks.NormalizeConstructor(compilation,
                 compilation.GetSpecialType(element == "double" ? SpecialType.System_Double : SpecialType.System_Single), layout, axes, affine);
-            if (Collides(type, context.TargetNode, constructor, compilation, LrnParser.AttributeName, cancellationToken)) return null;
+            if (Collides(type, context.TargetNode, constructor, compilation, AttributeName, LrnParser.AttributeName, cancellationToken)) return null;
 
             string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
             var spec = new NormSpec(ns, new EquatableArray<ContainingType>(containers.ToArray()), Identifier(type.Name),
@@ -100,8 +100,10 @@ internal static class Parser
     /// (NK0030), or carries this attribute on more than one declaration (CS0579): generating would only add errors.
     /// </summary>
     internal static bool Collides(INamedTypeSymbol type, SyntaxNode declaration, ITypeSymbol[] constructor, Compilation compilation,
-        string otherAttribute, CancellationToken cancellationToken)
+        string ownAttribute, string otherAttribute, CancellationToken cancellationToken)
     {
+        INamedTypeSymbol? own = compilation.GetTypeByMetadataName(ownAttribute);
+        if (type.GetAttributes().Count(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, own)) > 1) return true;
         INamedTypeSymbol? other = compilation.GetTypeByMetadataName(otherAttribute);
         if (LayerDeclarationChecks.HasAttribute(type, other)) return true;
         return LayerDeclarationChecks.Find(type, declaration, constructor, cancellationToken).Count > 0;

@@ -142,11 +142,18 @@ namespace NormKernels
                 problems.Add(new LayoutProblem(LayoutProblemKind.MomentumOutOfRange, "Momentum", momentum.ToString("R", CultureInfo.InvariantCulture)));
 
             bool hasChannel = layout.IndexOf(Channel) >= 0;
+            bool groupsOk = true;
             if (groupsGiven && groups <= 0)
+            {
                 problems.Add(new LayoutProblem(LayoutProblemKind.GroupsNotPositive, "Groups", groups.ToString(CultureInfo.InvariantCulture)));
+                groupsOk = false;
+            }
             else if (groups > 0 && !(hasChannel && reduced.Contains(Channel)))
+            {
+                groupsOk = false;
                 problems.Add(new LayoutProblem(LayoutProblemKind.GroupsWithoutChannelReduced, "Groups",
                     hasChannel ? "C is not among Axes \"" + (axes ?? "") + "\"" : "Layout \"" + layout + "\" has no C"));
+            }
 
             if (affine == 0 && layoutOk && !hasChannel)
                 problems.Add(new LayoutProblem(LayoutProblemKind.PerChannelWithoutChannel, "Affine", "Layout \"" + layout + "\" has no C"));
@@ -157,7 +164,8 @@ namespace NormKernels
             {
                 if (kind == 1)
                     problems.Add(new LayoutProblem(LayoutProblemKind.RootMeanSquareWithBatchReduced, "Kind", "Axes \"" + axes + "\" reduce N"));
-                else if (RunningSize(layout, reduced, groups, affine) == RunningSizeKind.Unknown)
+                // With a Groups mistake (NK0009/NK0010) the running size follows from no valid declaration: one error is enough.
+                else if (groupsOk && RunningSize(layout, reduced, groups, affine) == RunningSizeKind.Unknown)
                     problems.Add(new LayoutProblem(LayoutProblemKind.RunningStatisticsUnsized, "Axes",
                         "kept axes \"" + Kept(layout, reduced) + "\""));
             }

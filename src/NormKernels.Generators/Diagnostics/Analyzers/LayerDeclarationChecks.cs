@@ -50,6 +50,8 @@ namespace NormKernels.Generators.Diagnostics.Analyzers
                 if (location == null) continue;
                 if (member is IMethodSymbol { MethodKind: MethodKind.Constructor } ctor)
                 {
+                    // A primary constructor is NK0028's, whatever its parameters.
+                    if (ctor.DeclaringSyntaxReferences.Any(r => r.GetSyntax(cancellationToken) is TypeDeclarationSyntax)) continue;
                     if (constructor != null && ctor.Parameters.Select(p => p.Type).SequenceEqual(constructor, SymbolEqualityComparer.Default))
                         found.Add(Diagnostic.Create(DiagnosticDescriptors.MemberConflict, location,
                             "a constructor (" + string.Join(", ", constructor.Select(t => t.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat))) + ")", type.Name));
