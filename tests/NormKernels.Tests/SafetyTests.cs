@@ -124,6 +124,9 @@ public sealed class SafetyTests
         var (layer, dims, input, output, outputGrad, inputGrad, watched) = Trained(name);
         InvalidOperationException e = Refuses<InvalidOperationException>(() => layer.Backward(output, outputGrad, inputGrad, dims), watched);
         Assert.Contains("not the input of the last training-mode Forward", e.Message);
+        nint[] lengths = dims.Select(d => (nint)d).ToArray();
+        Refuses<InvalidOperationException>(() => layer.Backward(new ReadOnlyTensorSpan<float>(output, lengths, []), new ReadOnlyTensorSpan<float>(outputGrad, lengths, []),
+            new TensorSpan<float>(inputGrad, lengths, [])), watched);
         // Another batch of the same shape, too.
         float[] next = TestData.Normal(new Random(3), input.Length, 0.3, 1.2);
         Refuses<InvalidOperationException>(() => layer.Backward(next, outputGrad, inputGrad, dims), watched);
@@ -133,6 +136,27 @@ public sealed class SafetyTests
         float[] first = (float[])inputGrad.Clone();
         layer.Backward(input, outputGrad, inputGrad, dims);
         Assert.Equal(KernelCheck.Bits(first), KernelCheck.Bits(inputGrad));
+    }
+
+    /// <summary>Double layers run the same checks: another shape of the same length, the Forward's output, tensor overloads.</summary>
+    [Fact]
+    public void DoubleLayersRefuseTheSameWay()
+    {
+        var layer = new BnNchwDouble(3);
+        double[] input = TestData.Normal(new Random(21), 120, 1, 2).Select(v => (double)v).ToArray();
+        double[] output = new double[120], outputGrad = TestData.Normal(new Random(22), 120, 0, 1).Select(v => (double)v).ToArray();
+        layer.Forward(input, output, 2, 3, 4, 5);
+        double[] inputGrad = SentinelD(120), weightGrad = (double[])layer.WeightGrad.Clone(), runningMean = (double[])layer.RunningMean.Clone();
+        Assert.Throws<InvalidOperationException>(() => layer.Backward(input, outputGrad, inputGrad, 2, 3, 5, 4));
+        Assert.Throws<InvalidOperationException>(() => layer.Backward(output, outputGrad, inputGrad, 2, 3, 4, 5));
+        Assert.Throws<InvalidOperationException>(() => layer.Backward(new ReadOnlyTensorSpan<double>(output, [2, 3, 4, 5]),
+            new ReadOnlyTensorSpan<double>(outputGrad, [2, 3, 4, 5]), new TensorSpan<double>(inputGrad, [2, 3, 4, 5])));
+        Assert.Equal(Bits(SentinelD(120)), Bits(inputGrad));
+        Assert.Equal(Bits(weightGrad), Bits(layer.WeightGrad));
+        Assert.Equal(Bits(runningMean), Bits(layer.RunningMean));
+        layer.Backward(new ReadOnlyTensorSpan<double>((double[])input.Clone(), [2, 3, 4, 5]), new ReadOnlyTensorSpan<double>(outputGrad, [2, 3, 4, 5]),
+            new TensorSpan<double>(inputGrad, [2, 3, 4, 5]));
+        Assert.DoesNotContain(BitConverter.DoubleToInt64Bits(SentinelDouble), Bits(inputGrad));
     }
 
     /// <summary>In place: the fingerprint is of the input as given, so after Forward(buffer, buffer) the buffer (now the

@@ -246,15 +246,16 @@ internal static partial class Emitter
                     w.Line("return;");
                 }
             }
+            if (!plan.BatchReduced) w.Line("bool training = Training; // read once: it decides the checks and the path");
             if (!spec.IsRootMeanSquare)
             {
                 if (plan.BatchReduced) w.Line(Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
-                else w.Line("if (Training) " + Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
+                else w.Line("if (training) " + Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
             }
             w.Line("int statistics = StatisticCount(" + ctx.DimArgs + ");");
             if (!plan.BatchReduced)
             {
-                using (w.Block("if (!Training)"))
+                using (w.Block("if (!training)"))
                 {
                     w.Line("// Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.");
                     w.Line(Guard.CallGuard + ".EnterShared(ref _guard, " + Literals.String(spec.TypeName + ".Forward (inference)") + ");");
