@@ -305,6 +305,37 @@ public sealed class SafetyTests
         }
     }
 
+    /// <summary>The static kernels' other outputs (statistics; parameter gradients) must not share memory with the tensors
+    /// they are computed from or with each other: the kernel would read back what it wrote.</summary>
+    [Fact]
+    public void StaticKernelOutputsMustNotShareMemory()
+    {
+        float[] buffer = TestData.Normal(new Random(31), 200, 0, 1), output = Sentinel(120), weight = [1, 1, 1], bias = [0, 0, 0];
+        float[] variance = Sentinel(3);
+        var e = Refuses<ArgumentException>(() => BnNchw.ForwardTraining(buffer.AsSpan(0, 120), output, 2, 3, 4, 5, weight, bias, buffer.AsSpan(100, 3), variance, 1e-5f),
+            buffer, output, variance);
+        Assert.Equal("mean", e.ParamName);
+        float[] mean = Sentinel(3);
+        e = Refuses<ArgumentException>(() => BnNchw.ForwardTraining(buffer.AsSpan(0, 120), buffer.AsSpan(0, 120), 2, 3, 4, 5, weight, bias, mean, buffer.AsSpan(50, 3), 1e-5f),
+            buffer, mean);
+        Assert.Equal("variance", e.ParamName);
+        float[] stats = Sentinel(4);
+        e = Refuses<ArgumentException>(() => BnNchw.ForwardTraining(buffer.AsSpan(0, 120), output, 2, 3, 4, 5, weight, bias, stats.AsSpan(0, 3), stats.AsSpan(1, 3), 1e-5f),
+            buffer, output, stats);
+        Assert.Equal("variance", e.ParamName);
+
+        float[] input = buffer[..120], outputGrad = TestData.Normal(new Random(32), 120, 0, 1), grads = Sentinel(130), biasGrad = Sentinel(3);
+        float[] batchMean = new float[3], batchVariance = new float[3];
+        BnNchw.ForwardTraining(input, new float[120], 2, 3, 4, 5, weight, bias, batchMean, batchVariance, 1e-5f);
+        e = Refuses<ArgumentException>(() => BnNchw.BackwardTraining(input, outputGrad, grads.AsSpan(0, 120), 2, 3, 4, 5, weight, batchMean, batchVariance, 1e-5f,
+            grads.AsSpan(119, 3), biasGrad), grads, biasGrad, input, outputGrad);
+        Assert.Equal("weightGrad", e.ParamName);
+        float[] weightGrad = Sentinel(3);
+        e = Refuses<ArgumentException>(() => BnNchw.BackwardInference(input, outputGrad, grads.AsSpan(0, 120), 2, 3, 4, 5, weight, batchMean, batchVariance, 1e-5f,
+            weightGrad, weightGrad), grads, weightGrad);
+        Assert.Equal("biasGrad", e.ParamName);
+    }
+
     // ---- Statistics.Merge -------------------------------------------------------------------------------------------
 
     private static void MergeRefuses(string paramName, double[] shardCounts, double[] shardMeans, double[] shardM2, int statistics = 2)

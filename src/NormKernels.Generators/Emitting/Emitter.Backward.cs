@@ -554,6 +554,7 @@ internal static partial class Emitter
         using (w.Block("public static " + KernelPath + " BackwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon, " + grads + ")"))
         {
             w.Line("CheckBackward(" + checkArgs + ", " + len0 + ", " + len1 + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
+            EmitGradientOutputsDisjoint(w);
             w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad);");
         }
         w.Line();
@@ -561,6 +562,7 @@ internal static partial class Emitter
         using (w.Block("internal static " + KernelPath + " BackwardTrainingOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon, " + grads + ") where TOps : struct, " + Ops))
         {
             w.Line("CheckBackward(" + checkArgs + ", " + len0 + ", " + len1 + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
+            EmitGradientOutputsDisjoint(w);
             w.Line(Checks + ".PathAvailable(path, ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), nameof(path));");
             w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad);");
         }
@@ -573,6 +575,7 @@ internal static partial class Emitter
             using (w.Block("public static " + KernelPath + " BackwardInference(" + kernelParams + ", " + runParams + ", " + ctx.T + " epsilon, " + grads + ")"))
             {
                 w.Line("CheckBackward(" + checkArgs + ", runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);");
+                EmitGradientOutputsDisjoint(w);
                 w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);");
             }
             w.Line();
@@ -580,11 +583,20 @@ internal static partial class Emitter
             using (w.Block("internal static " + KernelPath + " BackwardInferenceOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + runParams + ", " + ctx.T + " epsilon, " + grads + ") where TOps : struct, " + Ops))
             {
                 w.Line("CheckBackward(" + checkArgs + ", runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);");
+                EmitGradientOutputsDisjoint(w);
                 w.Line(Checks + ".PathAvailable(path, ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), nameof(path));");
                 w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);");
             }
             w.Line();
         }
+    }
+
+    /// <summary>The static backward kernels write inputGrad, then add into weightGrad and biasGrad: three separate buffers.</summary>
+    private static void EmitGradientOutputsDisjoint(SourceWriter w)
+    {
+        w.Line(Checks + ".Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));");
+        w.Line(Checks + ".Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));");
+        w.Line(Checks + ".Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));");
     }
 
     // ---------------------------------------------------------------- backward loop nests and runs

@@ -328,6 +328,18 @@ internal static partial class Emitter
         w.Line();
     }
 
+    /// <summary>ForwardTraining writes the statistics while it reads the input and writes the output: they must not share memory.</summary>
+    private static void EmitStatisticsOutputsDisjoint(SourceWriter w, Context ctx)
+    {
+        var outputs = ctx.Spec.IsRootMeanSquare ? new[] { "meanSquare" } : new[] { "mean", "variance" };
+        foreach (string stat in outputs)
+        {
+            w.Line(Checks + ".Disjoint(input, " + stat + ", nameof(" + stat + "), nameof(input));");
+            w.Line(Checks + ".Disjoint(output, " + stat + ", nameof(" + stat + "), nameof(output));");
+        }
+        if (!ctx.Spec.IsRootMeanSquare) w.Line(Checks + ".Disjoint(mean, variance, nameof(variance), nameof(mean));");
+    }
+
     /// <summary>Saves the dims of a training forward for Backward's shape check.</summary>
     private static void EmitSaveDims(SourceWriter w, Context ctx)
     {
@@ -435,6 +447,7 @@ internal static partial class Emitter
         using (w.Block("public static " + KernelPath + " ForwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon)"))
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
+            EmitStatisticsOutputsDisjoint(w, ctx);
             w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon);");
         }
         w.Line();
@@ -449,6 +462,7 @@ internal static partial class Emitter
         using (w.Block("internal static " + KernelPath + " ForwardTrainingOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
+            EmitStatisticsOutputsDisjoint(w, ctx);
             w.Line(Checks + ".PathAvailable(path, ChoosePath(true, " + ctx.ExtentArgsFromDims + "), nameof(path));");
             w.Line("return TrainingCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon);");
         }
