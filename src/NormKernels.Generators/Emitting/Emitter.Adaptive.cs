@@ -52,10 +52,11 @@ internal static partial class Emitter
                 w.Line(Checks + ".Positive(" + d + ", nameof(" + d + "));");
             }
             foreach (var axis in StyleAxes(ctx)) w.Line(Checks + ".Positive(" + StyleDim(axis) + ", nameof(" + StyleDim(axis) + "));");
-            w.Line("int count = " + Checks + ".Count(" + ctx.LongProduct(spec.Layout.Select(l => char.ToLowerInvariant(l).ToString())) + ", " + dimsText + ");");
+            w.Line("int count = " + ctx.CheckedCount + ";");
             w.Line(Checks + ".Length(content.Length, count, nameof(content), " + dimsText + ");");
             w.Line(Checks + ".Length(output.Length, count, nameof(output), " + dimsText + ");");
-            w.Line("int styleCount = " + Checks + ".Count(" + ctx.LongProduct(ctx.Axes.Select(a => a.Reduced ? StyleDim(a) : a.Name)) + ", " + styleDimsText + ");");
+            w.Line("int styleCount = " + DimProducts.Checked(ctx.Axes.Select(a => a.Reduced ? StyleDim(a) : a.Name),
+                string.Join(", ", ctx.Axes.Select(a => a.Reduced ? StyleDim(a) : a.Name))) + ";");
             w.Line(Checks + ".Length(style.Length, styleCount, nameof(style), " + styleDimsText + ");");
             w.Line(Checks + ".Epsilon(epsilon, nameof(epsilon));");
             w.Line(Checks + ".NoPartialOverlap(content, output, nameof(output));");

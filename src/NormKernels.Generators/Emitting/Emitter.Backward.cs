@@ -436,15 +436,24 @@ internal static partial class Emitter
         w.Line("/// <summary>Sets <see cref=\"WeightGrad\"/> and <see cref=\"BiasGrad\"/> to zero.</summary>");
         using (w.Block("public void ZeroGrad()"))
         {
-            w.Line("global::System.Array.Clear(WeightGrad);");
-            w.Line("global::System.Array.Clear(BiasGrad);");
+            w.Line(Guard.CallGuard + ".EnterExclusive(ref _guard, " + Literals.String(spec.TypeName + ".ZeroGrad") + ");");
+            using (w.Block("try"))
+            {
+                w.Line("global::System.Array.Clear(WeightGrad);");
+                w.Line("global::System.Array.Clear(BiasGrad);");
+            }
+            using (w.Block("finally"))
+                w.Line(Guard.CallGuard + ".ExitExclusive(ref _guard);");
         }
         w.Line();
 
         w.Line("/// <summary>");
         w.Line("/// Gradient of the last training-mode Forward" + (plan.BatchReduced ? " (or, with Training false, of the inference forward: running statistics held constant)" : "") +
                ": writes dL/dinput into <paramref name=\"inputGrad\"/> (which may be <paramref name=\"outputGrad\"/> or <paramref name=\"input\"/> itself) and adds dL/dweight, dL/dbias");
-        w.Line("/// into <see cref=\"WeightGrad\"/>, <see cref=\"BiasGrad\"/>. <paramref name=\"input\"/> must be the input of that Forward; its saved statistics are used, not recomputed.");
+        w.Line("/// into <see cref=\"WeightGrad\"/>, <see cref=\"BiasGrad\"/>. <paramref name=\"input\"/> must be the input of that Forward (or a bitwise copy); its saved statistics are used, not recomputed.");
+        w.Line("/// Throws InvalidOperationException, before writing anything, when no training-mode Forward ran, when the dims differ from that Forward's (the saved statistics' count and layout follow them),");
+        w.Line("/// when <paramref name=\"input\"/> differs bitwise from that Forward's input at one of 16 positions sampled evenly over the tensor (first and last included; it catches another tensor,");
+        w.Line("/// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.");
         w.Line("/// </summary>");
         using (w.Block("public void Backward(" + ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, " + ctx.DimParams + ")"))
         {
@@ -455,18 +464,28 @@ internal static partial class Emitter
             w.Line(Checks + ".NoPartialOverlap(input, inputGrad, nameof(inputGrad));");
             w.Line(Checks + ".NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));");
             string weight = spec.HasAffine ? "Weight" : "default";
-            if (plan.BatchReduced)
+            w.Line("global::System.ReadOnlySpan<int> givenDims = stackalloc int[] { " + dims + " };");
+            w.Line("// Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.");
+            w.Line(Guard.CallGuard + ".EnterExclusive(ref _guard, " + Literals.String(spec.TypeName + ".Backward") + ");");
+            using (w.Block("try"))
             {
-                using (w.Block("if (!Training)"))
+                if (plan.BatchReduced)
                 {
-                    w.Line("LastPath = RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
-                           ", RunningMean, RunningVar, _epsilon, true, WeightGrad, BiasGrad);");
-                    w.Line("return;");
+                    using (w.Block("if (!Training)"))
+                    {
+                        w.Line("LastPath = RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
+                               ", RunningMean, RunningVar, _epsilon, true, WeightGrad, BiasGrad);");
+                        w.Line("return;");
+                    }
                 }
+                w.Line(Checks + ".SavedStatistics(_savedLength, input.Length, nameof(input));");
+                w.Line(Checks + ".SavedDims(_savedDims, givenDims, " + Literals.String(spec.Layout) + ");");
+                w.Line(Guard.Fingerprint + ".Check<" + ctx.T + ">(_fingerprint, input, nameof(input));");
+                w.Line("LastPath = RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
+                       ", _batchStatistic0, " + (spec.IsRootMeanSquare ? "default" : "_batchStatistic1") + ", _savedEpsilon, false, WeightGrad, BiasGrad);");
             }
-            w.Line(Checks + ".SavedStatistics(_savedLength, input.Length, nameof(input));");
-            w.Line("LastPath = RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
-                   ", _batchStatistic0, " + (spec.IsRootMeanSquare ? "default" : "_batchStatistic1") + ", _savedEpsilon, false, WeightGrad, BiasGrad);");
+            using (w.Block("finally"))
+                w.Line(Guard.CallGuard + ".ExitExclusive(ref _guard);");
         }
         w.Line();
         using (w.Block("void " + ctx.DeclaringInterface + ".Backward(" + ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, global::System.ReadOnlySpan<int> dims)"))
@@ -535,6 +554,7 @@ internal static partial class Emitter
         using (w.Block("public static " + KernelPath + " BackwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon, " + grads + ")"))
         {
             w.Line("CheckBackward(" + checkArgs + ", " + len0 + ", " + len1 + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
+            EmitGradientOutputsDisjoint(w);
             w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad);");
         }
         w.Line();
@@ -542,6 +562,7 @@ internal static partial class Emitter
         using (w.Block("internal static " + KernelPath + " BackwardTrainingOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon, " + grads + ") where TOps : struct, " + Ops))
         {
             w.Line("CheckBackward(" + checkArgs + ", " + len0 + ", " + len1 + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
+            EmitGradientOutputsDisjoint(w);
             w.Line(Checks + ".PathAvailable(path, ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), nameof(path));");
             w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad);");
         }
@@ -554,6 +575,7 @@ internal static partial class Emitter
             using (w.Block("public static " + KernelPath + " BackwardInference(" + kernelParams + ", " + runParams + ", " + ctx.T + " epsilon, " + grads + ")"))
             {
                 w.Line("CheckBackward(" + checkArgs + ", runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);");
+                EmitGradientOutputsDisjoint(w);
                 w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);");
             }
             w.Line();
@@ -561,11 +583,20 @@ internal static partial class Emitter
             using (w.Block("internal static " + KernelPath + " BackwardInferenceOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + runParams + ", " + ctx.T + " epsilon, " + grads + ") where TOps : struct, " + Ops))
             {
                 w.Line("CheckBackward(" + checkArgs + ", runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);");
+                EmitGradientOutputsDisjoint(w);
                 w.Line(Checks + ".PathAvailable(path, ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), nameof(path));");
                 w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);");
             }
             w.Line();
         }
+    }
+
+    /// <summary>The static backward kernels write inputGrad, then add into weightGrad and biasGrad: three separate buffers.</summary>
+    private static void EmitGradientOutputsDisjoint(SourceWriter w)
+    {
+        w.Line(Checks + ".Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));");
+        w.Line(Checks + ".Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));");
+        w.Line(Checks + ".Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));");
     }
 
     // ---------------------------------------------------------------- backward loop nests and runs

@@ -83,8 +83,16 @@ internal static partial class Emitter
             : Spec.IsElementwise ? "one per element of a sample (" + SampleDimsText + ", layout order)" : "empty (no affine parameters)";
 
         public string ParameterCountExpr => Spec.IsPerChannel ? "c"
-            : Spec.IsElementwise ? "(int)(" + LongProduct(Spec.Layout.Where(l => l != LayoutGrammar.Batch).Select(l => char.ToLowerInvariant(l).ToString())) + ")"
+            : Spec.IsElementwise ? DimProducts.Checked(Spec.Layout.Where(l => l != LayoutGrammar.Batch).Select(l => char.ToLowerInvariant(l).ToString()), SampleDimsText)
             : "0";
+
+        /// <summary>The checked product (an int expression) of every dim, described as "n, c, h, w".</summary>
+        public string CheckedCount => DimProducts.Checked(Dims, DimArgs);
+
+        /// <summary>The checked product of the extents of <paramref name="axes"/>, each blamed on its dim (a group axis on c).</summary>
+        public string CheckedExtents(IEnumerable<PlanAxis> axes, string text) =>
+            DimProducts.Checked(axes.Select(a => (a.Extent, char.ToLowerInvariant(a.Letter).ToString(),
+                a.Name == Planning.Planner.GroupAxis || a.Name == Planning.Planner.ChannelsPerGroupAxis ? AxisText(a) : (string?)null)), text);
 
         public string ExtentParams => string.Join(", ", Axes.Select(a => "nint e_" + a.Name));
         public string ExtentArgs => string.Join(", ", Axes.Select(a => "e_" + a.Name));

@@ -87,28 +87,40 @@ internal static partial class Emitter
             w.Line(Checks + ".NoPartialOverlap(input, output, nameof(output));");
             w.Line("int statistics = StatisticCount(" + ctx.DimArgs + ");");
             w.Line(Checks + ".MergedStatistics(count, mean, m2, statistics, " + Literals.String(StatisticsWhat(ctx)) + ");");
-            using (w.Block("if (_batchStatistic0.Length != statistics)"))
+            w.Line("// Saves statistics and updates the running ones: this instance alone.");
+            w.Line(Guard.CallGuard + ".EnterExclusive(ref _guard, " + Literals.String(spec.TypeName + ".ForwardWithStatistics") + ");");
+            using (w.Block("try"))
             {
-                w.Line("_batchStatistic0 = new " + ctx.T + "[statistics];");
-                w.Line("_batchStatistic1 = new " + ctx.T + "[statistics];");
+                w.Line("// Every field read once: the kernel reads through pointers into these very arrays.");
+                w.Line(ctx.T + "[] batchStatistic0 = _batchStatistic0, batchStatistic1 = _batchStatistic1;");
+                using (w.Block("if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics)"))
+                {
+                    w.Line("_batchStatistic0 = batchStatistic0 = new " + ctx.T + "[statistics];");
+                    w.Line("_batchStatistic1 = batchStatistic1 = new " + ctx.T + "[statistics];");
+                }
+                using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
+                {
+                    w.Line("batchStatistic0[stat] = (" + ctx.T + ")mean[stat];");
+                    w.Line("batchStatistic1[stat] = (" + ctx.T + ")" + Stats + ".Variance(count[stat], m2[stat]);");
+                }
+                w.Line(Guard.Fingerprint + ".Take(input, _fingerprint);");
+                EmitSaveDims(w, ctx);
+                w.Line("// Its backward needs gradient sums all-reduced across the shards: not offered, so Backward refuses until the next Forward.");
+                w.Line("_savedLength = " + Checks + ".SynchronizedForward;");
+                string paramRefs = spec.HasAffine ? "Weight, Bias" : "default, default";
+                w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
+                       ", batchStatistic0, batchStatistic1, _epsilon);");
+                w.Line("// PyTorch's update (SyncBatchNorm too): the running variance takes the unbiased variance over the total count.");
+                w.Line("double momentum = _momentum;");
+                w.Line(ctx.T + "[] runningMean = RunningMean, runningVar = RunningVar;");
+                using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
+                {
+                    w.Line("runningMean[stat] = (" + ctx.T + ")((1d - momentum) * runningMean[stat] + momentum * mean[stat]);");
+                    w.Line("runningVar[stat] = (" + ctx.T + ")((1d - momentum) * runningVar[stat] + momentum * " + Stats + ".UnbiasedVariance(count[stat], m2[stat]));");
+                }
             }
-            using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
-            {
-                w.Line("_batchStatistic0[stat] = (" + ctx.T + ")mean[stat];");
-                w.Line("_batchStatistic1[stat] = (" + ctx.T + ")" + Stats + ".Variance(count[stat], m2[stat]);");
-            }
-            w.Line("// Its backward needs gradient sums all-reduced across the shards: not offered, so Backward refuses until the next Forward.");
-            w.Line("_savedLength = " + Checks + ".SynchronizedForward;");
-            string paramRefs = spec.HasAffine ? "Weight, Bias" : "default, default";
-            w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                   ", _batchStatistic0, _batchStatistic1, _epsilon);");
-            w.Line("// PyTorch's update (SyncBatchNorm too): the running variance takes the unbiased variance over the total count.");
-            w.Line("double momentum = _momentum;");
-            using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
-            {
-                w.Line("RunningMean[stat] = (" + ctx.T + ")((1d - momentum) * RunningMean[stat] + momentum * mean[stat]);");
-                w.Line("RunningVar[stat] = (" + ctx.T + ")((1d - momentum) * RunningVar[stat] + momentum * " + Stats + ".UnbiasedVariance(count[stat], m2[stat]));");
-            }
+            using (w.Block("finally"))
+                w.Line(Guard.CallGuard + ".ExitExclusive(ref _guard);");
         }
         w.Line();
     }

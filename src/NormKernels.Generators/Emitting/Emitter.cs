@@ -18,6 +18,13 @@ internal static partial class Emitter
     private const string Ops = "global::NormKernels.Runtime.IVector128Ops";
     private const string TensorArgs = "global::NormKernels.Runtime.TensorArgs";
 
+    /// <summary>The runtime types behind the thread contract and Backward's input check.</summary>
+    private static class Guard
+    {
+        public const string CallGuard = "global::NormKernels.Runtime.CallGuard";
+        public const string Fingerprint = "global::NormKernels.Runtime.Fingerprint";
+    }
+
 
     public static string Emit(NormSpec spec, KernelPlan plan)
     {
@@ -90,6 +97,14 @@ internal static partial class Emitter
             : "per fold index f the sums of dy and dy * (x - mean), then dx = dy * P[f] + (x - mean) * Q[f] + R[f]") +
             ", weight and bias gradients summed per group of blocks and added in group order.</para>");
         w.Line("/// <para>Paths: Vector512 (AVX-512), Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the innermost extents.</para>");
+        w.Line("/// <para>Threads: the static kernels (ForwardTraining, " + (plan.BatchReduced ? "ForwardInference, " : "") + "BackwardTraining, " +
+               (plan.BatchReduced ? "BackwardInference, " : "") + (HasShardStatistics(ctx) ? "ShardStatistics, " : "") + (IsInstanceShaped(ctx) ? "AdaptiveForward, " : "") +
+               "StatisticCount) keep no state and may run from any number of threads at once. On one instance, inference-mode Forward calls " +
+               "(Training false) may run from any number of threads at once; a training-mode Forward" + (plan.BatchReduced ? ", ForwardWithStatistics" : "") +
+               ", any Backward and ZeroGrad write the instance's state (saved batch statistics" + (plan.BatchReduced ? ", running statistics" : "") +
+               ", WeightGrad and BiasGrad) and need the instance alone: a call that would overlap another call on the same instance that it cannot share with " +
+               "is refused with an InvalidOperationException before it reads or writes anything (nothing waits). Changing Weight, Bias" +
+               (plan.BatchReduced ? ", RunningMean, RunningVar" : "") + ", Epsilon or Training while a call runs is not detected. Use one instance per thread for parallel training.</para>");
         w.Line("/// </remarks>");
     }
 
@@ -105,6 +120,11 @@ internal static partial class Emitter
         if (!spec.IsRootMeanSquare) w.Line("private " + ctx.T + "[] _batchStatistic1 = global::System.Array.Empty<" + ctx.T + ">();");
         w.Line("private long _savedLength = -1;");
         w.Line("private " + ctx.T + " _savedEpsilon;");
+        w.Line("// What Backward checks its arguments against: the dims and sampled input elements of the last training Forward.");
+        w.Line("private readonly int[] _savedDims = new int[" + Literals.Int(spec.Layout.Length) + "];");
+        w.Line("private readonly " + ctx.T + "[] _fingerprint = new " + ctx.T + "[" + Guard.Fingerprint + ".Count];");
+        w.Line("// The thread contract (see the class remarks): > 0 inference Forward calls running, -1 a call that writes the instance's state.");
+        w.Line("private int _guard;");
         w.Line();
 
         string ctorParams = string.Join(", ", new[]
@@ -173,7 +193,8 @@ internal static partial class Emitter
         }
         w.Line("/// <summary>" + (plan.BatchReduced
             ? "Training (default): batch statistics, running statistics updated. Otherwise: running statistics."
-            : "Statistics are per sample, so training and inference compute the same; training also checks each statistic has more than one value.") + "</summary>");
+            : "Statistics are per sample, so training and inference compute the same output; training also checks each statistic has more than one value " +
+              "and saves the statistics for Backward (so a training-mode Forward needs the instance alone, while inference-mode Forward calls may share it between threads).") + "</summary>");
         w.Line("public bool Training { get; set; } = true;");
         w.Line("/// <summary>The instruction-set path the last Forward ran on (the narrowest of its passes).</summary>");
         w.Line("public " + KernelPath + " LastPath { get; private set; }");
@@ -200,7 +221,10 @@ internal static partial class Emitter
     {
         var spec = ctx.Spec;
         var plan = ctx.Plan;
-        w.Line("/// <summary>Normalizes <paramref name=\"input\"/> (" + spec.Layout + ", dims in layout order) into <paramref name=\"output\"/>, which may be the same span.</summary>");
+        w.Line("/// <summary>Normalizes <paramref name=\"input\"/> (" + spec.Layout + ", dims in layout order) into <paramref name=\"output\"/>, which may be the same span. " +
+               "In training mode it saves, for Backward, the batch statistics, the dims and " + "16 elements of the input sampled before it is normalized" +
+               (plan.BatchReduced ? ", and updates the running statistics" : "") + ": it needs the instance alone, and throws InvalidOperationException if another thread " +
+               "runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>");
         using (w.Block("public void Forward(" + ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.DimParams + ")"))
         {
             w.Line("CheckShape(input.Length, output.Length, " + ctx.DimArgs + ");");
@@ -212,38 +236,80 @@ internal static partial class Emitter
             {
                 using (w.Block("if (!Training)"))
                 {
-                    w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                           ", RunningMean, RunningVar, _epsilon);");
+                    w.Line("// Inference reads the running statistics: shared with other inference calls, never with a call that updates them.");
+                    w.Line(Guard.CallGuard + ".EnterShared(ref _guard, " + Literals.String(spec.TypeName + ".Forward (inference)") + ");");
+                    using (w.Block("try"))
+                        w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
+                               ", RunningMean, RunningVar, _epsilon);");
+                    using (w.Block("finally"))
+                        w.Line(Guard.CallGuard + ".ExitShared(ref _guard);");
                     w.Line("return;");
                 }
             }
+            if (!plan.BatchReduced) w.Line("bool training = Training; // read once: it decides the checks and the path");
             if (!spec.IsRootMeanSquare)
             {
                 if (plan.BatchReduced) w.Line(Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
-                else w.Line("if (Training) " + Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
+                else w.Line("if (training) " + Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
             }
             w.Line("int statistics = StatisticCount(" + ctx.DimArgs + ");");
-            using (w.Block("if (_batchStatistic0.Length != statistics)"))
+            if (!plan.BatchReduced)
             {
-                w.Line("_batchStatistic0 = new " + ctx.T + "[statistics];");
-                if (!spec.IsRootMeanSquare) w.Line("_batchStatistic1 = new " + ctx.T + "[statistics];");
-            }
-            w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                   ", _batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", _batchStatistic1") + ", _epsilon);");
-            w.Line("_savedLength = input.Length;");
-            w.Line("_savedEpsilon = _epsilon;");
-            if (plan.BatchReduced)
-            {
-                w.Line("// PyTorch's update: the running variance takes the unbiased batch variance.");
-                w.Line("double count = CountPerStatistic(" + ctx.DimArgs + ");");
-                w.Line("double unbias = count / (count - 1d);");
-                w.Line("double momentum = _momentum;");
-                using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
+                using (w.Block("if (!training)"))
                 {
-                    w.Line("RunningMean[stat] = (" + ctx.T + ")((1d - momentum) * RunningMean[stat] + momentum * _batchStatistic0[stat]);");
-                    w.Line("RunningVar[stat] = (" + ctx.T + ")((1d - momentum) * RunningVar[stat] + momentum * (_batchStatistic1[stat] * unbias));");
+                    w.Line("// Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.");
+                    w.Line(Guard.CallGuard + ".EnterShared(ref _guard, " + Literals.String(spec.TypeName + ".Forward (inference)") + ");");
+                    w.Line(ctx.T + "[] scratch0 = " + Pool + "<" + ctx.T + ">.Shared.Rent(statistics);");
+                    if (!spec.IsRootMeanSquare) w.Line(ctx.T + "[] scratch1 = " + Pool + "<" + ctx.T + ">.Shared.Rent(statistics);");
+                    using (w.Block("try"))
+                        w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
+                               ", new " + ctx.SpanT + "(scratch0, 0, statistics)" + (spec.IsRootMeanSquare ? "" : ", new " + ctx.SpanT + "(scratch1, 0, statistics)") + ", _epsilon);");
+                    using (w.Block("finally"))
+                    {
+                        w.Line(Pool + "<" + ctx.T + ">.Shared.Return(scratch0);");
+                        if (!spec.IsRootMeanSquare) w.Line(Pool + "<" + ctx.T + ">.Shared.Return(scratch1);");
+                        w.Line(Guard.CallGuard + ".ExitShared(ref _guard);");
+                    }
+                    w.Line("return;");
                 }
             }
+            w.Line("// Saves statistics, dims and fingerprint for Backward" + (plan.BatchReduced ? " and updates the running statistics" : "") + ": this instance alone.");
+            w.Line(Guard.CallGuard + ".EnterExclusive(ref _guard, " + Literals.String(spec.TypeName + ".Forward (training)") + ");");
+            using (w.Block("try"))
+            {
+                w.Line("// Every field read once: the kernel writes through pointers into these very arrays.");
+                w.Line(ctx.T + "[] batchStatistic0 = _batchStatistic0;");
+                if (!spec.IsRootMeanSquare) w.Line(ctx.T + "[] batchStatistic1 = _batchStatistic1;");
+                using (w.Block("if (batchStatistic0.Length != statistics" + (spec.IsRootMeanSquare ? "" : " || batchStatistic1.Length != statistics") + ")"))
+                {
+                    w.Line("_batchStatistic0 = batchStatistic0 = new " + ctx.T + "[statistics];");
+                    if (!spec.IsRootMeanSquare) w.Line("_batchStatistic1 = batchStatistic1 = new " + ctx.T + "[statistics];");
+                }
+                w.Line(ctx.T + " epsilonValue = _epsilon;");
+                w.Line("// The input as given, before the kernel runs (in place, it is overwritten).");
+                w.Line(Guard.Fingerprint + ".Take(input, _fingerprint);");
+                w.Line("_savedLength = -1;");
+                w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
+                       ", batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", batchStatistic1") + ", epsilonValue);");
+                EmitSaveDims(w, ctx);
+                w.Line("_savedLength = input.Length;");
+                w.Line("_savedEpsilon = epsilonValue;");
+                if (plan.BatchReduced)
+                {
+                    w.Line("// PyTorch's update: the running variance takes the unbiased batch variance.");
+                    w.Line("double count = CountPerStatistic(" + ctx.DimArgs + ");");
+                    w.Line("double unbias = count / (count - 1d);");
+                    w.Line("double momentum = _momentum;");
+                    w.Line(ctx.T + "[] runningMean = RunningMean, runningVar = RunningVar;");
+                    using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
+                    {
+                        w.Line("runningMean[stat] = (" + ctx.T + ")((1d - momentum) * runningMean[stat] + momentum * batchStatistic0[stat]);");
+                        w.Line("runningVar[stat] = (" + ctx.T + ")((1d - momentum) * runningVar[stat] + momentum * (batchStatistic1[stat] * unbias));");
+                    }
+                }
+            }
+            using (w.Block("finally"))
+                w.Line(Guard.CallGuard + ".ExitExclusive(ref _guard);");
         }
         w.Line();
         using (w.Block("void " + ctx.DeclaringInterface + ".Forward(" + ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, global::System.ReadOnlySpan<int> dims)"))
@@ -260,6 +326,25 @@ internal static partial class Emitter
             w.Line("Forward(inputSpan, outputSpan, " + ctx.DimsFromArray + ");");
         }
         w.Line();
+    }
+
+    /// <summary>ForwardTraining writes the statistics while it reads the input and writes the output: they must not share memory.</summary>
+    private static void EmitStatisticsOutputsDisjoint(SourceWriter w, Context ctx)
+    {
+        var outputs = ctx.Spec.IsRootMeanSquare ? new[] { "meanSquare" } : new[] { "mean", "variance" };
+        foreach (string stat in outputs)
+        {
+            w.Line(Checks + ".Disjoint(input, " + stat + ", nameof(" + stat + "), nameof(input));");
+            w.Line(Checks + ".Disjoint(output, " + stat + ", nameof(" + stat + "), nameof(output));");
+        }
+        if (!ctx.Spec.IsRootMeanSquare) w.Line(Checks + ".Disjoint(mean, variance, nameof(variance), nameof(mean));");
+    }
+
+    /// <summary>Saves the dims of a training forward for Backward's shape check.</summary>
+    private static void EmitSaveDims(SourceWriter w, Context ctx)
+    {
+        var dims = ctx.Spec.Layout.Select(l => char.ToLowerInvariant(l).ToString()).ToList();
+        for (int i = 0; i < dims.Count; i++) w.Line("_savedDims[" + Literals.Int(i) + "] = " + dims[i] + ";");
     }
 
     /// <summary>The dims against the layer's own size: <c>c</c> against its channels, or the sample dims against its normalizedSize.</summary>
@@ -297,7 +382,7 @@ internal static partial class Emitter
                 w.Line(Checks + ".Positive(" + d + ", nameof(" + d + "));");
             }
             if (spec.Groups > 0) w.Line(Checks + ".Divisible(c, GroupCount, nameof(c));");
-            w.Line("int count = " + Checks + ".Count(" + ctx.LongProduct(spec.Layout.Select(l => char.ToLowerInvariant(l).ToString())) + ", " + dimsText + ");");
+            w.Line("int count = " + ctx.CheckedCount + ";");
             w.Line(Checks + ".Length(inputLength, count, \"input\", " + dimsText + ");");
             w.Line(Checks + ".Length(outputLength, count, \"output\", " + dimsText + ");");
             w.Line("return count;");
@@ -313,10 +398,10 @@ internal static partial class Emitter
                 w.Line(Checks + ".Positive(" + d + ", nameof(" + d + "));");
             }
             if (spec.Groups > 0) w.Line(Checks + ".Divisible(c, GroupCount, nameof(c));");
-            w.Line("return " + Checks + ".Count(" + ctx.LongProduct(plan.Axes.Where(a => !a.Reduced).Select(a => a.Extent)) + ", " + dimsText + ");");
+            w.Line("return " + ctx.CheckedExtents(plan.Axes.Where(a => !a.Reduced), ctx.KeptText) + ";");
         }
         w.Line();
-        w.Line("private static long CountPerStatistic(" + ctx.DimParams + ") => " + ctx.LongProduct(plan.Axes.Where(a => a.Reduced).Select(a => a.Extent)) + ";");
+        w.Line("private static long CountPerStatistic(" + ctx.DimParams + ") => " + ctx.CheckedExtents(plan.Axes.Where(a => a.Reduced), ctx.ReducedDimsText) + ";");
         w.Line();
         w.Line("private static int ParameterCount(" + ctx.DimParams + ") => " + ctx.ParameterCountExpr + ";");
         w.Line();
@@ -362,6 +447,7 @@ internal static partial class Emitter
         using (w.Block("public static " + KernelPath + " ForwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon)"))
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
+            EmitStatisticsOutputsDisjoint(w, ctx);
             w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon);");
         }
         w.Line();
@@ -376,6 +462,7 @@ internal static partial class Emitter
         using (w.Block("internal static " + KernelPath + " ForwardTrainingOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
+            EmitStatisticsOutputsDisjoint(w, ctx);
             w.Line(Checks + ".PathAvailable(path, ChoosePath(true, " + ctx.ExtentArgsFromDims + "), nameof(path));");
             w.Line("return TrainingCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon);");
         }

@@ -93,7 +93,8 @@ internal static class LrnEmitter
                "inner == 1 (C innermost): " + (spec.Size <= RowsMaxSize ? "Forward, when C fills a vector, sums each position's window directly from a zero-padded row of double squares (" + Literals.Int(spec.Size) + " shifted vector loads); otherwise " : "") +
                "tiles of up to " + Literals.Int(TileWidth) + " positions (fewer for many channels) are transposed to [C, tile] in a scratch buffer, run through the same kernels, and transposed back.</para>");
         w.Line("/// <para>Threads: units fixed by the shape (inner &gt; 1: pieces of planes; C innermost: ranges of whole tiles of positions) run through ParallelUnits, each worker with its own scratch; " +
-               "positions are independent, so the bits never depend on the thread count. Small tensors stay on the calling thread (Parallelism.MinElementsPerThread per extra thread).</para>");
+               "positions are independent, so the bits never depend on the thread count. Small tensors stay on the calling thread (Parallelism.MinElementsPerThread per extra thread). " +
+               "The layer keeps no state between calls (LastPath aside): Forward, Backward and the static kernels may run from any number of threads at once, on one instance or many.</para>");
         w.Line("/// <para>D^-beta: " + PowerText(spec.Beta) + ". Paths: Vector512, Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the vectorized extent.</para>");
         w.Line("/// </remarks>");
         using (w.Block("partial class " + spec.TypeName))
@@ -157,7 +158,7 @@ internal static class LrnEmitter
             using (w.Block("private static void CheckDims(" + dimParams + ", int length, string name)"))
             {
                 foreach (string d in dimNames) w.Line(Checks + ".Positive(" + d + ", nameof(" + d + "));");
-                w.Line("int count = " + Checks + ".Count(" + string.Join(" * ", dimNames.Select(d => "(long)" + d)) + ", " + dimsText + ");");
+                w.Line("int count = " + DimProducts.Checked(dimNames, dimArgs) + ";");
                 w.Line(Checks + ".Length(length, count, name, " + dimsText + ");");
             }
             w.Line();

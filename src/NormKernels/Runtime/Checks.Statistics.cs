@@ -23,15 +23,19 @@ public static partial class Checks
             throw new ArgumentException($"'shardM2' has {Fmt(m2s)} elements; expected {Fmt(counts)} (the length of 'shardCounts').", "shardM2");
     }
 
-    /// <summary>Merge: every count finite and not negative, every M2 not negative, every statistic's total positive.</summary>
-    public static void ShardValues(ReadOnlySpan<double> counts, ReadOnlySpan<double> m2, int statistics)
+    /// <summary>Merge: every count a finite whole number &gt;= 0, every M2 finite and &gt;= 0, every mean of a shard with
+    /// values finite, every statistic's total positive.</summary>
+    public static void ShardValues(ReadOnlySpan<double> counts, ReadOnlySpan<double> means, ReadOnlySpan<double> m2, int statistics)
     {
         for (int i = 0; i < counts.Length; i++)
         {
-            if (!(counts[i] >= 0d) || double.IsInfinity(counts[i]))
-                throw new ArgumentOutOfRangeException("shardCounts", counts[i], $"'shardCounts[{Fmt(i)}]' is {Fmt(counts[i])}; expected a finite count >= 0.");
-            if (m2[i] < 0d)
-                throw new ArgumentOutOfRangeException("shardM2", m2[i], $"'shardM2[{Fmt(i)}]' is {Fmt(m2[i])}; expected >= 0 (a sum of squared deviations).");
+            if (!(counts[i] >= 0d) || double.IsInfinity(counts[i]) || Math.Floor(counts[i]) != counts[i])
+                throw new ArgumentOutOfRangeException("shardCounts", counts[i], $"'shardCounts[{Fmt(i)}]' is {Fmt(counts[i])}; expected a finite whole count >= 0.");
+            if (!(m2[i] >= 0d) || double.IsInfinity(m2[i]))
+                throw new ArgumentOutOfRangeException("shardM2", m2[i], $"'shardM2[{Fmt(i)}]' is {Fmt(m2[i])}; expected a finite value >= 0 (a sum of squared deviations; " +
+                    "NaN or infinity means the shard's data held NaN or infinity, and merged statistics could not normalize it).");
+            if (counts[i] > 0d && !double.IsFinite(means[i]))
+                throw new ArgumentOutOfRangeException("shardMeans", means[i], $"'shardMeans[{Fmt(i)}]' is {Fmt(means[i])}; expected a finite mean (its count is {Fmt(counts[i])}).");
         }
         for (int s = 0; s < statistics; s++)
         {
@@ -39,6 +43,35 @@ public static partial class Checks
             for (int i = s; i < counts.Length; i += statistics) total += counts[i];
             if (total == 0d)
                 throw new ArgumentException($"Statistic {Fmt(s)} has a total count of 0 over every shard; expected at least one value.", "shardCounts");
+        }
+    }
+
+    /// <summary>Merge: each output is either its own input's first shard (in place: <c>count</c> at the start of
+    /// <c>shardCounts</c>, <c>mean</c> of <c>shardMeans</c>, <c>m2</c> of <c>shardM2</c>) or disjoint from every input, and the
+    /// outputs are disjoint from each other. Any other overlap would overwrite entries the merge has yet to read.</summary>
+    public static void MergeOverlaps(ReadOnlySpan<double> shardCounts, ReadOnlySpan<double> shardMeans, ReadOnlySpan<double> shardM2,
+        ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2)
+    {
+        MergeOutput(count, "count", 0, shardCounts, shardMeans, shardM2);
+        MergeOutput(mean, "mean", 1, shardCounts, shardMeans, shardM2);
+        MergeOutput(m2, "m2", 2, shardCounts, shardMeans, shardM2);
+        if (count.Overlaps(mean) || count.Overlaps(m2))
+            throw new ArgumentException("'count' overlaps another output ('mean' or 'm2'); expected disjoint memory.", "count");
+        if (mean.Overlaps(m2))
+            throw new ArgumentException("'mean' overlaps 'm2'; expected disjoint memory.", "mean");
+    }
+
+    private static void MergeOutput(ReadOnlySpan<double> output, string name, int own,
+        ReadOnlySpan<double> shardCounts, ReadOnlySpan<double> shardMeans, ReadOnlySpan<double> shardM2)
+    {
+        for (int k = 0; k < 3; k++)
+        {
+            ReadOnlySpan<double> input = k == 0 ? shardCounts : k == 1 ? shardMeans : shardM2;
+            string inputName = k == 0 ? "shardCounts" : k == 1 ? "shardMeans" : "shardM2";
+            if (input.Overlaps(output, out int offset) && !(k == own && offset == 0))
+                throw new ArgumentException(k == own
+                    ? $"'{name}' overlaps '{inputName}' at offset {Fmt(offset)}; expected its first shard's entries (offset 0, in place) or disjoint memory."
+                    : $"'{name}' overlaps '{inputName}' (offset {Fmt(offset)}); expected disjoint memory (in place, '{name}' may only be the first shard of its own input).", name);
         }
     }
 

@@ -15,6 +15,13 @@ public interface INormalizationLayer : INormalizationLayer<float>
 /// <c>Forward(input, output, n, c, h, w)</c>; this interface forwards to it after reading the dims.
 /// </summary>
 /// <typeparam name="T">The element type: <c>float</c> (default) or <c>double</c> (<c>ElementType = typeof(double)</c>).</typeparam>
+/// <remarks>
+/// Threads: inference-mode <c>Forward</c> calls (<see cref="Training"/> false) may run on one instance from any number
+/// of threads at once. A training-mode <c>Forward</c>, any <c>Backward</c> and <see cref="ZeroGrad"/> write the
+/// instance's state and need it alone: a call that overlaps another call on the same instance it cannot share with is
+/// refused with <see cref="InvalidOperationException"/> before it reads or writes anything. Use one instance per thread
+/// for parallel training; the generated static kernels keep no state and may run from any thread.
+/// </remarks>
 public interface INormalizationLayer<T>
 {
     /// <summary>The layout letters in memory order, outermost first.</summary>
@@ -69,7 +76,9 @@ public interface INormalizationLayer<T>
     void Forward(System.Numerics.Tensors.ReadOnlyTensorSpan<T> input, System.Numerics.Tensors.TensorSpan<T> output);
 
     /// <summary>Gradient of the last training-mode <c>Forward</c> (with running statistics and Training false: of the inference
-    /// forward), dims in layout order: writes <paramref name="inputGrad"/>, adds into <see cref="WeightGrad"/> and <see cref="BiasGrad"/>.</summary>
+    /// forward), dims in layout order: writes <paramref name="inputGrad"/>, adds into <see cref="WeightGrad"/> and <see cref="BiasGrad"/>.
+    /// Throws <see cref="InvalidOperationException"/>, writing nothing, when no training-mode Forward ran, when the dims differ
+    /// from that Forward's, or when <paramref name="input"/> is not that Forward's input (16 sampled elements compared bit for bit).</summary>
     void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims);
 
     /// <summary>Backward on tensors whose lengths are the dims in layout order (dense, row-major), all three of one shape.</summary>

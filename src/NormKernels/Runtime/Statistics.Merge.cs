@@ -38,22 +38,25 @@ public static partial class Statistics
     /// Merges K shards' statistics, each given as <c>S = count.Length</c> entries (one per statistic), stored shard after
     /// shard (shard k at <c>[k*S, (k+1)*S)</c>: what an all-gather of every rank's arrays into one buffer produces), left to
     /// right in shard order, into <paramref name="count"/>, <paramref name="mean"/> and <paramref name="m2"/>. Every rank
-    /// that merges the gathered arrays gets identical bits. The outputs may be the first shard's entries (in place).
+    /// that merges the gathered arrays gets identical bits. Each output may be the first shard's entries of its own input (in
+    /// place: <paramref name="count"/> = the start of <paramref name="shardCounts"/>, and so on); any other overlap is refused.
     /// </summary>
-    /// <param name="shardCounts">Values per statistic of each shard, K*S entries; finite and not negative.</param>
-    /// <param name="shardMeans">Mean per statistic of each shard, K*S entries.</param>
-    /// <param name="shardM2">Sum of squared deviations per statistic of each shard, K*S entries; not negative.</param>
+    /// <param name="shardCounts">Values per statistic of each shard, K*S entries; finite whole numbers, not negative.</param>
+    /// <param name="shardMeans">Mean per statistic of each shard, K*S entries; finite where the count is positive.</param>
+    /// <param name="shardM2">Sum of squared deviations per statistic of each shard, K*S entries; finite and not negative.</param>
     /// <param name="count">Receives the total count per statistic (S entries; positive after the merge).</param>
     /// <param name="mean">Receives the merged mean per statistic.</param>
     /// <param name="m2">Receives the merged M2 per statistic.</param>
-    /// <exception cref="ArgumentException">Lengths disagree, a count is negative or not finite, an M2 is negative, or a
-    /// statistic's total count is 0; thrown before anything is written.</exception>
+    /// <exception cref="ArgumentException">Lengths disagree, a count is negative, fractional or not finite, an M2 is negative or
+    /// not finite, a mean is not finite, a statistic's total count is 0, or an output overlaps an input (other than its own
+    /// input's first shard) or another output; thrown before anything is written.</exception>
     public static void Merge(ReadOnlySpan<double> shardCounts, ReadOnlySpan<double> shardMeans, ReadOnlySpan<double> shardM2,
         Span<double> count, Span<double> mean, Span<double> m2)
     {
         int statistics = count.Length;
         Checks.MergeShapes(shardCounts.Length, shardMeans.Length, shardM2.Length, statistics, mean.Length, m2.Length);
-        Checks.ShardValues(shardCounts, shardM2, statistics);
+        Checks.ShardValues(shardCounts, shardMeans, shardM2, statistics);
+        Checks.MergeOverlaps(shardCounts, shardMeans, shardM2, count, mean, m2);
         int shards = shardCounts.Length / statistics;
         for (int s = 0; s < statistics; s++)
         {
