@@ -97,8 +97,9 @@ internal static partial class Emitter
                 w.Line("_batchStatistic0[stat] = (" + ctx.T + ")mean[stat];");
                 w.Line("_batchStatistic1[stat] = (" + ctx.T + ")" + Stats + ".Variance(count[stat], m2[stat]);");
             }
-            w.Line("// Its backward needs gradient sums all-reduced across the shards: not offered, so Backward refuses until the next Forward.");
+            w.Line("// Its backward needs gradient sums added across the shards: Backward refuses (it would be the local gradient); BackwardStatistics and BackwardWithStatistics give it.");
             w.Line("_savedLength = " + Checks + ".SynchronizedForward;");
+            EmitSynchronizedForwardHook(w, ctx);
             string paramRefs = spec.HasAffine ? "Weight, Bias" : "default, default";
             w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
                    ", _batchStatistic0, _batchStatistic1, _epsilon);");

@@ -43,6 +43,7 @@ internal static partial class Emitter
             EmitCores(w, ctx);
             EmitBackwardCores(w, ctx);
             EmitShards(w, ctx);
+            EmitSynchronizedBackward(w, ctx);
             EmitAdaptive(w, ctx);
             foreach (var isa in ctx.Isas)
             {
