@@ -22,6 +22,7 @@ internal static partial class Emitter
     {
         if (!HasSynchronizedBackward(ctx)) return;
         EmitSynchronizedSurface(w, ctx);
+        EmitSynchronizedInterface(w, ctx);
         EmitSynchronizedCore(w, ctx, sums: true);
         EmitSynchronizedCore(w, ctx, sums: false);
         if (ctx.Plan.BlockAxes > 0)
@@ -29,6 +30,50 @@ internal static partial class Emitter
             EmitSynchronizedGroup(w, ctx, sums: true);
             EmitSynchronizedGroup(w, ctx, sums: false);
         }
+    }
+
+    /// <summary>The hook in the class declaration: layers with a synchronized backward implement the interface of the synchronized step.</summary>
+    private static string SynchronizedInterface(Context ctx) => HasSynchronizedBackward(ctx) ? ", " + SyncInterface(ctx) : "";
+
+    private static string SyncInterface(Context ctx) => "global::NormKernels.ISynchronizedNormalizationLayer<" + ctx.T + ">";
+
+    /// <summary>The interface's members, dims read from a span of the layout's rank.</summary>
+    private static void EmitSynchronizedInterface(SourceWriter w, Context ctx)
+    {
+        string layout = Literals.String(ctx.Spec.Layout);
+        string args = string.Join(", ", ctx.Spec.Layout.Select((_, i) => "dims[" + Literals.Int(i) + "]"));
+        string rank = Checks + ".Rank(dims.Length, " + layout + ", nameof(dims));";
+        string i = SyncInterface(ctx);
+        using (w.Block("int " + i + ".StatisticCount(global::System.ReadOnlySpan<int> dims)"))
+        {
+            w.Line(rank);
+            w.Line("return StatisticCount(" + args + ");");
+        }
+        w.Line();
+        using (w.Block(KernelPath + " " + i + ".ShardStatistics(" + ctx.ReadOnlySpanT + " input, global::System.ReadOnlySpan<int> dims, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2)"))
+        {
+            w.Line(rank);
+            w.Line("return ShardStatistics(input, " + args + ", count, mean, m2);");
+        }
+        w.Line();
+        using (w.Block("void " + i + ".ForwardWithStatistics(" + ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, global::System.ReadOnlySpan<int> dims, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> mean, global::System.ReadOnlySpan<double> m2)"))
+        {
+            w.Line(rank);
+            w.Line("ForwardWithStatistics(input, output, " + args + ", count, mean, m2);");
+        }
+        w.Line();
+        using (w.Block("void " + i + ".BackwardStatistics(" + ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, global::System.ReadOnlySpan<int> dims, global::System.Span<double> count, global::System.Span<double> sumGrad, global::System.Span<double> sumGradCentered)"))
+        {
+            w.Line(rank);
+            w.Line("BackwardStatistics(input, outputGrad, " + args + ", count, sumGrad, sumGradCentered);");
+        }
+        w.Line();
+        using (w.Block("void " + i + ".BackwardWithStatistics(" + ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, global::System.ReadOnlySpan<int> dims, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> sumGrad, global::System.ReadOnlySpan<double> sumGradCentered)"))
+        {
+            w.Line(rank);
+            w.Line("BackwardWithStatistics(input, outputGrad, inputGrad, " + args + ", count, sumGrad, sumGradCentered);");
+        }
+        w.Line();
     }
 
     /// <summary>The hook in ForwardWithStatistics: remember the dims its statistics belong to.</summary>

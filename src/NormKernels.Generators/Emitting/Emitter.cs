@@ -34,7 +34,7 @@ internal static partial class Emitter
             closers.Add(w.Block("partial " + container.Keyword + " " + container.Name));
 
         EmitPlanRemarks(w, ctx);
-        using (w.Block("partial class " + spec.TypeName + " : " + ctx.Interface))
+        using (w.Block("partial class " + spec.TypeName + " : " + ctx.Interface + SynchronizedInterface(ctx)))
         {
             EmitSurface(w, ctx);
             EmitForward(w, ctx);
