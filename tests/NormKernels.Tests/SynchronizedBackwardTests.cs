@@ -347,6 +347,36 @@ public sealed class SynchronizedBackwardTests
         Assert.True(worst <= 1e-5, $"{name}: synchronized and training backward differ by {worst:R}");
     }
 
+    /// <summary>The interface of the synchronized step (what a transport such as NormKernels.Mpi calls) runs the typed members.</summary>
+    [Fact]
+    public void InterfaceRunsTheTypedMembers()
+    {
+        int[] dims = [3, 4, 5, 6];
+        var random = new Random(14);
+        float[] input = TestData.Normal(random, 360, 1, 2), outputGrad = TestData.Normal(random, 360, 0, 1);
+        var typed = new BnNchw(4);
+        ISynchronizedNormalizationLayer<float> viaInterface = new BnNchw(4);
+        Assert.Equal(4, viaInterface.StatisticCount(dims));
+
+        double[] count = new double[4], mean = new double[4], m2 = new double[4];
+        viaInterface.ShardStatistics(input, dims, count, mean, m2);
+        typed.ForwardWithStatistics(input, new float[360], 3, 4, 5, 6, count, mean, m2);
+        var output = new float[360];
+        viaInterface.ForwardWithStatistics(input, output, dims, count, mean, m2);
+        double[] typedSums = new double[12], interfaceSums = new double[12];
+        typed.BackwardStatistics(input, outputGrad, 3, 4, 5, 6, typedSums.AsSpan(0, 4), typedSums.AsSpan(4, 4), typedSums.AsSpan(8, 4));
+        viaInterface.BackwardStatistics(input, outputGrad, dims, interfaceSums.AsSpan(0, 4), interfaceSums.AsSpan(4, 4), interfaceSums.AsSpan(8, 4));
+        Assert.Equal(typedSums, interfaceSums);
+        float[] typedGrad = new float[360], interfaceGrad = new float[360];
+        typed.BackwardWithStatistics(input, outputGrad, typedGrad, 3, 4, 5, 6, count, typedSums.AsSpan(4, 4), typedSums.AsSpan(8, 4));
+        viaInterface.BackwardWithStatistics(input, outputGrad, interfaceGrad, dims, count, interfaceSums.AsSpan(4, 4), interfaceSums.AsSpan(8, 4));
+        Assert.Equal(KernelCheck.Bits(typedGrad), KernelCheck.Bits(interfaceGrad));
+        Assert.Equal(KernelCheck.Bits(typed.WeightGrad), KernelCheck.Bits(viaInterface.WeightGrad));
+
+        var error = Assert.Throws<ArgumentException>(() => viaInterface.BackwardStatistics(input, outputGrad, [3, 4, 30], count, mean, m2));
+        Assert.Equal("dims", error.ParamName);
+    }
+
     // ---------------------------------------------------------------- refusals
 
     [Fact]

@@ -120,8 +120,11 @@ internal static partial class Emitter
             w.Line("CheckBackwardStatistics(input, outputGrad, " + dims + ", " + (spec.HasAffine ? "Weight.Length" : "0") + ", StatisticCount(" + dims + "), count, sumGrad, sumGradCentered);");
             EmitLayerSizeCheck(w, ctx);
             w.Line("CheckSynchronized(" + dims + ");");
+            w.Line("// The kernels read the statistics through the arrays read here, whose lengths are checked: never through a field another call may replace.");
+            w.Line(ctx.T + "[] savedMean = _batchStatistic0;");
+            w.Line(Checks + ".SynchronizedStatisticsLength(savedMean.Length, StatisticCount(" + dims + "));");
             w.Line("LastPath = RunSynchronizedSums(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
-                   ", _batchStatistic0, count, sumGrad, sumGradCentered);");
+                   ", savedMean, count, sumGrad, sumGradCentered);");
         }
         w.Line();
         w.Line("/// <summary>Synchronized backward, step 1, on caller-owned buffers: <paramref name=\"mean\"/> is the merged mean (per statistic) the forward " +
@@ -182,8 +185,11 @@ internal static partial class Emitter
             w.Line("CheckBackwardWithStatistics(input, outputGrad, inputGrad, " + dims + ", " + (spec.HasAffine ? "Weight.Length" : "0") + ", statistics, statistics, _epsilon, count, sumGrad, sumGradCentered, WeightGrad.Length, BiasGrad.Length);");
             EmitLayerSizeCheck(w, ctx);
             w.Line("CheckSynchronized(" + dims + ");");
+            w.Line(ctx.T + "[] savedMean = _batchStatistic0, savedVariance = _batchStatistic1;");
+            w.Line(Checks + ".SynchronizedStatisticsLength(savedMean.Length, statistics);");
+            w.Line(Checks + ".SynchronizedStatisticsLength(savedVariance.Length, statistics);");
             w.Line("LastPath = RunSynchronizedBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
-                   ", _batchStatistic0, _batchStatistic1, _epsilon, count, sumGrad, sumGradCentered, WeightGrad, BiasGrad);");
+                   ", savedMean, savedVariance, _epsilon, count, sumGrad, sumGradCentered, WeightGrad, BiasGrad);");
         }
         w.Line();
         string applyParams = ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, " + ctx.DimParams + ", " + ctx.ReadOnlySpanT + " weight, " +

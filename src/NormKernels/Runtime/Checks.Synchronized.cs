@@ -22,6 +22,16 @@ public static partial class Checks
         }
     }
 
+    /// <summary>The saved statistics read for the synchronized backward have one entry per statistic (they may differ only when
+    /// another call on the same instance replaced them meanwhile).</summary>
+    public static void SynchronizedStatisticsLength(int savedLength, int statistics)
+    {
+        if (savedLength != statistics)
+            throw new InvalidOperationException(
+                $"The saved statistics have {Fmt(savedLength)} entries, the dims {Fmt(statistics)}: another training call on this instance replaced them " +
+                "(one instance trains on one thread at a time).");
+    }
+
     /// <summary>BackwardStatistics' outputs: one entry per statistic each, three disjoint spans.</summary>
     public static void GradientSumOutputs(Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered, int statistics, string what)
     {
