@@ -42,7 +42,7 @@ var sync = new SynchronizedBatchNorm<float>(shard.Norm, mpi.World);
 Block? whole = mpi.Rank == 0 ? new Block(conv0, Batch) : null;
 
 if (mpi.Rank == 0)
-    Console.WriteLine($"{mpi.Size} processes, batch {Batch} split {string.Join("/", Enumerable.Range(0, mpi.Size).Select(r => Batch / mpi.Size + (r < Batch % mpi.Size ? 1 : 0)))}; {Isa.Describe()}");
+    Console.WriteLine($"{mpi.Size} process(es), batch {Batch} split {string.Join("/", Enumerable.Range(0, mpi.Size).Select(r => Batch / mpi.Size + (r < Batch % mpi.Size ? 1 : 0)))}; {Isa.Describe()}");
 mpi.World.Barrier();
 for (int step = 0; step < Steps; step++)
 {
