@@ -101,13 +101,49 @@ public sealed class SynchronizedBackwardTests
                 1 => BnNcAllAxes.BackwardWithStatisticsOnPath<X86Vector128Ops>(p, x, g, dx, d[0], d[1], w, mu, v, e, c, a, b, wg, bg),
                 _ => BnNcAllAxes.BackwardWithStatisticsOnPath<AdvSimdVector128Ops<EmulatedAdvSimd>>(p, x, g, dx, d[0], d[1], w, mu, v, e, c, a, b, wg, bg),
             }),
+        // Channels last without affine parameters (gamma = 1, no parameter gradients).
+        "BnNhwcNoAffine" => new(name, dims ?? [7, 5, 3, 19], () => new BnNhwcNoAffine(dims?[3] ?? 19),
+            (x, d, c, m, q) => BnNhwcNoAffine.ShardStatistics(x, d[0], d[1], d[2], d[3], c, m, q),
+            (l, x, y, d, c, m, q) => ((BnNhwcNoAffine)l).ForwardWithStatistics(x, y, d[0], d[1], d[2], d[3], c, m, q),
+            (l, x, g, d, c, a, b) => ((BnNhwcNoAffine)l).BackwardStatistics(x, g, d[0], d[1], d[2], d[3], c, a, b),
+            (l, x, g, dx, d, c, a, b) => ((BnNhwcNoAffine)l).BackwardWithStatistics(x, g, dx, d[0], d[1], d[2], d[3], c, a, b),
+            (mode, p, x, g, d, w, mu, c, a, b) => mode switch
+            {
+                0 => BnNhwcNoAffine.BackwardStatistics(x, g, d[0], d[1], d[2], d[3], w, mu, c, a, b),
+                1 => BnNhwcNoAffine.BackwardStatisticsOnPath<X86Vector128Ops>(p, x, g, d[0], d[1], d[2], d[3], w, mu, c, a, b),
+                _ => BnNhwcNoAffine.BackwardStatisticsOnPath<AdvSimdVector128Ops<EmulatedAdvSimd>>(p, x, g, d[0], d[1], d[2], d[3], w, mu, c, a, b),
+            },
+            (mode, p, x, g, dx, d, w, mu, v, e, c, a, b, wg, bg) => mode switch
+            {
+                0 => BnNhwcNoAffine.BackwardWithStatistics(x, g, dx, d[0], d[1], d[2], d[3], w, mu, v, e, c, a, b, wg, bg),
+                1 => BnNhwcNoAffine.BackwardWithStatisticsOnPath<X86Vector128Ops>(p, x, g, dx, d[0], d[1], d[2], d[3], w, mu, v, e, c, a, b, wg, bg),
+                _ => BnNhwcNoAffine.BackwardWithStatisticsOnPath<AdvSimdVector128Ops<EmulatedAdvSimd>>(p, x, g, dx, d[0], d[1], d[2], d[3], w, mu, v, e, c, a, b, wg, bg),
+            }),
+        // GroupNorm over the batch too: per-channel accumulators combined into groups, parameters per channel.
+        "GnNhwcAllAxes" => new(name, dims ?? [7, 3, 5, 20], () => new GnNhwcAllAxes(dims?[3] ?? 20),
+            (x, d, c, m, q) => GnNhwcAllAxes.ShardStatistics(x, d[0], d[1], d[2], d[3], c, m, q),
+            (l, x, y, d, c, m, q) => ((GnNhwcAllAxes)l).ForwardWithStatistics(x, y, d[0], d[1], d[2], d[3], c, m, q),
+            (l, x, g, d, c, a, b) => ((GnNhwcAllAxes)l).BackwardStatistics(x, g, d[0], d[1], d[2], d[3], c, a, b),
+            (l, x, g, dx, d, c, a, b) => ((GnNhwcAllAxes)l).BackwardWithStatistics(x, g, dx, d[0], d[1], d[2], d[3], c, a, b),
+            (mode, p, x, g, d, w, mu, c, a, b) => mode switch
+            {
+                0 => GnNhwcAllAxes.BackwardStatistics(x, g, d[0], d[1], d[2], d[3], w, mu, c, a, b),
+                1 => GnNhwcAllAxes.BackwardStatisticsOnPath<X86Vector128Ops>(p, x, g, d[0], d[1], d[2], d[3], w, mu, c, a, b),
+                _ => GnNhwcAllAxes.BackwardStatisticsOnPath<AdvSimdVector128Ops<EmulatedAdvSimd>>(p, x, g, d[0], d[1], d[2], d[3], w, mu, c, a, b),
+            },
+            (mode, p, x, g, dx, d, w, mu, v, e, c, a, b, wg, bg) => mode switch
+            {
+                0 => GnNhwcAllAxes.BackwardWithStatistics(x, g, dx, d[0], d[1], d[2], d[3], w, mu, v, e, c, a, b, wg, bg),
+                1 => GnNhwcAllAxes.BackwardWithStatisticsOnPath<X86Vector128Ops>(p, x, g, dx, d[0], d[1], d[2], d[3], w, mu, v, e, c, a, b, wg, bg),
+                _ => GnNhwcAllAxes.BackwardWithStatisticsOnPath<AdvSimdVector128Ops<EmulatedAdvSimd>>(p, x, g, dx, d[0], d[1], d[2], d[3], w, mu, v, e, c, a, b, wg, bg),
+            }),
         _ => throw new ArgumentException(name),
     };
 
     public static TheoryData<string, int[]> Splits()
     {
         var data = new TheoryData<string, int[]>();
-        foreach (string name in new[] { "BnNchw", "BnNhwc", "BnPerActivationNchw", "BnNcAllAxes" })
+        foreach (string name in new[] { "BnNchw", "BnNhwc", "BnPerActivationNchw", "BnNcAllAxes", "BnNhwcNoAffine", "GnNhwcAllAxes" })
         {
             data.Add(name, [7]);
             data.Add(name, [4, 3]);
@@ -253,7 +289,7 @@ public sealed class SynchronizedBackwardTests
     public void StaticKernelsOnForcedPathsGiveTheFullBatchGradients(KernelPath path)
     {
         if (path > Isa.Widest) return; // this process cannot run it; the ISA legs of tests/run.sh cover the narrower ones
-        foreach (string name in new[] { "BnNchw", "BnNhwc", "BnPerActivationNchw", "BnNcAllAxes" })
+        foreach (string name in new[] { "BnNchw", "BnNhwc", "BnPerActivationNchw", "BnNcAllAxes", "BnNhwcNoAffine", "GnNhwcAllAxes" })
         {
             foreach (int mode in path == KernelPath.Vector128 ? new[] { 0, 1, 2 } : new[] { 0, 1 })
             {
@@ -443,6 +479,35 @@ public sealed class SynchronizedBackwardTests
         error = Assert.Throws<ArgumentException>(() => layer.BackwardStatistics(input, outputGrad, 2, 3, 4, 5, sums.AsSpan(0, 3), sums.AsSpan(3, 3), sums.AsSpan(6, 2)));
         Assert.Equal("sumGradCentered", error.ParamName);
         Assert.All(sums, v => Assert.True(double.IsNaN(v)));
+    }
+
+    [Fact]
+    public void StaticKernelsRefuseBadArgumentsBeforeWriting()
+    {
+        float[] input = TestData.Normal(new Random(15), 120, 0, 1), outputGrad = TestData.Normal(new Random(16), 120, 0, 1);
+        float[] weight = [1, 1, 1], mean = [0, 0, 0], variance = [1, 1, 1];
+        double[] count = [40, 40, 40], sumGrad = [1, 2, 3], sumGradCentered = [0.5, 0.25, 0.125];
+        var inputGrad = Enumerable.Repeat(float.NaN, 120).ToArray();
+        var weightGrad = new float[3];
+        var sums = Enumerable.Repeat(double.NaN, 9).ToArray();
+
+        void Refused<TException>(Func<KernelPath> call, string parameter) where TException : ArgumentException
+        {
+            var error = Assert.Throws<TException>(() => call());
+            Assert.Equal(parameter, error.ParamName);
+            Assert.All(inputGrad, v => Assert.True(float.IsNaN(v)));
+            Assert.All(weightGrad, v => Assert.Equal(0f, v));
+            Assert.All(sums, v => Assert.True(double.IsNaN(v)));
+        }
+        Refused<ArgumentException>(() => BnNchw.BackwardStatistics(input, outputGrad, 2, 3, 4, 5, weight, [0, 0], sums.AsSpan(0, 3), sums.AsSpan(3, 3), sums.AsSpan(6, 3)), "mean");
+        Refused<ArgumentException>(() => BnNchw.BackwardStatistics(input, outputGrad, 2, 3, 4, 5, [1, 1], mean, sums.AsSpan(0, 3), sums.AsSpan(3, 3), sums.AsSpan(6, 3)), "weight");
+        Refused<ArgumentException>(() => BnNchw.BackwardStatistics(input, outputGrad.AsSpan(0, 119), 2, 3, 4, 5, weight, mean, sums.AsSpan(0, 3), sums.AsSpan(3, 3), sums.AsSpan(6, 3)), "outputGrad");
+        Refused<ArgumentException>(() => BnNchw.BackwardStatistics(input, outputGrad, 2, 3, 4, 5, weight, mean, sums.AsSpan(0, 2), sums.AsSpan(3, 3), sums.AsSpan(6, 3)), "count");
+        Refused<ArgumentException>(() => BnNchw.BackwardWithStatistics(input, outputGrad, inputGrad, 2, 3, 4, 5, weight, mean, [1, 1], 1e-5f, count, sumGrad, sumGradCentered, weightGrad, new float[3]), "variance");
+        Refused<ArgumentOutOfRangeException>(() => BnNchw.BackwardWithStatistics(input, outputGrad, inputGrad, 2, 3, 4, 5, weight, mean, variance, -1f, count, sumGrad, sumGradCentered, weightGrad, new float[3]), "epsilon");
+        Refused<ArgumentException>(() => BnNchw.BackwardWithStatistics(input, outputGrad, inputGrad, 2, 3, 4, 5, weight, mean, variance, 1e-5f, count, sumGrad, sumGradCentered, weightGrad, new float[2]), "biasGrad");
+        Refused<ArgumentOutOfRangeException>(() => BnNchw.BackwardWithStatistics(input, outputGrad, inputGrad, 2, 3, 4, 5, weight, mean, variance, 1e-5f, [40, 40, 39.5], sumGrad, sumGradCentered, weightGrad, new float[3]), "count");
+        Refused<ArgumentException>(() => BnNchw.BackwardWithStatistics(input, outputGrad, inputGrad.AsSpan(1, 119), 2, 3, 4, 5, weight, mean, variance, 1e-5f, count, sumGrad, sumGradCentered, weightGrad, new float[3]), "inputGrad");
     }
 
     /// <summary>A non-finite gradient stays inside its own statistic, as in Backward.</summary>
