@@ -9,6 +9,10 @@
 #      avx2       DOTNET_EnableAVX512=0       -> Vector256
 #      vector128  DOTNET_EnableAVX2=0         -> Vector128
 #      scalar     DOTNET_EnableHWIntrinsic=0  -> Scalar
+# 4. Runs the MPI leg ("mpi"): tests/NormKernels.Mpi.Tests, a console program, on 2 and then 3 processes
+#    under mpiexec.mpich (MPICH: `apt-get install mpich libmpich-dev`). Rank 0 writes its counts to a file
+#    (passed=N failed=N); a run that exits non-zero without a failed case, or writes no counts, counts 1
+#    failed. Without mpiexec.mpich or libmpich.so.12 the leg prints why and counts its 2 runs as skipped.
 #    The default leg expects Vector512 only where the CPU has avx512f (and the runtime accelerates
 #    512-bit vectors); elsewhere it sets no expectation. (.NET 10 ignores the old
 #    DOTNET_EnableAVX512F name: the tests assert the path, so a dead switch cannot pass silently.)
@@ -20,7 +24,8 @@
 # Exit status: 0 only when the build and every leg succeeded.
 #
 # Environment knobs (all optional):
-#   NORMKERNELS_LEGS             legs to run, default "default avx2 vector128 scalar"
+#   NORMKERNELS_LEGS             legs to run, default "default avx2 vector128 scalar mpi"
+#   NORMKERNELS_MPI_TIMEOUT      seconds each MPI run may take before it is killed (and fails), default 300
 #   NORMKERNELS_RESULTS_DIR      where TRX files go, default TestResults/run (git-ignored)
 #   NORMKERNELS_TEST_VERBOSITY   console logger verbosity, default minimal (normal lists every test)
 #   NORMKERNELS_HANG_TIMEOUT     a test host silent this long is killed and its leg fails, default 20m
@@ -33,7 +38,8 @@ ROOT=$(pwd)
 SOLUTION=NormKernels.sln
 KERNEL_TESTS=tests/NormKernels.Tests/NormKernels.Tests.csproj
 BENCH_DLL=bench/NormKernels.Bench/bin/Release/net10.0/NormKernels.Bench.dll
-LEGS=${NORMKERNELS_LEGS:-default avx2 vector128 scalar}
+MPI_TESTS_DLL=tests/NormKernels.Mpi.Tests/bin/Release/net10.0/NormKernels.Mpi.Tests.dll
+LEGS=${NORMKERNELS_LEGS:-default avx2 vector128 scalar mpi}
 RESULTS=${NORMKERNELS_RESULTS_DIR:-$ROOT/TestResults/run}
 VERBOSITY=${NORMKERNELS_TEST_VERBOSITY:-minimal}
 HANG_TIMEOUT=${NORMKERNELS_HANG_TIMEOUT:-20m}
@@ -187,6 +193,59 @@ run_leg() {
     SUM_SKIPPED=$((SUM_SKIPPED + skipped))
 }
 
+# The MPI leg: the MPI test program on 2 and 3 processes; counts from the file rank 0 writes.
+run_mpi_leg() {
+    local dir="$RESULTS/mpi" ranks
+    banner "leg mpi: $MPI_TESTS_DLL under mpiexec.mpich -n 2 and -n 3"
+    local missing=""
+    command -v mpiexec.mpich >/dev/null 2>&1 || missing="mpiexec.mpich is not on PATH"
+    if [ -z "$missing" ] && ! { PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep -q 'libmpich\.so\.12' ||
+                                 compgen -G '/usr/lib*/**/libmpich.so.12' >/dev/null || compgen -G '/usr/lib/*/libmpich.so.12' >/dev/null; }; then
+        missing="libmpich.so.12 is not installed"
+    fi
+    if [ -n "$missing" ]; then
+        say "SKIPPED: $missing (install MPICH: apt-get install mpich libmpich-dev); the 2 MPI runs count as skipped."
+        SUMMARY+=("leg mpi: 0 passed, 0 failed, 2 skipped  <- MPI not installed: $missing")
+        SUM_SKIPPED=$((SUM_SKIPPED + 2))
+        return
+    fi
+    mkdir -p "$dir"
+    local passed=0 failed=0 counted_failed=0 start end rc
+    local -a problems=() timings=()
+    for ranks in 2 3; do
+        local counts="$dir/ranks$ranks.counts"
+        rm -f "$counts"
+        start=$(date +%s%N)
+        timeout "${NORMKERNELS_MPI_TIMEOUT:-300}" mpiexec.mpich -n "$ranks" dotnet "$MPI_TESTS_DLL" "$counts" 2>&1 \
+            | grep -v 'yaksa: [0-9]* leaked handle pool objects'
+        rc=${PIPESTATUS[0]}
+        end=$(( ($(date +%s%N) - start) / 100000000 ))
+        timings+=("$ranks ranks $((end / 10)).$((end % 10)) s")
+        local p f
+        p=$(sed -n 's/^passed=\([0-9][0-9]*\) failed=[0-9][0-9]*$/\1/p' "$counts" 2>/dev/null)
+        f=$(sed -n 's/^passed=[0-9][0-9]* failed=\([0-9][0-9]*\)$/\1/p' "$counts" 2>/dev/null)
+        if [ -z "$p" ] || [ -z "$f" ]; then
+            problems+=("$ranks ranks: no counts (exit $rc)"); counted_failed=$((counted_failed + 1)); continue
+        fi
+        passed=$((passed + p)); failed=$((failed + f)); counted_failed=$((counted_failed + f))
+        [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && { problems+=("$ranks ranks: mpiexec exited with $rc"); counted_failed=$((counted_failed + 1)); }
+        [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && { problems+=("$ranks ranks: no case ran"); counted_failed=$((counted_failed + 1)); }
+    done
+    local line="leg mpi: $passed passed, $counted_failed failed ($(IFS=,; echo "${timings[*]}" | sed 's/,/, /g'))"
+    if [ "${#problems[@]}" -gt 0 ]; then
+        local joined
+        joined=$(printf '%s; ' "${problems[@]}")
+        line+="  <- BROKEN: ${joined%; }"
+        BROKEN+=(mpi)
+    elif [ "$failed" -gt 0 ]; then
+        BROKEN+=(mpi)
+    fi
+    SUMMARY+=("$line")
+    say "$line"
+    SUM_PASSED=$((SUM_PASSED + passed))
+    SUM_FAILED=$((SUM_FAILED + counted_failed))
+}
+
 EXTRA_ARGS=("$@")
 
 for leg in $LEGS; do
@@ -195,8 +254,9 @@ for leg in $LEGS; do
         avx2)      run_leg avx2      "$KERNEL_TESTS" Vector256 1 DOTNET_EnableAVX512=0 ;;
         vector128) run_leg vector128 "$KERNEL_TESTS" Vector128 1 DOTNET_EnableAVX2=0 ;;
         scalar)    run_leg scalar    "$KERNEL_TESTS" Scalar    1 DOTNET_EnableHWIntrinsic=0 ;;
+        mpi)       run_mpi_leg ;;
         *)
-            SUMMARY+=("leg $leg: 0 passed, 1 failed  <- BROKEN: unknown leg (known: default avx2 vector128 scalar)")
+            SUMMARY+=("leg $leg: 0 passed, 1 failed  <- BROKEN: unknown leg (known: default avx2 vector128 scalar mpi)")
             BROKEN+=("$leg"); SUM_FAILED=$((SUM_FAILED + 1)) ;;
     esac
 done

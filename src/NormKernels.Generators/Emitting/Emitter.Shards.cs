@@ -105,7 +105,7 @@ internal static partial class Emitter
                 }
                 w.Line(Guard.Fingerprint + ".Take(input, _fingerprint);");
                 EmitSaveDims(w, ctx);
-                w.Line("// Its backward needs gradient sums all-reduced across the shards: not offered, so Backward refuses until the next Forward.");
+                w.Line("// Its backward needs gradient sums added across the shards: Backward refuses (it would be the local gradient); BackwardStatistics and BackwardWithStatistics give it.");
                 w.Line("_savedLength = " + Checks + ".SynchronizedForward;");
                 string paramRefs = spec.HasAffine ? "Weight, Bias" : "default, default";
                 w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +

@@ -41,7 +41,7 @@ internal static partial class Emitter
             closers.Add(w.Block("partial " + container.Keyword + " " + container.Name));
 
         EmitPlanRemarks(w, ctx);
-        using (w.Block("partial class " + spec.TypeName + " : " + ctx.Interface))
+        using (w.Block("partial class " + spec.TypeName + " : " + ctx.Interface + SynchronizedInterface(ctx)))
         {
             EmitSurface(w, ctx);
             EmitForward(w, ctx);
@@ -50,6 +50,7 @@ internal static partial class Emitter
             EmitCores(w, ctx);
             EmitBackwardCores(w, ctx);
             EmitShards(w, ctx);
+            EmitSynchronizedBackward(w, ctx);
             EmitAdaptive(w, ctx);
             foreach (var isa in ctx.Isas)
             {

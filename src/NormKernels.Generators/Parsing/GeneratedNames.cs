@@ -17,6 +17,7 @@ internal static class GeneratedNames
         "Weight", "Bias", "WeightGrad", "BiasGrad", "RunningMean", "RunningVar", "Momentum", "Epsilon", "Training", "LastPath",
         "BatchMean", "BatchVariance", "BatchMeanSquare", "Forward", "Backward", "ForwardTraining", "ForwardInference",
         "ForwardWithStatistics", "StatisticCount", "AdaptiveForward", "ForwardShard", "BackwardShard", "ShardStatistics",
+        "BackwardStatistics", "BackwardWithStatistics",
         // [LocalResponseNormalize]
         "Size", "Alpha", "Beta", "K", "ForwardKernel", "BackwardKernel",
     };
@@ -34,6 +35,9 @@ internal static class GeneratedNames
         "ChooseBackwardPath", "ForwardColumns", "ForwardCore", "ForwardInferenceOnPath", "ForwardOnPath", "ForwardTrainingOnPath",
         "GradientApplyChunk", "GradientChunk", "InferenceBlock", "RunBackward", "ShardBlock", "ShardCore", "ShardStatisticsOnPath",
         "StatisticsChunk", "TrainingBlock",
+        "BackwardStatisticsOnPath", "BackwardWithStatisticsOnPath", "CheckBackwardStatistics", "CheckBackwardWithStatistics",
+        "CheckSynchronized", "RunSynchronizedBackward", "RunSynchronizedSums", "SynchronizedSumsCore", "SynchronizedBackwardCore",
+        "SynchronizedSumsGroup", "SynchronizedBackwardGroup",
     };
 
     /// <summary>Contextual keywords the generated code writes, which a type of that name in scope would capture.</summary>

@@ -138,15 +138,15 @@ public static partial class Checks
             throw new ArgumentException($"'{name}' partly overlaps '{otherName}' (offset {Fmt(offset)} elements); expected the same span or disjoint memory.", name);
     }
 
-    /// <summary>The saved length a layer records after ForwardWithStatistics: its Backward is not offered.</summary>
+    /// <summary>The saved length a layer records after ForwardWithStatistics: its plain Backward is refused (BackwardWithStatistics is its backward).</summary>
     public const long SynchronizedForward = -2;
 
     /// <summary>Backward needs the statistics a training-mode Forward saved for an input of the same length.</summary>
     public static void SavedStatistics(long savedLength, int inputLength, string name)
     {
         if (savedLength == SynchronizedForward)
-            throw new InvalidOperationException("Backward after ForwardWithStatistics (statistics merged across shards) is not supported: " +
-                "its gradient needs the sums of dy and dy * xhat all-reduced across the shards. Run a training-mode Forward first.");
+            throw new InvalidOperationException("Backward after ForwardWithStatistics (statistics merged across shards) would be this shard's local gradient: " +
+                "call BackwardStatistics, add its sums over every shard (an all-reduce), then BackwardWithStatistics. Or run a training-mode Forward first.");
         if (savedLength != inputLength)
             throw new InvalidOperationException(savedLength < 0
                 ? $"Backward needs the statistics of a training-mode Forward; none has run yet (expected Forward on this '{name}' first)."
