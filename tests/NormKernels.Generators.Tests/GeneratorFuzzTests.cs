@@ -220,7 +220,8 @@ internal sealed record FuzzDeclaration(
     ImmutableArray<string> Containers,
     string? Sibling,
     string? Member,
-    bool SecondPart)
+    bool SecondPart,
+    bool SecondPartAttributed)
 {
     private static readonly string[] NormalizeKeys = { "Layout", "Axes", "Groups", "Kind", "Affine", "Epsilon", "Momentum", "ElementType" };
     private static readonly string[] LrnKeys = { "Layout", "Size", "Alpha", "Beta", "K", "ElementType" };
@@ -234,7 +235,8 @@ internal sealed record FuzzDeclaration(
         "ForwardKernel", "BackwardKernel", "StatisticCount", "Size", "Alpha", "Beta", "K", "Layout", "Axes", "Groups", "Kind", "Affine",
         "CheckShape", "CheckKernel", "CheckDims", "CountPerStatistic", "ParameterCount", "ChoosePath", "RunTraining", "RunInference",
         "TrainingCore", "InferenceCore", "TrainingBlock", "GroupCount", "Before", "After", "TileWidth", "ChunkWidth", "ScaleD", "KD",
-        "GradientScaleD", "RecomputeRatio", "TOps", "T", "TileFor", "PiecesFor", "RangesFor",
+        "GradientScaleD", "RecomputeRatio", "TOps", "T", "TileFor", "PiecesFor", "RangesFor", "StatisticsChunk", "ApplyChunk",
+        "ForwardTrainingOnPath", "ShardStatistics", "_epsilon", "_e_c", "ReduceRun_V512", "Apply_Scalar", "Isa_V128", "count", "statistics",
         "nint", "nuint", "var", "dynamic", "nameof", "value", "record", "async", "await", "global", "scoped", "unmanaged", "notnull",
         "@class", "@int", "@float", "System", "NormKernels", "Runtime", "Isa", "Math", "MathF", "Span", "Vector128", "Unsafe",
     };
@@ -344,7 +346,8 @@ internal sealed record FuzzDeclaration(
             containers.ToImmutable(),
             random.Next(12) == 0 ? Pick(Names) : null,
             random.Next(15) == 0 ? Pick(new[] { "public int Weight;", "public void Forward() { }", "public Layer() { }", "private int CheckShape;", "public int x;" }) : null,
-            random.Next(20) == 0);
+            random.Next(20) == 0,
+            random.Next(40) == 0);
     }
 
     /// <summary>Copies with one thing fewer: an argument left out, a container, a modifier, a member.</summary>
@@ -363,6 +366,7 @@ internal sealed record FuzzDeclaration(
         if (Sibling != null) yield return this with { Sibling = null };
         if (Member != null) yield return this with { Member = null };
         if (SecondPart) yield return this with { SecondPart = false };
+        if (SecondPartAttributed) yield return this with { SecondPartAttributed = false };
         if (PrimaryConstructor != null) yield return this with { PrimaryConstructor = null };
         if (TypeParameters != null) yield return this with { TypeParameters = null };
         if (Modifiers != "partial class") yield return this with { Modifiers = "partial class" };
@@ -382,6 +386,13 @@ internal sealed record FuzzDeclaration(
             text.Append("    ").Append(Modifiers).Append(' ').Append(Name).Append(TypeParameters).Append(PrimaryConstructor);
             text.Append(Member != null ? " { " + Member.Replace("Layer(", Name + "(", StringComparison.Ordinal) + " }\n" : ";\n");
             if (SecondPart) text.Append("    ").Append(Modifiers).Append(' ').Append(Name).Append(TypeParameters).Append(" { }\n");
+            if (SecondPartAttributed)
+            {
+                // The attribute again on another part: CS0579 (AllowMultiple = false), and the generator must not trip over it.
+                if (Normalize) text.Append("    ").Append(Attribute("Normalize", NormalizeKeys, NormalizeArguments)).Append('\n');
+                if (Lrn) text.Append("    ").Append(Attribute("LocalResponseNormalize", LrnKeys, LrnArguments)).Append('\n');
+                text.Append("    ").Append(Modifiers).Append(' ').Append(Name).Append(TypeParameters).Append(" { }\n");
+            }
             foreach (string _ in Containers) text.Append("    }\n");
             text.Append("}\n");
             return text.ToString();
