@@ -336,6 +336,22 @@ public sealed class SafetyTests
         Assert.Equal("biasGrad", e.ParamName);
     }
 
+    /// <summary>ShardStatistics' three outputs are separate buffers, and in a double layer none may share the input's memory.</summary>
+    [Fact]
+    public void ShardStatisticsOutputsMustNotShareMemory()
+    {
+        float[] input = TestData.Normal(new Random(33), 120, 0, 1);
+        double[] outputs = SentinelD(8), m2 = SentinelD(3);
+        var e = Assert.ThrowsAny<ArgumentException>(() => BnNchw.ShardStatistics(input, 2, 3, 4, 5, outputs.AsSpan(0, 3), outputs.AsSpan(2, 3), m2));
+        Assert.Equal("mean", e.ParamName);
+        Assert.Equal(Bits(SentinelD(8)), Bits(outputs));
+        Assert.Equal(Bits(SentinelD(3)), Bits(m2));
+        double[] data = TestData.Normal(new Random(34), 130, 0, 1).Select(v => (double)v).ToArray(), before = (double[])data.Clone();
+        e = Assert.ThrowsAny<ArgumentException>(() => BnNchwDouble.ShardStatistics(data.AsSpan(0, 120), 2, 3, 4, 5, SentinelD(3), data.AsSpan(119, 3), SentinelD(3)));
+        Assert.Equal("mean", e.ParamName);
+        Assert.Equal(Bits(before), Bits(data));
+    }
+
     // ---- Statistics.Merge -------------------------------------------------------------------------------------------
 
     private static void MergeRefuses(string paramName, double[] shardCounts, double[] shardMeans, double[] shardM2, int statistics = 2)

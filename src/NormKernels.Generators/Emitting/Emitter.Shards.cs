@@ -48,6 +48,7 @@ internal static partial class Emitter
         using (w.Block("public static " + KernelPath + " ShardStatistics(" + shardParams + ")"))
         {
             w.Line("CheckShard(input.Length, " + ctx.DimArgs + ", count.Length, mean.Length, m2.Length);");
+            EmitShardOutputsDisjoint(w, ctx);
             w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
             w.Line("    ? ShardCore<" + ArmOps + ">(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, " + ctx.ExtentArgsFromDims + ", count, mean, m2)");
             w.Line("    : ShardCore<" + X86Ops + ">(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, " + ctx.ExtentArgsFromDims + ", count, mean, m2);");
@@ -65,10 +66,23 @@ internal static partial class Emitter
         using (w.Block("internal static " + KernelPath + " ShardStatisticsOnPath<TOps>(" + KernelPath + " path, " + shardParams + ") where TOps : struct, " + Ops))
         {
             w.Line("CheckShard(input.Length, " + ctx.DimArgs + ", count.Length, mean.Length, m2.Length);");
+            EmitShardOutputsDisjoint(w, ctx);
             w.Line(Checks + ".PathAvailable(path, ChoosePath(true, " + ctx.ExtentArgsFromDims + "), nameof(path));");
             w.Line("return ShardCore<TOps>(path, input, " + ctx.ExtentArgsFromDims + ", count, mean, m2);");
         }
         w.Line();
+    }
+
+    /// <summary>ShardStatistics writes count, mean and M2 while it reads the input: separate buffers (the input can only
+    /// share memory with them in a double layer).</summary>
+    private static void EmitShardOutputsDisjoint(SourceWriter w, Context ctx)
+    {
+        if (ctx.Spec.IsDouble)
+            foreach (string output in new[] { "count", "mean", "m2" })
+                w.Line(Checks + ".Disjoint(input, " + output + ", nameof(" + output + "), nameof(input));");
+        w.Line(Checks + ".Disjoint(count, mean, nameof(mean), nameof(count));");
+        w.Line(Checks + ".Disjoint(count, m2, nameof(m2), nameof(count));");
+        w.Line(Checks + ".Disjoint(mean, m2, nameof(m2), nameof(mean));");
     }
 
     private static void EmitForwardWithStatistics(SourceWriter w, Context ctx)

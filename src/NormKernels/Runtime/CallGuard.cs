@@ -9,8 +9,8 @@ namespace NormKernels.Runtime;
 /// inference-mode Forward calls share the instance (they only read it); a training-mode Forward, ForwardWithStatistics,
 /// any Backward and ZeroGrad need it alone (they write the saved batch statistics, the running statistics or the
 /// gradients). A call that would overlap another one it cannot share with is refused with an
-/// <see cref="InvalidOperationException"/> before it reads or writes anything; nothing waits. One interlocked
-/// operation on entry and one on exit: nanoseconds against the microseconds of the smallest kernel call.
+/// <see cref="InvalidOperationException"/> before it reads or writes anything; nothing waits. A compare-exchange on
+/// entry and a write (shared calls: a decrement) on exit: nanoseconds against the microseconds of the smallest kernel call.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class CallGuard
