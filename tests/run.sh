@@ -164,13 +164,14 @@ run_leg() {
         --results-directory "$dir" \
         --blame-hang-timeout "$HANG_TIMEOUT" --blame-hang-dump-type none \
         "${EXTRA_ARGS[@]}"
-    count_leg "$leg" "$dir" $? "$trx_expected" "dotnet test"
+    count_leg "$leg" "$dir" $? "$trx_expected" "dotnet test" "${expect:-none set}"
 }
 
 # Sums a leg's TRX files into the totals and prints the leg's line.
-# count_leg LEG DIR EXIT_STATUS TRX_EXPECTED WHAT (what ran, for the message on a bad exit).
+# count_leg LEG DIR EXIT_STATUS TRX_EXPECTED WHAT ASSERTED (what ran, for the message on a bad
+# exit; what the leg asserted, for its line).
 count_leg() {
-    local leg=$1 dir=$2 rc=$3 trx_expected=$4 what=$5
+    local leg=$1 dir=$2 rc=$3 trx_expected=$4 what=$5 asserted=$6
     local passed=0 failed=0 total=0 files=0 f
     local -a problems=()
     shopt -s nullglob
@@ -194,6 +195,7 @@ count_leg() {
 
     local line="leg $leg: $passed passed, $counted_failed failed"
     [ "$skipped" -gt 0 ] && line+=", $skipped skipped"
+    line+="  (path asserted: $asserted)"
     if [ "${#problems[@]}" -gt 0 ]; then
         local joined
         joined=$(printf '%s; ' "${problems[@]}")
@@ -309,7 +311,7 @@ run_arm64_leg() {
         -noColor -trx "$dir/$leg.trx" "${filters[@]}"
     local rc=$?
     [ "$rc" -eq 124 ] && say "leg $leg: killed after $ARM64_TIMEOUT"
-    count_leg "$leg" "$dir" "$rc" 1 "the arm64 test program"
+    count_leg "$leg" "$dir" "$rc" 1 "the arm64 test program" "$expect, architecture Arm64"
 }
 
 EXTRA_ARGS=("$@")
