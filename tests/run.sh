@@ -9,13 +9,23 @@
 #      avx2       DOTNET_EnableAVX512=0       -> Vector256
 #      vector128  DOTNET_EnableAVX2=0         -> Vector128
 #      scalar     DOTNET_EnableHWIntrinsic=0  -> Scalar
-# 4. Runs the MPI leg ("mpi"): tests/NormKernels.Mpi.Tests, a console program, on 2 and then 3 processes
-#    under mpiexec.mpich (MPICH: `apt-get install mpich libmpich-dev`). Rank 0 writes its counts to a file
-#    (passed=N failed=N); a run that exits non-zero without a failed case, or writes no counts, counts 1
-#    failed. Without mpiexec.mpich or libmpich.so.12 the leg prints why and counts its 2 runs as skipped.
 #    The default leg expects Vector512 only where the CPU has avx512f (and the runtime accelerates
 #    512-bit vectors); elsewhere it sets no expectation. (.NET 10 ignores the old
 #    DOTNET_EnableAVX512F name: the tests assert the path, so a dead switch cannot pass silently.)
+# 4. Publishes the kernel tests once for linux-arm64 (self-contained, invariant globalization; an
+#    xunit.v3 test project is a program) and runs that program twice on the real ARM64 .NET runtime
+#    under qemu user-mode emulation, with NORMKERNELS_EXPECT_ARCH=Arm64:
+#      arm64         (AdvSimd)                   -> Vector128
+#      arm64-scalar  DOTNET_EnableHWIntrinsic=0  -> Scalar
+#    Both set DOTNET_EnableWriteXorExecute=0 (the JIT's W^X double mapping fails at random under
+#    qemu). They need qemu-aarch64(-static) and the arm64 libc, libstdc++ and libssl (xunit.v3 hashes
+#    test ids with SHA-256, i.e. OpenSSL) as Debian multiarch packages; without them, or on a
+#    machine that cannot run qemu, each leg prints why and counts its tests as skipped.
+#    Emulation proves the ARM64 results, not ARM64 speed: nothing is timed there.
+# 5. Runs the MPI leg ("mpi"): tests/NormKernels.Mpi.Tests, a console program, on 2 and then 3 processes
+#    under mpiexec.mpich (MPICH: `apt-get install mpich libmpich-dev`). Rank 0 writes its counts to a file
+#    (passed=N failed=N); a run that exits non-zero without a failed case, or writes no counts, counts 1
+#    failed. Without mpiexec.mpich or libmpich.so.12 the leg prints why and counts its 2 runs as skipped.
 #
 # Counts come from each leg's TRX files (<Counters>), never from console text. The last line of
 # output is "N passed, N failed" (", N skipped" is appended when tests were skipped), summed over
@@ -24,8 +34,12 @@
 # Exit status: 0 only when the build and every leg succeeded.
 #
 # Environment knobs (all optional):
-#   NORMKERNELS_LEGS             legs to run, default "default avx2 vector128 scalar mpi"
+#   NORMKERNELS_LEGS             legs to run, default "default avx2 vector128 scalar arm64 arm64-scalar mpi"
 #   NORMKERNELS_MPI_TIMEOUT      seconds each MPI run may take before it is killed (and fails), default 300
+#   NORMKERNELS_ARM64_ARGS       xunit.v3 filter arguments for both arm64 legs, e.g. '-class *ArmPathTests'
+#   NORMKERNELS_ARM64_TIMEOUT    an arm64 leg still running after this long is killed and fails, default 40m
+#   NORMKERNELS_QEMU             the qemu user-mode emulator, default qemu-aarch64-static (or qemu-aarch64)
+#   NORMKERNELS_ARM64_SYSROOT    root of the arm64 libraries for qemu -L, default / (Debian multiarch)
 #   NORMKERNELS_RESULTS_DIR      where TRX files go, default TestResults/run (git-ignored)
 #   NORMKERNELS_TEST_VERBOSITY   console logger verbosity, default minimal (normal lists every test)
 #   NORMKERNELS_HANG_TIMEOUT     a test host silent this long is killed and its leg fails, default 20m
@@ -39,10 +53,14 @@ SOLUTION=NormKernels.sln
 KERNEL_TESTS=tests/NormKernels.Tests/NormKernels.Tests.csproj
 BENCH_DLL=bench/NormKernels.Bench/bin/Release/net10.0/NormKernels.Bench.dll
 MPI_TESTS_DLL=tests/NormKernels.Mpi.Tests/bin/Release/net10.0/NormKernels.Mpi.Tests.dll
-LEGS=${NORMKERNELS_LEGS:-default avx2 vector128 scalar mpi}
+LEGS=${NORMKERNELS_LEGS:-default avx2 vector128 scalar arm64 arm64-scalar mpi}
 RESULTS=${NORMKERNELS_RESULTS_DIR:-$ROOT/TestResults/run}
 VERBOSITY=${NORMKERNELS_TEST_VERBOSITY:-minimal}
 HANG_TIMEOUT=${NORMKERNELS_HANG_TIMEOUT:-20m}
+ARM64_TIMEOUT=${NORMKERNELS_ARM64_TIMEOUT:-40m}
+ARM64_SYSROOT=${NORMKERNELS_ARM64_SYSROOT:-/}
+ARM64_BUILD=$ROOT/artifacts/arm64   # publish output of the kernel tests for linux-arm64 (git-ignored)
+read -r -a ARM64_ARGS <<< "${NORMKERNELS_ARM64_ARGS:-}"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -56,7 +74,7 @@ for var in $(compgen -e); do
             case "$var" in *HWIntrinsic|*AVX*|*SSE*|*FMA|*BMI*|*LZCNT|*POPCNT|*MOVBE|*AES|*PCLMULQDQ|*GFNI|*SHA|*APX|*Arm*|*Vector*)
                 say "note: unsetting inherited $var=${!var}"; unset "$var" ;;
             esac ;;
-        NORMKERNELS_EXPECT_PATH)
+        NORMKERNELS_EXPECT_PATH|NORMKERNELS_EXPECT_ARCH)
             say "note: unsetting inherited $var=${!var}"; unset "$var" ;;
     esac
 done
@@ -152,8 +170,14 @@ run_leg() {
         --results-directory "$dir" \
         --blame-hang-timeout "$HANG_TIMEOUT" --blame-hang-dump-type none \
         "${EXTRA_ARGS[@]}"
-    local rc=$?
+    count_leg "$leg" "$dir" $? "$trx_expected" "dotnet test" "${expect:-none set}"
+}
 
+# Sums a leg's TRX files into the totals and prints the leg's line.
+# count_leg LEG DIR EXIT_STATUS TRX_EXPECTED WHAT ASSERTED (what ran, for the message on a bad
+# exit; what the leg asserted, for its line).
+count_leg() {
+    local leg=$1 dir=$2 rc=$3 trx_expected=$4 what=$5 asserted=$6
     local passed=0 failed=0 total=0 files=0 f
     local -a problems=()
     shopt -s nullglob
@@ -167,7 +191,7 @@ run_leg() {
     done
     shopt -u nullglob
     [ "$files" -lt "$trx_expected" ] && problems+=("expected $trx_expected TRX file(s), found $files")
-    [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && problems+=("dotnet test exited with $rc")
+    [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && problems+=("$what exited with $rc")
     [ "$total" -eq 0 ] && problems+=("no test ran")
 
     local skipped=$((total - passed - failed))
@@ -177,6 +201,7 @@ run_leg() {
 
     local line="leg $leg: $passed passed, $counted_failed failed"
     [ "$skipped" -gt 0 ] && line+=", $skipped skipped"
+    line+="  (path asserted: $asserted)"
     if [ "${#problems[@]}" -gt 0 ]; then
         local joined
         joined=$(printf '%s; ' "${problems[@]}")
@@ -246,6 +271,108 @@ run_mpi_leg() {
     SUM_FAILED=$((SUM_FAILED + counted_failed))
 }
 
+# ---------------------------------------------------------------------------------------------
+# The arm64 legs. arm64_prepare runs once: it finds the emulator and the arm64 libraries, checks
+# that qemu can run an arm64 program at all, and publishes the kernel tests. ARM64_STATE ends as
+# "ready", "skip" (ARM64_REASON says why: no emulation on this machine) or "broken" (the publish
+# failed: counted as a failure, like a failed build).
+ARM64_STATE=""
+ARM64_REASON=""
+ARM64_INSTALL="sudo dpkg --add-architecture arm64 && sudo apt-get update && sudo apt-get install -y qemu-user-static libc6:arm64 libstdc++6:arm64 libssl3:arm64"
+
+arm64_prepare() {
+    [ -n "$ARM64_STATE" ] && return
+    ARM64_STATE=skip
+    QEMU=${NORMKERNELS_QEMU:-$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)}
+    if [ -z "$QEMU" ] || ! "$QEMU" --version >/dev/null 2>&1; then
+        ARM64_REASON="no qemu user-mode emulator (qemu-aarch64-static) on this machine; install with: $ARM64_INSTALL"
+        return
+    fi
+    local lib dir found missing=""
+    for lib in ld-linux-aarch64.so.1 libc.so.6 libstdc++.so.6 libgcc_s.so.1 libssl.so.3 libcrypto.so.3; do
+        found=""
+        for dir in lib lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu; do
+            [ -e "${ARM64_SYSROOT%/}/$dir/$lib" ] && found=yes
+        done
+        [ -n "$found" ] || missing+=" $lib"
+    done
+    if [ -n "$missing" ]; then
+        ARM64_REASON="arm64 libraries missing under sysroot '$ARM64_SYSROOT':$missing; install with: $ARM64_INSTALL"
+        return
+    fi
+    # The emulator can be there and still not run (a sandbox refusing it): ask the arm64 dynamic
+    # loader for its version before anything is built.
+    local probe
+    probe=$(timeout 2m "$QEMU" -L "$ARM64_SYSROOT" "$(arm64_loader)" --version 2>&1 | head -n 1)
+    if ! printf '%s' "$probe" | grep -qi 'ld.so\|glibc\|library'; then
+        ARM64_REASON="qemu cannot run an arm64 program here ($QEMU: ${probe:-no output})"
+        return
+    fi
+
+    banner "arm64: publish $KERNEL_TESTS for linux-arm64 (self-contained) into ${ARM64_BUILD#"$ROOT"/}"
+    say "emulator: $QEMU ($("$QEMU" --version 2>/dev/null | head -n 1)), sysroot: $ARM64_SYSROOT"
+    dotnet publish "$KERNEL_TESTS" -c Release -r linux-arm64 --self-contained \
+        -p:InvariantGlobalization=true --artifacts-path "$ARM64_BUILD" \
+        --verbosity minimal --disable-build-servers
+    local rc=$?
+    ARM64_EXE=$ARM64_BUILD/publish/NormKernels.Tests/release_linux-arm64/NormKernels.Tests
+    if [ "$rc" -ne 0 ] || [ ! -f "$ARM64_EXE" ]; then
+        ARM64_STATE=broken
+        ARM64_REASON="dotnet publish -r linux-arm64 exited with $rc (program ${ARM64_EXE#"$ROOT"/} present: $([ -f "$ARM64_EXE" ] && echo yes || echo no))"
+        return
+    fi
+    ARM64_STATE=ready
+}
+
+arm64_loader() {
+    local dir
+    for dir in lib lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu; do
+        [ -e "${ARM64_SYSROOT%/}/$dir/ld-linux-aarch64.so.1" ] && { printf '%s' "/$dir/ld-linux-aarch64.so.1"; return; }
+    done
+}
+
+# How many tests a skipped arm64 leg would have run: the native build's own listing, same filters.
+arm64_test_count() {
+    local dll=tests/NormKernels.Tests/bin/Release/net10.0/NormKernels.Tests.dll count
+    count=$(dotnet "$dll" -list tests -preEnumerateTheories -noColor "$@" 2>/dev/null | tr -d '\r' | grep -c '^NormKernels\.')
+    [ "${count:-0}" -gt 0 ] && printf '%s' "$count" || printf '1'
+}
+
+run_arm64_leg() {
+    local leg=$1 expect=$2; shift 2
+    local dir="$RESULTS/$leg"
+    local -a envs=(DOTNET_EnableWriteXorExecute=0 DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1
+        NORMKERNELS_EXPECT_ARCH=Arm64 "NORMKERNELS_EXPECT_PATH=$expect")
+    local -a filters=("${ARM64_ARGS[@]}")
+    # Switches before the first "--" are environment; after it, xunit.v3 filters of this leg.
+    while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    [ "$#" -gt 0 ] && shift
+    filters+=("$@")
+
+    arm64_prepare
+    banner "leg $leg: linux-arm64 under qemu ${envs[*]} ${filters[*]:-(all tests)}"
+    case "$ARM64_STATE" in
+        skip)
+            local count
+            count=$(arm64_test_count "${filters[@]}")
+            local line="leg $leg: 0 passed, 0 failed, $count skipped  <- SKIPPED: $ARM64_REASON"
+            say "$line"; SUMMARY+=("$line"); SUM_SKIPPED=$((SUM_SKIPPED + count))
+            return ;;
+        broken)
+            local line="leg $leg: 0 passed, 1 failed  <- BROKEN: $ARM64_REASON"
+            say "$line"; SUMMARY+=("$line"); BROKEN+=("$leg"); SUM_FAILED=$((SUM_FAILED + 1))
+            return ;;
+    esac
+
+    say "asserting: architecture Arm64, kernel path $expect"
+    mkdir -p "$dir"
+    env "${envs[@]}" timeout "$ARM64_TIMEOUT" "$QEMU" -L "$ARM64_SYSROOT" "$ARM64_EXE" \
+        -noColor -trx "$dir/$leg.trx" "${filters[@]}"
+    local rc=$?
+    [ "$rc" -eq 124 ] && say "leg $leg: killed after $ARM64_TIMEOUT"
+    count_leg "$leg" "$dir" "$rc" 1 "the arm64 test program" "$expect, architecture Arm64"
+}
+
 EXTRA_ARGS=("$@")
 
 for leg in $LEGS; do
@@ -254,9 +381,11 @@ for leg in $LEGS; do
         avx2)      run_leg avx2      "$KERNEL_TESTS" Vector256 1 DOTNET_EnableAVX512=0 ;;
         vector128) run_leg vector128 "$KERNEL_TESTS" Vector128 1 DOTNET_EnableAVX2=0 ;;
         scalar)    run_leg scalar    "$KERNEL_TESTS" Scalar    1 DOTNET_EnableHWIntrinsic=0 ;;
+        arm64)     run_arm64_leg arm64 Vector128 ;;
+        arm64-scalar) run_arm64_leg arm64-scalar Scalar DOTNET_EnableHWIntrinsic=0 ;;
         mpi)       run_mpi_leg ;;
         *)
-            SUMMARY+=("leg $leg: 0 passed, 1 failed  <- BROKEN: unknown leg (known: default avx2 vector128 scalar mpi)")
+            SUMMARY+=("leg $leg: 0 passed, 1 failed  <- BROKEN: unknown leg (known: default avx2 vector128 scalar arm64 arm64-scalar mpi)")
             BROKEN+=("$leg"); SUM_FAILED=$((SUM_FAILED + 1)) ;;
     esac
 done
