@@ -284,7 +284,7 @@ internal static partial class Emitter
                 if (standardize)
                 {
                     w.Line("int coefficients = (int)" + ctx.InnerProduct(ctx.Plan.Form == ApplyForm.Fold ? Context.FoldAxis : Context.InnerKept) + ";");
-                    w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_elements), 2 * coefficients);");
+                    w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_elements), " + CoefficientArrays(ctx) + " * coefficients);");
                 }
                 EmitStatisticsCall(w, ctx, "from", "to", "ref sum", "ref sq");
             });
@@ -294,6 +294,7 @@ internal static partial class Emitter
                 w.Line("nint from = _first * unit / _chunks, to = _first * (unit + 1) / _chunks;");
                 w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(_elements);");
                 w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, _coefficients);");
+                if (!ctx.Spec.IsRootMeanSquare) w.Line("ref " + ctx.T + " coefC = ref " + Unsafe + ".Add(ref coefB, _coefficients);");
                 EmitApplyCall(w, ctx, "ref " + Units + ".At<" + ctx.T + ">(spans.S0)", "ref " + Units + ".At<" + ctx.T + ">(spans.S1)", "from", "to",
                     "ref " + Units + ".At<" + ctx.T + ">(spans.S2)", "ref " + Units + ".At<" + ctx.T + ">(spans.S3)");
             });
@@ -352,9 +353,13 @@ internal static partial class Emitter
     private static string DoublesSize(Context ctx, bool training) =>
         training ? "2 * accumulators + " + (ctx.Plan.Promoted ? "4" : "2") + " * statistics" : "2 * statistics";
 
-    // elements: coefficients A, B; (standardize: shift per accumulator, promoted: shift per statistic).
+    // elements: coefficients A, B (standardize: and the apply's center C); (training, standardize: shift per accumulator,
+    // promoted: shift per statistic).
     private static string ElementsSize(Context ctx, bool training) =>
-        "2 * coefficients" + (training && !ctx.Spec.IsRootMeanSquare ? " + accumulators" + (ctx.Plan.Promoted ? " + statistics" : "") : "");
+        CoefficientArrays(ctx) + " * coefficients" + (training && !ctx.Spec.IsRootMeanSquare ? " + accumulators" + (ctx.Plan.Promoted ? " + statistics" : "") : "");
+
+    /// <summary>How many coefficient arrays the apply reads: A, B, and for a standardizing norm the center C.</summary>
+    private static string CoefficientArrays(Context ctx) => ctx.Spec.IsRootMeanSquare ? "2" : "3";
 
     /// <summary>Refs carved out of the scratch arrays <c>doubles</c> and <c>elements</c>.</summary>
     private static void EmitScratchRefs(SourceWriter w, Context ctx, bool training)
@@ -385,9 +390,10 @@ internal static partial class Emitter
         w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
         w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(elements);");
         w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
+        if (!ctx.Spec.IsRootMeanSquare) w.Line("ref " + ctx.T + " coefC = ref " + Unsafe + ".Add(ref coefB, coefficients);");
         if (training && !ctx.Spec.IsRootMeanSquare)
         {
-            w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref coefB, coefficients);");
+            w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref coefC, coefficients);");
             w.Line(plan.Promoted ? "ref " + ctx.T + " statShift = ref " + Unsafe + ".Add(ref shift, accumulators);" : "ref " + ctx.T + " statShift = ref shift;");
         }
     }
@@ -493,23 +499,52 @@ internal static partial class Emitter
         string beta(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref " + betaRef + ", " + Offset(po, p) + ")" : "0d";
         if (ctx.Plan.Form == ApplyForm.Fold)
         {
-            w.Line("// Coefficients: A = gamma * rstd, B = beta - mean * A, one pair per fold index (computed in double).");
+            if (spec.IsRootMeanSquare)
+                w.Line("// Coefficients: A = gamma * rstd, B = beta, one pair per fold index (computed in double).");
+            else
+            {
+                w.Line("// Coefficients, one triple per fold index (computed in double): y = (x - C) * A + B with C = mean rounded to the element type,");
+                w.Line("// A = gamma * rstd and B = beta - (mean - C) * A. x - C is exact for x near the mean, so y keeps the element type's");
+                w.Line("// precision relative to y itself, not to |mean| / std as x * A + (beta - mean * A) would.");
+            }
             EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept), ("p", Context.ParamAxis)),
                 new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" },
                 o =>
                 {
                     w.Line("double a = " + gamma(o["p"]) + " * " + Unsafe + ".Add(ref rstd, " + o["s"] + ");");
                     w.Line(Unsafe + ".Add(ref coefA, " + o["f"] + ") = (" + ctx.T + ")a;");
-                    w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + beta(o["p"]) + " - " + Unsafe + ".Add(ref mu, " + o["s"] + ") * a);");
+                    if (spec.IsRootMeanSquare)
+                    {
+                        w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + beta(o["p"]) + " - " + Unsafe + ".Add(ref mu, " + o["s"] + ") * a);");
+                    }
+                    else
+                    {
+                        w.Line("double m = " + Unsafe + ".Add(ref mu, " + o["s"] + ");");
+                        w.Line(ctx.T + " c = (" + ctx.T + ")m;");
+                        w.Line(Unsafe + ".Add(ref coefC, " + o["f"] + ") = c;");
+                        w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + beta(o["p"]) + " - (m - c) * a);");
+                    }
                 }, "coef_");
         }
         else
         {
-            w.Line("// Coefficients: a = rstd, b = -mean * rstd per statistic; gamma and beta are applied after.");
+            w.Line(spec.IsRootMeanSquare
+                ? "// Coefficients: a = rstd, b = -mean * rstd per statistic; gamma and beta are applied after."
+                : "// Coefficients per statistic: c = mean rounded to the element type, a = rstd, b = -(mean - c) * rstd; y = ((x - c) * a + b) * gamma + beta.");
             using (w.Block("for (int s = 0; s < statistics; s++)"))
             {
                 w.Line(Unsafe + ".Add(ref coefA, s) = (" + ctx.T + ")" + Unsafe + ".Add(ref rstd, s);");
-                w.Line(Unsafe + ".Add(ref coefB, s) = (" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, s) * " + Unsafe + ".Add(ref rstd, s));");
+                if (spec.IsRootMeanSquare)
+                {
+                    w.Line(Unsafe + ".Add(ref coefB, s) = (" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, s) * " + Unsafe + ".Add(ref rstd, s));");
+                }
+                else
+                {
+                    w.Line("double m = " + Unsafe + ".Add(ref mu, s);");
+                    w.Line(ctx.T + " c = (" + ctx.T + ")m;");
+                    w.Line(Unsafe + ".Add(ref coefC, s) = c;");
+                    w.Line(Unsafe + ".Add(ref coefB, s) = (" + ctx.T + ")(-(m - c) * " + Unsafe + ".Add(ref rstd, s));");
+                }
             }
         }
     }
@@ -518,7 +553,7 @@ internal static partial class Emitter
     {
         using (w.Block("switch (path)"))
         {
-            string args = x + ", " + y + ", " + ctx.ExtentArgs + ", " + from + ", " + to + ", ref coefA, ref coefB" +
+            string args = x + ", " + y + ", " + ctx.ExtentArgs + ", " + from + ", " + to + ", ref coefA, ref coefB" + (ctx.Spec.IsRootMeanSquare ? "" : ", ref coefC") +
                 (ctx.Plan.Form == ApplyForm.TwoStep ? ", " + g + ", " + h : "");
             foreach (var isa in ctx.Isas)
                 w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Apply") + "(" + args + "); break;");
