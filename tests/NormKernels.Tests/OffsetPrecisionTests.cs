@@ -311,14 +311,13 @@ public sealed class OffsetPrecisionTests
             AssertOutputs(reference.ForwardInference(dims, fresh, weight, bias, mean, variance, 1e-5), output, what + " inference output");
         }
 
-        // The static backward takes float statistics (its contract): the gradient of centred data (offset 0, the same
-        // scale) with an offset gradient is at the floor; offset data is covered through the layers, which keep the mean exactly.
-        float[] centred = TestData.Normal(random, length, 0, scale);
-        training(centred, output, weight, bias, mean, variance);
+        // The static backward takes the float statistics ForwardTraining wrote (its contract) and recovers the double mean from
+        // the exact sum of x - mean; with an offset gradient its inputGrad is at the floor too.
+        training(input, output, weight, bias, mean, variance);
         float[] outputGrad = TestData.Normal(random, length, GradientOffset, 1);
         float[] inputGrad = new float[length], weightGrad = new float[parameters], biasGrad = new float[parameters];
-        backward(centred, outputGrad, inputGrad, weight, mean, variance, weightGrad, biasGrad);
-        AssertInputGrad(reference.BackwardTraining(dims, centred, outputGrad, weight, 1e-5).InputGrad, inputGrad, what + " static backward inputGrad");
+        backward(input, outputGrad, inputGrad, weight, mean, variance, weightGrad, biasGrad);
+        AssertInputGrad(reference.BackwardTraining(dims, input, outputGrad, weight, 1e-5).InputGrad, inputGrad, what + " static backward inputGrad");
     }
 
     /// <summary>AdaIN's apply: content and style both offset, output at the style's scale.</summary>

@@ -29,24 +29,25 @@ internal static partial class Emitter
         var plan = ctx.Plan;
         string statParams = spec.IsRootMeanSquare ? ctx.SpanT + " stat0" : ctx.SpanT + " stat0, " + ctx.SpanT + " stat1";
         string statArgs = spec.IsRootMeanSquare ? "stat0" : "stat0, stat1";
+        string residual = ResidualParam(ctx), residualArg = spec.IsRootMeanSquare ? "" : ", meanResidual";
         string common = ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.ExtentParams + ", " + ctx.ReadOnlySpanT + " gamma, " + ctx.ReadOnlySpanT + " beta";
         string commonArgs = "input, output, " + ctx.ExtentArgs + ", gamma, beta";
 
         // The 128-bit path's two ISA-specific operations come from a struct type parameter; pick it once here.
-        using (w.Block("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon)"))
+        using (w.Block("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon" + residual + ")"))
         {
             w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
-            w.Line("    ? TrainingCore<" + ArmOps + ">(path, " + commonArgs + ", " + statArgs + ", epsilon)");
-            w.Line("    : TrainingCore<" + X86Ops + ">(path, " + commonArgs + ", " + statArgs + ", epsilon);");
+            w.Line("    ? TrainingCore<" + ArmOps + ">(path, " + commonArgs + ", " + statArgs + ", epsilon" + residualArg + ")");
+            w.Line("    : TrainingCore<" + X86Ops + ">(path, " + commonArgs + ", " + statArgs + ", epsilon" + residualArg + ");");
         }
         w.Line();
         if (plan.BatchReduced)
         {
-            using (w.Block("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon)"))
+            using (w.Block("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon" + residual + ")"))
             {
                 w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
-                w.Line("    ? InferenceCore<" + ArmOps + ">(path, " + commonArgs + ", runningMean, runningVar, epsilon)");
-                w.Line("    : InferenceCore<" + X86Ops + ">(path, " + commonArgs + ", runningMean, runningVar, epsilon);");
+                w.Line("    ? InferenceCore<" + ArmOps + ">(path, " + commonArgs + ", runningMean, runningVar, epsilon" + residualArg + ")");
+                w.Line("    : InferenceCore<" + X86Ops + ">(path, " + commonArgs + ", runningMean, runningVar, epsilon" + residualArg + ");");
             }
             w.Line();
         }
@@ -75,7 +76,8 @@ internal static partial class Emitter
             ? (ctx.Spec.IsRootMeanSquare ? "stat0, default" : "stat0, stat1")
             : "global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(runningMean), runningMean.Length), " +
               "global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(runningVar), runningVar.Length)";
-        using (w.Block("private static " + KernelPath + " " + core + "<TOps>(" + KernelPath + " path, " + common + ", " + extra + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
+        bool centered = !ctx.Spec.IsRootMeanSquare;
+        using (w.Block("private static " + KernelPath + " " + core + "<TOps>(" + KernelPath + " path, " + common + ", " + extra + ", " + ctx.T + " epsilon" + ResidualParam(ctx) + ") where TOps : struct, " + Ops))
         {
             w.Line("// Units: one per block (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "); each worker has its own scratch.");
             w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
@@ -89,7 +91,7 @@ internal static partial class Emitter
                 w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training) + ");");
             }
             using (w.Block("try"))
-                w.Line(Units + ".For(units, workers, new " + name + "<TOps>(path, " + ctx.ExtentArgs + ", epsilon, doubles, elements), input, output, gamma, beta, " + spanArgs + ");");
+                w.Line(Units + ".For(units, workers, new " + name + "<TOps>(path, " + ctx.ExtentArgs + ", epsilon, doubles, elements" + (centered ? ", meanResidual" : "") + "), input, output, gamma, beta, " + spanArgs + ");");
             using (w.Block("finally"))
             {
                 using (w.Block("for (int worker = 0; worker < workers; worker++)"))
@@ -102,9 +104,12 @@ internal static partial class Emitter
         }
         w.Line();
 
-        EmitUnitStruct(w, ctx, name, new[] { (ctx.T, "epsilon"), ("double[][]", "doubles"), (ctx.T + "[][]", "elements") }, () =>
+        var fields = new List<(string, string)> { (ctx.T, "epsilon"), ("double[][]", "doubles"), (ctx.T + "[][]", "elements") };
+        if (centered) fields.Add((ctx.T + "[]?", "meanResidual"));
+        EmitUnitStruct(w, ctx, name, fields.ToArray(), () =>
         {
             w.Line(ctx.T + " epsilon = _epsilon;");
+            if (centered) w.Line(ctx.T + "[]? meanResidual = _meanResidual;");
             EmitScratchSizes(w, ctx, training);
             w.Line("double[] doubles = _doubles[worker];");
             w.Line(ctx.T + "[] elements = _elements[worker];");
@@ -173,7 +178,7 @@ internal static partial class Emitter
     {
         var plan = ctx.Plan;
         bool standardize = !ctx.Spec.IsRootMeanSquare;
-        EmitWholeDriver(w, ctx, "TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon)", training: true,
+        EmitWholeDriver(w, ctx, "TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon" + ResidualParam(ctx) + ")", training: true,
             prologue: () =>
             {
                 w.Line("// Statistics over chunks of the first segment, fixed by the shape: each chunk its own partial sums.");
@@ -216,7 +221,7 @@ internal static partial class Emitter
 
     private static void EmitWholeInference(SourceWriter w, Context ctx, string common)
     {
-        EmitWholeDriver(w, ctx, "InferenceCore<TOps>(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon)", training: false,
+        EmitWholeDriver(w, ctx, "InferenceCore<TOps>(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon" + ResidualParam(ctx) + ")", training: false,
             prologue: () => { },
             statistics: () =>
             {
@@ -341,6 +346,13 @@ internal static partial class Emitter
 
     // ---------------------------------------------------------------- shared pieces
 
+    /// <summary>
+    /// The mean's residual (standardize only): <c>mean - (T)mean</c> per statistic, so that the mean rounded to the element type
+    /// plus its residual carries the double mean. Training writes it when given an array (the layer keeps one for its Backward;
+    /// the static kernels pass null); inference adds it to the given mean when given one (ForwardWithStatistics' merged mean).
+    /// </summary>
+    private static string ResidualParam(Context ctx) => ctx.Spec.IsRootMeanSquare ? "" : ", " + ctx.T + "[]? meanResidual";
+
     /// <summary>Per-block scratch sizes (locals statistics, coefficients, accumulators).</summary>
     private static void EmitScratchSizes(SourceWriter w, Context ctx, bool training)
     {
@@ -449,6 +461,7 @@ internal static partial class Emitter
                 w.Line("(double mean, double variance) = " + Stats + ".FromShiftedSums(" + Unsafe + ".Add(ref statShift, s), " +
                        Unsafe + ".Add(ref statSum, s), " + Unsafe + ".Add(ref statSq, s), count);");
                 w.Line(Out(stat0, "s") + " = (" + ctx.T + ")mean;");
+                w.Line("if (meanResidual is not null) meanResidual[" + Offset(so, "s") + "] = (" + ctx.T + ")(mean - (" + ctx.T + ")mean);");
                 w.Line(Out(stat1, "s") + " = (" + ctx.T + ")variance;");
                 w.Line(Unsafe + ".Add(ref mu, s) = mean;");
                 w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(variance, epsilon);");
@@ -468,7 +481,8 @@ internal static partial class Emitter
     {
         using (w.Block("for (int s = 0; s < statistics; s++)"))
         {
-            w.Line(Unsafe + ".Add(ref mu, s) = " + Unsafe + ".Add(ref " + mean + ", " + Offset(so, "s") + ");");
+            w.Line(Unsafe + ".Add(ref mu, s) = " + Unsafe + ".Add(ref " + mean + ", " + Offset(so, "s") + ")" +
+                   (ctx.Spec.IsRootMeanSquare ? "" : " + (meanResidual is null ? 0d : meanResidual[" + Offset(so, "s") + "])") + ";");
             w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(" + Unsafe + ".Add(ref " + variance + ", " + Offset(so, "s") + "), epsilon);");
         }
     }

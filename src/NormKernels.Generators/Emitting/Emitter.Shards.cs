@@ -91,17 +91,19 @@ internal static partial class Emitter
             {
                 w.Line("_batchStatistic0 = new " + ctx.T + "[statistics];");
                 w.Line("_batchStatistic1 = new " + ctx.T + "[statistics];");
+                w.Line("_batchMeanResidual = new " + ctx.T + "[statistics];");
             }
             using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
             {
                 w.Line("_batchStatistic0[stat] = (" + ctx.T + ")mean[stat];");
+                w.Line("_batchMeanResidual[stat] = (" + ctx.T + ")(mean[stat] - _batchStatistic0[stat]);");
                 w.Line("_batchStatistic1[stat] = (" + ctx.T + ")" + Stats + ".Variance(count[stat], m2[stat]);");
             }
             w.Line("// Its backward needs gradient sums all-reduced across the shards: not offered, so Backward refuses until the next Forward.");
             w.Line("_savedLength = " + Checks + ".SynchronizedForward;");
             string paramRefs = spec.HasAffine ? "Weight, Bias" : "default, default";
             w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                   ", _batchStatistic0, _batchStatistic1, _epsilon);");
+                   ", _batchStatistic0, _batchStatistic1, _epsilon, _batchMeanResidual);");
             w.Line("// PyTorch's update (SyncBatchNorm too): the running variance takes the unbiased variance over the total count.");
             w.Line("double momentum = _momentum;");
             using (w.Block("for (int stat = 0; stat < statistics; stat++)"))

@@ -103,6 +103,7 @@ internal static partial class Emitter
         if (plan.BatchReduced) w.Line("private " + ctx.T + " _momentum;");
         w.Line("private " + ctx.T + "[] _batchStatistic0 = global::System.Array.Empty<" + ctx.T + ">();");
         if (!spec.IsRootMeanSquare) w.Line("private " + ctx.T + "[] _batchStatistic1 = global::System.Array.Empty<" + ctx.T + ">();");
+        if (!spec.IsRootMeanSquare) w.Line("private " + ctx.T + "[] _batchMeanResidual = global::System.Array.Empty<" + ctx.T + ">(); // mean - (" + ctx.T + ")mean: the batch mean in double, for Backward");
         w.Line("private long _savedLength = -1;");
         w.Line("private " + ctx.T + " _savedEpsilon;");
         w.Line();
@@ -213,7 +214,7 @@ internal static partial class Emitter
                 using (w.Block("if (!Training)"))
                 {
                     w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                           ", RunningMean, RunningVar, _epsilon);");
+                           ", RunningMean, RunningVar, _epsilon" + (spec.IsRootMeanSquare ? "" : ", null") + ");");
                     w.Line("return;");
                 }
             }
@@ -227,9 +228,10 @@ internal static partial class Emitter
             {
                 w.Line("_batchStatistic0 = new " + ctx.T + "[statistics];");
                 if (!spec.IsRootMeanSquare) w.Line("_batchStatistic1 = new " + ctx.T + "[statistics];");
+                if (!spec.IsRootMeanSquare) w.Line("_batchMeanResidual = new " + ctx.T + "[statistics];");
             }
             w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                   ", _batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", _batchStatistic1") + ", _epsilon);");
+                   ", _batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", _batchStatistic1") + ", _epsilon" + (spec.IsRootMeanSquare ? "" : ", _batchMeanResidual") + ");");
             w.Line("_savedLength = input.Length;");
             w.Line("_savedEpsilon = _epsilon;");
             if (plan.BatchReduced)
@@ -240,7 +242,7 @@ internal static partial class Emitter
                 w.Line("double momentum = _momentum;");
                 using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
                 {
-                    w.Line("RunningMean[stat] = (" + ctx.T + ")((1d - momentum) * RunningMean[stat] + momentum * _batchStatistic0[stat]);");
+                    w.Line("RunningMean[stat] = (" + ctx.T + ")((1d - momentum) * RunningMean[stat] + momentum * (_batchStatistic0[stat] + (double)_batchMeanResidual[stat]));");
                     w.Line("RunningVar[stat] = (" + ctx.T + ")((1d - momentum) * RunningVar[stat] + momentum * (_batchStatistic1[stat] * unbias));");
                 }
             }
@@ -334,6 +336,7 @@ internal static partial class Emitter
         // Static kernels for callers who own their buffers.
         string statParams = spec.IsRootMeanSquare ? ctx.SpanT + " meanSquare" : ctx.SpanT + " mean, " + ctx.SpanT + " variance";
         string statArgs = spec.IsRootMeanSquare ? "meanSquare" : "mean, variance";
+        string noResidual = spec.IsRootMeanSquare ? "" : ", null";
         string kernelParams = ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.DimParams + ", " + ctx.ReadOnlySpanT + " weight, " + ctx.ReadOnlySpanT + " bias";
         string kernelArgs = "input, output, " + ctx.DimArgs + ", weight, bias";
 
@@ -362,7 +365,7 @@ internal static partial class Emitter
         using (w.Block("public static " + KernelPath + " ForwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon)"))
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
-            w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon);");
+            w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon" + noResidual + ");");
         }
         w.Line();
         w.Line("/// <summary>ForwardTraining on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
@@ -377,7 +380,7 @@ internal static partial class Emitter
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
             w.Line(Checks + ".PathAvailable(path, ChoosePath(true, " + ctx.ExtentArgsFromDims + "), nameof(path));");
-            w.Line("return TrainingCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon);");
+            w.Line("return TrainingCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon" + noResidual + ");");
         }
         w.Line();
         if (plan.BatchReduced)
@@ -387,7 +390,7 @@ internal static partial class Emitter
             {
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line("return RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias" +
-                       ", mean, variance, epsilon);");
+                       ", mean, variance, epsilon" + noResidual + ");");
             }
             w.Line();
             w.Line("/// <summary>ForwardInference on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
@@ -403,7 +406,7 @@ internal static partial class Emitter
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line(Checks + ".PathAvailable(path, ChoosePath(false, " + ctx.ExtentArgsFromDims + "), nameof(path));");
                 w.Line("return InferenceCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias" +
-                       ", mean, variance, epsilon);");
+                       ", mean, variance, epsilon" + noResidual + ");");
             }
             w.Line();
         }
