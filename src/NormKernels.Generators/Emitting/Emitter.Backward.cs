@@ -22,9 +22,9 @@ internal static partial class Emitter
     private static string BackwardParams(Context ctx) =>
         ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, " + ctx.ExtentParams + ", " +
         ctx.ReadOnlySpanT + " gamma, " + ctx.ReadOnlySpanT + " stat0, " + ctx.ReadOnlySpanT + " stat1, " + ctx.T + " epsilon, bool constant, " +
-        ctx.SpanT + " weightGrad, " + ctx.SpanT + " biasGrad, " + ctx.T + "[]? meanResidual";
+        ctx.SpanT + " weightGrad, " + ctx.SpanT + " biasGrad";
 
-    private const string BackwardArgs = "input, outputGrad, inputGrad, {0}, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual";
+    private const string BackwardArgs = "input, outputGrad, inputGrad, {0}, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad";
 
     private static void EmitBackwardCores(SourceWriter w, Context ctx)
     {
@@ -64,13 +64,13 @@ internal static partial class Emitter
                 using (w.Block("for (int worker = 0; worker < workers; worker++)"))
                 {
                     // One statistic per block: no per-index scratch (the sums stay in registers).
-                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "3 * coefficients + 7 * statistics") + ");");
+                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "3 * coefficients + 5 * statistics") + ");");
                     w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "5 * coefficients") + ");");
                 }
                 using (w.Block("try"))
                 {
                     w.Line("new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();");
-                    w.Line(Units + ".For(groups, workers, new BackwardGroup<TOps>(path, " + ctx.ExtentArgs + ", epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials, meanResidual), " +
+                    w.Line(Units + ".For(groups, workers, new BackwardGroup<TOps>(path, " + ctx.ExtentArgs + ", epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials), " +
                            "input, inputGrad, outputGrad, gamma, " + stat0Span + ", " + stat1Span + ");");
                     EmitParameterGradients(w, ctx, "groups");
                 }
@@ -92,7 +92,7 @@ internal static partial class Emitter
                     ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32L, global::System.Math.Max(1L, (long)gradFirst / 8)))"
                     : "1") + ";");
                 w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 3 * coefficients);");
-                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(3 * coefficients + 7 * statistics + 2 * parameters + 1);");
+                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(3 * coefficients + 5 * statistics + 2 * parameters + 1);");
                 w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(5 * coefficients);");
                 using (w.Block("try"))
                 {
@@ -102,7 +102,7 @@ internal static partial class Emitter
                     w.Line("ref " + ctx.T + " stat1Ref = ref " + Marshal + ".GetReference(stat1);");
                     w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
                     w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref sumB, statistics); // inside the array even without parameters (+1)");
-                    w.Line("new global::System.Span<double>(doubles, 3 * coefficients + 7 * statistics, 2 * parameters).Clear();");
+                    w.Line("new global::System.Span<double>(doubles, 3 * coefficients + 5 * statistics, 2 * parameters).Clear();");
                     EmitBackwardTerms(w, ctx, "(nint)0", "stat0Ref", "stat1Ref");
                     w.Line("ref " + ctx.T + " dyRef = ref " + Marshal + ".GetReference(outputGrad);");
                     EmitGradientShift(w, ctx, "dyRef");
@@ -117,8 +117,8 @@ internal static partial class Emitter
                            ", applyFirst, applyChunks, elements, coefficients), input, inputGrad, outputGrad, default, default, default);");
                     using (w.Block("for (int p = 0; p < parameters; p++)"))
                     {
-                        w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[3 * coefficients + 7 * statistics + p]);");
-                        w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[3 * coefficients + 7 * statistics + parameters + p]);");
+                        w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[3 * coefficients + 5 * statistics + p]);");
+                        w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[3 * coefficients + 5 * statistics + parameters + p]);");
                     }
                 }
                 using (w.Block("finally"))
@@ -153,16 +153,13 @@ internal static partial class Emitter
         }
     }
 
-    /// <summary>Refs into the scratch: doubles = U, V, X (per f), the gradient's shift, mean gamma, sum of x - mf, mu, rstd, A, B (per
-    /// statistic); elements = m = -mf (mf the mean rounded to the element type), P, Q, R, and the gradient's shift dz (per f).</summary>
+    /// <summary>Refs into the scratch: doubles = U, V, X (per f), sum of x - mf, mu, rstd, A, B (per statistic); elements = m = -mf (mf the mean rounded to the element type), P, Q, R, and the gradient's shift dz (per f).</summary>
     private static void EmitBackwardScratchRefs(SourceWriter w, Context ctx)
     {
         w.Line("ref double sumU = ref " + Marshal + ".GetArrayDataReference(doubles);");
         w.Line("ref double sumV = ref " + Unsafe + ".Add(ref sumU, coefficients);");
         w.Line("ref double sumX = ref " + Unsafe + ".Add(ref sumV, coefficients);");
-        w.Line("ref double shiftS = ref " + Unsafe + ".Add(ref sumX, coefficients);");
-        w.Line("ref double gammaMean = ref " + Unsafe + ".Add(ref shiftS, statistics);");
-        w.Line("ref double centredTotal = ref " + Unsafe + ".Add(ref gammaMean, statistics);");
+        w.Line("ref double centredTotal = ref " + Unsafe + ".Add(ref sumX, coefficients);");
         w.Line("ref double mu = ref " + Unsafe + ".Add(ref centredTotal, statistics);");
         w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
         w.Line("ref double sumA = ref " + Unsafe + ".Add(ref rstd, statistics);");
@@ -174,17 +171,14 @@ internal static partial class Emitter
         w.Line("ref " + ctx.T + " coefD = ref " + Unsafe + ".Add(ref coefR, coefficients);");
     }
 
-    /// <summary>The gradient's shift dz per statistic (its first element's dy), copied to each fold index: the sums run over dy - dz
-    /// (small whatever dy's offset) and the apply multiplies dy - dz, not dy, by P; the shift is added back in double.</summary>
+    /// <summary>The gradient's shift dz per fold index (its first element's dy): the sums run over dy - dz (small whatever dy's
+    /// offset) and the apply multiplies dy - dz, not dy, by P; the shift is added back in double.</summary>
     private static void EmitGradientShift(SourceWriter w, Context ctx, string dy)
     {
-        w.Line("// Gradient shift: each statistic's first dy.");
-        EmitNest(w, InnerAxisLoops(ctx, Context.Kept, ("x", Context.Memory), ("s", Context.InnerKept)),
-            new Dictionary<string, string> { ["x"] = "(nint)0", ["s"] = "(nint)0" },
-            o => w.Line(Unsafe + ".Add(ref shiftS, " + o["s"] + ") = " + Unsafe + ".Add(ref " + dy + ", " + o["x"] + ");"), "dzs_");
-        EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept)),
-            new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0" },
-            o => w.Line(Unsafe + ".Add(ref coefD, " + o["f"] + ") = (" + ctx.T + ")" + Unsafe + ".Add(ref shiftS, " + o["s"] + ");"), "dz_");
+        w.Line("// Gradient shift: each fold index's first dy.");
+        EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("x", Context.Memory), ("f", Context.FoldAxis)),
+            new Dictionary<string, string> { ["x"] = "(nint)0", ["f"] = "(nint)0" },
+            o => w.Line(Unsafe + ".Add(ref coefD, " + o["f"] + ") = " + Unsafe + ".Add(ref " + dy + ", " + o["x"] + ");"), "dz_");
     }
 
     /// <summary>(mu, rstd) per statistic of the block from the saved statistics (or the running ones when constant), and m = -mu per f.</summary>
@@ -208,8 +202,7 @@ internal static partial class Emitter
             }
             else
             {
-                w.Line("// The saved mean with its residual (the layer's own Forward): the double mean.");
-                w.Line(Unsafe + ".Add(ref mu, s) = " + At(stat0) + " + (constant || meanResidual is null ? 0d : meanResidual[" + Offset(so, "s") + "]);");
+                w.Line(Unsafe + ".Add(ref mu, s) = " + At(stat0) + ";");
                 w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(" + At(stat1) + ", epsilon);");
             }
         }
@@ -226,27 +219,20 @@ internal static partial class Emitter
         string gamma(string p) => affine ? "(double)" + Unsafe + ".Add(ref " + gammaRef + ", " + Offset(po, p) + ")" : "1d";
         var loops = InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept), ("p", Context.ParamAxis));
         var start = new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" };
-        w.Line("new global::System.Span<double>(doubles, 3 * coefficients + statistics, 2 * statistics).Clear();");
-        w.Line("new global::System.Span<double>(doubles, 3 * coefficients + 5 * statistics, 2 * statistics).Clear();");
-        w.Line("// The lanes summed U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf) and X = sum (x - mf) per fold index, mf the mean rounded");
-        w.Line("// to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U come back in double.");
-        w.Line("// In B = sum g * V, dz * X is taken as dz * (gbar * sum X + sum (g - gbar) * X) with sum X = M * (mean - mf) exactly when the");
-        w.Line("// mean is known in double (the layer's own Forward), so the float rounding of X never meets dy's offset unless gamma varies.");
+        w.Line("new global::System.Span<double>(doubles, 3 * coefficients, statistics).Clear();");
+        w.Line("new global::System.Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();");
+        w.Line("// The lanes summed U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf) and, exactly in double, X = sum (x - mf) per fold index,");
+        w.Line("// mf the mean rounded to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U");
+        w.Line("// come back in double.");
         w.Line("double perIndex = count * statistics / coefficients;");
-        EmitNest(w, loops, start, o =>
-        {
-            w.Line(Unsafe + ".Add(ref gammaMean, " + o["s"] + ") += " + gamma(o["p"]) + " * statistics / coefficients;");
-            w.Line(Unsafe + ".Add(ref centredTotal, " + o["s"] + ") += " + Unsafe + ".Add(ref sumX, " + o["f"] + ");");
-        }, "gx_");
         if (!ctx.Spec.IsRootMeanSquare)
         {
-            w.Line("// The mean in double: the layer's saved one (mean + residual), or else the given one corrected by the exact sum of x - mf.");
+            EmitNest(w, loops, start, o =>
+                w.Line(Unsafe + ".Add(ref centredTotal, " + o["s"] + ") += " + Unsafe + ".Add(ref sumX, " + o["f"] + ");"), "x_");
+            w.Line("// The mean in double: the saved one (rounded to the element type) corrected by the exact sum of x - mf over its statistic.");
             using (w.Block("if (!constant)"))
             using (w.Block("for (int s = 0; s < statistics; s++)"))
-            {
-                w.Line("if (meanResidual is not null) " + Unsafe + ".Add(ref centredTotal, s) = count * (" + Unsafe + ".Add(ref mu, s) + (double)(" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, s)));");
-                w.Line("else " + Unsafe + ".Add(ref mu, s) = -(double)(" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, s)) + " + Unsafe + ".Add(ref centredTotal, s) / count;");
-            }
+                w.Line(Unsafe + ".Add(ref mu, s) = -(double)(" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, s)) + " + Unsafe + ".Add(ref centredTotal, s) / count;");
         }
         w.Line("// A = sum g * U, B = sum g * V per statistic; dbeta += U, dgamma += V * rstd per parameter.");
         EmitNest(w, loops, start, o =>
@@ -254,10 +240,9 @@ internal static partial class Emitter
             w.Line("double g = " + gamma(o["p"]) + ";");
             w.Line("double shiftU = " + Unsafe + ".Add(ref coefD, " + o["f"] + "), centerU = -(double)" + Unsafe + ".Add(ref coefM, " + o["f"] + ");");
             w.Line("double u = " + Unsafe + ".Add(ref sumU, " + o["f"] + ") + perIndex * shiftU;");
-            w.Line("double vc = " + Unsafe + ".Add(ref sumV, " + o["f"] + ") + (centerU - " + Unsafe + ".Add(ref mu, " + o["s"] + ")) * u;");
-            w.Line("double v = vc + shiftU * " + Unsafe + ".Add(ref sumX, " + o["f"] + ");");
+            w.Line("double v = " + Unsafe + ".Add(ref sumV, " + o["f"] + ") + shiftU * " + Unsafe + ".Add(ref sumX, " + o["f"] + ") + (centerU - " + Unsafe + ".Add(ref mu, " + o["s"] + ")) * u;");
             w.Line(Unsafe + ".Add(ref sumA, " + o["s"] + ") += g * u;");
-            w.Line(Unsafe + ".Add(ref sumB, " + o["s"] + ") += g * vc + shiftU * (g - " + Unsafe + ".Add(ref gammaMean, " + o["s"] + ")) * " + Unsafe + ".Add(ref sumX, " + o["f"] + ");");
+            w.Line(Unsafe + ".Add(ref sumB, " + o["s"] + ") += g * v;");
             if (affine)
             {
                 w.Line(Unsafe + ".Add(ref " + gradSums + ", " + Offset(po, o["p"]) + ") += u;");
@@ -267,7 +252,6 @@ internal static partial class Emitter
         w.Line("// Per statistic, in place of A and B: Q = -r^3 * B / M and R = -r * A / M (0 with constant statistics).");
         using (w.Block("for (int s = 0; s < statistics; s++)"))
         {
-            w.Line(Unsafe + ".Add(ref sumB, s) += " + Unsafe + ".Add(ref shiftS, s) * " + Unsafe + ".Add(ref gammaMean, s) * " + Unsafe + ".Add(ref centredTotal, s);");
             w.Line("double r = " + Unsafe + ".Add(ref rstd, s);");
             w.Line("double q = constant ? 0d : -r * r * r * " + Unsafe + ".Add(ref sumB, s) / count;");
             w.Line(Unsafe + ".Add(ref sumA, s) = " + (ctx.Spec.IsRootMeanSquare ? "0d;" : "constant ? 0d : -r * " + Unsafe + ".Add(ref sumA, s) / count;"));
@@ -290,11 +274,10 @@ internal static partial class Emitter
         EmitUnitStruct(w, ctx, "BackwardGroup", new[]
         {
             (ctx.T, "epsilon"), ("bool", "constant"), ("int", "blocks"), ("int", "groups"), ("int", "parameters"),
-            ("double[][]", "doubles"), (ctx.T + "[][]", "elements"), ("double[]", "gradPartials"), (ctx.T + "[]?", "meanResidual"),
+            ("double[][]", "doubles"), (ctx.T + "[][]", "elements"), ("double[]", "gradPartials"),
         }, () =>
         {
             w.Line(ctx.T + " epsilon = _epsilon;");
-            w.Line(ctx.T + "[]? meanResidual = _meanResidual;");
             w.Line("bool constant = _constant;");
             if (!SingleStatistic(ctx))
             {
@@ -349,15 +332,14 @@ internal static partial class Emitter
     private static void EmitSingleStatisticBlock(SourceWriter w, Context ctx)
     {
         string first = ctx.SegmentExtent(ctx.Plan.GradientSegments[0]);
-        w.Line("double mean = " + (ctx.Spec.IsRootMeanSquare ? "constant ? " + Unsafe + ".Add(ref stat0, so) : 0d"
-            : Unsafe + ".Add(ref stat0, so) + (constant || meanResidual is null ? 0d : meanResidual[so])") + ";");
+        w.Line("double mean = " + (ctx.Spec.IsRootMeanSquare ? "constant ? " + Unsafe + ".Add(ref stat0, so) : 0d" : Unsafe + ".Add(ref stat0, so)") + ";");
         w.Line("double r = " + Stats + ".InverseStd(" + (ctx.Spec.IsRootMeanSquare ? "constant ? " + Unsafe + ".Add(ref stat1, so) : " + Unsafe + ".Add(ref stat0, so)" : Unsafe + ".Add(ref stat1, so)") + ", epsilon);");
         w.Line(ctx.T + " m = (" + ctx.T + ")(-mean), rf = (" + ctx.T + ")r;");
         w.Line("ref " + ctx.T + " gammaBlock = ref " + Unsafe + ".Add(ref gamma, po);");
         w.Line("// The lanes run on x - mf (mf = -m, the mean rounded to the element type), dy - dz (dz the block's first dy) and g - gb (gb");
         w.Line("// the block's first gamma); the sums come back in double: a = sum g * dy = a' + dz * (gb * M + sum (g - gb)) and");
-        w.Line("// b = sum g * dy * (x - mean) = b' + dz * (gb * X + sum (g - gb) * (x - mf)) + (mf - mean) * a, X = sum (x - mf) = M * (mean - mf)");
-        w.Line("// exactly when the mean is known in double (the layer's own Forward), else the lanes' sum.");
+        w.Line("// b = sum g * dy * (x - mean) = b' + dz * (gb * X + sum (g - gb) * (x - mf)) + (mf - mean) * a, X = sum (x - mf) summed exactly");
+        w.Line("// in double.");
         w.Line("double mf = -(double)m;");
         w.Line(ctx.T + " dz = dyb, gb = gammaBlock, c0 = (" + ctx.T + ")((mf - mean) * r);");
         w.Line("double sumGdy = 0d, sumGdyD = 0d, sumG = 0d, sumGD = 0d, sumD = 0d;");
@@ -366,8 +348,7 @@ internal static partial class Emitter
         EmitGradientCall(w, ctx, "GradientAffineReduce", "ref xb, ref dyb", "(nint)0", first, "m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma");
         if (!ctx.Spec.IsRootMeanSquare)
         {
-            w.Line("if (!constant && meanResidual is not null) sumD = count * (mean - mf);");
-            w.Line("else if (!constant) mean = mf + sumD / count; // the given float mean corrected by the exact sum of x - mf");
+            w.Line("if (!constant) mean = mf + sumD / count; // the saved mean corrected by the exact sum of x - mf: the mean in double");
         }
         w.Line("sumGdy += dz * (gb * count + sumG);");
         w.Line("sumGdyD += dz * (gb * sumD + sumGD) + (mf - mean) * sumGdy;");
@@ -376,7 +357,7 @@ internal static partial class Emitter
         w.Line("// dx = r * g * dy + (x - mean) * q + rr, run as r * (g * (dy - dz) + dz * (g - gb)) + (x - mf) * q + rr' with");
         w.Line("// rr' = rr + r * dz * gb + (mf - mean) * q in double (gb the block's first gamma): the lanes only multiply small differences.");
         w.Line("rr += r * dz * gb + (mf - mean) * q;");
-        EmitGradientCall(w, ctx, "GradientAffineApply", "ref xb, ref dyb, ref dxb", "(nint)0", first, "m, rf, (" + ctx.T + ")q, (" + ctx.T + ")rr, dz, gb, ref gammaBlock");
+        EmitGradientCall(w, ctx, "GradientAffineApply", "ref xb, ref dyb, ref dxb", "(nint)0", first, "m, rf, (" + ctx.T + ")q, (" + ctx.T + ")rr, dz, gb, (" + ctx.T + ")((mf - mean) * r), ref gammaBlock, ref dgamma");
     }
 
     private static void EmitSingleStatisticPasses(SourceWriter w, Context ctx, VectorIsa isa)
@@ -403,7 +384,7 @@ internal static partial class Emitter
         }
         w.Line();
         w.Line("/// <summary>One statistic's block, " + isa.Path + " path: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>");
-        using (w.Block("private static void GradientAffineApply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, ref " + t + " g)" + isa.Constraint))
+        using (w.Block("private static void GradientAffineApply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref double dgamma)" + isa.Constraint))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
@@ -411,7 +392,7 @@ internal static partial class Emitter
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], po = o["p"];
-                w.Line(isa.Call("GradientAffineApplyRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", m, r, q, rr, dz, gb, ref " + At("g", po) + ");");
+                w.Line(isa.Call("GradientAffineApplyRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", m, r, q, rr, dz, gb, c1, ref " + At("g", po) + ", ref " + At("dgamma", po) + ");");
             });
         }
         w.Line();
@@ -450,12 +431,14 @@ internal static partial class Emitter
         w.Line("/// <summary>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, unrolled " + I(u) + "x" +
                (isa.IsScalar ? "" : "; the last partial vector overlaps and is blended with what is stored") + ".</summary>");
         w.Line(Inline);
-        using (w.Block("private static void GradientAffineApplyRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint len, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, ref " + t + " g)" + isa.Constraint))
+        using (w.Block("private static void GradientAffineApplyRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint len, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref double dgamma)" + isa.Constraint))
         {
-            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", vr = " + isa.Splat("r") + ", vq = " + isa.Splat("q") + ", vrr = " + isa.Splat("rr") + ", kd = " + isa.Splat("dz") + ", kg = " + isa.Splat("gb") + ";");
+            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", vr = " + isa.Splat("r") + ", vq = " + isa.Splat("q") + ", vrr = " + isa.Splat("rr") + ", kd = " + isa.Splat("dz") + ", kg = " + isa.Splat("gb") + ", vc1 = " + isa.Splat("c1") + ";");
             string Expr(string d, string xv, string at) =>
                 isa.MultiplyAdd(isa.MultiplyAdd("(" + d + " - kd)", isa.Load("g", at), "((" + isa.Load("g", at) + " - kg) * kd)"), "vr", isa.MultiplyAdd("(" + xv + " + k)", "vq", "vrr"));
-            EmitGradientRunLoop(w, isa, Expr);
+            // dgamma's share of the mean's correction, known only after the sums: dgamma += dy * (mf - mean) * r.
+            EmitGradientRunLoop(w, isa, Expr, (d, at, mask) =>
+                w.Line(isa.AddToDoubles("dgamma", at, "(" + (mask.Length > 0 ? "(" + d + " & " + mask + ")" : d) + " * vc1)")));
         }
         w.Line();
     }
@@ -542,14 +525,13 @@ internal static partial class Emitter
                 using (w.Block("if (!Training)"))
                 {
                     w.Line("LastPath = RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
-                           ", RunningMean, RunningVar, _epsilon, true, WeightGrad, BiasGrad, null);");
+                           ", RunningMean, RunningVar, _epsilon, true, WeightGrad, BiasGrad);");
                     w.Line("return;");
                 }
             }
             w.Line(Checks + ".SavedStatistics(_savedLength, input.Length, nameof(input));");
             w.Line("LastPath = RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
-                   ", _batchStatistic0, " + (spec.IsRootMeanSquare ? "default" : "_batchStatistic1") + ", _savedEpsilon, false, WeightGrad, BiasGrad, " +
-                   (spec.IsRootMeanSquare ? "null" : "_batchMeanResidual") + ");");
+                   ", _batchStatistic0, " + (spec.IsRootMeanSquare ? "default" : "_batchStatistic1") + ", _savedEpsilon, false, WeightGrad, BiasGrad);");
         }
         w.Line();
         using (w.Block("void " + ctx.DeclaringInterface + ".Backward(" + ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, global::System.ReadOnlySpan<int> dims)"))
@@ -618,7 +600,7 @@ internal static partial class Emitter
         using (w.Block("public static " + KernelPath + " BackwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon, " + grads + ")"))
         {
             w.Line("CheckBackward(" + checkArgs + ", " + len0 + ", " + len1 + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
-            w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad, null);");
+            w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad);");
         }
         w.Line();
         w.Line("/// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type.</summary>");
@@ -626,7 +608,7 @@ internal static partial class Emitter
         {
             w.Line("CheckBackward(" + checkArgs + ", " + len0 + ", " + len1 + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
             w.Line(Checks + ".PathAvailable(path, ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), nameof(path));");
-            w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad, null);");
+            w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad);");
         }
         w.Line();
         if (plan.BatchReduced)
@@ -637,7 +619,7 @@ internal static partial class Emitter
             using (w.Block("public static " + KernelPath + " BackwardInference(" + kernelParams + ", " + runParams + ", " + ctx.T + " epsilon, " + grads + ")"))
             {
                 w.Line("CheckBackward(" + checkArgs + ", runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);");
-                w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad, null);");
+                w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);");
             }
             w.Line();
             w.Line("/// <summary>As BackwardInference, on a forced path with a given 128-bit ops type.</summary>");
@@ -645,7 +627,7 @@ internal static partial class Emitter
             {
                 w.Line("CheckBackward(" + checkArgs + ", runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);");
                 w.Line(Checks + ".PathAvailable(path, ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), nameof(path));");
-                w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad, null);");
+                w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);");
             }
             w.Line();
         }
@@ -905,7 +887,8 @@ internal static partial class Emitter
     /// The loop of a dx run: dy and x loaded, <paramref name="expr"/>(dy, x, index) stored into dx; unrolled, then single
     /// vectors, then one overlapped vector blended with what is stored (so dx may be dy or x itself).
     /// </summary>
-    private static void EmitGradientRunLoop(SourceWriter w, VectorIsa isa, System.Func<string, string, string, string> expr)
+    private static void EmitGradientRunLoop(SourceWriter w, VectorIsa isa, System.Func<string, string, string, string> expr,
+        System.Action<string, string, string>? perVector = null)
     {
         int u = Context.Unroll, width = isa.Width, step = u * width;
         w.Line("nint i = 0;");
@@ -920,15 +903,20 @@ internal static partial class Emitter
             {
                 string at = j == 0 ? "i" : "i + " + I(j * width);
                 w.Line(isa.Store(expr("d" + I(j), "x" + I(j), at), "dx", at));
+                perVector?.Invoke("d" + I(j), at, "");
             }
         }
         using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
+        {
             w.Line(isa.Store(expr(isa.Load("dy", "i"), isa.Load("x", "i"), "i"), "dx", "i"));
+            perVector?.Invoke(isa.Load("dy", "i"), "i", "");
+        }
         if (!isa.IsScalar)
         {
             using (w.Block("if (i < len)"))
             {
                 w.Line("nint t = len - " + I(width) + ";");
+                perVector?.Invoke(isa.Load("dy", "t"), "t", isa.LastLanes("len - i"));
                 w.Line(isa.Vec + " tail = " + expr(isa.Load("dy", "t"), isa.Load("x", "t"), "t") + ";");
                 w.Line(isa.Store(isa.Select(isa.LastLanes("len - i"), "tail", isa.Load("dx", "t")), "dx", "t"));
             }
