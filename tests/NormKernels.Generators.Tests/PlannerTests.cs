@@ -104,6 +104,6 @@ public sealed class PlannerTests
         string apply = Match(@"Apply pass per block: segments ([^;]*); ");
         string form = Match(@"Apply pass per block: segments [^;]*; (y = x \* A\[f\] \+ B\[f\]|y = \(x \* a\[s\] \+ b\[s\]\) \* gamma\[p\] \+ beta\[p\])");
         string gradient = Match(@"Backward per block: segments ([^;]*); ");
-        return new PrintedPlan(pattern, blocks, stat, strategy, promoted, apply, form.StartsWith("y = x * A[f]", StringComparison.Ordinal) ? "fold" : "two-step", gradient);
+        return new PrintedPlan(pattern, blocks, stat, strategy, promoted, apply, form.StartsWith("y = x * A[f]", StringComparison.Ordinal) || form.StartsWith("y = (x - C[f]) * A[f]", StringComparison.Ordinal) ? "fold" : "two-step", gradient);
     }
 }

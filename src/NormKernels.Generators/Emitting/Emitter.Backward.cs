@@ -13,6 +13,10 @@ namespace NormKernels.Generators.Emitting;
 /// <item>apply, per element: dx = dy * P[f] + (x - mean) * Q[f] + R[f] with P = g * r, Q = -r^3 * B / M, R = -r * A / M
 /// (root mean square: mean = 0, R = 0; statistics held constant: Q = R = 0).</item>
 /// </list>
+/// Precision: the lanes never multiply an offset. They sum dy - dz (dz the fold index's first dy), (dy - dz) * (x - mf) (mf the
+/// saved mean rounded to the element type) and, exactly in double, x - mf; U, V and the mean itself (mf + sum(x - mf) / M) come
+/// back in double, and the apply runs (dy - dz) * P + (x - mf) * Q + R' with R' = R + dz * P + (mf - mean) * Q. The one-statistic
+/// plans do the same with gamma: g * (dy - dz) + dz * (g - gb), gb the block's first gamma.
 /// Blocks run in fixed groups (the parallel units); each group sums its parameter gradients into its own partial, and the
 /// partials are added in group order, so the bits do not depend on the thread count. Whole-tensor plans reduce over
 /// chunks of the first segment into per-chunk partials merged in chunk order, like the forward statistics.

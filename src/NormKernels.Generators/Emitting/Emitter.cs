@@ -82,8 +82,8 @@ internal static partial class Emitter
             " independent accumulators, each chunk added into double.</para>");
         w.Line("/// <para>Apply pass per block: segments " + ctx.Describe(plan.ApplySegments) + "; " +
             (plan.Form == ApplyForm.Fold
-                ? "y = x * A[f] + B[f] with A, B folded from statistics and affine per coefficient index f."
-                : "y = (x * a[s] + b[s]) * gamma[p] + beta[p] (every axis indexes statistics or parameters, so nothing would be reused by folding).") +
+                ? (ctx.Spec.IsRootMeanSquare ? "y = x * A[f] + B[f]" : "y = (x - C[f]) * A[f] + B[f], C the mean rounded to the element type,") + " with A, B folded from statistics and affine per coefficient index f."
+                : (ctx.Spec.IsRootMeanSquare ? "y = (x * a[s] + b[s])" : "y = ((x - c[s]) * a[s] + b[s])") + " * gamma[p] + beta[p] (every axis indexes statistics or parameters, so nothing would be reused by folding).") +
             " Main loop unrolled " + Literals.Int(Context.Unroll) + "x; the tail is one overlapped vector with the finished lanes masked (blended on store).</para>");
         w.Line("/// <para>Backward per block: segments " + ctx.Describe(plan.GradientSegments) + "; " + (plan.GradientPerStatistic
             ? "one statistic per block: the sums of gamma * dy and gamma * dy * (x - mean) with gamma loaded along the run, then dx = dy * gamma * r + (x - mean) * Q + R"
