@@ -102,8 +102,8 @@ public sealed class PlannerTests
         string strategy = Match(@"Statistics pass per block: [^<]*?\((horizontal|vertical)\)");
         bool promoted = remarks.Contains("per-channel accumulators combined into their group afterwards", StringComparison.Ordinal);
         string apply = Match(@"Apply pass per block: segments ([^;]*); ");
-        string form = Match(@"Apply pass per block: segments [^;]*; (y = x \* A\[f\] \+ B\[f\]|y = \(x \* a\[s\] \+ b\[s\]\) \* gamma\[p\] \+ beta\[p\])");
+        string form = Match(@"Apply pass per block: segments [^;]*; (y = x \* A\[f\] \+ B\[f\]|y = \(x - C\[f\]\) \* A\[f\] \+ B\[f\]|y = \(x \* a\[s\] \+ b\[s\]\) \* gamma\[p\] \+ beta\[p\]|y = \(\(x - c\[s\]\) \* a\[s\] \+ b\[s\]\) \* gamma\[p\] \+ beta\[p\])");
         string gradient = Match(@"Backward per block: segments ([^;]*); ");
-        return new PrintedPlan(pattern, blocks, stat, strategy, promoted, apply, form.StartsWith("y = x * A[f]", StringComparison.Ordinal) ? "fold" : "two-step", gradient);
+        return new PrintedPlan(pattern, blocks, stat, strategy, promoted, apply, form.StartsWith("y = x * A[f]", StringComparison.Ordinal) || form.StartsWith("y = (x - C[f]) * A[f]", StringComparison.Ordinal) ? "fold" : "two-step", gradient);
     }
 }

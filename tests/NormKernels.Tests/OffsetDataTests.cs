@@ -6,10 +6,10 @@ namespace NormKernels.Tests;
 /// Data far from zero relative to its spread, where a one-pass float E[x^2] - E[x]^2 loses everything: mean 1e4 with
 /// std 1, and mean -3e3 with std 0.01 (ulp(3e3) = 2.4e-4, so the samples are quantized at 2% of their spread).
 /// The batch mean must be within <see cref="Tolerances.MeanUlps"/> ulps of the float32 nearest |mean| (plus 1e-5 of the
-/// std), the variance within <see cref="Tolerances.VarianceRelative"/> relative, and outputs at the float32 floor
-/// <see cref="Tolerances.Output"/>: the float mean itself carries half an ulp of |mean|, and every product a*x rounds
-/// at eps*|a*x|, which relative to y = (x - mean)*a is eps*|mean|/std, 1e-3 and 2e-2 here. Nothing better is possible
-/// in float32 arithmetic, so the bound is stated in units of roundoff of |a|*(|x| + |mean|).
+/// std), the variance within <see cref="Tolerances.VarianceRelative"/> relative, and outputs within
+/// <see cref="Tolerances.Output"/>, relative to the output's own scale: the apply subtracts the mean rounded to float
+/// before scaling, so it does not lose eps*|mean|/std (1e-3 and 2e-2 here) as a plain x*a + b would.
+/// <see cref="OffsetPrecisionTests"/> covers every family, the backward and (1e6, 1).
 /// </summary>
 public sealed class OffsetDataTests
 {

@@ -5,14 +5,13 @@ namespace NormKernels.Tests;
 /// bound is what a float32 kernel can be expected to reach, stated against the magnitudes the kernel combines.
 /// </summary>
 /// <remarks>
-/// <para>Outputs. A float32 kernel computes <c>y = x * a + b</c> with <c>a = gamma / sqrt(spread + eps)</c> and
-/// <c>b = beta - center * a</c> (or <c>(x - center) * a + beta</c>). Besides the statistics' own error, it rounds at the
-/// scale of the terms it combines: <c>|a * x|</c> and <c>|a * center|</c>. Those terms are the float32 floor: the
-/// float mean alone carries half an ulp of <c>|mean|</c>, and x itself carries <c>eps * |x|</c> of rounding, so for data
-/// at 1e4 with std 1 no float32 algorithm gets y closer than ~1e-3 of its scale, and at -3e3 with std 0.01 (the data
-/// quantized at 2% of its spread) not closer than ~2e-2. The bound per element is therefore
-/// <c>OutputRelative * (|y - beta| + |beta| + |gamma|) + OutputRoundoffs * u * |a| * (|x| + |center|)</c>, u = 2^-24: about 1e-5
-/// of the output's scale for centred data, a few ulps of the operands for offset data.</para>
+/// <para>Outputs. A float32 kernel computes <c>y = (x - c) * a + b</c> with <c>c</c> the center rounded to float,
+/// <c>a = gamma / sqrt(spread + eps)</c> and <c>b = beta - (center - c) * a</c> in double. <c>x - c</c> is exact for x near the
+/// center, so besides the statistics' own error it rounds at the scale of <c>|a * (x - center)|</c>, the output itself, not
+/// at <c>|a * x|</c>: offset data (1e4 with std 1, -3e3 with std 0.01) is normalized as precisely as centred data. The bound
+/// per element is <c>OutputRelative * (|y - beta| + |beta| + |gamma|) + OutputRoundoffs * u * |a| * |x - center|</c>,
+/// u = 2^-24: about 1e-5 of the output's scale. (A plain <c>x * a + b</c> in float would lose <c>u * |a| * (|x| + |center|)</c>,
+/// 1e-3 to 0.1 of the scale on such data.)</para>
 /// <para>Batch statistics. The mean is within <see cref="MeanUlps"/> ulps of the float32 value nearest |mean| plus
 /// <see cref="MeanSpreadRelative"/> of the standard deviation (float accumulation of deviations, which scale with the
 /// spread, not the offset). Variance and mean square: <see cref="VarianceRelative"/> relative.</para>
@@ -28,7 +27,7 @@ internal static class Tolerances
     /// error (variance 1e-5 moves y by half that) and the rounding of the reciprocal square root.</summary>
     public const double OutputRelative = 1e-5;
 
-    /// <summary>Output error in units of roundoff of |a * x| + |a * center|: the float32 floor for offset data.</summary>
+    /// <summary>Output error in units of roundoff of |a * (x - center)|.</summary>
     public const double OutputRoundoffs = 8;
 
     /// <summary>Batch mean: ulps of |mean| (the float mean is within half an ulp when exact; 2 leaves room for one more
@@ -56,7 +55,7 @@ internal static class Tolerances
     /// standard deviation moves every output of the statistic by that fraction of the scale, elements near the mean included.</summary>
     public static double Output(double expected, double x, double center, double a, double beta, double scale) =>
         OutputRelative * (Math.Abs(expected - beta) + Math.Abs(beta) + scale)
-        + OutputRoundoffs * Roundoff * Math.Abs(a) * (Math.Abs(x) + Math.Abs(center));
+        + OutputRoundoffs * Roundoff * Math.Abs(a) * Math.Abs(x - center);
 
     /// <summary>Bound for a batch mean whose (biased) variance is <paramref name="variance"/>.</summary>
     public static double Mean(double mean, double variance) =>

@@ -170,7 +170,9 @@ internal static partial class Emitter
             w.Line("double epsilon = _epsilon;");
             w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(elements);");
             w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
-            w.Line("// Coefficients: A = sigma_s * rstd_c, B = mu_s - mu_c * A, one pair per fold index (computed in double).");
+            w.Line("ref " + ctx.T + " coefC = ref " + Unsafe + ".Add(ref coefB, coefficients);");
+            w.Line("// Coefficients: C = mu_c rounded to the element type, A = sigma_s * rstd_c, B = mu_s - (mu_c - C) * A, one triple per fold index");
+            w.Line("// (computed in double); y = (x - C) * A + B keeps the element type's precision relative to y for content far from zero.");
             EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept)),
                 new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0" },
                 o =>
@@ -179,7 +181,9 @@ internal static partial class Emitter
                     w.Line("double sigmaStyle = global::System.Math.Sqrt(" + Stats + ".Variance(styleCount, " + At("styleM2") + ") + epsilon);");
                     w.Line("double a = sigmaStyle * " + Stats + ".InverseStd(" + Stats + ".Variance(contentCount, " + At("contentM2") + "), epsilon);");
                     w.Line(Unsafe + ".Add(ref coefA, " + o["f"] + ") = (" + ctx.T + ")a;");
-                    w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + At("styleMean") + " - " + At("contentMean") + " * a);");
+                    w.Line(ctx.T + " c = (" + ctx.T + ")" + At("contentMean") + ";");
+                    w.Line(Unsafe + ".Add(ref coefC, " + o["f"] + ") = c;");
+                    w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + At("styleMean") + " - (" + At("contentMean") + " - c) * a);");
                 }, "coef_");
             EmitApplyCall(w, ctx, "ref xb", "ref yb", "(nint)0", ApplyFirstExtent(ctx), "ref coefA", "ref coefB");
         });

@@ -13,6 +13,10 @@ namespace NormKernels.Generators.Emitting;
 /// <item>apply, per element: dx = dy * P[f] + (x - mean) * Q[f] + R[f] with P = g * r, Q = -r^3 * B / M, R = -r * A / M
 /// (root mean square: mean = 0, R = 0; statistics held constant: Q = R = 0).</item>
 /// </list>
+/// Precision: the lanes never multiply an offset. They sum dy - dz (dz the fold index's first dy), (dy - dz) * (x - mf) (mf the
+/// saved mean rounded to the element type) and, exactly in double, x - mf; U, V and the mean itself (mf + sum(x - mf) / M) come
+/// back in double, and the apply runs (dy - dz) * P + (x - mf) * Q + R' with R' = R + dz * P + (mf - mean) * Q. The one-statistic
+/// plans do the same with gamma: g * (dy - dz) + dz * (g - gb), gb the block's first gamma.
 /// Blocks run in fixed groups (the parallel units); each group sums its parameter gradients into its own partial, and the
 /// partials are added in group order, so the bits do not depend on the thread count. Whole-tensor plans reduce over
 /// chunks of the first segment into per-chunk partials merged in chunk order, like the forward statistics.
@@ -64,8 +68,8 @@ internal static partial class Emitter
                 using (w.Block("for (int worker = 0; worker < workers; worker++)"))
                 {
                     // One statistic per block: no per-index scratch (the sums stay in registers).
-                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "2 * coefficients + 4 * statistics") + ");");
-                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "4 * coefficients") + ");");
+                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "3 * coefficients + 5 * statistics") + ");");
+                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "5 * coefficients") + ");");
                 }
                 using (w.Block("try"))
                 {
@@ -91,9 +95,9 @@ internal static partial class Emitter
                 w.Line("int chunks = " + (plan.GradientSegments.Count > 1
                     ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32L, global::System.Math.Max(1L, (long)gradFirst / 8)))"
                     : "1") + ";");
-                w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 2 * coefficients);");
-                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(2 * coefficients + 4 * statistics + 2 * parameters + 1);");
-                w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(4 * coefficients);");
+                w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 3 * coefficients);");
+                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(3 * coefficients + 5 * statistics + 2 * parameters + 1);");
+                w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(5 * coefficients);");
                 using (w.Block("try"))
                 {
                     w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
@@ -102,12 +106,14 @@ internal static partial class Emitter
                     w.Line("ref " + ctx.T + " stat1Ref = ref " + Marshal + ".GetReference(stat1);");
                     w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
                     w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref sumB, statistics); // inside the array even without parameters (+1)");
-                    w.Line("new global::System.Span<double>(doubles, 2 * coefficients + 4 * statistics, 2 * parameters).Clear();");
+                    w.Line("new global::System.Span<double>(doubles, 3 * coefficients + 5 * statistics, 2 * parameters).Clear();");
                     EmitBackwardTerms(w, ctx, "(nint)0", "stat0Ref", "stat1Ref");
-                    w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * coefficients).Clear();");
+                    w.Line("ref " + ctx.T + " dyRef = ref " + Marshal + ".GetReference(outputGrad);");
+                    EmitGradientShift(w, ctx, "dyRef");
+                    w.Line("new global::System.Span<double>(partials, 0, chunks * 3 * coefficients).Clear();");
                     w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new GradientChunk<TOps>(path, " + ctx.ExtentArgs +
                            ", gradFirst, chunks, coefficients, partials, elements), input, inputGrad, outputGrad, default, default, default);");
-                    EmitMergeChunkPartials(w, "2 * coefficients");
+                    EmitMergeChunkPartials(w, "3 * coefficients");
                     EmitGradientCoefficients(w, ctx, "(nint)0", "gammaRef", "gradSums", "parameters");
                     w.Line("nint applyFirst = gradFirst;");
                     w.Line("int applyChunks = " + (plan.GradientSegments.Count > 1 ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(ChunkElements) + ", 1, (long)applyFirst)" : "1") + ";");
@@ -115,8 +121,8 @@ internal static partial class Emitter
                            ", applyFirst, applyChunks, elements, coefficients), input, inputGrad, outputGrad, default, default, default);");
                     using (w.Block("for (int p = 0; p < parameters; p++)"))
                     {
-                        w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[2 * coefficients + 4 * statistics + p]);");
-                        w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[2 * coefficients + 4 * statistics + parameters + p]);");
+                        w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[3 * coefficients + 5 * statistics + p]);");
+                        w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[3 * coefficients + 5 * statistics + parameters + p]);");
                     }
                 }
                 using (w.Block("finally"))
@@ -151,12 +157,14 @@ internal static partial class Emitter
         }
     }
 
-    /// <summary>Refs into the scratch: doubles = U, V (per f), mu, rstd, A, B (per statistic); elements = m = -mean, P, Q, R (per f).</summary>
+    /// <summary>Refs into the scratch: doubles = U, V, X (per f), sum of x - mf, mu, rstd, A, B (per statistic); elements = m = -mf (mf the mean rounded to the element type), P, Q, R, and the gradient's shift dz (per f).</summary>
     private static void EmitBackwardScratchRefs(SourceWriter w, Context ctx)
     {
         w.Line("ref double sumU = ref " + Marshal + ".GetArrayDataReference(doubles);");
         w.Line("ref double sumV = ref " + Unsafe + ".Add(ref sumU, coefficients);");
-        w.Line("ref double mu = ref " + Unsafe + ".Add(ref sumV, coefficients);");
+        w.Line("ref double sumX = ref " + Unsafe + ".Add(ref sumV, coefficients);");
+        w.Line("ref double centredTotal = ref " + Unsafe + ".Add(ref sumX, coefficients);");
+        w.Line("ref double mu = ref " + Unsafe + ".Add(ref centredTotal, statistics);");
         w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
         w.Line("ref double sumA = ref " + Unsafe + ".Add(ref rstd, statistics);");
         w.Line("ref double sumB = ref " + Unsafe + ".Add(ref sumA, statistics);");
@@ -164,6 +172,17 @@ internal static partial class Emitter
         w.Line("ref " + ctx.T + " coefP = ref " + Unsafe + ".Add(ref coefM, coefficients);");
         w.Line("ref " + ctx.T + " coefQ = ref " + Unsafe + ".Add(ref coefP, coefficients);");
         w.Line("ref " + ctx.T + " coefR = ref " + Unsafe + ".Add(ref coefQ, coefficients);");
+        w.Line("ref " + ctx.T + " coefD = ref " + Unsafe + ".Add(ref coefR, coefficients);");
+    }
+
+    /// <summary>The gradient's shift dz per fold index (its first element's dy): the sums run over dy - dz (small whatever dy's
+    /// offset) and the apply multiplies dy - dz, not dy, by P; the shift is added back in double.</summary>
+    private static void EmitGradientShift(SourceWriter w, Context ctx, string dy)
+    {
+        w.Line("// Gradient shift: each fold index's first dy.");
+        EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("x", Context.Memory), ("f", Context.FoldAxis)),
+            new Dictionary<string, string> { ["x"] = "(nint)0", ["f"] = "(nint)0" },
+            o => w.Line(Unsafe + ".Add(ref coefD, " + o["f"] + ") = " + Unsafe + ".Add(ref " + dy + ", " + o["x"] + ");"), "dz_");
     }
 
     /// <summary>(mu, rstd) per statistic of the block from the saved statistics (or the running ones when constant), and m = -mu per f.</summary>
@@ -204,12 +223,28 @@ internal static partial class Emitter
         string gamma(string p) => affine ? "(double)" + Unsafe + ".Add(ref " + gammaRef + ", " + Offset(po, p) + ")" : "1d";
         var loops = InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept), ("p", Context.ParamAxis));
         var start = new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" };
-        w.Line("new global::System.Span<double>(doubles, 2 * coefficients + 2 * statistics, 2 * statistics).Clear();");
+        w.Line("new global::System.Span<double>(doubles, 3 * coefficients, statistics).Clear();");
+        w.Line("new global::System.Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();");
+        w.Line("// The lanes summed U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf) and, exactly in double, X = sum (x - mf) per fold index,");
+        w.Line("// mf the mean rounded to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U");
+        w.Line("// come back in double.");
+        w.Line("double perIndex = count * statistics / coefficients;");
+        if (!ctx.Spec.IsRootMeanSquare)
+        {
+            EmitNest(w, loops, start, o =>
+                w.Line(Unsafe + ".Add(ref centredTotal, " + o["s"] + ") += " + Unsafe + ".Add(ref sumX, " + o["f"] + ");"), "x_");
+            w.Line("// The mean in double: the saved one (rounded to the element type) corrected by the exact sum of x - mf over its statistic.");
+            using (w.Block("if (!constant)"))
+            using (w.Block("for (int s = 0; s < statistics; s++)"))
+                w.Line(Unsafe + ".Add(ref mu, s) = -(double)(" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, s)) + " + Unsafe + ".Add(ref centredTotal, s) / count;");
+        }
         w.Line("// A = sum g * U, B = sum g * V per statistic; dbeta += U, dgamma += V * rstd per parameter.");
         EmitNest(w, loops, start, o =>
         {
             w.Line("double g = " + gamma(o["p"]) + ";");
-            w.Line("double u = " + Unsafe + ".Add(ref sumU, " + o["f"] + "), v = " + Unsafe + ".Add(ref sumV, " + o["f"] + ");");
+            w.Line("double shiftU = " + Unsafe + ".Add(ref coefD, " + o["f"] + "), centerU = -(double)" + Unsafe + ".Add(ref coefM, " + o["f"] + ");");
+            w.Line("double u = " + Unsafe + ".Add(ref sumU, " + o["f"] + ") + perIndex * shiftU;");
+            w.Line("double v = " + Unsafe + ".Add(ref sumV, " + o["f"] + ") + shiftU * " + Unsafe + ".Add(ref sumX, " + o["f"] + ") + (centerU - " + Unsafe + ".Add(ref mu, " + o["s"] + ")) * u;");
             w.Line(Unsafe + ".Add(ref sumA, " + o["s"] + ") += g * u;");
             w.Line(Unsafe + ".Add(ref sumB, " + o["s"] + ") += g * v;");
             if (affine)
@@ -226,12 +261,15 @@ internal static partial class Emitter
             w.Line(Unsafe + ".Add(ref sumA, s) = " + (ctx.Spec.IsRootMeanSquare ? "0d;" : "constant ? 0d : -r * " + Unsafe + ".Add(ref sumA, s) / count;"));
             w.Line(Unsafe + ".Add(ref sumB, s) = q;");
         }
-        w.Line("// dx = dy * P + (x - mean) * Q + R, per fold index.");
+        w.Line("// dx = dy * P + (x - mean) * Q + R, per fold index, run as (dy - dz) * P + (x - mf) * Q + R' with");
+        w.Line("// R' = R + dz * P + (mf - mean) * Q in double: the lanes only multiply small differences.");
         EmitNest(w, loops, start, o =>
         {
-            w.Line(Unsafe + ".Add(ref coefP, " + o["f"] + ") = (" + ctx.T + ")(" + gamma(o["p"]) + " * " + Unsafe + ".Add(ref rstd, " + o["s"] + "));");
-            w.Line(Unsafe + ".Add(ref coefQ, " + o["f"] + ") = (" + ctx.T + ")" + Unsafe + ".Add(ref sumB, " + o["s"] + ");");
-            w.Line(Unsafe + ".Add(ref coefR, " + o["f"] + ") = (" + ctx.T + ")" + Unsafe + ".Add(ref sumA, " + o["s"] + ");");
+            w.Line("double coefp = " + gamma(o["p"]) + " * " + Unsafe + ".Add(ref rstd, " + o["s"] + "), coefq = " + Unsafe + ".Add(ref sumB, " + o["s"] + ");");
+            w.Line("double shiftR = " + Unsafe + ".Add(ref coefD, " + o["f"] + "), centerR = -(double)" + Unsafe + ".Add(ref coefM, " + o["f"] + ");");
+            w.Line(Unsafe + ".Add(ref coefP, " + o["f"] + ") = (" + ctx.T + ")coefp;");
+            w.Line(Unsafe + ".Add(ref coefQ, " + o["f"] + ") = (" + ctx.T + ")coefq;");
+            w.Line(Unsafe + ".Add(ref coefR, " + o["f"] + ") = (" + ctx.T + ")(" + Unsafe + ".Add(ref sumA, " + o["s"] + ") + shiftR * coefp + (centerR - " + Unsafe + ".Add(ref mu, " + o["s"] + ")) * coefq);");
         }, "pqr_");
     }
 
@@ -282,10 +320,11 @@ internal static partial class Emitter
                 else
                 {
                     EmitBackwardTerms(w, ctx, "so", "stat0", "stat1");
-                    w.Line("new global::System.Span<double>(doubles, 0, 2 * coefficients).Clear();");
-                    EmitGradientCall(w, ctx, "GradientReduce", "ref xb, ref dyb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref sumU, ref sumV");
+                    EmitGradientShift(w, ctx, "dyb");
+                    w.Line("new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();");
+                    EmitGradientCall(w, ctx, "GradientReduce", "ref xb, ref dyb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefD, ref sumU, ref sumV, ref sumX");
                     EmitGradientCoefficients(w, ctx, ctx.Spec.HasAffine ? "po" : "(nint)0", "gamma", "gradSums", "parameters");
-                    EmitGradientCall(w, ctx, "GradientApply", "ref xb, ref dyb, ref dxb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefP, ref coefQ, ref coefR");
+                    EmitGradientCall(w, ctx, "GradientApply", "ref xb, ref dyb, ref dxb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD");
                 }
             }
         });
@@ -300,14 +339,29 @@ internal static partial class Emitter
         w.Line("double mean = " + (ctx.Spec.IsRootMeanSquare ? "constant ? " + Unsafe + ".Add(ref stat0, so) : 0d" : Unsafe + ".Add(ref stat0, so)") + ";");
         w.Line("double r = " + Stats + ".InverseStd(" + (ctx.Spec.IsRootMeanSquare ? "constant ? " + Unsafe + ".Add(ref stat1, so) : " + Unsafe + ".Add(ref stat0, so)" : Unsafe + ".Add(ref stat1, so)") + ", epsilon);");
         w.Line(ctx.T + " m = (" + ctx.T + ")(-mean), rf = (" + ctx.T + ")r;");
-        w.Line("double sumGdy = 0d, sumGdyD = 0d;");
         w.Line("ref " + ctx.T + " gammaBlock = ref " + Unsafe + ".Add(ref gamma, po);");
+        w.Line("// The lanes run on x - mf (mf = -m, the mean rounded to the element type), dy - dz (dz the block's first dy) and g - gb (gb");
+        w.Line("// the block's first gamma); the sums come back in double: a = sum g * dy = a' + dz * (gb * M + sum (g - gb)) and");
+        w.Line("// b = sum g * dy * (x - mean) = b' + dz * (gb * X + sum (g - gb) * (x - mf)) + (mf - mean) * a, X = sum (x - mf) summed exactly");
+        w.Line("// in double.");
+        w.Line("double mf = -(double)m;");
+        w.Line(ctx.T + " dz = dyb, gb = gammaBlock, c0 = (" + ctx.T + ")((mf - mean) * r);");
+        w.Line("double sumGdy = 0d, sumGdyD = 0d, sumG = 0d, sumGD = 0d, sumD = 0d;");
         w.Line("ref double dbeta = ref " + Unsafe + ".Add(ref gradSums, po);");
         w.Line("ref double dgamma = ref " + Unsafe + ".Add(ref gradSums, parameters + po);");
-        EmitGradientCall(w, ctx, "GradientAffineReduce", "ref xb, ref dyb", "(nint)0", first, "m, rf, ref gammaBlock, ref sumGdy, ref sumGdyD, ref dbeta, ref dgamma");
+        EmitGradientCall(w, ctx, "GradientAffineReduce", "ref xb, ref dyb", "(nint)0", first, "m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma");
+        if (!ctx.Spec.IsRootMeanSquare)
+        {
+            w.Line("if (!constant) mean = mf + sumD / count; // the saved mean corrected by the exact sum of x - mf: the mean in double");
+        }
+        w.Line("sumGdy += dz * (gb * count + sumG);");
+        w.Line("sumGdyD += dz * (gb * sumD + sumGD) + (mf - mean) * sumGdy;");
         w.Line("double q = constant ? 0d : -r * r * r * sumGdyD / count;");
         w.Line("double rr = " + (ctx.Spec.IsRootMeanSquare ? "0d" : "constant ? 0d : -r * sumGdy / count") + ";");
-        EmitGradientCall(w, ctx, "GradientAffineApply", "ref xb, ref dyb, ref dxb", "(nint)0", first, "m, rf, (" + ctx.T + ")q, (" + ctx.T + ")rr, ref gammaBlock");
+        w.Line("// dx = r * g * dy + (x - mean) * q + rr, run as r * (g * (dy - dz) + dz * (g - gb)) + (x - mf) * q + rr' with");
+        w.Line("// rr' = rr + r * dz * gb + (mf - mean) * q in double (gb the block's first gamma): the lanes only multiply small differences.");
+        w.Line("rr += r * dz * gb + (mf - mean) * q;");
+        EmitGradientCall(w, ctx, "GradientAffineApply", "ref xb, ref dyb, ref dxb", "(nint)0", first, "m, rf, (" + ctx.T + ")q, (" + ctx.T + ")rr, dz, gb, (" + ctx.T + ")((mf - mean) * r), ref gammaBlock, ref dgamma");
     }
 
     private static void EmitSingleStatisticPasses(SourceWriter w, Context ctx, VectorIsa isa)
@@ -318,8 +372,9 @@ internal static partial class Emitter
         var spaces = new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("p", Context.ParamAxis) };
         string At(string r, string o) => o == "(nint)0" ? r : Unsafe + ".Add(ref " + r + ", " + o + ")";
 
-        w.Line("/// <summary>One statistic's block, " + isa.Path + " path: a += sum g * dy, b += sum g * dy * (x + m); dbeta[p] += dy, dgamma[p] += dy * (x + m) * r; segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
-        using (w.Block("private static void GradientAffineReduce_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " r, ref " + t + " g, ref double a, ref double b, ref double dbeta, ref double dgamma)" + isa.Constraint))
+        w.Line("/// <summary>One statistic's block, " + isa.Path + " path: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); " +
+               "dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
+        using (w.Block("private static void GradientAffineReduce_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " dz, " + t + " gb, " + t + " r, " + t + " c0, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)" + isa.Constraint))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
@@ -327,13 +382,13 @@ internal static partial class Emitter
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], po = o["p"];
-                w.Line(isa.Call("GradientAffineReduceRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", m, r, ref " + At("g", po) +
-                       ", ref a, ref b, ref " + At("dbeta", po) + ", ref " + At("dgamma", po) + ");");
+                w.Line(isa.Call("GradientAffineReduceRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", m, dz, gb, r, c0, ref " + At("g", po) +
+                       ", ref a, ref b, ref gs, ref hs, ref xs, ref " + At("dbeta", po) + ", ref " + At("dgamma", po) + ");");
             });
         }
         w.Line();
-        w.Line("/// <summary>One statistic's block, " + isa.Path + " path: dx = dy * g * r + (x + m) * q + rr.</summary>");
-        using (w.Block("private static void GradientAffineApply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, ref " + t + " g)" + isa.Constraint))
+        w.Line("/// <summary>One statistic's block, " + isa.Path + " path: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>");
+        using (w.Block("private static void GradientAffineApply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref double dgamma)" + isa.Constraint))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
@@ -341,42 +396,53 @@ internal static partial class Emitter
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], po = o["p"];
-                w.Line(isa.Call("GradientAffineApplyRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", m, r, q, rr, ref " + At("g", po) + ");");
+                w.Line(isa.Call("GradientAffineApplyRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", m, r, q, rr, dz, gb, c1, ref " + At("g", po) + ", ref " + At("dgamma", po) + ");");
             });
         }
         w.Line();
 
         int u = Context.Unroll, width = isa.Width, step = u * width, chunk = Context.ChunkVectors * step;
-        w.Line("/// <summary>a += sum g * dy, b += sum g * dy * (x + m) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements (" + t + " lanes over chunks of " + I(chunk) +
-               " added into double); dbeta[i] += dy[i], dgamma[i] += dy[i] * (x[i] + m) * r in double.</summary>");
+        w.Line("/// <summary>a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) +
+               ") elements (" + t + " lanes over chunks of " + I(chunk) + " added into double); dbeta[i] += dy[i], dgamma[i] += dy[i] * ((x[i] + m) * r + c0) in double.</summary>");
         w.Line(Inline);
-        using (w.Block("private static void GradientAffineReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, " + t + " r, ref " + t + " g, ref double a, ref double b, ref double dbeta, ref double dgamma)" + isa.Constraint))
+        using (w.Block("private static void GradientAffineReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, " + t + " dz, " + t + " gb, " + t + " r, " + t + " c0, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)" + isa.Constraint))
         {
-            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", vr = " + isa.Splat("r") + ";");
+            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", kd = " + isa.Splat("dz") + ", kg = " + isa.Splat("gb") + ", vr = " + isa.Splat("r") + ", vc = " + isa.Splat("c0") + ", kc = " + isa.Splat("(-m)") + ";");
+            w.Line(isa.DeclareWidened("kx", "kc"));
+            w.Line(isa.DeclareDouble("xa"));
             void Step(string at, string j, string mask)
             {
-                string d = isa.Load("dy", at);
-                if (mask.Length > 0) d = "(" + d + " & " + mask + ")";
-                w.Line(isa.Vec + " d" + j + " = " + d + ", e" + j + " = " + isa.Load("x", at) + " + k;");
-                w.Line(isa.Vec + " gd" + j + " = " + isa.Load("g", at) + " * d" + j + ", de" + j + " = d" + j + " * e" + j + ";");
+                string d = isa.Load("dy", at), gv = isa.Load("g", at), gd = "(" + isa.Load("dy", at) + " - kd)", hv = "(" + isa.Load("g", at) + " - kg)", ev = "(" + isa.Load("x", at) + " + k)";
+                if (mask.Length > 0)
+                {
+                    d = "(" + d + " & " + mask + ")"; gd = "(" + gd + " & " + mask + ")"; hv = "(" + hv + " & " + mask + ")"; ev = "(" + ev + " & " + mask + ")";
+                }
+                w.Line(isa.Vec + " d" + j + " = " + d + ", e" + j + " = " + ev + ", gm" + j + " = " + gv + ", hm" + j + " = " + hv + ";");
+                w.Line(isa.Vec + " gd" + j + " = gm" + j + " * " + gd + ";");
                 w.Line("s" + j + " += gd" + j + ";");
                 w.Line("q" + j + " = " + isa.MultiplyAdd("gd" + j, "e" + j, "q" + j) + ";");
+                w.Line("w" + j + " += hm" + j + ";");
+                w.Line("h" + j + " = " + isa.MultiplyAdd("hm" + j, "e" + j, "h" + j) + ";");
+                w.Line(isa.WidenSubtractAdd("xa", mask.Length > 0 ? isa.Select(mask, isa.Load("x", at), "kc") : isa.Load("x", at), "kx"));
                 w.Line(isa.AddToDoubles("dbeta", at, "d" + j));
-                w.Line(isa.AddToDoubles("dgamma", at, "de" + j + " * vr"));
+                w.Line(isa.AddToDoubles("dgamma", at, "d" + j + " * " + isa.MultiplyAdd("e" + j, "vr", "vc")));
             }
-            EmitChunkedSums(w, isa, 2, chunk, Step, "a", "b");
+            EmitChunkedSums(w, isa, 2, chunk, Step, ("s", "a"), ("q", "b"), ("w", "gs"), ("h", "hs"));
+            w.Line("xs += " + isa.SumDouble("xa") + ";");
         }
         w.Line();
 
-        w.Line("/// <summary>dx = dy * g * r + (x + m) * q + rr over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, unrolled " + I(u) + "x" +
+        w.Line("/// <summary>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, unrolled " + I(u) + "x" +
                (isa.IsScalar ? "" : "; the last partial vector overlaps and is blended with what is stored") + ".</summary>");
         w.Line(Inline);
-        using (w.Block("private static void GradientAffineApplyRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint len, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, ref " + t + " g)" + isa.Constraint))
+        using (w.Block("private static void GradientAffineApplyRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint len, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref double dgamma)" + isa.Constraint))
         {
-            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", vr = " + isa.Splat("r") + ", vq = " + isa.Splat("q") + ", vrr = " + isa.Splat("rr") + ";");
+            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", vr = " + isa.Splat("r") + ", vq = " + isa.Splat("q") + ", vrr = " + isa.Splat("rr") + ", kd = " + isa.Splat("dz") + ", kg = " + isa.Splat("gb") + ", vc1 = " + isa.Splat("c1") + ";");
             string Expr(string d, string xv, string at) =>
-                isa.MultiplyAdd("(" + d + " * " + isa.Load("g", at) + ")", "vr", isa.MultiplyAdd("(" + xv + " + k)", "vq", "vrr"));
-            EmitGradientRunLoop(w, isa, Expr);
+                isa.MultiplyAdd(isa.MultiplyAdd("(" + d + " - kd)", isa.Load("g", at), "((" + isa.Load("g", at) + " - kg) * kd)"), "vr", isa.MultiplyAdd("(" + xv + " + k)", "vq", "vrr"));
+            // dgamma's share of the mean's correction, known only after the sums: dgamma += dy * (mf - mean) * r.
+            EmitGradientRunLoop(w, isa, Expr, (d, at, mask) =>
+                w.Line(isa.AddToDoubles("dgamma", at, "(" + (mask.Length > 0 ? "(" + d + " & " + mask + ")" : d) + " * vc1)")));
         }
         w.Line();
     }
@@ -390,9 +456,11 @@ internal static partial class Emitter
                 w.Line("ref " + ctx.T + " xb = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
                 w.Line("ref " + ctx.T + " dyb = ref " + Units + ".At<" + ctx.T + ">(spans.S2);");
                 w.Line("ref " + ctx.T + " coefM = ref " + Marshal + ".GetArrayDataReference(_elements);");
-                w.Line("ref double sumU = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_partials), (nint)unit * 2 * _coefficients);");
+                w.Line("ref " + ctx.T + " coefD = ref " + Unsafe + ".Add(ref coefM, 4 * (nint)_coefficients);");
+                w.Line("ref double sumU = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_partials), (nint)unit * 3 * _coefficients);");
                 w.Line("ref double sumV = ref " + Unsafe + ".Add(ref sumU, _coefficients);");
-                EmitGradientCall(w, ctx, "GradientReduce", "ref xb, ref dyb", "from", "to", "ref coefM, ref sumU, ref sumV");
+                w.Line("ref double sumX = ref " + Unsafe + ".Add(ref sumV, _coefficients);");
+                EmitGradientCall(w, ctx, "GradientReduce", "ref xb, ref dyb", "from", "to", "ref coefM, ref coefD, ref sumU, ref sumV, ref sumX");
             });
         EmitUnitStruct(w, ctx, "GradientApplyChunk",
             new[] { ("nint", "first"), ("int", "chunks"), (ctx.T + "[]", "elements"), ("int", "coefficients") }, () =>
@@ -402,9 +470,10 @@ internal static partial class Emitter
                 w.Line("ref " + ctx.T + " coefP = ref " + Unsafe + ".Add(ref coefM, _coefficients);");
                 w.Line("ref " + ctx.T + " coefQ = ref " + Unsafe + ".Add(ref coefP, _coefficients);");
                 w.Line("ref " + ctx.T + " coefR = ref " + Unsafe + ".Add(ref coefQ, _coefficients);");
+                w.Line("ref " + ctx.T + " coefD = ref " + Unsafe + ".Add(ref coefR, _coefficients);");
                 EmitGradientCall(w, ctx, "GradientApply",
                     "ref " + Units + ".At<" + ctx.T + ">(spans.S0), ref " + Units + ".At<" + ctx.T + ">(spans.S2), ref " + Units + ".At<" + ctx.T + ">(spans.S1)",
-                    "from", "to", "ref coefM, ref coefP, ref coefQ, ref coefR");
+                    "from", "to", "ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD");
             });
     }
 
@@ -620,7 +689,7 @@ internal static partial class Emitter
         bool columns = vector && n >= 2 && segs[n - 2].Class == "-" && segs[n - 2].Last + 1 == segs[n - 1].First;
         w.Line("/// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), " + isa.Path + " path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments " + ctx.Describe(ctx.Plan.GradientSegments) +
                (columns ? "; the innermost two as rows of contiguous fold indices" : "") + ".</summary>");
-        using (w.Block("private static void GradientReduce_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref double u, ref double v)" + isa.Constraint))
+        using (w.Block("private static void GradientReduce_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" + isa.Constraint))
         {
             int outer = columns ? n - 2 : n - 1;
             EmitSegmentLocals(w, ctx, segs, outer, spaces);
@@ -634,19 +703,20 @@ internal static partial class Emitter
                 {
                     string rowsFrom = rowChunk ? "from0 * len" + I(n - 1) : xo;
                     w.Line(isa.Call("GradientReduceColumns") + "(ref " + At("x", rowsFrom) + ", ref " + At("dy", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
-                           ", ref " + At("m", fo) + ", ref " + At("u", fo) + ", ref " + At("v", fo) + ");");
+                           ", ref " + At("m", fo) + ", ref " + At("dz", fo) + ", ref " + At("u", fo) + ", ref " + At("v", fo) + ", ref " + At("z", fo) + ");");
                 }
                 else
                 {
                     w.Line(isa.Call(vector ? "GradientReduceLanes" : "GradientReduceRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", " +
-                           (vector ? "ref " + At("m", fo) : Unsafe + ".Add(ref m, " + fo + ")") + ", ref " + At("u", fo) + ", ref " + At("v", fo) + ");");
+                           (vector ? "ref " + At("m", fo) + ", ref " + At("dz", fo) : Unsafe + ".Add(ref m, " + fo + "), " + Unsafe + ".Add(ref dz, " + fo + ")") +
+                           ", ref " + At("u", fo) + ", ref " + At("v", fo) + ", ref " + At("z", fo) + ");");
                 }
             });
         }
         w.Line();
 
         w.Line("/// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), " + isa.Path + " path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>");
-        using (w.Block("private static void GradientApply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref " + t + " cp, ref " + t + " cq, ref " + t + " cr)" + isa.Constraint))
+        using (w.Block("private static void GradientApply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref " + t + " cp, ref " + t + " cq, ref " + t + " cr, ref " + t + " dz)" + isa.Constraint))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
@@ -656,7 +726,7 @@ internal static partial class Emitter
                 string xo = o["x"], fo = o["f"];
                 string Coef(string r) => vector ? "ref " + At(r, fo) : Unsafe + ".Add(ref " + r + ", " + fo + ")";
                 w.Line(isa.Call("GradientApplyRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", " +
-                       Coef("m") + ", " + Coef("cp") + ", " + Coef("cq") + ", " + Coef("cr") + ");");
+                       Coef("m") + ", " + Coef("cp") + ", " + Coef("cq") + ", " + Coef("cr") + ", " + Coef("dz") + ");");
             });
         }
         w.Line();
@@ -673,16 +743,19 @@ internal static partial class Emitter
     /// a time, and a masked overlapped last vector. <paramref name="step"/>(index, accumulator, mask) adds one vector
     /// into s{j}, q{j}; the totals are added into <paramref name="sumS"/> and <paramref name="sumQ"/>.
     /// </summary>
-    private static void EmitChunkedSums(SourceWriter w, VectorIsa isa, int accumulators, int chunk, System.Action<string, string, string> step, string sumS, string sumQ)
+    private static void EmitChunkedSums(SourceWriter w, VectorIsa isa, int accumulators, int chunk, System.Action<string, string, string> step, string sumS, string sumQ) =>
+        EmitChunkedSums(w, isa, accumulators, chunk, step, ("s", sumS), ("q", sumQ));
+
+    /// <summary>As above with any number of sums: accumulator names (vectors name{j}, double totals) and their targets.</summary>
+    private static void EmitChunkedSums(SourceWriter w, VectorIsa isa, int accumulators, int chunk, System.Action<string, string, string> step, params (string Name, string Target)[] sums)
     {
         int width = isa.Width;
-        w.Line(isa.DeclareDouble("s"));
-        w.Line(isa.DeclareDouble("q"));
+        foreach (var (name, _) in sums) w.Line(isa.DeclareDouble(name));
         using (w.Block("for (nint chunk = 0; chunk < len; chunk += " + I(chunk) + ")"))
         {
             w.Line("nint end = len - chunk > " + I(chunk) + " ? chunk + " + I(chunk) + " : len;");
             for (int j = 0; j < accumulators; j++)
-                w.Line(isa.Vec + " s" + I(j) + " = " + isa.Zero + ", q" + I(j) + " = " + isa.Zero + ";");
+                w.Line(isa.Vec + " " + string.Join(", ", sums.Select(x => x.Name + I(j) + " = " + isa.Zero)) + ";");
             w.Line("nint i = chunk;");
             using (w.Block("for (; i + " + I(accumulators * width) + " <= end; i += " + I(accumulators * width) + ")"))
                 for (int j = 0; j < accumulators; j++) step(j == 0 ? "i" : "i + " + I(j * width), I(j), "");
@@ -691,13 +764,10 @@ internal static partial class Emitter
             if (!isa.IsScalar)
                 using (w.Block("if (i < end)"))
                     step("end - " + I(width), "0", isa.LastLanes("end - i"));
-            w.Line("s0 = " + PairwiseSum("s", accumulators) + ";");
-            w.Line("q0 = " + PairwiseSum("q", accumulators) + ";");
-            w.Line(isa.WidenAdd("s", "s0"));
-            w.Line(isa.WidenAdd("q", "q0"));
+            foreach (var (name, _) in sums) w.Line(name + "0 = " + PairwiseSum(name, accumulators) + ";");
+            foreach (var (name, _) in sums) w.Line(isa.WidenAdd(name, name + "0"));
         }
-        w.Line(sumS + " += " + isa.SumDouble("s") + ";");
-        w.Line(sumQ + " += " + isa.SumDouble("q") + ";");
+        foreach (var (name, target) in sums) w.Line(target + " += " + isa.SumDouble(name) + ";");
     }
 
     /// <summary>name0 .. name{count-1} added pairwise: ((n0 + n1) + (n2 + n3)) for four.</summary>
@@ -719,20 +789,25 @@ internal static partial class Emitter
     {
         int u = Context.Unroll, width = isa.Width, step = u * width, chunk = Context.ChunkVectors * step;
         string t = isa.Element;
-        w.Line("/// <summary>u += sum dy, v += sum dy * (x + m) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements; chunks of " + I(chunk) + " elements added into double.</summary>");
+        w.Line("/// <summary>u += sum (dy - dz), v += sum (dy - dz) * (x + m), z += sum (x + m) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements; chunks of " + I(chunk) + " elements added into double.</summary>");
         w.Line(Inline);
-        using (w.Block("private static void GradientReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, ref double u, ref double v)" + isa.Constraint))
+        using (w.Block("private static void GradientReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, " + t + " dz, ref double u, ref double v, ref double z)" + isa.Constraint))
         {
-            w.Line(isa.Vec + " k = " + isa.Splat("m") + ";");
+            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", kd = " + isa.Splat("dz") + ", kc = " + isa.Splat("(-m)") + ";");
+            w.Line(isa.DeclareWidened("kx", "kc"));
+            w.Line(isa.DeclareDouble("xa"));
             void Step(string at, string j, string mask)
             {
-                string g = isa.Load("dy", at);
-                if (mask.Length > 0) g = "(" + g + " & " + mask + ")";
-                w.Line(isa.Vec + " g" + j + " = " + g + ";");
+                string g = "(" + isa.Load("dy", at) + " - kd)", e = "(" + isa.Load("x", at) + " + k)";
+                if (mask.Length > 0) { g = "(" + g + " & " + mask + ")"; e = "(" + e + " & " + mask + ")"; }
+                w.Line(isa.Vec + " g" + j + " = " + g + ", e" + j + " = " + e + ";");
                 w.Line("s" + j + " += g" + j + ";");
-                w.Line("q" + j + " = " + isa.MultiplyAdd("g" + j, "(" + isa.Load("x", at) + " + k)", "q" + j) + ";");
+                w.Line("q" + j + " = " + isa.MultiplyAdd("g" + j, "e" + j, "q" + j) + ";");
+                // x - mf exactly, in double (masked lanes take mf itself, adding 0).
+                w.Line(isa.WidenSubtractAdd("xa", mask.Length > 0 ? isa.Select(mask, isa.Load("x", at), "kc") : isa.Load("x", at), "kx"));
             }
-            EmitChunkedSums(w, isa, u, chunk, Step, "u", "v");
+            EmitChunkedSums(w, isa, u, chunk, Step, ("s", "u"), ("q", "v"));
+            w.Line("z += " + isa.SumDouble("xa") + ";");
         }
         w.Line();
     }
@@ -745,7 +820,7 @@ internal static partial class Emitter
         string t = isa.Element;
         w.Line("/// <summary>u[j] += sum over rows of dy, v[j] += sum of dy * (x + m[j]) for <paramref name=\"rows\"/> rows of <paramref name=\"width\"/> (&gt;= " + I(width) +
                ") columns; " + I(u) + " vectors of columns in registers over chunks of " + I(rows) + " rows, each chunk added into double.</summary>");
-        using (w.Block("private static void GradientReduceColumns_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint rows, nint width, ref " + t + " m, ref double u, ref double v)" + isa.Constraint))
+        using (w.Block("private static void GradientReduceColumns_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint rows, nint width, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" + isa.Constraint))
         {
             using (w.Block("for (nint r0 = 0; r0 < rows; r0 += " + I(rows) + ")"))
             {
@@ -769,7 +844,10 @@ internal static partial class Emitter
             for (int j = 0; j < vectors; j++)
             {
                 string at = j == 0 ? "col" : "col + " + I(j * isa.Width);
-                w.Line(isa.Vec + " k" + I(j) + " = " + isa.Load("m", at) + ", s" + I(j) + " = " + isa.Zero + ", q" + I(j) + " = " + isa.Zero + ";");
+                w.Line(isa.Vec + " k" + I(j) + " = " + isa.Load("m", at) + ", kd" + I(j) + " = " + isa.Load("dz", at) + ", s" + I(j) + " = " + isa.Zero + ", q" + I(j) + " = " + isa.Zero + ";");
+                w.Line(isa.Vec + " kc" + I(j) + " = -k" + I(j) + ";");
+                w.Line(isa.DeclareWidened("kx" + I(j), "kc" + I(j)));
+                w.Line(isa.DeclareDouble("xa" + I(j)));
             }
             if (mask.Length > 0) w.Line(isa.Vec + " mask = " + mask + ";");
             using (w.Block("for (nint r = r0; r < rend; r++)"))
@@ -778,11 +856,12 @@ internal static partial class Emitter
                 for (int j = 0; j < vectors; j++)
                 {
                     string at = j == 0 ? "o" : "o + " + I(j * isa.Width);
-                    string g = isa.Load("dy", at);
-                    if (mask.Length > 0) g = "(" + g + " & mask)";
-                    w.Line(isa.Vec + " g" + I(j) + " = " + g + ";");
+                    string g = "(" + isa.Load("dy", at) + " - kd" + I(j) + ")", e = "(" + isa.Load("x", at) + " + k" + I(j) + ")";
+                    if (mask.Length > 0) { g = "(" + g + " & mask)"; e = "(" + e + " & mask)"; }
+                    w.Line(isa.Vec + " g" + I(j) + " = " + g + ", e" + I(j) + " = " + e + ";");
                     w.Line("s" + I(j) + " += g" + I(j) + ";");
-                    w.Line("q" + I(j) + " = " + isa.MultiplyAdd("g" + I(j), "(" + isa.Load("x", at) + " + k" + I(j) + ")", "q" + I(j)) + ";");
+                    w.Line("q" + I(j) + " = " + isa.MultiplyAdd("g" + I(j), "e" + I(j), "q" + I(j)) + ";");
+                    w.Line(isa.WidenSubtractAdd("xa" + I(j), mask.Length > 0 ? isa.Select("mask", isa.Load("x", at), "kc" + I(j)) : isa.Load("x", at), "kx" + I(j)));
                 }
             }
             for (int j = 0; j < vectors; j++)
@@ -790,6 +869,7 @@ internal static partial class Emitter
                 string at = j == 0 ? "col" : "col + " + I(j * isa.Width);
                 w.Line(isa.AddToDoubles("u", at, "s" + I(j)));
                 w.Line(isa.AddToDoubles("v", at, "q" + I(j)));
+                w.Line(isa.AddDoublesTo("z", at, "xa" + I(j)));
             }
         }
     }
@@ -799,18 +879,23 @@ internal static partial class Emitter
     {
         int width = isa.Width;
         string t = isa.Element;
-        w.Line("/// <summary>u[i] += dy[i], v[i] += dy[i] * (x[i] + m[i]) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, added into double" +
+        w.Line("/// <summary>u[i] += dy[i] - dz[i], v[i] += (dy[i] - dz[i]) * (x[i] + m[i]), z[i] += x[i] + m[i] over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, added into double" +
                (isa.IsScalar ? "" : "; the last partial vector overlaps with the finished lanes masked off") + ".</summary>");
         w.Line(Inline);
-        using (w.Block("private static void GradientReduceLanes_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, ref " + t + " m, ref double u, ref double v)" + isa.Constraint))
+        using (w.Block("private static void GradientReduceLanes_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" + isa.Constraint))
         {
             w.Line("nint i = 0;");
             using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
             {
-                w.Line(isa.Vec + " g = " + isa.Load("dy", "i") + ";");
-                w.Line(isa.Vec + " q = g * (" + isa.Load("x", "i") + " + " + isa.Load("m", "i") + ");");
+                w.Line(isa.Vec + " xv = " + isa.Load("x", "i") + ", km = " + isa.Load("m", "i") + ";");
+                w.Line(isa.Vec + " g = " + isa.Load("dy", "i") + " - " + isa.Load("dz", "i") + ", e = xv + km, kc = -km;");
+                w.Line(isa.Vec + " q = g * e;");
                 w.Line(isa.AddToDoubles("u", "i", "g"));
                 w.Line(isa.AddToDoubles("v", "i", "q"));
+                w.Line(isa.DeclareWidened("kx", "kc"));
+                w.Line(isa.DeclareDouble("xa"));
+                w.Line(isa.WidenSubtractAdd("xa", "xv", "kx"));
+                w.Line(isa.AddDoublesTo("z", "i", "xa"));
             }
             if (!isa.IsScalar)
             {
@@ -818,10 +903,15 @@ internal static partial class Emitter
                 {
                     w.Line("nint t = len - " + I(width) + ";");
                     w.Line(isa.Vec + " mask = " + isa.LastLanes("len - i") + ";");
-                    w.Line(isa.Vec + " g = " + isa.Load("dy", "t") + " & mask;");
-                    w.Line(isa.Vec + " q = (g * (" + isa.Load("x", "t") + " + " + isa.Load("m", "t") + ")) & mask;");
+                    w.Line(isa.Vec + " km = " + isa.Load("m", "t") + ", kc = -km;");
+                    w.Line(isa.Vec + " g = (" + isa.Load("dy", "t") + " - " + isa.Load("dz", "t") + ") & mask, e = (" + isa.Load("x", "t") + " + km) & mask;");
+                    w.Line(isa.Vec + " q = g * e;");
                     w.Line(isa.AddToDoubles("u", "t", "g"));
                     w.Line(isa.AddToDoubles("v", "t", "q"));
+                    w.Line(isa.DeclareWidened("kx", "kc"));
+                    w.Line(isa.DeclareDouble("xa"));
+                    w.Line(isa.WidenSubtractAdd("xa", isa.Select("mask", isa.Load("x", "t"), "kc"), "kx"));
+                    w.Line(isa.AddDoublesTo("z", "t", "xa"));
                 }
             }
         }
@@ -832,7 +922,8 @@ internal static partial class Emitter
     /// The loop of a dx run: dy and x loaded, <paramref name="expr"/>(dy, x, index) stored into dx; unrolled, then single
     /// vectors, then one overlapped vector blended with what is stored (so dx may be dy or x itself).
     /// </summary>
-    private static void EmitGradientRunLoop(SourceWriter w, VectorIsa isa, System.Func<string, string, string, string> expr)
+    private static void EmitGradientRunLoop(SourceWriter w, VectorIsa isa, System.Func<string, string, string, string> expr,
+        System.Action<string, string, string>? perVector = null)
     {
         int u = Context.Unroll, width = isa.Width, step = u * width;
         w.Line("nint i = 0;");
@@ -847,15 +938,20 @@ internal static partial class Emitter
             {
                 string at = j == 0 ? "i" : "i + " + I(j * width);
                 w.Line(isa.Store(expr("d" + I(j), "x" + I(j), at), "dx", at));
+                perVector?.Invoke("d" + I(j), at, "");
             }
         }
         using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
+        {
             w.Line(isa.Store(expr(isa.Load("dy", "i"), isa.Load("x", "i"), "i"), "dx", "i"));
+            perVector?.Invoke(isa.Load("dy", "i"), "i", "");
+        }
         if (!isa.IsScalar)
         {
             using (w.Block("if (i < len)"))
             {
                 w.Line("nint t = len - " + I(width) + ";");
+                perVector?.Invoke(isa.Load("dy", "t"), "t", isa.LastLanes("len - i"));
                 w.Line(isa.Vec + " tail = " + expr(isa.Load("dy", "t"), isa.Load("x", "t"), "t") + ";");
                 w.Line(isa.Store(isa.Select(isa.LastLanes("len - i"), "tail", isa.Load("dx", "t")), "dx", "t"));
             }
@@ -868,18 +964,18 @@ internal static partial class Emitter
         int u = Context.Unroll, width = isa.Width;
         string t = isa.Element;
         string Param(string name) => (vector ? "ref " : "") + t + " " + name;
-        w.Line("/// <summary>dx = dy * P + (x + m) * Q + R over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, unrolled " + I(u) + "x" +
+        w.Line("/// <summary>dx = (dy - dz) * P + (x + m) * Q + R over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, unrolled " + I(u) + "x" +
                (isa.IsScalar ? "" : "; the last partial vector overlaps and is blended with what is stored, so in-place use stays correct") + ".</summary>");
         w.Line(Inline);
         using (w.Block("private static void GradientApplyRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint len, " +
-                       Param("m") + ", " + Param("cp") + ", " + Param("cq") + ", " + Param("cr") + ")" + isa.Constraint))
+                       Param("m") + ", " + Param("cp") + ", " + Param("cq") + ", " + Param("cr") + ", " + Param("dz") + ")" + isa.Constraint))
         {
             if (!vector)
-                foreach (var c in new[] { "m", "cp", "cq", "cr" })
+                foreach (var c in new[] { "m", "cp", "cq", "cr", "dz" })
                     w.Line(isa.Vec + " v" + c + " = " + isa.Splat(c) + ";");
             string C(string c, string at) => vector ? isa.Load(c, at) : "v" + c;
             string Expr(string g, string xv, string at) =>
-                isa.MultiplyAdd(g, C("cp", at), isa.MultiplyAdd("(" + xv + " + " + C("m", at) + ")", C("cq", at), C("cr", at)));
+                isa.MultiplyAdd("(" + g + " - " + C("dz", at) + ")", C("cp", at), isa.MultiplyAdd("(" + xv + " + " + C("m", at) + ")", C("cq", at), C("cr", at)));
             EmitGradientRunLoop(w, isa, Expr);
         }
         w.Line();

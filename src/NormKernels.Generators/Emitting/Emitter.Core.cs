@@ -29,24 +29,25 @@ internal static partial class Emitter
         var plan = ctx.Plan;
         string statParams = spec.IsRootMeanSquare ? ctx.SpanT + " stat0" : ctx.SpanT + " stat0, " + ctx.SpanT + " stat1";
         string statArgs = spec.IsRootMeanSquare ? "stat0" : "stat0, stat1";
+        string residual = ResidualParam(ctx), residualArg = spec.IsRootMeanSquare ? "" : ", meanResidual";
         string common = ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.ExtentParams + ", " + ctx.ReadOnlySpanT + " gamma, " + ctx.ReadOnlySpanT + " beta";
         string commonArgs = "input, output, " + ctx.ExtentArgs + ", gamma, beta";
 
         // The 128-bit path's two ISA-specific operations come from a struct type parameter; pick it once here.
-        using (w.Block("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon)"))
+        using (w.Block("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon" + residual + ")"))
         {
             w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
-            w.Line("    ? TrainingCore<" + ArmOps + ">(path, " + commonArgs + ", " + statArgs + ", epsilon)");
-            w.Line("    : TrainingCore<" + X86Ops + ">(path, " + commonArgs + ", " + statArgs + ", epsilon);");
+            w.Line("    ? TrainingCore<" + ArmOps + ">(path, " + commonArgs + ", " + statArgs + ", epsilon" + residualArg + ")");
+            w.Line("    : TrainingCore<" + X86Ops + ">(path, " + commonArgs + ", " + statArgs + ", epsilon" + residualArg + ");");
         }
         w.Line();
         if (plan.BatchReduced)
         {
-            using (w.Block("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon)"))
+            using (w.Block("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon" + residual + ")"))
             {
                 w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
-                w.Line("    ? InferenceCore<" + ArmOps + ">(path, " + commonArgs + ", runningMean, runningVar, epsilon)");
-                w.Line("    : InferenceCore<" + X86Ops + ">(path, " + commonArgs + ", runningMean, runningVar, epsilon);");
+                w.Line("    ? InferenceCore<" + ArmOps + ">(path, " + commonArgs + ", runningMean, runningVar, epsilon" + residualArg + ")");
+                w.Line("    : InferenceCore<" + X86Ops + ">(path, " + commonArgs + ", runningMean, runningVar, epsilon" + residualArg + ");");
             }
             w.Line();
         }
@@ -75,7 +76,8 @@ internal static partial class Emitter
             ? (ctx.Spec.IsRootMeanSquare ? "stat0, default" : "stat0, stat1")
             : "global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(runningMean), runningMean.Length), " +
               "global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(runningVar), runningVar.Length)";
-        using (w.Block("private static " + KernelPath + " " + core + "<TOps>(" + KernelPath + " path, " + common + ", " + extra + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
+        bool centered = !ctx.Spec.IsRootMeanSquare;
+        using (w.Block("private static " + KernelPath + " " + core + "<TOps>(" + KernelPath + " path, " + common + ", " + extra + ", " + ctx.T + " epsilon" + ResidualParam(ctx) + ") where TOps : struct, " + Ops))
         {
             w.Line("// Units: one per block (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "); each worker has its own scratch.");
             w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
@@ -89,7 +91,7 @@ internal static partial class Emitter
                 w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training) + ");");
             }
             using (w.Block("try"))
-                w.Line(Units + ".For(units, workers, new " + name + "<TOps>(path, " + ctx.ExtentArgs + ", epsilon, doubles, elements), input, output, gamma, beta, " + spanArgs + ");");
+                w.Line(Units + ".For(units, workers, new " + name + "<TOps>(path, " + ctx.ExtentArgs + ", epsilon, doubles, elements" + (centered ? ", meanResidual" : "") + "), input, output, gamma, beta, " + spanArgs + ");");
             using (w.Block("finally"))
             {
                 using (w.Block("for (int worker = 0; worker < workers; worker++)"))
@@ -102,9 +104,12 @@ internal static partial class Emitter
         }
         w.Line();
 
-        EmitUnitStruct(w, ctx, name, new[] { (ctx.T, "epsilon"), ("double[][]", "doubles"), (ctx.T + "[][]", "elements") }, () =>
+        var fields = new List<(string, string)> { (ctx.T, "epsilon"), ("double[][]", "doubles"), (ctx.T + "[][]", "elements") };
+        if (centered) fields.Add((ctx.T + "[]?", "meanResidual"));
+        EmitUnitStruct(w, ctx, name, fields.ToArray(), () =>
         {
             w.Line(ctx.T + " epsilon = _epsilon;");
+            if (centered) w.Line(ctx.T + "[]? meanResidual = _meanResidual;");
             EmitScratchSizes(w, ctx, training);
             w.Line("double[] doubles = _doubles[worker];");
             w.Line(ctx.T + "[] elements = _elements[worker];");
@@ -173,7 +178,7 @@ internal static partial class Emitter
     {
         var plan = ctx.Plan;
         bool standardize = !ctx.Spec.IsRootMeanSquare;
-        EmitWholeDriver(w, ctx, "TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon)", training: true,
+        EmitWholeDriver(w, ctx, "TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon" + ResidualParam(ctx) + ")", training: true,
             prologue: () =>
             {
                 w.Line("// Statistics over chunks of the first segment, fixed by the shape: each chunk its own partial sums.");
@@ -217,7 +222,7 @@ internal static partial class Emitter
 
     private static void EmitWholeInference(SourceWriter w, Context ctx, string common)
     {
-        EmitWholeDriver(w, ctx, "InferenceCore<TOps>(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon)", training: false,
+        EmitWholeDriver(w, ctx, "InferenceCore<TOps>(" + KernelPath + " path, " + common + ", " + ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon" + ResidualParam(ctx) + ")", training: false,
             prologue: () => { },
             statistics: () =>
             {
@@ -285,7 +290,7 @@ internal static partial class Emitter
                 if (standardize)
                 {
                     w.Line("int coefficients = (int)" + ctx.InnerProduct(ctx.Plan.Form == ApplyForm.Fold ? Context.FoldAxis : Context.InnerKept) + ";");
-                    w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_elements), 2 * coefficients);");
+                    w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_elements), " + CoefficientArrays(ctx) + " * coefficients);");
                 }
                 EmitStatisticsCall(w, ctx, "from", "to", "ref sum", "ref sq");
             });
@@ -295,6 +300,7 @@ internal static partial class Emitter
                 w.Line("nint from = _first * unit / _chunks, to = _first * (unit + 1) / _chunks;");
                 w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(_elements);");
                 w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, _coefficients);");
+                if (!ctx.Spec.IsRootMeanSquare) w.Line("ref " + ctx.T + " coefC = ref " + Unsafe + ".Add(ref coefB, _coefficients);");
                 EmitApplyCall(w, ctx, "ref " + Units + ".At<" + ctx.T + ">(spans.S0)", "ref " + Units + ".At<" + ctx.T + ">(spans.S1)", "from", "to",
                     "ref " + Units + ".At<" + ctx.T + ">(spans.S2)", "ref " + Units + ".At<" + ctx.T + ">(spans.S3)");
             });
@@ -341,6 +347,13 @@ internal static partial class Emitter
 
     // ---------------------------------------------------------------- shared pieces
 
+    /// <summary>
+    /// The mean's residual (standardize only): <c>mean - (T)mean</c> per statistic, so that the mean rounded to the element type
+    /// plus its residual carries the double mean. Training writes it when given an array (the layer keeps one for its Backward;
+    /// the static kernels pass null); inference adds it to the given mean when given one (ForwardWithStatistics' merged mean).
+    /// </summary>
+    private static string ResidualParam(Context ctx) => ctx.Spec.IsRootMeanSquare ? "" : ", " + ctx.T + "[]? meanResidual";
+
     /// <summary>Per-block scratch sizes (locals statistics, coefficients, accumulators).</summary>
     private static void EmitScratchSizes(SourceWriter w, Context ctx, bool training)
     {
@@ -353,9 +366,13 @@ internal static partial class Emitter
     private static string DoublesSize(Context ctx, bool training) =>
         training ? "2 * accumulators + " + (ctx.Plan.Promoted ? "4" : "2") + " * statistics" : "2 * statistics";
 
-    // elements: coefficients A, B; (standardize: shift per accumulator, promoted: shift per statistic).
+    // elements: coefficients A, B (standardize: and the apply's center C); (training, standardize: shift per accumulator,
+    // promoted: shift per statistic).
     private static string ElementsSize(Context ctx, bool training) =>
-        "2 * coefficients" + (training && !ctx.Spec.IsRootMeanSquare ? " + accumulators" + (ctx.Plan.Promoted ? " + statistics" : "") : "");
+        CoefficientArrays(ctx) + " * coefficients" + (training && !ctx.Spec.IsRootMeanSquare ? " + accumulators" + (ctx.Plan.Promoted ? " + statistics" : "") : "");
+
+    /// <summary>How many coefficient arrays the apply reads: A, B, and for a standardizing norm the center C.</summary>
+    private static string CoefficientArrays(Context ctx) => ctx.Spec.IsRootMeanSquare ? "2" : "3";
 
     /// <summary>Refs carved out of the scratch arrays <c>doubles</c> and <c>elements</c>.</summary>
     private static void EmitScratchRefs(SourceWriter w, Context ctx, bool training)
@@ -386,9 +403,10 @@ internal static partial class Emitter
         w.Line("ref double rstd = ref " + Unsafe + ".Add(ref mu, statistics);");
         w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(elements);");
         w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
+        if (!ctx.Spec.IsRootMeanSquare) w.Line("ref " + ctx.T + " coefC = ref " + Unsafe + ".Add(ref coefB, coefficients);");
         if (training && !ctx.Spec.IsRootMeanSquare)
         {
-            w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref coefB, coefficients);");
+            w.Line("ref " + ctx.T + " shift = ref " + Unsafe + ".Add(ref coefC, coefficients);");
             w.Line(plan.Promoted ? "ref " + ctx.T + " statShift = ref " + Unsafe + ".Add(ref shift, accumulators);" : "ref " + ctx.T + " statShift = ref shift;");
         }
     }
@@ -444,6 +462,7 @@ internal static partial class Emitter
                 w.Line("(double mean, double variance) = " + Stats + ".FromShiftedSums(" + Unsafe + ".Add(ref statShift, s), " +
                        Unsafe + ".Add(ref statSum, s), " + Unsafe + ".Add(ref statSq, s), count);");
                 w.Line(Out(stat0, "s") + " = (" + ctx.T + ")mean;");
+                w.Line("if (meanResidual is not null) meanResidual[" + Offset(so, "s") + "] = (" + ctx.T + ")(mean - (" + ctx.T + ")mean);");
                 w.Line(Out(stat1, "s") + " = (" + ctx.T + ")variance;");
                 w.Line(Unsafe + ".Add(ref mu, s) = mean;");
                 w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(variance, epsilon);");
@@ -463,7 +482,8 @@ internal static partial class Emitter
     {
         using (w.Block("for (int s = 0; s < statistics; s++)"))
         {
-            w.Line(Unsafe + ".Add(ref mu, s) = " + Unsafe + ".Add(ref " + mean + ", " + Offset(so, "s") + ");");
+            w.Line(Unsafe + ".Add(ref mu, s) = " + Unsafe + ".Add(ref " + mean + ", " + Offset(so, "s") + ")" +
+                   (ctx.Spec.IsRootMeanSquare ? "" : " + (meanResidual is null ? 0d : meanResidual[" + Offset(so, "s") + "])") + ";");
             w.Line(Unsafe + ".Add(ref rstd, s) = " + Stats + ".InverseStd(" + Unsafe + ".Add(ref " + variance + ", " + Offset(so, "s") + "), epsilon);");
         }
     }
@@ -494,23 +514,52 @@ internal static partial class Emitter
         string beta(string p) => spec.HasAffine ? "(double)" + Unsafe + ".Add(ref " + betaRef + ", " + Offset(po, p) + ")" : "0d";
         if (ctx.Plan.Form == ApplyForm.Fold)
         {
-            w.Line("// Coefficients: A = gamma * rstd, B = beta - mean * A, one pair per fold index (computed in double).");
+            if (spec.IsRootMeanSquare)
+                w.Line("// Coefficients: A = gamma * rstd, B = beta, one pair per fold index (computed in double).");
+            else
+            {
+                w.Line("// Coefficients, one triple per fold index (computed in double): y = (x - C) * A + B with C = mean rounded to the element type,");
+                w.Line("// A = gamma * rstd and B = beta - (mean - C) * A. x - C is exact for x near the mean, so y keeps the element type's");
+                w.Line("// precision relative to y itself, not to |mean| / std as x * A + (beta - mean * A) would.");
+            }
             EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept), ("p", Context.ParamAxis)),
                 new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" },
                 o =>
                 {
                     w.Line("double a = " + gamma(o["p"]) + " * " + Unsafe + ".Add(ref rstd, " + o["s"] + ");");
                     w.Line(Unsafe + ".Add(ref coefA, " + o["f"] + ") = (" + ctx.T + ")a;");
-                    w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + beta(o["p"]) + " - " + Unsafe + ".Add(ref mu, " + o["s"] + ") * a);");
+                    if (spec.IsRootMeanSquare)
+                    {
+                        w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + beta(o["p"]) + " - " + Unsafe + ".Add(ref mu, " + o["s"] + ") * a);");
+                    }
+                    else
+                    {
+                        w.Line("double m = " + Unsafe + ".Add(ref mu, " + o["s"] + ");");
+                        w.Line(ctx.T + " c = (" + ctx.T + ")m;");
+                        w.Line(Unsafe + ".Add(ref coefC, " + o["f"] + ") = c;");
+                        w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + beta(o["p"]) + " - (m - c) * a);");
+                    }
                 }, "coef_");
         }
         else
         {
-            w.Line("// Coefficients: a = rstd, b = -mean * rstd per statistic; gamma and beta are applied after.");
+            w.Line(spec.IsRootMeanSquare
+                ? "// Coefficients: a = rstd, b = -mean * rstd per statistic; gamma and beta are applied after."
+                : "// Coefficients per statistic: c = mean rounded to the element type, a = rstd, b = -(mean - c) * rstd; y = ((x - c) * a + b) * gamma + beta.");
             using (w.Block("for (int s = 0; s < statistics; s++)"))
             {
                 w.Line(Unsafe + ".Add(ref coefA, s) = (" + ctx.T + ")" + Unsafe + ".Add(ref rstd, s);");
-                w.Line(Unsafe + ".Add(ref coefB, s) = (" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, s) * " + Unsafe + ".Add(ref rstd, s));");
+                if (spec.IsRootMeanSquare)
+                {
+                    w.Line(Unsafe + ".Add(ref coefB, s) = (" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, s) * " + Unsafe + ".Add(ref rstd, s));");
+                }
+                else
+                {
+                    w.Line("double m = " + Unsafe + ".Add(ref mu, s);");
+                    w.Line(ctx.T + " c = (" + ctx.T + ")m;");
+                    w.Line(Unsafe + ".Add(ref coefC, s) = c;");
+                    w.Line(Unsafe + ".Add(ref coefB, s) = (" + ctx.T + ")(-(m - c) * " + Unsafe + ".Add(ref rstd, s));");
+                }
             }
         }
     }
@@ -519,7 +568,7 @@ internal static partial class Emitter
     {
         using (w.Block("switch (path)"))
         {
-            string args = x + ", " + y + ", " + ctx.ExtentArgs + ", " + from + ", " + to + ", ref coefA, ref coefB" +
+            string args = x + ", " + y + ", " + ctx.ExtentArgs + ", " + from + ", " + to + ", ref coefA, ref coefB" + (ctx.Spec.IsRootMeanSquare ? "" : ", ref coefC") +
                 (ctx.Plan.Form == ApplyForm.TwoStep ? ", " + g + ", " + h : "");
             foreach (var isa in ctx.Isas)
                 w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Apply") + "(" + args + "); break;");

@@ -211,7 +211,8 @@ internal static partial class Emitter
             ? new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("f", Context.FoldAxis) }
             : new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("s", Context.InnerKept), ("p", Context.ParamAxis) };
         string t = isa.Element;
-        string extra = fold ? "" : ", ref " + t + " g, ref " + t + " h";
+        bool centered = !ctx.Spec.IsRootMeanSquare;
+        string extra = (centered ? ", ref " + t + " c" : "") + (fold ? "" : ", ref " + t + " g, ref " + t + " h");
         w.Line("/// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), " + isa.Path + " path: segments " + ctx.Describe(plan.ApplySegments) + ".</summary>");
         using (w.Block("private static void Apply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " y, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " a, ref " + t + " b" + extra + ")" + isa.Constraint))
         {
@@ -224,10 +225,14 @@ internal static partial class Emitter
                 string xo = o["x"];
                 var args = new List<string> { xo == "(nint)0" ? "ref x" : "ref " + Unsafe + ".Add(ref x, " + xo + ")", xo == "(nint)0" ? "ref y" : "ref " + Unsafe + ".Add(ref y, " + xo + ")", "len" + I(n - 1) };
                 if (fold)
+                {
                     args.AddRange(Operands("a", "b", o["f"], inner == "F"));
+                    if (centered) args.Add(Operands("c", "c", o["f"], inner == "F").First());
+                }
                 else
                 {
                     args.AddRange(Operands("a", "b", o["s"], inner.Contains("S")));
+                    if (centered) args.Add(Operands("c", "c", o["s"], inner.Contains("S")).First());
                     args.AddRange(Operands("g", "h", o["p"], inner.Contains("P")));
                 }
                 w.Line("// Innermost: a contiguous run, coefficients " + (inner == "-" ? "constant along it." : "loaded along it."));
@@ -235,7 +240,7 @@ internal static partial class Emitter
             });
         }
         w.Line();
-        EmitApplyRun(w, ctx, isa, fold, inner);
+        EmitApplyRun(w, ctx, isa, fold, inner, centered);
     }
 
     private static IEnumerable<string> Operands(string a, string b, string offset, bool vector)
@@ -244,26 +249,29 @@ internal static partial class Emitter
         return vector ? new[] { "ref " + At(a), "ref " + At(b) } : new[] { At(a), At(b) };
     }
 
-    private static void EmitApplyRun(SourceWriter w, Context ctx, VectorIsa isa, bool fold, string inner)
+    private static void EmitApplyRun(SourceWriter w, Context ctx, VectorIsa isa, bool fold, string inner, bool centered)
     {
         int u = Context.Unroll, width = isa.Width, step = u * width;
         bool statVec = fold ? inner == "F" : inner.Contains("S");
         bool paramVec = !fold && inner.Contains("P");
         string Param(string name, bool vector) => (vector ? "ref " : "") + isa.Element + " " + name;
         var ps = new List<string> { "ref " + isa.Element + " x", "ref " + isa.Element + " y", "nint len", Param("a", statVec), Param("b", statVec) };
+        if (centered) ps.Add(Param("c", statVec));
         if (!fold) { ps.Add(Param("g", paramVec)); ps.Add(Param("h", paramVec)); }
 
-        w.Line("/// <summary>y = " + (fold ? "x * a + b" : "(x * a + b) * g + h") + " over a contiguous run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, " +
+        string xc = centered ? "(x - c)" : "x";
+        w.Line("/// <summary>y = " + (fold ? xc + " * a + b" : "(" + xc + " * a + b) * g + h") + " over a contiguous run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, " +
                "main loop unrolled " + I(u) + "x" + (isa.IsScalar ? "" : "; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct") + ".</summary>");
         w.Line(Inline);
         using (w.Block("private static void ApplyRun_" + isa.Suffix + isa.TypeParams + "(" + string.Join(", ", ps) + ")" + isa.Constraint))
         {
             if (!statVec) { w.Line(isa.Vec + " va = " + isa.Splat("a") + ";"); w.Line(isa.Vec + " vb = " + isa.Splat("b") + ";"); }
+            if (!statVec && centered) w.Line(isa.Vec + " vc = " + isa.Splat("c") + ";");
             if (!fold && !paramVec) { w.Line(isa.Vec + " vg = " + isa.Splat("g") + ";"); w.Line(isa.Vec + " vh = " + isa.Splat("h") + ";"); }
             string Expr(string v, string at)
             {
                 string A = statVec ? isa.Load("a", at) : "va", B = statVec ? isa.Load("b", at) : "vb";
-                string r = isa.MultiplyAdd(v, A, B);
+                string r = isa.MultiplyAdd(centered ? "(" + v + " - " + (statVec ? isa.Load("c", at) : "vc") + ")" : v, A, B);
                 if (!fold)
                 {
                     string G = paramVec ? isa.Load("g", at) : "vg", H = paramVec ? isa.Load("h", at) : "vh";

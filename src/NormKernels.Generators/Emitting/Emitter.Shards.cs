@@ -106,15 +106,17 @@ internal static partial class Emitter
             using (w.Block("try"))
             {
                 w.Line("// Every field read once: the kernel reads through pointers into these very arrays.");
-                w.Line(ctx.T + "[] batchStatistic0 = _batchStatistic0, batchStatistic1 = _batchStatistic1;");
-                using (w.Block("if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics)"))
+                w.Line(ctx.T + "[] batchStatistic0 = _batchStatistic0, batchStatistic1 = _batchStatistic1, batchMeanResidual = _batchMeanResidual;");
+                using (w.Block("if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics)"))
                 {
                     w.Line("_batchStatistic0 = batchStatistic0 = new " + ctx.T + "[statistics];");
                     w.Line("_batchStatistic1 = batchStatistic1 = new " + ctx.T + "[statistics];");
+                    w.Line("_batchMeanResidual = batchMeanResidual = new " + ctx.T + "[statistics];");
                 }
                 using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
                 {
                     w.Line("batchStatistic0[stat] = (" + ctx.T + ")mean[stat];");
+                    w.Line("batchMeanResidual[stat] = (" + ctx.T + ")(mean[stat] - batchStatistic0[stat]);");
                     w.Line("batchStatistic1[stat] = (" + ctx.T + ")" + Stats + ".Variance(count[stat], m2[stat]);");
                 }
                 w.Line(Guard.Fingerprint + ".Take(input, _fingerprint);");
@@ -123,7 +125,7 @@ internal static partial class Emitter
                 w.Line("_savedLength = " + Checks + ".SynchronizedForward;");
                 string paramRefs = spec.HasAffine ? "Weight, Bias" : "default, default";
                 w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                       ", batchStatistic0, batchStatistic1, _epsilon);");
+                       ", batchStatistic0, batchStatistic1, _epsilon, batchMeanResidual);");
                 w.Line("// PyTorch's update (SyncBatchNorm too): the running variance takes the unbiased variance over the total count.");
                 w.Line("double momentum = _momentum;");
                 w.Line(ctx.T + "[] runningMean = RunningMean, runningVar = RunningVar;");

@@ -267,8 +267,8 @@ internal static partial class Emitter
                 w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
                 using (w.Block("for (int worker = 0; worker < workers; worker++)"))
                 {
-                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(2 * coefficients + 4 * statistics);");
-                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(4 * coefficients);");
+                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(3 * coefficients + 5 * statistics);");
+                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(5 * coefficients);");
                 }
                 using (w.Block("try"))
                 {
@@ -312,23 +312,25 @@ internal static partial class Emitter
                 w.Line("int chunks = " + (plan.GradientSegments.Count > 1
                     ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32L, global::System.Math.Max(1L, (long)gradFirst / 8)))"
                     : "1") + ";");
-                w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 2 * coefficients);");
-                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(2 * coefficients + 4 * statistics + 2 * parameters + 1);");
-                w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(4 * coefficients);");
+                w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 3 * coefficients);");
+                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(3 * coefficients + 5 * statistics + 2 * parameters + 1);");
+                w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(5 * coefficients);");
                 using (w.Block("try"))
                 {
-                    if (sums) w.Line("double localCount = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
+                    w.Line("double localCount = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
                     EmitBackwardScratchRefs(w, ctx);
                     w.Line("ref " + ctx.T + " stat0Ref = ref " + Marshal + ".GetReference(stat0);");
                     if (!sums) w.Line("ref " + ctx.T + " stat1Ref = ref " + Marshal + ".GetReference(stat1);");
                     w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
                     w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref sumB, statistics); // inside the array even without parameters (+1)");
-                    w.Line("new global::System.Span<double>(doubles, 2 * coefficients + 4 * statistics, 2 * parameters).Clear();");
+                    w.Line("new global::System.Span<double>(doubles, 3 * coefficients + 5 * statistics, 2 * parameters).Clear();");
                     EmitSynchronizedTerms(w, ctx, sums, "(nint)0", "stat0Ref", "stat1Ref");
-                    w.Line("new global::System.Span<double>(partials, 0, chunks * 2 * coefficients).Clear();");
+                    w.Line("ref " + ctx.T + " dyRef = ref " + Marshal + ".GetReference(outputGrad);");
+                    EmitGradientShift(w, ctx, "dyRef");
+                    w.Line("new global::System.Span<double>(partials, 0, chunks * 3 * coefficients).Clear();");
                     w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new GradientChunk<TOps>(path, " + ctx.ExtentArgs +
                            ", gradFirst, chunks, coefficients, partials, elements), input, default, outputGrad, default, default, default);");
-                    EmitMergeChunkPartials(w, "2 * coefficients");
+                    EmitMergeChunkPartials(w, "3 * coefficients");
                     w.Line("ref double countRef = ref " + Marshal + ".GetReference(count);");
                     w.Line("ref double sumGradRef = ref " + Marshal + ".GetReference(sumGrad);");
                     w.Line("ref double sumGradCenteredRef = ref " + Marshal + ".GetReference(sumGradCentered);");
@@ -338,15 +340,15 @@ internal static partial class Emitter
                     }
                     else
                     {
-                        EmitSynchronizedCoefficients(w, ctx, "(nint)0", "(nint)0", "gammaRef", "gradSums", "parameters");
+                        EmitSynchronizedCoefficients(w, ctx, "(nint)0", "(nint)0", "gammaRef", "gradSums", "parameters", "localCount");
                         w.Line("nint applyFirst = gradFirst;");
                         w.Line("int applyChunks = " + (plan.GradientSegments.Count > 1 ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(ChunkElements) + ", 1, (long)applyFirst)" : "1") + ";");
                         w.Line(Units + ".For(applyChunks, global::NormKernels.Parallelism.Workers(input.Length, applyChunks), new GradientApplyChunk<TOps>(path, " + ctx.ExtentArgs +
                                ", applyFirst, applyChunks, elements, coefficients), input, inputGrad, outputGrad, default, default, default);");
                         using (w.Block("for (int p = 0; p < parameters; p++)"))
                         {
-                            w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[2 * coefficients + 4 * statistics + p]);");
-                            w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[2 * coefficients + 4 * statistics + parameters + p]);");
+                            w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[3 * coefficients + 5 * statistics + p]);");
+                            w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[3 * coefficients + 5 * statistics + parameters + p]);");
                         }
                     }
                 }
@@ -380,6 +382,16 @@ internal static partial class Emitter
             o => w.Line(Unsafe + ".Add(ref coefM, " + o["f"] + ") = (" + ctx.T + ")(-" + Unsafe + ".Add(ref mu, " + o["s"] + "));"), "m_");
     }
 
+    /// <summary>U = sum dy and V = sum dy * (x - mean) of fold index f, in double, from what the backward's lanes summed:
+    /// U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf), X = sum (x - mf) (dz = coefD, mf = -coefM), with
+    /// U = U' + n * dz and V = V' + dz * X + (mf - mean) * U, n the values per fold index.</summary>
+    private static void EmitRecoverSums(SourceWriter w, Context ctx, string f, string s, string localCount)
+    {
+        w.Line("double shift = " + Unsafe + ".Add(ref coefD, " + f + "), center = -(double)" + Unsafe + ".Add(ref coefM, " + f + ");");
+        w.Line("double u = " + Unsafe + ".Add(ref sumU, " + f + ") + " + localCount + " * statistics / coefficients * shift;");
+        w.Line("double v = " + Unsafe + ".Add(ref sumV, " + f + ") + shift * " + Unsafe + ".Add(ref sumX, " + f + ") + (center - " + Unsafe + ".Add(ref mu, " + s + ")) * u;");
+    }
+
     private static string Gamma(Context ctx, string gammaRef, string po, string p) =>
         ctx.Spec.HasAffine ? "(double)" + Unsafe + ".Add(ref " + gammaRef + ", " + Offset(po, p) + ")" : "1d";
 
@@ -388,13 +400,14 @@ internal static partial class Emitter
     {
         var loops = InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept), ("p", Context.ParamAxis));
         var start = new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" };
-        w.Line("new global::System.Span<double>(doubles, 2 * coefficients + 2 * statistics, 2 * statistics).Clear();");
+        w.Line("new global::System.Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();");
         w.Line("// A = sum g * U, B = sum g * V per statistic.");
         EmitNest(w, loops, start, o =>
         {
             w.Line("double g = " + Gamma(ctx, gammaRef, po, o["p"]) + ";");
-            w.Line(Unsafe + ".Add(ref sumA, " + o["s"] + ") += g * " + Unsafe + ".Add(ref sumU, " + o["f"] + ");");
-            w.Line(Unsafe + ".Add(ref sumB, " + o["s"] + ") += g * " + Unsafe + ".Add(ref sumV, " + o["f"] + ");");
+            EmitRecoverSums(w, ctx, o["f"], o["s"], localCount);
+            w.Line(Unsafe + ".Add(ref sumA, " + o["s"] + ") += g * u;");
+            w.Line(Unsafe + ".Add(ref sumB, " + o["s"] + ") += g * v;");
         }, "ab_");
         using (w.Block("for (int s = 0; s < statistics; s++)"))
         {
@@ -406,7 +419,7 @@ internal static partial class Emitter
 
     /// <summary>The local parameter gradients from U, V (dbeta += U, dgamma += V * rstd), then Q, R per statistic from the GLOBAL
     /// count and sums at statistic so + s, then P, Q, R per fold index (as the backward's coefficients).</summary>
-    private static void EmitSynchronizedCoefficients(SourceWriter w, Context ctx, string so, string po, string gammaRef, string gradSums, string parameters)
+    private static void EmitSynchronizedCoefficients(SourceWriter w, Context ctx, string so, string po, string gammaRef, string gradSums, string parameters, string localCount)
     {
         var loops = InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept), ("p", Context.ParamAxis));
         var start = new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0", ["p"] = "(nint)0" };
@@ -415,9 +428,9 @@ internal static partial class Emitter
             w.Line("// dbeta += U, dgamma += V * rstd per parameter: this shard's share.");
             EmitNest(w, loops, start, o =>
             {
-                w.Line(Unsafe + ".Add(ref " + gradSums + ", " + Offset(po, o["p"]) + ") += " + Unsafe + ".Add(ref sumU, " + o["f"] + ");");
-                w.Line(Unsafe + ".Add(ref " + gradSums + ", " + Offset(parameters, Offset(po, o["p"])) + ") += " + Unsafe + ".Add(ref sumV, " + o["f"] + ") * " +
-                       Unsafe + ".Add(ref rstd, " + o["s"] + ");");
+                EmitRecoverSums(w, ctx, o["f"], o["s"], localCount);
+                w.Line(Unsafe + ".Add(ref " + gradSums + ", " + Offset(po, o["p"]) + ") += u;");
+                w.Line(Unsafe + ".Add(ref " + gradSums + ", " + Offset(parameters, Offset(po, o["p"])) + ") += v * " + Unsafe + ".Add(ref rstd, " + o["s"] + ");");
             }, "pg_");
         }
         w.Line("// Per statistic, from the sums of every shard: Q = -r^3 * B / M and R = -r * A / M with M the total count.");
@@ -428,12 +441,15 @@ internal static partial class Emitter
             w.Line(Unsafe + ".Add(ref sumB, s) = -r * r * r * " + Unsafe + ".Add(ref sumGradCenteredRef, " + Offset(so, "s") + ") / total;");
             w.Line(Unsafe + ".Add(ref sumA, s) = -r * " + Unsafe + ".Add(ref sumGradRef, " + Offset(so, "s") + ") / total;");
         }
-        w.Line("// dx = dy * P + (x - mean) * Q + R, per fold index.");
+        w.Line("// dx = dy * P + (x - mean) * Q + R per fold index, run as the backward runs it: (dy - dz) * P + (x - mf) * Q + R' with");
+        w.Line("// R' = R + dz * P + (mf - mean) * Q in double.");
         EmitNest(w, loops, start, o =>
         {
-            w.Line(Unsafe + ".Add(ref coefP, " + o["f"] + ") = (" + ctx.T + ")(" + Gamma(ctx, gammaRef, po, o["p"]) + " * " + Unsafe + ".Add(ref rstd, " + o["s"] + "));");
-            w.Line(Unsafe + ".Add(ref coefQ, " + o["f"] + ") = (" + ctx.T + ")" + Unsafe + ".Add(ref sumB, " + o["s"] + ");");
-            w.Line(Unsafe + ".Add(ref coefR, " + o["f"] + ") = (" + ctx.T + ")" + Unsafe + ".Add(ref sumA, " + o["s"] + ");");
+            w.Line("double coefp = " + Gamma(ctx, gammaRef, po, o["p"]) + " * " + Unsafe + ".Add(ref rstd, " + o["s"] + "), coefq = " + Unsafe + ".Add(ref sumB, " + o["s"] + ");");
+            w.Line("double shiftR = " + Unsafe + ".Add(ref coefD, " + o["f"] + "), centerR = -(double)" + Unsafe + ".Add(ref coefM, " + o["f"] + ");");
+            w.Line(Unsafe + ".Add(ref coefP, " + o["f"] + ") = (" + ctx.T + ")coefp;");
+            w.Line(Unsafe + ".Add(ref coefQ, " + o["f"] + ") = (" + ctx.T + ")coefq;");
+            w.Line(Unsafe + ".Add(ref coefR, " + o["f"] + ") = (" + ctx.T + ")(" + Unsafe + ".Add(ref sumA, " + o["s"] + ") + shiftR * coefp + (centerR - " + Unsafe + ".Add(ref mu, " + o["s"] + ")) * coefq);");
         }, "pqr_");
     }
 
@@ -453,7 +469,7 @@ internal static partial class Emitter
             if (!sums) w.Line(ctx.T + " epsilon = _epsilon;");
             w.Line("int statistics = (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
             w.Line("int coefficients = (int)" + ctx.InnerProduct(Context.FoldAxis) + ";");
-            if (sums) w.Line("double localCount = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
+            w.Line("double localCount = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
             w.Line("double[] doubles = _doubles[worker];");
             w.Line(ctx.T + "[] elements = _elements[worker];");
             EmitBackwardScratchRefs(w, ctx);
@@ -479,8 +495,9 @@ internal static partial class Emitter
                 w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
                 w.Line("ref " + ctx.T + " dyb = ref " + Unsafe + ".Add(ref dy, xo);");
                 EmitSynchronizedTerms(w, ctx, sums, "so", "stat0", "stat1");
-                w.Line("new global::System.Span<double>(doubles, 0, 2 * coefficients).Clear();");
-                EmitGradientCall(w, ctx, "GradientReduce", "ref xb, ref dyb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref sumU, ref sumV");
+                EmitGradientShift(w, ctx, "dyb");
+                w.Line("new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();");
+                EmitGradientCall(w, ctx, "GradientReduce", "ref xb, ref dyb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefD, ref sumU, ref sumV, ref sumX");
                 if (sums)
                 {
                     EmitSynchronizedSums(w, ctx, "so", po, "gamma", "localCount");
@@ -488,8 +505,8 @@ internal static partial class Emitter
                 else
                 {
                     w.Line("ref " + ctx.T + " dxb = ref " + Unsafe + ".Add(ref dx, xo);");
-                    EmitSynchronizedCoefficients(w, ctx, "so", po, "gamma", "gradSums", "parameters");
-                    EmitGradientCall(w, ctx, "GradientApply", "ref xb, ref dyb, ref dxb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefP, ref coefQ, ref coefR");
+                    EmitSynchronizedCoefficients(w, ctx, "so", po, "gamma", "gradSums", "parameters", "localCount");
+                    EmitGradientCall(w, ctx, "GradientApply", "ref xb, ref dyb, ref dxb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD");
                 }
             }
         });

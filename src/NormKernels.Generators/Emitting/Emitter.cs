@@ -90,8 +90,8 @@ internal static partial class Emitter
             " independent accumulators, each chunk added into double.</para>");
         w.Line("/// <para>Apply pass per block: segments " + ctx.Describe(plan.ApplySegments) + "; " +
             (plan.Form == ApplyForm.Fold
-                ? "y = x * A[f] + B[f] with A, B folded from statistics and affine per coefficient index f."
-                : "y = (x * a[s] + b[s]) * gamma[p] + beta[p] (every axis indexes statistics or parameters, so nothing would be reused by folding).") +
+                ? (ctx.Spec.IsRootMeanSquare ? "y = x * A[f] + B[f]" : "y = (x - C[f]) * A[f] + B[f], C the mean rounded to the element type,") + " with A, B folded from statistics and affine per coefficient index f."
+                : (ctx.Spec.IsRootMeanSquare ? "y = (x * a[s] + b[s])" : "y = ((x - c[s]) * a[s] + b[s])") + " * gamma[p] + beta[p] (every axis indexes statistics or parameters, so nothing would be reused by folding).") +
             " Main loop unrolled " + Literals.Int(Context.Unroll) + "x; the tail is one overlapped vector with the finished lanes masked (blended on store).</para>");
         w.Line("/// <para>Backward per block: segments " + ctx.Describe(plan.GradientSegments) + "; " + (plan.GradientPerStatistic
             ? "one statistic per block: the sums of gamma * dy and gamma * dy * (x - mean) with gamma loaded along the run, then dx = dy * gamma * r + (x - mean) * Q + R"
@@ -119,6 +119,7 @@ internal static partial class Emitter
         if (plan.BatchReduced) w.Line("private " + ctx.T + " _momentum;");
         w.Line("private " + ctx.T + "[] _batchStatistic0 = global::System.Array.Empty<" + ctx.T + ">();");
         if (!spec.IsRootMeanSquare) w.Line("private " + ctx.T + "[] _batchStatistic1 = global::System.Array.Empty<" + ctx.T + ">();");
+        if (!spec.IsRootMeanSquare) w.Line("private " + ctx.T + "[] _batchMeanResidual = global::System.Array.Empty<" + ctx.T + ">(); // mean - (" + ctx.T + ")mean: the batch mean in double, for Backward");
         w.Line("private long _savedLength = -1;");
         w.Line("private " + ctx.T + " _savedEpsilon;");
         w.Line("// What Backward checks its arguments against: the dims and sampled input elements of the last training Forward.");
@@ -241,7 +242,7 @@ internal static partial class Emitter
                     w.Line(Guard.CallGuard + ".EnterShared(ref _guard, " + Literals.String(spec.TypeName + ".Forward (inference)") + ");");
                     using (w.Block("try"))
                         w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                               ", RunningMean, RunningVar, _epsilon);");
+                               ", RunningMean, RunningVar, _epsilon" + (spec.IsRootMeanSquare ? "" : ", null") + ");");
                     using (w.Block("finally"))
                         w.Line(Guard.CallGuard + ".ExitShared(ref _guard);");
                     w.Line("return;");
@@ -264,7 +265,7 @@ internal static partial class Emitter
                     if (!spec.IsRootMeanSquare) w.Line(ctx.T + "[] scratch1 = " + Pool + "<" + ctx.T + ">.Shared.Rent(statistics);");
                     using (w.Block("try"))
                         w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                               ", new " + ctx.SpanT + "(scratch0, 0, statistics)" + (spec.IsRootMeanSquare ? "" : ", new " + ctx.SpanT + "(scratch1, 0, statistics)") + ", _epsilon);");
+                               ", new " + ctx.SpanT + "(scratch0, 0, statistics)" + (spec.IsRootMeanSquare ? "" : ", new " + ctx.SpanT + "(scratch1, 0, statistics)") + ", _epsilon" + (spec.IsRootMeanSquare ? "" : ", null") + ");");
                     using (w.Block("finally"))
                     {
                         w.Line(Pool + "<" + ctx.T + ">.Shared.Return(scratch0);");
@@ -280,18 +281,19 @@ internal static partial class Emitter
             {
                 w.Line("// Every field read once: the kernel writes through pointers into these very arrays.");
                 w.Line(ctx.T + "[] batchStatistic0 = _batchStatistic0;");
-                if (!spec.IsRootMeanSquare) w.Line(ctx.T + "[] batchStatistic1 = _batchStatistic1;");
-                using (w.Block("if (batchStatistic0.Length != statistics" + (spec.IsRootMeanSquare ? "" : " || batchStatistic1.Length != statistics") + ")"))
+                if (!spec.IsRootMeanSquare) w.Line(ctx.T + "[] batchStatistic1 = _batchStatistic1, batchMeanResidual = _batchMeanResidual;");
+                using (w.Block("if (batchStatistic0.Length != statistics" + (spec.IsRootMeanSquare ? "" : " || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics") + ")"))
                 {
                     w.Line("_batchStatistic0 = batchStatistic0 = new " + ctx.T + "[statistics];");
                     if (!spec.IsRootMeanSquare) w.Line("_batchStatistic1 = batchStatistic1 = new " + ctx.T + "[statistics];");
+                    if (!spec.IsRootMeanSquare) w.Line("_batchMeanResidual = batchMeanResidual = new " + ctx.T + "[statistics];");
                 }
                 w.Line(ctx.T + " epsilonValue = _epsilon;");
                 w.Line("// The input as given, before the kernel runs (in place, it is overwritten).");
                 w.Line(Guard.Fingerprint + ".Take(input, _fingerprint);");
                 w.Line("_savedLength = -1;");
                 w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                       ", batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", batchStatistic1") + ", epsilonValue);");
+                       ", batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", batchStatistic1") + ", epsilonValue" + (spec.IsRootMeanSquare ? "" : ", batchMeanResidual") + ");");
                 EmitSaveDims(w, ctx);
                 w.Line("_savedLength = input.Length;");
                 w.Line("_savedEpsilon = epsilonValue;");
@@ -304,7 +306,7 @@ internal static partial class Emitter
                     w.Line(ctx.T + "[] runningMean = RunningMean, runningVar = RunningVar;");
                     using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
                     {
-                        w.Line("runningMean[stat] = (" + ctx.T + ")((1d - momentum) * runningMean[stat] + momentum * batchStatistic0[stat]);");
+                        w.Line("runningMean[stat] = (" + ctx.T + ")((1d - momentum) * runningMean[stat] + momentum * (batchStatistic0[stat] + (double)batchMeanResidual[stat]));");
                         w.Line("runningVar[stat] = (" + ctx.T + ")((1d - momentum) * runningVar[stat] + momentum * (batchStatistic1[stat] * unbias));");
                     }
                 }
@@ -420,6 +422,7 @@ internal static partial class Emitter
         // Static kernels for callers who own their buffers.
         string statParams = spec.IsRootMeanSquare ? ctx.SpanT + " meanSquare" : ctx.SpanT + " mean, " + ctx.SpanT + " variance";
         string statArgs = spec.IsRootMeanSquare ? "meanSquare" : "mean, variance";
+        string noResidual = spec.IsRootMeanSquare ? "" : ", null";
         string kernelParams = ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.DimParams + ", " + ctx.ReadOnlySpanT + " weight, " + ctx.ReadOnlySpanT + " bias";
         string kernelArgs = "input, output, " + ctx.DimArgs + ", weight, bias";
 
@@ -449,7 +452,7 @@ internal static partial class Emitter
         {
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
             EmitStatisticsOutputsDisjoint(w, ctx);
-            w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon);");
+            w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon" + noResidual + ");");
         }
         w.Line();
         w.Line("/// <summary>ForwardTraining on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
@@ -465,7 +468,7 @@ internal static partial class Emitter
             w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
             EmitStatisticsOutputsDisjoint(w, ctx);
             w.Line(Checks + ".PathAvailable(path, ChoosePath(true, " + ctx.ExtentArgsFromDims + "), nameof(path));");
-            w.Line("return TrainingCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon);");
+            w.Line("return TrainingCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon" + noResidual + ");");
         }
         w.Line();
         if (plan.BatchReduced)
@@ -475,7 +478,7 @@ internal static partial class Emitter
             {
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line("return RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias" +
-                       ", mean, variance, epsilon);");
+                       ", mean, variance, epsilon" + noResidual + ");");
             }
             w.Line();
             w.Line("/// <summary>ForwardInference on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
@@ -491,7 +494,7 @@ internal static partial class Emitter
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line(Checks + ".PathAvailable(path, ChoosePath(false, " + ctx.ExtentArgsFromDims + "), nameof(path));");
                 w.Line("return InferenceCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias" +
-                       ", mean, variance, epsilon);");
+                       ", mean, variance, epsilon" + noResidual + ");");
             }
             w.Line();
         }

@@ -114,6 +114,29 @@ internal sealed class VectorIsa
                Static + ".StoreUnsafe(" + Load(array, index + " + " + half) + " + " + Static + ".WidenUpper(" + v + "), ref " + array + ", (nuint)(" + index + " + " + half + "));";
     }
 
+    /// <summary>Declares the lanes of <paramref name="v"/> as doubles named <paramref name="name"/> (Lo/Hi pair for float vectors).</summary>
+    public string DeclareWidened(string name, string v) =>
+        IsScalar ? "double " + name + " = (double)" + v + ";"
+        : IsDouble ? DVec + " " + name + "Lo = " + v + ";"
+        : DVec + " " + name + "Lo = " + Static + ".WidenLower(" + v + "), " + name + "Hi = " + Static + ".WidenUpper(" + v + ");";
+
+    /// <summary>Statements adding, lane by lane in double, <paramref name="v"/> minus the widened <paramref name="k"/> (see
+    /// <see cref="DeclareWidened"/>) to the double accumulators <paramref name="d"/>: exact for float lanes, whatever their magnitudes.</summary>
+    public string WidenSubtractAdd(string d, string v, string k) =>
+        IsScalar ? d + " += (double)" + v + " - " + k + ";"
+        : IsDouble ? d + "Lo += " + v + " - " + k + "Lo;"
+        : d + "Lo += " + Static + ".WidenLower(" + v + ") - " + k + "Lo; " + d + "Hi += " + Static + ".WidenUpper(" + v + ") - " + k + "Hi;";
+
+    /// <summary>Statements adding the double accumulators <paramref name="d"/> (one vector's lanes) into a double array at <paramref name="index"/>.</summary>
+    public string AddDoublesTo(string array, string index, string d)
+    {
+        if (IsScalar) return "global::System.Runtime.CompilerServices.Unsafe.Add(ref " + array + ", " + index + ") += " + d + ";";
+        if (IsDouble) return Static + ".StoreUnsafe(" + Load(array, index) + " + " + d + "Lo, ref " + array + ", (nuint)(" + index + "));";
+        string half = (Width / 2).ToString(CultureInfo.InvariantCulture);
+        return Static + ".StoreUnsafe(" + Load(array, index) + " + " + d + "Lo, ref " + array + ", (nuint)(" + index + ")); " +
+               Static + ".StoreUnsafe(" + Load(array, index + " + " + half) + " + " + d + "Hi, ref " + array + ", (nuint)(" + index + " + " + half + "));";
+    }
+
     /// <summary>The call-site spelling of a path method (the 128-bit path passes its ops type).</summary>
     public string Call(string method) => method + "_" + Suffix + (Is128 ? "<TOps>" : "");
 }

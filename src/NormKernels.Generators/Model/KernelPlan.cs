@@ -37,11 +37,11 @@ internal enum ReduceStrategy
 /// <summary>How the apply pass combines statistics and affine parameters.</summary>
 internal enum ApplyForm
 {
-    /// <summary><c>y = x * A[f] + B[f]</c>: statistics and affine folded into one coefficient pair per fold index,
+    /// <summary><c>y = (x - C[f]) * A[f] + B[f]</c> (RMSNorm: no C): statistics and affine folded into coefficients per fold index,
     /// reused along at least one axis that indexes neither.</summary>
     Fold,
 
-    /// <summary><c>y = (x * a[s] + b[s]) * gamma[p] + beta[p]</c>: every axis indexes statistics or parameters,
+    /// <summary><c>y = ((x - c[s]) * a[s] + b[s]) * gamma[p] + beta[p]</c> (RMSNorm: no c): every axis indexes statistics or parameters,
     /// so folded coefficients would be as large as the data.</summary>
     TwoStep,
 }
