@@ -57,6 +57,10 @@ internal static class EntryPoints
             ("static ForwardInference", () => BnNchw.ForwardInference(x, y, d[0], d[1], d[2], d[3], w, b, m, v, 1e-5f)),
             ("static BackwardInference", () => BnNchw.BackwardInference(x, g, dx, d[0], d[1], d[2], d[3], w, m, v, 1e-5f, wg, bg)),
             ("static ShardStatistics", () => BnNchw.ShardStatistics(x, d[0], d[1], d[2], d[3], cnt, mn, sq)),
+            ("BackwardStatistics", () => layer.BackwardStatistics(x, g, d[0], d[1], d[2], d[3], cnt, mn, sq)),
+            ("BackwardWithStatistics", () => layer.BackwardWithStatistics(x, g, dx, d[0], d[1], d[2], d[3], [2, 2, 2, 2], [0, 0, 0, 0], [0, 0, 0, 0])),
+            ("static BackwardStatistics", () => BnNchw.BackwardStatistics(x, g, d[0], d[1], d[2], d[3], w, m, cnt, mn, sq)),
+            ("static BackwardWithStatistics", () => BnNchw.BackwardWithStatistics(x, g, dx, d[0], d[1], d[2], d[3], w, m, v, 1e-5f, [2, 2, 2, 2], [0, 0, 0, 0], [0, 0, 0, 0], wg, bg)),
             ("ForwardWithStatistics", () => layer.ForwardWithStatistics(x, y, d[0], d[1], d[2], d[3], [2, 2, 2, 2], [0, 0, 0, 0], [1, 1, 1, 1])),
         };
         calls.Add(("static StatisticCount", () => p.Returned(BnNchw.StatisticCount(d[0], d[1], d[2], d[3]))));
@@ -86,6 +90,10 @@ internal static class EntryPoints
             ("static ForwardInference", () => BnNhwc.ForwardInference(x, y, d[0], d[1], d[2], d[3], w, b, m, v, 1e-5f)),
             ("static BackwardInference", () => BnNhwc.BackwardInference(x, g, dx, d[0], d[1], d[2], d[3], w, m, v, 1e-5f, wg, bg)),
             ("static ShardStatistics", () => BnNhwc.ShardStatistics(x, d[0], d[1], d[2], d[3], cnt, mn, sq)),
+            ("BackwardStatistics", () => layer.BackwardStatistics(x, g, d[0], d[1], d[2], d[3], cnt, mn, sq)),
+            ("BackwardWithStatistics", () => layer.BackwardWithStatistics(x, g, dx, d[0], d[1], d[2], d[3], [2, 2, 2, 2], [0, 0, 0, 0], [0, 0, 0, 0])),
+            ("static BackwardStatistics", () => BnNhwc.BackwardStatistics(x, g, d[0], d[1], d[2], d[3], w, m, cnt, mn, sq)),
+            ("static BackwardWithStatistics", () => BnNhwc.BackwardWithStatistics(x, g, dx, d[0], d[1], d[2], d[3], w, m, v, 1e-5f, [2, 2, 2, 2], [0, 0, 0, 0], [0, 0, 0, 0], wg, bg)),
             ("ForwardWithStatistics", () => layer.ForwardWithStatistics(x, y, d[0], d[1], d[2], d[3], [2, 2, 2, 2], [0, 0, 0, 0], [1, 1, 1, 1])),
         };
         calls.Add(("static StatisticCount", () => p.Returned(BnNhwc.StatisticCount(d[0], d[1], d[2], d[3]))));
@@ -262,6 +270,10 @@ internal static class EntryPoints
             ("static ForwardInference", () => BnNchwDouble.ForwardInference(x, y, d[0], d[1], d[2], d[3], w, b, m, v, 1e-5)),
             ("static BackwardInference", () => BnNchwDouble.BackwardInference(x, g, dx, d[0], d[1], d[2], d[3], w, m, v, 1e-5, wg, bg)),
             ("static ShardStatistics", () => BnNchwDouble.ShardStatistics(x, d[0], d[1], d[2], d[3], cnt, mn, sq)),
+            ("BackwardStatistics", () => layer.BackwardStatistics(x, g, d[0], d[1], d[2], d[3], cnt, mn, sq)),
+            ("BackwardWithStatistics", () => layer.BackwardWithStatistics(x, g, dx, d[0], d[1], d[2], d[3], [2, 2, 2, 2], [0, 0, 0, 0], [0, 0, 0, 0])),
+            ("static BackwardStatistics", () => BnNchwDouble.BackwardStatistics(x, g, d[0], d[1], d[2], d[3], w, m, cnt, mn, sq)),
+            ("static BackwardWithStatistics", () => BnNchwDouble.BackwardWithStatistics(x, g, dx, d[0], d[1], d[2], d[3], w, m, v, 1e-5, [2, 2, 2, 2], [0, 0, 0, 0], [0, 0, 0, 0], wg, bg)),
             ("ForwardWithStatistics", () => layer.ForwardWithStatistics(x, y, d[0], d[1], d[2], d[3], [2, 2, 2, 2], [0, 0, 0, 0], [1, 1, 1, 1])),
         };
         calls.Add(("static StatisticCount", () => p.Returned(BnNchwDouble.StatisticCount(d[0], d[1], d[2], d[3]))));
