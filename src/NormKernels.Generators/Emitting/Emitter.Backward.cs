@@ -68,8 +68,8 @@ internal static partial class Emitter
                 using (w.Block("for (int worker = 0; worker < workers; worker++)"))
                 {
                     // One statistic per block: no per-index scratch (the sums stay in registers).
-                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "3 * coefficients + 5 * statistics") + ");");
-                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : "5 * coefficients") + ");");
+                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : GradientDoubles) + ");");
+                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : GradientElements) + ");");
                 }
                 using (w.Block("try"))
                 {
@@ -90,14 +90,7 @@ internal static partial class Emitter
             }
             else
             {
-                w.Line("// One block, the whole tensor: the reduction over chunks of the first segment, per-chunk partials merged in chunk order.");
-                w.Line("nint gradFirst = " + ctx.SegmentExtent(plan.GradientSegments[0]) + ";");
-                w.Line("int chunks = " + (plan.GradientSegments.Count > 1
-                    ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32L, global::System.Math.Max(1L, (long)gradFirst / 8)))"
-                    : "1") + ";");
-                w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 3 * coefficients);");
-                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(3 * coefficients + 5 * statistics + 2 * parameters + 1);");
-                w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(5 * coefficients);");
+                EmitWholeTensorGradientScratch(w, ctx, "One block, the whole tensor: the reduction over chunks of the first segment, per-chunk partials merged in chunk order.");
                 using (w.Block("try"))
                 {
                     w.Line("double count = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
@@ -106,14 +99,14 @@ internal static partial class Emitter
                     w.Line("ref " + ctx.T + " stat1Ref = ref " + Marshal + ".GetReference(stat1);");
                     w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
                     w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref sumB, statistics); // inside the array even without parameters (+1)");
-                    w.Line("new global::System.Span<double>(doubles, 3 * coefficients + 5 * statistics, 2 * parameters).Clear();");
+                    w.Line("new global::System.Span<double>(doubles, " + GradientDoubles + ", 2 * parameters).Clear();");
                     EmitBackwardTerms(w, ctx, "(nint)0", "stat0Ref", "stat1Ref");
                     w.Line("ref " + ctx.T + " dyRef = ref " + Marshal + ".GetReference(outputGrad);");
                     EmitGradientShift(w, ctx, "dyRef");
-                    w.Line("new global::System.Span<double>(partials, 0, chunks * 3 * coefficients).Clear();");
+                    w.Line("new global::System.Span<double>(partials, 0, chunks * " + GradientPartials + ").Clear();");
                     w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new GradientChunk<TOps>(path, " + ctx.ExtentArgs +
                            ", gradFirst, chunks, coefficients, partials, elements), input, inputGrad, outputGrad, default, default, default);");
-                    EmitMergeChunkPartials(w, "3 * coefficients");
+                    EmitMergeChunkPartials(w, GradientPartials);
                     EmitGradientCoefficients(w, ctx, "(nint)0", "gammaRef", "gradSums", "parameters");
                     w.Line("nint applyFirst = gradFirst;");
                     w.Line("int applyChunks = " + (plan.GradientSegments.Count > 1 ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(ChunkElements) + ", 1, (long)applyFirst)" : "1") + ";");
@@ -121,8 +114,8 @@ internal static partial class Emitter
                            ", applyFirst, applyChunks, elements, coefficients), input, inputGrad, outputGrad, default, default, default);");
                     using (w.Block("for (int p = 0; p < parameters; p++)"))
                     {
-                        w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[3 * coefficients + 5 * statistics + p]);");
-                        w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[3 * coefficients + 5 * statistics + parameters + p]);");
+                        w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[" + GradientDoubles + " + p]);");
+                        w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[" + GradientDoubles + " + parameters + p]);");
                     }
                 }
                 using (w.Block("finally"))
@@ -155,6 +148,25 @@ internal static partial class Emitter
             w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + db);");
             w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + dg);");
         }
+    }
+
+    // The backward's scratch layout, in one place (EmitBackwardScratchRefs names the slots): doubles = 3 per fold index and
+    // 5 per statistic (then, whole-tensor plans, 2 per parameter); elements = 5 per fold index; chunk partials = 3 per fold index.
+    private const string GradientDoubles = "3 * coefficients + 5 * statistics";
+    private const string GradientElements = "5 * coefficients";
+    private const string GradientPartials = "3 * coefficients";
+
+    /// <summary>Whole-tensor plans: the chunking of the first gradient segment and the rented partials, doubles and elements.</summary>
+    private static void EmitWholeTensorGradientScratch(SourceWriter w, Context ctx, string comment)
+    {
+        w.Line("// " + comment);
+        w.Line("nint gradFirst = " + ctx.SegmentExtent(ctx.Plan.GradientSegments[0]) + ";");
+        w.Line("int chunks = " + (ctx.Plan.GradientSegments.Count > 1
+            ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32L, global::System.Math.Max(1L, (long)gradFirst / 8)))"
+            : "1") + ";");
+        w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * " + GradientPartials + ");");
+        w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(" + GradientDoubles + " + 2 * parameters + 1);");
+        w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + GradientElements + ");");
     }
 
     /// <summary>Refs into the scratch: doubles = U, V, X (per f), sum of x - mf, mu, rstd, A, B (per statistic); elements = m = -mf (mf the mean rounded to the element type), P, Q, R, and the gradient's shift dz (per f).</summary>

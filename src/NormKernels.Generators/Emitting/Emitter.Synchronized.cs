@@ -267,8 +267,8 @@ internal static partial class Emitter
                 w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
                 using (w.Block("for (int worker = 0; worker < workers; worker++)"))
                 {
-                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(3 * coefficients + 5 * statistics);");
-                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(5 * coefficients);");
+                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + GradientDoubles + ");");
+                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + GradientElements + ");");
                 }
                 using (w.Block("try"))
                 {
@@ -307,14 +307,7 @@ internal static partial class Emitter
             }
             else
             {
-                w.Line("// One block, the whole tensor: the backward's reduction over chunks of the first segment, merged in chunk order.");
-                w.Line("nint gradFirst = " + ctx.SegmentExtent(plan.GradientSegments[0]) + ";");
-                w.Line("int chunks = " + (plan.GradientSegments.Count > 1
-                    ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32L, global::System.Math.Max(1L, (long)gradFirst / 8)))"
-                    : "1") + ";");
-                w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 3 * coefficients);");
-                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(3 * coefficients + 5 * statistics + 2 * parameters + 1);");
-                w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(5 * coefficients);");
+                EmitWholeTensorGradientScratch(w, ctx, "One block, the whole tensor: the backward's reduction over chunks of the first segment, merged in chunk order.");
                 using (w.Block("try"))
                 {
                     w.Line("double localCount = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
@@ -323,14 +316,14 @@ internal static partial class Emitter
                     if (!sums) w.Line("ref " + ctx.T + " stat1Ref = ref " + Marshal + ".GetReference(stat1);");
                     w.Line("ref " + ctx.T + " gammaRef = ref " + Marshal + ".GetReference(gamma);");
                     w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref sumB, statistics); // inside the array even without parameters (+1)");
-                    w.Line("new global::System.Span<double>(doubles, 3 * coefficients + 5 * statistics, 2 * parameters).Clear();");
+                    w.Line("new global::System.Span<double>(doubles, " + GradientDoubles + ", 2 * parameters).Clear();");
                     EmitSynchronizedTerms(w, ctx, sums, "(nint)0", "stat0Ref", "stat1Ref");
                     w.Line("ref " + ctx.T + " dyRef = ref " + Marshal + ".GetReference(outputGrad);");
                     EmitGradientShift(w, ctx, "dyRef");
-                    w.Line("new global::System.Span<double>(partials, 0, chunks * 3 * coefficients).Clear();");
+                    w.Line("new global::System.Span<double>(partials, 0, chunks * " + GradientPartials + ").Clear();");
                     w.Line(Units + ".For(chunks, global::NormKernels.Parallelism.Workers(input.Length, chunks), new GradientChunk<TOps>(path, " + ctx.ExtentArgs +
                            ", gradFirst, chunks, coefficients, partials, elements), input, default, outputGrad, default, default, default);");
-                    EmitMergeChunkPartials(w, "3 * coefficients");
+                    EmitMergeChunkPartials(w, GradientPartials);
                     w.Line("ref double countRef = ref " + Marshal + ".GetReference(count);");
                     w.Line("ref double sumGradRef = ref " + Marshal + ".GetReference(sumGrad);");
                     w.Line("ref double sumGradCenteredRef = ref " + Marshal + ".GetReference(sumGradCentered);");
@@ -347,8 +340,8 @@ internal static partial class Emitter
                                ", applyFirst, applyChunks, elements, coefficients), input, inputGrad, outputGrad, default, default, default);");
                         using (w.Block("for (int p = 0; p < parameters; p++)"))
                         {
-                            w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[3 * coefficients + 5 * statistics + p]);");
-                            w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[3 * coefficients + 5 * statistics + parameters + p]);");
+                            w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[" + GradientDoubles + " + p]);");
+                            w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[" + GradientDoubles + " + parameters + p]);");
                         }
                     }
                 }
