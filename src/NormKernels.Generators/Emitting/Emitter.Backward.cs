@@ -108,22 +108,9 @@ internal static partial class Emitter
                            ", gradFirst, chunks, coefficients, partials, elements), input, inputGrad, outputGrad, default, default, default);");
                     EmitMergeChunkPartials(w, GradientPartials);
                     EmitGradientCoefficients(w, ctx, "(nint)0", "gammaRef", "gradSums", "parameters");
-                    w.Line("nint applyFirst = gradFirst;");
-                    w.Line("int applyChunks = " + (plan.GradientSegments.Count > 1 ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(ChunkElements) + ", 1, (long)applyFirst)" : "1") + ";");
-                    w.Line(Units + ".For(applyChunks, global::NormKernels.Parallelism.Workers(input.Length, applyChunks), new GradientApplyChunk<TOps>(path, " + ctx.ExtentArgs +
-                           ", applyFirst, applyChunks, elements, coefficients), input, inputGrad, outputGrad, default, default, default);");
-                    using (w.Block("for (int p = 0; p < parameters; p++)"))
-                    {
-                        w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[" + GradientDoubles + " + p]);");
-                        w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[" + GradientDoubles + " + parameters + p]);");
-                    }
+                    EmitWholeTensorGradientApply(w, ctx);
                 }
-                using (w.Block("finally"))
-                {
-                    w.Line(Pool + "<double>.Shared.Return(partials);");
-                    w.Line(Pool + "<double>.Shared.Return(doubles);");
-                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements);");
-                }
+                EmitReturnWholeTensorGradientScratch(w, ctx);
             }
             w.Line("return path;");
         }
@@ -167,6 +154,32 @@ internal static partial class Emitter
         w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * " + GradientPartials + ");");
         w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(" + GradientDoubles + " + 2 * parameters + 1);");
         w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + GradientElements + ");");
+    }
+
+    /// <summary>Whole-tensor plans, after the coefficients: dx over fixed apply chunks, then the parameter gradients (doubles after
+    /// the layout's slots) added into weightGrad and biasGrad.</summary>
+    private static void EmitWholeTensorGradientApply(SourceWriter w, Context ctx)
+    {
+        var plan = ctx.Plan;
+        w.Line("nint applyFirst = gradFirst;");
+        w.Line("int applyChunks = " + (plan.GradientSegments.Count > 1 ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(ChunkElements) + ", 1, (long)applyFirst)" : "1") + ";");
+        w.Line(Units + ".For(applyChunks, global::NormKernels.Parallelism.Workers(input.Length, applyChunks), new GradientApplyChunk<TOps>(path, " + ctx.ExtentArgs +
+               ", applyFirst, applyChunks, elements, coefficients), input, inputGrad, outputGrad, default, default, default);");
+        using (w.Block("for (int p = 0; p < parameters; p++)"))
+        {
+            w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[" + GradientDoubles + " + p]);");
+            w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[" + GradientDoubles + " + parameters + p]);");
+        }
+    }
+
+    private static void EmitReturnWholeTensorGradientScratch(SourceWriter w, Context ctx)
+    {
+        using (w.Block("finally"))
+        {
+            w.Line(Pool + "<double>.Shared.Return(partials);");
+            w.Line(Pool + "<double>.Shared.Return(doubles);");
+            w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements);");
+        }
     }
 
     /// <summary>Refs into the scratch: doubles = U, V, X (per f), sum of x - mf, mu, rstd, A, B (per statistic); elements = m = -mf (mf the mean rounded to the element type), P, Q, R, and the gradient's shift dz (per f).</summary>

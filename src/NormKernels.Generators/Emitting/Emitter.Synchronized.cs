@@ -334,23 +334,10 @@ internal static partial class Emitter
                     else
                     {
                         EmitSynchronizedCoefficients(w, ctx, "(nint)0", "(nint)0", "gammaRef", "gradSums", "parameters", "localCount");
-                        w.Line("nint applyFirst = gradFirst;");
-                        w.Line("int applyChunks = " + (plan.GradientSegments.Count > 1 ? "(int)global::System.Math.Clamp(input.Length / " + Literals.Int(ChunkElements) + ", 1, (long)applyFirst)" : "1") + ";");
-                        w.Line(Units + ".For(applyChunks, global::NormKernels.Parallelism.Workers(input.Length, applyChunks), new GradientApplyChunk<TOps>(path, " + ctx.ExtentArgs +
-                               ", applyFirst, applyChunks, elements, coefficients), input, inputGrad, outputGrad, default, default, default);");
-                        using (w.Block("for (int p = 0; p < parameters; p++)"))
-                        {
-                            w.Line("biasGrad[p] = (" + ctx.T + ")(biasGrad[p] + doubles[" + GradientDoubles + " + p]);");
-                            w.Line("weightGrad[p] = (" + ctx.T + ")(weightGrad[p] + doubles[" + GradientDoubles + " + parameters + p]);");
-                        }
+                        EmitWholeTensorGradientApply(w, ctx);
                     }
                 }
-                using (w.Block("finally"))
-                {
-                    w.Line(Pool + "<double>.Shared.Return(partials);");
-                    w.Line(Pool + "<double>.Shared.Return(doubles);");
-                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements);");
-                }
+                EmitReturnWholeTensorGradientScratch(w, ctx);
             }
             w.Line("return path;");
         }
