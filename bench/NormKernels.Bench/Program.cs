@@ -25,6 +25,10 @@ namespace NormKernels.Bench;
 /// <item><c>--no-torch</c>: skip the PyTorch column.</item>
 /// <item><c>--numerics</c>: the offset-data accuracy experiment only.</item>
 /// <item><c>--isa</c>: prints the widest kernel path this process runs (first line, read by tests/run.sh) and details.</item>
+/// <item><c>--one-cpu</c>: runs the rest of the command line again in a process that sees one CPU
+/// (<c>taskset -c 0</c>, so the runtime starts with a CPU count of 1, as in a 1-CPU container).</item>
+/// <item><c>--first-calls</c>: the first calls after constructing a layer against the steady state (<see cref="FirstCalls"/>),
+/// each case in a fresh process; default cases BN training, IN, GN32 S1 NCHW and LN S4, or <c>--cases</c>.</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -46,6 +50,25 @@ public static class Program
         }
 
         var rest = new List<string>(args);
+        if (Take(rest, "--one-cpu"))
+        {
+            // A real 1-CPU process: the runtime reads its CPU count (and decides its tiering and GC) at startup,
+            // so the affinity is set before it starts, by taskset, not by this process on itself.
+            var psi = Relaunch.Self(rest, "taskset", "-c", "0");
+            try
+            {
+                using var child = Process.Start(psi)!;
+                child.WaitForExit();
+                return child.ExitCode;
+            }
+            catch (System.ComponentModel.Win32Exception e)
+            {
+                Console.Error.WriteLine($"--one-cpu needs taskset (util-linux): {e.Message}");
+                return 2;
+            }
+        }
+        string? firstCallsCase = TakeValue(rest, "--first-calls-case");
+        bool firstCalls = Take(rest, "--first-calls");
         bool quick = Take(rest, "--quick");
         bool noTorch = Take(rest, "--no-torch");
         bool isaJobs = Take(rest, "--isa-jobs");
@@ -58,7 +81,10 @@ public static class Program
             return 2;
         }
         BenchThreads.Set(threadsText is null ? 1 : int.Parse(threadsText, System.Globalization.CultureInfo.InvariantCulture));
-        Catalog.Select(TakeValue(rest, "--cases"));
+        string? casePatterns = TakeValue(rest, "--cases");
+        Catalog.Select(casePatterns);
+        if (firstCallsCase is not null) return FirstCalls.Child(Catalog.Find(firstCallsCase));
+        if (firstCalls) return FirstCalls.Run(Catalog.Measurable, casePatterns is not null, CpuModel(), Console.Out);
 
         if (list)
         {
@@ -83,9 +109,10 @@ public static class Program
             Mode = (quick ? "quick" : isaJobs ? "full-isa" : "full") + "-" + BenchThreads.Count + "t",
             Started = DateTime.Now,
             Environment = EnvironmentLines(),
+            Cpu = CpuModel(),
             Method = quick ? QuickMethod : FullMethod(isaJobs, shortRun),
         };
-        Console.WriteLine($"NormKernels benchmarks ({report.Mode}): {Catalog.Measurable.Count()} cases x copy, generated, scalar, TensorPrimitives" +
+        Console.WriteLine($"NormKernels benchmarks ({report.Mode}): {Catalog.Measurable.Count()} cases x {(quick ? "streaming limit, " : "")}copy, generated, scalar, TensorPrimitives" +
                           (noTorch ? "" : ", then PyTorch"));
         foreach (var line in report.Environment) Console.WriteLine("  " + line);
         Console.WriteLine();
@@ -194,8 +221,8 @@ public static class Program
         string check = r.ScalarDiff <= SelfCheck.Tolerance && r.TensorsDiff <= SelfCheck.Tolerance
             ? "" : $"  CHECK FAILED (scalar {r.ScalarDiff:0.0E+0}, TensorPrimitives {r.TensorsDiff:0.0E+0})";
         Console.WriteLine(
-            $"[{index,2}/{count}] {r.Case.Id,-17} {r.Case.Shape.Dims,-13} copy {ReportWriter.Time(r, Variant.Copy),9}  " +
-            $"generated {ReportWriter.Time(r, Variant.Generated),9} = {ReportWriter.Ratio(r.Ratio(Variant.Generated)),5}x  " +
+            $"[{index,2}/{count}] {r.Case.Id,-17} {r.Case.Shape.Dims,-13} limit {ReportWriter.LimitTime(r),12}  copy {ReportWriter.Time(r, Variant.Copy),9}  " +
+            $"generated {ReportWriter.Time(r, Variant.Generated),9} = {ReportWriter.Ratio(r.Ratio(Variant.Generated)),5}x limit, {ReportWriter.Ratio(r.CopyRatio(Variant.Generated)),5}x copy  " +
             $"scalar {ReportWriter.Ratio(r.Ratio(Variant.Scalar)),5}x  TensorPrimitives {ReportWriter.Ratio(r.Ratio(Variant.TensorPrimitives)),5}x  ({r.Path}" +
             (r.Retried > 0 ? $", {r.Retried} re-timed" : "") + (r.Contended > 0 ? $", {r.Contended} contended" : "") +
             (r.Measurements > 1 ? $", measured {r.Measurements}x" : "") + (r.Noisy ? ", noisy" : "") + $"){check}");
@@ -203,10 +230,10 @@ public static class Program
 
     private static string[] QuickMethod =>
     [
-        $"mode: quick: in-process harness, {BenchThreads.Text} (generated kernels and the copy limit; scalar and TensorPrimitives single-threaded); per case: the baselines checked against the generated output at the case's shape, " +
-        "each variant warmed up >= 30 ms, then 9 rounds of one batch (>= 8 ms, >= 1 call) per variant in rotating order; median per call. " +
+        $"mode: quick: in-process harness, {BenchThreads.Text} (generated kernels, the streaming limit and the copy; scalar and TensorPrimitives single-threaded); per case: the baselines checked against the generated output at the case's shape, " +
+        "each variant warmed up >= 30 ms, then 9 rounds of one batch (>= 8 ms, >= 1 call) per variant (limit, copy, generated, scalar, TensorPrimitives) in rotating order; median per call. " +
         "A batch during which this thread waited on the run queue > 3% of its time (another job had the CPU) is re-timed (up to 4 attempts; " +
-        "CSV: samples_retried, samples_contended); a case whose copy or generated samples spread > 30% is measured again (up to 3 times, least spread kept; " +
+        "CSV: samples_retried, samples_contended); a case whose limit, copy or generated samples spread > 30% is measured again (up to 3 times, least spread kept; " +
         "still spread: marked * in the table). " +
         "JIT settled before (tier-1 code). Shows the picture, not publishable precision.",
         "all buffers L3-resident and shared by the variants; parameters: gamma, beta per channel; eps 1e-5; GroupNorm 32 groups",
@@ -219,16 +246,22 @@ public static class Program
         "all buffers L3-resident and shared by the variants; parameters: gamma, beta per channel; eps 1e-5; GroupNorm 32 groups",
     ];
 
-    private static List<string> EnvironmentLines()
+    /// <summary>The CPU model from /proc/cpuinfo ("model name", with the family/model numbers), or "unknown CPU".</summary>
+    public static string CpuModel()
     {
-        string cpu = "unknown CPU";
         try
         {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            if (line is not null) cpu = line.Split(':', 2)[1].Trim();
+            var lines = File.ReadLines("/proc/cpuinfo").TakeWhile(l => l.Length > 0).ToList();
+            string Field(string name) =>
+                lines.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l[name.Length..].TrimStart().StartsWith(':'))?.Split(':', 2)[1].Trim() ?? "?";
+            return $"{Field("model name")} (family {Field("cpu family")}, model {Field("model")}), L2 {StreamingLimit.L2Bytes / 1024} KB, L3 {StreamingLimit.L3Bytes >> 20} MB";
         }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return "unknown CPU"; }
+    }
+
+    private static List<string> EnvironmentLines()
+    {
+        string cpu = CpuModel();
         return
         [
             $"machine: {cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription.Trim()}",

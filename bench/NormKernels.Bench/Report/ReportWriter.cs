@@ -16,18 +16,22 @@ public static class ReportWriter
     /// <summary>What each column means (console footer and markdown).</summary>
     public static readonly string[] Legend =
     [
-        "copy: Span.CopyTo of the same bytes (one read + one write; backward: x and dy copied into dx in L1-sized chunks, two reads + one write), the limit; median time per call.",
+        $"limit: the physical limit, median time per call: one streaming pass over the same bytes (input read, output written with non-temporal stores after peeling to 64-byte alignment, normal stores when input + output fit in L3 ({StreamingLimit.L3Bytes >> 20} MB) and stay cached between calls; backward: x and dy read, dx written); " +
+        $"+r = one read-only pass over the input (backward: x and dy) comes first, because the statistics must see more than L2 ({StreamingLimit.L2Bytes / 1024} KB) before the first output " +
+        "(BN training/backward: one channel NCHW, the whole tensor NHWC; IN/GN NHWC, LN over C,H,W: one sample; GN NCHW: one group; IN NCHW: one plane; row norms: one row).",
+        "copy: Span.CopyTo of the same bytes (one read + one write; backward: x and dy copied into dx in L1-sized chunks, two reads + one write); median time per call.",
         "generated: the NormKernels layer's Forward, or its Backward for the backward rows (path = the instruction-set path it ran on); median time per call.",
-        "ratio: generated / copy (1.00 = at the limit; lower is better); * = noisy: other jobs disturbed the samples of copy or generated (spread > 30% after 3 measurements), rerun.",
-        "scalar, TensorPrimitives: the baseline's time / copy (same scale as ratio): plain scalar C#, and a composition of System.Numerics.Tensors.TensorPrimitives calls.",
+        "ratio: generated / limit (1.00 = at the physical limit; lower is better); * = noisy: other jobs disturbed the samples of limit, copy or generated (spread > 30% after 3 measurements), rerun. /copy: generated / copy.",
+        "scalar, TensorPrimitives: the baseline's time / limit (same scale as ratio): plain scalar C#, and a composition of System.Numerics.Tensors.TensorPrimitives calls.",
         "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster); * = torch's own copy of the bytes stayed > 30% away from the C# copy (torch disturbed), rerun.",
     ];
+
 
     // ---------------------------------------------------------------- console / markdown table
 
     private static string[] Header(bool jobs) =>
         (jobs ? new[] { "job" } : Array.Empty<string>())
-        .Concat(["case", "shape", "layout", "path", "copy", "generated", "ratio", "scalar", "TensorPrimitives", "torch"]).ToArray();
+        .Concat(["case", "shape", "layout", "path", "limit", "copy", "generated", "ratio", "/copy", "scalar", "TensorPrimitives", "torch"]).ToArray();
 
     private static IEnumerable<string[]> Rows(RunReport report, bool jobs)
     {
@@ -41,8 +45,8 @@ public static class ReportWriter
             if (jobs) row.Add(r.Job);
             row.AddRange([
                 r.Case.Op.Title, r.Case.Shape.ToString(), r.Case.Op.Layout, r.Path,
-                Time(r, Variant.Copy), Time(r, Variant.Generated),
-                Ratio(r.Ratio(Variant.Generated)) + (r.Noisy ? "*" : ""), Ratio(r.Ratio(Variant.Scalar)), Ratio(r.Ratio(Variant.TensorPrimitives)), torch,
+                LimitTime(r), Time(r, Variant.Copy), Time(r, Variant.Generated),
+                Ratio(r.Ratio(Variant.Generated)) + (r.Noisy ? "*" : ""), Ratio(r.CopyRatio(Variant.Generated)), Ratio(r.Ratio(Variant.Scalar)), Ratio(r.Ratio(Variant.TensorPrimitives)), torch,
             ]);
             yield return row.ToArray();
         }
@@ -50,7 +54,7 @@ public static class ReportWriter
         {
             var row = new List<string>();
             if (jobs) row.Add("");
-            row.AddRange([c.Op.Title, c.Shape.ToString(), c.Op.Layout, "", "", "not yet", "", "", "", ""]);
+            row.AddRange([c.Op.Title, c.Shape.ToString(), c.Op.Layout, "", "", "", "not yet", "", "", "", "", ""]);
             yield return row.ToArray();
         }
     }
@@ -68,6 +72,7 @@ public static class ReportWriter
         var rows = Rows(report, jobs).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
         int firstNumeric = jobs ? 5 : 4;
+        o.WriteLine($"CPU: {report.Cpu}");
         string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i >= firstNumeric ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd();
         o.WriteLine(Line(header));
         o.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
@@ -96,7 +101,7 @@ public static class ReportWriter
         }
 
         var series = PlotSeries(report);
-        string title = $"NormKernels {report.Mode} run {report.Started:yyyy-MM-dd HH:mm}: time / copy of the same bytes (log scale, lower is better, 1 = limit)";
+        string title = $"NormKernels {report.Mode} run {report.Started:yyyy-MM-dd HH:mm}: time / streaming limit of the same bytes (log scale, lower is better, 1 = limit)";
         File.WriteAllText(Path(".svg"), SvgPlot.Render(title, series.Labels, series.Series), new UTF8Encoding(false));
         written.Add(Path(".svg"));
         if (GnuplotPlot.TryRender(title, series.Labels, series.Series, Path(".png"), out var gnuplotNote))
@@ -120,14 +125,14 @@ public static class ReportWriter
         };
         if (report.Torch.Available)
             series.Add(($"PyTorch ({BenchThreads.Text})", "#2e9e44", results.Select(r =>
-                r.Torch is { } t && r.Times.TryGetValue(Variant.Copy, out var copy) ? t.MedianNs / copy.MedianNs : double.NaN).ToArray()));
+                r.Torch is { } t ? t.MedianNs * r.Ratio(Variant.Generated) / r.Times[Variant.Generated].MedianNs : double.NaN).ToArray()));
         return (labels, series);
     }
 
     public static string Csv(RunReport report)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("mode,job,case,op,layout,shape,dims,bytes,path,copy_ns,generated_ns,scalar_ns,tensorprimitives_ns," +
+        sb.AppendLine("mode,job,case,op,layout,shape,dims,bytes,path,limit_ns,limit_read_pass,copy_ratio,copy_ns,generated_ns,scalar_ns,tensorprimitives_ns," +
                       "ratio,scalar_ratio,tensorprimitives_ratio,generated_min_ns,generated_max_ns,copy_gbps,generated_gbps," +
                       "torch_ns,torch_copy_ns,torch_ratio,torch_calls,torch_dropped,scalar_max_abs_diff,tensorprimitives_max_abs_diff,samples_retried,samples_contended,copy_spread,generated_spread,measurements,noisy,status");
         foreach (var r in report.Results)
@@ -138,6 +143,7 @@ public static class ReportWriter
             sb.AppendJoin(',', [
                 report.Mode, r.Job, r.Case.Id, Quote(r.Case.Op.Title), r.Case.Op.Layout, r.Case.Shape.Name, r.Case.Shape.Dims,
                 r.Case.Shape.Bytes.ToString(Inv), r.Path,
+                Num(r.Times.GetValueOrDefault(Variant.Limit)?.MedianNs), StreamingLimit.NeedsReadPass(r.Case) ? "yes" : "no", Num(r.CopyRatio(Variant.Generated)),
                 Num(copy?.MedianNs), Num(g?.MedianNs), Num(r.Times.GetValueOrDefault(Variant.Scalar)?.MedianNs),
                 Num(r.Times.GetValueOrDefault(Variant.TensorPrimitives)?.MedianNs),
                 Num(r.Ratio(Variant.Generated)), Num(r.Ratio(Variant.Scalar)), Num(r.Ratio(Variant.TensorPrimitives)),
@@ -153,7 +159,7 @@ public static class ReportWriter
         foreach (var c in NotYet(report))
         {
             sb.AppendJoin(',', [report.Mode, "", c.Id, Quote(c.Op.Title), c.Op.Layout, c.Shape.Name, c.Shape.Dims, c.Shape.Bytes.ToString(Inv),
-                "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "not yet: " + c.Op.NotYet]);
+                "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "not yet: " + c.Op.NotYet]);
             sb.AppendLine();
         }
         return sb.ToString();
@@ -164,7 +170,7 @@ public static class ReportWriter
     public static string Markdown(RunReport report, string stem)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"# NormKernels benchmark, {report.Mode} run, {report.Started:yyyy-MM-dd HH:mm:ss}");
+        sb.AppendLine($"# NormKernels benchmark, {report.Mode} run, {report.Started:yyyy-MM-dd HH:mm:ss}, {report.Cpu}");
         sb.AppendLine();
         foreach (var line in report.Environment) sb.AppendLine($"* {line}");
         sb.AppendLine($"* torch: {report.Torch.Note}");
@@ -189,6 +195,10 @@ public static class ReportWriter
     }
 
     // ---------------------------------------------------------------- formatting
+
+    /// <summary>The limit's time, "+r" when it includes the read pass; "-" when not measured (full mode).</summary>
+    public static string LimitTime(CaseResult r) =>
+        r.Times.ContainsKey(Variant.Limit) ? Time(r, Variant.Limit) + (StreamingLimit.NeedsReadPass(r.Case) ? " +r" : "") : "-";
 
     public static string Time(CaseResult r, Variant v) => r.Times.TryGetValue(v, out var t) ? Time(t.MedianNs) : "-";
 

@@ -59,8 +59,8 @@ public sealed class QuickHarness
         return best;
     }
 
-    /// <summary>The larger relative spread of the copy's and the generated kernel's samples.</summary>
-    private static double Spread(CaseResult r) => Math.Max(r.Spread(Variant.Copy), r.Spread(Variant.Generated));
+    /// <summary>The largest relative spread of the limit's, the copy's and the generated kernel's samples.</summary>
+    private static double Spread(CaseResult r) => Math.Max(r.Spread(Variant.Limit), Math.Max(r.Spread(Variant.Copy), r.Spread(Variant.Generated)));
 
     private CaseResult MeasureOnce(BenchCase benchCase)
     {
@@ -68,6 +68,7 @@ public sealed class QuickHarness
         var result = new CaseResult(benchCase, "Quick");
         var bodies = new Dictionary<Variant, Action>
         {
+            [Variant.Limit] = Variants.Create(Variant.Limit, d),
             [Variant.Copy] = Variants.Create(Variant.Copy, d),
             [Variant.Generated] = GeneratedLayers.Create(d, out Func<KernelPath> lastPath),
             [Variant.Scalar] = Variants.Create(Variant.Scalar, d),

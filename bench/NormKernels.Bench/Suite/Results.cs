@@ -73,8 +73,14 @@ public sealed class CaseResult
 
     public double Spread(Variant v) => Spreads.TryGetValue(v, out var s) ? s : 0;
 
-    /// <summary>Time / Copy time (the ratio to the limit), or NaN when a time is missing.</summary>
+    /// <summary>Time / limit time (the streaming limit, <see cref="Variant.Limit"/>; the copy in a full BenchmarkDotNet
+    /// run, which does not measure the limit), or NaN when a time is missing.</summary>
     public double Ratio(Variant v) =>
+        Times.TryGetValue(v, out var t) && (Times.TryGetValue(Variant.Limit, out var limit) || Times.TryGetValue(Variant.Copy, out limit))
+            ? t.MedianNs / limit.MedianNs : double.NaN;
+
+    /// <summary>Time / <c>Span.CopyTo</c> time of the same bytes (the second ratio column), or NaN.</summary>
+    public double CopyRatio(Variant v) =>
         Times.TryGetValue(v, out var t) && Times.TryGetValue(Variant.Copy, out var copy) ? t.MedianNs / copy.MedianNs : double.NaN;
 
     /// <summary>Generated time / torch time (lower is better for us), or NaN.</summary>
@@ -88,6 +94,9 @@ public sealed class RunReport
     public required string Mode { get; init; }
     public required DateTime Started { get; init; }
     public required List<string> Environment { get; init; }
+
+    /// <summary>The CPU model (/proc/cpuinfo), printed in the table header and the markdown title.</summary>
+    public string Cpu { get; init; } = "unknown CPU";
     public required IReadOnlyList<string> Method { get; init; }
     public List<CaseResult> Results { get; } = new();
     public TorchRun Torch { get; set; } = TorchRun.NotAvailable("not run");

@@ -7,7 +7,7 @@ namespace NormKernels.Bench.Suite;
 /// <summary>What runs side by side in each case.</summary>
 public enum Variant
 {
-    /// <summary>The limit: <c>Span.CopyTo</c> of the same bytes (one read, one write). Baseline of every ratio.</summary>
+    /// <summary><c>Span.CopyTo</c> of the same bytes (one read, one write): the second ratio column.</summary>
     Copy,
 
     /// <summary>The NormKernels generated layer (instance <c>Forward</c>, as a user calls it).</summary>
@@ -18,17 +18,22 @@ public enum Variant
 
     /// <summary>A composition of <c>System.Numerics.Tensors.TensorPrimitives</c> calls (see <c>Baselines/TensorPrimitives*.cs</c>).</summary>
     TensorPrimitives,
+
+    /// <summary>The physical limit, baseline of the ratio column: a streaming pass over the same bytes with
+    /// non-temporal stores, plus one read pass where the statistics span more than L2 (<see cref="StreamingLimit"/>).</summary>
+    Limit,
 }
 
 /// <summary>Builds the runnable body of each variant for a case. A new operation adds one arm to each switch.</summary>
 public static class Variants
 {
-    public static readonly Variant[] All = [Variant.Copy, Variant.Generated, Variant.Scalar, Variant.TensorPrimitives];
+    public static readonly Variant[] All = [Variant.Limit, Variant.Copy, Variant.Generated, Variant.Scalar, Variant.TensorPrimitives];
 
     /// <summary>The variant's body, reading <see cref="CaseData.Input"/> and writing <see cref="CaseData.Output"/>.</summary>
     public static Action Create(Variant variant, CaseData d) => variant switch
     {
         Variant.Copy => Copy(d),
+        Variant.Limit => StreamingLimit.Create(d, new BenchCase(d.Op, d.Shape)),
         Variant.Generated => GeneratedLayers.Create(d),
         Variant.Scalar => Scalar(d),
         Variant.TensorPrimitives => Tensors(d),

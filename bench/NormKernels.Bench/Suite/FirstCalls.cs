@@ -1,0 +1,109 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using NormKernels.Bench.Kernels;
+
+namespace NormKernels.Bench.Suite;
+
+/// <summary>
+/// <c>--first-calls</c> (issue 11, item 3): how fast the first calls after constructing a layer run, against the
+/// steady state. Each case runs in a fresh process of its own (this program again, with <c>--first-calls-case</c>,
+/// the same affinity and environment), so that no earlier call has compiled or tiered up its generated methods:
+/// no self-check, no JIT warm-up. In that process: the case's buffers, then a new layer, then every call timed
+/// one by one for <see cref="Seconds"/> s. Reported: the median of calls 1-10 and of calls 11-100, the steady state
+/// (median of the last 50 calls), and the first call starting a window of 20 consecutive calls whose median is
+/// within 10% of the steady state (and when that call ended, in ms after construction).
+/// Only measures: the kernels are unchanged.
+/// </summary>
+public static class FirstCalls
+{
+    public const double Seconds = 10;
+
+    public static readonly string[] DefaultCases = ["bn-train-nchw-S1", "in-nchw-S1", "gn32-nchw-S1", "ln-last-S4"];
+
+    /// <summary>The parent: one child process per case; prints the table; returns the exit code.</summary>
+    public static int Run(IEnumerable<BenchCase> selected, bool explicitCases, string cpu, TextWriter o)
+    {
+        var cases = explicitCases ? selected.ToList() : DefaultCases.Select(Catalog.Find).ToList();
+        o.WriteLine($"First calls after constructing a layer, each case in a fresh process ({Environment.ProcessorCount} CPU(s) visible, " +
+                    $"{BenchThreads.Text}); CPU: {cpu}; {DateTime.Now:yyyy-MM-dd HH:mm}");
+        var lines = new List<string>();
+        foreach (var c in cases)
+        {
+            var psi = Relaunch.Self(["--first-calls-case", c.Id, "--threads", BenchThreads.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            psi.RedirectStandardOutput = true;
+            using var p = Process.Start(psi)!;
+            string output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            string? line = output.Split('\n').FirstOrDefault(l => l.StartsWith("|", StringComparison.Ordinal));
+            if (p.ExitCode != 0 || line is null)
+            {
+                o.WriteLine($"{c.Id}: child failed (exit {p.ExitCode}): {output.Trim()}");
+                return 1;
+            }
+            lines.Add(line.TrimEnd());
+            o.WriteLine("  " + line.TrimEnd());
+        }
+        o.WriteLine();
+        o.WriteLine("| case | CPUs seen | calls 1-10 | calls 11-100 | steady (last 50) | 1-10 / steady | 11-100 / steady | first 20 calls within 10% from call | at |");
+        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var l in lines) o.WriteLine(l);
+        return 0;
+    }
+
+    /// <summary>The child: measures one case from a cold start and prints one markdown row.</summary>
+    public static int Child(BenchCase c)
+    {
+        var d = new CaseData(c);
+        var body = GeneratedLayers.Create(d);
+        var times = new List<double>();
+        var at = new List<double>();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed.TotalSeconds < Seconds || times.Count < 200)
+        {
+            long start = Stopwatch.GetTimestamp();
+            body();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            at.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        double steady = Median(times.Skip(times.Count - 50));
+        double first = Median(times.Take(10)), next = Median(times.Skip(10).Take(90));
+        // The first window of 20 consecutive calls whose median is within 10% of the steady state (single calls, and
+        // later stretches, are disturbed by other jobs on a shared machine, so "every call after" would measure them).
+        const int window = 20;
+        int settled = times.Count;
+        for (int i = 0; i + window <= times.Count; i++)
+            if (Median(times.Skip(i).Take(window)) <= 1.1 * steady) { settled = i; break; }
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Format(inv, "| {0} | {1} | {2:0.00} ms | {3:0.00} ms | {4:0.00} ms | {5:0.00}x | {6:0.00}x | {7} of {8} | {9:0} ms |",
+            c.Id, Environment.ProcessorCount, first, next, steady, first / steady, next / steady, settled + 1, times.Count,
+            settled < at.Count ? at[settled] : double.NaN));
+        return 0;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var s = values.OrderBy(v => v).ToList();
+        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
+    }
+}
+
+/// <summary>Starting this program again (the same host, the same assembly), e.g. under <c>taskset</c>.</summary>
+public static class Relaunch
+{
+    /// <summary>A start info running this program with <paramref name="args"/>, optionally prefixed by a command (taskset).</summary>
+    public static ProcessStartInfo Self(IEnumerable<string> args, params string[] prefix)
+    {
+        string host = Environment.ProcessPath ?? "dotnet";
+        var command = new List<string>(prefix) { host };
+        // Under `dotnet NormKernels.Bench.dll` the host is dotnet: the assembly goes first.
+        if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+            command.Add(typeof(Relaunch).Assembly.Location);
+        command.AddRange(args);
+        var psi = new ProcessStartInfo(command[0]) { UseShellExecute = false };
+        foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
+        return psi;
+    }
+}
