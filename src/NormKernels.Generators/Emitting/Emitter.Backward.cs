@@ -60,17 +60,8 @@ internal static partial class Emitter
             {
                 w.Line("// Units: fixed groups of consecutive blocks (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "); each group sums its parameter gradients into its own partial.");
                 w.Line("int blocks = (int)" + ctx.Product(ctx.BlockIndices) + ";");
-                w.Line("int groups = (int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));");
-                w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);");
-                w.Line("double[] gradPartials = " + Pool + "<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));");
-                w.Line("double[][] doubles = new double[workers][];");
-                w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
-                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-                {
-                    // One statistic per block: no per-index scratch (the sums stay in registers).
-                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : GradientDoubles) + ");");
-                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + (SingleStatistic(ctx) ? "1" : GradientElements) + ");");
-                }
+                // One statistic per block: no per-index scratch (the sums stay in registers).
+                EmitGroupGradientScratch(w, ctx, SingleStatistic(ctx) ? "1" : GradientDoubles, SingleStatistic(ctx) ? "1" : GradientElements);
                 using (w.Block("try"))
                 {
                     w.Line("new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();");
@@ -79,14 +70,7 @@ internal static partial class Emitter
                     EmitParameterGradients(w, ctx, "groups");
                 }
                 using (w.Block("finally"))
-                {
-                    w.Line(Pool + "<double>.Shared.Return(gradPartials);");
-                    using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-                    {
-                        w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
-                        w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
-                    }
-                }
+                    EmitReturnGroupGradientScratch(w, ctx);
             }
             else
             {
@@ -142,6 +126,32 @@ internal static partial class Emitter
     private const string GradientDoubles = "3 * coefficients + 5 * statistics";
     private const string GradientElements = "5 * coefficients";
     private const string GradientPartials = "3 * coefficients";
+
+    /// <summary>Block plans: the groups of blocks (the parallel units), the workers, the groups' parameter-gradient partials and each
+    /// worker's doubles and elements.</summary>
+    private static void EmitGroupGradientScratch(SourceWriter w, Context ctx, string workerDoubles, string workerElements)
+    {
+        w.Line("int groups = (int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));");
+        w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);");
+        w.Line("double[] gradPartials = " + Pool + "<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));");
+        w.Line("double[][] doubles = new double[workers][];");
+        w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
+        using (w.Block("for (int worker = 0; worker < workers; worker++)"))
+        {
+            w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + workerDoubles + ");");
+            w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + workerElements + ");");
+        }
+    }
+
+    private static void EmitReturnGroupGradientScratch(SourceWriter w, Context ctx)
+    {
+        w.Line(Pool + "<double>.Shared.Return(gradPartials);");
+        using (w.Block("for (int worker = 0; worker < workers; worker++)"))
+        {
+            w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
+            w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
+        }
+    }
 
     /// <summary>Whole-tensor plans: the chunking of the first gradient segment and the rented partials, doubles and elements.</summary>
     private static void EmitWholeTensorGradientScratch(SourceWriter w, Context ctx, string comment)

@@ -259,17 +259,8 @@ internal static partial class Emitter
                 w.Line("// Units: fixed groups of consecutive blocks (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "), as in the backward.");
                 w.Line("int blocks = (int)" + ctx.Product(ctx.BlockIndices) + ";");
                 w.Line("int totalStatistics = blocks * statistics;");
-                w.Line("int groups = (int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));");
-                w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);");
-                w.Line("double[] gradPartials = " + Pool + "<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));");
+                EmitGroupGradientScratch(w, ctx, GradientDoubles, GradientElements);
                 w.Line("double[] sums = " + Pool + "<double>.Shared.Rent(3 * totalStatistics);");
-                w.Line("double[][] doubles = new double[workers][];");
-                w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
-                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-                {
-                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + GradientDoubles + ");");
-                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + GradientElements + ");");
-                }
                 using (w.Block("try"))
                 {
                     if (!sums)
@@ -296,13 +287,8 @@ internal static partial class Emitter
                 }
                 using (w.Block("finally"))
                 {
-                    w.Line(Pool + "<double>.Shared.Return(gradPartials);");
                     w.Line(Pool + "<double>.Shared.Return(sums);");
-                    using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-                    {
-                        w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
-                        w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
-                    }
+                    EmitReturnGroupGradientScratch(w, ctx);
                 }
             }
             else
