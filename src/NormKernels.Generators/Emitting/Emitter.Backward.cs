@@ -330,24 +330,8 @@ internal static partial class Emitter
                 w.Line(ctx.T + "[] elements = _elements[worker];");
                 EmitBackwardScratchRefs(w, ctx);
             }
-            w.Line("ref " + ctx.T + " x = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
-            w.Line("ref " + ctx.T + " dx = ref " + Units + ".At<" + ctx.T + ">(spans.S1);");
-            w.Line("ref " + ctx.T + " dy = ref " + Units + ".At<" + ctx.T + ">(spans.S2);");
-            w.Line("ref " + ctx.T + " gamma = ref " + Units + ".At<" + ctx.T + ">(spans.S3);");
-            w.Line("ref " + ctx.T + " stat0 = ref " + Units + ".At<" + ctx.T + ">(spans.S4);");
-            w.Line("ref " + ctx.T + " stat1 = ref " + Units + ".At<" + ctx.T + ">(spans.S5);");
-            w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);");
-            w.Line("int parameters = _parameters;");
-            w.Line("int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);");
-            using (w.Block("for (int block = firstBlock; block < lastBlock; block++)"))
+            EmitGroupBlocks(w, ctx, writesDx: true, () =>
             {
-                var offsets = EmitBlockIndex(w, ctx, "block");
-                w.Line("nint xo = " + offsets.Memory + ";");
-                w.Line("nint so = " + offsets.Statistic + ";");
-                if (ctx.Spec.HasAffine) w.Line("nint po = " + offsets.Parameter + ";");
-                w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
-                w.Line("ref " + ctx.T + " dyb = ref " + Unsafe + ".Add(ref dy, xo);");
-                w.Line("ref " + ctx.T + " dxb = ref " + Unsafe + ".Add(ref dx, xo);");
                 if (SingleStatistic(ctx))
                 {
                     EmitSingleStatisticBlock(w, ctx);
@@ -361,8 +345,34 @@ internal static partial class Emitter
                     EmitGradientCoefficients(w, ctx, ctx.Spec.HasAffine ? "po" : "(nint)0", "gamma", "gradSums", "parameters");
                     EmitGradientCall(w, ctx, "GradientApply", "ref xb, ref dyb, ref dxb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD");
                 }
-            }
+            });
         });
+    }
+
+    /// <summary>A group unit's loop over its blocks (the unit's share of the fixed groups): the span refs, the group's
+    /// parameter-gradient partial, and per block its offsets (xo, so, po) and refs (xb, dyb, and dxb when it writes dx).</summary>
+    private static void EmitGroupBlocks(SourceWriter w, Context ctx, bool writesDx, System.Action body)
+    {
+        w.Line("ref " + ctx.T + " x = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
+        if (writesDx) w.Line("ref " + ctx.T + " dx = ref " + Units + ".At<" + ctx.T + ">(spans.S1);");
+        w.Line("ref " + ctx.T + " dy = ref " + Units + ".At<" + ctx.T + ">(spans.S2);");
+        w.Line("ref " + ctx.T + " gamma = ref " + Units + ".At<" + ctx.T + ">(spans.S3);");
+        w.Line("ref " + ctx.T + " stat0 = ref " + Units + ".At<" + ctx.T + ">(spans.S4);");
+        w.Line("ref " + ctx.T + " stat1 = ref " + Units + ".At<" + ctx.T + ">(spans.S5);");
+        w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);");
+        w.Line("int parameters = _parameters;");
+        w.Line("int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);");
+        using (w.Block("for (int block = firstBlock; block < lastBlock; block++)"))
+        {
+            var offsets = EmitBlockIndex(w, ctx, "block");
+            w.Line("nint xo = " + offsets.Memory + ";");
+            w.Line("nint so = " + offsets.Statistic + ";");
+            if (ctx.Spec.HasAffine) w.Line("nint po = " + offsets.Parameter + ";");
+            w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
+            w.Line("ref " + ctx.T + " dyb = ref " + Unsafe + ".Add(ref dy, xo);");
+            if (writesDx) w.Line("ref " + ctx.T + " dxb = ref " + Unsafe + ".Add(ref dx, xo);");
+            body();
+        }
     }
 
     /// <summary>The planner's <see cref="KernelPlan.GradientPerStatistic"/>: sums per statistic, gamma loaded along the run.</summary>

@@ -442,24 +442,9 @@ internal static partial class Emitter
             w.Line("ref double countRef = ref " + Marshal + ".GetArrayDataReference(_sums);");
             w.Line("ref double sumGradRef = ref " + Unsafe + ".Add(ref countRef, _totalStatistics);");
             w.Line("ref double sumGradCenteredRef = ref " + Unsafe + ".Add(ref sumGradRef, _totalStatistics);");
-            w.Line("ref " + ctx.T + " x = ref " + Units + ".At<" + ctx.T + ">(spans.S0);");
-            if (!sums) w.Line("ref " + ctx.T + " dx = ref " + Units + ".At<" + ctx.T + ">(spans.S1);");
-            w.Line("ref " + ctx.T + " dy = ref " + Units + ".At<" + ctx.T + ">(spans.S2);");
-            w.Line("ref " + ctx.T + " gamma = ref " + Units + ".At<" + ctx.T + ">(spans.S3);");
-            w.Line("ref " + ctx.T + " stat0 = ref " + Units + ".At<" + ctx.T + ">(spans.S4);");
-            w.Line("ref " + ctx.T + " stat1 = ref " + Units + ".At<" + ctx.T + ">(spans.S5);");
-            w.Line("ref double gradSums = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);");
-            w.Line("int parameters = _parameters;");
-            w.Line("int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);");
-            using (w.Block("for (int block = firstBlock; block < lastBlock; block++)"))
+            string po = ctx.Spec.HasAffine ? "po" : "(nint)0";
+            EmitGroupBlocks(w, ctx, writesDx: !sums, () =>
             {
-                var offsets = EmitBlockIndex(w, ctx, "block");
-                w.Line("nint xo = " + offsets.Memory + ";");
-                w.Line("nint so = " + offsets.Statistic + ";");
-                string po = ctx.Spec.HasAffine ? "po" : "(nint)0";
-                if (ctx.Spec.HasAffine) w.Line("nint po = " + offsets.Parameter + ";");
-                w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref x, xo);");
-                w.Line("ref " + ctx.T + " dyb = ref " + Unsafe + ".Add(ref dy, xo);");
                 EmitSynchronizedTerms(w, ctx, sums, "so", "stat0", "stat1");
                 EmitGradientShift(w, ctx, "dyb");
                 w.Line("new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();");
@@ -470,11 +455,10 @@ internal static partial class Emitter
                 }
                 else
                 {
-                    w.Line("ref " + ctx.T + " dxb = ref " + Unsafe + ".Add(ref dx, xo);");
                     EmitSynchronizedCoefficients(w, ctx, "so", po, "gamma", "gradSums", "parameters", "localCount");
                     EmitGradientCall(w, ctx, "GradientApply", "ref xb, ref dyb, ref dxb", "(nint)0", ctx.SegmentExtent(ctx.Plan.GradientSegments[0]), "ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD");
                 }
-            }
+            });
         });
     }
 }
