@@ -434,7 +434,7 @@ internal static partial class Emitter
         {
             string args = "ref xb, " + ctx.ExtentArgs + ", " + from + ", " + to + (standardize ? ", ref shift, " + sum : "") + ", " + sq;
             foreach (var isa in ctx.Isas)
-                w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Statistics") + "(" + args + "); break;");
+                w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.PathCall("Statistics") + "(" + args + "); break;");
         }
     }
 
@@ -571,7 +571,7 @@ internal static partial class Emitter
             string args = x + ", " + y + ", " + ctx.ExtentArgs + ", " + from + ", " + to + ", ref coefA, ref coefB" + (ctx.Spec.IsRootMeanSquare ? "" : ", ref coefC") +
                 (ctx.Plan.Form == ApplyForm.TwoStep ? ", " + g + ", " + h : "");
             foreach (var isa in ctx.Isas)
-                w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call("Apply") + "(" + args + "); break;");
+                w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.PathCall("Apply") + "(" + args + "); break;");
         }
     }
 }

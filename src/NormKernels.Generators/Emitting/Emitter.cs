@@ -17,6 +17,7 @@ internal static partial class Emitter
     private const string KernelPath = "global::NormKernels.KernelPath";
     private const string Ops = "global::NormKernels.Runtime.IVector128Ops";
     private const string TensorArgs = "global::NormKernels.Runtime.TensorArgs";
+    private const string Rt = "global::NormKernels.Runtime";
 
     /// <summary>The runtime types behind the thread contract and Backward's input check.</summary>
     private static class Guard
@@ -52,12 +53,10 @@ internal static partial class Emitter
             EmitShards(w, ctx);
             EmitSynchronizedBackward(w, ctx);
             EmitAdaptive(w, ctx);
+            EmitStatisticsPass(w, ctx);
+            EmitApplyPass(w, ctx);
             foreach (var isa in ctx.Isas)
-            {
-                EmitStatisticsPass(w, ctx, isa);
-                EmitApplyPass(w, ctx, isa);
                 EmitBackwardPasses(w, ctx, isa);
-            }
         }
 
         for (int i = closers.Count - 1; i >= 0; i--) closers[i].Dispose();

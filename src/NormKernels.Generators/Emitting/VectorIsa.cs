@@ -139,4 +139,26 @@ internal sealed class VectorIsa
 
     /// <summary>The call-site spelling of a path method (the 128-bit path passes its ops type).</summary>
     public string Call(string method) => method + "_" + Suffix + (Is128 ? "<TOps>" : "");
+
+    /// <summary>The type parameters of a method emitted once for every path: the path struct and its vector type.</summary>
+    public const string PathParams = "<TS, TV>";
+
+    /// <summary>The constraints of <see cref="PathParams"/> for elements of type <paramref name="element"/>.</summary>
+    public static string PathConstraint(string element) =>
+        " where TS : struct, global::NormKernels.Runtime.ISimd<TV, " + element + "> where TV : struct";
+
+    /// <summary>The shared run kernels for the path of a method emitted with <see cref="PathParams"/>.</summary>
+    public static string Runs(string element) => "global::NormKernels.Runtime.Runs<TS, TV, " + element + ">";
+
+    /// <summary>The runtime struct of this path.</summary>
+    public string SimdType => Bits switch
+    {
+        512 => "global::NormKernels.Runtime.V512<" + Element + ">",
+        256 => "global::NormKernels.Runtime.V256<" + Element + ">",
+        128 => "global::NormKernels.Runtime.V128<" + Element + ", TOps>",
+        _ => "global::NormKernels.Runtime.Scalar<" + Element + ">",
+    };
+
+    /// <summary>The call-site spelling of a method emitted once for every path, instantiated for this path.</summary>
+    public string PathCall(string method) => method + "<" + SimdType + ", " + Vec + ">";
 }

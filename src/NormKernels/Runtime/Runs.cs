@@ -1,0 +1,250 @@
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
+
+namespace NormKernels.Runtime;
+
+/// <summary>How a coefficient reaches a run: one value for the whole run, or one per element loaded along it.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface IOperand
+{
+    /// <summary>True when the operand is loaded along the run; false when it is one value.</summary>
+    static abstract bool Lanes { get; }
+}
+
+/// <summary>One value for the whole run, broadcast to every lane.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Splat : IOperand
+{
+    /// <inheritdoc/>
+    public static bool Lanes => false;
+}
+
+/// <summary>One value per element of the run, loaded along it.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Lanes : IOperand
+{
+    /// <inheritdoc/>
+    static bool IOperand.Lanes => true;
+}
+
+/// <summary>
+/// The shape-independent inner runs of the generated layers, written once for every path
+/// (<typeparamref name="TS"/>), vector type (<typeparamref name="TV"/>) and element type (<typeparamref name="T"/>).
+/// A generated layer keeps only its loop nest, which calls these on each contiguous run; the JIT compiles one copy
+/// per path and inlines it into that nest. Every run needs at least <c>TS.Count</c> elements (the paths are chosen
+/// per call by the innermost extent): the last partial vector of a run is an overlapped load whose finished lanes are
+/// masked, so a reduction's order depends on the shape alone, never on the address.
+/// </summary>
+/// <remarks>
+/// Reductions: <see cref="Unroll"/> independent vector accumulators in the element type over chunks of
+/// <see cref="ChunkVectors"/> unrolled steps, each chunk's lanes widened and added into double. Sums are of
+/// <c>x - shift</c> (shift = a sample of the statistic), so they stay small whatever the data's offset.
+/// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+{
+    /// <summary>Independent accumulators per reduction (and the apply loop's unroll).</summary>
+    public const int Unroll = 4;
+
+    /// <summary>Unrolled steps (or rows) per chunk added into double.</summary>
+    public const int ChunkVectors = 16;
+
+    // ------------------------------------------------------------------ statistics
+
+    /// <summary>Adds the sum of <c>p[i] - shift</c> to <paramref name="sum"/> and of its square to <paramref name="sq"/>, over a contiguous run.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Reduce(ref T p, nint len, T shift, ref double sum, ref double sq) =>
+        ReduceCore<Centered>(ref p, len, shift, ref sum, ref sq);
+
+    /// <summary>Adds the sum of <c>p[i]^2</c> to <paramref name="sq"/>, over a contiguous run.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ReduceSquares(ref T p, nint len, ref double sq) =>
+        ReduceCore<Uncentered>(ref p, len, default, ref sq, ref sq);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ReduceCore<TC>(ref T p, nint len, T shift, ref double sum, ref double sq) where TC : struct, IOperand
+    {
+        int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
+        TV k = TS.Splat(shift);
+        double s = 0d, q = 0d;
+        for (nint chunk = 0; chunk < len; chunk += chunkLength)
+        {
+            nint end = len - chunk > chunkLength ? chunk + chunkLength : len;
+            TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+            TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+            nint i = chunk;
+            for (; i + step <= end; i += step)
+            {
+                Accumulate<TC>(TS.Load(ref p, i), k, ref s0, ref q0);
+                Accumulate<TC>(TS.Load(ref p, i + w), k, ref s1, ref q1);
+                Accumulate<TC>(TS.Load(ref p, i + 2 * w), k, ref s2, ref q2);
+                Accumulate<TC>(TS.Load(ref p, i + 3 * w), k, ref s3, ref q3);
+            }
+            for (; i + w <= end; i += w)
+                Accumulate<TC>(TS.Load(ref p, i), k, ref s0, ref q0);
+            if (w > 1 && i < end)
+                AccumulateMasked<TC>(TS.Load(ref p, end - w), k, TS.LastLanes(end - i), ref s0, ref q0);
+            if (TC.Lanes) s += TS.SumWidened(TS.Add(TS.Add(s0, s1), TS.Add(s2, s3)));
+            q += TS.SumWidened(TS.Add(TS.Add(q0, q1), TS.Add(q2, q3)));
+        }
+        if (TC.Lanes) sum += s;
+        sq += q;
+    }
+
+    /// <summary>
+    /// Per column, adds the sum of <c>p[r, j] - shift[j]</c> to <paramref name="sum"/>[j] and of its square to
+    /// <paramref name="sq"/>[j], over <paramref name="rows"/> rows of <paramref name="width"/> contiguous columns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ReduceColumns(ref T p, nint rows, nint width, ref T shift, ref double sum, ref double sq) =>
+        ReduceColumnsCore<Centered>(ref p, rows, width, ref shift, ref sum, ref sq);
+
+    /// <summary>Per column, adds the sum of <c>p[r, j]^2</c> to <paramref name="sq"/>[j].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ReduceSquareColumns(ref T p, nint rows, nint width, ref double sq) =>
+        ReduceColumnsCore<Uncentered>(ref p, rows, width, ref Unsafe.NullRef<T>(), ref sq, ref sq);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ReduceColumnsCore<TC>(ref T p, nint rows, nint width, ref T shift, ref double sum, ref double sq) where TC : struct, IOperand
+    {
+        int w = TS.Count, step = Unroll * w;
+        for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
+        {
+            nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
+            nint j = 0;
+            for (; j + step <= width; j += step)
+            {
+                TV k0 = TC.Lanes ? TS.Load(ref shift, j) : TS.Zero, k1 = TC.Lanes ? TS.Load(ref shift, j + w) : TS.Zero;
+                TV k2 = TC.Lanes ? TS.Load(ref shift, j + 2 * w) : TS.Zero, k3 = TC.Lanes ? TS.Load(ref shift, j + 3 * w) : TS.Zero;
+                TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+                TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+                for (nint r = r0; r < rend; r++)
+                {
+                    nint o = r * width + j;
+                    Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
+                    Accumulate<TC>(TS.Load(ref p, o + w), k1, ref s1, ref q1);
+                    Accumulate<TC>(TS.Load(ref p, o + 2 * w), k2, ref s2, ref q2);
+                    Accumulate<TC>(TS.Load(ref p, o + 3 * w), k3, ref s3, ref q3);
+                }
+                if (TC.Lanes)
+                {
+                    TS.AddWidened(ref sum, j, s0); TS.AddWidened(ref sum, j + w, s1);
+                    TS.AddWidened(ref sum, j + 2 * w, s2); TS.AddWidened(ref sum, j + 3 * w, s3);
+                }
+                TS.AddWidened(ref sq, j, q0); TS.AddWidened(ref sq, j + w, q1);
+                TS.AddWidened(ref sq, j + 2 * w, q2); TS.AddWidened(ref sq, j + 3 * w, q3);
+            }
+            for (; j + w <= width; j += w)
+                ColumnVector<TC>(ref p, r0, rend, width, j, ref shift, ref sum, ref sq, false, default);
+            if (w > 1 && j < width)
+                ColumnVector<TC>(ref p, r0, rend, width, width - w, ref shift, ref sum, ref sq, true, TS.LastLanes(width - j));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ColumnVector<TC>(ref T p, nint r0, nint rend, nint width, nint col, ref T shift, ref double sum, ref double sq, bool masked, TV mask)
+        where TC : struct, IOperand
+    {
+        TV k = TC.Lanes ? TS.Load(ref shift, col) : TS.Zero;
+        TV s = TS.Zero, q = TS.Zero;
+        for (nint r = r0; r < rend; r++)
+        {
+            if (masked) AccumulateMasked<TC>(TS.Load(ref p, r * width + col), k, mask, ref s, ref q);
+            else Accumulate<TC>(TS.Load(ref p, r * width + col), k, ref s, ref q);
+        }
+        if (TC.Lanes) TS.AddWidened(ref sum, col, s);
+        TS.AddWidened(ref sq, col, q);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate<TC>(TV v, TV k, ref TV s, ref TV q) where TC : struct, IOperand
+    {
+        TV d = TC.Lanes ? TS.Subtract(v, k) : v;
+        if (TC.Lanes) s = TS.Add(s, d);
+        q = TS.MultiplyAdd(d, d, q);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateMasked<TC>(TV v, TV k, TV mask, ref TV s, ref TV q) where TC : struct, IOperand
+    {
+        TV d = TS.And(TC.Lanes ? TS.Subtract(v, k) : v, mask);
+        if (TC.Lanes) s = TS.Add(s, d);
+        q = TS.MultiplyAdd(d, d, q);
+    }
+
+    // ------------------------------------------------------------------ apply
+
+    /// <summary><c>y = (x - c) * a + b</c> over a contiguous run; <typeparamref name="TA"/> says whether a, b, c are one value or loaded along the run.
+    /// The last partial vector is blended with what is already stored, so in-place use (y = x) stays correct.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Apply<TA>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c) where TA : struct, IOperand =>
+        ApplyCore<Centered, TA, Uncentered, Splat>(ref x, ref y, len, ref a, ref b, ref c, ref a, ref b);
+
+    /// <summary><c>y = x * a + b</c> over a contiguous run (root mean square: no centering).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scale<TA>(ref T x, ref T y, nint len, ref T a, ref T b) where TA : struct, IOperand =>
+        ApplyCore<Uncentered, TA, Uncentered, Splat>(ref x, ref y, len, ref a, ref b, ref a, ref a, ref b);
+
+    /// <summary><c>y = ((x - c) * a + b) * g + h</c>: the statistic's coefficients (<typeparamref name="TA"/>) then the affine parameters (<typeparamref name="TP"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ApplyAffine<TA, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h)
+        where TA : struct, IOperand where TP : struct, IOperand =>
+        ApplyCore<Centered, TA, Centered, TP>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h);
+
+    /// <summary><c>y = (x * a + b) * g + h</c> (root mean square with affine parameters).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ScaleAffine<TA, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T g, ref T h)
+        where TA : struct, IOperand where TP : struct, IOperand =>
+        ApplyCore<Uncentered, TA, Centered, TP>(ref x, ref y, len, ref a, ref b, ref a, ref g, ref h);
+
+    // TC: centered (x - c); TA: how a, b, c arrive; TG: whether g, h apply (Centered = yes); TP: how g, h arrive.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ApplyCore<TC, TA, TG, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h)
+        where TC : struct, IOperand where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand
+    {
+        int w = TS.Count, step = Unroll * w;
+        TV va = TA.Lanes ? TS.Zero : TS.Splat(a), vb = TA.Lanes ? TS.Zero : TS.Splat(b);
+        TV vc = TA.Lanes || !TC.Lanes ? TS.Zero : TS.Splat(c);
+        TV vg = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(g), vh = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(h);
+        nint i = 0;
+        for (; i + step <= len; i += step)
+        {
+            TV v0 = TS.Load(ref x, i), v1 = TS.Load(ref x, i + w), v2 = TS.Load(ref x, i + 2 * w), v3 = TS.Load(ref x, i + 3 * w);
+            TS.Store(Expression<TC, TA, TG, TP>(v0, i, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, i);
+            TS.Store(Expression<TC, TA, TG, TP>(v1, i + w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, i + w);
+            TS.Store(Expression<TC, TA, TG, TP>(v2, i + 2 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, i + 2 * w);
+            TS.Store(Expression<TC, TA, TG, TP>(v3, i + 3 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, i + 3 * w);
+        }
+        for (; i + w <= len; i += w)
+            TS.Store(Expression<TC, TA, TG, TP>(TS.Load(ref x, i), i, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, i);
+        if (w > 1 && i < len)
+        {
+            nint t = len - w;
+            TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
+            TS.Store(TS.Select(TS.LastLanes(len - i), r, TS.Load(ref y, t)), ref y, t);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Expression<TC, TA, TG, TP>(TV v, nint at, ref T a, ref T b, ref T c, ref T g, ref T h, TV va, TV vb, TV vc, TV vg, TV vh)
+        where TC : struct, IOperand where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand
+    {
+        TV A = TA.Lanes ? TS.Load(ref a, at) : va, B = TA.Lanes ? TS.Load(ref b, at) : vb;
+        TV d = TC.Lanes ? TS.Subtract(v, TA.Lanes ? TS.Load(ref c, at) : vc) : v;
+        TV r = TS.MultiplyAdd(d, A, B);
+        if (TG.Lanes)
+            r = TS.MultiplyAdd(r, TP.Lanes ? TS.Load(ref g, at) : vg, TP.Lanes ? TS.Load(ref h, at) : vh);
+        return r;
+    }
+
+    // Internal flags reuse the operand vocabulary: Lanes = yes, Splat = no.
+    private readonly struct Centered : IOperand
+    {
+        public static bool Lanes => true;
+    }
+
+    private readonly struct Uncentered : IOperand
+    {
+        public static bool Lanes => false;
+    }
+}
