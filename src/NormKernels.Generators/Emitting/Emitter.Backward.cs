@@ -61,16 +61,17 @@ internal static partial class Emitter
                 w.Line("// Units: fixed groups of consecutive blocks (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "); each group sums its parameter gradients into its own partial.");
                 w.Line("int blocks = (int)" + ctx.Product(ctx.BlockIndices) + ";");
                 // One statistic per block: no per-index scratch (the sums stay in registers).
-                EmitGroupGradientScratch(w, ctx, SingleStatistic(ctx) ? "1" : GradientDoubles, SingleStatistic(ctx) ? "1" : GradientElements);
+                EmitGroupGradientScratch(w, ctx, SingleStatistic(ctx) ? null : GradientDoubles, GradientElements);
                 using (w.Block("try"))
                 {
                     w.Line("new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();");
-                    w.Line(Units + ".For(groups, workers, new BackwardGroup<TOps>(path, " + ctx.ExtentArgs + ", epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials), " +
+                    w.Line(Units + ".For(groups, workers, new BackwardGroup<TOps>(path, " + ctx.ExtentArgs + ", epsilon, constant, blocks, groups, parameters" +
+                           (SingleStatistic(ctx) ? "" : ", doubles, elements") + ", gradPartials), " +
                            "input, inputGrad, outputGrad, gamma, " + stat0Span + ", " + stat1Span + ");");
                     EmitParameterGradients(w, ctx, "groups");
                 }
                 using (w.Block("finally"))
-                    EmitReturnGroupGradientScratch(w, ctx);
+                    EmitReturnGroupGradientScratch(w, ctx, !SingleStatistic(ctx));
             }
             else
             {
@@ -129,11 +130,12 @@ internal static partial class Emitter
 
     /// <summary>Block plans: the groups of blocks (the parallel units), the workers, the groups' parameter-gradient partials and each
     /// worker's doubles and elements.</summary>
-    private static void EmitGroupGradientScratch(SourceWriter w, Context ctx, string workerDoubles, string workerElements)
+    private static void EmitGroupGradientScratch(SourceWriter w, Context ctx, string? workerDoubles, string workerElements)
     {
         w.Line("int groups = (int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));");
         w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);");
         w.Line("double[] gradPartials = " + Pool + "<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));");
+        if (workerDoubles is null) return;
         w.Line("double[][] doubles = new double[workers][];");
         w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
         using (w.Block("for (int worker = 0; worker < workers; worker++)"))
@@ -143,9 +145,10 @@ internal static partial class Emitter
         }
     }
 
-    private static void EmitReturnGroupGradientScratch(SourceWriter w, Context ctx)
+    private static void EmitReturnGroupGradientScratch(SourceWriter w, Context ctx, bool workerScratch = true)
     {
         w.Line(Pool + "<double>.Shared.Return(gradPartials);");
+        if (!workerScratch) return;
         using (w.Block("for (int worker = 0; worker < workers; worker++)"))
         {
             w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
@@ -310,11 +313,10 @@ internal static partial class Emitter
 
     private static void EmitBackwardGroup(SourceWriter w, Context ctx)
     {
-        EmitUnitStruct(w, ctx, "BackwardGroup", new[]
-        {
-            (ctx.T, "epsilon"), ("bool", "constant"), ("int", "blocks"), ("int", "groups"), ("int", "parameters"),
-            ("double[][]", "doubles"), (ctx.T + "[][]", "elements"), ("double[]", "gradPartials"),
-        }, () =>
+        var fields = new List<(string, string)> { (ctx.T, "epsilon"), ("bool", "constant"), ("int", "blocks"), ("int", "groups"), ("int", "parameters") };
+        if (!SingleStatistic(ctx)) { fields.Add(("double[][]", "doubles")); fields.Add((ctx.T + "[][]", "elements")); }
+        fields.Add(("double[]", "gradPartials"));
+        EmitUnitStruct(w, ctx, "BackwardGroup", fields.ToArray(), () =>
         {
             w.Line(ctx.T + " epsilon = _epsilon;");
             w.Line("bool constant = _constant;");

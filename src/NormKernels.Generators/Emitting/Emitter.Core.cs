@@ -307,32 +307,17 @@ internal static partial class Emitter
     }
 
     /// <summary>
-    /// A unit body: a readonly struct implementing IParallelBody that carries the path, the extents and
-    /// <paramref name="fields"/> (type, name) into <c>Run(worker, unit, spans)</c>, where they are locals again
-    /// (<c>path</c>, <c>e_*</c>, <c>_name</c> fields) before <paramref name="run"/> writes the unit's work.
+    /// A unit body: a readonly struct implementing IParallelBody whose primary constructor carries the path, the extents
+    /// (<c>e_*</c>) and <paramref name="fields"/> (type, name: visible as <c>_name</c>) into <c>Run(worker, unit, spans)</c>,
+    /// where <paramref name="run"/> writes the unit's work.
     /// </summary>
     private static void EmitUnitStruct(SourceWriter w, Context ctx, string name, (string Type, string Name)[] fields, System.Action run)
     {
-        using (w.Block("private readonly struct " + name + "<TOps> : " + Body + " where TOps : struct, " + Ops))
+        string parameters = string.Concat(fields.Select(f => ", " + f.Type + " _" + f.Name));
+        using (w.Block("private readonly struct " + name + "<TOps>(" + KernelPath + " path, " + ctx.ExtentParams + parameters + ") : " + Body + " where TOps : struct, " + Ops))
         {
-            w.Line("private readonly " + KernelPath + " _path;");
-            foreach (var axis in ctx.Axes) w.Line("private readonly nint _e_" + axis.Name + ";");
-            foreach (var (type, field) in fields) w.Line("private readonly " + type + " _" + field + ";");
-            w.Line();
-            string parameters = string.Concat(fields.Select(f => ", " + f.Type + " " + f.Name));
-            using (w.Block("public " + name + "(" + KernelPath + " path, " + ctx.ExtentParams + parameters + ")"))
-            {
-                w.Line("_path = path;");
-                foreach (var axis in ctx.Axes) w.Line("_e_" + axis.Name + " = e_" + axis.Name + ";");
-                foreach (var (_, field) in fields) w.Line("_" + field + " = " + field + ";");
-            }
-            w.Line();
             using (w.Block("public void Run(int worker, int unit, in " + Pinned + " spans)"))
-            {
-                w.Line(KernelPath + " path = _path;");
-                foreach (var axis in ctx.Axes) w.Line("nint e_" + axis.Name + " = _e_" + axis.Name + ";");
                 run();
-            }
         }
         w.Line();
     }
