@@ -409,12 +409,21 @@ internal static partial class Emitter
         w.Line();
 
         // Which path: the widest whose vector fits the innermost extent of every pass that runs.
-        using (w.Block("private static " + KernelPath + " ChoosePath(bool training, " + ctx.ExtentParams + ")"))
+        string applyExtent = ctx.Clamp(ctx.ApplyInnerExtent), statExtent = ctx.Clamp(ctx.StatInnerExtent);
+        if (applyExtent == statExtent)
         {
-            w.Line(KernelPath + " apply = global::NormKernels.Isa.Select<" + ctx.T + ">(" + ctx.Clamp(ctx.ApplyInnerExtent) + ");");
-            w.Line("if (!training) return apply;");
-            w.Line(KernelPath + " statistics = global::NormKernels.Isa.Select<" + ctx.T + ">(" + ctx.Clamp(ctx.StatInnerExtent) + ");");
-            w.Line("return statistics < apply ? statistics : apply;");
+            // Both passes run over the same innermost extent: one choice serves training and inference.
+            w.Line("private static " + KernelPath + " ChoosePath(bool training, " + ctx.ExtentParams + ") => global::NormKernels.Isa.Select<" + ctx.T + ">(" + applyExtent + ");");
+        }
+        else
+        {
+            using (w.Block("private static " + KernelPath + " ChoosePath(bool training, " + ctx.ExtentParams + ")"))
+            {
+                w.Line(KernelPath + " apply = global::NormKernels.Isa.Select<" + ctx.T + ">(" + applyExtent + ");");
+                w.Line("if (!training) return apply;");
+                w.Line(KernelPath + " statistics = global::NormKernels.Isa.Select<" + ctx.T + ">(" + statExtent + ");");
+                w.Line("return statistics < apply ? statistics : apply;");
+            }
         }
         w.Line();
 
