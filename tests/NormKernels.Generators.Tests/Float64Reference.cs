@@ -1,7 +1,7 @@
 namespace NormKernels.Generators.Tests;
 
 /// <summary>
-/// DESIGN.md's one formula, y = (x - mean_S) / sqrt(var_S + eps) * gamma + beta, in float64 over any layout: each element's
+/// The formula of docs/architecture.md, y = (x - mean_S) / sqrt(var_S + eps) * gamma + beta, in float64 over any layout: each element's
 /// statistic is indexed by its kept axes (C counted by group when there are groups), in layout order. No vectors, no folding.
 /// </summary>
 internal static class Float64Reference

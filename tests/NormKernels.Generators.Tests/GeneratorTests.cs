@@ -55,7 +55,7 @@ public sealed class CompiledMatrixFixture : IDisposable
 /// <summary>
 /// NormalizeGenerator through CSharpGeneratorDriver over the test matrix: no generator diagnostics, one file per layer,
 /// the output compiles with no diagnostic at all at warning level 9999 (nullable on, documentation diagnosed), and the
-/// compiled layers compute DESIGN.md's formula.
+/// compiled layers compute the formula of docs/architecture.md.
 /// </summary>
 public sealed class GeneratorTests : IClassFixture<CompiledMatrixFixture>
 {

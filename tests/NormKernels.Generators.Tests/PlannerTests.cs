@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace NormKernels.Generators.Tests;
 
 /// <summary>
-/// The planner, one row per case of DESIGN.md's pattern table, read from the plan the emitter prints into each generated
+/// The planner, one row per case of the pattern table in docs/architecture.md, read from the plan the emitter prints into each generated
 /// file's <c>&lt;remarks&gt;</c> (the readable contract of the .g.cs): axis pattern, blocks, statistics segments and
 /// innermost strategy, and the apply form.
 /// </summary>
@@ -14,7 +14,7 @@ public sealed class PlannerTests
 
     private sealed record Row(LayerCase Layer, PrintedPlan Expected);
 
-    /// <summary>DESIGN.md's table. Blocks: the leading kept axes ("" = the whole tensor is one block).</summary>
+    /// <summary>The pattern table of docs/architecture.md. Blocks: the leading kept axes ("" = the whole tensor is one block).</summary>
     private static readonly Row[] Rows =
     {
         // A channel's elements are N contiguous H*W runs: one block per channel, normalized right after its statistics.
