@@ -12,6 +12,7 @@ internal sealed class SourceWriter
 
     public void Line(string line = "")
     {
+        line = Simplify(line);
         if (line.Length > 0) _text.Append(' ', _indent * 4).Append(line);
         _text.Append('\n');
     }
@@ -23,6 +24,19 @@ internal sealed class SourceWriter
         Line("{");
         _indent++;
         return new Closer(this, closing);
+    }
+
+    // Offsets and extents are composed from plan parts, so a constant part can reach the text as (nint)0 or (nint)1.
+    // These rewrites drop them where the result is the same expression: Unsafe.Add(ref r, (nint)0) is r (as a value,
+    // a target and a ref argument), "* (nint)1" multiplies by one, "(int)(nint)1" is 1.
+    private static readonly System.Text.RegularExpressions.Regex AddZero =
+        new System.Text.RegularExpressions.Regex(@"global::System\.Runtime\.CompilerServices\.Unsafe\.Add\(ref ([A-Za-z_][A-Za-z0-9_]*), \(nint\)0\)");
+
+    private static string Simplify(string line)
+    {
+        if (line.IndexOf("(nint)", StringComparison.Ordinal) < 0) return line;
+        line = AddZero.Replace(line, "$1");
+        return line.Replace("(int)(nint)1", "1").Replace(" * (nint)1)", ")").Replace(" * (nint)1;", ";").Replace(" * (nint)1,", ",");
     }
 
     public override string ToString()
