@@ -18,11 +18,25 @@ public sealed class ModelWalkTests
         typeof(SyntaxToken), typeof(SyntaxReference), typeof(AttributeData), typeof(TypedConstant),
     };
 
-    /// <summary>Why <paramref name="type"/> may not appear in a model, or null: a forbidden type, or any type of Roslyn's assemblies.</summary>
+    /// <summary>
+    /// Roslyn's plain values: structs and enums of numbers that compare by value and keep nothing alive (what an equatable
+    /// location or diagnostic model, as the LoggerMessage and Regex generators keep, is made of).
+    /// </summary>
+    private static readonly Type[] PlainRoslynValues =
+    {
+        typeof(Microsoft.CodeAnalysis.Text.TextSpan), typeof(Microsoft.CodeAnalysis.Text.LinePositionSpan),
+        typeof(Microsoft.CodeAnalysis.Text.LinePosition), typeof(DiagnosticSeverity),
+    };
+
+    /// <summary>
+    /// Why <paramref name="type"/> may not appear in a model, or null: a forbidden type, or any type of Roslyn's assemblies
+    /// except <see cref="PlainRoslynValues"/>.
+    /// </summary>
     private static string? Why(Type type)
     {
         foreach (Type forbidden in Forbidden)
             if (forbidden.IsAssignableFrom(type)) return forbidden.Name;
+        if (PlainRoslynValues.Contains(type)) return null;
         Assembly assembly = type.Assembly;
         if (assembly == typeof(Compilation).Assembly || assembly == typeof(CSharpCompilation).Assembly) return "a Roslyn type";
         if (type.IsArray) return Why(type.GetElementType()!);
@@ -163,7 +177,7 @@ public sealed class ModelWalkTests
     private static void CheckEquatable(Type type, string path, Assembly models, HashSet<Type> seen, List<string> problems)
     {
         if (Why(type) is string why) { problems.Add(path + " is " + type.FullName + " (" + why + ")"); return; }
-        if (type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal)) return;
+        if (type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || PlainRoslynValues.Contains(type)) return;
         if (Nullable.GetUnderlyingType(type) is Type underlying) { CheckEquatable(underlying, path, models, seen, problems); return; }
         if (type.IsGenericType && (type.Namespace == "System" && type.Name.StartsWith("ValueTuple`", StringComparison.Ordinal)
             || type.Assembly == typeof(NormalizeGenerator).Assembly && type.Name == "EquatableArray`1"))
@@ -244,5 +258,6 @@ public sealed class ModelWalkTests
         public override int GetHashCode() => Name.GetHashCode(StringComparison.Ordinal);
     }
 
-    private sealed record BadModel(int[] Items, List<string> Names, object Anything, OpenModel Open, PlainModel Plain, Location? Where, (string, int[]) Pair, int Fine, string AlsoFine);
+    private sealed record BadModel(int[] Items, List<string> Names, object Anything, OpenModel Open, PlainModel Plain, Location? Where, (string, int[]) Pair, int Fine, string AlsoFine,
+        Microsoft.CodeAnalysis.Text.TextSpan Span, DiagnosticSeverity Severity);
 }
