@@ -213,8 +213,9 @@ public sealed class IncrementalTests
     [Fact]
     public void EditingALayersOwnFile_OutsideTheDeclaration_LeavesEveryStepCached()
     {
-        // ForAttributeWithMetadataName runs Parser.Parse again for the edited tree (its own step reports Unchanged), but the
-        // model is equal, so nothing of ours runs: Parse, Plan and the outputs are Cached.
+        // The layer's own tree changes, yet its declaration does not. ForAttributeWithMetadataName (combined with the
+        // compilation inside Roslyn) runs Parser.Parse again on every edit; the model is equal, so nothing of ours after it
+        // runs: Parse, Plan and the outputs are Cached, as for any other edit.
         string edited = Bn.Source + "\n// a comment typed below the layer\n/// <summary>A helper typed next to the layer.</summary>\npublic static class Helper { }\n";
         AssertCached(c => Replace(c, Bn.Source, edited), changed: null);
     }
