@@ -17,6 +17,13 @@ namespace NormKernels.Generators;
 [Generator(LanguageNames.CSharp)]
 public sealed class NormalizeGenerator : IIncrementalGenerator
 {
+    /// <summary>
+    /// Test only, never set in production: plants the caching regression issue 10 describes, the plan step combined with
+    /// the whole compilation, so that it re-runs on every edit. IncrementalTests sets it (by reflection) to show that its
+    /// caching checks fail on that mistake; everything else in the pipeline is the same code.
+    /// </summary>
+    internal bool PlanWithCompilation { get; init; }
+
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
@@ -28,8 +35,9 @@ public sealed class NormalizeGenerator : IIncrementalGenerator
             .Select(static (r, _) => r!)
             .WithTrackingName(TrackingNames.Parse);
 
-        var planned = parsed
-            .Select(static (r, _) => Plan(r))
+        var planned = (PlanWithCompilation
+                ? parsed.Combine(context.CompilationProvider).Select(static (p, _) => Plan(p.Left))
+                : parsed.Select(static (r, _) => Plan(r)))
             .WithTrackingName(TrackingNames.Plan);
 
         context.RegisterSourceOutput(planned, static (spc, item) => Emit(spc, item));

@@ -1,6 +1,6 @@
 namespace NormKernels.Generators;
 
-/// <summary>Names of the incremental pipeline steps; tests assert their Cached/Unchanged state after unrelated edits.</summary>
+/// <summary>Names of the incremental pipeline steps; IncrementalTests asserts every one is Cached after unrelated edits.</summary>
 public static class TrackingNames
 {
     /// <summary>Attribute + symbol to <c>NormSpec</c> (null for declarations the analyzer reports).</summary>

@@ -7,7 +7,8 @@ namespace NormKernels.Generators.Tests;
 /// <summary>
 /// The models the pipeline caches (the values of the Parse and Plan steps) hold no Roslyn object: no symbol, compilation,
 /// syntax, semantic model or location, which would keep compilations alive and defeat caching. Walked by reflection over
-/// every field, declared and actual type, recursively.
+/// every field, declared and actual type, recursively. A second walk, over types, checks that the model types of every
+/// tracked step of both generators compare by value all the way down (what Roslyn's caching compares).
 /// </summary>
 public sealed class ModelWalkTests
 {
@@ -17,11 +18,25 @@ public sealed class ModelWalkTests
         typeof(SyntaxToken), typeof(SyntaxReference), typeof(AttributeData), typeof(TypedConstant),
     };
 
-    /// <summary>Why <paramref name="type"/> may not appear in a model, or null: a forbidden type, or any type of Roslyn's assemblies.</summary>
+    /// <summary>
+    /// Roslyn's plain values: structs and enums of numbers that compare by value and keep nothing alive (what an equatable
+    /// location or diagnostic model, as the LoggerMessage and Regex generators keep, is made of).
+    /// </summary>
+    private static readonly Type[] PlainRoslynValues =
+    {
+        typeof(Microsoft.CodeAnalysis.Text.TextSpan), typeof(Microsoft.CodeAnalysis.Text.LinePositionSpan),
+        typeof(Microsoft.CodeAnalysis.Text.LinePosition), typeof(DiagnosticSeverity),
+    };
+
+    /// <summary>
+    /// Why <paramref name="type"/> may not appear in a model, or null: a forbidden type, or any type of Roslyn's assemblies
+    /// except <see cref="PlainRoslynValues"/>.
+    /// </summary>
     private static string? Why(Type type)
     {
         foreach (Type forbidden in Forbidden)
             if (forbidden.IsAssignableFrom(type)) return forbidden.Name;
+        if (PlainRoslynValues.Contains(type)) return null;
         Assembly assembly = type.Assembly;
         if (assembly == typeof(Compilation).Assembly || assembly == typeof(CSharpCompilation).Assembly) return "a Roslyn type";
         if (type.IsArray) return Why(type.GetElementType()!);
@@ -150,4 +165,99 @@ public sealed class ModelWalkTests
     }
 
     private sealed record LeakyModel(string Layout, object[] Items, ISymbol? Symbol);
+
+    /// <summary>
+    /// Why values of <paramref name="type"/> might not compare by value, walked through the declared types of every field
+    /// (null fields included, unlike the value walk above). Allowed: numbers, enums, strings; Nullable, ValueTuple and the
+    /// generator's EquatableArray of allowed types; and sealed classes or structs of <paramref name="models"/> that
+    /// implement IEquatable of themselves and declare Equals(object) and GetHashCode (records do), whose fields are allowed.
+    /// Anything else (arrays, collections, object, interfaces, open classes, Roslyn types) compares by reference or
+    /// unknowably, and would make a step's value differ from the last run's even when nothing changed.
+    /// </summary>
+    private static void CheckEquatable(Type type, string path, Assembly models, HashSet<Type> seen, List<string> problems)
+    {
+        if (Why(type) is string why) { problems.Add(path + " is " + type.FullName + " (" + why + ")"); return; }
+        if (type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || PlainRoslynValues.Contains(type)) return;
+        if (Nullable.GetUnderlyingType(type) is Type underlying) { CheckEquatable(underlying, path, models, seen, problems); return; }
+        if (type.IsGenericType && (type.Namespace == "System" && type.Name.StartsWith("ValueTuple`", StringComparison.Ordinal)
+            || type.Assembly == typeof(NormalizeGenerator).Assembly && type.Name == "EquatableArray`1"))
+        {
+            foreach (Type argument in type.GetGenericArguments()) CheckEquatable(argument, path + "<" + argument.Name + ">", models, seen, problems);
+            return;
+        }
+        if (type.IsArray) { problems.Add(path + " is an array, " + type.Name + ", compared by reference (use EquatableArray<T>)"); return; }
+        if (type.IsInterface || type.IsAbstract || type == typeof(object) || typeof(Delegate).IsAssignableFrom(type))
+        {
+            problems.Add(path + " is declared " + type.FullName + ": its equality depends on what it holds");
+            return;
+        }
+        if (type.Assembly != models)
+        {
+            problems.Add(path + " is " + type.FullName + " from " + type.Assembly.GetName().Name + ", not known to compare by value");
+            return;
+        }
+        if (!seen.Add(type)) return;
+        if (!type.IsValueType && !type.IsSealed) problems.Add(path + ": " + type.Name + " is not sealed (a derived type can change its equality)");
+        if (!typeof(IEquatable<>).MakeGenericType(type).IsAssignableFrom(type)) problems.Add(path + ": " + type.Name + " does not implement IEquatable<" + type.Name + ">");
+        if (type.GetMethod(nameof(Equals), new[] { typeof(object) })?.DeclaringType != type) problems.Add(path + ": " + type.Name + " does not override Equals(object)");
+        if (type.GetMethod(nameof(GetHashCode), Type.EmptyTypes)?.DeclaringType != type) problems.Add(path + ": " + type.Name + " does not override GetHashCode()");
+        for (Type? t = type; t != null && t != typeof(object) && t != typeof(ValueType); t = t.BaseType)
+            foreach (FieldInfo field in t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+                CheckEquatable(field.FieldType, path + "." + field.Name, models, seen, problems);
+    }
+
+    /// <summary>The model types of every step TrackingNames names, in both generators, compare by value all the way down.</summary>
+    [Fact]
+    public void StepModelTypes_AreValueEquatable_AndHoldNoRoslynTypes()
+    {
+        const string lrn = "using NormKernels;\nnamespace Layers;\n/// <summary>L.</summary>\n[LocalResponseNormalize(Layout = \"NHWC\")]\npublic sealed partial class Lrn;\n";
+        GeneratorDriverRunResult run = IncrementalTests.CreateDriver(new NormalizeGenerator())
+            .RunGenerators(GeneratorHelper.Compile(LayerCase.Matrix.Select(c => c.Source).Append(lrn).ToArray()))
+            .GetRunResult();
+
+        var problems = new List<string>();
+        var seen = new HashSet<Type>();
+        foreach (string step in IncrementalTests.StepNames)
+        {
+            var types = run.Results.Where(r => r.TrackedSteps.ContainsKey(step))
+                .SelectMany(r => IncrementalTests.Outputs(r, step)).Select(o => o.Value.GetType()).Distinct().ToList();
+            Assert.True(types.Count > 0, "step " + step + " produced nothing");
+            foreach (Type type in types) CheckEquatable(type, step + "<" + type.Name + ">", typeof(NormalizeGenerator).Assembly, seen, problems);
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        // The walk went below the step values: the spec, the plan and their element types were checked.
+        Assert.Contains(seen, t => t.Name == "NormSpec");
+        Assert.Contains(seen, t => t.Name == "KernelPlan");
+        Assert.Contains(seen, t => t.Name == "PlanAxis");
+        Assert.Contains(seen, t => t.Name == "LrnSpec");
+    }
+
+    /// <summary>The type walk itself finds each kind of model that does not compare by value.</summary>
+    [Fact]
+    public void TypeWalk_FindsModelsThatDoNotCompareByValue()
+    {
+        var problems = new List<string>();
+        CheckEquatable(typeof(BadModel), "m", typeof(ModelWalkTests).Assembly, new HashSet<Type>(), problems);
+        Assert.True(problems.Count == 8, string.Join("\n", problems));
+        Assert.Contains(problems, p => p.StartsWith("m.<Items>k__BackingField is an array", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("m.<Names>k__BackingField is System.Collections.Generic.List", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("m.<Anything>k__BackingField is declared System.Object", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p == "m.<Open>k__BackingField: OpenModel is not sealed (a derived type can change its equality)");
+        Assert.Contains(problems, p => p == "m.<Plain>k__BackingField: PlainModel does not implement IEquatable<PlainModel>");
+        Assert.Contains(problems, p => p == "m.<Plain>k__BackingField: PlainModel does not override Equals(object)");
+        Assert.Contains(problems, p => p.StartsWith("m.<Where>k__BackingField is Microsoft.CodeAnalysis.Location", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("m.<Pair>k__BackingField<Int32[]> is an array", StringComparison.Ordinal));
+    }
+
+    private record OpenModel(string Name);
+
+    private sealed class PlainModel
+    {
+        public string Name { get; } = "";
+
+        public override int GetHashCode() => Name.GetHashCode(StringComparison.Ordinal);
+    }
+
+    private sealed record BadModel(int[] Items, List<string> Names, object Anything, OpenModel Open, PlainModel Plain, Location? Where, (string, int[]) Pair, int Fine, string AlsoFine,
+        Microsoft.CodeAnalysis.Text.TextSpan Span, DiagnosticSeverity Severity);
 }
