@@ -196,13 +196,7 @@ namespace Layers
 
         private static int ParameterCount(int n, int c, int h, int w) => c;
 
-        private static global::NormKernels.KernelPath ChoosePath(bool training, nint e_n, nint e_c, nint e_h, nint e_w)
-        {
-            global::NormKernels.KernelPath apply = global::NormKernels.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
-            if (!training) return apply;
-            global::NormKernels.KernelPath statistics = global::NormKernels.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
-            return statistics < apply ? statistics : apply;
-        }
+        private static global::NormKernels.KernelPath ChoosePath(bool training, nint e_n, nint e_c, nint e_h, nint e_w) => global::NormKernels.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
 
         private static void CheckKernel(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, int statisticsLength0, int statisticsLength1, float epsilon, bool training)
         {
@@ -434,9 +428,9 @@ namespace Layers
             // Units: one per block (c); each worker has its own scratch.
             int units = (int)e_c;
             int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            int statistics = (int)(nint)1;
-            int coefficients = (int)(nint)1;
-            int accumulators = (int)(nint)1;
+            int statistics = 1;
+            int coefficients = 1;
+            int accumulators = 1;
             double[][] doubles = new double[workers][];
             float[][] elements = new float[workers][];
             for (int worker = 0; worker < workers; worker++)
@@ -459,43 +453,15 @@ namespace Layers
             return path;
         }
 
-        private readonly struct TrainingBlock<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct TrainingBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, double[][] _doubles, float[][] _elements, float[]? _meanResidual) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_c;
-            private readonly nint _e_h;
-            private readonly nint _e_w;
-            private readonly float _epsilon;
-            private readonly double[][] _doubles;
-            private readonly float[][] _elements;
-            private readonly float[]? _meanResidual;
-
-            public TrainingBlock(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float epsilon, double[][] doubles, float[][] elements, float[]? meanResidual)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_c = e_c;
-                _e_h = e_h;
-                _e_w = e_w;
-                _epsilon = epsilon;
-                _doubles = doubles;
-                _elements = elements;
-                _meanResidual = meanResidual;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_c = _e_c;
-                nint e_h = _e_h;
-                nint e_w = _e_w;
                 float epsilon = _epsilon;
                 float[]? meanResidual = _meanResidual;
-                int statistics = (int)(nint)1;
-                int coefficients = (int)(nint)1;
-                int accumulators = (int)(nint)1;
+                int statistics = 1;
+                int coefficients = 1;
+                int accumulators = 1;
                 double[] doubles = _doubles[worker];
                 float[] elements = _elements[worker];
                 ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
@@ -521,19 +487,19 @@ namespace Layers
                 nint rest = unit;
                 nint b_c = rest % e_c;
                 nint xo = b_c * (e_h * e_w);
-                nint so = b_c * (nint)1;
-                nint po = b_c * (nint)1;
+                nint so = b_c;
+                nint po = b_c;
                 ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
                 ref float yb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, xo);
                 // Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, (nint)0) = global::System.Runtime.CompilerServices.Unsafe.Add(ref xb, (nint)0);
+                statShift = xb;
                 new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
                 switch (path)
                 {
-                    case global::NormKernels.KernelPath.Vector512: Statistics_V512(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector256: Statistics_V256(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector128: Statistics_V128<TOps>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                    default: Statistics_Scalar(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
+                    case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
+                    case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
+                    case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
+                    default: Statistics<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
                 }
                 for (int s = 0; s < statistics; s++)
                 {
@@ -547,18 +513,18 @@ namespace Layers
                 // Coefficients, one triple per fold index (computed in double): y = (x - C) * A + B with C = mean rounded to the element type,
                 // A = gamma * rstd and B = beta - (mean - C) * A. x - C is exact for x near the mean, so y keeps the element type's
                 // precision relative to y itself, not to |mean| / std as x * A + (beta - mean * A) would.
-                double a = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, (nint)0);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, (nint)0) = (float)a;
-                double m = global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, (nint)0);
+                double a = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * rstd;
+                coefA = (float)a;
+                double m = mu;
                 float c = (float)m;
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, (nint)0) = c;
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, (nint)0) = (float)((double)global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po) - (m - c) * a);
+                coefC = c;
+                coefB = (float)((double)global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po) - (m - c) * a);
                 switch (path)
                 {
-                    case global::NormKernels.KernelPath.Vector512: Apply_V512(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector256: Apply_V256(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector128: Apply_V128<TOps>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    default: Apply_Scalar(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
+                    case global::NormKernels.KernelPath.Vector512: Apply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
+                    case global::NormKernels.KernelPath.Vector256: Apply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
+                    case global::NormKernels.KernelPath.Vector128: Apply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
+                    default: Apply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
                 }
             }
         }
@@ -568,8 +534,8 @@ namespace Layers
             // Units: one per block (c); each worker has its own scratch.
             int units = (int)e_c;
             int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            int statistics = (int)(nint)1;
-            int coefficients = (int)(nint)1;
+            int statistics = 1;
+            int coefficients = 1;
             double[][] doubles = new double[workers][];
             float[][] elements = new float[workers][];
             for (int worker = 0; worker < workers; worker++)
@@ -592,42 +558,14 @@ namespace Layers
             return path;
         }
 
-        private readonly struct InferenceBlock<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct InferenceBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, double[][] _doubles, float[][] _elements, float[]? _meanResidual) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_c;
-            private readonly nint _e_h;
-            private readonly nint _e_w;
-            private readonly float _epsilon;
-            private readonly double[][] _doubles;
-            private readonly float[][] _elements;
-            private readonly float[]? _meanResidual;
-
-            public InferenceBlock(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float epsilon, double[][] doubles, float[][] elements, float[]? meanResidual)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_c = e_c;
-                _e_h = e_h;
-                _e_w = e_w;
-                _epsilon = epsilon;
-                _doubles = doubles;
-                _elements = elements;
-                _meanResidual = meanResidual;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_c = _e_c;
-                nint e_h = _e_h;
-                nint e_w = _e_w;
                 float epsilon = _epsilon;
                 float[]? meanResidual = _meanResidual;
-                int statistics = (int)(nint)1;
-                int coefficients = (int)(nint)1;
+                int statistics = 1;
+                int coefficients = 1;
                 double[] doubles = _doubles[worker];
                 float[] elements = _elements[worker];
                 ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
@@ -646,8 +584,8 @@ namespace Layers
                 nint rest = unit;
                 nint b_c = rest % e_c;
                 nint xo = b_c * (e_h * e_w);
-                nint so = b_c * (nint)1;
-                nint po = b_c * (nint)1;
+                nint so = b_c;
+                nint po = b_c;
                 ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
                 ref float yb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, xo);
                 for (int s = 0; s < statistics; s++)
@@ -658,18 +596,18 @@ namespace Layers
                 // Coefficients, one triple per fold index (computed in double): y = (x - C) * A + B with C = mean rounded to the element type,
                 // A = gamma * rstd and B = beta - (mean - C) * A. x - C is exact for x near the mean, so y keeps the element type's
                 // precision relative to y itself, not to |mean| / std as x * A + (beta - mean * A) would.
-                double a = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, (nint)0);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, (nint)0) = (float)a;
-                double m = global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, (nint)0);
+                double a = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * rstd;
+                coefA = (float)a;
+                double m = mu;
                 float c = (float)m;
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, (nint)0) = c;
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, (nint)0) = (float)((double)global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po) - (m - c) * a);
+                coefC = c;
+                coefB = (float)((double)global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po) - (m - c) * a);
                 switch (path)
                 {
-                    case global::NormKernels.KernelPath.Vector512: Apply_V512(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector256: Apply_V256(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector128: Apply_V128<TOps>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    default: Apply_Scalar(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
+                    case global::NormKernels.KernelPath.Vector512: Apply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
+                    case global::NormKernels.KernelPath.Vector256: Apply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
+                    case global::NormKernels.KernelPath.Vector128: Apply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
+                    default: Apply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
                 }
             }
         }
@@ -688,8 +626,8 @@ namespace Layers
 
         private static global::NormKernels.KernelPath BackwardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.ReadOnlySpan<float> stat1, float epsilon, bool constant, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            int statistics = (int)(nint)1;
-            int coefficients = (int)(nint)1;
+            int statistics = 1;
+            int coefficients = 1;
             int parameters = weightGrad.Length;
             // Units: fixed groups of consecutive blocks (c); each group sums its parameter gradients into its own partial.
             int blocks = (int)e_c;
@@ -732,50 +670,14 @@ namespace Layers
             return path;
         }
 
-        private readonly struct BackwardGroup<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct BackwardGroup<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[][] _doubles, float[][] _elements, double[] _gradPartials) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_c;
-            private readonly nint _e_h;
-            private readonly nint _e_w;
-            private readonly float _epsilon;
-            private readonly bool _constant;
-            private readonly int _blocks;
-            private readonly int _groups;
-            private readonly int _parameters;
-            private readonly double[][] _doubles;
-            private readonly float[][] _elements;
-            private readonly double[] _gradPartials;
-
-            public BackwardGroup(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float epsilon, bool constant, int blocks, int groups, int parameters, double[][] doubles, float[][] elements, double[] gradPartials)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_c = e_c;
-                _e_h = e_h;
-                _e_w = e_w;
-                _epsilon = epsilon;
-                _constant = constant;
-                _blocks = blocks;
-                _groups = groups;
-                _parameters = parameters;
-                _doubles = doubles;
-                _elements = elements;
-                _gradPartials = gradPartials;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_c = _e_c;
-                nint e_h = _e_h;
-                nint e_w = _e_w;
                 float epsilon = _epsilon;
                 bool constant = _constant;
-                int statistics = (int)(nint)1;
-                int coefficients = (int)(nint)1;
+                int statistics = 1;
+                int coefficients = 1;
                 double count = (double)(e_n * e_h * e_w);
                 double[] doubles = _doubles[worker];
                 float[] elements = _elements[worker];
@@ -807,8 +709,8 @@ namespace Layers
                     nint rest = block;
                     nint b_c = rest % e_c;
                     nint xo = b_c * (e_h * e_w);
-                    nint so = b_c * (nint)1;
-                    nint po = b_c * (nint)1;
+                    nint so = b_c;
+                    nint po = b_c;
                     ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
                     ref float dyb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, xo);
                     ref float dxb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, xo);
@@ -817,9 +719,9 @@ namespace Layers
                         global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so + s);
                         global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s) = global::NormKernels.Runtime.Statistics.InverseStd(global::System.Runtime.CompilerServices.Unsafe.Add(ref stat1, so + s), epsilon);
                     }
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, (nint)0) = (float)(-global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, (nint)0));
+                    coefM = (float)(-mu);
                     // Gradient shift: each fold index's first dy.
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, (nint)0) = global::System.Runtime.CompilerServices.Unsafe.Add(ref dyb, (nint)0);
+                    coefD = dyb;
                     new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
@@ -834,7 +736,7 @@ namespace Layers
                     // mf the mean rounded to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U
                     // come back in double.
                     double perIndex = count * statistics / coefficients;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref centredTotal, (nint)0) += global::System.Runtime.CompilerServices.Unsafe.Add(ref sumX, (nint)0);
+                    centredTotal += sumX;
                     // The mean in double: the saved one (rounded to the element type) corrected by the exact sum of x - mf over its statistic.
                     if (!constant)
                     {
@@ -845,13 +747,13 @@ namespace Layers
                     }
                     // A = sum g * U, B = sum g * V per statistic; dbeta += U, dgamma += V * rstd per parameter.
                     double g = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po);
-                    double shiftU = global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, (nint)0), centerU = -(double)global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, (nint)0);
-                    double u = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumU, (nint)0) + perIndex * shiftU;
-                    double v = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumV, (nint)0) + shiftU * global::System.Runtime.CompilerServices.Unsafe.Add(ref sumX, (nint)0) + (centerU - global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, (nint)0)) * u;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, (nint)0) += g * u;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, (nint)0) += g * v;
+                    double shiftU = coefD, centerU = -(double)coefM;
+                    double u = sumU + perIndex * shiftU;
+                    double v = sumV + shiftU * sumX + (centerU - mu) * u;
+                    sumA += g * u;
+                    sumB += g * v;
                     global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, po) += u;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, parameters + po) += v * global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, (nint)0);
+                    global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, parameters + po) += v * rstd;
                     // Per statistic, in place of A and B: Q = -r^3 * B / M and R = -r * A / M (0 with constant statistics).
                     for (int s = 0; s < statistics; s++)
                     {
@@ -862,11 +764,11 @@ namespace Layers
                     }
                     // dx = dy * P + (x - mean) * Q + R, per fold index, run as (dy - dz) * P + (x - mf) * Q + R' with
                     // R' = R + dz * P + (mf - mean) * Q in double: the lanes only multiply small differences.
-                    double coefp = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, (nint)0), coefq = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, (nint)0);
-                    double shiftR = global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, (nint)0), centerR = -(double)global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, (nint)0);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefP, (nint)0) = (float)coefp;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefQ, (nint)0) = (float)coefq;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefR, (nint)0) = (float)(global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, (nint)0) + shiftR * coefp + (centerR - global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, (nint)0)) * coefq);
+                    double coefp = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * rstd, coefq = sumB;
+                    double shiftR = coefD, centerR = -(double)coefM;
+                    coefP = (float)coefp;
+                    coefQ = (float)coefq;
+                    coefR = (float)(sumA + shiftR * coefp + (centerR - mu) * coefq);
                     switch (path)
                     {
                         case global::NormKernels.KernelPath.Vector512: GradientApply_V512(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
@@ -970,9 +872,9 @@ namespace Layers
         private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, nint e_n, nint e_c, nint e_h, nint e_w, global::System.Span<double> shardCount, global::System.Span<double> shardMean, global::System.Span<double> shardM2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
             shardCount.Fill((double)(e_n * e_h * e_w));
-            int statistics = (int)(nint)1;
-            int coefficients = (int)(nint)1;
-            int accumulators = (int)(nint)1;
+            int statistics = 1;
+            int coefficients = 1;
+            int accumulators = 1;
             // Units: one per block (c), as in the training forward; each worker has its own scratch.
             int units = (int)e_c;
             int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
@@ -999,34 +901,10 @@ namespace Layers
             return path;
         }
 
-        private readonly struct ShardBlock<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct ShardBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, double[][] _doubles, float[][] _elements) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_c;
-            private readonly nint _e_h;
-            private readonly nint _e_w;
-            private readonly double[][] _doubles;
-            private readonly float[][] _elements;
-
-            public ShardBlock(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, double[][] doubles, float[][] elements)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_c = e_c;
-                _e_h = e_h;
-                _e_w = e_w;
-                _doubles = doubles;
-                _elements = elements;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_c = _e_c;
-                nint e_h = _e_h;
-                nint e_w = _e_w;
                 nint xo = BlockOffset(unit, e_n, e_c, e_h, e_w, out nint so);
                 ref double meanOut = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S1);
                 ref double m2Out = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S4);
@@ -1040,16 +918,16 @@ namespace Layers
             // The block: its index along each block axis, innermost fastest.
             nint rest = unit;
             nint b_c = rest % e_c;
-            statisticOffset = b_c * (nint)1;
+            statisticOffset = b_c;
             return b_c * (e_h * e_w);
         }
 
         /// <summary>(mean, M2) per statistic of the block at <paramref name="xb"/>: shift, statistics pass, combine; as in the training forward.</summary>
         private static void BlockMoments<TOps>(global::NormKernels.KernelPath path, ref float xb, nint e_n, nint e_c, nint e_h, nint e_w, double[] doubles, float[] elements, ref double meanOut, ref double m2Out) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            int statistics = (int)(nint)1;
-            int coefficients = (int)(nint)1;
-            int accumulators = (int)(nint)1;
+            int statistics = 1;
+            int coefficients = 1;
+            int accumulators = 1;
             double count = (double)(e_n * e_h * e_w);
             ref double sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
             ref double sq = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, accumulators);
@@ -1063,14 +941,14 @@ namespace Layers
             ref float shift = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, coefficients);
             ref float statShift = ref shift;
             // Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.
-            global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, (nint)0) = global::System.Runtime.CompilerServices.Unsafe.Add(ref xb, (nint)0);
+            statShift = xb;
             new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
             switch (path)
             {
-                case global::NormKernels.KernelPath.Vector512: Statistics_V512(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector256: Statistics_V256(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector128: Statistics_V128<TOps>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                default: Statistics_Scalar(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
+                case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
+                case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
+                case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
+                default: Statistics<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
             }
             for (int s = 0; s < statistics; s++)
             {
@@ -1234,8 +1112,8 @@ namespace Layers
 
         private static global::NormKernels.KernelPath SynchronizedSumsCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.Span<double> count, global::System.Span<double> sumGrad, global::System.Span<double> sumGradCentered) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            int statistics = (int)(nint)1;
-            int coefficients = (int)(nint)1;
+            int statistics = 1;
+            int coefficients = 1;
             int parameters = 0;
             // Units: fixed groups of consecutive blocks (c), as in the backward.
             int blocks = (int)e_c;
@@ -1273,8 +1151,8 @@ namespace Layers
 
         private static global::NormKernels.KernelPath SynchronizedBackwardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.ReadOnlySpan<float> stat1, float epsilon, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> sumGrad, global::System.ReadOnlySpan<double> sumGradCentered, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            int statistics = (int)(nint)1;
-            int coefficients = (int)(nint)1;
+            int statistics = 1;
+            int coefficients = 1;
             int parameters = weightGrad.Length;
             // Units: fixed groups of consecutive blocks (c), as in the backward.
             int blocks = (int)e_c;
@@ -1323,48 +1201,12 @@ namespace Layers
             return path;
         }
 
-        private readonly struct SynchronizedSumsGroup<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct SynchronizedSumsGroup<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, int _blocks, int _groups, int _parameters, int _totalStatistics, double[][] _doubles, float[][] _elements, double[] _gradPartials, double[] _sums) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_c;
-            private readonly nint _e_h;
-            private readonly nint _e_w;
-            private readonly int _blocks;
-            private readonly int _groups;
-            private readonly int _parameters;
-            private readonly int _totalStatistics;
-            private readonly double[][] _doubles;
-            private readonly float[][] _elements;
-            private readonly double[] _gradPartials;
-            private readonly double[] _sums;
-
-            public SynchronizedSumsGroup(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, int blocks, int groups, int parameters, int totalStatistics, double[][] doubles, float[][] elements, double[] gradPartials, double[] sums)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_c = e_c;
-                _e_h = e_h;
-                _e_w = e_w;
-                _blocks = blocks;
-                _groups = groups;
-                _parameters = parameters;
-                _totalStatistics = totalStatistics;
-                _doubles = doubles;
-                _elements = elements;
-                _gradPartials = gradPartials;
-                _sums = sums;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_c = _e_c;
-                nint e_h = _e_h;
-                nint e_w = _e_w;
-                int statistics = (int)(nint)1;
-                int coefficients = (int)(nint)1;
+                int statistics = 1;
+                int coefficients = 1;
                 double localCount = (double)(e_n * e_h * e_w);
                 double[] doubles = _doubles[worker];
                 float[] elements = _elements[worker];
@@ -1398,17 +1240,17 @@ namespace Layers
                     nint rest = block;
                     nint b_c = rest % e_c;
                     nint xo = b_c * (e_h * e_w);
-                    nint so = b_c * (nint)1;
-                    nint po = b_c * (nint)1;
+                    nint so = b_c;
+                    nint po = b_c;
                     ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
                     ref float dyb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, xo);
                     for (int s = 0; s < statistics; s++)
                     {
                         global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so + s);
                     }
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, (nint)0) = (float)(-global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, (nint)0));
+                    coefM = (float)(-mu);
                     // Gradient shift: each fold index's first dy.
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, (nint)0) = global::System.Runtime.CompilerServices.Unsafe.Add(ref dyb, (nint)0);
+                    coefD = dyb;
                     new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
@@ -1420,11 +1262,11 @@ namespace Layers
                     new global::System.Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
                     // A = sum g * U, B = sum g * V per statistic.
                     double g = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po);
-                    double shift = global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, (nint)0), center = -(double)global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, (nint)0);
-                    double u = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumU, (nint)0) + localCount * statistics / coefficients * shift;
-                    double v = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumV, (nint)0) + shift * global::System.Runtime.CompilerServices.Unsafe.Add(ref sumX, (nint)0) + (center - global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, (nint)0)) * u;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, (nint)0) += g * u;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, (nint)0) += g * v;
+                    double shift = coefD, center = -(double)coefM;
+                    double u = sumU + localCount * statistics / coefficients * shift;
+                    double v = sumV + shift * sumX + (center - mu) * u;
+                    sumA += g * u;
+                    sumB += g * v;
                     for (int s = 0; s < statistics; s++)
                     {
                         global::System.Runtime.CompilerServices.Unsafe.Add(ref countRef, so + s) = localCount;
@@ -1435,51 +1277,13 @@ namespace Layers
             }
         }
 
-        private readonly struct SynchronizedBackwardGroup<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct SynchronizedBackwardGroup<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, int _blocks, int _groups, int _parameters, int _totalStatistics, double[][] _doubles, float[][] _elements, double[] _gradPartials, double[] _sums) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_c;
-            private readonly nint _e_h;
-            private readonly nint _e_w;
-            private readonly float _epsilon;
-            private readonly int _blocks;
-            private readonly int _groups;
-            private readonly int _parameters;
-            private readonly int _totalStatistics;
-            private readonly double[][] _doubles;
-            private readonly float[][] _elements;
-            private readonly double[] _gradPartials;
-            private readonly double[] _sums;
-
-            public SynchronizedBackwardGroup(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float epsilon, int blocks, int groups, int parameters, int totalStatistics, double[][] doubles, float[][] elements, double[] gradPartials, double[] sums)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_c = e_c;
-                _e_h = e_h;
-                _e_w = e_w;
-                _epsilon = epsilon;
-                _blocks = blocks;
-                _groups = groups;
-                _parameters = parameters;
-                _totalStatistics = totalStatistics;
-                _doubles = doubles;
-                _elements = elements;
-                _gradPartials = gradPartials;
-                _sums = sums;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_c = _e_c;
-                nint e_h = _e_h;
-                nint e_w = _e_w;
                 float epsilon = _epsilon;
-                int statistics = (int)(nint)1;
-                int coefficients = (int)(nint)1;
+                int statistics = 1;
+                int coefficients = 1;
                 double localCount = (double)(e_n * e_h * e_w);
                 double[] doubles = _doubles[worker];
                 float[] elements = _elements[worker];
@@ -1514,8 +1318,8 @@ namespace Layers
                     nint rest = block;
                     nint b_c = rest % e_c;
                     nint xo = b_c * (e_h * e_w);
-                    nint so = b_c * (nint)1;
-                    nint po = b_c * (nint)1;
+                    nint so = b_c;
+                    nint po = b_c;
                     ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
                     ref float dyb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, xo);
                     ref float dxb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, xo);
@@ -1524,9 +1328,9 @@ namespace Layers
                         global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so + s);
                         global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s) = global::NormKernels.Runtime.Statistics.InverseStd(global::System.Runtime.CompilerServices.Unsafe.Add(ref stat1, so + s), epsilon);
                     }
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, (nint)0) = (float)(-global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, (nint)0));
+                    coefM = (float)(-mu);
                     // Gradient shift: each fold index's first dy.
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, (nint)0) = global::System.Runtime.CompilerServices.Unsafe.Add(ref dyb, (nint)0);
+                    coefD = dyb;
                     new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
@@ -1536,11 +1340,11 @@ namespace Layers
                         default: GradientReduce_Scalar(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
                     }
                     // dbeta += U, dgamma += V * rstd per parameter: this shard's share.
-                    double shift = global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, (nint)0), center = -(double)global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, (nint)0);
-                    double u = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumU, (nint)0) + localCount * statistics / coefficients * shift;
-                    double v = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumV, (nint)0) + shift * global::System.Runtime.CompilerServices.Unsafe.Add(ref sumX, (nint)0) + (center - global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, (nint)0)) * u;
+                    double shift = coefD, center = -(double)coefM;
+                    double u = sumU + localCount * statistics / coefficients * shift;
+                    double v = sumV + shift * sumX + (center - mu) * u;
                     global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, po) += u;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, parameters + po) += v * global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, (nint)0);
+                    global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, parameters + po) += v * rstd;
                     // Per statistic, from the sums of every shard: Q = -r^3 * B / M and R = -r * A / M with M the total count.
                     for (int s = 0; s < statistics; s++)
                     {
@@ -1551,11 +1355,11 @@ namespace Layers
                     }
                     // dx = dy * P + (x - mean) * Q + R per fold index, run as the backward runs it: (dy - dz) * P + (x - mf) * Q + R' with
                     // R' = R + dz * P + (mf - mean) * Q in double.
-                    double coefp = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, (nint)0), coefq = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, (nint)0);
-                    double shiftR = global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, (nint)0), centerR = -(double)global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, (nint)0);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefP, (nint)0) = (float)coefp;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefQ, (nint)0) = (float)coefq;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefR, (nint)0) = (float)(global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, (nint)0) + shiftR * coefp + (centerR - global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, (nint)0)) * coefq);
+                    double coefp = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * rstd, coefq = sumB;
+                    double shiftR = coefD, centerR = -(double)coefM;
+                    coefP = (float)coefp;
+                    coefQ = (float)coefq;
+                    coefR = (float)(sumA + shiftR * coefp + (centerR - mu) * coefq);
                     switch (path)
                     {
                         case global::NormKernels.KernelPath.Vector512: GradientApply_V512(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
@@ -1567,8 +1371,8 @@ namespace Layers
             }
         }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Vector512 path: segments [n]=R [h w]=R.</summary>
-        private static void Statistics_V512(ref float x, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float shift, ref double sum, ref double sq)
+        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [n]=R [h w]=R.</summary>
+        private static void Statistics<TS, TV>(ref float x, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
         {
             nint len0 = e_n;
             nint st_x0 = (e_c * e_h * e_w);
@@ -1578,67 +1382,12 @@ namespace Layers
             {
                 nint x1 = i0 * st_x0;
                 // Innermost: a contiguous reduced run.
-                ReduceRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
+                global::NormKernels.Runtime.Runs<TS, TV, float>.Reduce(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), len1, shift, ref sum, ref sq);
             }
         }
 
-        /// <summary>Reduces a contiguous run of <paramref name="len"/> (&gt;= 16) elements: 4 accumulators of 16 lanes over chunks of 1024 elements, each chunk added into double; the run's last partial vector is an overlapped load with the finished lanes masked off.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ReduceRun_V512(ref float p, nint len, float shift, ref double sum, ref double sq)
-        {
-            global::System.Runtime.Intrinsics.Vector512<float> k = global::System.Runtime.Intrinsics.Vector512.Create(shift);
-            global::System.Runtime.Intrinsics.Vector512<double> sLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, sHi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector512<double> qLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, qHi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 1024)
-            {
-                nint end = len - chunk > 1024 ? chunk + 1024 : len;
-                global::System.Runtime.Intrinsics.Vector512<float> s0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<float> q0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<float> s1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<float> q1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<float> s2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<float> q2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<float> s3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<float> q3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                nint i = chunk;
-                for (; i + 64 <= end; i += 64)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<float> d0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d0, d0, q0);
-                    global::System.Runtime.Intrinsics.Vector512<float> d1 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(i + 16)) - k);
-                    s1 += d1;
-                    q1 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d1, d1, q1);
-                    global::System.Runtime.Intrinsics.Vector512<float> d2 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(i + 32)) - k);
-                    s2 += d2;
-                    q2 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d2, d2, q2);
-                    global::System.Runtime.Intrinsics.Vector512<float> d3 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(i + 48)) - k);
-                    s3 += d3;
-                    q3 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d3, d3, q3);
-                }
-                for (; i + 16 <= end; i += 16)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<float> d0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d0, d0, q0);
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<float> d0 = ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(end - 16)) - k) & global::NormKernels.Runtime.Tails.Last512(end - i));
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d0, d0, q0);
-                }
-                s0 = (s0 + s1) + (s2 + s3);
-                q0 = (q0 + q1) + (q2 + q3);
-                sLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(s0); sHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(s0);
-                qLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(q0); qHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(q0);
-            }
-            sum += global::System.Runtime.Intrinsics.Vector512.Sum(sLo + sHi);
-            sq += global::System.Runtime.Intrinsics.Vector512.Sum(qLo + qHi);
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Vector512 path: segments [n]=- [h w]=-.</summary>
-        private static void Apply_V512(ref float x, ref float y, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float a, ref float b, ref float c)
+        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [n]=- [h w]=-.</summary>
+        private static void Apply<TS, TV>(ref float x, ref float y, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float a, ref float b, ref float c) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
         {
             nint len0 = e_n;
             nint st_x0 = (e_c * e_h * e_w);
@@ -1648,38 +1397,7 @@ namespace Layers
             {
                 nint x1 = i0 * st_x0;
                 // Innermost: a contiguous run, coefficients constant along it.
-                ApplyRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, a, b, c);
-            }
-        }
-
-        /// <summary>y = (x - c) * a + b over a contiguous run of <paramref name="len"/> (&gt;= 16) elements, main loop unrolled 4x; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_V512(ref float x, ref float y, nint len, float a, float b, float c)
-        {
-            global::System.Runtime.Intrinsics.Vector512<float> va = global::System.Runtime.Intrinsics.Vector512.Create(a);
-            global::System.Runtime.Intrinsics.Vector512<float> vb = global::System.Runtime.Intrinsics.Vector512.Create(b);
-            global::System.Runtime.Intrinsics.Vector512<float> vc = global::System.Runtime.Intrinsics.Vector512.Create(c);
-            nint i = 0;
-            for (; i + 64 <= len; i += 64)
-            {
-                global::System.Runtime.Intrinsics.Vector512<float> v0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512<float> v1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512<float> v2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 32));
-                global::System.Runtime.Intrinsics.Vector512<float> v3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 48));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v0 - vc), va, vb), ref y, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v1 - vc), va, vb), ref y, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v2 - vc), va, vb), ref y, (nuint)(i + 32));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v3 - vc), va, vb), ref y, (nuint)(i + 48));
-            }
-            for (; i + 16 <= len; i += 16)
-            {
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) - vc), va, vb), ref y, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 16;
-                global::System.Runtime.Intrinsics.Vector512<float> r = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(t)) - vc), va, vb);
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::NormKernels.Runtime.Tails.Last512(len - i), r, global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref y, (nuint)(t))), ref y, (nuint)(t));
+                global::NormKernels.Runtime.Runs<TS, TV, float>.Apply<global::NormKernels.Runtime.Splat>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
             }
         }
 
@@ -1693,7 +1411,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientReduceRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref m, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, (nint)0), ref u, ref v, ref z);
+                GradientReduceRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
             }
         }
 
@@ -1707,7 +1425,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientApplyRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref m, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cp, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cq, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, (nint)0));
+                GradientApplyRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, m, cp, cq, cr, dz);
             }
         }
 
@@ -1804,122 +1522,6 @@ namespace Layers
             }
         }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Vector256 path: segments [n]=R [h w]=R.</summary>
-        private static void Statistics_V256(ref float x, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float shift, ref double sum, ref double sq)
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=R
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous reduced run.
-                ReduceRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
-            }
-        }
-
-        /// <summary>Reduces a contiguous run of <paramref name="len"/> (&gt;= 8) elements: 4 accumulators of 8 lanes over chunks of 512 elements, each chunk added into double; the run's last partial vector is an overlapped load with the finished lanes masked off.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ReduceRun_V256(ref float p, nint len, float shift, ref double sum, ref double sq)
-        {
-            global::System.Runtime.Intrinsics.Vector256<float> k = global::System.Runtime.Intrinsics.Vector256.Create(shift);
-            global::System.Runtime.Intrinsics.Vector256<double> sLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, sHi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector256<double> qLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, qHi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 512)
-            {
-                nint end = len - chunk > 512 ? chunk + 512 : len;
-                global::System.Runtime.Intrinsics.Vector256<float> s0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<float> q0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<float> s1 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<float> q1 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<float> s2 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<float> q2 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<float> s3 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<float> q3 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                nint i = chunk;
-                for (; i + 32 <= end; i += 32)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<float> d0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d0, d0, q0);
-                    global::System.Runtime.Intrinsics.Vector256<float> d1 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(i + 8)) - k);
-                    s1 += d1;
-                    q1 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d1, d1, q1);
-                    global::System.Runtime.Intrinsics.Vector256<float> d2 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(i + 16)) - k);
-                    s2 += d2;
-                    q2 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d2, d2, q2);
-                    global::System.Runtime.Intrinsics.Vector256<float> d3 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(i + 24)) - k);
-                    s3 += d3;
-                    q3 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d3, d3, q3);
-                }
-                for (; i + 8 <= end; i += 8)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<float> d0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d0, d0, q0);
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<float> d0 = ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(end - 8)) - k) & global::NormKernels.Runtime.Tails.Last256(end - i));
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d0, d0, q0);
-                }
-                s0 = (s0 + s1) + (s2 + s3);
-                q0 = (q0 + q1) + (q2 + q3);
-                sLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(s0); sHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(s0);
-                qLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(q0); qHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(q0);
-            }
-            sum += global::System.Runtime.Intrinsics.Vector256.Sum(sLo + sHi);
-            sq += global::System.Runtime.Intrinsics.Vector256.Sum(qLo + qHi);
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Vector256 path: segments [n]=- [h w]=-.</summary>
-        private static void Apply_V256(ref float x, ref float y, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float a, ref float b, ref float c)
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous run, coefficients constant along it.
-                ApplyRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, a, b, c);
-            }
-        }
-
-        /// <summary>y = (x - c) * a + b over a contiguous run of <paramref name="len"/> (&gt;= 8) elements, main loop unrolled 4x; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_V256(ref float x, ref float y, nint len, float a, float b, float c)
-        {
-            global::System.Runtime.Intrinsics.Vector256<float> va = global::System.Runtime.Intrinsics.Vector256.Create(a);
-            global::System.Runtime.Intrinsics.Vector256<float> vb = global::System.Runtime.Intrinsics.Vector256.Create(b);
-            global::System.Runtime.Intrinsics.Vector256<float> vc = global::System.Runtime.Intrinsics.Vector256.Create(c);
-            nint i = 0;
-            for (; i + 32 <= len; i += 32)
-            {
-                global::System.Runtime.Intrinsics.Vector256<float> v0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256<float> v1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256<float> v2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector256<float> v3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 24));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v0 - vc), va, vb), ref y, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v1 - vc), va, vb), ref y, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v2 - vc), va, vb), ref y, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v3 - vc), va, vb), ref y, (nuint)(i + 24));
-            }
-            for (; i + 8 <= len; i += 8)
-            {
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) - vc), va, vb), ref y, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 8;
-                global::System.Runtime.Intrinsics.Vector256<float> r = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(t)) - vc), va, vb);
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::NormKernels.Runtime.Tails.Last256(len - i), r, global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref y, (nuint)(t))), ref y, (nuint)(t));
-            }
-        }
-
         /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Vector256 path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
         private static void GradientReduce_V256(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z)
         {
@@ -1930,7 +1532,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientReduceRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref m, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, (nint)0), ref u, ref v, ref z);
+                GradientReduceRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
             }
         }
 
@@ -1944,7 +1546,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientApplyRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref m, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cp, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cq, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, (nint)0));
+                GradientApplyRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, m, cp, cq, cr, dz);
             }
         }
 
@@ -2041,122 +1643,6 @@ namespace Layers
             }
         }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Vector128 path: segments [n]=R [h w]=R.</summary>
-        private static void Statistics_V128<TOps>(ref float x, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=R
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous reduced run.
-                ReduceRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
-            }
-        }
-
-        /// <summary>Reduces a contiguous run of <paramref name="len"/> (&gt;= 4) elements: 4 accumulators of 4 lanes over chunks of 256 elements, each chunk added into double; the run's last partial vector is an overlapped load with the finished lanes masked off.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ReduceRun_V128<TOps>(ref float p, nint len, float shift, ref double sum, ref double sq) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            global::System.Runtime.Intrinsics.Vector128<float> k = global::System.Runtime.Intrinsics.Vector128.Create(shift);
-            global::System.Runtime.Intrinsics.Vector128<double> sLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, sHi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector128<double> qLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, qHi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 256)
-            {
-                nint end = len - chunk > 256 ? chunk + 256 : len;
-                global::System.Runtime.Intrinsics.Vector128<float> s0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<float> q0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<float> s1 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<float> q1 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<float> s2 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<float> q2 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<float> s3 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<float> q3 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                nint i = chunk;
-                for (; i + 16 <= end; i += 16)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<float> d0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = TOps.MultiplyAdd(d0, d0, q0);
-                    global::System.Runtime.Intrinsics.Vector128<float> d1 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(i + 4)) - k);
-                    s1 += d1;
-                    q1 = TOps.MultiplyAdd(d1, d1, q1);
-                    global::System.Runtime.Intrinsics.Vector128<float> d2 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(i + 8)) - k);
-                    s2 += d2;
-                    q2 = TOps.MultiplyAdd(d2, d2, q2);
-                    global::System.Runtime.Intrinsics.Vector128<float> d3 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(i + 12)) - k);
-                    s3 += d3;
-                    q3 = TOps.MultiplyAdd(d3, d3, q3);
-                }
-                for (; i + 4 <= end; i += 4)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<float> d0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = TOps.MultiplyAdd(d0, d0, q0);
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<float> d0 = ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(end - 4)) - k) & global::NormKernels.Runtime.Tails.Last128(end - i));
-                    s0 += d0;
-                    q0 = TOps.MultiplyAdd(d0, d0, q0);
-                }
-                s0 = (s0 + s1) + (s2 + s3);
-                q0 = (q0 + q1) + (q2 + q3);
-                sLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(s0); sHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(s0);
-                qLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(q0); qHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(q0);
-            }
-            sum += TOps.Sum(sLo + sHi);
-            sq += TOps.Sum(qLo + qHi);
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Vector128 path: segments [n]=- [h w]=-.</summary>
-        private static void Apply_V128<TOps>(ref float x, ref float y, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float a, ref float b, ref float c) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous run, coefficients constant along it.
-                ApplyRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, a, b, c);
-            }
-        }
-
-        /// <summary>y = (x - c) * a + b over a contiguous run of <paramref name="len"/> (&gt;= 4) elements, main loop unrolled 4x; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_V128<TOps>(ref float x, ref float y, nint len, float a, float b, float c) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            global::System.Runtime.Intrinsics.Vector128<float> va = global::System.Runtime.Intrinsics.Vector128.Create(a);
-            global::System.Runtime.Intrinsics.Vector128<float> vb = global::System.Runtime.Intrinsics.Vector128.Create(b);
-            global::System.Runtime.Intrinsics.Vector128<float> vc = global::System.Runtime.Intrinsics.Vector128.Create(c);
-            nint i = 0;
-            for (; i + 16 <= len; i += 16)
-            {
-                global::System.Runtime.Intrinsics.Vector128<float> v0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128<float> v1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128<float> v2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector128<float> v3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 12));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((v0 - vc), va, vb), ref y, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((v1 - vc), va, vb), ref y, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((v2 - vc), va, vb), ref y, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((v3 - vc), va, vb), ref y, (nuint)(i + 12));
-            }
-            for (; i + 4 <= len; i += 4)
-            {
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) - vc), va, vb), ref y, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 4;
-                global::System.Runtime.Intrinsics.Vector128<float> r = TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(t)) - vc), va, vb);
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128(len - i), r, global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref y, (nuint)(t))), ref y, (nuint)(t));
-            }
-        }
-
         /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Vector128 path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
         private static void GradientReduce_V128<TOps>(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
@@ -2167,7 +1653,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientReduceRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref m, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, (nint)0), ref u, ref v, ref z);
+                GradientReduceRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
             }
         }
 
@@ -2181,7 +1667,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientApplyRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref m, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cp, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cq, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, (nint)0));
+                GradientApplyRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, m, cp, cq, cr, dz);
             }
         }
 
@@ -2278,110 +1764,6 @@ namespace Layers
             }
         }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Scalar path: segments [n]=R [h w]=R.</summary>
-        private static void Statistics_Scalar(ref float x, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float shift, ref double sum, ref double sq)
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=R
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous reduced run.
-                ReduceRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
-            }
-        }
-
-        /// <summary>Reduces a contiguous run of <paramref name="len"/> (&gt;= 1) elements: 4 accumulators of 1 lanes over chunks of 64 elements, each chunk added into double.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ReduceRun_Scalar(ref float p, nint len, float shift, ref double sum, ref double sq)
-        {
-            float k = shift;
-            double s = 0d;
-            double q = 0d;
-            for (nint chunk = 0; chunk < len; chunk += 64)
-            {
-                nint end = len - chunk > 64 ? chunk + 64 : len;
-                float s0 = 0f;
-                float q0 = 0f;
-                float s1 = 0f;
-                float q1 = 0f;
-                float s2 = 0f;
-                float q2 = 0f;
-                float s3 = 0f;
-                float q3 = 0f;
-                nint i = chunk;
-                for (; i + 4 <= end; i += 4)
-                {
-                    float d0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, i) - k);
-                    s0 += d0;
-                    q0 = (d0 * d0 + q0);
-                    float d1 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, i + 1) - k);
-                    s1 += d1;
-                    q1 = (d1 * d1 + q1);
-                    float d2 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, i + 2) - k);
-                    s2 += d2;
-                    q2 = (d2 * d2 + q2);
-                    float d3 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, i + 3) - k);
-                    s3 += d3;
-                    q3 = (d3 * d3 + q3);
-                }
-                for (; i + 1 <= end; i += 1)
-                {
-                    float d0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, i) - k);
-                    s0 += d0;
-                    q0 = (d0 * d0 + q0);
-                }
-                s0 = (s0 + s1) + (s2 + s3);
-                q0 = (q0 + q1) + (q2 + q3);
-                s += s0;
-                q += q0;
-            }
-            sum += s;
-            sq += q;
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Scalar path: segments [n]=- [h w]=-.</summary>
-        private static void Apply_Scalar(ref float x, ref float y, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float a, ref float b, ref float c)
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous run, coefficients constant along it.
-                ApplyRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, a, b, c);
-            }
-        }
-
-        /// <summary>y = (x - c) * a + b over a contiguous run of <paramref name="len"/> (&gt;= 1) elements, main loop unrolled 4x.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_Scalar(ref float x, ref float y, nint len, float a, float b, float c)
-        {
-            float va = a;
-            float vb = b;
-            float vc = c;
-            nint i = 0;
-            for (; i + 4 <= len; i += 4)
-            {
-                float v0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
-                float v1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 1);
-                float v2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 2);
-                float v3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 3);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i) = ((v0 - vc) * va + vb);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i + 1) = ((v1 - vc) * va + vb);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i + 2) = ((v2 - vc) * va + vb);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i + 3) = ((v3 - vc) * va + vb);
-            }
-            for (; i + 1 <= len; i += 1)
-            {
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i) = ((global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) - vc) * va + vb);
-            }
-        }
-
         /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Scalar path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
         private static void GradientReduce_Scalar(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z)
         {
@@ -2392,7 +1774,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientReduceRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref m, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, (nint)0), ref u, ref v, ref z);
+                GradientReduceRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
             }
         }
 
@@ -2406,7 +1788,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientApplyRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, global::System.Runtime.CompilerServices.Unsafe.Add(ref m, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cp, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cq, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, (nint)0), global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, (nint)0));
+                GradientApplyRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, m, cp, cq, cr, dz);
             }
         }
 

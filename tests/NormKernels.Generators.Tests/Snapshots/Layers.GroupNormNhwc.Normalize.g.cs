@@ -178,13 +178,7 @@ namespace Layers
 
         private static int ParameterCount(int n, int h, int w, int c) => c;
 
-        private static global::NormKernels.KernelPath ChoosePath(bool training, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg)
-        {
-            global::NormKernels.KernelPath apply = global::NormKernels.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
-            if (!training) return apply;
-            global::NormKernels.KernelPath statistics = global::NormKernels.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
-            return statistics < apply ? statistics : apply;
-        }
+        private static global::NormKernels.KernelPath ChoosePath(bool training, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) => global::NormKernels.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
 
         private static void CheckKernel(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int h, int w, int c, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, int statisticsLength0, int statisticsLength1, float epsilon, bool training)
         {
@@ -382,41 +376,10 @@ namespace Layers
             return path;
         }
 
-        private readonly struct TrainingBlock<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct TrainingBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, float _epsilon, double[][] _doubles, float[][] _elements, float[]? _meanResidual) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_h;
-            private readonly nint _e_w;
-            private readonly nint _e_grp;
-            private readonly nint _e_cpg;
-            private readonly float _epsilon;
-            private readonly double[][] _doubles;
-            private readonly float[][] _elements;
-            private readonly float[]? _meanResidual;
-
-            public TrainingBlock(global::NormKernels.KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, float epsilon, double[][] doubles, float[][] elements, float[]? meanResidual)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_h = e_h;
-                _e_w = e_w;
-                _e_grp = e_grp;
-                _e_cpg = e_cpg;
-                _epsilon = epsilon;
-                _doubles = doubles;
-                _elements = elements;
-                _meanResidual = meanResidual;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_h = _e_h;
-                nint e_w = _e_w;
-                nint e_grp = _e_grp;
-                nint e_cpg = _e_cpg;
                 float epsilon = _epsilon;
                 float[]? meanResidual = _meanResidual;
                 int statistics = (int)e_grp;
@@ -472,10 +435,10 @@ namespace Layers
                 new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
                 switch (path)
                 {
-                    case global::NormKernels.KernelPath.Vector512: Statistics_V512(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector256: Statistics_V256(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector128: Statistics_V128<TOps>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                    default: Statistics_Scalar(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
+                    case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
+                    case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
+                    case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
+                    default: Statistics<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
                 }
                 // Combine the per-channel accumulators into their group, in a fixed order.
                 new global::System.Span<double>(doubles, 2 * accumulators, 2 * statistics).Clear();
@@ -521,10 +484,10 @@ namespace Layers
                 }
                 switch (path)
                 {
-                    case global::NormKernels.KernelPath.Vector512: Apply_V512(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector256: Apply_V256(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector128: Apply_V128<TOps>(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
-                    default: Apply_Scalar(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
+                    case global::NormKernels.KernelPath.Vector512: Apply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
+                    case global::NormKernels.KernelPath.Vector256: Apply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
+                    case global::NormKernels.KernelPath.Vector128: Apply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
+                    default: Apply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
                 }
             }
         }
@@ -587,49 +550,10 @@ namespace Layers
             return path;
         }
 
-        private readonly struct BackwardGroup<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct BackwardGroup<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, float _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[][] _doubles, float[][] _elements, double[] _gradPartials) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_h;
-            private readonly nint _e_w;
-            private readonly nint _e_grp;
-            private readonly nint _e_cpg;
-            private readonly float _epsilon;
-            private readonly bool _constant;
-            private readonly int _blocks;
-            private readonly int _groups;
-            private readonly int _parameters;
-            private readonly double[][] _doubles;
-            private readonly float[][] _elements;
-            private readonly double[] _gradPartials;
-
-            public BackwardGroup(global::NormKernels.KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, float epsilon, bool constant, int blocks, int groups, int parameters, double[][] doubles, float[][] elements, double[] gradPartials)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_h = e_h;
-                _e_w = e_w;
-                _e_grp = e_grp;
-                _e_cpg = e_cpg;
-                _epsilon = epsilon;
-                _constant = constant;
-                _blocks = blocks;
-                _groups = groups;
-                _parameters = parameters;
-                _doubles = doubles;
-                _elements = elements;
-                _gradPartials = gradPartials;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_h = _e_h;
-                nint e_w = _e_w;
-                nint e_grp = _e_grp;
-                nint e_cpg = _e_cpg;
                 float epsilon = _epsilon;
                 bool constant = _constant;
                 int statistics = (int)e_grp;
@@ -860,37 +784,10 @@ namespace Layers
             return path;
         }
 
-        private readonly struct ShardBlock<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct ShardBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, double[][] _doubles, float[][] _elements) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_h;
-            private readonly nint _e_w;
-            private readonly nint _e_grp;
-            private readonly nint _e_cpg;
-            private readonly double[][] _doubles;
-            private readonly float[][] _elements;
-
-            public ShardBlock(global::NormKernels.KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, double[][] doubles, float[][] elements)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_h = e_h;
-                _e_w = e_w;
-                _e_grp = e_grp;
-                _e_cpg = e_cpg;
-                _doubles = doubles;
-                _elements = elements;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_h = _e_h;
-                nint e_w = _e_w;
-                nint e_grp = _e_grp;
-                nint e_cpg = _e_cpg;
                 nint xo = BlockOffset(unit, e_n, e_h, e_w, e_grp, e_cpg, out nint so);
                 ref double meanOut = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S1);
                 ref double m2Out = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S4);
@@ -947,10 +844,10 @@ namespace Layers
             new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
             switch (path)
             {
-                case global::NormKernels.KernelPath.Vector512: Statistics_V512(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector256: Statistics_V256(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector128: Statistics_V128<TOps>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                default: Statistics_Scalar(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
+                case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
+                case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
+                case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
+                default: Statistics<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
             }
             // Combine the per-channel accumulators into their group, in a fixed order.
             new global::System.Span<double>(doubles, 2 * accumulators, 2 * statistics).Clear();
@@ -973,100 +870,17 @@ namespace Layers
             }
         }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Vector512 path: segments [h w]=R [grp cpg]=A.</summary>
-        private static void Statistics_V512(ref float x, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float shift, ref double sum, ref double sq)
+        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [h w]=R [grp cpg]=A.</summary>
+        private static void Statistics<TS, TV>(ref float x, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
         {
             nint len0 = (e_h * e_w);
             nint len1 = (e_grp * e_cpg);
             // Innermost: rows of the reduced segment, each a contiguous run of accumulators.
-            ReduceColumns_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), to0 - from0, len1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
+            global::NormKernels.Runtime.Runs<TS, TV, float>.ReduceColumns(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), to0 - from0, len1, ref shift, ref sum, ref sq);
         }
 
-        /// <summary>Accumulates <paramref name="rows"/> rows of <paramref name="width"/> (&gt;= 16) contiguous accumulators: 4 vectors of accumulators held in registers over chunks of 16 rows, each chunk added into double; the last partial vector overlaps, its finished lanes masked off.</summary>
-        private static void ReduceColumns_V512(ref float p, nint rows, nint width, ref float shift, ref double sum, ref double sq)
-        {
-            for (nint r0 = 0; r0 < rows; r0 += 16)
-            {
-                nint rend = rows - r0 > 16 ? r0 + 16 : rows;
-                nint j = 0;
-                for (; j + 64 <= width; j += 64)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector512<float> k0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref shift, (nuint)(col));
-                    global::System.Runtime.Intrinsics.Vector512<float> s0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> q0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> k1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref shift, (nuint)(col + 16));
-                    global::System.Runtime.Intrinsics.Vector512<float> s1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> q1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> k2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref shift, (nuint)(col + 32));
-                    global::System.Runtime.Intrinsics.Vector512<float> s2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> q2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> k3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref shift, (nuint)(col + 48));
-                    global::System.Runtime.Intrinsics.Vector512<float> s3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> q3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector512<float> d0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(o)) - k0);
-                        s0 += d0;
-                        q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d0, d0, q0);
-                        global::System.Runtime.Intrinsics.Vector512<float> d1 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(o + 16)) - k1);
-                        s1 += d1;
-                        q1 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d1, d1, q1);
-                        global::System.Runtime.Intrinsics.Vector512<float> d2 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(o + 32)) - k2);
-                        s2 += d2;
-                        q2 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d2, d2, q2);
-                        global::System.Runtime.Intrinsics.Vector512<float> d3 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(o + 48)) - k3);
-                        s3 += d3;
-                        q3 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d3, d3, q3);
-                    }
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s0), ref sum, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s0), ref sum, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q0), ref sq, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q0), ref sq, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col + 16)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s1), ref sum, (nuint)(col + 16)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col + 16 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s1), ref sum, (nuint)(col + 16 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col + 16)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q1), ref sq, (nuint)(col + 16)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col + 16 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q1), ref sq, (nuint)(col + 16 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col + 32)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s2), ref sum, (nuint)(col + 32)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col + 32 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s2), ref sum, (nuint)(col + 32 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col + 32)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q2), ref sq, (nuint)(col + 32)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col + 32 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q2), ref sq, (nuint)(col + 32 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col + 48)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s3), ref sum, (nuint)(col + 48)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col + 48 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s3), ref sum, (nuint)(col + 48 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col + 48)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q3), ref sq, (nuint)(col + 48)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col + 48 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q3), ref sq, (nuint)(col + 48 + 8));
-                }
-                for (; j + 16 <= width; j += 16)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector512<float> k0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref shift, (nuint)(col));
-                    global::System.Runtime.Intrinsics.Vector512<float> s0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> q0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector512<float> d0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(o)) - k0);
-                        s0 += d0;
-                        q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d0, d0, q0);
-                    }
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s0), ref sum, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s0), ref sum, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q0), ref sq, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q0), ref sq, (nuint)(col + 8));
-                }
-                if (j < width)
-                {
-                    nint col = width - 16;
-                    global::System.Runtime.Intrinsics.Vector512<float> k0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref shift, (nuint)(col));
-                    global::System.Runtime.Intrinsics.Vector512<float> s0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> q0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> mask = global::NormKernels.Runtime.Tails.Last512(width - j);
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector512<float> d0 = ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(o)) - k0) & mask);
-                        s0 += d0;
-                        q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d0, d0, q0);
-                    }
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s0), ref sum, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sum, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s0), ref sum, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q0), ref sq, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref sq, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q0), ref sq, (nuint)(col + 8));
-                }
-            }
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Vector512 path: segments [h w]=- [grp cpg]=F.</summary>
-        private static void Apply_V512(ref float x, ref float y, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float a, ref float b, ref float c)
+        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [h w]=- [grp cpg]=F.</summary>
+        private static void Apply<TS, TV>(ref float x, ref float y, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float a, ref float b, ref float c) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
         {
             nint len0 = (e_h * e_w);
             nint st_x0 = (e_grp * e_cpg);
@@ -1076,35 +890,7 @@ namespace Layers
             {
                 nint x1 = i0 * st_x0;
                 // Innermost: a contiguous run, coefficients loaded along it.
-                ApplyRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
-            }
-        }
-
-        /// <summary>y = (x - c) * a + b over a contiguous run of <paramref name="len"/> (&gt;= 16) elements, main loop unrolled 4x; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_V512(ref float x, ref float y, nint len, ref float a, ref float b, ref float c)
-        {
-            nint i = 0;
-            for (; i + 64 <= len; i += 64)
-            {
-                global::System.Runtime.Intrinsics.Vector512<float> v0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512<float> v1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512<float> v2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 32));
-                global::System.Runtime.Intrinsics.Vector512<float> v3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 48));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v0 - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref c, (nuint)(i))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref a, (nuint)(i)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref b, (nuint)(i))), ref y, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v1 - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref c, (nuint)(i + 16))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref a, (nuint)(i + 16)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref b, (nuint)(i + 16))), ref y, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v2 - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref c, (nuint)(i + 32))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref a, (nuint)(i + 32)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref b, (nuint)(i + 32))), ref y, (nuint)(i + 32));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v3 - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref c, (nuint)(i + 48))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref a, (nuint)(i + 48)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref b, (nuint)(i + 48))), ref y, (nuint)(i + 48));
-            }
-            for (; i + 16 <= len; i += 16)
-            {
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref c, (nuint)(i))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref a, (nuint)(i)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref b, (nuint)(i))), ref y, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 16;
-                global::System.Runtime.Intrinsics.Vector512<float> r = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(t)) - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref c, (nuint)(t))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref a, (nuint)(t)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref b, (nuint)(t)));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::NormKernels.Runtime.Tails.Last512(len - i), r, global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref y, (nuint)(t))), ref y, (nuint)(t));
+                global::NormKernels.Runtime.Runs<TS, TV, float>.Apply<global::NormKernels.Runtime.Lanes>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
             }
         }
 
@@ -1259,141 +1045,6 @@ namespace Layers
             }
         }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Vector256 path: segments [h w]=R [grp cpg]=A.</summary>
-        private static void Statistics_V256(ref float x, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float shift, ref double sum, ref double sq)
-        {
-            nint len0 = (e_h * e_w);
-            nint len1 = (e_grp * e_cpg);
-            // Innermost: rows of the reduced segment, each a contiguous run of accumulators.
-            ReduceColumns_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), to0 - from0, len1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
-        }
-
-        /// <summary>Accumulates <paramref name="rows"/> rows of <paramref name="width"/> (&gt;= 8) contiguous accumulators: 4 vectors of accumulators held in registers over chunks of 16 rows, each chunk added into double; the last partial vector overlaps, its finished lanes masked off.</summary>
-        private static void ReduceColumns_V256(ref float p, nint rows, nint width, ref float shift, ref double sum, ref double sq)
-        {
-            for (nint r0 = 0; r0 < rows; r0 += 16)
-            {
-                nint rend = rows - r0 > 16 ? r0 + 16 : rows;
-                nint j = 0;
-                for (; j + 32 <= width; j += 32)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector256<float> k0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref shift, (nuint)(col));
-                    global::System.Runtime.Intrinsics.Vector256<float> s0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> q0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> k1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref shift, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector256<float> s1 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> q1 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> k2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref shift, (nuint)(col + 16));
-                    global::System.Runtime.Intrinsics.Vector256<float> s2 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> q2 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> k3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref shift, (nuint)(col + 24));
-                    global::System.Runtime.Intrinsics.Vector256<float> s3 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> q3 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector256<float> d0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(o)) - k0);
-                        s0 += d0;
-                        q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d0, d0, q0);
-                        global::System.Runtime.Intrinsics.Vector256<float> d1 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(o + 8)) - k1);
-                        s1 += d1;
-                        q1 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d1, d1, q1);
-                        global::System.Runtime.Intrinsics.Vector256<float> d2 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(o + 16)) - k2);
-                        s2 += d2;
-                        q2 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d2, d2, q2);
-                        global::System.Runtime.Intrinsics.Vector256<float> d3 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(o + 24)) - k3);
-                        s3 += d3;
-                        q3 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d3, d3, q3);
-                    }
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s0), ref sum, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s0), ref sum, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q0), ref sq, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q0), ref sq, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s1), ref sum, (nuint)(col + 8)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col + 8 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s1), ref sum, (nuint)(col + 8 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q1), ref sq, (nuint)(col + 8)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col + 8 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q1), ref sq, (nuint)(col + 8 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col + 16)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s2), ref sum, (nuint)(col + 16)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col + 16 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s2), ref sum, (nuint)(col + 16 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col + 16)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q2), ref sq, (nuint)(col + 16)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col + 16 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q2), ref sq, (nuint)(col + 16 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col + 24)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s3), ref sum, (nuint)(col + 24)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col + 24 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s3), ref sum, (nuint)(col + 24 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col + 24)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q3), ref sq, (nuint)(col + 24)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col + 24 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q3), ref sq, (nuint)(col + 24 + 4));
-                }
-                for (; j + 8 <= width; j += 8)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector256<float> k0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref shift, (nuint)(col));
-                    global::System.Runtime.Intrinsics.Vector256<float> s0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> q0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector256<float> d0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(o)) - k0);
-                        s0 += d0;
-                        q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d0, d0, q0);
-                    }
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s0), ref sum, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s0), ref sum, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q0), ref sq, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q0), ref sq, (nuint)(col + 4));
-                }
-                if (j < width)
-                {
-                    nint col = width - 8;
-                    global::System.Runtime.Intrinsics.Vector256<float> k0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref shift, (nuint)(col));
-                    global::System.Runtime.Intrinsics.Vector256<float> s0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> q0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> mask = global::NormKernels.Runtime.Tails.Last256(width - j);
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector256<float> d0 = ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(o)) - k0) & mask);
-                        s0 += d0;
-                        q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d0, d0, q0);
-                    }
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s0), ref sum, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sum, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s0), ref sum, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q0), ref sq, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref sq, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q0), ref sq, (nuint)(col + 4));
-                }
-            }
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Vector256 path: segments [h w]=- [grp cpg]=F.</summary>
-        private static void Apply_V256(ref float x, ref float y, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float a, ref float b, ref float c)
-        {
-            nint len0 = (e_h * e_w);
-            nint st_x0 = (e_grp * e_cpg);
-            nint len1 = (e_grp * e_cpg);
-            // [h w]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous run, coefficients loaded along it.
-                ApplyRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
-            }
-        }
-
-        /// <summary>y = (x - c) * a + b over a contiguous run of <paramref name="len"/> (&gt;= 8) elements, main loop unrolled 4x; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_V256(ref float x, ref float y, nint len, ref float a, ref float b, ref float c)
-        {
-            nint i = 0;
-            for (; i + 32 <= len; i += 32)
-            {
-                global::System.Runtime.Intrinsics.Vector256<float> v0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256<float> v1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256<float> v2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector256<float> v3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 24));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v0 - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref c, (nuint)(i))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref a, (nuint)(i)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref b, (nuint)(i))), ref y, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v1 - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref c, (nuint)(i + 8))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref a, (nuint)(i + 8)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref b, (nuint)(i + 8))), ref y, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v2 - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref c, (nuint)(i + 16))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref a, (nuint)(i + 16)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref b, (nuint)(i + 16))), ref y, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v3 - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref c, (nuint)(i + 24))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref a, (nuint)(i + 24)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref b, (nuint)(i + 24))), ref y, (nuint)(i + 24));
-            }
-            for (; i + 8 <= len; i += 8)
-            {
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref c, (nuint)(i))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref a, (nuint)(i)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref b, (nuint)(i))), ref y, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 8;
-                global::System.Runtime.Intrinsics.Vector256<float> r = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(t)) - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref c, (nuint)(t))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref a, (nuint)(t)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref b, (nuint)(t)));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::NormKernels.Runtime.Tails.Last256(len - i), r, global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref y, (nuint)(t))), ref y, (nuint)(t));
-            }
-        }
-
         /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Vector256 path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
         private static void GradientReduce_V256(ref float x, ref float dy, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z)
         {
@@ -1545,141 +1196,6 @@ namespace Layers
             }
         }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Vector128 path: segments [h w]=R [grp cpg]=A.</summary>
-        private static void Statistics_V128<TOps>(ref float x, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = (e_h * e_w);
-            nint len1 = (e_grp * e_cpg);
-            // Innermost: rows of the reduced segment, each a contiguous run of accumulators.
-            ReduceColumns_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), to0 - from0, len1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
-        }
-
-        /// <summary>Accumulates <paramref name="rows"/> rows of <paramref name="width"/> (&gt;= 4) contiguous accumulators: 4 vectors of accumulators held in registers over chunks of 16 rows, each chunk added into double; the last partial vector overlaps, its finished lanes masked off.</summary>
-        private static void ReduceColumns_V128<TOps>(ref float p, nint rows, nint width, ref float shift, ref double sum, ref double sq) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            for (nint r0 = 0; r0 < rows; r0 += 16)
-            {
-                nint rend = rows - r0 > 16 ? r0 + 16 : rows;
-                nint j = 0;
-                for (; j + 16 <= width; j += 16)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector128<float> k0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref shift, (nuint)(col));
-                    global::System.Runtime.Intrinsics.Vector128<float> s0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> q0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> k1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref shift, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector128<float> s1 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> q1 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> k2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref shift, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector128<float> s2 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> q2 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> k3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref shift, (nuint)(col + 12));
-                    global::System.Runtime.Intrinsics.Vector128<float> s3 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> q3 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector128<float> d0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(o)) - k0);
-                        s0 += d0;
-                        q0 = TOps.MultiplyAdd(d0, d0, q0);
-                        global::System.Runtime.Intrinsics.Vector128<float> d1 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(o + 4)) - k1);
-                        s1 += d1;
-                        q1 = TOps.MultiplyAdd(d1, d1, q1);
-                        global::System.Runtime.Intrinsics.Vector128<float> d2 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(o + 8)) - k2);
-                        s2 += d2;
-                        q2 = TOps.MultiplyAdd(d2, d2, q2);
-                        global::System.Runtime.Intrinsics.Vector128<float> d3 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(o + 12)) - k3);
-                        s3 += d3;
-                        q3 = TOps.MultiplyAdd(d3, d3, q3);
-                    }
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s0), ref sum, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s0), ref sum, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q0), ref sq, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q0), ref sq, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s1), ref sum, (nuint)(col + 4)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col + 4 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s1), ref sum, (nuint)(col + 4 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q1), ref sq, (nuint)(col + 4)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col + 4 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q1), ref sq, (nuint)(col + 4 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s2), ref sum, (nuint)(col + 8)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col + 8 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s2), ref sum, (nuint)(col + 8 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q2), ref sq, (nuint)(col + 8)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col + 8 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q2), ref sq, (nuint)(col + 8 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col + 12)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s3), ref sum, (nuint)(col + 12)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col + 12 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s3), ref sum, (nuint)(col + 12 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col + 12)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q3), ref sq, (nuint)(col + 12)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col + 12 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q3), ref sq, (nuint)(col + 12 + 2));
-                }
-                for (; j + 4 <= width; j += 4)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector128<float> k0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref shift, (nuint)(col));
-                    global::System.Runtime.Intrinsics.Vector128<float> s0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> q0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector128<float> d0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(o)) - k0);
-                        s0 += d0;
-                        q0 = TOps.MultiplyAdd(d0, d0, q0);
-                    }
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s0), ref sum, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s0), ref sum, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q0), ref sq, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q0), ref sq, (nuint)(col + 2));
-                }
-                if (j < width)
-                {
-                    nint col = width - 4;
-                    global::System.Runtime.Intrinsics.Vector128<float> k0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref shift, (nuint)(col));
-                    global::System.Runtime.Intrinsics.Vector128<float> s0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> q0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> mask = global::NormKernels.Runtime.Tails.Last128(width - j);
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector128<float> d0 = ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(o)) - k0) & mask);
-                        s0 += d0;
-                        q0 = TOps.MultiplyAdd(d0, d0, q0);
-                    }
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s0), ref sum, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sum, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s0), ref sum, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q0), ref sq, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref sq, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q0), ref sq, (nuint)(col + 2));
-                }
-            }
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Vector128 path: segments [h w]=- [grp cpg]=F.</summary>
-        private static void Apply_V128<TOps>(ref float x, ref float y, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float a, ref float b, ref float c) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = (e_h * e_w);
-            nint st_x0 = (e_grp * e_cpg);
-            nint len1 = (e_grp * e_cpg);
-            // [h w]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous run, coefficients loaded along it.
-                ApplyRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
-            }
-        }
-
-        /// <summary>y = (x - c) * a + b over a contiguous run of <paramref name="len"/> (&gt;= 4) elements, main loop unrolled 4x; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_V128<TOps>(ref float x, ref float y, nint len, ref float a, ref float b, ref float c) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint i = 0;
-            for (; i + 16 <= len; i += 16)
-            {
-                global::System.Runtime.Intrinsics.Vector128<float> v0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128<float> v1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128<float> v2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector128<float> v3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 12));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((v0 - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref c, (nuint)(i))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref a, (nuint)(i)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref b, (nuint)(i))), ref y, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((v1 - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref c, (nuint)(i + 4))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref a, (nuint)(i + 4)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref b, (nuint)(i + 4))), ref y, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((v2 - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref c, (nuint)(i + 8))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref a, (nuint)(i + 8)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref b, (nuint)(i + 8))), ref y, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((v3 - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref c, (nuint)(i + 12))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref a, (nuint)(i + 12)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref b, (nuint)(i + 12))), ref y, (nuint)(i + 12));
-            }
-            for (; i + 4 <= len; i += 4)
-            {
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref c, (nuint)(i))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref a, (nuint)(i)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref b, (nuint)(i))), ref y, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 4;
-                global::System.Runtime.Intrinsics.Vector128<float> r = TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(t)) - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref c, (nuint)(t))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref a, (nuint)(t)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref b, (nuint)(t)));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128(len - i), r, global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref y, (nuint)(t))), ref y, (nuint)(t));
-            }
-        }
-
         /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Vector128 path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
         private static void GradientReduce_V128<TOps>(ref float x, ref float dy, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
@@ -1828,118 +1344,6 @@ namespace Layers
                 nint t = len - 4;
                 global::System.Runtime.Intrinsics.Vector128<float> tail = TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(t)) - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(t))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cp, (nuint)(t)), TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(t)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(t))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cq, (nuint)(t)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cr, (nuint)(t))));
                 global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128(len - i), tail, global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Scalar path: segments [h w]=R [grp cpg]=A.</summary>
-        private static void Statistics_Scalar(ref float x, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float shift, ref double sum, ref double sq)
-        {
-            nint len0 = (e_h * e_w);
-            nint len1 = (e_grp * e_cpg);
-            // Innermost: rows of the reduced segment, each a contiguous run of accumulators.
-            ReduceColumns_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), to0 - from0, len1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
-        }
-
-        /// <summary>Accumulates <paramref name="rows"/> rows of <paramref name="width"/> (&gt;= 1) contiguous accumulators: 4 vectors of accumulators held in registers over chunks of 16 rows, each chunk added into double.</summary>
-        private static void ReduceColumns_Scalar(ref float p, nint rows, nint width, ref float shift, ref double sum, ref double sq)
-        {
-            for (nint r0 = 0; r0 < rows; r0 += 16)
-            {
-                nint rend = rows - r0 > 16 ? r0 + 16 : rows;
-                nint j = 0;
-                for (; j + 4 <= width; j += 4)
-                {
-                    nint col = j;
-                    float k0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, col);
-                    float s0 = 0f;
-                    float q0 = 0f;
-                    float k1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, col + 1);
-                    float s1 = 0f;
-                    float q1 = 0f;
-                    float k2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, col + 2);
-                    float s2 = 0f;
-                    float q2 = 0f;
-                    float k3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, col + 3);
-                    float s3 = 0f;
-                    float q3 = 0f;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        float d0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, o) - k0);
-                        s0 += d0;
-                        q0 = (d0 * d0 + q0);
-                        float d1 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, o + 1) - k1);
-                        s1 += d1;
-                        q1 = (d1 * d1 + q1);
-                        float d2 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, o + 2) - k2);
-                        s2 += d2;
-                        q2 = (d2 * d2 + q2);
-                        float d3 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, o + 3) - k3);
-                        s3 += d3;
-                        q3 = (d3 * d3 + q3);
-                    }
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, col) += s0;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, col) += q0;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, col + 1) += s1;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, col + 1) += q1;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, col + 2) += s2;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, col + 2) += q2;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, col + 3) += s3;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, col + 3) += q3;
-                }
-                for (; j + 1 <= width; j += 1)
-                {
-                    nint col = j;
-                    float k0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, col);
-                    float s0 = 0f;
-                    float q0 = 0f;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        float d0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, o) - k0);
-                        s0 += d0;
-                        q0 = (d0 * d0 + q0);
-                    }
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, col) += s0;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, col) += q0;
-                }
-            }
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Scalar path: segments [h w]=- [grp cpg]=F.</summary>
-        private static void Apply_Scalar(ref float x, ref float y, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float a, ref float b, ref float c)
-        {
-            nint len0 = (e_h * e_w);
-            nint st_x0 = (e_grp * e_cpg);
-            nint len1 = (e_grp * e_cpg);
-            // [h w]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous run, coefficients loaded along it.
-                ApplyRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
-            }
-        }
-
-        /// <summary>y = (x - c) * a + b over a contiguous run of <paramref name="len"/> (&gt;= 1) elements, main loop unrolled 4x.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_Scalar(ref float x, ref float y, nint len, ref float a, ref float b, ref float c)
-        {
-            nint i = 0;
-            for (; i + 4 <= len; i += 4)
-            {
-                float v0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
-                float v1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 1);
-                float v2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 2);
-                float v3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 3);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i) = ((v0 - global::System.Runtime.CompilerServices.Unsafe.Add(ref c, i)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref a, i) + global::System.Runtime.CompilerServices.Unsafe.Add(ref b, i));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i + 1) = ((v1 - global::System.Runtime.CompilerServices.Unsafe.Add(ref c, i + 1)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref a, i + 1) + global::System.Runtime.CompilerServices.Unsafe.Add(ref b, i + 1));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i + 2) = ((v2 - global::System.Runtime.CompilerServices.Unsafe.Add(ref c, i + 2)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref a, i + 2) + global::System.Runtime.CompilerServices.Unsafe.Add(ref b, i + 2));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i + 3) = ((v3 - global::System.Runtime.CompilerServices.Unsafe.Add(ref c, i + 3)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref a, i + 3) + global::System.Runtime.CompilerServices.Unsafe.Add(ref b, i + 3));
-            }
-            for (; i + 1 <= len; i += 1)
-            {
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i) = ((global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) - global::System.Runtime.CompilerServices.Unsafe.Add(ref c, i)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref a, i) + global::System.Runtime.CompilerServices.Unsafe.Add(ref b, i));
             }
         }
 

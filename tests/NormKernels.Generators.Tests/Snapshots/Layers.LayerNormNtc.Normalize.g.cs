@@ -171,13 +171,7 @@ namespace Layers
 
         private static int ParameterCount(int n, int t, int c) => c;
 
-        private static global::NormKernels.KernelPath ChoosePath(bool training, nint e_n, nint e_t, nint e_c)
-        {
-            global::NormKernels.KernelPath apply = global::NormKernels.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
-            if (!training) return apply;
-            global::NormKernels.KernelPath statistics = global::NormKernels.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
-            return statistics < apply ? statistics : apply;
-        }
+        private static global::NormKernels.KernelPath ChoosePath(bool training, nint e_n, nint e_t, nint e_c) => global::NormKernels.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
 
         private static void CheckKernel(global::System.ReadOnlySpan<double> input, global::System.Span<double> output, int n, int t, int c, global::System.ReadOnlySpan<double> weight, global::System.ReadOnlySpan<double> bias, int statisticsLength0, int statisticsLength1, double epsilon, bool training)
         {
@@ -350,9 +344,9 @@ namespace Layers
             // Units: one per block (n, t); each worker has its own scratch.
             int units = (int)(e_n * e_t);
             int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            int statistics = (int)(nint)1;
+            int statistics = 1;
             int coefficients = statistics;
-            int accumulators = (int)(nint)1;
+            int accumulators = 1;
             double[][] doubles = new double[workers][];
             double[][] elements = new double[workers][];
             for (int worker = 0; worker < workers; worker++)
@@ -375,40 +369,15 @@ namespace Layers
             return path;
         }
 
-        private readonly struct TrainingBlock<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct TrainingBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_t, nint e_c, double _epsilon, double[][] _doubles, double[][] _elements, double[]? _meanResidual) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_t;
-            private readonly nint _e_c;
-            private readonly double _epsilon;
-            private readonly double[][] _doubles;
-            private readonly double[][] _elements;
-            private readonly double[]? _meanResidual;
-
-            public TrainingBlock(global::NormKernels.KernelPath path, nint e_n, nint e_t, nint e_c, double epsilon, double[][] doubles, double[][] elements, double[]? meanResidual)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_t = e_t;
-                _e_c = e_c;
-                _epsilon = epsilon;
-                _doubles = doubles;
-                _elements = elements;
-                _meanResidual = meanResidual;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_t = _e_t;
-                nint e_c = _e_c;
                 double epsilon = _epsilon;
                 double[]? meanResidual = _meanResidual;
-                int statistics = (int)(nint)1;
+                int statistics = 1;
                 int coefficients = statistics;
-                int accumulators = (int)(nint)1;
+                int accumulators = 1;
                 double[] doubles = _doubles[worker];
                 double[] elements = _elements[worker];
                 ref double x = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S0);
@@ -441,14 +410,14 @@ namespace Layers
                 ref double xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
                 ref double yb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, xo);
                 // Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, (nint)0) = global::System.Runtime.CompilerServices.Unsafe.Add(ref xb, (nint)0);
+                statShift = xb;
                 new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
                 switch (path)
                 {
-                    case global::NormKernels.KernelPath.Vector512: Statistics_V512(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector256: Statistics_V256(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector128: Statistics_V128<TOps>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                    default: Statistics_Scalar(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
+                    case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<double>, global::System.Runtime.Intrinsics.Vector512<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
+                    case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<double>, global::System.Runtime.Intrinsics.Vector256<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
+                    case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<double, TOps>, global::System.Runtime.Intrinsics.Vector128<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
+                    default: Statistics<global::NormKernels.Runtime.Scalar<double>, double>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
                 }
                 for (int s = 0; s < statistics; s++)
                 {
@@ -470,10 +439,10 @@ namespace Layers
                 }
                 switch (path)
                 {
-                    case global::NormKernels.KernelPath.Vector512: Apply_V512(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
-                    case global::NormKernels.KernelPath.Vector256: Apply_V256(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
-                    case global::NormKernels.KernelPath.Vector128: Apply_V128<TOps>(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
-                    default: Apply_Scalar(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
+                    case global::NormKernels.KernelPath.Vector512: Apply<global::NormKernels.Runtime.V512<double>, global::System.Runtime.Intrinsics.Vector512<double>>(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
+                    case global::NormKernels.KernelPath.Vector256: Apply<global::NormKernels.Runtime.V256<double>, global::System.Runtime.Intrinsics.Vector256<double>>(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
+                    case global::NormKernels.KernelPath.Vector128: Apply<global::NormKernels.Runtime.V128<double, TOps>, global::System.Runtime.Intrinsics.Vector128<double>>(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
+                    default: Apply<global::NormKernels.Runtime.Scalar<double>, double>(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
                 }
             }
         }
@@ -498,17 +467,10 @@ namespace Layers
             int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
             int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);
             double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            double[][] doubles = new double[workers][];
-            double[][] elements = new double[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(1);
-                elements[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(1);
-            }
             try
             {
                 new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                global::NormKernels.Runtime.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_t, e_c, epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials), input, inputGrad, outputGrad, gamma, global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat0), stat0.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat1), stat1.Length));
+                global::NormKernels.Runtime.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_t, e_c, epsilon, constant, blocks, groups, parameters, gradPartials), input, inputGrad, outputGrad, gamma, global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat0), stat0.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat1), stat1.Length));
                 // Parameter gradients accumulate (PyTorch): add the groups' partials in group order.
                 for (int p = 0; p < parameters; p++)
                 {
@@ -525,52 +487,14 @@ namespace Layers
             finally
             {
                 global::System.Buffers.ArrayPool<double>.Shared.Return(gradPartials);
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(elements[worker]);
-                }
             }
             return path;
         }
 
-        private readonly struct BackwardGroup<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct BackwardGroup<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_t, nint e_c, double _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[] _gradPartials) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_t;
-            private readonly nint _e_c;
-            private readonly double _epsilon;
-            private readonly bool _constant;
-            private readonly int _blocks;
-            private readonly int _groups;
-            private readonly int _parameters;
-            private readonly double[][] _doubles;
-            private readonly double[][] _elements;
-            private readonly double[] _gradPartials;
-
-            public BackwardGroup(global::NormKernels.KernelPath path, nint e_n, nint e_t, nint e_c, double epsilon, bool constant, int blocks, int groups, int parameters, double[][] doubles, double[][] elements, double[] gradPartials)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_t = e_t;
-                _e_c = e_c;
-                _epsilon = epsilon;
-                _constant = constant;
-                _blocks = blocks;
-                _groups = groups;
-                _parameters = parameters;
-                _doubles = doubles;
-                _elements = elements;
-                _gradPartials = gradPartials;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_t = _e_t;
-                nint e_c = _e_c;
                 double epsilon = _epsilon;
                 bool constant = _constant;
                 double count = (double)e_c;
@@ -684,9 +608,9 @@ namespace Layers
         private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, nint e_n, nint e_t, nint e_c, global::System.Span<double> shardCount, global::System.Span<double> shardMean, global::System.Span<double> shardM2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
             shardCount.Fill((double)e_c);
-            int statistics = (int)(nint)1;
+            int statistics = 1;
             int coefficients = statistics;
-            int accumulators = (int)(nint)1;
+            int accumulators = 1;
             // Units: one per block (n, t), as in the training forward; each worker has its own scratch.
             int units = (int)(e_n * e_t);
             int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
@@ -713,31 +637,10 @@ namespace Layers
             return path;
         }
 
-        private readonly struct ShardBlock<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct ShardBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_t, nint e_c, double[][] _doubles, double[][] _elements) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
-            private readonly nint _e_n;
-            private readonly nint _e_t;
-            private readonly nint _e_c;
-            private readonly double[][] _doubles;
-            private readonly double[][] _elements;
-
-            public ShardBlock(global::NormKernels.KernelPath path, nint e_n, nint e_t, nint e_c, double[][] doubles, double[][] elements)
-            {
-                _path = path;
-                _e_n = e_n;
-                _e_t = e_t;
-                _e_c = e_c;
-                _doubles = doubles;
-                _elements = elements;
-            }
-
             public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
             {
-                global::NormKernels.KernelPath path = _path;
-                nint e_n = _e_n;
-                nint e_t = _e_t;
-                nint e_c = _e_c;
                 nint xo = BlockOffset(unit, e_n, e_t, e_c, out nint so);
                 ref double meanOut = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S1);
                 ref double m2Out = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S4);
@@ -760,9 +663,9 @@ namespace Layers
         /// <summary>(mean, M2) per statistic of the block at <paramref name="xb"/>: shift, statistics pass, combine; as in the training forward.</summary>
         private static void BlockMoments<TOps>(global::NormKernels.KernelPath path, ref double xb, nint e_n, nint e_t, nint e_c, double[] doubles, double[] elements, ref double meanOut, ref double m2Out) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
-            int statistics = (int)(nint)1;
+            int statistics = 1;
             int coefficients = statistics;
-            int accumulators = (int)(nint)1;
+            int accumulators = 1;
             double count = (double)e_c;
             ref double sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
             ref double sq = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, accumulators);
@@ -776,14 +679,14 @@ namespace Layers
             ref double shift = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, coefficients);
             ref double statShift = ref shift;
             // Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.
-            global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, (nint)0) = global::System.Runtime.CompilerServices.Unsafe.Add(ref xb, (nint)0);
+            statShift = xb;
             new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
             switch (path)
             {
-                case global::NormKernels.KernelPath.Vector512: Statistics_V512(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector256: Statistics_V256(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector128: Statistics_V128<TOps>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                default: Statistics_Scalar(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
+                case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<double>, global::System.Runtime.Intrinsics.Vector512<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
+                case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<double>, global::System.Runtime.Intrinsics.Vector256<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
+                case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<double, TOps>, global::System.Runtime.Intrinsics.Vector128<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
+                default: Statistics<global::NormKernels.Runtime.Scalar<double>, double>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
             }
             for (int s = 0; s < statistics; s++)
             {
@@ -793,106 +696,20 @@ namespace Layers
             }
         }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Vector512 path: segments [c]=R.</summary>
-        private static void Statistics_V512(ref double x, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double shift, ref double sum, ref double sq)
+        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [c]=R.</summary>
+        private static void Statistics<TS, TV>(ref double x, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double shift, ref double sum, ref double sq) where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
         {
             nint len0 = e_c;
             // Innermost: a contiguous reduced run.
-            ReduceRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (nint)0), len0, global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
+            global::NormKernels.Runtime.Runs<TS, TV, double>.Reduce(ref x, len0, shift, ref sum, ref sq);
         }
 
-        /// <summary>Reduces a contiguous run of <paramref name="len"/> (&gt;= 8) elements: 4 accumulators of 8 lanes over chunks of 512 elements, each chunk added into double; the run's last partial vector is an overlapped load with the finished lanes masked off.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ReduceRun_V512(ref double p, nint len, double shift, ref double sum, ref double sq)
-        {
-            global::System.Runtime.Intrinsics.Vector512<double> k = global::System.Runtime.Intrinsics.Vector512.Create(shift);
-            global::System.Runtime.Intrinsics.Vector512<double> sLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector512<double> qLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 512)
-            {
-                nint end = len - chunk > 512 ? chunk + 512 : len;
-                global::System.Runtime.Intrinsics.Vector512<double> s0 = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<double> q0 = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<double> s1 = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<double> q1 = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<double> s2 = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<double> q2 = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<double> s3 = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<double> q3 = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                nint i = chunk;
-                for (; i + 32 <= end; i += 32)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<double> d0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d0, d0, q0);
-                    global::System.Runtime.Intrinsics.Vector512<double> d1 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(i + 8)) - k);
-                    s1 += d1;
-                    q1 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d1, d1, q1);
-                    global::System.Runtime.Intrinsics.Vector512<double> d2 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(i + 16)) - k);
-                    s2 += d2;
-                    q2 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d2, d2, q2);
-                    global::System.Runtime.Intrinsics.Vector512<double> d3 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(i + 24)) - k);
-                    s3 += d3;
-                    q3 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d3, d3, q3);
-                }
-                for (; i + 8 <= end; i += 8)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<double> d0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d0, d0, q0);
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<double> d0 = ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref p, (nuint)(end - 8)) - k) & global::NormKernels.Runtime.Tails.Last512Double(end - i));
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(d0, d0, q0);
-                }
-                s0 = (s0 + s1) + (s2 + s3);
-                q0 = (q0 + q1) + (q2 + q3);
-                sLo += s0;
-                qLo += q0;
-            }
-            sum += global::System.Runtime.Intrinsics.Vector512.Sum(sLo);
-            sq += global::System.Runtime.Intrinsics.Vector512.Sum(qLo);
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Vector512 path: segments [c]=P.</summary>
-        private static void Apply_V512(ref double x, ref double y, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double a, ref double b, ref double c, ref double g, ref double h)
+        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [c]=P.</summary>
+        private static void Apply<TS, TV>(ref double x, ref double y, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double a, ref double b, ref double c, ref double g, ref double h) where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
         {
             nint len0 = e_c;
             // Innermost: a contiguous run, coefficients loaded along it.
-            ApplyRun_V512(ref x, ref y, len0, a, b, c, ref g, ref h);
-        }
-
-        /// <summary>y = ((x - c) * a + b) * g + h over a contiguous run of <paramref name="len"/> (&gt;= 8) elements, main loop unrolled 4x; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_V512(ref double x, ref double y, nint len, double a, double b, double c, ref double g, ref double h)
-        {
-            global::System.Runtime.Intrinsics.Vector512<double> va = global::System.Runtime.Intrinsics.Vector512.Create(a);
-            global::System.Runtime.Intrinsics.Vector512<double> vb = global::System.Runtime.Intrinsics.Vector512.Create(b);
-            global::System.Runtime.Intrinsics.Vector512<double> vc = global::System.Runtime.Intrinsics.Vector512.Create(c);
-            nint i = 0;
-            for (; i + 32 <= len; i += 32)
-            {
-                global::System.Runtime.Intrinsics.Vector512<double> v0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512<double> v1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector512<double> v2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512<double> v3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 24));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v0 - vc), va, vb), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref h, (nuint)(i))), ref y, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v1 - vc), va, vb), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 8)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref h, (nuint)(i + 8))), ref y, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v2 - vc), va, vb), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 16)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref h, (nuint)(i + 16))), ref y, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((v3 - vc), va, vb), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 24)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref h, (nuint)(i + 24))), ref y, (nuint)(i + 24));
-            }
-            for (; i + 8 <= len; i += 8)
-            {
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) - vc), va, vb), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref h, (nuint)(i))), ref y, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 8;
-                global::System.Runtime.Intrinsics.Vector512<double> r = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(t)) - vc), va, vb), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(t)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref h, (nuint)(t)));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::NormKernels.Runtime.Tails.Last512Double(len - i), r, global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref y, (nuint)(t))), ref y, (nuint)(t));
-            }
+            global::NormKernels.Runtime.Runs<TS, TV, double>.ApplyAffine<global::NormKernels.Runtime.Splat, global::NormKernels.Runtime.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
         }
 
         /// <summary>One statistic's block, Vector512 path: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
@@ -1019,108 +836,6 @@ namespace Layers
                 global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(t)) + ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(t)) & global::NormKernels.Runtime.Tails.Last512Double(len - i)) * vc1), ref dgamma, (nuint)(t));
                 global::System.Runtime.Intrinsics.Vector512<double> tail = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(t)) - kd), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(t)), ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(t)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(t)) + k), vq, vrr));
                 global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::NormKernels.Runtime.Tails.Last512Double(len - i), tail, global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Vector256 path: segments [c]=R.</summary>
-        private static void Statistics_V256(ref double x, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double shift, ref double sum, ref double sq)
-        {
-            nint len0 = e_c;
-            // Innermost: a contiguous reduced run.
-            ReduceRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (nint)0), len0, global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
-        }
-
-        /// <summary>Reduces a contiguous run of <paramref name="len"/> (&gt;= 4) elements: 4 accumulators of 4 lanes over chunks of 256 elements, each chunk added into double; the run's last partial vector is an overlapped load with the finished lanes masked off.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ReduceRun_V256(ref double p, nint len, double shift, ref double sum, ref double sq)
-        {
-            global::System.Runtime.Intrinsics.Vector256<double> k = global::System.Runtime.Intrinsics.Vector256.Create(shift);
-            global::System.Runtime.Intrinsics.Vector256<double> sLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector256<double> qLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 256)
-            {
-                nint end = len - chunk > 256 ? chunk + 256 : len;
-                global::System.Runtime.Intrinsics.Vector256<double> s0 = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<double> q0 = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<double> s1 = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<double> q1 = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<double> s2 = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<double> q2 = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<double> s3 = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<double> q3 = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                nint i = chunk;
-                for (; i + 16 <= end; i += 16)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<double> d0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d0, d0, q0);
-                    global::System.Runtime.Intrinsics.Vector256<double> d1 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(i + 4)) - k);
-                    s1 += d1;
-                    q1 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d1, d1, q1);
-                    global::System.Runtime.Intrinsics.Vector256<double> d2 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(i + 8)) - k);
-                    s2 += d2;
-                    q2 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d2, d2, q2);
-                    global::System.Runtime.Intrinsics.Vector256<double> d3 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(i + 12)) - k);
-                    s3 += d3;
-                    q3 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d3, d3, q3);
-                }
-                for (; i + 4 <= end; i += 4)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<double> d0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d0, d0, q0);
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<double> d0 = ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref p, (nuint)(end - 4)) - k) & global::NormKernels.Runtime.Tails.Last256Double(end - i));
-                    s0 += d0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(d0, d0, q0);
-                }
-                s0 = (s0 + s1) + (s2 + s3);
-                q0 = (q0 + q1) + (q2 + q3);
-                sLo += s0;
-                qLo += q0;
-            }
-            sum += global::System.Runtime.Intrinsics.Vector256.Sum(sLo);
-            sq += global::System.Runtime.Intrinsics.Vector256.Sum(qLo);
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Vector256 path: segments [c]=P.</summary>
-        private static void Apply_V256(ref double x, ref double y, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double a, ref double b, ref double c, ref double g, ref double h)
-        {
-            nint len0 = e_c;
-            // Innermost: a contiguous run, coefficients loaded along it.
-            ApplyRun_V256(ref x, ref y, len0, a, b, c, ref g, ref h);
-        }
-
-        /// <summary>y = ((x - c) * a + b) * g + h over a contiguous run of <paramref name="len"/> (&gt;= 4) elements, main loop unrolled 4x; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_V256(ref double x, ref double y, nint len, double a, double b, double c, ref double g, ref double h)
-        {
-            global::System.Runtime.Intrinsics.Vector256<double> va = global::System.Runtime.Intrinsics.Vector256.Create(a);
-            global::System.Runtime.Intrinsics.Vector256<double> vb = global::System.Runtime.Intrinsics.Vector256.Create(b);
-            global::System.Runtime.Intrinsics.Vector256<double> vc = global::System.Runtime.Intrinsics.Vector256.Create(c);
-            nint i = 0;
-            for (; i + 16 <= len; i += 16)
-            {
-                global::System.Runtime.Intrinsics.Vector256<double> v0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256<double> v1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector256<double> v2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256<double> v3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 12));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v0 - vc), va, vb), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref h, (nuint)(i))), ref y, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v1 - vc), va, vb), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 4)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref h, (nuint)(i + 4))), ref y, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v2 - vc), va, vb), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 8)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref h, (nuint)(i + 8))), ref y, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((v3 - vc), va, vb), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 12)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref h, (nuint)(i + 12))), ref y, (nuint)(i + 12));
-            }
-            for (; i + 4 <= len; i += 4)
-            {
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) - vc), va, vb), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref h, (nuint)(i))), ref y, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 4;
-                global::System.Runtime.Intrinsics.Vector256<double> r = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(t)) - vc), va, vb), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(t)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref h, (nuint)(t)));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::NormKernels.Runtime.Tails.Last256Double(len - i), r, global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref y, (nuint)(t))), ref y, (nuint)(t));
             }
         }
 
@@ -1251,108 +966,6 @@ namespace Layers
             }
         }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Vector128 path: segments [c]=R.</summary>
-        private static void Statistics_V128<TOps>(ref double x, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double shift, ref double sum, ref double sq) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = e_c;
-            // Innermost: a contiguous reduced run.
-            ReduceRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (nint)0), len0, global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
-        }
-
-        /// <summary>Reduces a contiguous run of <paramref name="len"/> (&gt;= 2) elements: 4 accumulators of 2 lanes over chunks of 128 elements, each chunk added into double; the run's last partial vector is an overlapped load with the finished lanes masked off.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ReduceRun_V128<TOps>(ref double p, nint len, double shift, ref double sum, ref double sq) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            global::System.Runtime.Intrinsics.Vector128<double> k = global::System.Runtime.Intrinsics.Vector128.Create(shift);
-            global::System.Runtime.Intrinsics.Vector128<double> sLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector128<double> qLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 128)
-            {
-                nint end = len - chunk > 128 ? chunk + 128 : len;
-                global::System.Runtime.Intrinsics.Vector128<double> s0 = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<double> q0 = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<double> s1 = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<double> q1 = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<double> s2 = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<double> q2 = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<double> s3 = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<double> q3 = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                nint i = chunk;
-                for (; i + 8 <= end; i += 8)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<double> d0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = TOps.MultiplyAdd(d0, d0, q0);
-                    global::System.Runtime.Intrinsics.Vector128<double> d1 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(i + 2)) - k);
-                    s1 += d1;
-                    q1 = TOps.MultiplyAdd(d1, d1, q1);
-                    global::System.Runtime.Intrinsics.Vector128<double> d2 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(i + 4)) - k);
-                    s2 += d2;
-                    q2 = TOps.MultiplyAdd(d2, d2, q2);
-                    global::System.Runtime.Intrinsics.Vector128<double> d3 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(i + 6)) - k);
-                    s3 += d3;
-                    q3 = TOps.MultiplyAdd(d3, d3, q3);
-                }
-                for (; i + 2 <= end; i += 2)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<double> d0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(i)) - k);
-                    s0 += d0;
-                    q0 = TOps.MultiplyAdd(d0, d0, q0);
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<double> d0 = ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref p, (nuint)(end - 2)) - k) & global::NormKernels.Runtime.Tails.Last128Double(end - i));
-                    s0 += d0;
-                    q0 = TOps.MultiplyAdd(d0, d0, q0);
-                }
-                s0 = (s0 + s1) + (s2 + s3);
-                q0 = (q0 + q1) + (q2 + q3);
-                sLo += s0;
-                qLo += q0;
-            }
-            sum += TOps.Sum(sLo);
-            sq += TOps.Sum(qLo);
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Vector128 path: segments [c]=P.</summary>
-        private static void Apply_V128<TOps>(ref double x, ref double y, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double a, ref double b, ref double c, ref double g, ref double h) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = e_c;
-            // Innermost: a contiguous run, coefficients loaded along it.
-            ApplyRun_V128<TOps>(ref x, ref y, len0, a, b, c, ref g, ref h);
-        }
-
-        /// <summary>y = ((x - c) * a + b) * g + h over a contiguous run of <paramref name="len"/> (&gt;= 2) elements, main loop unrolled 4x; the last partial vector overlaps and is blended with what is already stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_V128<TOps>(ref double x, ref double y, nint len, double a, double b, double c, ref double g, ref double h) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            global::System.Runtime.Intrinsics.Vector128<double> va = global::System.Runtime.Intrinsics.Vector128.Create(a);
-            global::System.Runtime.Intrinsics.Vector128<double> vb = global::System.Runtime.Intrinsics.Vector128.Create(b);
-            global::System.Runtime.Intrinsics.Vector128<double> vc = global::System.Runtime.Intrinsics.Vector128.Create(c);
-            nint i = 0;
-            for (; i + 8 <= len; i += 8)
-            {
-                global::System.Runtime.Intrinsics.Vector128<double> v0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128<double> v1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 2));
-                global::System.Runtime.Intrinsics.Vector128<double> v2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128<double> v3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 6));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(TOps.MultiplyAdd((v0 - vc), va, vb), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref h, (nuint)(i))), ref y, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(TOps.MultiplyAdd((v1 - vc), va, vb), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 2)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref h, (nuint)(i + 2))), ref y, (nuint)(i + 2));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(TOps.MultiplyAdd((v2 - vc), va, vb), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 4)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref h, (nuint)(i + 4))), ref y, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(TOps.MultiplyAdd((v3 - vc), va, vb), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 6)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref h, (nuint)(i + 6))), ref y, (nuint)(i + 6));
-            }
-            for (; i + 2 <= len; i += 2)
-            {
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) - vc), va, vb), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref h, (nuint)(i))), ref y, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 2;
-                global::System.Runtime.Intrinsics.Vector128<double> r = TOps.MultiplyAdd(TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(t)) - vc), va, vb), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(t)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref h, (nuint)(t)));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128Double(len - i), r, global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref y, (nuint)(t))), ref y, (nuint)(t));
-            }
-        }
-
         /// <summary>One statistic's block, Vector128 path: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
         private static void GradientAffineReduce_V128<TOps>(ref double x, ref double dy, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
         {
@@ -1477,96 +1090,6 @@ namespace Layers
                 global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(t)) + ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(t)) & global::NormKernels.Runtime.Tails.Last128Double(len - i)) * vc1), ref dgamma, (nuint)(t));
                 global::System.Runtime.Intrinsics.Vector128<double> tail = TOps.MultiplyAdd(TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(t)) - kd), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(t)), ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(t)) - kg) * kd)), vr, TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(t)) + k), vq, vrr));
                 global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128Double(len - i), tail, global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment) on the Scalar path: segments [c]=R.</summary>
-        private static void Statistics_Scalar(ref double x, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double shift, ref double sum, ref double sq)
-        {
-            nint len0 = e_c;
-            // Innermost: a contiguous reduced run.
-            ReduceRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (nint)0), len0, global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, (nint)0), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, (nint)0));
-        }
-
-        /// <summary>Reduces a contiguous run of <paramref name="len"/> (&gt;= 1) elements: 4 accumulators of 1 lanes over chunks of 64 elements, each chunk added into double.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ReduceRun_Scalar(ref double p, nint len, double shift, ref double sum, ref double sq)
-        {
-            double k = shift;
-            double s = 0d;
-            double q = 0d;
-            for (nint chunk = 0; chunk < len; chunk += 64)
-            {
-                nint end = len - chunk > 64 ? chunk + 64 : len;
-                double s0 = 0d;
-                double q0 = 0d;
-                double s1 = 0d;
-                double q1 = 0d;
-                double s2 = 0d;
-                double q2 = 0d;
-                double s3 = 0d;
-                double q3 = 0d;
-                nint i = chunk;
-                for (; i + 4 <= end; i += 4)
-                {
-                    double d0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, i) - k);
-                    s0 += d0;
-                    q0 = (d0 * d0 + q0);
-                    double d1 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, i + 1) - k);
-                    s1 += d1;
-                    q1 = (d1 * d1 + q1);
-                    double d2 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, i + 2) - k);
-                    s2 += d2;
-                    q2 = (d2 * d2 + q2);
-                    double d3 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, i + 3) - k);
-                    s3 += d3;
-                    q3 = (d3 * d3 + q3);
-                }
-                for (; i + 1 <= end; i += 1)
-                {
-                    double d0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref p, i) - k);
-                    s0 += d0;
-                    q0 = (d0 * d0 + q0);
-                }
-                s0 = (s0 + s1) + (s2 + s3);
-                q0 = (q0 + q1) + (q2 + q3);
-                s += s0;
-                q += q0;
-            }
-            sum += s;
-            sq += q;
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment), Scalar path: segments [c]=P.</summary>
-        private static void Apply_Scalar(ref double x, ref double y, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double a, ref double b, ref double c, ref double g, ref double h)
-        {
-            nint len0 = e_c;
-            // Innermost: a contiguous run, coefficients loaded along it.
-            ApplyRun_Scalar(ref x, ref y, len0, a, b, c, ref g, ref h);
-        }
-
-        /// <summary>y = ((x - c) * a + b) * g + h over a contiguous run of <paramref name="len"/> (&gt;= 1) elements, main loop unrolled 4x.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void ApplyRun_Scalar(ref double x, ref double y, nint len, double a, double b, double c, ref double g, ref double h)
-        {
-            double va = a;
-            double vb = b;
-            double vc = c;
-            nint i = 0;
-            for (; i + 4 <= len; i += 4)
-            {
-                double v0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
-                double v1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 1);
-                double v2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 2);
-                double v3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 3);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i) = (((v0 - vc) * va + vb) * global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i) + global::System.Runtime.CompilerServices.Unsafe.Add(ref h, i));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i + 1) = (((v1 - vc) * va + vb) * global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 1) + global::System.Runtime.CompilerServices.Unsafe.Add(ref h, i + 1));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i + 2) = (((v2 - vc) * va + vb) * global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 2) + global::System.Runtime.CompilerServices.Unsafe.Add(ref h, i + 2));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i + 3) = (((v3 - vc) * va + vb) * global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 3) + global::System.Runtime.CompilerServices.Unsafe.Add(ref h, i + 3));
-            }
-            for (; i + 1 <= len; i += 1)
-            {
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref y, i) = (((global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) - vc) * va + vb) * global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i) + global::System.Runtime.CompilerServices.Unsafe.Add(ref h, i));
             }
         }
 
