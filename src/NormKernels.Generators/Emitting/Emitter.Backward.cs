@@ -134,23 +134,13 @@ internal static partial class Emitter
         w.Line("int groups = (int)global::System.Math.Clamp(input.Length / " + Literals.Int(1 << 16) + ", 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));");
         w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);");
         w.Line("double[] gradPartials = " + Pool + "<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));");
-        w.Line("double[][] doubles = new double[workers][];");
-        w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
-        using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-        {
-            w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + workerDoubles + ");");
-            w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + workerElements + ");");
-        }
+        EmitRentWorkerScratch(w, ctx, workerDoubles, workerElements);
     }
 
     private static void EmitReturnGroupGradientScratch(SourceWriter w, Context ctx)
     {
         w.Line(Pool + "<double>.Shared.Return(gradPartials);");
-        using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-        {
-            w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
-            w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
-        }
+        EmitReturnWorkerScratch(w);
     }
 
     /// <summary>Whole-tensor plans: the chunking of the first gradient segment and the rented partials, doubles and elements.</summary>

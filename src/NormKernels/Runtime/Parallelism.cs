@@ -1,7 +1,8 @@
 using System;
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
-using System.Threading.Tasks;
+using System.Runtime.ExceptionServices;
+using System.Threading;
 
 namespace NormKernels
 {
@@ -70,7 +71,10 @@ namespace NormKernels.Runtime
 
     /// <summary>
     /// Runs the units of a generated kernel on up to <c>workers</c> threads. The spans are pinned for the whole
-    /// call (worker threads address them directly), and each worker gets a contiguous range of units.
+    /// call (worker threads address them directly), and each worker gets a contiguous range of units. Worker 0 is
+    /// the calling thread; the others are pool threads (<see cref="ThreadPool.UnsafeQueueUserWorkItem(IThreadPoolWorkItem, bool)"/>).
+    /// Nothing is allocated per call: one thread runs the units in a plain loop, and more threads share a loop object
+    /// cached per body type (a second call of the same body type running at that moment builds its own).
     /// </summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public static class ParallelUnits
@@ -96,16 +100,96 @@ namespace NormKernels.Runtime
                     for (int unit = 0; unit < units; unit++) body.Run(0, unit, in spans);
                     return;
                 }
-                Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, worker =>
-                {
-                    int first = (int)((long)units * worker / workers), last = (int)((long)units * (worker + 1) / workers);
-                    for (int unit = first; unit < last; unit++) body.Run(worker, unit, in spans);
-                });
+                Loop<TBody>.Run(units, Math.Min(workers, units), in body, in spans);
             }
         }
 
         /// <summary>The element at a pinned address.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static unsafe ref T At<T>(nint address) => ref Unsafe.AsRef<T>((void*)address);
+
+        /// <summary>
+        /// One parallel loop of a body type. The caller queues <c>workers - 1</c> work items, runs worker 0, then
+        /// claims every worker no pool thread has started (so it never waits for a busy pool, and a kernel called from
+        /// a pool thread cannot deadlock), and waits only for workers running elsewhere. A work item that starts after
+        /// every worker was claimed does nothing; the loop object returns to the cache when its last holder (the
+        /// caller or such an item) lets go of it, so a late item never sees the next call's state.
+        /// </summary>
+        private sealed class Loop<TBody> : IThreadPoolWorkItem where TBody : struct, IParallelBody
+        {
+            private static Loop<TBody>? s_cached;
+
+            private readonly ManualResetEventSlim _done = new(false);
+            private TBody _body;
+            private PinnedSpans _spans;
+            private int _units, _workers;
+            private int _claimed;      // workers handed out so far (may run past _workers: late claims get nothing)
+            private int _unfinished;   // workers not yet finished
+            private int _holders;      // the caller and the queued work items not yet run
+            private ExceptionDispatchInfo? _error;
+
+            public static void Run(int units, int workers, in TBody body, in PinnedSpans spans)
+            {
+                Loop<TBody> loop = Interlocked.Exchange(ref s_cached, null) ?? new Loop<TBody>();
+                loop._body = body;
+                loop._spans = spans;
+                loop._units = units;
+                loop._workers = workers;
+                loop._claimed = 1;
+                loop._unfinished = workers;
+                loop._holders = workers;
+                loop._done.Reset();
+                for (int i = 1; i < workers; i++) ThreadPool.UnsafeQueueUserWorkItem(loop, preferLocal: false);
+
+                loop.RunWorker(0);
+                for (int worker = loop.Claim(); worker >= 0; worker = loop.Claim()) loop.RunWorker(worker);
+                if (Volatile.Read(ref loop._unfinished) != 0) loop._done.Wait();
+
+                ExceptionDispatchInfo? error = loop._error;
+                loop._error = null;
+                loop._body = default;   // no reference to the call's scratch or arrays stays in the cache
+                loop._spans = default;
+                loop.Release();
+                error?.Throw();
+            }
+
+            /// <summary>A pool thread: one worker, if any is left.</summary>
+            void IThreadPoolWorkItem.Execute()
+            {
+                int worker = Claim();
+                if (worker >= 0) RunWorker(worker);
+                Release();
+            }
+
+            private int Claim()
+            {
+                int worker = Interlocked.Increment(ref _claimed) - 1;
+                return worker < _workers ? worker : -1;
+            }
+
+            private void RunWorker(int worker)
+            {
+                try
+                {
+                    TBody body = _body;
+                    PinnedSpans spans = _spans;
+                    int first = (int)((long)_units * worker / _workers), last = (int)((long)_units * (worker + 1) / _workers);
+                    for (int unit = first; unit < last; unit++) body.Run(worker, unit, in spans);
+                }
+                catch (Exception exception)
+                {
+                    Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(exception), null);
+                }
+                finally
+                {
+                    if (Interlocked.Decrement(ref _unfinished) == 0) _done.Set();
+                }
+            }
+
+            private void Release()
+            {
+                if (Interlocked.Decrement(ref _holders) == 0) Volatile.Write(ref s_cached, this);
+            }
+        }
     }
 }
