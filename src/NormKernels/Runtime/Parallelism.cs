@@ -73,8 +73,8 @@ namespace NormKernels.Runtime
     /// Runs the units of a generated kernel on up to <c>workers</c> threads. The spans are pinned for the whole
     /// call (worker threads address them directly), and each worker gets a contiguous range of units. Worker 0 is
     /// the calling thread; the others are pool threads (<see cref="ThreadPool.UnsafeQueueUserWorkItem(IThreadPoolWorkItem, bool)"/>).
-    /// Nothing is allocated per call: one thread runs the units in a plain loop, and more threads share a loop object
-    /// cached per body type (a second call of the same body type running at that moment builds its own).
+    /// Nothing is allocated per call once warm: one thread runs the units in a plain loop, and more threads use a loop
+    /// object from a small cache per body type (a new one only while every cached one serves another call).
     /// </summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public static class ParallelUnits
@@ -109,86 +109,120 @@ namespace NormKernels.Runtime
         public static unsafe ref T At<T>(nint address) => ref Unsafe.AsRef<T>((void*)address);
 
         /// <summary>
-        /// One parallel loop of a body type. The caller queues <c>workers - 1</c> work items, runs worker 0, then
-        /// claims every worker no pool thread has started (so it never waits for a busy pool, and a kernel called from
-        /// a pool thread cannot deadlock), and waits only for workers running elsewhere. A work item that starts after
-        /// every worker was claimed does nothing; the loop object returns to the cache when its last holder (the
-        /// caller or such an item) lets go of it, so a late item never sees the next call's state.
+        /// One parallel loop of a body type, reused call after call. A call publishes a new generation of the loop's
+        /// state (generation, workers, workers claimed) with worker 0 claimed by the caller, queues <c>workers - 1</c>
+        /// work items, runs worker 0, then claims every worker no pool thread has started (so it never waits for a busy
+        /// pool, and a kernel called from a pool thread cannot deadlock), and waits only for workers running elsewhere.
+        /// A work item claims with a compare-exchange on the whole state, so an item that runs late (after its call
+        /// ended, while the loop sits in the cache or serves a later call) finds every worker claimed and does nothing,
+        /// or helps the call running at that moment; the call's fields are written before its generation is published
+        /// and read only by a claimer. Loops wait in a small cache per body type; a call that finds it empty (another
+        /// call of the same body type runs at that moment) builds its own.
         /// </summary>
         private sealed class Loop<TBody> : IThreadPoolWorkItem where TBody : struct, IParallelBody
         {
-            private static Loop<TBody>? s_cached;
+            // _state: generation (bits 34..63), workers (bits 17..33), workers claimed (bits 0..16).
+            private const int CountBits = 17;
+            private const long CountMask = (1L << CountBits) - 1;
+
+            private static readonly Loop<TBody>?[] s_cache = new Loop<TBody>?[4];
 
             private readonly ManualResetEventSlim _done = new(false);
             private TBody _body;
             private PinnedSpans _spans;
-            private int _units, _workers;
-            private int _claimed;      // workers handed out so far (may run past _workers: late claims get nothing)
-            private int _unfinished;   // workers not yet finished
-            private int _holders;      // the caller and the queued work items not yet run
+            private int _units;
+            private long _state;
+            private int _unfinished;   // workers of this call not yet finished
             private ExceptionDispatchInfo? _error;
 
             public static void Run(int units, int workers, in TBody body, in PinnedSpans spans)
             {
-                Loop<TBody> loop = Interlocked.Exchange(ref s_cached, null) ?? new Loop<TBody>();
+                workers = (int)Math.Min(workers, CountMask);
+                Loop<TBody> loop = Take() ?? new Loop<TBody>();
                 loop._body = body;
                 loop._spans = spans;
                 loop._units = units;
-                loop._workers = workers;
-                loop._claimed = 1;
                 loop._unfinished = workers;
-                loop._holders = workers;
                 loop._done.Reset();
+                long generation = (Volatile.Read(ref loop._state) >> (2 * CountBits)) + 1;
+                Interlocked.Exchange(ref loop._state, (generation << (2 * CountBits)) | ((long)workers << CountBits) | 1);
                 for (int i = 1; i < workers; i++) ThreadPool.UnsafeQueueUserWorkItem(loop, preferLocal: false);
 
-                loop.RunWorker(0);
-                for (int worker = loop.Claim(); worker >= 0; worker = loop.Claim()) loop.RunWorker(worker);
-                if (Volatile.Read(ref loop._unfinished) != 0) loop._done.Wait();
+                bool finishedLast = loop.RunWorker(0, workers);
+                for (int worker = loop.Claim(out _); worker >= 0; worker = loop.Claim(out _)) finishedLast = loop.RunWorker(worker, workers);
+                // Unless this thread finished the last worker, wait for the thread that did to signal (not just for the
+                // count: that thread's Set must be over before the next call resets the event).
+                if (!finishedLast) loop._done.Wait();
 
                 ExceptionDispatchInfo? error = loop._error;
                 loop._error = null;
                 loop._body = default;   // no reference to the call's scratch or arrays stays in the cache
                 loop._spans = default;
-                loop.Release();
+                Return(loop);
                 error?.Throw();
             }
 
-            /// <summary>A pool thread: one worker, if any is left.</summary>
+            /// <summary>A pool thread: one worker of the call running now, if any is left.</summary>
             void IThreadPoolWorkItem.Execute()
             {
-                int worker = Claim();
-                if (worker >= 0) RunWorker(worker);
-                Release();
+                int worker = Claim(out int workers);
+                if (worker >= 0) RunWorker(worker, workers);
             }
 
-            private int Claim()
+            /// <summary>The next unclaimed worker of the current call (and its worker count), or -1 when all are claimed.</summary>
+            private int Claim(out int workers)
             {
-                int worker = Interlocked.Increment(ref _claimed) - 1;
-                return worker < _workers ? worker : -1;
+                long state = Volatile.Read(ref _state);
+                while (true)
+                {
+                    workers = (int)((state >> CountBits) & CountMask);
+                    int claimed = (int)(state & CountMask);
+                    if (claimed >= workers) return -1;
+                    long seen = Interlocked.CompareExchange(ref _state, state + 1, state);
+                    if (seen == state) return claimed;
+                    state = seen;
+                }
             }
 
-            private void RunWorker(int worker)
+            /// <summary>Runs one worker's units; true when it was the call's last worker to finish (it then signals the caller).</summary>
+            private bool RunWorker(int worker, int workers)
             {
                 try
                 {
                     TBody body = _body;
                     PinnedSpans spans = _spans;
-                    int first = (int)((long)_units * worker / _workers), last = (int)((long)_units * (worker + 1) / _workers);
+                    int first = (int)((long)_units * worker / workers), last = (int)((long)_units * (worker + 1) / workers);
                     for (int unit = first; unit < last; unit++) body.Run(worker, unit, in spans);
                 }
                 catch (Exception exception)
                 {
                     Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(exception), null);
                 }
-                finally
-                {
-                    if (Interlocked.Decrement(ref _unfinished) == 0) _done.Set();
-                }
+                if (Interlocked.Decrement(ref _unfinished) != 0) return false;
+                _done.Set();
+                return true;
             }
 
-            private void Release()
+            private static Loop<TBody>? Take()
             {
-                if (Interlocked.Decrement(ref _holders) == 0) Volatile.Write(ref s_cached, this);
+                Loop<TBody>?[] cache = s_cache;
+                for (int i = 0; i < cache.Length; i++)
+                {
+                    if (Volatile.Read(ref cache[i]) is not null && Interlocked.Exchange(ref cache[i], null) is { } loop)
+                        return loop;
+                }
+                return null;
+            }
+
+            /// <summary>Puts the loop in a free cache slot (or drops it when none is free).</summary>
+            private static void Return(Loop<TBody> loop)
+            {
+                Loop<TBody>?[] cache = s_cache;
+                for (int i = 0; i < cache.Length; i++)
+                {
+                    if (Volatile.Read(ref cache[i]) is null && Interlocked.CompareExchange(ref cache[i], loop, null) is null)
+                        return;
+                }
             }
         }
     }
