@@ -126,23 +126,11 @@ internal static partial class Emitter
             w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
             w.Line("int workers = global::NormKernels.Parallelism.Workers((long)content.Length + style.Length, units);");
             EmitScratchSizes(w, ctx, training: true);
-            w.Line("double[][] doubles = new double[workers][];");
-            w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
-            using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-            {
-                w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, true) + " + 4 * statistics);");
-                w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, true) + ");");
-            }
+            EmitRentWorkerScratch(w, ctx, DoublesSize(ctx, true) + " + 4 * statistics", ElementsSize(ctx, true));
             using (w.Block("try"))
                 w.Line(Units + ".For(units, workers, new AdaptiveBlock<TOps>(path, " + ctx.ExtentArgs + ", " + styleExtents + ", epsilon, doubles, elements), content, output, style, default, default, default);");
             using (w.Block("finally"))
-            {
-                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-                {
-                    w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
-                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
-                }
-            }
+                EmitReturnWorkerScratch(w);
             w.Line("return path;");
         }
         w.Line();

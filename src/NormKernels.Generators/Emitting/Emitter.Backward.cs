@@ -136,24 +136,14 @@ internal static partial class Emitter
         w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);");
         w.Line("double[] gradPartials = " + Pool + "<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));");
         if (workerDoubles is null) return;
-        w.Line("double[][] doubles = new double[workers][];");
-        w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
-        using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-        {
-            w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + workerDoubles + ");");
-            w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + workerElements + ");");
-        }
+        EmitRentWorkerScratch(w, ctx, workerDoubles, workerElements);
     }
 
     private static void EmitReturnGroupGradientScratch(SourceWriter w, Context ctx, bool workerScratch = true)
     {
         w.Line(Pool + "<double>.Shared.Return(gradPartials);");
         if (!workerScratch) return;
-        using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-        {
-            w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
-            w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
-        }
+        EmitReturnWorkerScratch(w);
     }
 
     /// <summary>Whole-tensor plans: the chunking of the first gradient segment and the rented partials, doubles and elements.</summary>

@@ -13,6 +13,7 @@ internal static partial class Emitter
     private const string Body = "global::NormKernels.Runtime.IParallelBody";
     private const string Pinned = "global::NormKernels.Runtime.PinnedSpans";
     private const string Pool = "global::System.Buffers.ArrayPool";
+    private const string WorkerScratch = "global::NormKernels.Runtime.WorkerScratch";
 
     /// <summary>Elements per chunk of a whole-tensor pass: the unit of parallel work, fixed by the shape alone.</summary>
     private const int ChunkElements = 1 << 15;
@@ -65,6 +66,17 @@ internal static partial class Emitter
         }
     }
 
+    /// <summary>Each worker's doubles and elements, rented with their tables in one call: locals <c>doubles</c> and
+    /// <c>elements</c> indexed by worker (local <c>workers</c> in scope). Given back by <see cref="EmitReturnWorkerScratch"/> in a finally.</summary>
+    private static void EmitRentWorkerScratch(SourceWriter w, Context ctx, string doublesSize, string elementsSize)
+    {
+        w.Line(WorkerScratch + "<" + ctx.T + "> workerScratch = " + WorkerScratch + "<" + ctx.T + ">.Rent(workers, " + doublesSize + ", " + elementsSize + ");");
+        w.Line("double[][] doubles = workerScratch.Doubles;");
+        w.Line(ctx.T + "[][] elements = workerScratch.Elements;");
+    }
+
+    private static void EmitReturnWorkerScratch(SourceWriter w) => w.Line("workerScratch.Return();");
+
     // ---------------------------------------------------------------- (A) one unit per block
 
     private static void EmitBlockDriver(SourceWriter w, Context ctx, bool training, string common, string statParams, string statArgs)
@@ -83,23 +95,11 @@ internal static partial class Emitter
             w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
             w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, units);");
             EmitScratchSizes(w, ctx, training);
-            w.Line("double[][] doubles = new double[workers][];");
-            w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
-            using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-            {
-                w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, training) + ");");
-                w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, training) + ");");
-            }
+            EmitRentWorkerScratch(w, ctx, DoublesSize(ctx, training), ElementsSize(ctx, training));
             using (w.Block("try"))
                 w.Line(Units + ".For(units, workers, new " + name + "<TOps>(path, " + ctx.ExtentArgs + ", epsilon, doubles, elements" + (centered ? ", meanResidual" : "") + "), input, output, gamma, beta, " + spanArgs + ");");
             using (w.Block("finally"))
-            {
-                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-                {
-                    w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
-                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
-                }
-            }
+                EmitReturnWorkerScratch(w);
             w.Line("return path;");
         }
         w.Line();

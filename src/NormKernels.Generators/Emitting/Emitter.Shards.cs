@@ -154,13 +154,7 @@ internal static partial class Emitter
                 w.Line("// Units: one per block (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "), as in the training forward; each worker has its own scratch.");
                 w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
                 w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, units);");
-                w.Line("double[][] doubles = new double[workers][];");
-                w.Line(ctx.T + "[][] elements = new " + ctx.T + "[workers][];");
-                using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-                {
-                    w.Line("doubles[worker] = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, true) + ");");
-                    w.Line("elements[worker] = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, true) + ");");
-                }
+                EmitRentWorkerScratch(w, ctx, DoublesSize(ctx, true), ElementsSize(ctx, true));
                 using (w.Block("try"))
                 {
                     w.Line("// The double outputs travel as spans of the element type (same bytes) and are read back as double in the units.");
@@ -168,13 +162,7 @@ internal static partial class Emitter
                            Marshal + ".Cast<double, " + ctx.T + ">(shardMean), default, default, " + Marshal + ".Cast<double, " + ctx.T + ">(shardM2), default);");
                 }
                 using (w.Block("finally"))
-                {
-                    using (w.Block("for (int worker = 0; worker < workers; worker++)"))
-                    {
-                        w.Line(Pool + "<double>.Shared.Return(doubles[worker]);");
-                        w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements[worker]);");
-                    }
-                }
+                    EmitReturnWorkerScratch(w);
                 w.Line("return path;");
             }
             else

@@ -32,7 +32,7 @@ internal static class LrnEmitter
     private const string ArmOps = "global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>";
     private const string X86Ops = "global::NormKernels.Runtime.X86Vector128Ops";
     private const string TensorArgs = "global::NormKernels.Runtime.TensorArgs";
-    private const string Pool = "global::System.Buffers.ArrayPool";
+    private const string WorkerScratch = "global::NormKernels.Runtime.WorkerScratch";
     private const string Units = "global::NormKernels.Runtime.ParallelUnits";
     private const string Body = "global::NormKernels.Runtime.IParallelBody";
     private const string Pinned = "global::NormKernels.Runtime.PinnedSpans";
@@ -293,12 +293,12 @@ internal static class LrnEmitter
                 w.Line("const bool rows = false;");
                 w.Line("int scratchLength = 2 * channels * tile;");
             }
-            w.Line(t + "[][] scratch = new " + t + "[workers][];");
-            w.Line("for (int worker = 0; worker < workers; worker++) scratch[worker] = " + Pool + "<" + t + ">.Shared.Rent(scratchLength);");
+            w.Line(WorkerScratch + "<" + t + "> workerScratch = " + WorkerScratch + "<" + t + ">.Rent(workers, 0, scratchLength);");
+            w.Line(t + "[][] scratch = workerScratch.Elements;");
             using (w.Block("try"))
                 w.Line(Units + ".For(ranges, workers, new ForwardUnit<TOps>(path, channels, outer, ranges, rows ? 0 : tile, scratch), input, output, default, default, default, default);");
             using (w.Block("finally"))
-                w.Line("for (int worker = 0; worker < workers; worker++) " + Pool + "<" + t + ">.Shared.Return(scratch[worker]);");
+                w.Line("workerScratch.Return();");
             w.Line("return path;");
         }
         w.Line();
@@ -363,12 +363,12 @@ internal static class LrnEmitter
             w.Line("int parts = inner > 1 ? PiecesFor(outer, inner) : RangesFor(outer, tile);");
             w.Line("int units = inner > 1 ? outer * parts : parts;");
             w.Line("int workers = " + Workers("units") + ";");
-            w.Line(t + "[][] scratch = new " + t + "[workers][];");
-            w.Line("for (int worker = 0; worker < workers; worker++) scratch[worker] = " + Pool + "<" + t + ">.Shared.Rent(columnScratch + 3 * channels * tile);");
+            w.Line(WorkerScratch + "<" + t + "> workerScratch = " + WorkerScratch + "<" + t + ">.Rent(workers, 0, columnScratch + 3 * channels * tile);");
+            w.Line(t + "[][] scratch = workerScratch.Elements;");
             using (w.Block("try"))
                 w.Line(Units + ".For(units, workers, new BackwardUnit<TOps>(path, channels, inner > 1 ? inner : outer, parts, tile, scratch), input, inputGrad, outputGrad, default, default, default);");
             using (w.Block("finally"))
-                w.Line("for (int worker = 0; worker < workers; worker++) " + Pool + "<" + t + ">.Shared.Return(scratch[worker]);");
+                w.Line("workerScratch.Return();");
             w.Line("return path;");
         }
         w.Line();

@@ -1,7 +1,8 @@
 using System;
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
-using System.Threading.Tasks;
+using System.Runtime.ExceptionServices;
+using System.Threading;
 
 namespace NormKernels
 {
@@ -70,7 +71,10 @@ namespace NormKernels.Runtime
 
     /// <summary>
     /// Runs the units of a generated kernel on up to <c>workers</c> threads. The spans are pinned for the whole
-    /// call (worker threads address them directly), and each worker gets a contiguous range of units.
+    /// call (worker threads address them directly), and each worker gets a contiguous range of units. Worker 0 is
+    /// the calling thread; the others are pool threads (<see cref="ThreadPool.UnsafeQueueUserWorkItem(IThreadPoolWorkItem, bool)"/>).
+    /// Nothing is allocated per call once warm: one thread runs the units in a plain loop, and more threads use a loop
+    /// object from a small cache per body type (a new one only while every cached one serves another call).
     /// </summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public static class ParallelUnits
@@ -96,16 +100,130 @@ namespace NormKernels.Runtime
                     for (int unit = 0; unit < units; unit++) body.Run(0, unit, in spans);
                     return;
                 }
-                Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, worker =>
-                {
-                    int first = (int)((long)units * worker / workers), last = (int)((long)units * (worker + 1) / workers);
-                    for (int unit = first; unit < last; unit++) body.Run(worker, unit, in spans);
-                });
+                Loop<TBody>.Run(units, Math.Min(workers, units), in body, in spans);
             }
         }
 
         /// <summary>The element at a pinned address.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static unsafe ref T At<T>(nint address) => ref Unsafe.AsRef<T>((void*)address);
+
+        /// <summary>
+        /// One parallel loop of a body type, reused call after call. A call publishes a new generation of the loop's
+        /// state (generation, workers, workers claimed) with worker 0 claimed by the caller, queues <c>workers - 1</c>
+        /// work items, runs worker 0, then claims every worker no pool thread has started (so it never waits for a busy
+        /// pool, and a kernel called from a pool thread cannot deadlock), and waits only for workers running elsewhere.
+        /// A work item claims with a compare-exchange on the whole state, so an item that runs late (after its call
+        /// ended, while the loop sits in the cache or serves a later call) finds every worker claimed and does nothing,
+        /// or helps the call running at that moment; the call's fields are written before its generation is published
+        /// and read only by a claimer. Loops wait in a small cache per body type; a call that finds it empty (another
+        /// call of the same body type runs at that moment) builds its own.
+        /// </summary>
+        private sealed class Loop<TBody> : IThreadPoolWorkItem where TBody : struct, IParallelBody
+        {
+            // _state: generation (bits 34..63), workers (bits 17..33), workers claimed (bits 0..16).
+            private const int CountBits = 17;
+            private const long CountMask = (1L << CountBits) - 1;
+
+            private static readonly Loop<TBody>?[] s_cache = new Loop<TBody>?[4];
+
+            private readonly ManualResetEventSlim _done = new(false);
+            private TBody _body;
+            private PinnedSpans _spans;
+            private int _units;
+            private long _state;
+            private int _unfinished;   // workers of this call not yet finished
+            private ExceptionDispatchInfo? _error;
+
+            public static void Run(int units, int workers, in TBody body, in PinnedSpans spans)
+            {
+                workers = (int)Math.Min(workers, CountMask);
+                Loop<TBody> loop = Take() ?? new Loop<TBody>();
+                loop._body = body;
+                loop._spans = spans;
+                loop._units = units;
+                loop._unfinished = workers;
+                loop._done.Reset();
+                long generation = (Volatile.Read(ref loop._state) >> (2 * CountBits)) + 1;
+                Interlocked.Exchange(ref loop._state, (generation << (2 * CountBits)) | ((long)workers << CountBits) | 1);
+                for (int i = 1; i < workers; i++) ThreadPool.UnsafeQueueUserWorkItem(loop, preferLocal: false);
+
+                bool finishedLast = loop.RunWorker(0, workers);
+                for (int worker = loop.Claim(out _); worker >= 0; worker = loop.Claim(out _)) finishedLast = loop.RunWorker(worker, workers);
+                // Unless this thread finished the last worker, wait for the thread that did to signal (not just for the
+                // count: that thread's Set must be over before the next call resets the event).
+                if (!finishedLast) loop._done.Wait();
+
+                ExceptionDispatchInfo? error = loop._error;
+                loop._error = null;
+                loop._body = default;   // no reference to the call's scratch or arrays stays in the cache
+                loop._spans = default;
+                Return(loop);
+                error?.Throw();
+            }
+
+            /// <summary>A pool thread: one worker of the call running now, if any is left.</summary>
+            void IThreadPoolWorkItem.Execute()
+            {
+                int worker = Claim(out int workers);
+                if (worker >= 0) RunWorker(worker, workers);
+            }
+
+            /// <summary>The next unclaimed worker of the current call (and its worker count), or -1 when all are claimed.</summary>
+            private int Claim(out int workers)
+            {
+                long state = Volatile.Read(ref _state);
+                while (true)
+                {
+                    workers = (int)((state >> CountBits) & CountMask);
+                    int claimed = (int)(state & CountMask);
+                    if (claimed >= workers) return -1;
+                    long seen = Interlocked.CompareExchange(ref _state, state + 1, state);
+                    if (seen == state) return claimed;
+                    state = seen;
+                }
+            }
+
+            /// <summary>Runs one worker's units; true when it was the call's last worker to finish (it then signals the caller).</summary>
+            private bool RunWorker(int worker, int workers)
+            {
+                try
+                {
+                    TBody body = _body;
+                    PinnedSpans spans = _spans;
+                    int first = (int)((long)_units * worker / workers), last = (int)((long)_units * (worker + 1) / workers);
+                    for (int unit = first; unit < last; unit++) body.Run(worker, unit, in spans);
+                }
+                catch (Exception exception)
+                {
+                    Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(exception), null);
+                }
+                if (Interlocked.Decrement(ref _unfinished) != 0) return false;
+                _done.Set();
+                return true;
+            }
+
+            private static Loop<TBody>? Take()
+            {
+                Loop<TBody>?[] cache = s_cache;
+                for (int i = 0; i < cache.Length; i++)
+                {
+                    if (Volatile.Read(ref cache[i]) is not null && Interlocked.Exchange(ref cache[i], null) is { } loop)
+                        return loop;
+                }
+                return null;
+            }
+
+            /// <summary>Puts the loop in a free cache slot (or drops it when none is free).</summary>
+            private static void Return(Loop<TBody> loop)
+            {
+                Loop<TBody>?[] cache = s_cache;
+                for (int i = 0; i < cache.Length; i++)
+                {
+                    if (Volatile.Read(ref cache[i]) is null && Interlocked.CompareExchange(ref cache[i], loop, null) is null)
+                        return;
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,57 @@
+using System;
+using System.Buffers;
+using System.ComponentModel;
+
+namespace NormKernels.Runtime
+{
+    /// <summary>
+    /// The per-worker scratch of a generated driver: each worker's <c>double</c> array and element array, all rented
+    /// from <see cref="ArrayPool{T}.Shared"/>, the per-worker tables too, so that a call allocates nothing once the pool
+    /// holds them. What each array holds is the driver's business; the arrays are at least as long as asked and
+    /// indexed by worker (0 .. workers-1).
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public readonly struct WorkerScratch<T>
+    {
+        private readonly int _workers;
+
+        private WorkerScratch(int workers, double[][] doubles, T[][] elements)
+        {
+            _workers = workers;
+            Doubles = doubles;
+            Elements = elements;
+        }
+
+        /// <summary>Worker w's doubles: <c>Doubles[w]</c> (an empty array when none were asked for).</summary>
+        public double[][] Doubles { get; }
+
+        /// <summary>Worker w's elements: <c>Elements[w]</c> (an empty array when none were asked for).</summary>
+        public T[][] Elements { get; }
+
+        /// <summary>Rents <paramref name="doubles"/> doubles and <paramref name="elements"/> elements for each of
+        /// <paramref name="workers"/> workers. Give them back with <see cref="Return"/> (in a finally).</summary>
+        public static WorkerScratch<T> Rent(int workers, int doubles, int elements)
+        {
+            double[][] doubleTable = ArrayPool<double[]>.Shared.Rent(workers);
+            T[][] elementTable = ArrayPool<T[]>.Shared.Rent(workers);
+            for (int worker = 0; worker < workers; worker++)
+            {
+                doubleTable[worker] = doubles > 0 ? ArrayPool<double>.Shared.Rent(doubles) : Array.Empty<double>();
+                elementTable[worker] = elements > 0 ? ArrayPool<T>.Shared.Rent(elements) : Array.Empty<T>();
+            }
+            return new WorkerScratch<T>(workers, doubleTable, elementTable);
+        }
+
+        /// <summary>Returns every array to the pool (the tables cleared, so the pool keeps no reference to the arrays).</summary>
+        public void Return()
+        {
+            for (int worker = 0; worker < _workers; worker++)
+            {
+                if (Doubles[worker].Length > 0) ArrayPool<double>.Shared.Return(Doubles[worker]);
+                if (Elements[worker].Length > 0) ArrayPool<T>.Shared.Return(Elements[worker]);
+            }
+            ArrayPool<double[]>.Shared.Return(Doubles, clearArray: true);
+            ArrayPool<T[]>.Shared.Return(Elements, clearArray: true);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using System.Runtime.CompilerServices;
+using NormKernels.Runtime;
+
+namespace NormKernels.Tests;
+
+/// <summary>
+/// The parallel runner on its own: every unit runs exactly once, on the worker whose contiguous range holds it, for any
+/// worker count, while other threads run loops of the same body type at the same time (the loops are cached and reused,
+/// and work items of finished calls may run late: they must neither run a unit twice nor miss one).
+/// </summary>
+public sealed class ParallelUnitsTests
+{
+    /// <summary>Counts each unit in span 1 and records its worker in span 4 (both int, addressed through the pinned spans).</summary>
+    private readonly struct Recorder : IParallelBody
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            Interlocked.Increment(ref ParallelUnits.At<int>(spans.S1 + unit * sizeof(int)));
+            ParallelUnits.At<int>(spans.S4 + unit * sizeof(int)) = worker;
+        }
+    }
+
+    /// <summary>Throws in one unit (given in span 0).</summary>
+    private readonly struct Thrower : IParallelBody
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            if (unit == ParallelUnits.At<int>(spans.S0)) throw new InvalidOperationException("unit " + unit);
+        }
+    }
+
+    /// <summary>8 units on 2 workers (0-3, 4-7). Worker 0 waits until unit 4 ran (on a pool thread: the caller runs worker 0
+    /// first); worker 1 sleeps 20 ms before each of its units, so it is still running when worker 0 is done. Counts in
+    /// span 1, the managed thread ids in span 4.</summary>
+    private readonly struct HandOff : IParallelBody
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            ref int count = ref ParallelUnits.At<int>(spans.S1);
+            if (unit == 0)
+            {
+                long giveUp = Environment.TickCount64 + 30_000;
+                while (Volatile.Read(ref Unsafe.Add(ref count, 4)) == 0 && Environment.TickCount64 < giveUp) Thread.Yield();
+            }
+            if (worker == 1) Thread.Sleep(20);
+            ParallelUnits.At<int>(spans.S4 + unit * sizeof(int)) = Environment.CurrentManagedThreadId;
+            Interlocked.Increment(ref Unsafe.Add(ref count, unit));
+        }
+    }
+
+    private static void RunAndCheck(int units, int workers)
+    {
+        var counts = new int[units];
+        var ran = new int[units];
+        ParallelUnits.For<int, Recorder>(units, workers, default, default, counts, default, default, ran, default);
+        int used = Math.Min(workers, units);
+        for (int unit = 0; unit < units; unit++)
+        {
+            Assert.True(counts[unit] == 1, $"unit {unit} of {units} ran {counts[unit]} times with {workers} workers");
+            int expected = units <= 1 || workers <= 1 ? 0 : Enumerable.Range(0, used).Single(w => (long)units * w / used <= unit && unit < (long)units * (w + 1) / used);
+            Assert.True(ran[unit] == expected, $"unit {unit} of {units} ran on worker {ran[unit]}, not {expected} ({workers} workers)");
+        }
+        Assert.Equal(used, ParallelUnits.LastWorkers);
+    }
+
+    [Fact]
+    public void EveryUnitRunsOnceOnItsWorker()
+    {
+        foreach (int workers in new[] { 1, 2, 3, 4, 8, 33 })
+            foreach (int units in new[] { 1, 2, 3, 7, 8, 64, 1000 })
+                for (int repeat = 0; repeat < 20; repeat++)
+                    RunAndCheck(units, workers);
+    }
+
+    /// <summary>A pool thread runs worker 1 while the caller runs worker 0, and the call returns only when both are done.</summary>
+    [Fact]
+    public void TheCallWaitsForAWorkerOnAPoolThread()
+    {
+        for (int repeat = 0; repeat < 3; repeat++)
+        {
+            var counts = new int[8];
+            var threads = new int[8];
+            ParallelUnits.For<int, HandOff>(8, 2, default, default, counts, default, default, threads, default);
+            Assert.Equal(Enumerable.Repeat(1, 8), counts);
+            Assert.All(threads[..4], id => Assert.Equal(Environment.CurrentManagedThreadId, id));
+            Assert.All(threads[4..], id => Assert.NotEqual(Environment.CurrentManagedThreadId, id));
+        }
+    }
+
+    [Fact]
+    public void ConcurrentCallersOfOneBodyType()
+    {
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var threads = Enumerable.Range(0, 6).Select(t => new Thread(() =>
+        {
+            var random = new Random(t);
+            try
+            {
+                for (int call = 0; call < 400; call++) RunAndCheck(random.Next(1, 200), random.Next(2, 7));
+            }
+            catch (Exception e)
+            {
+                errors.Enqueue(e);
+            }
+        })).ToArray();
+        foreach (Thread thread in threads) thread.Start();
+        foreach (Thread thread in threads) thread.Join();
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public void AUnitsExceptionReachesTheCallerAfterEveryWorkerStopped()
+    {
+        foreach (int throwing in new[] { 0, 5, 99 })
+        {
+            var error = Assert.Throws<InvalidOperationException>(() =>
+                ParallelUnits.For<int, Thrower>(100, 4, default, [throwing], default, default, default, default, default));
+            Assert.Equal("unit " + throwing, error.Message);
+        }
+        // The loop object is reused after a throw: the next calls still run every unit once.
+        for (int repeat = 0; repeat < 20; repeat++) RunAndCheck(100, 4);
+    }
+}
