@@ -1,12 +1,15 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
 using Microsoft.CodeAnalysis;
 
 namespace NormKernels.Generators.Diagnostics
 {
     /// <summary>
-    /// Every diagnostic NormKernels reports. <c>NK00nn</c> are usage mistakes found by
-    /// <see cref="Analyzers.NormalizeAttributeAnalyzer"/>; <c>NK09nn</c> come from the generator.
-    /// Every <c>[Normalize]</c> rule message takes one argument: <see cref="LayoutProblem.Detail"/>.
+    /// Every diagnostic NormKernels reports, all of them from the generators (there is no analyzer): <c>NK00nn</c> are
+    /// usage mistakes the parsers find, <c>NK09nn</c> internal failures. Every <c>[Normalize]</c> rule message takes one
+    /// argument: <see cref="LayoutProblem.Detail"/>.
     /// </summary>
     internal static class DiagnosticDescriptors
     {
@@ -357,6 +360,19 @@ namespace NormKernels.Generators.Diagnostics
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,
             helpLinkUri: HelpBase + "nk0900");
+
+        /// <summary>Every descriptor above, by id (the pipeline carries ids, not descriptors).</summary>
+        private static readonly Dictionary<string, DiagnosticDescriptor> Descriptors = typeof(DiagnosticDescriptors)
+            .GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null))
+            .ToDictionary(d => d.Id, StringComparer.Ordinal);
+
+        /// <summary>Every descriptor, in id order.</summary>
+        public static IEnumerable<DiagnosticDescriptor> All => Descriptors.Values.OrderBy(d => d.Id, StringComparer.Ordinal);
+
+        /// <summary>The descriptor of <paramref name="id"/>.</summary>
+        public static DiagnosticDescriptor ById(string id) => Descriptors[id];
 
         /// <summary>The descriptor for a <see cref="LayoutProblem"/>; its message takes the problem's <see cref="LayoutProblem.Detail"/>.</summary>
         public static DiagnosticDescriptor For(LayoutProblemKind kind)

@@ -1,0 +1,68 @@
+using System;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using NormKernels.Generators.Diagnostics;
+using NormKernels.Generators.Emitting;
+using NormKernels.Generators.Helpers;
+using NormKernels.Generators.Model;
+using NormKernels.Generators.Parsing;
+
+namespace NormKernels.Generators;
+
+/// <summary>
+/// The output steps both generators share: reporting the parsers' usage diagnostics, and adding a layer's source (the
+/// layer, or its stub when the declaration has errors), an internal failure becoming NK0900 instead of the silent CS8785.
+/// </summary>
+internal static class LayerOutput
+{
+    /// <summary>
+    /// Reports the usage diagnostics of <paramref name="parsed"/>. Only declarations with diagnostics are combined with the
+    /// compilation, to locate each diagnostic in its syntax tree (so <c>#pragma warning disable</c> applies to it); valid
+    /// declarations never reach that step, and the source outputs depend on the equatable models alone.
+    /// </summary>
+    public static void ReportDiagnostics<TSpec>(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult<TSpec>> parsed)
+        where TSpec : class
+    {
+        IncrementalValuesProvider<(EquatableArray<DiagnosticInfo> Diagnostics, Compilation Compilation)> located = parsed
+            .Select(static (r, _) => r.Diagnostics)
+            .Where(static d => d.Count > 0)
+            .Combine(context.CompilationProvider);
+        context.RegisterSourceOutput(located, static (spc, item) =>
+        {
+            foreach (DiagnosticInfo diagnostic in item.Diagnostics)
+            {
+                SyntaxTree? tree = item.Compilation.SyntaxTrees.FirstOrDefault(t => t.FilePath == diagnostic.FilePath);
+                spc.ReportDiagnostic(diagnostic.ToDiagnostic(tree));
+            }
+        });
+    }
+
+    /// <summary>
+    /// Adds the source of one layer under <paramref name="hintName"/>: <paramref name="emit"/>'s output, or with
+    /// <paramref name="stubErrors"/> its stub (<see cref="StubEmitter"/>). <paramref name="failure"/>, or an exception of
+    /// the emitter, is reported as NK0900 instead.
+    /// </summary>
+    public static void AddSource(SourceProductionContext context, string typeName, string failure, string hintName,
+        Func<string>? emit, int depth, string stubErrors)
+    {
+        if (emit != null && failure.Length == 0)
+        {
+            try
+            {
+                string source = emit();
+                context.AddSource(hintName, stubErrors.Length == 0 ? source : StubEmitter.Emit(source, depth, stubErrors));
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A stub is a courtesy to the use sites: the declaration's errors are reported already, and one is enough.
+                if (stubErrors.Length > 0) return;
+                failure = e.GetType().Name + ": " + e.Message;
+            }
+        }
+        if (failure.Length == 0) return;
+        int colon = failure.IndexOf(':');
+        context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalGeneratorError, Location.None,
+            typeName, colon < 0 ? failure : failure.Substring(0, colon), colon < 0 ? "" : failure.Substring(colon + 1).Trim()));
+    }
+}
