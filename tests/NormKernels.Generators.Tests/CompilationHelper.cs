@@ -8,7 +8,11 @@ using Microsoft.CodeAnalysis.Text;
 namespace NormKernels.Generators.Tests;
 
 /// <summary>What a build with both generators (and any shipped analyzer) says: NK diagnostics, compiler errors, generated files.</summary>
-internal sealed record FullRun(ImmutableArray<Diagnostic> Nk, ImmutableArray<Diagnostic> Errors, ImmutableArray<SyntaxTree> Generated);
+internal sealed record FullRun(ImmutableArray<Diagnostic> Nk, ImmutableArray<Diagnostic> Errors, ImmutableArray<SyntaxTree> Generated)
+{
+    /// <summary>The compiler's warnings (not NK, not suppressed), generated code included.</summary>
+    public ImmutableArray<Diagnostic> Warnings { get; init; } = ImmutableArray<Diagnostic>.Empty;
+}
 
 /// <summary>An expected diagnostic: its id and the span of source it must cover.</summary>
 internal readonly record struct ExpectedDiagnostic(string Id, TextSpan Span);
@@ -89,7 +93,11 @@ internal static class CompilationHelper
         return new FullRun(
             reported.Where(d => d.Id.StartsWith("NK", StringComparison.Ordinal)).ToImmutableArray(),
             output.GetDiagnostics().Concat(generatorDiagnostics).Where(d => d.Severity == DiagnosticSeverity.Error && !d.Id.StartsWith("NK", StringComparison.Ordinal)).ToImmutableArray(),
-            driver.GetRunResult().GeneratedTrees);
+            driver.GetRunResult().GeneratedTrees)
+        {
+            Warnings = output.GetDiagnostics().Concat(generatorDiagnostics)
+                .Where(d => d.Severity == DiagnosticSeverity.Warning && !d.IsSuppressed && !d.Id.StartsWith("NK", StringComparison.Ordinal)).ToImmutableArray(),
+        };
     }
 
     /// <summary>Removes <c>{|ID:text|}</c> markers and returns the plain source with the expected diagnostics.</summary>

@@ -32,7 +32,10 @@ internal static class StubEmitter
             "/// <remarks>Not generated: the declaration of this layer has errors (" + errors + "), reported at its attribute. " +
             "This is the surface the layer would have, so that code using it compiles; every member throws.</remarks>\n");
 
-        TypeDeclarationSyntax stub = WithMembersStripped(layerClass, thrown).WithLeadingTrivia(remarks);
+        // The class's own remarks (the plan) give way to the stub's; what precedes them (a namespace-less file's header and
+        // #nullable directive) stays.
+        TypeDeclarationSyntax stub = WithMembersStripped(layerClass, thrown).WithLeadingTrivia(layerClass.GetLeadingTrivia()
+            .Where(t => !t.IsKind(SyntaxKind.SingleLineDocumentationCommentTrivia)).Concat(remarks));
         return root.ReplaceNode(layerClass, stub).NormalizeWhitespace(eol: "\n").ToFullString() + "\n";
     }
 

@@ -42,9 +42,12 @@ internal static class StubSpecs
                     case LayoutProblemKind.PerChannelWithoutChannel: affine = 1; break;     // one weight per element instead
                     case LayoutProblemKind.ElementwiseWithoutSampleAxes: affine = 2; break;
                     case LayoutProblemKind.RootMeanSquareWithBatchReduced: kind = 0; break;
-                    case LayoutProblemKind.RunningStatisticsUnsized:                       // statistics per sample instead
-                        reduced.Remove(LayoutGrammar.Batch.ToString());
-                        if (reduced.Count == 0) reduced.AddRange(letters.Where(c => c != LayoutGrammar.Batch).Select(c => c.ToString()));
+                    case LayoutProblemKind.RunningStatisticsUnsized:   // N reduced, as written: per activation, per channel, or one statistic
+                        groups = 0;
+                        reduced = affine == 1
+                            ? new List<string> { LayoutGrammar.Batch.ToString() }
+                            : letters.Where(c => c != LayoutGrammar.Channel).Select(c => c.ToString()).ToList();
+                        if (reduced.Count == 0) reduced.Add(LayoutGrammar.Channel.ToString());
                         break;
                 }
             }
