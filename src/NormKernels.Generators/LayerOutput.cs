@@ -1,6 +1,8 @@
 using System;
 using System.Linq;
+using System.Threading;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using NormKernels.Generators.Diagnostics;
 using NormKernels.Generators.Emitting;
 using NormKernels.Generators.Helpers;
@@ -16,11 +18,28 @@ namespace NormKernels.Generators;
 internal static class LayerOutput
 {
     /// <summary>
+    /// The parse step of a layer attribute, tracked as <paramref name="trackingName"/>, with its usage diagnostics reported.
+    /// Records are classes too (NK0019 is reported for them); structs, interfaces and the like are the compiler's CS0592.
+    /// </summary>
+    public static IncrementalValuesProvider<ParseResult<TSpec>> Parse<TSpec>(IncrementalGeneratorInitializationContext context,
+        string attributeName, Func<GeneratorAttributeSyntaxContext, CancellationToken, ParseResult<TSpec>?> parse, string trackingName)
+        where TSpec : class
+    {
+        IncrementalValuesProvider<ParseResult<TSpec>> parsed = context.SyntaxProvider
+            .ForAttributeWithMetadataName(attributeName, static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax, (ctx, ct) => parse(ctx, ct))
+            .Where(static r => r is not null)
+            .Select(static (r, _) => r!)
+            .WithTrackingName(trackingName);
+        ReportDiagnostics(context, parsed);
+        return parsed;
+    }
+
+    /// <summary>
     /// Reports the usage diagnostics of <paramref name="parsed"/>. Only declarations with diagnostics are combined with the
     /// compilation, to locate each diagnostic in its syntax tree (so <c>#pragma warning disable</c> applies to it); valid
     /// declarations never reach that step, and the source outputs depend on the equatable models alone.
     /// </summary>
-    public static void ReportDiagnostics<TSpec>(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult<TSpec>> parsed)
+    private static void ReportDiagnostics<TSpec>(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult<TSpec>> parsed)
         where TSpec : class
     {
         IncrementalValuesProvider<(EquatableArray<DiagnosticInfo> Diagnostics, Compilation Compilation)> located = parsed
@@ -38,19 +57,21 @@ internal static class LayerOutput
     }
 
     /// <summary>
-    /// Adds the source of one layer under <paramref name="hintName"/>: <paramref name="emit"/>'s output, or with
-    /// <paramref name="stubErrors"/> its stub (<see cref="StubEmitter"/>). <paramref name="failure"/>, or an exception of
-    /// the emitter, is reported as NK0900 instead.
+    /// Adds the source of the layer <paramref name="spec"/> (<paramref name="fullName"/> and <paramref name="depth"/> are its
+    /// name and how many types contain it) as "FullName<paramref name="suffix"/>": <paramref name="emit"/>'s output, or with
+    /// <paramref name="stubErrors"/> its stub (<see cref="StubEmitter"/>). <paramref name="failure"/>, or an exception of the
+    /// emitter, is reported as NK0900 instead.
     /// </summary>
-    public static void AddSource(SourceProductionContext context, string typeName, string failure, string hintName,
-        Func<string>? emit, int depth, string stubErrors)
+    public static void AddSource<TSpec>(SourceProductionContext context, string typeName, string failure, string stubErrors,
+        TSpec? spec, Func<TSpec, string> fullName, Func<TSpec, int> depth, string suffix, Func<TSpec, string> emit)
+        where TSpec : class
     {
-        if (emit != null && failure.Length == 0)
+        if (spec != null && failure.Length == 0)
         {
             try
             {
-                string source = emit();
-                context.AddSource(hintName, stubErrors.Length == 0 ? source : StubEmitter.Emit(source, depth, stubErrors));
+                string source = emit(spec);
+                context.AddSource(LayerParser.HintName(fullName(spec), suffix), stubErrors.Length == 0 ? source : StubEmitter.Emit(source, depth(spec), stubErrors));
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException)

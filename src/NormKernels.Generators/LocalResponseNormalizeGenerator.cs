@@ -1,6 +1,4 @@
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
-using NormKernels.Generators.Emitting;
 using NormKernels.Generators.Parsing;
 
 namespace NormKernels.Generators;
@@ -15,23 +13,9 @@ namespace NormKernels.Generators;
 public sealed class LocalResponseNormalizeGenerator : IIncrementalGenerator
 {
     /// <inheritdoc/>
-    public void Initialize(IncrementalGeneratorInitializationContext context)
-    {
-        var parsed = context.SyntaxProvider
-            .ForAttributeWithMetadataName(LrnParser.AttributeName,
-                static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
-                static (ctx, ct) => LrnParser.Parse(ctx, ct))
-            .Where(static r => r is not null)
-            .Select(static (r, _) => r!)
-            .WithTrackingName(TrackingNames.LrnParse);
-
-        LayerOutput.ReportDiagnostics(context, parsed);
-
-        // The source depends on the spec alone: moving a declaration with errors re-reports them without re-emitting its stub.
-        var layers = parsed.Select(static (r, _) => r with { Diagnostics = default });
-        context.RegisterSourceOutput(layers, static (spc, layer) => LayerOutput.AddSource(spc, layer.TypeName, layer.Failure,
-            layer.Spec is null ? "" : LayerParser.HintName(layer.Spec.FullName, ".LocalResponseNormalize.g.cs"),
-            layer.Spec is { } spec ? () => LrnEmitter.Emit(spec) : null,
-            layer.Spec?.Containers.Count ?? 0, layer.StubErrors));
-    }
+    /// <remarks>The source depends on the spec alone: moving a declaration with errors re-reports them without re-emitting its stub.</remarks>
+    public void Initialize(IncrementalGeneratorInitializationContext context) => context.RegisterSourceOutput(
+        LayerOutput.Parse(context, LrnParser.AttributeName, LrnParser.Parse, TrackingNames.LrnParse).Select(static (r, _) => r with { Diagnostics = default }),
+        static (spc, layer) => LayerOutput.AddSource(spc, layer.TypeName, layer.Failure, layer.StubErrors,
+            layer.Spec, static s => s.FullName, static s => s.Containers.Count, ".LocalResponseNormalize.g.cs", Emitting.LrnEmitter.Emit));
 }

@@ -1,6 +1,5 @@
 using System;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
 using NormKernels.Generators.Emitting;
 using NormKernels.Generators.Model;
 using NormKernels.Generators.Parsing;
@@ -20,24 +19,12 @@ public sealed class NormalizeGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        var parsed = context.SyntaxProvider
-            .ForAttributeWithMetadataName(Parser.AttributeName,
-                static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
-                static (ctx, ct) => Parser.Parse(ctx, ct))
-            .Where(static r => r is not null)
-            .Select(static (r, _) => r!)
-            .WithTrackingName(TrackingNames.Parse);
-
-        LayerOutput.ReportDiagnostics(context, parsed);
-
-        var planned = parsed
+        var planned = LayerOutput.Parse(context, Parser.AttributeName, Parser.Parse, TrackingNames.Parse)
             .Select(static (r, _) => Plan(r))
             .WithTrackingName(TrackingNames.Plan);
 
-        context.RegisterSourceOutput(planned, static (spc, layer) => LayerOutput.AddSource(spc, layer.TypeName, layer.Failure,
-            layer.Spec is null ? "" : LayerParser.HintName(layer.Spec.FullName, ".Normalize.g.cs"),
-            layer.Spec is { } spec && layer.Plan is { } plan ? () => Emitter.Emit(spec, plan) : null,
-            layer.Spec?.Containers.Count ?? 0, layer.StubErrors));
+        context.RegisterSourceOutput(planned, static (spc, layer) => LayerOutput.AddSource(spc, layer.TypeName, layer.Failure, layer.StubErrors,
+            layer.Spec, static s => s.FullName, static s => s.Containers.Count, ".Normalize.g.cs", s => Emitter.Emit(s, layer.Plan!)));
     }
 
     private static PlannedLayer Plan(ParseResult<NormSpec> parsed)

@@ -58,7 +58,7 @@ internal static class LayerParser
     /// the rest. <paramref name="constructor"/>: the parameter types of the generated constructor of a spec.
     /// </summary>
     public static ParseResult<TSpec>? Parse<TSpec>(GeneratorAttributeSyntaxContext context, string otherAttribute, bool reportsBoth,
-        Func<LayerName, AttributeArguments, List<DiagnosticInfo>, SpecReading<TSpec>> read,
+        Func<LayerName, AttributeArguments, SpecReading<TSpec>> read,
         Func<Compilation, TSpec, ITypeSymbol[]> constructor, CancellationToken cancellationToken)
         where TSpec : class
     {
@@ -86,8 +86,8 @@ internal static class LayerParser
             string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
             var name = new LayerName(ns, new EquatableArray<ContainingType>(containers?.ToArray() ?? Array.Empty<ContainingType>()), Identifier(type.Name));
 
-            SpecReading<TSpec> reading = AttributeArguments.Read(attribute, cancellationToken) is { } arguments
-                ? read(name, arguments, found)
+            SpecReading<TSpec> reading = AttributeArguments.Read(attribute, found, cancellationToken) is { } arguments
+                ? read(name, arguments)
                 : default;
             TSpec? spec = reading.Spec;
             int before = found.Count;

@@ -1,8 +1,6 @@
 using System;
-using System.Collections.Generic;
 using System.Threading;
 using Microsoft.CodeAnalysis;
-using NormKernels.Generators.Diagnostics;
 using NormKernels.Generators.Model;
 
 namespace NormKernels.Generators.Parsing;
@@ -22,25 +20,19 @@ internal static class LrnParser
         LayerParser.Parse(context, Parser.AttributeName, reportsBoth: true, Read,
             static (_, _) => Array.Empty<ITypeSymbol>(), cancellationToken); // the generated constructor takes no parameters
 
-    private static SpecReading<LrnSpec> Read(LayerName name, AttributeArguments arguments, List<DiagnosticInfo> found)
+    private static SpecReading<LrnSpec> Read(LayerName name, AttributeArguments arguments)
     {
-        string? element = arguments.ElementType(found);
+        string? element = arguments.ElementType();
         string? layout = arguments.Get<string?>("Layout", "NCHW");
         int size = arguments.Get("Size", 5);
         double alpha = arguments.Get("Alpha", 1e-4), beta = arguments.Get("Beta", 0.75), k = arguments.Get("K", 1.0);
         if (!arguments.IsWellFormed(Arguments)) return default;
 
-        List<LrnRules.Problem> problems = LrnRules.Check(layout, size, alpha, beta, k);
-        var reported = new HashSet<string>();
-        foreach (LrnRules.Problem problem in problems)
-        {
-            DiagnosticDescriptor descriptor = problem.Descriptor;
-            if (reported.Add(problem.Argument + "\n" + descriptor.Id)) // one per id and argument, as for [Normalize]
-                found.Add(DiagnosticInfo.Create(descriptor, arguments.LocationOf(problem.Argument), problem.Detail));
-        }
-        if (!LrnRules.HasError(problems) && element != null)
-            return new SpecReading<LrnSpec>(Spec(name, layout!, size, alpha, beta, k, element), true);
-        return new SpecReading<LrnSpec>(StubSpecs.Lrn(name, layout, size, alpha, beta, k, element ?? "float"), false);
+        var problems = LrnRules.Check(layout, size, alpha, beta, k);
+        problems.ForEach(p => arguments.Report(p.Descriptor, p.Argument, p.Detail));
+        return !LrnRules.HasError(problems) && element != null
+            ? new SpecReading<LrnSpec>(Spec(name, layout!, size, alpha, beta, k, element), true)
+            : new SpecReading<LrnSpec>(StubSpecs.Lrn(name, layout, size, alpha, beta, k, element ?? "float"), false);
     }
 
     public static LrnSpec Spec(LayerName name, string layout, int size, double alpha, double beta, double k, string element) =>

@@ -1,4 +1,3 @@
-using System.Collections.Generic;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using NormKernels.Generators.Diagnostics;
@@ -20,25 +19,19 @@ internal static class Parser
         LayerParser.Parse(context, LrnParser.AttributeName, reportsBoth: false, Read,
             static (compilation, spec) => DeclarationChecks.NormalizeConstructor(compilation, spec), cancellationToken);
 
-    private static SpecReading<NormSpec> Read(LayerName name, AttributeArguments arguments, List<DiagnosticInfo> found)
+    private static SpecReading<NormSpec> Read(LayerName name, AttributeArguments arguments)
     {
-        string? element = arguments.ElementType(found);
+        string? element = arguments.ElementType();
         string? layout = arguments.Get<string?>("Layout", "NCHW"), axes = arguments.Get<string?>("Axes", "");
         int groups = arguments.Get("Groups", 0), kind = arguments.Get("Kind", 0), affine = arguments.Get("Affine", 0);
         double epsilon = arguments.Get("Epsilon", 1e-5), momentum = arguments.Get("Momentum", 0.1);
         if (!arguments.IsWellFormed(Arguments)) return default;
 
-        // One diagnostic per id and argument: "N,C,H,W" is one mistake, reported at its first ','.
-        List<LayoutProblem> problems = LayoutGrammar.Check(layout, axes, groups, arguments.Has("Groups"), kind, affine, epsilon, momentum);
-        var reported = new HashSet<string>();
-        foreach (LayoutProblem problem in problems)
-        {
-            if (reported.Add(problem.Argument + "\n" + problem.Kind))
-                found.Add(DiagnosticInfo.Create(DiagnosticDescriptors.For(problem.Kind), arguments.LocationOf(problem.Argument), problem.Detail));
-        }
-        if (problems.Count == 0 && element != null)
-            return new SpecReading<NormSpec>(Spec(name, layout!, string.Join(",", LayoutGrammar.SplitAxes(axes)), groups, kind, affine, epsilon, momentum, element), true);
-        return new SpecReading<NormSpec>(StubSpecs.Normalize(name, layout, axes, groups, kind, affine, epsilon, momentum, element ?? "float"), false);
+        var problems = LayoutGrammar.Check(layout, axes, groups, arguments.Has("Groups"), kind, affine, epsilon, momentum);
+        problems.ForEach(p => arguments.Report(DiagnosticDescriptors.For(p.Kind), p.Argument, p.Detail));
+        return problems.Count == 0 && element != null
+            ? new SpecReading<NormSpec>(Spec(name, layout!, string.Join(",", LayoutGrammar.SplitAxes(axes)), groups, kind, affine, epsilon, momentum, element), true)
+            : new SpecReading<NormSpec>(StubSpecs.Normalize(name, layout, axes, groups, kind, affine, epsilon, momentum, element ?? "float"), false);
     }
 
     public static NormSpec Spec(LayerName name, string layout, string axes, int groups, int kind, int affine, double epsilon, double momentum, string element) =>
