@@ -53,7 +53,9 @@ public sealed class LrnGeneratorTests
     public void Declaration_GeneratesOneFile_ThatCompilesWithoutAnyDiagnostic(string arguments)
     {
         GeneratorRun run = Run(Layer(arguments));
-        GeneratorHelper.AssertNoDiagnostics(run.Output, run.GeneratorDiagnostics, "generator diagnostics for " + arguments);
+        // K = 0 is the one warning (NK0025), which the generator reports itself; nothing else is reported.
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.GeneratorDiagnostics.Where(d => !(arguments == "K = 0.0" && d.Id == "NK0025")), "generator diagnostics for " + arguments);
+        Assert.Equal(arguments == "K = 0.0" ? 1 : 0, run.GeneratorDiagnostics.Length);
         Assert.Equal(new[] { "Layers.Lrn.LocalResponseNormalize.g.cs" }, run.Sources.Keys);
         GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the output for " + arguments);
     }
@@ -96,26 +98,30 @@ public sealed class LrnGeneratorTests
         }
     }
 
+    /// <summary>An invalid declaration: its one NK error from the generator, and a stub of the layer's surface that compiles
+    /// without any diagnostic at warning level 9999 (documentation diagnosed).</summary>
     [Theory]
-    [InlineData("Layout = \"NHW\"")]
-    [InlineData("Layout = \"NCC\"")]
-    [InlineData("Layout = \"\"")]
-    [InlineData("Size = 0")]
-    [InlineData("Alpha = double.NaN")]
-    [InlineData("K = double.PositiveInfinity")]
-    [InlineData("ElementType = typeof(int)")]
-    public void InvalidDeclaration_GeneratesNothing_Quietly(string arguments)
+    [InlineData("Layout = \"NHW\"", "NK0022")]
+    [InlineData("Layout = \"NCC\"", "NK0004")]
+    [InlineData("Layout = \"\"", "NK0002")]
+    [InlineData("Size = 0", "NK0023")]
+    [InlineData("Alpha = double.NaN", "NK0024")]
+    [InlineData("K = double.PositiveInfinity", "NK0024")]
+    [InlineData("ElementType = typeof(int)", "NK0021")]
+    public void InvalidDeclaration_ReportsItsError_AndGeneratesAStubThatCompiles(string arguments, string id)
     {
         GeneratorRun run = Run(Layer(arguments));
-        Assert.Empty(run.GeneratorDiagnostics);
-        Assert.Empty(run.Sources);
+        Assert.Equal(id, Assert.Single(run.GeneratorDiagnostics).Id);
+        string stub = Assert.Single(run.Sources, s => s.Key == "Layers.Lrn.LocalResponseNormalize.g.cs").Value;
+        Assert.Contains("throw new global::System.InvalidOperationException(\"NormKernels: this layer's declaration has errors (" + id + "); see the build output.\")", stub, StringComparison.Ordinal);
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the stub for " + arguments);
     }
 
     [Fact]
-    public void NotPartial_GeneratesNothing_Quietly()
+    public void NotPartial_IsNK0001_AndGeneratesNothing()
     {
         GeneratorRun run = Run("using NormKernels;\n[LocalResponseNormalize] public sealed class Lrn { }\n");
-        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Equal("NK0001", Assert.Single(run.GeneratorDiagnostics).Id);
         Assert.Empty(run.Sources);
     }
 
