@@ -50,20 +50,22 @@ internal static class LayerOutput
         {
             foreach (DiagnosticInfo diagnostic in item.Diagnostics)
             {
-                SyntaxTree? tree = item.Compilation.SyntaxTrees.FirstOrDefault(t => t.FilePath == diagnostic.FilePath);
+                // The one tree of that path that holds the span; else (no path, or several trees of it) a location by path.
+                var trees = item.Compilation.SyntaxTrees.Where(t => t.FilePath == diagnostic.FilePath).Take(2).ToList();
+                SyntaxTree? tree = trees.Count == 1 && diagnostic.Start + diagnostic.Length <= trees[0].Length ? trees[0] : null;
                 spc.ReportDiagnostic(diagnostic.ToDiagnostic(tree));
             }
         });
     }
 
     /// <summary>
-    /// Adds the source of the layer <paramref name="spec"/> (<paramref name="fullName"/> and <paramref name="depth"/> are its
-    /// name and how many types contain it) as "FullName<paramref name="suffix"/>": <paramref name="emit"/>'s output, or with
+    /// Adds the source of the layer <paramref name="spec"/> (<paramref name="name"/>: its full name, its own name and how
+    /// many types contain it) as "FullName<paramref name="suffix"/>": <paramref name="emit"/>'s output, or with
     /// <paramref name="stubErrors"/> its stub (<see cref="StubEmitter"/>). <paramref name="failure"/>, or an exception of the
     /// emitter, is reported as NK0900 instead.
     /// </summary>
     public static void AddSource<TSpec>(SourceProductionContext context, string typeName, string failure, string stubErrors,
-        TSpec? spec, Func<TSpec, string> fullName, Func<TSpec, int> depth, string suffix, Func<TSpec, string> emit)
+        TSpec? spec, Func<TSpec, (string FullName, string TypeName, int Depth)> name, string suffix, Func<TSpec, string> emit)
         where TSpec : class
     {
         if (spec != null && failure.Length == 0)
@@ -71,7 +73,8 @@ internal static class LayerOutput
             try
             {
                 string source = emit(spec);
-                context.AddSource(LayerParser.HintName(fullName(spec), suffix), stubErrors.Length == 0 ? source : StubEmitter.Emit(source, depth(spec), stubErrors));
+                var (fullName, typeName, depth) = name(spec);
+                context.AddSource(LayerParser.HintName(fullName, suffix), stubErrors.Length == 0 ? source : StubEmitter.Emit(source, typeName, depth, stubErrors));
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException)

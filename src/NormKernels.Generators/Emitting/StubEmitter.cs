@@ -17,13 +17,14 @@ namespace NormKernels.Generators.Emitting;
 internal static class StubEmitter
 {
     /// <param name="layer">The emitted layer (Emitter or LrnEmitter output) of the nearest valid declaration.</param>
+    /// <param name="typeName">The layer's name (as C#, with an '@' where it is a keyword).</param>
     /// <param name="depth">How many types contain the layer.</param>
     /// <param name="errors">The NK ids of the declaration's errors, as the exception message names them.</param>
-    public static string Emit(string layer, int depth, string errors)
+    public static string Emit(string layer, string typeName, int depth, string errors)
     {
         var root = (CompilationUnitSyntax)CSharpSyntaxTree.ParseText(layer).GetRoot();
         ClassDeclarationSyntax layerClass = root.DescendantNodes().OfType<ClassDeclarationSyntax>()
-            .First(c => c.Ancestors().OfType<TypeDeclarationSyntax>().Count() == depth);
+            .First(c => c.Identifier.ValueText == typeName.TrimStart('@') && c.Ancestors().OfType<TypeDeclarationSyntax>().Count() == depth);
 
         string message = "NormKernels: this layer's declaration has errors (" + errors + "); see the build output.";
         ThrowExpressionSyntax thrown = SyntaxFactory.ThrowExpression(SyntaxFactory.ParseExpression(
