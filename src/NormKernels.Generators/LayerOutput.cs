@@ -73,8 +73,8 @@ internal static class LayerOutput
             try
             {
                 string source = emit(spec);
-                var (fullName, typeName, depth) = name(spec);
-                context.AddSource(LayerParser.HintName(fullName, suffix), stubErrors.Length == 0 ? source : StubEmitter.Emit(source, typeName, depth, stubErrors));
+                var (fullName, layerName, depth) = name(spec);
+                context.AddSource(LayerParser.HintName(fullName, suffix), stubErrors.Length == 0 ? source : StubEmitter.Emit(source, layerName, depth, stubErrors));
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException)
