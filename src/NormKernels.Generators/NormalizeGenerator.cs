@@ -1,6 +1,5 @@
 using System;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
 using NormKernels.Generators.Emitting;
 using NormKernels.Generators.Model;
 using NormKernels.Generators.Parsing;
@@ -9,10 +8,10 @@ using NormKernels.Generators.Planning;
 namespace NormKernels.Generators;
 
 /// <summary>
-/// [Normalize] on a partial class becomes a specialized normalization layer: parse (attribute to
-/// NormSpec), plan (NormSpec to KernelPlan), emit (one .g.cs per type). Usage mistakes are reported
-/// by NormalizeAttributeAnalyzer; here invalid declarations are skipped quietly, and an internal
-/// failure becomes diagnostic NK0900 instead of the silent CS8785.
+/// [Normalize] on a partial class becomes a specialized normalization layer: parse (attribute to NormSpec, every usage
+/// mistake found on the way), plan (NormSpec to KernelPlan), emit (one .g.cs per type). The generator reports its own
+/// diagnostics (there is no analyzer), so they appear with analyzers off too; a declaration with errors gets a stub of
+/// the layer's surface (<see cref="StubEmitter"/>), and an internal failure becomes NK0900 instead of the silent CS8785.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class NormalizeGenerator : IIncrementalGenerator
@@ -27,58 +26,32 @@ public sealed class NormalizeGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        var parsed = context.SyntaxProvider
-            .ForAttributeWithMetadataName(Parser.AttributeName,
-                static (node, _) => node is ClassDeclarationSyntax,
-                static (ctx, ct) => Parser.Parse(ctx, ct))
-            .Where(static r => r is not null)
-            .Select(static (r, _) => r!)
-            .WithTrackingName(TrackingNames.Parse);
-
+        var parsed = LayerOutput.Parse(context, Parser.AttributeName, Parser.Parse, TrackingNames.Parse);
         var planned = (PlanWithCompilation
                 ? parsed.Combine(context.CompilationProvider).Select(static (p, _) => Plan(p.Left))
                 : parsed.Select(static (r, _) => Plan(r)))
             .WithTrackingName(TrackingNames.Plan);
 
-        context.RegisterSourceOutput(planned, static (spc, item) => Emit(spc, item));
+        context.RegisterSourceOutput(planned, static (spc, layer) => LayerOutput.AddSource(spc, layer.TypeName, layer.Failure, layer.StubErrors,
+            layer.Spec, static s => (s.FullName, s.TypeName, s.Containers.Count), ".Normalize.g.cs", s => Emitter.Emit(s, layer.Plan!)));
     }
 
-    private static PlannedLayer Plan(ParseResult parsed)
+    private static PlannedLayer Plan(ParseResult<NormSpec> parsed)
     {
-        if (parsed.Spec is null) return new PlannedLayer(null, null, parsed.TypeName, parsed.Failure);
+        if (parsed.Spec is null) return new PlannedLayer(null, null, parsed.TypeName, parsed.Failure, "");
         try
         {
-            return new PlannedLayer(parsed.Spec, Planner.Plan(parsed.Spec), parsed.TypeName, "");
+            return new PlannedLayer(parsed.Spec, Planner.Plan(parsed.Spec), parsed.TypeName, "", parsed.StubErrors);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return new PlannedLayer(null, null, parsed.TypeName, e.GetType().Name + ": " + e.Message);
+            // A stub's plan is a courtesy: without one nothing is generated, and the declaration's errors are reported already.
+            return new PlannedLayer(null, null, parsed.TypeName, parsed.StubErrors.Length > 0 ? "" : e.GetType().Name + ": " + e.Message, "");
         }
     }
-
-    private static void Emit(SourceProductionContext context, PlannedLayer layer)
-    {
-        string failure = layer.Failure;
-        if (layer.Spec is not null && layer.Plan is not null)
-        {
-            try
-            {
-                string source = Emitter.Emit(layer.Spec, layer.Plan);
-                context.AddSource(HintName(layer.Spec), source);
-                return;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                failure = e.GetType().Name + ": " + e.Message;
-            }
-        }
-        int colon = failure.IndexOf(':');
-        context.ReportDiagnostic(Diagnostic.Create(Diagnostics.DiagnosticDescriptors.InternalGeneratorError, Location.None,
-            layer.TypeName, colon < 0 ? failure : failure.Substring(0, colon), colon < 0 ? "" : failure.Substring(colon + 1).Trim()));
-    }
-
-    private static string HintName(NormSpec spec) => Parser.HintName(spec.FullName, ".Normalize.g.cs");
 }
 
-/// <summary>The plan step's result: spec and plan, or the internal failure to report.</summary>
-internal sealed record PlannedLayer(NormSpec? Spec, KernelPlan? Plan, string TypeName, string Failure);
+/// <summary>The plan step's result: spec and plan (of the stub's nearest valid declaration when <see cref="StubErrors"/> names
+/// errors), or the internal failure to report. Without the parse step's diagnostics, so moving a declaration with errors
+/// re-reports them without re-emitting its stub.</summary>
+internal sealed record PlannedLayer(NormSpec? Spec, KernelPlan? Plan, string TypeName, string Failure, string StubErrors);

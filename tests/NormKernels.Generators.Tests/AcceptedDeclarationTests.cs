@@ -1,7 +1,6 @@
 using System.Reflection;
 using System.Runtime.Loader;
 using Microsoft.CodeAnalysis;
-using NormKernels.Generators.Diagnostics.Analyzers;
 
 namespace NormKernels.Generators.Tests;
 
@@ -14,7 +13,7 @@ public sealed class AcceptedDeclarationTests
 {
     private static async Task<GeneratorRun> AcceptedAndGenerated(LayerCase layer)
     {
-        var analyzed = await CompilationHelper.AnalyzeAsync(CompilationHelper.Create(layer.Source), new NormalizeAttributeAnalyzer());
+        var analyzed = await CompilationHelper.DiagnoseAsync(CompilationHelper.Create(layer.Source), new NormalizeGenerator());
         Assert.True(analyzed.IsEmpty, "the analyzer rejects " + layer.Attribute + ": " + string.Join("; ", analyzed));
         return GeneratorHelper.Run(layer.Source);
     }
@@ -55,7 +54,7 @@ public sealed class AcceptedDeclarationTests
     public async Task EpsilonOutsideFloatRange_IsReportedOrWorks(double epsilon)
     {
         var layer = new LayerCase("EpsilonEdge", "NC", "N", Epsilon: epsilon);
-        var analyzed = await CompilationHelper.AnalyzeAsync(CompilationHelper.Create(layer.Source), new NormalizeAttributeAnalyzer());
+        var analyzed = await CompilationHelper.DiagnoseAsync(CompilationHelper.Create(layer.Source), new NormalizeGenerator());
         if (analyzed.Any(d => d.Id == "NK0015")) return;
 
         GeneratorRun run = GeneratorHelper.Run(layer.Source);

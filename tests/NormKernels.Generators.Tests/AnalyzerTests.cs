@@ -2,13 +2,13 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.CodeAnalysis;
-using NormKernels.Generators.Diagnostics.Analyzers;
 
 namespace NormKernels.Generators.Tests;
 
 /// <summary>
-/// NormalizeAttributeAnalyzer: every NK id with the exact span it is reported at. Expected diagnostics are
-/// marked in the source as <c>{|NK0007:"N,Q"|}</c>; anything reported and not marked fails the test.
+/// The diagnostics of [Normalize], which NormalizeGenerator reports itself (there is no analyzer): every NK id with the exact
+/// span it is reported at. Expected diagnostics are marked in the source as <c>{|NK0007:"N,Q"|}</c>; anything reported and
+/// not marked fails the test.
 /// </summary>
 public sealed class AnalyzerTests
 {
@@ -26,7 +26,7 @@ public sealed class AnalyzerTests
         if (compilerErrorsExpected) Assert.NotEmpty(compilerErrors);
         else Assert.Empty(compilerErrors);
 
-        var actual = await CompilationHelper.AnalyzeAsync(compilation, new NormalizeAttributeAnalyzer());
+        var actual = await CompilationHelper.DiagnoseAsync(compilation, new NormalizeGenerator());
         Assert.Equal(
             expected.OrderBy(e => e.Span.Start).ThenBy(e => e.Id, StringComparer.Ordinal)
                 .Select(e => CompilationHelper.Describe(e.Id, tree, e.Span)),
@@ -468,7 +468,7 @@ public sealed class AnalyzerTests
             [Normalize(Layout = "NCHW", Axes = "N,Q")]
             public sealed partial class Suppressed;
             """);
-        var unsuppressed = await CompilationHelper.AnalyzeAsync(CompilationHelper.Create(source), new NormalizeAttributeAnalyzer());
+        var unsuppressed = await CompilationHelper.DiagnoseAsync(CompilationHelper.Create(source), new NormalizeGenerator());
         Assert.Equal("NK0007", unsuppressed.Single().Id);
     }
 
@@ -491,7 +491,7 @@ public sealed class AnalyzerTests
         var compilation = CompilationHelper.Create(source);
         Assert.NotEmpty(CompilationHelper.CompilerErrors(compilation));
 
-        var diagnostics = await CompilationHelper.AnalyzeAsync(compilation, new NormalizeAttributeAnalyzer());
+        var diagnostics = await CompilationHelper.DiagnoseAsync(compilation, new NormalizeGenerator());
         Assert.Empty(diagnostics);
     }
 
@@ -545,17 +545,26 @@ public sealed class AnalyzerTests
 
     // ---- descriptors -------------------------------------------------------------------------
 
+    /// <summary>Every descriptor the generators report, from DiagnosticDescriptors (internal to the generator assembly).</summary>
+    internal static List<DiagnosticDescriptor> Descriptors() =>
+        typeof(NormalizeGenerator).Assembly.GetType("NormKernels.Generators.Diagnostics.DiagnosticDescriptors", throwOnError: true)!
+            .GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
+            .OrderBy(d => d.Id, StringComparer.Ordinal)
+            .ToList();
+
     [Fact]
-    public void SupportedDiagnostics_AreNK0001ToNK0021AndNK0026ToNK0029_UsageErrorsWithHelpLinks()
+    public void Descriptors_AreNK0001ToNK0030_UsageErrorsWithHelpLinks_AndNK0900()
     {
-        var descriptors = new NormalizeAttributeAnalyzer().SupportedDiagnostics;
+        var descriptors = Descriptors();
         Assert.Equal(
-            Enumerable.Range(1, 21).Concat(Enumerable.Range(26, 4)).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)),
+            Enumerable.Range(1, 30).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)).Append("NK0900"),
             descriptors.Select(d => d.Id));
         Assert.All(descriptors, d =>
         {
-            Assert.Equal("NormKernels.Usage", d.Category);
-            Assert.Equal(DiagnosticSeverity.Error, d.DefaultSeverity);
+            Assert.Equal(d.Id == "NK0900" ? "NormKernels.Generator" : "NormKernels.Usage", d.Category);
+            Assert.Equal(d.Id == "NK0025" ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error, d.DefaultSeverity);
             Assert.True(d.IsEnabledByDefault);
             Assert.Equal(HelpBase + d.Id.ToLowerInvariant(), d.HelpLinkUri);
             Assert.False(string.IsNullOrWhiteSpace(d.Title.ToString(CultureInfo.InvariantCulture)));
@@ -566,7 +575,7 @@ public sealed class AnalyzerTests
     public void For_MapsEveryLayoutProblemKind_ToItsOwnDescriptor()
     {
         // DiagnosticDescriptors and LayoutProblemKind are internal to the generator assembly.
-        Assembly generator = typeof(NormalizeAttributeAnalyzer).Assembly;
+        Assembly generator = typeof(NormalizeGenerator).Assembly;
         Type kinds = generator.GetType("NormKernels.LayoutProblemKind", throwOnError: true)!;
         MethodInfo map = generator.GetType("NormKernels.Generators.Diagnostics.DiagnosticDescriptors", throwOnError: true)!
             .GetMethod("For", BindingFlags.Public | BindingFlags.Static)!;
@@ -583,7 +592,7 @@ public sealed class AnalyzerTests
     [Fact]
     public void InternalGeneratorError_IsNK0900_WithTheDocumentedMessage()
     {
-        var descriptor = (DiagnosticDescriptor)typeof(NormalizeAttributeAnalyzer).Assembly
+        var descriptor = (DiagnosticDescriptor)typeof(NormalizeGenerator).Assembly
             .GetType("NormKernels.Generators.Diagnostics.DiagnosticDescriptors", throwOnError: true)!
             .GetField("InternalGeneratorError", BindingFlags.Public | BindingFlags.Static)!
             .GetValue(null)!;
@@ -597,10 +606,9 @@ public sealed class AnalyzerTests
             Message(Diagnostic.Create(descriptor, Location.None, "Models.StemNorm", "System.InvalidOperationException", "no plan")));
     }
 
-    /// <summary>Every id either analyzer reports.</summary>
+    /// <summary>Every usage id the generators report.</summary>
     private static IEnumerable<string> UsageIds() =>
-        new NormalizeAttributeAnalyzer().SupportedDiagnostics.Concat(new LocalResponseNormalizeAttributeAnalyzer().SupportedDiagnostics)
-            .Select(d => d.Id).Distinct().Order(StringComparer.Ordinal);
+        Descriptors().Where(d => d.Category == "NormKernels.Usage").Select(d => d.Id);
 
     private static string ReadDocumentation()
     {
@@ -641,7 +649,7 @@ public sealed class AnalyzerTests
     }
 
     /// <summary>
-    /// Each section's first example, compiled as written (with both generators and both analyzers), reports exactly one
+    /// Each section's first example, compiled as written (with both generators and any shipped analyzer), reports exactly one
     /// NK diagnostic, its id, and no compiler error; the second compiles with no error and no NK diagnostic, generated
     /// code included.
     /// </summary>

@@ -7,14 +7,18 @@ using Microsoft.CodeAnalysis.Text;
 
 namespace NormKernels.Generators.Tests;
 
-/// <summary>What a build with both generators and both analyzers says: NK diagnostics, compiler errors, generated files.</summary>
-internal sealed record FullRun(ImmutableArray<Diagnostic> Nk, ImmutableArray<Diagnostic> Errors, ImmutableArray<SyntaxTree> Generated);
+/// <summary>What a build with both generators (and any shipped analyzer) says: NK diagnostics, compiler errors, generated files.</summary>
+internal sealed record FullRun(ImmutableArray<Diagnostic> Nk, ImmutableArray<Diagnostic> Errors, ImmutableArray<SyntaxTree> Generated)
+{
+    /// <summary>The compiler's warnings (not NK, not suppressed), generated code included.</summary>
+    public ImmutableArray<Diagnostic> Warnings { get; init; } = ImmutableArray<Diagnostic>.Empty;
+}
 
 /// <summary>An expected diagnostic: its id and the span of source it must cover.</summary>
 internal readonly record struct ExpectedDiagnostic(string Id, TextSpan Span);
 
 /// <summary>
-/// Compiles test sources against this process's runtime assemblies and NormKernels.dll, and runs analyzers
+/// Compiles test sources against this process's runtime assemblies and NormKernels.dll, and runs the generators
 /// on them. Sources may mark expected diagnostics as <c>{|NK0007:"N,Q"|}</c>: the id, then the exact text
 /// the diagnostic must cover.
 /// </summary>
@@ -39,45 +43,61 @@ internal static class CompilationHelper
     public static ImmutableArray<Diagnostic> CompilerErrors(Compilation compilation) =>
         compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToImmutableArray();
 
-    /// <summary>Runs <paramref name="analyzer"/> and returns its diagnostics (suppressed ones left out), failing on any analyzer exception.</summary>
-    public static async Task<ImmutableArray<Diagnostic>> AnalyzeAsync(Compilation compilation, DiagnosticAnalyzer analyzer)
+    /// <summary>
+    /// Runs <paramref name="generator"/> on <paramref name="compilation"/> and returns the NK diagnostics it reports (suppressed
+    /// ones left out), in source order, failing on any generator exception (CS8784/CS8785). The NormKernels generators report
+    /// every usage mistake themselves: this is what a build shows with analyzers off.
+    /// </summary>
+    public static Task<ImmutableArray<Diagnostic>> DiagnoseAsync(Compilation compilation, IIncrementalGenerator generator)
     {
-        var exceptions = new List<Exception>();
-        var options = new CompilationWithAnalyzersOptions(
-            new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty),
-            onAnalyzerException: (exception, _, _) => { lock (exceptions) exceptions.Add(exception); },
-            concurrentAnalysis: true,
-            logAnalyzerExecutionTime: false);
-        ImmutableArray<Diagnostic> diagnostics = await compilation
-            .WithAnalyzers(ImmutableArray.Create(analyzer), options)
-            .GetAnalyzerDiagnosticsAsync();
-
-        Assert.Empty(exceptions);
-        Assert.DoesNotContain(diagnostics, d => d.Id == "AD0001");
-        return diagnostics
+        GeneratorDriver driver = CSharpGeneratorDriver.Create(new[] { generator.AsSourceGenerator() }, parseOptions: ParseOptions);
+        driver.RunGeneratorsAndUpdateCompilation(compilation, out _, out ImmutableArray<Diagnostic> diagnostics);
+        Assert.DoesNotContain(diagnostics, d => d.Id is "CS8784" or "CS8785");
+        return Task.FromResult(diagnostics
+            .Where(d => d.Id.StartsWith("NK", StringComparison.Ordinal) && !d.IsSuppressed)
             .OrderBy(d => d.Location.SourceSpan.Start)
             .ThenBy(d => d.Id, StringComparer.Ordinal)
-            .ToImmutableArray();
+            .ToImmutableArray());
     }
 
+    /// <summary>Every DiagnosticAnalyzer the generator assembly ships (none today: the generators report their own diagnostics).</summary>
+    public static ImmutableArray<DiagnosticAnalyzer> ShippedAnalyzers { get; } = typeof(NormalizeGenerator).Assembly.GetTypes()
+        .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t))
+        .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
+        .ToImmutableArray();
+
     /// <summary>
-    /// Both generators and both analyzers on <paramref name="sources"/>, as a build runs them: the NK diagnostics (analyzers
-    /// and generators), the compiler errors of the result (generated code included), and the generated files.
+    /// Both generators and every shipped analyzer on <paramref name="sources"/>, as a build runs them: the NK diagnostics
+    /// (generators and analyzers, each reported once), the compiler errors of the result (generated code included), and the
+    /// generated files. With <paramref name="analyzers"/> false, as <c>dotnet build -p:RunAnalyzers=false</c> runs them.
     /// </summary>
-    public static async Task<FullRun> RunAllAsync(params string[] sources)
+    public static Task<FullRun> RunAllAsync(params string[] sources) => RunAllAsync(true, sources);
+
+    public static async Task<FullRun> RunAllAsync(bool analyzers, params string[] sources)
     {
         CSharpCompilation input = Create(sources);
         GeneratorDriver driver = CSharpGeneratorDriver.Create(
             new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator() },
             parseOptions: ParseOptions);
         driver = driver.RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
-        var analyzed = (await AnalyzeAsync(output, new NormKernels.Generators.Diagnostics.Analyzers.NormalizeAttributeAnalyzer()))
-            .Concat(await AnalyzeAsync(output, new NormKernels.Generators.Diagnostics.Analyzers.LocalResponseNormalizeAttributeAnalyzer()))
-            .Concat(generatorDiagnostics);
+        IEnumerable<Diagnostic> reported = generatorDiagnostics.Where(d => !d.IsSuppressed);
+        if (analyzers && !ShippedAnalyzers.IsEmpty)
+        {
+            var exceptions = new List<Exception>();
+            var options = new CompilationWithAnalyzersOptions(new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty),
+                onAnalyzerException: (exception, _, _) => { lock (exceptions) exceptions.Add(exception); },
+                concurrentAnalysis: true, logAnalyzerExecutionTime: false);
+            reported = reported.Concat(await output.WithAnalyzers(ShippedAnalyzers, options).GetAnalyzerDiagnosticsAsync());
+            Assert.Empty(exceptions);
+        }
         return new FullRun(
-            analyzed.Where(d => d.Id.StartsWith("NK", StringComparison.Ordinal)).ToImmutableArray(),
+            reported.Where(d => d.Id.StartsWith("NK", StringComparison.Ordinal)).ToImmutableArray(),
             output.GetDiagnostics().Concat(generatorDiagnostics).Where(d => d.Severity == DiagnosticSeverity.Error && !d.Id.StartsWith("NK", StringComparison.Ordinal)).ToImmutableArray(),
-            driver.GetRunResult().GeneratedTrees);
+            driver.GetRunResult().GeneratedTrees)
+        {
+            Warnings = output.GetDiagnostics().Concat(generatorDiagnostics)
+                .Where(d => d.Severity == DiagnosticSeverity.Warning && !d.IsSuppressed && !d.Id.StartsWith("NK", StringComparison.Ordinal)).ToImmutableArray(),
+        };
     }
 
     /// <summary>Removes <c>{|ID:text|}</c> markers and returns the plain source with the expected diagnostics.</summary>

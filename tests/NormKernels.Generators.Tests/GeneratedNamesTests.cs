@@ -3,7 +3,6 @@ using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
-using NormKernels.Generators.Diagnostics.Analyzers;
 
 namespace NormKernels.Generators.Tests;
 
@@ -79,8 +78,8 @@ public sealed class GeneratedNamesTests
             source.Append(CultureInfo.InvariantCulture, $"namespace N{i++} {{ [LocalResponseNormalize] public sealed partial class {name}; }}\n");
         }
         var compilation = CompilationHelper.Create(source.ToString());
-        var diagnostics = (await CompilationHelper.AnalyzeAsync(compilation, new NormalizeAttributeAnalyzer()))
-            .Concat(await CompilationHelper.AnalyzeAsync(compilation, new LocalResponseNormalizeAttributeAnalyzer()))
+        var diagnostics = (await CompilationHelper.DiagnoseAsync(compilation, new NormalizeGenerator()))
+            .Concat(await CompilationHelper.DiagnoseAsync(compilation, new LocalResponseNormalizeGenerator()))
             .Where(d => d.Id == "NK0026")
             .Select(d => d.Location.SourceTree!.GetText().ToString(d.Location.SourceSpan))
             .ToList();

@@ -4,13 +4,12 @@ using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
-using NormKernels.Generators.Diagnostics.Analyzers;
 
 namespace NormKernels.Generators.Tests;
 
 /// <summary>
-/// Seeded random declarations through both generators and both analyzers. Every declaration must end one of three ways:
-/// refused with an NK error at it, refused by the compiler on its own (a declaration that is not valid C# even without the
+/// Seeded random declarations through both generators (and any shipped analyzer). Every declaration must end one of three ways:
+/// refused with an NK error at it (and, when a stub is generated, a stub that compiles), refused by the compiler on its own (a declaration that is not valid C# even without the
 /// generator, such as [Normalize] on a struct), or generated into code that compiles. The test counts the three ways it
 /// can go wrong: a generator exception (CS8784/CS8785/NK0900), a declaration accepted without an NK error whose generated
 /// code or declaration then has compiler errors, and a declaration that produces neither code nor a diagnostic.
@@ -58,7 +57,8 @@ public sealed class GeneratorFuzzTests
         message.Append(CultureInfo.InvariantCulture, $"seed {seed}, {count} declarations: ")
             .Append(CultureInfo.InvariantCulture, $"{failures.Count(f => f.Failure == FailureKind.GeneratorException)} generator exceptions, ")
             .Append(CultureInfo.InvariantCulture, $"{failures.Count(f => f.Failure == FailureKind.AcceptedButBroken)} accepted but failing to compile, ")
-            .Append(CultureInfo.InvariantCulture, $"{failures.Count(f => f.Failure == FailureKind.SilentlyIgnored)} silently ignored.")
+            .Append(CultureInfo.InvariantCulture, $"{failures.Count(f => f.Failure == FailureKind.SilentlyIgnored)} silently ignored, ")
+            .Append(CultureInfo.InvariantCulture, $"{failures.Count(f => f.Failure == FailureKind.StubBroken)} reported but with a stub that does not compile.")
             .AppendLine();
         // A few of each kind, each with a different first error.
         var shown = failures.GroupBy(f => f.Failure).SelectMany(kind => kind.GroupBy(f => ErrorKind(f.FirstError)).Select(g => g.First()).Take(6));
@@ -100,7 +100,7 @@ public sealed class GeneratorFuzzTests
 
     private enum OutcomeKind { Generated, ReportedNk, RefusedByCompiler, Broken }
 
-    private enum FailureKind { GeneratorException, AcceptedButBroken, SilentlyIgnored }
+    private enum FailureKind { GeneratorException, AcceptedButBroken, SilentlyIgnored, StubBroken }
 
     private sealed record Outcome(FuzzDeclaration Declaration, OutcomeKind Kind, FailureKind? Failure, string FirstError);
 
@@ -122,14 +122,17 @@ public sealed class GeneratorFuzzTests
         driver = driver.RunGeneratorsAndUpdateCompilation(input, out _, out ImmutableArray<Diagnostic> generatorDiagnostics);
         var generatedTrees = driver.GetRunResult().GeneratedTrees;
 
-        // The analyzers read the declarations only.
-        var analyzers = ImmutableArray.Create<DiagnosticAnalyzer>(new NormalizeAttributeAnalyzer(), new LocalResponseNormalizeAttributeAnalyzer());
+        // The generators report their own diagnostics; any analyzer the generator assembly ships reads the declarations only.
+        ImmutableArray<Diagnostic> analyzed = ImmutableArray<Diagnostic>.Empty;
         var analyzerExceptions = new List<Exception>();
-        var withAnalyzers = input.WithAnalyzers(analyzers, new CompilationWithAnalyzersOptions(
-            new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty),
-            onAnalyzerException: (e, _, _) => { lock (analyzerExceptions) analyzerExceptions.Add(e); },
-            concurrentAnalysis: true, logAnalyzerExecutionTime: false));
-        ImmutableArray<Diagnostic> analyzed = await withAnalyzers.GetAnalyzerDiagnosticsAsync();
+        if (!CompilationHelper.ShippedAnalyzers.IsEmpty)
+        {
+            var withAnalyzers = input.WithAnalyzers(CompilationHelper.ShippedAnalyzers, new CompilationWithAnalyzersOptions(
+                new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty),
+                onAnalyzerException: (e, _, _) => { lock (analyzerExceptions) analyzerExceptions.Add(e); },
+                concurrentAnalysis: true, logAnalyzerExecutionTime: false));
+            analyzed = await withAnalyzers.GetAnalyzerDiagnosticsAsync();
+        }
         Assert.Empty(analyzerExceptions);
         Assert.DoesNotContain(analyzed, d => d.Id == "AD0001");
 
@@ -181,6 +184,8 @@ public sealed class GeneratorFuzzTests
 
             if (crash != null)
                 outcomes.Add(new Outcome(declaration, OutcomeKind.Broken, FailureKind.GeneratorException, crash.ToString()));
+            else if (nkError && !compilerRefused && error.Length > 0)
+                outcomes.Add(new Outcome(declaration, OutcomeKind.Broken, FailureKind.StubBroken, error));
             else if (nkError)
                 outcomes.Add(new Outcome(declaration, OutcomeKind.ReportedNk, null, ""));
             else if (compilerRefused)

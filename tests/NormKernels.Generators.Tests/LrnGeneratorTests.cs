@@ -3,14 +3,13 @@ using System.Globalization;
 using System.Runtime.Loader;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using NormKernels.Generators.Diagnostics.Analyzers;
 
 namespace NormKernels.Generators.Tests;
 
 /// <summary>
 /// LocalResponseNormalizeGenerator through CSharpGeneratorDriver: one file per layer that compiles with no diagnostic at
 /// warning level 9999 (nullable on, documentation diagnosed), nothing for declarations the analyzer reports, caching of
-/// the parse step (ModelWalkTests walks its models); and LocalResponseNormalizeAttributeAnalyzer's diagnostics.
+/// the parse step (ModelWalkTests walks its models); and the diagnostics it reports.
 /// </summary>
 public sealed class LrnGeneratorTests
 {
@@ -54,7 +53,9 @@ public sealed class LrnGeneratorTests
     public void Declaration_GeneratesOneFile_ThatCompilesWithoutAnyDiagnostic(string arguments)
     {
         GeneratorRun run = Run(Layer(arguments));
-        GeneratorHelper.AssertNoDiagnostics(run.Output, run.GeneratorDiagnostics, "generator diagnostics for " + arguments);
+        // K = 0 is the one warning (NK0025), which the generator reports itself; nothing else is reported.
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.GeneratorDiagnostics.Where(d => !(arguments == "K = 0.0" && d.Id == "NK0025")), "generator diagnostics for " + arguments);
+        Assert.Equal(arguments == "K = 0.0" ? 1 : 0, run.GeneratorDiagnostics.Length);
         Assert.Equal(new[] { "Layers.Lrn.LocalResponseNormalize.g.cs" }, run.Sources.Keys);
         GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the output for " + arguments);
     }
@@ -97,26 +98,30 @@ public sealed class LrnGeneratorTests
         }
     }
 
+    /// <summary>An invalid declaration: its one NK error from the generator, and a stub of the layer's surface that compiles
+    /// without any diagnostic at warning level 9999 (documentation diagnosed).</summary>
     [Theory]
-    [InlineData("Layout = \"NHW\"")]
-    [InlineData("Layout = \"NCC\"")]
-    [InlineData("Layout = \"\"")]
-    [InlineData("Size = 0")]
-    [InlineData("Alpha = double.NaN")]
-    [InlineData("K = double.PositiveInfinity")]
-    [InlineData("ElementType = typeof(int)")]
-    public void InvalidDeclaration_GeneratesNothing_Quietly(string arguments)
+    [InlineData("Layout = \"NHW\"", "NK0022")]
+    [InlineData("Layout = \"NCC\"", "NK0004")]
+    [InlineData("Layout = \"\"", "NK0002")]
+    [InlineData("Size = 0", "NK0023")]
+    [InlineData("Alpha = double.NaN", "NK0024")]
+    [InlineData("K = double.PositiveInfinity", "NK0024")]
+    [InlineData("ElementType = typeof(int)", "NK0021")]
+    public void InvalidDeclaration_ReportsItsError_AndGeneratesAStubThatCompiles(string arguments, string id)
     {
         GeneratorRun run = Run(Layer(arguments));
-        Assert.Empty(run.GeneratorDiagnostics);
-        Assert.Empty(run.Sources);
+        Assert.Equal(id, Assert.Single(run.GeneratorDiagnostics).Id);
+        string stub = Assert.Single(run.Sources, s => s.Key == "Layers.Lrn.LocalResponseNormalize.g.cs").Value;
+        Assert.Contains("throw new global::System.InvalidOperationException(\"NormKernels: this layer's declaration has errors (" + id + "); see the build output.\")", stub, StringComparison.Ordinal);
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the stub for " + arguments);
     }
 
     [Fact]
-    public void NotPartial_GeneratesNothing_Quietly()
+    public void NotPartial_IsNK0001_AndGeneratesNothing()
     {
         GeneratorRun run = Run("using NormKernels;\n[LocalResponseNormalize] public sealed class Lrn { }\n");
-        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Equal("NK0001", Assert.Single(run.GeneratorDiagnostics).Id);
         Assert.Empty(run.Sources);
     }
 
@@ -146,7 +151,7 @@ public sealed class LrnGeneratorTests
     }
 }
 
-/// <summary>LocalResponseNormalizeAttributeAnalyzer: every id with the exact span it is reported at (markup as in AnalyzerTests).</summary>
+/// <summary>The diagnostics of [LocalResponseNormalize], which LocalResponseNormalizeGenerator reports itself: every id with the exact span it is reported at (markup as in AnalyzerTests).</summary>
 public sealed class LrnAnalyzerTests
 {
     private static async Task<ImmutableArray<Diagnostic>> VerifyAsync(string markup)
@@ -155,7 +160,7 @@ public sealed class LrnAnalyzerTests
         var compilation = CompilationHelper.Create(source);
         SyntaxTree tree = compilation.SyntaxTrees.Single();
         Assert.Empty(CompilationHelper.CompilerErrors(compilation));
-        var actual = await CompilationHelper.AnalyzeAsync(compilation, new LocalResponseNormalizeAttributeAnalyzer());
+        var actual = await CompilationHelper.DiagnoseAsync(compilation, new LocalResponseNormalizeGenerator());
         Assert.Equal(
             expected.OrderBy(e => e.Span.Start).ThenBy(e => e.Id, StringComparer.Ordinal).Select(e => CompilationHelper.Describe(e.Id, tree, e.Span)),
             actual.Select(d => CompilationHelper.Describe(d.Id, d.Location.SourceTree!, d.Location.SourceSpan)));
@@ -224,10 +229,11 @@ public sealed class LrnAnalyzerTests
     }
 
     [Fact]
-    public void SupportedDiagnostics_HaveHelpLinks_AndTheNewIdsAreNK0022ToNK0030()
+    public void Descriptors_HaveHelpLinks_AndTheLrnIdsAreNK0022ToNK0025_WithNK0025AWarning()
     {
-        var descriptors = new LocalResponseNormalizeAttributeAnalyzer().SupportedDiagnostics;
-        Assert.Equal(new[] { "NK0022", "NK0023", "NK0024", "NK0025", "NK0026", "NK0027", "NK0028", "NK0029", "NK0030" }, descriptors.Select(d => d.Id).Where(id => string.CompareOrdinal(id, "NK0021") > 0));
+        var descriptors = AnalyzerTests.Descriptors();
+        var lrn = descriptors.Where(d => d.Title.ToString(CultureInfo.InvariantCulture).StartsWith("[LocalResponseNormalize]", StringComparison.Ordinal));
+        Assert.Equal(new[] { "NK0022", "NK0023", "NK0024", "NK0025" }, lrn.Select(d => d.Id));
         Assert.All(descriptors, d => Assert.Equal("https://github.com/normkernels/normkernels/blob/main/docs/diagnostics.md#" + d.Id.ToLowerInvariant(), d.HelpLinkUri));
         Assert.Equal(DiagnosticSeverity.Warning, descriptors.Single(d => d.Id == "NK0025").DefaultSeverity);
         Assert.All(descriptors.Where(d => d.Id != "NK0025"), d => Assert.Equal(DiagnosticSeverity.Error, d.DefaultSeverity));
@@ -251,10 +257,10 @@ public sealed class LrnAnalyzerTests
         var blocks = section.Split("```csharp\n").Skip(1).Select(b => b[..b.IndexOf("```", StringComparison.Ordinal)]).ToList();
         Assert.Equal(2, blocks.Count);
 
-        var wrong = await CompilationHelper.AnalyzeAsync(CompilationHelper.Create("using NormKernels;\n" + blocks[0]), new LocalResponseNormalizeAttributeAnalyzer());
+        var wrong = await CompilationHelper.DiagnoseAsync(CompilationHelper.Create("using NormKernels;\n" + blocks[0]), new LocalResponseNormalizeGenerator());
         Assert.Equal(new[] { id }, wrong.Select(d => d.Id).Distinct());
         var corrected = CompilationHelper.Create("using NormKernels;\n" + blocks[1]);
         Assert.Empty(CompilationHelper.CompilerErrors(corrected));
-        Assert.Empty(await CompilationHelper.AnalyzeAsync(corrected, new LocalResponseNormalizeAttributeAnalyzer()));
+        Assert.Empty(await CompilationHelper.DiagnoseAsync(corrected, new LocalResponseNormalizeGenerator()));
     }
 }

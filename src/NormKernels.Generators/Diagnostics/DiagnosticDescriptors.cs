@@ -1,12 +1,15 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
 using Microsoft.CodeAnalysis;
 
 namespace NormKernels.Generators.Diagnostics
 {
     /// <summary>
-    /// Every diagnostic NormKernels reports. <c>NK00nn</c> are usage mistakes found by
-    /// <see cref="Analyzers.NormalizeAttributeAnalyzer"/>; <c>NK09nn</c> come from the generator.
-    /// Every <c>[Normalize]</c> rule message takes one argument: <see cref="LayoutProblem.Detail"/>.
+    /// Every diagnostic NormKernels reports, all of them from the generators (there is no analyzer): <c>NK00nn</c> are
+    /// usage mistakes the parsers find, <c>NK09nn</c> internal failures. Every <c>[Normalize]</c> rule message takes one
+    /// argument: <see cref="LayoutProblem.Detail"/>.
     /// </summary>
     internal static class DiagnosticDescriptors
     {
@@ -16,41 +19,9 @@ namespace NormKernels.Generators.Diagnostics
         /// <summary>Help links point at the anchor of the id, in lower case, in docs/diagnostics.md.</summary>
         private const string HelpBase = "https://github.com/normkernels/normkernels/blob/main/docs/diagnostics.md#";
 
-        public const string TypeNotPartialId = "NK0001";
-        public const string LayoutEmptyId = "NK0002";
-        public const string LayoutInvalidLetterId = "NK0003";
-        public const string LayoutDuplicateLetterId = "NK0004";
-        public const string AxesEmptyId = "NK0005";
-        public const string AxesInvalidTokenId = "NK0006";
-        public const string AxesLetterNotInLayoutId = "NK0007";
-        public const string AxesDuplicateLetterId = "NK0008";
-        public const string GroupsNotPositiveId = "NK0009";
-        public const string GroupsWithoutChannelReducedId = "NK0010";
-        public const string KindUndefinedId = "NK0011";
-        public const string AffineUndefinedId = "NK0012";
-        public const string PerChannelWithoutChannelId = "NK0013";
-        public const string ElementwiseWithoutSampleAxesId = "NK0014";
-        public const string EpsilonNotPositiveId = "NK0015";
-        public const string MomentumOutOfRangeId = "NK0016";
-        public const string RootMeanSquareWithBatchReducedId = "NK0017";
-        public const string RunningStatisticsUnsizedId = "NK0018";
-        public const string UnsupportedTypeId = "NK0019";
-        public const string ContainingTypeNotPartialId = "NK0020";
-        public const string ElementTypeUnsupportedId = "NK0021";
-        public const string LrnLayoutWithoutChannelId = "NK0022";
-        public const string LrnSizeNotPositiveId = "NK0023";
-        public const string LrnNotFiniteId = "NK0024";
-        public const string LrnKNotPositiveId = "NK0025";
-        public const string TypeNameReservedId = "NK0026";
-        public const string KeywordCapturedId = "NK0027";
-        public const string PrimaryConstructorId = "NK0028";
-        public const string MemberConflictId = "NK0029";
-        public const string BothAttributesId = "NK0030";
-        public const string InternalGeneratorErrorId = "NK0900";
-
         /// <summary>{0}: the type name.</summary>
         public static readonly DiagnosticDescriptor TypeNotPartial = new DiagnosticDescriptor(
-            id: TypeNotPartialId,
+            id: "NK0001",
             title: "Type with [Normalize] must be partial",
             messageFormat: "'{0}' carries [Normalize] but is not partial; expected 'partial class {0}' so the generator can add the layer's members",
             category: UsageCategory,
@@ -60,7 +31,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the Layout value, quoted.</summary>
         public static readonly DiagnosticDescriptor LayoutEmpty = new DiagnosticDescriptor(
-            id: LayoutEmptyId,
+            id: "NK0002",
             title: "Layout is empty",
             messageFormat: "Layout is {0}; expected one or more distinct upper-case axis letters in memory order, such as \"NCHW\"",
             category: UsageCategory,
@@ -70,7 +41,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the character and its position.</summary>
         public static readonly DiagnosticDescriptor LayoutInvalidLetter = new DiagnosticDescriptor(
-            id: LayoutInvalidLetterId,
+            id: "NK0003",
             title: "Layout has a character that is not an upper-case letter",
             messageFormat: "Layout has {0}, which is not an upper-case ASCII letter; expected letters A to Z only, such as \"NCHW\"",
             category: UsageCategory,
@@ -80,7 +51,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the repeated letter.</summary>
         public static readonly DiagnosticDescriptor LayoutDuplicateLetter = new DiagnosticDescriptor(
-            id: LayoutDuplicateLetterId,
+            id: "NK0004",
             title: "Layout repeats a letter",
             messageFormat: "Layout repeats {0}; expected each axis letter once",
             category: UsageCategory,
@@ -90,7 +61,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the Axes value, quoted.</summary>
         public static readonly DiagnosticDescriptor AxesEmpty = new DiagnosticDescriptor(
-            id: AxesEmptyId,
+            id: "NK0005",
             title: "Axes is missing or empty",
             messageFormat: "Axes is {0}; expected the reduced axes as comma-separated letters of Layout, such as Axes = \"N,H,W\"",
             category: UsageCategory,
@@ -100,7 +71,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the token, quoted.</summary>
         public static readonly DiagnosticDescriptor AxesInvalidToken = new DiagnosticDescriptor(
-            id: AxesInvalidTokenId,
+            id: "NK0006",
             title: "Axes has a token that is not a single upper-case letter",
             messageFormat: "Axes has the token {0}, which is not a single upper-case letter; expected comma-separated letters of Layout, such as \"N,H,W\"",
             category: UsageCategory,
@@ -110,7 +81,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the letter and the layout.</summary>
         public static readonly DiagnosticDescriptor AxesLetterNotInLayout = new DiagnosticDescriptor(
-            id: AxesLetterNotInLayoutId,
+            id: "NK0007",
             title: "Axes names a letter that is not in Layout",
             messageFormat: "Axes names {0}, which is not a letter of the layout; expected only letters of Layout",
             category: UsageCategory,
@@ -120,7 +91,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the repeated letter.</summary>
         public static readonly DiagnosticDescriptor AxesDuplicateLetter = new DiagnosticDescriptor(
-            id: AxesDuplicateLetterId,
+            id: "NK0008",
             title: "Axes repeats a letter",
             messageFormat: "Axes repeats {0}; expected each reduced axis once",
             category: UsageCategory,
@@ -130,7 +101,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the Groups value.</summary>
         public static readonly DiagnosticDescriptor GroupsNotPositive = new DiagnosticDescriptor(
-            id: GroupsNotPositiveId,
+            id: "NK0009",
             title: "Groups is not positive",
             messageFormat: "Groups is {0}; expected a positive number of channel groups, or no Groups argument",
             category: UsageCategory,
@@ -140,7 +111,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: why C is not reduced.</summary>
         public static readonly DiagnosticDescriptor GroupsWithoutChannelReduced = new DiagnosticDescriptor(
-            id: GroupsWithoutChannelReducedId,
+            id: "NK0010",
             title: "Groups needs C among Axes",
             messageFormat: "Groups splits the channel axis, but {0}; expected a layout with C and C among Axes, such as Axes = \"C,H,W\"",
             category: UsageCategory,
@@ -150,7 +121,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the Kind value.</summary>
         public static readonly DiagnosticDescriptor KindUndefined = new DiagnosticDescriptor(
-            id: KindUndefinedId,
+            id: "NK0011",
             title: "Kind is not a defined NormKind",
             messageFormat: "Kind is {0}, which is not a defined NormKind; expected NormKind.Standardize or NormKind.RootMeanSquare",
             category: UsageCategory,
@@ -160,7 +131,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the Affine value.</summary>
         public static readonly DiagnosticDescriptor AffineUndefined = new DiagnosticDescriptor(
-            id: AffineUndefinedId,
+            id: "NK0012",
             title: "Affine is not a defined AffineMode",
             messageFormat: "Affine is {0}, which is not a defined AffineMode; expected AffineMode.PerChannel, AffineMode.Elementwise or AffineMode.None",
             category: UsageCategory,
@@ -170,7 +141,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the layout without C.</summary>
         public static readonly DiagnosticDescriptor PerChannelWithoutChannel = new DiagnosticDescriptor(
-            id: PerChannelWithoutChannelId,
+            id: "NK0013",
             title: "Affine is PerChannel but Layout has no C",
             messageFormat: "Affine is PerChannel (the default), but {0}; expected a layout with C, or Affine = AffineMode.Elementwise or AffineMode.None",
             category: UsageCategory,
@@ -180,7 +151,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the layout with only N.</summary>
         public static readonly DiagnosticDescriptor ElementwiseWithoutSampleAxes = new DiagnosticDescriptor(
-            id: ElementwiseWithoutSampleAxesId,
+            id: "NK0014",
             title: "Affine is Elementwise but Layout has no axis besides N",
             messageFormat: "Affine is Elementwise, but {0}; expected a layout with an axis besides N, or Affine = AffineMode.None",
             category: UsageCategory,
@@ -190,7 +161,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the Epsilon value, round-trip formatted.</summary>
         public static readonly DiagnosticDescriptor EpsilonNotPositive = new DiagnosticDescriptor(
-            id: EpsilonNotPositiveId,
+            id: "NK0015",
             title: "Epsilon is not a positive finite float",
             messageFormat: "Epsilon is {0}; expected a finite number greater than 0 that stays so as a float, such as the default 1e-5",
             category: UsageCategory,
@@ -200,7 +171,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the Momentum value, round-trip formatted.</summary>
         public static readonly DiagnosticDescriptor MomentumOutOfRange = new DiagnosticDescriptor(
-            id: MomentumOutOfRangeId,
+            id: "NK0016",
             title: "Momentum is outside [0, 1]",
             messageFormat: "Momentum is {0}; expected a number from 0 to 1, such as the default 0.1",
             category: UsageCategory,
@@ -210,7 +181,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the Axes that reduce N.</summary>
         public static readonly DiagnosticDescriptor RootMeanSquareWithBatchReduced = new DiagnosticDescriptor(
-            id: RootMeanSquareWithBatchReducedId,
+            id: "NK0017",
             title: "Kind is RootMeanSquare but Axes reduce N",
             messageFormat: "Kind is RootMeanSquare, but {0}, and RMS normalization keeps no running statistics for inference; expected Axes without N, such as Axes = \"C\"",
             category: UsageCategory,
@@ -220,7 +191,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the kept axes.</summary>
         public static readonly DiagnosticDescriptor RunningStatisticsUnsized = new DiagnosticDescriptor(
-            id: RunningStatisticsUnsizedId,
+            id: "NK0018",
             title: "Running statistics have no size known at construction",
             messageFormat: "Axes reduce N, so running statistics are kept, but their count is not known at construction with {0}; expected Axes that keep only C (BatchNorm), keep nothing, or, with Affine = AffineMode.Elementwise, keep every axis besides N",
             category: UsageCategory,
@@ -230,7 +201,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the type name; {1}: what it is ("generic", "static", "a struct", ...).</summary>
         public static readonly DiagnosticDescriptor UnsupportedType = new DiagnosticDescriptor(
-            id: UnsupportedTypeId,
+            id: "NK0019",
             title: "Type with [Normalize] must be a non-generic, non-static, non-abstract class",
             messageFormat: "'{0}' is {1}; expected a non-generic, non-static, non-abstract partial class",
             category: UsageCategory,
@@ -240,7 +211,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the containing type name; {1}: the annotated type name.</summary>
         public static readonly DiagnosticDescriptor ContainingTypeNotPartial = new DiagnosticDescriptor(
-            id: ContainingTypeNotPartialId,
+            id: "NK0020",
             title: "Type containing a [Normalize] type must be partial",
             messageFormat: "'{0}' contains the [Normalize] type '{1}' but is not partial; expected 'partial' on every containing type",
             category: UsageCategory,
@@ -250,7 +221,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the type named by ElementType.</summary>
         public static readonly DiagnosticDescriptor ElementTypeUnsupported = new DiagnosticDescriptor(
-            id: ElementTypeUnsupportedId,
+            id: "NK0021",
             title: "ElementType is not float or double",
             messageFormat: "ElementType is '{0}'; expected typeof(float) or typeof(double)",
             category: UsageCategory,
@@ -260,7 +231,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the Layout value, quoted.</summary>
         public static readonly DiagnosticDescriptor LrnLayoutWithoutChannel = new DiagnosticDescriptor(
-            id: LrnLayoutWithoutChannelId,
+            id: "NK0022",
             title: "[LocalResponseNormalize] Layout has no C",
             messageFormat: "Layout is {0}; expected a layout with a C axis for the window to slide along, such as \"NCHW\" or \"NHWC\"",
             category: UsageCategory,
@@ -270,7 +241,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the Size value.</summary>
         public static readonly DiagnosticDescriptor LrnSizeNotPositive = new DiagnosticDescriptor(
-            id: LrnSizeNotPositiveId,
+            id: "NK0023",
             title: "[LocalResponseNormalize] Size is not positive",
             messageFormat: "Size is {0}; expected a window of at least 1 channel",
             category: UsageCategory,
@@ -280,7 +251,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: "Alpha is NaN" and the like.</summary>
         public static readonly DiagnosticDescriptor LrnNotFinite = new DiagnosticDescriptor(
-            id: LrnNotFiniteId,
+            id: "NK0024",
             title: "[LocalResponseNormalize] Alpha, Beta or K is not finite",
             messageFormat: "{0}; expected a finite number",
             category: UsageCategory,
@@ -290,7 +261,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the K value.</summary>
         public static readonly DiagnosticDescriptor LrnKNotPositive = new DiagnosticDescriptor(
-            id: LrnKNotPositiveId,
+            id: "NK0025",
             title: "[LocalResponseNormalize] K is not positive",
             messageFormat: "K is {0}; a window of zeros then divides by 0^Beta (NaN or infinite outputs, as in PyTorch); K > 0 is expected",
             category: UsageCategory,
@@ -300,7 +271,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the type name.</summary>
         public static readonly DiagnosticDescriptor TypeNameReserved = new DiagnosticDescriptor(
-            id: TypeNameReservedId,
+            id: "NK0026",
             title: "Layer is named like a member the generator adds",
             messageFormat: "'{0}' is the name of a member the generator adds to the layer, and a member cannot be named like its type; expected another type name",
             category: UsageCategory,
@@ -310,7 +281,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the keyword; {1}: the type that captures it.</summary>
         public static readonly DiagnosticDescriptor KeywordCaptured = new DiagnosticDescriptor(
-            id: KeywordCapturedId,
+            id: "NK0027",
             title: "A type in scope of the layer is named like a keyword the generated code uses",
             messageFormat: "The type '{1}' is in scope of the layer, so '{0}' in the generated code would mean that type instead of the keyword; expected no type named '{0}' where the layer is declared",
             category: UsageCategory,
@@ -320,7 +291,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the type name.</summary>
         public static readonly DiagnosticDescriptor PrimaryConstructor = new DiagnosticDescriptor(
-            id: PrimaryConstructorId,
+            id: "NK0028",
             title: "Layer has a primary constructor",
             messageFormat: "'{0}' has a primary constructor, which the generated constructor cannot call; expected no parameter list on the layer (add a constructor that calls the generated one instead)",
             category: UsageCategory,
@@ -330,7 +301,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the member ("'Weight'", "a constructor (int, float, float)"); {1}: the type name.</summary>
         public static readonly DiagnosticDescriptor MemberConflict = new DiagnosticDescriptor(
-            id: MemberConflictId,
+            id: "NK0029",
             title: "Layer declares a member the generator adds",
             messageFormat: "'{1}' declares {0}, which the generator adds to the layer; expected another name (or, for a constructor, other parameters)",
             category: UsageCategory,
@@ -340,7 +311,7 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the type name.</summary>
         public static readonly DiagnosticDescriptor BothAttributes = new DiagnosticDescriptor(
-            id: BothAttributesId,
+            id: "NK0030",
             title: "Type has both [Normalize] and [LocalResponseNormalize]",
             messageFormat: "'{0}' has both [Normalize] and [LocalResponseNormalize], which would each add a constructor, Forward and Backward; expected one attribute per class",
             category: UsageCategory,
@@ -350,13 +321,23 @@ namespace NormKernels.Generators.Diagnostics
 
         /// <summary>{0}: the type name; {1}: the exception type; {2}: the exception message.</summary>
         public static readonly DiagnosticDescriptor InternalGeneratorError = new DiagnosticDescriptor(
-            id: InternalGeneratorErrorId,
+            id: "NK0900",
             title: "Internal generator error",
             messageFormat: "The NormKernels generator failed on '{0}': {1}: {2}. Please report this.",
             category: GeneratorCategory,
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,
             helpLinkUri: HelpBase + "nk0900");
+
+        /// <summary>Every descriptor above, by id (the pipeline carries ids, not descriptors).</summary>
+        private static readonly Dictionary<string, DiagnosticDescriptor> Descriptors = typeof(DiagnosticDescriptors)
+            .GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null))
+            .ToDictionary(d => d.Id, StringComparer.Ordinal);
+
+        /// <summary>The descriptor of <paramref name="id"/>.</summary>
+        public static DiagnosticDescriptor ById(string id) => Descriptors[id];
 
         /// <summary>The descriptor for a <see cref="LayoutProblem"/>; its message takes the problem's <see cref="LayoutProblem.Detail"/>.</summary>
         public static DiagnosticDescriptor For(LayoutProblemKind kind)

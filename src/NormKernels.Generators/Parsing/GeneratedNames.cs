@@ -4,7 +4,7 @@ namespace NormKernels.Generators.Parsing;
 
 /// <summary>
 /// The names the generated half of a layer declares or leans on, in one place for <c>[Normalize]</c> and
-/// <c>[LocalResponseNormalize]</c>. The analyzers refuse a layer named like one of its generated members (NK0026), a user
+/// <c>[LocalResponseNormalize]</c>. The parsers refuse a layer named like one of its generated members (NK0026), a user
 /// member of the same name (NK0029), and a type in scope that would capture a keyword the generated code uses (NK0027).
 /// GeneratedNamesTests checks that every member of every generated layer is listed here.
 /// </summary>

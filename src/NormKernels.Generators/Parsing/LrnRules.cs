@@ -1,5 +1,7 @@
 using System.Collections.Generic;
 using System.Globalization;
+using Microsoft.CodeAnalysis;
+using NormKernels.Generators.Diagnostics;
 
 namespace NormKernels.Generators.Parsing;
 
@@ -14,8 +16,8 @@ internal enum LrnProblemKind
 }
 
 /// <summary>
-/// The rules of <c>[LocalResponseNormalize]</c>, shared by the analyzer (which reports them) and the parser (which skips
-/// declarations that break an error rule), so both read a declaration the same way. Layout letters are checked by
+/// The rules of <c>[LocalResponseNormalize]</c>, checked by <see cref="LrnParser"/>, which reports them and generates a stub
+/// for a declaration that breaks an error rule. Layout letters are checked by
 /// <see cref="LayoutGrammar"/>'s rules (NK0002-NK0004), reported here as <see cref="LayoutProblem"/>s.
 /// </summary>
 internal static class LrnRules
@@ -42,6 +44,15 @@ internal static class LrnRules
 
         /// <summary>False only for a warning (K not positive): the generator still emits the layer.</summary>
         public bool IsError => Layout != null || Kind != LrnProblemKind.KNotPositive;
+
+        /// <summary>The diagnostic this problem is reported as.</summary>
+        public DiagnosticDescriptor Descriptor => Layout != null ? DiagnosticDescriptors.For(Layout.Kind) : Kind switch
+        {
+            LrnProblemKind.LayoutWithoutChannel => DiagnosticDescriptors.LrnLayoutWithoutChannel,
+            LrnProblemKind.SizeNotPositive => DiagnosticDescriptors.LrnSizeNotPositive,
+            LrnProblemKind.NotFinite => DiagnosticDescriptors.LrnNotFinite,
+            _ => DiagnosticDescriptors.LrnKNotPositive,
+        };
     }
 
     public static List<Problem> Check(string? layout, int size, double alpha, double beta, double k)

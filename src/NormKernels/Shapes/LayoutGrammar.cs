@@ -1,5 +1,5 @@
 // Shared source: compiled into NormKernels (runtime) and linked into NormKernels.Generators
-// (netstandard2.0), so the analyzer, the generator and the runtime read a declaration the same way.
+// (netstandard2.0), so the generator (which reports these rules) and the runtime read a declaration the same way.
 // Keep it free of APIs newer than netstandard2.0.
 using System;
 using System.Collections.Generic;

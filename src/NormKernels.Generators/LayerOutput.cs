@@ -1,0 +1,92 @@
+using System;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using NormKernels.Generators.Diagnostics;
+using NormKernels.Generators.Emitting;
+using NormKernels.Generators.Helpers;
+using NormKernels.Generators.Model;
+using NormKernels.Generators.Parsing;
+
+namespace NormKernels.Generators;
+
+/// <summary>
+/// The output steps both generators share: reporting the parsers' usage diagnostics, and adding a layer's source (the
+/// layer, or its stub when the declaration has errors), an internal failure becoming NK0900 instead of the silent CS8785.
+/// </summary>
+internal static class LayerOutput
+{
+    /// <summary>
+    /// The parse step of a layer attribute, tracked as <paramref name="trackingName"/>, with its usage diagnostics reported.
+    /// Records are classes too (NK0019 is reported for them); structs, interfaces and the like are the compiler's CS0592.
+    /// </summary>
+    public static IncrementalValuesProvider<ParseResult<TSpec>> Parse<TSpec>(IncrementalGeneratorInitializationContext context,
+        string attributeName, Func<GeneratorAttributeSyntaxContext, CancellationToken, ParseResult<TSpec>?> parse, string trackingName)
+        where TSpec : class
+    {
+        IncrementalValuesProvider<ParseResult<TSpec>> parsed = context.SyntaxProvider
+            .ForAttributeWithMetadataName(attributeName, static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax, (ctx, ct) => parse(ctx, ct))
+            .Where(static r => r is not null)
+            .Select(static (r, _) => r!)
+            .WithTrackingName(trackingName);
+        ReportDiagnostics(context, parsed);
+        return parsed;
+    }
+
+    /// <summary>
+    /// Reports the usage diagnostics of <paramref name="parsed"/>. Only declarations with diagnostics are combined with the
+    /// compilation, to locate each diagnostic in its syntax tree (so <c>#pragma warning disable</c> applies to it); valid
+    /// declarations never reach that step, and the source outputs depend on the equatable models alone.
+    /// </summary>
+    private static void ReportDiagnostics<TSpec>(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult<TSpec>> parsed)
+        where TSpec : class
+    {
+        IncrementalValuesProvider<(EquatableArray<DiagnosticInfo> Diagnostics, Compilation Compilation)> located = parsed
+            .Select(static (r, _) => r.Diagnostics)
+            .Where(static d => d.Count > 0)
+            .Combine(context.CompilationProvider);
+        context.RegisterSourceOutput(located, static (spc, item) =>
+        {
+            foreach (DiagnosticInfo diagnostic in item.Diagnostics)
+            {
+                // The one tree of that path that holds the span; else (no path, or several trees of it) a location by path.
+                var trees = item.Compilation.SyntaxTrees.Where(t => t.FilePath == diagnostic.FilePath).Take(2).ToList();
+                SyntaxTree? tree = trees.Count == 1 && diagnostic.Start + diagnostic.Length <= trees[0].Length ? trees[0] : null;
+                spc.ReportDiagnostic(diagnostic.ToDiagnostic(tree));
+            }
+        });
+    }
+
+    /// <summary>
+    /// Adds the source of the layer <paramref name="spec"/> (<paramref name="name"/>: its full name, its own name and how
+    /// many types contain it) as "FullName<paramref name="suffix"/>": <paramref name="emit"/>'s output, or with
+    /// <paramref name="stubErrors"/> its stub (<see cref="StubEmitter"/>). <paramref name="failure"/>, or an exception of the
+    /// emitter, is reported as NK0900 instead.
+    /// </summary>
+    public static void AddSource<TSpec>(SourceProductionContext context, string typeName, string failure, string stubErrors,
+        TSpec? spec, Func<TSpec, (string FullName, string TypeName, int Depth)> name, string suffix, Func<TSpec, string> emit)
+        where TSpec : class
+    {
+        if (spec != null && failure.Length == 0)
+        {
+            try
+            {
+                string source = emit(spec);
+                var (fullName, layerName, depth) = name(spec);
+                context.AddSource(LayerParser.HintName(fullName, suffix), stubErrors.Length == 0 ? source : StubEmitter.Emit(source, layerName, depth, stubErrors));
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A stub is a courtesy to the use sites: the declaration's errors are reported already, and one is enough.
+                if (stubErrors.Length > 0) return;
+                failure = e.GetType().Name + ": " + e.Message;
+            }
+        }
+        if (failure.Length == 0) return;
+        int colon = failure.IndexOf(':');
+        context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalGeneratorError, Location.None,
+            typeName, colon < 0 ? failure : failure.Substring(0, colon), colon < 0 ? "" : failure.Substring(colon + 1).Trim()));
+    }
+}
