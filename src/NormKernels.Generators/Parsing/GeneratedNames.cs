@@ -29,7 +29,7 @@ internal static class GeneratedNames
         "ParameterCount", "ChoosePath", "RunTraining", "RunInference", "TrainingCore", "InferenceCore", "GroupCount",
         "Before", "After", "TileWidth", "ChunkWidth", "ScaleD", "KD", "RecomputeRatio", "GradientScaleD", "TileFor", "PiecesFor",
         "RangesFor", "RowWidth", "ForwardRows", "ForwardUnit", "BackwardUnit", "BlockMoments", "BlockOffset", "Gather", "Scatter",
-        "ZeroGrad", "Run", "TOps",
+        "ZeroGrad", "Run", "TOps", "Window",
         "AdaptiveBlock", "AdaptiveCore", "AdaptiveForwardOnPath", "AdaptivePath", "ApplyChunk", "BackwardColumns", "BackwardCore",
         "BackwardGroup", "BackwardInference", "BackwardInferenceOnPath", "BackwardOnPath", "BackwardTraining", "BackwardTrainingOnPath",
         "ChooseBackwardPath", "ForwardColumns", "ForwardCore", "ForwardInferenceOnPath", "ForwardOnPath", "ForwardTrainingOnPath",
