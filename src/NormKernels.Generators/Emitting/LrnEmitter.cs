@@ -280,13 +280,7 @@ internal static class LrnEmitter
         // plane; inner == 1: extent = outer, parts = ranges, tile 0 for the rows kernel.
         using (w.Block("private readonly struct ForwardUnit<TOps> : " + Body + constraint))
         {
-            w.Line("private readonly " + KernelPath + " _path;");
-            w.Line("private readonly int _channels, _extent, _parts, _tile;");
-            w.Line("private readonly " + t + "[][]? _scratch;");
-            w.Line();
-            using (w.Block("public ForwardUnit(" + KernelPath + " path, int channels, int extent, int parts, int tile, " + t + "[][]? scratch)"))
-                w.Line("_path = path; _channels = channels; _extent = extent; _parts = parts; _tile = tile; _scratch = scratch;");
-            w.Line();
+            UnitFields(w, "ForwardUnit", t + "[][]?");
             using (w.Block("public void Run(int worker, int unit, in " + Pinned + " spans)"))
             {
                 w.Line("ref " + t + " x = ref " + Units + ".At<" + t + ">(spans.S0);");
@@ -295,9 +289,7 @@ internal static class LrnEmitter
                 using (w.Block("if (_scratch is null)"))
                 {
                     w.Line("// Piece p of plane o: positions [from, to) of channel c at (o * channels + c) * inner + from.");
-                    w.Line("int inner = _extent, o = unit / _parts, p = unit % _parts;");
-                    w.Line("int from = (int)((long)inner * p / _parts), to = (int)((long)inner * (p + 1) / _parts);");
-                    w.Line("nint at = (nint)o * channels * inner + from;");
+                    PieceOfPlane(w);
                     w.Line("ForwardColumns<TOps>(_path, ref " + Unsafe + ".Add(ref x, at), ref " + Unsafe + ".Add(ref y, at), channels, inner, to - from);");
                     w.Line("return;");
                 }
@@ -316,14 +308,7 @@ internal static class LrnEmitter
                 w.Line("int tile = _tile;");
                 w.Line("ref " + t + " tileX = ref " + Marshal + ".GetArrayDataReference(_scratch[worker]);");
                 w.Line("ref " + t + " tileY = ref " + Unsafe + ".Add(ref tileX, channels * tile);");
-                using (w.Block("for (int first = begin; ; first += tile)"))
-                {
-                    w.Line("if (first > end - tile) first = end - tile;");
-                    w.Line(Tiles + ".Gather(ref x, ref tileX, channels, first, tile);");
-                    w.Line("ForwardColumns<TOps>(_path, ref tileX, ref tileY, channels, tile, tile);");
-                    w.Line(Tiles + ".Scatter(ref tileY, ref y, channels, first, tile);");
-                    w.Line("if (first == end - tile) break;");
-                }
+                TileLoop(w, new[] { ("x", "tileX") }, "ForwardColumns<TOps>(_path, ref tileX, ref tileY, channels, tile, tile);", ("tileY", "y"));
             }
         }
         w.Line();
@@ -348,13 +333,7 @@ internal static class LrnEmitter
 
         using (w.Block("private readonly struct BackwardUnit<TOps> : " + Body + constraint))
         {
-            w.Line("private readonly " + KernelPath + " _path;");
-            w.Line("private readonly int _channels, _extent, _parts, _tile;");
-            w.Line("private readonly " + t + "[][] _scratch;");
-            w.Line();
-            using (w.Block("public BackwardUnit(" + KernelPath + " path, int channels, int extent, int parts, int tile, " + t + "[][] scratch)"))
-                w.Line("_path = path; _channels = channels; _extent = extent; _parts = parts; _tile = tile; _scratch = scratch;");
-            w.Line();
+            UnitFields(w, "BackwardUnit", t + "[][]");
             using (w.Block("public void Run(int worker, int unit, in " + Pinned + " spans)"))
             {
                 w.Line("ref " + t + " x = ref " + Units + ".At<" + t + ">(spans.S0);");
@@ -364,9 +343,7 @@ internal static class LrnEmitter
                 w.Line("ref " + t + " columns = ref " + Marshal + ".GetArrayDataReference(_scratch[worker]);");
                 using (w.Block("if (_tile == 0)"))
                 {
-                    w.Line("int inner = _extent, o = unit / _parts, p = unit % _parts;");
-                    w.Line("int from = (int)((long)inner * p / _parts), to = (int)((long)inner * (p + 1) / _parts);");
-                    w.Line("nint at = (nint)o * channels * inner + from;");
+                    PieceOfPlane(w);
                     w.Line("BackwardColumns<TOps>(_path, ref " + Unsafe + ".Add(ref x, at), ref " + Unsafe + ".Add(ref dy, at), ref " + Unsafe + ".Add(ref dx, at), channels, inner, to - from, ref columns);");
                     w.Line("return;");
                 }
@@ -375,15 +352,7 @@ internal static class LrnEmitter
                 w.Line("ref " + t + " tileX = ref " + Unsafe + ".Add(ref columns, 2 * channels * 16);");
                 w.Line("ref " + t + " tileDy = ref " + Unsafe + ".Add(ref tileX, channels * tile);");
                 w.Line("ref " + t + " tileDx = ref " + Unsafe + ".Add(ref tileDy, channels * tile);");
-                using (w.Block("for (int first = begin; ; first += tile)"))
-                {
-                    w.Line("if (first > end - tile) first = end - tile;");
-                    w.Line(Tiles + ".Gather(ref x, ref tileX, channels, first, tile);");
-                    w.Line(Tiles + ".Gather(ref dy, ref tileDy, channels, first, tile);");
-                    w.Line("BackwardColumns<TOps>(_path, ref tileX, ref tileDy, ref tileDx, channels, tile, tile, ref columns);");
-                    w.Line(Tiles + ".Scatter(ref tileDx, ref dx, channels, first, tile);");
-                    w.Line("if (first == end - tile) break;");
-                }
+                TileLoop(w, new[] { ("x", "tileX"), ("dy", "tileDy") }, "BackwardColumns<TOps>(_path, ref tileX, ref tileDy, ref tileDx, channels, tile, tile, ref columns);", ("tileDx", "dx"));
             }
         }
         w.Line();
@@ -411,9 +380,43 @@ internal static class LrnEmitter
             string name = backward ? "BackwardColumns" : "ForwardColumns";
             string refs = backward ? "ref " + t + " x, ref " + t + " dy, ref " + t + " dx" : "ref " + t + " x, ref " + t + " y";
             string args = backward ? "ref x, ref dy, ref dx, channels, stride, length, ref scratch" : "ref x, ref y, channels, stride, length";
+            if (backward) w.Line();
             using (w.Block("private static void " + name + "<TOps>(" + KernelPath + " path, " + refs + ", int channels, int stride, int length" + (backward ? ", ref " + t + " scratch" : "") + ")" + constraint))
                 Shared.PathSwitch(w, isas, isa => Runs(isa) + "." + name + "<Window>(" + args + ")");
-            w.Line();
+        }
+    }
+
+    /// <summary>A unit's fields and constructor: the path, the shape of its work (channels, extent, parts, tile) and the per-worker scratch.</summary>
+    private static void UnitFields(SourceWriter w, string name, string scratchType)
+    {
+        w.Line("private readonly " + KernelPath + " _path;");
+        w.Line("private readonly int _channels, _extent, _parts, _tile;");
+        w.Line("private readonly " + scratchType + " _scratch;");
+        w.Line();
+        using (w.Block("public " + name + "(" + KernelPath + " path, int channels, int extent, int parts, int tile, " + scratchType + " scratch)"))
+            w.Line("_path = path; _channels = channels; _extent = extent; _parts = parts; _tile = tile; _scratch = scratch;");
+        w.Line();
+    }
+
+    /// <summary>inner &gt; 1: the unit is piece p of plane o, positions [from, to); its channel 0 is at <c>at</c>.</summary>
+    private static void PieceOfPlane(SourceWriter w)
+    {
+        w.Line("int inner = _extent, o = unit / _parts, p = unit % _parts;");
+        w.Line("int from = (int)((long)inner * p / _parts), to = (int)((long)inner * (p + 1) / _parts);");
+        w.Line("nint at = (nint)o * channels * inner + from;");
+    }
+
+    /// <summary>C innermost: the tiles of positions [begin, end) (the last one overlapping its neighbour), gathered to [C, tile], run, scattered back.</summary>
+    private static void TileLoop(SourceWriter w, (string Source, string Tile)[] gathers, string run, (string Tile, string Destination) scatter)
+    {
+        using (w.Block("for (int first = begin; ; first += tile)"))
+        {
+            w.Line("if (first > end - tile) first = end - tile;");
+            foreach (var (source, tile) in gathers)
+                w.Line(Tiles + ".Gather(ref " + source + ", ref " + tile + ", channels, first, tile);");
+            w.Line(run);
+            w.Line(Tiles + ".Scatter(ref " + scatter.Tile + ", ref " + scatter.Destination + ", channels, first, tile);");
+            w.Line("if (first == end - tile) break;");
         }
     }
 

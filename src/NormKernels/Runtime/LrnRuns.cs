@@ -50,7 +50,11 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     public const int ChunkWidth = 256;
 
     /// <summary>A running sum is summed again when the value leaving it exceeds this many times what remains.</summary>
-    public static double RecomputeRatio => typeof(T) == typeof(double) ? 256d : 1048576d;
+    public static double RecomputeRatio
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => typeof(T) == typeof(double) ? 256d : 1048576d;
+    }
 
     /// <summary>
     /// y = x * D^-beta for positions [0, <paramref name="length"/>) (length &gt;= TS.Count), channel c at c * <paramref name="stride"/>.
@@ -80,8 +84,10 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
             {
                 for (int v = 0; v < width; v += w)
                 {
-                    Slide(ref running, v, c, TW.After, TW.Before, channels, ratio, ref xc, stride, v, square: true);
-                    TV power = InversePower<TW>(TS.NarrowMultiplyAdd(ref running, v, TW.Scale, TW.K));
+                    TS.LoadWide(ref running, v, out TV lo, out TV hi, out double value);
+                    Slide(ref lo, ref hi, ref value, c, TW.After, TW.Before, channels, ratio, ref xc, stride, v, square: true);
+                    TS.StoreWide(lo, hi, value, ref running, v);
+                    TV power = InversePower<TW>(TS.NarrowMultiplyAdd(lo, hi, value, TW.Scale, TW.K));
                     nint at = (nint)c * stride + v;
                     TS.Store(TS.Multiply(TS.Load(ref xc, at), power), ref yc, at);
                 }
@@ -132,10 +138,6 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
         int w = TS.Count;
         double ratio = RecomputeRatio;
         TV minusGradientScale = TS.Splat(Of(-TW.GradientScale));
-        // The two running sums (the window's squares, then the gradient terms), one vector of doubles each.
-        Span<double> sums = stackalloc double[32];
-        ref double sum = ref MemoryMarshal.GetReference(sums);
-        ref double terms = ref Unsafe.Add(ref sum, 16);
         int lastColumn = length - w;
         for (int column = 0; ; column += w)
         {
@@ -144,52 +146,57 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
             ref T dyc = ref Unsafe.Add(ref dy, column);
             ref T dxc = ref Unsafe.Add(ref dx, column);
             // Pass 1, as Forward: D_c; keep D_c^-beta at scratch[2c] and dy_c * x_c * D_c^(-beta-1) at scratch[2c + 1] (vectors).
-            sums.Clear();
+            TV lo = TS.Zero, hi = TS.Zero;
+            double value = 0d;
             for (int j = 0; j < TW.After && j < channels; j++)
-                TS.AddWidened(ref sum, 0, Square(TS.Load(ref xc, (nint)j * stride)));
+                TS.Accumulate(ref lo, ref hi, ref value, Square(TS.Load(ref xc, (nint)j * stride)));
             for (int c = 0; c < channels; c++)
             {
-                Slide(ref sum, 0, c, TW.After, TW.Before, channels, ratio, ref xc, stride, 0, square: true);
-                TV d = TS.NarrowMultiplyAdd(ref sum, 0, TW.Scale, TW.K);
+                Slide(ref lo, ref hi, ref value, c, TW.After, TW.Before, channels, ratio, ref xc, stride, 0, square: true);
+                TV d = TS.NarrowMultiplyAdd(lo, hi, value, TW.Scale, TW.K);
                 TV power = InversePower<TW>(d);
                 nint at = (nint)c * stride;
                 TS.Store(power, ref scratch, 2 * w * c);
                 TS.Store(TS.Divide(TS.Multiply(TS.Multiply(TS.Load(ref dyc, at), TS.Load(ref xc, at)), power), d), ref scratch, 2 * w * c + w);
             }
             // Pass 2: channel j is in the windows of c in [j - After, j + Before]; start with [0, Before) so that step j adds j + Before.
+            TV termsLo = TS.Zero, termsHi = TS.Zero;
+            double termsValue = 0d;
             for (int c = 0; c < TW.Before && c < channels; c++)
-                TS.AddWidened(ref terms, 0, TS.Load(ref scratch, 2 * w * c + w));
+                TS.Accumulate(ref termsLo, ref termsHi, ref termsValue, TS.Load(ref scratch, 2 * w * c + w));
             for (int j = 0; j < channels; j++)
             {
-                Slide(ref terms, 0, j, TW.Before, TW.After, channels, ratio, ref scratch, 2 * w, w, square: false);
+                Slide(ref termsLo, ref termsHi, ref termsValue, j, TW.Before, TW.After, channels, ratio, ref scratch, 2 * w, w, square: false);
                 nint at = (nint)j * stride;
                 TV direct = TS.Multiply(TS.Load(ref dyc, at), TS.Load(ref scratch, 2 * w * j));
-                TS.Store(TS.MultiplyAdd(TS.Multiply(TS.Load(ref xc, at), minusGradientScale), TS.Narrow(ref terms, 0), direct), ref dxc, at);
+                TS.Store(TS.MultiplyAdd(TS.Multiply(TS.Load(ref xc, at), minusGradientScale), TS.Narrow(termsLo, termsHi, termsValue), direct), ref dxc, at);
             }
             if (column == lastColumn) break;
         }
     }
 
     /// <summary>
-    /// One slide step of the running sum at <paramref name="acc"/>[<paramref name="at"/> ..], whose window is
+    /// One slide step of a window sum (lo, hi, value; see ISimd), whose window is
     /// [center - behind, center + ahead]: adds the value at center + ahead when it is below channels, subtracts the one at
     /// center - behind - 1 when it is at least 0, and sums the window again when the guard asks (see the remarks). The
     /// value of channel r is <c>p[r * stride + offset]</c>, squared when <paramref name="square"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Slide(ref double acc, nint at, int center, int ahead, int behind, int channels, double ratio,
+    private static void Slide(ref TV lo, ref TV hi, ref double value, int center, int ahead, int behind, int channels, double ratio,
         ref T p, nint stride, nint offset, bool square)
     {
         // Written so that nothing overflows for any Size: "center + ahead < channels" as "center < channels - ahead".
         bool enters = center < channels - ahead;
         TV entering = enters ? Value(ref p, center + ahead, stride, offset, square) : TS.Zero;
         TV leaving = center > behind ? Value(ref p, center - behind - 1, stride, offset, square) : TS.Zero;
-        if (TS.SlideWidened(ref acc, at, entering, leaving, ratio))
+        if (TS.Slide(ref lo, ref hi, ref value, entering, leaving, ratio))
         {
-            MemoryMarshal.CreateSpan(ref Unsafe.Add(ref acc, at), TS.Count).Clear();
+            lo = TS.Zero;
+            hi = TS.Zero;
+            value = 0d;
             int last = enters ? center + ahead : channels - 1;
             for (int r = center - behind; r <= last; r++)
-                TS.AddWidened(ref acc, at, Value(ref p, r, stride, offset, square));
+                TS.Accumulate(ref lo, ref hi, ref value, Value(ref p, r, stride, offset, square));
         }
     }
 

@@ -4,8 +4,10 @@ using System.Runtime.Intrinsics;
 namespace NormKernels.Runtime;
 
 // The members the local response normalization runs (LrnRuns) need beyond the statistics and apply runs: element
-// division, square root and power, and the window sums kept in double ("widened": float lanes as two double vectors of
-// the same width, double lanes as one), read and written at d + i.
+// division, square root and power, and the window sums kept in double. A window sum of one vector's lanes is three
+// locals the runs keep in registers, (lo, hi, value): on vector paths lo and hi hold the bits of vectors of doubles of
+// the path's width (the lower lanes widened, and for float elements the upper ones in hi), on the scalar path the sum
+// is value; the other locals are unused (the JIT drops them). All zero is a zero sum.
 
 public partial interface ISimd<TV, T>
 {
@@ -18,19 +20,28 @@ public partial interface ISimd<TV, T>
     /// <summary><c>v^exponent</c>: <c>exp(log(v) * exponent)</c> with the vector Exp and Log on vector paths, Math(F).Pow on the scalar path.</summary>
     static abstract TV Power(TV v, T exponent);
 
-    /// <summary>One slide step of the window sums at <paramref name="d"/>[<paramref name="i"/> ..]: adds <paramref name="entering"/> and then
-    /// subtracts <paramref name="leaving"/> (both widened; pass zero for nothing). True when a leaving lane's magnitude exceeds
-    /// <paramref name="ratio"/> times what remains (the sum must be summed again).</summary>
-    static abstract bool SlideWidened(ref double d, nint i, TV entering, TV leaving, double ratio);
+    /// <summary>The window sum of one vector's lanes stored as doubles at <paramref name="d"/>[<paramref name="i"/> ..].</summary>
+    static abstract void LoadWide(ref double d, nint i, out TV lo, out TV hi, out double value);
+
+    /// <summary>Stores a window sum at <paramref name="d"/>[<paramref name="i"/> ..].</summary>
+    static abstract void StoreWide(TV lo, TV hi, double value, ref double d, nint i);
+
+    /// <summary>Adds the lanes of <paramref name="v"/>, widened, to a window sum.</summary>
+    static abstract void Accumulate(ref TV lo, ref TV hi, ref double value, TV v);
+
+    /// <summary>One slide step of a window sum: adds <paramref name="entering"/> and then subtracts <paramref name="leaving"/>
+    /// (both widened; zero for nothing). True when a leaving lane's magnitude exceeds <paramref name="ratio"/> times what
+    /// remains (the window must be summed again).</summary>
+    static abstract bool Slide(ref TV lo, ref TV hi, ref double value, TV entering, TV leaving, double ratio);
 
     /// <summary>Stores the lanes, widened to double, at <paramref name="d"/>[<paramref name="i"/> ..].</summary>
     static abstract void StoreWidened(ref double d, nint i, TV v);
 
-    /// <summary>The doubles at <paramref name="d"/>[<paramref name="i"/> ..] in the element type.</summary>
-    static abstract TV Narrow(ref double d, nint i);
+    /// <summary>A window sum in the element type.</summary>
+    static abstract TV Narrow(TV lo, TV hi, double value);
 
-    /// <summary><c>d[i ..] * a + b</c> in double under the path's multiply-add contract, then in the element type.</summary>
-    static abstract TV NarrowMultiplyAdd(ref double d, nint i, double a, double b);
+    /// <summary><c>sum * a + b</c> in double under the path's multiply-add contract, then in the element type.</summary>
+    static abstract TV NarrowMultiplyAdd(TV lo, TV hi, double value, double a, double b);
 
     /// <summary>As <see cref="NarrowMultiplyAdd"/> on the sums of <paramref name="size"/> shifted vectors of doubles
     /// (<c>d[i + j ..]</c> for j = 0 .. size - 1, added in that order).</summary>
@@ -79,23 +90,53 @@ public readonly partial struct V512<T>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool SlideWidened(ref double d, nint i, Vector512<T> entering, Vector512<T> leaving, double ratio)
+    public static void LoadWide(ref double d, nint i, out Vector512<T> lo, out Vector512<T> hi, out double value)
+    {
+        lo = Vector512.LoadUnsafe(ref d, (nuint)i).As<double, T>();
+        hi = typeof(T) == typeof(float) ? Vector512.LoadUnsafe(ref d, (nuint)(i + 8)).As<double, T>() : default;
+        value = 0;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreWide(Vector512<T> lo, Vector512<T> hi, double value, ref double d, nint i)
+    {
+        lo.AsDouble().StoreUnsafe(ref d, (nuint)i);
+        if (typeof(T) == typeof(float)) hi.AsDouble().StoreUnsafe(ref d, (nuint)(i + 8));
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate(ref Vector512<T> lo, ref Vector512<T> hi, ref double value, Vector512<T> v)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            Vector512<float> f = v.AsSingle();
+            lo = (lo.AsDouble() + Vector512.WidenLower(f)).As<double, T>();
+            hi = (hi.AsDouble() + Vector512.WidenUpper(f)).As<double, T>();
+            return;
+        }
+        lo = (lo.AsDouble() + v.AsDouble()).As<double, T>();
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Slide(ref Vector512<T> lo, ref Vector512<T> hi, ref double value, Vector512<T> entering, Vector512<T> leaving, double ratio)
     {
         Vector512<double> r = Vector512.Create(ratio);
         if (typeof(T) == typeof(float))
         {
             Vector512<float> e = entering.AsSingle(), l = leaving.AsSingle();
-            Vector512<double> lo = Vector512.LoadUnsafe(ref d, (nuint)i), hi = Vector512.LoadUnsafe(ref d, (nuint)(i + 8));
             Vector512<double> leavingLo = Vector512.WidenLower(l), leavingHi = Vector512.WidenUpper(l);
-            lo = lo + Vector512.WidenLower(e) - leavingLo;
-            hi = hi + Vector512.WidenUpper(e) - leavingHi;
-            lo.StoreUnsafe(ref d, (nuint)i);
-            hi.StoreUnsafe(ref d, (nuint)(i + 8));
-            return Vector512.GreaterThanAny(Vector512.Abs(leavingLo), Vector512.Abs(lo) * r) ||
-                   Vector512.GreaterThanAny(Vector512.Abs(leavingHi), Vector512.Abs(hi) * r);
+            Vector512<double> sumLo = lo.AsDouble() + Vector512.WidenLower(e) - leavingLo;
+            Vector512<double> sumHi = hi.AsDouble() + Vector512.WidenUpper(e) - leavingHi;
+            lo = sumLo.As<double, T>();
+            hi = sumHi.As<double, T>();
+            return Vector512.GreaterThanAny(Vector512.Abs(leavingLo), Vector512.Abs(sumLo) * r) ||
+                   Vector512.GreaterThanAny(Vector512.Abs(leavingHi), Vector512.Abs(sumHi) * r);
         }
-        Vector512<double> sum = Vector512.LoadUnsafe(ref d, (nuint)i) + entering.AsDouble() - leaving.AsDouble();
-        sum.StoreUnsafe(ref d, (nuint)i);
+        Vector512<double> sum = lo.AsDouble() + entering.AsDouble() - leaving.AsDouble();
+        lo = sum.As<double, T>();
         return Vector512.GreaterThanAny(Vector512.Abs(leaving.AsDouble()), Vector512.Abs(sum) * r);
     }
 
@@ -115,17 +156,13 @@ public readonly partial struct V512<T>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Narrow(ref double d, nint i)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector512.Narrow(Vector512.LoadUnsafe(ref d, (nuint)i), Vector512.LoadUnsafe(ref d, (nuint)(i + 8))).As<float, T>();
-        return Vector512.LoadUnsafe(ref d, (nuint)i).As<double, T>();
-    }
+    public static Vector512<T> Narrow(Vector512<T> lo, Vector512<T> hi, double value) =>
+        typeof(T) == typeof(float) ? Vector512.Narrow(lo.AsDouble(), hi.AsDouble()).As<float, T>() : lo;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> NarrowMultiplyAdd(ref double d, nint i, double a, double b) =>
-        NarrowAffine(Vector512.LoadUnsafe(ref d, (nuint)i), typeof(T) == typeof(float) ? Vector512.LoadUnsafe(ref d, (nuint)(i + 8)) : default, a, b);
+    public static Vector512<T> NarrowMultiplyAdd(Vector512<T> lo, Vector512<T> hi, double value, double a, double b) =>
+        NarrowAffine(lo.AsDouble(), hi.AsDouble(), a, b);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -166,23 +203,53 @@ public readonly partial struct V256<T>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool SlideWidened(ref double d, nint i, Vector256<T> entering, Vector256<T> leaving, double ratio)
+    public static void LoadWide(ref double d, nint i, out Vector256<T> lo, out Vector256<T> hi, out double value)
+    {
+        lo = Vector256.LoadUnsafe(ref d, (nuint)i).As<double, T>();
+        hi = typeof(T) == typeof(float) ? Vector256.LoadUnsafe(ref d, (nuint)(i + 4)).As<double, T>() : default;
+        value = 0;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreWide(Vector256<T> lo, Vector256<T> hi, double value, ref double d, nint i)
+    {
+        lo.AsDouble().StoreUnsafe(ref d, (nuint)i);
+        if (typeof(T) == typeof(float)) hi.AsDouble().StoreUnsafe(ref d, (nuint)(i + 4));
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate(ref Vector256<T> lo, ref Vector256<T> hi, ref double value, Vector256<T> v)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            Vector256<float> f = v.AsSingle();
+            lo = (lo.AsDouble() + Vector256.WidenLower(f)).As<double, T>();
+            hi = (hi.AsDouble() + Vector256.WidenUpper(f)).As<double, T>();
+            return;
+        }
+        lo = (lo.AsDouble() + v.AsDouble()).As<double, T>();
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Slide(ref Vector256<T> lo, ref Vector256<T> hi, ref double value, Vector256<T> entering, Vector256<T> leaving, double ratio)
     {
         Vector256<double> r = Vector256.Create(ratio);
         if (typeof(T) == typeof(float))
         {
             Vector256<float> e = entering.AsSingle(), l = leaving.AsSingle();
-            Vector256<double> lo = Vector256.LoadUnsafe(ref d, (nuint)i), hi = Vector256.LoadUnsafe(ref d, (nuint)(i + 4));
             Vector256<double> leavingLo = Vector256.WidenLower(l), leavingHi = Vector256.WidenUpper(l);
-            lo = lo + Vector256.WidenLower(e) - leavingLo;
-            hi = hi + Vector256.WidenUpper(e) - leavingHi;
-            lo.StoreUnsafe(ref d, (nuint)i);
-            hi.StoreUnsafe(ref d, (nuint)(i + 4));
-            return Vector256.GreaterThanAny(Vector256.Abs(leavingLo), Vector256.Abs(lo) * r) ||
-                   Vector256.GreaterThanAny(Vector256.Abs(leavingHi), Vector256.Abs(hi) * r);
+            Vector256<double> sumLo = lo.AsDouble() + Vector256.WidenLower(e) - leavingLo;
+            Vector256<double> sumHi = hi.AsDouble() + Vector256.WidenUpper(e) - leavingHi;
+            lo = sumLo.As<double, T>();
+            hi = sumHi.As<double, T>();
+            return Vector256.GreaterThanAny(Vector256.Abs(leavingLo), Vector256.Abs(sumLo) * r) ||
+                   Vector256.GreaterThanAny(Vector256.Abs(leavingHi), Vector256.Abs(sumHi) * r);
         }
-        Vector256<double> sum = Vector256.LoadUnsafe(ref d, (nuint)i) + entering.AsDouble() - leaving.AsDouble();
-        sum.StoreUnsafe(ref d, (nuint)i);
+        Vector256<double> sum = lo.AsDouble() + entering.AsDouble() - leaving.AsDouble();
+        lo = sum.As<double, T>();
         return Vector256.GreaterThanAny(Vector256.Abs(leaving.AsDouble()), Vector256.Abs(sum) * r);
     }
 
@@ -202,17 +269,13 @@ public readonly partial struct V256<T>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Narrow(ref double d, nint i)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector256.Narrow(Vector256.LoadUnsafe(ref d, (nuint)i), Vector256.LoadUnsafe(ref d, (nuint)(i + 4))).As<float, T>();
-        return Vector256.LoadUnsafe(ref d, (nuint)i).As<double, T>();
-    }
+    public static Vector256<T> Narrow(Vector256<T> lo, Vector256<T> hi, double value) =>
+        typeof(T) == typeof(float) ? Vector256.Narrow(lo.AsDouble(), hi.AsDouble()).As<float, T>() : lo;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> NarrowMultiplyAdd(ref double d, nint i, double a, double b) =>
-        NarrowAffine(Vector256.LoadUnsafe(ref d, (nuint)i), typeof(T) == typeof(float) ? Vector256.LoadUnsafe(ref d, (nuint)(i + 4)) : default, a, b);
+    public static Vector256<T> NarrowMultiplyAdd(Vector256<T> lo, Vector256<T> hi, double value, double a, double b) =>
+        NarrowAffine(lo.AsDouble(), hi.AsDouble(), a, b);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -253,23 +316,53 @@ public readonly partial struct V128<T, TOps>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool SlideWidened(ref double d, nint i, Vector128<T> entering, Vector128<T> leaving, double ratio)
+    public static void LoadWide(ref double d, nint i, out Vector128<T> lo, out Vector128<T> hi, out double value)
+    {
+        lo = Vector128.LoadUnsafe(ref d, (nuint)i).As<double, T>();
+        hi = typeof(T) == typeof(float) ? Vector128.LoadUnsafe(ref d, (nuint)(i + 2)).As<double, T>() : default;
+        value = 0;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreWide(Vector128<T> lo, Vector128<T> hi, double value, ref double d, nint i)
+    {
+        lo.AsDouble().StoreUnsafe(ref d, (nuint)i);
+        if (typeof(T) == typeof(float)) hi.AsDouble().StoreUnsafe(ref d, (nuint)(i + 2));
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate(ref Vector128<T> lo, ref Vector128<T> hi, ref double value, Vector128<T> v)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            Vector128<float> f = v.AsSingle();
+            lo = (lo.AsDouble() + Vector128.WidenLower(f)).As<double, T>();
+            hi = (hi.AsDouble() + Vector128.WidenUpper(f)).As<double, T>();
+            return;
+        }
+        lo = (lo.AsDouble() + v.AsDouble()).As<double, T>();
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Slide(ref Vector128<T> lo, ref Vector128<T> hi, ref double value, Vector128<T> entering, Vector128<T> leaving, double ratio)
     {
         Vector128<double> r = Vector128.Create(ratio);
         if (typeof(T) == typeof(float))
         {
             Vector128<float> e = entering.AsSingle(), l = leaving.AsSingle();
-            Vector128<double> lo = Vector128.LoadUnsafe(ref d, (nuint)i), hi = Vector128.LoadUnsafe(ref d, (nuint)(i + 2));
             Vector128<double> leavingLo = Vector128.WidenLower(l), leavingHi = Vector128.WidenUpper(l);
-            lo = lo + Vector128.WidenLower(e) - leavingLo;
-            hi = hi + Vector128.WidenUpper(e) - leavingHi;
-            lo.StoreUnsafe(ref d, (nuint)i);
-            hi.StoreUnsafe(ref d, (nuint)(i + 2));
-            return Vector128.GreaterThanAny(Vector128.Abs(leavingLo), Vector128.Abs(lo) * r) ||
-                   Vector128.GreaterThanAny(Vector128.Abs(leavingHi), Vector128.Abs(hi) * r);
+            Vector128<double> sumLo = lo.AsDouble() + Vector128.WidenLower(e) - leavingLo;
+            Vector128<double> sumHi = hi.AsDouble() + Vector128.WidenUpper(e) - leavingHi;
+            lo = sumLo.As<double, T>();
+            hi = sumHi.As<double, T>();
+            return Vector128.GreaterThanAny(Vector128.Abs(leavingLo), Vector128.Abs(sumLo) * r) ||
+                   Vector128.GreaterThanAny(Vector128.Abs(leavingHi), Vector128.Abs(sumHi) * r);
         }
-        Vector128<double> sum = Vector128.LoadUnsafe(ref d, (nuint)i) + entering.AsDouble() - leaving.AsDouble();
-        sum.StoreUnsafe(ref d, (nuint)i);
+        Vector128<double> sum = lo.AsDouble() + entering.AsDouble() - leaving.AsDouble();
+        lo = sum.As<double, T>();
         return Vector128.GreaterThanAny(Vector128.Abs(leaving.AsDouble()), Vector128.Abs(sum) * r);
     }
 
@@ -289,17 +382,13 @@ public readonly partial struct V128<T, TOps>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> Narrow(ref double d, nint i)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector128.Narrow(Vector128.LoadUnsafe(ref d, (nuint)i), Vector128.LoadUnsafe(ref d, (nuint)(i + 2))).As<float, T>();
-        return Vector128.LoadUnsafe(ref d, (nuint)i).As<double, T>();
-    }
+    public static Vector128<T> Narrow(Vector128<T> lo, Vector128<T> hi, double value) =>
+        typeof(T) == typeof(float) ? Vector128.Narrow(lo.AsDouble(), hi.AsDouble()).As<float, T>() : lo;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> NarrowMultiplyAdd(ref double d, nint i, double a, double b) =>
-        NarrowAffine(Vector128.LoadUnsafe(ref d, (nuint)i), typeof(T) == typeof(float) ? Vector128.LoadUnsafe(ref d, (nuint)(i + 2)) : default, a, b);
+    public static Vector128<T> NarrowMultiplyAdd(Vector128<T> lo, Vector128<T> hi, double value, double a, double b) =>
+        NarrowAffine(lo.AsDouble(), hi.AsDouble(), a, b);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -338,12 +427,28 @@ public readonly partial struct Scalar<T>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool SlideWidened(ref double d, nint i, T entering, T leaving, double ratio)
+    public static void LoadWide(ref double d, nint i, out T lo, out T hi, out double value)
     {
-        ref double sum = ref Unsafe.Add(ref d, i);
+        lo = default;
+        hi = default;
+        value = Unsafe.Add(ref d, i);
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreWide(T lo, T hi, double value, ref double d, nint i) => Unsafe.Add(ref d, i) = value;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate(ref T lo, ref T hi, ref double value, T v) => value += SumWidened(v);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Slide(ref T lo, ref T hi, ref double value, T entering, T leaving, double ratio)
+    {
         double l = SumWidened(leaving);
-        sum = sum + SumWidened(entering) - l;
-        return System.Math.Abs(l) > System.Math.Abs(sum) * ratio;
+        value = value + SumWidened(entering) - l;
+        return System.Math.Abs(l) > System.Math.Abs(value) * ratio;
     }
 
     /// <inheritdoc/>
@@ -352,13 +457,13 @@ public readonly partial struct Scalar<T>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Narrow(ref double d, nint i) =>
-        typeof(T) == typeof(float) ? F((float)Unsafe.Add(ref d, i)) : D(Unsafe.Add(ref d, i));
+    public static T Narrow(T lo, T hi, double value) =>
+        typeof(T) == typeof(float) ? F((float)value) : D(value);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T NarrowMultiplyAdd(ref double d, nint i, double a, double b) =>
-        typeof(T) == typeof(float) ? F((float)(Unsafe.Add(ref d, i) * a + b)) : D(Unsafe.Add(ref d, i) * a + b);
+    public static T NarrowMultiplyAdd(T lo, T hi, double value, double a, double b) =>
+        typeof(T) == typeof(float) ? F((float)(value * a + b)) : D(value * a + b);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
