@@ -13,7 +13,7 @@ namespace NormKernels.Runtime;
 /// with FMA3, multiply-then-add otherwise), scalar multiply-then-add.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public interface ISimd<TV, T> where TV : struct where T : unmanaged
+public partial interface ISimd<TV, T> where TV : struct where T : unmanaged
 {
     /// <summary>Lanes per vector (1 on the scalar path).</summary>
     static abstract int Count { get; }
@@ -64,7 +64,7 @@ public interface ISimd<TV, T> where TV : struct where T : unmanaged
 
 /// <summary>The 512-bit path (AVX-512): <c>Vector512</c>, fused multiply-add.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public readonly struct V512<T> : ISimd<Vector512<T>, T> where T : unmanaged
+public readonly partial struct V512<T> : ISimd<Vector512<T>, T> where T : unmanaged
 {
     /// <inheritdoc/>
     public static int Count { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512<T>.Count; }
@@ -161,7 +161,7 @@ public readonly struct V512<T> : ISimd<Vector512<T>, T> where T : unmanaged
 
 /// <summary>The 256-bit path (AVX2 + FMA): <c>Vector256</c>, fused multiply-add.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public readonly struct V256<T> : ISimd<Vector256<T>, T> where T : unmanaged
+public readonly partial struct V256<T> : ISimd<Vector256<T>, T> where T : unmanaged
 {
     /// <inheritdoc/>
     public static int Count { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector256<T>.Count; }
@@ -258,7 +258,7 @@ public readonly struct V256<T> : ISimd<Vector256<T>, T> where T : unmanaged
 
 /// <summary>The 128-bit path (SSE on x86, AdvSimd on ARM64): <c>Vector128</c>, multiply-add and lane sums through <typeparamref name="TOps"/>.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public readonly struct V128<T, TOps> : ISimd<Vector128<T>, T> where T : unmanaged where TOps : struct, IVector128Ops
+public readonly partial struct V128<T, TOps> : ISimd<Vector128<T>, T> where T : unmanaged where TOps : struct, IVector128Ops
 {
     /// <inheritdoc/>
     public static int Count { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector128<T>.Count; }
@@ -355,7 +355,7 @@ public readonly struct V128<T, TOps> : ISimd<Vector128<T>, T> where T : unmanage
 
 /// <summary>The scalar path: one element per "vector", multiply then add (two roundings).</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public readonly struct Scalar<T> : ISimd<T, T> where T : unmanaged
+public readonly partial struct Scalar<T> : ISimd<T, T> where T : unmanaged
 {
     /// <inheritdoc/>
     public static int Count { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => 1; }
