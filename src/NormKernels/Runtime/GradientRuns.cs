@@ -31,8 +31,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     public static void Reduce(ref T x, ref T dy, nint len, T m, T dz, ref double u, ref double v, ref double z)
     {
         int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
-        TV k = TS.Splat(m), kd = TS.Splat(dz), kc = TS.Subtract(TS.Zero, k);
-        Wide<TV> xa = default;
+        TV k = TS.Splat(m), kd = TS.Splat(dz);
+        Wide<TV> kx = TS.Widen(TS.Subtract(TS.Zero, k)), xa = default;
         double su = 0d, sv = 0d;
         for (nint chunk = 0; chunk < len; chunk += chunkLength)
         {
@@ -42,15 +42,15 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             nint i = chunk;
             for (; i + step <= end; i += step)
             {
-                ReduceStep(ref x, ref dy, i, k, kd, kc, ref s0, ref q0, ref xa);
-                ReduceStep(ref x, ref dy, i + w, k, kd, kc, ref s1, ref q1, ref xa);
-                ReduceStep(ref x, ref dy, i + 2 * w, k, kd, kc, ref s2, ref q2, ref xa);
-                ReduceStep(ref x, ref dy, i + 3 * w, k, kd, kc, ref s3, ref q3, ref xa);
+                ReduceStep(ref x, ref dy, i, k, kd, kx, ref s0, ref q0, ref xa);
+                ReduceStep(ref x, ref dy, i + w, k, kd, kx, ref s1, ref q1, ref xa);
+                ReduceStep(ref x, ref dy, i + 2 * w, k, kd, kx, ref s2, ref q2, ref xa);
+                ReduceStep(ref x, ref dy, i + 3 * w, k, kd, kx, ref s3, ref q3, ref xa);
             }
             for (; i + w <= end; i += w)
-                ReduceStep(ref x, ref dy, i, k, kd, kc, ref s0, ref q0, ref xa);
+                ReduceStep(ref x, ref dy, i, k, kd, kx, ref s0, ref q0, ref xa);
             if (w > 1 && i < end)
-                ReduceStepMasked(ref x, ref dy, end - w, k, kd, kc, TS.LastLanes(end - i), ref s0, ref q0, ref xa);
+                ReduceStepMasked(ref x, ref dy, end - w, k, kd, kx, TS.LastLanes(end - i), ref s0, ref q0, ref xa);
             su += TS.SumWidened(TS.Add(TS.Add(s0, s1), TS.Add(s2, s3)));
             sv += TS.SumWidened(TS.Add(TS.Add(q0, q1), TS.Add(q2, q3)));
         }
@@ -60,24 +60,24 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ReduceStep(ref T x, ref T dy, nint at, TV k, TV kd, TV kc, ref TV s, ref TV q, ref Wide<TV> xa)
+    private static void ReduceStep(ref T x, ref T dy, nint at, TV k, TV kd, Wide<TV> kx, ref TV s, ref TV q, ref Wide<TV> xa)
     {
         TV xv = TS.Load(ref x, at);
         TV g = TS.Subtract(TS.Load(ref dy, at), kd);
         s = TS.Add(s, g);
         q = TS.MultiplyAdd(g, TS.Add(xv, k), q);
-        TS.AccumulateWidenedDifference(ref xa, xv, kc);
+        TS.AccumulateWidenedDifference(ref xa, xv, kx);
     }
 
     // The overlapped last vector: finished lanes masked to 0 (x to -m, which adds 0 to the exact sum).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ReduceStepMasked(ref T x, ref T dy, nint at, TV k, TV kd, TV kc, TV mask, ref TV s, ref TV q, ref Wide<TV> xa)
+    private static void ReduceStepMasked(ref T x, ref T dy, nint at, TV k, TV kd, Wide<TV> kx, TV mask, ref TV s, ref TV q, ref Wide<TV> xa)
     {
         TV xv = TS.Load(ref x, at);
         TV g = TS.And(TS.Subtract(TS.Load(ref dy, at), kd), mask);
         s = TS.Add(s, g);
         q = TS.MultiplyAdd(g, TS.And(TS.Add(xv, k), mask), q);
-        TS.AccumulateWidenedDifference(ref xa, TS.Select(mask, xv, kc), kc);
+        TS.AccumulateWidenedDifference(ref xa, TS.Select(mask, xv, TS.Subtract(TS.Zero, k)), kx);
     }
 
     // ------------------------------------------------------------------ reduce, fold indices along the run
@@ -128,7 +128,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             {
                 TV k0 = TS.Load(ref m, j), k1 = TS.Load(ref m, j + w), k2 = TS.Load(ref m, j + 2 * w), k3 = TS.Load(ref m, j + 3 * w);
                 TV d0 = TS.Load(ref dz, j), d1 = TS.Load(ref dz, j + w), d2 = TS.Load(ref dz, j + 2 * w), d3 = TS.Load(ref dz, j + 3 * w);
-                TV c0 = TS.Subtract(TS.Zero, k0), c1 = TS.Subtract(TS.Zero, k1), c2 = TS.Subtract(TS.Zero, k2), c3 = TS.Subtract(TS.Zero, k3);
+                Wide<TV> c0 = TS.Widen(TS.Subtract(TS.Zero, k0)), c1 = TS.Widen(TS.Subtract(TS.Zero, k1));
+                Wide<TV> c2 = TS.Widen(TS.Subtract(TS.Zero, k2)), c3 = TS.Widen(TS.Subtract(TS.Zero, k3));
                 TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
                 TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
                 Wide<TV> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -156,13 +157,13 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     private static void ColumnVector(ref T x, ref T dy, nint r0, nint rend, nint width, nint col, ref T m, ref T dz,
         ref double u, ref double v, ref double z, bool masked, TV mask)
     {
-        TV k = TS.Load(ref m, col), kd = TS.Load(ref dz, col), kc = TS.Subtract(TS.Zero, k);
+        TV k = TS.Load(ref m, col), kd = TS.Load(ref dz, col);
         TV s = TS.Zero, q = TS.Zero;
-        Wide<TV> xa = default;
+        Wide<TV> kx = TS.Widen(TS.Subtract(TS.Zero, k)), xa = default;
         for (nint r = r0; r < rend; r++)
         {
-            if (masked) ReduceStepMasked(ref x, ref dy, r * width + col, k, kd, kc, mask, ref s, ref q, ref xa);
-            else ReduceStep(ref x, ref dy, r * width + col, k, kd, kc, ref s, ref q, ref xa);
+            if (masked) ReduceStepMasked(ref x, ref dy, r * width + col, k, kd, kx, mask, ref s, ref q, ref xa);
+            else ReduceStep(ref x, ref dy, r * width + col, k, kd, kx, ref s, ref q, ref xa);
         }
         ColumnTotals(col, s, q, ref xa, ref u, ref v, ref z);
     }
@@ -232,7 +233,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         // Two accumulators of each sum (four sums in flight), chunks as long as the other reductions'.
         int w = TS.Count, step = 2 * w, chunkLength = ChunkVectors * Unroll * w;
         TV k = TS.Splat(m), kd = TS.Splat(dz), kg = TS.Splat(gb), vr = TS.Splat(r), vc = TS.Splat(c0), kc = TS.Subtract(TS.Zero, k);
-        Wide<TV> xa = default;
+        Wide<TV> kx = TS.Widen(kc), xa = default;
         double ta = 0d, tb = 0d, tg = 0d, th = 0d;
         for (nint chunk = 0; chunk < len; chunk += chunkLength)
         {
@@ -241,13 +242,13 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             nint i = chunk;
             for (; i + step <= end; i += step)
             {
-                AffineStep(ref x, ref dy, ref g, i, k, kd, kg, vr, vc, kc, false, default, ref s0, ref q0, ref w0, ref h0, ref xa, ref dbeta, ref dgamma);
-                AffineStep(ref x, ref dy, ref g, i + w, k, kd, kg, vr, vc, kc, false, default, ref s1, ref q1, ref w1, ref h1, ref xa, ref dbeta, ref dgamma);
+                AffineStep(ref x, ref dy, ref g, i, k, kd, kg, vr, vc, kc, kx, false, default, ref s0, ref q0, ref w0, ref h0, ref xa, ref dbeta, ref dgamma);
+                AffineStep(ref x, ref dy, ref g, i + w, k, kd, kg, vr, vc, kc, kx, false, default, ref s1, ref q1, ref w1, ref h1, ref xa, ref dbeta, ref dgamma);
             }
             for (; i + w <= end; i += w)
-                AffineStep(ref x, ref dy, ref g, i, k, kd, kg, vr, vc, kc, false, default, ref s0, ref q0, ref w0, ref h0, ref xa, ref dbeta, ref dgamma);
+                AffineStep(ref x, ref dy, ref g, i, k, kd, kg, vr, vc, kc, kx, false, default, ref s0, ref q0, ref w0, ref h0, ref xa, ref dbeta, ref dgamma);
             if (w > 1 && i < end)
-                AffineStep(ref x, ref dy, ref g, end - w, k, kd, kg, vr, vc, kc, true, TS.LastLanes(end - i), ref s0, ref q0, ref w0, ref h0, ref xa, ref dbeta, ref dgamma);
+                AffineStep(ref x, ref dy, ref g, end - w, k, kd, kg, vr, vc, kc, kx, true, TS.LastLanes(end - i), ref s0, ref q0, ref w0, ref h0, ref xa, ref dbeta, ref dgamma);
             ta += TS.SumWidened(TS.Add(s0, s1));
             tb += TS.SumWidened(TS.Add(q0, q1));
             tg += TS.SumWidened(TS.Add(w0, w1));
@@ -261,7 +262,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AffineStep(ref T x, ref T dy, ref T g, nint at, TV k, TV kd, TV kg, TV vr, TV vc, TV kc, bool masked, TV mask,
+    private static void AffineStep(ref T x, ref T dy, ref T g, nint at, TV k, TV kd, TV kg, TV vr, TV vc, TV kc, Wide<TV> kx, bool masked, TV mask,
         ref TV s, ref TV q, ref TV ws, ref TV h, ref Wide<TV> xa, ref double dbeta, ref double dgamma)
     {
         TV xv = TS.Load(ref x, at), d = TS.Load(ref dy, at), gv = TS.Load(ref g, at);
@@ -278,7 +279,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         q = TS.MultiplyAdd(gd, e, q);
         ws = TS.Add(ws, hm);
         h = TS.MultiplyAdd(hm, e, h);
-        TS.AccumulateWidenedDifference(ref xa, xv, kc);
+        TS.AccumulateWidenedDifference(ref xa, xv, kx);
         TS.AddWidened(ref dbeta, at, d);
         TS.AddWidened(ref dgamma, at, TS.Multiply(d, TS.MultiplyAdd(e, vr, vc)));
     }

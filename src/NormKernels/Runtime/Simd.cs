@@ -61,9 +61,12 @@ public interface ISimd<TV, T> where TV : struct where T : unmanaged
     /// exact for float lanes whatever their magnitudes.</summary>
     static abstract void AddWidenedDifference(ref double d, nint i, TV v, TV k);
 
-    /// <summary>Adds, lane by lane in double, <paramref name="v"/> minus <paramref name="k"/> (both widened) to the register
-    /// accumulators <paramref name="acc"/>: exact for float lanes whatever their magnitudes.</summary>
-    static abstract void AccumulateWidenedDifference(ref Wide<TV> acc, TV v, TV k);
+    /// <summary>The lanes of <paramref name="v"/> widened to double (exactly), as register accumulators hold them.</summary>
+    static abstract Wide<TV> Widen(TV v);
+
+    /// <summary>Adds, lane by lane in double, <paramref name="v"/> widened minus <paramref name="k"/> (lanes already widened, see
+    /// <see cref="Widen"/>) to the register accumulators <paramref name="acc"/>: exact for float lanes whatever their magnitudes.</summary>
+    static abstract void AccumulateWidenedDifference(ref Wide<TV> acc, TV v, Wide<TV> k);
 
     /// <summary>The double lanes of <paramref name="acc"/> summed in double.</summary>
     static abstract double SumWide(ref Wide<TV> acc);
@@ -186,16 +189,33 @@ public readonly struct V512<T> : ISimd<Vector512<T>, T> where T : unmanaged
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateWidenedDifference(ref Wide<Vector512<T>> acc, Vector512<T> v, Vector512<T> k)
+    public static Wide<Vector512<T>> Widen(Vector512<T> v)
+    {
+        Wide<Vector512<T>> w = default;
+        if (typeof(T) == typeof(float))
+        {
+            w.Lo = Vector512.WidenLower(v.AsSingle()).As<double, T>();
+            w.Hi = Vector512.WidenUpper(v.AsSingle()).As<double, T>();
+        }
+        else
+        {
+            w.Lo = v;
+        }
+        return w;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateWidenedDifference(ref Wide<Vector512<T>> acc, Vector512<T> v, Wide<Vector512<T>> k)
     {
         if (typeof(T) == typeof(float))
         {
-            Vector512<float> f = v.AsSingle(), g = k.AsSingle();
-            acc.Lo = (acc.Lo.AsDouble() + (Vector512.WidenLower(f) - Vector512.WidenLower(g))).As<double, T>();
-            acc.Hi = (acc.Hi.AsDouble() + (Vector512.WidenUpper(f) - Vector512.WidenUpper(g))).As<double, T>();
+            Vector512<float> f = v.AsSingle();
+            acc.Lo = (acc.Lo.AsDouble() + (Vector512.WidenLower(f) - k.Lo.AsDouble())).As<double, T>();
+            acc.Hi = (acc.Hi.AsDouble() + (Vector512.WidenUpper(f) - k.Hi.AsDouble())).As<double, T>();
             return;
         }
-        acc.Lo = (acc.Lo.AsDouble() + (v.AsDouble() - k.AsDouble())).As<double, T>();
+        acc.Lo = (acc.Lo.AsDouble() + (v.AsDouble() - k.Lo.AsDouble())).As<double, T>();
     }
 
     /// <inheritdoc/>
@@ -311,16 +331,33 @@ public readonly struct V256<T> : ISimd<Vector256<T>, T> where T : unmanaged
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateWidenedDifference(ref Wide<Vector256<T>> acc, Vector256<T> v, Vector256<T> k)
+    public static Wide<Vector256<T>> Widen(Vector256<T> v)
+    {
+        Wide<Vector256<T>> w = default;
+        if (typeof(T) == typeof(float))
+        {
+            w.Lo = Vector256.WidenLower(v.AsSingle()).As<double, T>();
+            w.Hi = Vector256.WidenUpper(v.AsSingle()).As<double, T>();
+        }
+        else
+        {
+            w.Lo = v;
+        }
+        return w;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateWidenedDifference(ref Wide<Vector256<T>> acc, Vector256<T> v, Wide<Vector256<T>> k)
     {
         if (typeof(T) == typeof(float))
         {
-            Vector256<float> f = v.AsSingle(), g = k.AsSingle();
-            acc.Lo = (acc.Lo.AsDouble() + (Vector256.WidenLower(f) - Vector256.WidenLower(g))).As<double, T>();
-            acc.Hi = (acc.Hi.AsDouble() + (Vector256.WidenUpper(f) - Vector256.WidenUpper(g))).As<double, T>();
+            Vector256<float> f = v.AsSingle();
+            acc.Lo = (acc.Lo.AsDouble() + (Vector256.WidenLower(f) - k.Lo.AsDouble())).As<double, T>();
+            acc.Hi = (acc.Hi.AsDouble() + (Vector256.WidenUpper(f) - k.Hi.AsDouble())).As<double, T>();
             return;
         }
-        acc.Lo = (acc.Lo.AsDouble() + (v.AsDouble() - k.AsDouble())).As<double, T>();
+        acc.Lo = (acc.Lo.AsDouble() + (v.AsDouble() - k.Lo.AsDouble())).As<double, T>();
     }
 
     /// <inheritdoc/>
@@ -436,16 +473,33 @@ public readonly struct V128<T, TOps> : ISimd<Vector128<T>, T> where T : unmanage
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateWidenedDifference(ref Wide<Vector128<T>> acc, Vector128<T> v, Vector128<T> k)
+    public static Wide<Vector128<T>> Widen(Vector128<T> v)
+    {
+        Wide<Vector128<T>> w = default;
+        if (typeof(T) == typeof(float))
+        {
+            w.Lo = Vector128.WidenLower(v.AsSingle()).As<double, T>();
+            w.Hi = Vector128.WidenUpper(v.AsSingle()).As<double, T>();
+        }
+        else
+        {
+            w.Lo = v;
+        }
+        return w;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateWidenedDifference(ref Wide<Vector128<T>> acc, Vector128<T> v, Wide<Vector128<T>> k)
     {
         if (typeof(T) == typeof(float))
         {
-            Vector128<float> f = v.AsSingle(), g = k.AsSingle();
-            acc.Lo = (acc.Lo.AsDouble() + (Vector128.WidenLower(f) - Vector128.WidenLower(g))).As<double, T>();
-            acc.Hi = (acc.Hi.AsDouble() + (Vector128.WidenUpper(f) - Vector128.WidenUpper(g))).As<double, T>();
+            Vector128<float> f = v.AsSingle();
+            acc.Lo = (acc.Lo.AsDouble() + (Vector128.WidenLower(f) - k.Lo.AsDouble())).As<double, T>();
+            acc.Hi = (acc.Hi.AsDouble() + (Vector128.WidenUpper(f) - k.Hi.AsDouble())).As<double, T>();
             return;
         }
-        acc.Lo = (acc.Lo.AsDouble() + (v.AsDouble() - k.AsDouble())).As<double, T>();
+        acc.Lo = (acc.Lo.AsDouble() + (v.AsDouble() - k.Lo.AsDouble())).As<double, T>();
     }
 
     /// <inheritdoc/>
@@ -528,7 +582,17 @@ public readonly struct Scalar<T> : ISimd<T, T> where T : unmanaged
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateWidenedDifference(ref Wide<T> acc, T v, T k) => Unsafe.As<Wide<T>, double>(ref acc) += SumWidened(v) - SumWidened(k);
+    public static Wide<T> Widen(T v)
+    {
+        Wide<T> w = default;
+        Unsafe.As<Wide<T>, double>(ref w) = SumWidened(v);
+        return w;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateWidenedDifference(ref Wide<T> acc, T v, Wide<T> k) =>
+        Unsafe.As<Wide<T>, double>(ref acc) += SumWidened(v) - Unsafe.As<Wide<T>, double>(ref k);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
