@@ -189,23 +189,51 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         int w = TS.Count, step = Unroll * w;
         TV vm = TF.Lanes ? TS.Zero : TS.Splat(m), vp = TF.Lanes ? TS.Zero : TS.Splat(p), vq = TF.Lanes ? TS.Zero : TS.Splat(q);
         TV vr = TF.Lanes ? TS.Zero : TS.Splat(r), vd = TF.Lanes ? TS.Zero : TS.Splat(dz);
-        nint i = 0;
-        for (; i + step <= len; i += step)
+        // The refs advance with the run (ref reassignment, here: a helper would move only its own copies) and every load is at a
+        // constant offset from one of them: with up to eight streams, indices shared between them would be common subexpressions
+        // the JIT keeps in registers, and spills.
+        nint n = len;
+        for (; n >= step; n -= step)
         {
-            TV d0 = TS.Load(ref dy, i), d1 = TS.Load(ref dy, i + w), d2 = TS.Load(ref dy, i + 2 * w), d3 = TS.Load(ref dy, i + 3 * w);
-            TV x0 = TS.Load(ref x, i), x1 = TS.Load(ref x, i + w), x2 = TS.Load(ref x, i + 2 * w), x3 = TS.Load(ref x, i + 3 * w);
-            TS.Store(ApplyExpression<TF>(d0, x0, i, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, i);
-            TS.Store(ApplyExpression<TF>(d1, x1, i + w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, i + w);
-            TS.Store(ApplyExpression<TF>(d2, x2, i + 2 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, i + 2 * w);
-            TS.Store(ApplyExpression<TF>(d3, x3, i + 3 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, i + 3 * w);
+            TV d0 = TS.Load(ref dy, 0), d1 = TS.Load(ref dy, w), d2 = TS.Load(ref dy, 2 * w), d3 = TS.Load(ref dy, 3 * w);
+            TV x0 = TS.Load(ref x, 0), x1 = TS.Load(ref x, w), x2 = TS.Load(ref x, 2 * w), x3 = TS.Load(ref x, 3 * w);
+            TS.Store(ApplyExpression<TF>(d0, x0, 0, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, 0);
+            TS.Store(ApplyExpression<TF>(d1, x1, w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, w);
+            TS.Store(ApplyExpression<TF>(d2, x2, 2 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, 2 * w);
+            TS.Store(ApplyExpression<TF>(d3, x3, 3 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, 3 * w);
+            x = ref Unsafe.Add(ref x, step);
+            dy = ref Unsafe.Add(ref dy, step);
+            dx = ref Unsafe.Add(ref dx, step);
+            if (TF.Lanes)
+            {
+                m = ref Unsafe.Add(ref m, step);
+                p = ref Unsafe.Add(ref p, step);
+                q = ref Unsafe.Add(ref q, step);
+                r = ref Unsafe.Add(ref r, step);
+                dz = ref Unsafe.Add(ref dz, step);
+            }
         }
-        for (; i + w <= len; i += w)
-            TS.Store(ApplyExpression<TF>(TS.Load(ref dy, i), TS.Load(ref x, i), i, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, i);
-        if (w > 1 && i < len)
+        for (; n >= w; n -= w)
         {
-            nint t = len - w;
+            TS.Store(ApplyExpression<TF>(TS.Load(ref dy, 0), TS.Load(ref x, 0), 0, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, 0);
+            x = ref Unsafe.Add(ref x, w);
+            dy = ref Unsafe.Add(ref dy, w);
+            dx = ref Unsafe.Add(ref dx, w);
+            if (TF.Lanes)
+            {
+                m = ref Unsafe.Add(ref m, w);
+                p = ref Unsafe.Add(ref p, w);
+                q = ref Unsafe.Add(ref q, w);
+                r = ref Unsafe.Add(ref r, w);
+                dz = ref Unsafe.Add(ref dz, w);
+            }
+        }
+        if (w > 1 && n > 0)
+        {
+            // The run's last w elements, which start n - w (< 0) from where the refs stand.
+            nint t = n - w;
             TV tail = ApplyExpression<TF>(TS.Load(ref dy, t), TS.Load(ref x, t), t, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
-            TS.Store(TS.Select(TS.LastLanes(len - i), tail, TS.Load(ref dx, t)), ref dx, t);
+            TS.Store(TS.Select(TS.LastLanes(n), tail, TS.Load(ref dx, t)), ref dx, t);
         }
     }
 
