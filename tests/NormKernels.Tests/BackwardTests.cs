@@ -142,9 +142,14 @@ public sealed class BackwardTests
         layer.Forward(input, new float[input.Length], dims);
         var separate = new float[input.Length];
         layer.Backward(input, outputGrad, separate, dims);
+        float[] weightGrad = (float[])layer.WeightGrad.Clone(), biasGrad = (float[])layer.BiasGrad.Clone();
+        layer.ZeroGrad();
         float[] inPlace = (float[])outputGrad.Clone();
         layer.Backward(input, inPlace, inPlace, dims);
         Assert.Equal(KernelCheck.Bits(separate), KernelCheck.Bits(inPlace));
+        // The parameter gradients read dy too: in place, every dy must be read before its dx overwrites it.
+        Assert.Equal(KernelCheck.Bits(weightGrad), KernelCheck.Bits(layer.WeightGrad));
+        Assert.Equal(KernelCheck.Bits(biasGrad), KernelCheck.Bits(layer.BiasGrad));
     }
 
     /// <summary>Every innermost extent 1..40 of a few patterns: vector bodies, the unrolled loop and every tail length.</summary>

@@ -401,17 +401,18 @@ internal static partial class Emitter
         EmitGradientCall(w, ctx, "GradientAffineApply", "ref xb, ref dyb, ref dxb", "(nint)0", first, "m, rf, (" + ctx.T + ")q, (" + ctx.T + ")rr, dz, gb, (" + ctx.T + ")((mf - mean) * r), ref gammaBlock, ref dgamma");
     }
 
-    private static void EmitSingleStatisticPasses(SourceWriter w, Context ctx, VectorIsa isa)
+    /// <summary>The one-statistic plans' nests over one block (or the chunk [from0, to0) of its first segment), emitted once, generic
+    /// over the path; the runs go to the runtime's shared <c>GradientRuns</c> kernels.</summary>
+    private static void EmitSingleStatisticPasses(SourceWriter w, Context ctx)
     {
         var segs = ctx.Plan.GradientSegments.ToList();
         int n = segs.Count;
-        string t = isa.Element;
+        string t = ctx.T, runs = VectorIsa.GradientRuns(t);
         var spaces = new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("p", Context.ParamAxis) };
-        string At(string r, string o) => o == "(nint)0" ? r : Unsafe + ".Add(ref " + r + ", " + o + ")";
 
-        w.Line("/// <summary>One statistic's block, " + isa.Path + " path: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); " +
+        w.Line("/// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); " +
                "dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
-        using (w.Block("private static void GradientAffineReduce_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " dz, " + t + " gb, " + t + " r, " + t + " c0, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)" + isa.Constraint))
+        using (w.Block("private static void GradientAffineReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " dz, " + t + " gb, " + t + " r, " + t + " c0, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)" + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
@@ -419,13 +420,13 @@ internal static partial class Emitter
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], po = o["p"];
-                w.Line(isa.Call("GradientAffineReduceRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", m, dz, gb, r, c0, ref " + At("g", po) +
+                w.Line(runs + ".AffineReduce(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", m, dz, gb, r, c0, ref " + At("g", po) +
                        ", ref a, ref b, ref gs, ref hs, ref xs, ref " + At("dbeta", po) + ", ref " + At("dgamma", po) + ");");
             });
         }
         w.Line();
-        w.Line("/// <summary>One statistic's block, " + isa.Path + " path: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>");
-        using (w.Block("private static void GradientAffineApply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref double dgamma)" + isa.Constraint))
+        w.Line("/// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>");
+        using (w.Block("private static void GradientAffineApply" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref double dgamma)" + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
@@ -433,53 +434,8 @@ internal static partial class Emitter
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], po = o["p"];
-                w.Line(isa.Call("GradientAffineApplyRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", m, r, q, rr, dz, gb, c1, ref " + At("g", po) + ", ref " + At("dgamma", po) + ");");
+                w.Line(runs + ".AffineApply(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", m, r, q, rr, dz, gb, c1, ref " + At("g", po) + ", ref " + At("dgamma", po) + ");");
             });
-        }
-        w.Line();
-
-        int u = Context.Unroll, width = isa.Width, step = u * width, chunk = Context.ChunkVectors * step;
-        w.Line("/// <summary>a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) +
-               ") elements (" + t + " lanes over chunks of " + I(chunk) + " added into double); dbeta[i] += dy[i], dgamma[i] += dy[i] * ((x[i] + m) * r + c0) in double.</summary>");
-        w.Line(Inline);
-        using (w.Block("private static void GradientAffineReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, " + t + " dz, " + t + " gb, " + t + " r, " + t + " c0, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)" + isa.Constraint))
-        {
-            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", kd = " + isa.Splat("dz") + ", kg = " + isa.Splat("gb") + ", vr = " + isa.Splat("r") + ", vc = " + isa.Splat("c0") + ", kc = " + isa.Splat("(-m)") + ";");
-            w.Line(isa.DeclareWidened("kx", "kc"));
-            w.Line(isa.DeclareDouble("xa"));
-            void Step(string at, string j, string mask)
-            {
-                string d = isa.Load("dy", at), gv = isa.Load("g", at), gd = "(" + isa.Load("dy", at) + " - kd)", hv = "(" + isa.Load("g", at) + " - kg)", ev = "(" + isa.Load("x", at) + " + k)";
-                if (mask.Length > 0)
-                {
-                    d = "(" + d + " & " + mask + ")"; gd = "(" + gd + " & " + mask + ")"; hv = "(" + hv + " & " + mask + ")"; ev = "(" + ev + " & " + mask + ")";
-                }
-                w.Line(isa.Vec + " d" + j + " = " + d + ", e" + j + " = " + ev + ", gm" + j + " = " + gv + ", hm" + j + " = " + hv + ";");
-                w.Line(isa.Vec + " gd" + j + " = gm" + j + " * " + gd + ";");
-                w.Line("s" + j + " += gd" + j + ";");
-                w.Line("q" + j + " = " + isa.MultiplyAdd("gd" + j, "e" + j, "q" + j) + ";");
-                w.Line("w" + j + " += hm" + j + ";");
-                w.Line("h" + j + " = " + isa.MultiplyAdd("hm" + j, "e" + j, "h" + j) + ";");
-                w.Line(isa.WidenSubtractAdd("xa", mask.Length > 0 ? isa.Select(mask, isa.Load("x", at), "kc") : isa.Load("x", at), "kx"));
-                w.Line(isa.AddToDoubles("dbeta", at, "d" + j));
-                w.Line(isa.AddToDoubles("dgamma", at, "d" + j + " * " + isa.MultiplyAdd("e" + j, "vr", "vc")));
-            }
-            EmitChunkedSums(w, isa, 2, chunk, Step, ("s", "a"), ("q", "b"), ("w", "gs"), ("h", "hs"));
-            w.Line("xs += " + isa.SumDouble("xa") + ";");
-        }
-        w.Line();
-
-        w.Line("/// <summary>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, unrolled " + I(u) + "x" +
-               (isa.IsScalar ? "" : "; the last partial vector overlaps and is blended with what is stored") + ".</summary>");
-        w.Line(Inline);
-        using (w.Block("private static void GradientAffineApplyRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint len, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref double dgamma)" + isa.Constraint))
-        {
-            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", vr = " + isa.Splat("r") + ", vq = " + isa.Splat("q") + ", vrr = " + isa.Splat("rr") + ", kd = " + isa.Splat("dz") + ", kg = " + isa.Splat("gb") + ", vc1 = " + isa.Splat("c1") + ";");
-            string Expr(string d, string xv, string at) =>
-                isa.MultiplyAdd(isa.MultiplyAdd("(" + d + " - kd)", isa.Load("g", at), "((" + isa.Load("g", at) + " - kg) * kd)"), "vr", isa.MultiplyAdd("(" + xv + " + k)", "vq", "vrr"));
-            // dgamma's share of the mean's correction, known only after the sums: dgamma += dy * (mf - mean) * r.
-            EmitGradientRunLoop(w, isa, Expr, (d, at, mask) =>
-                w.Line(isa.AddToDoubles("dgamma", at, "(" + (mask.Length > 0 ? "(" + d + " & " + mask + ")" : d) + " * vc1)")));
         }
         w.Line();
     }
@@ -520,7 +476,7 @@ internal static partial class Emitter
         {
             string args = data + ", " + ctx.ExtentArgs + ", " + from + ", " + to + ", " + tail;
             foreach (var isa in ctx.Isas)
-                w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.Call(method) + "(" + args + "); break;");
+                w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + isa.PathCall(method) + "(" + args + "); break;");
         }
     }
 
@@ -707,26 +663,27 @@ internal static partial class Emitter
 
     // ---------------------------------------------------------------- backward loop nests and runs
 
-    private static void EmitBackwardPasses(SourceWriter w, Context ctx, VectorIsa isa)
+    /// <summary>The backward nests over one block (or the chunk [from0, to0) of its first segment), emitted once, generic over the
+    /// path; the runs go to the runtime's shared <c>GradientRuns</c> kernels.</summary>
+    private static void EmitBackwardPasses(SourceWriter w, Context ctx)
     {
         if (SingleStatistic(ctx))
         {
-            EmitSingleStatisticPasses(w, ctx, isa);
+            EmitSingleStatisticPasses(w, ctx);
             return;
         }
         var segs = ctx.Plan.GradientSegments.ToList();
         int n = segs.Count;
         bool vector = segs[n - 1].Class == "F";
-        string t = isa.Element;
+        string t = ctx.T, runs = VectorIsa.GradientRuns(t);
         var spaces = new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("f", Context.FoldAxis) };
-        string At(string r, string o) => o == "(nint)0" ? r : Unsafe + ".Add(ref " + r + ", " + o + ")";
 
         // Channels-last: the fold index runs along the innermost segment and the "-" segment right outside it gives its rows,
         // contiguous in memory; accumulate down the rows in registers (like the forward's vertical statistics).
         bool columns = vector && n >= 2 && segs[n - 2].Class == "-" && segs[n - 2].Last + 1 == segs[n - 1].First;
-        w.Line("/// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), " + isa.Path + " path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments " + ctx.Describe(ctx.Plan.GradientSegments) +
+        w.Line("/// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments " + ctx.Describe(ctx.Plan.GradientSegments) +
                (columns ? "; the innermost two as rows of contiguous fold indices" : "") + ".</summary>");
-        using (w.Block("private static void GradientReduce_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" + isa.Constraint))
+        using (w.Block("private static void GradientReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" + VectorIsa.PathConstraint(t)))
         {
             int outer = columns ? n - 2 : n - 1;
             EmitSegmentLocals(w, ctx, segs, outer, spaces);
@@ -739,12 +696,12 @@ internal static partial class Emitter
                 if (columns)
                 {
                     string rowsFrom = rowChunk ? "from0 * len" + I(n - 1) : xo;
-                    w.Line(isa.Call("GradientReduceColumns") + "(ref " + At("x", rowsFrom) + ", ref " + At("dy", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
+                    w.Line(runs + ".ReduceColumns(ref " + At("x", rowsFrom) + ", ref " + At("dy", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
                            ", ref " + At("m", fo) + ", ref " + At("dz", fo) + ", ref " + At("u", fo) + ", ref " + At("v", fo) + ", ref " + At("z", fo) + ");");
                 }
                 else
                 {
-                    w.Line(isa.Call(vector ? "GradientReduceLanes" : "GradientReduceRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", " +
+                    w.Line(runs + (vector ? ".ReduceLanes(" : ".Reduce(") + "ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", " +
                            (vector ? "ref " + At("m", fo) + ", ref " + At("dz", fo) : Unsafe + ".Add(ref m, " + fo + "), " + Unsafe + ".Add(ref dz, " + fo + ")") +
                            ", ref " + At("u", fo) + ", ref " + At("v", fo) + ", ref " + At("z", fo) + ");");
                 }
@@ -752,268 +709,19 @@ internal static partial class Emitter
         }
         w.Line();
 
-        w.Line("/// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), " + isa.Path + " path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>");
-        using (w.Block("private static void GradientApply_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref " + t + " cp, ref " + t + " cq, ref " + t + " cr, ref " + t + " dz)" + isa.Constraint))
+        w.Line("/// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>");
+        using (w.Block("private static void GradientApply" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " m, ref " + t + " cp, ref " + t + " cq, ref " + t + " cr, ref " + t + " dz)" + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
             if (loops.Count > 0) Chunk(loops[0]);
+            string method = runs + ".Apply<" + Rt + (vector ? ".Lanes>" : ".Splat>");
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], fo = o["f"];
-                string Coef(string r) => vector ? "ref " + At(r, fo) : Unsafe + ".Add(ref " + r + ", " + fo + ")";
-                w.Line(isa.Call("GradientApplyRun") + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", " +
-                       Coef("m") + ", " + Coef("cp") + ", " + Coef("cq") + ", " + Coef("cr") + ", " + Coef("dz") + ");");
+                w.Line(method + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", ref " +
+                       At("m", fo) + ", ref " + At("cp", fo) + ", ref " + At("cq", fo) + ", ref " + At("cr", fo) + ", ref " + At("dz", fo) + ");");
             });
-        }
-        w.Line();
-
-        if (columns) EmitGradientReduceColumns(w, isa);
-        else if (vector) EmitGradientReduceLanes(w, isa);
-        else EmitGradientReduceRun(w, isa);
-        EmitGradientApplyRun(w, isa, vector);
-    }
-
-    /// <summary>
-    /// The skeleton of a two-sum run reduction: <paramref name="accumulators"/> pairs of vector accumulators (s, q) over
-    /// chunks of <paramref name="chunk"/> elements, each chunk's pairs combined and added into double; then one vector at
-    /// a time, and a masked overlapped last vector. <paramref name="step"/>(index, accumulator, mask) adds one vector
-    /// into s{j}, q{j}; the totals are added into <paramref name="sumS"/> and <paramref name="sumQ"/>.
-    /// </summary>
-    private static void EmitChunkedSums(SourceWriter w, VectorIsa isa, int accumulators, int chunk, System.Action<string, string, string> step, string sumS, string sumQ) =>
-        EmitChunkedSums(w, isa, accumulators, chunk, step, ("s", sumS), ("q", sumQ));
-
-    /// <summary>As above with any number of sums: accumulator names (vectors name{j}, double totals) and their targets.</summary>
-    private static void EmitChunkedSums(SourceWriter w, VectorIsa isa, int accumulators, int chunk, System.Action<string, string, string> step, params (string Name, string Target)[] sums)
-    {
-        int width = isa.Width;
-        foreach (var (name, _) in sums) w.Line(isa.DeclareDouble(name));
-        using (w.Block("for (nint chunk = 0; chunk < len; chunk += " + I(chunk) + ")"))
-        {
-            w.Line("nint end = len - chunk > " + I(chunk) + " ? chunk + " + I(chunk) + " : len;");
-            for (int j = 0; j < accumulators; j++)
-                w.Line(isa.Vec + " " + string.Join(", ", sums.Select(x => x.Name + I(j) + " = " + isa.Zero)) + ";");
-            w.Line("nint i = chunk;");
-            using (w.Block("for (; i + " + I(accumulators * width) + " <= end; i += " + I(accumulators * width) + ")"))
-                for (int j = 0; j < accumulators; j++) step(j == 0 ? "i" : "i + " + I(j * width), I(j), "");
-            using (w.Block("for (; i + " + I(width) + " <= end; i += " + I(width) + ")"))
-                step("i", "0", "");
-            if (!isa.IsScalar)
-                using (w.Block("if (i < end)"))
-                    step("end - " + I(width), "0", isa.LastLanes("end - i"));
-            foreach (var (name, _) in sums) w.Line(name + "0 = " + PairwiseSum(name, accumulators) + ";");
-            foreach (var (name, _) in sums) w.Line(isa.WidenAdd(name, name + "0"));
-        }
-        foreach (var (name, target) in sums) w.Line(target + " += " + isa.SumDouble(name) + ";");
-    }
-
-    /// <summary>name0 .. name{count-1} added pairwise: ((n0 + n1) + (n2 + n3)) for four.</summary>
-    private static string PairwiseSum(string name, int count)
-    {
-        var terms = Enumerable.Range(0, count).Select(j => name + I(j)).ToList();
-        while (terms.Count > 1)
-        {
-            var next = new List<string>();
-            for (int j = 0; j < terms.Count; j += 2)
-                next.Add(j + 1 < terms.Count ? "(" + terms[j] + " + " + terms[j + 1] + ")" : terms[j]);
-            terms = next;
-        }
-        return terms[0];
-    }
-
-    /// <summary>Sums of dy and dy * (x + m) over a contiguous run with m constant: 4 accumulators, float chunks added into double.</summary>
-    private static void EmitGradientReduceRun(SourceWriter w, VectorIsa isa)
-    {
-        int u = Context.Unroll, width = isa.Width, step = u * width, chunk = Context.ChunkVectors * step;
-        string t = isa.Element;
-        w.Line("/// <summary>u += sum (dy - dz), v += sum (dy - dz) * (x + m), z += sum (x + m) over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements; chunks of " + I(chunk) + " elements added into double.</summary>");
-        w.Line(Inline);
-        using (w.Block("private static void GradientReduceRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, " + t + " m, " + t + " dz, ref double u, ref double v, ref double z)" + isa.Constraint))
-        {
-            w.Line(isa.Vec + " k = " + isa.Splat("m") + ", kd = " + isa.Splat("dz") + ", kc = " + isa.Splat("(-m)") + ";");
-            w.Line(isa.DeclareWidened("kx", "kc"));
-            w.Line(isa.DeclareDouble("xa"));
-            void Step(string at, string j, string mask)
-            {
-                string g = "(" + isa.Load("dy", at) + " - kd)", e = "(" + isa.Load("x", at) + " + k)";
-                if (mask.Length > 0) { g = "(" + g + " & " + mask + ")"; e = "(" + e + " & " + mask + ")"; }
-                w.Line(isa.Vec + " g" + j + " = " + g + ", e" + j + " = " + e + ";");
-                w.Line("s" + j + " += g" + j + ";");
-                w.Line("q" + j + " = " + isa.MultiplyAdd("g" + j, "e" + j, "q" + j) + ";");
-                // x - mf exactly, in double (masked lanes take mf itself, adding 0).
-                w.Line(isa.WidenSubtractAdd("xa", mask.Length > 0 ? isa.Select(mask, isa.Load("x", at), "kc") : isa.Load("x", at), "kx"));
-            }
-            EmitChunkedSums(w, isa, u, chunk, Step, ("s", "u"), ("q", "v"));
-            w.Line("z += " + isa.SumDouble("xa") + ";");
-        }
-        w.Line();
-    }
-
-    /// <summary>Per-column sums down <c>rows</c> rows of <c>width</c> contiguous fold indices: vectors of columns held in registers over
-    /// chunks of 16 rows, each chunk added into double; the last partial vector overlaps with its finished lanes masked off.</summary>
-    private static void EmitGradientReduceColumns(SourceWriter w, VectorIsa isa)
-    {
-        int u = Context.Unroll, width = isa.Width, rows = Context.ChunkVectors;
-        string t = isa.Element;
-        w.Line("/// <summary>u[j] += sum over rows of dy, v[j] += sum of dy * (x + m[j]) for <paramref name=\"rows\"/> rows of <paramref name=\"width\"/> (&gt;= " + I(width) +
-               ") columns; " + I(u) + " vectors of columns in registers over chunks of " + I(rows) + " rows, each chunk added into double.</summary>");
-        using (w.Block("private static void GradientReduceColumns_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint rows, nint width, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" + isa.Constraint))
-        {
-            using (w.Block("for (nint r0 = 0; r0 < rows; r0 += " + I(rows) + ")"))
-            {
-                w.Line("nint rend = rows - r0 > " + I(rows) + " ? r0 + " + I(rows) + " : rows;");
-                w.Line("nint j = 0;");
-                EmitGradientColumnBlock(w, isa, u, "for (; j + " + I(u * width) + " <= width; j += " + I(u * width) + ")", "j", "");
-                if (u > 1 || !isa.IsScalar)
-                    EmitGradientColumnBlock(w, isa, 1, "for (; j + " + I(width) + " <= width; j += " + I(width) + ")", "j", "");
-                if (!isa.IsScalar)
-                    EmitGradientColumnBlock(w, isa, 1, "if (j < width)", "width - " + I(width), isa.LastLanes("width - j"));
-            }
-        }
-        w.Line();
-    }
-
-    private static void EmitGradientColumnBlock(SourceWriter w, VectorIsa isa, int vectors, string header, string column, string mask)
-    {
-        using (w.Block(header))
-        {
-            w.Line("nint col = " + column + ";");
-            for (int j = 0; j < vectors; j++)
-            {
-                string at = j == 0 ? "col" : "col + " + I(j * isa.Width);
-                w.Line(isa.Vec + " k" + I(j) + " = " + isa.Load("m", at) + ", kd" + I(j) + " = " + isa.Load("dz", at) + ", s" + I(j) + " = " + isa.Zero + ", q" + I(j) + " = " + isa.Zero + ";");
-                w.Line(isa.Vec + " kc" + I(j) + " = -k" + I(j) + ";");
-                w.Line(isa.DeclareWidened("kx" + I(j), "kc" + I(j)));
-                w.Line(isa.DeclareDouble("xa" + I(j)));
-            }
-            if (mask.Length > 0) w.Line(isa.Vec + " mask = " + mask + ";");
-            using (w.Block("for (nint r = r0; r < rend; r++)"))
-            {
-                w.Line("nint o = r * width + col;");
-                for (int j = 0; j < vectors; j++)
-                {
-                    string at = j == 0 ? "o" : "o + " + I(j * isa.Width);
-                    string g = "(" + isa.Load("dy", at) + " - kd" + I(j) + ")", e = "(" + isa.Load("x", at) + " + k" + I(j) + ")";
-                    if (mask.Length > 0) { g = "(" + g + " & mask)"; e = "(" + e + " & mask)"; }
-                    w.Line(isa.Vec + " g" + I(j) + " = " + g + ", e" + I(j) + " = " + e + ";");
-                    w.Line("s" + I(j) + " += g" + I(j) + ";");
-                    w.Line("q" + I(j) + " = " + isa.MultiplyAdd("g" + I(j), "e" + I(j), "q" + I(j)) + ";");
-                    w.Line(isa.WidenSubtractAdd("xa" + I(j), mask.Length > 0 ? isa.Select("mask", isa.Load("x", at), "kc" + I(j)) : isa.Load("x", at), "kx" + I(j)));
-                }
-            }
-            for (int j = 0; j < vectors; j++)
-            {
-                string at = j == 0 ? "col" : "col + " + I(j * isa.Width);
-                w.Line(isa.AddToDoubles("u", at, "s" + I(j)));
-                w.Line(isa.AddToDoubles("v", at, "q" + I(j)));
-                w.Line(isa.AddDoublesTo("z", at, "xa" + I(j)));
-            }
-        }
-    }
-
-    /// <summary>Lane-wise sums along a run whose fold index moves with it: u[i] += dy[i], v[i] += dy[i] * (x[i] + m[i]), in double.</summary>
-    private static void EmitGradientReduceLanes(SourceWriter w, VectorIsa isa)
-    {
-        int width = isa.Width;
-        string t = isa.Element;
-        w.Line("/// <summary>u[i] += dy[i] - dz[i], v[i] += (dy[i] - dz[i]) * (x[i] + m[i]), z[i] += x[i] + m[i] over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, added into double" +
-               (isa.IsScalar ? "" : "; the last partial vector overlaps with the finished lanes masked off") + ".</summary>");
-        w.Line(Inline);
-        using (w.Block("private static void GradientReduceLanes_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, nint len, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" + isa.Constraint))
-        {
-            w.Line("nint i = 0;");
-            using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
-            {
-                w.Line(isa.Vec + " xv = " + isa.Load("x", "i") + ", km = " + isa.Load("m", "i") + ";");
-                w.Line(isa.Vec + " g = " + isa.Load("dy", "i") + " - " + isa.Load("dz", "i") + ", e = xv + km, kc = -km;");
-                w.Line(isa.Vec + " q = g * e;");
-                w.Line(isa.AddToDoubles("u", "i", "g"));
-                w.Line(isa.AddToDoubles("v", "i", "q"));
-                w.Line(isa.DeclareWidened("kx", "kc"));
-                w.Line(isa.DeclareDouble("xa"));
-                w.Line(isa.WidenSubtractAdd("xa", "xv", "kx"));
-                w.Line(isa.AddDoublesTo("z", "i", "xa"));
-            }
-            if (!isa.IsScalar)
-            {
-                using (w.Block("if (i < len)"))
-                {
-                    w.Line("nint t = len - " + I(width) + ";");
-                    w.Line(isa.Vec + " mask = " + isa.LastLanes("len - i") + ";");
-                    w.Line(isa.Vec + " km = " + isa.Load("m", "t") + ", kc = -km;");
-                    w.Line(isa.Vec + " g = (" + isa.Load("dy", "t") + " - " + isa.Load("dz", "t") + ") & mask, e = (" + isa.Load("x", "t") + " + km) & mask;");
-                    w.Line(isa.Vec + " q = g * e;");
-                    w.Line(isa.AddToDoubles("u", "t", "g"));
-                    w.Line(isa.AddToDoubles("v", "t", "q"));
-                    w.Line(isa.DeclareWidened("kx", "kc"));
-                    w.Line(isa.DeclareDouble("xa"));
-                    w.Line(isa.WidenSubtractAdd("xa", isa.Select("mask", isa.Load("x", "t"), "kc"), "kx"));
-                    w.Line(isa.AddDoublesTo("z", "t", "xa"));
-                }
-            }
-        }
-        w.Line();
-    }
-
-    /// <summary>
-    /// The loop of a dx run: dy and x loaded, <paramref name="expr"/>(dy, x, index) stored into dx; unrolled, then single
-    /// vectors, then one overlapped vector blended with what is stored (so dx may be dy or x itself).
-    /// </summary>
-    private static void EmitGradientRunLoop(SourceWriter w, VectorIsa isa, System.Func<string, string, string, string> expr,
-        System.Action<string, string, string>? perVector = null)
-    {
-        int u = Context.Unroll, width = isa.Width, step = u * width;
-        w.Line("nint i = 0;");
-        using (w.Block("for (; i + " + I(step) + " <= len; i += " + I(step) + ")"))
-        {
-            for (int j = 0; j < u; j++)
-            {
-                string at = j == 0 ? "i" : "i + " + I(j * width);
-                w.Line(isa.Vec + " d" + I(j) + " = " + isa.Load("dy", at) + ", x" + I(j) + " = " + isa.Load("x", at) + ";");
-            }
-            for (int j = 0; j < u; j++)
-            {
-                string at = j == 0 ? "i" : "i + " + I(j * width);
-                w.Line(isa.Store(expr("d" + I(j), "x" + I(j), at), "dx", at));
-                perVector?.Invoke("d" + I(j), at, "");
-            }
-        }
-        using (w.Block("for (; i + " + I(width) + " <= len; i += " + I(width) + ")"))
-        {
-            w.Line(isa.Store(expr(isa.Load("dy", "i"), isa.Load("x", "i"), "i"), "dx", "i"));
-            perVector?.Invoke(isa.Load("dy", "i"), "i", "");
-        }
-        if (!isa.IsScalar)
-        {
-            using (w.Block("if (i < len)"))
-            {
-                w.Line("nint t = len - " + I(width) + ";");
-                perVector?.Invoke(isa.Load("dy", "t"), "t", isa.LastLanes("len - i"));
-                w.Line(isa.Vec + " tail = " + expr(isa.Load("dy", "t"), isa.Load("x", "t"), "t") + ";");
-                w.Line(isa.Store(isa.Select(isa.LastLanes("len - i"), "tail", isa.Load("dx", "t")), "dx", "t"));
-            }
-        }
-    }
-
-    /// <summary>dx = dy * P + (x + m) * Q + R over a contiguous run, coefficients broadcast or loaded along it.</summary>
-    private static void EmitGradientApplyRun(SourceWriter w, VectorIsa isa, bool vector)
-    {
-        int u = Context.Unroll, width = isa.Width;
-        string t = isa.Element;
-        string Param(string name) => (vector ? "ref " : "") + t + " " + name;
-        w.Line("/// <summary>dx = (dy - dz) * P + (x + m) * Q + R over a run of <paramref name=\"len\"/> (&gt;= " + I(width) + ") elements, unrolled " + I(u) + "x" +
-               (isa.IsScalar ? "" : "; the last partial vector overlaps and is blended with what is stored, so in-place use stays correct") + ".</summary>");
-        w.Line(Inline);
-        using (w.Block("private static void GradientApplyRun_" + isa.Suffix + isa.TypeParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint len, " +
-                       Param("m") + ", " + Param("cp") + ", " + Param("cq") + ", " + Param("cr") + ", " + Param("dz") + ")" + isa.Constraint))
-        {
-            if (!vector)
-                foreach (var c in new[] { "m", "cp", "cq", "cr", "dz" })
-                    w.Line(isa.Vec + " v" + c + " = " + isa.Splat(c) + ";");
-            string C(string c, string at) => vector ? isa.Load(c, at) : "v" + c;
-            string Expr(string g, string xv, string at) =>
-                isa.MultiplyAdd("(" + g + " - " + C("dz", at) + ")", C("cp", at), isa.MultiplyAdd("(" + xv + " + " + C("m", at) + ")", C("cq", at), C("cr", at)));
-            EmitGradientRunLoop(w, isa, Expr);
         }
         w.Line();
     }

@@ -55,8 +55,7 @@ internal static partial class Emitter
             EmitAdaptive(w, ctx);
             EmitStatisticsPass(w, ctx);
             EmitApplyPass(w, ctx);
-            foreach (var isa in ctx.Isas)
-                EmitBackwardPasses(w, ctx, isa);
+            EmitBackwardPasses(w, ctx);
         }
 
         for (int i = closers.Count - 1; i >= 0; i--) closers[i].Dispose();

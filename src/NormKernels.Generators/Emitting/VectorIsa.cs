@@ -1,15 +1,12 @@
-using System.Globalization;
-
 namespace NormKernels.Generators.Emitting;
 
 /// <summary>
-/// One instruction-set path for one element type. Every kernel is emitted once per path from the same
-/// template; this record supplies the spelling of each operation. The multiply-add contract per path:
-/// 512 and 256 fused (FMA hardware is required for them); 128 through <c>TOps</c> (fused on ARM64 and
-/// on x86 with FMA3, multiply-then-add otherwise); scalar multiply-then-add. Within a path the tail uses
-/// the same contract as the body because tails are vectors too.
-/// Accumulators are double: float lanes are widened into double pairs (Lo/Hi) when a chunk is added;
-/// double lanes are added as they are (Lo only).
+/// One instruction-set path for one element type. The normalize layers' nests are emitted once, generic over the
+/// path (<see cref="PathParams"/>), and instantiated per path at the dispatch (<see cref="PathCall"/>); the kernels
+/// still emitted once per path (LRN's) take the spelling of each operation from here. The multiply-add contract per
+/// path: 512 and 256 fused (FMA hardware is required for them); 128 through <c>TOps</c> (fused on ARM64 and on x86
+/// with FMA3, multiply-then-add otherwise); scalar multiply-then-add. Within a path the tail uses the same contract
+/// as the body because tails are vectors too.
 /// </summary>
 internal sealed class VectorIsa
 {
@@ -58,11 +55,7 @@ internal sealed class VectorIsa
 
     public string Vec => IsScalar ? Element : "global::System.Runtime.Intrinsics." + Path + "<" + Element + ">";
 
-    private string DVec => IsScalar ? "double" : "global::System.Runtime.Intrinsics." + Path + "<double>";
-
     private string Static => "global::System.Runtime.Intrinsics." + Path;
-
-    public string Zero => IsScalar ? (IsDouble ? "0d" : "0f") : Vec + ".Zero";
 
     public string Load(string reference, string index) =>
         IsScalar ? "global::System.Runtime.CompilerServices.Unsafe.Add(ref " + reference + ", " + index + ")" : Static + ".LoadUnsafe(ref " + reference + ", (nuint)(" + index + "))";
@@ -70,72 +63,11 @@ internal sealed class VectorIsa
     public string Store(string value, string reference, string index) =>
         IsScalar ? "global::System.Runtime.CompilerServices.Unsafe.Add(ref " + reference + ", " + index + ") = " + value + ";" : Static + ".StoreUnsafe(" + value + ", ref " + reference + ", (nuint)(" + index + "));";
 
-    public string Splat(string value) => IsScalar ? value : Static + ".Create(" + value + ")";
-
     /// <summary><c>a * b + c</c> under this path's contract.</summary>
     public string MultiplyAdd(string a, string b, string c) =>
         Is128 ? "TOps.MultiplyAdd(" + a + ", " + b + ", " + c + ")"
         : IsScalar ? "(" + a + " * " + b + " + " + c + ")"
         : Static + ".FusedMultiplyAdd(" + a + ", " + b + ", " + c + ")";
-
-    /// <summary>A mask selecting the last <paramref name="lanes"/> lanes.</summary>
-    public string LastLanes(string lanes) =>
-        "global::NormKernels.Runtime.Tails.Last" + Bits.ToString(CultureInfo.InvariantCulture) + (IsDouble ? "Double" : "") + "(" + lanes + ")";
-
-    public string Select(string mask, string whenTrue, string whenFalse) => Static + ".ConditionalSelect(" + mask + ", " + whenTrue + ", " + whenFalse + ")";
-
-    /// <summary>Declares double accumulators named <paramref name="d"/> (Lo/Hi pair for float vectors), zeroed.</summary>
-    public string DeclareDouble(string d) =>
-        IsScalar ? "double " + d + " = 0d;"
-        : IsDouble ? DVec + " " + d + "Lo = " + DVec + ".Zero;"
-        : DVec + " " + d + "Lo = " + DVec + ".Zero, " + d + "Hi = " + DVec + ".Zero;";
-
-    /// <summary>Statements adding the vector <paramref name="v"/> to the double accumulators <paramref name="d"/>.</summary>
-    public string WidenAdd(string d, string v) =>
-        IsScalar ? d + " += " + v + ";"
-        : IsDouble ? d + "Lo += " + v + ";"
-        : d + "Lo += " + Static + ".WidenLower(" + v + "); " + d + "Hi += " + Static + ".WidenUpper(" + v + ");";
-
-    /// <summary>The double sum of the accumulators <paramref name="d"/>.</summary>
-    public string SumDouble(string d)
-    {
-        if (IsScalar) return d;
-        string all = IsDouble ? d + "Lo" : d + "Lo + " + d + "Hi";
-        return Is128 ? "TOps.Sum(" + all + ")" : Static + ".Sum(" + all + ")";
-    }
-
-    /// <summary>Statements adding vector <paramref name="v"/> into a double array at <paramref name="index"/>.</summary>
-    public string AddToDoubles(string array, string index, string v)
-    {
-        if (IsScalar) return "global::System.Runtime.CompilerServices.Unsafe.Add(ref " + array + ", " + index + ") += " + v + ";";
-        if (IsDouble) return Static + ".StoreUnsafe(" + Load(array, index) + " + " + v + ", ref " + array + ", (nuint)(" + index + "));";
-        string half = (Width / 2).ToString(CultureInfo.InvariantCulture);
-        return Static + ".StoreUnsafe(" + Load(array, index) + " + " + Static + ".WidenLower(" + v + "), ref " + array + ", (nuint)(" + index + ")); " +
-               Static + ".StoreUnsafe(" + Load(array, index + " + " + half) + " + " + Static + ".WidenUpper(" + v + "), ref " + array + ", (nuint)(" + index + " + " + half + "));";
-    }
-
-    /// <summary>Declares the lanes of <paramref name="v"/> as doubles named <paramref name="name"/> (Lo/Hi pair for float vectors).</summary>
-    public string DeclareWidened(string name, string v) =>
-        IsScalar ? "double " + name + " = (double)" + v + ";"
-        : IsDouble ? DVec + " " + name + "Lo = " + v + ";"
-        : DVec + " " + name + "Lo = " + Static + ".WidenLower(" + v + "), " + name + "Hi = " + Static + ".WidenUpper(" + v + ");";
-
-    /// <summary>Statements adding, lane by lane in double, <paramref name="v"/> minus the widened <paramref name="k"/> (see
-    /// <see cref="DeclareWidened"/>) to the double accumulators <paramref name="d"/>: exact for float lanes, whatever their magnitudes.</summary>
-    public string WidenSubtractAdd(string d, string v, string k) =>
-        IsScalar ? d + " += (double)" + v + " - " + k + ";"
-        : IsDouble ? d + "Lo += " + v + " - " + k + "Lo;"
-        : d + "Lo += " + Static + ".WidenLower(" + v + ") - " + k + "Lo; " + d + "Hi += " + Static + ".WidenUpper(" + v + ") - " + k + "Hi;";
-
-    /// <summary>Statements adding the double accumulators <paramref name="d"/> (one vector's lanes) into a double array at <paramref name="index"/>.</summary>
-    public string AddDoublesTo(string array, string index, string d)
-    {
-        if (IsScalar) return "global::System.Runtime.CompilerServices.Unsafe.Add(ref " + array + ", " + index + ") += " + d + ";";
-        if (IsDouble) return Static + ".StoreUnsafe(" + Load(array, index) + " + " + d + "Lo, ref " + array + ", (nuint)(" + index + "));";
-        string half = (Width / 2).ToString(CultureInfo.InvariantCulture);
-        return Static + ".StoreUnsafe(" + Load(array, index) + " + " + d + "Lo, ref " + array + ", (nuint)(" + index + ")); " +
-               Static + ".StoreUnsafe(" + Load(array, index + " + " + half) + " + " + d + "Hi, ref " + array + ", (nuint)(" + index + " + " + half + "));";
-    }
 
     /// <summary>The call-site spelling of a path method (the 128-bit path passes its ops type).</summary>
     public string Call(string method) => method + "_" + Suffix + (Is128 ? "<TOps>" : "");
@@ -149,6 +81,9 @@ internal sealed class VectorIsa
 
     /// <summary>The shared run kernels for the path of a method emitted with <see cref="PathParams"/>.</summary>
     public static string Runs(string element) => "global::NormKernels.Runtime.Runs<TS, TV, " + element + ">";
+
+    /// <summary>The shared backward run kernels for the path of a method emitted with <see cref="PathParams"/>.</summary>
+    public static string GradientRuns(string element) => "global::NormKernels.Runtime.GradientRuns<TS, TV, " + element + ">";
 
     /// <summary>The runtime struct of this path.</summary>
     public string SimdType => Bits switch

@@ -39,6 +39,8 @@ internal static class GeneratedNames
         "BackwardStatisticsOnPath", "BackwardWithStatisticsOnPath", "CheckBackwardStatistics", "CheckBackwardWithStatistics",
         "CheckSynchronized", "RunSynchronizedBackward", "RunSynchronizedSums", "SynchronizedSumsCore", "SynchronizedBackwardCore",
         "SynchronizedSumsGroup", "SynchronizedBackwardGroup",
+        // The loop nests emitted once, generic over the path (TS, TV).
+        "Statistics", "Apply", "GradientReduce", "GradientApply", "GradientAffineReduce", "GradientAffineApply", "TS", "TV",
     };
 
     /// <summary>Contextual keywords the generated code writes, which a type of that name in scope would capture.</summary>

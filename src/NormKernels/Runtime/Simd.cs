@@ -60,6 +60,35 @@ public partial interface ISimd<TV, T> where TV : struct where T : unmanaged
     /// <summary>Adds, lane by lane in double, <paramref name="v"/> minus <paramref name="k"/> (both widened) to <paramref name="d"/>[<paramref name="i"/> ..]:
     /// exact for float lanes whatever their magnitudes.</summary>
     static abstract void AddWidenedDifference(ref double d, nint i, TV v, TV k);
+
+    /// <summary>The lanes of <paramref name="v"/> widened to double (exactly), as register accumulators hold them.</summary>
+    static abstract Wide<TV> Widen(TV v);
+
+    /// <summary>Adds, lane by lane in double, <paramref name="v"/> widened minus <paramref name="k"/> (lanes already widened, see
+    /// <see cref="Widen"/>) to the register accumulators <paramref name="acc"/>: exact for float lanes whatever their magnitudes.</summary>
+    static abstract void AccumulateWidenedDifference(ref Wide<TV> acc, TV v, Wide<TV> k);
+
+    /// <summary>The double lanes of <paramref name="acc"/> summed in double.</summary>
+    static abstract double SumWide(ref Wide<TV> acc);
+
+    /// <summary>Adds the double lanes of <paramref name="acc"/> to <paramref name="d"/>[<paramref name="i"/> ..].</summary>
+    static abstract void AddWide(ref double d, nint i, ref Wide<TV> acc);
+}
+
+/// <summary>
+/// Double accumulators for the lanes of one vector, kept in registers: the bits of two <typeparamref name="TV"/>
+/// values hold the lanes widened to double (float lanes: <see cref="Lo"/> the lower half, <see cref="Hi"/> the upper;
+/// double lanes: <see cref="Lo"/> alone; the scalar path: one double across the bits of both). <c>default</c> is all
+/// lanes zero. Only the path that wrote it reads it.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public struct Wide<TV> where TV : struct
+{
+    /// <summary>The lower lanes' doubles (all of them for double lanes).</summary>
+    public TV Lo;
+
+    /// <summary>The upper lanes' doubles (float lanes only).</summary>
+    public TV Hi;
 }
 
 /// <summary>The 512-bit path (AVX-512): <c>Vector512</c>, fused multiply-add.</summary>
@@ -156,6 +185,51 @@ public readonly partial struct V512<T> : ISimd<Vector512<T>, T> where T : unmana
             return;
         }
         (Vector512.LoadUnsafe(ref d, (nuint)i) + (v.AsDouble() - k.AsDouble())).StoreUnsafe(ref d, (nuint)i);
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Wide<Vector512<T>> Widen(Vector512<T> v)
+    {
+        Wide<Vector512<T>> w = default;
+        if (typeof(T) == typeof(float))
+        {
+            w.Lo = Vector512.WidenLower(v.AsSingle()).As<double, T>();
+            w.Hi = Vector512.WidenUpper(v.AsSingle()).As<double, T>();
+        }
+        else
+        {
+            w.Lo = v;
+        }
+        return w;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateWidenedDifference(ref Wide<Vector512<T>> acc, Vector512<T> v, Wide<Vector512<T>> k)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            Vector512<float> f = v.AsSingle();
+            acc.Lo = (acc.Lo.AsDouble() + (Vector512.WidenLower(f) - k.Lo.AsDouble())).As<double, T>();
+            acc.Hi = (acc.Hi.AsDouble() + (Vector512.WidenUpper(f) - k.Hi.AsDouble())).As<double, T>();
+            return;
+        }
+        acc.Lo = (acc.Lo.AsDouble() + (v.AsDouble() - k.Lo.AsDouble())).As<double, T>();
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SumWide(ref Wide<Vector512<T>> acc) =>
+        typeof(T) == typeof(float) ? Vector512.Sum(acc.Lo.AsDouble() + acc.Hi.AsDouble()) : Vector512.Sum(acc.Lo.AsDouble());
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddWide(ref double d, nint i, ref Wide<Vector512<T>> acc)
+    {
+        (Vector512.LoadUnsafe(ref d, (nuint)i) + acc.Lo.AsDouble()).StoreUnsafe(ref d, (nuint)i);
+        if (typeof(T) == typeof(float))
+            (Vector512.LoadUnsafe(ref d, (nuint)(i + 8)) + acc.Hi.AsDouble()).StoreUnsafe(ref d, (nuint)(i + 8));
     }
 }
 
@@ -254,6 +328,51 @@ public readonly partial struct V256<T> : ISimd<Vector256<T>, T> where T : unmana
         }
         (Vector256.LoadUnsafe(ref d, (nuint)i) + (v.AsDouble() - k.AsDouble())).StoreUnsafe(ref d, (nuint)i);
     }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Wide<Vector256<T>> Widen(Vector256<T> v)
+    {
+        Wide<Vector256<T>> w = default;
+        if (typeof(T) == typeof(float))
+        {
+            w.Lo = Vector256.WidenLower(v.AsSingle()).As<double, T>();
+            w.Hi = Vector256.WidenUpper(v.AsSingle()).As<double, T>();
+        }
+        else
+        {
+            w.Lo = v;
+        }
+        return w;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateWidenedDifference(ref Wide<Vector256<T>> acc, Vector256<T> v, Wide<Vector256<T>> k)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            Vector256<float> f = v.AsSingle();
+            acc.Lo = (acc.Lo.AsDouble() + (Vector256.WidenLower(f) - k.Lo.AsDouble())).As<double, T>();
+            acc.Hi = (acc.Hi.AsDouble() + (Vector256.WidenUpper(f) - k.Hi.AsDouble())).As<double, T>();
+            return;
+        }
+        acc.Lo = (acc.Lo.AsDouble() + (v.AsDouble() - k.Lo.AsDouble())).As<double, T>();
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SumWide(ref Wide<Vector256<T>> acc) =>
+        typeof(T) == typeof(float) ? Vector256.Sum(acc.Lo.AsDouble() + acc.Hi.AsDouble()) : Vector256.Sum(acc.Lo.AsDouble());
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddWide(ref double d, nint i, ref Wide<Vector256<T>> acc)
+    {
+        (Vector256.LoadUnsafe(ref d, (nuint)i) + acc.Lo.AsDouble()).StoreUnsafe(ref d, (nuint)i);
+        if (typeof(T) == typeof(float))
+            (Vector256.LoadUnsafe(ref d, (nuint)(i + 4)) + acc.Hi.AsDouble()).StoreUnsafe(ref d, (nuint)(i + 4));
+    }
 }
 
 /// <summary>The 128-bit path (SSE on x86, AdvSimd on ARM64): <c>Vector128</c>, multiply-add and lane sums through <typeparamref name="TOps"/>.</summary>
@@ -351,6 +470,51 @@ public readonly partial struct V128<T, TOps> : ISimd<Vector128<T>, T> where T : 
         }
         (Vector128.LoadUnsafe(ref d, (nuint)i) + (v.AsDouble() - k.AsDouble())).StoreUnsafe(ref d, (nuint)i);
     }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Wide<Vector128<T>> Widen(Vector128<T> v)
+    {
+        Wide<Vector128<T>> w = default;
+        if (typeof(T) == typeof(float))
+        {
+            w.Lo = Vector128.WidenLower(v.AsSingle()).As<double, T>();
+            w.Hi = Vector128.WidenUpper(v.AsSingle()).As<double, T>();
+        }
+        else
+        {
+            w.Lo = v;
+        }
+        return w;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateWidenedDifference(ref Wide<Vector128<T>> acc, Vector128<T> v, Wide<Vector128<T>> k)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            Vector128<float> f = v.AsSingle();
+            acc.Lo = (acc.Lo.AsDouble() + (Vector128.WidenLower(f) - k.Lo.AsDouble())).As<double, T>();
+            acc.Hi = (acc.Hi.AsDouble() + (Vector128.WidenUpper(f) - k.Hi.AsDouble())).As<double, T>();
+            return;
+        }
+        acc.Lo = (acc.Lo.AsDouble() + (v.AsDouble() - k.Lo.AsDouble())).As<double, T>();
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SumWide(ref Wide<Vector128<T>> acc) =>
+        typeof(T) == typeof(float) ? TOps.Sum(acc.Lo.AsDouble() + acc.Hi.AsDouble()) : TOps.Sum(acc.Lo.AsDouble());
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddWide(ref double d, nint i, ref Wide<Vector128<T>> acc)
+    {
+        (Vector128.LoadUnsafe(ref d, (nuint)i) + acc.Lo.AsDouble()).StoreUnsafe(ref d, (nuint)i);
+        if (typeof(T) == typeof(float))
+            (Vector128.LoadUnsafe(ref d, (nuint)(i + 2)) + acc.Hi.AsDouble()).StoreUnsafe(ref d, (nuint)(i + 2));
+    }
 }
 
 /// <summary>The scalar path: one element per "vector", multiply then add (two roundings).</summary>
@@ -415,6 +579,28 @@ public readonly partial struct Scalar<T> : ISimd<T, T> where T : unmanaged
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void AddWidenedDifference(ref double d, nint i, T v, T k) => Unsafe.Add(ref d, i) += SumWidened(v) - SumWidened(k);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Wide<T> Widen(T v)
+    {
+        Wide<T> w = default;
+        Unsafe.As<Wide<T>, double>(ref w) = SumWidened(v);
+        return w;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateWidenedDifference(ref Wide<T> acc, T v, Wide<T> k) =>
+        Unsafe.As<Wide<T>, double>(ref acc) += SumWidened(v) - Unsafe.As<Wide<T>, double>(ref k);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SumWide(ref Wide<T> acc) => Unsafe.As<Wide<T>, double>(ref acc);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddWide(ref double d, nint i, ref Wide<T> acc) => Unsafe.Add(ref d, i) += Unsafe.As<Wide<T>, double>(ref acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float S(T v) => Unsafe.As<T, float>(ref v);

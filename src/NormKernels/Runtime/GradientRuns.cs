@@ -1,0 +1,358 @@
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
+
+namespace NormKernels.Runtime;
+
+/// <summary>
+/// The shape-independent inner runs of the generated backward passes, written once for every path
+/// (<typeparamref name="TS"/>), vector type (<typeparamref name="TV"/>) and element type (<typeparamref name="T"/>);
+/// the generated layers keep only their loop nests, which call these on each contiguous run (see <see cref="Runs{TS, TV, T}"/>
+/// for the conventions: runs of at least <c>TS.Count</c> elements, an overlapped masked last vector, in-place safe stores).
+/// </summary>
+/// <remarks>
+/// Precision: the lanes never multiply an offset. With m = -mf (mf the saved mean rounded to the element type) and dz the
+/// gradient's shift (the fold index's first dy), the lanes sum dy - dz and (dy - dz) * (x + m) in the element type over
+/// chunks whose sums are widened and added in double, and x - mf exactly: widened to double lane by lane, summed in double
+/// registers (<see cref="Wide{TV}"/>). The generated code adds the shifts back in double.
+/// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+{
+    private const int Unroll = Runs<TS, TV, T>.Unroll;
+    private const int ChunkVectors = Runs<TS, TV, T>.ChunkVectors;
+
+    // ------------------------------------------------------------------ reduce, one fold index along the run
+
+    /// <summary>
+    /// Over a contiguous run with one fold index: <paramref name="u"/> += sum (dy - dz), <paramref name="v"/> += sum (dy - dz) * (x + m),
+    /// <paramref name="z"/> += sum (x + m) exactly in double.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Reduce(ref T x, ref T dy, nint len, T m, T dz, ref double u, ref double v, ref double z)
+    {
+        int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
+        TV k = TS.Splat(m), kd = TS.Splat(dz);
+        Wide<TV> kx = TS.Widen(TS.Subtract(TS.Zero, k)), xa = default;
+        double su = 0d, sv = 0d;
+        for (nint chunk = 0; chunk < len; chunk += chunkLength)
+        {
+            nint end = len - chunk > chunkLength ? chunk + chunkLength : len;
+            TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+            TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+            nint i = chunk;
+            for (; i + step <= end; i += step)
+            {
+                ReduceStep(ref x, ref dy, i, k, kd, kx, ref s0, ref q0, ref xa);
+                ReduceStep(ref x, ref dy, i + w, k, kd, kx, ref s1, ref q1, ref xa);
+                ReduceStep(ref x, ref dy, i + 2 * w, k, kd, kx, ref s2, ref q2, ref xa);
+                ReduceStep(ref x, ref dy, i + 3 * w, k, kd, kx, ref s3, ref q3, ref xa);
+            }
+            for (; i + w <= end; i += w)
+                ReduceStep(ref x, ref dy, i, k, kd, kx, ref s0, ref q0, ref xa);
+            if (w > 1 && i < end)
+                ReduceStepMasked(ref x, ref dy, end - w, k, kd, kx, TS.LastLanes(end - i), ref s0, ref q0, ref xa);
+            su += TS.SumWidened(TS.Add(TS.Add(s0, s1), TS.Add(s2, s3)));
+            sv += TS.SumWidened(TS.Add(TS.Add(q0, q1), TS.Add(q2, q3)));
+        }
+        u += su;
+        v += sv;
+        z += TS.SumWide(ref xa);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ReduceStep(ref T x, ref T dy, nint at, TV k, TV kd, Wide<TV> kx, ref TV s, ref TV q, ref Wide<TV> xa)
+    {
+        TV xv = TS.Load(ref x, at);
+        TV g = TS.Subtract(TS.Load(ref dy, at), kd);
+        s = TS.Add(s, g);
+        q = TS.MultiplyAdd(g, TS.Add(xv, k), q);
+        TS.AccumulateWidenedDifference(ref xa, xv, kx);
+    }
+
+    // The overlapped last vector: finished lanes masked to 0 (x to -m, which adds 0 to the exact sum).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ReduceStepMasked(ref T x, ref T dy, nint at, TV k, TV kd, Wide<TV> kx, TV mask, ref TV s, ref TV q, ref Wide<TV> xa)
+    {
+        TV xv = TS.Load(ref x, at);
+        TV g = TS.And(TS.Subtract(TS.Load(ref dy, at), kd), mask);
+        s = TS.Add(s, g);
+        q = TS.MultiplyAdd(g, TS.And(TS.Add(xv, k), mask), q);
+        TS.AccumulateWidenedDifference(ref xa, TS.Select(mask, xv, TS.Subtract(TS.Zero, k)), kx);
+    }
+
+    // ------------------------------------------------------------------ reduce, fold indices along the run
+
+    /// <summary>
+    /// Over a contiguous run whose fold index moves with it, lane by lane in double: <paramref name="u"/>[i] += dy[i] - dz[i],
+    /// <paramref name="v"/>[i] += (dy[i] - dz[i]) * (x[i] + m[i]), <paramref name="z"/>[i] += x[i] + m[i] exactly.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ReduceLanes(ref T x, ref T dy, nint len, ref T m, ref T dz, ref double u, ref double v, ref double z)
+    {
+        int w = TS.Count;
+        nint i = 0;
+        for (; i + w <= len; i += w)
+        {
+            TV xv = TS.Load(ref x, i), km = TS.Load(ref m, i);
+            TV g = TS.Subtract(TS.Load(ref dy, i), TS.Load(ref dz, i));
+            TS.AddWidened(ref u, i, g);
+            TS.AddWidened(ref v, i, TS.Multiply(g, TS.Add(xv, km)));
+            TS.AddWidenedDifference(ref z, i, xv, TS.Subtract(TS.Zero, km));
+        }
+        if (w > 1 && i < len)
+        {
+            nint t = len - w;
+            TV mask = TS.LastLanes(len - i);
+            TV xv = TS.Load(ref x, t), km = TS.Load(ref m, t), kc = TS.Subtract(TS.Zero, km);
+            TV g = TS.And(TS.Subtract(TS.Load(ref dy, t), TS.Load(ref dz, t)), mask);
+            TS.AddWidened(ref u, t, g);
+            TS.AddWidened(ref v, t, TS.Multiply(g, TS.And(TS.Add(xv, km), mask)));
+            TS.AddWidenedDifference(ref z, t, TS.Select(mask, xv, kc), kc);
+        }
+    }
+
+    /// <summary>
+    /// Per column j of <paramref name="rows"/> rows of <paramref name="width"/> contiguous fold indices: <paramref name="u"/>[j] += sum (dy - dz[j]),
+    /// <paramref name="v"/>[j] += sum (dy - dz[j]) * (x + m[j]), <paramref name="z"/>[j] += sum (x + m[j]) exactly; vectors of columns held in
+    /// registers over chunks of <see cref="Runs{TS, TV, T}.ChunkVectors"/> rows, each chunk added into double.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ReduceColumns(ref T x, ref T dy, nint rows, nint width, ref T m, ref T dz, ref double u, ref double v, ref double z)
+    {
+        int w = TS.Count, step = Unroll * w;
+        for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
+        {
+            nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
+            nint j = 0;
+            for (; j + step <= width; j += step)
+            {
+                TV k0 = TS.Load(ref m, j), k1 = TS.Load(ref m, j + w), k2 = TS.Load(ref m, j + 2 * w), k3 = TS.Load(ref m, j + 3 * w);
+                TV d0 = TS.Load(ref dz, j), d1 = TS.Load(ref dz, j + w), d2 = TS.Load(ref dz, j + 2 * w), d3 = TS.Load(ref dz, j + 3 * w);
+                Wide<TV> c0 = TS.Widen(TS.Subtract(TS.Zero, k0)), c1 = TS.Widen(TS.Subtract(TS.Zero, k1));
+                Wide<TV> c2 = TS.Widen(TS.Subtract(TS.Zero, k2)), c3 = TS.Widen(TS.Subtract(TS.Zero, k3));
+                TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+                TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+                Wide<TV> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (nint r = r0; r < rend; r++)
+                {
+                    nint o = r * width + j;
+                    ReduceStep(ref x, ref dy, o, k0, d0, c0, ref s0, ref q0, ref a0);
+                    ReduceStep(ref x, ref dy, o + w, k1, d1, c1, ref s1, ref q1, ref a1);
+                    ReduceStep(ref x, ref dy, o + 2 * w, k2, d2, c2, ref s2, ref q2, ref a2);
+                    ReduceStep(ref x, ref dy, o + 3 * w, k3, d3, c3, ref s3, ref q3, ref a3);
+                }
+                ColumnTotals(j, s0, q0, ref a0, ref u, ref v, ref z);
+                ColumnTotals(j + w, s1, q1, ref a1, ref u, ref v, ref z);
+                ColumnTotals(j + 2 * w, s2, q2, ref a2, ref u, ref v, ref z);
+                ColumnTotals(j + 3 * w, s3, q3, ref a3, ref u, ref v, ref z);
+            }
+            for (; j + w <= width; j += w)
+                ColumnVector(ref x, ref dy, r0, rend, width, j, ref m, ref dz, ref u, ref v, ref z, false, default);
+            if (w > 1 && j < width)
+                ColumnVector(ref x, ref dy, r0, rend, width, width - w, ref m, ref dz, ref u, ref v, ref z, true, TS.LastLanes(width - j));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ColumnVector(ref T x, ref T dy, nint r0, nint rend, nint width, nint col, ref T m, ref T dz,
+        ref double u, ref double v, ref double z, bool masked, TV mask)
+    {
+        TV k = TS.Load(ref m, col), kd = TS.Load(ref dz, col);
+        TV s = TS.Zero, q = TS.Zero;
+        Wide<TV> kx = TS.Widen(TS.Subtract(TS.Zero, k)), xa = default;
+        for (nint r = r0; r < rend; r++)
+        {
+            if (masked) ReduceStepMasked(ref x, ref dy, r * width + col, k, kd, kx, mask, ref s, ref q, ref xa);
+            else ReduceStep(ref x, ref dy, r * width + col, k, kd, kx, ref s, ref q, ref xa);
+        }
+        ColumnTotals(col, s, q, ref xa, ref u, ref v, ref z);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ColumnTotals(nint col, TV s, TV q, ref Wide<TV> xa, ref double u, ref double v, ref double z)
+    {
+        TS.AddWidened(ref u, col, s);
+        TS.AddWidened(ref v, col, q);
+        TS.AddWide(ref z, col, ref xa);
+    }
+
+    // ------------------------------------------------------------------ apply
+
+    /// <summary>
+    /// dx = (dy - dz) * P + (x + m) * Q + R over a contiguous run; <typeparamref name="TF"/> says whether m, P, Q, R, dz are one
+    /// value (one fold index along the run) or loaded along it. The last partial vector is blended with what is stored, so dx
+    /// may be dy or x itself.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Apply<TF>(ref T x, ref T dy, ref T dx, nint len, ref T m, ref T p, ref T q, ref T r, ref T dz) where TF : struct, IOperand
+    {
+        int w = TS.Count, step = Unroll * w;
+        TV vm = TF.Lanes ? TS.Zero : TS.Splat(m), vp = TF.Lanes ? TS.Zero : TS.Splat(p), vq = TF.Lanes ? TS.Zero : TS.Splat(q);
+        TV vr = TF.Lanes ? TS.Zero : TS.Splat(r), vd = TF.Lanes ? TS.Zero : TS.Splat(dz);
+        // The refs advance with the run (ref reassignment, here: a helper would move only its own copies) and every load is at a
+        // constant offset from one of them: with up to eight streams, indices shared between them would be common subexpressions
+        // the JIT keeps in registers, and spills.
+        nint n = len;
+        for (; n >= step; n -= step)
+        {
+            TV d0 = TS.Load(ref dy, 0), d1 = TS.Load(ref dy, w), d2 = TS.Load(ref dy, 2 * w), d3 = TS.Load(ref dy, 3 * w);
+            TV x0 = TS.Load(ref x, 0), x1 = TS.Load(ref x, w), x2 = TS.Load(ref x, 2 * w), x3 = TS.Load(ref x, 3 * w);
+            TS.Store(ApplyExpression<TF>(d0, x0, 0, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, 0);
+            TS.Store(ApplyExpression<TF>(d1, x1, w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, w);
+            TS.Store(ApplyExpression<TF>(d2, x2, 2 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, 2 * w);
+            TS.Store(ApplyExpression<TF>(d3, x3, 3 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, 3 * w);
+            x = ref Unsafe.Add(ref x, step);
+            dy = ref Unsafe.Add(ref dy, step);
+            dx = ref Unsafe.Add(ref dx, step);
+            if (TF.Lanes)
+            {
+                m = ref Unsafe.Add(ref m, step);
+                p = ref Unsafe.Add(ref p, step);
+                q = ref Unsafe.Add(ref q, step);
+                r = ref Unsafe.Add(ref r, step);
+                dz = ref Unsafe.Add(ref dz, step);
+            }
+        }
+        for (; n >= w; n -= w)
+        {
+            TS.Store(ApplyExpression<TF>(TS.Load(ref dy, 0), TS.Load(ref x, 0), 0, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, 0);
+            x = ref Unsafe.Add(ref x, w);
+            dy = ref Unsafe.Add(ref dy, w);
+            dx = ref Unsafe.Add(ref dx, w);
+            if (TF.Lanes)
+            {
+                m = ref Unsafe.Add(ref m, w);
+                p = ref Unsafe.Add(ref p, w);
+                q = ref Unsafe.Add(ref q, w);
+                r = ref Unsafe.Add(ref r, w);
+                dz = ref Unsafe.Add(ref dz, w);
+            }
+        }
+        if (w > 1 && n > 0)
+        {
+            // The run's last w elements, which start n - w (< 0) from where the refs stand.
+            nint t = n - w;
+            TV tail = ApplyExpression<TF>(TS.Load(ref dy, t), TS.Load(ref x, t), t, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
+            TS.Store(TS.Select(TS.LastLanes(n), tail, TS.Load(ref dx, t)), ref dx, t);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV ApplyExpression<TF>(TV d, TV xv, nint at, ref T m, ref T p, ref T q, ref T r, ref T dz, TV vm, TV vp, TV vq, TV vr, TV vd)
+        where TF : struct, IOperand
+    {
+        TV M = TF.Lanes ? TS.Load(ref m, at) : vm, P = TF.Lanes ? TS.Load(ref p, at) : vp, Q = TF.Lanes ? TS.Load(ref q, at) : vq;
+        TV R = TF.Lanes ? TS.Load(ref r, at) : vr, D = TF.Lanes ? TS.Load(ref dz, at) : vd;
+        return TS.MultiplyAdd(TS.Subtract(d, D), P, TS.MultiplyAdd(TS.Add(xv, M), Q, R));
+    }
+
+    // ------------------------------------------------------------------ one statistic per block, gamma along the run
+
+    /// <summary>
+    /// One statistic's run, gamma g loaded along it (gb the block's first gamma): <paramref name="a"/> += sum g * (dy - dz),
+    /// <paramref name="b"/> += sum g * (dy - dz) * (x + m), <paramref name="gs"/> += sum (g - gb), <paramref name="hs"/> += sum (g - gb) * (x + m)
+    /// (element-type lanes over chunks added into double), <paramref name="xs"/> += sum (x + m) exactly in double; and per element, in
+    /// double, <paramref name="dbeta"/>[i] += dy[i], <paramref name="dgamma"/>[i] += dy[i] * ((x[i] + m) * r + c0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AffineReduce(ref T x, ref T dy, nint len, T m, T dz, T gb, T r, T c0, ref T g,
+        ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
+    {
+        // Two accumulators of each sum (four sums in flight), chunks as long as the other reductions'.
+        int w = TS.Count, step = 2 * w, chunkLength = ChunkVectors * Unroll * w;
+        TV k = TS.Splat(m), kd = TS.Splat(dz), kg = TS.Splat(gb), vr = TS.Splat(r), vc = TS.Splat(c0), kc = TS.Subtract(TS.Zero, k);
+        Wide<TV> kx = TS.Widen(kc), xa = default;
+        double ta = 0d, tb = 0d, tg = 0d, th = 0d;
+        for (nint chunk = 0; chunk < len; chunk += chunkLength)
+        {
+            nint end = len - chunk > chunkLength ? chunk + chunkLength : len;
+            TV s0 = TS.Zero, s1 = TS.Zero, q0 = TS.Zero, q1 = TS.Zero, w0 = TS.Zero, w1 = TS.Zero, h0 = TS.Zero, h1 = TS.Zero;
+            nint i = chunk;
+            for (; i + step <= end; i += step)
+            {
+                AffineStep(ref x, ref dy, ref g, i, k, kd, kg, vr, vc, kc, kx, false, default, ref s0, ref q0, ref w0, ref h0, ref xa, ref dbeta, ref dgamma);
+                AffineStep(ref x, ref dy, ref g, i + w, k, kd, kg, vr, vc, kc, kx, false, default, ref s1, ref q1, ref w1, ref h1, ref xa, ref dbeta, ref dgamma);
+            }
+            for (; i + w <= end; i += w)
+                AffineStep(ref x, ref dy, ref g, i, k, kd, kg, vr, vc, kc, kx, false, default, ref s0, ref q0, ref w0, ref h0, ref xa, ref dbeta, ref dgamma);
+            if (w > 1 && i < end)
+                AffineStep(ref x, ref dy, ref g, end - w, k, kd, kg, vr, vc, kc, kx, true, TS.LastLanes(end - i), ref s0, ref q0, ref w0, ref h0, ref xa, ref dbeta, ref dgamma);
+            ta += TS.SumWidened(TS.Add(s0, s1));
+            tb += TS.SumWidened(TS.Add(q0, q1));
+            tg += TS.SumWidened(TS.Add(w0, w1));
+            th += TS.SumWidened(TS.Add(h0, h1));
+        }
+        a += ta;
+        b += tb;
+        gs += tg;
+        hs += th;
+        xs += TS.SumWide(ref xa);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AffineStep(ref T x, ref T dy, ref T g, nint at, TV k, TV kd, TV kg, TV vr, TV vc, TV kc, Wide<TV> kx, bool masked, TV mask,
+        ref TV s, ref TV q, ref TV ws, ref TV h, ref Wide<TV> xa, ref double dbeta, ref double dgamma)
+    {
+        TV xv = TS.Load(ref x, at), d = TS.Load(ref dy, at), gv = TS.Load(ref g, at);
+        TV e = TS.Add(xv, k), gd = TS.Multiply(gv, TS.Subtract(d, kd)), hm = TS.Subtract(gv, kg);
+        if (masked)
+        {
+            d = TS.And(d, mask);
+            e = TS.And(e, mask);
+            gd = TS.And(gd, mask);
+            hm = TS.And(hm, mask);
+            xv = TS.Select(mask, xv, kc);
+        }
+        s = TS.Add(s, gd);
+        q = TS.MultiplyAdd(gd, e, q);
+        ws = TS.Add(ws, hm);
+        h = TS.MultiplyAdd(hm, e, h);
+        TS.AccumulateWidenedDifference(ref xa, xv, kx);
+        TS.AddWidened(ref dbeta, at, d);
+        TS.AddWidened(ref dgamma, at, TS.Multiply(d, TS.MultiplyAdd(e, vr, vc)));
+    }
+
+    /// <summary>
+    /// One statistic's run: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr, and <paramref name="dgamma"/>[i] += dy[i] * c1 in
+    /// double (dgamma's share of the mean's correction, known only after the sums). dy is read before dx is written, so dx may be dy
+    /// or x itself; the last partial vector is blended with what is stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AffineApply(ref T x, ref T dy, ref T dx, nint len, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref double dgamma)
+    {
+        int w = TS.Count, step = Unroll * w;
+        TV k = TS.Splat(m), vr = TS.Splat(r), vq = TS.Splat(q), vrr = TS.Splat(rr), kd = TS.Splat(dz), kg = TS.Splat(gb), vc = TS.Splat(c1);
+        nint i = 0;
+        for (; i + step <= len; i += step)
+        {
+            TV d0 = TS.Load(ref dy, i), d1 = TS.Load(ref dy, i + w), d2 = TS.Load(ref dy, i + 2 * w), d3 = TS.Load(ref dy, i + 3 * w);
+            TV x0 = TS.Load(ref x, i), x1 = TS.Load(ref x, i + w), x2 = TS.Load(ref x, i + 2 * w), x3 = TS.Load(ref x, i + 3 * w);
+            AffineApplyVector(d0, x0, ref g, ref dx, ref dgamma, i, k, vr, vq, vrr, kd, kg, vc);
+            AffineApplyVector(d1, x1, ref g, ref dx, ref dgamma, i + w, k, vr, vq, vrr, kd, kg, vc);
+            AffineApplyVector(d2, x2, ref g, ref dx, ref dgamma, i + 2 * w, k, vr, vq, vrr, kd, kg, vc);
+            AffineApplyVector(d3, x3, ref g, ref dx, ref dgamma, i + 3 * w, k, vr, vq, vrr, kd, kg, vc);
+        }
+        for (; i + w <= len; i += w)
+            AffineApplyVector(TS.Load(ref dy, i), TS.Load(ref x, i), ref g, ref dx, ref dgamma, i, k, vr, vq, vrr, kd, kg, vc);
+        if (w > 1 && i < len)
+        {
+            nint t = len - w;
+            TV mask = TS.LastLanes(len - i);
+            TV d = TS.Load(ref dy, t);
+            TS.AddWidened(ref dgamma, t, TS.Multiply(TS.And(d, mask), vc));
+            TV tail = AffineApplyExpression(d, TS.Load(ref x, t), TS.Load(ref g, t), k, vr, vq, vrr, kd, kg);
+            TS.Store(TS.Select(mask, tail, TS.Load(ref dx, t)), ref dx, t);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AffineApplyVector(TV d, TV xv, ref T g, ref T dx, ref double dgamma, nint at, TV k, TV vr, TV vq, TV vrr, TV kd, TV kg, TV vc)
+    {
+        TS.Store(AffineApplyExpression(d, xv, TS.Load(ref g, at), k, vr, vq, vrr, kd, kg), ref dx, at);
+        TS.AddWidened(ref dgamma, at, TS.Multiply(d, vc));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV AffineApplyExpression(TV d, TV xv, TV gv, TV k, TV vr, TV vq, TV vrr, TV kd, TV kg) =>
+        TS.MultiplyAdd(TS.MultiplyAdd(TS.Subtract(d, kd), gv, TS.Multiply(TS.Subtract(gv, kg), kd)), vr, TS.MultiplyAdd(TS.Add(xv, k), vq, vrr));
+}
