@@ -431,24 +431,16 @@ namespace Layers
             int statistics = 1;
             int coefficients = 1;
             int accumulators = 1;
-            double[][] doubles = new double[workers][];
-            float[][] elements = new float[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * accumulators + 2 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(3 * coefficients + accumulators);
-            }
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 2 * accumulators + 2 * statistics, 3 * coefficients + accumulators);
+            double[][] doubles = workerScratch.Doubles;
+            float[][] elements = workerScratch.Elements;
             try
             {
                 global::NormKernels.Runtime.ParallelUnits.For(units, workers, new TrainingBlock<TOps>(path, e_n, e_c, e_h, e_w, epsilon, doubles, elements, meanResidual), input, output, gamma, beta, stat0, stat1);
             }
             finally
             {
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -536,24 +528,16 @@ namespace Layers
             int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
             int statistics = 1;
             int coefficients = 1;
-            double[][] doubles = new double[workers][];
-            float[][] elements = new float[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(3 * coefficients);
-            }
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 2 * statistics, 3 * coefficients);
+            double[][] doubles = workerScratch.Doubles;
+            float[][] elements = workerScratch.Elements;
             try
             {
                 global::NormKernels.Runtime.ParallelUnits.For(units, workers, new InferenceBlock<TOps>(path, e_n, e_c, e_h, e_w, epsilon, doubles, elements, meanResidual), input, output, gamma, beta, global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(runningMean), runningMean.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(runningVar), runningVar.Length));
             }
             finally
             {
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -634,13 +618,9 @@ namespace Layers
             int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
             int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);
             double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            double[][] doubles = new double[workers][];
-            float[][] elements = new float[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * coefficients + 5 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(5 * coefficients);
-            }
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
+            double[][] doubles = workerScratch.Doubles;
+            float[][] elements = workerScratch.Elements;
             try
             {
                 new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
@@ -661,11 +641,7 @@ namespace Layers
             finally
             {
                 global::System.Buffers.ArrayPool<double>.Shared.Return(gradPartials);
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -725,10 +701,10 @@ namespace Layers
                     new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientReduce_V512(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientReduce_V256(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientReduce_V128<TOps>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce_Scalar(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector512: GradientReduce<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector256: GradientReduce<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector128: GradientReduce<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        default: GradientReduce<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
                     }
                     new global::System.Span<double>(doubles, 3 * coefficients, statistics).Clear();
                     new global::System.Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
@@ -771,10 +747,10 @@ namespace Layers
                     coefR = (float)(sumA + shiftR * coefp + (centerR - mu) * coefq);
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientApply_V512(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientApply_V256(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientApply_V128<TOps>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        default: GradientApply_Scalar(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case global::NormKernels.KernelPath.Vector512: GradientApply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case global::NormKernels.KernelPath.Vector256: GradientApply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case global::NormKernels.KernelPath.Vector128: GradientApply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        default: GradientApply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
                     }
                 }
             }
@@ -878,13 +854,9 @@ namespace Layers
             // Units: one per block (c), as in the training forward; each worker has its own scratch.
             int units = (int)e_c;
             int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            double[][] doubles = new double[workers][];
-            float[][] elements = new float[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * accumulators + 2 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(3 * coefficients + accumulators);
-            }
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 2 * accumulators + 2 * statistics, 3 * coefficients + accumulators);
+            double[][] doubles = workerScratch.Doubles;
+            float[][] elements = workerScratch.Elements;
             try
             {
                 // The double outputs travel as spans of the element type (same bytes) and are read back as double in the units.
@@ -892,11 +864,7 @@ namespace Layers
             }
             finally
             {
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -1121,13 +1089,9 @@ namespace Layers
             int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
             int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);
             double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            double[][] doubles = new double[workers][];
-            float[][] elements = new float[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * coefficients + 5 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(5 * coefficients);
-            }
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
+            double[][] doubles = workerScratch.Doubles;
+            float[][] elements = workerScratch.Elements;
             double[] sums = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * totalStatistics);
             try
             {
@@ -1140,11 +1104,7 @@ namespace Layers
             {
                 global::System.Buffers.ArrayPool<double>.Shared.Return(sums);
                 global::System.Buffers.ArrayPool<double>.Shared.Return(gradPartials);
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -1160,13 +1120,9 @@ namespace Layers
             int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
             int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);
             double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            double[][] doubles = new double[workers][];
-            float[][] elements = new float[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * coefficients + 5 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(5 * coefficients);
-            }
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
+            double[][] doubles = workerScratch.Doubles;
+            float[][] elements = workerScratch.Elements;
             double[] sums = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * totalStatistics);
             try
             {
@@ -1192,11 +1148,7 @@ namespace Layers
             {
                 global::System.Buffers.ArrayPool<double>.Shared.Return(sums);
                 global::System.Buffers.ArrayPool<double>.Shared.Return(gradPartials);
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -1254,10 +1206,10 @@ namespace Layers
                     new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientReduce_V512(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientReduce_V256(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientReduce_V128<TOps>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce_Scalar(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector512: GradientReduce<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector256: GradientReduce<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector128: GradientReduce<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        default: GradientReduce<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
                     }
                     new global::System.Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
                     // A = sum g * U, B = sum g * V per statistic.
@@ -1334,10 +1286,10 @@ namespace Layers
                     new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientReduce_V512(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientReduce_V256(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientReduce_V128<TOps>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce_Scalar(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector512: GradientReduce<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector256: GradientReduce<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector128: GradientReduce<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        default: GradientReduce<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
                     }
                     // dbeta += U, dgamma += V * rstd per parameter: this shard's share.
                     double shift = coefD, center = -(double)coefM;
@@ -1362,10 +1314,10 @@ namespace Layers
                     coefR = (float)(sumA + shiftR * coefp + (centerR - mu) * coefq);
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientApply_V512(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientApply_V256(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientApply_V128<TOps>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        default: GradientApply_Scalar(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case global::NormKernels.KernelPath.Vector512: GradientApply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case global::NormKernels.KernelPath.Vector256: GradientApply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case global::NormKernels.KernelPath.Vector128: GradientApply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        default: GradientApply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
                     }
                 }
             }
@@ -1401,8 +1353,8 @@ namespace Layers
             }
         }
 
-        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Vector512 path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
-        private static void GradientReduce_V512(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z)
+        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
+        private static void GradientReduce<TS, TV>(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
         {
             nint len0 = e_n;
             nint st_x0 = (e_c * e_h * e_w);
@@ -1411,12 +1363,12 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientReduceRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
+                global::NormKernels.Runtime.GradientRuns<TS, TV, float>.Reduce(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
             }
         }
 
-        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), Vector512 path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply_V512(ref float x, ref float dy, ref float dx, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz)
+        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
+        private static void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
         {
             nint len0 = e_n;
             nint st_x0 = (e_c * e_h * e_w);
@@ -1425,450 +1377,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientApplyRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, m, cp, cq, cr, dz);
-            }
-        }
-
-        /// <summary>u += sum (dy - dz), v += sum (dy - dz) * (x + m), z += sum (x + m) over a run of <paramref name="len"/> (&gt;= 16) elements; chunks of 1024 elements added into double.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientReduceRun_V512(ref float x, ref float dy, nint len, float m, float dz, ref double u, ref double v, ref double z)
-        {
-            global::System.Runtime.Intrinsics.Vector512<float> k = global::System.Runtime.Intrinsics.Vector512.Create(m), kd = global::System.Runtime.Intrinsics.Vector512.Create(dz), kc = global::System.Runtime.Intrinsics.Vector512.Create((-m));
-            global::System.Runtime.Intrinsics.Vector512<double> kxLo = global::System.Runtime.Intrinsics.Vector512.WidenLower(kc), kxHi = global::System.Runtime.Intrinsics.Vector512.WidenUpper(kc);
-            global::System.Runtime.Intrinsics.Vector512<double> xaLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, xaHi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector512<double> sLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, sHi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector512<double> qLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, qHi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 1024)
-            {
-                nint end = len - chunk > 1024 ? chunk + 1024 : len;
-                global::System.Runtime.Intrinsics.Vector512<float> s0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<float> s1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero, q1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<float> s2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero, q2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<float> s3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero, q3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                nint i = chunk;
-                for (; i + 64 <= end; i += 64)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<float> g0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)) - kd), e0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) + k);
-                    s0 += g0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g0, e0, q0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i))) - kxHi;
-                    global::System.Runtime.Intrinsics.Vector512<float> g1 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 16)) - kd), e1 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 16)) + k);
-                    s1 += g1;
-                    q1 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g1, e1, q1);
-                    xaLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 16))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 16))) - kxHi;
-                    global::System.Runtime.Intrinsics.Vector512<float> g2 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 32)) - kd), e2 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 32)) + k);
-                    s2 += g2;
-                    q2 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g2, e2, q2);
-                    xaLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 32))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 32))) - kxHi;
-                    global::System.Runtime.Intrinsics.Vector512<float> g3 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 48)) - kd), e3 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 48)) + k);
-                    s3 += g3;
-                    q3 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g3, e3, q3);
-                    xaLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 48))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 48))) - kxHi;
-                }
-                for (; i + 16 <= end; i += 16)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<float> g0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)) - kd), e0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) + k);
-                    s0 += g0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g0, e0, q0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i))) - kxHi;
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<float> g0 = ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(end - 16)) - kd) & global::NormKernels.Runtime.Tails.Last512(end - i)), e0 = ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(end - 16)) + k) & global::NormKernels.Runtime.Tails.Last512(end - i));
-                    s0 += g0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g0, e0, q0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::NormKernels.Runtime.Tails.Last512(end - i), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(end - 16)), kc)) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::NormKernels.Runtime.Tails.Last512(end - i), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(end - 16)), kc)) - kxHi;
-                }
-                s0 = ((s0 + s1) + (s2 + s3));
-                q0 = ((q0 + q1) + (q2 + q3));
-                sLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(s0); sHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(s0);
-                qLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(q0); qHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(q0);
-            }
-            u += global::System.Runtime.Intrinsics.Vector512.Sum(sLo + sHi);
-            v += global::System.Runtime.Intrinsics.Vector512.Sum(qLo + qHi);
-            z += global::System.Runtime.Intrinsics.Vector512.Sum(xaLo + xaHi);
-        }
-
-        /// <summary>dx = (dy - dz) * P + (x + m) * Q + R over a run of <paramref name="len"/> (&gt;= 16) elements, unrolled 4x; the last partial vector overlaps and is blended with what is stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientApplyRun_V512(ref float x, ref float dy, ref float dx, nint len, float m, float cp, float cq, float cr, float dz)
-        {
-            global::System.Runtime.Intrinsics.Vector512<float> vm = global::System.Runtime.Intrinsics.Vector512.Create(m);
-            global::System.Runtime.Intrinsics.Vector512<float> vcp = global::System.Runtime.Intrinsics.Vector512.Create(cp);
-            global::System.Runtime.Intrinsics.Vector512<float> vcq = global::System.Runtime.Intrinsics.Vector512.Create(cq);
-            global::System.Runtime.Intrinsics.Vector512<float> vcr = global::System.Runtime.Intrinsics.Vector512.Create(cr);
-            global::System.Runtime.Intrinsics.Vector512<float> vdz = global::System.Runtime.Intrinsics.Vector512.Create(dz);
-            nint i = 0;
-            for (; i + 64 <= len; i += 64)
-            {
-                global::System.Runtime.Intrinsics.Vector512<float> d0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)), x0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512<float> d1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 16)), x1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512<float> d2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 32)), x2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 32));
-                global::System.Runtime.Intrinsics.Vector512<float> d3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 48)), x3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 48));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d0 - vdz), vcp, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x0 + vm), vcq, vcr)), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d1 - vdz), vcp, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x1 + vm), vcq, vcr)), ref dx, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d2 - vdz), vcp, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x2 + vm), vcq, vcr)), ref dx, (nuint)(i + 32));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d3 - vdz), vcp, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x3 + vm), vcq, vcr)), ref dx, (nuint)(i + 48));
-            }
-            for (; i + 16 <= len; i += 16)
-            {
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)) - vdz), vcp, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) + vm), vcq, vcr)), ref dx, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 16;
-                global::System.Runtime.Intrinsics.Vector512<float> tail = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(t)) - vdz), vcp, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(t)) + vm), vcq, vcr));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::NormKernels.Runtime.Tails.Last512(len - i), tail, global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Vector256 path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
-        private static void GradientReduce_V256(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z)
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                GradientReduceRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
-            }
-        }
-
-        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), Vector256 path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply_V256(ref float x, ref float dy, ref float dx, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz)
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                GradientApplyRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, m, cp, cq, cr, dz);
-            }
-        }
-
-        /// <summary>u += sum (dy - dz), v += sum (dy - dz) * (x + m), z += sum (x + m) over a run of <paramref name="len"/> (&gt;= 8) elements; chunks of 512 elements added into double.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientReduceRun_V256(ref float x, ref float dy, nint len, float m, float dz, ref double u, ref double v, ref double z)
-        {
-            global::System.Runtime.Intrinsics.Vector256<float> k = global::System.Runtime.Intrinsics.Vector256.Create(m), kd = global::System.Runtime.Intrinsics.Vector256.Create(dz), kc = global::System.Runtime.Intrinsics.Vector256.Create((-m));
-            global::System.Runtime.Intrinsics.Vector256<double> kxLo = global::System.Runtime.Intrinsics.Vector256.WidenLower(kc), kxHi = global::System.Runtime.Intrinsics.Vector256.WidenUpper(kc);
-            global::System.Runtime.Intrinsics.Vector256<double> xaLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, xaHi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector256<double> sLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, sHi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector256<double> qLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, qHi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 512)
-            {
-                nint end = len - chunk > 512 ? chunk + 512 : len;
-                global::System.Runtime.Intrinsics.Vector256<float> s0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<float> s1 = global::System.Runtime.Intrinsics.Vector256<float>.Zero, q1 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<float> s2 = global::System.Runtime.Intrinsics.Vector256<float>.Zero, q2 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<float> s3 = global::System.Runtime.Intrinsics.Vector256<float>.Zero, q3 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                nint i = chunk;
-                for (; i + 32 <= end; i += 32)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<float> g0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)) - kd), e0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) + k);
-                    s0 += g0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g0, e0, q0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i))) - kxHi;
-                    global::System.Runtime.Intrinsics.Vector256<float> g1 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 8)) - kd), e1 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 8)) + k);
-                    s1 += g1;
-                    q1 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g1, e1, q1);
-                    xaLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 8))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 8))) - kxHi;
-                    global::System.Runtime.Intrinsics.Vector256<float> g2 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 16)) - kd), e2 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 16)) + k);
-                    s2 += g2;
-                    q2 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g2, e2, q2);
-                    xaLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 16))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 16))) - kxHi;
-                    global::System.Runtime.Intrinsics.Vector256<float> g3 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 24)) - kd), e3 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 24)) + k);
-                    s3 += g3;
-                    q3 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g3, e3, q3);
-                    xaLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 24))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 24))) - kxHi;
-                }
-                for (; i + 8 <= end; i += 8)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<float> g0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)) - kd), e0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) + k);
-                    s0 += g0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g0, e0, q0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i))) - kxHi;
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<float> g0 = ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(end - 8)) - kd) & global::NormKernels.Runtime.Tails.Last256(end - i)), e0 = ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(end - 8)) + k) & global::NormKernels.Runtime.Tails.Last256(end - i));
-                    s0 += g0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g0, e0, q0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::NormKernels.Runtime.Tails.Last256(end - i), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(end - 8)), kc)) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::NormKernels.Runtime.Tails.Last256(end - i), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(end - 8)), kc)) - kxHi;
-                }
-                s0 = ((s0 + s1) + (s2 + s3));
-                q0 = ((q0 + q1) + (q2 + q3));
-                sLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(s0); sHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(s0);
-                qLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(q0); qHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(q0);
-            }
-            u += global::System.Runtime.Intrinsics.Vector256.Sum(sLo + sHi);
-            v += global::System.Runtime.Intrinsics.Vector256.Sum(qLo + qHi);
-            z += global::System.Runtime.Intrinsics.Vector256.Sum(xaLo + xaHi);
-        }
-
-        /// <summary>dx = (dy - dz) * P + (x + m) * Q + R over a run of <paramref name="len"/> (&gt;= 8) elements, unrolled 4x; the last partial vector overlaps and is blended with what is stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientApplyRun_V256(ref float x, ref float dy, ref float dx, nint len, float m, float cp, float cq, float cr, float dz)
-        {
-            global::System.Runtime.Intrinsics.Vector256<float> vm = global::System.Runtime.Intrinsics.Vector256.Create(m);
-            global::System.Runtime.Intrinsics.Vector256<float> vcp = global::System.Runtime.Intrinsics.Vector256.Create(cp);
-            global::System.Runtime.Intrinsics.Vector256<float> vcq = global::System.Runtime.Intrinsics.Vector256.Create(cq);
-            global::System.Runtime.Intrinsics.Vector256<float> vcr = global::System.Runtime.Intrinsics.Vector256.Create(cr);
-            global::System.Runtime.Intrinsics.Vector256<float> vdz = global::System.Runtime.Intrinsics.Vector256.Create(dz);
-            nint i = 0;
-            for (; i + 32 <= len; i += 32)
-            {
-                global::System.Runtime.Intrinsics.Vector256<float> d0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)), x0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256<float> d1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 8)), x1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256<float> d2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 16)), x2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector256<float> d3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 24)), x3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 24));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d0 - vdz), vcp, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x0 + vm), vcq, vcr)), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d1 - vdz), vcp, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x1 + vm), vcq, vcr)), ref dx, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d2 - vdz), vcp, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x2 + vm), vcq, vcr)), ref dx, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d3 - vdz), vcp, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x3 + vm), vcq, vcr)), ref dx, (nuint)(i + 24));
-            }
-            for (; i + 8 <= len; i += 8)
-            {
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)) - vdz), vcp, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) + vm), vcq, vcr)), ref dx, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 8;
-                global::System.Runtime.Intrinsics.Vector256<float> tail = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(t)) - vdz), vcp, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(t)) + vm), vcq, vcr));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::NormKernels.Runtime.Tails.Last256(len - i), tail, global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Vector128 path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
-        private static void GradientReduce_V128<TOps>(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                GradientReduceRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
-            }
-        }
-
-        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), Vector128 path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply_V128<TOps>(ref float x, ref float dy, ref float dx, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                GradientApplyRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, m, cp, cq, cr, dz);
-            }
-        }
-
-        /// <summary>u += sum (dy - dz), v += sum (dy - dz) * (x + m), z += sum (x + m) over a run of <paramref name="len"/> (&gt;= 4) elements; chunks of 256 elements added into double.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientReduceRun_V128<TOps>(ref float x, ref float dy, nint len, float m, float dz, ref double u, ref double v, ref double z) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            global::System.Runtime.Intrinsics.Vector128<float> k = global::System.Runtime.Intrinsics.Vector128.Create(m), kd = global::System.Runtime.Intrinsics.Vector128.Create(dz), kc = global::System.Runtime.Intrinsics.Vector128.Create((-m));
-            global::System.Runtime.Intrinsics.Vector128<double> kxLo = global::System.Runtime.Intrinsics.Vector128.WidenLower(kc), kxHi = global::System.Runtime.Intrinsics.Vector128.WidenUpper(kc);
-            global::System.Runtime.Intrinsics.Vector128<double> xaLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, xaHi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector128<double> sLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, sHi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector128<double> qLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, qHi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 256)
-            {
-                nint end = len - chunk > 256 ? chunk + 256 : len;
-                global::System.Runtime.Intrinsics.Vector128<float> s0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<float> s1 = global::System.Runtime.Intrinsics.Vector128<float>.Zero, q1 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<float> s2 = global::System.Runtime.Intrinsics.Vector128<float>.Zero, q2 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<float> s3 = global::System.Runtime.Intrinsics.Vector128<float>.Zero, q3 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                nint i = chunk;
-                for (; i + 16 <= end; i += 16)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<float> g0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)) - kd), e0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) + k);
-                    s0 += g0;
-                    q0 = TOps.MultiplyAdd(g0, e0, q0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i))) - kxHi;
-                    global::System.Runtime.Intrinsics.Vector128<float> g1 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 4)) - kd), e1 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 4)) + k);
-                    s1 += g1;
-                    q1 = TOps.MultiplyAdd(g1, e1, q1);
-                    xaLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 4))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 4))) - kxHi;
-                    global::System.Runtime.Intrinsics.Vector128<float> g2 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 8)) - kd), e2 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 8)) + k);
-                    s2 += g2;
-                    q2 = TOps.MultiplyAdd(g2, e2, q2);
-                    xaLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 8))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 8))) - kxHi;
-                    global::System.Runtime.Intrinsics.Vector128<float> g3 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 12)) - kd), e3 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 12)) + k);
-                    s3 += g3;
-                    q3 = TOps.MultiplyAdd(g3, e3, q3);
-                    xaLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 12))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 12))) - kxHi;
-                }
-                for (; i + 4 <= end; i += 4)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<float> g0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)) - kd), e0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) + k);
-                    s0 += g0;
-                    q0 = TOps.MultiplyAdd(g0, e0, q0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i))) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i))) - kxHi;
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<float> g0 = ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(end - 4)) - kd) & global::NormKernels.Runtime.Tails.Last128(end - i)), e0 = ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(end - 4)) + k) & global::NormKernels.Runtime.Tails.Last128(end - i));
-                    s0 += g0;
-                    q0 = TOps.MultiplyAdd(g0, e0, q0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128(end - i), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(end - 4)), kc)) - kxLo; xaHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128(end - i), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(end - 4)), kc)) - kxHi;
-                }
-                s0 = ((s0 + s1) + (s2 + s3));
-                q0 = ((q0 + q1) + (q2 + q3));
-                sLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(s0); sHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(s0);
-                qLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(q0); qHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(q0);
-            }
-            u += TOps.Sum(sLo + sHi);
-            v += TOps.Sum(qLo + qHi);
-            z += TOps.Sum(xaLo + xaHi);
-        }
-
-        /// <summary>dx = (dy - dz) * P + (x + m) * Q + R over a run of <paramref name="len"/> (&gt;= 4) elements, unrolled 4x; the last partial vector overlaps and is blended with what is stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientApplyRun_V128<TOps>(ref float x, ref float dy, ref float dx, nint len, float m, float cp, float cq, float cr, float dz) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            global::System.Runtime.Intrinsics.Vector128<float> vm = global::System.Runtime.Intrinsics.Vector128.Create(m);
-            global::System.Runtime.Intrinsics.Vector128<float> vcp = global::System.Runtime.Intrinsics.Vector128.Create(cp);
-            global::System.Runtime.Intrinsics.Vector128<float> vcq = global::System.Runtime.Intrinsics.Vector128.Create(cq);
-            global::System.Runtime.Intrinsics.Vector128<float> vcr = global::System.Runtime.Intrinsics.Vector128.Create(cr);
-            global::System.Runtime.Intrinsics.Vector128<float> vdz = global::System.Runtime.Intrinsics.Vector128.Create(dz);
-            nint i = 0;
-            for (; i + 16 <= len; i += 16)
-            {
-                global::System.Runtime.Intrinsics.Vector128<float> d0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)), x0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128<float> d1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 4)), x1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128<float> d2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 8)), x2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector128<float> d3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 12)), x3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 12));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((d0 - vdz), vcp, TOps.MultiplyAdd((x0 + vm), vcq, vcr)), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((d1 - vdz), vcp, TOps.MultiplyAdd((x1 + vm), vcq, vcr)), ref dx, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((d2 - vdz), vcp, TOps.MultiplyAdd((x2 + vm), vcq, vcr)), ref dx, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((d3 - vdz), vcp, TOps.MultiplyAdd((x3 + vm), vcq, vcr)), ref dx, (nuint)(i + 12));
-            }
-            for (; i + 4 <= len; i += 4)
-            {
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)) - vdz), vcp, TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) + vm), vcq, vcr)), ref dx, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 4;
-                global::System.Runtime.Intrinsics.Vector128<float> tail = TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(t)) - vdz), vcp, TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(t)) + vm), vcq, vcr));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128(len - i), tail, global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Scalar path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
-        private static void GradientReduce_Scalar(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z)
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                GradientReduceRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
-            }
-        }
-
-        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), Scalar path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply_Scalar(ref float x, ref float dy, ref float dx, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz)
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                GradientApplyRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, m, cp, cq, cr, dz);
-            }
-        }
-
-        /// <summary>u += sum (dy - dz), v += sum (dy - dz) * (x + m), z += sum (x + m) over a run of <paramref name="len"/> (&gt;= 1) elements; chunks of 64 elements added into double.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientReduceRun_Scalar(ref float x, ref float dy, nint len, float m, float dz, ref double u, ref double v, ref double z)
-        {
-            float k = m, kd = dz, kc = (-m);
-            double kx = (double)kc;
-            double xa = 0d;
-            double s = 0d;
-            double q = 0d;
-            for (nint chunk = 0; chunk < len; chunk += 64)
-            {
-                nint end = len - chunk > 64 ? chunk + 64 : len;
-                float s0 = 0f, q0 = 0f;
-                float s1 = 0f, q1 = 0f;
-                float s2 = 0f, q2 = 0f;
-                float s3 = 0f, q3 = 0f;
-                nint i = chunk;
-                for (; i + 4 <= end; i += 4)
-                {
-                    float g0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i) - kd), e0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) + k);
-                    s0 += g0;
-                    q0 = (g0 * e0 + q0);
-                    xa += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) - kx;
-                    float g1 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 1) - kd), e1 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 1) + k);
-                    s1 += g1;
-                    q1 = (g1 * e1 + q1);
-                    xa += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 1) - kx;
-                    float g2 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 2) - kd), e2 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 2) + k);
-                    s2 += g2;
-                    q2 = (g2 * e2 + q2);
-                    xa += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 2) - kx;
-                    float g3 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 3) - kd), e3 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 3) + k);
-                    s3 += g3;
-                    q3 = (g3 * e3 + q3);
-                    xa += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 3) - kx;
-                }
-                for (; i + 1 <= end; i += 1)
-                {
-                    float g0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i) - kd), e0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) + k);
-                    s0 += g0;
-                    q0 = (g0 * e0 + q0);
-                    xa += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) - kx;
-                }
-                s0 = ((s0 + s1) + (s2 + s3));
-                q0 = ((q0 + q1) + (q2 + q3));
-                s += s0;
-                q += q0;
-            }
-            u += s;
-            v += q;
-            z += xa;
-        }
-
-        /// <summary>dx = (dy - dz) * P + (x + m) * Q + R over a run of <paramref name="len"/> (&gt;= 1) elements, unrolled 4x.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientApplyRun_Scalar(ref float x, ref float dy, ref float dx, nint len, float m, float cp, float cq, float cr, float dz)
-        {
-            float vm = m;
-            float vcp = cp;
-            float vcq = cq;
-            float vcr = cr;
-            float vdz = dz;
-            nint i = 0;
-            for (; i + 4 <= len; i += 4)
-            {
-                float d0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i), x0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
-                float d1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 1), x1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 1);
-                float d2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 2), x2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 2);
-                float d3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 3), x3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 3);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i) = ((d0 - vdz) * vcp + ((x0 + vm) * vcq + vcr));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i + 1) = ((d1 - vdz) * vcp + ((x1 + vm) * vcq + vcr));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i + 2) = ((d2 - vdz) * vcp + ((x2 + vm) * vcq + vcr));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i + 3) = ((d3 - vdz) * vcp + ((x3 + vm) * vcq + vcr));
-            }
-            for (; i + 1 <= len; i += 1)
-            {
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i) = ((global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i) - vdz) * vcp + ((global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) + vm) * vcq + vcr));
+                global::NormKernels.Runtime.GradientRuns<TS, TV, float>.Apply<global::NormKernels.Runtime.Splat>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
             }
         }
 

@@ -354,24 +354,16 @@ namespace Layers
             int statistics = (int)e_grp;
             int coefficients = (int)(e_grp * e_cpg);
             int accumulators = (int)(e_grp * e_cpg);
-            double[][] doubles = new double[workers][];
-            float[][] elements = new float[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * accumulators + 4 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(3 * coefficients + accumulators + statistics);
-            }
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 2 * accumulators + 4 * statistics, 3 * coefficients + accumulators + statistics);
+            double[][] doubles = workerScratch.Doubles;
+            float[][] elements = workerScratch.Elements;
             try
             {
                 global::NormKernels.Runtime.ParallelUnits.For(units, workers, new TrainingBlock<TOps>(path, e_n, e_h, e_w, e_grp, e_cpg, epsilon, doubles, elements, meanResidual), input, output, gamma, beta, stat0, stat1);
             }
             finally
             {
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -514,13 +506,9 @@ namespace Layers
             int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
             int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);
             double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            double[][] doubles = new double[workers][];
-            float[][] elements = new float[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * coefficients + 5 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(5 * coefficients);
-            }
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
+            double[][] doubles = workerScratch.Doubles;
+            float[][] elements = workerScratch.Elements;
             try
             {
                 new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
@@ -541,11 +529,7 @@ namespace Layers
             finally
             {
                 global::System.Buffers.ArrayPool<double>.Shared.Return(gradPartials);
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -624,10 +608,10 @@ namespace Layers
                     new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientReduce_V512(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientReduce_V256(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientReduce_V128<TOps>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce_Scalar(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector512: GradientReduce<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector256: GradientReduce<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case global::NormKernels.KernelPath.Vector128: GradientReduce<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        default: GradientReduce<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
                     }
                     new global::System.Span<double>(doubles, 3 * coefficients, statistics).Clear();
                     new global::System.Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
@@ -703,10 +687,10 @@ namespace Layers
                     }
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientApply_V512(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientApply_V256(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientApply_V128<TOps>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        default: GradientApply_Scalar(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case global::NormKernels.KernelPath.Vector512: GradientApply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case global::NormKernels.KernelPath.Vector256: GradientApply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case global::NormKernels.KernelPath.Vector128: GradientApply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        default: GradientApply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
                     }
                 }
             }
@@ -761,13 +745,9 @@ namespace Layers
             // Units: one per block (n), as in the training forward; each worker has its own scratch.
             int units = (int)e_n;
             int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            double[][] doubles = new double[workers][];
-            float[][] elements = new float[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * accumulators + 4 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(3 * coefficients + accumulators + statistics);
-            }
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 2 * accumulators + 4 * statistics, 3 * coefficients + accumulators + statistics);
+            double[][] doubles = workerScratch.Doubles;
+            float[][] elements = workerScratch.Elements;
             try
             {
                 // The double outputs travel as spans of the element type (same bytes) and are read back as double in the units.
@@ -775,11 +755,7 @@ namespace Layers
             }
             finally
             {
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -894,167 +870,16 @@ namespace Layers
             }
         }
 
-        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Vector512 path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
-        private static void GradientReduce_V512(ref float x, ref float dy, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z)
+        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
+        private static void GradientReduce<TS, TV>(ref float x, ref float dy, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
         {
             nint len0 = (e_h * e_w);
             nint len1 = (e_grp * e_cpg);
-            GradientReduceColumns_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
+            global::NormKernels.Runtime.GradientRuns<TS, TV, float>.ReduceColumns(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
         }
 
-        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), Vector512 path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply_V512(ref float x, ref float dy, ref float dx, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz)
-        {
-            nint len0 = (e_h * e_w);
-            nint st_x0 = (e_grp * e_cpg);
-            nint len1 = (e_grp * e_cpg);
-            // [h w]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                GradientApplyRun_V512(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
-            }
-        }
-
-        /// <summary>u[j] += sum over rows of dy, v[j] += sum of dy * (x + m[j]) for <paramref name="rows"/> rows of <paramref name="width"/> (&gt;= 16) columns; 4 vectors of columns in registers over chunks of 16 rows, each chunk added into double.</summary>
-        private static void GradientReduceColumns_V512(ref float x, ref float dy, nint rows, nint width, ref float m, ref float dz, ref double u, ref double v, ref double z)
-        {
-            for (nint r0 = 0; r0 < rows; r0 += 16)
-            {
-                nint rend = rows - r0 > 16 ? r0 + 16 : rows;
-                nint j = 0;
-                for (; j + 64 <= width; j += 64)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector512<float> k0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(col)), kd0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(col)), s0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> kc0 = -k0;
-                    global::System.Runtime.Intrinsics.Vector512<double> kx0Lo = global::System.Runtime.Intrinsics.Vector512.WidenLower(kc0), kx0Hi = global::System.Runtime.Intrinsics.Vector512.WidenUpper(kc0);
-                    global::System.Runtime.Intrinsics.Vector512<double> xa0Lo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, xa0Hi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> k1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(col + 16)), kd1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(col + 16)), s1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero, q1 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> kc1 = -k1;
-                    global::System.Runtime.Intrinsics.Vector512<double> kx1Lo = global::System.Runtime.Intrinsics.Vector512.WidenLower(kc1), kx1Hi = global::System.Runtime.Intrinsics.Vector512.WidenUpper(kc1);
-                    global::System.Runtime.Intrinsics.Vector512<double> xa1Lo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, xa1Hi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> k2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(col + 32)), kd2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(col + 32)), s2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero, q2 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> kc2 = -k2;
-                    global::System.Runtime.Intrinsics.Vector512<double> kx2Lo = global::System.Runtime.Intrinsics.Vector512.WidenLower(kc2), kx2Hi = global::System.Runtime.Intrinsics.Vector512.WidenUpper(kc2);
-                    global::System.Runtime.Intrinsics.Vector512<double> xa2Lo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, xa2Hi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> k3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(col + 48)), kd3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(col + 48)), s3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero, q3 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> kc3 = -k3;
-                    global::System.Runtime.Intrinsics.Vector512<double> kx3Lo = global::System.Runtime.Intrinsics.Vector512.WidenLower(kc3), kx3Hi = global::System.Runtime.Intrinsics.Vector512.WidenUpper(kc3);
-                    global::System.Runtime.Intrinsics.Vector512<double> xa3Lo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, xa3Hi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector512<float> g0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(o)) - kd0), e0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o)) + k0);
-                        s0 += g0;
-                        q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g0, e0, q0);
-                        xa0Lo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o))) - kx0Lo; xa0Hi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o))) - kx0Hi;
-                        global::System.Runtime.Intrinsics.Vector512<float> g1 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(o + 16)) - kd1), e1 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o + 16)) + k1);
-                        s1 += g1;
-                        q1 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g1, e1, q1);
-                        xa1Lo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o + 16))) - kx1Lo; xa1Hi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o + 16))) - kx1Hi;
-                        global::System.Runtime.Intrinsics.Vector512<float> g2 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(o + 32)) - kd2), e2 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o + 32)) + k2);
-                        s2 += g2;
-                        q2 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g2, e2, q2);
-                        xa2Lo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o + 32))) - kx2Lo; xa2Hi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o + 32))) - kx2Hi;
-                        global::System.Runtime.Intrinsics.Vector512<float> g3 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(o + 48)) - kd3), e3 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o + 48)) + k3);
-                        s3 += g3;
-                        q3 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g3, e3, q3);
-                        xa3Lo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o + 48))) - kx3Lo; xa3Hi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o + 48))) - kx3Hi;
-                    }
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s0), ref u, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s0), ref u, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q0), ref v, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q0), ref v, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col)) + xa0Lo, ref z, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col + 8)) + xa0Hi, ref z, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col + 16)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s1), ref u, (nuint)(col + 16)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col + 16 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s1), ref u, (nuint)(col + 16 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col + 16)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q1), ref v, (nuint)(col + 16)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col + 16 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q1), ref v, (nuint)(col + 16 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col + 16)) + xa1Lo, ref z, (nuint)(col + 16)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col + 16 + 8)) + xa1Hi, ref z, (nuint)(col + 16 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col + 32)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s2), ref u, (nuint)(col + 32)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col + 32 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s2), ref u, (nuint)(col + 32 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col + 32)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q2), ref v, (nuint)(col + 32)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col + 32 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q2), ref v, (nuint)(col + 32 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col + 32)) + xa2Lo, ref z, (nuint)(col + 32)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col + 32 + 8)) + xa2Hi, ref z, (nuint)(col + 32 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col + 48)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s3), ref u, (nuint)(col + 48)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col + 48 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s3), ref u, (nuint)(col + 48 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col + 48)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q3), ref v, (nuint)(col + 48)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col + 48 + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q3), ref v, (nuint)(col + 48 + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col + 48)) + xa3Lo, ref z, (nuint)(col + 48)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col + 48 + 8)) + xa3Hi, ref z, (nuint)(col + 48 + 8));
-                }
-                for (; j + 16 <= width; j += 16)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector512<float> k0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(col)), kd0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(col)), s0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> kc0 = -k0;
-                    global::System.Runtime.Intrinsics.Vector512<double> kx0Lo = global::System.Runtime.Intrinsics.Vector512.WidenLower(kc0), kx0Hi = global::System.Runtime.Intrinsics.Vector512.WidenUpper(kc0);
-                    global::System.Runtime.Intrinsics.Vector512<double> xa0Lo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, xa0Hi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector512<float> g0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(o)) - kd0), e0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o)) + k0);
-                        s0 += g0;
-                        q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g0, e0, q0);
-                        xa0Lo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o))) - kx0Lo; xa0Hi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o))) - kx0Hi;
-                    }
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s0), ref u, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s0), ref u, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q0), ref v, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q0), ref v, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col)) + xa0Lo, ref z, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col + 8)) + xa0Hi, ref z, (nuint)(col + 8));
-                }
-                if (j < width)
-                {
-                    nint col = width - 16;
-                    global::System.Runtime.Intrinsics.Vector512<float> k0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(col)), kd0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(col)), s0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> kc0 = -k0;
-                    global::System.Runtime.Intrinsics.Vector512<double> kx0Lo = global::System.Runtime.Intrinsics.Vector512.WidenLower(kc0), kx0Hi = global::System.Runtime.Intrinsics.Vector512.WidenUpper(kc0);
-                    global::System.Runtime.Intrinsics.Vector512<double> xa0Lo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, xa0Hi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector512<float> mask = global::NormKernels.Runtime.Tails.Last512(width - j);
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector512<float> g0 = ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(o)) - kd0) & mask), e0 = ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o)) + k0) & mask);
-                        s0 += g0;
-                        q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(g0, e0, q0);
-                        xa0Lo += global::System.Runtime.Intrinsics.Vector512.WidenLower(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(mask, global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o)), kc0)) - kx0Lo; xa0Hi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(mask, global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(o)), kc0)) - kx0Hi;
-                    }
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(s0), ref u, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref u, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(s0), ref u, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector512.WidenLower(q0), ref v, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref v, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector512.WidenUpper(q0), ref v, (nuint)(col + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col)) + xa0Lo, ref z, (nuint)(col)); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref z, (nuint)(col + 8)) + xa0Hi, ref z, (nuint)(col + 8));
-                }
-            }
-        }
-
-        /// <summary>dx = (dy - dz) * P + (x + m) * Q + R over a run of <paramref name="len"/> (&gt;= 16) elements, unrolled 4x; the last partial vector overlaps and is blended with what is stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientApplyRun_V512(ref float x, ref float dy, ref float dx, nint len, ref float m, ref float cp, ref float cq, ref float cr, ref float dz)
-        {
-            nint i = 0;
-            for (; i + 64 <= len; i += 64)
-            {
-                global::System.Runtime.Intrinsics.Vector512<float> d0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)), x0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512<float> d1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 16)), x1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512<float> d2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 32)), x2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 32));
-                global::System.Runtime.Intrinsics.Vector512<float> d3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 48)), x3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 48));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d0 - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(i))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cp, (nuint)(i)), global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x0 + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(i))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cq, (nuint)(i)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cr, (nuint)(i)))), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d1 - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(i + 16))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cp, (nuint)(i + 16)), global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x1 + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(i + 16))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cq, (nuint)(i + 16)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cr, (nuint)(i + 16)))), ref dx, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d2 - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(i + 32))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cp, (nuint)(i + 32)), global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x2 + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(i + 32))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cq, (nuint)(i + 32)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cr, (nuint)(i + 32)))), ref dx, (nuint)(i + 32));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d3 - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(i + 48))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cp, (nuint)(i + 48)), global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x3 + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(i + 48))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cq, (nuint)(i + 48)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cr, (nuint)(i + 48)))), ref dx, (nuint)(i + 48));
-            }
-            for (; i + 16 <= len; i += 16)
-            {
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)) - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(i))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cp, (nuint)(i)), global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(i))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cq, (nuint)(i)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cr, (nuint)(i)))), ref dx, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 16;
-                global::System.Runtime.Intrinsics.Vector512<float> tail = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(t)) - global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dz, (nuint)(t))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cp, (nuint)(t)), global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(t)) + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref m, (nuint)(t))), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cq, (nuint)(t)), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref cr, (nuint)(t))));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::NormKernels.Runtime.Tails.Last512(len - i), tail, global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Vector256 path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
-        private static void GradientReduce_V256(ref float x, ref float dy, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z)
-        {
-            nint len0 = (e_h * e_w);
-            nint len1 = (e_grp * e_cpg);
-            GradientReduceColumns_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
-        }
-
-        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), Vector256 path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply_V256(ref float x, ref float dy, ref float dx, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz)
+        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
+        private static void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
         {
             nint len0 = (e_h * e_w);
             nint st_x0 = (e_grp * e_cpg);
@@ -1063,412 +888,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                GradientApplyRun_V256(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
-            }
-        }
-
-        /// <summary>u[j] += sum over rows of dy, v[j] += sum of dy * (x + m[j]) for <paramref name="rows"/> rows of <paramref name="width"/> (&gt;= 8) columns; 4 vectors of columns in registers over chunks of 16 rows, each chunk added into double.</summary>
-        private static void GradientReduceColumns_V256(ref float x, ref float dy, nint rows, nint width, ref float m, ref float dz, ref double u, ref double v, ref double z)
-        {
-            for (nint r0 = 0; r0 < rows; r0 += 16)
-            {
-                nint rend = rows - r0 > 16 ? r0 + 16 : rows;
-                nint j = 0;
-                for (; j + 32 <= width; j += 32)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector256<float> k0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(col)), kd0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(col)), s0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> kc0 = -k0;
-                    global::System.Runtime.Intrinsics.Vector256<double> kx0Lo = global::System.Runtime.Intrinsics.Vector256.WidenLower(kc0), kx0Hi = global::System.Runtime.Intrinsics.Vector256.WidenUpper(kc0);
-                    global::System.Runtime.Intrinsics.Vector256<double> xa0Lo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, xa0Hi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> k1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(col + 8)), kd1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(col + 8)), s1 = global::System.Runtime.Intrinsics.Vector256<float>.Zero, q1 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> kc1 = -k1;
-                    global::System.Runtime.Intrinsics.Vector256<double> kx1Lo = global::System.Runtime.Intrinsics.Vector256.WidenLower(kc1), kx1Hi = global::System.Runtime.Intrinsics.Vector256.WidenUpper(kc1);
-                    global::System.Runtime.Intrinsics.Vector256<double> xa1Lo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, xa1Hi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> k2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(col + 16)), kd2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(col + 16)), s2 = global::System.Runtime.Intrinsics.Vector256<float>.Zero, q2 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> kc2 = -k2;
-                    global::System.Runtime.Intrinsics.Vector256<double> kx2Lo = global::System.Runtime.Intrinsics.Vector256.WidenLower(kc2), kx2Hi = global::System.Runtime.Intrinsics.Vector256.WidenUpper(kc2);
-                    global::System.Runtime.Intrinsics.Vector256<double> xa2Lo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, xa2Hi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> k3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(col + 24)), kd3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(col + 24)), s3 = global::System.Runtime.Intrinsics.Vector256<float>.Zero, q3 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> kc3 = -k3;
-                    global::System.Runtime.Intrinsics.Vector256<double> kx3Lo = global::System.Runtime.Intrinsics.Vector256.WidenLower(kc3), kx3Hi = global::System.Runtime.Intrinsics.Vector256.WidenUpper(kc3);
-                    global::System.Runtime.Intrinsics.Vector256<double> xa3Lo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, xa3Hi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector256<float> g0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(o)) - kd0), e0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o)) + k0);
-                        s0 += g0;
-                        q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g0, e0, q0);
-                        xa0Lo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o))) - kx0Lo; xa0Hi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o))) - kx0Hi;
-                        global::System.Runtime.Intrinsics.Vector256<float> g1 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(o + 8)) - kd1), e1 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o + 8)) + k1);
-                        s1 += g1;
-                        q1 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g1, e1, q1);
-                        xa1Lo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o + 8))) - kx1Lo; xa1Hi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o + 8))) - kx1Hi;
-                        global::System.Runtime.Intrinsics.Vector256<float> g2 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(o + 16)) - kd2), e2 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o + 16)) + k2);
-                        s2 += g2;
-                        q2 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g2, e2, q2);
-                        xa2Lo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o + 16))) - kx2Lo; xa2Hi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o + 16))) - kx2Hi;
-                        global::System.Runtime.Intrinsics.Vector256<float> g3 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(o + 24)) - kd3), e3 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o + 24)) + k3);
-                        s3 += g3;
-                        q3 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g3, e3, q3);
-                        xa3Lo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o + 24))) - kx3Lo; xa3Hi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o + 24))) - kx3Hi;
-                    }
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s0), ref u, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s0), ref u, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q0), ref v, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q0), ref v, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col)) + xa0Lo, ref z, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col + 4)) + xa0Hi, ref z, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s1), ref u, (nuint)(col + 8)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col + 8 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s1), ref u, (nuint)(col + 8 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q1), ref v, (nuint)(col + 8)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col + 8 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q1), ref v, (nuint)(col + 8 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col + 8)) + xa1Lo, ref z, (nuint)(col + 8)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col + 8 + 4)) + xa1Hi, ref z, (nuint)(col + 8 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col + 16)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s2), ref u, (nuint)(col + 16)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col + 16 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s2), ref u, (nuint)(col + 16 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col + 16)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q2), ref v, (nuint)(col + 16)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col + 16 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q2), ref v, (nuint)(col + 16 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col + 16)) + xa2Lo, ref z, (nuint)(col + 16)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col + 16 + 4)) + xa2Hi, ref z, (nuint)(col + 16 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col + 24)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s3), ref u, (nuint)(col + 24)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col + 24 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s3), ref u, (nuint)(col + 24 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col + 24)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q3), ref v, (nuint)(col + 24)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col + 24 + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q3), ref v, (nuint)(col + 24 + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col + 24)) + xa3Lo, ref z, (nuint)(col + 24)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col + 24 + 4)) + xa3Hi, ref z, (nuint)(col + 24 + 4));
-                }
-                for (; j + 8 <= width; j += 8)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector256<float> k0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(col)), kd0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(col)), s0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> kc0 = -k0;
-                    global::System.Runtime.Intrinsics.Vector256<double> kx0Lo = global::System.Runtime.Intrinsics.Vector256.WidenLower(kc0), kx0Hi = global::System.Runtime.Intrinsics.Vector256.WidenUpper(kc0);
-                    global::System.Runtime.Intrinsics.Vector256<double> xa0Lo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, xa0Hi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector256<float> g0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(o)) - kd0), e0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o)) + k0);
-                        s0 += g0;
-                        q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g0, e0, q0);
-                        xa0Lo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o))) - kx0Lo; xa0Hi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o))) - kx0Hi;
-                    }
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s0), ref u, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s0), ref u, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q0), ref v, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q0), ref v, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col)) + xa0Lo, ref z, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col + 4)) + xa0Hi, ref z, (nuint)(col + 4));
-                }
-                if (j < width)
-                {
-                    nint col = width - 8;
-                    global::System.Runtime.Intrinsics.Vector256<float> k0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(col)), kd0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(col)), s0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> kc0 = -k0;
-                    global::System.Runtime.Intrinsics.Vector256<double> kx0Lo = global::System.Runtime.Intrinsics.Vector256.WidenLower(kc0), kx0Hi = global::System.Runtime.Intrinsics.Vector256.WidenUpper(kc0);
-                    global::System.Runtime.Intrinsics.Vector256<double> xa0Lo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, xa0Hi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector256<float> mask = global::NormKernels.Runtime.Tails.Last256(width - j);
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector256<float> g0 = ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(o)) - kd0) & mask), e0 = ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o)) + k0) & mask);
-                        s0 += g0;
-                        q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(g0, e0, q0);
-                        xa0Lo += global::System.Runtime.Intrinsics.Vector256.WidenLower(global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(mask, global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o)), kc0)) - kx0Lo; xa0Hi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(mask, global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(o)), kc0)) - kx0Hi;
-                    }
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(s0), ref u, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref u, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(s0), ref u, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector256.WidenLower(q0), ref v, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref v, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector256.WidenUpper(q0), ref v, (nuint)(col + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col)) + xa0Lo, ref z, (nuint)(col)); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref z, (nuint)(col + 4)) + xa0Hi, ref z, (nuint)(col + 4));
-                }
-            }
-        }
-
-        /// <summary>dx = (dy - dz) * P + (x + m) * Q + R over a run of <paramref name="len"/> (&gt;= 8) elements, unrolled 4x; the last partial vector overlaps and is blended with what is stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientApplyRun_V256(ref float x, ref float dy, ref float dx, nint len, ref float m, ref float cp, ref float cq, ref float cr, ref float dz)
-        {
-            nint i = 0;
-            for (; i + 32 <= len; i += 32)
-            {
-                global::System.Runtime.Intrinsics.Vector256<float> d0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)), x0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256<float> d1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 8)), x1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256<float> d2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 16)), x2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector256<float> d3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 24)), x3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 24));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d0 - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(i))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cp, (nuint)(i)), global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x0 + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(i))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cq, (nuint)(i)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cr, (nuint)(i)))), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d1 - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(i + 8))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cp, (nuint)(i + 8)), global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x1 + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(i + 8))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cq, (nuint)(i + 8)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cr, (nuint)(i + 8)))), ref dx, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d2 - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(i + 16))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cp, (nuint)(i + 16)), global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x2 + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(i + 16))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cq, (nuint)(i + 16)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cr, (nuint)(i + 16)))), ref dx, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d3 - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(i + 24))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cp, (nuint)(i + 24)), global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x3 + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(i + 24))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cq, (nuint)(i + 24)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cr, (nuint)(i + 24)))), ref dx, (nuint)(i + 24));
-            }
-            for (; i + 8 <= len; i += 8)
-            {
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)) - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(i))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cp, (nuint)(i)), global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(i))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cq, (nuint)(i)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cr, (nuint)(i)))), ref dx, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 8;
-                global::System.Runtime.Intrinsics.Vector256<float> tail = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(t)) - global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dz, (nuint)(t))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cp, (nuint)(t)), global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(t)) + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref m, (nuint)(t))), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cq, (nuint)(t)), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref cr, (nuint)(t))));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::NormKernels.Runtime.Tails.Last256(len - i), tail, global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Vector128 path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
-        private static void GradientReduce_V128<TOps>(ref float x, ref float dy, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = (e_h * e_w);
-            nint len1 = (e_grp * e_cpg);
-            GradientReduceColumns_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
-        }
-
-        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), Vector128 path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply_V128<TOps>(ref float x, ref float dy, ref float dx, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = (e_h * e_w);
-            nint st_x0 = (e_grp * e_cpg);
-            nint len1 = (e_grp * e_cpg);
-            // [h w]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                GradientApplyRun_V128<TOps>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
-            }
-        }
-
-        /// <summary>u[j] += sum over rows of dy, v[j] += sum of dy * (x + m[j]) for <paramref name="rows"/> rows of <paramref name="width"/> (&gt;= 4) columns; 4 vectors of columns in registers over chunks of 16 rows, each chunk added into double.</summary>
-        private static void GradientReduceColumns_V128<TOps>(ref float x, ref float dy, nint rows, nint width, ref float m, ref float dz, ref double u, ref double v, ref double z) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            for (nint r0 = 0; r0 < rows; r0 += 16)
-            {
-                nint rend = rows - r0 > 16 ? r0 + 16 : rows;
-                nint j = 0;
-                for (; j + 16 <= width; j += 16)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector128<float> k0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(col)), kd0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(col)), s0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> kc0 = -k0;
-                    global::System.Runtime.Intrinsics.Vector128<double> kx0Lo = global::System.Runtime.Intrinsics.Vector128.WidenLower(kc0), kx0Hi = global::System.Runtime.Intrinsics.Vector128.WidenUpper(kc0);
-                    global::System.Runtime.Intrinsics.Vector128<double> xa0Lo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, xa0Hi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> k1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(col + 4)), kd1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(col + 4)), s1 = global::System.Runtime.Intrinsics.Vector128<float>.Zero, q1 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> kc1 = -k1;
-                    global::System.Runtime.Intrinsics.Vector128<double> kx1Lo = global::System.Runtime.Intrinsics.Vector128.WidenLower(kc1), kx1Hi = global::System.Runtime.Intrinsics.Vector128.WidenUpper(kc1);
-                    global::System.Runtime.Intrinsics.Vector128<double> xa1Lo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, xa1Hi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> k2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(col + 8)), kd2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(col + 8)), s2 = global::System.Runtime.Intrinsics.Vector128<float>.Zero, q2 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> kc2 = -k2;
-                    global::System.Runtime.Intrinsics.Vector128<double> kx2Lo = global::System.Runtime.Intrinsics.Vector128.WidenLower(kc2), kx2Hi = global::System.Runtime.Intrinsics.Vector128.WidenUpper(kc2);
-                    global::System.Runtime.Intrinsics.Vector128<double> xa2Lo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, xa2Hi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> k3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(col + 12)), kd3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(col + 12)), s3 = global::System.Runtime.Intrinsics.Vector128<float>.Zero, q3 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> kc3 = -k3;
-                    global::System.Runtime.Intrinsics.Vector128<double> kx3Lo = global::System.Runtime.Intrinsics.Vector128.WidenLower(kc3), kx3Hi = global::System.Runtime.Intrinsics.Vector128.WidenUpper(kc3);
-                    global::System.Runtime.Intrinsics.Vector128<double> xa3Lo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, xa3Hi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector128<float> g0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(o)) - kd0), e0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o)) + k0);
-                        s0 += g0;
-                        q0 = TOps.MultiplyAdd(g0, e0, q0);
-                        xa0Lo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o))) - kx0Lo; xa0Hi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o))) - kx0Hi;
-                        global::System.Runtime.Intrinsics.Vector128<float> g1 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(o + 4)) - kd1), e1 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o + 4)) + k1);
-                        s1 += g1;
-                        q1 = TOps.MultiplyAdd(g1, e1, q1);
-                        xa1Lo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o + 4))) - kx1Lo; xa1Hi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o + 4))) - kx1Hi;
-                        global::System.Runtime.Intrinsics.Vector128<float> g2 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(o + 8)) - kd2), e2 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o + 8)) + k2);
-                        s2 += g2;
-                        q2 = TOps.MultiplyAdd(g2, e2, q2);
-                        xa2Lo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o + 8))) - kx2Lo; xa2Hi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o + 8))) - kx2Hi;
-                        global::System.Runtime.Intrinsics.Vector128<float> g3 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(o + 12)) - kd3), e3 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o + 12)) + k3);
-                        s3 += g3;
-                        q3 = TOps.MultiplyAdd(g3, e3, q3);
-                        xa3Lo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o + 12))) - kx3Lo; xa3Hi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o + 12))) - kx3Hi;
-                    }
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s0), ref u, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s0), ref u, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q0), ref v, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q0), ref v, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col)) + xa0Lo, ref z, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col + 2)) + xa0Hi, ref z, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s1), ref u, (nuint)(col + 4)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col + 4 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s1), ref u, (nuint)(col + 4 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col + 4)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q1), ref v, (nuint)(col + 4)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col + 4 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q1), ref v, (nuint)(col + 4 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col + 4)) + xa1Lo, ref z, (nuint)(col + 4)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col + 4 + 2)) + xa1Hi, ref z, (nuint)(col + 4 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s2), ref u, (nuint)(col + 8)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col + 8 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s2), ref u, (nuint)(col + 8 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col + 8)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q2), ref v, (nuint)(col + 8)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col + 8 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q2), ref v, (nuint)(col + 8 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col + 8)) + xa2Lo, ref z, (nuint)(col + 8)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col + 8 + 2)) + xa2Hi, ref z, (nuint)(col + 8 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col + 12)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s3), ref u, (nuint)(col + 12)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col + 12 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s3), ref u, (nuint)(col + 12 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col + 12)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q3), ref v, (nuint)(col + 12)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col + 12 + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q3), ref v, (nuint)(col + 12 + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col + 12)) + xa3Lo, ref z, (nuint)(col + 12)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col + 12 + 2)) + xa3Hi, ref z, (nuint)(col + 12 + 2));
-                }
-                for (; j + 4 <= width; j += 4)
-                {
-                    nint col = j;
-                    global::System.Runtime.Intrinsics.Vector128<float> k0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(col)), kd0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(col)), s0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> kc0 = -k0;
-                    global::System.Runtime.Intrinsics.Vector128<double> kx0Lo = global::System.Runtime.Intrinsics.Vector128.WidenLower(kc0), kx0Hi = global::System.Runtime.Intrinsics.Vector128.WidenUpper(kc0);
-                    global::System.Runtime.Intrinsics.Vector128<double> xa0Lo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, xa0Hi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector128<float> g0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(o)) - kd0), e0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o)) + k0);
-                        s0 += g0;
-                        q0 = TOps.MultiplyAdd(g0, e0, q0);
-                        xa0Lo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o))) - kx0Lo; xa0Hi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o))) - kx0Hi;
-                    }
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s0), ref u, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s0), ref u, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q0), ref v, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q0), ref v, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col)) + xa0Lo, ref z, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col + 2)) + xa0Hi, ref z, (nuint)(col + 2));
-                }
-                if (j < width)
-                {
-                    nint col = width - 4;
-                    global::System.Runtime.Intrinsics.Vector128<float> k0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(col)), kd0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(col)), s0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero, q0 = global::System.Runtime.Intrinsics.Vector128<float>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> kc0 = -k0;
-                    global::System.Runtime.Intrinsics.Vector128<double> kx0Lo = global::System.Runtime.Intrinsics.Vector128.WidenLower(kc0), kx0Hi = global::System.Runtime.Intrinsics.Vector128.WidenUpper(kc0);
-                    global::System.Runtime.Intrinsics.Vector128<double> xa0Lo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, xa0Hi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                    global::System.Runtime.Intrinsics.Vector128<float> mask = global::NormKernels.Runtime.Tails.Last128(width - j);
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        global::System.Runtime.Intrinsics.Vector128<float> g0 = ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(o)) - kd0) & mask), e0 = ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o)) + k0) & mask);
-                        s0 += g0;
-                        q0 = TOps.MultiplyAdd(g0, e0, q0);
-                        xa0Lo += global::System.Runtime.Intrinsics.Vector128.WidenLower(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(mask, global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o)), kc0)) - kx0Lo; xa0Hi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(mask, global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(o)), kc0)) - kx0Hi;
-                    }
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(s0), ref u, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref u, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(s0), ref u, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col)) + global::System.Runtime.Intrinsics.Vector128.WidenLower(q0), ref v, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref v, (nuint)(col + 2)) + global::System.Runtime.Intrinsics.Vector128.WidenUpper(q0), ref v, (nuint)(col + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col)) + xa0Lo, ref z, (nuint)(col)); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref z, (nuint)(col + 2)) + xa0Hi, ref z, (nuint)(col + 2));
-                }
-            }
-        }
-
-        /// <summary>dx = (dy - dz) * P + (x + m) * Q + R over a run of <paramref name="len"/> (&gt;= 4) elements, unrolled 4x; the last partial vector overlaps and is blended with what is stored, so in-place use stays correct.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientApplyRun_V128<TOps>(ref float x, ref float dy, ref float dx, nint len, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint i = 0;
-            for (; i + 16 <= len; i += 16)
-            {
-                global::System.Runtime.Intrinsics.Vector128<float> d0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)), x0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128<float> d1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 4)), x1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128<float> d2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 8)), x2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector128<float> d3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 12)), x3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 12));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((d0 - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(i))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cp, (nuint)(i)), TOps.MultiplyAdd((x0 + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(i))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cq, (nuint)(i)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cr, (nuint)(i)))), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((d1 - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(i + 4))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cp, (nuint)(i + 4)), TOps.MultiplyAdd((x1 + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(i + 4))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cq, (nuint)(i + 4)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cr, (nuint)(i + 4)))), ref dx, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((d2 - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(i + 8))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cp, (nuint)(i + 8)), TOps.MultiplyAdd((x2 + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(i + 8))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cq, (nuint)(i + 8)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cr, (nuint)(i + 8)))), ref dx, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((d3 - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(i + 12))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cp, (nuint)(i + 12)), TOps.MultiplyAdd((x3 + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(i + 12))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cq, (nuint)(i + 12)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cr, (nuint)(i + 12)))), ref dx, (nuint)(i + 12));
-            }
-            for (; i + 4 <= len; i += 4)
-            {
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)) - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(i))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cp, (nuint)(i)), TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(i))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cq, (nuint)(i)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cr, (nuint)(i)))), ref dx, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 4;
-                global::System.Runtime.Intrinsics.Vector128<float> tail = TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(t)) - global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dz, (nuint)(t))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cp, (nuint)(t)), TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(t)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref m, (nuint)(t))), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cq, (nuint)(t)), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref cr, (nuint)(t))));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128(len - i), tail, global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment), Scalar path: per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
-        private static void GradientReduce_Scalar(ref float x, ref float dy, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z)
-        {
-            nint len0 = (e_h * e_w);
-            nint len1 = (e_grp * e_cpg);
-            GradientReduceColumns_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
-        }
-
-        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment), Scalar path: dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply_Scalar(ref float x, ref float dy, ref float dx, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz)
-        {
-            nint len0 = (e_h * e_w);
-            nint st_x0 = (e_grp * e_cpg);
-            nint len1 = (e_grp * e_cpg);
-            // [h w]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                GradientApplyRun_Scalar(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
-            }
-        }
-
-        /// <summary>u[j] += sum over rows of dy, v[j] += sum of dy * (x + m[j]) for <paramref name="rows"/> rows of <paramref name="width"/> (&gt;= 1) columns; 4 vectors of columns in registers over chunks of 16 rows, each chunk added into double.</summary>
-        private static void GradientReduceColumns_Scalar(ref float x, ref float dy, nint rows, nint width, ref float m, ref float dz, ref double u, ref double v, ref double z)
-        {
-            for (nint r0 = 0; r0 < rows; r0 += 16)
-            {
-                nint rend = rows - r0 > 16 ? r0 + 16 : rows;
-                nint j = 0;
-                for (; j + 4 <= width; j += 4)
-                {
-                    nint col = j;
-                    float k0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref m, col), kd0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, col), s0 = 0f, q0 = 0f;
-                    float kc0 = -k0;
-                    double kx0 = (double)kc0;
-                    double xa0 = 0d;
-                    float k1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref m, col + 1), kd1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, col + 1), s1 = 0f, q1 = 0f;
-                    float kc1 = -k1;
-                    double kx1 = (double)kc1;
-                    double xa1 = 0d;
-                    float k2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref m, col + 2), kd2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, col + 2), s2 = 0f, q2 = 0f;
-                    float kc2 = -k2;
-                    double kx2 = (double)kc2;
-                    double xa2 = 0d;
-                    float k3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref m, col + 3), kd3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, col + 3), s3 = 0f, q3 = 0f;
-                    float kc3 = -k3;
-                    double kx3 = (double)kc3;
-                    double xa3 = 0d;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        float g0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, o) - kd0), e0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, o) + k0);
-                        s0 += g0;
-                        q0 = (g0 * e0 + q0);
-                        xa0 += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, o) - kx0;
-                        float g1 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, o + 1) - kd1), e1 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, o + 1) + k1);
-                        s1 += g1;
-                        q1 = (g1 * e1 + q1);
-                        xa1 += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, o + 1) - kx1;
-                        float g2 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, o + 2) - kd2), e2 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, o + 2) + k2);
-                        s2 += g2;
-                        q2 = (g2 * e2 + q2);
-                        xa2 += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, o + 2) - kx2;
-                        float g3 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, o + 3) - kd3), e3 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, o + 3) + k3);
-                        s3 += g3;
-                        q3 = (g3 * e3 + q3);
-                        xa3 += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, o + 3) - kx3;
-                    }
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref u, col) += s0;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref v, col) += q0;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref z, col) += xa0;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref u, col + 1) += s1;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref v, col + 1) += q1;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref z, col + 1) += xa1;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref u, col + 2) += s2;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref v, col + 2) += q2;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref z, col + 2) += xa2;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref u, col + 3) += s3;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref v, col + 3) += q3;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref z, col + 3) += xa3;
-                }
-                for (; j + 1 <= width; j += 1)
-                {
-                    nint col = j;
-                    float k0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref m, col), kd0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, col), s0 = 0f, q0 = 0f;
-                    float kc0 = -k0;
-                    double kx0 = (double)kc0;
-                    double xa0 = 0d;
-                    for (nint r = r0; r < rend; r++)
-                    {
-                        nint o = r * width + col;
-                        float g0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, o) - kd0), e0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, o) + k0);
-                        s0 += g0;
-                        q0 = (g0 * e0 + q0);
-                        xa0 += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, o) - kx0;
-                    }
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref u, col) += s0;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref v, col) += q0;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref z, col) += xa0;
-                }
-            }
-        }
-
-        /// <summary>dx = (dy - dz) * P + (x + m) * Q + R over a run of <paramref name="len"/> (&gt;= 1) elements, unrolled 4x.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientApplyRun_Scalar(ref float x, ref float dy, ref float dx, nint len, ref float m, ref float cp, ref float cq, ref float cr, ref float dz)
-        {
-            nint i = 0;
-            for (; i + 4 <= len; i += 4)
-            {
-                float d0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i), x0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
-                float d1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 1), x1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 1);
-                float d2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 2), x2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 2);
-                float d3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 3), x3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 3);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i) = ((d0 - global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, i)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref cp, i) + ((x0 + global::System.Runtime.CompilerServices.Unsafe.Add(ref m, i)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref cq, i) + global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, i)));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i + 1) = ((d1 - global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, i + 1)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref cp, i + 1) + ((x1 + global::System.Runtime.CompilerServices.Unsafe.Add(ref m, i + 1)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref cq, i + 1) + global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, i + 1)));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i + 2) = ((d2 - global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, i + 2)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref cp, i + 2) + ((x2 + global::System.Runtime.CompilerServices.Unsafe.Add(ref m, i + 2)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref cq, i + 2) + global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, i + 2)));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i + 3) = ((d3 - global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, i + 3)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref cp, i + 3) + ((x3 + global::System.Runtime.CompilerServices.Unsafe.Add(ref m, i + 3)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref cq, i + 3) + global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, i + 3)));
-            }
-            for (; i + 1 <= len; i += 1)
-            {
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i) = ((global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i) - global::System.Runtime.CompilerServices.Unsafe.Add(ref dz, i)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref cp, i) + ((global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) + global::System.Runtime.CompilerServices.Unsafe.Add(ref m, i)) * global::System.Runtime.CompilerServices.Unsafe.Add(ref cq, i) + global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, i)));
+                global::NormKernels.Runtime.GradientRuns<TS, TV, float>.Apply<global::NormKernels.Runtime.Lanes>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
             }
         }
 

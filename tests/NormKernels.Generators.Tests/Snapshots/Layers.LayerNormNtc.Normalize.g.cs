@@ -347,24 +347,16 @@ namespace Layers
             int statistics = 1;
             int coefficients = statistics;
             int accumulators = 1;
-            double[][] doubles = new double[workers][];
-            double[][] elements = new double[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * accumulators + 2 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * coefficients + accumulators);
-            }
+            global::NormKernels.Runtime.WorkerScratch<double> workerScratch = global::NormKernels.Runtime.WorkerScratch<double>.Rent(workers, 2 * accumulators + 2 * statistics, 3 * coefficients + accumulators);
+            double[][] doubles = workerScratch.Doubles;
+            double[][] elements = workerScratch.Elements;
             try
             {
                 global::NormKernels.Runtime.ParallelUnits.For(units, workers, new TrainingBlock<TOps>(path, e_n, e_t, e_c, epsilon, doubles, elements, meanResidual), input, output, gamma, beta, stat0, stat1);
             }
             finally
             {
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -535,10 +527,10 @@ namespace Layers
                     ref double dgamma = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, parameters + po);
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientAffineReduce_V512(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientAffineReduce_V256(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientAffineReduce_V128<TOps>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
-                        default: GradientAffineReduce_Scalar(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
+                        case global::NormKernels.KernelPath.Vector512: GradientAffineReduce<global::NormKernels.Runtime.V512<double>, global::System.Runtime.Intrinsics.Vector512<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
+                        case global::NormKernels.KernelPath.Vector256: GradientAffineReduce<global::NormKernels.Runtime.V256<double>, global::System.Runtime.Intrinsics.Vector256<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
+                        case global::NormKernels.KernelPath.Vector128: GradientAffineReduce<global::NormKernels.Runtime.V128<double, TOps>, global::System.Runtime.Intrinsics.Vector128<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
+                        default: GradientAffineReduce<global::NormKernels.Runtime.Scalar<double>, double>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
                     }
                     if (!constant) mean = mf + sumD / count; // the saved mean corrected by the exact sum of x - mf: the mean in double
                     sumGdy += dz * (gb * count + sumG);
@@ -550,10 +542,10 @@ namespace Layers
                     rr += r * dz * gb + (mf - mean) * q;
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientAffineApply_V512(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientAffineApply_V256(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientAffineApply_V128<TOps>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
-                        default: GradientAffineApply_Scalar(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
+                        case global::NormKernels.KernelPath.Vector512: GradientAffineApply<global::NormKernels.Runtime.V512<double>, global::System.Runtime.Intrinsics.Vector512<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
+                        case global::NormKernels.KernelPath.Vector256: GradientAffineApply<global::NormKernels.Runtime.V256<double>, global::System.Runtime.Intrinsics.Vector256<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
+                        case global::NormKernels.KernelPath.Vector128: GradientAffineApply<global::NormKernels.Runtime.V128<double, TOps>, global::System.Runtime.Intrinsics.Vector128<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
+                        default: GradientAffineApply<global::NormKernels.Runtime.Scalar<double>, double>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
                     }
                 }
             }
@@ -614,13 +606,9 @@ namespace Layers
             // Units: one per block (n, t), as in the training forward; each worker has its own scratch.
             int units = (int)(e_n * e_t);
             int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            double[][] doubles = new double[workers][];
-            double[][] elements = new double[workers][];
-            for (int worker = 0; worker < workers; worker++)
-            {
-                doubles[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(2 * accumulators + 2 * statistics);
-                elements[worker] = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * coefficients + accumulators);
-            }
+            global::NormKernels.Runtime.WorkerScratch<double> workerScratch = global::NormKernels.Runtime.WorkerScratch<double>.Rent(workers, 2 * accumulators + 2 * statistics, 3 * coefficients + accumulators);
+            double[][] doubles = workerScratch.Doubles;
+            double[][] elements = workerScratch.Elements;
             try
             {
                 // The double outputs travel as spans of the element type (same bytes) and are read back as double in the units.
@@ -628,11 +616,7 @@ namespace Layers
             }
             finally
             {
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(doubles[worker]);
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(elements[worker]);
-                }
+                workerScratch.Return();
             }
             return path;
         }
@@ -712,493 +696,18 @@ namespace Layers
             global::NormKernels.Runtime.Runs<TS, TV, double>.ApplyAffine<global::NormKernels.Runtime.Splat, global::NormKernels.Runtime.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
         }
 
-        /// <summary>One statistic's block, Vector512 path: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
-        private static void GradientAffineReduce_V512(ref double x, ref double dy, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
+        /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
+        private static void GradientAffineReduce<TS, TV>(ref double x, ref double dy, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma) where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
         {
             nint len0 = e_c;
-            GradientAffineReduceRun_V512(ref x, ref dy, len0, m, dz, gb, r, c0, ref g, ref a, ref b, ref gs, ref hs, ref xs, ref dbeta, ref dgamma);
+            global::NormKernels.Runtime.GradientRuns<TS, TV, double>.AffineReduce(ref x, ref dy, len0, m, dz, gb, r, c0, ref g, ref a, ref b, ref gs, ref hs, ref xs, ref dbeta, ref dgamma);
         }
 
-        /// <summary>One statistic's block, Vector512 path: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>
-        private static void GradientAffineApply_V512(ref double x, ref double dy, ref double dx, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma)
+        /// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>
+        private static void GradientAffineApply<TS, TV>(ref double x, ref double dy, ref double dx, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma) where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
         {
             nint len0 = e_c;
-            GradientAffineApplyRun_V512(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dgamma);
-        }
-
-        /// <summary>a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m) over a run of <paramref name="len"/> (&gt;= 8) elements (double lanes over chunks of 512 added into double); dbeta[i] += dy[i], dgamma[i] += dy[i] * ((x[i] + m) * r + c0) in double.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientAffineReduceRun_V512(ref double x, ref double dy, nint len, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
-        {
-            global::System.Runtime.Intrinsics.Vector512<double> k = global::System.Runtime.Intrinsics.Vector512.Create(m), kd = global::System.Runtime.Intrinsics.Vector512.Create(dz), kg = global::System.Runtime.Intrinsics.Vector512.Create(gb), vr = global::System.Runtime.Intrinsics.Vector512.Create(r), vc = global::System.Runtime.Intrinsics.Vector512.Create(c0), kc = global::System.Runtime.Intrinsics.Vector512.Create((-m));
-            global::System.Runtime.Intrinsics.Vector512<double> kxLo = kc;
-            global::System.Runtime.Intrinsics.Vector512<double> xaLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector512<double> sLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector512<double> qLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector512<double> wLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector512<double> hLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 512)
-            {
-                nint end = len - chunk > 512 ? chunk + 512 : len;
-                global::System.Runtime.Intrinsics.Vector512<double> s0 = global::System.Runtime.Intrinsics.Vector512<double>.Zero, q0 = global::System.Runtime.Intrinsics.Vector512<double>.Zero, w0 = global::System.Runtime.Intrinsics.Vector512<double>.Zero, h0 = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector512<double> s1 = global::System.Runtime.Intrinsics.Vector512<double>.Zero, q1 = global::System.Runtime.Intrinsics.Vector512<double>.Zero, w1 = global::System.Runtime.Intrinsics.Vector512<double>.Zero, h1 = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                nint i = chunk;
-                for (; i + 16 <= end; i += 16)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<double> d0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)), e0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) + k), gm0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i)), hm0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i)) - kg);
-                    global::System.Runtime.Intrinsics.Vector512<double> gd0 = gm0 * (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)) - kd);
-                    s0 += gd0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(gd0, e0, q0);
-                    w0 += hm0;
-                    h0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(hm0, e0, h0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dbeta, (nuint)(i)) + d0, ref dbeta, (nuint)(i));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(i)) + d0 * global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(e0, vr, vc), ref dgamma, (nuint)(i));
-                    global::System.Runtime.Intrinsics.Vector512<double> d1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 8)), e1 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 8)) + k), gm1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 8)), hm1 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 8)) - kg);
-                    global::System.Runtime.Intrinsics.Vector512<double> gd1 = gm1 * (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 8)) - kd);
-                    s1 += gd1;
-                    q1 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(gd1, e1, q1);
-                    w1 += hm1;
-                    h1 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(hm1, e1, h1);
-                    xaLo += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 8)) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dbeta, (nuint)(i + 8)) + d1, ref dbeta, (nuint)(i + 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(i + 8)) + d1 * global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(e1, vr, vc), ref dgamma, (nuint)(i + 8));
-                }
-                for (; i + 8 <= end; i += 8)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<double> d0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)), e0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) + k), gm0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i)), hm0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i)) - kg);
-                    global::System.Runtime.Intrinsics.Vector512<double> gd0 = gm0 * (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)) - kd);
-                    s0 += gd0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(gd0, e0, q0);
-                    w0 += hm0;
-                    h0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(hm0, e0, h0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dbeta, (nuint)(i)) + d0, ref dbeta, (nuint)(i));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(i)) + d0 * global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(e0, vr, vc), ref dgamma, (nuint)(i));
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector512<double> d0 = (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(end - 8)) & global::NormKernels.Runtime.Tails.Last512Double(end - i)), e0 = ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(end - 8)) + k) & global::NormKernels.Runtime.Tails.Last512Double(end - i)), gm0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(end - 8)), hm0 = ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(end - 8)) - kg) & global::NormKernels.Runtime.Tails.Last512Double(end - i));
-                    global::System.Runtime.Intrinsics.Vector512<double> gd0 = gm0 * ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(end - 8)) - kd) & global::NormKernels.Runtime.Tails.Last512Double(end - i));
-                    s0 += gd0;
-                    q0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(gd0, e0, q0);
-                    w0 += hm0;
-                    h0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(hm0, e0, h0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::NormKernels.Runtime.Tails.Last512Double(end - i), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(end - 8)), kc) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dbeta, (nuint)(end - 8)) + d0, ref dbeta, (nuint)(end - 8));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(end - 8)) + d0 * global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(e0, vr, vc), ref dgamma, (nuint)(end - 8));
-                }
-                s0 = (s0 + s1);
-                q0 = (q0 + q1);
-                w0 = (w0 + w1);
-                h0 = (h0 + h1);
-                sLo += s0;
-                qLo += q0;
-                wLo += w0;
-                hLo += h0;
-            }
-            a += global::System.Runtime.Intrinsics.Vector512.Sum(sLo);
-            b += global::System.Runtime.Intrinsics.Vector512.Sum(qLo);
-            gs += global::System.Runtime.Intrinsics.Vector512.Sum(wLo);
-            hs += global::System.Runtime.Intrinsics.Vector512.Sum(hLo);
-            xs += global::System.Runtime.Intrinsics.Vector512.Sum(xaLo);
-        }
-
-        /// <summary>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr over a run of <paramref name="len"/> (&gt;= 8) elements, unrolled 4x; the last partial vector overlaps and is blended with what is stored.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientAffineApplyRun_V512(ref double x, ref double dy, ref double dx, nint len, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma)
-        {
-            global::System.Runtime.Intrinsics.Vector512<double> k = global::System.Runtime.Intrinsics.Vector512.Create(m), vr = global::System.Runtime.Intrinsics.Vector512.Create(r), vq = global::System.Runtime.Intrinsics.Vector512.Create(q), vrr = global::System.Runtime.Intrinsics.Vector512.Create(rr), kd = global::System.Runtime.Intrinsics.Vector512.Create(dz), kg = global::System.Runtime.Intrinsics.Vector512.Create(gb), vc1 = global::System.Runtime.Intrinsics.Vector512.Create(c1);
-            nint i = 0;
-            for (; i + 32 <= len; i += 32)
-            {
-                global::System.Runtime.Intrinsics.Vector512<double> d0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)), x0 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512<double> d1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 8)), x1 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector512<double> d2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 16)), x2 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512<double> d3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i + 24)), x3 = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i + 24));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d0 - kd), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i)), ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x0 + k), vq, vrr)), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(i)) + (d0 * vc1), ref dgamma, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d1 - kd), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 8)), ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 8)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x1 + k), vq, vrr)), ref dx, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(i + 8)) + (d1 * vc1), ref dgamma, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d2 - kd), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 16)), ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 16)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x2 + k), vq, vrr)), ref dx, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(i + 16)) + (d2 * vc1), ref dgamma, (nuint)(i + 16));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((d3 - kd), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 24)), ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i + 24)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((x3 + k), vq, vrr)), ref dx, (nuint)(i + 24));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(i + 24)) + (d3 * vc1), ref dgamma, (nuint)(i + 24));
-            }
-            for (; i + 8 <= len; i += 8)
-            {
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)) - kd), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i)), ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(i)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(i)) + k), vq, vrr)), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(i)) + (global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(i)) * vc1), ref dgamma, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 8;
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dgamma, (nuint)(t)) + ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(t)) & global::NormKernels.Runtime.Tails.Last512Double(len - i)) * vc1), ref dgamma, (nuint)(t));
-                global::System.Runtime.Intrinsics.Vector512<double> tail = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dy, (nuint)(t)) - kd), global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(t)), ((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref g, (nuint)(t)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x, (nuint)(t)) + k), vq, vrr));
-                global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::NormKernels.Runtime.Tails.Last512Double(len - i), tail, global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>One statistic's block, Vector256 path: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
-        private static void GradientAffineReduce_V256(ref double x, ref double dy, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
-        {
-            nint len0 = e_c;
-            GradientAffineReduceRun_V256(ref x, ref dy, len0, m, dz, gb, r, c0, ref g, ref a, ref b, ref gs, ref hs, ref xs, ref dbeta, ref dgamma);
-        }
-
-        /// <summary>One statistic's block, Vector256 path: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>
-        private static void GradientAffineApply_V256(ref double x, ref double dy, ref double dx, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma)
-        {
-            nint len0 = e_c;
-            GradientAffineApplyRun_V256(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dgamma);
-        }
-
-        /// <summary>a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m) over a run of <paramref name="len"/> (&gt;= 4) elements (double lanes over chunks of 256 added into double); dbeta[i] += dy[i], dgamma[i] += dy[i] * ((x[i] + m) * r + c0) in double.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientAffineReduceRun_V256(ref double x, ref double dy, nint len, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
-        {
-            global::System.Runtime.Intrinsics.Vector256<double> k = global::System.Runtime.Intrinsics.Vector256.Create(m), kd = global::System.Runtime.Intrinsics.Vector256.Create(dz), kg = global::System.Runtime.Intrinsics.Vector256.Create(gb), vr = global::System.Runtime.Intrinsics.Vector256.Create(r), vc = global::System.Runtime.Intrinsics.Vector256.Create(c0), kc = global::System.Runtime.Intrinsics.Vector256.Create((-m));
-            global::System.Runtime.Intrinsics.Vector256<double> kxLo = kc;
-            global::System.Runtime.Intrinsics.Vector256<double> xaLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector256<double> sLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector256<double> qLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector256<double> wLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector256<double> hLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 256)
-            {
-                nint end = len - chunk > 256 ? chunk + 256 : len;
-                global::System.Runtime.Intrinsics.Vector256<double> s0 = global::System.Runtime.Intrinsics.Vector256<double>.Zero, q0 = global::System.Runtime.Intrinsics.Vector256<double>.Zero, w0 = global::System.Runtime.Intrinsics.Vector256<double>.Zero, h0 = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector256<double> s1 = global::System.Runtime.Intrinsics.Vector256<double>.Zero, q1 = global::System.Runtime.Intrinsics.Vector256<double>.Zero, w1 = global::System.Runtime.Intrinsics.Vector256<double>.Zero, h1 = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                nint i = chunk;
-                for (; i + 8 <= end; i += 8)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<double> d0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)), e0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) + k), gm0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i)), hm0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i)) - kg);
-                    global::System.Runtime.Intrinsics.Vector256<double> gd0 = gm0 * (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)) - kd);
-                    s0 += gd0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(gd0, e0, q0);
-                    w0 += hm0;
-                    h0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(hm0, e0, h0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dbeta, (nuint)(i)) + d0, ref dbeta, (nuint)(i));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dgamma, (nuint)(i)) + d0 * global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(e0, vr, vc), ref dgamma, (nuint)(i));
-                    global::System.Runtime.Intrinsics.Vector256<double> d1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 4)), e1 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 4)) + k), gm1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 4)), hm1 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 4)) - kg);
-                    global::System.Runtime.Intrinsics.Vector256<double> gd1 = gm1 * (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 4)) - kd);
-                    s1 += gd1;
-                    q1 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(gd1, e1, q1);
-                    w1 += hm1;
-                    h1 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(hm1, e1, h1);
-                    xaLo += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 4)) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dbeta, (nuint)(i + 4)) + d1, ref dbeta, (nuint)(i + 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dgamma, (nuint)(i + 4)) + d1 * global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(e1, vr, vc), ref dgamma, (nuint)(i + 4));
-                }
-                for (; i + 4 <= end; i += 4)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<double> d0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)), e0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) + k), gm0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i)), hm0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i)) - kg);
-                    global::System.Runtime.Intrinsics.Vector256<double> gd0 = gm0 * (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)) - kd);
-                    s0 += gd0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(gd0, e0, q0);
-                    w0 += hm0;
-                    h0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(hm0, e0, h0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dbeta, (nuint)(i)) + d0, ref dbeta, (nuint)(i));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dgamma, (nuint)(i)) + d0 * global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(e0, vr, vc), ref dgamma, (nuint)(i));
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector256<double> d0 = (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(end - 4)) & global::NormKernels.Runtime.Tails.Last256Double(end - i)), e0 = ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(end - 4)) + k) & global::NormKernels.Runtime.Tails.Last256Double(end - i)), gm0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(end - 4)), hm0 = ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(end - 4)) - kg) & global::NormKernels.Runtime.Tails.Last256Double(end - i));
-                    global::System.Runtime.Intrinsics.Vector256<double> gd0 = gm0 * ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(end - 4)) - kd) & global::NormKernels.Runtime.Tails.Last256Double(end - i));
-                    s0 += gd0;
-                    q0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(gd0, e0, q0);
-                    w0 += hm0;
-                    h0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(hm0, e0, h0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::NormKernels.Runtime.Tails.Last256Double(end - i), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(end - 4)), kc) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dbeta, (nuint)(end - 4)) + d0, ref dbeta, (nuint)(end - 4));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dgamma, (nuint)(end - 4)) + d0 * global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(e0, vr, vc), ref dgamma, (nuint)(end - 4));
-                }
-                s0 = (s0 + s1);
-                q0 = (q0 + q1);
-                w0 = (w0 + w1);
-                h0 = (h0 + h1);
-                sLo += s0;
-                qLo += q0;
-                wLo += w0;
-                hLo += h0;
-            }
-            a += global::System.Runtime.Intrinsics.Vector256.Sum(sLo);
-            b += global::System.Runtime.Intrinsics.Vector256.Sum(qLo);
-            gs += global::System.Runtime.Intrinsics.Vector256.Sum(wLo);
-            hs += global::System.Runtime.Intrinsics.Vector256.Sum(hLo);
-            xs += global::System.Runtime.Intrinsics.Vector256.Sum(xaLo);
-        }
-
-        /// <summary>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr over a run of <paramref name="len"/> (&gt;= 4) elements, unrolled 4x; the last partial vector overlaps and is blended with what is stored.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientAffineApplyRun_V256(ref double x, ref double dy, ref double dx, nint len, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma)
-        {
-            global::System.Runtime.Intrinsics.Vector256<double> k = global::System.Runtime.Intrinsics.Vector256.Create(m), vr = global::System.Runtime.Intrinsics.Vector256.Create(r), vq = global::System.Runtime.Intrinsics.Vector256.Create(q), vrr = global::System.Runtime.Intrinsics.Vector256.Create(rr), kd = global::System.Runtime.Intrinsics.Vector256.Create(dz), kg = global::System.Runtime.Intrinsics.Vector256.Create(gb), vc1 = global::System.Runtime.Intrinsics.Vector256.Create(c1);
-            nint i = 0;
-            for (; i + 16 <= len; i += 16)
-            {
-                global::System.Runtime.Intrinsics.Vector256<double> d0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)), x0 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256<double> d1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 4)), x1 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector256<double> d2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 8)), x2 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256<double> d3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i + 12)), x3 = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i + 12));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d0 - kd), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i)), ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x0 + k), vq, vrr)), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dgamma, (nuint)(i)) + (d0 * vc1), ref dgamma, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d1 - kd), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 4)), ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 4)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x1 + k), vq, vrr)), ref dx, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dgamma, (nuint)(i + 4)) + (d1 * vc1), ref dgamma, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d2 - kd), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 8)), ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 8)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x2 + k), vq, vrr)), ref dx, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dgamma, (nuint)(i + 8)) + (d2 * vc1), ref dgamma, (nuint)(i + 8));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((d3 - kd), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 12)), ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i + 12)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((x3 + k), vq, vrr)), ref dx, (nuint)(i + 12));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dgamma, (nuint)(i + 12)) + (d3 * vc1), ref dgamma, (nuint)(i + 12));
-            }
-            for (; i + 4 <= len; i += 4)
-            {
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)) - kd), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i)), ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(i)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(i)) + k), vq, vrr)), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dgamma, (nuint)(i)) + (global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(i)) * vc1), ref dgamma, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 4;
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dgamma, (nuint)(t)) + ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(t)) & global::NormKernels.Runtime.Tails.Last256Double(len - i)) * vc1), ref dgamma, (nuint)(t));
-                global::System.Runtime.Intrinsics.Vector256<double> tail = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dy, (nuint)(t)) - kd), global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(t)), ((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref g, (nuint)(t)) - kg) * kd)), vr, global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd((global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x, (nuint)(t)) + k), vq, vrr));
-                global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::NormKernels.Runtime.Tails.Last256Double(len - i), tail, global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>One statistic's block, Vector128 path: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
-        private static void GradientAffineReduce_V128<TOps>(ref double x, ref double dy, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = e_c;
-            GradientAffineReduceRun_V128<TOps>(ref x, ref dy, len0, m, dz, gb, r, c0, ref g, ref a, ref b, ref gs, ref hs, ref xs, ref dbeta, ref dgamma);
-        }
-
-        /// <summary>One statistic's block, Vector128 path: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>
-        private static void GradientAffineApply_V128<TOps>(ref double x, ref double dy, ref double dx, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            nint len0 = e_c;
-            GradientAffineApplyRun_V128<TOps>(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dgamma);
-        }
-
-        /// <summary>a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m) over a run of <paramref name="len"/> (&gt;= 2) elements (double lanes over chunks of 128 added into double); dbeta[i] += dy[i], dgamma[i] += dy[i] * ((x[i] + m) * r + c0) in double.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientAffineReduceRun_V128<TOps>(ref double x, ref double dy, nint len, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            global::System.Runtime.Intrinsics.Vector128<double> k = global::System.Runtime.Intrinsics.Vector128.Create(m), kd = global::System.Runtime.Intrinsics.Vector128.Create(dz), kg = global::System.Runtime.Intrinsics.Vector128.Create(gb), vr = global::System.Runtime.Intrinsics.Vector128.Create(r), vc = global::System.Runtime.Intrinsics.Vector128.Create(c0), kc = global::System.Runtime.Intrinsics.Vector128.Create((-m));
-            global::System.Runtime.Intrinsics.Vector128<double> kxLo = kc;
-            global::System.Runtime.Intrinsics.Vector128<double> xaLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector128<double> sLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector128<double> qLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector128<double> wLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            global::System.Runtime.Intrinsics.Vector128<double> hLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-            for (nint chunk = 0; chunk < len; chunk += 128)
-            {
-                nint end = len - chunk > 128 ? chunk + 128 : len;
-                global::System.Runtime.Intrinsics.Vector128<double> s0 = global::System.Runtime.Intrinsics.Vector128<double>.Zero, q0 = global::System.Runtime.Intrinsics.Vector128<double>.Zero, w0 = global::System.Runtime.Intrinsics.Vector128<double>.Zero, h0 = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                global::System.Runtime.Intrinsics.Vector128<double> s1 = global::System.Runtime.Intrinsics.Vector128<double>.Zero, q1 = global::System.Runtime.Intrinsics.Vector128<double>.Zero, w1 = global::System.Runtime.Intrinsics.Vector128<double>.Zero, h1 = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                nint i = chunk;
-                for (; i + 4 <= end; i += 4)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<double> d0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)), e0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) + k), gm0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i)), hm0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i)) - kg);
-                    global::System.Runtime.Intrinsics.Vector128<double> gd0 = gm0 * (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)) - kd);
-                    s0 += gd0;
-                    q0 = TOps.MultiplyAdd(gd0, e0, q0);
-                    w0 += hm0;
-                    h0 = TOps.MultiplyAdd(hm0, e0, h0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dbeta, (nuint)(i)) + d0, ref dbeta, (nuint)(i));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(i)) + d0 * TOps.MultiplyAdd(e0, vr, vc), ref dgamma, (nuint)(i));
-                    global::System.Runtime.Intrinsics.Vector128<double> d1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 2)), e1 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 2)) + k), gm1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 2)), hm1 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 2)) - kg);
-                    global::System.Runtime.Intrinsics.Vector128<double> gd1 = gm1 * (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 2)) - kd);
-                    s1 += gd1;
-                    q1 = TOps.MultiplyAdd(gd1, e1, q1);
-                    w1 += hm1;
-                    h1 = TOps.MultiplyAdd(hm1, e1, h1);
-                    xaLo += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 2)) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dbeta, (nuint)(i + 2)) + d1, ref dbeta, (nuint)(i + 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(i + 2)) + d1 * TOps.MultiplyAdd(e1, vr, vc), ref dgamma, (nuint)(i + 2));
-                }
-                for (; i + 2 <= end; i += 2)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<double> d0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)), e0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) + k), gm0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i)), hm0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i)) - kg);
-                    global::System.Runtime.Intrinsics.Vector128<double> gd0 = gm0 * (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)) - kd);
-                    s0 += gd0;
-                    q0 = TOps.MultiplyAdd(gd0, e0, q0);
-                    w0 += hm0;
-                    h0 = TOps.MultiplyAdd(hm0, e0, h0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dbeta, (nuint)(i)) + d0, ref dbeta, (nuint)(i));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(i)) + d0 * TOps.MultiplyAdd(e0, vr, vc), ref dgamma, (nuint)(i));
-                }
-                if (i < end)
-                {
-                    global::System.Runtime.Intrinsics.Vector128<double> d0 = (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(end - 2)) & global::NormKernels.Runtime.Tails.Last128Double(end - i)), e0 = ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(end - 2)) + k) & global::NormKernels.Runtime.Tails.Last128Double(end - i)), gm0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(end - 2)), hm0 = ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(end - 2)) - kg) & global::NormKernels.Runtime.Tails.Last128Double(end - i));
-                    global::System.Runtime.Intrinsics.Vector128<double> gd0 = gm0 * ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(end - 2)) - kd) & global::NormKernels.Runtime.Tails.Last128Double(end - i));
-                    s0 += gd0;
-                    q0 = TOps.MultiplyAdd(gd0, e0, q0);
-                    w0 += hm0;
-                    h0 = TOps.MultiplyAdd(hm0, e0, h0);
-                    xaLo += global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128Double(end - i), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(end - 2)), kc) - kxLo;
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dbeta, (nuint)(end - 2)) + d0, ref dbeta, (nuint)(end - 2));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(end - 2)) + d0 * TOps.MultiplyAdd(e0, vr, vc), ref dgamma, (nuint)(end - 2));
-                }
-                s0 = (s0 + s1);
-                q0 = (q0 + q1);
-                w0 = (w0 + w1);
-                h0 = (h0 + h1);
-                sLo += s0;
-                qLo += q0;
-                wLo += w0;
-                hLo += h0;
-            }
-            a += TOps.Sum(sLo);
-            b += TOps.Sum(qLo);
-            gs += TOps.Sum(wLo);
-            hs += TOps.Sum(hLo);
-            xs += TOps.Sum(xaLo);
-        }
-
-        /// <summary>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr over a run of <paramref name="len"/> (&gt;= 2) elements, unrolled 4x; the last partial vector overlaps and is blended with what is stored.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientAffineApplyRun_V128<TOps>(ref double x, ref double dy, ref double dx, nint len, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            global::System.Runtime.Intrinsics.Vector128<double> k = global::System.Runtime.Intrinsics.Vector128.Create(m), vr = global::System.Runtime.Intrinsics.Vector128.Create(r), vq = global::System.Runtime.Intrinsics.Vector128.Create(q), vrr = global::System.Runtime.Intrinsics.Vector128.Create(rr), kd = global::System.Runtime.Intrinsics.Vector128.Create(dz), kg = global::System.Runtime.Intrinsics.Vector128.Create(gb), vc1 = global::System.Runtime.Intrinsics.Vector128.Create(c1);
-            nint i = 0;
-            for (; i + 8 <= len; i += 8)
-            {
-                global::System.Runtime.Intrinsics.Vector128<double> d0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)), x0 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128<double> d1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 2)), x1 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 2));
-                global::System.Runtime.Intrinsics.Vector128<double> d2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 4)), x2 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128<double> d3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i + 6)), x3 = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i + 6));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(TOps.MultiplyAdd((d0 - kd), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i)), ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i)) - kg) * kd)), vr, TOps.MultiplyAdd((x0 + k), vq, vrr)), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(i)) + (d0 * vc1), ref dgamma, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(TOps.MultiplyAdd((d1 - kd), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 2)), ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 2)) - kg) * kd)), vr, TOps.MultiplyAdd((x1 + k), vq, vrr)), ref dx, (nuint)(i + 2));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(i + 2)) + (d1 * vc1), ref dgamma, (nuint)(i + 2));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(TOps.MultiplyAdd((d2 - kd), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 4)), ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 4)) - kg) * kd)), vr, TOps.MultiplyAdd((x2 + k), vq, vrr)), ref dx, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(i + 4)) + (d2 * vc1), ref dgamma, (nuint)(i + 4));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(TOps.MultiplyAdd((d3 - kd), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 6)), ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i + 6)) - kg) * kd)), vr, TOps.MultiplyAdd((x3 + k), vq, vrr)), ref dx, (nuint)(i + 6));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(i + 6)) + (d3 * vc1), ref dgamma, (nuint)(i + 6));
-            }
-            for (; i + 2 <= len; i += 2)
-            {
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)) - kd), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i)), ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(i)) - kg) * kd)), vr, TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(i)) + k), vq, vrr)), ref dx, (nuint)(i));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(i)) + (global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(i)) * vc1), ref dgamma, (nuint)(i));
-            }
-            if (i < len)
-            {
-                nint t = len - 2;
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dgamma, (nuint)(t)) + ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(t)) & global::NormKernels.Runtime.Tails.Last128Double(len - i)) * vc1), ref dgamma, (nuint)(t));
-                global::System.Runtime.Intrinsics.Vector128<double> tail = TOps.MultiplyAdd(TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dy, (nuint)(t)) - kd), global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(t)), ((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref g, (nuint)(t)) - kg) * kd)), vr, TOps.MultiplyAdd((global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref x, (nuint)(t)) + k), vq, vrr));
-                global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::NormKernels.Runtime.Tails.Last128Double(len - i), tail, global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dx, (nuint)(t))), ref dx, (nuint)(t));
-            }
-        }
-
-        /// <summary>One statistic's block, Scalar path: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
-        private static void GradientAffineReduce_Scalar(ref double x, ref double dy, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
-        {
-            nint len0 = e_c;
-            GradientAffineReduceRun_Scalar(ref x, ref dy, len0, m, dz, gb, r, c0, ref g, ref a, ref b, ref gs, ref hs, ref xs, ref dbeta, ref dgamma);
-        }
-
-        /// <summary>One statistic's block, Scalar path: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>
-        private static void GradientAffineApply_Scalar(ref double x, ref double dy, ref double dx, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma)
-        {
-            nint len0 = e_c;
-            GradientAffineApplyRun_Scalar(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dgamma);
-        }
-
-        /// <summary>a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m) over a run of <paramref name="len"/> (&gt;= 1) elements (double lanes over chunks of 64 added into double); dbeta[i] += dy[i], dgamma[i] += dy[i] * ((x[i] + m) * r + c0) in double.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientAffineReduceRun_Scalar(ref double x, ref double dy, nint len, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
-        {
-            double k = m, kd = dz, kg = gb, vr = r, vc = c0, kc = (-m);
-            double kx = (double)kc;
-            double xa = 0d;
-            double s = 0d;
-            double q = 0d;
-            double w = 0d;
-            double h = 0d;
-            for (nint chunk = 0; chunk < len; chunk += 64)
-            {
-                nint end = len - chunk > 64 ? chunk + 64 : len;
-                double s0 = 0d, q0 = 0d, w0 = 0d, h0 = 0d;
-                double s1 = 0d, q1 = 0d, w1 = 0d, h1 = 0d;
-                nint i = chunk;
-                for (; i + 2 <= end; i += 2)
-                {
-                    double d0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i), e0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) + k), gm0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i), hm0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i) - kg);
-                    double gd0 = gm0 * (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i) - kd);
-                    s0 += gd0;
-                    q0 = (gd0 * e0 + q0);
-                    w0 += hm0;
-                    h0 = (hm0 * e0 + h0);
-                    xa += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) - kx;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref dbeta, i) += d0;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref dgamma, i) += d0 * (e0 * vr + vc);
-                    double d1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 1), e1 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 1) + k), gm1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 1), hm1 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 1) - kg);
-                    double gd1 = gm1 * (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 1) - kd);
-                    s1 += gd1;
-                    q1 = (gd1 * e1 + q1);
-                    w1 += hm1;
-                    h1 = (hm1 * e1 + h1);
-                    xa += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 1) - kx;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref dbeta, i + 1) += d1;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref dgamma, i + 1) += d1 * (e1 * vr + vc);
-                }
-                for (; i + 1 <= end; i += 1)
-                {
-                    double d0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i), e0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) + k), gm0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i), hm0 = (global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i) - kg);
-                    double gd0 = gm0 * (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i) - kd);
-                    s0 += gd0;
-                    q0 = (gd0 * e0 + q0);
-                    w0 += hm0;
-                    h0 = (hm0 * e0 + h0);
-                    xa += (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) - kx;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref dbeta, i) += d0;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref dgamma, i) += d0 * (e0 * vr + vc);
-                }
-                s0 = (s0 + s1);
-                q0 = (q0 + q1);
-                w0 = (w0 + w1);
-                h0 = (h0 + h1);
-                s += s0;
-                q += q0;
-                w += w0;
-                h += h0;
-            }
-            a += s;
-            b += q;
-            gs += w;
-            hs += h;
-            xs += xa;
-        }
-
-        /// <summary>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr over a run of <paramref name="len"/> (&gt;= 1) elements, unrolled 4x.</summary>
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static void GradientAffineApplyRun_Scalar(ref double x, ref double dy, ref double dx, nint len, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma)
-        {
-            double k = m, vr = r, vq = q, vrr = rr, kd = dz, kg = gb, vc1 = c1;
-            nint i = 0;
-            for (; i + 4 <= len; i += 4)
-            {
-                double d0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i), x0 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i);
-                double d1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 1), x1 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 1);
-                double d2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 2), x2 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 2);
-                double d3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i + 3), x3 = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i + 3);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i) = (((d0 - kd) * global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i) + ((global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i) - kg) * kd)) * vr + ((x0 + k) * vq + vrr));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dgamma, i) += (d0 * vc1);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i + 1) = (((d1 - kd) * global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 1) + ((global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 1) - kg) * kd)) * vr + ((x1 + k) * vq + vrr));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dgamma, i + 1) += (d1 * vc1);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i + 2) = (((d2 - kd) * global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 2) + ((global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 2) - kg) * kd)) * vr + ((x2 + k) * vq + vrr));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dgamma, i + 2) += (d2 * vc1);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i + 3) = (((d3 - kd) * global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 3) + ((global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i + 3) - kg) * kd)) * vr + ((x3 + k) * vq + vrr));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dgamma, i + 3) += (d3 * vc1);
-            }
-            for (; i + 1 <= len; i += 1)
-            {
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, i) = (((global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i) - kd) * global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i) + ((global::System.Runtime.CompilerServices.Unsafe.Add(ref g, i) - kg) * kd)) * vr + ((global::System.Runtime.CompilerServices.Unsafe.Add(ref x, i) + k) * vq + vrr));
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref dgamma, i) += (global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, i) * vc1);
-            }
+            global::NormKernels.Runtime.GradientRuns<TS, TV, double>.AffineApply(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dgamma);
         }
 
     }

@@ -14,15 +14,19 @@ namespace Layers
     /// </remarks>
     partial class LrnNhwc
     {
-        private const int Before = 2;
-        private const int After = 2;
         private const int TileWidth = 64;
         private const int ChunkWidth = 256;
-        private const double ScaleD = 2E-05d; // alpha / size
-        private const double KD = 1.0d;
-        // A running sum is summed again from scratch when the value leaving it exceeds this many times what remains (see the slide step).
-        private const double RecomputeRatio = 1048576.0d;
-        private const double GradientScaleD = 3.0000000000000004E-05d; // 2 * alpha * beta / size
+
+        /// <summary>The window and its constants, the type argument of the shared runs (LrnRuns).</summary>
+        private readonly struct Window : global::NormKernels.Runtime.ILrnWindow
+        {
+            public static int Before => 2;
+            public static int After => 2;
+            public static double Scale => 2E-05d; // alpha / size
+            public static double K => 1.0d;
+            public static double Beta => 0.75d;
+            public static double GradientScale => 3.0000000000000004E-05d; // 2 * alpha * beta / size
+        }
 
         /// <summary>Creates the layer; it has no parameters.</summary>
         public LrnNhwc() { }
@@ -156,15 +160,15 @@ namespace Layers
             // Rows: at least one vector of channels, the window summed directly from a zero-padded row of squares (Before + channels + After doubles).
             bool rows = channels >= RowWidth(path);
             int scratchLength = rows ? 2 * (channels + 4) : 2 * channels * tile;
-            float[][] scratch = new float[workers][];
-            for (int worker = 0; worker < workers; worker++) scratch[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(scratchLength);
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 0, scratchLength);
+            float[][] scratch = workerScratch.Elements;
             try
             {
                 global::NormKernels.Runtime.ParallelUnits.For(ranges, workers, new ForwardUnit<TOps>(path, channels, outer, ranges, rows ? 0 : tile, scratch), input, output, default, default, default, default);
             }
             finally
             {
-                for (int worker = 0; worker < workers; worker++) global::System.Buffers.ArrayPool<float>.Shared.Return(scratch[worker]);
+                workerScratch.Return();
             }
             return path;
         }
@@ -208,9 +212,9 @@ namespace Layers
                 for (int first = begin; ; first += tile)
                 {
                     if (first > end - tile) first = end - tile;
-                    Gather(ref x, ref tileX, channels, first, tile);
+                    global::NormKernels.Runtime.LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
                     ForwardColumns<TOps>(_path, ref tileX, ref tileY, channels, tile, tile);
-                    Scatter(ref tileY, ref y, channels, first, tile);
+                    global::NormKernels.Runtime.LrnTiles.Scatter(ref tileY, ref y, channels, first, tile);
                     if (first == end - tile) break;
                 }
             }
@@ -224,15 +228,15 @@ namespace Layers
             int parts = inner > 1 ? PiecesFor(outer, inner) : RangesFor(outer, tile);
             int units = inner > 1 ? outer * parts : parts;
             int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            float[][] scratch = new float[workers][];
-            for (int worker = 0; worker < workers; worker++) scratch[worker] = global::System.Buffers.ArrayPool<float>.Shared.Rent(columnScratch + 3 * channels * tile);
+            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 0, columnScratch + 3 * channels * tile);
+            float[][] scratch = workerScratch.Elements;
             try
             {
                 global::NormKernels.Runtime.ParallelUnits.For(units, workers, new BackwardUnit<TOps>(path, channels, inner > 1 ? inner : outer, parts, tile, scratch), input, inputGrad, outputGrad, default, default, default);
             }
             finally
             {
-                for (int worker = 0; worker < workers; worker++) global::System.Buffers.ArrayPool<float>.Shared.Return(scratch[worker]);
+                workerScratch.Return();
             }
             return path;
         }
@@ -271,10 +275,10 @@ namespace Layers
                 for (int first = begin; ; first += tile)
                 {
                     if (first > end - tile) first = end - tile;
-                    Gather(ref x, ref tileX, channels, first, tile);
-                    Gather(ref dy, ref tileDy, channels, first, tile);
+                    global::NormKernels.Runtime.LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
+                    global::NormKernels.Runtime.LrnTiles.Gather(ref dy, ref tileDy, channels, first, tile);
                     BackwardColumns<TOps>(_path, ref tileX, ref tileDy, ref tileDx, channels, tile, tile, ref columns);
-                    Scatter(ref tileDx, ref dx, channels, first, tile);
+                    global::NormKernels.Runtime.LrnTiles.Scatter(ref tileDx, ref dx, channels, first, tile);
                     if (first == end - tile) break;
                 }
             }
@@ -282,29 +286,6 @@ namespace Layers
 
         /// <summary>Positions per tile: up to 64, fewer for many channels so that a [channels, tile] tile stays within 32 KB; at least 16.</summary>
         private static int TileFor(int channels) => global::System.Math.Max(16, global::System.Math.Min(TileWidth, 512 / channels * 16));
-
-        /// <summary>Copies positions [first, first + tile) of a channels-innermost tensor to a [channels, tile] tile.</summary>
-        private static void Gather(ref float source, ref float tile, int channels, int first, int width)
-        {
-            // Channel by channel: the tile is written in order, the source read across width rows that stay in L1.
-            ref float start = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref source, (nint)first * channels);
-            for (int c = 0; c < channels; c++)
-            {
-                ref float tileRow = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref tile, (nint)c * width);
-                for (int p = 0; p < width; p++) global::System.Runtime.CompilerServices.Unsafe.Add(ref tileRow, p) = global::System.Runtime.CompilerServices.Unsafe.Add(ref start, (nint)p * channels + c);
-            }
-        }
-
-        /// <summary>The inverse of Gather.</summary>
-        private static void Scatter(ref float tile, ref float destination, int channels, int first, int width)
-        {
-            ref float start = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref destination, (nint)first * channels);
-            for (int c = 0; c < channels; c++)
-            {
-                ref float tileRow = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref tile, (nint)c * width);
-                for (int p = 0; p < width; p++) global::System.Runtime.CompilerServices.Unsafe.Add(ref start, (nint)p * channels + c) = global::System.Runtime.CompilerServices.Unsafe.Add(ref tileRow, p);
-            }
-        }
 
         /// <summary>Elements per vector of a path (the rows kernel needs at least one vector of channels).</summary>
         private static int RowWidth(global::NormKernels.KernelPath path) => path switch
@@ -319,10 +300,10 @@ namespace Layers
         {
             switch (path)
             {
-                case global::NormKernels.KernelPath.Vector512: ForwardRows_V512(ref x, ref y, channels, count, ref squares); break;
-                case global::NormKernels.KernelPath.Vector256: ForwardRows_V256(ref x, ref y, channels, count, ref squares); break;
-                case global::NormKernels.KernelPath.Vector128: ForwardRows_V128<TOps>(ref x, ref y, channels, count, ref squares); break;
-                default: ForwardRows_Scalar(ref x, ref y, channels, count, ref squares); break;
+                case global::NormKernels.KernelPath.Vector512: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
+                case global::NormKernels.KernelPath.Vector256: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
+                case global::NormKernels.KernelPath.Vector128: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
+                default: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.Scalar<float>, float, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
             }
         }
 
@@ -330,10 +311,10 @@ namespace Layers
         {
             switch (path)
             {
-                case global::NormKernels.KernelPath.Vector512: ForwardColumns_V512(ref x, ref y, channels, stride, length); break;
-                case global::NormKernels.KernelPath.Vector256: ForwardColumns_V256(ref x, ref y, channels, stride, length); break;
-                case global::NormKernels.KernelPath.Vector128: ForwardColumns_V128<TOps>(ref x, ref y, channels, stride, length); break;
-                default: ForwardColumns_Scalar(ref x, ref y, channels, stride, length); break;
+                case global::NormKernels.KernelPath.Vector512: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
+                case global::NormKernels.KernelPath.Vector256: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
+                case global::NormKernels.KernelPath.Vector128: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
+                default: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.Scalar<float>, float, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
             }
         }
 
@@ -341,702 +322,11 @@ namespace Layers
         {
             switch (path)
             {
-                case global::NormKernels.KernelPath.Vector512: BackwardColumns_V512(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
-                case global::NormKernels.KernelPath.Vector256: BackwardColumns_V256(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
-                case global::NormKernels.KernelPath.Vector128: BackwardColumns_V128<TOps>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
-                default: BackwardColumns_Scalar(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+                case global::NormKernels.KernelPath.Vector512: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+                case global::NormKernels.KernelPath.Vector256: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+                case global::NormKernels.KernelPath.Vector128: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+                default: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.Scalar<float>, float, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
             }
         }
-
-        /// <summary>Vector512: y = x * D^-beta for positions [0, length) (length &gt;= 16), channel c at c * stride. Chunks of up to 256 positions (whole vectors; the last piece rounded up to whole vectors and moved back to end at length) slide across C together, their running sums in a double buffer.</summary>
-        private static void ForwardColumns_V512(ref float x, ref float y, int channels, int stride, int length)
-        {
-            var scale = global::System.Runtime.Intrinsics.Vector512.Create(ScaleD);
-            var k = global::System.Runtime.Intrinsics.Vector512.Create(KD);
-            var ratio = global::System.Runtime.Intrinsics.Vector512.Create(RecomputeRatio);
-            global::System.Span<double> sums = stackalloc double[ChunkWidth];
-            ref double running = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(sums);
-            int chunk = global::System.Math.Min(ChunkWidth, length / 16 * 16);
-            for (int start = 0; start < length; start += chunk)
-            {
-                // The last piece: the remaining positions rounded up to whole vectors, ending at length (overlapping the previous piece).
-                int piece = global::System.Math.Min(chunk, length - start);
-                int width = (piece + 16 - 1) / 16 * 16;
-                ref float xc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, start + piece - width);
-                ref float yc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start + piece - width);
-                sums.Slice(0, width).Clear();
-                // Window of channel c: [c - Before, c + After]; start with [0, After) so that step c adds c + After.
-                for (int j = 0; j < After && j < channels; j++)
-                {
-                    for (int v = 0; v < width; v += 16)
-                    {
-                        var sumLo = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref running, (nuint)v); var sumHi = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref running, (nuint)(v + 8));
-                        { var e = Square_V512(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(j) * stride + v))); sumLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(e); }
-                        global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(sumLo, ref running, (nuint)v); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(sumHi, ref running, (nuint)(v + 8));
-                    }
-                }
-                for (int c = 0; c < channels; c++)
-                {
-                    for (int v = 0; v < width; v += 16)
-                    {
-                        var sumLo = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref running, (nuint)v); var sumHi = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref running, (nuint)(v + 8));
-                        if (c < channels - After)
-                        {
-                            { var e = Square_V512(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(c + After) * stride + v))); sumLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(e); }
-                        }
-                        if (c > Before)
-                        {
-                            var leaving = Square_V512(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(c - Before - 1) * stride + v)));
-                            sumLo -= global::System.Runtime.Intrinsics.Vector512.WidenLower(leaving); sumHi -= global::System.Runtime.Intrinsics.Vector512.WidenUpper(leaving);
-                            if (global::System.Runtime.Intrinsics.Vector512.GreaterThanAny(global::System.Runtime.Intrinsics.Vector512.Abs(global::System.Runtime.Intrinsics.Vector512.WidenLower(leaving)), global::System.Runtime.Intrinsics.Vector512.Abs(sumLo) * ratio) || global::System.Runtime.Intrinsics.Vector512.GreaterThanAny(global::System.Runtime.Intrinsics.Vector512.Abs(global::System.Runtime.Intrinsics.Vector512.WidenUpper(leaving)), global::System.Runtime.Intrinsics.Vector512.Abs(sumHi) * ratio))
-                            {
-                                sumLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero; sumHi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                                int last = c < channels - After ? c + After : channels - 1;
-                                for (int r = c - Before; r <= last; r++)
-                                {
-                                    { var e = Square_V512(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(r) * stride + v))); sumLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(e); }
-                                }
-                            }
-                        }
-                        global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(sumLo, ref running, (nuint)v); global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(sumHi, ref running, (nuint)(v + 8));
-                        var d = global::System.Runtime.Intrinsics.Vector512.Narrow(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(sumLo, scale, k), global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(sumHi, scale, k));
-                        var root = global::System.Runtime.Intrinsics.Vector512.Sqrt(d); var power = global::System.Runtime.Intrinsics.Vector512.Create(1f) / (root * global::System.Runtime.Intrinsics.Vector512.Sqrt(root));
-                        global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(c) * stride + v)) * power, ref yc, (nuint)((nint)(c) * stride + v));
-                    }
-                }
-            }
-        }
-
-        private static global::System.Runtime.Intrinsics.Vector512<float> Square_V512(global::System.Runtime.Intrinsics.Vector512<float> v) => v * v;
-
-        /// <summary>Vector512: dx_j = dy_j * D_j^-beta - 2 alpha beta / size * x_j * (sum over c whose window holds j of dy_c * x_c * D_c^(-beta-1)).</summary>
-        private static void BackwardColumns_V512(ref float x, ref float dy, ref float dx, int channels, int stride, int length, ref float scratch)
-        {
-            var scale = global::System.Runtime.Intrinsics.Vector512.Create(ScaleD);
-            var k = global::System.Runtime.Intrinsics.Vector512.Create(KD);
-            var ratio = global::System.Runtime.Intrinsics.Vector512.Create(RecomputeRatio);
-            var minusGradientScale = global::System.Runtime.Intrinsics.Vector512.Create((float)-GradientScaleD);
-            int lastColumn = length - 16;
-            for (int column = 0; ; column += 16)
-            {
-                if (column > lastColumn) column = lastColumn;
-                ref float xc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, column);
-                ref float dyc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, column);
-                ref float dxc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, column);
-                // Pass 1, as Forward: D_c; keep D_c^-beta at scratch[2c] and dy_c * x_c * D_c^(-beta-1) at scratch[2c + 1] (vectors).
-                global::System.Runtime.Intrinsics.Vector512<double> sumLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, sumHi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                for (int j = 0; j < After && j < channels; j++)
-                {
-                    { var e = Square_V512(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(j) * stride))); sumLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(e); }
-                }
-                for (int c = 0; c < channels; c++)
-                {
-                    if (c < channels - After)
-                    {
-                        { var e = Square_V512(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(c + After) * stride))); sumLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(e); }
-                    }
-                    if (c > Before)
-                    {
-                        var leaving = Square_V512(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(c - Before - 1) * stride)));
-                        sumLo -= global::System.Runtime.Intrinsics.Vector512.WidenLower(leaving); sumHi -= global::System.Runtime.Intrinsics.Vector512.WidenUpper(leaving);
-                        if (global::System.Runtime.Intrinsics.Vector512.GreaterThanAny(global::System.Runtime.Intrinsics.Vector512.Abs(global::System.Runtime.Intrinsics.Vector512.WidenLower(leaving)), global::System.Runtime.Intrinsics.Vector512.Abs(sumLo) * ratio) || global::System.Runtime.Intrinsics.Vector512.GreaterThanAny(global::System.Runtime.Intrinsics.Vector512.Abs(global::System.Runtime.Intrinsics.Vector512.WidenUpper(leaving)), global::System.Runtime.Intrinsics.Vector512.Abs(sumHi) * ratio))
-                        {
-                            sumLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero; sumHi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                            int last = c < channels - After ? c + After : channels - 1;
-                            for (int r = c - Before; r <= last; r++)
-                            {
-                                { var e = Square_V512(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(r) * stride))); sumLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(e); }
-                            }
-                        }
-                    }
-                    var d = global::System.Runtime.Intrinsics.Vector512.Narrow(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(sumLo, scale, k), global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(sumHi, scale, k));
-                    var root = global::System.Runtime.Intrinsics.Vector512.Sqrt(d); var power = global::System.Runtime.Intrinsics.Vector512.Create(1f) / (root * global::System.Runtime.Intrinsics.Vector512.Sqrt(root));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(power, ref scratch, (nuint)(2 * 16 * c));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dyc, (nuint)((nint)(c) * stride)) * global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(c) * stride)) * power / d, ref scratch, (nuint)(2 * 16 * c + 16));
-                }
-                // Pass 2: channel j is in the windows of c in [j - After, j + Before]; start with [0, Before) so that step j adds j + Before.
-                global::System.Runtime.Intrinsics.Vector512<double> termsLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero, termsHi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                for (int c = 0; c < Before && c < channels; c++)
-                {
-                    { var e = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref scratch, (nuint)(2 * 16 * (c) + 16)); termsLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(e); termsHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(e); }
-                }
-                for (int j = 0; j < channels; j++)
-                {
-                    if (j < channels - Before)
-                    {
-                        { var e = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref scratch, (nuint)(2 * 16 * (j + Before) + 16)); termsLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(e); termsHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(e); }
-                    }
-                    if (j > After)
-                    {
-                        var leaving = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref scratch, (nuint)(2 * 16 * (j - After - 1) + 16));
-                        termsLo -= global::System.Runtime.Intrinsics.Vector512.WidenLower(leaving); termsHi -= global::System.Runtime.Intrinsics.Vector512.WidenUpper(leaving);
-                        if (global::System.Runtime.Intrinsics.Vector512.GreaterThanAny(global::System.Runtime.Intrinsics.Vector512.Abs(global::System.Runtime.Intrinsics.Vector512.WidenLower(leaving)), global::System.Runtime.Intrinsics.Vector512.Abs(termsLo) * ratio) || global::System.Runtime.Intrinsics.Vector512.GreaterThanAny(global::System.Runtime.Intrinsics.Vector512.Abs(global::System.Runtime.Intrinsics.Vector512.WidenUpper(leaving)), global::System.Runtime.Intrinsics.Vector512.Abs(termsHi) * ratio))
-                        {
-                            termsLo = global::System.Runtime.Intrinsics.Vector512<double>.Zero; termsHi = global::System.Runtime.Intrinsics.Vector512<double>.Zero;
-                            int last = j < channels - Before ? j + Before : channels - 1;
-                            for (int r = j - After; r <= last; r++)
-                            {
-                                { var e = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref scratch, (nuint)(2 * 16 * (r) + 16)); termsLo += global::System.Runtime.Intrinsics.Vector512.WidenLower(e); termsHi += global::System.Runtime.Intrinsics.Vector512.WidenUpper(e); }
-                            }
-                        }
-                    }
-                    var direct = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref dyc, (nuint)((nint)(j) * stride)) * global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref scratch, (nuint)(2 * 16 * j));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xc, (nuint)((nint)(j) * stride)) * minusGradientScale, global::System.Runtime.Intrinsics.Vector512.Narrow(termsLo, termsHi), direct), ref dxc, (nuint)((nint)(j) * stride));
-                }
-                if (column == lastColumn) break;
-            }
-        }
-
-        /// <summary>Vector512: y = x * D^-beta for count rows of channels (channels &gt;= 16) at x and y; squares: Before + channels + After doubles of scratch.</summary>
-        private static void ForwardRows_V512(ref float x, ref float y, int channels, int count, ref double squares)
-        {
-            var scale = global::System.Runtime.Intrinsics.Vector512.Create(ScaleD);
-            var k = global::System.Runtime.Intrinsics.Vector512.Create(KD);
-            for (int i = 0; i < Before; i++) global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, i) = 0d;
-            for (int i = 0; i < After; i++) global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, Before + channels + i) = 0d;
-            int lastColumn = channels - 16;
-            for (int p = 0; p < count; p++)
-            {
-                ref float xr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (nint)p * channels);
-                ref float yr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, (nint)p * channels);
-                for (int column = 0; ; column += 16)
-                {
-                    if (column > lastColumn) column = lastColumn;
-                    var v = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xr, (nuint)(column));
-                    var q = v * v;
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.WidenLower(q), ref squares, (nuint)(Before + column));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.WidenUpper(q), ref squares, (nuint)(Before + column + 8));
-                    if (column == lastColumn) break;
-                }
-                for (int column = 0; ; column += 16)
-                {
-                    if (column > lastColumn) column = lastColumn;
-                    var sumLo = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref squares, (nuint)(column)) + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref squares, (nuint)(column + 1)) + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref squares, (nuint)(column + 2)) + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref squares, (nuint)(column + 3)) + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref squares, (nuint)(column + 4));
-                    var sumHi = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref squares, (nuint)(column + 8)) + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref squares, (nuint)(column + 8 + 1)) + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref squares, (nuint)(column + 8 + 2)) + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref squares, (nuint)(column + 8 + 3)) + global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref squares, (nuint)(column + 8 + 4));
-                    var d = global::System.Runtime.Intrinsics.Vector512.Narrow(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(sumLo, scale, k), global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(sumHi, scale, k));
-                    var root = global::System.Runtime.Intrinsics.Vector512.Sqrt(d); var power = global::System.Runtime.Intrinsics.Vector512.Create(1f) / (root * global::System.Runtime.Intrinsics.Vector512.Sqrt(root));
-                    global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref xr, (nuint)(column)) * power, ref yr, (nuint)(column));
-                    if (column == lastColumn) break;
-                }
-            }
-        }
-
-        /// <summary>Vector256: y = x * D^-beta for positions [0, length) (length &gt;= 8), channel c at c * stride. Chunks of up to 256 positions (whole vectors; the last piece rounded up to whole vectors and moved back to end at length) slide across C together, their running sums in a double buffer.</summary>
-        private static void ForwardColumns_V256(ref float x, ref float y, int channels, int stride, int length)
-        {
-            var scale = global::System.Runtime.Intrinsics.Vector256.Create(ScaleD);
-            var k = global::System.Runtime.Intrinsics.Vector256.Create(KD);
-            var ratio = global::System.Runtime.Intrinsics.Vector256.Create(RecomputeRatio);
-            global::System.Span<double> sums = stackalloc double[ChunkWidth];
-            ref double running = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(sums);
-            int chunk = global::System.Math.Min(ChunkWidth, length / 8 * 8);
-            for (int start = 0; start < length; start += chunk)
-            {
-                // The last piece: the remaining positions rounded up to whole vectors, ending at length (overlapping the previous piece).
-                int piece = global::System.Math.Min(chunk, length - start);
-                int width = (piece + 8 - 1) / 8 * 8;
-                ref float xc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, start + piece - width);
-                ref float yc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start + piece - width);
-                sums.Slice(0, width).Clear();
-                // Window of channel c: [c - Before, c + After]; start with [0, After) so that step c adds c + After.
-                for (int j = 0; j < After && j < channels; j++)
-                {
-                    for (int v = 0; v < width; v += 8)
-                    {
-                        var sumLo = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref running, (nuint)v); var sumHi = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref running, (nuint)(v + 4));
-                        { var e = Square_V256(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(j) * stride + v))); sumLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(e); }
-                        global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(sumLo, ref running, (nuint)v); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(sumHi, ref running, (nuint)(v + 4));
-                    }
-                }
-                for (int c = 0; c < channels; c++)
-                {
-                    for (int v = 0; v < width; v += 8)
-                    {
-                        var sumLo = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref running, (nuint)v); var sumHi = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref running, (nuint)(v + 4));
-                        if (c < channels - After)
-                        {
-                            { var e = Square_V256(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(c + After) * stride + v))); sumLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(e); }
-                        }
-                        if (c > Before)
-                        {
-                            var leaving = Square_V256(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(c - Before - 1) * stride + v)));
-                            sumLo -= global::System.Runtime.Intrinsics.Vector256.WidenLower(leaving); sumHi -= global::System.Runtime.Intrinsics.Vector256.WidenUpper(leaving);
-                            if (global::System.Runtime.Intrinsics.Vector256.GreaterThanAny(global::System.Runtime.Intrinsics.Vector256.Abs(global::System.Runtime.Intrinsics.Vector256.WidenLower(leaving)), global::System.Runtime.Intrinsics.Vector256.Abs(sumLo) * ratio) || global::System.Runtime.Intrinsics.Vector256.GreaterThanAny(global::System.Runtime.Intrinsics.Vector256.Abs(global::System.Runtime.Intrinsics.Vector256.WidenUpper(leaving)), global::System.Runtime.Intrinsics.Vector256.Abs(sumHi) * ratio))
-                            {
-                                sumLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero; sumHi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                                int last = c < channels - After ? c + After : channels - 1;
-                                for (int r = c - Before; r <= last; r++)
-                                {
-                                    { var e = Square_V256(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(r) * stride + v))); sumLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(e); }
-                                }
-                            }
-                        }
-                        global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(sumLo, ref running, (nuint)v); global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(sumHi, ref running, (nuint)(v + 4));
-                        var d = global::System.Runtime.Intrinsics.Vector256.Narrow(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(sumLo, scale, k), global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(sumHi, scale, k));
-                        var root = global::System.Runtime.Intrinsics.Vector256.Sqrt(d); var power = global::System.Runtime.Intrinsics.Vector256.Create(1f) / (root * global::System.Runtime.Intrinsics.Vector256.Sqrt(root));
-                        global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(c) * stride + v)) * power, ref yc, (nuint)((nint)(c) * stride + v));
-                    }
-                }
-            }
-        }
-
-        private static global::System.Runtime.Intrinsics.Vector256<float> Square_V256(global::System.Runtime.Intrinsics.Vector256<float> v) => v * v;
-
-        /// <summary>Vector256: dx_j = dy_j * D_j^-beta - 2 alpha beta / size * x_j * (sum over c whose window holds j of dy_c * x_c * D_c^(-beta-1)).</summary>
-        private static void BackwardColumns_V256(ref float x, ref float dy, ref float dx, int channels, int stride, int length, ref float scratch)
-        {
-            var scale = global::System.Runtime.Intrinsics.Vector256.Create(ScaleD);
-            var k = global::System.Runtime.Intrinsics.Vector256.Create(KD);
-            var ratio = global::System.Runtime.Intrinsics.Vector256.Create(RecomputeRatio);
-            var minusGradientScale = global::System.Runtime.Intrinsics.Vector256.Create((float)-GradientScaleD);
-            int lastColumn = length - 8;
-            for (int column = 0; ; column += 8)
-            {
-                if (column > lastColumn) column = lastColumn;
-                ref float xc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, column);
-                ref float dyc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, column);
-                ref float dxc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, column);
-                // Pass 1, as Forward: D_c; keep D_c^-beta at scratch[2c] and dy_c * x_c * D_c^(-beta-1) at scratch[2c + 1] (vectors).
-                global::System.Runtime.Intrinsics.Vector256<double> sumLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, sumHi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                for (int j = 0; j < After && j < channels; j++)
-                {
-                    { var e = Square_V256(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(j) * stride))); sumLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(e); }
-                }
-                for (int c = 0; c < channels; c++)
-                {
-                    if (c < channels - After)
-                    {
-                        { var e = Square_V256(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(c + After) * stride))); sumLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(e); }
-                    }
-                    if (c > Before)
-                    {
-                        var leaving = Square_V256(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(c - Before - 1) * stride)));
-                        sumLo -= global::System.Runtime.Intrinsics.Vector256.WidenLower(leaving); sumHi -= global::System.Runtime.Intrinsics.Vector256.WidenUpper(leaving);
-                        if (global::System.Runtime.Intrinsics.Vector256.GreaterThanAny(global::System.Runtime.Intrinsics.Vector256.Abs(global::System.Runtime.Intrinsics.Vector256.WidenLower(leaving)), global::System.Runtime.Intrinsics.Vector256.Abs(sumLo) * ratio) || global::System.Runtime.Intrinsics.Vector256.GreaterThanAny(global::System.Runtime.Intrinsics.Vector256.Abs(global::System.Runtime.Intrinsics.Vector256.WidenUpper(leaving)), global::System.Runtime.Intrinsics.Vector256.Abs(sumHi) * ratio))
-                        {
-                            sumLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero; sumHi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                            int last = c < channels - After ? c + After : channels - 1;
-                            for (int r = c - Before; r <= last; r++)
-                            {
-                                { var e = Square_V256(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(r) * stride))); sumLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(e); }
-                            }
-                        }
-                    }
-                    var d = global::System.Runtime.Intrinsics.Vector256.Narrow(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(sumLo, scale, k), global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(sumHi, scale, k));
-                    var root = global::System.Runtime.Intrinsics.Vector256.Sqrt(d); var power = global::System.Runtime.Intrinsics.Vector256.Create(1f) / (root * global::System.Runtime.Intrinsics.Vector256.Sqrt(root));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(power, ref scratch, (nuint)(2 * 8 * c));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dyc, (nuint)((nint)(c) * stride)) * global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(c) * stride)) * power / d, ref scratch, (nuint)(2 * 8 * c + 8));
-                }
-                // Pass 2: channel j is in the windows of c in [j - After, j + Before]; start with [0, Before) so that step j adds j + Before.
-                global::System.Runtime.Intrinsics.Vector256<double> termsLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero, termsHi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                for (int c = 0; c < Before && c < channels; c++)
-                {
-                    { var e = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref scratch, (nuint)(2 * 8 * (c) + 8)); termsLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(e); termsHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(e); }
-                }
-                for (int j = 0; j < channels; j++)
-                {
-                    if (j < channels - Before)
-                    {
-                        { var e = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref scratch, (nuint)(2 * 8 * (j + Before) + 8)); termsLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(e); termsHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(e); }
-                    }
-                    if (j > After)
-                    {
-                        var leaving = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref scratch, (nuint)(2 * 8 * (j - After - 1) + 8));
-                        termsLo -= global::System.Runtime.Intrinsics.Vector256.WidenLower(leaving); termsHi -= global::System.Runtime.Intrinsics.Vector256.WidenUpper(leaving);
-                        if (global::System.Runtime.Intrinsics.Vector256.GreaterThanAny(global::System.Runtime.Intrinsics.Vector256.Abs(global::System.Runtime.Intrinsics.Vector256.WidenLower(leaving)), global::System.Runtime.Intrinsics.Vector256.Abs(termsLo) * ratio) || global::System.Runtime.Intrinsics.Vector256.GreaterThanAny(global::System.Runtime.Intrinsics.Vector256.Abs(global::System.Runtime.Intrinsics.Vector256.WidenUpper(leaving)), global::System.Runtime.Intrinsics.Vector256.Abs(termsHi) * ratio))
-                        {
-                            termsLo = global::System.Runtime.Intrinsics.Vector256<double>.Zero; termsHi = global::System.Runtime.Intrinsics.Vector256<double>.Zero;
-                            int last = j < channels - Before ? j + Before : channels - 1;
-                            for (int r = j - After; r <= last; r++)
-                            {
-                                { var e = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref scratch, (nuint)(2 * 8 * (r) + 8)); termsLo += global::System.Runtime.Intrinsics.Vector256.WidenLower(e); termsHi += global::System.Runtime.Intrinsics.Vector256.WidenUpper(e); }
-                            }
-                        }
-                    }
-                    var direct = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref dyc, (nuint)((nint)(j) * stride)) * global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref scratch, (nuint)(2 * 8 * j));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xc, (nuint)((nint)(j) * stride)) * minusGradientScale, global::System.Runtime.Intrinsics.Vector256.Narrow(termsLo, termsHi), direct), ref dxc, (nuint)((nint)(j) * stride));
-                }
-                if (column == lastColumn) break;
-            }
-        }
-
-        /// <summary>Vector256: y = x * D^-beta for count rows of channels (channels &gt;= 8) at x and y; squares: Before + channels + After doubles of scratch.</summary>
-        private static void ForwardRows_V256(ref float x, ref float y, int channels, int count, ref double squares)
-        {
-            var scale = global::System.Runtime.Intrinsics.Vector256.Create(ScaleD);
-            var k = global::System.Runtime.Intrinsics.Vector256.Create(KD);
-            for (int i = 0; i < Before; i++) global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, i) = 0d;
-            for (int i = 0; i < After; i++) global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, Before + channels + i) = 0d;
-            int lastColumn = channels - 8;
-            for (int p = 0; p < count; p++)
-            {
-                ref float xr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (nint)p * channels);
-                ref float yr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, (nint)p * channels);
-                for (int column = 0; ; column += 8)
-                {
-                    if (column > lastColumn) column = lastColumn;
-                    var v = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xr, (nuint)(column));
-                    var q = v * v;
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.WidenLower(q), ref squares, (nuint)(Before + column));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.WidenUpper(q), ref squares, (nuint)(Before + column + 4));
-                    if (column == lastColumn) break;
-                }
-                for (int column = 0; ; column += 8)
-                {
-                    if (column > lastColumn) column = lastColumn;
-                    var sumLo = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref squares, (nuint)(column)) + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref squares, (nuint)(column + 1)) + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref squares, (nuint)(column + 2)) + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref squares, (nuint)(column + 3)) + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref squares, (nuint)(column + 4));
-                    var sumHi = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref squares, (nuint)(column + 4)) + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref squares, (nuint)(column + 4 + 1)) + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref squares, (nuint)(column + 4 + 2)) + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref squares, (nuint)(column + 4 + 3)) + global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref squares, (nuint)(column + 4 + 4));
-                    var d = global::System.Runtime.Intrinsics.Vector256.Narrow(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(sumLo, scale, k), global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(sumHi, scale, k));
-                    var root = global::System.Runtime.Intrinsics.Vector256.Sqrt(d); var power = global::System.Runtime.Intrinsics.Vector256.Create(1f) / (root * global::System.Runtime.Intrinsics.Vector256.Sqrt(root));
-                    global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref xr, (nuint)(column)) * power, ref yr, (nuint)(column));
-                    if (column == lastColumn) break;
-                }
-            }
-        }
-
-        /// <summary>Vector128: y = x * D^-beta for positions [0, length) (length &gt;= 4), channel c at c * stride. Chunks of up to 256 positions (whole vectors; the last piece rounded up to whole vectors and moved back to end at length) slide across C together, their running sums in a double buffer.</summary>
-        private static void ForwardColumns_V128<TOps>(ref float x, ref float y, int channels, int stride, int length) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            var scale = global::System.Runtime.Intrinsics.Vector128.Create(ScaleD);
-            var k = global::System.Runtime.Intrinsics.Vector128.Create(KD);
-            var ratio = global::System.Runtime.Intrinsics.Vector128.Create(RecomputeRatio);
-            global::System.Span<double> sums = stackalloc double[ChunkWidth];
-            ref double running = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(sums);
-            int chunk = global::System.Math.Min(ChunkWidth, length / 4 * 4);
-            for (int start = 0; start < length; start += chunk)
-            {
-                // The last piece: the remaining positions rounded up to whole vectors, ending at length (overlapping the previous piece).
-                int piece = global::System.Math.Min(chunk, length - start);
-                int width = (piece + 4 - 1) / 4 * 4;
-                ref float xc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, start + piece - width);
-                ref float yc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start + piece - width);
-                sums.Slice(0, width).Clear();
-                // Window of channel c: [c - Before, c + After]; start with [0, After) so that step c adds c + After.
-                for (int j = 0; j < After && j < channels; j++)
-                {
-                    for (int v = 0; v < width; v += 4)
-                    {
-                        var sumLo = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref running, (nuint)v); var sumHi = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref running, (nuint)(v + 2));
-                        { var e = Square_V128(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(j) * stride + v))); sumLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(e); }
-                        global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(sumLo, ref running, (nuint)v); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(sumHi, ref running, (nuint)(v + 2));
-                    }
-                }
-                for (int c = 0; c < channels; c++)
-                {
-                    for (int v = 0; v < width; v += 4)
-                    {
-                        var sumLo = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref running, (nuint)v); var sumHi = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref running, (nuint)(v + 2));
-                        if (c < channels - After)
-                        {
-                            { var e = Square_V128(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(c + After) * stride + v))); sumLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(e); }
-                        }
-                        if (c > Before)
-                        {
-                            var leaving = Square_V128(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(c - Before - 1) * stride + v)));
-                            sumLo -= global::System.Runtime.Intrinsics.Vector128.WidenLower(leaving); sumHi -= global::System.Runtime.Intrinsics.Vector128.WidenUpper(leaving);
-                            if (global::System.Runtime.Intrinsics.Vector128.GreaterThanAny(global::System.Runtime.Intrinsics.Vector128.Abs(global::System.Runtime.Intrinsics.Vector128.WidenLower(leaving)), global::System.Runtime.Intrinsics.Vector128.Abs(sumLo) * ratio) || global::System.Runtime.Intrinsics.Vector128.GreaterThanAny(global::System.Runtime.Intrinsics.Vector128.Abs(global::System.Runtime.Intrinsics.Vector128.WidenUpper(leaving)), global::System.Runtime.Intrinsics.Vector128.Abs(sumHi) * ratio))
-                            {
-                                sumLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero; sumHi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                                int last = c < channels - After ? c + After : channels - 1;
-                                for (int r = c - Before; r <= last; r++)
-                                {
-                                    { var e = Square_V128(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(r) * stride + v))); sumLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(e); }
-                                }
-                            }
-                        }
-                        global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(sumLo, ref running, (nuint)v); global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(sumHi, ref running, (nuint)(v + 2));
-                        var d = global::System.Runtime.Intrinsics.Vector128.Narrow(TOps.MultiplyAdd(sumLo, scale, k), TOps.MultiplyAdd(sumHi, scale, k));
-                        var root = global::System.Runtime.Intrinsics.Vector128.Sqrt(d); var power = global::System.Runtime.Intrinsics.Vector128.Create(1f) / (root * global::System.Runtime.Intrinsics.Vector128.Sqrt(root));
-                        global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(c) * stride + v)) * power, ref yc, (nuint)((nint)(c) * stride + v));
-                    }
-                }
-            }
-        }
-
-        private static global::System.Runtime.Intrinsics.Vector128<float> Square_V128(global::System.Runtime.Intrinsics.Vector128<float> v) => v * v;
-
-        /// <summary>Vector128: dx_j = dy_j * D_j^-beta - 2 alpha beta / size * x_j * (sum over c whose window holds j of dy_c * x_c * D_c^(-beta-1)).</summary>
-        private static void BackwardColumns_V128<TOps>(ref float x, ref float dy, ref float dx, int channels, int stride, int length, ref float scratch) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            var scale = global::System.Runtime.Intrinsics.Vector128.Create(ScaleD);
-            var k = global::System.Runtime.Intrinsics.Vector128.Create(KD);
-            var ratio = global::System.Runtime.Intrinsics.Vector128.Create(RecomputeRatio);
-            var minusGradientScale = global::System.Runtime.Intrinsics.Vector128.Create((float)-GradientScaleD);
-            int lastColumn = length - 4;
-            for (int column = 0; ; column += 4)
-            {
-                if (column > lastColumn) column = lastColumn;
-                ref float xc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, column);
-                ref float dyc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, column);
-                ref float dxc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, column);
-                // Pass 1, as Forward: D_c; keep D_c^-beta at scratch[2c] and dy_c * x_c * D_c^(-beta-1) at scratch[2c + 1] (vectors).
-                global::System.Runtime.Intrinsics.Vector128<double> sumLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, sumHi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                for (int j = 0; j < After && j < channels; j++)
-                {
-                    { var e = Square_V128(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(j) * stride))); sumLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(e); }
-                }
-                for (int c = 0; c < channels; c++)
-                {
-                    if (c < channels - After)
-                    {
-                        { var e = Square_V128(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(c + After) * stride))); sumLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(e); }
-                    }
-                    if (c > Before)
-                    {
-                        var leaving = Square_V128(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(c - Before - 1) * stride)));
-                        sumLo -= global::System.Runtime.Intrinsics.Vector128.WidenLower(leaving); sumHi -= global::System.Runtime.Intrinsics.Vector128.WidenUpper(leaving);
-                        if (global::System.Runtime.Intrinsics.Vector128.GreaterThanAny(global::System.Runtime.Intrinsics.Vector128.Abs(global::System.Runtime.Intrinsics.Vector128.WidenLower(leaving)), global::System.Runtime.Intrinsics.Vector128.Abs(sumLo) * ratio) || global::System.Runtime.Intrinsics.Vector128.GreaterThanAny(global::System.Runtime.Intrinsics.Vector128.Abs(global::System.Runtime.Intrinsics.Vector128.WidenUpper(leaving)), global::System.Runtime.Intrinsics.Vector128.Abs(sumHi) * ratio))
-                        {
-                            sumLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero; sumHi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                            int last = c < channels - After ? c + After : channels - 1;
-                            for (int r = c - Before; r <= last; r++)
-                            {
-                                { var e = Square_V128(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(r) * stride))); sumLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(e); sumHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(e); }
-                            }
-                        }
-                    }
-                    var d = global::System.Runtime.Intrinsics.Vector128.Narrow(TOps.MultiplyAdd(sumLo, scale, k), TOps.MultiplyAdd(sumHi, scale, k));
-                    var root = global::System.Runtime.Intrinsics.Vector128.Sqrt(d); var power = global::System.Runtime.Intrinsics.Vector128.Create(1f) / (root * global::System.Runtime.Intrinsics.Vector128.Sqrt(root));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(power, ref scratch, (nuint)(2 * 4 * c));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dyc, (nuint)((nint)(c) * stride)) * global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(c) * stride)) * power / d, ref scratch, (nuint)(2 * 4 * c + 4));
-                }
-                // Pass 2: channel j is in the windows of c in [j - After, j + Before]; start with [0, Before) so that step j adds j + Before.
-                global::System.Runtime.Intrinsics.Vector128<double> termsLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero, termsHi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                for (int c = 0; c < Before && c < channels; c++)
-                {
-                    { var e = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref scratch, (nuint)(2 * 4 * (c) + 4)); termsLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(e); termsHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(e); }
-                }
-                for (int j = 0; j < channels; j++)
-                {
-                    if (j < channels - Before)
-                    {
-                        { var e = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref scratch, (nuint)(2 * 4 * (j + Before) + 4)); termsLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(e); termsHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(e); }
-                    }
-                    if (j > After)
-                    {
-                        var leaving = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref scratch, (nuint)(2 * 4 * (j - After - 1) + 4));
-                        termsLo -= global::System.Runtime.Intrinsics.Vector128.WidenLower(leaving); termsHi -= global::System.Runtime.Intrinsics.Vector128.WidenUpper(leaving);
-                        if (global::System.Runtime.Intrinsics.Vector128.GreaterThanAny(global::System.Runtime.Intrinsics.Vector128.Abs(global::System.Runtime.Intrinsics.Vector128.WidenLower(leaving)), global::System.Runtime.Intrinsics.Vector128.Abs(termsLo) * ratio) || global::System.Runtime.Intrinsics.Vector128.GreaterThanAny(global::System.Runtime.Intrinsics.Vector128.Abs(global::System.Runtime.Intrinsics.Vector128.WidenUpper(leaving)), global::System.Runtime.Intrinsics.Vector128.Abs(termsHi) * ratio))
-                        {
-                            termsLo = global::System.Runtime.Intrinsics.Vector128<double>.Zero; termsHi = global::System.Runtime.Intrinsics.Vector128<double>.Zero;
-                            int last = j < channels - Before ? j + Before : channels - 1;
-                            for (int r = j - After; r <= last; r++)
-                            {
-                                { var e = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref scratch, (nuint)(2 * 4 * (r) + 4)); termsLo += global::System.Runtime.Intrinsics.Vector128.WidenLower(e); termsHi += global::System.Runtime.Intrinsics.Vector128.WidenUpper(e); }
-                            }
-                        }
-                    }
-                    var direct = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref dyc, (nuint)((nint)(j) * stride)) * global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref scratch, (nuint)(2 * 4 * j));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(TOps.MultiplyAdd(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xc, (nuint)((nint)(j) * stride)) * minusGradientScale, global::System.Runtime.Intrinsics.Vector128.Narrow(termsLo, termsHi), direct), ref dxc, (nuint)((nint)(j) * stride));
-                }
-                if (column == lastColumn) break;
-            }
-        }
-
-        /// <summary>Vector128: y = x * D^-beta for count rows of channels (channels &gt;= 4) at x and y; squares: Before + channels + After doubles of scratch.</summary>
-        private static void ForwardRows_V128<TOps>(ref float x, ref float y, int channels, int count, ref double squares) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            var scale = global::System.Runtime.Intrinsics.Vector128.Create(ScaleD);
-            var k = global::System.Runtime.Intrinsics.Vector128.Create(KD);
-            for (int i = 0; i < Before; i++) global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, i) = 0d;
-            for (int i = 0; i < After; i++) global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, Before + channels + i) = 0d;
-            int lastColumn = channels - 4;
-            for (int p = 0; p < count; p++)
-            {
-                ref float xr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (nint)p * channels);
-                ref float yr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, (nint)p * channels);
-                for (int column = 0; ; column += 4)
-                {
-                    if (column > lastColumn) column = lastColumn;
-                    var v = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xr, (nuint)(column));
-                    var q = v * v;
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.WidenLower(q), ref squares, (nuint)(Before + column));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.WidenUpper(q), ref squares, (nuint)(Before + column + 2));
-                    if (column == lastColumn) break;
-                }
-                for (int column = 0; ; column += 4)
-                {
-                    if (column > lastColumn) column = lastColumn;
-                    var sumLo = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref squares, (nuint)(column)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref squares, (nuint)(column + 1)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref squares, (nuint)(column + 2)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref squares, (nuint)(column + 3)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref squares, (nuint)(column + 4));
-                    var sumHi = global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref squares, (nuint)(column + 2)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref squares, (nuint)(column + 2 + 1)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref squares, (nuint)(column + 2 + 2)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref squares, (nuint)(column + 2 + 3)) + global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref squares, (nuint)(column + 2 + 4));
-                    var d = global::System.Runtime.Intrinsics.Vector128.Narrow(TOps.MultiplyAdd(sumLo, scale, k), TOps.MultiplyAdd(sumHi, scale, k));
-                    var root = global::System.Runtime.Intrinsics.Vector128.Sqrt(d); var power = global::System.Runtime.Intrinsics.Vector128.Create(1f) / (root * global::System.Runtime.Intrinsics.Vector128.Sqrt(root));
-                    global::System.Runtime.Intrinsics.Vector128.StoreUnsafe(global::System.Runtime.Intrinsics.Vector128.LoadUnsafe(ref xr, (nuint)(column)) * power, ref yr, (nuint)(column));
-                    if (column == lastColumn) break;
-                }
-            }
-        }
-
-        /// <summary>Scalar: y = x * D^-beta for positions [0, length) (length &gt;= 1), channel c at c * stride. Chunks of up to 256 positions (whole vectors; the last piece rounded up to whole vectors and moved back to end at length) slide across C together, their running sums in a double buffer.</summary>
-        private static void ForwardColumns_Scalar(ref float x, ref float y, int channels, int stride, int length)
-        {
-            var scale = ScaleD;
-            var k = KD;
-            var ratio = RecomputeRatio;
-            global::System.Span<double> sums = stackalloc double[ChunkWidth];
-            ref double running = ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(sums);
-            int chunk = global::System.Math.Min(ChunkWidth, length / 1 * 1);
-            for (int start = 0; start < length; start += chunk)
-            {
-                // The last piece: the remaining positions rounded up to whole vectors, ending at length (overlapping the previous piece).
-                int piece = global::System.Math.Min(chunk, length - start);
-                int width = (piece + 1 - 1) / 1 * 1;
-                ref float xc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, start + piece - width);
-                ref float yc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start + piece - width);
-                sums.Slice(0, width).Clear();
-                // Window of channel c: [c - Before, c + After]; start with [0, After) so that step c adds c + After.
-                for (int j = 0; j < After && j < channels; j++)
-                {
-                    for (int v = 0; v < width; v += 1)
-                    {
-                        double sum = global::System.Runtime.CompilerServices.Unsafe.Add(ref running, v);
-                        sum += Square_Scalar(global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(j) * stride + v));
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref running, v) = sum;
-                    }
-                }
-                for (int c = 0; c < channels; c++)
-                {
-                    for (int v = 0; v < width; v += 1)
-                    {
-                        double sum = global::System.Runtime.CompilerServices.Unsafe.Add(ref running, v);
-                        if (c < channels - After)
-                        {
-                            sum += Square_Scalar(global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(c + After) * stride + v));
-                        }
-                        if (c > Before)
-                        {
-                            var leaving = Square_Scalar(global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(c - Before - 1) * stride + v));
-                            sum -= leaving;
-                            if (global::System.Math.Abs((double)leaving) > global::System.Math.Abs(sum) * ratio)
-                            {
-                                sum = 0d;
-                                int last = c < channels - After ? c + After : channels - 1;
-                                for (int r = c - Before; r <= last; r++)
-                                {
-                                    sum += Square_Scalar(global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(r) * stride + v));
-                                }
-                            }
-                        }
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref running, v) = sum;
-                        var d = (float)(sum * scale + k);
-                        var root = global::System.MathF.Sqrt(d); var power = 1f / (root * global::System.MathF.Sqrt(root));
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref yc, (nint)(c) * stride + v) = global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(c) * stride + v) * power;
-                    }
-                }
-            }
-        }
-
-        private static float Square_Scalar(float v) => v * v;
-
-        /// <summary>Scalar: dx_j = dy_j * D_j^-beta - 2 alpha beta / size * x_j * (sum over c whose window holds j of dy_c * x_c * D_c^(-beta-1)).</summary>
-        private static void BackwardColumns_Scalar(ref float x, ref float dy, ref float dx, int channels, int stride, int length, ref float scratch)
-        {
-            var scale = ScaleD;
-            var k = KD;
-            var ratio = RecomputeRatio;
-            var minusGradientScale = (float)-GradientScaleD;
-            int lastColumn = length - 1;
-            for (int column = 0; ; column += 1)
-            {
-                if (column > lastColumn) column = lastColumn;
-                ref float xc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, column);
-                ref float dyc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, column);
-                ref float dxc = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, column);
-                // Pass 1, as Forward: D_c; keep D_c^-beta at scratch[2c] and dy_c * x_c * D_c^(-beta-1) at scratch[2c + 1] (vectors).
-                double sum = 0d;
-                for (int j = 0; j < After && j < channels; j++)
-                {
-                    sum += Square_Scalar(global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(j) * stride));
-                }
-                for (int c = 0; c < channels; c++)
-                {
-                    if (c < channels - After)
-                    {
-                        sum += Square_Scalar(global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(c + After) * stride));
-                    }
-                    if (c > Before)
-                    {
-                        var leaving = Square_Scalar(global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(c - Before - 1) * stride));
-                        sum -= leaving;
-                        if (global::System.Math.Abs((double)leaving) > global::System.Math.Abs(sum) * ratio)
-                        {
-                            sum = 0d;
-                            int last = c < channels - After ? c + After : channels - 1;
-                            for (int r = c - Before; r <= last; r++)
-                            {
-                                sum += Square_Scalar(global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(r) * stride));
-                            }
-                        }
-                    }
-                    var d = (float)(sum * scale + k);
-                    var root = global::System.MathF.Sqrt(d); var power = 1f / (root * global::System.MathF.Sqrt(root));
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref scratch, 2 * 1 * c) = power;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref scratch, 2 * 1 * c + 1) = global::System.Runtime.CompilerServices.Unsafe.Add(ref dyc, (nint)(c) * stride) * global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(c) * stride) * power / d;
-                }
-                // Pass 2: channel j is in the windows of c in [j - After, j + Before]; start with [0, Before) so that step j adds j + Before.
-                double terms = 0d;
-                for (int c = 0; c < Before && c < channels; c++)
-                {
-                    terms += global::System.Runtime.CompilerServices.Unsafe.Add(ref scratch, 2 * 1 * (c) + 1);
-                }
-                for (int j = 0; j < channels; j++)
-                {
-                    if (j < channels - Before)
-                    {
-                        terms += global::System.Runtime.CompilerServices.Unsafe.Add(ref scratch, 2 * 1 * (j + Before) + 1);
-                    }
-                    if (j > After)
-                    {
-                        var leaving = global::System.Runtime.CompilerServices.Unsafe.Add(ref scratch, 2 * 1 * (j - After - 1) + 1);
-                        terms -= leaving;
-                        if (global::System.Math.Abs((double)leaving) > global::System.Math.Abs(terms) * ratio)
-                        {
-                            terms = 0d;
-                            int last = j < channels - Before ? j + Before : channels - 1;
-                            for (int r = j - After; r <= last; r++)
-                            {
-                                terms += global::System.Runtime.CompilerServices.Unsafe.Add(ref scratch, 2 * 1 * (r) + 1);
-                            }
-                        }
-                    }
-                    var direct = global::System.Runtime.CompilerServices.Unsafe.Add(ref dyc, (nint)(j) * stride) * global::System.Runtime.CompilerServices.Unsafe.Add(ref scratch, 2 * 1 * j);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref dxc, (nint)(j) * stride) = (global::System.Runtime.CompilerServices.Unsafe.Add(ref xc, (nint)(j) * stride) * minusGradientScale * (float)terms + direct);
-                }
-                if (column == lastColumn) break;
-            }
-        }
-
-        /// <summary>Scalar: y = x * D^-beta for count rows of channels (channels &gt;= 1) at x and y; squares: Before + channels + After doubles of scratch.</summary>
-        private static void ForwardRows_Scalar(ref float x, ref float y, int channels, int count, ref double squares)
-        {
-            var scale = ScaleD;
-            var k = KD;
-            for (int i = 0; i < Before; i++) global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, i) = 0d;
-            for (int i = 0; i < After; i++) global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, Before + channels + i) = 0d;
-            int lastColumn = channels - 1;
-            for (int p = 0; p < count; p++)
-            {
-                ref float xr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (nint)p * channels);
-                ref float yr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, (nint)p * channels);
-                for (int column = 0; ; column += 1)
-                {
-                    if (column > lastColumn) column = lastColumn;
-                    var v = global::System.Runtime.CompilerServices.Unsafe.Add(ref xr, column);
-                    var q = v * v;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, Before + column) = q;
-                    if (column == lastColumn) break;
-                }
-                for (int column = 0; ; column += 1)
-                {
-                    if (column > lastColumn) column = lastColumn;
-                    var sum = global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, column) + global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, column + 1) + global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, column + 2) + global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, column + 3) + global::System.Runtime.CompilerServices.Unsafe.Add(ref squares, column + 4);
-                    var d = (float)(sum * scale + k);
-                    var root = global::System.MathF.Sqrt(d); var power = 1f / (root * global::System.MathF.Sqrt(root));
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref yr, column) = global::System.Runtime.CompilerServices.Unsafe.Add(ref xr, column) * power;
-                    if (column == lastColumn) break;
-                }
-            }
-        }
-
     }
 }
