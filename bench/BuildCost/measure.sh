@@ -83,8 +83,9 @@ mapfile -t GEN_DIRS < <(find "$GEN" -mindepth 1 -maxdepth 1 -type d -name 'NormK
 mapfile -t FILES < <(find "${GEN_DIRS[@]}" -type f -name '*.cs' | sort)
 stats() { # files... -> "lines bytes global long"
   if [[ $# == 0 ]]; then echo "0 0 0 0"; return; fi
-  cat "$@" | awk '{ lines++; bytes += length($0) + 1; g += gsub(/global::/, "&"); if (length($0) > 200) long++ }
-                  END { printf "%d %d %d %d\n", lines, bytes, g, long }'
+  # Lengths in bytes (LC_ALL=C, as mawk always does): the generated code is ASCII but for the BOM.
+  cat "$@" | LC_ALL=C awk -v bytes="$(cat "$@" | wc -c)" \
+    '{ lines++; g += gsub(/global::/, "&"); if (length($0) > 200) long++ } END { printf "%d %d %d %d\n", lines, bytes, g, long }'
 }
 declare -A USED=()
 printf '\n%-12s %8s %10s %9s %10s %6s\n' layer lines bytes global:: ">200chars" files
@@ -138,7 +139,7 @@ timed_build() { # project-dir label run -> "user sys wall"
   local logf="$WORK/$2-$3.log" tf="$WORK/$2-$3.time"
   local TIMEFORMAT='%3U %3S %3R'
   { time dotnet build "$1/BuildCost.csproj" "${BUILD_FLAGS[@]}" --no-incremental >"$logf" 2>&1; } 2>"$tf" \
-    || { tail -n 30 "$logf"; fail "timed build $2 #$3 failed (log: $logf)"; }
+    || { tail -n 30 "$logf" >&2; fail "timed build $2 #$3 failed (log: $logf)"; }
   # The library must not be rebuilt in a timed run: its compile would show up as a second "-> ....dll" line.
   if grep -q -E 'NormKernels(\.Generators)? -> ' "$logf"; then fail "timed build $2 #$3 rebuilt the library (log: $logf)"; fi
   cat "$tf"
@@ -150,7 +151,8 @@ printf '%-5s %-10s %8s %8s %8s %8s %s\n' run project user sys cpu wall load
 for ((i = 1; i <= RUNS; i++)); do
   for which in annotated plain; do
     dir="$ANN"; [[ $which == plain ]] && dir="$PLAIN"
-    read -r u s r <<<"$(timed_build "$dir" "$which" "$i")"
+    measured="$(timed_build "$dir" "$which" "$i")" || exit 1
+    read -r u s r <<<"$measured"
     cpu="$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')"
     if [[ $which == annotated ]]; then A_CPU+=("$cpu"); else P_CPU+=("$cpu"); fi
     printf '%-5s %-10s %8s %8s %8s %8s %s\n' "$i" "$which" "$u" "$s" "$cpu" "$r" "$(load)"
