@@ -206,22 +206,53 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         TV va = TA.Lanes ? TS.Zero : TS.Splat(a), vb = TA.Lanes ? TS.Zero : TS.Splat(b);
         TV vc = TA.Lanes || !TC.Lanes ? TS.Zero : TS.Splat(c);
         TV vg = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(g), vh = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(h);
-        nint i = 0;
-        for (; i + step <= len; i += step)
+        // The refs advance with the run (reassigned here: a helper would move only its own copies) and every load is at a constant offset from one of them: with up to eight
+        // streams, indices shared between them would be common subexpressions the JIT keeps in registers, and spills.
+        nint n = len;
+        for (; n >= step; n -= step)
         {
-            TV v0 = TS.Load(ref x, i), v1 = TS.Load(ref x, i + w), v2 = TS.Load(ref x, i + 2 * w), v3 = TS.Load(ref x, i + 3 * w);
-            TS.Store(Expression<TC, TA, TG, TP>(v0, i, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, i);
-            TS.Store(Expression<TC, TA, TG, TP>(v1, i + w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, i + w);
-            TS.Store(Expression<TC, TA, TG, TP>(v2, i + 2 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, i + 2 * w);
-            TS.Store(Expression<TC, TA, TG, TP>(v3, i + 3 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, i + 3 * w);
+            TV v0 = TS.Load(ref x, 0), v1 = TS.Load(ref x, w), v2 = TS.Load(ref x, 2 * w), v3 = TS.Load(ref x, 3 * w);
+            TS.Store(Expression<TC, TA, TG, TP>(v0, 0, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 0);
+            TS.Store(Expression<TC, TA, TG, TP>(v1, w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, w);
+            TS.Store(Expression<TC, TA, TG, TP>(v2, 2 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 2 * w);
+            TS.Store(Expression<TC, TA, TG, TP>(v3, 3 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 3 * w);
+            x = ref Unsafe.Add(ref x, step);
+            y = ref Unsafe.Add(ref y, step);
+            if (TA.Lanes)
+            {
+                a = ref Unsafe.Add(ref a, step);
+                b = ref Unsafe.Add(ref b, step);
+                if (TC.Lanes) c = ref Unsafe.Add(ref c, step);
+            }
+            if (TG.Lanes && TP.Lanes)
+            {
+                g = ref Unsafe.Add(ref g, step);
+                h = ref Unsafe.Add(ref h, step);
+            }
         }
-        for (; i + w <= len; i += w)
-            TS.Store(Expression<TC, TA, TG, TP>(TS.Load(ref x, i), i, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, i);
-        if (w > 1 && i < len)
+        for (; n >= w; n -= w)
         {
-            nint t = len - w;
+            TS.Store(Expression<TC, TA, TG, TP>(TS.Load(ref x, 0), 0, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 0);
+            x = ref Unsafe.Add(ref x, w);
+            y = ref Unsafe.Add(ref y, w);
+            if (TA.Lanes)
+            {
+                a = ref Unsafe.Add(ref a, w);
+                b = ref Unsafe.Add(ref b, w);
+                if (TC.Lanes) c = ref Unsafe.Add(ref c, w);
+            }
+            if (TG.Lanes && TP.Lanes)
+            {
+                g = ref Unsafe.Add(ref g, w);
+                h = ref Unsafe.Add(ref h, w);
+            }
+        }
+        if (w > 1 && n > 0)
+        {
+            // The run's last w elements, which start n - w (< 0) from where the refs stand; blended with what is stored.
+            nint t = n - w;
             TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
-            TS.Store(TS.Select(TS.LastLanes(len - i), r, TS.Load(ref y, t)), ref y, t);
+            TS.Store(TS.Select(TS.LastLanes(n), r, TS.Load(ref y, t)), ref y, t);
         }
     }
 
