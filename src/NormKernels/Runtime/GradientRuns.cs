@@ -27,7 +27,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// Over a contiguous run with one fold index: <paramref name="u"/> += sum (dy - dz), <paramref name="v"/> += sum (dy - dz) * (x + m),
     /// <paramref name="z"/> += sum (x + m) exactly in double.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Reduce(ref T x, ref T dy, nint len, T m, T dz, ref double u, ref double v, ref double z)
     {
         int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
@@ -86,7 +86,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// Over a contiguous run whose fold index moves with it, lane by lane in double: <paramref name="u"/>[i] += dy[i] - dz[i],
     /// <paramref name="v"/>[i] += (dy[i] - dz[i]) * (x[i] + m[i]), <paramref name="z"/>[i] += x[i] + m[i] exactly.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ReduceLanes(ref T x, ref T dy, nint len, ref T m, ref T dz, ref double u, ref double v, ref double z)
     {
         int w = TS.Count;
@@ -116,7 +116,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// <paramref name="v"/>[j] += sum (dy - dz[j]) * (x + m[j]), <paramref name="z"/>[j] += sum (x + m[j]) exactly; vectors of columns held in
     /// registers over chunks of <see cref="Runs{TS, TV, T}.ChunkVectors"/> rows, each chunk added into double.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ReduceColumns(ref T x, ref T dy, nint rows, nint width, ref T m, ref T dz, ref double u, ref double v, ref double z)
     {
         int w = TS.Count, step = Unroll * w;
@@ -183,7 +183,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// value (one fold index along the run) or loaded along it. The last partial vector is blended with what is stored, so dx
     /// may be dy or x itself.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Apply<TF>(ref T x, ref T dy, ref T dx, nint len, ref T m, ref T p, ref T q, ref T r, ref T dz) where TF : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
@@ -254,7 +254,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// (element-type lanes over chunks added into double), <paramref name="xs"/> += sum (x + m) exactly in double; and per element, in
     /// double, <paramref name="dbeta"/>[i] += dy[i], <paramref name="dgamma"/>[i] += dy[i] * ((x[i] + m) * r + c0).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AffineReduce(ref T x, ref T dy, nint len, T m, T dz, T gb, T r, T c0, ref T g,
         ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
     {
@@ -317,7 +317,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// double (dgamma's share of the mean's correction, known only after the sums). dy is read before dx is written, so dx may be dy
     /// or x itself; the last partial vector is blended with what is stored.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AffineApply(ref T x, ref T dy, ref T dx, nint len, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref double dgamma)
     {
         int w = TS.Count, step = Unroll * w;

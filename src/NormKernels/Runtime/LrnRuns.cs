@@ -61,6 +61,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     /// Chunks of up to <see cref="ChunkWidth"/> positions (whole vectors; the last piece rounded up to whole vectors and
     /// moved back to end at length) slide across C together, their running sums in a double buffer.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardColumns<TW>(ref T x, ref T y, int channels, int stride, int length) where TW : struct, ILrnWindow
     {
         int w = TS.Count;
@@ -101,6 +102,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     /// <paramref name="squares"/> (Before + channels + After doubles) padded with zeros; the window sum of channel c is
     /// then Size shifted vector loads from c, added in order. Nothing is subtracted, so no re-sum guard is needed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardRows<TW>(ref T x, ref T y, int channels, int count, ref double squares) where TW : struct, ILrnWindow
     {
         int w = TS.Count, size = TW.Before + TW.After + 1;
@@ -132,6 +134,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     /// one vector column of positions at a time (the last overlapped), for positions [0, <paramref name="length"/>).
     /// <paramref name="scratch"/>: 2 * channels vectors (per channel D^-beta, then dy * x * D^(-beta-1)).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BackwardColumns<TW>(ref T x, ref T dy, ref T dx, int channels, int stride, int length, ref T scratch)
         where TW : struct, ILrnWindow
     {
