@@ -8,9 +8,6 @@ internal static partial class Emitter
 {
     private static string I(int value) => Literals.Int(value);
 
-    // The per-run kernels are called once per row of an outer loop (a channels-last row can be 64 floats): inline them.
-    private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
-
     /// <summary>Loops over the segments [from, to) of a pass, with the strides of each index space.</summary>
     private static List<Loop> SegmentLoops(Context ctx, IList<Segment> segments, int from, int to, params (string Space, System.Func<PlanAxis, bool> Member)[] spaces)
     {

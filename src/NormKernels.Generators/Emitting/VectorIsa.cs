@@ -1,18 +1,14 @@
 namespace NormKernels.Generators.Emitting;
 
 /// <summary>
-/// One instruction-set path for one element type. The normalize layers' nests are emitted once, generic over the
-/// path (<see cref="PathParams"/>), and instantiated per path at the dispatch (<see cref="PathCall"/>); the kernels
-/// still emitted once per path (LRN's) take the spelling of each operation from here. The multiply-add contract per
-/// path: 512 and 256 fused (FMA hardware is required for them); 128 through <c>TOps</c> (fused on ARM64 and on x86
-/// with FMA3, multiply-then-add otherwise); scalar multiply-then-add. Within a path the tail uses the same contract
-/// as the body because tails are vectors too.
+/// One instruction-set path for one element type. Every nest is emitted once, generic over the path
+/// (<see cref="PathParams"/>), and instantiated per path at the dispatch (<see cref="PathCall"/>); the operations
+/// themselves, with each path's multiply-add contract, live in the runtime's <c>ISimd</c> structs.
 /// </summary>
 internal sealed class VectorIsa
 {
-    private VectorIsa(string suffix, int bits, string path, string element)
+    private VectorIsa(int bits, string path, string element)
     {
-        Suffix = suffix;
         Bits = bits;
         Path = path;
         Element = element;
@@ -21,14 +17,11 @@ internal sealed class VectorIsa
     /// <summary>The four paths, widest first, for elements of type <paramref name="element"/> ("float" or "double").</summary>
     public static VectorIsa[] For(string element) => new[]
     {
-        new VectorIsa("V512", 512, "Vector512", element),
-        new VectorIsa("V256", 256, "Vector256", element),
-        new VectorIsa("V128", 128, "Vector128", element),
-        new VectorIsa("Scalar", 0, "Scalar", element),
+        new VectorIsa(512, "Vector512", element),
+        new VectorIsa(256, "Vector256", element),
+        new VectorIsa(128, "Vector128", element),
+        new VectorIsa(0, "Scalar", element),
     };
-
-    /// <summary>Method-name suffix.</summary>
-    public string Suffix { get; }
 
     /// <summary>Vector width in bits (0 for scalar).</summary>
     public int Bits { get; }
@@ -46,31 +39,8 @@ internal sealed class VectorIsa
 
     public bool IsScalar => Bits == 0;
 
-    private bool Is128 => Bits == 128;
-
-    /// <summary>Generic parameter list of the path's methods (the 128-bit path is generic over its ops).</summary>
-    public string TypeParams => Is128 ? "<TOps>" : "";
-
-    public string Constraint => Is128 ? " where TOps : struct, global::NormKernels.Runtime.IVector128Ops" : "";
-
+    /// <summary>The path's vector type (the element type on the scalar path).</summary>
     public string Vec => IsScalar ? Element : "global::System.Runtime.Intrinsics." + Path + "<" + Element + ">";
-
-    private string Static => "global::System.Runtime.Intrinsics." + Path;
-
-    public string Load(string reference, string index) =>
-        IsScalar ? "global::System.Runtime.CompilerServices.Unsafe.Add(ref " + reference + ", " + index + ")" : Static + ".LoadUnsafe(ref " + reference + ", (nuint)(" + index + "))";
-
-    public string Store(string value, string reference, string index) =>
-        IsScalar ? "global::System.Runtime.CompilerServices.Unsafe.Add(ref " + reference + ", " + index + ") = " + value + ";" : Static + ".StoreUnsafe(" + value + ", ref " + reference + ", (nuint)(" + index + "));";
-
-    /// <summary><c>a * b + c</c> under this path's contract.</summary>
-    public string MultiplyAdd(string a, string b, string c) =>
-        Is128 ? "TOps.MultiplyAdd(" + a + ", " + b + ", " + c + ")"
-        : IsScalar ? "(" + a + " * " + b + " + " + c + ")"
-        : Static + ".FusedMultiplyAdd(" + a + ", " + b + ", " + c + ")";
-
-    /// <summary>The call-site spelling of a path method (the 128-bit path passes its ops type).</summary>
-    public string Call(string method) => method + "_" + Suffix + (Is128 ? "<TOps>" : "");
 
     /// <summary>The type parameters of a method emitted once for every path: the path struct and its vector type.</summary>
     public const string PathParams = "<TS, TV>";
