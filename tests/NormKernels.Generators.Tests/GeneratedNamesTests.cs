@@ -44,7 +44,9 @@ public sealed class GeneratedNamesTests
             // The generated partial of the layer (the class that declares Forward); everything inside it is generated.
             ClassDeclarationSyntax layer = tree.GetRoot().DescendantNodes().OfType<ClassDeclarationSyntax>()
                 .First(c => c.Members.OfType<MethodDeclarationSyntax>().Any(m => m.Identifier.ValueText == "Forward"));
-            foreach (SyntaxNode node in layer.DescendantNodes())
+            // The members of the nested nest struct live in its own scope (a layer or user member may share their names);
+            // the struct's name is the layer's.
+            foreach (SyntaxNode node in layer.DescendantNodes(n => n is not StructDeclarationSyntax { Identifier.ValueText: "Nest" }))
             {
                 string? name = node switch
                 {

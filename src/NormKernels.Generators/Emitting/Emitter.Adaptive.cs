@@ -118,62 +118,10 @@ internal static partial class Emitter
         }
         w.Line();
 
-        // The driver: one unit per block, per-worker scratch (the statistics' scratch plus content and style moments).
-        using (w.Block("private static " + KernelPath + " AdaptiveCore<TOps>(" + KernelPath + " path, " + ctx.ReadOnlySpanT + " content, " + ctx.ReadOnlySpanT + " style, " +
-                       ctx.SpanT + " output, " + ctx.ExtentParams + ", " + styleExtentParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
-        {
-            w.Line("// Units: one per block (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + ") of the content and the same block of the style.");
-            w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
-            w.Line("int workers = global::NormKernels.Parallelism.Workers((long)content.Length + style.Length, units);");
-            EmitScratchSizes(w, ctx, training: true);
-            EmitRentWorkerScratch(w, ctx, DoublesSize(ctx, true) + " + 4 * statistics", ElementsSize(ctx, true));
-            using (w.Block("try"))
-                w.Line(Units + ".For(units, workers, new AdaptiveBlock<TOps>(path, " + ctx.ExtentArgs + ", " + styleExtents + ", epsilon, doubles, elements), content, output, style, default, default, default);");
-            using (w.Block("finally"))
-                EmitReturnWorkerScratch(w);
-            w.Line("return path;");
-        }
+        // The driver is the runtime's, shared by every instance-shaped layer: this layer's nest over the content and over the style.
+        w.Line("private static " + KernelPath + " AdaptiveCore<TOps>(" + KernelPath + " path, " + ctx.ReadOnlySpanT + " content, " + ctx.ReadOnlySpanT + " style, " +
+               ctx.SpanT + " output, " + ctx.ExtentParams + ", " + styleExtentParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops + " =>");
+        w.Line("    " + ForwardDriver(ctx) + ".Adaptive<TOps>(path, " + NewNest(ctx) + ", new " + NestType + "(" + styleExtents + "), content, style, output, epsilon);");
         w.Line();
-
-        var fields = ctx.Axes.Select(a => ("nint", "se_" + a.Name)).Concat(new[] { (ctx.T, "epsilon"), ("double[][]", "doubles"), (ctx.T + "[][]", "elements") }).ToArray();
-        EmitUnitStruct(w, ctx, "AdaptiveBlock", fields, () =>
-        {
-            string style = string.Join(", ", ctx.Axes.Select(a => "_se_" + a.Name));
-            EmitScratchSizes(w, ctx, training: true);
-            w.Line("double[] doubles = _doubles[worker];");
-            w.Line(ctx.T + "[] elements = _elements[worker];");
-            w.Line("// Moments of the content block, then of the style block (the statistics pass with the style's extents).");
-            w.Line("ref double contentMean = ref " + Unsafe + ".Add(ref " + Marshal + ".GetArrayDataReference(doubles), " + DoublesSize(ctx, true) + ");");
-            w.Line("ref double contentM2 = ref " + Unsafe + ".Add(ref contentMean, statistics);");
-            w.Line("ref double styleMean = ref " + Unsafe + ".Add(ref contentM2, statistics);");
-            w.Line("ref double styleM2 = ref " + Unsafe + ".Add(ref styleMean, statistics);");
-            w.Line("nint xo = BlockOffset(unit, " + ctx.ExtentArgs + ", out _);");
-            w.Line("nint so = BlockOffset(unit, " + style + ", out _);");
-            w.Line("ref " + ctx.T + " xb = ref " + Unsafe + ".Add(ref " + Units + ".At<" + ctx.T + ">(spans.S0), xo);");
-            w.Line("ref " + ctx.T + " yb = ref " + Unsafe + ".Add(ref " + Units + ".At<" + ctx.T + ">(spans.S1), xo);");
-            w.Line("BlockMoments<TOps>(path, ref xb, " + ctx.ExtentArgs + ", doubles, elements, ref contentMean, ref contentM2);");
-            w.Line("BlockMoments<TOps>(path, ref " + Unsafe + ".Add(ref " + Units + ".At<" + ctx.T + ">(spans.S2), so), " + style + ", doubles, elements, ref styleMean, ref styleM2);");
-            w.Line("double contentCount = (double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ";");
-            w.Line("double styleCount = (double)(" + string.Join(" * ", StyleAxes(ctx).Select(a => "_se_" + a.Name)) + ");");
-            w.Line("double epsilon = _epsilon;");
-            w.Line("ref " + ctx.T + " coefA = ref " + Marshal + ".GetArrayDataReference(elements);");
-            w.Line("ref " + ctx.T + " coefB = ref " + Unsafe + ".Add(ref coefA, coefficients);");
-            w.Line("ref " + ctx.T + " coefC = ref " + Unsafe + ".Add(ref coefB, coefficients);");
-            w.Line("// Coefficients: C = mu_c rounded to the element type, A = sigma_s * rstd_c, B = mu_s - (mu_c - C) * A, one triple per fold index");
-            w.Line("// (computed in double); y = (x - C) * A + B keeps the element type's precision relative to y for content far from zero.");
-            EmitNest(w, InnerAxisLoops(ctx, Context.FoldAxis, ("f", Context.FoldAxis), ("s", Context.InnerKept)),
-                new Dictionary<string, string> { ["f"] = "(nint)0", ["s"] = "(nint)0" },
-                o =>
-                {
-                    string At(string r) => Unsafe + ".Add(ref " + r + ", " + o["s"] + ")";
-                    w.Line("double sigmaStyle = global::System.Math.Sqrt(" + Stats + ".Variance(styleCount, " + At("styleM2") + ") + epsilon);");
-                    w.Line("double a = sigmaStyle * " + Stats + ".InverseStd(" + Stats + ".Variance(contentCount, " + At("contentM2") + "), epsilon);");
-                    w.Line(Unsafe + ".Add(ref coefA, " + o["f"] + ") = (" + ctx.T + ")a;");
-                    w.Line(ctx.T + " c = (" + ctx.T + ")" + At("contentMean") + ";");
-                    w.Line(Unsafe + ".Add(ref coefC, " + o["f"] + ") = c;");
-                    w.Line(Unsafe + ".Add(ref coefB, " + o["f"] + ") = (" + ctx.T + ")(" + At("styleMean") + " - (" + At("contentMean") + " - c) * a);");
-                }, "coef_");
-            EmitApplyCall(w, ctx, "ref xb", "ref yb", "(nint)0", ApplyFirstExtent(ctx), "ref coefA", "ref coefB");
-        });
     }
 }

@@ -43,18 +43,16 @@ internal static partial class Emitter
 
     // ---------------------------------------------------------------- statistics
 
-    /// <summary>The statistics pass: the layer's loop nest over one block, emitted once, generic over the path; the
-    /// contiguous runs it reaches go to the runtime's shared <c>Runs</c> kernels.</summary>
+    /// <summary>The statistics pass: the layer's loop nest over one block, a member of the nest struct, generic over the kind and
+    /// the path; the contiguous runs it reaches go to the runtime's shared <c>Runs</c> kernels.</summary>
     private static void EmitStatisticsPass(SourceWriter w, Context ctx)
     {
         var plan = ctx.Plan;
-        bool standardize = !ctx.Spec.IsRootMeanSquare;
         var segs = plan.StatSegments.ToList();
         int n = segs.Count;
         string t = ctx.T;
-        string accParams = (standardize ? ", ref " + t + " shift, ref double sum" : "") + ", ref double sq";
         w.Line("/// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments " + ctx.Describe(plan.StatSegments) + ".</summary>");
-        using (w.Block("private static void Statistics" + VectorIsa.PathParams + "(ref " + t + " x, " + ctx.ExtentParams + ", nint from0, nint to0" + accParams + ")" + VectorIsa.PathConstraint(t)))
+        using (w.Block("public void Statistics<TK, TS, TV>(ref " + t + " x, nint from0, nint to0, ref " + t + " shift, ref double sum, ref double sq)" + KindConstraint + VectorIsa.PathConstraint(t)))
         {
             int outer = plan.Strategy == ReduceStrategy.Horizontal ? n - 1 : n - 2;
             EmitSegmentLocals(w, ctx, segs, outer, ("x", Context.Memory), ("a", Context.Accumulated));
@@ -68,30 +66,29 @@ internal static partial class Emitter
                 o =>
                 {
                     string xo = o["x"], ao = o["a"];
+                    string sums = ", ref " + At("sum", ao) + ", ref " + At("sq", ao) + ");";
                     if (plan.Strategy == ReduceStrategy.Horizontal)
                     {
                         w.Line("// Innermost: a contiguous reduced run.");
-                        w.Line(runs + (standardize ? ".Reduce(" : ".ReduceSquares(") + "ref " + Unsafe + ".Add(ref x, " + xo + "), len" + I(n - 1) +
-                               (standardize ? ", " + Unsafe + ".Add(ref shift, " + ao + "), ref " + Unsafe + ".Add(ref sum, " + ao + ")" : "") +
-                               ", ref " + Unsafe + ".Add(ref sq, " + ao + "));");
+                        w.Line(runs + ".Reduce<TK>(ref " + At("x", xo) + ", len" + I(n - 1) + ", " + At("shift", ao) + sums);
                     }
                     else
                     {
                         w.Line("// Innermost: rows of the reduced segment, each a contiguous run of accumulators.");
                         string rowsFrom = rowChunk ? "from0 * len" + I(n - 1) : xo;
-                        w.Line(runs + (standardize ? ".ReduceColumns(" : ".ReduceSquareColumns(") + "ref " + Unsafe + ".Add(ref x, " + rowsFrom + "), " +
-                               (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
-                               (standardize ? ", ref " + Unsafe + ".Add(ref shift, " + ao + "), ref " + Unsafe + ".Add(ref sum, " + ao + ")" : "") +
-                               ", ref " + Unsafe + ".Add(ref sq, " + ao + "));");
+                        w.Line(runs + ".ReduceColumns<TK>(ref " + At("x", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
+                               ", ref " + At("shift", ao) + sums);
                     }
                 });
         }
         w.Line();
     }
 
+    private const string KindConstraint = " where TK : struct, global::NormKernels.Runtime.INormKind";
+
     // ---------------------------------------------------------------- apply
 
-    /// <summary>The apply pass: the layer's loop nest over one block, emitted once, generic over the path.</summary>
+    /// <summary>The apply pass: the layer's loop nest over one block, a member of the nest struct, generic over the kind and the path.</summary>
     private static void EmitApplyPass(SourceWriter w, Context ctx)
     {
         var plan = ctx.Plan;
@@ -103,10 +100,9 @@ internal static partial class Emitter
             ? new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("f", Context.FoldAxis) }
             : new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("s", Context.InnerKept), ("p", Context.ParamAxis) };
         string t = ctx.T;
-        bool centered = !ctx.Spec.IsRootMeanSquare;
-        string extra = (centered ? ", ref " + t + " c" : "") + (fold ? "" : ", ref " + t + " g, ref " + t + " h");
         w.Line("/// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments " + ctx.Describe(plan.ApplySegments) + ".</summary>");
-        using (w.Block("private static void Apply" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " y, " + ctx.ExtentParams + ", nint from0, nint to0, ref " + t + " a, ref " + t + " b" + extra + ")" + VectorIsa.PathConstraint(t)))
+        using (w.Block("public void Apply<TK, TS, TV>(ref " + t + " x, ref " + t + " y, nint from0, nint to0, ref " + t + " a, ref " + t + " b, ref " + t + " c, ref " + t + " g, ref " + t + " h)" +
+                       KindConstraint + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var start = spaces.ToDictionary(s => s.Item1, s => "(nint)0");
@@ -115,14 +111,12 @@ internal static partial class Emitter
             bool statVec = fold ? inner == "F" : inner.Contains("S");
             bool paramVec = !fold && inner.Contains("P");
             string Kind(bool lanes) => lanes ? Rt + ".Lanes" : Rt + ".Splat";
-            string method = (centered ? (fold ? "Apply" : "ApplyAffine") : (fold ? "Scale" : "ScaleAffine")) +
-                            "<" + Kind(statVec) + (fold ? "" : ", " + Kind(paramVec)) + ">";
+            string method = (fold ? "Apply" : "ApplyAffine") + "<TK, " + Kind(statVec) + (fold ? "" : ", " + Kind(paramVec)) + ">";
             EmitNest(w, loops, start, o =>
             {
                 string xo = o["x"];
                 string So = fold ? o["f"] : o["s"];
-                var args = new List<string> { "ref " + At("x", xo), "ref " + At("y", xo), "len" + I(n - 1), "ref " + At("a", So), "ref " + At("b", So) };
-                if (centered) args.Add("ref " + At("c", So));
+                var args = new List<string> { "ref " + At("x", xo), "ref " + At("y", xo), "len" + I(n - 1), "ref " + At("a", So), "ref " + At("b", So), "ref " + At("c", So) };
                 if (!fold) { args.Add("ref " + At("g", o["p"])); args.Add("ref " + At("h", o["p"])); }
                 w.Line("// Innermost: a contiguous run, coefficients " + (inner == "-" ? "constant along it." : "loaded along it."));
                 w.Line(VectorIsa.Runs(t) + "." + method + "(" + string.Join(", ", args) + ");");

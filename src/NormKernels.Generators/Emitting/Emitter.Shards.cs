@@ -19,7 +19,6 @@ internal static partial class Emitter
         EmitShardSurface(w, ctx);
         if (ctx.Plan.BatchReduced) EmitForwardWithStatistics(w, ctx);
         EmitShardCore(w, ctx);
-        EmitBlockHelpers(w, ctx);
     }
 
     private static string StatisticsWhat(Context ctx) => "one per statistic: " + ctx.KeptText;
@@ -141,124 +140,12 @@ internal static partial class Emitter
         w.Line();
     }
 
+    /// <summary>The shard statistics are the runtime forward driver's moments: the training forward's statistics pass.</summary>
     private static void EmitShardCore(SourceWriter w, Context ctx)
     {
-        var plan = ctx.Plan;
-        using (w.Block("private static " + KernelPath + " ShardCore<TOps>(" + KernelPath + " path, " + ctx.ReadOnlySpanT + " input, " + ctx.ExtentParams +
-                       ", global::System.Span<double> shardCount, global::System.Span<double> shardMean, global::System.Span<double> shardM2) where TOps : struct, " + Ops))
-        {
-            w.Line("shardCount.Fill((double)" + ctx.Product(Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced)) + ");");
-            EmitScratchSizes(w, ctx, training: true);
-            if (plan.BlockAxes > 0)
-            {
-                w.Line("// Units: one per block (" + string.Join(", ", ctx.BlockAxes.Select(a => a.Name)) + "), as in the training forward; each worker has its own scratch.");
-                w.Line("int units = (int)" + ctx.Product(ctx.BlockIndices) + ";");
-                w.Line("int workers = global::NormKernels.Parallelism.Workers(input.Length, units);");
-                EmitRentWorkerScratch(w, ctx, DoublesSize(ctx, true), ElementsSize(ctx, true));
-                using (w.Block("try"))
-                {
-                    w.Line("// The double outputs travel as spans of the element type (same bytes) and are read back as double in the units.");
-                    w.Line(Units + ".For(units, workers, new ShardBlock<TOps>(path, " + ctx.ExtentArgs + ", doubles, elements), input, " +
-                           Marshal + ".Cast<double, " + ctx.T + ">(shardMean), default, default, " + Marshal + ".Cast<double, " + ctx.T + ">(shardM2), default);");
-                }
-                using (w.Block("finally"))
-                    EmitReturnWorkerScratch(w);
-                w.Line("return path;");
-            }
-            else
-            {
-                w.Line("double[] doubles = " + Pool + "<double>.Shared.Rent(" + DoublesSize(ctx, true) + ");");
-                w.Line(ctx.T + "[] elements = " + Pool + "<" + ctx.T + ">.Shared.Rent(" + ElementsSize(ctx, true) + ");");
-                w.Line("// Statistics over chunks of the first segment, fixed by the shape (as in the training forward): each chunk its own partial sums.");
-                w.Line("nint statFirst = " + StatFirstExtent(ctx) + ";");
-                w.Line("int chunks = " + ChunkCount(ctx, "statFirst", plan.Strategy == ReduceStrategy.Vertical || plan.StatSegments.Count > 1) + ";");
-                w.Line("double[] partials = " + Pool + "<double>.Shared.Rent(chunks * 2 * accumulators);");
-                using (w.Block("try"))
-                {
-                    EmitScratchRefs(w, ctx, training: true);
-                    w.Line("ref " + ctx.T + " xb = ref " + Marshal + ".GetReference(input);");
-                    EmitShift(w, ctx);
-                    EmitStatisticsChunks(w, ctx);
-                    w.Line("ref double meanOut = ref " + Marshal + ".GetReference(shardMean);");
-                    w.Line("ref double m2Out = ref " + Marshal + ".GetReference(shardM2);");
-                    EmitMomentsFinalize(w, ctx);
-                }
-                using (w.Block("finally"))
-                {
-                    w.Line(Pool + "<double>.Shared.Return(doubles);");
-                    w.Line(Pool + "<" + ctx.T + ">.Shared.Return(elements);");
-                    w.Line(Pool + "<double>.Shared.Return(partials);");
-                }
-                w.Line("return path;");
-            }
-        }
-        w.Line();
-
-        if (plan.BlockAxes > 0)
-        {
-            EmitUnitStruct(w, ctx, "ShardBlock", new[] { ("double[][]", "doubles"), (ctx.T + "[][]", "elements") }, () =>
-            {
-                w.Line("nint xo = BlockOffset(unit, " + ctx.ExtentArgs + ", out nint so);");
-                w.Line("ref double meanOut = ref " + Units + ".At<double>(spans.S1);");
-                w.Line("ref double m2Out = ref " + Units + ".At<double>(spans.S4);");
-                w.Line("BlockMoments<TOps>(path, ref " + Unsafe + ".Add(ref " + Units + ".At<" + ctx.T + ">(spans.S0), xo), " + ctx.ExtentArgs +
-                       ", _doubles[worker], _elements[worker], ref " + Unsafe + ".Add(ref meanOut, so), ref " + Unsafe + ".Add(ref m2Out, so));");
-            });
-        }
-    }
-
-    /// <summary>Promoted accumulators combined into their statistic, then (mean, M2) per statistic into meanOut/m2Out.</summary>
-    private static void EmitMomentsFinalize(SourceWriter w, Context ctx)
-    {
-        if (ctx.Plan.Promoted)
-        {
-            w.Line("// Combine the per-channel accumulators into their group, in a fixed order.");
-            w.Line("new global::System.Span<double>(doubles, 2 * accumulators, 2 * statistics).Clear();");
-            EmitNest(w, InnerAxisLoops(ctx, Context.Accumulated, ("a", Context.Accumulated), ("s", Context.InnerKept)),
-                new Dictionary<string, string> { ["a"] = "(nint)0", ["s"] = "(nint)0" },
-                o =>
-                {
-                    w.Line(Unsafe + ".Add(ref statSum, " + o["s"] + ") += " + Unsafe + ".Add(ref sum, " + o["a"] + ");");
-                    w.Line(Unsafe + ".Add(ref statSq, " + o["s"] + ") += " + Unsafe + ".Add(ref sq, " + o["a"] + ");");
-                }, "combine_");
-        }
-        using (w.Block("for (int s = 0; s < statistics; s++)"))
-        {
-            w.Line("(double momentMean, double momentM2) = " + Stats + ".MomentsFromShiftedSums(" + Unsafe + ".Add(ref statShift, s), " +
-                   Unsafe + ".Add(ref statSum, s), " + Unsafe + ".Add(ref statSq, s), count);");
-            w.Line(Unsafe + ".Add(ref meanOut, s) = momentMean;");
-            w.Line(Unsafe + ".Add(ref m2Out, s) = momentM2;");
-        }
-    }
-
-    /// <summary>
-    /// Helpers of block plans shared by the shard statistics and AdaIN: the offsets of a block, and a block's (mean, M2) per
-    /// statistic. Both take the extents as parameters, so one body serves tensors of different extents (AdaIN's style).
-    /// </summary>
-    private static void EmitBlockHelpers(SourceWriter w, Context ctx)
-    {
-        if (ctx.Plan.BlockAxes == 0) return;
-
-        w.Line("/// <summary>The memory offset of block <paramref name=\"unit\"/> (block axes row-major, innermost fastest) and, in <paramref name=\"statisticOffset\"/>, its first statistic.</summary>");
-        using (w.Block("private static nint BlockOffset(nint unit, " + ctx.ExtentParams + ", out nint statisticOffset)"))
-        {
-            var offsets = EmitBlockIndex(w, ctx, "unit");
-            w.Line("statisticOffset = " + offsets.Statistic + ";");
-            w.Line("return " + offsets.Memory + ";");
-        }
-        w.Line();
-
-        w.Line("/// <summary>(mean, M2) per statistic of the block at <paramref name=\"xb\"/>: shift, statistics pass, combine; as in the training forward.</summary>");
-        using (w.Block("private static void BlockMoments<TOps>(" + KernelPath + " path, ref " + ctx.T + " xb, " + ctx.ExtentParams + ", double[] doubles, " + ctx.T +
-                       "[] elements, ref double meanOut, ref double m2Out) where TOps : struct, " + Ops))
-        {
-            EmitScratchSizes(w, ctx, training: true);
-            EmitScratchRefs(w, ctx, training: true);
-            EmitShift(w, ctx);
-            w.Line("new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();");
-            EmitStatisticsCall(w, ctx, "(nint)0", StatFirstExtent(ctx), "ref sum", "ref sq");
-            EmitMomentsFinalize(w, ctx);
-        }
+        w.Line("private static " + KernelPath + " ShardCore<TOps>(" + KernelPath + " path, " + ctx.ReadOnlySpanT + " input, " + ctx.ExtentParams +
+               ", global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) where TOps : struct, " + Ops + " =>");
+        w.Line("    " + ForwardDriver(ctx) + ".Moments<TOps>(path, " + NewNest(ctx) + ", input, count, mean, m2);");
         w.Line();
     }
 }

@@ -53,8 +53,7 @@ internal static partial class Emitter
             EmitShards(w, ctx);
             EmitSynchronizedBackward(w, ctx);
             EmitAdaptive(w, ctx);
-            EmitStatisticsPass(w, ctx);
-            EmitApplyPass(w, ctx);
+            EmitNestStruct(w, ctx);
             EmitBackwardPasses(w, ctx);
         }
 

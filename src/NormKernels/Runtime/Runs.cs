@@ -51,15 +51,15 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
 
     // ------------------------------------------------------------------ statistics
 
-    /// <summary>Adds the sum of <c>p[i] - shift</c> to <paramref name="sum"/> and of its square to <paramref name="sq"/>, over a contiguous run.</summary>
+    /// <summary>Over a contiguous run: centered kinds (<typeparamref name="TK"/>) add the sum of <c>p[i] - shift</c> to
+    /// <paramref name="sum"/> and of its square to <paramref name="sq"/>; uncentered ones add the sum of <c>p[i]^2</c> to
+    /// <paramref name="sq"/> and leave <paramref name="sum"/> alone.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Reduce(ref T p, nint len, T shift, ref double sum, ref double sq) =>
-        ReduceCore<Centered>(ref p, len, shift, ref sum, ref sq);
-
-    /// <summary>Adds the sum of <c>p[i]^2</c> to <paramref name="sq"/>, over a contiguous run.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ReduceSquares(ref T p, nint len, ref double sq) =>
-        ReduceCore<Uncentered>(ref p, len, default, ref sq, ref sq);
+    public static void Reduce<TK>(ref T p, nint len, T shift, ref double sum, ref double sq) where TK : struct, INormKind
+    {
+        if (TK.Centered) ReduceCore<Centered>(ref p, len, shift, ref sum, ref sq);
+        else ReduceCore<Uncentered>(ref p, len, default, ref sq, ref sq);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ReduceCore<TC>(ref T p, nint len, T shift, ref double sum, ref double sq) where TC : struct, IOperand
@@ -92,17 +92,16 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
     }
 
     /// <summary>
-    /// Per column, adds the sum of <c>p[r, j] - shift[j]</c> to <paramref name="sum"/>[j] and of its square to
-    /// <paramref name="sq"/>[j], over <paramref name="rows"/> rows of <paramref name="width"/> contiguous columns.
+    /// Per column, over <paramref name="rows"/> rows of <paramref name="width"/> contiguous columns: centered kinds add the
+    /// sum of <c>p[r, j] - shift[j]</c> to <paramref name="sum"/>[j] and of its square to <paramref name="sq"/>[j];
+    /// uncentered ones the sum of <c>p[r, j]^2</c> to <paramref name="sq"/>[j].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ReduceColumns(ref T p, nint rows, nint width, ref T shift, ref double sum, ref double sq) =>
-        ReduceColumnsCore<Centered>(ref p, rows, width, ref shift, ref sum, ref sq);
-
-    /// <summary>Per column, adds the sum of <c>p[r, j]^2</c> to <paramref name="sq"/>[j].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ReduceSquareColumns(ref T p, nint rows, nint width, ref double sq) =>
-        ReduceColumnsCore<Uncentered>(ref p, rows, width, ref Unsafe.NullRef<T>(), ref sq, ref sq);
+    public static void ReduceColumns<TK>(ref T p, nint rows, nint width, ref T shift, ref double sum, ref double sq) where TK : struct, INormKind
+    {
+        if (TK.Centered) ReduceColumnsCore<Centered>(ref p, rows, width, ref shift, ref sum, ref sq);
+        else ReduceColumnsCore<Uncentered>(ref p, rows, width, ref Unsafe.NullRef<T>(), ref sq, ref sq);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ReduceColumnsCore<TC>(ref T p, nint rows, nint width, ref T shift, ref double sum, ref double sq) where TC : struct, IOperand
@@ -174,28 +173,25 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
 
     // ------------------------------------------------------------------ apply
 
-    /// <summary><c>y = (x - c) * a + b</c> over a contiguous run; <typeparamref name="TA"/> says whether a, b, c are one value or loaded along the run.
-    /// The last partial vector is blended with what is already stored, so in-place use (y = x) stays correct.</summary>
+    /// <summary><c>y = (x - c) * a + b</c> over a contiguous run (uncentered kinds: <c>y = x * a + b</c>); <typeparamref name="TA"/>
+    /// says whether a, b, c are one value or loaded along the run. The last partial vector is blended with what is already
+    /// stored, so in-place use (y = x) stays correct.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Apply<TA>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c) where TA : struct, IOperand =>
-        ApplyCore<Centered, TA, Uncentered, Splat>(ref x, ref y, len, ref a, ref b, ref c, ref a, ref b);
+    public static void Apply<TK, TA>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c) where TK : struct, INormKind where TA : struct, IOperand
+    {
+        if (TK.Centered) ApplyCore<Centered, TA, Uncentered, Splat>(ref x, ref y, len, ref a, ref b, ref c, ref a, ref b);
+        else ApplyCore<Uncentered, TA, Uncentered, Splat>(ref x, ref y, len, ref a, ref b, ref a, ref a, ref b);
+    }
 
-    /// <summary><c>y = x * a + b</c> over a contiguous run (root mean square: no centering).</summary>
+    /// <summary><c>y = ((x - c) * a + b) * g + h</c> (uncentered: <c>(x * a + b) * g + h</c>): the statistic's coefficients
+    /// (<typeparamref name="TA"/>) then the affine parameters (<typeparamref name="TP"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Scale<TA>(ref T x, ref T y, nint len, ref T a, ref T b) where TA : struct, IOperand =>
-        ApplyCore<Uncentered, TA, Uncentered, Splat>(ref x, ref y, len, ref a, ref b, ref a, ref a, ref b);
-
-    /// <summary><c>y = ((x - c) * a + b) * g + h</c>: the statistic's coefficients (<typeparamref name="TA"/>) then the affine parameters (<typeparamref name="TP"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ApplyAffine<TA, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h)
-        where TA : struct, IOperand where TP : struct, IOperand =>
-        ApplyCore<Centered, TA, Centered, TP>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h);
-
-    /// <summary><c>y = (x * a + b) * g + h</c> (root mean square with affine parameters).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ScaleAffine<TA, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T g, ref T h)
-        where TA : struct, IOperand where TP : struct, IOperand =>
-        ApplyCore<Uncentered, TA, Centered, TP>(ref x, ref y, len, ref a, ref b, ref a, ref g, ref h);
+    public static void ApplyAffine<TK, TA, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h)
+        where TK : struct, INormKind where TA : struct, IOperand where TP : struct, IOperand
+    {
+        if (TK.Centered) ApplyCore<Centered, TA, Centered, TP>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h);
+        else ApplyCore<Uncentered, TA, Centered, TP>(ref x, ref y, len, ref a, ref b, ref a, ref g, ref h);
+    }
 
     // TC: centered (x - c); TA: how a, b, c arrive; TG: whether g, h apply (Centered = yes); TP: how g, h arrive.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

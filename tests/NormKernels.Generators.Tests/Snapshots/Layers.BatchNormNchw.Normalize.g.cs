@@ -409,192 +409,14 @@ namespace Layers
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
         }
 
-        private static global::NormKernels.KernelPath RunTraining(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual)
-        {
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? TrainingCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, output, e_n, e_c, e_h, e_w, gamma, beta, stat0, stat1, epsilon, meanResidual)
-                : TrainingCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, output, e_n, e_c, e_h, e_w, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        }
-
-        private static global::NormKernels.KernelPath RunInference(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.ReadOnlySpan<float> runningMean, global::System.ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual)
-        {
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? InferenceCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, output, e_n, e_c, e_h, e_w, gamma, beta, runningMean, runningVar, epsilon, meanResidual)
-                : InferenceCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, output, e_n, e_c, e_h, e_w, gamma, beta, runningMean, runningVar, epsilon, meanResidual);
-        }
-
-        private static global::NormKernels.KernelPath TrainingCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            // Units: one per block (c); each worker has its own scratch.
-            int units = (int)e_c;
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            int statistics = 1;
-            int coefficients = 1;
-            int accumulators = 1;
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 2 * accumulators + 2 * statistics, 3 * coefficients + accumulators);
-            double[][] doubles = workerScratch.Doubles;
-            float[][] elements = workerScratch.Elements;
-            try
-            {
-                global::NormKernels.Runtime.ParallelUnits.For(units, workers, new TrainingBlock<TOps>(path, e_n, e_c, e_h, e_w, epsilon, doubles, elements, meanResidual), input, output, gamma, beta, stat0, stat1);
-            }
-            finally
-            {
-                workerScratch.Return();
-            }
-            return path;
-        }
-
-        private readonly struct TrainingBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, double[][] _doubles, float[][] _elements, float[]? _meanResidual) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
-            {
-                float epsilon = _epsilon;
-                float[]? meanResidual = _meanResidual;
-                int statistics = 1;
-                int coefficients = 1;
-                int accumulators = 1;
-                double[] doubles = _doubles[worker];
-                float[] elements = _elements[worker];
-                ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
-                ref float y = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S1);
-                ref float gamma = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S2);
-                ref float beta = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S3);
-                ref float stat0 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S4);
-                ref float stat1 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S5);
-                double count = (double)(e_n * e_h * e_w);
-                ref double sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sq = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, accumulators);
-                ref double statSum = ref sum;
-                ref double statSq = ref sq;
-                ref double mu = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, accumulators);
-                ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-                ref float coefA = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, coefficients);
-                ref float coefC = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, coefficients);
-                ref float shift = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, coefficients);
-                ref float statShift = ref shift;
-                // The block of this unit: its index along each block axis, innermost fastest.
-                // The block: its index along each block axis, innermost fastest.
-                nint rest = unit;
-                nint b_c = rest % e_c;
-                nint xo = b_c * (e_h * e_w);
-                nint so = b_c;
-                nint po = b_c;
-                ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
-                ref float yb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, xo);
-                // Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.
-                statShift = xb;
-                new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
-                switch (path)
-                {
-                    case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                    default: Statistics<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                }
-                for (int s = 0; s < statistics; s++)
-                {
-                    (double mean, double variance) = global::NormKernels.Runtime.Statistics.FromShiftedSums(global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSum, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSq, s), count);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so + s) = (float)mean;
-                    if (meanResidual is not null) meanResidual[so + s] = (float)(mean - (float)mean);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref stat1, so + s) = (float)variance;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = mean;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s) = global::NormKernels.Runtime.Statistics.InverseStd(variance, epsilon);
-                }
-                // Coefficients, one triple per fold index (computed in double): y = (x - C) * A + B with C = mean rounded to the element type,
-                // A = gamma * rstd and B = beta - (mean - C) * A. x - C is exact for x near the mean, so y keeps the element type's
-                // precision relative to y itself, not to |mean| / std as x * A + (beta - mean * A) would.
-                double a = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * rstd;
-                coefA = (float)a;
-                double m = mu;
-                float c = (float)m;
-                coefC = c;
-                coefB = (float)((double)global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po) - (m - c) * a);
-                switch (path)
-                {
-                    case global::NormKernels.KernelPath.Vector512: Apply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector256: Apply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector128: Apply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    default: Apply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                }
-            }
-        }
-
-        private static global::NormKernels.KernelPath InferenceCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.ReadOnlySpan<float> runningMean, global::System.ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            // Units: one per block (c); each worker has its own scratch.
-            int units = (int)e_c;
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            int statistics = 1;
-            int coefficients = 1;
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 2 * statistics, 3 * coefficients);
-            double[][] doubles = workerScratch.Doubles;
-            float[][] elements = workerScratch.Elements;
-            try
-            {
-                global::NormKernels.Runtime.ParallelUnits.For(units, workers, new InferenceBlock<TOps>(path, e_n, e_c, e_h, e_w, epsilon, doubles, elements, meanResidual), input, output, gamma, beta, global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(runningMean), runningMean.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(runningVar), runningVar.Length));
-            }
-            finally
-            {
-                workerScratch.Return();
-            }
-            return path;
-        }
-
-        private readonly struct InferenceBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, double[][] _doubles, float[][] _elements, float[]? _meanResidual) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
-            {
-                float epsilon = _epsilon;
-                float[]? meanResidual = _meanResidual;
-                int statistics = 1;
-                int coefficients = 1;
-                double[] doubles = _doubles[worker];
-                float[] elements = _elements[worker];
-                ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
-                ref float y = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S1);
-                ref float gamma = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S2);
-                ref float beta = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S3);
-                ref float runningMean = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S4);
-                ref float runningVar = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S5);
-                ref double mu = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-                ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-                ref float coefA = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, coefficients);
-                ref float coefC = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, coefficients);
-                // The block of this unit: its index along each block axis, innermost fastest.
-                // The block: its index along each block axis, innermost fastest.
-                nint rest = unit;
-                nint b_c = rest % e_c;
-                nint xo = b_c * (e_h * e_w);
-                nint so = b_c;
-                nint po = b_c;
-                ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
-                ref float yb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, xo);
-                for (int s = 0; s < statistics; s++)
-                {
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = global::System.Runtime.CompilerServices.Unsafe.Add(ref runningMean, so + s) + (meanResidual is null ? 0d : meanResidual[so + s]);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s) = global::NormKernels.Runtime.Statistics.InverseStd(global::System.Runtime.CompilerServices.Unsafe.Add(ref runningVar, so + s), epsilon);
-                }
-                // Coefficients, one triple per fold index (computed in double): y = (x - C) * A + B with C = mean rounded to the element type,
-                // A = gamma * rstd and B = beta - (mean - C) * A. x - C is exact for x near the mean, so y keeps the element type's
-                // precision relative to y itself, not to |mean| / std as x * A + (beta - mean * A) would.
-                double a = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * rstd;
-                coefA = (float)a;
-                double m = mu;
-                float c = (float)m;
-                coefC = c;
-                coefB = (float)((double)global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po) - (m - c) * a);
-                switch (path)
-                {
-                    case global::NormKernels.KernelPath.Vector512: Apply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector256: Apply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector128: Apply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                    default: Apply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref yb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefA, ref coefB, ref coefC); break;
-                }
-            }
-        }
+        private static global::NormKernels.KernelPath RunTraining(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual) =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Training(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static global::NormKernels.KernelPath TrainingCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Training<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static global::NormKernels.KernelPath RunInference(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.ReadOnlySpan<float> runningMean, global::System.ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual) =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Inference(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, runningMean, runningVar, epsilon, meanResidual);
+        private static global::NormKernels.KernelPath InferenceCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.ReadOnlySpan<float> runningMean, global::System.ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Inference<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, runningMean, runningVar, epsilon, meanResidual);
 
         private static global::NormKernels.KernelPath RunBackward(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.ReadOnlySpan<float> stat1, float epsilon, bool constant, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad)
         {
@@ -845,86 +667,8 @@ namespace Layers
             }
         }
 
-        private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, nint e_n, nint e_c, nint e_h, nint e_w, global::System.Span<double> shardCount, global::System.Span<double> shardMean, global::System.Span<double> shardM2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            shardCount.Fill((double)(e_n * e_h * e_w));
-            int statistics = 1;
-            int coefficients = 1;
-            int accumulators = 1;
-            // Units: one per block (c), as in the training forward; each worker has its own scratch.
-            int units = (int)e_c;
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 2 * accumulators + 2 * statistics, 3 * coefficients + accumulators);
-            double[][] doubles = workerScratch.Doubles;
-            float[][] elements = workerScratch.Elements;
-            try
-            {
-                // The double outputs travel as spans of the element type (same bytes) and are read back as double in the units.
-                global::NormKernels.Runtime.ParallelUnits.For(units, workers, new ShardBlock<TOps>(path, e_n, e_c, e_h, e_w, doubles, elements), input, global::System.Runtime.InteropServices.MemoryMarshal.Cast<double, float>(shardMean), default, default, global::System.Runtime.InteropServices.MemoryMarshal.Cast<double, float>(shardM2), default);
-            }
-            finally
-            {
-                workerScratch.Return();
-            }
-            return path;
-        }
-
-        private readonly struct ShardBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, double[][] _doubles, float[][] _elements) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
-            {
-                nint xo = BlockOffset(unit, e_n, e_c, e_h, e_w, out nint so);
-                ref double meanOut = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S1);
-                ref double m2Out = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S4);
-                BlockMoments<TOps>(path, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0), xo), e_n, e_c, e_h, e_w, _doubles[worker], _elements[worker], ref global::System.Runtime.CompilerServices.Unsafe.Add(ref meanOut, so), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m2Out, so));
-            }
-        }
-
-        /// <summary>The memory offset of block <paramref name="unit"/> (block axes row-major, innermost fastest) and, in <paramref name="statisticOffset"/>, its first statistic.</summary>
-        private static nint BlockOffset(nint unit, nint e_n, nint e_c, nint e_h, nint e_w, out nint statisticOffset)
-        {
-            // The block: its index along each block axis, innermost fastest.
-            nint rest = unit;
-            nint b_c = rest % e_c;
-            statisticOffset = b_c;
-            return b_c * (e_h * e_w);
-        }
-
-        /// <summary>(mean, M2) per statistic of the block at <paramref name="xb"/>: shift, statistics pass, combine; as in the training forward.</summary>
-        private static void BlockMoments<TOps>(global::NormKernels.KernelPath path, ref float xb, nint e_n, nint e_c, nint e_h, nint e_w, double[] doubles, float[] elements, ref double meanOut, ref double m2Out) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            int statistics = 1;
-            int coefficients = 1;
-            int accumulators = 1;
-            double count = (double)(e_n * e_h * e_w);
-            ref double sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-            ref double sq = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, accumulators);
-            ref double statSum = ref sum;
-            ref double statSq = ref sq;
-            ref double mu = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, accumulators);
-            ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-            ref float coefA = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-            ref float coefB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, coefficients);
-            ref float coefC = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, coefficients);
-            ref float shift = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, coefficients);
-            ref float statShift = ref shift;
-            // Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.
-            statShift = xb;
-            new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
-            switch (path)
-            {
-                case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-                default: Statistics<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref shift, ref sum, ref sq); break;
-            }
-            for (int s = 0; s < statistics; s++)
-            {
-                (double momentMean, double momentM2) = global::NormKernels.Runtime.Statistics.MomentsFromShiftedSums(global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSum, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSq, s), count);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref meanOut, s) = momentMean;
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref m2Out, s) = momentM2;
-            }
-        }
+        private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, nint e_n, nint e_c, nint e_h, nint e_w, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Moments<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, count, mean, m2);
 
         /// <summary>The synchronized backward differentiates the last ForwardWithStatistics: same dims, same input (the fingerprint it saved).</summary>
         private void CheckSynchronized(global::System.ReadOnlySpan<float> input, int n, int c, int h, int w)
@@ -1323,34 +1067,71 @@ namespace Layers
             }
         }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [n]=R [h w]=R.</summary>
-        private static void Statistics<TS, TV>(ref float x, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+        /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
+        private readonly struct Nest(nint e_n, nint e_c, nint e_h, nint e_w) : global::NormKernels.Runtime.INest<float>
         {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=R
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous reduced run.
-                global::NormKernels.Runtime.Runs<TS, TV, float>.Reduce(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), len1, shift, ref sum, ref sq);
-            }
-        }
+            public int BlockCount => (int)e_c;
+            public int StatisticCount => 1;
+            public int CoefficientCount => 1;
+            public int AccumulatorCount => 1;
+            public double Count => (double)(e_n * e_h * e_w);
+            public bool Promoted => false;
+            public bool TwoStep => false;
+            public bool Affine => true;
+            public nint StatisticsRows(out bool splittable) { splittable = false; return e_n; }
+            public nint ApplyRows(out bool splittable) { splittable = false; return e_n; }
 
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [n]=- [h w]=-.</summary>
-        private static void Apply<TS, TV>(ref float x, ref float y, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float a, ref float b, ref float c) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
+            public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous run, coefficients constant along it.
-                global::NormKernels.Runtime.Runs<TS, TV, float>.Apply<global::NormKernels.Runtime.Splat>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
+                nint i_c = block;
+                memory = i_c * (e_h * e_w);
+                statistic = i_c;
+                parameter = i_c;
             }
+            public nint StatisticStart(nint statistic)
+            {
+                return 0;
+            }
+            public nint AccumulatorStatistic(nint accumulator)
+            {
+                return 0;
+            }
+            public void Fold(nint fold, out nint statistic, out nint parameter)
+            {
+                statistic = 0;
+                parameter = 0;
+            }
+
+            /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [n]=R [h w]=R.</summary>
+            public void Statistics<TK, TS, TV>(ref float x, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+            {
+                nint len0 = e_n;
+                nint st_x0 = (e_c * e_h * e_w);
+                nint len1 = (e_h * e_w);
+                // [n]=R
+                for (nint i0 = from0; i0 < to0; i0++)
+                {
+                    nint x1 = i0 * st_x0;
+                    // Innermost: a contiguous reduced run.
+                    global::NormKernels.Runtime.Runs<TS, TV, float>.Reduce<TK>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), len1, shift, ref sum, ref sq);
+                }
+            }
+
+            /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [n]=- [h w]=-.</summary>
+            public void Apply<TK, TS, TV>(ref float x, ref float y, nint from0, nint to0, ref float a, ref float b, ref float c, ref float g, ref float h) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+            {
+                nint len0 = e_n;
+                nint st_x0 = (e_c * e_h * e_w);
+                nint len1 = (e_h * e_w);
+                // [n]=-
+                for (nint i0 = from0; i0 < to0; i0++)
+                {
+                    nint x1 = i0 * st_x0;
+                    // Innermost: a contiguous run, coefficients constant along it.
+                    global::NormKernels.Runtime.Runs<TS, TV, float>.Apply<TK, global::NormKernels.Runtime.Splat>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
+                }
+            }
+
         }
 
         /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>

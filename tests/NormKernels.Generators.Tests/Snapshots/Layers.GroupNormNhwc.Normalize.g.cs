@@ -339,150 +339,10 @@ namespace Layers
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
-        private static global::NormKernels.KernelPath RunTraining(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual)
-        {
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? TrainingCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, output, e_n, e_h, e_w, e_grp, e_cpg, gamma, beta, stat0, stat1, epsilon, meanResidual)
-                : TrainingCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, output, e_n, e_h, e_w, e_grp, e_cpg, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        }
-
-        private static global::NormKernels.KernelPath TrainingCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            // Units: one per block (n); each worker has its own scratch.
-            int units = (int)e_n;
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            int statistics = (int)e_grp;
-            int coefficients = (int)(e_grp * e_cpg);
-            int accumulators = (int)(e_grp * e_cpg);
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 2 * accumulators + 4 * statistics, 3 * coefficients + accumulators + statistics);
-            double[][] doubles = workerScratch.Doubles;
-            float[][] elements = workerScratch.Elements;
-            try
-            {
-                global::NormKernels.Runtime.ParallelUnits.For(units, workers, new TrainingBlock<TOps>(path, e_n, e_h, e_w, e_grp, e_cpg, epsilon, doubles, elements, meanResidual), input, output, gamma, beta, stat0, stat1);
-            }
-            finally
-            {
-                workerScratch.Return();
-            }
-            return path;
-        }
-
-        private readonly struct TrainingBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, float _epsilon, double[][] _doubles, float[][] _elements, float[]? _meanResidual) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
-            {
-                float epsilon = _epsilon;
-                float[]? meanResidual = _meanResidual;
-                int statistics = (int)e_grp;
-                int coefficients = (int)(e_grp * e_cpg);
-                int accumulators = (int)(e_grp * e_cpg);
-                double[] doubles = _doubles[worker];
-                float[] elements = _elements[worker];
-                ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
-                ref float y = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S1);
-                ref float gamma = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S2);
-                ref float beta = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S3);
-                ref float stat0 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S4);
-                ref float stat1 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S5);
-                double count = (double)(e_h * e_w * e_cpg);
-                ref double sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sq = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, accumulators);
-                ref double statSum = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, accumulators);
-                ref double statSq = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref statSum, statistics);
-                ref double mu = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref statSq, statistics);
-                ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-                ref float coefA = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, coefficients);
-                ref float coefC = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, coefficients);
-                ref float shift = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, coefficients);
-                ref float statShift = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, accumulators);
-                // The block of this unit: its index along each block axis, innermost fastest.
-                // The block: its index along each block axis, innermost fastest.
-                nint rest = unit;
-                nint b_n = rest % e_n;
-                nint xo = b_n * (e_h * e_w * e_grp * e_cpg);
-                nint so = b_n * e_grp;
-                nint po = (nint)0;
-                ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
-                ref float yb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, xo);
-                // Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.
-                for (nint i_grp = 0; i_grp < e_grp; i_grp++)
-                {
-                    nint first_x1 = i_grp * e_cpg;
-                    nint first_s1 = i_grp;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, first_s1) = global::System.Runtime.CompilerServices.Unsafe.Add(ref xb, first_x1);
-                }
-                // Every per-channel accumulator of a group shares the group's shift, so their sums add up.
-                for (nint i_grp = 0; i_grp < e_grp; i_grp++)
-                {
-                    nint share_a1 = i_grp * e_cpg;
-                    nint share_s1 = i_grp;
-                    for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
-                    {
-                        nint share_a2 = share_a1 + i_cpg;
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, share_a2) = global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, share_s1);
-                    }
-                }
-                new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
-                switch (path)
-                {
-                    case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                    default: Statistics<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                }
-                // Combine the per-channel accumulators into their group, in a fixed order.
-                new global::System.Span<double>(doubles, 2 * accumulators, 2 * statistics).Clear();
-                for (nint i_grp = 0; i_grp < e_grp; i_grp++)
-                {
-                    nint combine_a1 = i_grp * e_cpg;
-                    nint combine_s1 = i_grp;
-                    for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
-                    {
-                        nint combine_a2 = combine_a1 + i_cpg;
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref statSum, combine_s1) += global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, combine_a2);
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref statSq, combine_s1) += global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, combine_a2);
-                    }
-                }
-                for (int s = 0; s < statistics; s++)
-                {
-                    (double mean, double variance) = global::NormKernels.Runtime.Statistics.FromShiftedSums(global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSum, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSq, s), count);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so + s) = (float)mean;
-                    if (meanResidual is not null) meanResidual[so + s] = (float)(mean - (float)mean);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref stat1, so + s) = (float)variance;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = mean;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s) = global::NormKernels.Runtime.Statistics.InverseStd(variance, epsilon);
-                }
-                // Coefficients, one triple per fold index (computed in double): y = (x - C) * A + B with C = mean rounded to the element type,
-                // A = gamma * rstd and B = beta - (mean - C) * A. x - C is exact for x near the mean, so y keeps the element type's
-                // precision relative to y itself, not to |mean| / std as x * A + (beta - mean * A) would.
-                for (nint i_grp = 0; i_grp < e_grp; i_grp++)
-                {
-                    nint coef_f1 = i_grp * e_cpg;
-                    nint coef_s1 = i_grp;
-                    nint coef_p1 = i_grp * e_cpg;
-                    for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
-                    {
-                        nint coef_f2 = coef_f1 + i_cpg;
-                        nint coef_p2 = coef_p1 + i_cpg;
-                        double a = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po + coef_p2) * global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, coef_s1);
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, coef_f2) = (float)a;
-                        double m = global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, coef_s1);
-                        float c = (float)m;
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, coef_f2) = c;
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, coef_f2) = (float)((double)global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po + coef_p2) - (m - c) * a);
-                    }
-                }
-                switch (path)
-                {
-                    case global::NormKernels.KernelPath.Vector512: Apply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector256: Apply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
-                    case global::NormKernels.KernelPath.Vector128: Apply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
-                    default: Apply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref yb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefA, ref coefB, ref coefC); break;
-                }
-            }
-        }
+        private static global::NormKernels.KernelPath RunTraining(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual) =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Training(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static global::NormKernels.KernelPath TrainingCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Training<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
 
         private static global::NormKernels.KernelPath RunBackward(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.ReadOnlySpan<float> stat1, float epsilon, bool constant, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad)
         {
@@ -736,138 +596,75 @@ namespace Layers
             return ShardCore<TOps>(path, input, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), count, mean, m2);
         }
 
-        private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.Span<double> shardCount, global::System.Span<double> shardMean, global::System.Span<double> shardM2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            shardCount.Fill((double)(e_h * e_w * e_cpg));
-            int statistics = (int)e_grp;
-            int coefficients = (int)(e_grp * e_cpg);
-            int accumulators = (int)(e_grp * e_cpg);
-            // Units: one per block (n), as in the training forward; each worker has its own scratch.
-            int units = (int)e_n;
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 2 * accumulators + 4 * statistics, 3 * coefficients + accumulators + statistics);
-            double[][] doubles = workerScratch.Doubles;
-            float[][] elements = workerScratch.Elements;
-            try
-            {
-                // The double outputs travel as spans of the element type (same bytes) and are read back as double in the units.
-                global::NormKernels.Runtime.ParallelUnits.For(units, workers, new ShardBlock<TOps>(path, e_n, e_h, e_w, e_grp, e_cpg, doubles, elements), input, global::System.Runtime.InteropServices.MemoryMarshal.Cast<double, float>(shardMean), default, default, global::System.Runtime.InteropServices.MemoryMarshal.Cast<double, float>(shardM2), default);
-            }
-            finally
-            {
-                workerScratch.Return();
-            }
-            return path;
-        }
+        private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Moments<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, count, mean, m2);
 
-        private readonly struct ShardBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, double[][] _doubles, float[][] _elements) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
+        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) : global::NormKernels.Runtime.INest<float>
         {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
-            {
-                nint xo = BlockOffset(unit, e_n, e_h, e_w, e_grp, e_cpg, out nint so);
-                ref double meanOut = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S1);
-                ref double m2Out = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S4);
-                BlockMoments<TOps>(path, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0), xo), e_n, e_h, e_w, e_grp, e_cpg, _doubles[worker], _elements[worker], ref global::System.Runtime.CompilerServices.Unsafe.Add(ref meanOut, so), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m2Out, so));
-            }
-        }
+            public int BlockCount => (int)e_n;
+            public int StatisticCount => (int)e_grp;
+            public int CoefficientCount => (int)(e_grp * e_cpg);
+            public int AccumulatorCount => (int)(e_grp * e_cpg);
+            public double Count => (double)(e_h * e_w * e_cpg);
+            public bool Promoted => true;
+            public bool TwoStep => false;
+            public bool Affine => true;
+            public nint StatisticsRows(out bool splittable) { splittable = false; return (e_h * e_w); }
+            public nint ApplyRows(out bool splittable) { splittable = false; return (e_h * e_w); }
 
-        /// <summary>The memory offset of block <paramref name="unit"/> (block axes row-major, innermost fastest) and, in <paramref name="statisticOffset"/>, its first statistic.</summary>
-        private static nint BlockOffset(nint unit, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, out nint statisticOffset)
-        {
-            // The block: its index along each block axis, innermost fastest.
-            nint rest = unit;
-            nint b_n = rest % e_n;
-            statisticOffset = b_n * e_grp;
-            return b_n * (e_h * e_w * e_grp * e_cpg);
-        }
-
-        /// <summary>(mean, M2) per statistic of the block at <paramref name="xb"/>: shift, statistics pass, combine; as in the training forward.</summary>
-        private static void BlockMoments<TOps>(global::NormKernels.KernelPath path, ref float xb, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, double[] doubles, float[] elements, ref double meanOut, ref double m2Out) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            int statistics = (int)e_grp;
-            int coefficients = (int)(e_grp * e_cpg);
-            int accumulators = (int)(e_grp * e_cpg);
-            double count = (double)(e_h * e_w * e_cpg);
-            ref double sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-            ref double sq = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, accumulators);
-            ref double statSum = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, accumulators);
-            ref double statSq = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref statSum, statistics);
-            ref double mu = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref statSq, statistics);
-            ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-            ref float coefA = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-            ref float coefB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, coefficients);
-            ref float coefC = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, coefficients);
-            ref float shift = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, coefficients);
-            ref float statShift = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, accumulators);
-            // Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.
-            for (nint i_grp = 0; i_grp < e_grp; i_grp++)
+            public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
-                nint first_x1 = i_grp * e_cpg;
-                nint first_s1 = i_grp;
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, first_s1) = global::System.Runtime.CompilerServices.Unsafe.Add(ref xb, first_x1);
+                nint i_n = block;
+                memory = i_n * (e_h * e_w * e_grp * e_cpg);
+                statistic = i_n * e_grp;
+                parameter = 0;
             }
-            // Every per-channel accumulator of a group shares the group's shift, so their sums add up.
-            for (nint i_grp = 0; i_grp < e_grp; i_grp++)
+            public nint StatisticStart(nint statistic)
             {
-                nint share_a1 = i_grp * e_cpg;
-                nint share_s1 = i_grp;
-                for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
+                nint i_grp = statistic;
+                return i_grp * e_cpg;
+            }
+            public nint AccumulatorStatistic(nint accumulator)
+            {
+                nint i_cpg = accumulator % e_cpg;
+                accumulator /= e_cpg;
+                nint i_grp = accumulator;
+                return i_grp;
+            }
+            public void Fold(nint fold, out nint statistic, out nint parameter)
+            {
+                nint i_cpg = fold % e_cpg;
+                fold /= e_cpg;
+                nint i_grp = fold;
+                statistic = i_grp;
+                parameter = i_grp * e_cpg + i_cpg;
+            }
+
+            /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [h w]=R [grp cpg]=A.</summary>
+            public void Statistics<TK, TS, TV>(ref float x, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+            {
+                nint len0 = (e_h * e_w);
+                nint len1 = (e_grp * e_cpg);
+                // Innermost: rows of the reduced segment, each a contiguous run of accumulators.
+                global::NormKernels.Runtime.Runs<TS, TV, float>.ReduceColumns<TK>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), to0 - from0, len1, ref shift, ref sum, ref sq);
+            }
+
+            /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [h w]=- [grp cpg]=F.</summary>
+            public void Apply<TK, TS, TV>(ref float x, ref float y, nint from0, nint to0, ref float a, ref float b, ref float c, ref float g, ref float h) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+            {
+                nint len0 = (e_h * e_w);
+                nint st_x0 = (e_grp * e_cpg);
+                nint len1 = (e_grp * e_cpg);
+                // [h w]=-
+                for (nint i0 = from0; i0 < to0; i0++)
                 {
-                    nint share_a2 = share_a1 + i_cpg;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref shift, share_a2) = global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, share_s1);
+                    nint x1 = i0 * st_x0;
+                    // Innermost: a contiguous run, coefficients loaded along it.
+                    global::NormKernels.Runtime.Runs<TS, TV, float>.Apply<TK, global::NormKernels.Runtime.Lanes>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
                 }
             }
-            new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
-            switch (path)
-            {
-                case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-                default: Statistics<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref shift, ref sum, ref sq); break;
-            }
-            // Combine the per-channel accumulators into their group, in a fixed order.
-            new global::System.Span<double>(doubles, 2 * accumulators, 2 * statistics).Clear();
-            for (nint i_grp = 0; i_grp < e_grp; i_grp++)
-            {
-                nint combine_a1 = i_grp * e_cpg;
-                nint combine_s1 = i_grp;
-                for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
-                {
-                    nint combine_a2 = combine_a1 + i_cpg;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref statSum, combine_s1) += global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, combine_a2);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref statSq, combine_s1) += global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, combine_a2);
-                }
-            }
-            for (int s = 0; s < statistics; s++)
-            {
-                (double momentMean, double momentM2) = global::NormKernels.Runtime.Statistics.MomentsFromShiftedSums(global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSum, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSq, s), count);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref meanOut, s) = momentMean;
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref m2Out, s) = momentM2;
-            }
-        }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [h w]=R [grp cpg]=A.</summary>
-        private static void Statistics<TS, TV>(ref float x, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
-        {
-            nint len0 = (e_h * e_w);
-            nint len1 = (e_grp * e_cpg);
-            // Innermost: rows of the reduced segment, each a contiguous run of accumulators.
-            global::NormKernels.Runtime.Runs<TS, TV, float>.ReduceColumns(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), to0 - from0, len1, ref shift, ref sum, ref sq);
-        }
-
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [h w]=- [grp cpg]=F.</summary>
-        private static void Apply<TS, TV>(ref float x, ref float y, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float a, ref float b, ref float c) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
-        {
-            nint len0 = (e_h * e_w);
-            nint st_x0 = (e_grp * e_cpg);
-            nint len1 = (e_grp * e_cpg);
-            // [h w]=-
-            for (nint i0 = from0; i0 < to0; i0++)
-            {
-                nint x1 = i0 * st_x0;
-                // Innermost: a contiguous run, coefficients loaded along it.
-                global::NormKernels.Runtime.Runs<TS, TV, float>.Apply<global::NormKernels.Runtime.Lanes>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
-            }
         }
 
         /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>

@@ -332,112 +332,10 @@ namespace Layers
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(t), (nint)(c), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
-        private static global::NormKernels.KernelPath RunTraining(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.Span<double> output, nint e_n, nint e_t, nint e_c, global::System.ReadOnlySpan<double> gamma, global::System.ReadOnlySpan<double> beta, global::System.Span<double> stat0, global::System.Span<double> stat1, double epsilon, double[]? meanResidual)
-        {
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? TrainingCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, output, e_n, e_t, e_c, gamma, beta, stat0, stat1, epsilon, meanResidual)
-                : TrainingCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, output, e_n, e_t, e_c, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        }
-
-        private static global::NormKernels.KernelPath TrainingCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.Span<double> output, nint e_n, nint e_t, nint e_c, global::System.ReadOnlySpan<double> gamma, global::System.ReadOnlySpan<double> beta, global::System.Span<double> stat0, global::System.Span<double> stat1, double epsilon, double[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            // Units: one per block (n, t); each worker has its own scratch.
-            int units = (int)(e_n * e_t);
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            int statistics = 1;
-            int coefficients = statistics;
-            int accumulators = 1;
-            global::NormKernels.Runtime.WorkerScratch<double> workerScratch = global::NormKernels.Runtime.WorkerScratch<double>.Rent(workers, 2 * accumulators + 2 * statistics, 3 * coefficients + accumulators);
-            double[][] doubles = workerScratch.Doubles;
-            double[][] elements = workerScratch.Elements;
-            try
-            {
-                global::NormKernels.Runtime.ParallelUnits.For(units, workers, new TrainingBlock<TOps>(path, e_n, e_t, e_c, epsilon, doubles, elements, meanResidual), input, output, gamma, beta, stat0, stat1);
-            }
-            finally
-            {
-                workerScratch.Return();
-            }
-            return path;
-        }
-
-        private readonly struct TrainingBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_t, nint e_c, double _epsilon, double[][] _doubles, double[][] _elements, double[]? _meanResidual) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
-            {
-                double epsilon = _epsilon;
-                double[]? meanResidual = _meanResidual;
-                int statistics = 1;
-                int coefficients = statistics;
-                int accumulators = 1;
-                double[] doubles = _doubles[worker];
-                double[] elements = _elements[worker];
-                ref double x = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S0);
-                ref double y = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S1);
-                ref double gamma = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S2);
-                ref double beta = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S3);
-                ref double stat0 = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S4);
-                ref double stat1 = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S5);
-                double count = (double)e_c;
-                ref double sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sq = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, accumulators);
-                ref double statSum = ref sum;
-                ref double statSq = ref sq;
-                ref double mu = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, accumulators);
-                ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-                ref double coefA = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-                ref double coefB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, coefficients);
-                ref double coefC = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, coefficients);
-                ref double shift = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, coefficients);
-                ref double statShift = ref shift;
-                // The block of this unit: its index along each block axis, innermost fastest.
-                // The block: its index along each block axis, innermost fastest.
-                nint rest = unit;
-                nint b_t = rest % e_t;
-                rest /= e_t;
-                nint b_n = rest % e_n;
-                nint xo = b_t * e_c + b_n * (e_t * e_c);
-                nint so = b_t * (nint)1 + b_n * e_t;
-                nint po = (nint)0;
-                ref double xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
-                ref double yb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, xo);
-                // Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.
-                statShift = xb;
-                new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
-                switch (path)
-                {
-                    case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<double>, global::System.Runtime.Intrinsics.Vector512<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<double>, global::System.Runtime.Intrinsics.Vector256<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                    case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<double, TOps>, global::System.Runtime.Intrinsics.Vector128<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                    default: Statistics<global::NormKernels.Runtime.Scalar<double>, double>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                }
-                for (int s = 0; s < statistics; s++)
-                {
-                    (double mean, double variance) = global::NormKernels.Runtime.Statistics.FromShiftedSums(global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSum, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSq, s), count);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so + s) = (double)mean;
-                    if (meanResidual is not null) meanResidual[so + s] = (double)(mean - (double)mean);
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref stat1, so + s) = (double)variance;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = mean;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s) = global::NormKernels.Runtime.Statistics.InverseStd(variance, epsilon);
-                }
-                // Coefficients per statistic: c = mean rounded to the element type, a = rstd, b = -(mean - c) * rstd; y = ((x - c) * a + b) * gamma + beta.
-                for (int s = 0; s < statistics; s++)
-                {
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, s) = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s);
-                    double m = global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s);
-                    double c = (double)m;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, s) = c;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, s) = (double)(-(m - c) * global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s));
-                }
-                switch (path)
-                {
-                    case global::NormKernels.KernelPath.Vector512: Apply<global::NormKernels.Runtime.V512<double>, global::System.Runtime.Intrinsics.Vector512<double>>(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
-                    case global::NormKernels.KernelPath.Vector256: Apply<global::NormKernels.Runtime.V256<double>, global::System.Runtime.Intrinsics.Vector256<double>>(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
-                    case global::NormKernels.KernelPath.Vector128: Apply<global::NormKernels.Runtime.V128<double, TOps>, global::System.Runtime.Intrinsics.Vector128<double>>(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
-                    default: Apply<global::NormKernels.Runtime.Scalar<double>, double>(ref xb, ref yb, e_n, e_t, e_c, (nint)0, e_c, ref coefA, ref coefB, ref coefC, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref beta, po)); break;
-                }
-            }
-        }
+        private static global::NormKernels.KernelPath RunTraining(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.Span<double> output, nint e_n, nint e_t, nint e_c, global::System.ReadOnlySpan<double> gamma, global::System.ReadOnlySpan<double> beta, global::System.Span<double> stat0, global::System.Span<double> stat1, double epsilon, double[]? meanResidual) =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, double>.Training(path, new Nest(e_n, e_t, e_c), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static global::NormKernels.KernelPath TrainingCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.Span<double> output, nint e_n, nint e_t, nint e_c, global::System.ReadOnlySpan<double> gamma, global::System.ReadOnlySpan<double> beta, global::System.Span<double> stat0, global::System.Span<double> stat1, double epsilon, double[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, double>.Training<TOps>(path, new Nest(e_n, e_t, e_c), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
 
         private static global::NormKernels.KernelPath RunBackward(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.ReadOnlySpan<double> outputGrad, global::System.Span<double> inputGrad, nint e_n, nint e_t, nint e_c, global::System.ReadOnlySpan<double> gamma, global::System.ReadOnlySpan<double> stat0, global::System.ReadOnlySpan<double> stat1, double epsilon, bool constant, global::System.Span<double> weightGrad, global::System.Span<double> biasGrad)
         {
@@ -597,103 +495,63 @@ namespace Layers
             return ShardCore<TOps>(path, input, (nint)(n), (nint)(t), (nint)(c), count, mean, m2);
         }
 
-        private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, nint e_n, nint e_t, nint e_c, global::System.Span<double> shardCount, global::System.Span<double> shardMean, global::System.Span<double> shardM2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            shardCount.Fill((double)e_c);
-            int statistics = 1;
-            int coefficients = statistics;
-            int accumulators = 1;
-            // Units: one per block (n, t), as in the training forward; each worker has its own scratch.
-            int units = (int)(e_n * e_t);
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            global::NormKernels.Runtime.WorkerScratch<double> workerScratch = global::NormKernels.Runtime.WorkerScratch<double>.Rent(workers, 2 * accumulators + 2 * statistics, 3 * coefficients + accumulators);
-            double[][] doubles = workerScratch.Doubles;
-            double[][] elements = workerScratch.Elements;
-            try
-            {
-                // The double outputs travel as spans of the element type (same bytes) and are read back as double in the units.
-                global::NormKernels.Runtime.ParallelUnits.For(units, workers, new ShardBlock<TOps>(path, e_n, e_t, e_c, doubles, elements), input, global::System.Runtime.InteropServices.MemoryMarshal.Cast<double, double>(shardMean), default, default, global::System.Runtime.InteropServices.MemoryMarshal.Cast<double, double>(shardM2), default);
-            }
-            finally
-            {
-                workerScratch.Return();
-            }
-            return path;
-        }
+        private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, nint e_n, nint e_t, nint e_c, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
+            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, double>.Moments<TOps>(path, new Nest(e_n, e_t, e_c), input, count, mean, m2);
 
-        private readonly struct ShardBlock<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_t, nint e_c, double[][] _doubles, double[][] _elements) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
+        private readonly struct Nest(nint e_n, nint e_t, nint e_c) : global::NormKernels.Runtime.INest<double>
         {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
+            public int BlockCount => (int)(e_n * e_t);
+            public int StatisticCount => 1;
+            public int CoefficientCount => 1;
+            public int AccumulatorCount => 1;
+            public double Count => (double)e_c;
+            public bool Promoted => false;
+            public bool TwoStep => true;
+            public bool Affine => true;
+            public nint StatisticsRows(out bool splittable) { splittable = false; return e_c; }
+            public nint ApplyRows(out bool splittable) { splittable = false; return e_c; }
+
+            public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
-                nint xo = BlockOffset(unit, e_n, e_t, e_c, out nint so);
-                ref double meanOut = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S1);
-                ref double m2Out = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S4);
-                BlockMoments<TOps>(path, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S0), xo), e_n, e_t, e_c, _doubles[worker], _elements[worker], ref global::System.Runtime.CompilerServices.Unsafe.Add(ref meanOut, so), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref m2Out, so));
+                nint i_t = block % e_t;
+                block /= e_t;
+                nint i_n = block;
+                memory = i_n * (e_t * e_c) + i_t * e_c;
+                statistic = i_n * e_t + i_t;
+                parameter = 0;
             }
-        }
-
-        /// <summary>The memory offset of block <paramref name="unit"/> (block axes row-major, innermost fastest) and, in <paramref name="statisticOffset"/>, its first statistic.</summary>
-        private static nint BlockOffset(nint unit, nint e_n, nint e_t, nint e_c, out nint statisticOffset)
-        {
-            // The block: its index along each block axis, innermost fastest.
-            nint rest = unit;
-            nint b_t = rest % e_t;
-            rest /= e_t;
-            nint b_n = rest % e_n;
-            statisticOffset = b_t * (nint)1 + b_n * e_t;
-            return b_t * e_c + b_n * (e_t * e_c);
-        }
-
-        /// <summary>(mean, M2) per statistic of the block at <paramref name="xb"/>: shift, statistics pass, combine; as in the training forward.</summary>
-        private static void BlockMoments<TOps>(global::NormKernels.KernelPath path, ref double xb, nint e_n, nint e_t, nint e_c, double[] doubles, double[] elements, ref double meanOut, ref double m2Out) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
-        {
-            int statistics = 1;
-            int coefficients = statistics;
-            int accumulators = 1;
-            double count = (double)e_c;
-            ref double sum = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-            ref double sq = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sum, accumulators);
-            ref double statSum = ref sum;
-            ref double statSq = ref sq;
-            ref double mu = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sq, accumulators);
-            ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-            ref double coefA = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-            ref double coefB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefA, coefficients);
-            ref double coefC = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefB, coefficients);
-            ref double shift = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefC, coefficients);
-            ref double statShift = ref shift;
-            // Shift: each statistic's first element, so sums of (x - shift) stay small whatever the data's offset.
-            statShift = xb;
-            new global::System.Span<double>(doubles, 0, 2 * accumulators).Clear();
-            switch (path)
+            public nint StatisticStart(nint statistic)
             {
-                case global::NormKernels.KernelPath.Vector512: Statistics<global::NormKernels.Runtime.V512<double>, global::System.Runtime.Intrinsics.Vector512<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector256: Statistics<global::NormKernels.Runtime.V256<double>, global::System.Runtime.Intrinsics.Vector256<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                case global::NormKernels.KernelPath.Vector128: Statistics<global::NormKernels.Runtime.V128<double, TOps>, global::System.Runtime.Intrinsics.Vector128<double>>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
-                default: Statistics<global::NormKernels.Runtime.Scalar<double>, double>(ref xb, e_n, e_t, e_c, (nint)0, e_c, ref shift, ref sum, ref sq); break;
+                return 0;
             }
-            for (int s = 0; s < statistics; s++)
+            public nint AccumulatorStatistic(nint accumulator)
             {
-                (double momentMean, double momentM2) = global::NormKernels.Runtime.Statistics.MomentsFromShiftedSums(global::System.Runtime.CompilerServices.Unsafe.Add(ref statShift, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSum, s), global::System.Runtime.CompilerServices.Unsafe.Add(ref statSq, s), count);
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref meanOut, s) = momentMean;
-                global::System.Runtime.CompilerServices.Unsafe.Add(ref m2Out, s) = momentM2;
+                return 0;
             }
-        }
+            public void Fold(nint fold, out nint statistic, out nint parameter)
+            {
+                nint i_c = fold;
+                statistic = 0;
+                parameter = i_c;
+            }
 
-        /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [c]=R.</summary>
-        private static void Statistics<TS, TV>(ref double x, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double shift, ref double sum, ref double sq) where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
-        {
-            nint len0 = e_c;
-            // Innermost: a contiguous reduced run.
-            global::NormKernels.Runtime.Runs<TS, TV, double>.Reduce(ref x, len0, shift, ref sum, ref sq);
-        }
+            /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [c]=R.</summary>
+            public void Statistics<TK, TS, TV>(ref double x, nint from0, nint to0, ref double shift, ref double sum, ref double sq) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
+            {
+                nint len0 = e_c;
+                // Innermost: a contiguous reduced run.
+                global::NormKernels.Runtime.Runs<TS, TV, double>.Reduce<TK>(ref x, len0, shift, ref sum, ref sq);
+            }
 
-        /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [c]=P.</summary>
-        private static void Apply<TS, TV>(ref double x, ref double y, nint e_n, nint e_t, nint e_c, nint from0, nint to0, ref double a, ref double b, ref double c, ref double g, ref double h) where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
-        {
-            nint len0 = e_c;
-            // Innermost: a contiguous run, coefficients loaded along it.
-            global::NormKernels.Runtime.Runs<TS, TV, double>.ApplyAffine<global::NormKernels.Runtime.Splat, global::NormKernels.Runtime.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
+            /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [c]=P.</summary>
+            public void Apply<TK, TS, TV>(ref double x, ref double y, nint from0, nint to0, ref double a, ref double b, ref double c, ref double g, ref double h) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
+            {
+                nint len0 = e_c;
+                // Innermost: a contiguous run, coefficients loaded along it.
+                global::NormKernels.Runtime.Runs<TS, TV, double>.ApplyAffine<TK, global::NormKernels.Runtime.Splat, global::NormKernels.Runtime.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
+            }
+
         }
 
         /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>

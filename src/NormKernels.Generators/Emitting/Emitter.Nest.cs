@@ -1,0 +1,110 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using NormKernels.Generators.Model;
+
+namespace NormKernels.Generators.Emitting;
+
+internal static partial class Emitter
+{
+    private const string NestType = "Nest";
+
+    /// <summary>
+    /// The layer's part of its forward passes, as the runtime's shared drivers (<c>Forward&lt;Nest, Kind, T&gt;</c>) see it:
+    /// a struct holding the extents, with the plan's sizes and index maps as members and the two loop nests. Everything the
+    /// drivers do besides (scratch, threads, statistics, coefficients) is in the runtime, once for every layer.
+    /// </summary>
+    private static void EmitNestStruct(SourceWriter w, Context ctx)
+    {
+        var plan = ctx.Plan;
+        string t = ctx.T;
+        w.Line("/// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>");
+        using (w.Block("private readonly struct " + NestType + "(" + ctx.ExtentParams + ") : " + Rt + ".INest<" + t + ">"))
+        {
+            var reduced = Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced);
+            w.Line("public int BlockCount => " + (plan.BlockAxes > 0 ? "(int)" + ctx.Product(ctx.BlockIndices) : "0") + ";");
+            w.Line("public int StatisticCount => (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
+            w.Line("public int CoefficientCount => (int)" + ctx.InnerProduct(plan.Form == ApplyForm.Fold ? Context.FoldAxis : Context.InnerKept) + ";");
+            w.Line("public int AccumulatorCount => (int)" + ctx.InnerProduct(Context.Accumulated) + ";");
+            w.Line("public double Count => (double)" + ctx.Product(reduced) + ";");
+            w.Line("public bool Promoted => " + Bool(plan.Promoted) + ";");
+            w.Line("public bool TwoStep => " + Bool(plan.Form == ApplyForm.TwoStep) + ";");
+            w.Line("public bool Affine => " + Bool(ctx.Spec.HasAffine) + ";");
+            bool wholeStatistics = plan.BlockAxes == 0 && (plan.Strategy == ReduceStrategy.Vertical || plan.StatSegments.Count > 1);
+            bool wholeApply = plan.BlockAxes == 0 && plan.ApplySegments.Count > 1;
+            w.Line("public nint StatisticsRows(out bool splittable) { splittable = " + Bool(wholeStatistics) + "; return " + StatFirstExtent(ctx) + "; }");
+            w.Line("public nint ApplyRows(out bool splittable) { splittable = " + Bool(wholeApply) + "; return " + ApplyFirstExtent(ctx) + "; }");
+            w.Line();
+
+            var inside = Enumerable.Range(0, ctx.Axes.Count).Where(i => !ctx.Axes[i].Block).ToList();
+            EmitIndexMap(w, ctx, "public void Block(nint block, out nint memory, out nint statistic, out nint parameter)", "block", ctx.BlockIndices,
+                ("memory", Context.Memory), ("statistic", Context.Kept), ("parameter", Context.ParamAxis));
+            EmitIndexMap(w, ctx, "public nint StatisticStart(nint statistic)", "statistic", inside.Where(i => Context.InnerKept(ctx.Axes[i])).ToList(),
+                ("return", Context.Memory));
+            EmitIndexMap(w, ctx, "public nint AccumulatorStatistic(nint accumulator)", "accumulator", inside.Where(i => Context.Accumulated(ctx.Axes[i])).ToList(),
+                ("return", Context.InnerKept));
+            EmitIndexMap(w, ctx, "public void Fold(nint fold, out nint statistic, out nint parameter)", "fold", inside.Where(i => Context.FoldAxis(ctx.Axes[i])).ToList(),
+                ("statistic", Context.InnerKept), ("parameter", Context.ParamAxis));
+            w.Line();
+            EmitStatisticsPass(w, ctx);
+            EmitApplyPass(w, ctx);
+        }
+        w.Line();
+    }
+
+    private static string Bool(bool value) => value ? "true" : "false";
+
+    /// <summary>
+    /// A member that decomposes <paramref name="index"/> into its index along each of <paramref name="axes"/> (innermost
+    /// fastest) and gives, per output, the sum of those indices times their strides in the output's index space
+    /// (an output named "return" is the return value).
+    /// </summary>
+    private static void EmitIndexMap(SourceWriter w, Context ctx, string signature, string index, List<int> axes, params (string Name, Func<PlanAxis, bool> Member)[] outputs)
+    {
+        string Sum(Func<PlanAxis, bool> member)
+        {
+            var terms = axes.Where(i => member(ctx.Axes[i])).Select(i =>
+            {
+                string stride = ctx.Stride(i, member);
+                return stride == "(nint)1" ? "i_" + ctx.Axes[i].Name : "i_" + ctx.Axes[i].Name + " * " + stride;
+            }).ToList();
+            return terms.Count == 0 ? "0" : string.Join(" + ", terms);
+        }
+        string Assign((string Name, Func<PlanAxis, bool> Member) o) => (o.Name == "return" ? "return " : o.Name + " = ") + Sum(o.Member) + ";";
+
+        if (axes.Count == 1)
+        {
+            // One axis: the index is its own; no arithmetic.
+            string name = "i_" + ctx.Axes[axes[0]].Name;
+            using (w.Block(signature))
+            {
+                w.Line("nint " + name + " = " + index + ";");
+                foreach (var o in outputs) w.Line(Assign(o));
+            }
+            return;
+        }
+        using (w.Block(signature))
+        {
+            for (int k = axes.Count - 1; k >= 0; k--)
+            {
+                var axis = ctx.Axes[axes[k]];
+                if (k == 0) w.Line("nint i_" + axis.Name + " = " + index + ";");
+                else
+                {
+                    w.Line("nint i_" + axis.Name + " = " + index + " % e_" + axis.Name + ";");
+                    w.Line(index + " /= e_" + axis.Name + ";");
+                }
+            }
+            foreach (var o in outputs) w.Line(Assign(o));
+        }
+    }
+
+    /// <summary>The runtime type of the layer's norm kind, the type argument its nests and drivers take.</summary>
+    private static string KindType(Context ctx) => Rt + "." + (ctx.Spec.IsRootMeanSquare ? "RootMeanSquareNorm" : "StandardizeNorm");
+
+    /// <summary>The shared forward driver of this layer: <c>Forward&lt;Nest, Kind, T&gt;</c>.</summary>
+    private static string ForwardDriver(Context ctx) => Rt + ".Forward<" + NestType + ", " + KindType(ctx) + ", " + ctx.T + ">";
+
+    /// <summary>A new nest over the extents in scope (<c>e_*</c>).</summary>
+    private static string NewNest(Context ctx) => "new " + NestType + "(" + ctx.ExtentArgs + ")";
+}

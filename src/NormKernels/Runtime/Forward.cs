@@ -1,0 +1,574 @@
+using System;
+using System.Buffers;
+using System.ComponentModel;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+
+namespace NormKernels.Runtime;
+
+/// <summary>What a norm kind changes in the shared drivers and runs: whether statistics are centered (a mean is
+/// taken and subtracted) or not (root mean square).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface INormKind
+{
+    /// <summary>True for mean and variance (x - mean); false for the mean square alone.</summary>
+    static abstract bool Centered { get; }
+}
+
+/// <summary>Standardize: mean and biased variance; <c>y = (x - mean) / sqrt(var + eps)</c>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct StandardizeNorm : INormKind
+{
+    /// <inheritdoc/>
+    public static bool Centered => true;
+}
+
+/// <summary>Root mean square: <c>y = x / sqrt(mean(x^2) + eps)</c>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct RootMeanSquareNorm : INormKind
+{
+    /// <inheritdoc/>
+    public static bool Centered => false;
+}
+
+/// <summary>
+/// The layer-specific part of a generated layer, as the shared drivers see it: its extents (fields of the struct),
+/// how its blocks and index spaces map onto memory, and its two loop nests. Everything else (scratch, threads,
+/// statistics, coefficients) is in <see cref="Forward{TNest, TK, T}"/>, once for every layer. The drivers take the
+/// nest as a struct type argument, so its members inline into them with no virtual call.
+/// </summary>
+/// <remarks>
+/// Index spaces inside a block: statistics <c>s</c> (the kept axes inside it), accumulators <c>a</c> (the statistics pass's
+/// separate accumulators: the kept axes, plus a promoted within-group channel axis), fold indices <c>f</c> (one coefficient
+/// set each: the axes inside the block that index statistics or parameters) and parameters <c>p</c> (offsets into Weight
+/// and Bias, relative to the block's).
+/// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface INest<T> where T : unmanaged
+{
+    /// <summary>Blocks (units of parallel work run start to end: statistics, coefficients, apply); 0 when the plan has one
+    /// block, the whole tensor, run as two chunked passes.</summary>
+    int BlockCount { get; }
+
+    /// <summary>Statistics per block.</summary>
+    int StatisticCount { get; }
+
+    /// <summary>Coefficient sets per block (fold indices; in the two-step form, one per statistic).</summary>
+    int CoefficientCount { get; }
+
+    /// <summary>Accumulators of the statistics pass per block.</summary>
+    int AccumulatorCount { get; }
+
+    /// <summary>Elements per statistic.</summary>
+    double Count { get; }
+
+    /// <summary>Accumulators are per channel and combine into their group's statistic afterwards.</summary>
+    bool Promoted { get; }
+
+    /// <summary>Statistics and parameters are applied in two steps (no axis to reuse a folded coefficient along).</summary>
+    bool TwoStep { get; }
+
+    /// <summary>The layer has Weight and Bias.</summary>
+    bool Affine { get; }
+
+    /// <summary>The extent of the statistics pass's first segment, and whether chunks of it may run as separate units.</summary>
+    nint StatisticsRows(out bool splittable);
+
+    /// <summary>The extent of the apply pass's first segment, and whether chunks of it may run as separate units.</summary>
+    nint ApplyRows(out bool splittable);
+
+    /// <summary>The offsets of block <paramref name="block"/>: in memory, in the statistics and in the parameters.</summary>
+    void Block(nint block, out nint memory, out nint statistic, out nint parameter);
+
+    /// <summary>The offset in a block of statistic <paramref name="statistic"/>'s first element (its shift).</summary>
+    nint StatisticStart(nint statistic);
+
+    /// <summary>The statistic accumulator <paramref name="accumulator"/> adds into.</summary>
+    nint AccumulatorStatistic(nint accumulator);
+
+    /// <summary>The statistic and the parameter of fold index <paramref name="fold"/>.</summary>
+    void Fold(nint fold, out nint statistic, out nint parameter);
+
+    /// <summary>The statistics pass over a block, or the chunk [from, to) of its first segment: per accumulator, sums of
+    /// <c>x - shift</c> and its square (uncentered kinds: of <c>x^2</c> only).</summary>
+    void Statistics<TK, TS, TV>(ref T x, nint from, nint to, ref T shift, ref double sum, ref double sq)
+        where TK : struct, INormKind where TS : struct, ISimd<TV, T> where TV : struct;
+
+    /// <summary>The apply pass over a block, or the chunk [from, to) of its first segment.</summary>
+    void Apply<TK, TS, TV>(ref T x, ref T y, nint from, nint to, ref T a, ref T b, ref T c, ref T g, ref T h)
+        where TK : struct, INormKind where TS : struct, ISimd<TV, T> where TV : struct;
+}
+
+/// <summary>What a forward driver call computes.</summary>
+internal enum ForwardMode
+{
+    /// <summary>Batch statistics, written out, then the apply.</summary>
+    Training,
+
+    /// <summary>Given statistics, then the apply.</summary>
+    Inference,
+
+    /// <summary>Batch statistics as mergeable moments (mean, M2 in double); no apply.</summary>
+    Moments,
+}
+
+/// <summary>
+/// The forward drivers of every generated layer (training with batch statistics, inference with given ones),
+/// written once over the layer's nest <typeparamref name="TNest"/>, its kind <typeparamref name="TK"/> and element type.
+/// Plans with blocks run one unit per block (statistics, coefficients and apply back to back while the block is in
+/// cache, per-worker scratch). Whole-tensor plans run the statistics over chunks of their first segment into per-chunk
+/// partial sums merged in chunk order, then the apply over chunks. Units depend on the shape alone, so results are
+/// bitwise identical for any number of threads.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class Forward<TNest, TK, T>
+    where TNest : struct, INest<T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Elements per chunk of a whole-tensor pass: the unit of parallel work, fixed by the shape alone.</summary>
+    private const int ChunkElements = 1 << 15;
+
+    /// <summary>Training forward: batch statistics (mean and biased variance; uncentered: mean square) into
+    /// <paramref name="stat0"/>, <paramref name="stat1"/>; <paramref name="meanResidual"/>, when given, gets
+    /// <c>mean - (T)mean</c>.</summary>
+    public static KernelPath Training(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) =>
+        AdvSimd.IsSupported
+            ? Training<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual)
+            : Training<X86Vector128Ops>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+
+    /// <summary>Inference forward with given statistics; <paramref name="meanResidual"/>, when given, is added to the mean.</summary>
+    public static KernelPath Inference(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual) =>
+        AdvSimd.IsSupported
+            ? Inference<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual)
+            : Inference<X86Vector128Ops>(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual);
+
+    /// <summary>A shard's mergeable statistics: per statistic the count, the mean and M2 (the sum of squared deviations),
+    /// in double, computed as the training forward computes its statistics; nothing else is written.</summary>
+    public static KernelPath Moments(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<double> count, Span<double> mean, Span<double> m2) =>
+        AdvSimd.IsSupported
+            ? Moments<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, count, mean, m2)
+            : Moments<X86Vector128Ops>(path, nest, input, count, mean, m2);
+
+    /// <summary><see cref="Moments(KernelPath, TNest, ReadOnlySpan{T}, Span{double}, Span{double}, Span{double})"/> with the
+    /// 128-bit path's operations given.</summary>
+    public static KernelPath Moments<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<double> count, Span<double> mean, Span<double> m2)
+        where TOps : struct, IVector128Ops
+    {
+        count.Fill(nest.Count);
+        // The double outputs travel as spans of the element type (same bytes) and are written as double.
+        var run = new Run(nest, input, default, default, default, MemoryMarshal.Cast<double, T>(mean), MemoryMarshal.Cast<double, T>(m2), T.Zero, null, ForwardMode.Moments);
+        return run.Go<TOps>(path);
+    }
+
+    /// <summary>
+    /// AdaIN (Huang and Belongie 2017) on an instance-shaped layer: <c>y = sigma_s * (x - mu_c) / sigma_c + mu_s</c> per block,
+    /// the content's moments from the content block, the style's from the same block of <paramref name="style"/> (its own
+    /// extents along the reduced axes, <paramref name="styleNest"/>). Coefficients per fold index, in double:
+    /// C = mu_c rounded to the element type, A = sigma_s * rstd_c, B = mu_s - (mu_c - C) * A.
+    /// </summary>
+    public static KernelPath Adaptive<TOps>(KernelPath path, TNest nest, TNest styleNest, ReadOnlySpan<T> content, ReadOnlySpan<T> style, Span<T> output, T epsilon)
+        where TOps : struct, IVector128Ops
+    {
+        switch (path)
+        {
+            case KernelPath.Vector512: Adaptive<V512<T>, Vector512<T>>(nest, styleNest, content, style, output, epsilon); break;
+            case KernelPath.Vector256: Adaptive<V256<T>, Vector256<T>>(nest, styleNest, content, style, output, epsilon); break;
+            case KernelPath.Vector128: Adaptive<V128<T, TOps>, Vector128<T>>(nest, styleNest, content, style, output, epsilon); break;
+            default: Adaptive<Scalar<T>, T>(nest, styleNest, content, style, output, epsilon); break;
+        }
+        return path;
+    }
+
+    private static void Adaptive<TS, TV>(TNest nest, TNest styleNest, ReadOnlySpan<T> content, ReadOnlySpan<T> style, Span<T> output, T epsilon)
+        where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        var layout = new Layout(nest, training: true);
+        int units = nest.BlockCount;
+        int workers = Parallelism.Workers((long)content.Length + style.Length, units);
+        // Per worker: the statistics pass's scratch, then the content's and the style's (mean, M2) per statistic.
+        WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles + 4 * layout.Statistics, layout.Elements);
+        try
+        {
+            var body = new AdaptiveBlock<TS, TV>(nest, styleNest, layout, double.CreateTruncating(epsilon), scratch.Doubles, scratch.Elements);
+            ParallelUnits.For(units, workers, body, content, output, style, default, default, default);
+        }
+        finally
+        {
+            scratch.Return();
+        }
+    }
+
+    /// <summary><see cref="Training(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, T, T[])"/>
+    /// with the 128-bit path's operations given (tests run the ARM64 logic on x86 this way).</summary>
+    public static KernelPath Training<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) where TOps : struct, IVector128Ops
+    {
+        var run = new Run(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual, ForwardMode.Training);
+        return run.Go<TOps>(path);
+    }
+
+    /// <summary><see cref="Inference(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, T[])"/>
+    /// with the 128-bit path's operations given.</summary>
+    public static KernelPath Inference<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual) where TOps : struct, IVector128Ops
+    {
+        // The running statistics are only read; the parallel runner pins writable spans.
+        Span<T> m = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(mean), mean.Length);
+        Span<T> v = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(variance), variance.Length);
+        var run = new Run(nest, input, output, gamma, beta, m, v, epsilon, meanResidual, ForwardMode.Inference);
+        return run.Go<TOps>(path);
+    }
+
+    /// <summary>One call's arguments, carried to the path-specialized driver.</summary>
+    private readonly ref struct Run(TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual, ForwardMode mode)
+    {
+        private readonly ReadOnlySpan<T> _input = input, _gamma = gamma, _beta = beta;
+        private readonly Span<T> _output = output, _stat0 = stat0, _stat1 = stat1;
+
+        /// <summary>Runs the call on <paramref name="path"/>: one copy of the driver per path, the nest's members inlined into it.</summary>
+        public KernelPath Go<TOps>(KernelPath path) where TOps : struct, IVector128Ops
+        {
+            switch (path)
+            {
+                case KernelPath.Vector512: Go<V512<T>, Vector512<T>>(); break;
+                case KernelPath.Vector256: Go<V256<T>, Vector256<T>>(); break;
+                case KernelPath.Vector128: Go<V128<T, TOps>, Vector128<T>>(); break;
+                default: Go<Scalar<T>, T>(); break;
+            }
+            return path;
+        }
+
+        private void Go<TS, TV>() where TS : struct, ISimd<TV, T> where TV : struct
+        {
+            var layout = new Layout(nest, mode != ForwardMode.Inference);
+            if (nest.BlockCount > 0)
+            {
+                int units = nest.BlockCount;
+                int workers = Parallelism.Workers(_input.Length, units);
+                WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles, layout.Elements);
+                try
+                {
+                    var body = new BlockUnit<TS, TV>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode);
+                    ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
+                }
+                finally
+                {
+                    scratch.Return();
+                }
+                return;
+            }
+            Whole<TS, TV>(layout);
+        }
+
+        /// <summary>A whole-tensor plan: statistics over chunks (training), coefficients, apply over chunks.</summary>
+        private void Whole<TS, TV>(Layout layout) where TS : struct, ISimd<TV, T> where TV : struct
+        {
+            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(1, layout.Doubles, layout.Elements);
+            double[] doubles = scratch.Doubles[0];
+            T[] elements = scratch.Elements[0];
+            double[]? partials = null;
+            try
+            {
+                ref T gamma = ref MemoryMarshal.GetReference(_gamma);
+                ref T beta = ref MemoryMarshal.GetReference(_beta);
+                if (mode != ForwardMode.Inference)
+                {
+                    ref T x = ref MemoryMarshal.GetReference(_input);
+                    Shift(nest, layout, ref x, elements);
+                    nint rows = nest.StatisticsRows(out bool splittable);
+                    int chunks = Chunks(_input.Length, rows, splittable);
+                    int width = 2 * layout.Accumulators;
+                    partials = ArrayPool<double>.Shared.Rent(chunks * width);
+                    new Span<double>(partials, 0, chunks * width).Clear();
+                    var body = new StatisticsChunk<TS, TV>(nest, layout, rows, chunks, partials, elements);
+                    ParallelUnits.For(chunks, Parallelism.Workers(_input.Length, chunks), body, _input, default, default, default, default, default);
+                    // Merge the chunks' partial sums in chunk order (deterministic whatever ran them).
+                    new Span<double>(doubles, 0, width).Clear();
+                    for (int chunk = 0; chunk < chunks; chunk++)
+                        for (int slot = 0; slot < width; slot++)
+                            doubles[slot] += partials[chunk * width + slot];
+                    FinishStatistics(nest, layout, doubles, elements, 0, ref MemoryMarshal.GetReference(_stat0), ref MemoryMarshal.GetReference(_stat1), epsilon, meanResidual, mode);
+                    if (mode == ForwardMode.Moments) return;
+                }
+                else
+                {
+                    RunningTerms(layout, doubles, 0, ref MemoryMarshal.GetReference(_stat0), ref MemoryMarshal.GetReference(_stat1), epsilon, meanResidual);
+                }
+                Coefficients(nest, layout, doubles, elements, ref gamma, ref beta);
+                // Apply over chunks of its first segment (no reduction: any split gives the same bits).
+                nint applyRows = nest.ApplyRows(out bool applySplittable);
+                int applyChunks = Chunks(_input.Length, applyRows, applySplittable);
+                var apply = new ApplyChunk<TS, TV>(nest, layout, applyRows, applyChunks, elements);
+                ParallelUnits.For(applyChunks, Parallelism.Workers(_input.Length, applyChunks), apply, _input, _output, _gamma, _beta, default, default);
+            }
+            finally
+            {
+                if (partials is not null) ArrayPool<double>.Shared.Return(partials);
+                scratch.Return();
+            }
+        }
+    }
+
+    /// <summary>A fixed function of the shape: enough chunks of about <see cref="ChunkElements"/> elements, at most one per row.</summary>
+    private static int Chunks(int length, nint rows, bool splittable) =>
+        splittable ? (int)Math.Clamp(length / ChunkElements, 1, (long)rows) : 1;
+
+    /// <summary>Where each quantity sits in a unit's scratch. Doubles: sum and sq per accumulator (training), the
+    /// statistics' sums when promoted, then mu and rstd per statistic. Elements: coefficients A, B, C, then (training)
+    /// the shift per accumulator and, when promoted, per statistic.</summary>
+    private readonly struct Layout
+    {
+        public Layout(TNest nest, bool training)
+        {
+            Statistics = nest.StatisticCount;
+            Coefficients = nest.CoefficientCount;
+            Accumulators = training ? nest.AccumulatorCount : 0;
+            bool promoted = training && nest.Promoted;
+            StatSums = 2 * Accumulators;
+            Mu = StatSums + (promoted ? 2 * Statistics : 0);
+            Doubles = Mu + 2 * Statistics;
+            Shift = 3 * Coefficients;
+            StatShift = Shift + (promoted ? Accumulators : 0);
+            Elements = Shift + (training ? Accumulators + (promoted ? Statistics : 0) : 0);
+        }
+
+        public int Statistics { get; }
+        public int Coefficients { get; }
+        public int Accumulators { get; }
+        public int StatSums { get; }
+        public int Mu { get; }
+        public int Doubles { get; }
+        public int Shift { get; }
+        public int StatShift { get; }
+        public int Elements { get; }
+    }
+
+    /// <summary>Each statistic's shift (its first element), so sums of x - shift stay small whatever the data's offset;
+    /// copied to every accumulator of the statistic when they are promoted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Shift(TNest nest, Layout layout, ref T xb, T[] elements)
+    {
+        if (!TK.Centered) return;
+        ref T statShift = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.StatShift);
+        for (int s = 0; s < layout.Statistics; s++)
+            Unsafe.Add(ref statShift, s) = Unsafe.Add(ref xb, nest.StatisticStart(s));
+        if (layout.StatShift == layout.Shift) return;
+        ref T shift = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.Shift);
+        for (int a = 0; a < layout.Accumulators; a++)
+            Unsafe.Add(ref shift, a) = Unsafe.Add(ref statShift, nest.AccumulatorStatistic(a));
+    }
+
+    /// <summary>Promoted accumulators combined into their statistic in a fixed order; the statistics written out
+    /// (at <paramref name="so"/>) and kept as mu and rstd.</summary>
+    private static void FinishStatistics(TNest nest, Layout layout, double[] doubles, T[] elements, nint so, ref T stat0, ref T stat1, T epsilon, T[]? meanResidual,
+        ForwardMode mode)
+    {
+        ref double sum = ref MemoryMarshal.GetArrayDataReference(doubles);
+        ref double sq = ref Unsafe.Add(ref sum, layout.Accumulators);
+        ref double statSum = ref sum, statSq = ref sq;
+        if (layout.Mu != layout.StatSums)
+        {
+            statSum = ref Unsafe.Add(ref sum, layout.StatSums);
+            statSq = ref Unsafe.Add(ref statSum, layout.Statistics);
+            new Span<double>(doubles, layout.StatSums, 2 * layout.Statistics).Clear();
+            for (int a = 0; a < layout.Accumulators; a++)
+            {
+                nint s = nest.AccumulatorStatistic(a);
+                Unsafe.Add(ref statSum, s) += Unsafe.Add(ref sum, a);
+                Unsafe.Add(ref statSq, s) += Unsafe.Add(ref sq, a);
+            }
+        }
+        ref double mu = ref Unsafe.Add(ref sum, layout.Mu);
+        ref double rstd = ref Unsafe.Add(ref mu, layout.Statistics);
+        ref T statShift = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.StatShift);
+        double count = nest.Count, eps = double.CreateTruncating(epsilon);
+        for (int s = 0; s < layout.Statistics; s++)
+        {
+            if (mode == ForwardMode.Moments)
+            {
+                // Mergeable moments (centered kinds only): stat0 and stat1 hold doubles.
+                (double momentMean, double momentM2) = Runtime.Statistics.MomentsFromShiftedSums(double.CreateTruncating(Unsafe.Add(ref statShift, s)),
+                    Unsafe.Add(ref statSum, s), Unsafe.Add(ref statSq, s), count);
+                Unsafe.Add(ref Unsafe.As<T, double>(ref stat0), so + s) = momentMean;
+                Unsafe.Add(ref Unsafe.As<T, double>(ref stat1), so + s) = momentM2;
+            }
+            else if (TK.Centered)
+            {
+                (double mean, double variance) = Runtime.Statistics.FromShiftedSums(double.CreateTruncating(Unsafe.Add(ref statShift, s)),
+                    Unsafe.Add(ref statSum, s), Unsafe.Add(ref statSq, s), count);
+                T rounded = T.CreateTruncating(mean);
+                Unsafe.Add(ref stat0, so + s) = rounded;
+                if (meanResidual is not null) meanResidual[so + s] = T.CreateTruncating(mean - double.CreateTruncating(rounded));
+                Unsafe.Add(ref stat1, so + s) = T.CreateTruncating(variance);
+                Unsafe.Add(ref mu, s) = mean;
+                Unsafe.Add(ref rstd, s) = Runtime.Statistics.InverseStd(variance, eps);
+            }
+            else
+            {
+                double meanSquare = Unsafe.Add(ref statSq, s) / count;
+                Unsafe.Add(ref stat0, so + s) = T.CreateTruncating(meanSquare);
+                Unsafe.Add(ref mu, s) = 0d;
+                Unsafe.Add(ref rstd, s) = Runtime.Statistics.InverseStd(meanSquare, eps);
+            }
+        }
+    }
+
+    /// <summary>mu and rstd of a block's statistics from given (running) statistics at <paramref name="so"/>.</summary>
+    private static void RunningTerms(Layout layout, double[] doubles, nint so, ref T mean, ref T variance, T epsilon, T[]? meanResidual)
+    {
+        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), layout.Mu);
+        ref double rstd = ref Unsafe.Add(ref mu, layout.Statistics);
+        double eps = double.CreateTruncating(epsilon);
+        for (int s = 0; s < layout.Statistics; s++)
+        {
+            Unsafe.Add(ref mu, s) = double.CreateTruncating(Unsafe.Add(ref mean, so + s)) +
+                (TK.Centered && meanResidual is not null ? double.CreateTruncating(meanResidual[so + s]) : 0d);
+            Unsafe.Add(ref rstd, s) = Runtime.Statistics.InverseStd(double.CreateTruncating(Unsafe.Add(ref variance, so + s)), eps);
+        }
+    }
+
+    /// <summary>
+    /// The coefficients, computed in double, with C the mean rounded to the element type (0 when uncentered).
+    /// Folded: one set per fold index, <c>y = (x - C) * A + B</c>, A = gamma * rstd, B = beta - (mean - C) * A: x - C is
+    /// exact for x near the mean, so y keeps the element type's precision relative to y itself. Two-step: one set per
+    /// statistic, <c>y = ((x - C) * A + B) * gamma + beta</c>, A = rstd, B = -(mean - C) * rstd.
+    /// </summary>
+    private static void Coefficients(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, ref T beta)
+    {
+        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), layout.Mu);
+        ref double rstd = ref Unsafe.Add(ref mu, layout.Statistics);
+        ref T coefA = ref MemoryMarshal.GetArrayDataReference(elements);
+        ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
+        ref T coefC = ref Unsafe.Add(ref coefB, layout.Coefficients);
+        bool affine = nest.Affine, twoStep = nest.TwoStep;
+        for (int f = 0; f < layout.Coefficients; f++)
+        {
+            nint s = f, p = 0;
+            if (!twoStep) nest.Fold(f, out s, out p);
+            double m = Unsafe.Add(ref mu, s);
+            T c = TK.Centered ? T.CreateTruncating(m) : T.Zero;
+            double g = !twoStep && affine ? double.CreateTruncating(Unsafe.Add(ref gamma, p)) : 1d;
+            double h = !twoStep && affine ? double.CreateTruncating(Unsafe.Add(ref beta, p)) : 0d;
+            double a = g * Unsafe.Add(ref rstd, s);
+            Unsafe.Add(ref coefA, f) = T.CreateTruncating(a);
+            Unsafe.Add(ref coefB, f) = T.CreateTruncating(h - (m - double.CreateTruncating(c)) * a);
+            Unsafe.Add(ref coefC, f) = c;
+        }
+    }
+
+    /// <summary>One block: statistics (training) or the given statistics, coefficients, apply.</summary>
+    private readonly struct BlockUnit<TS, TV>(TNest nest, Layout layout, T epsilon, double[][] doubles, T[][] elements, T[]? meanResidual, ForwardMode mode)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            double[] d = doubles[worker];
+            T[] e = elements[worker];
+            nest.Block(unit, out nint xo, out nint so, out nint po);
+            ref T xb = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S0), xo);
+            ref T yb = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S1), xo);
+            ref T gamma = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po);
+            ref T beta = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po);
+            if (mode != ForwardMode.Inference)
+            {
+                Shift(nest, layout, ref xb, e);
+                new Span<double>(d, 0, 2 * layout.Accumulators).Clear();
+                ref double sum = ref MemoryMarshal.GetArrayDataReference(d);
+                nest.Statistics<TK, TS, TV>(ref xb, 0, nest.StatisticsRows(out _), ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(e), layout.Shift),
+                    ref sum, ref Unsafe.Add(ref sum, layout.Accumulators));
+                FinishStatistics(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, meanResidual, mode);
+                if (mode == ForwardMode.Moments) return;
+            }
+            else
+            {
+                RunningTerms(layout, d, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, meanResidual);
+            }
+            Coefficients(nest, layout, d, e, ref gamma, ref beta);
+            ref T coefA = ref MemoryMarshal.GetArrayDataReference(e);
+            ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
+            nest.Apply<TK, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients), ref gamma, ref beta);
+        }
+    }
+
+    /// <summary>A block's (mean, M2) per statistic: shift, statistics pass, combine; as in the training forward.</summary>
+    private static void BlockMoments<TS, TV>(TNest nest, Layout layout, ref T xb, double[] doubles, T[] elements, ref double mean, ref double m2)
+        where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        Shift(nest, layout, ref xb, elements);
+        new Span<double>(doubles, 0, 2 * layout.Accumulators).Clear();
+        ref double sum = ref MemoryMarshal.GetArrayDataReference(doubles);
+        nest.Statistics<TK, TS, TV>(ref xb, 0, nest.StatisticsRows(out _), ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.Shift),
+            ref sum, ref Unsafe.Add(ref sum, layout.Accumulators));
+        FinishStatistics(nest, layout, doubles, elements, 0, ref Unsafe.As<double, T>(ref mean), ref Unsafe.As<double, T>(ref m2), T.Zero, null, ForwardMode.Moments);
+    }
+
+    /// <summary>One AdaIN block: the content's and the style's moments, coefficients, the layer's apply.</summary>
+    private readonly struct AdaptiveBlock<TS, TV>(TNest nest, TNest styleNest, Layout layout, double epsilon, double[][] doubles, T[][] elements)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            double[] d = doubles[worker];
+            T[] e = elements[worker];
+            int statistics = layout.Statistics;
+            ref double contentMean = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(d), layout.Doubles);
+            ref double contentM2 = ref Unsafe.Add(ref contentMean, statistics);
+            ref double styleMean = ref Unsafe.Add(ref contentM2, statistics);
+            ref double styleM2 = ref Unsafe.Add(ref styleMean, statistics);
+            nest.Block(unit, out nint xo, out _, out _);
+            styleNest.Block(unit, out nint so, out _, out _);
+            ref T xb = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S0), xo);
+            ref T yb = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S1), xo);
+            BlockMoments<TS, TV>(nest, layout, ref xb, d, e, ref contentMean, ref contentM2);
+            BlockMoments<TS, TV>(styleNest, layout, ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), so), d, e, ref styleMean, ref styleM2);
+            double contentCount = nest.Count, styleCount = styleNest.Count;
+            ref T coefA = ref MemoryMarshal.GetArrayDataReference(e);
+            ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
+            ref T coefC = ref Unsafe.Add(ref coefB, layout.Coefficients);
+            for (int f = 0; f < layout.Coefficients; f++)
+            {
+                nest.Fold(f, out nint s, out _);
+                double sigmaStyle = Math.Sqrt(Runtime.Statistics.Variance(styleCount, Unsafe.Add(ref styleM2, s)) + epsilon);
+                double a = sigmaStyle * Runtime.Statistics.InverseStd(Runtime.Statistics.Variance(contentCount, Unsafe.Add(ref contentM2, s)), epsilon);
+                double m = Unsafe.Add(ref contentMean, s);
+                T c = T.CreateTruncating(m);
+                Unsafe.Add(ref coefA, f) = T.CreateTruncating(a);
+                Unsafe.Add(ref coefC, f) = c;
+                Unsafe.Add(ref coefB, f) = T.CreateTruncating(Unsafe.Add(ref styleMean, s) - (m - double.CreateTruncating(c)) * a);
+            }
+            nest.Apply<TK, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref coefC, ref coefA, ref coefB);
+        }
+    }
+
+    /// <summary>A chunk of a whole-tensor statistics pass, into its own partial sums.</summary>
+    private readonly struct StatisticsChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, double[] partials, T[] elements)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
+            ref double sum = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(partials), unit * 2 * layout.Accumulators);
+            nest.Statistics<TK, TS, TV>(ref ParallelUnits.At<T>(spans.S0), from, to, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.Shift),
+                ref sum, ref Unsafe.Add(ref sum, layout.Accumulators));
+        }
+    }
+
+    /// <summary>A chunk of a whole-tensor apply pass.</summary>
+    private readonly struct ApplyChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, T[] elements)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
+            ref T coefA = ref MemoryMarshal.GetArrayDataReference(elements);
+            ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
+            nest.Apply<TK, TS, TV>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S1), from, to,
+                ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients), ref ParallelUnits.At<T>(spans.S2), ref ParallelUnits.At<T>(spans.S3));
+        }
+    }
+}
