@@ -74,7 +74,7 @@ internal static class LayerOutput
             {
                 string source = emit(spec);
                 var (fullName, layerName, depth) = name(spec);
-                context.AddSource(LayerParser.HintName(fullName, suffix), stubErrors.Length == 0 ? source : StubEmitter.Emit(source, layerName, depth, stubErrors));
+                context.AddSource(LayerParser.HintName(fullName, suffix), stubErrors.Length == 0 ? Emitting.Shared.Shorten(source) : StubEmitter.Emit(source, layerName, depth, stubErrors));
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -79,6 +79,16 @@ public sealed class DeclarationEdgeTests
     }
 
     [Theory]
+    [InlineData(Bn, "[System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]")]
+    [InlineData(Lrn, "[System.CodeDom.Compiler.GeneratedCode(\"mine\", \"1\")]")]
+    [InlineData(Bn, "[System.CodeDom.Compiler.GeneratedCode(\"mine\", \"1\"), System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]")]
+    public async Task LayerWithTheClassAttributesTheGeneratorAdds_Compiles(string attribute, string marks)
+    {
+        // The generated part adds [GeneratedCode] and [ExcludeFromCodeCoverage] only where the user's part has not (CS0579).
+        await AssertCompiles(attribute + "\n" + marks + "\npublic sealed partial class Norm;");
+    }
+
+    [Theory]
     [InlineData(Bn)]
     [InlineData(Lrn)]
     public async Task ContainerNamedLikeAGeneratedMember_Compiles(string attribute)
@@ -102,6 +112,9 @@ public sealed class DeclarationEdgeTests
     [InlineData("public partial class var {{ {0} public sealed partial class Norm; }}")]                                  // container
     [InlineData("public partial class Outer<nint> {{ {0} public sealed partial class Norm; }}")]                          // type parameter
     [InlineData("namespace Inner {{ {0} public sealed partial class Norm; }}\npublic sealed class nameof {{ }}")]         // outer namespace
+    [InlineData("public sealed class Rt {{ }}\n{0}\npublic sealed partial class Norm;")]                                    // an alias's name
+    [InlineData("public partial class Outer {{ public sealed class Unsafe {{ }} {0} public sealed partial class Norm; }}")]  // an alias's name, nested
+    [InlineData("public sealed class ReadOnlySpan {{ }}\n{0}\npublic sealed partial class Norm;")]                          // a System type used bare
     public async Task TypeInScopeNamedLikeAKeyword_IsNK0027(string template)
     {
         await AssertOneDiagnostic(string.Format(CultureInfo.InvariantCulture, template, Bn), "NK0027", "Norm");

@@ -88,7 +88,7 @@ public sealed class GeneratorTests : IClassFixture<CompiledMatrixFixture>
         GeneratorHelper.AssertNoDiagnostics(run.Output, run.GeneratorDiagnostics, "generator diagnostics");
         GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the double layer");
         string generated = run.Sources.Values.Single();
-        Assert.Contains(": global::NormKernels.INormalizationLayer<double>", generated);
+        Assert.Contains(": NK.INormalizationLayer<double>", generated);
         Assert.Contains("double epsilon = 1E-07d", generated);               // the attribute's double, not a float literal
         Assert.DoesNotContain("<float>", generated);
         Assert.DoesNotContain("float ", generated);

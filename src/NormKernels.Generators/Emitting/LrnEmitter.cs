@@ -90,6 +90,7 @@ internal static class LrnEmitter
                "The layer keeps no state between calls (LastPath aside): Forward, Backward and the static kernels may run from any number of threads at once, on one instance or many.</para>");
         w.Line("/// <para>D^-beta: " + PowerText(spec.Beta) + ". Paths: Vector512, Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the vectorized extent.</para>");
         w.Line("/// </remarks>");
+        Shared.Marks(w, spec.Marks);
         using (w.Block("partial class " + spec.TypeName))
         {
             w.Line("private const int TileWidth = " + Literals.Int(TileWidth) + ";");

@@ -30,6 +30,66 @@ internal static class Shared
         return closers;
     }
 
+    /// <summary>The aliases every generated file declares (after <c>namespace</c>), longest target first: the generated code is
+    /// written with <c>global::</c> names and <see cref="Shorten"/> puts these in.</summary>
+    public static readonly (string Name, string Target)[] Aliases =
+    {
+        ("Unsafe", "global::System.Runtime.CompilerServices.Unsafe"),
+        ("MemoryMarshal", "global::System.Runtime.InteropServices.MemoryMarshal"),
+        ("Intrinsics", "global::System.Runtime.Intrinsics"),
+        ("Tensors", "global::System.Numerics.Tensors"),
+        ("KernelPath", "global::NormKernels.KernelPath"),
+        ("Rt", "global::NormKernels.Runtime"),
+        ("NK", "global::NormKernels"),
+    };
+
+    /// <summary>The <c>System</c> types the generated code names without qualification when the layer is in a namespace (see <see cref="Open"/>).</summary>
+    public static readonly string[] SystemTypes = { "Span", "ReadOnlySpan" };
+
+    /// <summary>
+    /// The generated source with the alias names of <see cref="Aliases"/> (and, in a namespace, the bare <see cref="SystemTypes"/>)
+    /// in place of their <c>global::</c> names, and the directives that declare them at the top of the namespace (of the file when
+    /// the layer is in the global namespace). Inside a namespace, its using directives come after the namespace's own types in
+    /// name lookup and before the user's global usings, so they are never ambiguous; the parser refuses a type in scope that would
+    /// capture one of the names (NK0027). A stub (a declaration with errors) keeps the <c>global::</c> names.
+    /// </summary>
+    public static string Shorten(string source)
+    {
+        var lines = new List<string>(source.Split('\n'));
+        int namespaceLine = lines.FindIndex(l => l.StartsWith("namespace ", System.StringComparison.Ordinal));
+        bool inNamespace = namespaceLine >= 0;
+        for (int i = 0; i < lines.Count; i++)
+        {
+            string line = lines[i];
+            if (line.IndexOf("global::", System.StringComparison.Ordinal) < 0) continue;
+            foreach (var alias in Aliases)
+                line = System.Text.RegularExpressions.Regex.Replace(line, System.Text.RegularExpressions.Regex.Escape(alias.Target) + "(?![A-Za-z0-9_])", alias.Name);
+            if (inNamespace)
+                foreach (string type in SystemTypes)
+                    line = line.Replace("global::System." + type + "<", type + "<").Replace("global::System." + type + "{", type + "{");
+            lines[i] = line;
+        }
+        var directives = new List<string>();
+        string indent = inNamespace ? "    " : "";
+        if (inNamespace) directives.Add(indent + "using System;");
+        foreach (var alias in Aliases) directives.Add(indent + "using " + alias.Name + " = " + alias.Target + ";");
+        directives.Add("");
+        // After "namespace X" and its "{", or after the header (comments, #nullable and the blank line after them).
+        int at = inNamespace ? namespaceLine + 2 : lines.FindIndex(l => l.Length == 0) + 1;
+        lines.InsertRange(at, directives);
+        return string.Join("\n", lines);
+    }
+
+    /// <summary>The class attributes of the generated part (<see cref="Parsing.LayerName.Marks"/>): [GeneratedCode] and
+    /// [ExcludeFromCodeCoverage], each unless the user's part has it.</summary>
+    public static void Marks(SourceWriter w, string marks)
+    {
+        if (marks.IndexOf('G') >= 0)
+            w.Line("[global::System.CodeDom.Compiler.GeneratedCode(\"NormKernels.Generators\", \"" + typeof(Shared).Assembly.GetName().Version + "\")]");
+        if (marks.IndexOf('E') >= 0)
+            w.Line("[global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]");
+    }
+
     /// <summary>Closes what <see cref="Open"/> opened.</summary>
     public static void Close(List<System.IDisposable> closers)
     {

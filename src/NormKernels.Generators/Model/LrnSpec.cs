@@ -14,7 +14,8 @@ internal sealed record LrnSpec(
     double Alpha,
     double Beta,
     double K,
-    string Element)
+    string Element,
+    string Marks = "GE")
 {
     public bool IsDouble => Element == "double";
 

@@ -21,7 +21,8 @@ internal sealed record NormSpec(
     int Affine,
     double Epsilon,
     double Momentum,
-    string Element)
+    string Element,
+    string Marks = "GE")
 {
     /// <summary>The element type as C#: <c>float</c> or <c>double</c>.</summary>
     public bool IsDouble => Element == "double";

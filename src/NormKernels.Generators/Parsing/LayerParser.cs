@@ -26,7 +26,9 @@ internal sealed record ParseResult<TSpec>(TSpec? Spec, string TypeName, string F
 }
 
 /// <summary>Where the layer is declared, to re-open it as partial: namespace, containing types (outermost first), name.</summary>
-internal sealed record LayerName(string Namespace, EquatableArray<ContainingType> Containers, string TypeName);
+/// <param name="Marks">The class attributes the generated part adds: "G" [GeneratedCode], "E" [ExcludeFromCodeCoverage], each
+/// unless the user's part already has it (a second one is CS0579).</param>
+internal sealed record LayerName(string Namespace, EquatableArray<ContainingType> Containers, string TypeName, string Marks = "GE");
 
 /// <summary>What an attribute's own rules make of its arguments: the spec, and whether it is the declaration as written.</summary>
 internal readonly struct SpecReading<TSpec>
@@ -84,7 +86,7 @@ internal static class LayerParser
             DeclarationChecks.CheckTypeShape(type, declaration, found);
             List<ContainingType>? containers = found.Count == 0 ? Containers(type, cancellationToken) : null;
             string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
-            var name = new LayerName(ns, new EquatableArray<ContainingType>(containers?.ToArray() ?? Array.Empty<ContainingType>()), Identifier(type.Name));
+            var name = new LayerName(ns, new EquatableArray<ContainingType>(containers?.ToArray() ?? Array.Empty<ContainingType>()), Identifier(type.Name), Marks(type));
 
             SpecReading<TSpec> reading = AttributeArguments.Read(attribute, found, cancellationToken) is { } arguments
                 ? read(name, arguments)
@@ -157,4 +159,12 @@ internal static class LayerParser
         type.DeclaringSyntaxReferences.Length > 0 &&
         type.DeclaringSyntaxReferences.All(r => r.GetSyntax(cancellationToken) is TypeDeclarationSyntax t &&
                                                 t.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)));
+
+    /// <summary>The class attributes the generated part may add without repeating one the user's part has.</summary>
+    private static string Marks(INamedTypeSymbol type)
+    {
+        bool Has(string name) => type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == name);
+        return (Has("System.CodeDom.Compiler.GeneratedCodeAttribute") ? "" : "G") +
+               (Has("System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverageAttribute") ? "" : "E");
+    }
 }

@@ -4,6 +4,15 @@
 
 namespace Layers
 {
+    using System;
+    using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
+    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
+    using Intrinsics = global::System.Runtime.Intrinsics;
+    using Tensors = global::System.Numerics.Tensors;
+    using KernelPath = global::NormKernels.KernelPath;
+    using Rt = global::NormKernels.Runtime;
+    using NK = global::NormKernels;
+
     /// <remarks>
     /// Generated normalization layer: layout NCHW, reduced axes N,H,W, standardize, affine per channel.
     /// <para>Plan. Axes (outermost first): n=R, c=K+param, h=R, w=R; pattern R K R.</para>
@@ -14,7 +23,9 @@ namespace Layers
     /// <para>Paths: Vector512 (AVX-512), Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the innermost extents.</para>
     /// <para>Threads: the static kernels (ForwardTraining, ForwardInference, BackwardTraining, BackwardInference, ShardStatistics, StatisticCount) keep no state and may run from any number of threads at once. On one instance, inference-mode Forward calls (Training false) may run from any number of threads at once; a training-mode Forward, ForwardWithStatistics, any Backward and ZeroGrad write the instance's state (saved batch statistics, running statistics, WeightGrad and BiasGrad) and need the instance alone: a call that would overlap another call on the same instance that it cannot share with is refused with an InvalidOperationException before it reads or writes anything (nothing waits). Changing Weight, Bias, RunningMean, RunningVar, Epsilon or Training while a call runs is not detected. Use one instance per thread for parallel training.</para>
     /// </remarks>
-    partial class BatchNormNchw : global::NormKernels.INormalizationLayer, global::NormKernels.ISynchronizedNormalizationLayer<float>
+    [global::System.CodeDom.Compiler.GeneratedCode("NormKernels.Generators", "1.0.0.0")]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
+    partial class BatchNormNchw : NK.INormalizationLayer, NK.ISynchronizedNormalizationLayer<float>
     {
         private readonly int _channels;
         private float _epsilon;
@@ -26,7 +37,7 @@ namespace Layers
         private float _savedEpsilon;
         // What Backward checks its arguments against: the dims and sampled input elements of the last training Forward.
         private readonly int[] _savedDims = new int[4];
-        private readonly float[] _fingerprint = new float[global::NormKernels.Runtime.Fingerprint.Count];
+        private readonly float[] _fingerprint = new float[Rt.Fingerprint.Count];
         // The thread contract (see the class remarks): > 0 inference Forward calls running, -1 a call that writes the instance's state.
         private int _guard;
 
@@ -36,9 +47,9 @@ namespace Layers
         /// <param name="momentum">running = (1 - momentum) * running + momentum * batch.</param>
         public BatchNormNchw(int channels, float epsilon = 1E-05f, float momentum = 0.1f)
         {
-            global::NormKernels.Runtime.Checks.Size(channels, nameof(channels));
-            global::NormKernels.Runtime.Checks.Epsilon(epsilon, nameof(epsilon));
-            global::NormKernels.Runtime.Checks.Momentum(momentum, nameof(momentum));
+            Rt.Checks.Size(channels, nameof(channels));
+            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
+            Rt.Checks.Momentum(momentum, nameof(momentum));
             _channels = channels;
             _epsilon = epsilon;
             _momentum = momentum;
@@ -64,56 +75,56 @@ namespace Layers
         public float Momentum
         {
             get => _momentum;
-            set { global::NormKernels.Runtime.Checks.Momentum(value, nameof(Momentum)); _momentum = value; }
+            set { Rt.Checks.Momentum(value, nameof(Momentum)); _momentum = value; }
         }
         /// <summary>Added to the variance inside the square root; positive.</summary>
         public float Epsilon
         {
             get => _epsilon;
-            set { global::NormKernels.Runtime.Checks.Epsilon(value, nameof(Epsilon)); _epsilon = value; }
+            set { Rt.Checks.Epsilon(value, nameof(Epsilon)); _epsilon = value; }
         }
         /// <summary>Training (default): batch statistics, running statistics updated. Otherwise: running statistics.</summary>
         public bool Training { get; set; } = true;
         /// <summary>The instruction-set path the last Forward ran on (the narrowest of its passes).</summary>
-        public global::NormKernels.KernelPath LastPath { get; private set; }
+        public KernelPath LastPath { get; private set; }
 
         /// <summary>The batch mean per statistic from the last training Forward.</summary>
-        public global::System.ReadOnlySpan<float> BatchMean => _batchStatistic0;
+        public ReadOnlySpan<float> BatchMean => _batchStatistic0;
         /// <summary>The biased batch variance per statistic from the last training Forward.</summary>
-        public global::System.ReadOnlySpan<float> BatchVariance => _batchStatistic1;
+        public ReadOnlySpan<float> BatchVariance => _batchStatistic1;
 
-        string global::NormKernels.INormalizationLayer<float>.Layout => "NCHW";
-        string global::NormKernels.INormalizationLayer<float>.Axes => "N,H,W";
-        int global::NormKernels.INormalizationLayer<float>.Groups => 0;
-        global::NormKernels.NormKind global::NormKernels.INormalizationLayer<float>.Kind => global::NormKernels.NormKind.Standardize;
-        global::NormKernels.AffineMode global::NormKernels.INormalizationLayer<float>.Affine => global::NormKernels.AffineMode.PerChannel;
-        float[]? global::NormKernels.INormalizationLayer<float>.RunningMean => RunningMean;
-        float[]? global::NormKernels.INormalizationLayer<float>.RunningVar => RunningVar;
+        string NK.INormalizationLayer<float>.Layout => "NCHW";
+        string NK.INormalizationLayer<float>.Axes => "N,H,W";
+        int NK.INormalizationLayer<float>.Groups => 0;
+        NK.NormKind NK.INormalizationLayer<float>.Kind => NK.NormKind.Standardize;
+        NK.AffineMode NK.INormalizationLayer<float>.Affine => NK.AffineMode.PerChannel;
+        float[]? NK.INormalizationLayer<float>.RunningMean => RunningMean;
+        float[]? NK.INormalizationLayer<float>.RunningVar => RunningVar;
 
         /// <summary>Normalizes <paramref name="input"/> (NCHW, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized, and updates the running statistics: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
-        public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int c, int h, int w)
+        public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w)
         {
             CheckShape(input.Length, output.Length, n, c, h, w);
-            global::NormKernels.Runtime.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, output, nameof(output));
+            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
+            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
             if (!Training)
             {
                 // Inference reads the running statistics: shared with other inference calls, never with a call that updates them.
-                global::NormKernels.Runtime.CallGuard.EnterShared(ref _guard, "BatchNormNchw.Forward (inference)");
+                Rt.CallGuard.EnterShared(ref _guard, "BatchNormNchw.Forward (inference)");
                 try
                 {
                     LastPath = RunInference(ChoosePath(false, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, Bias, RunningMean, RunningVar, _epsilon, null);
                 }
                 finally
                 {
-                    global::NormKernels.Runtime.CallGuard.ExitShared(ref _guard);
+                    Rt.CallGuard.ExitShared(ref _guard);
                 }
                 return;
             }
-            global::NormKernels.Runtime.Checks.MoreThanOneValue(CountPerStatistic(n, c, h, w), nameof(n), "n, h, w");
+            Rt.Checks.MoreThanOneValue(CountPerStatistic(n, c, h, w), nameof(n), "n, h, w");
             int statistics = StatisticCount(n, c, h, w);
             // Saves statistics, dims and fingerprint for Backward and updates the running statistics: this instance alone.
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.Forward (training)");
+            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.Forward (training)");
             try
             {
                 // Every field read once: the kernel writes through pointers into these very arrays.
@@ -127,7 +138,7 @@ namespace Layers
                 }
                 float epsilonValue = _epsilon;
                 // The input as given, before the kernel runs (in place, it is overwritten).
-                global::NormKernels.Runtime.Fingerprint.Take(input, _fingerprint);
+                Rt.Fingerprint.Take(input, _fingerprint);
                 _savedLength = -1;
                 LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, Bias, batchStatistic0, batchStatistic1, epsilonValue, batchMeanResidual);
                 _savedDims[0] = n;
@@ -149,128 +160,128 @@ namespace Layers
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
-        void global::NormKernels.INormalizationLayer<float>.Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::System.ReadOnlySpan<int> dims)
+        void NK.INormalizationLayer<float>.Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NCHW", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
             Forward(input, output, dims[0], dims[1], dims[2], dims[3]);
         }
 
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NCHW in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
-        public void Forward(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Numerics.Tensors.TensorSpan<float> output)
+        public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.Span<int> outputDims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            global::System.Span<float> outputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in output, "NCHW", nameof(output), outputDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, outputDims, nameof(output), "NCHW");
+            Span<int> dims = stackalloc int[4];
+            Span<int> outputDims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), outputDims);
+            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NCHW");
             Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3]);
         }
 
         private static int CheckShape(int inputLength, int outputLength, int n, int c, int h, int w)
         {
-            global::NormKernels.Runtime.Checks.Positive(n, nameof(n));
-            global::NormKernels.Runtime.Checks.Positive(c, nameof(c));
-            global::NormKernels.Runtime.Checks.Positive(h, nameof(h));
-            global::NormKernels.Runtime.Checks.Positive(w, nameof(w));
-            int count = global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(1, n, "n", "n, c, h, w"), c, "c", "n, c, h, w"), h, "h", "n, c, h, w"), w, "w", "n, c, h, w");
-            global::NormKernels.Runtime.Checks.Length(inputLength, count, "input", "n, c, h, w");
-            global::NormKernels.Runtime.Checks.Length(outputLength, count, "output", "n, c, h, w");
+            Rt.Checks.Positive(n, nameof(n));
+            Rt.Checks.Positive(c, nameof(c));
+            Rt.Checks.Positive(h, nameof(h));
+            Rt.Checks.Positive(w, nameof(w));
+            int count = Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, c, h, w"), c, "c", "n, c, h, w"), h, "h", "n, c, h, w"), w, "w", "n, c, h, w");
+            Rt.Checks.Length(inputLength, count, "input", "n, c, h, w");
+            Rt.Checks.Length(outputLength, count, "output", "n, c, h, w");
             return count;
         }
 
         /// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (c).</summary>
         public static int StatisticCount(int n, int c, int h, int w)
         {
-            global::NormKernels.Runtime.Checks.Positive(n, nameof(n));
-            global::NormKernels.Runtime.Checks.Positive(c, nameof(c));
-            global::NormKernels.Runtime.Checks.Positive(h, nameof(h));
-            global::NormKernels.Runtime.Checks.Positive(w, nameof(w));
-            return global::NormKernels.Runtime.Checks.Multiply(1, c, "c", "c");
+            Rt.Checks.Positive(n, nameof(n));
+            Rt.Checks.Positive(c, nameof(c));
+            Rt.Checks.Positive(h, nameof(h));
+            Rt.Checks.Positive(w, nameof(w));
+            return Rt.Checks.Multiply(1, c, "c", "c");
         }
 
-        private static long CountPerStatistic(int n, int c, int h, int w) => global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(1, n, "n", "n, h, w"), h, "h", "n, h, w"), w, "w", "n, h, w");
+        private static long CountPerStatistic(int n, int c, int h, int w) => Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, h, w"), h, "h", "n, h, w"), w, "w", "n, h, w");
 
         private static int ParameterCount(int n, int c, int h, int w) => c;
 
-        private static global::NormKernels.KernelPath ChoosePath(bool training, nint e_n, nint e_c, nint e_h, nint e_w) => global::NormKernels.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
+        private static KernelPath ChoosePath(bool training, nint e_n, nint e_c, nint e_h, nint e_w) => NK.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
 
-        private static void CheckKernel(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, int statisticsLength0, int statisticsLength1, float epsilon, bool training)
+        private static void CheckKernel(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int statisticsLength0, int statisticsLength1, float epsilon, bool training)
         {
             CheckShape(input.Length, output.Length, n, c, h, w);
             int parameters = ParameterCount(n, c, h, w);
-            global::NormKernels.Runtime.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(bias.Length, parameters, nameof(bias), "one per channel (c)");
+            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
+            Rt.Checks.VectorLength(bias.Length, parameters, nameof(bias), "one per channel (c)");
             int statistics = StatisticCount(n, c, h, w);
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: c");
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: c");
-            global::NormKernels.Runtime.Checks.Epsilon(epsilon, nameof(epsilon));
-            if (training) global::NormKernels.Runtime.Checks.MoreThanOneValue(CountPerStatistic(n, c, h, w), nameof(n), "n, h, w");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, output, nameof(output));
+            Rt.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: c");
+            Rt.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: c");
+            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
+            if (training) Rt.Checks.MoreThanOneValue(CountPerStatistic(n, c, h, w), nameof(n), "n, h, w");
+            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
         }
 
         /// <summary>Training forward on caller-owned buffers: batch statistics (mean and biased variance, one per statistic, see StatisticCount) are written and used to normalize. Weight and bias: one per channel (c). Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath ForwardTraining(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, global::System.Span<float> mean, global::System.Span<float> variance, float epsilon)
+        public static KernelPath ForwardTraining(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
         {
             CheckKernel(input, output, n, c, h, w, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            global::NormKernels.Runtime.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
+            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
+            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
+            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
+            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
             return RunTraining(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, bias, mean, variance, epsilon, null);
         }
 
         /// <summary>ForwardTraining on tensors: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major); output of the same shape.</summary>
-        public static global::NormKernels.KernelPath ForwardTraining(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Numerics.Tensors.TensorSpan<float> output, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, global::System.Span<float> mean, global::System.Span<float> variance, float epsilon)
+        public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.Span<int> outputDims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            global::System.Span<float> outputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in output, "NCHW", nameof(output), outputDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, outputDims, nameof(output), "NCHW");
+            Span<int> dims = stackalloc int[4];
+            Span<int> outputDims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), outputDims);
+            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NCHW");
             return ForwardTraining(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3], weight, bias, mean, variance, epsilon);
         }
 
         /// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static global::NormKernels.KernelPath ForwardTrainingOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, global::System.Span<float> mean, global::System.Span<float> variance, float epsilon) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops
         {
             CheckKernel(input, output, n, c, h, w, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            global::NormKernels.Runtime.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
+            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
+            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
+            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
+            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
+            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
             return TrainingCore<TOps>(path, input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, bias, mean, variance, epsilon, null);
         }
 
         /// <summary>Inference forward on caller-owned buffers with given statistics (one per statistic): y = (x - mean) / sqrt(variance + epsilon) * weight + bias, folded to one multiply-add per element. Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath ForwardInference(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, global::System.ReadOnlySpan<float> mean, global::System.ReadOnlySpan<float> variance, float epsilon)
+        public static KernelPath ForwardInference(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon)
         {
             CheckKernel(input, output, n, c, h, w, weight, bias, mean.Length, variance.Length, epsilon, training: false);
             return RunInference(ChoosePath(false, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, bias, mean, variance, epsilon, null);
         }
 
         /// <summary>ForwardInference on tensors: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major); output of the same shape.</summary>
-        public static global::NormKernels.KernelPath ForwardInference(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Numerics.Tensors.TensorSpan<float> output, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, global::System.ReadOnlySpan<float> mean, global::System.ReadOnlySpan<float> variance, float epsilon)
+        public static KernelPath ForwardInference(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.Span<int> outputDims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            global::System.Span<float> outputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in output, "NCHW", nameof(output), outputDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, outputDims, nameof(output), "NCHW");
+            Span<int> dims = stackalloc int[4];
+            Span<int> outputDims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), outputDims);
+            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NCHW");
             return ForwardInference(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3], weight, bias, mean, variance, epsilon);
         }
 
         /// <summary>As ForwardInference, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath ForwardInferenceOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, global::System.ReadOnlySpan<float> mean, global::System.ReadOnlySpan<float> variance, float epsilon) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath ForwardInferenceOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops
         {
             CheckKernel(input, output, n, c, h, w, weight, bias, mean.Length, variance.Length, epsilon, training: false);
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChoosePath(false, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
+            Rt.Checks.PathAvailable(path, ChoosePath(false, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
             return InferenceCore<TOps>(path, input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, bias, mean, variance, epsilon, null);
         }
 
@@ -282,7 +293,7 @@ namespace Layers
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
         public void ZeroGrad()
         {
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.ZeroGrad");
+            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.ZeroGrad");
             try
             {
                 global::System.Array.Clear(WeightGrad);
@@ -290,7 +301,7 @@ namespace Layers
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
@@ -301,17 +312,17 @@ namespace Layers
         /// when <paramref name="input"/> differs bitwise from that Forward's input at one of 16 positions sampled evenly over the tensor (first and last included; it catches another tensor,
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
-        public void Backward(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int c, int h, int w)
+        public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w)
         {
             int count = CheckShape(input.Length, input.Length, n, c, h, w);
-            global::NormKernels.Runtime.Checks.Length(outputGrad.Length, count, "outputGrad", "n, c, h, w");
-            global::NormKernels.Runtime.Checks.Length(inputGrad.Length, count, "inputGrad", "n, c, h, w");
-            global::NormKernels.Runtime.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-            global::System.ReadOnlySpan<int> givenDims = stackalloc int[] { n, c, h, w };
+            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, c, h, w");
+            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, c, h, w");
+            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
+            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
+            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
+            ReadOnlySpan<int> givenDims = stackalloc int[] { n, c, h, w };
             // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.Backward");
+            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.Backward");
             try
             {
                 if (!Training)
@@ -319,118 +330,118 @@ namespace Layers
                     LastPath = RunBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, RunningMean, RunningVar, _epsilon, true, WeightGrad, BiasGrad);
                     return;
                 }
-                global::NormKernels.Runtime.Checks.SavedStatistics(_savedLength, input.Length, nameof(input));
-                global::NormKernels.Runtime.Checks.SavedDims(_savedDims, givenDims, "NCHW");
-                global::NormKernels.Runtime.Fingerprint.Check<float>(_fingerprint, input, nameof(input));
+                Rt.Checks.SavedStatistics(_savedLength, input.Length, nameof(input));
+                Rt.Checks.SavedDims(_savedDims, givenDims, "NCHW");
+                Rt.Fingerprint.Check<float>(_fingerprint, input, nameof(input));
                 LastPath = RunBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, _batchStatistic0, _batchStatistic1, _savedEpsilon, false, WeightGrad, BiasGrad);
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
-        void global::NormKernels.INormalizationLayer<float>.Backward(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, global::System.ReadOnlySpan<int> dims)
+        void NK.INormalizationLayer<float>.Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NCHW", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
             Backward(input, outputGrad, inputGrad, dims[0], dims[1], dims[2], dims[3]);
         }
 
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NCHW, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
-        public void Backward(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> outputGrad, global::System.Numerics.Tensors.TensorSpan<float> inputGrad)
+        public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.Span<int> outputGradDims = stackalloc int[4];
-            global::System.Span<int> inputGradDims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            global::System.ReadOnlySpan<float> outputGradSpan = global::NormKernels.Runtime.TensorArgs.Dense(in outputGrad, "NCHW", nameof(outputGrad), outputGradDims);
-            global::System.Span<float> inputGradSpan = global::NormKernels.Runtime.TensorArgs.Dense(in inputGrad, "NCHW", nameof(inputGrad), inputGradDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, outputGradDims, nameof(outputGrad), "NCHW");
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, inputGradDims, nameof(inputGrad), "NCHW");
+            Span<int> dims = stackalloc int[4];
+            Span<int> outputGradDims = stackalloc int[4];
+            Span<int> inputGradDims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
+            ReadOnlySpan<float> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NCHW", nameof(outputGrad), outputGradDims);
+            Span<float> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NCHW", nameof(inputGrad), inputGradDims);
+            Rt.TensorArgs.SameShape(dims, outputGradDims, nameof(outputGrad), "NCHW");
+            Rt.TensorArgs.SameShape(dims, inputGradDims, nameof(inputGrad), "NCHW");
             Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2], dims[3]);
         }
 
-        private static void CheckBackward(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, int statisticsLength0, int statisticsLength1, float epsilon, int weightGradLength, int biasGradLength, bool constant)
+        private static void CheckBackward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, int statisticsLength0, int statisticsLength1, float epsilon, int weightGradLength, int biasGradLength, bool constant)
         {
             int count = CheckShape(input.Length, input.Length, n, c, h, w);
-            global::NormKernels.Runtime.Checks.Length(outputGrad.Length, count, "outputGrad", "n, c, h, w");
-            global::NormKernels.Runtime.Checks.Length(inputGrad.Length, count, "inputGrad", "n, c, h, w");
+            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, c, h, w");
+            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, c, h, w");
             int parameters = ParameterCount(n, c, h, w);
-            global::NormKernels.Runtime.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
+            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
+            Rt.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
+            Rt.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
             int statistics = StatisticCount(n, c, h, w);
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength0, statistics, constant ? "runningMean" : "mean", "one per statistic: c");
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength1, statistics, constant ? "runningVar" : "variance", "one per statistic: c");
-            global::NormKernels.Runtime.Checks.Epsilon(epsilon, nameof(epsilon));
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
+            Rt.Checks.VectorLength(statisticsLength0, statistics, constant ? "runningMean" : "mean", "one per statistic: c");
+            Rt.Checks.VectorLength(statisticsLength1, statistics, constant ? "runningVar" : "variance", "one per statistic: c");
+            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
+            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
+            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
         }
 
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath BackwardTraining(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> mean, global::System.ReadOnlySpan<float> variance, float epsilon, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad)
+        public static KernelPath BackwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad)
         {
             CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
             return RunBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
         /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath BackwardTrainingOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> mean, global::System.ReadOnlySpan<float> variance, float epsilon, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
+            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
         /// <summary>Backward of ForwardInference (statistics held constant, as for a frozen BatchNorm): inputGrad = outputGrad * weight / sqrt(runningVar + epsilon); ADDS into weightGrad and biasGrad. Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath BackwardInference(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> runningMean, global::System.ReadOnlySpan<float> runningVar, float epsilon, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad)
+        public static KernelPath BackwardInference(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, Span<float> weightGrad, Span<float> biasGrad)
         {
             CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
             return RunBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
         }
 
         /// <summary>As BackwardInference, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath BackwardInferenceOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> runningMean, global::System.ReadOnlySpan<float> runningVar, float epsilon, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath BackwardInferenceOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
+            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
         }
 
-        private static global::NormKernels.KernelPath RunTraining(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual) =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Training(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        private static global::NormKernels.KernelPath TrainingCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Training<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        private static global::NormKernels.KernelPath RunInference(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.ReadOnlySpan<float> runningMean, global::System.ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual) =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Inference(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, runningMean, runningVar, epsilon, meanResidual);
-        private static global::NormKernels.KernelPath InferenceCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.ReadOnlySpan<float> runningMean, global::System.ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Inference<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, runningMean, runningVar, epsilon, meanResidual);
+        private static KernelPath RunTraining(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> stat0, Span<float> stat1, float epsilon, float[]? meanResidual) =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static KernelPath TrainingCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> stat0, Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static KernelPath RunInference(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual) =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Inference(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, runningMean, runningVar, epsilon, meanResidual);
+        private static KernelPath InferenceCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Inference<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, runningMean, runningVar, epsilon, meanResidual);
 
-        private static global::NormKernels.KernelPath RunBackward(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.ReadOnlySpan<float> stat1, float epsilon, bool constant, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad)
+        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad)
         {
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? BackwardCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
-                : BackwardCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+            return Intrinsics.Arm.AdvSimd.IsSupported
+                ? BackwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
+                : BackwardCore<Rt.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
         }
 
-        private static global::NormKernels.KernelPath ChooseBackwardPath(nint e_n, nint e_c, nint e_h, nint e_w)
+        private static KernelPath ChooseBackwardPath(nint e_n, nint e_c, nint e_h, nint e_w)
         {
-            return global::NormKernels.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
+            return NK.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
         }
 
-        private static global::NormKernels.KernelPath BackwardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.ReadOnlySpan<float> stat1, float epsilon, bool constant, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             int statistics = 1;
             int coefficients = 1;
@@ -438,15 +449,15 @@ namespace Layers
             // Units: fixed groups of consecutive blocks (c); each group sums its parameter gradients into its own partial.
             int blocks = (int)e_c;
             int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);
+            int workers = NK.Parallelism.Workers(input.Length, groups);
             double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
+            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
             double[][] doubles = workerScratch.Doubles;
             float[][] elements = workerScratch.Elements;
             try
             {
-                new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                global::NormKernels.Runtime.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_c, e_h, e_w, epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials), input, inputGrad, outputGrad, gamma, global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat0), stat0.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat1), stat1.Length));
+                new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
+                Rt.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_c, e_h, e_w, epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials), input, inputGrad, outputGrad, gamma, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length));
                 // Parameter gradients accumulate (PyTorch): add the groups' partials in group order.
                 for (int p = 0; p < parameters; p++)
                 {
@@ -468,9 +479,9 @@ namespace Layers
             return path;
         }
 
-        private readonly struct BackwardGroup<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[][] _doubles, float[][] _elements, double[] _gradPartials) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct BackwardGroup<TOps>(KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[][] _doubles, float[][] _elements, double[] _gradPartials) : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
         {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
+            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
             {
                 float epsilon = _epsilon;
                 bool constant = _constant;
@@ -479,26 +490,26 @@ namespace Layers
                 double count = (double)(e_n * e_h * e_w);
                 double[] doubles = _doubles[worker];
                 float[] elements = _elements[worker];
-                ref double sumU = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sumV = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumU, coefficients);
-                ref double sumX = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumV, coefficients);
-                ref double centredTotal = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumX, coefficients);
-                ref double mu = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref centredTotal, statistics);
-                ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-                ref double sumA = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, statistics);
-                ref double sumB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, statistics);
-                ref float coefM = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefP = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, coefficients);
-                ref float coefQ = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefP, coefficients);
-                ref float coefR = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefQ, coefficients);
-                ref float coefD = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefR, coefficients);
-                ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
-                ref float dx = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S1);
-                ref float dy = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S2);
-                ref float gamma = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S3);
-                ref float stat0 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S4);
-                ref float stat1 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S5);
-                ref double gradSums = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
+                ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
+                ref double sumV = ref Unsafe.Add(ref sumU, coefficients);
+                ref double sumX = ref Unsafe.Add(ref sumV, coefficients);
+                ref double centredTotal = ref Unsafe.Add(ref sumX, coefficients);
+                ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
+                ref double rstd = ref Unsafe.Add(ref mu, statistics);
+                ref double sumA = ref Unsafe.Add(ref rstd, statistics);
+                ref double sumB = ref Unsafe.Add(ref sumA, statistics);
+                ref float coefM = ref MemoryMarshal.GetArrayDataReference(elements);
+                ref float coefP = ref Unsafe.Add(ref coefM, coefficients);
+                ref float coefQ = ref Unsafe.Add(ref coefP, coefficients);
+                ref float coefR = ref Unsafe.Add(ref coefQ, coefficients);
+                ref float coefD = ref Unsafe.Add(ref coefR, coefficients);
+                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
+                ref float dx = ref Rt.ParallelUnits.At<float>(spans.S1);
+                ref float dy = ref Rt.ParallelUnits.At<float>(spans.S2);
+                ref float gamma = ref Rt.ParallelUnits.At<float>(spans.S3);
+                ref float stat0 = ref Rt.ParallelUnits.At<float>(spans.S4);
+                ref float stat1 = ref Rt.ParallelUnits.At<float>(spans.S5);
+                ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
                 int parameters = _parameters;
                 int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);
                 for (int block = firstBlock; block < lastBlock; block++)
@@ -509,27 +520,27 @@ namespace Layers
                     nint xo = b_c * (e_h * e_w);
                     nint so = b_c;
                     nint po = b_c;
-                    ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
-                    ref float dyb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, xo);
-                    ref float dxb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, xo);
+                    ref float xb = ref Unsafe.Add(ref x, xo);
+                    ref float dyb = ref Unsafe.Add(ref dy, xo);
+                    ref float dxb = ref Unsafe.Add(ref dx, xo);
                     for (int s = 0; s < statistics; s++)
                     {
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so + s);
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s) = global::NormKernels.Runtime.Statistics.InverseStd(global::System.Runtime.CompilerServices.Unsafe.Add(ref stat1, so + s), epsilon);
+                        Unsafe.Add(ref mu, s) = Unsafe.Add(ref stat0, so + s);
+                        Unsafe.Add(ref rstd, s) = Rt.Statistics.InverseStd(Unsafe.Add(ref stat1, so + s), epsilon);
                     }
                     coefM = (float)(-mu);
                     // Gradient shift: each fold index's first dy.
                     coefD = dyb;
-                    new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
+                    new Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientReduce<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientReduce<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientReduce<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector512: GradientReduce<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector256: GradientReduce<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector128: GradientReduce<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        default: GradientReduce<Rt.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
                     }
-                    new global::System.Span<double>(doubles, 3 * coefficients, statistics).Clear();
-                    new global::System.Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
+                    new Span<double>(doubles, 3 * coefficients, statistics).Clear();
+                    new Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
                     // The lanes summed U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf) and, exactly in double, X = sum (x - mf) per fold index,
                     // mf the mean rounded to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U
                     // come back in double.
@@ -540,39 +551,39 @@ namespace Layers
                     {
                         for (int s = 0; s < statistics; s++)
                         {
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = -(double)(float)(-global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s)) + global::System.Runtime.CompilerServices.Unsafe.Add(ref centredTotal, s) / count;
+                            Unsafe.Add(ref mu, s) = -(double)(float)(-Unsafe.Add(ref mu, s)) + Unsafe.Add(ref centredTotal, s) / count;
                         }
                     }
                     // A = sum g * U, B = sum g * V per statistic; dbeta += U, dgamma += V * rstd per parameter.
-                    double g = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po);
+                    double g = (double)Unsafe.Add(ref gamma, po);
                     double shiftU = coefD, centerU = -(double)coefM;
                     double u = sumU + perIndex * shiftU;
                     double v = sumV + shiftU * sumX + (centerU - mu) * u;
                     sumA += g * u;
                     sumB += g * v;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, po) += u;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, parameters + po) += v * rstd;
+                    Unsafe.Add(ref gradSums, po) += u;
+                    Unsafe.Add(ref gradSums, parameters + po) += v * rstd;
                     // Per statistic, in place of A and B: Q = -r^3 * B / M and R = -r * A / M (0 with constant statistics).
                     for (int s = 0; s < statistics; s++)
                     {
-                        double r = global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s);
-                        double q = constant ? 0d : -r * r * r * global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, s) / count;
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, s) = constant ? 0d : -r * global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, s) / count;
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, s) = q;
+                        double r = Unsafe.Add(ref rstd, s);
+                        double q = constant ? 0d : -r * r * r * Unsafe.Add(ref sumB, s) / count;
+                        Unsafe.Add(ref sumA, s) = constant ? 0d : -r * Unsafe.Add(ref sumA, s) / count;
+                        Unsafe.Add(ref sumB, s) = q;
                     }
                     // dx = dy * P + (x - mean) * Q + R, per fold index, run as (dy - dz) * P + (x - mf) * Q + R' with
                     // R' = R + dz * P + (mf - mean) * Q in double: the lanes only multiply small differences.
-                    double coefp = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * rstd, coefq = sumB;
+                    double coefp = (double)Unsafe.Add(ref gamma, po) * rstd, coefq = sumB;
                     double shiftR = coefD, centerR = -(double)coefM;
                     coefP = (float)coefp;
                     coefQ = (float)coefq;
                     coefR = (float)(sumA + shiftR * coefp + (centerR - mu) * coefq);
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientApply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientApply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientApply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        default: GradientApply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case KernelPath.Vector512: GradientApply<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case KernelPath.Vector256: GradientApply<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case KernelPath.Vector128: GradientApply<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        default: GradientApply<Rt.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
                     }
                 }
             }
@@ -582,52 +593,52 @@ namespace Layers
         {
             CheckShape(inputLength, inputLength, n, c, h, w);
             int statistics = StatisticCount(n, c, h, w);
-            global::NormKernels.Runtime.Checks.VectorLength(countLength, statistics, "count", "one per statistic: c");
-            global::NormKernels.Runtime.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: c");
-            global::NormKernels.Runtime.Checks.VectorLength(m2Length, statistics, "m2", "one per statistic: c");
+            Rt.Checks.VectorLength(countLength, statistics, "count", "one per statistic: c");
+            Rt.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: c");
+            Rt.Checks.VectorLength(m2Length, statistics, "m2", "one per statistic: c");
         }
 
-        /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="global::NormKernels.Runtime.Statistics.Merge(global::System.ReadOnlySpan{double}, global::System.ReadOnlySpan{double}, global::System.ReadOnlySpan{double}, global::System.Span{double}, global::System.Span{double}, global::System.Span{double})"/> and normalize with ForwardWithStatistics. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath ShardStatistics(global::System.ReadOnlySpan<float> input, int n, int c, int h, int w, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2)
+        /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="Rt.Statistics.Merge(ReadOnlySpan{double}, ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, Span{double}, Span{double})"/> and normalize with ForwardWithStatistics. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
+        public static KernelPath ShardStatistics(ReadOnlySpan<float> input, int n, int c, int h, int w, Span<double> count, Span<double> mean, Span<double> m2)
         {
             CheckShard(input.Length, n, c, h, w, count.Length, mean.Length, m2.Length);
-            global::NormKernels.Runtime.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? ShardCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, (nint)(n), (nint)(c), (nint)(h), (nint)(w), count, mean, m2)
-                : ShardCore<global::NormKernels.Runtime.X86Vector128Ops>(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, (nint)(n), (nint)(c), (nint)(h), (nint)(w), count, mean, m2);
+            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
+            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
+            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
+            return Intrinsics.Arm.AdvSimd.IsSupported
+                ? ShardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, (nint)(n), (nint)(c), (nint)(h), (nint)(w), count, mean, m2)
+                : ShardCore<Rt.X86Vector128Ops>(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, (nint)(n), (nint)(c), (nint)(h), (nint)(w), count, mean, m2);
         }
 
         /// <summary>ShardStatistics on a tensor: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major).</summary>
-        public static global::NormKernels.KernelPath ShardStatistics(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2)
+        public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<float> input, Span<double> count, Span<double> mean, Span<double> m2)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
+            Span<int> dims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
             return ShardStatistics(inputSpan, dims[0], dims[1], dims[2], dims[3], count, mean, m2);
         }
 
         /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath ShardStatisticsOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, int n, int c, int h, int w, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, int n, int c, int h, int w, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops
         {
             CheckShard(input.Length, n, c, h, w, count.Length, mean.Length, m2.Length);
-            global::NormKernels.Runtime.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
+            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
+            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
+            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
+            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
             return ShardCore<TOps>(path, input, (nint)(n), (nint)(c), (nint)(h), (nint)(w), count, mean, m2);
         }
 
         /// <summary>Training forward with given (merged) statistics: normalizes <paramref name="input"/> with mean and biased variance M2 / count per statistic, keeps them as BatchMean and BatchVariance, and updates the running statistics like Forward in training (running variance: the unbiased M2 / (count - 1) with the TOTAL count). Runs whatever Training is. For synchronized BatchNorm: every worker calls ShardStatistics on its shard, the shards are merged in one fixed order (Statistics.Merge), then every worker calls this on its own shard.</summary>
-        public void ForwardWithStatistics(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int c, int h, int w, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> mean, global::System.ReadOnlySpan<double> m2)
+        public void ForwardWithStatistics(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2)
         {
             CheckShape(input.Length, output.Length, n, c, h, w);
-            global::NormKernels.Runtime.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, output, nameof(output));
+            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
+            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
             int statistics = StatisticCount(n, c, h, w);
-            global::NormKernels.Runtime.Checks.MergedStatistics(count, mean, m2, statistics, "one per statistic: c");
+            Rt.Checks.MergedStatistics(count, mean, m2, statistics, "one per statistic: c");
             // Saves statistics and updates the running ones: this instance alone.
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.ForwardWithStatistics");
+            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.ForwardWithStatistics");
             try
             {
                 // Every field read once: the kernel reads through pointers into these very arrays.
@@ -642,15 +653,15 @@ namespace Layers
                 {
                     batchStatistic0[stat] = (float)mean[stat];
                     batchMeanResidual[stat] = (float)(mean[stat] - batchStatistic0[stat]);
-                    batchStatistic1[stat] = (float)global::NormKernels.Runtime.Statistics.Variance(count[stat], m2[stat]);
+                    batchStatistic1[stat] = (float)Rt.Statistics.Variance(count[stat], m2[stat]);
                 }
-                global::NormKernels.Runtime.Fingerprint.Take(input, _fingerprint);
+                Rt.Fingerprint.Take(input, _fingerprint);
                 _savedDims[0] = n;
                 _savedDims[1] = c;
                 _savedDims[2] = h;
                 _savedDims[3] = w;
                 // Its backward needs gradient sums added across the shards: Backward refuses (it would be the local gradient); BackwardStatistics and BackwardWithStatistics give it.
-                _savedLength = global::NormKernels.Runtime.Checks.SynchronizedForward;
+                _savedLength = Rt.Checks.SynchronizedForward;
                 LastPath = RunInference(ChoosePath(false, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, Bias, batchStatistic0, batchStatistic1, _epsilon, batchMeanResidual);
                 // PyTorch's update (SyncBatchNorm too): the running variance takes the unbiased variance over the total count.
                 double momentum = _momentum;
@@ -658,171 +669,171 @@ namespace Layers
                 for (int stat = 0; stat < statistics; stat++)
                 {
                     runningMean[stat] = (float)((1d - momentum) * runningMean[stat] + momentum * mean[stat]);
-                    runningVar[stat] = (float)((1d - momentum) * runningVar[stat] + momentum * global::NormKernels.Runtime.Statistics.UnbiasedVariance(count[stat], m2[stat]));
+                    runningVar[stat] = (float)((1d - momentum) * runningVar[stat] + momentum * Rt.Statistics.UnbiasedVariance(count[stat], m2[stat]));
                 }
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
-        private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, nint e_n, nint e_c, nint e_h, nint e_w, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Moments<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, count, mean, m2);
+        private static KernelPath ShardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, nint e_n, nint e_c, nint e_h, nint e_w, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Moments<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, count, mean, m2);
 
         /// <summary>The synchronized backward differentiates the last ForwardWithStatistics: same dims, same input (the fingerprint it saved).</summary>
-        private void CheckSynchronized(global::System.ReadOnlySpan<float> input, int n, int c, int h, int w)
+        private void CheckSynchronized(ReadOnlySpan<float> input, int n, int c, int h, int w)
         {
-            global::NormKernels.Runtime.Checks.SynchronizedStatistics(_savedLength, _savedDims, stackalloc int[] { n, c, h, w }, "NCHW");
-            global::NormKernels.Runtime.Fingerprint.Check<float>(_fingerprint, input, nameof(input));
+            Rt.Checks.SynchronizedStatistics(_savedLength, _savedDims, stackalloc int[] { n, c, h, w }, "NCHW");
+            Rt.Fingerprint.Check<float>(_fingerprint, input, nameof(input));
         }
 
-        private static void CheckBackwardStatistics(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, int weightLength, int meanLength, global::System.Span<double> count, global::System.Span<double> sumGrad, global::System.Span<double> sumGradCentered)
+        private static void CheckBackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, int weightLength, int meanLength, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
         {
             int total = CheckShape(input.Length, input.Length, n, c, h, w);
-            global::NormKernels.Runtime.Checks.Length(outputGrad.Length, total, "outputGrad", "n, c, h, w");
-            global::NormKernels.Runtime.Checks.VectorLength(weightLength, ParameterCount(n, c, h, w), "weight", "one per channel (c)");
+            Rt.Checks.Length(outputGrad.Length, total, "outputGrad", "n, c, h, w");
+            Rt.Checks.VectorLength(weightLength, ParameterCount(n, c, h, w), "weight", "one per channel (c)");
             int statistics = StatisticCount(n, c, h, w);
-            global::NormKernels.Runtime.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: c");
-            global::NormKernels.Runtime.Checks.GradientSumOutputs(count, sumGrad, sumGradCentered, statistics, "one per statistic: c");
+            Rt.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: c");
+            Rt.Checks.GradientSumOutputs(count, sumGrad, sumGradCentered, statistics, "one per statistic: c");
         }
 
         /// <summary>Synchronized backward, step 1 (after ForwardWithStatistics): this shard's sums of the gradient, per statistic: its value count, <paramref name="sumGrad"/> = sum of weight * outputGrad and <paramref name="sumGradCentered"/> = sum of weight * outputGrad * (input - mean), mean being the merged mean ForwardWithStatistics normalized with. Add them over every shard (an all-reduce), then call BackwardWithStatistics. Bitwise identical for any thread count. Writes nothing else.</summary>
-        public void BackwardStatistics(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, global::System.Span<double> count, global::System.Span<double> sumGrad, global::System.Span<double> sumGradCentered)
+        public void BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
         {
             CheckBackwardStatistics(input, outputGrad, n, c, h, w, Weight.Length, StatisticCount(n, c, h, w), count, sumGrad, sumGradCentered);
-            global::NormKernels.Runtime.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
+            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
             // Reads the saved statistics: this instance alone.
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.BackwardStatistics");
+            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.BackwardStatistics");
             try
             {
                 CheckSynchronized(input, n, c, h, w);
                 // The kernels read the statistics through the arrays read here, whose lengths are checked: never through a field another call may replace.
                 float[] savedMean = _batchStatistic0;
-                global::NormKernels.Runtime.Checks.SynchronizedStatisticsLength(savedMean.Length, StatisticCount(n, c, h, w));
+                Rt.Checks.SynchronizedStatisticsLength(savedMean.Length, StatisticCount(n, c, h, w));
                 LastPath = RunSynchronizedSums(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, savedMean, count, sumGrad, sumGradCentered);
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
         /// <summary>Synchronized backward, step 1, on caller-owned buffers: <paramref name="mean"/> is the merged mean (per statistic) the forward normalized with (as the element type, like ForwardInference's). Writes count, sumGrad, sumGradCentered. Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath BackwardStatistics(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> mean, global::System.Span<double> count, global::System.Span<double> sumGrad, global::System.Span<double> sumGradCentered)
+        public static KernelPath BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
         {
             CheckBackwardStatistics(input, outputGrad, n, c, h, w, weight.Length, mean.Length, count, sumGrad, sumGradCentered);
             return RunSynchronizedSums(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, count, sumGrad, sumGradCentered);
         }
 
         /// <summary>As the static BackwardStatistics, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath BackwardStatisticsOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> mean, global::System.Span<double> count, global::System.Span<double> sumGrad, global::System.Span<double> sumGradCentered) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath BackwardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TOps : struct, Rt.IVector128Ops
         {
             CheckBackwardStatistics(input, outputGrad, n, c, h, w, weight.Length, mean.Length, count, sumGrad, sumGradCentered);
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
+            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
             return SynchronizedSumsCore<TOps>(path, input, outputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, count, sumGrad, sumGradCentered);
         }
 
-        private static global::NormKernels.KernelPath RunSynchronizedSums(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.Span<double> count, global::System.Span<double> sumGrad, global::System.Span<double> sumGradCentered)
+        private static KernelPath RunSynchronizedSums(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
         {
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? SynchronizedSumsCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, outputGrad, e_n, e_c, e_h, e_w, gamma, stat0, count, sumGrad, sumGradCentered)
-                : SynchronizedSumsCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, outputGrad, e_n, e_c, e_h, e_w, gamma, stat0, count, sumGrad, sumGradCentered);
+            return Intrinsics.Arm.AdvSimd.IsSupported
+                ? SynchronizedSumsCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, e_n, e_c, e_h, e_w, gamma, stat0, count, sumGrad, sumGradCentered)
+                : SynchronizedSumsCore<Rt.X86Vector128Ops>(path, input, outputGrad, e_n, e_c, e_h, e_w, gamma, stat0, count, sumGrad, sumGradCentered);
         }
 
-        private static void CheckBackwardWithStatistics(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int c, int h, int w, int weightLength, int meanLength, int varianceLength, float epsilon, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> sumGrad, global::System.ReadOnlySpan<double> sumGradCentered, int weightGradLength, int biasGradLength)
+        private static void CheckBackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, int weightLength, int meanLength, int varianceLength, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, int weightGradLength, int biasGradLength)
         {
             int total = CheckShape(input.Length, input.Length, n, c, h, w);
-            global::NormKernels.Runtime.Checks.Length(outputGrad.Length, total, "outputGrad", "n, c, h, w");
-            global::NormKernels.Runtime.Checks.Length(inputGrad.Length, total, "inputGrad", "n, c, h, w");
+            Rt.Checks.Length(outputGrad.Length, total, "outputGrad", "n, c, h, w");
+            Rt.Checks.Length(inputGrad.Length, total, "inputGrad", "n, c, h, w");
             int parameters = ParameterCount(n, c, h, w);
-            global::NormKernels.Runtime.Checks.VectorLength(weightLength, parameters, "weight", "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
+            Rt.Checks.VectorLength(weightLength, parameters, "weight", "one per channel (c)");
+            Rt.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
+            Rt.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
             int statistics = StatisticCount(n, c, h, w);
-            global::NormKernels.Runtime.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: c");
-            global::NormKernels.Runtime.Checks.VectorLength(varianceLength, statistics, "variance", "one per statistic: c");
-            global::NormKernels.Runtime.Checks.Epsilon(epsilon, nameof(epsilon));
-            global::NormKernels.Runtime.Checks.GradientSums(count, sumGrad, sumGradCentered, statistics, CountPerStatistic(n, c, h, w), "one per statistic: c");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
+            Rt.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: c");
+            Rt.Checks.VectorLength(varianceLength, statistics, "variance", "one per statistic: c");
+            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
+            Rt.Checks.GradientSums(count, sumGrad, sumGradCentered, statistics, CountPerStatistic(n, c, h, w), "one per statistic: c");
+            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
+            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
         }
 
         /// <summary>Synchronized backward, step 2: with the sums of every shard added (<paramref name="count"/>, <paramref name="sumGrad"/>, <paramref name="sumGradCentered"/>, per statistic, e.g. all-reduced from BackwardStatistics), writes this shard's part of the full-batch gradient dL/dinput into <paramref name="inputGrad"/> (which may be <paramref name="outputGrad"/> or <paramref name="input"/> itself), using the statistics of the last ForwardWithStatistics, and ADDS this shard's dL/dweight, dL/dbias into WeightGrad, BiasGrad (local: add them over the shards like any data-parallel parameter gradient). Plain Backward after ForwardWithStatistics still throws: it would be the shard's local gradient.</summary>
-        public void BackwardWithStatistics(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int c, int h, int w, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> sumGrad, global::System.ReadOnlySpan<double> sumGradCentered)
+        public void BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered)
         {
             int statistics = StatisticCount(n, c, h, w);
             CheckBackwardWithStatistics(input, outputGrad, inputGrad, n, c, h, w, Weight.Length, statistics, statistics, _epsilon, count, sumGrad, sumGradCentered, WeightGrad.Length, BiasGrad.Length);
-            global::NormKernels.Runtime.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
+            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
             // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.BackwardWithStatistics");
+            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.BackwardWithStatistics");
             try
             {
                 CheckSynchronized(input, n, c, h, w);
                 float[] savedMean = _batchStatistic0, savedVariance = _batchStatistic1;
-                global::NormKernels.Runtime.Checks.SynchronizedStatisticsLength(savedMean.Length, statistics);
-                global::NormKernels.Runtime.Checks.SynchronizedStatisticsLength(savedVariance.Length, statistics);
+                Rt.Checks.SynchronizedStatisticsLength(savedMean.Length, statistics);
+                Rt.Checks.SynchronizedStatisticsLength(savedVariance.Length, statistics);
                 LastPath = RunSynchronizedBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, savedMean, savedVariance, _epsilon, count, sumGrad, sumGradCentered, WeightGrad, BiasGrad);
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
         /// <summary>Synchronized backward, step 2, on caller-owned buffers: the merged mean and biased variance the forward normalized with, its epsilon, and the summed gradient sums. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath BackwardWithStatistics(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> mean, global::System.ReadOnlySpan<float> variance, float epsilon, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> sumGrad, global::System.ReadOnlySpan<double> sumGradCentered, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad)
+        public static KernelPath BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad)
         {
             CheckBackwardWithStatistics(input, outputGrad, inputGrad, n, c, h, w, weight.Length, mean.Length, variance.Length, epsilon, count, sumGrad, sumGradCentered, weightGrad.Length, biasGrad.Length);
             return RunSynchronizedBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
         }
 
         /// <summary>As the static BackwardWithStatistics, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath BackwardWithStatisticsOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int c, int h, int w, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> mean, global::System.ReadOnlySpan<float> variance, float epsilon, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> sumGrad, global::System.ReadOnlySpan<double> sumGradCentered, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath BackwardWithStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             CheckBackwardWithStatistics(input, outputGrad, inputGrad, n, c, h, w, weight.Length, mean.Length, variance.Length, epsilon, count, sumGrad, sumGradCentered, weightGrad.Length, biasGrad.Length);
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
+            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
             return SynchronizedBackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
         }
 
-        private static global::NormKernels.KernelPath RunSynchronizedBackward(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.ReadOnlySpan<float> stat1, float epsilon, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> sumGrad, global::System.ReadOnlySpan<double> sumGradCentered, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad)
+        private static KernelPath RunSynchronizedBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad)
         {
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? SynchronizedBackwardCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad)
-                : SynchronizedBackwardCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
+            return Intrinsics.Arm.AdvSimd.IsSupported
+                ? SynchronizedBackwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad)
+                : SynchronizedBackwardCore<Rt.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
         }
 
-        int global::NormKernels.ISynchronizedNormalizationLayer<float>.StatisticCount(global::System.ReadOnlySpan<int> dims)
+        int NK.ISynchronizedNormalizationLayer<float>.StatisticCount(ReadOnlySpan<int> dims)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NCHW", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
             return StatisticCount(dims[0], dims[1], dims[2], dims[3]);
         }
 
-        global::NormKernels.KernelPath global::NormKernels.ISynchronizedNormalizationLayer<float>.ShardStatistics(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<int> dims, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2)
+        KernelPath NK.ISynchronizedNormalizationLayer<float>.ShardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<int> dims, Span<double> count, Span<double> mean, Span<double> m2)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NCHW", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
             return ShardStatistics(input, dims[0], dims[1], dims[2], dims[3], count, mean, m2);
         }
 
-        void global::NormKernels.ISynchronizedNormalizationLayer<float>.ForwardWithStatistics(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::System.ReadOnlySpan<int> dims, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> mean, global::System.ReadOnlySpan<double> m2)
+        void NK.ISynchronizedNormalizationLayer<float>.ForwardWithStatistics(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NCHW", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
             ForwardWithStatistics(input, output, dims[0], dims[1], dims[2], dims[3], count, mean, m2);
         }
 
-        void global::NormKernels.ISynchronizedNormalizationLayer<float>.BackwardStatistics(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.ReadOnlySpan<int> dims, global::System.Span<double> count, global::System.Span<double> sumGrad, global::System.Span<double> sumGradCentered)
+        void NK.ISynchronizedNormalizationLayer<float>.BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, ReadOnlySpan<int> dims, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NCHW", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
             BackwardStatistics(input, outputGrad, dims[0], dims[1], dims[2], dims[3], count, sumGrad, sumGradCentered);
         }
 
-        void global::NormKernels.ISynchronizedNormalizationLayer<float>.BackwardWithStatistics(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, global::System.ReadOnlySpan<int> dims, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> sumGrad, global::System.ReadOnlySpan<double> sumGradCentered)
+        void NK.ISynchronizedNormalizationLayer<float>.BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NCHW", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
             BackwardWithStatistics(input, outputGrad, inputGrad, dims[0], dims[1], dims[2], dims[3], count, sumGrad, sumGradCentered);
         }
 
-        private static global::NormKernels.KernelPath SynchronizedSumsCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.Span<double> count, global::System.Span<double> sumGrad, global::System.Span<double> sumGradCentered) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private static KernelPath SynchronizedSumsCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TOps : struct, Rt.IVector128Ops
         {
             int statistics = 1;
             int coefficients = 1;
@@ -831,18 +842,18 @@ namespace Layers
             int blocks = (int)e_c;
             int totalStatistics = blocks * statistics;
             int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);
+            int workers = NK.Parallelism.Workers(input.Length, groups);
             double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
+            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
             double[][] doubles = workerScratch.Doubles;
             float[][] elements = workerScratch.Elements;
             double[] sums = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * totalStatistics);
             try
             {
-                global::NormKernels.Runtime.ParallelUnits.For(groups, workers, new SynchronizedSumsGroup<TOps>(path, e_n, e_c, e_h, e_w, blocks, groups, parameters, totalStatistics, doubles, elements, gradPartials, sums), input, default, outputGrad, global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(gamma), gamma.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat0), stat0.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat0), stat0.Length));
-                new global::System.Span<double>(sums, 0, totalStatistics).CopyTo(count);
-                new global::System.Span<double>(sums, totalStatistics, totalStatistics).CopyTo(sumGrad);
-                new global::System.Span<double>(sums, 2 * totalStatistics, totalStatistics).CopyTo(sumGradCentered);
+                Rt.ParallelUnits.For(groups, workers, new SynchronizedSumsGroup<TOps>(path, e_n, e_c, e_h, e_w, blocks, groups, parameters, totalStatistics, doubles, elements, gradPartials, sums), input, default, outputGrad, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(gamma), gamma.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length));
+                new Span<double>(sums, 0, totalStatistics).CopyTo(count);
+                new Span<double>(sums, totalStatistics, totalStatistics).CopyTo(sumGrad);
+                new Span<double>(sums, 2 * totalStatistics, totalStatistics).CopyTo(sumGradCentered);
             }
             finally
             {
@@ -853,7 +864,7 @@ namespace Layers
             return path;
         }
 
-        private static global::NormKernels.KernelPath SynchronizedBackwardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.ReadOnlySpan<float> stat1, float epsilon, global::System.ReadOnlySpan<double> count, global::System.ReadOnlySpan<double> sumGrad, global::System.ReadOnlySpan<double> sumGradCentered, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private static KernelPath SynchronizedBackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             int statistics = 1;
             int coefficients = 1;
@@ -862,19 +873,19 @@ namespace Layers
             int blocks = (int)e_c;
             int totalStatistics = blocks * statistics;
             int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);
+            int workers = NK.Parallelism.Workers(input.Length, groups);
             double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
+            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
             double[][] doubles = workerScratch.Doubles;
             float[][] elements = workerScratch.Elements;
             double[] sums = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * totalStatistics);
             try
             {
-                count.CopyTo(new global::System.Span<double>(sums, 0, totalStatistics));
-                sumGrad.CopyTo(new global::System.Span<double>(sums, totalStatistics, totalStatistics));
-                sumGradCentered.CopyTo(new global::System.Span<double>(sums, 2 * totalStatistics, totalStatistics));
-                new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                global::NormKernels.Runtime.ParallelUnits.For(groups, workers, new SynchronizedBackwardGroup<TOps>(path, e_n, e_c, e_h, e_w, epsilon, blocks, groups, parameters, totalStatistics, doubles, elements, gradPartials, sums), input, inputGrad, outputGrad, global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(gamma), gamma.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat0), stat0.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat1), stat1.Length));
+                count.CopyTo(new Span<double>(sums, 0, totalStatistics));
+                sumGrad.CopyTo(new Span<double>(sums, totalStatistics, totalStatistics));
+                sumGradCentered.CopyTo(new Span<double>(sums, 2 * totalStatistics, totalStatistics));
+                new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
+                Rt.ParallelUnits.For(groups, workers, new SynchronizedBackwardGroup<TOps>(path, e_n, e_c, e_h, e_w, epsilon, blocks, groups, parameters, totalStatistics, doubles, elements, gradPartials, sums), input, inputGrad, outputGrad, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(gamma), gamma.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length));
                 // Parameter gradients accumulate (PyTorch): add the groups' partials in group order.
                 for (int p = 0; p < parameters; p++)
                 {
@@ -897,37 +908,37 @@ namespace Layers
             return path;
         }
 
-        private readonly struct SynchronizedSumsGroup<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, int _blocks, int _groups, int _parameters, int _totalStatistics, double[][] _doubles, float[][] _elements, double[] _gradPartials, double[] _sums) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct SynchronizedSumsGroup<TOps>(KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, int _blocks, int _groups, int _parameters, int _totalStatistics, double[][] _doubles, float[][] _elements, double[] _gradPartials, double[] _sums) : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
         {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
+            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
             {
                 int statistics = 1;
                 int coefficients = 1;
                 double localCount = (double)(e_n * e_h * e_w);
                 double[] doubles = _doubles[worker];
                 float[] elements = _elements[worker];
-                ref double sumU = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sumV = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumU, coefficients);
-                ref double sumX = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumV, coefficients);
-                ref double centredTotal = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumX, coefficients);
-                ref double mu = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref centredTotal, statistics);
-                ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-                ref double sumA = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, statistics);
-                ref double sumB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, statistics);
-                ref float coefM = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefP = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, coefficients);
-                ref float coefQ = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefP, coefficients);
-                ref float coefR = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefQ, coefficients);
-                ref float coefD = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefR, coefficients);
-                ref double countRef = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_sums);
-                ref double sumGradRef = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref countRef, _totalStatistics);
-                ref double sumGradCenteredRef = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumGradRef, _totalStatistics);
-                ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
-                ref float dy = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S2);
-                ref float gamma = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S3);
-                ref float stat0 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S4);
-                ref float stat1 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S5);
-                ref double gradSums = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
+                ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
+                ref double sumV = ref Unsafe.Add(ref sumU, coefficients);
+                ref double sumX = ref Unsafe.Add(ref sumV, coefficients);
+                ref double centredTotal = ref Unsafe.Add(ref sumX, coefficients);
+                ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
+                ref double rstd = ref Unsafe.Add(ref mu, statistics);
+                ref double sumA = ref Unsafe.Add(ref rstd, statistics);
+                ref double sumB = ref Unsafe.Add(ref sumA, statistics);
+                ref float coefM = ref MemoryMarshal.GetArrayDataReference(elements);
+                ref float coefP = ref Unsafe.Add(ref coefM, coefficients);
+                ref float coefQ = ref Unsafe.Add(ref coefP, coefficients);
+                ref float coefR = ref Unsafe.Add(ref coefQ, coefficients);
+                ref float coefD = ref Unsafe.Add(ref coefR, coefficients);
+                ref double countRef = ref MemoryMarshal.GetArrayDataReference(_sums);
+                ref double sumGradRef = ref Unsafe.Add(ref countRef, _totalStatistics);
+                ref double sumGradCenteredRef = ref Unsafe.Add(ref sumGradRef, _totalStatistics);
+                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
+                ref float dy = ref Rt.ParallelUnits.At<float>(spans.S2);
+                ref float gamma = ref Rt.ParallelUnits.At<float>(spans.S3);
+                ref float stat0 = ref Rt.ParallelUnits.At<float>(spans.S4);
+                ref float stat1 = ref Rt.ParallelUnits.At<float>(spans.S5);
+                ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
                 int parameters = _parameters;
                 int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);
                 for (int block = firstBlock; block < lastBlock; block++)
@@ -938,26 +949,26 @@ namespace Layers
                     nint xo = b_c * (e_h * e_w);
                     nint so = b_c;
                     nint po = b_c;
-                    ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
-                    ref float dyb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, xo);
+                    ref float xb = ref Unsafe.Add(ref x, xo);
+                    ref float dyb = ref Unsafe.Add(ref dy, xo);
                     for (int s = 0; s < statistics; s++)
                     {
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so + s);
+                        Unsafe.Add(ref mu, s) = Unsafe.Add(ref stat0, so + s);
                     }
                     coefM = (float)(-mu);
                     // Gradient shift: each fold index's first dy.
                     coefD = dyb;
-                    new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
+                    new Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientReduce<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientReduce<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientReduce<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector512: GradientReduce<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector256: GradientReduce<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector128: GradientReduce<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        default: GradientReduce<Rt.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
                     }
-                    new global::System.Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
+                    new Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
                     // A = sum g * U, B = sum g * V per statistic.
-                    double g = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po);
+                    double g = (double)Unsafe.Add(ref gamma, po);
                     double shift = coefD, center = -(double)coefM;
                     double u = sumU + localCount * statistics / coefficients * shift;
                     double v = sumV + shift * sumX + (center - mu) * u;
@@ -965,17 +976,17 @@ namespace Layers
                     sumB += g * v;
                     for (int s = 0; s < statistics; s++)
                     {
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref countRef, so + s) = localCount;
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref sumGradRef, so + s) = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, s);
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref sumGradCenteredRef, so + s) = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, s);
+                        Unsafe.Add(ref countRef, so + s) = localCount;
+                        Unsafe.Add(ref sumGradRef, so + s) = Unsafe.Add(ref sumA, s);
+                        Unsafe.Add(ref sumGradCenteredRef, so + s) = Unsafe.Add(ref sumB, s);
                     }
                 }
             }
         }
 
-        private readonly struct SynchronizedBackwardGroup<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, int _blocks, int _groups, int _parameters, int _totalStatistics, double[][] _doubles, float[][] _elements, double[] _gradPartials, double[] _sums) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct SynchronizedBackwardGroup<TOps>(KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, int _blocks, int _groups, int _parameters, int _totalStatistics, double[][] _doubles, float[][] _elements, double[] _gradPartials, double[] _sums) : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
         {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
+            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
             {
                 float epsilon = _epsilon;
                 int statistics = 1;
@@ -983,29 +994,29 @@ namespace Layers
                 double localCount = (double)(e_n * e_h * e_w);
                 double[] doubles = _doubles[worker];
                 float[] elements = _elements[worker];
-                ref double sumU = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sumV = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumU, coefficients);
-                ref double sumX = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumV, coefficients);
-                ref double centredTotal = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumX, coefficients);
-                ref double mu = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref centredTotal, statistics);
-                ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-                ref double sumA = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, statistics);
-                ref double sumB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, statistics);
-                ref float coefM = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefP = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, coefficients);
-                ref float coefQ = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefP, coefficients);
-                ref float coefR = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefQ, coefficients);
-                ref float coefD = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefR, coefficients);
-                ref double countRef = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_sums);
-                ref double sumGradRef = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref countRef, _totalStatistics);
-                ref double sumGradCenteredRef = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumGradRef, _totalStatistics);
-                ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
-                ref float dx = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S1);
-                ref float dy = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S2);
-                ref float gamma = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S3);
-                ref float stat0 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S4);
-                ref float stat1 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S5);
-                ref double gradSums = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
+                ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
+                ref double sumV = ref Unsafe.Add(ref sumU, coefficients);
+                ref double sumX = ref Unsafe.Add(ref sumV, coefficients);
+                ref double centredTotal = ref Unsafe.Add(ref sumX, coefficients);
+                ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
+                ref double rstd = ref Unsafe.Add(ref mu, statistics);
+                ref double sumA = ref Unsafe.Add(ref rstd, statistics);
+                ref double sumB = ref Unsafe.Add(ref sumA, statistics);
+                ref float coefM = ref MemoryMarshal.GetArrayDataReference(elements);
+                ref float coefP = ref Unsafe.Add(ref coefM, coefficients);
+                ref float coefQ = ref Unsafe.Add(ref coefP, coefficients);
+                ref float coefR = ref Unsafe.Add(ref coefQ, coefficients);
+                ref float coefD = ref Unsafe.Add(ref coefR, coefficients);
+                ref double countRef = ref MemoryMarshal.GetArrayDataReference(_sums);
+                ref double sumGradRef = ref Unsafe.Add(ref countRef, _totalStatistics);
+                ref double sumGradCenteredRef = ref Unsafe.Add(ref sumGradRef, _totalStatistics);
+                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
+                ref float dx = ref Rt.ParallelUnits.At<float>(spans.S1);
+                ref float dy = ref Rt.ParallelUnits.At<float>(spans.S2);
+                ref float gamma = ref Rt.ParallelUnits.At<float>(spans.S3);
+                ref float stat0 = ref Rt.ParallelUnits.At<float>(spans.S4);
+                ref float stat1 = ref Rt.ParallelUnits.At<float>(spans.S5);
+                ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
                 int parameters = _parameters;
                 int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);
                 for (int block = firstBlock; block < lastBlock; block++)
@@ -1016,59 +1027,59 @@ namespace Layers
                     nint xo = b_c * (e_h * e_w);
                     nint so = b_c;
                     nint po = b_c;
-                    ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
-                    ref float dyb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, xo);
-                    ref float dxb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, xo);
+                    ref float xb = ref Unsafe.Add(ref x, xo);
+                    ref float dyb = ref Unsafe.Add(ref dy, xo);
+                    ref float dxb = ref Unsafe.Add(ref dx, xo);
                     for (int s = 0; s < statistics; s++)
                     {
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so + s);
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s) = global::NormKernels.Runtime.Statistics.InverseStd(global::System.Runtime.CompilerServices.Unsafe.Add(ref stat1, so + s), epsilon);
+                        Unsafe.Add(ref mu, s) = Unsafe.Add(ref stat0, so + s);
+                        Unsafe.Add(ref rstd, s) = Rt.Statistics.InverseStd(Unsafe.Add(ref stat1, so + s), epsilon);
                     }
                     coefM = (float)(-mu);
                     // Gradient shift: each fold index's first dy.
                     coefD = dyb;
-                    new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
+                    new Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientReduce<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientReduce<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientReduce<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector512: GradientReduce<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector256: GradientReduce<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector128: GradientReduce<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        default: GradientReduce<Rt.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
                     }
                     // dbeta += U, dgamma += V * rstd per parameter: this shard's share.
                     double shift = coefD, center = -(double)coefM;
                     double u = sumU + localCount * statistics / coefficients * shift;
                     double v = sumV + shift * sumX + (center - mu) * u;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, po) += u;
-                    global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, parameters + po) += v * rstd;
+                    Unsafe.Add(ref gradSums, po) += u;
+                    Unsafe.Add(ref gradSums, parameters + po) += v * rstd;
                     // Per statistic, from the sums of every shard: Q = -r^3 * B / M and R = -r * A / M with M the total count.
                     for (int s = 0; s < statistics; s++)
                     {
-                        double r = global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s);
-                        double total = global::System.Runtime.CompilerServices.Unsafe.Add(ref countRef, so + s);
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, s) = -r * r * r * global::System.Runtime.CompilerServices.Unsafe.Add(ref sumGradCenteredRef, so + s) / total;
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, s) = -r * global::System.Runtime.CompilerServices.Unsafe.Add(ref sumGradRef, so + s) / total;
+                        double r = Unsafe.Add(ref rstd, s);
+                        double total = Unsafe.Add(ref countRef, so + s);
+                        Unsafe.Add(ref sumB, s) = -r * r * r * Unsafe.Add(ref sumGradCenteredRef, so + s) / total;
+                        Unsafe.Add(ref sumA, s) = -r * Unsafe.Add(ref sumGradRef, so + s) / total;
                     }
                     // dx = dy * P + (x - mean) * Q + R per fold index, run as the backward runs it: (dy - dz) * P + (x - mf) * Q + R' with
                     // R' = R + dz * P + (mf - mean) * Q in double.
-                    double coefp = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po) * rstd, coefq = sumB;
+                    double coefp = (double)Unsafe.Add(ref gamma, po) * rstd, coefq = sumB;
                     double shiftR = coefD, centerR = -(double)coefM;
                     coefP = (float)coefp;
                     coefQ = (float)coefq;
                     coefR = (float)(sumA + shiftR * coefp + (centerR - mu) * coefq);
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientApply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientApply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientApply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        default: GradientApply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case KernelPath.Vector512: GradientApply<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case KernelPath.Vector256: GradientApply<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case KernelPath.Vector128: GradientApply<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        default: GradientApply<Rt.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
                     }
                 }
             }
         }
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_c, nint e_h, nint e_w) : global::NormKernels.Runtime.INest<float>
+        private readonly struct Nest(nint e_n, nint e_c, nint e_h, nint e_w) : Rt.INest<float>
         {
             public int BlockCount => (int)e_c;
             public int StatisticCount => 1;
@@ -1103,7 +1114,7 @@ namespace Layers
             }
 
             /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [n]=R [h w]=R.</summary>
-            public void Statistics<TK, TS, TV>(ref float x, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+            public void Statistics<TK, TS, TV>(ref float x, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
                 nint len0 = e_n;
                 nint st_x0 = (e_c * e_h * e_w);
@@ -1113,12 +1124,12 @@ namespace Layers
                 {
                     nint x1 = i0 * st_x0;
                     // Innermost: a contiguous reduced run.
-                    global::NormKernels.Runtime.Runs<TS, TV, float>.Reduce<TK>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), len1, shift, ref sum, ref sq);
+                    Rt.Runs<TS, TV, float>.Reduce<TK>(ref Unsafe.Add(ref x, x1), len1, shift, ref sum, ref sq);
                 }
             }
 
             /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [n]=- [h w]=-.</summary>
-            public void Apply<TK, TS, TV>(ref float x, ref float y, nint from0, nint to0, ref float a, ref float b, ref float c, ref float g, ref float h) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+            public void Apply<TK, TS, TV>(ref float x, ref float y, nint from0, nint to0, ref float a, ref float b, ref float c, ref float g, ref float h) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
                 nint len0 = e_n;
                 nint st_x0 = (e_c * e_h * e_w);
@@ -1128,14 +1139,14 @@ namespace Layers
                 {
                     nint x1 = i0 * st_x0;
                     // Innermost: a contiguous run, coefficients constant along it.
-                    global::NormKernels.Runtime.Runs<TS, TV, float>.Apply<TK, global::NormKernels.Runtime.Splat>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
+                    Rt.Runs<TS, TV, float>.Apply<TK, Rt.Splat>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
                 }
             }
 
         }
 
         /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
-        private static void GradientReduce<TS, TV>(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+        private static void GradientReduce<TS, TV>(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct
         {
             nint len0 = e_n;
             nint st_x0 = (e_c * e_h * e_w);
@@ -1144,12 +1155,12 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                global::NormKernels.Runtime.GradientRuns<TS, TV, float>.Reduce(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
+                Rt.GradientRuns<TS, TV, float>.Reduce(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
             }
         }
 
         /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+        private static void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, Rt.ISimd<TV, float> where TV : struct
         {
             nint len0 = e_n;
             nint st_x0 = (e_c * e_h * e_w);
@@ -1158,7 +1169,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                global::NormKernels.Runtime.GradientRuns<TS, TV, float>.Apply<global::NormKernels.Runtime.Splat>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
+                Rt.GradientRuns<TS, TV, float>.Apply<Rt.Splat>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), ref Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
             }
         }
 

@@ -4,6 +4,15 @@
 
 namespace Layers
 {
+    using System;
+    using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
+    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
+    using Intrinsics = global::System.Runtime.Intrinsics;
+    using Tensors = global::System.Numerics.Tensors;
+    using KernelPath = global::NormKernels.KernelPath;
+    using Rt = global::NormKernels.Runtime;
+    using NK = global::NormKernels;
+
     /// <remarks>
     /// Generated normalization layer: layout NHWC, reduced axes C,H,W, 4 groups, standardize, affine per channel.
     /// <para>Plan. Axes (outermost first): n=K, h=R, w=R, grp=K+param, cpg=R+param+accumulated; pattern K R K R.</para>
@@ -14,7 +23,9 @@ namespace Layers
     /// <para>Paths: Vector512 (AVX-512), Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the innermost extents.</para>
     /// <para>Threads: the static kernels (ForwardTraining, BackwardTraining, ShardStatistics, StatisticCount) keep no state and may run from any number of threads at once. On one instance, inference-mode Forward calls (Training false) may run from any number of threads at once; a training-mode Forward, any Backward and ZeroGrad write the instance's state (saved batch statistics, WeightGrad and BiasGrad) and need the instance alone: a call that would overlap another call on the same instance that it cannot share with is refused with an InvalidOperationException before it reads or writes anything (nothing waits). Changing Weight, Bias, Epsilon or Training while a call runs is not detected. Use one instance per thread for parallel training.</para>
     /// </remarks>
-    partial class GroupNormNhwc : global::NormKernels.INormalizationLayer
+    [global::System.CodeDom.Compiler.GeneratedCode("NormKernels.Generators", "1.0.0.0")]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
+    partial class GroupNormNhwc : NK.INormalizationLayer
     {
         private const int GroupCount = 4;
         private readonly int _channels;
@@ -26,7 +37,7 @@ namespace Layers
         private float _savedEpsilon;
         // What Backward checks its arguments against: the dims and sampled input elements of the last training Forward.
         private readonly int[] _savedDims = new int[4];
-        private readonly float[] _fingerprint = new float[global::NormKernels.Runtime.Fingerprint.Count];
+        private readonly float[] _fingerprint = new float[Rt.Fingerprint.Count];
         // The thread contract (see the class remarks): > 0 inference Forward calls running, -1 a call that writes the instance's state.
         private int _guard;
 
@@ -35,9 +46,9 @@ namespace Layers
         /// <param name="epsilon">Added to the variance inside the square root.</param>
         public GroupNormNhwc(int channels, float epsilon = 1E-05f)
         {
-            global::NormKernels.Runtime.Checks.Size(channels, nameof(channels));
-            global::NormKernels.Runtime.Checks.Divisible(channels, GroupCount, nameof(channels));
-            global::NormKernels.Runtime.Checks.Epsilon(epsilon, nameof(epsilon));
+            Rt.Checks.Size(channels, nameof(channels));
+            Rt.Checks.Divisible(channels, GroupCount, nameof(channels));
+            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
             _channels = channels;
             _epsilon = epsilon;
             Weight = new float[channels];
@@ -55,55 +66,55 @@ namespace Layers
         public float Epsilon
         {
             get => _epsilon;
-            set { global::NormKernels.Runtime.Checks.Epsilon(value, nameof(Epsilon)); _epsilon = value; }
+            set { Rt.Checks.Epsilon(value, nameof(Epsilon)); _epsilon = value; }
         }
         /// <summary>Statistics are per sample, so training and inference compute the same output; training also checks each statistic has more than one value and saves the statistics for Backward (so a training-mode Forward needs the instance alone, while inference-mode Forward calls may share it between threads).</summary>
         public bool Training { get; set; } = true;
         /// <summary>The instruction-set path the last Forward ran on (the narrowest of its passes).</summary>
-        public global::NormKernels.KernelPath LastPath { get; private set; }
+        public KernelPath LastPath { get; private set; }
 
         /// <summary>The batch mean per statistic from the last training Forward.</summary>
-        public global::System.ReadOnlySpan<float> BatchMean => _batchStatistic0;
+        public ReadOnlySpan<float> BatchMean => _batchStatistic0;
         /// <summary>The biased batch variance per statistic from the last training Forward.</summary>
-        public global::System.ReadOnlySpan<float> BatchVariance => _batchStatistic1;
+        public ReadOnlySpan<float> BatchVariance => _batchStatistic1;
 
-        string global::NormKernels.INormalizationLayer<float>.Layout => "NHWC";
-        string global::NormKernels.INormalizationLayer<float>.Axes => "C,H,W";
-        int global::NormKernels.INormalizationLayer<float>.Groups => 4;
-        global::NormKernels.NormKind global::NormKernels.INormalizationLayer<float>.Kind => global::NormKernels.NormKind.Standardize;
-        global::NormKernels.AffineMode global::NormKernels.INormalizationLayer<float>.Affine => global::NormKernels.AffineMode.PerChannel;
-        float[]? global::NormKernels.INormalizationLayer<float>.RunningMean => null;
-        float[]? global::NormKernels.INormalizationLayer<float>.RunningVar => null;
+        string NK.INormalizationLayer<float>.Layout => "NHWC";
+        string NK.INormalizationLayer<float>.Axes => "C,H,W";
+        int NK.INormalizationLayer<float>.Groups => 4;
+        NK.NormKind NK.INormalizationLayer<float>.Kind => NK.NormKind.Standardize;
+        NK.AffineMode NK.INormalizationLayer<float>.Affine => NK.AffineMode.PerChannel;
+        float[]? NK.INormalizationLayer<float>.RunningMean => null;
+        float[]? NK.INormalizationLayer<float>.RunningVar => null;
 
         /// <summary>Normalizes <paramref name="input"/> (NHWC, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
-        public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int h, int w, int c)
+        public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c)
         {
             CheckShape(input.Length, output.Length, n, h, w, c);
-            global::NormKernels.Runtime.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, output, nameof(output));
+            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
+            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
             bool training = Training; // read once: it decides the checks and the path
-            if (training) global::NormKernels.Runtime.Checks.MoreThanOneValue(CountPerStatistic(n, h, w, c), nameof(h), "h, w, c / groups");
+            if (training) Rt.Checks.MoreThanOneValue(CountPerStatistic(n, h, w, c), nameof(h), "h, w, c / groups");
             int statistics = StatisticCount(n, h, w, c);
             if (!training)
             {
                 // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
-                global::NormKernels.Runtime.CallGuard.EnterShared(ref _guard, "GroupNormNhwc.Forward (inference)");
+                Rt.CallGuard.EnterShared(ref _guard, "GroupNormNhwc.Forward (inference)");
                 float[] scratch0 = global::System.Buffers.ArrayPool<float>.Shared.Rent(statistics);
                 float[] scratch1 = global::System.Buffers.ArrayPool<float>.Shared.Rent(statistics);
                 try
                 {
-                    LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), Weight, Bias, new global::System.Span<float>(scratch0, 0, statistics), new global::System.Span<float>(scratch1, 0, statistics), _epsilon, null);
+                    LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), Weight, Bias, new Span<float>(scratch0, 0, statistics), new Span<float>(scratch1, 0, statistics), _epsilon, null);
                 }
                 finally
                 {
                     global::System.Buffers.ArrayPool<float>.Shared.Return(scratch0);
                     global::System.Buffers.ArrayPool<float>.Shared.Return(scratch1);
-                    global::NormKernels.Runtime.CallGuard.ExitShared(ref _guard);
+                    Rt.CallGuard.ExitShared(ref _guard);
                 }
                 return;
             }
             // Saves statistics, dims and fingerprint for Backward: this instance alone.
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "GroupNormNhwc.Forward (training)");
+            Rt.CallGuard.EnterExclusive(ref _guard, "GroupNormNhwc.Forward (training)");
             try
             {
                 // Every field read once: the kernel writes through pointers into these very arrays.
@@ -117,7 +128,7 @@ namespace Layers
                 }
                 float epsilonValue = _epsilon;
                 // The input as given, before the kernel runs (in place, it is overwritten).
-                global::NormKernels.Runtime.Fingerprint.Take(input, _fingerprint);
+                Rt.Fingerprint.Take(input, _fingerprint);
                 _savedLength = -1;
                 LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), Weight, Bias, batchStatistic0, batchStatistic1, epsilonValue, batchMeanResidual);
                 _savedDims[0] = n;
@@ -129,104 +140,104 @@ namespace Layers
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
-        void global::NormKernels.INormalizationLayer<float>.Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, global::System.ReadOnlySpan<int> dims)
+        void NK.INormalizationLayer<float>.Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NHWC", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NHWC", nameof(dims));
             Forward(input, output, dims[0], dims[1], dims[2], dims[3]);
         }
 
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NHWC in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
-        public void Forward(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Numerics.Tensors.TensorSpan<float> output)
+        public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.Span<int> outputDims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            global::System.Span<float> outputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in output, "NHWC", nameof(output), outputDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, outputDims, nameof(output), "NHWC");
+            Span<int> dims = stackalloc int[4];
+            Span<int> outputDims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NHWC", nameof(output), outputDims);
+            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NHWC");
             Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3]);
         }
 
         private static int CheckShape(int inputLength, int outputLength, int n, int h, int w, int c)
         {
-            global::NormKernels.Runtime.Checks.Positive(n, nameof(n));
-            global::NormKernels.Runtime.Checks.Positive(h, nameof(h));
-            global::NormKernels.Runtime.Checks.Positive(w, nameof(w));
-            global::NormKernels.Runtime.Checks.Positive(c, nameof(c));
-            global::NormKernels.Runtime.Checks.Divisible(c, GroupCount, nameof(c));
-            int count = global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(1, n, "n", "n, h, w, c"), h, "h", "n, h, w, c"), w, "w", "n, h, w, c"), c, "c", "n, h, w, c");
-            global::NormKernels.Runtime.Checks.Length(inputLength, count, "input", "n, h, w, c");
-            global::NormKernels.Runtime.Checks.Length(outputLength, count, "output", "n, h, w, c");
+            Rt.Checks.Positive(n, nameof(n));
+            Rt.Checks.Positive(h, nameof(h));
+            Rt.Checks.Positive(w, nameof(w));
+            Rt.Checks.Positive(c, nameof(c));
+            Rt.Checks.Divisible(c, GroupCount, nameof(c));
+            int count = Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, h, w, c"), h, "h", "n, h, w, c"), w, "w", "n, h, w, c"), c, "c", "n, h, w, c");
+            Rt.Checks.Length(inputLength, count, "input", "n, h, w, c");
+            Rt.Checks.Length(outputLength, count, "output", "n, h, w, c");
             return count;
         }
 
         /// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (n, groups).</summary>
         public static int StatisticCount(int n, int h, int w, int c)
         {
-            global::NormKernels.Runtime.Checks.Positive(n, nameof(n));
-            global::NormKernels.Runtime.Checks.Positive(h, nameof(h));
-            global::NormKernels.Runtime.Checks.Positive(w, nameof(w));
-            global::NormKernels.Runtime.Checks.Positive(c, nameof(c));
-            global::NormKernels.Runtime.Checks.Divisible(c, GroupCount, nameof(c));
-            return global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(1, n, "n", "n, groups"), GroupCount, "c", "n, groups", "groups");
+            Rt.Checks.Positive(n, nameof(n));
+            Rt.Checks.Positive(h, nameof(h));
+            Rt.Checks.Positive(w, nameof(w));
+            Rt.Checks.Positive(c, nameof(c));
+            Rt.Checks.Divisible(c, GroupCount, nameof(c));
+            return Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, groups"), GroupCount, "c", "n, groups", "groups");
         }
 
-        private static long CountPerStatistic(int n, int h, int w, int c) => global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(1, h, "h", "h, w, c / groups"), w, "w", "h, w, c / groups"), (c / GroupCount), "c", "h, w, c / groups", "c / groups");
+        private static long CountPerStatistic(int n, int h, int w, int c) => Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, h, "h", "h, w, c / groups"), w, "w", "h, w, c / groups"), (c / GroupCount), "c", "h, w, c / groups", "c / groups");
 
         private static int ParameterCount(int n, int h, int w, int c) => c;
 
-        private static global::NormKernels.KernelPath ChoosePath(bool training, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) => global::NormKernels.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
+        private static KernelPath ChoosePath(bool training, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) => NK.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
 
-        private static void CheckKernel(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int h, int w, int c, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, int statisticsLength0, int statisticsLength1, float epsilon, bool training)
+        private static void CheckKernel(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int statisticsLength0, int statisticsLength1, float epsilon, bool training)
         {
             CheckShape(input.Length, output.Length, n, h, w, c);
             int parameters = ParameterCount(n, h, w, c);
-            global::NormKernels.Runtime.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(bias.Length, parameters, nameof(bias), "one per channel (c)");
+            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
+            Rt.Checks.VectorLength(bias.Length, parameters, nameof(bias), "one per channel (c)");
             int statistics = StatisticCount(n, h, w, c);
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, groups");
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, groups");
-            global::NormKernels.Runtime.Checks.Epsilon(epsilon, nameof(epsilon));
-            if (training) global::NormKernels.Runtime.Checks.MoreThanOneValue(CountPerStatistic(n, h, w, c), nameof(h), "h, w, c / groups");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, output, nameof(output));
+            Rt.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, groups");
+            Rt.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, groups");
+            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
+            if (training) Rt.Checks.MoreThanOneValue(CountPerStatistic(n, h, w, c), nameof(h), "h, w, c / groups");
+            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
         }
 
         /// <summary>Training forward on caller-owned buffers: batch statistics (mean and biased variance, one per statistic, see StatisticCount) are written and used to normalize. Weight and bias: one per channel (c). Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath ForwardTraining(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int h, int w, int c, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, global::System.Span<float> mean, global::System.Span<float> variance, float epsilon)
+        public static KernelPath ForwardTraining(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
         {
             CheckKernel(input, output, n, h, w, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            global::NormKernels.Runtime.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
+            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
+            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
+            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
+            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
             return RunTraining(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, bias, mean, variance, epsilon, null);
         }
 
         /// <summary>ForwardTraining on tensors: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major); output of the same shape.</summary>
-        public static global::NormKernels.KernelPath ForwardTraining(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Numerics.Tensors.TensorSpan<float> output, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, global::System.Span<float> mean, global::System.Span<float> variance, float epsilon)
+        public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.Span<int> outputDims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            global::System.Span<float> outputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in output, "NHWC", nameof(output), outputDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, outputDims, nameof(output), "NHWC");
+            Span<int> dims = stackalloc int[4];
+            Span<int> outputDims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NHWC", nameof(output), outputDims);
+            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NHWC");
             return ForwardTraining(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3], weight, bias, mean, variance, epsilon);
         }
 
         /// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static global::NormKernels.KernelPath ForwardTrainingOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int h, int w, int c, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> bias, global::System.Span<float> mean, global::System.Span<float> variance, float epsilon) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops
         {
             CheckKernel(input, output, n, h, w, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            global::NormKernels.Runtime.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
+            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
+            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
+            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
+            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
+            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
             return TrainingCore<TOps>(path, input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, bias, mean, variance, epsilon, null);
         }
 
@@ -238,7 +249,7 @@ namespace Layers
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
         public void ZeroGrad()
         {
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "GroupNormNhwc.ZeroGrad");
+            Rt.CallGuard.EnterExclusive(ref _guard, "GroupNormNhwc.ZeroGrad");
             try
             {
                 global::System.Array.Clear(WeightGrad);
@@ -246,7 +257,7 @@ namespace Layers
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
@@ -257,106 +268,106 @@ namespace Layers
         /// when <paramref name="input"/> differs bitwise from that Forward's input at one of 16 positions sampled evenly over the tensor (first and last included; it catches another tensor,
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
-        public void Backward(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int h, int w, int c)
+        public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c)
         {
             int count = CheckShape(input.Length, input.Length, n, h, w, c);
-            global::NormKernels.Runtime.Checks.Length(outputGrad.Length, count, "outputGrad", "n, h, w, c");
-            global::NormKernels.Runtime.Checks.Length(inputGrad.Length, count, "inputGrad", "n, h, w, c");
-            global::NormKernels.Runtime.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-            global::System.ReadOnlySpan<int> givenDims = stackalloc int[] { n, h, w, c };
+            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, h, w, c");
+            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, h, w, c");
+            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
+            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
+            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
+            ReadOnlySpan<int> givenDims = stackalloc int[] { n, h, w, c };
             // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "GroupNormNhwc.Backward");
+            Rt.CallGuard.EnterExclusive(ref _guard, "GroupNormNhwc.Backward");
             try
             {
-                global::NormKernels.Runtime.Checks.SavedStatistics(_savedLength, input.Length, nameof(input));
-                global::NormKernels.Runtime.Checks.SavedDims(_savedDims, givenDims, "NHWC");
-                global::NormKernels.Runtime.Fingerprint.Check<float>(_fingerprint, input, nameof(input));
+                Rt.Checks.SavedStatistics(_savedLength, input.Length, nameof(input));
+                Rt.Checks.SavedDims(_savedDims, givenDims, "NHWC");
+                Rt.Fingerprint.Check<float>(_fingerprint, input, nameof(input));
                 LastPath = RunBackward(ChooseBackwardPath((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, outputGrad, inputGrad, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), Weight, _batchStatistic0, _batchStatistic1, _savedEpsilon, false, WeightGrad, BiasGrad);
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
-        void global::NormKernels.INormalizationLayer<float>.Backward(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, global::System.ReadOnlySpan<int> dims)
+        void NK.INormalizationLayer<float>.Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NHWC", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NHWC", nameof(dims));
             Backward(input, outputGrad, inputGrad, dims[0], dims[1], dims[2], dims[3]);
         }
 
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NHWC, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
-        public void Backward(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> outputGrad, global::System.Numerics.Tensors.TensorSpan<float> inputGrad)
+        public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.Span<int> outputGradDims = stackalloc int[4];
-            global::System.Span<int> inputGradDims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            global::System.ReadOnlySpan<float> outputGradSpan = global::NormKernels.Runtime.TensorArgs.Dense(in outputGrad, "NHWC", nameof(outputGrad), outputGradDims);
-            global::System.Span<float> inputGradSpan = global::NormKernels.Runtime.TensorArgs.Dense(in inputGrad, "NHWC", nameof(inputGrad), inputGradDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, outputGradDims, nameof(outputGrad), "NHWC");
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, inputGradDims, nameof(inputGrad), "NHWC");
+            Span<int> dims = stackalloc int[4];
+            Span<int> outputGradDims = stackalloc int[4];
+            Span<int> inputGradDims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
+            ReadOnlySpan<float> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NHWC", nameof(outputGrad), outputGradDims);
+            Span<float> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NHWC", nameof(inputGrad), inputGradDims);
+            Rt.TensorArgs.SameShape(dims, outputGradDims, nameof(outputGrad), "NHWC");
+            Rt.TensorArgs.SameShape(dims, inputGradDims, nameof(inputGrad), "NHWC");
             Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2], dims[3]);
         }
 
-        private static void CheckBackward(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int h, int w, int c, global::System.ReadOnlySpan<float> weight, int statisticsLength0, int statisticsLength1, float epsilon, int weightGradLength, int biasGradLength, bool constant)
+        private static void CheckBackward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, int statisticsLength0, int statisticsLength1, float epsilon, int weightGradLength, int biasGradLength, bool constant)
         {
             int count = CheckShape(input.Length, input.Length, n, h, w, c);
-            global::NormKernels.Runtime.Checks.Length(outputGrad.Length, count, "outputGrad", "n, h, w, c");
-            global::NormKernels.Runtime.Checks.Length(inputGrad.Length, count, "inputGrad", "n, h, w, c");
+            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, h, w, c");
+            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, h, w, c");
             int parameters = ParameterCount(n, h, w, c);
-            global::NormKernels.Runtime.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
+            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
+            Rt.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
+            Rt.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
             int statistics = StatisticCount(n, h, w, c);
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, groups");
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, groups");
-            global::NormKernels.Runtime.Checks.Epsilon(epsilon, nameof(epsilon));
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
+            Rt.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, groups");
+            Rt.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, groups");
+            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
+            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
+            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
         }
 
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath BackwardTraining(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int h, int w, int c, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> mean, global::System.ReadOnlySpan<float> variance, float epsilon, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad)
+        public static KernelPath BackwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad)
         {
             CheckBackward(input, outputGrad, inputGrad, n, h, w, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
             return RunBackward(ChooseBackwardPath((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, outputGrad, inputGrad, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
         /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath BackwardTrainingOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int h, int w, int c, global::System.ReadOnlySpan<float> weight, global::System.ReadOnlySpan<float> mean, global::System.ReadOnlySpan<float> variance, float epsilon, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             CheckBackward(input, outputGrad, inputGrad, n, h, w, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
+            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
-        private static global::NormKernels.KernelPath RunTraining(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual) =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Training(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        private static global::NormKernels.KernelPath TrainingCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> beta, global::System.Span<float> stat0, global::System.Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Training<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static KernelPath RunTraining(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> stat0, Span<float> stat1, float epsilon, float[]? meanResidual) =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static KernelPath TrainingCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> stat0, Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
 
-        private static global::NormKernels.KernelPath RunBackward(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.ReadOnlySpan<float> stat1, float epsilon, bool constant, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad)
+        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad)
         {
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? BackwardCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_h, e_w, e_grp, e_cpg, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
-                : BackwardCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_h, e_w, e_grp, e_cpg, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+            return Intrinsics.Arm.AdvSimd.IsSupported
+                ? BackwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_h, e_w, e_grp, e_cpg, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
+                : BackwardCore<Rt.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_h, e_w, e_grp, e_cpg, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
         }
 
-        private static global::NormKernels.KernelPath ChooseBackwardPath(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg)
+        private static KernelPath ChooseBackwardPath(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg)
         {
-            return global::NormKernels.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
+            return NK.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
         }
 
-        private static global::NormKernels.KernelPath BackwardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.ReadOnlySpan<float> gamma, global::System.ReadOnlySpan<float> stat0, global::System.ReadOnlySpan<float> stat1, float epsilon, bool constant, global::System.Span<float> weightGrad, global::System.Span<float> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             int statistics = (int)e_grp;
             int coefficients = (int)(e_grp * e_cpg);
@@ -364,15 +375,15 @@ namespace Layers
             // Units: fixed groups of consecutive blocks (n); each group sums its parameter gradients into its own partial.
             int blocks = (int)e_n;
             int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);
+            int workers = NK.Parallelism.Workers(input.Length, groups);
             double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
+            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
             double[][] doubles = workerScratch.Doubles;
             float[][] elements = workerScratch.Elements;
             try
             {
-                new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                global::NormKernels.Runtime.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_h, e_w, e_grp, e_cpg, epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials), input, inputGrad, outputGrad, gamma, global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat0), stat0.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat1), stat1.Length));
+                new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
+                Rt.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_h, e_w, e_grp, e_cpg, epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials), input, inputGrad, outputGrad, gamma, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length));
                 // Parameter gradients accumulate (PyTorch): add the groups' partials in group order.
                 for (int p = 0; p < parameters; p++)
                 {
@@ -394,9 +405,9 @@ namespace Layers
             return path;
         }
 
-        private readonly struct BackwardGroup<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, float _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[][] _doubles, float[][] _elements, double[] _gradPartials) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct BackwardGroup<TOps>(KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, float _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[][] _doubles, float[][] _elements, double[] _gradPartials) : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
         {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
+            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
             {
                 float epsilon = _epsilon;
                 bool constant = _constant;
@@ -405,26 +416,26 @@ namespace Layers
                 double count = (double)(e_h * e_w * e_cpg);
                 double[] doubles = _doubles[worker];
                 float[] elements = _elements[worker];
-                ref double sumU = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sumV = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumU, coefficients);
-                ref double sumX = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumV, coefficients);
-                ref double centredTotal = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumX, coefficients);
-                ref double mu = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref centredTotal, statistics);
-                ref double rstd = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, statistics);
-                ref double sumA = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, statistics);
-                ref double sumB = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, statistics);
-                ref float coefM = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefP = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, coefficients);
-                ref float coefQ = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefP, coefficients);
-                ref float coefR = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefQ, coefficients);
-                ref float coefD = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref coefR, coefficients);
-                ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
-                ref float dx = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S1);
-                ref float dy = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S2);
-                ref float gamma = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S3);
-                ref float stat0 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S4);
-                ref float stat1 = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S5);
-                ref double gradSums = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
+                ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
+                ref double sumV = ref Unsafe.Add(ref sumU, coefficients);
+                ref double sumX = ref Unsafe.Add(ref sumV, coefficients);
+                ref double centredTotal = ref Unsafe.Add(ref sumX, coefficients);
+                ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
+                ref double rstd = ref Unsafe.Add(ref mu, statistics);
+                ref double sumA = ref Unsafe.Add(ref rstd, statistics);
+                ref double sumB = ref Unsafe.Add(ref sumA, statistics);
+                ref float coefM = ref MemoryMarshal.GetArrayDataReference(elements);
+                ref float coefP = ref Unsafe.Add(ref coefM, coefficients);
+                ref float coefQ = ref Unsafe.Add(ref coefP, coefficients);
+                ref float coefR = ref Unsafe.Add(ref coefQ, coefficients);
+                ref float coefD = ref Unsafe.Add(ref coefR, coefficients);
+                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
+                ref float dx = ref Rt.ParallelUnits.At<float>(spans.S1);
+                ref float dy = ref Rt.ParallelUnits.At<float>(spans.S2);
+                ref float gamma = ref Rt.ParallelUnits.At<float>(spans.S3);
+                ref float stat0 = ref Rt.ParallelUnits.At<float>(spans.S4);
+                ref float stat1 = ref Rt.ParallelUnits.At<float>(spans.S5);
+                ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
                 int parameters = _parameters;
                 int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);
                 for (int block = firstBlock; block < lastBlock; block++)
@@ -435,13 +446,13 @@ namespace Layers
                     nint xo = b_n * (e_h * e_w * e_grp * e_cpg);
                     nint so = b_n * e_grp;
                     nint po = (nint)0;
-                    ref float xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
-                    ref float dyb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, xo);
-                    ref float dxb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, xo);
+                    ref float xb = ref Unsafe.Add(ref x, xo);
+                    ref float dyb = ref Unsafe.Add(ref dy, xo);
+                    ref float dxb = ref Unsafe.Add(ref dx, xo);
                     for (int s = 0; s < statistics; s++)
                     {
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so + s);
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s) = global::NormKernels.Runtime.Statistics.InverseStd(global::System.Runtime.CompilerServices.Unsafe.Add(ref stat1, so + s), epsilon);
+                        Unsafe.Add(ref mu, s) = Unsafe.Add(ref stat0, so + s);
+                        Unsafe.Add(ref rstd, s) = Rt.Statistics.InverseStd(Unsafe.Add(ref stat1, so + s), epsilon);
                     }
                     for (nint i_grp = 0; i_grp < e_grp; i_grp++)
                     {
@@ -450,7 +461,7 @@ namespace Layers
                         for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
                         {
                             nint m_f2 = m_f1 + i_cpg;
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, m_f2) = (float)(-global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, m_s1));
+                            Unsafe.Add(ref coefM, m_f2) = (float)(-Unsafe.Add(ref mu, m_s1));
                         }
                     }
                     // Gradient shift: each fold index's first dy.
@@ -462,19 +473,19 @@ namespace Layers
                         {
                             nint dz_x2 = dz_x1 + i_cpg;
                             nint dz_f2 = dz_f1 + i_cpg;
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, dz_f2) = global::System.Runtime.CompilerServices.Unsafe.Add(ref dyb, dz_x2);
+                            Unsafe.Add(ref coefD, dz_f2) = Unsafe.Add(ref dyb, dz_x2);
                         }
                     }
-                    new global::System.Span<double>(doubles, 0, 3 * coefficients).Clear();
+                    new Span<double>(doubles, 0, 3 * coefficients).Clear();
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientReduce<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientReduce<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientReduce<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector512: GradientReduce<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector256: GradientReduce<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        case KernelPath.Vector128: GradientReduce<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
+                        default: GradientReduce<Rt.Scalar<float>, float>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
                     }
-                    new global::System.Span<double>(doubles, 3 * coefficients, statistics).Clear();
-                    new global::System.Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
+                    new Span<double>(doubles, 3 * coefficients, statistics).Clear();
+                    new Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
                     // The lanes summed U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf) and, exactly in double, X = sum (x - mf) per fold index,
                     // mf the mean rounded to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U
                     // come back in double.
@@ -488,7 +499,7 @@ namespace Layers
                         {
                             nint x_f2 = x_f1 + i_cpg;
                             nint x_p2 = x_p1 + i_cpg;
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref centredTotal, x_s1) += global::System.Runtime.CompilerServices.Unsafe.Add(ref sumX, x_f2);
+                            Unsafe.Add(ref centredTotal, x_s1) += Unsafe.Add(ref sumX, x_f2);
                         }
                     }
                     // The mean in double: the saved one (rounded to the element type) corrected by the exact sum of x - mf over its statistic.
@@ -496,7 +507,7 @@ namespace Layers
                     {
                         for (int s = 0; s < statistics; s++)
                         {
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s) = -(double)(float)(-global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, s)) + global::System.Runtime.CompilerServices.Unsafe.Add(ref centredTotal, s) / count;
+                            Unsafe.Add(ref mu, s) = -(double)(float)(-Unsafe.Add(ref mu, s)) + Unsafe.Add(ref centredTotal, s) / count;
                         }
                     }
                     // A = sum g * U, B = sum g * V per statistic; dbeta += U, dgamma += V * rstd per parameter.
@@ -509,23 +520,23 @@ namespace Layers
                         {
                             nint ab_f2 = ab_f1 + i_cpg;
                             nint ab_p2 = ab_p1 + i_cpg;
-                            double g = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po + ab_p2);
-                            double shiftU = global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, ab_f2), centerU = -(double)global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, ab_f2);
-                            double u = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumU, ab_f2) + perIndex * shiftU;
-                            double v = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumV, ab_f2) + shiftU * global::System.Runtime.CompilerServices.Unsafe.Add(ref sumX, ab_f2) + (centerU - global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, ab_s1)) * u;
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, ab_s1) += g * u;
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, ab_s1) += g * v;
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, po + ab_p2) += u;
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, parameters + po + ab_p2) += v * global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, ab_s1);
+                            double g = (double)Unsafe.Add(ref gamma, po + ab_p2);
+                            double shiftU = Unsafe.Add(ref coefD, ab_f2), centerU = -(double)Unsafe.Add(ref coefM, ab_f2);
+                            double u = Unsafe.Add(ref sumU, ab_f2) + perIndex * shiftU;
+                            double v = Unsafe.Add(ref sumV, ab_f2) + shiftU * Unsafe.Add(ref sumX, ab_f2) + (centerU - Unsafe.Add(ref mu, ab_s1)) * u;
+                            Unsafe.Add(ref sumA, ab_s1) += g * u;
+                            Unsafe.Add(ref sumB, ab_s1) += g * v;
+                            Unsafe.Add(ref gradSums, po + ab_p2) += u;
+                            Unsafe.Add(ref gradSums, parameters + po + ab_p2) += v * Unsafe.Add(ref rstd, ab_s1);
                         }
                     }
                     // Per statistic, in place of A and B: Q = -r^3 * B / M and R = -r * A / M (0 with constant statistics).
                     for (int s = 0; s < statistics; s++)
                     {
-                        double r = global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, s);
-                        double q = constant ? 0d : -r * r * r * global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, s) / count;
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, s) = constant ? 0d : -r * global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, s) / count;
-                        global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, s) = q;
+                        double r = Unsafe.Add(ref rstd, s);
+                        double q = constant ? 0d : -r * r * r * Unsafe.Add(ref sumB, s) / count;
+                        Unsafe.Add(ref sumA, s) = constant ? 0d : -r * Unsafe.Add(ref sumA, s) / count;
+                        Unsafe.Add(ref sumB, s) = q;
                     }
                     // dx = dy * P + (x - mean) * Q + R, per fold index, run as (dy - dz) * P + (x - mf) * Q + R' with
                     // R' = R + dz * P + (mf - mean) * Q in double: the lanes only multiply small differences.
@@ -538,19 +549,19 @@ namespace Layers
                         {
                             nint pqr_f2 = pqr_f1 + i_cpg;
                             nint pqr_p2 = pqr_p1 + i_cpg;
-                            double coefp = (double)global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po + pqr_p2) * global::System.Runtime.CompilerServices.Unsafe.Add(ref rstd, pqr_s1), coefq = global::System.Runtime.CompilerServices.Unsafe.Add(ref sumB, pqr_s1);
-                            double shiftR = global::System.Runtime.CompilerServices.Unsafe.Add(ref coefD, pqr_f2), centerR = -(double)global::System.Runtime.CompilerServices.Unsafe.Add(ref coefM, pqr_f2);
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref coefP, pqr_f2) = (float)coefp;
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref coefQ, pqr_f2) = (float)coefq;
-                            global::System.Runtime.CompilerServices.Unsafe.Add(ref coefR, pqr_f2) = (float)(global::System.Runtime.CompilerServices.Unsafe.Add(ref sumA, pqr_s1) + shiftR * coefp + (centerR - global::System.Runtime.CompilerServices.Unsafe.Add(ref mu, pqr_s1)) * coefq);
+                            double coefp = (double)Unsafe.Add(ref gamma, po + pqr_p2) * Unsafe.Add(ref rstd, pqr_s1), coefq = Unsafe.Add(ref sumB, pqr_s1);
+                            double shiftR = Unsafe.Add(ref coefD, pqr_f2), centerR = -(double)Unsafe.Add(ref coefM, pqr_f2);
+                            Unsafe.Add(ref coefP, pqr_f2) = (float)coefp;
+                            Unsafe.Add(ref coefQ, pqr_f2) = (float)coefq;
+                            Unsafe.Add(ref coefR, pqr_f2) = (float)(Unsafe.Add(ref sumA, pqr_s1) + shiftR * coefp + (centerR - Unsafe.Add(ref mu, pqr_s1)) * coefq);
                         }
                     }
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientApply<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientApply<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientApply<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        default: GradientApply<global::NormKernels.Runtime.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case KernelPath.Vector512: GradientApply<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case KernelPath.Vector256: GradientApply<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        case KernelPath.Vector128: GradientApply<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
+                        default: GradientApply<Rt.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
                     }
                 }
             }
@@ -560,47 +571,47 @@ namespace Layers
         {
             CheckShape(inputLength, inputLength, n, h, w, c);
             int statistics = StatisticCount(n, h, w, c);
-            global::NormKernels.Runtime.Checks.VectorLength(countLength, statistics, "count", "one per statistic: n, groups");
-            global::NormKernels.Runtime.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: n, groups");
-            global::NormKernels.Runtime.Checks.VectorLength(m2Length, statistics, "m2", "one per statistic: n, groups");
+            Rt.Checks.VectorLength(countLength, statistics, "count", "one per statistic: n, groups");
+            Rt.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: n, groups");
+            Rt.Checks.VectorLength(m2Length, statistics, "m2", "one per statistic: n, groups");
         }
 
-        /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="global::NormKernels.Runtime.Statistics.Merge(global::System.ReadOnlySpan{double}, global::System.ReadOnlySpan{double}, global::System.ReadOnlySpan{double}, global::System.Span{double}, global::System.Span{double}, global::System.Span{double})"/>. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath ShardStatistics(global::System.ReadOnlySpan<float> input, int n, int h, int w, int c, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2)
+        /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="Rt.Statistics.Merge(ReadOnlySpan{double}, ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, Span{double}, Span{double})"/>. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
+        public static KernelPath ShardStatistics(ReadOnlySpan<float> input, int n, int h, int w, int c, Span<double> count, Span<double> mean, Span<double> m2)
         {
             CheckShard(input.Length, n, h, w, c, count.Length, mean.Length, m2.Length);
-            global::NormKernels.Runtime.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? ShardCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), count, mean, m2)
-                : ShardCore<global::NormKernels.Runtime.X86Vector128Ops>(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), count, mean, m2);
+            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
+            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
+            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
+            return Intrinsics.Arm.AdvSimd.IsSupported
+                ? ShardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), count, mean, m2)
+                : ShardCore<Rt.X86Vector128Ops>(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), count, mean, m2);
         }
 
         /// <summary>ShardStatistics on a tensor: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major).</summary>
-        public static global::NormKernels.KernelPath ShardStatistics(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2)
+        public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<float> input, Span<double> count, Span<double> mean, Span<double> m2)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
+            Span<int> dims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
             return ShardStatistics(inputSpan, dims[0], dims[1], dims[2], dims[3], count, mean, m2);
         }
 
         /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath ShardStatisticsOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, int n, int h, int w, int c, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, int n, int h, int w, int c, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops
         {
             CheckShard(input.Length, n, h, w, c, count.Length, mean.Length, m2.Length);
-            global::NormKernels.Runtime.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
+            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
+            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
+            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
+            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
             return ShardCore<TOps>(path, input, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), count, mean, m2);
         }
 
-        private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, float>.Moments<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, count, mean, m2);
+        private static KernelPath ShardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Moments<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, count, mean, m2);
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) : global::NormKernels.Runtime.INest<float>
+        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) : Rt.INest<float>
         {
             public int BlockCount => (int)e_n;
             public int StatisticCount => (int)e_grp;
@@ -642,16 +653,16 @@ namespace Layers
             }
 
             /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [h w]=R [grp cpg]=A.</summary>
-            public void Statistics<TK, TS, TV>(ref float x, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+            public void Statistics<TK, TS, TV>(ref float x, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
                 nint len0 = (e_h * e_w);
                 nint len1 = (e_grp * e_cpg);
                 // Innermost: rows of the reduced segment, each a contiguous run of accumulators.
-                global::NormKernels.Runtime.Runs<TS, TV, float>.ReduceColumns<TK>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), to0 - from0, len1, ref shift, ref sum, ref sq);
+                Rt.Runs<TS, TV, float>.ReduceColumns<TK>(ref Unsafe.Add(ref x, from0 * len1), to0 - from0, len1, ref shift, ref sum, ref sq);
             }
 
             /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [h w]=- [grp cpg]=F.</summary>
-            public void Apply<TK, TS, TV>(ref float x, ref float y, nint from0, nint to0, ref float a, ref float b, ref float c, ref float g, ref float h) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+            public void Apply<TK, TS, TV>(ref float x, ref float y, nint from0, nint to0, ref float a, ref float b, ref float c, ref float g, ref float h) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
                 nint len0 = (e_h * e_w);
                 nint st_x0 = (e_grp * e_cpg);
@@ -661,22 +672,22 @@ namespace Layers
                 {
                     nint x1 = i0 * st_x0;
                     // Innermost: a contiguous run, coefficients loaded along it.
-                    global::NormKernels.Runtime.Runs<TS, TV, float>.Apply<TK, global::NormKernels.Runtime.Lanes>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
+                    Rt.Runs<TS, TV, float>.Apply<TK, Rt.Lanes>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
                 }
             }
 
         }
 
         /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
-        private static void GradientReduce<TS, TV>(ref float x, ref float dy, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+        private static void GradientReduce<TS, TV>(ref float x, ref float dy, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct
         {
             nint len0 = (e_h * e_w);
             nint len1 = (e_grp * e_cpg);
-            global::NormKernels.Runtime.GradientRuns<TS, TV, float>.ReduceColumns(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, from0 * len1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
+            Rt.GradientRuns<TS, TV, float>.ReduceColumns(ref Unsafe.Add(ref x, from0 * len1), ref Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
         }
 
         /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, global::NormKernels.Runtime.ISimd<TV, float> where TV : struct
+        private static void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, Rt.ISimd<TV, float> where TV : struct
         {
             nint len0 = (e_h * e_w);
             nint st_x0 = (e_grp * e_cpg);
@@ -685,7 +696,7 @@ namespace Layers
             for (nint i0 = from0; i0 < to0; i0++)
             {
                 nint x1 = i0 * st_x0;
-                global::NormKernels.Runtime.GradientRuns<TS, TV, float>.Apply<global::NormKernels.Runtime.Lanes>(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, x1), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
+                Rt.GradientRuns<TS, TV, float>.Apply<Rt.Lanes>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), ref Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
             }
         }
 

@@ -4,6 +4,15 @@
 
 namespace Layers
 {
+    using System;
+    using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
+    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
+    using Intrinsics = global::System.Runtime.Intrinsics;
+    using Tensors = global::System.Numerics.Tensors;
+    using KernelPath = global::NormKernels.KernelPath;
+    using Rt = global::NormKernels.Runtime;
+    using NK = global::NormKernels;
+
     /// <remarks>
     /// Generated normalization layer: layout NTC, reduced axes C, standardize, affine per channel.
     /// <para>Plan. Axes (outermost first): n=K, t=K, c=R+param; pattern K R.</para>
@@ -14,7 +23,9 @@ namespace Layers
     /// <para>Paths: Vector512 (AVX-512), Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the innermost extents.</para>
     /// <para>Threads: the static kernels (ForwardTraining, BackwardTraining, ShardStatistics, StatisticCount) keep no state and may run from any number of threads at once. On one instance, inference-mode Forward calls (Training false) may run from any number of threads at once; a training-mode Forward, any Backward and ZeroGrad write the instance's state (saved batch statistics, WeightGrad and BiasGrad) and need the instance alone: a call that would overlap another call on the same instance that it cannot share with is refused with an InvalidOperationException before it reads or writes anything (nothing waits). Changing Weight, Bias, Epsilon or Training while a call runs is not detected. Use one instance per thread for parallel training.</para>
     /// </remarks>
-    partial class LayerNormNtc : global::NormKernels.INormalizationLayer<double>
+    [global::System.CodeDom.Compiler.GeneratedCode("NormKernels.Generators", "1.0.0.0")]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
+    partial class LayerNormNtc : NK.INormalizationLayer<double>
     {
         private readonly int _channels;
         private double _epsilon;
@@ -25,7 +36,7 @@ namespace Layers
         private double _savedEpsilon;
         // What Backward checks its arguments against: the dims and sampled input elements of the last training Forward.
         private readonly int[] _savedDims = new int[3];
-        private readonly double[] _fingerprint = new double[global::NormKernels.Runtime.Fingerprint.Count];
+        private readonly double[] _fingerprint = new double[Rt.Fingerprint.Count];
         // The thread contract (see the class remarks): > 0 inference Forward calls running, -1 a call that writes the instance's state.
         private int _guard;
 
@@ -34,8 +45,8 @@ namespace Layers
         /// <param name="epsilon">Added to the variance inside the square root.</param>
         public LayerNormNtc(int channels, double epsilon = 1E-05d)
         {
-            global::NormKernels.Runtime.Checks.Size(channels, nameof(channels));
-            global::NormKernels.Runtime.Checks.Epsilon(epsilon, nameof(epsilon));
+            Rt.Checks.Size(channels, nameof(channels));
+            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
             _channels = channels;
             _epsilon = epsilon;
             Weight = new double[channels];
@@ -53,55 +64,55 @@ namespace Layers
         public double Epsilon
         {
             get => _epsilon;
-            set { global::NormKernels.Runtime.Checks.Epsilon(value, nameof(Epsilon)); _epsilon = value; }
+            set { Rt.Checks.Epsilon(value, nameof(Epsilon)); _epsilon = value; }
         }
         /// <summary>Statistics are per sample, so training and inference compute the same output; training also checks each statistic has more than one value and saves the statistics for Backward (so a training-mode Forward needs the instance alone, while inference-mode Forward calls may share it between threads).</summary>
         public bool Training { get; set; } = true;
         /// <summary>The instruction-set path the last Forward ran on (the narrowest of its passes).</summary>
-        public global::NormKernels.KernelPath LastPath { get; private set; }
+        public KernelPath LastPath { get; private set; }
 
         /// <summary>The batch mean per statistic from the last training Forward.</summary>
-        public global::System.ReadOnlySpan<double> BatchMean => _batchStatistic0;
+        public ReadOnlySpan<double> BatchMean => _batchStatistic0;
         /// <summary>The biased batch variance per statistic from the last training Forward.</summary>
-        public global::System.ReadOnlySpan<double> BatchVariance => _batchStatistic1;
+        public ReadOnlySpan<double> BatchVariance => _batchStatistic1;
 
-        string global::NormKernels.INormalizationLayer<double>.Layout => "NTC";
-        string global::NormKernels.INormalizationLayer<double>.Axes => "C";
-        int global::NormKernels.INormalizationLayer<double>.Groups => 0;
-        global::NormKernels.NormKind global::NormKernels.INormalizationLayer<double>.Kind => global::NormKernels.NormKind.Standardize;
-        global::NormKernels.AffineMode global::NormKernels.INormalizationLayer<double>.Affine => global::NormKernels.AffineMode.PerChannel;
-        double[]? global::NormKernels.INormalizationLayer<double>.RunningMean => null;
-        double[]? global::NormKernels.INormalizationLayer<double>.RunningVar => null;
+        string NK.INormalizationLayer<double>.Layout => "NTC";
+        string NK.INormalizationLayer<double>.Axes => "C";
+        int NK.INormalizationLayer<double>.Groups => 0;
+        NK.NormKind NK.INormalizationLayer<double>.Kind => NK.NormKind.Standardize;
+        NK.AffineMode NK.INormalizationLayer<double>.Affine => NK.AffineMode.PerChannel;
+        double[]? NK.INormalizationLayer<double>.RunningMean => null;
+        double[]? NK.INormalizationLayer<double>.RunningVar => null;
 
         /// <summary>Normalizes <paramref name="input"/> (NTC, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
-        public void Forward(global::System.ReadOnlySpan<double> input, global::System.Span<double> output, int n, int t, int c)
+        public void Forward(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c)
         {
             CheckShape(input.Length, output.Length, n, t, c);
-            global::NormKernels.Runtime.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, output, nameof(output));
+            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
+            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
             bool training = Training; // read once: it decides the checks and the path
-            if (training) global::NormKernels.Runtime.Checks.MoreThanOneValue(CountPerStatistic(n, t, c), nameof(c), "c");
+            if (training) Rt.Checks.MoreThanOneValue(CountPerStatistic(n, t, c), nameof(c), "c");
             int statistics = StatisticCount(n, t, c);
             if (!training)
             {
                 // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
-                global::NormKernels.Runtime.CallGuard.EnterShared(ref _guard, "LayerNormNtc.Forward (inference)");
+                Rt.CallGuard.EnterShared(ref _guard, "LayerNormNtc.Forward (inference)");
                 double[] scratch0 = global::System.Buffers.ArrayPool<double>.Shared.Rent(statistics);
                 double[] scratch1 = global::System.Buffers.ArrayPool<double>.Shared.Rent(statistics);
                 try
                 {
-                    LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, output, (nint)(n), (nint)(t), (nint)(c), Weight, Bias, new global::System.Span<double>(scratch0, 0, statistics), new global::System.Span<double>(scratch1, 0, statistics), _epsilon, null);
+                    LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, output, (nint)(n), (nint)(t), (nint)(c), Weight, Bias, new Span<double>(scratch0, 0, statistics), new Span<double>(scratch1, 0, statistics), _epsilon, null);
                 }
                 finally
                 {
                     global::System.Buffers.ArrayPool<double>.Shared.Return(scratch0);
                     global::System.Buffers.ArrayPool<double>.Shared.Return(scratch1);
-                    global::NormKernels.Runtime.CallGuard.ExitShared(ref _guard);
+                    Rt.CallGuard.ExitShared(ref _guard);
                 }
                 return;
             }
             // Saves statistics, dims and fingerprint for Backward: this instance alone.
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "LayerNormNtc.Forward (training)");
+            Rt.CallGuard.EnterExclusive(ref _guard, "LayerNormNtc.Forward (training)");
             try
             {
                 // Every field read once: the kernel writes through pointers into these very arrays.
@@ -115,7 +126,7 @@ namespace Layers
                 }
                 double epsilonValue = _epsilon;
                 // The input as given, before the kernel runs (in place, it is overwritten).
-                global::NormKernels.Runtime.Fingerprint.Take(input, _fingerprint);
+                Rt.Fingerprint.Take(input, _fingerprint);
                 _savedLength = -1;
                 LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, output, (nint)(n), (nint)(t), (nint)(c), Weight, Bias, batchStatistic0, batchStatistic1, epsilonValue, batchMeanResidual);
                 _savedDims[0] = n;
@@ -126,100 +137,100 @@ namespace Layers
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
-        void global::NormKernels.INormalizationLayer<double>.Forward(global::System.ReadOnlySpan<double> input, global::System.Span<double> output, global::System.ReadOnlySpan<int> dims)
+        void NK.INormalizationLayer<double>.Forward(ReadOnlySpan<double> input, Span<double> output, ReadOnlySpan<int> dims)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NTC", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NTC", nameof(dims));
             Forward(input, output, dims[0], dims[1], dims[2]);
         }
 
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NTC in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
-        public void Forward(global::System.Numerics.Tensors.ReadOnlyTensorSpan<double> input, global::System.Numerics.Tensors.TensorSpan<double> output)
+        public void Forward(Tensors.ReadOnlyTensorSpan<double> input, Tensors.TensorSpan<double> output)
         {
-            global::System.Span<int> dims = stackalloc int[3];
-            global::System.Span<int> outputDims = stackalloc int[3];
-            global::System.ReadOnlySpan<double> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
-            global::System.Span<double> outputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in output, "NTC", nameof(output), outputDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, outputDims, nameof(output), "NTC");
+            Span<int> dims = stackalloc int[3];
+            Span<int> outputDims = stackalloc int[3];
+            ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
+            Span<double> outputSpan = Rt.TensorArgs.Dense(in output, "NTC", nameof(output), outputDims);
+            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NTC");
             Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2]);
         }
 
         private static int CheckShape(int inputLength, int outputLength, int n, int t, int c)
         {
-            global::NormKernels.Runtime.Checks.Positive(n, nameof(n));
-            global::NormKernels.Runtime.Checks.Positive(t, nameof(t));
-            global::NormKernels.Runtime.Checks.Positive(c, nameof(c));
-            int count = global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(1, n, "n", "n, t, c"), t, "t", "n, t, c"), c, "c", "n, t, c");
-            global::NormKernels.Runtime.Checks.Length(inputLength, count, "input", "n, t, c");
-            global::NormKernels.Runtime.Checks.Length(outputLength, count, "output", "n, t, c");
+            Rt.Checks.Positive(n, nameof(n));
+            Rt.Checks.Positive(t, nameof(t));
+            Rt.Checks.Positive(c, nameof(c));
+            int count = Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, t, c"), t, "t", "n, t, c"), c, "c", "n, t, c");
+            Rt.Checks.Length(inputLength, count, "input", "n, t, c");
+            Rt.Checks.Length(outputLength, count, "output", "n, t, c");
             return count;
         }
 
         /// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (n, t).</summary>
         public static int StatisticCount(int n, int t, int c)
         {
-            global::NormKernels.Runtime.Checks.Positive(n, nameof(n));
-            global::NormKernels.Runtime.Checks.Positive(t, nameof(t));
-            global::NormKernels.Runtime.Checks.Positive(c, nameof(c));
-            return global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(1, n, "n", "n, t"), t, "t", "n, t");
+            Rt.Checks.Positive(n, nameof(n));
+            Rt.Checks.Positive(t, nameof(t));
+            Rt.Checks.Positive(c, nameof(c));
+            return Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, t"), t, "t", "n, t");
         }
 
-        private static long CountPerStatistic(int n, int t, int c) => global::NormKernels.Runtime.Checks.Multiply(1, c, "c", "c");
+        private static long CountPerStatistic(int n, int t, int c) => Rt.Checks.Multiply(1, c, "c", "c");
 
         private static int ParameterCount(int n, int t, int c) => c;
 
-        private static global::NormKernels.KernelPath ChoosePath(bool training, nint e_n, nint e_t, nint e_c) => global::NormKernels.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
+        private static KernelPath ChoosePath(bool training, nint e_n, nint e_t, nint e_c) => NK.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
 
-        private static void CheckKernel(global::System.ReadOnlySpan<double> input, global::System.Span<double> output, int n, int t, int c, global::System.ReadOnlySpan<double> weight, global::System.ReadOnlySpan<double> bias, int statisticsLength0, int statisticsLength1, double epsilon, bool training)
+        private static void CheckKernel(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, int statisticsLength0, int statisticsLength1, double epsilon, bool training)
         {
             CheckShape(input.Length, output.Length, n, t, c);
             int parameters = ParameterCount(n, t, c);
-            global::NormKernels.Runtime.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(bias.Length, parameters, nameof(bias), "one per channel (c)");
+            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
+            Rt.Checks.VectorLength(bias.Length, parameters, nameof(bias), "one per channel (c)");
             int statistics = StatisticCount(n, t, c);
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, t");
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, t");
-            global::NormKernels.Runtime.Checks.Epsilon(epsilon, nameof(epsilon));
-            if (training) global::NormKernels.Runtime.Checks.MoreThanOneValue(CountPerStatistic(n, t, c), nameof(c), "c");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, output, nameof(output));
+            Rt.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, t");
+            Rt.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, t");
+            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
+            if (training) Rt.Checks.MoreThanOneValue(CountPerStatistic(n, t, c), nameof(c), "c");
+            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
         }
 
         /// <summary>Training forward on caller-owned buffers: batch statistics (mean and biased variance, one per statistic, see StatisticCount) are written and used to normalize. Weight and bias: one per channel (c). Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath ForwardTraining(global::System.ReadOnlySpan<double> input, global::System.Span<double> output, int n, int t, int c, global::System.ReadOnlySpan<double> weight, global::System.ReadOnlySpan<double> bias, global::System.Span<double> mean, global::System.Span<double> variance, double epsilon)
+        public static KernelPath ForwardTraining(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon)
         {
             CheckKernel(input, output, n, t, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            global::NormKernels.Runtime.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
+            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
+            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
+            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
+            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
             return RunTraining(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, output, (nint)(n), (nint)(t), (nint)(c), weight, bias, mean, variance, epsilon, null);
         }
 
         /// <summary>ForwardTraining on tensors: dims from <paramref name="input"/>'s lengths (NTC, dense row-major); output of the same shape.</summary>
-        public static global::NormKernels.KernelPath ForwardTraining(global::System.Numerics.Tensors.ReadOnlyTensorSpan<double> input, global::System.Numerics.Tensors.TensorSpan<double> output, global::System.ReadOnlySpan<double> weight, global::System.ReadOnlySpan<double> bias, global::System.Span<double> mean, global::System.Span<double> variance, double epsilon)
+        public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<double> input, Tensors.TensorSpan<double> output, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon)
         {
-            global::System.Span<int> dims = stackalloc int[3];
-            global::System.Span<int> outputDims = stackalloc int[3];
-            global::System.ReadOnlySpan<double> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
-            global::System.Span<double> outputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in output, "NTC", nameof(output), outputDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, outputDims, nameof(output), "NTC");
+            Span<int> dims = stackalloc int[3];
+            Span<int> outputDims = stackalloc int[3];
+            ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
+            Span<double> outputSpan = Rt.TensorArgs.Dense(in output, "NTC", nameof(output), outputDims);
+            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NTC");
             return ForwardTraining(inputSpan, outputSpan, dims[0], dims[1], dims[2], weight, bias, mean, variance, epsilon);
         }
 
         /// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static global::NormKernels.KernelPath ForwardTrainingOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.Span<double> output, int n, int t, int c, global::System.ReadOnlySpan<double> weight, global::System.ReadOnlySpan<double> bias, global::System.Span<double> mean, global::System.Span<double> variance, double epsilon) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon) where TOps : struct, Rt.IVector128Ops
         {
             CheckKernel(input, output, n, t, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            global::NormKernels.Runtime.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), nameof(path));
+            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
+            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
+            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
+            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
+            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), nameof(path));
             return TrainingCore<TOps>(path, input, output, (nint)(n), (nint)(t), (nint)(c), weight, bias, mean, variance, epsilon, null);
         }
 
@@ -231,7 +242,7 @@ namespace Layers
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
         public void ZeroGrad()
         {
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "LayerNormNtc.ZeroGrad");
+            Rt.CallGuard.EnterExclusive(ref _guard, "LayerNormNtc.ZeroGrad");
             try
             {
                 global::System.Array.Clear(WeightGrad);
@@ -239,7 +250,7 @@ namespace Layers
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
@@ -250,117 +261,117 @@ namespace Layers
         /// when <paramref name="input"/> differs bitwise from that Forward's input at one of 16 positions sampled evenly over the tensor (first and last included; it catches another tensor,
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
-        public void Backward(global::System.ReadOnlySpan<double> input, global::System.ReadOnlySpan<double> outputGrad, global::System.Span<double> inputGrad, int n, int t, int c)
+        public void Backward(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c)
         {
             int count = CheckShape(input.Length, input.Length, n, t, c);
-            global::NormKernels.Runtime.Checks.Length(outputGrad.Length, count, "outputGrad", "n, t, c");
-            global::NormKernels.Runtime.Checks.Length(inputGrad.Length, count, "inputGrad", "n, t, c");
-            global::NormKernels.Runtime.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-            global::System.ReadOnlySpan<int> givenDims = stackalloc int[] { n, t, c };
+            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, t, c");
+            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, t, c");
+            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
+            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
+            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
+            ReadOnlySpan<int> givenDims = stackalloc int[] { n, t, c };
             // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
-            global::NormKernels.Runtime.CallGuard.EnterExclusive(ref _guard, "LayerNormNtc.Backward");
+            Rt.CallGuard.EnterExclusive(ref _guard, "LayerNormNtc.Backward");
             try
             {
-                global::NormKernels.Runtime.Checks.SavedStatistics(_savedLength, input.Length, nameof(input));
-                global::NormKernels.Runtime.Checks.SavedDims(_savedDims, givenDims, "NTC");
-                global::NormKernels.Runtime.Fingerprint.Check<double>(_fingerprint, input, nameof(input));
+                Rt.Checks.SavedStatistics(_savedLength, input.Length, nameof(input));
+                Rt.Checks.SavedDims(_savedDims, givenDims, "NTC");
+                Rt.Fingerprint.Check<double>(_fingerprint, input, nameof(input));
                 LastPath = RunBackward(ChooseBackwardPath((nint)(n), (nint)(t), (nint)(c)), input, outputGrad, inputGrad, (nint)(n), (nint)(t), (nint)(c), Weight, _batchStatistic0, _batchStatistic1, _savedEpsilon, false, WeightGrad, BiasGrad);
             }
             finally
             {
-                global::NormKernels.Runtime.CallGuard.ExitExclusive(ref _guard);
+                Rt.CallGuard.ExitExclusive(ref _guard);
             }
         }
 
-        void global::NormKernels.INormalizationLayer<double>.Backward(global::System.ReadOnlySpan<double> input, global::System.ReadOnlySpan<double> outputGrad, global::System.Span<double> inputGrad, global::System.ReadOnlySpan<int> dims)
+        void NK.INormalizationLayer<double>.Backward(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, ReadOnlySpan<int> dims)
         {
-            global::NormKernels.Runtime.Checks.Rank(dims.Length, "NTC", nameof(dims));
+            Rt.Checks.Rank(dims.Length, "NTC", nameof(dims));
             Backward(input, outputGrad, inputGrad, dims[0], dims[1], dims[2]);
         }
 
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NTC, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
-        public void Backward(global::System.Numerics.Tensors.ReadOnlyTensorSpan<double> input, global::System.Numerics.Tensors.ReadOnlyTensorSpan<double> outputGrad, global::System.Numerics.Tensors.TensorSpan<double> inputGrad)
+        public void Backward(Tensors.ReadOnlyTensorSpan<double> input, Tensors.ReadOnlyTensorSpan<double> outputGrad, Tensors.TensorSpan<double> inputGrad)
         {
-            global::System.Span<int> dims = stackalloc int[3];
-            global::System.Span<int> outputGradDims = stackalloc int[3];
-            global::System.Span<int> inputGradDims = stackalloc int[3];
-            global::System.ReadOnlySpan<double> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
-            global::System.ReadOnlySpan<double> outputGradSpan = global::NormKernels.Runtime.TensorArgs.Dense(in outputGrad, "NTC", nameof(outputGrad), outputGradDims);
-            global::System.Span<double> inputGradSpan = global::NormKernels.Runtime.TensorArgs.Dense(in inputGrad, "NTC", nameof(inputGrad), inputGradDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, outputGradDims, nameof(outputGrad), "NTC");
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, inputGradDims, nameof(inputGrad), "NTC");
+            Span<int> dims = stackalloc int[3];
+            Span<int> outputGradDims = stackalloc int[3];
+            Span<int> inputGradDims = stackalloc int[3];
+            ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
+            ReadOnlySpan<double> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NTC", nameof(outputGrad), outputGradDims);
+            Span<double> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NTC", nameof(inputGrad), inputGradDims);
+            Rt.TensorArgs.SameShape(dims, outputGradDims, nameof(outputGrad), "NTC");
+            Rt.TensorArgs.SameShape(dims, inputGradDims, nameof(inputGrad), "NTC");
             Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2]);
         }
 
-        private static void CheckBackward(global::System.ReadOnlySpan<double> input, global::System.ReadOnlySpan<double> outputGrad, global::System.Span<double> inputGrad, int n, int t, int c, global::System.ReadOnlySpan<double> weight, int statisticsLength0, int statisticsLength1, double epsilon, int weightGradLength, int biasGradLength, bool constant)
+        private static void CheckBackward(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, int statisticsLength0, int statisticsLength1, double epsilon, int weightGradLength, int biasGradLength, bool constant)
         {
             int count = CheckShape(input.Length, input.Length, n, t, c);
-            global::NormKernels.Runtime.Checks.Length(outputGrad.Length, count, "outputGrad", "n, t, c");
-            global::NormKernels.Runtime.Checks.Length(inputGrad.Length, count, "inputGrad", "n, t, c");
+            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, t, c");
+            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, t, c");
             int parameters = ParameterCount(n, t, c);
-            global::NormKernels.Runtime.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
-            global::NormKernels.Runtime.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
+            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
+            Rt.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
+            Rt.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
             int statistics = StatisticCount(n, t, c);
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, t");
-            global::NormKernels.Runtime.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, t");
-            global::NormKernels.Runtime.Checks.Epsilon(epsilon, nameof(epsilon));
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
+            Rt.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, t");
+            Rt.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, t");
+            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
+            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
+            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
         }
 
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath BackwardTraining(global::System.ReadOnlySpan<double> input, global::System.ReadOnlySpan<double> outputGrad, global::System.Span<double> inputGrad, int n, int t, int c, global::System.ReadOnlySpan<double> weight, global::System.ReadOnlySpan<double> mean, global::System.ReadOnlySpan<double> variance, double epsilon, global::System.Span<double> weightGrad, global::System.Span<double> biasGrad)
+        public static KernelPath BackwardTraining(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double epsilon, Span<double> weightGrad, Span<double> biasGrad)
         {
             CheckBackward(input, outputGrad, inputGrad, n, t, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
             return RunBackward(ChooseBackwardPath((nint)(n), (nint)(t), (nint)(c)), input, outputGrad, inputGrad, (nint)(n), (nint)(t), (nint)(c), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
         /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath BackwardTrainingOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.ReadOnlySpan<double> outputGrad, global::System.Span<double> inputGrad, int n, int t, int c, global::System.ReadOnlySpan<double> weight, global::System.ReadOnlySpan<double> mean, global::System.ReadOnlySpan<double> variance, double epsilon, global::System.Span<double> weightGrad, global::System.Span<double> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double epsilon, Span<double> weightGrad, Span<double> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             CheckBackward(input, outputGrad, inputGrad, n, t, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(t), (nint)(c)), nameof(path));
+            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
+            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(t), (nint)(c)), nameof(path));
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(t), (nint)(c), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
-        private static global::NormKernels.KernelPath RunTraining(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.Span<double> output, nint e_n, nint e_t, nint e_c, global::System.ReadOnlySpan<double> gamma, global::System.ReadOnlySpan<double> beta, global::System.Span<double> stat0, global::System.Span<double> stat1, double epsilon, double[]? meanResidual) =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, double>.Training(path, new Nest(e_n, e_t, e_c), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        private static global::NormKernels.KernelPath TrainingCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.Span<double> output, nint e_n, nint e_t, nint e_c, global::System.ReadOnlySpan<double> gamma, global::System.ReadOnlySpan<double> beta, global::System.Span<double> stat0, global::System.Span<double> stat1, double epsilon, double[]? meanResidual) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, double>.Training<TOps>(path, new Nest(e_n, e_t, e_c), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static KernelPath RunTraining(KernelPath path, ReadOnlySpan<double> input, Span<double> output, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> beta, Span<double> stat0, Span<double> stat1, double epsilon, double[]? meanResidual) =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, double>.Training(path, new Nest(e_n, e_t, e_c), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static KernelPath TrainingCore<TOps>(KernelPath path, ReadOnlySpan<double> input, Span<double> output, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> beta, Span<double> stat0, Span<double> stat1, double epsilon, double[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, double>.Training<TOps>(path, new Nest(e_n, e_t, e_c), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
 
-        private static global::NormKernels.KernelPath RunBackward(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.ReadOnlySpan<double> outputGrad, global::System.Span<double> inputGrad, nint e_n, nint e_t, nint e_c, global::System.ReadOnlySpan<double> gamma, global::System.ReadOnlySpan<double> stat0, global::System.ReadOnlySpan<double> stat1, double epsilon, bool constant, global::System.Span<double> weightGrad, global::System.Span<double> biasGrad)
+        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad)
         {
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? BackwardCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_t, e_c, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
-                : BackwardCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_t, e_c, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+            return Intrinsics.Arm.AdvSimd.IsSupported
+                ? BackwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_t, e_c, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
+                : BackwardCore<Rt.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_t, e_c, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
         }
 
-        private static global::NormKernels.KernelPath ChooseBackwardPath(nint e_n, nint e_t, nint e_c)
+        private static KernelPath ChooseBackwardPath(nint e_n, nint e_t, nint e_c)
         {
-            return global::NormKernels.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
+            return NK.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
         }
 
-        private static global::NormKernels.KernelPath BackwardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, global::System.ReadOnlySpan<double> outputGrad, global::System.Span<double> inputGrad, nint e_n, nint e_t, nint e_c, global::System.ReadOnlySpan<double> gamma, global::System.ReadOnlySpan<double> stat0, global::System.ReadOnlySpan<double> stat1, double epsilon, bool constant, global::System.Span<double> weightGrad, global::System.Span<double> biasGrad) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             int parameters = weightGrad.Length;
             // Units: fixed groups of consecutive blocks (n, t); each group sums its parameter gradients into its own partial.
             int blocks = (int)(e_n * e_t);
             int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, groups);
+            int workers = NK.Parallelism.Workers(input.Length, groups);
             double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
             try
             {
-                new global::System.Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                global::NormKernels.Runtime.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_t, e_c, epsilon, constant, blocks, groups, parameters, gradPartials), input, inputGrad, outputGrad, gamma, global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat0), stat0.Length), global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(stat1), stat1.Length));
+                new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
+                Rt.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_t, e_c, epsilon, constant, blocks, groups, parameters, gradPartials), input, inputGrad, outputGrad, gamma, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length));
                 // Parameter gradients accumulate (PyTorch): add the groups' partials in group order.
                 for (int p = 0; p < parameters; p++)
                 {
@@ -381,20 +392,20 @@ namespace Layers
             return path;
         }
 
-        private readonly struct BackwardGroup<TOps>(global::NormKernels.KernelPath path, nint e_n, nint e_t, nint e_c, double _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[] _gradPartials) : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct BackwardGroup<TOps>(KernelPath path, nint e_n, nint e_t, nint e_c, double _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[] _gradPartials) : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
         {
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
+            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
             {
                 double epsilon = _epsilon;
                 bool constant = _constant;
                 double count = (double)e_c;
-                ref double x = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S0);
-                ref double dx = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S1);
-                ref double dy = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S2);
-                ref double gamma = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S3);
-                ref double stat0 = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S4);
-                ref double stat1 = ref global::NormKernels.Runtime.ParallelUnits.At<double>(spans.S5);
-                ref double gradSums = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
+                ref double x = ref Rt.ParallelUnits.At<double>(spans.S0);
+                ref double dx = ref Rt.ParallelUnits.At<double>(spans.S1);
+                ref double dy = ref Rt.ParallelUnits.At<double>(spans.S2);
+                ref double gamma = ref Rt.ParallelUnits.At<double>(spans.S3);
+                ref double stat0 = ref Rt.ParallelUnits.At<double>(spans.S4);
+                ref double stat1 = ref Rt.ParallelUnits.At<double>(spans.S5);
+                ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
                 int parameters = _parameters;
                 int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);
                 for (int block = firstBlock; block < lastBlock; block++)
@@ -407,13 +418,13 @@ namespace Layers
                     nint xo = b_t * e_c + b_n * (e_t * e_c);
                     nint so = b_t * (nint)1 + b_n * e_t;
                     nint po = (nint)0;
-                    ref double xb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, xo);
-                    ref double dyb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, xo);
-                    ref double dxb = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, xo);
-                    double mean = global::System.Runtime.CompilerServices.Unsafe.Add(ref stat0, so);
-                    double r = global::NormKernels.Runtime.Statistics.InverseStd(global::System.Runtime.CompilerServices.Unsafe.Add(ref stat1, so), epsilon);
+                    ref double xb = ref Unsafe.Add(ref x, xo);
+                    ref double dyb = ref Unsafe.Add(ref dy, xo);
+                    ref double dxb = ref Unsafe.Add(ref dx, xo);
+                    double mean = Unsafe.Add(ref stat0, so);
+                    double r = Rt.Statistics.InverseStd(Unsafe.Add(ref stat1, so), epsilon);
                     double m = (double)(-mean), rf = (double)r;
-                    ref double gammaBlock = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gamma, po);
+                    ref double gammaBlock = ref Unsafe.Add(ref gamma, po);
                     // The lanes run on x - mf (mf = -m, the mean rounded to the element type), dy - dz (dz the block's first dy) and g - gb (gb
                     // the block's first gamma); the sums come back in double: a = sum g * dy = a' + dz * (gb * M + sum (g - gb)) and
                     // b = sum g * dy * (x - mean) = b' + dz * (gb * X + sum (g - gb) * (x - mf)) + (mf - mean) * a, X = sum (x - mf) summed exactly
@@ -421,14 +432,14 @@ namespace Layers
                     double mf = -(double)m;
                     double dz = dyb, gb = gammaBlock, c0 = (double)((mf - mean) * r);
                     double sumGdy = 0d, sumGdyD = 0d, sumG = 0d, sumGD = 0d, sumD = 0d;
-                    ref double dbeta = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, po);
-                    ref double dgamma = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref gradSums, parameters + po);
+                    ref double dbeta = ref Unsafe.Add(ref gradSums, po);
+                    ref double dgamma = ref Unsafe.Add(ref gradSums, parameters + po);
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientAffineReduce<global::NormKernels.Runtime.V512<double>, global::System.Runtime.Intrinsics.Vector512<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientAffineReduce<global::NormKernels.Runtime.V256<double>, global::System.Runtime.Intrinsics.Vector256<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientAffineReduce<global::NormKernels.Runtime.V128<double, TOps>, global::System.Runtime.Intrinsics.Vector128<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
-                        default: GradientAffineReduce<global::NormKernels.Runtime.Scalar<double>, double>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
+                        case KernelPath.Vector512: GradientAffineReduce<Rt.V512<double>, Intrinsics.Vector512<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
+                        case KernelPath.Vector256: GradientAffineReduce<Rt.V256<double>, Intrinsics.Vector256<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
+                        case KernelPath.Vector128: GradientAffineReduce<Rt.V128<double, TOps>, Intrinsics.Vector128<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
+                        default: GradientAffineReduce<Rt.Scalar<double>, double>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
                     }
                     if (!constant) mean = mf + sumD / count; // the saved mean corrected by the exact sum of x - mf: the mean in double
                     sumGdy += dz * (gb * count + sumG);
@@ -440,10 +451,10 @@ namespace Layers
                     rr += r * dz * gb + (mf - mean) * q;
                     switch (path)
                     {
-                        case global::NormKernels.KernelPath.Vector512: GradientAffineApply<global::NormKernels.Runtime.V512<double>, global::System.Runtime.Intrinsics.Vector512<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
-                        case global::NormKernels.KernelPath.Vector256: GradientAffineApply<global::NormKernels.Runtime.V256<double>, global::System.Runtime.Intrinsics.Vector256<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
-                        case global::NormKernels.KernelPath.Vector128: GradientAffineApply<global::NormKernels.Runtime.V128<double, TOps>, global::System.Runtime.Intrinsics.Vector128<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
-                        default: GradientAffineApply<global::NormKernels.Runtime.Scalar<double>, double>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
+                        case KernelPath.Vector512: GradientAffineApply<Rt.V512<double>, Intrinsics.Vector512<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
+                        case KernelPath.Vector256: GradientAffineApply<Rt.V256<double>, Intrinsics.Vector256<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
+                        case KernelPath.Vector128: GradientAffineApply<Rt.V128<double, TOps>, Intrinsics.Vector128<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
+                        default: GradientAffineApply<Rt.Scalar<double>, double>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
                     }
                 }
             }
@@ -453,53 +464,53 @@ namespace Layers
         {
             CheckShape(inputLength, inputLength, n, t, c);
             int statistics = StatisticCount(n, t, c);
-            global::NormKernels.Runtime.Checks.VectorLength(countLength, statistics, "count", "one per statistic: n, t");
-            global::NormKernels.Runtime.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: n, t");
-            global::NormKernels.Runtime.Checks.VectorLength(m2Length, statistics, "m2", "one per statistic: n, t");
+            Rt.Checks.VectorLength(countLength, statistics, "count", "one per statistic: n, t");
+            Rt.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: n, t");
+            Rt.Checks.VectorLength(m2Length, statistics, "m2", "one per statistic: n, t");
         }
 
-        /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="global::NormKernels.Runtime.Statistics.Merge(global::System.ReadOnlySpan{double}, global::System.ReadOnlySpan{double}, global::System.ReadOnlySpan{double}, global::System.Span{double}, global::System.Span{double}, global::System.Span{double})"/>. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath ShardStatistics(global::System.ReadOnlySpan<double> input, int n, int t, int c, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2)
+        /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="Rt.Statistics.Merge(ReadOnlySpan{double}, ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, Span{double}, Span{double})"/>. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
+        public static KernelPath ShardStatistics(ReadOnlySpan<double> input, int n, int t, int c, Span<double> count, Span<double> mean, Span<double> m2)
         {
             CheckShard(input.Length, n, t, c, count.Length, mean.Length, m2.Length);
-            global::NormKernels.Runtime.Checks.Disjoint(input, count, nameof(count), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(input, m2, nameof(m2), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? ShardCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, (nint)(n), (nint)(t), (nint)(c), count, mean, m2)
-                : ShardCore<global::NormKernels.Runtime.X86Vector128Ops>(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, (nint)(n), (nint)(t), (nint)(c), count, mean, m2);
+            Rt.Checks.Disjoint(input, count, nameof(count), nameof(input));
+            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
+            Rt.Checks.Disjoint(input, m2, nameof(m2), nameof(input));
+            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
+            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
+            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
+            return Intrinsics.Arm.AdvSimd.IsSupported
+                ? ShardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, (nint)(n), (nint)(t), (nint)(c), count, mean, m2)
+                : ShardCore<Rt.X86Vector128Ops>(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, (nint)(n), (nint)(t), (nint)(c), count, mean, m2);
         }
 
         /// <summary>ShardStatistics on a tensor: dims from <paramref name="input"/>'s lengths (NTC, dense row-major).</summary>
-        public static global::NormKernels.KernelPath ShardStatistics(global::System.Numerics.Tensors.ReadOnlyTensorSpan<double> input, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2)
+        public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<double> input, Span<double> count, Span<double> mean, Span<double> m2)
         {
-            global::System.Span<int> dims = stackalloc int[3];
-            global::System.ReadOnlySpan<double> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
+            Span<int> dims = stackalloc int[3];
+            ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
             return ShardStatistics(inputSpan, dims[0], dims[1], dims[2], count, mean, m2);
         }
 
         /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath ShardStatisticsOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, int n, int t, int c, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, int n, int t, int c, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops
         {
             CheckShard(input.Length, n, t, c, count.Length, mean.Length, m2.Length);
-            global::NormKernels.Runtime.Checks.Disjoint(input, count, nameof(count), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(input, m2, nameof(m2), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            global::NormKernels.Runtime.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), nameof(path));
+            Rt.Checks.Disjoint(input, count, nameof(count), nameof(input));
+            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
+            Rt.Checks.Disjoint(input, m2, nameof(m2), nameof(input));
+            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
+            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
+            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
+            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), nameof(path));
             return ShardCore<TOps>(path, input, (nint)(n), (nint)(t), (nint)(c), count, mean, m2);
         }
 
-        private static global::NormKernels.KernelPath ShardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<double> input, nint e_n, nint e_t, nint e_c, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) where TOps : struct, global::NormKernels.Runtime.IVector128Ops =>
-            global::NormKernels.Runtime.Forward<Nest, global::NormKernels.Runtime.StandardizeNorm, double>.Moments<TOps>(path, new Nest(e_n, e_t, e_c), input, count, mean, m2);
+        private static KernelPath ShardCore<TOps>(KernelPath path, ReadOnlySpan<double> input, nint e_n, nint e_t, nint e_c, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, double>.Moments<TOps>(path, new Nest(e_n, e_t, e_c), input, count, mean, m2);
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_t, nint e_c) : global::NormKernels.Runtime.INest<double>
+        private readonly struct Nest(nint e_n, nint e_t, nint e_c) : Rt.INest<double>
         {
             public int BlockCount => (int)(e_n * e_t);
             public int StatisticCount => 1;
@@ -537,35 +548,35 @@ namespace Layers
             }
 
             /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [c]=R.</summary>
-            public void Statistics<TK, TS, TV>(ref double x, nint from0, nint to0, ref double shift, ref double sum, ref double sq) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
+            public void Statistics<TK, TS, TV>(ref double x, nint from0, nint to0, ref double shift, ref double sum, ref double sq) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, double> where TV : struct
             {
                 nint len0 = e_c;
                 // Innermost: a contiguous reduced run.
-                global::NormKernels.Runtime.Runs<TS, TV, double>.Reduce<TK>(ref x, len0, shift, ref sum, ref sq);
+                Rt.Runs<TS, TV, double>.Reduce<TK>(ref x, len0, shift, ref sum, ref sq);
             }
 
             /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [c]=P.</summary>
-            public void Apply<TK, TS, TV>(ref double x, ref double y, nint from0, nint to0, ref double a, ref double b, ref double c, ref double g, ref double h) where TK : struct, global::NormKernels.Runtime.INormKind where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
+            public void Apply<TK, TS, TV>(ref double x, ref double y, nint from0, nint to0, ref double a, ref double b, ref double c, ref double g, ref double h) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, double> where TV : struct
             {
                 nint len0 = e_c;
                 // Innermost: a contiguous run, coefficients loaded along it.
-                global::NormKernels.Runtime.Runs<TS, TV, double>.ApplyAffine<TK, global::NormKernels.Runtime.Splat, global::NormKernels.Runtime.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
+                Rt.Runs<TS, TV, double>.ApplyAffine<TK, Rt.Splat, Rt.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
             }
 
         }
 
         /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
-        private static void GradientAffineReduce<TS, TV>(ref double x, ref double dy, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma) where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
+        private static void GradientAffineReduce<TS, TV>(ref double x, ref double dy, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma) where TS : struct, Rt.ISimd<TV, double> where TV : struct
         {
             nint len0 = e_c;
-            global::NormKernels.Runtime.GradientRuns<TS, TV, double>.AffineReduce(ref x, ref dy, len0, m, dz, gb, r, c0, ref g, ref a, ref b, ref gs, ref hs, ref xs, ref dbeta, ref dgamma);
+            Rt.GradientRuns<TS, TV, double>.AffineReduce(ref x, ref dy, len0, m, dz, gb, r, c0, ref g, ref a, ref b, ref gs, ref hs, ref xs, ref dbeta, ref dgamma);
         }
 
         /// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>
-        private static void GradientAffineApply<TS, TV>(ref double x, ref double dy, ref double dx, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma) where TS : struct, global::NormKernels.Runtime.ISimd<TV, double> where TV : struct
+        private static void GradientAffineApply<TS, TV>(ref double x, ref double dy, ref double dx, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma) where TS : struct, Rt.ISimd<TV, double> where TV : struct
         {
             nint len0 = e_c;
-            global::NormKernels.Runtime.GradientRuns<TS, TV, double>.AffineApply(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dgamma);
+            Rt.GradientRuns<TS, TV, double>.AffineApply(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dgamma);
         }
 
     }

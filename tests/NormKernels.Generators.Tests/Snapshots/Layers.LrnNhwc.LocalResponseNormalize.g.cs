@@ -4,6 +4,15 @@
 
 namespace Layers
 {
+    using System;
+    using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
+    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
+    using Intrinsics = global::System.Runtime.Intrinsics;
+    using Tensors = global::System.Numerics.Tensors;
+    using KernelPath = global::NormKernels.KernelPath;
+    using Rt = global::NormKernels.Runtime;
+    using NK = global::NormKernels;
+
     /// <remarks>
     /// Generated local response normalization (PyTorch's local_response_norm): layout NHWC, window 5 channels (2 before, 2 after), alpha 0.0001d, beta 0.75d, k 1.0d, float elements.
     /// <para>y_c = x_c * D_c^-beta with D_c = k + alpha / size * (sum of x_j^2 over the window, zero padded). The tensor is [outer, C, inner] with outer = n*h*w and inner = 1.</para>
@@ -12,13 +21,15 @@ namespace Layers
     /// <para>Threads: units fixed by the shape (inner &gt; 1: pieces of planes; C innermost: ranges of whole tiles of positions) run through ParallelUnits, each worker with its own scratch; positions are independent, so the bits never depend on the thread count. Small tensors stay on the calling thread (Parallelism.MinElementsPerThread per extra thread). The layer keeps no state between calls (LastPath aside): Forward, Backward and the static kernels may run from any number of threads at once, on one instance or many.</para>
     /// <para>D^-beta: 1 / (sqrt(D) * sqrt(sqrt(D))) (beta = 0.75 fast path). Paths: Vector512, Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the vectorized extent.</para>
     /// </remarks>
+    [global::System.CodeDom.Compiler.GeneratedCode("NormKernels.Generators", "1.0.0.0")]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     partial class LrnNhwc
     {
         private const int TileWidth = 64;
         private const int ChunkWidth = 256;
 
         /// <summary>The window and its constants, the type argument of the shared runs (LrnRuns).</summary>
-        private readonly struct Window : global::NormKernels.Runtime.ILrnWindow
+        private readonly struct Window : Rt.ILrnWindow
         {
             public static int Before => 2;
             public static int After => 2;
@@ -40,102 +51,102 @@ namespace Layers
         /// <summary>Additive constant of the divisor.</summary>
         public double K => 1.0d;
         /// <summary>The instruction-set path the last Forward or Backward ran on.</summary>
-        public global::NormKernels.KernelPath LastPath { get; private set; }
+        public KernelPath LastPath { get; private set; }
 
         /// <summary>Normalizes <paramref name="input"/> (NHWC, dims in layout order) into <paramref name="output"/>, which must not overlap it.</summary>
-        public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int h, int w, int c)
+        public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c)
         {
             LastPath = ForwardKernel(input, output, n, h, w, c);
         }
 
         /// <summary>Writes to <paramref name="inputGrad"/> the gradient of the loss with respect to <paramref name="input"/>, given the gradient with respect to Forward's output. No state is kept between calls: pass the same input Forward saw.</summary>
-        public void Backward(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int h, int w, int c)
+        public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c)
         {
             LastPath = BackwardKernel(input, outputGrad, inputGrad, n, h, w, c);
         }
 
         /// <summary>Forward on tensors: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major); <paramref name="output"/> of the same shape.</summary>
-        public void Forward(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Numerics.Tensors.TensorSpan<float> output)
+        public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.Span<int> otherDims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            global::System.Span<float> outputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in output, "NHWC", nameof(output), otherDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, otherDims, nameof(output), "NHWC");
+            Span<int> dims = stackalloc int[4];
+            Span<int> otherDims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NHWC", nameof(output), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NHWC");
             Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3]);
         }
 
         /// <summary>Backward on tensors: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major); gradients of the same shape.</summary>
-        public void Backward(global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, global::System.Numerics.Tensors.ReadOnlyTensorSpan<float> outputGrad, global::System.Numerics.Tensors.TensorSpan<float> inputGrad)
+        public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad)
         {
-            global::System.Span<int> dims = stackalloc int[4];
-            global::System.Span<int> otherDims = stackalloc int[4];
-            global::System.ReadOnlySpan<float> inputSpan = global::NormKernels.Runtime.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            global::System.ReadOnlySpan<float> outputGradSpan = global::NormKernels.Runtime.TensorArgs.Dense(in outputGrad, "NHWC", nameof(outputGrad), otherDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, otherDims, nameof(outputGrad), "NHWC");
-            global::System.Span<float> inputGradSpan = global::NormKernels.Runtime.TensorArgs.Dense(in inputGrad, "NHWC", nameof(inputGrad), otherDims);
-            global::NormKernels.Runtime.TensorArgs.SameShape(dims, otherDims, nameof(inputGrad), "NHWC");
+            Span<int> dims = stackalloc int[4];
+            Span<int> otherDims = stackalloc int[4];
+            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
+            ReadOnlySpan<float> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NHWC", nameof(outputGrad), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(outputGrad), "NHWC");
+            Span<float> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NHWC", nameof(inputGrad), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(inputGrad), "NHWC");
             Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2], dims[3]);
         }
 
         private static void CheckDims(int n, int h, int w, int c, int length, string name)
         {
-            global::NormKernels.Runtime.Checks.Positive(n, nameof(n));
-            global::NormKernels.Runtime.Checks.Positive(h, nameof(h));
-            global::NormKernels.Runtime.Checks.Positive(w, nameof(w));
-            global::NormKernels.Runtime.Checks.Positive(c, nameof(c));
-            int count = global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(global::NormKernels.Runtime.Checks.Multiply(1, n, "n", "n, h, w, c"), h, "h", "n, h, w, c"), w, "w", "n, h, w, c"), c, "c", "n, h, w, c");
-            global::NormKernels.Runtime.Checks.Length(length, count, name, "n, h, w, c");
+            Rt.Checks.Positive(n, nameof(n));
+            Rt.Checks.Positive(h, nameof(h));
+            Rt.Checks.Positive(w, nameof(w));
+            Rt.Checks.Positive(c, nameof(c));
+            int count = Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, h, w, c"), h, "h", "n, h, w, c"), w, "w", "n, h, w, c"), c, "c", "n, h, w, c");
+            Rt.Checks.Length(length, count, name, "n, h, w, c");
         }
 
         /// <summary>The widest path whose vector fits the extent the column kernel vectorizes: inner, or the tile of positions when C is innermost.</summary>
-        private static global::NormKernels.KernelPath ChoosePath(int outer, int inner) => global::NormKernels.Isa.Select<float>(inner == 1 ? global::System.Math.Min(outer, 16) : inner);
+        private static KernelPath ChoosePath(int outer, int inner) => NK.Isa.Select<float>(inner == 1 ? global::System.Math.Min(outer, 16) : inner);
 
         /// <summary>Forward on caller-owned buffers (NHWC, dims in layout order; output must not overlap input). Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath ForwardKernel(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int h, int w, int c)
+        public static KernelPath ForwardKernel(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c)
         {
             CheckDims(n, h, w, c, input.Length, nameof(input));
             CheckDims(n, h, w, c, output.Length, nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(input, output, nameof(output), nameof(input));
-            global::NormKernels.KernelPath path = ChoosePath((n * h * w), 1);
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? ForwardCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, output, (n * h * w), c, 1)
-                : ForwardCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, output, (n * h * w), c, 1);
+            Rt.Checks.Disjoint(input, output, nameof(output), nameof(input));
+            KernelPath path = ChoosePath((n * h * w), 1);
+            return Intrinsics.Arm.AdvSimd.IsSupported
+                ? ForwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, output, (n * h * w), c, 1)
+                : ForwardCore<Rt.X86Vector128Ops>(path, input, output, (n * h * w), c, 1);
         }
 
         /// <summary>Backward on caller-owned buffers: <paramref name="inputGrad"/> (which must not overlap the inputs) from <paramref name="input"/> and <paramref name="outputGrad"/>. Returns the path that ran.</summary>
-        public static global::NormKernels.KernelPath BackwardKernel(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int h, int w, int c)
+        public static KernelPath BackwardKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c)
         {
             CheckDims(n, h, w, c, input.Length, nameof(input));
             CheckDims(n, h, w, c, outputGrad.Length, nameof(outputGrad));
             CheckDims(n, h, w, c, inputGrad.Length, nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(input, inputGrad, nameof(inputGrad), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-            global::NormKernels.KernelPath path = ChoosePath((n * h * w), 1);
-            return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? BackwardCore<global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, (n * h * w), c, 1)
-                : BackwardCore<global::NormKernels.Runtime.X86Vector128Ops>(path, input, outputGrad, inputGrad, (n * h * w), c, 1);
+            Rt.Checks.Disjoint(input, inputGrad, nameof(inputGrad), nameof(input));
+            Rt.Checks.Disjoint(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
+            KernelPath path = ChoosePath((n * h * w), 1);
+            return Intrinsics.Arm.AdvSimd.IsSupported
+                ? BackwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, (n * h * w), c, 1)
+                : BackwardCore<Rt.X86Vector128Ops>(path, input, outputGrad, inputGrad, (n * h * w), c, 1);
         }
 
         /// <summary>As ForwardKernel, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static global::NormKernels.KernelPath ForwardOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int n, int h, int w, int c) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath ForwardOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c) where TOps : struct, Rt.IVector128Ops
         {
             CheckDims(n, h, w, c, input.Length, nameof(input));
             CheckDims(n, h, w, c, output.Length, nameof(output));
-            global::NormKernels.Runtime.Checks.Disjoint(input, output, nameof(output), nameof(input));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChoosePath((n * h * w), 1), nameof(path));
+            Rt.Checks.Disjoint(input, output, nameof(output), nameof(input));
+            Rt.Checks.PathAvailable(path, ChoosePath((n * h * w), 1), nameof(path));
             return ForwardCore<TOps>(path, input, output, (n * h * w), c, 1);
         }
 
         /// <summary>As BackwardKernel, on a forced path with a given 128-bit ops type.</summary>
-        internal static global::NormKernels.KernelPath BackwardOnPath<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int n, int h, int w, int c) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        internal static KernelPath BackwardOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c) where TOps : struct, Rt.IVector128Ops
         {
             CheckDims(n, h, w, c, input.Length, nameof(input));
             CheckDims(n, h, w, c, outputGrad.Length, nameof(outputGrad));
             CheckDims(n, h, w, c, inputGrad.Length, nameof(inputGrad));
-            global::NormKernels.Runtime.Checks.Disjoint(input, inputGrad, nameof(inputGrad), nameof(input));
-            global::NormKernels.Runtime.Checks.Disjoint(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-            global::NormKernels.Runtime.Checks.PathAvailable(path, ChoosePath((n * h * w), 1), nameof(path));
+            Rt.Checks.Disjoint(input, inputGrad, nameof(inputGrad), nameof(input));
+            Rt.Checks.Disjoint(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
+            Rt.Checks.PathAvailable(path, ChoosePath((n * h * w), 1), nameof(path));
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (n * h * w), c, 1);
         }
 
@@ -145,26 +156,26 @@ namespace Layers
         /// <summary>inner == 1: ranges of positions, each at least 4 tiles long (so a range never runs short of one tile).</summary>
         private static int RangesFor(int outer, int tile) => global::System.Math.Max(1, outer / (4 * tile));
 
-        private static global::NormKernels.KernelPath ForwardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int outer, int channels, int inner) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private static KernelPath ForwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int outer, int channels, int inner) where TOps : struct, Rt.IVector128Ops
         {
             if (inner > 1)
             {
                 int pieces = PiecesFor(outer, inner);
                 int units = outer * pieces;
-                global::NormKernels.Runtime.ParallelUnits.For(units, global::NormKernels.Parallelism.Workers(input.Length, units), new ForwardUnit<TOps>(path, channels, inner, pieces, 0, null), input, output, default, default, default, default);
+                Rt.ParallelUnits.For(units, NK.Parallelism.Workers(input.Length, units), new ForwardUnit<TOps>(path, channels, inner, pieces, 0, null), input, output, default, default, default, default);
                 return path;
             }
             int tile = global::System.Math.Min(TileFor(channels), outer);
             int ranges = RangesFor(outer, tile);
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, ranges);
+            int workers = NK.Parallelism.Workers(input.Length, ranges);
             // Rows: at least one vector of channels, the window summed directly from a zero-padded row of squares (Before + channels + After doubles).
             bool rows = channels >= RowWidth(path);
             int scratchLength = rows ? 2 * (channels + 4) : 2 * channels * tile;
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 0, scratchLength);
+            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 0, scratchLength);
             float[][] scratch = workerScratch.Elements;
             try
             {
-                global::NormKernels.Runtime.ParallelUnits.For(ranges, workers, new ForwardUnit<TOps>(path, channels, outer, ranges, rows ? 0 : tile, scratch), input, output, default, default, default, default);
+                Rt.ParallelUnits.For(ranges, workers, new ForwardUnit<TOps>(path, channels, outer, ranges, rows ? 0 : tile, scratch), input, output, default, default, default, default);
             }
             finally
             {
@@ -173,21 +184,21 @@ namespace Layers
             return path;
         }
 
-        private readonly struct ForwardUnit<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct ForwardUnit<TOps> : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
+            private readonly KernelPath _path;
             private readonly int _channels, _extent, _parts, _tile;
             private readonly float[][]? _scratch;
 
-            public ForwardUnit(global::NormKernels.KernelPath path, int channels, int extent, int parts, int tile, float[][]? scratch)
+            public ForwardUnit(KernelPath path, int channels, int extent, int parts, int tile, float[][]? scratch)
             {
                 _path = path; _channels = channels; _extent = extent; _parts = parts; _tile = tile; _scratch = scratch;
             }
 
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
+            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
             {
-                ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
-                ref float y = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S1);
+                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
+                ref float y = ref Rt.ParallelUnits.At<float>(spans.S1);
                 int channels = _channels;
                 if (_scratch is null)
                 {
@@ -195,44 +206,44 @@ namespace Layers
                     int inner = _extent, o = unit / _parts, p = unit % _parts;
                     int from = (int)((long)inner * p / _parts), to = (int)((long)inner * (p + 1) / _parts);
                     nint at = (nint)o * channels * inner + from;
-                    ForwardColumns<TOps>(_path, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, at), channels, inner, to - from);
+                    ForwardColumns<TOps>(_path, ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), channels, inner, to - from);
                     return;
                 }
                 // C innermost: positions [begin, end).
                 int begin = (int)((long)_extent * unit / _parts), end = (int)((long)_extent * (unit + 1) / _parts);
                 if (_tile == 0)
                 {
-                    ForwardRows<TOps>(_path, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (nint)begin * channels), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, (nint)begin * channels), channels, end - begin, ref global::System.Runtime.CompilerServices.Unsafe.As<float, double>(ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_scratch[worker])));
+                    ForwardRows<TOps>(_path, ref Unsafe.Add(ref x, (nint)begin * channels), ref Unsafe.Add(ref y, (nint)begin * channels), channels, end - begin, ref Unsafe.As<float, double>(ref MemoryMarshal.GetArrayDataReference(_scratch[worker])));
                     return;
                 }
                 // Tiles transposed to [C, tile], run through the columns, transposed back. The last tile overlaps its neighbour.
                 int tile = _tile;
-                ref float tileX = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_scratch[worker]);
-                ref float tileY = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref tileX, channels * tile);
+                ref float tileX = ref MemoryMarshal.GetArrayDataReference(_scratch[worker]);
+                ref float tileY = ref Unsafe.Add(ref tileX, channels * tile);
                 for (int first = begin; ; first += tile)
                 {
                     if (first > end - tile) first = end - tile;
-                    global::NormKernels.Runtime.LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
+                    Rt.LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
                     ForwardColumns<TOps>(_path, ref tileX, ref tileY, channels, tile, tile);
-                    global::NormKernels.Runtime.LrnTiles.Scatter(ref tileY, ref y, channels, first, tile);
+                    Rt.LrnTiles.Scatter(ref tileY, ref y, channels, first, tile);
                     if (first == end - tile) break;
                 }
             }
         }
 
-        private static global::NormKernels.KernelPath BackwardCore<TOps>(global::NormKernels.KernelPath path, global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int outer, int channels, int inner) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int outer, int channels, int inner) where TOps : struct, Rt.IVector128Ops
         {
             // Per worker: per column, D^-beta and dy * x * D^(-beta-1) of every channel (2 * channels vectors of at most 16 lanes), then (C innermost) three tiles.
             int columnScratch = 2 * channels * 16;
             int tile = inner > 1 ? 0 : global::System.Math.Min(TileFor(channels), outer);
             int parts = inner > 1 ? PiecesFor(outer, inner) : RangesFor(outer, tile);
             int units = inner > 1 ? outer * parts : parts;
-            int workers = global::NormKernels.Parallelism.Workers(input.Length, units);
-            global::NormKernels.Runtime.WorkerScratch<float> workerScratch = global::NormKernels.Runtime.WorkerScratch<float>.Rent(workers, 0, columnScratch + 3 * channels * tile);
+            int workers = NK.Parallelism.Workers(input.Length, units);
+            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 0, columnScratch + 3 * channels * tile);
             float[][] scratch = workerScratch.Elements;
             try
             {
-                global::NormKernels.Runtime.ParallelUnits.For(units, workers, new BackwardUnit<TOps>(path, channels, inner > 1 ? inner : outer, parts, tile, scratch), input, inputGrad, outputGrad, default, default, default);
+                Rt.ParallelUnits.For(units, workers, new BackwardUnit<TOps>(path, channels, inner > 1 ? inner : outer, parts, tile, scratch), input, inputGrad, outputGrad, default, default, default);
             }
             finally
             {
@@ -241,44 +252,44 @@ namespace Layers
             return path;
         }
 
-        private readonly struct BackwardUnit<TOps> : global::NormKernels.Runtime.IParallelBody where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private readonly struct BackwardUnit<TOps> : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
         {
-            private readonly global::NormKernels.KernelPath _path;
+            private readonly KernelPath _path;
             private readonly int _channels, _extent, _parts, _tile;
             private readonly float[][] _scratch;
 
-            public BackwardUnit(global::NormKernels.KernelPath path, int channels, int extent, int parts, int tile, float[][] scratch)
+            public BackwardUnit(KernelPath path, int channels, int extent, int parts, int tile, float[][] scratch)
             {
                 _path = path; _channels = channels; _extent = extent; _parts = parts; _tile = tile; _scratch = scratch;
             }
 
-            public void Run(int worker, int unit, in global::NormKernels.Runtime.PinnedSpans spans)
+            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
             {
-                ref float x = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S0);
-                ref float dx = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S1);
-                ref float dy = ref global::NormKernels.Runtime.ParallelUnits.At<float>(spans.S2);
+                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
+                ref float dx = ref Rt.ParallelUnits.At<float>(spans.S1);
+                ref float dy = ref Rt.ParallelUnits.At<float>(spans.S2);
                 int channels = _channels;
-                ref float columns = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_scratch[worker]);
+                ref float columns = ref MemoryMarshal.GetArrayDataReference(_scratch[worker]);
                 if (_tile == 0)
                 {
                     int inner = _extent, o = unit / _parts, p = unit % _parts;
                     int from = (int)((long)inner * p / _parts), to = (int)((long)inner * (p + 1) / _parts);
                     nint at = (nint)o * channels * inner + from;
-                    BackwardColumns<TOps>(_path, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dy, at), ref global::System.Runtime.CompilerServices.Unsafe.Add(ref dx, at), channels, inner, to - from, ref columns);
+                    BackwardColumns<TOps>(_path, ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref dy, at), ref Unsafe.Add(ref dx, at), channels, inner, to - from, ref columns);
                     return;
                 }
                 int tile = _tile;
                 int begin = (int)((long)_extent * unit / _parts), end = (int)((long)_extent * (unit + 1) / _parts);
-                ref float tileX = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref columns, 2 * channels * 16);
-                ref float tileDy = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref tileX, channels * tile);
-                ref float tileDx = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref tileDy, channels * tile);
+                ref float tileX = ref Unsafe.Add(ref columns, 2 * channels * 16);
+                ref float tileDy = ref Unsafe.Add(ref tileX, channels * tile);
+                ref float tileDx = ref Unsafe.Add(ref tileDy, channels * tile);
                 for (int first = begin; ; first += tile)
                 {
                     if (first > end - tile) first = end - tile;
-                    global::NormKernels.Runtime.LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
-                    global::NormKernels.Runtime.LrnTiles.Gather(ref dy, ref tileDy, channels, first, tile);
+                    Rt.LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
+                    Rt.LrnTiles.Gather(ref dy, ref tileDy, channels, first, tile);
                     BackwardColumns<TOps>(_path, ref tileX, ref tileDy, ref tileDx, channels, tile, tile, ref columns);
-                    global::NormKernels.Runtime.LrnTiles.Scatter(ref tileDx, ref dx, channels, first, tile);
+                    Rt.LrnTiles.Scatter(ref tileDx, ref dx, channels, first, tile);
                     if (first == end - tile) break;
                 }
             }
@@ -288,44 +299,44 @@ namespace Layers
         private static int TileFor(int channels) => global::System.Math.Max(16, global::System.Math.Min(TileWidth, 512 / channels * 16));
 
         /// <summary>Elements per vector of a path (the rows kernel needs at least one vector of channels).</summary>
-        private static int RowWidth(global::NormKernels.KernelPath path) => path switch
+        private static int RowWidth(KernelPath path) => path switch
         {
-            global::NormKernels.KernelPath.Vector512 => 16,
-            global::NormKernels.KernelPath.Vector256 => 8,
-            global::NormKernels.KernelPath.Vector128 => 4,
+            KernelPath.Vector512 => 16,
+            KernelPath.Vector256 => 8,
+            KernelPath.Vector128 => 4,
             _ => 1,
         };
 
-        private static void ForwardRows<TOps>(global::NormKernels.KernelPath path, ref float x, ref float y, int channels, int count, ref double squares) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private static void ForwardRows<TOps>(KernelPath path, ref float x, ref float y, int channels, int count, ref double squares) where TOps : struct, Rt.IVector128Ops
         {
             switch (path)
             {
-                case global::NormKernels.KernelPath.Vector512: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
-                case global::NormKernels.KernelPath.Vector256: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
-                case global::NormKernels.KernelPath.Vector128: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
-                default: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.Scalar<float>, float, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
+                case KernelPath.Vector512: Rt.LrnRuns<Rt.V512<float>, Intrinsics.Vector512<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
+                case KernelPath.Vector256: Rt.LrnRuns<Rt.V256<float>, Intrinsics.Vector256<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
+                case KernelPath.Vector128: Rt.LrnRuns<Rt.V128<float, TOps>, Intrinsics.Vector128<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
+                default: Rt.LrnRuns<Rt.Scalar<float>, float, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
             }
         }
 
-        private static void ForwardColumns<TOps>(global::NormKernels.KernelPath path, ref float x, ref float y, int channels, int stride, int length) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private static void ForwardColumns<TOps>(KernelPath path, ref float x, ref float y, int channels, int stride, int length) where TOps : struct, Rt.IVector128Ops
         {
             switch (path)
             {
-                case global::NormKernels.KernelPath.Vector512: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
-                case global::NormKernels.KernelPath.Vector256: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
-                case global::NormKernels.KernelPath.Vector128: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
-                default: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.Scalar<float>, float, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
+                case KernelPath.Vector512: Rt.LrnRuns<Rt.V512<float>, Intrinsics.Vector512<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
+                case KernelPath.Vector256: Rt.LrnRuns<Rt.V256<float>, Intrinsics.Vector256<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
+                case KernelPath.Vector128: Rt.LrnRuns<Rt.V128<float, TOps>, Intrinsics.Vector128<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
+                default: Rt.LrnRuns<Rt.Scalar<float>, float, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
             }
         }
 
-        private static void BackwardColumns<TOps>(global::NormKernels.KernelPath path, ref float x, ref float dy, ref float dx, int channels, int stride, int length, ref float scratch) where TOps : struct, global::NormKernels.Runtime.IVector128Ops
+        private static void BackwardColumns<TOps>(KernelPath path, ref float x, ref float dy, ref float dx, int channels, int stride, int length, ref float scratch) where TOps : struct, Rt.IVector128Ops
         {
             switch (path)
             {
-                case global::NormKernels.KernelPath.Vector512: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V512<float>, global::System.Runtime.Intrinsics.Vector512<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
-                case global::NormKernels.KernelPath.Vector256: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V256<float>, global::System.Runtime.Intrinsics.Vector256<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
-                case global::NormKernels.KernelPath.Vector128: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.V128<float, TOps>, global::System.Runtime.Intrinsics.Vector128<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
-                default: global::NormKernels.Runtime.LrnRuns<global::NormKernels.Runtime.Scalar<float>, float, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+                case KernelPath.Vector512: Rt.LrnRuns<Rt.V512<float>, Intrinsics.Vector512<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+                case KernelPath.Vector256: Rt.LrnRuns<Rt.V256<float>, Intrinsics.Vector256<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+                case KernelPath.Vector128: Rt.LrnRuns<Rt.V128<float, TOps>, Intrinsics.Vector128<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+                default: Rt.LrnRuns<Rt.Scalar<float>, float, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
             }
         }
     }
