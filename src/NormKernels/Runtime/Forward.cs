@@ -365,6 +365,7 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>Promoted accumulators combined into their statistic in a fixed order; the statistics written out
     /// (at <paramref name="so"/>) and kept as mu and rstd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void FinishStatistics(TNest nest, Layout layout, double[] doubles, T[] elements, nint so, ref T stat0, ref T stat1, T epsilon, T[]? meanResidual,
         ForwardMode mode)
     {
@@ -419,6 +420,7 @@ public static class Forward<TNest, TK, T>
     }
 
     /// <summary>mu and rstd of a block's statistics from given (running) statistics at <paramref name="so"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void RunningTerms(Layout layout, double[] doubles, nint so, ref T mean, ref T variance, T epsilon, T[]? meanResidual)
     {
         ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), layout.Mu);
@@ -438,6 +440,7 @@ public static class Forward<TNest, TK, T>
     /// exact for x near the mean, so y keeps the element type's precision relative to y itself. Two-step: one set per
     /// statistic, <c>y = ((x - C) * A + B) * gamma + beta</c>, A = rstd, B = -(mean - C) * rstd.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Coefficients(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, ref T beta)
     {
         ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), layout.Mu);
