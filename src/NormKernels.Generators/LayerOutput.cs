@@ -59,13 +59,13 @@ internal static class LayerOutput
     }
 
     /// <summary>
-    /// Adds the source of the layer <paramref name="spec"/> (<paramref name="name"/>: its full name, its own name and how
-    /// many types contain it) as "FullName<paramref name="suffix"/>": <paramref name="emit"/>'s output, or with
+    /// Adds the source of the layer <paramref name="spec"/> (<paramref name="name"/>: its full name, its own name, how
+    /// many types contain it and the alias names it must not use) as "FullName<paramref name="suffix"/>": <paramref name="emit"/>'s output with aliases (<see cref="Emitting.Shared.Shorten"/>), or with
     /// <paramref name="stubErrors"/> its stub (<see cref="StubEmitter"/>). <paramref name="failure"/>, or an exception of the
     /// emitter, is reported as NK0900 instead.
     /// </summary>
     public static void AddSource<TSpec>(SourceProductionContext context, string typeName, string failure, string stubErrors,
-        TSpec? spec, Func<TSpec, (string FullName, string TypeName, int Depth)> name, string suffix, Func<TSpec, string> emit)
+        TSpec? spec, Func<TSpec, (string FullName, string TypeName, int Depth, string Unaliased)> name, string suffix, Func<TSpec, string> emit)
         where TSpec : class
     {
         if (spec != null && failure.Length == 0)
@@ -73,8 +73,8 @@ internal static class LayerOutput
             try
             {
                 string source = emit(spec);
-                var (fullName, layerName, depth) = name(spec);
-                context.AddSource(LayerParser.HintName(fullName, suffix), stubErrors.Length == 0 ? Emitting.Shared.Shorten(source) : StubEmitter.Emit(source, layerName, depth, stubErrors));
+                var (fullName, layerName, depth, unaliased) = name(spec);
+                context.AddSource(LayerParser.HintName(fullName, suffix), stubErrors.Length == 0 ? Emitting.Shared.Shorten(source, unaliased) : StubEmitter.Emit(source, layerName, depth, stubErrors));
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -89,6 +89,23 @@ public sealed class DeclarationEdgeTests
     }
 
     [Theory]
+    [InlineData(Bn, "public sealed class Rt { }\n{0}\npublic sealed partial class Norm;")]                                          // a sibling type
+    [InlineData(Bn, "namespace App { public sealed class Rt { }\n{0}\npublic sealed partial class Norm; }")]                         // in a namespace
+    [InlineData(Bn, "namespace App { public sealed class ReadOnlySpan<T> { }\n{0}\npublic sealed partial class Norm; }")]
+    [InlineData(Lrn, "namespace App.Inner { {0}\npublic sealed partial class Norm; }\nnamespace App { public sealed class Span<T> { } }")] // an enclosing namespace
+    [InlineData(Lrn, "public sealed class Tensors { }\n{0}\npublic sealed partial class Norm;")]
+    [InlineData(Bn, "public partial class Outer { public sealed class Unsafe { } {0} public sealed partial class Norm; }")]           // nested in a container
+    [InlineData(Bn, "public sealed class ReadOnlySpan { }\npublic sealed class Span { }\n{0}\npublic sealed partial class Norm;")] // System types used bare
+    [InlineData(Bn, "{0}\npublic sealed partial class Norm { public int KernelPath => 1; public static void MemoryMarshal() { } }")] // members of the layer
+    [InlineData(Lrn, "public class Base { protected int NK; }\n{0}\npublic sealed partial class Norm : Base;")]                     // an inherited member
+    [InlineData(Bn, "{0}\npublic sealed partial class Intrinsics;")]                                                                 // the layer itself
+    public async Task NamesInScopeLikeTheGeneratedAliases_KeepTheirGlobalNames_AndCompile(string attribute, string template)
+    {
+        // The generated file uses its aliases only where nothing in scope has their names; otherwise it keeps global:: names.
+        await AssertCompiles(template.Replace("{0}", attribute, StringComparison.Ordinal));
+    }
+
+    [Theory]
     [InlineData(Bn)]
     [InlineData(Lrn)]
     public async Task ContainerNamedLikeAGeneratedMember_Compiles(string attribute)
@@ -112,9 +129,6 @@ public sealed class DeclarationEdgeTests
     [InlineData("public partial class var {{ {0} public sealed partial class Norm; }}")]                                  // container
     [InlineData("public partial class Outer<nint> {{ {0} public sealed partial class Norm; }}")]                          // type parameter
     [InlineData("namespace Inner {{ {0} public sealed partial class Norm; }}\npublic sealed class nameof {{ }}")]         // outer namespace
-    [InlineData("public sealed class Rt {{ }}\n{0}\npublic sealed partial class Norm;")]                                    // an alias's name
-    [InlineData("public partial class Outer {{ public sealed class Unsafe {{ }} {0} public sealed partial class Norm; }}")]  // an alias's name, nested
-    [InlineData("public sealed class ReadOnlySpan {{ }}\n{0}\npublic sealed partial class Norm;")]                          // a System type used bare
     public async Task TypeInScopeNamedLikeAKeyword_IsNK0027(string template)
     {
         await AssertOneDiagnostic(string.Format(CultureInfo.InvariantCulture, template, Bn), "NK0027", "Norm");

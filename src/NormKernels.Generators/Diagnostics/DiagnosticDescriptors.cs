@@ -282,8 +282,8 @@ namespace NormKernels.Generators.Diagnostics
         /// <summary>{0}: the keyword; {1}: the type that captures it.</summary>
         public static readonly DiagnosticDescriptor KeywordCaptured = new DiagnosticDescriptor(
             id: "NK0027",
-            title: "A type in scope of the layer is named like a keyword or alias the generated code uses",
-            messageFormat: "The type '{1}' is in scope of the layer, so '{0}' in the generated code would mean that type instead of the keyword or alias; expected no type named '{0}' where the layer is declared",
+            title: "A type in scope of the layer is named like a keyword the generated code uses",
+            messageFormat: "The type '{1}' is in scope of the layer, so '{0}' in the generated code would mean that type instead of the keyword; expected no type named '{0}' where the layer is declared",
             category: UsageCategory,
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,

@@ -30,8 +30,8 @@ internal static class Shared
         return closers;
     }
 
-    /// <summary>The aliases every generated file declares (after <c>namespace</c>), longest target first: the generated code is
-    /// written with <c>global::</c> names and <see cref="Shorten"/> puts these in.</summary>
+    /// <summary>The aliases a generated file declares (after <c>namespace</c>), longest target first: the generated code is
+    /// written with <c>global::</c> names and <see cref="Shorten"/> puts these in (names as in Parsing.GeneratedNames.AliasNames).</summary>
     public static readonly (string Name, string Target)[] Aliases =
     {
         ("Unsafe", "global::System.Runtime.CompilerServices.Unsafe"),
@@ -51,10 +51,13 @@ internal static class Shared
     /// in place of their <c>global::</c> names, and the directives that declare them at the top of the namespace (of the file when
     /// the layer is in the global namespace). Inside a namespace, its using directives come after the namespace's own types in
     /// name lookup and before the user's global usings, so they are never ambiguous; the parser refuses a type in scope that would
-    /// capture one of the names (NK0027). A stub (a declaration with errors) keeps the <c>global::</c> names.
+    /// capture one of the names: the parser lists those in <paramref name="unaliased"/> and they keep their <c>global::</c> names.
     /// </summary>
-    public static string Shorten(string source)
+    public static string Shorten(string source, string unaliased)
     {
+        var captured = new HashSet<string>(unaliased.Split(new[] { ',' }, System.StringSplitOptions.RemoveEmptyEntries));
+        var aliases = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Where(Aliases, a => !captured.Contains(a.Name)));
+        var systemTypes = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Where(SystemTypes, t => !captured.Contains(t)));
         var lines = new List<string>(source.Split('\n'));
         int namespaceLine = lines.FindIndex(l => l.StartsWith("namespace ", System.StringComparison.Ordinal));
         bool inNamespace = namespaceLine >= 0;
@@ -62,17 +65,17 @@ internal static class Shared
         {
             string line = lines[i];
             if (line.IndexOf("global::", System.StringComparison.Ordinal) < 0) continue;
-            foreach (var alias in Aliases)
+            foreach (var alias in aliases)
                 line = System.Text.RegularExpressions.Regex.Replace(line, System.Text.RegularExpressions.Regex.Escape(alias.Target) + "(?![A-Za-z0-9_])", alias.Name);
             if (inNamespace)
-                foreach (string type in SystemTypes)
+                foreach (string type in systemTypes)
                     line = line.Replace("global::System." + type + "<", type + "<").Replace("global::System." + type + "{", type + "{");
             lines[i] = line;
         }
         var directives = new List<string>();
         string indent = inNamespace ? "    " : "";
-        if (inNamespace) directives.Add(indent + "using System;");
-        foreach (var alias in Aliases) directives.Add(indent + "using " + alias.Name + " = " + alias.Target + ";");
+        if (inNamespace && systemTypes.Count > 0) directives.Add(indent + "using System;");
+        foreach (var alias in aliases) directives.Add(indent + "using " + alias.Name + " = " + alias.Target + ";");
         directives.Add("");
         // After "namespace X" and its "{", or after the header (comments, #nullable and the blank line after them).
         int at = inNamespace ? namespaceLine + 2 : lines.FindIndex(l => l.Length == 0) + 1;

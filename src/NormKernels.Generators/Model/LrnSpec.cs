@@ -15,7 +15,8 @@ internal sealed record LrnSpec(
     double Beta,
     double K,
     string Element,
-    string Marks = "GE")
+    string Marks = "GE",
+    string Unaliased = "")
 {
     public bool IsDouble => Element == "double";
 

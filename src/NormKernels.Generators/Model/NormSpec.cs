@@ -22,7 +22,8 @@ internal sealed record NormSpec(
     double Epsilon,
     double Momentum,
     string Element,
-    string Marks = "GE")
+    string Marks = "GE",
+    string Unaliased = "")
 {
     /// <summary>The element type as C#: <c>float</c> or <c>double</c>.</summary>
     public bool IsDouble => Element == "double";

@@ -128,6 +128,22 @@ internal static class DeclarationChecks
         method.Parameters.Select(p => p.Type).SequenceEqual(parameters, SymbolEqualityComparer.Default);
 
     /// <summary>
+    /// Of the names the generated code would use unqualified (its aliases and System types), those that a type in scope
+    /// (<see cref="CapturingType"/>) or a member of the layer, a containing type or one of their base types would capture:
+    /// the generated file keeps the <c>global::</c> name for these (comma-separated, in <see cref="GeneratedNames.AliasNames"/> order).
+    /// </summary>
+    public static string CapturedAliases(INamedTypeSymbol type) =>
+        string.Join(",", GeneratedNames.AliasNames.Where(name => CapturingType(type, name) != null || HasMember(type, name)));
+
+    private static bool HasMember(INamedTypeSymbol type, string name)
+    {
+        for (INamedTypeSymbol? current = type; current != null; current = current.ContainingType)
+            for (INamedTypeSymbol? t = current; t != null; t = t.BaseType)
+                if (t.GetMembers(name).Length > 0) return true;
+        return false;
+    }
+
+    /// <summary>
     /// A type or type parameter named <paramref name="name"/> that name lookup inside <paramref name="type"/> finds before
     /// the keyword: the type itself, its nested types, each containing type (and its nested types and type parameters), and
     /// the types of each enclosing namespace. Types imported by using directives are not searched.

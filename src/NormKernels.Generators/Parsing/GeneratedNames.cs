@@ -36,8 +36,6 @@ internal static class GeneratedNames
         "ChooseBackwardPath", "ForwardColumns", "ForwardCore", "ForwardInferenceOnPath", "ForwardOnPath", "ForwardTrainingOnPath",
         "GradientApplyChunk", "GradientChunk", "InferenceBlock", "RunBackward", "ShardBlock", "ShardCore", "ShardStatisticsOnPath",
         "StatisticsChunk", "TrainingBlock", "Nest",
-        // The aliases every generated file declares (Emitting.Shared.Aliases): a member or layer of that name would capture them.
-        "Unsafe", "MemoryMarshal", "Intrinsics", "Tensors", "KernelPath", "Rt", "NK",
         "BackwardStatisticsOnPath", "BackwardWithStatisticsOnPath", "CheckBackwardStatistics", "CheckBackwardWithStatistics",
         "CheckSynchronized", "RunSynchronizedBackward", "RunSynchronizedSums", "SynchronizedSumsCore", "SynchronizedBackwardCore",
         "SynchronizedSumsGroup", "SynchronizedBackwardGroup",
@@ -45,13 +43,14 @@ internal static class GeneratedNames
         "Statistics", "Apply", "GradientReduce", "GradientApply", "GradientAffineReduce", "GradientAffineApply", "TS", "TV",
     };
 
-    /// <summary>Contextual keywords the generated code writes, and the alias and System type names it uses unqualified
-    /// (Emitting.Shared.Aliases, SystemTypes), which a type of that name in scope would capture.</summary>
-    public static readonly string[] CapturedKeywords =
-    {
-        "nint", "nuint", "var", "nameof", "dynamic", "unmanaged", "notnull",
-        "Unsafe", "MemoryMarshal", "Intrinsics", "Tensors", "KernelPath", "Rt", "NK", "Span", "ReadOnlySpan",
-    };
+    /// <summary>Contextual keywords the generated code writes, which a type of that name in scope would capture.</summary>
+    public static readonly string[] CapturedKeywords = { "nint", "nuint", "var", "nameof", "dynamic", "unmanaged", "notnull" };
+
+    /// <summary>The names the generated code uses unqualified: its aliases and the System types its <c>using System;</c>
+    /// brings (Emitting.Shared.Aliases, SystemTypes). Where a type or member in scope has one of these names, that layer's
+    /// file keeps the <c>global::</c> name instead (never an error).</summary>
+    public static readonly string[] AliasNames =
+        { "Unsafe", "MemoryMarshal", "Intrinsics", "Tensors", "KernelPath", "Rt", "NK", "Span", "ReadOnlySpan" };
 
     /// <summary>Whether <paramref name="name"/> (as declared, without '@') is a generated member's name.</summary>
     public static bool IsReserved(string name) =>

@@ -28,7 +28,9 @@ internal sealed record ParseResult<TSpec>(TSpec? Spec, string TypeName, string F
 /// <summary>Where the layer is declared, to re-open it as partial: namespace, containing types (outermost first), name.</summary>
 /// <param name="Marks">The class attributes the generated part adds: "G" [GeneratedCode], "E" [ExcludeFromCodeCoverage], each
 /// unless the user's part already has it (a second one is CS0579).</param>
-internal sealed record LayerName(string Namespace, EquatableArray<ContainingType> Containers, string TypeName, string Marks = "GE");
+/// <param name="Unaliased">The alias names a type or member in scope would capture (DeclarationChecks.CapturedAliases): the
+/// generated file keeps their <c>global::</c> names.</param>
+internal sealed record LayerName(string Namespace, EquatableArray<ContainingType> Containers, string TypeName, string Marks = "GE", string Unaliased = "");
 
 /// <summary>What an attribute's own rules make of its arguments: the spec, and whether it is the declaration as written.</summary>
 internal readonly struct SpecReading<TSpec>
@@ -86,7 +88,8 @@ internal static class LayerParser
             DeclarationChecks.CheckTypeShape(type, declaration, found);
             List<ContainingType>? containers = found.Count == 0 ? Containers(type, cancellationToken) : null;
             string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
-            var name = new LayerName(ns, new EquatableArray<ContainingType>(containers?.ToArray() ?? Array.Empty<ContainingType>()), Identifier(type.Name), Marks(type));
+            var name = new LayerName(ns, new EquatableArray<ContainingType>(containers?.ToArray() ?? Array.Empty<ContainingType>()), Identifier(type.Name), Marks(type),
+                DeclarationChecks.CapturedAliases(type));
 
             SpecReading<TSpec> reading = AttributeArguments.Read(attribute, found, cancellationToken) is { } arguments
                 ? read(name, arguments)
