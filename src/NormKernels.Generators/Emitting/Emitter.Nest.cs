@@ -19,12 +19,14 @@ internal static partial class Emitter
         var plan = ctx.Plan;
         string t = ctx.T;
         w.Line("/// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>");
-        using (w.Block("private readonly struct " + NestType + "(" + ctx.ExtentParams + ") : " + Rt + ".INest<" + t + ">"))
+        string gradient = plan.GradientPerStatistic ? "IAffineGradientNest" : "IGradientNest";
+        using (w.Block("private readonly struct " + NestType + "(" + ctx.ExtentParams + ") : " + Rt + "." + gradient + "<" + t + ">"))
         {
             var reduced = Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced);
             w.Line("public int BlockCount => " + (plan.BlockAxes > 0 ? "(int)" + ctx.Product(ctx.BlockIndices) : "0") + ";");
             w.Line("public int StatisticCount => (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
             w.Line("public int CoefficientCount => (int)" + ctx.InnerProduct(plan.Form == ApplyForm.Fold ? Context.FoldAxis : Context.InnerKept) + ";");
+            w.Line("public int FoldCount => (int)" + ctx.InnerProduct(Context.FoldAxis) + ";");
             w.Line("public int AccumulatorCount => (int)" + ctx.InnerProduct(Context.Accumulated) + ";");
             w.Line("public double Count => (double)" + ctx.Product(reduced) + ";");
             w.Line("public bool Promoted => " + Bool(plan.Promoted) + ";");
@@ -34,6 +36,8 @@ internal static partial class Emitter
             bool wholeApply = plan.BlockAxes == 0 && plan.ApplySegments.Count > 1;
             w.Line("public nint StatisticsRows(out bool splittable) { splittable = " + Bool(wholeStatistics) + "; return " + StatFirstExtent(ctx) + "; }");
             w.Line("public nint ApplyRows(out bool splittable) { splittable = " + Bool(wholeApply) + "; return " + ApplyFirstExtent(ctx) + "; }");
+            bool wholeGradient = plan.BlockAxes == 0 && plan.GradientSegments.Count > 1;
+            w.Line("public nint GradientRows(out bool splittable) { splittable = " + Bool(wholeGradient) + "; return " + ctx.SegmentExtent(plan.GradientSegments[0]) + "; }");
             w.Line();
 
             var inside = Enumerable.Range(0, ctx.Axes.Count).Where(i => !ctx.Axes[i].Block).ToList();
@@ -43,11 +47,14 @@ internal static partial class Emitter
                 ("return", Context.Memory));
             EmitIndexMap(w, ctx, "public nint AccumulatorStatistic(nint accumulator)", "accumulator", inside.Where(i => Context.Accumulated(ctx.Axes[i])).ToList(),
                 ("return", Context.InnerKept));
-            EmitIndexMap(w, ctx, "public void Fold(nint fold, out nint statistic, out nint parameter)", "fold", inside.Where(i => Context.FoldAxis(ctx.Axes[i])).ToList(),
+            var folds = inside.Where(i => Context.FoldAxis(ctx.Axes[i])).ToList();
+            EmitIndexMap(w, ctx, "public nint FoldStart(nint fold)", "fold", folds, ("return", Context.Memory));
+            EmitIndexMap(w, ctx, "public void Fold(nint fold, out nint statistic, out nint parameter)", "fold", folds,
                 ("statistic", Context.InnerKept), ("parameter", Context.ParamAxis));
             w.Line();
             EmitStatisticsPass(w, ctx);
             EmitApplyPass(w, ctx);
+            EmitBackwardPasses(w, ctx);
         }
         w.Line();
     }

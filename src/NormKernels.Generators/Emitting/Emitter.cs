@@ -12,7 +12,6 @@ namespace NormKernels.Generators.Emitting;
 internal static partial class Emitter
 {
     private const string Unsafe = "global::System.Runtime.CompilerServices.Unsafe";
-    private const string Marshal = "global::System.Runtime.InteropServices.MemoryMarshal";
     private const string Checks = "global::NormKernels.Runtime.Checks";
     private const string KernelPath = "global::NormKernels.KernelPath";
     private const string Ops = "global::NormKernels.Runtime.IVector128Ops";
@@ -47,7 +46,6 @@ internal static partial class Emitter
             EmitSynchronizedBackward(w, ctx);
             EmitAdaptive(w, ctx);
             EmitNestStruct(w, ctx);
-            EmitBackwardPasses(w, ctx);
         }
 
         Shared.Close(closers);

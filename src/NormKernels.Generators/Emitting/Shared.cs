@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using NormKernels.Generators.Model;
 
 namespace NormKernels.Generators.Emitting;
@@ -56,26 +57,37 @@ internal static class Shared
     public static string Shorten(string source, string unaliased)
     {
         var captured = new HashSet<string>(unaliased.Split(new[] { ',' }, System.StringSplitOptions.RemoveEmptyEntries));
-        var aliases = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Where(Aliases, a => !captured.Contains(a.Name)));
-        var systemTypes = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Where(SystemTypes, t => !captured.Contains(t)));
+        var aliases = Aliases.Where(a => !captured.Contains(a.Name)).ToList();
+        var systemTypes = SystemTypes.Where(t => !captured.Contains(t)).ToList();
         var lines = new List<string>(source.Split('\n'));
         int namespaceLine = lines.FindIndex(l => l.StartsWith("namespace ", System.StringComparison.Ordinal));
         bool inNamespace = namespaceLine >= 0;
+        // Only the directives the file uses: an unused one is a CS8019 (hidden) in the user's build.
+        var used = new HashSet<string>();
+        bool systemUsed = false;
         for (int i = 0; i < lines.Count; i++)
         {
             string line = lines[i];
             if (line.IndexOf("global::", System.StringComparison.Ordinal) < 0) continue;
             foreach (var alias in aliases)
-                line = System.Text.RegularExpressions.Regex.Replace(line, System.Text.RegularExpressions.Regex.Escape(alias.Target) + "(?![A-Za-z0-9_])", alias.Name);
+            {
+                string shortened = System.Text.RegularExpressions.Regex.Replace(line, System.Text.RegularExpressions.Regex.Escape(alias.Target) + "(?![A-Za-z0-9_])", alias.Name);
+                if (shortened != line) used.Add(alias.Name);
+                line = shortened;
+            }
             if (inNamespace)
                 foreach (string type in systemTypes)
-                    line = line.Replace("global::System." + type + "<", type + "<").Replace("global::System." + type + "{", type + "{");
+                {
+                    string shortened = line.Replace("global::System." + type + "<", type + "<").Replace("global::System." + type + "{", type + "{");
+                    systemUsed |= shortened != line;
+                    line = shortened;
+                }
             lines[i] = line;
         }
         var directives = new List<string>();
         string indent = inNamespace ? "    " : "";
-        if (inNamespace && systemTypes.Count > 0) directives.Add(indent + "using System;");
-        foreach (var alias in aliases) directives.Add(indent + "using " + alias.Name + " = " + alias.Target + ";");
+        if (systemUsed) directives.Add(indent + "using System;");
+        foreach (var alias in aliases.Where(a => used.Contains(a.Name))) directives.Add(indent + "using " + alias.Name + " = " + alias.Target + ";");
         directives.Add("");
         // After "namespace X" and its "{", or after the header (comments, #nullable and the blank line after them).
         int at = inNamespace ? namespaceLine + 2 : lines.FindIndex(l => l.Length == 0) + 1;

@@ -59,6 +59,10 @@ public interface INest<T> where T : unmanaged
     /// <summary>Coefficient sets per block (fold indices; in the two-step form, one per statistic).</summary>
     int CoefficientCount { get; }
 
+    /// <summary>Fold indices per block: positions along the axes inside a block that index statistics or parameters (the
+    /// backward's per-index sums).</summary>
+    int FoldCount { get; }
+
     /// <summary>Accumulators of the statistics pass per block.</summary>
     int AccumulatorCount { get; }
 
@@ -80,6 +84,9 @@ public interface INest<T> where T : unmanaged
     /// <summary>The extent of the apply pass's first segment, and whether chunks of it may run as separate units.</summary>
     nint ApplyRows(out bool splittable);
 
+    /// <summary>The extent of the backward passes' first segment, and whether chunks of it may run as separate units.</summary>
+    nint GradientRows(out bool splittable);
+
     /// <summary>The offsets of block <paramref name="block"/>: in memory, in the statistics and in the parameters.</summary>
     void Block(nint block, out nint memory, out nint statistic, out nint parameter);
 
@@ -88,6 +95,9 @@ public interface INest<T> where T : unmanaged
 
     /// <summary>The statistic accumulator <paramref name="accumulator"/> adds into.</summary>
     nint AccumulatorStatistic(nint accumulator);
+
+    /// <summary>The offset in a block of fold index <paramref name="fold"/>'s first element.</summary>
+    nint FoldStart(nint fold);
 
     /// <summary>The statistic and the parameter of fold index <paramref name="fold"/>.</summary>
     void Fold(nint fold, out nint statistic, out nint parameter);

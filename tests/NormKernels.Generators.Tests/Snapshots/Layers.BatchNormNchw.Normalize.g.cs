@@ -6,7 +6,6 @@ namespace Layers
 {
     using System;
     using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
-    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
     using Intrinsics = global::System.Runtime.Intrinsics;
     using Tensors = global::System.Numerics.Tensors;
     using KernelPath = global::NormKernels.KernelPath;
@@ -429,165 +428,12 @@ namespace Layers
         private static KernelPath InferenceCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
             Rt.Forward<Nest, Rt.StandardizeNorm, float>.Inference<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, runningMean, runningVar, epsilon, meanResidual);
 
-        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad)
-        {
-            return Intrinsics.Arm.AdvSimd.IsSupported
-                ? BackwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
-                : BackwardCore<Rt.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
-        }
-
-        private static KernelPath ChooseBackwardPath(nint e_n, nint e_c, nint e_h, nint e_w)
-        {
-            return NK.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
-        }
-
-        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
-        {
-            int statistics = 1;
-            int coefficients = 1;
-            int parameters = weightGrad.Length;
-            // Units: fixed groups of consecutive blocks (c); each group sums its parameter gradients into its own partial.
-            int blocks = (int)e_c;
-            int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
-            int workers = NK.Parallelism.Workers(input.Length, groups);
-            double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
-            double[][] doubles = workerScratch.Doubles;
-            float[][] elements = workerScratch.Elements;
-            try
-            {
-                new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                Rt.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_c, e_h, e_w, epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials), input, inputGrad, outputGrad, gamma, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length));
-                // Parameter gradients accumulate (PyTorch): add the groups' partials in group order.
-                for (int p = 0; p < parameters; p++)
-                {
-                    double db = 0d, dg = 0d;
-                    for (int g = 0; g < groups; g++)
-                    {
-                        db += gradPartials[g * 2 * parameters + p];
-                        dg += gradPartials[g * 2 * parameters + parameters + p];
-                    }
-                    biasGrad[p] = (float)(biasGrad[p] + db);
-                    weightGrad[p] = (float)(weightGrad[p] + dg);
-                }
-            }
-            finally
-            {
-                global::System.Buffers.ArrayPool<double>.Shared.Return(gradPartials);
-                workerScratch.Return();
-            }
-            return path;
-        }
-
-        private readonly struct BackwardGroup<TOps>(KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[][] _doubles, float[][] _elements, double[] _gradPartials) : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
-        {
-            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
-            {
-                float epsilon = _epsilon;
-                bool constant = _constant;
-                int statistics = 1;
-                int coefficients = 1;
-                double count = (double)(e_n * e_h * e_w);
-                double[] doubles = _doubles[worker];
-                float[] elements = _elements[worker];
-                ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sumV = ref Unsafe.Add(ref sumU, coefficients);
-                ref double sumX = ref Unsafe.Add(ref sumV, coefficients);
-                ref double centredTotal = ref Unsafe.Add(ref sumX, coefficients);
-                ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
-                ref double rstd = ref Unsafe.Add(ref mu, statistics);
-                ref double sumA = ref Unsafe.Add(ref rstd, statistics);
-                ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-                ref float coefM = ref MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefP = ref Unsafe.Add(ref coefM, coefficients);
-                ref float coefQ = ref Unsafe.Add(ref coefP, coefficients);
-                ref float coefR = ref Unsafe.Add(ref coefQ, coefficients);
-                ref float coefD = ref Unsafe.Add(ref coefR, coefficients);
-                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
-                ref float dx = ref Rt.ParallelUnits.At<float>(spans.S1);
-                ref float dy = ref Rt.ParallelUnits.At<float>(spans.S2);
-                ref float gamma = ref Rt.ParallelUnits.At<float>(spans.S3);
-                ref float stat0 = ref Rt.ParallelUnits.At<float>(spans.S4);
-                ref float stat1 = ref Rt.ParallelUnits.At<float>(spans.S5);
-                ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
-                int parameters = _parameters;
-                int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);
-                for (int block = firstBlock; block < lastBlock; block++)
-                {
-                    // The block: its index along each block axis, innermost fastest.
-                    nint rest = block;
-                    nint b_c = rest % e_c;
-                    nint xo = b_c * (e_h * e_w);
-                    nint so = b_c;
-                    nint po = b_c;
-                    ref float xb = ref Unsafe.Add(ref x, xo);
-                    ref float dyb = ref Unsafe.Add(ref dy, xo);
-                    ref float dxb = ref Unsafe.Add(ref dx, xo);
-                    for (int s = 0; s < statistics; s++)
-                    {
-                        Unsafe.Add(ref mu, s) = Unsafe.Add(ref stat0, so + s);
-                        Unsafe.Add(ref rstd, s) = Rt.Statistics.InverseStd(Unsafe.Add(ref stat1, so + s), epsilon);
-                    }
-                    coefM = (float)(-mu);
-                    // Gradient shift: each fold index's first dy.
-                    coefD = dyb;
-                    new Span<double>(doubles, 0, 3 * coefficients).Clear();
-                    switch (path)
-                    {
-                        case KernelPath.Vector512: GradientReduce<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case KernelPath.Vector256: GradientReduce<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case KernelPath.Vector128: GradientReduce<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce<Rt.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                    }
-                    new Span<double>(doubles, 3 * coefficients, statistics).Clear();
-                    new Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
-                    // The lanes summed U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf) and, exactly in double, X = sum (x - mf) per fold index,
-                    // mf the mean rounded to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U
-                    // come back in double.
-                    double perIndex = count * statistics / coefficients;
-                    centredTotal += sumX;
-                    // The mean in double: the saved one (rounded to the element type) corrected by the exact sum of x - mf over its statistic.
-                    if (!constant)
-                    {
-                        for (int s = 0; s < statistics; s++)
-                        {
-                            Unsafe.Add(ref mu, s) = -(double)(float)(-Unsafe.Add(ref mu, s)) + Unsafe.Add(ref centredTotal, s) / count;
-                        }
-                    }
-                    // A = sum g * U, B = sum g * V per statistic; dbeta += U, dgamma += V * rstd per parameter.
-                    double g = (double)Unsafe.Add(ref gamma, po);
-                    double shiftU = coefD, centerU = -(double)coefM;
-                    double u = sumU + perIndex * shiftU;
-                    double v = sumV + shiftU * sumX + (centerU - mu) * u;
-                    sumA += g * u;
-                    sumB += g * v;
-                    Unsafe.Add(ref gradSums, po) += u;
-                    Unsafe.Add(ref gradSums, parameters + po) += v * rstd;
-                    // Per statistic, in place of A and B: Q = -r^3 * B / M and R = -r * A / M (0 with constant statistics).
-                    for (int s = 0; s < statistics; s++)
-                    {
-                        double r = Unsafe.Add(ref rstd, s);
-                        double q = constant ? 0d : -r * r * r * Unsafe.Add(ref sumB, s) / count;
-                        Unsafe.Add(ref sumA, s) = constant ? 0d : -r * Unsafe.Add(ref sumA, s) / count;
-                        Unsafe.Add(ref sumB, s) = q;
-                    }
-                    // dx = dy * P + (x - mean) * Q + R, per fold index, run as (dy - dz) * P + (x - mf) * Q + R' with
-                    // R' = R + dz * P + (mf - mean) * Q in double: the lanes only multiply small differences.
-                    double coefp = (double)Unsafe.Add(ref gamma, po) * rstd, coefq = sumB;
-                    double shiftR = coefD, centerR = -(double)coefM;
-                    coefP = (float)coefp;
-                    coefQ = (float)coefq;
-                    coefR = (float)(sumA + shiftR * coefp + (centerR - mu) * coefq);
-                    switch (path)
-                    {
-                        case KernelPath.Vector512: GradientApply<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case KernelPath.Vector256: GradientApply<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case KernelPath.Vector128: GradientApply<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        default: GradientApply<Rt.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                    }
-                }
-            }
-        }
+        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) =>
+            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Run(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Run<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+        private static KernelPath ChooseBackwardPath(nint e_n, nint e_c, nint e_h, nint e_w) =>
+            NK.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
 
         private static void CheckShard(int inputLength, int n, int c, int h, int w, int countLength, int meanLength, int m2Length)
         {
@@ -833,257 +679,19 @@ namespace Layers
             BackwardWithStatistics(input, outputGrad, inputGrad, dims[0], dims[1], dims[2], dims[3], count, sumGrad, sumGradCentered);
         }
 
-        private static KernelPath SynchronizedSumsCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TOps : struct, Rt.IVector128Ops
-        {
-            int statistics = 1;
-            int coefficients = 1;
-            int parameters = 0;
-            // Units: fixed groups of consecutive blocks (c), as in the backward.
-            int blocks = (int)e_c;
-            int totalStatistics = blocks * statistics;
-            int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
-            int workers = NK.Parallelism.Workers(input.Length, groups);
-            double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
-            double[][] doubles = workerScratch.Doubles;
-            float[][] elements = workerScratch.Elements;
-            double[] sums = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * totalStatistics);
-            try
-            {
-                Rt.ParallelUnits.For(groups, workers, new SynchronizedSumsGroup<TOps>(path, e_n, e_c, e_h, e_w, blocks, groups, parameters, totalStatistics, doubles, elements, gradPartials, sums), input, default, outputGrad, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(gamma), gamma.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length));
-                new Span<double>(sums, 0, totalStatistics).CopyTo(count);
-                new Span<double>(sums, totalStatistics, totalStatistics).CopyTo(sumGrad);
-                new Span<double>(sums, 2 * totalStatistics, totalStatistics).CopyTo(sumGradCentered);
-            }
-            finally
-            {
-                global::System.Buffers.ArrayPool<double>.Shared.Return(sums);
-                global::System.Buffers.ArrayPool<double>.Shared.Return(gradPartials);
-                workerScratch.Return();
-            }
-            return path;
-        }
+        private static KernelPath SynchronizedSumsCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Sums<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, gamma, stat0, count, sumGrad, sumGradCentered);
 
-        private static KernelPath SynchronizedBackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
-        {
-            int statistics = 1;
-            int coefficients = 1;
-            int parameters = weightGrad.Length;
-            // Units: fixed groups of consecutive blocks (c), as in the backward.
-            int blocks = (int)e_c;
-            int totalStatistics = blocks * statistics;
-            int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
-            int workers = NK.Parallelism.Workers(input.Length, groups);
-            double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
-            double[][] doubles = workerScratch.Doubles;
-            float[][] elements = workerScratch.Elements;
-            double[] sums = global::System.Buffers.ArrayPool<double>.Shared.Rent(3 * totalStatistics);
-            try
-            {
-                count.CopyTo(new Span<double>(sums, 0, totalStatistics));
-                sumGrad.CopyTo(new Span<double>(sums, totalStatistics, totalStatistics));
-                sumGradCentered.CopyTo(new Span<double>(sums, 2 * totalStatistics, totalStatistics));
-                new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                Rt.ParallelUnits.For(groups, workers, new SynchronizedBackwardGroup<TOps>(path, e_n, e_c, e_h, e_w, epsilon, blocks, groups, parameters, totalStatistics, doubles, elements, gradPartials, sums), input, inputGrad, outputGrad, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(gamma), gamma.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length));
-                // Parameter gradients accumulate (PyTorch): add the groups' partials in group order.
-                for (int p = 0; p < parameters; p++)
-                {
-                    double db = 0d, dg = 0d;
-                    for (int g = 0; g < groups; g++)
-                    {
-                        db += gradPartials[g * 2 * parameters + p];
-                        dg += gradPartials[g * 2 * parameters + parameters + p];
-                    }
-                    biasGrad[p] = (float)(biasGrad[p] + db);
-                    weightGrad[p] = (float)(weightGrad[p] + dg);
-                }
-            }
-            finally
-            {
-                global::System.Buffers.ArrayPool<double>.Shared.Return(sums);
-                global::System.Buffers.ArrayPool<double>.Shared.Return(gradPartials);
-                workerScratch.Return();
-            }
-            return path;
-        }
-
-        private readonly struct SynchronizedSumsGroup<TOps>(KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, int _blocks, int _groups, int _parameters, int _totalStatistics, double[][] _doubles, float[][] _elements, double[] _gradPartials, double[] _sums) : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
-        {
-            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
-            {
-                int statistics = 1;
-                int coefficients = 1;
-                double localCount = (double)(e_n * e_h * e_w);
-                double[] doubles = _doubles[worker];
-                float[] elements = _elements[worker];
-                ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sumV = ref Unsafe.Add(ref sumU, coefficients);
-                ref double sumX = ref Unsafe.Add(ref sumV, coefficients);
-                ref double centredTotal = ref Unsafe.Add(ref sumX, coefficients);
-                ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
-                ref double rstd = ref Unsafe.Add(ref mu, statistics);
-                ref double sumA = ref Unsafe.Add(ref rstd, statistics);
-                ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-                ref float coefM = ref MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefP = ref Unsafe.Add(ref coefM, coefficients);
-                ref float coefQ = ref Unsafe.Add(ref coefP, coefficients);
-                ref float coefR = ref Unsafe.Add(ref coefQ, coefficients);
-                ref float coefD = ref Unsafe.Add(ref coefR, coefficients);
-                ref double countRef = ref MemoryMarshal.GetArrayDataReference(_sums);
-                ref double sumGradRef = ref Unsafe.Add(ref countRef, _totalStatistics);
-                ref double sumGradCenteredRef = ref Unsafe.Add(ref sumGradRef, _totalStatistics);
-                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
-                ref float dy = ref Rt.ParallelUnits.At<float>(spans.S2);
-                ref float gamma = ref Rt.ParallelUnits.At<float>(spans.S3);
-                ref float stat0 = ref Rt.ParallelUnits.At<float>(spans.S4);
-                ref float stat1 = ref Rt.ParallelUnits.At<float>(spans.S5);
-                ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
-                int parameters = _parameters;
-                int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);
-                for (int block = firstBlock; block < lastBlock; block++)
-                {
-                    // The block: its index along each block axis, innermost fastest.
-                    nint rest = block;
-                    nint b_c = rest % e_c;
-                    nint xo = b_c * (e_h * e_w);
-                    nint so = b_c;
-                    nint po = b_c;
-                    ref float xb = ref Unsafe.Add(ref x, xo);
-                    ref float dyb = ref Unsafe.Add(ref dy, xo);
-                    for (int s = 0; s < statistics; s++)
-                    {
-                        Unsafe.Add(ref mu, s) = Unsafe.Add(ref stat0, so + s);
-                    }
-                    coefM = (float)(-mu);
-                    // Gradient shift: each fold index's first dy.
-                    coefD = dyb;
-                    new Span<double>(doubles, 0, 3 * coefficients).Clear();
-                    switch (path)
-                    {
-                        case KernelPath.Vector512: GradientReduce<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case KernelPath.Vector256: GradientReduce<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case KernelPath.Vector128: GradientReduce<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce<Rt.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                    }
-                    new Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
-                    // A = sum g * U, B = sum g * V per statistic.
-                    double g = (double)Unsafe.Add(ref gamma, po);
-                    double shift = coefD, center = -(double)coefM;
-                    double u = sumU + localCount * statistics / coefficients * shift;
-                    double v = sumV + shift * sumX + (center - mu) * u;
-                    sumA += g * u;
-                    sumB += g * v;
-                    for (int s = 0; s < statistics; s++)
-                    {
-                        Unsafe.Add(ref countRef, so + s) = localCount;
-                        Unsafe.Add(ref sumGradRef, so + s) = Unsafe.Add(ref sumA, s);
-                        Unsafe.Add(ref sumGradCenteredRef, so + s) = Unsafe.Add(ref sumB, s);
-                    }
-                }
-            }
-        }
-
-        private readonly struct SynchronizedBackwardGroup<TOps>(KernelPath path, nint e_n, nint e_c, nint e_h, nint e_w, float _epsilon, int _blocks, int _groups, int _parameters, int _totalStatistics, double[][] _doubles, float[][] _elements, double[] _gradPartials, double[] _sums) : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
-        {
-            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
-            {
-                float epsilon = _epsilon;
-                int statistics = 1;
-                int coefficients = 1;
-                double localCount = (double)(e_n * e_h * e_w);
-                double[] doubles = _doubles[worker];
-                float[] elements = _elements[worker];
-                ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sumV = ref Unsafe.Add(ref sumU, coefficients);
-                ref double sumX = ref Unsafe.Add(ref sumV, coefficients);
-                ref double centredTotal = ref Unsafe.Add(ref sumX, coefficients);
-                ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
-                ref double rstd = ref Unsafe.Add(ref mu, statistics);
-                ref double sumA = ref Unsafe.Add(ref rstd, statistics);
-                ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-                ref float coefM = ref MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefP = ref Unsafe.Add(ref coefM, coefficients);
-                ref float coefQ = ref Unsafe.Add(ref coefP, coefficients);
-                ref float coefR = ref Unsafe.Add(ref coefQ, coefficients);
-                ref float coefD = ref Unsafe.Add(ref coefR, coefficients);
-                ref double countRef = ref MemoryMarshal.GetArrayDataReference(_sums);
-                ref double sumGradRef = ref Unsafe.Add(ref countRef, _totalStatistics);
-                ref double sumGradCenteredRef = ref Unsafe.Add(ref sumGradRef, _totalStatistics);
-                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
-                ref float dx = ref Rt.ParallelUnits.At<float>(spans.S1);
-                ref float dy = ref Rt.ParallelUnits.At<float>(spans.S2);
-                ref float gamma = ref Rt.ParallelUnits.At<float>(spans.S3);
-                ref float stat0 = ref Rt.ParallelUnits.At<float>(spans.S4);
-                ref float stat1 = ref Rt.ParallelUnits.At<float>(spans.S5);
-                ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
-                int parameters = _parameters;
-                int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);
-                for (int block = firstBlock; block < lastBlock; block++)
-                {
-                    // The block: its index along each block axis, innermost fastest.
-                    nint rest = block;
-                    nint b_c = rest % e_c;
-                    nint xo = b_c * (e_h * e_w);
-                    nint so = b_c;
-                    nint po = b_c;
-                    ref float xb = ref Unsafe.Add(ref x, xo);
-                    ref float dyb = ref Unsafe.Add(ref dy, xo);
-                    ref float dxb = ref Unsafe.Add(ref dx, xo);
-                    for (int s = 0; s < statistics; s++)
-                    {
-                        Unsafe.Add(ref mu, s) = Unsafe.Add(ref stat0, so + s);
-                        Unsafe.Add(ref rstd, s) = Rt.Statistics.InverseStd(Unsafe.Add(ref stat1, so + s), epsilon);
-                    }
-                    coefM = (float)(-mu);
-                    // Gradient shift: each fold index's first dy.
-                    coefD = dyb;
-                    new Span<double>(doubles, 0, 3 * coefficients).Clear();
-                    switch (path)
-                    {
-                        case KernelPath.Vector512: GradientReduce<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case KernelPath.Vector256: GradientReduce<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case KernelPath.Vector128: GradientReduce<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce<Rt.Scalar<float>, float>(ref xb, ref dyb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                    }
-                    // dbeta += U, dgamma += V * rstd per parameter: this shard's share.
-                    double shift = coefD, center = -(double)coefM;
-                    double u = sumU + localCount * statistics / coefficients * shift;
-                    double v = sumV + shift * sumX + (center - mu) * u;
-                    Unsafe.Add(ref gradSums, po) += u;
-                    Unsafe.Add(ref gradSums, parameters + po) += v * rstd;
-                    // Per statistic, from the sums of every shard: Q = -r^3 * B / M and R = -r * A / M with M the total count.
-                    for (int s = 0; s < statistics; s++)
-                    {
-                        double r = Unsafe.Add(ref rstd, s);
-                        double total = Unsafe.Add(ref countRef, so + s);
-                        Unsafe.Add(ref sumB, s) = -r * r * r * Unsafe.Add(ref sumGradCenteredRef, so + s) / total;
-                        Unsafe.Add(ref sumA, s) = -r * Unsafe.Add(ref sumGradRef, so + s) / total;
-                    }
-                    // dx = dy * P + (x - mean) * Q + R per fold index, run as the backward runs it: (dy - dz) * P + (x - mf) * Q + R' with
-                    // R' = R + dz * P + (mf - mean) * Q in double.
-                    double coefp = (double)Unsafe.Add(ref gamma, po) * rstd, coefq = sumB;
-                    double shiftR = coefD, centerR = -(double)coefM;
-                    coefP = (float)coefp;
-                    coefQ = (float)coefq;
-                    coefR = (float)(sumA + shiftR * coefp + (centerR - mu) * coefq);
-                    switch (path)
-                    {
-                        case KernelPath.Vector512: GradientApply<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case KernelPath.Vector256: GradientApply<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case KernelPath.Vector128: GradientApply<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        default: GradientApply<Rt.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_c, e_h, e_w, (nint)0, e_n, ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                    }
-                }
-            }
-        }
+        private static KernelPath SynchronizedBackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Backward<Nest, Rt.StandardizeNorm, float>.WithSums<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_c, nint e_h, nint e_w) : Rt.INest<float>
+        private readonly struct Nest(nint e_n, nint e_c, nint e_h, nint e_w) : Rt.IGradientNest<float>
         {
             public int BlockCount => (int)e_c;
             public int StatisticCount => 1;
             public int CoefficientCount => 1;
+            public int FoldCount => 1;
             public int AccumulatorCount => 1;
             public double Count => (double)(e_n * e_h * e_w);
             public bool Promoted => false;
@@ -1091,6 +699,7 @@ namespace Layers
             public bool Affine => true;
             public nint StatisticsRows(out bool splittable) { splittable = false; return e_n; }
             public nint ApplyRows(out bool splittable) { splittable = false; return e_n; }
+            public nint GradientRows(out bool splittable) { splittable = false; return e_n; }
 
             public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
@@ -1104,6 +713,10 @@ namespace Layers
                 return 0;
             }
             public nint AccumulatorStatistic(nint accumulator)
+            {
+                return 0;
+            }
+            public nint FoldStart(nint fold)
             {
                 return 0;
             }
@@ -1143,34 +756,34 @@ namespace Layers
                 }
             }
 
-        }
-
-        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
-        private static void GradientReduce<TS, TV>(ref float x, ref float dy, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
+            /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
+            public void GradientReduce<TS, TV>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint x1 = i0 * st_x0;
-                Rt.GradientRuns<TS, TV, float>.Reduce(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
+                nint len0 = e_n;
+                nint st_x0 = (e_c * e_h * e_w);
+                nint len1 = (e_h * e_w);
+                // [n]=-
+                for (nint i0 = from0; i0 < to0; i0++)
+                {
+                    nint x1 = i0 * st_x0;
+                    Rt.GradientRuns<TS, TV, float>.Reduce(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
+                }
             }
-        }
 
-        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint e_n, nint e_c, nint e_h, nint e_w, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, Rt.ISimd<TV, float> where TV : struct
-        {
-            nint len0 = e_n;
-            nint st_x0 = (e_c * e_h * e_w);
-            nint len1 = (e_h * e_w);
-            // [n]=-
-            for (nint i0 = from0; i0 < to0; i0++)
+            /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
+            public void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint x1 = i0 * st_x0;
-                Rt.GradientRuns<TS, TV, float>.Apply<Rt.Splat>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), ref Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
+                nint len0 = e_n;
+                nint st_x0 = (e_c * e_h * e_w);
+                nint len1 = (e_h * e_w);
+                // [n]=-
+                for (nint i0 = from0; i0 < to0; i0++)
+                {
+                    nint x1 = i0 * st_x0;
+                    Rt.GradientRuns<TS, TV, float>.Apply<Rt.Splat>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), ref Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
+                }
             }
+
         }
 
     }

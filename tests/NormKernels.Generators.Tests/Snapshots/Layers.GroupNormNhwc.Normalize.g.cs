@@ -6,7 +6,6 @@ namespace Layers
 {
     using System;
     using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
-    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
     using Intrinsics = global::System.Runtime.Intrinsics;
     using Tensors = global::System.Numerics.Tensors;
     using KernelPath = global::NormKernels.KernelPath;
@@ -355,217 +354,12 @@ namespace Layers
         private static KernelPath TrainingCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> stat0, Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
             Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
 
-        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad)
-        {
-            return Intrinsics.Arm.AdvSimd.IsSupported
-                ? BackwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_h, e_w, e_grp, e_cpg, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
-                : BackwardCore<Rt.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_h, e_w, e_grp, e_cpg, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
-        }
-
-        private static KernelPath ChooseBackwardPath(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg)
-        {
-            return NK.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
-        }
-
-        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
-        {
-            int statistics = (int)e_grp;
-            int coefficients = (int)(e_grp * e_cpg);
-            int parameters = weightGrad.Length;
-            // Units: fixed groups of consecutive blocks (n); each group sums its parameter gradients into its own partial.
-            int blocks = (int)e_n;
-            int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
-            int workers = NK.Parallelism.Workers(input.Length, groups);
-            double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 3 * coefficients + 5 * statistics, 5 * coefficients);
-            double[][] doubles = workerScratch.Doubles;
-            float[][] elements = workerScratch.Elements;
-            try
-            {
-                new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                Rt.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_h, e_w, e_grp, e_cpg, epsilon, constant, blocks, groups, parameters, doubles, elements, gradPartials), input, inputGrad, outputGrad, gamma, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length));
-                // Parameter gradients accumulate (PyTorch): add the groups' partials in group order.
-                for (int p = 0; p < parameters; p++)
-                {
-                    double db = 0d, dg = 0d;
-                    for (int g = 0; g < groups; g++)
-                    {
-                        db += gradPartials[g * 2 * parameters + p];
-                        dg += gradPartials[g * 2 * parameters + parameters + p];
-                    }
-                    biasGrad[p] = (float)(biasGrad[p] + db);
-                    weightGrad[p] = (float)(weightGrad[p] + dg);
-                }
-            }
-            finally
-            {
-                global::System.Buffers.ArrayPool<double>.Shared.Return(gradPartials);
-                workerScratch.Return();
-            }
-            return path;
-        }
-
-        private readonly struct BackwardGroup<TOps>(KernelPath path, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, float _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[][] _doubles, float[][] _elements, double[] _gradPartials) : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
-        {
-            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
-            {
-                float epsilon = _epsilon;
-                bool constant = _constant;
-                int statistics = (int)e_grp;
-                int coefficients = (int)(e_grp * e_cpg);
-                double count = (double)(e_h * e_w * e_cpg);
-                double[] doubles = _doubles[worker];
-                float[] elements = _elements[worker];
-                ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
-                ref double sumV = ref Unsafe.Add(ref sumU, coefficients);
-                ref double sumX = ref Unsafe.Add(ref sumV, coefficients);
-                ref double centredTotal = ref Unsafe.Add(ref sumX, coefficients);
-                ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
-                ref double rstd = ref Unsafe.Add(ref mu, statistics);
-                ref double sumA = ref Unsafe.Add(ref rstd, statistics);
-                ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-                ref float coefM = ref MemoryMarshal.GetArrayDataReference(elements);
-                ref float coefP = ref Unsafe.Add(ref coefM, coefficients);
-                ref float coefQ = ref Unsafe.Add(ref coefP, coefficients);
-                ref float coefR = ref Unsafe.Add(ref coefQ, coefficients);
-                ref float coefD = ref Unsafe.Add(ref coefR, coefficients);
-                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
-                ref float dx = ref Rt.ParallelUnits.At<float>(spans.S1);
-                ref float dy = ref Rt.ParallelUnits.At<float>(spans.S2);
-                ref float gamma = ref Rt.ParallelUnits.At<float>(spans.S3);
-                ref float stat0 = ref Rt.ParallelUnits.At<float>(spans.S4);
-                ref float stat1 = ref Rt.ParallelUnits.At<float>(spans.S5);
-                ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
-                int parameters = _parameters;
-                int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);
-                for (int block = firstBlock; block < lastBlock; block++)
-                {
-                    // The block: its index along each block axis, innermost fastest.
-                    nint rest = block;
-                    nint b_n = rest % e_n;
-                    nint xo = b_n * (e_h * e_w * e_grp * e_cpg);
-                    nint so = b_n * e_grp;
-                    nint po = (nint)0;
-                    ref float xb = ref Unsafe.Add(ref x, xo);
-                    ref float dyb = ref Unsafe.Add(ref dy, xo);
-                    ref float dxb = ref Unsafe.Add(ref dx, xo);
-                    for (int s = 0; s < statistics; s++)
-                    {
-                        Unsafe.Add(ref mu, s) = Unsafe.Add(ref stat0, so + s);
-                        Unsafe.Add(ref rstd, s) = Rt.Statistics.InverseStd(Unsafe.Add(ref stat1, so + s), epsilon);
-                    }
-                    for (nint i_grp = 0; i_grp < e_grp; i_grp++)
-                    {
-                        nint m_f1 = i_grp * e_cpg;
-                        nint m_s1 = i_grp;
-                        for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
-                        {
-                            nint m_f2 = m_f1 + i_cpg;
-                            Unsafe.Add(ref coefM, m_f2) = (float)(-Unsafe.Add(ref mu, m_s1));
-                        }
-                    }
-                    // Gradient shift: each fold index's first dy.
-                    for (nint i_grp = 0; i_grp < e_grp; i_grp++)
-                    {
-                        nint dz_x1 = i_grp * e_cpg;
-                        nint dz_f1 = i_grp * e_cpg;
-                        for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
-                        {
-                            nint dz_x2 = dz_x1 + i_cpg;
-                            nint dz_f2 = dz_f1 + i_cpg;
-                            Unsafe.Add(ref coefD, dz_f2) = Unsafe.Add(ref dyb, dz_x2);
-                        }
-                    }
-                    new Span<double>(doubles, 0, 3 * coefficients).Clear();
-                    switch (path)
-                    {
-                        case KernelPath.Vector512: GradientReduce<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case KernelPath.Vector256: GradientReduce<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        case KernelPath.Vector128: GradientReduce<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                        default: GradientReduce<Rt.Scalar<float>, float>(ref xb, ref dyb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefD, ref sumU, ref sumV, ref sumX); break;
-                    }
-                    new Span<double>(doubles, 3 * coefficients, statistics).Clear();
-                    new Span<double>(doubles, 3 * coefficients + 3 * statistics, 2 * statistics).Clear();
-                    // The lanes summed U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf) and, exactly in double, X = sum (x - mf) per fold index,
-                    // mf the mean rounded to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U
-                    // come back in double.
-                    double perIndex = count * statistics / coefficients;
-                    for (nint i_grp = 0; i_grp < e_grp; i_grp++)
-                    {
-                        nint x_f1 = i_grp * e_cpg;
-                        nint x_s1 = i_grp;
-                        nint x_p1 = i_grp * e_cpg;
-                        for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
-                        {
-                            nint x_f2 = x_f1 + i_cpg;
-                            nint x_p2 = x_p1 + i_cpg;
-                            Unsafe.Add(ref centredTotal, x_s1) += Unsafe.Add(ref sumX, x_f2);
-                        }
-                    }
-                    // The mean in double: the saved one (rounded to the element type) corrected by the exact sum of x - mf over its statistic.
-                    if (!constant)
-                    {
-                        for (int s = 0; s < statistics; s++)
-                        {
-                            Unsafe.Add(ref mu, s) = -(double)(float)(-Unsafe.Add(ref mu, s)) + Unsafe.Add(ref centredTotal, s) / count;
-                        }
-                    }
-                    // A = sum g * U, B = sum g * V per statistic; dbeta += U, dgamma += V * rstd per parameter.
-                    for (nint i_grp = 0; i_grp < e_grp; i_grp++)
-                    {
-                        nint ab_f1 = i_grp * e_cpg;
-                        nint ab_s1 = i_grp;
-                        nint ab_p1 = i_grp * e_cpg;
-                        for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
-                        {
-                            nint ab_f2 = ab_f1 + i_cpg;
-                            nint ab_p2 = ab_p1 + i_cpg;
-                            double g = (double)Unsafe.Add(ref gamma, po + ab_p2);
-                            double shiftU = Unsafe.Add(ref coefD, ab_f2), centerU = -(double)Unsafe.Add(ref coefM, ab_f2);
-                            double u = Unsafe.Add(ref sumU, ab_f2) + perIndex * shiftU;
-                            double v = Unsafe.Add(ref sumV, ab_f2) + shiftU * Unsafe.Add(ref sumX, ab_f2) + (centerU - Unsafe.Add(ref mu, ab_s1)) * u;
-                            Unsafe.Add(ref sumA, ab_s1) += g * u;
-                            Unsafe.Add(ref sumB, ab_s1) += g * v;
-                            Unsafe.Add(ref gradSums, po + ab_p2) += u;
-                            Unsafe.Add(ref gradSums, parameters + po + ab_p2) += v * Unsafe.Add(ref rstd, ab_s1);
-                        }
-                    }
-                    // Per statistic, in place of A and B: Q = -r^3 * B / M and R = -r * A / M (0 with constant statistics).
-                    for (int s = 0; s < statistics; s++)
-                    {
-                        double r = Unsafe.Add(ref rstd, s);
-                        double q = constant ? 0d : -r * r * r * Unsafe.Add(ref sumB, s) / count;
-                        Unsafe.Add(ref sumA, s) = constant ? 0d : -r * Unsafe.Add(ref sumA, s) / count;
-                        Unsafe.Add(ref sumB, s) = q;
-                    }
-                    // dx = dy * P + (x - mean) * Q + R, per fold index, run as (dy - dz) * P + (x - mf) * Q + R' with
-                    // R' = R + dz * P + (mf - mean) * Q in double: the lanes only multiply small differences.
-                    for (nint i_grp = 0; i_grp < e_grp; i_grp++)
-                    {
-                        nint pqr_f1 = i_grp * e_cpg;
-                        nint pqr_s1 = i_grp;
-                        nint pqr_p1 = i_grp * e_cpg;
-                        for (nint i_cpg = 0; i_cpg < e_cpg; i_cpg++)
-                        {
-                            nint pqr_f2 = pqr_f1 + i_cpg;
-                            nint pqr_p2 = pqr_p1 + i_cpg;
-                            double coefp = (double)Unsafe.Add(ref gamma, po + pqr_p2) * Unsafe.Add(ref rstd, pqr_s1), coefq = Unsafe.Add(ref sumB, pqr_s1);
-                            double shiftR = Unsafe.Add(ref coefD, pqr_f2), centerR = -(double)Unsafe.Add(ref coefM, pqr_f2);
-                            Unsafe.Add(ref coefP, pqr_f2) = (float)coefp;
-                            Unsafe.Add(ref coefQ, pqr_f2) = (float)coefq;
-                            Unsafe.Add(ref coefR, pqr_f2) = (float)(Unsafe.Add(ref sumA, pqr_s1) + shiftR * coefp + (centerR - Unsafe.Add(ref mu, pqr_s1)) * coefq);
-                        }
-                    }
-                    switch (path)
-                    {
-                        case KernelPath.Vector512: GradientApply<Rt.V512<float>, Intrinsics.Vector512<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case KernelPath.Vector256: GradientApply<Rt.V256<float>, Intrinsics.Vector256<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        case KernelPath.Vector128: GradientApply<Rt.V128<float, TOps>, Intrinsics.Vector128<float>>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                        default: GradientApply<Rt.Scalar<float>, float>(ref xb, ref dyb, ref dxb, e_n, e_h, e_w, e_grp, e_cpg, (nint)0, (e_h * e_w), ref coefM, ref coefP, ref coefQ, ref coefR, ref coefD); break;
-                    }
-                }
-            }
-        }
+        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) =>
+            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Run(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Run<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+        private static KernelPath ChooseBackwardPath(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) =>
+            NK.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
 
         private static void CheckShard(int inputLength, int n, int h, int w, int c, int countLength, int meanLength, int m2Length)
         {
@@ -611,11 +405,12 @@ namespace Layers
             Rt.Forward<Nest, Rt.StandardizeNorm, float>.Moments<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, count, mean, m2);
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) : Rt.INest<float>
+        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) : Rt.IGradientNest<float>
         {
             public int BlockCount => (int)e_n;
             public int StatisticCount => (int)e_grp;
             public int CoefficientCount => (int)(e_grp * e_cpg);
+            public int FoldCount => (int)(e_grp * e_cpg);
             public int AccumulatorCount => (int)(e_grp * e_cpg);
             public double Count => (double)(e_h * e_w * e_cpg);
             public bool Promoted => true;
@@ -623,6 +418,7 @@ namespace Layers
             public bool Affine => true;
             public nint StatisticsRows(out bool splittable) { splittable = false; return (e_h * e_w); }
             public nint ApplyRows(out bool splittable) { splittable = false; return (e_h * e_w); }
+            public nint GradientRows(out bool splittable) { splittable = false; return (e_h * e_w); }
 
             public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
@@ -642,6 +438,13 @@ namespace Layers
                 accumulator /= e_cpg;
                 nint i_grp = accumulator;
                 return i_grp;
+            }
+            public nint FoldStart(nint fold)
+            {
+                nint i_cpg = fold % e_cpg;
+                fold /= e_cpg;
+                nint i_grp = fold;
+                return i_grp * e_cpg + i_cpg;
             }
             public void Fold(nint fold, out nint statistic, out nint parameter)
             {
@@ -676,28 +479,28 @@ namespace Layers
                 }
             }
 
-        }
-
-        /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
-        private static void GradientReduce<TS, TV>(ref float x, ref float dy, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct
-        {
-            nint len0 = (e_h * e_w);
-            nint len1 = (e_grp * e_cpg);
-            Rt.GradientRuns<TS, TV, float>.ReduceColumns(ref Unsafe.Add(ref x, from0 * len1), ref Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
-        }
-
-        /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
-        private static void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, Rt.ISimd<TV, float> where TV : struct
-        {
-            nint len0 = (e_h * e_w);
-            nint st_x0 = (e_grp * e_cpg);
-            nint len1 = (e_grp * e_cpg);
-            // [h w]=-
-            for (nint i0 = from0; i0 < to0; i0++)
+            /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
+            public void GradientReduce<TS, TV>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint x1 = i0 * st_x0;
-                Rt.GradientRuns<TS, TV, float>.Apply<Rt.Lanes>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), ref Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
+                nint len0 = (e_h * e_w);
+                nint len1 = (e_grp * e_cpg);
+                Rt.GradientRuns<TS, TV, float>.ReduceColumns(ref Unsafe.Add(ref x, from0 * len1), ref Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
             }
+
+            /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
+            public void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, Rt.ISimd<TV, float> where TV : struct
+            {
+                nint len0 = (e_h * e_w);
+                nint st_x0 = (e_grp * e_cpg);
+                nint len1 = (e_grp * e_cpg);
+                // [h w]=-
+                for (nint i0 = from0; i0 < to0; i0++)
+                {
+                    nint x1 = i0 * st_x0;
+                    Rt.GradientRuns<TS, TV, float>.Apply<Rt.Lanes>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), ref Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
+                }
+            }
+
         }
 
     }

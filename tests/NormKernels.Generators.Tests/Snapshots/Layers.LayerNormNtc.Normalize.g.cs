@@ -5,8 +5,6 @@
 namespace Layers
 {
     using System;
-    using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
-    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
     using Intrinsics = global::System.Runtime.Intrinsics;
     using Tensors = global::System.Numerics.Tensors;
     using KernelPath = global::NormKernels.KernelPath;
@@ -348,117 +346,12 @@ namespace Layers
         private static KernelPath TrainingCore<TOps>(KernelPath path, ReadOnlySpan<double> input, Span<double> output, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> beta, Span<double> stat0, Span<double> stat1, double epsilon, double[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
             Rt.Forward<Nest, Rt.StandardizeNorm, double>.Training<TOps>(path, new Nest(e_n, e_t, e_c), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
 
-        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad)
-        {
-            return Intrinsics.Arm.AdvSimd.IsSupported
-                ? BackwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_t, e_c, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
-                : BackwardCore<Rt.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_t, e_c, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
-        }
-
-        private static KernelPath ChooseBackwardPath(nint e_n, nint e_t, nint e_c)
-        {
-            return NK.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
-        }
-
-        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad) where TOps : struct, Rt.IVector128Ops
-        {
-            int parameters = weightGrad.Length;
-            // Units: fixed groups of consecutive blocks (n, t); each group sums its parameter gradients into its own partial.
-            int blocks = (int)(e_n * e_t);
-            int groups = (int)global::System.Math.Clamp(input.Length / 65536, 1, global::System.Math.Min(32, global::System.Math.Max(1, blocks / 8)));
-            int workers = NK.Parallelism.Workers(input.Length, groups);
-            double[] gradPartials = global::System.Buffers.ArrayPool<double>.Shared.Rent(global::System.Math.Max(1, groups * 2 * parameters));
-            try
-            {
-                new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                Rt.ParallelUnits.For(groups, workers, new BackwardGroup<TOps>(path, e_n, e_t, e_c, epsilon, constant, blocks, groups, parameters, gradPartials), input, inputGrad, outputGrad, gamma, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length), MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length));
-                // Parameter gradients accumulate (PyTorch): add the groups' partials in group order.
-                for (int p = 0; p < parameters; p++)
-                {
-                    double db = 0d, dg = 0d;
-                    for (int g = 0; g < groups; g++)
-                    {
-                        db += gradPartials[g * 2 * parameters + p];
-                        dg += gradPartials[g * 2 * parameters + parameters + p];
-                    }
-                    biasGrad[p] = (double)(biasGrad[p] + db);
-                    weightGrad[p] = (double)(weightGrad[p] + dg);
-                }
-            }
-            finally
-            {
-                global::System.Buffers.ArrayPool<double>.Shared.Return(gradPartials);
-            }
-            return path;
-        }
-
-        private readonly struct BackwardGroup<TOps>(KernelPath path, nint e_n, nint e_t, nint e_c, double _epsilon, bool _constant, int _blocks, int _groups, int _parameters, double[] _gradPartials) : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
-        {
-            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
-            {
-                double epsilon = _epsilon;
-                bool constant = _constant;
-                double count = (double)e_c;
-                ref double x = ref Rt.ParallelUnits.At<double>(spans.S0);
-                ref double dx = ref Rt.ParallelUnits.At<double>(spans.S1);
-                ref double dy = ref Rt.ParallelUnits.At<double>(spans.S2);
-                ref double gamma = ref Rt.ParallelUnits.At<double>(spans.S3);
-                ref double stat0 = ref Rt.ParallelUnits.At<double>(spans.S4);
-                ref double stat1 = ref Rt.ParallelUnits.At<double>(spans.S5);
-                ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gradPartials), (nint)unit * 2 * _parameters);
-                int parameters = _parameters;
-                int firstBlock = (int)((long)_blocks * unit / _groups), lastBlock = (int)((long)_blocks * (unit + 1) / _groups);
-                for (int block = firstBlock; block < lastBlock; block++)
-                {
-                    // The block: its index along each block axis, innermost fastest.
-                    nint rest = block;
-                    nint b_t = rest % e_t;
-                    rest /= e_t;
-                    nint b_n = rest % e_n;
-                    nint xo = b_t * e_c + b_n * (e_t * e_c);
-                    nint so = b_t * (nint)1 + b_n * e_t;
-                    nint po = (nint)0;
-                    ref double xb = ref Unsafe.Add(ref x, xo);
-                    ref double dyb = ref Unsafe.Add(ref dy, xo);
-                    ref double dxb = ref Unsafe.Add(ref dx, xo);
-                    double mean = Unsafe.Add(ref stat0, so);
-                    double r = Rt.Statistics.InverseStd(Unsafe.Add(ref stat1, so), epsilon);
-                    double m = (double)(-mean), rf = (double)r;
-                    ref double gammaBlock = ref Unsafe.Add(ref gamma, po);
-                    // The lanes run on x - mf (mf = -m, the mean rounded to the element type), dy - dz (dz the block's first dy) and g - gb (gb
-                    // the block's first gamma); the sums come back in double: a = sum g * dy = a' + dz * (gb * M + sum (g - gb)) and
-                    // b = sum g * dy * (x - mean) = b' + dz * (gb * X + sum (g - gb) * (x - mf)) + (mf - mean) * a, X = sum (x - mf) summed exactly
-                    // in double.
-                    double mf = -(double)m;
-                    double dz = dyb, gb = gammaBlock, c0 = (double)((mf - mean) * r);
-                    double sumGdy = 0d, sumGdyD = 0d, sumG = 0d, sumGD = 0d, sumD = 0d;
-                    ref double dbeta = ref Unsafe.Add(ref gradSums, po);
-                    ref double dgamma = ref Unsafe.Add(ref gradSums, parameters + po);
-                    switch (path)
-                    {
-                        case KernelPath.Vector512: GradientAffineReduce<Rt.V512<double>, Intrinsics.Vector512<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
-                        case KernelPath.Vector256: GradientAffineReduce<Rt.V256<double>, Intrinsics.Vector256<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
-                        case KernelPath.Vector128: GradientAffineReduce<Rt.V128<double, TOps>, Intrinsics.Vector128<double>>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
-                        default: GradientAffineReduce<Rt.Scalar<double>, double>(ref xb, ref dyb, e_n, e_t, e_c, (nint)0, e_c, m, dz, gb, rf, c0, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref dbeta, ref dgamma); break;
-                    }
-                    if (!constant) mean = mf + sumD / count; // the saved mean corrected by the exact sum of x - mf: the mean in double
-                    sumGdy += dz * (gb * count + sumG);
-                    sumGdyD += dz * (gb * sumD + sumGD) + (mf - mean) * sumGdy;
-                    double q = constant ? 0d : -r * r * r * sumGdyD / count;
-                    double rr = constant ? 0d : -r * sumGdy / count;
-                    // dx = r * g * dy + (x - mean) * q + rr, run as r * (g * (dy - dz) + dz * (g - gb)) + (x - mf) * q + rr' with
-                    // rr' = rr + r * dz * gb + (mf - mean) * q in double (gb the block's first gamma): the lanes only multiply small differences.
-                    rr += r * dz * gb + (mf - mean) * q;
-                    switch (path)
-                    {
-                        case KernelPath.Vector512: GradientAffineApply<Rt.V512<double>, Intrinsics.Vector512<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
-                        case KernelPath.Vector256: GradientAffineApply<Rt.V256<double>, Intrinsics.Vector256<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
-                        case KernelPath.Vector128: GradientAffineApply<Rt.V128<double, TOps>, Intrinsics.Vector128<double>>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
-                        default: GradientAffineApply<Rt.Scalar<double>, double>(ref xb, ref dyb, ref dxb, e_n, e_t, e_c, (nint)0, e_c, m, rf, (double)q, (double)rr, dz, gb, (double)((mf - mean) * r), ref gammaBlock, ref dgamma); break;
-                    }
-                }
-            }
-        }
+        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad) =>
+            Rt.AffineBackward<Nest, Rt.StandardizeNorm, double>.Run(path, new Nest(e_n, e_t, e_c), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad) where TOps : struct, Rt.IVector128Ops =>
+            Rt.AffineBackward<Nest, Rt.StandardizeNorm, double>.Run<TOps>(path, new Nest(e_n, e_t, e_c), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+        private static KernelPath ChooseBackwardPath(nint e_n, nint e_t, nint e_c) =>
+            NK.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
 
         private static void CheckShard(int inputLength, int n, int t, int c, int countLength, int meanLength, int m2Length)
         {
@@ -510,11 +403,12 @@ namespace Layers
             Rt.Forward<Nest, Rt.StandardizeNorm, double>.Moments<TOps>(path, new Nest(e_n, e_t, e_c), input, count, mean, m2);
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_t, nint e_c) : Rt.INest<double>
+        private readonly struct Nest(nint e_n, nint e_t, nint e_c) : Rt.IAffineGradientNest<double>
         {
             public int BlockCount => (int)(e_n * e_t);
             public int StatisticCount => 1;
             public int CoefficientCount => 1;
+            public int FoldCount => (int)e_c;
             public int AccumulatorCount => 1;
             public double Count => (double)e_c;
             public bool Promoted => false;
@@ -522,6 +416,7 @@ namespace Layers
             public bool Affine => true;
             public nint StatisticsRows(out bool splittable) { splittable = false; return e_c; }
             public nint ApplyRows(out bool splittable) { splittable = false; return e_c; }
+            public nint GradientRows(out bool splittable) { splittable = false; return e_c; }
 
             public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
@@ -539,6 +434,11 @@ namespace Layers
             public nint AccumulatorStatistic(nint accumulator)
             {
                 return 0;
+            }
+            public nint FoldStart(nint fold)
+            {
+                nint i_c = fold;
+                return i_c;
             }
             public void Fold(nint fold, out nint statistic, out nint parameter)
             {
@@ -563,20 +463,20 @@ namespace Layers
                 Rt.Runs<TS, TV, double>.ApplyAffine<TK, Rt.Splat, Rt.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
             }
 
-        }
+            /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
+            public void GradientAffineReduce<TS, TV>(ref double x, ref double dy, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma) where TS : struct, Rt.ISimd<TV, double> where TV : struct
+            {
+                nint len0 = e_c;
+                Rt.GradientRuns<TS, TV, double>.AffineReduce(ref x, ref dy, len0, m, dz, gb, r, c0, ref g, ref a, ref b, ref gs, ref hs, ref xs, ref dbeta, ref dgamma);
+            }
 
-        /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
-        private static void GradientAffineReduce<TS, TV>(ref double x, ref double dy, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma) where TS : struct, Rt.ISimd<TV, double> where TV : struct
-        {
-            nint len0 = e_c;
-            Rt.GradientRuns<TS, TV, double>.AffineReduce(ref x, ref dy, len0, m, dz, gb, r, c0, ref g, ref a, ref b, ref gs, ref hs, ref xs, ref dbeta, ref dgamma);
-        }
+            /// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>
+            public void GradientAffineApply<TS, TV>(ref double x, ref double dy, ref double dx, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma) where TS : struct, Rt.ISimd<TV, double> where TV : struct
+            {
+                nint len0 = e_c;
+                Rt.GradientRuns<TS, TV, double>.AffineApply(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dgamma);
+            }
 
-        /// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>
-        private static void GradientAffineApply<TS, TV>(ref double x, ref double dy, ref double dx, nint e_n, nint e_t, nint e_c, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma) where TS : struct, Rt.ISimd<TV, double> where TV : struct
-        {
-            nint len0 = e_c;
-            Rt.GradientRuns<TS, TV, double>.AffineApply(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dgamma);
         }
 
     }

@@ -1,0 +1,651 @@
+using System;
+using System.Buffers;
+using System.ComponentModel;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+
+namespace NormKernels.Runtime;
+
+/// <summary>The backward nests of a plan that sums per fold index (see <see cref="Backward{TNest, TK, T}"/>).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface IGradientNest<T> : INest<T> where T : unmanaged
+{
+    /// <summary>Per fold index f over a block, or the chunk [from, to) of its first gradient segment: <c>u[f] += sum (dy - dz[f])</c>,
+    /// <c>v[f] += sum (dy - dz[f]) * (x + m[f])</c>, <c>z[f] += sum (x + m[f])</c>.</summary>
+    void GradientReduce<TS, TV>(ref T x, ref T dy, nint from, nint to, ref T m, ref T dz, ref double u, ref double v, ref double z)
+        where TS : struct, ISimd<TV, T> where TV : struct;
+
+    /// <summary><c>dx = (dy - dz[f]) * p[f] + (x + m[f]) * q[f] + r[f]</c> over a block or a chunk of it.</summary>
+    void GradientApply<TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, ref T m, ref T p, ref T q, ref T r, ref T dz)
+        where TS : struct, ISimd<TV, T> where TV : struct;
+}
+
+/// <summary>The backward nests of a two-step plan with one statistic per block (see <see cref="AffineBackward{TNest, TK, T}"/>).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface IAffineGradientNest<T> : INest<T> where T : unmanaged
+{
+    /// <summary>One statistic's block: <c>a += sum g * (dy - dz)</c>, <c>b += sum g * (dy - dz) * (x + m)</c>, <c>gs += sum (g - gb)</c>,
+    /// <c>hs += sum (g - gb) * (x + m)</c>, <c>xs += sum (x + m)</c>; <c>dbeta[p] += dy</c>, <c>dgamma[p] += dy * ((x + m) * r + c0)</c>.</summary>
+    void GradientAffineReduce<TS, TV>(ref T x, ref T dy, nint from, nint to, T m, T dz, T gb, T r, T c0, ref T g,
+        ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
+        where TS : struct, ISimd<TV, T> where TV : struct;
+
+    /// <summary>One statistic's block: <c>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr</c>; <c>dgamma[p] += ...</c> (inference).</summary>
+    void GradientAffineApply<TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref double dgamma)
+        where TS : struct, ISimd<TV, T> where TV : struct;
+}
+
+/// <summary>What the backward drivers share: the statistics' terms, the groups of blocks and the parameter gradients.</summary>
+internal static class BackwardShared<TK, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Blocks run in fixed groups (the parallel units), a function of the shape alone.</summary>
+    public static int Groups(int length, int blocks) => (int)Math.Clamp(length / (1 << 16), 1, Math.Min(32, Math.Max(1, blocks / 8)));
+
+    /// <summary>The mean and the rstd of a statistic: the saved batch ones, or with <paramref name="constant"/> the running
+    /// ones (uncentered kinds save the mean square alone, in <paramref name="stat0"/>, and their batch mean is 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (double Mean, double Rstd) Terms(T stat0, T stat1, double epsilon, bool constant)
+    {
+        if (TK.Centered || constant)
+            return (double.CreateTruncating(stat0), Statistics.InverseStd(double.CreateTruncating(stat1), epsilon));
+        return (0d, Statistics.InverseStd(double.CreateTruncating(stat0), epsilon));
+    }
+
+    /// <summary>Adds the groups' partial parameter gradients (bias at <c>g * 2P + p</c>, weight at <c>g * 2P + P + p</c>), in group
+    /// order, into the accumulated gradients (PyTorch: they accumulate until zeroed).</summary>
+    public static void AddParameterGradients(double[] partials, int groups, Span<T> weightGrad, Span<T> biasGrad)
+    {
+        int parameters = weightGrad.Length;
+        for (int p = 0; p < parameters; p++)
+        {
+            double db = 0d, dg = 0d;
+            for (int g = 0; g < groups; g++)
+            {
+                db += partials[g * 2 * parameters + p];
+                dg += partials[g * 2 * parameters + parameters + p];
+            }
+            biasGrad[p] = T.CreateTruncating(double.CreateTruncating(biasGrad[p]) + db);
+            weightGrad[p] = T.CreateTruncating(double.CreateTruncating(weightGrad[p]) + dg);
+        }
+    }
+}
+
+/// <summary>
+/// The backward drivers of every plan that sums per fold index. With f the fold index of an element (its position along the
+/// axes inside a block that index statistics or parameters), s its statistic, p its parameter, M the elements per statistic,
+/// r = 1/sqrt(var + eps):
+/// <list type="number">
+/// <item>reduce, per f: U[f] = sum dy, V[f] = sum dy * (x - mean[s]);</item>
+/// <item>per statistic: A = sum over f of g[p] * U[f], B = sum g[p] * V[f]; per parameter: dbeta += U[f], dgamma += V[f] * r;</item>
+/// <item>apply, per element: dx = dy * P[f] + (x - mean) * Q[f] + R[f] with P = g * r, Q = -r^3 * B / M, R = -r * A / M
+/// (uncentered kinds: R = 0; statistics held constant: Q = R = 0).</item>
+/// </list>
+/// Precision: the lanes never multiply an offset. They sum dy - dz (dz the fold index's first dy), (dy - dz) * (x - mf) (mf the
+/// saved mean rounded to the element type) and x - mf; U, V and the mean itself (mf + sum(x - mf) / M) come back in double,
+/// and the apply runs (dy - dz) * P + (x - mf) * Q + R' with R' = R + dz * P + (mf - mean) * Q. Blocks run in fixed groups;
+/// each group sums its parameter gradients into its own partial, added in group order. Whole-tensor plans reduce over chunks
+/// of the first segment into per-chunk partials merged in chunk order. Nothing depends on the thread count.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class Backward<TNest, TK, T>
+    where TNest : struct, IGradientNest<T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Gradients of a forward whose statistics are <paramref name="stat0"/>, <paramref name="stat1"/> (mean and biased
+    /// variance; uncentered: mean square) or, with <paramref name="constant"/>, the given (running) ones held constant.
+    /// Writes <paramref name="inputGrad"/>, adds into <paramref name="weightGrad"/> and <paramref name="biasGrad"/>.</summary>
+    public static KernelPath Run(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad) =>
+        AdvSimd.IsSupported
+            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
+            : Run<X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+
+    /// <summary><see cref="Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T})"/>
+    /// with the 128-bit path's operations given.</summary>
+    public static KernelPath Run<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad) where TOps : struct, IVector128Ops
+    {
+        Dispatch<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, Mode.Plain, null, 0);
+        return path;
+    }
+
+    /// <summary>
+    /// Synchronized backward, step 1 (data-parallel BatchNorm): this shard's sums per statistic, <paramref name="count"/> (its
+    /// values), <paramref name="sumGrad"/> = sum of g * dy and <paramref name="sumGradCentered"/> = sum of g * dy * (x - mean), with
+    /// <paramref name="mean"/> the merged mean the forward normalized with: the backward's reduction, nothing written but the sums.
+    /// </summary>
+    public static KernelPath Sums<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> gamma, ReadOnlySpan<T> mean,
+        Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TOps : struct, IVector128Ops
+    {
+        int total = count.Length;
+        double[] sums = ArrayPool<double>.Shared.Rent(3 * total);
+        try
+        {
+            Dispatch<TOps>(path, nest, input, outputGrad, default, gamma, mean, mean, T.Zero, false, default, default, Mode.Sums, sums, total);
+            new Span<double>(sums, 0, total).CopyTo(count);
+            new Span<double>(sums, total, total).CopyTo(sumGrad);
+            new Span<double>(sums, 2 * total, total).CopyTo(sumGradCentered);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(sums);
+        }
+        return path;
+    }
+
+    /// <summary>
+    /// Synchronized backward, step 2: with the sums of every shard added (<paramref name="count"/> the total M), this shard's part
+    /// of the full-batch gradient, <c>dx = dy * g * r + (x - mean) * Q + R</c>, Q = -r^3 * sumGradCentered / M, R = -r * sumGrad / M,
+    /// and this shard's parameter gradients added into <paramref name="weightGrad"/>, <paramref name="biasGrad"/>.
+    /// </summary>
+    public static KernelPath WithSums<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered,
+        Span<T> weightGrad, Span<T> biasGrad) where TOps : struct, IVector128Ops
+    {
+        int total = count.Length;
+        double[] sums = ArrayPool<double>.Shared.Rent(3 * total);
+        try
+        {
+            count.CopyTo(new Span<double>(sums, 0, total));
+            sumGrad.CopyTo(new Span<double>(sums, total, total));
+            sumGradCentered.CopyTo(new Span<double>(sums, 2 * total, total));
+            Dispatch<TOps>(path, nest, input, outputGrad, inputGrad, gamma, mean, variance, epsilon, false, weightGrad, biasGrad, Mode.WithSums, sums, total);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(sums);
+        }
+        return path;
+    }
+
+    /// <summary>What a backward call computes.</summary>
+    internal enum Mode
+    {
+        /// <summary>The gradient of this tensor's forward.</summary>
+        Plain,
+
+        /// <summary>Synchronized step 1: the shard's gradient sums per statistic, nothing else.</summary>
+        Sums,
+
+        /// <summary>Synchronized step 2: dx from the sums of every shard; the shard's parameter gradients.</summary>
+        WithSums,
+    }
+
+    private static void Dispatch<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total)
+        where TOps : struct, IVector128Ops
+    {
+        switch (path)
+        {
+            case KernelPath.Vector512: Run<V512<T>, Vector512<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total); break;
+            case KernelPath.Vector256: Run<V256<T>, Vector256<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total); break;
+            case KernelPath.Vector128: Run<V128<T, TOps>, Vector128<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total); break;
+            default: Run<Scalar<T>, T>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total); break;
+        }
+    }
+
+    private static void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total)
+        where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        var layout = new Layout(nest);
+        int parameters = weightGrad.Length;
+        double eps = double.CreateTruncating(epsilon);
+        Span<T> s0 = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length);
+        Span<T> s1 = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length);
+        if (nest.BlockCount > 0)
+        {
+            int blocks = nest.BlockCount;
+            int groups = BackwardShared<TK, T>.Groups(input.Length, blocks);
+            int workers = Parallelism.Workers(input.Length, groups);
+            double[] gradPartials = ArrayPool<double>.Shared.Rent(Math.Max(1, groups * 2 * parameters));
+            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles, layout.Elements);
+            try
+            {
+                new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
+                var body = new Group<TS, TV>(nest, layout, eps, constant, blocks, groups, parameters, scratch.Doubles, scratch.Elements, gradPartials, mode, sums, total);
+                ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
+                if (mode != Mode.Sums) BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
+            }
+            finally
+            {
+                ArrayPool<double>.Shared.Return(gradPartials);
+                scratch.Return();
+            }
+            return;
+        }
+
+        // One block, the whole tensor: the reduction over chunks of the first segment, per-chunk partials merged in chunk order.
+        nint rows = nest.GradientRows(out bool splittable);
+        int chunks = splittable ? (int)Math.Clamp(input.Length / (1 << 16), 1, Math.Min(32L, Math.Max(1L, (long)rows / 8))) : 1;
+        int width = 3 * layout.Folds;
+        double[] partials = ArrayPool<double>.Shared.Rent(chunks * width);
+        double[] doubles = ArrayPool<double>.Shared.Rent(layout.Doubles + 2 * parameters + 1);
+        T[] elements = ArrayPool<T>.Shared.Rent(layout.Elements);
+        try
+        {
+            ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), layout.Doubles);
+            new Span<double>(doubles, layout.Doubles, 2 * parameters).Clear();
+            Terms(nest, layout, doubles, elements, 0, ref MemoryMarshal.GetReference(stat0), ref MemoryMarshal.GetReference(stat1), eps, constant);
+            Shift(nest, layout, elements, ref MemoryMarshal.GetReference(outputGrad));
+            new Span<double>(partials, 0, chunks * width).Clear();
+            var reduce = new ReduceChunk<TS, TV>(nest, layout, rows, chunks, partials, elements);
+            ParallelUnits.For(chunks, Parallelism.Workers(input.Length, chunks), reduce, input, inputGrad, outputGrad, default, default, default);
+            // Merge the chunks' partial sums in chunk order (deterministic whatever ran them).
+            new Span<double>(doubles, 0, width).Clear();
+            for (int chunk = 0; chunk < chunks; chunk++)
+                for (int slot = 0; slot < width; slot++)
+                    doubles[slot] += partials[chunk * width + slot];
+            ref T gammaRef = ref MemoryMarshal.GetReference(gamma);
+            if (mode == Mode.Sums)
+            {
+                SumsOut(nest, layout, doubles, elements, ref gammaRef, 0, sums!, 0, total);
+                return;
+            }
+            if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, doubles, elements, ref gammaRef, 0, ref gradSums, parameters, sums!, 0, total);
+            else Coefficients(nest, layout, doubles, elements, ref gammaRef, 0, ref gradSums, parameters, constant);
+            int applyChunks = splittable ? (int)Math.Clamp(input.Length / (1 << 15), 1, (long)rows) : 1;
+            var apply = new ApplyChunk<TS, TV>(nest, layout, rows, applyChunks, elements);
+            ParallelUnits.For(applyChunks, Parallelism.Workers(input.Length, applyChunks), apply, input, inputGrad, outputGrad, default, default, default);
+            for (int p = 0; p < parameters; p++)
+            {
+                biasGrad[p] = T.CreateTruncating(double.CreateTruncating(biasGrad[p]) + doubles[layout.Doubles + p]);
+                weightGrad[p] = T.CreateTruncating(double.CreateTruncating(weightGrad[p]) + doubles[layout.Doubles + parameters + p]);
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(partials);
+            ArrayPool<double>.Shared.Return(doubles);
+            ArrayPool<T>.Shared.Return(elements);
+        }
+    }
+
+    /// <summary>The scratch layout. Doubles: U, V, X per fold index, then per statistic the sum of x - mf, mu, rstd, A, B.
+    /// Elements per fold index: m = -mf, P, Q, R and the gradient's shift dz.</summary>
+    internal readonly struct Layout
+    {
+        public Layout(TNest nest)
+        {
+            Folds = nest.FoldCount;
+            Statistics = nest.StatisticCount;
+            Doubles = 3 * Folds + 5 * Statistics;
+            Elements = 5 * Folds;
+        }
+
+        public int Folds { get; }
+        public int Statistics { get; }
+        public int Doubles { get; }
+        public int Elements { get; }
+    }
+
+    /// <summary>mu and rstd per statistic of the block (at <paramref name="so"/>), and m = -mu rounded to the element type per fold index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Terms(TNest nest, Layout layout, double[] doubles, T[] elements, nint so, ref T stat0, ref T stat1, double epsilon, bool constant)
+    {
+        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), 3 * layout.Folds + layout.Statistics);
+        ref double rstd = ref Unsafe.Add(ref mu, layout.Statistics);
+        for (int s = 0; s < layout.Statistics; s++)
+            (Unsafe.Add(ref mu, s), Unsafe.Add(ref rstd, s)) = BackwardShared<TK, T>.Terms(Unsafe.Add(ref stat0, so + s),
+                TK.Centered || constant ? Unsafe.Add(ref stat1, so + s) : T.Zero, epsilon, constant);
+        ref T m = ref MemoryMarshal.GetArrayDataReference(elements);
+        for (int f = 0; f < layout.Folds; f++)
+        {
+            nest.Fold(f, out nint s, out _);
+            Unsafe.Add(ref m, f) = T.CreateTruncating(-Unsafe.Add(ref mu, s));
+        }
+    }
+
+    /// <summary>The gradient's shift dz per fold index: its first element's dy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Shift(TNest nest, Layout layout, T[] elements, ref T dy)
+    {
+        ref T dz = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), 4 * layout.Folds);
+        for (int f = 0; f < layout.Folds; f++)
+            Unsafe.Add(ref dz, f) = Unsafe.Add(ref dy, nest.FoldStart(f));
+    }
+
+    /// <summary>From U, V, X: the mean in double, A and B per statistic, the parameter gradients into <paramref name="gradSums"/>
+    /// (dbeta at po + p, dgamma at parameters + po + p), then P, Q, R per fold index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Coefficients(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, nint po, ref double gradSums, int parameters, bool constant)
+    {
+        int folds = layout.Folds, statistics = layout.Statistics;
+        ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
+        ref double sumV = ref Unsafe.Add(ref sumU, folds);
+        ref double sumX = ref Unsafe.Add(ref sumV, folds);
+        ref double centredTotal = ref Unsafe.Add(ref sumX, folds);
+        ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
+        ref double rstd = ref Unsafe.Add(ref mu, statistics);
+        ref double sumA = ref Unsafe.Add(ref rstd, statistics);
+        ref double sumB = ref Unsafe.Add(ref sumA, statistics);
+        ref T coefM = ref MemoryMarshal.GetArrayDataReference(elements);
+        ref T coefP = ref Unsafe.Add(ref coefM, folds);
+        ref T coefQ = ref Unsafe.Add(ref coefP, folds);
+        ref T coefR = ref Unsafe.Add(ref coefQ, folds);
+        ref T coefD = ref Unsafe.Add(ref coefR, folds);
+        new Span<double>(doubles, 3 * folds, statistics).Clear();
+        new Span<double>(doubles, 3 * folds + 3 * statistics, 2 * statistics).Clear();
+        double count = nest.Count;
+        // The lanes summed U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf) and X = sum (x - mf) per fold index, mf the mean
+        // rounded to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U
+        // come back in double.
+        double perIndex = count * statistics / folds;
+        bool affine = nest.Affine;
+        if (TK.Centered)
+        {
+            for (int f = 0; f < folds; f++)
+            {
+                nest.Fold(f, out nint s, out _);
+                Unsafe.Add(ref centredTotal, s) += Unsafe.Add(ref sumX, f);
+            }
+            // The mean in double: the saved one (rounded to the element type) corrected by the exact sum of x - mf over its statistic.
+            if (!constant)
+                for (int s = 0; s < statistics; s++)
+                    Unsafe.Add(ref mu, s) = -double.CreateTruncating(T.CreateTruncating(-Unsafe.Add(ref mu, s))) + Unsafe.Add(ref centredTotal, s) / count;
+        }
+        // A = sum g * U, B = sum g * V per statistic; dbeta += U, dgamma += V * rstd per parameter.
+        for (int f = 0; f < folds; f++)
+        {
+            nest.Fold(f, out nint s, out nint p);
+            double g = affine ? double.CreateTruncating(Unsafe.Add(ref gamma, po + p)) : 1d;
+            double shiftU = double.CreateTruncating(Unsafe.Add(ref coefD, f)), centerU = -double.CreateTruncating(Unsafe.Add(ref coefM, f));
+            double u = Unsafe.Add(ref sumU, f) + perIndex * shiftU;
+            double v = Unsafe.Add(ref sumV, f) + shiftU * Unsafe.Add(ref sumX, f) + (centerU - Unsafe.Add(ref mu, s)) * u;
+            Unsafe.Add(ref sumA, s) += g * u;
+            Unsafe.Add(ref sumB, s) += g * v;
+            if (affine)
+            {
+                Unsafe.Add(ref gradSums, po + p) += u;
+                Unsafe.Add(ref gradSums, parameters + po + p) += v * Unsafe.Add(ref rstd, s);
+            }
+        }
+        // Per statistic, in place of A and B: Q = -r^3 * B / M and R = -r * A / M (0 with constant statistics; R = 0 uncentered).
+        for (int s = 0; s < statistics; s++)
+        {
+            double r = Unsafe.Add(ref rstd, s);
+            double q = constant ? 0d : -r * r * r * Unsafe.Add(ref sumB, s) / count;
+            Unsafe.Add(ref sumA, s) = TK.Centered && !constant ? -r * Unsafe.Add(ref sumA, s) / count : 0d;
+            Unsafe.Add(ref sumB, s) = q;
+        }
+        FoldCoefficients(nest, layout, doubles, elements, ref gamma, po);
+    }
+
+    /// <summary>
+    /// dx = dy * P + (x - mean) * Q + R per fold index, from Q and R per statistic (in the slots of B and A): run as
+    /// (dy - dz) * P + (x - mf) * Q + R' with R' = R + dz * P + (mf - mean) * Q in double, so the lanes only multiply small differences.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FoldCoefficients(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, nint po)
+    {
+        int folds = layout.Folds, statistics = layout.Statistics;
+        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), 3 * folds + statistics);
+        ref double rstd = ref Unsafe.Add(ref mu, statistics);
+        ref double sumA = ref Unsafe.Add(ref rstd, statistics);
+        ref double sumB = ref Unsafe.Add(ref sumA, statistics);
+        ref T coefM = ref MemoryMarshal.GetArrayDataReference(elements);
+        ref T coefP = ref Unsafe.Add(ref coefM, folds);
+        ref T coefQ = ref Unsafe.Add(ref coefP, folds);
+        ref T coefR = ref Unsafe.Add(ref coefQ, folds);
+        ref T coefD = ref Unsafe.Add(ref coefR, folds);
+        bool affine = nest.Affine;
+        for (int f = 0; f < folds; f++)
+        {
+            nest.Fold(f, out nint s, out nint p);
+            double g = affine ? double.CreateTruncating(Unsafe.Add(ref gamma, po + p)) : 1d;
+            double coefp = g * Unsafe.Add(ref rstd, s), coefq = Unsafe.Add(ref sumB, s);
+            double shiftR = double.CreateTruncating(Unsafe.Add(ref coefD, f)), centerR = -double.CreateTruncating(Unsafe.Add(ref coefM, f));
+            Unsafe.Add(ref coefP, f) = T.CreateTruncating(coefp);
+            Unsafe.Add(ref coefQ, f) = T.CreateTruncating(coefq);
+            Unsafe.Add(ref coefR, f) = T.CreateTruncating(Unsafe.Add(ref sumA, s) + shiftR * coefp + (centerR - Unsafe.Add(ref mu, s)) * coefq);
+        }
+    }
+
+    /// <summary>U = sum dy and V = sum dy * (x - mean) of fold index f in double, from what the lanes summed (U' = sum (dy - dz),
+    /// V' = sum (dy - dz) * (x - mf), X = sum (x - mf)): U = U' + n * dz, V = V' + dz * X + (mf - mean) * U, n the values per index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (double U, double V) Recover(TNest nest, Layout layout, double[] doubles, T[] elements, int f, nint s)
+    {
+        int folds = layout.Folds;
+        ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
+        double mu = Unsafe.Add(ref sumU, 3 * folds + layout.Statistics + s);
+        double shift = double.CreateTruncating(elements[4 * folds + f]), center = -double.CreateTruncating(elements[f]);
+        double u = Unsafe.Add(ref sumU, f) + nest.Count * layout.Statistics / folds * shift;
+        double v = Unsafe.Add(ref sumU, folds + f) + shift * Unsafe.Add(ref sumU, 2 * folds + f) + (center - mu) * u;
+        return (u, v);
+    }
+
+    /// <summary>Synchronized step 1: A = sum g * U, B = sum g * V per statistic, written with the local count at statistic so + s of
+    /// <paramref name="sums"/> ([count | sumGrad | sumGradCentered], <paramref name="total"/> statistics each).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SumsOut(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, nint po, double[] sums, nint so, int total)
+    {
+        int folds = layout.Folds, statistics = layout.Statistics;
+        ref double sumA = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), 3 * folds + 3 * statistics);
+        ref double sumB = ref Unsafe.Add(ref sumA, statistics);
+        new Span<double>(doubles, 3 * folds + 3 * statistics, 2 * statistics).Clear();
+        bool affine = nest.Affine;
+        for (int f = 0; f < folds; f++)
+        {
+            nest.Fold(f, out nint s, out nint p);
+            double g = affine ? double.CreateTruncating(Unsafe.Add(ref gamma, po + p)) : 1d;
+            (double u, double v) = Recover(nest, layout, doubles, elements, f, s);
+            Unsafe.Add(ref sumA, s) += g * u;
+            Unsafe.Add(ref sumB, s) += g * v;
+        }
+        for (int s = 0; s < statistics; s++)
+        {
+            sums[so + s] = nest.Count;
+            sums[total + so + s] = Unsafe.Add(ref sumA, s);
+            sums[2 * total + so + s] = Unsafe.Add(ref sumB, s);
+        }
+    }
+
+    /// <summary>Synchronized step 2: this shard's parameter gradients from U, V (dbeta += U, dgamma += V * rstd), then Q and R per
+    /// statistic from the sums of every shard at statistic so + s (Q = -r^3 * B / M, R = -r * A / M, M the total count), then P, Q, R
+    /// per fold index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SynchronizedCoefficients(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, nint po, ref double gradSums,
+        int parameters, double[] sums, nint so, int total)
+    {
+        int folds = layout.Folds, statistics = layout.Statistics;
+        ref double rstd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), 3 * folds + 2 * statistics);
+        ref double sumA = ref Unsafe.Add(ref rstd, statistics);
+        ref double sumB = ref Unsafe.Add(ref sumA, statistics);
+        if (nest.Affine)
+        {
+            for (int f = 0; f < folds; f++)
+            {
+                nest.Fold(f, out nint s, out nint p);
+                (double u, double v) = Recover(nest, layout, doubles, elements, f, s);
+                Unsafe.Add(ref gradSums, po + p) += u;
+                Unsafe.Add(ref gradSums, parameters + po + p) += v * Unsafe.Add(ref rstd, s);
+            }
+        }
+        for (int s = 0; s < statistics; s++)
+        {
+            double r = Unsafe.Add(ref rstd, s);
+            double count = sums[so + s];
+            Unsafe.Add(ref sumB, s) = -r * r * r * sums[2 * total + so + s] / count;
+            Unsafe.Add(ref sumA, s) = -r * sums[total + so + s] / count;
+        }
+        FoldCoefficients(nest, layout, doubles, elements, ref gamma, po);
+    }
+
+    /// <summary>One group of consecutive blocks: per block the terms, shift, reduction, coefficients and dx; the group's parameter
+    /// gradients into its own partial.</summary>
+    private readonly struct Group<TS, TV>(TNest nest, Layout layout, double epsilon, bool constant, int blocks, int groups, int parameters,
+        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total) : IParallelBody
+        where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            double[] d = doubles[worker];
+            T[] e = elements[worker];
+            ref T x = ref ParallelUnits.At<T>(spans.S0);
+            ref T dx = ref ParallelUnits.At<T>(spans.S1);
+            ref T dy = ref ParallelUnits.At<T>(spans.S2);
+            ref T gamma = ref ParallelUnits.At<T>(spans.S3);
+            ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gradPartials), (nint)unit * 2 * parameters);
+            int folds = layout.Folds;
+            ref T m = ref MemoryMarshal.GetArrayDataReference(e);
+            ref T dz = ref Unsafe.Add(ref m, 4 * folds);
+            ref double sumU = ref MemoryMarshal.GetArrayDataReference(d);
+            nint rows = nest.GradientRows(out _);
+            int firstBlock = (int)((long)blocks * unit / groups), lastBlock = (int)((long)blocks * (unit + 1) / groups);
+            for (int block = firstBlock; block < lastBlock; block++)
+            {
+                nest.Block(block, out nint xo, out nint so, out nint po);
+                ref T xb = ref Unsafe.Add(ref x, xo);
+                ref T dyb = ref Unsafe.Add(ref dy, xo);
+                Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
+                Shift(nest, layout, e, ref dyb);
+                new Span<double>(d, 0, 3 * folds).Clear();
+                nest.GradientReduce<TS, TV>(ref xb, ref dyb, 0, rows, ref m, ref dz, ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+                if (mode == Mode.Sums)
+                {
+                    SumsOut(nest, layout, d, e, ref gamma, po, sums!, so, total);
+                    continue;
+                }
+                if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
+                else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
+                nest.GradientApply<TS, TV>(ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), 0, rows, ref m, ref Unsafe.Add(ref m, folds),
+                    ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref dz);
+            }
+        }
+    }
+
+    /// <summary>A chunk of a whole-tensor reduction, into its own partial U, V, X.</summary>
+    private readonly struct ReduceChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, double[] partials, T[] elements)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
+            int folds = layout.Folds;
+            ref T m = ref MemoryMarshal.GetArrayDataReference(elements);
+            ref double sumU = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(partials), (nint)unit * 3 * folds);
+            nest.GradientReduce<TS, TV>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S2), from, to, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+        }
+    }
+
+    /// <summary>A chunk of a whole-tensor dx.</summary>
+    private readonly struct ApplyChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, T[] elements)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
+            int folds = layout.Folds;
+            ref T m = ref MemoryMarshal.GetArrayDataReference(elements);
+            nest.GradientApply<TS, TV>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S2), ref ParallelUnits.At<T>(spans.S1), from, to,
+                ref m, ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
+        }
+    }
+}
+
+/// <summary>
+/// The backward driver of two-step plans with one statistic per block (every axis inside a block indexes the parameters):
+/// the sums of gamma * dy and gamma * dy * (x - mean) with gamma loaded along the run, then
+/// <c>dx = dy * gamma * r + (x - mean) * q + rr</c>. The lanes run on x - mf, dy - dz (dz the block's first dy) and g - gb (gb
+/// the block's first gamma); the sums come back in double: a = sum g * dy = a' + dz * (gb * M + sum (g - gb)) and
+/// b = sum g * dy * (x - mean) = b' + dz * (gb * X + sum (g - gb) * (x - mf)) + (mf - mean) * a, X = sum (x - mf).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class AffineBackward<TNest, TK, T>
+    where TNest : struct, IAffineGradientNest<T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>As <see cref="Backward{TNest, TK, T}.Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T})"/>.</summary>
+    public static KernelPath Run(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad) =>
+        AdvSimd.IsSupported
+            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
+            : Run<X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+
+    /// <summary>As <see cref="Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T})"/>
+    /// with the 128-bit path's operations given.</summary>
+    public static KernelPath Run<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad) where TOps : struct, IVector128Ops
+    {
+        switch (path)
+        {
+            case KernelPath.Vector512: Run<V512<T>, Vector512<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad); break;
+            case KernelPath.Vector256: Run<V256<T>, Vector256<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad); break;
+            case KernelPath.Vector128: Run<V128<T, TOps>, Vector128<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad); break;
+            default: Run<Scalar<T>, T>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad); break;
+        }
+        return path;
+    }
+
+    private static void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad)
+        where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        int parameters = weightGrad.Length;
+        int blocks = nest.BlockCount;
+        int groups = BackwardShared<TK, T>.Groups(input.Length, blocks);
+        int workers = Parallelism.Workers(input.Length, groups);
+        double[] gradPartials = ArrayPool<double>.Shared.Rent(Math.Max(1, groups * 2 * parameters));
+        Span<T> s0 = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length);
+        Span<T> s1 = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length);
+        try
+        {
+            new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
+            var body = new Group<TS, TV>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters, gradPartials);
+            ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
+            BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(gradPartials);
+        }
+    }
+
+    private readonly struct Group<TS, TV>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            ref T x = ref ParallelUnits.At<T>(spans.S0);
+            ref T dx = ref ParallelUnits.At<T>(spans.S1);
+            ref T dy = ref ParallelUnits.At<T>(spans.S2);
+            ref T gamma = ref ParallelUnits.At<T>(spans.S3);
+            ref T stat0 = ref ParallelUnits.At<T>(spans.S4);
+            ref T stat1 = ref ParallelUnits.At<T>(spans.S5);
+            ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gradPartials), (nint)unit * 2 * parameters);
+            nint rows = nest.GradientRows(out _);
+            double count = nest.Count;
+            int firstBlock = (int)((long)blocks * unit / groups), lastBlock = (int)((long)blocks * (unit + 1) / groups);
+            for (int block = firstBlock; block < lastBlock; block++)
+            {
+                nest.Block(block, out nint xo, out nint so, out nint po);
+                ref T xb = ref Unsafe.Add(ref x, xo);
+                ref T dyb = ref Unsafe.Add(ref dy, xo);
+                (double mean, double r) = BackwardShared<TK, T>.Terms(Unsafe.Add(ref stat0, so),
+                    TK.Centered || constant ? Unsafe.Add(ref stat1, so) : T.Zero, epsilon, constant);
+                T m = T.CreateTruncating(-mean), rf = T.CreateTruncating(r);
+                ref T gammaBlock = ref Unsafe.Add(ref gamma, po);
+                double mf = -double.CreateTruncating(m);
+                T dz = dyb, gb = gammaBlock, c0 = T.CreateTruncating((mf - mean) * r);
+                double sumGdy = 0d, sumGdyD = 0d, sumG = 0d, sumGD = 0d, sumD = 0d;
+                nest.GradientAffineReduce<TS, TV>(ref xb, ref dyb, 0, rows, m, dz, gb, rf, c0, ref gammaBlock,
+                    ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref Unsafe.Add(ref gradSums, po), ref Unsafe.Add(ref gradSums, parameters + po));
+                // The saved mean corrected by the exact sum of x - mf: the mean in double.
+                if (TK.Centered && !constant) mean = mf + sumD / count;
+                double dzd = double.CreateTruncating(dz), gbd = double.CreateTruncating(gb);
+                sumGdy += dzd * (gbd * count + sumG);
+                sumGdyD += dzd * (gbd * sumD + sumGD) + (mf - mean) * sumGdy;
+                double q = constant ? 0d : -r * r * r * sumGdyD / count;
+                double rr = TK.Centered && !constant ? -r * sumGdy / count : 0d;
+                // dx = r * g * dy + (x - mean) * q + rr, run as r * (g * (dy - dz) + dz * (g - gb)) + (x - mf) * q + rr' with
+                // rr' = rr + r * dz * gb + (mf - mean) * q in double: the lanes only multiply small differences.
+                rr += r * dzd * gbd + (mf - mean) * q;
+                nest.GradientAffineApply<TS, TV>(ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), 0, rows, m, rf, T.CreateTruncating(q), T.CreateTruncating(rr), dz, gb,
+                    T.CreateTruncating((mf - mean) * r), ref gammaBlock, ref Unsafe.Add(ref gradSums, parameters + po));
+            }
+        }
+    }
+}
