@@ -98,8 +98,9 @@ internal static partial class Emitter
                 if (k == 0) w.Line("nint i_" + axis.Name + " = " + index + ";");
                 else
                 {
-                    w.Line("nint i_" + axis.Name + " = " + index + " % e_" + axis.Name + ";");
-                    w.Line(index + " /= e_" + axis.Name + ";");
+                    // One division per axis: the quotient, then the remainder from it.
+                    w.Line("nint q_" + axis.Name + " = " + index + " / e_" + axis.Name + ", i_" + axis.Name + " = " + index + " - q_" + axis.Name + " * e_" + axis.Name + ";");
+                    w.Line(index + " = q_" + axis.Name + ";");
                 }
             }
             foreach (var o in outputs) w.Line(Assign(o));

@@ -434,22 +434,22 @@ namespace Layers
             }
             public nint AccumulatorStatistic(nint accumulator)
             {
-                nint i_cpg = accumulator % e_cpg;
-                accumulator /= e_cpg;
+                nint q_cpg = accumulator / e_cpg, i_cpg = accumulator - q_cpg * e_cpg;
+                accumulator = q_cpg;
                 nint i_grp = accumulator;
                 return i_grp;
             }
             public nint FoldStart(nint fold)
             {
-                nint i_cpg = fold % e_cpg;
-                fold /= e_cpg;
+                nint q_cpg = fold / e_cpg, i_cpg = fold - q_cpg * e_cpg;
+                fold = q_cpg;
                 nint i_grp = fold;
                 return i_grp * e_cpg + i_cpg;
             }
             public void Fold(nint fold, out nint statistic, out nint parameter)
             {
-                nint i_cpg = fold % e_cpg;
-                fold /= e_cpg;
+                nint q_cpg = fold / e_cpg, i_cpg = fold - q_cpg * e_cpg;
+                fold = q_cpg;
                 nint i_grp = fold;
                 statistic = i_grp;
                 parameter = i_grp * e_cpg + i_cpg;

@@ -420,8 +420,8 @@ namespace Layers
 
             public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
-                nint i_t = block % e_t;
-                block /= e_t;
+                nint q_t = block / e_t, i_t = block - q_t * e_t;
+                block = q_t;
                 nint i_n = block;
                 memory = i_n * (e_t * e_c) + i_t * e_c;
                 statistic = i_n * e_t + i_t;
