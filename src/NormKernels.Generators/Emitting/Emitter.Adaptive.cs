@@ -10,27 +10,13 @@ namespace NormKernels.Generators.Emitting;
 // block, coefficients A = sigma_s * rstd_c, B = mu_s - mu_c * A, then the layer's fused apply y = x * A + B.
 internal static partial class Emitter
 {
-    /// <summary>
-    /// AdaIN is generated for InstanceNorm-shaped layers: Standardize, no Groups, the kept axes exactly N and C (every other
-    /// axis reduced), affine per channel or none (AdaIN replaces the affine by the style's statistics), and a plan with
-    /// blocks (N outermost among the kept axes' layouts, e.g. NCHW, NHWC, NCL, NCDHW, NDHWC).
-    /// </summary>
-    private static bool IsInstanceShaped(Context ctx)
-    {
-        var spec = ctx.Spec;
-        var plan = ctx.Plan;
-        var kept = new string(ctx.Axes.Where(a => !a.Reduced).Select(a => a.Letter).OrderBy(l => l).ToArray());
-        return !spec.IsRootMeanSquare && spec.Groups == 0 && !spec.IsElementwise && plan.BlockAxes > 0 &&
-               plan.Form == ApplyForm.Fold && kept == "CN" && ctx.Axes.Count > 2;
-    }
-
     private static IEnumerable<PlanAxis> StyleAxes(Context ctx) => ctx.Axes.Where(a => a.Reduced);
 
     private static string StyleDim(PlanAxis a) => "style" + a.Letter;
 
     private static void EmitAdaptive(SourceWriter w, Context ctx)
     {
-        if (!IsInstanceShaped(ctx)) return;
+        if (!ctx.Plan.Adaptive) return;
         var spec = ctx.Spec;
         string styleDimParams = string.Join(", ", StyleAxes(ctx).Select(a => "int " + StyleDim(a)));
         string styleDimArgs = string.Join(", ", StyleAxes(ctx).Select(StyleDim));

@@ -98,7 +98,7 @@ internal static partial class Emitter
         var spec = ctx.Spec;
         var plan = ctx.Plan;
         string dims = ctx.DimArgs;
-        string stat = spec.IsRootMeanSquare ? "meanSquare" : "mean, variance";
+        string stat = ctx.OutputArgs;
 
         w.Line("/// <summary>Gradient of the loss with respect to <see cref=\"Weight\"/>, accumulated by every Backward (PyTorch semantics: call <see cref=\"ZeroGrad\"/> between steps).</summary>");
         w.Line("public " + ctx.T + "[] WeightGrad { get; }");
@@ -154,7 +154,7 @@ internal static partial class Emitter
                 w.Line(Checks + ".SavedDims(_savedDims, givenDims, " + Literals.String(spec.Layout) + ");");
                 w.Line(Guard.Fingerprint + ".Check<" + ctx.T + ">(_fingerprint, input, nameof(input));");
                 w.Line("LastPath = RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", " + weight +
-                       ", _batchStatistic0, " + (spec.IsRootMeanSquare ? "default" : "_batchStatistic1") + ", _savedEpsilon, false, WeightGrad, BiasGrad);");
+                       ", " + ctx.Slots("_batchStatistic0", "_batchStatistic1") + ", _savedEpsilon, false, WeightGrad, BiasGrad);");
             }
             using (w.Block("finally"))
                 w.Line(Guard.CallGuard + ".ExitExclusive(ref _guard);");
@@ -197,17 +197,13 @@ internal static partial class Emitter
             w.Line(Checks + ".VectorLength(weightGradLength, parameters, \"weightGrad\", " + Literals.String(ctx.ParamShapeText) + ");");
             w.Line(Checks + ".VectorLength(biasGradLength, parameters, \"biasGrad\", " + Literals.String(ctx.ParamShapeText) + ");");
             w.Line("int statistics = StatisticCount(" + dims + ");");
-            string first = spec.IsRootMeanSquare ? "meanSquare" : "mean";
-            if (plan.BatchReduced)
+            // With running statistics (N reduced) the constant-statistics backward takes them in the slots of the batch ones.
+            string[] running = { "runningMean", "runningVar" };
+            for (int i = 0; i < ctx.Outputs.Count; i++)
             {
-                w.Line(Checks + ".VectorLength(statisticsLength0, statistics, constant ? \"runningMean\" : \"" + first + "\", \"one per statistic: " + ctx.KeptText + "\");");
-                w.Line((spec.IsRootMeanSquare ? "if (constant) " : "") + Checks + ".VectorLength(statisticsLength1, statistics, constant ? \"runningVar\" : \"variance\", \"one per statistic: " + ctx.KeptText + "\");");
-            }
-            else
-            {
-                w.Line(Checks + ".VectorLength(statisticsLength0, statistics, \"" + first + "\", \"one per statistic: " + ctx.KeptText + "\");");
-                if (!spec.IsRootMeanSquare)
-                    w.Line(Checks + ".VectorLength(statisticsLength1, statistics, \"variance\", \"one per statistic: " + ctx.KeptText + "\");");
+                string name = Literals.String(ctx.Outputs[i].Parameter);
+                w.Line(Checks + ".VectorLength(statisticsLength" + Literals.Int(i) + ", statistics, " + (plan.BatchReduced ? "constant ? " + Literals.String(running[i]) + " : " + name : name) +
+                       ", \"one per statistic: " + ctx.KeptText + "\");");
             }
             w.Line(Checks + ".Epsilon(epsilon, nameof(epsilon));");
             w.Line(Checks + ".NoPartialOverlap(input, inputGrad, nameof(inputGrad));");
@@ -215,28 +211,26 @@ internal static partial class Emitter
         }
         w.Line();
 
-        string statParams = spec.IsRootMeanSquare ? ctx.ReadOnlySpanT + " meanSquare" : ctx.ReadOnlySpanT + " mean, " + ctx.ReadOnlySpanT + " variance";
-        string len1 = spec.IsRootMeanSquare ? "0" : "variance.Length";
-        string len0 = spec.IsRootMeanSquare ? "meanSquare.Length" : "mean.Length";
-        string stat1 = spec.IsRootMeanSquare ? "default" : "variance";
-        string stat0 = spec.IsRootMeanSquare ? "meanSquare" : "mean";
+        string statParams = ctx.OutputParams(ctx.ReadOnlySpanT);
+        string lengths = ctx.Slots(ctx.Outputs.Select(o => o.Parameter + ".Length").ToArray()).Replace("default", "0");
+        string stats = ctx.Slots(ctx.Outputs.Select(o => o.Parameter).ToArray());
         string checkArgs = "input, outputGrad, inputGrad, " + dims + ", weight";
-        w.Line("/// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (" + (spec.IsRootMeanSquare ? "mean square" : "mean, biased variance") +
+        w.Line("/// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (" + plan.Kind.StatisticsText.Replace(" and ", ", ") +
                ") and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (" + ctx.ParamShapeText + "). Returns the path that ran.</summary>");
         using (w.Block("public static " + KernelPath + " BackwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon, " + grads + ")"))
         {
-            w.Line("CheckBackward(" + checkArgs + ", " + len0 + ", " + len1 + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
+            w.Line("CheckBackward(" + checkArgs + ", " + lengths + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
             EmitGradientOutputsDisjoint(w);
-            w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad);");
+            w.Line("return RunBackward(ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stats + ", epsilon, false, weightGrad, biasGrad);");
         }
         w.Line();
         w.Line("/// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type.</summary>");
         using (w.Block("internal static " + KernelPath + " BackwardTrainingOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon, " + grads + ") where TOps : struct, " + Ops))
         {
-            w.Line("CheckBackward(" + checkArgs + ", " + len0 + ", " + len1 + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
+            w.Line("CheckBackward(" + checkArgs + ", " + lengths + ", epsilon, weightGrad.Length, biasGrad.Length, false);");
             EmitGradientOutputsDisjoint(w);
             w.Line(Checks + ".PathAvailable(path, ChooseBackwardPath(" + ctx.ExtentArgsFromDims + "), nameof(path));");
-            w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stat0 + ", " + stat1 + ", epsilon, false, weightGrad, biasGrad);");
+            w.Line("return BackwardCore<TOps>(path, input, outputGrad, inputGrad, " + ctx.ExtentArgsFromDims + ", weight, " + stats + ", epsilon, false, weightGrad, biasGrad);");
         }
         w.Line();
         if (plan.BatchReduced)

@@ -44,6 +44,21 @@ internal static partial class Emitter
         public string Literal(double value) => Spec.IsDouble ? Literals.Double(value) : Literals.Float(value);
 
         public VectorIsa[] Isas => VectorIsa.For(T);
+
+        /// <summary>The batch statistics the kind keeps (its model entry's outputs).</summary>
+        public IReadOnlyList<StatisticOutput> Outputs => Plan.Kind.Outputs.ToList();
+
+        /// <summary>The kind's statistics as parameters of <paramref name="spanType"/>: "Span&lt;float&gt; mean, Span&lt;float&gt; variance".</summary>
+        public string OutputParams(string spanType) => string.Join(", ", Outputs.Select(o => spanType + " " + o.Parameter));
+
+        /// <summary>The kind's statistics' parameter names: "mean, variance".</summary>
+        public string OutputArgs => string.Join(", ", Outputs.Select(o => o.Parameter));
+
+        /// <summary>The drivers' two statistic slots (stat0, stat1) from <paramref name="names"/>, "default" past the kind's outputs.</summary>
+        public string Slots(params string[] names) => string.Join(", ", Enumerable.Range(0, 2).Select(i => i < Outputs.Count ? names[i] : "default"));
+
+        /// <summary>The mean's residual argument: <paramref name="name"/> where the kind keeps one, else null.</summary>
+        public string Residual(string name) => Plan.Kind.Centered ? name : "null";
         public KernelPlan Plan { get; }
         public List<PlanAxis> Axes { get; }
 

@@ -18,24 +18,21 @@ internal static partial class Emitter
     /// </summary>
     private static void EmitCores(SourceWriter w, Context ctx)
     {
-        var spec = ctx.Spec;
-        string statParams = spec.IsRootMeanSquare ? ctx.SpanT + " stat0" : ctx.SpanT + " stat0, " + ctx.SpanT + " stat1";
-        string statArgs = spec.IsRootMeanSquare ? "stat0, default" : "stat0, stat1";
-        string residual = ResidualParam(ctx), residualArg = spec.IsRootMeanSquare ? ", null" : ", meanResidual";
+        string stats = ctx.SpanT + " stat0, " + ctx.SpanT + " stat1, " + ctx.T + " epsilon, " + ctx.T + "[]? meanResidual";
         string common = ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.ExtentParams + ", " + ctx.ReadOnlySpanT + " gamma, " + ctx.ReadOnlySpanT + " beta";
-        string args = "(path, " + NewNest(ctx) + ", input, output, gamma, beta, ";
+        string args = "(path, " + NewNest(ctx) + ", input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);";
         string driver = ForwardDriver(ctx);
-        w.Line("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon" + residual + ") =>");
-        w.Line("    " + driver + ".Training" + args + statArgs + ", epsilon" + residualArg + ");");
-        w.Line("private static " + KernelPath + " TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + statParams + ", " + ctx.T + " epsilon" + residual + ") where TOps : struct, " + Ops + " =>");
-        w.Line("    " + driver + ".Training<TOps>" + args + statArgs + ", epsilon" + residualArg + ");");
+        w.Line("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + stats + ") =>");
+        w.Line("    " + driver + ".Training" + args);
+        w.Line("private static " + KernelPath + " TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + stats + ") where TOps : struct, " + Ops + " =>");
+        w.Line("    " + driver + ".Training<TOps>" + args);
         if (ctx.Plan.BatchReduced)
         {
-            string running = ctx.ReadOnlySpanT + " runningMean, " + ctx.ReadOnlySpanT + " runningVar, " + ctx.T + " epsilon" + residual;
+            string running = ctx.ReadOnlySpanT + " stat0, " + ctx.ReadOnlySpanT + " stat1, " + ctx.T + " epsilon, " + ctx.T + "[]? meanResidual";
             w.Line("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", " + running + ") =>");
-            w.Line("    " + driver + ".Inference" + args + "runningMean, runningVar, epsilon" + residualArg + ");");
+            w.Line("    " + driver + ".Inference" + args);
             w.Line("private static " + KernelPath + " InferenceCore<TOps>(" + KernelPath + " path, " + common + ", " + running + ") where TOps : struct, " + Ops + " =>");
-            w.Line("    " + driver + ".Inference<TOps>" + args + "runningMean, runningVar, epsilon" + residualArg + ");");
+            w.Line("    " + driver + ".Inference<TOps>" + args);
         }
         w.Line();
     }
@@ -72,11 +69,5 @@ internal static partial class Emitter
 
     // ---------------------------------------------------------------- shared pieces
 
-    /// <summary>
-    /// The mean's residual (standardize only): <c>mean - (T)mean</c> per statistic, so that the mean rounded to the element type
-    /// plus its residual carries the double mean. Training writes it when given an array (the layer keeps one for its Backward;
-    /// the static kernels pass null); inference adds it to the given mean when given one (ForwardWithStatistics' merged mean).
-    /// </summary>
-    private static string ResidualParam(Context ctx) => ctx.Spec.IsRootMeanSquare ? "" : ", " + ctx.T + "[]? meanResidual";
 
 }

@@ -108,7 +108,7 @@ internal static partial class Emitter
     }
 
     /// <summary>The runtime type of the layer's norm kind, the type argument its nests and drivers take.</summary>
-    private static string KindType(Context ctx) => Rt + "." + (ctx.Spec.IsRootMeanSquare ? "RootMeanSquareNorm" : "StandardizeNorm");
+    private static string KindType(Context ctx) => Rt + "." + ctx.Plan.Kind.RuntimeType;
 
     /// <summary>The shared forward driver of this layer: <c>Forward&lt;Nest, Kind, T&gt;</c>.</summary>
     private static string ForwardDriver(Context ctx) => Rt + ".Forward<" + NestType + ", " + KindType(ctx) + ", " + ctx.T + ">";

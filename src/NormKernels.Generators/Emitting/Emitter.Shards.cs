@@ -10,12 +10,10 @@ namespace NormKernels.Generators.Emitting;
 // ForwardWithStatistics normalizes with merged statistics and updates the running ones like a training Forward.
 internal static partial class Emitter
 {
-    /// <summary>Standardize layers offer shard statistics; root mean square keeps no running statistics to synchronize.</summary>
-    private static bool HasShardStatistics(Context ctx) => !ctx.Spec.IsRootMeanSquare;
 
     private static void EmitShards(SourceWriter w, Context ctx)
     {
-        if (!HasShardStatistics(ctx)) return;
+        if (!ctx.Plan.Shards) return;
         EmitShardSurface(w, ctx);
         if (ctx.Plan.BatchReduced) EmitForwardWithStatistics(w, ctx);
         EmitShardCore(w, ctx);

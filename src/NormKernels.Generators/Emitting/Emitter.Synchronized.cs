@@ -15,12 +15,10 @@ namespace NormKernels.Generators.Emitting;
 // the backward: bitwise identical for any thread count.
 internal static partial class Emitter
 {
-    /// <summary>Layers reducing N whose backward sums per fold index (every BatchNorm: a per-statistic plan needs N to index parameters).</summary>
-    private static bool HasSynchronizedBackward(Context ctx) => ctx.Plan.BatchReduced && !ctx.Spec.IsRootMeanSquare && !SingleStatistic(ctx);
 
     private static void EmitSynchronizedBackward(SourceWriter w, Context ctx)
     {
-        if (!HasSynchronizedBackward(ctx)) return;
+        if (!ctx.Plan.Synchronized) return;
         EmitSynchronizedSurface(w, ctx);
         EmitSynchronizedInterface(w, ctx);
         EmitSynchronizedCore(w, ctx, sums: true);
@@ -28,7 +26,7 @@ internal static partial class Emitter
     }
 
     /// <summary>The hook in the class declaration: layers with a synchronized backward implement the interface of the synchronized step.</summary>
-    private static string SynchronizedInterface(Context ctx) => HasSynchronizedBackward(ctx) ? ", " + SyncInterface(ctx) : "";
+    private static string SynchronizedInterface(Context ctx) => ctx.Plan.Synchronized ? ", " + SyncInterface(ctx) : "";
 
     private static string SyncInterface(Context ctx) => "global::NormKernels.ISynchronizedNormalizationLayer<" + ctx.T + ">";
 

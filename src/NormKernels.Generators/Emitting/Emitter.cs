@@ -60,7 +60,7 @@ internal static partial class Emitter
         w.Line("/// <remarks>");
         w.Line("/// Generated normalization layer: layout " + spec.Layout + ", reduced axes " + ctx.AxesText +
                (spec.Groups > 0 ? ", " + Literals.Int(spec.Groups) + " groups" : "") + ", " +
-               (spec.IsRootMeanSquare ? "root mean square" : "standardize") + ", affine " +
+               plan.Kind.Description + ", affine " +
                (spec.IsPerChannel ? "per channel" : spec.IsElementwise ? "elementwise" : "none") + ".");
         w.Line("/// <para>Plan. Axes (outermost first): " + string.Join(", ", plan.Axes.Select(a =>
             a.Name + (a.Reduced ? "=R" : "=K") + (a.Param ? "+param" : "") + (a.Accumulated && a.Reduced ? "+accumulated" : ""))) +
@@ -73,13 +73,13 @@ internal static partial class Emitter
                 ? "reduced run summed across lanes (horizontal)"
                 : "run of separate accumulators, vectors across it summed down the rows (vertical)") +
             (plan.Promoted ? "; per-channel accumulators combined into their group afterwards" : "") +
-            ". " + (spec.IsRootMeanSquare ? "Sum of squares" : "Sums of (x - shift) and (x - shift)^2, shift = the statistic's first element,") +
+            ". " + plan.Kind.SumsText +
             " in " + ctx.T + " lanes over chunks of " + Literals.Int(Context.ChunkVectors) + " vectors per accumulator, " + Literals.Int(Context.Unroll) +
             " independent accumulators, each chunk added into double.</para>");
         w.Line("/// <para>Apply pass per block: segments " + ctx.Describe(plan.ApplySegments) + "; " +
             (plan.Form == ApplyForm.Fold
-                ? (ctx.Spec.IsRootMeanSquare ? "y = x * A[f] + B[f]" : "y = (x - C[f]) * A[f] + B[f], C the mean rounded to the element type,") + " with A, B folded from statistics and affine per coefficient index f."
-                : (ctx.Spec.IsRootMeanSquare ? "y = (x * a[s] + b[s])" : "y = ((x - c[s]) * a[s] + b[s])") + " * gamma[p] + beta[p] (every axis indexes statistics or parameters, so nothing would be reused by folding).") +
+                ? plan.Kind.FoldApply + " with A, B folded from statistics and affine per coefficient index f."
+                : plan.Kind.TwoStepApply + " * gamma[p] + beta[p] (every axis indexes statistics or parameters, so nothing would be reused by folding).") +
             " Main loop unrolled " + Literals.Int(Context.Unroll) + "x; the tail is one overlapped vector with the finished lanes masked (blended on store).</para>");
         w.Line("/// <para>Backward per block: segments " + ctx.Describe(plan.GradientSegments) + "; " + (plan.GradientPerStatistic
             ? "one statistic per block: the sums of gamma * dy and gamma * dy * (x - mean) with gamma loaded along the run, then dx = dy * gamma * r + (x - mean) * Q + R"
@@ -87,7 +87,7 @@ internal static partial class Emitter
             ", weight and bias gradients summed per group of blocks and added in group order.</para>");
         w.Line("/// <para>Paths: Vector512 (AVX-512), Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the innermost extents.</para>");
         w.Line("/// <para>Threads: the static kernels (ForwardTraining, " + (plan.BatchReduced ? "ForwardInference, " : "") + "BackwardTraining, " +
-               (plan.BatchReduced ? "BackwardInference, " : "") + (HasShardStatistics(ctx) ? "ShardStatistics, " : "") + (IsInstanceShaped(ctx) ? "AdaptiveForward, " : "") +
+               (plan.BatchReduced ? "BackwardInference, " : "") + (plan.Shards ? "ShardStatistics, " : "") + (plan.Adaptive ? "AdaptiveForward, " : "") +
                "StatisticCount) keep no state and may run from any number of threads at once. On one instance, inference-mode Forward calls " +
                "(Training false) may run from any number of threads at once; a training-mode Forward" + (plan.BatchReduced ? ", ForwardWithStatistics" : "") +
                ", any Backward and ZeroGrad write the instance's state (saved batch statistics" + (plan.BatchReduced ? ", running statistics" : "") +
@@ -105,9 +105,9 @@ internal static partial class Emitter
         if (ctx.SizeParam.Length > 0) w.Line("private readonly int _" + ctx.SizeParam + ";");
         w.Line("private " + ctx.T + " _epsilon;");
         if (plan.BatchReduced) w.Line("private " + ctx.T + " _momentum;");
-        w.Line("private " + ctx.T + "[] _batchStatistic0 = global::System.Array.Empty<" + ctx.T + ">();");
-        if (!spec.IsRootMeanSquare) w.Line("private " + ctx.T + "[] _batchStatistic1 = global::System.Array.Empty<" + ctx.T + ">();");
-        if (!spec.IsRootMeanSquare) w.Line("private " + ctx.T + "[] _batchMeanResidual = global::System.Array.Empty<" + ctx.T + ">(); // mean - (" + ctx.T + ")mean: the batch mean in double, for Backward");
+        for (int i = 0; i < ctx.Outputs.Count; i++)
+            w.Line("private " + ctx.T + "[] _batchStatistic" + Literals.Int(i) + " = global::System.Array.Empty<" + ctx.T + ">();");
+        if (plan.Kind.Centered) w.Line("private " + ctx.T + "[] _batchMeanResidual = global::System.Array.Empty<" + ctx.T + ">(); // mean - (" + ctx.T + ")mean: the batch mean in double, for Backward");
         w.Line("private long _savedLength = -1;");
         w.Line("private " + ctx.T + " _savedEpsilon;");
         w.Line("// What Backward checks its arguments against: the dims and sampled input elements of the last training Forward.");
@@ -189,18 +189,16 @@ internal static partial class Emitter
         w.Line("/// <summary>The instruction-set path the last Forward ran on (the narrowest of its passes).</summary>");
         w.Line("public " + KernelPath + " LastPath { get; private set; }");
         w.Line();
-        w.Line("/// <summary>The batch mean per statistic from the last training Forward" + (spec.IsRootMeanSquare ? " (root mean square: the mean square)" : "") + ".</summary>");
-        w.Line("public " + ctx.ReadOnlySpanT + " " + (spec.IsRootMeanSquare ? "BatchMeanSquare" : "BatchMean") + " => _batchStatistic0;");
-        if (!spec.IsRootMeanSquare)
+        for (int i = 0; i < ctx.Outputs.Count; i++)
         {
-            w.Line("/// <summary>The biased batch variance per statistic from the last training Forward.</summary>");
-            w.Line("public " + ctx.ReadOnlySpanT + " BatchVariance => _batchStatistic1;");
+            w.Line("/// <summary>" + ctx.Outputs[i].Summary + "</summary>");
+            w.Line("public " + ctx.ReadOnlySpanT + " " + ctx.Outputs[i].Property + " => _batchStatistic" + Literals.Int(i) + ";");
         }
         w.Line();
         w.Line("string " + ctx.DeclaringInterface + ".Layout => " + Literals.String(spec.Layout) + ";");
         w.Line("string " + ctx.DeclaringInterface + ".Axes => " + Literals.String(ctx.AxesText) + ";");
         w.Line("int " + ctx.DeclaringInterface + ".Groups => " + Literals.Int(spec.Groups) + ";");
-        w.Line("global::NormKernels.NormKind " + ctx.DeclaringInterface + ".Kind => global::NormKernels.NormKind." + (spec.IsRootMeanSquare ? "RootMeanSquare" : "Standardize") + ";");
+        w.Line("global::NormKernels.NormKind " + ctx.DeclaringInterface + ".Kind => global::NormKernels.NormKind." + plan.Kind.EnumMember + ";");
         w.Line("global::NormKernels.AffineMode " + ctx.DeclaringInterface + ".Affine => global::NormKernels.AffineMode." + (spec.IsPerChannel ? "PerChannel" : spec.IsElementwise ? "Elementwise" : "None") + ";");
         w.Line(ctx.T + "[]? " + ctx.DeclaringInterface + ".RunningMean => " + (plan.BatchReduced ? "RunningMean" : "null") + ";");
         w.Line(ctx.T + "[]? " + ctx.DeclaringInterface + ".RunningVar => " + (plan.BatchReduced ? "RunningVar" : "null") + ";");
@@ -230,14 +228,14 @@ internal static partial class Emitter
                     w.Line(Guard.CallGuard + ".EnterShared(ref _guard, " + Literals.String(spec.TypeName + ".Forward (inference)") + ");");
                     using (w.Block("try"))
                         w.Line("LastPath = RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                               ", RunningMean, RunningVar, _epsilon" + (spec.IsRootMeanSquare ? "" : ", null") + ");");
+                               ", RunningMean, RunningVar, _epsilon, null);");
                     using (w.Block("finally"))
                         w.Line(Guard.CallGuard + ".ExitShared(ref _guard);");
                     w.Line("return;");
                 }
             }
             if (!plan.BatchReduced) w.Line("bool training = Training; // read once: it decides the checks and the path");
-            if (!spec.IsRootMeanSquare)
+            if (plan.Kind.Centered)
             {
                 if (plan.BatchReduced) w.Line(Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
                 else w.Line("if (training) " + Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
@@ -249,15 +247,14 @@ internal static partial class Emitter
                 {
                     w.Line("// Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.");
                     w.Line(Guard.CallGuard + ".EnterShared(ref _guard, " + Literals.String(spec.TypeName + ".Forward (inference)") + ");");
-                    w.Line(ctx.T + "[] scratch0 = " + Pool + "<" + ctx.T + ">.Shared.Rent(statistics);");
-                    if (!spec.IsRootMeanSquare) w.Line(ctx.T + "[] scratch1 = " + Pool + "<" + ctx.T + ">.Shared.Rent(statistics);");
+                    var scratch = Enumerable.Range(0, ctx.Outputs.Count).Select(i => "scratch" + Literals.Int(i)).ToList();
+                    foreach (string name in scratch) w.Line(ctx.T + "[] " + name + " = " + Pool + "<" + ctx.T + ">.Shared.Rent(statistics);");
                     using (w.Block("try"))
-                        w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                               ", new " + ctx.SpanT + "(scratch0, 0, statistics)" + (spec.IsRootMeanSquare ? "" : ", new " + ctx.SpanT + "(scratch1, 0, statistics)") + ", _epsilon" + (spec.IsRootMeanSquare ? "" : ", null") + ");");
+                        w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs + ", " +
+                               ctx.Slots(scratch.Select(name => "new " + ctx.SpanT + "(" + name + ", 0, statistics)").ToArray()) + ", _epsilon, null);");
                     using (w.Block("finally"))
                     {
-                        w.Line(Pool + "<" + ctx.T + ">.Shared.Return(scratch0);");
-                        if (!spec.IsRootMeanSquare) w.Line(Pool + "<" + ctx.T + ">.Shared.Return(scratch1);");
+                        foreach (string name in scratch) w.Line(Pool + "<" + ctx.T + ">.Shared.Return(" + name + ");");
                         w.Line(Guard.CallGuard + ".ExitShared(ref _guard);");
                     }
                     w.Line("return;");
@@ -268,20 +265,19 @@ internal static partial class Emitter
             using (w.Block("try"))
             {
                 w.Line("// Every field read once: the kernel writes through pointers into these very arrays.");
-                w.Line(ctx.T + "[] batchStatistic0 = _batchStatistic0;");
-                if (!spec.IsRootMeanSquare) w.Line(ctx.T + "[] batchStatistic1 = _batchStatistic1, batchMeanResidual = _batchMeanResidual;");
-                using (w.Block("if (batchStatistic0.Length != statistics" + (spec.IsRootMeanSquare ? "" : " || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics") + ")"))
+                var saved = Enumerable.Range(0, ctx.Outputs.Count).Select(i => "batchStatistic" + Literals.Int(i)).ToList();
+                if (plan.Kind.Centered) saved.Add("batchMeanResidual");
+                foreach (string name in saved) w.Line(ctx.T + "[] " + name + " = _" + name + ";");
+                using (w.Block("if (" + string.Join(" || ", saved.Select(name => name + ".Length != statistics")) + ")"))
                 {
-                    w.Line("_batchStatistic0 = batchStatistic0 = new " + ctx.T + "[statistics];");
-                    if (!spec.IsRootMeanSquare) w.Line("_batchStatistic1 = batchStatistic1 = new " + ctx.T + "[statistics];");
-                    if (!spec.IsRootMeanSquare) w.Line("_batchMeanResidual = batchMeanResidual = new " + ctx.T + "[statistics];");
+                    foreach (string name in saved) w.Line("_" + name + " = " + name + " = new " + ctx.T + "[statistics];");
                 }
                 w.Line(ctx.T + " epsilonValue = _epsilon;");
                 w.Line("// The input as given, before the kernel runs (in place, it is overwritten).");
                 w.Line(Guard.Fingerprint + ".Take(input, _fingerprint);");
                 w.Line("_savedLength = -1;");
                 w.Line("LastPath = RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", " + paramRefs +
-                       ", batchStatistic0" + (spec.IsRootMeanSquare ? "" : ", batchStatistic1") + ", epsilonValue" + (spec.IsRootMeanSquare ? "" : ", batchMeanResidual") + ");");
+                       ", " + ctx.Slots("batchStatistic0", "batchStatistic1") + ", epsilonValue, " + ctx.Residual("batchMeanResidual") + ");");
                 EmitSaveDims(w, ctx);
                 w.Line("_savedLength = input.Length;");
                 w.Line("_savedEpsilon = epsilonValue;");
@@ -322,13 +318,14 @@ internal static partial class Emitter
     /// <summary>ForwardTraining writes the statistics while it reads the input and writes the output: they must not share memory.</summary>
     private static void EmitStatisticsOutputsDisjoint(SourceWriter w, Context ctx)
     {
-        var outputs = ctx.Spec.IsRootMeanSquare ? new[] { "meanSquare" } : new[] { "mean", "variance" };
-        foreach (string stat in outputs)
+        var outputs = ctx.Outputs.Select(o => o.Parameter).ToList();
+        for (int i = 0; i < outputs.Count; i++)
         {
+            string stat = outputs[i];
             w.Line(Checks + ".Disjoint(input, " + stat + ", nameof(" + stat + "), nameof(input));");
             w.Line(Checks + ".Disjoint(output, " + stat + ", nameof(" + stat + "), nameof(output));");
+            for (int j = 0; j < i; j++) w.Line(Checks + ".Disjoint(" + outputs[j] + ", " + stat + ", nameof(" + stat + "), nameof(" + outputs[j] + "));");
         }
-        if (!ctx.Spec.IsRootMeanSquare) w.Line(Checks + ".Disjoint(mean, variance, nameof(variance), nameof(mean));");
     }
 
     /// <summary>Saves the dims of a training forward for Backward's shape check.</summary>
@@ -417,9 +414,9 @@ internal static partial class Emitter
         w.Line();
 
         // Static kernels for callers who own their buffers.
-        string statParams = spec.IsRootMeanSquare ? ctx.SpanT + " meanSquare" : ctx.SpanT + " mean, " + ctx.SpanT + " variance";
-        string statArgs = spec.IsRootMeanSquare ? "meanSquare" : "mean, variance";
-        string noResidual = spec.IsRootMeanSquare ? "" : ", null";
+        string statParams = ctx.OutputParams(ctx.SpanT);
+        string statArgs = ctx.OutputArgs;
+        string driverArgs = ctx.Slots(ctx.Outputs.Select(o => o.Parameter).ToArray()) + ", epsilon, null";
         string kernelParams = ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.DimParams + ", " + ctx.ReadOnlySpanT + " weight, " + ctx.ReadOnlySpanT + " bias";
         string kernelArgs = "input, output, " + ctx.DimArgs + ", weight, bias";
 
@@ -430,26 +427,24 @@ internal static partial class Emitter
             w.Line(Checks + ".VectorLength(weight.Length, parameters, nameof(weight), " + Literals.String(ctx.ParamShapeText) + ");");
             w.Line(Checks + ".VectorLength(bias.Length, parameters, nameof(bias), " + Literals.String(ctx.ParamShapeText) + ");");
             w.Line("int statistics = StatisticCount(" + ctx.DimArgs + ");");
-            w.Line(Checks + ".VectorLength(statisticsLength0, statistics, " + Literals.String(spec.IsRootMeanSquare ? "meanSquare" : "mean") + ", \"one per statistic: " + ctx.KeptText + "\");");
-            if (!spec.IsRootMeanSquare)
-                w.Line(Checks + ".VectorLength(statisticsLength1, statistics, \"variance\", \"one per statistic: " + ctx.KeptText + "\");");
+            for (int i = 0; i < ctx.Outputs.Count; i++)
+                w.Line(Checks + ".VectorLength(statisticsLength" + Literals.Int(i) + ", statistics, " + Literals.String(ctx.Outputs[i].Parameter) + ", \"one per statistic: " + ctx.KeptText + "\");");
             w.Line(Checks + ".Epsilon(epsilon, nameof(epsilon));");
-            if (!spec.IsRootMeanSquare)
+            if (plan.Kind.Centered)
                 w.Line("if (training) " + Checks + ".MoreThanOneValue(CountPerStatistic(" + ctx.DimArgs + "), nameof(" + ctx.FirstReducedDim + "), " + Literals.String(ctx.ReducedDimsText) + ");");
             w.Line(Checks + ".NoPartialOverlap(input, output, nameof(output));");
         }
         w.Line();
 
-        string len1 = spec.IsRootMeanSquare ? "0" : "variance.Length";
-        string len0 = spec.IsRootMeanSquare ? "meanSquare.Length" : "mean.Length";
+        string lengths = ctx.Slots(ctx.Outputs.Select(o => o.Parameter + ".Length").ToArray()).Replace("default", "0");
         w.Line("/// <summary>Training forward on caller-owned buffers: batch statistics (" +
-               (spec.IsRootMeanSquare ? "mean square" : "mean and biased variance") + ", one per statistic, see StatisticCount) are written and used to normalize." +
+               plan.Kind.StatisticsText + ", one per statistic, see StatisticCount) are written and used to normalize." +
                " Weight and bias: " + ctx.ParamShapeText + ". Returns the path that ran.</summary>");
         using (w.Block("public static " + KernelPath + " ForwardTraining(" + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon)"))
         {
-            w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
+            w.Line("CheckKernel(" + kernelArgs + ", " + lengths + ", epsilon, training: true);");
             EmitStatisticsOutputsDisjoint(w, ctx);
-            w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon" + noResidual + ");");
+            w.Line("return RunTraining(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + driverArgs + ");");
         }
         w.Line();
         w.Line("/// <summary>ForwardTraining on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
@@ -462,10 +457,10 @@ internal static partial class Emitter
         w.Line("/// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>");
         using (w.Block("internal static " + KernelPath + " ForwardTrainingOnPath<TOps>(" + KernelPath + " path, " + kernelParams + ", " + statParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops))
         {
-            w.Line("CheckKernel(" + kernelArgs + ", " + len0 + ", " + len1 + ", epsilon, training: true);");
+            w.Line("CheckKernel(" + kernelArgs + ", " + lengths + ", epsilon, training: true);");
             EmitStatisticsOutputsDisjoint(w, ctx);
             w.Line(Checks + ".PathAvailable(path, ChoosePath(true, " + ctx.ExtentArgsFromDims + "), nameof(path));");
-            w.Line("return TrainingCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + statArgs + ", epsilon" + noResidual + ");");
+            w.Line("return TrainingCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias, " + driverArgs + ");");
         }
         w.Line();
         if (plan.BatchReduced)
@@ -475,7 +470,7 @@ internal static partial class Emitter
             {
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line("return RunInference(ChoosePath(false, " + ctx.ExtentArgsFromDims + "), input, output, " + ctx.ExtentArgsFromDims + ", weight, bias" +
-                       ", mean, variance, epsilon" + noResidual + ");");
+                       ", mean, variance, epsilon, null);");
             }
             w.Line();
             w.Line("/// <summary>ForwardInference on tensors: dims from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", dense row-major); output of the same shape.</summary>");
@@ -491,7 +486,7 @@ internal static partial class Emitter
                 w.Line("CheckKernel(" + kernelArgs + ", mean.Length, variance.Length, epsilon, training: false);");
                 w.Line(Checks + ".PathAvailable(path, ChoosePath(false, " + ctx.ExtentArgsFromDims + "), nameof(path));");
                 w.Line("return InferenceCore<TOps>(path, input, output, " + ctx.ExtentArgsFromDims + ", weight, bias" +
-                       ", mean, variance, epsilon" + noResidual + ");");
+                       ", mean, variance, epsilon, null);");
             }
             w.Line();
         }

@@ -65,6 +65,10 @@ internal enum ApplyForm
 /// its sums run with gamma loaded along the run and the parameter gradients are added per element.</param>
 /// <param name="BatchReduced">N is reduced: the layer keeps running statistics.</param>
 /// <param name="RunningSize">C# expression (over ctor fields) of the running-statistics length, or empty.</param>
+/// <param name="Kind">The norm kind's model entry: its statistics, formulas and runtime operator.</param>
+/// <param name="Shards">The layer offers mergeable shard statistics (ShardStatistics; ForwardWithStatistics when N is reduced).</param>
+/// <param name="Synchronized">The layer offers the synchronized backward (BackwardStatistics, BackwardWithStatistics).</param>
+/// <param name="Adaptive">The layer is instance-shaped and offers AdaIN (AdaptiveForward).</param>
 internal sealed record KernelPlan(
     EquatableArray<PlanAxis> Axes,
     int BlockAxes,
@@ -76,7 +80,11 @@ internal sealed record KernelPlan(
     EquatableArray<Segment> GradientSegments,
     bool GradientPerStatistic,
     bool BatchReduced,
-    string RunningSize)
+    string RunningSize,
+    KindModel Kind,
+    bool Shards,
+    bool Synchronized,
+    bool Adaptive)
 {
     /// <summary>The pattern of the whole layout, e.g. "R K R" for BatchNorm NCHW (kept block axes shown as K).</summary>
     public string Pattern

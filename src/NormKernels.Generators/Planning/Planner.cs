@@ -80,8 +80,8 @@ internal static class Planner
         string runningSize = "";
         if (batchReduced)
         {
-            var kind = LayoutGrammar.RunningSize(spec.Layout, reduced, spec.Groups, spec.Affine);
-            runningSize = kind switch
+            var sizeKind = LayoutGrammar.RunningSize(spec.Layout, reduced, spec.Groups, spec.Affine);
+            runningSize = sizeKind switch
             {
                 LayoutGrammar.RunningSizeKind.One => "1",
                 LayoutGrammar.RunningSizeKind.Groups => "GroupCount",
@@ -91,8 +91,14 @@ internal static class Planner
             };
         }
 
+        // What the kind offers: shards and the synchronized backward need a mean (and the backward summing per fold index);
+        // AdaIN an instance-shaped layer: kept axes exactly N and C, no groups, affine per channel or none, blocks, folded apply.
+        var kind = KindModel.For(spec.Kind);
+        string kept = new string(axes.Where(a => !a.Reduced).Select(a => a.Letter).OrderBy(l => l).ToArray());
+        bool adaptive = kind.Centered && spec.Groups == 0 && !spec.IsElementwise && blockAxes > 0 && form == ApplyForm.Fold && kept == "CN" && axes.Count > 2;
         return new KernelPlan(new EquatableArray<PlanAxis>(axes), blockAxes, statSegments, strategy, promoted,
-            form, applySegments, gradientSegments, gradientPerStatistic, batchReduced, runningSize);
+            form, applySegments, gradientSegments, gradientPerStatistic, batchReduced, runningSize,
+            kind, Shards: kind.Centered, Synchronized: batchReduced && kind.Centered && !gradientPerStatistic, Adaptive: adaptive);
     }
 
     /// <summary>The non-block axes folded into segments: neighbours in memory (consecutive axes) of one class.</summary>

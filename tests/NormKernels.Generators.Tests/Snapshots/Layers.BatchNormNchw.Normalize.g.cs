@@ -128,7 +128,8 @@ namespace Layers
             {
                 // Every field read once: the kernel writes through pointers into these very arrays.
                 float[] batchStatistic0 = _batchStatistic0;
-                float[] batchStatistic1 = _batchStatistic1, batchMeanResidual = _batchMeanResidual;
+                float[] batchStatistic1 = _batchStatistic1;
+                float[] batchMeanResidual = _batchMeanResidual;
                 if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics)
                 {
                     _batchStatistic0 = batchStatistic0 = new float[statistics];
@@ -423,10 +424,10 @@ namespace Layers
             Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
         private static KernelPath TrainingCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> stat0, Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
             Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        private static KernelPath RunInference(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual) =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Inference(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, runningMean, runningVar, epsilon, meanResidual);
-        private static KernelPath InferenceCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Inference<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, runningMean, runningVar, epsilon, meanResidual);
+        private static KernelPath RunInference(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, float[]? meanResidual) =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Inference(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        private static KernelPath InferenceCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
+            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Inference<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
 
         private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) =>
             Rt.Backward<Nest, Rt.StandardizeNorm, float>.Run(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);

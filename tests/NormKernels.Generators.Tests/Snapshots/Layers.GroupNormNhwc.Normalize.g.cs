@@ -118,7 +118,8 @@ namespace Layers
             {
                 // Every field read once: the kernel writes through pointers into these very arrays.
                 float[] batchStatistic0 = _batchStatistic0;
-                float[] batchStatistic1 = _batchStatistic1, batchMeanResidual = _batchMeanResidual;
+                float[] batchStatistic1 = _batchStatistic1;
+                float[] batchMeanResidual = _batchMeanResidual;
                 if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics)
                 {
                     _batchStatistic0 = batchStatistic0 = new float[statistics];

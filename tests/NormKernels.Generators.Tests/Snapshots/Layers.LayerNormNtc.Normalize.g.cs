@@ -115,7 +115,8 @@ namespace Layers
             {
                 // Every field read once: the kernel writes through pointers into these very arrays.
                 double[] batchStatistic0 = _batchStatistic0;
-                double[] batchStatistic1 = _batchStatistic1, batchMeanResidual = _batchMeanResidual;
+                double[] batchStatistic1 = _batchStatistic1;
+                double[] batchMeanResidual = _batchMeanResidual;
                 if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics)
                 {
                     _batchStatistic0 = batchStatistic0 = new double[statistics];
