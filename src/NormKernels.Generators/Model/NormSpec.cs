@@ -28,7 +28,6 @@ internal sealed record NormSpec(
     /// <summary>The element type as C#: <c>float</c> or <c>double</c>.</summary>
     public bool IsDouble => Element == "double";
 
-    public bool IsRootMeanSquare => Kind == 1;
     public bool IsPerChannel => Affine == 0;
     public bool IsElementwise => Affine == 1;
     public bool HasAffine => Affine != 2;
