@@ -56,6 +56,7 @@ internal static class BackwardShared<TK, T> where TK : struct, INormKind where T
 
     /// <summary>Adds the groups' partial parameter gradients (bias at <c>g * 2P + p</c>, weight at <c>g * 2P + P + p</c>), in group
     /// order, into the accumulated gradients (PyTorch: they accumulate until zeroed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddParameterGradients(double[] partials, int groups, Span<T> weightGrad, Span<T> biasGrad)
     {
         int parameters = weightGrad.Length;
@@ -186,6 +187,7 @@ public static class Backward<TNest, TK, T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
         ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total)
         where TS : struct, ISimd<TV, T> where TV : struct
@@ -480,6 +482,7 @@ public static class Backward<TNest, TK, T>
         double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total) : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             double[] d = doubles[worker];
@@ -521,6 +524,7 @@ public static class Backward<TNest, TK, T>
     private readonly struct ReduceChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, double[] partials, T[] elements)
         : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
@@ -536,6 +540,7 @@ public static class Backward<TNest, TK, T>
     private readonly struct ApplyChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, T[] elements)
         : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
@@ -607,6 +612,7 @@ public static class AffineBackward<TNest, TK, T>
     private readonly struct Group<TS, TV>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials)
         : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             ref T x = ref ParallelUnits.At<T>(spans.S0);

@@ -193,6 +193,7 @@ public static class Forward<TNest, TK, T>
         return path;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Adaptive<TS, TV>(TNest nest, TNest styleNest, ReadOnlySpan<T> content, ReadOnlySpan<T> style, Span<T> output, T epsilon)
         where TS : struct, ISimd<TV, T> where TV : struct
     {
@@ -276,6 +277,7 @@ public static class Forward<TNest, TK, T>
         }
 
         /// <summary>A whole-tensor plan: statistics over chunks (training), coefficients, apply over chunks.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Whole<TS, TV>(Layout layout) where TS : struct, ISimd<TV, T> where TV : struct
         {
             WorkerScratch<T> scratch = WorkerScratch<T>.Rent(1, layout.Doubles, layout.Elements);
@@ -478,6 +480,7 @@ public static class Forward<TNest, TK, T>
     private readonly struct BlockUnit<TS, TV>(TNest nest, Layout layout, T epsilon, double[][] doubles, T[][] elements, T[]? meanResidual, ForwardMode mode)
         : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             double[] d = doubles[worker];
@@ -524,6 +527,7 @@ public static class Forward<TNest, TK, T>
     private readonly struct AdaptiveBlock<TS, TV>(TNest nest, TNest styleNest, Layout layout, double epsilon, double[][] doubles, T[][] elements)
         : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             double[] d = doubles[worker];
@@ -562,6 +566,7 @@ public static class Forward<TNest, TK, T>
     private readonly struct StatisticsChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, double[] partials, T[] elements)
         : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
@@ -575,6 +580,7 @@ public static class Forward<TNest, TK, T>
     private readonly struct ApplyChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, T[] elements)
         : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
