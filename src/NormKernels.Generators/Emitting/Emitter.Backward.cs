@@ -106,17 +106,7 @@ internal static partial class Emitter
         w.Line("public " + ctx.T + "[] BiasGrad { get; }");
         w.Line();
         w.Line("/// <summary>Sets <see cref=\"WeightGrad\"/> and <see cref=\"BiasGrad\"/> to zero.</summary>");
-        using (w.Block("public void ZeroGrad()"))
-        {
-            w.Line(Guard.CallGuard + ".EnterExclusive(ref _guard, " + Literals.String(spec.TypeName + ".ZeroGrad") + ");");
-            using (w.Block("try"))
-            {
-                w.Line("global::System.Array.Clear(WeightGrad);");
-                w.Line("global::System.Array.Clear(BiasGrad);");
-            }
-            using (w.Block("finally"))
-                w.Line(Guard.CallGuard + ".ExitExclusive(ref _guard);");
-        }
+        w.Line("public void ZeroGrad() => " + Rt + ".LayerState.ZeroGrad(ref _guard, " + Literals.String(spec.TypeName + ".ZeroGrad") + ", WeightGrad, BiasGrad);");
         w.Line();
 
         w.Line("/// <summary>");
@@ -258,12 +248,7 @@ internal static partial class Emitter
     }
 
     /// <summary>The static backward kernels write inputGrad, then add into weightGrad and biasGrad: three separate buffers.</summary>
-    private static void EmitGradientOutputsDisjoint(SourceWriter w)
-    {
-        w.Line(Checks + ".Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));");
-        w.Line(Checks + ".Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));");
-        w.Line(Checks + ".Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));");
-    }
+    private static void EmitGradientOutputsDisjoint(SourceWriter w) => w.Line(Checks + ".GradientOutputs(inputGrad, weightGrad, biasGrad);");
 
     // ---------------------------------------------------------------- backward loop nests and runs
 

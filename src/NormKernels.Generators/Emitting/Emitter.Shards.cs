@@ -103,13 +103,8 @@ internal static partial class Emitter
             using (w.Block("try"))
             {
                 w.Line("// Every field read once: the kernel reads through pointers into these very arrays.");
-                w.Line(ctx.T + "[] batchStatistic0 = _batchStatistic0, batchStatistic1 = _batchStatistic1, batchMeanResidual = _batchMeanResidual;");
-                using (w.Block("if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics)"))
-                {
-                    w.Line("_batchStatistic0 = batchStatistic0 = new " + ctx.T + "[statistics];");
-                    w.Line("_batchStatistic1 = batchStatistic1 = new " + ctx.T + "[statistics];");
-                    w.Line("_batchMeanResidual = batchMeanResidual = new " + ctx.T + "[statistics];");
-                }
+                foreach (string name in new[] { "batchStatistic0", "batchStatistic1", "batchMeanResidual" })
+                    w.Line(ctx.T + "[] " + name + " = " + Rt + ".LayerState.Sized(ref _" + name + ", statistics);");
                 using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
                 {
                     w.Line("batchStatistic0[stat] = (" + ctx.T + ")mean[stat];");

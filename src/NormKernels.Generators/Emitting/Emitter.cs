@@ -267,11 +267,7 @@ internal static partial class Emitter
                 w.Line("// Every field read once: the kernel writes through pointers into these very arrays.");
                 var saved = Enumerable.Range(0, ctx.Outputs.Count).Select(i => "batchStatistic" + Literals.Int(i)).ToList();
                 if (plan.Kind.Centered) saved.Add("batchMeanResidual");
-                foreach (string name in saved) w.Line(ctx.T + "[] " + name + " = _" + name + ";");
-                using (w.Block("if (" + string.Join(" || ", saved.Select(name => name + ".Length != statistics")) + ")"))
-                {
-                    foreach (string name in saved) w.Line("_" + name + " = " + name + " = new " + ctx.T + "[statistics];");
-                }
+                foreach (string name in saved) w.Line(ctx.T + "[] " + name + " = " + Rt + ".LayerState.Sized(ref _" + name + ", statistics);");
                 w.Line(ctx.T + " epsilonValue = _epsilon;");
                 w.Line("// The input as given, before the kernel runs (in place, it is overwritten).");
                 w.Line(Guard.Fingerprint + ".Take(input, _fingerprint);");
@@ -284,15 +280,7 @@ internal static partial class Emitter
                 if (plan.BatchReduced)
                 {
                     w.Line("// PyTorch's update: the running variance takes the unbiased batch variance.");
-                    w.Line("double count = CountPerStatistic(" + ctx.DimArgs + ");");
-                    w.Line("double unbias = count / (count - 1d);");
-                    w.Line("double momentum = _momentum;");
-                    w.Line(ctx.T + "[] runningMean = RunningMean, runningVar = RunningVar;");
-                    using (w.Block("for (int stat = 0; stat < statistics; stat++)"))
-                    {
-                        w.Line("runningMean[stat] = (" + ctx.T + ")((1d - momentum) * runningMean[stat] + momentum * (batchStatistic0[stat] + (double)batchMeanResidual[stat]));");
-                        w.Line("runningVar[stat] = (" + ctx.T + ")((1d - momentum) * runningVar[stat] + momentum * (batchStatistic1[stat] * unbias));");
-                    }
+                    w.Line(Rt + ".LayerState.UpdateRunning(RunningMean, RunningVar, batchStatistic0, batchStatistic1, batchMeanResidual, CountPerStatistic(" + ctx.DimArgs + "), _momentum);");
                 }
             }
             using (w.Block("finally"))
@@ -318,22 +306,14 @@ internal static partial class Emitter
     /// <summary>ForwardTraining writes the statistics while it reads the input and writes the output: they must not share memory.</summary>
     private static void EmitStatisticsOutputsDisjoint(SourceWriter w, Context ctx)
     {
-        var outputs = ctx.Outputs.Select(o => o.Parameter).ToList();
-        for (int i = 0; i < outputs.Count; i++)
-        {
-            string stat = outputs[i];
-            w.Line(Checks + ".Disjoint(input, " + stat + ", nameof(" + stat + "), nameof(input));");
-            w.Line(Checks + ".Disjoint(output, " + stat + ", nameof(" + stat + "), nameof(output));");
-            for (int j = 0; j < i; j++) w.Line(Checks + ".Disjoint(" + outputs[j] + ", " + stat + ", nameof(" + stat + "), nameof(" + outputs[j] + "));");
-        }
+        var names = ctx.Outputs.Select(o => o.Parameter).ToList();
+        w.Line(Checks + ".StatisticsOutputs(input, output, " + names[0] + ", nameof(" + names[0] + "), " +
+               (names.Count > 1 ? names[1] + ", nameof(" + names[1] + ")" : "default, null") + ");");
     }
 
     /// <summary>Saves the dims of a training forward for Backward's shape check.</summary>
-    private static void EmitSaveDims(SourceWriter w, Context ctx)
-    {
-        var dims = ctx.Spec.Layout.Select(l => char.ToLowerInvariant(l).ToString()).ToList();
-        for (int i = 0; i < dims.Count; i++) w.Line("_savedDims[" + Literals.Int(i) + "] = " + dims[i] + ";");
-    }
+    private static void EmitSaveDims(SourceWriter w, Context ctx) =>
+        w.Line(Rt + ".LayerState.SaveDims(_savedDims, stackalloc int[] { " + ctx.DimArgs + " });");
 
     /// <summary>The dims against the layer's own size: <c>c</c> against its channels, or the sample dims against its normalizedSize.</summary>
     private static void EmitLayerSizeCheck(SourceWriter w, Context ctx)

@@ -168,6 +168,26 @@ public static partial class Checks
         }
     }
 
+    /// <summary>A backward's outputs (input gradient, weight and bias gradients) pairwise disjoint.</summary>
+    public static void GradientOutputs<T>(Span<T> inputGrad, Span<T> weightGrad, Span<T> biasGrad)
+    {
+        Disjoint<T>(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
+        Disjoint<T>(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
+        Disjoint<T>(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+    }
+
+    /// <summary>A training forward's statistics outputs (<paramref name="name1"/> null: one) disjoint from its input, its output
+    /// and each other: they are written while the input is read and the output written.</summary>
+    public static void StatisticsOutputs<T>(ReadOnlySpan<T> input, Span<T> output, Span<T> stat0, string name0, Span<T> stat1, string? name1)
+    {
+        Disjoint(input, stat0, name0, nameof(input));
+        Disjoint<T>(output, stat0, name0, nameof(output));
+        if (name1 is null) return;
+        Disjoint(input, stat1, name1, nameof(input));
+        Disjoint<T>(output, stat1, name1, nameof(output));
+        Disjoint<T>(stat0, stat1, name1, name0);
+    }
+
     /// <summary>Two spans that must not share any element (one is read while the other is written, at other positions);
     /// <paramref name="name"/> is the argument blamed.</summary>
     public static void Disjoint<T>(ReadOnlySpan<T> other, Span<T> output, string name, string otherName)

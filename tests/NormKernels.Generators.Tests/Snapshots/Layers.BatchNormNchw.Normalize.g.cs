@@ -127,36 +127,19 @@ namespace Layers
             try
             {
                 // Every field read once: the kernel writes through pointers into these very arrays.
-                float[] batchStatistic0 = _batchStatistic0;
-                float[] batchStatistic1 = _batchStatistic1;
-                float[] batchMeanResidual = _batchMeanResidual;
-                if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics)
-                {
-                    _batchStatistic0 = batchStatistic0 = new float[statistics];
-                    _batchStatistic1 = batchStatistic1 = new float[statistics];
-                    _batchMeanResidual = batchMeanResidual = new float[statistics];
-                }
+                float[] batchStatistic0 = Rt.LayerState.Sized(ref _batchStatistic0, statistics);
+                float[] batchStatistic1 = Rt.LayerState.Sized(ref _batchStatistic1, statistics);
+                float[] batchMeanResidual = Rt.LayerState.Sized(ref _batchMeanResidual, statistics);
                 float epsilonValue = _epsilon;
                 // The input as given, before the kernel runs (in place, it is overwritten).
                 Rt.Fingerprint.Take(input, _fingerprint);
                 _savedLength = -1;
                 LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, Bias, batchStatistic0, batchStatistic1, epsilonValue, batchMeanResidual);
-                _savedDims[0] = n;
-                _savedDims[1] = c;
-                _savedDims[2] = h;
-                _savedDims[3] = w;
+                Rt.LayerState.SaveDims(_savedDims, stackalloc int[] { n, c, h, w });
                 _savedLength = input.Length;
                 _savedEpsilon = epsilonValue;
                 // PyTorch's update: the running variance takes the unbiased batch variance.
-                double count = CountPerStatistic(n, c, h, w);
-                double unbias = count / (count - 1d);
-                double momentum = _momentum;
-                float[] runningMean = RunningMean, runningVar = RunningVar;
-                for (int stat = 0; stat < statistics; stat++)
-                {
-                    runningMean[stat] = (float)((1d - momentum) * runningMean[stat] + momentum * (batchStatistic0[stat] + (double)batchMeanResidual[stat]));
-                    runningVar[stat] = (float)((1d - momentum) * runningVar[stat] + momentum * (batchStatistic1[stat] * unbias));
-                }
+                Rt.LayerState.UpdateRunning(RunningMean, RunningVar, batchStatistic0, batchStatistic1, batchMeanResidual, CountPerStatistic(n, c, h, w), _momentum);
             }
             finally
             {
@@ -227,11 +210,7 @@ namespace Layers
         public static KernelPath ForwardTraining(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
         {
             CheckKernel(input, output, n, c, h, w, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
             return RunTraining(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, bias, mean, variance, epsilon, null);
         }
 
@@ -250,11 +229,7 @@ namespace Layers
         internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops
         {
             CheckKernel(input, output, n, c, h, w, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
             Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
             return TrainingCore<TOps>(path, input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, bias, mean, variance, epsilon, null);
         }
@@ -291,19 +266,7 @@ namespace Layers
         public float[] BiasGrad { get; }
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
-        public void ZeroGrad()
-        {
-            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.ZeroGrad");
-            try
-            {
-                global::System.Array.Clear(WeightGrad);
-                global::System.Array.Clear(BiasGrad);
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
+        public void ZeroGrad() => Rt.LayerState.ZeroGrad(ref _guard, "BatchNormNchw.ZeroGrad", WeightGrad, BiasGrad);
 
         /// <summary>
         /// Gradient of the last training-mode Forward (or, with Training false, of the inference forward: running statistics held constant): writes dL/dinput into <paramref name="inputGrad"/> (which may be <paramref name="outputGrad"/> or <paramref name="input"/> itself) and adds dL/dweight, dL/dbias
@@ -382,9 +345,7 @@ namespace Layers
         public static KernelPath BackwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad)
         {
             CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
             return RunBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
@@ -392,9 +353,7 @@ namespace Layers
         internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
             Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
@@ -403,9 +362,7 @@ namespace Layers
         public static KernelPath BackwardInference(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, Span<float> weightGrad, Span<float> biasGrad)
         {
             CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);
-            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
             return RunBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
         }
 
@@ -413,9 +370,7 @@ namespace Layers
         internal static KernelPath BackwardInferenceOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);
-            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
             Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
         }
@@ -489,13 +444,9 @@ namespace Layers
             try
             {
                 // Every field read once: the kernel reads through pointers into these very arrays.
-                float[] batchStatistic0 = _batchStatistic0, batchStatistic1 = _batchStatistic1, batchMeanResidual = _batchMeanResidual;
-                if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics)
-                {
-                    _batchStatistic0 = batchStatistic0 = new float[statistics];
-                    _batchStatistic1 = batchStatistic1 = new float[statistics];
-                    _batchMeanResidual = batchMeanResidual = new float[statistics];
-                }
+                float[] batchStatistic0 = Rt.LayerState.Sized(ref _batchStatistic0, statistics);
+                float[] batchStatistic1 = Rt.LayerState.Sized(ref _batchStatistic1, statistics);
+                float[] batchMeanResidual = Rt.LayerState.Sized(ref _batchMeanResidual, statistics);
                 for (int stat = 0; stat < statistics; stat++)
                 {
                     batchStatistic0[stat] = (float)mean[stat];
@@ -503,10 +454,7 @@ namespace Layers
                     batchStatistic1[stat] = (float)Rt.Statistics.Variance(count[stat], m2[stat]);
                 }
                 Rt.Fingerprint.Take(input, _fingerprint);
-                _savedDims[0] = n;
-                _savedDims[1] = c;
-                _savedDims[2] = h;
-                _savedDims[3] = w;
+                Rt.LayerState.SaveDims(_savedDims, stackalloc int[] { n, c, h, w });
                 // Its backward needs gradient sums added across the shards: Backward refuses (it would be the local gradient); BackwardStatistics and BackwardWithStatistics give it.
                 _savedLength = Rt.Checks.SynchronizedForward;
                 LastPath = RunInference(ChoosePath(false, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, Bias, batchStatistic0, batchStatistic1, _epsilon, batchMeanResidual);

@@ -117,24 +117,15 @@ namespace Layers
             try
             {
                 // Every field read once: the kernel writes through pointers into these very arrays.
-                float[] batchStatistic0 = _batchStatistic0;
-                float[] batchStatistic1 = _batchStatistic1;
-                float[] batchMeanResidual = _batchMeanResidual;
-                if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics)
-                {
-                    _batchStatistic0 = batchStatistic0 = new float[statistics];
-                    _batchStatistic1 = batchStatistic1 = new float[statistics];
-                    _batchMeanResidual = batchMeanResidual = new float[statistics];
-                }
+                float[] batchStatistic0 = Rt.LayerState.Sized(ref _batchStatistic0, statistics);
+                float[] batchStatistic1 = Rt.LayerState.Sized(ref _batchStatistic1, statistics);
+                float[] batchMeanResidual = Rt.LayerState.Sized(ref _batchMeanResidual, statistics);
                 float epsilonValue = _epsilon;
                 // The input as given, before the kernel runs (in place, it is overwritten).
                 Rt.Fingerprint.Take(input, _fingerprint);
                 _savedLength = -1;
                 LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), Weight, Bias, batchStatistic0, batchStatistic1, epsilonValue, batchMeanResidual);
-                _savedDims[0] = n;
-                _savedDims[1] = h;
-                _savedDims[2] = w;
-                _savedDims[3] = c;
+                Rt.LayerState.SaveDims(_savedDims, stackalloc int[] { n, h, w, c });
                 _savedLength = input.Length;
                 _savedEpsilon = epsilonValue;
             }
@@ -209,11 +200,7 @@ namespace Layers
         public static KernelPath ForwardTraining(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
         {
             CheckKernel(input, output, n, h, w, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
             return RunTraining(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, bias, mean, variance, epsilon, null);
         }
 
@@ -232,11 +219,7 @@ namespace Layers
         internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops
         {
             CheckKernel(input, output, n, h, w, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
             Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
             return TrainingCore<TOps>(path, input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, bias, mean, variance, epsilon, null);
         }
@@ -247,19 +230,7 @@ namespace Layers
         public float[] BiasGrad { get; }
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
-        public void ZeroGrad()
-        {
-            Rt.CallGuard.EnterExclusive(ref _guard, "GroupNormNhwc.ZeroGrad");
-            try
-            {
-                global::System.Array.Clear(WeightGrad);
-                global::System.Array.Clear(BiasGrad);
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
+        public void ZeroGrad() => Rt.LayerState.ZeroGrad(ref _guard, "GroupNormNhwc.ZeroGrad", WeightGrad, BiasGrad);
 
         /// <summary>
         /// Gradient of the last training-mode Forward: writes dL/dinput into <paramref name="inputGrad"/> (which may be <paramref name="outputGrad"/> or <paramref name="input"/> itself) and adds dL/dweight, dL/dbias
@@ -333,9 +304,7 @@ namespace Layers
         public static KernelPath BackwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad)
         {
             CheckBackward(input, outputGrad, inputGrad, n, h, w, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
             return RunBackward(ChooseBackwardPath((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, outputGrad, inputGrad, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
@@ -343,9 +312,7 @@ namespace Layers
         internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             CheckBackward(input, outputGrad, inputGrad, n, h, w, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
             Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }

@@ -114,23 +114,15 @@ namespace Layers
             try
             {
                 // Every field read once: the kernel writes through pointers into these very arrays.
-                double[] batchStatistic0 = _batchStatistic0;
-                double[] batchStatistic1 = _batchStatistic1;
-                double[] batchMeanResidual = _batchMeanResidual;
-                if (batchStatistic0.Length != statistics || batchStatistic1.Length != statistics || batchMeanResidual.Length != statistics)
-                {
-                    _batchStatistic0 = batchStatistic0 = new double[statistics];
-                    _batchStatistic1 = batchStatistic1 = new double[statistics];
-                    _batchMeanResidual = batchMeanResidual = new double[statistics];
-                }
+                double[] batchStatistic0 = Rt.LayerState.Sized(ref _batchStatistic0, statistics);
+                double[] batchStatistic1 = Rt.LayerState.Sized(ref _batchStatistic1, statistics);
+                double[] batchMeanResidual = Rt.LayerState.Sized(ref _batchMeanResidual, statistics);
                 double epsilonValue = _epsilon;
                 // The input as given, before the kernel runs (in place, it is overwritten).
                 Rt.Fingerprint.Take(input, _fingerprint);
                 _savedLength = -1;
                 LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, output, (nint)(n), (nint)(t), (nint)(c), Weight, Bias, batchStatistic0, batchStatistic1, epsilonValue, batchMeanResidual);
-                _savedDims[0] = n;
-                _savedDims[1] = t;
-                _savedDims[2] = c;
+                Rt.LayerState.SaveDims(_savedDims, stackalloc int[] { n, t, c });
                 _savedLength = input.Length;
                 _savedEpsilon = epsilonValue;
             }
@@ -201,11 +193,7 @@ namespace Layers
         public static KernelPath ForwardTraining(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon)
         {
             CheckKernel(input, output, n, t, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
             return RunTraining(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, output, (nint)(n), (nint)(t), (nint)(c), weight, bias, mean, variance, epsilon, null);
         }
 
@@ -224,11 +212,7 @@ namespace Layers
         internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon) where TOps : struct, Rt.IVector128Ops
         {
             CheckKernel(input, output, n, t, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            Rt.Checks.Disjoint(output, mean, nameof(mean), nameof(output));
-            Rt.Checks.Disjoint(input, variance, nameof(variance), nameof(input));
-            Rt.Checks.Disjoint(output, variance, nameof(variance), nameof(output));
-            Rt.Checks.Disjoint(mean, variance, nameof(variance), nameof(mean));
+            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
             Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), nameof(path));
             return TrainingCore<TOps>(path, input, output, (nint)(n), (nint)(t), (nint)(c), weight, bias, mean, variance, epsilon, null);
         }
@@ -239,19 +223,7 @@ namespace Layers
         public double[] BiasGrad { get; }
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
-        public void ZeroGrad()
-        {
-            Rt.CallGuard.EnterExclusive(ref _guard, "LayerNormNtc.ZeroGrad");
-            try
-            {
-                global::System.Array.Clear(WeightGrad);
-                global::System.Array.Clear(BiasGrad);
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
+        public void ZeroGrad() => Rt.LayerState.ZeroGrad(ref _guard, "LayerNormNtc.ZeroGrad", WeightGrad, BiasGrad);
 
         /// <summary>
         /// Gradient of the last training-mode Forward: writes dL/dinput into <paramref name="inputGrad"/> (which may be <paramref name="outputGrad"/> or <paramref name="input"/> itself) and adds dL/dweight, dL/dbias
@@ -325,9 +297,7 @@ namespace Layers
         public static KernelPath BackwardTraining(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double epsilon, Span<double> weightGrad, Span<double> biasGrad)
         {
             CheckBackward(input, outputGrad, inputGrad, n, t, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
             return RunBackward(ChooseBackwardPath((nint)(n), (nint)(t), (nint)(c)), input, outputGrad, inputGrad, (nint)(n), (nint)(t), (nint)(c), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
 
@@ -335,9 +305,7 @@ namespace Layers
         internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double epsilon, Span<double> weightGrad, Span<double> biasGrad) where TOps : struct, Rt.IVector128Ops
         {
             CheckBackward(input, outputGrad, inputGrad, n, t, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.Disjoint(inputGrad, weightGrad, nameof(weightGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(inputGrad, biasGrad, nameof(biasGrad), nameof(inputGrad));
-            Rt.Checks.Disjoint(weightGrad, biasGrad, nameof(biasGrad), nameof(weightGrad));
+            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
             Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(t), (nint)(c)), nameof(path));
             return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(t), (nint)(c), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
         }
