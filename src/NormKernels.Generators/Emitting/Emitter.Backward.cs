@@ -161,15 +161,7 @@ internal static partial class Emitter
                "<paramref name=\"inputGrad\"/> must have the same shape; all dense and row-major.</summary>");
         using (w.Block("public void Backward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " outputGrad, " + ctx.TensorT + " inputGrad)"))
         {
-            string layout = Literals.String(spec.Layout), rank = Literals.Int(spec.Layout.Length);
-            w.Line("global::System.Span<int> dims = stackalloc int[" + rank + "];");
-            w.Line("global::System.Span<int> outputGradDims = stackalloc int[" + rank + "];");
-            w.Line("global::System.Span<int> inputGradDims = stackalloc int[" + rank + "];");
-            w.Line(ctx.ReadOnlySpanT + " inputSpan = " + TensorArgs + ".Dense(in input, " + layout + ", nameof(input), dims);");
-            w.Line(ctx.ReadOnlySpanT + " outputGradSpan = " + TensorArgs + ".Dense(in outputGrad, " + layout + ", nameof(outputGrad), outputGradDims);");
-            w.Line(ctx.SpanT + " inputGradSpan = " + TensorArgs + ".Dense(in inputGrad, " + layout + ", nameof(inputGrad), inputGradDims);");
-            w.Line(TensorArgs + ".SameShape(dims, outputGradDims, nameof(outputGrad), " + layout + ");");
-            w.Line(TensorArgs + ".SameShape(dims, inputGradDims, nameof(inputGrad), " + layout + ");");
+            Shared.TensorPrologue(w, spec.Layout, ("input", ctx.ReadOnlySpanT), ("outputGrad", ctx.ReadOnlySpanT), ("inputGrad", ctx.SpanT));
             w.Line("Backward(inputSpan, outputGradSpan, inputGradSpan, " + ctx.DimsFromArray + ");");
         }
         w.Line();

@@ -54,8 +54,7 @@ internal static partial class Emitter
         w.Line("/// <summary>ShardStatistics on a tensor: dims from <paramref name=\"input\"/>'s lengths (" + ctx.Spec.Layout + ", dense row-major).</summary>");
         using (w.Block("public static " + KernelPath + " ShardStatistics(" + ctx.ReadOnlyTensorT + " input, global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2)"))
         {
-            w.Line("global::System.Span<int> dims = stackalloc int[" + Literals.Int(ctx.Spec.Layout.Length) + "];");
-            w.Line(ctx.ReadOnlySpanT + " inputSpan = " + TensorArgs + ".Dense(in input, " + Literals.String(ctx.Spec.Layout) + ", nameof(input), dims);");
+            Shared.TensorPrologue(w, ctx.Spec.Layout, ("input", ctx.ReadOnlySpanT));
             w.Line("return ShardStatistics(inputSpan, " + ctx.DimsFromArray + ", count, mean, m2);");
         }
         w.Line();

@@ -326,15 +326,8 @@ internal static partial class Emitter
     }
 
     /// <summary>Reads input/output tensors into spans and dims (checked against the layout and each other).</summary>
-    private static void EmitTensorPrologue(SourceWriter w, Context ctx)
-    {
-        string layout = Literals.String(ctx.Spec.Layout), rank = Literals.Int(ctx.Spec.Layout.Length);
-        w.Line("global::System.Span<int> dims = stackalloc int[" + rank + "];");
-        w.Line("global::System.Span<int> outputDims = stackalloc int[" + rank + "];");
-        w.Line(ctx.ReadOnlySpanT + " inputSpan = " + TensorArgs + ".Dense(in input, " + layout + ", nameof(input), dims);");
-        w.Line(ctx.SpanT + " outputSpan = " + TensorArgs + ".Dense(in output, " + layout + ", nameof(output), outputDims);");
-        w.Line(TensorArgs + ".SameShape(dims, outputDims, nameof(output), " + layout + ");");
-    }
+    private static void EmitTensorPrologue(SourceWriter w, Context ctx) =>
+        Shared.TensorPrologue(w, ctx.Spec.Layout, ("input", ctx.ReadOnlySpanT), ("output", ctx.SpanT));
 
     private static void EmitStatics(SourceWriter w, Context ctx)
     {

@@ -157,10 +157,10 @@ namespace Layers
         public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output)
         {
             Span<int> dims = stackalloc int[4];
-            Span<int> outputDims = stackalloc int[4];
+            Span<int> otherDims = stackalloc int[4];
             ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), outputDims);
-            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NCHW");
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NCHW");
             Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3]);
         }
 
@@ -218,10 +218,10 @@ namespace Layers
         public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
         {
             Span<int> dims = stackalloc int[4];
-            Span<int> outputDims = stackalloc int[4];
+            Span<int> otherDims = stackalloc int[4];
             ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), outputDims);
-            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NCHW");
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NCHW");
             return ForwardTraining(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3], weight, bias, mean, variance, epsilon);
         }
 
@@ -245,10 +245,10 @@ namespace Layers
         public static KernelPath ForwardInference(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon)
         {
             Span<int> dims = stackalloc int[4];
-            Span<int> outputDims = stackalloc int[4];
+            Span<int> otherDims = stackalloc int[4];
             ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), outputDims);
-            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NCHW");
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NCHW");
             return ForwardInference(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3], weight, bias, mean, variance, epsilon);
         }
 
@@ -314,13 +314,12 @@ namespace Layers
         public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad)
         {
             Span<int> dims = stackalloc int[4];
-            Span<int> outputGradDims = stackalloc int[4];
-            Span<int> inputGradDims = stackalloc int[4];
+            Span<int> otherDims = stackalloc int[4];
             ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            ReadOnlySpan<float> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NCHW", nameof(outputGrad), outputGradDims);
-            Span<float> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NCHW", nameof(inputGrad), inputGradDims);
-            Rt.TensorArgs.SameShape(dims, outputGradDims, nameof(outputGrad), "NCHW");
-            Rt.TensorArgs.SameShape(dims, inputGradDims, nameof(inputGrad), "NCHW");
+            ReadOnlySpan<float> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NCHW", nameof(outputGrad), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(outputGrad), "NCHW");
+            Span<float> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NCHW", nameof(inputGrad), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(inputGrad), "NCHW");
             Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2], dims[3]);
         }
 

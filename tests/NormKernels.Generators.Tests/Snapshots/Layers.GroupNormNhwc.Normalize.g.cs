@@ -145,10 +145,10 @@ namespace Layers
         public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output)
         {
             Span<int> dims = stackalloc int[4];
-            Span<int> outputDims = stackalloc int[4];
+            Span<int> otherDims = stackalloc int[4];
             ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NHWC", nameof(output), outputDims);
-            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NHWC");
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NHWC", nameof(output), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NHWC");
             Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3]);
         }
 
@@ -208,10 +208,10 @@ namespace Layers
         public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
         {
             Span<int> dims = stackalloc int[4];
-            Span<int> outputDims = stackalloc int[4];
+            Span<int> otherDims = stackalloc int[4];
             ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NHWC", nameof(output), outputDims);
-            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NHWC");
+            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NHWC", nameof(output), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NHWC");
             return ForwardTraining(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3], weight, bias, mean, variance, epsilon);
         }
 
@@ -273,13 +273,12 @@ namespace Layers
         public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad)
         {
             Span<int> dims = stackalloc int[4];
-            Span<int> outputGradDims = stackalloc int[4];
-            Span<int> inputGradDims = stackalloc int[4];
+            Span<int> otherDims = stackalloc int[4];
             ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            ReadOnlySpan<float> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NHWC", nameof(outputGrad), outputGradDims);
-            Span<float> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NHWC", nameof(inputGrad), inputGradDims);
-            Rt.TensorArgs.SameShape(dims, outputGradDims, nameof(outputGrad), "NHWC");
-            Rt.TensorArgs.SameShape(dims, inputGradDims, nameof(inputGrad), "NHWC");
+            ReadOnlySpan<float> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NHWC", nameof(outputGrad), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(outputGrad), "NHWC");
+            Span<float> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NHWC", nameof(inputGrad), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(inputGrad), "NHWC");
             Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2], dims[3]);
         }
 

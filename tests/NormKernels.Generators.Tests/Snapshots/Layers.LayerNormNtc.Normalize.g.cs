@@ -142,10 +142,10 @@ namespace Layers
         public void Forward(Tensors.ReadOnlyTensorSpan<double> input, Tensors.TensorSpan<double> output)
         {
             Span<int> dims = stackalloc int[3];
-            Span<int> outputDims = stackalloc int[3];
+            Span<int> otherDims = stackalloc int[3];
             ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
-            Span<double> outputSpan = Rt.TensorArgs.Dense(in output, "NTC", nameof(output), outputDims);
-            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NTC");
+            Span<double> outputSpan = Rt.TensorArgs.Dense(in output, "NTC", nameof(output), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NTC");
             Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2]);
         }
 
@@ -201,10 +201,10 @@ namespace Layers
         public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<double> input, Tensors.TensorSpan<double> output, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon)
         {
             Span<int> dims = stackalloc int[3];
-            Span<int> outputDims = stackalloc int[3];
+            Span<int> otherDims = stackalloc int[3];
             ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
-            Span<double> outputSpan = Rt.TensorArgs.Dense(in output, "NTC", nameof(output), outputDims);
-            Rt.TensorArgs.SameShape(dims, outputDims, nameof(output), "NTC");
+            Span<double> outputSpan = Rt.TensorArgs.Dense(in output, "NTC", nameof(output), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NTC");
             return ForwardTraining(inputSpan, outputSpan, dims[0], dims[1], dims[2], weight, bias, mean, variance, epsilon);
         }
 
@@ -266,13 +266,12 @@ namespace Layers
         public void Backward(Tensors.ReadOnlyTensorSpan<double> input, Tensors.ReadOnlyTensorSpan<double> outputGrad, Tensors.TensorSpan<double> inputGrad)
         {
             Span<int> dims = stackalloc int[3];
-            Span<int> outputGradDims = stackalloc int[3];
-            Span<int> inputGradDims = stackalloc int[3];
+            Span<int> otherDims = stackalloc int[3];
             ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
-            ReadOnlySpan<double> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NTC", nameof(outputGrad), outputGradDims);
-            Span<double> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NTC", nameof(inputGrad), inputGradDims);
-            Rt.TensorArgs.SameShape(dims, outputGradDims, nameof(outputGrad), "NTC");
-            Rt.TensorArgs.SameShape(dims, inputGradDims, nameof(inputGrad), "NTC");
+            ReadOnlySpan<double> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NTC", nameof(outputGrad), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(outputGrad), "NTC");
+            Span<double> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NTC", nameof(inputGrad), otherDims);
+            Rt.TensorArgs.SameShape(dims, otherDims, nameof(inputGrad), "NTC");
             Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2]);
         }
 
