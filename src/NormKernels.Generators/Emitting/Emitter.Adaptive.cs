@@ -28,7 +28,6 @@ internal static partial class Emitter
         string spans = ctx.ReadOnlySpanT + " content, " + ctx.ReadOnlySpanT + " style, " + ctx.SpanT + " output, " + ctx.DimParams + ", " + styleDimParams;
         string args = "content, style, output, " + ctx.DimArgs + ", " + styleDimArgs;
         string path = "AdaptivePath(" + ctx.ExtentArgsFromDims + ", " + styleExtentArgs + ")";
-        string run = "(" + path + ", content, style, output, " + ctx.ExtentArgsFromDims + ", " + styleExtentArgs + ", epsilon)";
 
         using (w.Block("private static void CheckAdaptive(" + spans + ", " + ctx.T + " epsilon)"))
         {
@@ -67,9 +66,8 @@ internal static partial class Emitter
         using (w.Block("public static " + KernelPath + " AdaptiveForward(" + spans + ", " + ctx.T + " epsilon)"))
         {
             w.Line("CheckAdaptive(" + args + ", epsilon);");
-            w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
-            w.Line("    ? AdaptiveCore<" + ArmOps + ">" + run);
-            w.Line("    : AdaptiveCore<" + X86Ops + ">" + run + ";");
+            w.Line("return " + ForwardDriver(ctx) + ".Adaptive(" + path + ", new " + NestType + "(" + ctx.ExtentArgsFromDims + "), new " + NestType + "(" + styleExtentArgs +
+                   "), content, style, output, epsilon);");
         }
         w.Line();
         w.Line("/// <summary>AdaptiveForward with the layer's Epsilon; LastPath tells the path that ran.</summary>");

@@ -6,9 +6,7 @@ namespace NormKernels.Generators.Emitting;
 
 internal static partial class Emitter
 {
-    private const string ArmOps = "global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>";
     private const string Stats = "global::NormKernels.Runtime.Statistics";
-    private const string X86Ops = "global::NormKernels.Runtime.X86Vector128Ops";
     private const string Pool = "global::System.Buffers.ArrayPool";
 
 

@@ -46,9 +46,7 @@ internal static partial class Emitter
         {
             w.Line("CheckShard(input.Length, " + ctx.DimArgs + ", count.Length, mean.Length, m2.Length);");
             EmitShardOutputsDisjoint(w, ctx);
-            w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
-            w.Line("    ? ShardCore<" + ArmOps + ">(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, " + ctx.ExtentArgsFromDims + ", count, mean, m2)");
-            w.Line("    : ShardCore<" + X86Ops + ">(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), input, " + ctx.ExtentArgsFromDims + ", count, mean, m2);");
+            w.Line("return " + ForwardDriver(ctx) + ".Moments(ChoosePath(true, " + ctx.ExtentArgsFromDims + "), new " + NestType + "(" + ctx.ExtentArgsFromDims + "), input, count, mean, m2);");
         }
         w.Line();
         w.Line("/// <summary>ShardStatistics on a tensor: dims from <paramref name=\"input\"/>'s lengths (" + ctx.Spec.Layout + ", dense row-major).</summary>");

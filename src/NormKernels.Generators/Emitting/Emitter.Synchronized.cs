@@ -138,14 +138,9 @@ internal static partial class Emitter
             w.Line("return SynchronizedSumsCore<TOps>(path, input, outputGrad, " + ctx.ExtentArgsFromDims + ", weight, mean, count, sumGrad, sumGradCentered);");
         }
         w.Line();
-        using (w.Block("private static " + KernelPath + " RunSynchronizedSums(" + KernelPath + " path, " + ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " +
-                       ctx.ExtentParams + ", " + ctx.ReadOnlySpanT + " gamma, " + ctx.ReadOnlySpanT + " stat0, " + sumsOut + ")"))
-        {
-            string args = "path, input, outputGrad, " + ctx.ExtentArgs + ", gamma, stat0, count, sumGrad, sumGradCentered";
-            w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
-            w.Line("    ? SynchronizedSumsCore<" + ArmOps + ">(" + args + ")");
-            w.Line("    : SynchronizedSumsCore<" + X86Ops + ">(" + args + ");");
-        }
+        w.Line("private static " + KernelPath + " RunSynchronizedSums(" + KernelPath + " path, " + ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " +
+               ctx.ExtentParams + ", " + ctx.ReadOnlySpanT + " gamma, " + ctx.ReadOnlySpanT + " stat0, " + sumsOut + ") =>");
+        w.Line("    " + Rt + ".Backward<" + NestType + ", " + KindType(ctx) + ", " + ctx.T + ">.Sums(path, " + NewNest(ctx) + ", input, outputGrad, gamma, stat0, count, sumGrad, sumGradCentered);");
         w.Line();
 
         // ---- BackwardWithStatistics
@@ -216,13 +211,9 @@ internal static partial class Emitter
         w.Line();
         string runParams = ctx.ReadOnlySpanT + " input, " + ctx.ReadOnlySpanT + " outputGrad, " + ctx.SpanT + " inputGrad, " + ctx.ExtentParams + ", " + ctx.ReadOnlySpanT + " gamma, " +
                            ctx.ReadOnlySpanT + " stat0, " + ctx.ReadOnlySpanT + " stat1, " + ctx.T + " epsilon, " + sumsIn + ", " + grads;
-        using (w.Block("private static " + KernelPath + " RunSynchronizedBackward(" + KernelPath + " path, " + runParams + ")"))
-        {
-            string args = "path, input, outputGrad, inputGrad, " + ctx.ExtentArgs + ", gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad";
-            w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
-            w.Line("    ? SynchronizedBackwardCore<" + ArmOps + ">(" + args + ")");
-            w.Line("    : SynchronizedBackwardCore<" + X86Ops + ">(" + args + ");");
-        }
+        w.Line("private static " + KernelPath + " RunSynchronizedBackward(" + KernelPath + " path, " + runParams + ") =>");
+        w.Line("    " + Rt + ".Backward<" + NestType + ", " + KindType(ctx) + ", " + ctx.T + ">.WithSums(path, " + NewNest(ctx) +
+               ", input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);");
         w.Line();
     }
 

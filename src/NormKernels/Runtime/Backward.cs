@@ -112,6 +112,21 @@ public static class Backward<TNest, TK, T>
         return path;
     }
 
+    /// <summary>Synchronized step 1 with the 128-bit path's operations of this machine (see <see cref="Sums{TOps}"/>).</summary>
+    public static KernelPath Sums(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> gamma, ReadOnlySpan<T> mean,
+        Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) =>
+        AdvSimd.IsSupported
+            ? Sums<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, gamma, mean, count, sumGrad, sumGradCentered)
+            : Sums<X86Vector128Ops>(path, nest, input, outputGrad, gamma, mean, count, sumGrad, sumGradCentered);
+
+    /// <summary>Synchronized step 2 with the 128-bit path's operations of this machine (see <see cref="WithSums{TOps}"/>).</summary>
+    public static KernelPath WithSums(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered,
+        Span<T> weightGrad, Span<T> biasGrad) =>
+        AdvSimd.IsSupported
+            ? WithSums<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, gamma, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad)
+            : WithSums<X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, gamma, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
+
     /// <summary>
     /// Synchronized backward, step 1 (data-parallel BatchNorm): this shard's sums per statistic, <paramref name="count"/> (its
     /// values), <paramref name="sumGrad"/> = sum of g * dy and <paramref name="sumGradCentered"/> = sum of g * dy * (x - mean), with

@@ -174,6 +174,12 @@ public static class Forward<TNest, TK, T>
         return run.Go<TOps>(path);
     }
 
+    /// <summary>AdaIN with the 128-bit path's operations of this machine (see <see cref="Adaptive{TOps}"/>).</summary>
+    public static KernelPath Adaptive(KernelPath path, TNest nest, TNest styleNest, ReadOnlySpan<T> content, ReadOnlySpan<T> style, Span<T> output, T epsilon) =>
+        AdvSimd.IsSupported
+            ? Adaptive<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, styleNest, content, style, output, epsilon)
+            : Adaptive<X86Vector128Ops>(path, nest, styleNest, content, style, output, epsilon);
+
     /// <summary>
     /// AdaIN (Huang and Belongie 2017) on an instance-shaped layer: <c>y = sigma_s * (x - mu_c) / sigma_c + mu_s</c> per block,
     /// the content's moments from the content block, the style's from the same block of <paramref name="style"/> (its own

@@ -6,7 +6,6 @@ namespace Layers
 {
     using System;
     using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
-    using Intrinsics = global::System.Runtime.Intrinsics;
     using Tensors = global::System.Numerics.Tensors;
     using KernelPath = global::NormKernels.KernelPath;
     using Rt = global::NormKernels.Runtime;
@@ -406,9 +405,7 @@ namespace Layers
             Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
             Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
             Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            return Intrinsics.Arm.AdvSimd.IsSupported
-                ? ShardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, (nint)(n), (nint)(c), (nint)(h), (nint)(w), count, mean, m2)
-                : ShardCore<Rt.X86Vector128Ops>(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, (nint)(n), (nint)(c), (nint)(h), (nint)(w), count, mean, m2);
+            return Rt.Forward<Nest, Rt.StandardizeNorm, float>.Moments(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), new Nest((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, count, mean, m2);
         }
 
         /// <summary>ShardStatistics on a tensor: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major).</summary>
@@ -528,12 +525,8 @@ namespace Layers
             return SynchronizedSumsCore<TOps>(path, input, outputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, count, sumGrad, sumGradCentered);
         }
 
-        private static KernelPath RunSynchronizedSums(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
-        {
-            return Intrinsics.Arm.AdvSimd.IsSupported
-                ? SynchronizedSumsCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, e_n, e_c, e_h, e_w, gamma, stat0, count, sumGrad, sumGradCentered)
-                : SynchronizedSumsCore<Rt.X86Vector128Ops>(path, input, outputGrad, e_n, e_c, e_h, e_w, gamma, stat0, count, sumGrad, sumGradCentered);
-        }
+        private static KernelPath RunSynchronizedSums(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) =>
+            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Sums(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, gamma, stat0, count, sumGrad, sumGradCentered);
 
         private static void CheckBackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, int weightLength, int meanLength, int varianceLength, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, int weightGradLength, int biasGradLength)
         {
@@ -590,12 +583,8 @@ namespace Layers
             return SynchronizedBackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
         }
 
-        private static KernelPath RunSynchronizedBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad)
-        {
-            return Intrinsics.Arm.AdvSimd.IsSupported
-                ? SynchronizedBackwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad)
-                : SynchronizedBackwardCore<Rt.X86Vector128Ops>(path, input, outputGrad, inputGrad, e_n, e_c, e_h, e_w, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
-        }
+        private static KernelPath RunSynchronizedBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) =>
+            Rt.Backward<Nest, Rt.StandardizeNorm, float>.WithSums(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
 
         int NK.ISynchronizedNormalizationLayer<float>.StatisticCount(ReadOnlySpan<int> dims)
         {

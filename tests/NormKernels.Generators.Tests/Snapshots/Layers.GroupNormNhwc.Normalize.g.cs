@@ -6,7 +6,6 @@ namespace Layers
 {
     using System;
     using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
-    using Intrinsics = global::System.Runtime.Intrinsics;
     using Tensors = global::System.Numerics.Tensors;
     using KernelPath = global::NormKernels.KernelPath;
     using Rt = global::NormKernels.Runtime;
@@ -344,9 +343,7 @@ namespace Layers
             Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
             Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
             Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            return Intrinsics.Arm.AdvSimd.IsSupported
-                ? ShardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), count, mean, m2)
-                : ShardCore<Rt.X86Vector128Ops>(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), count, mean, m2);
+            return Rt.Forward<Nest, Rt.StandardizeNorm, float>.Moments(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), new Nest((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, count, mean, m2);
         }
 
         /// <summary>ShardStatistics on a tensor: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major).</summary>

@@ -5,7 +5,6 @@
 namespace Layers
 {
     using System;
-    using Intrinsics = global::System.Runtime.Intrinsics;
     using Tensors = global::System.Numerics.Tensors;
     using KernelPath = global::NormKernels.KernelPath;
     using Rt = global::NormKernels.Runtime;
@@ -340,9 +339,7 @@ namespace Layers
             Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
             Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
             Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            return Intrinsics.Arm.AdvSimd.IsSupported
-                ? ShardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, (nint)(n), (nint)(t), (nint)(c), count, mean, m2)
-                : ShardCore<Rt.X86Vector128Ops>(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, (nint)(n), (nint)(t), (nint)(c), count, mean, m2);
+            return Rt.Forward<Nest, Rt.StandardizeNorm, double>.Moments(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), new Nest((nint)(n), (nint)(t), (nint)(c)), input, count, mean, m2);
         }
 
         /// <summary>ShardStatistics on a tensor: dims from <paramref name="input"/>'s lengths (NTC, dense row-major).</summary>
