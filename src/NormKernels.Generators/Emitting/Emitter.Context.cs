@@ -43,7 +43,6 @@ internal static partial class Emitter
         /// <summary>A literal of the element type.</summary>
         public string Literal(double value) => Spec.IsDouble ? Literals.Double(value) : Literals.Float(value);
 
-        public VectorIsa[] Isas => VectorIsa.For(T);
 
         /// <summary>The batch statistics the kind keeps (its model entry's outputs).</summary>
         public IReadOnlyList<StatisticOutput> Outputs => Plan.Kind.Outputs.ToList();
@@ -114,12 +113,6 @@ internal static partial class Emitter
         public string ExtentArgsFromDims => string.Join(", ", Axes.Select(a => "(nint)(" + a.Extent + ")"));
 
 
-        public string LongProduct(IEnumerable<string> factors)
-        {
-            var list = factors.ToList();
-            if (list.Count == 0) return "1L";
-            return "(long)" + string.Join(" * ", list.Select(f => "(" + f + ")"));
-        }
 
         public string Clamp(string nintExpr) => "(int)global::System.Math.Min(" + nintExpr + ", (nint)int.MaxValue)";
 
@@ -151,6 +144,7 @@ internal static partial class Emitter
         /// <summary>Product of the extents of the axes inside a block that satisfy <paramref name="member"/>.</summary>
         public string InnerProduct(Func<PlanAxis, bool> member) =>
             Product(Enumerable.Range(0, Axes.Count).Where(j => !Axes[j].Block && member(Axes[j])));
+
 
         public string StatInnerExtent => SegmentExtent(Plan.StatSegments[Plan.StatSegments.Count - 1]);
         public string ApplyInnerExtent => SegmentExtent(Plan.ApplySegments[Plan.ApplySegments.Count - 1]);
