@@ -255,13 +255,13 @@ internal static partial class Emitter
         }
         var segs = ctx.Plan.GradientSegments.ToList();
         int n = segs.Count;
-        bool vector = segs[n - 1].Class == "F";
+        bool vector = segs[n - 1].Class == SegmentClass.Fold;
         string t = ctx.T, runs = VectorIsa.GradientRuns(t);
         var spaces = new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("f", Context.FoldAxis) };
 
         // Channels-last: the fold index runs along the innermost segment and the "-" segment right outside it gives its rows,
         // contiguous in memory; accumulate down the rows in registers (like the forward's vertical statistics).
-        bool columns = vector && n >= 2 && segs[n - 2].Class == "-" && segs[n - 2].Last + 1 == segs[n - 1].First;
+        bool columns = vector && n >= 2 && segs[n - 2].Class == SegmentClass.Constant && segs[n - 2].Last + 1 == segs[n - 1].First;
         w.Line("/// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments " + ctx.Describe(ctx.Plan.GradientSegments) +
                (columns ? "; the innermost two as rows of contiguous fold indices" : "") + ".</summary>");
         using (w.Block("public void GradientReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" + VectorIsa.PathConstraint(t)))

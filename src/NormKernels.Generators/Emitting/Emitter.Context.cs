@@ -150,7 +150,7 @@ internal static partial class Emitter
         public string ApplyInnerExtent => SegmentExtent(Plan.ApplySegments[Plan.ApplySegments.Count - 1]);
 
         public string Describe(EquatableArray<Segment> segments) =>
-            string.Join(" ", segments.Select(s => "[" + string.Join(" ", Enumerable.Range(s.First, s.Last - s.First + 1).Select(i => Axes[i].Name)) + "]=" + s.Class));
+            string.Join(" ", segments.Select(s => "[" + string.Join(" ", Enumerable.Range(s.First, s.Last - s.First + 1).Select(i => Axes[i].Name)) + "]=" + s.ClassText));
     }
 
     /// <summary>One loop of an emitted nest: a counter, its extent, and its stride in each index space it moves.</summary>

@@ -15,7 +15,7 @@ internal static partial class Emitter
         for (int k = from; k < to; k++)
         {
             var seg = segments[k];
-            var loop = new Loop("i" + I(k), "len" + I(k), "[" + string.Join(" ", Enumerable.Range(seg.First, seg.Last - seg.First + 1).Select(i => ctx.Axes[i].Name)) + "]=" + seg.Class);
+            var loop = new Loop("i" + I(k), "len" + I(k), "[" + string.Join(" ", Enumerable.Range(seg.First, seg.Last - seg.First + 1).Select(i => ctx.Axes[i].Name)) + "]=" + seg.ClassText);
             foreach (var (space, member) in spaces)
                 if (member(ctx.Axes[seg.Last])) loop.Strides[space] = "st_" + space + I(k);
             loops.Add(loop);
@@ -95,7 +95,7 @@ internal static partial class Emitter
         var segs = plan.ApplySegments.ToList();
         int n = segs.Count;
         bool fold = plan.Form == ApplyForm.Fold;
-        string inner = segs[n - 1].Class;
+        SegmentClass inner = segs[n - 1].Class;
         var spaces = fold
             ? new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("f", Context.FoldAxis) }
             : new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("s", Context.InnerKept), ("p", Context.ParamAxis) };
@@ -108,8 +108,8 @@ internal static partial class Emitter
             var start = spaces.ToDictionary(s => s.Item1, s => "(nint)0");
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
             if (loops.Count > 0) Chunk(loops[0]);
-            bool statVec = fold ? inner == "F" : inner.Contains("S");
-            bool paramVec = !fold && inner.Contains("P");
+            bool statVec = fold ? inner == SegmentClass.Fold : (inner & SegmentClass.Statistic) != 0;
+            bool paramVec = !fold && (inner & SegmentClass.Parameter) != 0;
             string Kind(bool lanes) => lanes ? Rt + ".Lanes" : Rt + ".Splat";
             string method = (fold ? "Apply" : "ApplyAffine") + "<TK, " + Kind(statVec) + (fold ? "" : ", " + Kind(paramVec)) + ">";
             EmitNest(w, loops, start, o =>
@@ -118,7 +118,7 @@ internal static partial class Emitter
                 string So = fold ? o["f"] : o["s"];
                 var args = new List<string> { "ref " + At("x", xo), "ref " + At("y", xo), "len" + I(n - 1), "ref " + At("a", So), "ref " + At("b", So), "ref " + At("c", So) };
                 if (!fold) { args.Add("ref " + At("g", o["p"])); args.Add("ref " + At("h", o["p"])); }
-                w.Line("// Innermost: a contiguous run, coefficients " + (inner == "-" ? "constant along it." : "loaded along it."));
+                w.Line("// Innermost: a contiguous run, coefficients " + (inner == SegmentClass.Constant ? "constant along it." : "loaded along it."));
                 w.Line(VectorIsa.Runs(t) + "." + method + "(" + string.Join(", ", args) + ");");
             });
         }

@@ -16,12 +16,45 @@ namespace NormKernels.Generators.Model;
 /// <param name="Block">It indexes the blocks: statistics, coefficients and apply run per block while it is in cache.</param>
 internal sealed record PlanAxis(string Name, char Letter, string Extent, bool Reduced, bool Param, bool Accumulated, bool Block = false);
 
+/// <summary>What a segment's axes are to a pass: a flag set, printed in the plan remarks as the letters in brackets.</summary>
+[System.Flags]
+internal enum SegmentClass
+{
+    /// <summary>"-": nothing the pass reads per index moves along it (the coefficients are constant along it).</summary>
+    Constant = 0,
+
+    /// <summary>"R": reduced into the statistics (statistics pass).</summary>
+    Reduced = 1,
+
+    /// <summary>"A": accumulated separately (statistics pass): kept axes, or a promoted within-group channel axis.</summary>
+    Accumulated = 2,
+
+    /// <summary>"F": indexes the folded coefficients (apply, backward).</summary>
+    Fold = 4,
+
+    /// <summary>"S": indexes the statistics (two-step apply).</summary>
+    Statistic = 8,
+
+    /// <summary>"P": indexes the affine parameters (two-step apply).</summary>
+    Parameter = 16,
+}
+
 /// <summary>Neighbouring axes of one class folded into a single loop.</summary>
 /// <param name="First">Index of the outermost axis in <see cref="KernelPlan.Axes"/>.</param>
 /// <param name="Last">Index of the innermost axis.</param>
-/// <param name="Class">"R" (reduced) / "A" (accumulated) in the statistics pass; in the apply pass a signature:
-/// "-" (coefficient constant along it), "F" (indexes the folded coefficients), or two-step "S", "P", "SP".</param>
-internal sealed record Segment(int First, int Last, string Class);
+/// <param name="Class">What the axes are to the pass (<see cref="SegmentClass"/>).</param>
+internal sealed record Segment(int First, int Last, SegmentClass Class)
+{
+    /// <summary>The class as the plan remarks print it: "R", "A", "F", "-", "S", "P" or "SP".</summary>
+    public string ClassText => Class switch
+    {
+        SegmentClass.Constant => "-",
+        SegmentClass.Reduced => "R",
+        SegmentClass.Accumulated => "A",
+        SegmentClass.Fold => "F",
+        _ => ((Class & SegmentClass.Statistic) != 0 ? "S" : "") + ((Class & SegmentClass.Parameter) != 0 ? "P" : ""),
+    };
+}
 
 /// <summary>How the statistics pass reduces its innermost segment.</summary>
 internal enum ReduceStrategy
@@ -57,9 +90,9 @@ internal enum ApplyForm
 /// <param name="Promoted">Some reduced axis is accumulated separately and combined into its statistic afterwards.</param>
 /// <param name="Form">Apply form.</param>
 /// <param name="ApplySegments">Axes inside a block folded by apply signature.</param>
-/// <param name="GradientSegments">Axes inside a block folded for the backward passes: "F" where the axis indexes statistics or
-/// parameters (the backward's per-index sums and coefficients move along it), "-" where they are constant. In the Fold form
-/// this is <paramref name="ApplySegments"/>; in the TwoStep form every axis inside the block is "F".</param>
+/// <param name="GradientSegments">Axes inside a block folded for the backward passes: Fold where the axis indexes statistics or
+/// parameters (the backward's per-index sums and coefficients move along it), Constant where they are constant. In the Fold form
+/// this is <paramref name="ApplySegments"/>; in the TwoStep form every axis inside the block is Fold.</param>
 /// <param name="GradientPerStatistic">The backward sums per statistic instead of per fold index: a two-step plan with one
 /// statistic per block (every axis inside it indexes the parameters), whose fold index would be the element itself, so
 /// its sums run with gamma loaded along the run and the parameter gradients are added per element.</param>

@@ -59,20 +59,20 @@ internal static class Planner
             if (!axes[i].Reduced && (innermostReduced || i < leading)) axes[i] = axes[i] with { Block = true };
         int blockAxes = axes.Count(a => a.Block);
 
-        var statSegments = Fold(axes, a => a.Accumulated ? "A" : "R");
-        var strategy = statSegments[statSegments.Count - 1].Class == "A" ? ReduceStrategy.Vertical : ReduceStrategy.Horizontal;
+        var statSegments = Fold(axes, a => a.Accumulated ? SegmentClass.Accumulated : SegmentClass.Reduced);
+        var strategy = statSegments[statSegments.Count - 1].Class == SegmentClass.Accumulated ? ReduceStrategy.Vertical : ReduceStrategy.Horizontal;
 
         // Fold statistics and affine into one coefficient pair when some axis inside the block indexes
         // neither (the pair is then reused along it); otherwise apply them in two multiply-adds.
         bool reuse = axes.Any(a => !a.Block && a.Reduced && !a.Param);
         var form = reuse ? ApplyForm.Fold : ApplyForm.TwoStep;
         var applySegments = form == ApplyForm.Fold
-            ? Fold(axes, a => !a.Reduced || a.Param ? "F" : "-")
-            : Fold(axes, a => (!a.Reduced ? "S" : "") + (a.Param ? "P" : "") is var sig && sig.Length > 0 ? sig : "-");
+            ? Fold(axes, a => !a.Reduced || a.Param ? SegmentClass.Fold : SegmentClass.Constant)
+            : Fold(axes, a => (!a.Reduced ? SegmentClass.Statistic : SegmentClass.Constant) | (a.Param ? SegmentClass.Parameter : SegmentClass.Constant));
 
         // Backward: per fold index f (every axis inside the block that indexes statistics or parameters) the sums of dy and
         // dy * (x - mean), then dx = dy * P[f] + (x - mean) * Q[f] + R[f]. Same classes as the Fold apply.
-        var gradientSegments = Fold(axes, a => !a.Reduced || a.Param ? "F" : "-");
+        var gradientSegments = Fold(axes, a => !a.Reduced || a.Param ? SegmentClass.Fold : SegmentClass.Constant);
         // Two-step with one statistic per block: the fold index would be the element, so sum per statistic instead.
         bool gradientPerStatistic = form == ApplyForm.TwoStep && blockAxes > 0 && !axes.Any(a => !a.Reduced && !a.Block) && spec.HasAffine;
 
@@ -102,13 +102,13 @@ internal static class Planner
     }
 
     /// <summary>The non-block axes folded into segments: neighbours in memory (consecutive axes) of one class.</summary>
-    private static EquatableArray<Segment> Fold(List<PlanAxis> axes, System.Func<PlanAxis, string> classOf)
+    private static EquatableArray<Segment> Fold(List<PlanAxis> axes, System.Func<PlanAxis, SegmentClass> classOf)
     {
         var segments = new List<Segment>();
         for (int i = 0; i < axes.Count; i++)
         {
             if (axes[i].Block) continue;
-            string cls = classOf(axes[i]);
+            SegmentClass cls = classOf(axes[i]);
             if (segments.Count > 0 && segments[segments.Count - 1].Class == cls && segments[segments.Count - 1].Last == i - 1)
                 segments[segments.Count - 1] = segments[segments.Count - 1] with { Last = i };
             else
