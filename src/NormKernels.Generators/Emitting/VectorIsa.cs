@@ -2,8 +2,8 @@ namespace NormKernels.Generators.Emitting;
 
 /// <summary>
 /// One instruction-set path for one element type. Every nest is emitted once, generic over the path
-/// (<see cref="PathParams"/>), and instantiated per path at the dispatch (<see cref="PathCall"/>); the operations
-/// themselves, with each path's multiply-add contract, live in the runtime's <c>ISimd</c> structs.
+/// (<see cref="PathParams"/>) and instantiated per path by the runtime's drivers; the operations themselves, with each
+/// path's multiply-add contract, live in the runtime's <c>ISimd</c> structs.
 /// </summary>
 internal sealed class VectorIsa
 {
@@ -63,7 +63,4 @@ internal sealed class VectorIsa
         128 => "global::NormKernels.Runtime.V128<" + Element + ", TOps>",
         _ => "global::NormKernels.Runtime.Scalar<" + Element + ">",
     };
-
-    /// <summary>The call-site spelling of a method emitted once for every path, instantiated for this path.</summary>
-    public string PathCall(string method) => method + "<" + SimdType + ", " + Vec + ">";
 }
