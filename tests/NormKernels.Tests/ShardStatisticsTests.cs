@@ -169,11 +169,17 @@ public sealed class ShardStatisticsTests
         }
     }
 
-    private static float[] BatchMean(INormalizationLayer layer) =>
-        ((float[])layer.GetType().GetField("_batchStatistic0", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(layer)!).ToArray();
+    private static float[] BatchMean(INormalizationLayer layer) => Saved(layer, "_statistic0");
 
-    private static float[] BatchVariance(INormalizationLayer layer) =>
-        ((float[])layer.GetType().GetField("_batchStatistic1", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(layer)!).ToArray();
+    private static float[] BatchVariance(INormalizationLayer layer) => Saved(layer, "_statistic1");
+
+    /// <summary>A saved statistic of the layer's runtime state (its public property is a span, which reflection cannot return).</summary>
+    private static float[] Saved(INormalizationLayer layer, string field)
+    {
+        const System.Reflection.BindingFlags flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance;
+        object state = layer.GetType().GetField("_layer", flags)!.GetValue(layer)!;
+        return ((float[])state.GetType().GetField(field, flags)!.GetValue(state)!).ToArray();
+    }
 
     [Fact]
     public void BatchMeanAndVarianceExposeTheMergedStatistics()

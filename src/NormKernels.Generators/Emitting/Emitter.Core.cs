@@ -6,34 +6,7 @@ namespace NormKernels.Generators.Emitting;
 
 internal static partial class Emitter
 {
-    private const string Stats = "global::NormKernels.Runtime.Statistics";
-    private const string Pool = "global::System.Buffers.ArrayPool";
 
-
-    /// <summary>
-    /// The forward drivers are the runtime's <c>Forward&lt;Nest, Kind, T&gt;</c>, shared by every layer; these forwarders
-    /// give them this layer's nest (see <see cref="EmitNestStruct"/>).
-    /// </summary>
-    private static void EmitCores(SourceWriter w, Context ctx)
-    {
-        string stats = ctx.SpanT + " stat0, " + ctx.SpanT + " stat1, " + ctx.T + " epsilon, " + ctx.T + "[]? meanResidual";
-        string common = ctx.ReadOnlySpanT + " input, " + ctx.SpanT + " output, " + ctx.ExtentParams + ", " + ctx.ReadOnlySpanT + " gamma, " + ctx.ReadOnlySpanT + " beta";
-        string args = "(path, " + NewNest(ctx) + ", input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);";
-        string driver = ForwardDriver(ctx);
-        w.Line("private static " + KernelPath + " RunTraining(" + KernelPath + " path, " + common + ", " + stats + ") =>");
-        w.Line("    " + driver + ".Training" + args);
-        w.Line("private static " + KernelPath + " TrainingCore<TOps>(" + KernelPath + " path, " + common + ", " + stats + ") where TOps : struct, " + Ops + " =>");
-        w.Line("    " + driver + ".Training<TOps>" + args);
-        if (ctx.Plan.BatchReduced)
-        {
-            string running = ctx.ReadOnlySpanT + " stat0, " + ctx.ReadOnlySpanT + " stat1, " + ctx.T + " epsilon, " + ctx.T + "[]? meanResidual";
-            w.Line("private static " + KernelPath + " RunInference(" + KernelPath + " path, " + common + ", " + running + ") =>");
-            w.Line("    " + driver + ".Inference" + args);
-            w.Line("private static " + KernelPath + " InferenceCore<TOps>(" + KernelPath + " path, " + common + ", " + running + ") where TOps : struct, " + Ops + " =>");
-            w.Line("    " + driver + ".Inference<TOps>" + args);
-        }
-        w.Line();
-    }
 
     /// <summary>
     /// Decomposes the block number <paramref name="block"/> into its index along each block axis (<c>b_*</c> locals,

@@ -20,8 +20,9 @@ internal static partial class Emitter
         string t = ctx.T;
         w.Line("/// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>");
         string gradient = plan.GradientPerStatistic ? "IAffineGradientNest" : "IGradientNest";
-        using (w.Block("private readonly struct " + NestType + "(" + ctx.ExtentParams + ") : " + Rt + "." + gradient + "<" + t + ">"))
+        using (w.Block("private readonly struct " + NestType + "(" + ctx.ExtentParams + ") : " + Rt + ".ILayerNest<" + NestType + ", " + t + ">, " + Rt + "." + gradient + "<" + t + ">"))
         {
+            EmitNestStatics(w, ctx);
             var reduced = Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced);
             w.Line("public int BlockCount => " + (plan.BlockAxes > 0 ? "(int)" + ctx.Product(ctx.BlockIndices) : "0") + ";");
             w.Line("public int StatisticCount => (int)" + ctx.InnerProduct(Context.InnerKept) + ";");

@@ -14,14 +14,14 @@ namespace NormKernels.Runtime;
 public static class TensorArgs
 {
     /// <summary>The elements of <paramref name="tensor"/> as a span; its lengths go to <paramref name="dims"/>.</summary>
-    public static ReadOnlySpan<T> Dense<T>(in ReadOnlyTensorSpan<T> tensor, string layout, string name, Span<int> dims)
+    public static ReadOnlySpan<T> Dense<T>(in ReadOnlyTensorSpan<T> tensor, string layout, string name, scoped Span<int> dims)
     {
         Shape(tensor.Lengths, tensor.Strides, layout, name, dims);
         return MemoryMarshal.CreateReadOnlySpan(in tensor.GetPinnableReference(), (int)tensor.FlattenedLength);
     }
 
     /// <summary>The elements of <paramref name="tensor"/> as a writable span; its lengths go to <paramref name="dims"/>.</summary>
-    public static Span<T> Dense<T>(in TensorSpan<T> tensor, string layout, string name, Span<int> dims)
+    public static Span<T> Dense<T>(in TensorSpan<T> tensor, string layout, string name, scoped Span<int> dims)
     {
         Shape(tensor.Lengths, tensor.Strides, layout, name, dims);
         return MemoryMarshal.CreateSpan(ref tensor.GetPinnableReference(), (int)tensor.FlattenedLength);

@@ -25,247 +25,87 @@ namespace Layers
     [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     partial class BatchNormNchw : NK.INormalizationLayer, NK.ISynchronizedNormalizationLayer<float>
     {
-        private readonly int _channels;
-        private float _epsilon;
-        private float _momentum;
-        private float[] _batchStatistic0 = global::System.Array.Empty<float>();
-        private float[] _batchStatistic1 = global::System.Array.Empty<float>();
-        private float[] _batchMeanResidual = global::System.Array.Empty<float>(); // mean - (float)mean: the batch mean in double, for Backward
-        private long _savedLength = -1;
-        private float _savedEpsilon;
-        // What Backward checks its arguments against: the dims and sampled input elements of the last training Forward.
-        private readonly int[] _savedDims = new int[4];
-        private readonly float[] _fingerprint = new float[Rt.Fingerprint.Count];
-        // The thread contract (see the class remarks): > 0 inference Forward calls running, -1 a call that writes the instance's state.
-        private int _guard;
+        private readonly Rt.NormLayer<Nest, Rt.StandardizeNorm, float> _layer;
+
+        /// <summary>The static kernels: the runtime's, on this layer's nest and kind.</summary>
+        private abstract class Kernels : Rt.Kernels<Nest, Rt.StandardizeNorm, float>;
 
         /// <summary>Creates the layer with one weight and bias per channel and running statistics.</summary>
         /// <param name="channels">The channel count C.</param>
         /// <param name="epsilon">Added to the variance inside the square root.</param>
         /// <param name="momentum">running = (1 - momentum) * running + momentum * batch.</param>
-        public BatchNormNchw(int channels, float epsilon = 1E-05f, float momentum = 0.1f)
-        {
-            Rt.Checks.Size(channels, nameof(channels));
-            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
-            Rt.Checks.Momentum(momentum, nameof(momentum));
-            _channels = channels;
-            _epsilon = epsilon;
-            _momentum = momentum;
-            Weight = new float[channels];
-            global::System.MemoryExtensions.AsSpan(Weight).Fill(1.0f);
-            Bias = new float[channels];
-            WeightGrad = new float[channels];
-            BiasGrad = new float[channels];
-            RunningMean = new float[channels];
-            RunningVar = new float[channels];
-            global::System.MemoryExtensions.AsSpan(RunningVar).Fill(1.0f);
-        }
+        public BatchNormNchw(int channels, float epsilon = 1E-05f, float momentum = 0.1f) => _layer = new(channels, nameof(channels), epsilon, momentum, channels);
 
         /// <summary>Gamma, one per channel (c); ones at construction.</summary>
-        public float[] Weight { get; }
+        public float[] Weight => _layer.Weight;
         /// <summary>Beta, one per channel (c); zeros at construction.</summary>
-        public float[] Bias { get; }
+        public float[] Bias => _layer.Bias;
+        /// <summary>Gradient of the loss with respect to <see cref="Weight"/>, accumulated by every Backward (PyTorch semantics: call <see cref="ZeroGrad"/> between steps).</summary>
+        public float[] WeightGrad => _layer.WeightGrad;
+        /// <summary>Gradient of the loss with respect to <see cref="Bias"/>, accumulated by every Backward.</summary>
+        public float[] BiasGrad => _layer.BiasGrad;
         /// <summary>Running mean per statistic (channels entries); zeros at construction.</summary>
-        public float[] RunningMean { get; }
+        public float[] RunningMean => _layer.RunningMean!;
         /// <summary>Running unbiased variance per statistic; ones at construction.</summary>
-        public float[] RunningVar { get; }
+        public float[] RunningVar => _layer.RunningVar!;
         /// <summary>running = (1 - Momentum) * running + Momentum * batch; in [0, 1].</summary>
-        public float Momentum
-        {
-            get => _momentum;
-            set { Rt.Checks.Momentum(value, nameof(Momentum)); _momentum = value; }
-        }
+        public float Momentum { get => _layer.Momentum; set => _layer.Momentum = value; }
         /// <summary>Added to the variance inside the square root; positive.</summary>
-        public float Epsilon
-        {
-            get => _epsilon;
-            set { Rt.Checks.Epsilon(value, nameof(Epsilon)); _epsilon = value; }
-        }
+        public float Epsilon { get => _layer.Epsilon; set => _layer.Epsilon = value; }
         /// <summary>Training (default): batch statistics, running statistics updated. Otherwise: running statistics.</summary>
-        public bool Training { get; set; } = true;
+        public bool Training { get => _layer.Training; set => _layer.Training = value; }
         /// <summary>The instruction-set path the last Forward ran on (the narrowest of its passes).</summary>
-        public KernelPath LastPath { get; private set; }
-
+        public KernelPath LastPath => _layer.LastPath;
         /// <summary>The batch mean per statistic from the last training Forward.</summary>
-        public ReadOnlySpan<float> BatchMean => _batchStatistic0;
+        public ReadOnlySpan<float> BatchMean => _layer.Statistic0;
         /// <summary>The biased batch variance per statistic from the last training Forward.</summary>
-        public ReadOnlySpan<float> BatchVariance => _batchStatistic1;
+        public ReadOnlySpan<float> BatchVariance => _layer.Statistic1;
 
         string NK.INormalizationLayer<float>.Layout => "NCHW";
         string NK.INormalizationLayer<float>.Axes => "N,H,W";
         int NK.INormalizationLayer<float>.Groups => 0;
         NK.NormKind NK.INormalizationLayer<float>.Kind => NK.NormKind.Standardize;
         NK.AffineMode NK.INormalizationLayer<float>.Affine => NK.AffineMode.PerChannel;
-        float[]? NK.INormalizationLayer<float>.RunningMean => RunningMean;
-        float[]? NK.INormalizationLayer<float>.RunningVar => RunningVar;
+        float[]? NK.INormalizationLayer<float>.RunningMean => _layer.RunningMean;
+        float[]? NK.INormalizationLayer<float>.RunningVar => _layer.RunningVar;
 
         /// <summary>Normalizes <paramref name="input"/> (NCHW, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized, and updates the running statistics: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
-        public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w)
-        {
-            CheckShape(input.Length, output.Length, n, c, h, w);
-            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
-            if (!Training)
-            {
-                // Inference reads the running statistics: shared with other inference calls, never with a call that updates them.
-                Rt.CallGuard.EnterShared(ref _guard, "BatchNormNchw.Forward (inference)");
-                try
-                {
-                    LastPath = RunInference(ChoosePath(false, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, Bias, RunningMean, RunningVar, _epsilon, null);
-                }
-                finally
-                {
-                    Rt.CallGuard.ExitShared(ref _guard);
-                }
-                return;
-            }
-            Rt.Checks.MoreThanOneValue(CountPerStatistic(n, c, h, w), nameof(n), "n, h, w");
-            int statistics = StatisticCount(n, c, h, w);
-            // Saves statistics, dims and fingerprint for Backward and updates the running statistics: this instance alone.
-            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.Forward (training)");
-            try
-            {
-                // Every field read once: the kernel writes through pointers into these very arrays.
-                float[] batchStatistic0 = Rt.LayerState.Sized(ref _batchStatistic0, statistics);
-                float[] batchStatistic1 = Rt.LayerState.Sized(ref _batchStatistic1, statistics);
-                float[] batchMeanResidual = Rt.LayerState.Sized(ref _batchMeanResidual, statistics);
-                float epsilonValue = _epsilon;
-                // The input as given, before the kernel runs (in place, it is overwritten).
-                Rt.Fingerprint.Take(input, _fingerprint);
-                _savedLength = -1;
-                LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, Bias, batchStatistic0, batchStatistic1, epsilonValue, batchMeanResidual);
-                Rt.LayerState.SaveDims(_savedDims, stackalloc int[] { n, c, h, w });
-                _savedLength = input.Length;
-                _savedEpsilon = epsilonValue;
-                // PyTorch's update: the running variance takes the unbiased batch variance.
-                Rt.LayerState.UpdateRunning(RunningMean, RunningVar, batchStatistic0, batchStatistic1, batchMeanResidual, CountPerStatistic(n, c, h, w), _momentum);
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
-
-        void NK.INormalizationLayer<float>.Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims)
-        {
-            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
-            Forward(input, output, dims[0], dims[1], dims[2], dims[3]);
-        }
-
+        public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w) => _layer.Forward(input, output, [n, c, h, w]);
+        void NK.INormalizationLayer<float>.Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims) => _layer.Forward(input, output, dims);
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NCHW in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
-        public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output)
-        {
-            Span<int> dims = stackalloc int[4];
-            Span<int> otherDims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NCHW");
-            Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3]);
-        }
-
-        private static int CheckShape(int inputLength, int outputLength, int n, int c, int h, int w)
-        {
-            Rt.Checks.Positive(n, nameof(n));
-            Rt.Checks.Positive(c, nameof(c));
-            Rt.Checks.Positive(h, nameof(h));
-            Rt.Checks.Positive(w, nameof(w));
-            int count = Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, c, h, w"), c, "c", "n, c, h, w"), h, "h", "n, c, h, w"), w, "w", "n, c, h, w");
-            Rt.Checks.Length(inputLength, count, "input", "n, c, h, w");
-            Rt.Checks.Length(outputLength, count, "output", "n, c, h, w");
-            return count;
-        }
+        public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output) => _layer.Forward(input, output);
 
         /// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (c).</summary>
-        public static int StatisticCount(int n, int c, int h, int w)
-        {
-            Rt.Checks.Positive(n, nameof(n));
-            Rt.Checks.Positive(c, nameof(c));
-            Rt.Checks.Positive(h, nameof(h));
-            Rt.Checks.Positive(w, nameof(w));
-            return Rt.Checks.Multiply(1, c, "c", "c");
-        }
-
-        private static long CountPerStatistic(int n, int c, int h, int w) => Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, h, w"), h, "h", "n, h, w"), w, "w", "n, h, w");
-
-        private static int ParameterCount(int n, int c, int h, int w) => c;
-
-        private static KernelPath ChoosePath(bool training, nint e_n, nint e_c, nint e_h, nint e_w) => NK.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
-
-        private static void CheckKernel(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int statisticsLength0, int statisticsLength1, float epsilon, bool training)
-        {
-            CheckShape(input.Length, output.Length, n, c, h, w);
-            int parameters = ParameterCount(n, c, h, w);
-            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            Rt.Checks.VectorLength(bias.Length, parameters, nameof(bias), "one per channel (c)");
-            int statistics = StatisticCount(n, c, h, w);
-            Rt.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: c");
-            Rt.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: c");
-            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
-            if (training) Rt.Checks.MoreThanOneValue(CountPerStatistic(n, c, h, w), nameof(n), "n, h, w");
-            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
-        }
+        public static int StatisticCount(int n, int c, int h, int w) => Kernels.StatisticCount([n, c, h, w]);
 
         /// <summary>Training forward on caller-owned buffers: batch statistics (mean and biased variance, one per statistic, see StatisticCount) are written and used to normalize. Weight and bias: one per channel (c). Returns the path that ran.</summary>
-        public static KernelPath ForwardTraining(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
-        {
-            CheckKernel(input, output, n, c, h, w, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
-            return RunTraining(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, bias, mean, variance, epsilon, null);
-        }
-
+        public static KernelPath ForwardTraining(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) =>
+            Kernels.ForwardTraining(input, output, [n, c, h, w], weight, bias, mean, variance, epsilon);
         /// <summary>ForwardTraining on tensors: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major); output of the same shape.</summary>
         public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
         {
             Span<int> dims = stackalloc int[4];
-            Span<int> otherDims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NCHW");
-            return ForwardTraining(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3], weight, bias, mean, variance, epsilon);
+            return Kernels.ForwardTraining(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
         }
-
         /// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckKernel(input, output, n, c, h, w, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
-            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
-            return TrainingCore<TOps>(path, input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, bias, mean, variance, epsilon, null);
-        }
+        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.ForwardTraining<TOps>(path, input, output, [n, c, h, w], weight, bias, mean, variance, epsilon);
 
         /// <summary>Inference forward on caller-owned buffers with given statistics (one per statistic): y = (x - mean) / sqrt(variance + epsilon) * weight + bias, folded to one multiply-add per element. Returns the path that ran.</summary>
-        public static KernelPath ForwardInference(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon)
-        {
-            CheckKernel(input, output, n, c, h, w, weight, bias, mean.Length, variance.Length, epsilon, training: false);
-            return RunInference(ChoosePath(false, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, bias, mean, variance, epsilon, null);
-        }
-
+        public static KernelPath ForwardInference(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon) =>
+            Kernels.ForwardInference(input, output, [n, c, h, w], weight, bias, mean, variance, epsilon);
         /// <summary>ForwardInference on tensors: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major); output of the same shape.</summary>
         public static KernelPath ForwardInference(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon)
         {
             Span<int> dims = stackalloc int[4];
-            Span<int> otherDims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NCHW", nameof(output), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NCHW");
-            return ForwardInference(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3], weight, bias, mean, variance, epsilon);
+            return Kernels.ForwardInference(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
         }
-
-        /// <summary>As ForwardInference, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath ForwardInferenceOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckKernel(input, output, n, c, h, w, weight, bias, mean.Length, variance.Length, epsilon, training: false);
-            Rt.Checks.PathAvailable(path, ChoosePath(false, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
-            return InferenceCore<TOps>(path, input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, bias, mean, variance, epsilon, null);
-        }
-
-        /// <summary>Gradient of the loss with respect to <see cref="Weight"/>, accumulated by every Backward (PyTorch semantics: call <see cref="ZeroGrad"/> between steps).</summary>
-        public float[] WeightGrad { get; }
-        /// <summary>Gradient of the loss with respect to <see cref="Bias"/>, accumulated by every Backward.</summary>
-        public float[] BiasGrad { get; }
+        /// <summary>As ForwardInference, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
+        internal static KernelPath ForwardInferenceOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.ForwardInference<TOps>(path, input, output, [n, c, h, w], weight, bias, mean, variance, epsilon);
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
-        public void ZeroGrad() => Rt.LayerState.ZeroGrad(ref _guard, "BatchNormNchw.ZeroGrad", WeightGrad, BiasGrad);
+        public void ZeroGrad() => _layer.ZeroGrad();
 
         /// <summary>
         /// Gradient of the last training-mode Forward (or, with Training false, of the inference forward: running statistics held constant): writes dL/dinput into <paramref name="inputGrad"/> (which may be <paramref name="outputGrad"/> or <paramref name="input"/> itself) and adds dL/dweight, dL/dbias
@@ -274,357 +114,87 @@ namespace Layers
         /// when <paramref name="input"/> differs bitwise from that Forward's input at one of 16 positions sampled evenly over the tensor (first and last included; it catches another tensor,
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
-        public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w)
-        {
-            int count = CheckShape(input.Length, input.Length, n, c, h, w);
-            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, c, h, w");
-            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, c, h, w");
-            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-            ReadOnlySpan<int> givenDims = stackalloc int[] { n, c, h, w };
-            // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
-            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.Backward");
-            try
-            {
-                if (!Training)
-                {
-                    LastPath = RunBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, RunningMean, RunningVar, _epsilon, true, WeightGrad, BiasGrad);
-                    return;
-                }
-                Rt.Checks.SavedStatistics(_savedLength, input.Length, nameof(input));
-                Rt.Checks.SavedDims(_savedDims, givenDims, "NCHW");
-                Rt.Fingerprint.Check<float>(_fingerprint, input, nameof(input));
-                LastPath = RunBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, _batchStatistic0, _batchStatistic1, _savedEpsilon, false, WeightGrad, BiasGrad);
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
-
-        void NK.INormalizationLayer<float>.Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims)
-        {
-            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
-            Backward(input, outputGrad, inputGrad, dims[0], dims[1], dims[2], dims[3]);
-        }
-
+        public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w) => _layer.Backward(input, outputGrad, inputGrad, [n, c, h, w]);
+        void NK.INormalizationLayer<float>.Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims) => _layer.Backward(input, outputGrad, inputGrad, dims);
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NCHW, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
-        public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad)
-        {
-            Span<int> dims = stackalloc int[4];
-            Span<int> otherDims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            ReadOnlySpan<float> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NCHW", nameof(outputGrad), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(outputGrad), "NCHW");
-            Span<float> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NCHW", nameof(inputGrad), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(inputGrad), "NCHW");
-            Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2], dims[3]);
-        }
-
-        private static void CheckBackward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, int statisticsLength0, int statisticsLength1, float epsilon, int weightGradLength, int biasGradLength, bool constant)
-        {
-            int count = CheckShape(input.Length, input.Length, n, c, h, w);
-            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, c, h, w");
-            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, c, h, w");
-            int parameters = ParameterCount(n, c, h, w);
-            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            Rt.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
-            Rt.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
-            int statistics = StatisticCount(n, c, h, w);
-            Rt.Checks.VectorLength(statisticsLength0, statistics, constant ? "runningMean" : "mean", "one per statistic: c");
-            Rt.Checks.VectorLength(statisticsLength1, statistics, constant ? "runningVar" : "variance", "one per statistic: c");
-            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
-            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-        }
+        public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad) => _layer.Backward(input, outputGrad, inputGrad);
 
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
-        public static KernelPath BackwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad)
-        {
-            CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
-            return RunBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
-        }
-
-        /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
-            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
-            return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
-        }
+        public static KernelPath BackwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) =>
+            Kernels.Backward(input, outputGrad, inputGrad, [n, c, h, w], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
+        /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
+        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, [n, c, h, w], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
 
         /// <summary>Backward of ForwardInference (statistics held constant, as for a frozen BatchNorm): inputGrad = outputGrad * weight / sqrt(runningVar + epsilon); ADDS into weightGrad and biasGrad. Returns the path that ran.</summary>
-        public static KernelPath BackwardInference(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, Span<float> weightGrad, Span<float> biasGrad)
-        {
-            CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);
-            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
-            return RunBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
-        }
-
-        /// <summary>As BackwardInference, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath BackwardInferenceOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckBackward(input, outputGrad, inputGrad, n, c, h, w, weight, runningMean.Length, runningVar.Length, epsilon, weightGrad.Length, biasGrad.Length, true);
-            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
-            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
-            return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
-        }
-
-        private static KernelPath RunTraining(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> stat0, Span<float> stat1, float epsilon, float[]? meanResidual) =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        private static KernelPath TrainingCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> stat0, Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        private static KernelPath RunInference(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, float[]? meanResidual) =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Inference(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        private static KernelPath InferenceCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Inference<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-
-        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) =>
-            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Run(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
-        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Run<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
-        private static KernelPath ChooseBackwardPath(nint e_n, nint e_c, nint e_h, nint e_w) =>
-            NK.Isa.Select<float>((int)global::System.Math.Min((e_h * e_w), (nint)int.MaxValue));
-
-        private static void CheckShard(int inputLength, int n, int c, int h, int w, int countLength, int meanLength, int m2Length)
-        {
-            CheckShape(inputLength, inputLength, n, c, h, w);
-            int statistics = StatisticCount(n, c, h, w);
-            Rt.Checks.VectorLength(countLength, statistics, "count", "one per statistic: c");
-            Rt.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: c");
-            Rt.Checks.VectorLength(m2Length, statistics, "m2", "one per statistic: c");
-        }
+        public static KernelPath BackwardInference(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, Span<float> weightGrad, Span<float> biasGrad) =>
+            Kernels.Backward(input, outputGrad, inputGrad, [n, c, h, w], weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
+        /// <summary>As BackwardInference, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
+        internal static KernelPath BackwardInferenceOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, [n, c, h, w], weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
 
         /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="Rt.Statistics.Merge(ReadOnlySpan{double}, ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, Span{double}, Span{double})"/> and normalize with ForwardWithStatistics. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
-        public static KernelPath ShardStatistics(ReadOnlySpan<float> input, int n, int c, int h, int w, Span<double> count, Span<double> mean, Span<double> m2)
-        {
-            CheckShard(input.Length, n, c, h, w, count.Length, mean.Length, m2.Length);
-            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            return Rt.Forward<Nest, Rt.StandardizeNorm, float>.Moments(ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), new Nest((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, count, mean, m2);
-        }
-
-        /// <summary>ShardStatistics on a tensor: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major).</summary>
+        public static KernelPath ShardStatistics(ReadOnlySpan<float> input, int n, int c, int h, int w, Span<double> count, Span<double> mean, Span<double> m2) =>
+            Kernels.ShardStatistics(input, [n, c, h, w], count, mean, m2);
+        /// <summary>ShardStatistics on tensors: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major).</summary>
         public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<float> input, Span<double> count, Span<double> mean, Span<double> m2)
         {
             Span<int> dims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NCHW", nameof(input), dims);
-            return ShardStatistics(inputSpan, dims[0], dims[1], dims[2], dims[3], count, mean, m2);
+            return Kernels.ShardStatistics(Kernels.Dense(in input, "input", dims), dims, count, mean, m2);
         }
-
-        /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, int n, int c, int h, int w, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckShard(input.Length, n, c, h, w, count.Length, mean.Length, m2.Length);
-            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
-            return ShardCore<TOps>(path, input, (nint)(n), (nint)(c), (nint)(h), (nint)(w), count, mean, m2);
-        }
+        /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
+        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, int n, int c, int h, int w, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.ShardStatistics<TOps>(path, input, [n, c, h, w], count, mean, m2);
 
         /// <summary>Training forward with given (merged) statistics: normalizes <paramref name="input"/> with mean and biased variance M2 / count per statistic, keeps them as BatchMean and BatchVariance, and updates the running statistics like Forward in training (running variance: the unbiased M2 / (count - 1) with the TOTAL count). Runs whatever Training is. For synchronized BatchNorm: every worker calls ShardStatistics on its shard, the shards are merged in one fixed order (Statistics.Merge), then every worker calls this on its own shard.</summary>
-        public void ForwardWithStatistics(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2)
-        {
-            CheckShape(input.Length, output.Length, n, c, h, w);
-            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
-            int statistics = StatisticCount(n, c, h, w);
-            Rt.Checks.MergedStatistics(count, mean, m2, statistics, "one per statistic: c");
-            // Saves statistics and updates the running ones: this instance alone.
-            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.ForwardWithStatistics");
-            try
-            {
-                // Every field read once: the kernel reads through pointers into these very arrays.
-                float[] batchStatistic0 = Rt.LayerState.Sized(ref _batchStatistic0, statistics);
-                float[] batchStatistic1 = Rt.LayerState.Sized(ref _batchStatistic1, statistics);
-                float[] batchMeanResidual = Rt.LayerState.Sized(ref _batchMeanResidual, statistics);
-                for (int stat = 0; stat < statistics; stat++)
-                {
-                    batchStatistic0[stat] = (float)mean[stat];
-                    batchMeanResidual[stat] = (float)(mean[stat] - batchStatistic0[stat]);
-                    batchStatistic1[stat] = (float)Rt.Statistics.Variance(count[stat], m2[stat]);
-                }
-                Rt.Fingerprint.Take(input, _fingerprint);
-                Rt.LayerState.SaveDims(_savedDims, stackalloc int[] { n, c, h, w });
-                // Its backward needs gradient sums added across the shards: Backward refuses (it would be the local gradient); BackwardStatistics and BackwardWithStatistics give it.
-                _savedLength = Rt.Checks.SynchronizedForward;
-                LastPath = RunInference(ChoosePath(false, (nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, output, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, Bias, batchStatistic0, batchStatistic1, _epsilon, batchMeanResidual);
-                // PyTorch's update (SyncBatchNorm too): the running variance takes the unbiased variance over the total count.
-                double momentum = _momentum;
-                float[] runningMean = RunningMean, runningVar = RunningVar;
-                for (int stat = 0; stat < statistics; stat++)
-                {
-                    runningMean[stat] = (float)((1d - momentum) * runningMean[stat] + momentum * mean[stat]);
-                    runningVar[stat] = (float)((1d - momentum) * runningVar[stat] + momentum * Rt.Statistics.UnbiasedVariance(count[stat], m2[stat]));
-                }
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
+        public void ForwardWithStatistics(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2) =>
+            _layer.ForwardWithStatistics(input, output, [n, c, h, w], count, mean, m2);
 
-        private static KernelPath ShardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, nint e_n, nint e_c, nint e_h, nint e_w, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Moments<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, count, mean, m2);
-
-        /// <summary>The synchronized backward differentiates the last ForwardWithStatistics: same dims, same input (the fingerprint it saved).</summary>
-        private void CheckSynchronized(ReadOnlySpan<float> input, int n, int c, int h, int w)
-        {
-            Rt.Checks.SynchronizedStatistics(_savedLength, _savedDims, stackalloc int[] { n, c, h, w }, "NCHW");
-            Rt.Fingerprint.Check<float>(_fingerprint, input, nameof(input));
-        }
-
-        private static void CheckBackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, int weightLength, int meanLength, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
-        {
-            int total = CheckShape(input.Length, input.Length, n, c, h, w);
-            Rt.Checks.Length(outputGrad.Length, total, "outputGrad", "n, c, h, w");
-            Rt.Checks.VectorLength(weightLength, ParameterCount(n, c, h, w), "weight", "one per channel (c)");
-            int statistics = StatisticCount(n, c, h, w);
-            Rt.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: c");
-            Rt.Checks.GradientSumOutputs(count, sumGrad, sumGradCentered, statistics, "one per statistic: c");
-        }
-
-        /// <summary>Synchronized backward, step 1 (after ForwardWithStatistics): this shard's sums of the gradient, per statistic: its value count, <paramref name="sumGrad"/> = sum of weight * outputGrad and <paramref name="sumGradCentered"/> = sum of weight * outputGrad * (input - mean), mean being the merged mean ForwardWithStatistics normalized with. Add them over every shard (an all-reduce), then call BackwardWithStatistics. Bitwise identical for any thread count. Writes nothing else.</summary>
-        public void BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
-        {
-            CheckBackwardStatistics(input, outputGrad, n, c, h, w, Weight.Length, StatisticCount(n, c, h, w), count, sumGrad, sumGradCentered);
-            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            // Reads the saved statistics: this instance alone.
-            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.BackwardStatistics");
-            try
-            {
-                CheckSynchronized(input, n, c, h, w);
-                // The kernels read the statistics through the arrays read here, whose lengths are checked: never through a field another call may replace.
-                float[] savedMean = _batchStatistic0;
-                Rt.Checks.SynchronizedStatisticsLength(savedMean.Length, StatisticCount(n, c, h, w));
-                LastPath = RunSynchronizedSums(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, savedMean, count, sumGrad, sumGradCentered);
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
-
-        /// <summary>Synchronized backward, step 1, on caller-owned buffers: <paramref name="mean"/> is the merged mean (per statistic) the forward normalized with (as the element type, like ForwardInference's). Writes count, sumGrad, sumGradCentered. Returns the path that ran.</summary>
-        public static KernelPath BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
-        {
-            CheckBackwardStatistics(input, outputGrad, n, c, h, w, weight.Length, mean.Length, count, sumGrad, sumGradCentered);
-            return RunSynchronizedSums(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, count, sumGrad, sumGradCentered);
-        }
-
-        /// <summary>As the static BackwardStatistics, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath BackwardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckBackwardStatistics(input, outputGrad, n, c, h, w, weight.Length, mean.Length, count, sumGrad, sumGradCentered);
-            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
-            return SynchronizedSumsCore<TOps>(path, input, outputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, count, sumGrad, sumGradCentered);
-        }
-
-        private static KernelPath RunSynchronizedSums(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) =>
-            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Sums(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, gamma, stat0, count, sumGrad, sumGradCentered);
-
-        private static void CheckBackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, int weightLength, int meanLength, int varianceLength, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, int weightGradLength, int biasGradLength)
-        {
-            int total = CheckShape(input.Length, input.Length, n, c, h, w);
-            Rt.Checks.Length(outputGrad.Length, total, "outputGrad", "n, c, h, w");
-            Rt.Checks.Length(inputGrad.Length, total, "inputGrad", "n, c, h, w");
-            int parameters = ParameterCount(n, c, h, w);
-            Rt.Checks.VectorLength(weightLength, parameters, "weight", "one per channel (c)");
-            Rt.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
-            Rt.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
-            int statistics = StatisticCount(n, c, h, w);
-            Rt.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: c");
-            Rt.Checks.VectorLength(varianceLength, statistics, "variance", "one per statistic: c");
-            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
-            Rt.Checks.GradientSums(count, sumGrad, sumGradCentered, statistics, CountPerStatistic(n, c, h, w), "one per statistic: c");
-            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-        }
+        /// <summary>Synchronized backward, step 1 (after ForwardWithStatistics): this shard's sums of the gradient, per statistic: its value count, <paramref name="sumGrad"/> = sum of weight * outputGrad and <paramref name="sumGradCentered"/> = sum of weight * outputGrad * (input - mean), with the statistics of the last ForwardWithStatistics. Add them over the shards (all-reduce), then call BackwardWithStatistics. Writes nothing else.</summary>
+        public void BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) =>
+            _layer.BackwardStatistics(input, outputGrad, [n, c, h, w], count, sumGrad, sumGradCentered);
+        /// <summary>Synchronized backward, step 1, on caller-owned buffers: <paramref name="mean"/> is the merged mean (per statistic) the forward normalized with (as the element type, like ForwardInference's). Writes count, sumGrad and sumGradCentered. Returns the path that ran.</summary>
+        public static KernelPath BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) =>
+            Kernels.BackwardStatistics(input, outputGrad, [n, c, h, w], weight, mean, count, sumGrad, sumGradCentered);
+        /// <summary>As BackwardStatistics, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
+        internal static KernelPath BackwardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.BackwardStatistics<TOps>(path, input, outputGrad, [n, c, h, w], weight, mean, count, sumGrad, sumGradCentered);
 
         /// <summary>Synchronized backward, step 2: with the sums of every shard added (<paramref name="count"/>, <paramref name="sumGrad"/>, <paramref name="sumGradCentered"/>, per statistic, e.g. all-reduced from BackwardStatistics), writes this shard's part of the full-batch gradient dL/dinput into <paramref name="inputGrad"/> (which may be <paramref name="outputGrad"/> or <paramref name="input"/> itself), using the statistics of the last ForwardWithStatistics, and ADDS this shard's dL/dweight, dL/dbias into WeightGrad, BiasGrad (local: add them over the shards like any data-parallel parameter gradient). Plain Backward after ForwardWithStatistics still throws: it would be the shard's local gradient.</summary>
-        public void BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered)
-        {
-            int statistics = StatisticCount(n, c, h, w);
-            CheckBackwardWithStatistics(input, outputGrad, inputGrad, n, c, h, w, Weight.Length, statistics, statistics, _epsilon, count, sumGrad, sumGradCentered, WeightGrad.Length, BiasGrad.Length);
-            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
-            Rt.CallGuard.EnterExclusive(ref _guard, "BatchNormNchw.BackwardWithStatistics");
-            try
-            {
-                CheckSynchronized(input, n, c, h, w);
-                float[] savedMean = _batchStatistic0, savedVariance = _batchStatistic1;
-                Rt.Checks.SynchronizedStatisticsLength(savedMean.Length, statistics);
-                Rt.Checks.SynchronizedStatisticsLength(savedVariance.Length, statistics);
-                LastPath = RunSynchronizedBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), Weight, savedMean, savedVariance, _epsilon, count, sumGrad, sumGradCentered, WeightGrad, BiasGrad);
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
-
+        public void BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered) =>
+            _layer.BackwardWithStatistics(input, outputGrad, inputGrad, [n, c, h, w], count, sumGrad, sumGradCentered);
         /// <summary>Synchronized backward, step 2, on caller-owned buffers: the merged mean and biased variance the forward normalized with, its epsilon, and the summed gradient sums. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
-        public static KernelPath BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad)
-        {
-            CheckBackwardWithStatistics(input, outputGrad, inputGrad, n, c, h, w, weight.Length, mean.Length, variance.Length, epsilon, count, sumGrad, sumGradCentered, weightGrad.Length, biasGrad.Length);
-            return RunSynchronizedBackward(ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
-        }
+        public static KernelPath BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) =>
+            Kernels.BackwardWithStatistics(input, outputGrad, inputGrad, [n, c, h, w], weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
+        /// <summary>As BackwardWithStatistics, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
+        internal static KernelPath BackwardWithStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.BackwardWithStatistics<TOps>(path, input, outputGrad, inputGrad, [n, c, h, w], weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
 
-        /// <summary>As the static BackwardWithStatistics, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath BackwardWithStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckBackwardWithStatistics(input, outputGrad, inputGrad, n, c, h, w, weight.Length, mean.Length, variance.Length, epsilon, count, sumGrad, sumGradCentered, weightGrad.Length, biasGrad.Length);
-            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(c), (nint)(h), (nint)(w)), nameof(path));
-            return SynchronizedBackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(c), (nint)(h), (nint)(w), weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
-        }
-
-        private static KernelPath RunSynchronizedBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) =>
-            Rt.Backward<Nest, Rt.StandardizeNorm, float>.WithSums(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
-
-        int NK.ISynchronizedNormalizationLayer<float>.StatisticCount(ReadOnlySpan<int> dims)
-        {
-            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
-            return StatisticCount(dims[0], dims[1], dims[2], dims[3]);
-        }
-
-        KernelPath NK.ISynchronizedNormalizationLayer<float>.ShardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<int> dims, Span<double> count, Span<double> mean, Span<double> m2)
-        {
-            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
-            return ShardStatistics(input, dims[0], dims[1], dims[2], dims[3], count, mean, m2);
-        }
-
-        void NK.ISynchronizedNormalizationLayer<float>.ForwardWithStatistics(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2)
-        {
-            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
-            ForwardWithStatistics(input, output, dims[0], dims[1], dims[2], dims[3], count, mean, m2);
-        }
-
-        void NK.ISynchronizedNormalizationLayer<float>.BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, ReadOnlySpan<int> dims, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
-        {
-            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
-            BackwardStatistics(input, outputGrad, dims[0], dims[1], dims[2], dims[3], count, sumGrad, sumGradCentered);
-        }
-
-        void NK.ISynchronizedNormalizationLayer<float>.BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered)
-        {
-            Rt.Checks.Rank(dims.Length, "NCHW", nameof(dims));
-            BackwardWithStatistics(input, outputGrad, inputGrad, dims[0], dims[1], dims[2], dims[3], count, sumGrad, sumGradCentered);
-        }
-
-        private static KernelPath SynchronizedSumsCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Sums<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, gamma, stat0, count, sumGrad, sumGradCentered);
-
-        private static KernelPath SynchronizedBackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_c, nint e_h, nint e_w, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Backward<Nest, Rt.StandardizeNorm, float>.WithSums<TOps>(path, new Nest(e_n, e_c, e_h, e_w), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
+        int NK.ISynchronizedNormalizationLayer<float>.StatisticCount(ReadOnlySpan<int> dims) => Kernels.StatisticCount(dims);
+        KernelPath NK.ISynchronizedNormalizationLayer<float>.ShardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<int> dims, Span<double> count, Span<double> mean, Span<double> m2) =>
+            Kernels.ShardStatistics(input, dims, count, mean, m2);
+        void NK.ISynchronizedNormalizationLayer<float>.ForwardWithStatistics(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2) =>
+            _layer.ForwardWithStatistics(input, output, dims, count, mean, m2);
+        void NK.ISynchronizedNormalizationLayer<float>.BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, ReadOnlySpan<int> dims, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) =>
+            _layer.BackwardStatistics(input, outputGrad, dims, count, sumGrad, sumGradCentered);
+        void NK.ISynchronizedNormalizationLayer<float>.BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered) =>
+            _layer.BackwardWithStatistics(input, outputGrad, inputGrad, dims, count, sumGrad, sumGradCentered);
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_c, nint e_h, nint e_w) : Rt.IGradientNest<float>
+        private readonly struct Nest(nint e_n, nint e_c, nint e_h, nint e_w) : Rt.ILayerNest<Nest, float>, Rt.IGradientNest<float>
         {
+            public static Rt.LayerShape Shape { get; } = new("BatchNormNchw", "NCHW", "N,H,W", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards | Rt.LayerFeatures.Synchronized);
+            public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], dims[3]);
+            public nint StatisticsExtent => (e_h * e_w);
+            public nint ApplyExtent => (e_h * e_w);
+            public nint GradientExtent => (e_h * e_w);
+            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
+                Rt.Backward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+            public static KernelPath Sums<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
+                Rt.Backward<Nest, TK, float>.Sums<TOps>(path, nest, input, outputGrad, gamma, mean, count, sumGrad, sumGradCentered);
+            public static KernelPath WithSums<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
+                Rt.Backward<Nest, TK, float>.WithSums<TOps>(path, nest, input, outputGrad, inputGrad, gamma, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
+
             public int BlockCount => (int)e_c;
             public int StatisticCount => 1;
             public int CoefficientCount => 1;

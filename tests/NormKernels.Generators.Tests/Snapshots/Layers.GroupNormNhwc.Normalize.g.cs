@@ -26,210 +26,67 @@ namespace Layers
     partial class GroupNormNhwc : NK.INormalizationLayer
     {
         private const int GroupCount = 4;
-        private readonly int _channels;
-        private float _epsilon;
-        private float[] _batchStatistic0 = global::System.Array.Empty<float>();
-        private float[] _batchStatistic1 = global::System.Array.Empty<float>();
-        private float[] _batchMeanResidual = global::System.Array.Empty<float>(); // mean - (float)mean: the batch mean in double, for Backward
-        private long _savedLength = -1;
-        private float _savedEpsilon;
-        // What Backward checks its arguments against: the dims and sampled input elements of the last training Forward.
-        private readonly int[] _savedDims = new int[4];
-        private readonly float[] _fingerprint = new float[Rt.Fingerprint.Count];
-        // The thread contract (see the class remarks): > 0 inference Forward calls running, -1 a call that writes the instance's state.
-        private int _guard;
+        private readonly Rt.NormLayer<Nest, Rt.StandardizeNorm, float> _layer;
+
+        /// <summary>The static kernels: the runtime's, on this layer's nest and kind.</summary>
+        private abstract class Kernels : Rt.Kernels<Nest, Rt.StandardizeNorm, float>;
 
         /// <summary>Creates the layer with one weight and bias per channel.</summary>
         /// <param name="channels">The channel count C.</param>
         /// <param name="epsilon">Added to the variance inside the square root.</param>
-        public GroupNormNhwc(int channels, float epsilon = 1E-05f)
-        {
-            Rt.Checks.Size(channels, nameof(channels));
-            Rt.Checks.Divisible(channels, GroupCount, nameof(channels));
-            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
-            _channels = channels;
-            _epsilon = epsilon;
-            Weight = new float[channels];
-            global::System.MemoryExtensions.AsSpan(Weight).Fill(1.0f);
-            Bias = new float[channels];
-            WeightGrad = new float[channels];
-            BiasGrad = new float[channels];
-        }
+        public GroupNormNhwc(int channels, float epsilon = 1E-05f) => _layer = new(channels, nameof(channels), epsilon, default, 0);
 
         /// <summary>Gamma, one per channel (c); ones at construction.</summary>
-        public float[] Weight { get; }
+        public float[] Weight => _layer.Weight;
         /// <summary>Beta, one per channel (c); zeros at construction.</summary>
-        public float[] Bias { get; }
+        public float[] Bias => _layer.Bias;
+        /// <summary>Gradient of the loss with respect to <see cref="Weight"/>, accumulated by every Backward (PyTorch semantics: call <see cref="ZeroGrad"/> between steps).</summary>
+        public float[] WeightGrad => _layer.WeightGrad;
+        /// <summary>Gradient of the loss with respect to <see cref="Bias"/>, accumulated by every Backward.</summary>
+        public float[] BiasGrad => _layer.BiasGrad;
         /// <summary>Added to the variance inside the square root; positive.</summary>
-        public float Epsilon
-        {
-            get => _epsilon;
-            set { Rt.Checks.Epsilon(value, nameof(Epsilon)); _epsilon = value; }
-        }
+        public float Epsilon { get => _layer.Epsilon; set => _layer.Epsilon = value; }
         /// <summary>Statistics are per sample, so training and inference compute the same output; training also checks each statistic has more than one value and saves the statistics for Backward (so a training-mode Forward needs the instance alone, while inference-mode Forward calls may share it between threads).</summary>
-        public bool Training { get; set; } = true;
+        public bool Training { get => _layer.Training; set => _layer.Training = value; }
         /// <summary>The instruction-set path the last Forward ran on (the narrowest of its passes).</summary>
-        public KernelPath LastPath { get; private set; }
-
+        public KernelPath LastPath => _layer.LastPath;
         /// <summary>The batch mean per statistic from the last training Forward.</summary>
-        public ReadOnlySpan<float> BatchMean => _batchStatistic0;
+        public ReadOnlySpan<float> BatchMean => _layer.Statistic0;
         /// <summary>The biased batch variance per statistic from the last training Forward.</summary>
-        public ReadOnlySpan<float> BatchVariance => _batchStatistic1;
+        public ReadOnlySpan<float> BatchVariance => _layer.Statistic1;
 
         string NK.INormalizationLayer<float>.Layout => "NHWC";
         string NK.INormalizationLayer<float>.Axes => "C,H,W";
         int NK.INormalizationLayer<float>.Groups => 4;
         NK.NormKind NK.INormalizationLayer<float>.Kind => NK.NormKind.Standardize;
         NK.AffineMode NK.INormalizationLayer<float>.Affine => NK.AffineMode.PerChannel;
-        float[]? NK.INormalizationLayer<float>.RunningMean => null;
-        float[]? NK.INormalizationLayer<float>.RunningVar => null;
+        float[]? NK.INormalizationLayer<float>.RunningMean => _layer.RunningMean;
+        float[]? NK.INormalizationLayer<float>.RunningVar => _layer.RunningVar;
 
         /// <summary>Normalizes <paramref name="input"/> (NHWC, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
-        public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c)
-        {
-            CheckShape(input.Length, output.Length, n, h, w, c);
-            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
-            bool training = Training; // read once: it decides the checks and the path
-            if (training) Rt.Checks.MoreThanOneValue(CountPerStatistic(n, h, w, c), nameof(h), "h, w, c / groups");
-            int statistics = StatisticCount(n, h, w, c);
-            if (!training)
-            {
-                // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
-                Rt.CallGuard.EnterShared(ref _guard, "GroupNormNhwc.Forward (inference)");
-                float[] scratch0 = global::System.Buffers.ArrayPool<float>.Shared.Rent(statistics);
-                float[] scratch1 = global::System.Buffers.ArrayPool<float>.Shared.Rent(statistics);
-                try
-                {
-                    LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), Weight, Bias, new Span<float>(scratch0, 0, statistics), new Span<float>(scratch1, 0, statistics), _epsilon, null);
-                }
-                finally
-                {
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(scratch0);
-                    global::System.Buffers.ArrayPool<float>.Shared.Return(scratch1);
-                    Rt.CallGuard.ExitShared(ref _guard);
-                }
-                return;
-            }
-            // Saves statistics, dims and fingerprint for Backward: this instance alone.
-            Rt.CallGuard.EnterExclusive(ref _guard, "GroupNormNhwc.Forward (training)");
-            try
-            {
-                // Every field read once: the kernel writes through pointers into these very arrays.
-                float[] batchStatistic0 = Rt.LayerState.Sized(ref _batchStatistic0, statistics);
-                float[] batchStatistic1 = Rt.LayerState.Sized(ref _batchStatistic1, statistics);
-                float[] batchMeanResidual = Rt.LayerState.Sized(ref _batchMeanResidual, statistics);
-                float epsilonValue = _epsilon;
-                // The input as given, before the kernel runs (in place, it is overwritten).
-                Rt.Fingerprint.Take(input, _fingerprint);
-                _savedLength = -1;
-                LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), Weight, Bias, batchStatistic0, batchStatistic1, epsilonValue, batchMeanResidual);
-                Rt.LayerState.SaveDims(_savedDims, stackalloc int[] { n, h, w, c });
-                _savedLength = input.Length;
-                _savedEpsilon = epsilonValue;
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
-
-        void NK.INormalizationLayer<float>.Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims)
-        {
-            Rt.Checks.Rank(dims.Length, "NHWC", nameof(dims));
-            Forward(input, output, dims[0], dims[1], dims[2], dims[3]);
-        }
-
+        public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c) => _layer.Forward(input, output, [n, h, w, c]);
+        void NK.INormalizationLayer<float>.Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims) => _layer.Forward(input, output, dims);
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NHWC in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
-        public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output)
-        {
-            Span<int> dims = stackalloc int[4];
-            Span<int> otherDims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NHWC", nameof(output), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NHWC");
-            Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3]);
-        }
-
-        private static int CheckShape(int inputLength, int outputLength, int n, int h, int w, int c)
-        {
-            Rt.Checks.Positive(n, nameof(n));
-            Rt.Checks.Positive(h, nameof(h));
-            Rt.Checks.Positive(w, nameof(w));
-            Rt.Checks.Positive(c, nameof(c));
-            Rt.Checks.Divisible(c, GroupCount, nameof(c));
-            int count = Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, h, w, c"), h, "h", "n, h, w, c"), w, "w", "n, h, w, c"), c, "c", "n, h, w, c");
-            Rt.Checks.Length(inputLength, count, "input", "n, h, w, c");
-            Rt.Checks.Length(outputLength, count, "output", "n, h, w, c");
-            return count;
-        }
+        public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output) => _layer.Forward(input, output);
 
         /// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (n, groups).</summary>
-        public static int StatisticCount(int n, int h, int w, int c)
-        {
-            Rt.Checks.Positive(n, nameof(n));
-            Rt.Checks.Positive(h, nameof(h));
-            Rt.Checks.Positive(w, nameof(w));
-            Rt.Checks.Positive(c, nameof(c));
-            Rt.Checks.Divisible(c, GroupCount, nameof(c));
-            return Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, groups"), GroupCount, "c", "n, groups", "groups");
-        }
-
-        private static long CountPerStatistic(int n, int h, int w, int c) => Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, h, "h", "h, w, c / groups"), w, "w", "h, w, c / groups"), (c / GroupCount), "c", "h, w, c / groups", "c / groups");
-
-        private static int ParameterCount(int n, int h, int w, int c) => c;
-
-        private static KernelPath ChoosePath(bool training, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) => NK.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
-
-        private static void CheckKernel(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int statisticsLength0, int statisticsLength1, float epsilon, bool training)
-        {
-            CheckShape(input.Length, output.Length, n, h, w, c);
-            int parameters = ParameterCount(n, h, w, c);
-            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            Rt.Checks.VectorLength(bias.Length, parameters, nameof(bias), "one per channel (c)");
-            int statistics = StatisticCount(n, h, w, c);
-            Rt.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, groups");
-            Rt.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, groups");
-            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
-            if (training) Rt.Checks.MoreThanOneValue(CountPerStatistic(n, h, w, c), nameof(h), "h, w, c / groups");
-            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
-        }
+        public static int StatisticCount(int n, int h, int w, int c) => Kernels.StatisticCount([n, h, w, c]);
 
         /// <summary>Training forward on caller-owned buffers: batch statistics (mean and biased variance, one per statistic, see StatisticCount) are written and used to normalize. Weight and bias: one per channel (c). Returns the path that ran.</summary>
-        public static KernelPath ForwardTraining(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
-        {
-            CheckKernel(input, output, n, h, w, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
-            return RunTraining(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, bias, mean, variance, epsilon, null);
-        }
-
+        public static KernelPath ForwardTraining(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) =>
+            Kernels.ForwardTraining(input, output, [n, h, w, c], weight, bias, mean, variance, epsilon);
         /// <summary>ForwardTraining on tensors: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major); output of the same shape.</summary>
         public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
         {
             Span<int> dims = stackalloc int[4];
-            Span<int> otherDims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NHWC", nameof(output), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NHWC");
-            return ForwardTraining(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3], weight, bias, mean, variance, epsilon);
+            return Kernels.ForwardTraining(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
         }
-
         /// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckKernel(input, output, n, h, w, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
-            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
-            return TrainingCore<TOps>(path, input, output, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, bias, mean, variance, epsilon, null);
-        }
-
-        /// <summary>Gradient of the loss with respect to <see cref="Weight"/>, accumulated by every Backward (PyTorch semantics: call <see cref="ZeroGrad"/> between steps).</summary>
-        public float[] WeightGrad { get; }
-        /// <summary>Gradient of the loss with respect to <see cref="Bias"/>, accumulated by every Backward.</summary>
-        public float[] BiasGrad { get; }
+        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.ForwardTraining<TOps>(path, input, output, [n, h, w, c], weight, bias, mean, variance, epsilon);
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
-        public void ZeroGrad() => Rt.LayerState.ZeroGrad(ref _guard, "GroupNormNhwc.ZeroGrad", WeightGrad, BiasGrad);
+        public void ZeroGrad() => _layer.ZeroGrad();
 
         /// <summary>
         /// Gradient of the last training-mode Forward: writes dL/dinput into <paramref name="inputGrad"/> (which may be <paramref name="outputGrad"/> or <paramref name="input"/> itself) and adds dL/dweight, dL/dbias
@@ -238,139 +95,42 @@ namespace Layers
         /// when <paramref name="input"/> differs bitwise from that Forward's input at one of 16 positions sampled evenly over the tensor (first and last included; it catches another tensor,
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
-        public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c)
-        {
-            int count = CheckShape(input.Length, input.Length, n, h, w, c);
-            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, h, w, c");
-            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, h, w, c");
-            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-            ReadOnlySpan<int> givenDims = stackalloc int[] { n, h, w, c };
-            // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
-            Rt.CallGuard.EnterExclusive(ref _guard, "GroupNormNhwc.Backward");
-            try
-            {
-                Rt.Checks.SavedStatistics(_savedLength, input.Length, nameof(input));
-                Rt.Checks.SavedDims(_savedDims, givenDims, "NHWC");
-                Rt.Fingerprint.Check<float>(_fingerprint, input, nameof(input));
-                LastPath = RunBackward(ChooseBackwardPath((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, outputGrad, inputGrad, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), Weight, _batchStatistic0, _batchStatistic1, _savedEpsilon, false, WeightGrad, BiasGrad);
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
-
-        void NK.INormalizationLayer<float>.Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims)
-        {
-            Rt.Checks.Rank(dims.Length, "NHWC", nameof(dims));
-            Backward(input, outputGrad, inputGrad, dims[0], dims[1], dims[2], dims[3]);
-        }
-
+        public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c) => _layer.Backward(input, outputGrad, inputGrad, [n, h, w, c]);
+        void NK.INormalizationLayer<float>.Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims) => _layer.Backward(input, outputGrad, inputGrad, dims);
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NHWC, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
-        public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad)
-        {
-            Span<int> dims = stackalloc int[4];
-            Span<int> otherDims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            ReadOnlySpan<float> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NHWC", nameof(outputGrad), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(outputGrad), "NHWC");
-            Span<float> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NHWC", nameof(inputGrad), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(inputGrad), "NHWC");
-            Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2], dims[3]);
-        }
-
-        private static void CheckBackward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, int statisticsLength0, int statisticsLength1, float epsilon, int weightGradLength, int biasGradLength, bool constant)
-        {
-            int count = CheckShape(input.Length, input.Length, n, h, w, c);
-            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, h, w, c");
-            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, h, w, c");
-            int parameters = ParameterCount(n, h, w, c);
-            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            Rt.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
-            Rt.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
-            int statistics = StatisticCount(n, h, w, c);
-            Rt.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, groups");
-            Rt.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, groups");
-            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
-            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-        }
+        public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad) => _layer.Backward(input, outputGrad, inputGrad);
 
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
-        public static KernelPath BackwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad)
-        {
-            CheckBackward(input, outputGrad, inputGrad, n, h, w, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
-            return RunBackward(ChooseBackwardPath((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, outputGrad, inputGrad, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
-        }
-
-        /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckBackward(input, outputGrad, inputGrad, n, h, w, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
-            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
-            return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
-        }
-
-        private static KernelPath RunTraining(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> stat0, Span<float> stat1, float epsilon, float[]? meanResidual) =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        private static KernelPath TrainingCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> stat0, Span<float> stat1, float epsilon, float[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Training<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-
-        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) =>
-            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Run(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
-        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Backward<Nest, Rt.StandardizeNorm, float>.Run<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
-        private static KernelPath ChooseBackwardPath(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) =>
-            NK.Isa.Select<float>((int)global::System.Math.Min((e_grp * e_cpg), (nint)int.MaxValue));
-
-        private static void CheckShard(int inputLength, int n, int h, int w, int c, int countLength, int meanLength, int m2Length)
-        {
-            CheckShape(inputLength, inputLength, n, h, w, c);
-            int statistics = StatisticCount(n, h, w, c);
-            Rt.Checks.VectorLength(countLength, statistics, "count", "one per statistic: n, groups");
-            Rt.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: n, groups");
-            Rt.Checks.VectorLength(m2Length, statistics, "m2", "one per statistic: n, groups");
-        }
+        public static KernelPath BackwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) =>
+            Kernels.Backward(input, outputGrad, inputGrad, [n, h, w, c], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
+        /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
+        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, [n, h, w, c], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
 
         /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="Rt.Statistics.Merge(ReadOnlySpan{double}, ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, Span{double}, Span{double})"/>. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
-        public static KernelPath ShardStatistics(ReadOnlySpan<float> input, int n, int h, int w, int c, Span<double> count, Span<double> mean, Span<double> m2)
-        {
-            CheckShard(input.Length, n, h, w, c, count.Length, mean.Length, m2.Length);
-            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            return Rt.Forward<Nest, Rt.StandardizeNorm, float>.Moments(ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), new Nest((nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), input, count, mean, m2);
-        }
-
-        /// <summary>ShardStatistics on a tensor: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major).</summary>
+        public static KernelPath ShardStatistics(ReadOnlySpan<float> input, int n, int h, int w, int c, Span<double> count, Span<double> mean, Span<double> m2) =>
+            Kernels.ShardStatistics(input, [n, h, w, c], count, mean, m2);
+        /// <summary>ShardStatistics on tensors: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major).</summary>
         public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<float> input, Span<double> count, Span<double> mean, Span<double> m2)
         {
             Span<int> dims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            return ShardStatistics(inputSpan, dims[0], dims[1], dims[2], dims[3], count, mean, m2);
+            return Kernels.ShardStatistics(Kernels.Dense(in input, "input", dims), dims, count, mean, m2);
         }
-
-        /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, int n, int h, int w, int c, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckShard(input.Length, n, h, w, c, count.Length, mean.Length, m2.Length);
-            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount))), nameof(path));
-            return ShardCore<TOps>(path, input, (nint)(n), (nint)(h), (nint)(w), (nint)(GroupCount), (nint)((c / GroupCount)), count, mean, m2);
-        }
-
-        private static KernelPath ShardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, float>.Moments<TOps>(path, new Nest(e_n, e_h, e_w, e_grp, e_cpg), input, count, mean, m2);
+        /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
+        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, int n, int h, int w, int c, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.ShardStatistics<TOps>(path, input, [n, h, w, c], count, mean, m2);
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) : Rt.IGradientNest<float>
+        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) : Rt.ILayerNest<Nest, float>, Rt.IGradientNest<float>
         {
+            public static Rt.LayerShape Shape { get; } = new("GroupNormNhwc", "NHWC", "C,H,W", 4, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards);
+            public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], GroupCount, (dims[3] / GroupCount));
+            public nint StatisticsExtent => (e_grp * e_cpg);
+            public nint ApplyExtent => (e_grp * e_cpg);
+            public nint GradientExtent => (e_grp * e_cpg);
+            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
+                Rt.Backward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+
             public int BlockCount => (int)e_n;
             public int StatisticCount => (int)e_grp;
             public int CoefficientCount => (int)(e_grp * e_cpg);

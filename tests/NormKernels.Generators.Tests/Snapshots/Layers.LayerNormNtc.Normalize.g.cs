@@ -24,205 +24,67 @@ namespace Layers
     [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     partial class LayerNormNtc : NK.INormalizationLayer<double>
     {
-        private readonly int _channels;
-        private double _epsilon;
-        private double[] _batchStatistic0 = global::System.Array.Empty<double>();
-        private double[] _batchStatistic1 = global::System.Array.Empty<double>();
-        private double[] _batchMeanResidual = global::System.Array.Empty<double>(); // mean - (double)mean: the batch mean in double, for Backward
-        private long _savedLength = -1;
-        private double _savedEpsilon;
-        // What Backward checks its arguments against: the dims and sampled input elements of the last training Forward.
-        private readonly int[] _savedDims = new int[3];
-        private readonly double[] _fingerprint = new double[Rt.Fingerprint.Count];
-        // The thread contract (see the class remarks): > 0 inference Forward calls running, -1 a call that writes the instance's state.
-        private int _guard;
+        private readonly Rt.NormLayer<Nest, Rt.StandardizeNorm, double> _layer;
+
+        /// <summary>The static kernels: the runtime's, on this layer's nest and kind.</summary>
+        private abstract class Kernels : Rt.Kernels<Nest, Rt.StandardizeNorm, double>;
 
         /// <summary>Creates the layer with one weight and bias per channel.</summary>
         /// <param name="channels">The channel count C.</param>
         /// <param name="epsilon">Added to the variance inside the square root.</param>
-        public LayerNormNtc(int channels, double epsilon = 1E-05d)
-        {
-            Rt.Checks.Size(channels, nameof(channels));
-            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
-            _channels = channels;
-            _epsilon = epsilon;
-            Weight = new double[channels];
-            global::System.MemoryExtensions.AsSpan(Weight).Fill(1.0d);
-            Bias = new double[channels];
-            WeightGrad = new double[channels];
-            BiasGrad = new double[channels];
-        }
+        public LayerNormNtc(int channels, double epsilon = 1E-05d) => _layer = new(channels, nameof(channels), epsilon, default, 0);
 
         /// <summary>Gamma, one per channel (c); ones at construction.</summary>
-        public double[] Weight { get; }
+        public double[] Weight => _layer.Weight;
         /// <summary>Beta, one per channel (c); zeros at construction.</summary>
-        public double[] Bias { get; }
+        public double[] Bias => _layer.Bias;
+        /// <summary>Gradient of the loss with respect to <see cref="Weight"/>, accumulated by every Backward (PyTorch semantics: call <see cref="ZeroGrad"/> between steps).</summary>
+        public double[] WeightGrad => _layer.WeightGrad;
+        /// <summary>Gradient of the loss with respect to <see cref="Bias"/>, accumulated by every Backward.</summary>
+        public double[] BiasGrad => _layer.BiasGrad;
         /// <summary>Added to the variance inside the square root; positive.</summary>
-        public double Epsilon
-        {
-            get => _epsilon;
-            set { Rt.Checks.Epsilon(value, nameof(Epsilon)); _epsilon = value; }
-        }
+        public double Epsilon { get => _layer.Epsilon; set => _layer.Epsilon = value; }
         /// <summary>Statistics are per sample, so training and inference compute the same output; training also checks each statistic has more than one value and saves the statistics for Backward (so a training-mode Forward needs the instance alone, while inference-mode Forward calls may share it between threads).</summary>
-        public bool Training { get; set; } = true;
+        public bool Training { get => _layer.Training; set => _layer.Training = value; }
         /// <summary>The instruction-set path the last Forward ran on (the narrowest of its passes).</summary>
-        public KernelPath LastPath { get; private set; }
-
+        public KernelPath LastPath => _layer.LastPath;
         /// <summary>The batch mean per statistic from the last training Forward.</summary>
-        public ReadOnlySpan<double> BatchMean => _batchStatistic0;
+        public ReadOnlySpan<double> BatchMean => _layer.Statistic0;
         /// <summary>The biased batch variance per statistic from the last training Forward.</summary>
-        public ReadOnlySpan<double> BatchVariance => _batchStatistic1;
+        public ReadOnlySpan<double> BatchVariance => _layer.Statistic1;
 
         string NK.INormalizationLayer<double>.Layout => "NTC";
         string NK.INormalizationLayer<double>.Axes => "C";
         int NK.INormalizationLayer<double>.Groups => 0;
         NK.NormKind NK.INormalizationLayer<double>.Kind => NK.NormKind.Standardize;
         NK.AffineMode NK.INormalizationLayer<double>.Affine => NK.AffineMode.PerChannel;
-        double[]? NK.INormalizationLayer<double>.RunningMean => null;
-        double[]? NK.INormalizationLayer<double>.RunningVar => null;
+        double[]? NK.INormalizationLayer<double>.RunningMean => _layer.RunningMean;
+        double[]? NK.INormalizationLayer<double>.RunningVar => _layer.RunningVar;
 
         /// <summary>Normalizes <paramref name="input"/> (NTC, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
-        public void Forward(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c)
-        {
-            CheckShape(input.Length, output.Length, n, t, c);
-            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
-            bool training = Training; // read once: it decides the checks and the path
-            if (training) Rt.Checks.MoreThanOneValue(CountPerStatistic(n, t, c), nameof(c), "c");
-            int statistics = StatisticCount(n, t, c);
-            if (!training)
-            {
-                // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
-                Rt.CallGuard.EnterShared(ref _guard, "LayerNormNtc.Forward (inference)");
-                double[] scratch0 = global::System.Buffers.ArrayPool<double>.Shared.Rent(statistics);
-                double[] scratch1 = global::System.Buffers.ArrayPool<double>.Shared.Rent(statistics);
-                try
-                {
-                    LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, output, (nint)(n), (nint)(t), (nint)(c), Weight, Bias, new Span<double>(scratch0, 0, statistics), new Span<double>(scratch1, 0, statistics), _epsilon, null);
-                }
-                finally
-                {
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(scratch0);
-                    global::System.Buffers.ArrayPool<double>.Shared.Return(scratch1);
-                    Rt.CallGuard.ExitShared(ref _guard);
-                }
-                return;
-            }
-            // Saves statistics, dims and fingerprint for Backward: this instance alone.
-            Rt.CallGuard.EnterExclusive(ref _guard, "LayerNormNtc.Forward (training)");
-            try
-            {
-                // Every field read once: the kernel writes through pointers into these very arrays.
-                double[] batchStatistic0 = Rt.LayerState.Sized(ref _batchStatistic0, statistics);
-                double[] batchStatistic1 = Rt.LayerState.Sized(ref _batchStatistic1, statistics);
-                double[] batchMeanResidual = Rt.LayerState.Sized(ref _batchMeanResidual, statistics);
-                double epsilonValue = _epsilon;
-                // The input as given, before the kernel runs (in place, it is overwritten).
-                Rt.Fingerprint.Take(input, _fingerprint);
-                _savedLength = -1;
-                LastPath = RunTraining(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, output, (nint)(n), (nint)(t), (nint)(c), Weight, Bias, batchStatistic0, batchStatistic1, epsilonValue, batchMeanResidual);
-                Rt.LayerState.SaveDims(_savedDims, stackalloc int[] { n, t, c });
-                _savedLength = input.Length;
-                _savedEpsilon = epsilonValue;
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
-
-        void NK.INormalizationLayer<double>.Forward(ReadOnlySpan<double> input, Span<double> output, ReadOnlySpan<int> dims)
-        {
-            Rt.Checks.Rank(dims.Length, "NTC", nameof(dims));
-            Forward(input, output, dims[0], dims[1], dims[2]);
-        }
-
+        public void Forward(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c) => _layer.Forward(input, output, [n, t, c]);
+        void NK.INormalizationLayer<double>.Forward(ReadOnlySpan<double> input, Span<double> output, ReadOnlySpan<int> dims) => _layer.Forward(input, output, dims);
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NTC in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
-        public void Forward(Tensors.ReadOnlyTensorSpan<double> input, Tensors.TensorSpan<double> output)
-        {
-            Span<int> dims = stackalloc int[3];
-            Span<int> otherDims = stackalloc int[3];
-            ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
-            Span<double> outputSpan = Rt.TensorArgs.Dense(in output, "NTC", nameof(output), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NTC");
-            Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2]);
-        }
-
-        private static int CheckShape(int inputLength, int outputLength, int n, int t, int c)
-        {
-            Rt.Checks.Positive(n, nameof(n));
-            Rt.Checks.Positive(t, nameof(t));
-            Rt.Checks.Positive(c, nameof(c));
-            int count = Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, t, c"), t, "t", "n, t, c"), c, "c", "n, t, c");
-            Rt.Checks.Length(inputLength, count, "input", "n, t, c");
-            Rt.Checks.Length(outputLength, count, "output", "n, t, c");
-            return count;
-        }
+        public void Forward(Tensors.ReadOnlyTensorSpan<double> input, Tensors.TensorSpan<double> output) => _layer.Forward(input, output);
 
         /// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (n, t).</summary>
-        public static int StatisticCount(int n, int t, int c)
-        {
-            Rt.Checks.Positive(n, nameof(n));
-            Rt.Checks.Positive(t, nameof(t));
-            Rt.Checks.Positive(c, nameof(c));
-            return Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, t"), t, "t", "n, t");
-        }
-
-        private static long CountPerStatistic(int n, int t, int c) => Rt.Checks.Multiply(1, c, "c", "c");
-
-        private static int ParameterCount(int n, int t, int c) => c;
-
-        private static KernelPath ChoosePath(bool training, nint e_n, nint e_t, nint e_c) => NK.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
-
-        private static void CheckKernel(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, int statisticsLength0, int statisticsLength1, double epsilon, bool training)
-        {
-            CheckShape(input.Length, output.Length, n, t, c);
-            int parameters = ParameterCount(n, t, c);
-            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            Rt.Checks.VectorLength(bias.Length, parameters, nameof(bias), "one per channel (c)");
-            int statistics = StatisticCount(n, t, c);
-            Rt.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, t");
-            Rt.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, t");
-            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
-            if (training) Rt.Checks.MoreThanOneValue(CountPerStatistic(n, t, c), nameof(c), "c");
-            Rt.Checks.NoPartialOverlap(input, output, nameof(output));
-        }
+        public static int StatisticCount(int n, int t, int c) => Kernels.StatisticCount([n, t, c]);
 
         /// <summary>Training forward on caller-owned buffers: batch statistics (mean and biased variance, one per statistic, see StatisticCount) are written and used to normalize. Weight and bias: one per channel (c). Returns the path that ran.</summary>
-        public static KernelPath ForwardTraining(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon)
-        {
-            CheckKernel(input, output, n, t, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
-            return RunTraining(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), input, output, (nint)(n), (nint)(t), (nint)(c), weight, bias, mean, variance, epsilon, null);
-        }
-
+        public static KernelPath ForwardTraining(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon) =>
+            Kernels.ForwardTraining(input, output, [n, t, c], weight, bias, mean, variance, epsilon);
         /// <summary>ForwardTraining on tensors: dims from <paramref name="input"/>'s lengths (NTC, dense row-major); output of the same shape.</summary>
         public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<double> input, Tensors.TensorSpan<double> output, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon)
         {
             Span<int> dims = stackalloc int[3];
-            Span<int> otherDims = stackalloc int[3];
-            ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
-            Span<double> outputSpan = Rt.TensorArgs.Dense(in output, "NTC", nameof(output), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NTC");
-            return ForwardTraining(inputSpan, outputSpan, dims[0], dims[1], dims[2], weight, bias, mean, variance, epsilon);
+            return Kernels.ForwardTraining(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
         }
-
         /// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckKernel(input, output, n, t, c, weight, bias, mean.Length, variance.Length, epsilon, training: true);
-            Rt.Checks.StatisticsOutputs(input, output, mean, nameof(mean), variance, nameof(variance));
-            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), nameof(path));
-            return TrainingCore<TOps>(path, input, output, (nint)(n), (nint)(t), (nint)(c), weight, bias, mean, variance, epsilon, null);
-        }
-
-        /// <summary>Gradient of the loss with respect to <see cref="Weight"/>, accumulated by every Backward (PyTorch semantics: call <see cref="ZeroGrad"/> between steps).</summary>
-        public double[] WeightGrad { get; }
-        /// <summary>Gradient of the loss with respect to <see cref="Bias"/>, accumulated by every Backward.</summary>
-        public double[] BiasGrad { get; }
+        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.ForwardTraining<TOps>(path, input, output, [n, t, c], weight, bias, mean, variance, epsilon);
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
-        public void ZeroGrad() => Rt.LayerState.ZeroGrad(ref _guard, "LayerNormNtc.ZeroGrad", WeightGrad, BiasGrad);
+        public void ZeroGrad() => _layer.ZeroGrad();
 
         /// <summary>
         /// Gradient of the last training-mode Forward: writes dL/dinput into <paramref name="inputGrad"/> (which may be <paramref name="outputGrad"/> or <paramref name="input"/> itself) and adds dL/dweight, dL/dbias
@@ -231,145 +93,42 @@ namespace Layers
         /// when <paramref name="input"/> differs bitwise from that Forward's input at one of 16 positions sampled evenly over the tensor (first and last included; it catches another tensor,
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
-        public void Backward(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c)
-        {
-            int count = CheckShape(input.Length, input.Length, n, t, c);
-            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, t, c");
-            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, t, c");
-            Rt.Checks.Equal(c, _channels, nameof(c), "the layer's channel count");
-            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-            ReadOnlySpan<int> givenDims = stackalloc int[] { n, t, c };
-            // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
-            Rt.CallGuard.EnterExclusive(ref _guard, "LayerNormNtc.Backward");
-            try
-            {
-                Rt.Checks.SavedStatistics(_savedLength, input.Length, nameof(input));
-                Rt.Checks.SavedDims(_savedDims, givenDims, "NTC");
-                Rt.Fingerprint.Check<double>(_fingerprint, input, nameof(input));
-                LastPath = RunBackward(ChooseBackwardPath((nint)(n), (nint)(t), (nint)(c)), input, outputGrad, inputGrad, (nint)(n), (nint)(t), (nint)(c), Weight, _batchStatistic0, _batchStatistic1, _savedEpsilon, false, WeightGrad, BiasGrad);
-            }
-            finally
-            {
-                Rt.CallGuard.ExitExclusive(ref _guard);
-            }
-        }
-
-        void NK.INormalizationLayer<double>.Backward(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, ReadOnlySpan<int> dims)
-        {
-            Rt.Checks.Rank(dims.Length, "NTC", nameof(dims));
-            Backward(input, outputGrad, inputGrad, dims[0], dims[1], dims[2]);
-        }
-
+        public void Backward(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c) => _layer.Backward(input, outputGrad, inputGrad, [n, t, c]);
+        void NK.INormalizationLayer<double>.Backward(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, ReadOnlySpan<int> dims) => _layer.Backward(input, outputGrad, inputGrad, dims);
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NTC, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
-        public void Backward(Tensors.ReadOnlyTensorSpan<double> input, Tensors.ReadOnlyTensorSpan<double> outputGrad, Tensors.TensorSpan<double> inputGrad)
-        {
-            Span<int> dims = stackalloc int[3];
-            Span<int> otherDims = stackalloc int[3];
-            ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
-            ReadOnlySpan<double> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NTC", nameof(outputGrad), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(outputGrad), "NTC");
-            Span<double> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NTC", nameof(inputGrad), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(inputGrad), "NTC");
-            Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2]);
-        }
-
-        private static void CheckBackward(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, int statisticsLength0, int statisticsLength1, double epsilon, int weightGradLength, int biasGradLength, bool constant)
-        {
-            int count = CheckShape(input.Length, input.Length, n, t, c);
-            Rt.Checks.Length(outputGrad.Length, count, "outputGrad", "n, t, c");
-            Rt.Checks.Length(inputGrad.Length, count, "inputGrad", "n, t, c");
-            int parameters = ParameterCount(n, t, c);
-            Rt.Checks.VectorLength(weight.Length, parameters, nameof(weight), "one per channel (c)");
-            Rt.Checks.VectorLength(weightGradLength, parameters, "weightGrad", "one per channel (c)");
-            Rt.Checks.VectorLength(biasGradLength, parameters, "biasGrad", "one per channel (c)");
-            int statistics = StatisticCount(n, t, c);
-            Rt.Checks.VectorLength(statisticsLength0, statistics, "mean", "one per statistic: n, t");
-            Rt.Checks.VectorLength(statisticsLength1, statistics, "variance", "one per statistic: n, t");
-            Rt.Checks.Epsilon(epsilon, nameof(epsilon));
-            Rt.Checks.NoPartialOverlap(input, inputGrad, nameof(inputGrad));
-            Rt.Checks.NoPartialOverlap(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-        }
+        public void Backward(Tensors.ReadOnlyTensorSpan<double> input, Tensors.ReadOnlyTensorSpan<double> outputGrad, Tensors.TensorSpan<double> inputGrad) => _layer.Backward(input, outputGrad, inputGrad);
 
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
-        public static KernelPath BackwardTraining(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double epsilon, Span<double> weightGrad, Span<double> biasGrad)
-        {
-            CheckBackward(input, outputGrad, inputGrad, n, t, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
-            return RunBackward(ChooseBackwardPath((nint)(n), (nint)(t), (nint)(c)), input, outputGrad, inputGrad, (nint)(n), (nint)(t), (nint)(c), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
-        }
-
-        /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double epsilon, Span<double> weightGrad, Span<double> biasGrad) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckBackward(input, outputGrad, inputGrad, n, t, c, weight, mean.Length, variance.Length, epsilon, weightGrad.Length, biasGrad.Length, false);
-            Rt.Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
-            Rt.Checks.PathAvailable(path, ChooseBackwardPath((nint)(n), (nint)(t), (nint)(c)), nameof(path));
-            return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (nint)(n), (nint)(t), (nint)(c), weight, mean, variance, epsilon, false, weightGrad, biasGrad);
-        }
-
-        private static KernelPath RunTraining(KernelPath path, ReadOnlySpan<double> input, Span<double> output, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> beta, Span<double> stat0, Span<double> stat1, double epsilon, double[]? meanResidual) =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, double>.Training(path, new Nest(e_n, e_t, e_c), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        private static KernelPath TrainingCore<TOps>(KernelPath path, ReadOnlySpan<double> input, Span<double> output, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> beta, Span<double> stat0, Span<double> stat1, double epsilon, double[]? meanResidual) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, double>.Training<TOps>(path, new Nest(e_n, e_t, e_c), input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-
-        private static KernelPath RunBackward(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad) =>
-            Rt.AffineBackward<Nest, Rt.StandardizeNorm, double>.Run(path, new Nest(e_n, e_t, e_c), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
-        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, nint e_n, nint e_t, nint e_c, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad) where TOps : struct, Rt.IVector128Ops =>
-            Rt.AffineBackward<Nest, Rt.StandardizeNorm, double>.Run<TOps>(path, new Nest(e_n, e_t, e_c), input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
-        private static KernelPath ChooseBackwardPath(nint e_n, nint e_t, nint e_c) =>
-            NK.Isa.Select<double>((int)global::System.Math.Min(e_c, (nint)int.MaxValue));
-
-        private static void CheckShard(int inputLength, int n, int t, int c, int countLength, int meanLength, int m2Length)
-        {
-            CheckShape(inputLength, inputLength, n, t, c);
-            int statistics = StatisticCount(n, t, c);
-            Rt.Checks.VectorLength(countLength, statistics, "count", "one per statistic: n, t");
-            Rt.Checks.VectorLength(meanLength, statistics, "mean", "one per statistic: n, t");
-            Rt.Checks.VectorLength(m2Length, statistics, "m2", "one per statistic: n, t");
-        }
+        public static KernelPath BackwardTraining(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double epsilon, Span<double> weightGrad, Span<double> biasGrad) =>
+            Kernels.Backward(input, outputGrad, inputGrad, [n, t, c], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
+        /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
+        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double epsilon, Span<double> weightGrad, Span<double> biasGrad) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, [n, t, c], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
 
         /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="Rt.Statistics.Merge(ReadOnlySpan{double}, ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, Span{double}, Span{double})"/>. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
-        public static KernelPath ShardStatistics(ReadOnlySpan<double> input, int n, int t, int c, Span<double> count, Span<double> mean, Span<double> m2)
-        {
-            CheckShard(input.Length, n, t, c, count.Length, mean.Length, m2.Length);
-            Rt.Checks.Disjoint(input, count, nameof(count), nameof(input));
-            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            Rt.Checks.Disjoint(input, m2, nameof(m2), nameof(input));
-            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            return Rt.Forward<Nest, Rt.StandardizeNorm, double>.Moments(ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), new Nest((nint)(n), (nint)(t), (nint)(c)), input, count, mean, m2);
-        }
-
-        /// <summary>ShardStatistics on a tensor: dims from <paramref name="input"/>'s lengths (NTC, dense row-major).</summary>
+        public static KernelPath ShardStatistics(ReadOnlySpan<double> input, int n, int t, int c, Span<double> count, Span<double> mean, Span<double> m2) =>
+            Kernels.ShardStatistics(input, [n, t, c], count, mean, m2);
+        /// <summary>ShardStatistics on tensors: dims from <paramref name="input"/>'s lengths (NTC, dense row-major).</summary>
         public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<double> input, Span<double> count, Span<double> mean, Span<double> m2)
         {
             Span<int> dims = stackalloc int[3];
-            ReadOnlySpan<double> inputSpan = Rt.TensorArgs.Dense(in input, "NTC", nameof(input), dims);
-            return ShardStatistics(inputSpan, dims[0], dims[1], dims[2], count, mean, m2);
+            return Kernels.ShardStatistics(Kernels.Dense(in input, "input", dims), dims, count, mean, m2);
         }
-
-        /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, int n, int t, int c, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckShard(input.Length, n, t, c, count.Length, mean.Length, m2.Length);
-            Rt.Checks.Disjoint(input, count, nameof(count), nameof(input));
-            Rt.Checks.Disjoint(input, mean, nameof(mean), nameof(input));
-            Rt.Checks.Disjoint(input, m2, nameof(m2), nameof(input));
-            Rt.Checks.Disjoint(count, mean, nameof(mean), nameof(count));
-            Rt.Checks.Disjoint(count, m2, nameof(m2), nameof(count));
-            Rt.Checks.Disjoint(mean, m2, nameof(m2), nameof(mean));
-            Rt.Checks.PathAvailable(path, ChoosePath(true, (nint)(n), (nint)(t), (nint)(c)), nameof(path));
-            return ShardCore<TOps>(path, input, (nint)(n), (nint)(t), (nint)(c), count, mean, m2);
-        }
-
-        private static KernelPath ShardCore<TOps>(KernelPath path, ReadOnlySpan<double> input, nint e_n, nint e_t, nint e_c, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
-            Rt.Forward<Nest, Rt.StandardizeNorm, double>.Moments<TOps>(path, new Nest(e_n, e_t, e_c), input, count, mean, m2);
+        /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
+        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, int n, int t, int c, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.ShardStatistics<TOps>(path, input, [n, t, c], count, mean, m2);
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_t, nint e_c) : Rt.IAffineGradientNest<double>
+        private readonly struct Nest(nint e_n, nint e_t, nint e_c) : Rt.ILayerNest<Nest, double>, Rt.IAffineGradientNest<double>
         {
+            public static Rt.LayerShape Shape { get; } = new("LayerNormNtc", "NTC", "C", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards);
+            public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2]);
+            public nint StatisticsExtent => e_c;
+            public nint ApplyExtent => e_c;
+            public nint GradientExtent => e_c;
+            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
+                Rt.AffineBackward<Nest, TK, double>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+
             public int BlockCount => (int)(e_n * e_t);
             public int StatisticCount => 1;
             public int CoefficientCount => 1;

@@ -1,0 +1,377 @@
+using System;
+using System.ComponentModel;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.Arm;
+
+namespace NormKernels.Runtime;
+
+// For generated code only (hidden from IntelliSense): the members mirror the generated layers' public members, documented there.
+#pragma warning disable CS1591
+
+/// <summary>
+/// A generated layer's plan as the shared surface sees it: its <see cref="INest{T}"/> and gradient nests, plus what only
+/// the layer knows: its <see cref="LayerShape"/>, how the extents follow from the dims, the innermost extents that choose
+/// the path, and which backward driver its plan takes. Static members on a struct type argument: no virtual call.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface ILayerNest<TSelf, T> : INest<T> where TSelf : struct, ILayerNest<TSelf, T> where T : unmanaged
+{
+    /// <summary>The layer's shape facts.</summary>
+    static abstract LayerShape Shape { get; }
+
+    /// <summary>The nest for checked dims in layout order.</summary>
+    static abstract TSelf Create(ReadOnlySpan<int> dims);
+
+    /// <summary>The innermost contiguous extents of the statistics, apply and backward passes (they choose the path).</summary>
+    nint StatisticsExtent { get; }
+    nint ApplyExtent { get; }
+    nint GradientExtent { get; }
+
+    /// <summary>The backward of this plan (<see cref="Backward{TNest, TK, T}"/> or <see cref="AffineBackward{TNest, TK, T}"/>).</summary>
+    static abstract KernelPath Backward<TK, TOps>(KernelPath path, TSelf nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad)
+        where TK : struct, INormKind where TOps : struct, IVector128Ops;
+
+    /// <summary>The synchronized backward's first step (plans with <see cref="LayerFeatures.Synchronized"/>).</summary>
+    static virtual KernelPath Sums<TK, TOps>(KernelPath path, TSelf nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
+        where TK : struct, INormKind where TOps : struct, IVector128Ops => throw new NotSupportedException();
+
+    /// <summary>The synchronized backward's second step (plans with <see cref="LayerFeatures.Synchronized"/>).</summary>
+    static virtual KernelPath WithSums<TK, TOps>(KernelPath path, TSelf nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad,
+        ReadOnlySpan<double> sumGradCentered, Span<T> weightGrad, Span<T> biasGrad)
+        where TK : struct, INormKind where TOps : struct, IVector128Ops => throw new NotSupportedException();
+}
+
+/// <summary>
+/// The static kernels of every generated layer on caller-owned buffers: argument checks (every one before any write),
+/// the path choice, and the runtime drivers on the layer's nest. Each has a form with the 128-bit operations and a forced
+/// path given (<c>KernelPath.None</c>: the widest that fits), which the generated <c>...OnPath</c> hooks use.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public abstract class Kernels<TNest, TK, T>
+    where TNest : struct, ILayerNest<TNest, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Generated layers derive a nested class from this one to name it briefly; it has no instances.</summary>
+    protected Kernels() { }
+
+    private static LayerShape Shape => TNest.Shape;
+
+    private static bool Arm => AdvSimd.IsSupported;
+
+    // ------------------------------------------------------------------ paths
+
+    /// <summary>The widest path whose vector fits the innermost extent of every pass that runs.</summary>
+    internal static KernelPath Choose(TNest nest, bool training)
+    {
+        KernelPath apply = Isa.Select<T>(Clamp(nest.ApplyExtent));
+        if (!training) return apply;
+        KernelPath statistics = Isa.Select<T>(Clamp(nest.StatisticsExtent));
+        return statistics < apply ? statistics : apply;
+    }
+
+    internal static KernelPath ChooseBackward(TNest nest) => Isa.Select<T>(Clamp(nest.GradientExtent));
+
+    private static int Clamp(nint extent) => (int)Math.Min(extent, int.MaxValue);
+
+    /// <summary>The chosen path, or the forced one when it is available for these extents.</summary>
+    private static KernelPath Forced(KernelPath forced, KernelPath chosen)
+    {
+        if (forced == KernelPath.None) return chosen;
+        Checks.PathAvailable(forced, chosen, "path");
+        return forced;
+    }
+
+    // ------------------------------------------------------------------ checks shared with the layer object
+
+    internal static void CheckKernel(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, int weight, int bias, int length0, int length1, T epsilon, bool training)
+    {
+        var shape = Shape;
+        shape.Shape(dims, input.Length, output.Length);
+        int parameters = shape.ParameterCount(dims);
+        Checks.VectorLength(weight, parameters, "weight", shape.ParameterText);
+        Checks.VectorLength(bias, parameters, "bias", shape.ParameterText);
+        shape.StatisticLengths(shape.StatisticCount(dims), length0, length1);
+        CheckEpsilon(epsilon);
+        if (training) MoreThanOneValue(dims);
+        Checks.NoPartialOverlap(input, output, "output");
+    }
+
+    internal static void MoreThanOneValue(ReadOnlySpan<int> dims)
+    {
+        if (Shape.Centered) Checks.MoreThanOneValue(Shape.CountPerStatistic(dims), Shape.FirstReduced, Shape.ReducedText);
+    }
+
+    internal static void CheckEpsilon(T epsilon, string name = "epsilon")
+    {
+        // The element type's own overload: the message prints the value as the caller wrote it.
+        if (typeof(T) == typeof(float)) Checks.Epsilon(System.Runtime.CompilerServices.Unsafe.As<T, float>(ref epsilon), name);
+        else Checks.Epsilon(double.CreateTruncating(epsilon), name);
+    }
+
+    internal static void CheckMomentum(T momentum, string name)
+    {
+        if (typeof(T) == typeof(float)) Checks.Momentum(System.Runtime.CompilerServices.Unsafe.As<T, float>(ref momentum), name);
+        else Checks.Momentum(double.CreateTruncating(momentum), name);
+    }
+
+    /// <summary>Shape, lengths and overlaps of a backward call; returns nothing, throws on the first bad argument.</summary>
+    internal static void CheckGradients(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims)
+    {
+        int count = Shape.Shape(dims, input.Length, input.Length);
+        Checks.Length(outputGrad.Length, count, "outputGrad", Shape.DimsText);
+        Checks.Length(inputGrad.Length, count, "inputGrad", Shape.DimsText);
+    }
+
+    internal static void CheckGradientOverlaps(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad)
+    {
+        Checks.NoPartialOverlap(input, inputGrad, "inputGrad");
+        Checks.NoPartialOverlap(outputGrad, inputGrad, "inputGrad", "outputGrad");
+    }
+
+    internal static void CheckParameters(ReadOnlySpan<int> dims, int weight, int weightGrad, int biasGrad)
+    {
+        int parameters = Shape.ParameterCount(dims);
+        Checks.VectorLength(weight, parameters, "weight", Shape.ParameterText);
+        Checks.VectorLength(weightGrad, parameters, "weightGrad", Shape.ParameterText);
+        Checks.VectorLength(biasGrad, parameters, "biasGrad", Shape.ParameterText);
+    }
+
+    internal static void CheckBackward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims, int weight,
+        int length0, int length1, T epsilon, int weightGrad, int biasGrad, bool constant)
+    {
+        CheckGradients(input, outputGrad, inputGrad, dims);
+        CheckParameters(dims, weight, weightGrad, biasGrad);
+        Shape.StatisticLengths(Shape.StatisticCount(dims), length0, length1, running: constant && Shape.BatchReduced);
+        CheckEpsilon(epsilon);
+        CheckGradientOverlaps(input, outputGrad, inputGrad);
+    }
+
+    internal static void CheckBackwardStatistics(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, ReadOnlySpan<int> dims, int weight, int mean,
+        Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
+    {
+        int total = Shape.Shape(dims, input.Length, input.Length);
+        Checks.Length(outputGrad.Length, total, "outputGrad", Shape.DimsText);
+        Checks.VectorLength(weight, Shape.ParameterCount(dims), "weight", Shape.ParameterText);
+        int statistics = Shape.StatisticCount(dims);
+        Checks.VectorLength(mean, statistics, "mean", Shape.StatisticText);
+        Checks.GradientSumOutputs(count, sumGrad, sumGradCentered, statistics, Shape.StatisticText);
+    }
+
+    internal static void CheckBackwardWithStatistics(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims, int weight,
+        int mean, int variance, T epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, int weightGrad, int biasGrad)
+    {
+        CheckGradients(input, outputGrad, inputGrad, dims);
+        CheckParameters(dims, weight, weightGrad, biasGrad);
+        int statistics = Shape.StatisticCount(dims);
+        Checks.VectorLength(mean, statistics, "mean", Shape.StatisticText);
+        Checks.VectorLength(variance, statistics, "variance", Shape.StatisticText);
+        CheckEpsilon(epsilon);
+        Checks.GradientSums(count, sumGrad, sumGradCentered, statistics, Shape.CountPerStatistic(dims), Shape.StatisticText);
+        CheckGradientOverlaps(input, outputGrad, inputGrad);
+    }
+
+    // ------------------------------------------------------------------ forward
+
+    /// <summary>Training forward: batch statistics written (the kind's outputs, <see cref="LayerShape.Outputs"/>), then used to normalize.</summary>
+    public static KernelPath ForwardTraining(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+        Span<T> stat0, Span<T> stat1, T epsilon) =>
+        Arm ? ForwardTraining<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, input, output, dims, weight, bias, stat0, stat1, epsilon)
+            : ForwardTraining<X86Vector128Ops>(KernelPath.None, input, output, dims, weight, bias, stat0, stat1, epsilon);
+
+    public static KernelPath ForwardTraining<TOps>(KernelPath path, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, ReadOnlySpan<T> weight,
+        ReadOnlySpan<T> bias, Span<T> stat0, Span<T> stat1, T epsilon) where TOps : struct, IVector128Ops
+    {
+        CheckKernel(input, output, dims, weight.Length, bias.Length, stat0.Length, stat1.Length, epsilon, training: true);
+        var outputs = Shape.Outputs;
+        Checks.StatisticsOutputs(input, output, stat0, outputs[0], outputs.Length > 1 ? stat1 : default, outputs.Length > 1 ? outputs[1] : null);
+        TNest nest = TNest.Create(dims);
+        path = Forced(path, Choose(nest, true));
+        return Forward<TNest, TK, T>.Training<TOps>(path, nest, input, output, weight, bias, stat0, stat1, epsilon, null);
+    }
+
+    /// <summary>Inference forward with given statistics (layers with running statistics).</summary>
+    public static KernelPath ForwardInference(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon) =>
+        Arm ? ForwardInference<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, input, output, dims, weight, bias, mean, variance, epsilon)
+            : ForwardInference<X86Vector128Ops>(KernelPath.None, input, output, dims, weight, bias, mean, variance, epsilon);
+
+    public static KernelPath ForwardInference<TOps>(KernelPath path, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, ReadOnlySpan<T> weight,
+        ReadOnlySpan<T> bias, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon) where TOps : struct, IVector128Ops
+    {
+        CheckKernel(input, output, dims, weight.Length, bias.Length, mean.Length, variance.Length, epsilon, training: false);
+        TNest nest = TNest.Create(dims);
+        path = Forced(path, Choose(nest, false));
+        return Forward<TNest, TK, T>.Inference<TOps>(path, nest, input, output, weight, bias, mean, variance, epsilon, null);
+    }
+
+    /// <summary>The statistics pass alone, as a shard's mergeable (count, mean, M2) per statistic.</summary>
+    public static KernelPath ShardStatistics(ReadOnlySpan<T> input, ReadOnlySpan<int> dims, Span<double> count, Span<double> mean, Span<double> m2) =>
+        Arm ? ShardStatistics<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, input, dims, count, mean, m2)
+            : ShardStatistics<X86Vector128Ops>(KernelPath.None, input, dims, count, mean, m2);
+
+    public static KernelPath ShardStatistics<TOps>(KernelPath path, ReadOnlySpan<T> input, ReadOnlySpan<int> dims, Span<double> count, Span<double> mean,
+        Span<double> m2) where TOps : struct, IVector128Ops
+    {
+        var shape = Shape;
+        shape.Shape(dims, input.Length, input.Length);
+        int statistics = shape.StatisticCount(dims);
+        Checks.VectorLength(count.Length, statistics, "count", shape.StatisticText);
+        Checks.VectorLength(mean.Length, statistics, "mean", shape.StatisticText);
+        Checks.VectorLength(m2.Length, statistics, "m2", shape.StatisticText);
+        if (typeof(T) == typeof(double))
+        {
+            // Only a double layer's input can share memory with the double outputs.
+            ReadOnlySpan<double> values = MemoryMarshal.Cast<T, double>(input);
+            Checks.Disjoint(values, count, "count", "input");
+            Checks.Disjoint(values, mean, "mean", "input");
+            Checks.Disjoint(values, m2, "m2", "input");
+        }
+        Checks.Disjoint(count, mean, "mean", "count");
+        Checks.Disjoint(count, m2, "m2", "count");
+        Checks.Disjoint(mean, m2, "m2", "mean");
+        TNest nest = TNest.Create(dims);
+        path = Forced(path, Choose(nest, true));
+        return Forward<TNest, TK, T>.Moments<TOps>(path, nest, input, count, mean, m2);
+    }
+
+    /// <summary>AdaIN: <paramref name="styleDims"/> are the style's extents along the reduced axes, in layout order.</summary>
+    public static KernelPath AdaptiveForward(ReadOnlySpan<T> content, ReadOnlySpan<T> style, Span<T> output, ReadOnlySpan<int> dims, ReadOnlySpan<int> styleDims, T epsilon) =>
+        Arm ? AdaptiveForward<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, content, style, output, dims, styleDims, epsilon)
+            : AdaptiveForward<X86Vector128Ops>(KernelPath.None, content, style, output, dims, styleDims, epsilon);
+
+    public static KernelPath AdaptiveForward<TOps>(KernelPath path, ReadOnlySpan<T> content, ReadOnlySpan<T> style, Span<T> output, ReadOnlySpan<int> dims,
+        ReadOnlySpan<int> styleDims, T epsilon) where TOps : struct, IVector128Ops
+    {
+        var shape = Shape;
+        shape.Rank(dims.Length);
+        string[] names = shape.StyleNames;
+        Span<int> full = stackalloc int[dims.Length];
+        for (int i = 0, s = 0; i < dims.Length; i++)
+        {
+            Checks.Positive(dims[i], shape.Names[i]);
+            full[i] = shape.IsReduced(i) ? styleDims[s++] : dims[i];
+        }
+        for (int i = 0; i < dims.Length; i++) if (shape.IsReduced(i)) Checks.Positive(full[i], names[i]);
+        int count = 1;
+        for (int i = 0; i < dims.Length; i++) count = Checks.Multiply(count, dims[i], shape.Names[i], shape.DimsText);
+        Checks.Length(content.Length, count, "content", shape.DimsText);
+        Checks.Length(output.Length, count, "output", shape.DimsText);
+        int styleCount = 1;
+        for (int i = 0; i < dims.Length; i++) styleCount = Checks.Multiply(styleCount, full[i], names[i], shape.StyleText);
+        Checks.Length(style.Length, styleCount, "style", shape.StyleText);
+        CheckEpsilon(epsilon);
+        Checks.NoPartialOverlap(content, output, "output");
+        Checks.Disjoint(style, output, "style", "output");
+        TNest nest = TNest.Create(dims), styleNest = TNest.Create(full);
+        // The widest path whose vector fits the content's passes and the style's statistics pass.
+        KernelPath contentPath = Choose(nest, true), stylePath = Choose(styleNest, true);
+        path = Forced(path, stylePath < contentPath ? stylePath : contentPath);
+        return Forward<TNest, TK, T>.Adaptive<TOps>(path, nest, styleNest, content, style, output, epsilon);
+    }
+
+    /// <summary>AdaIN on tensors: the style has the content's kept extents; the output the content's shape.</summary>
+    public static KernelPath AdaptiveForward(ReadOnlyTensorSpan<T> content, ReadOnlyTensorSpan<T> style, TensorSpan<T> output, T epsilon)
+    {
+        var shape = Shape;
+        int rank = shape.Layout.Length;
+        Span<int> dims = stackalloc int[rank];
+        Span<int> styleDims = stackalloc int[rank];
+        Span<int> outputDims = stackalloc int[rank];
+        ReadOnlySpan<T> contentSpan = TensorArgs.Dense(in content, shape.Layout, "content", dims);
+        ReadOnlySpan<T> styleSpan = TensorArgs.Dense(in style, shape.Layout, "style", styleDims);
+        Span<T> outputSpan = TensorArgs.Dense(in output, shape.Layout, "output", outputDims);
+        TensorArgs.SameShape(dims, outputDims, "output", shape.Layout);
+        Span<int> reducedDims = stackalloc int[rank];
+        int reduced = 0;
+        for (int i = 0; i < rank; i++)
+        {
+            if (shape.IsReduced(i)) reducedDims[reduced++] = styleDims[i];
+            else Checks.SameDim(styleDims[i], dims[i], "style", shape.Layout[i], "content");
+        }
+        return AdaptiveForward(contentSpan, styleSpan, outputSpan, dims, reducedDims[..reduced], epsilon);
+    }
+
+    // ------------------------------------------------------------------ backward
+
+    /// <summary>Backward of a forward with statistics <paramref name="stat0"/>, <paramref name="stat1"/>; with
+    /// <paramref name="constant"/> they are held constant (the running statistics of an inference forward).</summary>
+    public static KernelPath Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<T> weight,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad) =>
+        Arm ? Backward<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, input, outputGrad, inputGrad, dims, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
+            : Backward<X86Vector128Ops>(KernelPath.None, input, outputGrad, inputGrad, dims, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+
+    public static KernelPath Backward<TOps>(KernelPath path, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad)
+        where TOps : struct, IVector128Ops
+    {
+        CheckBackward(input, outputGrad, inputGrad, dims, weight.Length, stat0.Length, stat1.Length, epsilon, weightGrad.Length, biasGrad.Length, constant);
+        Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
+        TNest nest = TNest.Create(dims);
+        path = Forced(path, ChooseBackward(nest));
+        return TNest.Backward<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+    }
+
+    /// <summary>Synchronized backward, step 1, on caller-owned buffers.</summary>
+    public static KernelPath BackwardStatistics(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<T> weight, ReadOnlySpan<T> mean,
+        Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) =>
+        Arm ? BackwardStatistics<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, input, outputGrad, dims, weight, mean, count, sumGrad, sumGradCentered)
+            : BackwardStatistics<X86Vector128Ops>(KernelPath.None, input, outputGrad, dims, weight, mean, count, sumGrad, sumGradCentered);
+
+    public static KernelPath BackwardStatistics<TOps>(KernelPath path, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<T> weight,
+        ReadOnlySpan<T> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TOps : struct, IVector128Ops
+    {
+        CheckBackwardStatistics(input, outputGrad, dims, weight.Length, mean.Length, count, sumGrad, sumGradCentered);
+        TNest nest = TNest.Create(dims);
+        path = Forced(path, ChooseBackward(nest));
+        return TNest.Sums<TK, TOps>(path, nest, input, outputGrad, weight, mean, count, sumGrad, sumGradCentered);
+    }
+
+    /// <summary>Synchronized backward, step 2, on caller-owned buffers.</summary>
+    public static KernelPath BackwardWithStatistics(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<T> weight,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered,
+        Span<T> weightGrad, Span<T> biasGrad) =>
+        Arm ? BackwardWithStatistics<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, input, outputGrad, inputGrad, dims, weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad)
+            : BackwardWithStatistics<X86Vector128Ops>(KernelPath.None, input, outputGrad, inputGrad, dims, weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
+
+    public static KernelPath BackwardWithStatistics<TOps>(KernelPath path, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad,
+        ReadOnlySpan<double> sumGradCentered, Span<T> weightGrad, Span<T> biasGrad) where TOps : struct, IVector128Ops
+    {
+        CheckBackwardWithStatistics(input, outputGrad, inputGrad, dims, weight.Length, mean.Length, variance.Length, epsilon, count, sumGrad, sumGradCentered,
+            weightGrad.Length, biasGrad.Length);
+        TNest nest = TNest.Create(dims);
+        path = Forced(path, ChooseBackward(nest));
+        return TNest.WithSums<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
+    }
+
+    /// <summary>The number of statistics for these dims.</summary>
+    public static int StatisticCount(ReadOnlySpan<int> dims) => Shape.StatisticCount(dims);
+
+    // ------------------------------------------------------------------ tensors
+
+    /// <summary>A tensor argument's span and dims (dense, row-major, the layout's rank).</summary>
+    public static ReadOnlySpan<T> Dense(in ReadOnlyTensorSpan<T> tensor, string name, scoped Span<int> dims) => TensorArgs.Dense(in tensor, Shape.Layout, name, dims);
+
+    public static Span<T> Dense(in TensorSpan<T> tensor, string name, scoped Span<int> dims) => TensorArgs.Dense(in tensor, Shape.Layout, name, dims);
+
+    /// <summary>A second tensor of the call: the same shape as the first's <paramref name="dims"/>.</summary>
+    public static ReadOnlySpan<T> DenseLike(in ReadOnlyTensorSpan<T> tensor, string name, scoped ReadOnlySpan<int> dims)
+    {
+        Span<int> other = stackalloc int[dims.Length];
+        ReadOnlySpan<T> span = TensorArgs.Dense(in tensor, Shape.Layout, name, other);
+        TensorArgs.SameShape(dims, other, name, Shape.Layout);
+        return span;
+    }
+
+    public static Span<T> DenseLike(in TensorSpan<T> tensor, string name, scoped ReadOnlySpan<int> dims)
+    {
+        Span<int> other = stackalloc int[dims.Length];
+        Span<T> span = TensorArgs.Dense(in tensor, Shape.Layout, name, other);
+        TensorArgs.SameShape(dims, other, name, Shape.Layout);
+        return span;
+    }
+}

@@ -1,0 +1,339 @@
+using System;
+using System.Buffers;
+using System.ComponentModel;
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace NormKernels.Runtime;
+
+// For generated code only (hidden from IntelliSense): the members mirror the generated layers' public members, documented there.
+#pragma warning disable CS1591
+
+/// <summary>
+/// The state and the instance calls of a generated layer, shared by every layer: parameters, running statistics, the
+/// saved batch statistics, dims and input fingerprint a training Forward leaves for Backward, the thread guard. The
+/// generated class holds one and forwards its public members here; the kernels run on its nest
+/// (<typeparamref name="TNest"/>) and kind (<typeparamref name="TK"/>) as struct type arguments.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed class NormLayer<TNest, TK, T>
+    where TNest : struct, ILayerNest<TNest, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly int _size;
+    private T _epsilon;
+    private T _momentum;
+    private T[] _statistic0 = Array.Empty<T>();
+    private T[] _statistic1 = Array.Empty<T>();
+    private T[] _meanResidual = Array.Empty<T>(); // mean - (T)mean: the batch mean in double, for Backward
+    private long _savedLength = -1;
+    private T _savedEpsilon;
+    // What Backward checks its arguments against: the dims and sampled input elements of the last training Forward.
+    private readonly int[] _savedDims;
+    private readonly T[] _fingerprint = new T[Fingerprint.Count];
+    // The thread contract (see the layer's remarks): > 0 inference Forward calls running, -1 a call that writes the state.
+    private int _guard;
+
+    private static LayerShape Shape => TNest.Shape;
+
+    /// <summary>The layer with <paramref name="size"/> (channels or normalizedSize, named <paramref name="sizeName"/>; 0 and
+    /// null when the layer has neither) and <paramref name="runningSize"/> running statistics (0: none).</summary>
+    public NormLayer(int size, string? sizeName, T epsilon, T momentum, int runningSize)
+    {
+        var shape = Shape;
+        if (sizeName is not null)
+        {
+            Checks.Size(size, sizeName);
+            if (shape.Groups > 0 && shape.Affine != AffineMode.Elementwise) Checks.Divisible(size, shape.Groups, sizeName);
+        }
+        Kernels<TNest, TK, T>.CheckEpsilon(epsilon);
+        if (shape.BatchReduced) Kernels<TNest, TK, T>.CheckMomentum(momentum, "momentum");
+        _size = size;
+        _epsilon = epsilon;
+        _momentum = momentum;
+        _savedDims = new int[shape.Layout.Length];
+        int parameters = shape.Affine == AffineMode.None ? 0 : size;
+        Weight = new T[parameters];
+        Weight.AsSpan().Fill(T.One);
+        Bias = new T[parameters];
+        WeightGrad = new T[parameters];
+        BiasGrad = new T[parameters];
+        if (shape.BatchReduced)
+        {
+            RunningMean = new T[runningSize];
+            RunningVar = new T[runningSize];
+            RunningVar.AsSpan().Fill(T.One);
+        }
+    }
+
+    public T[] Weight { get; }
+    public T[] Bias { get; }
+    public T[] WeightGrad { get; }
+    public T[] BiasGrad { get; }
+    public T[]? RunningMean { get; }
+    public T[]? RunningVar { get; }
+    public bool Training { get; set; } = true;
+    public KernelPath LastPath { get; private set; }
+
+    public T Epsilon
+    {
+        get => _epsilon;
+        set { Kernels<TNest, TK, T>.CheckEpsilon(value, "Epsilon"); _epsilon = value; }
+    }
+
+    public T Momentum
+    {
+        get => _momentum;
+        set { Kernels<TNest, TK, T>.CheckMomentum(value, "Momentum"); _momentum = value; }
+    }
+
+    /// <summary>The saved batch statistics of the last training Forward (the kind's outputs in order).</summary>
+    public ReadOnlySpan<T> Statistic0 => _statistic0;
+    public ReadOnlySpan<T> Statistic1 => _statistic1;
+
+    private ReadOnlySpan<T> Stat1(T[] array) => Shape.Outputs.Length > 1 ? array : default;
+
+    // ------------------------------------------------------------------ forward
+
+    /// <summary>Forward: training (batch statistics, saved for Backward; running statistics updated) or inference.</summary>
+    public void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims)
+    {
+        var shape = Shape;
+        shape.Shape(dims, input.Length, output.Length);
+        shape.LayerSize(dims, _size);
+        Checks.NoPartialOverlap(input, output, "output");
+        bool training = Training; // read once: it decides the checks and the path
+        if (!training && shape.BatchReduced)
+        {
+            // Inference reads the running statistics: shared with other inference calls, never with a call that updates them.
+            CallGuard.EnterShared(ref _guard, shape.Calls[1]);
+            try
+            {
+                TNest nest = TNest.Create(dims);
+                LastPath = Forward<TNest, TK, T>.Inference(Kernels<TNest, TK, T>.Choose(nest, false), nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null);
+            }
+            finally
+            {
+                CallGuard.ExitShared(ref _guard);
+            }
+            return;
+        }
+        if (training) Kernels<TNest, TK, T>.MoreThanOneValue(dims);
+        int statistics = shape.StatisticCount(dims);
+        if (!training)
+        {
+            // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
+            CallGuard.EnterShared(ref _guard, shape.Calls[1]);
+            T[] scratch0 = ArrayPool<T>.Shared.Rent(statistics);
+            T[] scratch1 = ArrayPool<T>.Shared.Rent(statistics);
+            try
+            {
+                TNest nest = TNest.Create(dims);
+                LastPath = Forward<TNest, TK, T>.Training(Kernels<TNest, TK, T>.Choose(nest, true), nest, input, output, Weight, Bias,
+                    scratch0.AsSpan(0, statistics), shape.Outputs.Length > 1 ? scratch1.AsSpan(0, statistics) : default, _epsilon, null);
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(scratch0);
+                ArrayPool<T>.Shared.Return(scratch1);
+                CallGuard.ExitShared(ref _guard);
+            }
+            return;
+        }
+        // Saves statistics, dims and fingerprint for Backward (and updates the running statistics): this instance alone.
+        CallGuard.EnterExclusive(ref _guard, shape.Calls[0]);
+        try
+        {
+            // Every field read once: the kernel writes through pointers into these very arrays.
+            T[] statistic0 = LayerState.Sized(ref _statistic0, statistics);
+            T[] statistic1 = shape.Outputs.Length > 1 ? LayerState.Sized(ref _statistic1, statistics) : _statistic1;
+            T[]? meanResidual = shape.Centered ? LayerState.Sized(ref _meanResidual, statistics) : null;
+            T epsilon = _epsilon;
+            // The input as given, before the kernel runs (in place, it is overwritten).
+            Fingerprint.Take(input, _fingerprint);
+            _savedLength = -1;
+            TNest nest = TNest.Create(dims);
+            LastPath = Forward<TNest, TK, T>.Training(Kernels<TNest, TK, T>.Choose(nest, true), nest, input, output, Weight, Bias,
+                statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual);
+            LayerState.SaveDims(_savedDims, dims);
+            _savedLength = input.Length;
+            _savedEpsilon = epsilon;
+            // PyTorch's update: the running variance takes the unbiased batch variance.
+            if (shape.BatchReduced)
+                LayerState.UpdateRunning(RunningMean!, RunningVar!, statistic0, statistic1, meanResidual, shape.CountPerStatistic(dims), double.CreateTruncating(_momentum));
+        }
+        finally
+        {
+            CallGuard.ExitExclusive(ref _guard);
+        }
+    }
+
+    /// <summary>Forward on tensors: dims from the input's lengths; the output of the same shape.</summary>
+    public void Forward(ReadOnlyTensorSpan<T> input, TensorSpan<T> output)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        ReadOnlySpan<T> inputSpan = Kernels<TNest, TK, T>.Dense(in input, "input", dims);
+        Span<T> outputSpan = Kernels<TNest, TK, T>.DenseLike(in output, "output", dims);
+        Forward(inputSpan, outputSpan, dims);
+    }
+
+    /// <summary>Training forward with merged statistics (synchronized BatchNorm).</summary>
+    public void ForwardWithStatistics(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2)
+    {
+        var shape = Shape;
+        shape.Shape(dims, input.Length, output.Length);
+        shape.LayerSize(dims, _size);
+        Checks.NoPartialOverlap(input, output, "output");
+        int statistics = shape.StatisticCount(dims);
+        Checks.MergedStatistics(count, mean, m2, statistics, shape.StatisticText);
+        // Saves statistics and updates the running ones: this instance alone.
+        CallGuard.EnterExclusive(ref _guard, shape.Calls[4]);
+        try
+        {
+            // Every field read once: the kernel reads through pointers into these very arrays.
+            T[] statistic0 = LayerState.Sized(ref _statistic0, statistics);
+            T[] statistic1 = LayerState.Sized(ref _statistic1, statistics);
+            T[] meanResidual = LayerState.Sized(ref _meanResidual, statistics);
+            for (int stat = 0; stat < statistics; stat++)
+            {
+                statistic0[stat] = T.CreateTruncating(mean[stat]);
+                meanResidual[stat] = T.CreateTruncating(mean[stat] - double.CreateTruncating(statistic0[stat]));
+                statistic1[stat] = T.CreateTruncating(Statistics.Variance(count[stat], m2[stat]));
+            }
+            Fingerprint.Take(input, _fingerprint);
+            LayerState.SaveDims(_savedDims, dims);
+            // Its backward needs gradient sums added across the shards: Backward refuses (it would be the local gradient);
+            // BackwardStatistics and BackwardWithStatistics give it.
+            _savedLength = Checks.SynchronizedForward;
+            TNest nest = TNest.Create(dims);
+            LastPath = Forward<TNest, TK, T>.Inference(Kernels<TNest, TK, T>.Choose(nest, false), nest, input, output, Weight, Bias, statistic0, statistic1, _epsilon, meanResidual);
+            // PyTorch's update (SyncBatchNorm too): the running variance takes the unbiased variance over the total count.
+            double momentum = double.CreateTruncating(_momentum);
+            T[] runningMean = RunningMean!, runningVar = RunningVar!;
+            for (int stat = 0; stat < statistics; stat++)
+            {
+                runningMean[stat] = T.CreateTruncating((1d - momentum) * double.CreateTruncating(runningMean[stat]) + momentum * mean[stat]);
+                runningVar[stat] = T.CreateTruncating((1d - momentum) * double.CreateTruncating(runningVar[stat]) + momentum * Statistics.UnbiasedVariance(count[stat], m2[stat]));
+            }
+        }
+        finally
+        {
+            CallGuard.ExitExclusive(ref _guard);
+        }
+    }
+
+    /// <summary>AdaIN with the layer's epsilon; LastPath tells the path that ran.</summary>
+    public void AdaptiveForward(ReadOnlySpan<T> content, ReadOnlySpan<T> style, Span<T> output, ReadOnlySpan<int> dims, ReadOnlySpan<int> styleDims) =>
+        LastPath = Kernels<TNest, TK, T>.AdaptiveForward(content, style, output, dims, styleDims, _epsilon);
+
+    // ------------------------------------------------------------------ backward
+
+    /// <summary>Zeroes WeightGrad and BiasGrad, holding the instance alone.</summary>
+    public void ZeroGrad() => LayerState.ZeroGrad(ref _guard, Shape.Calls[3], WeightGrad, BiasGrad);
+
+    /// <summary>Backward of the last training Forward (or, with running statistics and Training false, of the inference forward).</summary>
+    public void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims)
+    {
+        var shape = Shape;
+        Kernels<TNest, TK, T>.CheckGradients(input, outputGrad, inputGrad, dims);
+        shape.LayerSize(dims, _size);
+        Kernels<TNest, TK, T>.CheckGradientOverlaps(input, outputGrad, inputGrad);
+        // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
+        CallGuard.EnterExclusive(ref _guard, shape.Calls[2]);
+        try
+        {
+            TNest nest = TNest.Create(dims);
+            KernelPath path = Kernels<TNest, TK, T>.ChooseBackward(nest);
+            if (shape.BatchReduced && !Training)
+            {
+                LastPath = Run(path, nest, input, outputGrad, inputGrad, RunningMean, RunningVar, _epsilon, true);
+                return;
+            }
+            Checks.SavedStatistics(_savedLength, input.Length, "input");
+            Checks.SavedDims(_savedDims, dims, shape.Layout);
+            Fingerprint.Check<T>(_fingerprint, input, "input");
+            LastPath = Run(path, nest, input, outputGrad, inputGrad, _statistic0, Stat1(_statistic1), _savedEpsilon, false);
+        }
+        finally
+        {
+            CallGuard.ExitExclusive(ref _guard);
+        }
+    }
+
+    private KernelPath Run(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> stat0,
+        ReadOnlySpan<T> stat1, T epsilon, bool constant) =>
+        System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
+            ? TNest.Backward<TK, AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, Weight, stat0, stat1, epsilon, constant, WeightGrad, BiasGrad)
+            : TNest.Backward<TK, X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, Weight, stat0, stat1, epsilon, constant, WeightGrad, BiasGrad);
+
+    /// <summary>Backward on tensors: dims from the input's lengths; outputGrad and inputGrad of the same shape.</summary>
+    public void Backward(ReadOnlyTensorSpan<T> input, ReadOnlyTensorSpan<T> outputGrad, TensorSpan<T> inputGrad)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        ReadOnlySpan<T> inputSpan = Kernels<TNest, TK, T>.Dense(in input, "input", dims);
+        ReadOnlySpan<T> outputGradSpan = Kernels<TNest, TK, T>.DenseLike(in outputGrad, "outputGrad", dims);
+        Span<T> inputGradSpan = Kernels<TNest, TK, T>.DenseLike(in inputGrad, "inputGrad", dims);
+        Backward(inputSpan, outputGradSpan, inputGradSpan, dims);
+    }
+
+    /// <summary>The synchronized backward differentiates the last ForwardWithStatistics: same dims, same input.</summary>
+    private void CheckSynchronized(ReadOnlySpan<T> input, ReadOnlySpan<int> dims)
+    {
+        Checks.SynchronizedStatistics(_savedLength, _savedDims, dims, Shape.Layout);
+        Fingerprint.Check<T>(_fingerprint, input, "input");
+    }
+
+    /// <summary>Synchronized backward, step 1, after ForwardWithStatistics.</summary>
+    public void BackwardStatistics(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, ReadOnlySpan<int> dims, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
+    {
+        var shape = Shape;
+        shape.Rank(dims.Length);
+        Kernels<TNest, TK, T>.CheckBackwardStatistics(input, outputGrad, dims, Weight.Length, shape.StatisticCount(dims), count, sumGrad, sumGradCentered);
+        shape.LayerSize(dims, _size);
+        // Reads the saved statistics: this instance alone.
+        CallGuard.EnterExclusive(ref _guard, shape.Calls[5]);
+        try
+        {
+            CheckSynchronized(input, dims);
+            // The kernels read the statistics through the arrays read here, whose lengths are checked: never through a field another call may replace.
+            T[] savedMean = _statistic0;
+            Checks.SynchronizedStatisticsLength(savedMean.Length, shape.StatisticCount(dims));
+            TNest nest = TNest.Create(dims);
+            LastPath = System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
+                ? TNest.Sums<TK, AdvSimdVector128Ops<AdvSimdIntrinsics>>(Kernels<TNest, TK, T>.ChooseBackward(nest), nest, input, outputGrad, Weight, savedMean, count, sumGrad, sumGradCentered)
+                : TNest.Sums<TK, X86Vector128Ops>(Kernels<TNest, TK, T>.ChooseBackward(nest), nest, input, outputGrad, Weight, savedMean, count, sumGrad, sumGradCentered);
+        }
+        finally
+        {
+            CallGuard.ExitExclusive(ref _guard);
+        }
+    }
+
+    /// <summary>Synchronized backward, step 2, with the sums of every shard added.</summary>
+    public void BackwardWithStatistics(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<double> count,
+        ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered)
+    {
+        var shape = Shape;
+        int statistics = shape.StatisticCount(dims);
+        Kernels<TNest, TK, T>.CheckBackwardWithStatistics(input, outputGrad, inputGrad, dims, Weight.Length, statistics, statistics, _epsilon, count, sumGrad,
+            sumGradCentered, WeightGrad.Length, BiasGrad.Length);
+        shape.LayerSize(dims, _size);
+        // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
+        CallGuard.EnterExclusive(ref _guard, shape.Calls[6]);
+        try
+        {
+            CheckSynchronized(input, dims);
+            T[] savedMean = _statistic0, savedVariance = _statistic1;
+            Checks.SynchronizedStatisticsLength(savedMean.Length, statistics);
+            Checks.SynchronizedStatisticsLength(savedVariance.Length, statistics);
+            TNest nest = TNest.Create(dims);
+            KernelPath path = Kernels<TNest, TK, T>.ChooseBackward(nest);
+            LastPath = System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
+                ? TNest.WithSums<TK, AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, Weight, savedMean, savedVariance, _epsilon, count, sumGrad, sumGradCentered, WeightGrad, BiasGrad)
+                : TNest.WithSums<TK, X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, Weight, savedMean, savedVariance, _epsilon, count, sumGrad, sumGradCentered, WeightGrad, BiasGrad);
+        }
+        finally
+        {
+            CallGuard.ExitExclusive(ref _guard);
+        }
+    }
+}
