@@ -43,21 +43,15 @@ internal static partial class Emitter
         /// <summary>A literal of the element type.</summary>
         public string Literal(double value) => Spec.IsDouble ? Literals.Double(value) : Literals.Float(value);
 
-
         /// <summary>The batch statistics the kind keeps (its model entry's outputs).</summary>
         public IReadOnlyList<StatisticOutput> Outputs => Plan.Kind.Outputs.ToList();
 
         /// <summary>The kind's statistics as parameters of <paramref name="spanType"/>: "Span&lt;float&gt; mean, Span&lt;float&gt; variance".</summary>
         public string OutputParams(string spanType) => string.Join(", ", Outputs.Select(o => spanType + " " + o.Parameter));
 
-        /// <summary>The kind's statistics' parameter names: "mean, variance".</summary>
-        public string OutputArgs => string.Join(", ", Outputs.Select(o => o.Parameter));
-
         /// <summary>The drivers' two statistic slots (stat0, stat1) from <paramref name="names"/>, "default" past the kind's outputs.</summary>
         public string Slots(params string[] names) => string.Join(", ", Enumerable.Range(0, 2).Select(i => i < Outputs.Count ? names[i] : "default"));
 
-        /// <summary>The mean's residual argument: <paramref name="name"/> where the kind keeps one, else null.</summary>
-        public string Residual(string name) => Plan.Kind.Centered ? name : "null";
         public KernelPlan Plan { get; }
         public List<PlanAxis> Axes { get; }
 
@@ -77,17 +71,8 @@ internal static partial class Emitter
         public string DimParams => string.Join(", ", Dims.Select(d => "int " + d));
         public string DimArgs => string.Join(", ", Dims);
 
-        /// <summary>"dims[0], dims[1], ...": the dims read from a tensor, in layout order.</summary>
-        public string DimsFromArray => string.Join(", ", Spec.Layout.Select((_, i) => "dims[" + Literals.Int(i) + "]"));
-
         public string SampleDimsText => string.Join(", ", Spec.Layout.Where(l => l != LayoutGrammar.Batch).Select(l => char.ToLowerInvariant(l).ToString()));
 
-        /// <summary>The parameter blamed when the reduced dims give one value per statistic: the first reduced dim.</summary>
-        public string FirstReducedDim => char.ToLowerInvariant(Axes.First(a => a.Reduced).Letter).ToString();
-
-        public string FirstSampleDim => char.ToLowerInvariant(Spec.Layout.First(l => l != LayoutGrammar.Batch)).ToString();
-
-        public string ReducedDimsText => string.Join(", ", Axes.Where(a => a.Reduced).Select(a => AxisText(a)));
         public string KeptText => Axes.Any(a => !a.Reduced) ? string.Join(", ", Axes.Where(a => !a.Reduced).Select(a => AxisText(a))) : "a single statistic";
 
         private static string AxisText(PlanAxis a) =>
@@ -96,25 +81,8 @@ internal static partial class Emitter
         public string ParamShapeText => Spec.IsPerChannel ? "one per channel (c)"
             : Spec.IsElementwise ? "one per element of a sample (" + SampleDimsText + ", layout order)" : "empty (no affine parameters)";
 
-        public string ParameterCountExpr => Spec.IsPerChannel ? "c"
-            : Spec.IsElementwise ? DimProducts.Checked(Spec.Layout.Where(l => l != LayoutGrammar.Batch).Select(l => char.ToLowerInvariant(l).ToString()), SampleDimsText)
-            : "0";
-
-        /// <summary>The checked product (an int expression) of every dim, described as "n, c, h, w".</summary>
-        public string CheckedCount => DimProducts.Checked(Dims, DimArgs);
-
-        /// <summary>The checked product of the extents of <paramref name="axes"/>, each blamed on its dim (a group axis on c).</summary>
-        public string CheckedExtents(IEnumerable<PlanAxis> axes, string text) =>
-            DimProducts.Checked(axes.Select(a => (a.Extent, char.ToLowerInvariant(a.Letter).ToString(),
-                a.Name == Planning.Planner.GroupAxis || a.Name == Planning.Planner.ChannelsPerGroupAxis ? AxisText(a) : (string?)null)), text);
-
         public string ExtentParams => string.Join(", ", Axes.Select(a => "nint e_" + a.Name));
         public string ExtentArgs => string.Join(", ", Axes.Select(a => "e_" + a.Name));
-        public string ExtentArgsFromDims => string.Join(", ", Axes.Select(a => "(nint)(" + a.Extent + ")"));
-
-
-
-        public string Clamp(string nintExpr) => "(int)global::System.Math.Min(" + nintExpr + ", (nint)int.MaxValue)";
 
         /// <summary>The extent of axis <paramref name="i"/> inside generated methods.</summary>
         public string E(int i) => "e_" + Axes[i].Name;
@@ -144,7 +112,6 @@ internal static partial class Emitter
         /// <summary>Product of the extents of the axes inside a block that satisfy <paramref name="member"/>.</summary>
         public string InnerProduct(Func<PlanAxis, bool> member) =>
             Product(Enumerable.Range(0, Axes.Count).Where(j => !Axes[j].Block && member(Axes[j])));
-
 
         public string StatInnerExtent => SegmentExtent(Plan.StatSegments[Plan.StatSegments.Count - 1]);
         public string ApplyInnerExtent => SegmentExtent(Plan.ApplySegments[Plan.ApplySegments.Count - 1]);

@@ -60,6 +60,10 @@ internal static partial class Emitter
         w.Line();
     }
 
+    private static string StatFirstExtent(Context ctx) => ctx.SegmentExtent(ctx.Plan.StatSegments[0]);
+
+    private static string ApplyFirstExtent(Context ctx) => ctx.SegmentExtent(ctx.Plan.ApplySegments[0]);
+
     private static string Bool(bool value) => value ? "true" : "false";
 
     /// <summary>
@@ -111,9 +115,4 @@ internal static partial class Emitter
     /// <summary>The runtime type of the layer's norm kind, the type argument its nests and drivers take.</summary>
     private static string KindType(Context ctx) => Rt + "." + ctx.Plan.Kind.RuntimeType;
 
-    /// <summary>The shared forward driver of this layer: <c>Forward&lt;Nest, Kind, T&gt;</c>.</summary>
-    private static string ForwardDriver(Context ctx) => Rt + ".Forward<" + NestType + ", " + KindType(ctx) + ", " + ctx.T + ">";
-
-    /// <summary>A new nest over the extents in scope (<c>e_*</c>).</summary>
-    private static string NewNest(Context ctx) => "new " + NestType + "(" + ctx.ExtentArgs + ")";
 }
