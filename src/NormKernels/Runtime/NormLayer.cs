@@ -3,6 +3,7 @@ using System.Buffers;
 using System.ComponentModel;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace NormKernels.Runtime;
 
@@ -95,6 +96,7 @@ public sealed class NormLayer<TNest, TK, T>
     // ------------------------------------------------------------------ forward
 
     /// <summary>Forward: training (batch statistics, saved for Backward; running statistics updated) or inference.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims)
     {
         var shape = Shape;
@@ -231,6 +233,7 @@ public sealed class NormLayer<TNest, TK, T>
     public void ZeroGrad() => LayerState.ZeroGrad(ref _guard, Shape.Calls[3], WeightGrad, BiasGrad);
 
     /// <summary>Backward of the last training Forward (or, with running statistics and Training false, of the inference forward).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims)
     {
         var shape = Shape;
