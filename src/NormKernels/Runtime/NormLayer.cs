@@ -125,18 +125,19 @@ public sealed class NormLayer<TNest, TK, T>
         {
             // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
             CallGuard.EnterShared(ref _guard, shape.Calls[1]);
+            bool two = shape.Outputs.Length > 1;
             T[] scratch0 = ArrayPool<T>.Shared.Rent(statistics);
-            T[] scratch1 = ArrayPool<T>.Shared.Rent(statistics);
+            T[]? scratch1 = two ? ArrayPool<T>.Shared.Rent(statistics) : null;
             try
             {
                 TNest nest = TNest.Create(dims);
                 LastPath = Forward<TNest, TK, T>.Training(Kernels<TNest, TK, T>.Choose(nest, true), nest, input, output, Weight, Bias,
-                    scratch0.AsSpan(0, statistics), shape.Outputs.Length > 1 ? scratch1.AsSpan(0, statistics) : default, _epsilon, null);
+                    scratch0.AsSpan(0, statistics), two ? scratch1.AsSpan(0, statistics) : default, _epsilon, null);
             }
             finally
             {
                 ArrayPool<T>.Shared.Return(scratch0);
-                ArrayPool<T>.Shared.Return(scratch1);
+                if (scratch1 is not null) ArrayPool<T>.Shared.Return(scratch1);
                 CallGuard.ExitShared(ref _guard);
             }
             return;
