@@ -35,7 +35,7 @@ internal static class GeneratedNames
         "BackwardGroup", "BackwardInference", "BackwardInferenceOnPath", "BackwardOnPath", "BackwardTraining", "BackwardTrainingOnPath",
         "ChooseBackwardPath", "ForwardColumns", "ForwardCore", "ForwardInferenceOnPath", "ForwardOnPath", "ForwardTrainingOnPath",
         "GradientApplyChunk", "GradientChunk", "InferenceBlock", "RunBackward", "ShardBlock", "ShardCore", "ShardStatisticsOnPath",
-        "StatisticsChunk", "TrainingBlock", "Nest", "Kernels",
+        "StatisticsChunk", "TrainingBlock", "Nest", "Kernels", "Layout",
         "BackwardStatisticsOnPath", "BackwardWithStatisticsOnPath", "CheckBackwardStatistics", "CheckBackwardWithStatistics",
         "CheckSynchronized", "RunSynchronizedBackward", "RunSynchronizedSums", "SynchronizedSumsCore", "SynchronizedBackwardCore",
         "SynchronizedSumsGroup", "SynchronizedBackwardGroup",

@@ -5,13 +5,9 @@
 namespace Layers
 {
     using System;
-    using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
-    using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
-    using Intrinsics = global::System.Runtime.Intrinsics;
     using Tensors = global::System.Numerics.Tensors;
     using KernelPath = global::NormKernels.KernelPath;
     using Rt = global::NormKernels.Runtime;
-    using NK = global::NormKernels;
 
     /// <remarks>
     /// Generated local response normalization (PyTorch's local_response_norm): layout NHWC, window 5 channels (2 before, 2 after), alpha 0.0001d, beta 0.75d, k 1.0d, float elements.
@@ -25,11 +21,8 @@ namespace Layers
     [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     partial class LrnNhwc
     {
-        private const int TileWidth = 64;
-        private const int ChunkWidth = 256;
-
-        /// <summary>The window and its constants, the type argument of the shared runs (LrnRuns).</summary>
-        private readonly struct Window : Rt.ILrnWindow
+        /// <summary>The window, its constants and the layout: the type argument of the shared kernels and runs (LrnKernels, LrnRuns).</summary>
+        private readonly struct Window : Rt.ILrnLayer
         {
             public static int Before => 2;
             public static int After => 2;
@@ -37,7 +30,11 @@ namespace Layers
             public static double K => 1.0d;
             public static double Beta => 0.75d;
             public static double GradientScale => 3.0000000000000004E-05d; // 2 * alpha * beta / size
+            public static string Layout => "NHWC";
         }
+
+        /// <summary>The kernels: the runtime's, on this layer's window.</summary>
+        private abstract class Kernels : Rt.LrnKernels<Window, float>;
 
         /// <summary>Creates the layer; it has no parameters.</summary>
         public LrnNhwc() { }
@@ -54,290 +51,24 @@ namespace Layers
         public KernelPath LastPath { get; private set; }
 
         /// <summary>Normalizes <paramref name="input"/> (NHWC, dims in layout order) into <paramref name="output"/>, which must not overlap it.</summary>
-        public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c)
-        {
-            LastPath = ForwardKernel(input, output, n, h, w, c);
-        }
-
+        public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c) => LastPath = Kernels.Forward(input, output, [n, h, w, c]);
         /// <summary>Writes to <paramref name="inputGrad"/> the gradient of the loss with respect to <paramref name="input"/>, given the gradient with respect to Forward's output. No state is kept between calls: pass the same input Forward saw.</summary>
-        public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c)
-        {
-            LastPath = BackwardKernel(input, outputGrad, inputGrad, n, h, w, c);
-        }
-
+        public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c) => LastPath = Kernels.Backward(input, outputGrad, inputGrad, [n, h, w, c]);
         /// <summary>Forward on tensors: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major); <paramref name="output"/> of the same shape.</summary>
-        public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output)
-        {
-            Span<int> dims = stackalloc int[4];
-            Span<int> otherDims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            Span<float> outputSpan = Rt.TensorArgs.Dense(in output, "NHWC", nameof(output), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(output), "NHWC");
-            Forward(inputSpan, outputSpan, dims[0], dims[1], dims[2], dims[3]);
-        }
-
+        public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output) => LastPath = Kernels.Forward(input, output);
         /// <summary>Backward on tensors: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major); gradients of the same shape.</summary>
-        public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad)
-        {
-            Span<int> dims = stackalloc int[4];
-            Span<int> otherDims = stackalloc int[4];
-            ReadOnlySpan<float> inputSpan = Rt.TensorArgs.Dense(in input, "NHWC", nameof(input), dims);
-            ReadOnlySpan<float> outputGradSpan = Rt.TensorArgs.Dense(in outputGrad, "NHWC", nameof(outputGrad), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(outputGrad), "NHWC");
-            Span<float> inputGradSpan = Rt.TensorArgs.Dense(in inputGrad, "NHWC", nameof(inputGrad), otherDims);
-            Rt.TensorArgs.SameShape(dims, otherDims, nameof(inputGrad), "NHWC");
-            Backward(inputSpan, outputGradSpan, inputGradSpan, dims[0], dims[1], dims[2], dims[3]);
-        }
-
-        private static void CheckDims(int n, int h, int w, int c, int length, string name)
-        {
-            Rt.Checks.Positive(n, nameof(n));
-            Rt.Checks.Positive(h, nameof(h));
-            Rt.Checks.Positive(w, nameof(w));
-            Rt.Checks.Positive(c, nameof(c));
-            int count = Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(Rt.Checks.Multiply(1, n, "n", "n, h, w, c"), h, "h", "n, h, w, c"), w, "w", "n, h, w, c"), c, "c", "n, h, w, c");
-            Rt.Checks.Length(length, count, name, "n, h, w, c");
-        }
-
-        /// <summary>The widest path whose vector fits the extent the column kernel vectorizes: inner, or the tile of positions when C is innermost.</summary>
-        private static KernelPath ChoosePath(int outer, int inner) => NK.Isa.Select<float>(inner == 1 ? global::System.Math.Min(outer, 16) : inner);
+        public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad) => LastPath = Kernels.Backward(input, outputGrad, inputGrad);
 
         /// <summary>Forward on caller-owned buffers (NHWC, dims in layout order; output must not overlap input). Returns the path that ran.</summary>
-        public static KernelPath ForwardKernel(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c)
-        {
-            CheckDims(n, h, w, c, input.Length, nameof(input));
-            CheckDims(n, h, w, c, output.Length, nameof(output));
-            Rt.Checks.Disjoint(input, output, nameof(output), nameof(input));
-            KernelPath path = ChoosePath((n * h * w), 1);
-            return Intrinsics.Arm.AdvSimd.IsSupported
-                ? ForwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, output, (n * h * w), c, 1)
-                : ForwardCore<Rt.X86Vector128Ops>(path, input, output, (n * h * w), c, 1);
-        }
-
+        public static KernelPath ForwardKernel(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c) => Kernels.Forward(input, output, [n, h, w, c]);
         /// <summary>Backward on caller-owned buffers: <paramref name="inputGrad"/> (which must not overlap the inputs) from <paramref name="input"/> and <paramref name="outputGrad"/>. Returns the path that ran.</summary>
-        public static KernelPath BackwardKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c)
-        {
-            CheckDims(n, h, w, c, input.Length, nameof(input));
-            CheckDims(n, h, w, c, outputGrad.Length, nameof(outputGrad));
-            CheckDims(n, h, w, c, inputGrad.Length, nameof(inputGrad));
-            Rt.Checks.Disjoint(input, inputGrad, nameof(inputGrad), nameof(input));
-            Rt.Checks.Disjoint(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-            KernelPath path = ChoosePath((n * h * w), 1);
-            return Intrinsics.Arm.AdvSimd.IsSupported
-                ? BackwardCore<Rt.AdvSimdVector128Ops<Rt.AdvSimdIntrinsics>>(path, input, outputGrad, inputGrad, (n * h * w), c, 1)
-                : BackwardCore<Rt.X86Vector128Ops>(path, input, outputGrad, inputGrad, (n * h * w), c, 1);
-        }
-
+        public static KernelPath BackwardKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c) =>
+            Kernels.Backward(input, outputGrad, inputGrad, [n, h, w, c]);
         /// <summary>As ForwardKernel, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ForwardOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckDims(n, h, w, c, input.Length, nameof(input));
-            CheckDims(n, h, w, c, output.Length, nameof(output));
-            Rt.Checks.Disjoint(input, output, nameof(output), nameof(input));
-            Rt.Checks.PathAvailable(path, ChoosePath((n * h * w), 1), nameof(path));
-            return ForwardCore<TOps>(path, input, output, (n * h * w), c, 1);
-        }
-
+        internal static KernelPath ForwardOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.Forward<TOps>(path, input, output, [n, h, w, c]);
         /// <summary>As BackwardKernel, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath BackwardOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c) where TOps : struct, Rt.IVector128Ops
-        {
-            CheckDims(n, h, w, c, input.Length, nameof(input));
-            CheckDims(n, h, w, c, outputGrad.Length, nameof(outputGrad));
-            CheckDims(n, h, w, c, inputGrad.Length, nameof(inputGrad));
-            Rt.Checks.Disjoint(input, inputGrad, nameof(inputGrad), nameof(input));
-            Rt.Checks.Disjoint(outputGrad, inputGrad, nameof(inputGrad), nameof(outputGrad));
-            Rt.Checks.PathAvailable(path, ChoosePath((n * h * w), 1), nameof(path));
-            return BackwardCore<TOps>(path, input, outputGrad, inputGrad, (n * h * w), c, 1);
-        }
-
-        /// <summary>inner &gt; 1: pieces per plane, so that a few planes still give several units; each piece at least one forward chunk (256 positions) long.</summary>
-        private static int PiecesFor(int outer, int inner) => global::System.Math.Max(1, global::System.Math.Min(inner / ChunkWidth, (16 + outer - 1) / outer));
-
-        /// <summary>inner == 1: ranges of positions, each at least 4 tiles long (so a range never runs short of one tile).</summary>
-        private static int RangesFor(int outer, int tile) => global::System.Math.Max(1, outer / (4 * tile));
-
-        private static KernelPath ForwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int outer, int channels, int inner) where TOps : struct, Rt.IVector128Ops
-        {
-            if (inner > 1)
-            {
-                int pieces = PiecesFor(outer, inner);
-                int units = outer * pieces;
-                Rt.ParallelUnits.For(units, NK.Parallelism.Workers(input.Length, units), new ForwardUnit<TOps>(path, channels, inner, pieces, 0, null), input, output, default, default, default, default);
-                return path;
-            }
-            int tile = global::System.Math.Min(TileFor(channels), outer);
-            int ranges = RangesFor(outer, tile);
-            int workers = NK.Parallelism.Workers(input.Length, ranges);
-            // Rows: at least one vector of channels, the window summed directly from a zero-padded row of squares (Before + channels + After doubles).
-            bool rows = channels >= RowWidth(path);
-            int scratchLength = rows ? 2 * (channels + 4) : 2 * channels * tile;
-            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 0, scratchLength);
-            float[][] scratch = workerScratch.Elements;
-            try
-            {
-                Rt.ParallelUnits.For(ranges, workers, new ForwardUnit<TOps>(path, channels, outer, ranges, rows ? 0 : tile, scratch), input, output, default, default, default, default);
-            }
-            finally
-            {
-                workerScratch.Return();
-            }
-            return path;
-        }
-
-        private readonly struct ForwardUnit<TOps> : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
-        {
-            private readonly KernelPath _path;
-            private readonly int _channels, _extent, _parts, _tile;
-            private readonly float[][]? _scratch;
-
-            public ForwardUnit(KernelPath path, int channels, int extent, int parts, int tile, float[][]? scratch)
-            {
-                _path = path; _channels = channels; _extent = extent; _parts = parts; _tile = tile; _scratch = scratch;
-            }
-
-            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
-            {
-                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
-                ref float y = ref Rt.ParallelUnits.At<float>(spans.S1);
-                int channels = _channels;
-                if (_scratch is null)
-                {
-                    // Piece p of plane o: positions [from, to) of channel c at (o * channels + c) * inner + from.
-                    int inner = _extent, o = unit / _parts, p = unit % _parts;
-                    int from = (int)((long)inner * p / _parts), to = (int)((long)inner * (p + 1) / _parts);
-                    nint at = (nint)o * channels * inner + from;
-                    ForwardColumns<TOps>(_path, ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), channels, inner, to - from);
-                    return;
-                }
-                // C innermost: positions [begin, end).
-                int begin = (int)((long)_extent * unit / _parts), end = (int)((long)_extent * (unit + 1) / _parts);
-                if (_tile == 0)
-                {
-                    ForwardRows<TOps>(_path, ref Unsafe.Add(ref x, (nint)begin * channels), ref Unsafe.Add(ref y, (nint)begin * channels), channels, end - begin, ref Unsafe.As<float, double>(ref MemoryMarshal.GetArrayDataReference(_scratch[worker])));
-                    return;
-                }
-                // Tiles transposed to [C, tile], run through the columns, transposed back. The last tile overlaps its neighbour.
-                int tile = _tile;
-                ref float tileX = ref MemoryMarshal.GetArrayDataReference(_scratch[worker]);
-                ref float tileY = ref Unsafe.Add(ref tileX, channels * tile);
-                for (int first = begin; ; first += tile)
-                {
-                    if (first > end - tile) first = end - tile;
-                    Rt.LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
-                    ForwardColumns<TOps>(_path, ref tileX, ref tileY, channels, tile, tile);
-                    Rt.LrnTiles.Scatter(ref tileY, ref y, channels, first, tile);
-                    if (first == end - tile) break;
-                }
-            }
-        }
-
-        private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int outer, int channels, int inner) where TOps : struct, Rt.IVector128Ops
-        {
-            // Per worker: per column, D^-beta and dy * x * D^(-beta-1) of every channel (2 * channels vectors of at most 16 lanes), then (C innermost) three tiles.
-            int columnScratch = 2 * channels * 16;
-            int tile = inner > 1 ? 0 : global::System.Math.Min(TileFor(channels), outer);
-            int parts = inner > 1 ? PiecesFor(outer, inner) : RangesFor(outer, tile);
-            int units = inner > 1 ? outer * parts : parts;
-            int workers = NK.Parallelism.Workers(input.Length, units);
-            Rt.WorkerScratch<float> workerScratch = Rt.WorkerScratch<float>.Rent(workers, 0, columnScratch + 3 * channels * tile);
-            float[][] scratch = workerScratch.Elements;
-            try
-            {
-                Rt.ParallelUnits.For(units, workers, new BackwardUnit<TOps>(path, channels, inner > 1 ? inner : outer, parts, tile, scratch), input, inputGrad, outputGrad, default, default, default);
-            }
-            finally
-            {
-                workerScratch.Return();
-            }
-            return path;
-        }
-
-        private readonly struct BackwardUnit<TOps> : Rt.IParallelBody where TOps : struct, Rt.IVector128Ops
-        {
-            private readonly KernelPath _path;
-            private readonly int _channels, _extent, _parts, _tile;
-            private readonly float[][] _scratch;
-
-            public BackwardUnit(KernelPath path, int channels, int extent, int parts, int tile, float[][] scratch)
-            {
-                _path = path; _channels = channels; _extent = extent; _parts = parts; _tile = tile; _scratch = scratch;
-            }
-
-            public void Run(int worker, int unit, in Rt.PinnedSpans spans)
-            {
-                ref float x = ref Rt.ParallelUnits.At<float>(spans.S0);
-                ref float dx = ref Rt.ParallelUnits.At<float>(spans.S1);
-                ref float dy = ref Rt.ParallelUnits.At<float>(spans.S2);
-                int channels = _channels;
-                ref float columns = ref MemoryMarshal.GetArrayDataReference(_scratch[worker]);
-                if (_tile == 0)
-                {
-                    int inner = _extent, o = unit / _parts, p = unit % _parts;
-                    int from = (int)((long)inner * p / _parts), to = (int)((long)inner * (p + 1) / _parts);
-                    nint at = (nint)o * channels * inner + from;
-                    BackwardColumns<TOps>(_path, ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref dy, at), ref Unsafe.Add(ref dx, at), channels, inner, to - from, ref columns);
-                    return;
-                }
-                int tile = _tile;
-                int begin = (int)((long)_extent * unit / _parts), end = (int)((long)_extent * (unit + 1) / _parts);
-                ref float tileX = ref Unsafe.Add(ref columns, 2 * channels * 16);
-                ref float tileDy = ref Unsafe.Add(ref tileX, channels * tile);
-                ref float tileDx = ref Unsafe.Add(ref tileDy, channels * tile);
-                for (int first = begin; ; first += tile)
-                {
-                    if (first > end - tile) first = end - tile;
-                    Rt.LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
-                    Rt.LrnTiles.Gather(ref dy, ref tileDy, channels, first, tile);
-                    BackwardColumns<TOps>(_path, ref tileX, ref tileDy, ref tileDx, channels, tile, tile, ref columns);
-                    Rt.LrnTiles.Scatter(ref tileDx, ref dx, channels, first, tile);
-                    if (first == end - tile) break;
-                }
-            }
-        }
-
-        /// <summary>Positions per tile: up to 64, fewer for many channels so that a [channels, tile] tile stays within 32 KB; at least 16.</summary>
-        private static int TileFor(int channels) => global::System.Math.Max(16, global::System.Math.Min(TileWidth, 512 / channels * 16));
-
-        /// <summary>Elements per vector of a path (the rows kernel needs at least one vector of channels).</summary>
-        private static int RowWidth(KernelPath path) => path switch
-        {
-            KernelPath.Vector512 => 16,
-            KernelPath.Vector256 => 8,
-            KernelPath.Vector128 => 4,
-            _ => 1,
-        };
-
-        private static void ForwardRows<TOps>(KernelPath path, ref float x, ref float y, int channels, int count, ref double squares) where TOps : struct, Rt.IVector128Ops
-        {
-            switch (path)
-            {
-                case KernelPath.Vector512: Rt.LrnRuns<Rt.V512<float>, Intrinsics.Vector512<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
-                case KernelPath.Vector256: Rt.LrnRuns<Rt.V256<float>, Intrinsics.Vector256<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
-                case KernelPath.Vector128: Rt.LrnRuns<Rt.V128<float, TOps>, Intrinsics.Vector128<float>, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
-                default: Rt.LrnRuns<Rt.Scalar<float>, float, float>.ForwardRows<Window>(ref x, ref y, channels, count, ref squares); break;
-            }
-        }
-
-        private static void ForwardColumns<TOps>(KernelPath path, ref float x, ref float y, int channels, int stride, int length) where TOps : struct, Rt.IVector128Ops
-        {
-            switch (path)
-            {
-                case KernelPath.Vector512: Rt.LrnRuns<Rt.V512<float>, Intrinsics.Vector512<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
-                case KernelPath.Vector256: Rt.LrnRuns<Rt.V256<float>, Intrinsics.Vector256<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
-                case KernelPath.Vector128: Rt.LrnRuns<Rt.V128<float, TOps>, Intrinsics.Vector128<float>, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
-                default: Rt.LrnRuns<Rt.Scalar<float>, float, float>.ForwardColumns<Window>(ref x, ref y, channels, stride, length); break;
-            }
-        }
-
-        private static void BackwardColumns<TOps>(KernelPath path, ref float x, ref float dy, ref float dx, int channels, int stride, int length, ref float scratch) where TOps : struct, Rt.IVector128Ops
-        {
-            switch (path)
-            {
-                case KernelPath.Vector512: Rt.LrnRuns<Rt.V512<float>, Intrinsics.Vector512<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
-                case KernelPath.Vector256: Rt.LrnRuns<Rt.V256<float>, Intrinsics.Vector256<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
-                case KernelPath.Vector128: Rt.LrnRuns<Rt.V128<float, TOps>, Intrinsics.Vector128<float>, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
-                default: Rt.LrnRuns<Rt.Scalar<float>, float, float>.BackwardColumns<Window>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
-            }
-        }
+        internal static KernelPath BackwardOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c) where TOps : struct, Rt.IVector128Ops =>
+            Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, [n, h, w, c]);
     }
 }

@@ -1,0 +1,327 @@
+using System;
+using System.ComponentModel;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+
+namespace NormKernels.Runtime;
+
+/// <summary>A LocalResponseNorm layer's constants: its window (<see cref="ILrnWindow"/>) and its layout.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface ILrnLayer : ILrnWindow
+{
+    /// <summary>The layout letters, outermost first; C is the normalized axis.</summary>
+    static abstract string Layout { get; }
+}
+
+/// <summary>
+/// Every LocalResponseNorm layer's kernels, over its window and layout (<typeparamref name="TWindow"/>, a struct type
+/// argument: one specialized copy per layer and path): the argument checks, the path choice and the drivers. The tensor
+/// is [outer, C, inner]. inner &gt; 1: planes are contiguous, cut into pieces of positions that slide across C
+/// (<see cref="LrnRuns{TS, TV, T}.ForwardColumns"/>). inner == 1 (C innermost): ranges of positions, summed from a
+/// zero-padded row of squares when C fills a vector and the window has at most <see cref="RowsMaxSize"/> channels, else
+/// tiles transposed to [C, tile], run through the column kernels and transposed back. Units are fixed by the shape
+/// (never by the thread count) and positions are independent, so the bits do not depend on the threads.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer where T : unmanaged
+{
+    /// <summary>Generated layers derive a nested class from this one to name it briefly; it has no instances.</summary>
+    protected LrnKernels() { }
+
+    /// <summary>Units wanted from a few planes (inner &gt; 1).</summary>
+    private const int UnitsWanted = 16;
+
+    /// <summary>Tiles per unit at least (inner == 1), so a range never runs short of one tile.</summary>
+    private const int TilesPerUnit = 4;
+
+    /// <summary>Positions per tile at most and at least.</summary>
+    private const int TileWidth = 64, MinTile = 16;
+
+    /// <summary>The rows kernel's largest window (its shifted loads are unrolled per window channel).</summary>
+    public const int RowsMaxSize = 9;
+
+    private static readonly string[] Names = NamesOf(TWindow.Layout);
+    private static readonly string DimsText = string.Join(", ", Names);
+    private static readonly int Channel = TWindow.Layout.IndexOf('C');
+
+    private static string[] NamesOf(string layout)
+    {
+        var names = new string[layout.Length];
+        for (int i = 0; i < layout.Length; i++) names[i] = char.ToLowerInvariant(layout[i]).ToString();
+        return names;
+    }
+
+    private static void CheckDims(ReadOnlySpan<int> dims, int length, string name)
+    {
+        Checks.Rank(dims.Length, TWindow.Layout, "dims");
+        for (int i = 0; i < dims.Length; i++) Checks.Positive(dims[i], Names[i]);
+        int count = 1;
+        for (int i = 0; i < dims.Length; i++) count = Checks.Multiply(count, dims[i], Names[i], DimsText);
+        Checks.Length(length, count, name, DimsText);
+    }
+
+    /// <summary>[outer, C, inner] from checked dims.</summary>
+    private static (int Outer, int Channels, int Inner) Extents(ReadOnlySpan<int> dims)
+    {
+        int outer = 1, inner = 1;
+        for (int i = 0; i < Channel; i++) outer *= dims[i];
+        for (int i = Channel + 1; i < dims.Length; i++) inner *= dims[i];
+        return (outer, dims[Channel], inner);
+    }
+
+    /// <summary>The widest path whose vector fits the extent the column kernel vectorizes: inner, or the tile of positions when C is innermost.</summary>
+    private static KernelPath ChoosePath(int outer, int inner) => Isa.Select<T>(inner == 1 ? Math.Min(outer, MinTile) : inner);
+
+    private static KernelPath Forced(KernelPath forced, KernelPath chosen)
+    {
+        if (forced == KernelPath.None) return chosen;
+        Checks.PathAvailable(forced, chosen, "path");
+        return forced;
+    }
+
+    /// <summary>Forward on caller-owned buffers (output must not overlap input). Returns the path that ran.</summary>
+    public static KernelPath Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims) =>
+        AdvSimd.IsSupported
+            ? Forward<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, input, output, dims)
+            : Forward<X86Vector128Ops>(KernelPath.None, input, output, dims);
+
+    /// <summary>Forward with the 128-bit operations given and, unless <c>KernelPath.None</c>, a forced path.</summary>
+    public static KernelPath Forward<TOps>(KernelPath path, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims) where TOps : struct, IVector128Ops
+    {
+        CheckDims(dims, input.Length, "input");
+        CheckDims(dims, output.Length, "output");
+        Checks.Disjoint(input, output, "output", "input");
+        var (outer, channels, inner) = Extents(dims);
+        return ForwardCore<TOps>(Forced(path, ChoosePath(outer, inner)), input, output, outer, channels, inner);
+    }
+
+    /// <summary>Backward on caller-owned buffers: inputGrad (which must not overlap the inputs). Returns the path that ran.</summary>
+    public static KernelPath Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims) =>
+        AdvSimd.IsSupported
+            ? Backward<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, input, outputGrad, inputGrad, dims)
+            : Backward<X86Vector128Ops>(KernelPath.None, input, outputGrad, inputGrad, dims);
+
+    /// <summary>Backward with the 128-bit operations given and, unless <c>KernelPath.None</c>, a forced path.</summary>
+    public static KernelPath Backward<TOps>(KernelPath path, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims)
+        where TOps : struct, IVector128Ops
+    {
+        CheckDims(dims, input.Length, "input");
+        CheckDims(dims, outputGrad.Length, "outputGrad");
+        CheckDims(dims, inputGrad.Length, "inputGrad");
+        Checks.Disjoint(input, inputGrad, "inputGrad", "input");
+        Checks.Disjoint(outputGrad, inputGrad, "inputGrad", "outputGrad");
+        var (outer, channels, inner) = Extents(dims);
+        return BackwardCore<TOps>(Forced(path, ChoosePath(outer, inner)), input, outputGrad, inputGrad, outer, channels, inner);
+    }
+
+    /// <summary>Forward on tensors: dims from the input's lengths; the output of the same shape.</summary>
+    public static KernelPath Forward(ReadOnlyTensorSpan<T> input, TensorSpan<T> output)
+    {
+        Span<int> dims = stackalloc int[TWindow.Layout.Length];
+        Span<int> other = stackalloc int[TWindow.Layout.Length];
+        ReadOnlySpan<T> inputSpan = TensorArgs.Dense(in input, TWindow.Layout, "input", dims);
+        Span<T> outputSpan = TensorArgs.Dense(in output, TWindow.Layout, "output", other);
+        TensorArgs.SameShape(dims, other, "output", TWindow.Layout);
+        return Forward(inputSpan, outputSpan, dims);
+    }
+
+    /// <summary>Backward on tensors: dims from the input's lengths; the gradients of the same shape.</summary>
+    public static KernelPath Backward(ReadOnlyTensorSpan<T> input, ReadOnlyTensorSpan<T> outputGrad, TensorSpan<T> inputGrad)
+    {
+        Span<int> dims = stackalloc int[TWindow.Layout.Length];
+        Span<int> other = stackalloc int[TWindow.Layout.Length];
+        ReadOnlySpan<T> inputSpan = TensorArgs.Dense(in input, TWindow.Layout, "input", dims);
+        ReadOnlySpan<T> outputGradSpan = TensorArgs.Dense(in outputGrad, TWindow.Layout, "outputGrad", other);
+        TensorArgs.SameShape(dims, other, "outputGrad", TWindow.Layout);
+        Span<T> inputGradSpan = TensorArgs.Dense(in inputGrad, TWindow.Layout, "inputGrad", other);
+        TensorArgs.SameShape(dims, other, "inputGrad", TWindow.Layout);
+        return Backward(inputSpan, outputGradSpan, inputGradSpan, dims);
+    }
+
+    // ------------------------------------------------------------------ drivers
+
+    /// <summary>inner &gt; 1: pieces per plane, so that a few planes still give several units; each piece at least one forward chunk long.</summary>
+    private static int PiecesFor(int outer, int inner) => Math.Max(1, Math.Min(inner / LrnRuns<Scalar<T>, T, T>.ChunkWidth, (UnitsWanted + outer - 1) / outer));
+
+    /// <summary>inner == 1: ranges of positions, each at least <see cref="TilesPerUnit"/> tiles long.</summary>
+    private static int RangesFor(int outer, int tile) => Math.Max(1, outer / (TilesPerUnit * tile));
+
+    /// <summary>Positions per tile: up to 64, fewer for many channels so that a [channels, tile] tile stays within 32 KB; at least 16.</summary>
+    private static int TileFor(int channels) => Math.Max(MinTile, Math.Min(TileWidth, 8192 / MinTile / channels * MinTile));
+
+    /// <summary>Elements per vector of a path (the rows kernel needs at least one vector of channels).</summary>
+    private static int RowWidth(KernelPath path) => path switch
+    {
+        KernelPath.Vector512 => Vector512<T>.Count,
+        KernelPath.Vector256 => Vector256<T>.Count,
+        KernelPath.Vector128 => Vector128<T>.Count,
+        _ => 1,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static KernelPath ForwardCore<TOps>(KernelPath path, ReadOnlySpan<T> input, Span<T> output, int outer, int channels, int inner) where TOps : struct, IVector128Ops
+    {
+        if (inner > 1)
+        {
+            int pieces = PiecesFor(outer, inner);
+            int units = outer * pieces;
+            ParallelUnits.For(units, Parallelism.Workers(input.Length, units), new ForwardUnit<TOps>(path, channels, inner, pieces, 0, null),
+                input, output, default, default, default, default);
+            return path;
+        }
+        int tile = Math.Min(TileFor(channels), outer);
+        int ranges = RangesFor(outer, tile);
+        int workers = Parallelism.Workers(input.Length, ranges);
+        // Rows: at least one vector of channels, the window summed directly from a zero-padded row of squares (Before + channels + After doubles).
+        bool rows = TWindow.Before + 1 + TWindow.After <= RowsMaxSize && channels >= RowWidth(path);
+        int scratchLength = rows ? (typeof(T) == typeof(double) ? 1 : 2) * (channels + TWindow.Before + TWindow.After) : 2 * channels * tile;
+        WorkerScratch<T> workerScratch = WorkerScratch<T>.Rent(workers, 0, scratchLength);
+        T[][] scratch = workerScratch.Elements;
+        try
+        {
+            ParallelUnits.For(ranges, workers, new ForwardUnit<TOps>(path, channels, outer, ranges, rows ? 0 : tile, scratch), input, output, default, default, default, default);
+        }
+        finally
+        {
+            workerScratch.Return();
+        }
+        return path;
+    }
+
+    /// <summary>(channels, extent, parts, tile, scratch): inner &gt; 1 (no scratch): extent = inner, parts = pieces per plane;
+    /// inner == 1: extent = outer, parts = ranges, tile 0 for the rows kernel.</summary>
+    private readonly struct ForwardUnit<TOps>(KernelPath path, int channels, int extent, int parts, int tile, T[][]? scratch) : IParallelBody
+        where TOps : struct, IVector128Ops
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            ref T x = ref ParallelUnits.At<T>(spans.S0);
+            ref T y = ref ParallelUnits.At<T>(spans.S1);
+            if (scratch is null)
+            {
+                // Piece p of plane o: positions [from, to) of channel c at (o * channels + c) * inner + from.
+                int inner = extent, o = unit / parts, p = unit % parts;
+                int from = (int)((long)inner * p / parts), to = (int)((long)inner * (p + 1) / parts);
+                nint at = (nint)o * channels * inner + from;
+                ForwardColumns<TOps>(path, ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), channels, inner, to - from);
+                return;
+            }
+            // C innermost: positions [begin, end).
+            int begin = (int)((long)extent * unit / parts), end = (int)((long)extent * (unit + 1) / parts);
+            if (tile == 0)
+            {
+                ForwardRows<TOps>(path, ref Unsafe.Add(ref x, (nint)begin * channels), ref Unsafe.Add(ref y, (nint)begin * channels), channels, end - begin,
+                    ref Unsafe.As<T, double>(ref MemoryMarshal.GetArrayDataReference(scratch[worker])));
+                return;
+            }
+            // Tiles transposed to [C, tile], run through the columns, transposed back. The last tile overlaps its neighbour.
+            ref T tileX = ref MemoryMarshal.GetArrayDataReference(scratch[worker]);
+            ref T tileY = ref Unsafe.Add(ref tileX, channels * tile);
+            for (int first = begin; ; first += tile)
+            {
+                if (first > end - tile) first = end - tile;
+                LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
+                ForwardColumns<TOps>(path, ref tileX, ref tileY, channels, tile, tile);
+                LrnTiles.Scatter(ref tileY, ref y, channels, first, tile);
+                if (first == end - tile) break;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static KernelPath BackwardCore<TOps>(KernelPath path, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, int outer, int channels, int inner)
+        where TOps : struct, IVector128Ops
+    {
+        // Per worker: per column, D^-beta and dy * x * D^(-beta-1) of every channel (2 * channels vectors of at most 16 lanes), then (C innermost) three tiles.
+        int columnScratch = 2 * channels * 16;
+        int tile = inner > 1 ? 0 : Math.Min(TileFor(channels), outer);
+        int parts = inner > 1 ? PiecesFor(outer, inner) : RangesFor(outer, tile);
+        int units = inner > 1 ? outer * parts : parts;
+        int workers = Parallelism.Workers(input.Length, units);
+        WorkerScratch<T> workerScratch = WorkerScratch<T>.Rent(workers, 0, columnScratch + 3 * channels * tile);
+        T[][] scratch = workerScratch.Elements;
+        try
+        {
+            ParallelUnits.For(units, workers, new BackwardUnit<TOps>(path, channels, inner > 1 ? inner : outer, parts, tile, scratch),
+                input, inputGrad, outputGrad, default, default, default);
+        }
+        finally
+        {
+            workerScratch.Return();
+        }
+        return path;
+    }
+
+    private readonly struct BackwardUnit<TOps>(KernelPath path, int channels, int extent, int parts, int tile, T[][] scratch) : IParallelBody
+        where TOps : struct, IVector128Ops
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            ref T x = ref ParallelUnits.At<T>(spans.S0);
+            ref T dx = ref ParallelUnits.At<T>(spans.S1);
+            ref T dy = ref ParallelUnits.At<T>(spans.S2);
+            ref T columns = ref MemoryMarshal.GetArrayDataReference(scratch[worker]);
+            if (tile == 0)
+            {
+                int inner = extent, o = unit / parts, p = unit % parts;
+                int from = (int)((long)inner * p / parts), to = (int)((long)inner * (p + 1) / parts);
+                nint at = (nint)o * channels * inner + from;
+                BackwardColumns<TOps>(path, ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref dy, at), ref Unsafe.Add(ref dx, at), channels, inner, to - from, ref columns);
+                return;
+            }
+            int begin = (int)((long)extent * unit / parts), end = (int)((long)extent * (unit + 1) / parts);
+            ref T tileX = ref Unsafe.Add(ref columns, 2 * channels * 16);
+            ref T tileDy = ref Unsafe.Add(ref tileX, channels * tile);
+            ref T tileDx = ref Unsafe.Add(ref tileDy, channels * tile);
+            for (int first = begin; ; first += tile)
+            {
+                if (first > end - tile) first = end - tile;
+                LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
+                LrnTiles.Gather(ref dy, ref tileDy, channels, first, tile);
+                BackwardColumns<TOps>(path, ref tileX, ref tileDy, ref tileDx, channels, tile, tile, ref columns);
+                LrnTiles.Scatter(ref tileDx, ref dx, channels, first, tile);
+                if (first == end - tile) break;
+            }
+        }
+    }
+
+    // The path switch, once per unit: every type argument a struct, so each path gets its own copy of the runs.
+
+    private static void ForwardRows<TOps>(KernelPath path, ref T x, ref T y, int channels, int count, ref double squares) where TOps : struct, IVector128Ops
+    {
+        switch (path)
+        {
+            case KernelPath.Vector512: LrnRuns<V512<T>, Vector512<T>, T>.ForwardRows<TWindow>(ref x, ref y, channels, count, ref squares); break;
+            case KernelPath.Vector256: LrnRuns<V256<T>, Vector256<T>, T>.ForwardRows<TWindow>(ref x, ref y, channels, count, ref squares); break;
+            case KernelPath.Vector128: LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardRows<TWindow>(ref x, ref y, channels, count, ref squares); break;
+            default: LrnRuns<Scalar<T>, T, T>.ForwardRows<TWindow>(ref x, ref y, channels, count, ref squares); break;
+        }
+    }
+
+    private static void ForwardColumns<TOps>(KernelPath path, ref T x, ref T y, int channels, int stride, int length) where TOps : struct, IVector128Ops
+    {
+        switch (path)
+        {
+            case KernelPath.Vector512: LrnRuns<V512<T>, Vector512<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length); break;
+            case KernelPath.Vector256: LrnRuns<V256<T>, Vector256<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length); break;
+            case KernelPath.Vector128: LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length); break;
+            default: LrnRuns<Scalar<T>, T, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length); break;
+        }
+    }
+
+    private static void BackwardColumns<TOps>(KernelPath path, ref T x, ref T dy, ref T dx, int channels, int stride, int length, ref T scratch) where TOps : struct, IVector128Ops
+    {
+        switch (path)
+        {
+            case KernelPath.Vector512: LrnRuns<V512<T>, Vector512<T>, T>.BackwardColumns<TWindow>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+            case KernelPath.Vector256: LrnRuns<V256<T>, Vector256<T>, T>.BackwardColumns<TWindow>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+            case KernelPath.Vector128: LrnRuns<V128<T, TOps>, Vector128<T>, T>.BackwardColumns<TWindow>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+            default: LrnRuns<Scalar<T>, T, T>.BackwardColumns<TWindow>(ref x, ref dy, ref dx, channels, stride, length, ref scratch); break;
+        }
+    }
+}
