@@ -65,7 +65,7 @@ internal static class LayerOutput
     /// emitter, is reported as NK0900 instead.
     /// </summary>
     public static void AddSource<TSpec>(SourceProductionContext context, string typeName, string failure, string stubErrors,
-        TSpec? spec, Func<TSpec, (string FullName, string TypeName, int Depth, string Unaliased)> name, string suffix, Func<TSpec, string> emit)
+        TSpec? spec, Func<TSpec, LayerName> name, string suffix, Func<TSpec, string> emit)
         where TSpec : class
     {
         if (spec != null && failure.Length == 0)
@@ -73,8 +73,9 @@ internal static class LayerOutput
             try
             {
                 string source = emit(spec);
-                var (fullName, layerName, depth, unaliased) = name(spec);
-                context.AddSource(LayerParser.HintName(fullName, suffix), stubErrors.Length == 0 ? Emitting.Shared.Shorten(source, unaliased) : StubEmitter.Emit(source, layerName, depth, stubErrors));
+                LayerName layer = name(spec);
+                context.AddSource(LayerParser.HintName(layer.FullName, suffix),
+                    stubErrors.Length == 0 ? Emitting.Shared.Shorten(source, layer.Unaliased) : StubEmitter.Emit(source, layer.TypeName, layer.Containers.Count, stubErrors));
                 return;
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -17,5 +17,5 @@ public sealed class LocalResponseNormalizeGenerator : IIncrementalGenerator
     public void Initialize(IncrementalGeneratorInitializationContext context) => context.RegisterSourceOutput(
         LayerOutput.Parse(context, LrnParser.AttributeName, LrnParser.Parse, TrackingNames.LrnParse).Select(static (r, _) => r with { Diagnostics = default }),
         static (spc, layer) => LayerOutput.AddSource(spc, layer.TypeName, layer.Failure, layer.StubErrors,
-            layer.Spec, static s => (s.FullName, s.TypeName, s.Containers.Count, s.Unaliased), ".LocalResponseNormalize.g.cs", Emitting.LrnEmitter.Emit));
+            layer.Spec, static s => s.Name, ".LocalResponseNormalize.g.cs", Emitting.LrnEmitter.Emit));
 }

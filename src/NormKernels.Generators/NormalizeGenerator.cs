@@ -33,7 +33,7 @@ public sealed class NormalizeGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.Plan);
 
         context.RegisterSourceOutput(planned, static (spc, layer) => LayerOutput.AddSource(spc, layer.TypeName, layer.Failure, layer.StubErrors,
-            layer.Spec, static s => (s.FullName, s.TypeName, s.Containers.Count, s.Unaliased), ".Normalize.g.cs", s => Emitter.Emit(s, layer.Plan!)));
+            layer.Spec, static s => s.Name, ".Normalize.g.cs", s => Emitter.Emit(s, layer.Plan!)));
     }
 
     private static PlannedLayer Plan(ParseResult<NormSpec> parsed)

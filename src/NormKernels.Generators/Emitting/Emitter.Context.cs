@@ -121,21 +121,14 @@ internal static partial class Emitter
     }
 
     /// <summary>One loop of an emitted nest: a counter, its extent, and its stride in each index space it moves.</summary>
-    private sealed class Loop
+    private sealed class Loop(string counter, string extent, string comment)
     {
-        public Loop(string counter, string extent, string comment)
-        {
-            Counter = counter;
-            Extent = extent;
-            Comment = comment;
-        }
-
-        public string Counter { get; }
-        public string Extent { get; set; }
+        public string Counter { get; } = counter;
+        public string Extent { get; set; } = extent;
 
         /// <summary>Where the counter starts ("0", or a chunk's first index).</summary>
         public string Start { get; set; } = "0";
-        public string Comment { get; }
+        public string Comment { get; } = comment;
         public Dictionary<string, string> Strides { get; } = new Dictionary<string, string>();
     }
 

@@ -45,7 +45,7 @@ internal static partial class Emitter
         w.Line("/// <param name=\"epsilon\">Added to the variance inside the square root.</param>");
         if (plan.BatchReduced) w.Line("/// <param name=\"momentum\">running = (1 - momentum) * running + momentum * batch.</param>");
         string size = ctx.SizeParam.Length > 0 ? ctx.SizeParam + ", nameof(" + ctx.SizeParam + ")" : "0, null";
-        w.Line("public " + spec.TypeName + "(" + ctorParams + ") => _layer = new(" + size + ", epsilon, " + (plan.BatchReduced ? "momentum" : "default") + ", " +
+        w.Line("public " + spec.Name.TypeName + "(" + ctorParams + ") => _layer = new(" + size + ", epsilon, " + (plan.BatchReduced ? "momentum" : "default") + ", " +
                (plan.BatchReduced ? plan.RunningSize : "0") + ");");
         w.Line();
 
@@ -313,7 +313,7 @@ internal static partial class Emitter
         if (plan.Synchronized) features.Add("Synchronized");
         if (plan.Adaptive) features.Add("Adaptive");
         string featureText = features.Count == 0 ? Rt + ".LayerFeatures.None" : string.Join(" | ", features.Select(f => Rt + ".LayerFeatures." + f));
-        w.Line("public static " + Rt + ".LayerShape Shape { get; } = new(" + Literals.String(spec.TypeName) + ", " + Literals.String(spec.Layout) + ", " +
+        w.Line("public static " + Rt + ".LayerShape Shape { get; } = new(" + Literals.String(spec.Name.TypeName) + ", " + Literals.String(spec.Layout) + ", " +
                Literals.String(ctx.AxesText) + ", " + Literals.Int(spec.Groups) + ", global::NormKernels.AffineMode." + AffineMember(spec) + ", global::NormKernels.NormKind." +
                plan.Kind.EnumMember + ", " + featureText + ");");
         // The extents from the dims: each dim letter of the plan's extent expressions is dims[i].

@@ -20,11 +20,11 @@ internal static partial class Emitter
     {
         var ctx = new Context(spec, plan);
         var w = new SourceWriter();
-        var closers = Shared.Open(w, spec.FullName, spec.Namespace, spec.Containers);
+        var closers = Shared.Open(w, spec.Name);
 
         EmitPlanRemarks(w, ctx);
-        Shared.Marks(w, spec.Marks);
-        using (w.Block("partial class " + spec.TypeName + " : " + ctx.Interface + SynchronizedInterface(ctx)))
+        Shared.Marks(w, spec.Name.Marks);
+        using (w.Block("partial class " + spec.Name.TypeName + " : " + ctx.Interface + SynchronizedInterface(ctx)))
         {
             EmitSurface(w, ctx);
             EmitForward(w, ctx);

@@ -50,7 +50,7 @@ internal static class LrnEmitter
         string dimArgs = string.Join(", ", dimNames);
         int ca = spec.ChannelAxis;
 
-        var closers = Shared.Open(w, spec.FullName, spec.Namespace, spec.Containers);
+        var closers = Shared.Open(w, spec.Name);
 
         w.Line("/// <remarks>");
         w.Line("/// Generated local response normalization (PyTorch's local_response_norm): layout " + spec.Layout + ", window " + Literals.Int(spec.Size) +
@@ -68,8 +68,8 @@ internal static class LrnEmitter
                "The layer keeps no state between calls (LastPath aside): Forward, Backward and the static kernels may run from any number of threads at once, on one instance or many.</para>");
         w.Line("/// <para>D^-beta: " + PowerText(spec.Beta) + ". Paths: Vector512, Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the vectorized extent.</para>");
         w.Line("/// </remarks>");
-        Shared.Marks(w, spec.Marks);
-        using (w.Block("partial class " + spec.TypeName))
+        Shared.Marks(w, spec.Name.Marks);
+        using (w.Block("partial class " + spec.Name.TypeName))
         {
             w.Line("/// <summary>The window, its constants and the layout: the type argument of the shared kernels and runs (LrnKernels, LrnRuns).</summary>");
             using (w.Block("private readonly struct Window : global::NormKernels.Runtime.ILrnLayer"))
@@ -87,7 +87,7 @@ internal static class LrnEmitter
             w.Line("private abstract class Kernels : global::NormKernels.Runtime.LrnKernels<Window, " + t + ">;");
             w.Line();
             w.Line("/// <summary>Creates the layer; it has no parameters.</summary>");
-            w.Line("public " + spec.TypeName + "() { }");
+            w.Line("public " + spec.Name.TypeName + "() { }");
             w.Line();
             w.Line("/// <summary>The window size: channels summed per output.</summary>");
             w.Line("public int Size => " + Literals.Int(spec.Size) + ";");

@@ -57,5 +57,5 @@ internal sealed record KindModel(
         Centered: false);
 
     /// <summary>The model entry of the attribute's <c>Kind</c> value.</summary>
-    public static KindModel For(int kind) => kind == 1 ? RootMeanSquare : Standardize;
+    public static KindModel For(NormKindId kind) => kind == NormKindId.RootMeanSquare ? RootMeanSquare : Standardize;
 }

@@ -6,17 +6,13 @@ namespace NormKernels.Generators.Model;
 
 /// <summary>What a <c>[LocalResponseNormalize]</c> declaration says: the annotated type and the attribute's values.</summary>
 internal sealed record LrnSpec(
-    string Namespace,
-    EquatableArray<ContainingType> Containers,
-    string TypeName,
+    Parsing.LayerName Name,
     string Layout,
     int Size,
     double Alpha,
     double Beta,
     double K,
-    string Element,
-    string Marks = "GE",
-    string Unaliased = "")
+    string Element)
 {
     public bool IsDouble => Element == "double";
 
@@ -29,5 +25,4 @@ internal sealed record LrnSpec(
     /// <summary>Position of C in <see cref="Layout"/>.</summary>
     public int ChannelAxis => Layout.IndexOf('C');
 
-    public string FullName => (Namespace.Length > 0 ? Namespace + "." : "") + string.Join(".", System.Linq.Enumerable.Select(Containers, c => c.Name)) + (Containers.Count > 0 ? "." : "") + TypeName;
 }

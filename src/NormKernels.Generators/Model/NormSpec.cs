@@ -11,25 +11,35 @@ internal sealed record ContainingType(string Keyword, string Name);
 
 /// <summary>What the user declared: the annotated type and the attribute's values.</summary>
 internal sealed record NormSpec(
-    string Namespace,
-    EquatableArray<ContainingType> Containers,
-    string TypeName,
+    Parsing.LayerName Name,
     string Layout,
     string Axes,
     int Groups,
-    int Kind,
-    int Affine,
+    NormKindId Kind,
+    AffineKind Affine,
     double Epsilon,
     double Momentum,
-    string Element,
-    string Marks = "GE",
-    string Unaliased = "")
+    string Element)
 {
     /// <summary>The element type as C#: <c>float</c> or <c>double</c>.</summary>
     public bool IsDouble => Element == "double";
 
-    public bool IsPerChannel => Affine == 0;
-    public bool IsElementwise => Affine == 1;
-    public bool HasAffine => Affine != 2;
-    public string FullName => (Namespace.Length > 0 ? Namespace + "." : "") + string.Join(".", System.Linq.Enumerable.Select(Containers, c => c.Name)) + (Containers.Count > 0 ? "." : "") + TypeName;
+    public bool IsPerChannel => Affine == AffineKind.PerChannel;
+    public bool IsElementwise => Affine == AffineKind.Elementwise;
+    public bool HasAffine => Affine != AffineKind.None;
+}
+
+/// <summary>The attribute's <c>Kind</c> (the runtime's <c>NormKind</c>, whose values it mirrors).</summary>
+internal enum NormKindId
+{
+    Standardize = 0,
+    RootMeanSquare = 1,
+}
+
+/// <summary>The attribute's <c>Affine</c> (the runtime's <c>AffineMode</c>, whose values it mirrors).</summary>
+internal enum AffineKind
+{
+    PerChannel = 0,
+    Elementwise = 1,
+    None = 2,
 }

@@ -30,7 +30,11 @@ internal sealed record ParseResult<TSpec>(TSpec? Spec, string TypeName, string F
 /// unless the user's part already has it (a second one is CS0579).</param>
 /// <param name="Unaliased">The alias names a type or member in scope would capture (DeclarationChecks.CapturedAliases): the
 /// generated file keeps their <c>global::</c> names.</param>
-internal sealed record LayerName(string Namespace, EquatableArray<ContainingType> Containers, string TypeName, string Marks = "GE", string Unaliased = "");
+internal sealed record LayerName(string Namespace, EquatableArray<ContainingType> Containers, string TypeName, string Marks = "GE", string Unaliased = "")
+{
+    /// <summary>Namespace, containing types and name, dot-separated.</summary>
+    public string FullName => (Namespace.Length > 0 ? Namespace + "." : "") + string.Join(".", System.Linq.Enumerable.Select(Containers, c => c.Name)) + (Containers.Count > 0 ? "." : "") + TypeName;
+}
 
 /// <summary>What an attribute's own rules make of its arguments: the spec, and whether it is the declaration as written.</summary>
 internal readonly struct SpecReading<TSpec>

@@ -36,5 +36,5 @@ internal static class LrnParser
     }
 
     public static LrnSpec Spec(LayerName name, string layout, int size, double alpha, double beta, double k, string element) =>
-        new LrnSpec(name.Namespace, name.Containers, name.TypeName, layout, size, alpha, beta, k, element, name.Marks, name.Unaliased);
+        new LrnSpec(name, layout, size, alpha, beta, k, element);
 }

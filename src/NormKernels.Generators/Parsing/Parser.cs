@@ -35,5 +35,5 @@ internal static class Parser
     }
 
     public static NormSpec Spec(LayerName name, string layout, string axes, int groups, int kind, int affine, double epsilon, double momentum, string element) =>
-        new NormSpec(name.Namespace, name.Containers, name.TypeName, layout, axes, groups, kind, affine, epsilon, momentum, element, name.Marks, name.Unaliased);
+        new NormSpec(name, layout, axes, groups, (NormKindId)kind, (AffineKind)affine, epsilon, momentum, element);
 }

@@ -80,7 +80,7 @@ internal static class Planner
         string runningSize = "";
         if (batchReduced)
         {
-            var sizeKind = LayoutGrammar.RunningSize(spec.Layout, reduced, spec.Groups, spec.Affine);
+            var sizeKind = LayoutGrammar.RunningSize(spec.Layout, reduced, spec.Groups, (int)spec.Affine);
             runningSize = sizeKind switch
             {
                 LayoutGrammar.RunningSizeKind.One => "1",
