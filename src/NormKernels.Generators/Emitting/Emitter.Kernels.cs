@@ -35,7 +35,8 @@ internal static partial class Emitter
         for (int k = 0; k < segments.Count; k++)
         {
             var seg = segments[k];
-            w.Line("nint len" + I(k) + " = " + ctx.SegmentExtent(seg) + ";");
+            // The first segment's loop runs over the chunk [from0, to0): its length is needed only when it is the innermost run.
+            if (k > 0 || segments.Count == 1) w.Line("nint len" + I(k) + " = " + ctx.SegmentExtent(seg) + ";");
             foreach (var (space, member) in spaces)
                 if (k < outer && member(ctx.Axes[seg.Last])) w.Line("nint st_" + space + I(k) + " = " + ctx.Stride(seg.Last, member) + ";");
         }

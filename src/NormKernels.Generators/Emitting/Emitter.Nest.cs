@@ -73,42 +73,43 @@ internal static partial class Emitter
     /// </summary>
     private static void EmitIndexMap(SourceWriter w, Context ctx, string signature, string index, List<int> axes, params (string Name, Func<PlanAxis, bool> Member)[] outputs)
     {
-        string Sum(Func<PlanAxis, bool> member)
+        string Sum(Func<PlanAxis, bool> member, Func<int, string> position)
         {
             var terms = axes.Where(i => member(ctx.Axes[i])).Select(i =>
             {
                 string stride = ctx.Stride(i, member);
-                return stride == "(nint)1" ? "i_" + ctx.Axes[i].Name : "i_" + ctx.Axes[i].Name + " * " + stride;
+                return stride == "(nint)1" ? position(i) : position(i) + " * " + stride;
             }).ToList();
             return terms.Count == 0 ? "0" : string.Join(" + ", terms);
         }
-        string Assign((string Name, Func<PlanAxis, bool> Member) o) => (o.Name == "return" ? "return " : o.Name + " = ") + Sum(o.Member) + ";";
 
-        if (axes.Count == 1)
+        // Only the axes an output reads are decomposed: outward from the innermost, one division per axis up to the
+        // outermost one read (an axis read: quotient, then the remainder from it; an axis skipped: the quotient alone).
+        var read = axes.Select(i => outputs.Any(o => o.Member(ctx.Axes[i]))).ToList();
+        int outermost = read.IndexOf(true);
+        bool alone = outermost == 0 && axes.Count == 1;
+        if (outputs.Length == 1 && outputs[0].Name == "return" && (outermost < 0 || alone))
         {
-            // One axis: the index is its own; no arithmetic.
-            string name = "i_" + ctx.Axes[axes[0]].Name;
-            using (w.Block(signature))
-            {
-                w.Line("nint " + name + " = " + index + ";");
-                foreach (var o in outputs) w.Line(Assign(o));
-            }
+            // Nothing to decompose: the index is the one axis's own (or no axis is read).
+            w.Line(signature + " => " + Sum(outputs[0].Member, _ => index) + ";");
             return;
         }
         using (w.Block(signature))
         {
-            for (int k = axes.Count - 1; k >= 0; k--)
+            for (int k = axes.Count - 1; k >= Math.Max(outermost, 0) && outermost >= 0; k--)
             {
-                var axis = ctx.Axes[axes[k]];
-                if (k == 0) w.Line("nint i_" + axis.Name + " = " + index + ";");
-                else
+                string name = ctx.Axes[axes[k]].Name;
+                if (k == 0) w.Line("nint i_" + name + " = " + index + ";");
+                else if (k == outermost) w.Line("nint i_" + name + " = " + index + " % e_" + name + ";");
+                else if (read[k])
                 {
-                    // One division per axis: the quotient, then the remainder from it.
-                    w.Line("nint q_" + axis.Name + " = " + index + " / e_" + axis.Name + ", i_" + axis.Name + " = " + index + " - q_" + axis.Name + " * e_" + axis.Name + ";");
-                    w.Line(index + " = q_" + axis.Name + ";");
+                    w.Line("nint q_" + name + " = " + index + " / e_" + name + ", i_" + name + " = " + index + " - q_" + name + " * e_" + name + ";");
+                    w.Line(index + " = q_" + name + ";");
                 }
+                else w.Line(index + " /= e_" + name + ";");
             }
-            foreach (var o in outputs) w.Line(Assign(o));
+            foreach (var o in outputs)
+                w.Line((o.Name == "return" ? "return " : o.Name + " = ") + Sum(o.Member, i => "i_" + ctx.Axes[i].Name) + ";");
         }
     }
 

@@ -215,18 +215,9 @@ namespace Layers
                 statistic = i_c;
                 parameter = i_c;
             }
-            public nint StatisticStart(nint statistic)
-            {
-                return 0;
-            }
-            public nint AccumulatorStatistic(nint accumulator)
-            {
-                return 0;
-            }
-            public nint FoldStart(nint fold)
-            {
-                return 0;
-            }
+            public nint StatisticStart(nint statistic) => 0;
+            public nint AccumulatorStatistic(nint accumulator) => 0;
+            public nint FoldStart(nint fold) => 0;
             public void Fold(nint fold, out nint statistic, out nint parameter)
             {
                 statistic = 0;
@@ -236,7 +227,6 @@ namespace Layers
             /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [n]=R [h w]=R.</summary>
             public void Statistics<TK, TS, TV>(ref float x, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint len0 = e_n;
                 nint st_x0 = (e_c * e_h * e_w);
                 nint len1 = (e_h * e_w);
                 // [n]=R
@@ -251,7 +241,6 @@ namespace Layers
             /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [n]=- [h w]=-.</summary>
             public void Apply<TK, TS, TV>(ref float x, ref float y, nint from0, nint to0, ref float a, ref float b, ref float c, ref float g, ref float h) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint len0 = e_n;
                 nint st_x0 = (e_c * e_h * e_w);
                 nint len1 = (e_h * e_w);
                 // [n]=-
@@ -266,7 +255,6 @@ namespace Layers
             /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
             public void GradientReduce<TS, TV>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint len0 = e_n;
                 nint st_x0 = (e_c * e_h * e_w);
                 nint len1 = (e_h * e_w);
                 // [n]=-
@@ -280,7 +268,6 @@ namespace Layers
             /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
             public void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint len0 = e_n;
                 nint st_x0 = (e_c * e_h * e_w);
                 nint len1 = (e_h * e_w);
                 // [n]=-

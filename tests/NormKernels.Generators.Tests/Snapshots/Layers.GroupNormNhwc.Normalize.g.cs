@@ -151,15 +151,10 @@ namespace Layers
                 statistic = i_n * e_grp;
                 parameter = 0;
             }
-            public nint StatisticStart(nint statistic)
-            {
-                nint i_grp = statistic;
-                return i_grp * e_cpg;
-            }
+            public nint StatisticStart(nint statistic) => statistic * e_cpg;
             public nint AccumulatorStatistic(nint accumulator)
             {
-                nint q_cpg = accumulator / e_cpg, i_cpg = accumulator - q_cpg * e_cpg;
-                accumulator = q_cpg;
+                accumulator /= e_cpg;
                 nint i_grp = accumulator;
                 return i_grp;
             }
@@ -182,7 +177,6 @@ namespace Layers
             /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [h w]=R [grp cpg]=A.</summary>
             public void Statistics<TK, TS, TV>(ref float x, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint len0 = (e_h * e_w);
                 nint len1 = (e_grp * e_cpg);
                 // Innermost: rows of the reduced segment, each a contiguous run of accumulators.
                 Rt.Runs<TS, TV, float>.ReduceColumns<TK>(ref Unsafe.Add(ref x, from0 * len1), to0 - from0, len1, ref shift, ref sum, ref sq);
@@ -191,7 +185,6 @@ namespace Layers
             /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [h w]=- [grp cpg]=F.</summary>
             public void Apply<TK, TS, TV>(ref float x, ref float y, nint from0, nint to0, ref float a, ref float b, ref float c, ref float g, ref float h) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint len0 = (e_h * e_w);
                 nint st_x0 = (e_grp * e_cpg);
                 nint len1 = (e_grp * e_cpg);
                 // [h w]=-
@@ -206,7 +199,6 @@ namespace Layers
             /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
             public void GradientReduce<TS, TV>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint len0 = (e_h * e_w);
                 nint len1 = (e_grp * e_cpg);
                 Rt.GradientRuns<TS, TV, float>.ReduceColumns(ref Unsafe.Add(ref x, from0 * len1), ref Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
             }
@@ -214,7 +206,6 @@ namespace Layers
             /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
             public void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint len0 = (e_h * e_w);
                 nint st_x0 = (e_grp * e_cpg);
                 nint len1 = (e_grp * e_cpg);
                 // [h w]=-

@@ -151,19 +151,9 @@ namespace Layers
                 statistic = i_n * e_t + i_t;
                 parameter = 0;
             }
-            public nint StatisticStart(nint statistic)
-            {
-                return 0;
-            }
-            public nint AccumulatorStatistic(nint accumulator)
-            {
-                return 0;
-            }
-            public nint FoldStart(nint fold)
-            {
-                nint i_c = fold;
-                return i_c;
-            }
+            public nint StatisticStart(nint statistic) => 0;
+            public nint AccumulatorStatistic(nint accumulator) => 0;
+            public nint FoldStart(nint fold) => fold;
             public void Fold(nint fold, out nint statistic, out nint parameter)
             {
                 nint i_c = fold;
