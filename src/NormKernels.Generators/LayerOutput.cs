@@ -34,6 +34,17 @@ internal static class LayerOutput
         return parsed;
     }
 
+    /// <summary>The MSBuild property that asks for the <c>...OnPath&lt;TOps&gt;</c> test hooks (internal static kernels on a
+    /// forced path and 128-bit operations; this repository's kernel tests run the ARM64 path's logic on x86 through them). A
+    /// project sets it to <c>true</c> and lists it as a <c>CompilerVisibleProperty</c>; other builds compile no hooks.</summary>
+    public const string PathHooksProperty = "NormKernelsPathHooks";
+
+    /// <summary>Whether the build asks for the test hooks (<see cref="PathHooksProperty"/>).</summary>
+    public static IncrementalValueProvider<bool> PathHooks(IncrementalGeneratorInitializationContext context) =>
+        context.AnalyzerConfigOptionsProvider.Select(static (options, _) =>
+            options.GlobalOptions.TryGetValue("build_property." + PathHooksProperty, out string? value) &&
+            string.Equals(value, "true", StringComparison.OrdinalIgnoreCase));
+
     /// <summary>
     /// Reports the usage diagnostics of <paramref name="parsed"/>. Only declarations with diagnostics are combined with the
     /// compilation, to locate each diagnostic in its syntax tree (so <c>#pragma warning disable</c> applies to it); valid

@@ -15,7 +15,8 @@ public sealed class LocalResponseNormalizeGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     /// <remarks>The source depends on the spec alone: moving a declaration with errors re-reports them without re-emitting its stub.</remarks>
     public void Initialize(IncrementalGeneratorInitializationContext context) => context.RegisterSourceOutput(
-        LayerOutput.Parse(context, LrnParser.AttributeName, LrnParser.Parse, TrackingNames.LrnParse).Select(static (r, _) => r with { Diagnostics = default }),
-        static (spc, layer) => LayerOutput.AddSource(spc, layer.TypeName, layer.Failure, layer.StubErrors,
-            layer.Spec, static s => s.Name, ".LocalResponseNormalize.g.cs", Emitting.LrnEmitter.Emit));
+        LayerOutput.Parse(context, LrnParser.AttributeName, LrnParser.Parse, TrackingNames.LrnParse).Select(static (r, _) => r with { Diagnostics = default })
+            .Combine(LayerOutput.PathHooks(context)),
+        static (spc, item) => LayerOutput.AddSource(spc, item.Left.TypeName, item.Left.Failure, item.Left.StubErrors,
+            item.Left.Spec, static s => s.Name, ".LocalResponseNormalize.g.cs", s => Emitting.LrnEmitter.Emit(s, item.Right)));
 }

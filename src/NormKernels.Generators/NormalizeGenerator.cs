@@ -32,8 +32,12 @@ public sealed class NormalizeGenerator : IIncrementalGenerator
                 : parsed.Select(static (r, _) => Plan(r)))
             .WithTrackingName(TrackingNames.Plan);
 
-        context.RegisterSourceOutput(planned, static (spc, layer) => LayerOutput.AddSource(spc, layer.TypeName, layer.Failure, layer.StubErrors,
-            layer.Spec, static s => s.Name, ".Normalize.g.cs", s => Emitter.Emit(s, layer.Plan!)));
+        context.RegisterSourceOutput(planned.Combine(LayerOutput.PathHooks(context)), static (spc, item) =>
+        {
+            var (layer, hooks) = item;
+            LayerOutput.AddSource(spc, layer.TypeName, layer.Failure, layer.StubErrors, layer.Spec, static s => s.Name, ".Normalize.g.cs",
+                s => Emitter.Emit(s, layer.Plan!, hooks));
+        });
     }
 
     private static PlannedLayer Plan(ParseResult<NormSpec> parsed)

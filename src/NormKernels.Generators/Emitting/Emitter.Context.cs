@@ -17,14 +17,18 @@ internal static partial class Emitter
         /// <summary>Vectors each accumulator takes before the chunk is added into double.</summary>
         public const int ChunkVectors = 16;
 
-        public Context(NormSpec spec, KernelPlan plan)
+        public Context(NormSpec spec, KernelPlan plan, bool hooks)
         {
             Spec = spec;
             Plan = plan;
+            Hooks = hooks;
             Axes = plan.Axes.ToList();
         }
 
         public NormSpec Spec { get; }
+
+        /// <summary>The build asked for the <c>...OnPath&lt;TOps&gt;</c> test hooks (LayerOutput.PathHooksProperty).</summary>
+        public bool Hooks { get; }
 
         /// <summary>The element type as C#: "float" or "double".</summary>
         public string T => Spec.Element;

@@ -155,9 +155,12 @@ internal static partial class Emitter
                 w.Line("return " + target + "(" + spanFromTensors + ", dims, " + restArgs + ");");
             }
         }
-        w.Line("/// <summary>As " + name + ", on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>");
-        w.Line("internal static " + KernelPath + " " + name + "OnPath<TOps>(" + KernelPath + " path, " + parameters + ") where TOps : struct, " + Ops + " =>");
-        w.Line("    " + target + "<TOps>(path, " + args + ");");
+        if (ctx.Hooks)
+        {
+            w.Line("/// <summary>As " + name + ", on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>");
+            w.Line("internal static " + KernelPath + " " + name + "OnPath<TOps>(" + KernelPath + " path, " + parameters + ") where TOps : struct, " + Ops + " =>");
+            w.Line("    " + target + "<TOps>(path, " + args + ");");
+        }
         w.Line();
     }
 
@@ -296,9 +299,12 @@ internal static partial class Emitter
                string.Join(" and ", ctx.Axes.Where(a => !a.Reduced).Select(a => a.Letter.ToString())) + "; output the content's shape.</summary>");
         w.Line("public static " + KernelPath + " AdaptiveForward(" + ctx.ReadOnlyTensorT + " content, " + ctx.ReadOnlyTensorT + " style, " + ctx.TensorT + " output, " + ctx.T + " epsilon) =>");
         w.Line("    " + KernelsType + ".AdaptiveForward(content, style, output, epsilon);");
-        w.Line("/// <summary>As AdaptiveForward, on a forced path with a given 128-bit ops type.</summary>");
-        w.Line("internal static " + KernelPath + " AdaptiveForwardOnPath<TOps>(" + KernelPath + " path, " + spans + ", " + ctx.DimParams + ", " + styleParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops + " =>");
-        w.Line("    " + KernelsType + ".AdaptiveForward<TOps>(path, content, style, output, " + dims + ", " + styleSpan + ", epsilon);");
+        if (ctx.Hooks)
+        {
+            w.Line("/// <summary>As AdaptiveForward, on a forced path with a given 128-bit ops type.</summary>");
+            w.Line("internal static " + KernelPath + " AdaptiveForwardOnPath<TOps>(" + KernelPath + " path, " + spans + ", " + ctx.DimParams + ", " + styleParams + ", " + ctx.T + " epsilon) where TOps : struct, " + Ops + " =>");
+            w.Line("    " + KernelsType + ".AdaptiveForward<TOps>(path, content, style, output, " + dims + ", " + styleSpan + ", epsilon);");
+        }
         w.Line();
     }
 

@@ -16,9 +16,9 @@ internal static partial class Emitter
     private const string Ops = "global::NormKernels.Runtime.IVector128Ops";
     private const string Rt = "global::NormKernels.Runtime";
 
-    public static string Emit(NormSpec spec, KernelPlan plan)
+    public static string Emit(NormSpec spec, KernelPlan plan, bool hooks = false)
     {
-        var ctx = new Context(spec, plan);
+        var ctx = new Context(spec, plan, hooks);
         var w = new SourceWriter();
         var closers = Shared.Open(w, spec.Name);
 

@@ -39,7 +39,7 @@ internal static class LrnEmitter
     /// <summary>Lanes per chunk of the forward kernel (running sums of a chunk live in a 2 KB double buffer); LrnRuns.ChunkWidth.</summary>
     public const int ChunkWidth = 256;
 
-    public static string Emit(LrnSpec spec)
+    public static string Emit(LrnSpec spec, bool hooks = false)
     {
         var w = new SourceWriter();
         string t = spec.Element;
@@ -116,12 +116,15 @@ internal static class LrnEmitter
             w.Line("/// <summary>Backward on caller-owned buffers: <paramref name=\"inputGrad\"/> (which must not overlap the inputs) from <paramref name=\"input\"/> and <paramref name=\"outputGrad\"/>. Returns the path that ran.</summary>");
             w.Line("public static " + KernelPath + " BackwardKernel(" + roSpan + " input, " + roSpan + " outputGrad, " + span + " inputGrad, " + dimParams + ") =>");
             w.Line("    Kernels.Backward(input, outputGrad, inputGrad, " + dims + ");");
-            w.Line("/// <summary>As ForwardKernel, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>");
-            w.Line("internal static " + KernelPath + " ForwardOnPath<TOps>(" + KernelPath + " path, " + roSpan + " input, " + span + " output, " + dimParams + ") where TOps : struct, " + Ops + " =>");
-            w.Line("    Kernels.Forward<TOps>(path, input, output, " + dims + ");");
-            w.Line("/// <summary>As BackwardKernel, on a forced path with a given 128-bit ops type.</summary>");
-            w.Line("internal static " + KernelPath + " BackwardOnPath<TOps>(" + KernelPath + " path, " + roSpan + " input, " + roSpan + " outputGrad, " + span + " inputGrad, " + dimParams + ") where TOps : struct, " + Ops + " =>");
-            w.Line("    Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, " + dims + ");");
+            if (hooks)
+            {
+                w.Line("/// <summary>As ForwardKernel, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>");
+                w.Line("internal static " + KernelPath + " ForwardOnPath<TOps>(" + KernelPath + " path, " + roSpan + " input, " + span + " output, " + dimParams + ") where TOps : struct, " + Ops + " =>");
+                w.Line("    Kernels.Forward<TOps>(path, input, output, " + dims + ");");
+                w.Line("/// <summary>As BackwardKernel, on a forced path with a given 128-bit ops type.</summary>");
+                w.Line("internal static " + KernelPath + " BackwardOnPath<TOps>(" + KernelPath + " path, " + roSpan + " input, " + roSpan + " outputGrad, " + span + " inputGrad, " + dimParams + ") where TOps : struct, " + Ops + " =>");
+                w.Line("    Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, " + dims + ");");
+            }
         }
         Shared.Close(closers);
         return w.ToString();

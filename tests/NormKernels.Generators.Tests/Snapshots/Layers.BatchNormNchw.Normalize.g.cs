@@ -87,9 +87,6 @@ namespace Layers
             Span<int> dims = stackalloc int[4];
             return Kernels.ForwardTraining(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
         }
-        /// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.ForwardTraining<TOps>(path, input, output, [n, c, h, w], weight, bias, mean, variance, epsilon);
 
         /// <summary>Inference forward on caller-owned buffers with given statistics (one per statistic): y = (x - mean) / sqrt(variance + epsilon) * weight + bias, folded to one multiply-add per element. Returns the path that ran.</summary>
         public static KernelPath ForwardInference(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon) =>
@@ -100,9 +97,6 @@ namespace Layers
             Span<int> dims = stackalloc int[4];
             return Kernels.ForwardInference(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
         }
-        /// <summary>As ForwardInference, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ForwardInferenceOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.ForwardInference<TOps>(path, input, output, [n, c, h, w], weight, bias, mean, variance, epsilon);
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
         public void ZeroGrad() => _layer.ZeroGrad();
@@ -122,16 +116,10 @@ namespace Layers
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
         public static KernelPath BackwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) =>
             Kernels.Backward(input, outputGrad, inputGrad, [n, c, h, w], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
-        /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, [n, c, h, w], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
 
         /// <summary>Backward of ForwardInference (statistics held constant, as for a frozen BatchNorm): inputGrad = outputGrad * weight / sqrt(runningVar + epsilon); ADDS into weightGrad and biasGrad. Returns the path that ran.</summary>
         public static KernelPath BackwardInference(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, Span<float> weightGrad, Span<float> biasGrad) =>
             Kernels.Backward(input, outputGrad, inputGrad, [n, c, h, w], weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
-        /// <summary>As BackwardInference, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath BackwardInferenceOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, [n, c, h, w], weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad);
 
         /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="Rt.Statistics.Merge(ReadOnlySpan{double}, ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, Span{double}, Span{double})"/> and normalize with ForwardWithStatistics. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
         public static KernelPath ShardStatistics(ReadOnlySpan<float> input, int n, int c, int h, int w, Span<double> count, Span<double> mean, Span<double> m2) =>
@@ -142,9 +130,6 @@ namespace Layers
             Span<int> dims = stackalloc int[4];
             return Kernels.ShardStatistics(Kernels.Dense(in input, "input", dims), dims, count, mean, m2);
         }
-        /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, int n, int c, int h, int w, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.ShardStatistics<TOps>(path, input, [n, c, h, w], count, mean, m2);
 
         /// <summary>Training forward with given (merged) statistics: normalizes <paramref name="input"/> with mean and biased variance M2 / count per statistic, keeps them as BatchMean and BatchVariance, and updates the running statistics like Forward in training (running variance: the unbiased M2 / (count - 1) with the TOTAL count). Runs whatever Training is. For synchronized BatchNorm: every worker calls ShardStatistics on its shard, the shards are merged in one fixed order (Statistics.Merge), then every worker calls this on its own shard.</summary>
         public void ForwardWithStatistics(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2) =>
@@ -156,9 +141,6 @@ namespace Layers
         /// <summary>Synchronized backward, step 1, on caller-owned buffers: <paramref name="mean"/> is the merged mean (per statistic) the forward normalized with (as the element type, like ForwardInference's). Writes count, sumGrad and sumGradCentered. Returns the path that ran.</summary>
         public static KernelPath BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) =>
             Kernels.BackwardStatistics(input, outputGrad, [n, c, h, w], weight, mean, count, sumGrad, sumGradCentered);
-        /// <summary>As BackwardStatistics, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath BackwardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.BackwardStatistics<TOps>(path, input, outputGrad, [n, c, h, w], weight, mean, count, sumGrad, sumGradCentered);
 
         /// <summary>Synchronized backward, step 2: with the sums of every shard added (<paramref name="count"/>, <paramref name="sumGrad"/>, <paramref name="sumGradCentered"/>, per statistic, e.g. all-reduced from BackwardStatistics), writes this shard's part of the full-batch gradient dL/dinput into <paramref name="inputGrad"/> (which may be <paramref name="outputGrad"/> or <paramref name="input"/> itself), using the statistics of the last ForwardWithStatistics, and ADDS this shard's dL/dweight, dL/dbias into WeightGrad, BiasGrad (local: add them over the shards like any data-parallel parameter gradient). Plain Backward after ForwardWithStatistics still throws: it would be the shard's local gradient.</summary>
         public void BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered) =>
@@ -166,9 +148,6 @@ namespace Layers
         /// <summary>Synchronized backward, step 2, on caller-owned buffers: the merged mean and biased variance the forward normalized with, its epsilon, and the summed gradient sums. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
         public static KernelPath BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) =>
             Kernels.BackwardWithStatistics(input, outputGrad, inputGrad, [n, c, h, w], weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
-        /// <summary>As BackwardWithStatistics, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath BackwardWithStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.BackwardWithStatistics<TOps>(path, input, outputGrad, inputGrad, [n, c, h, w], weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
 
         int NK.ISynchronizedNormalizationLayer<float>.StatisticCount(ReadOnlySpan<int> dims) => Kernels.StatisticCount(dims);
         KernelPath NK.ISynchronizedNormalizationLayer<float>.ShardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<int> dims, Span<double> count, Span<double> mean, Span<double> m2) =>

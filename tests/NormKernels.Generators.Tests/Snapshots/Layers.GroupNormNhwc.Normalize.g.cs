@@ -81,9 +81,6 @@ namespace Layers
             Span<int> dims = stackalloc int[4];
             return Kernels.ForwardTraining(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
         }
-        /// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.ForwardTraining<TOps>(path, input, output, [n, h, w, c], weight, bias, mean, variance, epsilon);
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
         public void ZeroGrad() => _layer.ZeroGrad();
@@ -103,9 +100,6 @@ namespace Layers
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
         public static KernelPath BackwardTraining(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) =>
             Kernels.Backward(input, outputGrad, inputGrad, [n, h, w, c], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
-        /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, Span<float> weightGrad, Span<float> biasGrad) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, [n, h, w, c], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
 
         /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="Rt.Statistics.Merge(ReadOnlySpan{double}, ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, Span{double}, Span{double})"/>. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
         public static KernelPath ShardStatistics(ReadOnlySpan<float> input, int n, int h, int w, int c, Span<double> count, Span<double> mean, Span<double> m2) =>
@@ -116,9 +110,6 @@ namespace Layers
             Span<int> dims = stackalloc int[4];
             return Kernels.ShardStatistics(Kernels.Dense(in input, "input", dims), dims, count, mean, m2);
         }
-        /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, int n, int h, int w, int c, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.ShardStatistics<TOps>(path, input, [n, h, w, c], count, mean, m2);
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
         private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) : Rt.ILayerNest<Nest, float>, Rt.IGradientNest<float>

@@ -79,9 +79,6 @@ namespace Layers
             Span<int> dims = stackalloc int[3];
             return Kernels.ForwardTraining(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
         }
-        /// <summary>As ForwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ForwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.ForwardTraining<TOps>(path, input, output, [n, t, c], weight, bias, mean, variance, epsilon);
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
         public void ZeroGrad() => _layer.ZeroGrad();
@@ -101,9 +98,6 @@ namespace Layers
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
         public static KernelPath BackwardTraining(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double epsilon, Span<double> weightGrad, Span<double> biasGrad) =>
             Kernels.Backward(input, outputGrad, inputGrad, [n, t, c], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
-        /// <summary>As BackwardTraining, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath BackwardTrainingOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double epsilon, Span<double> weightGrad, Span<double> biasGrad) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, [n, t, c], weight, mean, variance, epsilon, false, weightGrad, biasGrad);
 
         /// <summary>The statistics pass alone, as mergeable partial statistics of this shard of a batch: per statistic (see StatisticCount) its value count, mean and M2 (sum of squared deviations from the mean), in double. Merge shards (e.g. gathered from every data-parallel worker) with <see cref="Rt.Statistics.Merge(ReadOnlySpan{double}, ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, Span{double}, Span{double})"/>. Same sums as a training forward, units fixed by the shape: bitwise identical for any thread count. Returns the path that ran.</summary>
         public static KernelPath ShardStatistics(ReadOnlySpan<double> input, int n, int t, int c, Span<double> count, Span<double> mean, Span<double> m2) =>
@@ -114,9 +108,6 @@ namespace Layers
             Span<int> dims = stackalloc int[3];
             return Kernels.ShardStatistics(Kernels.Dense(in input, "input", dims), dims, count, mean, m2);
         }
-        /// <summary>As ShardStatistics, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ShardStatisticsOnPath<TOps>(KernelPath path, ReadOnlySpan<double> input, int n, int t, int c, Span<double> count, Span<double> mean, Span<double> m2) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.ShardStatistics<TOps>(path, input, [n, t, c], count, mean, m2);
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
         private readonly struct Nest(nint e_n, nint e_t, nint e_c) : Rt.ILayerNest<Nest, double>, Rt.IAffineGradientNest<double>

@@ -64,11 +64,5 @@ namespace Layers
         /// <summary>Backward on caller-owned buffers: <paramref name="inputGrad"/> (which must not overlap the inputs) from <paramref name="input"/> and <paramref name="outputGrad"/>. Returns the path that ran.</summary>
         public static KernelPath BackwardKernel(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c) =>
             Kernels.Backward(input, outputGrad, inputGrad, [n, h, w, c]);
-        /// <summary>As ForwardKernel, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>
-        internal static KernelPath ForwardOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.Forward<TOps>(path, input, output, [n, h, w, c]);
-        /// <summary>As BackwardKernel, on a forced path with a given 128-bit ops type.</summary>
-        internal static KernelPath BackwardOnPath<TOps>(KernelPath path, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c) where TOps : struct, Rt.IVector128Ops =>
-            Kernels.Backward<TOps>(path, input, outputGrad, inputGrad, [n, h, w, c]);
     }
 }
