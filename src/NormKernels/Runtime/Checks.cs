@@ -203,6 +203,30 @@ public static partial class Checks
             throw new ArgumentException($"'{name}' has {Fmt(actual)} entries; expected {Fmt(layout.Length)}, one per letter of the layout \"{layout}\".", name);
     }
 
+    /// <summary>Every dim positive (each named by its layout letter, lower case), after the rank.</summary>
+    public static void PositiveDims(ReadOnlySpan<int> dims, string[] names, string layout)
+    {
+        Rank(dims.Length, layout, "dims");
+        for (int i = 0; i < dims.Length; i++) Positive(dims[i], names[i]);
+    }
+
+    /// <summary>The element count of checked-positive dims, overflow checked (the dim at which it overflows is named).</summary>
+    public static int Count(ReadOnlySpan<int> dims, string[] names, string dimsText)
+    {
+        int count = 1;
+        for (int i = 0; i < dims.Length; i++) count = Multiply(count, dims[i], names[i], dimsText);
+        return count;
+    }
+
+    /// <summary>The path a call runs: <paramref name="chosen"/>, or <paramref name="forced"/> (a test hook's) when it is one
+    /// this process can run for the shape.</summary>
+    public static KernelPath Forced(KernelPath forced, KernelPath chosen)
+    {
+        if (forced == KernelPath.None) return chosen;
+        PathAvailable(forced, chosen, "path");
+        return forced;
+    }
+
     /// <summary>A forced kernel path must be one this process can run for the given extent.</summary>
     public static void PathAvailable(KernelPath requested, KernelPath widest, string name)
     {

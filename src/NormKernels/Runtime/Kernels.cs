@@ -77,14 +77,6 @@ public abstract class Kernels<TNest, TK, T>
 
     private static int Clamp(nint extent) => (int)Math.Min(extent, int.MaxValue);
 
-    /// <summary>The chosen path, or the forced one when it is available for these extents.</summary>
-    private static KernelPath Forced(KernelPath forced, KernelPath chosen)
-    {
-        if (forced == KernelPath.None) return chosen;
-        Checks.PathAvailable(forced, chosen, "path");
-        return forced;
-    }
-
     // ------------------------------------------------------------------ checks shared with the layer object
 
     internal static void CheckKernel(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, int weight, int bias, int length0, int length1, T epsilon, bool training)
@@ -189,7 +181,7 @@ public abstract class Kernels<TNest, TK, T>
         var outputs = Shape.Outputs;
         Checks.StatisticsOutputs(input, output, stat0, outputs[0], outputs.Length > 1 ? stat1 : default, outputs.Length > 1 ? outputs[1] : null);
         TNest nest = TNest.Create(dims);
-        path = Forced(path, Choose(nest, true));
+        path = Checks.Forced(path, Choose(nest, true));
         return Forward<TNest, TK, T>.Training<TOps>(path, nest, input, output, weight, bias, stat0, stat1, epsilon, null);
     }
 
@@ -204,7 +196,7 @@ public abstract class Kernels<TNest, TK, T>
     {
         CheckKernel(input, output, dims, weight.Length, bias.Length, mean.Length, variance.Length, epsilon, training: false);
         TNest nest = TNest.Create(dims);
-        path = Forced(path, Choose(nest, false));
+        path = Checks.Forced(path, Choose(nest, false));
         return Forward<TNest, TK, T>.Inference<TOps>(path, nest, input, output, weight, bias, mean, variance, epsilon, null);
     }
 
@@ -234,7 +226,7 @@ public abstract class Kernels<TNest, TK, T>
         Checks.Disjoint(count, m2, "m2", "count");
         Checks.Disjoint(mean, m2, "m2", "mean");
         TNest nest = TNest.Create(dims);
-        path = Forced(path, Choose(nest, true));
+        path = Checks.Forced(path, Choose(nest, true));
         return Forward<TNest, TK, T>.Moments<TOps>(path, nest, input, count, mean, m2);
     }
 
@@ -256,12 +248,10 @@ public abstract class Kernels<TNest, TK, T>
             full[i] = shape.IsReduced(i) ? styleDims[s++] : dims[i];
         }
         for (int i = 0; i < dims.Length; i++) if (shape.IsReduced(i)) Checks.Positive(full[i], names[i]);
-        int count = 1;
-        for (int i = 0; i < dims.Length; i++) count = Checks.Multiply(count, dims[i], shape.Names[i], shape.DimsText);
+        int count = Checks.Count(dims, shape.Names, shape.DimsText);
         Checks.Length(content.Length, count, "content", shape.DimsText);
         Checks.Length(output.Length, count, "output", shape.DimsText);
-        int styleCount = 1;
-        for (int i = 0; i < dims.Length; i++) styleCount = Checks.Multiply(styleCount, full[i], names[i], shape.StyleText);
+        int styleCount = Checks.Count(full, names, shape.StyleText);
         Checks.Length(style.Length, styleCount, "style", shape.StyleText);
         CheckEpsilon(epsilon);
         Checks.NoPartialOverlap(content, output, "output");
@@ -269,7 +259,7 @@ public abstract class Kernels<TNest, TK, T>
         TNest nest = TNest.Create(dims), styleNest = TNest.Create(full);
         // The widest path whose vector fits the content's passes and the style's statistics pass.
         KernelPath contentPath = Choose(nest, true), stylePath = Choose(styleNest, true);
-        path = Forced(path, stylePath < contentPath ? stylePath : contentPath);
+        path = Checks.Forced(path, stylePath < contentPath ? stylePath : contentPath);
         return Forward<TNest, TK, T>.Adaptive<TOps>(path, nest, styleNest, content, style, output, epsilon);
     }
 
@@ -311,7 +301,7 @@ public abstract class Kernels<TNest, TK, T>
         CheckBackward(input, outputGrad, inputGrad, dims, weight.Length, stat0.Length, stat1.Length, epsilon, weightGrad.Length, biasGrad.Length, constant);
         Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
         TNest nest = TNest.Create(dims);
-        path = Forced(path, ChooseBackward(nest));
+        path = Checks.Forced(path, ChooseBackward(nest));
         return TNest.Backward<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
     }
 
@@ -326,7 +316,7 @@ public abstract class Kernels<TNest, TK, T>
     {
         CheckBackwardStatistics(input, outputGrad, dims, weight.Length, mean.Length, count, sumGrad, sumGradCentered);
         TNest nest = TNest.Create(dims);
-        path = Forced(path, ChooseBackward(nest));
+        path = Checks.Forced(path, ChooseBackward(nest));
         return TNest.Sums<TK, TOps>(path, nest, input, outputGrad, weight, mean, count, sumGrad, sumGradCentered);
     }
 
@@ -344,7 +334,7 @@ public abstract class Kernels<TNest, TK, T>
         CheckBackwardWithStatistics(input, outputGrad, inputGrad, dims, weight.Length, mean.Length, variance.Length, epsilon, count, sumGrad, sumGradCentered,
             weightGrad.Length, biasGrad.Length);
         TNest nest = TNest.Create(dims);
-        path = Forced(path, ChooseBackward(nest));
+        path = Checks.Forced(path, ChooseBackward(nest));
         return TNest.WithSums<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
     }
 

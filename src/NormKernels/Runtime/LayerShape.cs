@@ -135,8 +135,7 @@ public sealed class LayerShape
     public int Shape(ReadOnlySpan<int> dims, int inputLength, int outputLength, string input = "input", string output = "output")
     {
         Positive(dims);
-        int count = 1;
-        for (int i = 0; i < dims.Length; i++) count = Checks.Multiply(count, dims[i], Names[i], DimsText);
+        int count = Checks.Count(dims, Names, DimsText);
         Checks.Length(inputLength, count, input, DimsText);
         Checks.Length(outputLength, count, output, DimsText);
         return count;
@@ -144,8 +143,7 @@ public sealed class LayerShape
 
     private void Positive(ReadOnlySpan<int> dims)
     {
-        Rank(dims.Length);
-        for (int i = 0; i < dims.Length; i++) Checks.Positive(dims[i], Names[i]);
+        Checks.PositiveDims(dims, Names, Layout);
         if (Groups > 0) Checks.Divisible(dims[Channel], Groups, "c");
     }
 

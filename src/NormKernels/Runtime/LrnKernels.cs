@@ -56,11 +56,8 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
 
     private static void CheckDims(ReadOnlySpan<int> dims, int length, string name)
     {
-        Checks.Rank(dims.Length, TWindow.Layout, "dims");
-        for (int i = 0; i < dims.Length; i++) Checks.Positive(dims[i], Names[i]);
-        int count = 1;
-        for (int i = 0; i < dims.Length; i++) count = Checks.Multiply(count, dims[i], Names[i], DimsText);
-        Checks.Length(length, count, name, DimsText);
+        Checks.PositiveDims(dims, Names, TWindow.Layout);
+        Checks.Length(length, Checks.Count(dims, Names, DimsText), name, DimsText);
     }
 
     /// <summary>[outer, C, inner] from checked dims.</summary>
@@ -75,13 +72,6 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
     /// <summary>The widest path whose vector fits the extent the column kernel vectorizes: inner, or the tile of positions when C is innermost.</summary>
     private static KernelPath ChoosePath(int outer, int inner) => Isa.Select<T>(inner == 1 ? Math.Min(outer, MinTile) : inner);
 
-    private static KernelPath Forced(KernelPath forced, KernelPath chosen)
-    {
-        if (forced == KernelPath.None) return chosen;
-        Checks.PathAvailable(forced, chosen, "path");
-        return forced;
-    }
-
     /// <summary>Forward on caller-owned buffers (output must not overlap input). Returns the path that ran.</summary>
     public static KernelPath Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims) =>
         AdvSimd.IsSupported
@@ -95,7 +85,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         CheckDims(dims, output.Length, "output");
         Checks.Disjoint(input, output, "output", "input");
         var (outer, channels, inner) = Extents(dims);
-        return ForwardCore<TOps>(Forced(path, ChoosePath(outer, inner)), input, output, outer, channels, inner);
+        return ForwardCore<TOps>(Checks.Forced(path, ChoosePath(outer, inner)), input, output, outer, channels, inner);
     }
 
     /// <summary>Backward on caller-owned buffers: inputGrad (which must not overlap the inputs). Returns the path that ran.</summary>
@@ -114,7 +104,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         Checks.Disjoint(input, inputGrad, "inputGrad", "input");
         Checks.Disjoint(outputGrad, inputGrad, "inputGrad", "outputGrad");
         var (outer, channels, inner) = Extents(dims);
-        return BackwardCore<TOps>(Forced(path, ChoosePath(outer, inner)), input, outputGrad, inputGrad, outer, channels, inner);
+        return BackwardCore<TOps>(Checks.Forced(path, ChoosePath(outer, inner)), input, outputGrad, inputGrad, outer, channels, inner);
     }
 
     /// <summary>Forward on tensors: dims from the input's lengths; the output of the same shape.</summary>
