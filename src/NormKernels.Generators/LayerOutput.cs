@@ -40,10 +40,13 @@ internal static class LayerOutput
     public const string PathHooksProperty = "NormKernelsPathHooks";
 
     /// <summary>Whether the build asks for the test hooks (<see cref="PathHooksProperty"/>).</summary>
-    public static IncrementalValueProvider<bool> PathHooks(IncrementalGeneratorInitializationContext context) =>
+    public static IncrementalValueProvider<EmitOptions> PathHooks(IncrementalGeneratorInitializationContext context) =>
         context.AnalyzerConfigOptionsProvider.Select(static (options, _) =>
             options.GlobalOptions.TryGetValue("build_property." + PathHooksProperty, out string? value) &&
-            string.Equals(value, "true", StringComparison.OrdinalIgnoreCase));
+            string.Equals(value, "true", StringComparison.OrdinalIgnoreCase) ? EmitOptions.WithHooks : EmitOptions.Default);
+
+    /// <summary>A declaration's usage diagnostics, as a class (see <see cref="ReportDiagnostics"/>).</summary>
+    private sealed record Reported(EquatableArray<DiagnosticInfo> Diagnostics);
 
     /// <summary>
     /// Reports the usage diagnostics of <paramref name="parsed"/>. Only declarations with diagnostics are combined with the
@@ -53,13 +56,15 @@ internal static class LayerOutput
     private static void ReportDiagnostics<TSpec>(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult<TSpec>> parsed)
         where TSpec : class
     {
-        IncrementalValuesProvider<(EquatableArray<DiagnosticInfo> Diagnostics, Compilation Compilation)> located = parsed
-            .Select(static (r, _) => r.Diagnostics)
-            .Where(static d => d.Count > 0)
+        // Reference types through the pipeline (a class, a tuple of references): Roslyn's node tables over a struct would be
+        // JIT-compiled for it in every build.
+        IncrementalValuesProvider<(Reported Reported, Compilation Compilation)> located = parsed
+            .Where(static r => r.Diagnostics.Count > 0)
+            .Select(static (r, _) => new Reported(r.Diagnostics))
             .Combine(context.CompilationProvider);
         context.RegisterSourceOutput(located, static (spc, item) =>
         {
-            foreach (DiagnosticInfo diagnostic in item.Diagnostics)
+            foreach (DiagnosticInfo diagnostic in item.Reported.Diagnostics)
             {
                 // The one tree of that path that holds the span; else (no path, or several trees of it) a location by path.
                 var trees = item.Compilation.SyntaxTrees.Where(t => t.FilePath == diagnostic.FilePath).Take(2).ToList();
@@ -101,4 +106,11 @@ internal static class LayerOutput
         context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalGeneratorError, Location.None,
             typeName, colon < 0 ? failure : failure.Substring(0, colon), colon < 0 ? "" : failure.Substring(colon + 1).Trim()));
     }
+}
+
+/// <summary>What the build asks of the emitters beyond the declarations (a class: see <see cref="LayerOutput.PathHooks"/>).</summary>
+internal sealed record EmitOptions(bool PathHooks)
+{
+    public static readonly EmitOptions Default = new(false);
+    public static readonly EmitOptions WithHooks = new(true);
 }

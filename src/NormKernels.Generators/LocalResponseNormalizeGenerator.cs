@@ -18,5 +18,5 @@ public sealed class LocalResponseNormalizeGenerator : IIncrementalGenerator
         LayerOutput.Parse(context, LrnParser.AttributeName, LrnParser.Parse, TrackingNames.LrnParse).Select(static (r, _) => r with { Diagnostics = default })
             .Combine(LayerOutput.PathHooks(context)),
         static (spc, item) => LayerOutput.AddSource(spc, item.Left.TypeName, item.Left.Failure, item.Left.StubErrors,
-            item.Left.Spec, static s => s.Name, ".LocalResponseNormalize.g.cs", s => Emitting.LrnEmitter.Emit(s, item.Right)));
+            item.Left.Spec, static s => s.Name, ".LocalResponseNormalize.g.cs", s => Emitting.LrnEmitter.Emit(s, item.Right.PathHooks)));
 }

@@ -36,7 +36,7 @@ public sealed class NormalizeGenerator : IIncrementalGenerator
         {
             var (layer, hooks) = item;
             LayerOutput.AddSource(spc, layer.TypeName, layer.Failure, layer.StubErrors, layer.Spec, static s => s.Name, ".Normalize.g.cs",
-                s => Emitter.Emit(s, layer.Plan!, hooks));
+                s => Emitter.Emit(s, layer.Plan!, hooks.PathHooks));
         });
     }
 
