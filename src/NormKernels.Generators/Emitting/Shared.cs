@@ -13,9 +13,6 @@ internal static class Shared
 {
     public const string KernelPath = "global::NormKernels.KernelPath";
     public const string Ops = "global::NormKernels.Runtime.IVector128Ops";
-    public const string ArmOps = "global::NormKernels.Runtime.AdvSimdVector128Ops<global::NormKernels.Runtime.AdvSimdIntrinsics>";
-    public const string X86Ops = "global::NormKernels.Runtime.X86Vector128Ops";
-    public const string TensorArgs = "global::NormKernels.Runtime.TensorArgs";
 
     /// <summary>Writes the header and opens the namespace and the containing types; dispose the result (innermost first) with <see cref="Close"/>.</summary>
     public static List<System.IDisposable> Open(SourceWriter w, Parsing.LayerName name)
@@ -111,41 +108,5 @@ internal static class Shared
     public static void Close(List<System.IDisposable> closers)
     {
         for (int i = closers.Count - 1; i >= 0; i--) closers[i].Dispose();
-    }
-
-    /// <summary>
-    /// <c>return core&lt;ops&gt;(args);</c> with the 128-bit path's ops type chosen once per call: AdvSimd's on ARM64, x86's
-    /// otherwise (the two operations whose best instruction differs come from this struct type argument).
-    /// </summary>
-    public static void ReturnWithOps(SourceWriter w, string core, string args)
-    {
-        w.Line("return global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported");
-        w.Line("    ? " + core + "<" + ArmOps + ">(" + args + ")");
-        w.Line("    : " + core + "<" + X86Ops + ">(" + args + ");");
-    }
-
-    /// <summary><c>switch (path)</c> with one case per path (the scalar one as <c>default</c>), each the statement <paramref name="call"/> writes, then <c>break</c>.</summary>
-    public static void PathSwitch(SourceWriter w, IEnumerable<VectorIsa> isas, System.Func<VectorIsa, string> call)
-    {
-        using (w.Block("switch (path)"))
-            foreach (VectorIsa isa in isas)
-                w.Line((isa.IsScalar ? "default" : "case " + KernelPath + "." + isa.Path) + ": " + call(isa) + "; break;");
-    }
-
-    /// <summary>
-    /// The prologue of a tensor overload: <paramref name="first"/>'s span and dims (named <c>dims</c>), then every other
-    /// tensor's span, checked to have the same shape. Spans are named after the argument with a <c>Span</c> suffix.
-    /// </summary>
-    public static void TensorPrologue(SourceWriter w, string layout, (string Name, string SpanType) first, params (string Name, string SpanType)[] others)
-    {
-        string rank = Literals.Int(layout.Length), layoutText = Literals.String(layout);
-        w.Line("global::System.Span<int> dims = stackalloc int[" + rank + "];");
-        if (others.Length > 0) w.Line("global::System.Span<int> otherDims = stackalloc int[" + rank + "];");
-        w.Line(first.SpanType + " " + first.Name + "Span = " + TensorArgs + ".Dense(in " + first.Name + ", " + layoutText + ", nameof(" + first.Name + "), dims);");
-        foreach (var (name, spanType) in others)
-        {
-            w.Line(spanType + " " + name + "Span = " + TensorArgs + ".Dense(in " + name + ", " + layoutText + ", nameof(" + name + "), otherDims);");
-            w.Line(TensorArgs + ".SameShape(dims, otherDims, nameof(" + name + "), " + layoutText + ");");
-        }
     }
 }
