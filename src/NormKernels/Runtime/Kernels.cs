@@ -86,7 +86,7 @@ public abstract class Kernels<TNest, TK, T>
         int parameters = shape.ParameterCount(dims);
         Checks.VectorLength(weight, parameters, "weight", shape.ParameterText);
         Checks.VectorLength(bias, parameters, "bias", shape.ParameterText);
-        shape.StatisticLengths(shape.StatisticCount(dims), length0, length1);
+        shape.StatisticLengths(shape.Statistics(dims), length0, length1);
         CheckEpsilon(epsilon);
         if (training) MoreThanOneValue(dims);
         Checks.NoPartialOverlap(input, output, "output");
@@ -137,7 +137,7 @@ public abstract class Kernels<TNest, TK, T>
     {
         CheckGradients(input, outputGrad, inputGrad, dims);
         CheckParameters(dims, weight, weightGrad, biasGrad);
-        Shape.StatisticLengths(Shape.StatisticCount(dims), length0, length1, running: constant && Shape.BatchReduced);
+        Shape.StatisticLengths(Shape.Statistics(dims), length0, length1, running: constant && Shape.BatchReduced);
         CheckEpsilon(epsilon);
         CheckGradientOverlaps(input, outputGrad, inputGrad);
     }
@@ -148,7 +148,7 @@ public abstract class Kernels<TNest, TK, T>
         int total = Shape.Shape(dims, input.Length, input.Length);
         Checks.Length(outputGrad.Length, total, "outputGrad", Shape.DimsText);
         Checks.VectorLength(weight, Shape.ParameterCount(dims), "weight", Shape.ParameterText);
-        int statistics = Shape.StatisticCount(dims);
+        int statistics = Shape.Statistics(dims);
         Checks.VectorLength(mean, statistics, "mean", Shape.StatisticText);
         Checks.GradientSumOutputs(count, sumGrad, sumGradCentered, statistics, Shape.StatisticText);
     }
@@ -158,7 +158,7 @@ public abstract class Kernels<TNest, TK, T>
     {
         CheckGradients(input, outputGrad, inputGrad, dims);
         CheckParameters(dims, weight, weightGrad, biasGrad);
-        int statistics = Shape.StatisticCount(dims);
+        int statistics = Shape.Statistics(dims);
         Checks.VectorLength(mean, statistics, "mean", Shape.StatisticText);
         Checks.VectorLength(variance, statistics, "variance", Shape.StatisticText);
         CheckEpsilon(epsilon);
@@ -210,7 +210,7 @@ public abstract class Kernels<TNest, TK, T>
     {
         var shape = Shape;
         shape.Shape(dims, input.Length, input.Length);
-        int statistics = shape.StatisticCount(dims);
+        int statistics = shape.Statistics(dims);
         Checks.VectorLength(count.Length, statistics, "count", shape.StatisticText);
         Checks.VectorLength(mean.Length, statistics, "mean", shape.StatisticText);
         Checks.VectorLength(m2.Length, statistics, "m2", shape.StatisticText);

@@ -154,6 +154,9 @@ public sealed class LayerShape
         return Product(dims, reduced: false, KeptText);
     }
 
+    /// <summary>The number of statistics for dims <see cref="Shape"/> has checked already (no second pass over them).</summary>
+    public int Statistics(ReadOnlySpan<int> dims) => Product(dims, reduced: false, KeptText);
+
     /// <summary>The values per statistic: the product of the reduced extents.</summary>
     public long CountPerStatistic(ReadOnlySpan<int> dims) => Product(dims, reduced: true, ReducedText);
 

@@ -120,7 +120,7 @@ public sealed class NormLayer<TNest, TK, T>
             return;
         }
         if (training) Kernels<TNest, TK, T>.MoreThanOneValue(dims);
-        int statistics = shape.StatisticCount(dims);
+        int statistics = shape.Statistics(dims);
         if (!training)
         {
             // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
@@ -186,7 +186,7 @@ public sealed class NormLayer<TNest, TK, T>
         shape.Shape(dims, input.Length, output.Length);
         shape.LayerSize(dims, _size);
         Checks.NoPartialOverlap(input, output, "output");
-        int statistics = shape.StatisticCount(dims);
+        int statistics = shape.Statistics(dims);
         Checks.MergedStatistics(count, mean, m2, statistics, shape.StatisticText);
         // Saves statistics and updates the running ones: this instance alone.
         CallGuard.EnterExclusive(ref _guard, shape.Calls[4]);
@@ -300,7 +300,7 @@ public sealed class NormLayer<TNest, TK, T>
             CheckSynchronized(input, dims);
             // The kernels read the statistics through the arrays read here, whose lengths are checked: never through a field another call may replace.
             T[] savedMean = _statistic0;
-            Checks.SynchronizedStatisticsLength(savedMean.Length, shape.StatisticCount(dims));
+            Checks.SynchronizedStatisticsLength(savedMean.Length, shape.Statistics(dims));
             TNest nest = TNest.Create(dims);
             LastPath = System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
                 ? TNest.Sums<TK, AdvSimdVector128Ops<AdvSimdIntrinsics>>(Kernels<TNest, TK, T>.ChooseBackward(nest), nest, input, outputGrad, Weight, savedMean, count, sumGrad, sumGradCentered)
