@@ -1,6 +1,5 @@
 using System.Collections.Generic;
 using System.Linq;
-using System.Text.RegularExpressions;
 using NormKernels.Generators.Model;
 
 namespace NormKernels.Generators.Emitting;
@@ -324,7 +323,7 @@ internal static partial class Emitter
                plan.Kind.EnumMember + ", " + featureText + ");");
         // The extents from the dims: each dim letter of the plan's extent expressions is dims[i].
         var index = spec.Layout.Select((l, i) => (Name: char.ToLowerInvariant(l).ToString(), i)).ToDictionary(p => p.Name, p => p.i);
-        string extents = string.Join(", ", ctx.Axes.Select(a => Regex.Replace(a.Extent, @"\b[a-z]\b", m => "dims[" + Literals.Int(index[m.Value]) + "]")));
+        string extents = string.Join(", ", ctx.Axes.Select(a => TextEdits.ReplaceLetters(a.Extent, letter => "dims[" + Literals.Int(index[letter.ToString()]) + "]")));
         w.Line("public static " + NestType + " Create(global::System.ReadOnlySpan<int> dims) => new(" + extents + ");");
         w.Line("public nint StatisticsExtent => " + ctx.StatInnerExtent + ";");
         w.Line("public nint ApplyExtent => " + ctx.ApplyInnerExtent + ";");

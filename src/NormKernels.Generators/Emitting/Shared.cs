@@ -70,7 +70,7 @@ internal static class Shared
             if (line.IndexOf("global::", System.StringComparison.Ordinal) < 0) continue;
             foreach (var alias in aliases)
             {
-                string shortened = System.Text.RegularExpressions.Regex.Replace(line, System.Text.RegularExpressions.Regex.Escape(alias.Target) + "(?![A-Za-z0-9_])", alias.Name);
+                string shortened = TextEdits.ReplaceWhole(line, alias.Target, alias.Name);
                 if (shortened != line) used.Add(alias.Name);
                 line = shortened;
             }

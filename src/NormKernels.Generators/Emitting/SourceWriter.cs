@@ -29,13 +29,25 @@ internal sealed class SourceWriter
     // Offsets and extents are composed from plan parts, so a constant part can reach the text as (nint)0 or (nint)1.
     // These rewrites drop them where the result is the same expression: Unsafe.Add(ref r, (nint)0) is r (as a value,
     // a target and a ref argument), "* (nint)1" multiplies by one, "(int)(nint)1" is 1.
-    private static readonly System.Text.RegularExpressions.Regex AddZero =
-        new System.Text.RegularExpressions.Regex(@"global::System\.Runtime\.CompilerServices\.Unsafe\.Add\(ref ([A-Za-z_][A-Za-z0-9_]*), \(nint\)0\)");
+    private const string AddHead = "global::System.Runtime.CompilerServices.Unsafe.Add(ref ", AddZeroTail = ", (nint)0)";
 
     private static string Simplify(string line)
     {
         if (line.IndexOf("(nint)", StringComparison.Ordinal) < 0) return line;
-        line = AddZero.Replace(line, "$1");
+        int at = line.IndexOf(AddHead, StringComparison.Ordinal);
+        while (at >= 0)
+        {
+            int name = at + AddHead.Length, end = TextEdits.IdentifierEnd(line, name);
+            if (end > name && string.CompareOrdinal(line, end, AddZeroTail, 0, AddZeroTail.Length) == 0)
+            {
+                line = line.Substring(0, at) + line.Substring(name, end - name) + line.Substring(end + AddZeroTail.Length);
+                at = line.IndexOf(AddHead, at + (end - name), StringComparison.Ordinal);
+            }
+            else
+            {
+                at = line.IndexOf(AddHead, at + 1, StringComparison.Ordinal);
+            }
+        }
         return line.Replace("(int)(nint)1", "1").Replace(" * (nint)1)", ")").Replace(" * (nint)1;", ";").Replace(" * (nint)1,", ",");
     }
 
