@@ -53,6 +53,7 @@ internal static partial class Emitter
         int n = segs.Count;
         string t = ctx.T;
         w.Line("/// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments " + ctx.Describe(plan.StatSegments) + ".</summary>");
+        w.Line(Shared.Hot);
         using (w.Block("public void Statistics<TK, TS, TV>(ref " + t + " x, nint from0, nint to0, ref " + t + " shift, ref double sum, ref double sq)" + KindConstraint + VectorIsa.PathConstraint(t)))
         {
             int outer = plan.Strategy == ReduceStrategy.Horizontal ? n - 1 : n - 2;
@@ -86,6 +87,7 @@ internal static partial class Emitter
     }
 
     private const string KindConstraint = " where TK : struct, global::NormKernels.Runtime.INormKind";
+    private const string StoresConstraint = " where TW : struct, global::NormKernels.Runtime.IStores";
 
     // ---------------------------------------------------------------- apply
 
@@ -102,8 +104,9 @@ internal static partial class Emitter
             : new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("s", Context.InnerKept), ("p", Context.ParamAxis) };
         string t = ctx.T;
         w.Line("/// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments " + ctx.Describe(plan.ApplySegments) + ".</summary>");
-        using (w.Block("public void Apply<TK, TS, TV>(ref " + t + " x, ref " + t + " y, nint from0, nint to0, ref " + t + " a, ref " + t + " b, ref " + t + " c, ref " + t + " g, ref " + t + " h)" +
-                       KindConstraint + VectorIsa.PathConstraint(t)))
+        w.Line(Shared.Hot);
+        using (w.Block("public void Apply<TK, TW, TS, TV>(ref " + t + " x, ref " + t + " y, nint from0, nint to0, ref " + t + " a, ref " + t + " b, ref " + t + " c, ref " + t + " g, ref " + t + " h)" +
+                       KindConstraint + StoresConstraint + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var start = spaces.ToDictionary(s => s.Item1, s => "(nint)0");
@@ -112,7 +115,7 @@ internal static partial class Emitter
             bool statVec = fold ? inner == SegmentClass.Fold : (inner & SegmentClass.Statistic) != 0;
             bool paramVec = !fold && (inner & SegmentClass.Parameter) != 0;
             string Kind(bool lanes) => lanes ? Rt + ".Lanes" : Rt + ".Splat";
-            string method = (fold ? "Apply" : "ApplyAffine") + "<TK, " + Kind(statVec) + (fold ? "" : ", " + Kind(paramVec)) + ">";
+            string method = (fold ? "Apply" : "ApplyAffine") + "<TK, TW, " + Kind(statVec) + (fold ? "" : ", " + Kind(paramVec)) + ">";
             EmitNest(w, loops, start, o =>
             {
                 string xo = o["x"];

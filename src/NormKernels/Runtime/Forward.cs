@@ -107,9 +107,10 @@ public interface INest<T> where T : unmanaged
     void Statistics<TK, TS, TV>(ref T x, nint from, nint to, ref T shift, ref double sum, ref double sq)
         where TK : struct, INormKind where TS : struct, ISimd<TV, T> where TV : struct;
 
-    /// <summary>The apply pass over a block, or the chunk [from, to) of its first segment.</summary>
-    void Apply<TK, TS, TV>(ref T x, ref T y, nint from, nint to, ref T a, ref T b, ref T c, ref T g, ref T h)
-        where TK : struct, INormKind where TS : struct, ISimd<TV, T> where TV : struct;
+    /// <summary>The apply pass over a block, or the chunk [from, to) of its first segment, storing the output as
+    /// <typeparamref name="TW"/> says.</summary>
+    void Apply<TK, TW, TS, TV>(ref T x, ref T y, nint from, nint to, ref T a, ref T b, ref T c, ref T g, ref T h)
+        where TK : struct, INormKind where TW : struct, IStores where TS : struct, ISimd<TV, T> where TV : struct;
 }
 
 /// <summary>What a forward driver call computes.</summary>
@@ -262,6 +263,14 @@ public static class Forward<TNest, TK, T>
 
         private void Go<TS, TV>() where TS : struct, ISimd<TV, T> where TV : struct
         {
+            if (Streaming.Use((long)_input.Length * Unsafe.SizeOf<T>(), (long)_output.Length * Unsafe.SizeOf<T>(), TS.Count > 1 && mode != ForwardMode.Moments && !_input.Overlaps(_output)))
+                Go<TS, TV, StreamedStores>();
+            else
+                Go<TS, TV, CachedStores>();
+        }
+
+        private void Go<TS, TV, TW>() where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        {
             var layout = new Layout(nest, mode != ForwardMode.Inference);
             if (nest.BlockCount > 0)
             {
@@ -270,7 +279,7 @@ public static class Forward<TNest, TK, T>
                 WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles, layout.Elements);
                 try
                 {
-                    var body = new BlockUnit<TS, TV>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode);
+                    var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode);
                     ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
                 }
                 finally
@@ -279,12 +288,12 @@ public static class Forward<TNest, TK, T>
                 }
                 return;
             }
-            Whole<TS, TV>(layout);
+            Whole<TS, TV, TW>(layout);
         }
 
         /// <summary>A whole-tensor plan: statistics over chunks (training), coefficients, apply over chunks.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Whole<TS, TV>(Layout layout) where TS : struct, ISimd<TV, T> where TV : struct
+        private void Whole<TS, TV, TW>(Layout layout) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
         {
             WorkerScratch<T> scratch = WorkerScratch<T>.Rent(1, layout.Doubles, layout.Elements);
             double[] doubles = scratch.Doubles[0];
@@ -321,7 +330,7 @@ public static class Forward<TNest, TK, T>
                 // Apply over chunks of its first segment (no reduction: any split gives the same bits).
                 nint applyRows = nest.ApplyRows(out bool applySplittable);
                 int applyChunks = Chunks(_input.Length, applyRows, applySplittable);
-                var apply = new ApplyChunk<TS, TV>(nest, layout, applyRows, applyChunks, elements);
+                var apply = new ApplyChunk<TS, TV, TW>(nest, layout, applyRows, applyChunks, elements);
                 ParallelUnits.For(applyChunks, Parallelism.Workers(_input.Length, applyChunks), apply, _input, _output, _gamma, _beta, default, default);
             }
             finally
@@ -483,8 +492,8 @@ public static class Forward<TNest, TK, T>
     }
 
     /// <summary>One block: statistics (training) or the given statistics, coefficients, apply.</summary>
-    private readonly struct BlockUnit<TS, TV>(TNest nest, Layout layout, T epsilon, double[][] doubles, T[][] elements, T[]? meanResidual, ForwardMode mode)
-        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    private readonly struct BlockUnit<TS, TV, TW>(TNest nest, Layout layout, T epsilon, double[][] doubles, T[][] elements, T[]? meanResidual, ForwardMode mode)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -513,7 +522,7 @@ public static class Forward<TNest, TK, T>
             Coefficients(nest, layout, d, e, ref gamma, ref beta);
             ref T coefA = ref MemoryMarshal.GetArrayDataReference(e);
             ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
-            nest.Apply<TK, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients), ref gamma, ref beta);
+            nest.Apply<TK, TW, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients), ref gamma, ref beta);
         }
     }
 
@@ -564,7 +573,7 @@ public static class Forward<TNest, TK, T>
                 Unsafe.Add(ref coefC, f) = c;
                 Unsafe.Add(ref coefB, f) = T.CreateTruncating(Unsafe.Add(ref styleMean, s) - (m - double.CreateTruncating(c)) * a);
             }
-            nest.Apply<TK, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref coefC, ref coefA, ref coefB);
+            nest.Apply<TK, CachedStores, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref coefC, ref coefA, ref coefB);
         }
     }
 
@@ -583,8 +592,8 @@ public static class Forward<TNest, TK, T>
     }
 
     /// <summary>A chunk of a whole-tensor apply pass.</summary>
-    private readonly struct ApplyChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, T[] elements)
-        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    private readonly struct ApplyChunk<TS, TV, TW>(TNest nest, Layout layout, nint rows, int chunks, T[] elements)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -592,7 +601,7 @@ public static class Forward<TNest, TK, T>
             nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
             ref T coefA = ref MemoryMarshal.GetArrayDataReference(elements);
             ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
-            nest.Apply<TK, TS, TV>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S1), from, to,
+            nest.Apply<TK, TW, TS, TV>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S1), from, to,
                 ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients), ref ParallelUnits.At<T>(spans.S2), ref ParallelUnits.At<T>(spans.S3));
         }
     }

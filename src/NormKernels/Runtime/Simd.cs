@@ -30,6 +30,11 @@ public partial interface ISimd<TV, T> where TV : struct where T : unmanaged
     /// <summary>Stores <paramref name="v"/> at <paramref name="p"/> + <paramref name="i"/>.</summary>
     static abstract void Store(TV v, ref T p, nint i);
 
+    /// <summary>Stores <paramref name="v"/> at <paramref name="p"/> + <paramref name="i"/> around the caches (a non-temporal
+    /// store), where the hardware has one; the address must be aligned to the vector's size. The memory must be pinned.
+    /// The worker that used it ends with a store fence.</summary>
+    static abstract void StoreStreaming(TV v, ref T p, nint i);
+
     /// <summary><c>a + b</c>.</summary>
     static abstract TV Add(TV a, TV b);
 
@@ -112,6 +117,10 @@ public readonly partial struct V512<T> : ISimd<Vector512<T>, T> where T : unmana
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector512<T> v, ref T p, nint i) => v.StoreUnsafe(ref p, (nuint)i);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreStreaming(Vector512<T> v, ref T p, nint i) => v.StoreAlignedNonTemporal((T*)Unsafe.AsPointer(ref Unsafe.Add(ref p, i)));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -257,6 +266,10 @@ public readonly partial struct V256<T> : ISimd<Vector256<T>, T> where T : unmana
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreStreaming(Vector256<T> v, ref T p, nint i) => v.StoreAlignedNonTemporal((T*)Unsafe.AsPointer(ref Unsafe.Add(ref p, i)));
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
 
     /// <inheritdoc/>
@@ -399,6 +412,10 @@ public readonly partial struct V128<T, TOps> : ISimd<Vector128<T>, T> where T : 
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreStreaming(Vector128<T> v, ref T p, nint i) => v.StoreAlignedNonTemporal((T*)Unsafe.AsPointer(ref Unsafe.Add(ref p, i)));
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Add(Vector128<T> a, Vector128<T> b) => a + b;
 
     /// <inheritdoc/>
@@ -538,6 +555,10 @@ public readonly partial struct Scalar<T> : ISimd<T, T> where T : unmanaged
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(T v, ref T p, nint i) => Unsafe.Add(ref p, i) = v;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreStreaming(T v, ref T p, nint i) => Unsafe.Add(ref p, i) = v;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,0 +1,147 @@
+using NormKernels.Reference;
+
+namespace NormKernels.Tests;
+
+/// <summary>
+/// Streaming (non-temporal) stores in the forward kernels (issue 11): with <see cref="Streaming.ThresholdBytes"/> at 0 every
+/// call streams its output, so every layer's apply runs peel to a 64-byte boundary and store around the cache. The results
+/// must match the float64 reference, be the same bits as with normal stores, and stay correct in place and at every
+/// alignment of the output (the GC aligns arrays to 8 bytes only; spans start anywhere).
+/// </summary>
+[Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Parallelism.MaxDegree
+public sealed class StreamingStoresTests : IDisposable
+{
+    private readonly long _savedThreshold = Streaming.ThresholdBytes;
+    private readonly int _savedDegree = Parallelism.MaxDegree;
+
+    public void Dispose()
+    {
+        Streaming.ThresholdBytes = _savedThreshold;
+        Parallelism.MaxDegree = _savedDegree;
+    }
+
+    public static TheoryData<string> Names => LayerCases.Names;
+
+    /// <summary>Whether the call that set <paramref name="layer"/>'s LastPath could stream: every vector path can, the scalar one never does.</summary>
+    private static bool Streams(INormalizationLayer layer) => layer.LastPath != KernelPath.Scalar;
+
+    /// <summary>Extents long enough that every innermost run has whole unrolled steps after the peel (150 > 64 + 15).</summary>
+    private static int[] LongDims(LayerCase layerCase) =>
+        layerCase.Declaration.Layout.Select(letter => letter switch
+        {
+            'N' => 2,
+            'C' => layerCase.Declaration.Groups > 0 ? 96 : 131,
+            'H' => 3,
+            'W' => 150,
+            'L' => 150,
+            'T' => 5,
+            'D' => 2,
+            _ => 3,
+        }).ToArray();
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void StreamedTrainingAndInferenceMatchReference(string name)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        int[] dims = LongDims(layerCase);
+        var random = new Random(KernelCheck.Seed(name, 41));
+        INormalizationLayer layer = layerCase.Create(dims);
+        KernelCheck.Randomize(layer, random);
+        Streaming.ThresholdBytes = 0;
+        float[] input = TestData.Normal(random, TestData.Product(dims), 1.5, 2);
+        KernelCheck.TrainingStep(layerCase, layer, dims, input, layerCase.DefaultMomentum, name + " streamed");
+        Assert.Equal(Streams(layer), Streaming.LastCallStreamed);
+        KernelCheck.InferenceStep(layerCase, layer, dims, TestData.Normal(random, input.Length, -0.5, 1), name + " streamed");
+        Assert.Equal(Streams(layer), Streaming.LastCallStreamed);
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void StreamedEqualsCachedAtEveryAlignmentAndInPlace(string name)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        int[] dims = LongDims(layerCase);
+        int length = TestData.Product(dims);
+        var random = new Random(KernelCheck.Seed(name, 42));
+        float[] input = TestData.Normal(random, length, -1, 3);
+
+        foreach (bool training in new[] { true, false })
+        {
+            // Normal stores: the expected bits.
+            Streaming.ThresholdBytes = long.MaxValue;
+            INormalizationLayer cached = layerCase.Create(dims);
+            KernelCheck.Randomize(cached, new Random(7));
+            cached.Training = training;
+            var expected = new float[length];
+            cached.Forward(input, expected, dims);
+            Assert.False(Streaming.LastCallStreamed);
+
+            Streaming.ThresholdBytes = 0;
+            foreach (int offset in new[] { 0, 1, 2, 3, 5, 8, 13, 15 })
+            {
+                INormalizationLayer streamed = layerCase.Create(dims);
+                KernelCheck.Randomize(streamed, new Random(7));
+                streamed.Training = training;
+                // Output at an offset in a larger buffer whose guard elements must stay untouched.
+                float[] buffer = Enumerable.Repeat(float.NaN, length + 32).ToArray();
+                streamed.Forward(input, buffer.AsSpan(offset, length), dims);
+                Assert.Equal(Streams(streamed), Streaming.LastCallStreamed);
+                Assert.Equal(KernelCheck.Bits(expected), KernelCheck.Bits(buffer.AsSpan(offset, length)));
+                Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + length)), v => Assert.True(float.IsNaN(v)));
+                Assert.Equal(KernelCheck.Bits(cached.RunningMean ?? []), KernelCheck.Bits(streamed.RunningMean ?? []));
+
+                // In place at the same offset.
+                INormalizationLayer inPlace = layerCase.Create(dims);
+                KernelCheck.Randomize(inPlace, new Random(7));
+                inPlace.Training = training;
+                float[] same = new float[length + 32];
+                input.CopyTo(same, offset);
+                inPlace.Forward(same.AsSpan(offset, length), same.AsSpan(offset, length), dims);
+                Assert.Equal(KernelCheck.Bits(expected), KernelCheck.Bits(same.AsSpan(offset, length)));
+            }
+        }
+    }
+
+    [Fact]
+    public void StreamedOnTwoWorkersEqualsCached()
+    {
+        LayerCase layerCase = LayerCases.Get(nameof(BnNchw));
+        int[] dims = [4, 6, 67, 131];   // 210k elements: two workers; odd runs, so every plane starts at another alignment
+        int length = TestData.Product(dims);
+        float[] input = TestData.Normal(new Random(43), length, 3, 0.5);
+        Parallelism.MaxDegree = 2;
+        Streaming.ThresholdBytes = long.MaxValue;
+        INormalizationLayer cached = layerCase.Create(dims);
+        var expected = new float[length];
+        cached.Forward(input, expected, dims);
+
+        Streaming.ThresholdBytes = 0;
+        INormalizationLayer streamed = layerCase.Create(dims);
+        var actual = new float[length + 5];
+        streamed.Forward(input, actual.AsSpan(5, length), dims);
+        Assert.Equal(Streams(streamed), Streaming.LastCallStreamed);
+        Assert.Equal(2, Runtime.ParallelUnits.LastWorkers);
+        Assert.Equal(KernelCheck.Bits(expected), KernelCheck.Bits(actual.AsSpan(5, length)));
+    }
+
+    [Fact]
+    public void ThresholdDecidesAndIsValidated()
+    {
+        Assert.True(Streaming.ThresholdBytes > 0);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Streaming.ThresholdBytes = -1);
+        Assert.Equal("value", error.ParamName);
+
+        LayerCase layerCase = LayerCases.Get(nameof(LnNtc));
+        int[] dims = [2, 3, 100];   // 600 floats in, 600 out: 4,800 bytes
+        float[] input = TestData.Normal(new Random(44), 600, 0, 1);
+        var output = new float[600];
+        INormalizationLayer layer = layerCase.Create(dims);
+        Streaming.ThresholdBytes = 4800;
+        layer.Forward(input, output, dims);
+        Assert.False(Streaming.LastCallStreamed);
+        Streaming.ThresholdBytes = 4799;
+        layer.Forward(input, output, dims);
+        Assert.Equal(Streams(layer), Streaming.LastCallStreamed);
+    }
+}
