@@ -63,6 +63,12 @@ public interface INest<T> where T : unmanaged
     /// backward's per-index sums).</summary>
     int FoldCount { get; }
 
+    /// <summary>The innermost contiguous extents of the statistics and apply passes (they choose the path).</summary>
+    nint StatisticsExtent { get; }
+
+    /// <inheritdoc cref="StatisticsExtent"/>
+    nint ApplyExtent { get; }
+
     /// <summary>Accumulators of the statistics pass per block.</summary>
     int AccumulatorCount { get; }
 
@@ -274,13 +280,23 @@ public static class Forward<TNest, TK, T>
             var layout = new Layout(nest, mode != ForwardMode.Inference);
             if (nest.BlockCount > 0)
             {
-                int units = nest.BlockCount;
+                int blocks = nest.BlockCount;
+                int group = GroupBlocks(nest, blocks);
+                int units = (blocks + group - 1) / group;
                 int workers = Parallelism.Workers(_input.Length, units);
-                WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles, layout.Elements);
+                WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles * group, layout.Elements * group);
                 try
                 {
-                    var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode);
-                    ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
+                    if (group > 1)
+                    {
+                        var body = new GroupUnit<TS, TV, TW>(nest, layout, group, blocks, nest.StatisticsRows(out _), epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode);
+                        ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
+                    }
+                    else
+                    {
+                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode);
+                        ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
+                    }
                 }
                 finally
                 {
@@ -306,7 +322,7 @@ public static class Forward<TNest, TK, T>
                 if (mode != ForwardMode.Inference)
                 {
                     ref T x = ref MemoryMarshal.GetReference(_input);
-                    Shift(nest, layout, ref x, elements);
+                    Shift(nest, layout, ref x, ref MemoryMarshal.GetArrayDataReference(elements));
                     nint rows = nest.StatisticsRows(out bool splittable);
                     int chunks = Chunks(_input.Length, rows, splittable);
                     int width = 2 * layout.Accumulators;
@@ -319,14 +335,14 @@ public static class Forward<TNest, TK, T>
                     for (int chunk = 0; chunk < chunks; chunk++)
                         for (int slot = 0; slot < width; slot++)
                             doubles[slot] += partials[chunk * width + slot];
-                    FinishStatistics(nest, layout, doubles, elements, 0, ref MemoryMarshal.GetReference(_stat0), ref MemoryMarshal.GetReference(_stat1), epsilon, meanResidual, mode);
+                    FinishStatistics(nest, layout, ref MemoryMarshal.GetArrayDataReference(doubles), ref MemoryMarshal.GetArrayDataReference(elements), 0, ref MemoryMarshal.GetReference(_stat0), ref MemoryMarshal.GetReference(_stat1), epsilon, meanResidual, mode);
                     if (mode == ForwardMode.Moments) return;
                 }
                 else
                 {
-                    RunningTerms(layout, doubles, 0, ref MemoryMarshal.GetReference(_stat0), ref MemoryMarshal.GetReference(_stat1), epsilon, meanResidual);
+                    RunningTerms(layout, ref MemoryMarshal.GetArrayDataReference(doubles), 0, ref MemoryMarshal.GetReference(_stat0), ref MemoryMarshal.GetReference(_stat1), epsilon, meanResidual);
                 }
-                Coefficients(nest, layout, doubles, elements, ref gamma, ref beta);
+                Coefficients(nest, layout, ref MemoryMarshal.GetArrayDataReference(doubles), ref MemoryMarshal.GetArrayDataReference(elements), ref gamma, ref beta);
                 // Apply over chunks of its first segment (no reduction: any split gives the same bits).
                 nint applyRows = nest.ApplyRows(out bool applySplittable);
                 int applyChunks = Chunks(_input.Length, applyRows, applySplittable);
@@ -344,6 +360,31 @@ public static class Forward<TNest, TK, T>
     /// <summary>A fixed function of the shape: enough chunks of about <see cref="ChunkElements"/> elements, at most one per row.</summary>
     private static int Chunks(int length, nint rows, bool splittable) =>
         splittable ? (int)Math.Clamp(length / ChunkElements, 1, (long)rows) : 1;
+
+    /// <summary>Bytes of input one group of interleaved blocks covers at most (see <see cref="GroupBlocks"/>).</summary>
+    private const long GroupBytes = 2L << 20;
+
+    /// <summary>
+    /// Blocks per unit of work. 1, unless consecutive blocks are interleaved row by row: each block is rows of one contiguous
+    /// run and the next block's run follows it in memory (a kept axis outside the runs and inside a reduced one: BatchNorm's
+    /// channel in NCHW). Block by block, such a pass reads one run per row, far apart (N planes 800 KB apart for BatchNorm
+    /// S1); a group of them read row by row is one sequential stream. A group covers at most <see cref="GroupBytes"/> and a
+    /// shape keeps at least 8 units where it has 8 blocks. Each block still sums its rows in order into its own sums, so
+    /// the bits are those of a block alone; the grouping is a function of the shape alone anyway.
+    /// </summary>
+    private static int GroupBlocks(TNest nest, int blocks)
+    {
+        nint rows = nest.StatisticsRows(out _), run = nest.StatisticsExtent;
+        // A block of one segment (its run) reports that segment as its rows: rows == run; such a nest ignores [from, to).
+        // (A nest of rows whose count happens to equal the run's length is left ungrouped too: slower, not wrong.)
+        if (blocks < 2 || rows < 2 || rows == run || nest.ApplyRows(out _) != rows || nest.ApplyExtent != run) return 1;
+        nest.Block(0, out nint first, out _, out _);
+        nest.Block(1, out nint second, out _, out _);
+        if (second - first != run) return 1;
+        long blockBytes = (long)rows * run * Unsafe.SizeOf<T>();
+        long byBytes = Math.Max(1, GroupBytes / blockBytes), byUnits = (blocks + 7) / 8;
+        return (int)Math.Max(1, Math.Min(byBytes, byUnits));
+    }
 
     /// <summary>Where each quantity sits in a unit's scratch. Doubles: sum and sq per accumulator (training), the
     /// statistics' sums when promoted, then mu and rstd per statistic. Elements: coefficients A, B, C, then (training)
@@ -378,14 +419,14 @@ public static class Forward<TNest, TK, T>
     /// <summary>Each statistic's shift (its first element), so sums of x - shift stay small whatever the data's offset;
     /// copied to every accumulator of the statistic when they are promoted.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Shift(TNest nest, Layout layout, ref T xb, T[] elements)
+    private static void Shift(TNest nest, Layout layout, ref T xb, ref T elements)
     {
         if (!TK.Centered) return;
-        ref T statShift = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.StatShift);
+        ref T statShift = ref Unsafe.Add(ref elements, layout.StatShift);
         for (int s = 0; s < layout.Statistics; s++)
             Unsafe.Add(ref statShift, s) = Unsafe.Add(ref xb, nest.StatisticStart(s));
         if (layout.StatShift == layout.Shift) return;
-        ref T shift = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.Shift);
+        ref T shift = ref Unsafe.Add(ref elements, layout.Shift);
         for (int a = 0; a < layout.Accumulators; a++)
             Unsafe.Add(ref shift, a) = Unsafe.Add(ref statShift, nest.AccumulatorStatistic(a));
     }
@@ -393,17 +434,17 @@ public static class Forward<TNest, TK, T>
     /// <summary>Promoted accumulators combined into their statistic in a fixed order; the statistics written out
     /// (at <paramref name="so"/>) and kept as mu and rstd.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FinishStatistics(TNest nest, Layout layout, double[] doubles, T[] elements, nint so, ref T stat0, ref T stat1, T epsilon, T[]? meanResidual,
+    private static void FinishStatistics(TNest nest, Layout layout, ref double doubles, ref T elements, nint so, ref T stat0, ref T stat1, T epsilon, T[]? meanResidual,
         ForwardMode mode)
     {
-        ref double sum = ref MemoryMarshal.GetArrayDataReference(doubles);
+        ref double sum = ref doubles;
         ref double sq = ref Unsafe.Add(ref sum, layout.Accumulators);
         ref double statSum = ref sum, statSq = ref sq;
         if (layout.Mu != layout.StatSums)
         {
             statSum = ref Unsafe.Add(ref sum, layout.StatSums);
             statSq = ref Unsafe.Add(ref statSum, layout.Statistics);
-            new Span<double>(doubles, layout.StatSums, 2 * layout.Statistics).Clear();
+            MemoryMarshal.CreateSpan(ref statSum, 2 * layout.Statistics).Clear();
             for (int a = 0; a < layout.Accumulators; a++)
             {
                 nint s = nest.AccumulatorStatistic(a);
@@ -413,7 +454,7 @@ public static class Forward<TNest, TK, T>
         }
         ref double mu = ref Unsafe.Add(ref sum, layout.Mu);
         ref double rstd = ref Unsafe.Add(ref mu, layout.Statistics);
-        ref T statShift = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.StatShift);
+        ref T statShift = ref Unsafe.Add(ref elements, layout.StatShift);
         double count = nest.Count, eps = double.CreateTruncating(epsilon);
         for (int s = 0; s < layout.Statistics; s++)
         {
@@ -448,9 +489,9 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>mu and rstd of a block's statistics from given (running) statistics at <paramref name="so"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RunningTerms(Layout layout, double[] doubles, nint so, ref T mean, ref T variance, T epsilon, T[]? meanResidual)
+    private static void RunningTerms(Layout layout, ref double doubles, nint so, ref T mean, ref T variance, T epsilon, T[]? meanResidual)
     {
-        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), layout.Mu);
+        ref double mu = ref Unsafe.Add(ref doubles, layout.Mu);
         ref double rstd = ref Unsafe.Add(ref mu, layout.Statistics);
         double eps = double.CreateTruncating(epsilon);
         for (int s = 0; s < layout.Statistics; s++)
@@ -468,11 +509,11 @@ public static class Forward<TNest, TK, T>
     /// statistic, <c>y = ((x - C) * A + B) * gamma + beta</c>, A = rstd, B = -(mean - C) * rstd.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Coefficients(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, ref T beta)
+    private static void Coefficients(TNest nest, Layout layout, ref double doubles, ref T elements, ref T gamma, ref T beta)
     {
-        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), layout.Mu);
+        ref double mu = ref Unsafe.Add(ref doubles, layout.Mu);
         ref double rstd = ref Unsafe.Add(ref mu, layout.Statistics);
-        ref T coefA = ref MemoryMarshal.GetArrayDataReference(elements);
+        ref T coefA = ref elements;
         ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
         ref T coefC = ref Unsafe.Add(ref coefB, layout.Coefficients);
         bool affine = nest.Affine, twoStep = nest.TwoStep;
@@ -507,22 +548,78 @@ public static class Forward<TNest, TK, T>
             ref T beta = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po);
             if (mode != ForwardMode.Inference)
             {
-                Shift(nest, layout, ref xb, e);
+                Shift(nest, layout, ref xb, ref MemoryMarshal.GetArrayDataReference(e));
                 new Span<double>(d, 0, 2 * layout.Accumulators).Clear();
                 ref double sum = ref MemoryMarshal.GetArrayDataReference(d);
                 nest.Statistics<TK, TS, TV>(ref xb, 0, nest.StatisticsRows(out _), ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(e), layout.Shift),
                     ref sum, ref Unsafe.Add(ref sum, layout.Accumulators));
-                FinishStatistics(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, meanResidual, mode);
+                FinishStatistics(nest, layout, ref MemoryMarshal.GetArrayDataReference(d), ref MemoryMarshal.GetArrayDataReference(e), so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, meanResidual, mode);
                 if (mode == ForwardMode.Moments) return;
             }
             else
             {
-                RunningTerms(layout, d, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, meanResidual);
+                RunningTerms(layout, ref MemoryMarshal.GetArrayDataReference(d), so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, meanResidual);
             }
-            Coefficients(nest, layout, d, e, ref gamma, ref beta);
+            Coefficients(nest, layout, ref MemoryMarshal.GetArrayDataReference(d), ref MemoryMarshal.GetArrayDataReference(e), ref gamma, ref beta);
             ref T coefA = ref MemoryMarshal.GetArrayDataReference(e);
             ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
             nest.Apply<TK, TW, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients), ref gamma, ref beta);
+        }
+    }
+
+    /// <summary>A group of interleaved blocks (see <see cref="GroupBlocks"/>): each block's statistics, coefficients and apply
+    /// as in <see cref="BlockUnit{TS, TV, TW}"/>, the passes row by row over the group. Each block has its own slice of the
+    /// worker's scratch.</summary>
+    private readonly struct GroupUnit<TS, TV, TW>(TNest nest, Layout layout, int group, int blocks, nint rows, T epsilon, double[][] doubles, T[][] elements,
+        T[]? meanResidual, ForwardMode mode) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            ref double d = ref MemoryMarshal.GetArrayDataReference(doubles[worker]);
+            ref T e = ref MemoryMarshal.GetArrayDataReference(elements[worker]);
+            int first = unit * group, count = Math.Min(group, blocks - first);
+            ref T x = ref ParallelUnits.At<T>(spans.S0);
+            ref T y = ref ParallelUnits.At<T>(spans.S1);
+            if (mode != ForwardMode.Inference)
+            {
+                for (int k = 0; k < count; k++)
+                {
+                    nest.Block(first + k, out nint xo, out _, out _);
+                    Shift(nest, layout, ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref e, k * layout.Elements));
+                    MemoryMarshal.CreateSpan(ref Unsafe.Add(ref d, k * layout.Doubles), 2 * layout.Accumulators).Clear();
+                }
+                for (nint r = 0; r < rows; r++)
+                    for (int k = 0; k < count; k++)
+                    {
+                        nest.Block(first + k, out nint xo, out _, out _);
+                        ref double sum = ref Unsafe.Add(ref d, k * layout.Doubles);
+                        nest.Statistics<TK, TS, TV>(ref Unsafe.Add(ref x, xo), r, r + 1, ref Unsafe.Add(ref e, k * layout.Elements + layout.Shift),
+                            ref sum, ref Unsafe.Add(ref sum, layout.Accumulators));
+                    }
+            }
+            for (int k = 0; k < count; k++)
+            {
+                nest.Block(first + k, out _, out nint so, out nint po);
+                ref double dk = ref Unsafe.Add(ref d, k * layout.Doubles);
+                ref T ek = ref Unsafe.Add(ref e, k * layout.Elements);
+                if (mode != ForwardMode.Inference)
+                    FinishStatistics(nest, layout, ref dk, ref ek, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, meanResidual, mode);
+                else
+                    RunningTerms(layout, ref dk, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, meanResidual);
+                if (mode != ForwardMode.Moments)
+                    Coefficients(nest, layout, ref dk, ref ek, ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po));
+            }
+            if (mode == ForwardMode.Moments) return;
+            for (nint r = 0; r < rows; r++)
+                for (int k = 0; k < count; k++)
+                {
+                    nest.Block(first + k, out nint xo, out _, out nint po);
+                    ref T coefA = ref Unsafe.Add(ref e, k * layout.Elements);
+                    ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
+                    nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), r, r + 1, ref coefA, ref coefB,
+                        ref Unsafe.Add(ref coefB, layout.Coefficients), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po));
+                }
         }
     }
 
@@ -530,12 +627,12 @@ public static class Forward<TNest, TK, T>
     private static void BlockMoments<TS, TV>(TNest nest, Layout layout, ref T xb, double[] doubles, T[] elements, ref double mean, ref double m2)
         where TS : struct, ISimd<TV, T> where TV : struct
     {
-        Shift(nest, layout, ref xb, elements);
+        Shift(nest, layout, ref xb, ref MemoryMarshal.GetArrayDataReference(elements));
         new Span<double>(doubles, 0, 2 * layout.Accumulators).Clear();
         ref double sum = ref MemoryMarshal.GetArrayDataReference(doubles);
         nest.Statistics<TK, TS, TV>(ref xb, 0, nest.StatisticsRows(out _), ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.Shift),
             ref sum, ref Unsafe.Add(ref sum, layout.Accumulators));
-        FinishStatistics(nest, layout, doubles, elements, 0, ref Unsafe.As<double, T>(ref mean), ref Unsafe.As<double, T>(ref m2), T.Zero, null, ForwardMode.Moments);
+        FinishStatistics(nest, layout, ref MemoryMarshal.GetArrayDataReference(doubles), ref MemoryMarshal.GetArrayDataReference(elements), 0, ref Unsafe.As<double, T>(ref mean), ref Unsafe.As<double, T>(ref m2), T.Zero, null, ForwardMode.Moments);
     }
 
     /// <summary>One AdaIN block: the content's and the style's moments, coefficients, the layer's apply.</summary>
