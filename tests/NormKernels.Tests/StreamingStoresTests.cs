@@ -103,6 +103,57 @@ public sealed class StreamingStoresTests : IDisposable
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void StreamedBackwardEqualsCachedAtEveryAlignment(string name)
+    {
+        // The cached backward is checked against the float64 reference in BackwardTests; streamed, dx must be the same bits.
+        LayerCase layerCase = LayerCases.Get(name);
+        int[] dims = LongDims(layerCase);
+        int length = TestData.Product(dims);
+        var random = new Random(KernelCheck.Seed(name, 45));
+        float[] input = TestData.Normal(random, length, 0.5, 2);
+        float[] outputGrad = TestData.Normal(random, length, 0, 1);
+
+        (float[] InputGrad, float[] WeightGrad, float[] BiasGrad) Run(long threshold, int offset)
+        {
+            Streaming.ThresholdBytes = long.MaxValue;
+            INormalizationLayer layer = layerCase.Create(dims);
+            KernelCheck.Randomize(layer, new Random(8));
+            layer.Forward(input, new float[length], dims);
+            Streaming.ThresholdBytes = threshold;
+            float[] buffer = Enumerable.Repeat(float.NaN, length + 32).ToArray();
+            layer.Backward(input, outputGrad, buffer.AsSpan(offset, length), dims);
+            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + length)), v => Assert.True(float.IsNaN(v)));
+            return (buffer.AsSpan(offset, length).ToArray(), layer.WeightGrad.ToArray(), layer.BiasGrad.ToArray());
+        }
+
+        var expected = Run(long.MaxValue, 0);
+        foreach (int offset in new[] { 0, 1, 3, 6, 11, 15 })
+        {
+            var actual = Run(0, offset);
+            Assert.Equal(KernelCheck.Bits(expected.InputGrad), KernelCheck.Bits(actual.InputGrad));
+            Assert.Equal(KernelCheck.Bits(expected.WeightGrad), KernelCheck.Bits(actual.WeightGrad));
+            Assert.Equal(KernelCheck.Bits(expected.BiasGrad), KernelCheck.Bits(actual.BiasGrad));
+        }
+    }
+
+    [Fact]
+    public void BatchNormBackwardStreams()
+    {
+        LayerCase layerCase = LayerCases.Get(nameof(BnNchw));
+        int[] dims = [2, 3, 5, 131];
+        int length = TestData.Product(dims);
+        float[] input = TestData.Normal(new Random(46), length, 0, 1);
+        INormalizationLayer layer = layerCase.Create(dims);
+        Streaming.ThresholdBytes = long.MaxValue;
+        layer.Forward(input, new float[length], dims);
+        Assert.False(Streaming.LastCallStreamed);
+        Streaming.ThresholdBytes = 0;
+        layer.Backward(input, input, new float[length], dims);
+        Assert.Equal(Streams(layer), Streaming.LastCallStreamed);
+    }
+
     [Fact]
     public void StreamedOnTwoWorkersEqualsCached()
     {

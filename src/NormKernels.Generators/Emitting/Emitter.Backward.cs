@@ -121,12 +121,13 @@ internal static partial class Emitter
 
         w.Line("/// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>");
         w.Line(Shared.Hot);
-        using (w.Block("public void GradientApply" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint from0, nint to0, ref " + t + " m, ref " + t + " cp, ref " + t + " cq, ref " + t + " cr, ref " + t + " dz)" + VectorIsa.PathConstraint(t)))
+        using (w.Block("public void GradientApply<TW, TS, TV>(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint from0, nint to0, ref " + t + " m, ref " + t + " cp, ref " + t + " cq, ref " + t + " cr, ref " + t + " dz)" +
+                       StoresConstraint + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
             if (loops.Count > 0) Chunk(loops[0]);
-            string method = runs + ".Apply<" + Rt + (vector ? ".Lanes>" : ".Splat>");
+            string method = runs + ".Apply<TW, " + Rt + (vector ? ".Lanes>" : ".Splat>");
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], fo = o["f"];

@@ -18,9 +18,10 @@ public interface IGradientNest<T> : INest<T> where T : unmanaged
     void GradientReduce<TS, TV>(ref T x, ref T dy, nint from, nint to, ref T m, ref T dz, ref double u, ref double v, ref double z)
         where TS : struct, ISimd<TV, T> where TV : struct;
 
-    /// <summary><c>dx = (dy - dz[f]) * p[f] + (x + m[f]) * q[f] + r[f]</c> over a block or a chunk of it.</summary>
-    void GradientApply<TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, ref T m, ref T p, ref T q, ref T r, ref T dz)
-        where TS : struct, ISimd<TV, T> where TV : struct;
+    /// <summary><c>dx = (dy - dz[f]) * p[f] + (x + m[f]) * q[f] + r[f]</c> over a block or a chunk of it, dx stored as
+    /// <typeparamref name="TW"/> says.</summary>
+    void GradientApply<TW, TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, ref T m, ref T p, ref T q, ref T r, ref T dz)
+        where TW : struct, IStores where TS : struct, ISimd<TV, T> where TV : struct;
 }
 
 /// <summary>The backward nests of a two-step plan with one statistic per block (see <see cref="AffineBackward{TNest, TK, T}"/>).</summary>
@@ -202,10 +203,23 @@ public static class Backward<TNest, TK, T>
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Streams dx (see <see cref="Streaming"/>) where x, dy and dx together exceed the threshold and dx overlaps neither.</summary>
     private static void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
         ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total)
         where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        long bytes = (long)Unsafe.SizeOf<T>() * (input.Length + outputGrad.Length);
+        bool possible = TS.Count > 1 && mode != Mode.Sums && !inputGrad.Overlaps(input) && !inputGrad.Overlaps(outputGrad);
+        if (Streaming.Use(bytes, (long)Unsafe.SizeOf<T>() * inputGrad.Length, possible))
+            Run<TS, TV, StreamedStores>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total);
+        else
+            Run<TS, TV, CachedStores>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Run<TS, TV, TW>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total)
+        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         var layout = new Layout(nest);
         int parameters = weightGrad.Length;
@@ -222,7 +236,7 @@ public static class Backward<TNest, TK, T>
             try
             {
                 new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                var body = new Group<TS, TV>(nest, layout, eps, constant, blocks, groups, parameters, scratch.Doubles, scratch.Elements, gradPartials, mode, sums, total);
+                var body = new Group<TS, TV, TW>(nest, layout, eps, constant, blocks, groups, parameters, scratch.Doubles, scratch.Elements, gradPartials, mode, sums, total);
                 ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
                 if (mode != Mode.Sums) BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
             }
@@ -264,7 +278,7 @@ public static class Backward<TNest, TK, T>
             if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, doubles, elements, ref gammaRef, 0, ref gradSums, parameters, sums!, 0, total);
             else Coefficients(nest, layout, doubles, elements, ref gammaRef, 0, ref gradSums, parameters, constant);
             int applyChunks = splittable ? (int)Math.Clamp(input.Length / (1 << 15), 1, (long)rows) : 1;
-            var apply = new ApplyChunk<TS, TV>(nest, layout, rows, applyChunks, elements);
+            var apply = new ApplyChunk<TS, TV, TW>(nest, layout, rows, applyChunks, elements);
             ParallelUnits.For(applyChunks, Parallelism.Workers(input.Length, applyChunks), apply, input, inputGrad, outputGrad, default, default, default);
             for (int p = 0; p < parameters; p++)
             {
@@ -493,9 +507,9 @@ public static class Backward<TNest, TK, T>
 
     /// <summary>One group of consecutive blocks: per block the terms, shift, reduction, coefficients and dx; the group's parameter
     /// gradients into its own partial.</summary>
-    private readonly struct Group<TS, TV>(TNest nest, Layout layout, double epsilon, bool constant, int blocks, int groups, int parameters,
+    private readonly struct Group<TS, TV, TW>(TNest nest, Layout layout, double epsilon, bool constant, int blocks, int groups, int parameters,
         double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total) : IParallelBody
-        where TS : struct, ISimd<TV, T> where TV : struct
+        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -529,7 +543,7 @@ public static class Backward<TNest, TK, T>
                 }
                 if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
                 else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
-                nest.GradientApply<TS, TV>(ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), 0, rows, ref m, ref Unsafe.Add(ref m, folds),
+                nest.GradientApply<TW, TS, TV>(ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), 0, rows, ref m, ref Unsafe.Add(ref m, folds),
                     ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref dz);
             }
         }
@@ -552,8 +566,8 @@ public static class Backward<TNest, TK, T>
     }
 
     /// <summary>A chunk of a whole-tensor dx.</summary>
-    private readonly struct ApplyChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, T[] elements)
-        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    private readonly struct ApplyChunk<TS, TV, TW>(TNest nest, Layout layout, nint rows, int chunks, T[] elements)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -561,7 +575,7 @@ public static class Backward<TNest, TK, T>
             nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
             int folds = layout.Folds;
             ref T m = ref MemoryMarshal.GetArrayDataReference(elements);
-            nest.GradientApply<TS, TV>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S2), ref ParallelUnits.At<T>(spans.S1), from, to,
+            nest.GradientApply<TW, TS, TV>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S2), ref ParallelUnits.At<T>(spans.S1), from, to,
                 ref m, ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
         }
     }

@@ -180,11 +180,13 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
 
     /// <summary>
     /// dx = (dy - dz) * P + (x + m) * Q + R over a contiguous run; <typeparamref name="TF"/> says whether m, P, Q, R, dz are one
-    /// value (one fold index along the run) or loaded along it. The last partial vector is blended with what is stored, so dx
-    /// may be dy or x itself.
+    /// value (one fold index along the run) or loaded along it; <typeparamref name="TW"/> how dx is stored (streamed as in
+    /// <see cref="Runs{TS, TV, T}"/>' apply). The last partial vector is blended with what is stored, so dx may be dy or x
+    /// itself (a streamed call's dx overlaps neither).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Apply<TF>(ref T x, ref T dy, ref T dx, nint len, ref T m, ref T p, ref T q, ref T r, ref T dz) where TF : struct, IOperand
+    public static unsafe void Apply<TW, TF>(ref T x, ref T dy, ref T dx, nint len, ref T m, ref T p, ref T q, ref T r, ref T dz)
+        where TW : struct, IStores where TF : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
         TV vm = TF.Lanes ? TS.Zero : TS.Splat(m), vp = TF.Lanes ? TS.Zero : TS.Splat(p), vq = TF.Lanes ? TS.Zero : TS.Splat(q);
@@ -193,6 +195,46 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         // constant offset from one of them: with up to eight streams, indices shared between them would be common subexpressions
         // the JIT keeps in registers, and spills.
         nint n = len;
+        if (TW.Streaming && w > 1)
+        {
+            nuint address = (nuint)Unsafe.AsPointer(ref dx);
+            nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+            if (n >= head + step && address % (nuint)sizeof(T) == 0)
+            {
+                // The elements before dx's next 64-byte boundary with normal stores, then every whole vector streamed, the
+                // tail's lanes one by one (as Runs.Apply does, for the same reasons).
+                nint o = 0;
+                for (; o + w <= head; o += w)
+                    TS.Store(ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o);
+                if (o < head)
+                {
+                    TV lead = ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
+                    ref T lanes = ref Unsafe.As<TV, T>(ref lead);
+                    for (; o < head; o++, lanes = ref Unsafe.Add(ref lanes, 1))
+                        Unsafe.Add(ref dx, o) = lanes;
+                }
+                for (; o + step <= n; o += step)
+                {
+                    TV d0 = TS.Load(ref dy, o), d1 = TS.Load(ref dy, o + w), d2 = TS.Load(ref dy, o + 2 * w), d3 = TS.Load(ref dy, o + 3 * w);
+                    TV x0 = TS.Load(ref x, o), x1 = TS.Load(ref x, o + w), x2 = TS.Load(ref x, o + 2 * w), x3 = TS.Load(ref x, o + 3 * w);
+                    TS.StoreStreaming(ApplyExpression<TF>(d0, x0, o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o);
+                    TS.StoreStreaming(ApplyExpression<TF>(d1, x1, o + w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + w);
+                    TS.StoreStreaming(ApplyExpression<TF>(d2, x2, o + 2 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + 2 * w);
+                    TS.StoreStreaming(ApplyExpression<TF>(d3, x3, o + 3 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + 3 * w);
+                }
+                for (; o + w <= n; o += w)
+                    TS.StoreStreaming(ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o);
+                if (o < n)
+                {
+                    nint t = n - w;
+                    TV last = ApplyExpression<TF>(TS.Load(ref dy, t), TS.Load(ref x, t), t, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
+                    ref T lanes = ref Unsafe.As<TV, T>(ref last);
+                    for (; o < n; o++)
+                        Unsafe.Add(ref dx, o) = Unsafe.Add(ref lanes, o - t);
+                }
+                return;
+            }
+        }
         for (; n >= step; n -= step)
         {
             TV d0 = TS.Load(ref dy, 0), d1 = TS.Load(ref dy, w), d2 = TS.Load(ref dy, 2 * w), d3 = TS.Load(ref dy, 3 * w);

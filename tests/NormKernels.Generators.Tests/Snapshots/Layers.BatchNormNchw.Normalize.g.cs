@@ -250,7 +250,7 @@ namespace Layers
 
             /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
-            public void GradientApply<TS, TV>(ref float x, ref float dy, ref float dx, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TS : struct, Rt.ISimd<TV, float> where TV : struct
+            public void GradientApply<TW, TS, TV>(ref float x, ref float dy, ref float dx, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TW : struct, Rt.IStores where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
                 nint st_x0 = (e_c * e_h * e_w);
                 nint len1 = (e_h * e_w);
@@ -258,7 +258,7 @@ namespace Layers
                 for (nint i0 = from0; i0 < to0; i0++)
                 {
                     nint x1 = i0 * st_x0;
-                    Rt.GradientRuns<TS, TV, float>.Apply<Rt.Splat>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), ref Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
+                    Rt.GradientRuns<TS, TV, float>.Apply<TW, Rt.Splat>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), ref Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
                 }
             }
 
