@@ -231,12 +231,14 @@ public static class Backward<TNest, TK, T>
             int blocks = nest.BlockCount;
             int groups = BackwardShared<TK, T>.Groups(input.Length, blocks);
             int workers = Parallelism.Workers(input.Length, groups);
+            int interleaved = Interleaved(nest, blocks);
             double[] gradPartials = ArrayPool<double>.Shared.Rent(Math.Max(1, groups * 2 * parameters));
-            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles, layout.Elements);
+            // Per worker, one scratch per block of an interleaved run (worker w's k-th at w * interleaved + k).
+            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers * interleaved, layout.Doubles, layout.Elements);
             try
             {
                 new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                var body = new Group<TS, TV, TW>(nest, layout, eps, constant, blocks, groups, parameters, scratch.Doubles, scratch.Elements, gradPartials, mode, sums, total);
+                var body = new Group<TS, TV, TW>(nest, layout, eps, constant, blocks, groups, parameters, interleaved, scratch.Doubles, scratch.Elements, gradPartials, mode, sums, total);
                 ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
                 if (mode != Mode.Sums) BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
             }
@@ -505,46 +507,87 @@ public static class Backward<TNest, TK, T>
         FoldCoefficients(nest, layout, doubles, elements, ref gamma, po);
     }
 
-    /// <summary>One group of consecutive blocks: per block the terms, shift, reduction, coefficients and dx; the group's parameter
-    /// gradients into its own partial.</summary>
-    private readonly struct Group<TS, TV, TW>(TNest nest, Layout layout, double epsilon, bool constant, int blocks, int groups, int parameters,
+    /// <summary>Bytes of x and dy one run of interleaved blocks covers at most.</summary>
+    private const long InterleavedBytes = 2L << 20;
+
+    /// <summary>
+    /// How many consecutive blocks a group runs together, row by row: 1, unless the blocks are interleaved (each is rows of
+    /// one contiguous run, and the next block's run follows it in memory: BatchNorm's channel in NCHW), where block by block
+    /// each pass would read one run per row, far apart, and a few blocks together read one sequential stream (as the forward
+    /// does, Forward's GroupBlocks). Each block still sums its rows in order into its own sums, and the blocks' parameter
+    /// gradients are added in block order: the bits are those of one block at a time.
+    /// </summary>
+    private static int Interleaved(TNest nest, int blocks)
+    {
+        nint rows = nest.GradientRows(out _), run = nest.GradientExtent;
+        // A block of one segment reports that segment as its rows (rows == run) and ignores [from, to).
+        if (blocks < 2 || rows < 2 || rows == run) return 1;
+        nest.Block(0, out nint first, out _, out _);
+        nest.Block(1, out nint second, out _, out _);
+        if (second - first != run) return 1;
+        long blockBytes = 2L * rows * run * Unsafe.SizeOf<T>();
+        // At most 8 together: each has its own scratch arrays from the shared pool, which keeps a few of each size per thread.
+        return (int)Math.Clamp(InterleavedBytes / blockBytes, 1, Math.Min(8, blocks));
+    }
+
+    /// <summary>One group of consecutive blocks: per block the terms, shift, reduction, coefficients and dx (interleaved blocks
+    /// a few at a time, each pass row by row over them); the group's parameter gradients into its own partial.</summary>
+    private readonly struct Group<TS, TV, TW>(TNest nest, Layout layout, double epsilon, bool constant, int blocks, int groups, int parameters, int interleaved,
         double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total) : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
-            double[] d = doubles[worker];
-            T[] e = elements[worker];
             ref T x = ref ParallelUnits.At<T>(spans.S0);
             ref T dx = ref ParallelUnits.At<T>(spans.S1);
             ref T dy = ref ParallelUnits.At<T>(spans.S2);
             ref T gamma = ref ParallelUnits.At<T>(spans.S3);
             ref double gradSums = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gradPartials), (nint)unit * 2 * parameters);
             int folds = layout.Folds;
-            ref T m = ref MemoryMarshal.GetArrayDataReference(e);
-            ref T dz = ref Unsafe.Add(ref m, 4 * folds);
-            ref double sumU = ref MemoryMarshal.GetArrayDataReference(d);
             nint rows = nest.GradientRows(out _);
+            // By rows (interleaved blocks): every block's row r, then row r + 1; otherwise each block's rows at once.
+            nint steps = interleaved > 1 ? rows : 1, span = interleaved > 1 ? 1 : rows;
             int firstBlock = (int)((long)blocks * unit / groups), lastBlock = (int)((long)blocks * (unit + 1) / groups);
-            for (int block = firstBlock; block < lastBlock; block++)
+            for (int start = firstBlock; start < lastBlock; start += interleaved)
             {
-                nest.Block(block, out nint xo, out nint so, out nint po);
-                ref T xb = ref Unsafe.Add(ref x, xo);
-                ref T dyb = ref Unsafe.Add(ref dy, xo);
-                Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
-                Shift(nest, layout, e, ref dyb);
-                new Span<double>(d, 0, 3 * folds).Clear();
-                nest.GradientReduce<TS, TV>(ref xb, ref dyb, 0, rows, ref m, ref dz, ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
-                if (mode == Mode.Sums)
+                int count = Math.Min(interleaved, lastBlock - start);
+                for (int k = 0; k < count; k++)
                 {
-                    SumsOut(nest, layout, d, e, ref gamma, po, sums!, so, total);
-                    continue;
+                    double[] d = doubles[worker * interleaved + k];
+                    T[] e = elements[worker * interleaved + k];
+                    nest.Block(start + k, out nint xo, out nint so, out _);
+                    Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
+                    Shift(nest, layout, e, ref Unsafe.Add(ref dy, xo));
+                    new Span<double>(d, 0, 3 * folds).Clear();
                 }
-                if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
-                else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
-                nest.GradientApply<TW, TS, TV>(ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), 0, rows, ref m, ref Unsafe.Add(ref m, folds),
-                    ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref dz);
+                for (nint r = 0; r < steps; r++)
+                    for (int k = 0; k < count; k++)
+                    {
+                        nest.Block(start + k, out nint xo, out _, out _);
+                        ref T m = ref MemoryMarshal.GetArrayDataReference(elements[worker * interleaved + k]);
+                        ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles[worker * interleaved + k]);
+                        nest.GradientReduce<TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                            ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+                    }
+                for (int k = 0; k < count; k++)
+                {
+                    double[] d = doubles[worker * interleaved + k];
+                    T[] e = elements[worker * interleaved + k];
+                    nest.Block(start + k, out _, out nint so, out nint po);
+                    if (mode == Mode.Sums) SumsOut(nest, layout, d, e, ref gamma, po, sums!, so, total);
+                    else if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
+                    else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
+                }
+                if (mode == Mode.Sums) continue;
+                for (nint r = 0; r < steps; r++)
+                    for (int k = 0; k < count; k++)
+                    {
+                        nest.Block(start + k, out nint xo, out _, out _);
+                        ref T m = ref MemoryMarshal.GetArrayDataReference(elements[worker * interleaved + k]);
+                        nest.GradientApply<TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), r, r + span, ref m,
+                            ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
+                    }
             }
         }
     }

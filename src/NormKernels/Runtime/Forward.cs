@@ -69,6 +69,9 @@ public interface INest<T> where T : unmanaged
     /// <inheritdoc cref="StatisticsExtent"/>
     nint ApplyExtent { get; }
 
+    /// <summary>The innermost contiguous extent of the backward passes (it chooses their path).</summary>
+    nint GradientExtent { get; }
+
     /// <summary>Accumulators of the statistics pass per block.</summary>
     int AccumulatorCount { get; }
 

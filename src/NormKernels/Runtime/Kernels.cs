@@ -24,9 +24,6 @@ public interface ILayerNest<TSelf, T> : INest<T> where TSelf : struct, ILayerNes
     /// <summary>The nest for checked dims in layout order.</summary>
     static abstract TSelf Create(ReadOnlySpan<int> dims);
 
-    /// <summary>The innermost contiguous extent of the backward passes (with <see cref="INest{T}.StatisticsExtent"/> and
-    /// <see cref="INest{T}.ApplyExtent"/>, they choose the path).</summary>
-    nint GradientExtent { get; }
 
     /// <summary>The backward of this plan (<see cref="Backward{TNest, TK, T}"/> or <see cref="AffineBackward{TNest, TK, T}"/>).</summary>
     static abstract KernelPath Backward<TK, TOps>(KernelPath path, TSelf nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
