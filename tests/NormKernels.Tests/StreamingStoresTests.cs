@@ -25,19 +25,19 @@ public sealed class StreamingStoresTests : IDisposable
     /// <summary>Whether the call that set <paramref name="layer"/>'s LastPath could stream: every vector path can, the scalar one never does.</summary>
     private static bool Streams(INormalizationLayer layer) => layer.LastPath != KernelPath.Scalar;
 
-    /// <summary>Extents long enough that every innermost run has whole unrolled steps after the peel (150 > 64 + 15).</summary>
-    private static int[] LongDims(LayerCase layerCase) =>
-        layerCase.Declaration.Layout.Select(letter => letter switch
+    /// <summary>Dims whose innermost letter is long enough for every run to stream (600 floats: at least
+    /// <see cref="Streaming.MinimumRunBytes"/> after a peel of up to 15), the others short.</summary>
+    private static int[] LongDims(LayerCase layerCase)
+    {
+        string layout = layerCase.Declaration.Layout;
+        bool grouped = layerCase.Declaration.Groups > 0;
+        return layout.Select((letter, i) => i == layout.Length - 1 ? (letter == 'C' && grouped ? 624 : 600) : letter switch
         {
             'N' => 2,
-            'C' => layerCase.Declaration.Groups > 0 ? 96 : 131,
-            'H' => 3,
-            'W' => 150,
-            'L' => 150,
-            'T' => 5,
-            'D' => 2,
-            _ => 3,
+            'C' => grouped ? 12 : 3,
+            _ => 2,
         }).ToArray();
+    }
 
     [Theory]
     [MemberData(nameof(Names))]
@@ -184,15 +184,22 @@ public sealed class StreamingStoresTests : IDisposable
         Assert.Equal("value", error.ParamName);
 
         LayerCase layerCase = LayerCases.Get(nameof(LnNtc));
-        int[] dims = [2, 3, 100];   // 600 floats in, 600 out: 4,800 bytes
-        float[] input = TestData.Normal(new Random(44), 600, 0, 1);
-        var output = new float[600];
+        int[] dims = [2, 3, 600];   // 3,600 floats in, 3,600 out: 28,800 bytes, in rows of 2,400 bytes
+        float[] input = TestData.Normal(new Random(44), 3600, 0, 1);
+        var output = new float[3600];
         INormalizationLayer layer = layerCase.Create(dims);
-        Streaming.ThresholdBytes = 4800;
+        Streaming.ThresholdBytes = 28800;
         layer.Forward(input, output, dims);
         Assert.False(Streaming.LastCallStreamed);
-        Streaming.ThresholdBytes = 4799;
+        Streaming.ThresholdBytes = 28799;
         layer.Forward(input, output, dims);
         Assert.Equal(Streams(layer), Streaming.LastCallStreamed);
+
+        // Runs shorter than MinimumRunBytes never stream, whatever the threshold.
+        int[] shortRows = [2, 3, 500];   // rows of 2,000 bytes
+        layer = layerCase.Create(shortRows);
+        Streaming.ThresholdBytes = 0;
+        layer.Forward(input.AsSpan(0, 3000), output.AsSpan(0, 3000), shortRows);
+        Assert.False(Streaming.LastCallStreamed);
     }
 }

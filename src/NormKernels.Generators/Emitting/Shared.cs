@@ -35,7 +35,6 @@ internal static class Shared
     public static readonly (string Name, string Target)[] Aliases =
     {
         ("Unsafe", "global::System.Runtime.CompilerServices.Unsafe"),
-        ("CompilerServices", "global::System.Runtime.CompilerServices"),
         ("MemoryMarshal", "global::System.Runtime.InteropServices.MemoryMarshal"),
         ("Intrinsics", "global::System.Runtime.Intrinsics"),
         ("Tensors", "global::System.Numerics.Tensors"),
@@ -43,10 +42,6 @@ internal static class Shared
         ("Rt", "global::NormKernels.Runtime"),
         ("NK", "global::NormKernels"),
     };
-
-    /// <summary>The attribute on a loop nest's methods: compiled fully optimized on their first call, never at tier 0 and
-    /// never re-compiled with Dynamic PGO (whose tier-1 copy of a nest ran several times slower, issue 11).</summary>
-    public const string Hot = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]";
 
     /// <summary>The <c>System</c> types the generated code names without qualification when the layer is in a namespace (see <see cref="Open"/>).</summary>
     public static readonly string[] SystemTypes = { "Span", "ReadOnlySpan" };

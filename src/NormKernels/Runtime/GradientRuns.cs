@@ -185,7 +185,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// itself (a streamed call's dx overlaps neither).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Apply<TW, TF>(ref T x, ref T dy, ref T dx, nint len, ref T m, ref T p, ref T q, ref T r, ref T dz)
+    public static void Apply<TW, TF>(ref T x, ref T dy, ref T dx, nint len, ref T m, ref T p, ref T q, ref T r, ref T dz)
         where TW : struct, IStores where TF : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
@@ -195,46 +195,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         // constant offset from one of them: with up to eight streams, indices shared between them would be common subexpressions
         // the JIT keeps in registers, and spills.
         nint n = len;
-        if (TW.Streaming && w > 1)
-        {
-            nuint address = (nuint)Unsafe.AsPointer(ref dx);
-            nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
-            if (n >= head + step && address % (nuint)sizeof(T) == 0)
-            {
-                // The elements before dx's next 64-byte boundary with normal stores, then every whole vector streamed, the
-                // tail's lanes one by one (as Runs.Apply does, for the same reasons).
-                nint o = 0;
-                for (; o + w <= head; o += w)
-                    TS.Store(ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o);
-                if (o < head)
-                {
-                    TV lead = ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
-                    ref T lanes = ref Unsafe.As<TV, T>(ref lead);
-                    for (; o < head; o++, lanes = ref Unsafe.Add(ref lanes, 1))
-                        Unsafe.Add(ref dx, o) = lanes;
-                }
-                for (; o + step <= n; o += step)
-                {
-                    TV d0 = TS.Load(ref dy, o), d1 = TS.Load(ref dy, o + w), d2 = TS.Load(ref dy, o + 2 * w), d3 = TS.Load(ref dy, o + 3 * w);
-                    TV x0 = TS.Load(ref x, o), x1 = TS.Load(ref x, o + w), x2 = TS.Load(ref x, o + 2 * w), x3 = TS.Load(ref x, o + 3 * w);
-                    TS.StoreStreaming(ApplyExpression<TF>(d0, x0, o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o);
-                    TS.StoreStreaming(ApplyExpression<TF>(d1, x1, o + w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + w);
-                    TS.StoreStreaming(ApplyExpression<TF>(d2, x2, o + 2 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + 2 * w);
-                    TS.StoreStreaming(ApplyExpression<TF>(d3, x3, o + 3 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + 3 * w);
-                }
-                for (; o + w <= n; o += w)
-                    TS.StoreStreaming(ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o);
-                if (o < n)
-                {
-                    nint t = n - w;
-                    TV last = ApplyExpression<TF>(TS.Load(ref dy, t), TS.Load(ref x, t), t, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
-                    ref T lanes = ref Unsafe.As<TV, T>(ref last);
-                    for (; o < n; o++)
-                        Unsafe.Add(ref dx, o) = Unsafe.Add(ref lanes, o - t);
-                }
-                return;
-            }
-        }
+        // Streamed runs in their own method, so their code does not count against the inlining budget of the nests (see Runs).
+        if (TW.Streaming && w > 1 && ApplyStreamed<TF>(ref x, ref dy, ref dx, len, ref m, ref p, ref q, ref r, ref dz)) return;
         for (; n >= step; n -= step)
         {
             TV d0 = TS.Load(ref dy, 0), d1 = TS.Load(ref dy, w), d2 = TS.Load(ref dy, 2 * w), d3 = TS.Load(ref dy, 3 * w);
@@ -277,6 +239,50 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             TV tail = ApplyExpression<TF>(TS.Load(ref dy, t), TS.Load(ref x, t), t, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
             TS.Store(TS.Select(TS.LastLanes(n), tail, TS.Load(ref dx, t)), ref dx, t);
         }
+    }
+
+    /// <summary>dx with streaming stores where the run allows (false, nothing written, otherwise); as Runs' streamed apply.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe bool ApplyStreamed<TF>(ref T x, ref T dy, ref T dx, nint n, ref T m, ref T p, ref T q, ref T r, ref T dz) where TF : struct, IOperand
+    {
+        int w = TS.Count, step = Unroll * w;
+        nuint address = (nuint)Unsafe.AsPointer(ref dx);
+        nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+        if (n < head + step || address % (nuint)sizeof(T) != 0) return false;
+        TV vm = TF.Lanes ? TS.Zero : TS.Splat(m), vp = TF.Lanes ? TS.Zero : TS.Splat(p), vq = TF.Lanes ? TS.Zero : TS.Splat(q);
+        TV vr = TF.Lanes ? TS.Zero : TS.Splat(r), vd = TF.Lanes ? TS.Zero : TS.Splat(dz);
+        // The elements before dx's next 64-byte boundary with normal stores, then every whole vector streamed, the
+        // tail's lanes one by one (as Runs.Apply does, for the same reasons).
+        nint o = 0;
+        for (; o + w <= head; o += w)
+            TS.Store(ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o);
+        if (o < head)
+        {
+            TV lead = ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
+            ref T lanes = ref Unsafe.As<TV, T>(ref lead);
+            for (; o < head; o++, lanes = ref Unsafe.Add(ref lanes, 1))
+                Unsafe.Add(ref dx, o) = lanes;
+        }
+        for (; o + step <= n; o += step)
+        {
+            TV d0 = TS.Load(ref dy, o), d1 = TS.Load(ref dy, o + w), d2 = TS.Load(ref dy, o + 2 * w), d3 = TS.Load(ref dy, o + 3 * w);
+            TV x0 = TS.Load(ref x, o), x1 = TS.Load(ref x, o + w), x2 = TS.Load(ref x, o + 2 * w), x3 = TS.Load(ref x, o + 3 * w);
+            TS.StoreStreaming(ApplyExpression<TF>(d0, x0, o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o);
+            TS.StoreStreaming(ApplyExpression<TF>(d1, x1, o + w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + w);
+            TS.StoreStreaming(ApplyExpression<TF>(d2, x2, o + 2 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + 2 * w);
+            TS.StoreStreaming(ApplyExpression<TF>(d3, x3, o + 3 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + 3 * w);
+        }
+        for (; o + w <= n; o += w)
+            TS.StoreStreaming(ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o);
+        if (o < n)
+        {
+            nint t = n - w;
+            TV last = ApplyExpression<TF>(TS.Load(ref dy, t), TS.Load(ref x, t), t, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
+            ref T lanes = ref Unsafe.As<TV, T>(ref last);
+            for (; o < n; o++)
+                Unsafe.Add(ref dx, o) = Unsafe.Add(ref lanes, o - t);
+        }
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -196,7 +196,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
 
     // TC: centered (x - c); TW: how y is stored; TA: how a, b, c arrive; TG: whether g, h apply (Centered = yes); TP: how g, h arrive.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void ApplyCore<TC, TW, TA, TG, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h)
+    private static void ApplyCore<TC, TW, TA, TG, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h)
         where TC : struct, IOperand where TW : struct, IStores where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
@@ -206,85 +206,9 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         // The refs advance with the run (reassigned here: a helper would move only its own copies) and every load is at a constant offset from one of them: with up to eight
         // streams, indices shared between them would be common subexpressions the JIT keeps in registers, and spills.
         nint n = len;
-        // Streaming: the elements before y's next 64-byte boundary first, with normal stores (whole vectors, then the lanes
-        // of one more up to the boundary), then aligned streaming stores (below). Only runs long enough for one unrolled step
-        // after the peel stream, and only element-aligned outputs (a span cast from bytes can be misaligned).
-        bool stream = false;
-        if (TW.Streaming && w > 1)
-        {
-            nuint address = (nuint)Unsafe.AsPointer(ref y);
-            nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
-            if (n >= head + step && address % (nuint)sizeof(T) == 0)
-            {
-                stream = true;
-                nint o = 0;
-                for (; o + w <= head; o += w)
-                    TS.Store(Expression<TC, TA, TG, TP>(TS.Load(ref x, o), o, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, o);
-                if (o < head)
-                {
-                    // The lanes before the boundary one by one: a store (or load) that reached into the first streamed line
-                    // would pull it into the cache just before it is streamed.
-                    TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, o), o, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
-                    ref T lanes = ref Unsafe.As<TV, T>(ref r);
-                    for (; o < head; o++, lanes = ref Unsafe.Add(ref lanes, 1))
-                        Unsafe.Add(ref y, o) = lanes;
-                }
-                n -= head;
-                x = ref Unsafe.Add(ref x, head);
-                y = ref Unsafe.Add(ref y, head);
-                if (TA.Lanes)
-                {
-                    a = ref Unsafe.Add(ref a, head);
-                    b = ref Unsafe.Add(ref b, head);
-                    if (TC.Lanes) c = ref Unsafe.Add(ref c, head);
-                }
-                if (TG.Lanes && TP.Lanes)
-                {
-                    g = ref Unsafe.Add(ref g, head);
-                    h = ref Unsafe.Add(ref h, head);
-                }
-            }
-        }
-        if (stream)
-        {
-            // Every whole vector from the boundary on is streamed, the tail too: a line stored normally between streamed
-            // ones cost more than the streaming saved (rows of 768 floats: 1.39 ms against 0.99 ms all streamed, 1.24 ms
-            // all normal). The tail's lanes come from an overlapped vector and are stored one by one (no read of y, whose
-            // last lines went around the cache: the caller streams only when the output does not overlap the input).
-            for (; n >= step; n -= step)
-            {
-                TV v0 = TS.Load(ref x, 0), v1 = TS.Load(ref x, w), v2 = TS.Load(ref x, 2 * w), v3 = TS.Load(ref x, 3 * w);
-                TS.StoreStreaming(Expression<TC, TA, TG, TP>(v0, 0, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 0);
-                TS.StoreStreaming(Expression<TC, TA, TG, TP>(v1, w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, w);
-                TS.StoreStreaming(Expression<TC, TA, TG, TP>(v2, 2 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 2 * w);
-                TS.StoreStreaming(Expression<TC, TA, TG, TP>(v3, 3 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 3 * w);
-                x = ref Unsafe.Add(ref x, step);
-                y = ref Unsafe.Add(ref y, step);
-                if (TA.Lanes)
-                {
-                    a = ref Unsafe.Add(ref a, step);
-                    b = ref Unsafe.Add(ref b, step);
-                    if (TC.Lanes) c = ref Unsafe.Add(ref c, step);
-                }
-                if (TG.Lanes && TP.Lanes)
-                {
-                    g = ref Unsafe.Add(ref g, step);
-                    h = ref Unsafe.Add(ref h, step);
-                }
-            }
-            nint o = 0;
-            for (; o + w <= n; o += w)
-                TS.StoreStreaming(Expression<TC, TA, TG, TP>(TS.Load(ref x, o), o, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, o);
-            if (o < n)
-            {
-                nint t = n - w;
-                TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
-                ref T lanes = ref Unsafe.As<TV, T>(ref r);
-                for (; o < n; o++)
-                    Unsafe.Add(ref y, o) = Unsafe.Add(ref lanes, o - t);
-            }
-            return;
-        }
+        // Streamed runs live in their own method: its code here would count against the inlining budget of every layer's
+        // nest that inlines this run, streamed or not (GroupNorm NHWC S1 ran at twice its time when Expression stopped inlining).
+        if (TW.Streaming && w > 1 && ApplyStreamed<TC, TA, TG, TP>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h)) return;
         for (; n >= step; n -= step)
         {
             TV v0 = TS.Load(ref x, 0), v1 = TS.Load(ref x, w), v2 = TS.Load(ref x, 2 * w), v3 = TS.Load(ref x, 3 * w);
@@ -330,6 +254,86 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
             TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
             TS.Store(TS.Select(TS.LastLanes(n), r, TS.Load(ref y, t)), ref y, t);
         }
+    }
+
+    /// <summary>
+    /// The apply with streaming stores, where the run allows (false, nothing written, otherwise): the elements before y's next
+    /// 64-byte boundary with normal stores (the lanes of a vector one by one), then every whole vector streamed, the tail's
+    /// lanes one by one from an overlapped vector. No line is stored normally between streamed ones (rows of 768 floats:
+    /// 1.39 ms with the last line stored normally, 0.99 ms all streamed, 1.24 ms with normal stores), and y is never read
+    /// (its lines went around the cache; the caller streams only when the output does not overlap the input). Runs long
+    /// enough for one unrolled step after the peel stream, and only element-aligned outputs (a span cast from bytes can be
+    /// misaligned).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe bool ApplyStreamed<TC, TA, TG, TP>(ref T x, ref T y, nint n, ref T a, ref T b, ref T c, ref T g, ref T h)
+        where TC : struct, IOperand where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand
+    {
+        int w = TS.Count, step = Unroll * w;
+        nuint address = (nuint)Unsafe.AsPointer(ref y);
+        nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+        if (n < head + step || address % (nuint)sizeof(T) != 0) return false;
+        TV va = TA.Lanes ? TS.Zero : TS.Splat(a), vb = TA.Lanes ? TS.Zero : TS.Splat(b);
+        TV vc = TA.Lanes || !TC.Lanes ? TS.Zero : TS.Splat(c);
+        TV vg = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(g), vh = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(h);
+        nint o = 0;
+        for (; o < head; o += w)
+        {
+            TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, o), o, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
+            ref T lanes = ref Unsafe.As<TV, T>(ref r);
+            nint end = o + w < head ? o + w : head;
+            for (nint i = o; i < end; i++)
+                Unsafe.Add(ref y, i) = Unsafe.Add(ref lanes, i - o);
+        }
+        // From the boundary on, the refs advance with the run and every load is at a constant offset from one of them (as in
+        // ApplyCore: indices shared by up to eight streams spill).
+        n -= head;
+        x = ref Unsafe.Add(ref x, head);
+        y = ref Unsafe.Add(ref y, head);
+        if (TA.Lanes)
+        {
+            a = ref Unsafe.Add(ref a, head);
+            b = ref Unsafe.Add(ref b, head);
+            if (TC.Lanes) c = ref Unsafe.Add(ref c, head);
+        }
+        if (TG.Lanes && TP.Lanes)
+        {
+            g = ref Unsafe.Add(ref g, head);
+            h = ref Unsafe.Add(ref h, head);
+        }
+        for (; n >= step; n -= step)
+        {
+            TV v0 = TS.Load(ref x, 0), v1 = TS.Load(ref x, w), v2 = TS.Load(ref x, 2 * w), v3 = TS.Load(ref x, 3 * w);
+            TS.StoreStreaming(Expression<TC, TA, TG, TP>(v0, 0, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 0);
+            TS.StoreStreaming(Expression<TC, TA, TG, TP>(v1, w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, w);
+            TS.StoreStreaming(Expression<TC, TA, TG, TP>(v2, 2 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 2 * w);
+            TS.StoreStreaming(Expression<TC, TA, TG, TP>(v3, 3 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 3 * w);
+            x = ref Unsafe.Add(ref x, step);
+            y = ref Unsafe.Add(ref y, step);
+            if (TA.Lanes)
+            {
+                a = ref Unsafe.Add(ref a, step);
+                b = ref Unsafe.Add(ref b, step);
+                if (TC.Lanes) c = ref Unsafe.Add(ref c, step);
+            }
+            if (TG.Lanes && TP.Lanes)
+            {
+                g = ref Unsafe.Add(ref g, step);
+                h = ref Unsafe.Add(ref h, step);
+            }
+        }
+        nint k = 0;
+        for (; k + w <= n; k += w)
+            TS.StoreStreaming(Expression<TC, TA, TG, TP>(TS.Load(ref x, k), k, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, k);
+        if (k < n)
+        {
+            nint t = n - w;
+            TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
+            ref T lanes = ref Unsafe.As<TV, T>(ref r);
+            for (; k < n; k++)
+                Unsafe.Add(ref y, k) = Unsafe.Add(ref lanes, k - t);
+        }
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
