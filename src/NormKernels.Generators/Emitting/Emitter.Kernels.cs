@@ -106,10 +106,15 @@ internal static partial class Emitter
         using (w.Block("public void Apply<TK, TW, TS, TV>(ref " + t + " x, ref " + t + " y, nint from0, nint to0, ref " + t + " a, ref " + t + " b, ref " + t + " c, ref " + t + " g, ref " + t + " h)" +
                        KindConstraint + StoresConstraint + VectorIsa.PathConstraint(t)))
         {
-            EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
+            // Channels-last: coefficients along the innermost segment and the "-" segment right outside it gives its rows,
+            // contiguous in memory: the rows go to the run as one range (coefficients held in registers).
+            bool rows = fold && inner == SegmentClass.Fold && n >= 2 && segs[n - 2].Class == SegmentClass.Constant && segs[n - 2].Last + 1 == segs[n - 1].First;
+            int outer = rows ? n - 2 : n - 1;
+            EmitSegmentLocals(w, ctx, segs, outer, spaces);
             var start = spaces.ToDictionary(s => s.Item1, s => "(nint)0");
-            var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
+            var loops = SegmentLoops(ctx, segs, 0, outer, spaces);
             if (loops.Count > 0) Chunk(loops[0]);
+            bool rowChunk = rows && outer == 0;
             bool statVec = fold ? inner == SegmentClass.Fold : (inner & SegmentClass.Statistic) != 0;
             bool paramVec = !fold && (inner & SegmentClass.Parameter) != 0;
             string Kind(bool lanes) => lanes ? Rt + ".Lanes" : Rt + ".Splat";
@@ -118,6 +123,14 @@ internal static partial class Emitter
             {
                 string xo = o["x"];
                 string So = fold ? o["f"] : o["s"];
+                if (rows)
+                {
+                    string rowsFrom = rowChunk ? "from0 * len" + I(n - 1) : xo;
+                    w.Line("// Innermost: rows of a contiguous run, coefficients loaded along it.");
+                    w.Line(VectorIsa.Runs(t) + ".ApplyRows<TK, TW>(ref " + At("x", rowsFrom) + ", ref " + At("y", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) +
+                           ", len" + I(n - 1) + ", ref " + At("a", So) + ", ref " + At("b", So) + ", ref " + At("c", So) + ");");
+                    return;
+                }
                 var args = new List<string> { "ref " + At("x", xo), "ref " + At("y", xo), "len" + I(n - 1), "ref " + At("a", So), "ref " + At("b", So), "ref " + At("c", So) };
                 if (!fold) { args.Add("ref " + At("g", o["p"])); args.Add("ref " + At("h", o["p"])); }
                 w.Line("// Innermost: a contiguous run, coefficients " + (inner == SegmentClass.Constant ? "constant along it." : "loaded along it."));

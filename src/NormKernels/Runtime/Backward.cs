@@ -210,7 +210,7 @@ public static class Backward<TNest, TK, T>
     {
         long bytes = (long)Unsafe.SizeOf<T>() * (input.Length + outputGrad.Length);
         bool possible = TS.Count > 1 && mode != Mode.Sums && !inputGrad.Overlaps(input) && !inputGrad.Overlaps(outputGrad);
-        if (Streaming.Use(bytes, (long)Unsafe.SizeOf<T>() * inputGrad.Length, (long)Unsafe.SizeOf<T>() * nest.GradientExtent, possible))
+        if (Streaming.Use(bytes, (long)Unsafe.SizeOf<T>() * inputGrad.Length, possible))
             Run<TS, TV, StreamedStores>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total);
         else
             Run<TS, TV, CachedStores>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total);

@@ -272,7 +272,7 @@ public static class Forward<TNest, TK, T>
 
         private void Go<TS, TV>() where TS : struct, ISimd<TV, T> where TV : struct
         {
-            if (Streaming.Use((long)_input.Length * Unsafe.SizeOf<T>(), (long)_output.Length * Unsafe.SizeOf<T>(), (long)nest.ApplyExtent * Unsafe.SizeOf<T>(), TS.Count > 1 && mode != ForwardMode.Moments && !_input.Overlaps(_output)))
+            if (Streaming.Use((long)_input.Length * Unsafe.SizeOf<T>(), (long)_output.Length * Unsafe.SizeOf<T>(), TS.Count > 1 && mode != ForwardMode.Moments && !_input.Overlaps(_output)))
                 Go<TS, TV, StreamedStores>();
             else
                 Go<TS, TV, CachedStores>();

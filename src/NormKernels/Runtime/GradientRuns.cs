@@ -248,7 +248,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         int w = TS.Count, step = Unroll * w;
         nuint address = (nuint)Unsafe.AsPointer(ref dx);
         nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
-        if (n < head + step || address % (nuint)sizeof(T) != 0) return false;
+        if ((long)n * sizeof(T) < Streaming.MinimumRunBytes || n < head + step || address % (nuint)sizeof(T) != 0) return false;
         TV vm = TF.Lanes ? TS.Zero : TS.Splat(m), vp = TF.Lanes ? TS.Zero : TS.Splat(p), vq = TF.Lanes ? TS.Zero : TS.Splat(q);
         TV vr = TF.Lanes ? TS.Zero : TS.Splat(r), vd = TF.Lanes ? TS.Zero : TS.Splat(dz);
         // The elements before dx's next 64-byte boundary with normal stores, then every whole vector streamed, the

@@ -184,6 +184,112 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         else ApplyCore<Uncentered, TW, TA, Uncentered, Splat>(ref x, ref y, len, ref a, ref b, ref a, ref a, ref b);
     }
 
+    /// <summary>
+    /// <see cref="Apply{TK, TW, TA}"/> with coefficients loaded along the run, over <paramref name="rows"/> contiguous rows of
+    /// <paramref name="width"/> elements that share them (channels last: y[r, j] = (x[r, j] - c[j]) * a[j] + b[j]). Rows of up to
+    /// <see cref="Unroll"/> whole vectors run as one flat range with the coefficient vectors in registers (no reload per row, no
+    /// call per row) and, streamed, with the output peeled to 64 bytes once for the whole range; other widths run row by row.
+    /// The same bits as row by row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ApplyRows<TK, TW>(ref T x, ref T y, nint rows, nint width, ref T a, ref T b, ref T c)
+        where TK : struct, INormKind where TW : struct, IStores
+    {
+        int w = TS.Count;
+        if (w == 1 || width % w != 0 || width > Unroll * w)
+        {
+            for (nint r = 0; r < rows; r++)
+                Apply<TK, TW, Lanes>(ref Unsafe.Add(ref x, r * width), ref Unsafe.Add(ref y, r * width), width, ref a, ref b, ref c);
+            return;
+        }
+        nint total = rows * width;
+        int k = (int)(width / w);
+        if (TK.Centered)
+        {
+            if (!FlatRows<Centered, TW>(ref x, ref y, total, k, ref a, ref b, ref c)) FlatRows<Centered, CachedStores>(ref x, ref y, total, k, ref a, ref b, ref c);
+        }
+        else if (!FlatRows<Uncentered, TW>(ref x, ref y, total, k, ref a, ref b, ref a))
+        {
+            FlatRows<Uncentered, CachedStores>(ref x, ref y, total, k, ref a, ref b, ref a);
+        }
+    }
+
+    /// <summary>The flat range of <see cref="ApplyRows{TK, TW}"/>; false (nothing written) when it cannot stream as asked.</summary>
+    private static unsafe bool FlatRows<TC, TW>(ref T x, ref T y, nint total, int k, ref T a, ref T b, ref T c) where TC : struct, IOperand where TW : struct, IStores
+    {
+        int w = TS.Count;
+        nint width = (nint)k * w;
+        // Streamed, the range starts at y's first 64-byte boundary: its elements before it are stored lane by lane, and the
+        // vectors from there on start `head` columns into a row, so each of the k column phases gets its coefficients from the
+        // coefficients written twice over (a vector that starts inside a row reads past its end without wrapping).
+        nint head = 0;
+        if (TW.Streaming)
+        {
+            nuint address = (nuint)Unsafe.AsPointer(ref y);
+            head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+            if ((long)total * sizeof(T) < Streaming.MinimumRunBytes || address % (nuint)sizeof(T) != 0 || total < head + width + w) return false;
+        }
+        T* twice = stackalloc T[6 * Unroll * 16];
+        ref T a2 = ref Unsafe.AsRef<T>(twice);
+        ref T b2 = ref Unsafe.Add(ref a2, 2 * width);
+        ref T c2 = ref Unsafe.Add(ref b2, 2 * width);
+        for (nint j = 0; j < 2 * width; j++)
+        {
+            nint col = j < width ? j : j - width;
+            Unsafe.Add(ref a2, j) = Unsafe.Add(ref a, col);
+            Unsafe.Add(ref b2, j) = Unsafe.Add(ref b, col);
+            Unsafe.Add(ref c2, j) = TC.Lanes ? Unsafe.Add(ref c, col) : default;
+        }
+        for (nint o = 0; o < head; o += w)
+        {
+            TV r = FlatExpression<TC>(TS.Load(ref x, o), TS.Load(ref a2, o), TS.Load(ref b2, o), TS.Load(ref c2, o));
+            ref T lanes = ref Unsafe.As<TV, T>(ref r);
+            nint end = o + w < head ? o + w : head;
+            for (nint i = o; i < end; i++)
+                Unsafe.Add(ref y, i) = Unsafe.Add(ref lanes, i - o);
+        }
+        nint phase = head % width;
+        TV A0 = TS.Load(ref a2, phase), B0 = TS.Load(ref b2, phase), C0 = TS.Load(ref c2, phase);
+        TV A1 = k > 1 ? TS.Load(ref a2, (phase + w) % width) : A0, B1 = k > 1 ? TS.Load(ref b2, (phase + w) % width) : B0, C1 = k > 1 ? TS.Load(ref c2, (phase + w) % width) : C0;
+        TV A2 = k > 2 ? TS.Load(ref a2, (phase + 2 * w) % width) : A0, B2 = k > 2 ? TS.Load(ref b2, (phase + 2 * w) % width) : B0, C2 = k > 2 ? TS.Load(ref c2, (phase + 2 * w) % width) : C0;
+        TV A3 = k > 3 ? TS.Load(ref a2, (phase + 3 * w) % width) : A0, B3 = k > 3 ? TS.Load(ref b2, (phase + 3 * w) % width) : B0, C3 = k > 3 ? TS.Load(ref c2, (phase + 3 * w) % width) : C0;
+        nint p = head;
+        for (; p + width <= total; p += width)
+        {
+            FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, p), A0, B0, C0), ref y, p);
+            if (k > 1) FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, p + w), A1, B1, C1), ref y, p + w);
+            if (k > 2) FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, p + 2 * w), A2, B2, C2), ref y, p + 2 * w);
+            if (k > 3) FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, p + 3 * w), A3, B3, C3), ref y, p + 3 * w);
+        }
+        // Fewer than a row left (streamed only: unstreamed, head is 0 and the range is whole rows).
+        for (int j = 0; p + w <= total; p += w, j++)
+        {
+            TV A = j == 0 ? A0 : j == 1 ? A1 : j == 2 ? A2 : A3, B = j == 0 ? B0 : j == 1 ? B1 : j == 2 ? B2 : B3, C = j == 0 ? C0 : j == 1 ? C1 : j == 2 ? C2 : C3;
+            FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, p), A, B, C), ref y, p);
+        }
+        if (p < total)
+        {
+            // The last w elements end a row: columns width - w .. width - 1.
+            nint t = total - w;
+            TV r = FlatExpression<TC>(TS.Load(ref x, t), TS.Load(ref a2, width - w), TS.Load(ref b2, width - w), TS.Load(ref c2, width - w));
+            ref T lanes = ref Unsafe.As<TV, T>(ref r);
+            for (; p < total; p++)
+                Unsafe.Add(ref y, p) = Unsafe.Add(ref lanes, p - t);
+        }
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV FlatExpression<TC>(TV v, TV a, TV b, TV c) where TC : struct, IOperand =>
+        TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v, c) : v, a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FlatStore<TW>(TV v, ref T y, nint at) where TW : struct, IStores
+    {
+        if (TW.Streaming) TS.StoreStreaming(v, ref y, at);
+        else TS.Store(v, ref y, at);
+    }
+
     /// <summary><c>y = ((x - c) * a + b) * g + h</c> (uncentered: <c>(x * a + b) * g + h</c>): the statistic's coefficients
     /// (<typeparamref name="TA"/>) then the affine parameters (<typeparamref name="TP"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -262,7 +368,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
     /// lanes one by one from an overlapped vector. No line is stored normally between streamed ones (rows of 768 floats:
     /// 1.39 ms with the last line stored normally, 0.99 ms all streamed, 1.24 ms with normal stores), and y is never read
     /// (its lines went around the cache; the caller streams only when the output does not overlap the input). Runs long
-    /// enough for one unrolled step after the peel stream, and only element-aligned outputs (a span cast from bytes can be
+    /// of at least Streaming.MinimumRunBytes stream, and only element-aligned outputs (a span cast from bytes can be
     /// misaligned).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -272,7 +378,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         int w = TS.Count, step = Unroll * w;
         nuint address = (nuint)Unsafe.AsPointer(ref y);
         nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
-        if (n < head + step || address % (nuint)sizeof(T) != 0) return false;
+        if ((long)n * sizeof(T) < Streaming.MinimumRunBytes || n < head + step || address % (nuint)sizeof(T) != 0) return false;
         TV va = TA.Lanes ? TS.Zero : TS.Splat(a), vb = TA.Lanes ? TS.Zero : TS.Splat(b);
         TV vc = TA.Lanes || !TC.Lanes ? TS.Zero : TS.Splat(c);
         TV vg = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(g), vh = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(h);

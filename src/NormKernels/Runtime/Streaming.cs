@@ -39,22 +39,23 @@ namespace NormKernels
             }
         }
 
-        /// <summary>Runs shorter than this many bytes are never streamed: each run peels its start to a 64-byte boundary and
+        /// <summary>Runs (contiguous output ranges: a row, or channels-last rows taken together) shorter than this many bytes
+        /// are never streamed, in a call that streams: each run peels its start to a 64-byte boundary and
         /// stores its last partial line normally, and lines stored normally among streamed ones cost more than streaming
         /// saves (GroupNorm NHWC S1, runs of 64 floats: 4.7-9.4 ms streamed, depending on the array's alignment, against
         /// 3.7 ms with normal stores; LayerNorm rows of 768 floats: 1.35-1.6x the limit streamed, 1.65-1.8x not).</summary>
         public const int MinimumRunBytes = 2048;
 
-        /// <summary>Whether the last forward kernel call on this thread wrote its output with streaming stores (for tests and
-        /// diagnostics; the scalar path never does, nor a call whose output overlaps its input: in place, the output's lines are
-        /// in the cache already, read as input).</summary>
+        /// <summary>Whether the last kernel call on this thread (a forward, or a backward's dx) streamed its output: its bytes
+        /// exceeded <see cref="ThresholdBytes"/>, on a vector path, with an output that does not overlap its input (in place,
+        /// the output's lines are in the cache already, read as input). Its runs shorter than <see cref="MinimumRunBytes"/>
+        /// still store normally. For tests and diagnostics.</summary>
         public static bool LastCallStreamed => t_lastCallStreamed;
 
-        /// <summary>Whether a call that reads <paramref name="inputBytes"/> and writes <paramref name="outputBytes"/> in runs of
-        /// <paramref name="runBytes"/> (at least <see cref="MinimumRunBytes"/>) streams its
+        /// <summary>Whether a call that reads <paramref name="inputBytes"/> and writes <paramref name="outputBytes"/> streams its
         /// output (only where <paramref name="possible"/>: a vector path, and an output that does not overlap the input); remembered as <see cref="LastCallStreamed"/>.</summary>
-        internal static bool Use(long inputBytes, long outputBytes, long runBytes, bool possible) =>
-            t_lastCallStreamed = possible && runBytes >= MinimumRunBytes && inputBytes + outputBytes > s_thresholdBytes;
+        internal static bool Use(long inputBytes, long outputBytes, bool possible) =>
+            t_lastCallStreamed = possible && inputBytes + outputBytes > s_thresholdBytes;
 
         /// <summary>Orders the streaming stores a thread made before everything it does next (x86 <c>sfence</c>); every
         /// worker of a parallel loop ends with this (once per worker, not per unit: a fence waits for the lines in flight).</summary>

@@ -176,15 +176,9 @@ namespace Layers
             /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [h w]=- [grp cpg]=F.</summary>
             public void Apply<TK, TW, TS, TV>(ref float x, ref float y, nint from0, nint to0, ref float a, ref float b, ref float c, ref float g, ref float h) where TK : struct, Rt.INormKind where TW : struct, Rt.IStores where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint st_x0 = (e_grp * e_cpg);
                 nint len1 = (e_grp * e_cpg);
-                // [h w]=-
-                for (nint i0 = from0; i0 < to0; i0++)
-                {
-                    nint x1 = i0 * st_x0;
-                    // Innermost: a contiguous run, coefficients loaded along it.
-                    Rt.Runs<TS, TV, float>.Apply<TK, TW, Rt.Lanes>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref y, x1), len1, ref a, ref b, ref c);
-                }
+                // Innermost: rows of a contiguous run, coefficients loaded along it.
+                Rt.Runs<TS, TV, float>.ApplyRows<TK, TW>(ref Unsafe.Add(ref x, from0 * len1), ref Unsafe.Add(ref y, from0 * len1), to0 - from0, len1, ref a, ref b, ref c);
             }
 
             /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
