@@ -144,10 +144,11 @@ public sealed class StreamingStoresTests : IDisposable
     [InlineData(nameof(GnNhwc))]
     public void ChannelsLastRowsStreamedEqualCached(string name)
     {
-        // Channels last with C of 1 to 4 whole vectors: the rows run as one flat range with the coefficients in registers,
+        // Channels last with C of 1 to 4 whole vectors (coefficients in registers), wider (coefficients loaded), or past the
+        // flat width (row by row): the rows run as one flat range
         // streamed from the output's first 64-byte boundary; every phase of a row against that boundary comes up.
         LayerCase layerCase = LayerCases.Get(name);
-        foreach (int channels in new[] { 8, 16, 24, 32, 48, 64 })
+        foreach (int channels in new[] { 8, 16, 24, 32, 48, 64, 80, 128, 256, 264 })
         {
             int[] dims = [2, 5, 7, channels];
             int length = TestData.Product(dims);

@@ -184,19 +184,23 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         else ApplyCore<Uncentered, TW, TA, Uncentered, Splat>(ref x, ref y, len, ref a, ref b, ref a, ref a, ref b);
     }
 
+    /// <summary>Widest rows (elements) <see cref="ApplyRows{TK, TW}"/> runs as one flat range (its coefficients, written twice
+    /// over, live on the stack).</summary>
+    private const int FlatWidth = 256;
+
     /// <summary>
     /// <see cref="Apply{TK, TW, TA}"/> with coefficients loaded along the run, over <paramref name="rows"/> contiguous rows of
-    /// <paramref name="width"/> elements that share them (channels last: y[r, j] = (x[r, j] - c[j]) * a[j] + b[j]). Rows of up to
-    /// <see cref="Unroll"/> whole vectors run as one flat range with the coefficient vectors in registers (no reload per row, no
-    /// call per row) and, streamed, with the output peeled to 64 bytes once for the whole range; other widths run row by row.
-    /// The same bits as row by row.
+    /// <paramref name="width"/> elements that share them (channels last: y[r, j] = (x[r, j] - c[j]) * a[j] + b[j]). Rows of whole
+    /// vectors, up to <see cref="FlatWidth"/> elements, run as one flat range (no call per row; up to <see cref="Unroll"/>
+    /// vectors wide, the coefficient vectors stay in registers) and, streamed, with the output peeled to 64 bytes once for the
+    /// whole range; other widths run row by row. The same bits as row by row.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ApplyRows<TK, TW>(ref T x, ref T y, nint rows, nint width, ref T a, ref T b, ref T c)
         where TK : struct, INormKind where TW : struct, IStores
     {
         int w = TS.Count;
-        if (w == 1 || width % w != 0 || width > Unroll * w)
+        if (w == 1 || width % w != 0 || width > FlatWidth)
         {
             for (nint r = 0; r < rows; r++)
                 Apply<TK, TW, Lanes>(ref Unsafe.Add(ref x, r * width), ref Unsafe.Add(ref y, r * width), width, ref a, ref b, ref c);
@@ -229,7 +233,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
             head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
             if ((long)total * sizeof(T) < Streaming.MinimumRunBytes || address % (nuint)sizeof(T) != 0 || total < head + width + w) return false;
         }
-        T* twice = stackalloc T[6 * Unroll * 16];
+        T* twice = stackalloc T[6 * FlatWidth];
         ref T a2 = ref Unsafe.AsRef<T>(twice);
         ref T b2 = ref Unsafe.Add(ref a2, 2 * width);
         ref T c2 = ref Unsafe.Add(ref b2, 2 * width);
@@ -249,6 +253,26 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
                 Unsafe.Add(ref y, i) = Unsafe.Add(ref lanes, i - o);
         }
         nint phase = head % width;
+        if (k > Unroll)
+        {
+            // Wider rows: the coefficients of vector j of a row that starts `phase` columns in are at phase + j * w of the
+            // doubled copies (never past their end).
+            nint q = head;
+            for (; q + width <= total; q += width)
+                for (nint j = 0; j < width; j += w)
+                    FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, q + j), TS.Load(ref a2, phase + j), TS.Load(ref b2, phase + j), TS.Load(ref c2, phase + j)), ref y, q + j);
+            for (nint j = 0; q + w <= total; q += w, j += w)
+                FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, q), TS.Load(ref a2, phase + j), TS.Load(ref b2, phase + j), TS.Load(ref c2, phase + j)), ref y, q);
+            if (q < total)
+            {
+                nint t = total - w;
+                TV r = FlatExpression<TC>(TS.Load(ref x, t), TS.Load(ref a2, width - w), TS.Load(ref b2, width - w), TS.Load(ref c2, width - w));
+                ref T lanes = ref Unsafe.As<TV, T>(ref r);
+                for (; q < total; q++)
+                    Unsafe.Add(ref y, q) = Unsafe.Add(ref lanes, q - t);
+            }
+            return true;
+        }
         TV A0 = TS.Load(ref a2, phase), B0 = TS.Load(ref b2, phase), C0 = TS.Load(ref c2, phase);
         TV A1 = k > 1 ? TS.Load(ref a2, (phase + w) % width) : A0, B1 = k > 1 ? TS.Load(ref b2, (phase + w) % width) : B0, C1 = k > 1 ? TS.Load(ref c2, (phase + w) % width) : C0;
         TV A2 = k > 2 ? TS.Load(ref a2, (phase + 2 * w) % width) : A0, B2 = k > 2 ? TS.Load(ref b2, (phase + 2 * w) % width) : B0, C2 = k > 2 ? TS.Load(ref c2, (phase + 2 * w) % width) : C0;
