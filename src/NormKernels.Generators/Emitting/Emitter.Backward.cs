@@ -40,6 +40,7 @@ internal static partial class Emitter
 
         w.Line("/// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); " +
                "dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
+        w.Line(Shared.Hot);
         using (w.Block("public void GradientAffineReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, " + t + " m, " + t + " dz, " + t + " gb, " + t + " r, " + t + " c0, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)" + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
@@ -54,6 +55,7 @@ internal static partial class Emitter
         }
         w.Line();
         w.Line("/// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>");
+        w.Line(Shared.Hot);
         using (w.Block("public void GradientAffineApply" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref double dgamma)" + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
@@ -90,6 +92,7 @@ internal static partial class Emitter
         bool columns = vector && n >= 2 && segs[n - 2].Class == SegmentClass.Constant && segs[n - 2].Last + 1 == segs[n - 1].First;
         w.Line("/// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments " + ctx.Describe(ctx.Plan.GradientSegments) +
                (columns ? "; the innermost two as rows of contiguous fold indices" : "") + ".</summary>");
+        w.Line(Shared.Hot);
         using (w.Block("public void GradientReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" + VectorIsa.PathConstraint(t)))
         {
             int outer = columns ? n - 2 : n - 1;
@@ -117,6 +120,7 @@ internal static partial class Emitter
         w.Line();
 
         w.Line("/// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>");
+        w.Line(Shared.Hot);
         using (w.Block("public void GradientApply<TW, TS, TV>(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint from0, nint to0, ref " + t + " m, ref " + t + " cp, ref " + t + " cq, ref " + t + " cr, ref " + t + " dz)" +
                        StoresConstraint + VectorIsa.PathConstraint(t)))
         {

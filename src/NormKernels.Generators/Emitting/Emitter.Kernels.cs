@@ -53,6 +53,7 @@ internal static partial class Emitter
         int n = segs.Count;
         string t = ctx.T;
         w.Line("/// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments " + ctx.Describe(plan.StatSegments) + ".</summary>");
+        w.Line(Shared.Hot);
         using (w.Block("public void Statistics<TK, TS, TV>(ref " + t + " x, nint from0, nint to0, ref " + t + " shift, ref double sum, ref double sq)" + KindConstraint + VectorIsa.PathConstraint(t)))
         {
             int outer = plan.Strategy == ReduceStrategy.Horizontal ? n - 1 : n - 2;
@@ -103,6 +104,7 @@ internal static partial class Emitter
             : new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("s", Context.InnerKept), ("p", Context.ParamAxis) };
         string t = ctx.T;
         w.Line("/// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments " + ctx.Describe(plan.ApplySegments) + ".</summary>");
+        w.Line(Shared.Hot);
         using (w.Block("public void Apply<TK, TW, TS, TV>(ref " + t + " x, ref " + t + " y, nint from0, nint to0, ref " + t + " a, ref " + t + " b, ref " + t + " c, ref " + t + " g, ref " + t + " h)" +
                        KindConstraint + StoresConstraint + VectorIsa.PathConstraint(t)))
         {

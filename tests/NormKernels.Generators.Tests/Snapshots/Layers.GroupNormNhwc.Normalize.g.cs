@@ -6,6 +6,7 @@ namespace Layers
 {
     using System;
     using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
+    using CompilerServices = global::System.Runtime.CompilerServices;
     using Tensors = global::System.Numerics.Tensors;
     using KernelPath = global::NormKernels.KernelPath;
     using Rt = global::NormKernels.Runtime;
@@ -166,6 +167,7 @@ namespace Layers
             }
 
             /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [h w]=R [grp cpg]=A.</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Statistics<TK, TS, TV>(ref float x, nint from0, nint to0, ref float shift, ref double sum, ref double sq) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
                 nint len1 = (e_grp * e_cpg);
@@ -174,6 +176,7 @@ namespace Layers
             }
 
             /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [h w]=- [grp cpg]=F.</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Apply<TK, TW, TS, TV>(ref float x, ref float y, nint from0, nint to0, ref float a, ref float b, ref float c, ref float g, ref float h) where TK : struct, Rt.INormKind where TW : struct, Rt.IStores where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
                 nint len1 = (e_grp * e_cpg);
@@ -182,6 +185,7 @@ namespace Layers
             }
 
             /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [h w]=- [grp cpg]=F; the innermost two as rows of contiguous fold indices.</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void GradientReduce<TS, TV>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
                 nint len1 = (e_grp * e_cpg);
@@ -189,6 +193,7 @@ namespace Layers
             }
 
             /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void GradientApply<TW, TS, TV>(ref float x, ref float dy, ref float dx, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TW : struct, Rt.IStores where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
                 nint st_x0 = (e_grp * e_cpg);

@@ -5,6 +5,7 @@
 namespace Layers
 {
     using System;
+    using CompilerServices = global::System.Runtime.CompilerServices;
     using Tensors = global::System.Numerics.Tensors;
     using KernelPath = global::NormKernels.KernelPath;
     using Rt = global::NormKernels.Runtime;
@@ -153,6 +154,7 @@ namespace Layers
             }
 
             /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [c]=R.</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Statistics<TK, TS, TV>(ref double x, nint from0, nint to0, ref double shift, ref double sum, ref double sq) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, double> where TV : struct
             {
                 nint len0 = e_c;
@@ -161,6 +163,7 @@ namespace Layers
             }
 
             /// <summary>Apply on one block (or on the chunk [from0, to0) of its first segment): segments [c]=P.</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Apply<TK, TW, TS, TV>(ref double x, ref double y, nint from0, nint to0, ref double a, ref double b, ref double c, ref double g, ref double h) where TK : struct, Rt.INormKind where TW : struct, Rt.IStores where TS : struct, Rt.ISimd<TV, double> where TV : struct
             {
                 nint len0 = e_c;
@@ -169,6 +172,7 @@ namespace Layers
             }
 
             /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void GradientAffineReduce<TS, TV>(ref double x, ref double dy, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma) where TS : struct, Rt.ISimd<TV, double> where TV : struct
             {
                 nint len0 = e_c;
@@ -176,6 +180,7 @@ namespace Layers
             }
 
             /// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void GradientAffineApply<TS, TV>(ref double x, ref double dy, ref double dx, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma) where TS : struct, Rt.ISimd<TV, double> where TV : struct
             {
                 nint len0 = e_c;
