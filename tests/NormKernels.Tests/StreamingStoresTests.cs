@@ -177,6 +177,43 @@ public sealed class StreamingStoresTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(nameof(BnNhwc))]
+    [InlineData(nameof(InNhwc))]
+    [InlineData(nameof(GnNhwc))]
+    public void ChannelsLastBackwardRowsStreamedEqualCached(string name)
+    {
+        // dx of channels-last layers as one flat range of rows (GradientRuns.ApplyRows), streamed at every phase.
+        LayerCase layerCase = LayerCases.Get(name);
+        foreach (int channels in new[] { 8, 16, 24, 48, 64, 80, 256, 264 })
+        {
+            int[] dims = [2, 5, 7, channels];
+            int length = TestData.Product(dims);
+            var random = new Random(KernelCheck.Seed(name, 100 + channels));
+            float[] input = TestData.Normal(random, length, 1, 2);
+            float[] outputGrad = TestData.Normal(random, length, 0, 1);
+            (int[] InputGrad, int[] WeightGrad) Run(long threshold, int offset)
+            {
+                Streaming.ThresholdBytes = long.MaxValue;
+                INormalizationLayer layer = layerCase.Create(dims);
+                KernelCheck.Randomize(layer, new Random(10));
+                layer.Forward(input, new float[length], dims);
+                Streaming.ThresholdBytes = threshold;
+                float[] buffer = Enumerable.Repeat(float.NaN, length + 32).ToArray();
+                layer.Backward(input, outputGrad, buffer.AsSpan(offset, length), dims);
+                Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + length)), v => Assert.True(float.IsNaN(v)));
+                return (KernelCheck.Bits(buffer.AsSpan(offset, length)), KernelCheck.Bits(layer.WeightGrad));
+            }
+            var expected = Run(long.MaxValue, 0);
+            foreach (int offset in new[] { 0, 1, 5, 9, 15 })
+            {
+                var actual = Run(0, offset);
+                Assert.Equal(expected.InputGrad, actual.InputGrad);
+                Assert.Equal(expected.WeightGrad, actual.WeightGrad);
+            }
+        }
+    }
+
     [Fact]
     public void BatchNormBackwardStreams()
     {

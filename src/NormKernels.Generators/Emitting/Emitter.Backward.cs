@@ -124,15 +124,25 @@ internal static partial class Emitter
         using (w.Block("public void GradientApply<TW, TS, TV>(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint from0, nint to0, ref " + t + " m, ref " + t + " cp, ref " + t + " cq, ref " + t + " cr, ref " + t + " dz)" +
                        StoresConstraint + VectorIsa.PathConstraint(t)))
         {
-            EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
-            var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
+            // Channels-last, as the reduction: the rows of contiguous fold indices go to the run as one range.
+            int outer = columns ? n - 2 : n - 1;
+            EmitSegmentLocals(w, ctx, segs, outer, spaces);
+            var loops = SegmentLoops(ctx, segs, 0, outer, spaces);
             if (loops.Count > 0) Chunk(loops[0]);
+            bool rowChunk = columns && outer == 0;
             string method = runs + ".Apply<TW, " + Rt + (vector ? ".Lanes>" : ".Splat>");
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], fo = o["f"];
-                w.Line(method + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", ref " +
-                       At("m", fo) + ", ref " + At("cp", fo) + ", ref " + At("cq", fo) + ", ref " + At("cr", fo) + ", ref " + At("dz", fo) + ");");
+                string coefficients = "ref " + At("m", fo) + ", ref " + At("cp", fo) + ", ref " + At("cq", fo) + ", ref " + At("cr", fo) + ", ref " + At("dz", fo) + ");";
+                if (columns)
+                {
+                    string rowsFrom = rowChunk ? "from0 * len" + I(n - 1) : xo;
+                    w.Line(runs + ".ApplyRows<TW>(ref " + At("x", rowsFrom) + ", ref " + At("dy", rowsFrom) + ", ref " + At("dx", rowsFrom) + ", " +
+                           (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) + ", " + coefficients);
+                    return;
+                }
+                w.Line(method + "(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", " + coefficients);
             });
         }
         w.Line();

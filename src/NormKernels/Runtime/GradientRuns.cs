@@ -241,6 +241,93 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         }
     }
 
+    /// <summary>Widest rows (elements) <see cref="ApplyRows{TW}"/> runs as one flat range (its five coefficient arrays, written
+    /// twice over, live on the stack).</summary>
+    private const int FlatWidth = 256;
+
+    /// <summary>
+    /// <see cref="Apply{TW, TF}"/> with the coefficients loaded along the run, over <paramref name="rows"/> contiguous rows of
+    /// <paramref name="width"/> elements that share them (channels last), as Runs.ApplyRows does for the forward: rows of whole
+    /// vectors up to <see cref="FlatWidth"/> elements run as one flat range (no call per row; streamed, peeled to 64 bytes once),
+    /// the coefficients of vector j of a row that starts `phase` columns in read at phase + j of their doubled copies. The same
+    /// bits as row by row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void ApplyRows<TW>(ref T x, ref T dy, ref T dx, nint rows, nint width, ref T m, ref T p, ref T q, ref T r, ref T dz)
+        where TW : struct, IStores
+    {
+        int w = TS.Count;
+        if (w == 1 || width % w != 0 || width > FlatWidth)
+        {
+            for (nint row = 0; row < rows; row++)
+            {
+                nint o = row * width;
+                Apply<TW, Lanes>(ref Unsafe.Add(ref x, o), ref Unsafe.Add(ref dy, o), ref Unsafe.Add(ref dx, o), width, ref m, ref p, ref q, ref r, ref dz);
+            }
+            return;
+        }
+        nint total = rows * width, head = 0;
+        bool stream = false;
+        if (TW.Streaming)
+        {
+            nuint address = (nuint)Unsafe.AsPointer(ref dx);
+            head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+            stream = (long)total * sizeof(T) >= Streaming.MinimumRunBytes && address % (nuint)sizeof(T) == 0 && total >= head + width + w;
+            if (!stream) head = 0;
+        }
+        T* twice = stackalloc T[10 * FlatWidth];
+        ref T m2 = ref Unsafe.AsRef<T>(twice);
+        ref T p2 = ref Unsafe.Add(ref m2, 2 * width);
+        ref T q2 = ref Unsafe.Add(ref p2, 2 * width);
+        ref T r2 = ref Unsafe.Add(ref q2, 2 * width);
+        ref T z2 = ref Unsafe.Add(ref r2, 2 * width);
+        for (nint j = 0; j < 2 * width; j++)
+        {
+            nint col = j < width ? j : j - width;
+            Unsafe.Add(ref m2, j) = Unsafe.Add(ref m, col);
+            Unsafe.Add(ref p2, j) = Unsafe.Add(ref p, col);
+            Unsafe.Add(ref q2, j) = Unsafe.Add(ref q, col);
+            Unsafe.Add(ref r2, j) = Unsafe.Add(ref r, col);
+            Unsafe.Add(ref z2, j) = Unsafe.Add(ref dz, col);
+        }
+        // Streamed: the elements before dx's first 64-byte boundary lane by lane (columns 0 .. head - 1).
+        for (nint o = 0; o < head; o += w)
+        {
+            TV lead = FlatExpression(ref x, ref dy, o, ref m2, ref p2, ref q2, ref r2, ref z2, o);
+            ref T lanes = ref Unsafe.As<TV, T>(ref lead);
+            nint end = o + w < head ? o + w : head;
+            for (nint i = o; i < end; i++)
+                Unsafe.Add(ref dx, i) = Unsafe.Add(ref lanes, i - o);
+        }
+        nint phase = head % width, at = head;
+        for (; at + width <= total; at += width)
+            for (nint j = 0; j < width; j += w)
+                FlatStore(stream, FlatExpression(ref x, ref dy, at + j, ref m2, ref p2, ref q2, ref r2, ref z2, phase + j), ref dx, at + j);
+        for (nint j = 0; at + w <= total; at += w, j += w)
+            FlatStore(stream, FlatExpression(ref x, ref dy, at, ref m2, ref p2, ref q2, ref r2, ref z2, phase + j), ref dx, at);
+        if (at < total)
+        {
+            // The last w elements end a row: columns width - w .. width - 1.
+            nint t = total - w;
+            TV last = FlatExpression(ref x, ref dy, t, ref m2, ref p2, ref q2, ref r2, ref z2, width - w);
+            ref T lanes = ref Unsafe.As<TV, T>(ref last);
+            for (; at < total; at++)
+                Unsafe.Add(ref dx, at) = Unsafe.Add(ref lanes, at - t);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV FlatExpression(ref T x, ref T dy, nint at, ref T m, ref T p, ref T q, ref T r, ref T dz, nint column) =>
+        TS.MultiplyAdd(TS.Subtract(TS.Load(ref dy, at), TS.Load(ref dz, column)), TS.Load(ref p, column),
+            TS.MultiplyAdd(TS.Add(TS.Load(ref x, at), TS.Load(ref m, column)), TS.Load(ref q, column), TS.Load(ref r, column)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FlatStore(bool stream, TV v, ref T dx, nint at)
+    {
+        if (stream) TS.StoreStreaming(v, ref dx, at);
+        else TS.Store(v, ref dx, at);
+    }
+
     /// <summary>dx with streaming stores where the run allows (false, nothing written, otherwise); as Runs' streamed apply.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe bool ApplyStreamed<TF>(ref T x, ref T dy, ref T dx, nint n, ref T m, ref T p, ref T q, ref T r, ref T dz) where TF : struct, IOperand

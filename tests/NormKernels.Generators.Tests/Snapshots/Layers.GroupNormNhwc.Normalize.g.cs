@@ -196,14 +196,8 @@ namespace Layers
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void GradientApply<TW, TS, TV>(ref float x, ref float dy, ref float dx, nint from0, nint to0, ref float m, ref float cp, ref float cq, ref float cr, ref float dz) where TW : struct, Rt.IStores where TS : struct, Rt.ISimd<TV, float> where TV : struct
             {
-                nint st_x0 = (e_grp * e_cpg);
                 nint len1 = (e_grp * e_cpg);
-                // [h w]=-
-                for (nint i0 = from0; i0 < to0; i0++)
-                {
-                    nint x1 = i0 * st_x0;
-                    Rt.GradientRuns<TS, TV, float>.Apply<TW, Rt.Lanes>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), ref Unsafe.Add(ref dx, x1), len1, ref m, ref cp, ref cq, ref cr, ref dz);
-                }
+                Rt.GradientRuns<TS, TV, float>.ApplyRows<TW>(ref Unsafe.Add(ref x, from0 * len1), ref Unsafe.Add(ref dy, from0 * len1), ref Unsafe.Add(ref dx, from0 * len1), to0 - from0, len1, ref m, ref cp, ref cq, ref cr, ref dz);
             }
 
         }
