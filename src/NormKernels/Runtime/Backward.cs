@@ -204,6 +204,7 @@ public static class Backward<TNest, TK, T>
     }
 
     /// <summary>Streams dx (see <see cref="Streaming"/>) where x, dy and dx together exceed the threshold and dx overlaps neither.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
         ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total)
         where TS : struct, ISimd<TV, T> where TV : struct
@@ -657,6 +658,7 @@ public static class AffineBackward<TNest, TK, T>
         return path;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
         ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad)
         where TS : struct, ISimd<TV, T> where TV : struct

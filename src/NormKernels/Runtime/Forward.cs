@@ -270,6 +270,7 @@ public static class Forward<TNest, TK, T>
             return path;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Go<TS, TV>() where TS : struct, ISimd<TV, T> where TV : struct
         {
             if (Streaming.Use((long)_input.Length * Unsafe.SizeOf<T>(), (long)_output.Length * Unsafe.SizeOf<T>(), TS.Count > 1 && mode != ForwardMode.Moments && !_input.Overlaps(_output)))
@@ -278,6 +279,7 @@ public static class Forward<TNest, TK, T>
                 Go<TS, TV, CachedStores>();
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Go<TS, TV, TW>() where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
         {
             var layout = new Layout(nest, mode != ForwardMode.Inference);
