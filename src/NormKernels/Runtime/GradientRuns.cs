@@ -281,23 +281,16 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         ref T q2 = ref Unsafe.Add(ref p2, 2 * width);
         ref T r2 = ref Unsafe.Add(ref q2, 2 * width);
         ref T z2 = ref Unsafe.Add(ref r2, 2 * width);
-        for (nint j = 0; j < 2 * width; j++)
-        {
-            nint col = j < width ? j : j - width;
-            Unsafe.Add(ref m2, j) = Unsafe.Add(ref m, col);
-            Unsafe.Add(ref p2, j) = Unsafe.Add(ref p, col);
-            Unsafe.Add(ref q2, j) = Unsafe.Add(ref q, col);
-            Unsafe.Add(ref r2, j) = Unsafe.Add(ref r, col);
-            Unsafe.Add(ref z2, j) = Unsafe.Add(ref dz, col);
-        }
+        Runs<TS, TV, T>.Doubled(ref m, ref m2, width);
+        Runs<TS, TV, T>.Doubled(ref p, ref p2, width);
+        Runs<TS, TV, T>.Doubled(ref q, ref q2, width);
+        Runs<TS, TV, T>.Doubled(ref r, ref r2, width);
+        Runs<TS, TV, T>.Doubled(ref dz, ref z2, width);
         // Streamed: the elements before dx's first 64-byte boundary lane by lane (columns 0 .. head - 1).
         for (nint o = 0; o < head; o += w)
         {
             TV lead = FlatExpression(ref x, ref dy, o, ref m2, ref p2, ref q2, ref r2, ref z2, o);
-            ref T lanes = ref Unsafe.As<TV, T>(ref lead);
-            nint end = o + w < head ? o + w : head;
-            for (nint i = o; i < end; i++)
-                Unsafe.Add(ref dx, i) = Unsafe.Add(ref lanes, i - o);
+            Runs<TS, TV, T>.StoreLanes(lead, ref dx, o, o + w < head ? o + w : head, o);
         }
         nint phase = head % width, at = head;
         for (; at + width <= total; at += width)
@@ -310,9 +303,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             // The last w elements end a row: columns width - w .. width - 1.
             nint t = total - w;
             TV last = FlatExpression(ref x, ref dy, t, ref m2, ref p2, ref q2, ref r2, ref z2, width - w);
-            ref T lanes = ref Unsafe.As<TV, T>(ref last);
-            for (; at < total; at++)
-                Unsafe.Add(ref dx, at) = Unsafe.Add(ref lanes, at - t);
+            Runs<TS, TV, T>.StoreLanes(last, ref dx, at, total, t);
         }
     }
 
@@ -346,9 +337,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         if (o < head)
         {
             TV lead = ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
-            ref T lanes = ref Unsafe.As<TV, T>(ref lead);
-            for (; o < head; o++, lanes = ref Unsafe.Add(ref lanes, 1))
-                Unsafe.Add(ref dx, o) = lanes;
+            Runs<TS, TV, T>.StoreLanes(lead, ref dx, o, head, o);
+            o = head;
         }
         for (; o + step <= n; o += step)
         {
@@ -365,9 +355,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         {
             nint t = n - w;
             TV last = ApplyExpression<TF>(TS.Load(ref dy, t), TS.Load(ref x, t), t, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
-            ref T lanes = ref Unsafe.As<TV, T>(ref last);
-            for (; o < n; o++)
-                Unsafe.Add(ref dx, o) = Unsafe.Add(ref lanes, o - t);
+            Runs<TS, TV, T>.StoreLanes(last, ref dx, o, n, t);
         }
         return true;
     }

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace NormKernels.Runtime;
 
@@ -237,20 +238,14 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         ref T a2 = ref Unsafe.AsRef<T>(twice);
         ref T b2 = ref Unsafe.Add(ref a2, 2 * width);
         ref T c2 = ref Unsafe.Add(ref b2, 2 * width);
-        for (nint j = 0; j < 2 * width; j++)
-        {
-            nint col = j < width ? j : j - width;
-            Unsafe.Add(ref a2, j) = Unsafe.Add(ref a, col);
-            Unsafe.Add(ref b2, j) = Unsafe.Add(ref b, col);
-            Unsafe.Add(ref c2, j) = TC.Lanes ? Unsafe.Add(ref c, col) : default;
-        }
+        Doubled(ref a, ref a2, width);
+        Doubled(ref b, ref b2, width);
+        if (TC.Lanes) Doubled(ref c, ref c2, width);
+        else MemoryMarshal.CreateSpan(ref c2, (int)(2 * width)).Clear();
         for (nint o = 0; o < head; o += w)
         {
             TV r = FlatExpression<TC>(TS.Load(ref x, o), TS.Load(ref a2, o), TS.Load(ref b2, o), TS.Load(ref c2, o));
-            ref T lanes = ref Unsafe.As<TV, T>(ref r);
-            nint end = o + w < head ? o + w : head;
-            for (nint i = o; i < end; i++)
-                Unsafe.Add(ref y, i) = Unsafe.Add(ref lanes, i - o);
+            Runs<TS, TV, T>.StoreLanes(r, ref y, o, o + w < head ? o + w : head, o);
         }
         nint phase = head % width;
         if (k > Unroll)
@@ -267,9 +262,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
             {
                 nint t = total - w;
                 TV r = FlatExpression<TC>(TS.Load(ref x, t), TS.Load(ref a2, width - w), TS.Load(ref b2, width - w), TS.Load(ref c2, width - w));
-                ref T lanes = ref Unsafe.As<TV, T>(ref r);
-                for (; q < total; q++)
-                    Unsafe.Add(ref y, q) = Unsafe.Add(ref lanes, q - t);
+                Runs<TS, TV, T>.StoreLanes(r, ref y, q, total, t);
             }
             return true;
         }
@@ -296,11 +289,29 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
             // The last w elements end a row: columns width - w .. width - 1.
             nint t = total - w;
             TV r = FlatExpression<TC>(TS.Load(ref x, t), TS.Load(ref a2, width - w), TS.Load(ref b2, width - w), TS.Load(ref c2, width - w));
-            ref T lanes = ref Unsafe.As<TV, T>(ref r);
-            for (; p < total; p++)
-                Unsafe.Add(ref y, p) = Unsafe.Add(ref lanes, p - t);
+            Runs<TS, TV, T>.StoreLanes(r, ref y, p, total, t);
         }
         return true;
+    }
+
+    /// <summary>Stores the lanes of <paramref name="v"/> (a vector computed at <paramref name="vectorAt"/>) that fall on
+    /// [<paramref name="start"/>, <paramref name="end"/>) one by one: the streamed runs' peel and tail, which must neither
+    /// store nor load a whole vector there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void StoreLanes(TV v, ref T y, nint start, nint end, nint vectorAt)
+    {
+        ref T lanes = ref Unsafe.As<TV, T>(ref v);
+        for (nint i = start; i < end; i++)
+            Unsafe.Add(ref y, i) = Unsafe.Add(ref lanes, i - vectorAt);
+    }
+
+    /// <summary>Writes the <paramref name="width"/> coefficients at <paramref name="source"/> twice over at
+    /// <paramref name="target"/>, so a vector that starts anywhere in a row reads its columns without wrapping.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Doubled(ref T source, ref T target, nint width)
+    {
+        for (nint j = 0; j < width; j++)
+            Unsafe.Add(ref target, j) = Unsafe.Add(ref target, width + j) = Unsafe.Add(ref source, j);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -410,10 +421,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         for (; o < head; o += w)
         {
             TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, o), o, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
-            ref T lanes = ref Unsafe.As<TV, T>(ref r);
-            nint end = o + w < head ? o + w : head;
-            for (nint i = o; i < end; i++)
-                Unsafe.Add(ref y, i) = Unsafe.Add(ref lanes, i - o);
+            Runs<TS, TV, T>.StoreLanes(r, ref y, o, o + w < head ? o + w : head, o);
         }
         // From the boundary on, the refs advance with the run and every load is at a constant offset from one of them (as in
         // ApplyCore: indices shared by up to eight streams spill).
@@ -459,9 +467,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         {
             nint t = n - w;
             TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
-            ref T lanes = ref Unsafe.As<TV, T>(ref r);
-            for (; k < n; k++)
-                Unsafe.Add(ref y, k) = Unsafe.Add(ref lanes, k - t);
+            Runs<TS, TV, T>.StoreLanes(r, ref y, k, n, t);
         }
         return true;
     }
