@@ -25,6 +25,50 @@ public sealed class StreamingStoresTests : IDisposable
     /// <summary>Whether the call that set <paramref name="layer"/>'s LastPath could stream: every vector path can, the scalar one never does.</summary>
     private static bool Streams(INormalizationLayer layer) => layer.LastPath != KernelPath.Scalar;
 
+    /// <summary>A new layer (parameters from <paramref name="seed"/>) run forward with the given threshold into a buffer at
+    /// <paramref name="offset"/> whose guard elements must stay untouched; its output bits and the layer.</summary>
+    private static (int[] Output, INormalizationLayer Layer) Forward(LayerCase layerCase, int[] dims, float[] input, bool training, int seed,
+        long threshold, int offset)
+    {
+        int length = input.Length;
+        INormalizationLayer layer = layerCase.Create(dims);
+        KernelCheck.Randomize(layer, new Random(seed));
+        layer.Training = training;
+        Streaming.ThresholdBytes = threshold;
+        float[] buffer = Enumerable.Repeat(float.NaN, length + 32).ToArray();
+        layer.Forward(input, buffer.AsSpan(offset, length), dims);
+        Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + length)), v => Assert.True(float.IsNaN(v)));
+        return (KernelCheck.Bits(buffer.AsSpan(offset, length)), layer);
+    }
+
+    /// <summary>Backward after a training forward (normal stores), dx streamed into a guarded buffer at each offset, against
+    /// normal stores: dx, WeightGrad and BiasGrad must be the same bits.</summary>
+    private static void AssertStreamedBackwardEqualsCached(LayerCase layerCase, int[] dims, float[] input, float[] outputGrad, int seed, int[] offsets)
+    {
+        int length = input.Length;
+        (int[] InputGrad, int[] WeightGrad, int[] BiasGrad) Run(long threshold, int offset)
+        {
+            Streaming.ThresholdBytes = long.MaxValue;
+            INormalizationLayer layer = layerCase.Create(dims);
+            KernelCheck.Randomize(layer, new Random(seed));
+            layer.Forward(input, new float[length], dims);
+            Streaming.ThresholdBytes = threshold;
+            float[] buffer = Enumerable.Repeat(float.NaN, length + 32).ToArray();
+            layer.Backward(input, outputGrad, buffer.AsSpan(offset, length), dims);
+            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + length)), v => Assert.True(float.IsNaN(v)));
+            return (KernelCheck.Bits(buffer.AsSpan(offset, length)), KernelCheck.Bits(layer.WeightGrad), KernelCheck.Bits(layer.BiasGrad));
+        }
+
+        var expected = Run(long.MaxValue, 0);
+        foreach (int offset in offsets)
+        {
+            var actual = Run(0, offset);
+            Assert.Equal(expected.InputGrad, actual.InputGrad);
+            Assert.Equal(expected.WeightGrad, actual.WeightGrad);
+            Assert.Equal(expected.BiasGrad, actual.BiasGrad);
+        }
+    }
+
     /// <summary>Dims whose innermost letter is long enough for every run to stream (600 floats: at least
     /// <see cref="Streaming.MinimumRunBytes"/> after a peel of up to 15), the others short.</summary>
     private static int[] LongDims(LayerCase layerCase)
@@ -69,26 +113,14 @@ public sealed class StreamingStoresTests : IDisposable
         foreach (bool training in new[] { true, false })
         {
             // Normal stores: the expected bits.
-            Streaming.ThresholdBytes = long.MaxValue;
-            INormalizationLayer cached = layerCase.Create(dims);
-            KernelCheck.Randomize(cached, new Random(7));
-            cached.Training = training;
-            var expected = new float[length];
-            cached.Forward(input, expected, dims);
+            (int[] expected, INormalizationLayer cached) = Forward(layerCase, dims, input, training, 7, long.MaxValue, 0);
             Assert.False(Streaming.LastCallStreamed);
 
-            Streaming.ThresholdBytes = 0;
             foreach (int offset in new[] { 0, 1, 2, 3, 5, 8, 13, 15 })
             {
-                INormalizationLayer streamed = layerCase.Create(dims);
-                KernelCheck.Randomize(streamed, new Random(7));
-                streamed.Training = training;
-                // Output at an offset in a larger buffer whose guard elements must stay untouched.
-                float[] buffer = Enumerable.Repeat(float.NaN, length + 32).ToArray();
-                streamed.Forward(input, buffer.AsSpan(offset, length), dims);
+                (int[] actual, INormalizationLayer streamed) = Forward(layerCase, dims, input, training, 7, 0, offset);
                 Assert.Equal(Streams(streamed), Streaming.LastCallStreamed);
-                Assert.Equal(KernelCheck.Bits(expected), KernelCheck.Bits(buffer.AsSpan(offset, length)));
-                Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + length)), v => Assert.True(float.IsNaN(v)));
+                Assert.Equal(expected, actual);
                 Assert.Equal(KernelCheck.Bits(cached.RunningMean ?? []), KernelCheck.Bits(streamed.RunningMean ?? []));
 
                 // In place at the same offset.
@@ -98,7 +130,7 @@ public sealed class StreamingStoresTests : IDisposable
                 float[] same = new float[length + 32];
                 input.CopyTo(same, offset);
                 inPlace.Forward(same.AsSpan(offset, length), same.AsSpan(offset, length), dims);
-                Assert.Equal(KernelCheck.Bits(expected), KernelCheck.Bits(same.AsSpan(offset, length)));
+                Assert.Equal(expected, KernelCheck.Bits(same.AsSpan(offset, length)));
             }
         }
     }
@@ -115,27 +147,7 @@ public sealed class StreamingStoresTests : IDisposable
         float[] input = TestData.Normal(random, length, 0.5, 2);
         float[] outputGrad = TestData.Normal(random, length, 0, 1);
 
-        (float[] InputGrad, float[] WeightGrad, float[] BiasGrad) Run(long threshold, int offset)
-        {
-            Streaming.ThresholdBytes = long.MaxValue;
-            INormalizationLayer layer = layerCase.Create(dims);
-            KernelCheck.Randomize(layer, new Random(8));
-            layer.Forward(input, new float[length], dims);
-            Streaming.ThresholdBytes = threshold;
-            float[] buffer = Enumerable.Repeat(float.NaN, length + 32).ToArray();
-            layer.Backward(input, outputGrad, buffer.AsSpan(offset, length), dims);
-            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + length)), v => Assert.True(float.IsNaN(v)));
-            return (buffer.AsSpan(offset, length).ToArray(), layer.WeightGrad.ToArray(), layer.BiasGrad.ToArray());
-        }
-
-        var expected = Run(long.MaxValue, 0);
-        foreach (int offset in new[] { 0, 1, 3, 6, 11, 15 })
-        {
-            var actual = Run(0, offset);
-            Assert.Equal(KernelCheck.Bits(expected.InputGrad), KernelCheck.Bits(actual.InputGrad));
-            Assert.Equal(KernelCheck.Bits(expected.WeightGrad), KernelCheck.Bits(actual.WeightGrad));
-            Assert.Equal(KernelCheck.Bits(expected.BiasGrad), KernelCheck.Bits(actual.BiasGrad));
-        }
+        AssertStreamedBackwardEqualsCached(layerCase, dims, input, outputGrad, 8, [0, 1, 3, 6, 11, 15]);
     }
 
     [Theory]
@@ -144,35 +156,19 @@ public sealed class StreamingStoresTests : IDisposable
     [InlineData(nameof(GnNhwc))]
     public void ChannelsLastRowsStreamedEqualCached(string name)
     {
-        // Channels last with C of 1 to 4 whole vectors (coefficients in registers), wider (coefficients loaded), or past the
-        // flat width (row by row): the rows run as one flat range
-        // streamed from the output's first 64-byte boundary; every phase of a row against that boundary comes up.
+        // Channels last with C of 1 to 4 whole vectors (coefficients in registers), wider (coefficients loaded) or past the flat
+        // width (row by row): the rows run as one range streamed from the output's first 64-byte boundary, so every phase of a
+        // row against that boundary comes up.
         LayerCase layerCase = LayerCases.Get(name);
         foreach (int channels in new[] { 8, 16, 24, 32, 48, 64, 80, 128, 256, 264 })
         {
             int[] dims = [2, 5, 7, channels];
-            int length = TestData.Product(dims);
-            float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, channels)), length, 1, 2);
+            float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, channels)), TestData.Product(dims), 1, 2);
             foreach (bool training in new[] { true, false })
             {
-                Streaming.ThresholdBytes = long.MaxValue;
-                INormalizationLayer cached = layerCase.Create(dims);
-                KernelCheck.Randomize(cached, new Random(9));
-                cached.Training = training;
-                var expected = new float[length];
-                cached.Forward(input, expected, dims);
-
-                Streaming.ThresholdBytes = 0;
+                int[] expected = Forward(layerCase, dims, input, training, 9, long.MaxValue, 0).Output;
                 foreach (int offset in new[] { 0, 1, 4, 7, 9, 15 })
-                {
-                    INormalizationLayer streamed = layerCase.Create(dims);
-                    KernelCheck.Randomize(streamed, new Random(9));
-                    streamed.Training = training;
-                    float[] buffer = Enumerable.Repeat(float.NaN, length + 32).ToArray();
-                    streamed.Forward(input, buffer.AsSpan(offset, length), dims);
-                    Assert.Equal(KernelCheck.Bits(expected), KernelCheck.Bits(buffer.AsSpan(offset, length)));
-                    Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + length)), v => Assert.True(float.IsNaN(v)));
-                }
+                    Assert.Equal(expected, Forward(layerCase, dims, input, training, 9, 0, offset).Output);
             }
         }
     }
@@ -192,25 +188,7 @@ public sealed class StreamingStoresTests : IDisposable
             var random = new Random(KernelCheck.Seed(name, 100 + channels));
             float[] input = TestData.Normal(random, length, 1, 2);
             float[] outputGrad = TestData.Normal(random, length, 0, 1);
-            (int[] InputGrad, int[] WeightGrad) Run(long threshold, int offset)
-            {
-                Streaming.ThresholdBytes = long.MaxValue;
-                INormalizationLayer layer = layerCase.Create(dims);
-                KernelCheck.Randomize(layer, new Random(10));
-                layer.Forward(input, new float[length], dims);
-                Streaming.ThresholdBytes = threshold;
-                float[] buffer = Enumerable.Repeat(float.NaN, length + 32).ToArray();
-                layer.Backward(input, outputGrad, buffer.AsSpan(offset, length), dims);
-                Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + length)), v => Assert.True(float.IsNaN(v)));
-                return (KernelCheck.Bits(buffer.AsSpan(offset, length)), KernelCheck.Bits(layer.WeightGrad));
-            }
-            var expected = Run(long.MaxValue, 0);
-            foreach (int offset in new[] { 0, 1, 5, 9, 15 })
-            {
-                var actual = Run(0, offset);
-                Assert.Equal(expected.InputGrad, actual.InputGrad);
-                Assert.Equal(expected.WeightGrad, actual.WeightGrad);
-            }
+            AssertStreamedBackwardEqualsCached(layerCase, dims, input, outputGrad, 10, [0, 1, 5, 9, 15]);
         }
     }
 
