@@ -319,6 +319,76 @@ namespace NormKernels.Generators.Diagnostics
             isEnabledByDefault: true,
             helpLinkUri: HelpBase + "nk0030");
 
+        /// <summary>{0}: the detail.</summary>
+        public static readonly DiagnosticDescriptor ActivationUndefined = new DiagnosticDescriptor(
+            id: "NK0040",
+            title: "Activation is not a NormActivation value",
+            messageFormat: "Activation {0} is not a NormActivation value; expected None, Relu, Silu, Gelu or GeluTanh",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0040");
+
+        /// <summary>{0}: the detail.</summary>
+        public static readonly DiagnosticDescriptor ResidualUndefined = new DiagnosticDescriptor(
+            id: "NK0041",
+            title: "Residual is not a ResidualMode value",
+            messageFormat: "Residual {0} is not a ResidualMode value; expected None, AddBeforeNorm or AddAfterNorm",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0041");
+
+        /// <summary>{0}: the detail.</summary>
+        public static readonly DiagnosticDescriptor SizesMalformed = new DiagnosticDescriptor(
+            id: "NK0042",
+            title: "Sizes is not a list of LETTER=value entries",
+            messageFormat: "Sizes {0} is not a list of LETTER=value entries separated by commas; expected e.g. \"C=768\" or \"H=8,W=8\"",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0042");
+
+        /// <summary>{0}: the detail.</summary>
+        public static readonly DiagnosticDescriptor SizesLetterNotInLayout = new DiagnosticDescriptor(
+            id: "NK0043",
+            title: "Sizes fixes a letter that is not in Layout",
+            messageFormat: "Sizes fixes {0}, which is not a letter of the layout; expected letters of Layout",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0043");
+
+        /// <summary>{0}: the detail.</summary>
+        public static readonly DiagnosticDescriptor SizesNotPositive = new DiagnosticDescriptor(
+            id: "NK0044",
+            title: "Sizes gives a value that is not a positive int",
+            messageFormat: "Sizes gives {0}; expected a positive int",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0044");
+
+        /// <summary>{0}: the detail.</summary>
+        public static readonly DiagnosticDescriptor SizesDuplicate = new DiagnosticDescriptor(
+            id: "NK0045",
+            title: "Sizes fixes a letter twice",
+            messageFormat: "Sizes fixes {0} twice; expected each letter once",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0045");
+
+        /// <summary>{0}: the detail.</summary>
+        public static readonly DiagnosticDescriptor SizesContradictsGroups = new DiagnosticDescriptor(
+            id: "NK0046",
+            title: "Sizes fixes C to a value that is not a multiple of Groups",
+            messageFormat: "Sizes fixes {0}, which Groups does not divide; expected C a multiple of Groups",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0046");
+
         /// <summary>{0}: the type name; {1}: the exception type; {2}: the exception message.</summary>
         public static readonly DiagnosticDescriptor InternalGeneratorError = new DiagnosticDescriptor(
             id: "NK0900",
@@ -361,6 +431,13 @@ namespace NormKernels.Generators.Diagnostics
                 case LayoutProblemKind.MomentumOutOfRange: return MomentumOutOfRange;
                 case LayoutProblemKind.RootMeanSquareWithBatchReduced: return RootMeanSquareWithBatchReduced;
                 case LayoutProblemKind.RunningStatisticsUnsized: return RunningStatisticsUnsized;
+                case LayoutProblemKind.ActivationUndefined: return ActivationUndefined;
+                case LayoutProblemKind.ResidualUndefined: return ResidualUndefined;
+                case LayoutProblemKind.SizesMalformed: return SizesMalformed;
+                case LayoutProblemKind.SizesLetterNotInLayout: return SizesLetterNotInLayout;
+                case LayoutProblemKind.SizesNotPositive: return SizesNotPositive;
+                case LayoutProblemKind.SizesDuplicate: return SizesDuplicate;
+                case LayoutProblemKind.SizesContradictsGroups: return SizesContradictsGroups;
                 default: throw new ArgumentOutOfRangeException(nameof(kind), kind, "No descriptor for this LayoutProblemKind.");
             }
         }

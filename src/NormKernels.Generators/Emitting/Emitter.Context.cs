@@ -23,9 +23,17 @@ internal static partial class Emitter
             Plan = plan;
             Hooks = hooks;
             Axes = plan.Axes.ToList();
+            foreach (string entry in spec.Sizes.Split(new[] { ',' }, StringSplitOptions.RemoveEmptyEntries))
+                FixedLetters[entry[0]] = int.Parse(entry.Substring(2), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         public NormSpec Spec { get; }
+
+        /// <summary>The layer takes a residual (before or after the norm): its Forward and Backward have their own signatures.</summary>
+        public bool Residual => Plan.Epilogue.Residual != ResidualId.None;
+
+        /// <summary>The layer has an activation: its static backward takes the bias too (the pre-activation is recomputed).</summary>
+        public bool Activates => Plan.Epilogue.Activation != "None";
 
         /// <summary>The build asked for the <c>...OnPath&lt;TOps&gt;</c> test hooks (LayerOutput.PathHooksProperty).</summary>
         public bool Hooks { get; }
@@ -85,8 +93,20 @@ internal static partial class Emitter
         public string ParamShapeText => Spec.IsPerChannel ? "one per channel (c)"
             : Spec.IsElementwise ? "one per element of a sample (" + SampleDimsText + ", layout order)" : "empty (no affine parameters)";
 
-        public string ExtentParams => string.Join(", ", Axes.Select(a => "nint e_" + a.Name));
-        public string ExtentArgs => string.Join(", ", Axes.Select(a => "e_" + a.Name));
+        public string ExtentParams => string.Join(", ", Axes.Where(a => !IsFixed(a)).Select(a => "nint e_" + a.Name));
+
+        /// <summary>The letters the attribute's <c>Sizes</c> fixes, with their values.</summary>
+        public Dictionary<char, int> FixedLetters { get; } = new Dictionary<char, int>();
+
+        /// <summary>The axes whose extent <c>Sizes</c> fixes (a group axis with C), with their values: constants of the nest.</summary>
+        public IEnumerable<(string Name, string Value)> FixedExtents => Axes.Where(IsFixed).Select(a => (a.Name, Literals.Int(FixedValue(a))));
+
+        public bool IsFixed(PlanAxis a) => FixedLetters.ContainsKey(a.Letter);
+
+        private int FixedValue(PlanAxis a) =>
+            a.Name == Planning.Planner.GroupAxis ? Spec.Groups
+            : a.Name == Planning.Planner.ChannelsPerGroupAxis ? FixedLetters[a.Letter] / Spec.Groups
+            : FixedLetters[a.Letter];
 
         /// <summary>The extent of axis <paramref name="i"/> inside generated methods.</summary>
         public string E(int i) => "e_" + Axes[i].Name;

@@ -121,6 +121,8 @@ internal static partial class Emitter
             bool paramVec = !fold && (inner & SegmentClass.Parameter) != 0;
             string Kind(bool lanes) => lanes ? Rt + ".Lanes" : Rt + ".Splat";
             string method = (fold ? "Apply" : "ApplyAffine") + "<TK, TW, " + Kind(statVec) + (fold ? "" : ", " + Kind(paramVec)) + ">";
+            // A residual added after the norm is read by the run at the nest's byte offset from x.
+            string residual = plan.Epilogue.AddsAfter ? ", Residual" : "";
             EmitNest(w, loops, start, o =>
             {
                 string xo = o["x"];
@@ -130,11 +132,12 @@ internal static partial class Emitter
                     string rowsFrom = rowChunk ? "from0 * len" + I(n - 1) : xo;
                     w.Line("// Innermost: rows of a contiguous run, coefficients loaded along it.");
                     w.Line(VectorIsa.Runs(t) + ".ApplyRows<TK, TW>(ref " + At("x", rowsFrom) + ", ref " + At("y", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) +
-                           ", len" + I(n - 1) + ", ref " + At("a", So) + ", ref " + At("b", So) + ", ref " + At("c", So) + ");");
+                           ", len" + I(n - 1) + ", ref " + At("a", So) + ", ref " + At("b", So) + ", ref " + At("c", So) + residual + ");");
                     return;
                 }
                 var args = new List<string> { "ref " + At("x", xo), "ref " + At("y", xo), "len" + I(n - 1), "ref " + At("a", So), "ref " + At("b", So), "ref " + At("c", So) };
                 if (!fold) { args.Add("ref " + At("g", o["p"])); args.Add("ref " + At("h", o["p"])); }
+                if (residual.Length > 0) args.Add("Residual");
                 w.Line("// Innermost: a contiguous run, coefficients " + (inner == SegmentClass.Constant ? "constant along it." : "loaded along it."));
                 w.Line(VectorIsa.Runs(t) + "." + method + "(" + string.Join(", ", args) + ");");
             });

@@ -22,7 +22,15 @@ internal static partial class Emitter
         string gradient = plan.GradientPerStatistic ? "IAffineGradientNest" : "IGradientNest";
         using (w.Block("private readonly struct " + NestType + "(" + ctx.ExtentParams + ") : " + Rt + ".ILayerNest<" + NestType + ", " + t + ">, " + Rt + "." + gradient + "<" + t + ">"))
         {
+            foreach (var (name, value) in ctx.FixedExtents)
+                w.Line("private const nint e_" + name + " = " + value + "; // fixed by Sizes");
             EmitNestStatics(w, ctx);
+            if (plan.Epilogue.AddsAfter)
+            {
+                w.Line("/// <summary>The residual's byte offset from the input (the apply adds it).</summary>");
+                w.Line("public nint Residual { get; init; }");
+                w.Line("public static " + NestType + " WithResidual(" + NestType + " nest, nint residual) => nest with { Residual = residual };");
+            }
             var reduced = Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced);
             w.Line("public int BlockCount => " + (plan.BlockAxes > 0 ? "(int)" + ctx.Product(ctx.BlockIndices) : "0") + ";");
             w.Line("public int StatisticCount => (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
@@ -114,6 +122,6 @@ internal static partial class Emitter
     }
 
     /// <summary>The runtime type of the layer's norm kind, the type argument its nests and drivers take.</summary>
-    private static string KindType(Context ctx) => Rt + "." + ctx.Plan.Kind.RuntimeType;
+    private static string KindType(Context ctx) => ctx.Plan.Epilogue.KindType(Rt, Rt + "." + ctx.Plan.Kind.RuntimeType);
 
 }

@@ -80,6 +80,7 @@ internal static partial class Emitter
             w.Line("public " + ctx.ReadOnlySpanT + " " + ctx.Outputs[i].Property + " => _layer.Statistic" + Literals.Int(i) + ";");
         }
         w.Line();
+        if (ctx.Residual) return;
         string i0 = ctx.DeclaringInterface;
         w.Line("string " + i0 + ".Layout => " + Literals.String(spec.Layout) + ";");
         w.Line("string " + i0 + ".Axes => " + Literals.String(ctx.AxesText) + ";");
@@ -98,6 +99,11 @@ internal static partial class Emitter
         var spec = ctx.Spec;
         var plan = ctx.Plan;
         string ro = ctx.ReadOnlySpanT, span = ctx.SpanT;
+        if (ctx.Residual)
+        {
+            EmitResidualForward(w, ctx);
+            return;
+        }
         w.Line("/// <summary>Normalizes <paramref name=\"input\"/> (" + spec.Layout + ", dims in layout order) into <paramref name=\"output\"/>, which may be the same span. " +
                "In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized" +
                (plan.BatchReduced ? ", and updates the running statistics" : "") + ": it needs the instance alone, and throws InvalidOperationException if another thread " +
@@ -171,6 +177,11 @@ internal static partial class Emitter
         w.Line("/// <summary>Sets <see cref=\"WeightGrad\"/> and <see cref=\"BiasGrad\"/> to zero.</summary>");
         w.Line("public void ZeroGrad() => _layer.ZeroGrad();");
         w.Line();
+        if (ctx.Residual)
+        {
+            EmitResidualBackward(w, ctx);
+            return;
+        }
         w.Line("/// <summary>");
         w.Line("/// Gradient of the last training-mode Forward" + (plan.BatchReduced ? " (or, with Training false, of the inference forward: running statistics held constant)" : "") +
                ": writes dL/dinput into <paramref name=\"inputGrad\"/> (which may be <paramref name=\"outputGrad\"/> or <paramref name=\"input\"/> itself) and adds dL/dweight, dL/dbias");
@@ -190,16 +201,84 @@ internal static partial class Emitter
         string gradOut = span + " weightGrad, " + span + " biasGrad";
         w.Line("/// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (" + plan.Kind.StatisticsText.Replace(" and ", ", ") +
                ") and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (" + ctx.ParamShapeText + "). Returns the path that ran.</summary>");
-        EmitStatic(w, ctx, "BackwardTraining", grads, "input, outputGrad, inputGrad", ro + " weight, " + ctx.OutputParams(ro) + ", " + ctx.T + " epsilon, " + gradOut,
-            "weight, " + ctx.Slots(ctx.Outputs.Select(o => o.Parameter).ToArray()) + ", epsilon, false, weightGrad, biasGrad", runtimeName: "Backward");
+        // With an activation the backward recomputes the pre-activation: it needs the bias too.
+        string weight = ro + " weight, " + (ctx.Activates ? ro + " bias, " : ""), weightArgs = "weight, " + (ctx.Activates ? "bias, " : "");
+        EmitStatic(w, ctx, "BackwardTraining", grads, "input, outputGrad, inputGrad", weight + ctx.OutputParams(ro) + ", " + ctx.T + " epsilon, " + gradOut,
+            weightArgs + ctx.Slots(ctx.Outputs.Select(o => o.Parameter).ToArray()) + ", epsilon, false, weightGrad, biasGrad", runtimeName: "Backward");
         if (plan.BatchReduced)
         {
             w.Line("/// <summary>Backward of ForwardInference (statistics held constant, as for a frozen BatchNorm): inputGrad = outputGrad * weight / sqrt(runningVar + epsilon);" +
                    " ADDS into weightGrad and biasGrad. Returns the path that ran.</summary>");
-            EmitStatic(w, ctx, "BackwardInference", grads, "input, outputGrad, inputGrad", ro + " weight, " + ro + " runningMean, " + ro + " runningVar, " + ctx.T + " epsilon, " + gradOut,
-                "weight, runningMean, runningVar, epsilon, true, weightGrad, biasGrad", runtimeName: "Backward");
+            EmitStatic(w, ctx, "BackwardInference", grads, "input, outputGrad, inputGrad", weight + ro + " runningMean, " + ro + " runningVar, " + ctx.T + " epsilon, " + gradOut,
+                weightArgs + "runningMean, runningVar, epsilon, true, weightGrad, biasGrad", runtimeName: "Backward");
         }
     }
+
+    /// <summary>The forward of a residual layer (ResidualMode): its own signature and tensor overload; no static kernels (the
+    /// residual is the layer's, as its Backward's residual gradient is).</summary>
+    private static void EmitResidualForward(SourceWriter w, Context ctx)
+    {
+        var spec = ctx.Spec;
+        string ro = ctx.ReadOnlySpanT, span = ctx.SpanT, dims = DimsSpan(ctx);
+        string training = " In training mode it saves, for Backward, the batch statistics, the dims and 16 sampled input elements" +
+            (ctx.Plan.BatchReduced ? ", and updates the running statistics" : "") + ": it needs the instance alone.";
+        if (ctx.Plan.Epilogue.AddsAfter)
+        {
+            w.Line("/// <summary><c>output = " + Act(ctx, "norm(input) + residual") + "</c> in one pass (" + spec.Layout + ", dims in layout order): the residual is added to the normalized " +
+                   "(and scaled, shifted) input, then the activation. <paramref name=\"output\"/> may be <paramref name=\"input\"/> or <paramref name=\"residual\"/>." + training + "</summary>");
+            w.Line("public void Forward(" + ro + " input, " + ro + " residual, " + span + " output, " + ctx.DimParams + ") => _layer.Forward(input, residual, output, " + dims + ");");
+            w.Line("/// <summary>Forward on tensors (" + spec.Layout + ", dense row-major); residual and output of the input's shape.</summary>");
+            w.Line("public void Forward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " residual, " + ctx.TensorT + " output) => _layer.Forward(input, residual, output);");
+        }
+        else
+        {
+            w.Line("/// <summary><c>sum = input + residual; output = " + Act(ctx, "norm(sum)") + "</c> (" + spec.Layout + ", dims in layout order): the sum is written (the next " +
+                   "layer's residual stream) and normalized. <paramref name=\"sum\"/> may be <paramref name=\"input\"/> or <paramref name=\"residual\"/>; " +
+                   "<paramref name=\"output\"/> may be any of the three." + training + " Backward takes the sum.</summary>");
+            w.Line("public void Forward(" + ro + " input, " + ro + " residual, " + span + " output, " + span + " sum, " + ctx.DimParams + ") => _layer.Forward(input, residual, output, sum, " + dims + ");");
+            w.Line("/// <summary>Forward on tensors (" + spec.Layout + ", dense row-major); residual, output and sum of the input's shape.</summary>");
+            w.Line("public void Forward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " residual, " + ctx.TensorT + " output, " + ctx.TensorT + " sum) => _layer.Forward(input, residual, output, sum);");
+        }
+        w.Line();
+        w.Line("/// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (" + ctx.KeptText + ").</summary>");
+        w.Line("public static int StatisticCount(" + ctx.DimParams + ") => " + KernelsType + ".StatisticCount(" + dims + ");");
+        w.Line();
+    }
+
+    /// <summary>The backward of a residual layer (ResidualMode).</summary>
+    private static void EmitResidualBackward(SourceWriter w, Context ctx)
+    {
+        string ro = ctx.ReadOnlySpanT, span = ctx.SpanT, dims = DimsSpan(ctx);
+        string state = " Adds dL/dweight, dL/dbias into WeightGrad, BiasGrad, using the statistics the last training-mode Forward saved" +
+            (ctx.Plan.BatchReduced ? " (with Training false: the running statistics)" : "") + "; throws InvalidOperationException, before writing anything, when no such Forward ran, " +
+            "when the dims differ, or when the input differs from that Forward's at one of 16 sampled positions.";
+        if (ctx.Plan.Epilogue.AddsAfter)
+        {
+            w.Line("/// <summary>Gradient of the last training-mode Forward: <paramref name=\"residualGrad\"/> = outputGrad * act'(norm(input) + residual) (the gradient " +
+                   "through the activation, recomputed from the input and the saved statistics) and <paramref name=\"inputGrad\"/> through the norm from it. " +
+                   "inputGrad may be outputGrad or input; residualGrad may be outputGrad; the two must not overlap." + state + "</summary>");
+            w.Line("public void Backward(" + ro + " input, " + ro + " residual, " + ro + " outputGrad, " + span + " inputGrad, " + span + " residualGrad, " + ctx.DimParams + ") =>");
+            w.Line("    _layer.Backward(input, residual, outputGrad, inputGrad, residualGrad, " + dims + ");");
+            w.Line("/// <summary>Backward on tensors (" + ctx.Spec.Layout + ", dense row-major), every tensor of the input's shape.</summary>");
+            w.Line("public void Backward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " residual, " + ctx.ReadOnlyTensorT + " outputGrad, " + ctx.TensorT + " inputGrad, " +
+                   ctx.TensorT + " residualGrad) => _layer.Backward(input, residual, outputGrad, inputGrad, residualGrad);");
+        }
+        else
+        {
+            w.Line("/// <summary>Gradient of the last training-mode Forward, given its <paramref name=\"sum\"/>: <paramref name=\"inputGrad\"/> = sumGrad + dL/dsum through the " +
+                   "activation and the norm, the gradient of both input and residual. <paramref name=\"sumGrad\"/> is the gradient arriving on the residual stream " +
+                   "(empty: zero); it must not overlap inputGrad. inputGrad may be outputGrad or sum." + state + "</summary>");
+            w.Line("public void Backward(" + ro + " sum, " + ro + " outputGrad, " + ro + " sumGrad, " + span + " inputGrad, " + ctx.DimParams + ") =>");
+            w.Line("    _layer.Backward(sum, outputGrad, sumGrad, inputGrad, " + dims + ");");
+            w.Line("/// <summary>Backward on tensors (" + ctx.Spec.Layout + ", dense row-major), every tensor of the sum's shape (an empty sumGrad: zero).</summary>");
+            w.Line("public void Backward(" + ctx.ReadOnlyTensorT + " sum, " + ctx.ReadOnlyTensorT + " outputGrad, " + ctx.ReadOnlyTensorT + " sumGrad, " + ctx.TensorT +
+                   " inputGrad) => _layer.Backward(sum, outputGrad, sumGrad, inputGrad);");
+        }
+        w.Line();
+    }
+
+    /// <summary>The activation applied to <paramref name=\"z\"/>, as the summaries write it.</summary>
+    private static string Act(Context ctx, string z) => ctx.Activates ? ctx.Plan.Epilogue.Activation.ToLowerInvariant() + "(" + z + ")" : z;
 
     private static void EmitShards(SourceWriter w, Context ctx)
     {
@@ -320,10 +399,10 @@ internal static partial class Emitter
         string featureText = features.Count == 0 ? Rt + ".LayerFeatures.None" : string.Join(" | ", features.Select(f => Rt + ".LayerFeatures." + f));
         w.Line("public static " + Rt + ".LayerShape Shape { get; } = new(" + Literals.String(spec.Name.TypeName) + ", " + Literals.String(spec.Layout) + ", " +
                Literals.String(ctx.AxesText) + ", " + Literals.Int(spec.Groups) + ", global::NormKernels.AffineMode." + AffineMember(spec) + ", global::NormKernels.NormKind." +
-               plan.Kind.EnumMember + ", " + featureText + ");");
+               plan.Kind.EnumMember + ", " + featureText + (spec.Sizes.Length > 0 ? ", " + Literals.String(spec.Sizes) : "") + ");");
         // The extents from the dims: each dim letter of the plan's extent expressions is dims[i].
         var index = spec.Layout.Select((l, i) => (Name: char.ToLowerInvariant(l).ToString(), i)).ToDictionary(p => p.Name, p => p.i);
-        string extents = string.Join(", ", ctx.Axes.Select(a => TextEdits.ReplaceLetters(a.Extent, letter => "dims[" + Literals.Int(index[letter.ToString()]) + "]")));
+        string extents = string.Join(", ", ctx.Axes.Where(a => !ctx.IsFixed(a)).Select(a => TextEdits.ReplaceLetters(a.Extent, letter => "dims[" + Literals.Int(index[letter.ToString()]) + "]")));
         w.Line("public static " + NestType + " Create(global::System.ReadOnlySpan<int> dims) => new(" + extents + ");");
         w.Line("public nint StatisticsExtent => " + ctx.StatInnerExtent + ";");
         w.Line("public nint ApplyExtent => " + ctx.ApplyInnerExtent + ";");

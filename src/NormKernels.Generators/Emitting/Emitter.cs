@@ -24,7 +24,8 @@ internal static partial class Emitter
 
         EmitPlanRemarks(w, ctx);
         Shared.Marks(w, spec.Name.Marks);
-        using (w.Block("partial class " + spec.Name.TypeName + " : " + ctx.Interface + SynchronizedInterface(ctx)))
+        // A residual layer's Forward and Backward take the residual: it is no INormalizationLayer.
+        using (w.Block("partial class " + spec.Name.TypeName + (ctx.Residual ? "" : " : " + ctx.Interface + SynchronizedInterface(ctx))))
         {
             EmitSurface(w, ctx);
             EmitForward(w, ctx);
@@ -72,6 +73,8 @@ internal static partial class Emitter
             ? "one statistic per block: the sums of gamma * dy and gamma * dy * (x - mean) with gamma loaded along the run, then dx = dy * gamma * r + (x - mean) * Q + R"
             : "per fold index f the sums of dy and dy * (x - mean), then dx = dy * P[f] + (x - mean) * Q[f] + R[f]") +
             ", weight and bias gradients summed per group of blocks and added in group order.</para>");
+        if (!plan.Epilogue.IsNone) w.Line("/// <para>Epilogue: " + plan.Epilogue.Text + ".</para>");
+        if (spec.Sizes.Length > 0) w.Line("/// <para>Sizes fixed at compile time: " + spec.Sizes + " (constants in the loop nests; other dims throw ArgumentException).</para>");
         w.Line("/// <para>Paths: Vector512 (AVX-512), Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the innermost extents.</para>");
         w.Line("/// <para>Threads: the static kernels (ForwardTraining, " + (plan.BatchReduced ? "ForwardInference, " : "") + "BackwardTraining, " +
                (plan.BatchReduced ? "BackwardInference, " : "") + (plan.Shards ? "ShardStatistics, " : "") + (plan.Adaptive ? "AdaptiveForward, " : "") +

@@ -117,7 +117,8 @@ internal sealed record KernelPlan(
     KindModel Kind,
     bool Shards,
     bool Synchronized,
-    bool Adaptive)
+    bool Adaptive,
+    EpilogueModel Epilogue)
 {
     /// <summary>The pattern of the whole layout, e.g. "R K R" for BatchNorm NCHW (kept block axes shown as K).</summary>
     public string Pattern

@@ -19,7 +19,10 @@ internal sealed record NormSpec(
     AffineKind Affine,
     double Epsilon,
     double Momentum,
-    string Element)
+    string Element,
+    ActivationId Activation = ActivationId.None,
+    ResidualId Residual = ResidualId.None,
+    string Sizes = "")
 {
     /// <summary>The element type as C#: <c>float</c> or <c>double</c>.</summary>
     public bool IsDouble => Element == "double";

@@ -96,9 +96,13 @@ internal static class Planner
         var kind = KindModel.For(spec.Kind);
         string kept = new string(axes.Where(a => !a.Reduced).Select(a => a.Letter).OrderBy(l => l).ToArray());
         bool adaptive = kind.Centered && spec.Groups == 0 && !spec.IsElementwise && blockAxes > 0 && form == ApplyForm.Fold && kept == "CN" && axes.Count > 2;
+        // An epilogue belongs to the layer's forward and backward: the shard, synchronized and AdaIN forms stay the plain norm's.
+        var epilogue = EpilogueModel.For(spec.Activation, spec.Residual);
+        bool plain = epilogue.IsNone;
         return new KernelPlan(new EquatableArray<PlanAxis>(axes), blockAxes, statSegments, strategy, promoted,
             form, applySegments, gradientSegments, gradientPerStatistic, batchReduced, runningSize,
-            kind, Shards: kind.Centered, Synchronized: batchReduced && kind.Centered && !gradientPerStatistic, Adaptive: adaptive);
+            kind, Shards: kind.Centered && plain, Synchronized: batchReduced && kind.Centered && !gradientPerStatistic && plain, Adaptive: adaptive && plain,
+            Epilogue: epilogue);
     }
 
     /// <summary>The non-block axes folded into segments: neighbours in memory (consecutive axes) of one class.</summary>

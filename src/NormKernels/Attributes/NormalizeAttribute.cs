@@ -39,6 +39,53 @@ public sealed class NormalizeAttribute : Attribute
     /// <summary>The element type of the tensors, weights and statistics: <c>typeof(float)</c> (default) or <c>typeof(double)</c>.
     /// Double layers run the same plans on double vectors (half the lanes) and implement <c>INormalizationLayer&lt;double&gt;</c>.</summary>
     public Type ElementType { get; set; } = typeof(float);
+
+    /// <summary>An activation fused into the output pass: <c>y = act(norm(x))</c> (PyTorch's <c>F.relu</c>, <c>F.silu</c>,
+    /// <c>F.gelu</c>, <c>F.gelu(approximate="tanh")</c>). Backward differentiates through it, recomputing the pre-activation
+    /// from the input and the saved statistics.</summary>
+    public NormActivation Activation { get; set; }
+
+    /// <summary>A residual added in the same pass: after the norm (<c>y = act(norm(x) + residual)</c>, ResNet's tail) or before
+    /// it (<c>sum = x + residual; y = act(norm(sum))</c>, a pre-norm transformer; the sum is written). The layer's Forward and
+    /// Backward take the residual spans.</summary>
+    public ResidualMode Residual { get; set; }
+
+    /// <summary>Layout letters fixed at compile time, <c>"C=768"</c> or <c>"H=8,W=8"</c>: the generated loops use them as
+    /// constants, and a call whose dims (or a constructor whose channel count) differ throws ArgumentException naming the dim.
+    /// Empty (default): every extent comes from the call.</summary>
+    public string Sizes { get; set; } = "";
+}
+
+/// <summary>The activation a <see cref="NormalizeAttribute"/> layer applies to its output (PyTorch's functional names).</summary>
+public enum NormActivation
+{
+    /// <summary>No activation.</summary>
+    None = 0,
+
+    /// <summary><c>max(y, 0)</c> (<c>F.relu</c>).</summary>
+    Relu = 1,
+
+    /// <summary><c>y * sigmoid(y)</c> (<c>F.silu</c>).</summary>
+    Silu = 2,
+
+    /// <summary><c>y * Phi(y)</c> with the exact normal CDF, <c>(1 + erf(y / sqrt 2)) / 2</c> (<c>F.gelu</c>).</summary>
+    Gelu = 3,
+
+    /// <summary><c>y / 2 * (1 + tanh(sqrt(2 / pi) * (y + 0.044715 y^3)))</c> (<c>F.gelu(approximate="tanh")</c>).</summary>
+    GeluTanh = 4,
+}
+
+/// <summary>Where a <see cref="NormalizeAttribute"/> layer adds a residual tensor of the input's shape.</summary>
+public enum ResidualMode
+{
+    /// <summary>No residual.</summary>
+    None = 0,
+
+    /// <summary><c>sum = input + residual; y = act(norm(sum))</c>; the sum is written (the next layer's residual stream).</summary>
+    AddBeforeNorm = 1,
+
+    /// <summary><c>y = act(norm(input) + residual)</c>.</summary>
+    AddAfterNorm = 2,
 }
 
 /// <summary>What a normalization divides by.</summary>

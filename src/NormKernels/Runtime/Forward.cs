@@ -16,6 +16,19 @@ public interface INormKind
 {
     /// <summary>True for mean and variance (x - mean); false for the mean square alone.</summary>
     static abstract bool Centered { get; }
+
+    /// <summary>An epilogue follows the norm (an activation, or the residual added after it): the backward first takes the
+    /// gradient through it (<see cref="Epilogue{TK, T}"/>). False for the plain kinds.</summary>
+    static virtual bool Epilogue => false;
+
+    /// <summary>The apply adds the residual (at the nest's byte offset from the input) before the activation.</summary>
+    static virtual bool AddsResidual => false;
+
+    /// <summary>The activation applied to each output vector (the identity for the plain kinds).</summary>
+    static virtual TV Activate<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => z;
+
+    /// <summary><c>dy * act'(z)</c> per lane (<paramref name="dy"/> for the plain kinds).</summary>
+    static virtual TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => dy;
 }
 
 /// <summary>Standardize: mean and biased variance; <c>y = (x - mean) / sqrt(var + eps)</c>.</summary>
@@ -501,8 +514,9 @@ public static class Forward<TNest, TK, T>
         double eps = double.CreateTruncating(epsilon);
         for (int s = 0; s < layout.Statistics; s++)
         {
-            Unsafe.Add(ref mu, s) = double.CreateTruncating(Unsafe.Add(ref mean, so + s)) +
-                (TK.Centered && meanResidual is not null ? double.CreateTruncating(meanResidual[so + s]) : 0d);
+            // Uncentered kinds take no mean (their "variance" is the mean square).
+            Unsafe.Add(ref mu, s) = !TK.Centered ? 0d : double.CreateTruncating(Unsafe.Add(ref mean, so + s)) +
+                (meanResidual is not null ? double.CreateTruncating(meanResidual[so + s]) : 0d);
             Unsafe.Add(ref rstd, s) = Runtime.Statistics.InverseStd(double.CreateTruncating(Unsafe.Add(ref variance, so + s)), eps);
         }
     }

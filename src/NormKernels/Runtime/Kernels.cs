@@ -25,6 +25,9 @@ public interface ILayerNest<TSelf, T> : INest<T> where TSelf : struct, ILayerNes
     static abstract TSelf Create(ReadOnlySpan<int> dims);
 
 
+    /// <summary>The nest with the residual's byte offset from the input (layers whose apply adds a residual; others ignore it).</summary>
+    static virtual TSelf WithResidual(TSelf nest, nint residual) => nest;
+
     /// <summary>The backward of this plan (<see cref="Backward{TNest, TK, T}"/> or <see cref="AffineBackward{TNest, TK, T}"/>).</summary>
     static abstract KernelPath Backward<TK, TOps>(KernelPath path, TSelf nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad)
@@ -302,6 +305,26 @@ public abstract class Kernels<TNest, TK, T>
     }
 
     /// <summary>Synchronized backward, step 1, on caller-owned buffers.</summary>
+    /// <summary>The static backward of a layer with an activation: as <see cref="Backward(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T})"/>
+    /// with the bias, which the gradient through the activation needs (it recomputes the pre-activation).</summary>
+    public static KernelPath Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<T> weight,
+        ReadOnlySpan<T> bias, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad) =>
+        Arm ? Backward<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, input, outputGrad, inputGrad, dims, weight, bias, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
+            : Backward<X86Vector128Ops>(KernelPath.None, input, outputGrad, inputGrad, dims, weight, bias, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+
+    public static KernelPath Backward<TOps>(KernelPath path, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad)
+        where TOps : struct, IVector128Ops
+    {
+        CheckBackward(input, outputGrad, inputGrad, dims, weight.Length, stat0.Length, stat1.Length, epsilon, weightGrad.Length, biasGrad.Length, constant);
+        Checks.VectorLength(bias.Length, weight.Length, nameof(bias), "one per weight");
+        Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
+        TNest nest = TNest.Create(dims);
+        path = Checks.Forced(path, ChooseBackward(nest));
+        return FusedBackward<TNest, TK, T>.Run<TOps>(path, nest, input, default, outputGrad, inputGrad, default, weight, bias, stat0, stat1, epsilon, constant, null,
+            weightGrad, biasGrad);
+    }
+
     public static KernelPath BackwardStatistics(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<T> weight, ReadOnlySpan<T> mean,
         Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) =>
         Arm ? BackwardStatistics<AdvSimdVector128Ops<AdvSimdIntrinsics>>(KernelPath.None, input, outputGrad, dims, weight, mean, count, sumGrad, sumGradCentered)

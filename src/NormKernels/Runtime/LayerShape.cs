@@ -27,7 +27,8 @@ public sealed class LayerShape
     /// <param name="affine">The affine parameters' shape.</param>
     /// <param name="kind">The norm kind.</param>
     /// <param name="features">What the layer offers beyond forward and backward.</param>
-    public LayerShape(string typeName, string layout, string axes, int groups, AffineMode affine, NormKind kind, LayerFeatures features)
+    /// <param name="sizes">The dims fixed at compile time (the attribute's <c>Sizes</c>, "C=768,H=8"), or empty.</param>
+    public LayerShape(string typeName, string layout, string axes, int groups, AffineMode affine, NormKind kind, LayerFeatures features, string sizes = "")
     {
         TypeName = typeName;
         Calls = new[] { ".Forward (training)", ".Forward (inference)", ".Backward", ".ZeroGrad", ".ForwardWithStatistics", ".BackwardStatistics", ".BackwardWithStatistics" }
@@ -45,6 +46,12 @@ public sealed class LayerShape
             _reduced[i] = axes.Contains(layout[i]);
         }
         DimsText = string.Join(", ", Names);
+        Fixed = new int[layout.Length];
+        foreach (string entry in sizes.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] parts = entry.Split('=');
+            Fixed[layout.IndexOf(parts[0].Trim()[0])] = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
         Channel = layout.IndexOf('C');
         BatchReduced = layout.IndexOf('N') is int batch and >= 0 && _reduced[batch];
 
@@ -141,9 +148,14 @@ public sealed class LayerShape
         return count;
     }
 
+    /// <summary>Per dim in layout order, its value fixed at compile time (the attribute's <c>Sizes</c>), or 0.</summary>
+    public int[] Fixed { get; }
+
     private void Positive(ReadOnlySpan<int> dims)
     {
         Checks.PositiveDims(dims, Names, Layout);
+        for (int i = 0; i < Fixed.Length; i++)
+            if (Fixed[i] != 0) Checks.Equal(dims[i], Fixed[i], Names[i], "fixed at compile time by the layer's Sizes");
         if (Groups > 0) Checks.Divisible(dims[Channel], Groups, "c");
     }
 

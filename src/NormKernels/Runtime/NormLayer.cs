@@ -17,7 +17,7 @@ namespace NormKernels.Runtime;
 /// (<typeparamref name="TNest"/>) and kind (<typeparamref name="TK"/>) as struct type arguments.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public sealed class NormLayer<TNest, TK, T>
+public sealed partial class NormLayer<TNest, TK, T>
     where TNest : struct, ILayerNest<TNest, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly int _size;
@@ -44,6 +44,8 @@ public sealed class NormLayer<TNest, TK, T>
         if (sizeName is not null)
         {
             Checks.Size(size, sizeName);
+            if (shape.Channel >= 0 && shape.Fixed[shape.Channel] != 0 && shape.Affine != AffineMode.Elementwise)
+                Checks.Equal(size, shape.Fixed[shape.Channel], sizeName, "the channel count fixed at compile time by the layer's Sizes");
             if (shape.Groups > 0 && shape.Affine != AffineMode.Elementwise) Checks.Divisible(size, shape.Groups, sizeName);
         }
         Kernels<TNest, TK, T>.CheckEpsilon(epsilon);
@@ -97,7 +99,12 @@ public sealed class NormLayer<TNest, TK, T>
 
     /// <summary>Forward: training (batch statistics, saved for Backward; running statistics updated) or inference.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims)
+    public void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims) => ForwardCore(input, output, dims, 0);
+
+    /// <summary>The forward of every form; <paramref name="residual"/>: the residual's byte offset from the input, for kinds that
+    /// add it in the apply (the caller keeps both pinned).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ForwardCore(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual)
     {
         var shape = Shape;
         shape.Shape(dims, input.Length, output.Length);
@@ -110,7 +117,7 @@ public sealed class NormLayer<TNest, TK, T>
             CallGuard.EnterShared(ref _guard, shape.Calls[1]);
             try
             {
-                TNest nest = TNest.Create(dims);
+                TNest nest = NestFor(dims, residual);
                 LastPath = Forward<TNest, TK, T>.Inference(Kernels<TNest, TK, T>.Choose(nest, false), nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null);
             }
             finally
@@ -130,7 +137,7 @@ public sealed class NormLayer<TNest, TK, T>
             T[]? scratch1 = two ? ArrayPool<T>.Shared.Rent(statistics) : null;
             try
             {
-                TNest nest = TNest.Create(dims);
+                TNest nest = NestFor(dims, residual);
                 LastPath = Forward<TNest, TK, T>.Training(Kernels<TNest, TK, T>.Choose(nest, true), nest, input, output, Weight, Bias,
                     scratch0.AsSpan(0, statistics), two ? scratch1.AsSpan(0, statistics) : default, _epsilon, null);
             }
@@ -154,7 +161,7 @@ public sealed class NormLayer<TNest, TK, T>
             // The input as given, before the kernel runs (in place, it is overwritten).
             Fingerprint.Take(input, _fingerprint);
             _savedLength = -1;
-            TNest nest = TNest.Create(dims);
+            TNest nest = NestFor(dims, residual);
             LastPath = Forward<TNest, TK, T>.Training(Kernels<TNest, TK, T>.Choose(nest, true), nest, input, output, Weight, Bias,
                 statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual);
             LayerState.SaveDims(_savedDims, dims);
@@ -237,10 +244,18 @@ public sealed class NormLayer<TNest, TK, T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims)
     {
-        var shape = Shape;
         Kernels<TNest, TK, T>.CheckGradients(input, outputGrad, inputGrad, dims);
-        shape.LayerSize(dims, _size);
+        Shape.LayerSize(dims, _size);
         Kernels<TNest, TK, T>.CheckGradientOverlaps(input, outputGrad, inputGrad);
+        BackwardCore(input, default, outputGrad, inputGrad, default, dims);
+    }
+
+    /// <summary>The backward of every form, after its checks: through the epilogue first when the kind has one
+    /// (<paramref name="residual"/> and <paramref name="residualGrad"/>: the residual added after the norm and its gradient).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void BackwardCore(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, Span<T> residualGrad, ReadOnlySpan<int> dims)
+    {
+        var shape = Shape;
         // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
         CallGuard.EnterExclusive(ref _guard, shape.Calls[2]);
         try
@@ -249,13 +264,14 @@ public sealed class NormLayer<TNest, TK, T>
             KernelPath path = Kernels<TNest, TK, T>.ChooseBackward(nest);
             if (shape.BatchReduced && !Training)
             {
-                LastPath = Run(path, nest, input, outputGrad, inputGrad, RunningMean, RunningVar, _epsilon, true);
+                LastPath = Run(path, nest, input, residual, outputGrad, inputGrad, residualGrad, RunningMean, RunningVar, _epsilon, true, null);
                 return;
             }
             Checks.SavedStatistics(_savedLength, input.Length, "input");
             Checks.SavedDims(_savedDims, dims, shape.Layout);
             Fingerprint.Check<T>(_fingerprint, input, "input");
-            LastPath = Run(path, nest, input, outputGrad, inputGrad, _statistic0, Stat1(_statistic1), _savedEpsilon, false);
+            LastPath = Run(path, nest, input, residual, outputGrad, inputGrad, residualGrad, _statistic0, Stat1(_statistic1), _savedEpsilon, false,
+                shape.Centered ? _meanResidual : null);
         }
         finally
         {
@@ -263,11 +279,13 @@ public sealed class NormLayer<TNest, TK, T>
         }
     }
 
-    private KernelPath Run(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> stat0,
-        ReadOnlySpan<T> stat1, T epsilon, bool constant) =>
+    private KernelPath Run(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
+        Span<T> residualGrad, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, T[]? meanResidual) =>
         System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-            ? TNest.Backward<TK, AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, Weight, stat0, stat1, epsilon, constant, WeightGrad, BiasGrad)
-            : TNest.Backward<TK, X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, Weight, stat0, stat1, epsilon, constant, WeightGrad, BiasGrad);
+            ? FusedBackward<TNest, TK, T>.Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, residual, outputGrad, inputGrad, residualGrad, Weight, Bias,
+                stat0, stat1, epsilon, constant, meanResidual, WeightGrad, BiasGrad)
+            : FusedBackward<TNest, TK, T>.Run<X86Vector128Ops>(path, nest, input, residual, outputGrad, inputGrad, residualGrad, Weight, Bias,
+                stat0, stat1, epsilon, constant, meanResidual, WeightGrad, BiasGrad);
 
     /// <summary>Backward on tensors: dims from the input's lengths; outputGrad and inputGrad of the same shape.</summary>
     public void Backward(ReadOnlyTensorSpan<T> input, ReadOnlyTensorSpan<T> outputGrad, TensorSpan<T> inputGrad)

@@ -178,11 +178,11 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
     /// says whether a, b, c are one value or loaded along the run, <typeparamref name="TW"/> how y is stored. The last
     /// partial vector is blended with what is already stored, so in-place use (y = x) stays correct.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Apply<TK, TW, TA>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c)
+    public static void Apply<TK, TW, TA>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, nint residual = 0)
         where TK : struct, INormKind where TW : struct, IStores where TA : struct, IOperand
     {
-        if (TK.Centered) ApplyCore<Centered, TW, TA, Uncentered, Splat>(ref x, ref y, len, ref a, ref b, ref c, ref a, ref b);
-        else ApplyCore<Uncentered, TW, TA, Uncentered, Splat>(ref x, ref y, len, ref a, ref b, ref a, ref a, ref b);
+        if (TK.Centered) ApplyCore<Centered, TW, TA, Uncentered, Splat, TK>(ref x, ref y, len, ref a, ref b, ref c, ref a, ref b, residual);
+        else ApplyCore<Uncentered, TW, TA, Uncentered, Splat, TK>(ref x, ref y, len, ref a, ref b, ref a, ref a, ref b, residual);
     }
 
     /// <summary>Widest rows (elements) <see cref="ApplyRows{TK, TW}"/> runs as one flat range (its coefficients, written twice
@@ -197,30 +197,31 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
     /// whole range; other widths run row by row. The same bits as row by row.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ApplyRows<TK, TW>(ref T x, ref T y, nint rows, nint width, ref T a, ref T b, ref T c)
+    public static void ApplyRows<TK, TW>(ref T x, ref T y, nint rows, nint width, ref T a, ref T b, ref T c, nint residual = 0)
         where TK : struct, INormKind where TW : struct, IStores
     {
         int w = TS.Count;
         if (w == 1 || width % w != 0 || width > FlatWidth)
         {
             for (nint r = 0; r < rows; r++)
-                Apply<TK, TW, Lanes>(ref Unsafe.Add(ref x, r * width), ref Unsafe.Add(ref y, r * width), width, ref a, ref b, ref c);
+                Apply<TK, TW, Lanes>(ref Unsafe.Add(ref x, r * width), ref Unsafe.Add(ref y, r * width), width, ref a, ref b, ref c, residual);
             return;
         }
         nint total = rows * width;
         int k = (int)(width / w);
         if (TK.Centered)
         {
-            if (!FlatRows<Centered, TW>(ref x, ref y, total, k, ref a, ref b, ref c)) FlatRows<Centered, CachedStores>(ref x, ref y, total, k, ref a, ref b, ref c);
+            if (!FlatRows<Centered, TW, TK>(ref x, ref y, total, k, ref a, ref b, ref c, residual)) FlatRows<Centered, CachedStores, TK>(ref x, ref y, total, k, ref a, ref b, ref c, residual);
         }
-        else if (!FlatRows<Uncentered, TW>(ref x, ref y, total, k, ref a, ref b, ref a))
+        else if (!FlatRows<Uncentered, TW, TK>(ref x, ref y, total, k, ref a, ref b, ref a, residual))
         {
-            FlatRows<Uncentered, CachedStores>(ref x, ref y, total, k, ref a, ref b, ref a);
+            FlatRows<Uncentered, CachedStores, TK>(ref x, ref y, total, k, ref a, ref b, ref a, residual);
         }
     }
 
     /// <summary>The flat range of <see cref="ApplyRows{TK, TW}"/>; false (nothing written) when it cannot stream as asked.</summary>
-    private static unsafe bool FlatRows<TC, TW>(ref T x, ref T y, nint total, int k, ref T a, ref T b, ref T c) where TC : struct, IOperand where TW : struct, IStores
+    private static unsafe bool FlatRows<TC, TW, TE>(ref T x, ref T y, nint total, int k, ref T a, ref T b, ref T c, nint residual)
+        where TC : struct, IOperand where TW : struct, IStores where TE : struct, INormKind
     {
         int w = TS.Count;
         nint width = (nint)k * w;
@@ -244,7 +245,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         else MemoryMarshal.CreateSpan(ref c2, (int)(2 * width)).Clear();
         for (nint o = 0; o < head; o += w)
         {
-            TV r = FlatExpression<TC>(TS.Load(ref x, o), TS.Load(ref a2, o), TS.Load(ref b2, o), TS.Load(ref c2, o));
+            TV r = FlatExpression<TC, TE>(TS.Load(ref x, o), TS.Load(ref a2, o), TS.Load(ref b2, o), TS.Load(ref c2, o), ref x, o, residual);
             Runs<TS, TV, T>.StoreLanes(r, ref y, o, o + w < head ? o + w : head, o);
         }
         nint phase = head % width;
@@ -255,13 +256,13 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
             nint q = head;
             for (; q + width <= total; q += width)
                 for (nint j = 0; j < width; j += w)
-                    FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, q + j), TS.Load(ref a2, phase + j), TS.Load(ref b2, phase + j), TS.Load(ref c2, phase + j)), ref y, q + j);
+                    FlatStore<TW>(FlatExpression<TC, TE>(TS.Load(ref x, q + j), TS.Load(ref a2, phase + j), TS.Load(ref b2, phase + j), TS.Load(ref c2, phase + j), ref x, q + j, residual), ref y, q + j);
             for (nint j = 0; q + w <= total; q += w, j += w)
-                FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, q), TS.Load(ref a2, phase + j), TS.Load(ref b2, phase + j), TS.Load(ref c2, phase + j)), ref y, q);
+                FlatStore<TW>(FlatExpression<TC, TE>(TS.Load(ref x, q), TS.Load(ref a2, phase + j), TS.Load(ref b2, phase + j), TS.Load(ref c2, phase + j), ref x, q, residual), ref y, q);
             if (q < total)
             {
                 nint t = total - w;
-                TV r = FlatExpression<TC>(TS.Load(ref x, t), TS.Load(ref a2, width - w), TS.Load(ref b2, width - w), TS.Load(ref c2, width - w));
+                TV r = FlatExpression<TC, TE>(TS.Load(ref x, t), TS.Load(ref a2, width - w), TS.Load(ref b2, width - w), TS.Load(ref c2, width - w), ref x, t, residual);
                 Runs<TS, TV, T>.StoreLanes(r, ref y, q, total, t);
             }
             return true;
@@ -273,22 +274,22 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         nint p = head;
         for (; p + width <= total; p += width)
         {
-            FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, p), A0, B0, C0), ref y, p);
-            if (k > 1) FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, p + w), A1, B1, C1), ref y, p + w);
-            if (k > 2) FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, p + 2 * w), A2, B2, C2), ref y, p + 2 * w);
-            if (k > 3) FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, p + 3 * w), A3, B3, C3), ref y, p + 3 * w);
+            FlatStore<TW>(FlatExpression<TC, TE>(TS.Load(ref x, p), A0, B0, C0, ref x, p, residual), ref y, p);
+            if (k > 1) FlatStore<TW>(FlatExpression<TC, TE>(TS.Load(ref x, p + w), A1, B1, C1, ref x, p + w, residual), ref y, p + w);
+            if (k > 2) FlatStore<TW>(FlatExpression<TC, TE>(TS.Load(ref x, p + 2 * w), A2, B2, C2, ref x, p + 2 * w, residual), ref y, p + 2 * w);
+            if (k > 3) FlatStore<TW>(FlatExpression<TC, TE>(TS.Load(ref x, p + 3 * w), A3, B3, C3, ref x, p + 3 * w, residual), ref y, p + 3 * w);
         }
         // Fewer than a row left (streamed only: unstreamed, head is 0 and the range is whole rows).
         for (int j = 0; p + w <= total; p += w, j++)
         {
             TV A = j == 0 ? A0 : j == 1 ? A1 : j == 2 ? A2 : A3, B = j == 0 ? B0 : j == 1 ? B1 : j == 2 ? B2 : B3, C = j == 0 ? C0 : j == 1 ? C1 : j == 2 ? C2 : C3;
-            FlatStore<TW>(FlatExpression<TC>(TS.Load(ref x, p), A, B, C), ref y, p);
+            FlatStore<TW>(FlatExpression<TC, TE>(TS.Load(ref x, p), A, B, C, ref x, p, residual), ref y, p);
         }
         if (p < total)
         {
             // The last w elements end a row: columns width - w .. width - 1.
             nint t = total - w;
-            TV r = FlatExpression<TC>(TS.Load(ref x, t), TS.Load(ref a2, width - w), TS.Load(ref b2, width - w), TS.Load(ref c2, width - w));
+            TV r = FlatExpression<TC, TE>(TS.Load(ref x, t), TS.Load(ref a2, width - w), TS.Load(ref b2, width - w), TS.Load(ref c2, width - w), ref x, t, residual);
             Runs<TS, TV, T>.StoreLanes(r, ref y, p, total, t);
         }
         return true;
@@ -315,8 +316,17 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV FlatExpression<TC>(TV v, TV a, TV b, TV c) where TC : struct, IOperand =>
-        TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v, c) : v, a, b);
+    private static TV FlatExpression<TC, TE>(TV v, TV a, TV b, TV c, ref T x, nint at, nint residual) where TC : struct, IOperand where TE : struct, INormKind =>
+        Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v, c) : v, a, b), ref x, at, residual);
+
+    /// <summary>The kind's epilogue on an output vector: the residual (at byte offset <paramref name="residual"/> from x) added,
+    /// then the activation; nothing for the plain kinds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Epilogue<TE>(TV r, ref T x, nint at, nint residual) where TE : struct, INormKind
+    {
+        if (TE.AddsResidual) r = TS.Add(r, TS.Load(ref Unsafe.AddByteOffset(ref x, residual), at));
+        return TE.Epilogue ? TE.Activate<TS, TV, T>(r) : r;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void FlatStore<TW>(TV v, ref T y, nint at) where TW : struct, IStores
@@ -328,17 +338,17 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
     /// <summary><c>y = ((x - c) * a + b) * g + h</c> (uncentered: <c>(x * a + b) * g + h</c>): the statistic's coefficients
     /// (<typeparamref name="TA"/>) then the affine parameters (<typeparamref name="TP"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ApplyAffine<TK, TW, TA, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h)
+    public static void ApplyAffine<TK, TW, TA, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h, nint residual = 0)
         where TK : struct, INormKind where TW : struct, IStores where TA : struct, IOperand where TP : struct, IOperand
     {
-        if (TK.Centered) ApplyCore<Centered, TW, TA, Centered, TP>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h);
-        else ApplyCore<Uncentered, TW, TA, Centered, TP>(ref x, ref y, len, ref a, ref b, ref a, ref g, ref h);
+        if (TK.Centered) ApplyCore<Centered, TW, TA, Centered, TP, TK>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual);
+        else ApplyCore<Uncentered, TW, TA, Centered, TP, TK>(ref x, ref y, len, ref a, ref b, ref a, ref g, ref h, residual);
     }
 
     // TC: centered (x - c); TW: how y is stored; TA: how a, b, c arrive; TG: whether g, h apply (Centered = yes); TP: how g, h arrive.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ApplyCore<TC, TW, TA, TG, TP>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h)
-        where TC : struct, IOperand where TW : struct, IStores where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand
+    private static void ApplyCore<TC, TW, TA, TG, TP, TE>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h, nint residual)
+        where TC : struct, IOperand where TW : struct, IStores where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand where TE : struct, INormKind
     {
         int w = TS.Count, step = Unroll * w;
         TV va = TA.Lanes ? TS.Zero : TS.Splat(a), vb = TA.Lanes ? TS.Zero : TS.Splat(b);
@@ -349,14 +359,14 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         nint n = len;
         // Streamed runs live in their own method: its code here would count against the inlining budget of every layer's
         // nest that inlines this run, streamed or not (GroupNorm NHWC S1 ran at twice its time when Expression stopped inlining).
-        if (TW.Streaming && w > 1 && ApplyStreamed<TC, TA, TG, TP>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h)) return;
+        if (TW.Streaming && w > 1 && ApplyStreamed<TC, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual)) return;
         for (; n >= step; n -= step)
         {
             TV v0 = TS.Load(ref x, 0), v1 = TS.Load(ref x, w), v2 = TS.Load(ref x, 2 * w), v3 = TS.Load(ref x, 3 * w);
-            TS.Store(Expression<TC, TA, TG, TP>(v0, 0, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 0);
-            TS.Store(Expression<TC, TA, TG, TP>(v1, w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, w);
-            TS.Store(Expression<TC, TA, TG, TP>(v2, 2 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 2 * w);
-            TS.Store(Expression<TC, TA, TG, TP>(v3, 3 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 3 * w);
+            TS.Store(Expression<TC, TA, TG, TP, TE>(v0, 0, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual), ref y, 0);
+            TS.Store(Expression<TC, TA, TG, TP, TE>(v1, w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual), ref y, w);
+            TS.Store(Expression<TC, TA, TG, TP, TE>(v2, 2 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual), ref y, 2 * w);
+            TS.Store(Expression<TC, TA, TG, TP, TE>(v3, 3 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual), ref y, 3 * w);
             x = ref Unsafe.Add(ref x, step);
             y = ref Unsafe.Add(ref y, step);
             if (TA.Lanes)
@@ -373,7 +383,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         }
         for (; n >= w; n -= w)
         {
-            TS.Store(Expression<TC, TA, TG, TP>(TS.Load(ref x, 0), 0, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 0);
+            TS.Store(Expression<TC, TA, TG, TP, TE>(TS.Load(ref x, 0), 0, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual), ref y, 0);
             x = ref Unsafe.Add(ref x, w);
             y = ref Unsafe.Add(ref y, w);
             if (TA.Lanes)
@@ -392,7 +402,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         {
             // The run's last w elements, which start n - w (< 0) from where the refs stand; blended with what is stored.
             nint t = n - w;
-            TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
+            TV r = Expression<TC, TA, TG, TP, TE>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual);
             TS.Store(TS.Select(TS.LastLanes(n), r, TS.Load(ref y, t)), ref y, t);
         }
     }
@@ -407,8 +417,8 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
     /// misaligned).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe bool ApplyStreamed<TC, TA, TG, TP>(ref T x, ref T y, nint n, ref T a, ref T b, ref T c, ref T g, ref T h)
-        where TC : struct, IOperand where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand
+    private static unsafe bool ApplyStreamed<TC, TA, TG, TP, TE>(ref T x, ref T y, nint n, ref T a, ref T b, ref T c, ref T g, ref T h, nint residual)
+        where TC : struct, IOperand where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand where TE : struct, INormKind
     {
         int w = TS.Count, step = Unroll * w;
         nuint address = (nuint)Unsafe.AsPointer(ref y);
@@ -420,7 +430,7 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         nint o = 0;
         for (; o < head; o += w)
         {
-            TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, o), o, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
+            TV r = Expression<TC, TA, TG, TP, TE>(TS.Load(ref x, o), o, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual);
             Runs<TS, TV, T>.StoreLanes(r, ref y, o, o + w < head ? o + w : head, o);
         }
         // From the boundary on, the refs advance with the run and every load is at a constant offset from one of them (as in
@@ -442,10 +452,10 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         for (; n >= step; n -= step)
         {
             TV v0 = TS.Load(ref x, 0), v1 = TS.Load(ref x, w), v2 = TS.Load(ref x, 2 * w), v3 = TS.Load(ref x, 3 * w);
-            TS.StoreStreaming(Expression<TC, TA, TG, TP>(v0, 0, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 0);
-            TS.StoreStreaming(Expression<TC, TA, TG, TP>(v1, w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, w);
-            TS.StoreStreaming(Expression<TC, TA, TG, TP>(v2, 2 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 2 * w);
-            TS.StoreStreaming(Expression<TC, TA, TG, TP>(v3, 3 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, 3 * w);
+            TS.StoreStreaming(Expression<TC, TA, TG, TP, TE>(v0, 0, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual), ref y, 0);
+            TS.StoreStreaming(Expression<TC, TA, TG, TP, TE>(v1, w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual), ref y, w);
+            TS.StoreStreaming(Expression<TC, TA, TG, TP, TE>(v2, 2 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual), ref y, 2 * w);
+            TS.StoreStreaming(Expression<TC, TA, TG, TP, TE>(v3, 3 * w, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual), ref y, 3 * w);
             x = ref Unsafe.Add(ref x, step);
             y = ref Unsafe.Add(ref y, step);
             if (TA.Lanes)
@@ -462,26 +472,26 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         }
         nint k = 0;
         for (; k + w <= n; k += w)
-            TS.StoreStreaming(Expression<TC, TA, TG, TP>(TS.Load(ref x, k), k, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh), ref y, k);
+            TS.StoreStreaming(Expression<TC, TA, TG, TP, TE>(TS.Load(ref x, k), k, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual), ref y, k);
         if (k < n)
         {
             nint t = n - w;
-            TV r = Expression<TC, TA, TG, TP>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh);
+            TV r = Expression<TC, TA, TG, TP, TE>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual);
             Runs<TS, TV, T>.StoreLanes(r, ref y, k, n, t);
         }
         return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Expression<TC, TA, TG, TP>(TV v, nint at, ref T a, ref T b, ref T c, ref T g, ref T h, TV va, TV vb, TV vc, TV vg, TV vh)
-        where TC : struct, IOperand where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand
+    private static TV Expression<TC, TA, TG, TP, TE>(TV v, nint at, ref T a, ref T b, ref T c, ref T g, ref T h, TV va, TV vb, TV vc, TV vg, TV vh, ref T x, nint residual)
+        where TC : struct, IOperand where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand where TE : struct, INormKind
     {
         TV A = TA.Lanes ? TS.Load(ref a, at) : va, B = TA.Lanes ? TS.Load(ref b, at) : vb;
         TV d = TC.Lanes ? TS.Subtract(v, TA.Lanes ? TS.Load(ref c, at) : vc) : v;
         TV r = TS.MultiplyAdd(d, A, B);
         if (TG.Lanes)
             r = TS.MultiplyAdd(r, TP.Lanes ? TS.Load(ref g, at) : vg, TP.Lanes ? TS.Load(ref h, at) : vh);
-        return r;
+        return Epilogue<TE>(r, ref x, at, residual);
     }
 
     // Internal flags reuse the operand vocabulary: Lanes = yes, Splat = no.

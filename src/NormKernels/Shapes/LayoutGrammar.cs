@@ -27,6 +27,13 @@ namespace NormKernels
         MomentumOutOfRange,
         RootMeanSquareWithBatchReduced,
         RunningStatisticsUnsized,
+        ActivationUndefined,
+        ResidualUndefined,
+        SizesMalformed,
+        SizesLetterNotInLayout,
+        SizesNotPositive,
+        SizesDuplicate,
+        SizesContradictsGroups,
     }
 
     /// <summary>One problem: which attribute argument, and a detail for the message.</summary>
@@ -170,6 +177,58 @@ namespace NormKernels
                         "kept axes \"" + Kept(layout, reduced) + "\""));
             }
             return problems;
+        }
+
+        /// <summary>
+        /// The fused epilogue's arguments: <paramref name="activation"/> (NormActivation 0-4), <paramref name="residual"/>
+        /// (ResidualMode 0-2) and <paramref name="sizes"/>: "LETTER=value" entries separated by commas (spaces allowed), each
+        /// a letter of the layout, once, with a positive int value; C a multiple of Groups.
+        /// </summary>
+        public static List<LayoutProblem> CheckEpilogue(string layout, int groups, int activation, int residual, string? sizes)
+        {
+            var problems = new List<LayoutProblem>();
+            if (activation < 0 || activation > 4)
+                problems.Add(new LayoutProblem(LayoutProblemKind.ActivationUndefined, "Activation", activation.ToString(CultureInfo.InvariantCulture)));
+            if (residual < 0 || residual > 2)
+                problems.Add(new LayoutProblem(LayoutProblemKind.ResidualUndefined, "Residual", residual.ToString(CultureInfo.InvariantCulture)));
+            var seen = new HashSet<char>();
+            foreach (string entry in (sizes ?? "").Split(','))
+            {
+                if (sizes == null || sizes.Trim().Length == 0) break;
+                string[] parts = entry.Split('=');
+                string letter = parts[0].Trim();
+                if (parts.Length != 2 || letter.Length != 1 || letter[0] < 'A' || letter[0] > 'Z')
+                {
+                    problems.Add(new LayoutProblem(LayoutProblemKind.SizesMalformed, "Sizes", "\"" + sizes + "\""));
+                    break;
+                }
+                char ch = letter[0];
+                if (layout.IndexOf(ch) < 0)
+                    problems.Add(new LayoutProblem(LayoutProblemKind.SizesLetterNotInLayout, "Sizes", "'" + ch + "' (Layout is \"" + layout + "\")"));
+                else if (!seen.Add(ch))
+                    problems.Add(new LayoutProblem(LayoutProblemKind.SizesDuplicate, "Sizes", "'" + ch + "'"));
+                else if (!int.TryParse(parts[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value <= 0)
+                    problems.Add(new LayoutProblem(LayoutProblemKind.SizesNotPositive, "Sizes", "'" + ch + "' = \"" + parts[1].Trim() + "\""));
+                else if (ch == Channel && groups > 0 && value % groups != 0)
+                    problems.Add(new LayoutProblem(LayoutProblemKind.SizesContradictsGroups, "Sizes",
+                        "C = " + value.ToString(CultureInfo.InvariantCulture) + " with Groups = " + groups.ToString(CultureInfo.InvariantCulture)));
+            }
+            return problems;
+        }
+
+        /// <summary>The fixed sizes of a valid <c>Sizes</c> argument, in layout order: "C=768" (empty when none).</summary>
+        public static string NormalizeSizes(string layout, string? sizes)
+        {
+            var values = new Dictionary<char, string>();
+            foreach (string entry in (sizes ?? "").Split(','))
+            {
+                string[] parts = entry.Split('=');
+                if (parts.Length == 2) values[parts[0].Trim()[0]] = int.Parse(parts[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture);
+            }
+            var ordered = new List<string>();
+            foreach (char ch in layout)
+                if (values.TryGetValue(ch, out string? value)) ordered.Add(ch + "=" + value);
+            return string.Join(",", ordered);
         }
 
         /// <summary>How many running statistics a layer that reduces N keeps.</summary>

@@ -1,0 +1,362 @@
+using System;
+using System.ComponentModel;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace NormKernels.Runtime;
+
+// Fused epilogues: what follows the norm in the same pass. An activation and the residual added after the norm run inside
+// the apply (Runs.Expression asks the layer's kind, TK, for them); the residual added before the norm is a pass of its own
+// before the statistics. The kind of a fused layer is Fused<TBase, TAct, TRes>: the norm it is built on, its activation and
+// whether the apply adds a residual. The drivers and nests take it like any kind; the runs fold what it says.
+
+/// <summary>An activation after the norm: <c>y = act(z)</c> and its gradient <c>dz = dy * act'(z)</c>, on any path.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface IActivation
+{
+    /// <summary><c>act(z)</c> per lane.</summary>
+    static abstract TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged;
+
+    /// <summary><c>dy * act'(z)</c> per lane.</summary>
+    static abstract TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged;
+}
+
+/// <summary>No activation.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Identity : IActivation
+{
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => z;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => dy;
+}
+
+/// <summary><c>F.relu</c>: <c>max(z, 0)</c>; gradient <c>dy</c> where z &gt; 0, else 0 (PyTorch's threshold_backward).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Relu : IActivation
+{
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => TS.Max(z, TS.Zero);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => TS.WherePositive(z, dy);
+}
+
+/// <summary><c>F.silu</c>: <c>z * sigmoid(z)</c>; gradient <c>dy * s * (1 + z * (1 - s))</c>, s = sigmoid(z).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Silu : IActivation
+{
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
+        TS.Divide(z, TS.Add(Activations.C<TS, TV, T>(1), TS.Exp(TS.Subtract(TS.Zero, z))));
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+    {
+        TV one = Activations.C<TS, TV, T>(1);
+        TV s = TS.Divide(one, TS.Add(one, TS.Exp(TS.Subtract(TS.Zero, z))));
+        return TS.Multiply(dy, TS.Multiply(s, TS.MultiplyAdd(z, TS.Subtract(one, s), one)));
+    }
+}
+
+/// <summary><c>F.gelu</c> (erf): <c>z * Phi(z)</c>, Phi(z) = (1 + erf(z / sqrt 2)) / 2; gradient <c>dy * (Phi(z) + z * phi(z))</c>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Gelu : IActivation
+{
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
+        TS.Multiply(z, Phi<TS, TV, T>(z));
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+    {
+        // phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
+        TV phi = TS.Multiply(Activations.C<TS, TV, T>(0.3989422804014327), TS.Exp(TS.Multiply(TS.Multiply(z, z), Activations.C<TS, TV, T>(-0.5))));
+        return TS.Multiply(dy, TS.MultiplyAdd(z, phi, Phi<TS, TV, T>(z)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Phi<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+    {
+        TV half = Activations.C<TS, TV, T>(0.5);
+        return TS.MultiplyAdd(Activations.Erf<TS, TV, T>(TS.Multiply(z, Activations.C<TS, TV, T>(0.7071067811865476))), half, half);
+    }
+}
+
+/// <summary><c>F.gelu(approximate="tanh")</c>: <c>z / 2 * (1 + tanh(u))</c>, u = sqrt(2 / pi) * (z + 0.044715 z^3).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct GeluTanh : IActivation
+{
+    private const double K = 0.7978845608028654, Cubic = 0.044715;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+    {
+        TV half = Activations.C<TS, TV, T>(0.5);
+        TV t = Activations.Tanh<TS, TV, T>(U<TS, TV, T>(z));
+        return TS.Multiply(TS.Multiply(z, half), TS.Add(Activations.C<TS, TV, T>(1), t));
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+    {
+        TV one = Activations.C<TS, TV, T>(1), half = Activations.C<TS, TV, T>(0.5);
+        TV t = Activations.Tanh<TS, TV, T>(U<TS, TV, T>(z));
+        // d/dz: (1 + t) / 2 + z / 2 * (1 - t^2) * K * (1 + 3 c z^2)
+        TV du = TS.Multiply(Activations.C<TS, TV, T>(K), TS.MultiplyAdd(TS.Multiply(z, z), Activations.C<TS, TV, T>(3 * Cubic), one));
+        TV second = TS.Multiply(TS.Multiply(TS.Multiply(z, half), TS.Subtract(one, TS.Multiply(t, t))), du);
+        return TS.Multiply(dy, TS.MultiplyAdd(TS.Add(one, t), half, second));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV U<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
+        TS.Multiply(Activations.C<TS, TV, T>(K), TS.MultiplyAdd(TS.Multiply(TS.Multiply(z, z), z), Activations.C<TS, TV, T>(Cubic), z));
+}
+
+/// <summary>Whether the apply adds a residual (<c>ResidualMode.AddAfterNorm</c>) before the activation.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface IResidual
+{
+    /// <summary>True when the apply adds the residual.</summary>
+    static abstract bool Adds { get; }
+}
+
+/// <summary>The apply adds no residual (no residual, or one added before the norm by a pass of its own).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct NoResidual : IResidual
+{
+    /// <inheritdoc/>
+    public static bool Adds => false;
+}
+
+/// <summary>The apply adds the residual: <c>y = act(norm(x) + residual)</c>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct AddAfterNorm : IResidual
+{
+    /// <inheritdoc/>
+    public static bool Adds => true;
+}
+
+/// <summary>
+/// The kind of a fused layer: the norm <typeparamref name="TBase"/> (<see cref="StandardizeNorm"/> or
+/// <see cref="RootMeanSquareNorm"/>) followed by <typeparamref name="TAct"/>, with the residual added in the apply when
+/// <typeparamref name="TRes"/> says so.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Fused<TBase, TAct, TRes> : INormKind
+    where TBase : struct, INormKind where TAct : struct, IActivation where TRes : struct, IResidual
+{
+    /// <inheritdoc/>
+    public static bool Centered => TBase.Centered;
+
+    /// <inheritdoc/>
+    public static bool Epilogue => true;
+
+    /// <inheritdoc/>
+    public static bool AddsResidual => TRes.Adds;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Activate<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => TAct.Apply<TS, TV, T>(z);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => TAct.Gradient<TS, TV, T>(z, dy);
+}
+
+/// <summary>The norm of <typeparamref name="TK"/> without its epilogue: the backward recomputes the pre-activation with it.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Unfused<TK> : INormKind where TK : struct, INormKind
+{
+    /// <inheritdoc/>
+    public static bool Centered => TK.Centered;
+}
+
+/// <summary>The math the activations share: constants, erf and tanh on any path.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class Activations
+{
+    /// <summary><paramref name="value"/> in every lane, in the element type.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV C<TS, TV, T>(double value) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            float f = (float)value;
+            return TS.Splat(Unsafe.As<float, T>(ref f));
+        }
+        return TS.Splat(Unsafe.As<double, T>(ref value));
+    }
+
+    /// <summary><c>tanh(u) = 1 - 2 / (e^(2u) + 1)</c> (saturates to +-1 where e^(2u) over- or underflows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Tanh<TS, TV, T>(TV u) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+    {
+        TV one = C<TS, TV, T>(1);
+        return TS.Subtract(one, TS.Divide(C<TS, TV, T>(2), TS.Add(TS.Exp(TS.Add(u, u)), one)));
+    }
+
+    /// <summary>
+    /// erf per lane. Float: <c>1 - t * exp(-x^2 + P(t))</c>, t = 1 / (1 + |x| / 2), with the Chebyshev-fitted P of
+    /// Numerical Recipes' erfcc (relative error of erfc below 1.2e-7, under float's rounding of the result), sign restored.
+    /// Double: <see cref="ErfDouble"/> lane by lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Erf<TS, TV, T>(TV x) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+    {
+        if (typeof(T) == typeof(double))
+        {
+            TV r = x;
+            ref double lanes = ref Unsafe.As<TV, double>(ref r);
+            for (int i = 0; i < TS.Count; i++) Unsafe.Add(ref lanes, i) = ErfDouble(Unsafe.Add(ref lanes, i));
+            return r;
+        }
+        TV z = TS.Abs(x);
+        TV one = C<TS, TV, T>(1);
+        TV t = TS.Divide(one, TS.MultiplyAdd(z, C<TS, TV, T>(0.5), one));
+        TV p = C<TS, TV, T>(0.17087277);
+        p = TS.MultiplyAdd(p, t, C<TS, TV, T>(-0.82215223));
+        p = TS.MultiplyAdd(p, t, C<TS, TV, T>(1.48851587));
+        p = TS.MultiplyAdd(p, t, C<TS, TV, T>(-1.13520398));
+        p = TS.MultiplyAdd(p, t, C<TS, TV, T>(0.27886807));
+        p = TS.MultiplyAdd(p, t, C<TS, TV, T>(-0.18628806));
+        p = TS.MultiplyAdd(p, t, C<TS, TV, T>(0.09678418));
+        p = TS.MultiplyAdd(p, t, C<TS, TV, T>(0.37409196));
+        p = TS.MultiplyAdd(p, t, C<TS, TV, T>(1.00002368));
+        p = TS.MultiplyAdd(p, t, C<TS, TV, T>(-1.26551223));
+        TV erfc = TS.Multiply(t, TS.Exp(TS.Subtract(p, TS.Multiply(z, z))));
+        return TS.CopySign(TS.Subtract(one, erfc), x);
+    }
+
+    /// <summary>
+    /// erf in double: below |x| = 3 the series <c>2/sqrt(pi) e^(-x^2) sum (2x^2)^n x / (1*3*...*(2n+1))</c> (positive terms,
+    /// no cancellation); from 3 on <c>1 - erfc</c> with erfc from its continued fraction (Laplace), evaluated from depth 60
+    /// back; beyond 6, +-1 (erfc(6) is below double's spacing at 1).
+    /// </summary>
+    public static double ErfDouble(double x)
+    {
+        double a = Math.Abs(x);
+        if (double.IsNaN(x)) return x;
+        if (a >= 6) return Math.CopySign(1d, x);
+        const double TwoOverSqrtPi = 1.1283791670955126;
+        if (a < 3)
+        {
+            double x2 = 2 * a * a, term = a, sum = a;
+            for (int n = 1; n < 200 && term > sum * 1e-17; n++)
+            {
+                term *= x2 / (2 * n + 1);
+                sum += term;
+            }
+            return Math.CopySign(TwoOverSqrtPi * Math.Exp(-a * a) * sum, x);
+        }
+        double f = a;
+        for (int k = 60; k >= 1; k--) f = a + k / 2d / f;
+        double erfc = Math.Exp(-a * a) / (1.7724538509055159 * f);
+        return Math.CopySign(1d - erfc, x);
+    }
+}
+
+/// <summary>The passes a fused layer adds around the norm's own: the residual added before it, and the backward's gradient
+/// through the epilogue.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class Epilogue<TK, T> where TK : struct, INormKind where T : unmanaged
+{
+    /// <summary>
+    /// <c>g = dy * act'(z + r)</c> (r only when the kind adds a residual), elementwise on the path <paramref name="path"/>.
+    /// <paramref name="g"/> may be <paramref name="z"/> or <paramref name="dy"/> (each element is read before it is written).
+    /// </summary>
+    public static void Gradient(KernelPath path, ReadOnlySpan<T> z, ReadOnlySpan<T> r, ReadOnlySpan<T> dy, Span<T> g)
+    {
+        ref T zr = ref MemoryMarshal.GetReference(z), rr = ref MemoryMarshal.GetReference(r), dyr = ref MemoryMarshal.GetReference(dy), gr = ref MemoryMarshal.GetReference(g);
+        nint len = g.Length;
+        switch (path)
+        {
+            case KernelPath.Vector512: Gradient<V512<T>, System.Runtime.Intrinsics.Vector512<T>>(ref zr, ref rr, ref dyr, ref gr, len); break;
+            case KernelPath.Vector256: Gradient<V256<T>, System.Runtime.Intrinsics.Vector256<T>>(ref zr, ref rr, ref dyr, ref gr, len); break;
+            case KernelPath.Vector128:
+                if (System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported) Gradient<V128<T, AdvSimdVector128Ops<AdvSimdIntrinsics>>, System.Runtime.Intrinsics.Vector128<T>>(ref zr, ref rr, ref dyr, ref gr, len);
+                else Gradient<V128<T, X86Vector128Ops>, System.Runtime.Intrinsics.Vector128<T>>(ref zr, ref rr, ref dyr, ref gr, len);
+                break;
+            default: Gradient<Scalar<T>, T>(ref zr, ref rr, ref dyr, ref gr, len); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Gradient<TS, TV>(ref T z, ref T r, ref T dy, ref T g, nint len) where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        int w = TS.Count;
+        nint i = 0;
+        for (; i + w <= len; i += w)
+        {
+            TV v = TS.Load(ref z, i);
+            if (TK.AddsResidual) v = TS.Add(v, TS.Load(ref r, i));
+            TS.Store(TK.Gradient<TS, TV, T>(v, TS.Load(ref dy, i)), ref g, i);
+        }
+        // The last elements one by one on the scalar path (no overlapped vector: g may be z or dy).
+        for (; i < len; i++)
+        {
+            T v = Unsafe.Add(ref z, i);
+            if (TK.AddsResidual) v = Scalar<T>.Add(v, Unsafe.Add(ref r, i));
+            Unsafe.Add(ref g, i) = TK.Gradient<Scalar<T>, T, T>(v, Unsafe.Add(ref dy, i));
+        }
+    }
+}
+
+/// <summary>
+/// The backward of every layer, through its epilogue first when its kind has one: <c>g = dy * act'(z (+ r))</c>, z the
+/// norm's output recomputed from the input and the statistics the forward used (nothing extra is kept), then the norm's own
+/// backward with g as its output gradient. The residual added after the norm gets g as its gradient.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class FusedBackward<TNest, TK, T>
+    where TNest : struct, ILayerNest<TNest, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>
+    /// Plain kinds: the plan's backward. Fused kinds: z into a buffer (<paramref name="residualGrad"/> when it overlaps none of
+    /// the input, residual and output gradient; else <paramref name="inputGrad"/> when it overlaps neither input nor output
+    /// gradient and there is no residual; else pooled), g over it in place, the plan's backward from g, g copied to
+    /// <paramref name="residualGrad"/> when it was not computed there. Arguments are checked by the caller.
+    /// </summary>
+    public static KernelPath Run<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
+        Span<T> residualGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant,
+        T[]? meanResidual, Span<T> weightGrad, Span<T> biasGrad) where TOps : struct, IVector128Ops
+    {
+        if (!TK.Epilogue)
+            return TNest.Backward<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+        int length = input.Length;
+        T[]? rented = null;
+        Span<T> g;
+        if (TK.AddsResidual && !residualGrad.Overlaps(input) && !residualGrad.Overlaps(residual) && !residualGrad.Overlaps(outputGrad))
+            g = residualGrad;
+        else if (!TK.AddsResidual && !inputGrad.Overlaps(input) && !inputGrad.Overlaps(outputGrad))
+            g = inputGrad;
+        else
+            g = (rented = System.Buffers.ArrayPool<T>.Shared.Rent(length)).AsSpan(0, length);
+        try
+        {
+            // The norm without its epilogue, on the forward's statistics (uncentered kinds keep the mean square in stat0).
+            KernelPath widest = Kernels<TNest, TK, T>.Choose(nest, false), forward = path < widest ? path : widest;
+            Forward<TNest, Unfused<TK>, T>.Inference<TOps>(forward, nest, input, g, weight, bias, stat0, TK.Centered ? stat1 : stat0, epsilon, meanResidual);
+            Epilogue<TK, T>.Gradient(forward, g, residual, outputGrad, g);
+            KernelPath ran = TNest.Backward<Unfused<TK>, TOps>(path, nest, input, g, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+            if (TK.AddsResidual && rented is not null) g.CopyTo(residualGrad);
+            return ran;
+        }
+        finally
+        {
+            if (rented is not null) System.Buffers.ArrayPool<T>.Shared.Return(rented);
+        }
+    }
+}

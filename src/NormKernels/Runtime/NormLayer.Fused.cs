@@ -1,0 +1,114 @@
+using System;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+
+namespace NormKernels.Runtime;
+
+#pragma warning disable CS1591 // For generated code only: the members mirror the generated layers' public members, documented there.
+
+// The residual forms of a fused layer (ResidualMode): the residual added after the norm (in the apply, at its byte offset
+// from the input) and the residual added before it (a pass of its own writing the sum, then the norm over the sum).
+public sealed partial class NormLayer<TNest, TK, T>
+{
+    private static TNest NestFor(ReadOnlySpan<int> dims, nint residual) =>
+        TK.AddsResidual ? TNest.WithResidual(TNest.Create(dims), residual) : TNest.Create(dims);
+
+    /// <summary>AddAfterNorm: <c>output = act(norm(input) + residual)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public unsafe void Forward(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, Span<T> output, ReadOnlySpan<int> dims)
+    {
+        var shape = Shape;
+        shape.Shape(dims, input.Length, output.Length);
+        Checks.Length(residual.Length, input.Length, nameof(residual), shape.DimsText);
+        Checks.NoPartialOverlap(residual, output, nameof(output), nameof(residual));
+        // The apply reads the residual at a fixed byte offset from the input: both stay pinned for the call.
+        fixed (T* x = input)
+        fixed (T* r = residual)
+            ForwardCore(input, output, dims, (nint)((byte*)r - (byte*)x));
+    }
+
+    /// <summary>AddBeforeNorm: <c>sum = input + residual; output = act(norm(sum))</c>.</summary>
+    public void Forward(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, Span<T> output, Span<T> sum, ReadOnlySpan<int> dims)
+    {
+        var shape = Shape;
+        shape.Shape(dims, input.Length, output.Length);
+        Checks.Length(residual.Length, input.Length, nameof(residual), shape.DimsText);
+        Checks.Length(sum.Length, input.Length, nameof(sum), shape.DimsText);
+        shape.LayerSize(dims, _size);
+        Checks.NoPartialOverlap(input, sum, nameof(sum));
+        Checks.NoPartialOverlap(residual, sum, nameof(sum), nameof(residual));
+        Checks.NoPartialOverlap(input, output, nameof(output));
+        Checks.NoPartialOverlap(residual, output, nameof(output), nameof(residual));
+        Checks.NoPartialOverlap(sum, output, nameof(output), nameof(sum));
+        if (Training) Kernels<TNest, TK, T>.MoreThanOneValue(dims);
+        // Everything the norm checks is checked: the sum is written, then normalized (output may be the sum itself).
+        TensorPrimitives.Add(input, residual, sum);
+        ForwardCore(sum, output, dims, 0);
+    }
+
+    /// <summary>Backward of AddAfterNorm: inputGrad through the norm, residualGrad = outputGrad * act'(norm(input) + residual).</summary>
+    public void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, Span<T> residualGrad, ReadOnlySpan<int> dims)
+    {
+        Kernels<TNest, TK, T>.CheckGradients(input, outputGrad, inputGrad, dims);
+        Shape.LayerSize(dims, _size);
+        Kernels<TNest, TK, T>.CheckGradientOverlaps(input, outputGrad, inputGrad);
+        Checks.Length(residual.Length, input.Length, nameof(residual), Shape.DimsText);
+        Checks.Length(residualGrad.Length, input.Length, nameof(residualGrad), Shape.DimsText);
+        Checks.Disjoint<T>(inputGrad, residualGrad, nameof(residualGrad), nameof(inputGrad));
+        Checks.NoPartialOverlap(residual, inputGrad, nameof(inputGrad), nameof(residual));
+        Checks.NoPartialOverlap(outputGrad, residualGrad, nameof(residualGrad), nameof(outputGrad));
+        Checks.NoPartialOverlap(input, residualGrad, nameof(residualGrad), nameof(input));
+        Checks.NoPartialOverlap(residual, residualGrad, nameof(residualGrad), nameof(residual));
+        BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims);
+    }
+
+    /// <summary>Backward of AddBeforeNorm: inputGrad = sumGrad + the gradient through act and the norm (empty sumGrad: zero).</summary>
+    public void Backward(ReadOnlySpan<T> sum, ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> sumGrad, Span<T> inputGrad, ReadOnlySpan<int> dims)
+    {
+        Kernels<TNest, TK, T>.CheckGradients(sum, outputGrad, inputGrad, dims);
+        Shape.LayerSize(dims, _size);
+        Kernels<TNest, TK, T>.CheckGradientOverlaps(sum, outputGrad, inputGrad);
+        if (!sumGrad.IsEmpty)
+        {
+            Checks.Length(sumGrad.Length, sum.Length, nameof(sumGrad), Shape.DimsText);
+            Checks.Disjoint(sumGrad, inputGrad, nameof(inputGrad), nameof(sumGrad));
+        }
+        BackwardCore(sum, default, outputGrad, inputGrad, default, dims);
+        if (!sumGrad.IsEmpty) TensorPrimitives.Add(inputGrad, sumGrad, inputGrad);
+    }
+
+    /// <summary>AddAfterNorm forward on tensors.</summary>
+    public void Forward(ReadOnlyTensorSpan<T> input, ReadOnlyTensorSpan<T> residual, TensorSpan<T> output)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        ReadOnlySpan<T> x = Kernels<TNest, TK, T>.Dense(in input, "input", dims);
+        Forward(x, Kernels<TNest, TK, T>.DenseLike(in residual, "residual", dims), Kernels<TNest, TK, T>.DenseLike(in output, "output", dims), dims);
+    }
+
+    /// <summary>AddBeforeNorm forward on tensors.</summary>
+    public void Forward(ReadOnlyTensorSpan<T> input, ReadOnlyTensorSpan<T> residual, TensorSpan<T> output, TensorSpan<T> sum)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        ReadOnlySpan<T> x = Kernels<TNest, TK, T>.Dense(in input, "input", dims);
+        Forward(x, Kernels<TNest, TK, T>.DenseLike(in residual, "residual", dims), Kernels<TNest, TK, T>.DenseLike(in output, "output", dims),
+            Kernels<TNest, TK, T>.DenseLike(in sum, "sum", dims), dims);
+    }
+
+    /// <summary>AddAfterNorm backward on tensors.</summary>
+    public void Backward(ReadOnlyTensorSpan<T> input, ReadOnlyTensorSpan<T> residual, ReadOnlyTensorSpan<T> outputGrad, TensorSpan<T> inputGrad, TensorSpan<T> residualGrad)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        ReadOnlySpan<T> x = Kernels<TNest, TK, T>.Dense(in input, "input", dims);
+        Backward(x, Kernels<TNest, TK, T>.DenseLike(in residual, "residual", dims), Kernels<TNest, TK, T>.DenseLike(in outputGrad, "outputGrad", dims),
+            Kernels<TNest, TK, T>.DenseLike(in inputGrad, "inputGrad", dims), Kernels<TNest, TK, T>.DenseLike(in residualGrad, "residualGrad", dims), dims);
+    }
+
+    /// <summary>AddBeforeNorm backward on tensors (an empty <paramref name="sumGrad"/>: zero).</summary>
+    public void Backward(ReadOnlyTensorSpan<T> sum, ReadOnlyTensorSpan<T> outputGrad, ReadOnlyTensorSpan<T> sumGrad, TensorSpan<T> inputGrad)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        ReadOnlySpan<T> s = Kernels<TNest, TK, T>.Dense(in sum, "sum", dims);
+        ReadOnlySpan<T> sg = sumGrad.IsEmpty ? default : Kernels<TNest, TK, T>.DenseLike(in sumGrad, "sumGrad", dims);
+        Backward(s, Kernels<TNest, TK, T>.DenseLike(in outputGrad, "outputGrad", dims), sg, Kernels<TNest, TK, T>.DenseLike(in inputGrad, "inputGrad", dims), dims);
+    }
+}
