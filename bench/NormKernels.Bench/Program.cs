@@ -27,6 +27,7 @@ namespace NormKernels.Bench;
 /// <item><c>--isa</c>: prints the widest kernel path this process runs (first line, read by tests/run.sh) and details.</item>
 /// <item><c>--one-cpu</c>: runs the rest of the command line again in a process that sees one CPU
 /// (<c>taskset -c 0</c>, so the runtime starts with a CPU count of 1, as in a 1-CPU container).</item>
+/// <item><c>--fused</c>: the fused layers (activation, residual, Sizes) against the unfused sequence, their streaming limit and PyTorch.</item>
 /// <item><c>--first-calls</c>: the first calls after constructing a layer against the steady state (<see cref="FirstCalls"/>),
 /// each case in a fresh process; default cases BN training, IN, GN32 S1 NCHW and LN S4, or <c>--cases</c>.</item>
 /// </list>
@@ -66,6 +67,13 @@ public static class Program
                 Console.Error.WriteLine($"--one-cpu needs taskset (util-linux): {e.Message}");
                 return 2;
             }
+        }
+        if (Take(rest, "--fused"))
+        {
+            // The fused layers (issue 12) against the unfused sequence, their streaming limit and PyTorch; --threads and --no-torch apply.
+            string? fusedThreads = TakeValue(rest, "--threads");
+            BenchThreads.Set(fusedThreads is null ? 1 : int.Parse(fusedThreads, System.Globalization.CultureInfo.InvariantCulture));
+            return Fused.FusedBench.Run(!Take(rest, "--no-torch"), Console.Out);
         }
         string? firstCallsCase = TakeValue(rest, "--first-calls-case");
         bool firstCalls = Take(rest, "--first-calls");

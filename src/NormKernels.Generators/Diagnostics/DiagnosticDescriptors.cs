@@ -343,7 +343,7 @@ namespace NormKernels.Generators.Diagnostics
         public static readonly DiagnosticDescriptor SizesMalformed = new DiagnosticDescriptor(
             id: "NK0042",
             title: "Sizes is not a list of LETTER=value entries",
-            messageFormat: "Sizes {0} is not a list of LETTER=value entries separated by commas; expected e.g. \"C=768\" or \"H=8,W=8\"",
+            messageFormat: "Sizes {0} is not a list of LETTER=value entries separated by commas; expected for example C=768 or H=8,W=8",
             category: UsageCategory,
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,

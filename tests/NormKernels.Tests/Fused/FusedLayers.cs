@@ -90,6 +90,13 @@ namespace NormKernels.Tests.Fused;
 [Normalize(Layout = "NCHW", Axes = "N,H,W", Activation = NormActivation.Gelu, Residual = ResidualMode.AddAfterNorm, ElementType = typeof(double))] public sealed partial class FBnNchwGeluAfterD;
 [Normalize(Layout = "NTC", Axes = "C", Activation = NormActivation.GeluTanh, Residual = ResidualMode.AddBeforeNorm, ElementType = typeof(double))] public sealed partial class FLnNtcGeluTanhBeforeD;
 [Normalize(Layout = "NHWC", Axes = "H,W,C", Groups = 4, Activation = NormActivation.Silu, ElementType = typeof(double))] public sealed partial class FGnNhwcSiluD;
+// Sizes (fixed extents as constants of the nest): LayerNorm over C = 768, GroupNorm with C = 32, a channels-last BatchNorm
+// with H = W = 8 and a residual, an InstanceNorm with every dim fixed.
+[Normalize(Layout = "NTC", Axes = "C", Sizes = "C=768")] public sealed partial class FSizedLn768;
+[Normalize(Layout = "NTC", Axes = "C", Sizes = "C=768", Residual = ResidualMode.AddBeforeNorm)] public sealed partial class FSizedLn768Before;
+[Normalize(Layout = "NHWC", Axes = "H,W,C", Groups = 4, Sizes = "C=32", Activation = NormActivation.Silu)] public sealed partial class FSizedGnSilu;
+[Normalize(Layout = "NHWC", Axes = "N,H,W", Sizes = "H=8,W=8", Activation = NormActivation.Relu, Residual = ResidualMode.AddAfterNorm)] public sealed partial class FSizedBnReluAfter;
+[Normalize(Layout = "NCHW", Axes = "H,W", Sizes = "N=2,C=3,H=5,W=7")] public sealed partial class FSizedIn;
 
 public static partial class FusedCases
 {
@@ -182,5 +189,10 @@ public static partial class FusedCases
         Add<double>(new("FBnNchwGeluAfterD", "NCHW", "N,H,W", 0, false, "Gelu", "AddAfterNorm", [3, 4, 5, 6]), c => new FBnNchwGeluAfterD(c), (l, x, r, y, s, d) => ((FBnNchwGeluAfterD)l).Forward(x, r, y, d[0], d[1], d[2], d[3]), (l, x, r, dy, dx, g, d) => ((FBnNchwGeluAfterD)l).Backward(x, r, dy, dx, g, d[0], d[1], d[2], d[3]));
         Add<double>(new("FLnNtcGeluTanhBeforeD", "NTC", "C", 0, false, "GeluTanh", "AddBeforeNorm", [2, 3, 40]), c => new FLnNtcGeluTanhBeforeD(c), (l, x, r, y, s, d) => ((FLnNtcGeluTanhBeforeD)l).Forward(x, r, y, s, d[0], d[1], d[2]), (l, x, r, dy, dx, g, d) => ((FLnNtcGeluTanhBeforeD)l).Backward(x, dy, g, dx, d[0], d[1], d[2]));
         Add<double>(new("FGnNhwcSiluD", "NHWC", "H,W,C", 4, false, "Silu", "None", [2, 3, 5, 32]), c => new FGnNhwcSiluD(c), (l, x, r, y, s, d) => ((FGnNhwcSiluD)l).Forward(x, y, d[0], d[1], d[2], d[3]), (l, x, r, dy, dx, g, d) => ((FGnNhwcSiluD)l).Backward(x, dy, dx, d[0], d[1], d[2], d[3]));
+        Add<float>(new("FSizedLn768", "NTC", "C", 0, false, "None", "None", [2, 3, 768]), c => new FSizedLn768(c), (l, x, r, y, s, d) => ((FSizedLn768)l).Forward(x, y, d[0], d[1], d[2]), (l, x, r, dy, dx, g, d) => ((FSizedLn768)l).Backward(x, dy, dx, d[0], d[1], d[2]));
+        Add<float>(new("FSizedLn768Before", "NTC", "C", 0, false, "None", "AddBeforeNorm", [1, 5, 768]), c => new FSizedLn768Before(c), (l, x, r, y, s, d) => ((FSizedLn768Before)l).Forward(x, r, y, s, d[0], d[1], d[2]), (l, x, r, dy, dx, g, d) => ((FSizedLn768Before)l).Backward(x, dy, g, dx, d[0], d[1], d[2]));
+        Add<float>(new("FSizedGnSilu", "NHWC", "H,W,C", 4, false, "Silu", "None", [2, 3, 5, 32]), c => new FSizedGnSilu(c), (l, x, r, y, s, d) => ((FSizedGnSilu)l).Forward(x, y, d[0], d[1], d[2], d[3]), (l, x, r, dy, dx, g, d) => ((FSizedGnSilu)l).Backward(x, dy, dx, d[0], d[1], d[2], d[3]));
+        Add<float>(new("FSizedBnReluAfter", "NHWC", "N,H,W", 0, false, "Relu", "AddAfterNorm", [3, 8, 8, 24]), c => new FSizedBnReluAfter(c), (l, x, r, y, s, d) => ((FSizedBnReluAfter)l).Forward(x, r, y, d[0], d[1], d[2], d[3]), (l, x, r, dy, dx, g, d) => ((FSizedBnReluAfter)l).Backward(x, r, dy, dx, g, d[0], d[1], d[2], d[3]));
+        Add<float>(new("FSizedIn", "NCHW", "H,W", 0, false, "None", "None", [2, 3, 5, 7]), c => new FSizedIn(c), (l, x, r, y, s, d) => ((FSizedIn)l).Forward(x, y, d[0], d[1], d[2], d[3]), (l, x, r, dy, dx, g, d) => ((FSizedIn)l).Backward(x, dy, dx, d[0], d[1], d[2], d[3]));
     }
 }

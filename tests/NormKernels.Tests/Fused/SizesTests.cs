@@ -1,0 +1,56 @@
+namespace NormKernels.Tests.Fused;
+
+/// <summary>
+/// <c>Sizes</c> (issue 12): the fixed extents are constants of the layer; a call whose dims differ, or a constructor whose
+/// channel count differs, throws ArgumentException naming the dim before anything is written. (The sized layers' results
+/// against the float64 reference run in <see cref="FusedTests"/>, as the cases FSized*.)
+/// </summary>
+public sealed class SizesTests
+{
+    [Fact]
+    public void ADimOtherThanTheFixedOne_ThrowsNamingIt_BeforeAnyWrite()
+    {
+        var layer = new FSizedLn768(768);
+        var x = new float[2 * 3 * 512];
+        var y = Enumerable.Repeat(5f, x.Length).ToArray();
+        var ex = Assert.Throws<ArgumentException>(() => layer.Forward(x, y, 2, 3, 512));
+        Assert.Equal("c", ex.ParamName);
+        Assert.Contains("fixed at compile time", ex.Message);
+        Assert.All(y, v => Assert.Equal(5f, v));
+        Assert.Equal("c", Assert.Throws<ArgumentException>(() => FSizedLn768.StatisticCount(2, 3, 512)).ParamName);
+
+        var bn = new FSizedBnReluAfter(24);
+        var b = new float[3 * 8 * 9 * 24];
+        var by = new float[b.Length];
+        Assert.Equal("w", Assert.Throws<ArgumentException>(() => bn.Forward(b, b, by, 3, 8, 9, 24)).ParamName);
+        Assert.All(by, v => Assert.Equal(0f, v));
+
+        var fixedAll = new FSizedIn(3);
+        var z = new float[3 * 3 * 5 * 7];
+        Assert.Equal("n", Assert.Throws<ArgumentException>(() => fixedAll.Forward(z, new float[z.Length], 3, 3, 5, 7)).ParamName);
+    }
+
+    [Fact]
+    public void AConstructorChannelCountOtherThanTheFixedOne_ThrowsNamingIt()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new FSizedLn768(512));
+        Assert.Equal("channels", ex.ParamName);
+        Assert.Equal("channels", Assert.Throws<ArgumentException>(() => new FSizedGnSilu(64)).ParamName);
+        Assert.Equal(768, new FSizedLn768(768).Weight.Length);
+    }
+
+    [Fact]
+    public void TheSizedLayer_GivesTheSameBitsAsTheUnsizedOne()
+    {
+        // Constants change the loops, not the sums: the same order of additions, the same bits.
+        var random = new Random(4);
+        var x = Enumerable.Range(0, 16 * 768).Select(_ => (float)random.NextDouble() * 3 - 1).ToArray();
+        var sized = new FSizedLn768(768);
+        var plain = new LnNtc(768);
+        var a = new float[x.Length];
+        var b = new float[x.Length];
+        sized.Forward(x, a, 1, 16, 768);
+        plain.Forward(x, b, 1, 16, 768);
+        Assert.Equal(b, a);
+    }
+}
