@@ -214,8 +214,7 @@ internal static partial class Emitter
         }
     }
 
-    /// <summary>The forward of a residual layer (ResidualMode): its own signature and tensor overload; no static kernels (the
-    /// residual is the layer's, as its Backward's residual gradient is).</summary>
+    /// <summary>The forward of a residual layer (ResidualMode): its own signature, tensor overload and static kernels.</summary>
     private static void EmitResidualForward(SourceWriter w, Context ctx)
     {
         var spec = ctx.Spec;
@@ -243,6 +242,23 @@ internal static partial class Emitter
         w.Line("/// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (" + ctx.KeptText + ").</summary>");
         w.Line("public static int StatisticCount(" + ctx.DimParams + ") => " + KernelsType + ".StatisticCount(" + dims + ");");
         w.Line();
+
+        // The static kernels on caller-owned buffers, with the residual (and the sum) as the instance forms take them.
+        bool after = ctx.Plan.Epilogue.AddsAfter;
+        string spans = ro + " input, " + ro + " residual, " + span + " output" + (after ? "" : ", " + span + " sum");
+        string spanArgs = "input, residual, output, " + (after ? "default" : "sum");
+        string weights = ro + " weight, " + ro + " bias";
+        string slots = ctx.Slots(ctx.Outputs.Select(o => o.Parameter).ToArray());
+        w.Line("/// <summary>Training forward on caller-owned buffers: " + (after ? "output = act(norm(input) + residual)" : "sum = input + residual, output = act(norm(sum))") +
+               " with batch statistics (" + ctx.Plan.Kind.StatisticsText + ", one per statistic, see StatisticCount) written. Weight and bias: " + ctx.ParamShapeText + ". Returns the path that ran.</summary>");
+        EmitStatic(w, ctx, "ForwardTraining", spans, spanArgs, weights + ", " + ctx.OutputParams(span) + ", " + ctx.T + " epsilon", "weight, bias, " + slots + ", epsilon",
+            runtimeName: "ForwardResidualTraining");
+        if (ctx.Plan.BatchReduced)
+        {
+            w.Line("/// <summary>Inference forward on caller-owned buffers with given statistics, the epilogue as ForwardTraining. Returns the path that ran.</summary>");
+            EmitStatic(w, ctx, "ForwardInference", spans, spanArgs, weights + ", " + ro + " mean, " + ro + " variance, " + ctx.T + " epsilon",
+                "weight, bias, mean, variance, epsilon", runtimeName: "ForwardResidualInference");
+        }
     }
 
     /// <summary>The backward of a residual layer (ResidualMode).</summary>
@@ -275,6 +291,23 @@ internal static partial class Emitter
                    " inputGrad) => _layer.Backward(sum, outputGrad, sumGrad, inputGrad);");
         }
         w.Line();
+
+        bool after = ctx.Plan.Epilogue.AddsAfter;
+        string spans = after ? ro + " input, " + ro + " residual, " + ro + " outputGrad, " + span + " inputGrad, " + span + " residualGrad"
+                             : ro + " sum, " + ro + " outputGrad, " + ro + " sumGrad, " + span + " inputGrad";
+        string spanArgs = after ? "input, residual, outputGrad, inputGrad, residualGrad, default" : "sum, default, outputGrad, inputGrad, default, sumGrad";
+        string gradOut = span + " weightGrad, " + span + " biasGrad";
+        string weights = ro + " weight, " + ro + " bias, ";
+        w.Line("/// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote and the same epsilon. Writes inputGrad" +
+               (after ? " and residualGrad" : " (plus sumGrad when not empty)") + ", ADDS into weightGrad and biasGrad (" + ctx.ParamShapeText + "). Returns the path that ran.</summary>");
+        EmitStatic(w, ctx, "BackwardTraining", spans, spanArgs, weights + ctx.OutputParams(ro) + ", " + ctx.T + " epsilon, " + gradOut,
+            "weight, bias, " + ctx.Slots(ctx.Outputs.Select(o => o.Parameter).ToArray()) + ", epsilon, false, weightGrad, biasGrad", runtimeName: "BackwardResidual");
+        if (ctx.Plan.BatchReduced)
+        {
+            w.Line("/// <summary>Backward of ForwardInference (statistics held constant). ADDS into weightGrad and biasGrad. Returns the path that ran.</summary>");
+            EmitStatic(w, ctx, "BackwardInference", spans, spanArgs, weights + ro + " runningMean, " + ro + " runningVar, " + ctx.T + " epsilon, " + gradOut,
+                "weight, bias, runningMean, runningVar, epsilon, true, weightGrad, biasGrad", runtimeName: "BackwardResidual");
+        }
     }
 
     /// <summary>The activation applied to <paramref name=\"z\"/>, as the summaries write it.</summary>

@@ -51,7 +51,7 @@ public interface ILayerNest<TSelf, T> : INest<T> where TSelf : struct, ILayerNes
 /// path given (<c>KernelPath.None</c>: the widest that fits), which the generated <c>...OnPath</c> hooks use.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public abstract class Kernels<TNest, TK, T>
+public abstract partial class Kernels<TNest, TK, T>
     where TNest : struct, ILayerNest<TNest, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Generated layers derive a nested class from this one to name it briefly; it has no instances.</summary>

@@ -387,6 +387,66 @@ public sealed class FusedTests
     }
 
     [Fact]
+    public void ResidualLayers_StaticKernels_MatchTheFloat64Reference()
+    {
+        // AddAfterNorm (BatchNorm NHWC + ReLU): training forward, inference forward, training backward on caller-owned buffers.
+        var s = FusedCases.All["FBnNhwcReluAfter"].Spec;
+        var data = new Data<float>(s, 19);
+        int n = s.Length, c = s.Channels;
+        var y = new float[n];
+        var mean = new float[c];
+        var variance = new float[c];
+        Assert.Equal(KernelPath.Vector512 >= Isa.Select(c) ? Isa.Select(c) : KernelPath.Vector512,
+            FBnNhwcReluAfter.ForwardTraining(data.X, data.R, y, 2, 3, 5, 20, data.Gamma, data.Beta, mean, variance, 1e-5f));
+        double[] x = D(data.X), r = D(data.R), gamma = D(data.Gamma), beta = D(data.Beta);
+        var f = FusedReference.Forward(s, x, r, gamma, beta, Eps);
+        Close(f.Y, y, 1, "y");
+        Close(f.Mean, mean, 1, "mean");
+        Close(f.Var, variance, 1, "variance");
+        var yi = new float[n];
+        FBnNhwcReluAfter.ForwardInference(data.X, data.R, yi, 2, 3, 5, 20, data.Gamma, data.Beta, mean, variance, 1e-5f);
+        Close(FusedReference.Forward(s, x, r, gamma, beta, Eps, D(mean), D(variance)).Y, yi, 1, "y (inference)");
+        var dx = new float[n];
+        var dr = new float[n];
+        var wg = new float[c];
+        var bg = new float[c];
+        FBnNhwcReluAfter.BackwardTraining(data.X, data.R, data.Dy, dx, dr, 2, 3, 5, 20, data.Gamma, data.Beta, mean, variance, 1e-5f, wg, bg);
+        var (rdx, rdr, rdg, rdb) = FusedReference.Backward(s, x, r, D(data.Dy), gamma, beta, Eps, f, constantStatistics: false);
+        Close(rdx, dx, 10 * Math.Max(1, MaxAbs(rdx)), "dx");
+        Close(rdr, dr, 10 * Math.Max(1, MaxAbs(rdr)), "residualGrad");
+        Close(rdg, wg, 10 * Math.Max(1, MaxAbs(rdg)) * Math.Sqrt(n), "weightGrad");
+        Close(rdb, bg, 10 * Math.Max(1, MaxAbs(rdb)) * Math.Sqrt(n), "biasGrad");
+
+        // AddBeforeNorm (LayerNorm + GELU): the sum written, then its backward with a sum gradient.
+        var ls = FusedCases.All["FLnNtcGeluBefore"].Spec;
+        var ld = new Data<float>(ls, 20);
+        int ln = ls.Length, lc = ls.Channels;
+        var ly = new float[ln];
+        var sum = new float[ln];
+        var lmean = new float[6];
+        var lvar = new float[6];
+        FLnNtcGeluBefore.ForwardTraining(ld.X, ld.R, ly, sum, 2, 3, 40, ld.Gamma, ld.Beta, lmean, lvar, 1e-5f);
+        for (int i = 0; i < ln; i++) Assert.Equal(ld.X[i] + ld.R[i], sum[i]);
+        var lf = FusedReference.Forward(ls, D(sum), null, D(ld.Gamma), D(ld.Beta), Eps);
+        Close(lf.Y, ly, 1, "y");
+        var ldx = new float[ln];
+        var lwg = new float[lc];
+        var lbg = new float[lc];
+        var sumGrad = ld.R.Select(v => v * 0.25f).ToArray();
+        FLnNtcGeluBefore.BackwardTraining(sum, ld.Dy, sumGrad, ldx, 2, 3, 40, ld.Gamma, ld.Beta, lmean, lvar, 1e-5f, lwg, lbg);
+        var (ldxRef, _, ldgRef, _) = FusedReference.Backward(ls, D(sum), null, D(ld.Dy), D(ld.Gamma), D(ld.Beta), Eps, lf, constantStatistics: false);
+        for (int i = 0; i < ln; i++) ldxRef[i] += sumGrad[i];
+        Close(ldxRef, ldx, 10 * Math.Max(1, MaxAbs(ldxRef)), "dx");
+        Close(ldgRef, lwg, 10 * Math.Max(1, MaxAbs(ldgRef)) * Math.Sqrt(ln), "weightGrad");
+        // A residual of the wrong length: refused before the sum or the output is written.
+        var untouched = Enumerable.Repeat(3f, ln).ToArray();
+        var ex = Assert.Throws<ArgumentException>(() =>
+            FLnNtcGeluBefore.ForwardTraining(ld.X, ld.R.AsSpan(1), untouched, untouched.AsSpan().ToArray(), 2, 3, 40, ld.Gamma, ld.Beta, lmean, lvar, 1e-5f));
+        Assert.Equal("residual", ex.ParamName);
+        Assert.All(untouched, v => Assert.Equal(3f, v));
+    }
+
+    [Fact]
     public void ActivationLayers_KeepTheStaticKernels_WithTheBiasInTheirBackward()
     {
         // The static kernels of an activation layer: ForwardTraining, then BackwardTraining (which takes the bias) against the instance.
