@@ -167,13 +167,14 @@ public sealed class StubTests
     }
 
     [Theory]
-    [InlineData("[Normalize(Axes = \"N,H,W\")]\npublic sealed partial class {|NK0026:Weight|};")]                          // named like a member
-    [InlineData("[Normalize(Axes = \"N,H,W\", Momentum = {|NK0016:2.0|})]\npublic sealed partial class Norm { public Norm(int c, float e, float m) { } }")] // the stub's constructor would collide
-    [InlineData("[Normalize(Axes = \"N,H,W\", Momentum = {|NK0016:2.0|})]\npublic sealed class {|NK0001:Norm|} { }")]        // cannot be extended
-    public async Task NoStub_WhereItWouldCollide_OrCannotBeAdded(string markup)
+    [InlineData("NK0026", "[Normalize(Axes = \"N,H,W\")]\npublic sealed partial class {|NK0026:Weight|};")]                          // named like a member
+    [InlineData("NK0016", "[Normalize(Axes = \"N,H,W\", Momentum = {|NK0016:2.0|})]\npublic sealed partial class Norm { public Norm(int c, float e, float m) { } }")] // the stub's constructor would collide
+    [InlineData("NK0001|NK0016", "[Normalize(Axes = \"N,H,W\", Momentum = {|NK0016:2.0|})]\npublic sealed class {|NK0001:Norm|} { }")]        // cannot be extended
+    public async Task NoStub_WhereItWouldCollide_OrCannotBeAdded(string ids, string markup)
     {
         var build = new BuildTest { TestCode = "using NormKernels;\n" + markup, RunAnalyzers = false };
         await build.RunAsync();
+        Assert.Equal(ids.Split('|'), build.Reported.Select(d => d.Id).Order(StringComparer.Ordinal));
         Assert.Empty(build.Generated);
     }
 
