@@ -14,25 +14,12 @@ public sealed class AnalyzerTests
 {
     private const string HelpBase = "https://github.com/normkernels/normkernels/blob/main/docs/diagnostics.md#";
 
-    /// <summary>Checks that the analyzer reports exactly the marked diagnostics, and returns them.</summary>
-    private static async Task<ImmutableArray<Diagnostic>> VerifyAsync(string markup, bool compilerErrorsExpected = false)
-    {
-        var (source, expected) = CompilationHelper.ParseMarkup(markup);
-        var compilation = CompilationHelper.Create(source);
-        SyntaxTree tree = compilation.SyntaxTrees.Single();
-
-        // The sources are valid C#, so a location test is about the analyzer and not about error recovery.
-        var compilerErrors = CompilationHelper.CompilerErrors(compilation);
-        if (compilerErrorsExpected) Assert.NotEmpty(compilerErrors);
-        else Assert.Empty(compilerErrors);
-
-        var actual = await CompilationHelper.DiagnoseAsync(compilation, new NormalizeGenerator());
-        Assert.Equal(
-            expected.OrderBy(e => e.Span.Start).ThenBy(e => e.Id, StringComparer.Ordinal)
-                .Select(e => CompilationHelper.Describe(e.Id, tree, e.Span)),
-            actual.Select(d => CompilationHelper.Describe(d.Id, d.Location.SourceTree!, d.Location.SourceSpan)));
-        return actual;
-    }
+    /// <summary>
+    /// Checks, through the Roslyn testing framework, that NormalizeGenerator reports exactly the marked diagnostics and that
+    /// the build has no compiler error but the marked ones, generated code included; returns the NK diagnostics.
+    /// </summary>
+    private static async Task<ImmutableArray<Diagnostic>> VerifyAsync(string markup) =>
+        (await BuildTest.RunAsync(markup, typeof(NormalizeGenerator))).Reported;
 
     private static string Message(Diagnostic diagnostic) => diagnostic.GetMessage(CultureInfo.InvariantCulture);
 
@@ -143,16 +130,10 @@ public sealed class AnalyzerTests
         var diagnostics = await VerifyAsync("""
             using NormKernels;
 
-            [Normalize(Axes = "N,H,W")]
+            [{|CS0592:Normalize|}(Axes = "N,H,W")]
             public partial struct Value;
-            """, compilerErrorsExpected: true);
+            """);
         Assert.Empty(diagnostics);
-        Assert.Contains(CompilationHelper.CompilerErrors(CompilationHelper.Create("""
-            using NormKernels;
-
-            [Normalize(Axes = "N,H,W")]
-            public partial struct Value;
-            """)), d => d.Id == "CS0592");
     }
 
     [Fact]
@@ -462,36 +443,32 @@ public sealed class AnalyzerTests
         Assert.Equal(2, diagnostics.Length);
 
         // Without the pragma the first one is reported too: the test above is not vacuous.
-        var (source, _) = CompilationHelper.ParseMarkup("""
+        var unsuppressed = await VerifyAsync("""
             using NormKernels;
 
-            [Normalize(Layout = "NCHW", Axes = "N,Q")]
+            [Normalize(Layout = "NCHW", Axes = {|NK0007:"N,Q"|})]
             public sealed partial class Suppressed;
             """);
-        var unsuppressed = await CompilationHelper.DiagnoseAsync(CompilationHelper.Create(source), new NormalizeGenerator());
         Assert.Equal("NK0007", unsuppressed.Single().Id);
     }
 
+    /// <summary>An attribute the compiler rejects gets the compiler's errors (marked) and no NK diagnostic.</summary>
     [Theory]
-    [InlineData("[Normalize(Axes = \"N,Q\", Groups = System.Environment.ProcessorCount)]")]   // not a constant
-    [InlineData("[Normalize(Axes = \"N,Q\", Groups = \"two\")]")]                             // wrong type
-    [InlineData("[Normalize(Axes = \"N,Q\", Size = 5)]")]                                     // no such property
-    [InlineData("[Normalize(Axes = \"N,Q\", Axes = \"N\")]")]                                 // written twice
-    [InlineData("[Normalize(\"N,Q\")]")]                                                      // positional
-    [InlineData("[Normalize(Axes = \"N,Q\"]")]                                                // syntax error
-    [InlineData("[Normalize(Axes = \"N,Q\", )]")]                                             // syntax error
+    [InlineData("[Normalize(Axes = \"N,Q\", Groups = {|CS0182:System.Environment.ProcessorCount|})]")]   // not a constant
+    [InlineData("[Normalize(Axes = \"N,Q\", Groups = {|CS0029:\"two\"|})]")]                             // wrong type
+    [InlineData("[Normalize(Axes = \"N,Q\", {|CS0246:Size|} = 5)]")]                                     // no such property
+    [InlineData("[Normalize(Axes = \"N,Q\", {|CS0643:Axes = \"N\"|})]")]                                 // written twice
+    [InlineData("[{|CS1729:Normalize(\"N,Q\")|}]")]                                                      // positional
+    [InlineData("[Normalize(Axes = \"N,Q\"{|CS1026:]|}")]                                                // syntax error
+    [InlineData("[{|CS1729:Normalize(Axes = \"N,Q\", {|CS1016:|}{|CS1525:)|}|}]")]                            // syntax error
     public async Task MalformedAttribute_IsLeftToTheCompiler(string attribute)
     {
-        var (source, _) = CompilationHelper.ParseMarkup($$"""
+        var diagnostics = await VerifyAsync($$"""
             using NormKernels;
 
             {{attribute}}
             public sealed partial class Layer;
             """);
-        var compilation = CompilationHelper.Create(source);
-        Assert.NotEmpty(CompilationHelper.CompilerErrors(compilation));
-
-        var diagnostics = await CompilationHelper.DiagnoseAsync(compilation, new NormalizeGenerator());
         Assert.Empty(diagnostics);
     }
 
@@ -670,11 +647,8 @@ public sealed class AnalyzerTests
     }
 
     /// <summary>The NK diagnostics (analyzers and generators) and the compiler errors of an example, generated code included.</summary>
-    private static async Task<(ImmutableArray<Diagnostic> Nk, ImmutableArray<Diagnostic> Errors)> CompileAsDocumentedAsync(string example)
-    {
-        FullRun run = await CompilationHelper.RunAllAsync("using System;\nusing NormKernels;\n" + example);
-        return (run.Nk, run.Errors);
-    }
+    private static Task<(ImmutableArray<Diagnostic> Nk, ImmutableArray<Diagnostic> Errors)> CompileAsDocumentedAsync(string example) =>
+        GeneratorHelper.BuildAsync("using System;\nusing NormKernels;\n" + example);
 
     public static TheoryData<string> DocumentedUsageIds()
     {

@@ -1,12 +1,12 @@
 using System.Globalization;
-using Microsoft.CodeAnalysis;
 
 namespace NormKernels.Generators.Tests;
 
 /// <summary>
 /// Declarations that once generated code that did not compile, or generated nothing and said nothing (issue 9's fuzzing),
 /// and their neighbours: each one now either generates code that compiles, or gets exactly one NK diagnostic and no
-/// compiler error from generated code. Both generators (and any shipped analyzer) run, as in a build.
+/// compiler error from generated code. Both generators (and any shipped analyzer) run, as in a build (<see cref="BuildTest"/>:
+/// the sources mark every diagnostic expected, <c>{|NK0026:Weight|}</c>).
 /// </summary>
 public sealed class DeclarationEdgeTests
 {
@@ -16,26 +16,32 @@ public sealed class DeclarationEdgeTests
     /// <summary>Generates one file per layer and compiles with no error and no NK diagnostic.</summary>
     private static async Task AssertCompiles(string source, int layers = 1)
     {
-        FullRun run = await CompilationHelper.RunAllAsync("using NormKernels;\n" + source);
-        Assert.True(run.Nk.IsEmpty && run.Errors.IsEmpty, string.Join("\n", run.Nk.Concat(run.Errors)));
-        Assert.Equal(layers, run.Generated.Length);
+        BuildTest build = await BuildTest.RunAsync("using NormKernels;\n" + source);
+        Assert.Equal(layers, build.Generated.Length);
     }
 
     /// <summary>
-    /// Exactly one NK diagnostic, <paramref name="id"/>, covering <paramref name="at"/>; no compiler error but
-    /// <paramref name="compilerError"/>; nothing generated but a stub. The same with analyzers off, as the generators report.
+    /// Exactly one NK diagnostic, the one marked in <paramref name="markup"/>, and no compiler error; nothing generated but a
+    /// stub. The same with analyzers off, as the generators report. Returns the diagnostic's id.
     /// </summary>
-    private static async Task AssertOneDiagnostic(string source, string id, string at, string? compilerError = null)
+    private static async Task<string> AssertOneDiagnostic(string markup)
     {
+        string id = "";
         foreach (bool analyzers in new[] { true, false })
         {
-            FullRun run = await CompilationHelper.RunAllAsync(analyzers, "using NormKernels;\n" + source);
-            Diagnostic single = Assert.Single(run.Nk);
-            Assert.Equal(id, single.Id);
-            Assert.Equal(at, single.Location.SourceTree!.GetText().ToString(single.Location.SourceSpan));
-            Assert.Equal(compilerError == null ? Array.Empty<string>() : new[] { compilerError }, run.Errors.Select(e => e.Id));
-            Assert.All(run.Generated, tree => Assert.Contains("(" + id + "); see the build output.", tree.GetText().ToString(), StringComparison.Ordinal));
+            var build = new BuildTest { TestCode = "using NormKernels;\n" + markup, RunAnalyzers = analyzers };
+            await build.RunAsync();
+            id = Assert.Single(build.Reported).Id;
+            Assert.All(build.Generated, tree => Assert.Contains("(" + id + "); see the build output.", tree.GetText().ToString(), StringComparison.Ordinal));
         }
+        return id;
+    }
+
+    /// <summary><paramref name="attribute"/> (<see cref="Bn"/> or <see cref="Lrn"/>) with its name marked as <paramref name="id"/>.</summary>
+    private static string MarkName(string attribute, string id)
+    {
+        int end = attribute.IndexOfAny(new[] { '(', ']' });
+        return "[{|" + id + ":" + attribute[1..end] + "|}" + attribute[end..];
     }
 
     [Theory]
@@ -75,7 +81,7 @@ public sealed class DeclarationEdgeTests
     [InlineData(Lrn, "Weight")]   // one list for both attributes
     public async Task LayerNamedLikeAGeneratedMember_IsNK0026(string attribute, string name)
     {
-        await AssertOneDiagnostic(attribute + "\npublic sealed partial class " + name + ";", "NK0026", name);
+        await AssertOneDiagnostic(attribute + "\npublic sealed partial class {|NK0026:" + name + "|};");
     }
 
     [Theory]
@@ -114,24 +120,24 @@ public sealed class DeclarationEdgeTests
     }
 
     [Theory]
-    [InlineData("public sealed partial class nint;", "nint")]
-    [InlineData("public sealed partial class var;", "var")]
-    [InlineData("public sealed partial class nuint;", "nuint")]
-    [InlineData("public sealed partial class nameof;", "nameof")]
-    public async Task LayerNamedLikeAKeywordTheGeneratedCodeUses_IsNK0027(string declaration, string name)
+    [InlineData("public sealed partial class {|NK0027:nint|};")]
+    [InlineData("public sealed partial class {|NK0027:var|};")]
+    [InlineData("public sealed partial class {|NK0027:nuint|};")]
+    [InlineData("public sealed partial class {|NK0027:nameof|};")]
+    public async Task LayerNamedLikeAKeywordTheGeneratedCodeUses_IsNK0027(string declaration)
     {
-        await AssertOneDiagnostic(Bn + "\n" + declaration, "NK0027", name);
-        await AssertOneDiagnostic(Lrn + "\n" + declaration, "NK0027", name);
+        await AssertOneDiagnostic(Bn + "\n" + declaration);
+        await AssertOneDiagnostic(Lrn + "\n" + declaration);
     }
 
     [Theory]
-    [InlineData("public sealed class nint {{ }}\n{0}\npublic sealed partial class Norm;")]                                  // sibling
-    [InlineData("public partial class var {{ {0} public sealed partial class Norm; }}")]                                  // container
-    [InlineData("public partial class Outer<nint> {{ {0} public sealed partial class Norm; }}")]                          // type parameter
-    [InlineData("namespace Inner {{ {0} public sealed partial class Norm; }}\npublic sealed class nameof {{ }}")]         // outer namespace
+    [InlineData("public sealed class nint { }\n{0}\npublic sealed partial class {|NK0027:Norm|};")]                                  // sibling
+    [InlineData("public partial class var { {0} public sealed partial class {|NK0027:Norm|}; }")]                                  // container
+    [InlineData("public partial class Outer<nint> { {0} public sealed partial class {|NK0027:Norm|}; }")]                          // type parameter
+    [InlineData("namespace Inner { {0} public sealed partial class {|NK0027:Norm|}; }\npublic sealed class nameof { }")]         // outer namespace
     public async Task TypeInScopeNamedLikeAKeyword_IsNK0027(string template)
     {
-        await AssertOneDiagnostic(string.Format(CultureInfo.InvariantCulture, template, Bn), "NK0027", "Norm");
+        await AssertOneDiagnostic(template.Replace("{0}", Bn, StringComparison.Ordinal));
     }
 
     [Theory]
@@ -140,30 +146,29 @@ public sealed class DeclarationEdgeTests
     [InlineData(Lrn, "(int channels, float epsilon = 1e-5f)")]
     public async Task PrimaryConstructor_IsNK0028(string attribute, string parameters)
     {
-        await AssertOneDiagnostic(attribute + "\npublic sealed partial class Norm" + parameters + ";", "NK0028", parameters);
+        await AssertOneDiagnostic(attribute + "\npublic sealed partial class Norm{|NK0028:" + parameters + "|};");
     }
 
     [Fact]
     public async Task BothAttributes_IsOneNK0030()
     {
-        await AssertOneDiagnostic(Bn + "\n" + Lrn + "\npublic sealed partial class Norm;", "NK0030", "LocalResponseNormalize");
+        await AssertOneDiagnostic(Bn + "\n" + MarkName(Lrn, "NK0030") + "\npublic sealed partial class Norm;");
         // ... also when the class has another mistake [Normalize]'s parser reports: NK0030 is not repeated, nothing is generated.
-        FullRun run = await CompilationHelper.RunAllAsync("using NormKernels;\n" + Bn + "\n" + Lrn + "\npublic sealed partial class Weight;");
-        Assert.Equal(new[] { "NK0026", "NK0030" }, run.Nk.Select(d => d.Id).Order(StringComparer.Ordinal));
-        Assert.Empty(run.Generated);
+        BuildTest build = await BuildTest.RunAsync("using NormKernels;\n" + Bn + "\n" + MarkName(Lrn, "NK0030") + "\npublic sealed partial class {|NK0026:Weight|};");
+        Assert.Empty(build.Generated);
     }
 
     [Theory]
-    [InlineData(Bn, "public Norm(int channels, float epsilon, float momentum) { }", "Norm")]
-    [InlineData("[Normalize(Layout = \"NTC\", Axes = \"C\", ElementType = typeof(double))]", "public Norm(int channels, double epsilon) { }", "Norm")]
-    [InlineData("[Normalize(Layout = \"NT\", Axes = \"T\", Affine = AffineMode.None)]", "public Norm(float epsilon) { }", "Norm")]
-    [InlineData(Lrn, "public Norm() { }", "Norm")]
-    [InlineData(Bn, "public float[] Weight = new float[1];", "Weight")]
-    [InlineData(Bn, "private int CheckShape;", "CheckShape")]
-    [InlineData(Lrn, "public void Forward() { }", "Forward")]
-    public async Task MemberTheGeneratorAdds_IsNK0029(string attribute, string member, string at)
+    [InlineData(Bn, "public {|NK0029:Norm|}(int channels, float epsilon, float momentum) { }")]
+    [InlineData("[Normalize(Layout = \"NTC\", Axes = \"C\", ElementType = typeof(double))]", "public {|NK0029:Norm|}(int channels, double epsilon) { }")]
+    [InlineData("[Normalize(Layout = \"NT\", Axes = \"T\", Affine = AffineMode.None)]", "public {|NK0029:Norm|}(float epsilon) { }")]
+    [InlineData(Lrn, "public {|NK0029:Norm|}() { }")]
+    [InlineData(Bn, "public float[] {|NK0029:Weight|} = new float[1];")]
+    [InlineData(Bn, "private int {|NK0029:CheckShape|};")]
+    [InlineData(Lrn, "public void {|NK0029:Forward|}() { }")]
+    public async Task MemberTheGeneratorAdds_IsNK0029(string attribute, string member)
     {
-        await AssertOneDiagnostic(attribute + "\npublic sealed partial class Norm { " + member + " }", "NK0029", at);
+        await AssertOneDiagnostic(attribute + "\npublic sealed partial class Norm { " + member + " }");
     }
 
     [Theory]
@@ -199,14 +204,14 @@ public sealed class DeclarationEdgeTests
     }
 
     [Theory]
-    [InlineData("public sealed partial record Norm;", "Norm")]
-    [InlineData("public static partial class Norm;", "Norm")]
-    [InlineData("public sealed partial class Norm<T>;", "Norm")]
-    [InlineData("file sealed partial class Norm;", "Norm")]
-    public async Task UnsupportedClass_IsNK0019(string declaration, string at)
+    [InlineData("public sealed partial record {|NK0019:Norm|};")]
+    [InlineData("public static partial class {|NK0019:Norm|};")]
+    [InlineData("public sealed partial class {|NK0019:Norm|}<T>;")]
+    [InlineData("file sealed partial class {|NK0019:Norm|};")]
+    public async Task UnsupportedClass_IsNK0019(string declaration)
     {
-        await AssertOneDiagnostic(Bn + "\n" + declaration, "NK0019", at);
-        await AssertOneDiagnostic(Lrn + "\n" + declaration, "NK0019", at);
+        await AssertOneDiagnostic(Bn + "\n" + declaration);
+        await AssertOneDiagnostic(Lrn + "\n" + declaration);
     }
 
     [Theory]
@@ -217,9 +222,8 @@ public sealed class DeclarationEdgeTests
     {
         foreach (string attribute in new[] { Bn, Lrn })
         {
-            FullRun run = await CompilationHelper.RunAllAsync("using NormKernels;\n" + attribute + "\n" + declaration);
-            Assert.Empty(run.Nk);
-            Assert.Equal(new[] { "CS0592" }, run.Errors.Select(e => e.Id));
+            BuildTest build = await BuildTest.RunAsync("using NormKernels;\n" + MarkName(attribute, "CS0592") + "\n" + declaration);
+            Assert.Empty(build.Reported);
         }
     }
 
@@ -239,19 +243,18 @@ public sealed class DeclarationEdgeTests
     [InlineData(Lrn)]
     public async Task AttributeOnTwoPartialDeclarations_IsTheCompilersCS0579Only(string attribute)
     {
-        FullRun run = await CompilationHelper.RunAllAsync(
-            "using NormKernels;\n" + attribute + "\npublic sealed partial class Norm;\n" + attribute + "\npublic sealed partial class Norm { }");
-        Assert.Empty(run.Nk);
-        Assert.Equal(new[] { "CS0579" }, run.Errors.Select(e => e.Id));
+        BuildTest build = await BuildTest.RunAsync(
+            "using NormKernels;\n" + attribute + "\npublic sealed partial class Norm;\n" + MarkName(attribute, "CS0579") + "\npublic sealed partial class Norm { }");
+        Assert.Empty(build.Reported);
     }
 
     /// <summary>Groups on a BatchNorm is one mistake: NK0010, without an NK0018 about running statistics sized by the groups.</summary>
     [Theory]
-    [InlineData("[Normalize(Layout = \"NCHW\", Axes = \"N,H,W\", Groups = 4)]", "NK0010", "4")]
-    [InlineData("[Normalize(Layout = \"NHWC\", Axes = \"N,H,W\", Groups = 32)]", "NK0010", "32")]
-    [InlineData("[Normalize(Layout = \"NCHW\", Axes = \"N,H,W\", Groups = 0)]", "NK0009", "0")]
-    public async Task GroupsOnBatchNorm_IsOneDiagnostic(string attribute, string id, string at)
+    [InlineData("NK0010", "[Normalize(Layout = \"NCHW\", Axes = \"N,H,W\", Groups = {|NK0010:4|})]")]
+    [InlineData("NK0010", "[Normalize(Layout = \"NHWC\", Axes = \"N,H,W\", Groups = {|NK0010:32|})]")]
+    [InlineData("NK0009", "[Normalize(Layout = \"NCHW\", Axes = \"N,H,W\", Groups = {|NK0009:0|})]")]
+    public async Task GroupsOnBatchNorm_IsOneDiagnostic(string id, string attribute)
     {
-        await AssertOneDiagnostic(attribute + "\npublic sealed partial class Norm;", id, at);
+        Assert.Equal(id, await AssertOneDiagnostic(attribute + "\npublic sealed partial class Norm;"));
     }
 }

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace NormKernels.Generators.Tests;
 
@@ -107,9 +106,9 @@ public sealed class GeneratorFuzzTests
     /// <summary>One compilation for the batch: each declaration in its own file and namespace, so diagnostics map back to it.</summary>
     private static async Task<List<Outcome>> CheckAsync(List<FuzzDeclaration> batch)
     {
-        var trees = batch.Select(d => CSharpSyntaxTree.ParseText(d.Source, CompilationHelper.ParseOptions, path: d.FileName)).ToList();
+        var trees = batch.Select(d => CSharpSyntaxTree.ParseText(d.Source, TestReferences.ParseOptions, path: d.FileName)).ToList();
         var options = new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable);
-        CSharpCompilation input = CSharpCompilation.Create("Fuzz", trees, CompilationHelper.MetadataReferences, options);
+        CSharpCompilation input = CSharpCompilation.Create("Fuzz", trees, TestReferences.MetadataReferences, options);
 
         // What the compiler says about each declaration on its own (no generator).
         var ownErrors = input.GetDiagnostics()
@@ -118,23 +117,12 @@ public sealed class GeneratorFuzzTests
 
         GeneratorDriver driver = CSharpGeneratorDriver.Create(
             new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator() },
-            parseOptions: CompilationHelper.ParseOptions);
+            parseOptions: TestReferences.ParseOptions);
         driver = driver.RunGeneratorsAndUpdateCompilation(input, out _, out ImmutableArray<Diagnostic> generatorDiagnostics);
         var generatedTrees = driver.GetRunResult().GeneratedTrees;
 
         // The generators report their own diagnostics; any analyzer the generator assembly ships reads the declarations only.
-        ImmutableArray<Diagnostic> analyzed = ImmutableArray<Diagnostic>.Empty;
-        var analyzerExceptions = new List<Exception>();
-        if (!CompilationHelper.ShippedAnalyzers.IsEmpty)
-        {
-            var withAnalyzers = input.WithAnalyzers(CompilationHelper.ShippedAnalyzers, new CompilationWithAnalyzersOptions(
-                new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty),
-                onAnalyzerException: (e, _, _) => { lock (analyzerExceptions) analyzerExceptions.Add(e); },
-                concurrentAnalysis: true, logAnalyzerExecutionTime: false));
-            analyzed = await withAnalyzers.GetAnalyzerDiagnosticsAsync();
-        }
-        Assert.Empty(analyzerExceptions);
-        Assert.DoesNotContain(analyzed, d => d.Id == "AD0001");
+        ImmutableArray<Diagnostic> analyzed = await GeneratorHelper.AnalyzerDiagnosticsAsync(input);
 
         // Compiling generated code is the slow part: a declaration whose generated files and declaration read the same as one
         // already compiled, up to its own names and finite floating-point literals, compiles the same way and is not compiled again.
@@ -153,7 +141,7 @@ public sealed class GeneratorFuzzTests
         {
             var compileTrees = toCompile.Select(d => trees[batch.IndexOf(d)])
                 .Concat(generatedTrees.Where(t => toCompile.Any(d => t.FilePath.Contains(d.Marker, StringComparison.Ordinal))));
-            var compiled = CSharpCompilation.Create("FuzzCompiled", compileTrees, CompilationHelper.MetadataReferences, options);
+            var compiled = CSharpCompilation.Create("FuzzCompiled", compileTrees, TestReferences.MetadataReferences, options);
             compiledErrors.AddRange(compiled.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
             foreach (FuzzDeclaration declaration in toCompile)
             {

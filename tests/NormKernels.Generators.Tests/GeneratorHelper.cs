@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace NormKernels.Generators.Tests;
 
@@ -19,12 +20,14 @@ internal sealed record GeneratorRun(GeneratorDriver Driver, Compilation Output, 
 
 /// <summary>
 /// Runs <see cref="NormalizeGenerator"/> through <see cref="CSharpGeneratorDriver"/> and compiles its output as strictly as
-/// the compiler allows: warning level 9999, nullable enabled, documentation comments diagnosed.
+/// the compiler allows: warning level 9999, nullable enabled, documentation comments diagnosed. For the tests that look at
+/// the driver's results (generated text, tracked steps) or compile and run the generated layers; tests of what a build
+/// reports use <see cref="BuildTest"/>.
 /// </summary>
 internal static class GeneratorHelper
 {
     /// <summary>C# 12 (what the pinned Roslyn 4.8 knows) with documentation comments parsed and diagnosed (CS1591 and friends).</summary>
-    public static readonly CSharpParseOptions ParseOptions = CompilationHelper.ParseOptions.WithDocumentationMode(DocumentationMode.Diagnose);
+    public static readonly CSharpParseOptions ParseOptions = TestReferences.ParseOptions.WithDocumentationMode(DocumentationMode.Diagnose);
 
     /// <summary>Every warning the compiler has, nullable analysis on; no unsafe code (the generated kernels use Unsafe/MemoryMarshal only).</summary>
     public static readonly CSharpCompilationOptions StrictOptions = new(
@@ -38,7 +41,7 @@ internal static class GeneratorHelper
         CSharpCompilation.Create(
             "NormKernelsGeneratorTest",
             sources.Select((source, i) => CSharpSyntaxTree.ParseText(source, ParseOptions, path: "Layer" + i.ToString(CultureInfo.InvariantCulture) + ".cs")),
-            CompilationHelper.MetadataReferences,
+            TestReferences.MetadataReferences,
             StrictOptions);
 
     /// <summary>A driver for one NormalizeGenerator, optionally recording every incremental step.</summary>
@@ -47,6 +50,12 @@ internal static class GeneratorHelper
             new[] { new NormalizeGenerator().AsSourceGenerator() },
             parseOptions: ParseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
+
+    /// <summary>A driver for both generators, as a build runs them.</summary>
+    public static GeneratorDriver CreateDriverForBoth() =>
+        CSharpGeneratorDriver.Create(
+            new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator() },
+            parseOptions: ParseOptions);
 
     public static GeneratorRun Run(Compilation compilation, GeneratorDriver? driver = null)
     {
@@ -69,6 +78,41 @@ internal static class GeneratorHelper
     }
 
     public static GeneratorRun Run(params string[] sources) => Run(Compile(sources));
+
+    /// <summary>Every DiagnosticAnalyzer the generator assembly ships (none today: the generators report their own diagnostics).</summary>
+    public static ImmutableArray<DiagnosticAnalyzer> ShippedAnalyzers { get; } = typeof(NormalizeGenerator).Assembly.GetTypes()
+        .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t))
+        .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
+        .ToImmutableArray();
+
+    /// <summary>What <see cref="ShippedAnalyzers"/> report on <paramref name="compilation"/>, failing on any analyzer exception.</summary>
+    public static async Task<ImmutableArray<Diagnostic>> AnalyzerDiagnosticsAsync(Compilation compilation)
+    {
+        if (ShippedAnalyzers.IsEmpty) return ImmutableArray<Diagnostic>.Empty;
+        var exceptions = new List<Exception>();
+        var options = new CompilationWithAnalyzersOptions(new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty),
+            onAnalyzerException: (exception, _, _) => { lock (exceptions) exceptions.Add(exception); },
+            concurrentAnalysis: true, logAnalyzerExecutionTime: false);
+        var diagnostics = await compilation.WithAnalyzers(ShippedAnalyzers, options).GetAnalyzerDiagnosticsAsync();
+        Assert.Empty(exceptions);
+        Assert.DoesNotContain(diagnostics, d => d.Id == "AD0001");
+        return diagnostics;
+    }
+
+    /// <summary>
+    /// A build of <paramref name="sources"/> with both generators and every shipped analyzer, for sources whose diagnostics'
+    /// places a test does not know (the examples of docs/diagnostics.md): the NK diagnostics (suppressed ones left out) and
+    /// the compiler errors, generated code included.
+    /// </summary>
+    public static async Task<(ImmutableArray<Diagnostic> Nk, ImmutableArray<Diagnostic> Errors)> BuildAsync(params string[] sources)
+    {
+        GeneratorRun run = Run(Compile(sources), CreateDriverForBoth());
+        var nk = run.GeneratorDiagnostics.Concat(await AnalyzerDiagnosticsAsync(run.Output))
+            .Where(d => d.Id.StartsWith("NK", StringComparison.Ordinal) && !d.IsSuppressed);
+        var errors = run.Output.GetDiagnostics().Concat(run.GeneratorDiagnostics)
+            .Where(d => d.Severity == DiagnosticSeverity.Error && !d.Id.StartsWith("NK", StringComparison.Ordinal));
+        return (nk.ToImmutableArray(), errors.ToImmutableArray());
+    }
 
     /// <summary>Fails with the diagnostics and the numbered text of every file they are in.</summary>
     public static void AssertNoDiagnostics(Compilation compilation, IEnumerable<Diagnostic> diagnostics, string what)

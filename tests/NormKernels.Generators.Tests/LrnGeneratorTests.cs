@@ -154,18 +154,8 @@ public sealed class LrnGeneratorTests
 /// <summary>The diagnostics of [LocalResponseNormalize], which LocalResponseNormalizeGenerator reports itself: every id with the exact span it is reported at (markup as in AnalyzerTests).</summary>
 public sealed class LrnAnalyzerTests
 {
-    private static async Task<ImmutableArray<Diagnostic>> VerifyAsync(string markup)
-    {
-        var (source, expected) = CompilationHelper.ParseMarkup(markup);
-        var compilation = CompilationHelper.Create(source);
-        SyntaxTree tree = compilation.SyntaxTrees.Single();
-        Assert.Empty(CompilationHelper.CompilerErrors(compilation));
-        var actual = await CompilationHelper.DiagnoseAsync(compilation, new LocalResponseNormalizeGenerator());
-        Assert.Equal(
-            expected.OrderBy(e => e.Span.Start).ThenBy(e => e.Id, StringComparer.Ordinal).Select(e => CompilationHelper.Describe(e.Id, tree, e.Span)),
-            actual.Select(d => CompilationHelper.Describe(d.Id, d.Location.SourceTree!, d.Location.SourceSpan)));
-        return actual;
-    }
+    private static async Task<ImmutableArray<Diagnostic>> VerifyAsync(string markup) =>
+        (await BuildTest.RunAsync(markup, typeof(LocalResponseNormalizeGenerator))).Reported;
 
     private static string Layer(string arguments) => $$"""
         using NormKernels;
@@ -257,10 +247,10 @@ public sealed class LrnAnalyzerTests
         var blocks = section.Split("```csharp\n").Skip(1).Select(b => b[..b.IndexOf("```", StringComparison.Ordinal)]).ToList();
         Assert.Equal(2, blocks.Count);
 
-        var wrong = await CompilationHelper.DiagnoseAsync(CompilationHelper.Create("using NormKernels;\n" + blocks[0]), new LocalResponseNormalizeGenerator());
-        Assert.Equal(new[] { id }, wrong.Select(d => d.Id).Distinct());
-        var corrected = CompilationHelper.Create("using NormKernels;\n" + blocks[1]);
-        Assert.Empty(CompilationHelper.CompilerErrors(corrected));
-        Assert.Empty(await CompilationHelper.DiagnoseAsync(corrected, new LocalResponseNormalizeGenerator()));
+        var wrong = await GeneratorHelper.BuildAsync("using NormKernels;\n" + blocks[0]);
+        Assert.Equal(new[] { id }, wrong.Nk.Select(d => d.Id).Distinct());
+        var corrected = await GeneratorHelper.BuildAsync("using NormKernels;\n" + blocks[1]);
+        Assert.Empty(corrected.Errors);
+        Assert.Empty(corrected.Nk);
     }
 }

@@ -1,9 +1,7 @@
-using System.Collections.Immutable;
-using System.Globalization;
 using System.Reflection;
 using System.Runtime.Loader;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Testing;
 
 namespace NormKernels.Generators.Tests;
 
@@ -53,49 +51,54 @@ public sealed class StubTests
         }
         """;
 
-    /// <summary>Every diagnostic of a run: the NK ones, and every compiler error and warning (generated code included).</summary>
-    private static async Task<List<string>> AllDiagnostics(bool analyzers, string source)
-    {
-        FullRun run = await CompilationHelper.RunAllAsync(analyzers, "using NormKernels;\n" + source);
-        return run.Nk.OrderBy(d => d.Location.SourceSpan.Start).Concat(run.Warnings).Concat(run.Errors)
-            .Select(d => d.Id + " " + (d.Location.SourceTree is { } tree ? tree.GetText().ToString(d.Location.SourceSpan) : d.GetMessage(CultureInfo.InvariantCulture)))
-            .ToList();
-    }
-
-    [Theory]
-    [InlineData("[Normalize(Axes = \"N,H,W\", Momentum = 2.0)]", "NK0016 2.0")]                                 // a value out of range
-    [InlineData("[Normalize(Axes = \"N,H,W\", Groups = 4)]", "NK0010 4")]                                       // Groups on a BatchNorm
-    [InlineData("[Normalize(Axes = \"N,H,W\", Epsilon = -1, ElementType = typeof(int))]", "NK0015 -1|NK0021 typeof(int)")] // two mistakes, two errors
-    [InlineData("[Normalize(Layout = \"NCHW\", Axes = \"N,H,Q\")]", "NK0007 \"N,H,Q\"")]                        // a letter not in the layout
-    [InlineData("[Normalize(Layout = \"NcHW\", Axes = \"N,H,W\")]", "NK0003 \"NcHW\"")]                        // a lower-case letter
-    public async Task InvalidNormalize_WithUseSites_IsItsNkErrorsOnly(string attribute, string expected)
+    /// <summary>
+    /// Builds <paramref name="markup"/> with analyzers on and off: the marked NK diagnostics, and not one compiler error or
+    /// warning besides (generated code included).
+    /// </summary>
+    private static async Task AssertOnlyTheMarkedDiagnostics(string markup)
     {
         foreach (bool analyzers in new[] { true, false })
         {
-            Assert.Equal(expected.Split('|'), await AllDiagnostics(analyzers, attribute + "\npublic sealed partial class Norm;\n" + BatchNormUses));
+            await new BuildTest { TestCode = "using NormKernels;\n" + markup, RunAnalyzers = analyzers, CompilerDiagnostics = CompilerDiagnostics.Warnings }
+                .RunAsync();
         }
     }
 
     [Theory]
-    [InlineData("[LocalResponseNormalize(Size = 0)]", "NK0023 0")]
-    [InlineData("[LocalResponseNormalize(Layout = \"NHW\")]", "NK0022 \"NHW\"")]   // C is added back where the user most likely meant it
-    [InlineData("[LocalResponseNormalize(Alpha = double.NaN, K = -1)]", "NK0024 double.NaN|NK0025 -1")]
-    public async Task InvalidLrn_WithUseSites_IsItsNkDiagnosticsOnly(string attribute, string expected)
+    [InlineData("[Normalize(Axes = \"N,H,W\", Momentum = {|NK0016:2.0|})]")]                                 // a value out of range
+    [InlineData("[Normalize(Axes = \"N,H,W\", Groups = {|NK0010:4|})]")]                                       // Groups on a BatchNorm
+    [InlineData("[Normalize(Axes = \"N,H,W\", Epsilon = {|NK0015:-1|}, ElementType = {|NK0021:typeof(int)|})]")] // two mistakes, two errors
+    [InlineData("[Normalize(Layout = \"NCHW\", Axes = {|NK0007:\"N,H,Q\"|})]")]                               // a letter not in the layout
+    [InlineData("[Normalize(Layout = {|NK0003:\"NcHW\"|}, Axes = \"N,H,W\")]")]                               // a lower-case letter
+    public async Task InvalidNormalize_WithUseSites_IsItsNkErrorsOnly(string attribute)
     {
-        foreach (bool analyzers in new[] { true, false })
-        {
-            Assert.Equal(expected.Split('|'), await AllDiagnostics(analyzers, attribute + "\npublic sealed partial class Lrn;\n" + LrnUses));
-        }
+        await AssertOnlyTheMarkedDiagnostics(attribute + "\npublic sealed partial class Norm;\n" + BatchNormUses);
+    }
+
+    [Theory]
+    [InlineData("[LocalResponseNormalize(Size = {|NK0023:0|})]")]
+    [InlineData("[LocalResponseNormalize(Layout = {|NK0022:\"NHW\"|})]")]   // C is added back where the user most likely meant it
+    [InlineData("[LocalResponseNormalize(Alpha = {|NK0024:double.NaN|}, K = {|NK0025:-1|})]")]
+    public async Task InvalidLrn_WithUseSites_IsItsNkDiagnosticsOnly(string attribute)
+    {
+        await AssertOnlyTheMarkedDiagnostics(attribute + "\npublic sealed partial class Lrn;\n" + LrnUses);
     }
 
     [Fact]
     public async Task WithoutTheStub_TheUseSitesWouldCascade()
     {
-        // The same uses against a class the generator cannot extend (not partial): the NK error, then the compiler's cascade.
-        var diagnostics = await AllDiagnostics(false, "[Normalize(Axes = \"N,H,W\")]\npublic sealed class Norm { }\n" + BatchNormUses);
-        Assert.Equal("NK0001 Norm", diagnostics[0]);
-        Assert.Contains(diagnostics, d => d.StartsWith("CS1729 ", StringComparison.Ordinal));
-        Assert.Contains(diagnostics, d => d.StartsWith("CS1061 ", StringComparison.Ordinal));
+        // The same uses against a class the generator cannot extend (not partial): the NK error, then the compiler's cascade
+        // (left out of the comparison with the markup, and looked for in the build's output).
+        var build = new BuildTest
+        {
+            TestCode = "using NormKernels;\n[Normalize(Axes = \"N,H,W\")]\npublic sealed class {|NK0001:Norm|} { }\n" + BatchNormUses,
+            RunAnalyzers = false,
+            CompilerDiagnostics = CompilerDiagnostics.None,
+        };
+        await build.RunAsync();
+        var errors = build.Output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.Id).ToList();
+        Assert.Contains("CS1729", errors);
+        Assert.Contains("CS1061", errors);
     }
 
     /// <summary>The public surface of a type: its interfaces and each visible member's signature, sorted.</summary>
@@ -164,15 +167,15 @@ public sealed class StubTests
     }
 
     [Theory]
-    [InlineData("[Normalize(Axes = \"N,H,W\")]\npublic sealed partial class Weight;", "NK0026")]                          // named like a member
-    [InlineData("[Normalize(Axes = \"N,H,W\", Momentum = 2.0)]\npublic sealed partial class Norm { public Norm(int c, float e, float m) { } }", "NK0016")] // the stub's constructor would collide
-    [InlineData("[Normalize(Axes = \"N,H,W\", Momentum = 2.0)]\npublic sealed class Norm { }", "NK0001|NK0016")]        // cannot be extended
-    public async Task NoStub_WhereItWouldCollide_OrCannotBeAdded(string source, string ids)
+    [InlineData("NK0026", "[Normalize(Axes = \"N,H,W\")]\npublic sealed partial class {|NK0026:Weight|};")]                          // named like a member
+    [InlineData("NK0016", "[Normalize(Axes = \"N,H,W\", Momentum = {|NK0016:2.0|})]\npublic sealed partial class Norm { public Norm(int c, float e, float m) { } }")] // the stub's constructor would collide
+    [InlineData("NK0001|NK0016", "[Normalize(Axes = \"N,H,W\", Momentum = {|NK0016:2.0|})]\npublic sealed class {|NK0001:Norm|} { }")]        // cannot be extended
+    public async Task NoStub_WhereItWouldCollide_OrCannotBeAdded(string ids, string markup)
     {
-        FullRun run = await CompilationHelper.RunAllAsync(false, "using NormKernels;\n" + source);
-        Assert.Equal(ids.Split('|'), run.Nk.Select(d => d.Id).Order(StringComparer.Ordinal));
-        Assert.Empty(run.Errors);
-        Assert.Empty(run.Generated);
+        var build = new BuildTest { TestCode = "using NormKernels;\n" + markup, RunAnalyzers = false };
+        await build.RunAsync();
+        Assert.Equal(ids.Split('|'), build.Reported.Select(d => d.Id).Order(StringComparer.Ordinal));
+        Assert.Empty(build.Generated);
     }
 
     [Fact]

@@ -68,19 +68,19 @@ public sealed partial class ConsumerTests(PackageFixture package)
         """;
 
     [Fact]
-    public void Fresh_project_builds_against_the_package_and_its_BatchNorm_matches_float64()
+    public async Task Fresh_project_builds_against_the_package_and_its_BatchNorm_matches_float64()
     {
         package.RequirePackage();
         Assert.False(IsInside(package.WorkRoot, package.RepoRoot), $"{package.WorkRoot} is inside the repository");
         string dir = package.CreateConsumer("BnApp", Program);
 
-        var build = Dotnet.Run(dir, PackageFixture.ChildTimeout, "build", "-c", "Release", "--disable-build-servers");
+        var build = await Dotnet.RunAsync(dir, PackageFixture.ChildTimeout, "build", "-c", "Release", "--disable-build-servers");
         Assert.True(build.ExitCode == 0, "the consumer did not build:\n" + build);
         Assert.False(WarningOrError().IsMatch(build.Output), "the consumer built with warnings:\n" + build);
         string restored = Path.Combine(package.WorkRoot, "packages", "normkernels", package.Version.ToLowerInvariant());
         Assert.True(Directory.Exists(restored), $"NormKernels {package.Version} was not restored into {restored}:\n{build}");
 
-        var run = Dotnet.Run(dir, PackageFixture.ChildTimeout, "run", "-c", "Release", "--no-build");
+        var run = await Dotnet.RunAsync(dir, PackageFixture.ChildTimeout, "run", "-c", "Release", "--no-build");
         Assert.True(run.ExitCode == 0, "the consumer failed:\n" + run);
         var printed = Parse(run.Output);
         string context = "\n" + run;
@@ -147,7 +147,7 @@ public sealed partial class ConsumerTests(PackageFixture package)
     }
 
     [Fact]
-    public void Fresh_project_with_an_axis_not_in_the_layout_fails_to_build_with_NK0007()
+    public async Task Fresh_project_with_an_axis_not_in_the_layout_fails_to_build_with_NK0007()
     {
         package.RequirePackage();
         string dir = package.CreateConsumer("BrokenApp", """
@@ -162,7 +162,7 @@ public sealed partial class ConsumerTests(PackageFixture package)
         // The generator reports its own diagnostics: the same one error with analyzers off.
         foreach (string analyzers in new[] { "true", "false" })
         {
-            var build = Dotnet.Run(dir, PackageFixture.ChildTimeout, "build", "-c", "Release", "--disable-build-servers", "-p:RunAnalyzers=" + analyzers);
+            var build = await Dotnet.RunAsync(dir, PackageFixture.ChildTimeout, "build", "-c", "Release", "--disable-build-servers", "-p:RunAnalyzers=" + analyzers);
             Assert.True(build.ExitCode != 0, "the build succeeded despite Axes = \"N,Q\":\n" + build);
             Assert.True(build.Output.Contains("error NK0007", StringComparison.Ordinal), "no NK0007 error:\n" + build);
             Assert.True(build.Output.Contains("Program.cs(5,", StringComparison.Ordinal), "NK0007 is not reported on the attribute's line:\n" + build);

@@ -16,12 +16,12 @@ public sealed partial class DocumentationTests(PackageFixture package)
     private const double Tolerance = 1e-5;
 
     [Fact]
-    public void README_quickstart_builds_as_one_file_runs_and_prints_the_float64_results()
+    public async Task README_quickstart_builds_as_one_file_runs_and_prints_the_float64_results()
     {
         package.RequirePackage();
         string readme = File.ReadAllText(Path.Combine(package.RepoRoot, "README.md"));
         string program = CodeBlockAfter(readme, "<!-- quickstart", "README.md");
-        var run = BuildAndRun("QuickstartApp", program);
+        var run = await BuildAndRunAsync("QuickstartApp", program);
         string context = "\n" + run;
 
         // The BatchNorm: NHWC, 2 x 4 x 4 x 64, x[i] = i % 7 - 3; channel 0 reduces over n, h, w.
@@ -52,12 +52,12 @@ public sealed partial class DocumentationTests(PackageFixture package)
     }
 
     [Fact]
-    public void PACKAGE_md_code_builds_as_one_file_and_runs()
+    public async Task PACKAGE_md_code_builds_as_one_file_and_runs()
     {
         package.RequirePackage();
         string readme = File.ReadAllText(Path.Combine(package.RepoRoot, "src", "NormKernels", "PACKAGE.md"));
         string program = CodeBlockAfter(readme, "# NormKernels", "PACKAGE.md");
-        var run = BuildAndRun("PackageReadmeApp", program);
+        var run = await BuildAndRunAsync("PackageReadmeApp", program);
         string last = run.Output.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
         Assert.True(Enum.TryParse<KernelPathName>(last, out _), "PACKAGE.md's program did not print a LastPath:\n" + run);
     }
@@ -65,13 +65,13 @@ public sealed partial class DocumentationTests(PackageFixture package)
     /// <summary>Names of NormKernels.KernelPath (this project references no repository code).</summary>
     private enum KernelPathName { Scalar, Vector128, Vector256, Vector512 }
 
-    private ChildResult BuildAndRun(string name, string program)
+    private async Task<ChildResult> BuildAndRunAsync(string name, string program)
     {
         string dir = package.CreateConsumer(name, program);
-        var build = Dotnet.Run(dir, PackageFixture.ChildTimeout, "build", "-c", "Release", "--disable-build-servers");
+        var build = await Dotnet.RunAsync(dir, PackageFixture.ChildTimeout, "build", "-c", "Release", "--disable-build-servers");
         Assert.True(build.ExitCode == 0, $"{name} (the documentation's code as Program.cs) did not build:\n{build}\n--- Program.cs ---\n{program}");
         Assert.False(WarningOrError().IsMatch(build.Output), $"{name} built with warnings:\n{build}");
-        var run = Dotnet.Run(dir, PackageFixture.ChildTimeout, "run", "-c", "Release", "--no-build");
+        var run = await Dotnet.RunAsync(dir, PackageFixture.ChildTimeout, "run", "-c", "Release", "--no-build");
         Assert.True(run.ExitCode == 0, $"{name} failed:\n{run}");
         return run;
     }

@@ -3,8 +3,8 @@ using System.Globalization;
 namespace NormKernels.Package.Tests;
 
 /// <summary>
-/// Packs src/NormKernels once for every test of the "package" collection, into a feed folder in a
-/// fresh temporary directory outside the repository, and deletes that directory afterwards.
+/// Packs src/NormKernels once for every test of the "package" collection (<see cref="InitializeAsync"/>), into a feed
+/// folder in a fresh temporary directory outside the repository, and deletes that directory afterwards.
 /// </summary>
 /// <remarks>
 /// A stale package can never be used: the version is unique to this run (0.1.0-e2e&lt;UTC time&gt;&lt;pid&gt;),
@@ -14,7 +14,7 @@ namespace NormKernels.Package.Tests;
 /// both projects from the repository's sources into an artifacts folder inside the temporary
 /// directory (<c>--artifacts-path</c>), so it neither reuses nor touches the repository's bin/ and obj/.
 /// </remarks>
-public sealed class PackageFixture : IDisposable
+public sealed class PackageFixture : IAsyncLifetime
 {
     public static readonly TimeSpan ChildTimeout = TimeSpan.FromMinutes(5);
 
@@ -26,16 +26,19 @@ public sealed class PackageFixture : IDisposable
         Version = "0.1.0-e2e" + stamp;
         WorkRoot = Path.Combine(Path.GetTempPath(), "normkernels-e2e-" + stamp + "-" + Guid.NewGuid().ToString("N")[..8]);
         Feed = Path.Combine(WorkRoot, "feed");
-        Directory.CreateDirectory(Feed);
+        PackagePath = Path.Combine(Feed, $"NormKernels.{Version}.nupkg");
+    }
 
-        Pack = Dotnet.Run(RepoRoot, ChildTimeout,
+    public async ValueTask InitializeAsync()
+    {
+        Directory.CreateDirectory(Feed);
+        Pack = await Dotnet.RunAsync(RepoRoot, ChildTimeout,
             "pack", Path.Combine("src", "NormKernels", "NormKernels.csproj"),
             "-c", "Release",
             "-o", Feed,
             "--artifacts-path", Path.Combine(WorkRoot, "artifacts"),
             "--property:PackageVersion=" + Version,
             "--disable-build-servers");
-        PackagePath = Path.Combine(Feed, $"NormKernels.{Version}.nupkg");
 
         // Consumers live beside the feed. Their nuget.config adds the feed to the machine's sources
         // (no <clear/>: anything else they need comes from wherever this machine gets packages), and
@@ -57,7 +60,7 @@ public sealed class PackageFixture : IDisposable
     public string Feed { get; }
     public string Version { get; }
     public string PackagePath { get; }
-    public ChildResult Pack { get; }
+    public ChildResult Pack { get; private set; } = null!;
 
     /// <summary>Fails the calling test with the pack's output unless the package was made.</summary>
     public void RequirePackage()
@@ -90,11 +93,12 @@ public sealed class PackageFixture : IDisposable
         return dir;
     }
 
-    public void Dispose()
+    public ValueTask DisposeAsync()
     {
         try { Directory.Delete(WorkRoot, recursive: true); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
+        return ValueTask.CompletedTask;
     }
 
     private static string FindRepoRoot()
