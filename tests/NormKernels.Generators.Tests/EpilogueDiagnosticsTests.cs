@@ -16,18 +16,8 @@ public sealed class EpilogueDiagnosticsTests
         public sealed partial class Layer;
         """;
 
-    private static async Task<IReadOnlyList<Diagnostic>> VerifyAsync(string markup)
-    {
-        var (source, expected) = CompilationHelper.ParseMarkup(markup);
-        var compilation = CompilationHelper.Create(source);
-        SyntaxTree tree = compilation.SyntaxTrees.Single();
-        Assert.Empty(CompilationHelper.CompilerErrors(compilation));
-        var actual = await CompilationHelper.DiagnoseAsync(compilation, new NormalizeGenerator());
-        Assert.Equal(
-            expected.OrderBy(e => e.Span.Start).Select(e => CompilationHelper.Describe(e.Id, tree, e.Span)),
-            actual.Select(d => CompilationHelper.Describe(d.Id, d.Location.SourceTree!, d.Location.SourceSpan)));
-        return actual;
-    }
+    private static async Task<IReadOnlyList<Diagnostic>> VerifyAsync(string markup) =>
+        (await BuildTest.RunAsync(markup, typeof(NormalizeGenerator))).Reported;
 
     [Theory]
     [InlineData("Layout = \"NCHW\", Axes = \"N,H,W\", Activation = NormActivation.Relu, Residual = ResidualMode.AddAfterNorm")]
