@@ -60,7 +60,7 @@ internal sealed record EpilogueModel(string Activation, string RuntimeType, stri
 
     /// <summary>The layer's kind type: the plain <paramref name="baseType"/>, or <c>Fused&lt;base, activation, residual&gt;</c>.</summary>
     public string KindType(string runtime, string baseType) => IsNone ? baseType
-        : runtime + ".Fused<" + baseType + ", " + runtime + "." + RuntimeType + ", " + runtime + "." + (AddsAfter ? "AddAfterNorm" : "NoResidual") + ">";
+        : runtime + ".Fused<" + baseType + ", " + runtime + "." + RuntimeType + ", " + runtime + "." + (AddsAfter ? "AddAfterNorm" : AddsBefore ? "AddBeforeNorm" : "NoResidual") + ">";
 
     /// <summary>The epilogue as the class remarks state it.</summary>
     public string Text => IsNone ? "" : (AddsBefore ? "sum = input + residual written first, the norm over the sum; " : "") +

@@ -24,6 +24,9 @@ public interface INormKind
     /// <summary>The apply adds the residual (at the nest's byte offset from the input) before the activation.</summary>
     static virtual bool AddsResidual => false;
 
+    /// <summary>The residual is added before the norm: block plans write each block's sum, then normalize it (<see cref="BeforeAdd"/>).</summary>
+    static virtual bool AddsBefore => false;
+
     /// <summary>The activation applied to each output vector (the identity for the plain kinds).</summary>
     static virtual TV Activate<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => z;
 
@@ -135,6 +138,14 @@ public interface INest<T> where T : unmanaged
         where TK : struct, INormKind where TW : struct, IStores where TS : struct, ISimd<TV, T> where TV : struct;
 }
 
+/// <summary>
+/// The residual added before the norm, fused into a block plan's units (<see cref="INormKind.AddsBefore"/>): each unit writes its
+/// block's <c>sum = x + residual</c> (<see cref="BlockLength"/> contiguous elements) and normalizes the sum. The residual and the
+/// sum are at byte offsets from the input; the caller keeps the three pinned. Default: off.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly record struct BeforeAdd(bool On, nint Residual, nint Sum, nint BlockLength);
+
 /// <summary>What a forward driver call computes.</summary>
 internal enum ForwardMode
 {
@@ -167,17 +178,17 @@ public static class Forward<TNest, TK, T>
     /// <paramref name="stat0"/>, <paramref name="stat1"/>; <paramref name="meanResidual"/>, when given, gets
     /// <c>mean - (T)mean</c>.</summary>
     public static KernelPath Training(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) =>
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual, BeforeAdd before = default) =>
         AdvSimd.IsSupported
-            ? Training<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual)
-            : Training<X86Vector128Ops>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+            ? Training<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual, before)
+            : Training<X86Vector128Ops>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual, before);
 
     /// <summary>Inference forward with given statistics; <paramref name="meanResidual"/>, when given, is added to the mean.</summary>
     public static KernelPath Inference(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual) =>
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual, BeforeAdd before = default) =>
         AdvSimd.IsSupported
-            ? Inference<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual)
-            : Inference<X86Vector128Ops>(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual);
+            ? Inference<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual, before)
+            : Inference<X86Vector128Ops>(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual, before);
 
     /// <summary>A shard's mergeable statistics: per statistic the count, the mean and M2 (the sum of squared deviations),
     /// in double, computed as the training forward computes its statistics; nothing else is written.</summary>
@@ -193,7 +204,7 @@ public static class Forward<TNest, TK, T>
     {
         count.Fill(nest.Count);
         // The double outputs travel as spans of the element type (same bytes) and are written as double.
-        var run = new Run(nest, input, default, default, default, MemoryMarshal.Cast<double, T>(mean), MemoryMarshal.Cast<double, T>(m2), T.Zero, null, ForwardMode.Moments);
+        var run = new Run(nest, input, default, default, default, MemoryMarshal.Cast<double, T>(mean), MemoryMarshal.Cast<double, T>(m2), T.Zero, null, ForwardMode.Moments, default);
         return run.Go<TOps>(path);
     }
 
@@ -242,30 +253,30 @@ public static class Forward<TNest, TK, T>
         }
     }
 
-    /// <summary><see cref="Training(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, T, T[])"/>
+    /// <summary><see cref="Training(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, T, T[], BeforeAdd)"/>
     /// with the 128-bit path's operations given (tests run the ARM64 logic on x86 this way).</summary>
     public static KernelPath Training<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) where TOps : struct, IVector128Ops
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual, BeforeAdd before = default) where TOps : struct, IVector128Ops
     {
-        var run = new Run(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual, ForwardMode.Training);
+        var run = new Run(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual, ForwardMode.Training, before);
         return run.Go<TOps>(path);
     }
 
-    /// <summary><see cref="Inference(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, T[])"/>
+    /// <summary><see cref="Inference(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, T[], BeforeAdd)"/>
     /// with the 128-bit path's operations given.</summary>
     public static KernelPath Inference<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual) where TOps : struct, IVector128Ops
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual, BeforeAdd before = default) where TOps : struct, IVector128Ops
     {
         // The running statistics are only read; the parallel runner pins writable spans.
         Span<T> m = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(mean), mean.Length);
         Span<T> v = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(variance), variance.Length);
-        var run = new Run(nest, input, output, gamma, beta, m, v, epsilon, meanResidual, ForwardMode.Inference);
+        var run = new Run(nest, input, output, gamma, beta, m, v, epsilon, meanResidual, ForwardMode.Inference, before);
         return run.Go<TOps>(path);
     }
 
     /// <summary>One call's arguments, carried to the path-specialized driver.</summary>
     private readonly ref struct Run(TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual, ForwardMode mode)
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual, ForwardMode mode, BeforeAdd before)
     {
         private readonly ReadOnlySpan<T> _input = input, _gamma = gamma, _beta = beta;
         private readonly Span<T> _output = output, _stat0 = stat0, _stat1 = stat1;
@@ -312,7 +323,7 @@ public static class Forward<TNest, TK, T>
                     }
                     else
                     {
-                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode);
+                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, before);
                         ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
                     }
                 }
@@ -552,8 +563,8 @@ public static class Forward<TNest, TK, T>
     }
 
     /// <summary>One block: statistics (training) or the given statistics, coefficients, apply.</summary>
-    private readonly struct BlockUnit<TS, TV, TW>(TNest nest, Layout layout, T epsilon, double[][] doubles, T[][] elements, T[]? meanResidual, ForwardMode mode)
-        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    private readonly struct BlockUnit<TS, TV, TW>(TNest nest, Layout layout, T epsilon, double[][] doubles, T[][] elements, T[]? meanResidual, ForwardMode mode,
+        BeforeAdd before) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -562,6 +573,13 @@ public static class Forward<TNest, TK, T>
             T[] e = elements[worker];
             nest.Block(unit, out nint xo, out nint so, out nint po);
             ref T xb = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S0), xo);
+            if (TK.AddsBefore && before.On)
+            {
+                // The residual added before the norm: this block's sum written (while it stays in cache), then normalized.
+                ref T sb = ref Unsafe.AddByteOffset(ref xb, before.Sum);
+                Runs<TS, TV, T>.Add(ref xb, ref Unsafe.AddByteOffset(ref xb, before.Residual), ref sb, before.BlockLength);
+                xb = ref sb;
+            }
             ref T yb = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S1), xo);
             ref T gamma = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po);
             ref T beta = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po);

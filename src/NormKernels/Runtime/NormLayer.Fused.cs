@@ -24,11 +24,11 @@ public sealed partial class NormLayer<TNest, TK, T>
         // The apply reads the residual at a fixed byte offset from the input: both stay pinned for the call.
         fixed (T* x = input)
         fixed (T* r = residual)
-            ForwardCore(input, output, dims, (nint)((byte*)r - (byte*)x));
+            ForwardCore(input, output, dims, (nint)((byte*)r - (byte*)x), default);
     }
 
     /// <summary>AddBeforeNorm: <c>sum = input + residual; output = act(norm(sum))</c>.</summary>
-    public void Forward(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, Span<T> output, Span<T> sum, ReadOnlySpan<int> dims)
+    public unsafe void Forward(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, Span<T> output, Span<T> sum, ReadOnlySpan<int> dims)
     {
         var shape = Shape;
         shape.Shape(dims, input.Length, output.Length);
@@ -41,9 +41,47 @@ public sealed partial class NormLayer<TNest, TK, T>
         Checks.NoPartialOverlap(residual, output, nameof(output), nameof(residual));
         Checks.NoPartialOverlap(sum, output, nameof(output), nameof(sum));
         if (Training) Kernels<TNest, TK, T>.MoreThanOneValue(dims);
-        // Everything the norm checks is checked: the sum is written, then normalized (output may be the sum itself).
+        // Everything the norm checks is checked. Plans whose blocks are contiguous runs of the tensor (LayerNorm, RMSNorm,
+        // InstanceNorm and GroupNorm NCHW, per-sample norms channels-last) write each block's sum in its unit and normalize it
+        // while it is in cache; the others (BatchNorm) write the sum in a pass of its own, then normalize it.
+        TNest nest = TNest.Create(dims);
+        nint blockLength = ContiguousBlock(nest, input.Length);
+        if (TK.AddsBefore && blockLength > 0)
+        {
+            fixed (T* x = input)
+            fixed (T* r = residual)
+            fixed (T* s = sum)
+                ForwardCore(input, output, dims, 0, new BeforeAdd(true, (nint)((byte*)r - (byte*)x), (nint)((byte*)s - (byte*)x), blockLength));
+            return;
+        }
         TensorPrimitives.Add(input, residual, sum);
-        ForwardCore(sum, output, dims, 0);
+        ForwardCore(sum, output, dims, 0, default);
+    }
+
+    /// <summary>The elements of a block when the plan's blocks are consecutive runs of the tensor (block b at b times that), else 0.</summary>
+    private static nint ContiguousBlock(TNest nest, int length)
+    {
+        int blocks = nest.BlockCount;
+        if (blocks < 1 || length % blocks != 0) return 0;
+        nint size = length / blocks;
+        if (blocks == 1) return size;
+        nest.Block(1, out nint second, out _, out _);
+        nest.Block(blocks - 1, out nint last, out _, out _);
+        return second == size && last == (blocks - 1) * size ? size : 0;
+    }
+
+    /// <summary>The fingerprint of the sum the units write: x + r at the sampled positions, rounded once.</summary>
+    private unsafe void FingerprintOfSum(ReadOnlySpan<T> input, nint residual)
+    {
+        fixed (T* x = input)
+        {
+            T* r = (T*)((byte*)x + residual);
+            for (int i = 0; i < Fingerprint.Count; i++)
+            {
+                int at = Fingerprint.Position(i, input.Length);
+                _fingerprint[i] = x[at] + r[at];
+            }
+        }
     }
 
     /// <summary>Backward of AddAfterNorm: inputGrad through the norm, residualGrad = outputGrad * act'(norm(input) + residual).</summary>

@@ -99,12 +99,12 @@ public sealed partial class NormLayer<TNest, TK, T>
 
     /// <summary>Forward: training (batch statistics, saved for Backward; running statistics updated) or inference.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims) => ForwardCore(input, output, dims, 0);
+    public void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims) => ForwardCore(input, output, dims, 0, default);
 
     /// <summary>The forward of every form; <paramref name="residual"/>: the residual's byte offset from the input, for kinds that
     /// add it in the apply (the caller keeps both pinned).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ForwardCore(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual)
+    private void ForwardCore(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual, BeforeAdd before)
     {
         var shape = Shape;
         shape.Shape(dims, input.Length, output.Length);
@@ -118,7 +118,7 @@ public sealed partial class NormLayer<TNest, TK, T>
             try
             {
                 TNest nest = NestFor(dims, residual);
-                LastPath = Forward<TNest, TK, T>.Inference(Kernels<TNest, TK, T>.Choose(nest, false), nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null);
+                LastPath = Forward<TNest, TK, T>.Inference(Kernels<TNest, TK, T>.Choose(nest, false), nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null, before);
             }
             finally
             {
@@ -139,7 +139,7 @@ public sealed partial class NormLayer<TNest, TK, T>
             {
                 TNest nest = NestFor(dims, residual);
                 LastPath = Forward<TNest, TK, T>.Training(Kernels<TNest, TK, T>.Choose(nest, true), nest, input, output, Weight, Bias,
-                    scratch0.AsSpan(0, statistics), two ? scratch1.AsSpan(0, statistics) : default, _epsilon, null);
+                    scratch0.AsSpan(0, statistics), two ? scratch1.AsSpan(0, statistics) : default, _epsilon, null, before);
             }
             finally
             {
@@ -158,12 +158,14 @@ public sealed partial class NormLayer<TNest, TK, T>
             T[] statistic1 = shape.Outputs.Length > 1 ? LayerState.Sized(ref _statistic1, statistics) : _statistic1;
             T[]? meanResidual = shape.Centered ? LayerState.Sized(ref _meanResidual, statistics) : null;
             T epsilon = _epsilon;
-            // The input as given, before the kernel runs (in place, it is overwritten).
-            Fingerprint.Take(input, _fingerprint);
+            // The input as given, before the kernel runs (in place, it is overwritten); with the residual added before the norm
+            // in the units, the sum Backward gets: its sampled elements are x + r rounded once, as the units write them.
+            if (before.On) FingerprintOfSum(input, before.Residual);
+            else Fingerprint.Take(input, _fingerprint);
             _savedLength = -1;
             TNest nest = NestFor(dims, residual);
             LastPath = Forward<TNest, TK, T>.Training(Kernels<TNest, TK, T>.Choose(nest, true), nest, input, output, Weight, Bias,
-                statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual);
+                statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual, before);
             LayerState.SaveDims(_savedDims, dims);
             _savedLength = input.Length;
             _savedEpsilon = epsilon;

@@ -174,6 +174,25 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
 
     // ------------------------------------------------------------------ apply
 
+    /// <summary><c>s = x + r</c> over a contiguous run (the residual added before the norm); s may be x or r.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Add(ref T x, ref T r, ref T s, nint len)
+    {
+        int w = TS.Count;
+        nint i = 0;
+        for (; i + 4 * w <= len; i += 4 * w)
+        {
+            TV a0 = TS.Add(TS.Load(ref x, i), TS.Load(ref r, i)), a1 = TS.Add(TS.Load(ref x, i + w), TS.Load(ref r, i + w));
+            TV a2 = TS.Add(TS.Load(ref x, i + 2 * w), TS.Load(ref r, i + 2 * w)), a3 = TS.Add(TS.Load(ref x, i + 3 * w), TS.Load(ref r, i + 3 * w));
+            TS.Store(a0, ref s, i);
+            TS.Store(a1, ref s, i + w);
+            TS.Store(a2, ref s, i + 2 * w);
+            TS.Store(a3, ref s, i + 3 * w);
+        }
+        for (; i + w <= len; i += w) TS.Store(TS.Add(TS.Load(ref x, i), TS.Load(ref r, i)), ref s, i);
+        for (; i < len; i++) Unsafe.Add(ref s, i) = Scalar<T>.Add(Unsafe.Add(ref x, i), Unsafe.Add(ref r, i));
+    }
+
     /// <summary><c>y = (x - c) * a + b</c> over a contiguous run (uncentered kinds: <c>y = x * a + b</c>); <typeparamref name="TA"/>
     /// says whether a, b, c are one value or loaded along the run, <typeparamref name="TW"/> how y is stored. The last
     /// partial vector is blended with what is already stored, so in-place use (y = x) stays correct.</summary>
