@@ -61,6 +61,10 @@ public sealed class AnalyzerTests
     [InlineData("Layout = \"NTC\", Axes = \"C\", Kind = NormKind.RootMeanSquare, Affine = AffineMode.None, Epsilon = 1e-6f")] // RMSNorm
     [InlineData("Layout = \"NL\", Axes = \"L\", Affine = AffineMode.None")]                   // no C, no affine
     [InlineData("Layout = Names.Layout, Axes = \"N,\" + \"H,W\"")]                           // constant expressions
+    [InlineData("Axes = \"N,H,W\", TrackRunningStats = false")]                                // BatchNorm without running statistics
+    [InlineData("Axes = \"N,H,W\", TrackRunningStats = true")]                                 // ... with, as written
+    [InlineData("Axes = \"N,H\", TrackRunningStats = false")]                                  // kept C, W: nothing to size without running statistics
+    [InlineData("Axes = \"H,W\", TrackRunningStats = false")]                                  // no running statistics, as asked
     public async Task ValidDeclaration_ReportsNothing(string arguments)
     {
         var diagnostics = await VerifyAsync($$"""
@@ -360,6 +364,20 @@ public sealed class AnalyzerTests
             Message(diagnostics.Single()));
     }
 
+    // ---- Running statistics where there are none: NK0032 ------------------------------------------
+
+    [Theory]
+    [InlineData("Axes = \"H,W\", TrackRunningStats = {|NK0032:true|}", "\"H,W\"")]                  // PyTorch's InstanceNorm2d(track_running_stats=True)
+    [InlineData("Layout = \"NTC\", Axes = \"C\", TrackRunningStats = {|NK0032:true|}", "\"C\"")]
+    public async Task NK0032_TrackRunningStatsWithoutBatch_AtItsValue(string arguments, string axes)
+    {
+        var diagnostics = await VerifyAsync(Layer(arguments));
+        Assert.Equal(
+            "TrackRunningStats is true, but Axes " + axes + " do not reduce N: only a layer that reduces N (BatchNorm) keeps running statistics, " +
+            "and this one normalizes every sample with its own statistics in training and inference; expected Axes with N, or no TrackRunningStats",
+            Message(diagnostics.Single()));
+    }
+
     // ---- Epsilon, Momentum: NK0015, NK0016 ---------------------------------------------------
 
     [Theory]
@@ -426,7 +444,7 @@ public sealed class AnalyzerTests
         var diagnostics = await VerifyAsync(Layer(arguments));
         Assert.Equal(
             "Axes reduce N, so running statistics are kept, but their count is not known at construction with kept axes " + kept
-            + "; expected Axes that keep only C (BatchNorm), keep nothing, or, with Affine = AffineMode.Elementwise, keep every axis besides N",
+            + "; expected Axes that keep only C (BatchNorm), keep nothing, or, with Affine = AffineMode.Elementwise, keep every axis besides N; or TrackRunningStats = false",
             Message(diagnostics.Single()));
     }
 
@@ -555,11 +573,11 @@ public sealed class AnalyzerTests
             .ToList();
 
     [Fact]
-    public void Descriptors_AreNK0001ToNK0030_UsageErrorsWithHelpLinks_AndNK0900()
+    public void Descriptors_AreNK0001ToNK0030_AndNK0032_UsageErrorsWithHelpLinks_AndNK0900()
     {
         var descriptors = Descriptors();
         Assert.Equal(
-            Enumerable.Range(1, 30).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)).Append("NK0900"),
+            Enumerable.Range(1, 30).Append(32).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)).Append("NK0900"),
             descriptors.Select(d => d.Id));
         Assert.All(descriptors, d =>
         {
@@ -584,7 +602,7 @@ public sealed class AnalyzerTests
             .Select(kind => ((DiagnosticDescriptor)map.Invoke(null, new[] { kind })!).Id)
             .ToList();
 
-        Assert.Equal(Enumerable.Range(2, 17).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)), ids.Order(StringComparer.Ordinal));
+        Assert.Equal(Enumerable.Range(2, 17).Append(32).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)), ids.Order(StringComparer.Ordinal));
         var undefined = Assert.Throws<TargetInvocationException>(() => map.Invoke(null, new[] { Enum.ToObject(kinds, 999) }));
         Assert.IsType<ArgumentOutOfRangeException>(undefined.InnerException);
     }

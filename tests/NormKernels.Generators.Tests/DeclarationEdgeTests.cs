@@ -154,7 +154,8 @@ public sealed class DeclarationEdgeTests
     }
 
     [Theory]
-    [InlineData(Bn, "public Norm(int channels, float epsilon, float momentum) { }", "Norm")]
+    [InlineData(Bn, "public Norm(int channels, float epsilon, float? momentum) { }", "Norm")]
+    [InlineData("[Normalize(Axes = \"N,H,W\", TrackRunningStats = false)]", "public Norm(int channels, float epsilon) { }", "Norm")]
     [InlineData("[Normalize(Layout = \"NTC\", Axes = \"C\", ElementType = typeof(double))]", "public Norm(int channels, double epsilon) { }", "Norm")]
     [InlineData("[Normalize(Layout = \"NT\", Axes = \"T\", Affine = AffineMode.None)]", "public Norm(float epsilon) { }", "Norm")]
     [InlineData(Lrn, "public Norm() { }", "Norm")]

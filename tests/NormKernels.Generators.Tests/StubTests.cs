@@ -165,7 +165,7 @@ public sealed class StubTests
 
     [Theory]
     [InlineData("[Normalize(Axes = \"N,H,W\")]\npublic sealed partial class Weight;", "NK0026")]                          // named like a member
-    [InlineData("[Normalize(Axes = \"N,H,W\", Momentum = 2.0)]\npublic sealed partial class Norm { public Norm(int c, float e, float m) { } }", "NK0016")] // the stub's constructor would collide
+    [InlineData("[Normalize(Axes = \"N,H,W\", Momentum = 2.0)]\npublic sealed partial class Norm { public Norm(int c, float e, float? m) { } }", "NK0016")] // the stub's constructor would collide
     [InlineData("[Normalize(Axes = \"N,H,W\", Momentum = 2.0)]\npublic sealed class Norm { }", "NK0001|NK0016")]        // cannot be extended
     public async Task NoStub_WhereItWouldCollide_OrCannotBeAdded(string source, string ids)
     {

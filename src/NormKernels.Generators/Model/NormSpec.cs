@@ -10,6 +10,7 @@ namespace NormKernels.Generators.Model;
 internal sealed record ContainingType(string Keyword, string Name);
 
 /// <summary>What the user declared: the annotated type and the attribute's values.</summary>
+/// <param name="TrackRunningStats">The attribute's <c>TrackRunningStats</c>: a layer that reduces N keeps running statistics.</param>
 internal sealed record NormSpec(
     Parsing.LayerName Name,
     string Layout,
@@ -19,7 +20,8 @@ internal sealed record NormSpec(
     AffineKind Affine,
     double Epsilon,
     double Momentum,
-    string Element)
+    string Element,
+    bool TrackRunningStats = true)
 {
     /// <summary>The element type as C#: <c>float</c> or <c>double</c>.</summary>
     public bool IsDouble => Element == "double";

@@ -13,7 +13,7 @@ internal static class Parser
 {
     public const string AttributeName = "NormKernels.NormalizeAttribute";
 
-    private static readonly string[] Arguments = { "Layout", "Axes", "Groups", "Kind", "Affine", "Epsilon", "Momentum", "ElementType" };
+    private static readonly string[] Arguments = { "Layout", "Axes", "Groups", "Kind", "Affine", "Epsilon", "Momentum", "ElementType", "TrackRunningStats" };
 
     public static ParseResult<NormSpec>? Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken) =>
         LayerParser.Parse(context, LrnParser.AttributeName, reportsBoth: false, Read,
@@ -25,15 +25,18 @@ internal static class Parser
         string? layout = arguments.Get<string?>("Layout", "NCHW"), axes = arguments.Get<string?>("Axes", "");
         int groups = arguments.Get("Groups", 0), kind = arguments.Get("Kind", 0), affine = arguments.Get("Affine", 0);
         double epsilon = arguments.Get("Epsilon", 1e-5), momentum = arguments.Get("Momentum", 0.1);
+        bool track = arguments.Get("TrackRunningStats", true);
         if (!arguments.IsWellFormed(Arguments)) return default;
 
-        var problems = LayoutGrammar.Check(layout, axes, groups, arguments.Has("Groups"), kind, affine, epsilon, momentum);
+        var problems = LayoutGrammar.Check(layout, axes, groups, arguments.Has("Groups"), kind, affine, epsilon, momentum,
+            arguments.Has("TrackRunningStats") ? track : null);
         problems.ForEach(p => arguments.Report(DiagnosticDescriptors.For(p.Kind), p.Argument, p.Detail));
         return problems.Count == 0 && element != null
-            ? new SpecReading<NormSpec>(Spec(name, layout!, string.Join(",", LayoutGrammar.SplitAxes(axes)), groups, kind, affine, epsilon, momentum, element), true)
-            : new SpecReading<NormSpec>(StubSpecs.Normalize(name, layout, axes, groups, kind, affine, epsilon, momentum, element ?? "float"), false);
+            ? new SpecReading<NormSpec>(Spec(name, layout!, string.Join(",", LayoutGrammar.SplitAxes(axes)), groups, kind, affine, epsilon, momentum, element, track), true)
+            : new SpecReading<NormSpec>(StubSpecs.Normalize(name, layout, axes, groups, kind, affine, epsilon, momentum, element ?? "float", track), false);
     }
 
-    public static NormSpec Spec(LayerName name, string layout, string axes, int groups, int kind, int affine, double epsilon, double momentum, string element) =>
-        new NormSpec(name, layout, axes, groups, (NormKindId)kind, (AffineKind)affine, epsilon, momentum, element);
+    public static NormSpec Spec(LayerName name, string layout, string axes, int groups, int kind, int affine, double epsilon, double momentum, string element,
+        bool trackRunningStats = true) =>
+        new NormSpec(name, layout, axes, groups, (NormKindId)kind, (AffineKind)affine, epsilon, momentum, element, trackRunningStats);
 }

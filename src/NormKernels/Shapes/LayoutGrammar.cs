@@ -27,6 +27,7 @@ namespace NormKernels
         MomentumOutOfRange,
         RootMeanSquareWithBatchReduced,
         RunningStatisticsUnsized,
+        RunningStatisticsWithoutBatch,
     }
 
     /// <summary>One problem: which attribute argument, and a detail for the message.</summary>
@@ -79,9 +80,10 @@ namespace NormKernels
             return count == tokens.Count ? new string(chars, 0, count) : null;
         }
 
-        /// <summary>Checks a whole declaration. <paramref name="groupsGiven"/> is true when the user wrote <c>Groups = ...</c>.</summary>
+        /// <summary>Checks a whole declaration. <paramref name="groupsGiven"/> is true when the user wrote <c>Groups = ...</c>;
+        /// <paramref name="trackRunningStats"/> is <c>TrackRunningStats</c> when written, else null.</summary>
         public static List<LayoutProblem> Check(string? layout, string? axes, int groups, bool groupsGiven,
-            int kind, int affine, double epsilon, double momentum)
+            int kind, int affine, double epsilon, double momentum, bool? trackRunningStats = null)
         {
             var problems = new List<LayoutProblem>();
             layout ??= "";
@@ -165,10 +167,16 @@ namespace NormKernels
                 if (kind == 1)
                     problems.Add(new LayoutProblem(LayoutProblemKind.RootMeanSquareWithBatchReduced, "Kind", "Axes \"" + axes + "\" reduce N"));
                 // With a Groups mistake (NK0009/NK0010) the running size follows from no valid declaration: one error is enough.
-                else if (groupsOk && RunningSize(layout, reduced, groups, affine) == RunningSizeKind.Unknown)
+                // Without running statistics (TrackRunningStats = false) there is nothing to size.
+                else if (groupsOk && trackRunningStats != false && RunningSize(layout, reduced, groups, affine) == RunningSizeKind.Unknown)
                     problems.Add(new LayoutProblem(LayoutProblemKind.RunningStatisticsUnsized, "Axes",
                         "kept axes \"" + Kept(layout, reduced) + "\""));
             }
+
+            // Running statistics asked for where there are none: PyTorch's InstanceNorm(track_running_stats=True) keeps them per
+            // channel and normalizes with them in eval mode; these layers never do.
+            if (layoutOk && axesOk && trackRunningStats == true && !reduced.Contains(Batch))
+                problems.Add(new LayoutProblem(LayoutProblemKind.RunningStatisticsWithoutBatch, "TrackRunningStats", "Axes \"" + axes + "\" do not reduce N"));
             return problems;
         }
 
