@@ -319,6 +319,18 @@ namespace NormKernels.Generators.Diagnostics
             isEnabledByDefault: true,
             helpLinkUri: HelpBase + "nk0030");
 
+        /// <summary>{0}: the Axes that cover a sample.</summary>
+        public static readonly DiagnosticDescriptor AffineImplicitOverSample = new DiagnosticDescriptor(
+            id: "NK0031",
+            title: "Affine must be written when Axes are every axis of a sample",
+            messageFormat: "{0} are every axis of a sample but N (a LayerNorm), and Affine is not written; expected Affine = AffineMode.Elementwise " +
+                           "(one weight per element of a sample: PyTorch's nn.LayerNorm over these dims), AffineMode.PerChannel " +
+                           "(one weight per channel: PyTorch's nn.GroupNorm(1, C)) or AffineMode.None",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0031");
+
         /// <summary>{0}: the Axes that keep N.</summary>
         public static readonly DiagnosticDescriptor RunningStatisticsWithoutBatch = new DiagnosticDescriptor(
             id: "NK0032",
@@ -373,6 +385,7 @@ namespace NormKernels.Generators.Diagnostics
                 case LayoutProblemKind.MomentumOutOfRange: return MomentumOutOfRange;
                 case LayoutProblemKind.RootMeanSquareWithBatchReduced: return RootMeanSquareWithBatchReduced;
                 case LayoutProblemKind.RunningStatisticsUnsized: return RunningStatisticsUnsized;
+                case LayoutProblemKind.AffineImplicitOverSample: return AffineImplicitOverSample;
                 case LayoutProblemKind.RunningStatisticsWithoutBatch: return RunningStatisticsWithoutBatch;
                 default: throw new ArgumentOutOfRangeException(nameof(kind), kind, "No descriptor for this LayoutProblemKind.");
             }

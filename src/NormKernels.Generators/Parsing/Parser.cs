@@ -29,7 +29,7 @@ internal static class Parser
         if (!arguments.IsWellFormed(Arguments)) return default;
 
         var problems = LayoutGrammar.Check(layout, axes, groups, arguments.Has("Groups"), kind, affine, epsilon, momentum,
-            arguments.Has("TrackRunningStats") ? track : null);
+            arguments.Has("Affine"), arguments.Has("TrackRunningStats") ? track : null);
         problems.ForEach(p => arguments.Report(DiagnosticDescriptors.For(p.Kind), p.Argument, p.Detail));
         return problems.Count == 0 && element != null
             ? new SpecReading<NormSpec>(Spec(name, layout!, string.Join(",", LayoutGrammar.SplitAxes(axes)), groups, kind, affine, epsilon, momentum, element, track), true)

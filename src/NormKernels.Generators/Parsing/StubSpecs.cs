@@ -27,7 +27,8 @@ internal static class StubSpecs
         for (int attempt = 0; attempt < 5; attempt++)
         {
             string joined = string.Join(",", reduced);
-            // TrackRunningStats as written where N is reduced (NK0032 aside: a layer that keeps N has no running statistics either way).
+            // Affine as it reads (PerChannel when not written, NK0031 aside); TrackRunningStats as written where N is reduced
+            // (NK0032 aside: a layer that keeps N has no running statistics either way).
             List<LayoutProblem> problems = LayoutGrammar.Check(letters, joined, groups, groups > 0, kind, affine, epsilon, momentum,
                 trackRunningStats: trackRunningStats ? null : false);
             if (problems.Count == 0) return Parser.Spec(name, letters, joined, groups, kind, affine, epsilon, momentum, element, trackRunningStats);

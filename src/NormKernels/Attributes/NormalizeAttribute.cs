@@ -27,7 +27,10 @@ public sealed class NormalizeAttribute : Attribute
     /// <summary>Standardize (subtract the mean, divide by the standard deviation) or divide by the root mean square.</summary>
     public NormKind Kind { get; set; } = NormKind.Standardize;
 
-    /// <summary>How the learned scale and shift are indexed.</summary>
+    /// <summary>How the learned scale and shift are indexed; <see cref="AffineMode.PerChannel"/> when not written. A declaration
+    /// whose <see cref="Axes"/> are every axis of a sample but N, more than one of them and C among them, without <see cref="Groups"/>
+    /// (LayerNorm over <c>C,H,W</c>), must write it (NK0031): <see cref="AffineMode.Elementwise"/> is PyTorch's
+    /// <c>nn.LayerNorm([C, H, W])</c>, <see cref="AffineMode.PerChannel"/> its <c>nn.GroupNorm(1, C)</c>.</summary>
     public AffineMode Affine { get; set; } = AffineMode.PerChannel;
 
     /// <summary>Added to the variance inside the square root; the default of the generated constructor's <c>epsilon</c>.</summary>

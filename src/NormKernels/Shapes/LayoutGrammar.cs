@@ -27,6 +27,7 @@ namespace NormKernels
         MomentumOutOfRange,
         RootMeanSquareWithBatchReduced,
         RunningStatisticsUnsized,
+        AffineImplicitOverSample,
         RunningStatisticsWithoutBatch,
     }
 
@@ -80,10 +81,11 @@ namespace NormKernels
             return count == tokens.Count ? new string(chars, 0, count) : null;
         }
 
-        /// <summary>Checks a whole declaration. <paramref name="groupsGiven"/> is true when the user wrote <c>Groups = ...</c>;
-        /// <paramref name="trackRunningStats"/> is <c>TrackRunningStats</c> when written, else null.</summary>
+        /// <summary>Checks a whole declaration. <paramref name="groupsGiven"/> is true when the user wrote <c>Groups = ...</c>,
+        /// <paramref name="affineGiven"/> when the user wrote <c>Affine = ...</c>; <paramref name="trackRunningStats"/> is
+        /// <c>TrackRunningStats</c> when written, else null.</summary>
         public static List<LayoutProblem> Check(string? layout, string? axes, int groups, bool groupsGiven,
-            int kind, int affine, double epsilon, double momentum, bool? trackRunningStats = null)
+            int kind, int affine, double epsilon, double momentum, bool affineGiven = true, bool? trackRunningStats = null)
         {
             var problems = new List<LayoutProblem>();
             layout ??= "";
@@ -177,6 +179,13 @@ namespace NormKernels
             // channel and normalizes with them in eval mode; these layers never do.
             if (layoutOk && axesOk && trackRunningStats == true && !reduced.Contains(Batch))
                 problems.Add(new LayoutProblem(LayoutProblemKind.RunningStatisticsWithoutBatch, "TrackRunningStats", "Axes \"" + axes + "\" do not reduce N"));
+
+            // Every axis of a sample but N reduced, more than one, C among them, no groups: PyTorch's LayerNorm over them has one
+            // weight per element, its GroupNorm(1, C) one per channel; the default would silently pick one of two layers.
+            if (!affineGiven && !groupsGiven && layoutOk && axesOk && hasChannel && !reduced.Contains(Batch) &&
+                reduced.Count >= 2 && reduced.Count == layout.Replace(Batch.ToString(), "").Length)
+                problems.Add(new LayoutProblem(LayoutProblemKind.AffineImplicitOverSample, "Affine",
+                    "Axes \"" + axes + "\""));
             return problems;
         }
 
