@@ -109,11 +109,10 @@ internal static class ConvBlock
             }
             learner.ZeroGrad();
             learner.Backward(features, outputGrad, inputGrad, Batch, Height, Width, Channels);
-            for (int c = 0; c < Channels; c++)
-            {
-                learner.Weight[c] -= 0.5f * Channels * learner.WeightGrad[c];
-                learner.Bias[c] -= 0.5f * Channels * learner.BiasGrad[c];
-            }
+            // Plain SGD through the layer's parameter list (PyTorch's names weight and bias, the layer's own arrays).
+            foreach (var parameter in learner.Parameters())
+                for (int c = 0; c < Channels; c++)
+                    parameter.Value[c] -= 0.5f * Channels * parameter.Grad[c];
             if (step is 1 or 2 or 5 or 20)
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"   step {step,2}: gamma {learner.Weight.Average(),7:F4}  beta {learner.Bias.Average(),7:F4}"));

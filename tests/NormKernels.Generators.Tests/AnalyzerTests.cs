@@ -48,6 +48,16 @@ public sealed class AnalyzerTests
     [InlineData("Layout = \"NTC\", Axes = \"C\", Kind = NormKind.RootMeanSquare, Affine = AffineMode.None, Epsilon = 1e-6f")] // RMSNorm
     [InlineData("Layout = \"NL\", Axes = \"L\", Affine = AffineMode.None")]                   // no C, no affine
     [InlineData("Layout = Names.Layout, Axes = \"N,\" + \"H,W\"")]                           // constant expressions
+    [InlineData("Layout = \"NCHW\", Axes = \"C,H,W\", Affine = AffineMode.PerChannel")]       // LayerNorm over a sample, one weight per channel
+    [InlineData("Layout = \"NCHW\", Axes = \"C,H,W\", Affine = AffineMode.None")]             // ... no affine
+    [InlineData("Layout = \"NHWC\", Axes = \"C,H,W\", Groups = 1")]                           // GroupNorm(1, C): Groups says per channel
+    [InlineData("Layout = \"NC\", Axes = \"C\"")]                                             // one axis: per channel is per element
+    [InlineData("Layout = \"NCL\", Axes = \"C\"")]                                            // L kept: not a whole sample
+    [InlineData("Axes = \"N,C,H,W\", Groups = 2")]                                             // N among the axes
+    [InlineData("Axes = \"N,H,W\", TrackRunningStats = false")]                                // BatchNorm without running statistics
+    [InlineData("Axes = \"N,H,W\", TrackRunningStats = true")]                                 // ... with, as written
+    [InlineData("Axes = \"N,H\", TrackRunningStats = false")]                                  // kept C, W: nothing to size without running statistics
+    [InlineData("Axes = \"H,W\", TrackRunningStats = false")]                                  // no running statistics, as asked
     public async Task ValidDeclaration_ReportsNothing(string arguments)
     {
         var diagnostics = await VerifyAsync($$"""
@@ -341,6 +351,75 @@ public sealed class AnalyzerTests
             Message(diagnostics.Single()));
     }
 
+    // ---- Affine over a whole sample: NK0031 -----------------------------------------------------
+
+    [Theory]
+    [InlineData("Layout = \"NCHW\", Axes = \"C,H,W\"", "\"C,H,W\"")]                        // nn.LayerNorm([C, H, W]) or nn.GroupNorm(1, C)?
+    [InlineData("Layout = \"NHWC\", Axes = \"H,W,C\"", "\"H,W,C\"")]                        // channels-last, any order
+    [InlineData("Layout = \"NCL\", Axes = \"L,C\"", "\"L,C\"")]
+    [InlineData("Layout = \"NCDHW\", Axes = \"C,D,H,W\", Epsilon = 1e-6", "\"C,D,H,W\"")]
+    [InlineData("Layout = \"CHW\", Axes = \"C,H,W\"", "\"C,H,W\"")]                          // no N: the tensor is the sample
+    [InlineData("Layout = \"NCHW\", Axes = \"C,H,W\", Kind = NormKind.RootMeanSquare", "\"C,H,W\"")] // nn.RMSNorm([C, H, W]) is elementwise too
+    public async Task NK0031_AffineNotWrittenOverAWholeSample_AtAttributeName(string arguments, string axes)
+    {
+        var diagnostics = await VerifyAsync($$"""
+            using NormKernels;
+
+            [{|NK0031:Normalize|}({{arguments}})]
+            public sealed partial class Layer;
+            """);
+        Assert.Equal(
+            "Axes " + axes + " are every axis of a sample but N (a LayerNorm), and Affine is not written; expected Affine = AffineMode.Elementwise " +
+            "(one weight per element of a sample: PyTorch's nn.LayerNorm over these dims), AffineMode.PerChannel (one weight per channel: " +
+            "PyTorch's nn.GroupNorm(1, C)) or AffineMode.None",
+            Message(diagnostics.Single()));
+    }
+
+    /// <summary>Without C the default PerChannel is NK0013 already: one mistake, one diagnostic.</summary>
+    [Fact]
+    public async Task NK0031_NotReportedWhereNK0013Is()
+    {
+        await VerifyAsync("""
+            using NormKernels;
+
+            [{|NK0013:Normalize|}(Layout = "NTL", Axes = "T,L")]
+            public sealed partial class Layer;
+            """);
+    }
+
+    /// <summary>The stub of an NK0031 declaration is the layer it was before NK0031 (per channel): code that uses it compiles.</summary>
+    [Fact]
+    public async Task NK0031_Stub_IsThePerChannelLayer_SoUseSitesCompile()
+    {
+        // The framework fails on any compiler error, generated code included: the NK0031 at its span is the one diagnostic.
+        var diagnostics = await VerifyAsync("""
+            using NormKernels;
+
+            [{|NK0031:Normalize|}(Layout = "NCHW", Axes = "C,H,W")]
+            public sealed partial class Layer;
+
+            public static class Use
+            {
+                public static float[] Weight() => new Layer(channels: 64).Weight;
+            }
+            """);
+        Assert.Equal(new[] { "NK0031" }, diagnostics.Select(d => d.Id));
+    }
+
+    // ---- Running statistics where there are none: NK0032 ------------------------------------------
+
+    [Theory]
+    [InlineData("Axes = \"H,W\", TrackRunningStats = {|NK0032:true|}", "\"H,W\"")]                  // PyTorch's InstanceNorm2d(track_running_stats=True)
+    [InlineData("Layout = \"NTC\", Axes = \"C\", TrackRunningStats = {|NK0032:true|}", "\"C\"")]
+    public async Task NK0032_TrackRunningStatsWithoutBatch_AtItsValue(string arguments, string axes)
+    {
+        var diagnostics = await VerifyAsync(Layer(arguments));
+        Assert.Equal(
+            "TrackRunningStats is true, but Axes " + axes + " do not reduce N: only a layer that reduces N (BatchNorm) keeps running statistics, " +
+            "and this one normalizes every sample with its own statistics in training and inference; expected Axes with N, or no TrackRunningStats",
+            Message(diagnostics.Single()));
+    }
+
     // ---- Epsilon, Momentum: NK0015, NK0016 ---------------------------------------------------
 
     [Theory]
@@ -352,7 +431,7 @@ public sealed class AnalyzerTests
     [InlineData("1e-50", "1E-50")]    // positive as a double, zero as a float
     public async Task NK0015_EpsilonNotPositive_AtEpsilonValue(string epsilon, string shown)
     {
-        var diagnostics = await VerifyAsync(Layer($$"""Axes = "C,H,W", Epsilon = {|NK0015:{{epsilon}}|}"""));
+        var diagnostics = await VerifyAsync(Layer($$"""Axes = "H,W", Epsilon = {|NK0015:{{epsilon}}|}"""));
         Assert.Equal(
             "Epsilon is " + shown + "; expected a finite number greater than 0 that stays so as a float, such as the default 1e-5",
             Message(diagnostics.Single()));
@@ -378,7 +457,7 @@ public sealed class AnalyzerTests
         {
             CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo("fi-FI");
             Assert.Contains("\u2212", (-1.5e-5).ToString(CultureInfo.CurrentCulture), StringComparison.Ordinal); // the trap is live
-            var diagnostics = await VerifyAsync(Layer("""Axes = "C,H,W", Epsilon = {|NK0015:-1.5e-5|}"""));
+            var diagnostics = await VerifyAsync(Layer("""Axes = "H,W", Epsilon = {|NK0015:-1.5e-5|}"""));
             Assert.StartsWith("Epsilon is -1.5E-05;", Message(diagnostics.Single()), StringComparison.Ordinal);
         }
         finally
@@ -407,7 +486,7 @@ public sealed class AnalyzerTests
         var diagnostics = await VerifyAsync(Layer(arguments));
         Assert.Equal(
             "Axes reduce N, so running statistics are kept, but their count is not known at construction with kept axes " + kept
-            + "; expected Axes that keep only C (BatchNorm), keep nothing, or, with Affine = AffineMode.Elementwise, keep every axis besides N",
+            + "; expected Axes that keep only C (BatchNorm), keep nothing, or, with Affine = AffineMode.Elementwise, keep every axis besides N; or TrackRunningStats = false",
             Message(diagnostics.Single()));
     }
 
@@ -508,7 +587,7 @@ public sealed class AnalyzerTests
     [InlineData("typeof(System.Half)", "Half")]
     public async Task NK0021_ElementTypeUnsupported_AtElementTypeValue(string type, string shown)
     {
-        var diagnostics = await VerifyAsync(Layer($$"""Axes = "C,H,W", ElementType = {|NK0021:{{type}}|}"""));
+        var diagnostics = await VerifyAsync(Layer($$"""Axes = "H,W", ElementType = {|NK0021:{{type}}|}"""));
         Assert.Equal("ElementType is '" + shown + "'; expected typeof(float) or typeof(double)", Message(diagnostics.Single()));
     }
 
@@ -517,7 +596,7 @@ public sealed class AnalyzerTests
     [InlineData("typeof(double)")]
     public async Task NK0021_FloatAndDoubleAreAccepted(string type)
     {
-        Assert.Empty(await VerifyAsync(Layer($$"""Axes = "C,H,W", ElementType = {{type}}""")));
+        Assert.Empty(await VerifyAsync(Layer($$"""Axes = "H,W", ElementType = {{type}}""")));
     }
 
     // ---- descriptors -------------------------------------------------------------------------
@@ -532,11 +611,11 @@ public sealed class AnalyzerTests
             .ToList();
 
     [Fact]
-    public void Descriptors_AreNK0001ToNK0030_NK0040ToNK0046_UsageErrorsWithHelpLinks_AndNK0900()
+    public void Descriptors_AreNK0001ToNK0032_NK0040ToNK0046_UsageErrorsWithHelpLinks_AndNK0900()
     {
         var descriptors = Descriptors();
         Assert.Equal(
-            Enumerable.Range(1, 30).Concat(Enumerable.Range(40, 7)).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)).Append("NK0900"),
+            Enumerable.Range(1, 32).Concat(Enumerable.Range(40, 7)).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)).Append("NK0900"),
             descriptors.Select(d => d.Id));
         Assert.All(descriptors, d =>
         {
@@ -561,7 +640,7 @@ public sealed class AnalyzerTests
             .Select(kind => ((DiagnosticDescriptor)map.Invoke(null, new[] { kind })!).Id)
             .ToList();
 
-        Assert.Equal(Enumerable.Range(2, 17).Concat(Enumerable.Range(40, 7)).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)), ids.Order(StringComparer.Ordinal));
+        Assert.Equal(Enumerable.Range(2, 17).Append(31).Append(32).Concat(Enumerable.Range(40, 7)).Select(i => "NK" + i.ToString("D4", CultureInfo.InvariantCulture)), ids.Order(StringComparer.Ordinal));
         var undefined = Assert.Throws<TargetInvocationException>(() => map.Invoke(null, new[] { Enum.ToObject(kinds, 999) }));
         Assert.IsType<ArgumentOutOfRangeException>(undefined.InnerException);
     }

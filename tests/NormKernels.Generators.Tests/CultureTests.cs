@@ -61,7 +61,7 @@ public sealed class CultureTests
         }
         // The canaries are in the text: epsilon and momentum as float literals.
         Assert.Contains("float epsilon = 1E-05f", invariant.Sources[Layers[0].HintName], StringComparison.Ordinal);
-        Assert.Contains("float momentum = 0.25f", invariant.Sources[Layers[0].HintName], StringComparison.Ordinal);
+        Assert.Contains("float? momentum = 0.25f", invariant.Sources[Layers[0].HintName], StringComparison.Ordinal);
 
         GeneratorHelper.AssertNoDiagnostics(localized.Output, localized.GeneratorDiagnostics, "generator diagnostics under " + name);
         GeneratorHelper.AssertNoDiagnostics(localized.Output, localized.Output.GetDiagnostics(), "compiling the output generated under " + name);

@@ -159,7 +159,8 @@ public sealed class DeclarationEdgeTests
     }
 
     [Theory]
-    [InlineData(Bn, "public {|NK0029:Norm|}(int channels, float epsilon, float momentum) { }")]
+    [InlineData(Bn, "public {|NK0029:Norm|}(int channels, float epsilon, float? momentum) { }")]
+    [InlineData("[Normalize(Axes = \"N,H,W\", TrackRunningStats = false)]", "public {|NK0029:Norm|}(int channels, float epsilon) { }")]
     [InlineData("[Normalize(Layout = \"NTC\", Axes = \"C\", ElementType = typeof(double))]", "public {|NK0029:Norm|}(int channels, double epsilon) { }")]
     [InlineData("[Normalize(Layout = \"NT\", Axes = \"T\", Affine = AffineMode.None)]", "public {|NK0029:Norm|}(float epsilon) { }")]
     [InlineData(Lrn, "public {|NK0029:Norm|}() { }")]

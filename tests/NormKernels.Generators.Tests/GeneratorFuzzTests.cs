@@ -216,7 +216,7 @@ internal sealed record FuzzDeclaration(
     bool SecondPart,
     bool SecondPartAttributed)
 {
-    private static readonly string[] NormalizeKeys = { "Layout", "Axes", "Groups", "Kind", "Affine", "Epsilon", "Momentum", "ElementType" };
+    private static readonly string[] NormalizeKeys = { "Layout", "Axes", "Groups", "Kind", "Affine", "Epsilon", "Momentum", "ElementType", "TrackRunningStats" };
     private static readonly string[] LrnKeys = { "Layout", "Size", "Alpha", "Beta", "K", "ElementType" };
 
     /// <summary>Names the generated code declares or leans on, keywords that bind to a type of that name, and plain ones.</summary>
@@ -230,6 +230,7 @@ internal sealed record FuzzDeclaration(
         "TrainingCore", "InferenceCore", "TrainingBlock", "GroupCount", "Before", "After", "TileWidth", "ChunkWidth", "ScaleD", "KD",
         "GradientScaleD", "RecomputeRatio", "TOps", "T", "TileFor", "PiecesFor", "RangesFor", "StatisticsChunk", "ApplyChunk",
         "ForwardTrainingOnPath", "ShardStatistics", "_epsilon", "_e_c", "ReduceRun_V512", "Apply_Scalar", "Isa_V128", "count", "statistics",
+        "Parameters", "StateDict", "LoadStateDict", "NumBatchesTracked", "ResetRunningStats", "ToString",
         "nint", "nuint", "var", "dynamic", "nameof", "value", "record", "async", "await", "global", "scoped", "unmanaged", "notnull",
         "@class", "@int", "@float", "System", "NormKernels", "Runtime", "Isa", "Math", "MathF", "Span", "Vector128", "Unsafe",
     };
@@ -297,7 +298,8 @@ internal sealed record FuzzDeclaration(
             Maybe(0.4, () => Pick(new[] { "AffineMode.PerChannel", "AffineMode.Elementwise", "AffineMode.None", "(AffineMode)3" })),
             Maybe(0.25, () => Pick(Doubles)),
             Maybe(0.2, () => Pick(Doubles)),
-            Maybe(0.25, () => Pick(new[] { "typeof(float)", "typeof(double)", "typeof(double)", "typeof(System.Half)", "typeof(int)" })));
+            Maybe(0.25, () => Pick(new[] { "typeof(float)", "typeof(double)", "typeof(double)", "typeof(System.Half)", "typeof(int)" })),
+            Maybe(0.15, () => Pick(new[] { "false", "true", "false" })));
         var lrnArguments = ImmutableArray.Create(
             Maybe(0.6, () => Pick(Layouts)),
             Maybe(0.5, () => Pick(new[] { "1", "2", "3", "5", "9", "10", "0", "-3", "100", "int.MaxValue" })),

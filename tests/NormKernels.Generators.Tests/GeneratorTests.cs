@@ -123,14 +123,25 @@ public sealed class GeneratorTests : IClassFixture<CompiledMatrixFixture>
         Assert.True(instance.Training);
         Assert.Equal((float)layer.EffectiveEpsilon, instance.Epsilon);
         Assert.Equal((float)layer.EffectiveEpsilon, Assert.Single(parameters, p => p.Name == "epsilon").DefaultValue);
-        if (layer.BatchReduced)
+        if (layer.Running)
             Assert.Equal((float)layer.EffectiveMomentum, Assert.Single(parameters, p => p.Name == "momentum").DefaultValue);
         else
             Assert.DoesNotContain(parameters, p => p.Name == "momentum");
-        Assert.Equal(layer.BatchReduced, instance.RunningMean != null);
-        Assert.Equal(layer.BatchReduced, instance.RunningVar != null);
+        Assert.Equal(layer.Running, instance.RunningMean != null);
+        Assert.Equal(layer.Running, instance.RunningVar != null);
         if (layer.Affine == "None") Assert.Empty(instance.Weight);
         else Assert.NotEmpty(instance.Weight);
+
+        // The module surface: PyTorch's parameter names and state_dict keys, and a description that starts with the type.
+        Assert.Equal(layer.Affine == "None" ? Array.Empty<string>() : new[] { "weight", "bias" }, instance.Parameters().Select(p => p.Name));
+        var keys = new List<string>();
+        if (layer.Affine != "None") keys.AddRange(new[] { "weight", "bias" });
+        if (layer.Running) keys.AddRange(new[] { "running_mean", "running_var", "num_batches_tracked" });
+        Assert.Equal(keys, instance.StateDict().Keys);
+        Assert.StartsWith(layer.Name + "(", instance.ToString(), StringComparison.Ordinal);
+        Assert.Contains(", layout=" + layer.Layout + ", axes=" + layer.Axes + ",", instance.ToString(), StringComparison.Ordinal);
+        Assert.Equal(layer.Running, instance.GetType().GetProperty("NumBatchesTracked") != null);
+        Assert.Equal(layer.Running, instance.GetType().GetMethod("ResetRunningStats") != null);
     }
 
     /// <summary>BatchNorm NCHW on a 2x3x2x2 tensor against explicit float64 loops: training output, running statistics, inference.</summary>
@@ -216,7 +227,7 @@ public sealed class GeneratorTests : IClassFixture<CompiledMatrixFixture>
 
         var expected = Float64Reference.Forward(layerCase, dims, x, weight, bias, (float)layerCase.EffectiveEpsilon);
         Float64Reference.AssertClose(expected.Output, y, 1e-5, name + " y");
-        if (layerCase.BatchReduced)
+        if (layerCase.Running)
         {
             double momentum = (float)layerCase.EffectiveMomentum, m = expected.CountPerStatistic;
             Float64Reference.AssertClose(expected.Mean.Select(v => momentum * v).ToArray(), layer.RunningMean!, 1e-6, name + " RunningMean");

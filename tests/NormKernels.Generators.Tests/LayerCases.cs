@@ -10,6 +10,8 @@ namespace NormKernels.Generators.Tests;
 /// <param name="Name">The class name (unique across the matrix, so every case fits in one compilation).</param>
 /// <param name="Namespace">Its namespace; empty for the global namespace.</param>
 /// <param name="Container">A partial class it is nested in, or null.</param>
+/// <param name="WriteAffine">Write <c>Affine</c> even when it is the default PerChannel (NK0031 asks for it over a whole sample).</param>
+/// <param name="TrackRunningStats">The attribute's <c>TrackRunningStats</c>; written when false.</param>
 internal sealed record LayerCase(
     string Name,
     string Layout,
@@ -20,7 +22,9 @@ internal sealed record LayerCase(
     double? Epsilon = null,
     double? Momentum = null,
     string Namespace = "Layers",
-    string? Container = null)
+    string? Container = null,
+    bool WriteAffine = false,
+    bool TrackRunningStats = true)
 {
     public static readonly LayerCase[] Matrix =
     {
@@ -42,6 +46,8 @@ internal sealed record LayerCase(
         new("NestedBn", "NHWC", "N,H,W", Container: "Outer"),
         new("GlobalLn", "NTC", "C", Namespace: ""),
         new("BnNcEpsilonMomentum", "NC", "N", Epsilon: 1e-3, Momentum: 0.01),
+        new("BnNhwcUntracked", "NHWC", "N,H,W", TrackRunningStats: false),
+        new("LnNchwPerChannel", "NCHW", "C,H,W", WriteAffine: true),
     };
 
     public static IEnumerable<object[]> Names => Matrix.Select(c => new object[] { c.Name });
@@ -64,6 +70,9 @@ internal sealed record LayerCase(
 
     public bool BatchReduced => ReducedLetters.Contains('N');
 
+    /// <summary>The layer keeps running statistics: N reduced, TrackRunningStats not false.</summary>
+    public bool Running => BatchReduced && TrackRunningStats;
+
     public HashSet<char> ReducedLetters => Axes.Split(',').Select(a => a.Trim()[0]).ToHashSet();
 
     /// <summary>The attribute as the user writes it.</summary>
@@ -74,9 +83,10 @@ internal sealed record LayerCase(
             var args = new List<string> { "Layout = \"" + Layout + "\"", "Axes = \"" + Axes + "\"" };
             if (Groups > 0) args.Add("Groups = " + Groups.ToString(CultureInfo.InvariantCulture));
             if (Kind != "Standardize") args.Add("Kind = NormKind." + Kind);
-            if (Affine != "PerChannel") args.Add("Affine = AffineMode." + Affine);
+            if (Affine != "PerChannel" || WriteAffine) args.Add("Affine = AffineMode." + Affine);
             if (Epsilon is double e) args.Add("Epsilon = " + e.ToString("R", CultureInfo.InvariantCulture));
             if (Momentum is double m) args.Add("Momentum = " + m.ToString("R", CultureInfo.InvariantCulture));
+            if (!TrackRunningStats) args.Add("TrackRunningStats = false");
             return "[Normalize(" + string.Join(", ", args) + ")]";
         }
     }

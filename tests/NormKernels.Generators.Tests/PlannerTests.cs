@@ -22,7 +22,7 @@ public sealed class PlannerTests
             new("R K R", "c", "[n]=R [h w]=R", "horizontal", false, "[n]=- [h w]=-", "fold", "[n]=- [h w]=-")),
         new(new("BnNhwc", "NHWC", "N,H,W"),
             new("R K", "", "[n h w]=R [c]=A", "vertical", false, "[n h w]=- [c]=F", "fold", "[n h w]=- [c]=F")),
-        new(new("LnNchw", "NCHW", "C,H,W"),
+        new(new("LnNchw", "NCHW", "C,H,W", WriteAffine: true),
             new("K R", "n", "[c h w]=R", "horizontal", false, "[c]=F [h w]=-", "fold", "[c]=F [h w]=-")),
         new(new("LnNchwElementwise", "NCHW", "C,H,W", Affine: "Elementwise"),
             new("K R", "n", "[c h w]=R", "horizontal", false, "[c h w]=P", "two-step", "[c h w]=F")),

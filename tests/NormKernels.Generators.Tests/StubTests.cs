@@ -168,7 +168,7 @@ public sealed class StubTests
 
     [Theory]
     [InlineData("NK0026", "[Normalize(Axes = \"N,H,W\")]\npublic sealed partial class {|NK0026:Weight|};")]                          // named like a member
-    [InlineData("NK0016", "[Normalize(Axes = \"N,H,W\", Momentum = {|NK0016:2.0|})]\npublic sealed partial class Norm { public Norm(int c, float e, float m) { } }")] // the stub's constructor would collide
+    [InlineData("NK0016", "[Normalize(Axes = \"N,H,W\", Momentum = {|NK0016:2.0|})]\npublic sealed partial class Norm { public Norm(int c, float e, float? m) { } }")] // the stub's constructor would collide
     [InlineData("NK0001|NK0016", "[Normalize(Axes = \"N,H,W\", Momentum = {|NK0016:2.0|})]\npublic sealed class {|NK0001:Norm|} { }")]        // cannot be extended
     public async Task NoStub_WhereItWouldCollide_OrCannotBeAdded(string ids, string markup)
     {

@@ -27,8 +27,8 @@ public class DoubleTests
 
     private static double MomentumOf(INormalizationLayer<double> layer) => layer switch
     {
-        BnNchwDouble bn => bn.Momentum,
-        BnNhwcDouble bn => bn.Momentum,
+        BnNchwDouble bn => bn.Momentum!.Value,
+        BnNhwcDouble bn => bn.Momentum!.Value,
         _ => throw new ArgumentException("no running statistics", nameof(layer)),
     };
 
@@ -196,7 +196,7 @@ public class DoubleTests
         var layer = new BnNhwcDouble(6);
         Assert.IsType<double[]>(layer.Weight);
         Assert.Equal(1e-5, layer.Epsilon);
-        Assert.Equal(0.3, layer.Momentum, 15);                 // the attribute's double, not a float rounding of it
+        Assert.Equal(0.3, layer.Momentum!.Value, 15);                 // the attribute's double, not a float rounding of it
         Assert.Throws<ArgumentOutOfRangeException>(() => layer.Epsilon = 0);
         Assert.IsAssignableFrom<INormalizationLayer<double>>(layer);
     }

@@ -21,8 +21,8 @@ namespace NormKernels.Tests;
 [Normalize(Layout = "NCHW", Axes = "N,C,H,W", Groups = 2)] public sealed partial class GnNchwAllAxes;
 
 // LayerNorm: statistics per sample.
-[Normalize(Layout = "NCHW", Axes = "C,H,W")] public sealed partial class LnNchw;
-[Normalize(Layout = "NHWC", Axes = "C,H,W")] public sealed partial class LnNhwc;
+[Normalize(Layout = "NCHW", Axes = "C,H,W", Affine = AffineMode.PerChannel)] public sealed partial class LnNchw;
+[Normalize(Layout = "NHWC", Axes = "C,H,W", Affine = AffineMode.PerChannel)] public sealed partial class LnNhwc;
 [Normalize(Layout = "NCHW", Axes = "C,H,W", Affine = AffineMode.Elementwise)] public sealed partial class LnNchwElementwise;
 [Normalize(Layout = "NHWC", Axes = "C,H,W", Affine = AffineMode.Elementwise)] public sealed partial class LnNhwcElementwise;
 [Normalize(Layout = "NTC", Axes = "C")] public sealed partial class LnNtc;

@@ -194,7 +194,7 @@ public sealed class ShardStatisticsTests
             Assert.Equal((float)mean[s], layer.BatchMean[s]);
             Assert.Equal((float)(m2[s] / count[s]), layer.BatchVariance[s]);
             // running = (1 - m) * running + m * batch from (0, 1), the unbiased variance over the total count; m = 0.1f.
-            double m = layer.Momentum;
+            double m = layer.Momentum!.Value;
             Assert.Equal((float)(m * mean[s]), layer.RunningMean[s]);
             Assert.Equal((float)((1 - m) + m * (m2[s] / (count[s] - 1))), layer.RunningVar[s]);
         }

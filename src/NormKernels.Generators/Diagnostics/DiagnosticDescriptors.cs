@@ -193,7 +193,7 @@ namespace NormKernels.Generators.Diagnostics
         public static readonly DiagnosticDescriptor RunningStatisticsUnsized = new DiagnosticDescriptor(
             id: "NK0018",
             title: "Running statistics have no size known at construction",
-            messageFormat: "Axes reduce N, so running statistics are kept, but their count is not known at construction with {0}; expected Axes that keep only C (BatchNorm), keep nothing, or, with Affine = AffineMode.Elementwise, keep every axis besides N",
+            messageFormat: "Axes reduce N, so running statistics are kept, but their count is not known at construction with {0}; expected Axes that keep only C (BatchNorm), keep nothing, or, with Affine = AffineMode.Elementwise, keep every axis besides N; or TrackRunningStats = false",
             category: UsageCategory,
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,
@@ -319,6 +319,29 @@ namespace NormKernels.Generators.Diagnostics
             isEnabledByDefault: true,
             helpLinkUri: HelpBase + "nk0030");
 
+        /// <summary>{0}: the Axes that cover a sample.</summary>
+        public static readonly DiagnosticDescriptor AffineImplicitOverSample = new DiagnosticDescriptor(
+            id: "NK0031",
+            title: "Affine must be written when Axes are every axis of a sample",
+            messageFormat: "{0} are every axis of a sample but N (a LayerNorm), and Affine is not written; expected Affine = AffineMode.Elementwise " +
+                           "(one weight per element of a sample: PyTorch's nn.LayerNorm over these dims), AffineMode.PerChannel " +
+                           "(one weight per channel: PyTorch's nn.GroupNorm(1, C)) or AffineMode.None",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0031");
+
+        /// <summary>{0}: the Axes that keep N.</summary>
+        public static readonly DiagnosticDescriptor RunningStatisticsWithoutBatch = new DiagnosticDescriptor(
+            id: "NK0032",
+            title: "TrackRunningStats is true but Axes do not reduce N",
+            messageFormat: "TrackRunningStats is true, but {0}: only a layer that reduces N (BatchNorm) keeps running statistics, and " +
+                           "this one normalizes every sample with its own statistics in training and inference; expected Axes with N, " +
+                           "or no TrackRunningStats",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0032");
         /// <summary>{0}: the detail.</summary>
         public static readonly DiagnosticDescriptor ActivationUndefined = new DiagnosticDescriptor(
             id: "NK0040",
@@ -431,6 +454,8 @@ namespace NormKernels.Generators.Diagnostics
                 case LayoutProblemKind.MomentumOutOfRange: return MomentumOutOfRange;
                 case LayoutProblemKind.RootMeanSquareWithBatchReduced: return RootMeanSquareWithBatchReduced;
                 case LayoutProblemKind.RunningStatisticsUnsized: return RunningStatisticsUnsized;
+                case LayoutProblemKind.AffineImplicitOverSample: return AffineImplicitOverSample;
+                case LayoutProblemKind.RunningStatisticsWithoutBatch: return RunningStatisticsWithoutBatch;
                 case LayoutProblemKind.ActivationUndefined: return ActivationUndefined;
                 case LayoutProblemKind.ResidualUndefined: return ResidualUndefined;
                 case LayoutProblemKind.SizesMalformed: return SizesMalformed;

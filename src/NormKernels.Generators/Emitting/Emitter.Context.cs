@@ -38,6 +38,9 @@ internal static partial class Emitter
         /// <summary>The build asked for the <c>...OnPath&lt;TOps&gt;</c> test hooks (LayerOutput.PathHooksProperty).</summary>
         public bool Hooks { get; }
 
+        /// <summary>The layer keeps running statistics: N is reduced and the declaration did not say <c>TrackRunningStats = false</c>.</summary>
+        public bool Running => Plan.BatchReduced && Spec.TrackRunningStats;
+
         /// <summary>The element type as C#: "float" or "double".</summary>
         public string T => Spec.Element;
 

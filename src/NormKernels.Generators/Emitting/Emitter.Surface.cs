@@ -34,18 +34,18 @@ internal static partial class Emitter
         {
             ctx.SizeParam.Length > 0 ? "int " + ctx.SizeParam : null,
             ctx.T + " epsilon = " + ctx.Literal(spec.Epsilon),
-            plan.BatchReduced ? ctx.T + " momentum = " + ctx.Literal(spec.Momentum) : null,
+            ctx.Running ? ctx.T + "? momentum = " + ctx.Literal(spec.Momentum) : null,
         }.Where(p => p != null));
         w.Line("/// <summary>Creates the layer with " + (ctx.SizeParam == "channels" ? "one weight and bias per channel" :
             ctx.SizeParam == "normalizedSize" ? "one weight and bias per element of a sample (" + ctx.SampleDimsText + ", layout order)" : "no learned parameters") +
-            (plan.BatchReduced ? " and running statistics" : "") + ".</summary>");
+            (ctx.Running ? " and running statistics" : "") + ".</summary>");
         if (ctx.SizeParam.Length > 0)
             w.Line("/// <param name=\"" + ctx.SizeParam + "\">" + (ctx.SizeParam == "channels" ? "The channel count C." : "The product of the non-batch dims (" + ctx.SampleDimsText + ").") + "</param>");
         w.Line("/// <param name=\"epsilon\">Added to the variance inside the square root.</param>");
-        if (plan.BatchReduced) w.Line("/// <param name=\"momentum\">running = (1 - momentum) * running + momentum * batch.</param>");
+        if (ctx.Running) w.Line("/// <param name=\"momentum\">running = (1 - momentum) * running + momentum * batch; null: the cumulative moving average, momentum = 1 / NumBatchesTracked (PyTorch's momentum=None).</param>");
         string size = ctx.SizeParam.Length > 0 ? ctx.SizeParam + ", nameof(" + ctx.SizeParam + ")" : "0, null";
-        w.Line("public " + spec.Name.TypeName + "(" + ctorParams + ") => _layer = new(" + size + ", epsilon, " + (plan.BatchReduced ? "momentum" : "default") + ", " +
-               (plan.BatchReduced ? plan.RunningSize : "0") + ");");
+        w.Line("public " + spec.Name.TypeName + "(" + ctorParams + ") => _layer = new(" + size + ", epsilon, " + (ctx.Running ? "momentum" : "default") + ", " +
+               (ctx.Running ? plan.RunningSize : "0") + ");");
         w.Line();
 
         w.Line("/// <summary>Gamma, " + (spec.HasAffine ? ctx.ParamShapeText + "; ones at construction." : "empty: this layer has no affine parameters.") + "</summary>");
@@ -56,19 +56,24 @@ internal static partial class Emitter
         w.Line("public " + ctx.T + "[] WeightGrad => _layer.WeightGrad;");
         w.Line("/// <summary>Gradient of the loss with respect to <see cref=\"Bias\"/>, accumulated by every Backward.</summary>");
         w.Line("public " + ctx.T + "[] BiasGrad => _layer.BiasGrad;");
-        if (plan.BatchReduced)
+        if (ctx.Running)
         {
             w.Line("/// <summary>Running mean per statistic (" + plan.RunningSize + " entries); zeros at construction.</summary>");
             w.Line("public " + ctx.T + "[] RunningMean => _layer.RunningMean!;");
             w.Line("/// <summary>Running unbiased variance per statistic; ones at construction.</summary>");
             w.Line("public " + ctx.T + "[] RunningVar => _layer.RunningVar!;");
-            w.Line("/// <summary>running = (1 - Momentum) * running + Momentum * batch; in [0, 1].</summary>");
-            w.Line("public " + ctx.T + " Momentum { get => _layer.Momentum; set => _layer.Momentum = value; }");
+            w.Line("/// <summary>running = (1 - Momentum) * running + Momentum * batch; in [0, 1]. Null: the cumulative moving average of every batch since construction " +
+                   "(or ResetRunningStats), Momentum = 1 / NumBatchesTracked for each update (PyTorch's momentum=None).</summary>");
+            w.Line("public " + ctx.T + "? Momentum { get => _layer.Momentum; set => _layer.Momentum = value; }");
         }
         w.Line("/// <summary>Added to the variance inside the square root; positive.</summary>");
         w.Line("public " + ctx.T + " Epsilon { get => _layer.Epsilon; set => _layer.Epsilon = value; }");
-        w.Line("/// <summary>" + (plan.BatchReduced
+        w.Line("/// <summary>" + (ctx.Running
             ? "Training (default): batch statistics, running statistics updated. Otherwise: running statistics."
+            : plan.BatchReduced
+            ? "No running statistics (TrackRunningStats = false): training (default) and inference both normalize with the batch's own statistics; training also " +
+              "checks each statistic has more than one value and saves the statistics for Backward (so a training-mode Forward needs the instance alone, while " +
+              "inference-mode Forward calls may share it between threads)."
             : "Statistics are per sample, so training and inference compute the same output; training also checks each statistic has more than one value " +
               "and saves the statistics for Backward (so a training-mode Forward needs the instance alone, while inference-mode Forward calls may share it between threads).") + "</summary>");
         w.Line("public bool Training { get => _layer.Training; set => _layer.Training = value; }");
@@ -106,7 +111,7 @@ internal static partial class Emitter
         }
         w.Line("/// <summary>Normalizes <paramref name=\"input\"/> (" + spec.Layout + ", dims in layout order) into <paramref name=\"output\"/>, which may be the same span. " +
                "In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized" +
-               (plan.BatchReduced ? ", and updates the running statistics" : "") + ": it needs the instance alone, and throws InvalidOperationException if another thread " +
+               (ctx.Running ? ", and updates the running statistics" : "") + ": it needs the instance alone, and throws InvalidOperationException if another thread " +
                "runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>");
         w.Line("public void Forward(" + ro + " input, " + span + " output, " + ctx.DimParams + ") => _layer.Forward(input, output, " + DimsSpan(ctx) + ");");
         w.Line("void " + ctx.DeclaringInterface + ".Forward(" + ro + " input, " + span + " output, global::System.ReadOnlySpan<int> dims) => _layer.Forward(input, output, dims);");
@@ -183,7 +188,7 @@ internal static partial class Emitter
             return;
         }
         w.Line("/// <summary>");
-        w.Line("/// Gradient of the last training-mode Forward" + (plan.BatchReduced ? " (or, with Training false, of the inference forward: running statistics held constant)" : "") +
+        w.Line("/// Gradient of the last training-mode Forward" + (ctx.Running ? " (or, with Training false, of the inference forward: running statistics held constant)" : "") +
                ": writes dL/dinput into <paramref name=\"inputGrad\"/> (which may be <paramref name=\"outputGrad\"/> or <paramref name=\"input\"/> itself) and adds dL/dweight, dL/dbias");
         w.Line("/// into <see cref=\"WeightGrad\"/>, <see cref=\"BiasGrad\"/>. <paramref name=\"input\"/> must be the input of that Forward (or a bitwise copy); its saved statistics are used, not recomputed.");
         w.Line("/// Throws InvalidOperationException, before writing anything, when no training-mode Forward ran, when the dims differ from that Forward's (the saved statistics' count and layout follow them),");
@@ -327,8 +332,8 @@ internal static partial class Emitter
             "count, mean, m2", tensors: "input");
         if (!ctx.Plan.BatchReduced) return;
         w.Line("/// <summary>Training forward with given (merged) statistics: normalizes <paramref name=\"input\"/> with mean and biased variance " +
-               "M2 / count per statistic, keeps them as BatchMean and BatchVariance, and updates the running statistics like Forward in training " +
-               "(running variance: the unbiased M2 / (count - 1) with the TOTAL count). Runs whatever Training is. For synchronized BatchNorm: " +
+               "M2 / count per statistic, keeps them as BatchMean and BatchVariance" + (ctx.Running ? ", and updates the running statistics like Forward in training " +
+               "(running variance: the unbiased M2 / (count - 1) with the TOTAL count)" : "") + ". Runs whatever Training is. For synchronized BatchNorm: " +
                "every worker calls ShardStatistics on its shard, the shards are merged in one fixed order (Statistics.Merge), then every worker " +
                "calls this on its own shard.</summary>");
         w.Line("public void ForwardWithStatistics(" + ro + " input, " + ctx.SpanT + " output, " + ctx.DimParams + ", " + Merged + ") =>");
@@ -429,6 +434,7 @@ internal static partial class Emitter
         if (plan.Shards) features.Add("Shards");
         if (plan.Synchronized) features.Add("Synchronized");
         if (plan.Adaptive) features.Add("Adaptive");
+        if (ctx.Running) features.Add("RunningStatistics");
         string featureText = features.Count == 0 ? Rt + ".LayerFeatures.None" : string.Join(" | ", features.Select(f => Rt + ".LayerFeatures." + f));
         w.Line("public static " + Rt + ".LayerShape Shape { get; } = new(" + Literals.String(spec.Name.TypeName) + ", " + Literals.String(spec.Layout) + ", " +
                Literals.String(ctx.AxesText) + ", " + Literals.Int(spec.Groups) + ", global::NormKernels.AffineMode." + AffineMember(spec) + ", global::NormKernels.NormKind." +

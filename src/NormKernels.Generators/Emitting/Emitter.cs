@@ -33,6 +33,7 @@ internal static partial class Emitter
             EmitShards(w, ctx);
             EmitSynchronizedBackward(w, ctx);
             EmitAdaptive(w, ctx);
+            EmitModule(w, ctx);
             EmitNestStruct(w, ctx);
         }
 
@@ -80,10 +81,10 @@ internal static partial class Emitter
                (plan.BatchReduced ? "BackwardInference, " : "") + (plan.Shards ? "ShardStatistics, " : "") + (plan.Adaptive ? "AdaptiveForward, " : "") +
                "StatisticCount) keep no state and may run from any number of threads at once. On one instance, inference-mode Forward calls " +
                "(Training false) may run from any number of threads at once; a training-mode Forward" + (plan.BatchReduced ? ", ForwardWithStatistics" : "") +
-               ", any Backward and ZeroGrad write the instance's state (saved batch statistics" + (plan.BatchReduced ? ", running statistics" : "") +
+               ", any Backward and ZeroGrad write the instance's state (saved batch statistics" + (ctx.Running ? ", running statistics" : "") +
                ", WeightGrad and BiasGrad) and need the instance alone: a call that would overlap another call on the same instance that it cannot share with " +
                "is refused with an InvalidOperationException before it reads or writes anything (nothing waits). Changing Weight, Bias" +
-               (plan.BatchReduced ? ", RunningMean, RunningVar" : "") + ", Epsilon or Training while a call runs is not detected. Use one instance per thread for parallel training.</para>");
+               (ctx.Running ? ", RunningMean, RunningVar" : "") + ", Epsilon or Training while a call runs is not detected. Use one instance per thread for parallel training.</para>");
         w.Line("/// </remarks>");
     }
 }

@@ -10,6 +10,7 @@ namespace NormKernels.Generators.Model;
 internal sealed record ContainingType(string Keyword, string Name);
 
 /// <summary>What the user declared: the annotated type and the attribute's values.</summary>
+/// <param name="TrackRunningStats">The attribute's <c>TrackRunningStats</c>: a layer that reduces N keeps running statistics.</param>
 internal sealed record NormSpec(
     Parsing.LayerName Name,
     string Layout,
@@ -20,6 +21,7 @@ internal sealed record NormSpec(
     double Epsilon,
     double Momentum,
     string Element,
+    bool TrackRunningStats = true,
     ActivationId Activation = ActivationId.None,
     ResidualId Residual = ResidualId.None,
     string Sizes = "")

@@ -164,7 +164,7 @@ internal static class DeclarationChecks
     }
 
     /// <summary>The generated <c>[Normalize]</c> constructor's parameter types: (int channels | int normalizedSize)?, T epsilon,
-    /// and T momentum when Axes reduce N (see the emitter's surface).</summary>
+    /// and T? momentum when Axes reduce N and the layer tracks running statistics (see the emitter's surface).</summary>
     public static ITypeSymbol[] NormalizeConstructor(Compilation compilation, NormSpec spec)
     {
         ITypeSymbol element = compilation.GetSpecialType(spec.IsDouble ? SpecialType.System_Double : SpecialType.System_Single);
@@ -172,7 +172,8 @@ internal static class DeclarationChecks
         if (spec.IsElementwise || spec.Layout.IndexOf(LayoutGrammar.Channel) >= 0)
             parameters.Add(compilation.GetSpecialType(SpecialType.System_Int32));
         parameters.Add(element);
-        if (LayoutGrammar.SplitAxes(spec.Axes).Contains(LayoutGrammar.Batch.ToString())) parameters.Add(element);
+        if (LayoutGrammar.SplitAxes(spec.Axes).Contains(LayoutGrammar.Batch.ToString()) && spec.TrackRunningStats)
+            parameters.Add(compilation.GetSpecialType(SpecialType.System_Nullable_T).Construct(element));
         return parameters.ToArray();
     }
 

@@ -18,6 +18,7 @@ internal static class GeneratedNames
         "BatchMean", "BatchVariance", "BatchMeanSquare", "Forward", "Backward", "ForwardTraining", "ForwardInference",
         "ForwardWithStatistics", "StatisticCount", "AdaptiveForward", "ForwardShard", "BackwardShard", "ShardStatistics",
         "BackwardStatistics", "BackwardWithStatistics",
+        "Parameters", "StateDict", "LoadStateDict", "NumBatchesTracked", "ResetRunningStats", "ToString",
         // [LocalResponseNormalize]
         "Size", "Alpha", "Beta", "K", "ForwardKernel", "BackwardKernel",
     };

@@ -14,7 +14,7 @@ internal static class StubSpecs
 {
     /// <summary>The nearest valid <c>[Normalize]</c>, or null when none is found (then nothing is generated).</summary>
     public static NormSpec? Normalize(LayerName name, string? layout, string? axes, int groups, int kind, int affine,
-        double epsilon, double momentum, string element)
+        double epsilon, double momentum, string element, bool trackRunningStats = true)
     {
         string letters = Letters(layout, "NCHW");
         var reduced = LayoutGrammar.SplitAxes(axes).Select(t => t.Trim().ToUpperInvariant())
@@ -27,8 +27,11 @@ internal static class StubSpecs
         for (int attempt = 0; attempt < 5; attempt++)
         {
             string joined = string.Join(",", reduced);
-            List<LayoutProblem> problems = LayoutGrammar.Check(letters, joined, groups, groups > 0, kind, affine, epsilon, momentum);
-            if (problems.Count == 0) return Parser.Spec(name, letters, joined, groups, kind, affine, epsilon, momentum, element);
+            // Affine as it reads (PerChannel when not written, NK0031 aside); TrackRunningStats as written where N is reduced
+            // (NK0032 aside: a layer that keeps N has no running statistics either way).
+            List<LayoutProblem> problems = LayoutGrammar.Check(letters, joined, groups, groups > 0, kind, affine, epsilon, momentum,
+                trackRunningStats: trackRunningStats ? null : false);
+            if (problems.Count == 0) return Parser.Spec(name, letters, joined, groups, kind, affine, epsilon, momentum, element, trackRunningStats);
             foreach (LayoutProblem problem in problems)
             {
                 switch (problem.Kind)

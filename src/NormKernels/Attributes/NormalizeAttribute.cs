@@ -27,14 +27,25 @@ public sealed class NormalizeAttribute : Attribute
     /// <summary>Standardize (subtract the mean, divide by the standard deviation) or divide by the root mean square.</summary>
     public NormKind Kind { get; set; } = NormKind.Standardize;
 
-    /// <summary>How the learned scale and shift are indexed.</summary>
+    /// <summary>How the learned scale and shift are indexed; <see cref="AffineMode.PerChannel"/> when not written. A declaration
+    /// whose <see cref="Axes"/> are every axis of a sample but N, more than one of them and C among them, without <see cref="Groups"/>
+    /// (LayerNorm over <c>C,H,W</c>), must write it (NK0031): <see cref="AffineMode.Elementwise"/> is PyTorch's
+    /// <c>nn.LayerNorm([C, H, W])</c>, <see cref="AffineMode.PerChannel"/> its <c>nn.GroupNorm(1, C)</c>.</summary>
     public AffineMode Affine { get; set; } = AffineMode.PerChannel;
 
     /// <summary>Added to the variance inside the square root; the default of the generated constructor's <c>epsilon</c>.</summary>
     public double Epsilon { get; set; } = 1e-5;
 
-    /// <summary>Running-statistics momentum: <c>running = (1 - m) * running + m * batch</c>; the constructor's default.</summary>
+    /// <summary>Running-statistics momentum: <c>running = (1 - m) * running + m * batch</c>; the constructor's default.
+    /// PyTorch's <c>momentum=None</c> (the cumulative moving average, <c>m = 1 / NumBatchesTracked</c>) is the layer's
+    /// <c>momentum: null</c> (constructor) or <c>Momentum = null</c> (property); an attribute value cannot be null.</summary>
     public double Momentum { get; set; } = 0.1;
+
+    /// <summary>PyTorch's <c>track_running_stats</c>, for layers whose <see cref="Axes"/> reduce <c>N</c> (BatchNorm). True (default):
+    /// the layer keeps <c>RunningMean</c>, <c>RunningVar</c> and <c>NumBatchesTracked</c>, updates them in training and normalizes with
+    /// them in inference. False: none of these (and no <c>momentum</c>); inference-mode <c>Forward</c> normalizes with the batch's own
+    /// statistics, as training does. Layers that do not reduce <c>N</c> have no running statistics; writing <c>true</c> on one is NK0032.</summary>
+    public bool TrackRunningStats { get; set; } = true;
 
     /// <summary>The element type of the tensors, weights and statistics: <c>typeof(float)</c> (default) or <c>typeof(double)</c>.
     /// Double layers run the same plans on double vectors (half the lanes) and implement <c>INormalizationLayer&lt;double&gt;</c>.</summary>

@@ -66,6 +66,23 @@ public interface INormalizationLayer<T>
     /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
     void ZeroGrad();
 
+    /// <summary>The learned parameters with PyTorch's names, for an optimizer: <c>weight</c> (<see cref="Weight"/>,
+    /// <see cref="WeightGrad"/>) then <c>bias</c> (<see cref="Bias"/>, <see cref="BiasGrad"/>); empty with
+    /// <see cref="AffineMode.None"/>. The arrays are the layer's own: a step written into them is the layer's new parameter.</summary>
+    System.Collections.Generic.IReadOnlyList<LayerParameter<T>> Parameters();
+
+    /// <summary>A copy of the layer's state under PyTorch's <c>state_dict</c> keys, only those the layer has, in this order:
+    /// <c>weight</c>, <c>bias</c> (unless <see cref="AffineMode.None"/>), <c>running_mean</c>, <c>running_var</c>,
+    /// <c>num_batches_tracked</c> (layers that keep running statistics; the count as one value). Values are doubles (exact for
+    /// float and double layers and for the count), in the layer's order (see <see cref="Weight"/>).</summary>
+    System.Collections.Generic.IReadOnlyDictionary<string, double[]> StateDict();
+
+    /// <summary>Loads a state with exactly the keys <see cref="StateDict"/> gives (PyTorch's strict loading), each of its length
+    /// (<c>num_batches_tracked</c>: one non-negative whole number). Every key and length is checked first: a missing, unknown,
+    /// null or wrong-length entry throws <see cref="ArgumentException"/> naming its key, and nothing is changed. Values are
+    /// rounded to the element type.</summary>
+    void LoadStateDict(System.Collections.Generic.IReadOnlyDictionary<string, double[]> state);
+
     /// <summary>The instruction-set path the last <c>Forward</c> or <c>Backward</c> ran on (the narrowest of its passes).</summary>
     KernelPath LastPath { get; }
 

@@ -34,6 +34,7 @@ public sealed class LayerShape
         Calls = new[] { ".Forward (training)", ".Forward (inference)", ".Backward", ".ZeroGrad", ".ForwardWithStatistics", ".BackwardStatistics", ".BackwardWithStatistics" }
             .Select(call => typeName + call).ToArray();
         Layout = layout;
+        Axes = axes;
         Groups = groups;
         Affine = affine;
         Kind = kind;
@@ -94,6 +95,9 @@ public sealed class LayerShape
     /// <summary>The thread guard's names of the instance calls, built once (a call allocates nothing).</summary>
     public string[] Calls { get; }
     public string Layout { get; }
+
+    /// <summary>The reduced letters as the declaration wrote them, comma-separated ("N,H,W").</summary>
+    public string Axes { get; }
     public int Groups { get; }
     public AffineMode Affine { get; }
     public NormKind Kind { get; }
@@ -115,8 +119,13 @@ public sealed class LayerShape
     /// <summary>The index of C in the layout, or -1.</summary>
     public int Channel { get; }
 
-    /// <summary>N is reduced: the layer keeps running statistics and has an inference forward with given statistics.</summary>
+    /// <summary>N is reduced: the layer has an inference forward with given statistics (and keeps running statistics unless
+    /// declared with <c>TrackRunningStats = false</c>: see <see cref="RunningStatistics"/>).</summary>
     public bool BatchReduced { get; }
+
+    /// <summary>The layer keeps running statistics (N reduced, <c>TrackRunningStats</c> true): an inference-mode Forward
+    /// normalizes with them and a training-mode Forward updates them. Without them both normalize with the batch's own statistics.</summary>
+    public bool RunningStatistics => BatchReduced && (Features & LayerFeatures.RunningStatistics) != 0;
 
     public string KeptText { get; }
     public string ReducedText { get; }
@@ -225,4 +234,7 @@ public enum LayerFeatures
 
     /// <summary>AdaIN (instance-shaped layers).</summary>
     Adaptive = 4,
+
+    /// <summary>Running statistics (N reduced and <c>TrackRunningStats</c> true): RunningMean, RunningVar, NumBatchesTracked.</summary>
+    RunningStatistics = 8,
 }

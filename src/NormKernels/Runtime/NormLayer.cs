@@ -22,7 +22,7 @@ public sealed partial class NormLayer<TNest, TK, T>
 {
     private readonly int _size;
     private T _epsilon;
-    private T _momentum;
+    private T? _momentum; // null: the cumulative moving average (PyTorch's momentum=None)
     private T[] _statistic0 = Array.Empty<T>();
     private T[] _statistic1 = Array.Empty<T>();
     private T[] _meanResidual = Array.Empty<T>(); // mean - (T)mean: the batch mean in double, for Backward
@@ -37,8 +37,9 @@ public sealed partial class NormLayer<TNest, TK, T>
     private static LayerShape Shape => TNest.Shape;
 
     /// <summary>The layer with <paramref name="size"/> (channels or normalizedSize, named <paramref name="sizeName"/>; 0 and
-    /// null when the layer has neither) and <paramref name="runningSize"/> running statistics (0: none).</summary>
-    public NormLayer(int size, string? sizeName, T epsilon, T momentum, int runningSize)
+    /// null when the layer has neither) and <paramref name="runningSize"/> running statistics (0: none). A null
+    /// <paramref name="momentum"/> is the cumulative moving average.</summary>
+    public NormLayer(int size, string? sizeName, T epsilon, T? momentum, int runningSize)
     {
         var shape = Shape;
         if (sizeName is not null)
@@ -49,7 +50,7 @@ public sealed partial class NormLayer<TNest, TK, T>
             if (shape.Groups > 0 && shape.Affine != AffineMode.Elementwise) Checks.Divisible(size, shape.Groups, sizeName);
         }
         Kernels<TNest, TK, T>.CheckEpsilon(epsilon);
-        if (shape.BatchReduced) Kernels<TNest, TK, T>.CheckMomentum(momentum, "momentum");
+        if (shape.RunningStatistics && momentum is { } m) Kernels<TNest, TK, T>.CheckMomentum(m, "momentum");
         _size = size;
         _epsilon = epsilon;
         _momentum = momentum;
@@ -60,12 +61,13 @@ public sealed partial class NormLayer<TNest, TK, T>
         Bias = new T[parameters];
         WeightGrad = new T[parameters];
         BiasGrad = new T[parameters];
-        if (shape.BatchReduced)
+        if (shape.RunningStatistics)
         {
             RunningMean = new T[runningSize];
             RunningVar = new T[runningSize];
             RunningVar.AsSpan().Fill(T.One);
         }
+        _parameters = CreateParameters();
     }
 
     public T[] Weight { get; }
@@ -83,10 +85,10 @@ public sealed partial class NormLayer<TNest, TK, T>
         set { Kernels<TNest, TK, T>.CheckEpsilon(value, "Epsilon"); _epsilon = value; }
     }
 
-    public T Momentum
+    public T? Momentum
     {
         get => _momentum;
-        set { Kernels<TNest, TK, T>.CheckMomentum(value, "Momentum"); _momentum = value; }
+        set { if (value is { } m) Kernels<TNest, TK, T>.CheckMomentum(m, "Momentum"); _momentum = value; }
     }
 
     /// <summary>The saved batch statistics of the last training Forward (the kind's outputs in order).</summary>
@@ -111,7 +113,7 @@ public sealed partial class NormLayer<TNest, TK, T>
         shape.LayerSize(dims, _size);
         Checks.NoPartialOverlap(input, output, "output");
         bool training = Training; // read once: it decides the checks and the path
-        if (!training && shape.BatchReduced)
+        if (!training && shape.RunningStatistics)
         {
             // Inference reads the running statistics: shared with other inference calls, never with a call that updates them.
             CallGuard.EnterShared(ref _guard, shape.Calls[1]);
@@ -170,8 +172,8 @@ public sealed partial class NormLayer<TNest, TK, T>
             _savedLength = input.Length;
             _savedEpsilon = epsilon;
             // PyTorch's update: the running variance takes the unbiased batch variance.
-            if (shape.BatchReduced)
-                LayerState.UpdateRunning(RunningMean!, RunningVar!, statistic0, statistic1, meanResidual, shape.CountPerStatistic(dims), double.CreateTruncating(_momentum));
+            if (shape.RunningStatistics)
+                LayerState.UpdateRunning(RunningMean!, RunningVar!, statistic0, statistic1, meanResidual, shape.CountPerStatistic(dims), NextFactor());
         }
         finally
         {
@@ -219,7 +221,8 @@ public sealed partial class NormLayer<TNest, TK, T>
             TNest nest = TNest.Create(dims);
             LastPath = Forward<TNest, TK, T>.Inference(Kernels<TNest, TK, T>.Choose(nest, false), nest, input, output, Weight, Bias, statistic0, statistic1, _epsilon, meanResidual);
             // PyTorch's update (SyncBatchNorm too): the running variance takes the unbiased variance over the total count.
-            double momentum = double.CreateTruncating(_momentum);
+            if (!shape.RunningStatistics) return;
+            double momentum = NextFactor();
             T[] runningMean = RunningMean!, runningVar = RunningVar!;
             for (int stat = 0; stat < statistics; stat++)
             {
@@ -264,7 +267,7 @@ public sealed partial class NormLayer<TNest, TK, T>
         {
             TNest nest = TNest.Create(dims);
             KernelPath path = Kernels<TNest, TK, T>.ChooseBackward(nest);
-            if (shape.BatchReduced && !Training)
+            if (shape.RunningStatistics && !Training)
             {
                 LastPath = Run(path, nest, input, residual, outputGrad, inputGrad, residualGrad, RunningMean, RunningVar, _epsilon, true, null);
                 return;

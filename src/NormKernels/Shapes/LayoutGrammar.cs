@@ -27,6 +27,8 @@ namespace NormKernels
         MomentumOutOfRange,
         RootMeanSquareWithBatchReduced,
         RunningStatisticsUnsized,
+        AffineImplicitOverSample,
+        RunningStatisticsWithoutBatch,
         ActivationUndefined,
         ResidualUndefined,
         SizesMalformed,
@@ -86,9 +88,11 @@ namespace NormKernels
             return count == tokens.Count ? new string(chars, 0, count) : null;
         }
 
-        /// <summary>Checks a whole declaration. <paramref name="groupsGiven"/> is true when the user wrote <c>Groups = ...</c>.</summary>
+        /// <summary>Checks a whole declaration. <paramref name="groupsGiven"/> is true when the user wrote <c>Groups = ...</c>,
+        /// <paramref name="affineGiven"/> when the user wrote <c>Affine = ...</c>; <paramref name="trackRunningStats"/> is
+        /// <c>TrackRunningStats</c> when written, else null.</summary>
         public static List<LayoutProblem> Check(string? layout, string? axes, int groups, bool groupsGiven,
-            int kind, int affine, double epsilon, double momentum)
+            int kind, int affine, double epsilon, double momentum, bool affineGiven = true, bool? trackRunningStats = null)
         {
             var problems = new List<LayoutProblem>();
             layout ??= "";
@@ -172,10 +176,23 @@ namespace NormKernels
                 if (kind == 1)
                     problems.Add(new LayoutProblem(LayoutProblemKind.RootMeanSquareWithBatchReduced, "Kind", "Axes \"" + axes + "\" reduce N"));
                 // With a Groups mistake (NK0009/NK0010) the running size follows from no valid declaration: one error is enough.
-                else if (groupsOk && RunningSize(layout, reduced, groups, affine) == RunningSizeKind.Unknown)
+                // Without running statistics (TrackRunningStats = false) there is nothing to size.
+                else if (groupsOk && trackRunningStats != false && RunningSize(layout, reduced, groups, affine) == RunningSizeKind.Unknown)
                     problems.Add(new LayoutProblem(LayoutProblemKind.RunningStatisticsUnsized, "Axes",
                         "kept axes \"" + Kept(layout, reduced) + "\""));
             }
+
+            // Running statistics asked for where there are none: PyTorch's InstanceNorm(track_running_stats=True) keeps them per
+            // channel and normalizes with them in eval mode; these layers never do.
+            if (layoutOk && axesOk && trackRunningStats == true && !reduced.Contains(Batch))
+                problems.Add(new LayoutProblem(LayoutProblemKind.RunningStatisticsWithoutBatch, "TrackRunningStats", "Axes \"" + axes + "\" do not reduce N"));
+
+            // Every axis of a sample but N reduced, more than one, C among them, no groups: PyTorch's LayerNorm over them has one
+            // weight per element, its GroupNorm(1, C) one per channel; the default would silently pick one of two layers.
+            if (!affineGiven && !groupsGiven && layoutOk && axesOk && hasChannel && !reduced.Contains(Batch) &&
+                reduced.Count >= 2 && reduced.Count == layout.Replace(Batch.ToString(), "").Length)
+                problems.Add(new LayoutProblem(LayoutProblemKind.AffineImplicitOverSample, "Affine",
+                    "Axes \"" + axes + "\""));
             return problems;
         }
 

@@ -34,8 +34,8 @@ namespace Layers
         /// <summary>Creates the layer with one weight and bias per channel and running statistics.</summary>
         /// <param name="channels">The channel count C.</param>
         /// <param name="epsilon">Added to the variance inside the square root.</param>
-        /// <param name="momentum">running = (1 - momentum) * running + momentum * batch.</param>
-        public BatchNormNchw(int channels, float epsilon = 1E-05f, float momentum = 0.1f) => _layer = new(channels, nameof(channels), epsilon, momentum, channels);
+        /// <param name="momentum">running = (1 - momentum) * running + momentum * batch; null: the cumulative moving average, momentum = 1 / NumBatchesTracked (PyTorch's momentum=None).</param>
+        public BatchNormNchw(int channels, float epsilon = 1E-05f, float? momentum = 0.1f) => _layer = new(channels, nameof(channels), epsilon, momentum, channels);
 
         /// <summary>Gamma, one per channel (c); ones at construction.</summary>
         public float[] Weight => _layer.Weight;
@@ -49,8 +49,8 @@ namespace Layers
         public float[] RunningMean => _layer.RunningMean!;
         /// <summary>Running unbiased variance per statistic; ones at construction.</summary>
         public float[] RunningVar => _layer.RunningVar!;
-        /// <summary>running = (1 - Momentum) * running + Momentum * batch; in [0, 1].</summary>
-        public float Momentum { get => _layer.Momentum; set => _layer.Momentum = value; }
+        /// <summary>running = (1 - Momentum) * running + Momentum * batch; in [0, 1]. Null: the cumulative moving average of every batch since construction (or ResetRunningStats), Momentum = 1 / NumBatchesTracked for each update (PyTorch's momentum=None).</summary>
+        public float? Momentum { get => _layer.Momentum; set => _layer.Momentum = value; }
         /// <summary>Added to the variance inside the square root; positive.</summary>
         public float Epsilon { get => _layer.Epsilon; set => _layer.Epsilon = value; }
         /// <summary>Training (default): batch statistics, running statistics updated. Otherwise: running statistics.</summary>
@@ -160,10 +160,23 @@ namespace Layers
         void NK.ISynchronizedNormalizationLayer<float>.BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered) =>
             _layer.BackwardWithStatistics(input, outputGrad, inputGrad, dims, count, sumGrad, sumGradCentered);
 
+        /// <summary>The learned parameters with PyTorch's names, for an optimizer: <c>weight</c> (<see cref="Weight"/>, <see cref="WeightGrad"/>) then <c>bias</c> (<see cref="Bias"/>, <see cref="BiasGrad"/>). The arrays are the layer's own: a step written into them is the layer's new parameter. The same list on every call.</summary>
+        public global::System.Collections.Generic.IReadOnlyList<NK.LayerParameter<float>> Parameters() => _layer.Parameters();
+        /// <summary>A copy of the layer's state under PyTorch's state_dict keys: <c>weight</c>, <c>bias</c>, <c>running_mean</c>, <c>running_var</c>, <c>num_batches_tracked</c> (the count as one value). Values are doubles (exact for the layer's values and the count), in the layer's order. May run alongside inference-mode Forward calls; refused (InvalidOperationException) while a call that writes the state runs.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, double[]> StateDict() => _layer.StateDict();
+        /// <summary>Loads a state with exactly the keys of <see cref="StateDict"/>, each of its length (num_batches_tracked: one non-negative whole number), as PyTorch's strict load_state_dict. Every key and length is checked first: a missing, unknown, null or wrong-length entry throws ArgumentException (ParamName "state") naming its key, and nothing is changed. Values are rounded to float. Needs the instance alone.</summary>
+        public void LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, double[]> state) => _layer.LoadStateDict(state);
+        /// <summary>PyTorch's num_batches_tracked: the training-mode Forward (and ForwardWithStatistics) calls that updated the running statistics since construction (ResetRunningStats sets it to 0, LoadStateDict to the loaded count). With a null Momentum each update weighs its batch by 1 / NumBatchesTracked.</summary>
+        public long NumBatchesTracked => _layer.NumBatchesTracked;
+        /// <summary>PyTorch's reset_running_stats: RunningMean = 0, RunningVar = 1, NumBatchesTracked = 0 (Weight and Bias unchanged). Needs the instance alone.</summary>
+        public void ResetRunningStats() => _layer.ResetRunningStats();
+        /// <summary>The layer like PyTorch's module repr: type, family, layout, axes, size, eps, momentum, affine, track_running_stats.</summary>
+        public override string ToString() => _layer.ToString();
+
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
         private readonly struct Nest(nint e_n, nint e_c, nint e_h, nint e_w) : Rt.ILayerNest<Nest, float>, Rt.IGradientNest<float>
         {
-            public static Rt.LayerShape Shape { get; } = new("BatchNormNchw", "NCHW", "N,H,W", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards | Rt.LayerFeatures.Synchronized);
+            public static Rt.LayerShape Shape { get; } = new("BatchNormNchw", "NCHW", "N,H,W", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards | Rt.LayerFeatures.Synchronized | Rt.LayerFeatures.RunningStatistics);
             public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], dims[3]);
             public nint StatisticsExtent => (e_h * e_w);
             public nint ApplyExtent => (e_h * e_w);

@@ -112,6 +112,15 @@ namespace Layers
             return Kernels.ShardStatistics(Kernels.Dense(in input, "input", dims), dims, count, mean, m2);
         }
 
+        /// <summary>The learned parameters with PyTorch's names, for an optimizer: <c>weight</c> (<see cref="Weight"/>, <see cref="WeightGrad"/>) then <c>bias</c> (<see cref="Bias"/>, <see cref="BiasGrad"/>). The arrays are the layer's own: a step written into them is the layer's new parameter. The same list on every call.</summary>
+        public global::System.Collections.Generic.IReadOnlyList<NK.LayerParameter<float>> Parameters() => _layer.Parameters();
+        /// <summary>A copy of the layer's state under PyTorch's state_dict keys: <c>weight</c>, <c>bias</c>. Values are doubles (exact for the layer's values), in the layer's order. May run alongside inference-mode Forward calls; refused (InvalidOperationException) while a call that writes the state runs.</summary>
+        public global::System.Collections.Generic.IReadOnlyDictionary<string, double[]> StateDict() => _layer.StateDict();
+        /// <summary>Loads a state with exactly the keys of <see cref="StateDict"/>, each of its length (num_batches_tracked: one non-negative whole number), as PyTorch's strict load_state_dict. Every key and length is checked first: a missing, unknown, null or wrong-length entry throws ArgumentException (ParamName "state") naming its key, and nothing is changed. Values are rounded to float. Needs the instance alone.</summary>
+        public void LoadStateDict(global::System.Collections.Generic.IReadOnlyDictionary<string, double[]> state) => _layer.LoadStateDict(state);
+        /// <summary>The layer like PyTorch's module repr: type, family, layout, axes, groups, size, eps, affine.</summary>
+        public override string ToString() => _layer.ToString();
+
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
         private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) : Rt.ILayerNest<Nest, float>, Rt.IGradientNest<float>
         {
