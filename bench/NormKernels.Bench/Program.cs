@@ -1,6 +1,9 @@
 using System;
 using System.Collections.Generic;
+using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.Diagnostics;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
@@ -14,28 +17,76 @@ namespace NormKernels.Bench;
 /// Entry point. Every case (operation x layout x shape, see <see cref="Catalog"/>) runs a plain copy of the same bytes
 /// (the limit), the generated kernel, a scalar C# baseline and a TensorPrimitives composition side by side, then
 /// PyTorch (when Debian's python3-torch is installed), and the run ends with one table, written as CSV, markdown
-/// and a plot under <c>bench/results/&lt;date&gt;/</c>.
-/// <list type="bullet">
-/// <item><c>--quick</c>: the whole matrix with the quick harness (<see cref="QuickHarness"/>), a minute or two.</item>
-/// <item>no mode option: the full BenchmarkDotNet run (<see cref="NormBenchmarks"/>, default job; <c>--short</c> for
-/// BenchmarkDotNet's short job, <c>--isa-jobs</c> for one job per instruction-set path); other arguments go to
-/// BenchmarkDotNet (e.g. <c>--filter *Generated*</c>).</item>
-/// <item><c>--cases a,b</c>: only the cases whose id contains one of the patterns (e.g. <c>S1</c>, <c>bn-train</c>,
-/// <c>gn32-nhwc-S2</c>); <c>--list</c> prints the ids.</item>
-/// <item><c>--no-torch</c>: skip the PyTorch column.</item>
-/// <item><c>--numerics</c>: the offset-data accuracy experiment only.</item>
-/// <item><c>--isa</c>: prints the widest kernel path this process runs (first line, read by tests/run.sh) and details.</item>
-/// <item><c>--one-cpu</c>: runs the rest of the command line again in a process that sees one CPU
-/// (<c>taskset -c 0</c>, so the runtime starts with a CPU count of 1, as in a 1-CPU container).</item>
-/// <item><c>--first-calls</c>: the first calls after constructing a layer against the steady state (<see cref="FirstCalls"/>),
-/// each case in a fresh process; default cases BN training, IN, GN32 S1 NCHW and LN S4, or <c>--cases</c>.</item>
-/// </list>
+/// and a plot under <c>bench/results/&lt;date&gt;/</c>. The modes and options are System.CommandLine options below
+/// (<c>--help</c> lists them): <c>--quick</c> (<see cref="QuickHarness"/>), the full BenchmarkDotNet run
+/// (<see cref="NormBenchmarks"/>) without it, <c>--first-calls</c> (<see cref="FirstCalls"/>), <c>--numerics</c>,
+/// <c>--isa</c>, <c>--list</c>; <c>--one-cpu</c> runs the rest of the command line again under <c>taskset -c 0</c>.
 /// </summary>
 public static class Program
 {
+    private static readonly Option<bool> QuickOption = new("--quick")
+    { Description = "the whole matrix with the quick in-process harness, a minute or two (without it: the full BenchmarkDotNet run)" };
+    private static readonly Option<bool> NoTorchOption = new("--no-torch") { Description = "skip the PyTorch column" };
+    private static readonly Option<int> ThreadsOption = new("--threads")
+    {
+        Description = "kernel, copy-limit and PyTorch threads (the scalar and TensorPrimitives baselines stay single-threaded)",
+        HelpName = "N",
+        DefaultValueFactory = _ => 1,
+        CustomParser = result =>
+        {
+            string text = result.Tokens[0].Value;
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int threads) && threads >= 1) return threads;
+            result.AddError($"--threads takes a whole number >= 1, not '{text}'");
+            return 0;
+        },
+    };
+    private static readonly Option<string?> CasesOption = new("--cases")
+    { Description = "only the cases whose id contains one of the comma-separated patterns (e.g. S1, bn-train, gn32-nhwc-S2)", HelpName = "a,b" };
+    private static readonly Option<bool> ListOption = new("--list") { Description = "print the case ids (with --cases: the selected ones) and exit" };
+    private static readonly Option<bool> FirstCallsOption = new("--first-calls")
+    { Description = "the first calls after constructing a layer against the steady state, each case in a fresh process (default cases: BN training, IN, GN32 S1 NCHW and LN S4, or --cases)" };
+    private static readonly Option<string?> FirstCallsCaseOption = new("--first-calls-case")
+    { Description = "internal: the child process of --first-calls, measuring one case id", HelpName = "id" };
+    private static readonly Option<bool> OneCpuOption = new("--one-cpu")
+    { Description = "run the rest of the command line again in a process that sees one CPU (taskset -c 0, as in a 1-CPU container)" };
+    private static readonly Option<bool> ShortOption = new("--short") { Description = "full mode: BenchmarkDotNet's short job instead of the default job" };
+    private static readonly Option<bool> IsaJobsOption = new("--isa-jobs") { Description = "full mode: one BenchmarkDotNet job per instruction-set path" };
+    private static readonly Option<bool> IsaOption = new("--isa")
+    { Description = "print the widest kernel path this process runs (first line, read by tests/run.sh) and details, and exit" };
+    private static readonly Option<bool> NumericsOption = new("--numerics") { Description = "the offset-data accuracy experiment only" };
+    private static readonly Argument<string[]> BenchmarkDotNetArguments = new("benchmarkdotnet-arguments")
+    {
+        Description = "full mode: further arguments for BenchmarkDotNet (e.g. --filter *Generated*; default --filter *)",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
     public static int Main(string[] args)
     {
-        if (args.Contains("--isa"))
+        var root = new RootCommand(
+            "NormKernels benchmarks: per case, the copy limit vs the generated kernel vs scalar C# vs TensorPrimitives (vs PyTorch), " +
+            "written as CSV, markdown and a plot (SVG, PNG) under bench/results/<date>/.")
+        {
+            QuickOption, NoTorchOption, ThreadsOption, CasesOption, ListOption, FirstCallsOption, FirstCallsCaseOption, OneCpuOption,
+            ShortOption, IsaJobsOption, IsaOption, NumericsOption, BenchmarkDotNetArguments,
+        };
+        root.Validators.Add(result =>
+        {
+            bool quick = result.GetValue(QuickOption);
+            if (quick && (result.GetValue(IsaJobsOption) || result.GetValue(ShortOption)))
+                result.AddError("--isa-jobs and --short are options of the full (BenchmarkDotNet) mode, not of --quick");
+            if (result.GetValue(BenchmarkDotNetArguments) is { Length: > 0 } extra && !result.GetValue(OneCpuOption) &&
+                (quick || result.GetValue(ListOption) || result.GetValue(FirstCallsOption)))
+                result.AddError($"unrecognized argument(s) (only the full BenchmarkDotNet mode takes further arguments): {string.Join(' ', extra)}");
+        });
+        root.SetAction(parse => Run(parse, args));
+        var parsed = root.Parse(args);
+        if (parsed.Action is ParseErrorAction errors) errors.ShowHelp = false; // the error alone; --help shows the rest
+        return parsed.Invoke();
+    }
+
+    private static int Run(ParseResult parse, string[] args)
+    {
+        if (parse.GetValue(IsaOption))
         {
             // The first line is machine-read (tests/run.sh, --isa-jobs): a KernelPath name.
             Console.WriteLine(Isa.Widest);
@@ -43,18 +94,17 @@ public static class Program
             return 0;
         }
 
-        if (args.Contains("--numerics"))
+        if (parse.GetValue(NumericsOption))
         {
             Numerics.Run();
             return 0;
         }
 
-        var rest = new List<string>(args);
-        if (Take(rest, "--one-cpu"))
+        if (parse.GetValue(OneCpuOption))
         {
             // A real 1-CPU process: the runtime reads its CPU count (and decides its tiering and GC) at startup,
             // so the affinity is set before it starts, by taskset, not by this process on itself.
-            var psi = Relaunch.Self(rest, "taskset", "-c", "0");
+            var psi = Relaunch.Self(args.Where(a => a != OneCpuOption.Name), "taskset", "-c", "0");
             try
             {
                 using var child = Process.Start(psi)!;
@@ -67,26 +117,17 @@ public static class Program
                 return 2;
             }
         }
-        string? firstCallsCase = TakeValue(rest, "--first-calls-case");
-        bool firstCalls = Take(rest, "--first-calls");
-        bool quick = Take(rest, "--quick");
-        bool noTorch = Take(rest, "--no-torch");
-        bool isaJobs = Take(rest, "--isa-jobs");
-        bool shortRun = Take(rest, "--short");
-        bool list = Take(rest, "--list");
-        string? threadsText = TakeValue(rest, "--threads");
-        if (threadsText is not null && !(int.TryParse(threadsText, out int threads) && threads >= 1))
-        {
-            Console.Error.WriteLine($"--threads takes a whole number >= 1, not '{threadsText}'");
-            return 2;
-        }
-        BenchThreads.Set(threadsText is null ? 1 : int.Parse(threadsText, System.Globalization.CultureInfo.InvariantCulture));
-        string? casePatterns = TakeValue(rest, "--cases");
+        bool quick = parse.GetValue(QuickOption);
+        bool noTorch = parse.GetValue(NoTorchOption);
+        bool isaJobs = parse.GetValue(IsaJobsOption);
+        bool shortRun = parse.GetValue(ShortOption);
+        BenchThreads.Set(parse.GetValue(ThreadsOption));
+        string? casePatterns = parse.GetValue(CasesOption);
         Catalog.Select(casePatterns);
-        if (firstCallsCase is not null) return FirstCalls.Child(Catalog.Find(firstCallsCase));
-        if (firstCalls) return FirstCalls.Run(Catalog.Measurable, casePatterns is not null, CpuModel(), Console.Out);
+        if (parse.GetValue(FirstCallsCaseOption) is { } firstCallsCase) return FirstCalls.Child(Catalog.Find(firstCallsCase));
+        if (parse.GetValue(FirstCallsOption)) return FirstCalls.Run(Catalog.Measurable, casePatterns is not null, CpuModel(), Console.Out);
 
-        if (list)
+        if (parse.GetValue(ListOption))
         {
             foreach (var c in Catalog.Selected)
                 Console.WriteLine($"{c.Id,-20} {c.Op.Title}, {c.Op.Layout}, {c.Shape}{(c.Op.Exists ? "" : "  (not yet)")}");
@@ -95,11 +136,6 @@ public static class Program
         if (!Catalog.Measurable.Any())
         {
             Console.Error.WriteLine("no case selected (see --list)");
-            return 2;
-        }
-        if (quick && (isaJobs || shortRun))
-        {
-            Console.Error.WriteLine("--isa-jobs and --short are options of the full (BenchmarkDotNet) mode, not of --quick");
             return 2;
         }
 
@@ -145,7 +181,7 @@ public static class Program
                 diffs[c.Id] = SelfCheck.Compare(new CaseData(c));
                 QuickHarness.CollectGarbage();
             }
-            var bdnArgs = rest.ToList();
+            var bdnArgs = (parse.GetValue(BenchmarkDotNetArguments) ?? []).ToList();
             if (!bdnArgs.Any(a => a == "--filter" || a.StartsWith("--filter=", StringComparison.Ordinal)))
                 bdnArgs.AddRange(["--filter", "*"]); // never fall into BenchmarkDotNet's interactive menu
             (var results, failed) = FullRunner.Run(bdnArgs.ToArray(), isaJobs, shortRun);
@@ -295,16 +331,5 @@ public static class Program
                     return Path.Combine(dir.FullName, "bench", "results");
         }
         return Path.Combine(Environment.CurrentDirectory, "bench", "results");
-    }
-
-    private static bool Take(List<string> args, string option) => args.RemoveAll(a => a == option) > 0;
-
-    private static string? TakeValue(List<string> args, string option)
-    {
-        int i = args.IndexOf(option);
-        if (i < 0) return null;
-        string? value = i + 1 < args.Count ? args[i + 1] : null;
-        args.RemoveRange(i, value is null ? 1 : 2);
-        return value;
     }
 }
