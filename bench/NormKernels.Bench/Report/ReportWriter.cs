@@ -90,7 +90,7 @@ public static class ReportWriter
         var written = new List<string>();
         string Path(string ext) => System.IO.Path.Combine(directory, stem + ext);
 
-        File.WriteAllText(Path(".csv"), Csv(report), new UTF8Encoding(false));
+        ResultCsv.Write(report, Path(".csv"));
         written.Add(Path(".csv"));
         File.WriteAllText(Path(".md"), Markdown(report, stem), new UTF8Encoding(false));
         written.Add(Path(".md"));
@@ -127,44 +127,6 @@ public static class ReportWriter
             series.Add(($"PyTorch ({BenchThreads.Text})", "#2e9e44", results.Select(r =>
                 r.Torch is { } t ? t.MedianNs * r.Ratio(Variant.Generated) / r.Times[Variant.Generated].MedianNs : double.NaN).ToArray()));
         return (labels, series);
-    }
-
-    public static string Csv(RunReport report)
-    {
-        var sb = new StringBuilder();
-        sb.AppendLine("mode,job,case,op,layout,shape,dims,bytes,path,limit_ns,limit_read_pass,copy_ratio,copy_ns,generated_ns,scalar_ns,tensorprimitives_ns," +
-                      "ratio,scalar_ratio,tensorprimitives_ratio,generated_min_ns,generated_max_ns,copy_gbps,generated_gbps," +
-                      "torch_ns,torch_copy_ns,torch_ratio,torch_calls,torch_dropped,scalar_max_abs_diff,tensorprimitives_max_abs_diff,samples_retried,samples_contended,copy_spread,generated_spread,measurements,noisy,status");
-        foreach (var r in report.Results)
-        {
-            var g = r.Times.GetValueOrDefault(Variant.Generated);
-            var copy = r.Times.GetValueOrDefault(Variant.Copy);
-            double bytes = r.Case.TrafficBytes; // one read + one write of the tensor (backward: x, dy read, dx written)
-            sb.AppendJoin(',', [
-                report.Mode, r.Job, r.Case.Id, Quote(r.Case.Op.Title), r.Case.Op.Layout, r.Case.Shape.Name, r.Case.Shape.Dims,
-                r.Case.Shape.Bytes.ToString(Inv), r.Path,
-                Num(r.Times.GetValueOrDefault(Variant.Limit)?.MedianNs), StreamingLimit.NeedsReadPass(r.Case) ? "yes" : "no", Num(r.CopyRatio(Variant.Generated)),
-                Num(copy?.MedianNs), Num(g?.MedianNs), Num(r.Times.GetValueOrDefault(Variant.Scalar)?.MedianNs),
-                Num(r.Times.GetValueOrDefault(Variant.TensorPrimitives)?.MedianNs),
-                Num(r.Ratio(Variant.Generated)), Num(r.Ratio(Variant.Scalar)), Num(r.Ratio(Variant.TensorPrimitives)),
-                Num(g?.MinNs), Num(g?.MaxNs),
-                Num(copy is null ? null : bytes / copy.MedianNs), Num(g is null ? null : bytes / g.MedianNs),
-                Num(r.Torch?.MedianNs), Num(r.Torch?.CopyMedianNs), Num(r.TorchRatio), Num(r.Torch?.Calls), Num(r.Torch?.Dropped),
-                Num(r.ScalarDiff), Num(r.TensorsDiff), r.Retried.ToString(Inv), r.Contended.ToString(Inv),
-                Num(r.Spread(Variant.Copy)), Num(r.Spread(Variant.Generated)), r.Measurements.ToString(Inv), r.Noisy ? "yes" : "no",
-                report.Torch.Available || r.Torch is not null ? "measured" : "measured; torch " + report.Torch.Note,
-            ]);
-            sb.AppendLine();
-        }
-        foreach (var c in NotYet(report))
-        {
-            sb.AppendJoin(',', [report.Mode, "", c.Id, Quote(c.Op.Title), c.Op.Layout, c.Shape.Name, c.Shape.Dims, c.Shape.Bytes.ToString(Inv),
-                "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "not yet: " + c.Op.NotYet]);
-            sb.AppendLine();
-        }
-        return sb.ToString();
-
-        static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
     }
 
     public static string Markdown(RunReport report, string stem)
@@ -212,7 +174,4 @@ public static class ReportWriter
 
     public static string Ratio(double ratio) =>
         double.IsNaN(ratio) ? "-" : ratio >= 10 ? ratio.ToString("0.0", Inv) : ratio.ToString("0.00", Inv);
-
-    private static string Num(double? value) =>
-        value is { } v && !double.IsNaN(v) ? v.ToString("G6", Inv) : "";
 }
