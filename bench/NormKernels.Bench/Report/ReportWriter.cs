@@ -8,7 +8,7 @@ using NormKernels.Bench.Suite;
 
 namespace NormKernels.Bench.Report;
 
-/// <summary>The final table (console), and the files of a run: CSV, markdown, the raw torch JSON, the plot.</summary>
+/// <summary>The final table (console), and the files of a run: CSV, markdown, the raw torch JSON, the plot (SVG, PNG).</summary>
 public static class ReportWriter
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
@@ -83,7 +83,7 @@ public static class ReportWriter
 
     // ---------------------------------------------------------------- files
 
-    /// <summary>Writes <c>&lt;dir&gt;/&lt;stem&gt;.csv/.md/.svg</c> (+ .png via gnuplot when installed, + torch JSON); returns the paths.</summary>
+    /// <summary>Writes <c>&lt;dir&gt;/&lt;stem&gt;.csv/.md/.svg/.png</c> (+ torch JSON); returns the paths.</summary>
     public static List<string> WriteFiles(RunReport report, string directory, string stem)
     {
         Directory.CreateDirectory(directory);
@@ -100,33 +100,11 @@ public static class ReportWriter
             written.Add(Path(".torch.json"));
         }
 
-        var series = PlotSeries(report);
         string title = $"NormKernels {report.Mode} run {report.Started:yyyy-MM-dd HH:mm}: time / streaming limit of the same bytes (log scale, lower is better, 1 = limit)";
-        File.WriteAllText(Path(".svg"), SvgPlot.Render(title, series.Labels, series.Series), new UTF8Encoding(false));
+        ResultPlot.Save(report, title, Path(".svg"), Path(".png"));
         written.Add(Path(".svg"));
-        if (GnuplotPlot.TryRender(title, series.Labels, series.Series, Path(".png"), out var gnuplotNote))
-            written.Add(Path(".png"));
-        else if (gnuplotNote.Length > 0)
-            written.Add($"(no PNG: {gnuplotNote})");
+        written.Add(Path(".png"));
         return written;
-    }
-
-    /// <summary>Plot data: one group per measured case (ratio to the limit); torch as its time / our copy time.</summary>
-    public static (List<string> Labels, List<(string Name, string Color, double[] Values)> Series) PlotSeries(RunReport report)
-    {
-        bool jobs = HasJobs(report);
-        var results = report.Results;
-        var labels = results.Select(r => (jobs ? r.Job + " " : "") + r.Case.Id).ToList();
-        var series = new List<(string, string, double[])>
-        {
-            ("generated", "#1f4e9c", results.Select(r => r.Ratio(Variant.Generated)).ToArray()),
-            ("TensorPrimitives", "#e07b1a", results.Select(r => r.Ratio(Variant.TensorPrimitives)).ToArray()),
-            ("scalar C#", "#8c8c8c", results.Select(r => r.Ratio(Variant.Scalar)).ToArray()),
-        };
-        if (report.Torch.Available)
-            series.Add(($"PyTorch ({BenchThreads.Text})", "#2e9e44", results.Select(r =>
-                r.Torch is { } t ? t.MedianNs * r.Ratio(Variant.Generated) / r.Times[Variant.Generated].MedianNs : double.NaN).ToArray()));
-        return (labels, series);
     }
 
     public static string Markdown(RunReport report, string stem)

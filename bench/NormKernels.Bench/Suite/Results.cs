@@ -86,6 +86,10 @@ public sealed class CaseResult
     /// <summary>Generated time / torch time (lower is better for us), or NaN.</summary>
     public double TorchRatio =>
         Torch is { } torch && Times.TryGetValue(Variant.Generated, out var g) ? g.MedianNs / torch.MedianNs : double.NaN;
+
+    /// <summary>Torch time / limit time (the plot's scale), or NaN.</summary>
+    public double TorchLimitRatio =>
+        Torch is { } torch && Times.TryGetValue(Variant.Generated, out var g) ? torch.MedianNs * Ratio(Variant.Generated) / g.MedianNs : double.NaN;
 }
 
 /// <summary>Everything one run produced, for the table, CSV, markdown and plot.</summary>
