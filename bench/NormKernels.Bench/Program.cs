@@ -10,6 +10,7 @@ using System.Runtime.InteropServices;
 using NormKernels.Bench.Full;
 using NormKernels.Bench.Report;
 using NormKernels.Bench.Suite;
+using Spectre.Console;
 
 namespace NormKernels.Bench;
 
@@ -81,6 +82,7 @@ public static class Program
         root.SetAction(parse => Run(parse, args));
         var parsed = root.Parse(args);
         if (parsed.Action is ParseErrorAction errors) errors.ShowHelp = false; // the error alone; --help shows the rest
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 4096; // a log: tables at their natural width, never wrapped
         return parsed.Invoke();
     }
 
@@ -129,8 +131,7 @@ public static class Program
 
         if (parse.GetValue(ListOption))
         {
-            foreach (var c in Catalog.Selected)
-                Console.WriteLine($"{c.Id,-20} {c.Op.Title}, {c.Op.Layout}, {c.Shape}{(c.Op.Exists ? "" : "  (not yet)")}");
+            ReportWriter.WriteCaseList(Catalog.Selected);
             return 0;
         }
         if (!Catalog.Measurable.Any())
@@ -163,14 +164,19 @@ public static class Program
             Console.WriteLine();
             var harness = new QuickHarness();
             var cases = Catalog.Measurable.ToList();
-            for (int i = 0; i < cases.Count; i++)
+            ProgressView.Run("C# variants", cases.Count, progress =>
             {
-                var result = harness.Measure(cases[i]);
-                report.Results.Add(result);
-                PrintProgress(i + 1, cases.Count, result);
-                if (!(result.ScalarDiff <= SelfCheck.Tolerance && result.TensorsDiff <= SelfCheck.Tolerance)) failed = true;
-                QuickHarness.CollectGarbage();
-            }
+                for (int i = 0; i < cases.Count; i++)
+                {
+                    progress.Describe(cases[i].Id);
+                    var result = harness.Measure(cases[i]);
+                    report.Results.Add(result);
+                    progress.Line(ProgressLine(i + 1, cases.Count, result));
+                    progress.Step();
+                    if (!(result.ScalarDiff <= SelfCheck.Tolerance && result.TensorsDiff <= SelfCheck.Tolerance)) failed = true;
+                    QuickHarness.CollectGarbage();
+                }
+            });
         }
         else
         {
@@ -196,7 +202,7 @@ public static class Program
         else
         {
             Console.WriteLine($"PyTorch: the same cases, {BenchThreads.Text} ...");
-            report.Torch = TorchRunner.Run(Catalog.Measurable.ToList(), quick, Console.Out);
+            report.Torch = TorchRunner.Run(Catalog.Measurable.ToList(), quick);
             Console.WriteLine("  " + report.Torch.Note);
             if (report.Torch.Available)
                 RemeasureDisturbedTorchCases(report, quick);
@@ -209,7 +215,7 @@ public static class Program
         Console.WriteLine();
         Console.WriteLine($"Results ({report.Mode}, {report.Elapsed.TotalSeconds:0} s; torch: {report.Torch.Note})");
         Console.WriteLine();
-        ReportWriter.WriteConsoleTable(report, Console.Out);
+        ReportWriter.WriteConsoleTable(report);
         Console.WriteLine();
 
         string directory = Path.Combine(ResultsRoot(), report.Started.ToString("yyyy-MM-dd"));
@@ -241,7 +247,7 @@ public static class Program
             var disturbed = Catalog.Measurable.Where(c => report.Torch.Cases.TryGetValue(c.Id, out var t) && Deviation(c.Id, t) > limit).ToList();
             if (disturbed.Count == 0) break;
             Console.WriteLine($"PyTorch: {disturbed.Count} case(s) whose torch copy differs from the C# copy by more than 30%: measured again");
-            var again = TorchRunner.Run(disturbed, quick, Console.Out);
+            var again = TorchRunner.Run(disturbed, quick);
             if (!again.Available) break;
             report.Torch.RawJson += "\n" + again.RawJson;
             foreach (var (id, timing) in again.Cases)
@@ -252,16 +258,16 @@ public static class Program
             if (Deviation(id, timing) > limit) report.Torch.Disturbed.Add(id);
     }
 
-    private static void PrintProgress(int index, int count, CaseResult r)
+    private static string ProgressLine(int index, int count, CaseResult r)
     {
         string check = r.ScalarDiff <= SelfCheck.Tolerance && r.TensorsDiff <= SelfCheck.Tolerance
             ? "" : $"  CHECK FAILED (scalar {r.ScalarDiff:0.0E+0}, TensorPrimitives {r.TensorsDiff:0.0E+0})";
-        Console.WriteLine(
+        return
             $"[{index,2}/{count}] {r.Case.Id,-17} {r.Case.Shape.Dims,-13} limit {ReportWriter.LimitTime(r),12}  copy {ReportWriter.Time(r, Variant.Copy),9}  " +
             $"generated {ReportWriter.Time(r, Variant.Generated),9} = {ReportWriter.Ratio(r.Ratio(Variant.Generated)),5}x limit, {ReportWriter.Ratio(r.CopyRatio(Variant.Generated)),5}x copy  " +
             $"scalar {ReportWriter.Ratio(r.Ratio(Variant.Scalar)),5}x  TensorPrimitives {ReportWriter.Ratio(r.Ratio(Variant.TensorPrimitives)),5}x  ({r.Path}" +
             (r.Retried > 0 ? $", {r.Retried} re-timed" : "") + (r.Contended > 0 ? $", {r.Contended} contended" : "") +
-            (r.Measurements > 1 ? $", measured {r.Measurements}x" : "") + (r.Noisy ? ", noisy" : "") + $"){check}");
+            (r.Measurements > 1 ? $", measured {r.Measurements}x" : "") + (r.Noisy ? ", noisy" : "") + $"){check}";
     }
 
     private static string[] QuickMethod =>

@@ -5,6 +5,8 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using NormKernels.Bench.Suite;
+using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace NormKernels.Bench.Report;
 
@@ -26,7 +28,6 @@ public static class ReportWriter
         "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster); * = torch's own copy of the bytes stayed > 30% away from the C# copy (torch disturbed), rerun.",
     ];
 
-
     // ---------------------------------------------------------------- console / markdown table
 
     private static string[] Header(bool jobs) =>
@@ -37,16 +38,13 @@ public static class ReportWriter
     {
         foreach (var r in report.Results)
         {
-            string torch = report.Torch.Available
-                ? (r.Torch is null ? (report.Torch.Errors.TryGetValue(r.Case.Id, out var e) ? "error" : "-")
-                    : Ratio(r.TorchRatio) + (report.Torch.Disturbed.Contains(r.Case.Id) ? "*" : ""))
-                : report.Torch.Note;
             var row = new List<string>();
             if (jobs) row.Add(r.Job);
             row.AddRange([
                 r.Case.Op.Title, r.Case.Shape.ToString(), r.Case.Op.Layout, r.Path,
                 LimitTime(r), Time(r, Variant.Copy), Time(r, Variant.Generated),
-                Ratio(r.Ratio(Variant.Generated)) + (r.Noisy ? "*" : ""), Ratio(r.CopyRatio(Variant.Generated)), Ratio(r.Ratio(Variant.Scalar)), Ratio(r.Ratio(Variant.TensorPrimitives)), torch,
+                Ratio(r.Ratio(Variant.Generated)) + (r.Noisy ? "*" : ""), Ratio(r.CopyRatio(Variant.Generated)), Ratio(r.Ratio(Variant.Scalar)), Ratio(r.Ratio(Variant.TensorPrimitives)),
+                TorchCell(report, r),
             ]);
             yield return row.ToArray();
         }
@@ -59,26 +57,46 @@ public static class ReportWriter
         }
     }
 
+    /// <summary>The torch column: the ratio (* when disturbed), "error", "-", or why torch is n/a.</summary>
+    private static string TorchCell(RunReport report, CaseResult r) =>
+        !report.Torch.Available ? report.Torch.Note
+        : r.Torch is null ? (report.Torch.Errors.ContainsKey(r.Case.Id) ? "error" : "-")
+        : Ratio(r.TorchRatio) + (report.Torch.Disturbed.Contains(r.Case.Id) ? "*" : "");
+
     /// <summary>The selected cases whose generated kernel does not exist yet.</summary>
     public static IEnumerable<BenchCase> NotYet(RunReport report) => Catalog.Selected.Where(c => !c.Op.Exists);
 
     private static bool HasJobs(RunReport report) => report.Results.Select(r => r.Job).Distinct().Count() > 1;
 
-    /// <summary>The readable table printed at the end of a run.</summary>
-    public static void WriteConsoleTable(RunReport report, TextWriter o)
+    /// <summary>The results table: text columns left-aligned, numbers right-aligned, in the given border.</summary>
+    private static Table ResultTable(RunReport report, TableBorder border, Func<string, string> cell)
     {
         bool jobs = HasJobs(report);
-        var header = Header(jobs);
-        var rows = Rows(report, jobs).ToList();
-        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
         int firstNumeric = jobs ? 5 : 4;
-        o.WriteLine($"CPU: {report.Cpu}");
-        string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i >= firstNumeric ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd();
-        o.WriteLine(Line(header));
-        o.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
-        foreach (var row in rows) o.WriteLine(Line(row));
-        o.WriteLine();
-        foreach (var l in Legend) o.WriteLine("  " + l);
+        var table = new Table().Border(border);
+        foreach (var (name, i) in Header(jobs).Select((h, i) => (h, i)))
+            table.AddColumn(new TableColumn(new Text(name)) { Alignment = i >= firstNumeric ? Justify.Right : Justify.Left, NoWrap = true });
+        foreach (var row in Rows(report, jobs))
+            table.AddRow(row.Select(c => (IRenderable)new Text(cell(c))));
+        return table;
+    }
+
+    /// <summary>The readable table printed at the end of a run.</summary>
+    public static void WriteConsoleTable(RunReport report)
+    {
+        Console.WriteLine($"CPU: {report.Cpu}");
+        AnsiConsole.Write(ResultTable(report, TableBorder.Horizontal, c => c));
+        Console.WriteLine();
+        foreach (var l in Legend) Console.WriteLine("  " + l);
+    }
+
+    /// <summary><c>--list</c>: the selected cases, one a line.</summary>
+    public static void WriteCaseList(IEnumerable<BenchCase> cases)
+    {
+        var table = new Table().Border(TableBorder.None).HideHeaders().AddColumns("id", "operation");
+        foreach (var c in cases)
+            table.AddRow(new Text(c.Id), new Text($"{c.Op.Title}, {c.Op.Layout}, {c.Shape}{(c.Op.Exists ? "" : "  (not yet)")}"));
+        AnsiConsole.Write(table);
     }
 
     // ---------------------------------------------------------------- files
@@ -117,11 +135,7 @@ public static class ReportWriter
         foreach (var line in report.Method) sb.AppendLine($"* {line}");
         sb.AppendLine($"* wall time of the run: {report.Elapsed.TotalSeconds:0} s");
         sb.AppendLine();
-        bool jobs = HasJobs(report);
-        var header = Header(jobs);
-        sb.AppendLine("| " + string.Join(" | ", header) + " |");
-        sb.AppendLine("|" + string.Concat(header.Select((_, i) => i >= (jobs ? 5 : 4) ? "---:|" : "---|")));
-        foreach (var row in Rows(report, jobs)) sb.AppendLine("| " + string.Join(" | ", row.Select(c => c.Replace("*", "\\*"))) + " |");
+        sb.Append(MarkdownTable(report));
         sb.AppendLine();
         foreach (var l in Legend) sb.AppendLine($"* {l}");
         if (report.Torch.Errors.Count > 0)
@@ -132,6 +146,22 @@ public static class ReportWriter
         sb.AppendLine();
         sb.AppendLine($"![ratio to the limit per case]({stem}.svg)");
         return sb.ToString();
+    }
+
+    /// <summary>The results table in markdown (Spectre.Console's markdown border, rendered without a terminal).</summary>
+    private static string MarkdownTable(RunReport report)
+    {
+        var text = new StringWriter { NewLine = "\n" };
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(text),
+        });
+        console.Profile.Width = int.MaxValue / 2; // never wrap a cell
+        console.Write(ResultTable(report, TableBorder.Markdown, c => c.Replace("*", "\\*")));
+        return string.Join("\n", text.ToString().Split('\n').Select(l => l.TrimEnd()));
     }
 
     // ---------------------------------------------------------------- formatting

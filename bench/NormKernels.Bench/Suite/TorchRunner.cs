@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
+using NormKernels.Bench.Report;
 
 namespace NormKernels.Bench.Suite;
 
@@ -50,8 +51,9 @@ public static class TorchRunner
         }
     }
 
-    /// <summary>Measures <paramref name="cases"/> in torch with <see cref="BenchThreads.Count"/> intra-op threads; progress lines go to <paramref name="progress"/>.</summary>
-    public static TorchRun Run(IReadOnlyList<BenchCase> cases, bool quick, TextWriter progress)
+    /// <summary>Measures <paramref name="cases"/> in torch with <see cref="BenchThreads.Count"/> intra-op threads, the
+    /// script's progress lines shown by a <see cref="ProgressView"/>.</summary>
+    public static TorchRun Run(IReadOnlyList<BenchCase> cases, bool quick)
     {
         if (Unavailable() is { } reason) return TorchRun.NotAvailable(reason);
         var torchCases = cases.Where(c => c.Op.Exists).ToList();
@@ -87,25 +89,35 @@ public static class TorchRunner
             ["eps"] = CaseData.Epsilon,
         }));
 
-        string stdout;
-        int exitCode;
-        try
+        string stdout = "";
+        int exitCode = -1;
+        string? startError = null;
+        ProgressView.Run("PyTorch", torchCases.Count, progress =>
         {
-            using var p = new Process { StartInfo = psi };
-            p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (progress) progress.WriteLine(e.Data); };
-            p.Start();
-            p.BeginErrorReadLine();
-            var read = p.StandardOutput.ReadToEndAsync();
-            p.StandardInput.Write(input);
-            p.StandardInput.Close();
-            stdout = read.GetAwaiter().GetResult();
-            p.WaitForExit();
-            exitCode = p.ExitCode;
-        }
-        catch (Exception e)
-        {
-            return TorchRun.NotAvailable($"torch script failed to start: {e.Message}");
-        }
+            try
+            {
+                using var p = new Process { StartInfo = psi };
+                p.ErrorDataReceived += (_, e) =>
+                {
+                    if (e.Data is null) return;
+                    progress.Line(e.Data);
+                    if (e.Data.TrimStart().StartsWith("torch [", StringComparison.Ordinal)) progress.Step(); // one line per case
+                };
+                p.Start();
+                p.BeginErrorReadLine();
+                var read = p.StandardOutput.ReadToEndAsync();
+                p.StandardInput.Write(input);
+                p.StandardInput.Close();
+                stdout = read.GetAwaiter().GetResult();
+                p.WaitForExit();
+                exitCode = p.ExitCode;
+            }
+            catch (Exception e)
+            {
+                startError = e.Message;
+            }
+        });
+        if (startError is not null) return TorchRun.NotAvailable($"torch script failed to start: {startError}");
 
         if (exitCode != 0 || string.IsNullOrWhiteSpace(stdout))
             return TorchRun.NotAvailable($"torch script exited with {exitCode}");
