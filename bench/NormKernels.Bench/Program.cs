@@ -202,10 +202,7 @@ public static class Program
         else
         {
             Console.WriteLine($"PyTorch: the same cases, {BenchThreads.Text} ...");
-            report.Torch = TorchRunner.Run(Catalog.Measurable.ToList(), quick);
-            Console.WriteLine("  " + report.Torch.Note);
-            if (report.Torch.Available)
-                RemeasureDisturbedTorchCases(report, quick);
+            report.Torch = TorchRunner.RunChecked(Catalog.Measurable.ToList(), report.Results, quick);
         }
         foreach (var r in report.Results)
             r.Torch = report.Torch.Cases.GetValueOrDefault(r.Case.Id);
@@ -225,37 +222,6 @@ public static class Program
 
         if (failed) Console.WriteLine("FAILED: a benchmark failed or a baseline differed from the generated kernel (see above)");
         return failed ? 1 : 0;
-    }
-
-    /// <summary>
-    /// The torch process runs later than the C# measurements; another job may slow it down meanwhile. Its own copy of
-    /// each case's bytes is the canary (for copies of 50 us or more): where it is more than 30% away from the C# copy of the same bytes, the case
-    /// is measured in torch again (twice at most), keeping the measurement whose copy is closest; cases still away
-    /// are marked in the table.
-    /// </summary>
-    private static void RemeasureDisturbedTorchCases(RunReport report, bool quick)
-    {
-        var ourCopy = report.Results.GroupBy(r => r.Case.Id)
-            .ToDictionary(g => g.Key, g => g.First().Times.TryGetValue(Variant.Copy, out var t) ? t.MedianNs : double.NaN);
-        // Only where the copy takes >= 50 us: below, torch's per-call Python dispatch (a few us) is part of its copy.
-        double Deviation(string id, TorchTiming t) =>
-            ourCopy.TryGetValue(id, out var copy) && copy >= 50_000 ? Math.Abs(Math.Log(t.CopyMedianNs / copy)) : 0;
-        const double limit = 0.2623642645; // ln(1.3)
-
-        for (int attempt = 1; attempt <= 2; attempt++)
-        {
-            var disturbed = Catalog.Measurable.Where(c => report.Torch.Cases.TryGetValue(c.Id, out var t) && Deviation(c.Id, t) > limit).ToList();
-            if (disturbed.Count == 0) break;
-            Console.WriteLine($"PyTorch: {disturbed.Count} case(s) whose torch copy differs from the C# copy by more than 30%: measured again");
-            var again = TorchRunner.Run(disturbed, quick);
-            if (!again.Available) break;
-            report.Torch.RawJson += "\n" + again.RawJson;
-            foreach (var (id, timing) in again.Cases)
-                if (Deviation(id, timing) < Deviation(id, report.Torch.Cases[id]))
-                    report.Torch.Cases[id] = timing;
-        }
-        foreach (var (id, timing) in report.Torch.Cases)
-            if (Deviation(id, timing) > limit) report.Torch.Disturbed.Add(id);
     }
 
     private static string ProgressLine(int index, int count, CaseResult r)

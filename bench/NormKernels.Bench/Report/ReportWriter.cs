@@ -25,7 +25,8 @@ public static class ReportWriter
         "generated: the NormKernels layer's Forward, or its Backward for the backward rows (path = the instruction-set path it ran on); median time per call.",
         "ratio: generated / limit (1.00 = at the physical limit; lower is better); * = noisy: other jobs disturbed the samples of limit, copy or generated (spread > 30% after 3 measurements), rerun. /copy: generated / copy.",
         "scalar, TensorPrimitives: the baseline's time / limit (same scale as ratio): plain scalar C#, and a composition of System.Numerics.Tensors.TensorPrimitives calls.",
-        "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster); * = torch's own copy of the bytes stayed > 30% away from the C# copy (torch disturbed), rerun.",
+        "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster); * = torch disturbed, after up to 2 re-measurements: its own copy of the bytes stayed > 30% away from the C# copy, or more of its calls were dropped than kept, rerun; " +
+        "dropped = fewer than 3 torch calls ran without its thread waiting on the run queue (another job had the CPU), in each of 3 attempts: no torch time, rerun (fewer threads, a quieter machine).",
     ];
 
     // ---------------------------------------------------------------- console / markdown table
@@ -57,10 +58,11 @@ public static class ReportWriter
         }
     }
 
-    /// <summary>The torch column: the ratio (* when disturbed), "error", "-", or why torch is n/a.</summary>
+    /// <summary>The torch column: the ratio (* when disturbed), "dropped" when every call was, "error", "-", or why torch is n/a.</summary>
     private static string TorchCell(RunReport report, CaseResult r) =>
         !report.Torch.Available ? report.Torch.Note
         : r.Torch is null ? (report.Torch.Errors.ContainsKey(r.Case.Id) ? "error" : "-")
+        : r.Torch.AllDropped ? "dropped"
         : Ratio(r.TorchRatio) + (report.Torch.Disturbed.Contains(r.Case.Id) ? "*" : "");
 
     /// <summary>The selected cases whose generated kernel does not exist yet.</summary>

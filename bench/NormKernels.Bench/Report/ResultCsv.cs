@@ -27,6 +27,7 @@ public static partial class ResultCsv
         var copy = r.Times.GetValueOrDefault(Variant.Copy);
         double bytes = r.Case.TrafficBytes; // one read + one write of the tensor (backward: x, dy read, dx written)
         var torch = r.Torch;
+        bool dropped = torch is { AllDropped: true };
         return new Row
         {
             Mode = report.Mode, Job = r.Job, Case = r.Case.Id, Op = r.Case.Op.Title, Layout = r.Case.Op.Layout,
@@ -39,17 +40,21 @@ public static partial class ResultCsv
             TensorPrimitivesRatio = Value(r.Ratio(Variant.TensorPrimitives)),
             GeneratedMinNs = g?.MinNs, GeneratedMaxNs = g?.MaxNs,
             CopyGbps = copy is null ? null : bytes / copy.MedianNs, GeneratedGbps = g is null ? null : bytes / g.MedianNs,
-            TorchNs = torch?.MedianNs, TorchCopyNs = torch?.CopyMedianNs,
-            TorchRatio = Value(r.TorchRatio), TorchCalls = torch?.Calls, TorchDropped = torch?.Dropped,
+            TorchNs = dropped ? "dropped" : Text(torch?.MedianNs), TorchCopyNs = torch?.CopyMedianNs,
+            TorchRatio = dropped ? "dropped" : Text(r.TorchRatio), TorchCalls = torch?.Calls, TorchDropped = torch?.Dropped,
             ScalarMaxAbsDiff = Value(r.ScalarDiff), TensorPrimitivesMaxAbsDiff = Value(r.TensorsDiff),
             SamplesRetried = r.Retried, SamplesContended = r.Contended,
             CopySpread = r.Spread(Variant.Copy), GeneratedSpread = r.Spread(Variant.Generated),
             Measurements = r.Measurements, Noisy = r.Noisy ? "yes" : "no",
-            Status = !report.Torch.Available && torch is null ? "measured; torch " + report.Torch.Note : "measured",
+            Status = !report.Torch.Available && torch is null ? "measured; torch " + report.Torch.Note
+                : dropped ? "measured; torch dropped: every call disturbed, no torch time" : "measured",
         };
     }
 
     private static double? Value(double v) => double.IsNaN(v) ? null : v;
+
+    /// <summary>A number as the numeric columns write it (G6), for the torch columns that can also say "dropped".</summary>
+    private static string? Text(double? v) => v is { } x && !double.IsNaN(x) ? x.ToString("G6", CultureInfo.InvariantCulture) : null;
 
     /// <summary>Numbers with 6 significant digits (G6), a missing value as an empty field.</summary>
     internal sealed class SixDigits : ICsvConverter<double?>
@@ -88,9 +93,9 @@ public static partial class ResultCsv
         [CsvColumn("generated_max_ns"), CsvConverter(typeof(SixDigits))] public double? GeneratedMaxNs { get; set; }
         [CsvColumn("copy_gbps"), CsvConverter(typeof(SixDigits))] public double? CopyGbps { get; set; }
         [CsvColumn("generated_gbps"), CsvConverter(typeof(SixDigits))] public double? GeneratedGbps { get; set; }
-        [CsvColumn("torch_ns"), CsvConverter(typeof(SixDigits))] public double? TorchNs { get; set; }
+        [CsvColumn("torch_ns")] public string? TorchNs { get; set; }
         [CsvColumn("torch_copy_ns"), CsvConverter(typeof(SixDigits))] public double? TorchCopyNs { get; set; }
-        [CsvColumn("torch_ratio"), CsvConverter(typeof(SixDigits))] public double? TorchRatio { get; set; }
+        [CsvColumn("torch_ratio")] public string? TorchRatio { get; set; }
         [CsvColumn("torch_calls")] public int? TorchCalls { get; set; }
         [CsvColumn("torch_dropped")] public int? TorchDropped { get; set; }
         [CsvColumn("scalar_max_abs_diff"), CsvConverter(typeof(SixDigits))] public double? ScalarMaxAbsDiff { get; set; }

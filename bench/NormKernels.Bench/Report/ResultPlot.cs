@@ -13,7 +13,7 @@ namespace NormKernels.Bench.Report;
 /// series (generated, TensorPrimitives, scalar C#, PyTorch), on a log-scale axis of time / limit time, with the limit
 /// (1.0) as a dashed line. Unreliable cells are marked so that they do not read as wins: a noisy case's C# bars and a
 /// disturbed torch bar are faded, hatched (PNG; Skia's SVG canvas drops the hatch, the faded fill stays), outlined in red and carry a red cross
-/// and a note.
+/// and a note; a torch cell whose calls were all dropped draws no bar, only the cross and "dropped".
 /// </summary>
 public static class ResultPlot
 {
@@ -48,7 +48,8 @@ public static class ResultPlot
         };
         if (report.Torch.Available)
             series.Add(new($"PyTorch ({BenchThreads.Text})", Color.FromHex("#2e9e44"), results.Select(r => r.TorchLimitRatio).ToArray(),
-                results.Select(r => report.Torch.Disturbed.Contains(r.Case.Id) ? "disturbed" : null).ToArray()));
+                results.Select(r => r.Torch is { AllDropped: true } ? "dropped (all calls disturbed)"
+                    : report.Torch.Disturbed.Contains(r.Case.Id) ? "disturbed" : null).ToArray()));
         return (labels, series);
     }
 
@@ -77,9 +78,16 @@ public static class ResultPlot
             {
                 double v = s.Values[i];
                 string? why = s.Unreliable[i];
-                if (!(v > 0 && double.IsFinite(v))) continue;
-                double end = X(Math.Max(v, lo));
+                bool hasBar = v > 0 && double.IsFinite(v);
+                double end = hasBar ? X(Math.Max(v, lo)) : 0.01 * xMax;
                 if (why is not null) crosses.Add(new Coordinates(end, Position(i, k)));
+                if (!hasBar)
+                {
+                    if (why is not null) // no value to draw: the cross and the reason at the axis
+                        bars.Add(new Bar { Position = Position(i, k), ValueBase = 0, Value = end, Size = 0.9, LineWidth = 0,
+                                           FillColor = Colors.Transparent, Label = why, LabelOffset = 10 });
+                    continue;
+                }
                 var bar = new Bar
                 {
                     Position = Position(i, k), ValueBase = 0, Value = end, Size = 0.9,
@@ -113,7 +121,7 @@ public static class ResultPlot
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = s.Name, FillColor = s.Color });
         plot.Legend.ManualItems.Add(new LegendItem
         {
-            LabelText = "unreliable, rerun: noisy C# case, disturbed torch (table: *)",
+            LabelText = "unreliable, rerun: noisy C# case, disturbed or dropped torch (table: *, dropped)",
             FillColor = Colors.Gray.WithAlpha(0.3), FillHatch = new ScottPlot.Hatches.Striped(), FillHatchColor = Colors.Gray,
             OutlineColor = Warning, OutlineWidth = 1,
             MarkerShape = MarkerShape.Eks, MarkerSize = 8, MarkerColor = Warning,
