@@ -77,7 +77,7 @@ public static class ReportWriter
         int firstNumeric = jobs ? 5 : 4;
         var table = new Table().Border(border);
         foreach (var (name, i) in Header(jobs).Select((h, i) => (h, i)))
-            table.AddColumn(new TableColumn(new Text(name)) { Alignment = i >= firstNumeric ? Justify.Right : Justify.Left, NoWrap = true });
+            table.AddColumn(new TableColumn(new Text(name)) { Alignment = i >= firstNumeric ? Justify.Right : Justify.Left });
         foreach (var row in Rows(report, jobs))
             table.AddRow(row.Select(c => (IRenderable)new Text(cell(c))));
         return table;
