@@ -1,12 +1,16 @@
 using System;
 using System.Collections.Generic;
+using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.Diagnostics;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using NormKernels.Bench.Full;
 using NormKernels.Bench.Report;
 using NormKernels.Bench.Suite;
+using Spectre.Console;
 
 namespace NormKernels.Bench;
 
@@ -14,29 +18,79 @@ namespace NormKernels.Bench;
 /// Entry point. Every case (operation x layout x shape, see <see cref="Catalog"/>) runs a plain copy of the same bytes
 /// (the limit), the generated kernel, a scalar C# baseline and a TensorPrimitives composition side by side, then
 /// PyTorch (when Debian's python3-torch is installed), and the run ends with one table, written as CSV, markdown
-/// and a plot under <c>bench/results/&lt;date&gt;/</c>.
-/// <list type="bullet">
-/// <item><c>--quick</c>: the whole matrix with the quick harness (<see cref="QuickHarness"/>), a minute or two.</item>
-/// <item>no mode option: the full BenchmarkDotNet run (<see cref="NormBenchmarks"/>, default job; <c>--short</c> for
-/// BenchmarkDotNet's short job, <c>--isa-jobs</c> for one job per instruction-set path); other arguments go to
-/// BenchmarkDotNet (e.g. <c>--filter *Generated*</c>).</item>
-/// <item><c>--cases a,b</c>: only the cases whose id contains one of the patterns (e.g. <c>S1</c>, <c>bn-train</c>,
-/// <c>gn32-nhwc-S2</c>); <c>--list</c> prints the ids.</item>
-/// <item><c>--no-torch</c>: skip the PyTorch column.</item>
-/// <item><c>--numerics</c>: the offset-data accuracy experiment only.</item>
-/// <item><c>--isa</c>: prints the widest kernel path this process runs (first line, read by tests/run.sh) and details.</item>
-/// <item><c>--one-cpu</c>: runs the rest of the command line again in a process that sees one CPU
-/// (<c>taskset -c 0</c>, so the runtime starts with a CPU count of 1, as in a 1-CPU container).</item>
-/// <item><c>--fused</c>: the fused layers (activation, residual, Sizes) against the unfused sequence, their streaming limit and PyTorch.</item>
-/// <item><c>--first-calls</c>: the first calls after constructing a layer against the steady state (<see cref="FirstCalls"/>),
-/// each case in a fresh process; default cases BN training, IN, GN32 S1 NCHW and LN S4, or <c>--cases</c>.</item>
-/// </list>
+/// and a plot under <c>bench/results/&lt;date&gt;/</c>. The modes and options are System.CommandLine options below
+/// (<c>--help</c> lists them): <c>--quick</c> (<see cref="QuickHarness"/>), the full BenchmarkDotNet run
+/// (<see cref="NormBenchmarks"/>) without it, <c>--first-calls</c> (<see cref="FirstCalls"/>), <c>--numerics</c>,
+/// <c>--isa</c>, <c>--list</c>, <c>--fused</c> (<see cref="Fused.FusedBench"/>: the fused layers against the unfused sequence, their limit and PyTorch); <c>--one-cpu</c> runs the rest of the command line again under <c>taskset -c 0</c>.
 /// </summary>
 public static class Program
 {
+    private static readonly Option<bool> QuickOption = new("--quick")
+    { Description = "the whole matrix with the quick in-process harness, a minute or two (without it: the full BenchmarkDotNet run)" };
+    private static readonly Option<bool> NoTorchOption = new("--no-torch") { Description = "skip the PyTorch column" };
+    private static readonly Option<int> ThreadsOption = new("--threads")
+    {
+        Description = "kernel, copy-limit and PyTorch threads (the scalar and TensorPrimitives baselines stay single-threaded)",
+        HelpName = "N",
+        DefaultValueFactory = _ => 1,
+        CustomParser = result =>
+        {
+            string text = result.Tokens[0].Value;
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int threads) && threads >= 1) return threads;
+            result.AddError($"--threads takes a whole number >= 1, not '{text}'");
+            return 0;
+        },
+    };
+    private static readonly Option<string?> CasesOption = new("--cases")
+    { Description = "only the cases whose id contains one of the comma-separated patterns (e.g. S1, bn-train, gn32-nhwc-S2)", HelpName = "a,b" };
+    private static readonly Option<bool> ListOption = new("--list") { Description = "print the case ids (with --cases: the selected ones) and exit" };
+    private static readonly Option<bool> FirstCallsOption = new("--first-calls")
+    { Description = "the first calls after constructing a layer against the steady state, each case in a fresh process (default cases: BN training, IN, GN32 S1 NCHW and LN S4, or --cases)" };
+    private static readonly Option<string?> FirstCallsCaseOption = new("--first-calls-case")
+    { Description = "internal: the child process of --first-calls, measuring one case id", HelpName = "id" };
+    private static readonly Option<bool> OneCpuOption = new("--one-cpu")
+    { Description = "run the rest of the command line again in a process that sees one CPU (taskset -c 0, as in a 1-CPU container)" };
+    private static readonly Option<bool> ShortOption = new("--short") { Description = "full mode: BenchmarkDotNet's short job instead of the default job" };
+    private static readonly Option<bool> IsaJobsOption = new("--isa-jobs") { Description = "full mode: one BenchmarkDotNet job per instruction-set path" };
+    private static readonly Option<bool> IsaOption = new("--isa")
+    { Description = "print the widest kernel path this process runs (first line, read by tests/run.sh) and details, and exit" };
+    private static readonly Option<bool> NumericsOption = new("--numerics") { Description = "the offset-data accuracy experiment only" };
+    private static readonly Option<bool> FusedOption = new("--fused")
+    { Description = "the fused layers (activation, residual, Sizes) against the unfused NormKernels sequence, their streaming limit and PyTorch" };
+    private static readonly Argument<string[]> BenchmarkDotNetArguments = new("benchmarkdotnet-arguments")
+    {
+        Description = "full mode: further arguments for BenchmarkDotNet (e.g. --filter *Generated*; default --filter *)",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
     public static int Main(string[] args)
     {
-        if (args.Contains("--isa"))
+        var root = new RootCommand(
+            "NormKernels benchmarks: per case, the copy limit vs the generated kernel vs scalar C# vs TensorPrimitives (vs PyTorch), " +
+            "written as CSV, markdown and a plot (SVG, PNG) under bench/results/<date>/.")
+        {
+            QuickOption, NoTorchOption, ThreadsOption, CasesOption, ListOption, FirstCallsOption, FirstCallsCaseOption, OneCpuOption,
+            ShortOption, IsaJobsOption, IsaOption, NumericsOption, FusedOption, BenchmarkDotNetArguments,
+        };
+        root.Validators.Add(result =>
+        {
+            bool quick = result.GetValue(QuickOption);
+            if (quick && (result.GetValue(IsaJobsOption) || result.GetValue(ShortOption)))
+                result.AddError("--isa-jobs and --short are options of the full (BenchmarkDotNet) mode, not of --quick");
+            if (result.GetValue(BenchmarkDotNetArguments) is { Length: > 0 } extra && !result.GetValue(OneCpuOption) &&
+                (quick || result.GetValue(ListOption) || result.GetValue(FirstCallsOption)))
+                result.AddError($"unrecognized argument(s) (only the full BenchmarkDotNet mode takes further arguments): {string.Join(' ', extra)}");
+        });
+        root.SetAction(parse => Run(parse, args));
+        var parsed = root.Parse(args);
+        if (parsed.Action is ParseErrorAction errors) errors.ShowHelp = false; // the error alone; --help shows the rest
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 4096; // a log: tables at their natural width, never wrapped
+        return parsed.Invoke();
+    }
+
+    private static int Run(ParseResult parse, string[] args)
+    {
+        if (parse.GetValue(IsaOption))
         {
             // The first line is machine-read (tests/run.sh, --isa-jobs): a KernelPath name.
             Console.WriteLine(Isa.Widest);
@@ -44,18 +98,17 @@ public static class Program
             return 0;
         }
 
-        if (args.Contains("--numerics"))
+        if (parse.GetValue(NumericsOption))
         {
             Numerics.Run();
             return 0;
         }
 
-        var rest = new List<string>(args);
-        if (Take(rest, "--one-cpu"))
+        if (parse.GetValue(OneCpuOption))
         {
             // A real 1-CPU process: the runtime reads its CPU count (and decides its tiering and GC) at startup,
             // so the affinity is set before it starts, by taskset, not by this process on itself.
-            var psi = Relaunch.Self(rest, "taskset", "-c", "0");
+            var psi = Relaunch.Self(args.Where(a => a != OneCpuOption.Name), "taskset", "-c", "0");
             try
             {
                 using var child = Process.Start(psi)!;
@@ -68,46 +121,26 @@ public static class Program
                 return 2;
             }
         }
-        if (Take(rest, "--fused"))
-        {
-            // The fused layers (issue 12) against the unfused sequence, their streaming limit and PyTorch; --threads and --no-torch apply.
-            string? fusedThreads = TakeValue(rest, "--threads");
-            BenchThreads.Set(fusedThreads is null ? 1 : int.Parse(fusedThreads, System.Globalization.CultureInfo.InvariantCulture));
-            return Fused.FusedBench.Run(!Take(rest, "--no-torch"), Console.Out);
-        }
-        string? firstCallsCase = TakeValue(rest, "--first-calls-case");
-        bool firstCalls = Take(rest, "--first-calls");
-        bool quick = Take(rest, "--quick");
-        bool noTorch = Take(rest, "--no-torch");
-        bool isaJobs = Take(rest, "--isa-jobs");
-        bool shortRun = Take(rest, "--short");
-        bool list = Take(rest, "--list");
-        string? threadsText = TakeValue(rest, "--threads");
-        if (threadsText is not null && !(int.TryParse(threadsText, out int threads) && threads >= 1))
-        {
-            Console.Error.WriteLine($"--threads takes a whole number >= 1, not '{threadsText}'");
-            return 2;
-        }
-        BenchThreads.Set(threadsText is null ? 1 : int.Parse(threadsText, System.Globalization.CultureInfo.InvariantCulture));
-        string? casePatterns = TakeValue(rest, "--cases");
+        bool quick = parse.GetValue(QuickOption);
+        bool noTorch = parse.GetValue(NoTorchOption);
+        bool isaJobs = parse.GetValue(IsaJobsOption);
+        bool shortRun = parse.GetValue(ShortOption);
+        BenchThreads.Set(parse.GetValue(ThreadsOption));
+        // The fused layers (issue 12) against the unfused sequence, their streaming limit and PyTorch; --threads and --no-torch apply.
+        if (parse.GetValue(FusedOption)) return Fused.FusedBench.Run(!noTorch, Console.Out);
+        string? casePatterns = parse.GetValue(CasesOption);
         Catalog.Select(casePatterns);
-        if (firstCallsCase is not null) return FirstCalls.Child(Catalog.Find(firstCallsCase));
-        if (firstCalls) return FirstCalls.Run(Catalog.Measurable, casePatterns is not null, CpuModel(), Console.Out);
+        if (parse.GetValue(FirstCallsCaseOption) is { } firstCallsCase) return FirstCalls.Child(Catalog.Find(firstCallsCase));
+        if (parse.GetValue(FirstCallsOption)) return FirstCalls.Run(Catalog.Measurable, casePatterns is not null, CpuModel(), Console.Out);
 
-        if (list)
+        if (parse.GetValue(ListOption))
         {
-            foreach (var c in Catalog.Selected)
-                Console.WriteLine($"{c.Id,-20} {c.Op.Title}, {c.Op.Layout}, {c.Shape}{(c.Op.Exists ? "" : "  (not yet)")}");
+            ReportWriter.WriteCaseList(Catalog.Selected);
             return 0;
         }
         if (!Catalog.Measurable.Any())
         {
             Console.Error.WriteLine("no case selected (see --list)");
-            return 2;
-        }
-        if (quick && (isaJobs || shortRun))
-        {
-            Console.Error.WriteLine("--isa-jobs and --short are options of the full (BenchmarkDotNet) mode, not of --quick");
             return 2;
         }
 
@@ -135,14 +168,19 @@ public static class Program
             Console.WriteLine();
             var harness = new QuickHarness();
             var cases = Catalog.Measurable.ToList();
-            for (int i = 0; i < cases.Count; i++)
+            ProgressView.Run("C# variants", cases.Count, progress =>
             {
-                var result = harness.Measure(cases[i]);
-                report.Results.Add(result);
-                PrintProgress(i + 1, cases.Count, result);
-                if (!(result.ScalarDiff <= SelfCheck.Tolerance && result.TensorsDiff <= SelfCheck.Tolerance)) failed = true;
-                QuickHarness.CollectGarbage();
-            }
+                for (int i = 0; i < cases.Count; i++)
+                {
+                    progress.Describe(cases[i].Id);
+                    var result = harness.Measure(cases[i]);
+                    report.Results.Add(result);
+                    progress.Line(ProgressLine(i + 1, cases.Count, result));
+                    progress.Step();
+                    if (!(result.ScalarDiff <= SelfCheck.Tolerance && result.TensorsDiff <= SelfCheck.Tolerance)) failed = true;
+                    QuickHarness.CollectGarbage();
+                }
+            });
         }
         else
         {
@@ -153,7 +191,7 @@ public static class Program
                 diffs[c.Id] = SelfCheck.Compare(new CaseData(c));
                 QuickHarness.CollectGarbage();
             }
-            var bdnArgs = rest.ToList();
+            var bdnArgs = (parse.GetValue(BenchmarkDotNetArguments) ?? []).ToList();
             if (!bdnArgs.Any(a => a == "--filter" || a.StartsWith("--filter=", StringComparison.Ordinal)))
                 bdnArgs.AddRange(["--filter", "*"]); // never fall into BenchmarkDotNet's interactive menu
             (var results, failed) = FullRunner.Run(bdnArgs.ToArray(), isaJobs, shortRun);
@@ -168,10 +206,7 @@ public static class Program
         else
         {
             Console.WriteLine($"PyTorch: the same cases, {BenchThreads.Text} ...");
-            report.Torch = TorchRunner.Run(Catalog.Measurable.ToList(), quick, Console.Out);
-            Console.WriteLine("  " + report.Torch.Note);
-            if (report.Torch.Available)
-                RemeasureDisturbedTorchCases(report, quick);
+            report.Torch = TorchRunner.RunChecked(Catalog.Measurable.ToList(), report.Results, quick);
         }
         foreach (var r in report.Results)
             r.Torch = report.Torch.Cases.GetValueOrDefault(r.Case.Id);
@@ -181,7 +216,7 @@ public static class Program
         Console.WriteLine();
         Console.WriteLine($"Results ({report.Mode}, {report.Elapsed.TotalSeconds:0} s; torch: {report.Torch.Note})");
         Console.WriteLine();
-        ReportWriter.WriteConsoleTable(report, Console.Out);
+        ReportWriter.WriteConsoleTable(report);
         Console.WriteLine();
 
         string directory = Path.Combine(ResultsRoot(), report.Started.ToString("yyyy-MM-dd"));
@@ -193,47 +228,16 @@ public static class Program
         return failed ? 1 : 0;
     }
 
-    /// <summary>
-    /// The torch process runs later than the C# measurements; another job may slow it down meanwhile. Its own copy of
-    /// each case's bytes is the canary (for copies of 50 us or more): where it is more than 30% away from the C# copy of the same bytes, the case
-    /// is measured in torch again (twice at most), keeping the measurement whose copy is closest; cases still away
-    /// are marked in the table.
-    /// </summary>
-    private static void RemeasureDisturbedTorchCases(RunReport report, bool quick)
-    {
-        var ourCopy = report.Results.GroupBy(r => r.Case.Id)
-            .ToDictionary(g => g.Key, g => g.First().Times.TryGetValue(Variant.Copy, out var t) ? t.MedianNs : double.NaN);
-        // Only where the copy takes >= 50 us: below, torch's per-call Python dispatch (a few us) is part of its copy.
-        double Deviation(string id, TorchTiming t) =>
-            ourCopy.TryGetValue(id, out var copy) && copy >= 50_000 ? Math.Abs(Math.Log(t.CopyMedianNs / copy)) : 0;
-        const double limit = 0.2623642645; // ln(1.3)
-
-        for (int attempt = 1; attempt <= 2; attempt++)
-        {
-            var disturbed = Catalog.Measurable.Where(c => report.Torch.Cases.TryGetValue(c.Id, out var t) && Deviation(c.Id, t) > limit).ToList();
-            if (disturbed.Count == 0) break;
-            Console.WriteLine($"PyTorch: {disturbed.Count} case(s) whose torch copy differs from the C# copy by more than 30%: measured again");
-            var again = TorchRunner.Run(disturbed, quick, Console.Out);
-            if (!again.Available) break;
-            report.Torch.RawJson += "\n" + again.RawJson;
-            foreach (var (id, timing) in again.Cases)
-                if (Deviation(id, timing) < Deviation(id, report.Torch.Cases[id]))
-                    report.Torch.Cases[id] = timing;
-        }
-        foreach (var (id, timing) in report.Torch.Cases)
-            if (Deviation(id, timing) > limit) report.Torch.Disturbed.Add(id);
-    }
-
-    private static void PrintProgress(int index, int count, CaseResult r)
+    private static string ProgressLine(int index, int count, CaseResult r)
     {
         string check = r.ScalarDiff <= SelfCheck.Tolerance && r.TensorsDiff <= SelfCheck.Tolerance
             ? "" : $"  CHECK FAILED (scalar {r.ScalarDiff:0.0E+0}, TensorPrimitives {r.TensorsDiff:0.0E+0})";
-        Console.WriteLine(
+        return
             $"[{index,2}/{count}] {r.Case.Id,-17} {r.Case.Shape.Dims,-13} limit {ReportWriter.LimitTime(r),12}  copy {ReportWriter.Time(r, Variant.Copy),9}  " +
             $"generated {ReportWriter.Time(r, Variant.Generated),9} = {ReportWriter.Ratio(r.Ratio(Variant.Generated)),5}x limit, {ReportWriter.Ratio(r.CopyRatio(Variant.Generated)),5}x copy  " +
             $"scalar {ReportWriter.Ratio(r.Ratio(Variant.Scalar)),5}x  TensorPrimitives {ReportWriter.Ratio(r.Ratio(Variant.TensorPrimitives)),5}x  ({r.Path}" +
             (r.Retried > 0 ? $", {r.Retried} re-timed" : "") + (r.Contended > 0 ? $", {r.Contended} contended" : "") +
-            (r.Measurements > 1 ? $", measured {r.Measurements}x" : "") + (r.Noisy ? ", noisy" : "") + $"){check}");
+            (r.Measurements > 1 ? $", measured {r.Measurements}x" : "") + (r.Noisy ? ", noisy" : "") + $"){check}";
     }
 
     private static string[] QuickMethod =>
@@ -303,16 +307,5 @@ public static class Program
                     return Path.Combine(dir.FullName, "bench", "results");
         }
         return Path.Combine(Environment.CurrentDirectory, "bench", "results");
-    }
-
-    private static bool Take(List<string> args, string option) => args.RemoveAll(a => a == option) > 0;
-
-    private static string? TakeValue(List<string> args, string option)
-    {
-        int i = args.IndexOf(option);
-        if (i < 0) return null;
-        string? value = i + 1 < args.Count ? args[i + 1] : null;
-        args.RemoveRange(i, value is null ? 1 : 2);
-        return value;
     }
 }

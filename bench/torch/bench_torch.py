@@ -17,7 +17,8 @@ Method (as the research notes' torch measurements, shorter in --quick):
   number of calls and a minimum time are reached; the median is reported, with the min and the count;
 * a call during which this thread waited on the run queue for more than 3% of its time (another job had
   the CPU; /proc/thread-self/schedstat) is dropped, as the research notes dropped such blocks (counted in
-  "dropped"; after max_seconds the dropped calls are used too rather than never finishing);
+  "dropped"); when fewer than 3 calls are clean after max_seconds, the median is of every call, disturbed
+  ones included, and "all_dropped" is true: the program then reports no torch time for the case;
 * "copy_median_ms": out.copy_(x) of the same tensor and memory format, torch's own copy limit.
 
 Ops (PyTorch semantics, eps = 1e-5, per-channel affine):
@@ -103,8 +104,9 @@ def main():
                 break
             if elapsed >= max_seconds and len(everything) >= min_calls:
                 break
-        times = clean if len(clean) >= 3 else everything
-        return statistics.median(times) / 1e6, min(times) / 1e6, len(times), len(everything) - len(clean)
+        all_dropped = len(clean) < 3
+        times = everything if all_dropped else clean
+        return statistics.median(times) / 1e6, min(times) / 1e6, len(times), len(everything) - len(clean), all_dropped
 
     def build(case):
         op, layout = case["op"], case["layout"]
@@ -168,12 +170,14 @@ def main():
             cid = case["id"]
             try:
                 fn, copy = build(case)
-                median, minimum, calls, dropped = measure(fn)
-                copy_median, _, _, _ = measure(copy)
+                median, minimum, calls, dropped, all_dropped = measure(fn)
+                copy_median, _, _, _, _ = measure(copy)
                 results[cid] = {"median_ms": median, "min_ms": minimum, "calls": calls, "dropped": dropped,
-                                "copy_median_ms": copy_median}
+                                "all_dropped": all_dropped, "copy_median_ms": copy_median}
                 print(f"  torch [{i:2}/{len(cases)}] {cid:<20} {median:9.4f} ms (copy {copy_median:.4f} ms, {calls} calls"
-                      + (f", {dropped} dropped" if dropped else "") + ")", file=sys.stderr, flush=True)
+                      + (f", {dropped} dropped" if dropped else "")
+                      + (": too few clean calls, the time is of disturbed calls" if all_dropped else "") + ")",
+                      file=sys.stderr, flush=True)
             except Exception as e:  # report, go on with the other cases
                 results[cid] = {"error": f"{type(e).__name__}: {e}"}
                 print(f"  torch [{i:2}/{len(cases)}] {cid:<20} error: {e}", file=sys.stderr, flush=True)

@@ -5,10 +5,12 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using NormKernels.Bench.Suite;
+using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace NormKernels.Bench.Report;
 
-/// <summary>The final table (console), and the files of a run: CSV, markdown, the raw torch JSON, the plot.</summary>
+/// <summary>The final table (console), and the files of a run: CSV, markdown, the raw torch JSON, the plot (SVG, PNG).</summary>
 public static class ReportWriter
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
@@ -23,9 +25,9 @@ public static class ReportWriter
         "generated: the NormKernels layer's Forward, or its Backward for the backward rows (path = the instruction-set path it ran on); median time per call.",
         "ratio: generated / limit (1.00 = at the physical limit; lower is better); * = noisy: other jobs disturbed the samples of limit, copy or generated (spread > 30% after 3 measurements), rerun. /copy: generated / copy.",
         "scalar, TensorPrimitives: the baseline's time / limit (same scale as ratio): plain scalar C#, and a composition of System.Numerics.Tensors.TensorPrimitives calls.",
-        "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster); * = torch's own copy of the bytes stayed > 30% away from the C# copy (torch disturbed), rerun.",
+        "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster); * = torch disturbed, after up to 2 re-measurements: its own copy of the bytes stayed > 30% away from the C# copy, or more of its calls were dropped than kept, rerun; " +
+        "dropped = fewer than 3 torch calls ran without its thread waiting on the run queue (another job had the CPU), in each of 3 attempts: no torch time, rerun (fewer threads, a quieter machine).",
     ];
-
 
     // ---------------------------------------------------------------- console / markdown table
 
@@ -37,16 +39,13 @@ public static class ReportWriter
     {
         foreach (var r in report.Results)
         {
-            string torch = report.Torch.Available
-                ? (r.Torch is null ? (report.Torch.Errors.TryGetValue(r.Case.Id, out var e) ? "error" : "-")
-                    : Ratio(r.TorchRatio) + (report.Torch.Disturbed.Contains(r.Case.Id) ? "*" : ""))
-                : report.Torch.Note;
             var row = new List<string>();
             if (jobs) row.Add(r.Job);
             row.AddRange([
                 r.Case.Op.Title, r.Case.Shape.ToString(), r.Case.Op.Layout, r.Path,
                 LimitTime(r), Time(r, Variant.Copy), Time(r, Variant.Generated),
-                Ratio(r.Ratio(Variant.Generated)) + (r.Noisy ? "*" : ""), Ratio(r.CopyRatio(Variant.Generated)), Ratio(r.Ratio(Variant.Scalar)), Ratio(r.Ratio(Variant.TensorPrimitives)), torch,
+                Ratio(r.Ratio(Variant.Generated)) + (r.Noisy ? "*" : ""), Ratio(r.CopyRatio(Variant.Generated)), Ratio(r.Ratio(Variant.Scalar)), Ratio(r.Ratio(Variant.TensorPrimitives)),
+                TorchCell(report, r),
             ]);
             yield return row.ToArray();
         }
@@ -59,38 +58,59 @@ public static class ReportWriter
         }
     }
 
+    /// <summary>The torch column: the ratio (* when disturbed), "dropped" when every call was, "error", "-", or why torch is n/a.</summary>
+    private static string TorchCell(RunReport report, CaseResult r) =>
+        !report.Torch.Available ? report.Torch.Note
+        : r.Torch is null ? (report.Torch.Errors.ContainsKey(r.Case.Id) ? "error" : "-")
+        : r.Torch.AllDropped ? "dropped"
+        : Ratio(r.TorchRatio) + (report.Torch.Disturbed.Contains(r.Case.Id) ? "*" : "");
+
     /// <summary>The selected cases whose generated kernel does not exist yet.</summary>
     public static IEnumerable<BenchCase> NotYet(RunReport report) => Catalog.Selected.Where(c => !c.Op.Exists);
 
     private static bool HasJobs(RunReport report) => report.Results.Select(r => r.Job).Distinct().Count() > 1;
 
-    /// <summary>The readable table printed at the end of a run.</summary>
-    public static void WriteConsoleTable(RunReport report, TextWriter o)
+    /// <summary>The results table: text columns left-aligned, numbers right-aligned, in the given border.</summary>
+    private static Table ResultTable(RunReport report, TableBorder border, Func<string, string> cell)
     {
         bool jobs = HasJobs(report);
-        var header = Header(jobs);
-        var rows = Rows(report, jobs).ToList();
-        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
         int firstNumeric = jobs ? 5 : 4;
-        o.WriteLine($"CPU: {report.Cpu}");
-        string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i >= firstNumeric ? c.PadLeft(widths[i]) : c.PadRight(widths[i]))).TrimEnd();
-        o.WriteLine(Line(header));
-        o.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
-        foreach (var row in rows) o.WriteLine(Line(row));
-        o.WriteLine();
-        foreach (var l in Legend) o.WriteLine("  " + l);
+        var table = new Table().Border(border);
+        foreach (var (name, i) in Header(jobs).Select((h, i) => (h, i)))
+            table.AddColumn(new TableColumn(new Text(name)) { Alignment = i >= firstNumeric ? Justify.Right : Justify.Left });
+        foreach (var row in Rows(report, jobs))
+            table.AddRow(row.Select(c => (IRenderable)new Text(cell(c))));
+        return table;
+    }
+
+    /// <summary>The readable table printed at the end of a run.</summary>
+    public static void WriteConsoleTable(RunReport report)
+    {
+        Console.WriteLine($"CPU: {report.Cpu}");
+        AnsiConsole.Write(ResultTable(report, TableBorder.Horizontal, c => c));
+        Console.WriteLine();
+        foreach (var l in Legend) Console.WriteLine("  " + l);
+    }
+
+    /// <summary><c>--list</c>: the selected cases, one a line.</summary>
+    public static void WriteCaseList(IEnumerable<BenchCase> cases)
+    {
+        var table = new Table().Border(TableBorder.None).HideHeaders().AddColumns("id", "operation");
+        foreach (var c in cases)
+            table.AddRow(new Text(c.Id), new Text($"{c.Op.Title}, {c.Op.Layout}, {c.Shape}{(c.Op.Exists ? "" : "  (not yet)")}"));
+        AnsiConsole.Write(table);
     }
 
     // ---------------------------------------------------------------- files
 
-    /// <summary>Writes <c>&lt;dir&gt;/&lt;stem&gt;.csv/.md/.svg</c> (+ .png via gnuplot when installed, + torch JSON); returns the paths.</summary>
+    /// <summary>Writes <c>&lt;dir&gt;/&lt;stem&gt;.csv/.md/.svg/.png</c> (+ torch JSON); returns the paths.</summary>
     public static List<string> WriteFiles(RunReport report, string directory, string stem)
     {
         Directory.CreateDirectory(directory);
         var written = new List<string>();
         string Path(string ext) => System.IO.Path.Combine(directory, stem + ext);
 
-        File.WriteAllText(Path(".csv"), Csv(report), new UTF8Encoding(false));
+        ResultCsv.Write(report, Path(".csv"));
         written.Add(Path(".csv"));
         File.WriteAllText(Path(".md"), Markdown(report, stem), new UTF8Encoding(false));
         written.Add(Path(".md"));
@@ -100,71 +120,11 @@ public static class ReportWriter
             written.Add(Path(".torch.json"));
         }
 
-        var series = PlotSeries(report);
         string title = $"NormKernels {report.Mode} run {report.Started:yyyy-MM-dd HH:mm}: time / streaming limit of the same bytes (log scale, lower is better, 1 = limit)";
-        File.WriteAllText(Path(".svg"), SvgPlot.Render(title, series.Labels, series.Series), new UTF8Encoding(false));
+        ResultPlot.Save(report, title, Path(".svg"), Path(".png"));
         written.Add(Path(".svg"));
-        if (GnuplotPlot.TryRender(title, series.Labels, series.Series, Path(".png"), out var gnuplotNote))
-            written.Add(Path(".png"));
-        else if (gnuplotNote.Length > 0)
-            written.Add($"(no PNG: {gnuplotNote})");
+        written.Add(Path(".png"));
         return written;
-    }
-
-    /// <summary>Plot data: one group per measured case (ratio to the limit); torch as its time / our copy time.</summary>
-    public static (List<string> Labels, List<(string Name, string Color, double[] Values)> Series) PlotSeries(RunReport report)
-    {
-        bool jobs = HasJobs(report);
-        var results = report.Results;
-        var labels = results.Select(r => (jobs ? r.Job + " " : "") + r.Case.Id).ToList();
-        var series = new List<(string, string, double[])>
-        {
-            ("generated", "#1f4e9c", results.Select(r => r.Ratio(Variant.Generated)).ToArray()),
-            ("TensorPrimitives", "#e07b1a", results.Select(r => r.Ratio(Variant.TensorPrimitives)).ToArray()),
-            ("scalar C#", "#8c8c8c", results.Select(r => r.Ratio(Variant.Scalar)).ToArray()),
-        };
-        if (report.Torch.Available)
-            series.Add(($"PyTorch ({BenchThreads.Text})", "#2e9e44", results.Select(r =>
-                r.Torch is { } t ? t.MedianNs * r.Ratio(Variant.Generated) / r.Times[Variant.Generated].MedianNs : double.NaN).ToArray()));
-        return (labels, series);
-    }
-
-    public static string Csv(RunReport report)
-    {
-        var sb = new StringBuilder();
-        sb.AppendLine("mode,job,case,op,layout,shape,dims,bytes,path,limit_ns,limit_read_pass,copy_ratio,copy_ns,generated_ns,scalar_ns,tensorprimitives_ns," +
-                      "ratio,scalar_ratio,tensorprimitives_ratio,generated_min_ns,generated_max_ns,copy_gbps,generated_gbps," +
-                      "torch_ns,torch_copy_ns,torch_ratio,torch_calls,torch_dropped,scalar_max_abs_diff,tensorprimitives_max_abs_diff,samples_retried,samples_contended,copy_spread,generated_spread,measurements,noisy,status");
-        foreach (var r in report.Results)
-        {
-            var g = r.Times.GetValueOrDefault(Variant.Generated);
-            var copy = r.Times.GetValueOrDefault(Variant.Copy);
-            double bytes = r.Case.TrafficBytes; // one read + one write of the tensor (backward: x, dy read, dx written)
-            sb.AppendJoin(',', [
-                report.Mode, r.Job, r.Case.Id, Quote(r.Case.Op.Title), r.Case.Op.Layout, r.Case.Shape.Name, r.Case.Shape.Dims,
-                r.Case.Shape.Bytes.ToString(Inv), r.Path,
-                Num(r.Times.GetValueOrDefault(Variant.Limit)?.MedianNs), StreamingLimit.NeedsReadPass(r.Case) ? "yes" : "no", Num(r.CopyRatio(Variant.Generated)),
-                Num(copy?.MedianNs), Num(g?.MedianNs), Num(r.Times.GetValueOrDefault(Variant.Scalar)?.MedianNs),
-                Num(r.Times.GetValueOrDefault(Variant.TensorPrimitives)?.MedianNs),
-                Num(r.Ratio(Variant.Generated)), Num(r.Ratio(Variant.Scalar)), Num(r.Ratio(Variant.TensorPrimitives)),
-                Num(g?.MinNs), Num(g?.MaxNs),
-                Num(copy is null ? null : bytes / copy.MedianNs), Num(g is null ? null : bytes / g.MedianNs),
-                Num(r.Torch?.MedianNs), Num(r.Torch?.CopyMedianNs), Num(r.TorchRatio), Num(r.Torch?.Calls), Num(r.Torch?.Dropped),
-                Num(r.ScalarDiff), Num(r.TensorsDiff), r.Retried.ToString(Inv), r.Contended.ToString(Inv),
-                Num(r.Spread(Variant.Copy)), Num(r.Spread(Variant.Generated)), r.Measurements.ToString(Inv), r.Noisy ? "yes" : "no",
-                report.Torch.Available || r.Torch is not null ? "measured" : "measured; torch " + report.Torch.Note,
-            ]);
-            sb.AppendLine();
-        }
-        foreach (var c in NotYet(report))
-        {
-            sb.AppendJoin(',', [report.Mode, "", c.Id, Quote(c.Op.Title), c.Op.Layout, c.Shape.Name, c.Shape.Dims, c.Shape.Bytes.ToString(Inv),
-                "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "not yet: " + c.Op.NotYet]);
-            sb.AppendLine();
-        }
-        return sb.ToString();
-
-        static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
     }
 
     public static string Markdown(RunReport report, string stem)
@@ -177,11 +137,7 @@ public static class ReportWriter
         foreach (var line in report.Method) sb.AppendLine($"* {line}");
         sb.AppendLine($"* wall time of the run: {report.Elapsed.TotalSeconds:0} s");
         sb.AppendLine();
-        bool jobs = HasJobs(report);
-        var header = Header(jobs);
-        sb.AppendLine("| " + string.Join(" | ", header) + " |");
-        sb.AppendLine("|" + string.Concat(header.Select((_, i) => i >= (jobs ? 5 : 4) ? "---:|" : "---|")));
-        foreach (var row in Rows(report, jobs)) sb.AppendLine("| " + string.Join(" | ", row.Select(c => c.Replace("*", "\\*"))) + " |");
+        sb.Append(MarkdownTable(report));
         sb.AppendLine();
         foreach (var l in Legend) sb.AppendLine($"* {l}");
         if (report.Torch.Errors.Count > 0)
@@ -192,6 +148,22 @@ public static class ReportWriter
         sb.AppendLine();
         sb.AppendLine($"![ratio to the limit per case]({stem}.svg)");
         return sb.ToString();
+    }
+
+    /// <summary>The results table in markdown (Spectre.Console's markdown border, rendered without a terminal).</summary>
+    private static string MarkdownTable(RunReport report)
+    {
+        var text = new StringWriter { NewLine = "\n" };
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(text),
+        });
+        console.Profile.Width = int.MaxValue / 2; // never wrap a cell
+        console.Write(ResultTable(report, TableBorder.Markdown, c => c.Replace("*", "\\*")));
+        return string.Join("\n", text.ToString().Split('\n').Select(l => l.TrimEnd()));
     }
 
     // ---------------------------------------------------------------- formatting
@@ -212,7 +184,4 @@ public static class ReportWriter
 
     public static string Ratio(double ratio) =>
         double.IsNaN(ratio) ? "-" : ratio >= 10 ? ratio.ToString("0.0", Inv) : ratio.ToString("0.00", Inv);
-
-    private static string Num(double? value) =>
-        value is { } v && !double.IsNaN(v) ? v.ToString("G6", Inv) : "";
 }

@@ -10,7 +10,9 @@ public sealed record Timing(double MedianNs, double MinNs, double MaxNs, int Sam
 
 /// <summary>A PyTorch measurement of one case (bench/torch/bench_torch.py).</summary>
 /// <param name="Dropped">Calls dropped because the thread waited on the run queue (another job had the CPU).</param>
-public sealed record TorchTiming(double MedianNs, double MinNs, int Calls, int Dropped, double CopyMedianNs);
+/// <param name="AllDropped">Fewer than 3 calls were clean, so the script's median is of disturbed calls: no torch time
+/// is reported for the case ("dropped" in the table, CSV and plot).</param>
+public sealed record TorchTiming(double MedianNs, double MinNs, int Calls, int Dropped, double CopyMedianNs, bool AllDropped);
 
 /// <summary>The torch column for a whole run: either available with per-case timings, or a reason it is not.</summary>
 public sealed class TorchRun
@@ -25,7 +27,9 @@ public sealed class TorchRun
     /// <summary>Per-case failures reported by the script (case id -> message).</summary>
     public Dictionary<string, string> Errors { get; } = new();
 
-    /// <summary>Cases whose torch copy stayed more than 30% away from the C# copy (torch was disturbed): marked in the table.</summary>
+    /// <summary>Cases whose torch copy stayed more than 30% away from the C# copy, or most of whose calls were dropped
+    /// (torch was disturbed; see <see cref="TorchRunner.RunChecked"/>): marked in the table. Cases whose calls were all
+    /// dropped (<see cref="TorchTiming.AllDropped"/>) are reported as dropped instead.</summary>
     public HashSet<string> Disturbed { get; } = new();
 
     /// <summary>The script's JSON, kept beside the results: one line per torch process (re-measurements follow the first).</summary>
@@ -83,9 +87,13 @@ public sealed class CaseResult
     public double CopyRatio(Variant v) =>
         Times.TryGetValue(v, out var t) && Times.TryGetValue(Variant.Copy, out var copy) ? t.MedianNs / copy.MedianNs : double.NaN;
 
-    /// <summary>Generated time / torch time (lower is better for us), or NaN.</summary>
+    /// <summary>Generated time / torch time (lower is better for us), or NaN (also when every torch call was dropped).</summary>
     public double TorchRatio =>
-        Torch is { } torch && Times.TryGetValue(Variant.Generated, out var g) ? g.MedianNs / torch.MedianNs : double.NaN;
+        Torch is { AllDropped: false } torch && Times.TryGetValue(Variant.Generated, out var g) ? g.MedianNs / torch.MedianNs : double.NaN;
+
+    /// <summary>Torch time / limit time (the plot's scale), or NaN (also when every torch call was dropped).</summary>
+    public double TorchLimitRatio =>
+        Torch is { AllDropped: false } torch && Times.TryGetValue(Variant.Generated, out var g) ? torch.MedianNs * Ratio(Variant.Generated) / g.MedianNs : double.NaN;
 }
 
 /// <summary>Everything one run produced, for the table, CSV, markdown and plot.</summary>

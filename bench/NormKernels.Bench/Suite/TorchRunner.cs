@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
+using NormKernels.Bench.Report;
 
 namespace NormKernels.Bench.Suite;
 
@@ -50,8 +51,56 @@ public static class TorchRunner
         }
     }
 
-    /// <summary>Measures <paramref name="cases"/> in torch with <see cref="BenchThreads.Count"/> intra-op threads; progress lines go to <paramref name="progress"/>.</summary>
-    public static TorchRun Run(IReadOnlyList<BenchCase> cases, bool quick, TextWriter progress)
+    /// <summary>
+    /// Measures <paramref name="cases"/> in torch (<see cref="Run"/>), then measures again the cases whose torch numbers
+    /// cannot be trusted, twice at most, keeping the better measurement of each. The torch process runs later than the
+    /// C# measurements, and another job may slow it down meanwhile; a case is disturbed when
+    /// <list type="bullet">
+    /// <item>torch's own copy of the case's bytes, the canary, is more than 30% away from the C# copy of the same bytes
+    /// (for copies of 50 us or more: below, torch's per-call Python dispatch of a few us is part of its copy), or</item>
+    /// <item>at any size, more of its calls were dropped than kept (its thread waited on the run queue: the few calls
+    /// left are no clean sample of a machine that was busy meanwhile);</item>
+    /// </list>
+    /// a case whose calls were all dropped (<see cref="TorchTiming.AllDropped"/>) has no clean time at all. Cases still
+    /// disturbed after the re-measurements are marked in the table (<see cref="TorchRun.Disturbed"/>); cases still without
+    /// a clean call are reported as dropped.
+    /// </summary>
+    public static TorchRun RunChecked(IReadOnlyList<BenchCase> cases, IReadOnlyList<CaseResult> results, bool quick)
+    {
+        var run = Run(cases, quick);
+        Console.WriteLine("  " + run.Note);
+        if (!run.Available) return run;
+
+        var ourCopy = results.GroupBy(r => r.Case.Id)
+            .ToDictionary(g => g.Key, g => g.First().Times.TryGetValue(Variant.Copy, out var t) ? t.MedianNs : double.NaN);
+        double Deviation(string id, TorchTiming t) =>
+            ourCopy.TryGetValue(id, out var copy) && copy >= 50_000 ? Math.Abs(Math.Log(t.CopyMedianNs / copy)) : 0;
+        const double limit = 0.2623642645; // ln(1.3)
+        bool Disturbed(string id, TorchTiming t) => Deviation(id, t) > limit || t.Dropped > t.Calls;
+        // Lower is better: a clean time first, then an undisturbed one, then the closer copy.
+        (bool, bool, double) Badness(string id, TorchTiming t) => (t.AllDropped, Disturbed(id, t), Deviation(id, t));
+
+        for (int attempt = 1; attempt <= 2; attempt++)
+        {
+            var again = cases.Where(c => run.Cases.TryGetValue(c.Id, out var t) && (t.AllDropped || Disturbed(c.Id, t))).ToList();
+            if (again.Count == 0) break;
+            Console.WriteLine($"PyTorch: {again.Count} case(s) disturbed (torch copy > 30% away from the C# copy, or most calls dropped) " +
+                              "or without a clean call: measured again");
+            var rerun = Run(again, quick);
+            if (!rerun.Available) break;
+            run.RawJson += "\n" + rerun.RawJson;
+            foreach (var (id, timing) in rerun.Cases)
+                if (Badness(id, timing).CompareTo(Badness(id, run.Cases[id])) < 0)
+                    run.Cases[id] = timing;
+        }
+        foreach (var (id, timing) in run.Cases)
+            if (!timing.AllDropped && Disturbed(id, timing)) run.Disturbed.Add(id);
+        return run;
+    }
+
+    /// <summary>Measures <paramref name="cases"/> in torch with <see cref="BenchThreads.Count"/> intra-op threads, the
+    /// script's progress lines shown by a <see cref="ProgressView"/>.</summary>
+    public static TorchRun Run(IReadOnlyList<BenchCase> cases, bool quick)
     {
         if (Unavailable() is { } reason) return TorchRun.NotAvailable(reason);
         var torchCases = cases.Where(c => c.Op.Exists).ToList();
@@ -87,25 +136,35 @@ public static class TorchRunner
             ["eps"] = CaseData.Epsilon,
         }));
 
-        string stdout;
-        int exitCode;
-        try
+        string stdout = "";
+        int exitCode = -1;
+        string? startError = null;
+        ProgressView.Run("PyTorch", torchCases.Count, progress =>
         {
-            using var p = new Process { StartInfo = psi };
-            p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (progress) progress.WriteLine(e.Data); };
-            p.Start();
-            p.BeginErrorReadLine();
-            var read = p.StandardOutput.ReadToEndAsync();
-            p.StandardInput.Write(input);
-            p.StandardInput.Close();
-            stdout = read.GetAwaiter().GetResult();
-            p.WaitForExit();
-            exitCode = p.ExitCode;
-        }
-        catch (Exception e)
-        {
-            return TorchRun.NotAvailable($"torch script failed to start: {e.Message}");
-        }
+            try
+            {
+                using var p = new Process { StartInfo = psi };
+                p.ErrorDataReceived += (_, e) =>
+                {
+                    if (e.Data is null) return;
+                    progress.Line(e.Data);
+                    if (e.Data.TrimStart().StartsWith("torch [", StringComparison.Ordinal)) progress.Step(); // one line per case
+                };
+                p.Start();
+                p.BeginErrorReadLine();
+                var read = p.StandardOutput.ReadToEndAsync();
+                p.StandardInput.Write(input);
+                p.StandardInput.Close();
+                stdout = read.GetAwaiter().GetResult();
+                p.WaitForExit();
+                exitCode = p.ExitCode;
+            }
+            catch (Exception e)
+            {
+                startError = e.Message;
+            }
+        });
+        if (startError is not null) return TorchRun.NotAvailable($"torch script failed to start: {startError}");
 
         if (exitCode != 0 || string.IsNullOrWhiteSpace(stdout))
             return TorchRun.NotAvailable($"torch script exited with {exitCode}");
@@ -132,7 +191,8 @@ public static class TorchRunner
                         v.GetProperty("min_ms").GetDouble() * 1e6,
                         v.GetProperty("calls").GetInt32(),
                         v.TryGetProperty("dropped", out var dropped) ? dropped.GetInt32() : 0,
-                        v.GetProperty("copy_median_ms").GetDouble() * 1e6);
+                        v.GetProperty("copy_median_ms").GetDouble() * 1e6,
+                        v.TryGetProperty("all_dropped", out var allDropped) && allDropped.GetBoolean());
             }
             return run;
         }
