@@ -28,6 +28,9 @@ public sealed class SnapshotTests
         ["LayerNormNtcDouble"] = Layer("[Normalize(Layout = \"NTC\", Axes = \"C\", ElementType = typeof(double))]", "LayerNormNtc"),
         ["GroupNormNhwcFloat"] = Layer("[Normalize(Layout = \"NHWC\", Axes = \"C,H,W\", Groups = 4)]", "GroupNormNhwc"),
         ["LocalResponseNormNhwcFloat"] = Layer("[LocalResponseNormalize(Layout = \"NHWC\", Size = 5)]", "LrnNhwc"),
+        // Fused epilogues (issue 12): the ResNet tail, and a pre-norm block with a compile-time size.
+        ["BatchNormNhwcReluAfterFloat"] = Layer("[Normalize(Layout = \"NHWC\", Axes = \"N,H,W\", Activation = NormActivation.Relu, Residual = ResidualMode.AddAfterNorm)]", "BlockTail"),
+        ["LayerNormNtcSizedBeforeFloat"] = Layer("[Normalize(Layout = \"NTC\", Axes = \"C\", Activation = NormActivation.GeluTanh, Residual = ResidualMode.AddBeforeNorm, Sizes = \"C=768\")]", "PreNorm"),
     };
 
     public static TheoryData<string> Cases => new(Declarations.Keys);
