@@ -55,14 +55,14 @@ public readonly struct Silu : IActivation
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
-        TS.Divide(z, TS.Add(Activations.C<TS, TV, T>(1), TS.Exp(TS.Subtract(TS.Zero, z))));
+        TS.Multiply(z, TS.Reciprocal(TS.Add(Activations.C<TS, TV, T>(1), TS.Exp(TS.Subtract(TS.Zero, z)))));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
     {
         TV one = Activations.C<TS, TV, T>(1);
-        TV s = TS.Divide(one, TS.Add(one, TS.Exp(TS.Subtract(TS.Zero, z))));
+        TV s = TS.Reciprocal(TS.Add(one, TS.Exp(TS.Subtract(TS.Zero, z))));
         return TS.Multiply(dy, TS.Multiply(s, TS.MultiplyAdd(z, TS.Subtract(one, s), one)));
     }
 }
@@ -222,7 +222,8 @@ public static class Activations
     public static TV Tanh<TS, TV, T>(TV u) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
     {
         TV one = C<TS, TV, T>(1);
-        return TS.Subtract(one, TS.Divide(C<TS, TV, T>(2), TS.Add(TS.Exp(TS.Add(u, u)), one)));
+        TV two = C<TS, TV, T>(2);
+        return TS.Subtract(one, TS.Multiply(two, TS.Reciprocal(TS.Add(TS.Exp(TS.Add(u, u)), one))));
     }
 
     /// <summary>
@@ -242,7 +243,7 @@ public static class Activations
         }
         TV z = TS.Abs(x);
         TV one = C<TS, TV, T>(1);
-        TV t = TS.Divide(one, TS.MultiplyAdd(z, C<TS, TV, T>(0.5), one));
+        TV t = TS.Reciprocal(TS.MultiplyAdd(z, C<TS, TV, T>(0.5), one));
         TV p = C<TS, TV, T>(0.17087277);
         p = TS.MultiplyAdd(p, t, C<TS, TV, T>(-0.82215223));
         p = TS.MultiplyAdd(p, t, C<TS, TV, T>(1.48851587));

@@ -23,6 +23,10 @@ public partial interface ISimd<TV, T>
 
     /// <summary>Per lane: <paramref name="a"/> where <paramref name="v"/> &gt; 0, else 0.</summary>
     static abstract TV WherePositive(TV v, TV a);
+
+    /// <summary><c>1 / v</c> for v &gt;= 1 (the activations' denominators): float on the 512- and 256-bit paths from the
+    /// hardware estimate and one Newton step (relative error below 1e-7), a division elsewhere.</summary>
+    static abstract TV Reciprocal(TV v);
 }
 
 /// <summary>The activation members of the 512-bit path.</summary>
@@ -74,6 +78,16 @@ public readonly partial struct V512<T>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> WherePositive(Vector512<T> v, Vector512<T> a) => a & Vector512.GreaterThan(v, Vector512<T>.Zero);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Reciprocal(Vector512<T> v)
+    {
+        if (typeof(T) != typeof(float) || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return Vector512<T>.One / v;
+        Vector512<float> d = v.AsSingle(), r = System.Runtime.Intrinsics.X86.Avx512F.Reciprocal14(d);
+        // r' = r (2 - d r): the 14-bit estimate to float precision.
+        return (r * Vector512.FusedMultiplyAdd(-d, r, Vector512.Create(2f))).As<float, T>();
+    }
 }
 
 /// <summary>The activation members of the 256-bit path.</summary>
@@ -125,6 +139,17 @@ public readonly partial struct V256<T>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> WherePositive(Vector256<T> v, Vector256<T> a) => a & Vector256.GreaterThan(v, Vector256<T>.Zero);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Reciprocal(Vector256<T> v)
+    {
+        if (typeof(T) != typeof(float) || !System.Runtime.Intrinsics.X86.Avx.IsSupported) return Vector256<T>.One / v;
+        Vector256<float> d = v.AsSingle(), r = System.Runtime.Intrinsics.X86.Avx.Reciprocal(d);
+        // Two Newton steps: the 12-bit estimate to float precision.
+        r = r * Vector256.FusedMultiplyAdd(-d, r, Vector256.Create(2f));
+        return (r * Vector256.FusedMultiplyAdd(-d, r, Vector256.Create(2f))).As<float, T>();
+    }
 }
 
 /// <summary>The activation members of the 128-bit path.</summary>
@@ -176,6 +201,10 @@ public readonly partial struct V128<T, TOps>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> WherePositive(Vector128<T> v, Vector128<T> a) => a & Vector128.GreaterThan(v, Vector128<T>.Zero);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Reciprocal(Vector128<T> v) => Vector128<T>.One / v;
 }
 
 /// <summary>The activation members of the scalar path.</summary>
@@ -205,4 +234,9 @@ public readonly partial struct Scalar<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T WherePositive(T v, T a) =>
         typeof(T) == typeof(float) ? F(S(v) > 0f ? S(a) : 0f) : D(Dbl(v) > 0d ? Dbl(a) : 0d);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Reciprocal(T v) =>
+        typeof(T) == typeof(float) ? F(1f / S(v)) : D(1d / Dbl(v));
 }
