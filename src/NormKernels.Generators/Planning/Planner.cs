@@ -97,11 +97,12 @@ internal static class Planner
         string kept = new string(axes.Where(a => !a.Reduced).Select(a => a.Letter).OrderBy(l => l).ToArray());
         bool adaptive = kind.Centered && spec.Groups == 0 && !spec.IsElementwise && blockAxes > 0 && form == ApplyForm.Fold && kept == "CN" && axes.Count > 2;
         // An epilogue belongs to the layer's forward and backward: the shard, synchronized and AdaIN forms stay the plain norm's.
+        // AdaIN's style has its own extents along the reduced axes: a layer whose extents are fixed (Sizes) has no AdaIN.
         var epilogue = EpilogueModel.For(spec.Activation, spec.Residual);
         bool plain = epilogue.IsNone;
         return new KernelPlan(new EquatableArray<PlanAxis>(axes), blockAxes, statSegments, strategy, promoted,
             form, applySegments, gradientSegments, gradientPerStatistic, batchReduced, runningSize,
-            kind, Shards: kind.Centered && plain, Synchronized: batchReduced && kind.Centered && !gradientPerStatistic && plain, Adaptive: adaptive && plain,
+            kind, Shards: kind.Centered && plain, Synchronized: batchReduced && kind.Centered && !gradientPerStatistic && plain, Adaptive: adaptive && plain && spec.Sizes.Length == 0,
             Epilogue: epilogue);
     }
 

@@ -310,7 +310,8 @@ public static class Forward<TNest, TK, T>
             if (nest.BlockCount > 0)
             {
                 int blocks = nest.BlockCount;
-                int group = GroupBlocks(nest, blocks);
+                // A residual added in the units (BeforeAdd) is one block per unit (its caller checked the blocks are contiguous runs).
+                int group = before.On ? 1 : GroupBlocks(nest, blocks);
                 int units = (blocks + group - 1) / group;
                 int workers = Parallelism.Workers(_input.Length, units);
                 WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles * group, layout.Elements * group);

@@ -31,6 +31,27 @@ public sealed class SizesTests
     }
 
     [Fact]
+    public void EveryEntryPoint_ChecksTheFixedDims_BeforeAnyWrite()
+    {
+        // Wrong c = 512 for a layer fixed at C = 768: the static kernels, the shard statistics and the backward refuse it
+        // before they write (their nests would walk 768-element rows over 512-element ones).
+        int n = 2 * 3 * 512;
+        var x = new float[n];
+        var y = Enumerable.Repeat(5f, n).ToArray();
+        var w = new float[512];
+        var stats = Enumerable.Repeat(5f, 6).ToArray();
+        var d = new double[6];
+        Assert.Equal("c", Assert.Throws<ArgumentException>(() => FSizedLn768.ForwardTraining(x, y, 2, 3, 512, w, w, stats, stats, 1e-5f)).ParamName);
+        Assert.Equal("c", Assert.Throws<ArgumentException>(() => FSizedLn768.BackwardTraining(x, x, y, 2, 3, 512, w, stats, stats, 1e-5f, w, w)).ParamName);
+        Assert.Equal("c", Assert.Throws<ArgumentException>(() => FSizedLn768.ShardStatistics(x, 2, 3, 512, d, d, d)).ParamName);
+        var layer = new FSizedLn768(768);
+        Assert.Equal("c", Assert.Throws<ArgumentException>(() => layer.Backward(x, x, y, 2, 3, 512)).ParamName);
+        Assert.All(y, v => Assert.Equal(5f, v));
+        Assert.All(stats, v => Assert.Equal(5f, v));
+        Assert.All(d, v => Assert.Equal(0d, v));
+    }
+
+    [Fact]
     public void AConstructorChannelCountOtherThanTheFixedOne_ThrowsNamingIt()
     {
         var ex = Assert.Throws<ArgumentException>(() => new FSizedLn768(512));
