@@ -44,18 +44,26 @@ public sealed partial class NormLayer<TNest, TK, T>
         // Everything the norm checks is checked. Plans whose blocks are contiguous runs of the tensor (LayerNorm, RMSNorm,
         // InstanceNorm and GroupNorm NCHW, per-sample norms channels-last) write each block's sum in its unit and normalize it
         // while it is in cache; the others (BatchNorm) write the sum in a pass of its own, then normalize it.
-        TNest nest = TNest.Create(dims);
-        nint blockLength = ContiguousBlock(nest, input.Length);
-        if (TK.AddsBefore && blockLength > 0)
-        {
-            fixed (T* x = input)
-            fixed (T* r = residual)
-            fixed (T* s = sum)
-                ForwardCore(input, output, dims, 0, new BeforeAdd(true, (nint)((byte*)r - (byte*)x), (nint)((byte*)s - (byte*)x), blockLength));
-            return;
-        }
+        // (BlockLength 0: the separate pass, which ForwardCore runs once it holds the thread guard, so that a refused call
+        // writes nothing.)
+        nint blockLength = TK.AddsBefore ? ContiguousBlock(TNest.Create(dims), input.Length) : 0;
+        fixed (T* x = input)
+        fixed (T* r = residual)
+        fixed (T* s = sum)
+            ForwardCore(input, output, dims, 0, new BeforeAdd(true, (nint)((byte*)r - (byte*)x), (nint)((byte*)s - (byte*)x), blockLength));
+    }
+
+    /// <summary>The residual added before the norm by a pass of its own (plans whose blocks are not contiguous runs): the sum
+    /// written, then it is the input and nothing is left for the units. The caller holds the guard and keeps the spans pinned.</summary>
+    private static void SeparateAdd(ref ReadOnlySpan<T> input, ref BeforeAdd before)
+    {
+        if (!before.On || before.BlockLength != 0) return;
+        ref T x = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
+        ReadOnlySpan<T> residual = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AddByteOffset(ref x, before.Residual), input.Length);
+        Span<T> sum = System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.AddByteOffset(ref x, before.Sum), input.Length);
         TensorPrimitives.Add(input, residual, sum);
-        ForwardCore(sum, output, dims, 0, default);
+        input = sum;
+        before = default;
     }
 
     /// <summary>The elements of a block when the plan's blocks are consecutive runs of the tensor (block b at b times that), else 0.</summary>

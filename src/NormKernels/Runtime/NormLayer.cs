@@ -119,6 +119,7 @@ public sealed partial class NormLayer<TNest, TK, T>
             CallGuard.EnterShared(ref _guard, shape.Calls[1]);
             try
             {
+                SeparateAdd(ref input, ref before);
                 TNest nest = NestFor(dims, residual);
                 LastPath = Forward<TNest, TK, T>.Inference(Kernels<TNest, TK, T>.Choose(nest, false), nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null, before);
             }
@@ -134,6 +135,7 @@ public sealed partial class NormLayer<TNest, TK, T>
         {
             // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
             CallGuard.EnterShared(ref _guard, shape.Calls[1]);
+            SeparateAdd(ref input, ref before);
             bool two = shape.Outputs.Length > 1;
             T[] scratch0 = ArrayPool<T>.Shared.Rent(statistics);
             T[]? scratch1 = two ? ArrayPool<T>.Shared.Rent(statistics) : null;
@@ -155,6 +157,7 @@ public sealed partial class NormLayer<TNest, TK, T>
         CallGuard.EnterExclusive(ref _guard, shape.Calls[0]);
         try
         {
+            SeparateAdd(ref input, ref before);
             // Every field read once: the kernel writes through pointers into these very arrays.
             T[] statistic0 = LayerState.Sized(ref _statistic0, statistics);
             T[] statistic1 = shape.Outputs.Length > 1 ? LayerState.Sized(ref _statistic1, statistics) : _statistic1;
