@@ -36,6 +36,9 @@ public sealed partial class NormLayer<TNest, TK, T>
 
     private static LayerShape Shape => TNest.Shape;
 
+    /// <summary>Statistics an inference-mode call of a per-sample norm keeps on the stack (more: pooled arrays).</summary>
+    private const int StackStatistics = 64;
+
     /// <summary>The layer with <paramref name="size"/> (channels or normalizedSize, named <paramref name="sizeName"/>; 0 and
     /// null when the layer has neither) and <paramref name="runningSize"/> running statistics (0: none). A null
     /// <paramref name="momentum"/> is the cumulative moving average.</summary>
@@ -134,20 +137,23 @@ public sealed partial class NormLayer<TNest, TK, T>
         if (!training)
         {
             // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
+            // (A few statistics, e.g. a decode step's rows, on the stack: two pool round trips were a tenth of such a call.)
             CallGuard.EnterShared(ref _guard, shape.Calls[1]);
-            SeparateAdd(ref input, ref before);
-            bool two = shape.Outputs.Length > 1;
-            T[] scratch0 = ArrayPool<T>.Shared.Rent(statistics);
-            T[]? scratch1 = two ? ArrayPool<T>.Shared.Rent(statistics) : null;
+            bool two = shape.Outputs.Length > 1, small = statistics <= StackStatistics;
+            T[]? scratch0 = small ? null : ArrayPool<T>.Shared.Rent(statistics);
+            T[]? scratch1 = two && !small ? ArrayPool<T>.Shared.Rent(statistics) : null;
+            Span<T> stat0 = small ? stackalloc T[StackStatistics] : scratch0;
+            Span<T> stat1 = small && two ? stackalloc T[StackStatistics] : scratch1;
             try
             {
+                SeparateAdd(ref input, ref before);
                 TNest nest = NestFor(dims, residual);
                 LastPath = Forward<TNest, TK, T>.Training(Kernels<TNest, TK, T>.Choose(nest, true), nest, input, output, Weight, Bias,
-                    scratch0.AsSpan(0, statistics), two ? scratch1.AsSpan(0, statistics) : default, _epsilon, null, before);
+                    stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, before);
             }
             finally
             {
-                ArrayPool<T>.Shared.Return(scratch0);
+                if (scratch0 is not null) ArrayPool<T>.Shared.Return(scratch0);
                 if (scratch1 is not null) ArrayPool<T>.Shared.Return(scratch1);
                 CallGuard.ExitShared(ref _guard);
             }
