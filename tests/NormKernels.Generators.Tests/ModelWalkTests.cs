@@ -8,7 +8,7 @@ namespace NormKernels.Generators.Tests;
 /// The models the pipeline caches (the values of the Parse and Plan steps) hold no Roslyn object: no symbol, compilation,
 /// syntax, semantic model or location, which would keep compilations alive and defeat caching. Walked by reflection over
 /// every field, declared and actual type, recursively. A second walk, over types, checks that the model types of every
-/// tracked step of both generators compare by value all the way down (what Roslyn's caching compares).
+/// tracked step of every generator compare by value all the way down (what Roslyn's caching compares).
 /// </summary>
 public sealed class ModelWalkTests
 {
@@ -152,6 +152,46 @@ public sealed class ModelWalkTests
         Assert.Contains("double", walk.Strings);
     }
 
+    [Fact]
+    public void WeightNormParseModels_HoldNoRoslynObjects()
+    {
+        const string source = """
+            using NormKernels;
+
+            namespace Layers;
+
+            /// <summary>Outer.</summary>
+            public static partial class Outer
+            {
+                /// <summary>A weight norm layer.</summary>
+                [WeightNormalize(Layout = "HWIO", Axes = "H,W,I")]
+                public sealed partial class WnInner;
+            }
+
+            /// <summary>Another, with an error: its stub's spec is walked too.</summary>
+            [WeightNormalize(Layout = "OI", Axes = "O,I", ElementType = typeof(double))]
+            public sealed partial class WnTop;
+            """;
+        GeneratorRunResult result = CSharpGeneratorDriver.Create(
+                new[] { new WeightNormalizeGenerator().AsSourceGenerator() },
+                parseOptions: GeneratorHelper.ParseOptions,
+                driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true))
+            .RunGenerators(GeneratorHelper.Compile(source))
+            .GetRunResult().Results.Single();
+
+        var outputs = IncrementalTests.Outputs(result, TrackingNames.WeightNormParse);
+        Assert.Equal(2, outputs.Count);
+        var walk = new Walk();
+        foreach (var (value, _) in outputs) walk.Visit(value, TrackingNames.WeightNormParse + "<" + value.GetType().Name + ">");
+        Assert.True(walk.Problems.Count == 0, string.Join("\n", walk.Problems));
+        Assert.Contains("HWIO", walk.Strings);
+        Assert.Contains("HWI", walk.Strings);
+        Assert.Contains("WnInner", walk.Strings);
+        Assert.Contains("Outer", walk.Strings);
+        Assert.Contains("double", walk.Strings);
+        Assert.Contains("NK0033", walk.Strings);
+    }
+
     /// <summary>The walk itself finds a Location hidden in an array inside a tuple, and a null field declared as a symbol.</summary>
     [Fact]
     public void Walk_FindsRoslynObjects_HiddenOrNull()
@@ -206,13 +246,14 @@ public sealed class ModelWalkTests
                 CheckEquatable(field.FieldType, path + "." + field.Name, models, seen, problems);
     }
 
-    /// <summary>The model types of every step TrackingNames names, in both generators, compare by value all the way down.</summary>
+    /// <summary>The model types of every step TrackingNames names, in every generator, compare by value all the way down.</summary>
     [Fact]
     public void StepModelTypes_AreValueEquatable_AndHoldNoRoslynTypes()
     {
         const string lrn = "using NormKernels;\nnamespace Layers;\n/// <summary>L.</summary>\n[LocalResponseNormalize(Layout = \"NHWC\")]\npublic sealed partial class Lrn;\n";
+        const string wn = "using NormKernels;\nnamespace Layers;\n/// <summary>W.</summary>\n[WeightNormalize(Layout = \"OI\", Axes = \"I\")]\npublic sealed partial class Wn;\n";
         GeneratorDriverRunResult run = IncrementalTests.CreateDriver(new NormalizeGenerator())
-            .RunGenerators(GeneratorHelper.Compile(LayerCase.Matrix.Select(c => c.Source).Append(lrn).ToArray()))
+            .RunGenerators(GeneratorHelper.Compile(LayerCase.Matrix.Select(c => c.Source).Append(lrn).Append(wn).ToArray()))
             .GetRunResult();
 
         var problems = new List<string>();
@@ -230,6 +271,7 @@ public sealed class ModelWalkTests
         Assert.Contains(seen, t => t.Name == "KernelPlan");
         Assert.Contains(seen, t => t.Name == "PlanAxis");
         Assert.Contains(seen, t => t.Name == "LrnSpec");
+        Assert.Contains(seen, t => t.Name == "WeightNormSpec");
     }
 
     /// <summary>The type walk itself finds each kind of model that does not compare by value.</summary>
