@@ -41,11 +41,10 @@ internal static class LayerOutput
     /// the spec alone: moving a declaration with errors re-reports them without re-emitting its stub.
     /// </summary>
     public static void RegisterLayer<TSpec>(IncrementalGeneratorInitializationContext context, string attributeName,
-        Func<GeneratorAttributeSyntaxContext, CancellationToken, ParseResult<TSpec>?> parse, string trackingName,
-        Func<TSpec, LayerName> name, string suffix, Func<TSpec, bool, string> emit)
-        where TSpec : class => context.RegisterSourceOutput(
+        Func<GeneratorAttributeSyntaxContext, CancellationToken, ParseResult<TSpec>?> parse, string trackingName, string suffix, Func<TSpec, bool, string> emit)
+        where TSpec : class, ILayerSpec => context.RegisterSourceOutput(
         Parse(context, attributeName, parse, trackingName).Select(static (r, _) => r with { Diagnostics = default }).Combine(PathHooks(context)),
-        (spc, item) => AddSource(spc, item.Left.TypeName, item.Left.Failure, item.Left.StubErrors, item.Left.Spec, name, suffix,
+        (spc, item) => AddSource(spc, item.Left.TypeName, item.Left.Failure, item.Left.StubErrors, item.Left.Spec, static s => s.Name, suffix,
             s => emit(s, item.Right.PathHooks)));
 
     /// <summary>The MSBuild property that asks for the <c>...OnPath&lt;TOps&gt;</c> test hooks (internal static kernels on a

@@ -15,6 +15,5 @@ public sealed class LocalResponseNormalizeGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     /// <remarks>The source depends on the spec alone: moving a declaration with errors re-reports them without re-emitting its stub.</remarks>
     public void Initialize(IncrementalGeneratorInitializationContext context) =>
-        LayerOutput.RegisterLayer(context, LrnParser.AttributeName, LrnParser.Parse, TrackingNames.LrnParse,
-            static s => s.Name, ".LocalResponseNormalize.g.cs", static (s, hooks) => Emitting.LrnEmitter.Emit(s, hooks));
+        LayerOutput.RegisterLayer<Model.LrnSpec>(context, LrnParser.AttributeName, LrnParser.Parse, TrackingNames.LrnParse, ".LocalResponseNormalize.g.cs", Emitting.LrnEmitter.Emit);
 }

@@ -14,6 +14,6 @@ public sealed class WeightNormalizeGenerator : IIncrementalGenerator
 {
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context) =>
-        LayerOutput.RegisterLayer(context, WeightNormParser.AttributeName, WeightNormParser.Parse, TrackingNames.WeightNormParse,
-            static s => s.Name, ".WeightNormalize.g.cs", static (s, hooks) => Emitting.WeightNormEmitter.Emit(s, hooks));
+        LayerOutput.RegisterLayer<Model.WeightNormSpec>(context, WeightNormParser.AttributeName, WeightNormParser.Parse, TrackingNames.WeightNormParse,
+            ".WeightNormalize.g.cs", Emitting.WeightNormEmitter.Emit);
 }

@@ -113,83 +113,56 @@ public sealed class ModelWalkTests
         }
     }
 
-    [Fact]
-    public void LrnParseModels_HoldNoRoslynObjects()
+    /// <summary>The parse models of the generators without a plan step, for two layers each (the WeightNormalize one with an
+    /// error, NK0033: its stub's spec and its diagnostic are walked too), reach their leaves and hold no Roslyn object.</summary>
+    [Theory]
+    [InlineData("LocalResponseNormalize", "Layout = \"NHWC\", Size = 3", "Layout = \"NCL\", ElementType = typeof(double)", "NHWC NCL")]
+    [InlineData("WeightNormalize", "Layout = \"HWIO\", Axes = \"H,W,I\"", "Layout = \"OI\", Axes = \"O,I\", ElementType = typeof(double)", "HWIO HWI NK0033")]
+    public void UnplannedParseModels_HoldNoRoslynObjects(string attribute, string inner, string top, string leaves)
     {
-        const string source = """
-            using NormKernels;
-
-            namespace Layers;
-
-            /// <summary>Outer.</summary>
-            public static partial class Outer
-            {
-                /// <summary>An LRN layer.</summary>
-                [LocalResponseNormalize(Layout = "NHWC", Size = 3)]
-                public sealed partial class LrnInner;
-            }
-
-            /// <summary>Another.</summary>
-            [LocalResponseNormalize(Layout = "NCL", ElementType = typeof(double))]
-            public sealed partial class LrnTop;
-            """;
-        GeneratorRunResult result = CSharpGeneratorDriver.Create(
-                new[] { new LocalResponseNormalizeGenerator().AsSourceGenerator() },
-                parseOptions: GeneratorHelper.ParseOptions,
-                driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true))
-            .RunGenerators(GeneratorHelper.Compile(source))
-            .GetRunResult().Results.Single();
-
-        var outputs = IncrementalTests.Outputs(result, TrackingNames.LrnParse);
-        Assert.Equal(2, outputs.Count);
-        var walk = new Walk();
-        foreach (var (value, _) in outputs) walk.Visit(value, TrackingNames.LrnParse + "<" + value.GetType().Name + ">");
-        Assert.True(walk.Problems.Count == 0, string.Join("\n", walk.Problems));
-        Assert.Contains("NHWC", walk.Strings);
-        Assert.Contains("NCL", walk.Strings);
-        Assert.Contains("LrnInner", walk.Strings);
-        Assert.Contains("Outer", walk.Strings);
-        Assert.Contains("double", walk.Strings);
+        var (generator, step) = attribute == "WeightNormalize"
+            ? ((IIncrementalGenerator)new WeightNormalizeGenerator(), TrackingNames.WeightNormParse)
+            : (new LocalResponseNormalizeGenerator(), TrackingNames.LrnParse);
+        Walk walk = WalkParseModels(generator, step, TwoLayers("[" + attribute + "(" + inner + ")]", "Inner", "[" + attribute + "(" + top + ")]", "Top"));
+        foreach (string leaf in leaves.Split(' ').Concat(new[] { "Inner", "Outer", "double" }))
+            Assert.Contains(leaf, walk.Strings);
     }
 
-    [Fact]
-    public void WeightNormParseModels_HoldNoRoslynObjects()
+    /// <summary>Two layers: one nested in a static partial class Outer, one at the top of namespace Layers.</summary>
+    private static string TwoLayers(string innerAttribute, string innerName, string topAttribute, string topName) => $$"""
+        using NormKernels;
+
+        namespace Layers;
+
+        /// <summary>Outer.</summary>
+        public static partial class Outer
+        {
+            /// <summary>A layer.</summary>
+            {{innerAttribute}}
+            public sealed partial class {{innerName}};
+        }
+
+        /// <summary>Another.</summary>
+        {{topAttribute}}
+        public sealed partial class {{topName}};
+        """;
+
+    /// <summary>Runs <paramref name="generator"/> alone on <paramref name="source"/> (two layers) and walks the models of its parse step
+    /// <paramref name="step"/>: none may hold a Roslyn object.</summary>
+    private static Walk WalkParseModels(IIncrementalGenerator generator, string step, string source)
     {
-        const string source = """
-            using NormKernels;
-
-            namespace Layers;
-
-            /// <summary>Outer.</summary>
-            public static partial class Outer
-            {
-                /// <summary>A weight norm layer.</summary>
-                [WeightNormalize(Layout = "HWIO", Axes = "H,W,I")]
-                public sealed partial class WnInner;
-            }
-
-            /// <summary>Another, with an error: its stub's spec is walked too.</summary>
-            [WeightNormalize(Layout = "OI", Axes = "O,I", ElementType = typeof(double))]
-            public sealed partial class WnTop;
-            """;
         GeneratorRunResult result = CSharpGeneratorDriver.Create(
-                new[] { new WeightNormalizeGenerator().AsSourceGenerator() },
+                new[] { generator.AsSourceGenerator() },
                 parseOptions: GeneratorHelper.ParseOptions,
                 driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true))
             .RunGenerators(GeneratorHelper.Compile(source))
             .GetRunResult().Results.Single();
-
-        var outputs = IncrementalTests.Outputs(result, TrackingNames.WeightNormParse);
+        var outputs = IncrementalTests.Outputs(result, step);
         Assert.Equal(2, outputs.Count);
         var walk = new Walk();
-        foreach (var (value, _) in outputs) walk.Visit(value, TrackingNames.WeightNormParse + "<" + value.GetType().Name + ">");
+        foreach (var (value, _) in outputs) walk.Visit(value, step + "<" + value.GetType().Name + ">");
         Assert.True(walk.Problems.Count == 0, string.Join("\n", walk.Problems));
-        Assert.Contains("HWIO", walk.Strings);
-        Assert.Contains("HWI", walk.Strings);
-        Assert.Contains("WnInner", walk.Strings);
-        Assert.Contains("Outer", walk.Strings);
-        Assert.Contains("double", walk.Strings);
-        Assert.Contains("NK0033", walk.Strings);
+        return walk;
     }
 
     /// <summary>The walk itself finds a Location hidden in an array inside a tuple, and a null field declared as a symbol.</summary>

@@ -51,86 +51,66 @@ public sealed class WeightNormBadInputTests
         AssertUntouched(w);
     }
 
-    /// <summary>Each length checked in parameter order, the message saying what was expected.</summary>
-    [Fact]
-    public void WrongLengths_Throw_NamingTheArgument()
+    /// <summary>
+    /// Each bad call: the argument it must blame and a fragment of the message. Lengths are checked in parameter order; w may be
+    /// v itself but no part of it and never overlaps g; vGrad may be v or wGrad itself but no part of them and never overlaps g;
+    /// gGrad overlaps nothing (not even as the same span as g). The buffer holds every span a call shares.
+    /// </summary>
+    public static TheoryData<string, string, string> BadCalls => new()
+    {
+        { "v short", "v", "expected 60" },
+        { "g long", "g", "expected 3 (one g per index of the kept axes: the product of o)" },
+        { "w short", "w", "expected 60" },
+        { "backward v long", "v", "expected 60" },
+        { "backward g short", "g", "expected 3" },
+        { "wGrad short", "wGrad", "expected 60" },
+        { "vGrad short", "vGrad", "expected 60" },
+        { "gGrad short", "gGrad", "expected 3" },
+        { "w in part of v", "w", "partly overlaps 'v'" },
+        { "w over g", "w", "overlaps 'g'" },
+        { "vGrad in part of v", "vGrad", "partly overlaps 'v'" },
+        { "vGrad in part of wGrad", "vGrad", "partly overlaps 'wGrad'" },
+        { "vGrad over g", "vGrad", "overlaps 'g'" },
+        { "gGrad over v", "gGrad", "overlaps 'v'" },
+        { "gGrad as g", "gGrad", "overlaps 'g'" },
+        { "gGrad over wGrad", "gGrad", "overlaps 'wGrad'" },
+        { "gGrad over vGrad", "gGrad", "overlaps 'vGrad'" },
+    };
+
+    [Theory, MemberData(nameof(BadCalls))]
+    public void BadCall_Throws_NamingTheArgument_BeforeAnyWrite(string call, string name, string fragment)
     {
         float[] v = Data(Count), g = Data(Norms), dw = Data(Count, 2);
-        float[] w = Sentinels(Count), dv = Sentinels(Count), dg = Sentinels(Norms);
-
-        var e = Assert.Throws<ArgumentException>(() => Forward(Data(Count - 1), g, w));
-        Assert.Equal("v", e.ParamName);
-        Assert.Contains("expected 60", e.Message);
-        e = Assert.Throws<ArgumentException>(() => Forward(v, Data(Norms + 1), w));
-        Assert.Equal("g", e.ParamName);
-        Assert.Contains("expected 3 (one g per index of the kept axes: the product of o)", e.Message);
-        e = Assert.Throws<ArgumentException>(() => Forward(v, g, w.AsSpan(1)));
-        Assert.Equal("w", e.ParamName);
-
-        e = Assert.Throws<ArgumentException>(() => Backward(Data(Count + 1), g, dw, dv, dg));
-        Assert.Equal("v", e.ParamName);
-        e = Assert.Throws<ArgumentException>(() => Backward(v, Data(2), dw, dv, dg));
-        Assert.Equal("g", e.ParamName);
-        e = Assert.Throws<ArgumentException>(() => Backward(v, g, Data(Count - 5), dv, dg));
-        Assert.Equal("wGrad", e.ParamName);
-        e = Assert.Throws<ArgumentException>(() => Backward(v, g, dw, dv.AsSpan(0, Count - 1), dg));
-        Assert.Equal("vGrad", e.ParamName);
-        e = Assert.Throws<ArgumentException>(() => Backward(v, g, dw, dv, dg.AsSpan(0, 2)));
-        Assert.Equal("gGrad", e.ParamName);
-        AssertUntouched(w, dv, dg);
-    }
-
-    /// <summary>w may be v itself but no part of it, and never overlaps g.</summary>
-    [Fact]
-    public void ForwardOverlaps_Throw_NamingW()
-    {
-        float[] buffer = Sentinels(200);
-        float[] g = Data(Norms);
+        float[] w = Sentinels(Count), dv = Sentinels(Count), dg = Sentinels(Norms), buffer = Sentinels(3 * Count);
         Data(Count).CopyTo(buffer, 0);
         float[] before = (float[])buffer.Clone();
-        var e = Assert.Throws<ArgumentException>(() => Forward(buffer.AsSpan(0, Count), g, buffer.AsSpan(7, Count)));
-        Assert.Equal("w", e.ParamName);
-        Assert.Contains("partly overlaps 'v'", e.Message);
+        Span<float> At(int start, int length) => buffer.AsSpan(start, length);
+        Action act = call switch
+        {
+            "v short" => () => Forward(Data(Count - 1), g, w),
+            "g long" => () => Forward(v, Data(Norms + 1), w),
+            "w short" => () => Forward(v, g, w.AsSpan(1)),
+            "backward v long" => () => Backward(Data(Count + 1), g, dw, dv, dg),
+            "backward g short" => () => Backward(v, Data(2), dw, dv, dg),
+            "wGrad short" => () => Backward(v, g, Data(Count - 5), dv, dg),
+            "vGrad short" => () => Backward(v, g, dw, dv.AsSpan(0, Count - 1), dg),
+            "gGrad short" => () => Backward(v, g, dw, dv, dg.AsSpan(0, 2)),
+            "w in part of v" => () => Forward(At(0, Count), g, At(7, Count)),
+            "w over g" => () => Forward(v, At(Count - 1, Norms), At(0, Count)),
+            "vGrad in part of v" => () => Backward(At(0, Count), g, dw, At(5, Count), dg),
+            "vGrad in part of wGrad" => () => Backward(v, g, At(0, Count), At(1, Count), dg),
+            "vGrad over g" => () => Backward(v, At(Count, Norms), dw, At(Count - 1, Count), dg),
+            "gGrad over v" => () => Backward(At(0, Count), g, dw, dv, At(Count - 1, Norms)),
+            "gGrad as g" => () => Backward(v, At(0, Norms), dw, dv, At(0, Norms)),
+            "gGrad over wGrad" => () => Backward(v, g, At(0, Count), dv, At(2, Norms)),
+            "gGrad over vGrad" => () => Backward(v, g, dw, At(0, Count), At(Count - 2, Norms)),
+            _ => throw new ArgumentException(call),
+        };
+        var e = Assert.Throws<ArgumentException>(act);
+        Assert.Equal(name, e.ParamName);
+        Assert.Contains(fragment, e.Message);
+        AssertUntouched(w, dv, dg);
         Assert.Equal(before, buffer);
-
-        float[] shared = Sentinels(Count + 10);
-        e = Assert.Throws<ArgumentException>(() => Forward(Data(Count), shared.AsSpan(Count - 1, Norms), shared.AsSpan(0, Count)));
-        Assert.Equal("w", e.ParamName);
-        Assert.Contains("overlaps 'g'", e.Message);
-        AssertUntouched(shared);
-    }
-
-    /// <summary>vGrad may be v or wGrad itself but no part of them, and never overlaps g; gGrad overlaps nothing.</summary>
-    [Fact]
-    public void BackwardOverlaps_Throw_NamingTheOutput()
-    {
-        float[] v = Data(Count), g = Data(Norms), dw = Data(Count, 2);
-        float[] buffer = Sentinels(3 * Count);
-
-        var e = Assert.Throws<ArgumentException>(() => Backward(buffer.AsSpan(0, Count), g, dw, buffer.AsSpan(5, Count), Sentinels(Norms)));
-        Assert.Equal("vGrad", e.ParamName);
-        Assert.Contains("'v'", e.Message);
-        e = Assert.Throws<ArgumentException>(() => Backward(v, g, buffer.AsSpan(0, Count), buffer.AsSpan(1, Count), Sentinels(Norms)));
-        Assert.Equal("vGrad", e.ParamName);
-        Assert.Contains("'wGrad'", e.Message);
-        e = Assert.Throws<ArgumentException>(() => Backward(v, buffer.AsSpan(Count, Norms), dw, buffer.AsSpan(Count - 1, Count), Sentinels(Norms)));
-        Assert.Equal("vGrad", e.ParamName);
-        Assert.Contains("'g'", e.Message);
-
-        // gGrad against each of v, g, wGrad and vGrad (even the same span as g is refused).
-        e = Assert.Throws<ArgumentException>(() => Backward(buffer.AsSpan(0, Count), g, dw, Sentinels(Count), buffer.AsSpan(Count - 1, Norms)));
-        Assert.Equal("gGrad", e.ParamName);
-        Assert.Contains("'v'", e.Message);
-        e = Assert.Throws<ArgumentException>(() => Backward(v, buffer.AsSpan(0, Norms), dw, Sentinels(Count), buffer.AsSpan(0, Norms)));
-        Assert.Equal("gGrad", e.ParamName);
-        Assert.Contains("'g'", e.Message);
-        e = Assert.Throws<ArgumentException>(() => Backward(v, g, buffer.AsSpan(0, Count), Sentinels(Count), buffer.AsSpan(2, Norms)));
-        Assert.Equal("gGrad", e.ParamName);
-        Assert.Contains("'wGrad'", e.Message);
-        e = Assert.Throws<ArgumentException>(() => Backward(v, g, dw, buffer.AsSpan(0, Count), buffer.AsSpan(Count - 2, Norms)));
-        Assert.Equal("gGrad", e.ParamName);
-        Assert.Contains("'vGrad'", e.Message);
-        AssertUntouched(buffer);
     }
 
     /// <summary>A forced path the process (or the shape) cannot run is refused before anything is written.</summary>

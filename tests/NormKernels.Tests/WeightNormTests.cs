@@ -242,17 +242,7 @@ public sealed class WeightNormTests
         double[] dw = Enumerable.Range(0, count).Select(_ => random.NextDouble() * 2 - 1).ToArray();
         var (dv, dg, _) = reference.Backward(dims, v, g, dw);
         double Loss() => reference.Forward(dims, v, g).Select((x, i) => x * dw[i]).Sum();
-        double Numeric(double[] values, int i)
-        {
-            const double h = 1e-5;
-            double saved = values[i];
-            values[i] = saved + h;
-            double plus = Loss();
-            values[i] = saved - h;
-            double minus = Loss();
-            values[i] = saved;
-            return (plus - minus) / (2 * h);
-        }
+        double Numeric(double[] values, int i) => FiniteDifferences.Central(values, i, Loss);
         int[] some = [0, 1, count / 2, count - 2, count - 1];
         foreach (int i in some)
             Assert.True(Math.Abs(Numeric(v, i) - dv[i]) <= 1e-7 * (1 + Math.Abs(dv[i])), $"dv[{i}]: analytic {dv[i]:R}, finite differences {Numeric(v, i):R}");

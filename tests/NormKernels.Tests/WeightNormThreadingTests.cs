@@ -8,46 +8,20 @@ namespace NormKernels.Tests;
 /// instance serves many threads at once.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Parallelism.MaxDegree
-public sealed class WeightNormThreadingTests : IDisposable
+public sealed class WeightNormThreadingTests
 {
-    private readonly int _saved = Parallelism.MaxDegree;
-
-    public void Dispose() => Parallelism.MaxDegree = _saved;
-
     private sealed record Run(float[] W, float[] Dv, float[] Dg, int ForwardWorkers, int BackwardWorkers);
 
-    private static Run RunOnce(string name, float[] v, float[] g, float[] dw, int[] d)
+    /// <summary>Forward and backward of a test layer on the path the public surface would choose, with the workers each used.</summary>
+    private static Run RunOnce(string name, float[] v, float[] g, float[] dw, int[] dims)
     {
+        WeightNormTests.Case<float> layer = WeightNormTests.Floats[name];
+        KernelPath path = Isa.Select<float>(WeightNormTests.Inner(layer.Layout, layer.Reduced, dims));
         float[] w = new float[v.Length], dv = new float[v.Length], dg = new float[g.Length];
-        int fw;
-        switch (name)
-        {
-            case nameof(WnConv):
-                {
-                    var layer = new WnConv();
-                    layer.Forward(v, g, w, d[0], d[1], d[2], d[3]);
-                    fw = ParallelUnits.LastWorkers;
-                    layer.Backward(v, g, dw, dv, dg, d[0], d[1], d[2], d[3]);
-                    break;
-                }
-            case nameof(WnIhwo):
-                {
-                    var layer = new WnIhwo();
-                    layer.Forward(v, g, w, d[0], d[1], d[2], d[3]);
-                    fw = ParallelUnits.LastWorkers;
-                    layer.Backward(v, g, dw, dv, dg, d[0], d[1], d[2], d[3]);
-                    break;
-                }
-            default:
-                {
-                    var layer = new WnIohw();
-                    layer.Forward(v, g, w, d[0], d[1], d[2], d[3]);
-                    fw = ParallelUnits.LastWorkers;
-                    layer.Backward(v, g, dw, dv, dg, d[0], d[1], d[2], d[3]);
-                    break;
-                }
-        }
-        return new Run(w, dv, dg, fw, ParallelUnits.LastWorkers);
+        layer.Forward(path, false, v, g, w, dims);
+        int forwardWorkers = ParallelUnits.LastWorkers;
+        layer.Backward(path, false, v, g, dw, dv, dg, dims);
+        return new Run(w, dv, dg, forwardWorkers, ParallelUnits.LastWorkers);
     }
 
     /// <summary>Shapes of well over 3 * MinElementsPerThread elements: norms as runs, a single row of norms cut into pieces,
@@ -64,12 +38,12 @@ public sealed class WeightNormThreadingTests : IDisposable
         int norms = name == nameof(WnIohw) ? dims[1] : name == nameof(WnIhwo) ? dims[3] : dims[0];
         float[] v = TestData.Normal(random, count, 0, 1), g = TestData.Uniform(random, norms, 0.5, 2), dw = TestData.Normal(random, count, 0, 1);
 
-        Parallelism.MaxDegree = 1;
-        Run serial = RunOnce(name, v, g, dw, dims);
+        Run serial;
+        using (DegreeScope.Set(1)) serial = RunOnce(name, v, g, dw, dims);
         Assert.Equal((1, 1), (serial.ForwardWorkers, serial.BackwardWorkers));
         foreach (int degree in new[] { 2, 3, 4 })
         {
-            Parallelism.MaxDegree = degree;
+            using var scope = DegreeScope.Set(degree);
             Run parallel = RunOnce(name, v, g, dw, dims);
             Assert.True(parallel.ForwardWorkers > 1 && parallel.BackwardWorkers > 1, $"{name}: {degree} threads allowed, {parallel.ForwardWorkers} used");
             Assert.Equal(KernelCheck.Bits(serial.W), KernelCheck.Bits(parallel.W));
@@ -83,7 +57,7 @@ public sealed class WeightNormThreadingTests : IDisposable
     [Fact]
     public void OneInstance_ManyThreadsAtOnce_EachGetsItsOwnResult()
     {
-        Parallelism.MaxDegree = 2;
+        using var scope = DegreeScope.Set(2);
         var layer = new WnConv();
         int[][] shapes = [[8, 16, 3, 3], [96, 64, 5, 5], [5, 3, 1, 7], [64, 32, 3, 3]];
         var inputs = Enumerable.Range(0, 8).Select(t =>

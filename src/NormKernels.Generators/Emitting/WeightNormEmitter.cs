@@ -12,17 +12,12 @@ namespace NormKernels.Generators.Emitting;
 /// </summary>
 internal static class WeightNormEmitter
 {
-    private const string KernelPath = Shared.KernelPath;
-    private const string Ops = Shared.Ops;
-
     public static string Emit(WeightNormSpec spec, bool hooks = false)
     {
         var w = new SourceWriter();
-        string t = spec.Element;
-        string span = "global::System.Span<" + t + ">", roSpan = "global::System.ReadOnlySpan<" + t + ">";
-        string tensor = "global::System.Numerics.Tensors.TensorSpan<" + t + ">", roTensor = "global::System.Numerics.Tensors.ReadOnlyTensorSpan<" + t + ">";
+        string t = spec.Element, kernelPath = Shared.KernelPath;
         string[] dimNames = spec.Layout.Select(LayoutGrammar.WeightNormDimName).ToArray();
-        string dimParams = string.Join(", ", dimNames.Select(d => "int " + d)), dims = "[" + string.Join(", ", dimNames) + "]";
+        var (span, roSpan, tensor, roTensor, dimParams, dims) = Shared.Signatures(t, dimNames);
         string reduced = string.Join(", ", spec.Reduced.Select(c => c.ToString()));
         string kept = string.Join(", ", spec.Kept.Select(c => c.ToString()));
         string keptDims = string.Join(" * ", spec.Layout.Where(c => spec.Reduced.IndexOf(c) < 0).Select(LayoutGrammar.WeightNormDimName));
@@ -39,24 +34,19 @@ internal static class WeightNormEmitter
                "depend on the thread count. The layer keeps no state between calls (LastPath aside): Forward and Backward may run from any number " +
                "of threads at once, on one instance or many.</para>");
         w.Line("/// </remarks>");
-        Shared.Marks(w, spec.Name.Marks);
-        using (w.Block("partial class " + spec.Name.TypeName))
+        string[] facts =
         {
-            w.Line("/// <summary>The layout's index facts: the type argument of the shared kernels (WeightNormKernels).</summary>");
-            using (w.Block("private readonly struct Nest : global::NormKernels.Runtime.IWeightNormLayer"))
-            {
-                w.Line("public static string Layout => " + Literals.String(spec.Layout) + ";");
-                w.Line("public static int Reduced => " + Literals.Int(spec.ReducedMask) + "; // " + (reduced.Length > 0 ? reduced : "none"));
-            }
-            w.Line();
-            w.Line("/// <summary>The kernels: the runtime's, on this layer's layout.</summary>");
-            w.Line("private abstract class Kernels : global::NormKernels.Runtime.WeightNormKernels<Nest, " + t + ">;");
-            w.Line();
-            w.Line("/// <summary>Creates the layer; it has no parameters of its own (v and g are the caller's).</summary>");
-            w.Line("public " + spec.Name.TypeName + "() { }");
+            "public static string Layout => " + Literals.String(spec.Layout) + ";",
+            "public static int Reduced => " + Literals.Int(spec.ReducedMask) + "; // " + (reduced.Length > 0 ? reduced : "none"),
+        };
+        using (Shared.OpenLayer(w, spec.Name,
+            ("The layout's index facts: the type argument of the shared kernels (WeightNormKernels).", "private readonly struct Nest : global::NormKernels.Runtime.IWeightNormLayer", facts),
+            ("The kernels: the runtime's, on this layer's layout.", "global::NormKernels.Runtime.WeightNormKernels<Nest, " + t + ">"),
+            "Creates the layer; it has no parameters of its own (v and g are the caller's)."))
+        {
             w.Line();
             w.Line("/// <summary>The instruction-set path the last Forward or Backward ran on.</summary>");
-            w.Line("public " + KernelPath + " LastPath { get; private set; }");
+            w.Line("public " + kernelPath + " LastPath { get; private set; }");
             w.Line();
             string shapes = "v (" + spec.Layout + ", dims " + string.Join(", ", dimNames) + " in layout order, dense row-major) and g (" +
                             (keptDims.Length > 0 ? keptDims : "1") + " entries, " + kept + " row-major: PyTorch's g flattened)";
@@ -82,12 +72,12 @@ internal static class WeightNormEmitter
             {
                 w.Line();
                 w.Line("/// <summary>As Forward, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>");
-                w.Line("internal static " + KernelPath + " ForwardOnPath<TOps>(" + KernelPath + " path, " + roSpan + " v, " + roSpan + " g, " + span + " w, " +
-                       dimParams + ") where TOps : struct, " + Ops + " =>");
+                w.Line("internal static " + kernelPath + " ForwardOnPath<TOps>(" + kernelPath + " path, " + roSpan + " v, " + roSpan + " g, " + span + " w, " +
+                       dimParams + ") where TOps : struct, " + Shared.Ops + " =>");
                 w.Line("    Kernels.Forward<TOps>(path, v, g, w, " + dims + ");");
                 w.Line("/// <summary>As Backward, on a forced path with a given 128-bit ops type.</summary>");
-                w.Line("internal static " + KernelPath + " BackwardOnPath<TOps>(" + KernelPath + " path, " + roSpan + " v, " + roSpan + " g, " + roSpan + " wGrad, " +
-                       span + " vGrad, " + span + " gGrad, " + dimParams + ") where TOps : struct, " + Ops + " =>");
+                w.Line("internal static " + kernelPath + " BackwardOnPath<TOps>(" + kernelPath + " path, " + roSpan + " v, " + roSpan + " g, " + roSpan + " wGrad, " +
+                       span + " vGrad, " + span + " gGrad, " + dimParams + ") where TOps : struct, " + Shared.Ops + " =>");
                 w.Line("    Kernels.Backward<TOps>(path, v, g, wGrad, vGrad, gGrad, " + dims + ");");
             }
         }

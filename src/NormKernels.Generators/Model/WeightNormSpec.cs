@@ -4,7 +4,7 @@ namespace NormKernels.Generators.Model;
 
 /// <summary>What a <c>[WeightNormalize]</c> declaration says: the annotated type, the layout, the reduced letters (in layout
 /// order: "IHW" for Axes = "I,H,W" on OIHW) and the element type.</summary>
-internal sealed record WeightNormSpec(Parsing.LayerName Name, string Layout, string Reduced, string Element)
+internal sealed record WeightNormSpec(Parsing.LayerName Name, string Layout, string Reduced, string Element) : ILayerSpec
 {
     /// <summary>Bit i set: letter i of <see cref="Layout"/> is reduced.</summary>
     public int ReducedMask

@@ -144,38 +144,41 @@ public abstract class WeightNormKernels<TLayer, T> where TLayer : struct, IWeigh
     public static KernelPath Forward(ReadOnlyTensorSpan<T> v, ReadOnlyTensorSpan<T> g, TensorSpan<T> w)
     {
         Span<int> dims = stackalloc int[TLayer.Layout.Length];
-        Span<int> other = stackalloc int[TLayer.Layout.Length];
         ReadOnlySpan<T> vSpan = TensorArgs.Dense(in v, TLayer.Layout, nameof(v), dims);
-        ReadOnlySpan<T> gSpan = Parameter(in g, nameof(g), dims, other);
-        Span<T> wSpan = TensorArgs.Dense(in w, TLayer.Layout, nameof(w), other);
-        TensorArgs.SameShape(dims, other, nameof(w), TLayer.Layout, "the shape of 'v'");
-        return Forward(vSpan, gSpan, wSpan, dims);
+        return Forward(vSpan, Parameter(g, nameof(g), dims), Writable(LikeV(w, nameof(w), dims)), dims);
     }
 
     /// <summary>Backward on tensors: dims from v's lengths; wGrad and vGrad of v's shape, g and gGrad of PyTorch's shape.</summary>
     public static KernelPath Backward(ReadOnlyTensorSpan<T> v, ReadOnlyTensorSpan<T> g, ReadOnlyTensorSpan<T> wGrad, TensorSpan<T> vGrad, TensorSpan<T> gGrad)
     {
         Span<int> dims = stackalloc int[TLayer.Layout.Length];
-        Span<int> other = stackalloc int[TLayer.Layout.Length];
         ReadOnlySpan<T> vSpan = TensorArgs.Dense(in v, TLayer.Layout, nameof(v), dims);
-        ReadOnlySpan<T> gSpan = Parameter(in g, nameof(g), dims, other);
-        ReadOnlySpan<T> wGradSpan = TensorArgs.Dense(in wGrad, TLayer.Layout, nameof(wGrad), other);
-        TensorArgs.SameShape(dims, other, nameof(wGrad), TLayer.Layout, "the shape of 'v'");
-        Span<T> vGradSpan = TensorArgs.Dense(in vGrad, TLayer.Layout, nameof(vGrad), other);
-        TensorArgs.SameShape(dims, other, nameof(vGrad), TLayer.Layout, "the shape of 'v'");
-        ReadOnlySpan<T> gGradSpan = Parameter((ReadOnlyTensorSpan<T>)gGrad, nameof(gGrad), dims, other);
-        return Backward(vSpan, gSpan, wGradSpan, vGradSpan, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(gGradSpan), gGradSpan.Length), dims);
+        // Arguments are evaluated left to right: the tensors are checked in parameter order.
+        return Backward(vSpan, Parameter(g, nameof(g), dims), LikeV(wGrad, nameof(wGrad), dims), Writable(LikeV(vGrad, nameof(vGrad), dims)),
+            Writable(Parameter(gGrad, nameof(gGrad), dims)), dims);
+    }
+
+    /// <summary>A tensor of v's shape (<paramref name="dims"/>), dense row-major: its elements.</summary>
+    private static ReadOnlySpan<T> LikeV(in ReadOnlyTensorSpan<T> tensor, string name, ReadOnlySpan<int> dims)
+    {
+        Span<int> other = stackalloc int[dims.Length];
+        ReadOnlySpan<T> span = TensorArgs.Dense(in tensor, TLayer.Layout, name, other);
+        TensorArgs.SameShape(dims, other, name, TLayer.Layout, "the shape of 'v'");
+        return span;
     }
 
     /// <summary>g (or gGrad) as a tensor: PyTorch's shape, the dims of v with 1 on each reduced axis.</summary>
-    private static ReadOnlySpan<T> Parameter(in ReadOnlyTensorSpan<T> tensor, string name, ReadOnlySpan<int> dims, Span<int> other)
+    private static ReadOnlySpan<T> Parameter(in ReadOnlyTensorSpan<T> tensor, string name, ReadOnlySpan<int> dims)
     {
+        Span<int> other = stackalloc int[dims.Length], expected = stackalloc int[dims.Length];
         ReadOnlySpan<T> span = TensorArgs.Dense(in tensor, TLayer.Layout, name, other);
-        Span<int> expected = stackalloc int[dims.Length];
         for (int i = 0; i < dims.Length; i++) expected[i] = IsReduced(i) ? 1 : dims[i];
         TensorArgs.SameShape(expected, other, name, TLayer.Layout, "the shape of 'v' with 1 on each reduced axis (PyTorch's g)");
         return span;
     }
+
+    /// <summary>The elements of a writable tensor, read through <see cref="LikeV"/> or <see cref="Parameter"/>, writable again.</summary>
+    private static Span<T> Writable(ReadOnlySpan<T> span) => MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(span), span.Length);
 
     // ------------------------------------------------------------------ drivers
 

@@ -10,7 +10,7 @@ The tests only read the JSON; they never need torch. float32 values are written 
 NaN is written as the string "NaN"."""
 import json
 import math
-import os
+import pathlib
 
 import torch
 
@@ -50,10 +50,8 @@ def main():
             "v": values(v), "g": values(g), "dw": values(dw),
             "w": values(w), "dv": values(dv), "dg": values(dg),
         })
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weight_norm_torch_golden.json")
-    with open(path, "w") as f:
-        json.dump({"torch": torch.__version__, "cases": out}, f, indent=1)
-        f.write("\n")
+    golden = pathlib.Path(__file__).resolve().with_name("weight_norm_torch_golden.json")
+    golden.write_text(json.dumps({"torch": torch.__version__, "cases": out}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
