@@ -12,7 +12,7 @@ using NormKernels.Generators.Parsing;
 namespace NormKernels.Generators;
 
 /// <summary>
-/// The output steps both generators share: reporting the parsers' usage diagnostics, and adding a layer's source (the
+/// The output steps every generator shares: reporting the parsers' usage diagnostics, and adding a layer's source (the
 /// layer, or its stub when the declaration has errors), an internal failure becoming NK0900 instead of the silent CS8785.
 /// </summary>
 internal static class LayerOutput
@@ -33,6 +33,19 @@ internal static class LayerOutput
         ReportDiagnostics(context, parsed);
         return parsed;
     }
+
+    /// <summary>
+    /// The pipeline of a layer attribute without a planning step (<c>[LocalResponseNormalize]</c>, <c>[WeightNormalize]</c>):
+    /// <see cref="Parse{TSpec}"/>, then the source of each spec (<see cref="AddSource{TSpec}"/>: <paramref name="emit"/>, told
+    /// whether the build asks for the test hooks, or the stub) named "FullName<paramref name="suffix"/>". The source depends on
+    /// the spec alone: moving a declaration with errors re-reports them without re-emitting its stub.
+    /// </summary>
+    public static void RegisterLayer<TSpec>(IncrementalGeneratorInitializationContext context, string attributeName,
+        Func<GeneratorAttributeSyntaxContext, CancellationToken, ParseResult<TSpec>?> parse, string trackingName, string suffix, Func<TSpec, bool, string> emit)
+        where TSpec : class, ILayerSpec => context.RegisterSourceOutput(
+        Parse(context, attributeName, parse, trackingName).Select(static (r, _) => r with { Diagnostics = default }).Combine(PathHooks(context)),
+        (spc, item) => AddSource(spc, item.Left.TypeName, item.Left.Failure, item.Left.StubErrors, item.Left.Spec, static s => s.Name, suffix,
+            s => emit(s, item.Right.PathHooks)));
 
     /// <summary>The MSBuild property that asks for the <c>...OnPath&lt;TOps&gt;</c> test hooks (internal static kernels on a
     /// forced path and 128-bit operations; this repository's kernel tests run the ARM64 path's logic on x86 through them). A

@@ -14,9 +14,6 @@ public sealed class LocalResponseNormalizeGenerator : IIncrementalGenerator
 {
     /// <inheritdoc/>
     /// <remarks>The source depends on the spec alone: moving a declaration with errors re-reports them without re-emitting its stub.</remarks>
-    public void Initialize(IncrementalGeneratorInitializationContext context) => context.RegisterSourceOutput(
-        LayerOutput.Parse(context, LrnParser.AttributeName, LrnParser.Parse, TrackingNames.LrnParse).Select(static (r, _) => r with { Diagnostics = default })
-            .Combine(LayerOutput.PathHooks(context)),
-        static (spc, item) => LayerOutput.AddSource(spc, item.Left.TypeName, item.Left.Failure, item.Left.StubErrors,
-            item.Left.Spec, static s => s.Name, ".LocalResponseNormalize.g.cs", s => Emitting.LrnEmitter.Emit(s, item.Right.PathHooks)));
+    public void Initialize(IncrementalGeneratorInitializationContext context) =>
+        LayerOutput.RegisterLayer<Model.LrnSpec>(context, LrnParser.AttributeName, LrnParser.Parse, TrackingNames.LrnParse, ".LocalResponseNormalize.g.cs", Emitting.LrnEmitter.Emit);
 }

@@ -11,4 +11,7 @@ public static class TrackingNames
 
     /// <summary>Attribute + symbol to <c>LrnSpec</c> for <c>[LocalResponseNormalize]</c> (null for declarations the analyzer reports).</summary>
     public const string LrnParse = "NormKernels.LrnParse";
+
+    /// <summary>Attribute + symbol to <c>WeightNormSpec</c> for <c>[WeightNormalize]</c> (null for declarations another layer attribute's parser reports).</summary>
+    public const string WeightNormParse = "NormKernels.WeightNormParse";
 }

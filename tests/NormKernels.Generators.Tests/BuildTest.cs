@@ -8,7 +8,7 @@ using Microsoft.CodeAnalysis.Testing;
 namespace NormKernels.Generators.Tests;
 
 /// <summary>
-/// Test sources built with the NormKernels generators (both by default) and every shipped analyzer, checked by the Roslyn
+/// Test sources built with the NormKernels generators (all three by default) and every shipped analyzer, checked by the Roslyn
 /// testing framework (Microsoft.CodeAnalysis.Testing): the sources mark each diagnostic they expect as <c>{|NK0007:"N,Q"|}</c>,
 /// the id and then the exact text it must cover (a CS id for a compiler diagnostic), and anything else reported fails the
 /// test: an NK diagnostic, or a compiler error (by default; see <see cref="AnalyzerTest{TVerifier}.CompilerDiagnostics"/>),
@@ -18,17 +18,17 @@ namespace NormKernels.Generators.Tests;
 /// </summary>
 internal sealed class BuildTest : CSharpSourceGeneratorTest<NormalizeGenerator, DefaultVerifier>
 {
-    private static readonly Type[] BothGenerators = { typeof(NormalizeGenerator), typeof(LocalResponseNormalizeGenerator) };
+    private static readonly Type[] LayerGenerators = { typeof(NormalizeGenerator), typeof(LocalResponseNormalizeGenerator), typeof(WeightNormalizeGenerator) };
 
     private readonly Type[] _generators;
     private ImmutableArray<Diagnostic>? _reported;
     private Compilation? _output;
     private ImmutableHashSet<string> _inputPaths = ImmutableHashSet<string>.Empty;
 
-    /// <summary>A build with <paramref name="generators"/>, or with both NormKernels generators when none is named.</summary>
+    /// <summary>A build with <paramref name="generators"/>, or with every NormKernels generator when none is named.</summary>
     public BuildTest(params Type[] generators)
     {
-        _generators = generators.Length == 0 ? BothGenerators : generators;
+        _generators = generators.Length == 0 ? LayerGenerators : generators;
         ReferenceAssemblies = TestReferences.Net100;
         TestState.AdditionalReferences.AddRange(TestReferences.Libraries);
         // As a project without GenerateDocumentationFile builds: documentation comments parsed, not diagnosed (no CS1591).

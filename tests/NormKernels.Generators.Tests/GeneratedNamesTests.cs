@@ -9,16 +9,19 @@ namespace NormKernels.Generators.Tests;
 /// <summary>
 /// Every name the generated code declares inside a layer (members, nested types, type parameters) is reserved: a layer of
 /// that name gets NK0026 rather than CS0542 in generated code. The names are read from what the generators write for the
-/// whole test matrix and a set of LRN layers, so a member added to the emitter without listing it fails here.
+/// whole test matrix and a set of LRN and weight norm layers, so a member added to the emitter without listing it fails here.
 /// </summary>
 public sealed class GeneratedNamesTests
 {
-    private static readonly string[] LrnDeclarations =
+    private static readonly string[] OtherDeclarations =
     {
         "[LocalResponseNormalize]",
         "[LocalResponseNormalize(Layout = \"NHWC\", ElementType = typeof(double))]",
         "[LocalResponseNormalize(Layout = \"NC\", Size = 3, Beta = 0.5)]",
         "[LocalResponseNormalize(Layout = \"NCL\", Size = 12, Beta = 1.3)]",
+        "[WeightNormalize(Layout = \"OIHW\", Axes = \"I,H,W\")]",
+        "[WeightNormalize(Layout = \"HWIO\", Axes = \"H,W,I\", ElementType = typeof(double))]",
+        "[WeightNormalize(Layout = \"GVW\", Axes = \"V,W\")]",
     };
 
     /// <summary>Names declared in the generated files, each with the hint name of one file that declares it.</summary>
@@ -27,13 +30,13 @@ public sealed class GeneratedNamesTests
         var sources = LayerCase.Matrix.Select(c => c.Source)
             .Concat(LayerCase.Matrix.Select(c => c.Source.Replace(c.Attribute, c.Attribute.Replace(")]", ", ElementType = typeof(double))]", StringComparison.Ordinal), StringComparison.Ordinal)
                 .Replace("class " + c.Name, "class " + c.Name + "Double", StringComparison.Ordinal)))
-            .Concat(LrnDeclarations.Select((a, i) => "using NormKernels;\nnamespace Lrns;\n" + a + "\npublic sealed partial class Lrn" + i.ToString(CultureInfo.InvariantCulture) + ";\n"))
+            .Concat(OtherDeclarations.Select((a, i) => "using NormKernels;\nnamespace Lrns;\n" + a + "\npublic sealed partial class Lrn" + i.ToString(CultureInfo.InvariantCulture) + ";\n"))
             .ToArray();
         var trees = sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, TestReferences.ParseOptions, path: "Names" + i.ToString(CultureInfo.InvariantCulture) + ".cs"));
         var compilation = CSharpCompilation.Create("Names", trees, TestReferences.MetadataReferences,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
         GeneratorDriver driver = CSharpGeneratorDriver.Create(
-            new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator() },
+            new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator(), new WeightNormalizeGenerator().AsSourceGenerator() },
             parseOptions: TestReferences.ParseOptions).RunGenerators(compilation);
         var generated = driver.GetRunResult().GeneratedTrees;
         Assert.Equal(sources.Length, generated.Length);
@@ -79,8 +82,9 @@ public sealed class GeneratedNamesTests
         {
             source.Append(CultureInfo.InvariantCulture, $"namespace N{i++} {{ [Normalize(Layout = \"NC\", Axes = \"N\")] public sealed partial class {{|NK0026:{name}|}}; }}\n");
             source.Append(CultureInfo.InvariantCulture, $"namespace N{i++} {{ [LocalResponseNormalize] public sealed partial class {{|NK0026:{name}|}}; }}\n");
+            source.Append(CultureInfo.InvariantCulture, $"namespace N{i++} {{ [WeightNormalize(Layout = \"OI\", Axes = \"I\")] public sealed partial class {{|NK0026:{name}|}}; }}\n");
         }
         BuildTest build = await BuildTest.RunAsync(source.ToString());
-        Assert.Equal(2 * names.Count, build.Reported.Length);
+        Assert.Equal(3 * names.Count, build.Reported.Length);
     }
 }

@@ -51,10 +51,10 @@ internal static class GeneratorHelper
             parseOptions: ParseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
 
-    /// <summary>A driver for both generators, as a build runs them.</summary>
-    public static GeneratorDriver CreateDriverForBoth() =>
+    /// <summary>A driver for every layer generator, as a build runs them.</summary>
+    public static GeneratorDriver CreateDriverForAll() =>
         CSharpGeneratorDriver.Create(
-            new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator() },
+            new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator(), new WeightNormalizeGenerator().AsSourceGenerator() },
             parseOptions: ParseOptions);
 
     public static GeneratorRun Run(Compilation compilation, GeneratorDriver? driver = null)
@@ -100,13 +100,13 @@ internal static class GeneratorHelper
     }
 
     /// <summary>
-    /// A build of <paramref name="sources"/> with both generators and every shipped analyzer, for sources whose diagnostics'
+    /// A build of <paramref name="sources"/> with every generator and every shipped analyzer, for sources whose diagnostics'
     /// places a test does not know (the examples of docs/diagnostics.md): the NK diagnostics (suppressed ones left out) and
     /// the compiler errors, generated code included.
     /// </summary>
     public static async Task<(ImmutableArray<Diagnostic> Nk, ImmutableArray<Diagnostic> Errors)> BuildAsync(params string[] sources)
     {
-        GeneratorRun run = Run(Compile(sources), CreateDriverForBoth());
+        GeneratorRun run = Run(Compile(sources), CreateDriverForAll());
         var nk = run.GeneratorDiagnostics.Concat(await AnalyzerDiagnosticsAsync(run.Output))
             .Where(d => d.Id.StartsWith("NK", StringComparison.Ordinal) && !d.IsSuppressed);
         var errors = run.Output.GetDiagnostics().Concat(run.GeneratorDiagnostics)

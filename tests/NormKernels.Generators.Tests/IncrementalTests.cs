@@ -6,8 +6,8 @@ using Microsoft.CodeAnalysis.Text;
 namespace NormKernels.Generators.Tests;
 
 /// <summary>
-/// The incremental pipelines of both generators (NormalizeGenerator and LocalResponseNormalizeGenerator, run by one
-/// driver) cache. The contract is Roslyn's <see cref="IncrementalStepRunReason.Cached"/>: after an edit that does not touch
+/// The incremental pipelines of the generators (NormalizeGenerator, LocalResponseNormalizeGenerator and
+/// WeightNormalizeGenerator, run by one driver) cache. The contract is Roslyn's <see cref="IncrementalStepRunReason.Cached"/>: after an edit that does not touch
 /// a layer's attribute, every step named in <see cref="TrackingNames"/> and every source output reports Cached for every
 /// layer; <see cref="IncrementalStepRunReason.Unchanged"/> is not accepted, because it means the step ran again (and only
 /// happened to produce an equal value). An edit of one layer's attribute re-runs that layer's steps and output
@@ -47,9 +47,20 @@ public sealed class IncrementalTests
 
     private static readonly string LrnNchwDouble = Lrn("LrnNchwDouble", "Layout = \"NCHW\", ElementType = typeof(double)");
 
-    /// <summary>Two [Normalize] layers, two [LocalResponseNormalize] layers and a file that declares no layer, one tree each.</summary>
-    private static Compilation FourLayersAndUnrelated() =>
-        GeneratorHelper.Compile(Bn.Source, Gn.Source, LrnNhwc, LrnNchwDouble, UnrelatedSource);
+    private const string WeightNorm = """
+        using NormKernels;
+
+        namespace Layers;
+
+        /// <summary>Weight norm layer ConvWeightNorm.</summary>
+        [WeightNormalize(Layout = "OIHW", Axes = "I,H,W")]
+        public sealed partial class ConvWeightNorm;
+        """;
+
+    /// <summary>Two [Normalize] layers, two [LocalResponseNormalize] layers, a [WeightNormalize] layer and a file that declares
+    /// no layer, one tree each.</summary>
+    private static Compilation LayersAndUnrelated() =>
+        GeneratorHelper.Compile(Bn.Source, Gn.Source, LrnNhwc, LrnNchwDouble, WeightNorm, UnrelatedSource);
 
     /// <summary>Every step name <see cref="TrackingNames"/> declares (its public string constants).</summary>
     internal static readonly string[] StepNames = typeof(TrackingNames)
@@ -58,10 +69,10 @@ public sealed class IncrementalTests
         .Select(f => (string)f.GetRawConstantValue()!)
         .ToArray();
 
-    /// <summary>One driver running both generators and recording every incremental step.</summary>
+    /// <summary>One driver running every generator and recording every incremental step.</summary>
     internal static GeneratorDriver CreateDriver(NormalizeGenerator normalize) =>
         CSharpGeneratorDriver.Create(
-            new[] { normalize.AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator() },
+            new[] { normalize.AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator(), new WeightNormalizeGenerator().AsSourceGenerator() },
             parseOptions: GeneratorHelper.ParseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
@@ -146,13 +157,13 @@ public sealed class IncrementalTests
         return problems;
     }
 
-    /// <summary>The first run on <paramref name="compilation"/>: every step and output New, all four layers generated, no diagnostic.</summary>
+    /// <summary>The first run on <paramref name="compilation"/>: every step and output New, all five layers generated, no diagnostic.</summary>
     private static (GeneratorDriver Driver, List<StepRow> Rows) RunFirst(Compilation compilation, NormalizeGenerator normalize)
     {
         GeneratorDriver driver = CreateDriver(normalize).RunGenerators(compilation);
         GeneratorDriverRunResult run = driver.GetRunResult();
         Assert.Empty(run.Diagnostics);
-        Assert.Equal(4, run.GeneratedTrees.Length);
+        Assert.Equal(5, run.GeneratedTrees.Length);
         List<StepRow> rows = Rows(run);
         foreach (string step in StepNames)
             Assert.True(rows.Any(r => r.Step == step), "no output of step " + step + " in the first run; rows: " + string.Join("; ", rows));
@@ -166,11 +177,11 @@ public sealed class IncrementalTests
     /// </summary>
     internal static (List<string> Problems, List<StepRow> Rows) RunEdited(Func<Compilation, Compilation> edit, string? changed, NormalizeGenerator normalize)
     {
-        Compilation compilation = FourLayersAndUnrelated();
+        Compilation compilation = LayersAndUnrelated();
         var (driver, first) = RunFirst(compilation, normalize);
         GeneratorDriverRunResult second = driver.RunGenerators(edit(compilation)).GetRunResult();
         Assert.Empty(second.Diagnostics);
-        Assert.Equal(4, second.GeneratedTrees.Length);
+        Assert.Equal(5, second.GeneratedTrees.Length);
         List<StepRow> rows = Rows(second);
         return (CachingProblems(first, rows, changed), rows);
     }
@@ -179,11 +190,12 @@ public sealed class IncrementalTests
     {
         var (problems, rows) = RunEdited(edit, changed, new NormalizeGenerator());
         Assert.True(problems.Count == 0, string.Join("\n", problems) + "\nall rows:\n" + string.Join("\n", rows));
-        // Every layer of both generators was checked, through each of its steps and its output.
-        foreach (string layer in new[] { Bn.Name, Gn.Name, "LrnNhwc", "LrnNchwDouble" })
+        // Every layer of every generator was checked, through each of its steps and its output.
+        foreach (string layer in new[] { Bn.Name, Gn.Name, "LrnNhwc", "LrnNchwDouble", "ConvWeightNorm" })
             Assert.Contains(rows, r => r.Layer == layer && r.Step.EndsWith(WellKnownGeneratorOutputs.SourceOutput, StringComparison.Ordinal));
         Assert.Equal(2, rows.Count(r => r.Step == TrackingNames.Plan));
         Assert.Equal(2, rows.Count(r => r.Step == TrackingNames.LrnParse));
+        Assert.Equal(1, rows.Count(r => r.Step == TrackingNames.WeightNormParse));
     }
 
     // The edits, by name, so the mutation test runs exactly these.
@@ -200,6 +212,8 @@ public sealed class IncrementalTests
     internal static Compilation ChangeGnGroups(Compilation c) => Replace(c, Gn.Source, Gn.Source.Replace("Groups = 4", "Groups = 2"));
 
     internal static Compilation ChangeLrnSize(Compilation c) => Replace(c, LrnNhwc, LrnNhwc.Replace("Size = 5", "Size = 3"));
+
+    internal static Compilation ChangeWeightNormAxes(Compilation c) => Replace(c, WeightNorm, WeightNorm.Replace("Axes = \"I,H,W\"", "Axes = \"I\""));
 
     [Fact]
     public void AddingAnUnrelatedSyntaxTree_LeavesEveryStepCached() => AssertCached(AddUnrelatedTree, changed: null);
@@ -228,6 +242,9 @@ public sealed class IncrementalTests
 
     [Fact]
     public void ChangingAnLrnSize_RedoesThatLayerOnly() => AssertCached(ChangeLrnSize, changed: "LrnNhwc");
+
+    [Fact]
+    public void ChangingWeightNormAxes_RedoesThatLayerOnly() => AssertCached(ChangeWeightNormAxes, changed: "ConvWeightNorm");
 
     /// <summary>
     /// Mutation test. <c>NormalizeGenerator.PlanWithCompilation</c> (internal, test only) builds the same pipeline with one
@@ -277,7 +294,7 @@ public sealed class IncrementalTests
     [Fact]
     public void CompilingTheSameSourceTwice_GivesEqualButDistinctModels()
     {
-        string[] sources = LayerCase.Matrix.Select(c => c.Source).Append(LrnNhwc).Append(LrnNchwDouble).ToArray();
+        string[] sources = LayerCase.Matrix.Select(c => c.Source).Append(LrnNhwc).Append(LrnNchwDouble).Append(WeightNorm).ToArray();
         GeneratorDriverRunResult first = CreateDriver(new NormalizeGenerator()).RunGenerators(GeneratorHelper.Compile(sources)).GetRunResult();
         GeneratorDriverRunResult second = CreateDriver(new NormalizeGenerator()).RunGenerators(GeneratorHelper.Compile(sources)).GetRunResult();
 
@@ -285,7 +302,7 @@ public sealed class IncrementalTests
         {
             var a = ModelsOf(first, step);
             var b = ModelsOf(second, step);
-            Assert.Equal(step == TrackingNames.LrnParse ? 2 : LayerCase.Matrix.Length, a.Count);
+            Assert.Equal(step == TrackingNames.LrnParse ? 2 : step == TrackingNames.WeightNormParse ? 1 : LayerCase.Matrix.Length, a.Count);
             Assert.Equal(a.Count, b.Count);
             for (int i = 0; i < a.Count; i++)
             {

@@ -8,7 +8,7 @@ namespace NormKernels.Generators.Tests;
 /// The models the pipeline caches (the values of the Parse and Plan steps) hold no Roslyn object: no symbol, compilation,
 /// syntax, semantic model or location, which would keep compilations alive and defeat caching. Walked by reflection over
 /// every field, declared and actual type, recursively. A second walk, over types, checks that the model types of every
-/// tracked step of both generators compare by value all the way down (what Roslyn's caching compares).
+/// tracked step of every generator compare by value all the way down (what Roslyn's caching compares).
 /// </summary>
 public sealed class ModelWalkTests
 {
@@ -113,43 +113,56 @@ public sealed class ModelWalkTests
         }
     }
 
-    [Fact]
-    public void LrnParseModels_HoldNoRoslynObjects()
+    /// <summary>The parse models of the generators without a plan step, for two layers each (the WeightNormalize one with an
+    /// error, NK0033: its stub's spec and its diagnostic are walked too), reach their leaves and hold no Roslyn object.</summary>
+    [Theory]
+    [InlineData("LocalResponseNormalize", "Layout = \"NHWC\", Size = 3", "Layout = \"NCL\", ElementType = typeof(double)", "NHWC NCL")]
+    [InlineData("WeightNormalize", "Layout = \"HWIO\", Axes = \"H,W,I\"", "Layout = \"OI\", Axes = \"O,I\", ElementType = typeof(double)", "HWIO HWI NK0033")]
+    public void UnplannedParseModels_HoldNoRoslynObjects(string attribute, string inner, string top, string leaves)
     {
-        const string source = """
-            using NormKernels;
+        var (generator, step) = attribute == "WeightNormalize"
+            ? ((IIncrementalGenerator)new WeightNormalizeGenerator(), TrackingNames.WeightNormParse)
+            : (new LocalResponseNormalizeGenerator(), TrackingNames.LrnParse);
+        Walk walk = WalkParseModels(generator, step, TwoLayers("[" + attribute + "(" + inner + ")]", "Inner", "[" + attribute + "(" + top + ")]", "Top"));
+        foreach (string leaf in leaves.Split(' ').Concat(new[] { "Inner", "Outer", "double" }))
+            Assert.Contains(leaf, walk.Strings);
+    }
 
-            namespace Layers;
+    /// <summary>Two layers: one nested in a static partial class Outer, one at the top of namespace Layers.</summary>
+    private static string TwoLayers(string innerAttribute, string innerName, string topAttribute, string topName) => $$"""
+        using NormKernels;
 
-            /// <summary>Outer.</summary>
-            public static partial class Outer
-            {
-                /// <summary>An LRN layer.</summary>
-                [LocalResponseNormalize(Layout = "NHWC", Size = 3)]
-                public sealed partial class LrnInner;
-            }
+        namespace Layers;
 
-            /// <summary>Another.</summary>
-            [LocalResponseNormalize(Layout = "NCL", ElementType = typeof(double))]
-            public sealed partial class LrnTop;
-            """;
+        /// <summary>Outer.</summary>
+        public static partial class Outer
+        {
+            /// <summary>A layer.</summary>
+            {{innerAttribute}}
+            public sealed partial class {{innerName}};
+        }
+
+        /// <summary>Another.</summary>
+        {{topAttribute}}
+        public sealed partial class {{topName}};
+        """;
+
+    /// <summary>Runs <paramref name="generator"/> alone on <paramref name="source"/> (two layers) and walks the models of its parse step
+    /// <paramref name="step"/>: none may hold a Roslyn object.</summary>
+    private static Walk WalkParseModels(IIncrementalGenerator generator, string step, string source)
+    {
         GeneratorRunResult result = CSharpGeneratorDriver.Create(
-                new[] { new LocalResponseNormalizeGenerator().AsSourceGenerator() },
+                new[] { generator.AsSourceGenerator() },
                 parseOptions: GeneratorHelper.ParseOptions,
                 driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true))
             .RunGenerators(GeneratorHelper.Compile(source))
             .GetRunResult().Results.Single();
-
-        var outputs = IncrementalTests.Outputs(result, TrackingNames.LrnParse);
+        var outputs = IncrementalTests.Outputs(result, step);
         Assert.Equal(2, outputs.Count);
         var walk = new Walk();
-        foreach (var (value, _) in outputs) walk.Visit(value, TrackingNames.LrnParse + "<" + value.GetType().Name + ">");
+        foreach (var (value, _) in outputs) walk.Visit(value, step + "<" + value.GetType().Name + ">");
         Assert.True(walk.Problems.Count == 0, string.Join("\n", walk.Problems));
-        Assert.Contains("NHWC", walk.Strings);
-        Assert.Contains("NCL", walk.Strings);
-        Assert.Contains("LrnInner", walk.Strings);
-        Assert.Contains("Outer", walk.Strings);
-        Assert.Contains("double", walk.Strings);
+        return walk;
     }
 
     /// <summary>The walk itself finds a Location hidden in an array inside a tuple, and a null field declared as a symbol.</summary>
@@ -206,13 +219,14 @@ public sealed class ModelWalkTests
                 CheckEquatable(field.FieldType, path + "." + field.Name, models, seen, problems);
     }
 
-    /// <summary>The model types of every step TrackingNames names, in both generators, compare by value all the way down.</summary>
+    /// <summary>The model types of every step TrackingNames names, in every generator, compare by value all the way down.</summary>
     [Fact]
     public void StepModelTypes_AreValueEquatable_AndHoldNoRoslynTypes()
     {
         const string lrn = "using NormKernels;\nnamespace Layers;\n/// <summary>L.</summary>\n[LocalResponseNormalize(Layout = \"NHWC\")]\npublic sealed partial class Lrn;\n";
+        const string wn = "using NormKernels;\nnamespace Layers;\n/// <summary>W.</summary>\n[WeightNormalize(Layout = \"OI\", Axes = \"I\")]\npublic sealed partial class Wn;\n";
         GeneratorDriverRunResult run = IncrementalTests.CreateDriver(new NormalizeGenerator())
-            .RunGenerators(GeneratorHelper.Compile(LayerCase.Matrix.Select(c => c.Source).Append(lrn).ToArray()))
+            .RunGenerators(GeneratorHelper.Compile(LayerCase.Matrix.Select(c => c.Source).Append(lrn).Append(wn).ToArray()))
             .GetRunResult();
 
         var problems = new List<string>();
@@ -230,6 +244,7 @@ public sealed class ModelWalkTests
         Assert.Contains(seen, t => t.Name == "KernelPlan");
         Assert.Contains(seen, t => t.Name == "PlanAxis");
         Assert.Contains(seen, t => t.Name == "LrnSpec");
+        Assert.Contains(seen, t => t.Name == "WeightNormSpec");
     }
 
     /// <summary>The type walk itself finds each kind of model that does not compare by value.</summary>

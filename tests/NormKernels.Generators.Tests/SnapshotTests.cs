@@ -7,7 +7,7 @@ using Microsoft.CodeAnalysis.CSharp;
 namespace NormKernels.Generators.Tests;
 
 /// <summary>
-/// The generated source of four representative layers, compared exactly (line endings normalized to \n) with the files
+/// The generated source of five representative layers, compared exactly (line endings normalized to \n) with the files
 /// committed under Snapshots/: a change of the emitter shows up as a diff of those files, and that diff is the review.
 /// On a mismatch the test fails with a diff excerpt and writes what it got next to the expected file as
 /// <c>*.received.cs</c> (git-ignored). After an intended change, regenerate every expected file with one command from the
@@ -31,6 +31,7 @@ public sealed class SnapshotTests
         // Fused epilogues (issue 12): the ResNet tail, and a pre-norm block with a compile-time size.
         ["BatchNormNhwcReluAfterFloat"] = Layer("[Normalize(Layout = \"NHWC\", Axes = \"N,H,W\", Activation = NormActivation.Relu, Residual = ResidualMode.AddAfterNorm)]", "BlockTail"),
         ["LayerNormNtcSizedBeforeFloat"] = Layer("[Normalize(Layout = \"NTC\", Axes = \"C\", Activation = NormActivation.GeluTanh, Residual = ResidualMode.AddBeforeNorm, Sizes = \"C=768\")]", "PreNorm"),
+        ["WeightNormOihwFloat"] = Layer("[WeightNormalize(Layout = \"OIHW\", Axes = \"I,H,W\")]", "ConvWeightNorm"),
     };
 
     public static TheoryData<string> Cases => new(Declarations.Keys);
@@ -50,11 +51,11 @@ public sealed class SnapshotTests
 
     private static string Normalize(string text) => text.Replace("\r\n", "\n", StringComparison.Ordinal);
 
-    /// <summary>The one file both generators produce for the declaration, with its hint name.</summary>
+    /// <summary>The one file the generators produce for the declaration, with its hint name.</summary>
     private static (string HintName, string Text) Generate(string declaration)
     {
         GeneratorDriver driver = CSharpGeneratorDriver.Create(
-            new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator() },
+            new[] { new NormalizeGenerator().AsSourceGenerator(), new LocalResponseNormalizeGenerator().AsSourceGenerator(), new WeightNormalizeGenerator().AsSourceGenerator() },
             parseOptions: GeneratorHelper.ParseOptions);
         GeneratorDriverRunResult run = driver.RunGenerators(GeneratorHelper.Compile(declaration)).GetRunResult();
         Assert.Empty(run.Diagnostics);

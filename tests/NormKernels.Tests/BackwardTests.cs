@@ -58,24 +58,13 @@ public sealed class BackwardTests
             ReferenceGradients analytic = training
                 ? reference.BackwardTraining(dims, x, dy, gamma, eps)
                 : reference.BackwardInference(dims, x, dy, gamma, runningMean, runningVar, eps);
-            double Numeric(double[] values, int i, Func<double> loss)
-            {
-                const double h = 1e-5;
-                double saved = values[i];
-                values[i] = saved + h;
-                double up = loss();
-                values[i] = saved - h;
-                double down = loss();
-                values[i] = saved;
-                return (up - down) / (2 * h);
-            }
             Func<double> loss = () => Loss(x, gamma, beta, training, runningMean, runningVar);
             for (int i = 0; i < total; i++)
-                AssertNear(Numeric(x, i, loss), analytic.InputGrad[i], $"dx[{i}] training={training}");
+                AssertNear(FiniteDifferences.Central(x, i, loss), analytic.InputGrad[i], $"dx[{i}] training={training}");
             for (int p = 0; p < parameters; p++)
             {
-                AssertNear(Numeric(gamma, p, loss), analytic.WeightGrad[p], $"dgamma[{p}] training={training}");
-                AssertNear(Numeric(beta, p, loss), analytic.BiasGrad[p], $"dbeta[{p}] training={training}");
+                AssertNear(FiniteDifferences.Central(gamma, p, loss), analytic.WeightGrad[p], $"dgamma[{p}] training={training}");
+                AssertNear(FiniteDifferences.Central(beta, p, loss), analytic.BiasGrad[p], $"dbeta[{p}] training={training}");
             }
         }
     }

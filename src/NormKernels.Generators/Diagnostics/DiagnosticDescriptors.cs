@@ -309,11 +309,11 @@ namespace NormKernels.Generators.Diagnostics
             isEnabledByDefault: true,
             helpLinkUri: HelpBase + "nk0029");
 
-        /// <summary>{0}: the type name.</summary>
+        /// <summary>{0}: the type name; {1}: its layer attributes ("[Normalize] and [LocalResponseNormalize]").</summary>
         public static readonly DiagnosticDescriptor BothAttributes = new DiagnosticDescriptor(
             id: "NK0030",
-            title: "Type has both [Normalize] and [LocalResponseNormalize]",
-            messageFormat: "'{0}' has both [Normalize] and [LocalResponseNormalize], which would each add a constructor, Forward and Backward; expected one attribute per class",
+            title: "Type has more than one layer attribute",
+            messageFormat: "'{0}' has {1}, which would each add a constructor, Forward and Backward; expected one layer attribute per class",
             category: UsageCategory,
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,
@@ -342,6 +342,16 @@ namespace NormKernels.Generators.Diagnostics
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,
             helpLinkUri: HelpBase + "nk0032");
+        /// <summary>{0}: the Axes and the Layout.</summary>
+        public static readonly DiagnosticDescriptor WeightNormNothingKept = new DiagnosticDescriptor(
+            id: "NK0033",
+            title: "[WeightNormalize] Axes reduce every axis of Layout",
+            messageFormat: "{0}, so no axis is left to index g; expected at least one kept axis, such as Axes = \"I,H,W\" on \"OIHW\" (one norm per output channel, PyTorch's dim = 0)",
+            category: UsageCategory,
+            defaultSeverity: DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + "nk0033");
+
         /// <summary>{0}: the detail.</summary>
         public static readonly DiagnosticDescriptor ActivationUndefined = new DiagnosticDescriptor(
             id: "NK0040",

@@ -43,11 +43,8 @@ internal static class LrnEmitter
     {
         var w = new SourceWriter();
         string t = spec.Element;
-        string span = "global::System.Span<" + t + ">", roSpan = "global::System.ReadOnlySpan<" + t + ">";
-        string tensor = "global::System.Numerics.Tensors.TensorSpan<" + t + ">", roTensor = "global::System.Numerics.Tensors.ReadOnlyTensorSpan<" + t + ">";
         string[] dimNames = spec.Layout.Select(l => char.ToLowerInvariant(l).ToString()).ToArray();
-        string dimParams = string.Join(", ", dimNames.Select(d => "int " + d));
-        string dimArgs = string.Join(", ", dimNames);
+        var (span, roSpan, tensor, roTensor, dimParams, dims) = Shared.Signatures(t, dimNames);
         int ca = spec.ChannelAxis;
 
         var closers = Shared.Open(w, spec.Name);
@@ -68,26 +65,22 @@ internal static class LrnEmitter
                "The layer keeps no state between calls (LastPath aside): Forward, Backward and the static kernels may run from any number of threads at once, on one instance or many.</para>");
         w.Line("/// <para>D^-beta: " + PowerText(spec.Beta) + ". Paths: Vector512, Vector256 (AVX2+FMA), Vector128 (SSE / AdvSimd), scalar; chosen per call by the vectorized extent.</para>");
         w.Line("/// </remarks>");
-        Shared.Marks(w, spec.Name.Marks);
-        using (w.Block("partial class " + spec.Name.TypeName))
+        string[] window =
         {
-            w.Line("/// <summary>The window, its constants and the layout: the type argument of the shared kernels and runs (LrnKernels, LrnRuns).</summary>");
-            using (w.Block("private readonly struct Window : global::NormKernels.Runtime.ILrnLayer"))
-            {
-                w.Line("public static int Before => " + Literals.Int(spec.Before) + ";");
-                w.Line("public static int After => " + Literals.Int(spec.After) + ";");
-                w.Line("public static double Scale => " + Literals.Double(spec.Alpha / spec.Size) + "; // alpha / size");
-                w.Line("public static double K => " + Literals.Double(spec.K) + ";");
-                w.Line("public static double Beta => " + Literals.Double(spec.Beta) + ";");
-                w.Line("public static double GradientScale => " + Literals.Double(2 * spec.Alpha * spec.Beta / spec.Size) + "; // 2 * alpha * beta / size");
-                w.Line("public static string Layout => " + Literals.String(spec.Layout) + ";");
-            }
-            w.Line();
-            w.Line("/// <summary>The kernels: the runtime's, on this layer's window.</summary>");
-            w.Line("private abstract class Kernels : global::NormKernels.Runtime.LrnKernels<Window, " + t + ">;");
-            w.Line();
-            w.Line("/// <summary>Creates the layer; it has no parameters.</summary>");
-            w.Line("public " + spec.Name.TypeName + "() { }");
+            "public static int Before => " + Literals.Int(spec.Before) + ";",
+            "public static int After => " + Literals.Int(spec.After) + ";",
+            "public static double Scale => " + Literals.Double(spec.Alpha / spec.Size) + "; // alpha / size",
+            "public static double K => " + Literals.Double(spec.K) + ";",
+            "public static double Beta => " + Literals.Double(spec.Beta) + ";",
+            "public static double GradientScale => " + Literals.Double(2 * spec.Alpha * spec.Beta / spec.Size) + "; // 2 * alpha * beta / size",
+            "public static string Layout => " + Literals.String(spec.Layout) + ";",
+        };
+        using (Shared.OpenLayer(w, spec.Name,
+            ("The window, its constants and the layout: the type argument of the shared kernels and runs (LrnKernels, LrnRuns).",
+                "private readonly struct Window : global::NormKernels.Runtime.ILrnLayer", window),
+            ("The kernels: the runtime's, on this layer's window.", "global::NormKernels.Runtime.LrnKernels<Window, " + t + ">"),
+            "Creates the layer; it has no parameters."))
+        {
             w.Line();
             w.Line("/// <summary>The window size: channels summed per output.</summary>");
             w.Line("public int Size => " + Literals.Int(spec.Size) + ";");
@@ -101,7 +94,6 @@ internal static class LrnEmitter
             w.Line("public " + KernelPath + " LastPath { get; private set; }");
             w.Line();
 
-            string dims = "[" + dimArgs + "]";
             w.Line("/// <summary>Normalizes <paramref name=\"input\"/> (" + spec.Layout + ", dims in layout order) into <paramref name=\"output\"/>, which must not overlap it.</summary>");
             w.Line("public void Forward(" + roSpan + " input, " + span + " output, " + dimParams + ") => LastPath = Kernels.Forward(input, output, " + dims + ");");
             w.Line("/// <summary>Writes to <paramref name=\"inputGrad\"/> the gradient of the loss with respect to <paramref name=\"input\"/>, given the gradient with respect to Forward's output. No state is kept between calls: pass the same input Forward saw.</summary>");

@@ -110,6 +110,42 @@ internal static class Shared
             w.Line("[global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]");
     }
 
+    /// <summary>
+    /// Opens the layer's partial class (after its remarks) with what every layer on shared runtime kernels starts with: the
+    /// class marks, the struct of the layer's constants (<paramref name="facts"/>: its summary, declaration and member lines)
+    /// that the kernels take as a type argument, the nested <c>Kernels</c> class that names them (<paramref name="kernels"/>:
+    /// its summary and base class), and the parameterless constructor. Dispose the result to close the class.
+    /// </summary>
+    public static System.IDisposable OpenLayer(SourceWriter w, Parsing.LayerName name, (string Summary, string Declaration, IEnumerable<string> Members) facts,
+        (string Summary, string Base) kernels, string constructorSummary)
+    {
+        Marks(w, name.Marks);
+        System.IDisposable layer = w.Block("partial class " + name.TypeName);
+        w.Line("/// <summary>" + facts.Summary + "</summary>");
+        using (w.Block(facts.Declaration))
+        {
+            foreach (string member in facts.Members) w.Line(member);
+        }
+        w.Line();
+        w.Line("/// <summary>" + kernels.Summary + "</summary>");
+        w.Line("private abstract class Kernels : " + kernels.Base + ";");
+        w.Line();
+        w.Line("/// <summary>" + constructorSummary + "</summary>");
+        w.Line("public " + name.TypeName + "() { }");
+        return layer;
+    }
+
+    /// <summary>The pieces of a layer surface's signatures: the span and tensor types of <paramref name="element"/> and the dims,
+    /// as parameters (<c>int n, int c</c>) and as the collection expression the runtime takes (<c>[n, c]</c>).</summary>
+    public static (string Span, string ReadOnlySpan, string Tensor, string ReadOnlyTensor, string DimParameters, string Dims) Signatures(
+        string element, IEnumerable<string> dimNames)
+    {
+        string[] names = dimNames.ToArray();
+        return ("global::System.Span<" + element + ">", "global::System.ReadOnlySpan<" + element + ">",
+            "global::System.Numerics.Tensors.TensorSpan<" + element + ">", "global::System.Numerics.Tensors.ReadOnlyTensorSpan<" + element + ">",
+            string.Join(", ", names.Select(d => "int " + d)), "[" + string.Join(", ", names) + "]");
+    }
+
     /// <summary>Closes what <see cref="Open"/> opened.</summary>
     public static void Close(List<System.IDisposable> closers)
     {

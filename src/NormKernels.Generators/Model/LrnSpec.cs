@@ -12,7 +12,7 @@ internal sealed record LrnSpec(
     double Alpha,
     double Beta,
     double K,
-    string Element)
+    string Element) : ILayerSpec
 {
     public bool IsDouble => Element == "double";
 

@@ -3,8 +3,8 @@ using System.Collections.Generic;
 namespace NormKernels.Generators.Parsing;
 
 /// <summary>
-/// The names the generated half of a layer declares or leans on, in one place for <c>[Normalize]</c> and
-/// <c>[LocalResponseNormalize]</c>. The parsers refuse a layer named like one of its generated members (NK0026), a user
+/// The names the generated half of a layer declares or leans on, in one place for <c>[Normalize]</c>,
+/// <c>[LocalResponseNormalize]</c> and <c>[WeightNormalize]</c>. The parsers refuse a layer named like one of its generated members (NK0026), a user
 /// member of the same name (NK0029), and a type in scope that would capture a keyword the generated code uses (NK0027).
 /// GeneratedNamesTests checks that every member of every generated layer is listed here.
 /// </summary>
@@ -21,6 +21,8 @@ internal static class GeneratedNames
         "Parameters", "StateDict", "LoadStateDict", "NumBatchesTracked", "ResetRunningStats", "ToString",
         // [LocalResponseNormalize]
         "Size", "Alpha", "Beta", "K", "ForwardKernel", "BackwardKernel",
+        // [WeightNormalize]
+        "NormCount",
     };
 
     /// <summary>Private helpers, constants, nested types and type parameters of the generated code.</summary>

@@ -54,18 +54,24 @@ internal readonly struct SpecReading<TSpec>
 }
 
 /// <summary>
-/// The parse step both attributes share: checks the type (shape and collisions, <see cref="DeclarationChecks"/>), reads the
+/// The parse step every layer attribute shares: checks the type (shape and collisions, <see cref="DeclarationChecks"/>), reads the
 /// attribute's arguments, lets the attribute's own rules turn them into a spec, and decides what is generated: the layer, a
 /// stub, or nothing. Every NK usage diagnostic is found here, once per mistake.
 /// </summary>
 internal static class LayerParser
 {
     /// <summary>
-    /// Parses the class <paramref name="context"/> targets. <paramref name="otherAttribute"/>: the other layer attribute;
-    /// with both on one class NK0030 is reported by the parser with <paramref name="reportsBoth"/>, and the other one reports
-    /// the rest. <paramref name="constructor"/>: the parameter types of the generated constructor of a spec.
+    /// The layer attributes, in the order that settles who reports what on a class with more than one (NK0030, one mistake):
+    /// the parser of the last one the class has reports NK0030 at its attribute, the parser of the first one reports the
+    /// class's other mistakes (without generating anything), and any parser between them reports nothing.
     /// </summary>
-    public static ParseResult<TSpec>? Parse<TSpec>(GeneratorAttributeSyntaxContext context, string otherAttribute, bool reportsBoth,
+    internal static readonly string[] LayerAttributes = { Parser.AttributeName, LrnParser.AttributeName, WeightNormParser.AttributeName };
+
+    /// <summary>
+    /// Parses the class <paramref name="context"/> targets, for the layer attribute <paramref name="ownAttribute"/> (one of
+    /// <see cref="LayerAttributes"/>). <paramref name="constructor"/>: the parameter types of the generated constructor of a spec.
+    /// </summary>
+    public static ParseResult<TSpec>? Parse<TSpec>(GeneratorAttributeSyntaxContext context, string ownAttribute,
         Func<LayerName, AttributeArguments, SpecReading<TSpec>> read,
         Func<Compilation, TSpec, ITypeSymbol[]> constructor, CancellationToken cancellationToken)
         where TSpec : class
@@ -81,13 +87,15 @@ internal static class LayerParser
             if (type.GetAttributes().Count(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, attribute.AttributeClass)) > 1) return null;
 
             var found = new List<DiagnosticInfo>();
-            bool both = DeclarationChecks.HasAttribute(type, compilation, otherAttribute);
-            if (both && reportsBoth)
+            var present = LayerAttributes.Where(a => a == ownAttribute || DeclarationChecks.HasAttribute(type, compilation, a)).ToList();
+            bool both = present.Count > 1;
+            if (both && present[present.Count - 1] == ownAttribute)
             {
                 if (attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) is AttributeSyntax syntax)
-                    found.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BothAttributes, syntax.Name.GetLocation(), type.Name));
+                    found.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BothAttributes, syntax.Name.GetLocation(), type.Name, Listed(present)));
                 return Result<TSpec>(type, declaration, null, found, "", cancellationToken);
             }
+            if (both && present[0] != ownAttribute) return null;
 
             DeclarationChecks.CheckTypeShape(type, declaration, found);
             List<ContainingType>? containers = found.Count == 0 ? Containers(type, cancellationToken) : null;
@@ -102,7 +110,7 @@ internal static class LayerParser
             int before = found.Count;
             DeclarationChecks.CheckCollisions(type, declaration, reading.AsWritten && spec != null ? constructor(compilation, spec) : null, found, cancellationToken);
 
-            // Nothing is generated for a class that cannot be extended, that has both attributes, or whose own members the
+            // Nothing is generated for a class that cannot be extended, that has two layer attributes, or whose own members the
             // generated ones would collide with (the stub's constructor included, which the user's code did not see coming).
             string stubErrors = reading.AsWritten ? "" : DiagnosticInfo.ErrorIds(found);
             if (containers == null || both || found.Count > before ||
@@ -114,6 +122,13 @@ internal static class LayerParser
         {
             return new ParseResult<TSpec>(null, type.Name, e.GetType().Name + ": " + e.Message, default, "");
         }
+    }
+
+    /// <summary>"[Normalize] and [WeightNormalize]", "[Normalize], [LocalResponseNormalize] and [WeightNormalize]".</summary>
+    private static string Listed(List<string> attributes)
+    {
+        var names = attributes.Select(a => "[" + a.Substring(a.LastIndexOf('.') + 1).Replace("Attribute", "") + "]").ToList();
+        return string.Join(", ", names.Take(names.Count - 1)) + " and " + names[names.Count - 1];
     }
 
     private static ParseResult<TSpec> Result<TSpec>(INamedTypeSymbol type, TypeDeclarationSyntax declaration, TSpec? spec,

@@ -7,7 +7,7 @@ namespace NormKernels.Generators.Parsing;
 
 /// <summary>
 /// Symbol and <c>[LocalResponseNormalize]</c> to <see cref="LrnSpec"/>: <see cref="LayerParser"/> checks the class (and
-/// reports NK0030 when it also has <c>[Normalize]</c>), and <see cref="LrnRules"/> (NK0002-NK0004, NK0022-NK0025) and NK0021
+/// NK0030 with another layer attribute), and <see cref="LrnRules"/> (NK0002-NK0004, NK0022-NK0025) and NK0021
 /// check the arguments, each diagnostic at the argument it is about.
 /// </summary>
 internal static class LrnParser
@@ -17,7 +17,7 @@ internal static class LrnParser
     private static readonly string[] Arguments = { "Layout", "Size", "Alpha", "Beta", "K", "ElementType" };
 
     public static ParseResult<LrnSpec>? Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken) =>
-        LayerParser.Parse(context, Parser.AttributeName, reportsBoth: true, Read,
+        LayerParser.Parse(context, AttributeName, Read,
             static (_, _) => Array.Empty<ITypeSymbol>(), cancellationToken); // the generated constructor takes no parameters
 
     private static SpecReading<LrnSpec> Read(LayerName name, AttributeArguments arguments)

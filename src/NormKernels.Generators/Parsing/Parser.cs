@@ -17,7 +17,7 @@ internal static class Parser
     private static readonly string[] Arguments = { "Layout", "Axes", "Groups", "Kind", "Affine", "Epsilon", "Momentum", "ElementType", "TrackRunningStats", "Activation", "Residual", "Sizes" };
 
     public static ParseResult<NormSpec>? Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken) =>
-        LayerParser.Parse(context, LrnParser.AttributeName, reportsBoth: false, Read,
+        LayerParser.Parse(context, AttributeName, Read,
             static (compilation, spec) => DeclarationChecks.NormalizeConstructor(compilation, spec), cancellationToken);
 
     private static SpecReading<NormSpec> Read(LayerName name, AttributeArguments arguments)

@@ -70,6 +70,17 @@ internal static class StubSpecs
         return LrnRules.HasError(LrnRules.Check(letters, size, alpha, beta, k)) ? null : LrnParser.Spec(name, letters, size, alpha, beta, k, element);
     }
 
+    /// <summary>The nearest valid <c>[WeightNormalize]</c>: the layout's letters and the letters of Axes among them, or (none, or
+    /// all of them) every letter but the first (PyTorch's dim = 0). Its surface depends on the layout's letters alone.</summary>
+    public static WeightNormSpec WeightNorm(LayerName name, string? layout, string? axes, string element)
+    {
+        string letters = Letters(layout, "OIHW");
+        var tokens = LayoutGrammar.SplitAxes(axes).Select(t => t.Trim().ToUpperInvariant()).ToList();
+        string reduced = new string(letters.Where(c => tokens.Contains(c.ToString())).ToArray());
+        if (reduced.Length == 0 || reduced.Length == letters.Length) reduced = letters.Substring(1);
+        return new WeightNormSpec(name, letters, reduced, element);
+    }
+
     /// <summary>The distinct upper-case ASCII letters of <paramref name="layout"/>, upper-cased, or <paramref name="fallback"/> when it has none.</summary>
     private static string Letters(string? layout, string fallback)
     {

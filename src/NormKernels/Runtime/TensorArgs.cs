@@ -28,10 +28,14 @@ public static class TensorArgs
     }
 
     /// <summary>Two tensors of one call must have the same shape.</summary>
-    public static void SameShape(ReadOnlySpan<int> expected, ReadOnlySpan<int> actual, string name, string layout)
+    public static void SameShape(ReadOnlySpan<int> expected, ReadOnlySpan<int> actual, string name, string layout) =>
+        SameShape(expected, actual, name, layout, "the shape of 'input'");
+
+    /// <summary>A tensor must have the <paramref name="expected"/> shape; <paramref name="what"/> says what that shape is, for the message.</summary>
+    public static void SameShape(ReadOnlySpan<int> expected, ReadOnlySpan<int> actual, string name, string layout, string what)
     {
         if (!expected.SequenceEqual(actual))
-            throw new ArgumentException($"'{name}' has shape [{Join(actual)}]; expected [{Join(expected)}] ({layout}), the shape of 'input'.", name);
+            throw new ArgumentException($"'{name}' has shape [{Join(actual)}]; expected [{Join(expected)}] ({layout}), {what}.", name);
     }
 
     private static void Shape(ReadOnlySpan<nint> lengths, ReadOnlySpan<nint> strides, string layout, string name, Span<int> dims)

@@ -67,6 +67,14 @@ namespace NormKernels
         public const char Batch = 'N';
         public const char Channel = 'C';
 
+        /// <summary>The parameter name of a <c>[WeightNormalize]</c> layer's dim for <paramref name="letter"/>: the letter in lower
+        /// case, or with "Size" appended (<c>wSize</c>) where it would be the name of a tensor (v, g, w).</summary>
+        public static string WeightNormDimName(char letter)
+        {
+            string name = char.ToLowerInvariant(letter).ToString();
+            return name == "v" || name == "g" || name == "w" ? name + "Size" : name;
+        }
+
         /// <summary>Splits <paramref name="axes"/> into tokens (trimmed), or an empty list for null/blank text.</summary>
         public static List<string> SplitAxes(string? axes)
         {
