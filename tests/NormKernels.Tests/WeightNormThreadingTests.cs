@@ -13,15 +13,17 @@ public sealed class WeightNormThreadingTests
 {
     private sealed record Run(float[] W, float[] Dv, float[] Dg, int ForwardWorkers, int BackwardWorkers);
 
-    /// <summary>Forward and backward of a test layer on the path the public surface would choose, with the workers each used.</summary>
+    /// <summary>Forward and backward of a test layer on the path and with the 128-bit operations the public surface would choose
+    /// (on ARM64 the AdvSimd ones, through the stand-in, which matches the real instructions bit for bit), with the workers each used.</summary>
     private static Run RunOnce(string name, float[] v, float[] g, float[] dw, int[] dims)
     {
         WeightNormTests.Case<float> layer = WeightNormTests.Floats[name];
         KernelPath path = Isa.Select<float>(WeightNormTests.Inner(layer.Layout, layer.Reduced, dims));
+        bool arm = System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
         float[] w = new float[v.Length], dv = new float[v.Length], dg = new float[g.Length];
-        layer.Forward(path, false, v, g, w, dims);
+        layer.Forward(path, arm, v, g, w, dims);
         int forwardWorkers = ParallelUnits.LastWorkers;
-        layer.Backward(path, false, v, g, dw, dv, dg, dims);
+        layer.Backward(path, arm, v, g, dw, dv, dg, dims);
         return new Run(w, dv, dg, forwardWorkers, ParallelUnits.LastWorkers);
     }
 

@@ -24,7 +24,8 @@ public sealed class WeightNormalizeAttribute : Attribute
     public string Layout { get; set; } = "OIHW";
 
     /// <summary>The reduced axes, comma-separated letters of <see cref="Layout"/> (<c>"I,H,W"</c> on OIHW: one norm per output
-    /// channel, PyTorch's <c>dim=0</c>). At least one letter of the layout must stay out of it: the kept axes index <c>g</c>.</summary>
+    /// channel, PyTorch's <c>dim=0</c>). Required (NK0005 without it); at least one letter of the layout must stay out of it
+    /// (NK0033): the kept axes index <c>g</c>.</summary>
     public string Axes { get; set; } = "";
 
     /// <summary>The element type of the tensors: <c>typeof(float)</c> (default) or <c>typeof(double)</c>.</summary>
