@@ -21,7 +21,7 @@ namespace NormKernels.Bench;
 /// and a plot under <c>bench/results/&lt;date&gt;/</c>. The modes and options are System.CommandLine options below
 /// (<c>--help</c> lists them): <c>--quick</c> (<see cref="QuickHarness"/>), the full BenchmarkDotNet run
 /// (<see cref="NormBenchmarks"/>) without it, <c>--first-calls</c> (<see cref="FirstCalls"/>), <c>--numerics</c>,
-/// <c>--isa</c>, <c>--list</c>, <c>--fused</c> (<see cref="Fused.FusedBench"/>: the fused layers against the unfused sequence, their limit and PyTorch); <c>--one-cpu</c> runs the rest of the command line again under <c>taskset -c 0</c>.
+/// <c>--isa</c>, <c>--list</c>, <c>--fused</c> (<see cref="Fused.FusedBench"/>: the fused layers against the unfused sequence, their limit and PyTorch); <c>--half</c> (<see cref="HalfStorage.HalfBench"/>: Half layers against float32); <c>--one-cpu</c> runs the rest of the command line again under <c>taskset -c 0</c>.
 /// </summary>
 public static class Program
 {
@@ -55,6 +55,9 @@ public static class Program
     private static readonly Option<bool> IsaOption = new("--isa")
     { Description = "print the widest kernel path this process runs (first line, read by tests/run.sh) and details, and exit" };
     private static readonly Option<bool> NumericsOption = new("--numerics") { Description = "the offset-data accuracy experiment only" };
+    private static readonly Option<bool> HalfOption = new("--half")
+    { Description = "layers declared with ElementType = typeof(Half) against the same layer in float32 and the streaming limit of the Half bytes" };
+
     private static readonly Option<bool> FusedOption = new("--fused")
     { Description = "the fused layers (activation, residual, Sizes) against the unfused NormKernels sequence, their streaming limit and PyTorch" };
     private static readonly Argument<string[]> BenchmarkDotNetArguments = new("benchmarkdotnet-arguments")
@@ -70,7 +73,7 @@ public static class Program
             "written as CSV, markdown and a plot (SVG, PNG) under bench/results/<date>/.")
         {
             QuickOption, NoTorchOption, ThreadsOption, CasesOption, ListOption, FirstCallsOption, FirstCallsCaseOption, OneCpuOption,
-            ShortOption, IsaJobsOption, IsaOption, NumericsOption, FusedOption, BenchmarkDotNetArguments,
+            ShortOption, IsaJobsOption, IsaOption, NumericsOption, FusedOption, HalfOption, BenchmarkDotNetArguments,
         };
         root.Validators.Add(result =>
         {
@@ -128,6 +131,8 @@ public static class Program
         BenchThreads.Set(parse.GetValue(ThreadsOption));
         // The fused layers (issue 12) against the unfused sequence, their streaming limit and PyTorch; --threads and --no-torch apply.
         if (parse.GetValue(FusedOption)) return Fused.FusedBench.Run(!noTorch, Console.Out);
+        // Half storage (issue 14) against float32 and the streaming limit of the Half bytes; --threads applies.
+        if (parse.GetValue(HalfOption)) return HalfStorage.HalfBench.Run(Console.Out);
         string? casePatterns = parse.GetValue(CasesOption);
         Catalog.Select(casePatterns);
         if (parse.GetValue(FirstCallsCaseOption) is { } firstCallsCase) return FirstCalls.Child(Catalog.Find(firstCallsCase));

@@ -94,6 +94,27 @@ public sealed class GeneratorTests : IClassFixture<CompiledMatrixFixture>
         Assert.DoesNotContain("float ", generated);
     }
 
+    [Theory]
+    [InlineData("NCHW", "N,H,W", "")]
+    [InlineData("NHWC", "C,H,W", ", Groups = 4, Activation = NormActivation.Silu")]
+    [InlineData("NTC", "C", ", Residual = ResidualMode.AddBeforeNorm")]
+    [InlineData("NTC", "C", ", Kind = NormKind.RootMeanSquare, Sizes = \"C=64\"")]
+    public void HalfLayer_CompilesWithoutAnyDiagnostic_HalfTensorsFloatParameters(string layout, string axes, string more)
+    {
+        string source = "using NormKernels;\nnamespace Layers;\n[Normalize(Layout = \"" + layout + "\", Axes = \"" + axes + "\"" + more +
+                        ", ElementType = typeof(System.Half))]\npublic sealed partial class HalfLayer;\n";
+        GeneratorRun run = GeneratorHelper.Run(source);
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.GeneratorDiagnostics, "generator diagnostics");
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the Half layer");
+        string generated = run.Sources.Values.Single();
+        Assert.Contains("Rt.HalfLayer<Nest, ", generated);                           // the runtime's Half wrapper over the float plan
+        Assert.Contains("ReadOnlySpan<Half> input", generated);
+        Assert.Contains("public float[] Weight", generated);                          // float parameters
+        Assert.DoesNotContain("INormalizationLayer", generated);                     // its members would be Half
+        Assert.DoesNotContain("ShardStatistics", generated);                         // the forward and backward only
+        Assert.DoesNotContain("AdaptiveForward", generated);
+    }
+
     [Fact]
     public void Matrix_InOneCompilation_OneFilePerLayer_NoDiagnostics_Emits()
     {

@@ -118,6 +118,17 @@ public sealed class LrnGeneratorTests
     }
 
     [Fact]
+    public void HalfElementType_GeneratesAHalfSurfaceOnTheFloatKernelsThatCompiles()
+    {
+        GeneratorRun run = Run(Layer("ElementType = typeof(System.Half)"));
+        Assert.Empty(run.GeneratorDiagnostics);
+        string source = Assert.Single(run.Sources, s => s.Key == "Layers.Lrn.LocalResponseNormalize.g.cs").Value;
+        Assert.Contains("HalfLrnKernels<Window>", source);
+        Assert.Contains("ReadOnlySpan<Half> input", source);
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the Half layer");
+    }
+
+    [Fact]
     public void NotPartial_IsNK0001_AndGeneratesNothing()
     {
         GeneratorRun run = Run("using NormKernels;\n[LocalResponseNormalize] public sealed class Lrn { }\n");

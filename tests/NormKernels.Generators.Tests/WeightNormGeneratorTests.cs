@@ -125,6 +125,8 @@ public sealed class WeightNormGeneratorTests
         await VerifyAsync("[WeightNormalize(Axes = \"I,H,W\")] public sealed class {|NK0001:Wn|} { }\n");
         await VerifyAsync("[WeightNormalize(Axes = \"I,H,W\")] public static partial class {|NK0019:Wn|} { }\n");
         await VerifyAsync(Declaration("Axes = \"I,H,W\", ElementType = {|NK0021:typeof(int)|}"));
+        // Half storage is for activations; a weight normalization keeps float or double weights.
+        await VerifyAsync(Declaration("Axes = \"I,H,W\", ElementType = {|NK0021:typeof(System.Half)|}"));
     }
 
     [Fact]

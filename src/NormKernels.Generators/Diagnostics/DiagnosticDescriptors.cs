@@ -222,8 +222,8 @@ namespace NormKernels.Generators.Diagnostics
         /// <summary>{0}: the type named by ElementType.</summary>
         public static readonly DiagnosticDescriptor ElementTypeUnsupported = new DiagnosticDescriptor(
             id: "NK0021",
-            title: "ElementType is not float or double",
-            messageFormat: "ElementType is '{0}'; expected typeof(float) or typeof(double)",
+            title: "ElementType is not supported",
+            messageFormat: "ElementType is '{0}'; expected {1}",
             category: UsageCategory,
             defaultSeverity: DiagnosticSeverity.Error,
             isEnabledByDefault: true,

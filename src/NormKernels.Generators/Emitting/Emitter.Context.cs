@@ -41,13 +41,24 @@ internal static partial class Emitter
         /// <summary>The layer keeps running statistics: N is reduced and the declaration did not say <c>TrackRunningStats = false</c>.</summary>
         public bool Running => Plan.BatchReduced && Spec.TrackRunningStats;
 
-        /// <summary>The element type as C#: "float" or "double".</summary>
-        public string T => Spec.Element;
+        /// <summary>The arithmetic type as C#: "float" or "double" (a Half layer computes in float): parameters, statistics, epsilon, the nest.</summary>
+        public string T => Spec.IsHalf ? "float" : Spec.Element;
 
-        public string SpanT => "global::System.Span<" + T + ">";
-        public string ReadOnlySpanT => "global::System.ReadOnlySpan<" + T + ">";
-        public string TensorT => "global::System.Numerics.Tensors.TensorSpan<" + T + ">";
-        public string ReadOnlyTensorT => "global::System.Numerics.Tensors.ReadOnlyTensorSpan<" + T + ">";
+        /// <summary>ElementType = typeof(Half): Half tensors, float parameters and statistics, on the runtime's Half wrappers.</summary>
+        public bool Half => Spec.IsHalf;
+
+        /// <summary>The tensors' element type as C#: <see cref="T"/>, or Half.</summary>
+        public string D => Spec.IsHalf ? "global::System.Half" : T;
+
+        // The tensors' spans (input, output, gradients, residual, sum).
+        public string SpanT => "global::System.Span<" + D + ">";
+        public string ReadOnlySpanT => "global::System.ReadOnlySpan<" + D + ">";
+        public string TensorT => "global::System.Numerics.Tensors.TensorSpan<" + D + ">";
+        public string ReadOnlyTensorT => "global::System.Numerics.Tensors.ReadOnlyTensorSpan<" + D + ">";
+
+        // Parameters' and statistics' spans (and every span of the nest).
+        public string ParamSpan => "global::System.Span<" + T + ">";
+        public string ParamReadOnlySpan => "global::System.ReadOnlySpan<" + T + ">";
 
         /// <summary>The interface the class implements: INormalizationLayer (float) or INormalizationLayer&lt;double&gt;.</summary>
         public string Interface => Spec.IsDouble ? "global::NormKernels.INormalizationLayer<double>" : "global::NormKernels.INormalizationLayer";

@@ -14,7 +14,8 @@ internal static partial class Emitter
 {
     private const string KernelsType = "Kernels";
 
-    private static string LayerType(Context ctx) => Rt + ".NormLayer<" + NestType + ", " + KindType(ctx) + ", " + ctx.T + ">";
+    private static string LayerType(Context ctx) => ctx.Half ? Rt + ".HalfLayer<" + NestType + ", " + KindType(ctx) + ">"
+        : Rt + ".NormLayer<" + NestType + ", " + KindType(ctx) + ", " + ctx.T + ">";
 
     /// <summary>"[n, c, h, w]": the dims as a span argument (a collection expression: on the stack).</summary>
     private static string DimsSpan(Context ctx) => "[" + ctx.DimArgs + "]";
@@ -27,7 +28,7 @@ internal static partial class Emitter
         w.Line("private readonly " + LayerType(ctx) + " _layer;");
         w.Line();
         w.Line("/// <summary>The static kernels: the runtime's, on this layer's nest and kind.</summary>");
-        w.Line("private abstract class " + KernelsType + " : " + Rt + ".Kernels<" + NestType + ", " + KindType(ctx) + ", " + ctx.T + ">;");
+        w.Line("private abstract class " + KernelsType + " : " + Rt + (ctx.Half ? ".HalfKernels<" + NestType + ", " + KindType(ctx) + ">;" : ".Kernels<" + NestType + ", " + KindType(ctx) + ", " + ctx.T + ">;"));
         w.Line();
 
         string ctorParams = string.Join(", ", new[]
@@ -82,10 +83,10 @@ internal static partial class Emitter
         for (int i = 0; i < ctx.Outputs.Count; i++)
         {
             w.Line("/// <summary>" + ctx.Outputs[i].Summary + "</summary>");
-            w.Line("public " + ctx.ReadOnlySpanT + " " + ctx.Outputs[i].Property + " => _layer.Statistic" + Literals.Int(i) + ";");
+            w.Line("public " + ctx.ParamReadOnlySpan + " " + ctx.Outputs[i].Property + " => _layer.Statistic" + Literals.Int(i) + ";");
         }
         w.Line();
-        if (ctx.Residual) return;
+        if (ctx.Residual || ctx.Half) return;
         string i0 = ctx.DeclaringInterface;
         w.Line("string " + i0 + ".Layout => " + Literals.String(spec.Layout) + ";");
         w.Line("string " + i0 + ".Axes => " + Literals.String(ctx.AxesText) + ";");
@@ -114,7 +115,7 @@ internal static partial class Emitter
                (ctx.Running ? ", and updates the running statistics" : "") + ": it needs the instance alone, and throws InvalidOperationException if another thread " +
                "runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>");
         w.Line("public void Forward(" + ro + " input, " + span + " output, " + ctx.DimParams + ") => _layer.Forward(input, output, " + DimsSpan(ctx) + ");");
-        w.Line("void " + ctx.DeclaringInterface + ".Forward(" + ro + " input, " + span + " output, global::System.ReadOnlySpan<int> dims) => _layer.Forward(input, output, dims);");
+        if (!ctx.Half) w.Line("void " + ctx.DeclaringInterface + ".Forward(" + ro + " input, " + span + " output, global::System.ReadOnlySpan<int> dims) => _layer.Forward(input, output, dims);");
         w.Line("/// <summary>Forward on tensors: the dims come from <paramref name=\"input\"/>'s lengths, which must be " + spec.Layout +
                " in layout order; <paramref name=\"output\"/> must have the same shape; both dense and row-major.</summary>");
         w.Line("public void Forward(" + ctx.ReadOnlyTensorT + " input, " + ctx.TensorT + " output) => _layer.Forward(input, output);");
@@ -124,8 +125,8 @@ internal static partial class Emitter
         w.Line("public static int StatisticCount(" + ctx.DimParams + ") => " + KernelsType + ".StatisticCount(" + DimsSpan(ctx) + ");");
         w.Line();
 
-        string weights = ro + " weight, " + ro + " bias";
-        string outs = ctx.OutputParams(span);
+        string weights = ctx.ParamReadOnlySpan + " weight, " + ctx.ParamReadOnlySpan + " bias";
+        string outs = ctx.OutputParams(ctx.ParamSpan);
         string slots = ctx.Slots(ctx.Outputs.Select(o => o.Parameter).ToArray());
         w.Line("/// <summary>Training forward on caller-owned buffers: batch statistics (" + plan.Kind.StatisticsText + ", one per statistic, see StatisticCount) are written " +
                "and used to normalize. Weight and bias: " + ctx.ParamShapeText + ". Returns the path that ran.</summary>");
@@ -135,7 +136,7 @@ internal static partial class Emitter
         {
             w.Line("/// <summary>Inference forward on caller-owned buffers with given statistics (one per statistic): y = (x - mean) / sqrt(variance + epsilon) * weight + bias, " +
                    "folded to one multiply-add per element. Returns the path that ran.</summary>");
-            EmitStatic(w, ctx, "ForwardInference", ro + " input, " + span + " output", "input, output", weights + ", " + ro + " mean, " + ro + " variance, " + ctx.T + " epsilon",
+            EmitStatic(w, ctx, "ForwardInference", ro + " input, " + span + " output", "input, output", weights + ", " + ctx.ParamReadOnlySpan + " mean, " + ctx.ParamReadOnlySpan + " variance, " + ctx.T + " epsilon",
                 "weight, bias, mean, variance, epsilon", tensors: "input, output");
         }
     }
@@ -165,7 +166,7 @@ internal static partial class Emitter
                 w.Line("return " + target + "(" + spanFromTensors + ", dims, " + restArgs + ");");
             }
         }
-        if (ctx.Hooks)
+        if (ctx.Hooks && !ctx.Half)
         {
             w.Line("/// <summary>As " + name + ", on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>");
             w.Line("internal static " + KernelPath + " " + name + "OnPath<TOps>(" + KernelPath + " path, " + parameters + ") where TOps : struct, " + Ops + " =>");
@@ -197,24 +198,25 @@ internal static partial class Emitter
         w.Line("/// </summary>");
         string grads = ro + " input, " + ro + " outputGrad, " + span + " inputGrad";
         w.Line("public void Backward(" + grads + ", " + ctx.DimParams + ") => _layer.Backward(input, outputGrad, inputGrad, " + DimsSpan(ctx) + ");");
-        w.Line("void " + ctx.DeclaringInterface + ".Backward(" + grads + ", global::System.ReadOnlySpan<int> dims) => _layer.Backward(input, outputGrad, inputGrad, dims);");
+        if (!ctx.Half) w.Line("void " + ctx.DeclaringInterface + ".Backward(" + grads + ", global::System.ReadOnlySpan<int> dims) => _layer.Backward(input, outputGrad, inputGrad, dims);");
         w.Line("/// <summary>Backward on tensors: the dims come from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", layout order); <paramref name=\"outputGrad\"/> and " +
                "<paramref name=\"inputGrad\"/> must have the same shape; all dense and row-major.</summary>");
         w.Line("public void Backward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " outputGrad, " + ctx.TensorT + " inputGrad) => _layer.Backward(input, outputGrad, inputGrad);");
         w.Line();
 
-        string gradOut = span + " weightGrad, " + span + " biasGrad";
+        string gradOut = ctx.ParamSpan + " weightGrad, " + ctx.ParamSpan + " biasGrad";
+        string pro = ctx.ParamReadOnlySpan;
         w.Line("/// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (" + plan.Kind.StatisticsText.Replace(" and ", ", ") +
                ") and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (" + ctx.ParamShapeText + "). Returns the path that ran.</summary>");
         // With an activation the backward recomputes the pre-activation: it needs the bias too.
-        string weight = ro + " weight, " + (ctx.Activates ? ro + " bias, " : ""), weightArgs = "weight, " + (ctx.Activates ? "bias, " : "");
-        EmitStatic(w, ctx, "BackwardTraining", grads, "input, outputGrad, inputGrad", weight + ctx.OutputParams(ro) + ", " + ctx.T + " epsilon, " + gradOut,
+        string weight = pro + " weight, " + (ctx.Activates ? pro + " bias, " : ""), weightArgs = "weight, " + (ctx.Activates ? "bias, " : "");
+        EmitStatic(w, ctx, "BackwardTraining", grads, "input, outputGrad, inputGrad", weight + ctx.OutputParams(pro) + ", " + ctx.T + " epsilon, " + gradOut,
             weightArgs + ctx.Slots(ctx.Outputs.Select(o => o.Parameter).ToArray()) + ", epsilon, false, weightGrad, biasGrad", runtimeName: "Backward");
         if (plan.BatchReduced)
         {
             w.Line("/// <summary>Backward of ForwardInference (statistics held constant, as for a frozen BatchNorm): inputGrad = outputGrad * weight / sqrt(runningVar + epsilon);" +
                    " ADDS into weightGrad and biasGrad. Returns the path that ran.</summary>");
-            EmitStatic(w, ctx, "BackwardInference", grads, "input, outputGrad, inputGrad", weight + ro + " runningMean, " + ro + " runningVar, " + ctx.T + " epsilon, " + gradOut,
+            EmitStatic(w, ctx, "BackwardInference", grads, "input, outputGrad, inputGrad", weight + pro + " runningMean, " + pro + " runningVar, " + ctx.T + " epsilon, " + gradOut,
                 weightArgs + "runningMean, runningVar, epsilon, true, weightGrad, biasGrad", runtimeName: "Backward");
         }
     }
@@ -252,16 +254,17 @@ internal static partial class Emitter
         bool after = ctx.Plan.Epilogue.AddsAfter;
         string spans = ro + " input, " + ro + " residual, " + span + " output" + (after ? "" : ", " + span + " sum");
         string spanArgs = "input, residual, output, " + (after ? "default" : "sum");
-        string weights = ro + " weight, " + ro + " bias";
+        string pro = ctx.ParamReadOnlySpan;
+        string weights = pro + " weight, " + pro + " bias";
         string slots = ctx.Slots(ctx.Outputs.Select(o => o.Parameter).ToArray());
         w.Line("/// <summary>Training forward on caller-owned buffers: " + (after ? "output = act(norm(input) + residual)" : "sum = input + residual, output = act(norm(sum))") +
                " with batch statistics (" + ctx.Plan.Kind.StatisticsText + ", one per statistic, see StatisticCount) written. Weight and bias: " + ctx.ParamShapeText + ". Returns the path that ran.</summary>");
-        EmitStatic(w, ctx, "ForwardTraining", spans, spanArgs, weights + ", " + ctx.OutputParams(span) + ", " + ctx.T + " epsilon", "weight, bias, " + slots + ", epsilon",
+        EmitStatic(w, ctx, "ForwardTraining", spans, spanArgs, weights + ", " + ctx.OutputParams(ctx.ParamSpan) + ", " + ctx.T + " epsilon", "weight, bias, " + slots + ", epsilon",
             runtimeName: "ForwardResidualTraining");
         if (ctx.Plan.BatchReduced)
         {
             w.Line("/// <summary>Inference forward on caller-owned buffers with given statistics, the epilogue as ForwardTraining. Returns the path that ran.</summary>");
-            EmitStatic(w, ctx, "ForwardInference", spans, spanArgs, weights + ", " + ro + " mean, " + ro + " variance, " + ctx.T + " epsilon",
+            EmitStatic(w, ctx, "ForwardInference", spans, spanArgs, weights + ", " + pro + " mean, " + pro + " variance, " + ctx.T + " epsilon",
                 "weight, bias, mean, variance, epsilon", runtimeName: "ForwardResidualInference");
         }
     }
@@ -301,16 +304,17 @@ internal static partial class Emitter
         string spans = after ? ro + " input, " + ro + " residual, " + ro + " outputGrad, " + span + " inputGrad, " + span + " residualGrad"
                              : ro + " sum, " + ro + " outputGrad, " + ro + " sumGrad, " + span + " inputGrad";
         string spanArgs = after ? "input, residual, outputGrad, inputGrad, residualGrad, default" : "sum, default, outputGrad, inputGrad, default, sumGrad";
-        string gradOut = span + " weightGrad, " + span + " biasGrad";
-        string weights = ro + " weight, " + ro + " bias, ";
+        string gradOut = ctx.ParamSpan + " weightGrad, " + ctx.ParamSpan + " biasGrad";
+        string pro = ctx.ParamReadOnlySpan;
+        string weights = pro + " weight, " + pro + " bias, ";
         w.Line("/// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote and the same epsilon. Writes inputGrad" +
                (after ? " and residualGrad" : " (plus sumGrad when not empty)") + ", ADDS into weightGrad and biasGrad (" + ctx.ParamShapeText + "). Returns the path that ran.</summary>");
-        EmitStatic(w, ctx, "BackwardTraining", spans, spanArgs, weights + ctx.OutputParams(ro) + ", " + ctx.T + " epsilon, " + gradOut,
+        EmitStatic(w, ctx, "BackwardTraining", spans, spanArgs, weights + ctx.OutputParams(pro) + ", " + ctx.T + " epsilon, " + gradOut,
             "weight, bias, " + ctx.Slots(ctx.Outputs.Select(o => o.Parameter).ToArray()) + ", epsilon, false, weightGrad, biasGrad", runtimeName: "BackwardResidual");
         if (ctx.Plan.BatchReduced)
         {
             w.Line("/// <summary>Backward of ForwardInference (statistics held constant). ADDS into weightGrad and biasGrad. Returns the path that ran.</summary>");
-            EmitStatic(w, ctx, "BackwardInference", spans, spanArgs, weights + ro + " runningMean, " + ro + " runningVar, " + ctx.T + " epsilon, " + gradOut,
+            EmitStatic(w, ctx, "BackwardInference", spans, spanArgs, weights + pro + " runningMean, " + pro + " runningVar, " + ctx.T + " epsilon, " + gradOut,
                 "weight, bias, runningMean, runningVar, epsilon, true, weightGrad, biasGrad", runtimeName: "BackwardResidual");
         }
     }
@@ -447,7 +451,7 @@ internal static partial class Emitter
         w.Line("public nint ApplyExtent => " + ctx.ApplyInnerExtent + ";");
         w.Line("public nint GradientExtent => " + ctx.SegmentExtent(plan.GradientSegments[plan.GradientSegments.Count - 1]) + ";");
         string constraint = " where TK : struct, " + Rt + ".INormKind where TOps : struct, " + Ops + " =>";
-        string ro = ctx.ReadOnlySpanT, span = ctx.SpanT;
+        string ro = ctx.ParamReadOnlySpan, span = ctx.ParamSpan; // the nest computes in T, also for a Half layer
         w.Line("public static " + KernelPath + " Backward<TK, TOps>(" + KernelPath + " path, " + NestType + " nest, " + ro + " input, " + ro + " outputGrad, " + span + " inputGrad, " +
                ro + " gamma, " + ro + " stat0, " + ro + " stat1, " + t + " epsilon, bool constant, " + span + " weightGrad, " + span + " biasGrad)" + constraint);
         w.Line("    " + Rt + "." + (plan.GradientPerStatistic ? "AffineBackward" : "Backward") + "<" + NestType + ", TK, " + t +

@@ -24,8 +24,8 @@ internal static partial class Emitter
 
         EmitPlanRemarks(w, ctx);
         Shared.Marks(w, spec.Name.Marks);
-        // A residual layer's Forward and Backward take the residual: it is no INormalizationLayer.
-        using (w.Block("partial class " + spec.Name.TypeName + (ctx.Residual ? "" : " : " + ctx.Interface + SynchronizedInterface(ctx))))
+        // A residual layer's Forward and Backward take the residual, a Half layer Half tensors: neither is an INormalizationLayer.
+        using (w.Block("partial class " + spec.Name.TypeName + (ctx.Residual || ctx.Half ? "" : " : " + ctx.Interface + SynchronizedInterface(ctx))))
         {
             EmitSurface(w, ctx);
             EmitForward(w, ctx);

@@ -42,7 +42,8 @@ internal static class LrnEmitter
     public static string Emit(LrnSpec spec, bool hooks = false)
     {
         var w = new SourceWriter();
-        string t = spec.Element;
+        bool half = spec.Element == "Half";
+        string t = half ? "global::System.Half" : spec.Element;
         string[] dimNames = spec.Layout.Select(l => char.ToLowerInvariant(l).ToString()).ToArray();
         var (span, roSpan, tensor, roTensor, dimParams, dims) = Shared.Signatures(t, dimNames);
         int ca = spec.ChannelAxis;
@@ -52,7 +53,7 @@ internal static class LrnEmitter
         w.Line("/// <remarks>");
         w.Line("/// Generated local response normalization (PyTorch's local_response_norm): layout " + spec.Layout + ", window " + Literals.Int(spec.Size) +
                " channels (" + Literals.Int(spec.Before) + " before, " + Literals.Int(spec.After) + " after), alpha " + Literals.Double(spec.Alpha) +
-               ", beta " + Literals.Double(spec.Beta) + ", k " + Literals.Double(spec.K) + ", " + t + " elements.");
+               ", beta " + Literals.Double(spec.Beta) + ", k " + Literals.Double(spec.K) + ", " + (half ? "Half elements (float arithmetic)" : t + " elements") + ".");
         w.Line("/// <para>y_c = x_c * D_c^-beta with D_c = k + alpha / size * (sum of x_j^2 over the window, zero padded). The tensor is [outer, C, inner] with outer = " +
                (ca == 0 ? "1" : string.Join("*", dimNames.Take(ca))) + " and inner = " + (ca == dimNames.Length - 1 ? "1" : string.Join("*", dimNames.Skip(ca + 1))) + ".</para>");
         w.Line("/// <para>Column kernel: one vector of positions slides across C; the window's sum of squares is a running sum in double" +
@@ -78,7 +79,8 @@ internal static class LrnEmitter
         using (Shared.OpenLayer(w, spec.Name,
             ("The window, its constants and the layout: the type argument of the shared kernels and runs (LrnKernels, LrnRuns).",
                 "private readonly struct Window : global::NormKernels.Runtime.ILrnLayer", window),
-            ("The kernels: the runtime's, on this layer's window.", "global::NormKernels.Runtime.LrnKernels<Window, " + t + ">"),
+            ("The kernels: the runtime's, on this layer's window" + (half ? " (Half tensors on the float kernels: widened, run, rounded once)." : "."),
+                half ? "global::NormKernels.Runtime.HalfLrnKernels<Window>" : "global::NormKernels.Runtime.LrnKernels<Window, " + t + ">"),
             "Creates the layer; it has no parameters."))
         {
             w.Line();
@@ -108,7 +110,7 @@ internal static class LrnEmitter
             w.Line("/// <summary>Backward on caller-owned buffers: <paramref name=\"inputGrad\"/> (which must not overlap the inputs) from <paramref name=\"input\"/> and <paramref name=\"outputGrad\"/>. Returns the path that ran.</summary>");
             w.Line("public static " + KernelPath + " BackwardKernel(" + roSpan + " input, " + roSpan + " outputGrad, " + span + " inputGrad, " + dimParams + ") =>");
             w.Line("    Kernels.Backward(input, outputGrad, inputGrad, " + dims + ");");
-            if (hooks)
+            if (hooks && !half)
             {
                 w.Line("/// <summary>As ForwardKernel, on a forced path with a given 128-bit ops type (tests run the ARM64 path's logic on x86 this way).</summary>");
                 w.Line("internal static " + KernelPath + " ForwardOnPath<TOps>(" + KernelPath + " path, " + roSpan + " input, " + span + " output, " + dimParams + ") where TOps : struct, " + Ops + " =>");

@@ -50,7 +50,7 @@ internal static class Shared
     public const string Hot = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]";
 
     /// <summary>The <c>System</c> types the generated code names without qualification when the layer is in a namespace (see <see cref="Open"/>).</summary>
-    public static readonly string[] SystemTypes = { "Span", "ReadOnlySpan" };
+    public static readonly string[] SystemTypes = { "Span", "ReadOnlySpan", "Half" };
 
     /// <summary>
     /// The generated source with the alias names of <see cref="Aliases"/> (and, in a namespace, the bare <see cref="SystemTypes"/>)
@@ -83,7 +83,8 @@ internal static class Shared
             if (inNamespace)
                 foreach (string type in systemTypes)
                 {
-                    string shortened = line.Replace("global::System." + type + "<", type + "<").Replace("global::System." + type + "{", type + "{");
+                    string shortened = type == "Half" ? TextEdits.ReplaceWhole(line, "global::System.Half", "Half")
+                        : line.Replace("global::System." + type + "<", type + "<").Replace("global::System." + type + "{", type + "{");
                     systemUsed |= shortened != line;
                     line = shortened;
                 }

@@ -29,6 +29,9 @@ internal sealed record NormSpec(
     /// <summary>The element type as C#: <c>float</c> or <c>double</c>.</summary>
     public bool IsDouble => Element == "double";
 
+    /// <summary>ElementType = typeof(Half): Half tensors, float parameters, statistics and arithmetic.</summary>
+    public bool IsHalf => Element == "Half";
+
     public bool IsPerChannel => Affine == AffineKind.PerChannel;
     public bool IsElementwise => Affine == AffineKind.Elementwise;
     public bool HasAffine => Affine != AffineKind.None;

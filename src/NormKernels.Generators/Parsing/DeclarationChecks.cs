@@ -244,14 +244,15 @@ internal sealed class AttributeArguments
     /// Reports <paramref name="descriptor"/> at <paramref name="argument"/> (or the attribute name when it is absent), once
     /// per id and argument: "N,C,H,W" is one mistake, reported at its first ','.
     /// </summary>
-    public void Report(DiagnosticDescriptor descriptor, string argument, string detail)
+    public void Report(DiagnosticDescriptor descriptor, string argument, params string[] details)
     {
         if (_reported.Add(argument + "\n" + descriptor.Id))
-            _found.Add(DiagnosticInfo.Create(descriptor, LocationOf(argument), detail));
+            _found.Add(DiagnosticInfo.Create(descriptor, LocationOf(argument), details));
     }
 
-    /// <summary><c>ElementType</c> as C#: "float" (also when absent) or "double"; any other type is NK0021, and reads as null.</summary>
-    public string? ElementType()
+    /// <summary><c>ElementType</c> as C#: "float" (also when absent), "double", or, where <paramref name="half"/> allows it,
+    /// "Half" (Half storage, float arithmetic); any other type is NK0021, and reads as null.</summary>
+    public string? ElementType(bool half = false)
     {
         if (!_values.TryGetValue("ElementType", out TypedConstant constant)) return "float";
         if (constant.Kind != TypedConstantKind.Type || constant.Value is not ITypeSymbol type)
@@ -264,7 +265,9 @@ internal sealed class AttributeArguments
             case SpecialType.System_Single: return "float";
             case SpecialType.System_Double: return "double";
         }
-        Report(DiagnosticDescriptors.ElementTypeUnsupported, "ElementType", type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat));
+        if (half && type.ToDisplayString() == "System.Half") return "Half";
+        Report(DiagnosticDescriptors.ElementTypeUnsupported, "ElementType", type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat),
+            half ? "typeof(float), typeof(double) or typeof(Half)" : "typeof(float) or typeof(double)");
         return null;
     }
 

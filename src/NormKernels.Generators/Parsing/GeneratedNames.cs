@@ -53,7 +53,7 @@ internal static class GeneratedNames
     /// brings (Emitting.Shared.Aliases, SystemTypes). Where a type or member in scope has one of these names, that layer's
     /// file keeps the <c>global::</c> name instead (never an error).</summary>
     public static readonly string[] AliasNames =
-        { "Unsafe", "CompilerServices", "MemoryMarshal", "Intrinsics", "Tensors", "KernelPath", "Rt", "NK", "Span", "ReadOnlySpan" };
+        { "Unsafe", "CompilerServices", "MemoryMarshal", "Intrinsics", "Tensors", "KernelPath", "Rt", "NK", "Span", "ReadOnlySpan", "Half" };
 
     /// <summary>Whether <paramref name="name"/> (as declared, without '@') is a generated member's name.</summary>
     public static bool IsReserved(string name) =>

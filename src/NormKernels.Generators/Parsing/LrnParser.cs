@@ -22,7 +22,7 @@ internal static class LrnParser
 
     private static SpecReading<LrnSpec> Read(LayerName name, AttributeArguments arguments)
     {
-        string? element = arguments.ElementType();
+        string? element = arguments.ElementType(half: true);
         string? layout = arguments.Get<string?>("Layout", "NCHW");
         int size = arguments.Get("Size", 5);
         double alpha = arguments.Get("Alpha", 1e-4), beta = arguments.Get("Beta", 0.75), k = arguments.Get("K", 1.0);

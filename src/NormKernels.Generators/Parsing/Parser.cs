@@ -22,7 +22,7 @@ internal static class Parser
 
     private static SpecReading<NormSpec> Read(LayerName name, AttributeArguments arguments)
     {
-        string? element = arguments.ElementType();
+        string? element = arguments.ElementType(half: true);
         string? layout = arguments.Get<string?>("Layout", "NCHW"), axes = arguments.Get<string?>("Axes", "");
         int groups = arguments.Get("Groups", 0), kind = arguments.Get("Kind", 0), affine = arguments.Get("Affine", 0);
         double epsilon = arguments.Get("Epsilon", 1e-5), momentum = arguments.Get("Momentum", 0.1);

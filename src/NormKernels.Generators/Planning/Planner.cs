@@ -99,7 +99,8 @@ internal static class Planner
         // An epilogue belongs to the layer's forward and backward: the shard, synchronized and AdaIN forms stay the plain norm's.
         // AdaIN's style has its own extents along the reduced axes: a layer whose extents are fixed (Sizes) has no AdaIN.
         var epilogue = EpilogueModel.For(spec.Activation, spec.Residual);
-        bool plain = epilogue.IsNone;
+        // A Half layer (Half tensors on the float kernels through the runtime's Half wrappers) has the forward and backward only.
+        bool plain = epilogue.IsNone && !spec.IsHalf;
         return new KernelPlan(new EquatableArray<PlanAxis>(axes), blockAxes, statSegments, strategy, promoted,
             form, applySegments, gradientSegments, gradientPerStatistic, batchReduced, runningSize,
             kind, Shards: kind.Centered && plain, Synchronized: batchReduced && kind.Centered && !gradientPerStatistic && plain, Adaptive: adaptive && plain && spec.Sizes.Length == 0,
