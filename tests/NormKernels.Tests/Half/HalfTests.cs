@@ -85,6 +85,8 @@ public sealed class HalfTests
             data.Add("HalfInNchw", d);
             data.Add("HalfBnReluNchw", d);
         }
+        data.Add("HalfBnNhwc", [3, 20, 23, 13]); // rows of 315 x C = 13 (coefficients expanded), the last one shorter
+        data.Add("HalfBnNchw", [70, 3, 4, 5]);   // rows of 68 samples, the last one 2
         foreach (int[] d in new[] { new[] { 3, 5, 7, 8 }, new[] { 2, 3, 5, 36 }, new[] { 2, 4, 4, 64 } })
         {
             data.Add("HalfBnNhwc", d);
@@ -180,6 +182,51 @@ public sealed class HalfTests
                     $"{path}: {floats[i]:R} (0x{BitConverter.SingleToInt32Bits(floats[i]):X8}) rounded to 0x{BitConverter.HalfToUInt16Bits(rounded[i]):X4}, " +
                     $"expected 0x{BitConverter.HalfToUInt16Bits(expected):X4}");
                 if (Half.IsNaN(expected)) Assert.Equal(Half.IsNegative(expected), Half.IsNegative(rounded[i]));
+            }
+        }
+    }
+
+    [Fact]
+    public void InterleavedLanesRoundTripEveryHalfAndRoundEveryFloatOnEveryPath()
+    {
+        var halves = new ushort[65536];
+        for (int i = 0; i < halves.Length; i++) halves[i] = (ushort)i;
+        var random = new Random(15);
+        var floats = new float[1 << 16];
+        for (int i = 0; i < floats.Length; i++)
+            floats[i] = i % 2 == 0 ? BitConverter.Int32BitsToSingle(random.Next() ^ (random.Next(2) << 31))
+                : BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits((float)BitConverter.UInt16BitsToHalf((ushort)random.Next(65536))) + random.Next(-4096, 4097));
+        if (Isa.Has512) LanesRoundTrip<Half512, System.Runtime.Intrinsics.Vector512<float>>(halves, floats);
+        if (Isa.Has256) LanesRoundTrip<Half256, System.Runtime.Intrinsics.Vector256<float>>(halves, floats);
+        if (Isa.Has128) LanesRoundTrip<Half128, System.Runtime.Intrinsics.Vector128<float>>(halves, floats);
+    }
+
+    private static void LanesRoundTrip<TH, TV>(ushort[] halves, float[] floats) where TH : struct, IHalfLanes<TV> where TV : struct
+    {
+        int step = 2 * TH.Count;
+        var copy = new ushort[halves.Length];
+        for (int i = 0; i < halves.Length; i += step)
+        {
+            TH.Load(ref halves[0], i, out TV even, out TV odd);
+            TH.Store(ref copy[0], i, even, odd);
+        }
+        for (int i = 0; i < halves.Length; i++)
+        {
+            Half h = BitConverter.UInt16BitsToHalf(halves[i]), c = BitConverter.UInt16BitsToHalf(copy[i]);
+            Assert.True(halves[i] == copy[i] || Half.IsNaN(h) && Half.IsNaN(c) && Half.IsNegative(h) == Half.IsNegative(c), $"{TH.Path}: 0x{halves[i]:X4} came back 0x{copy[i]:X4}");
+        }
+        // Floats in, in the lanes' order: element 2t of a step is lane t of the even vector, 2t + 1 lane t of the odd one.
+        var lanes = new float[step];
+        var packed = new ushort[step];
+        for (int j = 0; j + step <= floats.Length; j += step)
+        {
+            for (int t = 0; t < step / 2; t++) { lanes[t] = floats[j + 2 * t]; lanes[step / 2 + t] = floats[j + 2 * t + 1]; }
+            TH.Store(ref packed[0], 0, TH.LoadFloat(ref lanes[0], 0), TH.LoadFloat(ref lanes[0], TH.Count));
+            for (int e = 0; e < step; e++)
+            {
+                Half expected = (Half)floats[j + e], got = BitConverter.UInt16BitsToHalf(packed[e]);
+                Assert.True(expected.Equals(got) && Half.IsNegative(expected) == Half.IsNegative(got) || Half.IsNaN(expected) && Half.IsNaN(got),
+                    $"{TH.Path}: {floats[j + e]:R} (0x{BitConverter.SingleToInt32Bits(floats[j + e]):X8}) stored 0x{packed[e]:X4}, expected 0x{BitConverter.HalfToUInt16Bits(expected):X4}");
             }
         }
     }
