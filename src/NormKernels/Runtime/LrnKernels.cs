@@ -154,20 +154,30 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static KernelPath ForwardCore<TOps>(KernelPath path, ReadOnlySpan<T> input, Span<T> output, int outer, int channels, int inner) where TOps : struct, IVector128Ops
     {
+        int size = TWindow.Before + 1 + TWindow.After;
         if (inner > 1)
         {
             int pieces = PiecesFor(outer, inner);
             int units = outer * pieces;
-            ParallelUnits.For(units, Parallelism.Workers(input.Length, units), new ForwardUnit<TOps>(path, channels, inner, pieces, 0, null),
-                input, output, default, default, default, default);
+            int columnWorkers = Parallelism.Workers(input.Length, units);
+            WorkerScratch<T> rings = WorkerScratch<T>.Rent(columnWorkers, 0, RingLength(path, size, inner));
+            try
+            {
+                ParallelUnits.For(units, columnWorkers, new ForwardUnit<TOps>(path, channels, inner, pieces, -1, rings.Elements),
+                    input, output, default, default, default, default);
+            }
+            finally
+            {
+                rings.Return();
+            }
             return path;
         }
         int tile = Math.Min(TileFor(channels), outer);
         int ranges = RangesFor(outer, tile);
         int workers = Parallelism.Workers(input.Length, ranges);
-        // Rows: at least one vector of channels, the window summed directly from a zero-padded row of squares (Before + channels + After doubles).
-        bool rows = TWindow.Before + 1 + TWindow.After <= RowsMaxSize && channels >= RowWidth(path);
-        int scratchLength = rows ? (typeof(T) == typeof(double) ? 1 : 2) * (channels + TWindow.Before + TWindow.After) : 2 * channels * tile;
+        // Rows: at least one vector of channels, the window summed directly from zero-padded rows of squares (two of Before + channels + After elements).
+        bool rows = size <= RowsMaxSize && channels >= RowWidth(path);
+        int scratchLength = rows ? 2 * (channels + TWindow.Before + TWindow.After) : 2 * channels * tile + RingLength(path, size, tile);
         WorkerScratch<T> workerScratch = WorkerScratch<T>.Rent(workers, 0, scratchLength);
         T[][] scratch = workerScratch.Elements;
         try
@@ -191,13 +201,15 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         {
             ref T x = ref ParallelUnits.At<T>(spans.S0);
             ref T y = ref ParallelUnits.At<T>(spans.S1);
-            if (scratch is null)
+            T[] mine = scratch![worker];
+            if (tile < 0)
             {
                 // Piece p of plane o: positions [from, to) of channel c at (o * channels + c) * inner + from.
                 int inner = extent, o = unit / parts, p = unit % parts;
                 int from = (int)((long)inner * p / parts), to = (int)((long)inner * (p + 1) / parts);
                 nint at = (nint)o * channels * inner + from;
-                ForwardColumns<TOps>(path, ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), channels, inner, to - from);
+                ForwardColumns<TOps>(path, ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), channels, inner, to - from,
+                    ref MemoryMarshal.GetArrayDataReference(mine), mine.Length);
                 return;
             }
             // C innermost: positions [begin, end).
@@ -205,7 +217,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
             if (tile == 0)
             {
                 ForwardRows<TOps>(path, ref Unsafe.Add(ref x, (nint)begin * channels), ref Unsafe.Add(ref y, (nint)begin * channels), channels, end - begin,
-                    ref Unsafe.As<T, double>(ref MemoryMarshal.GetArrayDataReference(scratch[worker])));
+                    ref MemoryMarshal.GetArrayDataReference(scratch[worker]));
                 return;
             }
             // Tiles transposed to [C, tile], run through the columns, transposed back. The last tile overlaps its neighbour.
@@ -215,7 +227,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
             {
                 if (first > end - tile) first = end - tile;
                 LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
-                ForwardColumns<TOps>(path, ref tileX, ref tileY, channels, tile, tile);
+                ForwardColumns<TOps>(path, ref tileX, ref tileY, channels, tile, tile, ref Unsafe.Add(ref tileY, channels * tile), mine.Length - 2 * channels * tile);
                 LrnTiles.Scatter(ref tileY, ref y, channels, first, tile);
                 if (first == end - tile) break;
             }
@@ -282,7 +294,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
 
     // The path switch, once per unit: every type argument a struct, so each path gets its own copy of the runs.
 
-    private static void ForwardRows<TOps>(KernelPath path, ref T x, ref T y, int channels, int count, ref double squares) where TOps : struct, IVector128Ops
+    private static void ForwardRows<TOps>(KernelPath path, ref T x, ref T y, int channels, int count, ref T squares) where TOps : struct, IVector128Ops
     {
         switch (path)
         {
@@ -293,14 +305,24 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         }
     }
 
-    private static void ForwardColumns<TOps>(KernelPath path, ref T x, ref T y, int channels, int stride, int length) where TOps : struct, IVector128Ops
+    /// <summary>The ring of squares the columns kernel of <paramref name="path"/> takes for runs of <paramref name="length"/> positions.</summary>
+    private static int RingLength(KernelPath path, int size, int length) => path switch
+    {
+        KernelPath.Vector512 => LrnRuns<V512<T>, Vector512<T>, T>.RingLength(size, length),
+        KernelPath.Vector256 => LrnRuns<V256<T>, Vector256<T>, T>.RingLength(size, length),
+        KernelPath.Vector128 => LrnRuns<V128<T, X86Vector128Ops>, Vector128<T>, T>.RingLength(size, length),
+        _ => LrnRuns<Scalar<T>, T, T>.RingLength(size, length),
+    };
+
+    private static void ForwardColumns<TOps>(KernelPath path, ref T x, ref T y, int channels, int stride, int length, ref T ring, int ringLength)
+        where TOps : struct, IVector128Ops
     {
         switch (path)
         {
-            case KernelPath.Vector512: LrnRuns<V512<T>, Vector512<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length); break;
-            case KernelPath.Vector256: LrnRuns<V256<T>, Vector256<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length); break;
-            case KernelPath.Vector128: LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length); break;
-            default: LrnRuns<Scalar<T>, T, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length); break;
+            case KernelPath.Vector512: LrnRuns<V512<T>, Vector512<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength); break;
+            case KernelPath.Vector256: LrnRuns<V256<T>, Vector256<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength); break;
+            case KernelPath.Vector128: LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength); break;
+            default: LrnRuns<Scalar<T>, T, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength); break;
         }
     }
 

@@ -17,6 +17,11 @@ public partial interface ISimd<TV, T>
     /// <summary>The square root of every lane.</summary>
     static abstract TV Sqrt(TV v);
 
+    /// <summary><c>1 / sqrt(v)</c> for v &gt; 0: float lanes on the 512- and 256-bit paths from the hardware estimate and
+    /// Newton steps (relative error a few float ulps, no divider), <c>1 / sqrt(v)</c> elsewhere. At v = 0 and +infinity
+    /// the estimate's infinity and zero.</summary>
+    static abstract TV InverseSqrt(TV v);
+
     /// <summary><c>v^exponent</c>: <c>exp(log(v) * exponent)</c> with the vector Exp and Log on vector paths, Math(F).Pow on the scalar path.</summary>
     static abstract TV Power(TV v, T exponent);
 
@@ -78,6 +83,17 @@ public readonly partial struct V512<T>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Sqrt(Vector512<T> v) => Vector512.Sqrt(v);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> InverseSqrt(Vector512<T> v)
+    {
+        if (typeof(T) != typeof(float) || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return Vector512<T>.One / Vector512.Sqrt(v);
+        Vector512<float> d = v.AsSingle(), r = System.Runtime.Intrinsics.X86.Avx512F.ReciprocalSqrt14(d);
+        // r' = r/2 (3 - d r r): the 14-bit estimate to float precision; 0 and infinity keep the estimate (the step gives NaN).
+        Vector512<float> n = (Vector512.Create(0.5f) * r) * Vector512.FusedMultiplyAdd(-(d * r), r, Vector512.Create(3f));
+        return Vector512.ConditionalSelect(Vector512.Equals(n, n), n, r).As<float, T>();
+    }
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -194,6 +210,18 @@ public readonly partial struct V256<T>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> InverseSqrt(Vector256<T> v)
+    {
+        if (typeof(T) != typeof(float) || !System.Runtime.Intrinsics.X86.Avx.IsSupported) return Vector256<T>.One / Vector256.Sqrt(v);
+        Vector256<float> d = v.AsSingle(), r = System.Runtime.Intrinsics.X86.Avx.ReciprocalSqrt(d);
+        // Two Newton steps: the 12-bit estimate to float precision; 0 and infinity keep the estimate.
+        Vector256<float> n = (Vector256.Create(0.5f) * r) * Vector256.FusedMultiplyAdd(-(d * r), r, Vector256.Create(3f));
+        n = (Vector256.Create(0.5f) * n) * Vector256.FusedMultiplyAdd(-(d * n), n, Vector256.Create(3f));
+        return Vector256.ConditionalSelect(Vector256.Equals(n, n), n, r).As<float, T>();
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Power(Vector256<T> v, T exponent)
     {
         if (typeof(T) == typeof(float))
@@ -304,6 +332,10 @@ public readonly partial struct V128<T, TOps>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Sqrt(Vector128<T> v) => Vector128.Sqrt(v);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> InverseSqrt(Vector128<T> v) => Vector128<T>.One / Vector128.Sqrt(v);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -419,6 +451,11 @@ public readonly partial struct Scalar<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sqrt(T v) =>
         typeof(T) == typeof(float) ? F(System.MathF.Sqrt(S(v))) : D(System.Math.Sqrt(Dbl(v)));
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T InverseSqrt(T v) =>
+        typeof(T) == typeof(float) ? F(1f / System.MathF.Sqrt(S(v))) : D(1d / System.Math.Sqrt(Dbl(v)));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
