@@ -500,6 +500,37 @@ public sealed class HalfTests
     }
 
     [Fact]
+    public void HalfCallsAllocateNothingOnceWarm()
+    {
+        using var scope = DegreeScope.Set(1);
+        int[] d = [2, 8, 12, 12];
+        Half[] x = RandomHalves(new Random(4), TestData.Product(d), 0, 1), dy = RandomHalves(new Random(5), x.Length, 0, 1);
+        var y = new Half[x.Length];
+        var dx = new Half[x.Length];
+        var layer = new HalfBnNchw(8);
+        var lrn = new HalfLrnNchw();
+        var calls = new (string What, Action Call)[]
+        {
+            ("training Forward", () => { layer.Training = true; layer.Forward(x, y, d[0], d[1], d[2], d[3]); }),
+            ("Backward", () => layer.Backward(x, dy, dx, d[0], d[1], d[2], d[3])),
+            ("inference Forward (Half-native)", () => { layer.Training = false; layer.Forward(x, y, d[0], d[1], d[2], d[3]); }),
+            ("LRN Forward", () => lrn.Forward(x, y, d[0], d[1], d[2], d[3])),
+        };
+        foreach (var (what, call) in calls)
+        {
+            for (int i = 0; i < 3; i++) call();
+            long fewest = long.MaxValue;
+            for (int round = 0; round < 3; round++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 20; i++) call();
+                fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+            Assert.True(fewest == 0, $"{what}: {fewest} bytes over 20 calls");
+        }
+    }
+
+    [Fact]
     public void ModuleStateIsFloatWithPyTorchKeys()
     {
         var layer = new HalfBnNhwc(3);
