@@ -72,13 +72,16 @@ public static class HalfBench
         var fbt = new FloatBnNchw(c);
         list.Add(new Case("bn-infer-nchw-S1", "BatchNorm inference (Half-native)", x.Length, () => hbn.Forward(hx, hy, n, c, h, w), () => fbn.Forward(x, y, n, c, h, w)));
         list.Add(new Case("bn-infer-nhwc-S1", "BatchNorm inference (Half-native)", x.Length, () => hbnc.Forward(hx, hy, n, h, w, c), () => fbnc.Forward(x, y, n, h, w, c)));
-        list.Add(new Case("bn-train-nchw-S1", "BatchNorm training (float kernels)", x.Length, () => hbt.Forward(hx, hy, n, c, h, w), () => fbt.Forward(x, y, n, c, h, w)));
+        list.Add(new Case("bn-train-nchw-S1", "BatchNorm training (float copies)", x.Length, () => hbt.Forward(hx, hy, n, c, h, w), () => fbt.Forward(x, y, n, c, h, w)));
         var s4 = Shapes.S4;
         float[] a = Shapes.RandomInput(s4, 3), b = new float[a.Length];
         Half[] ha = a.Select(v => (Half)v).ToArray(), hb = new Half[a.Length];
         var hln = new HalfLn(s4.C);
         var fln = new FloatLn(s4.C);
-        list.Add(new Case("ln-train-S4", "LayerNorm training (float kernels)", a.Length, () => hln.Forward(ha, hb, s4.N, s4.C), () => fln.Forward(a, b, s4.N, s4.C)));
+        list.Add(new Case("ln-train-S4", "LayerNorm training (float copies)", a.Length, () => hln.Forward(ha, hb, s4.N, s4.C), () => fln.Forward(a, b, s4.N, s4.C)));
+        var hlni = new HalfLn(s4.C) { Training = false };
+        var flni = new FloatLn(s4.C) { Training = false };
+        list.Add(new Case("ln-infer-S4", "LayerNorm inference (tiles of samples)", a.Length, () => hlni.Forward(ha, hb, s4.N, s4.C), () => flni.Forward(a, b, s4.N, s4.C)));
         return list;
     }
 

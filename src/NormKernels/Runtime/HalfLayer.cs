@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.ComponentModel;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace NormKernels.Runtime;
 
@@ -114,6 +115,7 @@ public sealed class HalfLayer<TNest, TK>
     public void Forward(ReadOnlySpan<Half> input, Span<Half> output, ReadOnlySpan<int> dims)
     {
         if (_layer.ForwardHalfInference(input, output, dims) != KernelPath.None) return;
+        if (ForwardTiled(input, output, dims)) return;
         var scratch = new HalfScratch();
         try
         {
@@ -125,6 +127,61 @@ public sealed class HalfLayer<TNest, TK>
         finally
         {
             scratch.Return();
+        }
+    }
+
+    /// <summary>Elements of one tile of samples (and of each worker's float buffer): 128 KB of Half, 256 KB of float, in L2.</summary>
+    private const int TileElements = 1 << 16;
+
+    /// <summary>
+    /// Inference of a per-sample norm (N kept, outermost, not fixed by Sizes): samples are independent, so the call runs as
+    /// tiles of whole samples, each widened into a worker's float buffer, normalized there by the float layer and rounded
+    /// back while it is in cache (the whole-tensor copies went through memory three times). The checks run first and the
+    /// instance is held for inference across the tiles, so nothing is written when the call is refused. False when the
+    /// layer or the call does not qualify (nothing done).
+    /// </summary>
+    private bool ForwardTiled(ReadOnlySpan<Half> input, Span<Half> output, ReadOnlySpan<int> dims)
+    {
+        var shape = Shape;
+        if (_layer.Training || shape.BatchReduced || TK.AddsResidual || shape.Layout[0] != 'N' || shape.IsReduced(0) || shape.Fixed[0] != 0) return false;
+        _layer.CheckForwardLengths(input.Length, output.Length, dims);
+        Checks.NoPartialOverlap(input, output, "output");
+        int rows = dims[0], sample = input.Length / rows;
+        if (sample > TileElements / 2) return false; // one sample per tile: nothing to gain over the whole-tensor copies
+        int tileRows = TileElements / sample, tiles = (rows + tileRows - 1) / tileRows;
+        int workers = Parallelism.Workers(input.Length, tiles);
+        WorkerScratch<float> buffers = WorkerScratch<float>.Rent(workers, 0, Math.Min(rows, tileRows) * sample);
+        int[] shapeDims = ArrayPool<int>.Shared.Rent(dims.Length);
+        dims.CopyTo(shapeDims);
+        _layer.EnterInference();
+        try
+        {
+            var body = new Tiles(_layer, buffers.Elements, shapeDims, dims.Length, rows, tileRows, sample);
+            ParallelUnits.For(tiles, workers, body, MemoryMarshal.AsBytes(input), MemoryMarshal.AsBytes(output), default, default, default, default);
+        }
+        finally
+        {
+            _layer.ExitInference();
+            ArrayPool<int>.Shared.Return(shapeDims);
+            buffers.Return();
+        }
+        return true;
+    }
+
+    private readonly struct Tiles(NormLayer<TNest, TK, float> layer, float[][] buffers, int[] dims, int rank, int rows, int tileRows, int sample) : IParallelBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            int first = unit * tileRows, count = Math.Min(tileRows, rows - first), length = count * sample;
+            Span<int> tileDims = stackalloc int[rank];
+            dims.AsSpan(0, rank).CopyTo(tileDims);
+            tileDims[0] = count;
+            Span<float> values = buffers[worker].AsSpan(0, length);
+            KernelPath path = HalfConvert.PathFor(length);
+            HalfConvert.ToSingle(ref Unsafe.Add(ref ParallelUnits.At<Half>(spans.S0), (nint)first * sample), ref MemoryMarshal.GetReference(values), length, path);
+            layer.Forward(values, values, tileDims);
+            HalfConvert.ToHalf(ref MemoryMarshal.GetReference(values), ref Unsafe.Add(ref ParallelUnits.At<Half>(spans.S1), (nint)first * sample), length, path);
         }
     }
 

@@ -34,4 +34,18 @@ public sealed partial class NormLayer<TNest, TK, T>
     }
 
     private static ReadOnlySpan<float> Floats(T[] array) => Unsafe.As<T[], float[]>(ref array);
+
+    /// <summary>The checks of an inference Forward whose tensors are not of the element type: dims, lengths, the layer's size.</summary>
+    internal void CheckForwardLengths(int inputLength, int outputLength, ReadOnlySpan<int> dims)
+    {
+        var shape = Shape;
+        shape.Shape(dims, inputLength, outputLength);
+        shape.LayerSize(dims, _size);
+    }
+
+    /// <summary>Holds the instance for inference calls (as an inference Forward does) across a call made of several
+    /// inference Forward calls: a training call that starts meanwhile is refused, not the pieces of this one.</summary>
+    internal void EnterInference() => CallGuard.EnterShared(ref _guard, Shape.Calls[1]);
+
+    internal void ExitInference() => CallGuard.ExitShared(ref _guard);
 }

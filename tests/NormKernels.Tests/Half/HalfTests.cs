@@ -339,6 +339,34 @@ public sealed class HalfTests
         Assert.Equal(one.Wg, two.Wg);
     }
 
+    [Fact]
+    public void PerSampleInferenceInTilesEqualsTheWholeTensorBitwise()
+    {
+        int[] d = [45, 3, 768]; // 2,304 elements a sample: tiles of 28 samples, the last one 17
+        var random = new Random(12);
+        Half[] x = RandomHalves(random, TestData.Product(d), 1, 2);
+        var layer = new HalfLnNtc(768);
+        Randomize(layer, random);
+        var whole = new Half[x.Length];
+        layer.Forward(x, whole, d[0], d[1], d[2]);                 // training: one float call over the whole tensor
+        var spec = new FusedSpec("HalfLnNtc", "NTC", "C", 0, false, "None", "None", d);
+        CloseHalf(FusedReference.Forward(spec, Widen(x), null, Widen(layer.Weight), Widen(layer.Bias), layer.Epsilon).Y, whole, 1e-4, "training");
+        layer.Training = false;
+        foreach (int degree in new[] { 1, 2 })
+        {
+            using var scope = DegreeScope.Set(degree);
+            var tiled = new Half[x.Length];
+            layer.Forward(x, tiled, d[0], d[1], d[2]);
+            Assert.Equal(whole, tiled);
+            Half[] inPlace = (Half[])x.Clone();
+            layer.Forward(inPlace, inPlace, d[0], d[1], d[2]);
+            Assert.Equal(whole, inPlace);
+        }
+        var shortOutput = new Half[x.Length - 1];
+        Assert.Equal("output", Assert.ThrowsAny<ArgumentException>(() => layer.Forward(x, shortOutput, d[0], d[1], d[2])).ParamName);
+        Assert.All(shortOutput, v => Assert.Equal((Half)0, v));
+    }
+
     // ------------------------------------------------------------------ static kernels
 
     [Fact]
