@@ -23,7 +23,7 @@ public sealed class AllocationTests : IDisposable
     /// <summary>The bytes this thread allocates over <see cref="Calls"/> calls of <paramref name="call"/>, after a warm-up
     /// (JIT, static state, the pool's first arrays): the fewest over three rounds, so that a pool trimmed by a gen-2 GC of
     /// another test's garbage cannot fail the test, while an allocation in every call shows in every round.</summary>
-    private static long AllocatedBytes(Action call, int rounds = 3)
+    internal static long AllocatedBytes(Action call, int rounds = 3)
     {
         for (int i = 0; i < 3; i++) call();
         long fewest = long.MaxValue;

@@ -162,14 +162,16 @@ public static class FusedBench
         }
     }
 
-    private static double Time(Action a)
+    /// <summary>Milliseconds one call of <paramref name="a"/> takes.</summary>
+    internal static double Time(Action a)
     {
         long t0 = Stopwatch.GetTimestamp();
         a();
         return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
     }
 
-    private static double Median(List<double> v)
+    /// <summary>The median of <paramref name="v"/>.</summary>
+    internal static double Median(List<double> v)
     {
         var s = v.OrderBy(d => d).ToList();
         return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;

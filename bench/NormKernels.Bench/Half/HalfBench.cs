@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Runtime.Intrinsics;
@@ -41,9 +40,9 @@ public static class HalfBench
         {
             foreach (var c in cases)
             {
-                times[c.Id].Half.Add(Time(c.Half));
-                times[c.Id].Float.Add(Time(c.Float));
-                times[c.Id].Limit.Add(Time(limits[c.Id]));
+                times[c.Id].Half.Add(Fused.FusedBench.Time(c.Half));
+                times[c.Id].Float.Add(Fused.FusedBench.Time(c.Float));
+                times[c.Id].Limit.Add(Fused.FusedBench.Time(limits[c.Id]));
             }
         }
         output.WriteLine();
@@ -51,7 +50,7 @@ public static class HalfBench
         output.WriteLine("|---|---|---:|---:|---:|---:|---:|");
         foreach (var c in cases)
         {
-            double h = Median(times[c.Id].Half), f = Median(times[c.Id].Float), l = Median(times[c.Id].Limit);
+            double h = Fused.FusedBench.Median(times[c.Id].Half), f = Fused.FusedBench.Median(times[c.Id].Float), l = Fused.FusedBench.Median(times[c.Id].Limit);
             output.WriteLine($"| {c.Id} | {c.What} | {h:F3} | {f:F3} | {h / f:F2} | {l:F3} | {h / l:F2} |");
         }
         return 0;
@@ -119,16 +118,4 @@ public static class HalfBench
         }
     }
 
-    private static double Time(Action a)
-    {
-        long t0 = Stopwatch.GetTimestamp();
-        a();
-        return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-    }
-
-    private static double Median(List<double> v)
-    {
-        var s = v.OrderBy(d => d).ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
-    }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.ComponentModel;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace NormKernels.Runtime;
 
@@ -23,13 +24,21 @@ public abstract class HalfKernels<TNest, TK>
     public static int StatisticCount(ReadOnlySpan<int> dims) => Shape.StatisticCount(dims);
 
     public static KernelPath ForwardTraining(ReadOnlySpan<Half> input, Span<Half> output, ReadOnlySpan<int> dims, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
-        Span<float> stat0, Span<float> stat1, float epsilon)
+        Span<float> stat0, Span<float> stat1, float epsilon) =>
+        ForwardCopies(true, input, output, dims, weight, bias, stat0, stat1, epsilon);
+
+    /// <summary>A forward on float copies: the float kernel (training, or inference with <paramref name="stat0"/> and
+    /// <paramref name="stat1"/> read as the mean and variance) on the widened input, the output rounded after it returned.</summary>
+    private static KernelPath ForwardCopies(bool training, ReadOnlySpan<Half> input, Span<Half> output, ReadOnlySpan<int> dims, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> stat0, Span<float> stat1, float epsilon)
     {
         var scratch = new HalfScratch();
         try
         {
             Span<float> x = scratch.In(input), y = output.Length == input.Length ? x : scratch.Out(output.Length);
-            KernelPath path = Kernels<TNest, TK, float>.ForwardTraining(x, y, dims, weight, bias, stat0, stat1, epsilon);
+            KernelPath path = training
+                ? Kernels<TNest, TK, float>.ForwardTraining(x, y, dims, weight, bias, stat0, stat1, epsilon)
+                : Kernels<TNest, TK, float>.ForwardInference(x, y, dims, weight, bias, stat0, stat1, epsilon);
             HalfScratch.Round(y, output);
             return path;
         }
@@ -56,19 +65,11 @@ public abstract class HalfKernels<TNest, TK>
             HalfAffine.Split(shape, dims, out long outer, out int kept, out long inner);
             return HalfAffine.Run(input, output, outer, kept, inner, mean, variance, weight, bias, epsilon, shape.Centered);
         }
-        var scratch = new HalfScratch();
-        try
-        {
-            Span<float> x = scratch.In(input), y = output.Length == input.Length ? x : scratch.Out(output.Length);
-            KernelPath path = Kernels<TNest, TK, float>.ForwardInference(x, y, dims, weight, bias, mean, variance, epsilon);
-            HalfScratch.Round(y, output);
-            return path;
-        }
-        finally
-        {
-            scratch.Return();
-        }
+        return ForwardCopies(false, input, output, dims, weight, bias, ReadOnly(mean), ReadOnly(variance), epsilon);
     }
+
+    /// <summary>Statistics that are only read, as the span the shared forms take.</summary>
+    private static Span<float> ReadOnly(ReadOnlySpan<float> values) => MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(values), values.Length);
 
     public static KernelPath Backward(ReadOnlySpan<Half> input, ReadOnlySpan<Half> outputGrad, Span<Half> inputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad)
@@ -107,33 +108,24 @@ public abstract class HalfKernels<TNest, TK>
     // ------------------------------------------------------------------ residual layers
 
     public static KernelPath ForwardResidualTraining(ReadOnlySpan<Half> input, ReadOnlySpan<Half> residual, Span<Half> output, Span<Half> sum, ReadOnlySpan<int> dims,
-        ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> stat0, Span<float> stat1, float epsilon)
-    {
-        var scratch = new HalfScratch();
-        try
-        {
-            Span<float> x = scratch.In(input), r = scratch.In(residual), y = scratch.Out(output.Length), s = scratch.Out(sum.Length);
-            if (!TK.AddsResidual) RoundSum(x, r, input.Length == residual.Length);
-            KernelPath path = Kernels<TNest, TK, float>.ForwardResidualTraining(x, r, y, s, dims, weight, bias, stat0, stat1, epsilon);
-            HalfScratch.Round(y, output);
-            HalfScratch.Round(s, sum);
-            return path;
-        }
-        finally
-        {
-            scratch.Return();
-        }
-    }
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> stat0, Span<float> stat1, float epsilon) =>
+        ForwardResidual(true, input, residual, output, sum, dims, weight, bias, stat0, stat1, epsilon);
 
     public static KernelPath ForwardResidualInference(ReadOnlySpan<Half> input, ReadOnlySpan<Half> residual, Span<Half> output, Span<Half> sum, ReadOnlySpan<int> dims,
-        ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon)
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon) =>
+        ForwardResidual(false, input, residual, output, sum, dims, weight, bias, ReadOnly(mean), ReadOnly(variance), epsilon);
+
+    private static KernelPath ForwardResidual(bool training, ReadOnlySpan<Half> input, ReadOnlySpan<Half> residual, Span<Half> output, Span<Half> sum,
+        ReadOnlySpan<int> dims, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> stat0, Span<float> stat1, float epsilon)
     {
         var scratch = new HalfScratch();
         try
         {
             Span<float> x = scratch.In(input), r = scratch.In(residual), y = scratch.Out(output.Length), s = scratch.Out(sum.Length);
             if (!TK.AddsResidual) RoundSum(x, r, input.Length == residual.Length);
-            KernelPath path = Kernels<TNest, TK, float>.ForwardResidualInference(x, r, y, s, dims, weight, bias, mean, variance, epsilon);
+            KernelPath path = training
+                ? Kernels<TNest, TK, float>.ForwardResidualTraining(x, r, y, s, dims, weight, bias, stat0, stat1, epsilon)
+                : Kernels<TNest, TK, float>.ForwardResidualInference(x, r, y, s, dims, weight, bias, stat0, stat1, epsilon);
             HalfScratch.Round(y, output);
             HalfScratch.Round(s, sum);
             return path;
@@ -182,19 +174,8 @@ public abstract class HalfKernels<TNest, TK>
 
     public static Span<Half> Dense(in TensorSpan<Half> tensor, string name, scoped Span<int> dims) => TensorArgs.Dense(in tensor, Shape.Layout, name, dims);
 
-    public static ReadOnlySpan<Half> DenseLike(in ReadOnlyTensorSpan<Half> tensor, string name, scoped ReadOnlySpan<int> dims)
-    {
-        Span<int> other = stackalloc int[dims.Length];
-        ReadOnlySpan<Half> span = TensorArgs.Dense(in tensor, Shape.Layout, name, other);
-        TensorArgs.SameShape(dims, other, name, Shape.Layout);
-        return span;
-    }
+    public static ReadOnlySpan<Half> DenseLike(in ReadOnlyTensorSpan<Half> tensor, string name, scoped ReadOnlySpan<int> dims) =>
+        TensorArgs.DenseLike(in tensor, Shape.Layout, name, dims);
 
-    public static Span<Half> DenseLike(in TensorSpan<Half> tensor, string name, scoped ReadOnlySpan<int> dims)
-    {
-        Span<int> other = stackalloc int[dims.Length];
-        Span<Half> span = TensorArgs.Dense(in tensor, Shape.Layout, name, other);
-        TensorArgs.SameShape(dims, other, name, Shape.Layout);
-        return span;
-    }
+    public static Span<Half> DenseLike(in TensorSpan<Half> tensor, string name, scoped ReadOnlySpan<int> dims) => TensorArgs.DenseLike(in tensor, Shape.Layout, name, dims);
 }

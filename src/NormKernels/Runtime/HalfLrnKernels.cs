@@ -56,23 +56,16 @@ public abstract class HalfLrnKernels<TWindow> where TWindow : struct, ILrnLayer
     public static KernelPath Forward(ReadOnlyTensorSpan<Half> input, TensorSpan<Half> output)
     {
         Span<int> dims = stackalloc int[TWindow.Layout.Length];
-        Span<int> other = stackalloc int[TWindow.Layout.Length];
         ReadOnlySpan<Half> inputSpan = TensorArgs.Dense(in input, TWindow.Layout, "input", dims);
-        Span<Half> outputSpan = TensorArgs.Dense(in output, TWindow.Layout, "output", other);
-        TensorArgs.SameShape(dims, other, "output", TWindow.Layout);
-        return Forward(inputSpan, outputSpan, dims);
+        return Forward(inputSpan, TensorArgs.DenseLike(in output, TWindow.Layout, "output", dims), dims);
     }
 
     /// <summary>Backward on tensors: dims from the input's lengths; the gradients of the same shape.</summary>
     public static KernelPath Backward(ReadOnlyTensorSpan<Half> input, ReadOnlyTensorSpan<Half> outputGrad, TensorSpan<Half> inputGrad)
     {
         Span<int> dims = stackalloc int[TWindow.Layout.Length];
-        Span<int> other = stackalloc int[TWindow.Layout.Length];
         ReadOnlySpan<Half> inputSpan = TensorArgs.Dense(in input, TWindow.Layout, "input", dims);
-        ReadOnlySpan<Half> outputGradSpan = TensorArgs.Dense(in outputGrad, TWindow.Layout, "outputGrad", other);
-        TensorArgs.SameShape(dims, other, "outputGrad", TWindow.Layout);
-        Span<Half> inputGradSpan = TensorArgs.Dense(in inputGrad, TWindow.Layout, "inputGrad", other);
-        TensorArgs.SameShape(dims, other, "inputGrad", TWindow.Layout);
-        return Backward(inputSpan, outputGradSpan, inputGradSpan, dims);
+        return Backward(inputSpan, TensorArgs.DenseLike(in outputGrad, TWindow.Layout, "outputGrad", dims),
+            TensorArgs.DenseLike(in inputGrad, TWindow.Layout, "inputGrad", dims), dims);
     }
 }

@@ -368,19 +368,8 @@ public abstract partial class Kernels<TNest, TK, T>
     public static Span<T> Dense(in TensorSpan<T> tensor, string name, scoped Span<int> dims) => TensorArgs.Dense(in tensor, Shape.Layout, name, dims);
 
     /// <summary>A second tensor of the call: the same shape as the first's <paramref name="dims"/>.</summary>
-    public static ReadOnlySpan<T> DenseLike(in ReadOnlyTensorSpan<T> tensor, string name, scoped ReadOnlySpan<int> dims)
-    {
-        Span<int> other = stackalloc int[dims.Length];
-        ReadOnlySpan<T> span = TensorArgs.Dense(in tensor, Shape.Layout, name, other);
-        TensorArgs.SameShape(dims, other, name, Shape.Layout);
-        return span;
-    }
+    public static ReadOnlySpan<T> DenseLike(in ReadOnlyTensorSpan<T> tensor, string name, scoped ReadOnlySpan<int> dims) =>
+        TensorArgs.DenseLike(in tensor, Shape.Layout, name, dims);
 
-    public static Span<T> DenseLike(in TensorSpan<T> tensor, string name, scoped ReadOnlySpan<int> dims)
-    {
-        Span<int> other = stackalloc int[dims.Length];
-        Span<T> span = TensorArgs.Dense(in tensor, Shape.Layout, name, other);
-        TensorArgs.SameShape(dims, other, name, Shape.Layout);
-        return span;
-    }
+    public static Span<T> DenseLike(in TensorSpan<T> tensor, string name, scoped ReadOnlySpan<int> dims) => TensorArgs.DenseLike(in tensor, Shape.Layout, name, dims);
 }

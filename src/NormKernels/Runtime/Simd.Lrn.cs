@@ -48,30 +48,8 @@ public partial interface ISimd<TV, T>
     /// <summary><c>sum * a + b</c> in double under the path's multiply-add contract, then in the element type.</summary>
     static abstract TV NarrowMultiplyAdd(TV lo, TV hi, double value, double a, double b);
 
-    /// <summary>As <see cref="NarrowMultiplyAdd"/> on the sums of <paramref name="size"/> shifted vectors of doubles
-    /// (<c>d[i + j ..]</c> for j = 0 .. size - 1, added in that order).</summary>
-    static abstract TV NarrowWindowMultiplyAdd(ref double d, nint i, int size, double a, double b);
 }
 
-/// <summary>The sum of <c>size</c> shifted vectors of doubles, added in order; unrolled for the window sizes the rows kernel takes.</summary>
-internal static class Windows
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVD Sum<TD, TVD>(ref double d, nint i, int size) where TD : struct, ISimd<TVD, double> where TVD : struct
-    {
-        TVD s = TD.Load(ref d, i);
-        if (size > 1) s = TD.Add(s, TD.Load(ref d, i + 1));
-        if (size > 2) s = TD.Add(s, TD.Load(ref d, i + 2));
-        if (size > 3) s = TD.Add(s, TD.Load(ref d, i + 3));
-        if (size > 4) s = TD.Add(s, TD.Load(ref d, i + 4));
-        if (size > 5) s = TD.Add(s, TD.Load(ref d, i + 5));
-        if (size > 6) s = TD.Add(s, TD.Load(ref d, i + 6));
-        if (size > 7) s = TD.Add(s, TD.Load(ref d, i + 7));
-        if (size > 8) s = TD.Add(s, TD.Load(ref d, i + 8));
-        for (int j = 9; j < size; j++) s = TD.Add(s, TD.Load(ref d, i + j));
-        return s;
-    }
-}
 
 /// <summary>The local response normalization members of the 512-bit path.</summary>
 public readonly partial struct V512<T>
@@ -179,12 +157,6 @@ public readonly partial struct V512<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> NarrowMultiplyAdd(Vector512<T> lo, Vector512<T> hi, double value, double a, double b) =>
         NarrowAffine(lo.AsDouble(), hi.AsDouble(), a, b);
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> NarrowWindowMultiplyAdd(ref double d, nint i, int size, double a, double b) =>
-        NarrowAffine(Windows.Sum<V512<double>, Vector512<double>>(ref d, i, size),
-            typeof(T) == typeof(float) ? Windows.Sum<V512<double>, Vector512<double>>(ref d, i + 8, size) : default, a, b);
 
     // lo * a + b (and hi * a + b for float lanes) under the path's multiply-add contract, back in the element type.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -305,12 +277,6 @@ public readonly partial struct V256<T>
     public static Vector256<T> NarrowMultiplyAdd(Vector256<T> lo, Vector256<T> hi, double value, double a, double b) =>
         NarrowAffine(lo.AsDouble(), hi.AsDouble(), a, b);
 
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> NarrowWindowMultiplyAdd(ref double d, nint i, int size, double a, double b) =>
-        NarrowAffine(Windows.Sum<V256<double>, Vector256<double>>(ref d, i, size),
-            typeof(T) == typeof(float) ? Windows.Sum<V256<double>, Vector256<double>>(ref d, i + 4, size) : default, a, b);
-
     // lo * a + b (and hi * a + b for float lanes) under the path's multiply-add contract, back in the element type.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> NarrowAffine(Vector256<double> lo, Vector256<double> hi, double a, double b)
@@ -422,12 +388,6 @@ public readonly partial struct V128<T, TOps>
     public static Vector128<T> NarrowMultiplyAdd(Vector128<T> lo, Vector128<T> hi, double value, double a, double b) =>
         NarrowAffine(lo.AsDouble(), hi.AsDouble(), a, b);
 
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> NarrowWindowMultiplyAdd(ref double d, nint i, int size, double a, double b) =>
-        NarrowAffine(Windows.Sum<V128<double, TOps>, Vector128<double>>(ref d, i, size),
-            typeof(T) == typeof(float) ? Windows.Sum<V128<double, TOps>, Vector128<double>>(ref d, i + 2, size) : default, a, b);
-
     // lo * a + b (and hi * a + b for float lanes) under the path's multiply-add contract, back in the element type.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<T> NarrowAffine(Vector128<double> lo, Vector128<double> hi, double a, double b)
@@ -502,11 +462,4 @@ public readonly partial struct Scalar<T>
     public static T NarrowMultiplyAdd(T lo, T hi, double value, double a, double b) =>
         typeof(T) == typeof(float) ? F((float)(value * a + b)) : D(value * a + b);
 
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T NarrowWindowMultiplyAdd(ref double d, nint i, int size, double a, double b)
-    {
-        double s = Windows.Sum<Scalar<double>, double>(ref d, i, size);
-        return typeof(T) == typeof(float) ? F((float)(s * a + b)) : D(s * a + b);
-    }
 }

@@ -27,6 +27,24 @@ public static class TensorArgs
         return MemoryMarshal.CreateSpan(ref tensor.GetPinnableReference(), (int)tensor.FlattenedLength);
     }
 
+    /// <summary>A further tensor argument of a call: dense, row-major, of the first tensor's shape <paramref name="dims"/>.</summary>
+    public static ReadOnlySpan<T> DenseLike<T>(in ReadOnlyTensorSpan<T> tensor, string layout, string name, scoped ReadOnlySpan<int> dims)
+    {
+        Span<int> other = stackalloc int[dims.Length];
+        ReadOnlySpan<T> span = Dense(in tensor, layout, name, other);
+        SameShape(dims, other, name, layout);
+        return span;
+    }
+
+    /// <inheritdoc cref="DenseLike{T}(in ReadOnlyTensorSpan{T}, string, string, ReadOnlySpan{int})"/>
+    public static Span<T> DenseLike<T>(in TensorSpan<T> tensor, string layout, string name, scoped ReadOnlySpan<int> dims)
+    {
+        Span<int> other = stackalloc int[dims.Length];
+        Span<T> span = Dense(in tensor, layout, name, other);
+        SameShape(dims, other, name, layout);
+        return span;
+    }
+
     /// <summary>Two tensors of one call must have the same shape.</summary>
     public static void SameShape(ReadOnlySpan<int> expected, ReadOnlySpan<int> actual, string name, string layout) =>
         SameShape(expected, actual, name, layout, "the shape of 'input'");

@@ -546,15 +546,8 @@ public sealed class HalfTests
         };
         foreach (var (what, call) in calls)
         {
-            for (int i = 0; i < 3; i++) call();
-            long fewest = long.MaxValue;
-            for (int round = 0; round < 3; round++)
-            {
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                for (int i = 0; i < 20; i++) call();
-                fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
-            }
-            Assert.True(fewest == 0, $"{what}: {fewest} bytes over 20 calls");
+            long bytes = AllocationTests.AllocatedBytes(call);
+            Assert.True(bytes == 0, $"{what}: {bytes} bytes over 20 calls");
         }
     }
 
