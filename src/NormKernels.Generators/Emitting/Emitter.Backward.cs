@@ -41,7 +41,7 @@ internal static partial class Emitter
         w.Line("/// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); " +
                "dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
         w.Line(Shared.Hot);
-        using (w.Block("public void GradientAffineReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, " + t + " m, " + t + " dz, " + t + " gb, " + t + " r, " + t + " c0, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)" + VectorIsa.PathConstraint(t)))
+        using (w.Block("public void GradientAffineReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, " + t + " m, " + t + " dz, " + t + " gb, " + t + " r, " + t + " c0, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref " + t + " dbeta, ref " + t + " dgamma)" + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
@@ -56,7 +56,7 @@ internal static partial class Emitter
         w.Line();
         w.Line("/// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>");
         w.Line(Shared.Hot);
-        using (w.Block("public void GradientAffineApply" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref double dgamma)" + VectorIsa.PathConstraint(t)))
+        using (w.Block("public void GradientAffineApply" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref " + t + " dgamma)" + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);

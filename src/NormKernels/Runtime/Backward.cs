@@ -29,13 +29,14 @@ public interface IGradientNest<T> : INest<T> where T : unmanaged
 public interface IAffineGradientNest<T> : INest<T> where T : unmanaged
 {
     /// <summary>One statistic's block: <c>a += sum g * (dy - dz)</c>, <c>b += sum g * (dy - dz) * (x + m)</c>, <c>gs += sum (g - gb)</c>,
-    /// <c>hs += sum (g - gb) * (x + m)</c>, <c>xs += sum (x + m)</c>; <c>dbeta[p] += dy</c>, <c>dgamma[p] += dy * ((x + m) * r + c0)</c>.</summary>
+    /// <c>hs += sum (g - gb) * (x + m)</c>, <c>xs += sum (x + m)</c>; <c>dbeta[p] += dy</c>, <c>dgamma[p] += dy * ((x + m) * r + c0)</c>
+    /// (the parameter gradients in the element type: the driver adds them into double every few blocks).</summary>
     void GradientAffineReduce<TS, TV>(ref T x, ref T dy, nint from, nint to, T m, T dz, T gb, T r, T c0, ref T g,
-        ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
+        ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref T dbeta, ref T dgamma)
         where TS : struct, ISimd<TV, T> where TV : struct;
 
     /// <summary>One statistic's block: <c>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr</c>; <c>dgamma[p] += ...</c> (inference).</summary>
-    void GradientAffineApply<TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref double dgamma)
+    void GradientAffineApply<TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref T dgamma)
         where TS : struct, ISimd<TV, T> where TV : struct;
 }
 
@@ -668,27 +669,36 @@ public static class AffineBackward<TNest, TK, T>
         int groups = BackwardShared<TK, T>.Groups(input.Length, blocks);
         int workers = Parallelism.Workers(input.Length, groups);
         double[] gradPartials = ArrayPool<double>.Shared.Rent(Math.Max(1, groups * 2 * parameters));
+        WorkerScratch<T> accumulators = WorkerScratch<T>.Rent(workers, 0, 2 * parameters);
         Span<T> s0 = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length);
         Span<T> s1 = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length);
         try
         {
             new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-            var body = new Group<TS, TV>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters, gradPartials);
+            var body = new Group<TS, TV>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters, gradPartials, accumulators.Elements);
             ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
             BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
         }
         finally
         {
+            accumulators.Return();
             ArrayPool<double>.Shared.Return(gradPartials);
         }
     }
 
-    private readonly struct Group<TS, TV>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials)
-        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    /// <summary>Blocks whose parameter gradients are summed in the element type before they are added into double.</summary>
+    private const int BlocksPerFlush = 16;
+
+    private readonly struct Group<TS, TV>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials,
+        T[][] accumulators) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
+            // dbeta then dgamma, per parameter, in the element type for up to BlocksPerFlush blocks (as the other sums' chunks),
+            // then added into this group's double partials: per element one add in the element type instead of a widened one.
+            ref T acc = ref MemoryMarshal.GetArrayDataReference(accumulators[worker]);
+            MemoryMarshal.CreateSpan(ref acc, 2 * parameters).Clear();
             ref T x = ref ParallelUnits.At<T>(spans.S0);
             ref T dx = ref ParallelUnits.At<T>(spans.S1);
             ref T dy = ref ParallelUnits.At<T>(spans.S2);
@@ -712,7 +722,7 @@ public static class AffineBackward<TNest, TK, T>
                 T dz = dyb, gb = gammaBlock, c0 = T.CreateTruncating((mf - mean) * r);
                 double sumGdy = 0d, sumGdyD = 0d, sumG = 0d, sumGD = 0d, sumD = 0d;
                 nest.GradientAffineReduce<TS, TV>(ref xb, ref dyb, 0, rows, m, dz, gb, rf, c0, ref gammaBlock,
-                    ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref Unsafe.Add(ref gradSums, po), ref Unsafe.Add(ref gradSums, parameters + po));
+                    ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref Unsafe.Add(ref acc, po), ref Unsafe.Add(ref acc, parameters + po));
                 // The saved mean corrected by the exact sum of x - mf: the mean in double.
                 if (TK.Centered && !constant) mean = mf + sumD / count;
                 double dzd = double.CreateTruncating(dz), gbd = double.CreateTruncating(gb);
@@ -724,7 +734,18 @@ public static class AffineBackward<TNest, TK, T>
                 // rr' = rr + r * dz * gb + (mf - mean) * q in double: the lanes only multiply small differences.
                 rr += r * dzd * gbd + (mf - mean) * q;
                 nest.GradientAffineApply<TS, TV>(ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), 0, rows, m, rf, T.CreateTruncating(q), T.CreateTruncating(rr), dz, gb,
-                    T.CreateTruncating((mf - mean) * r), ref gammaBlock, ref Unsafe.Add(ref gradSums, parameters + po));
+                    T.CreateTruncating((mf - mean) * r), ref gammaBlock, ref Unsafe.Add(ref acc, parameters + po));
+                if ((block - firstBlock) % BlocksPerFlush == BlocksPerFlush - 1 || block == lastBlock - 1) Flush(ref acc, ref gradSums, 2 * parameters);
+            }
+        }
+
+        /// <summary>Adds the accumulators into the group's double partials (same order) and clears them.</summary>
+        private static void Flush(ref T acc, ref double sums, int length)
+        {
+            for (int i = 0; i < length; i++)
+            {
+                Unsafe.Add(ref sums, i) += double.CreateTruncating(Unsafe.Add(ref acc, i));
+                Unsafe.Add(ref acc, i) = T.Zero;
             }
         }
     }

@@ -379,7 +379,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AffineReduce(ref T x, ref T dy, nint len, T m, T dz, T gb, T r, T c0, ref T g,
-        ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma)
+        ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref T dbeta, ref T dgamma)
     {
         // Two accumulators of each sum (four sums in flight), chunks as long as the other reductions'.
         int w = TS.Count, step = 2 * w, chunkLength = ChunkVectors * Unroll * w;
@@ -414,7 +414,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AffineStep(ref T x, ref T dy, ref T g, nint at, TV k, TV kd, TV kg, TV vr, TV vc, TV kc, Wide<TV> kx, bool masked, TV mask,
-        ref TV s, ref TV q, ref TV ws, ref TV h, ref Wide<TV> xa, ref double dbeta, ref double dgamma)
+        ref TV s, ref TV q, ref TV ws, ref TV h, ref Wide<TV> xa, ref T dbeta, ref T dgamma)
     {
         TV xv = TS.Load(ref x, at), d = TS.Load(ref dy, at), gv = TS.Load(ref g, at);
         TV e = TS.Add(xv, k), gd = TS.Multiply(gv, TS.Subtract(d, kd)), hm = TS.Subtract(gv, kg);
@@ -431,8 +431,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         ws = TS.Add(ws, hm);
         h = TS.MultiplyAdd(hm, e, h);
         TS.AccumulateWidenedDifference(ref xa, xv, kx);
-        TS.AddWidened(ref dbeta, at, d);
-        TS.AddWidened(ref dgamma, at, TS.Multiply(d, TS.MultiplyAdd(e, vr, vc)));
+        TS.Store(TS.Add(TS.Load(ref dbeta, at), d), ref dbeta, at);
+        TS.Store(TS.MultiplyAdd(d, TS.MultiplyAdd(e, vr, vc), TS.Load(ref dgamma, at)), ref dgamma, at);
     }
 
     /// <summary>
@@ -441,7 +441,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// or x itself; the last partial vector is blended with what is stored.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AffineApply(ref T x, ref T dy, ref T dx, nint len, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref double dgamma)
+    public static void AffineApply(ref T x, ref T dy, ref T dx, nint len, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref T dgamma)
     {
         int w = TS.Count, step = Unroll * w;
         TV k = TS.Splat(m), vr = TS.Splat(r), vq = TS.Splat(q), vrr = TS.Splat(rr), kd = TS.Splat(dz), kg = TS.Splat(gb), vc = TS.Splat(c1);
@@ -462,17 +462,17 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             nint t = len - w;
             TV mask = TS.LastLanes(len - i);
             TV d = TS.Load(ref dy, t);
-            TS.AddWidened(ref dgamma, t, TS.Multiply(TS.And(d, mask), vc));
+            TS.Store(TS.MultiplyAdd(TS.And(d, mask), vc, TS.Load(ref dgamma, t)), ref dgamma, t);
             TV tail = AffineApplyExpression(d, TS.Load(ref x, t), TS.Load(ref g, t), k, vr, vq, vrr, kd, kg);
             TS.Store(TS.Select(mask, tail, TS.Load(ref dx, t)), ref dx, t);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AffineApplyVector(TV d, TV xv, ref T g, ref T dx, ref double dgamma, nint at, TV k, TV vr, TV vq, TV vrr, TV kd, TV kg, TV vc)
+    private static void AffineApplyVector(TV d, TV xv, ref T g, ref T dx, ref T dgamma, nint at, TV k, TV vr, TV vq, TV vrr, TV kd, TV kg, TV vc)
     {
         TS.Store(AffineApplyExpression(d, xv, TS.Load(ref g, at), k, vr, vq, vrr, kd, kg), ref dx, at);
-        TS.AddWidened(ref dgamma, at, TS.Multiply(d, vc));
+        TS.Store(TS.MultiplyAdd(d, vc, TS.Load(ref dgamma, at)), ref dgamma, at);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
