@@ -75,6 +75,18 @@ public sealed class GeneratorTests : IClassFixture<CompiledMatrixFixture>
         GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the output for " + name);
     }
 
+    /// <summary>The one generated file of a layer declared with these arguments, after asserting that neither the generator
+    /// nor the compilation of its output reports anything.</summary>
+    private static string CompiledLayer(string layout, string axes, string more, string name)
+    {
+        string source = "using NormKernels;\nnamespace Layers;\n[Normalize(Layout = \"" + layout + "\", Axes = \"" + axes + "\"" + more +
+                        ")]\npublic sealed partial class " + name + ";\n";
+        GeneratorRun run = GeneratorHelper.Run(source);
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.GeneratorDiagnostics, "generator diagnostics");
+        GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling " + name);
+        return run.Sources.Values.Single();
+    }
+
     [Theory]
     [InlineData("NCHW", "N,H,W", "")]
     [InlineData("NHWC", "C,H,W", ", Groups = 4")]
@@ -82,12 +94,7 @@ public sealed class GeneratorTests : IClassFixture<CompiledMatrixFixture>
     [InlineData("NHWC", "C,H,W", ", Affine = AffineMode.Elementwise")]
     public void DoubleLayer_CompilesWithoutAnyDiagnostic_AndImplementsTheDoubleInterface(string layout, string axes, string more)
     {
-        string source = "using NormKernels;\nnamespace Layers;\n[Normalize(Layout = \"" + layout + "\", Axes = \"" + axes + "\"" + more +
-                        ", ElementType = typeof(double), Epsilon = 1e-7)]\npublic sealed partial class DoubleLayer;\n";
-        GeneratorRun run = GeneratorHelper.Run(source);
-        GeneratorHelper.AssertNoDiagnostics(run.Output, run.GeneratorDiagnostics, "generator diagnostics");
-        GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the double layer");
-        string generated = run.Sources.Values.Single();
+        string generated = CompiledLayer(layout, axes, more + ", ElementType = typeof(double), Epsilon = 1e-7", "DoubleLayer");
         Assert.Contains(": NK.INormalizationLayer<double>", generated);
         Assert.Contains("double epsilon = 1E-07d", generated);               // the attribute's double, not a float literal
         Assert.DoesNotContain("<float>", generated);
@@ -101,12 +108,7 @@ public sealed class GeneratorTests : IClassFixture<CompiledMatrixFixture>
     [InlineData("NTC", "C", ", Kind = NormKind.RootMeanSquare, Sizes = \"C=64\"")]
     public void HalfLayer_CompilesWithoutAnyDiagnostic_HalfTensorsFloatParameters(string layout, string axes, string more)
     {
-        string source = "using NormKernels;\nnamespace Layers;\n[Normalize(Layout = \"" + layout + "\", Axes = \"" + axes + "\"" + more +
-                        ", ElementType = typeof(System.Half))]\npublic sealed partial class HalfLayer;\n";
-        GeneratorRun run = GeneratorHelper.Run(source);
-        GeneratorHelper.AssertNoDiagnostics(run.Output, run.GeneratorDiagnostics, "generator diagnostics");
-        GeneratorHelper.AssertNoDiagnostics(run.Output, run.Output.GetDiagnostics(), "compiling the Half layer");
-        string generated = run.Sources.Values.Single();
+        string generated = CompiledLayer(layout, axes, more + ", ElementType = typeof(System.Half)", "HalfLayer");
         Assert.Contains("Rt.HalfLayer<Nest, ", generated);                           // the runtime's Half wrapper over the float plan
         Assert.Contains("ReadOnlySpan<Half> input", generated);
         Assert.Contains("public float[] Weight", generated);                          // float parameters
