@@ -138,7 +138,7 @@ public abstract class HalfKernels<TNest, TK>
 
     /// <summary>AddBeforeNorm on Half: x = (Half)(x + r) widened back, r = 0, so the float kernel's sum is the Half sum
     /// (when the lengths differ the float kernel reports it).</summary>
-    private static void RoundSum(Span<float> x, Span<float> r, bool sameLength)
+    internal static void RoundSum(Span<float> x, Span<float> r, bool sameLength)
     {
         if (!sameLength) return;
         TensorPrimitives.Add(x, r, x);

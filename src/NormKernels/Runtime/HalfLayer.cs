@@ -219,9 +219,7 @@ public sealed class HalfLayer<TNest, TK>
         {
             Span<float> x = scratch.In(input), r = scratch.In(residual);
             // The sum rounded to Half and widened back, then normalized with a zero residual: the kernel's sum is exactly it.
-            TensorPrimitives.Add(x, r, x);
-            RoundTrip(x, r);
-            r.Clear();
+            HalfKernels<TNest, TK>.RoundSum(x, r, sameLength: true);
             Span<float> y = scratch.Out(output.Length), s = scratch.Out(sum.Length);
             _layer.Forward(x, r, y, s, dims);
             HalfScratch.Round(y, output);
@@ -231,14 +229,6 @@ public sealed class HalfLayer<TNest, TK>
         {
             scratch.Return();
         }
-    }
-
-    /// <summary>Rounds <paramref name="values"/> to Half and back in place, through <paramref name="spare"/> (at least half its length) as Half storage.</summary>
-    private static void RoundTrip(Span<float> values, Span<float> spare)
-    {
-        Span<Half> halves = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Half>(spare)[..values.Length];
-        HalfConvert.ToHalf(values, halves);
-        HalfConvert.ToSingle(halves, values);
     }
 
     public void Forward(ReadOnlyTensorSpan<Half> input, ReadOnlyTensorSpan<Half> residual, TensorSpan<Half> output)
