@@ -46,7 +46,8 @@ public interface ILrnWindow
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
 {
-    /// <summary>Positions per chunk of <see cref="ForwardColumns"/> (their running sums live in a 2 KB double buffer).</summary>
+    /// <summary>Positions per chunk of <see cref="ForwardColumnsRunning"/> (their running sums live in a 2 KB double buffer), and
+    /// the least positions a piece of a plane gets (LrnKernels.PiecesFor).</summary>
     public const int ChunkWidth = 256;
 
     /// <summary>A running sum is summed again when the value leaving it exceeds this many times what remains.</summary>
