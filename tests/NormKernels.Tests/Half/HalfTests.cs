@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
 using NormKernels.Reference;
 using NormKernels.Runtime;
@@ -187,15 +188,24 @@ public sealed class HalfTests
     }
 
     [Fact]
-    public void InterleavedLanesRoundTripEveryHalfAndRoundEveryFloatOnEveryPath()
+    public void InterleavedLanesRoundTripEveryFiniteHalfAndRoundScaledFloatsOnEveryPath()
     {
         var halves = new ushort[65536];
         for (int i = 0; i < halves.Length; i++) halves[i] = (ushort)i;
         var random = new Random(15);
         var floats = new float[1 << 16];
         for (int i = 0; i < floats.Length; i++)
-            floats[i] = i % 2 == 0 ? BitConverter.Int32BitsToSingle(random.Next() ^ (random.Next(2) << 31))
-                : BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits((float)BitConverter.UInt16BitsToHalf((ushort)random.Next(65536))) + random.Next(-4096, 4097));
+        {
+            // Values that round to a finite Half: random bits below 65520, and Half values nudged by up to +-4096 float ulps
+            // (ties, subnormals, the edges of each binade).
+            float f;
+            do
+            {
+                f = i % 2 == 0 ? BitConverter.Int32BitsToSingle(random.Next(0x477FF000) ^ (random.Next(2) << 31))
+                    : BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits((float)BitConverter.UInt16BitsToHalf((ushort)random.Next(65536))) + random.Next(-4096, 4097));
+            } while (!(Math.Abs(f) < 65520f));
+            floats[i] = f;
+        }
         if (Isa.Has512) LanesRoundTrip<Half512, System.Runtime.Intrinsics.Vector512<float>>(halves, floats);
         if (Isa.Has256) LanesRoundTrip<Half256, System.Runtime.Intrinsics.Vector256<float>>(halves, floats);
         if (Isa.Has128) LanesRoundTrip<Half128, System.Runtime.Intrinsics.Vector128<float>>(halves, floats);
@@ -204,29 +214,48 @@ public sealed class HalfTests
     private static void LanesRoundTrip<TH, TV>(ushort[] halves, float[] floats) where TH : struct, IHalfLanes<TV> where TV : struct
     {
         int step = 2 * TH.Count;
+        var k = HalfConstants<TV>.For<TH>(0x7BFF);
         var copy = new ushort[halves.Length];
+        int loaded = 0;
         for (int i = 0; i < halves.Length; i += step)
         {
-            TH.Load(ref halves[0], i, out TV even, out TV odd);
-            TH.Store(ref copy[0], i, even, odd);
+            bool special = false;
+            for (int e = 0; e < step; e++) special |= (halves[i + e] & 0x7FFF) > 0x7BFF;
+            bool ok = TH.Load(ref halves[0], i, k.Bound, k.Magnitude, k.Fields, out TV even, out TV odd);
+            Assert.True(ok == !special, $"{TH.Path}: the step at 0x{i:X4} loaded {ok}, holds infinity or NaN {special}");
+            if (!ok) continue;
+            loaded++;
+            // The loaded lanes are x * 2^-112, in the lanes' order (element 2t: lane t of even, 2t + 1: lane t of odd).
+            var lanes = new float[step];
+            MemoryMarshal.Write(MemoryMarshal.AsBytes(lanes.AsSpan(0, TH.Count)), even);
+            MemoryMarshal.Write(MemoryMarshal.AsBytes(lanes.AsSpan(TH.Count)), odd);
+            for (int t = 0; t < step / 2; t++)
+            {
+                Assert.Equal((double)BitConverter.UInt16BitsToHalf(halves[i + 2 * t]) * Math.Pow(2, -112), (double)lanes[t]);
+                Assert.Equal((double)BitConverter.UInt16BitsToHalf(halves[i + 2 * t + 1]) * Math.Pow(2, -112), (double)lanes[step / 2 + t]);
+            }
+            TH.Store(ref copy[0], i, even, odd, k.Lsb, k.Half, k.Up, k.Low, k.Sign, k.Word);
+            for (int e = 0; e < step; e++)
+                Assert.True(halves[i + e] == copy[i + e], $"{TH.Path}: 0x{halves[i + e]:X4} came back 0x{copy[i + e]:X4}");
         }
-        for (int i = 0; i < halves.Length; i++)
-        {
-            Half h = BitConverter.UInt16BitsToHalf(halves[i]), c = BitConverter.UInt16BitsToHalf(copy[i]);
-            Assert.True(halves[i] == copy[i] || Half.IsNaN(h) && Half.IsNaN(c) && Half.IsNegative(h) == Half.IsNegative(c), $"{TH.Path}: 0x{halves[i]:X4} came back 0x{copy[i]:X4}");
-        }
-        // Floats in, in the lanes' order: element 2t of a step is lane t of the even vector, 2t + 1 lane t of the odd one.
-        var lanes = new float[step];
+        Assert.Equal((halves.Length - 2048) / step, loaded); // every step but those of the 2 x 1,024 infinity/NaN codes
+        // Floats z = f * 2^-112 in, in the lanes' order: the Half nearest z * 2^112 (ties to even), the float subnormals included.
+        var scaled = new float[step];
         var packed = new ushort[step];
         for (int j = 0; j + step <= floats.Length; j += step)
         {
-            for (int t = 0; t < step / 2; t++) { lanes[t] = floats[j + 2 * t]; lanes[step / 2 + t] = floats[j + 2 * t + 1]; }
-            TH.Store(ref packed[0], 0, TH.LoadFloat(ref lanes[0], 0), TH.LoadFloat(ref lanes[0], TH.Count));
+            for (int t = 0; t < step / 2; t++)
+            {
+                scaled[t] = (float)(floats[j + 2 * t] * Math.Pow(2, -112));
+                scaled[step / 2 + t] = (float)(floats[j + 2 * t + 1] * Math.Pow(2, -112));
+            }
+            TH.Store(ref packed[0], 0, TH.LoadFloat(ref scaled[0], 0), TH.LoadFloat(ref scaled[0], TH.Count), k.Lsb, k.Half, k.Up, k.Low, k.Sign, k.Word);
             for (int e = 0; e < step; e++)
             {
-                Half expected = (Half)floats[j + e], got = BitConverter.UInt16BitsToHalf(packed[e]);
-                Assert.True(expected.Equals(got) && Half.IsNegative(expected) == Half.IsNegative(got) || Half.IsNaN(expected) && Half.IsNaN(got),
-                    $"{TH.Path}: {floats[j + e]:R} (0x{BitConverter.SingleToInt32Bits(floats[j + e]):X8}) stored 0x{packed[e]:X4}, expected 0x{BitConverter.HalfToUInt16Bits(expected):X4}");
+                float z = e % 2 == 0 ? scaled[e / 2] : scaled[step / 2 + e / 2];
+                Half expected = (Half)((double)z * Math.Pow(2, 112)), got = BitConverter.UInt16BitsToHalf(packed[e]);
+                Assert.True(BitConverter.HalfToUInt16Bits(expected) == packed[e],
+                    $"{TH.Path}: {floats[j + e]:R} as z = {z:R} (0x{BitConverter.SingleToInt32Bits(z):X8}) stored 0x{packed[e]:X4}, expected 0x{BitConverter.HalfToUInt16Bits(expected):X4}");
             }
         }
     }
@@ -310,6 +339,47 @@ public sealed class HalfTests
         KernelPath path = HalfBnNchw.ForwardInference(x, ys, n, c, h, w, layer.Weight, layer.Bias, layer.RunningMean, layer.RunningVar, layer.Epsilon);
         Assert.Equal(IsaPathTests.Expected, path);
         Assert.Equal(y, ys);
+    }
+
+    [Theory]
+    [InlineData(false, 2, 4, 9, 9, false)]   // runs of 81: vector steps, a tail step overlapping the last one
+    [InlineData(false, 2, 4, 9, 9, true)]    // in place: the tails element by element
+    [InlineData(false, 3, 4, 5, 5, false)]   // 25-element planes: rows of expanded coefficients
+    [InlineData(false, 1, 4, 64, 33, false)] // long runs
+    [InlineData(true, 2, 64, 5, 7, false)]   // channels last, C = 64: two steps' coefficients in registers, a partial last row
+    [InlineData(true, 2, 48, 5, 7, true)]    // C = 48: coefficients loaded along the rows, in place
+    public void HalfBatchNormInferenceHandlesInfinityNaNOverflowAndSubnormals(bool channelsLast, int n, int c, int h, int w, bool inPlace)
+    {
+        IHalfModule layer = channelsLast ? new HalfBnNhwc(c) { Training = false } : new HalfBnNchw(c) { Training = false };
+        var running = (IHalfRunning)layer;
+        // Channel 0: y = x. 1: a = 4000, so |x| above about 16 overflows. 2: b = -60000, so x above about 5500 (or below
+        // -5500) leaves the range. 3: a = 1e-4, outputs in the Half subnormals.
+        float[] weight = [1f, 4000f, 1f, 1e-4f], bias = [0f, 0.5f, -60000f, 0f];
+        for (int k = 0; k < c; k++) { layer.Weight[k] = weight[k % 4]; layer.Bias[k] = bias[k % 4] + k / 64f; running.RunningMean[k] = 0; running.RunningVar[k] = 1 - (float)layer.Epsilon; }
+        var random = new Random(n * 31 + h + (inPlace ? 7 : 0));
+        ushort[] specials = [0x7C00, 0xFC00, 0x7E00, 0xFE01, 0x7BFF, 0xFBFF, 0x0001, 0x83FF, 0x0000, 0x8000, 0x4C00, 0xCC00, 0x6D80, 0xED80];
+        // Channels last, one bound covers a row of every channel (the smallest, channel 1's 16.4): inputs up to 2 there, so
+        // that most steps stay vector steps; up to 20 in NCHW, where channel 1's runs overflow from its own inputs.
+        double range = channelsLast ? 2 : 20;
+        var x = new Half[n * c * h * w];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = random.Next(60) == 0 ? BitConverter.UInt16BitsToHalf(specials[random.Next(specials.Length)]) : (Half)((random.NextDouble() * 2 - 1) * range);
+        Half[] input = (Half[])x.Clone();
+        Half[] y = inPlace ? x : new Half[x.Length];
+        if (channelsLast) ((HalfBnNhwc)layer).Forward(x, y, n, h, w, c);
+        else ((HalfBnNchw)layer).Forward(x, y, n, c, h, w);
+        Assert.Equal(IsaPathTests.Expected, layer.LastPath);
+        for (int i = 0; i < y.Length; i++)
+        {
+            int k = channelsLast ? i % c : i / (h * w) % c;
+            double xd = (double)input[i], yd = xd / Math.Sqrt((double)running.RunningVar[k] + layer.Epsilon) * layer.Weight[k] + layer.Bias[k];
+            Half got = y[i], expected = (Half)yd;
+            string what = $"element {i} (channel {k}): x = {input[i]} (0x{BitConverter.HalfToUInt16Bits(input[i]):X4}), y = {yd:R}, got {got} (0x{BitConverter.HalfToUInt16Bits(got):X4})";
+            if (double.IsNaN(yd)) { Assert.True(Half.IsNaN(got), what); continue; }
+            if (Math.Abs(Math.Abs(yd) - 65520) < 70) continue; // rounding of the float coefficients decides
+            Assert.True(expected.Equals(got) && Half.IsNegative(expected) == Half.IsNegative(got)
+                || Half.IsFinite(expected) && Half.IsFinite(got) && Math.Abs((double)got - (double)expected) <= Math.Max(Math.Abs((double)expected) / 1024, Math.Pow(2, -24)), what);
+        }
     }
 
     [Fact]
