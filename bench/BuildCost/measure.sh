@@ -4,13 +4,17 @@
 #   (b) the extra CPU a build spends per layer: median CPU (user + sys, whole process tree) of a full rebuild of the
 #       project with the attributes, minus the same for its twin without them, divided by 20.
 # Usage: bash bench/BuildCost/measure.sh [repo-root]      (default: the repository this script lives in)
-# Environment: RUNS=3 (timed builds per project), KEEP=1 (keep the temp dir), WORK=<dir> (use this dir, kept).
+# Environment: RUNS=3 (timed builds per project), KEEP=1 (keep the temp dir), WORK=<dir> (use this dir, kept),
+#   TWIN=same (default: the twin's program is the annotated one with the 20 layer lines replaced by printing the class
+#   names) or TWIN=empty (the twin's program only prints the class names: the measure before the eighth session).
 # What is measured and why: bench/BuildCost/README.md.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "${1:-$(git -C "$HERE" rev-parse --show-toplevel)}" && pwd)"
 RUNS="${RUNS:-3}"
+TWIN="${TWIN:-same}"
+[[ "$TWIN" == same || "$TWIN" == empty ]] || { echo "measure.sh: TWIN must be 'same' or 'empty'" >&2; exit 1; }
 LAYERS=20
 
 if [[ -n "${WORK:-}" ]]; then
@@ -37,6 +41,7 @@ log "cpu:      $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *
 log "sdk:      $(dotnet --version)"
 log "uptime:   $(uptime)"
 log "work dir: $WORK"
+log "twin:     $TWIN (the twin's program: $([[ $TWIN == same ]] && echo "the annotated one without the 20 layer use sites" || echo "prints the 20 class names only"))"
 
 # 1. The library and the generator, built once: the timed builds reference their outputs and do not rebuild them.
 log ""
@@ -44,7 +49,8 @@ log "-- building src/NormKernels (+ the generator) once, not timed"
 dotnet build "$REPO/src/NormKernels/NormKernels.csproj" -c Release -nodeReuse:false >"$WORK/library.log" 2>&1 \
   || { tail -n 30 "$WORK/library.log"; fail "the library build failed (log: $WORK/library.log)"; }
 
-# 2. The two projects: the same csproj and classes; the twin has the attribute lines removed and a trivial program.
+# 2. The two projects: the same csproj and classes; the twin has the attribute lines removed and the program without
+#    the layers' use sites (TWIN=same) or a program that only prints the class names (TWIN=empty).
 make_project() { # dir
   mkdir -p "$1"
   sed "s|@REPO@|$REPO|g" "$HERE/template/BuildCost.csproj.in" >"$1/BuildCost.csproj"
@@ -57,12 +63,20 @@ mapfile -t CLASSES < <(grep -oP 'partial class \K\w+' "$HERE/template/Layers.cs"
 [[ ${#CLASSES[@]} == "$LAYERS" ]] || fail "template/Layers.cs declares ${#CLASSES[@]} classes, expected $LAYERS"
 [[ $(grep -c -E '^\[(Normalize|LocalResponseNormalize)\(' "$HERE/template/Layers.cs") == "$LAYERS" ]] \
   || fail "template/Layers.cs must have one attribute line per class"
-{
-  log "// The twin project's program: the same 20 classes, without attributes, so no layer members to call."
-  log "using BuildCostApp;"
-  log ""
-  for cls in "${CLASSES[@]}"; do log "Console.WriteLine(typeof($cls).Name);"; done
-} >"$PLAIN/Program.cs"
+if [[ "$TWIN" == empty ]]; then
+  {
+    log "// The twin project's program: the same 20 classes, without attributes, so no layer members to call."
+    log "using BuildCostApp;"
+    log ""
+    for cls in "${CLASSES[@]}"; do log "Console.WriteLine(typeof($cls).Name);"; done
+  } >"$PLAIN/Program.cs"
+else
+  # The annotated program with each layer's use site (the line `new <Class>(...)...`) replaced by printing the class's
+  # name: the program's own code (arrays, fill loops, the checksum's interpolated string) is in both projects.
+  sed -E 's/^new ([A-Za-z0-9_]+)\(.*$/Console.WriteLine(typeof(\1).Name);/' "$HERE/template/Program.cs" >"$PLAIN/Program.cs"
+  [[ $(grep -c -E '^Console\.WriteLine\(typeof\(' "$PLAIN/Program.cs") == "$LAYERS" ]] \
+    || fail "template/Program.cs must have one use-site line per layer, starting with 'new <Class>('"
+fi
 
 for p in "$ANN" "$PLAIN"; do
   dotnet restore "$p/BuildCost.csproj" >"$p/restore.log" 2>&1 || { tail -n 30 "$p/restore.log"; fail "restore of $p failed"; }
