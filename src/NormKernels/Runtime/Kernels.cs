@@ -196,6 +196,8 @@ public abstract partial class Kernels<TNest, TK, T>
         CheckKernel(input, output, dims, weight.Length, bias.Length, mean.Length, variance.Length, epsilon, training: false);
         TNest nest = TNest.Create(dims);
         path = Checks.Forced(path, Choose(nest, false));
+        if (ExpandedInference<TK, T>.Applies(Shape, dims, path))
+            return ExpandedInference<TK, T>.Run<TOps>(path, Shape, dims, input, output, weight, bias, mean, variance, epsilon);
         return Forward<TNest, TK, T>.Inference<TOps>(path, nest, input, output, weight, bias, mean, variance, epsilon, null);
     }
 

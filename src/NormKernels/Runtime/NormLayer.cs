@@ -124,7 +124,10 @@ public sealed partial class NormLayer<TNest, TK, T>
             {
                 SeparateAdd(ref input, ref before);
                 TNest nest = NestFor(dims, residual);
-                LastPath = Forward<TNest, TK, T>.Inference(Kernels<TNest, TK, T>.Choose(nest, false), nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null, before);
+                KernelPath path = Kernels<TNest, TK, T>.Choose(nest, false);
+                LastPath = residual == 0 && !before.On && ExpandedInference<TK, T>.Applies(shape, dims, path)
+                    ? ExpandedInference<TK, T>.Run(path, shape, dims, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon)
+                    : Forward<TNest, TK, T>.Inference(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null, before);
             }
             finally
             {
