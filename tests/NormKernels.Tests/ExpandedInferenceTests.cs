@@ -57,4 +57,63 @@ public sealed class ExpandedInferenceTests
 
     private static readonly LayerShape Shape = new("BnNchw", "NCHW", "N,H,W", 0, AffineMode.PerChannel, NormKind.Standardize,
         LayerFeatures.Shards | LayerFeatures.Synchronized | LayerFeatures.RunningStatistics);
+
+    [Theory]
+    [InlineData(33, 4, 2, 2)]   // whole periods: one unit sums every run
+    [InlineData(2, 40, 7, 7)]   // K x H x W = 1,960: blocks of channels
+    [InlineData(40, 3, 3, 3)]   // more runs than one flush of the lane sums
+    public void ShortPlanesTrainingMatchesTheReferenceAtAnyThreadCount(int n, int c, int h, int w)
+    {
+        var random = new Random(n + c + h * w);
+        int plane = h * w;
+        var x = new float[n * c * plane];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)((random.NextDouble() * 2 - 1) * (i / plane % c + 1) + (i / plane % c == 1 ? 5000 : 0));
+        Assert.True(ExpandedTraining<StandardizeNorm, float>.Applies(Shape, [n, c, h, w], Isa.Select(plane)));
+        (float[] Y, float[] Mean, float[] Var, float[] RunningVar) Run(int degree, bool inPlace)
+        {
+            using var scope = DegreeScope.Set(degree);
+            var layer = new BnNchw(c);
+            for (int k = 0; k < c; k++) { layer.Weight[k] = 1 + k * 0.25f; layer.Bias[k] = k * 0.5f - 1; }
+            float[] y = inPlace ? (float[])x.Clone() : new float[x.Length];
+            layer.Forward(inPlace ? y : x, y, n, c, h, w);
+            return (y, layer.BatchMean.ToArray(), layer.BatchVariance.ToArray(), layer.RunningVar.ToArray());
+        }
+        var one = Run(1, false);
+        var two = Run(2, false);
+        var inPlace = Run(1, true);
+        Assert.Equal(one.Y, two.Y);
+        Assert.Equal(one.Mean, two.Mean);
+        Assert.Equal(one.Var, two.Var);
+        Assert.Equal(one.Y, inPlace.Y);
+        // float64 reference from the formulas.
+        int count = n * plane;
+        for (int k = 0; k < c; k++)
+        {
+            double sum = 0;
+            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) sum += x[(b * c + k) * plane + j];
+            double mean = sum / count, m2 = 0;
+            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) m2 += Math.Pow(x[(b * c + k) * plane + j] - mean, 2);
+            double variance = m2 / count;
+            Assert.True(Math.Abs(one.Mean[k] - mean) <= 1e-6 * Math.Abs(mean) + 1e-6, $"channel {k}: mean {one.Mean[k]} against {mean}");
+            Assert.True(Math.Abs(one.Var[k] - variance) <= 2e-6 * variance, $"channel {k}: variance {one.Var[k]} against {variance}");
+            Assert.True(Math.Abs(one.RunningVar[k] - (0.9 + 0.1 * variance * count / (count - 1))) <= 2e-6 * (1 + variance), $"channel {k}: running variance");
+            for (int b = 0; b < n; b++)
+                for (int j = 0; j < plane; j++)
+                {
+                    int i = (b * c + k) * plane + j;
+                    double expected = (x[i] - mean) / Math.Sqrt(variance + 1e-5) * (1 + k * 0.25) + (k * 0.5 - 1);
+                    Assert.True(Math.Abs(one.Y[i] - expected) <= 2e-5 * (1 + Math.Abs(expected)), $"element {i}: {one.Y[i]} against {expected}");
+                }
+        }
+        // The static kernel: the same bits.
+        var ys = new float[x.Length];
+        var mean2 = new float[c];
+        var var2 = new float[c];
+        var weight = Enumerable.Range(0, c).Select(k => 1 + k * 0.25f).ToArray();
+        var bias = Enumerable.Range(0, c).Select(k => k * 0.5f - 1).ToArray();
+        BnNchw.ForwardTraining(x, ys, n, c, h, w, weight, bias, mean2, var2, 1e-5f);
+        Assert.Equal(one.Y, ys);
+        Assert.Equal(one.Mean, mean2);
+        Assert.Equal(one.Var, var2);
+    }
 }

@@ -3,6 +3,7 @@ using System.Buffers;
 using System.ComponentModel;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 
@@ -40,15 +41,37 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     /// than 1 (with K innermost, channels last, the loop nest's <see cref="Runs{TS, TV, T}.ApplyRows{TK, TW}"/> already runs
     /// rows of K as one range, its coefficients in registers), and K x inner is at most <see cref="ExpandedLimit"/> and at
     /// least one vector of the path.</summary>
-    public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
+    public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path) =>
+        !TK.Epilogue && !TK.AddsBefore && !TK.AddsResidual && shape.RunningStatistics && KeptAxis(shape) >= 0 && ShortPeriod(shape, dims, path);
+
+    /// <summary>The one kept axis of a layer whose statistics and parameters all sit on it (every other axis reduced, no
+    /// groups, parameters per channel on that axis or none), or -1.</summary>
+    internal static int KeptAxis(LayerShape shape) => HalfAffine.OneKeptAxis(shape);
+
+    /// <summary>Inner extent 2 to <see cref="ShortRun"/> - 1, K x inner at most <see cref="ExpandedLimit"/> and at least one
+    /// vector of <paramref name="path"/> (the caller checked <see cref="KeptAxis"/>).</summary>
+    internal static bool ShortPeriod(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
-        if (TK.Epilogue || TK.AddsBefore || TK.AddsResidual || !shape.RunningStatistics || HalfAffine.KeptAxis(shape) < 0) return false;
         HalfAffine.Split(shape, dims, out long outer, out int kept, out long inner);
         long period = kept * inner;
         return outer > 0 && inner > 1 && inner < ShortRun && period <= ExpandedLimit && period >= LaneCount(path);
     }
 
-    private static int LaneCount(KernelPath path) => path switch
+    /// <summary><paramref name="n"/> copies of <paramref name="value"/> at <paramref name="p"/>, inlined into the (optimized)
+    /// caller: a process that sees one CPU runs <c>Span.Fill</c>'s generic copy unoptimized for seconds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Fill(ref T p, nint n, T value)
+    {
+        nint i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var v = new Vector<T>(value);
+            for (; i + Vector<T>.Count <= n; i += Vector<T>.Count) v.StoreUnsafe(ref p, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref p, i) = value;
+    }
+
+    internal static int LaneCount(KernelPath path) => path switch
     {
         KernelPath.Vector512 => Vector512<T>.Count,
         KernelPath.Vector256 => Vector256<T>.Count,
@@ -72,12 +95,10 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     {
         HalfAffine.Split(shape, dims, out long outer, out int kept, out long inner);
         long period = kept * inner;
-        // Short periods: runs of `repeat` whole periods (contiguous), coefficients expanded over one run. Long ones: blocks of
-        // channels [k0, k1) (about RunElements each, at least one vector: see Applies), one unit each, over every outer index.
-        bool blocks = period > RunElements;
-        long repeat = blocks ? 1 : Math.Min(outer, Math.Max(1, RunElements / period));
-        int length = (int)(period * repeat);
-        int blockCount = blocks ? (int)((period + RunElements - 1) / RunElements) : 0;
+        var plan = PlanFor(shape, dims, input.Length);
+        bool blocks = plan.Blocks;
+        long repeat = blocks ? 1 : plan.Length / period;
+        int length = blocks ? (int)period : plan.Length;
         T[] rented = ArrayPool<T>.Shared.Rent(3 * length);
         try
         {
@@ -91,9 +112,10 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
                 T ck = TK.Centered ? T.CreateTruncating(m) : T.Zero;
                 double g = affine ? double.CreateTruncating(weight[k]) : 1d, h = affine ? double.CreateTruncating(bias[k]) : 0d;
                 double ak = g * Statistics.InverseStd(double.CreateTruncating(variance[k]), eps);
-                a.Slice((int)(k * inner), (int)inner).Fill(T.CreateTruncating(ak));
-                b.Slice((int)(k * inner), (int)inner).Fill(T.CreateTruncating(h - (m - double.CreateTruncating(ck)) * ak));
-                c.Slice((int)(k * inner), (int)inner).Fill(ck);
+                ref T at = ref Unsafe.Add(ref MemoryMarshal.GetReference(a), (nint)(k * inner));
+                Fill(ref at, (nint)inner, T.CreateTruncating(ak));
+                Fill(ref Unsafe.Add(ref at, length), (nint)inner, T.CreateTruncating(h - (m - double.CreateTruncating(ck)) * ak));
+                Fill(ref Unsafe.Add(ref at, 2 * length), (nint)inner, ck);
             }
             for (long r = 1; r < repeat; r++)
             {
@@ -101,11 +123,8 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
                 b[..(int)period].CopyTo(b.Slice((int)(r * period)));
                 c[..(int)period].CopyTo(c.Slice((int)(r * period)));
             }
-            long runs = blocks ? blockCount : (outer + repeat - 1) / repeat;
-            long runsPerUnit = blocks ? 1 : Math.Max(1, UnitElements / length);
-            int units = (int)Math.Min(int.MaxValue, (runs + runsPerUnit - 1) / runsPerUnit);
+            int units = (int)Math.Min(int.MaxValue, (plan.Runs + plan.PerUnit - 1) / plan.PerUnit);
             int workers = Parallelism.Workers(input.Length, units);
-            var plan = new Plan(length, runs, runsPerUnit, input.Length, blocks, kept, inner, outer);
             ReadOnlySpan<T> ra = a, rb = b;
             Span<T> sc = c;
             bool stream = Streaming.Use((long)input.Length * Unsafe.SizeOf<T>(), (long)output.Length * Unsafe.SizeOf<T>(), LaneCount(path) > 1 && !input.Overlaps(output));
@@ -126,7 +145,21 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
 
     /// <summary>How a call is cut: runs of <see cref="Length"/> elements (whole periods), <see cref="PerUnit"/> per unit;
     /// or (<see cref="Blocks"/>) one block of channels per unit, applied to each of the <see cref="Outer"/> indices.</summary>
-    private readonly record struct Plan(int Length, long Runs, long PerUnit, long Total, bool Blocks, int Kept, long Inner, long Outer);
+    internal readonly record struct Plan(int Length, long Runs, long PerUnit, long Total, bool Blocks, int Kept, long Inner, long Outer);
+
+    /// <summary>Short periods: runs of whole periods (contiguous), as many as make about <see cref="RunElements"/>, the
+    /// coefficients expanded over one run. Long ones: <see cref="Plan.Runs"/> blocks of channels (about RunElements
+    /// elements each, at least one vector: see <see cref="ShortPeriod"/>), each applied to every outer index.</summary>
+    internal static Plan PlanFor(LayerShape shape, ReadOnlySpan<int> dims, long total)
+    {
+        HalfAffine.Split(shape, dims, out long outer, out int kept, out long inner);
+        long period = kept * inner;
+        if (period > RunElements)
+            return new Plan((int)period, (period + RunElements - 1) / RunElements, 1, total, true, kept, inner, outer);
+        long repeat = Math.Min(outer, Math.Max(1, RunElements / period));
+        int length = (int)(period * repeat);
+        return new Plan(length, (outer + repeat - 1) / repeat, Math.Max(1, UnitElements / length), total, false, kept, inner, outer);
+    }
 
     private static void Go<TS, TV>(bool stream, int units, int workers, Plan plan, ReadOnlySpan<T> input, Span<T> output,
         ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c) where TS : struct, ISimd<TV, T> where TV : struct
@@ -164,6 +197,188 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
                 nint o = (nint)(r * plan.Length);
                 Runs<TS, TV, T>.Apply<TK, TW, Lanes>(ref Unsafe.Add(ref x, o), ref Unsafe.Add(ref y, o), (nint)Math.Min(plan.Length, plan.Total - o), ref a, ref b, ref c);
             }
+        }
+    }
+}
+
+/// <summary>
+/// Training forward (batch statistics, written out, then the apply) on the shapes of <see cref="ExpandedInference{TK, T}"/>
+/// without the running statistics' requirement: one kept axis K carrying the statistics and parameters, a centered kind
+/// with no epilogue, 1 &lt; inner &lt; <see cref="ExpandedInference{TK, T}.ShortRun"/>. The loop nest sums each (n, k) run of
+/// inner elements with horizontal sums; here a unit (a block of channels, or whole periods) sums <c>x - shift</c> and its
+/// square lane by lane in the element type across the outer index (flushed into double every <see cref="FlushRows"/> runs),
+/// then adds each channel's lanes in double: the statistics of the loop nest's formula (shift = the channel's first
+/// element, <see cref="Statistics.FromShiftedSums"/>) in another summation order, so not its bits. The block stays in L2
+/// for the apply, with the coefficients expanded as <see cref="ExpandedInference{TK, T}"/> does.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Runs summed lane by lane in the element type before the lanes are added into double.</summary>
+    public const int FlushRows = 16;
+
+    /// <summary>Whether a training forward on <paramref name="dims"/> takes this path on <paramref name="path"/>.</summary>
+    public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
+    {
+        if (!TK.Centered || TK.Epilogue || TK.AddsBefore || TK.AddsResidual || ExpandedInference<TK, T>.KeptAxis(shape) < 0) return false;
+        return ExpandedInference<TK, T>.ShortPeriod(shape, dims, path);
+    }
+
+    /// <summary>Runs the call (the caller checked every argument and <see cref="Applies"/>): writes the batch mean and biased
+    /// variance per channel into <paramref name="mean"/> and <paramref name="variance"/> (and the mean's rounding residual
+    /// into <paramref name="meanResidual"/> when given), normalizes with them. Returns <paramref name="path"/>.</summary>
+    public static KernelPath Run(KernelPath path, LayerShape shape, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> mean, Span<T> variance, T epsilon, T[]? meanResidual) =>
+        AdvSimd.IsSupported
+            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, shape, dims, input, output, weight, bias, mean, variance, epsilon, meanResidual)
+            : Run<X86Vector128Ops>(path, shape, dims, input, output, weight, bias, mean, variance, epsilon, meanResidual);
+
+    /// <summary><see cref="Run(KernelPath, LayerShape, ReadOnlySpan{int}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, T, T[])"/>
+    /// with the 128-bit path's operations given.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static KernelPath Run<TOps>(KernelPath path, LayerShape shape, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> mean, Span<T> variance, T epsilon, T[]? meanResidual) where TOps : struct, IVector128Ops
+    {
+        var plan = ExpandedInference<TK, T>.PlanFor(shape, dims, input.Length);
+        int units = plan.Blocks ? (int)plan.Runs : 1; // whole periods: one unit sums every run (the statistics need all of them)
+        int workers = Parallelism.Workers(input.Length, units);
+        int longest = plan.Blocks ? (int)((plan.Kept + plan.Runs - 1) / plan.Runs * plan.Inner) : plan.Length;
+        WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, 2 * longest, 6 * longest);
+        try
+        {
+            bool affine = shape.Affine != AffineMode.None && !weight.IsEmpty;
+            var body = new Settings(plan, affine, double.CreateTruncating(epsilon), meanResidual, scratch.Doubles, scratch.Elements);
+            bool stream = Streaming.Use((long)input.Length * Unsafe.SizeOf<T>(), (long)output.Length * Unsafe.SizeOf<T>(),
+                ExpandedInference<TK, T>.LaneCount(path) > 1 && !input.Overlaps(output));
+            switch (path)
+            {
+                case KernelPath.Vector512: Go<V512<T>, Vector512<T>>(stream, units, workers, body, input, output, weight, bias, mean, variance); break;
+                case KernelPath.Vector256: Go<V256<T>, Vector256<T>>(stream, units, workers, body, input, output, weight, bias, mean, variance); break;
+                case KernelPath.Vector128: Go<V128<T, TOps>, Vector128<T>>(stream, units, workers, body, input, output, weight, bias, mean, variance); break;
+                default: Go<Scalar<T>, T>(stream, units, workers, body, input, output, weight, bias, mean, variance); break;
+            }
+            return path;
+        }
+        finally
+        {
+            scratch.Return();
+        }
+    }
+
+    private readonly record struct Settings(ExpandedInference<TK, T>.Plan Plan, bool Affine, double Epsilon, T[]? MeanResidual, double[][] Doubles, T[][] Elements);
+
+    private static void Go<TS, TV>(bool stream, int units, int workers, Settings settings, ReadOnlySpan<T> input, Span<T> output,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> mean, Span<T> variance) where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        if (stream)
+            ParallelUnits.For(units, workers, new Body<TS, TV, StreamedStores>(settings), input, output, weight, bias, mean, variance);
+        else
+            ParallelUnits.For(units, workers, new Body<TS, TV, CachedStores>(settings), input, output, weight, bias, mean, variance);
+    }
+
+    private readonly struct Body<TS, TV, TW>(Settings settings) : IParallelBody
+        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            var plan = settings.Plan;
+            ref T x = ref ParallelUnits.At<T>(spans.S0), y = ref ParallelUnits.At<T>(spans.S1);
+            ref T gamma = ref ParallelUnits.At<T>(spans.S2), beta = ref ParallelUnits.At<T>(spans.S3);
+            ref T mean = ref ParallelUnits.At<T>(spans.S4), variance = ref ParallelUnits.At<T>(spans.S5);
+            // This unit's channels [k0, k1), its runs (rows of the block, or runs of whole periods) and their length.
+            long k0 = plan.Blocks ? plan.Kept * (long)unit / plan.Runs : 0, k1 = plan.Blocks ? plan.Kept * (long)(unit + 1) / plan.Runs : plan.Kept;
+            nint period = (nint)(plan.Kept * plan.Inner), start = (nint)(k0 * plan.Inner);
+            nint length = plan.Blocks ? (nint)((k1 - k0) * plan.Inner) : plan.Length;
+            long runs = plan.Blocks ? plan.Outer : plan.Runs;
+            nint stride = plan.Blocks ? period : plan.Length;
+            T[] e = settings.Elements[worker];
+            double[] d = settings.Doubles[worker];
+            ref T shift = ref MemoryMarshal.GetArrayDataReference(e);
+            ref T s = ref Unsafe.Add(ref shift, length), q = ref Unsafe.Add(ref s, length);
+            ref T a = ref Unsafe.Add(ref q, length), b = ref Unsafe.Add(ref a, length), c = ref Unsafe.Add(ref b, length);
+            ref double sd = ref MemoryMarshal.GetArrayDataReference(d), qd = ref Unsafe.Add(ref sd, length);
+            // Shift: each channel's first element (of the first run), along the lanes of the block.
+            for (long k = k0; k < k1; k++)
+            {
+                nint first = (nint)((k - k0) * plan.Inner);
+                T value = Unsafe.Add(ref x, start + first);
+                for (nint j = first; j < length; j += period) Fill(ref Unsafe.Add(ref shift, j), (nint)plan.Inner, value);
+            }
+            MemoryMarshal.CreateSpan(ref s, 2 * (int)length).Clear();
+            MemoryMarshal.CreateSpan(ref sd, 2 * (int)length).Clear();
+            int w = TS.Count;
+            for (long r = 0; r < runs; r++)
+            {
+                nint o = start + (nint)r * stride, len = (nint)Math.Min(length, plan.Total - o);
+                ref T xr = ref Unsafe.Add(ref x, o);
+                nint j = 0;
+                for (; j + w <= len; j += w)
+                {
+                    TV v = TS.Subtract(TS.Load(ref xr, j), TS.Load(ref shift, j));
+                    TS.Store(TS.Add(TS.Load(ref s, j), v), ref s, j);
+                    TS.Store(TS.MultiplyAdd(v, v, TS.Load(ref q, j)), ref q, j);
+                }
+                for (; j < len; j++)
+                {
+                    T v = Unsafe.Add(ref xr, j) - Unsafe.Add(ref shift, j);
+                    Unsafe.Add(ref s, j) += v;
+                    Unsafe.Add(ref q, j) += v * v;
+                }
+                if ((r + 1) % FlushRows == 0 || r + 1 == runs) Flush(ref s, ref q, ref sd, ref qd, length);
+            }
+            // Per channel: its lanes added in double, the statistics, the coefficients expanded along its lanes.
+            double count = (double)plan.Outer * plan.Inner;
+            for (long k = k0; k < k1; k++)
+            {
+                double sum = 0, sq = 0;
+                for (nint j = (nint)((k - k0) * plan.Inner); j < length; j += period)
+                    for (nint i = 0; i < plan.Inner; i++) { sum += Unsafe.Add(ref sd, j + i); sq += Unsafe.Add(ref qd, j + i); }
+                nint first = (nint)((k - k0) * plan.Inner);
+                (double m, double v) = Statistics.FromShiftedSums(double.CreateTruncating(Unsafe.Add(ref shift, first)), sum, sq, count);
+                T rounded = T.CreateTruncating(m);
+                Unsafe.Add(ref mean, (nint)k) = rounded;
+                Unsafe.Add(ref variance, (nint)k) = T.CreateTruncating(v);
+                if (settings.MeanResidual is { } residual) residual[k] = T.CreateTruncating(m - double.CreateTruncating(rounded));
+                double g = settings.Affine ? double.CreateTruncating(Unsafe.Add(ref gamma, (nint)k)) : 1d;
+                double h = settings.Affine ? double.CreateTruncating(Unsafe.Add(ref beta, (nint)k)) : 0d;
+                double ak = g * Statistics.InverseStd(v, settings.Epsilon);
+                T ca = T.CreateTruncating(ak), cb = T.CreateTruncating(h - (m - double.CreateTruncating(rounded)) * ak);
+                for (nint j = first; j < length; j += period)
+                {
+                    Fill(ref Unsafe.Add(ref a, j), (nint)plan.Inner, ca);
+                    Fill(ref Unsafe.Add(ref b, j), (nint)plan.Inner, cb);
+                    Fill(ref Unsafe.Add(ref c, j), (nint)plan.Inner, rounded);
+                }
+            }
+            for (long r = 0; r < runs; r++)
+            {
+                nint o = start + (nint)r * stride;
+                Runs<TS, TV, T>.Apply<TK, TW, Lanes>(ref Unsafe.Add(ref x, o), ref Unsafe.Add(ref y, o), (nint)Math.Min(length, plan.Total - o), ref a, ref b, ref c);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Fill(ref T p, nint n, T value) => ExpandedInference<TK, T>.Fill(ref p, n, value);
+
+        /// <summary>The lanes' sums added into double (widened a vector at a time) and cleared.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Flush(ref T s, ref T q, ref double sd, ref double qd, nint length)
+        {
+            int w = TS.Count;
+            nint j = 0;
+            for (; j + w <= length; j += w)
+            {
+                TS.AddWidened(ref sd, j, TS.Load(ref s, j));
+                TS.AddWidened(ref qd, j, TS.Load(ref q, j));
+            }
+            for (; j < length; j++)
+            {
+                Unsafe.Add(ref sd, j) += double.CreateTruncating(Unsafe.Add(ref s, j));
+                Unsafe.Add(ref qd, j) += double.CreateTruncating(Unsafe.Add(ref q, j));
+            }
+            MemoryMarshal.CreateSpan(ref s, (int)length).Clear();
+            MemoryMarshal.CreateSpan(ref q, (int)length).Clear();
         }
     }
 }

@@ -257,9 +257,13 @@ public static class HalfAffine
 {
     /// <summary>The one kept axis of a layer whose inference is elementwise (running statistics, every other axis reduced,
     /// no groups, parameters per channel on that axis or none), or -1.</summary>
-    public static int KeptAxis(LayerShape shape)
+    public static int KeptAxis(LayerShape shape) => shape.RunningStatistics ? OneKeptAxis(shape) : -1;
+
+    /// <summary>The one kept axis of a layer whose statistics and parameters all sit on it (every other axis reduced, no
+    /// groups, parameters per channel on that axis or none), or -1.</summary>
+    public static int OneKeptAxis(LayerShape shape)
     {
-        if (!shape.RunningStatistics || shape.Groups != 0 || shape.Affine == AffineMode.Elementwise) return -1;
+        if (shape.Groups != 0 || shape.Affine == AffineMode.Elementwise) return -1;
         int kept = -1;
         for (int i = 0; i < shape.Layout.Length; i++)
         {
@@ -271,10 +275,10 @@ public static class HalfAffine
         return kept;
     }
 
-    /// <summary>The tensor as [outer, kept, inner] around the kept axis of <see cref="KeptAxis"/>.</summary>
+    /// <summary>The tensor as [outer, kept, inner] around the kept axis of <see cref="OneKeptAxis"/>.</summary>
     public static void Split(LayerShape shape, ReadOnlySpan<int> dims, out long outer, out int kept, out long inner)
     {
-        int axis = KeptAxis(shape);
+        int axis = OneKeptAxis(shape);
         outer = 1;
         inner = 1;
         for (int i = 0; i < axis; i++) outer *= dims[i];

@@ -181,6 +181,8 @@ public abstract partial class Kernels<TNest, TK, T>
         Checks.StatisticsOutputs(input, output, stat0, outputs[0], outputs.Length > 1 ? stat1 : default, outputs.Length > 1 ? outputs[1] : null);
         TNest nest = TNest.Create(dims);
         path = Checks.Forced(path, Choose(nest, true));
+        if (ExpandedTraining<TK, T>.Applies(Shape, dims, path))
+            return ExpandedTraining<TK, T>.Run<TOps>(path, Shape, dims, input, output, weight, bias, stat0, stat1, epsilon, null);
         return Forward<TNest, TK, T>.Training<TOps>(path, nest, input, output, weight, bias, stat0, stat1, epsilon, null);
     }
 

@@ -151,8 +151,10 @@ public sealed partial class NormLayer<TNest, TK, T>
             {
                 SeparateAdd(ref input, ref before);
                 TNest nest = NestFor(dims, residual);
-                LastPath = Forward<TNest, TK, T>.Training(Kernels<TNest, TK, T>.Choose(nest, true), nest, input, output, Weight, Bias,
-                    stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, before);
+                KernelPath path = Kernels<TNest, TK, T>.Choose(nest, true);
+                LastPath = residual == 0 && !before.On && ExpandedTraining<TK, T>.Applies(shape, dims, path)
+                    ? ExpandedTraining<TK, T>.Run(path, shape, dims, input, output, Weight, Bias, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null)
+                    : Forward<TNest, TK, T>.Training(path, nest, input, output, Weight, Bias, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, before);
             }
             finally
             {
@@ -178,8 +180,10 @@ public sealed partial class NormLayer<TNest, TK, T>
             else Fingerprint.Take(input, _fingerprint);
             _savedLength = -1;
             TNest nest = NestFor(dims, residual);
-            LastPath = Forward<TNest, TK, T>.Training(Kernels<TNest, TK, T>.Choose(nest, true), nest, input, output, Weight, Bias,
-                statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual, before);
+            KernelPath path = Kernels<TNest, TK, T>.Choose(nest, true);
+            LastPath = residual == 0 && !before.On && ExpandedTraining<TK, T>.Applies(shape, dims, path)
+                ? ExpandedTraining<TK, T>.Run(path, shape, dims, input, output, Weight, Bias, statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual)
+                : Forward<TNest, TK, T>.Training(path, nest, input, output, Weight, Bias, statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual, before);
             LayerState.SaveDims(_savedDims, dims);
             _savedLength = input.Length;
             _savedEpsilon = epsilon;
