@@ -116,4 +116,50 @@ public sealed class ExpandedInferenceTests
         Assert.Equal(one.Mean, mean2);
         Assert.Equal(one.Var, var2);
     }
+
+    [Theory]
+    [InlineData(2, 8, 8, 80)]   // C wider than the loop nest's registers: the expanded runs
+    [InlineData(3, 2, 5, 300)]
+    public void ChannelsLastGivesTheChannelsFirstLoopNestsBits(int n, int h, int w, int c)
+    {
+        var random = new Random(n * 7 + c);
+        int plane = h * w;
+        Assert.True(ExpandedInference<StandardizeNorm, float>.Applies(ShapeNhwc, [n, h, w, c], Isa.Select(c)));
+        Assert.False(ExpandedInference<StandardizeNorm, float>.Applies(Shape, [n, c, 8, 8], Isa.Select(64)));
+        var nhwc = new BnNhwc(c) { Training = false };
+        var nchw = new BnNchw(c) { Training = false, Epsilon = nhwc.Epsilon }; // BnNhwc declares Epsilon = 1e-3
+        for (int k = 0; k < c; k++)
+        {
+            nhwc.Weight[k] = nchw.Weight[k] = (float)(random.NextDouble() + 0.5);
+            nhwc.Bias[k] = nchw.Bias[k] = (float)(random.NextDouble() - 0.5);
+            nhwc.RunningMean[k] = nchw.RunningMean[k] = (float)(random.NextDouble() * 4 - 2 + (k == 3 ? 3000 : 0));
+            nhwc.RunningVar[k] = nchw.RunningVar[k] = (float)(random.NextDouble() + 0.1);
+        }
+        // The same values: x[b, p, k] channels last; channels first in planes of 64 (the loop nest), the rest of each plane filler.
+        var x = new float[n * plane * c];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 6 - 3 + (i % c == 3 ? 3000 : 0));
+        var xf = new float[n * c * 64];
+        for (int b = 0; b < n; b++)
+            for (int k = 0; k < c; k++)
+                for (int p = 0; p < 64; p++) xf[(b * c + k) * 64 + p] = p < plane ? x[(b * plane + p) * c + k] : 1f;
+        foreach (int degree in new[] { 1, 2 })
+        {
+            using var scope = DegreeScope.Set(degree);
+            var y = new float[x.Length];
+            nhwc.Forward(x, y, n, h, w, c);
+            var yf = new float[xf.Length];
+            nchw.Forward(xf, yf, n, c, 8, 8);
+            for (int b = 0; b < n; b++)
+                for (int k = 0; k < c; k++)
+                    for (int p = 0; p < plane; p++)
+                        Assert.True(BitConverter.SingleToInt32Bits(y[(b * plane + p) * c + k]) == BitConverter.SingleToInt32Bits(yf[(b * c + k) * 64 + p]),
+                            $"degree {degree}, sample {b}, channel {k}, pixel {p}: {y[(b * plane + p) * c + k]:R} against {yf[(b * c + k) * 64 + p]:R}");
+            var inPlace = (float[])x.Clone();
+            nhwc.Forward(inPlace, inPlace, n, h, w, c);
+            Assert.Equal(y, inPlace);
+        }
+    }
+
+    private static readonly LayerShape ShapeNhwc = new("BnNhwc", "NHWC", "N,H,W", 0, AffineMode.PerChannel, NormKind.Standardize,
+        LayerFeatures.Shards | LayerFeatures.Synchronized | LayerFeatures.RunningStatistics);
 }

@@ -41,8 +41,19 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     /// than 1 (with K innermost, channels last, the loop nest's <see cref="Runs{TS, TV, T}.ApplyRows{TK, TW}"/> already runs
     /// rows of K as one range, its coefficients in registers), and K x inner is at most <see cref="ExpandedLimit"/> and at
     /// least one vector of the path.</summary>
-    public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path) =>
-        !TK.Epilogue && !TK.AddsBefore && !TK.AddsResidual && shape.RunningStatistics && KeptAxis(shape) >= 0 && ShortPeriod(shape, dims, path);
+    public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
+    {
+        if (TK.Epilogue || TK.AddsBefore || TK.AddsResidual || !shape.RunningStatistics || KeptAxis(shape) < 0) return false;
+        if (ShortPeriod(shape, dims, path)) return true;
+        // Channels last (inner 1) with K wider than the vectors the loop nest's ApplyRows keeps in registers, on a call that
+        // does not stream: the expanded runs were faster (NHWC S3, C = 256: 1.76x -> 1.35-1.43x the limit at 1 thread,
+        // 2.25x -> 1.52x at 2; S2, C = 512: about even). Streamed, the nest's one flat range peels once where each run
+        // here would (AVX2 NHWC S1, C = 64: 1.04-1.10x -> 1.31-1.39x), and with K in registers it is faster anyway.
+        HalfAffine.Split(shape, dims, out long outer, out int kept, out long inner);
+        long bytes = 2 * outer * kept * Unsafe.SizeOf<T>();
+        return outer > 0 && inner == 1 && kept > Runs<Scalar<T>, T, T>.Unroll * LaneCount(path) && kept <= ExpandedLimit && bytes <= Streaming.ThresholdBytes;
+    }
+
 
     /// <summary>The one kept axis of a layer whose statistics and parameters all sit on it (every other axis reduced, no
     /// groups, parameters per channel on that axis or none), or -1.</summary>
@@ -221,8 +232,14 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
     public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
         if (!TK.Centered || TK.Epilogue || TK.AddsBefore || TK.AddsResidual || ExpandedInference<TK, T>.KeptAxis(shape) < 0) return false;
-        return ExpandedInference<TK, T>.ShortPeriod(shape, dims, path);
+        if (!ExpandedInference<TK, T>.ShortPeriod(shape, dims, path)) return false;
+        // Periods up to RunElements run as one unit (every run feeds every channel's sums): only where that is small.
+        var plan = ExpandedInference<TK, T>.PlanFor(shape, dims, 0);
+        return plan.Blocks || plan.Outer * plan.Kept * plan.Inner <= OneUnitLimit;
     }
+
+    /// <summary>Most elements a call of short periods (one unit, one thread) takes here; larger ones keep the loop nest.</summary>
+    private const long OneUnitLimit = 1 << 18;
 
     /// <summary>Runs the call (the caller checked every argument and <see cref="Applies"/>): writes the batch mean and biased
     /// variance per channel into <paramref name="mean"/> and <paramref name="variance"/> (and the mean's rounding residual
