@@ -37,10 +37,9 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     private const long UnitElements = 1 << 16;
 
     /// <summary>Whether an inference call on <paramref name="dims"/> takes this path on <paramref name="path"/>: the layer's
-    /// kind has no epilogue, its one kept axis carries statistics and parameters, the extent inside it is short but more
-    /// than 1 (with K innermost, channels last, the loop nest's <see cref="Runs{TS, TV, T}.ApplyRows{TK, TW}"/> already runs
-    /// rows of K as one range, its coefficients in registers), and K x inner is at most <see cref="ExpandedLimit"/> and at
-    /// least one vector of the path.</summary>
+    /// kind has no epilogue, its one kept axis carries statistics and parameters, and either the extent inside it is short
+    /// (<see cref="ShortPeriod"/>) or it is 1 (channels last) with K wider than the coefficient vectors the loop nest's
+    /// <see cref="Runs{TS, TV, T}.ApplyRows{TK, TW}"/> keeps in registers, on a call that does not stream.</summary>
     public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
         if (TK.Epilogue || TK.AddsBefore || TK.AddsResidual || !shape.RunningStatistics || KeptAxis(shape) < 0) return false;
@@ -53,7 +52,6 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
         long bytes = 2 * outer * kept * Unsafe.SizeOf<T>();
         return outer > 0 && inner == 1 && kept > Runs<Scalar<T>, T, T>.Unroll * LaneCount(path) && kept <= ExpandedLimit && bytes <= Streaming.ThresholdBytes;
     }
-
 
     /// <summary>The one kept axis of a layer whose statistics and parameters all sit on it (every other axis reduced, no
     /// groups, parameters per channel on that axis or none), or -1.</summary>
