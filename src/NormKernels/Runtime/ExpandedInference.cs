@@ -42,7 +42,7 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     /// <see cref="Runs{TS, TV, T}.ApplyRows{TK, TW}"/> keeps in registers, on a call that does not stream.</summary>
     public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
-        if (TK.Epilogue || TK.AddsBefore || TK.AddsResidual || !shape.RunningStatistics || KeptAxis(shape) < 0) return false;
+        if (TK.Epilogue || TK.AddsBefore || TK.AddsResidual || !shape.RunningStatistics || HalfAffine.OneKeptAxis(shape) < 0) return false;
         if (ShortPeriod(shape, dims, path)) return true;
         // Channels last (inner 1) with K wider than the vectors the loop nest's ApplyRows keeps in registers, on a call that
         // does not stream: the expanded runs were faster (NHWC S3, C = 256: 1.76x -> 1.35-1.43x the limit at 1 thread,
@@ -53,12 +53,8 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
         return outer > 0 && inner == 1 && kept > Runs<Scalar<T>, T, T>.Unroll * LaneCount(path) && kept <= ExpandedLimit && bytes <= Streaming.ThresholdBytes;
     }
 
-    /// <summary>The one kept axis of a layer whose statistics and parameters all sit on it (every other axis reduced, no
-    /// groups, parameters per channel on that axis or none), or -1.</summary>
-    internal static int KeptAxis(LayerShape shape) => HalfAffine.OneKeptAxis(shape);
-
     /// <summary>Inner extent 2 to <see cref="ShortRun"/> - 1, K x inner at most <see cref="ExpandedLimit"/> and at least one
-    /// vector of <paramref name="path"/> (the caller checked <see cref="KeptAxis"/>).</summary>
+    /// vector of <paramref name="path"/> (the caller checked <see cref="HalfAffine.OneKeptAxis"/>).</summary>
     internal static bool ShortPeriod(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
         HalfAffine.Split(shape, dims, out long outer, out int kept, out long inner);
@@ -102,12 +98,9 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     public static KernelPath Run<TOps>(KernelPath path, LayerShape shape, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output,
         ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon) where TOps : struct, IVector128Ops
     {
-        HalfAffine.Split(shape, dims, out long outer, out int kept, out long inner);
-        long period = kept * inner;
         var plan = PlanFor(shape, dims, input.Length);
-        bool blocks = plan.Blocks;
-        long repeat = blocks ? 1 : plan.Length / period;
-        int length = blocks ? (int)period : plan.Length;
+        int kept = plan.Kept, length = plan.Length; // blocks: one period; short periods: `repeat` of them
+        long inner = plan.Inner, period = kept * inner, repeat = length / period;
         T[] rented = ArrayPool<T>.Shared.Rent(3 * length);
         try
         {
@@ -229,7 +222,7 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
     /// <summary>Whether a training forward on <paramref name="dims"/> takes this path on <paramref name="path"/>.</summary>
     public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
-        if (!TK.Centered || TK.Epilogue || TK.AddsBefore || TK.AddsResidual || ExpandedInference<TK, T>.KeptAxis(shape) < 0) return false;
+        if (!TK.Centered || TK.Epilogue || TK.AddsBefore || TK.AddsResidual || HalfAffine.OneKeptAxis(shape) < 0) return false;
         if (!ExpandedInference<TK, T>.ShortPeriod(shape, dims, path)) return false;
         // Periods up to RunElements run as one unit (every run feeds every channel's sums): only where that is small.
         var plan = ExpandedInference<TK, T>.PlanFor(shape, dims, 0);
