@@ -193,6 +193,71 @@ public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : s
         for (; i < len; i++) Unsafe.Add(ref s, i) = Scalar<T>.Add(Unsafe.Add(ref x, i), Unsafe.Add(ref r, i));
     }
 
+    /// <summary>
+    /// <c>s = x + r</c> over a contiguous run, each sum also written to <paramref name="stage"/> (a buffer of the worker's that
+    /// stays in cache), from where the norm reads it: stored as <typeparamref name="TW"/> says, s is not read back, so streamed
+    /// its lines go around the cache instead of being read in first (LayerNorm rows of 768 with the sum written normally and
+    /// read back: 1.9x the limit of two tensors read and two written; staged and streamed, see Forward.StageBytes).
+    /// s may be x or r: every element is read before it is written, and the tail runs element by element.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AddStaged<TW>(ref T x, ref T r, ref T stage, ref T s, nint len) where TW : struct, IStores
+    {
+        int w = TS.Count;
+        nint i = 0;
+        if (TW.Streaming && w > 1 && AddStreamed(ref x, ref r, ref stage, ref s, len, out i)) { }
+        else
+        {
+            for (; i + 2 * w <= len; i += 2 * w)
+            {
+                TV a0 = TS.Add(TS.Load(ref x, i), TS.Load(ref r, i)), a1 = TS.Add(TS.Load(ref x, i + w), TS.Load(ref r, i + w));
+                TS.Store(a0, ref stage, i);
+                TS.Store(a1, ref stage, i + w);
+                TS.Store(a0, ref s, i);
+                TS.Store(a1, ref s, i + w);
+            }
+            for (; i + w <= len; i += w)
+            {
+                TV a = TS.Add(TS.Load(ref x, i), TS.Load(ref r, i));
+                TS.Store(a, ref stage, i);
+                TS.Store(a, ref s, i);
+            }
+        }
+        for (; i < len; i++) Unsafe.Add(ref s, i) = Unsafe.Add(ref stage, i) = Scalar<T>.Add(Unsafe.Add(ref x, i), Unsafe.Add(ref r, i));
+    }
+
+    /// <summary>The whole vectors of <see cref="AddStaged{TW}"/> with s streamed from its first 64-byte boundary (the elements
+    /// before it stored one by one); <paramref name="done"/> is where the element-by-element tail starts. False (nothing
+    /// written) for runs too short to stream.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe bool AddStreamed(ref T x, ref T r, ref T stage, ref T s, nint len, out nint done)
+    {
+        int w = TS.Count;
+        nuint address = (nuint)Unsafe.AsPointer(ref s);
+        nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+        done = 0;
+        if ((long)len * sizeof(T) < Streaming.MinimumRunBytes || len < head + 2 * w || address % (nuint)sizeof(T) != 0) return false;
+        for (nint o = 0; o < head; o++)
+            Unsafe.Add(ref s, o) = Unsafe.Add(ref stage, o) = Scalar<T>.Add(Unsafe.Add(ref x, o), Unsafe.Add(ref r, o));
+        nint i = head;
+        for (; i + 2 * w <= len; i += 2 * w)
+        {
+            TV a0 = TS.Add(TS.Load(ref x, i), TS.Load(ref r, i)), a1 = TS.Add(TS.Load(ref x, i + w), TS.Load(ref r, i + w));
+            TS.Store(a0, ref stage, i);
+            TS.Store(a1, ref stage, i + w);
+            TS.StoreStreaming(a0, ref s, i);
+            TS.StoreStreaming(a1, ref s, i + w);
+        }
+        for (; i + w <= len; i += w)
+        {
+            TV a = TS.Add(TS.Load(ref x, i), TS.Load(ref r, i));
+            TS.Store(a, ref stage, i);
+            TS.StoreStreaming(a, ref s, i);
+        }
+        done = i;
+        return true;
+    }
+
     /// <summary><c>y = (x - c) * a + b</c> over a contiguous run (uncentered kinds: <c>y = x * a + b</c>); <typeparamref name="TA"/>
     /// says whether a, b, c are one value or loaded along the run, <typeparamref name="TW"/> how y is stored. The last
     /// partial vector is blended with what is already stored, so in-place use (y = x) stays correct.</summary>
