@@ -309,6 +309,12 @@ public static class Forward<TNest, TK, T>
         private void Go<TS, TV, TW>() where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
         {
             var layout = new Layout(nest, mode != ForwardMode.Inference);
+            if (nest.BlockCount > 0 && mode == ForwardMode.Training && TS.Count > 1 && !TK.AddsResidual && RowPlan(nest, _input.Length)
+                && (!before.On || before.BlockLength * Unsafe.SizeOf<T>() <= StageBytes))
+            {
+                Rows<TS, TV, TW>(layout);
+                return;
+            }
             if (nest.BlockCount > 0)
             {
                 int blocks = nest.BlockCount;
@@ -340,6 +346,30 @@ public static class Forward<TNest, TK, T>
                 return;
             }
             Whole<TS, TV, TW>(layout);
+        }
+
+        /// <summary>A row plan (<see cref="RowPlan"/>): groups of consecutive rows per unit, row after row
+        /// (<see cref="Runs{TS, TV, T}.Rows"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Rows<TS, TV, TW>(Layout layout) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        {
+            int blocks = nest.BlockCount;
+            nint len = nest.StatisticsExtent;
+            int group = RowGroup(blocks, len);
+            int units = (blocks + group - 1) / group;
+            int workers = Parallelism.Workers(_input.Length, units);
+            // With the residual added before the norm: a stage of a row, from a 64-byte boundary.
+            int stage = before.On ? (int)len + 64 / Unsafe.SizeOf<T>() : 0;
+            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, 0, layout.Elements + stage);
+            try
+            {
+                var body = new RowUnit<TS, TV, TW>(nest, layout, group, blocks, len, epsilon, scratch.Elements, meanResidual, before);
+                ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
+            }
+            finally
+            {
+                scratch.Return();
+            }
         }
 
         /// <summary>A whole-tensor plan: statistics over chunks (training), coefficients, apply over chunks.</summary>
@@ -391,6 +421,60 @@ public static class Forward<TNest, TK, T>
             }
         }
     }
+
+    /// <summary>
+    /// Whether the plan is rows: each block one statistic over one contiguous run of the tensor that starts where the last
+    /// ended (LayerNorm and RMSNorm over the last dim, InstanceNorm NCHW), applied along the same run, with one coefficient
+    /// set per row and either gamma and beta along the row (two-step, one fold per element, the first at 0) or none folded
+    /// in besides the row's own (folded, one coefficient). Such plans run row after row (<see cref="Runs{TS, TV, T}.Rows"/>).
+    /// </summary>
+    private static bool RowPlan(TNest nest, int length)
+    {
+        nint len = nest.StatisticsExtent;
+        if (nest.StatisticCount != 1 || nest.CoefficientCount != 1 || nest.AccumulatorCount != 1 || nest.Promoted || len < 1
+            || nest.ApplyExtent != len || nest.StatisticsRows(out _) != len || nest.ApplyRows(out _) != len || nest.StatisticStart(0) != 0
+            || ContiguousBlock(nest, length) != len || !ConsecutiveStatistics(nest))
+            return false;
+        if (!nest.TwoStep) return true;
+        if (!nest.Affine || nest.FoldCount != len) return false;
+        nest.Block(nest.BlockCount - 1, out _, out _, out nint parameter);
+        nest.Fold(len - 1, out nint statistic, out nint last);
+        return parameter == 0 && statistic == 0 && last == len - 1;
+    }
+
+    /// <summary>Whether block b's statistic is the first block's plus b (a row plan writes its statistics by index).</summary>
+    private static bool ConsecutiveStatistics(TNest nest)
+    {
+        int blocks = nest.BlockCount;
+        if (blocks < 2) return true;
+        nest.Block(0, out _, out nint first, out _);
+        nest.Block(1, out _, out nint second, out _);
+        nest.Block(blocks - 1, out _, out nint last, out _);
+        return second == first + 1 && last == first + blocks - 1;
+    }
+
+    /// <summary>The elements of a block when the plan's blocks are consecutive runs of the tensor (block b at b times that), else 0.</summary>
+    internal static nint ContiguousBlock(TNest nest, int length)
+    {
+        int blocks = nest.BlockCount;
+        if (blocks < 1 || length % blocks != 0) return 0;
+        nint size = length / blocks;
+        if (blocks == 1) return size;
+        nest.Block(1, out nint second, out _, out _);
+        nest.Block(blocks - 1, out nint last, out _, out _);
+        return second == size && last == (blocks - 1) * size ? size : 0;
+    }
+
+    /// <summary>Rows per unit of a row plan: about <see cref="RowGroupBytes"/> of input, and at least 8 units where there are
+    /// 8 rows (a function of the shape alone).</summary>
+    private static int RowGroup(int blocks, nint len)
+    {
+        long byBytes = Math.Max(1, RowGroupBytes / ((long)len * Unsafe.SizeOf<T>())), byUnits = (blocks + 7) / 8;
+        return (int)Math.Max(1, Math.Min(byBytes, byUnits));
+    }
+
+    /// <summary>Input bytes one unit of a row plan covers at most.</summary>
+    private const long RowGroupBytes = 256L << 10;
 
     /// <summary>A fixed function of the shape: enough chunks of about <see cref="ChunkElements"/> elements, at most one per row.</summary>
     private static int Chunks(int length, nint rows, bool splittable) =>
@@ -626,6 +710,79 @@ public static class Forward<TNest, TK, T>
             ref T coefA = ref MemoryMarshal.GetArrayDataReference(e);
             ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
             nest.Apply<TK, TW, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients), ref gamma, ref beta);
+        }
+    }
+
+    /// <summary>A group of consecutive rows of a row plan, row after row: each row's statistics written out and its coefficients
+    /// made as <see cref="BlockUnit{TS, TV, TW}"/> makes them (<see cref="RowFinish"/>), the same bits.</summary>
+    private readonly struct RowUnit<TS, TV, TW>(TNest nest, Layout layout, int group, int blocks, nint len, T epsilon, T[][] elements,
+        T[]? meanResidual, BeforeAdd before) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public unsafe void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            int first = unit * group, count = Math.Min(group, blocks - first);
+            nest.Block(first, out nint xo, out nint so, out nint po);
+            ref T e = ref MemoryMarshal.GetArrayDataReference(elements[worker]);
+            var finish = new RowFinish(nest, first, so, nest.Count, double.CreateTruncating(epsilon), (T*)spans.S2, (T*)spans.S3, (T*)spans.S4, (T*)spans.S5, meanResidual);
+            ref T x = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S0), xo);
+            ref T y = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S1), xo);
+            ref T g = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po);
+            ref T h = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po);
+            ref T stage = ref Unsafe.Add(ref e, layout.Elements);
+            stage = ref Unsafe.Add(ref stage, (int)((64 - ((nuint)Unsafe.AsPointer(ref stage) & 63)) & 63) / sizeof(T));
+            bool twoStep = nest.TwoStep;
+            if (TK.AddsBefore && before.On)
+            {
+                if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage);
+                else Runs<TS, TV, T>.Rows<TK, TW, Splat, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage);
+            }
+            else if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref stage);
+            else Runs<TS, TV, T>.Rows<TK, TW, Splat, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref stage);
+        }
+    }
+
+    /// <summary>A row's statistics finished as a block's are by <see cref="FinishStatistics"/> and <see cref="Coefficients"/>
+    /// (the same arithmetic, so the same bits), specialized to a row plan's one statistic and one coefficient set: the
+    /// statistics written out at the row's index, the coefficients returned.</summary>
+    private readonly unsafe struct RowFinish(TNest nest, int first, nint firstStatistic, double count, double epsilon, T* gamma, T* beta, T* stat0, T* stat1,
+        T[]? meanResidual) : IRowFinish<T>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Finish(nint row, T shift, double sum, double sq, out T a, out T b, out T c)
+        {
+            nint so = firstStatistic + row;
+            double mu, rstd;
+            if (TK.Centered)
+            {
+                (double mean, double variance) = Runtime.Statistics.FromShiftedSums(double.CreateTruncating(shift), sum, sq, count);
+                T rounded = T.CreateTruncating(mean);
+                stat0[so] = rounded;
+                if (meanResidual is not null) meanResidual[so] = T.CreateTruncating(mean - double.CreateTruncating(rounded));
+                stat1[so] = T.CreateTruncating(variance);
+                mu = mean;
+                rstd = Runtime.Statistics.InverseStd(variance, epsilon);
+            }
+            else
+            {
+                double meanSquare = sq / count;
+                stat0[so] = T.CreateTruncating(meanSquare);
+                mu = 0d;
+                rstd = Runtime.Statistics.InverseStd(meanSquare, epsilon);
+            }
+            c = TK.Centered ? T.CreateTruncating(mu) : T.Zero;
+            double g = 1d, h = 0d;
+            if (!nest.TwoStep && nest.Affine)
+            {
+                // Folded: the row's own gamma and beta (its block's parameter plus its one fold's).
+                nest.Block(first + row, out _, out _, out nint po);
+                nest.Fold(0, out _, out nint p);
+                g = double.CreateTruncating(gamma[po + p]);
+                h = double.CreateTruncating(beta[po + p]);
+            }
+            double scale = g * rstd;
+            a = T.CreateTruncating(scale);
+            b = T.CreateTruncating(h - (mu - double.CreateTruncating(c)) * scale);
         }
     }
 

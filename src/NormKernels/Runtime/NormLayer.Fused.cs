@@ -46,7 +46,7 @@ public sealed partial class NormLayer<TNest, TK, T>
         // while it is in cache; the others (BatchNorm) write the sum in a pass of its own, then normalize it.
         // (BlockLength 0: the separate pass, which ForwardCore runs once it holds the thread guard, so that a refused call
         // writes nothing.)
-        nint blockLength = TK.AddsBefore ? ContiguousBlock(TNest.Create(dims), input.Length) : 0;
+        nint blockLength = TK.AddsBefore ? Forward<TNest, TK, T>.ContiguousBlock(TNest.Create(dims), input.Length) : 0;
         fixed (T* x = input)
         fixed (T* r = residual)
         fixed (T* s = sum)
@@ -64,18 +64,6 @@ public sealed partial class NormLayer<TNest, TK, T>
         TensorPrimitives.Add(input, residual, sum);
         input = sum;
         before = default;
-    }
-
-    /// <summary>The elements of a block when the plan's blocks are consecutive runs of the tensor (block b at b times that), else 0.</summary>
-    private static nint ContiguousBlock(TNest nest, int length)
-    {
-        int blocks = nest.BlockCount;
-        if (blocks < 1 || length % blocks != 0) return 0;
-        nint size = length / blocks;
-        if (blocks == 1) return size;
-        nest.Block(1, out nint second, out _, out _);
-        nest.Block(blocks - 1, out nint last, out _, out _);
-        return second == size && last == (blocks - 1) * size ? size : 0;
     }
 
     /// <summary>The fingerprint of the sum the units write: x + r at the sampled positions, rounded once.</summary>

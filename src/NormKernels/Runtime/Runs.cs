@@ -42,7 +42,7 @@ public readonly struct Lanes : IOperand
 /// <c>x - shift</c> (shift = a sample of the statistic), so they stay small whatever the data's offset.
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
 {
     /// <summary>Independent accumulators per reduction (and the apply loop's unroll).</summary>
     public const int Unroll = 4;

@@ -31,6 +31,9 @@ public sealed class StagedSumTests : IDisposable
     public static TheoryData<string, int[]> Cases => new()
     {
         { "FLnNtcNoneBefore", [2, 3, 700] },
+        // 40 rows: units of 5 rows (Runs.Rows: each row's sum staged, normalized, the next row's over the same stage).
+        { "FLnNtcNoneBefore", [4, 10, 700] },
+        { "FRmsNtcNoneBefore", [5, 8, 517] },
         { "FRmsNtcNoneBefore", [2, 3, 700] },
         { "FLnNtcSiluBefore", [1, 2, 1031] },
         { "FGnNhwcNoneBefore", [2, 6, 6, 32] },
