@@ -8,6 +8,7 @@ namespace NormKernels.Tests;
 /// data laid into planes of 64 (which keep the loop nest) gives the same outputs, element for element, on every path, at
 /// 1 and 2 threads, in place and not, through the layer and the static kernel.
 /// </summary>
+[Collection(nameof(ThreadingTests))]   // DegreeScope changes the process-wide Parallelism.MaxDegree
 public sealed class ExpandedInferenceTests
 {
     [Theory]
