@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.ComponentModel;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -24,6 +25,7 @@ public static class Fingerprint
     public static int Position(int i, int length) => (int)((long)i * (length - 1) / (Count - 1));
 
     /// <summary>Saves the sampled elements of <paramref name="input"/> into <paramref name="saved"/> (<see cref="Count"/> entries).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Take<T>(ReadOnlySpan<T> input, Span<T> saved) where T : unmanaged
     {
         for (int i = 0; i < Count; i++) saved[i] = input[Position(i, input.Length)];

@@ -430,6 +430,7 @@ public static class Forward<TNest, TK, T>
     /// set per row and either gamma and beta along the row (two-step, one fold per element, the first at 0) or none folded
     /// in besides the row's own (folded, one coefficient). Such plans run row after row (<see cref="Runs{TS, TV, T}.Rows"/>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool RowPlan(TNest nest, int length)
     {
         // A block of one segment reports its run as its rows; a block of one row of it (BatchNorm NCHW with N = 1) reports 1.
@@ -446,6 +447,7 @@ public static class Forward<TNest, TK, T>
     }
 
     /// <summary>Whether block b's statistic is the first block's plus b (a row plan writes its statistics by index).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool ConsecutiveStatistics(TNest nest)
     {
         int blocks = nest.BlockCount;
@@ -457,6 +459,7 @@ public static class Forward<TNest, TK, T>
     }
 
     /// <summary>The elements of a block when the plan's blocks are consecutive runs of the tensor (block b at b times that), else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static nint ContiguousBlock(TNest nest, int length)
     {
         int blocks = nest.BlockCount;
@@ -470,6 +473,7 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>Rows per unit of a row plan: about <see cref="RowGroupBytes"/> of input, and at least 8 units where there are
     /// 8 rows (a function of the shape alone).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int RowGroup(int blocks, nint len)
     {
         long byBytes = Math.Max(1, RowGroupBytes / ((long)len * Unsafe.SizeOf<T>())), byUnits = (blocks + 7) / 8;
@@ -525,6 +529,7 @@ public static class Forward<TNest, TK, T>
     /// the shift per accumulator and, when promoted, per statistic.</summary>
     private readonly struct Layout
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Layout(TNest nest, bool training)
         {
             Statistics = nest.StatisticCount;

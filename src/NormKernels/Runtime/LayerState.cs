@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.ComponentModel;
 using System.Numerics;
 
@@ -26,6 +27,7 @@ public static class LayerState
     /// unbiased batch variance (<c>variance * count / (count - 1)</c>); the batch mean in double is <paramref name="mean"/> plus its
     /// <paramref name="meanResidual"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void UpdateRunning<T>(T[] runningMean, T[] runningVar, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, ReadOnlySpan<T> meanResidual,
         double count, double momentum) where T : IFloatingPointIeee754<T>
     {

@@ -36,74 +36,108 @@ public static partial class Runs<TS, TV, T>
     /// <para>(Applying row i in the loop that reduces row i + 1 was slower: [8192, 768] 1.92 against 1.64 ms, and
     /// pathological for some relative alignments of x and y.)</para>
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Rows<TK, TW, TG, TB, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
         nint residual, nint sum, ref T stage, bool phased, ref double sums, ref T coefficients)
         where TK : struct, INormKind where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TF : struct, IRowFinish<T>, allows ref struct
     {
-        if (!TB.Lanes && phased)
+        // Each variant is compiled on its own, fully optimized, with one site of each run it inlines: inlined into one
+        // method together, the runs were left as calls to unoptimized code (the JIT's inlining budget), which a process
+        // that sees one CPU kept for seconds (LayerNorm [8192, 768]: 18 ms a call instead of 1.7).
+        if (TB.Lanes)
         {
-            // Batches of rows that stay in L1 (PhaseBytes), three passes over each: every row's sums, every row's
-            // coefficients (the rows' scalar chains of divisions and square roots are independent, so they overlap), every
-            // row's apply.
-            nint batch = Math.Max(1, PhaseBytes / (len * Unsafe.SizeOf<T>()));
-            for (nint b0 = 0; b0 < rows; b0 += batch)
-            {
-                nint b1 = Math.Min(rows, b0 + batch);
-                for (nint i = b0; i < b1; i++)
-                {
-                    ref T xi = ref Unsafe.Add(ref x, i * len);
-                    double s = 0d, q = 0d;
-                    if (TK.Centered) ReduceCore<Centered>(ref xi, len, xi, ref s, ref q);
-                    else ReduceCore<Uncentered>(ref xi, len, default, ref q, ref q);
-                    Unsafe.Add(ref sums, 2 * i) = s;
-                    Unsafe.Add(ref sums, 2 * i + 1) = q;
-                }
-                for (nint i = b0; i < b1; i++)
-                {
-                    finish.Finish(i, TK.Centered ? Unsafe.Add(ref x, i * len) : default, Unsafe.Add(ref sums, 2 * i), Unsafe.Add(ref sums, 2 * i + 1),
-                        out Unsafe.Add(ref coefficients, 3 * i), out Unsafe.Add(ref coefficients, 3 * i + 1), out Unsafe.Add(ref coefficients, 3 * i + 2));
-                }
-                for (nint i = b0; i < b1; i++)
-                {
-                    ref T xi = ref Unsafe.Add(ref x, i * len);
-                    ref T yi = ref Unsafe.Add(ref y, i * len);
-                    ref T a = ref Unsafe.Add(ref coefficients, 3 * i);
-                    ref T b = ref Unsafe.Add(ref a, 1);
-                    ref T c = ref Unsafe.Add(ref a, 2);
-                    if (TK.Centered)
-                    {
-                        if (TG.Lanes) ApplyCore<Centered, TW, Splat, Centered, Lanes, TK>(ref xi, ref yi, len, ref a, ref b, ref c, ref g, ref h, 0);
-                        else ApplyCore<Centered, TW, Splat, Uncentered, Splat, TK>(ref xi, ref yi, len, ref a, ref b, ref c, ref a, ref b, 0);
-                    }
-                    else if (TG.Lanes) ApplyCore<Uncentered, TW, Splat, Centered, Lanes, TK>(ref xi, ref yi, len, ref a, ref b, ref a, ref g, ref h, 0);
-                    else ApplyCore<Uncentered, TW, Splat, Uncentered, Splat, TK>(ref xi, ref yi, len, ref a, ref b, ref a, ref a, ref b, 0);
-                }
-            }
-            return;
+            if (TK.Centered) StagedRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage);
+            else StagedRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage);
         }
+        else if (phased)
+        {
+            if (TK.Centered) PhasedRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
+            else PhasedRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
+        }
+        else if (TK.Centered) SequentialRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish);
+        else SequentialRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish);
+    }
+
+    /// <summary>Row after row: sums, coefficients, apply.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void SequentialRows<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish)
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>, allows ref struct
+    {
         for (nint i = 0; i < rows; i++)
         {
             ref T xi = ref Unsafe.Add(ref x, i * len);
-            ref T src = ref xi;
-            if (TB.Lanes)
-            {
-                AddStaged<TW>(ref xi, ref Unsafe.AddByteOffset(ref xi, residual), ref stage, ref Unsafe.AddByteOffset(ref xi, sum), len);
-                src = ref stage;
-            }
-            T shift = TK.Centered ? src : default;
+            T shift = TC.Lanes ? xi : default;
             double s = 0d, q = 0d;
-            if (TK.Centered) ReduceCore<Centered>(ref src, len, shift, ref s, ref q);
-            else ReduceCore<Uncentered>(ref src, len, default, ref q, ref q);
+            RowSums<TC>(ref xi, len, shift, ref s, ref q);
             finish.Finish(i, shift, s, q, out T a, out T b, out T c);
-            ref T yi = ref Unsafe.Add(ref y, i * len);
-            if (TK.Centered)
-            {
-                if (TG.Lanes) ApplyCore<Centered, TW, Splat, Centered, Lanes, TK>(ref src, ref yi, len, ref a, ref b, ref c, ref g, ref h, 0);
-                else ApplyCore<Centered, TW, Splat, Uncentered, Splat, TK>(ref src, ref yi, len, ref a, ref b, ref c, ref a, ref b, 0);
-            }
-            else if (TG.Lanes) ApplyCore<Uncentered, TW, Splat, Centered, Lanes, TK>(ref src, ref yi, len, ref a, ref b, ref a, ref g, ref h, 0);
-            else ApplyCore<Uncentered, TW, Splat, Uncentered, Splat, TK>(ref src, ref yi, len, ref a, ref b, ref a, ref a, ref b, 0);
+            ApplyRow<TC, TW, TG, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref g, ref h);
         }
+    }
+
+    /// <summary>Row after row, each row's x + r staged first (the residual added before the norm).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void StagedRows<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish, nint residual, nint sum, ref T stage)
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>, allows ref struct
+    {
+        for (nint i = 0; i < rows; i++)
+        {
+            ref T xi = ref Unsafe.Add(ref x, i * len);
+            AddStaged<TW>(ref xi, ref Unsafe.AddByteOffset(ref xi, residual), ref stage, ref Unsafe.AddByteOffset(ref xi, sum), len);
+            T shift = TC.Lanes ? stage : default;
+            double s = 0d, q = 0d;
+            RowSums<TC>(ref stage, len, shift, ref s, ref q);
+            finish.Finish(i, shift, s, q, out T a, out T b, out T c);
+            ApplyRow<TC, TW, TG, TE>(ref stage, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref g, ref h);
+        }
+    }
+
+    /// <summary>Batches of rows that stay in L1 (<see cref="PhaseBytes"/>), three passes over each: every row's sums, every
+    /// row's coefficients (their scalar chains overlap), every row's apply.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void PhasedRows<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish, ref double sums, ref T coefficients)
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>, allows ref struct
+    {
+        nint batch = Math.Max(1, PhaseBytes / (len * Unsafe.SizeOf<T>()));
+        for (nint b0 = 0; b0 < rows; b0 += batch)
+        {
+            nint b1 = Math.Min(rows, b0 + batch);
+            for (nint i = b0; i < b1; i++)
+            {
+                ref T xi = ref Unsafe.Add(ref x, i * len);
+                double s = 0d, q = 0d;
+                RowSums<TC>(ref xi, len, TC.Lanes ? xi : default, ref s, ref q);
+                Unsafe.Add(ref sums, 2 * i) = s;
+                Unsafe.Add(ref sums, 2 * i + 1) = q;
+            }
+            for (nint i = b0; i < b1; i++)
+            {
+                finish.Finish(i, TC.Lanes ? Unsafe.Add(ref x, i * len) : default, Unsafe.Add(ref sums, 2 * i), Unsafe.Add(ref sums, 2 * i + 1),
+                    out Unsafe.Add(ref coefficients, 3 * i), out Unsafe.Add(ref coefficients, 3 * i + 1), out Unsafe.Add(ref coefficients, 3 * i + 2));
+            }
+            for (nint i = b0; i < b1; i++)
+            {
+                ref T a = ref Unsafe.Add(ref coefficients, 3 * i);
+                ApplyRow<TC, TW, TG, TE>(ref Unsafe.Add(ref x, i * len), ref Unsafe.Add(ref y, i * len), len, ref a, ref Unsafe.Add(ref a, 1), ref Unsafe.Add(ref a, 2), ref g, ref h);
+            }
+        }
+    }
+
+    /// <summary>A row's sums, as <see cref="Reduce{TK}"/>: centered, of x - shift and its square; uncentered, of x^2 (into
+    /// <paramref name="q"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowSums<TC>(ref T x, nint len, T shift, ref double s, ref double q) where TC : struct, IOperand
+    {
+        if (TC.Lanes) ReduceCore<Centered>(ref x, len, shift, ref s, ref q);
+        else ReduceCore<Uncentered>(ref x, len, default, ref q, ref q);
+    }
+
+    /// <summary>A row's apply with one coefficient set: the plain apply (<typeparamref name="TG"/>: gamma and beta along
+    /// the row, or none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ApplyRow<TC, TW, TG, TE>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h)
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind
+    {
+        if (TG.Lanes) ApplyCore<TC, TW, Splat, Centered, Lanes, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, 0);
+        else ApplyCore<TC, TW, Splat, Uncentered, Splat, TE>(ref x, ref y, len, ref a, ref b, ref c, ref a, ref b, 0);
     }
 }

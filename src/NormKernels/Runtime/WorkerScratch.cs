@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.ComponentModel;
 
@@ -48,6 +49,7 @@ namespace NormKernels.Runtime
         /// <summary>Rents <paramref name="doubles"/> doubles and <paramref name="elements"/> elements for each of
         /// <paramref name="workers"/> workers. Give them back with <see cref="Return"/> (in a finally). One worker with small
         /// arrays takes the calling thread's cached ones (one set per thread, not shared while in use).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static WorkerScratch<T> Rent(int workers, int doubles, int elements)
         {
             if (workers == 1 && doubles <= CachedLength && elements <= CachedLength)
@@ -71,6 +73,7 @@ namespace NormKernels.Runtime
 
         /// <summary>Returns every array to the pool (the tables cleared, so the pool keeps no reference to the arrays), or the
         /// thread's cached set to the thread.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Return()
         {
             if (_cache is not null)
