@@ -1,5 +1,6 @@
 using System;
 using System.ComponentModel;
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace NormKernels.Runtime;
@@ -18,6 +19,7 @@ public static class CallGuard
     private const int Exclusive = -1;
 
     /// <summary>Enters a call that writes the instance's state; <paramref name="state"/> is the instance's guard field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void EnterExclusive(ref int state, string call)
     {
         int seen = Interlocked.CompareExchange(ref state, Exclusive, 0);

@@ -1,6 +1,7 @@
 using System;
 using System.ComponentModel;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace NormKernels.Runtime;
 
@@ -12,6 +13,7 @@ namespace NormKernels.Runtime;
 public static partial class Checks
 {
     /// <summary>A dimension must be at least 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Positive(int value, string name)
     {
         if (value <= 0)
@@ -28,6 +30,7 @@ public static partial class Checks
     /// <param name="name">This dim's parameter name, blamed when the product overflows.</param>
     /// <param name="dims">The dims being multiplied, for the message (e.g. "n, c, h, w").</param>
     /// <param name="factorText">How the message names this factor when it is not the dim itself (e.g. "groups", blamed on 'c').</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Multiply(int product, int factor, string name, string dims, string? factorText = null)
     {
         long result = (long)product * factor;
@@ -48,6 +51,7 @@ public static partial class Checks
     }
 
     /// <summary>A span must hold exactly the product of the dims.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Length(int actual, int expected, string name, string dims)
     {
         if (actual != expected)
@@ -62,6 +66,7 @@ public static partial class Checks
     }
 
     /// <summary>A dim (or a product of dims, named by its first) must equal the layer's size.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Equal(int actual, int expected, string name, string what)
     {
         if (actual != expected)
@@ -118,6 +123,7 @@ public static partial class Checks
     }
 
     /// <summary>Training statistics need at least two values each (PyTorch: "Expected more than 1 value per channel when training").</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MoreThanOneValue(long countPerStatistic, string name, string dims)
     {
         if (countPerStatistic <= 1)
@@ -125,6 +131,7 @@ public static partial class Checks
     }
 
     /// <summary>Output may be the input itself (in place) but must not partly overlap it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void NoPartialOverlap<T>(ReadOnlySpan<T> input, Span<T> output, string name)
     {
         if (input.Overlaps(output, out int offset) && offset != 0)
@@ -132,6 +139,7 @@ public static partial class Checks
     }
 
     /// <summary>As <see cref="NoPartialOverlap{T}(ReadOnlySpan{T}, Span{T}, string)"/>, naming the other span.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void NoPartialOverlap<T>(ReadOnlySpan<T> other, Span<T> output, string name, string otherName)
     {
         if (other.Overlaps(output, out int offset) && offset != 0)
@@ -197,6 +205,7 @@ public static partial class Checks
     }
 
     /// <summary>A dims span must have one entry per layout letter.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rank(int actual, string layout, string name)
     {
         if (actual != layout.Length)
@@ -204,6 +213,7 @@ public static partial class Checks
     }
 
     /// <summary>Every dim positive (each named by its layout letter, lower case), after the rank.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PositiveDims(ReadOnlySpan<int> dims, string[] names, string layout)
     {
         Rank(dims.Length, layout, "dims");
@@ -211,6 +221,7 @@ public static partial class Checks
     }
 
     /// <summary>The element count of checked-positive dims, overflow checked (the dim at which it overflows is named).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Count(ReadOnlySpan<int> dims, string[] names, string dimsText)
     {
         int count = 1;

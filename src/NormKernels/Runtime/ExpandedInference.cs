@@ -40,6 +40,7 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     /// kind has no epilogue, its one kept axis carries statistics and parameters, and either the extent inside it is short
     /// (<see cref="ShortPeriod"/>) or it is 1 (channels last) with K wider than the coefficient vectors the loop nest's
     /// <see cref="Runs{TS, TV, T}.ApplyRows{TK, TW}"/> keeps in registers, on a call that does not stream.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
         if (TK.Epilogue || TK.AddsBefore || TK.AddsResidual || !shape.RunningStatistics || HalfAffine.OneKeptAxis(shape) < 0) return false;
@@ -55,6 +56,7 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
 
     /// <summary>Inner extent 2 to <see cref="ShortRun"/> - 1, K x inner at most <see cref="ExpandedLimit"/> and at least one
     /// vector of <paramref name="path"/> (the caller checked <see cref="HalfAffine.OneKeptAxis"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool ShortPeriod(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
         HalfAffine.Split(shape, dims, out long outer, out int kept, out long inner);
@@ -220,6 +222,7 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
     public const int FlushRows = 16;
 
     /// <summary>Whether a training forward on <paramref name="dims"/> takes this path on <paramref name="path"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
         if (!TK.Centered || TK.Epilogue || TK.AddsBefore || TK.AddsResidual || HalfAffine.OneKeptAxis(shape) < 0) return false;

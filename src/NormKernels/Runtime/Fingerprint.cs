@@ -1,7 +1,7 @@
 using System;
-using System.Runtime.CompilerServices;
 using System.ComponentModel;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace NormKernels.Runtime;

@@ -261,6 +261,7 @@ public static class HalfAffine
 
     /// <summary>The one kept axis of a layer whose statistics and parameters all sit on it (every other axis reduced, no
     /// groups, parameters per channel on that axis or none), or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int OneKeptAxis(LayerShape shape)
     {
         if (shape.Groups != 0 || shape.Affine == AffineMode.Elementwise) return -1;
@@ -276,6 +277,7 @@ public static class HalfAffine
     }
 
     /// <summary>The tensor as [outer, kept, inner] around the kept axis of <see cref="OneKeptAxis"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Split(LayerShape shape, ReadOnlySpan<int> dims, out long outer, out int kept, out long inner)
     {
         int axis = OneKeptAxis(shape);

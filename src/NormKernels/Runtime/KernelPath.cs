@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
@@ -41,6 +42,7 @@ public static class Isa
     public static KernelPath Select(int extent) => Select<float>(extent);
 
     /// <summary>The widest path this process runs for an innermost extent of <paramref name="extent"/> elements of type <typeparamref name="T"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static KernelPath Select<T>(int extent)
     {
         if (Has512 && extent >= Vector512<T>.Count) return KernelPath.Vector512;

@@ -2,6 +2,7 @@ using System;
 using System.ComponentModel;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.Arm;
 
@@ -64,6 +65,7 @@ public abstract partial class Kernels<TNest, TK, T>
     // ------------------------------------------------------------------ paths
 
     /// <summary>The widest path whose vector fits the innermost extent of every pass that runs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static KernelPath Choose(TNest nest, bool training)
     {
         KernelPath apply = Isa.Select<T>(Clamp(nest.ApplyExtent));
@@ -91,6 +93,7 @@ public abstract partial class Kernels<TNest, TK, T>
         Checks.NoPartialOverlap(input, output, "output");
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void MoreThanOneValue(ReadOnlySpan<int> dims)
     {
         if (Shape.Centered) Checks.MoreThanOneValue(Shape.CountPerStatistic(dims), Shape.FirstReduced, Shape.ReducedText);

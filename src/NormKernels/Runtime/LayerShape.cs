@@ -1,7 +1,8 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 using System.ComponentModel;
+using System.Linq;
+using System.Runtime.CompilerServices;
 
 namespace NormKernels.Runtime;
 
@@ -160,6 +161,7 @@ public sealed class LayerShape
     /// <summary>Per dim in layout order, its value fixed at compile time (the attribute's <c>Sizes</c>), or 0.</summary>
     public int[] Fixed { get; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Positive(ReadOnlySpan<int> dims)
     {
         Checks.PositiveDims(dims, Names, Layout);
@@ -181,6 +183,7 @@ public sealed class LayerShape
     /// <summary>The values per statistic: the product of the reduced extents.</summary>
     public long CountPerStatistic(ReadOnlySpan<int> dims) => Product(dims, reduced: true, ReducedText);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Product(ReadOnlySpan<int> dims, bool reduced, string text)
     {
         int product = 1;
@@ -205,6 +208,7 @@ public sealed class LayerShape
     }
 
     /// <summary>The dims against the layer's own size: C against its channels, or a sample against its normalizedSize.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void LayerSize(ReadOnlySpan<int> dims, int size)
     {
         if (Affine == AffineMode.Elementwise) Checks.Product(ParameterCount(dims), size, FirstSample, SampleText, "the layer's normalizedSize");

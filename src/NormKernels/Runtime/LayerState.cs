@@ -1,7 +1,7 @@
 using System;
-using System.Runtime.CompilerServices;
 using System.ComponentModel;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace NormKernels.Runtime;
 
@@ -12,6 +12,7 @@ public static class LayerState
 {
     /// <summary>The array in <paramref name="field"/> when it has <paramref name="length"/> entries, else a new one stored there.
     /// The caller keeps the returned array: the kernel writes through it, never through a field another call may replace.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static T[] Sized<T>(ref T[] field, int length)
     {
         T[] array = field;

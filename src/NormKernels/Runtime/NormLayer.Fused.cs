@@ -55,6 +55,7 @@ public sealed partial class NormLayer<TNest, TK, T>
 
     /// <summary>The residual added before the norm by a pass of its own (plans whose blocks are not contiguous runs): the sum
     /// written, then it is the input and nothing is left for the units. The caller holds the guard and keeps the spans pinned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SeparateAdd(ref ReadOnlySpan<T> input, ref BeforeAdd before)
     {
         if (!before.On || before.BlockLength != 0) return;

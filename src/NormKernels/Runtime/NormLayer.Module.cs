@@ -4,6 +4,7 @@ using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Linq;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace NormKernels.Runtime;
@@ -52,6 +53,7 @@ public sealed partial class NormLayer<TNest, TK, T>
     /// Counts one more tracked batch and returns the factor of its running update (PyTorch's exponential_average_factor):
     /// the momentum, or with none 1 / num_batches_tracked, the cumulative moving average. The caller holds the instance alone.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private double NextFactor()
     {
         long count = ++_numBatchesTracked;

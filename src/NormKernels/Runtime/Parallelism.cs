@@ -31,6 +31,7 @@ namespace NormKernels
         }
 
         /// <summary>Threads for a call over <paramref name="elements"/> elements split into <paramref name="units"/> units.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static int Workers(long elements, int units) =>
             (int)Math.Max(1, Math.Min(Math.Min(MaxDegree, units), elements / MinElementsPerThread));
     }

@@ -54,6 +54,7 @@ namespace NormKernels
 
         /// <summary>Whether a call that reads <paramref name="inputBytes"/> and writes <paramref name="outputBytes"/> streams its
         /// output (only where <paramref name="possible"/>: a vector path, and an output that does not overlap the input); remembered as <see cref="LastCallStreamed"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal static bool Use(long inputBytes, long outputBytes, bool possible) =>
             t_lastCallStreamed = possible && inputBytes + outputBytes > s_thresholdBytes;
 

@@ -1,7 +1,7 @@
 using System;
-using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.ComponentModel;
+using System.Runtime.CompilerServices;
 
 namespace NormKernels.Runtime
 {
