@@ -12,3 +12,18 @@ internal sealed class DegreeScope : IDisposable
 
     public void Dispose() => Parallelism.MaxDegree = _saved;
 }
+
+/// <summary>A test class that changes the process-wide <see cref="Streaming.ThresholdBytes"/> and
+/// <see cref="Parallelism.MaxDegree"/> (it belongs to the ThreadingTests collection): both are restored after each test.</summary>
+public abstract class RestoresSettings : IDisposable
+{
+    private readonly long _savedThreshold = Streaming.ThresholdBytes;
+    private readonly int _savedDegree = Parallelism.MaxDegree;
+
+    public void Dispose()
+    {
+        Streaming.ThresholdBytes = _savedThreshold;
+        Parallelism.MaxDegree = _savedDegree;
+        GC.SuppressFinalize(this);
+    }
+}

@@ -7,12 +7,8 @@ namespace NormKernels.Tests;
 /// threads.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Parallelism.MaxDegree
-public sealed class RowPlanTests : IDisposable
+public sealed class RowPlanTests : RestoresSettings
 {
-    private readonly int _savedDegree = Parallelism.MaxDegree;
-
-    public void Dispose() => Parallelism.MaxDegree = _savedDegree;
-
     public static TheoryData<string, int[]> Cases => new()
     {
         // Planes of 64 or more (shorter ones take the expanded training path).

@@ -9,17 +9,8 @@ namespace NormKernels.Tests;
 /// alignment of the output (the GC aligns arrays to 8 bytes only; spans start anywhere).
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Parallelism.MaxDegree
-public sealed class StreamingStoresTests : IDisposable
+public sealed class StreamingStoresTests : RestoresSettings
 {
-    private readonly long _savedThreshold = Streaming.ThresholdBytes;
-    private readonly int _savedDegree = Parallelism.MaxDegree;
-
-    public void Dispose()
-    {
-        Streaming.ThresholdBytes = _savedThreshold;
-        Parallelism.MaxDegree = _savedDegree;
-    }
-
     public static TheoryData<string> Names => LayerCases.Names;
 
     /// <summary>Whether the call that set <paramref name="layer"/>'s LastPath could stream: every vector path can, the scalar one never does.</summary>

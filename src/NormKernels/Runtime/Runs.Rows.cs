@@ -41,53 +41,39 @@ public static partial class Runs<TS, TV, T>
         nint residual, nint sum, ref T stage, bool phased, ref double sums, ref T coefficients)
         where TK : struct, INormKind where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TF : struct, IRowFinish<T>, allows ref struct
     {
-        // Each variant is compiled on its own, fully optimized, with one site of each run it inlines: inlined into one
+        // Each order is compiled on its own, fully optimized, with one site of each run it inlines: inlined into one
         // method together, the runs were left as calls to unoptimized code (the JIT's inlining budget), which a process
         // that sees one CPU kept for seconds (LayerNorm [8192, 768]: 18 ms a call instead of 1.7).
-        if (TB.Lanes)
-        {
-            if (TK.Centered) StagedRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage);
-            else StagedRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage);
-        }
-        else if (phased)
+        if (!TB.Lanes && phased)
         {
             if (TK.Centered) PhasedRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
             else PhasedRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
         }
-        else if (TK.Centered) SequentialRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish);
-        else SequentialRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish);
+        else if (TK.Centered) SequentialRows<Centered, TW, TG, TB, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage);
+        else SequentialRows<Uncentered, TW, TG, TB, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage);
     }
 
-    /// <summary>Row after row: sums, coefficients, apply.</summary>
+    /// <summary>Row after row: sums, coefficients, apply; with <typeparamref name="TB"/>, each row's x + r staged first (the
+    /// residual added before the norm) and the row read from the stage.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void SequentialRows<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish)
-        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>, allows ref struct
+    private static void SequentialRows<TC, TW, TG, TB, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
+        nint residual, nint sum, ref T stage)
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TE : struct, INormKind
+        where TF : struct, IRowFinish<T>, allows ref struct
     {
         for (nint i = 0; i < rows; i++)
         {
-            ref T xi = ref Unsafe.Add(ref x, i * len);
-            T shift = TC.Lanes ? xi : default;
+            ref T src = ref Unsafe.Add(ref x, i * len);
+            if (TB.Lanes)
+            {
+                AddStaged<TW>(ref src, ref Unsafe.AddByteOffset(ref src, residual), ref stage, ref Unsafe.AddByteOffset(ref src, sum), len);
+                src = ref stage;
+            }
+            T shift = TC.Lanes ? src : default;
             double s = 0d, q = 0d;
-            RowSums<TC>(ref xi, len, shift, ref s, ref q);
+            RowSums<TC>(ref src, len, shift, ref s, ref q);
             finish.Finish(i, shift, s, q, out T a, out T b, out T c);
-            ApplyRow<TC, TW, TG, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref g, ref h);
-        }
-    }
-
-    /// <summary>Row after row, each row's x + r staged first (the residual added before the norm).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void StagedRows<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish, nint residual, nint sum, ref T stage)
-        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>, allows ref struct
-    {
-        for (nint i = 0; i < rows; i++)
-        {
-            ref T xi = ref Unsafe.Add(ref x, i * len);
-            AddStaged<TW>(ref xi, ref Unsafe.AddByteOffset(ref xi, residual), ref stage, ref Unsafe.AddByteOffset(ref xi, sum), len);
-            T shift = TC.Lanes ? stage : default;
-            double s = 0d, q = 0d;
-            RowSums<TC>(ref stage, len, shift, ref s, ref q);
-            finish.Finish(i, shift, s, q, out T a, out T b, out T c);
-            ApplyRow<TC, TW, TG, TE>(ref stage, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref g, ref h);
+            ApplyRow<TC, TW, TG, TE>(ref src, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref g, ref h);
         }
     }
 

@@ -203,26 +203,8 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddStaged<TW>(ref T x, ref T r, ref T stage, ref T s, nint len) where TW : struct, IStores
     {
-        int w = TS.Count;
-        nint i = 0;
-        if (TW.Streaming && w > 1 && AddStreamed(ref x, ref r, ref stage, ref s, len, out i)) { }
-        else
-        {
-            for (; i + 2 * w <= len; i += 2 * w)
-            {
-                TV a0 = TS.Add(TS.Load(ref x, i), TS.Load(ref r, i)), a1 = TS.Add(TS.Load(ref x, i + w), TS.Load(ref r, i + w));
-                TS.Store(a0, ref stage, i);
-                TS.Store(a1, ref stage, i + w);
-                TS.Store(a0, ref s, i);
-                TS.Store(a1, ref s, i + w);
-            }
-            for (; i + w <= len; i += w)
-            {
-                TV a = TS.Add(TS.Load(ref x, i), TS.Load(ref r, i));
-                TS.Store(a, ref stage, i);
-                TS.Store(a, ref s, i);
-            }
-        }
+        if (!TW.Streaming || TS.Count == 1 || !AddStreamed(ref x, ref r, ref stage, ref s, len, out nint i))
+            i = AddVectors<CachedStores>(ref x, ref r, ref stage, ref s, 0, len);
         for (; i < len; i++) Unsafe.Add(ref s, i) = Unsafe.Add(ref stage, i) = Scalar<T>.Add(Unsafe.Add(ref x, i), Unsafe.Add(ref r, i));
     }
 
@@ -239,23 +221,31 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         if ((long)len * sizeof(T) < Streaming.MinimumRunBytes || len < head + 2 * w || address % (nuint)sizeof(T) != 0) return false;
         for (nint o = 0; o < head; o++)
             Unsafe.Add(ref s, o) = Unsafe.Add(ref stage, o) = Scalar<T>.Add(Unsafe.Add(ref x, o), Unsafe.Add(ref r, o));
-        nint i = head;
+        done = AddVectors<StreamedStores>(ref x, ref r, ref stage, ref s, head, len);
+        return true;
+    }
+
+    /// <summary>The whole vectors of <c>s = x + r</c> from <paramref name="i"/>, each stored to the stage and to s as
+    /// <typeparamref name="TW"/> says; returns where they end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint AddVectors<TW>(ref T x, ref T r, ref T stage, ref T s, nint i, nint len) where TW : struct, IStores
+    {
+        int w = TS.Count;
         for (; i + 2 * w <= len; i += 2 * w)
         {
             TV a0 = TS.Add(TS.Load(ref x, i), TS.Load(ref r, i)), a1 = TS.Add(TS.Load(ref x, i + w), TS.Load(ref r, i + w));
             TS.Store(a0, ref stage, i);
             TS.Store(a1, ref stage, i + w);
-            TS.StoreStreaming(a0, ref s, i);
-            TS.StoreStreaming(a1, ref s, i + w);
+            FlatStore<TW>(a0, ref s, i);
+            FlatStore<TW>(a1, ref s, i + w);
         }
         for (; i + w <= len; i += w)
         {
             TV a = TS.Add(TS.Load(ref x, i), TS.Load(ref r, i));
             TS.Store(a, ref stage, i);
-            TS.StoreStreaming(a, ref s, i);
+            FlatStore<TW>(a, ref s, i);
         }
-        done = i;
-        return true;
+        return i;
     }
 
     /// <summary><c>y = (x - c) * a + b</c> over a contiguous run (uncentered kinds: <c>y = x * a + b</c>); <typeparamref name="TA"/>

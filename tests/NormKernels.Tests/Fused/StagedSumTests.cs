@@ -7,17 +7,8 @@ namespace NormKernels.Tests.Fused;
 /// output matches the float64 reference, and streamed and cached give the same bits.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Parallelism.MaxDegree
-public sealed class StagedSumTests : IDisposable
+public sealed class StagedSumTests : RestoresSettings
 {
-    private readonly long _savedThreshold = Streaming.ThresholdBytes;
-    private readonly int _savedDegree = Parallelism.MaxDegree;
-
-    public void Dispose()
-    {
-        Streaming.ThresholdBytes = _savedThreshold;
-        Parallelism.MaxDegree = _savedDegree;
-    }
-
     private delegate void SpanForward(object layer, ReadOnlySpan<float> x, ReadOnlySpan<float> r, Span<float> y, Span<float> sum, int[] d);
 
     private static readonly Dictionary<string, (Func<int, object> Create, SpanForward Forward)> Layers = new()
