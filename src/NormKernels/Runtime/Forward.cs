@@ -498,7 +498,7 @@ public static class Forward<TNest, TK, T>
     /// 4.2 ms with the sum written and read back, against a 2.3 ms streaming limit. Blocks up to a quarter of a 1 MB L2
     /// stay in cache between the passes.</summary>
     internal const long StageBytes = 256 << 10;
-    
+
     /// <summary>Bytes of input one group of interleaved blocks covers at most (see <see cref="GroupBlocks"/>).</summary>
     private const long GroupBytes = 2L << 20;
 

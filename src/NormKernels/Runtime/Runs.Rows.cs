@@ -39,7 +39,7 @@ public static partial class Runs<TS, TV, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Rows<TK, TW, TG, TB, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
         nint residual, nint sum, ref T stage, bool phased, ref double sums, ref T coefficients)
-        where TK : struct, INormKind where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TF : struct, IRowFinish<T>, allows ref struct
+        where TK : struct, INormKind where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TF : struct, IRowFinish<T>
     {
         // Each order is compiled on its own, fully optimized, with one site of each run it inlines: inlined into one
         // method together, the runs were left as calls to unoptimized code (the JIT's inlining budget), which a process
@@ -59,7 +59,7 @@ public static partial class Runs<TS, TV, T>
     private static void SequentialRows<TC, TW, TG, TB, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
         nint residual, nint sum, ref T stage)
         where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TE : struct, INormKind
-        where TF : struct, IRowFinish<T>, allows ref struct
+        where TF : struct, IRowFinish<T>
     {
         for (nint i = 0; i < rows; i++)
         {
@@ -81,7 +81,7 @@ public static partial class Runs<TS, TV, T>
     /// row's coefficients (their scalar chains overlap), every row's apply.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void PhasedRows<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish, ref double sums, ref T coefficients)
-        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>, allows ref struct
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
     {
         nint batch = Math.Max(1, PhaseBytes / (len * Unsafe.SizeOf<T>()));
         for (nint b0 = 0; b0 < rows; b0 += batch)
