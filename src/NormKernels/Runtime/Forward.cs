@@ -446,16 +446,16 @@ public static class Forward<TNest, TK, T>
         return parameter == 0 && statistic == 0 && last == len - 1;
     }
 
-    /// <summary>Whether block b's statistic is the first block's plus b (a row plan writes its statistics by index).</summary>
+    /// <summary>Whether block b's statistic is b (a row plan writes its statistics by index: block b's at b).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool ConsecutiveStatistics(TNest nest)
     {
         int blocks = nest.BlockCount;
-        if (blocks < 2) return true;
         nest.Block(0, out _, out nint first, out _);
+        if (blocks < 2) return first == 0;
         nest.Block(1, out _, out nint second, out _);
         nest.Block(blocks - 1, out _, out nint last, out _);
-        return second == first + 1 && last == first + blocks - 1;
+        return first == 0 && second == 1 && last == blocks - 1;
     }
 
     /// <summary>The elements of a block when the plan's blocks are consecutive runs of the tensor (block b at b times that), else 0.</summary>
