@@ -55,4 +55,49 @@ public sealed class RowPlanTests : RestoresSettings
         Assert.Equal(outputs[0], outputs[1]);
         Assert.Equal(running[0], running[1]);
     }
+
+    /// <summary>The same call in cache (phased: every row's sums, then every row's coefficients, then every row's apply) and
+    /// streamed (row after row): the same output, saved statistics, mean residuals and running statistics, bit for bit.</summary>
+    [Theory]
+    [InlineData("LnNtc", new[] { 3, 11, 40 })]
+    [InlineData("LnNtcNoAffine", new[] { 2, 17, 36 })]
+    [InlineData("RmsNtc", new[] { 5, 7, 33 })]
+    [InlineData("RmsNtcNoAffine", new[] { 1, 26, 48 })]
+    [InlineData("InNchw", new[] { 3, 23, 8, 9 })]
+    [InlineData("InNchwNoAffine", new[] { 2, 13, 5, 16 })]
+    [InlineData("BnNchw", new[] { 1, 38, 9, 11 })]
+    public void PhasedRowsGiveTheBitsOfRowAfterRow(string name, int[] dims)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        var random = new Random(KernelCheck.Seed(name, 77));
+        int length = TestData.Product(dims);
+        float[] input = TestData.Normal(random, length, 40, 3);   // an offset, so the mean's residual is not zero
+        Parallelism.MaxDegree = 1;
+        var runs = new List<(int[] Output, int[] State)>();
+        foreach (long threshold in new[] { long.MaxValue, 0L })
+        {
+            Streaming.ThresholdBytes = threshold;
+            INormalizationLayer layer = layerCase.Create(dims);
+            KernelCheck.Randomize(layer, new Random(9));
+            layer.Training = true;
+            var output = new float[length];
+            layer.Forward(input, output, dims);
+            // The scalar path never streams (and runs both through the block driver).
+            Assert.Equal(threshold == 0 && layer.LastPath != KernelPath.Scalar, Streaming.LastCallStreamed);
+            runs.Add((KernelCheck.Bits(output), State(layer)));
+        }
+        Assert.Equal(runs[0].Output, runs[1].Output);
+        Assert.Equal(runs[0].State, runs[1].State);
+    }
+
+    /// <summary>The layer's saved statistics, the mean's residual and its running statistics, as bits.</summary>
+    private static int[] State(INormalizationLayer layer)
+    {
+        const System.Reflection.BindingFlags flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance;
+        object state = layer.GetType().GetField("_layer", flags)!.GetValue(layer)!;
+        IEnumerable<int> Field(string field) =>
+            state.GetType().GetField(field, flags)!.GetValue(state) is float[] values ? KernelCheck.Bits(values) : [];
+        return Field("_statistic0").Concat(Field("_statistic1")).Concat(Field("_meanResidual"))
+            .Concat(KernelCheck.Bits(layer.RunningMean ?? [])).Concat(KernelCheck.Bits(layer.RunningVar ?? [])).ToArray();
+    }
 }
