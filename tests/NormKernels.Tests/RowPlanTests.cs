@@ -38,22 +38,13 @@ public sealed class RowPlanTests : RestoresSettings
         KernelCheck.TrainingStep(layerCase, layer, dims, input, layerCase.DefaultMomentum, name + " rows");
         KernelCheck.InferenceStep(layerCase, layer, dims, TestData.Normal(random, length, -0.5, 1), name + " rows");
 
-        // The same bits on two threads (units are fixed by the shape), output and running statistics.
-        var outputs = new List<int[]>();
-        var running = new List<int[]>();
-        foreach (int degree in new[] { 1, 2 })
-        {
-            Parallelism.MaxDegree = degree;
-            INormalizationLayer fresh = layerCase.Create(dims);
-            KernelCheck.Randomize(fresh, new Random(5));
-            fresh.Training = true;
-            var output = new float[length];
-            fresh.Forward(input, output, dims);
-            outputs.Add(KernelCheck.Bits(output));
-            running.Add(KernelCheck.Bits(fresh.RunningMean ?? []).Concat(KernelCheck.Bits(fresh.RunningVar ?? [])).ToArray());
-        }
-        Assert.Equal(outputs[0], outputs[1]);
-        Assert.Equal(running[0], running[1]);
+        // The same bits on two threads (units are fixed by the shape): output, saved and running statistics.
+        Parallelism.MaxDegree = 1;
+        var one = TrainingForward(layerCase, dims, input, out _);
+        Parallelism.MaxDegree = 2;
+        var two = TrainingForward(layerCase, dims, input, out _);
+        Assert.Equal(one.Output, two.Output);
+        Assert.Equal(one.State, two.State);
     }
 
     /// <summary>The same call in cache (phased: every row's sums, then every row's coefficients, then every row's apply) and
@@ -70,24 +61,30 @@ public sealed class RowPlanTests : RestoresSettings
     {
         LayerCase layerCase = LayerCases.Get(name);
         var random = new Random(KernelCheck.Seed(name, 77));
-        int length = TestData.Product(dims);
-        float[] input = TestData.Normal(random, length, 40, 3);   // an offset, so the mean's residual is not zero
+        float[] input = TestData.Normal(random, TestData.Product(dims), 40, 3);   // an offset, so the mean's residual is not zero
         Parallelism.MaxDegree = 1;
-        var runs = new List<(int[] Output, int[] State)>();
-        foreach (long threshold in new[] { long.MaxValue, 0L })
-        {
-            Streaming.ThresholdBytes = threshold;
-            INormalizationLayer layer = layerCase.Create(dims);
-            KernelCheck.Randomize(layer, new Random(9));
-            layer.Training = true;
-            var output = new float[length];
-            layer.Forward(input, output, dims);
-            // The scalar path never streams (and runs both through the block driver).
-            Assert.Equal(threshold == 0 && layer.LastPath != KernelPath.Scalar, Streaming.LastCallStreamed);
-            runs.Add((KernelCheck.Bits(output), State(layer)));
-        }
-        Assert.Equal(runs[0].Output, runs[1].Output);
-        Assert.Equal(runs[0].State, runs[1].State);
+        Streaming.ThresholdBytes = long.MaxValue;
+        var phased = TrainingForward(layerCase, dims, input, out _);
+        Assert.False(Streaming.LastCallStreamed);
+        Streaming.ThresholdBytes = 0;
+        var streamed = TrainingForward(layerCase, dims, input, out KernelPath path);
+        // The scalar path never streams (and runs both through the block driver).
+        Assert.Equal(path != KernelPath.Scalar, Streaming.LastCallStreamed);
+        Assert.Equal(phased.Output, streamed.Output);
+        Assert.Equal(phased.State, streamed.State);
+    }
+
+    /// <summary>A fresh layer's training Forward (parameters and running statistics randomized from one seed): its output,
+    /// then its saved statistics, the mean's residual and its running statistics, as bits.</summary>
+    private static (int[] Output, int[] State) TrainingForward(LayerCase layerCase, int[] dims, float[] input, out KernelPath path)
+    {
+        INormalizationLayer layer = layerCase.Create(dims);
+        KernelCheck.Randomize(layer, new Random(9));
+        layer.Training = true;
+        var output = new float[input.Length];
+        layer.Forward(input, output, dims);
+        path = layer.LastPath;
+        return (KernelCheck.Bits(output), State(layer));
     }
 
     /// <summary>The layer's saved statistics, the mean's residual and its running statistics, as bits.</summary>
