@@ -691,8 +691,7 @@ public static class Forward<TNest, TK, T>
                 ref T rb = ref Unsafe.AddByteOffset(ref xb, before.Residual);
                 if (staged)
                 {
-                    ref T stage = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(e), layout.Elements);
-                    stage = ref Unsafe.Add(ref stage, (int)((64 - ((nuint)Unsafe.AsPointer(ref stage) & 63)) & 63) / sizeof(T));
+                    ref T stage = ref Stage(ref MemoryMarshal.GetArrayDataReference(e), layout.Elements);
                     Runs<TS, TV, T>.AddStaged<TW>(ref xb, ref rb, ref stage, ref sb, before.BlockLength);
                     xb = ref stage;
                 }
@@ -743,17 +742,25 @@ public static class Forward<TNest, TK, T>
             ref T y = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S1), xo);
             ref T g = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po);
             ref T h = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po);
-            ref T stage = ref Unsafe.Add(ref e, layout.Elements);
-            stage = ref Unsafe.Add(ref stage, (int)((64 - ((nuint)Unsafe.AsPointer(ref stage) & 63)) & 63) / sizeof(T));
             bool twoStep = nest.TwoStep;
             if (TK.AddsBefore && before.On)
             {
+                ref T stage = ref Stage(ref e, layout.Elements);
                 if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, ref sums, ref e);
                 else Runs<TS, TV, T>.Rows<TK, TW, Splat, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, ref sums, ref e);
             }
-            else if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref stage, phased, ref sums, ref e);
-            else Runs<TS, TV, T>.Rows<TK, TW, Splat, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref stage, phased, ref sums, ref e);
+            else if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, ref sums, ref e);
+            else Runs<TS, TV, T>.Rows<TK, TW, Splat, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, ref sums, ref e);
         }
+    }
+
+    /// <summary>A worker's stage for the residual added before the norm: <paramref name="at"/> elements into its scratch, moved on
+    /// to the next 64-byte boundary (the scratch has room for it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe ref T Stage(ref T elements, int at)
+    {
+        ref T stage = ref Unsafe.Add(ref elements, at);
+        return ref Unsafe.Add(ref stage, (int)((64 - ((nuint)Unsafe.AsPointer(ref stage) & 63)) & 63) / sizeof(T));
     }
 
     /// <summary>A row's statistics finished as a block's are by <see cref="FinishStatistics"/> and <see cref="Coefficients"/>

@@ -58,8 +58,8 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Reduce<TK>(ref T p, nint len, T shift, ref double sum, ref double sq) where TK : struct, INormKind
     {
-        if (TK.Centered) ReduceCore<Centered>(ref p, len, shift, ref sum, ref sq);
-        else ReduceCore<Uncentered>(ref p, len, default, ref sq, ref sq);
+        if (TK.Centered) RowSums<Centered>(ref p, len, shift, ref sum, ref sq);
+        else RowSums<Uncentered>(ref p, len, shift, ref sum, ref sq);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
