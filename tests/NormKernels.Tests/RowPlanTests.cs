@@ -76,7 +76,7 @@ public sealed class RowPlanTests : RestoresSettings
 
     /// <summary>A fresh layer's training Forward (parameters and running statistics randomized from one seed): its output,
     /// then its saved statistics, the mean's residual and its running statistics, as bits.</summary>
-    private static (int[] Output, int[] State) TrainingForward(LayerCase layerCase, int[] dims, float[] input, out KernelPath path)
+    internal static (int[] Output, int[] State) TrainingForward(LayerCase layerCase, int[] dims, float[] input, out KernelPath path)
     {
         INormalizationLayer layer = layerCase.Create(dims);
         KernelCheck.Randomize(layer, new Random(9));
@@ -88,7 +88,7 @@ public sealed class RowPlanTests : RestoresSettings
     }
 
     /// <summary>The layer's saved statistics, the mean's residual and its running statistics, as bits.</summary>
-    private static int[] State(INormalizationLayer layer)
+    internal static int[] State(INormalizationLayer layer)
     {
         const System.Reflection.BindingFlags flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance;
         object state = layer.GetType().GetField("_layer", flags)!.GetValue(layer)!;

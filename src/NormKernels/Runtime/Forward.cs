@@ -805,6 +805,73 @@ public static class Forward<TNest, TK, T>
             a = T.CreateTruncating(scale);
             b = T.CreateTruncating(h - (mu - double.CreateTruncating(c)) * scale);
         }
+
+        /// <inheritdoc/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void FinishFour(nint row, ref T x, nint len, ref double sum, ref double sq, ref T a, ref T b, ref T c)
+        {
+            if (typeof(T) != typeof(float) || !Vector256.IsHardwareAccelerated)
+            {
+                for (int i = 0; i < 4; i++)
+                    Finish(row + i, TK.Centered ? Unsafe.Add(ref x, i * len) : default, Unsafe.Add(ref sum, i), Unsafe.Add(ref sq, i),
+                        out Unsafe.Add(ref a, i), out Unsafe.Add(ref b, i), out Unsafe.Add(ref c, i));
+                return;
+            }
+            // Finish's double arithmetic on four lanes: each operation correctly rounded, in the same order (no fused
+            // multiply-add: the scalar code has none), so the same bits; divisions and square roots four at a time.
+            nint so = firstStatistic + row;
+            var n = Vector256.Create(count);
+            Vector256<double> q = Vector256.LoadUnsafe(ref sq), mu, rstd;
+            if (TK.Centered)
+            {
+                var k = Vector256.Create(Shift(ref x, 0), Shift(ref x, len), Shift(ref x, 2 * len), Shift(ref x, 3 * len));
+                Vector256<double> shifted = Vector256.LoadUnsafe(ref sum) / n;
+                Vector256<double> variance = q / n - shifted * shifted;
+                variance = Vector256.ConditionalSelect(Vector256.LessThan(variance, Vector256<double>.Zero), Vector256<double>.Zero, variance);
+                mu = k + shifted;
+                Vector128<float> rounded = Vector256.Narrow(mu, mu).GetLower();
+                rounded.StoreUnsafe(ref Unsafe.As<T, float>(ref stat0[so]));
+                if (meanResidual is not null)
+                {
+                    Vector256<double> residual = mu - Vector256.WidenLower(rounded.ToVector256Unsafe());
+                    Vector256.Narrow(residual, residual).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref meanResidual[so]));
+                }
+                Vector256.Narrow(variance, variance).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat1[so]));
+                rstd = Vector256<double>.One / Vector256.Sqrt(variance + Vector256.Create(epsilon));
+                rounded.StoreUnsafe(ref Unsafe.As<T, float>(ref c));
+            }
+            else
+            {
+                Vector256<double> meanSquare = q / n;
+                Vector256.Narrow(meanSquare, meanSquare).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat0[so]));
+                mu = Vector256<double>.Zero;
+                rstd = Vector256<double>.One / Vector256.Sqrt(meanSquare + Vector256.Create(epsilon));
+                Vector128<float>.Zero.StoreUnsafe(ref Unsafe.As<T, float>(ref c));
+            }
+            Vector256<double> g = Vector256<double>.One, h = Vector256<double>.Zero;
+            if (!nest.TwoStep && nest.Affine)
+            {
+                nest.Fold(0, out _, out nint p);
+                g = Vector256.Create(Parameter(gamma, row, p), Parameter(gamma, row + 1, p), Parameter(gamma, row + 2, p), Parameter(gamma, row + 3, p));
+                h = Vector256.Create(Parameter(beta, row, p), Parameter(beta, row + 1, p), Parameter(beta, row + 2, p), Parameter(beta, row + 3, p));
+            }
+            Vector256<double> scale = g * rstd;
+            Vector256.Narrow(scale, scale).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref a));
+            Vector256<double> cd = Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref c)).ToVector256Unsafe());
+            Vector256<double> bd = h - (mu - cd) * scale;
+            Vector256.Narrow(bd, bd).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref b));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static double Shift(ref T x, nint at) => double.CreateTruncating(Unsafe.Add(ref x, at));
+
+        /// <summary>Row <paramref name="row"/>'s folded gamma or beta (its block's parameter plus its one fold's).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private double Parameter(T* values, nint row, nint fold)
+        {
+            nest.Block(first + row, out _, out _, out nint po);
+            return double.CreateTruncating(values[po + fold]);
+        }
     }
 
     /// <summary>A group of interleaved blocks (see <see cref="GroupBlocks"/>): each block's statistics, coefficients and apply

@@ -11,6 +11,12 @@ public interface IRowFinish<T>
 {
     /// <summary>Row <paramref name="row"/> of the run (0 = the first): its shift (first element) and sums.</summary>
     void Finish(nint row, T shift, double sum, double sq, out T a, out T b, out T c);
+
+    /// <summary>Rows <paramref name="row"/> to row + 3 as <see cref="Finish"/> makes each (the same operations, so the same
+    /// bits): their shifts the first elements of rows <paramref name="len"/> apart from <paramref name="x"/>, their sums
+    /// at <paramref name="sum"/> and <paramref name="sq"/> (four each), their coefficients written at <paramref name="a"/>,
+    /// <paramref name="b"/>, <paramref name="c"/> (four each).</summary>
+    void FinishFour(nint row, ref T x, nint len, ref double sum, ref double sq, ref T a, ref T b, ref T c);
 }
 
 public static partial class Runs<TS, TV, T>
@@ -44,7 +50,13 @@ public static partial class Runs<TS, TV, T>
         // Each order is compiled on its own, fully optimized, with one site of each run it inlines: inlined into one
         // method together, the runs were left as calls to unoptimized code (the JIT's inlining budget), which a process
         // that sees one CPU kept for seconds (LayerNorm [8192, 768]: 18 ms a call instead of 1.7).
-        if (!TB.Lanes && phased)
+        if (!TB.Lanes && !TG.Lanes && LaneRows(len))
+        {
+            // Short rows: rows in lanes, in cache or not (their runs are too short to stream: Streaming.MinimumRunBytes).
+            if (TK.Centered) LaneRowRuns<Centered, TK, TF>(ref x, ref y, rows, len, ref finish, ref sums, ref coefficients);
+            else LaneRowRuns<Uncentered, TK, TF>(ref x, ref y, rows, len, ref finish, ref sums, ref coefficients);
+        }
+        else if (!TB.Lanes && phased)
         {
             if (TK.Centered) PhasedRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
             else PhasedRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);

@@ -1,0 +1,303 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace NormKernels.Runtime;
+
+public static partial class Runs<TS, TV, T>
+{
+    /// <summary>Rows shorter than this many elements (and at least one vector long) run with rows in lanes
+    /// (<see cref="LaneRows"/>): InstanceNorm NCHW on ResNet's 7x7 planes, BatchNorm with N = 1 on them, LayerNorm over a
+    /// short last dim.</summary>
+    internal const int LaneRowLimit = 64;
+
+    /// <summary>
+    /// Whether a row plan's rows of <paramref name="len"/> elements run with rows in lanes: float rows of one vector up to
+    /// <see cref="LaneRowLimit"/> elements, on the 512-bit or the 256-bit x86 path. Row after row, such a row pays two
+    /// horizontal sums, a masked tail in the sums and a blended tail in the apply for a few vectors of work (AMD Zen 4:
+    /// about 116 cycles a row of 49 floats). Here a group of as many rows as a vector has lanes is summed row by row into
+    /// one vector each, the group's vectors are folded into one vector of the rows' sums (a transpose-and-add tree), and
+    /// the group is applied as one contiguous run with each lane's coefficients permuted from the group's. Each row's sums
+    /// are the same operations in the same order whatever rows share its group, so the results do not depend on the units
+    /// or the thread count; they are not the bits of <see cref="ReduceCore{TC}"/> (float lanes, then the tree in float).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool LaneRows(nint len) =>
+        typeof(T) == typeof(float) && len >= TS.Count && len < LaneRowLimit
+        && ((typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported) || (typeof(TV) == typeof(Vector256<float>) && Avx2.IsSupported));
+
+    /// <summary>Rows in lanes (see <see cref="LaneRows"/>), in batches that stay in L1 (<see cref="PhaseBytes"/>, whole groups):
+    /// every group's sums, every row's coefficients from <paramref name="finish"/> (planar in <paramref name="coefficients"/>:
+    /// a, b, c of row i at i, rows + i, 2 rows + i), every group's apply.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LaneRowRuns<TC, TE, TF>(ref T x, ref T y, nint rows, nint len, ref TF finish, ref double sums, ref T coefficients)
+        where TC : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
+    {
+        int w = TS.Count;
+        // The row of each lane of each vector of a full group (w rows = len vectors).
+        Span<int> index = stackalloc int[LaneRowLimit * 16];
+        RowIndex(index, len);
+        // The tree's two vectors of sums (GroupSums) and a partial group's padded coefficients (GroupApply); allocated here:
+        // a helper with a stackalloc is not inlined into a loop.
+        Span<T> buffer = stackalloc T[48];
+        ref T scratch = ref buffer[0];
+        TV tailMask = TS.LastLanes(len % w == 0 ? w : len % w);
+        ref T ca = ref coefficients, cb = ref Unsafe.Add(ref coefficients, rows), cc = ref Unsafe.Add(ref coefficients, 2 * rows);
+        // Planar sums as well: row i's at i and rows + i.
+        ref double ss = ref sums, sq = ref Unsafe.Add(ref sums, rows);
+        nint batch = Math.Max(w, PhaseBytes / (len * Unsafe.SizeOf<T>()) / w * w);
+        for (nint b0 = 0; b0 < rows; b0 += batch)
+        {
+            nint b1 = Math.Min(rows, b0 + batch);
+            for (nint g = b0; g < b1; g += w)
+                GroupSums<TC>(ref Unsafe.Add(ref x, g * len), len, (int)Math.Min(w, b1 - g), tailMask, ref Unsafe.Add(ref ss, g), ref Unsafe.Add(ref sq, g), ref scratch);
+            // Four rows at a time (their divisions and square roots in one vector each), then one by one.
+            nint i = b0;
+            for (; i + 4 <= b1; i += 4)
+                finish.FinishFour(i, ref Unsafe.Add(ref x, i * len), len, ref Unsafe.Add(ref ss, i), ref Unsafe.Add(ref sq, i),
+                    ref Unsafe.Add(ref ca, i), ref Unsafe.Add(ref cb, i), ref Unsafe.Add(ref cc, i));
+            for (; i < b1; i++)
+                finish.Finish(i, TC.Lanes ? Unsafe.Add(ref x, i * len) : default, Unsafe.Add(ref ss, i), Unsafe.Add(ref sq, i),
+                    out Unsafe.Add(ref ca, i), out Unsafe.Add(ref cb, i), out Unsafe.Add(ref cc, i));
+            for (nint g = b0; g < b1; g += w)
+            {
+                int m = (int)Math.Min(w, b1 - g);
+                GroupApply<TC, TE>(ref Unsafe.Add(ref x, g * len), ref Unsafe.Add(ref y, g * len), len, m, index,
+                    ref Unsafe.Add(ref ca, g), ref Unsafe.Add(ref cb, g), ref Unsafe.Add(ref cc, g), ref scratch);
+            }
+        }
+    }
+
+    /// <summary>index[n] = n / len for the w * len positions of a full group, computed in float lanes: (n + 0.5) / len is at
+    /// least 1 / (2 len) from a whole number, the float error (n below 1,024) under 2^-12.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowIndex(Span<int> index, nint len)
+    {
+        int w = TS.Count, total = w * (int)len;
+        float inverse = 1f / len;
+        ref int p = ref index[0];
+        for (int n = 0; n < total; n += w)
+        {
+            if (typeof(TV) == typeof(Vector512<float>))
+            {
+                var v = (Vector512.Create((float)n + 0.5f) + Vector512<float>.Indices) * inverse;
+                Avx512F.ConvertToVector512Int32WithTruncation(v).StoreUnsafe(ref p, (nuint)n);
+            }
+            else
+            {
+                var v = (Vector256.Create((float)n + 0.5f) + Vector256<float>.Indices) * inverse;
+                Avx.ConvertToVector256Int32WithTruncation(v).StoreUnsafe(ref p, (nuint)n);
+            }
+        }
+    }
+
+    /// <summary>The sums of the <paramref name="m"/> rows (at most one per lane) from <paramref name="x"/> into
+    /// <paramref name="s"/> (of x - shift, shift = the row's first element; uncentered: zeros) and <paramref name="q"/>
+    /// (of its square; uncentered: of x^2), one per row.</summary>
+    // Its own method (one call per group of rows): inlined into LaneRowRuns with the apply, the tree's sixteen rows used up
+    // the JIT's inlining budget and the finish and the apply were left as calls to unoptimized code.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void GroupSums<TC>(ref T x, nint len, int m, TV tailMask, ref double s, ref double q, ref T buffer) where TC : struct, IOperand
+    {
+        TV vs, vq;
+        if (TS.Count == 16) Sixteen<TC>(ref x, 0, len, m, tailMask, out vs, out vq);
+        else Eight<TC>(ref x, 0, len, m, tailMask, out vs, out vq);
+        if (m == TS.Count)
+        {
+            Widen(vs, ref s);
+            Widen(vq, ref q);
+            return;
+        }
+        // The tree leaves row r in lane 4 (r mod 4) + r / 4 (16 lanes), 4 (r mod 2) + r / 2 (8 lanes).
+        ref float o = ref Unsafe.As<T, float>(ref buffer);
+        Unsafe.As<float, TV>(ref o) = vs;
+        Unsafe.As<float, TV>(ref Unsafe.Add(ref o, 16)) = vq;
+        for (int r = 0; r < m; r++)
+        {
+            int lane = TS.Count == 16 ? ((r & 3) << 2) | (r >> 2) : ((r & 1) << 2) | (r >> 1);
+            Unsafe.Add(ref s, r) = Unsafe.Add(ref o, lane);
+            Unsafe.Add(ref q, r) = Unsafe.Add(ref o, 16 + lane);
+        }
+    }
+
+    /// <summary>A full group's sums from the tree's lanes, in row order, as doubles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen(TV v, ref double d)
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+        {
+            var rows = Avx512F.PermuteVar16x32(Unsafe.BitCast<TV, Vector512<float>>(v), Vector512.Create(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+            Avx512F.ConvertToVector512Double(rows.GetLower()).StoreUnsafe(ref d);
+            Avx512F.ConvertToVector512Double(rows.GetUpper()).StoreUnsafe(ref d, 8);
+        }
+        else
+        {
+            var rows = Avx2.PermuteVar8x32(Unsafe.BitCast<TV, Vector256<float>>(v), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
+            Avx.ConvertToVector256Double(rows.GetLower()).StoreUnsafe(ref d);
+            Avx.ConvertToVector256Double(rows.GetUpper()).StoreUnsafe(ref d, 4);
+        }
+    }
+
+    /// <summary>Row <paramref name="r"/>'s vectors added: its sum and sum of squares spread over the lanes (zero past
+    /// <paramref name="m"/> rows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowVector<TC>(ref T x, nint r, nint len, int m, TV tailMask, out TV s, out TV q) where TC : struct, IOperand
+    {
+        s = TS.Zero;
+        q = TS.Zero;
+        if (r >= m) return;
+        int w = TS.Count;
+        ref T p = ref Unsafe.Add(ref x, r * len);
+        TV k = TC.Lanes ? TS.Splat(p) : TS.Zero;
+        nint i = 0;
+        for (; i + w <= len; i += w)
+        {
+            TV d = TC.Lanes ? TS.Subtract(TS.Load(ref p, i), k) : TS.Load(ref p, i);
+            if (TC.Lanes) s = TS.Add(s, d);
+            q = TS.MultiplyAdd(d, d, q);
+        }
+        if (i < len)
+        {
+            // The row's last w elements, the lanes already added masked off.
+            TV d = TS.And(TC.Lanes ? TS.Subtract(TS.Load(ref p, len - w), k) : TS.Load(ref p, len - w), tailMask);
+            if (TC.Lanes) s = TS.Add(s, d);
+            q = TS.MultiplyAdd(d, d, q);
+        }
+    }
+
+    // The tree: rows r and r + 1 folded at level 0, pairs of those at level 1, and so on; 8 lanes take three levels, 16 four.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Two<TC>(ref T x, nint r, nint len, int m, TV tailMask, out TV s, out TV q) where TC : struct, IOperand
+    {
+        RowVector<TC>(ref x, r, len, m, tailMask, out TV s0, out TV q0);
+        RowVector<TC>(ref x, r + 1, len, m, tailMask, out TV s1, out TV q1);
+        s = TC.Lanes ? Fold(s0, s1, 0) : s0;
+        q = Fold(q0, q1, 0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Four<TC>(ref T x, nint r, nint len, int m, TV tailMask, out TV s, out TV q) where TC : struct, IOperand
+    {
+        Two<TC>(ref x, r, len, m, tailMask, out TV s0, out TV q0);
+        Two<TC>(ref x, r + 2, len, m, tailMask, out TV s1, out TV q1);
+        s = TC.Lanes ? Fold(s0, s1, 1) : s0;
+        q = Fold(q0, q1, 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Eight<TC>(ref T x, nint r, nint len, int m, TV tailMask, out TV s, out TV q) where TC : struct, IOperand
+    {
+        Four<TC>(ref x, r, len, m, tailMask, out TV s0, out TV q0);
+        Four<TC>(ref x, r + 4, len, m, tailMask, out TV s1, out TV q1);
+        s = TC.Lanes ? Fold(s0, s1, 2) : s0;
+        q = Fold(q0, q1, 2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sixteen<TC>(ref T x, nint r, nint len, int m, TV tailMask, out TV s, out TV q) where TC : struct, IOperand
+    {
+        Eight<TC>(ref x, r, len, m, tailMask, out TV s0, out TV q0);
+        Eight<TC>(ref x, r + 8, len, m, tailMask, out TV s1, out TV q1);
+        s = TC.Lanes ? Fold(s0, s1, 3) : s0;
+        q = Fold(q0, q1, 3);
+    }
+
+    /// <summary>
+    /// One level of the tree: <paramref name="a"/> and <paramref name="b"/> each hold their rows' partial sums in blocks of
+    /// 2 x (lanes of the level); the result holds both vectors' rows, each block the sum of its two halves. 16 lanes: 256-bit
+    /// halves, then 128-bit quarters (shuffles of 128-bit blocks), then pairs and single lanes inside each 128-bit block;
+    /// row r ends in lane 4 (r mod 4) + r / 4. 8 lanes: 128-bit halves, then pairs and single lanes in each; row r ends in
+    /// lane 4 (r mod 2) + r / 2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Fold(TV a, TV b, int level)
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+        {
+            var u = Unsafe.BitCast<TV, Vector512<float>>(a);
+            var v = Unsafe.BitCast<TV, Vector512<float>>(b);
+            Vector512<float> r = level switch
+            {
+                0 => Avx512F.Shuffle4x128(u, v, 0x44) + Avx512F.Shuffle4x128(u, v, 0xEE),
+                1 => Avx512F.Shuffle4x128(u, v, 0x88) + Avx512F.Shuffle4x128(u, v, 0xDD),
+                2 => Avx512F.Shuffle(u, v, 0x44) + Avx512F.Shuffle(u, v, 0xEE),
+                _ => Avx512F.Shuffle(u, v, 0x88) + Avx512F.Shuffle(u, v, 0xDD),
+            };
+            return Unsafe.BitCast<Vector512<float>, TV>(r);
+        }
+        else
+        {
+            var u = Unsafe.BitCast<TV, Vector256<float>>(a);
+            var v = Unsafe.BitCast<TV, Vector256<float>>(b);
+            Vector256<float> r = level switch
+            {
+                0 => Avx.Permute2x128(u, v, 0x20) + Avx.Permute2x128(u, v, 0x31),
+                1 => Avx.Shuffle(u, v, 0x44) + Avx.Shuffle(u, v, 0xEE),
+                _ => Avx.Shuffle(u, v, 0x88) + Avx.Shuffle(u, v, 0xDD),
+            };
+            return Unsafe.BitCast<Vector256<float>, TV>(r);
+        }
+    }
+
+    /// <summary>The group's <paramref name="m"/> rows (m * len contiguous elements) applied as one run: each vector's a, b
+    /// and c permuted from the group's (one per row, planar at <paramref name="a"/>, <paramref name="b"/>,
+    /// <paramref name="c"/>) by the row of each lane; the last partial vector overlapped and blended with what is stored
+    /// (in place stays correct: its finished lanes are not taken from the result).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void GroupApply<TC, TE>(ref T x, ref T y, nint len, int m, Span<int> index, ref T a, ref T b, ref T c, ref T buffer)
+        where TC : struct, IOperand where TE : struct, INormKind
+    {
+        int w = TS.Count;
+        TV va, vb, vc;
+        if (m == w)
+        {
+            va = TS.Load(ref a, 0);
+            vb = TS.Load(ref b, 0);
+            vc = TC.Lanes ? TS.Load(ref c, 0) : TS.Zero;
+        }
+        else
+        {
+            // A partial group's coefficients end before a vector does: copied into a padded buffer.
+            ref T p = ref buffer;
+            for (int i = 0; i < 16; i++)
+            {
+                Unsafe.Add(ref p, i) = i < m ? Unsafe.Add(ref a, i) : default;
+                Unsafe.Add(ref p, 16 + i) = i < m ? Unsafe.Add(ref b, i) : default;
+                Unsafe.Add(ref p, 32 + i) = TC.Lanes && i < m ? Unsafe.Add(ref c, i) : default;
+            }
+            va = TS.Load(ref p, 0);
+            vb = TS.Load(ref p, 16);
+            vc = TS.Load(ref p, 32);
+        }
+        ref int ix = ref index[0];
+        nint total = m * len, n = 0;
+        for (; n + w <= total; n += w)
+            TS.Store(GroupExpression<TC, TE>(TS.Load(ref x, n), ref x, n, ref Unsafe.Add(ref ix, n), va, vb, vc), ref y, n);
+        if (n < total)
+        {
+            nint t = total - w;
+            TV r = GroupExpression<TC, TE>(TS.Load(ref x, t), ref x, t, ref Unsafe.Add(ref ix, t), va, vb, vc);
+            TS.Store(TS.Select(TS.LastLanes(total - n), r, TS.Load(ref y, t)), ref y, t);
+        }
+    }
+
+    /// <summary><c>(v - c) * a + b</c> (uncentered: <c>v * a + b</c>) with each lane's row's coefficients, then the kind's epilogue.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV GroupExpression<TC, TE>(TV v, ref T x, nint at, ref int rowOfLane, TV a, TV b, TV c)
+        where TC : struct, IOperand where TE : struct, INormKind
+    {
+        TV d = TC.Lanes ? TS.Subtract(v, Permute(c, ref rowOfLane)) : v;
+        return Epilogue<TE>(TS.MultiplyAdd(d, Permute(a, ref rowOfLane), Permute(b, ref rowOfLane)), ref x, at, 0);
+    }
+
+    /// <summary>Lane i of the result is lane index[i] of <paramref name="v"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Permute(TV v, ref int index)
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+            return Unsafe.BitCast<Vector512<float>, TV>(Avx512F.PermuteVar16x32(Unsafe.BitCast<TV, Vector512<float>>(v), Vector512.LoadUnsafe(ref index)));
+        return Unsafe.BitCast<Vector256<float>, TV>(Avx2.PermuteVar8x32(Unsafe.BitCast<TV, Vector256<float>>(v), Vector256.LoadUnsafe(ref index)));
+    }
+}

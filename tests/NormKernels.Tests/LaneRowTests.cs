@@ -1,0 +1,144 @@
+namespace NormKernels.Tests;
+
+/// <summary>
+/// Row plans with short rows (8 to 63 floats on the 256-bit path, 16 to 63 on the 512-bit one) run with rows in the lanes
+/// of a vector (Runs.LaneRowRuns): a group of rows summed row by row into vectors folded by a transpose-and-add tree,
+/// the statistics finished four rows at a time, the group applied as one run with permuted coefficients. Checked: the
+/// output against the float64 reference, the saved statistics against per-row float64 sums, the same bits for 1 and 2
+/// threads and in place, and a row's results independent of where it sits (rows rotated give the rotated bits: groups,
+/// partial groups, four-row and one-row finishes, batches and units all cut the rows differently).
+/// </summary>
+[Collection(nameof(ThreadingTests))]   // changes the process-wide Parallelism.MaxDegree
+public sealed class LaneRowTests : RestoresSettings
+{
+    public static TheoryData<string, int[]> Cases => new()
+    {
+        { "InNchw", [3, 24, 7, 7] },            // 72 rows of 49: four full groups of 16 and a partial one
+        { "InNchw", [2, 333, 5, 5] },           // 666 rows of 25: several batches and units
+        { "InNchwNoAffine", [1, 17, 4, 4] },    // rows of 16: no tail in the sums
+        { "InNchwNoAffine", [5, 7, 3, 3] },     // rows of 9: lanes on the 256-bit path only
+        { "InNchwNoAffine", [3, 41, 9, 7] },    // rows of 63
+        { "LnNtcNoAffine", [1, 1, 17] },        // one row: a partial group of one
+        { "LnNtcNoAffine", [4, 30, 33] },
+        { "LnNtcNoAffine", [2, 100, 12] },
+        { "RmsNtcNoAffine", [3, 19, 31] },
+        { "RmsNtcNoAffine", [1, 15, 48] },
+        { "RmsNtcNoAffine", [2, 9, 8] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void LaneRowsMatchTheReference(string name, int[] dims)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        var random = new Random(KernelCheck.Seed(name, dims[1] * 64 + dims[^1]));
+        int length = TestData.Product(dims);
+        float[] input = TestData.Normal(random, length, 0.75, 2);
+
+        Parallelism.MaxDegree = 1;
+        INormalizationLayer layer = layerCase.Create(dims);
+        KernelCheck.Randomize(layer, new Random(5));
+        KernelCheck.TrainingStep(layerCase, layer, dims, input, layerCase.DefaultMomentum, name + " lane rows");
+        Statistics(layer, input, dims[^1] * (name.StartsWith("InNchw", StringComparison.Ordinal) ? dims[^2] : 1), !name.StartsWith("Rms", StringComparison.Ordinal));
+        KernelCheck.InferenceStep(layerCase, layer, dims, TestData.Normal(random, length, -0.5, 1), name + " lane rows");
+
+        // The same bits on two threads, and in place.
+        var one = RowPlanTests.TrainingForward(layerCase, dims, input, out _);
+        Parallelism.MaxDegree = 2;
+        var two = RowPlanTests.TrainingForward(layerCase, dims, input, out _);
+        Assert.Equal(one.Output, two.Output);
+        Assert.Equal(one.State, two.State);
+        INormalizationLayer inPlace = layerCase.Create(dims);
+        KernelCheck.Randomize(inPlace, new Random(9));
+        inPlace.Training = true;
+        float[] buffer = input.ToArray();
+        inPlace.Forward(buffer, buffer, dims);
+        Assert.Equal(one.Output, KernelCheck.Bits(buffer));
+        Assert.Equal(one.State, RowPlanTests.State(inPlace));
+    }
+
+    /// <summary>Rows rotated by <paramref name="shift"/> give the rotated output and statistics, bit for bit (layers without
+    /// per-channel parameters, so that a row's result depends on its values alone).</summary>
+    [Theory]
+    [InlineData("InNchwNoAffine", new[] { 3, 24, 7, 7 }, 1)]
+    [InlineData("InNchwNoAffine", new[] { 3, 24, 7, 7 }, 7)]
+    [InlineData("InNchwNoAffine", new[] { 2, 333, 5, 5 }, 13)]
+    [InlineData("LnNtcNoAffine", new[] { 4, 30, 33 }, 5)]
+    [InlineData("RmsNtcNoAffine", new[] { 3, 19, 31 }, 3)]
+    [InlineData("RmsNtcNoAffine", new[] { 2, 9, 8 }, 1)]
+    public void ARowsResultDoesNotDependOnWhereItSits(string name, int[] dims, int shift)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        int len = dims[^1] * (name.StartsWith("InNchw", StringComparison.Ordinal) ? dims[^2] : 1);
+        float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, shift)), TestData.Product(dims), 3, 1.5);
+        int rows = input.Length / len;
+        float[] rotated = Rotate(input, len, shift);
+        Parallelism.MaxDegree = 1;
+        INormalizationLayer a = layerCase.Create(dims), b = layerCase.Create(dims);
+        var ya = new float[input.Length];
+        var yb = new float[input.Length];
+        a.Forward(input, ya, dims);
+        b.Forward(rotated, yb, dims);
+        Assert.Equal(KernelCheck.Bits(Rotate(ya, len, shift)), KernelCheck.Bits(yb));
+        float[] sa = Saved(a), sb = Saved(b);
+        Assert.Equal(KernelCheck.Bits(Rotate(sa, sa.Length / rows, shift)), KernelCheck.Bits(sb));
+    }
+
+    /// <summary>Row r of the result is row (r + shift) mod rows of <paramref name="values"/> (rows of <paramref name="len"/>).</summary>
+    private static float[] Rotate(float[] values, int len, int shift)
+    {
+        int rows = values.Length / len;
+        var result = new float[values.Length];
+        for (int r = 0; r < rows; r++)
+            Array.Copy(values, (r + shift) % rows * len, result, r * len, len);
+        return result;
+    }
+
+    /// <summary>The saved statistics, interleaved per row: statistic 0 (mean, or mean square) and statistic 1 (variance) of row r
+    /// at 2r and 2r + 1 (one per row when the kind has one).</summary>
+    private static float[] Saved(INormalizationLayer layer)
+    {
+        float[] s0 = Field(layer, "_statistic0")!, s1 = Field(layer, "_statistic1") ?? [];
+        if (s1.Length == 0) return s0;
+        var result = new float[2 * s0.Length];
+        for (int i = 0; i < s0.Length; i++)
+        {
+            result[2 * i] = s0[i];
+            result[2 * i + 1] = s1[i];
+        }
+        return result;
+    }
+
+    private static float[]? Field(INormalizationLayer layer, string field)
+    {
+        const System.Reflection.BindingFlags flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance;
+        object state = layer.GetType().GetField("_layer", flags)!.GetValue(layer)!;
+        return state.GetType().GetField(field, flags)!.GetValue(state) as float[];
+    }
+
+    /// <summary>The saved statistics of the last training Forward against per-row sums in double: the mean and biased
+    /// variance (centered kinds) or the mean square, within a few float roundings of the row's scale.</summary>
+    private static void Statistics(INormalizationLayer layer, float[] input, int len, bool centered)
+    {
+        float[] s0 = Field(layer, "_statistic0")!, s1 = Field(layer, "_statistic1") ?? [];
+        int rows = input.Length / len;
+        Assert.True(s0.Length >= rows);
+        for (int r = 0; r < rows; r++)
+        {
+            double sum = 0, sq = 0;
+            for (int i = 0; i < len; i++) sum += input[r * len + i];
+            double mean = sum / len;
+            for (int i = 0; i < len; i++) sq += centered ? (input[r * len + i] - mean) * (input[r * len + i] - mean) : (double)input[r * len + i] * input[r * len + i];
+            double second = sq / len;
+            if (centered)
+            {
+                Assert.True(Math.Abs(s0[r] - mean) <= 1e-5 * (Math.Abs(mean) + Math.Sqrt(second)), $"row {r}: mean {s0[r]} against {mean}");
+                Assert.True(Math.Abs(s1[r] - second) <= 1e-5 * second, $"row {r}: variance {s1[r]} against {second}");
+            }
+            else
+            {
+                Assert.True(Math.Abs(s0[r] - second) <= 1e-5 * second, $"row {r}: mean square {s0[r]} against {second}");
+            }
+        }
+    }
+}
