@@ -6,7 +6,8 @@ namespace NormKernels.Tests;
 /// the statistics finished four rows at a time, the group applied as one run with permuted coefficients. Checked: the
 /// output against the float64 reference, the saved statistics against per-row float64 sums, the same bits for 1 and 2
 /// threads and in place, and a row's results independent of where it sits (rows rotated give the rotated bits: groups,
-/// partial groups, four-row and one-row finishes, batches and units all cut the rows differently).
+/// partial groups, four-row and one-row finishes, batches and units all cut the rows differently). GroupNorm NCHW's
+/// short runs per channel take the same grouped apply (Runs.ShortRuns).
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Parallelism.MaxDegree
 public sealed class LaneRowTests : RestoresSettings
@@ -55,6 +56,39 @@ public sealed class LaneRowTests : RestoresSettings
         inPlace.Forward(buffer, buffer, dims);
         Assert.Equal(one.Output, KernelCheck.Bits(buffer));
         Assert.Equal(one.State, RowPlanTests.State(inPlace));
+    }
+
+    /// <summary>GroupNorm NCHW on short planes: a group's channels applied a group of runs at a time (Runs.ShortRuns), full
+    /// and partial groups of runs, against the reference, on two threads and in place.</summary>
+    [Theory]
+    [InlineData(new[] { 2, 64, 7, 7 })]     // 16 channels of 49 per group: one full group of runs
+    [InlineData(new[] { 3, 80, 5, 5 })]     // 20 channels of 25: a full group and a partial one
+    [InlineData(new[] { 1, 12, 3, 3 })]     // 3 channels of 9: the 256-bit path only
+    [InlineData(new[] { 2, 8, 4, 4 })]      // 2 channels of 16
+    [InlineData(new[] { 1, 136, 9, 7 })]    // 34 channels of 63
+    public void ShortRunsMatchTheReference(int[] dims)
+    {
+        const string name = "GnNchw";
+        LayerCase layerCase = LayerCases.Get(name);
+        var random = new Random(KernelCheck.Seed(name, dims[1] * 64 + dims[^1]));
+        float[] input = TestData.Normal(random, TestData.Product(dims), -1.5, 3);
+        Parallelism.MaxDegree = 1;
+        INormalizationLayer layer = layerCase.Create(dims);
+        KernelCheck.Randomize(layer, new Random(5));
+        KernelCheck.TrainingStep(layerCase, layer, dims, input, layerCase.DefaultMomentum, name + " short runs");
+        KernelCheck.InferenceStep(layerCase, layer, dims, TestData.Normal(random, input.Length, 0.5, 1), name + " short runs");
+
+        var one = RowPlanTests.TrainingForward(layerCase, dims, input, out _);
+        Parallelism.MaxDegree = 2;
+        var two = RowPlanTests.TrainingForward(layerCase, dims, input, out _);
+        Assert.Equal(one.Output, two.Output);
+        Assert.Equal(one.State, two.State);
+        INormalizationLayer inPlace = layerCase.Create(dims);
+        KernelCheck.Randomize(inPlace, new Random(9));
+        inPlace.Training = true;
+        float[] buffer = input.ToArray();
+        inPlace.Forward(buffer, buffer, dims);
+        Assert.Equal(one.Output, KernelCheck.Bits(buffer));
     }
 
     /// <summary>Rows rotated by <paramref name="shift"/> give the rotated output and statistics, bit for bit (layers without

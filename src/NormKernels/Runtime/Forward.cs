@@ -326,6 +326,7 @@ public static class Forward<TNest, TK, T>
                 // with room to start it on a 64-byte boundary.
                 int stage = TK.AddsBefore && before.On && before.BlockLength * Unsafe.SizeOf<T>() <= StageBytes ? (int)before.BlockLength + 64 / Unsafe.SizeOf<T>() : 0;
                 WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles * group, layout.Elements * group + stage);
+                int[]? laneIndex = null;
                 try
                 {
                     if (group > 1)
@@ -335,13 +336,20 @@ public static class Forward<TNest, TK, T>
                     }
                     else
                     {
-                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, before, stage > 0);
+                        // Folds of short runs (GroupNorm NCHW on small planes): applied a group of runs at a time.
+                        if (mode != ForwardMode.Moments && ShortRunApply<TS, TV>(nest, _input.Length))
+                        {
+                            laneIndex = ArrayPool<int>.Shared.Rent(Runs<TS, TV, T>.RowIndexLength);
+                            Runs<TS, TV, T>.RowIndex(laneIndex, nest.ApplyExtent);
+                        }
+                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, before, stage > 0, laneIndex);
                         ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
                     }
                 }
                 finally
                 {
                     scratch.Return();
+                    if (laneIndex is not null) ArrayPool<int>.Shared.Return(laneIndex);
                 }
                 return;
             }
@@ -444,6 +452,21 @@ public static class Forward<TNest, TK, T>
         nest.Block(nest.BlockCount - 1, out _, out _, out nint parameter);
         nest.Fold(len - 1, out nint statistic, out nint last);
         return parameter == 0 && statistic == 0 && last == len - 1;
+    }
+
+    /// <summary>Whether a block's apply is its folds' runs back to back, each short (<see cref="Runs{TS, TV, T}.LaneRows"/>)
+    /// with its own folded coefficients (GroupNorm NCHW: a group's channels): then <see cref="Runs{TS, TV, T}.ShortRuns{TK}"/>
+    /// applies it, a group of runs at a time, in place of the nest's run by run apply (the same bits). Not with a residual
+    /// added after the norm (its operand is not carried there).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool ShortRunApply<TS, TV>(TNest nest, int length) where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        nint len = nest.ApplyExtent;
+        int folds = nest.FoldCount;
+        if (TK.AddsResidual || nest.TwoStep || folds < 2 || nest.CoefficientCount != folds || nest.ApplyRows(out _) != folds
+            || !Runs<TS, TV, T>.LaneRows(len))
+            return false;
+        return nest.FoldStart(1) == len && nest.FoldStart(folds - 1) == (folds - 1) * len && ContiguousBlock(nest, length) == folds * len;
     }
 
     /// <summary>Whether block b's statistic is b (a row plan writes its statistics by index: block b's at b).</summary>
@@ -674,7 +697,7 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>One block: statistics (training) or the given statistics, coefficients, apply.</summary>
     private readonly struct BlockUnit<TS, TV, TW>(TNest nest, Layout layout, T epsilon, double[][] doubles, T[][] elements, T[]? meanResidual, ForwardMode mode,
-        BeforeAdd before, bool staged) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        BeforeAdd before, bool staged, int[]? laneIndex) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public unsafe void Run(int worker, int unit, in PinnedSpans spans)
@@ -721,7 +744,10 @@ public static class Forward<TNest, TK, T>
             Coefficients(nest, layout, ref MemoryMarshal.GetArrayDataReference(d), ref MemoryMarshal.GetArrayDataReference(e), ref gamma, ref beta);
             ref T coefA = ref MemoryMarshal.GetArrayDataReference(e);
             ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
-            nest.Apply<TK, TW, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients), ref gamma, ref beta);
+            if (laneIndex is not null)
+                Runs<TS, TV, T>.ShortRuns<TK>(ref xb, ref yb, nest.FoldCount, nest.ApplyExtent, laneIndex, ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients));
+            else
+                nest.Apply<TK, TW, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients), ref gamma, ref beta);
         }
     }
 

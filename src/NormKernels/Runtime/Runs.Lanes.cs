@@ -36,7 +36,7 @@ public static partial class Runs<TS, TV, T>
     {
         int w = TS.Count;
         // The row of each lane of each vector of a full group (w rows = len vectors).
-        Span<int> index = stackalloc int[LaneRowLimit * 16];
+        Span<int> index = stackalloc int[RowIndexLength];
         RowIndex(index, len);
         // The tree's two vectors of sums (GroupSums) and a partial group's padded coefficients (GroupApply); allocated here:
         // a helper with a stackalloc is not inlined into a loop.
@@ -69,10 +69,39 @@ public static partial class Runs<TS, TV, T>
         }
     }
 
+    /// <summary>
+    /// The apply of <paramref name="runs"/> consecutive runs of <paramref name="len"/> elements (a short run per coefficient
+    /// set: GroupNorm NCHW's channels of a group on 7x7 planes), run r with a, b, c at r of <paramref name="a"/>,
+    /// <paramref name="b"/>, <paramref name="c"/>: groups of as many runs as a vector has lanes, each applied as one run
+    /// with permuted coefficients (<see cref="GroupApply{TC, TE}"/>); <paramref name="index"/> from
+    /// <see cref="RowIndex"/>. The same arithmetic per element as the run by run apply (<c>(x - c) * a + b</c>, then the
+    /// epilogue), so the same bits, without a masked tail per run. For <see cref="LaneRows"/> lengths, kinds without a
+    /// residual added after the norm.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static void ShortRuns<TK>(ref T x, ref T y, nint runs, nint len, int[] index, ref T a, ref T b, ref T c) where TK : struct, INormKind
+    {
+        Span<T> buffer = stackalloc T[48];
+        int w = TS.Count;
+        for (nint g = 0; g < runs; g += w)
+        {
+            int m = (int)Math.Min(w, runs - g);
+            if (TK.Centered)
+                GroupApply<Centered, TK>(ref Unsafe.Add(ref x, g * len), ref Unsafe.Add(ref y, g * len), len, m, index,
+                    ref Unsafe.Add(ref a, g), ref Unsafe.Add(ref b, g), ref Unsafe.Add(ref c, g), ref buffer[0]);
+            else
+                GroupApply<Uncentered, TK>(ref Unsafe.Add(ref x, g * len), ref Unsafe.Add(ref y, g * len), len, m, index,
+                    ref Unsafe.Add(ref a, g), ref Unsafe.Add(ref b, g), ref Unsafe.Add(ref c, g), ref buffer[0]);
+        }
+    }
+
+    /// <summary>Elements of the table <see cref="RowIndex"/> fills (the longest lane row, 16 lanes).</summary>
+    internal const int RowIndexLength = LaneRowLimit * 16;
+
     /// <summary>index[n] = n / len for the w * len positions of a full group, computed in float lanes: (n + 0.5) / len is at
     /// least 1 / (2 len) from a whole number, the float error (n below 1,024) under 2^-12.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RowIndex(Span<int> index, nint len)
+    internal static void RowIndex(Span<int> index, nint len)
     {
         int w = TS.Count, total = w * (int)len;
         float inverse = 1f / len;
