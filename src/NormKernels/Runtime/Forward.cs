@@ -618,7 +618,11 @@ public static class Forward<TNest, TK, T>
         ref double rstd = ref Unsafe.Add(ref mu, layout.Statistics);
         ref T statShift = ref Unsafe.Add(ref elements, layout.StatShift);
         double count = nest.Count, eps = double.CreateTruncating(epsilon);
-        for (int s = 0; s < layout.Statistics; s++)
+        int first = 0;
+        if (typeof(T) == typeof(float) && mode != ForwardMode.Moments && Vector256.IsHardwareAccelerated)
+            first = FinishFour(layout.Statistics, ref statShift, ref statSum, ref statSq, count, eps, ref mu, ref rstd, ref Unsafe.Add(ref stat0, so),
+                ref Unsafe.Add(ref stat1, so), meanResidual, so);
+        for (int s = first; s < layout.Statistics; s++)
         {
             if (mode == ForwardMode.Moments)
             {
@@ -647,6 +651,51 @@ public static class Forward<TNest, TK, T>
                 Unsafe.Add(ref rstd, s) = Runtime.Statistics.InverseStd(meanSquare, eps);
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="FinishStatistics"/>'s loop four statistics at a time (float): the same double operations in the same
+    /// order on four lanes (no fused multiply-add, as the scalar code), so the same bits, with the divisions and square roots
+    /// four at a time (a block of 512 statistics, InstanceNorm NHWC: about 30 cycles a statistic one by one). Returns how
+    /// many it finished (a multiple of four); the caller finishes the rest.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FinishFour(int statistics, ref T shift, ref double sum, ref double sq, double count, double eps, ref double mu, ref double rstd,
+        ref T stat0, ref T stat1, T[]? meanResidual, nint so)
+    {
+        var n = Vector256.Create(count);
+        var e = Vector256.Create(eps);
+        int s = 0;
+        for (; s + 4 <= statistics; s += 4)
+        {
+            Vector256<double> q = Vector256.LoadUnsafe(ref sq, (nuint)s);
+            if (TK.Centered)
+            {
+                var k = Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref shift), (nuint)s).ToVector256Unsafe());
+                Vector256<double> shifted = Vector256.LoadUnsafe(ref sum, (nuint)s) / n;
+                Vector256<double> variance = q / n - shifted * shifted;
+                variance = Vector256.ConditionalSelect(Vector256.LessThan(variance, Vector256<double>.Zero), Vector256<double>.Zero, variance);
+                Vector256<double> mean = k + shifted;
+                Vector128<float> rounded = Vector256.Narrow(mean, mean).GetLower();
+                rounded.StoreUnsafe(ref Unsafe.As<T, float>(ref stat0), (nuint)s);
+                if (meanResidual is not null)
+                {
+                    Vector256<double> residual = mean - Vector256.WidenLower(rounded.ToVector256Unsafe());
+                    Vector256.Narrow(residual, residual).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref meanResidual[so + s]));
+                }
+                Vector256.Narrow(variance, variance).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat1), (nuint)s);
+                mean.StoreUnsafe(ref mu, (nuint)s);
+                (Vector256<double>.One / Vector256.Sqrt(variance + e)).StoreUnsafe(ref rstd, (nuint)s);
+            }
+            else
+            {
+                Vector256<double> meanSquare = q / n;
+                Vector256.Narrow(meanSquare, meanSquare).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat0), (nuint)s);
+                Vector256<double>.Zero.StoreUnsafe(ref mu, (nuint)s);
+                (Vector256<double>.One / Vector256.Sqrt(meanSquare + e)).StoreUnsafe(ref rstd, (nuint)s);
+            }
+        }
+        return s;
     }
 
     /// <summary>mu and rstd of a block's statistics from given (running) statistics at <paramref name="so"/>.</summary>
@@ -680,7 +729,19 @@ public static class Forward<TNest, TK, T>
         ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
         ref T coefC = ref Unsafe.Add(ref coefB, layout.Coefficients);
         bool affine = nest.Affine, twoStep = nest.TwoStep;
-        for (int f = 0; f < layout.Coefficients; f++)
+        int first = 0;
+        if (typeof(T) == typeof(float) && !twoStep && Vector256.IsHardwareAccelerated && layout.Coefficients >= 4)
+        {
+            // Folds in step with their statistics and parameters (f -> s0 + f, p0 + f: channels last): four at a time.
+            int last = layout.Coefficients - 1;
+            nest.Fold(0, out nint s0, out nint p0);
+            nest.Fold(1, out nint s1, out nint p1);
+            nest.Fold(last, out nint sl, out nint pl);
+            if (s1 == s0 + 1 && p1 == p0 + 1 && sl == s0 + last && pl == p0 + last)
+                first = CoefficientsFour(layout.Coefficients, ref Unsafe.Add(ref mu, s0), ref Unsafe.Add(ref rstd, s0), affine,
+                    ref Unsafe.Add(ref gamma, p0), ref Unsafe.Add(ref beta, p0), ref coefA, ref coefB, ref coefC);
+        }
+        for (int f = first; f < layout.Coefficients; f++)
         {
             nint s = f, p = 0;
             if (!twoStep) nest.Fold(f, out s, out p);
@@ -693,6 +754,28 @@ public static class Forward<TNest, TK, T>
             Unsafe.Add(ref coefB, f) = T.CreateTruncating(h - (m - double.CreateTruncating(c)) * a);
             Unsafe.Add(ref coefC, f) = c;
         }
+    }
+
+    /// <summary><see cref="Coefficients"/>' folded loop four coefficients at a time (float), for folds whose statistic and
+    /// parameter advance with them: the same double operations in the same order, so the same bits. Returns how many it
+    /// made (a multiple of four).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CoefficientsFour(int coefficients, ref double mu, ref double rstd, bool affine, ref T gamma, ref T beta, ref T coefA, ref T coefB, ref T coefC)
+    {
+        int f = 0;
+        for (; f + 4 <= coefficients; f += 4)
+        {
+            Vector256<double> m = Vector256.LoadUnsafe(ref mu, (nuint)f);
+            Vector128<float> c = TK.Centered ? Vector256.Narrow(m, m).GetLower() : Vector128<float>.Zero;
+            Vector256<double> g = affine ? Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref gamma), (nuint)f).ToVector256Unsafe()) : Vector256<double>.One;
+            Vector256<double> h = affine ? Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref beta), (nuint)f).ToVector256Unsafe()) : Vector256<double>.Zero;
+            Vector256<double> a = g * Vector256.LoadUnsafe(ref rstd, (nuint)f);
+            Vector256<double> b = h - (m - Vector256.WidenLower(c.ToVector256Unsafe())) * a;
+            Vector256.Narrow(a, a).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref coefA), (nuint)f);
+            Vector256.Narrow(b, b).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref coefB), (nuint)f);
+            c.StoreUnsafe(ref Unsafe.As<T, float>(ref coefC), (nuint)f);
+        }
+        return f;
     }
 
     /// <summary>One block: statistics (training) or the given statistics, coefficients, apply.</summary>
