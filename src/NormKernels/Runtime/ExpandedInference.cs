@@ -210,7 +210,8 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
 /// without the running statistics' requirement: one kept axis K carrying the statistics and parameters, a centered kind
 /// with no epilogue, 1 &lt; inner &lt; <see cref="ExpandedInference{TK, T}.ShortRun"/>. The loop nest sums each (n, k) run of
 /// inner elements with horizontal sums; here a unit (a block of channels, or whole periods) sums <c>x - shift</c> and its
-/// square lane by lane in the element type across the outer index (flushed into double every <see cref="FlushRows"/> runs),
+/// square lane by lane in the element type across the outer index (<see cref="Runs{TS, TV, T}.ReduceColumns{TK}(ref T, nint, nint, nint, ref T, ref double, ref double)"/>:
+/// registers across 16 runs at a time, then added into double),
 /// then adds each channel's lanes in double: the statistics of the loop nest's formula (shift = the channel's first
 /// element, <see cref="Statistics.FromShiftedSums"/>) in another summation order, so not its bits. The block stays in L2
 /// for the apply, with the coefficients expanded as <see cref="ExpandedInference{TK, T}"/> does.
@@ -218,9 +219,6 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Runs summed lane by lane in the element type before the lanes are added into double.</summary>
-    public const int FlushRows = 16;
-
     /// <summary>Whether a training forward on <paramref name="dims"/> takes this path on <paramref name="path"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
@@ -254,7 +252,7 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
         int units = plan.Blocks ? (int)plan.Runs : 1; // whole periods: one unit sums every run (the statistics need all of them)
         int workers = Parallelism.Workers(input.Length, units);
         int longest = plan.Blocks ? (int)((plan.Kept + plan.Runs - 1) / plan.Runs * plan.Inner) : plan.Length;
-        WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, 2 * longest, 6 * longest);
+        WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, 2 * longest, 4 * longest);
         try
         {
             bool affine = shape.Affine != AffineMode.None && !weight.IsEmpty;
@@ -306,8 +304,7 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
             T[] e = settings.Elements[worker];
             double[] d = settings.Doubles[worker];
             ref T shift = ref MemoryMarshal.GetArrayDataReference(e);
-            ref T s = ref Unsafe.Add(ref shift, length), q = ref Unsafe.Add(ref s, length);
-            ref T a = ref Unsafe.Add(ref q, length), b = ref Unsafe.Add(ref a, length), c = ref Unsafe.Add(ref b, length);
+            ref T a = ref Unsafe.Add(ref shift, length), b = ref Unsafe.Add(ref a, length), c = ref Unsafe.Add(ref b, length);
             ref double sd = ref MemoryMarshal.GetArrayDataReference(d), qd = ref Unsafe.Add(ref sd, length);
             // Shift: each channel's first element (of the first run), along the lanes of the block.
             for (long k = k0; k < k1; k++)
@@ -316,27 +313,15 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
                 T value = Unsafe.Add(ref x, start + first);
                 for (nint j = first; j < length; j += period) Fill(ref Unsafe.Add(ref shift, j), (nint)plan.Inner, value);
             }
-            MemoryMarshal.CreateSpan(ref s, 2 * (int)length).Clear();
             MemoryMarshal.CreateSpan(ref sd, 2 * (int)length).Clear();
-            int w = TS.Count;
-            for (long r = 0; r < runs; r++)
+            // Each lane's sums across the runs, in registers over 16 runs at a time, then added into double (whole runs: all
+            // of a block's; of whole periods, all but a last shorter one, summed on its own).
+            nint full = plan.Blocks ? (nint)runs : (nint)Math.Min(runs, (plan.Total - start) / stride);
+            Runs<TS, TV, T>.ReduceColumns<TK>(ref Unsafe.Add(ref x, start), full, length, stride, ref shift, ref sd, ref qd);
+            if (full < runs)
             {
-                nint o = start + (nint)r * stride, len = (nint)Math.Min(length, plan.Total - o);
-                ref T xr = ref Unsafe.Add(ref x, o);
-                nint j = 0;
-                for (; j + w <= len; j += w)
-                {
-                    TV v = TS.Subtract(TS.Load(ref xr, j), TS.Load(ref shift, j));
-                    TS.Store(TS.Add(TS.Load(ref s, j), v), ref s, j);
-                    TS.Store(TS.MultiplyAdd(v, v, TS.Load(ref q, j)), ref q, j);
-                }
-                for (; j < len; j++)
-                {
-                    T v = Unsafe.Add(ref xr, j) - Unsafe.Add(ref shift, j);
-                    Unsafe.Add(ref s, j) += v;
-                    Unsafe.Add(ref q, j) += v * v;
-                }
-                if ((r + 1) % FlushRows == 0 || r + 1 == runs) Flush(ref s, ref q, ref sd, ref qd, length);
+                nint o = start + full * stride, len = (nint)(plan.Total - o);
+                Runs<TS, TV, T>.ReduceColumns<TK>(ref Unsafe.Add(ref x, o), 1, len, len, ref shift, ref sd, ref qd);
             }
             // Per channel: its lanes added in double, the statistics, the coefficients expanded along its lanes.
             double count = (double)plan.Outer * plan.Inner;
@@ -371,25 +356,5 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Fill(ref T p, nint n, T value) => ExpandedInference<TK, T>.Fill(ref p, n, value);
-
-        /// <summary>The lanes' sums added into double (widened a vector at a time) and cleared.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Flush(ref T s, ref T q, ref double sd, ref double qd, nint length)
-        {
-            int w = TS.Count;
-            nint j = 0;
-            for (; j + w <= length; j += w)
-            {
-                TS.AddWidened(ref sd, j, TS.Load(ref s, j));
-                TS.AddWidened(ref qd, j, TS.Load(ref q, j));
-            }
-            for (; j < length; j++)
-            {
-                Unsafe.Add(ref sd, j) += double.CreateTruncating(Unsafe.Add(ref s, j));
-                Unsafe.Add(ref qd, j) += double.CreateTruncating(Unsafe.Add(ref q, j));
-            }
-            MemoryMarshal.CreateSpan(ref s, (int)length).Clear();
-            MemoryMarshal.CreateSpan(ref q, (int)length).Clear();
-        }
     }
 }

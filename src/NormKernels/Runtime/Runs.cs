@@ -100,12 +100,21 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ReduceColumns<TK>(ref T p, nint rows, nint width, ref T shift, ref double sum, ref double sq) where TK : struct, INormKind
     {
-        if (TK.Centered) ReduceColumnsCore<Centered>(ref p, rows, width, ref shift, ref sum, ref sq);
-        else ReduceColumnsCore<Uncentered>(ref p, rows, width, ref Unsafe.NullRef<T>(), ref sq, ref sq);
+        if (TK.Centered) ReduceColumnsCore<Centered>(ref p, rows, width, width, ref shift, ref sum, ref sq);
+        else ReduceColumnsCore<Uncentered>(ref p, rows, width, width, ref Unsafe.NullRef<T>(), ref sq, ref sq);
+    }
+
+    /// <summary><see cref="ReduceColumns{TK}(ref T, nint, nint, ref T, ref double, ref double)"/> over rows
+    /// <paramref name="stride"/> elements apart (a block of channels of every sample, NCHW).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ReduceColumns<TK>(ref T p, nint rows, nint width, nint stride, ref T shift, ref double sum, ref double sq) where TK : struct, INormKind
+    {
+        if (TK.Centered) ReduceColumnsCore<Centered>(ref p, rows, width, stride, ref shift, ref sum, ref sq);
+        else ReduceColumnsCore<Uncentered>(ref p, rows, width, stride, ref Unsafe.NullRef<T>(), ref sq, ref sq);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ReduceColumnsCore<TC>(ref T p, nint rows, nint width, ref T shift, ref double sum, ref double sq) where TC : struct, IOperand
+    private static void ReduceColumnsCore<TC>(ref T p, nint rows, nint width, nint stride, ref T shift, ref double sum, ref double sq) where TC : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
@@ -120,7 +129,7 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
                 for (nint r = r0; r < rend; r++)
                 {
-                    nint o = r * width + j;
+                    nint o = r * stride + j;
                     Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
                     Accumulate<TC>(TS.Load(ref p, o + w), k1, ref s1, ref q1);
                     Accumulate<TC>(TS.Load(ref p, o + 2 * w), k2, ref s2, ref q2);
@@ -135,22 +144,22 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 TS.AddWidened(ref sq, j + 2 * w, q2); TS.AddWidened(ref sq, j + 3 * w, q3);
             }
             for (; j + w <= width; j += w)
-                ColumnVector<TC>(ref p, r0, rend, width, j, ref shift, ref sum, ref sq, false, default);
+                ColumnVector<TC>(ref p, r0, rend, stride, j, ref shift, ref sum, ref sq, false, default);
             if (w > 1 && j < width)
-                ColumnVector<TC>(ref p, r0, rend, width, width - w, ref shift, ref sum, ref sq, true, TS.LastLanes(width - j));
+                ColumnVector<TC>(ref p, r0, rend, stride, width - w, ref shift, ref sum, ref sq, true, TS.LastLanes(width - j));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ColumnVector<TC>(ref T p, nint r0, nint rend, nint width, nint col, ref T shift, ref double sum, ref double sq, bool masked, TV mask)
+    private static void ColumnVector<TC>(ref T p, nint r0, nint rend, nint stride, nint col, ref T shift, ref double sum, ref double sq, bool masked, TV mask)
         where TC : struct, IOperand
     {
         TV k = TC.Lanes ? TS.Load(ref shift, col) : TS.Zero;
         TV s = TS.Zero, q = TS.Zero;
         for (nint r = r0; r < rend; r++)
         {
-            if (masked) AccumulateMasked<TC>(TS.Load(ref p, r * width + col), k, mask, ref s, ref q);
-            else Accumulate<TC>(TS.Load(ref p, r * width + col), k, ref s, ref q);
+            if (masked) AccumulateMasked<TC>(TS.Load(ref p, r * stride + col), k, mask, ref s, ref q);
+            else Accumulate<TC>(TS.Load(ref p, r * stride + col), k, ref s, ref q);
         }
         if (TC.Lanes) TS.AddWidened(ref sum, col, s);
         TS.AddWidened(ref sq, col, q);
