@@ -329,7 +329,10 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
             {
                 double sum = 0, sq = 0;
                 for (nint j = (nint)((k - k0) * plan.Inner); j < length; j += period)
-                    for (nint i = 0; i < plan.Inner; i++) { sum += Unsafe.Add(ref sd, j + i); sq += Unsafe.Add(ref qd, j + i); }
+                {
+                    sum += LaneSum(ref Unsafe.Add(ref sd, j), (nint)plan.Inner);
+                    sq += LaneSum(ref Unsafe.Add(ref qd, j), (nint)plan.Inner);
+                }
                 nint first = (nint)((k - k0) * plan.Inner);
                 (double m, double v) = Statistics.FromShiftedSums(double.CreateTruncating(Unsafe.Add(ref shift, first)), sum, sq, count);
                 T rounded = T.CreateTruncating(m);
@@ -356,5 +359,22 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Fill(ref T p, nint n, T value) => ExpandedInference<TK, T>.Fill(ref p, n, value);
+
+        /// <summary>The <paramref name="n"/> doubles at <paramref name="p"/> added, four partial sums at a time (one chain of
+        /// dependent additions per channel took about 4 cycles an element: 28 us of BatchNorm NCHW S2), in a fixed order.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static double LaneSum(ref double p, nint n)
+        {
+            nint i = 0;
+            double total = 0;
+            if (Vector256.IsHardwareAccelerated && n >= 4)
+            {
+                Vector256<double> acc = Vector256.LoadUnsafe(ref p);
+                for (i = 4; i + 4 <= n; i += 4) acc += Vector256.LoadUnsafe(ref p, (nuint)i);
+                total = (acc.GetElement(0) + acc.GetElement(1)) + (acc.GetElement(2) + acc.GetElement(3));
+            }
+            for (; i < n; i++) total += Unsafe.Add(ref p, i);
+            return total;
+        }
     }
 }
