@@ -654,48 +654,62 @@ public static class Forward<TNest, TK, T>
     }
 
     /// <summary>
-    /// <see cref="FinishStatistics"/>'s loop four statistics at a time (float): the same double operations in the same
-    /// order on four lanes (no fused multiply-add, as the scalar code), so the same bits, with the divisions and square roots
-    /// four at a time (a block of 512 statistics, InstanceNorm NHWC: about 30 cycles a statistic one by one). Returns how
-    /// many it finished (a multiple of four); the caller finishes the rest.
+    /// <see cref="FinishStatistics"/>'s loop four statistics at a time (float, <see cref="StatisticsFour"/>: the same bits;
+    /// a block of 512 statistics, InstanceNorm NHWC, took about 30 cycles a statistic one by one). Returns how many it
+    /// finished (a multiple of four); the caller finishes the rest.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int FinishFour(int statistics, ref T shift, ref double sum, ref double sq, double count, double eps, ref double mu, ref double rstd,
         ref T stat0, ref T stat1, T[]? meanResidual, nint so)
     {
-        var n = Vector256.Create(count);
-        var e = Vector256.Create(eps);
         int s = 0;
         for (; s + 4 <= statistics; s += 4)
         {
-            Vector256<double> q = Vector256.LoadUnsafe(ref sq, (nuint)s);
-            if (TK.Centered)
-            {
-                var k = Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref shift), (nuint)s).ToVector256Unsafe());
-                Vector256<double> shifted = Vector256.LoadUnsafe(ref sum, (nuint)s) / n;
-                Vector256<double> variance = q / n - shifted * shifted;
-                variance = Vector256.ConditionalSelect(Vector256.LessThan(variance, Vector256<double>.Zero), Vector256<double>.Zero, variance);
-                Vector256<double> mean = k + shifted;
-                Vector128<float> rounded = Vector256.Narrow(mean, mean).GetLower();
-                rounded.StoreUnsafe(ref Unsafe.As<T, float>(ref stat0), (nuint)s);
-                if (meanResidual is not null)
-                {
-                    Vector256<double> residual = mean - Vector256.WidenLower(rounded.ToVector256Unsafe());
-                    Vector256.Narrow(residual, residual).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref meanResidual[so + s]));
-                }
-                Vector256.Narrow(variance, variance).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat1), (nuint)s);
-                mean.StoreUnsafe(ref mu, (nuint)s);
-                (Vector256<double>.One / Vector256.Sqrt(variance + e)).StoreUnsafe(ref rstd, (nuint)s);
-            }
-            else
-            {
-                Vector256<double> meanSquare = q / n;
-                Vector256.Narrow(meanSquare, meanSquare).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat0), (nuint)s);
-                Vector256<double>.Zero.StoreUnsafe(ref mu, (nuint)s);
-                (Vector256<double>.One / Vector256.Sqrt(meanSquare + e)).StoreUnsafe(ref rstd, (nuint)s);
-            }
+            Vector256<double> k = TK.Centered ? Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref shift), (nuint)s).ToVector256Unsafe()) : default;
+            StatisticsFour(k, Vector256.LoadUnsafe(ref sum, (nuint)s), Vector256.LoadUnsafe(ref sq, (nuint)s), count, eps,
+                ref Unsafe.Add(ref stat0, s), ref Unsafe.Add(ref stat1, s), ref meanResidual is null ? ref Unsafe.NullRef<T>() : ref meanResidual[so + s],
+                out Vector256<double> m, out Vector256<double> r);
+            m.StoreUnsafe(ref mu, (nuint)s);
+            r.StoreUnsafe(ref rstd, (nuint)s);
         }
         return s;
+    }
+
+    /// <summary>
+    /// Four statistics from their shifts <paramref name="k"/> and sums, as <see cref="FinishStatistics"/> and
+    /// <see cref="RowFinish.Finish"/> make one (float): centered, the mean (its float rounding into stat0, the rounding's
+    /// residual into <paramref name="residual"/> unless null) and the biased variance (clamped at 0, into stat1);
+    /// uncentered, the mean square into stat0 and a zero mu. The same double operations in the same order on four lanes
+    /// (no fused multiply-add, as the scalar code), so the same bits, with the divisions and square roots four at a time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StatisticsFour(Vector256<double> k, Vector256<double> sum, Vector256<double> sq, double count, double eps,
+        ref T stat0, ref T stat1, ref T residual, out Vector256<double> mu, out Vector256<double> rstd)
+    {
+        var n = Vector256.Create(count);
+        Vector256<double> second;
+        if (TK.Centered)
+        {
+            Vector256<double> shifted = sum / n;
+            second = sq / n - shifted * shifted;
+            second = Vector256.ConditionalSelect(Vector256.LessThan(second, Vector256<double>.Zero), Vector256<double>.Zero, second);
+            mu = k + shifted;
+            Vector128<float> rounded = Vector256.Narrow(mu, mu).GetLower();
+            rounded.StoreUnsafe(ref Unsafe.As<T, float>(ref stat0));
+            if (!Unsafe.IsNullRef(ref residual))
+            {
+                Vector256<double> rest = mu - Vector256.WidenLower(rounded.ToVector256Unsafe());
+                Vector256.Narrow(rest, rest).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref residual));
+            }
+            Vector256.Narrow(second, second).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat1));
+        }
+        else
+        {
+            second = sq / n;
+            Vector256.Narrow(second, second).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat0));
+            mu = Vector256<double>.Zero;
+        }
+        rstd = Vector256<double>.One / Vector256.Sqrt(second + Vector256.Create(eps));
     }
 
     /// <summary>mu and rstd of a block's statistics from given (running) statistics at <paramref name="so"/>.</summary>
@@ -926,37 +940,12 @@ public static class Forward<TNest, TK, T>
                         out Unsafe.Add(ref a, i), out Unsafe.Add(ref b, i), out Unsafe.Add(ref c, i));
                 return;
             }
-            // Finish's double arithmetic on four lanes: each operation correctly rounded, in the same order (no fused
-            // multiply-add: the scalar code has none), so the same bits; divisions and square roots four at a time.
+            // Finish's double arithmetic on four lanes (StatisticsFour, then the coefficients in its order): the same bits.
             nint so = firstStatistic + row;
-            var n = Vector256.Create(count);
-            Vector256<double> q = Vector256.LoadUnsafe(ref sq), mu, rstd;
-            if (TK.Centered)
-            {
-                var k = Vector256.Create(Shift(ref x, 0), Shift(ref x, len), Shift(ref x, 2 * len), Shift(ref x, 3 * len));
-                Vector256<double> shifted = Vector256.LoadUnsafe(ref sum) / n;
-                Vector256<double> variance = q / n - shifted * shifted;
-                variance = Vector256.ConditionalSelect(Vector256.LessThan(variance, Vector256<double>.Zero), Vector256<double>.Zero, variance);
-                mu = k + shifted;
-                Vector128<float> rounded = Vector256.Narrow(mu, mu).GetLower();
-                rounded.StoreUnsafe(ref Unsafe.As<T, float>(ref stat0[so]));
-                if (meanResidual is not null)
-                {
-                    Vector256<double> residual = mu - Vector256.WidenLower(rounded.ToVector256Unsafe());
-                    Vector256.Narrow(residual, residual).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref meanResidual[so]));
-                }
-                Vector256.Narrow(variance, variance).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat1[so]));
-                rstd = Vector256<double>.One / Vector256.Sqrt(variance + Vector256.Create(epsilon));
-                rounded.StoreUnsafe(ref Unsafe.As<T, float>(ref c));
-            }
-            else
-            {
-                Vector256<double> meanSquare = q / n;
-                Vector256.Narrow(meanSquare, meanSquare).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat0[so]));
-                mu = Vector256<double>.Zero;
-                rstd = Vector256<double>.One / Vector256.Sqrt(meanSquare + Vector256.Create(epsilon));
-                Vector128<float>.Zero.StoreUnsafe(ref Unsafe.As<T, float>(ref c));
-            }
+            Vector256<double> k = TK.Centered ? Vector256.Create(Shift(ref x, 0), Shift(ref x, len), Shift(ref x, 2 * len), Shift(ref x, 3 * len)) : default;
+            StatisticsFour(k, Vector256.LoadUnsafe(ref sum), Vector256.LoadUnsafe(ref sq), count, epsilon, ref stat0[so], ref stat1[so],
+                ref meanResidual is null ? ref Unsafe.NullRef<T>() : ref meanResidual[so], out Vector256<double> mu, out Vector256<double> rstd);
+            (TK.Centered ? Vector256.Narrow(mu, mu).GetLower() : Vector128<float>.Zero).StoreUnsafe(ref Unsafe.As<T, float>(ref c));
             Vector256<double> g = Vector256<double>.One, h = Vector256<double>.Zero;
             if (!nest.TwoStep && nest.Affine)
             {
