@@ -52,14 +52,7 @@ public static partial class Runs<TS, TV, T>
             nint b1 = Math.Min(rows, b0 + batch);
             for (nint g = b0; g < b1; g += w)
                 GroupSums<TC>(ref Unsafe.Add(ref x, g * len), len, (int)Math.Min(w, b1 - g), tailMask, ref Unsafe.Add(ref ss, g), ref Unsafe.Add(ref sq, g), ref scratch);
-            // Four rows at a time (their divisions and square roots in one vector each), then one by one.
-            nint i = b0;
-            for (; i + 4 <= b1; i += 4)
-                finish.FinishFour(i, ref Unsafe.Add(ref x, i * len), len, ref Unsafe.Add(ref ss, i), ref Unsafe.Add(ref sq, i),
-                    ref Unsafe.Add(ref ca, i), ref Unsafe.Add(ref cb, i), ref Unsafe.Add(ref cc, i));
-            for (; i < b1; i++)
-                finish.Finish(i, TC.Lanes ? Unsafe.Add(ref x, i * len) : default, Unsafe.Add(ref ss, i), Unsafe.Add(ref sq, i),
-                    out Unsafe.Add(ref ca, i), out Unsafe.Add(ref cb, i), out Unsafe.Add(ref cc, i));
+            Finish<TC, TF>(ref x, len, b0, b1, ref finish, ref ss, ref sq, ref ca, ref cb, ref cc);
             for (nint g = b0; g < b1; g += w)
             {
                 int m = (int)Math.Min(w, b1 - g);

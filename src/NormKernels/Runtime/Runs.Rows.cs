@@ -90,11 +90,14 @@ public static partial class Runs<TS, TV, T>
     }
 
     /// <summary>Batches of rows that stay in L1 (<see cref="PhaseBytes"/>), three passes over each: every row's sums, every
-    /// row's coefficients (their scalar chains overlap), every row's apply.</summary>
+    /// row's coefficients (four at a time, and their chains overlap), every row's apply.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void PhasedRows<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish, ref double sums, ref T coefficients)
         where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
     {
+        // Planar: row i's sums at i and rows + i, its a, b, c at i, rows + i and 2 rows + i.
+        ref double ss = ref sums, sq = ref Unsafe.Add(ref sums, rows);
+        ref T ca = ref coefficients, cb = ref Unsafe.Add(ref coefficients, rows), cc = ref Unsafe.Add(ref coefficients, 2 * rows);
         nint batch = Math.Max(1, PhaseBytes / (len * Unsafe.SizeOf<T>()));
         for (nint b0 = 0; b0 < rows; b0 += batch)
         {
@@ -104,20 +107,29 @@ public static partial class Runs<TS, TV, T>
                 ref T xi = ref Unsafe.Add(ref x, i * len);
                 double s = 0d, q = 0d;
                 RowSums<TC>(ref xi, len, TC.Lanes ? xi : default, ref s, ref q);
-                Unsafe.Add(ref sums, 2 * i) = s;
-                Unsafe.Add(ref sums, 2 * i + 1) = q;
+                Unsafe.Add(ref ss, i) = s;
+                Unsafe.Add(ref sq, i) = q;
             }
+            Finish<TC, TF>(ref x, len, b0, b1, ref finish, ref ss, ref sq, ref ca, ref cb, ref cc);
             for (nint i = b0; i < b1; i++)
-            {
-                finish.Finish(i, TC.Lanes ? Unsafe.Add(ref x, i * len) : default, Unsafe.Add(ref sums, 2 * i), Unsafe.Add(ref sums, 2 * i + 1),
-                    out Unsafe.Add(ref coefficients, 3 * i), out Unsafe.Add(ref coefficients, 3 * i + 1), out Unsafe.Add(ref coefficients, 3 * i + 2));
-            }
-            for (nint i = b0; i < b1; i++)
-            {
-                ref T a = ref Unsafe.Add(ref coefficients, 3 * i);
-                ApplyRow<TC, TW, TG, TE>(ref Unsafe.Add(ref x, i * len), ref Unsafe.Add(ref y, i * len), len, ref a, ref Unsafe.Add(ref a, 1), ref Unsafe.Add(ref a, 2), ref g, ref h);
-            }
+                ApplyRow<TC, TW, TG, TE>(ref Unsafe.Add(ref x, i * len), ref Unsafe.Add(ref y, i * len), len, ref Unsafe.Add(ref ca, i), ref Unsafe.Add(ref cb, i),
+                    ref Unsafe.Add(ref cc, i), ref g, ref h);
         }
+    }
+
+    /// <summary>Rows [<paramref name="from"/>, <paramref name="to"/>)'s coefficients from their planar sums into planar a, b,
+    /// c: four rows at a time (<see cref="IRowFinish{T}.FinishFour"/>), then one by one; the same bits either way.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish<TC, TF>(ref T x, nint len, nint from, nint to, ref TF finish, ref double ss, ref double sq, ref T ca, ref T cb, ref T cc)
+        where TC : struct, IOperand where TF : struct, IRowFinish<T>
+    {
+        nint i = from;
+        for (; i + 4 <= to; i += 4)
+            finish.FinishFour(i, ref Unsafe.Add(ref x, i * len), len, ref Unsafe.Add(ref ss, i), ref Unsafe.Add(ref sq, i),
+                ref Unsafe.Add(ref ca, i), ref Unsafe.Add(ref cb, i), ref Unsafe.Add(ref cc, i));
+        for (; i < to; i++)
+            finish.Finish(i, TC.Lanes ? Unsafe.Add(ref x, i * len) : default, Unsafe.Add(ref ss, i), Unsafe.Add(ref sq, i),
+                out Unsafe.Add(ref ca, i), out Unsafe.Add(ref cb, i), out Unsafe.Add(ref cc, i));
     }
 
     /// <summary>A row's sums, as <see cref="Reduce{TK}"/>: centered, of x - shift and its square; uncentered, of x^2 (into
