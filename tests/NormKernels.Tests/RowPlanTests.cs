@@ -21,6 +21,8 @@ public sealed class RowPlanTests : RestoresSettings
         { "LnNtcNoAffine", [2, 33, 50] },
         { "RmsNtc", [5, 7, 40] },
         { "RmsNtcNoAffine", [3, 11, 21] },
+        { "GnNchw", [2, 4, 9, 11] },       // one channel per group: its statistics' run is its apply's
+        { "GnNchw", [3, 4, 7, 7] },        // the same on short rows (in lanes)
     };
 
     [Theory]
@@ -57,6 +59,7 @@ public sealed class RowPlanTests : RestoresSettings
     [InlineData("InNchw", new[] { 3, 23, 8, 9 })]
     [InlineData("InNchwNoAffine", new[] { 2, 13, 5, 16 })]
     [InlineData("BnNchw", new[] { 1, 38, 9, 11 })]
+    [InlineData("GnNchw", new[] { 2, 4, 9, 10 })]
     public void PhasedRowsGiveTheBitsOfRowAfterRow(string name, int[] dims)
     {
         LayerCase layerCase = LayerCases.Get(name);

@@ -434,17 +434,20 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>
     /// Whether the plan is rows: each block one statistic over one contiguous run of the tensor that starts where the last
-    /// ended (LayerNorm and RMSNorm over the last dim, InstanceNorm NCHW, BatchNorm NCHW with N = 1), applied along the same run, with one coefficient
+    /// ended (LayerNorm and RMSNorm over the last dim, InstanceNorm NCHW, BatchNorm NCHW with N = 1, GroupNorm NCHW with one
+    /// channel per group), applied along the same run, with one coefficient
     /// set per row and either gamma and beta along the row (two-step, one fold per element, the first at 0) or none folded
     /// in besides the row's own (folded, one coefficient). Such plans run row after row (<see cref="Runs{TS, TV, T}.Rows"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool RowPlan(TNest nest, int length)
     {
-        // A block of one segment reports its run as its rows; a block of one row of it (BatchNorm NCHW with N = 1) reports 1.
+        // A block of one segment reports its run as its rows; a block of one row of it (BatchNorm NCHW with N = 1) reports 1;
+        // either way, with the apply's run the statistics' run, the apply is that one run (GroupNorm with one channel per
+        // group reports the segment for its statistics and its one fold's row for the apply).
         nint len = nest.StatisticsExtent, rows = nest.StatisticsRows(out _), applyRows = nest.ApplyRows(out _);
         if (nest.StatisticCount != 1 || nest.CoefficientCount != 1 || nest.AccumulatorCount != 1 || nest.Promoted || len < 1
-            || nest.ApplyExtent != len || (rows != len && rows != 1) || applyRows != rows || nest.StatisticStart(0) != 0
+            || nest.ApplyExtent != len || (rows != len && rows != 1) || (applyRows != len && applyRows != 1) || nest.StatisticStart(0) != 0
             || ContiguousBlock(nest, length) != len || !ConsecutiveStatistics(nest))
             return false;
         if (!nest.TwoStep) return true;
