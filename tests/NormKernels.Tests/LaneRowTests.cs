@@ -32,16 +32,9 @@ public sealed class LaneRowTests : RestoresSettings
     public void LaneRowsMatchTheReference(string name, int[] dims)
     {
         LayerCase layerCase = LayerCases.Get(name);
-        var random = new Random(KernelCheck.Seed(name, dims[1] * 64 + dims[^1]));
-        int length = TestData.Product(dims);
-        float[] input = TestData.Normal(random, length, 0.75, 2);
-
-        Parallelism.MaxDegree = 1;
-        INormalizationLayer layer = layerCase.Create(dims);
-        KernelCheck.Randomize(layer, new Random(5));
-        KernelCheck.TrainingStep(layerCase, layer, dims, input, layerCase.DefaultMomentum, name + " lane rows");
-        Statistics(layer, input, dims[^1] * (name.StartsWith("InNchw", StringComparison.Ordinal) ? dims[^2] : 1), !name.StartsWith("Rms", StringComparison.Ordinal));
-        KernelCheck.InferenceStep(layerCase, layer, dims, TestData.Normal(random, length, -0.5, 1), name + " lane rows");
+        int len = dims[^1] * (name.StartsWith("InNchw", StringComparison.Ordinal) ? dims[^2] : 1);
+        float[] input = RowPlanTests.ReferenceSteps(layerCase, dims, new Random(KernelCheck.Seed(name, dims[1] * 64 + dims[^1])), name + " lane rows",
+            (layer, x) => Statistics(layer, x, len, !name.StartsWith("Rms", StringComparison.Ordinal)));
 
         SameBitsOnTwoThreadsAndInPlace(layerCase, dims, input);
     }
@@ -58,14 +51,7 @@ public sealed class LaneRowTests : RestoresSettings
     {
         const string name = "GnNchw";
         LayerCase layerCase = LayerCases.Get(name);
-        var random = new Random(KernelCheck.Seed(name, dims[1] * 64 + dims[^1]));
-        float[] input = TestData.Normal(random, TestData.Product(dims), -1.5, 3);
-        Parallelism.MaxDegree = 1;
-        INormalizationLayer layer = layerCase.Create(dims);
-        KernelCheck.Randomize(layer, new Random(5));
-        KernelCheck.TrainingStep(layerCase, layer, dims, input, layerCase.DefaultMomentum, name + " short runs");
-        KernelCheck.InferenceStep(layerCase, layer, dims, TestData.Normal(random, input.Length, 0.5, 1), name + " short runs");
-
+        float[] input = RowPlanTests.ReferenceSteps(layerCase, dims, new Random(KernelCheck.Seed(name, dims[1] * 64 + dims[^1])), name + " short runs", null);
         SameBitsOnTwoThreadsAndInPlace(layerCase, dims, input);
     }
 

@@ -30,15 +30,7 @@ public sealed class RowPlanTests : RestoresSettings
     public void RowsMatchTheReferenceAndEveryThreadCount(string name, int[] dims)
     {
         LayerCase layerCase = LayerCases.Get(name);
-        var random = new Random(KernelCheck.Seed(name, dims[1]));
-        int length = TestData.Product(dims);
-        float[] input = TestData.Normal(random, length, 0.75, 2);
-
-        Parallelism.MaxDegree = 1;
-        INormalizationLayer layer = layerCase.Create(dims);
-        KernelCheck.Randomize(layer, new Random(5));
-        KernelCheck.TrainingStep(layerCase, layer, dims, input, layerCase.DefaultMomentum, name + " rows");
-        KernelCheck.InferenceStep(layerCase, layer, dims, TestData.Normal(random, length, -0.5, 1), name + " rows");
+        float[] input = ReferenceSteps(layerCase, dims, new Random(KernelCheck.Seed(name, dims[1])), name + " rows", null);
 
         // The same bits on two threads (units are fixed by the shape): output, saved and running statistics.
         Parallelism.MaxDegree = 1;
@@ -75,6 +67,21 @@ public sealed class RowPlanTests : RestoresSettings
         Assert.Equal(path != KernelPath.Scalar, Streaming.LastCallStreamed);
         Assert.Equal(phased.Output, streamed.Output);
         Assert.Equal(phased.State, streamed.State);
+    }
+
+    /// <summary>On one thread, a fresh layer (parameters randomized) through a training step and an inference step, each
+    /// against the reference (<paramref name="afterTraining"/> sees the layer and input in between); returns the training input.</summary>
+    internal static float[] ReferenceSteps(LayerCase layerCase, int[] dims, Random random, string what, Action<INormalizationLayer, float[]>? afterTraining)
+    {
+        int length = TestData.Product(dims);
+        float[] input = TestData.Normal(random, length, 0.75, 2);
+        Parallelism.MaxDegree = 1;
+        INormalizationLayer layer = layerCase.Create(dims);
+        KernelCheck.Randomize(layer, new Random(5));
+        KernelCheck.TrainingStep(layerCase, layer, dims, input, layerCase.DefaultMomentum, what);
+        afterTraining?.Invoke(layer, input);
+        KernelCheck.InferenceStep(layerCase, layer, dims, TestData.Normal(random, length, -0.5, 1), what);
+        return input;
     }
 
     /// <summary>A fresh layer's training Forward (parameters and running statistics randomized from one seed): its output,
