@@ -38,9 +38,9 @@ public static partial class Runs<TS, TV, T>
         // The row of each lane of each vector of a full group (w rows = len vectors).
         Span<int> index = stackalloc int[RowIndexLength];
         RowIndex(index, len);
-        // The tree's two vectors of sums (GroupSums) and a partial group's padded coefficients (GroupApply); allocated here:
-        // a helper with a stackalloc is not inlined into a loop.
-        Span<T> buffer = stackalloc T[48];
+        // The tree's two vectors of sums for a partial group (GroupSums); allocated here: a helper with a stackalloc is not
+        // inlined into a loop.
+        Span<T> buffer = stackalloc T[32];
         ref T scratch = ref buffer[0];
         TV tailMask = TS.LastLanes(len % w == 0 ? w : len % w);
         ref T ca = ref coefficients, cb = ref Unsafe.Add(ref coefficients, rows), cc = ref Unsafe.Add(ref coefficients, 2 * rows);
@@ -53,12 +53,9 @@ public static partial class Runs<TS, TV, T>
             for (nint g = b0; g < b1; g += w)
                 GroupSums<TC>(ref Unsafe.Add(ref x, g * len), len, (int)Math.Min(w, b1 - g), tailMask, ref Unsafe.Add(ref ss, g), ref Unsafe.Add(ref sq, g), ref scratch);
             Finish<TC, TF>(ref x, len, b0, b1, ref finish, ref ss, ref sq, ref ca, ref cb, ref cc);
-            for (nint g = b0; g < b1; g += w)
-            {
-                int m = (int)Math.Min(w, b1 - g);
-                GroupApply<TC, TE>(ref Unsafe.Add(ref x, g * len), ref Unsafe.Add(ref y, g * len), len, m, index,
-                    ref Unsafe.Add(ref ca, g), ref Unsafe.Add(ref cb, g), ref Unsafe.Add(ref cc, g), ref scratch);
-            }
+            // Batches start at whole groups, so the batch's apply is the short runs' (one row per coefficient set).
+            ShortRuns<TE>(ref Unsafe.Add(ref x, b0 * len), ref Unsafe.Add(ref y, b0 * len), b1 - b0, len, index,
+                ref Unsafe.Add(ref ca, b0), ref Unsafe.Add(ref cb, b0), ref Unsafe.Add(ref cc, b0));
         }
     }
 
@@ -72,7 +69,7 @@ public static partial class Runs<TS, TV, T>
     /// residual added after the norm.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static void ShortRuns<TK>(ref T x, ref T y, nint runs, nint len, int[] index, ref T a, ref T b, ref T c) where TK : struct, INormKind
+    internal static void ShortRuns<TK>(ref T x, ref T y, nint runs, nint len, ReadOnlySpan<int> index, ref T a, ref T b, ref T c) where TK : struct, INormKind
     {
         Span<T> buffer = stackalloc T[48];
         int w = TS.Count;
@@ -270,7 +267,7 @@ public static partial class Runs<TS, TV, T>
     /// <paramref name="c"/>) by the row of each lane; the last partial vector overlapped and blended with what is stored
     /// (in place stays correct: its finished lanes are not taken from the result).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void GroupApply<TC, TE>(ref T x, ref T y, nint len, int m, Span<int> index, ref T a, ref T b, ref T c, ref T buffer)
+    private static void GroupApply<TC, TE>(ref T x, ref T y, nint len, int m, ReadOnlySpan<int> index, ref T a, ref T b, ref T c, ref T buffer)
         where TC : struct, IOperand where TE : struct, INormKind
     {
         int w = TS.Count;
@@ -295,7 +292,7 @@ public static partial class Runs<TS, TV, T>
             vb = TS.Load(ref p, 16);
             vc = TS.Load(ref p, 32);
         }
-        ref int ix = ref index[0];
+        ref int ix = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(index);
         nint total = m * len, n = 0;
         for (; n + w <= total; n += w)
             TS.Store(GroupExpression<TC, TE>(TS.Load(ref x, n), ref x, n, ref Unsafe.Add(ref ix, n), va, vb, vc), ref y, n);
