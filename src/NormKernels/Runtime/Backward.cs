@@ -56,6 +56,27 @@ internal static class BackwardShared<TK, T> where TK : struct, INormKind where T
         return (0d, Statistics.InverseStd(double.CreateTruncating(stat0), epsilon));
     }
 
+    /// <summary>
+    /// One channel's coefficients where a statistic has one fold index (a centered kind, batch statistics: what
+    /// <see cref="Backward{TNest, TK, T}"/>'s Coefficients and FoldCoefficients compute for it, in the same order): from the
+    /// lanes' sums <paramref name="su"/> = sum (dy - dz), <paramref name="sv"/> = sum (dy - dz) * (x - mf) and
+    /// <paramref name="sx"/> = sum (x - mf) over <paramref name="count"/> values (dz = <paramref name="shift"/>, mf the saved
+    /// mean in the element type), the mean corrected in double, U = sum dy and V = sum dy * (x - mean); then
+    /// dx = (dy - dz) * P + (x - mf) * Q + R, and the bias and weight gradients U and V * rstd.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (double P, double Q, double R, double BiasGrad, double WeightGrad) Channel(double su, double sv, double sx, double shift, double mf,
+        double rstd, double g, double count)
+    {
+        double mu = mf + sx / count;
+        double u = su + count * shift;
+        double v = sv + shift * sx + (mf - mu) * u;
+        double q = -rstd * rstd * rstd * (g * v) / count;
+        double a = -rstd * (g * u) / count;
+        double p = g * rstd;
+        return (p, q, a + shift * p + (mf - mu) * q, u, v * rstd);
+    }
+
     /// <summary>Adds the groups' partial parameter gradients (bias at <c>g * 2P + p</c>, weight at <c>g * 2P + P + p</c>), in group
     /// order, into the accumulated gradients (PyTorch: they accumulate until zeroed).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -274,6 +274,23 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
         }
     }
 
+    /// <summary>The <paramref name="n"/> doubles at <paramref name="p"/> added, four partial sums at a time (one chain of
+    /// dependent additions per channel took about 4 cycles an element: 28 us of BatchNorm NCHW S2), in a fixed order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static double LaneSum(ref double p, nint n)
+    {
+        nint i = 0;
+        double total = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            Vector256<double> acc = Vector256.LoadUnsafe(ref p);
+            for (i = 4; i + 4 <= n; i += 4) acc += Vector256.LoadUnsafe(ref p, (nuint)i);
+            total = (acc.GetElement(0) + acc.GetElement(1)) + (acc.GetElement(2) + acc.GetElement(3));
+        }
+        for (; i < n; i++) total += Unsafe.Add(ref p, i);
+        return total;
+    }
+
     private readonly record struct Settings(ExpandedInference<TK, T>.Plan Plan, bool Affine, double Epsilon, T[]? MeanResidual, double[][] Doubles, T[][] Elements);
 
     private static void Go<TS, TV>(bool stream, int units, int workers, Settings settings, ReadOnlySpan<T> input, Span<T> output,
@@ -359,22 +376,5 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Fill(ref T p, nint n, T value) => ExpandedInference<TK, T>.Fill(ref p, n, value);
-
-        /// <summary>The <paramref name="n"/> doubles at <paramref name="p"/> added, four partial sums at a time (one chain of
-        /// dependent additions per channel took about 4 cycles an element: 28 us of BatchNorm NCHW S2), in a fixed order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static double LaneSum(ref double p, nint n)
-        {
-            nint i = 0;
-            double total = 0;
-            if (Vector256.IsHardwareAccelerated && n >= 4)
-            {
-                Vector256<double> acc = Vector256.LoadUnsafe(ref p);
-                for (i = 4; i + 4 <= n; i += 4) acc += Vector256.LoadUnsafe(ref p, (nuint)i);
-                total = (acc.GetElement(0) + acc.GetElement(1)) + (acc.GetElement(2) + acc.GetElement(3));
-            }
-            for (; i < n; i++) total += Unsafe.Add(ref p, i);
-            return total;
-        }
     }
 }

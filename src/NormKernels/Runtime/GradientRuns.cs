@@ -117,7 +117,17 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// registers over chunks of <see cref="Runs{TS, TV, T}.ChunkVectors"/> rows, each chunk added into double.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ReduceColumns(ref T x, ref T dy, nint rows, nint width, ref T m, ref T dz, ref double u, ref double v, ref double z)
+    public static void ReduceColumns(ref T x, ref T dy, nint rows, nint width, ref T m, ref T dz, ref double u, ref double v, ref double z) =>
+        ReduceColumnsCore(ref x, ref dy, rows, width, width, ref m, ref dz, ref u, ref v, ref z);
+
+    /// <summary><see cref="ReduceColumns(ref T, ref T, nint, nint, ref T, ref T, ref double, ref double, ref double)"/> over rows
+    /// <paramref name="stride"/> elements apart (a block of channels of every sample, NCHW).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ReduceColumns(ref T x, ref T dy, nint rows, nint width, nint stride, ref T m, ref T dz, ref double u, ref double v, ref double z) =>
+        ReduceColumnsCore(ref x, ref dy, rows, width, stride, ref m, ref dz, ref u, ref v, ref z);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ReduceColumnsCore(ref T x, ref T dy, nint rows, nint width, nint stride, ref T m, ref T dz, ref double u, ref double v, ref double z)
     {
         int w = TS.Count, step = Unroll * w;
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
@@ -135,7 +145,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 Wide<TV> a0 = default, a1 = default, a2 = default, a3 = default;
                 for (nint r = r0; r < rend; r++)
                 {
-                    nint o = r * width + j;
+                    nint o = r * stride + j;
                     ReduceStep(ref x, ref dy, o, k0, d0, c0, ref s0, ref q0, ref a0);
                     ReduceStep(ref x, ref dy, o + w, k1, d1, c1, ref s1, ref q1, ref a1);
                     ReduceStep(ref x, ref dy, o + 2 * w, k2, d2, c2, ref s2, ref q2, ref a2);
@@ -147,14 +157,14 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 ColumnTotals(j + 3 * w, s3, q3, ref a3, ref u, ref v, ref z);
             }
             for (; j + w <= width; j += w)
-                ColumnVector(ref x, ref dy, r0, rend, width, j, ref m, ref dz, ref u, ref v, ref z, false, default);
+                ColumnVector(ref x, ref dy, r0, rend, stride, j, ref m, ref dz, ref u, ref v, ref z, false, default);
             if (w > 1 && j < width)
-                ColumnVector(ref x, ref dy, r0, rend, width, width - w, ref m, ref dz, ref u, ref v, ref z, true, TS.LastLanes(width - j));
+                ColumnVector(ref x, ref dy, r0, rend, stride, width - w, ref m, ref dz, ref u, ref v, ref z, true, TS.LastLanes(width - j));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ColumnVector(ref T x, ref T dy, nint r0, nint rend, nint width, nint col, ref T m, ref T dz,
+    private static void ColumnVector(ref T x, ref T dy, nint r0, nint rend, nint stride, nint col, ref T m, ref T dz,
         ref double u, ref double v, ref double z, bool masked, TV mask)
     {
         TV k = TS.Load(ref m, col), kd = TS.Load(ref dz, col);
@@ -162,8 +172,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         Wide<TV> kx = TS.Widen(TS.Subtract(TS.Zero, k)), xa = default;
         for (nint r = r0; r < rend; r++)
         {
-            if (masked) ReduceStepMasked(ref x, ref dy, r * width + col, k, kd, kx, mask, ref s, ref q, ref xa);
-            else ReduceStep(ref x, ref dy, r * width + col, k, kd, kx, ref s, ref q, ref xa);
+            if (masked) ReduceStepMasked(ref x, ref dy, r * stride + col, k, kd, kx, mask, ref s, ref q, ref xa);
+            else ReduceStep(ref x, ref dy, r * stride + col, k, kd, kx, ref s, ref q, ref xa);
         }
         ColumnTotals(col, s, q, ref xa, ref u, ref v, ref z);
     }

@@ -308,6 +308,8 @@ public abstract partial class Kernels<TNest, TK, T>
         Checks.GradientOutputs(inputGrad, weightGrad, biasGrad);
         TNest nest = TNest.Create(dims);
         path = Checks.Forced(path, ChooseBackward(nest));
+        if (ExpandedBackward<TK, T>.Applies(Shape, dims, path, constant))
+            return ExpandedBackward<TK, T>.Run<TOps>(path, Shape, dims, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, weightGrad, biasGrad);
         return TNest.Backward<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
     }
 

@@ -1,0 +1,186 @@
+using System;
+using System.Buffers;
+using System.ComponentModel;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+
+namespace NormKernels.Runtime;
+
+/// <summary>
+/// The training backward (batch statistics, not held constant) on the shapes of <see cref="ExpandedTraining{TK, T}"/>: one
+/// kept axis K carrying the statistics and parameters, a centered kind with no epilogue, 1 &lt; inner &lt;
+/// <see cref="ExpandedInference{TK, T}.ShortRun"/> (BatchNorm NCHW on ResNet's 7x7 planes). The loop nest reduces and
+/// applies each (n, k) run of inner elements on its own, two horizontal sums and a masked tail per run; here a unit (a
+/// block of channels of every sample, or runs of whole periods) sums the backward's three terms lane by lane across the
+/// outer index (<see cref="GradientRuns{TS, TV, T}.ReduceColumns(ref T, ref T, nint, nint, nint, ref T, ref T, ref double, ref double, ref double)"/>),
+/// adds each channel's lanes in double, turns them into the coefficients with <see cref="Backward{TNest, TK, T}"/>'s
+/// formulas (the same shifts: m = -mean rounded to the element type, dz = the channel's first dy), expands those along
+/// the lanes and applies them with <see cref="GradientRuns{TS, TV, T}.Apply{TW, TF}"/> along the block while it is in L2.
+/// The loop nest's formulas in another summation order, so not its bits; a channel's result depends on the shape alone
+/// (units are fixed blocks of channels), never on the thread count. The parameter gradients go into a per-channel buffer,
+/// added into WeightGrad and BiasGrad in channel order after the units.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Whether a backward on <paramref name="dims"/> takes this path on <paramref name="path"/>: the shapes of the
+    /// training forward's expanded path (<see cref="ExpandedTraining{TK, T}.Applies"/>), with batch statistics.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path, bool constant) =>
+        !constant && ExpandedTraining<TK, T>.Applies(shape, dims, path);
+
+    /// <summary>Runs the call (the caller checked every argument and <see cref="Applies"/>): writes
+    /// <paramref name="inputGrad"/>, adds into <paramref name="weightGrad"/> and <paramref name="biasGrad"/> (none when the
+    /// layer has no affine: <paramref name="weight"/> empty). <paramref name="mean"/> and <paramref name="variance"/>: the
+    /// forward's batch statistics per channel. Returns <paramref name="path"/>.</summary>
+    public static KernelPath Run(KernelPath path, LayerShape shape, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad,
+        Span<T> inputGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, Span<T> weightGrad, Span<T> biasGrad) =>
+        AdvSimd.IsSupported
+            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, shape, dims, input, outputGrad, inputGrad, weight, mean, variance, epsilon, weightGrad, biasGrad)
+            : Run<X86Vector128Ops>(path, shape, dims, input, outputGrad, inputGrad, weight, mean, variance, epsilon, weightGrad, biasGrad);
+
+    /// <summary><see cref="Run(KernelPath, LayerShape, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, Span{T}, Span{T})"/>
+    /// with the 128-bit path's operations given.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static KernelPath Run<TOps>(KernelPath path, LayerShape shape, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad,
+        Span<T> inputGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, Span<T> weightGrad, Span<T> biasGrad)
+        where TOps : struct, IVector128Ops
+    {
+        var plan = ExpandedInference<TK, T>.PlanFor(shape, dims, input.Length);
+        int kept = plan.Kept;
+        int units = plan.Blocks ? (int)plan.Runs : 1; // whole periods: one unit sums every run (a channel's sums need all of them)
+        int workers = Parallelism.Workers(input.Length, units);
+        int longest = plan.Blocks ? (int)((plan.Kept + plan.Runs - 1) / plan.Runs * plan.Inner) : plan.Length;
+        WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, 3 * longest, 5 * longest);
+        // Per channel: rstd (written before the units), then the bias and weight gradients (written by the unit that owns it).
+        double[] channels = ArrayPool<double>.Shared.Rent(3 * kept);
+        try
+        {
+            bool affine = shape.Affine != AffineMode.None && !weight.IsEmpty;
+            double eps = double.CreateTruncating(epsilon);
+            for (int k = 0; k < kept; k++) channels[k] = Statistics.InverseStd(double.CreateTruncating(variance[k]), eps);
+            var settings = new Settings(plan, affine, channels, scratch.Doubles, scratch.Elements);
+            long bytes = (long)Unsafe.SizeOf<T>() * (input.Length + outputGrad.Length);
+            bool possible = ExpandedInference<TK, T>.LaneCount(path) > 1 && !inputGrad.Overlaps(input) && !inputGrad.Overlaps(outputGrad);
+            bool stream = Streaming.Use(bytes, (long)Unsafe.SizeOf<T>() * inputGrad.Length, possible);
+            switch (path)
+            {
+                case KernelPath.Vector512: Go<V512<T>, Vector512<T>>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean); break;
+                case KernelPath.Vector256: Go<V256<T>, Vector256<T>>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean); break;
+                case KernelPath.Vector128: Go<V128<T, TOps>, Vector128<T>>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean); break;
+                default: Go<Scalar<T>, T>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean); break;
+            }
+            if (affine)
+                for (int k = 0; k < kept; k++)
+                {
+                    biasGrad[k] = T.CreateTruncating(double.CreateTruncating(biasGrad[k]) + channels[kept + k]);
+                    weightGrad[k] = T.CreateTruncating(double.CreateTruncating(weightGrad[k]) + channels[2 * kept + k]);
+                }
+            return path;
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(channels);
+            scratch.Return();
+        }
+    }
+
+    private readonly record struct Settings(ExpandedInference<TK, T>.Plan Plan, bool Affine, double[] Channels, double[][] Doubles, T[][] Elements);
+
+    private static void Go<TS, TV>(bool stream, int units, int workers, Settings settings, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad,
+        Span<T> inputGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> saved) where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        Span<T> mean = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(saved), saved.Length); // read only: the runner's spans
+        if (stream)
+            ParallelUnits.For(units, workers, new Body<TS, TV, StreamedStores>(settings), input, inputGrad, outputGrad, weight, default, mean);
+        else
+            ParallelUnits.For(units, workers, new Body<TS, TV, CachedStores>(settings), input, inputGrad, outputGrad, weight, default, mean);
+    }
+
+    private readonly struct Body<TS, TV, TW>(Settings settings) : IParallelBody
+        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            var plan = settings.Plan;
+            ref T x = ref ParallelUnits.At<T>(spans.S0), dx = ref ParallelUnits.At<T>(spans.S1), dy = ref ParallelUnits.At<T>(spans.S2);
+            ref T gamma = ref ParallelUnits.At<T>(spans.S3), saved = ref ParallelUnits.At<T>(spans.S5);
+            // This unit's channels [k0, k1), its runs (rows of the block, or runs of whole periods) and their length, as in the
+            // training forward's units.
+            long k0 = plan.Blocks ? plan.Kept * (long)unit / plan.Runs : 0, k1 = plan.Blocks ? plan.Kept * (long)(unit + 1) / plan.Runs : plan.Kept;
+            nint period = (nint)(plan.Kept * plan.Inner), start = (nint)(k0 * plan.Inner), inner = (nint)plan.Inner;
+            nint length = plan.Blocks ? (nint)((k1 - k0) * plan.Inner) : plan.Length;
+            long runs = plan.Blocks ? plan.Outer : plan.Runs;
+            nint stride = plan.Blocks ? period : plan.Length;
+            T[] e = settings.Elements[worker];
+            double[] d = settings.Doubles[worker];
+            ref T m = ref MemoryMarshal.GetArrayDataReference(e);
+            ref T dz = ref Unsafe.Add(ref m, length), p = ref Unsafe.Add(ref dz, length), q = ref Unsafe.Add(ref p, length), r = ref Unsafe.Add(ref q, length);
+            ref double u = ref MemoryMarshal.GetArrayDataReference(d);
+            ref double v = ref Unsafe.Add(ref u, length), z = ref Unsafe.Add(ref v, length);
+            // The shifts along the lanes of the block: m = -mean (the saved mean, already in the element type) and dz = the
+            // channel's first dy (Backward's Terms and Shift).
+            for (long k = k0; k < k1; k++)
+            {
+                nint first = (nint)((k - k0) * plan.Inner);
+                T mk = -Unsafe.Add(ref saved, (nint)k), dk = Unsafe.Add(ref dy, start + first);
+                for (nint j = first; j < length; j += period)
+                {
+                    Fill(ref Unsafe.Add(ref m, j), inner, mk);
+                    Fill(ref Unsafe.Add(ref dz, j), inner, dk);
+                }
+            }
+            MemoryMarshal.CreateSpan(ref u, 3 * (int)length).Clear();
+            // Each lane's sums of dy - dz, (dy - dz) * (x + m) and x + m across the runs (whole runs: all of a block's; of whole
+            // periods, all but a last shorter one, summed on its own).
+            nint full = plan.Blocks ? (nint)runs : (nint)Math.Min(runs, (plan.Total - start) / stride);
+            GradientRuns<TS, TV, T>.ReduceColumns(ref Unsafe.Add(ref x, start), ref Unsafe.Add(ref dy, start), full, length, stride, ref m, ref dz, ref u, ref v, ref z);
+            if (full < runs)
+            {
+                nint o = start + full * stride, len = (nint)(plan.Total - o);
+                GradientRuns<TS, TV, T>.ReduceColumns(ref Unsafe.Add(ref x, o), ref Unsafe.Add(ref dy, o), 1, len, len, ref m, ref dz, ref u, ref v, ref z);
+            }
+            // Per channel: its lanes added in double, U = sum dy and V = sum dy * (x - mean) recovered in double with the mean
+            // corrected by the exact sum of x - mf, the parameter gradients, the coefficients expanded along its lanes.
+            double count = (double)plan.Outer * plan.Inner;
+            int kept = plan.Kept;
+            double[] channels = settings.Channels;
+            for (long k = k0; k < k1; k++)
+            {
+                nint first = (nint)((k - k0) * plan.Inner);
+                double su = 0, sv = 0, sx = 0;
+                for (nint j = first; j < length; j += period)
+                {
+                    su += ExpandedTraining<TK, T>.LaneSum(ref Unsafe.Add(ref u, j), inner);
+                    sv += ExpandedTraining<TK, T>.LaneSum(ref Unsafe.Add(ref v, j), inner);
+                    sx += ExpandedTraining<TK, T>.LaneSum(ref Unsafe.Add(ref z, j), inner);
+                }
+                double mf = double.CreateTruncating(Unsafe.Add(ref saved, (nint)k)), shift = double.CreateTruncating(Unsafe.Add(ref dz, first));
+                double rstd = channels[k], g = settings.Affine ? double.CreateTruncating(Unsafe.Add(ref gamma, (nint)k)) : 1d;
+                (double cp, double cq, double cr, double du, double dg) = BackwardShared<TK, T>.Channel(su, sv, sx, shift, mf, rstd, g, count);
+                channels[kept + k] = du;
+                channels[2 * kept + k] = dg;
+                T tp = T.CreateTruncating(cp), tq = T.CreateTruncating(cq), tr = T.CreateTruncating(cr);
+                for (nint j = first; j < length; j += period)
+                {
+                    Fill(ref Unsafe.Add(ref p, j), inner, tp);
+                    Fill(ref Unsafe.Add(ref q, j), inner, tq);
+                    Fill(ref Unsafe.Add(ref r, j), inner, tr);
+                }
+            }
+            for (long run = 0; run < runs; run++)
+            {
+                nint o = start + (nint)run * stride;
+                GradientRuns<TS, TV, T>.Apply<TW, Lanes>(ref Unsafe.Add(ref x, o), ref Unsafe.Add(ref dy, o), ref Unsafe.Add(ref dx, o),
+                    (nint)Math.Min(length, plan.Total - o), ref m, ref p, ref q, ref r, ref dz);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Fill(ref T p, nint n, T value) => ExpandedInference<TK, T>.Fill(ref p, n, value);
+    }
+}

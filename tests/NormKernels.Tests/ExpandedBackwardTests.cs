@@ -1,0 +1,146 @@
+using NormKernels.Runtime;
+
+namespace NormKernels.Tests;
+
+[Normalize(Layout = "NCHW", Axes = "N,H,W", Affine = AffineMode.None)] public sealed partial class BnNchwNoAffine;
+
+/// <summary>
+/// BatchNorm's training backward on short planes (H x W under 64, more than 1) runs through
+/// <see cref="ExpandedBackward{TK, T}"/>: the gradient sums lane by lane across the samples, the coefficients expanded along
+/// a block of channels. Checked against a float64 reference written from the formulas (batch statistics from the data),
+/// on both cuts of a call (whole periods in one unit; blocks of channels), with a channel offset far from zero; bitwise
+/// the same at 1 and 2 threads, in place (dx = dy) and through the static kernel; the parameter gradients accumulate.
+/// </summary>
+[Collection(nameof(ThreadingTests))]   // DegreeScope changes the process-wide Parallelism.MaxDegree
+public sealed class ExpandedBackwardTests
+{
+    private static readonly LayerShape Shape = new("BnNchw", "NCHW", "N,H,W", 0, AffineMode.PerChannel, NormKind.Standardize,
+        LayerFeatures.Shards | LayerFeatures.Synchronized | LayerFeatures.RunningStatistics);
+
+    [Theory]
+    [InlineData(33, 4, 2, 2)]   // whole periods: one unit sums every run, a partial last run
+    [InlineData(2, 40, 7, 7)]   // K x H x W = 1,960: blocks of channels
+    [InlineData(40, 3, 3, 3)]   // more samples than one chunk of lane sums (16)
+    [InlineData(5, 48, 5, 5)]   // 1,200: blocks of channels, 25-element planes
+    public void ShortPlanesBackwardMatchesTheReferenceAtAnyThreadCount(int n, int c, int h, int w)
+    {
+        var random = new Random(n * 31 + c * 7 + h);
+        int plane = h * w;
+        var x = new float[n * c * plane];
+        var dy = new float[x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            int k = i / plane % c;
+            // Channel 1 sits 200,000 from zero (its float mean is off by up to 0.008: the backward corrects it from the data)
+            // with a gradient that follows x; channel 2's gradient has an offset.
+            double value = (random.NextDouble() * 2 - 1) * (k + 1);
+            x[i] = (float)(value + (k == 1 ? 200_000 : 0));
+            dy[i] = (float)(random.NextDouble() * 2 - 1 + (k == 2 ? 4 : 0) + (k == 1 ? value : 0));
+        }
+        Assert.True(ExpandedBackward<StandardizeNorm, float>.Applies(Shape, [n, c, h, w], Isa.Select(plane), false));
+        Assert.False(ExpandedBackward<StandardizeNorm, float>.Applies(Shape, [n, c, h, w], Isa.Select(plane), true));
+
+        (float[] Dx, float[] WeightGrad, float[] BiasGrad, float[] Mean, float[] Var) Run(int degree, bool inPlace)
+        {
+            using var scope = DegreeScope.Set(degree);
+            var layer = new BnNchw(c);
+            for (int k = 0; k < c; k++)
+            {
+                layer.Weight[k] = 1 + k * 0.25f; layer.Bias[k] = k * 0.5f - 1;
+                layer.WeightGrad[k] = 0.5f; layer.BiasGrad[k] = -0.25f;   // Backward adds into them
+            }
+            layer.Forward(x, new float[x.Length], n, c, h, w);
+            float[] dx = inPlace ? (float[])dy.Clone() : new float[x.Length];
+            layer.Backward(x, inPlace ? dx : dy, dx, n, c, h, w);
+            Assert.Equal(Isa.Select(plane), layer.LastPath);
+            return (dx, layer.WeightGrad.ToArray(), layer.BiasGrad.ToArray(), layer.BatchMean.ToArray(), layer.BatchVariance.ToArray());
+        }
+        var one = Run(1, false);
+        var two = Run(2, false);
+        var inPlace = Run(1, true);
+        Assert.Equal(one.Dx, two.Dx);
+        Assert.Equal(one.WeightGrad, two.WeightGrad);
+        Assert.Equal(one.BiasGrad, two.BiasGrad);
+        Assert.Equal(one.Dx, inPlace.Dx);
+        Assert.Equal(one.WeightGrad, inPlace.WeightGrad);
+
+        // float64 reference: with xhat = (x - mean) * rstd over the M = n * h * w values of a channel,
+        // dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * rstd / M * (M * dy - dbeta - xhat * dgamma).
+        const double eps = 1e-5;
+        int count = n * plane;
+        for (int k = 0; k < c; k++)
+        {
+            double sum = 0, m2 = 0, sumDy = 0, sumDyXhat = 0, sumDyAbs = 0;
+            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) sum += x[(b * c + k) * plane + j];
+            double mean = sum / count;
+            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) m2 += Math.Pow(x[(b * c + k) * plane + j] - mean, 2);
+            double rstd = 1 / Math.Sqrt(m2 / count + eps), gamma = 1 + k * 0.25;
+            for (int b = 0; b < n; b++)
+                for (int j = 0; j < plane; j++)
+                {
+                    int i = (b * c + k) * plane + j;
+                    sumDy += dy[i];
+                    sumDyXhat += dy[i] * (x[i] - mean) * rstd;
+                    sumDyAbs += Math.Abs(dy[i]);
+                }
+            Assert.True(Math.Abs(one.BiasGrad[k] - (-0.25 + sumDy)) <= 1e-5 * (1 + sumDyAbs), $"channel {k}: bias grad {one.BiasGrad[k]} against {-0.25 + sumDy}");
+            Assert.True(Math.Abs(one.WeightGrad[k] - (0.5 + sumDyXhat)) <= 2e-5 * (1 + sumDyAbs), $"channel {k}: weight grad {one.WeightGrad[k]} against {0.5 + sumDyXhat}");
+            for (int b = 0; b < n; b++)
+                for (int j = 0; j < plane; j++)
+                {
+                    int i = (b * c + k) * plane + j;
+                    double xhat = (x[i] - mean) * rstd;
+                    double expected = gamma * rstd / count * (count * dy[i] - sumDy - xhat * sumDyXhat);
+                    double scale = gamma * rstd * (Math.Abs(dy[i]) + sumDyAbs / count * (1 + Math.Abs(xhat)));
+                    Assert.True(Math.Abs(one.Dx[i] - expected) <= 5e-5 * scale + 1e-6, $"channel {k}, element {i}: {one.Dx[i]} against {expected}");
+                }
+        }
+
+        // The static kernel on the layer's batch statistics: the same bits.
+        var weight = Enumerable.Range(0, c).Select(k => 1 + k * 0.25f).ToArray();
+        var weightGrad = Enumerable.Repeat(0.5f, c).ToArray();
+        var biasGrad = Enumerable.Repeat(-0.25f, c).ToArray();
+        var dxs = new float[x.Length];
+        BnNchw.BackwardTraining(x, dy, dxs, n, c, h, w, weight, one.Mean, one.Var, 1e-5f, weightGrad, biasGrad);
+        Assert.Equal(one.Dx, dxs);
+        Assert.Equal(one.WeightGrad, weightGrad);
+        Assert.Equal(one.BiasGrad, biasGrad);
+    }
+
+    [Fact]
+    public void WithoutAffineOnlyTheInputGradientIsWritten()
+    {
+        int n = 6, c = 20, h = 7, w = 7, plane = h * w;
+        var random = new Random(5);
+        var x = Enumerable.Range(0, n * c * plane).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        var dy = Enumerable.Range(0, x.Length).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var layer = new BnNchwNoAffine(c);
+        layer.Forward(x, new float[x.Length], n, c, h, w);
+        var dx = new float[x.Length];
+        layer.Backward(x, dy, dx, n, c, h, w);
+        Assert.Equal(Isa.Select(plane), layer.LastPath);
+        int count = n * plane;
+        for (int k = 0; k < c; k++)
+        {
+            double sum = 0, m2 = 0, sumDy = 0, sumDyXhat = 0;
+            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) sum += x[(b * c + k) * plane + j];
+            double mu = sum / count;
+            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) m2 += Math.Pow(x[(b * c + k) * plane + j] - mu, 2);
+            double rstd = 1 / Math.Sqrt(m2 / count + 1e-5);
+            for (int b = 0; b < n; b++)
+                for (int j = 0; j < plane; j++)
+                {
+                    int i = (b * c + k) * plane + j;
+                    sumDy += dy[i];
+                    sumDyXhat += dy[i] * (x[i] - mu) * rstd;
+                }
+            for (int b = 0; b < n; b++)
+                for (int j = 0; j < plane; j++)
+                {
+                    int i = (b * c + k) * plane + j;
+                    double expected = rstd / count * (count * dy[i] - sumDy - (x[i] - mu) * rstd * sumDyXhat);
+                    Assert.True(Math.Abs(dx[i] - expected) <= 5e-5 * rstd + 1e-6, $"channel {k}, element {i}: {dx[i]} against {expected}");
+                }
+        }
+    }
+}
