@@ -82,6 +82,32 @@ int main() {
             std::printf("lrn5-%s-S1 %.3f\n", name, ms);
         }
     }
+    // BatchNorm training backward (prop_kind::backward: diff_src, diff_scale, diff_shift from the batch statistics), S1 and
+    // S2 (32x512x7x7), both layouts: issue 11's "channels-last BN backward at or below oneDNN".
+    for (const auto& [shape, shapeName] : {std::pair{memory::dims{32, 64, 56, 56}, "S1"}, std::pair{memory::dims{32, 512, 7, 7}, "S2"}}) {
+        for (tag layout : {tag::nchw, tag::nhwc}) {
+            const char* name = layout == tag::nchw ? "nchw" : "nhwc";
+            memory::desc md(shape, dt::f32, layout);
+            memory src(md, eng), dst(md, eng), ddst(md, eng), dsrc(md, eng);
+            fill(src); fill(ddst);
+            memory::desc cd({shape[1]}, dt::f32, tag::x);
+            memory mean(cd, eng), var(cd, eng), scale(cd, eng), shift(cd, eng), dscale(cd, eng), dshift(cd, eng);
+            fill(scale); fill(shift);
+            auto flags = normalization_flags::use_scale | normalization_flags::use_shift;
+            auto fpd = batch_normalization_forward::primitive_desc(
+                batch_normalization_forward::desc(prop_kind::forward_training, md, 1e-5f, flags), eng);
+            batch_normalization_forward(fpd).execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_MEAN, mean},
+                {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}});
+            s.wait();
+            auto bpd = batch_normalization_backward::primitive_desc(
+                batch_normalization_backward::desc(prop_kind::backward, md, md, 1e-5f, flags), eng, fpd);
+            batch_normalization_backward b(bpd);
+            double ms = median_ms([&] { b.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_MEAN, mean},
+                {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_DIFF_SCALE, dscale},
+                {DNNL_ARG_DIFF_SHIFT, dshift}}); s.wait(); });
+            std::printf("bn-bwd-%s-%s %.3f\n", name, shapeName, ms);
+        }
+    }
     // LayerNorm over the last dim, S4 [8192, 768], training (statistics written).
     {
         memory::desc md({8192, 768}, dt::f32, tag::ab);
@@ -97,6 +123,19 @@ int main() {
         double ms = median_ms([&] { p.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var},
             {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}}); s.wait(); });
         std::printf("ln-last-S4 %.3f\n", ms);
+        // Its backward (diff_src, diff_scale, diff_shift from the saved statistics).
+        memory ddst(md, eng), dsrc(md, eng), dscale(cd, eng), dshift(cd, eng);
+        fill(ddst);
+        p.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var},
+            {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}});
+        s.wait();
+        auto bpd = layer_normalization_backward::primitive_desc(
+            layer_normalization_backward::desc(prop_kind::backward, md, md, 1e-5f, flags), eng, pd);
+        layer_normalization_backward b(bpd);
+        double msb = median_ms([&] { b.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_MEAN, mean},
+            {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_DIFF_SCALE, dscale},
+            {DNNL_ARG_DIFF_SHIFT, dshift}}); s.wait(); });
+        std::printf("ln-bwd-last-S4 %.3f\n", msb);
     }
     return 0;
 }
