@@ -39,9 +39,9 @@ internal static partial class Emitter
         var spaces = new (string, System.Func<PlanAxis, bool>)[] { ("x", Context.Memory), ("p", Context.ParamAxis) };
 
         w.Line("/// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); " +
-               "dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
+               "segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
         w.Line(Shared.Hot);
-        using (w.Block("public void GradientAffineReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, " + t + " m, " + t + " dz, " + t + " gb, " + t + " r, " + t + " c0, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref " + t + " dbeta, ref " + t + " dgamma)" + VectorIsa.PathConstraint(t)))
+        using (w.Block("public void GradientAffineReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, " + t + " m, " + t + " dz, " + t + " gb, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs)" + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
@@ -49,14 +49,15 @@ internal static partial class Emitter
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], po = o["p"];
-                w.Line(runs + ".AffineReduce(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", m, dz, gb, r, c0, ref " + At("g", po) +
-                       ", ref a, ref b, ref gs, ref hs, ref xs, ref " + At("dbeta", po) + ", ref " + At("dgamma", po) + ");");
+                w.Line(runs + ".AffineReduce(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", m, dz, gb, ref " + At("g", po) +
+                       ", ref a, ref b, ref gs, ref hs, ref xs);");
             });
         }
         w.Line();
-        w.Line("/// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>");
+        w.Line("/// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr, dx stored as TW says; dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c1).</summary>");
         w.Line(Shared.Hot);
-        using (w.Block("public void GradientAffineApply" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref " + t + " dgamma)" + VectorIsa.PathConstraint(t)))
+        using (w.Block("public void GradientAffineApply<TW, TS, TV>(ref " + t + " x, ref " + t + " dy, ref " + t + " dx, nint from0, nint to0, " + t + " m, " + t + " r, " + t + " q, " + t + " rr, " + t + " dz, " + t + " gb, " + t + " c1, ref " + t + " g, ref " + t + " dbeta, ref " + t + " dgamma)" +
+                       StoresConstraint + VectorIsa.PathConstraint(t)))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
@@ -64,7 +65,7 @@ internal static partial class Emitter
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], po = o["p"];
-                w.Line(runs + ".AffineApply(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", m, r, q, rr, dz, gb, c1, ref " + At("g", po) + ", ref " + At("dgamma", po) + ");");
+                w.Line(runs + ".AffineApply<TW>(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", ref " + At("dx", xo) + ", len" + I(n - 1) + ", m, r, q, rr, dz, gb, c1, ref " + At("g", po) + ", ref " + At("dbeta", po) + ", ref " + At("dgamma", po) + ");");
             });
         }
         w.Line();

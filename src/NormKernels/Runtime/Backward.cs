@@ -29,15 +29,17 @@ public interface IGradientNest<T> : INest<T> where T : unmanaged
 public interface IAffineGradientNest<T> : INest<T> where T : unmanaged
 {
     /// <summary>One statistic's block: <c>a += sum g * (dy - dz)</c>, <c>b += sum g * (dy - dz) * (x + m)</c>, <c>gs += sum (g - gb)</c>,
-    /// <c>hs += sum (g - gb) * (x + m)</c>, <c>xs += sum (x + m)</c>; <c>dbeta[p] += dy</c>, <c>dgamma[p] += dy * ((x + m) * r + c0)</c>
-    /// (the parameter gradients in the element type: the driver adds them into double every few blocks).</summary>
-    void GradientAffineReduce<TS, TV>(ref T x, ref T dy, nint from, nint to, T m, T dz, T gb, T r, T c0, ref T g,
-        ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref T dbeta, ref T dgamma)
+    /// <c>hs += sum (g - gb) * (x + m)</c>, <c>xs += sum (x + m)</c>.</summary>
+    void GradientAffineReduce<TS, TV>(ref T x, ref T dy, nint from, nint to, T m, T dz, T gb, ref T g,
+        ref double a, ref double b, ref double gs, ref double hs, ref double xs)
         where TS : struct, ISimd<TV, T> where TV : struct;
 
-    /// <summary>One statistic's block: <c>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr</c>; <c>dgamma[p] += ...</c> (inference).</summary>
-    void GradientAffineApply<TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref T dgamma)
-        where TS : struct, ISimd<TV, T> where TV : struct;
+    /// <summary>One statistic's block: <c>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr</c>, stored as <typeparamref name="TW"/>
+    /// says; <c>dbeta[p] += dy</c>, <c>dgamma[p] += dy * ((x + m) * r + c1)</c> (the parameter gradients in the element type: the driver
+    /// adds them into double every few blocks).</summary>
+    void GradientAffineApply<TW, TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g,
+        ref T dbeta, ref T dgamma)
+        where TW : struct, IStores where TS : struct, ISimd<TV, T> where TV : struct;
 }
 
 /// <summary>What the backward drivers share: the statistics' terms, the groups of blocks and the parameter gradients.</summary>
@@ -696,8 +698,15 @@ public static class AffineBackward<TNest, TK, T>
         try
         {
             new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-            var body = new Group<TS, TV>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters, gradPartials, accumulators.Elements);
-            ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
+            // dx streamed (see Streaming) where x, dy and dx together exceed the threshold and dx overlaps neither.
+            long bytes = (long)Unsafe.SizeOf<T>() * (input.Length + outputGrad.Length);
+            bool possible = TS.Count > 1 && !inputGrad.Overlaps(input) && !inputGrad.Overlaps(outputGrad);
+            if (Streaming.Use(bytes, (long)Unsafe.SizeOf<T>() * inputGrad.Length, possible))
+                ParallelUnits.For(groups, workers, new Group<TS, TV, StreamedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
+                    gradPartials, accumulators.Elements), input, inputGrad, outputGrad, gamma, s0, s1);
+            else
+                ParallelUnits.For(groups, workers, new Group<TS, TV, CachedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
+                    gradPartials, accumulators.Elements), input, inputGrad, outputGrad, gamma, s0, s1);
             BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
         }
         finally
@@ -710,8 +719,8 @@ public static class AffineBackward<TNest, TK, T>
     /// <summary>Blocks whose parameter gradients are summed in the element type before they are added into double.</summary>
     private const int BlocksPerFlush = 16;
 
-    private readonly struct Group<TS, TV>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials,
-        T[][] accumulators) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    private readonly struct Group<TS, TV, TW>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials,
+        T[][] accumulators) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -740,10 +749,9 @@ public static class AffineBackward<TNest, TK, T>
                 T m = T.CreateTruncating(-mean), rf = T.CreateTruncating(r);
                 ref T gammaBlock = ref Unsafe.Add(ref gamma, po);
                 double mf = -double.CreateTruncating(m);
-                T dz = dyb, gb = gammaBlock, c0 = T.CreateTruncating((mf - mean) * r);
+                T dz = dyb, gb = gammaBlock;
                 double sumGdy = 0d, sumGdyD = 0d, sumG = 0d, sumGD = 0d, sumD = 0d;
-                nest.GradientAffineReduce<TS, TV>(ref xb, ref dyb, 0, rows, m, dz, gb, rf, c0, ref gammaBlock,
-                    ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD, ref Unsafe.Add(ref acc, po), ref Unsafe.Add(ref acc, parameters + po));
+                nest.GradientAffineReduce<TS, TV>(ref xb, ref dyb, 0, rows, m, dz, gb, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD);
                 // The saved mean corrected by the exact sum of x - mf: the mean in double.
                 if (TK.Centered && !constant) mean = mf + sumD / count;
                 double dzd = double.CreateTruncating(dz), gbd = double.CreateTruncating(gb);
@@ -754,16 +762,24 @@ public static class AffineBackward<TNest, TK, T>
                 // dx = r * g * dy + (x - mean) * q + rr, run as r * (g * (dy - dz) + dz * (g - gb)) + (x - mf) * q + rr' with
                 // rr' = rr + r * dz * gb + (mf - mean) * q in double: the lanes only multiply small differences.
                 rr += r * dzd * gbd + (mf - mean) * q;
-                nest.GradientAffineApply<TS, TV>(ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), 0, rows, m, rf, T.CreateTruncating(q), T.CreateTruncating(rr), dz, gb,
-                    T.CreateTruncating((mf - mean) * r), ref gammaBlock, ref Unsafe.Add(ref acc, parameters + po));
+                nest.GradientAffineApply<TW, TS, TV>(ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), 0, rows, m, rf, T.CreateTruncating(q), T.CreateTruncating(rr), dz, gb,
+                    T.CreateTruncating((mf - mean) * r), ref gammaBlock, ref Unsafe.Add(ref acc, po), ref Unsafe.Add(ref acc, parameters + po));
                 if ((block - firstBlock) % BlocksPerFlush == BlocksPerFlush - 1 || block == lastBlock - 1) Flush(ref acc, ref gradSums, 2 * parameters);
             }
         }
 
-        /// <summary>Adds the accumulators into the group's double partials (same order) and clears them.</summary>
+        /// <summary>Adds the accumulators into the group's double partials (each element widened and added on its own, so the
+        /// same bits lane by lane as element by element) and clears them.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Flush(ref T acc, ref double sums, int length)
         {
-            for (int i = 0; i < length; i++)
+            int w = TS.Count, i = 0;
+            for (; i + w <= length; i += w)
+            {
+                TS.AddWidened(ref sums, i, TS.Load(ref acc, i));
+                TS.Store(TS.Zero, ref acc, i);
+            }
+            for (; i < length; i++)
             {
                 Unsafe.Add(ref sums, i) += double.CreateTruncating(Unsafe.Add(ref acc, i));
                 Unsafe.Add(ref acc, i) = T.Zero;

@@ -181,20 +181,20 @@ namespace Layers
                 Rt.Runs<TS, TV, double>.ApplyAffine<TK, TW, Rt.Splat, Rt.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
             }
 
-            /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c0); segments [c]=F.</summary>
+            /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); segments [c]=F.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
-            public void GradientAffineReduce<TS, TV>(ref double x, ref double dy, nint from0, nint to0, double m, double dz, double gb, double r, double c0, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs, ref double dbeta, ref double dgamma) where TS : struct, Rt.ISimd<TV, double> where TV : struct
+            public void GradientAffineReduce<TS, TV>(ref double x, ref double dy, nint from0, nint to0, double m, double dz, double gb, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs) where TS : struct, Rt.ISimd<TV, double> where TV : struct
             {
                 nint len0 = e_c;
-                Rt.GradientRuns<TS, TV, double>.AffineReduce(ref x, ref dy, len0, m, dz, gb, r, c0, ref g, ref a, ref b, ref gs, ref hs, ref xs, ref dbeta, ref dgamma);
+                Rt.GradientRuns<TS, TV, double>.AffineReduce(ref x, ref dy, len0, m, dz, gb, ref g, ref a, ref b, ref gs, ref hs, ref xs);
             }
 
-            /// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr.</summary>
+            /// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr, dx stored as TW says; dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c1).</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
-            public void GradientAffineApply<TS, TV>(ref double x, ref double dy, ref double dx, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dgamma) where TS : struct, Rt.ISimd<TV, double> where TV : struct
+            public void GradientAffineApply<TW, TS, TV>(ref double x, ref double dy, ref double dx, nint from0, nint to0, double m, double r, double q, double rr, double dz, double gb, double c1, ref double g, ref double dbeta, ref double dgamma) where TW : struct, Rt.IStores where TS : struct, Rt.ISimd<TV, double> where TV : struct
             {
                 nint len0 = e_c;
-                Rt.GradientRuns<TS, TV, double>.AffineApply(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dgamma);
+                Rt.GradientRuns<TS, TV, double>.AffineApply<TW>(ref x, ref dy, ref dx, len0, m, r, q, rr, dz, gb, c1, ref g, ref dbeta, ref dgamma);
             }
 
         }
