@@ -7,7 +7,8 @@ namespace NormKernels.Tests;
 /// output against the float64 reference, the saved statistics against per-row float64 sums, the same bits for 1 and 2
 /// threads and in place, and a row's results independent of where it sits (rows rotated give the rotated bits: groups,
 /// partial groups, four-row and one-row finishes, batches and units all cut the rows differently). GroupNorm NCHW's
-/// short runs per channel take the same grouped apply (Runs.ShortRuns).
+/// short runs per channel take the same grouped apply (Runs.ShortRuns). Rows of 64 to 256 floats take the same sums
+/// (Runs.LaneSumRuns) and the row-by-row apply: the same checks, and the boundaries either side.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Parallelism.MaxDegree
 public sealed class LaneRowTests : RestoresSettings
@@ -25,6 +26,13 @@ public sealed class LaneRowTests : RestoresSettings
         { "RmsNtcNoAffine", [3, 19, 31] },
         { "RmsNtcNoAffine", [1, 15, 48] },
         { "RmsNtcNoAffine", [2, 9, 8] },
+        // Rows of 64 to 256 floats: sums in lanes (Runs.LaneSumRuns), the apply row by row, gamma along the row or not.
+        { "LnNtc", [2, 9, 64] },                // the shortest: full groups on both paths
+        { "LnNtc", [3, 7, 100] },               // 21 rows: a partial group, a tail in every row
+        { "RmsNtc", [1, 37, 256] },             // the longest
+        { "LnNtcNoAffine", [2, 40, 257] },      // one past: the row-after-row sums
+        { "InNchw", [2, 19, 14, 14] },          // 196-element planes
+        { "InNchwNoAffine", [4, 9, 11, 13] },   // 143
     };
 
     [Theory]
@@ -82,6 +90,8 @@ public sealed class LaneRowTests : RestoresSettings
     [InlineData("LnNtcNoAffine", new[] { 4, 30, 33 }, 5)]
     [InlineData("RmsNtcNoAffine", new[] { 3, 19, 31 }, 3)]
     [InlineData("RmsNtcNoAffine", new[] { 2, 9, 8 }, 1)]
+    [InlineData("LnNtcNoAffine", new[] { 2, 21, 100 }, 5)]
+    [InlineData("InNchwNoAffine", new[] { 3, 11, 16, 16 }, 9)]
     public void ARowsResultDoesNotDependOnWhereItSits(string name, int[] dims, int shift)
     {
         LayerCase layerCase = LayerCases.Get(name);

@@ -52,6 +52,8 @@ public sealed class RowPlanTests : RestoresSettings
     [InlineData("InNchwNoAffine", new[] { 2, 13, 5, 16 })]
     [InlineData("BnNchw", new[] { 1, 38, 9, 11 })]
     [InlineData("GnNchw", new[] { 2, 4, 9, 10 })]
+    [InlineData("LnNtc", new[] { 2, 37, 256 })]        // lane sums: batches of 16 rows phased, of 4 out of cache
+    [InlineData("RmsNtcNoAffine", new[] { 3, 11, 130 })]
     public void PhasedRowsGiveTheBitsOfRowAfterRow(string name, int[] dims)
     {
         LayerCase layerCase = LayerCases.Get(name);

@@ -27,6 +27,52 @@ public static partial class Runs<TS, TV, T>
         typeof(T) == typeof(float) && len >= TS.Count && len < LaneRowLimit
         && ((typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported) || (typeof(TV) == typeof(Vector256<float>) && Avx2.IsSupported));
 
+    /// <summary>Rows from <see cref="LaneRowLimit"/> up to this many elements have their sums made as <see cref="LaneRows"/>
+    /// rows' are (<see cref="LaneSumRows"/>).</summary>
+    internal const int LaneSumLimit = 256;
+
+    /// <summary>
+    /// Whether a row plan's rows of <paramref name="len"/> elements have their sums made in lanes and are applied row by row
+    /// (<see cref="LaneSumRuns{TC, TW, TG, TE, TF}"/>): float rows from <see cref="LaneRowLimit"/> to <see cref="LaneSumLimit"/>
+    /// elements on the paths of <see cref="LaneRows"/>. Row after row, a row of 256 floats pays its two horizontal sums (each
+    /// widened to double) about as much as its 16 vectors of sums (AMD Zen 4: about 60 cycles a row, half of them the
+    /// horizontal sums); here a group's rows are summed into one vector each and folded by the tree. Phased or not, the same
+    /// operations, so the same bits in and out of cache; not the bits of <see cref="ReduceCore{TC}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool LaneSumRows(nint len) =>
+        typeof(T) == typeof(float) && len >= LaneRowLimit && len <= LaneSumLimit
+        && ((typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported) || (typeof(TV) == typeof(Vector256<float>) && Avx2.IsSupported));
+
+    /// <summary>Rows of <see cref="LaneSumRows"/> lengths in batches that stay in L1 (<see cref="PhaseBytes"/>, whole groups):
+    /// every group's sums (<see cref="GroupSums{TC}"/>), every row's coefficients from <paramref name="finish"/>, every row's
+    /// plain apply (<typeparamref name="TG"/>: gamma and beta along the row, or none).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LaneSumRuns<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish, bool phased,
+        ref double sums, ref T coefficients)
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
+    {
+        int w = TS.Count;
+        Span<T> buffer = stackalloc T[32];
+        ref T scratch = ref buffer[0];
+        TV tailMask = TS.LastLanes(len % w == 0 ? w : len % w);
+        ref T ca = ref coefficients, cb = ref Unsafe.Add(ref coefficients, rows), cc = ref Unsafe.Add(ref coefficients, 2 * rows);
+        ref double ss = ref sums, sq = ref Unsafe.Add(ref sums, rows);
+        // Out of cache, batches of about 4 KB (x and y of a batch of 16 KB evicted each other from L1: LayerNorm [8192, 256]
+        // 0.96 ms against 0.64 row after row); partial groups cost only tree work (a row's sums do not depend on its group).
+        nint batch = phased ? Math.Max(w, PhaseBytes / (len * Unsafe.SizeOf<T>()) / w * w) : Math.Clamp(4096 / (len * Unsafe.SizeOf<T>()), 1, w);
+        for (nint b0 = 0; b0 < rows; b0 += batch)
+        {
+            nint b1 = Math.Min(rows, b0 + batch);
+            for (nint r = b0; r < b1; r += w)
+                GroupSums<TC>(ref Unsafe.Add(ref x, r * len), len, (int)Math.Min(w, b1 - r), tailMask, ref Unsafe.Add(ref ss, r), ref Unsafe.Add(ref sq, r), ref scratch);
+            Finish<TC, TF>(ref x, len, b0, b1, ref finish, ref ss, ref sq, ref ca, ref cb, ref cc);
+            for (nint i = b0; i < b1; i++)
+                ApplyRow<TC, TW, TG, TE>(ref Unsafe.Add(ref x, i * len), ref Unsafe.Add(ref y, i * len), len, ref Unsafe.Add(ref ca, i), ref Unsafe.Add(ref cb, i),
+                    ref Unsafe.Add(ref cc, i), ref g, ref h);
+        }
+    }
+
     /// <summary>Rows in lanes (see <see cref="LaneRows"/>), in batches that stay in L1 (<see cref="PhaseBytes"/>, whole groups):
     /// every group's sums, every row's coefficients from <paramref name="finish"/> (planar in <paramref name="coefficients"/>:
     /// a, b, c of row i at i, rows + i, 2 rows + i), every group's apply.</summary>

@@ -56,6 +56,12 @@ public static partial class Runs<TS, TV, T>
             if (TK.Centered) LaneRowRuns<Centered, TK, TF>(ref x, ref y, rows, len, ref finish, ref sums, ref coefficients);
             else LaneRowRuns<Uncentered, TK, TF>(ref x, ref y, rows, len, ref finish, ref sums, ref coefficients);
         }
+        else if (!TB.Lanes && LaneSumRows(len))
+        {
+            // Rows of 64 to 256 floats: sums in lanes, in cache or not (the same bits either way).
+            if (TK.Centered) LaneSumRuns<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, phased, ref sums, ref coefficients);
+            else LaneSumRuns<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, phased, ref sums, ref coefficients);
+        }
         else if (!TB.Lanes && phased)
         {
             if (TK.Centered) PhasedRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
