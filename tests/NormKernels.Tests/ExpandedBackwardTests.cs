@@ -64,36 +64,14 @@ public sealed class ExpandedBackwardTests
         Assert.Equal(one.Dx, inPlace.Dx);
         Assert.Equal(one.WeightGrad, inPlace.WeightGrad);
 
-        // float64 reference: with xhat = (x - mean) * rstd over the M = n * h * w values of a channel,
-        // dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * rstd / M * (M * dy - dbeta - xhat * dgamma).
-        const double eps = 1e-5;
-        int count = n * plane;
         for (int k = 0; k < c; k++)
         {
-            double sum = 0, m2 = 0, sumDy = 0, sumDyXhat = 0, sumDyAbs = 0;
-            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) sum += x[(b * c + k) * plane + j];
-            double mean = sum / count;
-            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) m2 += Math.Pow(x[(b * c + k) * plane + j] - mean, 2);
-            double rstd = 1 / Math.Sqrt(m2 / count + eps), gamma = 1 + k * 0.25;
-            for (int b = 0; b < n; b++)
-                for (int j = 0; j < plane; j++)
-                {
-                    int i = (b * c + k) * plane + j;
-                    sumDy += dy[i];
-                    sumDyXhat += dy[i] * (x[i] - mean) * rstd;
-                    sumDyAbs += Math.Abs(dy[i]);
-                }
-            Assert.True(Math.Abs(one.BiasGrad[k] - (-0.25 + sumDy)) <= 1e-5 * (1 + sumDyAbs), $"channel {k}: bias grad {one.BiasGrad[k]} against {-0.25 + sumDy}");
-            Assert.True(Math.Abs(one.WeightGrad[k] - (0.5 + sumDyXhat)) <= 2e-5 * (1 + sumDyAbs), $"channel {k}: weight grad {one.WeightGrad[k]} against {0.5 + sumDyXhat}");
-            for (int b = 0; b < n; b++)
-                for (int j = 0; j < plane; j++)
-                {
-                    int i = (b * c + k) * plane + j;
-                    double xhat = (x[i] - mean) * rstd;
-                    double expected = gamma * rstd / count * (count * dy[i] - sumDy - xhat * sumDyXhat);
-                    double scale = gamma * rstd * (Math.Abs(dy[i]) + sumDyAbs / count * (1 + Math.Abs(xhat)));
-                    Assert.True(Math.Abs(one.Dx[i] - expected) <= 5e-5 * scale + 1e-6, $"channel {k}, element {i}: {one.Dx[i]} against {expected}");
-                }
+            var expected = Reference(x, dy, n, c, plane, k, 1 + k * 0.25);
+            Assert.True(Math.Abs(one.BiasGrad[k] - (-0.25 + expected.BiasGrad)) <= 1e-5 * (1 + expected.Scale),
+                $"channel {k}: bias grad {one.BiasGrad[k]} against {-0.25 + expected.BiasGrad}");
+            Assert.True(Math.Abs(one.WeightGrad[k] - (0.5 + expected.WeightGrad)) <= 2e-5 * (1 + expected.Scale),
+                $"channel {k}: weight grad {one.WeightGrad[k]} against {0.5 + expected.WeightGrad}");
+            AssertInputGrad(one.Dx, expected.Dx, n, c, plane, k);
         }
 
         // The static kernel on the layer's batch statistics: the same bits.
@@ -119,28 +97,48 @@ public sealed class ExpandedBackwardTests
         var dx = new float[x.Length];
         layer.Backward(x, dy, dx, n, c, h, w);
         Assert.Equal(Isa.Select(plane), layer.LastPath);
-        int count = n * plane;
         for (int k = 0; k < c; k++)
-        {
-            double sum = 0, m2 = 0, sumDy = 0, sumDyXhat = 0;
-            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) sum += x[(b * c + k) * plane + j];
-            double mu = sum / count;
-            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) m2 += Math.Pow(x[(b * c + k) * plane + j] - mu, 2);
-            double rstd = 1 / Math.Sqrt(m2 / count + 1e-5);
-            for (int b = 0; b < n; b++)
-                for (int j = 0; j < plane; j++)
-                {
-                    int i = (b * c + k) * plane + j;
-                    sumDy += dy[i];
-                    sumDyXhat += dy[i] * (x[i] - mu) * rstd;
-                }
-            for (int b = 0; b < n; b++)
-                for (int j = 0; j < plane; j++)
-                {
-                    int i = (b * c + k) * plane + j;
-                    double expected = rstd / count * (count * dy[i] - sumDy - (x[i] - mu) * rstd * sumDyXhat);
-                    Assert.True(Math.Abs(dx[i] - expected) <= 5e-5 * rstd + 1e-6, $"channel {k}, element {i}: {dx[i]} against {expected}");
-                }
-        }
+            AssertInputGrad(dx, Reference(x, dy, n, c, plane, k, 1).Dx, n, c, plane, k);
+    }
+
+    /// <summary>The float64 reference of channel <paramref name="k"/> (NCHW, planes of <paramref name="plane"/>): with
+    /// xhat = (x - mean) * rstd over its M = n * plane values (batch statistics from the data), dbeta = sum dy,
+    /// dgamma = sum dy * xhat, dx = gamma * rstd / M * (M * dy - dbeta - xhat * dgamma); dx and an error scale per element
+    /// (the sizes of the terms), indexed like x, and the sum of |dy| as the gradients' scale.</summary>
+    private static ((double Value, double Scale)[] Dx, double BiasGrad, double WeightGrad, double Scale) Reference(float[] x, float[] dy, int n, int c,
+        int plane, int k, double gamma)
+    {
+        (double mean, double variance) = ExpandedInferenceTests.ChannelMoments(x, n, c, plane, k);
+        double rstd = 1 / Math.Sqrt(variance + 1e-5), sumDy = 0, sumDyXhat = 0, sumDyAbs = 0;
+        int count = n * plane;
+        for (int b = 0; b < n; b++)
+            for (int j = 0; j < plane; j++)
+            {
+                int i = (b * c + k) * plane + j;
+                sumDy += dy[i];
+                sumDyXhat += dy[i] * (x[i] - mean) * rstd;
+                sumDyAbs += Math.Abs(dy[i]);
+            }
+        var dx = new (double, double)[x.Length];
+        for (int b = 0; b < n; b++)
+            for (int j = 0; j < plane; j++)
+            {
+                int i = (b * c + k) * plane + j;
+                double xhat = (x[i] - mean) * rstd;
+                dx[i] = (gamma * rstd / count * (count * dy[i] - sumDy - xhat * sumDyXhat),
+                    gamma * rstd * (Math.Abs(dy[i]) + sumDyAbs / count * (1 + Math.Abs(xhat))));
+            }
+        return (dx, sumDy, sumDyXhat, sumDyAbs);
+    }
+
+    private static void AssertInputGrad(float[] actual, (double Value, double Scale)[] expected, int n, int c, int plane, int k)
+    {
+        for (int b = 0; b < n; b++)
+            for (int j = 0; j < plane; j++)
+            {
+                int i = (b * c + k) * plane + j;
+                Assert.True(Math.Abs(actual[i] - expected[i].Value) <= 5e-5 * expected[i].Scale + 1e-6,
+                    $"channel {k}, element {i}: {actual[i]} against {expected[i].Value}");
+            }
     }
 }

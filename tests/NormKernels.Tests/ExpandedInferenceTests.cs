@@ -56,6 +56,17 @@ public sealed class ExpandedInferenceTests
         }
     }
 
+    /// <summary>Channel <paramref name="k"/>'s mean and biased variance in float64 over the <paramref name="n"/> planes of
+    /// <paramref name="plane"/> elements of NCHW data with <paramref name="c"/> channels.</summary>
+    internal static (double Mean, double Variance) ChannelMoments(float[] x, int n, int c, int plane, int k)
+    {
+        double sum = 0, m2 = 0;
+        for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) sum += x[(b * c + k) * plane + j];
+        double mean = sum / (n * plane);
+        for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) m2 += Math.Pow(x[(b * c + k) * plane + j] - mean, 2);
+        return (mean, m2 / (n * plane));
+    }
+
     private static readonly LayerShape Shape = new("BnNchw", "NCHW", "N,H,W", 0, AffineMode.PerChannel, NormKind.Standardize,
         LayerFeatures.Shards | LayerFeatures.Synchronized | LayerFeatures.RunningStatistics);
 
@@ -90,11 +101,7 @@ public sealed class ExpandedInferenceTests
         int count = n * plane;
         for (int k = 0; k < c; k++)
         {
-            double sum = 0;
-            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) sum += x[(b * c + k) * plane + j];
-            double mean = sum / count, m2 = 0;
-            for (int b = 0; b < n; b++) for (int j = 0; j < plane; j++) m2 += Math.Pow(x[(b * c + k) * plane + j] - mean, 2);
-            double variance = m2 / count;
+            (double mean, double variance) = ChannelMoments(x, n, c, plane, k);
             Assert.True(Math.Abs(one.Mean[k] - mean) <= 1e-6 * Math.Abs(mean) + 1e-6, $"channel {k}: mean {one.Mean[k]} against {mean}");
             Assert.True(Math.Abs(one.Var[k] - variance) <= 2e-6 * variance, $"channel {k}: variance {one.Var[k]} against {variance}");
             Assert.True(Math.Abs(one.RunningVar[k] - (0.9 + 0.1 * variance * count / (count - 1))) <= 2e-6 * (1 + variance), $"channel {k}: running variance");
