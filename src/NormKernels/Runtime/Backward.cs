@@ -58,6 +58,12 @@ internal static class BackwardShared<TK, T> where TK : struct, INormKind where T
         return (0d, Statistics.InverseStd(double.CreateTruncating(stat0), epsilon));
     }
 
+    /// <summary>Whether a backward streams dx (see <see cref="Streaming"/>): x, dy and dx together exceed the threshold, the path
+    /// has vectors (<paramref name="vectors"/>) and dx overlaps neither input.</summary>
+    public static bool StreamsInputGrad(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, bool vectors) =>
+        Streaming.Use((long)Unsafe.SizeOf<T>() * (input.Length + outputGrad.Length), (long)Unsafe.SizeOf<T>() * inputGrad.Length,
+            vectors && !inputGrad.Overlaps(input) && !inputGrad.Overlaps(outputGrad));
+
     /// <summary>
     /// One channel's coefficients where a statistic has one fold index (a centered kind, batch statistics: what
     /// <see cref="Backward{TNest, TK, T}"/>'s Coefficients and FoldCoefficients compute for it, in the same order): from the
@@ -233,9 +239,7 @@ public static class Backward<TNest, TK, T>
         ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total)
         where TS : struct, ISimd<TV, T> where TV : struct
     {
-        long bytes = (long)Unsafe.SizeOf<T>() * (input.Length + outputGrad.Length);
-        bool possible = TS.Count > 1 && mode != Mode.Sums && !inputGrad.Overlaps(input) && !inputGrad.Overlaps(outputGrad);
-        if (Streaming.Use(bytes, (long)Unsafe.SizeOf<T>() * inputGrad.Length, possible))
+        if (BackwardShared<TK, T>.StreamsInputGrad(input, outputGrad, inputGrad, TS.Count > 1 && mode != Mode.Sums))
             Run<TS, TV, StreamedStores>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total);
         else
             Run<TS, TV, CachedStores>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total);
@@ -698,10 +702,7 @@ public static class AffineBackward<TNest, TK, T>
         try
         {
             new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-            // dx streamed (see Streaming) where x, dy and dx together exceed the threshold and dx overlaps neither.
-            long bytes = (long)Unsafe.SizeOf<T>() * (input.Length + outputGrad.Length);
-            bool possible = TS.Count > 1 && !inputGrad.Overlaps(input) && !inputGrad.Overlaps(outputGrad);
-            if (Streaming.Use(bytes, (long)Unsafe.SizeOf<T>() * inputGrad.Length, possible))
+            if (BackwardShared<TK, T>.StreamsInputGrad(input, outputGrad, inputGrad, TS.Count > 1))
                 ParallelUnits.For(groups, workers, new Group<TS, TV, StreamedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
                     gradPartials, accumulators.Elements), input, inputGrad, outputGrad, gamma, s0, s1);
             else

@@ -63,9 +63,7 @@ public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T
             double eps = double.CreateTruncating(epsilon);
             for (int k = 0; k < kept; k++) channels[k] = Statistics.InverseStd(double.CreateTruncating(variance[k]), eps);
             var settings = new Settings(plan, affine, channels, scratch.Doubles, scratch.Elements);
-            long bytes = (long)Unsafe.SizeOf<T>() * (input.Length + outputGrad.Length);
-            bool possible = ExpandedInference<TK, T>.LaneCount(path) > 1 && !inputGrad.Overlaps(input) && !inputGrad.Overlaps(outputGrad);
-            bool stream = Streaming.Use(bytes, (long)Unsafe.SizeOf<T>() * inputGrad.Length, possible);
+            bool stream = BackwardShared<TK, T>.StreamsInputGrad(input, outputGrad, inputGrad, ExpandedInference<TK, T>.LaneCount(path) > 1);
             switch (path)
             {
                 case KernelPath.Vector512: Go<V512<T>, Vector512<T>>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean); break;
