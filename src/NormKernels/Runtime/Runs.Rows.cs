@@ -29,7 +29,9 @@ public static partial class Runs<TS, TV, T>
     /// InstanceNorm NCHW with a plane per row, BatchNorm NCHW with N = 1): each row's sums as <see cref="Reduce{TK}"/> makes
     /// them, its coefficients from <paramref name="finish"/>, then the plain apply (<typeparamref name="TG"/>: gamma and beta
     /// loaded along the row, or none; <typeparamref name="TW"/>: how y is stored). The same bits as the block driver's unit
-    /// per row, without its per-block set-up (scratch cleared, statistics and coefficients through the nest's loops).
+    /// per row, without its per-block set-up (scratch cleared, statistics and coefficients through the nest's loops); float
+    /// rows shorter than 64 elements (<see cref="LaneRows"/>) and of 64 to 256 (<see cref="LaneSumRows"/>) have their sums
+    /// made in lanes instead (another summation order, the same in and out of cache).
     /// <para><paramref name="phased"/> (the caller's choice: tensors that stay in cache): batches of rows that fit L1 go
     /// through three passes, every row's sums, then every row's coefficients (their chains of divisions and square roots,
     /// which a row alone waits for, overlap), then every row's apply; <paramref name="sums"/> (2 per row) and
