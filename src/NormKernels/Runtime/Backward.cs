@@ -664,31 +664,45 @@ public static class Backward<TNest, TK, T>
 public static class AffineBackward<TNest, TK, T>
     where TNest : struct, IAffineGradientNest<T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>As <see cref="Backward{TNest, TK, T}.Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T})"/>.</summary>
+    /// <summary>As <see cref="Backward{TNest, TK, T}.Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T})"/>;
+    /// <paramref name="meanResidual"/>, when given (a layer's backward of its training forward), is that forward's mean - (T)mean
+    /// per statistic: the mean in double without the exact sum of x - mf each row's reduce would otherwise widen.</summary>
     public static KernelPath Run(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad) =>
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual = default) =>
         AdvSimd.IsSupported
-            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
-            : Run<X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual)
+            : Run<X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
 
-    /// <summary>As <see cref="Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T})"/>
+    /// <summary>As <see cref="Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T}, ReadOnlySpan{T})"/>
     /// with the 128-bit path's operations given.</summary>
     public static KernelPath Run<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad) where TOps : struct, IVector128Ops
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual = default)
+        where TOps : struct, IVector128Ops
     {
         switch (path)
         {
-            case KernelPath.Vector512: Run<V512<T>, Vector512<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad); break;
-            case KernelPath.Vector256: Run<V256<T>, Vector256<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad); break;
-            case KernelPath.Vector128: Run<V128<T, TOps>, Vector128<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad); break;
-            default: Run<Scalar<T>, T>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad); break;
+            case KernelPath.Vector512: Run<V512<T>, Vector512<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual); break;
+            case KernelPath.Vector256: Run<V256<T>, Vector256<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual); break;
+            case KernelPath.Vector128: Run<V128<T, TOps>, Vector128<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual); break;
+            default: Run<Scalar<T>, T>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual); break;
         }
         return path;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad)
+    private static unsafe void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual)
+        where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        // The residuals, pinned for the units (every runner span is taken); used by centered kinds with batch statistics.
+        fixed (T* residual = meanResidual)
+            Run<TS, TV>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
+                TK.Centered && !constant && meanResidual.Length >= nest.StatisticCount * nest.BlockCount ? residual : null);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, T* residual)
         where TS : struct, ISimd<TV, T> where TV : struct
     {
         int parameters = weightGrad.Length;
@@ -704,10 +718,10 @@ public static class AffineBackward<TNest, TK, T>
             new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
             if (BackwardShared<TK, T>.StreamsInputGrad(input, outputGrad, inputGrad, TS.Count > 1))
                 ParallelUnits.For(groups, workers, new Group<TS, TV, StreamedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
-                    gradPartials, accumulators.Elements), input, inputGrad, outputGrad, gamma, s0, s1);
+                    gradPartials, accumulators.Elements, residual), input, inputGrad, outputGrad, gamma, s0, s1);
             else
                 ParallelUnits.For(groups, workers, new Group<TS, TV, CachedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
-                    gradPartials, accumulators.Elements), input, inputGrad, outputGrad, gamma, s0, s1);
+                    gradPartials, accumulators.Elements, residual), input, inputGrad, outputGrad, gamma, s0, s1);
             BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
         }
         finally
@@ -720,8 +734,8 @@ public static class AffineBackward<TNest, TK, T>
     /// <summary>Blocks whose parameter gradients are summed in the element type before they are added into double.</summary>
     private const int BlocksPerFlush = 16;
 
-    private readonly struct Group<TS, TV, TW>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials,
-        T[][] accumulators) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    private readonly unsafe struct Group<TS, TV, TW>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials,
+        T[][] accumulators, T* residual) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -752,9 +766,20 @@ public static class AffineBackward<TNest, TK, T>
                 double mf = -double.CreateTruncating(m);
                 T dz = dyb, gb = gammaBlock;
                 double sumGdy = 0d, sumGdyD = 0d, sumG = 0d, sumGD = 0d, sumD = 0d;
-                nest.GradientAffineReduce<TS, TV>(ref xb, ref dyb, 0, rows, m, dz, gb, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD);
-                // The saved mean corrected by the exact sum of x - mf: the mean in double.
-                if (TK.Centered && !constant) mean = mf + sumD / count;
+                if (residual != null)
+                {
+                    // The forward's mean in double (mf + its residual) and the sum of x - mf it implies; the reduce skips that sum.
+                    mean = mf + double.CreateTruncating(residual[so]);
+                    sumD = (mean - mf) * count;
+                    nest.GradientAffineReduce<TS, TV>(ref xb, ref dyb, 0, rows, m, dz, gb, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD,
+                        ref Unsafe.NullRef<double>());
+                }
+                else
+                {
+                    nest.GradientAffineReduce<TS, TV>(ref xb, ref dyb, 0, rows, m, dz, gb, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD);
+                    // The saved mean corrected by the exact sum of x - mf: the mean in double.
+                    if (TK.Centered && !constant) mean = mf + sumD / count;
+                }
                 double dzd = double.CreateTruncating(dz), gbd = double.CreateTruncating(gb);
                 sumGdy += dzd * (gbd * count + sumG);
                 sumGdyD += dzd * (gbd * sumD + sumGD) + (mf - mean) * sumGdy;

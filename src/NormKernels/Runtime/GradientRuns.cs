@@ -393,6 +393,17 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     public static void AffineReduce(ref T x, ref T dy, nint len, T m, T dz, T gb, ref T g,
         ref double a, ref double b, ref double gs, ref double hs, ref double xs)
     {
+        // A null xs: the caller has the mean in double (a layer's forward kept its residual); six of the fourteen operations a
+        // vector skipped (LayerNorm backward S4, 1 thread: see the README's LayerNorm backward bullet).
+        if (Unsafe.IsNullRef(ref xs)) AffineReduceCore<Splat>(ref x, ref dy, len, m, dz, gb, ref g, ref a, ref b, ref gs, ref hs, ref xs);
+        else AffineReduceCore<Lanes>(ref x, ref dy, len, m, dz, gb, ref g, ref a, ref b, ref gs, ref hs, ref xs);
+    }
+
+    /// <summary><see cref="AffineReduce"/>, the exact sum of x + m made (<typeparamref name="TX"/> Lanes) or not.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AffineReduceCore<TX>(ref T x, ref T dy, nint len, T m, T dz, T gb, ref T g,
+        ref double a, ref double b, ref double gs, ref double hs, ref double xs) where TX : struct, IOperand
+    {
         // Two accumulators of each sum (four sums in flight), chunks as long as the other reductions'.
         int w = TS.Count, step = 2 * w, chunkLength = ChunkVectors * Unroll * w;
         TV k = TS.Splat(m), kd = TS.Splat(dz), kg = TS.Splat(gb), kc = TS.Subtract(TS.Zero, k);
@@ -405,13 +416,13 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             nint i = chunk;
             for (; i + step <= end; i += step)
             {
-                AffineStep(ref x, ref dy, ref g, i, k, kd, kg, kc, kx, false, default, ref s0, ref q0, ref w0, ref h0, ref xa);
-                AffineStep(ref x, ref dy, ref g, i + w, k, kd, kg, kc, kx, false, default, ref s1, ref q1, ref w1, ref h1, ref xa);
+                AffineStep<TX>(ref x, ref dy, ref g, i, k, kd, kg, kc, kx, false, default, ref s0, ref q0, ref w0, ref h0, ref xa);
+                AffineStep<TX>(ref x, ref dy, ref g, i + w, k, kd, kg, kc, kx, false, default, ref s1, ref q1, ref w1, ref h1, ref xa);
             }
             for (; i + w <= end; i += w)
-                AffineStep(ref x, ref dy, ref g, i, k, kd, kg, kc, kx, false, default, ref s0, ref q0, ref w0, ref h0, ref xa);
+                AffineStep<TX>(ref x, ref dy, ref g, i, k, kd, kg, kc, kx, false, default, ref s0, ref q0, ref w0, ref h0, ref xa);
             if (w > 1 && i < end)
-                AffineStep(ref x, ref dy, ref g, end - w, k, kd, kg, kc, kx, true, TS.LastLanes(end - i), ref s0, ref q0, ref w0, ref h0, ref xa);
+                AffineStep<TX>(ref x, ref dy, ref g, end - w, k, kd, kg, kc, kx, true, TS.LastLanes(end - i), ref s0, ref q0, ref w0, ref h0, ref xa);
             ta += TS.SumWidened(TS.Add(s0, s1));
             tb += TS.SumWidened(TS.Add(q0, q1));
             tg += TS.SumWidened(TS.Add(w0, w1));
@@ -421,12 +432,12 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         b += tb;
         gs += tg;
         hs += th;
-        xs += TS.SumWide(ref xa);
+        if (TX.Lanes) xs += TS.SumWide(ref xa);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AffineStep(ref T x, ref T dy, ref T g, nint at, TV k, TV kd, TV kg, TV kc, Wide<TV> kx, bool masked, TV mask,
-        ref TV s, ref TV q, ref TV ws, ref TV h, ref Wide<TV> xa)
+    private static void AffineStep<TX>(ref T x, ref T dy, ref T g, nint at, TV k, TV kd, TV kg, TV kc, Wide<TV> kx, bool masked, TV mask,
+        ref TV s, ref TV q, ref TV ws, ref TV h, ref Wide<TV> xa) where TX : struct, IOperand
     {
         TV xv = TS.Load(ref x, at), d = TS.Load(ref dy, at), gv = TS.Load(ref g, at);
         TV e = TS.Add(xv, k), gd = TS.Multiply(gv, TS.Subtract(d, kd)), hm = TS.Subtract(gv, kg);
@@ -441,7 +452,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         q = TS.MultiplyAdd(gd, e, q);
         ws = TS.Add(ws, hm);
         h = TS.MultiplyAdd(hm, e, h);
-        TS.AccumulateWidenedDifference(ref xa, xv, kx);
+        if (TX.Lanes) TS.AccumulateWidenedDifference(ref xa, xv, kx);
     }
 
     /// <summary>

@@ -29,9 +29,11 @@ public interface ILayerNest<TSelf, T> : INest<T> where TSelf : struct, ILayerNes
     /// <summary>The nest with the residual's byte offset from the input (layers whose apply adds a residual; others ignore it).</summary>
     static virtual TSelf WithResidual(TSelf nest, nint residual) => nest;
 
-    /// <summary>The backward of this plan (<see cref="Backward{TNest, TK, T}"/> or <see cref="AffineBackward{TNest, TK, T}"/>).</summary>
+    /// <summary>The backward of this plan (<see cref="Backward{TNest, TK, T}"/> or <see cref="AffineBackward{TNest, TK, T}"/>);
+    /// <paramref name="meanResidual"/>, when given, is the training forward's mean - (T)mean per statistic.</summary>
     static abstract KernelPath Backward<TK, TOps>(KernelPath path, TSelf nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
-        ReadOnlySpan<T> gamma, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad)
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad,
+        ReadOnlySpan<T> meanResidual)
         where TK : struct, INormKind where TOps : struct, IVector128Ops;
 
     /// <summary>The synchronized backward's first step (plans with <see cref="LayerFeatures.Synchronized"/>).</summary>
@@ -310,7 +312,7 @@ public abstract partial class Kernels<TNest, TK, T>
         path = Checks.Forced(path, ChooseBackward(nest));
         if (ExpandedBackward<TK, T>.Applies(Shape, dims, path, constant))
             return ExpandedBackward<TK, T>.Run<TOps>(path, Shape, dims, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, weightGrad, biasGrad);
-        return TNest.Backward<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+        return TNest.Backward<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad, default);
     }
 
     /// <summary>Synchronized backward, step 1, on caller-owned buffers.</summary>

@@ -182,7 +182,7 @@ namespace Layers
             public nint StatisticsExtent => (e_h * e_w);
             public nint ApplyExtent => (e_h * e_w);
             public nint GradientExtent => (e_h * e_w);
-            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
+            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad, ReadOnlySpan<float> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
                 Rt.Backward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
             public static KernelPath Sums<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
                 Rt.Backward<Nest, TK, float>.Sums<TOps>(path, nest, input, outputGrad, gamma, mean, count, sumGrad, sumGradCentered);

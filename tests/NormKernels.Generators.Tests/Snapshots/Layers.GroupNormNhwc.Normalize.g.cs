@@ -130,7 +130,7 @@ namespace Layers
             public nint StatisticsExtent => (e_grp * e_cpg);
             public nint ApplyExtent => (e_grp * e_cpg);
             public nint GradientExtent => (e_grp * e_cpg);
-            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
+            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad, ReadOnlySpan<float> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
                 Rt.Backward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
 
             public int BlockCount => (int)e_n;

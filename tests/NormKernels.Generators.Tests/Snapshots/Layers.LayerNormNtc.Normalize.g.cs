@@ -128,8 +128,8 @@ namespace Layers
             public nint StatisticsExtent => e_c;
             public nint ApplyExtent => e_c;
             public nint GradientExtent => e_c;
-            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
-                Rt.AffineBackward<Nest, TK, double>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad, ReadOnlySpan<double> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
+                Rt.AffineBackward<Nest, TK, double>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
 
             public int BlockCount => (int)(e_n * e_t);
             public int StatisticCount => 1;

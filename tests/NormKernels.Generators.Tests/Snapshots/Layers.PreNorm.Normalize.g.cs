@@ -100,8 +100,8 @@ namespace Layers
             public nint StatisticsExtent => e_c;
             public nint ApplyExtent => e_c;
             public nint GradientExtent => e_c;
-            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
-                Rt.AffineBackward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad, ReadOnlySpan<float> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
+                Rt.AffineBackward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
 
             public int BlockCount => (int)(e_n * e_t);
             public int StatisticCount => 1;
