@@ -51,9 +51,9 @@ public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T
     {
         var plan = ExpandedInference<TK, T>.PlanFor(shape, dims, input.Length);
         int kept = plan.Kept;
-        int units = plan.Blocks ? (int)plan.Runs : 1; // whole periods: one unit sums every run (a channel's sums need all of them)
+        int units = plan.SumUnits;
         int workers = Parallelism.Workers(input.Length, units);
-        int longest = plan.Blocks ? (int)((plan.Kept + plan.Runs - 1) / plan.Runs * plan.Inner) : plan.Length;
+        int longest = plan.LongestSumUnit;
         WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, 3 * longest, 5 * longest);
         // Per channel: rstd (written before the units), then the bias and weight gradients (written by the unit that owns it).
         double[] channels = ArrayPool<double>.Shared.Rent(3 * kept);
@@ -109,11 +109,9 @@ public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T
             ref T gamma = ref ParallelUnits.At<T>(spans.S3), saved = ref ParallelUnits.At<T>(spans.S5);
             // This unit's channels [k0, k1), its runs (rows of the block, or runs of whole periods) and their length, as in the
             // training forward's units.
-            long k0 = plan.Blocks ? plan.Kept * (long)unit / plan.Runs : 0, k1 = plan.Blocks ? plan.Kept * (long)(unit + 1) / plan.Runs : plan.Kept;
-            nint period = (nint)(plan.Kept * plan.Inner), start = (nint)(k0 * plan.Inner), inner = (nint)plan.Inner;
-            nint length = plan.Blocks ? (nint)((k1 - k0) * plan.Inner) : plan.Length;
-            long runs = plan.Blocks ? plan.Outer : plan.Runs;
-            nint stride = plan.Blocks ? period : plan.Length;
+            var cut = plan.SumUnit(unit);
+            long k0 = cut.K0, k1 = cut.K1, runs = cut.Runs;
+            nint period = cut.Period, start = cut.Start, length = cut.Length, stride = cut.Stride, inner = (nint)plan.Inner;
             T[] e = settings.Elements[worker];
             double[] d = settings.Doubles[worker];
             ref T m = ref MemoryMarshal.GetArrayDataReference(e);
@@ -135,7 +133,7 @@ public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T
             MemoryMarshal.CreateSpan(ref u, 3 * (int)length).Clear();
             // Each lane's sums of dy - dz, (dy - dz) * (x + m) and x + m across the runs (whole runs: all of a block's; of whole
             // periods, all but a last shorter one, summed on its own).
-            nint full = plan.Blocks ? (nint)runs : (nint)Math.Min(runs, (plan.Total - start) / stride);
+            nint full = cut.Full;
             GradientRuns<TS, TV, T>.ReduceColumns(ref Unsafe.Add(ref x, start), ref Unsafe.Add(ref dy, start), full, length, stride, ref m, ref dz, ref u, ref v, ref z);
             if (full < runs)
             {

@@ -149,7 +149,32 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
 
     /// <summary>How a call is cut: runs of <see cref="Length"/> elements (whole periods), <see cref="PerUnit"/> per unit;
     /// or (<see cref="Blocks"/>) one block of channels per unit, applied to each of the <see cref="Outer"/> indices.</summary>
-    internal readonly record struct Plan(int Length, long Runs, long PerUnit, long Total, bool Blocks, int Kept, long Inner, long Outer);
+    internal readonly record struct Plan(int Length, long Runs, long PerUnit, long Total, bool Blocks, int Kept, long Inner, long Outer)
+    {
+        /// <summary>Units of a call that sums statistics (training forward and backward): a block of channels each, or of whole
+        /// periods one unit that sums every run (a channel's sums need all of them).</summary>
+        public int SumUnits => Blocks ? (int)Runs : 1;
+
+        /// <summary>The longest <see cref="SumUnit"/>'s run length (its per-lane scratch).</summary>
+        public int LongestSumUnit => Blocks ? (int)((Kept + Runs - 1) / Runs * Inner) : Length;
+
+        /// <summary>Sum unit <paramref name="unit"/>: its channels [K0, K1), where its lanes start in a period, their number,
+        /// its runs (the outer index, or runs of whole periods) and their stride, and how many of them are whole (of whole
+        /// periods, a last shorter run is summed on its own).</summary>
+        public SumUnitSpan SumUnit(int unit)
+        {
+            long k0 = Blocks ? Kept * (long)unit / Runs : 0, k1 = Blocks ? Kept * (long)(unit + 1) / Runs : Kept;
+            nint period = (nint)(Kept * Inner), start = (nint)(k0 * Inner);
+            nint length = Blocks ? (nint)((k1 - k0) * Inner) : Length;
+            long runs = Blocks ? Outer : Runs;
+            nint stride = Blocks ? period : Length;
+            nint full = Blocks ? (nint)runs : (nint)Math.Min(runs, (Total - start) / stride);
+            return new SumUnitSpan(k0, k1, period, start, length, runs, stride, full);
+        }
+    }
+
+    /// <summary>See <see cref="Plan.SumUnit"/>.</summary>
+    internal readonly record struct SumUnitSpan(long K0, long K1, nint Period, nint Start, nint Length, long Runs, nint Stride, nint Full);
 
     /// <summary>Short periods: runs of whole periods (contiguous), as many as make about <see cref="RunElements"/>, the
     /// coefficients expanded over one run. Long ones: <see cref="Plan.Runs"/> blocks of channels (about RunElements
@@ -249,9 +274,9 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
         ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> mean, Span<T> variance, T epsilon, T[]? meanResidual) where TOps : struct, IVector128Ops
     {
         var plan = ExpandedInference<TK, T>.PlanFor(shape, dims, input.Length);
-        int units = plan.Blocks ? (int)plan.Runs : 1; // whole periods: one unit sums every run (the statistics need all of them)
+        int units = plan.SumUnits;
         int workers = Parallelism.Workers(input.Length, units);
-        int longest = plan.Blocks ? (int)((plan.Kept + plan.Runs - 1) / plan.Runs * plan.Inner) : plan.Length;
+        int longest = plan.LongestSumUnit;
         WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, 2 * longest, 4 * longest);
         try
         {
@@ -313,11 +338,9 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
             ref T gamma = ref ParallelUnits.At<T>(spans.S2), beta = ref ParallelUnits.At<T>(spans.S3);
             ref T mean = ref ParallelUnits.At<T>(spans.S4), variance = ref ParallelUnits.At<T>(spans.S5);
             // This unit's channels [k0, k1), its runs (rows of the block, or runs of whole periods) and their length.
-            long k0 = plan.Blocks ? plan.Kept * (long)unit / plan.Runs : 0, k1 = plan.Blocks ? plan.Kept * (long)(unit + 1) / plan.Runs : plan.Kept;
-            nint period = (nint)(plan.Kept * plan.Inner), start = (nint)(k0 * plan.Inner);
-            nint length = plan.Blocks ? (nint)((k1 - k0) * plan.Inner) : plan.Length;
-            long runs = plan.Blocks ? plan.Outer : plan.Runs;
-            nint stride = plan.Blocks ? period : plan.Length;
+            var cut = plan.SumUnit(unit);
+            long k0 = cut.K0, k1 = cut.K1, runs = cut.Runs;
+            nint period = cut.Period, start = cut.Start, length = cut.Length, stride = cut.Stride;
             T[] e = settings.Elements[worker];
             double[] d = settings.Doubles[worker];
             ref T shift = ref MemoryMarshal.GetArrayDataReference(e);
@@ -333,7 +356,7 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
             MemoryMarshal.CreateSpan(ref sd, 2 * (int)length).Clear();
             // Each lane's sums across the runs, in registers over 16 runs at a time, then added into double (whole runs: all
             // of a block's; of whole periods, all but a last shorter one, summed on its own).
-            nint full = plan.Blocks ? (nint)runs : (nint)Math.Min(runs, (plan.Total - start) / stride);
+            nint full = cut.Full;
             Runs<TS, TV, T>.ReduceColumns<TK>(ref Unsafe.Add(ref x, start), full, length, stride, ref shift, ref sd, ref qd);
             if (full < runs)
             {
