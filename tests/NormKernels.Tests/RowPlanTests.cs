@@ -41,8 +41,9 @@ public sealed class RowPlanTests : RestoresSettings
         Assert.Equal(one.State, two.State);
     }
 
-    /// <summary>The same call in cache (phased: every row's sums, then every row's coefficients, then every row's apply) and
-    /// streamed (row after row): the same output, saved statistics, mean residuals and running statistics, bit for bit.</summary>
+    /// <summary>The same call in cache (phased: every row's sums, then every row's coefficients, then every row's apply; up to
+    /// 64 rows in one lane on the calling thread, more in units) and streamed (row after row): the same output, saved
+    /// statistics, mean residuals and running statistics, bit for bit.</summary>
     [Theory]
     [InlineData("LnNtc", new[] { 3, 11, 40 })]
     [InlineData("LnNtcNoAffine", new[] { 2, 17, 36 })]
@@ -54,6 +55,8 @@ public sealed class RowPlanTests : RestoresSettings
     [InlineData("GnNchw", new[] { 2, 4, 9, 10 })]
     [InlineData("LnNtc", new[] { 2, 37, 256 })]        // lane sums: batches of 16 rows phased, of 4 out of cache
     [InlineData("RmsNtcNoAffine", new[] { 3, 11, 130 })]
+    [InlineData("LnNtc", new[] { 2, 40, 40 })]          // more than 64 rows: phased in units (64 or fewer: one lane on the calling thread)
+    [InlineData("RmsNtc", new[] { 1, 65, 33 })]
     public void PhasedRowsGiveTheBitsOfRowAfterRow(string name, int[] dims)
     {
         LayerCase layerCase = LayerCases.Get(name);

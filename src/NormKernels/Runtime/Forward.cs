@@ -312,7 +312,8 @@ public static class Forward<TNest, TK, T>
             if (nest.BlockCount > 0 && mode == ForwardMode.Training && TS.Count > 1 && !TK.AddsResidual && RowPlan(nest, _input.Length)
                 && (!before.On || before.BlockLength * Unsafe.SizeOf<T>() <= StageBytes))
             {
-                Rows<TS, TV, TW>(layout);
+                if (!TW.Streaming && !before.On && SmallRows(nest, _input.Length)) FewRows<TS, TV>(layout);
+                else Rows<TS, TV, TW>(layout);
                 return;
             }
             if (nest.BlockCount > 0)
@@ -379,6 +380,27 @@ public static class Forward<TNest, TK, T>
             finally
             {
                 scratch.Return();
+            }
+        }
+
+        /// <summary>A row plan's small call (<see cref="SmallRows"/>: a decode step's rows): every row in one
+        /// <see cref="Runs{TS, TV, T}.Rows"/>, phased, on the calling thread, its sums and coefficients on the stack. No
+        /// scratch rented, no parallel runner, no per-unit set-up: about a tenth of a [1, 768] LayerNorm call. Each row's
+        /// arithmetic is a unit's (rows are independent; four rows finish together or one by one with the same bits), so the
+        /// bits are those of the units' split.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+        private unsafe void FewRows<TS, TV>(Layout layout) where TS : struct, ISimd<TV, T> where TV : struct
+        {
+            int rows = nest.BlockCount;
+            // Not cleared (SkipLocalsInit): every row's sums and coefficients are written before they are read, as in rented scratch.
+            ParallelUnits.OnCallingThread();
+            Span<double> sums = stackalloc double[2 * rows];
+            Span<T> elements = stackalloc T[Math.Max(layout.Elements, 3 * rows)];
+            fixed (T* x = _input) fixed (T* y = _output) fixed (T* g = _gamma) fixed (T* h = _beta) fixed (T* s0 = _stat0) fixed (T* s1 = _stat1)
+            {
+                var spans = new PinnedSpans((nint)x, (nint)y, (nint)g, (nint)h, (nint)s0, (nint)s1);
+                UnitRows<TS, TV, CachedStores>(nest, layout, 0, rows, nest.StatisticsExtent, epsilon, ref MemoryMarshal.GetReference(sums),
+                    ref MemoryMarshal.GetReference(elements), meanResidual, default, true, in spans);
             }
         }
 
@@ -510,6 +532,16 @@ public static class Forward<TNest, TK, T>
     /// plan's units phased (see <see cref="Runs{TS, TV, T}.Rows"/>): in cache, the rows' scalar chains overlap; beyond, row after row streams better
     /// (LayerNorm [1024, 768], 6 MB: phased 14% faster; [2048, 768], 12 MB: 10% slower). A quarter of a 32 MB L3.</summary>
     private const long PhasedBytes = 8L << 20;
+
+    /// <summary>Rows of a call that <see cref="SmallRows"/> takes at most (their sums and coefficients on the stack).</summary>
+    private const int SmallRowCount = 64;
+
+    /// <summary>Whether a row plan's call is small: at most <see cref="SmallRowCount"/> rows, and fewer elements than the
+    /// runner gives a second thread (<see cref="Parallelism.MinElementsPerThread"/>), so its units would all run on the
+    /// calling thread anyway (<see cref="Run.FewRows"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool SmallRows(TNest nest, int length) =>
+        nest.BlockCount <= SmallRowCount && length < Parallelism.MinElementsPerThread;
 
     /// <summary>Input bytes one unit of a row plan covers at most.</summary>
     private const long RowGroupBytes = 256L << 10;
@@ -857,27 +889,37 @@ public static class Forward<TNest, TK, T>
         T[]? meanResidual, BeforeAdd before, bool phased) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public unsafe void Run(int worker, int unit, in PinnedSpans spans)
+        public void Run(int worker, int unit, in PinnedSpans spans)
         {
             int first = unit * group, count = Math.Min(group, blocks - first);
-            nest.Block(first, out nint xo, out nint so, out nint po);
-            ref T e = ref MemoryMarshal.GetArrayDataReference(elements[worker]);
-            var finish = new RowFinish(nest, first, so, nest.Count, double.CreateTruncating(epsilon), (T*)spans.S2, (T*)spans.S3, (T*)spans.S4, (T*)spans.S5, meanResidual);
-            ref double sums = ref MemoryMarshal.GetArrayDataReference(doubles[worker]);
-            ref T x = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S0), xo);
-            ref T y = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S1), xo);
-            ref T g = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po);
-            ref T h = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po);
-            bool twoStep = nest.TwoStep;
-            if (TK.AddsBefore && before.On)
-            {
-                ref T stage = ref Stage(ref e, layout.Elements);
-                if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, ref sums, ref e);
-                else Runs<TS, TV, T>.Rows<TK, TW, Splat, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, ref sums, ref e);
-            }
-            else if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, ref sums, ref e);
-            else Runs<TS, TV, T>.Rows<TK, TW, Splat, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, ref sums, ref e);
+            UnitRows<TS, TV, TW>(nest, layout, first, count, len, epsilon, ref MemoryMarshal.GetArrayDataReference(doubles[worker]),
+                ref MemoryMarshal.GetArrayDataReference(elements[worker]), meanResidual, before, phased, in spans);
         }
+    }
+
+    /// <summary>Rows [<paramref name="first"/>, first + <paramref name="count"/>) of a row plan, row after row or phased: each
+    /// row's statistics written out and its coefficients made as <see cref="BlockUnit{TS, TV, TW}"/> makes them
+    /// (<see cref="RowFinish"/>), <paramref name="sums"/> (2 per row) and <paramref name="e"/> (the unit's elements, at
+    /// least 3 per row, and the stage) the unit's scratch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void UnitRows<TS, TV, TW>(TNest nest, Layout layout, int first, int count, nint len, T epsilon, ref double sums, ref T e,
+        T[]? meanResidual, BeforeAdd before, bool phased, in PinnedSpans spans) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    {
+        nest.Block(first, out nint xo, out nint so, out nint po);
+        var finish = new RowFinish(nest, first, so, nest.Count, double.CreateTruncating(epsilon), (T*)spans.S2, (T*)spans.S3, (T*)spans.S4, (T*)spans.S5, meanResidual);
+        ref T x = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S0), xo);
+        ref T y = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S1), xo);
+        ref T g = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po);
+        ref T h = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po);
+        bool twoStep = nest.TwoStep;
+        if (TK.AddsBefore && before.On)
+        {
+            ref T stage = ref Stage(ref e, layout.Elements);
+            if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, ref sums, ref e);
+            else Runs<TS, TV, T>.Rows<TK, TW, Splat, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, ref sums, ref e);
+        }
+        else if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, ref sums, ref e);
+        else Runs<TS, TV, T>.Rows<TK, TW, Splat, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, ref sums, ref e);
     }
 
     /// <summary>A worker's stage for the residual added before the norm: <paramref name="at"/> elements into its scratch, moved on

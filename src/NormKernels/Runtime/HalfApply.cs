@@ -260,21 +260,10 @@ public static class HalfAffine
     public static int KeptAxis(LayerShape shape) => shape.RunningStatistics ? OneKeptAxis(shape) : -1;
 
     /// <summary>The one kept axis of a layer whose statistics and parameters all sit on it (every other axis reduced, no
-    /// groups, parameters per channel on that axis or none), or -1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int OneKeptAxis(LayerShape shape)
-    {
-        if (shape.Groups != 0 || shape.Affine == AffineMode.Elementwise) return -1;
-        int kept = -1;
-        for (int i = 0; i < shape.Layout.Length; i++)
-        {
-            if (shape.IsReduced(i)) continue;
-            if (kept >= 0) return -1;
-            kept = i;
-        }
-        if (kept < 0 || shape.Affine == AffineMode.PerChannel && kept != shape.Channel) return -1;
-        return kept;
-    }
+    /// groups, parameters per channel on that axis or none), or -1: <see cref="LayerShape.OneKeptAxis"/>, found once per
+    /// layer type (calls ask it before choosing a driver).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int OneKeptAxis(LayerShape shape) => shape.OneKeptAxis;
 
     /// <summary>The tensor as [outer, kept, inner] around the kept axis of <see cref="OneKeptAxis"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -108,12 +108,11 @@ public sealed partial class NormLayer<TNest, TK, T>
 
     /// <summary>The forward of every form; <paramref name="residual"/>: the residual's byte offset from the input, for kinds that
     /// add it in the apply (the caller keeps both pinned).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private void ForwardCore(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual, BeforeAdd before)
     {
         var shape = Shape;
-        shape.Shape(dims, input.Length, output.Length);
-        shape.LayerSize(dims, _size);
+        int count = shape.Call(dims, input.Length, output.Length, _size, out int statistics);
         Checks.NoPartialOverlap(input, output, "output");
         bool training = Training; // read once: it decides the checks and the path
         if (!training && shape.RunningStatistics)
@@ -135,12 +134,12 @@ public sealed partial class NormLayer<TNest, TK, T>
             }
             return;
         }
-        if (training) Kernels<TNest, TK, T>.MoreThanOneValue(dims);
-        int statistics = shape.Statistics(dims);
+        if (training && count / statistics <= 1) Kernels<TNest, TK, T>.MoreThanOneValue(dims);
         if (!training)
         {
             // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
-            // (A few statistics, e.g. a decode step's rows, on the stack: two pool round trips were a tenth of such a call.)
+            // (A few statistics, e.g. a decode step's rows, on the stack: two pool round trips were a tenth of such a call. Not
+            // cleared (SkipLocalsInit): the kernel writes every statistic of the call before it reads it.)
             CallGuard.EnterShared(ref _guard, shape.Calls[1]);
             bool two = shape.Outputs.Length > 1, small = statistics <= StackStatistics;
             T[]? scratch0 = small ? null : ArrayPool<T>.Shared.Rent(statistics);

@@ -86,6 +86,9 @@ namespace NormKernels.Runtime
         /// <summary>The number of workers the last loop started on this thread used (for tests and diagnostics).</summary>
         public static int LastWorkers => t_lastWorkers;
 
+        /// <summary>Records a call whose work ran on the calling thread without this runner (a small call's own lane).</summary>
+        internal static void OnCallingThread() => t_lastWorkers = 1;
+
         /// <summary>Runs units 0..<paramref name="units"/>-1 of <paramref name="body"/>. Compiled on its own, fully optimized on
         /// the first call: inlined into a caller that tiered up with Dynamic PGO, the units' loops (which carry no profile)
         /// were laid out as cold code and ran up to four times slower (issue 11). Ends with a store fence, so streaming
