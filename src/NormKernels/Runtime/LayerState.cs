@@ -2,6 +2,8 @@ using System;
 using System.ComponentModel;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace NormKernels.Runtime;
 
@@ -33,7 +35,28 @@ public static class LayerState
         double count, double momentum) where T : IFloatingPointIeee754<T>
     {
         double unbias = count / (count - 1d);
-        for (int stat = 0; stat < mean.Length; stat++)
+        int stat = 0;
+        if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated && variance.Length >= mean.Length && meanResidual.Length >= mean.Length
+            && runningMean.Length >= mean.Length && runningVar.Length >= mean.Length)
+        {
+            // Four statistics at a time, the same double operations in the same order (widening is exact, narrowing rounds as
+            // the cast does), so the same bits: a scalar loop was about 5% of a BatchNorm S5 call (32 channels).
+            ref float rm = ref Unsafe.As<T, float>(ref MemoryMarshal.GetArrayDataReference(runningMean));
+            ref float rv = ref Unsafe.As<T, float>(ref MemoryMarshal.GetArrayDataReference(runningVar));
+            ref float bm = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(mean));
+            ref float bv = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(variance));
+            ref float br = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(meanResidual));
+            Vector256<double> keep = Vector256.Create(1d - momentum), m = Vector256.Create(momentum), u = Vector256.Create(unbias);
+            for (; stat + 4 <= mean.Length; stat += 4)
+            {
+                nuint at = (nuint)stat;
+                Vector256<double> newMean = keep * Widen(Vector128.LoadUnsafe(ref rm, at)) + m * (Widen(Vector128.LoadUnsafe(ref bm, at)) + Widen(Vector128.LoadUnsafe(ref br, at)));
+                Vector256<double> newVar = keep * Widen(Vector128.LoadUnsafe(ref rv, at)) + m * (Widen(Vector128.LoadUnsafe(ref bv, at)) * u);
+                Vector128.Narrow(newMean.GetLower(), newMean.GetUpper()).StoreUnsafe(ref rm, at);
+                Vector128.Narrow(newVar.GetLower(), newVar.GetUpper()).StoreUnsafe(ref rv, at);
+            }
+        }
+        for (; stat < mean.Length; stat++)
         {
             runningMean[stat] = T.CreateTruncating((1d - momentum) * double.CreateTruncating(runningMean[stat]) +
                 momentum * (double.CreateTruncating(mean[stat]) + double.CreateTruncating(meanResidual[stat])));
@@ -41,6 +64,9 @@ public static class LayerState
                 momentum * (double.CreateTruncating(variance[stat]) * unbias));
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Widen(Vector128<float> v) => Vector256.Create(Vector128.WidenLower(v), Vector128.WidenUpper(v));
 
     /// <summary>Zeroes the parameter gradients, holding the instance alone (<see cref="CallGuard"/>).</summary>
     public static void ZeroGrad<T>(ref int guard, string call, T[] weightGrad, T[] biasGrad)

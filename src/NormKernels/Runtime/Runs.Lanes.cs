@@ -216,6 +216,17 @@ public static partial class Runs<TS, TV, T>
         ref T p = ref Unsafe.Add(ref x, r * len);
         TV k = TC.Lanes ? TS.Splat(p) : TS.Zero;
         nint i = 0;
+        TV s1 = TS.Zero, q1 = TS.Zero;
+        for (; i + 2 * w <= len; i += 2 * w)
+        {
+            TV d = TC.Lanes ? TS.Subtract(TS.Load(ref p, i), k) : TS.Load(ref p, i);
+            TV e = TC.Lanes ? TS.Subtract(TS.Load(ref p, i + w), k) : TS.Load(ref p, i + w);
+            if (TC.Lanes) { s = TS.Add(s, d); s1 = TS.Add(s1, e); }
+            q = TS.MultiplyAdd(d, d, q);
+            q1 = TS.MultiplyAdd(e, e, q1);
+        }
+        if (TC.Lanes) s = TS.Add(s, s1);
+        q = TS.Add(q, q1);
         for (; i + w <= len; i += w)
         {
             TV d = TC.Lanes ? TS.Subtract(TS.Load(ref p, i), k) : TS.Load(ref p, i);
