@@ -177,34 +177,41 @@ public static class FusedBench
         return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
     }
 
-    /// <summary>Decode-time LayerNorm over C = 768: the layer with Sizes = "C=768" against the same layer without, per call.</summary>
+    /// <summary>Decode-time LayerNorm over C = 768: the layer with Sizes = "C=768" against the same layer without, per call,
+    /// in training mode (statistics saved for Backward) and in inference mode (<c>Training = false</c>: nothing saved, as a
+    /// decoding model runs; LayerNorm's output is the same).</summary>
     private static void Decode(TextWriter output, bool torch)
     {
         output.WriteLine();
-        output.WriteLine("| decode LayerNorm | Sizes \"C=768\" ns/call | no Sizes ns/call | ratio | torch ns/call |");
-        output.WriteLine("|---|---:|---:|---:|---:|");
+        output.WriteLine("| decode LayerNorm | Sizes \"C=768\" ns/call | inference mode | no Sizes ns/call | inference mode | torch ns/call |");
+        output.WriteLine("|---|---:|---:|---:|---:|---:|");
         var sized = new DecodeLn(768);
         var plain = new PlainLn(768);
+        var sizedInference = new DecodeLn(768) { Training = false };
+        var plainInference = new PlainLn(768) { Training = false };
         foreach (int rows in new[] { 1, 16 })
         {
             var x = Shapes.RandomArray(rows * 768L, 5, -1, 1);
             var y = new float[x.Length];
-            var ts = new List<double>();
-            var tp = new List<double>();
+            var times = new List<double>[] { [], [], [], [] };
             const int Calls = 20000;
             for (int round = 0; round < 12; round++)
             {
-                long t0 = Stopwatch.GetTimestamp();
-                for (int i = 0; i < Calls; i++) sized.Forward(x, y, rows, 768);
-                ts.Add(Stopwatch.GetElapsedTime(t0).TotalNanoseconds / Calls);
-                t0 = Stopwatch.GetTimestamp();
-                for (int i = 0; i < Calls; i++) plain.Forward(x, y, rows, 768);
-                tp.Add(Stopwatch.GetElapsedTime(t0).TotalNanoseconds / Calls);
+                times[0].Add(PerCall(() => sized.Forward(x, y, rows, 768)));
+                times[1].Add(PerCall(() => sizedInference.Forward(x, y, rows, 768)));
+                times[2].Add(PerCall(() => plain.Forward(x, y, rows, 768)));
+                times[3].Add(PerCall(() => plainInference.Forward(x, y, rows, 768)));
             }
-            double s = Median(ts.Skip(2).ToList()), p = Median(tp.Skip(2).ToList());
             string t = "-";
             if (torch && TorchOne("ln_decode", [rows, 768]) is double tn) t = $"{tn:F0}";
-            output.WriteLine($"| [{rows}, 768] | {s:F0} | {p:F0} | {p / s:F2} | {t} |");
+            output.WriteLine($"| [{rows}, 768] | {string.Join(" | ", times.Select(list => $"{Median(list.Skip(2).ToList()):F0}"))} | {t} |");
+
+            static double PerCall(Action call)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                for (int i = 0; i < Calls; i++) call();
+                return Stopwatch.GetElapsedTime(t0).TotalNanoseconds / Calls;
+            }
         }
     }
 

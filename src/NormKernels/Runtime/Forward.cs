@@ -274,6 +274,51 @@ public static class Forward<TNest, TK, T>
         return run.Go<TOps>(path);
     }
 
+    /// <summary>
+    /// A batch-statistics forward with nothing added (no residual after or before the norm) whose plan is rows and whose call
+    /// is small (<see cref="RowPlan"/>, <see cref="SmallRows"/>: a decode step's rows), run straight on the calling thread
+    /// (<see cref="FewRows"/>): true when it ran; false, with nothing written, for any other call (run it with
+    /// <see cref="Training(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, T, T[], BeforeAdd)"/>).
+    /// The driver's own checks for every call (a vector path, streaming, the row plan), without its set-up: through the
+    /// driver, a [1, 768] LayerNorm call spent about a sixth of its time before its rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool TrySmallRows(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual)
+    {
+        if (path is not (KernelPath.Vector512 or KernelPath.Vector256 or KernelPath.Vector128) || TK.AddsResidual || nest.BlockCount <= 0
+            || !SmallRows(nest, input.Length) || !RowPlan(nest, input.Length))
+            return false;
+        // As the driver decides (a vector path, the batch-statistics forward): a call that streams takes the driver.
+        if (Streaming.Use((long)input.Length * Unsafe.SizeOf<T>(), (long)output.Length * Unsafe.SizeOf<T>(), !input.Overlaps(output))) return false;
+        if (path == KernelPath.Vector512) FewRows<V512<T>, Vector512<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        else if (path == KernelPath.Vector256) FewRows<V256<T>, Vector256<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        else if (AdvSimd.IsSupported) FewRows<V128<T, AdvSimdVector128Ops<AdvSimdIntrinsics>>, Vector128<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        else FewRows<V128<T, X86Vector128Ops>, Vector128<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        return true;
+    }
+
+    /// <summary>A row plan's small call (<see cref="SmallRows"/>): every row in one <see cref="Runs{TS, TV, T}.Rows"/>, phased,
+    /// on the calling thread, its sums and coefficients on the stack. No scratch rented, no parallel runner, no per-unit
+    /// set-up. Each row's arithmetic is a unit's (rows are independent; four rows finish together or one by one with the
+    /// same bits), so the bits are those of the units' split.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private static unsafe void FewRows<TS, TV>(TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        int rows = nest.BlockCount;
+        ParallelUnits.OnCallingThread();
+        // Not cleared (SkipLocalsInit): every row's sums and coefficients are written before they are read, as in rented scratch.
+        Span<double> sums = stackalloc double[2 * SmallRowCount];
+        Span<T> coefficients = stackalloc T[3 * SmallRowCount];
+        fixed (T* x = input) fixed (T* y = output) fixed (T* g = gamma) fixed (T* h = beta) fixed (T* s0 = stat0) fixed (T* s1 = stat1)
+        {
+            var spans = new PinnedSpans((nint)x, (nint)y, (nint)g, (nint)h, (nint)s0, (nint)s1);
+            UnitRows<TS, TV, CachedStores>(nest, default, 0, rows, nest.StatisticsExtent, epsilon, ref MemoryMarshal.GetReference(sums),
+                ref MemoryMarshal.GetReference(coefficients), meanResidual, default, true, in spans);
+        }
+    }
+
     /// <summary>One call's arguments, carried to the path-specialized driver.</summary>
     private readonly ref struct Run(TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
         Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual, ForwardMode mode, BeforeAdd before)
@@ -312,7 +357,7 @@ public static class Forward<TNest, TK, T>
             if (nest.BlockCount > 0 && mode == ForwardMode.Training && TS.Count > 1 && !TK.AddsResidual && RowPlan(nest, _input.Length)
                 && (!before.On || before.BlockLength * Unsafe.SizeOf<T>() <= StageBytes))
             {
-                if (!TW.Streaming && !before.On && SmallRows(nest, _input.Length)) FewRows<TS, TV>(layout);
+                if (!TW.Streaming && !before.On && SmallRows(nest, _input.Length)) FewRows<TS, TV>(nest, _input, _output, _gamma, _beta, _stat0, _stat1, epsilon, meanResidual);
                 else Rows<TS, TV, TW>(layout);
                 return;
             }
@@ -380,27 +425,6 @@ public static class Forward<TNest, TK, T>
             finally
             {
                 scratch.Return();
-            }
-        }
-
-        /// <summary>A row plan's small call (<see cref="SmallRows"/>: a decode step's rows): every row in one
-        /// <see cref="Runs{TS, TV, T}.Rows"/>, phased, on the calling thread, its sums and coefficients on the stack. No
-        /// scratch rented, no parallel runner, no per-unit set-up: about a tenth of a [1, 768] LayerNorm call. Each row's
-        /// arithmetic is a unit's (rows are independent; four rows finish together or one by one with the same bits), so the
-        /// bits are those of the units' split.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-        private unsafe void FewRows<TS, TV>(Layout layout) where TS : struct, ISimd<TV, T> where TV : struct
-        {
-            int rows = nest.BlockCount;
-            // Not cleared (SkipLocalsInit): every row's sums and coefficients are written before they are read, as in rented scratch.
-            ParallelUnits.OnCallingThread();
-            Span<double> sums = stackalloc double[2 * rows];
-            Span<T> elements = stackalloc T[Math.Max(layout.Elements, 3 * rows)];
-            fixed (T* x = _input) fixed (T* y = _output) fixed (T* g = _gamma) fixed (T* h = _beta) fixed (T* s0 = _stat0) fixed (T* s1 = _stat1)
-            {
-                var spans = new PinnedSpans((nint)x, (nint)y, (nint)g, (nint)h, (nint)s0, (nint)s1);
-                UnitRows<TS, TV, CachedStores>(nest, layout, 0, rows, nest.StatisticsExtent, epsilon, ref MemoryMarshal.GetReference(sums),
-                    ref MemoryMarshal.GetReference(elements), meanResidual, default, true, in spans);
             }
         }
 
@@ -538,7 +562,7 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>Whether a row plan's call is small: at most <see cref="SmallRowCount"/> rows, and fewer elements than the
     /// runner gives a second thread (<see cref="Parallelism.MinElementsPerThread"/>), so its units would all run on the
-    /// calling thread anyway (<see cref="Run.FewRows"/>).</summary>
+    /// calling thread anyway (<see cref="FewRows{TS, TV}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool SmallRows(TNest nest, int length) =>
         nest.BlockCount <= SmallRowCount && length < Parallelism.MinElementsPerThread;

@@ -151,9 +151,7 @@ public sealed partial class NormLayer<TNest, TK, T>
                 SeparateAdd(ref input, ref before);
                 TNest nest = NestFor(dims, residual);
                 KernelPath path = Kernels<TNest, TK, T>.Choose(nest, true);
-                LastPath = residual == 0 && !before.On && ExpandedTraining<TK, T>.Applies(shape, dims, path)
-                    ? ExpandedTraining<TK, T>.Run(path, shape, dims, input, output, Weight, Bias, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null)
-                    : Forward<TNest, TK, T>.Training(path, nest, input, output, Weight, Bias, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, before);
+                LastPath = BatchForward(path, nest, dims, input, output, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, residual, before);
             }
             finally
             {
@@ -180,9 +178,7 @@ public sealed partial class NormLayer<TNest, TK, T>
             _savedLength = -1;
             TNest nest = NestFor(dims, residual);
             KernelPath path = Kernels<TNest, TK, T>.Choose(nest, true);
-            LastPath = residual == 0 && !before.On && ExpandedTraining<TK, T>.Applies(shape, dims, path)
-                ? ExpandedTraining<TK, T>.Run(path, shape, dims, input, output, Weight, Bias, statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual)
-                : Forward<TNest, TK, T>.Training(path, nest, input, output, Weight, Bias, statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual, before);
+            LastPath = BatchForward(path, nest, dims, input, output, statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual, residual, before);
             LayerState.SaveDims(_savedDims, dims);
             _savedLength = input.Length;
             _savedEpsilon = epsilon;
@@ -194,6 +190,21 @@ public sealed partial class NormLayer<TNest, TK, T>
         {
             CallGuard.ExitExclusive(ref _guard);
         }
+    }
+
+    /// <summary>The batch-statistics forward of a checked call, by the driver that fits it: the expanded one (short planes), the
+    /// small row calls' own lane (a decode step's rows), else the block driver.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private KernelPath BatchForward(KernelPath path, TNest nest, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output, Span<T> stat0, Span<T> stat1,
+        T epsilon, T[]? meanResidual, nint residual, BeforeAdd before)
+    {
+        if (residual == 0 && !before.On)
+        {
+            if (ExpandedTraining<TK, T>.Applies(Shape, dims, path))
+                return ExpandedTraining<TK, T>.Run(path, Shape, dims, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual);
+            if (Forward<TNest, TK, T>.TrySmallRows(path, nest, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual)) return path;
+        }
+        return Forward<TNest, TK, T>.Training(path, nest, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual, before);
     }
 
     /// <summary>Forward on tensors: dims from the input's lengths; the output of the same shape.</summary>
