@@ -74,6 +74,35 @@ public sealed class RowPlanTests : RestoresSettings
         Assert.Equal(phased.State, streamed.State);
     }
 
+    /// <summary>BatchNorm with N = 1 in inference mode (running statistics; a channel is one row): a call the runner keeps on
+    /// the calling thread runs its rows' own lane, the same call streamed runs the block driver; the same bits. The lane's
+    /// values against the float64 reference: <see cref="RowsMatchTheReferenceAndEveryThreadCount"/>' inference step.</summary>
+    [Theory]
+    [InlineData("BnNchw", new[] { 1, 38, 9, 11 })]
+    [InlineData("BnNchw", new[] { 1, 70, 16, 16 })]     // more than 64 rows: coefficients 64 rows at a time
+    [InlineData("BnNcl", new[] { 1, 9, 131 })]
+    [InlineData("BnNcdhw", new[] { 1, 5, 3, 4, 17 })]
+    public void InferenceRowsGiveTheDriversBits(string name, int[] dims)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, 91)), TestData.Product(dims), 25, 3);
+        int[] Inference()
+        {
+            INormalizationLayer layer = layerCase.Create(dims);
+            KernelCheck.Randomize(layer, new Random(4));
+            layer.Training = false;
+            var output = new float[input.Length];
+            layer.Forward(input, output, dims);
+            return KernelCheck.Bits(output);
+        }
+        Parallelism.MaxDegree = 1;
+        Streaming.ThresholdBytes = long.MaxValue;
+        int[] lane = Inference();
+        Streaming.ThresholdBytes = 0;
+        int[] driver = Inference();
+        Assert.Equal(lane, driver);
+    }
+
     /// <summary>On one thread, a fresh layer (parameters randomized) through a training step and an inference step, each
     /// against the reference (<paramref name="afterTraining"/> sees the layer and input in between); returns the training input.</summary>
     internal static float[] ReferenceSteps(LayerCase layerCase, int[] dims, Random random, string what, Action<INormalizationLayer, float[]>? afterTraining)

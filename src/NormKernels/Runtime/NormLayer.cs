@@ -126,6 +126,8 @@ public sealed partial class NormLayer<TNest, TK, T>
                 KernelPath path = Kernels<TNest, TK, T>.Choose(nest, false);
                 LastPath = residual == 0 && !before.On && ExpandedInference<TK, T>.Applies(shape, dims, path)
                     ? ExpandedInference<TK, T>.Run(path, shape, dims, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon)
+                    : residual == 0 && !before.On && Forward<TNest, TK, T>.TryInferenceRows(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null)
+                    ? path
                     : Forward<TNest, TK, T>.Inference(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null, before);
             }
             finally

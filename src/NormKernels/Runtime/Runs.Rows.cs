@@ -125,6 +125,24 @@ public static partial class Runs<TS, TV, T>
         }
     }
 
+    /// <summary>Rows of <paramref name="len"/> elements applied with given coefficients (row i's a, b, c at i of
+    /// <paramref name="a"/>, <paramref name="b"/>, <paramref name="c"/>), each by the plain apply of <see cref="Rows"/>
+    /// (<typeparamref name="TG"/>: gamma and beta along the row, or none), stored normally: an inference call's rows.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static void ApplyEachRow<TK, TG>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref T a, ref T b, ref T c)
+        where TK : struct, INormKind where TG : struct, IOperand
+    {
+        for (nint i = 0; i < rows; i++)
+        {
+            if (TK.Centered)
+                ApplyRow<Centered, CachedStores, TG, TK>(ref Unsafe.Add(ref x, i * len), ref Unsafe.Add(ref y, i * len), len, ref Unsafe.Add(ref a, i),
+                    ref Unsafe.Add(ref b, i), ref Unsafe.Add(ref c, i), ref g, ref h);
+            else
+                ApplyRow<Uncentered, CachedStores, TG, TK>(ref Unsafe.Add(ref x, i * len), ref Unsafe.Add(ref y, i * len), len, ref Unsafe.Add(ref a, i),
+                    ref Unsafe.Add(ref b, i), ref Unsafe.Add(ref c, i), ref g, ref h);
+        }
+    }
+
     /// <summary>Rows [<paramref name="from"/>, <paramref name="to"/>)'s coefficients from their planar sums into planar a, b,
     /// c: four rows at a time (<see cref="IRowFinish{T}.FinishFour"/>), then one by one; the same bits either way.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
