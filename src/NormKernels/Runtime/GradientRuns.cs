@@ -262,7 +262,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// the coefficients of vector j of a row that starts `phase` columns in read at phase + j of their doubled copies. The same
     /// bits as row by row.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit] // the stack copies: only the doubled ones it writes are read
     public static unsafe void ApplyRows<TW>(ref T x, ref T dy, ref T dx, nint rows, nint width, ref T m, ref T p, ref T q, ref T r, ref T dz)
         where TW : struct, IStores
     {
