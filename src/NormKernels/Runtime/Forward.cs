@@ -286,15 +286,8 @@ public static class Forward<TNest, TK, T>
     public static bool TrySmallRows(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
         Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual)
     {
-        if (path is not (KernelPath.Vector512 or KernelPath.Vector256 or KernelPath.Vector128) || TK.AddsResidual || nest.BlockCount <= 0
-            || !SmallRows(nest, input.Length) || !RowPlan(nest, input.Length))
-            return false;
-        // As the driver decides (a vector path, the batch-statistics forward): a call that streams takes the driver.
-        if (Streaming.Use((long)input.Length * Unsafe.SizeOf<T>(), (long)output.Length * Unsafe.SizeOf<T>(), !input.Overlaps(output))) return false;
-        if (path == KernelPath.Vector512) FewRows<V512<T>, Vector512<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        else if (path == KernelPath.Vector256) FewRows<V256<T>, Vector256<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        else if (AdvSimd.IsSupported) FewRows<V128<T, AdvSimdVector128Ops<AdvSimdIntrinsics>>, Vector128<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
-        else FewRows<V128<T, X86Vector128Ops>, Vector128<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        if (!RowLane(path, nest, input, output, SmallRowCount)) return false;
+        OnPath<BatchRows>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
         return true;
     }
 
@@ -311,16 +304,57 @@ public static class Forward<TNest, TK, T>
     public static bool TryInferenceRows(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
         ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual)
     {
-        if (path is not (KernelPath.Vector512 or KernelPath.Vector256 or KernelPath.Vector128) || TK.AddsResidual || nest.BlockCount <= 0
-            || input.Length >= Parallelism.MinElementsPerThread || !RowPlan(nest, input.Length))
-            return false;
-        if (Streaming.Use((long)input.Length * Unsafe.SizeOf<T>(), (long)output.Length * Unsafe.SizeOf<T>(), !input.Overlaps(output))) return false;
-        if (path == KernelPath.Vector512) InferenceRows<V512<T>, Vector512<T>>(nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual);
-        else if (path == KernelPath.Vector256) InferenceRows<V256<T>, Vector256<T>>(nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual);
-        else if (AdvSimd.IsSupported) InferenceRows<V128<T, AdvSimdVector128Ops<AdvSimdIntrinsics>>, Vector128<T>>(nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual);
-        else InferenceRows<V128<T, X86Vector128Ops>, Vector128<T>>(nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual);
+        if (!RowLane(path, nest, input, output, int.MaxValue)) return false;
+        // Only read; the lanes share one signature.
+        Span<T> m = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(mean), mean.Length);
+        Span<T> v = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(variance), variance.Length);
+        OnPath<RunningRows>(path, nest, input, output, gamma, beta, m, v, epsilon, meanResidual);
         return true;
     }
+
+    /// <summary>A small-row lane's body on one path.</summary>
+    private interface IRowLane
+    {
+        static abstract void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+            Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) where TS : struct, ISimd<TV, T> where TV : struct;
+    }
+
+    /// <summary><see cref="FewRows"/>: batch statistics, written to stat0 and stat1.</summary>
+    private readonly struct BatchRows : IRowLane
+    {
+        public static void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+            Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) where TS : struct, ISimd<TV, T> where TV : struct =>
+            FewRows<TS, TV>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+    }
+
+    /// <summary><see cref="InferenceRows"/>: the statistics given (stat0 the mean, stat1 the variance), only read.</summary>
+    private readonly struct RunningRows : IRowLane
+    {
+        public static void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+            Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) where TS : struct, ISimd<TV, T> where TV : struct =>
+            InferenceRows<TS, TV>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+    }
+
+    /// <summary>Runs <typeparamref name="TLane"/> on <paramref name="path"/> (a vector path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OnPath<TLane>(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) where TLane : struct, IRowLane
+    {
+        if (path == KernelPath.Vector512) TLane.Run<V512<T>, Vector512<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        else if (path == KernelPath.Vector256) TLane.Run<V256<T>, Vector256<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        else if (AdvSimd.IsSupported) TLane.Run<V128<T, AdvSimdVector128Ops<AdvSimdIntrinsics>>, Vector128<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        else TLane.Run<V128<T, X86Vector128Ops>, Vector128<T>>(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+    }
+
+    /// <summary>Whether a call takes a small-row lane (<see cref="TrySmallRows"/>, <see cref="TryInferenceRows"/>): a vector path,
+    /// nothing added after the norm, a row plan of at most <paramref name="maxRows"/> rows, fewer elements than the runner
+    /// gives a second thread, and not streamed, decided as the driver decides (a call that streams takes the driver; the
+    /// decision is remembered as <see cref="Streaming.LastCallStreamed"/> either way).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool RowLane(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, int maxRows) =>
+        path is (KernelPath.Vector512 or KernelPath.Vector256 or KernelPath.Vector128) && !TK.AddsResidual && nest.BlockCount > 0
+        && nest.BlockCount <= maxRows && input.Length < Parallelism.MinElementsPerThread && RowPlan(nest, input.Length)
+        && !Streaming.Use((long)input.Length * Unsafe.SizeOf<T>(), (long)output.Length * Unsafe.SizeOf<T>(), !input.Overlaps(output));
 
     /// <summary>The rows of <see cref="TryInferenceRows"/>: coefficients of up to <see cref="SmallRowCount"/> rows, then their apply.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
