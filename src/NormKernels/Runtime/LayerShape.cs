@@ -183,10 +183,9 @@ public sealed class LayerShape
 
     /// <summary>
     /// A call's <see cref="Shape"/>, <see cref="LayerSize"/> and <see cref="Statistics"/> in one pass when the call is valid,
-    /// with no call per dim; any
-    /// failure runs the checks one by one, in their order, and they throw as they always did (naming the argument). Returns
-    /// the element count; <paramref name="statistics"/> gets the statistic count. (A decode step's [1, 768] spent about a
-    /// tenth of its call in the one-by-one checks.)
+    /// with no call per dim; any failure runs the checks one by one, in their order, and they throw as they always did
+    /// (naming the argument). Returns the element count; <paramref name="statistics"/> gets the statistic count. (A decode
+    /// step's [1, 768] spent about a tenth of its call in the one-by-one checks.)
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Call(ReadOnlySpan<int> dims, int inputLength, int outputLength, int size, out int statistics)

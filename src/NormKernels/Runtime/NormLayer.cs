@@ -124,11 +124,7 @@ public sealed partial class NormLayer<TNest, TK, T>
                 SeparateAdd(ref input, ref before);
                 TNest nest = NestFor(dims, residual);
                 KernelPath path = Kernels<TNest, TK, T>.Choose(nest, false);
-                LastPath = residual == 0 && !before.On && ExpandedInference<TK, T>.Applies(shape, dims, path)
-                    ? ExpandedInference<TK, T>.Run(path, shape, dims, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon)
-                    : residual == 0 && !before.On && Forward<TNest, TK, T>.TryInferenceRows(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null)
-                    ? path
-                    : Forward<TNest, TK, T>.Inference(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null, before);
+                LastPath = RunningForward(path, nest, dims, input, output, residual, before);
             }
             finally
             {
@@ -207,6 +203,20 @@ public sealed partial class NormLayer<TNest, TK, T>
             if (Forward<TNest, TK, T>.TrySmallRows(path, nest, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual)) return path;
         }
         return Forward<TNest, TK, T>.Training(path, nest, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual, before);
+    }
+
+    /// <summary>The inference forward on the running statistics of a checked call, by the driver that fits it: the expanded one
+    /// (one kept axis), the row plans' lane (BatchNorm NCHW with N = 1, small calls), else the block driver.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private KernelPath RunningForward(KernelPath path, TNest nest, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output, nint residual, BeforeAdd before)
+    {
+        if (residual == 0 && !before.On)
+        {
+            if (ExpandedInference<TK, T>.Applies(Shape, dims, path))
+                return ExpandedInference<TK, T>.Run(path, Shape, dims, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon);
+            if (Forward<TNest, TK, T>.TryInferenceRows(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null)) return path;
+        }
+        return Forward<TNest, TK, T>.Inference(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null, before);
     }
 
     /// <summary>Forward on tensors: dims from the input's lengths; the output of the same shape.</summary>
