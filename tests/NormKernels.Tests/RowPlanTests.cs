@@ -75,7 +75,7 @@ public sealed class RowPlanTests : RestoresSettings
     }
 
     /// <summary>BatchNorm with N = 1 in inference mode (running statistics; a channel is one row): a call the runner keeps on
-    /// the calling thread runs its rows' own lane, the same call streamed runs the block driver; the same bits. The lane's
+    /// the calling thread runs its rows' own lane (in place too), the same call streamed runs the block driver; the same bits. The lane's
     /// values against the float64 reference: <see cref="RowsMatchTheReferenceAndEveryThreadCount"/>' inference step.</summary>
     [Theory]
     [InlineData("BnNchw", new[] { 1, 38, 9, 11 })]
@@ -86,20 +86,21 @@ public sealed class RowPlanTests : RestoresSettings
     {
         LayerCase layerCase = LayerCases.Get(name);
         float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, 91)), TestData.Product(dims), 25, 3);
-        int[] Inference()
+        int[] Inference(bool inPlace)
         {
             INormalizationLayer layer = layerCase.Create(dims);
             KernelCheck.Randomize(layer, new Random(4));
             layer.Training = false;
-            var output = new float[input.Length];
-            layer.Forward(input, output, dims);
+            float[] output = inPlace ? input.ToArray() : new float[input.Length];
+            layer.Forward(inPlace ? output : input, output, dims);
             return KernelCheck.Bits(output);
         }
         Parallelism.MaxDegree = 1;
         Streaming.ThresholdBytes = long.MaxValue;
-        int[] lane = Inference();
+        int[] lane = Inference(false);
+        Assert.Equal(lane, Inference(true));   // in place (the lane too: never streamed)
         Streaming.ThresholdBytes = 0;
-        int[] driver = Inference();
+        int[] driver = Inference(false);
         Assert.Equal(lane, driver);
     }
 
