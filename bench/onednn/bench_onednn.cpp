@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <unordered_map>
 #include <random>
 #include <vector>
 
@@ -31,6 +32,14 @@ static void fill(memory& m) {
     float* p = static_cast<float*>(m.get_data_handle());
     size_t n = m.get_desc().get_size() / sizeof(float);
     for (size_t i = 0; i < n; i++) p[i] = u(rng);
+}
+
+// The arguments of a normalization's backward with scale and shift (BatchNorm and LayerNorm take the same ones).
+static std::unordered_map<int, memory> backward_args(memory& src, memory& ddst, memory& mean, memory& var, memory& scale,
+    memory& shift, memory& dsrc, memory& dscale, memory& dshift) {
+    return {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var},
+        {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_DIFF_SCALE, dscale},
+        {DNNL_ARG_DIFF_SHIFT, dshift}};
 }
 
 int main() {
@@ -102,9 +111,8 @@ int main() {
             auto bpd = batch_normalization_backward::primitive_desc(
                 batch_normalization_backward::desc(prop_kind::backward, md, md, 1e-5f, flags), eng, fpd);
             batch_normalization_backward b(bpd);
-            double ms = median_ms([&] { b.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_MEAN, mean},
-                {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_DIFF_SCALE, dscale},
-                {DNNL_ARG_DIFF_SHIFT, dshift}}); s.wait(); });
+            auto args = backward_args(src, ddst, mean, var, scale, shift, dsrc, dscale, dshift);
+            double ms = median_ms([&] { b.execute(s, args); s.wait(); });
             std::printf("bn-bwd-%s-%s %.3f\n", name, shapeName, ms);
         }
     }
@@ -132,9 +140,8 @@ int main() {
         auto bpd = layer_normalization_backward::primitive_desc(
             layer_normalization_backward::desc(prop_kind::backward, md, md, 1e-5f, flags), eng, pd);
         layer_normalization_backward b(bpd);
-        double msb = median_ms([&] { b.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_MEAN, mean},
-            {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_DIFF_SCALE, dscale},
-            {DNNL_ARG_DIFF_SHIFT, dshift}}); s.wait(); });
+        auto args = backward_args(src, ddst, mean, var, scale, shift, dsrc, dscale, dshift);
+        double msb = median_ms([&] { b.execute(s, args); s.wait(); });
         std::printf("ln-bwd-last-S4 %.3f\n", msb);
     }
     return 0;
