@@ -55,7 +55,7 @@ public readonly struct Silu : IActivation
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
-        TS.Multiply(z, TS.Reciprocal(TS.Add(Activations.C<TS, TV, T>(1), TS.Exp(TS.Subtract(TS.Zero, z)))));
+        TS.Multiply(Activations.SigmoidFactor<TS, TV, T>(z), TS.Reciprocal(TS.Add(Activations.C<TS, TV, T>(1), TS.Exp(TS.Subtract(TS.Zero, z)))));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -63,7 +63,7 @@ public readonly struct Silu : IActivation
     {
         TV one = Activations.C<TS, TV, T>(1);
         TV s = TS.Reciprocal(TS.Add(one, TS.Exp(TS.Subtract(TS.Zero, z))));
-        return TS.Multiply(dy, TS.Multiply(s, TS.MultiplyAdd(z, TS.Subtract(one, s), one)));
+        return TS.Multiply(dy, TS.Multiply(s, TS.MultiplyAdd(Activations.SigmoidFactor<TS, TV, T>(z), TS.Subtract(one, s), one)));
     }
 }
 
@@ -80,20 +80,46 @@ public readonly struct Gelu : IActivation
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
     {
-        // phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
-        TV phi = TS.Multiply(Activations.C<TS, TV, T>(0.3989422804014327), TS.Exp(TS.Multiply(TS.Multiply(z, z), Activations.C<TS, TV, T>(-0.5))));
+        // phi(z) = exp(-z^2 / 2) / sqrt(2 pi), taken as 0 from z^2 = 175 on (below 1e-38: the float exponential stops at its
+        // clamp, about 1.2e-38, and z * phi(z) would grow again for |z| past 1e36).
+        TV z2 = TS.Multiply(z, z);
+        TV phi = TS.Multiply(Activations.C<TS, TV, T>(0.3989422804014327), TS.Exp(TS.Multiply(z2, Activations.C<TS, TV, T>(-0.5))));
+        phi = TS.WherePositive(TS.Subtract(Activations.C<TS, TV, T>(175), z2), phi);
         return TS.Multiply(dy, TS.MultiplyAdd(z, phi, Phi<TS, TV, T>(z)));
     }
 
+    /// <summary>Phi(z) = (1 + erf(x)) / 2, x = z / sqrt 2, as erfc(|x|) / 2 for z &lt;= 0 and 1 - erfc(|x|) / 2 above, so the
+    /// left tail keeps erfc's relative precision (1 + erf(x) there loses it to cancellation: GELU at z = -3.4 was 5e-5 off
+    /// in relative terms, at z = -5 about 10%, as float PyTorch's is).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV Phi<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
     {
         TV half = Activations.C<TS, TV, T>(0.5);
-        return TS.MultiplyAdd(Activations.Erf<TS, TV, T>(TS.Multiply(z, Activations.C<TS, TV, T>(0.7071067811865476))), half, half);
+        TV x = TS.Multiply(z, Activations.C<TS, TV, T>(0.7071067811865476));
+        if (typeof(T) == typeof(double))
+        {
+            TV r = z;
+            ref double lanes = ref Unsafe.As<TV, double>(ref r);
+            for (int i = 0; i < TS.Count; i++)
+            {
+                double zi = Unsafe.Add(ref lanes, i), tail = 0.5 * Activations.ErfcDouble(Math.Abs(zi) * 0.7071067811865476);
+                Unsafe.Add(ref lanes, i) = zi > 0 ? 1 - tail : tail;
+            }
+            return r;
+        }
+        TV c = TS.Multiply(Activations.ErfcOfAbs<TS, TV, T>(TS.Abs(x)), half);
+        return TS.Add(c, TS.WherePositive(z, TS.MultiplyAdd(c, Activations.C<TS, TV, T>(-2), Activations.C<TS, TV, T>(1))));
     }
 }
 
-/// <summary><c>F.gelu(approximate="tanh")</c>: <c>z / 2 * (1 + tanh(u))</c>, u = sqrt(2 / pi) * (z + 0.044715 z^3).</summary>
+/// <summary>
+/// <c>F.gelu(approximate="tanh")</c>: <c>z / 2 * (1 + tanh(u))</c>, u = sqrt(2 / pi) * (z + 0.044715 z^3), computed as
+/// <c>z * sigmoid(2u)</c> (the same function: (1 + tanh(u)) / 2 = 1 / (1 + e^(-2u))), which has no cancellation where
+/// tanh(u) is near -1 and costs what SiLU costs. Gradient <c>s + z / 2 * (1 - tanh(u)^2) * du/dz</c> with s = sigmoid(2u)
+/// and 1 - tanh(u)^2 = 4 s (1 - s) = 4 e^(-2u) s^2: no cancellation either (tanh as 1 - 2 / (e^(2u) + 1), rounded to one
+/// ulp off -1 by the 256-bit path's reciprocal, made the gradient at z = -100 -0.013 instead of 0). Where z^3 overflows
+/// (|z| above about 7e12) the gradient is not finite, as PyTorch's is not (NaN).
+/// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct GeluTanh : IActivation
 {
@@ -101,28 +127,27 @@ public readonly struct GeluTanh : IActivation
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
-    {
-        TV half = Activations.C<TS, TV, T>(0.5);
-        TV t = Activations.Tanh<TS, TV, T>(U<TS, TV, T>(z));
-        return TS.Multiply(TS.Multiply(z, half), TS.Add(Activations.C<TS, TV, T>(1), t));
-    }
+    public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
+        TS.Multiply(Activations.SigmoidFactor<TS, TV, T>(z), TS.Reciprocal(TS.Add(Activations.C<TS, TV, T>(1), TS.Exp(TS.Subtract(TS.Zero, TwoU<TS, TV, T>(z))))));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
     {
-        TV one = Activations.C<TS, TV, T>(1), half = Activations.C<TS, TV, T>(0.5);
-        TV t = Activations.Tanh<TS, TV, T>(U<TS, TV, T>(z));
-        // d/dz: (1 + t) / 2 + z / 2 * (1 - t^2) * K * (1 + 3 c z^2)
-        TV du = TS.Multiply(Activations.C<TS, TV, T>(K), TS.MultiplyAdd(TS.Multiply(z, z), Activations.C<TS, TV, T>(3 * Cubic), one));
-        TV second = TS.Multiply(TS.Multiply(TS.Multiply(z, half), TS.Subtract(one, TS.Multiply(t, t))), du);
-        return TS.Multiply(dy, TS.MultiplyAdd(TS.Add(one, t), half, second));
+        TV one = Activations.C<TS, TV, T>(1);
+        // e^(-2u) at most e^80 (finite on every path, so e s stays at most 1 and s^2 e at most s).
+        TV e = TS.Exp(TS.Subtract(TS.Zero, TS.Max(TwoU<TS, TV, T>(z), Activations.C<TS, TV, T>(-80))));
+        TV s = TS.Reciprocal(TS.Add(one, e));
+        // z / 2 * 4 s^2 e * du/dz, du/dz = K (1 + 3 c z^2).
+        TV zdu = TS.Multiply(z, TS.MultiplyAdd(TS.Multiply(z, z), Activations.C<TS, TV, T>(3 * Cubic), one));
+        TV sech2 = TS.Multiply(TS.Multiply(e, s), s);
+        return TS.Multiply(dy, TS.MultiplyAdd(TS.Multiply(zdu, Activations.C<TS, TV, T>(2 * K)), sech2, s));
     }
 
+    /// <summary><c>2u = 2 K (z + c z^3) = z * (2 K + 2 K c z^2)</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV U<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
-        TS.Multiply(Activations.C<TS, TV, T>(K), TS.MultiplyAdd(TS.Multiply(TS.Multiply(z, z), z), Activations.C<TS, TV, T>(Cubic), z));
+    private static TV TwoU<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
+        TS.Multiply(z, TS.MultiplyAdd(TS.Multiply(z, z), Activations.C<TS, TV, T>(2 * K * Cubic), Activations.C<TS, TV, T>(2 * K)));
 }
 
 /// <summary>Whether the apply adds a residual (<c>ResidualMode.AddAfterNorm</c>) before the activation.</summary>
@@ -201,7 +226,7 @@ public readonly struct Unfused<TK> : INormKind where TK : struct, INormKind
     public static bool Centered => TK.Centered;
 }
 
-/// <summary>The math the activations share: constants, erf and tanh on any path.</summary>
+/// <summary>The math the activations share: constants and erf on any path.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class Activations
 {
@@ -217,20 +242,15 @@ public static class Activations
         return TS.Splat(Unsafe.As<double, T>(ref value));
     }
 
-    /// <summary><c>tanh(u) = 1 - 2 / (e^(2u) + 1)</c> (saturates to +-1 where e^(2u) over- or underflows).</summary>
+    /// <summary>z as the factor of a sigmoid of z (SiLU, tanh-GELU): at least -100. Below that the float sigmoid stops at
+    /// the exponential's clamp, about 4.7e-39, and z times it would grow again (SiLU(-1e30) came out -4.5e-9, where
+    /// PyTorch gives -0); from -100 it is below 1e-36.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Tanh<TS, TV, T>(TV u) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
-    {
-        TV one = C<TS, TV, T>(1);
-        TV two = C<TS, TV, T>(2);
-        return TS.Subtract(one, TS.Multiply(two, TS.Reciprocal(TS.Add(TS.Exp(TS.Add(u, u)), one))));
-    }
+    public static TV SigmoidFactor<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
+        TS.Max(z, C<TS, TV, T>(-100));
 
-    /// <summary>
-    /// erf per lane. Float: <c>1 - t * exp(-x^2 + P(t))</c>, t = 1 / (1 + |x| / 2), with the Chebyshev-fitted P of
-    /// Numerical Recipes' erfcc (relative error of erfc below 1.2e-7, under float's rounding of the result), sign restored.
-    /// Double: <see cref="ErfDouble"/> lane by lane.
-    /// </summary>
+    /// <summary>erf per lane: float <c>1 - erfc(|x|)</c> with the sign of x (<see cref="ErfcOfAbs"/>); double
+    /// <see cref="ErfDouble"/> lane by lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Erf<TS, TV, T>(TV x) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
     {
@@ -241,9 +261,15 @@ public static class Activations
             for (int i = 0; i < TS.Count; i++) Unsafe.Add(ref lanes, i) = ErfDouble(Unsafe.Add(ref lanes, i));
             return r;
         }
-        TV z = TS.Abs(x);
-        TV one = C<TS, TV, T>(1);
-        TV t = TS.Reciprocal(TS.MultiplyAdd(z, C<TS, TV, T>(0.5), one));
+        return TS.CopySign(TS.Subtract(C<TS, TV, T>(1), ErfcOfAbs<TS, TV, T>(TS.Abs(x))), x);
+    }
+
+    /// <summary>erfc(z) for float lanes z &gt;= 0: <c>t * exp(-z^2 + P(t))</c>, t = 1 / (1 + z / 2), with the Chebyshev-fitted
+    /// P of Numerical Recipes' erfcc (relative error below 1.2e-7, under float's rounding).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV ErfcOfAbs<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+    {
+        TV t = TS.Reciprocal(TS.MultiplyAdd(z, C<TS, TV, T>(0.5), C<TS, TV, T>(1)));
         TV p = C<TS, TV, T>(0.17087277);
         p = TS.MultiplyAdd(p, t, C<TS, TV, T>(-0.82215223));
         p = TS.MultiplyAdd(p, t, C<TS, TV, T>(1.48851587));
@@ -254,8 +280,7 @@ public static class Activations
         p = TS.MultiplyAdd(p, t, C<TS, TV, T>(0.37409196));
         p = TS.MultiplyAdd(p, t, C<TS, TV, T>(1.00002368));
         p = TS.MultiplyAdd(p, t, C<TS, TV, T>(-1.26551223));
-        TV erfc = TS.Multiply(t, TS.Exp(TS.Subtract(p, TS.Multiply(z, z))));
-        return TS.CopySign(TS.Subtract(one, erfc), x);
+        return TS.Multiply(t, TS.Exp(TS.Subtract(p, TS.Multiply(z, z))));
     }
 
     /// <summary>
@@ -279,10 +304,18 @@ public static class Activations
             }
             return Math.CopySign(TwoOverSqrtPi * Math.Exp(-a * a) * sum, x);
         }
+        return Math.CopySign(1d - ErfcDouble(a), x);
+    }
+
+    /// <summary>erfc(a) in double for a &gt;= 0: <c>1 - erf(a)</c> below 3 (erfc(3) = 2.2e-5: at most 5e-12 relative lost
+    /// there), from 3 on its continued fraction (Laplace), evaluated from depth 60 back, at full relative precision down to
+    /// where e^(-a^2) underflows.</summary>
+    public static double ErfcDouble(double a)
+    {
+        if (!(a >= 3)) return 1d - ErfDouble(a);
         double f = a;
         for (int k = 60; k >= 1; k--) f = a + k / 2d / f;
-        double erfc = Math.Exp(-a * a) / (1.7724538509055159 * f);
-        return Math.CopySign(1d - erfc, x);
+        return Math.Exp(-a * a) / (1.7724538509055159 * f);
     }
 }
 

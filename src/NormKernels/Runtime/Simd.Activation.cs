@@ -5,7 +5,23 @@ namespace NormKernels.Runtime;
 
 // The members the fused activations (Epilogues.cs) need beyond the statistics and apply runs: maximum, absolute value,
 // sign transfer, the exponential, and "a where v > 0, else 0" (ReLU's gradient). Vector paths use the portable
-// Vector512/256/128 APIs (their Exp is the runtime's vectorized one); the scalar path uses Math(F).
+// Vector512/256/128 APIs; float's exponential is ExpFloat's (double's is the runtime's vectorized one); the scalar path
+// uses Math(F).
+
+/// <summary>
+/// e^v for float vectors, the constants every path shares: v clamped to [<see cref="Low"/>, <see cref="High"/>] (results
+/// stay finite: about 1.2e-38 for anything below, 2.1e38 above), v = n ln2 + r with n = round(v log2 e) (by adding
+/// <see cref="Shifter"/>: a multiply-add and a subtraction instead of a multiply and a rounding instruction) and ln2 in two
+/// parts (r exact to float rounding, |r| &lt;= ln2 / 2), e^r by a degree-6 polynomial 1 + r + C2 r^2 + ... + C6 r^6 fitted
+/// for relative error on that interval (3e-9; about 6e-8, one float ulp, evaluated in float with fused multiply-adds;
+/// Taylor's degree 7 needed one term more for the same), then times 2^n: `vscalefps` where AVX-512 has it (one instruction
+/// instead of a saturating conversion, its fix-up, an add, a shift and a multiply), else n + 127 in the exponent bits.
+/// </summary>
+internal static class ExpFloat
+{
+    internal const float Shifter = 12582912f, Low = -87.3f, High = 88.3f, Log2E = 1.44269504f, Ln2Hi = 0.693145752f, Ln2Lo = 1.42860677e-6f;
+    internal const float C2 = 0.49999994f, C3 = 0.16666521f, C4 = 0.04166839f, C5 = 0.008368707f, C6 = 0.0013814602f;
+}
 
 public partial interface ISimd<TV, T>
 {
@@ -52,30 +68,27 @@ public readonly partial struct V512<T>
         return Vector512.Exp(v.AsDouble()).As<double, T>();
     }
 
-    /// <summary>e^v for floats: v = n ln2 + r, |r| &lt;= ln2 / 2 (ln2 in two parts), e^r by its Taylor polynomial of degree 7
-    /// (truncation below 4e-9 relative, evaluated by Estrin's scheme), times 2^n built in the exponent bits. v is clamped to [-87.3, 88.3] (results stay
-    /// normal floats: 1e-38 for anything below, 3.4e38 above). About 12 instructions; the runtime's Vector Exp widens to
-    /// double and costs several times that.</summary>
+    /// <summary>e^v for floats (<see cref="ExpFloat"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> ExpSingle(Vector512<float> v)
     {
-        v = Vector512.Min(Vector512.Max(v, Vector512.Create(-87.3f)), Vector512.Create(88.3f));
-        Vector512<float> n = Vector512.Round(v * Vector512.Create(1.44269504f));
-        Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), v);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r);
+        v = Vector512.Min(Vector512.Max(v, Vector512.Create(ExpFloat.Low)), Vector512.Create(ExpFloat.High));
+        // n = round(v log2 e): adding 1.5 x 2^23 rounds to an integer (to nearest even) in the low mantissa bits, which
+        // then also hold n + 127 shifted into the exponent below (the constant's own bits shift out).
+        Vector512<float> t = Vector512.FusedMultiplyAdd(v, Vector512.Create(ExpFloat.Log2E), Vector512.Create(ExpFloat.Shifter));
+        Vector512<float> n = t - Vector512.Create(ExpFloat.Shifter);
+        Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-ExpFloat.Ln2Hi), v);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-ExpFloat.Ln2Lo), r);
         // Horner's scheme: on the 512-bit path the unrolled apply has enough independent vectors to hide the chain, and
-        // Estrin's two extra multiplies cost more than they save (GroupNorm NHWC + SiLU on 2 MB: 0.163 vs 0.185 ms; on the
-        // 256-bit path Estrin wins, 0.248 vs 0.270).
-        Vector512<float> p = Vector512.Create(1f / 5040);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 720));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f));
-        Vector512<int> scale = (Vector512.ConvertToInt32(n) + Vector512.Create(127)) << 23;
-        return p * scale.AsSingle();
+        // Estrin's extra multiplies cost more than they save (GroupNorm NHWC + SiLU on 2 MB: 0.163 vs 0.185 ms).
+        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(ExpFloat.C6), r, Vector512.Create(ExpFloat.C5));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpFloat.C4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpFloat.C3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpFloat.C2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return System.Runtime.Intrinsics.X86.Avx512F.Scale(p, n);
+        return p * ((t.AsInt32() + Vector512.Create(127)) << 23).AsSingle();
     }
 
     /// <inheritdoc/>
@@ -88,8 +101,9 @@ public readonly partial struct V512<T>
     {
         if (typeof(T) != typeof(float) || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return Vector512<T>.One / v;
         Vector512<float> d = v.AsSingle(), r = System.Runtime.Intrinsics.X86.Avx512F.Reciprocal14(d);
-        // r' = r (2 - d r): the 14-bit estimate to float precision.
-        return (r * Vector512.FusedMultiplyAdd(-d, r, Vector512.Create(2f))).As<float, T>();
+        // r' = r + r (1 - d r): the 14-bit estimate to float precision (this form rounds 1 / 1 to exactly 1, which
+        // r (2 - d r) need not).
+        return Vector512.FusedMultiplyAdd(r, Vector512.FusedMultiplyAdd(-d, r, Vector512<float>.One), r).As<float, T>();
     }
 }
 
@@ -116,27 +130,25 @@ public readonly partial struct V256<T>
         return Vector256.Exp(v.AsDouble()).As<double, T>();
     }
 
-    /// <summary>e^v for floats: v = n ln2 + r, |r| &lt;= ln2 / 2 (ln2 in two parts), e^r by its Taylor polynomial of degree 7
-    /// (truncation below 4e-9 relative, evaluated by Estrin's scheme), times 2^n built in the exponent bits. v is clamped to [-87.3, 88.3] (results stay
-    /// normal floats: 1e-38 for anything below, 3.4e38 above). About 12 instructions; the runtime's Vector Exp widens to
-    /// double and costs several times that.</summary>
+    /// <summary>e^v for floats (<see cref="ExpFloat"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> ExpSingle(Vector256<float> v)
     {
-        v = Vector256.Min(Vector256.Max(v, Vector256.Create(-87.3f)), Vector256.Create(88.3f));
-        Vector256<float> n = Vector256.Round(v * Vector256.Create(1.44269504f));
-        Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693145752f), v);
-        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-1.42860677e-6f), r);
-        // Estrin's scheme: pairs of terms in parallel, then r^2 and r^4 combine them (depth 4 instead of Horner's 7
-        // dependent multiply-adds; on the 256-bit path SiLU was bound by that chain).
-        Vector256<float> r2 = r * r, r4 = r2 * r2;
-        Vector256<float> p01 = Vector256.FusedMultiplyAdd(r, Vector256.Create(1f), Vector256.Create(1f));
-        Vector256<float> p23 = Vector256.FusedMultiplyAdd(r, Vector256.Create(1f / 6), Vector256.Create(0.5f));
-        Vector256<float> p45 = Vector256.FusedMultiplyAdd(r, Vector256.Create(1f / 120), Vector256.Create(1f / 24));
-        Vector256<float> p67 = Vector256.FusedMultiplyAdd(r, Vector256.Create(1f / 5040), Vector256.Create(1f / 720));
-        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(p67, r2, p45), r4, Vector256.FusedMultiplyAdd(p23, r2, p01));
-        Vector256<int> scale = (Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23;
-        return p * scale.AsSingle();
+        v = Vector256.Min(Vector256.Max(v, Vector256.Create(ExpFloat.Low)), Vector256.Create(ExpFloat.High));
+        // n = round(v log2 e): adding 1.5 x 2^23 rounds to an integer (to nearest even) in the low mantissa bits, which
+        // then also hold n + 127 shifted into the exponent below (the constant's own bits shift out).
+        Vector256<float> t = Vector256.FusedMultiplyAdd(v, Vector256.Create(ExpFloat.Log2E), Vector256.Create(ExpFloat.Shifter));
+        Vector256<float> n = t - Vector256.Create(ExpFloat.Shifter);
+        Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-ExpFloat.Ln2Hi), v);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-ExpFloat.Ln2Lo), r);
+        // Estrin's scheme: pairs of terms in parallel, combined by r^2 (depth 4 instead of Horner's 6 dependent
+        // multiply-adds; on the 256-bit path SiLU was bound by that chain: GroupNorm NHWC + SiLU on 2 MB 0.248 vs 0.270 ms).
+        Vector256<float> r2 = r * r;
+        Vector256<float> p23 = Vector256.FusedMultiplyAdd(r, Vector256.Create(ExpFloat.C3), Vector256.Create(ExpFloat.C2));
+        Vector256<float> p456 = Vector256.FusedMultiplyAdd(r2, Vector256.Create(ExpFloat.C6), Vector256.FusedMultiplyAdd(r, Vector256.Create(ExpFloat.C5), Vector256.Create(ExpFloat.C4)));
+        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(p456, r2, p23), r2, r + Vector256<float>.One);
+        if (System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported) return System.Runtime.Intrinsics.X86.Avx512F.VL.Scale(p, n);
+        return p * ((t.AsInt32() + Vector256.Create(127)) << 23).AsSingle();
     }
 
     /// <inheritdoc/>
@@ -149,9 +161,10 @@ public readonly partial struct V256<T>
     {
         if (typeof(T) != typeof(float) || !System.Runtime.Intrinsics.X86.Avx.IsSupported) return Vector256<T>.One / v;
         Vector256<float> d = v.AsSingle(), r = System.Runtime.Intrinsics.X86.Avx.Reciprocal(d);
-        // Two Newton steps: the 12-bit estimate to float precision.
-        r = r * Vector256.FusedMultiplyAdd(-d, r, Vector256.Create(2f));
-        return (r * Vector256.FusedMultiplyAdd(-d, r, Vector256.Create(2f))).As<float, T>();
+        // Two Newton steps r + r (1 - d r): the 12-bit estimate to float precision (r (2 - d r) left 1 / 1 at 0.99999994
+        // on AMD's estimate, so SiLU(z) was one ulp below z for every z above 17).
+        r = Vector256.FusedMultiplyAdd(r, Vector256.FusedMultiplyAdd(-d, r, Vector256<float>.One), r);
+        return Vector256.FusedMultiplyAdd(r, Vector256.FusedMultiplyAdd(-d, r, Vector256<float>.One), r).As<float, T>();
     }
 }
 
@@ -178,27 +191,25 @@ public readonly partial struct V128<T, TOps>
         return Vector128.Exp(v.AsDouble()).As<double, T>();
     }
 
-    /// <summary>e^v for floats: v = n ln2 + r, |r| &lt;= ln2 / 2 (ln2 in two parts), e^r by its Taylor polynomial of degree 7
-    /// (truncation below 4e-9 relative, evaluated by Estrin's scheme), times 2^n built in the exponent bits. v is clamped to [-87.3, 88.3] (results stay
-    /// normal floats: 1e-38 for anything below, 3.4e38 above). About 12 instructions; the runtime's Vector Exp widens to
-    /// double and costs several times that.</summary>
+    /// <summary>e^v for floats (<see cref="ExpFloat"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<float> ExpSingle(Vector128<float> v)
     {
-        v = Vector128.Min(Vector128.Max(v, Vector128.Create(-87.3f)), Vector128.Create(88.3f));
-        Vector128<float> n = Vector128.Round(v * Vector128.Create(1.44269504f));
-        Vector128<float> r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-0.693145752f), v);
-        r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-1.42860677e-6f), r);
-        // Estrin's scheme: pairs of terms in parallel, then r^2 and r^4 combine them (depth 4 instead of Horner's 7
-        // dependent multiply-adds; on the 256-bit path SiLU was bound by that chain).
-        Vector128<float> r2 = r * r, r4 = r2 * r2;
-        Vector128<float> p01 = Vector128.FusedMultiplyAdd(r, Vector128.Create(1f), Vector128.Create(1f));
-        Vector128<float> p23 = Vector128.FusedMultiplyAdd(r, Vector128.Create(1f / 6), Vector128.Create(0.5f));
-        Vector128<float> p45 = Vector128.FusedMultiplyAdd(r, Vector128.Create(1f / 120), Vector128.Create(1f / 24));
-        Vector128<float> p67 = Vector128.FusedMultiplyAdd(r, Vector128.Create(1f / 5040), Vector128.Create(1f / 720));
-        Vector128<float> p = Vector128.FusedMultiplyAdd(Vector128.FusedMultiplyAdd(p67, r2, p45), r4, Vector128.FusedMultiplyAdd(p23, r2, p01));
-        Vector128<int> scale = (Vector128.ConvertToInt32(n) + Vector128.Create(127)) << 23;
-        return p * scale.AsSingle();
+        v = Vector128.Min(Vector128.Max(v, Vector128.Create(ExpFloat.Low)), Vector128.Create(ExpFloat.High));
+        // n = round(v log2 e): adding 1.5 x 2^23 rounds to an integer (to nearest even) in the low mantissa bits, which
+        // then also hold n + 127 shifted into the exponent below (the constant's own bits shift out).
+        Vector128<float> t = Vector128.FusedMultiplyAdd(v, Vector128.Create(ExpFloat.Log2E), Vector128.Create(ExpFloat.Shifter));
+        Vector128<float> n = t - Vector128.Create(ExpFloat.Shifter);
+        Vector128<float> r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-ExpFloat.Ln2Hi), v);
+        r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-ExpFloat.Ln2Lo), r);
+        // Estrin's scheme: pairs of terms in parallel, combined by r^2 (depth 4 instead of Horner's 6 dependent
+        // multiply-adds; on the 256-bit path SiLU was bound by that chain: GroupNorm NHWC + SiLU on 2 MB 0.248 vs 0.270 ms).
+        Vector128<float> r2 = r * r;
+        Vector128<float> p23 = Vector128.FusedMultiplyAdd(r, Vector128.Create(ExpFloat.C3), Vector128.Create(ExpFloat.C2));
+        Vector128<float> p456 = Vector128.FusedMultiplyAdd(r2, Vector128.Create(ExpFloat.C6), Vector128.FusedMultiplyAdd(r, Vector128.Create(ExpFloat.C5), Vector128.Create(ExpFloat.C4)));
+        Vector128<float> p = Vector128.FusedMultiplyAdd(Vector128.FusedMultiplyAdd(p456, r2, p23), r2, r + Vector128<float>.One);
+        if (System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported) return System.Runtime.Intrinsics.X86.Avx512F.VL.Scale(p, n);
+        return p * ((t.AsInt32() + Vector128.Create(127)) << 23).AsSingle();
     }
 
     /// <inheritdoc/>
