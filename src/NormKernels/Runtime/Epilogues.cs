@@ -55,14 +55,14 @@ public readonly struct Silu : IActivation
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
-        TS.Multiply(Activations.SigmoidFactor<TS, TV, T>(z), TS.Reciprocal(TS.Add(Activations.C<TS, TV, T>(1), TS.Exp(TS.Subtract(TS.Zero, z)))));
+        TS.Divide(Activations.SigmoidFactor<TS, TV, T>(z), TS.Add(Activations.C<TS, TV, T>(1), TS.Exp(TS.Subtract(TS.Zero, z))));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
     {
         TV one = Activations.C<TS, TV, T>(1);
-        TV s = TS.Reciprocal(TS.Add(one, TS.Exp(TS.Subtract(TS.Zero, z))));
+        TV s = TS.Divide(one, TS.Add(one, TS.Exp(TS.Subtract(TS.Zero, z))));
         return TS.Multiply(dy, TS.Multiply(s, TS.MultiplyAdd(Activations.SigmoidFactor<TS, TV, T>(z), TS.Subtract(one, s), one)));
     }
 }
@@ -117,7 +117,7 @@ public readonly struct Gelu : IActivation
 /// <c>z * sigmoid(2u)</c> (the same function: (1 + tanh(u)) / 2 = 1 / (1 + e^(-2u))), which has no cancellation where
 /// tanh(u) is near -1 and costs what SiLU costs. Gradient <c>s + z / 2 * (1 - tanh(u)^2) * du/dz</c> with s = sigmoid(2u)
 /// and 1 - tanh(u)^2 = 4 s (1 - s) = 4 e^(-2u) s^2: no cancellation either (tanh as 1 - 2 / (e^(2u) + 1), rounded to one
-/// ulp off -1 by the 256-bit path's reciprocal, made the gradient at z = -100 -0.013 instead of 0). Where z^3 overflows
+/// ulp off -1 by the 256-bit path's reciprocal estimate, made the gradient at z = -100 -0.013 instead of 0). Where z^3 overflows
 /// (|z| above about 7e12) the gradient is not finite, as PyTorch's is not (NaN).
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
@@ -128,7 +128,7 @@ public readonly struct GeluTanh : IActivation
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Apply<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
-        TS.Multiply(Activations.SigmoidFactor<TS, TV, T>(z), TS.Reciprocal(TS.Add(Activations.C<TS, TV, T>(1), TS.Exp(TS.Subtract(TS.Zero, TwoU<TS, TV, T>(z))))));
+        TS.Divide(Activations.SigmoidFactor<TS, TV, T>(z), TS.Add(Activations.C<TS, TV, T>(1), TS.Exp(TS.Subtract(TS.Zero, TwoU<TS, TV, T>(z)))));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -137,7 +137,7 @@ public readonly struct GeluTanh : IActivation
         TV one = Activations.C<TS, TV, T>(1);
         // e^(-2u) at most e^80 (finite on every path, so e s stays at most 1 and s^2 e at most s).
         TV e = TS.Exp(TS.Subtract(TS.Zero, TS.Max(TwoU<TS, TV, T>(z), Activations.C<TS, TV, T>(-80))));
-        TV s = TS.Reciprocal(TS.Add(one, e));
+        TV s = TS.Divide(one, TS.Add(one, e));
         // z / 2 * 4 s^2 e * du/dz, du/dz = K (1 + 3 c z^2).
         TV zdu = TS.Multiply(z, TS.MultiplyAdd(TS.Multiply(z, z), Activations.C<TS, TV, T>(3 * Cubic), one));
         TV sech2 = TS.Multiply(TS.Multiply(e, s), s);
@@ -269,7 +269,8 @@ public static class Activations
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV ErfcOfAbs<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
     {
-        TV t = TS.Reciprocal(TS.MultiplyAdd(z, C<TS, TV, T>(0.5), C<TS, TV, T>(1)));
+        TV one = C<TS, TV, T>(1);
+        TV t = TS.Divide(one, TS.MultiplyAdd(z, C<TS, TV, T>(0.5), one));
         TV p = C<TS, TV, T>(0.17087277);
         p = TS.MultiplyAdd(p, t, C<TS, TV, T>(-0.82215223));
         p = TS.MultiplyAdd(p, t, C<TS, TV, T>(1.48851587));

@@ -6,7 +6,11 @@ namespace NormKernels.Runtime;
 // The members the fused activations (Epilogues.cs) need beyond the statistics and apply runs: maximum, absolute value,
 // sign transfer, the exponential, and "a where v > 0, else 0" (ReLU's gradient). Vector paths use the portable
 // Vector512/256/128 APIs; float's exponential is ExpFloat's (double's is the runtime's vectorized one); the scalar path
-// uses Math(F).
+// uses Math(F). The activations divide (ISimd.Divide) rather than refine a hardware reciprocal estimate: the divider works
+// beside the multiply-add pipes, which bound SiLU, while the estimate's Newton steps took two or four of their slots per
+// vector (Zen 4, SiLU over 4,096 floats in L1, ns per 16 floats, alternating processes: 512-bit 5.0-5.6 -> 4.5-4.8,
+// 256-bit 12.1-14.3 -> 9.2-10.6; GroupNorm NHWC + SiLU on S1 at 1 thread, AVX2 path 9.1-10.4 -> 6.4-7.6 ms), and a
+// division is correctly rounded.
 
 /// <summary>
 /// e^v for float vectors, the constants every path shares: v clamped to [<see cref="Low"/>, <see cref="High"/>] (results
@@ -39,10 +43,6 @@ public partial interface ISimd<TV, T>
 
     /// <summary>Per lane: <paramref name="a"/> where <paramref name="v"/> &gt; 0, else 0.</summary>
     static abstract TV WherePositive(TV v, TV a);
-
-    /// <summary><c>1 / v</c> for v &gt;= 1 (the activations' denominators): float on the 512- and 256-bit paths from the
-    /// hardware estimate and one Newton step (relative error below 1e-7), a division elsewhere.</summary>
-    static abstract TV Reciprocal(TV v);
 }
 
 /// <summary>The activation members of the 512-bit path.</summary>
@@ -94,17 +94,6 @@ public readonly partial struct V512<T>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> WherePositive(Vector512<T> v, Vector512<T> a) => a & Vector512.GreaterThan(v, Vector512<T>.Zero);
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Reciprocal(Vector512<T> v)
-    {
-        if (typeof(T) != typeof(float) || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return Vector512<T>.One / v;
-        Vector512<float> d = v.AsSingle(), r = System.Runtime.Intrinsics.X86.Avx512F.Reciprocal14(d);
-        // r' = r + r (1 - d r): the 14-bit estimate to float precision (this form rounds 1 / 1 to exactly 1, which
-        // r (2 - d r) need not).
-        return Vector512.FusedMultiplyAdd(r, Vector512.FusedMultiplyAdd(-d, r, Vector512<float>.One), r).As<float, T>();
-    }
 }
 
 /// <summary>The activation members of the 256-bit path.</summary>
@@ -154,18 +143,6 @@ public readonly partial struct V256<T>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> WherePositive(Vector256<T> v, Vector256<T> a) => a & Vector256.GreaterThan(v, Vector256<T>.Zero);
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Reciprocal(Vector256<T> v)
-    {
-        if (typeof(T) != typeof(float) || !System.Runtime.Intrinsics.X86.Avx.IsSupported) return Vector256<T>.One / v;
-        Vector256<float> d = v.AsSingle(), r = System.Runtime.Intrinsics.X86.Avx.Reciprocal(d);
-        // Two Newton steps r + r (1 - d r): the 12-bit estimate to float precision (r (2 - d r) left 1 / 1 at 0.99999994
-        // on AMD's estimate, so SiLU(z) was one ulp below z for every z above 17).
-        r = Vector256.FusedMultiplyAdd(r, Vector256.FusedMultiplyAdd(-d, r, Vector256<float>.One), r);
-        return Vector256.FusedMultiplyAdd(r, Vector256.FusedMultiplyAdd(-d, r, Vector256<float>.One), r).As<float, T>();
-    }
 }
 
 /// <summary>The activation members of the 128-bit path.</summary>
@@ -215,10 +192,6 @@ public readonly partial struct V128<T, TOps>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> WherePositive(Vector128<T> v, Vector128<T> a) => a & Vector128.GreaterThan(v, Vector128<T>.Zero);
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> Reciprocal(Vector128<T> v) => Vector128<T>.One / v;
 }
 
 /// <summary>The activation members of the scalar path.</summary>
@@ -248,9 +221,4 @@ public readonly partial struct Scalar<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T WherePositive(T v, T a) =>
         typeof(T) == typeof(float) ? F(S(v) > 0f ? S(a) : 0f) : D(Dbl(v) > 0d ? Dbl(a) : 0d);
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Reciprocal(T v) =>
-        typeof(T) == typeof(float) ? F(1f / S(v)) : D(1d / Dbl(v));
 }
