@@ -94,8 +94,6 @@ public readonly struct Gelu : IActivation
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV Phi<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
     {
-        TV half = Activations.C<TS, TV, T>(0.5);
-        TV x = TS.Multiply(z, Activations.C<TS, TV, T>(0.7071067811865476));
         if (typeof(T) == typeof(double))
         {
             TV r = z;
@@ -107,7 +105,8 @@ public readonly struct Gelu : IActivation
             }
             return r;
         }
-        TV c = TS.Multiply(Activations.ErfcOfAbs<TS, TV, T>(TS.Abs(x)), half);
+        TV x = TS.Multiply(z, Activations.C<TS, TV, T>(0.7071067811865476));
+        TV c = TS.Multiply(Activations.ErfcOfAbs<TS, TV, T>(TS.Abs(x)), Activations.C<TS, TV, T>(0.5));
         return TS.Add(c, TS.WherePositive(z, TS.MultiplyAdd(c, Activations.C<TS, TV, T>(-2), Activations.C<TS, TV, T>(1))));
     }
 }
@@ -226,7 +225,7 @@ public readonly struct Unfused<TK> : INormKind where TK : struct, INormKind
     public static bool Centered => TK.Centered;
 }
 
-/// <summary>The math the activations share: constants and erf on any path.</summary>
+/// <summary>The math the activations share: constants, erfc and the sigmoid factor on any path.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class Activations
 {
@@ -249,21 +248,6 @@ public static class Activations
     public static TV SigmoidFactor<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged =>
         TS.Max(z, C<TS, TV, T>(-100));
 
-    /// <summary>erf per lane: float <c>1 - erfc(|x|)</c> with the sign of x (<see cref="ErfcOfAbs"/>); double
-    /// <see cref="ErfDouble"/> lane by lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Erf<TS, TV, T>(TV x) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
-    {
-        if (typeof(T) == typeof(double))
-        {
-            TV r = x;
-            ref double lanes = ref Unsafe.As<TV, double>(ref r);
-            for (int i = 0; i < TS.Count; i++) Unsafe.Add(ref lanes, i) = ErfDouble(Unsafe.Add(ref lanes, i));
-            return r;
-        }
-        return TS.CopySign(TS.Subtract(C<TS, TV, T>(1), ErfcOfAbs<TS, TV, T>(TS.Abs(x))), x);
-    }
-
     /// <summary>erfc(z) for float lanes z &gt;= 0: <c>t * exp(-z^2 + P(t))</c>, t = 1 / (1 + z / 2), with the Chebyshev-fitted
     /// P of Numerical Recipes' erfcc (relative error below 1.2e-7, under float's rounding).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -284,36 +268,22 @@ public static class Activations
         return TS.Multiply(t, TS.Exp(TS.Subtract(p, TS.Multiply(z, z))));
     }
 
-    /// <summary>
-    /// erf in double: below |x| = 3 the series <c>2/sqrt(pi) e^(-x^2) sum (2x^2)^n x / (1*3*...*(2n+1))</c> (positive terms,
-    /// no cancellation); from 3 on <c>1 - erfc</c> with erfc from its continued fraction (Laplace), evaluated from depth 60
-    /// back; beyond 6, +-1 (erfc(6) is below double's spacing at 1).
-    /// </summary>
-    public static double ErfDouble(double x)
-    {
-        double a = Math.Abs(x);
-        if (double.IsNaN(x)) return x;
-        if (a >= 6) return Math.CopySign(1d, x);
-        const double TwoOverSqrtPi = 1.1283791670955126;
-        if (a < 3)
-        {
-            double x2 = 2 * a * a, term = a, sum = a;
-            for (int n = 1; n < 200 && term > sum * 1e-17; n++)
-            {
-                term *= x2 / (2 * n + 1);
-                sum += term;
-            }
-            return Math.CopySign(TwoOverSqrtPi * Math.Exp(-a * a) * sum, x);
-        }
-        return Math.CopySign(1d - ErfcDouble(a), x);
-    }
-
-    /// <summary>erfc(a) in double for a &gt;= 0: <c>1 - erf(a)</c> below 3 (erfc(3) = 2.2e-5: at most 5e-12 relative lost
-    /// there), from 3 on its continued fraction (Laplace), evaluated from depth 60 back, at full relative precision down to
-    /// where e^(-a^2) underflows.</summary>
+    /// <summary>erfc(a) in double for a &gt;= 0: below 3, 1 - erf(a) with erf from its series
+    /// <c>2/sqrt(pi) e^(-a^2) sum (2a^2)^n a / (1*3*...*(2n+1))</c> (positive terms, no cancellation; erfc(3) = 2.2e-5, so
+    /// at most 5e-12 relative is lost in 1 - erf); from 3 on its continued fraction (Laplace), evaluated from depth 60 back,
+    /// at full relative precision down to where e^(-a^2) underflows. NaN stays NaN.</summary>
     public static double ErfcDouble(double a)
     {
-        if (!(a >= 3)) return 1d - ErfDouble(a);
+        if (a < 3)
+        {
+            double a2 = 2 * a * a, term = a, sum = a;
+            for (int n = 1; n < 200 && term > sum * 1e-17; n++)
+            {
+                term *= a2 / (2 * n + 1);
+                sum += term;
+            }
+            return 1d - 1.1283791670955126 * Math.Exp(-a * a) * sum;
+        }
         double f = a;
         for (int k = 60; k >= 1; k--) f = a + k / 2d / f;
         return Math.Exp(-a * a) / (1.7724538509055159 * f);
