@@ -83,6 +83,14 @@ public sealed class ActivationAccuracyTests
                 double g = Evaluate<float>(path, activation, true, z), expected = z > 0 ? 1 : 0;
                 Assert.True(Math.Abs(g - expected) <= 1e-6, $"{path} {activation}'({z}) = {g}, expected {expected}");
             }
+        // NaN in, NaN out, forward and gradient (the clamps and maxima take the hardware instructions with z second); ReLU's
+        // gradient at NaN is 0, as PyTorch's threshold_backward (dy where z > 0).
+        foreach (string activation in Activations.Append("Relu"))
+            foreach (bool gradient in activation == "Relu" ? new[] { false } : new[] { false, true })
+            {
+                Assert.True(float.IsNaN((float)Evaluate<float>(path, activation, gradient, float.NaN)), $"{path} {activation}{(gradient ? "'" : "")}(NaN) is not NaN");
+                Assert.True(double.IsNaN(Evaluate<double>(path, activation, gradient, double.NaN)), $"{path} double {activation}{(gradient ? "'" : "")}(NaN) is not NaN");
+            }
     }
 
     /// <summary>The float exponential the activations use, alone: relative error within two float ulps (1.2e-7) from
@@ -177,6 +185,7 @@ public sealed class ActivationAccuracyTests
         TV v = TS.Splat(z), one = TS.Splat(T.One);
         TV r = (activation, gradient) switch
         {
+            ("Relu", false) => Relu.Apply<TS, TV, T>(v),
             ("Silu", false) => Silu.Apply<TS, TV, T>(v),
             ("Silu", true) => Silu.Gradient<TS, TV, T>(v, one),
             ("Gelu", false) => Gelu.Apply<TS, TV, T>(v),
