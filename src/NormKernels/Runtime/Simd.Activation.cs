@@ -3,8 +3,8 @@ using System.Runtime.Intrinsics;
 
 namespace NormKernels.Runtime;
 
-// The members the fused activations (Epilogues.cs) need beyond the statistics and apply runs: maximum, absolute value,
-// sign transfer, the exponential, and "a where v > 0, else 0" (ReLU's gradient). Vector paths use the portable
+// The members the fused activations (Epilogues.cs) need beyond the statistics and apply runs: maximum, clamp, absolute
+// value, the exponential, and "a where v > 0, else 0" (ReLU's gradient). Vector paths use the portable
 // Vector512/256/128 APIs; float's exponential is ExpFloat's (double's is the runtime's vectorized one); the scalar path
 // uses Math(F). The activations divide (ISimd.Divide) rather than refine a hardware reciprocal estimate: the divider works
 // beside the multiply-add pipes, which bound SiLU, while the estimate's Newton steps took two or four of their slots per
@@ -18,7 +18,8 @@ namespace NormKernels.Runtime;
 /// <see cref="Shifter"/>: a multiply-add and a subtraction instead of a multiply and a rounding instruction) and ln2 in two
 /// parts (r exact to float rounding, |r| &lt;= ln2 / 2), e^r by a degree-6 polynomial 1 + r + C2 r^2 + ... + C6 r^6 fitted
 /// for relative error on that interval (3e-9; about 6e-8, one float ulp, evaluated in float with fused multiply-adds;
-/// Taylor's degree 7 needed one term more for the same), then times 2^n: `vscalefps` where AVX-512 has it (one instruction
+/// the path's multiply-add, so two roundings on an x86 CPU without FMA, still within the tests' 1.2e-7; Taylor's degree
+/// 7 needed one term more for the same), then times 2^n: `vscalefps` where AVX-512 has it (one instruction
 /// instead of a saturating conversion, its fix-up, an add, a shift and a multiply), else n + 127 in the exponent bits.
 /// </summary>
 internal static class ExpFloat
@@ -102,9 +103,6 @@ public partial interface ISimd<TV, T>
     /// <summary>The absolute value of every lane.</summary>
     static abstract TV Abs(TV v);
 
-    /// <summary>The magnitude of <paramref name="magnitude"/> with the sign of <paramref name="sign"/>.</summary>
-    static abstract TV CopySign(TV magnitude, TV sign);
-
     /// <summary><c>e^v</c> of every lane.</summary>
     static abstract TV Exp(TV v);
 
@@ -126,10 +124,6 @@ public readonly partial struct V512<T>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Abs(Vector512<T> v) => Vector512.Abs(v);
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> CopySign(Vector512<T> magnitude, Vector512<T> sign) => Vector512.CopySign(magnitude, sign);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -165,10 +159,6 @@ public readonly partial struct V256<T>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> CopySign(Vector256<T> magnitude, Vector256<T> sign) => Vector256.CopySign(magnitude, sign);
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Exp(Vector256<T> v)
     {
         if (typeof(T) == typeof(float)) return ExpSingle(v.AsSingle()).As<float, T>();
@@ -198,10 +188,6 @@ public readonly partial struct V128<T, TOps>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Abs(Vector128<T> v) => Vector128.Abs(v);
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> CopySign(Vector128<T> magnitude, Vector128<T> sign) => Vector128.CopySign(magnitude, sign);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -237,11 +223,6 @@ public readonly partial struct Scalar<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Abs(T v) =>
         typeof(T) == typeof(float) ? F(System.MathF.Abs(S(v))) : D(System.Math.Abs(Dbl(v)));
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T CopySign(T magnitude, T sign) =>
-        typeof(T) == typeof(float) ? F(System.MathF.CopySign(S(magnitude), S(sign))) : D(System.Math.CopySign(Dbl(magnitude), Dbl(sign)));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
