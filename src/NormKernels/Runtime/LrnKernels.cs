@@ -168,9 +168,9 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         int tile = Math.Min(TileFor(channels), outer);
         int ranges = RangesFor(outer, tile);
         int workers = Parallelism.Workers(input.Length, ranges);
-        // Rows: at least one vector of channels, the window summed directly from zero-padded rows of squares (two of Before + channels + After elements).
+        // Rows: at least one vector of channels, the window summed directly from zero-padded rows of squares (SquareRows of Before + channels + After elements).
         bool rows = size <= RowsMaxSize && channels >= RowWidth(path);
-        int scratchLength = rows ? 2 * (channels + TWindow.Before + TWindow.After) : 2 * channels * tile + RingLength(path, size, tile);
+        int scratchLength = rows ? LrnRuns<Scalar<T>, T, T>.SquareRows * (channels + TWindow.Before + TWindow.After) : 2 * channels * tile + RingLength(path, size, tile);
         WorkerScratch<T> workerScratch = WorkerScratch<T>.Rent(workers, 0, scratchLength);
         T[][] scratch = workerScratch.Elements;
         try
