@@ -364,6 +364,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
             // 25.5 ms scalar (NCHW 7.4 -> 6.1 ms on the 256-bit path); on the 512-bit path q * sqrt(q) was slower there
             // (2.33-2.58 -> 2.74-3.02 ms), though a loop of the formula alone ran 13.2 -> 8.4 cycles per vector.
             TV q = TS.Max(TS.InverseSqrt(d), TS.Splat(typeof(T) == typeof(float) ? Of(1.1754943508222875e-38) : Of(2.2250738585072014e-308)));
+            // (The same condition under which V512.InverseSqrt takes the estimate.)
             if (typeof(TV) == typeof(System.Runtime.Intrinsics.Vector512<float>) && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
                 return TS.Multiply(TS.Multiply(q, q), TS.InverseSqrt(q));
             return TS.Multiply(q, TS.Sqrt(q));
