@@ -285,7 +285,9 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             stream = (long)total * sizeof(T) >= Streaming.MinimumRunBytes && address % (nuint)sizeof(T) == 0 && total >= head + width + w;
             if (!stream) head = 0;
         }
-        T* twice = stackalloc T[10 * FlatWidth];
+        // From a 64-byte boundary: a row's vectors then read their coefficients aligned wherever the phase is a whole vector.
+        T* unaligned = stackalloc T[10 * FlatWidth + 64 / sizeof(T)];
+        T* twice = (T*)(((nint)unaligned + 63) & ~(nint)63);
         ref T m2 = ref Unsafe.AsRef<T>(twice);
         ref T p2 = ref Unsafe.Add(ref m2, 2 * width);
         ref T q2 = ref Unsafe.Add(ref p2, 2 * width);

@@ -324,7 +324,9 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
             if ((long)total * sizeof(T) < Streaming.MinimumRunBytes || address % (nuint)sizeof(T) != 0 || total < head + width + w) return false;
         }
-        T* twice = stackalloc T[6 * FlatWidth];
+        // From a 64-byte boundary: a row's vectors then read their coefficients aligned wherever the phase is a whole vector.
+        T* unaligned = stackalloc T[6 * FlatWidth + 64 / sizeof(T)];
+        T* twice = (T*)(((nint)unaligned + 63) & ~(nint)63);
         ref T a2 = ref Unsafe.AsRef<T>(twice);
         ref T b2 = ref Unsafe.Add(ref a2, 2 * width);
         ref T c2 = ref Unsafe.Add(ref b2, 2 * width);
