@@ -310,7 +310,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         {
             // Rows of at most four vectors: each vector's five coefficients held in registers across the rows, as the forward's
             // flat rows hold their three (loaded from the doubled copies at the row's phase once, not five misaligned loads a
-            // vector: BatchNorm backward NHWC S1's dx pass, C = 64, 1 thread, AMD Zen 5: 3.3-3.4 -> 2.3 ms).
+            // vector: BatchNorm backward NHWC S1's dx pass, C = 64, 1 thread, AMD Zen 5: 3.3-3.4 -> 1.7-2.5 ms).
             TV M0 = TS.Load(ref m2, phase), P0 = TS.Load(ref p2, phase), Q0 = TS.Load(ref q2, phase), R0 = TS.Load(ref r2, phase), Z0 = TS.Load(ref z2, phase);
             nint c1 = (phase + w) % width, c2 = (phase + 2 * w) % width, c3 = (phase + 3 * w) % width;
             TV M1 = k > 1 ? TS.Load(ref m2, c1) : M0, P1 = k > 1 ? TS.Load(ref p2, c1) : P0, Q1 = k > 1 ? TS.Load(ref q2, c1) : Q0;
