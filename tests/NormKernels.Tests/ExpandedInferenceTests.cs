@@ -53,6 +53,18 @@ public sealed class ExpandedInferenceTests
             var ys = new float[x.Length];
             BnNchw.ForwardInference(x, ys, n, c, h, w, layer.Weight, layer.Bias, layer.RunningMean, layer.RunningVar, layer.Epsilon);
             Assert.Equal(y, ys);
+
+            // Every peel length before the input's first 64-byte boundary (see ChannelsLastGivesTheChannelsFirstLoopNestsBits).
+            for (int offset = 1; offset <= 16; offset++)
+            {
+                var input = new float[x.Length + 16];
+                x.CopyTo(input, offset);
+                var output = new float[x.Length + 16];
+                layer.Forward(input.AsSpan(offset, x.Length), output.AsSpan(16 - offset, x.Length), n, c, h, w);
+                Assert.True(y.AsSpan().SequenceEqual(output.AsSpan(16 - offset, x.Length)), $"degree {degree}, input offset {offset}");
+                layer.Forward(input.AsSpan(offset, x.Length), input.AsSpan(offset, x.Length), n, c, h, w);
+                Assert.True(y.AsSpan().SequenceEqual(input.AsSpan(offset, x.Length)), $"degree {degree}, in place at offset {offset}");
+            }
         }
     }
 
@@ -128,6 +140,7 @@ public sealed class ExpandedInferenceTests
     [Theory]
     [InlineData(2, 8, 8, 80)]   // C wider than the loop nest's registers: the expanded runs
     [InlineData(3, 2, 5, 300)]
+    [InlineData(5, 3, 3, 200)]  // runs of whole 64-byte lines: 4 periods (800 floats)
     public void ChannelsLastGivesTheChannelsFirstLoopNestsBits(int n, int h, int w, int c)
     {
         var random = new Random(n * 7 + c);
@@ -165,6 +178,22 @@ public sealed class ExpandedInferenceTests
             var inPlace = (float[])x.Clone();
             nhwc.Forward(inPlace, inPlace, n, h, w, c);
             Assert.Equal(y, inPlace);
+
+            // Unstreamed runs start at the input's 64-byte boundaries after a peel of up to 15 floats: every peel length (the
+            // input at each offset in a larger array, the output at another), in place and not, gives the same bits.
+            for (int offset = 0; offset <= 17; offset++)
+            {
+                var input = new float[x.Length + 17];
+                x.CopyTo(input, offset);
+                var output = new float[x.Length + 17];
+                int outputOffset = (offset * 7) % 18;
+                nhwc.Forward(input.AsSpan(offset, x.Length), output.AsSpan(outputOffset, x.Length), n, h, w, c);
+                Assert.True(y.AsSpan().SequenceEqual(output.AsSpan(outputOffset, x.Length)), $"degree {degree}, input offset {offset}, output offset {outputOffset}");
+                Assert.Equal(0f, outputOffset > 0 ? output[outputOffset - 1] : 0f); // nothing stored before the output
+                Assert.Equal(0f, outputOffset + x.Length < output.Length ? output[outputOffset + x.Length] : 0f); // nor after it
+                nhwc.Forward(input.AsSpan(offset, x.Length), input.AsSpan(offset, x.Length), n, h, w, c);
+                Assert.True(y.AsSpan().SequenceEqual(input.AsSpan(offset, x.Length)), $"degree {degree}, in place at offset {offset}");
+            }
         }
     }
 

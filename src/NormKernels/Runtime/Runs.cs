@@ -271,6 +271,23 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         else ApplyCore<Uncentered, TW, TA, Uncentered, Splat, TK>(ref x, ref y, len, ref a, ref b, ref a, ref a, ref b, residual);
     }
 
+    /// <summary>The first <paramref name="count"/> elements of a run longer than <paramref name="count"/> plus a vector, with
+    /// coefficients loaded along it, as <see cref="Apply{TK, TW, TA}"/> computes them (whole vectors from the run's start,
+    /// the same operations), stored lane by lane: the peel of a run that then starts at its input's 64-byte boundary.
+    /// Nothing past <paramref name="count"/> is stored, so the rest may run after it in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ApplyPeel<TK>(ref T x, ref T y, nint count, ref T a, ref T b, ref T c) where TK : struct, INormKind
+    {
+        int w = TS.Count;
+        for (nint o = 0; o < count; o += w)
+        {
+            TV r = TK.Centered
+                ? Expression<Centered, Lanes, Uncentered, Splat, TK>(TS.Load(ref x, o), o, ref a, ref b, ref c, ref a, ref b, TS.Zero, TS.Zero, TS.Zero, TS.Zero, TS.Zero, ref x, 0)
+                : Expression<Uncentered, Lanes, Uncentered, Splat, TK>(TS.Load(ref x, o), o, ref a, ref b, ref a, ref a, ref b, TS.Zero, TS.Zero, TS.Zero, TS.Zero, TS.Zero, ref x, 0);
+            StoreLanes(r, ref y, o, o + w < count ? o + w : count, o);
+        }
+    }
+
     /// <summary>Widest rows (elements) <see cref="ApplyRows{TK, TW}"/> runs as one flat range (its coefficients, written twice
     /// over, live on the stack).</summary>
     private const int FlatWidth = 256;
