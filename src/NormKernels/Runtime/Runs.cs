@@ -146,6 +146,12 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     private static void ReduceColumnsCore<TC>(ref T p, nint rows, nint width, nint stride, ref T shift, ref double sum, ref double sq) where TC : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
+        // Rows that all start the same distance past a vector boundary (a stride of whole 64-byte lines) and long enough
+        // are read as shifted loads (ISimd.Shifts): five aligned vectors per four, except where they would reach before the
+        // first row (its first columns) or past the last row's end (its last columns), which load plainly in their turn.
+        nint offset = TS.Shifts && width * Unsafe.SizeOf<T>() >= 4 * w * Unsafe.SizeOf<T>() && stride * Unsafe.SizeOf<T>() % 64 == 0
+            && rows * width * Unsafe.SizeOf<T>() >= ShiftBytes ? ShiftOffset(ref p) : 0;
+        TV indices = offset != 0 ? TS.ShiftIndices(offset) : TS.Zero;
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
         {
             nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
@@ -156,7 +162,32 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 TV k2 = TC.Lanes ? TS.Load(ref shift, j + 2 * w) : TS.Zero, k3 = TC.Lanes ? TS.Load(ref shift, j + 3 * w) : TS.Zero;
                 TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
                 TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
-                for (nint r = r0; r < rend; r++)
+                nint r = r0;
+                if (offset != 0)
+                {
+                    // Shifted: rows after the first (for the first columns) up to the last (for columns whose fifth aligned
+                    // vector passes the row's end), in row order with the plain rows around them: the same sums.
+                    nint first = j == 0 && r == 0 ? 1 : r;
+                    nint stop = rend == rows && j + step + w - offset > width ? rend - 1 : rend;
+                    for (; r < first && r < rend; r++)
+                    {
+                        nint o = r * stride + j;
+                        Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
+                        Accumulate<TC>(TS.Load(ref p, o + w), k1, ref s1, ref q1);
+                        Accumulate<TC>(TS.Load(ref p, o + 2 * w), k2, ref s2, ref q2);
+                        Accumulate<TC>(TS.Load(ref p, o + 3 * w), k3, ref s3, ref q3);
+                    }
+                    for (; r < stop; r++)
+                    {
+                        nint o = r * stride + j - offset;
+                        TV a0 = TS.Load(ref p, o), a1 = TS.Load(ref p, o + w), a2 = TS.Load(ref p, o + 2 * w), a3 = TS.Load(ref p, o + 3 * w), a4 = TS.Load(ref p, o + 4 * w);
+                        Accumulate<TC>(TS.Shift(a0, a1, indices), k0, ref s0, ref q0);
+                        Accumulate<TC>(TS.Shift(a1, a2, indices), k1, ref s1, ref q1);
+                        Accumulate<TC>(TS.Shift(a2, a3, indices), k2, ref s2, ref q2);
+                        Accumulate<TC>(TS.Shift(a3, a4, indices), k3, ref s3, ref q3);
+                    }
+                }
+                for (; r < rend; r++)
                 {
                     nint o = r * stride + j;
                     Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
@@ -367,9 +398,18 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
             if ((long)total * sizeof(T) < Streaming.MinimumRunBytes || address % (nuint)sizeof(T) != 0 || total < head + width + w) return false;
         }
-        // From a 64-byte boundary: a row's vectors then read their coefficients aligned wherever the phase is a whole vector.
-        T* unaligned = stackalloc T[6 * FlatWidth + 64 / sizeof(T)];
-        T* twice = (T*)(((nint)unaligned + 63) & ~(nint)63);
+        else if (w > 1 && total * sizeof(T) >= PeelBytes)
+        {
+            // Stored normally, the range starts at x's vector boundary instead (see PeelBytes): its loads stay in one line.
+            head = LoadPeel(ref x);
+            if (total < head + width + w) head = 0;
+        }
+        // Placed so that the range's vectors, `phase` columns into a row, read their coefficients from whole vectors of the
+        // copies (the copies start up to a vector past a 64-byte boundary: 64 bytes of slack for the boundary, 64 for that):
+        // no coefficient load straddles two lines, peel or not.
+        nint phase = head % width;
+        T* unaligned = stackalloc T[6 * FlatWidth + 128 / sizeof(T)];
+        T* twice = (T*)(((nint)unaligned + 63) & ~(nint)63) + (w - phase % w) % w;
         ref T a2 = ref Unsafe.AsRef<T>(twice);
         ref T b2 = ref Unsafe.Add(ref a2, 2 * width);
         ref T c2 = ref Unsafe.Add(ref b2, 2 * width);
@@ -382,7 +422,6 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             TV r = FlatExpression<TC, TE>(TS.Load(ref x, o), TS.Load(ref a2, o), TS.Load(ref b2, o), TS.Load(ref c2, o), ref x, o, residual);
             Runs<TS, TV, T>.StoreLanes(r, ref y, o, o + w < head ? o + w : head, o);
         }
-        nint phase = head % width;
         if (k > Unroll)
         {
             // Wider rows: the coefficients of vector j of a row that starts `phase` columns in are at phase + j * w of the
@@ -413,7 +452,7 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             if (k > 2) FlatStore<TW>(FlatExpression<TC, TE>(TS.Load(ref x, p + 2 * w), A2, B2, C2, ref x, p + 2 * w, residual), ref y, p + 2 * w);
             if (k > 3) FlatStore<TW>(FlatExpression<TC, TE>(TS.Load(ref x, p + 3 * w), A3, B3, C3, ref x, p + 3 * w, residual), ref y, p + 3 * w);
         }
-        // Fewer than a row left (streamed only: unstreamed, head is 0 and the range is whole rows).
+        // Fewer than a row left (after a peel: without one the range is whole rows).
         for (int j = 0; p + w <= total; p += w, j++)
         {
             TV A = j == 0 ? A0 : j == 1 ? A1 : j == 2 ? A2 : A3, B = j == 0 ? B0 : j == 1 ? B1 : j == 2 ? B2 : B3, C = j == 0 ? C0 : j == 1 ? C1 : j == 2 ? C2 : C3;
