@@ -153,23 +153,24 @@ namespace Layers
                 statistic = i_n * e_grp;
                 parameter = 0;
             }
+            private readonly Rt.IndexDivisor d_cpg = new(e_cpg);
             public nint StatisticStart(nint statistic) => statistic * e_cpg;
             public nint AccumulatorStatistic(nint accumulator)
             {
-                accumulator /= e_cpg;
+                accumulator = d_cpg.Divide(accumulator);
                 nint i_grp = accumulator;
                 return i_grp;
             }
             public nint FoldStart(nint fold)
             {
-                nint q_cpg = fold / e_cpg, i_cpg = fold - q_cpg * e_cpg;
+                nint q_cpg = d_cpg.Divide(fold), i_cpg = fold - q_cpg * e_cpg;
                 fold = q_cpg;
                 nint i_grp = fold;
                 return i_grp * e_cpg + i_cpg;
             }
             public void Fold(nint fold, out nint statistic, out nint parameter)
             {
-                nint q_cpg = fold / e_cpg, i_cpg = fold - q_cpg * e_cpg;
+                nint q_cpg = d_cpg.Divide(fold), i_cpg = fold - q_cpg * e_cpg;
                 fold = q_cpg;
                 nint i_grp = fold;
                 statistic = i_grp;
