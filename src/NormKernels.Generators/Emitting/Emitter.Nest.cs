@@ -54,20 +54,17 @@ internal static partial class Emitter
                 ("memory", Context.Memory), ("statistic", Context.Kept), ("parameter", Context.ParamAxis));
             // The maps inside a block run for every statistic, accumulator or fold of every block: their divisions by a
             // runtime extent are multiplies by a divisor set up with the nest (Rt.IndexDivisor), one field per extent.
+            var divisors = new List<string>();
+            EmitIndexMap(w, ctx, "public nint StatisticStart(nint statistic)", "statistic", inside.Where(i => Context.InnerKept(ctx.Axes[i])).ToList(),
+                divisors, ("return", Context.Memory));
+            EmitIndexMap(w, ctx, "public nint AccumulatorStatistic(nint accumulator)", "accumulator", inside.Where(i => Context.Accumulated(ctx.Axes[i])).ToList(),
+                divisors, ("return", Context.InnerKept));
             var folds = inside.Where(i => Context.FoldAxis(ctx.Axes[i])).ToList();
-            var perElement = new (string Signature, string Index, List<int> Axes, (string Name, Func<PlanAxis, bool> Member)[] Outputs)[]
-            {
-                ("public nint StatisticStart(nint statistic)", "statistic", inside.Where(i => Context.InnerKept(ctx.Axes[i])).ToList(), new[] { ("return", (Func<PlanAxis, bool>)Context.Memory) }),
-                ("public nint AccumulatorStatistic(nint accumulator)", "accumulator", inside.Where(i => Context.Accumulated(ctx.Axes[i])).ToList(), new[] { ("return", (Func<PlanAxis, bool>)Context.InnerKept) }),
-                ("public nint FoldStart(nint fold)", "fold", folds, new[] { ("return", (Func<PlanAxis, bool>)Context.Memory) }),
-                ("public void Fold(nint fold, out nint statistic, out nint parameter)", "fold", folds, new[] { ("statistic", (Func<PlanAxis, bool>)Context.InnerKept), ("parameter", Context.ParamAxis) }),
-            };
-            var fixedNames = new HashSet<string>(ctx.FixedExtents.Select(f => f.Name));
-            var divisors = perElement.SelectMany(m => Divisors(ctx, m.Axes, m.Outputs)).Where(n => !fixedNames.Contains(n)).Distinct().ToList();
+            EmitIndexMap(w, ctx, "public nint FoldStart(nint fold)", "fold", folds, divisors, ("return", Context.Memory));
+            EmitIndexMap(w, ctx, "public void Fold(nint fold, out nint statistic, out nint parameter)", "fold", folds, divisors,
+                ("statistic", Context.InnerKept), ("parameter", Context.ParamAxis));
             foreach (string name in divisors)
                 w.Line("private readonly " + Rt + ".IndexDivisor d_" + name + " = new(e_" + name + ");");
-            foreach (var m in perElement)
-                EmitIndexMap(w, ctx, m.Signature, m.Index, m.Axes, divisors, m.Outputs);
             w.Line();
             EmitStatisticsPass(w, ctx);
             EmitApplyPass(w, ctx);
@@ -88,22 +85,20 @@ internal static partial class Emitter
     /// (an output named "return" is the return value).
     /// </summary>
     private static void EmitIndexMap(SourceWriter w, Context ctx, string signature, string index, List<int> axes, params (string Name, Func<PlanAxis, bool> Member)[] outputs) =>
-        EmitIndexMap(w, ctx, signature, index, axes, [], outputs);
+        EmitIndexMap(w, ctx, signature, index, axes, null, outputs);
 
-    /// <summary>The extents <see cref="EmitIndexMap(SourceWriter, Context, string, string, List{int}, List{string}, (string Name, Func{PlanAxis, bool} Member)[])"/>
-    /// divides by for these axes and outputs (every axis from the innermost out to the outermost one read, but the first).</summary>
-    private static IEnumerable<string> Divisors(Context ctx, List<int> axes, (string Name, Func<PlanAxis, bool> Member)[] outputs)
-    {
-        int outermost = axes.FindIndex(i => outputs.Any(o => o.Member(ctx.Axes[i])));
-        for (int k = axes.Count - 1; outermost >= 0 && k >= Math.Max(outermost, 1); k--)
-            yield return ctx.Axes[axes[k]].Name;
-    }
-
-    /// <summary>As above; a division by an extent in <paramref name="fast"/> is its divisor field's (<c>d_name.Divide</c>).</summary>
-    private static void EmitIndexMap(SourceWriter w, Context ctx, string signature, string index, List<int> axes, List<string> fast,
+    /// <summary>As above; with <paramref name="divisors"/>, a division by a runtime extent is its divisor field's
+    /// (<c>d_name.Divide</c>), and the extent is added to the list (the caller emits the fields).</summary>
+    private static void EmitIndexMap(SourceWriter w, Context ctx, string signature, string index, List<int> axes, List<string>? divisors,
         params (string Name, Func<PlanAxis, bool> Member)[] outputs)
     {
-        string Quotient(string name) => fast.Contains(name) ? "d_" + name + ".Divide(" + index + ")" : index + " / e_" + name;
+        bool Fast(string name)
+        {
+            if (divisors is null || ctx.FixedExtents.Any(f => f.Name == name)) return false;
+            if (!divisors.Contains(name)) divisors.Add(name);
+            return true;
+        }
+        string Quotient(string name) => Fast(name) ? "d_" + name + ".Divide(" + index + ")" : index + " / e_" + name;
         string Sum(Func<PlanAxis, bool> member, Func<int, string> position)
         {
             var terms = axes.Where(i => member(ctx.Axes[i])).Select(i =>
@@ -132,13 +127,13 @@ internal static partial class Emitter
                 string name = ctx.Axes[axes[k]].Name;
                 if (k == 0) w.Line("nint i_" + name + " = " + index + ";");
                 else if (k == outermost)
-                    w.Line("nint i_" + name + " = " + (fast.Contains(name) ? index + " - " + Quotient(name) + " * e_" + name : index + " % e_" + name) + ";");
+                    w.Line("nint i_" + name + " = " + (Fast(name) ? index + " - " + Quotient(name) + " * e_" + name : index + " % e_" + name) + ";");
                 else if (read[k])
                 {
                     w.Line("nint q_" + name + " = " + Quotient(name) + ", i_" + name + " = " + index + " - q_" + name + " * e_" + name + ";");
                     w.Line(index + " = q_" + name + ";");
                 }
-                else w.Line(fast.Contains(name) ? index + " = " + Quotient(name) + ";" : index + " /= e_" + name + ";");
+                else w.Line(Fast(name) ? index + " = " + Quotient(name) + ";" : index + " /= e_" + name + ";");
             }
             foreach (var o in outputs)
                 w.Line((o.Name == "return" ? "return " : o.Name + " = ") + Sum(o.Member, i => "i_" + ctx.Axes[i].Name) + ";");

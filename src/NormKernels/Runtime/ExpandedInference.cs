@@ -125,12 +125,11 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
                     T ck = TK.Centered ? T.CreateTruncating(m) : T.Zero;
                     double g = affine ? double.CreateTruncating(weight[k]) : 1d, h = affine ? double.CreateTruncating(bias[k]) : 0d;
                     double ak = g * Statistics.InverseStd(double.CreateTruncating(variance[k]), eps);
+                    // The first period (filled is at least one: Head + Length, Length whole periods).
                     nint o = (nint)(k * inner);
-                    nint n = (nint)Math.Min(inner, filled - o);
-                    if (n <= 0) break;
-                    Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(a), o), n, T.CreateTruncating(ak));
-                    Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(b), o), n, T.CreateTruncating(h - (m - double.CreateTruncating(ck)) * ak));
-                    Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(c), o), n, ck);
+                    Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(a), o), (nint)inner, T.CreateTruncating(ak));
+                    Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(b), o), (nint)inner, T.CreateTruncating(h - (m - double.CreateTruncating(ck)) * ak));
+                    Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(c), o), (nint)inner, ck);
                 }
                 for (nint r = (nint)period; r < filled; r += (nint)period)
                 {

@@ -78,34 +78,25 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
             TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
             nint i = chunk;
-            if (offset != 0)
-            {
-                // The run's first step loads plainly (its first aligned vector would start before the run), then every step
-                // whose last aligned vector (at i + 4w - offset) ends inside the run shifts; the rest load plainly below.
-                if (i == 0 && step <= end)
-                {
-                    Accumulate<TC>(TS.Load(ref p, 0), k, ref s0, ref q0);
-                    Accumulate<TC>(TS.Load(ref p, w), k, ref s1, ref q1);
-                    Accumulate<TC>(TS.Load(ref p, 2 * w), k, ref s2, ref q2);
-                    Accumulate<TC>(TS.Load(ref p, 3 * w), k, ref s3, ref q3);
-                    i = step;
-                }
-                for (; i + step <= end && i + step + w - offset <= len; i += step)
-                {
-                    nint o = i - offset;
-                    TV a0 = TS.Load(ref p, o), a1 = TS.Load(ref p, o + w), a2 = TS.Load(ref p, o + 2 * w), a3 = TS.Load(ref p, o + 3 * w), a4 = TS.Load(ref p, o + 4 * w);
-                    Accumulate<TC>(TS.Shift(a0, a1, indices), k, ref s0, ref q0);
-                    Accumulate<TC>(TS.Shift(a1, a2, indices), k, ref s1, ref q1);
-                    Accumulate<TC>(TS.Shift(a2, a3, indices), k, ref s2, ref q2);
-                    Accumulate<TC>(TS.Shift(a3, a4, indices), k, ref s3, ref q3);
-                }
-            }
             for (; i + step <= end; i += step)
             {
-                Accumulate<TC>(TS.Load(ref p, i), k, ref s0, ref q0);
-                Accumulate<TC>(TS.Load(ref p, i + w), k, ref s1, ref q1);
-                Accumulate<TC>(TS.Load(ref p, i + 2 * w), k, ref s2, ref q2);
-                Accumulate<TC>(TS.Load(ref p, i + 3 * w), k, ref s3, ref q3);
+                TV v0, v1, v2, v3;
+                if (offset != 0 && i >= w && i + step + w - offset <= len)
+                {
+                    // Shifted: the step's five aligned vectors (from i - offset) lie inside the run: every step but the
+                    // run's first and its last few.
+                    nint o = i - offset;
+                    TV a0 = TS.Load(ref p, o), a1 = TS.Load(ref p, o + w), a2 = TS.Load(ref p, o + 2 * w), a3 = TS.Load(ref p, o + 3 * w), a4 = TS.Load(ref p, o + 4 * w);
+                    v0 = TS.Shift(a0, a1, indices); v1 = TS.Shift(a1, a2, indices); v2 = TS.Shift(a2, a3, indices); v3 = TS.Shift(a3, a4, indices);
+                }
+                else
+                {
+                    v0 = TS.Load(ref p, i); v1 = TS.Load(ref p, i + w); v2 = TS.Load(ref p, i + 2 * w); v3 = TS.Load(ref p, i + 3 * w);
+                }
+                Accumulate<TC>(v0, k, ref s0, ref q0);
+                Accumulate<TC>(v1, k, ref s1, ref q1);
+                Accumulate<TC>(v2, k, ref s2, ref q2);
+                Accumulate<TC>(v3, k, ref s3, ref q3);
             }
             for (; i + w <= end; i += w)
                 Accumulate<TC>(TS.Load(ref p, i), k, ref s0, ref q0);
@@ -162,38 +153,26 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 TV k2 = TC.Lanes ? TS.Load(ref shift, j + 2 * w) : TS.Zero, k3 = TC.Lanes ? TS.Load(ref shift, j + 3 * w) : TS.Zero;
                 TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
                 TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
-                nint r = r0;
-                if (offset != 0)
+                for (nint r = r0; r < rend; r++)
                 {
-                    // Shifted: rows after the first (for the first columns) up to the last (for columns whose fifth aligned
-                    // vector passes the row's end), in row order with the plain rows around them: the same sums.
-                    nint first = j == 0 && r == 0 ? 1 : r;
-                    nint stop = rend == rows && j + step + w - offset > width ? rend - 1 : rend;
-                    for (; r < first && r < rend; r++)
-                    {
-                        nint o = r * stride + j;
-                        Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
-                        Accumulate<TC>(TS.Load(ref p, o + w), k1, ref s1, ref q1);
-                        Accumulate<TC>(TS.Load(ref p, o + 2 * w), k2, ref s2, ref q2);
-                        Accumulate<TC>(TS.Load(ref p, o + 3 * w), k3, ref s3, ref q3);
-                    }
-                    for (; r < stop; r++)
-                    {
-                        nint o = r * stride + j - offset;
-                        TV a0 = TS.Load(ref p, o), a1 = TS.Load(ref p, o + w), a2 = TS.Load(ref p, o + 2 * w), a3 = TS.Load(ref p, o + 3 * w), a4 = TS.Load(ref p, o + 4 * w);
-                        Accumulate<TC>(TS.Shift(a0, a1, indices), k0, ref s0, ref q0);
-                        Accumulate<TC>(TS.Shift(a1, a2, indices), k1, ref s1, ref q1);
-                        Accumulate<TC>(TS.Shift(a2, a3, indices), k2, ref s2, ref q2);
-                        Accumulate<TC>(TS.Shift(a3, a4, indices), k3, ref s3, ref q3);
-                    }
-                }
-                for (; r < rend; r++)
-                {
+                    TV v0, v1, v2, v3;
                     nint o = r * stride + j;
-                    Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
-                    Accumulate<TC>(TS.Load(ref p, o + w), k1, ref s1, ref q1);
-                    Accumulate<TC>(TS.Load(ref p, o + 2 * w), k2, ref s2, ref q2);
-                    Accumulate<TC>(TS.Load(ref p, o + 3 * w), k3, ref s3, ref q3);
+                    if (offset != 0 && (r > 0 || j > 0) && (r < rows - 1 || j + step + w - offset <= width))
+                    {
+                        // Shifted, where the five aligned vectors (from o - offset) lie inside the rows: not the first row's
+                        // first columns, nor the last row's columns whose fifth vector passes its end.
+                        o -= offset;
+                        TV a0 = TS.Load(ref p, o), a1 = TS.Load(ref p, o + w), a2 = TS.Load(ref p, o + 2 * w), a3 = TS.Load(ref p, o + 3 * w), a4 = TS.Load(ref p, o + 4 * w);
+                        v0 = TS.Shift(a0, a1, indices); v1 = TS.Shift(a1, a2, indices); v2 = TS.Shift(a2, a3, indices); v3 = TS.Shift(a3, a4, indices);
+                    }
+                    else
+                    {
+                        v0 = TS.Load(ref p, o); v1 = TS.Load(ref p, o + w); v2 = TS.Load(ref p, o + 2 * w); v3 = TS.Load(ref p, o + 3 * w);
+                    }
+                    Accumulate<TC>(v0, k0, ref s0, ref q0);
+                    Accumulate<TC>(v1, k1, ref s1, ref q1);
+                    Accumulate<TC>(v2, k2, ref s2, ref q2);
+                    Accumulate<TC>(v3, k3, ref s3, ref q3);
                 }
                 if (TC.Lanes)
                 {

@@ -153,7 +153,6 @@ namespace Layers
                 statistic = i_n * e_grp;
                 parameter = 0;
             }
-            private readonly Rt.IndexDivisor d_cpg = new(e_cpg);
             public nint StatisticStart(nint statistic) => statistic * e_cpg;
             public nint AccumulatorStatistic(nint accumulator)
             {
@@ -176,6 +175,7 @@ namespace Layers
                 statistic = i_grp;
                 parameter = i_grp * e_cpg + i_cpg;
             }
+            private readonly Rt.IndexDivisor d_cpg = new(e_cpg);
 
             /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [h w]=R [grp cpg]=A.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
