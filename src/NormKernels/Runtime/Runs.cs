@@ -342,7 +342,9 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         where TK : struct, INormKind where TW : struct, IStores
     {
         int w = TS.Count;
-        if (w == 1 || width % w != 0 || width > FlatWidth)
+        // Rows over 256 wide put up to 48 KB on the stack: only where the thread has room to spare (a thread started with a
+        // small stack takes the row-by-row apply instead of overflowing).
+        if (w == 1 || width % w != 0 || width > FlatWidth || (width > 256 && !RuntimeHelpers.TryEnsureSufficientExecutionStack()))
         {
             for (nint r = 0; r < rows; r++)
                 Apply<TK, TW, Lanes>(ref Unsafe.Add(ref x, r * width), ref Unsafe.Add(ref y, r * width), width, ref a, ref b, ref c, residual);
