@@ -448,6 +448,9 @@ internal static partial class Emitter
         string extents = string.Join(", ", ctx.Axes.Where(a => !ctx.IsFixed(a)).Select(a => TextEdits.ReplaceLetters(a.Extent, letter => "dims[" + Literals.Int(index[letter.ToString()]) + "]")));
         w.Line("public static " + NestType + " Create(global::System.ReadOnlySpan<int> dims) => new(" + extents + ");");
         w.Line("public nint StatisticsExtent => " + ctx.StatInnerExtent + ";");
+        var statInner = ctx.Plan.StatSegments[ctx.Plan.StatSegments.Count - 1];
+        if (Enumerable.Range(statInner.First, statInner.Last - statInner.First + 1).All(i => ctx.IsFixed(ctx.Axes[i])))
+            w.Line("public static nint FixedStatisticsExtent => " + ctx.StatInnerExtent + "; // fixed by Sizes: the row runs' length is a constant");
         w.Line("public nint ApplyExtent => " + ctx.ApplyInnerExtent + ";");
         w.Line("public nint GradientExtent => " + ctx.SegmentExtent(plan.GradientSegments[plan.GradientSegments.Count - 1]) + ";");
         string constraint = " where TK : struct, " + Rt + ".INormKind where TOps : struct, " + Ops + " =>";

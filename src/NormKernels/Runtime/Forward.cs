@@ -65,6 +65,11 @@ public readonly struct RootMeanSquareNorm : INormKind
 [EditorBrowsable(EditorBrowsableState.Never)]
 public interface INest<T> where T : unmanaged
 {
+    /// <summary>The statistics' innermost extent (<see cref="StatisticsExtent"/>) when <c>Sizes</c> fixes every axis of
+    /// it, else 0: a constant of the generated nest, so the runs of a row plan compiled for this layer see their row length
+    /// as a constant (constant-trip loops, no tail where the length is a whole number of vectors).</summary>
+    static virtual nint FixedStatisticsExtent => 0;
+
     /// <summary>Blocks (units of parallel work run start to end: statistics, coefficients, apply); 0 when the plan has one
     /// block, the whole tensor, run as two chunked passes.</summary>
     int BlockCount { get; }
@@ -1066,6 +1071,9 @@ public static class Forward<TNest, TK, T>
     private readonly unsafe struct RowFinish(TNest nest, int first, nint firstStatistic, double count, double epsilon, T* gamma, T* beta, T* stat0, T* stat1,
         T[]? meanResidual) : IRowFinish<T>
     {
+        /// <inheritdoc/>
+        public static nint FixedLength => TNest.FixedStatisticsExtent;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Finish(nint row, T shift, double sum, double sq, out T a, out T b, out T c)
         {

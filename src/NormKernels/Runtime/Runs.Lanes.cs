@@ -52,6 +52,7 @@ public static partial class Runs<TS, TV, T>
         ref double sums, ref T coefficients)
         where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
     {
+        if (TF.FixedLength > 0) len = TF.FixedLength;
         int w = TS.Count;
         Span<T> buffer = stackalloc T[32];
         ref T scratch = ref buffer[0];
@@ -80,6 +81,7 @@ public static partial class Runs<TS, TV, T>
     private static void LaneRowRuns<TC, TE, TF>(ref T x, ref T y, nint rows, nint len, ref TF finish, ref double sums, ref T coefficients)
         where TC : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
     {
+        if (TF.FixedLength > 0) len = TF.FixedLength;
         int w = TS.Count;
         // The row of each lane of each vector of a full group (w rows = len vectors).
         Span<int> index = stackalloc int[RowIndexLength];

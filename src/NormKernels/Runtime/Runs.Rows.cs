@@ -17,6 +17,11 @@ public interface IRowFinish<T>
     /// at <paramref name="sum"/> and <paramref name="sq"/> (four each), their coefficients written at <paramref name="a"/>,
     /// <paramref name="b"/>, <paramref name="c"/> (four each).</summary>
     void FinishFour(nint row, ref T x, nint len, ref double sum, ref double sq, ref T a, ref T b, ref T c);
+
+    /// <summary>The rows' length when the layer fixes it (<see cref="INest{T}.FixedStatisticsExtent"/>), else 0. The
+    /// finish is a type of the layer's driver, so every run it is a type argument of is compiled for that layer anyway: there
+    /// the length is a constant (<see cref="Runs{TS, TV, T}.Rows"/>).</summary>
+    static virtual nint FixedLength => 0;
 }
 
 public static partial class Runs<TS, TV, T>
@@ -49,6 +54,8 @@ public static partial class Runs<TS, TV, T>
         nint residual, nint sum, ref T stage, bool phased, ref double sums, ref T coefficients)
         where TK : struct, INormKind where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TF : struct, IRowFinish<T>
     {
+        // A length the layer fixes (Sizes) is a constant here and in each run below (each takes it again: they are compiled on their own).
+        if (TF.FixedLength > 0) len = TF.FixedLength;
         // Each order is compiled on its own, fully optimized, with one site of each run it inlines: inlined into one
         // method together, the runs were left as calls to unoptimized code (the JIT's inlining budget), which a process
         // that sees one CPU kept for seconds (LayerNorm [8192, 768]: 18 ms a call instead of 1.7).
@@ -81,6 +88,7 @@ public static partial class Runs<TS, TV, T>
         where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TE : struct, INormKind
         where TF : struct, IRowFinish<T>
     {
+        if (TF.FixedLength > 0) len = TF.FixedLength;
         for (nint i = 0; i < rows; i++)
         {
             ref T src = ref Unsafe.Add(ref x, i * len);
@@ -103,6 +111,7 @@ public static partial class Runs<TS, TV, T>
     private static void PhasedRows<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish, ref double sums, ref T coefficients)
         where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
     {
+        if (TF.FixedLength > 0) len = TF.FixedLength;
         // Planar: row i's sums at i and rows + i, its a, b, c at i, rows + i and 2 rows + i.
         ref double ss = ref sums, sq = ref Unsafe.Add(ref sums, rows);
         ref T ca = ref coefficients, cb = ref Unsafe.Add(ref coefficients, rows), cc = ref Unsafe.Add(ref coefficients, 2 * rows);

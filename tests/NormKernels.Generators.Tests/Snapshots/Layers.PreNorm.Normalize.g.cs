@@ -98,6 +98,7 @@ namespace Layers
             public static Rt.LayerShape Shape { get; } = new("PreNorm", "NTC", "C", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.None, "C=768");
             public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1]);
             public nint StatisticsExtent => e_c;
+            public static nint FixedStatisticsExtent => e_c; // fixed by Sizes: the row runs' length is a constant
             public nint ApplyExtent => e_c;
             public nint GradientExtent => e_c;
             public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad, ReadOnlySpan<float> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
