@@ -174,7 +174,9 @@ public sealed class StreamingStoresTests : RestoresSettings
     {
         // dx of channels-last layers as one flat range of rows (GradientRuns.ApplyRows), streamed at every phase.
         LayerCase layerCase = LayerCases.Get(name);
-        foreach (int channels in new[] { 8, 16, 24, 48, 64, 80, 256, 264 })
+        // Past the flat width (256), whole vectors: cached, the rows four at a time with each column block's coefficients
+        // held (GradientRuns.HeldRows); streamed, row by row: the same bits. 288 ends in a single vector on every path.
+        foreach (int channels in new[] { 8, 16, 24, 48, 64, 80, 256, 264, 288, 512 })
         {
             int[] dims = [2, 5, 7, channels];
             int length = TestData.Product(dims);
@@ -182,6 +184,38 @@ public sealed class StreamingStoresTests : RestoresSettings
             float[] input = TestData.Normal(random, length, 1, 2);
             float[] outputGrad = TestData.Normal(random, length, 0, 1);
             AssertStreamedBackwardEqualsCached(layerCase, dims, input, outputGrad, 10, [0, 1, 5, 9, 15]);
+        }
+    }
+
+    [Theory]
+    [InlineData(nameof(BnNhwc))]
+    [InlineData(nameof(InNhwc))]
+    [InlineData(nameof(GnNhwc))]
+    public void ChannelsLastWideBackward_InPlace_EqualsSeparate(string name)
+    {
+        // Rows past the flat width with their coefficients held across rows: dx written over dy or over x (a copy of the
+        // forward's input) gives the bits of a separate dx. 7 rows: a group of four and a partial one of three.
+        LayerCase layerCase = LayerCases.Get(name);
+        foreach (int channels in new[] { 288, 512 })
+        {
+            int[] dims = [1, 7, 1, channels];
+            int length = TestData.Product(dims);
+            var random = new Random(KernelCheck.Seed(name, 300 + channels));
+            float[] input = TestData.Normal(random, length, 1, 2);
+            float[] outputGrad = TestData.Normal(random, length, 0, 1);
+            Streaming.ThresholdBytes = long.MaxValue;
+            int[] Run(Func<float[], float[], (float[] X, float[] Dy, float[] Dx)> buffers)
+            {
+                INormalizationLayer layer = layerCase.Create(dims);
+                KernelCheck.Randomize(layer, new Random(11));
+                layer.Forward(input, new float[length], dims);
+                var (x, dy, dx) = buffers(input.ToArray(), outputGrad.ToArray());
+                layer.Backward(x, dy, dx, dims);
+                return KernelCheck.Bits(dx);
+            }
+            int[] separate = Run((x, dy) => (x, dy, new float[length]));
+            Assert.Equal(separate, Run((x, dy) => (x, dy, dy)));
+            Assert.Equal(separate, Run((x, dy) => (x, dy, x)));
         }
     }
 

@@ -267,6 +267,11 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         where TW : struct, IStores
     {
         int w = TS.Count;
+        if (!TW.Streaming && w > 1 && width % w == 0 && width > FlatWidth)
+        {
+            HeldRows(ref x, ref dy, ref dx, rows, width, ref m, ref p, ref q, ref r, ref dz);
+            return;
+        }
         if (w == 1 || width % w != 0 || width > FlatWidth)
         {
             for (nint row = 0; row < rows; row++)
@@ -341,6 +346,50 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             nint t = total - w;
             TV last = FlatExpression(ref x, ref dy, t, ref m2, ref p2, ref q2, ref r2, ref z2, width - w);
             Runs<TS, TV, T>.StoreLanes(last, ref dx, at, total, t);
+        }
+    }
+
+    /// <summary>Rows taken together by <see cref="HeldRows"/>: each column block's coefficients are loaded once for them.</summary>
+    private const int HeldRowCount = 4;
+
+    /// <summary>
+    /// Rows wider than <see cref="FlatWidth"/> (whole vectors, stored normally), <see cref="HeldRowCount"/> at a time: for each
+    /// block of two vectors of columns, the block's ten coefficient vectors are loaded once and held for the rows, instead of
+    /// five loads per vector row by row (seven loads a vector with x and dy). The same expression per element
+    /// (<see cref="HeldExpression"/>), so the same bits as row by row; every element's dx from its own x and dy, so dx may be
+    /// x or dy.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void HeldRows(ref T x, ref T dy, ref T dx, nint rows, nint width, ref T m, ref T p, ref T q, ref T r, ref T dz)
+    {
+        nint row = 0;
+        for (; row + HeldRowCount <= rows; row += HeldRowCount)
+            HeldTile(ref x, ref dy, ref dx, row * width, HeldRowCount, width, ref m, ref p, ref q, ref r, ref dz);
+        if (row < rows) HeldTile(ref x, ref dy, ref dx, row * width, rows - row, width, ref m, ref p, ref q, ref r, ref dz);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HeldTile(ref T x, ref T dy, ref T dx, nint start, nint count, nint width, ref T m, ref T p, ref T q, ref T r, ref T dz)
+    {
+        int w = TS.Count;
+        nint j = 0;
+        for (; j + 2 * w <= width; j += 2 * w)
+        {
+            TV M0 = TS.Load(ref m, j), P0 = TS.Load(ref p, j), Q0 = TS.Load(ref q, j), R0 = TS.Load(ref r, j), Z0 = TS.Load(ref dz, j);
+            TV M1 = TS.Load(ref m, j + w), P1 = TS.Load(ref p, j + w), Q1 = TS.Load(ref q, j + w), R1 = TS.Load(ref r, j + w), Z1 = TS.Load(ref dz, j + w);
+            nint at = start + j;
+            for (nint i = 0; i < count; i++, at += width)
+            {
+                TS.Store(HeldExpression(ref x, ref dy, at, M0, P0, Q0, R0, Z0), ref dx, at);
+                TS.Store(HeldExpression(ref x, ref dy, at + w, M1, P1, Q1, R1, Z1), ref dx, at + w);
+            }
+        }
+        if (j < width)
+        {
+            TV M0 = TS.Load(ref m, j), P0 = TS.Load(ref p, j), Q0 = TS.Load(ref q, j), R0 = TS.Load(ref r, j), Z0 = TS.Load(ref dz, j);
+            nint at = start + j;
+            for (nint i = 0; i < count; i++, at += width)
+                TS.Store(HeldExpression(ref x, ref dy, at, M0, P0, Q0, R0, Z0), ref dx, at);
         }
     }
 
