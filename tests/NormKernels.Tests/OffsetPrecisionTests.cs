@@ -70,7 +70,7 @@ public sealed class OffsetPrecisionTests
         return worst;
     }
 
-    private static double NormRelative(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual)
+    internal static double NormRelative(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual)
     {
         double diff = 0, scale = 0;
         for (int i = 0; i < expected.Length; i++)

@@ -94,7 +94,9 @@ internal static partial class Emitter
         w.Line("/// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments " + ctx.Describe(ctx.Plan.GradientSegments) +
                (columns ? "; the innermost two as rows of contiguous fold indices" : "") + ".</summary>");
         w.Line(Shared.Hot);
-        using (w.Block("public void GradientReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" + VectorIsa.PathConstraint(t)))
+        // TX: the exact sum z made (Lanes) or left to the driver, which has it from the forward's mean (Splat).
+        using (w.Block("public void GradientReduce<TS, TV, TX>(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" +
+                       VectorIsa.PathConstraint(t) + " where TX : struct, " + Rt + ".IOperand"))
         {
             int outer = columns ? n - 2 : n - 1;
             EmitSegmentLocals(w, ctx, segs, outer, spaces);
@@ -107,12 +109,12 @@ internal static partial class Emitter
                 if (columns)
                 {
                     string rowsFrom = rowChunk ? "from0 * len" + I(n - 1) : xo;
-                    w.Line(runs + ".ReduceColumns(ref " + At("x", rowsFrom) + ", ref " + At("dy", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
+                    w.Line(runs + ".ReduceColumns<TX>(ref " + At("x", rowsFrom) + ", ref " + At("dy", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
                            ", ref " + At("m", fo) + ", ref " + At("dz", fo) + ", ref " + At("u", fo) + ", ref " + At("v", fo) + ", ref " + At("z", fo) + ");");
                 }
                 else
                 {
-                    w.Line(runs + (vector ? ".ReduceLanes(" : ".Reduce(") + "ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", " +
+                    w.Line(runs + (vector ? ".ReduceLanes<TX>(" : ".Reduce<TX>(") + "ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", " +
                            (vector ? "ref " + At("m", fo) + ", ref " + At("dz", fo) : Unsafe + ".Add(ref m, " + fo + "), " + Unsafe + ".Add(ref dz, " + fo + ")") +
                            ", ref " + At("u", fo) + ", ref " + At("v", fo) + ", ref " + At("z", fo) + ");");
                 }

@@ -458,7 +458,7 @@ internal static partial class Emitter
         w.Line("public static " + KernelPath + " Backward<TK, TOps>(" + KernelPath + " path, " + NestType + " nest, " + ro + " input, " + ro + " outputGrad, " + span + " inputGrad, " +
                ro + " gamma, " + ro + " stat0, " + ro + " stat1, " + t + " epsilon, bool constant, " + span + " weightGrad, " + span + " biasGrad, " + ro + " meanResidual)" + constraint);
         w.Line("    " + Rt + "." + (plan.GradientPerStatistic ? "AffineBackward" : "Backward") + "<" + NestType + ", TK, " + t +
-               ">.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad" + (plan.GradientPerStatistic ? ", meanResidual" : "") + ");");
+               ">.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);");
         if (plan.Synchronized)
         {
             w.Line("public static " + KernelPath + " Sums<TK, TOps>(" + KernelPath + " path, " + NestType + " nest, " + ro + " input, " + ro + " outputGrad, " + ro + " gamma, " +

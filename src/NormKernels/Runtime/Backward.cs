@@ -14,9 +14,10 @@ namespace NormKernels.Runtime;
 public interface IGradientNest<T> : INest<T> where T : unmanaged
 {
     /// <summary>Per fold index f over a block, or the chunk [from, to) of its first gradient segment: <c>u[f] += sum (dy - dz[f])</c>,
-    /// <c>v[f] += sum (dy - dz[f]) * (x + m[f])</c>, <c>z[f] += sum (x + m[f])</c>.</summary>
-    void GradientReduce<TS, TV>(ref T x, ref T dy, nint from, nint to, ref T m, ref T dz, ref double u, ref double v, ref double z)
-        where TS : struct, ISimd<TV, T> where TV : struct;
+    /// <c>v[f] += sum (dy - dz[f]) * (x + m[f])</c>, <c>z[f] += sum (x + m[f])</c> (the last only with <typeparamref name="TX"/>
+    /// <see cref="Lanes"/>: with <see cref="Splat"/> the driver has it from the forward's mean and z is not touched).</summary>
+    void GradientReduce<TS, TV, TX>(ref T x, ref T dy, nint from, nint to, ref T m, ref T dz, ref double u, ref double v, ref double z)
+        where TS : struct, ISimd<TV, T> where TV : struct where TX : struct, IOperand;
 
     /// <summary><c>dx = (dy - dz[f]) * p[f] + (x + m[f]) * q[f] + r[f]</c> over a block or a chunk of it, dx stored as
     /// <typeparamref name="TW"/> says.</summary>
@@ -127,20 +128,40 @@ public static class Backward<TNest, TK, T>
 {
     /// <summary>Gradients of a forward whose statistics are <paramref name="stat0"/>, <paramref name="stat1"/> (mean and biased
     /// variance; uncentered: mean square) or, with <paramref name="constant"/>, the given (running) ones held constant.
-    /// Writes <paramref name="inputGrad"/>, adds into <paramref name="weightGrad"/> and <paramref name="biasGrad"/>.</summary>
+    /// Writes <paramref name="inputGrad"/>, adds into <paramref name="weightGrad"/> and <paramref name="biasGrad"/>.
+    /// <paramref name="meanResidual"/>, when given (a layer's backward of its training forward), is that forward's mean - (T)mean
+    /// per statistic: plans with one fold index per statistic (BatchNorm, InstanceNorm) then take the sum of x - (T)mean as
+    /// count * residual instead of summing it exactly in double (the reduction's widening, 8% of BatchNorm NHWC S2's backward).</summary>
     public static KernelPath Run(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad) =>
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual = default) =>
         AdvSimd.IsSupported
-            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad)
-            : Run<X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual)
+            : Run<X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
 
-    /// <summary><see cref="Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T})"/>
+    /// <summary><see cref="Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T}, ReadOnlySpan{T})"/>
     /// with the 128-bit path's operations given.</summary>
     public static KernelPath Run<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad) where TOps : struct, IVector128Ops
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual = default)
+        where TOps : struct, IVector128Ops
     {
-        Dispatch<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, Mode.Plain, null, 0);
+        Dispatch<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, Mode.Plain, null, 0,
+            UsesResidual(nest, constant, meanResidual) ? meanResidual : default);
         return path;
+    }
+
+    /// <summary>Whether the forward's mean residual replaces the exact sum of x - (T)mean: a centered kind's batch statistics,
+    /// a residual for every statistic, one block (the whole tensor: BatchNorm channels-last and 2-D; the block drivers keep
+    /// the exact sums), and one fold index per statistic, fold f of statistic f (the residual gives a statistic's sum, so it
+    /// is a fold's only where the two are one).</summary>
+    private static bool UsesResidual(TNest nest, bool constant, ReadOnlySpan<T> meanResidual)
+    {
+        if (!TK.Centered || constant || meanResidual.Length < nest.StatisticCount || nest.BlockCount > 0 || nest.FoldCount != nest.StatisticCount) return false;
+        for (int f = 0; f < nest.FoldCount; f++)
+        {
+            nest.Fold(f, out nint s, out _);
+            if (s != f) return false;
+        }
+        return true;
     }
 
     /// <summary>Synchronized step 1 with the 128-bit path's operations of this machine (see <see cref="Sums{TOps}"/>).</summary>
@@ -170,7 +191,7 @@ public static class Backward<TNest, TK, T>
         double[] sums = ArrayPool<double>.Shared.Rent(3 * total);
         try
         {
-            Dispatch<TOps>(path, nest, input, outputGrad, default, gamma, mean, mean, T.Zero, false, default, default, Mode.Sums, sums, total);
+            Dispatch<TOps>(path, nest, input, outputGrad, default, gamma, mean, mean, T.Zero, false, default, default, Mode.Sums, sums, total, default);
             new Span<double>(sums, 0, total).CopyTo(count);
             new Span<double>(sums, total, total).CopyTo(sumGrad);
             new Span<double>(sums, 2 * total, total).CopyTo(sumGradCentered);
@@ -198,7 +219,7 @@ public static class Backward<TNest, TK, T>
             count.CopyTo(new Span<double>(sums, 0, total));
             sumGrad.CopyTo(new Span<double>(sums, total, total));
             sumGradCentered.CopyTo(new Span<double>(sums, 2 * total, total));
-            Dispatch<TOps>(path, nest, input, outputGrad, inputGrad, gamma, mean, variance, epsilon, false, weightGrad, biasGrad, Mode.WithSums, sums, total);
+            Dispatch<TOps>(path, nest, input, outputGrad, inputGrad, gamma, mean, variance, epsilon, false, weightGrad, biasGrad, Mode.WithSums, sums, total, default);
         }
         finally
         {
@@ -221,34 +242,43 @@ public static class Backward<TNest, TK, T>
     }
 
     private static void Dispatch<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total)
-        where TOps : struct, IVector128Ops
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total,
+        ReadOnlySpan<T> residual) where TOps : struct, IVector128Ops
     {
         switch (path)
         {
-            case KernelPath.Vector512: Run<V512<T>, Vector512<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total); break;
-            case KernelPath.Vector256: Run<V256<T>, Vector256<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total); break;
-            case KernelPath.Vector128: Run<V128<T, TOps>, Vector128<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total); break;
-            default: Run<Scalar<T>, T>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total); break;
+            case KernelPath.Vector512: Run<V512<T>, Vector512<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total, residual); break;
+            case KernelPath.Vector256: Run<V256<T>, Vector256<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total, residual); break;
+            case KernelPath.Vector128: Run<V128<T, TOps>, Vector128<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total, residual); break;
+            default: Run<Scalar<T>, T>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total, residual); break;
         }
     }
 
-    /// <summary>Streams dx (see <see cref="Streaming"/>) where x, dy and dx together exceed the threshold and dx overlaps neither.</summary>
+    /// <summary>Streams dx (see <see cref="Streaming"/>) where x, dy and dx together exceed the threshold and dx overlaps neither;
+    /// a non-empty <paramref name="residual"/> (see <see cref="UsesResidual"/>): the sums of x - (T)mean from it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total)
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total,
+        ReadOnlySpan<T> residual)
         where TS : struct, ISimd<TV, T> where TV : struct
     {
-        if (BackwardShared<TK, T>.StreamsInputGrad(input, outputGrad, inputGrad, TS.Count > 1 && mode != Mode.Sums))
-            Run<TS, TV, StreamedStores>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total);
-        else
-            Run<TS, TV, CachedStores>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total);
+        bool streams = BackwardShared<TK, T>.StreamsInputGrad(input, outputGrad, inputGrad, TS.Count > 1 && mode != Mode.Sums);
+        if (residual.IsEmpty)
+        {
+            if (streams) Run<TS, TV, StreamedStores, Lanes>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total, default);
+            else Run<TS, TV, CachedStores, Lanes>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total, default);
+        }
+        else if (streams) Run<TS, TV, StreamedStores, Splat>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total, residual);
+        else Run<TS, TV, CachedStores, Splat>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, mode, sums, total, residual);
     }
 
+    /// <summary><typeparamref name="TX"/>: <see cref="Lanes"/>, the reduction sums x - (T)mean exactly; <see cref="Splat"/>, those
+    /// sums are count * <paramref name="residual"/> (see <see cref="ResidualSums"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Run<TS, TV, TW>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total)
-        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    private static void Run<TS, TV, TW, TX>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total,
+        ReadOnlySpan<T> residual)
+        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores where TX : struct, IOperand
     {
         var layout = new Layout(nest);
         int parameters = weightGrad.Length;
@@ -293,13 +323,14 @@ public static class Backward<TNest, TK, T>
             Terms(nest, layout, doubles, elements, 0, ref MemoryMarshal.GetReference(stat0), ref MemoryMarshal.GetReference(stat1), eps, constant);
             Shift(nest, layout, elements, ref MemoryMarshal.GetReference(outputGrad));
             new Span<double>(partials, 0, chunks * width).Clear();
-            var reduce = new ReduceChunk<TS, TV>(nest, layout, rows, chunks, partials, elements);
+            var reduce = new ReduceChunk<TS, TV, TX>(nest, layout, rows, chunks, partials, elements);
             ParallelUnits.For(chunks, Parallelism.Workers(input.Length, chunks), reduce, input, inputGrad, outputGrad, default, default, default);
             // Merge the chunks' partial sums in chunk order (deterministic whatever ran them).
             new Span<double>(doubles, 0, width).Clear();
             for (int chunk = 0; chunk < chunks; chunk++)
                 for (int slot = 0; slot < width; slot++)
                     doubles[slot] += partials[chunk * width + slot];
+            if (!TX.Lanes) ResidualSums(nest, layout, doubles, residual);
             ref T gammaRef = ref MemoryMarshal.GetReference(gamma);
             if (mode == Mode.Sums)
             {
@@ -323,6 +354,16 @@ public static class Backward<TNest, TK, T>
             ArrayPool<double>.Shared.Return(doubles);
             ArrayPool<T>.Shared.Return(elements);
         }
+    }
+
+    /// <summary>X = sum (x - mf) per fold index (fold f of statistic f, see <see cref="UsesResidual"/>) from the forward's
+    /// mean residual instead of the reduction: count * (mean - mf), mean the forward's in double and mf = (T)mean, so
+    /// <see cref="Coefficients"/>' mean in double is the forward's.</summary>
+    private static void ResidualSums(TNest nest, Layout layout, double[] doubles, ReadOnlySpan<T> residual)
+    {
+        double count = nest.Count;
+        for (int f = 0; f < layout.Folds; f++)
+            doubles[2 * layout.Folds + f] = count * double.CreateTruncating(residual[f]);
     }
 
     /// <summary>The scratch layout. Doubles: U, V, X per fold index, then per statistic the sum of x - mf, mu, rstd, A, B.
@@ -596,7 +637,7 @@ public static class Backward<TNest, TK, T>
                         nest.Block(start + k, out nint xo, out _, out _);
                         ref T m = ref MemoryMarshal.GetArrayDataReference(elements[worker * interleaved + k]);
                         ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles[worker * interleaved + k]);
-                        nest.GradientReduce<TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                        nest.GradientReduce<TS, TV, Lanes>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
                             ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
                     }
                 for (int k = 0; k < count; k++)
@@ -621,9 +662,9 @@ public static class Backward<TNest, TK, T>
         }
     }
 
-    /// <summary>A chunk of a whole-tensor reduction, into its own partial U, V, X.</summary>
-    private readonly struct ReduceChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, double[] partials, T[] elements)
-        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    /// <summary>A chunk of a whole-tensor reduction, into its own partial U, V, X (X only with <typeparamref name="TX"/> <see cref="Lanes"/>).</summary>
+    private readonly struct ReduceChunk<TS, TV, TX>(TNest nest, Layout layout, nint rows, int chunks, double[] partials, T[] elements)
+        : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TX : struct, IOperand
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -632,7 +673,7 @@ public static class Backward<TNest, TK, T>
             int folds = layout.Folds;
             ref T m = ref MemoryMarshal.GetArrayDataReference(elements);
             ref double sumU = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(partials), (nint)unit * 3 * folds);
-            nest.GradientReduce<TS, TV>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S2), from, to, ref m, ref Unsafe.Add(ref m, 4 * folds),
+            nest.GradientReduce<TS, TV, TX>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S2), from, to, ref m, ref Unsafe.Add(ref m, 4 * folds),
                 ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
         }
     }
@@ -664,7 +705,7 @@ public static class Backward<TNest, TK, T>
 public static class AffineBackward<TNest, TK, T>
     where TNest : struct, IAffineGradientNest<T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>As <see cref="Backward{TNest, TK, T}.Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T})"/>;
+    /// <summary>As <see cref="Backward{TNest, TK, T}.Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T}, ReadOnlySpan{T})"/>;
     /// <paramref name="meanResidual"/>, when given (a layer's backward of its training forward), is that forward's mean - (T)mean
     /// per statistic: the mean in double without the exact sum of x - mf each row's reduce would otherwise widen.</summary>
     public static KernelPath Run(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,

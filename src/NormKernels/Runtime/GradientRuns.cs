@@ -25,14 +25,15 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
 
     /// <summary>
     /// Over a contiguous run with one fold index: <paramref name="u"/> += sum (dy - dz), <paramref name="v"/> += sum (dy - dz) * (x + m),
-    /// <paramref name="z"/> += sum (x + m) exactly in double.
+    /// <paramref name="z"/> += sum (x + m) exactly in double (<typeparamref name="TX"/> <see cref="Lanes"/>; with <see cref="Splat"/>
+    /// z is left as it is: the caller knows the sum from the forward's mean, see <see cref="Backward{TNest, TK, T}"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Reduce(ref T x, ref T dy, nint len, T m, T dz, ref double u, ref double v, ref double z)
+    public static void Reduce<TX>(ref T x, ref T dy, nint len, T m, T dz, ref double u, ref double v, ref double z) where TX : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
         TV k = TS.Splat(m), kd = TS.Splat(dz);
-        Wide<TV> kx = TS.Widen(TS.Subtract(TS.Zero, k)), xa = default;
+        Wide<TV> kx = TX.Lanes ? TS.Widen(TS.Subtract(TS.Zero, k)) : default, xa = default;
         double su = 0d, sv = 0d;
         for (nint chunk = 0; chunk < len; chunk += chunkLength)
         {
@@ -42,52 +43,54 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             nint i = chunk;
             for (; i + step <= end; i += step)
             {
-                ReduceStep(ref x, ref dy, i, k, kd, kx, ref s0, ref q0, ref xa);
-                ReduceStep(ref x, ref dy, i + w, k, kd, kx, ref s1, ref q1, ref xa);
-                ReduceStep(ref x, ref dy, i + 2 * w, k, kd, kx, ref s2, ref q2, ref xa);
-                ReduceStep(ref x, ref dy, i + 3 * w, k, kd, kx, ref s3, ref q3, ref xa);
+                ReduceStep<TX>(ref x, ref dy, i, k, kd, kx, ref s0, ref q0, ref xa);
+                ReduceStep<TX>(ref x, ref dy, i + w, k, kd, kx, ref s1, ref q1, ref xa);
+                ReduceStep<TX>(ref x, ref dy, i + 2 * w, k, kd, kx, ref s2, ref q2, ref xa);
+                ReduceStep<TX>(ref x, ref dy, i + 3 * w, k, kd, kx, ref s3, ref q3, ref xa);
             }
             for (; i + w <= end; i += w)
-                ReduceStep(ref x, ref dy, i, k, kd, kx, ref s0, ref q0, ref xa);
+                ReduceStep<TX>(ref x, ref dy, i, k, kd, kx, ref s0, ref q0, ref xa);
             if (w > 1 && i < end)
-                ReduceStepMasked(ref x, ref dy, end - w, k, kd, kx, TS.LastLanes(end - i), ref s0, ref q0, ref xa);
+                ReduceStepMasked<TX>(ref x, ref dy, end - w, k, kd, kx, TS.LastLanes(end - i), ref s0, ref q0, ref xa);
             su += TS.SumWidened(TS.Add(TS.Add(s0, s1), TS.Add(s2, s3)));
             sv += TS.SumWidened(TS.Add(TS.Add(q0, q1), TS.Add(q2, q3)));
         }
         u += su;
         v += sv;
-        z += TS.SumWide(ref xa);
+        if (TX.Lanes) z += TS.SumWide(ref xa);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ReduceStep(ref T x, ref T dy, nint at, TV k, TV kd, Wide<TV> kx, ref TV s, ref TV q, ref Wide<TV> xa)
+    private static void ReduceStep<TX>(ref T x, ref T dy, nint at, TV k, TV kd, Wide<TV> kx, ref TV s, ref TV q, ref Wide<TV> xa) where TX : struct, IOperand
     {
         TV xv = TS.Load(ref x, at);
         TV g = TS.Subtract(TS.Load(ref dy, at), kd);
         s = TS.Add(s, g);
         q = TS.MultiplyAdd(g, TS.Add(xv, k), q);
-        TS.AccumulateWidenedDifference(ref xa, xv, kx);
+        if (TX.Lanes) TS.AccumulateWidenedDifference(ref xa, xv, kx);
     }
 
     // The overlapped last vector: finished lanes masked to 0 (x to -m, which adds 0 to the exact sum).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ReduceStepMasked(ref T x, ref T dy, nint at, TV k, TV kd, Wide<TV> kx, TV mask, ref TV s, ref TV q, ref Wide<TV> xa)
+    private static void ReduceStepMasked<TX>(ref T x, ref T dy, nint at, TV k, TV kd, Wide<TV> kx, TV mask, ref TV s, ref TV q, ref Wide<TV> xa)
+        where TX : struct, IOperand
     {
         TV xv = TS.Load(ref x, at);
         TV g = TS.And(TS.Subtract(TS.Load(ref dy, at), kd), mask);
         s = TS.Add(s, g);
         q = TS.MultiplyAdd(g, TS.And(TS.Add(xv, k), mask), q);
-        TS.AccumulateWidenedDifference(ref xa, TS.Select(mask, xv, TS.Subtract(TS.Zero, k)), kx);
+        if (TX.Lanes) TS.AccumulateWidenedDifference(ref xa, TS.Select(mask, xv, TS.Subtract(TS.Zero, k)), kx);
     }
 
     // ------------------------------------------------------------------ reduce, fold indices along the run
 
     /// <summary>
     /// Over a contiguous run whose fold index moves with it, lane by lane in double: <paramref name="u"/>[i] += dy[i] - dz[i],
-    /// <paramref name="v"/>[i] += (dy[i] - dz[i]) * (x[i] + m[i]), <paramref name="z"/>[i] += x[i] + m[i] exactly.
+    /// <paramref name="v"/>[i] += (dy[i] - dz[i]) * (x[i] + m[i]), <paramref name="z"/>[i] += x[i] + m[i] exactly (<typeparamref name="TX"/>
+    /// as <see cref="Reduce{TX}"/>'s).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ReduceLanes(ref T x, ref T dy, nint len, ref T m, ref T dz, ref double u, ref double v, ref double z)
+    public static void ReduceLanes<TX>(ref T x, ref T dy, nint len, ref T m, ref T dz, ref double u, ref double v, ref double z) where TX : struct, IOperand
     {
         int w = TS.Count;
         nint i = 0;
@@ -97,7 +100,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             TV g = TS.Subtract(TS.Load(ref dy, i), TS.Load(ref dz, i));
             TS.AddWidened(ref u, i, g);
             TS.AddWidened(ref v, i, TS.Multiply(g, TS.Add(xv, km)));
-            TS.AddWidenedDifference(ref z, i, xv, TS.Subtract(TS.Zero, km));
+            if (TX.Lanes) TS.AddWidenedDifference(ref z, i, xv, TS.Subtract(TS.Zero, km));
         }
         if (w > 1 && i < len)
         {
@@ -107,27 +110,31 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             TV g = TS.And(TS.Subtract(TS.Load(ref dy, t), TS.Load(ref dz, t)), mask);
             TS.AddWidened(ref u, t, g);
             TS.AddWidened(ref v, t, TS.Multiply(g, TS.And(TS.Add(xv, km), mask)));
-            TS.AddWidenedDifference(ref z, t, TS.Select(mask, xv, kc), kc);
+            if (TX.Lanes) TS.AddWidenedDifference(ref z, t, TS.Select(mask, xv, kc), kc);
         }
     }
 
     /// <summary>
     /// Per column j of <paramref name="rows"/> rows of <paramref name="width"/> contiguous fold indices: <paramref name="u"/>[j] += sum (dy - dz[j]),
     /// <paramref name="v"/>[j] += sum (dy - dz[j]) * (x + m[j]), <paramref name="z"/>[j] += sum (x + m[j]) exactly; vectors of columns held in
-    /// registers over chunks of <see cref="Runs{TS, TV, T}.ChunkVectors"/> rows, each chunk added into double.
+    /// registers over chunks of <see cref="Runs{TS, TV, T}.ChunkVectors"/> rows, each chunk added into double (<typeparamref name="TX"/>
+    /// as <see cref="Reduce{TX}"/>'s).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ReduceColumns(ref T x, ref T dy, nint rows, nint width, ref T m, ref T dz, ref double u, ref double v, ref double z) =>
-        ReduceColumnsCore(ref x, ref dy, rows, width, width, ref m, ref dz, ref u, ref v, ref z);
+    public static void ReduceColumns<TX>(ref T x, ref T dy, nint rows, nint width, ref T m, ref T dz, ref double u, ref double v, ref double z)
+        where TX : struct, IOperand =>
+        ReduceColumnsCore<TX>(ref x, ref dy, rows, width, width, ref m, ref dz, ref u, ref v, ref z);
 
-    /// <summary><see cref="ReduceColumns(ref T, ref T, nint, nint, ref T, ref T, ref double, ref double, ref double)"/> over rows
+    /// <summary><see cref="ReduceColumns{TX}(ref T, ref T, nint, nint, ref T, ref T, ref double, ref double, ref double)"/> over rows
     /// <paramref name="stride"/> elements apart (a block of channels of every sample, NCHW).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ReduceColumns(ref T x, ref T dy, nint rows, nint width, nint stride, ref T m, ref T dz, ref double u, ref double v, ref double z) =>
-        ReduceColumnsCore(ref x, ref dy, rows, width, stride, ref m, ref dz, ref u, ref v, ref z);
+    public static void ReduceColumns<TX>(ref T x, ref T dy, nint rows, nint width, nint stride, ref T m, ref T dz, ref double u, ref double v, ref double z)
+        where TX : struct, IOperand =>
+        ReduceColumnsCore<TX>(ref x, ref dy, rows, width, stride, ref m, ref dz, ref u, ref v, ref z);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ReduceColumnsCore(ref T x, ref T dy, nint rows, nint width, nint stride, ref T m, ref T dz, ref double u, ref double v, ref double z)
+    private static void ReduceColumnsCore<TX>(ref T x, ref T dy, nint rows, nint width, nint stride, ref T m, ref T dz, ref double u, ref double v, ref double z)
+        where TX : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
@@ -138,52 +145,58 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             {
                 TV k0 = TS.Load(ref m, j), k1 = TS.Load(ref m, j + w), k2 = TS.Load(ref m, j + 2 * w), k3 = TS.Load(ref m, j + 3 * w);
                 TV d0 = TS.Load(ref dz, j), d1 = TS.Load(ref dz, j + w), d2 = TS.Load(ref dz, j + 2 * w), d3 = TS.Load(ref dz, j + 3 * w);
-                Wide<TV> c0 = TS.Widen(TS.Subtract(TS.Zero, k0)), c1 = TS.Widen(TS.Subtract(TS.Zero, k1));
-                Wide<TV> c2 = TS.Widen(TS.Subtract(TS.Zero, k2)), c3 = TS.Widen(TS.Subtract(TS.Zero, k3));
+                Wide<TV> c0 = default, c1 = default, c2 = default, c3 = default;
+                if (TX.Lanes)
+                {
+                    c0 = TS.Widen(TS.Subtract(TS.Zero, k0));
+                    c1 = TS.Widen(TS.Subtract(TS.Zero, k1));
+                    c2 = TS.Widen(TS.Subtract(TS.Zero, k2));
+                    c3 = TS.Widen(TS.Subtract(TS.Zero, k3));
+                }
                 TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
                 TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
                 Wide<TV> a0 = default, a1 = default, a2 = default, a3 = default;
                 for (nint r = r0; r < rend; r++)
                 {
                     nint o = r * stride + j;
-                    ReduceStep(ref x, ref dy, o, k0, d0, c0, ref s0, ref q0, ref a0);
-                    ReduceStep(ref x, ref dy, o + w, k1, d1, c1, ref s1, ref q1, ref a1);
-                    ReduceStep(ref x, ref dy, o + 2 * w, k2, d2, c2, ref s2, ref q2, ref a2);
-                    ReduceStep(ref x, ref dy, o + 3 * w, k3, d3, c3, ref s3, ref q3, ref a3);
+                    ReduceStep<TX>(ref x, ref dy, o, k0, d0, c0, ref s0, ref q0, ref a0);
+                    ReduceStep<TX>(ref x, ref dy, o + w, k1, d1, c1, ref s1, ref q1, ref a1);
+                    ReduceStep<TX>(ref x, ref dy, o + 2 * w, k2, d2, c2, ref s2, ref q2, ref a2);
+                    ReduceStep<TX>(ref x, ref dy, o + 3 * w, k3, d3, c3, ref s3, ref q3, ref a3);
                 }
-                ColumnTotals(j, s0, q0, ref a0, ref u, ref v, ref z);
-                ColumnTotals(j + w, s1, q1, ref a1, ref u, ref v, ref z);
-                ColumnTotals(j + 2 * w, s2, q2, ref a2, ref u, ref v, ref z);
-                ColumnTotals(j + 3 * w, s3, q3, ref a3, ref u, ref v, ref z);
+                ColumnTotals<TX>(j, s0, q0, ref a0, ref u, ref v, ref z);
+                ColumnTotals<TX>(j + w, s1, q1, ref a1, ref u, ref v, ref z);
+                ColumnTotals<TX>(j + 2 * w, s2, q2, ref a2, ref u, ref v, ref z);
+                ColumnTotals<TX>(j + 3 * w, s3, q3, ref a3, ref u, ref v, ref z);
             }
             for (; j + w <= width; j += w)
-                ColumnVector(ref x, ref dy, r0, rend, stride, j, ref m, ref dz, ref u, ref v, ref z, false, default);
+                ColumnVector<TX>(ref x, ref dy, r0, rend, stride, j, ref m, ref dz, ref u, ref v, ref z, false, default);
             if (w > 1 && j < width)
-                ColumnVector(ref x, ref dy, r0, rend, stride, width - w, ref m, ref dz, ref u, ref v, ref z, true, TS.LastLanes(width - j));
+                ColumnVector<TX>(ref x, ref dy, r0, rend, stride, width - w, ref m, ref dz, ref u, ref v, ref z, true, TS.LastLanes(width - j));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ColumnVector(ref T x, ref T dy, nint r0, nint rend, nint stride, nint col, ref T m, ref T dz,
-        ref double u, ref double v, ref double z, bool masked, TV mask)
+    private static void ColumnVector<TX>(ref T x, ref T dy, nint r0, nint rend, nint stride, nint col, ref T m, ref T dz,
+        ref double u, ref double v, ref double z, bool masked, TV mask) where TX : struct, IOperand
     {
         TV k = TS.Load(ref m, col), kd = TS.Load(ref dz, col);
         TV s = TS.Zero, q = TS.Zero;
-        Wide<TV> kx = TS.Widen(TS.Subtract(TS.Zero, k)), xa = default;
+        Wide<TV> kx = TX.Lanes ? TS.Widen(TS.Subtract(TS.Zero, k)) : default, xa = default;
         for (nint r = r0; r < rend; r++)
         {
-            if (masked) ReduceStepMasked(ref x, ref dy, r * stride + col, k, kd, kx, mask, ref s, ref q, ref xa);
-            else ReduceStep(ref x, ref dy, r * stride + col, k, kd, kx, ref s, ref q, ref xa);
+            if (masked) ReduceStepMasked<TX>(ref x, ref dy, r * stride + col, k, kd, kx, mask, ref s, ref q, ref xa);
+            else ReduceStep<TX>(ref x, ref dy, r * stride + col, k, kd, kx, ref s, ref q, ref xa);
         }
-        ColumnTotals(col, s, q, ref xa, ref u, ref v, ref z);
+        ColumnTotals<TX>(col, s, q, ref xa, ref u, ref v, ref z);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ColumnTotals(nint col, TV s, TV q, ref Wide<TV> xa, ref double u, ref double v, ref double z)
+    private static void ColumnTotals<TX>(nint col, TV s, TV q, ref Wide<TV> xa, ref double u, ref double v, ref double z) where TX : struct, IOperand
     {
         TS.AddWidened(ref u, col, s);
         TS.AddWidened(ref v, col, q);
-        TS.AddWide(ref z, col, ref xa);
+        if (TX.Lanes) TS.AddWide(ref z, col, ref xa);
     }
 
     // ------------------------------------------------------------------ apply

@@ -183,7 +183,7 @@ namespace Layers
             public nint ApplyExtent => (e_h * e_w);
             public nint GradientExtent => (e_h * e_w);
             public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad, ReadOnlySpan<float> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
-                Rt.Backward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad);
+                Rt.Backward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
             public static KernelPath Sums<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
                 Rt.Backward<Nest, TK, float>.Sums<TOps>(path, nest, input, outputGrad, gamma, mean, count, sumGrad, sumGradCentered);
             public static KernelPath WithSums<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
@@ -250,7 +250,7 @@ namespace Layers
 
             /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
-            public void GradientReduce<TS, TV>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct
+            public void GradientReduce<TS, TV, TX>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct where TX : struct, Rt.IOperand
             {
                 nint st_x0 = (e_c * e_h * e_w);
                 nint len1 = (e_h * e_w);
@@ -258,7 +258,7 @@ namespace Layers
                 for (nint i0 = from0; i0 < to0; i0++)
                 {
                     nint x1 = i0 * st_x0;
-                    Rt.GradientRuns<TS, TV, float>.Reduce(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
+                    Rt.GradientRuns<TS, TV, float>.Reduce<TX>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
                 }
             }
 
