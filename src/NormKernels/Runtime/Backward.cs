@@ -150,12 +150,12 @@ public static class Backward<TNest, TK, T>
     }
 
     /// <summary>Whether the forward's mean residual replaces the exact sum of x - (T)mean: a centered kind's batch statistics,
-    /// a residual for every statistic, one block (the whole tensor: BatchNorm channels-last and 2-D; the block drivers keep
-    /// the exact sums), and one fold index per statistic, fold f of statistic f (the residual gives a statistic's sum, so it
-    /// is a fold's only where the two are one).</summary>
+    /// a residual for every statistic (of every block), and one fold index per statistic, fold f of statistic f (the residual
+    /// gives a statistic's sum, so it is a fold's only where the two are one: BatchNorm, InstanceNorm; not GroupNorm).</summary>
     private static bool UsesResidual(TNest nest, bool constant, ReadOnlySpan<T> meanResidual)
     {
-        if (!TK.Centered || constant || meanResidual.Length < nest.StatisticCount || nest.BlockCount > 0 || nest.FoldCount != nest.StatisticCount) return false;
+        if (!TK.Centered || constant || nest.FoldCount != nest.StatisticCount) return false;
+        if (meanResidual.Length < (long)nest.StatisticCount * Math.Max(1, nest.BlockCount)) return false;
         for (int f = 0; f < nest.FoldCount; f++)
         {
             nest.Fold(f, out nint s, out _);
@@ -275,7 +275,7 @@ public static class Backward<TNest, TK, T>
     /// <summary><typeparamref name="TX"/>: <see cref="Lanes"/>, the reduction sums x - (T)mean exactly; <see cref="Splat"/>, those
     /// sums are count * <paramref name="residual"/> (see <see cref="ResidualSums"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Run<TS, TV, TW, TX>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
+    private static unsafe void Run<TS, TV, TW, TX>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
         ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, Mode mode, double[]? sums, int total,
         ReadOnlySpan<T> residual)
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores where TX : struct, IOperand
@@ -297,8 +297,13 @@ public static class Backward<TNest, TK, T>
             try
             {
                 new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
-                var body = new Group<TS, TV, TW>(nest, layout, eps, constant, blocks, groups, parameters, interleaved, scratch.Doubles, scratch.Elements, gradPartials, mode, sums, total);
-                ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
+                // The residuals pinned for the units (every runner span is taken), read with TX Splat only.
+                fixed (T* pinned = residual)
+                {
+                    var body = new Group<TS, TV, TW, TX>(nest, layout, eps, constant, blocks, groups, parameters, interleaved, scratch.Doubles, scratch.Elements, gradPartials,
+                        mode, sums, total, pinned);
+                    ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
+                }
                 if (mode != Mode.Sums) BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
             }
             finally
@@ -330,7 +335,7 @@ public static class Backward<TNest, TK, T>
             for (int chunk = 0; chunk < chunks; chunk++)
                 for (int slot = 0; slot < width; slot++)
                     doubles[slot] += partials[chunk * width + slot];
-            if (!TX.Lanes) ResidualSums(nest, layout, doubles, residual);
+            if (!TX.Lanes) ResidualSums(nest, layout, doubles, ref MemoryMarshal.GetReference(residual));
             ref T gammaRef = ref MemoryMarshal.GetReference(gamma);
             if (mode == Mode.Sums)
             {
@@ -359,11 +364,11 @@ public static class Backward<TNest, TK, T>
     /// <summary>X = sum (x - mf) per fold index (fold f of statistic f, see <see cref="UsesResidual"/>) from the forward's
     /// mean residual instead of the reduction: count * (mean - mf), mean the forward's in double and mf = (T)mean, so
     /// <see cref="Coefficients"/>' mean in double is the forward's.</summary>
-    private static void ResidualSums(TNest nest, Layout layout, double[] doubles, ReadOnlySpan<T> residual)
+    private static void ResidualSums(TNest nest, Layout layout, double[] doubles, ref T residual)
     {
         double count = nest.Count;
         for (int f = 0; f < layout.Folds; f++)
-            doubles[2 * layout.Folds + f] = count * double.CreateTruncating(residual[f]);
+            doubles[2 * layout.Folds + f] = count * double.CreateTruncating(Unsafe.Add(ref residual, f));
     }
 
     /// <summary>The scratch layout. Doubles: U, V, X per fold index, then per statistic the sum of x - mf, mu, rstd, A, B.
@@ -602,9 +607,9 @@ public static class Backward<TNest, TK, T>
 
     /// <summary>One group of consecutive blocks: per block the terms, shift, reduction, coefficients and dx (interleaved blocks
     /// a few at a time, each pass row by row over them); the group's parameter gradients into its own partial.</summary>
-    private readonly struct Group<TS, TV, TW>(TNest nest, Layout layout, double epsilon, bool constant, int blocks, int groups, int parameters, int interleaved,
-        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total) : IParallelBody
-        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    private readonly unsafe struct Group<TS, TV, TW, TX>(TNest nest, Layout layout, double epsilon, bool constant, int blocks, int groups, int parameters, int interleaved,
+        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual) : IParallelBody
+        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores where TX : struct, IOperand
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -637,7 +642,7 @@ public static class Backward<TNest, TK, T>
                         nest.Block(start + k, out nint xo, out _, out _);
                         ref T m = ref MemoryMarshal.GetArrayDataReference(elements[worker * interleaved + k]);
                         ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles[worker * interleaved + k]);
-                        nest.GradientReduce<TS, TV, Lanes>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                        nest.GradientReduce<TS, TV, TX>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
                             ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
                     }
                 for (int k = 0; k < count; k++)
@@ -645,6 +650,7 @@ public static class Backward<TNest, TK, T>
                     double[] d = doubles[worker * interleaved + k];
                     T[] e = elements[worker * interleaved + k];
                     nest.Block(start + k, out _, out nint so, out nint po);
+                    if (!TX.Lanes) ResidualSums(nest, layout, d, ref Unsafe.AsRef<T>(residual + so));
                     if (mode == Mode.Sums) SumsOut(nest, layout, d, e, ref gamma, po, sums!, so, total);
                     else if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
                     else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
