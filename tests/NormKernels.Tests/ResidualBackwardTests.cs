@@ -3,13 +3,12 @@ using NormKernels.Reference;
 namespace NormKernels.Tests;
 
 /// <summary>
-/// A layer's Backward of a plan with one fold index per statistic (BatchNorm, InstanceNorm; whole-tensor and block plans)
-/// takes the sum of x - (float)mean from its training forward's mean residual (mean - (float)mean) instead of summing it
-/// exactly in double. On offset data, where (float)mean is off the mean by many of the data's own units, that sum is what
+/// A layer's Backward of a plan with one fold index per statistic (BatchNorm, InstanceNorm; whole-tensor and block plans,
+/// and the expanded driver of BatchNorm NCHW's short planes) takes the sum of x - (float)mean from its training forward's
+/// mean residual (mean - (float)mean) instead of summing it exactly in double. On offset data, where (float)mean is off the mean by many of the data's own units, that sum is what
 /// keeps dx at the float floor: dx and the parameter gradients against the float64 reference, for shapes that take the
 /// forward's different paths (a few rows, many, streamed, blocks), at 1 and 2 threads, and the static BackwardTraining
-/// (exact sums) of BatchNorm NHWC on the same data within the same bound. (BatchNorm NCHW with short planes, 3, 6 and 49 here, runs
-/// the expanded driver, which keeps the exact sums: there the shapes check that nothing else changed.)
+/// (exact sums) of BatchNorm NHWC on the same data within the same bound.
 /// </summary>
 [Collection(nameof(ThreadingTests))]
 public sealed class ResidualBackwardTests : RestoresSettings

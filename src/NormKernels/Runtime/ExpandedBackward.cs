@@ -35,18 +35,22 @@ public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T
     /// <summary>Runs the call (the caller checked every argument and <see cref="Applies"/>): writes
     /// <paramref name="inputGrad"/>, adds into <paramref name="weightGrad"/> and <paramref name="biasGrad"/> (none when the
     /// layer has no affine: <paramref name="weight"/> empty). <paramref name="mean"/> and <paramref name="variance"/>: the
-    /// forward's batch statistics per channel. Returns <paramref name="path"/>.</summary>
+    /// forward's batch statistics per channel. <paramref name="meanResidual"/>, when given (a layer's backward of its training
+    /// forward): that forward's mean - (T)mean per channel, which gives each channel's sum of x - (T)mean as count * residual
+    /// instead of the exact lane sums (as <see cref="Backward{TNest, TK, T}"/>). Returns <paramref name="path"/>.</summary>
     public static KernelPath Run(KernelPath path, LayerShape shape, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad,
-        Span<T> inputGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, Span<T> weightGrad, Span<T> biasGrad) =>
+        Span<T> inputGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, Span<T> weightGrad, Span<T> biasGrad,
+        ReadOnlySpan<T> meanResidual = default) =>
         AdvSimd.IsSupported
-            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, shape, dims, input, outputGrad, inputGrad, weight, mean, variance, epsilon, weightGrad, biasGrad)
-            : Run<X86Vector128Ops>(path, shape, dims, input, outputGrad, inputGrad, weight, mean, variance, epsilon, weightGrad, biasGrad);
+            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, shape, dims, input, outputGrad, inputGrad, weight, mean, variance, epsilon, weightGrad, biasGrad, meanResidual)
+            : Run<X86Vector128Ops>(path, shape, dims, input, outputGrad, inputGrad, weight, mean, variance, epsilon, weightGrad, biasGrad, meanResidual);
 
-    /// <summary><see cref="Run(KernelPath, LayerShape, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, Span{T}, Span{T})"/>
+    /// <summary><see cref="Run(KernelPath, LayerShape, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, Span{T}, Span{T}, ReadOnlySpan{T})"/>
     /// with the 128-bit path's operations given.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static KernelPath Run<TOps>(KernelPath path, LayerShape shape, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad,
-        Span<T> inputGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, Span<T> weightGrad, Span<T> biasGrad)
+        Span<T> inputGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, Span<T> weightGrad, Span<T> biasGrad,
+        ReadOnlySpan<T> meanResidual = default)
         where TOps : struct, IVector128Ops
     {
         var plan = ExpandedInference<TK, T>.PlanFor(shape, dims, input.Length);
@@ -64,12 +68,13 @@ public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T
             for (int k = 0; k < kept; k++) channels[k] = Statistics.InverseStd(double.CreateTruncating(variance[k]), eps);
             var settings = new Settings(plan, affine, channels, scratch.Doubles, scratch.Elements);
             bool stream = BackwardShared<TK, T>.StreamsInputGrad(input, outputGrad, inputGrad, ExpandedInference<TK, T>.LaneCount(path) > 1);
+            ReadOnlySpan<T> residual = meanResidual.Length >= kept ? meanResidual : default;
             switch (path)
             {
-                case KernelPath.Vector512: Go<V512<T>, Vector512<T>>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean); break;
-                case KernelPath.Vector256: Go<V256<T>, Vector256<T>>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean); break;
-                case KernelPath.Vector128: Go<V128<T, TOps>, Vector128<T>>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean); break;
-                default: Go<Scalar<T>, T>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean); break;
+                case KernelPath.Vector512: Go<V512<T>, Vector512<T>>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean, residual); break;
+                case KernelPath.Vector256: Go<V256<T>, Vector256<T>>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean, residual); break;
+                case KernelPath.Vector128: Go<V128<T, TOps>, Vector128<T>>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean, residual); break;
+                default: Go<Scalar<T>, T>(stream, units, workers, settings, input, outputGrad, inputGrad, weight, mean, residual); break;
             }
             if (affine)
                 for (int k = 0; k < kept; k++)
@@ -88,25 +93,33 @@ public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T
 
     private readonly record struct Settings(ExpandedInference<TK, T>.Plan Plan, bool Affine, double[] Channels, double[][] Doubles, T[][] Elements);
 
+    /// <summary>The units on the path; with a <paramref name="residual"/> per channel (the fifth span), the sums of x - mf from it.</summary>
     private static void Go<TS, TV>(bool stream, int units, int workers, Settings settings, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad,
-        Span<T> inputGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> saved) where TS : struct, ISimd<TV, T> where TV : struct
+        Span<T> inputGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> saved, ReadOnlySpan<T> residual) where TS : struct, ISimd<TV, T> where TV : struct
     {
-        Span<T> mean = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(saved), saved.Length); // read only: the runner's spans
-        if (stream)
-            ParallelUnits.For(units, workers, new Body<TS, TV, StreamedStores>(settings), input, inputGrad, outputGrad, weight, default, mean);
-        else
-            ParallelUnits.For(units, workers, new Body<TS, TV, CachedStores>(settings), input, inputGrad, outputGrad, weight, default, mean);
+        // Read only: the runner's spans.
+        Span<T> mean = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(saved), saved.Length);
+        Span<T> rest = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(residual), residual.Length);
+        if (residual.IsEmpty)
+        {
+            if (stream) ParallelUnits.For(units, workers, new Body<TS, TV, StreamedStores, Lanes>(settings), input, inputGrad, outputGrad, weight, default, mean);
+            else ParallelUnits.For(units, workers, new Body<TS, TV, CachedStores, Lanes>(settings), input, inputGrad, outputGrad, weight, default, mean);
+        }
+        else if (stream) ParallelUnits.For(units, workers, new Body<TS, TV, StreamedStores, Splat>(settings), input, inputGrad, outputGrad, weight, rest, mean);
+        else ParallelUnits.For(units, workers, new Body<TS, TV, CachedStores, Splat>(settings), input, inputGrad, outputGrad, weight, rest, mean);
     }
 
-    private readonly struct Body<TS, TV, TW>(Settings settings) : IParallelBody
-        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    /// <summary>One unit; <typeparamref name="TX"/>: <see cref="Lanes"/>, each channel's sum of x - mf from the exact lane sums,
+    /// <see cref="Splat"/>, from the residual (the fifth span).</summary>
+    private readonly struct Body<TS, TV, TW, TX>(Settings settings) : IParallelBody
+        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores where TX : struct, IOperand
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             var plan = settings.Plan;
             ref T x = ref ParallelUnits.At<T>(spans.S0), dx = ref ParallelUnits.At<T>(spans.S1), dy = ref ParallelUnits.At<T>(spans.S2);
-            ref T gamma = ref ParallelUnits.At<T>(spans.S3), saved = ref ParallelUnits.At<T>(spans.S5);
+            ref T gamma = ref ParallelUnits.At<T>(spans.S3), residual = ref ParallelUnits.At<T>(spans.S4), saved = ref ParallelUnits.At<T>(spans.S5);
             // This unit's channels [k0, k1), its runs (rows of the block, or runs of whole periods) and their length, as in the
             // training forward's units.
             var cut = plan.SumUnit(unit);
@@ -134,11 +147,11 @@ public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T
             // Each lane's sums of dy - dz, (dy - dz) * (x + m) and x + m across the runs (whole runs: all of a block's; of whole
             // periods, all but a last shorter one, summed on its own).
             nint full = cut.Full;
-            GradientRuns<TS, TV, T>.ReduceColumns<Lanes>(ref Unsafe.Add(ref x, start), ref Unsafe.Add(ref dy, start), full, length, stride, ref m, ref dz, ref u, ref v, ref z);
+            GradientRuns<TS, TV, T>.ReduceColumns<TX>(ref Unsafe.Add(ref x, start), ref Unsafe.Add(ref dy, start), full, length, stride, ref m, ref dz, ref u, ref v, ref z);
             if (full < runs)
             {
                 nint o = start + full * stride, len = (nint)(plan.Total - o);
-                GradientRuns<TS, TV, T>.ReduceColumns<Lanes>(ref Unsafe.Add(ref x, o), ref Unsafe.Add(ref dy, o), 1, len, len, ref m, ref dz, ref u, ref v, ref z);
+                GradientRuns<TS, TV, T>.ReduceColumns<TX>(ref Unsafe.Add(ref x, o), ref Unsafe.Add(ref dy, o), 1, len, len, ref m, ref dz, ref u, ref v, ref z);
             }
             // Per channel: its lanes added in double, U = sum dy and V = sum dy * (x - mean) recovered in double with the mean
             // corrected by the exact sum of x - mf, the parameter gradients, the coefficients expanded along its lanes.
@@ -153,8 +166,9 @@ public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T
                 {
                     su += ExpandedTraining<TK, T>.LaneSum(ref Unsafe.Add(ref u, j), inner);
                     sv += ExpandedTraining<TK, T>.LaneSum(ref Unsafe.Add(ref v, j), inner);
-                    sx += ExpandedTraining<TK, T>.LaneSum(ref Unsafe.Add(ref z, j), inner);
+                    if (TX.Lanes) sx += ExpandedTraining<TK, T>.LaneSum(ref Unsafe.Add(ref z, j), inner);
                 }
+                if (!TX.Lanes) sx = count * double.CreateTruncating(Unsafe.Add(ref residual, (nint)k));
                 double mf = double.CreateTruncating(Unsafe.Add(ref saved, (nint)k)), shift = double.CreateTruncating(Unsafe.Add(ref dz, first));
                 double rstd = channels[k], g = settings.Affine ? double.CreateTruncating(Unsafe.Add(ref gamma, (nint)k)) : 1d;
                 (double cp, double cq, double cr, double du, double dg) = BackwardShared<TK, T>.Channel(su, sv, sx, shift, mf, rstd, g, count);

@@ -314,7 +314,8 @@ public sealed partial class NormLayer<TNest, TK, T>
             Checks.SavedDims(_savedDims, dims, shape.Layout);
             Fingerprint.Check<T>(_fingerprint, input, "input");
             LastPath = residual.IsEmpty && ExpandedBackward<TK, T>.Applies(shape, dims, path, false)
-                ? ExpandedBackward<TK, T>.Run(path, shape, dims, input, outputGrad, inputGrad, Weight, _statistic0, Stat1(_statistic1), _savedEpsilon, WeightGrad, BiasGrad)
+                ? ExpandedBackward<TK, T>.Run(path, shape, dims, input, outputGrad, inputGrad, Weight, _statistic0, Stat1(_statistic1), _savedEpsilon, WeightGrad, BiasGrad,
+                    _meanResidual)
                 : Run(path, nest, input, residual, outputGrad, inputGrad, residualGrad, _statistic0, Stat1(_statistic1), _savedEpsilon, false,
                     shape.Centered ? _meanResidual : null);
         }
