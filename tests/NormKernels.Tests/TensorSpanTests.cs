@@ -66,6 +66,36 @@ public class TensorSpanTests
         BnNchw.ForwardInference(x, y1, dims[0], dims[1], dims[2], dims[3], w, b, m1, v1, 1e-5f);
         BnNchw.ForwardInference(new ReadOnlyTensorSpan<float>(x, Lengths(dims)), new TensorSpan<float>(y2, Lengths(dims)), w, b, m1, v1, 1e-5f);
         Assert.Equal(y1, y2);
+
+        double[] count1 = new double[6], mean1 = new double[6], sq1 = new double[6];
+        double[] count2 = new double[6], mean2 = new double[6], sq2 = new double[6];
+        BnNchw.ShardStatistics(x, dims[0], dims[1], dims[2], dims[3], count1, mean1, sq1);
+        BnNchw.ShardStatistics(new ReadOnlyTensorSpan<float>(x, Lengths(dims)), count2, mean2, sq2);
+        Assert.Equal(count1, count2);
+        Assert.Equal(mean1, mean2);
+        Assert.Equal(sq1, sq2);
+    }
+
+    /// <summary>The static kernels' tensor forms check the shapes (rank, the second tensor's lengths) before any write and name
+    /// the tensor that is wrong.</summary>
+    [Fact]
+    public void StaticKernelsOnTensorsNameTheBadTensor()
+    {
+        int[] dims = [2, 3, 4, 5];                           // NCHW
+        float[] x = TestData.Normal(new Random(6), TestData.Product(dims), 0, 1);
+        float[] w = new float[3], b = new float[3], m = Sentinel(3), v = Sentinel(3), y = Sentinel(x.Length);
+        Assert.Equal("input", Assert.Throws<ArgumentException>(() => BnNchw.ForwardTraining(new ReadOnlyTensorSpan<float>(x, Lengths(2, 3, 20)),
+            new TensorSpan<float>(y, Lengths(dims)), w, b, m, v, 1e-5f)).ParamName);
+        Assert.Equal("output", Assert.Throws<ArgumentException>(() => BnNchw.ForwardTraining(new ReadOnlyTensorSpan<float>(x, Lengths(dims)),
+            new TensorSpan<float>(y, Lengths(2, 3, 5, 4)), w, b, m, v, 1e-5f)).ParamName);
+        Assert.Equal("output", Assert.Throws<ArgumentException>(() => BnNchw.ForwardInference(new ReadOnlyTensorSpan<float>(x, Lengths(dims)),
+            new TensorSpan<float>(y, Lengths(2, 3, 5, 4)), w, b, new float[3], new float[3], 1e-5f)).ParamName);
+        double[] count = Enumerable.Repeat(double.NaN, 3).ToArray();
+        Assert.Equal("input", Assert.Throws<ArgumentException>(() => BnNchw.ShardStatistics(new ReadOnlyTensorSpan<float>(x, Lengths(6, 20)),
+            count, new double[3], new double[3])).ParamName);
+        Assert.All(y, e => Assert.True(float.IsNaN(e)));
+        Assert.All(m, e => Assert.True(float.IsNaN(e)));
+        Assert.All(count, e => Assert.True(double.IsNaN(e)));
     }
 
     [Fact]

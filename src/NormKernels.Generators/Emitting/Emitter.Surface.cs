@@ -87,14 +87,9 @@ internal static partial class Emitter
         }
         w.Line();
         if (ctx.Residual || ctx.Half) return;
-        string i0 = ctx.DeclaringInterface;
-        w.Line("string " + i0 + ".Layout => " + Literals.String(spec.Layout) + ";");
-        w.Line("string " + i0 + ".Axes => " + Literals.String(ctx.AxesText) + ";");
-        w.Line("int " + i0 + ".Groups => " + Literals.Int(spec.Groups) + ";");
-        w.Line("global::NormKernels.NormKind " + i0 + ".Kind => global::NormKernels.NormKind." + plan.Kind.EnumMember + ";");
-        w.Line("global::NormKernels.AffineMode " + i0 + ".Affine => global::NormKernels.AffineMode." + AffineMember(spec) + ";");
-        w.Line(ctx.T + "[]? " + i0 + ".RunningMean => _layer.RunningMean;");
-        w.Line(ctx.T + "[]? " + i0 + ".RunningVar => _layer.RunningVar;");
+        // The interface members that only forward (Layout, Axes, Groups, Kind, Affine, RunningMean, RunningVar, the dims forms
+        // of Forward and Backward, the synchronized steps) have default bodies that forward to the runtime layer: one member here.
+        w.Line(ctx.DeclaringInterface + " " + ctx.DeclaringInterface + ".Core => _layer;");
         w.Line();
     }
 
@@ -115,7 +110,6 @@ internal static partial class Emitter
                (ctx.Running ? ", and updates the running statistics" : "") + ": it needs the instance alone, and throws InvalidOperationException if another thread " +
                "runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>");
         w.Line("public void Forward(" + ro + " input, " + span + " output, " + ctx.DimParams + ") => _layer.Forward(input, output, " + DimsSpan(ctx) + ");");
-        if (!ctx.Half) w.Line("void " + ctx.DeclaringInterface + ".Forward(" + ro + " input, " + span + " output, global::System.ReadOnlySpan<int> dims) => _layer.Forward(input, output, dims);");
         w.Line("/// <summary>Forward on tensors: the dims come from <paramref name=\"input\"/>'s lengths, which must be " + spec.Layout +
                " in layout order; <paramref name=\"output\"/> must have the same shape; both dense and row-major.</summary>");
         w.Line("public void Forward(" + ctx.ReadOnlyTensorT + " input, " + ctx.TensorT + " output) => _layer.Forward(input, output);");
@@ -158,13 +152,8 @@ internal static partial class Emitter
             w.Line("/// <summary>" + name + " on tensors: dims from <paramref name=\"" + names[0] + "\"/>'s lengths (" + ctx.Spec.Layout + ", dense row-major)" +
                    (names.Length > 1 ? "; " + string.Join(" and ", names.Skip(1)) + " of the same shape" : "") + ".</summary>");
             string tensorParams = string.Join(", ", names.Select((n, i) => (i == 0 || n.EndsWith("Grad") && n != "inputGrad" ? ctx.ReadOnlyTensorT : ctx.TensorT) + " " + n));
-            using (w.Block("public static " + KernelPath + " " + name + "(" + tensorParams + ", " + rest + ")"))
-            {
-                w.Line("global::System.Span<int> dims = stackalloc int[" + Literals.Int(ctx.Spec.Layout.Length) + "];");
-                string spanFromTensors = string.Join(", ", names.Select((n, i) =>
-                    KernelsType + "." + (i == 0 ? "Dense" : "DenseLike") + "(in " + n + ", " + Literals.String(n) + ", dims)"));
-                w.Line("return " + target + "(" + spanFromTensors + ", dims, " + restArgs + ");");
-            }
+            w.Line("public static " + KernelPath + " " + name + "(" + tensorParams + ", " + rest + ") =>");
+            w.Line("    " + target + "(" + string.Join(", ", names.Select(n => "in " + n)) + ", " + restArgs + ");");
         }
         if (ctx.Hooks && !ctx.Half)
         {
@@ -198,7 +187,6 @@ internal static partial class Emitter
         w.Line("/// </summary>");
         string grads = ro + " input, " + ro + " outputGrad, " + span + " inputGrad";
         w.Line("public void Backward(" + grads + ", " + ctx.DimParams + ") => _layer.Backward(input, outputGrad, inputGrad, " + DimsSpan(ctx) + ");");
-        if (!ctx.Half) w.Line("void " + ctx.DeclaringInterface + ".Backward(" + grads + ", global::System.ReadOnlySpan<int> dims) => _layer.Backward(input, outputGrad, inputGrad, dims);");
         w.Line("/// <summary>Backward on tensors: the dims come from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", layout order); <paramref name=\"outputGrad\"/> and " +
                "<paramref name=\"inputGrad\"/> must have the same shape; all dense and row-major.</summary>");
         w.Line("public void Backward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " outputGrad, " + ctx.TensorT + " inputGrad) => _layer.Backward(input, outputGrad, inputGrad);");
@@ -382,16 +370,6 @@ internal static partial class Emitter
             ro + " weight, " + ro + " mean, " + ro + " variance, " + ctx.T + " epsilon, " + SumsIn + ", " + span + " weightGrad, " + span + " biasGrad",
             "weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad");
 
-        string i = "global::NormKernels.ISynchronizedNormalizationLayer<" + ctx.T + ">", d = "global::System.ReadOnlySpan<int> dims";
-        w.Line("int " + i + ".StatisticCount(" + d + ") => " + KernelsType + ".StatisticCount(dims);");
-        w.Line(KernelPath + " " + i + ".ShardStatistics(" + ro + " input, " + d + ", global::System.Span<double> count, global::System.Span<double> mean, global::System.Span<double> m2) =>");
-        w.Line("    " + KernelsType + ".ShardStatistics(input, dims, count, mean, m2);");
-        w.Line("void " + i + ".ForwardWithStatistics(" + ro + " input, " + span + " output, " + d + ", " + Merged + ") =>");
-        w.Line("    _layer.ForwardWithStatistics(input, output, dims, count, mean, m2);");
-        w.Line("void " + i + ".BackwardStatistics(" + ro + " input, " + ro + " outputGrad, " + d + ", " + SumsOut + ") =>");
-        w.Line("    _layer.BackwardStatistics(input, outputGrad, dims, count, sumGrad, sumGradCentered);");
-        w.Line("void " + i + ".BackwardWithStatistics(" + ro + " input, " + ro + " outputGrad, " + span + " inputGrad, " + d + ", " + SumsIn + ") =>");
-        w.Line("    _layer.BackwardWithStatistics(input, outputGrad, inputGrad, dims, count, sumGrad, sumGradCentered);");
         w.Line();
     }
 

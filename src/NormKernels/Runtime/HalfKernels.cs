@@ -170,6 +170,22 @@ public abstract class HalfKernels<TNest, TK>
 
     // ------------------------------------------------------------------ tensors
 
+    /// <summary>ForwardTraining on tensors: the dims from <paramref name="input"/>'s lengths, <paramref name="output"/> of its shape.</summary>
+    public static KernelPath ForwardTraining(in ReadOnlyTensorSpan<Half> input, in TensorSpan<Half> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> stat0, Span<float> stat1, float epsilon)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        return ForwardTraining(Dense(in input, "input", dims), DenseLike(in output, "output", dims), dims, weight, bias, stat0, stat1, epsilon);
+    }
+
+    /// <summary>ForwardInference on tensors.</summary>
+    public static KernelPath ForwardInference(in ReadOnlyTensorSpan<Half> input, in TensorSpan<Half> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        return ForwardInference(Dense(in input, "input", dims), DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
+    }
+
     public static ReadOnlySpan<Half> Dense(in ReadOnlyTensorSpan<Half> tensor, string name, scoped Span<int> dims) => TensorArgs.Dense(in tensor, Shape.Layout, name, dims);
 
     public static Span<Half> Dense(in TensorSpan<Half> tensor, string name, scoped Span<int> dims) => TensorArgs.Dense(in tensor, Shape.Layout, name, dims);

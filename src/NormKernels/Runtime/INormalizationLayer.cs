@@ -1,4 +1,5 @@
 using System;
+using System.ComponentModel;
 
 namespace NormKernels;
 
@@ -24,20 +25,29 @@ public interface INormalizationLayer : INormalizationLayer<float>
 /// </remarks>
 public interface INormalizationLayer<T>
 {
+    /// <summary>For generated layers: the runtime layer the members with a default body forward to (<see cref="Layout"/>,
+    /// <see cref="Axes"/>, <see cref="Groups"/>, <see cref="Kind"/>, <see cref="Affine"/>, <see cref="RunningMean"/>,
+    /// <see cref="RunningVar"/>, the dims forms of <c>Forward</c> and <c>Backward</c>, and the synchronized steps), so a
+    /// generated class declares one member instead of one per forwarded member (issue 10: the build cost per layer). An
+    /// implementation of its own implements those members instead; this default throws.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected INormalizationLayer<T> Core =>
+        throw new NotSupportedException(GetType().Name + " implements neither INormalizationLayer<T>.Core nor the member that was called.");
+
     /// <summary>The layout letters in memory order, outermost first.</summary>
-    string Layout { get; }
+    string Layout => Core.Layout;
 
     /// <summary>The reduced axes, as written in the attribute (normalized: comma-separated, no spaces).</summary>
-    string Axes { get; }
+    string Axes => Core.Axes;
 
     /// <summary>Channel groups (0 = none).</summary>
-    int Groups { get; }
+    int Groups => Core.Groups;
 
     /// <summary>Standardize or root mean square.</summary>
-    NormKind Kind { get; }
+    NormKind Kind => Core.Kind;
 
     /// <summary>How <see cref="Weight"/> and <see cref="Bias"/> are indexed.</summary>
-    AffineMode Affine { get; }
+    AffineMode Affine => Core.Affine;
 
     /// <summary>Training mode: batch statistics (and running-statistics update when N is reduced); otherwise running statistics.</summary>
     bool Training { get; set; }
@@ -52,10 +62,10 @@ public interface INormalizationLayer<T>
     T[] Bias { get; }
 
     /// <summary>Running means when N is reduced, otherwise null.</summary>
-    T[]? RunningMean { get; }
+    T[]? RunningMean => Core.RunningMean;
 
     /// <summary>Running (unbiased) variances when N is reduced, otherwise null.</summary>
-    T[]? RunningVar { get; }
+    T[]? RunningVar => Core.RunningVar;
 
     /// <summary>Gradient with respect to <see cref="Weight"/>, accumulated by <c>Backward</c> (zeros at construction).</summary>
     T[] WeightGrad { get; }
@@ -87,7 +97,7 @@ public interface INormalizationLayer<T>
     KernelPath LastPath { get; }
 
     /// <summary>Runs the layer on a tensor whose extents are given in layout order (<paramref name="dims"/>.Length == Layout.Length).</summary>
-    void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims);
+    void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims) => Core.Forward(input, output, dims);
 
     /// <summary>Runs the layer on tensors whose lengths are the dims in layout order (dense, row-major); output has the input's shape.</summary>
     void Forward(System.Numerics.Tensors.ReadOnlyTensorSpan<T> input, System.Numerics.Tensors.TensorSpan<T> output);
@@ -96,7 +106,8 @@ public interface INormalizationLayer<T>
     /// forward), dims in layout order: writes <paramref name="inputGrad"/>, adds into <see cref="WeightGrad"/> and <see cref="BiasGrad"/>.
     /// Throws <see cref="InvalidOperationException"/>, writing nothing, when no training-mode Forward ran, when the dims differ
     /// from that Forward's, or when <paramref name="input"/> is not that Forward's input (16 sampled elements compared bit for bit).</summary>
-    void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims);
+    void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims) =>
+        Core.Backward(input, outputGrad, inputGrad, dims);
 
     /// <summary>Backward on tensors whose lengths are the dims in layout order (dense, row-major), all three of one shape.</summary>
     void Backward(System.Numerics.Tensors.ReadOnlyTensorSpan<T> input, System.Numerics.Tensors.ReadOnlyTensorSpan<T> outputGrad, System.Numerics.Tensors.TensorSpan<T> inputGrad);

@@ -373,6 +373,33 @@ public abstract partial class Kernels<TNest, TK, T>
 
     // ------------------------------------------------------------------ tensors
 
+    // The static kernels on tensors: the generated overloads are one call each (issue 10: the build cost per layer).
+
+    /// <summary><see cref="ForwardTraining(ReadOnlySpan{T}, Span{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, T)"/>
+    /// on tensors: the dims from <paramref name="input"/>'s lengths, <paramref name="output"/> of its shape.</summary>
+    public static KernelPath ForwardTraining(in ReadOnlyTensorSpan<T> input, in TensorSpan<T> output, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+        Span<T> stat0, Span<T> stat1, T epsilon)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        return ForwardTraining(Dense(in input, "input", dims), DenseLike(in output, "output", dims), dims, weight, bias, stat0, stat1, epsilon);
+    }
+
+    /// <summary><see cref="ForwardInference(ReadOnlySpan{T}, Span{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T)"/>
+    /// on tensors.</summary>
+    public static KernelPath ForwardInference(in ReadOnlyTensorSpan<T> input, in TensorSpan<T> output, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        return ForwardInference(Dense(in input, "input", dims), DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
+    }
+
+    /// <summary><see cref="ShardStatistics(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{double}, Span{double}, Span{double})"/> on a tensor.</summary>
+    public static KernelPath ShardStatistics(in ReadOnlyTensorSpan<T> input, Span<double> count, Span<double> mean, Span<double> m2)
+    {
+        Span<int> dims = stackalloc int[Shape.Layout.Length];
+        return ShardStatistics(Dense(in input, "input", dims), dims, count, mean, m2);
+    }
+
     /// <summary>A tensor argument's span and dims (dense, row-major, the layout's rank).</summary>
     public static ReadOnlySpan<T> Dense(in ReadOnlyTensorSpan<T> tensor, string name, scoped Span<int> dims) => TensorArgs.Dense(in tensor, Shape.Layout, name, dims);
 

@@ -43,6 +43,17 @@ public sealed partial class NormLayer<TNest, TK, T>
         ? Array.Empty<LayerParameter<T>>()
         : [new LayerParameter<T>(WeightKey, Weight, WeightGrad), new LayerParameter<T>(BiasKey, Bias, BiasGrad)]);
 
+    // The generated class's interface members with a default body reach these through INormalizationLayer<T>.Core (its one
+    // explicit member): the layer's shape facts from its nest, the synchronized statistics from the static kernels.
+    string INormalizationLayer<T>.Layout => Shape.Layout;
+    string INormalizationLayer<T>.Axes => Shape.Axes;
+    int INormalizationLayer<T>.Groups => Shape.Groups;
+    NormKind INormalizationLayer<T>.Kind => Shape.Kind;
+    AffineMode INormalizationLayer<T>.Affine => Shape.Affine;
+    int ISynchronizedNormalizationLayer<T>.StatisticCount(ReadOnlySpan<int> dims) => Kernels<TNest, TK, T>.StatisticCount(dims);
+    KernelPath ISynchronizedNormalizationLayer<T>.ShardStatistics(ReadOnlySpan<T> input, ReadOnlySpan<int> dims, Span<double> count, Span<double> mean, Span<double> m2) =>
+        Kernels<TNest, TK, T>.ShardStatistics(input, dims, count, mean, m2);
+
     /// <summary>weight and bias with their gradients (the layer's own arrays), or none without affine parameters.</summary>
     public IReadOnlyList<LayerParameter<T>> Parameters() => _parameters;
 

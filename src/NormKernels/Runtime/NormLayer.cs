@@ -17,7 +17,7 @@ namespace NormKernels.Runtime;
 /// (<typeparamref name="TNest"/>) and kind (<typeparamref name="TK"/>) as struct type arguments.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public sealed partial class NormLayer<TNest, TK, T>
+public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalizationLayer<T>
     where TNest : struct, ILayerNest<TNest, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly int _size;

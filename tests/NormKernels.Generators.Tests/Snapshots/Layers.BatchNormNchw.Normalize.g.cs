@@ -63,17 +63,10 @@ namespace Layers
         /// <summary>The biased batch variance per statistic from the last training Forward.</summary>
         public ReadOnlySpan<float> BatchVariance => _layer.Statistic1;
 
-        string NK.INormalizationLayer<float>.Layout => "NCHW";
-        string NK.INormalizationLayer<float>.Axes => "N,H,W";
-        int NK.INormalizationLayer<float>.Groups => 0;
-        NK.NormKind NK.INormalizationLayer<float>.Kind => NK.NormKind.Standardize;
-        NK.AffineMode NK.INormalizationLayer<float>.Affine => NK.AffineMode.PerChannel;
-        float[]? NK.INormalizationLayer<float>.RunningMean => _layer.RunningMean;
-        float[]? NK.INormalizationLayer<float>.RunningVar => _layer.RunningVar;
+        NK.INormalizationLayer<float> NK.INormalizationLayer<float>.Core => _layer;
 
         /// <summary>Normalizes <paramref name="input"/> (NCHW, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized, and updates the running statistics: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
         public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w) => _layer.Forward(input, output, [n, c, h, w]);
-        void NK.INormalizationLayer<float>.Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims) => _layer.Forward(input, output, dims);
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NCHW in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
         public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output) => _layer.Forward(input, output);
 
@@ -84,21 +77,15 @@ namespace Layers
         public static KernelPath ForwardTraining(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) =>
             Kernels.ForwardTraining(input, output, [n, c, h, w], weight, bias, mean, variance, epsilon);
         /// <summary>ForwardTraining on tensors: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major); output of the same shape.</summary>
-        public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
-        {
-            Span<int> dims = stackalloc int[4];
-            return Kernels.ForwardTraining(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
-        }
+        public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) =>
+            Kernels.ForwardTraining(in input, in output, weight, bias, mean, variance, epsilon);
 
         /// <summary>Inference forward on caller-owned buffers with given statistics (one per statistic): y = (x - mean) / sqrt(variance + epsilon) * weight + bias, folded to one multiply-add per element. Returns the path that ran.</summary>
         public static KernelPath ForwardInference(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon) =>
             Kernels.ForwardInference(input, output, [n, c, h, w], weight, bias, mean, variance, epsilon);
         /// <summary>ForwardInference on tensors: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major); output of the same shape.</summary>
-        public static KernelPath ForwardInference(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon)
-        {
-            Span<int> dims = stackalloc int[4];
-            return Kernels.ForwardInference(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
-        }
+        public static KernelPath ForwardInference(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon) =>
+            Kernels.ForwardInference(in input, in output, weight, bias, mean, variance, epsilon);
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
         public void ZeroGrad() => _layer.ZeroGrad();
@@ -111,7 +98,6 @@ namespace Layers
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
         public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w) => _layer.Backward(input, outputGrad, inputGrad, [n, c, h, w]);
-        void NK.INormalizationLayer<float>.Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims) => _layer.Backward(input, outputGrad, inputGrad, dims);
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NCHW, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
         public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad) => _layer.Backward(input, outputGrad, inputGrad);
 
@@ -127,11 +113,8 @@ namespace Layers
         public static KernelPath ShardStatistics(ReadOnlySpan<float> input, int n, int c, int h, int w, Span<double> count, Span<double> mean, Span<double> m2) =>
             Kernels.ShardStatistics(input, [n, c, h, w], count, mean, m2);
         /// <summary>ShardStatistics on tensors: dims from <paramref name="input"/>'s lengths (NCHW, dense row-major).</summary>
-        public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<float> input, Span<double> count, Span<double> mean, Span<double> m2)
-        {
-            Span<int> dims = stackalloc int[4];
-            return Kernels.ShardStatistics(Kernels.Dense(in input, "input", dims), dims, count, mean, m2);
-        }
+        public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<float> input, Span<double> count, Span<double> mean, Span<double> m2) =>
+            Kernels.ShardStatistics(in input, count, mean, m2);
 
         /// <summary>Training forward with given (merged) statistics: normalizes <paramref name="input"/> with mean and biased variance M2 / count per statistic, keeps them as BatchMean and BatchVariance, and updates the running statistics like Forward in training (running variance: the unbiased M2 / (count - 1) with the TOTAL count). Runs whatever Training is. For synchronized BatchNorm: every worker calls ShardStatistics on its shard, the shards are merged in one fixed order (Statistics.Merge), then every worker calls this on its own shard.</summary>
         public void ForwardWithStatistics(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2) =>
@@ -151,15 +134,6 @@ namespace Layers
         public static KernelPath BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) =>
             Kernels.BackwardWithStatistics(input, outputGrad, inputGrad, [n, c, h, w], weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
 
-        int NK.ISynchronizedNormalizationLayer<float>.StatisticCount(ReadOnlySpan<int> dims) => Kernels.StatisticCount(dims);
-        KernelPath NK.ISynchronizedNormalizationLayer<float>.ShardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<int> dims, Span<double> count, Span<double> mean, Span<double> m2) =>
-            Kernels.ShardStatistics(input, dims, count, mean, m2);
-        void NK.ISynchronizedNormalizationLayer<float>.ForwardWithStatistics(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2) =>
-            _layer.ForwardWithStatistics(input, output, dims, count, mean, m2);
-        void NK.ISynchronizedNormalizationLayer<float>.BackwardStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, ReadOnlySpan<int> dims, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) =>
-            _layer.BackwardStatistics(input, outputGrad, dims, count, sumGrad, sumGradCentered);
-        void NK.ISynchronizedNormalizationLayer<float>.BackwardWithStatistics(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered) =>
-            _layer.BackwardWithStatistics(input, outputGrad, inputGrad, dims, count, sumGrad, sumGradCentered);
 
         /// <summary>The learned parameters with PyTorch's names, for an optimizer: <c>weight</c> (<see cref="Weight"/>, <see cref="WeightGrad"/>) then <c>bias</c> (<see cref="Bias"/>, <see cref="BiasGrad"/>). The arrays are the layer's own: a step written into them is the layer's new parameter. The same list on every call.</summary>
         public global::System.Collections.Generic.IReadOnlyList<NK.LayerParameter<float>> Parameters() => _layer.Parameters();

@@ -57,17 +57,10 @@ namespace Layers
         /// <summary>The biased batch variance per statistic from the last training Forward.</summary>
         public ReadOnlySpan<float> BatchVariance => _layer.Statistic1;
 
-        string NK.INormalizationLayer<float>.Layout => "NHWC";
-        string NK.INormalizationLayer<float>.Axes => "C,H,W";
-        int NK.INormalizationLayer<float>.Groups => 4;
-        NK.NormKind NK.INormalizationLayer<float>.Kind => NK.NormKind.Standardize;
-        NK.AffineMode NK.INormalizationLayer<float>.Affine => NK.AffineMode.PerChannel;
-        float[]? NK.INormalizationLayer<float>.RunningMean => _layer.RunningMean;
-        float[]? NK.INormalizationLayer<float>.RunningVar => _layer.RunningVar;
+        NK.INormalizationLayer<float> NK.INormalizationLayer<float>.Core => _layer;
 
         /// <summary>Normalizes <paramref name="input"/> (NHWC, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
         public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c) => _layer.Forward(input, output, [n, h, w, c]);
-        void NK.INormalizationLayer<float>.Forward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<int> dims) => _layer.Forward(input, output, dims);
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NHWC in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
         public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output) => _layer.Forward(input, output);
 
@@ -78,11 +71,8 @@ namespace Layers
         public static KernelPath ForwardTraining(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) =>
             Kernels.ForwardTraining(input, output, [n, h, w, c], weight, bias, mean, variance, epsilon);
         /// <summary>ForwardTraining on tensors: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major); output of the same shape.</summary>
-        public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon)
-        {
-            Span<int> dims = stackalloc int[4];
-            return Kernels.ForwardTraining(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
-        }
+        public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> mean, Span<float> variance, float epsilon) =>
+            Kernels.ForwardTraining(in input, in output, weight, bias, mean, variance, epsilon);
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
         public void ZeroGrad() => _layer.ZeroGrad();
@@ -95,7 +85,6 @@ namespace Layers
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
         public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c) => _layer.Backward(input, outputGrad, inputGrad, [n, h, w, c]);
-        void NK.INormalizationLayer<float>.Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<int> dims) => _layer.Backward(input, outputGrad, inputGrad, dims);
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NHWC, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
         public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad) => _layer.Backward(input, outputGrad, inputGrad);
 
@@ -107,11 +96,8 @@ namespace Layers
         public static KernelPath ShardStatistics(ReadOnlySpan<float> input, int n, int h, int w, int c, Span<double> count, Span<double> mean, Span<double> m2) =>
             Kernels.ShardStatistics(input, [n, h, w, c], count, mean, m2);
         /// <summary>ShardStatistics on tensors: dims from <paramref name="input"/>'s lengths (NHWC, dense row-major).</summary>
-        public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<float> input, Span<double> count, Span<double> mean, Span<double> m2)
-        {
-            Span<int> dims = stackalloc int[4];
-            return Kernels.ShardStatistics(Kernels.Dense(in input, "input", dims), dims, count, mean, m2);
-        }
+        public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<float> input, Span<double> count, Span<double> mean, Span<double> m2) =>
+            Kernels.ShardStatistics(in input, count, mean, m2);
 
         /// <summary>The learned parameters with PyTorch's names, for an optimizer: <c>weight</c> (<see cref="Weight"/>, <see cref="WeightGrad"/>) then <c>bias</c> (<see cref="Bias"/>, <see cref="BiasGrad"/>). The arrays are the layer's own: a step written into them is the layer's new parameter. The same list on every call.</summary>
         public global::System.Collections.Generic.IReadOnlyList<NK.LayerParameter<float>> Parameters() => _layer.Parameters();

@@ -55,17 +55,10 @@ namespace Layers
         /// <summary>The biased batch variance per statistic from the last training Forward.</summary>
         public ReadOnlySpan<double> BatchVariance => _layer.Statistic1;
 
-        string NK.INormalizationLayer<double>.Layout => "NTC";
-        string NK.INormalizationLayer<double>.Axes => "C";
-        int NK.INormalizationLayer<double>.Groups => 0;
-        NK.NormKind NK.INormalizationLayer<double>.Kind => NK.NormKind.Standardize;
-        NK.AffineMode NK.INormalizationLayer<double>.Affine => NK.AffineMode.PerChannel;
-        double[]? NK.INormalizationLayer<double>.RunningMean => _layer.RunningMean;
-        double[]? NK.INormalizationLayer<double>.RunningVar => _layer.RunningVar;
+        NK.INormalizationLayer<double> NK.INormalizationLayer<double>.Core => _layer;
 
         /// <summary>Normalizes <paramref name="input"/> (NTC, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
         public void Forward(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c) => _layer.Forward(input, output, [n, t, c]);
-        void NK.INormalizationLayer<double>.Forward(ReadOnlySpan<double> input, Span<double> output, ReadOnlySpan<int> dims) => _layer.Forward(input, output, dims);
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NTC in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
         public void Forward(Tensors.ReadOnlyTensorSpan<double> input, Tensors.TensorSpan<double> output) => _layer.Forward(input, output);
 
@@ -76,11 +69,8 @@ namespace Layers
         public static KernelPath ForwardTraining(ReadOnlySpan<double> input, Span<double> output, int n, int t, int c, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon) =>
             Kernels.ForwardTraining(input, output, [n, t, c], weight, bias, mean, variance, epsilon);
         /// <summary>ForwardTraining on tensors: dims from <paramref name="input"/>'s lengths (NTC, dense row-major); output of the same shape.</summary>
-        public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<double> input, Tensors.TensorSpan<double> output, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon)
-        {
-            Span<int> dims = stackalloc int[3];
-            return Kernels.ForwardTraining(Kernels.Dense(in input, "input", dims), Kernels.DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
-        }
+        public static KernelPath ForwardTraining(Tensors.ReadOnlyTensorSpan<double> input, Tensors.TensorSpan<double> output, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> mean, Span<double> variance, double epsilon) =>
+            Kernels.ForwardTraining(in input, in output, weight, bias, mean, variance, epsilon);
 
         /// <summary>Sets <see cref="WeightGrad"/> and <see cref="BiasGrad"/> to zero.</summary>
         public void ZeroGrad() => _layer.ZeroGrad();
@@ -93,7 +83,6 @@ namespace Layers
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
         public void Backward(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, int n, int t, int c) => _layer.Backward(input, outputGrad, inputGrad, [n, t, c]);
-        void NK.INormalizationLayer<double>.Backward(ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, ReadOnlySpan<int> dims) => _layer.Backward(input, outputGrad, inputGrad, dims);
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NTC, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
         public void Backward(Tensors.ReadOnlyTensorSpan<double> input, Tensors.ReadOnlyTensorSpan<double> outputGrad, Tensors.TensorSpan<double> inputGrad) => _layer.Backward(input, outputGrad, inputGrad);
 
@@ -105,11 +94,8 @@ namespace Layers
         public static KernelPath ShardStatistics(ReadOnlySpan<double> input, int n, int t, int c, Span<double> count, Span<double> mean, Span<double> m2) =>
             Kernels.ShardStatistics(input, [n, t, c], count, mean, m2);
         /// <summary>ShardStatistics on tensors: dims from <paramref name="input"/>'s lengths (NTC, dense row-major).</summary>
-        public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<double> input, Span<double> count, Span<double> mean, Span<double> m2)
-        {
-            Span<int> dims = stackalloc int[3];
-            return Kernels.ShardStatistics(Kernels.Dense(in input, "input", dims), dims, count, mean, m2);
-        }
+        public static KernelPath ShardStatistics(Tensors.ReadOnlyTensorSpan<double> input, Span<double> count, Span<double> mean, Span<double> m2) =>
+            Kernels.ShardStatistics(in input, count, mean, m2);
 
         /// <summary>The learned parameters with PyTorch's names, for an optimizer: <c>weight</c> (<see cref="Weight"/>, <see cref="WeightGrad"/>) then <c>bias</c> (<see cref="Bias"/>, <see cref="BiasGrad"/>). The arrays are the layer's own: a step written into them is the layer's new parameter. The same list on every call.</summary>
         public global::System.Collections.Generic.IReadOnlyList<NK.LayerParameter<double>> Parameters() => _layer.Parameters();

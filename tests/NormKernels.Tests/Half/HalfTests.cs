@@ -595,6 +595,26 @@ public sealed class HalfTests
         Assert.Equal(dx1, dx2);
         Assert.Equal(a.WeightGrad, b.WeightGrad);
         Assert.Equal(16, d[2]);
+
+        // The static kernels' tensor forms: the same bits as the span forms, and the bad tensor named before any write.
+        int[] bd = [2, 3, 4, 4];
+        Half[] bx = RandomHalves(random, 96, -1, 2);
+        float[] weight = TestData.Uniform(random, 3, 0.5, 1.5), bias = TestData.Uniform(random, 3, -0.5, 0.5);
+        float[] m1 = new float[3], v1 = new float[3], m2 = new float[3], v2 = new float[3];
+        Half[] by1 = new Half[96], by2 = new Half[96];
+        nint[] lengths = [2, 3, 4, 4];
+        HalfBnNchw.ForwardTraining(bx, by1, bd[0], bd[1], bd[2], bd[3], weight, bias, m1, v1, 1e-5f);
+        HalfBnNchw.ForwardTraining(new ReadOnlyTensorSpan<Half>(bx, lengths, []), new TensorSpan<Half>(by2, lengths, []), weight, bias, m2, v2, 1e-5f);
+        Assert.Equal(by1, by2);
+        Assert.Equal(m1, m2);
+        Assert.Equal(v1, v2);
+        HalfBnNchw.ForwardInference(bx, by1, bd[0], bd[1], bd[2], bd[3], weight, bias, m1, v1, 1e-5f);
+        HalfBnNchw.ForwardInference(new ReadOnlyTensorSpan<Half>(bx, lengths, []), new TensorSpan<Half>(by2, lengths, []), weight, bias, m1, v1, 1e-5f);
+        Assert.Equal(by1, by2);
+        var untouched = Enumerable.Repeat(Half.NaN, 96).ToArray();
+        Assert.Equal("output", Assert.ThrowsAny<ArgumentException>(() => HalfBnNchw.ForwardInference(new ReadOnlyTensorSpan<Half>(bx, lengths, []),
+            new TensorSpan<Half>(untouched, [2, 3, 16], []), weight, bias, m1, v1, 1e-5f)).ParamName);
+        Assert.All(untouched, e => Assert.True(Half.IsNaN(e)));
     }
 
     [Fact]
