@@ -4,7 +4,8 @@
 #   (b) the extra CPU a build spends per layer: median CPU (user + sys, whole process tree) of a full rebuild of the
 #       project with the attributes, minus the same for its twin without them, divided by 20.
 # Usage: bash bench/BuildCost/measure.sh [repo-root]      (default: the repository this script lives in)
-# Environment: RUNS=3 (timed builds per project), KEEP=1 (keep the temp dir), WORK=<dir> (use this dir, kept),
+# Environment: RUNS=3 (timed builds per project), CSC_RUNS=9 (rounds of the compiler alone, below; 0: skip),
+#   KEEP=1 (keep the temp dir), WORK=<dir> (use this dir, kept),
 #   TWIN=same (default: the twin's program is the annotated one with the 20 layer lines replaced by printing the class
 #   names) or TWIN=empty (the twin's program only prints the class names: the measure before the eighth session).
 # What is measured and why: bench/BuildCost/README.md.
@@ -13,6 +14,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "${1:-$(git -C "$HERE" rev-parse --show-toplevel)}" && pwd)"
 RUNS="${RUNS:-3}"
+CSC_RUNS="${CSC_RUNS:-9}"
 TWIN="${TWIN:-same}"
 [[ "$TWIN" == same || "$TWIN" == empty ]] || { echo "measure.sh: TWIN must be 'same' or 'empty'" >&2; exit 1; }
 LAYERS=20
@@ -175,6 +177,40 @@ done
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 MA="$(median "${A_CPU[@]}")"; MP="$(median "${P_CPU[@]}")"
 
+# 5. The compiler alone (CSC_RUNS rounds): the annotated build's own csc command line (from emit.log), without the
+#    generator and with its output files given as sources, against the same command line with the twin's sources; in
+#    each round one of each, back to back, and the median of the per-round differences. It leaves out MSBuild and the
+#    generator's run (measured small: the generator's output compiled as sources costs what the generator build costs)
+#    and pairs each annotated compile with a twin compile of the same minute, so the host's slow and fast minutes
+#    cancel more often than in the whole builds' medians (the eighteenth session: the whole builds' measure spanned
+#    0.070-0.128 s per layer in one afternoon, this one 0.063-0.072 s). Paths must not contain spaces.
+CSC_DIFFS=()
+if (( CSC_RUNS > 0 )); then
+  CSC_LINE="$(grep -m1 -E '/Roslyn/bincore/csc ' "$WORK/emit.log" | sed -E 's/^ +//')"
+  [[ -n "$CSC_LINE" ]] || fail "no csc command line in $WORK/emit.log"
+  CSC="${CSC_LINE%% *}"
+  # The command line's options and library sources, minus the generator, the layer sources and the outputs.
+  tr ' ' '\n' <<<"${CSC_LINE#* }" | grep -v -E '^(/noconfig|/reportanalyzer|/generatedfilesout:.*|/out:.*|/refout:.*|/analyzer:.*NormKernels\.Generators\.dll|Layers\.cs|Program\.cs)$' \
+    >"$WORK/csc.rsp"
+  echo "/out:$WORK/csc-out.dll" >>"$WORK/csc.rsp"
+  csc_cpu() { # sources... -> user+sys seconds
+    local TIMEFORMAT='%3U %3S' tf="$WORK/csc.time"
+    { time (cd "$ANN" && "$CSC" @"$WORK/csc.rsp" "$@" >"$WORK/csc.log" 2>&1); } 2>"$tf" \
+      || { tail -n 20 "$WORK/csc.log" >&2; fail "the compiler alone failed (log: $WORK/csc.log)"; }
+    awk '{ printf "%.3f", $1 + $2 }' "$tf"
+  }
+  log ""
+  log "-- the compiler alone: $CSC_RUNS rounds of (annotated sources + the generated files, twin sources), no generator"
+  printf '%-5s %10s %10s %10s %s\n' round annotated twin difference load
+  for ((i = 1; i <= CSC_RUNS; i++)); do
+    a="$(csc_cpu "$ANN/Layers.cs" "$ANN/Program.cs" "${FILES[@]}")"
+    p="$(csc_cpu "$PLAIN/Layers.cs" "$PLAIN/Program.cs")"
+    d="$(awk -v a="$a" -v p="$p" 'BEGIN { printf "%.3f", a - p }')"
+    CSC_DIFFS+=("$d")
+    printf '%-5s %10s %10s %10s %s\n' "$i" "$a" "$p" "$d" "$(load)"
+  done
+fi
+
 log ""
 log "== summary =="
 log "cpu:    $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; load after: $(load)"
@@ -185,3 +221,7 @@ awk -v a="$MA" -v p="$MP" -v n="$LAYERS" -v r="$RUNS" \
   'BEGIN { printf "build CPU (median of %d, user+sys): annotated %.2f s, twin %.2f s, difference %.2f s\n", r, a, p, a - p
            printf "extra build CPU per layer: %.3f s   (target: <= 0.06 s)\n", (a - p) / n
            printf "relative to the twin: annotated / twin = %.2f; extra per layer / twin = %.4f (varies less with the load)\n", a / p, (a - p) / n / p }'
+if (( CSC_RUNS > 0 )); then
+  awk -v d="$(median "${CSC_DIFFS[@]}")" -v n="$LAYERS" -v r="$CSC_RUNS" \
+    'BEGIN { printf "compiler alone (csc, median of %d paired differences): %.2f s, per layer %.3f s\n", r, d, d / n }'
+fi
