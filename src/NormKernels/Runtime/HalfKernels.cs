@@ -172,18 +172,22 @@ public abstract class HalfKernels<TNest, TK>
 
     /// <summary>ForwardTraining on tensors: the dims from <paramref name="input"/>'s lengths, <paramref name="output"/> of its shape.</summary>
     public static KernelPath ForwardTraining(in ReadOnlyTensorSpan<Half> input, in TensorSpan<Half> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
-        Span<float> stat0, Span<float> stat1, float epsilon)
-    {
-        Span<int> dims = stackalloc int[Shape.Layout.Length];
-        return ForwardTraining(Dense(in input, "input", dims), DenseLike(in output, "output", dims), dims, weight, bias, stat0, stat1, epsilon);
-    }
+        Span<float> stat0, Span<float> stat1, float epsilon) =>
+        OnTensors(true, in input, in output, weight, bias, stat0, stat1, default, default, epsilon);
 
     /// <summary>ForwardInference on tensors.</summary>
     public static KernelPath ForwardInference(in ReadOnlyTensorSpan<Half> input, in TensorSpan<Half> output, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
-        ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon)
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon) =>
+        OnTensors(false, in input, in output, weight, bias, default, default, mean, variance, epsilon);
+
+    /// <summary>Both tensor forms: the spans and dims of the two tensors (checked before anything runs), then the span form.</summary>
+    private static KernelPath OnTensors(bool training, in ReadOnlyTensorSpan<Half> input, in TensorSpan<Half> output, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> stat0, Span<float> stat1, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon)
     {
         Span<int> dims = stackalloc int[Shape.Layout.Length];
-        return ForwardInference(Dense(in input, "input", dims), DenseLike(in output, "output", dims), dims, weight, bias, mean, variance, epsilon);
+        ReadOnlySpan<Half> x = Dense(in input, "input", dims);
+        Span<Half> y = DenseLike(in output, "output", dims);
+        return training ? ForwardTraining(x, y, dims, weight, bias, stat0, stat1, epsilon) : ForwardInference(x, y, dims, weight, bias, mean, variance, epsilon);
     }
 
     public static ReadOnlySpan<Half> Dense(in ReadOnlyTensorSpan<Half> tensor, string name, scoped Span<int> dims) => TensorArgs.Dense(in tensor, Shape.Layout, name, dims);
