@@ -51,8 +51,26 @@ public sealed class InterfaceDefaultsTests
         Assert.Equal(1e-3f, own.Epsilon); // its own members still answer
     }
 
+    /// <summary>A Core that returns the layer itself would make every default body call itself without end (a stack overflow
+    /// ends the process): refused with NotSupportedException instead.</summary>
+    [Fact]
+    public void ACoreThatIsTheLayerItselfIsRefused()
+    {
+        INormalizationLayer<float> self = new SelfLayer();
+        Assert.Contains("returns the layer itself", Assert.Throws<NotSupportedException>(() => self.Kind).Message);
+        Assert.Throws<NotSupportedException>(() => self.Backward(new float[4], new float[4], new float[4], [4]));
+        Assert.Throws<NotSupportedException>(() => ((ISynchronizedNormalizationLayer<float>)self).ShardStatistics(new float[4], [4], new double[1], new double[1], new double[1]));
+    }
+
+    private sealed class SelfLayer : OwnLayerBase, ISynchronizedNormalizationLayer<float>
+    {
+        INormalizationLayer<float> INormalizationLayer<float>.Core => this;
+    }
+
+    private sealed class OwnLayer : OwnLayerBase;
+
     /// <summary>A layer written by hand: only the members without a default body.</summary>
-    private sealed class OwnLayer : ISynchronizedNormalizationLayer<float>
+    private abstract class OwnLayerBase : ISynchronizedNormalizationLayer<float>
     {
         public bool Training { get; set; }
         public float Epsilon { get; set; } = 1e-3f;

@@ -34,20 +34,25 @@ public interface INormalizationLayer<T>
     protected INormalizationLayer<T> Core =>
         throw new NotSupportedException(GetType().Name + " implements neither INormalizationLayer<T>.Core nor the member that was called.");
 
+    /// <summary><see cref="Core"/>, refused when it is this very object: its members would forward to themselves without end
+    /// (a stack overflow, which no exception handler catches).</summary>
+    private INormalizationLayer<T> Target => Core is var core && !ReferenceEquals(core, this) ? core :
+        throw new NotSupportedException(GetType().Name + "'s INormalizationLayer<T>.Core returns the layer itself and it does not implement the member that was called.");
+
     /// <summary>The layout letters in memory order, outermost first.</summary>
-    string Layout => Core.Layout;
+    string Layout => Target.Layout;
 
     /// <summary>The reduced axes, as written in the attribute (normalized: comma-separated, no spaces).</summary>
-    string Axes => Core.Axes;
+    string Axes => Target.Axes;
 
     /// <summary>Channel groups (0 = none).</summary>
-    int Groups => Core.Groups;
+    int Groups => Target.Groups;
 
     /// <summary>Standardize or root mean square.</summary>
-    NormKind Kind => Core.Kind;
+    NormKind Kind => Target.Kind;
 
     /// <summary>How <see cref="Weight"/> and <see cref="Bias"/> are indexed.</summary>
-    AffineMode Affine => Core.Affine;
+    AffineMode Affine => Target.Affine;
 
     /// <summary>Training mode: batch statistics (and running-statistics update when N is reduced); otherwise running statistics.</summary>
     bool Training { get; set; }
@@ -62,10 +67,10 @@ public interface INormalizationLayer<T>
     T[] Bias { get; }
 
     /// <summary>Running means when N is reduced, otherwise null.</summary>
-    T[]? RunningMean => Core.RunningMean;
+    T[]? RunningMean => Target.RunningMean;
 
     /// <summary>Running (unbiased) variances when N is reduced, otherwise null.</summary>
-    T[]? RunningVar => Core.RunningVar;
+    T[]? RunningVar => Target.RunningVar;
 
     /// <summary>Gradient with respect to <see cref="Weight"/>, accumulated by <c>Backward</c> (zeros at construction).</summary>
     T[] WeightGrad { get; }
@@ -97,7 +102,7 @@ public interface INormalizationLayer<T>
     KernelPath LastPath { get; }
 
     /// <summary>Runs the layer on a tensor whose extents are given in layout order (<paramref name="dims"/>.Length == Layout.Length).</summary>
-    void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims) => Core.Forward(input, output, dims);
+    void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims) => Target.Forward(input, output, dims);
 
     /// <summary>Runs the layer on tensors whose lengths are the dims in layout order (dense, row-major); output has the input's shape.</summary>
     void Forward(System.Numerics.Tensors.ReadOnlyTensorSpan<T> input, System.Numerics.Tensors.TensorSpan<T> output);
@@ -107,7 +112,7 @@ public interface INormalizationLayer<T>
     /// Throws <see cref="InvalidOperationException"/>, writing nothing, when no training-mode Forward ran, when the dims differ
     /// from that Forward's, or when <paramref name="input"/> is not that Forward's input (16 sampled elements compared bit for bit).</summary>
     void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims) =>
-        Core.Backward(input, outputGrad, inputGrad, dims);
+        Target.Backward(input, outputGrad, inputGrad, dims);
 
     /// <summary>Backward on tensors whose lengths are the dims in layout order (dense, row-major), all three of one shape.</summary>
     void Backward(System.Numerics.Tensors.ReadOnlyTensorSpan<T> input, System.Numerics.Tensors.ReadOnlyTensorSpan<T> outputGrad, System.Numerics.Tensors.TensorSpan<T> inputGrad);

@@ -39,7 +39,8 @@ public interface ISynchronizedNormalizationLayer<T> : INormalizationLayer<T>
         ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered) =>
         Synchronized.BackwardWithStatistics(input, outputGrad, inputGrad, dims, count, sumGrad, sumGradCentered);
 
-    /// <summary>The runtime layer of a generated layer (see <see cref="INormalizationLayer{T}.Core"/>) as this interface.</summary>
-    private ISynchronizedNormalizationLayer<T> Synchronized => Core as ISynchronizedNormalizationLayer<T> ??
+    /// <summary>The runtime layer of a generated layer (see <see cref="INormalizationLayer{T}.Core"/>) as this interface;
+    /// refused when it is this very object (the steps would forward to themselves without end).</summary>
+    private ISynchronizedNormalizationLayer<T> Synchronized => Core is ISynchronizedNormalizationLayer<T> core && !ReferenceEquals(core, this) ? core :
         throw new NotSupportedException(GetType().Name + " implements neither the synchronized steps nor INormalizationLayer<T>.Core.");
 }
