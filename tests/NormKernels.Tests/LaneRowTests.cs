@@ -138,7 +138,7 @@ public sealed class LaneRowTests : RestoresSettings
     private static float[]? Field(INormalizationLayer layer, string field)
     {
         const System.Reflection.BindingFlags flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance;
-        object state = layer.GetType().GetField("_layer", flags)!.GetValue(layer)!;
+        object state = layer.GetType().GetProperty("_layer", flags)!.GetValue(layer)!;
         return state.GetType().GetField(field, flags)!.GetValue(state) as float[];
     }
 

@@ -136,7 +136,7 @@ public sealed class RowPlanTests : RestoresSettings
     internal static int[] State(INormalizationLayer layer)
     {
         const System.Reflection.BindingFlags flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance;
-        object state = layer.GetType().GetField("_layer", flags)!.GetValue(layer)!;
+        object state = layer.GetType().GetProperty("_layer", flags)!.GetValue(layer)!;
         IEnumerable<int> Field(string field) =>
             state.GetType().GetField(field, flags)!.GetValue(state) is float[] values ? KernelCheck.Bits(values) : [];
         return Field("_statistic0").Concat(Field("_statistic1")).Concat(Field("_meanResidual"))

@@ -177,7 +177,7 @@ public sealed class ShardStatisticsTests
     private static float[] Saved(INormalizationLayer layer, string field)
     {
         const System.Reflection.BindingFlags flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance;
-        object state = layer.GetType().GetField("_layer", flags)!.GetValue(layer)!;
+        object state = layer.GetType().GetProperty("_layer", flags)!.GetValue(layer)!;
         return ((float[])state.GetType().GetField(field, flags)!.GetValue(state)!).ToArray();
     }
 

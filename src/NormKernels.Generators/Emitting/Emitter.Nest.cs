@@ -18,13 +18,20 @@ internal static partial class Emitter
     {
         var plan = ctx.Plan;
         string t = ctx.T;
+        // The maps inside a block run for every statistic, accumulator or fold of every block: their divisions by a
+        // runtime extent are multiplies by a divisor set up with the nest (Rt.IndexDivisor), one per extent. A dry run of
+        // the maps lists them first: they are primary constructor parameters (Create makes them), not fields with
+        // initializers (source fields cost a cold compiler more of its methods to JIT: issue 10's build cost).
+        var inside = Enumerable.Range(0, ctx.Axes.Count).Where(i => !ctx.Axes[i].Block).ToList();
+        var divisors = new List<string>();
+        EmitInsideMaps(new SourceWriter(), ctx, inside, divisors);
+        string divisorParams = string.Concat(divisors.Select(name => ", " + Rt + ".IndexDivisor d_" + name));
         w.Line("/// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>");
-        string gradient = plan.GradientPerStatistic ? "IAffineGradientNest" : "IGradientNest";
-        using (w.Block("private readonly struct " + NestType + "(" + ctx.ExtentParams + ") : " + Rt + ".ILayerNest<" + NestType + ", " + t + ">, " + Rt + "." + gradient + "<" + t + ">"))
+        using (w.Block("private readonly struct " + NestType + "(" + ctx.ExtentParams + divisorParams + ") : " + Rt + ".ILayerNest<" + NestType + ", " + t + ">"))
         {
             foreach (var (name, value) in ctx.FixedExtents)
                 w.Line("private const nint e_" + name + " = " + value + "; // fixed by Sizes");
-            EmitNestStatics(w, ctx);
+            EmitNestStatics(w, ctx, divisors);
             if (plan.Epilogue.AddsAfter)
             {
                 w.Line("/// <summary>The residual's byte offset from the input (the apply adds it).</summary>");
@@ -49,28 +56,29 @@ internal static partial class Emitter
             w.Line("public nint GradientRows(out bool splittable) { splittable = " + Bool(wholeGradient) + "; return " + ctx.SegmentExtent(plan.GradientSegments[0]) + "; }");
             w.Line();
 
-            var inside = Enumerable.Range(0, ctx.Axes.Count).Where(i => !ctx.Axes[i].Block).ToList();
             EmitIndexMap(w, ctx, "public void Block(nint block, out nint memory, out nint statistic, out nint parameter)", "block", ctx.BlockIndices,
                 ("memory", Context.Memory), ("statistic", Context.Kept), ("parameter", Context.ParamAxis));
-            // The maps inside a block run for every statistic, accumulator or fold of every block: their divisions by a
-            // runtime extent are multiplies by a divisor set up with the nest (Rt.IndexDivisor), one field per extent.
-            var divisors = new List<string>();
-            EmitIndexMap(w, ctx, "public nint StatisticStart(nint statistic)", "statistic", inside.Where(i => Context.InnerKept(ctx.Axes[i])).ToList(),
-                divisors, ("return", Context.Memory));
-            EmitIndexMap(w, ctx, "public nint AccumulatorStatistic(nint accumulator)", "accumulator", inside.Where(i => Context.Accumulated(ctx.Axes[i])).ToList(),
-                divisors, ("return", Context.InnerKept));
-            var folds = inside.Where(i => Context.FoldAxis(ctx.Axes[i])).ToList();
-            EmitIndexMap(w, ctx, "public nint FoldStart(nint fold)", "fold", folds, divisors, ("return", Context.Memory));
-            EmitIndexMap(w, ctx, "public void Fold(nint fold, out nint statistic, out nint parameter)", "fold", folds, divisors,
-                ("statistic", Context.InnerKept), ("parameter", Context.ParamAxis));
-            foreach (string name in divisors)
-                w.Line("private readonly " + Rt + ".IndexDivisor d_" + name + " = new(e_" + name + ");");
+            EmitInsideMaps(w, ctx, inside, divisors);
             w.Line();
             EmitStatisticsPass(w, ctx);
             EmitApplyPass(w, ctx);
             EmitBackwardPasses(w, ctx);
         }
         w.Line();
+    }
+
+    /// <summary>The index maps inside a block (statistic, accumulator, fold); their runtime divisions by the extents in
+    /// <paramref name="divisors"/> (which they add to) are multiplies by the nest's <c>d_</c> divisors.</summary>
+    private static void EmitInsideMaps(SourceWriter w, Context ctx, List<int> inside, List<string> divisors)
+    {
+        EmitIndexMap(w, ctx, "public nint StatisticStart(nint statistic)", "statistic", inside.Where(i => Context.InnerKept(ctx.Axes[i])).ToList(),
+            divisors, ("return", Context.Memory));
+        EmitIndexMap(w, ctx, "public nint AccumulatorStatistic(nint accumulator)", "accumulator", inside.Where(i => Context.Accumulated(ctx.Axes[i])).ToList(),
+            divisors, ("return", Context.InnerKept));
+        var folds = inside.Where(i => Context.FoldAxis(ctx.Axes[i])).ToList();
+        EmitIndexMap(w, ctx, "public nint FoldStart(nint fold)", "fold", folds, divisors, ("return", Context.Memory));
+        EmitIndexMap(w, ctx, "public void Fold(nint fold, out nint statistic, out nint parameter)", "fold", folds, divisors,
+            ("statistic", Context.InnerKept), ("parameter", Context.ParamAxis));
     }
 
     private static string StatFirstExtent(Context ctx) => ctx.SegmentExtent(ctx.Plan.StatSegments[0]);
@@ -88,7 +96,7 @@ internal static partial class Emitter
         EmitIndexMap(w, ctx, signature, index, axes, null, outputs);
 
     /// <summary>As above; with <paramref name="divisors"/>, a division by a runtime extent is its divisor field's
-    /// (<c>d_name.Divide</c>), and the extent is added to the list (the caller emits the fields).</summary>
+    /// (<c>d_name.Divide</c>), and the extent is added to the list (the nest takes one divisor per listed extent).</summary>
     private static void EmitIndexMap(SourceWriter w, Context ctx, string signature, string index, List<int> axes, List<string>? divisors,
         params (string Name, Func<PlanAxis, bool> Member)[] outputs)
     {

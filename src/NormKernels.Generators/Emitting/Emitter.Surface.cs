@@ -24,8 +24,9 @@ internal static partial class Emitter
     {
         var spec = ctx.Spec;
         var plan = ctx.Plan;
-        if (spec.Groups > 0) w.Line("private const int GroupCount = " + Literals.Int(spec.Groups) + ";");
-        w.Line("private readonly " + LayerType(ctx) + " _layer;");
+        // A get-only auto-property, not a field: a source field costs a cold compiler about 50 more of its methods to JIT
+        // (constant-field ordering) in a build (issue 10's build cost); the JIT inlines the getter.
+        w.Line("private " + LayerType(ctx) + " _layer { get; }");
         w.Line();
         w.Line("/// <summary>The static kernels: the runtime's, on this layer's nest and kind.</summary>");
         w.Line("private abstract class " + KernelsType + " : " + Rt + (ctx.Half ? ".HalfKernels<" + NestType + ", " + KindType(ctx) + ">;" : ".Kernels<" + NestType + ", " + KindType(ctx) + ", " + ctx.T + ">;"));
@@ -407,7 +408,7 @@ internal static partial class Emitter
     }
 
     /// <summary>The nest's static part: the layer's shape facts, the extents from the dims, the path extents and its backward driver.</summary>
-    private static void EmitNestStatics(SourceWriter w, Context ctx)
+    private static void EmitNestStatics(SourceWriter w, Context ctx, List<string> divisors)
     {
         var spec = ctx.Spec;
         var plan = ctx.Plan;
@@ -418,35 +419,28 @@ internal static partial class Emitter
         if (plan.Adaptive) features.Add("Adaptive");
         if (ctx.Running) features.Add("RunningStatistics");
         string featureText = features.Count == 0 ? Rt + ".LayerFeatures.None" : string.Join(" | ", features.Select(f => Rt + ".LayerFeatures." + f));
-        w.Line("public static " + Rt + ".LayerShape Shape { get; } = new(" + Literals.String(spec.Name.TypeName) + ", " + Literals.String(spec.Layout) + ", " +
+        // Set in a static constructor, not by an initializer: the compiler's initializer binding was about 70 more of its
+        // methods to JIT in a build's cold compiler process, for this one line (issue 10's build cost).
+        w.Line("public static " + Rt + ".LayerShape Shape { get; }");
+        w.Line("static " + NestType + "() => Shape = new(" + Literals.String(spec.Name.TypeName) + ", " + Literals.String(spec.Layout) + ", " +
                Literals.String(ctx.AxesText) + ", " + Literals.Int(spec.Groups) + ", global::NormKernels.AffineMode." + AffineMember(spec) + ", global::NormKernels.NormKind." +
                plan.Kind.EnumMember + ", " + featureText + (spec.Sizes.Length > 0 ? ", " + Literals.String(spec.Sizes) : "") + ");");
         // The extents from the dims: each dim letter of the plan's extent expressions is dims[i].
         var index = spec.Layout.Select((l, i) => (Name: char.ToLowerInvariant(l).ToString(), i)).ToDictionary(p => p.Name, p => p.i);
-        string extents = string.Join(", ", ctx.Axes.Where(a => !ctx.IsFixed(a)).Select(a => TextEdits.ReplaceLetters(a.Extent, letter => "dims[" + Literals.Int(index[letter.ToString()]) + "]")));
-        w.Line("public static " + NestType + " Create(global::System.ReadOnlySpan<int> dims) => new(" + extents + ");");
+        string FromDims(PlanAxis a) => TextEdits.ReplaceLetters(a.Extent, letter => "dims[" + Literals.Int(index[letter.ToString()]) + "]");
+        string extents = string.Join(", ", ctx.Axes.Where(a => !ctx.IsFixed(a)).Select(FromDims));
+        // Each divisor (see EmitNestStruct) is made from its extent, once per nest.
+        string divisorArgs = string.Concat(divisors.Select(name => ", new(" + FromDims(ctx.Axes.First(a => a.Name == name)) + ")"));
+        w.Line("public static " + NestType + " Create(global::System.ReadOnlySpan<int> dims) => new(" + extents + divisorArgs + ");");
         w.Line("public nint StatisticsExtent => " + ctx.StatInnerExtent + ";");
         var statInner = ctx.Plan.StatSegments[ctx.Plan.StatSegments.Count - 1];
         if (Enumerable.Range(statInner.First, statInner.Last - statInner.First + 1).All(i => ctx.IsFixed(ctx.Axes[i])))
             w.Line("public static nint FixedStatisticsExtent => " + ctx.StatInnerExtent + "; // fixed by Sizes: the row runs' length is a constant");
         w.Line("public nint ApplyExtent => " + ctx.ApplyInnerExtent + ";");
         w.Line("public nint GradientExtent => " + ctx.SegmentExtent(plan.GradientSegments[plan.GradientSegments.Count - 1]) + ";");
-        string constraint = " where TK : struct, " + Rt + ".INormKind where TOps : struct, " + Ops + " =>";
-        string ro = ctx.ParamReadOnlySpan, span = ctx.ParamSpan; // the nest computes in T, also for a Half layer
-        w.Line("public static " + KernelPath + " Backward<TK, TOps>(" + KernelPath + " path, " + NestType + " nest, " + ro + " input, " + ro + " outputGrad, " + span + " inputGrad, " +
-               ro + " gamma, " + ro + " stat0, " + ro + " stat1, " + t + " epsilon, bool constant, " + span + " weightGrad, " + span + " biasGrad, " + ro + " meanResidual)" + constraint);
-        w.Line("    " + Rt + "." + (plan.GradientPerStatistic ? "AffineBackward" : "Backward") + "<" + NestType + ", TK, " + t +
-               ">.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);");
-        if (plan.Synchronized)
-        {
-            w.Line("public static " + KernelPath + " Sums<TK, TOps>(" + KernelPath + " path, " + NestType + " nest, " + ro + " input, " + ro + " outputGrad, " + ro + " gamma, " +
-                   ro + " mean, " + SumsOut + ")" + constraint);
-            w.Line("    " + Rt + ".Backward<" + NestType + ", TK, " + t + ">.Sums<TOps>(path, nest, input, outputGrad, gamma, mean, count, sumGrad, sumGradCentered);");
-            w.Line("public static " + KernelPath + " WithSums<TK, TOps>(" + KernelPath + " path, " + NestType + " nest, " + ro + " input, " + ro + " outputGrad, " + span + " inputGrad, " +
-                   ro + " gamma, " + ro + " mean, " + ro + " variance, " + t + " epsilon, " + SumsIn + ", " + span + " weightGrad, " + span + " biasGrad)" + constraint);
-            w.Line("    " + Rt + ".Backward<" + NestType + ", TK, " + t +
-                   ">.WithSums<TOps>(path, nest, input, outputGrad, inputGrad, gamma, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);");
-        }
+        // The backward driver (Rt.NestBackward): per fold index unless the plan sums per statistic.
+        if (plan.GradientPerStatistic)
+            w.Line("public static bool GradientPerStatistic => true;");
         w.Line();
     }
 }

@@ -8,7 +8,7 @@ namespace NormKernels.Generators.Model;
 /// </summary>
 /// <param name="Name">Identifier fragment: the lower-case letter, or <c>grp</c>/<c>cpg</c>.</param>
 /// <param name="Letter">The layout letter it comes from.</param>
-/// <param name="Extent">C# expression of its extent over the Forward parameters (<c>h</c>, <c>GroupCount</c>, <c>(c / GroupCount)</c>).</param>
+/// <param name="Extent">C# expression of its extent over the Forward parameters (<c>h</c>, <c>8</c>, <c>(c / 8)</c> for 8 groups).</param>
 /// <param name="Reduced">Statistics are taken over it.</param>
 /// <param name="Param">It indexes Weight/Bias.</param>
 /// <param name="Accumulated">The statistics pass keeps separate accumulators along it: kept axes, plus a

@@ -28,8 +28,10 @@ internal static class Planner
             if (letter == LayoutGrammar.Channel && spec.Groups > 0)
             {
                 // GroupNorm: C = (group, channel within group); statistics per group.
-                axes.Add(new PlanAxis(GroupAxis, letter, "GroupCount", Reduced: false, param, Accumulated: true));
-                axes.Add(new PlanAxis(ChannelsPerGroupAxis, letter, "(" + name + " / GroupCount)", Reduced: true, param, Accumulated: false));
+                // The group count is a literal: a const field costs the compiler's constant evaluation (issue 10's build cost).
+                string groups = spec.Groups.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                axes.Add(new PlanAxis(GroupAxis, letter, groups, Reduced: false, param, Accumulated: true));
+                axes.Add(new PlanAxis(ChannelsPerGroupAxis, letter, "(" + name + " / " + groups + ")", Reduced: true, param, Accumulated: false));
             }
             else
             {
@@ -84,7 +86,7 @@ internal static class Planner
             runningSize = sizeKind switch
             {
                 LayoutGrammar.RunningSizeKind.One => "1",
-                LayoutGrammar.RunningSizeKind.Groups => "GroupCount",
+                LayoutGrammar.RunningSizeKind.Groups => spec.Groups.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 LayoutGrammar.RunningSizeKind.Channels => "channels",
                 LayoutGrammar.RunningSizeKind.NormalizedSize => "normalizedSize",
                 _ => "",

@@ -356,7 +356,7 @@ public static class FusedBackward<TNest, TK, T>
         T[]? meanResidual, Span<T> weightGrad, Span<T> biasGrad) where TOps : struct, IVector128Ops
     {
         if (!TK.Epilogue)
-            return TNest.Backward<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
+            return NestBackward<TNest, T>.Run<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
         int length = input.Length;
         T[]? rented = null;
         Span<T> g;
@@ -372,7 +372,7 @@ public static class FusedBackward<TNest, TK, T>
             KernelPath widest = Kernels<TNest, TK, T>.Choose(nest, false), forward = path < widest ? path : widest;
             Forward<TNest, Unfused<TK>, T>.Inference<TOps>(forward, nest, input, g, weight, bias, stat0, TK.Centered ? stat1 : stat0, epsilon, meanResidual);
             Epilogue<TK, T>.Gradient(forward, g, residual, outputGrad, g);
-            KernelPath ran = TNest.Backward<Unfused<TK>, TOps>(path, nest, input, g, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
+            KernelPath ran = NestBackward<TNest, T>.Run<Unfused<TK>, TOps>(path, nest, input, g, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
                 meanResidual);
             if (TK.AddsResidual && rented is not null) g.CopyTo(residualGrad);
             return ran;

@@ -17,7 +17,7 @@ namespace NormKernels.Runtime;
 /// the path, and which backward driver its plan takes. Static members on a struct type argument: no virtual call.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public interface ILayerNest<TSelf, T> : INest<T> where TSelf : struct, ILayerNest<TSelf, T> where T : unmanaged
+public interface ILayerNest<TSelf, T> : IGradientNest<T>, IAffineGradientNest<T> where TSelf : struct, ILayerNest<TSelf, T> where T : unmanaged
 {
     /// <summary>The layer's shape facts.</summary>
     static abstract LayerShape Shape { get; }
@@ -29,23 +29,25 @@ public interface ILayerNest<TSelf, T> : INest<T> where TSelf : struct, ILayerNes
     /// <summary>The nest with the residual's byte offset from the input (layers whose apply adds a residual; others ignore it).</summary>
     static virtual TSelf WithResidual(TSelf nest, nint residual) => nest;
 
-    /// <summary>The backward of this plan (<see cref="Backward{TNest, TK, T}"/> or <see cref="AffineBackward{TNest, TK, T}"/>);
-    /// <paramref name="meanResidual"/>, when given, is the training forward's mean - (T)mean per statistic.</summary>
-    static abstract KernelPath Backward<TK, TOps>(KernelPath path, TSelf nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
-        ReadOnlySpan<T> gamma, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad,
-        ReadOnlySpan<T> meanResidual)
-        where TK : struct, INormKind where TOps : struct, IVector128Ops;
+    /// <summary>The plan's backward sums per statistic (<see cref="AffineBackward{TNest, TK, T}"/>, the nest's
+    /// <see cref="IAffineGradientNest{T}"/> methods) instead of per fold index (<see cref="Backward{TNest, TK, T}"/>, its
+    /// <see cref="IGradientNest{T}"/> methods): a constant of the nest type, so each layer compiles only its own driver
+    /// (<see cref="NestBackward{TNest, T}"/>).</summary>
+    static virtual bool GradientPerStatistic => false;
 
-    /// <summary>The synchronized backward's first step (plans with <see cref="LayerFeatures.Synchronized"/>).</summary>
-    static virtual KernelPath Sums<TK, TOps>(KernelPath path, TSelf nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered)
-        where TK : struct, INormKind where TOps : struct, IVector128Ops => throw new NotSupportedException();
+    // A nest implements the gradient methods of its plan's driver; the other driver's are never called (GradientPerStatistic,
+    // a constant, picks the driver), so they need no body in the generated code.
+    void IGradientNest<T>.GradientReduce<TS, TV, TX>(ref T x, ref T dy, nint from, nint to, ref T m, ref T dz, ref double u, ref double v, ref double z) =>
+        throw NestBackward.OtherDriver();
 
-    /// <summary>The synchronized backward's second step (plans with <see cref="LayerFeatures.Synchronized"/>).</summary>
-    static virtual KernelPath WithSums<TK, TOps>(KernelPath path, TSelf nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
-        ReadOnlySpan<T> gamma, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad,
-        ReadOnlySpan<double> sumGradCentered, Span<T> weightGrad, Span<T> biasGrad)
-        where TK : struct, INormKind where TOps : struct, IVector128Ops => throw new NotSupportedException();
+    void IGradientNest<T>.GradientApply<TW, TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, ref T m, ref T p, ref T q, ref T r, ref T dz) =>
+        throw NestBackward.OtherDriver();
+
+    void IAffineGradientNest<T>.GradientAffineReduce<TS, TV>(ref T x, ref T dy, nint from, nint to, T m, T dz, T gb, ref T g,
+        ref double a, ref double b, ref double gs, ref double hs, ref double xs) => throw NestBackward.OtherDriver();
+
+    void IAffineGradientNest<T>.GradientAffineApply<TW, TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g,
+        ref T dbeta, ref T dgamma) => throw NestBackward.OtherDriver();
 }
 
 /// <summary>
@@ -312,7 +314,7 @@ public abstract partial class Kernels<TNest, TK, T>
         path = Checks.Forced(path, ChooseBackward(nest));
         if (ExpandedBackward<TK, T>.Applies(Shape, dims, path, constant))
             return ExpandedBackward<TK, T>.Run<TOps>(path, Shape, dims, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, weightGrad, biasGrad);
-        return TNest.Backward<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad, default);
+        return NestBackward<TNest, T>.Run<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad, default);
     }
 
     /// <summary>Synchronized backward, step 1, on caller-owned buffers.</summary>
@@ -347,7 +349,7 @@ public abstract partial class Kernels<TNest, TK, T>
         CheckBackwardStatistics(input, outputGrad, dims, weight.Length, mean.Length, count, sumGrad, sumGradCentered);
         TNest nest = TNest.Create(dims);
         path = Checks.Forced(path, ChooseBackward(nest));
-        return TNest.Sums<TK, TOps>(path, nest, input, outputGrad, weight, mean, count, sumGrad, sumGradCentered);
+        return NestBackward<TNest, T>.Sums<TK, TOps>(path, nest, input, outputGrad, weight, mean, count, sumGrad, sumGradCentered);
     }
 
     /// <summary>Synchronized backward, step 2, on caller-owned buffers.</summary>
@@ -365,7 +367,7 @@ public abstract partial class Kernels<TNest, TK, T>
             weightGrad.Length, biasGrad.Length);
         TNest nest = TNest.Create(dims);
         path = Checks.Forced(path, ChooseBackward(nest));
-        return TNest.WithSums<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
+        return NestBackward<TNest, T>.WithSums<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
     }
 
     /// <summary>The number of statistics for these dims.</summary>

@@ -367,8 +367,8 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
             Checks.SynchronizedStatisticsLength(savedMean.Length, shape.Statistics(dims));
             TNest nest = TNest.Create(dims);
             LastPath = System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? TNest.Sums<TK, AdvSimdVector128Ops<AdvSimdIntrinsics>>(Kernels<TNest, TK, T>.ChooseBackward(nest), nest, input, outputGrad, Weight, savedMean, count, sumGrad, sumGradCentered)
-                : TNest.Sums<TK, X86Vector128Ops>(Kernels<TNest, TK, T>.ChooseBackward(nest), nest, input, outputGrad, Weight, savedMean, count, sumGrad, sumGradCentered);
+                ? NestBackward<TNest, T>.Sums<TK, AdvSimdVector128Ops<AdvSimdIntrinsics>>(Kernels<TNest, TK, T>.ChooseBackward(nest), nest, input, outputGrad, Weight, savedMean, count, sumGrad, sumGradCentered)
+                : NestBackward<TNest, T>.Sums<TK, X86Vector128Ops>(Kernels<TNest, TK, T>.ChooseBackward(nest), nest, input, outputGrad, Weight, savedMean, count, sumGrad, sumGradCentered);
         }
         finally
         {
@@ -396,8 +396,8 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
             TNest nest = TNest.Create(dims);
             KernelPath path = Kernels<TNest, TK, T>.ChooseBackward(nest);
             LastPath = System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
-                ? TNest.WithSums<TK, AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, Weight, savedMean, savedVariance, _epsilon, count, sumGrad, sumGradCentered, WeightGrad, BiasGrad)
-                : TNest.WithSums<TK, X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, Weight, savedMean, savedVariance, _epsilon, count, sumGrad, sumGradCentered, WeightGrad, BiasGrad);
+                ? NestBackward<TNest, T>.WithSums<TK, AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, Weight, savedMean, savedVariance, _epsilon, count, sumGrad, sumGradCentered, WeightGrad, BiasGrad)
+                : NestBackward<TNest, T>.WithSums<TK, X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, Weight, savedMean, savedVariance, _epsilon, count, sumGrad, sumGradCentered, WeightGrad, BiasGrad);
         }
         finally
         {

@@ -27,7 +27,7 @@ namespace Layers
     [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     partial class BatchNormNchw : NK.INormalizationLayer, NK.ISynchronizedNormalizationLayer<float>
     {
-        private readonly Rt.NormLayer<Nest, Rt.StandardizeNorm, float> _layer;
+        private Rt.NormLayer<Nest, Rt.StandardizeNorm, float> _layer { get; }
 
         /// <summary>The static kernels: the runtime's, on this layer's nest and kind.</summary>
         private abstract class Kernels : Rt.Kernels<Nest, Rt.StandardizeNorm, float>;
@@ -149,19 +149,14 @@ namespace Layers
         public override string ToString() => _layer.ToString();
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_c, nint e_h, nint e_w) : Rt.ILayerNest<Nest, float>, Rt.IGradientNest<float>
+        private readonly struct Nest(nint e_n, nint e_c, nint e_h, nint e_w) : Rt.ILayerNest<Nest, float>
         {
-            public static Rt.LayerShape Shape { get; } = new("BatchNormNchw", "NCHW", "N,H,W", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards | Rt.LayerFeatures.Synchronized | Rt.LayerFeatures.RunningStatistics);
+            public static Rt.LayerShape Shape { get; }
+            static Nest() => Shape = new("BatchNormNchw", "NCHW", "N,H,W", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards | Rt.LayerFeatures.Synchronized | Rt.LayerFeatures.RunningStatistics);
             public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], dims[3]);
             public nint StatisticsExtent => (e_h * e_w);
             public nint ApplyExtent => (e_h * e_w);
             public nint GradientExtent => (e_h * e_w);
-            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad, ReadOnlySpan<float> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
-                Rt.Backward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
-            public static KernelPath Sums<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, Span<double> count, Span<double> sumGrad, Span<double> sumGradCentered) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
-                Rt.Backward<Nest, TK, float>.Sums<TOps>(path, nest, input, outputGrad, gamma, mean, count, sumGrad, sumGradCentered);
-            public static KernelPath WithSums<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, float epsilon, ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, Span<float> weightGrad, Span<float> biasGrad) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
-                Rt.Backward<Nest, TK, float>.WithSums<TOps>(path, nest, input, outputGrad, inputGrad, gamma, mean, variance, epsilon, count, sumGrad, sumGradCentered, weightGrad, biasGrad);
 
             public int BlockCount => (int)e_c;
             public int StatisticCount => 1;

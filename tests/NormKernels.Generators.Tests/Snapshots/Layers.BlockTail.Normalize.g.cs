@@ -28,7 +28,7 @@ namespace Layers
     [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     partial class BlockTail
     {
-        private readonly Rt.NormLayer<Nest, Rt.Fused<Rt.StandardizeNorm, Rt.Relu, Rt.AddAfterNorm>, float> _layer;
+        private Rt.NormLayer<Nest, Rt.Fused<Rt.StandardizeNorm, Rt.Relu, Rt.AddAfterNorm>, float> _layer { get; }
 
         /// <summary>The static kernels: the runtime's, on this layer's nest and kind.</summary>
         private abstract class Kernels : Rt.Kernels<Nest, Rt.Fused<Rt.StandardizeNorm, Rt.Relu, Rt.AddAfterNorm>, float>;
@@ -111,15 +111,14 @@ namespace Layers
         public override string ToString() => _layer.ToString();
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_c) : Rt.ILayerNest<Nest, float>, Rt.IGradientNest<float>
+        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_c) : Rt.ILayerNest<Nest, float>
         {
-            public static Rt.LayerShape Shape { get; } = new("BlockTail", "NHWC", "N,H,W", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.RunningStatistics);
+            public static Rt.LayerShape Shape { get; }
+            static Nest() => Shape = new("BlockTail", "NHWC", "N,H,W", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.RunningStatistics);
             public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], dims[3]);
             public nint StatisticsExtent => e_c;
             public nint ApplyExtent => e_c;
             public nint GradientExtent => e_c;
-            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad, ReadOnlySpan<float> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
-                Rt.Backward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
 
             /// <summary>The residual's byte offset from the input (the apply adds it).</summary>
             public nint Residual { get; init; }

@@ -27,8 +27,7 @@ namespace Layers
     [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     partial class GroupNormNhwc : NK.INormalizationLayer
     {
-        private const int GroupCount = 4;
-        private readonly Rt.NormLayer<Nest, Rt.StandardizeNorm, float> _layer;
+        private Rt.NormLayer<Nest, Rt.StandardizeNorm, float> _layer { get; }
 
         /// <summary>The static kernels: the runtime's, on this layer's nest and kind.</summary>
         private abstract class Kernels : Rt.Kernels<Nest, Rt.StandardizeNorm, float>;
@@ -109,15 +108,14 @@ namespace Layers
         public override string ToString() => _layer.ToString();
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg) : Rt.ILayerNest<Nest, float>, Rt.IGradientNest<float>
+        private readonly struct Nest(nint e_n, nint e_h, nint e_w, nint e_grp, nint e_cpg, Rt.IndexDivisor d_cpg) : Rt.ILayerNest<Nest, float>
         {
-            public static Rt.LayerShape Shape { get; } = new("GroupNormNhwc", "NHWC", "C,H,W", 4, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards);
-            public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], GroupCount, (dims[3] / GroupCount));
+            public static Rt.LayerShape Shape { get; }
+            static Nest() => Shape = new("GroupNormNhwc", "NHWC", "C,H,W", 4, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards);
+            public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], 4, (dims[3] / 4), new((dims[3] / 4)));
             public nint StatisticsExtent => (e_grp * e_cpg);
             public nint ApplyExtent => (e_grp * e_cpg);
             public nint GradientExtent => (e_grp * e_cpg);
-            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad, ReadOnlySpan<float> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
-                Rt.Backward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
 
             public int BlockCount => (int)e_n;
             public int StatisticCount => (int)e_grp;
@@ -161,7 +159,6 @@ namespace Layers
                 statistic = i_grp;
                 parameter = i_grp * e_cpg + i_cpg;
             }
-            private readonly Rt.IndexDivisor d_cpg = new(e_cpg);
 
             /// <summary>Statistics of one block (or of the chunk [from0, to0) of its first segment): segments [h w]=R [grp cpg]=A.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]

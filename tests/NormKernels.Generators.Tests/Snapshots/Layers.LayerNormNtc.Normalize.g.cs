@@ -26,7 +26,7 @@ namespace Layers
     [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     partial class LayerNormNtc : NK.INormalizationLayer<double>
     {
-        private readonly Rt.NormLayer<Nest, Rt.StandardizeNorm, double> _layer;
+        private Rt.NormLayer<Nest, Rt.StandardizeNorm, double> _layer { get; }
 
         /// <summary>The static kernels: the runtime's, on this layer's nest and kind.</summary>
         private abstract class Kernels : Rt.Kernels<Nest, Rt.StandardizeNorm, double>;
@@ -107,15 +107,15 @@ namespace Layers
         public override string ToString() => _layer.ToString();
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_t, nint e_c) : Rt.ILayerNest<Nest, double>, Rt.IAffineGradientNest<double>
+        private readonly struct Nest(nint e_n, nint e_t, nint e_c) : Rt.ILayerNest<Nest, double>
         {
-            public static Rt.LayerShape Shape { get; } = new("LayerNormNtc", "NTC", "C", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards);
+            public static Rt.LayerShape Shape { get; }
+            static Nest() => Shape = new("LayerNormNtc", "NTC", "C", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards);
             public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2]);
             public nint StatisticsExtent => e_c;
             public nint ApplyExtent => e_c;
             public nint GradientExtent => e_c;
-            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<double> input, ReadOnlySpan<double> outputGrad, Span<double> inputGrad, ReadOnlySpan<double> gamma, ReadOnlySpan<double> stat0, ReadOnlySpan<double> stat1, double epsilon, bool constant, Span<double> weightGrad, Span<double> biasGrad, ReadOnlySpan<double> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
-                Rt.AffineBackward<Nest, TK, double>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
+            public static bool GradientPerStatistic => true;
 
             public int BlockCount => (int)(e_n * e_t);
             public int StatisticCount => 1;

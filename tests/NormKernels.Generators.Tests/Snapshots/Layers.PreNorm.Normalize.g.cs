@@ -28,7 +28,7 @@ namespace Layers
     [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
     partial class PreNorm
     {
-        private readonly Rt.NormLayer<Nest, Rt.Fused<Rt.StandardizeNorm, Rt.GeluTanh, Rt.AddBeforeNorm>, float> _layer;
+        private Rt.NormLayer<Nest, Rt.Fused<Rt.StandardizeNorm, Rt.GeluTanh, Rt.AddBeforeNorm>, float> _layer { get; }
 
         /// <summary>The static kernels: the runtime's, on this layer's nest and kind.</summary>
         private abstract class Kernels : Rt.Kernels<Nest, Rt.Fused<Rt.StandardizeNorm, Rt.GeluTanh, Rt.AddBeforeNorm>, float>;
@@ -92,17 +92,17 @@ namespace Layers
         public override string ToString() => _layer.ToString();
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_t) : Rt.ILayerNest<Nest, float>, Rt.IAffineGradientNest<float>
+        private readonly struct Nest(nint e_n, nint e_t) : Rt.ILayerNest<Nest, float>
         {
             private const nint e_c = 768; // fixed by Sizes
-            public static Rt.LayerShape Shape { get; } = new("PreNorm", "NTC", "C", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.None, "C=768");
+            public static Rt.LayerShape Shape { get; }
+            static Nest() => Shape = new("PreNorm", "NTC", "C", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.None, "C=768");
             public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1]);
             public nint StatisticsExtent => e_c;
             public static nint FixedStatisticsExtent => e_c; // fixed by Sizes: the row runs' length is a constant
             public nint ApplyExtent => e_c;
             public nint GradientExtent => e_c;
-            public static KernelPath Backward<TK, TOps>(KernelPath path, Nest nest, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, ReadOnlySpan<float> gamma, ReadOnlySpan<float> stat0, ReadOnlySpan<float> stat1, float epsilon, bool constant, Span<float> weightGrad, Span<float> biasGrad, ReadOnlySpan<float> meanResidual) where TK : struct, Rt.INormKind where TOps : struct, Rt.IVector128Ops =>
-                Rt.AffineBackward<Nest, TK, float>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
+            public static bool GradientPerStatistic => true;
 
             public int BlockCount => (int)(e_n * e_t);
             public int StatisticCount => 1;
