@@ -412,7 +412,6 @@ internal static partial class Emitter
     {
         var spec = ctx.Spec;
         var plan = ctx.Plan;
-        string t = ctx.T;
         var features = new List<string>();
         if (plan.Shards) features.Add("Shards");
         if (plan.Synchronized) features.Add("Synchronized");
