@@ -32,6 +32,42 @@ public interface INormKind
 
     /// <summary><c>dy * act'(z)</c> per lane (<paramref name="dy"/> for the plain kinds).</summary>
     static virtual TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => dy;
+
+    /// <summary>The statistics pass reads its data from memory: its reductions hint the lines ahead into L1
+    /// (<see cref="Runs{TS, TV, T}.PrefetchAhead"/>). Only <see cref="FromMemory{TK}"/> says so; the drivers pass it to the
+    /// nest's statistics loops for calls whose tensors exceed the last-level cache (<see cref="Streaming.Exceeds"/>).</summary>
+    static virtual bool Prefetches => false;
+}
+
+/// <summary>
+/// <typeparamref name="TK"/>, for a statistics pass over data that comes from memory: every member is TK's, and
+/// <see cref="INormKind.Prefetches"/> is true, so the nest's reductions (<see cref="Runs{TS, TV, T}.Reduce{TK}"/>,
+/// <see cref="Runs{TS, TV, T}.ReduceColumns{TK}(ref T, nint, nint, ref T, ref double, ref double)"/>) hint their lines ahead.
+/// The same arithmetic in the same order: the same bits.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct FromMemory<TK> : INormKind where TK : struct, INormKind
+{
+    /// <inheritdoc/>
+    public static bool Centered => TK.Centered;
+
+    /// <inheritdoc/>
+    public static bool Epilogue => TK.Epilogue;
+
+    /// <inheritdoc/>
+    public static bool AddsResidual => TK.AddsResidual;
+
+    /// <inheritdoc/>
+    public static bool AddsBefore => TK.AddsBefore;
+
+    /// <inheritdoc/>
+    public static TV Activate<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => TK.Activate<TS, TV, T>(z);
+
+    /// <inheritdoc/>
+    public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => TK.Gradient<TS, TV, T>(z, dy);
+
+    /// <inheritdoc/>
+    public static bool Prefetches => true;
 }
 
 /// <summary>Standardize: mean and biased variance; <c>y = (x - mean) / sqrt(var + eps)</c>.</summary>
@@ -425,7 +461,7 @@ public static class Forward<TNest, TK, T>
         {
             var spans = new PinnedSpans((nint)x, (nint)y, (nint)g, (nint)h, (nint)s0, (nint)s1);
             UnitRows<TS, TV, CachedStores>(nest, default, 0, rows, nest.StatisticsExtent, epsilon, ref MemoryMarshal.GetReference(sums),
-                ref MemoryMarshal.GetReference(coefficients), meanResidual, default, true, in spans);
+                ref MemoryMarshal.GetReference(coefficients), meanResidual, default, true, false, in spans);
         }
     }
 
@@ -435,6 +471,10 @@ public static class Forward<TNest, TK, T>
     {
         private readonly ReadOnlySpan<T> _input = input, _gamma = gamma, _beta = beta;
         private readonly Span<T> _output = output, _stat0 = stat0, _stat1 = stat1;
+
+        /// <summary>The call's tensors are larger than the last-level cache (<see cref="Streaming.Exceeds"/>, whether or not
+        /// the output streams): the statistics passes take <see cref="FromMemory{TK}"/>.</summary>
+        private bool FromMemory => Streaming.Exceeds((before.On ? 2 : 1) * (long)_input.Length * Unsafe.SizeOf<T>(), (before.On ? 2 : 1) * (long)_output.Length * Unsafe.SizeOf<T>());
 
         /// <summary>Runs the call on <paramref name="path"/>: one copy of the driver per path, the nest's members inlined into it.</summary>
         public KernelPath Go<TOps>(KernelPath path) where TOps : struct, IVector128Ops
@@ -487,7 +527,7 @@ public static class Forward<TNest, TK, T>
                 {
                     if (group > 1)
                     {
-                        var body = new GroupUnit<TS, TV, TW>(nest, layout, group, blocks, nest.StatisticsRows(out _), epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode);
+                        var body = new GroupUnit<TS, TV, TW>(nest, layout, group, blocks, nest.StatisticsRows(out _), epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, FromMemory);
                         ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
                     }
                     else
@@ -498,7 +538,8 @@ public static class Forward<TNest, TK, T>
                             laneIndex = ArrayPool<int>.Shared.Rent(Runs<TS, TV, T>.RowIndexLength);
                             Runs<TS, TV, T>.RowIndex(laneIndex, nest.ApplyExtent);
                         }
-                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, before, stage > 0, laneIndex);
+                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, before, stage > 0, laneIndex,
+                            FromMemory && !before.On);
                         ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
                     }
                 }
@@ -523,13 +564,13 @@ public static class Forward<TNest, TK, T>
             int units = (blocks + group - 1) / group;
             int workers = Parallelism.Workers(_input.Length, units);
             // With the residual added before the norm: a stage of a row, from a 64-byte boundary.
-            int stage = before.On ? (int)len + 64 / Unsafe.SizeOf<T>() : 0;
+            int stage = before.On ? (int)(Runs<TS, TV, T>.StagedRows(len) * len) + 64 / Unsafe.SizeOf<T>() : 0;
             // Per row of a unit: its two sums and its three coefficients.
             WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, 2 * group, Math.Max(layout.Elements + stage, 3 * group));
             try
             {
                 var body = new RowUnit<TS, TV, TW>(nest, layout, group, blocks, len, epsilon, scratch.Doubles, scratch.Elements, meanResidual, before,
-                    !TW.Streaming && (long)(_input.Length + _output.Length) * Unsafe.SizeOf<T>() <= PhasedBytes);
+                    !TW.Streaming && (long)(_input.Length + _output.Length) * Unsafe.SizeOf<T>() <= PhasedBytes, FromMemory);
                 ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
             }
             finally
@@ -559,7 +600,7 @@ public static class Forward<TNest, TK, T>
                     int width = 2 * layout.Accumulators;
                     partials = ArrayPool<double>.Shared.Rent(chunks * width);
                     new Span<double>(partials, 0, chunks * width).Clear();
-                    var body = new StatisticsChunk<TS, TV>(nest, layout, rows, chunks, partials, elements);
+                    var body = new StatisticsChunk<TS, TV>(nest, layout, rows, chunks, partials, elements, FromMemory);
                     ParallelUnits.For(chunks, Parallelism.Workers(_input.Length, chunks), body, _input, default, default, default, default, default);
                     // Merge the chunks' partial sums in chunk order (deterministic whatever ran them).
                     new Span<double>(doubles, 0, width).Clear();
@@ -963,7 +1004,7 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>One block: statistics (training) or the given statistics, coefficients, apply.</summary>
     private readonly struct BlockUnit<TS, TV, TW>(TNest nest, Layout layout, T epsilon, double[][] doubles, T[][] elements, T[]? meanResidual, ForwardMode mode,
-        BeforeAdd before, bool staged, int[]? laneIndex) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        BeforeAdd before, bool staged, int[]? laneIndex, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public unsafe void Run(int worker, int unit, in PinnedSpans spans)
@@ -998,7 +1039,7 @@ public static class Forward<TNest, TK, T>
                 Shift(nest, layout, ref xb, ref MemoryMarshal.GetArrayDataReference(e));
                 new Span<double>(d, 0, 2 * layout.Accumulators).Clear();
                 ref double sum = ref MemoryMarshal.GetArrayDataReference(d);
-                nest.Statistics<TK, TS, TV>(ref xb, 0, nest.StatisticsRows(out _), ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(e), layout.Shift),
+                Statistics<TS, TV>(nest, fromMemory, ref xb, 0, nest.StatisticsRows(out _), ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(e), layout.Shift),
                     ref sum, ref Unsafe.Add(ref sum, layout.Accumulators));
                 FinishStatistics(nest, layout, ref MemoryMarshal.GetArrayDataReference(d), ref MemoryMarshal.GetArrayDataReference(e), so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, meanResidual, mode);
                 if (mode == ForwardMode.Moments) return;
@@ -1020,14 +1061,14 @@ public static class Forward<TNest, TK, T>
     /// <summary>A group of consecutive rows of a row plan, row after row: each row's statistics written out and its coefficients
     /// made as <see cref="BlockUnit{TS, TV, TW}"/> makes them (<see cref="RowFinish"/>), the same bits.</summary>
     private readonly struct RowUnit<TS, TV, TW>(TNest nest, Layout layout, int group, int blocks, nint len, T epsilon, double[][] doubles, T[][] elements,
-        T[]? meanResidual, BeforeAdd before, bool phased) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        T[]? meanResidual, BeforeAdd before, bool phased, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             int first = unit * group, count = Math.Min(group, blocks - first);
             UnitRows<TS, TV, TW>(nest, layout, first, count, len, epsilon, ref MemoryMarshal.GetArrayDataReference(doubles[worker]),
-                ref MemoryMarshal.GetArrayDataReference(elements[worker]), meanResidual, before, phased, in spans);
+                ref MemoryMarshal.GetArrayDataReference(elements[worker]), meanResidual, before, phased, fromMemory, in spans);
         }
     }
 
@@ -1037,7 +1078,7 @@ public static class Forward<TNest, TK, T>
     /// least 3 per row, and the stage) the unit's scratch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void UnitRows<TS, TV, TW>(TNest nest, Layout layout, int first, int count, nint len, T epsilon, ref double sums, ref T e,
-        T[]? meanResidual, BeforeAdd before, bool phased, in PinnedSpans spans) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        T[]? meanResidual, BeforeAdd before, bool phased, bool fromMemory, in PinnedSpans spans) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         nest.Block(first, out nint xo, out nint so, out nint po);
         var finish = new RowFinish(nest, first, so, nest.Count, double.CreateTruncating(epsilon), (T*)spans.S2, (T*)spans.S3, (T*)spans.S4, (T*)spans.S5, meanResidual);
@@ -1049,11 +1090,11 @@ public static class Forward<TNest, TK, T>
         if (TK.AddsBefore && before.On)
         {
             ref T stage = ref Stage(ref e, layout.Elements);
-            if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, ref sums, ref e);
-            else Runs<TS, TV, T>.Rows<TK, TW, Splat, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, ref sums, ref e);
+            if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, false, ref sums, ref e);
+            else Runs<TS, TV, T>.Rows<TK, TW, Splat, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, false, ref sums, ref e);
         }
-        else if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, ref sums, ref e);
-        else Runs<TS, TV, T>.Rows<TK, TW, Splat, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, ref sums, ref e);
+        else if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, fromMemory, ref sums, ref e);
+        else Runs<TS, TV, T>.Rows<TK, TW, Splat, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, fromMemory, ref sums, ref e);
     }
 
     /// <summary>A worker's stage for the residual added before the norm: <paramref name="at"/> elements into its scratch, moved on
@@ -1158,7 +1199,7 @@ public static class Forward<TNest, TK, T>
     /// as in <see cref="BlockUnit{TS, TV, TW}"/>, the passes row by row over the group. Each block has its own slice of the
     /// worker's scratch.</summary>
     private readonly struct GroupUnit<TS, TV, TW>(TNest nest, Layout layout, int group, int blocks, nint rows, T epsilon, double[][] doubles, T[][] elements,
-        T[]? meanResidual, ForwardMode mode) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        T[]? meanResidual, ForwardMode mode, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -1181,7 +1222,7 @@ public static class Forward<TNest, TK, T>
                     {
                         nest.Block(first + k, out nint xo, out _, out _);
                         ref double sum = ref Unsafe.Add(ref d, k * layout.Doubles);
-                        nest.Statistics<TK, TS, TV>(ref Unsafe.Add(ref x, xo), r, r + 1, ref Unsafe.Add(ref e, k * layout.Elements + layout.Shift),
+                        Statistics<TS, TV>(nest, fromMemory, ref Unsafe.Add(ref x, xo), r, r + 1, ref Unsafe.Add(ref e, k * layout.Elements + layout.Shift),
                             ref sum, ref Unsafe.Add(ref sum, layout.Accumulators));
                     }
             }
@@ -1208,6 +1249,16 @@ public static class Forward<TNest, TK, T>
                         ref Unsafe.Add(ref coefB, layout.Coefficients), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po));
                 }
         }
+    }
+
+    /// <summary>The nest's statistics pass over rows [<paramref name="from"/>, <paramref name="to"/>) of a block, with
+    /// <see cref="FromMemory{TK}"/> when <paramref name="fromMemory"/> (the same sums either way).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Statistics<TS, TV>(TNest nest, bool fromMemory, ref T x, nint from, nint to, ref T shift, ref double sum, ref double sq)
+        where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        if (fromMemory) nest.Statistics<FromMemory<TK>, TS, TV>(ref x, from, to, ref shift, ref sum, ref sq);
+        else nest.Statistics<TK, TS, TV>(ref x, from, to, ref shift, ref sum, ref sq);
     }
 
     /// <summary>A block's (mean, M2) per statistic: shift, statistics pass, combine; as in the training forward.</summary>
@@ -1262,7 +1313,7 @@ public static class Forward<TNest, TK, T>
     }
 
     /// <summary>A chunk of a whole-tensor statistics pass, into its own partial sums.</summary>
-    private readonly struct StatisticsChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, double[] partials, T[] elements)
+    private readonly struct StatisticsChunk<TS, TV>(TNest nest, Layout layout, nint rows, int chunks, double[] partials, T[] elements, bool fromMemory)
         : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1270,7 +1321,7 @@ public static class Forward<TNest, TK, T>
         {
             nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
             ref double sum = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(partials), unit * 2 * layout.Accumulators);
-            nest.Statistics<TK, TS, TV>(ref ParallelUnits.At<T>(spans.S0), from, to, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.Shift),
+            Statistics<TS, TV>(nest, fromMemory, ref ParallelUnits.At<T>(spans.S0), from, to, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), layout.Shift),
                 ref sum, ref Unsafe.Add(ref sum, layout.Accumulators));
         }
     }

@@ -43,15 +43,17 @@ public static partial class Runs<TS, TV, T>
     /// <paramref name="coefficients"/> (3 per row) hold them. Otherwise row after row: out of cache that streams better
     /// (AMD Zen 4, LayerNorm rows of 768, 1 thread: [1024, 768] 150 us row by row, 129 phased; [4096, 768] 0.96 ms against
     /// 1.25; [8192, 768] 1.7 ms against 2.3).</para>
-    /// <para>With <typeparamref name="TB"/> (the residual added before the norm), row after row: the row read is x + r (at
-    /// <paramref name="residual"/> bytes from x), written to the sum (at <paramref name="sum"/> bytes from x) and to
-    /// <paramref name="stage"/> (len elements), which the norm reads.</para>
+    /// <para><paramref name="fromMemory"/> (the call's tensors exceed the last-level cache): row after row, each row's sums
+    /// hint the lines <see cref="PrefetchAhead"/> bytes ahead into L1.</para>
+    /// <para>With <typeparamref name="TB"/> (the residual added before the norm), row after row: the rows read are x + r (at
+    /// <paramref name="residual"/> bytes from x), written a batch of <see cref="StagedRows"/> rows at a time to the sum (at
+    /// <paramref name="sum"/> bytes from x) and to <paramref name="stage"/> (that many rows), which the norm reads.</para>
     /// <para>(Applying row i in the loop that reduces row i + 1 was slower: [8192, 768] 1.92 against 1.64 ms, and
     /// pathological for some relative alignments of x and y.)</para>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Rows<TK, TW, TG, TB, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
-        nint residual, nint sum, ref T stage, bool phased, ref double sums, ref T coefficients)
+        nint residual, nint sum, ref T stage, bool phased, bool fromMemory, ref double sums, ref T coefficients)
         where TK : struct, INormKind where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TF : struct, IRowFinish<T>
     {
         // A length the layer fixes (Sizes) is a constant here and in each run below (each takes it again: they are compiled on their own).
@@ -76,34 +78,57 @@ public static partial class Runs<TS, TV, T>
             if (TK.Centered) PhasedRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
             else PhasedRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
         }
-        else if (TK.Centered) SequentialRows<Centered, TW, TG, TB, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage);
-        else SequentialRows<Uncentered, TW, TG, TB, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage);
+        else
+        {
+            // Rows read from memory: their sums hint the lines ahead into L1 (a staged row is in cache).
+            nint ahead = fromMemory && !TB.Lanes ? PrefetchAhead : 0;
+            if (TK.Centered) SequentialRows<Centered, TW, TG, TB, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage, ahead);
+            else SequentialRows<Uncentered, TW, TG, TB, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage, ahead);
+        }
     }
 
     /// <summary>Row after row: sums, coefficients, apply; with <typeparamref name="TB"/>, each row's x + r staged first (the
     /// residual added before the norm) and the row read from the stage.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void SequentialRows<TC, TW, TG, TB, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
-        nint residual, nint sum, ref T stage)
+        nint residual, nint sum, ref T stage, nint ahead)
         where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TE : struct, INormKind
         where TF : struct, IRowFinish<T>
     {
         if (TF.FixedLength > 0) len = TF.FixedLength;
+        nint batch = TB.Lanes ? StagedRows(len) : 1;
         for (nint i = 0; i < rows; i++)
         {
             ref T src = ref Unsafe.Add(ref x, i * len);
             if (TB.Lanes)
             {
-                AddStaged<TW>(ref src, ref Unsafe.AddByteOffset(ref src, residual), ref stage, ref Unsafe.AddByteOffset(ref src, sum), len);
-                src = ref stage;
+                // A batch of rows' x + r at once (one streamed run of the sum, peeled once), then row by row from the stage.
+                nint k = i % batch;
+                if (k == 0)
+                {
+                    nint n = Math.Min(batch, rows - i) * len;
+                    AddStaged<TW>(ref src, ref Unsafe.AddByteOffset(ref src, residual), ref stage, ref Unsafe.AddByteOffset(ref src, sum), n);
+                }
+                src = ref Unsafe.Add(ref stage, k * len);
             }
             T shift = TC.Lanes ? src : default;
             double s = 0d, q = 0d;
-            RowSums<TC>(ref src, len, shift, ref s, ref q);
+            RowSums<TC>(ref src, len, shift, ref s, ref q, ahead);
             finish.Finish(i, shift, s, q, out T a, out T b, out T c);
             ApplyRow<TC, TW, TG, TE>(ref src, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref g, ref h);
         }
     }
+
+    /// <summary>Bytes of rows whose x + r a row-after-row run with the residual added before the norm stages at a time: one
+    /// streamed pass over the batch's x and r (the sum's head and tail peeled once), then its rows normalized from the stage
+    /// (in L2). AMD Zen 5, add + LayerNorm [8192, 768], 1 thread, one process, medians of 40 alternating calls, three runs:
+    /// a row at a time 3.55-3.70 ms, 16 KB 3.38-4.00, 64 KB 3.16-3.21, 128 KB 3.03-3.12, 256 KB 3.01-3.15, 512 KB 3.11-3.34
+    /// (the unfused add, then LayerNorm: 3.44-3.78); 2 threads: a row 2.47-3.18, 128 KB 2.24-3.18, unfused 3.05-3.80.</summary>
+    private const int StageRowBytes = 128 << 10;
+
+    /// <summary>Rows of <paramref name="len"/> elements a run with the residual added before the norm stages at a time (the
+    /// stage holds this many rows).</summary>
+    public static nint StagedRows(nint len) => Math.Max(1, StageRowBytes / (len * Unsafe.SizeOf<T>()));
 
     /// <summary>Batches of rows that stay in L1 (<see cref="PhaseBytes"/>), three passes over each: every row's sums, every
     /// row's coefficients (four at a time, and their chains overlap), every row's apply.</summary>
@@ -123,7 +148,7 @@ public static partial class Runs<TS, TV, T>
             {
                 ref T xi = ref Unsafe.Add(ref x, i * len);
                 double s = 0d, q = 0d;
-                RowSums<TC>(ref xi, len, TC.Lanes ? xi : default, ref s, ref q);
+                RowSums<TC>(ref xi, len, TC.Lanes ? xi : default, ref s, ref q, 0);
                 Unsafe.Add(ref ss, i) = s;
                 Unsafe.Add(ref sq, i) = q;
             }
@@ -168,12 +193,12 @@ public static partial class Runs<TS, TV, T>
     }
 
     /// <summary>A row's sums, as <see cref="Reduce{TK}"/>: centered, of x - shift and its square; uncentered, of x^2 (into
-    /// <paramref name="q"/>).</summary>
+    /// <paramref name="q"/>); <paramref name="ahead"/> as <see cref="ReduceCore{TC}"/> takes it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RowSums<TC>(ref T x, nint len, T shift, ref double s, ref double q) where TC : struct, IOperand
+    private static void RowSums<TC>(ref T x, nint len, T shift, ref double s, ref double q, nint ahead) where TC : struct, IOperand
     {
-        if (TC.Lanes) ReduceCore<Centered>(ref x, len, shift, ref s, ref q);
-        else ReduceCore<Uncentered>(ref x, len, default, ref q, ref q);
+        if (TC.Lanes) ReduceCore<Centered>(ref x, len, shift, ref s, ref q, ahead);
+        else ReduceCore<Uncentered>(ref x, len, default, ref q, ref q, ahead);
     }
 
     /// <summary>A row's apply with one coefficient set: the plain apply (<typeparamref name="TG"/>: gamma and beta along

@@ -27,7 +27,9 @@ namespace NormKernels
         /// <summary>Calls whose input and output bytes together exceed this write their output with streaming stores
         /// (default: the environment variable <c>NORMKERNELS_STREAMING_BYTES</c> when set, else the last-level cache size
         /// Linux reports for CPU 0, else <see cref="DefaultThresholdBytes"/>;
-        /// <see cref="long.MaxValue"/> turns streaming stores off, 0 uses them for every call).</summary>
+        /// <see cref="long.MaxValue"/> turns streaming stores off, 0 uses them for every call). The same bytes decide whether
+        /// a forward's statistics passes read from memory and hint their lines ahead into L1, in place too (results are
+        /// the same bits either way).</summary>
         public static long ThresholdBytes
         {
             get => s_thresholdBytes;
@@ -56,7 +58,12 @@ namespace NormKernels
         /// output (only where <paramref name="possible"/>: a vector path, and an output that does not overlap the input); remembered as <see cref="LastCallStreamed"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal static bool Use(long inputBytes, long outputBytes, bool possible) =>
-            t_lastCallStreamed = possible && inputBytes + outputBytes > s_thresholdBytes;
+            t_lastCallStreamed = possible && Exceeds(inputBytes, outputBytes);
+
+        /// <summary>Whether a call's tensors together exceed <see cref="ThresholdBytes"/>: too large to stay in cache from one
+        /// call to the next, so its statistics passes read from memory (they then hint their lines ahead, in place or not;
+        /// see <c>Runtime.FromMemory</c>), and its output streams where it can (<see cref="Use"/>).</summary>
+        internal static bool Exceeds(long inputBytes, long outputBytes) => inputBytes + outputBytes > s_thresholdBytes;
 
         /// <summary>Orders the streaming stores a thread made before everything it does next (x86 <c>sfence</c>); every
         /// worker of a parallel loop ends with this (once per worker, not per unit: a fence waits for the lines in flight).</summary>
