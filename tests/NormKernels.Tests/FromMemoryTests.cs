@@ -32,12 +32,8 @@ public sealed class FromMemoryTests : RestoresSettings
         Streaming.ThresholdBytes = 0;
         float[] input = RowPlanTests.ReferenceSteps(layerCase, dims, new Random(KernelCheck.Seed(name, 61)), name + " from memory", null);
 
-        Parallelism.MaxDegree = 1;
-        var one = RowPlanTests.TrainingForward(layerCase, dims, input, out _);
-        Parallelism.MaxDegree = 2;
-        var two = RowPlanTests.TrainingForward(layerCase, dims, input, out _);
-        Assert.Equal(one.Output, two.Output);
-        Assert.Equal(one.State, two.State);
+        // 1 and 2 threads and in place (hints, no streaming: the output is the input): the same bits.
+        var one = LaneRowTests.SameBitsOnTwoThreadsAndInPlace(layerCase, dims, input);
 
         // Without hints (and with normal stores): the same bits.
         Streaming.ThresholdBytes = long.MaxValue;
@@ -45,14 +41,5 @@ public sealed class FromMemoryTests : RestoresSettings
         Assert.False(Streaming.LastCallStreamed);
         Assert.Equal(plain.Output, one.Output);
         Assert.Equal(plain.State, one.State);
-
-        // In place over the threshold: hints, no streaming (the output is the input).
-        Streaming.ThresholdBytes = 0;
-        INormalizationLayer layer = layerCase.Create(dims);
-        KernelCheck.Randomize(layer, new Random(9));
-        float[] same = input.ToArray();
-        layer.Forward(same, same, dims);
-        Assert.False(Streaming.LastCallStreamed);
-        Assert.Equal(plain.Output, KernelCheck.Bits(same));
     }
 }

@@ -63,8 +63,9 @@ public sealed class LaneRowTests : RestoresSettings
         SameBitsOnTwoThreadsAndInPlace(layerCase, dims, input);
     }
 
-    /// <summary>A fresh layer's training Forward on 1 and 2 threads and in place: the same output and state, bit for bit.</summary>
-    private static void SameBitsOnTwoThreadsAndInPlace(LayerCase layerCase, int[] dims, float[] input)
+    /// <summary>A fresh layer's training Forward on 1 and 2 threads and in place: the same output and state, bit for bit;
+    /// returns them.</summary>
+    internal static (int[] Output, int[] State) SameBitsOnTwoThreadsAndInPlace(LayerCase layerCase, int[] dims, float[] input)
     {
         Parallelism.MaxDegree = 1;
         var one = RowPlanTests.TrainingForward(layerCase, dims, input, out _);
@@ -79,6 +80,7 @@ public sealed class LaneRowTests : RestoresSettings
         inPlace.Forward(buffer, buffer, dims);
         Assert.Equal(one.Output, KernelCheck.Bits(buffer));
         Assert.Equal(one.State, RowPlanTests.State(inPlace));
+        return one;
     }
 
     /// <summary>Rows rotated by <paramref name="shift"/> give the rotated output and statistics, bit for bit (layers without
