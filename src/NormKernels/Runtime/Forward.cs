@@ -472,9 +472,16 @@ public static class Forward<TNest, TK, T>
         private readonly ReadOnlySpan<T> _input = input, _gamma = gamma, _beta = beta;
         private readonly Span<T> _output = output, _stat0 = stat0, _stat1 = stat1;
 
+        /// <summary>Bytes the call reads and writes: with a residual added before the norm, two tensors read (input,
+        /// residual) and two written (sum, output).</summary>
+        private long InputBytes => (before.On ? 2 : 1) * (long)_input.Length * Unsafe.SizeOf<T>();
+
+        /// <inheritdoc cref="InputBytes"/>
+        private long OutputBytes => (before.On ? 2 : 1) * (long)_output.Length * Unsafe.SizeOf<T>();
+
         /// <summary>The call's tensors are larger than the last-level cache (<see cref="Streaming.Exceeds"/>, whether or not
         /// the output streams): the statistics passes take <see cref="FromMemory{TK}"/>.</summary>
-        private bool FromMemory => Streaming.Exceeds((before.On ? 2 : 1) * (long)_input.Length * Unsafe.SizeOf<T>(), (before.On ? 2 : 1) * (long)_output.Length * Unsafe.SizeOf<T>());
+        private bool FromMemory => Streaming.Exceeds(InputBytes, OutputBytes);
 
         /// <summary>Runs the call on <paramref name="path"/>: one copy of the driver per path, the nest's members inlined into it.</summary>
         public KernelPath Go<TOps>(KernelPath path) where TOps : struct, IVector128Ops
@@ -492,9 +499,7 @@ public static class Forward<TNest, TK, T>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Go<TS, TV>() where TS : struct, ISimd<TV, T> where TV : struct
         {
-            // A residual added before the norm: two tensors read (input, residual) and two written (sum, output).
-            long tensors = before.On ? 2 : 1;
-            if (Streaming.Use(tensors * _input.Length * Unsafe.SizeOf<T>(), tensors * _output.Length * Unsafe.SizeOf<T>(), TS.Count > 1 && mode != ForwardMode.Moments && !_input.Overlaps(_output)))
+            if (Streaming.Use(InputBytes, OutputBytes, TS.Count > 1 && mode != ForwardMode.Moments && !_input.Overlaps(_output)))
                 Go<TS, TV, StreamedStores>();
             else
                 Go<TS, TV, CachedStores>();
