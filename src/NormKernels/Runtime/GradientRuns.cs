@@ -220,6 +220,9 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         nint n = len;
         // Streamed runs in their own method, so their code does not count against the inlining budget of the nests (see Runs).
         if (TW.Streaming && w > 1 && ApplyStreamed<TF>(ref x, ref dy, ref dx, len, ref m, ref p, ref q, ref r, ref dz)) return;
+        // The last partial vector computed first, from dy and x as given, and stored whole at the end (see Runs.ApplyCore's tail).
+        bool whole = w > 1 && len >= w && (len & (w - 1)) != 0;
+        TV last = whole ? ApplyExpression<TF>(TS.Load(ref dy, len - w), TS.Load(ref x, len - w), len - w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd) : TS.Zero;
         for (; n >= step; n -= step)
         {
             TV d0 = TS.Load(ref dy, 0), d1 = TS.Load(ref dy, w), d2 = TS.Load(ref dy, 2 * w), d3 = TS.Load(ref dy, 3 * w);
@@ -259,6 +262,11 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         {
             // The run's last w elements, which start n - w (< 0) from where the refs stand.
             nint t = n - w;
+            if (whole)
+            {
+                TS.Store(last, ref dx, t);
+                return;
+            }
             TV tail = ApplyExpression<TF>(TS.Load(ref dy, t), TS.Load(ref x, t), t, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
             TS.Store(TS.Select(TS.LastLanes(n), tail, TS.Load(ref dx, t)), ref dx, t);
         }
@@ -562,6 +570,10 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         // Streamed runs in their own method, so their code does not count against the inlining budget of the nests (see Runs).
         if (TW.Streaming && w > 1 && AffineApplyStreamed(ref x, ref dy, ref dx, len, m, r, q, rr, dz, gb, c1, ref g, ref dbeta, ref dgamma)) return;
         TV k = TS.Splat(m), vr = TS.Splat(r), vq = TS.Splat(q), vrr = TS.Splat(rr), kd = TS.Splat(dz), kg = TS.Splat(gb), vc = TS.Splat(c1);
+        // The last partial vector's dx computed first, from dy and x as given, and stored whole at the end (see Runs.ApplyCore's
+        // tail); its lanes' parameter gradients are still added after the loop, as before.
+        bool whole = w > 1 && len >= w && (len & (w - 1)) != 0;
+        TV last = whole ? AffineApplyExpression(TS.Load(ref dy, len - w), TS.Add(TS.Load(ref x, len - w), k), TS.Load(ref g, len - w), vr, vq, vrr, kd, kg) : TS.Zero;
         nint i = 0;
         for (; i + step <= len; i += step)
         {
@@ -578,7 +590,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         {
             nint t = len - w;
             TV tail = AffineApplyVector(TS.Load(ref dy, t), TS.Load(ref x, t), ref g, ref dbeta, ref dgamma, t, k, vr, vq, vrr, kd, kg, vc, TS.LastLanes(len - i));
-            TS.Store(TS.Select(TS.LastLanes(len - i), tail, TS.Load(ref dx, t)), ref dx, t);
+            TS.Store(whole ? last : TS.Select(TS.LastLanes(len - i), tail, TS.Load(ref dx, t)), ref dx, t);
         }
     }
 

@@ -355,9 +355,14 @@ public static partial class Runs<TS, TV, T>
         }
         ref int ix = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(index);
         nint total = m * len, n = 0;
+        // The last partial vector is computed first, from x as given (in place too), and stored whole at the end: its lanes
+        // before the tail are the values the loop stores there (see Runs.ApplyCore's tail).
+        bool whole = total % w != 0;
+        TV last = whole ? GroupExpression<TC, TE>(TS.Load(ref x, total - w), ref x, total - w, ref Unsafe.Add(ref ix, total - w), va, vb, vc) : TS.Zero;
         for (; n + w <= total; n += w)
             TS.Store(GroupExpression<TC, TE>(TS.Load(ref x, n), ref x, n, ref Unsafe.Add(ref ix, n), va, vb, vc), ref y, n);
-        if (n < total)
+        if (whole) TS.Store(last, ref y, total - w);
+        else if (n < total)
         {
             nint t = total - w;
             TV r = GroupExpression<TC, TE>(TS.Load(ref x, t), ref x, t, ref Unsafe.Add(ref ix, t), va, vb, vc);
