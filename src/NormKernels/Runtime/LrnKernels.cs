@@ -156,7 +156,9 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
             WorkerScratch<T> rings = WorkerScratch<T>.Rent(columnWorkers, 0, RingLength(path, size, inner));
             try
             {
-                ParallelUnits.For(units, columnWorkers, new ForwardUnit<TOps>(path, channels, inner, pieces, -1, rings.Elements),
+                // A call too large to stay in cache reads each entering row from memory: hint the next one (LrnRuns.ForwardColumns).
+                bool ahead = Streaming.Exceeds((long)input.Length * Unsafe.SizeOf<T>(), (long)output.Length * Unsafe.SizeOf<T>());
+                ParallelUnits.For(units, columnWorkers, new ForwardUnit<TOps>(path, channels, inner, pieces, -1, rings.Elements, ahead),
                     input, output, default, default, default, default);
             }
             finally
@@ -175,7 +177,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         T[][] scratch = workerScratch.Elements;
         try
         {
-            ParallelUnits.For(ranges, workers, new ForwardUnit<TOps>(path, channels, outer, ranges, rows ? 0 : tile, scratch), input, output, default, default, default, default);
+            ParallelUnits.For(ranges, workers, new ForwardUnit<TOps>(path, channels, outer, ranges, rows ? 0 : tile, scratch, false), input, output, default, default, default, default);
         }
         finally
         {
@@ -184,9 +186,10 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         return path;
     }
 
-    /// <summary>(channels, extent, parts, tile, scratch): inner &gt; 1 (no scratch): extent = inner, parts = pieces per plane;
-    /// inner == 1: extent = outer, parts = ranges, tile 0 for the rows kernel.</summary>
-    private readonly struct ForwardUnit<TOps>(KernelPath path, int channels, int extent, int parts, int tile, T[][]? scratch) : IParallelBody
+    /// <summary>(channels, extent, parts, tile, scratch, ahead): inner &gt; 1: extent = inner, parts = pieces per plane,
+    /// scratch the rings, ahead: the columns hint the next entering row; inner == 1: extent = outer, parts = ranges, tile 0
+    /// for the rows kernel.</summary>
+    private readonly struct ForwardUnit<TOps>(KernelPath path, int channels, int extent, int parts, int tile, T[][]? scratch, bool ahead) : IParallelBody
         where TOps : struct, IVector128Ops
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -202,7 +205,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
                 int from = (int)((long)inner * p / parts), to = (int)((long)inner * (p + 1) / parts);
                 nint at = (nint)o * channels * inner + from;
                 ForwardColumns<TOps>(path, ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), channels, inner, to - from,
-                    ref MemoryMarshal.GetArrayDataReference(mine), mine.Length);
+                    ref MemoryMarshal.GetArrayDataReference(mine), mine.Length, ahead);
                 return;
             }
             // C innermost: positions [begin, end).
@@ -220,7 +223,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
             {
                 if (first > end - tile) first = end - tile;
                 LrnTiles.Gather(ref x, ref tileX, channels, first, tile);
-                ForwardColumns<TOps>(path, ref tileX, ref tileY, channels, tile, tile, ref Unsafe.Add(ref tileY, channels * tile), mine.Length - 2 * channels * tile);
+                ForwardColumns<TOps>(path, ref tileX, ref tileY, channels, tile, tile, ref Unsafe.Add(ref tileY, channels * tile), mine.Length - 2 * channels * tile, false);
                 LrnTiles.Scatter(ref tileY, ref y, channels, first, tile);
                 if (first == end - tile) break;
             }
@@ -307,15 +310,15 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         _ => LrnRuns<Scalar<T>, T, T>.RingLength(size, length),
     };
 
-    private static void ForwardColumns<TOps>(KernelPath path, ref T x, ref T y, int channels, int stride, int length, ref T ring, int ringLength)
+    private static void ForwardColumns<TOps>(KernelPath path, ref T x, ref T y, int channels, int stride, int length, ref T ring, int ringLength, bool ahead)
         where TOps : struct, IVector128Ops
     {
         switch (path)
         {
-            case KernelPath.Vector512: LrnRuns<V512<T>, Vector512<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength); break;
-            case KernelPath.Vector256: LrnRuns<V256<T>, Vector256<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength); break;
-            case KernelPath.Vector128: LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength); break;
-            default: LrnRuns<Scalar<T>, T, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength); break;
+            case KernelPath.Vector512: LrnRuns<V512<T>, Vector512<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead); break;
+            case KernelPath.Vector256: LrnRuns<V256<T>, Vector256<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead); break;
+            case KernelPath.Vector128: LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead); break;
+            default: LrnRuns<Scalar<T>, T, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead); break;
         }
     }
 
