@@ -7,7 +7,8 @@ namespace NormKernels.Tests;
 /// entering channel row from memory, and the column kernel hints the next row's positions into L1 as it goes (issue 11).
 /// With the threshold at 0 every call takes the hints where its rows are at least 4 KB apart: the results against the
 /// float64 reference, the same bits as the call without hints (threshold at its maximum), and the same bits on 1 and
-/// 2 threads. Rows of 1,056 and 1,100 positions (4.1 and 4.3 KB), and one under 4 KB (no hints) beside them.
+/// 2 threads. Rows of 1,056 to 1,600 positions (4.1 to 6.3 KB), one under 4 KB (no hints) beside them, and planes cut
+/// into pieces by their width.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Parallelism.MaxDegree
 public sealed class LrnFromMemoryTests : RestoresSettings
@@ -18,6 +19,7 @@ public sealed class LrnFromMemoryTests : RestoresSettings
         { "LrnNchwSize4", [2, 7, 33, 33] },   // an even window (Before != After): rows of 1,089
         { "LrnNclSize3", [3, 6, 1100] },      // three dims: rows of 1,100
         { "LrnNchwSmallK", [2, 8, 31, 32] },  // rows of 992 (under 4 KB: no hints)
+        { "LrnNchw", [17, 5, 40, 40] },       // planes of 1,600 in two pieces (ForwardPieceWidth), 34 units
     };
 
     [Theory]
