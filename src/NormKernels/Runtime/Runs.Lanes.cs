@@ -325,8 +325,8 @@ public static partial class Runs<TS, TV, T>
 
     /// <summary>The group's <paramref name="m"/> rows (m * len contiguous elements) applied as one run: each vector's a, b
     /// and c permuted from the group's (one per row, planar at <paramref name="a"/>, <paramref name="b"/>,
-    /// <paramref name="c"/>) by the row of each lane; the last partial vector overlapped and blended with what is stored
-    /// (in place stays correct: its finished lanes are not taken from the result).</summary>
+    /// <paramref name="c"/>) by the row of each lane; the last partial vector overlapped, computed before anything is stored
+    /// and stored whole (in place stays correct: its overlapped lanes are the values the loop stores there).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void GroupApply<TC, TE>(ref T x, ref T y, nint len, int m, ReadOnlySpan<int> index, ref T a, ref T b, ref T c, ref T buffer)
         where TC : struct, IOperand where TE : struct, INormKind
@@ -362,12 +362,6 @@ public static partial class Runs<TS, TV, T>
         for (; n + w <= total; n += w)
             TS.Store(GroupExpression<TC, TE>(TS.Load(ref x, n), ref x, n, ref Unsafe.Add(ref ix, n), va, vb, vc), ref y, n);
         if (whole) TS.Store(last, ref y, total - w);
-        else if (n < total)
-        {
-            nint t = total - w;
-            TV r = GroupExpression<TC, TE>(TS.Load(ref x, t), ref x, t, ref Unsafe.Add(ref ix, t), va, vb, vc);
-            TS.Store(TS.Select(TS.LastLanes(total - n), r, TS.Load(ref y, t)), ref y, t);
-        }
     }
 
     /// <summary><c>(v - c) * a + b</c> (uncentered: <c>v * a + b</c>) with each lane's row's coefficients, then the kind's epilogue.</summary>
