@@ -138,7 +138,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
 
     /// <summary>The forward's pieces per plane: <see cref="PiecesFor"/>, or more to keep each within <see cref="ForwardPieceWidth"/>.</summary>
     private static int ForwardPiecesFor(int outer, int inner) =>
-        Math.Max(1, Math.Min(inner / LrnRuns<Scalar<T>, T, T>.ChunkWidth, Math.Max((UnitsWanted + outer - 1) / outer, (inner + ForwardPieceWidth - 1) / ForwardPieceWidth)));
+        Math.Max(1, Math.Min(inner / LrnRuns<Scalar<T>, T, T>.ChunkWidth, Math.Max((UnitsWanted + outer - 1) / outer, (int)(((long)inner + ForwardPieceWidth - 1) / ForwardPieceWidth))));
 
     /// <summary>inner == 1: ranges of positions, each at least <see cref="TilesPerUnit"/> tiles long.</summary>
     private static int RangesFor(int outer, int tile) => Math.Max(1, outer / (TilesPerUnit * tile));
