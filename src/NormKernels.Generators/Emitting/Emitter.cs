@@ -80,7 +80,9 @@ internal static partial class Emitter
         w.Line("/// <para>Threads: the static kernels (ForwardTraining, " + (plan.BatchReduced ? "ForwardInference, " : "") + "BackwardTraining, " +
                (plan.BatchReduced ? "BackwardInference, " : "") + (plan.Shards ? "ShardStatistics, " : "") + (plan.Adaptive ? "AdaptiveForward, " : "") +
                "StatisticCount) keep no state and may run from any number of threads at once. On one instance, inference-mode Forward calls " +
-               "(Training false) may run from any number of threads at once; a training-mode Forward" + (plan.BatchReduced ? ", ForwardWithStatistics" : "") +
+               "(Training false) may run from any number of threads at once" +
+               (ctx.Running ? "" : ", and beside any other call on it (they read only Weight, Bias and Epsilon, which no call writes but LoadStateDict)") +
+               "; a training-mode Forward" + (plan.BatchReduced ? ", ForwardWithStatistics" : "") +
                ", any Backward and ZeroGrad write the instance's state (saved batch statistics" + (ctx.Running ? ", running statistics" : "") +
                ", WeightGrad and BiasGrad) and need the instance alone: a call that would overlap another call on the same instance that it cannot share with " +
                "is refused with an InvalidOperationException before it reads or writes anything (nothing waits). Changing Weight, Bias" +

@@ -328,9 +328,17 @@ public static class Forward<TNest, TK, T>
         Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual)
     {
         if (!RowLane(path, nest, input, output, SmallRowCount)) return false;
-        OnPath<BatchRows>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
+        RunSmallRows(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
         return true;
     }
+
+    /// <summary><see cref="TrySmallRows"/>'s rows, on a call that passed its test: dims for which it ran before (its every
+    /// decision but streaming is a function of the dims; the caller asks <see cref="Streaming.Use"/> itself), and the
+    /// arguments checked as for it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunSmallRows(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) =>
+        OnPath<BatchRows>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
 
     /// <summary>
     /// An inference forward (given statistics: the running ones) whose plan is rows, on a call the runner would keep on the
@@ -346,11 +354,19 @@ public static class Forward<TNest, TK, T>
         ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual)
     {
         if (!RowLane(path, nest, input, output, int.MaxValue)) return false;
+        RunInferenceRows(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual);
+        return true;
+    }
+
+    /// <summary><see cref="TryInferenceRows"/>'s rows, on a call that passed its test (as <see cref="RunSmallRows"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunInferenceRows(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual)
+    {
         // Only read; the lanes share one signature.
         Span<T> m = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(mean), mean.Length);
         Span<T> v = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(variance), variance.Length);
         OnPath<RunningRows>(path, nest, input, output, gamma, beta, m, v, epsilon, meanResidual);
-        return true;
     }
 
     /// <summary>A small-row lane's body on one path.</summary>

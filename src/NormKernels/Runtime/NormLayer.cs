@@ -59,11 +59,11 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
         _momentum = momentum;
         _savedDims = new int[shape.Layout.Length];
         int parameters = shape.Affine == AffineMode.None ? 0 : size;
-        Weight = new T[parameters];
+        Weight = AlignedArrays.Allocate<T>(parameters);
         Weight.AsSpan().Fill(T.One);
-        Bias = new T[parameters];
-        WeightGrad = new T[parameters];
-        BiasGrad = new T[parameters];
+        Bias = AlignedArrays.Allocate<T>(parameters);
+        WeightGrad = AlignedArrays.Allocate<T>(parameters);
+        BiasGrad = AlignedArrays.Allocate<T>(parameters);
         if (shape.RunningStatistics)
         {
             RunningMean = new T[runningSize];
@@ -104,7 +104,10 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
 
     /// <summary>Forward: training (batch statistics, saved for Backward; running statistics updated) or inference.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims) => ForwardCore(input, output, dims, 0, default);
+    public void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims)
+    {
+        if (!TryRowLane(input, output, dims)) ForwardCore(input, output, dims, 0, default);
+    }
 
     /// <summary>The forward of every form; <paramref name="residual"/>: the residual's byte offset from the input, for kinds that
     /// add it in the apply (the caller keeps both pinned).</summary>
@@ -115,6 +118,7 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
         int count = shape.Call(dims, input.Length, output.Length, _size, out int statistics);
         Checks.NoPartialOverlap(input, output, "output");
         bool training = Training; // read once: it decides the checks and the path
+        bool plain = residual == 0 && !before.On; // the plain Forward (no residual form): its row lane may be remembered
         if (!training && shape.RunningStatistics)
         {
             // Inference reads the running statistics: shared with other inference calls, never with a call that updates them.
@@ -124,7 +128,8 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
                 SeparateAdd(ref input, ref before);
                 TNest nest = NestFor(dims, residual);
                 KernelPath path = Kernels<TNest, TK, T>.Choose(nest, false);
-                LastPath = RunningForward(path, nest, dims, input, output, residual, before);
+                LastPath = RunningForward(path, nest, dims, input, output, residual, before, out bool lane);
+                if (lane && plain) RememberRowLane(dims, count, statistics, path);
             }
             finally
             {
@@ -135,10 +140,15 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
         if (training && count / statistics <= 1) Kernels<TNest, TK, T>.MoreThanOneValue(dims);
         if (!training)
         {
-            // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads.
+            // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads,
+            // and with every other call, so no guard: it reads only Weight, Bias and Epsilon, and the calls that need the instance
+            // alone (a training-mode Forward, Backward, ZeroGrad) write only what it does not read (the saved statistics, dims and
+            // fingerprint, WeightGrad and BiasGrad): refusing one of two such calls protected nothing. Weight, Bias or Epsilon
+            // changed while it runs (by the caller, or LoadStateDict) is not detected, as the layer's remarks say of any change of
+            // them. The guard's two interlocked operations were 5-13 ns of a decode step's LayerNorm [1, 768] (AMD Zen 5). A norm
+            // with running statistics reads them: its inference calls register (above), and a call that updates them is refused.
             // (A few statistics, e.g. a decode step's rows, on the stack: two pool round trips were a tenth of such a call. Not
             // cleared (SkipLocalsInit): the kernel writes every statistic of the call before it reads it.)
-            CallGuard.EnterShared(ref _guard, shape.Calls[1]);
             bool two = shape.Outputs.Length > 1, small = statistics <= StackStatistics;
             T[]? scratch0 = small ? null : ArrayPool<T>.Shared.Rent(statistics);
             T[]? scratch1 = two && !small ? ArrayPool<T>.Shared.Rent(statistics) : null;
@@ -149,13 +159,13 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
                 SeparateAdd(ref input, ref before);
                 TNest nest = NestFor(dims, residual);
                 KernelPath path = Kernels<TNest, TK, T>.Choose(nest, true);
-                LastPath = BatchForward(path, nest, dims, input, output, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, residual, before);
+                LastPath = BatchForward(path, nest, dims, input, output, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, residual, before, out bool lane);
+                if (lane && plain && small) RememberRowLane(dims, count, statistics, path);
             }
             finally
             {
                 if (scratch0 is not null) ArrayPool<T>.Shared.Return(scratch0);
                 if (scratch1 is not null) ArrayPool<T>.Shared.Return(scratch1);
-                CallGuard.ExitShared(ref _guard);
             }
             return;
         }
@@ -176,7 +186,7 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
             _savedLength = -1;
             TNest nest = NestFor(dims, residual);
             KernelPath path = Kernels<TNest, TK, T>.Choose(nest, true);
-            LastPath = BatchForward(path, nest, dims, input, output, statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual, residual, before);
+            LastPath = BatchForward(path, nest, dims, input, output, statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual, residual, before, out _);
             LayerState.SaveDims(_savedDims, dims);
             _savedLength = input.Length;
             _savedEpsilon = epsilon;
@@ -194,13 +204,14 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     /// small row calls' own lane (a decode step's rows), else the block driver.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private KernelPath BatchForward(KernelPath path, TNest nest, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output, Span<T> stat0, Span<T> stat1,
-        T epsilon, T[]? meanResidual, nint residual, BeforeAdd before)
+        T epsilon, T[]? meanResidual, nint residual, BeforeAdd before, out bool lane)
     {
+        lane = false;
         if (residual == 0 && !before.On)
         {
             if (ExpandedTraining<TK, T>.Applies(Shape, dims, path))
                 return ExpandedTraining<TK, T>.Run(path, Shape, dims, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual);
-            if (Forward<TNest, TK, T>.TrySmallRows(path, nest, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual)) return path;
+            if (lane = Forward<TNest, TK, T>.TrySmallRows(path, nest, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual)) return path;
         }
         return Forward<TNest, TK, T>.Training(path, nest, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual, before);
     }
@@ -208,13 +219,15 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     /// <summary>The inference forward on the running statistics of a checked call, by the driver that fits it: the expanded one
     /// (one kept axis), the row plans' lane (BatchNorm NCHW with N = 1, small calls), else the block driver.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private KernelPath RunningForward(KernelPath path, TNest nest, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output, nint residual, BeforeAdd before)
+    private KernelPath RunningForward(KernelPath path, TNest nest, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output, nint residual, BeforeAdd before,
+        out bool lane)
     {
+        lane = false;
         if (residual == 0 && !before.On)
         {
             if (ExpandedInference<TK, T>.Applies(Shape, dims, path))
                 return ExpandedInference<TK, T>.Run(path, Shape, dims, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon);
-            if (Forward<TNest, TK, T>.TryInferenceRows(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null)) return path;
+            if (lane = Forward<TNest, TK, T>.TryInferenceRows(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null)) return path;
         }
         return Forward<TNest, TK, T>.Inference(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null, before);
     }

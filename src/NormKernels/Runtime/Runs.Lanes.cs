@@ -70,7 +70,7 @@ public static partial class Runs<TS, TV, T>
             Finish<TC, TF>(ref x, len, b0, b1, ref finish, ref ss, ref sq, ref ca, ref cb, ref cc);
             for (nint i = b0; i < b1; i++)
                 ApplyRow<TC, TW, TG, TE>(ref Unsafe.Add(ref x, i * len), ref Unsafe.Add(ref y, i * len), len, ref Unsafe.Add(ref ca, i), ref Unsafe.Add(ref cb, i),
-                    ref Unsafe.Add(ref cc, i), ref g, ref h);
+                    ref Unsafe.Add(ref cc, i), ref g, ref h, phased);
         }
     }
 

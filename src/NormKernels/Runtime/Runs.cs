@@ -542,7 +542,8 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
 
     // TC: centered (x - c); TW: how y is stored; TA: how a, b, c arrive; TG: whether g, h apply (Centered = yes); TP: how g, h arrive.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ApplyCore<TC, TW, TA, TG, TP, TE>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h, nint residual)
+    private static void ApplyCore<TC, TW, TA, TG, TP, TE>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h, nint residual,
+        bool peelToGamma = false)
         where TC : struct, IOperand where TW : struct, IStores where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand where TE : struct, INormKind
     {
         int w = TS.Count, step = Unroll * w;
@@ -555,7 +556,8 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         // Streamed runs live in their own method: its code here would count against the inlining budget of every layer's
         // nest that inlines this run, streamed or not (GroupNorm NHWC S1 ran at twice its time when Expression stopped inlining).
         if (TW.Streaming && w > 1 && ApplyStreamed<TC, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual)) return;
-        nint head = !TW.Streaming && w > 1 && n * Unsafe.SizeOf<T>() >= PeelBytes ? LoadPeel(ref x) : 0;
+        // The peel aligns x's loads, or (peelToGamma, gamma and beta loaded along the run) gamma's and beta's: see ApplyRow.
+        nint head = !TW.Streaming && w > 1 && n * Unsafe.SizeOf<T>() >= PeelBytes ? LoadPeel(ref peelToGamma && TG.Lanes && TP.Lanes ? ref g : ref x) : 0;
         // A run that ends off a vector boundary (at least a vector long) stores its last vector whole, computed here before
         // anything is stored (in place, from x as given): its lanes before the tail are the values the loops store there
         // (the same elementwise expression of the same inputs, so the same bits). Blending the tail into what y holds
