@@ -328,13 +328,14 @@ public static class Forward<TNest, TK, T>
         Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual)
     {
         if (!RowLane(path, nest, input, output, SmallRowCount)) return false;
+        ParallelUnits.OnCallingThread();
         RunSmallRows(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
         return true;
     }
 
     /// <summary><see cref="TrySmallRows"/>'s rows, on a call that passed its test: dims for which it ran before (its every
-    /// decision but streaming is a function of the dims; the caller asks <see cref="Streaming.Use"/> itself), and the
-    /// arguments checked as for it.</summary>
+    /// decision but streaming is a function of the dims; the caller decides streaming itself), and the arguments checked as
+    /// for it. The caller records the call (<see cref="ParallelUnits.LastWorkers"/>, <see cref="Streaming.LastCallStreamed"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunSmallRows(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
         Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) =>
@@ -354,6 +355,7 @@ public static class Forward<TNest, TK, T>
         ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual)
     {
         if (!RowLane(path, nest, input, output, int.MaxValue)) return false;
+        ParallelUnits.OnCallingThread();
         RunInferenceRows(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual);
         return true;
     }
@@ -418,7 +420,6 @@ public static class Forward<TNest, TK, T>
     private static void InferenceRows<TS, TV>(TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
         ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual) where TS : struct, ISimd<TV, T> where TV : struct
     {
-        ParallelUnits.OnCallingThread();
         // Not cleared (SkipLocalsInit): each batch's coefficients are written before they are read.
         Span<T> coefficients = stackalloc T[3 * SmallRowCount];
         ref T ca = ref MemoryMarshal.GetReference(coefficients);
@@ -469,7 +470,6 @@ public static class Forward<TNest, TK, T>
         Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) where TS : struct, ISimd<TV, T> where TV : struct
     {
         int rows = nest.BlockCount;
-        ParallelUnits.OnCallingThread();
         // Not cleared (SkipLocalsInit): every row's sums and coefficients are written before they are read, as in rented scratch.
         Span<double> sums = stackalloc double[2 * SmallRowCount];
         Span<T> coefficients = stackalloc T[3 * SmallRowCount];
@@ -528,7 +528,11 @@ public static class Forward<TNest, TK, T>
             if (nest.BlockCount > 0 && mode == ForwardMode.Training && TS.Count > 1 && !TK.AddsResidual && RowPlan(nest, _input.Length)
                 && (!before.On || before.BlockLength * Unsafe.SizeOf<T>() <= StageBytes))
             {
-                if (!TW.Streaming && !before.On && SmallRows(nest, _input.Length)) FewRows<TS, TV>(nest, _input, _output, _gamma, _beta, _stat0, _stat1, epsilon, meanResidual);
+                if (!TW.Streaming && !before.On && SmallRows(nest, _input.Length))
+                {
+                    ParallelUnits.OnCallingThread();
+                    FewRows<TS, TV>(nest, _input, _output, _gamma, _beta, _stat0, _stat1, epsilon, meanResidual);
+                }
                 else Rows<TS, TV, TW>(layout);
                 return;
             }

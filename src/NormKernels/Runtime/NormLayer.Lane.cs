@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 
 namespace NormKernels.Runtime;
@@ -25,13 +26,16 @@ public sealed partial class NormLayer<TNest, TK, T>
     private const int RowLaneSlots = 4;
 
     private readonly RowLaneMemo?[] _rowLanes = new RowLaneMemo?[RowLaneSlots];
+
+    // The shape's facts the lane asks every call, read once.
+    private static readonly bool s_runningStatistics = Shape.RunningStatistics, s_twoOutputs = Shape.Outputs.Length > 1;
     private int _rowLaneNext;
 
     /// <summary>Remembers <paramref name="dims"/> as a row lane's (unless a slot has them already).</summary>
     private void RememberRowLane(ReadOnlySpan<int> dims, int count, int statistics, KernelPath path)
     {
         if (FindRowLane(dims, count, count) is not null) return;
-        int slot = (int)((uint)Interlocked.Increment(ref _rowLaneNext) % RowLaneSlots);
+        int slot = (int)((uint)(Interlocked.Increment(ref _rowLaneNext) - 1) % RowLaneSlots);
         Volatile.Write(ref _rowLanes[slot], new RowLaneMemo(dims.ToArray(), count, statistics, path));
     }
 
@@ -70,15 +74,19 @@ public sealed partial class NormLayer<TNest, TK, T>
     {
         RowLaneMemo? memo = FindRowLane(dims, input.Length, output.Length);
         if (memo is null || Training) return false;
-        bool overlaps = input.Overlaps(output, out int offset);
-        if (overlaps && offset != 0) return false;
-        if (Streaming.Use((long)input.Length * Unsafe.SizeOf<T>(), (long)output.Length * Unsafe.SizeOf<T>(), !overlaps)) return false;
-        var shape = Shape;
+        // Both spans have the remembered length: in place (the same start) or apart, else the checked path says why.
+        nint bytes = (nint)input.Length * Unsafe.SizeOf<T>();
+        nint apart = Unsafe.ByteOffset(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(output));
+        bool inPlace = apart == 0;
+        if (!inPlace && (nuint)(apart + bytes - 1) < (nuint)(2 * bytes - 1)) return false;
+        // The driver's one decision that is not a function of the dims (Streaming.Use): a call that would stream takes it.
+        if (!inPlace && Streaming.Exceeds(bytes, bytes)) return false;
+        LastCall.OnCallingThreadNotStreamed();
         TNest nest = TNest.Create(dims);
-        if (shape.RunningStatistics)
+        if (s_runningStatistics)
         {
             // The running statistics are read: shared with other inference calls, never with a call that updates them.
-            CallGuard.EnterShared(ref _guard, shape.Calls[1]);
+            CallGuard.EnterShared(ref _guard, Shape.Calls[1]);
             try
             {
                 Forward<TNest, TK, T>.RunInferenceRows(memo.Path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null);
@@ -93,7 +101,7 @@ public sealed partial class NormLayer<TNest, TK, T>
             // Batch statistics in call-local buffers, without the guard, as ForwardCore's inference call (see there): the statistics
             // on the stack (a lane's rows are at most StackStatistics).
             Span<T> stat0 = stackalloc T[StackStatistics];
-            Span<T> stat1 = shape.Outputs.Length > 1 ? stackalloc T[StackStatistics] : default;
+            Span<T> stat1 = s_twoOutputs ? stackalloc T[StackStatistics] : default;
             int statistics = memo.Statistics;
             Forward<TNest, TK, T>.RunSmallRows(memo.Path, nest, input, output, Weight, Bias, stat0[..statistics],
                 stat1.IsEmpty ? default : stat1[..statistics], _epsilon, null);

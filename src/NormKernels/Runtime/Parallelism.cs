@@ -80,14 +80,11 @@ namespace NormKernels.Runtime
     [EditorBrowsable(EditorBrowsableState.Never)]
     public static class ParallelUnits
     {
-        [ThreadStatic]
-        private static int t_lastWorkers;
-
         /// <summary>The number of workers the last loop started on this thread used (for tests and diagnostics).</summary>
-        public static int LastWorkers => t_lastWorkers;
+        public static int LastWorkers => LastCall.Current.Workers;
 
         /// <summary>Records a call whose work ran on the calling thread without this runner (a small call's own lane).</summary>
-        internal static void OnCallingThread() => t_lastWorkers = 1;
+        internal static void OnCallingThread() => LastCall.Current.Workers = 1;
 
         /// <summary>Runs units 0..<paramref name="units"/>-1 of <paramref name="body"/>. Compiled on its own, fully optimized on
         /// the first call: inlined into a caller that tiered up with Dynamic PGO, the units' loops (which carry no profile)
@@ -102,7 +99,7 @@ namespace NormKernels.Runtime
             fixed (T* p0 = s0) fixed (T* p1 = s1) fixed (T* p2 = s2) fixed (T* p3 = s3) fixed (T* p4 = s4) fixed (T* p5 = s5)
             {
                 var spans = new PinnedSpans((nint)p0, (nint)p1, (nint)p2, (nint)p3, (nint)p4, (nint)p5);
-                t_lastWorkers = Math.Min(workers, units);
+                LastCall.Current.Workers = Math.Min(workers, units);
                 if (workers <= 1 || units <= 1)
                 {
                     for (int unit = 0; unit < units; unit++) body.Run(0, unit, in spans);

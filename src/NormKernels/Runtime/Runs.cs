@@ -98,10 +98,13 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// <summary>A run's sums (<see cref="Reduce{TK}"/>); with <paramref name="ahead"/> (bytes, 0 = none), each unrolled
     /// step first hints the lines that far ahead into L1 (<see cref="PrefetchAhead"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ReduceCore<TC>(ref T p, nint len, T shift, ref double sum, ref double sq, nint ahead) where TC : struct, IOperand
+    private static void ReduceCore<TC>(ref T p, nint len, T shift, ref double sum, ref double sq, nint ahead, bool accumulate = true) where TC : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
         TV k = TS.Splat(shift);
+        // The first chunk's totals are taken as they are, and (accumulate false) the run's totals stored as they are: adding
+        // them to 0 gives the same bits (no total is -0: every lane starts at +0, and +0 plus anything is never -0), but the
+        // JIT keeps each 0 + x, a dependent add in the chain from the last load to a row's coefficients.
         double s = 0d, q = 0d;
         // A long run off a vector boundary is read as shifted loads (ISimd.Shifts): the steps whose aligned vectors all lie
         // inside the run (every one but the first and the last few) put each vector together from two aligned ones.
@@ -138,11 +141,28 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 Accumulate<TC>(TS.Load(ref p, i), k, ref s0, ref q0);
             if (w > 1 && i < end)
                 AccumulateMasked<TC>(TS.Load(ref p, end - w), k, TS.LastLanes(end - i), ref s0, ref q0);
-            if (TC.Lanes) s += TS.SumWidened(TS.Add(TS.Add(s0, s1), TS.Add(s2, s3)));
-            q += TS.SumWidened(TS.Add(TS.Add(q0, q1), TS.Add(q2, q3)));
+            double cs = TC.Lanes ? TS.SumWidened(TS.Add(TS.Add(s0, s1), TS.Add(s2, s3))) : 0d, cq = TS.SumWidened(TS.Add(TS.Add(q0, q1), TS.Add(q2, q3)));
+            if (chunk == 0)
+            {
+                s = cs;
+                q = cq;
+            }
+            else
+            {
+                if (TC.Lanes) s += cs;
+                q += cq;
+            }
         }
-        if (TC.Lanes) sum += s;
-        sq += q;
+        if (accumulate)
+        {
+            if (TC.Lanes) sum += s;
+            sq += q;
+        }
+        else
+        {
+            if (TC.Lanes) sum = s;
+            sq = q;
+        }
     }
 
     /// <summary>

@@ -18,9 +18,6 @@ namespace NormKernels
     {
         private static long s_thresholdBytes = DetectLastLevelCacheBytes();
 
-        [ThreadStatic]
-        private static bool t_lastCallStreamed;
-
         /// <summary>The last-level cache size used when the operating system does not report one: 32 MiB.</summary>
         public const long DefaultThresholdBytes = 32L << 20;
 
@@ -52,13 +49,13 @@ namespace NormKernels
         /// exceeded <see cref="ThresholdBytes"/>, on a vector path, with an output that does not overlap its input (in place,
         /// the output's lines are in the cache already, read as input). Its runs shorter than <see cref="MinimumRunBytes"/>
         /// still store normally. For tests and diagnostics.</summary>
-        public static bool LastCallStreamed => t_lastCallStreamed;
+        public static bool LastCallStreamed => Runtime.LastCall.Current.Streamed;
 
         /// <summary>Whether a call that reads <paramref name="inputBytes"/> and writes <paramref name="outputBytes"/> streams its
         /// output (only where <paramref name="possible"/>: a vector path, and an output that does not overlap the input); remembered as <see cref="LastCallStreamed"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal static bool Use(long inputBytes, long outputBytes, bool possible) =>
-            t_lastCallStreamed = possible && Exceeds(inputBytes, outputBytes);
+            Runtime.LastCall.Current.Streamed = possible && Exceeds(inputBytes, outputBytes);
 
         /// <summary>Whether a call's tensors together exceed <see cref="ThresholdBytes"/>: too large to stay in cache from one
         /// call to the next, so its statistics passes read from memory (they then hint their lines ahead, in place or not;

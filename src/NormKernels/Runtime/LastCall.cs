@@ -1,0 +1,40 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace NormKernels.Runtime;
+
+/// <summary>
+/// The calling thread's record of its last kernel call, for tests and diagnostics (<see cref="ParallelUnits.LastWorkers"/>,
+/// <see cref="Streaming.LastCallStreamed"/>): one thread-static object holding both, so a small call's lane records them
+/// with one thread-local lookup (two thread-static fields took one each: about 3 ns of a 90 ns decode-step LayerNorm).
+/// </summary>
+internal sealed class LastCall
+{
+    [ThreadStatic]
+    private static LastCall? t_current;
+
+    /// <summary>The workers the last call used.</summary>
+    public int Workers;
+
+    /// <summary>Whether the last call streamed its output.</summary>
+    public bool Streamed;
+
+    /// <summary>This thread's record (made on its first use).</summary>
+    public static LastCall Current
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => t_current ?? Create();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static LastCall Create() => t_current = new LastCall();
+
+    /// <summary>Records a call that ran on the calling thread alone, its output stored normally (a small call's lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void OnCallingThreadNotStreamed()
+    {
+        LastCall record = Current;
+        record.Workers = 1;
+        record.Streamed = false;
+    }
+}
