@@ -18,11 +18,15 @@ internal static class AlignedArrays
     /// <summary>Attempts before an array off a boundary is kept.</summary>
     private const int Attempts = 4;
 
+    /// <summary>Arrays longer than this (bytes; an elementwise affine over a large sample) are allocated as usual: a
+    /// failed attempt would leave a copy's worth of garbage, and the loads of such parameters come from memory anyway.</summary>
+    private const long MaximumBytes = 256 << 10;
+
     /// <summary>A zeroed array of <paramref name="length"/> elements, its first element on a 64-byte boundary where the
-    /// runtime allows it. Arrays shorter than a cache line are allocated as usual.</summary>
+    /// runtime allows it. Arrays shorter than a cache line or longer than <see cref="MaximumBytes"/> are allocated as usual.</summary>
     public static unsafe T[] Allocate<T>(int length) where T : unmanaged
     {
-        if ((long)length * sizeof(T) < 64) return new T[length];
+        if ((long)length * sizeof(T) < 64 || (long)length * sizeof(T) > MaximumBytes) return new T[length];
         T[] array = GC.AllocateArray<T>(length, pinned: true);
         for (int attempt = 1; attempt < Attempts && Offset(array) != 0; attempt++)
         {
