@@ -546,13 +546,17 @@ public static class Forward<TNest, TK, T>
                 // A residual added before the norm over blocks that fit StageBytes: each worker's stage after its elements,
                 // with room to start it on a 64-byte boundary.
                 int stage = TK.AddsBefore && before.On && before.BlockLength * Unsafe.SizeOf<T>() <= StageBytes ? (int)before.BlockLength + 64 / Unsafe.SizeOf<T>() : 0;
-                WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles * group, layout.Elements * group + stage);
+                nint stride = group > 1 ? PipelineStride<TS, TV, TW>(layout, blocks) : 0;
+                if (stride != 0) LastCall.Current.Pipelined = true;
+                int slots = stride != 0 ? 2 : 1;
+                WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles * group * slots, layout.Elements * group * slots + stage);
                 int[]? laneIndex = null;
                 try
                 {
                     if (group > 1)
                     {
-                        var body = new GroupUnit<TS, TV, TW>(nest, layout, group, blocks, nest.StatisticsRows(out _), epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, FromMemory);
+                        var body = new GroupUnit<TS, TV, TW>(nest, layout, group, blocks, nest.StatisticsRows(out _), epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, FromMemory,
+                            units, workers, stride);
                         ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
                     }
                     else
@@ -576,6 +580,30 @@ public static class Forward<TNest, TK, T>
                 return;
             }
             Whole<TS, TV, TW>(layout);
+        }
+
+        /// <summary>
+        /// The row stride of a training call whose groups of interleaved blocks run pipelined (<see cref="GroupUnit{TS, TV, TW}"/>:
+        /// each unit's apply side by side with the next unit's statistics pass), or 0. Only where the blocks are consecutive
+        /// runs (block b's first run at b * run) and the tensor is rows x blocks x run: then, the nest's rows following each
+        /// other in memory order, row r of block b is the run at r * blocks * run + b * run (BatchNorm NCHW: rows n, blocks
+        /// c, runs h w). One statistic, accumulator and coefficient per block; the output streamed: the pipeline overlaps
+        /// the next unit's reads from memory with this unit's streaming stores (a core that only reads, then only streams
+        /// out, leaves part of its bandwidth idle each time).
+        /// </summary>
+        private nint PipelineStride<TS, TV, TW>(Layout layout, int blocks) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        {
+            if (!TW.Streaming || TS.Count == 1 || mode != ForwardMode.Training || TK.AddsResidual || TK.AddsBefore || before.On
+                || layout.Accumulators != 1 || layout.Statistics != 1 || layout.Coefficients != 1 || nest.Promoted)
+                return 0;
+            nint rows = nest.StatisticsRows(out _), run = nest.StatisticsExtent;
+            if ((long)rows * blocks * run != _input.Length) return 0;
+            for (int b = 0; b < blocks; b++)
+            {
+                nest.Block(b, out nint memory, out _, out _);
+                if (memory != b * run) return 0;
+            }
+            return blocks * run;
         }
 
         /// <summary>A row plan (<see cref="RowPlan"/>): groups of consecutive rows per unit, row after row
@@ -1224,17 +1252,24 @@ public static class Forward<TNest, TK, T>
     /// as in <see cref="BlockUnit{TS, TV, TW}"/>, the passes row by row over the group. Each block has its own slice of the
     /// worker's scratch.</summary>
     private readonly struct GroupUnit<TS, TV, TW>(TNest nest, Layout layout, int group, int blocks, nint rows, T epsilon, double[][] doubles, T[][] elements,
-        T[]? meanResidual, ForwardMode mode, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        T[]? meanResidual, ForwardMode mode, bool fromMemory, int units, int workers, nint stride) : IParallelBody
+        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
-            ref double d = ref MemoryMarshal.GetArrayDataReference(doubles[worker]);
-            ref T e = ref MemoryMarshal.GetArrayDataReference(elements[worker]);
             int first = unit * group, count = Math.Min(group, blocks - first);
+            // Pipelined (stride != 0): two slots of scratch, unit u's in slot u mod 2; a unit whose predecessor ran on this
+            // worker just before it, both full, had its sums made during that unit's apply.
+            bool pipelined = stride != 0;
+            int firstUnit = 0, lastUnit = units;
+            if (pipelined) ParallelUnits.Range(units, workers, worker, out firstUnit, out lastUnit);
+            int slot = pipelined ? unit & 1 : 0;
+            ref double d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles[worker]), slot * group * layout.Doubles);
+            ref T e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements[worker]), slot * group * layout.Elements);
             ref T x = ref ParallelUnits.At<T>(spans.S0);
             ref T y = ref ParallelUnits.At<T>(spans.S1);
-            if (mode != ForwardMode.Inference)
+            if (mode != ForwardMode.Inference && !(pipelined && unit > firstUnit && FullPair(unit - 1)))
             {
                 for (int k = 0; k < count; k++)
                 {
@@ -1264,6 +1299,11 @@ public static class Forward<TNest, TK, T>
                     Coefficients(nest, layout, ref dk, ref ek, ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po));
             }
             if (mode == ForwardMode.Moments) return;
+            if (pipelined && unit + 1 < lastUnit && FullPair(unit))
+            {
+                ApplyWithNext(unit, ref x, ref y, ref d, ref e, in spans);
+                return;
+            }
             for (nint r = 0; r < rows; r++)
                 for (int k = 0; k < count; k++)
                 {
@@ -1272,6 +1312,51 @@ public static class Forward<TNest, TK, T>
                     ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
                     nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), r, r + 1, ref coefA, ref coefB,
                         ref Unsafe.Add(ref coefB, layout.Coefficients), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po));
+                }
+        }
+
+        /// <summary>Units <paramref name="unit"/> and the next are both whole groups.</summary>
+        private bool FullPair(int unit) => (long)(unit + 2) * group <= blocks;
+
+        /// <summary>
+        /// The unit's apply, each run side by side with the same run of the next unit's block in the same place
+        /// (<see cref="Runs{TS, TV, T}.ApplyReduce{TK, TR}"/>): the next unit's shifts set, its sums cleared and made here, in
+        /// the other slot. Row r of block b is the run at r * stride + b * run (<c>Run.PipelineStride</c>); each block's
+        /// runs are summed in row order as the statistics pass sums them, so the same bits.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private void ApplyWithNext(int unit, ref T x, ref T y, ref double d, ref T e, in PinnedSpans spans)
+        {
+            int first = unit * group, next = first + group;
+            nint run = nest.StatisticsExtent;
+            int other = ((unit + 1) & 1) - (unit & 1);
+            ref double dn = ref Unsafe.Add(ref d, other * group * layout.Doubles);
+            ref T en = ref Unsafe.Add(ref e, other * group * layout.Elements);
+            for (int k = 0; k < group; k++)
+            {
+                nest.Block(next + k, out nint xn, out _, out _);
+                Shift(nest, layout, ref Unsafe.Add(ref x, xn), ref Unsafe.Add(ref en, k * layout.Elements));
+                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dn, k * layout.Doubles), 2 * layout.Accumulators).Clear();
+            }
+            for (nint r = 0; r < rows; r++)
+                for (int k = 0; k < group; k++)
+                {
+                    nint at = r * stride + (first + k) * run, from = r * stride + (next + k) * run;
+                    ref T ek = ref Unsafe.Add(ref e, k * layout.Elements);
+                    T a = ek, b = Unsafe.Add(ref ek, layout.Coefficients), c = Unsafe.Add(ref ek, 2 * layout.Coefficients);
+                    T shift = Unsafe.Add(ref en, k * layout.Elements + layout.Shift);
+                    ref double sum = ref Unsafe.Add(ref dn, k * layout.Doubles);
+                    ref double sq = ref Unsafe.Add(ref sum, layout.Accumulators);
+                    bool done = fromMemory
+                        ? Runs<TS, TV, T>.ApplyReduce<TK, FromMemory<TK>>(ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), run, a, b, c, ref Unsafe.Add(ref x, from), shift, ref sum, ref sq)
+                        : Runs<TS, TV, T>.ApplyReduce<TK, TK>(ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), run, a, b, c, ref Unsafe.Add(ref x, from), shift, ref sum, ref sq);
+                    if (done) continue;
+                    // A run the apply does not stream (short, or an element-misaligned output): the two passes' own calls.
+                    nest.Block(first + k, out nint xo, out _, out nint po);
+                    nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), r, r + 1, ref ek, ref Unsafe.Add(ref ek, layout.Coefficients),
+                        ref Unsafe.Add(ref ek, 2 * layout.Coefficients), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po));
+                    nest.Block(next + k, out nint xn, out _, out _);
+                    Statistics<TS, TV>(nest, fromMemory, ref Unsafe.Add(ref x, xn), r, r + 1, ref Unsafe.Add(ref en, k * layout.Elements + layout.Shift), ref sum, ref sq);
                 }
         }
     }

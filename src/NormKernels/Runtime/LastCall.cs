@@ -19,6 +19,9 @@ internal sealed class LastCall
     /// <summary>Whether the last call streamed its output.</summary>
     public bool Streamed;
 
+    /// <summary>Whether the last call ran groups of blocks pipelined (<see cref="Streaming.LastCallPipelined"/>).</summary>
+    public bool Pipelined;
+
     /// <summary>This thread's record (made on its first use).</summary>
     public static LastCall Current
     {
@@ -36,5 +39,6 @@ internal sealed class LastCall
         LastCall record = Current;
         record.Workers = 1;
         record.Streamed = false;
+        record.Pipelined = false;
     }
 }

@@ -110,6 +110,18 @@ namespace NormKernels.Runtime
             }
         }
 
+        /// <summary>The units worker <paramref name="worker"/> runs, in order, when <see cref="For{T, TBody}"/> runs
+        /// <paramref name="units"/> units on <paramref name="workers"/> workers: [<paramref name="first"/>,
+        /// <paramref name="last"/>). A function of the three alone, so a body may rely on it (a unit whose predecessor ran on
+        /// the same worker just before it).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static void Range(int units, int workers, int worker, out int first, out int last)
+        {
+            workers = workers <= 1 || units <= 1 ? 1 : Math.Min(workers, units);
+            first = (int)((long)units * worker / workers);
+            last = (int)((long)units * (worker + 1) / workers);
+        }
+
         /// <summary>The element at a pinned address.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static unsafe ref T At<T>(nint address) => ref Unsafe.AsRef<T>((void*)address);
@@ -198,7 +210,7 @@ namespace NormKernels.Runtime
                 {
                     TBody body = _body;
                     PinnedSpans spans = _spans;
-                    int first = (int)((long)_units * worker / workers), last = (int)((long)_units * (worker + 1) / workers);
+                    Range(_units, workers, worker, out int first, out int last);
                     for (int unit = first; unit < last; unit++) body.Run(worker, unit, in spans);
                     Streaming.Fence();
                 }

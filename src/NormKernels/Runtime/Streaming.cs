@@ -51,11 +51,20 @@ namespace NormKernels
         /// still store normally. For tests and diagnostics.</summary>
         public static bool LastCallStreamed => Runtime.LastCall.Current.Streamed;
 
+        /// <summary>Whether the last kernel call on this thread (a forward) ran pipelined: groups of interleaved blocks
+        /// (BatchNorm NCHW's channels), each group's streamed apply side by side with the next group's statistics pass. For
+        /// tests and diagnostics.</summary>
+        public static bool LastCallPipelined => Runtime.LastCall.Current.Pipelined;
+
         /// <summary>Whether a call that reads <paramref name="inputBytes"/> and writes <paramref name="outputBytes"/> streams its
         /// output (only where <paramref name="possible"/>: a vector path, and an output that does not overlap the input); remembered as <see cref="LastCallStreamed"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        internal static bool Use(long inputBytes, long outputBytes, bool possible) =>
-            Runtime.LastCall.Current.Streamed = possible && Exceeds(inputBytes, outputBytes);
+        internal static bool Use(long inputBytes, long outputBytes, bool possible)
+        {
+            Runtime.LastCall record = Runtime.LastCall.Current;
+            record.Pipelined = false;
+            return record.Streamed = possible && Exceeds(inputBytes, outputBytes);
+        }
 
         /// <summary>Whether a call's tensors together exceed <see cref="ThresholdBytes"/>: too large to stay in cache from one
         /// call to the next, so its statistics passes read from memory (they then hint their lines ahead, in place or not;

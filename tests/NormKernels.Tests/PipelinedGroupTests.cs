@@ -1,0 +1,173 @@
+using NormKernels.Tests.Fused;
+
+namespace NormKernels.Tests;
+
+/// <summary>
+/// BatchNorm NCHW's training forward over groups of channels, pipelined: where the output streams, each group's apply runs
+/// side by side with the next group's statistics pass (the next group's sums made in the loop that stores this group's
+/// output), on each worker's consecutive units. The sums must be the statistics pass's own (the same bits with the
+/// pipeline and without it, at 1 and 2 threads, the output at any alignment), and the output, the saved statistics and the
+/// running statistics must match a float64 reference written from the formulas.
+/// </summary>
+[Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Parallelism.MaxDegree
+public sealed class PipelinedGroupTests : RestoresSettings
+{
+    private static float[] Random(int length, int seed)
+    {
+        var random = new Random(seed);
+        var data = new float[length];
+        // Offset data (mean 4, spread 3): the sums are of x - shift, so an error there would show.
+        for (int i = 0; i < length; i++) data[i] = (float)(4 + 3 * (random.NextDouble() - 0.5));
+        return data;
+    }
+
+    /// <summary>BatchNorm over N, H, W of an NCHW tensor in double: y (before the activation), the batch mean, the biased
+    /// variance and the unbiased one (for the running update).</summary>
+    private static (double[] Y, double[] Mean, double[] Variance, double[] Unbiased) Reference(float[] x, int n, int c, int hw, float[] weight, float[] bias,
+        double epsilon)
+    {
+        var y = new double[x.Length];
+        var mean = new double[c];
+        var variance = new double[c];
+        var unbiased = new double[c];
+        double count = (double)n * hw;
+        for (int k = 0; k < c; k++)
+        {
+            double s = 0;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < hw; j++) s += x[(i * c + k) * hw + j];
+            double m = s / count, q = 0;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < hw; j++) q += (x[(i * c + k) * hw + j] - m) * (x[(i * c + k) * hw + j] - m);
+            mean[k] = m;
+            variance[k] = q / count;
+            unbiased[k] = q / (count - 1);
+            double rstd = 1 / Math.Sqrt(variance[k] + epsilon);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < hw; j++)
+                {
+                    int at = (i * c + k) * hw + j;
+                    y[at] = (x[at] - m) * rstd * weight[k] + bias[k];
+                }
+        }
+        return (y, mean, variance, unbiased);
+    }
+
+    private static void SetParameters(float[] weight, float[] bias, int seed)
+    {
+        var random = new Random(seed);
+        for (int i = 0; i < weight.Length; i++) weight[i] = (float)(0.5 + random.NextDouble());
+        for (int i = 0; i < bias.Length; i++) bias[i] = (float)(random.NextDouble() - 0.5);
+    }
+
+    /// <summary>A new layer's training forward into a NaN-guarded buffer at <paramref name="offset"/>: the output's bits, the
+    /// running statistics' bits, and whether the call streamed and ran pipelined.</summary>
+    private static (int[] Output, int[] RunningMean, int[] RunningVar, bool Streamed, bool Pipelined, KernelPath Path) Run(
+        Func<int, INormalizationLayer> create, int[] dims, float[] x, long threshold, int degree, int offset)
+    {
+        using var scope = DegreeScope.Set(degree);
+        INormalizationLayer layer = create(dims[1]);
+        SetParameters(layer.Weight, layer.Bias, 7);
+        Streaming.ThresholdBytes = threshold;
+        float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
+        layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
+        Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
+        return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), KernelCheck.Bits(layer.RunningMean!), KernelCheck.Bits(layer.RunningVar!),
+            Streaming.LastCallStreamed, Streaming.LastCallPipelined, layer.LastPath);
+    }
+
+    public static TheoryData<int, int, int, int> Shapes => new()
+    {
+        // 41 channels in groups of 6 (7 units, the last one of 5 channels: it runs alone), two workers at 2 threads.
+        { 3, 41, 2, 600 },
+        // Groups of 3 channels, 8 units, runs of 1,400.
+        { 4, 24, 1, 1400 },
+        // Runs of 500 floats (2,000 bytes) are too short to stream: each pair of runs goes through the two passes' calls.
+        { 3, 40, 2, 250 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void PipelinedGroupsGiveTheUnpipelinedBitsAndTheReference(int n, int c, int h, int w)
+    {
+        int[] dims = [n, c, h, w];
+        float[] x = Random(n * c * h * w, n * c + w);
+        Func<int, INormalizationLayer> create = channels => new BnNchw(channels);
+        var plain = Run(create, dims, x, long.MaxValue, 1, 0);
+        Assert.False(plain.Pipelined);
+        foreach (int degree in new[] { 1, 2 })
+            foreach (int offset in new[] { 0, 5 })
+            {
+                var piped = Run(create, dims, x, 0, degree, offset);
+                // Every vector path streams and pipelines this call; the scalar path does neither.
+                Assert.Equal(piped.Path != KernelPath.Scalar, piped.Streamed);
+                Assert.Equal(piped.Path != KernelPath.Scalar, piped.Pipelined);
+                Assert.Equal(plain.Output, piped.Output);
+                Assert.Equal(plain.RunningMean, piped.RunningMean);
+                Assert.Equal(plain.RunningVar, piped.RunningVar);
+            }
+
+        var layer = new BnNchw(c);
+        SetParameters(layer.Weight, layer.Bias, 7);
+        Streaming.ThresholdBytes = 0;
+        var y = new float[x.Length];
+        layer.Forward(x, y, n, c, h, w);
+        var expected = Reference(x, n, c, h * w, layer.Weight, layer.Bias, layer.Epsilon);
+        for (int i = 0; i < x.Length; i++)
+            Assert.True(Math.Abs(y[i] - expected.Y[i]) <= 2e-5 * (1 + Math.Abs(expected.Y[i])), $"element {i}: {y[i]}, the reference {expected.Y[i]}");
+        // One training step from running statistics 0 and 1: the batch mean and the unbiased variance, weighed by the momentum.
+        double m = layer.Momentum!.Value;
+        for (int k = 0; k < c; k++)
+        {
+            double runningMean = m * expected.Mean[k], runningVar = (1 - m) + m * expected.Unbiased[k];
+            Assert.True(Math.Abs(layer.RunningMean[k] - runningMean) <= 1e-5 * (1 + Math.Abs(runningMean)), $"running mean {k}: {layer.RunningMean[k]}, the reference {runningMean}");
+            Assert.True(Math.Abs(layer.RunningVar[k] - runningVar) <= 1e-5 * (1 + runningVar), $"running variance {k}: {layer.RunningVar[k]}, the reference {runningVar}");
+        }
+    }
+
+    [Fact]
+    public void PipelinedGroupsKeepTheActivation()
+    {
+        int[] dims = [3, 41, 2, 600];
+        float[] x = Random(3 * 41 * 1200, 11);
+        Func<int, INormalizationLayer> create = channels => new FBnNchwRelu(channels);
+        var plain = Run(create, dims, x, long.MaxValue, 1, 0);
+        var piped = Run(create, dims, x, 0, 2, 3);
+        Assert.Equal(piped.Path != KernelPath.Scalar, piped.Pipelined);
+        Assert.Equal(plain.Output, piped.Output);
+
+        var layer = new FBnNchwRelu(41);
+        SetParameters(layer.Weight, layer.Bias, 7);
+        Streaming.ThresholdBytes = 0;
+        var y = new float[x.Length];
+        layer.Forward(x, y, 3, 41, 2, 600);
+        var expected = Reference(x, 3, 41, 1200, layer.Weight, layer.Bias, layer.Epsilon);
+        int zeros = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            double e = Math.Max(0, expected.Y[i]);
+            if (e == 0) zeros++;
+            Assert.True(Math.Abs(y[i] - e) <= 2e-5 * (1 + Math.Abs(e)), $"element {i}: {y[i]}, the reference {e}");
+        }
+        Assert.InRange(zeros, x.Length / 10, x.Length - x.Length / 10);
+    }
+
+    [Fact]
+    public void OtherCallsAreNotPipelined()
+    {
+        float[] x = Random(3 * 41 * 1200, 5);
+        var layer = new BnNchw(41);
+        Streaming.ThresholdBytes = 0;
+        layer.Forward(x, new float[x.Length], 3, 41, 2, 600);
+        Assert.Equal(layer.LastPath != KernelPath.Scalar, Streaming.LastCallPipelined);
+        // In place: the output is not streamed, so nothing is pipelined.
+        float[] copy = (float[])x.Clone();
+        layer.Forward(copy, copy, 3, 41, 2, 600);
+        Assert.False(Streaming.LastCallStreamed);
+        Assert.False(Streaming.LastCallPipelined);
+        // Inference: no statistics pass.
+        layer.Training = false;
+        layer.Forward(x, new float[x.Length], 3, 41, 2, 600);
+        Assert.False(Streaming.LastCallPipelined);
+    }
+}
