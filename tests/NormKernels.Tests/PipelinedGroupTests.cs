@@ -7,7 +7,8 @@ namespace NormKernels.Tests;
 /// side by side with the next group's statistics pass (the next group's sums made in the loop that stores this group's
 /// output), on each worker's consecutive units. The sums must be the statistics pass's own (the same bits with the
 /// pipeline and without it, at 1 and 2 threads, the output at any alignment), and the output, the saved statistics and the
-/// running statistics must match a float64 reference written from the formulas.
+/// running statistics must match a float64 reference written from the formulas. The backward likewise: each run of channels'
+/// dx side by side with the next run's gradient sums.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Parallelism.MaxDegree
 public sealed class PipelinedGroupTests : RestoresSettings
@@ -169,5 +170,85 @@ public sealed class PipelinedGroupTests : RestoresSettings
         layer.Training = false;
         layer.Forward(x, new float[x.Length], 3, 41, 2, 600);
         Assert.False(Streaming.LastCallPipelined);
+    }
+
+    /// <summary>A new layer's training forward (normal stores), then its backward with the given threshold into a NaN-guarded
+    /// buffer at <paramref name="offset"/>: dx's bits, the parameter gradients' bits, whether dx streamed and ran pipelined.</summary>
+    private static (int[] InputGrad, int[] WeightGrad, int[] BiasGrad, bool Streamed, bool Pipelined, KernelPath Path) Backward(int[] dims, float[] x, float[] dy,
+        long threshold, int degree, int offset)
+    {
+        using var scope = DegreeScope.Set(degree);
+        INormalizationLayer layer = new BnNchw(dims[1]);
+        SetParameters(layer.Weight, layer.Bias, 3);
+        Streaming.ThresholdBytes = long.MaxValue;
+        layer.Forward(x, new float[x.Length], dims);
+        Streaming.ThresholdBytes = threshold;
+        float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
+        layer.Backward(x, dy, buffer.AsSpan(offset, x.Length), dims);
+        Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
+        return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), KernelCheck.Bits(layer.WeightGrad), KernelCheck.Bits(layer.BiasGrad),
+            Streaming.LastCallStreamed, Streaming.LastCallPipelined, layer.LastPath);
+    }
+
+    public static TheoryData<int, int, int, int> BackwardShapes => new()
+    {
+        // 41 channels: two units (20 and 21 channels), runs of 8 channels and a shorter last run in each.
+        { 3, 41, 2, 600 },
+        // Runs of 500 floats: dx too short to stream, each pair of runs through the two passes' calls.
+        { 4, 40, 2, 250 },
+    };
+
+    [Theory]
+    [MemberData(nameof(BackwardShapes))]
+    public void PipelinedBackwardGivesTheUnpipelinedBitsAndTheReference(int n, int c, int h, int w)
+    {
+        int[] dims = [n, c, h, w];
+        int hw = h * w;
+        float[] x = Random(n * c * hw, c + w);
+        float[] dy = Random(n * c * hw, c + w + 1);
+        for (int i = 0; i < dy.Length; i++) dy[i] -= 4;
+        var plain = Backward(dims, x, dy, long.MaxValue, 1, 0);
+        Assert.False(plain.Pipelined);
+        foreach (int degree in new[] { 1, 2 })
+            foreach (int offset in new[] { 0, 7 })
+            {
+                var piped = Backward(dims, x, dy, 0, degree, offset);
+                Assert.Equal(piped.Path != KernelPath.Scalar, piped.Streamed);
+                Assert.Equal(piped.Path != KernelPath.Scalar, piped.Pipelined);
+                Assert.Equal(plain.InputGrad, piped.InputGrad);
+                Assert.Equal(plain.WeightGrad, piped.WeightGrad);
+                Assert.Equal(plain.BiasGrad, piped.BiasGrad);
+            }
+
+        // dx = rstd * gamma * (dy - mean(dy) - xhat * mean(dy * xhat)); dgamma = sum(dy * xhat); dbeta = sum(dy).
+        var layer = new BnNchw(c);
+        SetParameters(layer.Weight, layer.Bias, 3);
+        Streaming.ThresholdBytes = 0;
+        layer.Forward(x, new float[x.Length], n, c, h, w);
+        var dx = new float[x.Length];
+        layer.Backward(x, dy, dx, n, c, h, w);
+        var forward = Reference(x, n, c, hw, layer.Weight, layer.Bias, layer.Epsilon);
+        double count = (double)n * hw;
+        for (int k = 0; k < c; k++)
+        {
+            double rstd = 1 / Math.Sqrt(forward.Variance[k] + layer.Epsilon), sumDy = 0, sumDyXhat = 0;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < hw; j++)
+                {
+                    int at = (i * c + k) * hw + j;
+                    sumDy += dy[at];
+                    sumDyXhat += dy[at] * (x[at] - forward.Mean[k]) * rstd;
+                }
+            Assert.True(Math.Abs(layer.BiasGrad[k] - sumDy) <= 1e-4 * (1 + Math.Abs(sumDy)), $"bias gradient {k}: {layer.BiasGrad[k]}, the reference {sumDy}");
+            Assert.True(Math.Abs(layer.WeightGrad[k] - sumDyXhat) <= 1e-4 * (1 + Math.Abs(sumDyXhat)), $"weight gradient {k}: {layer.WeightGrad[k]}, the reference {sumDyXhat}");
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < hw; j++)
+                {
+                    int at = (i * c + k) * hw + j;
+                    double xhat = (x[at] - forward.Mean[k]) * rstd;
+                    double expected = rstd * layer.Weight[k] * (dy[at] - sumDy / count - xhat * sumDyXhat / count);
+                    Assert.True(Math.Abs(dx[at] - expected) <= 2e-5 * (1 + Math.Abs(expected)), $"dx {at}: {dx[at]}, the reference {expected}");
+                }
+        }
     }
 }

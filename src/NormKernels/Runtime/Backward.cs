@@ -292,9 +292,13 @@ public static class Backward<TNest, TK, T>
             int groups = BackwardShared<TK, T>.Groups(input.Length, blocks);
             int workers = Parallelism.Workers(input.Length, groups);
             int interleaved = Interleaved(nest, blocks);
+            nint stride = interleaved > 1 && mode != Mode.Sums ? PipelineStride<TS, TV, TW>(nest, layout, blocks, input.Length) : 0;
+            int slots = stride != 0 ? 2 : 1;
+            if (stride != 0) LastCall.Current.Pipelined = true;
             double[] gradPartials = ArrayPool<double>.Shared.Rent(Math.Max(1, groups * 2 * parameters));
-            // Per worker, one scratch per block of an interleaved run (worker w's k-th at w * interleaved + k).
-            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers * interleaved, layout.Doubles, layout.Elements);
+            // Per worker, one scratch per block of an interleaved run (worker w's k-th at w * interleaved + k); pipelined, two
+            // sets of them (slot s's k-th at (w * 2 + s) * interleaved + k).
+            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers * interleaved * slots, layout.Doubles, layout.Elements);
             try
             {
                 new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
@@ -302,7 +306,7 @@ public static class Backward<TNest, TK, T>
                 fixed (T* pinned = residual)
                 {
                     var body = new Group<TS, TV, TW, TX>(nest, layout, eps, constant, blocks, groups, parameters, interleaved, scratch.Doubles, scratch.Elements, gradPartials,
-                        mode, sums, total, pinned);
+                        mode, sums, total, pinned, stride);
                     ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
                 }
                 if (mode != Mode.Sums) BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
@@ -606,10 +610,32 @@ public static class Backward<TNest, TK, T>
         return (int)Math.Clamp(InterleavedBytes / blockBytes, 1, Math.Min(8, blocks));
     }
 
+    /// <summary>
+    /// The row stride of a backward whose runs of interleaved blocks go pipelined (<see cref="Group{TS, TV, TW, TX}"/>: each
+    /// run's dx side by side with the next run's sums), or 0: as the forward's (<c>Forward.Run.PipelineStride</c>), where
+    /// the blocks are consecutive runs and the tensor is rows x blocks x run (BatchNorm NCHW), one fold index per block,
+    /// dx streamed.
+    /// </summary>
+    private static nint PipelineStride<TS, TV, TW>(TNest nest, Layout layout, int blocks, int length)
+        where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+    {
+        if (!TW.Streaming || TS.Count == 1 || layout.Folds != 1) return 0;
+        nint rows = nest.GradientRows(out _), run = nest.GradientExtent;
+        if ((long)rows * blocks * run != length) return 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            nest.Block(b, out nint memory, out _, out _);
+            if (memory != b * run) return 0;
+        }
+        return blocks * run;
+    }
+
     /// <summary>One group of consecutive blocks: per block the terms, shift, reduction, coefficients and dx (interleaved blocks
-    /// a few at a time, each pass row by row over them); the group's parameter gradients into its own partial.</summary>
+    /// a few at a time, each pass row by row over them); the group's parameter gradients into its own partial. Pipelined
+    /// (<paramref name="stride"/> not 0), each run of interleaved blocks has its dx made side by side with the next run's sums
+    /// (in the other set of scratch), which then skips its own reduction pass.</summary>
     private readonly unsafe struct Group<TS, TV, TW, TX>(TNest nest, Layout layout, double epsilon, bool constant, int blocks, int groups, int parameters, int interleaved,
-        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual) : IParallelBody
+        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual, nint stride) : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores where TX : struct, IOperand
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -625,47 +651,98 @@ public static class Backward<TNest, TK, T>
             // By rows (interleaved blocks): every block's row r, then row r + 1; otherwise each block's rows at once.
             nint steps = interleaved > 1 ? rows : 1, span = interleaved > 1 ? 1 : rows;
             int firstBlock = (int)((long)blocks * unit / groups), lastBlock = (int)((long)blocks * (unit + 1) / groups);
+            int slots = stride != 0 ? 2 : 1, slot = 0;
+            bool ready = false;
             for (int start = firstBlock; start < lastBlock; start += interleaved)
             {
                 int count = Math.Min(interleaved, lastBlock - start);
-                for (int k = 0; k < count; k++)
+                int at = (worker * slots + slot) * interleaved;
+                if (!ready)
                 {
-                    double[] d = doubles[worker * interleaved + k];
-                    T[] e = elements[worker * interleaved + k];
-                    nest.Block(start + k, out nint xo, out nint so, out _);
-                    Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
-                    Shift(nest, layout, e, ref Unsafe.Add(ref dy, xo));
-                    new Span<double>(d, 0, 3 * folds).Clear();
+                    Prepare(start, count, at, ref dy, in spans);
+                    for (nint r = 0; r < steps; r++)
+                        for (int k = 0; k < count; k++)
+                        {
+                            nest.Block(start + k, out nint xo, out _, out _);
+                            ref T m = ref MemoryMarshal.GetArrayDataReference(elements[at + k]);
+                            ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles[at + k]);
+                            nest.GradientReduce<TS, TV, TX>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                                ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+                        }
                 }
-                for (nint r = 0; r < steps; r++)
-                    for (int k = 0; k < count; k++)
-                    {
-                        nest.Block(start + k, out nint xo, out _, out _);
-                        ref T m = ref MemoryMarshal.GetArrayDataReference(elements[worker * interleaved + k]);
-                        ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles[worker * interleaved + k]);
-                        nest.GradientReduce<TS, TV, TX>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
-                            ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
-                    }
                 for (int k = 0; k < count; k++)
                 {
-                    double[] d = doubles[worker * interleaved + k];
-                    T[] e = elements[worker * interleaved + k];
+                    double[] d = doubles[at + k];
+                    T[] e = elements[at + k];
                     nest.Block(start + k, out _, out nint so, out nint po);
                     if (!TX.Lanes) ResidualSums(nest, layout, d, ref Unsafe.AsRef<T>(residual + so));
                     if (mode == Mode.Sums) SumsOut(nest, layout, d, e, ref gamma, po, sums!, so, total);
                     else if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
                     else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
                 }
+                ready = false;
                 if (mode == Mode.Sums) continue;
+                int next = start + interleaved;
+                if (stride != 0 && next < lastBlock && Math.Min(interleaved, lastBlock - next) == count)
+                {
+                    int nextAt = (worker * slots + (slot ^ 1)) * interleaved;
+                    Prepare(next, count, nextAt, ref dy, in spans);
+                    ApplyWithNext(start, count, at, nextAt, ref x, ref dy, ref dx);
+                    ready = true;
+                    slot ^= 1;
+                    continue;
+                }
                 for (nint r = 0; r < steps; r++)
                     for (int k = 0; k < count; k++)
                     {
                         nest.Block(start + k, out nint xo, out _, out _);
-                        ref T m = ref MemoryMarshal.GetArrayDataReference(elements[worker * interleaved + k]);
+                        ref T m = ref MemoryMarshal.GetArrayDataReference(elements[at + k]);
                         nest.GradientApply<TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), r, r + span, ref m,
                             ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
                     }
             }
+        }
+
+        /// <summary>Blocks [start, start + count)'s terms and shifts, their sums cleared, in scratch sets at, at + 1, ...</summary>
+        private void Prepare(int start, int count, int at, ref T dy, in PinnedSpans spans)
+        {
+            for (int k = 0; k < count; k++)
+            {
+                double[] d = doubles[at + k];
+                T[] e = elements[at + k];
+                nest.Block(start + k, out nint xo, out nint so, out _);
+                Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
+                Shift(nest, layout, e, ref Unsafe.Add(ref dy, xo));
+                new Span<double>(d, 0, 3 * layout.Folds).Clear();
+            }
+        }
+
+        /// <summary>dx of blocks [start, start + count), each run side by side with the same run of the block
+        /// <paramref name="count"/> further (<see cref="GradientRuns{TS, TV, T}.ApplyReduce{TX}"/>): row r of block b is the
+        /// run at r * stride + b * run, and each block's runs are summed in row order, as its reduction pass sums them.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+        private void ApplyWithNext(int start, int count, int at, int nextAt, ref T x, ref T dy, ref T dx)
+        {
+            nint rows = nest.GradientRows(out _), run = nest.GradientExtent;
+            for (nint r = 0; r < rows; r++)
+                for (int k = 0; k < count; k++)
+                {
+                    nint here = r * stride + (start + k) * run, there = here + count * run;
+                    ref T m = ref MemoryMarshal.GetArrayDataReference(elements[at + k]);
+                    ref T mn = ref MemoryMarshal.GetArrayDataReference(elements[nextAt + k]);
+                    ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles[nextAt + k]);
+                    if (GradientRuns<TS, TV, T>.ApplyReduce<TX>(ref Unsafe.Add(ref x, here), ref Unsafe.Add(ref dy, here), ref Unsafe.Add(ref dx, here), run,
+                        m, Unsafe.Add(ref m, 1), Unsafe.Add(ref m, 2), Unsafe.Add(ref m, 3), Unsafe.Add(ref m, 4),
+                        ref Unsafe.Add(ref x, there), ref Unsafe.Add(ref dy, there), mn, Unsafe.Add(ref mn, 4), ref sumU, ref Unsafe.Add(ref sumU, 1), ref Unsafe.Add(ref sumU, 2)))
+                        continue;
+                    // A run dx does not stream (short, or an element-misaligned dx): the two passes' own calls.
+                    nest.Block(start + k, out nint xo, out _, out _);
+                    nest.GradientApply<TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), r, r + 1, ref m,
+                        ref Unsafe.Add(ref m, 1), ref Unsafe.Add(ref m, 2), ref Unsafe.Add(ref m, 3), ref Unsafe.Add(ref m, 4));
+                    nest.Block(start + count + k, out nint xn, out _, out _);
+                    nest.GradientReduce<TS, TV, TX>(ref Unsafe.Add(ref x, xn), ref Unsafe.Add(ref dy, xn), r, r + 1, ref mn, ref Unsafe.Add(ref mn, 4),
+                        ref sumU, ref Unsafe.Add(ref sumU, 1), ref Unsafe.Add(ref sumU, 2));
+                }
         }
     }
 

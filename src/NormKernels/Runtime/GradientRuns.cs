@@ -471,6 +471,95 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         return true;
     }
 
+    /// <summary>
+    /// Two runs of <paramref name="len"/> elements at once, step by step: dx of one, streamed, with one fold index (as
+    /// <see cref="Apply{TW, TF}"/> with streaming stores and <see cref="Splat"/> m, P, Q, R, dz), and the sums of the other
+    /// (<paramref name="x2"/>, <paramref name="dy2"/>: as <see cref="Reduce{TX}"/>). Each is the same arithmetic in the same
+    /// order as on its own, so the same bits; interleaved, the next blocks' reads from memory overlap these blocks' streaming
+    /// stores (see <see cref="Runs{TS, TV, T}"/>' ApplyReduce). False, nothing done, where dx would not stream.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe bool ApplyReduce<TX>(ref T x, ref T dy, ref T dx, nint len, T m, T p, T q, T r, T dz,
+        ref T x2, ref T dy2, T m2, T dz2, ref double u, ref double v, ref double z) where TX : struct, IOperand
+    {
+        int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
+        nuint address = (nuint)Unsafe.AsPointer(ref dx);
+        nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+        if (w == 1 || (long)len * sizeof(T) < Streaming.MinimumRunBytes || len < head + step || address % (nuint)sizeof(T) != 0) return false;
+        ref T none = ref Unsafe.NullRef<T>();
+        TV vm = TS.Splat(m), vp = TS.Splat(p), vq = TS.Splat(q), vr = TS.Splat(r), vd = TS.Splat(dz);
+        // dx's head, as ApplyStreamed stores it.
+        nint o = 0;
+        for (; o + w <= head; o += w)
+            TS.Store(ApplyExpression<Splat>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd), ref dx, o);
+        if (o < head)
+        {
+            TV lead = ApplyExpression<Splat>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd);
+            Runs<TS, TV, T>.StoreLanes(lead, ref dx, o, head, o);
+            o = head;
+        }
+
+        TV k = TS.Splat(m2), kd = TS.Splat(dz2);
+        Wide<TV> kx = TX.Lanes ? TS.Widen(TS.Subtract(TS.Zero, k)) : default, xa = default;
+        double su = 0d, sv = 0d;
+        for (nint chunk = 0; chunk < len; chunk += chunkLength)
+        {
+            nint end = len - chunk > chunkLength ? chunk + chunkLength : len;
+            TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+            TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+            nint i = chunk;
+            for (; i + step <= end; i += step)
+            {
+                ReduceStep<TX>(ref x2, ref dy2, i, k, kd, kx, ref s0, ref q0, ref xa);
+                ReduceStep<TX>(ref x2, ref dy2, i + w, k, kd, kx, ref s1, ref q1, ref xa);
+                ReduceStep<TX>(ref x2, ref dy2, i + 2 * w, k, kd, kx, ref s2, ref q2, ref xa);
+                ReduceStep<TX>(ref x2, ref dy2, i + 3 * w, k, kd, kx, ref s3, ref q3, ref xa);
+                // One step of dx beside each step of the sums.
+                if (o + step <= len)
+                {
+                    StreamStep(ref x, ref dy, ref dx, o, vm, vp, vq, vr, vd);
+                    o += step;
+                }
+            }
+            for (; i + w <= end; i += w)
+                ReduceStep<TX>(ref x2, ref dy2, i, k, kd, kx, ref s0, ref q0, ref xa);
+            if (i < end)
+                ReduceStepMasked<TX>(ref x2, ref dy2, end - w, k, kd, kx, TS.LastLanes(end - i), ref s0, ref q0, ref xa);
+            su += TS.SumWidened(TS.Add(TS.Add(s0, s1), TS.Add(s2, s3)));
+            sv += TS.SumWidened(TS.Add(TS.Add(q0, q1), TS.Add(q2, q3)));
+        }
+        u += su;
+        v += sv;
+        if (TX.Lanes) z += TS.SumWide(ref xa);
+
+        // The rest of dx (it started past its head, so the sums ran out first).
+        for (; o + step <= len; o += step)
+            StreamStep(ref x, ref dy, ref dx, o, vm, vp, vq, vr, vd);
+        for (; o + w <= len; o += w)
+            TS.StoreStreaming(ApplyExpression<Splat>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd), ref dx, o);
+        if (o < len)
+        {
+            nint t = len - w;
+            TV last = ApplyExpression<Splat>(TS.Load(ref dy, t), TS.Load(ref x, t), t, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd);
+            Runs<TS, TV, T>.StoreLanes(last, ref dx, o, len, t);
+        }
+        return true;
+    }
+
+    /// <summary>One unrolled step of a streamed dx with one fold index, at <paramref name="o"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StreamStep(ref T x, ref T dy, ref T dx, nint o, TV vm, TV vp, TV vq, TV vr, TV vd)
+    {
+        int w = TS.Count;
+        ref T none = ref Unsafe.NullRef<T>();
+        TV d0 = TS.Load(ref dy, o), d1 = TS.Load(ref dy, o + w), d2 = TS.Load(ref dy, o + 2 * w), d3 = TS.Load(ref dy, o + 3 * w);
+        TV x0 = TS.Load(ref x, o), x1 = TS.Load(ref x, o + w), x2 = TS.Load(ref x, o + 2 * w), x3 = TS.Load(ref x, o + 3 * w);
+        TS.StoreStreaming(ApplyExpression<Splat>(d0, x0, o, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd), ref dx, o);
+        TS.StoreStreaming(ApplyExpression<Splat>(d1, x1, o + w, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd), ref dx, o + w);
+        TS.StoreStreaming(ApplyExpression<Splat>(d2, x2, o + 2 * w, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd), ref dx, o + 2 * w);
+        TS.StoreStreaming(ApplyExpression<Splat>(d3, x3, o + 3 * w, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd), ref dx, o + 3 * w);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV ApplyExpression<TF>(TV d, TV xv, nint at, ref T m, ref T p, ref T q, ref T r, ref T dz, TV vm, TV vp, TV vq, TV vr, TV vd)
         where TF : struct, IOperand
