@@ -8,7 +8,8 @@ namespace NormKernels.Tests;
 /// output), on each worker's consecutive units. The sums must be the statistics pass's own (the same bits with the
 /// pipeline and without it, at 1 and 2 threads, the output at any alignment), and the output, the saved statistics and the
 /// running statistics must match a float64 reference written from the formulas. The backward likewise: each run of channels'
-/// dx side by side with the next run's gradient sums.
+/// dx side by side with the next run's gradient sums. And InstanceNorm NCHW's rows (planes) read from memory: each row's
+/// streamed apply side by side with the next row's sums.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Parallelism.MaxDegree
 public sealed class PipelinedGroupTests : RestoresSettings
@@ -249,6 +250,67 @@ public sealed class PipelinedGroupTests : RestoresSettings
                     double expected = rstd * layer.Weight[k] * (dy[at] - sumDy / count - xhat * sumDyXhat / count);
                     Assert.True(Math.Abs(dx[at] - expected) <= 2e-5 * (1 + Math.Abs(expected)), $"dx {at}: {dx[at]}, the reference {expected}");
                 }
+        }
+    }
+
+    public static TheoryData<int, int, int, int> RowShapes => new()
+    {
+        // 80 planes of 1,800 in units of 5 rows, two workers at 2 threads.
+        { 4, 20, 3, 600 },
+        // Planes of 500 floats (2,000 bytes): too short to stream, each row's apply and the next row's sums on their own.
+        { 6, 50, 2, 250 },
+    };
+
+    [Theory]
+    [MemberData(nameof(RowShapes))]
+    public void PipelinedRowsGiveTheUnpipelinedBitsAndTheReference(int n, int c, int h, int w)
+    {
+        int[] dims = [n, c, h, w];
+        int hw = h * w;
+        float[] x = Random(n * c * hw, n + c + w);
+        Func<int, INormalizationLayer> create = channels => new InNchw(channels);
+        (int[] Output, bool Streamed, bool Pipelined, KernelPath Path) Go(long threshold, int degree, int offset)
+        {
+            using var scope = DegreeScope.Set(degree);
+            INormalizationLayer layer = create(c);
+            SetParameters(layer.Weight, layer.Bias, 9);
+            Streaming.ThresholdBytes = threshold;
+            float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
+            layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
+            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
+            return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), Streaming.LastCallStreamed, Streaming.LastCallPipelined, layer.LastPath);
+        }
+
+        var plain = Go(long.MaxValue, 1, 0);
+        Assert.False(plain.Pipelined);
+        foreach (int degree in new[] { 1, 2 })
+            foreach (int offset in new[] { 0, 9 })
+            {
+                var piped = Go(0, degree, offset);
+                Assert.Equal(piped.Path != KernelPath.Scalar, piped.Streamed);
+                Assert.Equal(piped.Path != KernelPath.Scalar, piped.Pipelined);
+                Assert.Equal(plain.Output, piped.Output);
+            }
+
+        // Each plane standardized on its own, times its channel's weight plus bias.
+        var reference = new InNchw(c);
+        SetParameters(reference.Weight, reference.Bias, 9);
+        Streaming.ThresholdBytes = 0;
+        var y = new float[x.Length];
+        reference.Forward(x, y, n, c, h, w);
+        for (int plane = 0; plane < n * c; plane++)
+        {
+            double mean = 0, sq = 0;
+            for (int j = 0; j < hw; j++) mean += x[plane * hw + j];
+            mean /= hw;
+            for (int j = 0; j < hw; j++) sq += (x[plane * hw + j] - mean) * (x[plane * hw + j] - mean);
+            double rstd = 1 / Math.Sqrt(sq / hw + reference.Epsilon);
+            int k = plane % c;
+            for (int j = 0; j < hw; j++)
+            {
+                double expected = (x[plane * hw + j] - mean) * rstd * reference.Weight[k] + reference.Bias[k];
+                Assert.True(Math.Abs(y[plane * hw + j] - expected) <= 2e-5 * (1 + Math.Abs(expected)), $"plane {plane}, element {j}: {y[plane * hw + j]}, the reference {expected}");
+            }
         }
     }
 }

@@ -84,6 +84,12 @@ public static partial class Runs<TS, TV, T>
             if (TK.Centered) PhasedRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
             else PhasedRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
         }
+        else if (!TB.Lanes && !TG.Lanes && TW.Streaming && fromMemory && rows > 1 && TS.Count > 1)
+        {
+            // Rows read from memory, streamed out, no gamma along them: each row's apply beside the next row's sums.
+            if (TK.Centered) PipelinedRows<Centered, TK, TF>(ref x, ref y, rows, len, ref finish);
+            else PipelinedRows<Uncentered, TK, TF>(ref x, ref y, rows, len, ref finish);
+        }
         else
         {
             // Rows read from memory: their sums hint the lines ahead into L1 (a staged row is in cache).
@@ -122,6 +128,41 @@ public static partial class Runs<TS, TV, T>
             RowSums<TC>(ref src, len, shift, ref s, ref q, ahead, false);
             finish.Finish(i, shift, s, q, out T a, out T b, out T c);
             ApplyRow<TC, TW, TG, TE>(ref src, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref g, ref h);
+        }
+    }
+
+    /// <summary>Rows read from memory and streamed out, without gamma along them (InstanceNorm and GroupNorm NCHW, BatchNorm
+    /// NCHW with N = 1): row 0's sums, then for each row its coefficients and its apply side by side with the next row's sums
+    /// (<see cref="ApplyReduce{TK, TR}"/>, the sums hinting their lines ahead): the same operations as row after row, so the
+    /// same bits (a row's sums added to 0 are its sums: no total is -0), with the next row's reads from memory overlapping
+    /// this row's streaming stores.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void PipelinedRows<TC, TE, TF>(ref T x, ref T y, nint rows, nint len, ref TF finish)
+        where TC : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
+    {
+        if (TF.FixedLength > 0) len = TF.FixedLength;
+        LastCall.Current.Pipelined = true;
+        T shift = TC.Lanes ? x : default;
+        double s = 0d, q = 0d;
+        RowSums<TC>(ref x, len, shift, ref s, ref q, PrefetchAhead, false);
+        for (nint i = 0; i < rows; i++)
+        {
+            ref T xi = ref Unsafe.Add(ref x, i * len);
+            finish.Finish(i, shift, s, q, out T a, out T b, out T c);
+            if (i + 1 == rows)
+            {
+                ApplyRow<TC, StreamedStores, Uncentered, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref a, ref b);
+                break;
+            }
+            ref T next = ref Unsafe.Add(ref xi, len);
+            shift = TC.Lanes ? next : default;
+            s = 0d;
+            q = 0d;
+            if (!ApplyReduce<TE, FromMemory<TE>>(ref xi, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref next, shift, ref s, ref q))
+            {
+                ApplyRow<TC, StreamedStores, Uncentered, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref a, ref b);
+                RowSums<TC>(ref next, len, shift, ref s, ref q, PrefetchAhead, false);
+            }
         }
     }
 

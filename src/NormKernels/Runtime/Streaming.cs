@@ -51,9 +51,9 @@ namespace NormKernels
         /// still store normally. For tests and diagnostics.</summary>
         public static bool LastCallStreamed => Runtime.LastCall.Current.Streamed;
 
-        /// <summary>Whether the last kernel call on this thread (a forward) ran pipelined: groups of interleaved blocks
-        /// (BatchNorm NCHW's channels), each group's streamed apply side by side with the next group's statistics pass. For
-        /// tests and diagnostics.</summary>
+        /// <summary>Whether the last kernel call on this thread ran pipelined, each streamed apply side by side with the next
+        /// statistics pass: groups of interleaved blocks (BatchNorm NCHW's channels, forward and backward), or rows without
+        /// gamma along them (InstanceNorm NCHW's planes; the rows the calling thread ran). For tests and diagnostics.</summary>
         public static bool LastCallPipelined => Runtime.LastCall.Current.Pipelined;
 
         /// <summary>Whether a call that reads <paramref name="inputBytes"/> and writes <paramref name="outputBytes"/> streams its
