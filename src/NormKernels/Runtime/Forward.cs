@@ -1320,7 +1320,7 @@ public static class Forward<TNest, TK, T>
 
         /// <summary>
         /// The unit's apply, each run side by side with the same run of the next unit's block in the same place
-        /// (<see cref="Runs{TS, TV, T}.ApplyReduce{TK, TR}"/>): the next unit's shifts set, its sums cleared and made here, in
+        /// (<see cref="Runs{TS, TV, T}.ApplyReduce{TK}"/>): the next unit's shifts set, its sums cleared and made here, in
         /// the other slot. Row r of block b is the run at r * stride + b * run (<c>Run.PipelineStride</c>); each block's
         /// runs are summed in row order as the statistics pass sums them, so the same bits.
         /// </summary>
@@ -1330,6 +1330,8 @@ public static class Forward<TNest, TK, T>
             int first = unit * group, next = first + group;
             nint run = nest.StatisticsExtent;
             int other = ((unit + 1) & 1) - (unit & 1);
+            // Hints as the statistics pass's reductions take them (Runs.Reduce with FromMemory).
+            nint ahead = fromMemory && run * Unsafe.SizeOf<T>() >= Runs<TS, TV, T>.PrefetchRunBytes ? Runs<TS, TV, T>.PrefetchAhead : 0;
             ref double dn = ref Unsafe.Add(ref d, other * group * layout.Doubles);
             ref T en = ref Unsafe.Add(ref e, other * group * layout.Elements);
             for (int k = 0; k < group; k++)
@@ -1347,9 +1349,8 @@ public static class Forward<TNest, TK, T>
                     T shift = Unsafe.Add(ref en, k * layout.Elements + layout.Shift);
                     ref double sum = ref Unsafe.Add(ref dn, k * layout.Doubles);
                     ref double sq = ref Unsafe.Add(ref sum, layout.Accumulators);
-                    bool done = fromMemory
-                        ? Runs<TS, TV, T>.ApplyReduce<TK, FromMemory<TK>>(ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), run, a, b, c, ref Unsafe.Add(ref x, from), shift, ref sum, ref sq)
-                        : Runs<TS, TV, T>.ApplyReduce<TK, TK>(ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), run, a, b, c, ref Unsafe.Add(ref x, from), shift, ref sum, ref sq);
+                    bool done = Runs<TS, TV, T>.ApplyReduce<TK>(ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), run, a, b, c, ref Unsafe.Add(ref x, from), shift,
+                        ref sum, ref sq, ahead);
                     if (done) continue;
                     // A run the apply does not stream (short, or an element-misaligned output): the two passes' own calls.
                     nest.Block(first + k, out nint xo, out _, out nint po);

@@ -7,21 +7,21 @@ public static partial class Runs<TS, TV, T>
     /// <summary>
     /// Two runs of <paramref name="len"/> elements at once, step by step: the streamed apply of one (<c>y = (x - c) * a + b</c>,
     /// one coefficient set, then <typeparamref name="TK"/>'s epilogue; as <see cref="Apply{TK, TW, TA}"/> with streaming
-    /// stores and <see cref="Splat"/> coefficients) and the sums of the other (as <see cref="Reduce{TK}"/> with
-    /// <typeparamref name="TR"/>'s hints). Each is the same arithmetic in the same order as on its own, so the same bits;
+    /// stores and <see cref="Splat"/> coefficients) and the sums of the other (as <see cref="Reduce{TK}"/>, each unrolled step
+    /// hinting the lines <paramref name="ahead"/> bytes on into L1 as <see cref="ReduceCore{TC}"/> does, or none for 0).
+    /// Each is the same arithmetic in the same order as on its own, so the same bits;
     /// interleaved, the next unit's reads from memory overlap this unit's streaming stores (a core that only streams out
     /// leaves its read bandwidth idle, and the other way around). False, nothing done, where the apply would not stream
     /// (a short or element-misaligned output run).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe bool ApplyReduce<TK, TR>(ref T x, ref T y, nint len, T a, T b, T c, ref T p, T shift, ref double sum, ref double sq)
-        where TK : struct, INormKind where TR : struct, INormKind
+    internal static unsafe bool ApplyReduce<TK>(ref T x, ref T y, nint len, T a, T b, T c, ref T p, T shift, ref double sum, ref double sq, nint ahead)
+        where TK : struct, INormKind
     {
         int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
         nuint address = (nuint)Unsafe.AsPointer(ref y);
         nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
         if (w == 1 || (long)len * sizeof(T) < Streaming.MinimumRunBytes || len < head + step || address % (nuint)sizeof(T) != 0) return false;
-        nint ahead = TR.Prefetches && len * sizeof(T) >= PrefetchRunBytes ? PrefetchAhead : 0;
         TV va = TS.Splat(a), vb = TS.Splat(b), vc = TK.Centered ? TS.Splat(c) : TS.Zero;
         // The apply's head: the elements before y's 64-byte boundary, lane by lane (as ApplyStreamed).
         for (nint o = 0; o < head; o += w)
