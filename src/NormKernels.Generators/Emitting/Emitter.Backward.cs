@@ -41,7 +41,9 @@ internal static partial class Emitter
         w.Line("/// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); " +
                "segments " + ctx.Describe(ctx.Plan.GradientSegments) + ".</summary>");
         w.Line(Shared.Hot);
-        using (w.Block("public void GradientAffineReduce" + VectorIsa.PathParams + "(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, " + t + " m, " + t + " dz, " + t + " gb, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs)" + VectorIsa.PathConstraint(t)))
+        // TH: x and dy come from memory (Lanes): the run hints their lines ahead.
+        using (w.Block("public void GradientAffineReduce<TS, TV, TH>(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, " + t + " m, " + t + " dz, " + t + " gb, ref " + t + " g, ref double a, ref double b, ref double gs, ref double hs, ref double xs)" +
+                       VectorIsa.PathConstraint(t) + " where TH : struct, " + Rt + ".IOperand"))
         {
             EmitSegmentLocals(w, ctx, segs, n - 1, spaces);
             var loops = SegmentLoops(ctx, segs, 0, n - 1, spaces);
@@ -49,7 +51,7 @@ internal static partial class Emitter
             EmitNest(w, loops, spaces.ToDictionary(s => s.Item1, s => "(nint)0"), o =>
             {
                 string xo = o["x"], po = o["p"];
-                w.Line(runs + ".AffineReduce(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", m, dz, gb, ref " + At("g", po) +
+                w.Line(runs + ".AffineReduce<TH>(ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", m, dz, gb, ref " + At("g", po) +
                        ", ref a, ref b, ref gs, ref hs, ref xs);");
             });
         }

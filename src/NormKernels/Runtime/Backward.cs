@@ -30,10 +30,11 @@ public interface IGradientNest<T> : INest<T> where T : unmanaged
 public interface IAffineGradientNest<T> : INest<T> where T : unmanaged
 {
     /// <summary>One statistic's block: <c>a += sum g * (dy - dz)</c>, <c>b += sum g * (dy - dz) * (x + m)</c>, <c>gs += sum (g - gb)</c>,
-    /// <c>hs += sum (g - gb) * (x + m)</c>, <c>xs += sum (x + m)</c>.</summary>
-    void GradientAffineReduce<TS, TV>(ref T x, ref T dy, nint from, nint to, T m, T dz, T gb, ref T g,
+    /// <c>hs += sum (g - gb) * (x + m)</c>, <c>xs += sum (x + m)</c>; <typeparamref name="TH"/> <see cref="Lanes"/>: x and dy come
+    /// from memory, and each step hints their lines ahead into L1 (the same sums either way).</summary>
+    void GradientAffineReduce<TS, TV, TH>(ref T x, ref T dy, nint from, nint to, T m, T dz, T gb, ref T g,
         ref double a, ref double b, ref double gs, ref double hs, ref double xs)
-        where TS : struct, ISimd<TV, T> where TV : struct;
+        where TS : struct, ISimd<TV, T> where TV : struct where TH : struct, IOperand;
 
     /// <summary>One statistic's block: <c>dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr</c>, stored as <typeparamref name="TW"/>
     /// says; <c>dbeta[p] += dy</c>, <c>dgamma[p] += dy * ((x + m) * r + c1)</c> (the parameter gradients in the element type: the driver
@@ -841,12 +842,14 @@ public static class AffineBackward<TNest, TK, T>
         try
         {
             new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
+            // x and dy from memory (the tensors exceed the last-level cache): the reductions hint their lines ahead.
+            bool fromMemory = Streaming.Exceeds((long)(input.Length + outputGrad.Length) * Unsafe.SizeOf<T>(), (long)inputGrad.Length * Unsafe.SizeOf<T>());
             if (BackwardShared<TK, T>.StreamsInputGrad(input, outputGrad, inputGrad, TS.Count > 1))
                 ParallelUnits.For(groups, workers, new Group<TS, TV, StreamedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
-                    gradPartials, accumulators.Elements, residual), input, inputGrad, outputGrad, gamma, s0, s1);
+                    gradPartials, accumulators.Elements, residual, fromMemory), input, inputGrad, outputGrad, gamma, s0, s1);
             else
                 ParallelUnits.For(groups, workers, new Group<TS, TV, CachedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
-                    gradPartials, accumulators.Elements, residual), input, inputGrad, outputGrad, gamma, s0, s1);
+                    gradPartials, accumulators.Elements, residual, fromMemory), input, inputGrad, outputGrad, gamma, s0, s1);
             BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
         }
         finally
@@ -860,7 +863,7 @@ public static class AffineBackward<TNest, TK, T>
     private const int BlocksPerFlush = 16;
 
     private readonly unsafe struct Group<TS, TV, TW>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials,
-        T[][] accumulators, T* residual) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        T[][] accumulators, T* residual, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -896,12 +899,19 @@ public static class AffineBackward<TNest, TK, T>
                     // The forward's mean in double (mf + its residual) and the sum of x - mf it implies; the reduce skips that sum.
                     mean = mf + double.CreateTruncating(residual[so]);
                     sumD = (mean - mf) * count;
-                    nest.GradientAffineReduce<TS, TV>(ref xb, ref dyb, 0, rows, m, dz, gb, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD,
-                        ref Unsafe.NullRef<double>());
+                    if (fromMemory)
+                        nest.GradientAffineReduce<TS, TV, Lanes>(ref xb, ref dyb, 0, rows, m, dz, gb, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD,
+                            ref Unsafe.NullRef<double>());
+                    else
+                        nest.GradientAffineReduce<TS, TV, Splat>(ref xb, ref dyb, 0, rows, m, dz, gb, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD,
+                            ref Unsafe.NullRef<double>());
                 }
                 else
                 {
-                    nest.GradientAffineReduce<TS, TV>(ref xb, ref dyb, 0, rows, m, dz, gb, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD);
+                    if (fromMemory)
+                        nest.GradientAffineReduce<TS, TV, Lanes>(ref xb, ref dyb, 0, rows, m, dz, gb, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD);
+                    else
+                        nest.GradientAffineReduce<TS, TV, Splat>(ref xb, ref dyb, 0, rows, m, dz, gb, ref gammaBlock, ref sumGdy, ref sumGdyD, ref sumG, ref sumGD, ref sumD);
                     // The saved mean corrected by the exact sum of x - mf: the mean in double.
                     if (TK.Centered && !constant) mean = mf + sumD / count;
                 }

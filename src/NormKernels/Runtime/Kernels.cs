@@ -43,7 +43,7 @@ public interface ILayerNest<TSelf, T> : IGradientNest<T>, IAffineGradientNest<T>
     void IGradientNest<T>.GradientApply<TW, TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, ref T m, ref T p, ref T q, ref T r, ref T dz) =>
         throw NestBackward.OtherDriver();
 
-    void IAffineGradientNest<T>.GradientAffineReduce<TS, TV>(ref T x, ref T dy, nint from, nint to, T m, T dz, T gb, ref T g,
+    void IAffineGradientNest<T>.GradientAffineReduce<TS, TV, TH>(ref T x, ref T dy, nint from, nint to, T m, T dz, T gb, ref T g,
         ref double a, ref double b, ref double gs, ref double hs, ref double xs) => throw NestBackward.OtherDriver();
 
     void IAffineGradientNest<T>.GradientAffineApply<TW, TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g,

@@ -169,10 +169,10 @@ namespace Layers
 
             /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); segments [c]=F.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
-            public void GradientAffineReduce<TS, TV>(ref double x, ref double dy, nint from0, nint to0, double m, double dz, double gb, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs) where TS : struct, Rt.ISimd<TV, double> where TV : struct
+            public void GradientAffineReduce<TS, TV, TH>(ref double x, ref double dy, nint from0, nint to0, double m, double dz, double gb, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs) where TS : struct, Rt.ISimd<TV, double> where TV : struct where TH : struct, Rt.IOperand
             {
                 nint len0 = e_c;
-                Rt.GradientRuns<TS, TV, double>.AffineReduce(ref x, ref dy, len0, m, dz, gb, ref g, ref a, ref b, ref gs, ref hs, ref xs);
+                Rt.GradientRuns<TS, TV, double>.AffineReduce<TH>(ref x, ref dy, len0, m, dz, gb, ref g, ref a, ref b, ref gs, ref hs, ref xs);
             }
 
             /// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr, dx stored as TW says; dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c1).</summary>

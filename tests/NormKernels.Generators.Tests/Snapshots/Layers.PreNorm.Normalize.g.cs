@@ -156,10 +156,10 @@ namespace Layers
 
             /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); segments [c]=F.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
-            public void GradientAffineReduce<TS, TV>(ref float x, ref float dy, nint from0, nint to0, float m, float dz, float gb, ref float g, ref double a, ref double b, ref double gs, ref double hs, ref double xs) where TS : struct, Rt.ISimd<TV, float> where TV : struct
+            public void GradientAffineReduce<TS, TV, TH>(ref float x, ref float dy, nint from0, nint to0, float m, float dz, float gb, ref float g, ref double a, ref double b, ref double gs, ref double hs, ref double xs) where TS : struct, Rt.ISimd<TV, float> where TV : struct where TH : struct, Rt.IOperand
             {
                 nint len0 = e_c;
-                Rt.GradientRuns<TS, TV, float>.AffineReduce(ref x, ref dy, len0, m, dz, gb, ref g, ref a, ref b, ref gs, ref hs, ref xs);
+                Rt.GradientRuns<TS, TV, float>.AffineReduce<TH>(ref x, ref dy, len0, m, dz, gb, ref g, ref a, ref b, ref gs, ref hs, ref xs);
             }
 
             /// <summary>One statistic's block: dx = (g * (dy - dz) + dz * (g - gb)) * r + (x + m) * q + rr, dx stored as TW says; dbeta[p] += dy, dgamma[p] += dy * ((x + m) * r + c1).</summary>
