@@ -6,6 +6,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 
 namespace NormKernels.Runtime;
 
@@ -550,7 +551,6 @@ public static class Forward<TNest, TK, T>
                 if (stride != 0) LastCall.Current.Pipelined = true;
                 int slots = stride != 0 ? 2 : 1;
                 WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles * group * slots, layout.Elements * group * slots + stage);
-                int[]? laneIndex = null;
                 try
                 {
                     if (group > 1)
@@ -561,13 +561,9 @@ public static class Forward<TNest, TK, T>
                     }
                     else
                     {
-                        // Folds of short runs (GroupNorm NCHW on small planes): applied a group of runs at a time.
-                        if (mode != ForwardMode.Moments && ShortRunApply<TS, TV>(nest, _input.Length))
-                        {
-                            laneIndex = ArrayPool<int>.Shared.Rent(Runs<TS, TV, T>.RowIndexLength);
-                            Runs<TS, TV, T>.RowIndex(laneIndex, nest.ApplyExtent);
-                        }
-                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, before, stage > 0, laneIndex,
+                        // Folds of short runs (GroupNorm NCHW on small planes): applied run by run, coefficients broadcast.
+                        bool shortRuns = mode != ForwardMode.Moments && ShortRunApply<TS, TV>(nest, _input.Length);
+                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, before, stage > 0, shortRuns,
                             FromMemory && !before.On);
                         ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
                     }
@@ -575,7 +571,6 @@ public static class Forward<TNest, TK, T>
                 finally
                 {
                     scratch.Return();
-                    if (laneIndex is not null) ArrayPool<int>.Shared.Return(laneIndex);
                 }
                 return;
             }
@@ -709,7 +704,8 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>Whether a block's apply is its folds' runs back to back, each short (<see cref="Runs{TS, TV, T}.LaneRows"/>)
     /// with its own folded coefficients (GroupNorm NCHW: a group's channels): then <see cref="Runs{TS, TV, T}.ShortRuns{TK}"/>
-    /// applies it, a group of runs at a time, in place of the nest's run by run apply (the same bits). Not with a residual
+    /// applies it, run by run with broadcast coefficients and an overlapped last vector, in place of the nest's run by run
+    /// apply and its blended tails (the same bits). Not with a residual
     /// added after the norm (its operand is not carried there).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool ShortRunApply<TS, TV>(TNest nest, int length) where TS : struct, ISimd<TV, T> where TV : struct
@@ -975,6 +971,35 @@ public static class Forward<TNest, TK, T>
         rstd = Vector256<double>.One / Vector256.Sqrt(second + Vector256.Create(eps));
     }
 
+    /// <summary><see cref="StatisticsFour"/> on eight lanes (the same operations: the same bits; AVX-512 divides and takes
+    /// square roots of eight doubles at the rate of four: AMD Zen 5, about 4 and 7.5 cycles an instruction either way).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StatisticsEight(Vector512<double> k, Vector512<double> sum, Vector512<double> sq, double count, double eps,
+        ref T stat0, ref T stat1, ref T residual, out Vector512<double> mu, out Vector512<double> rstd)
+    {
+        var n = Vector512.Create(count);
+        Vector512<double> second;
+        if (TK.Centered)
+        {
+            Vector512<double> shifted = sum / n;
+            second = sq / n - shifted * shifted;
+            second = Vector512.ConditionalSelect(Vector512.LessThan(second, Vector512<double>.Zero), Vector512<double>.Zero, second);
+            mu = k + shifted;
+            Vector256<float> rounded = Avx512F.ConvertToVector256Single(mu);
+            rounded.StoreUnsafe(ref Unsafe.As<T, float>(ref stat0));
+            if (!Unsafe.IsNullRef(ref residual))
+                Avx512F.ConvertToVector256Single(mu - Avx512F.ConvertToVector512Double(rounded)).StoreUnsafe(ref Unsafe.As<T, float>(ref residual));
+            Avx512F.ConvertToVector256Single(second).StoreUnsafe(ref Unsafe.As<T, float>(ref stat1));
+        }
+        else
+        {
+            second = sq / n;
+            Avx512F.ConvertToVector256Single(second).StoreUnsafe(ref Unsafe.As<T, float>(ref stat0));
+            mu = Vector512<double>.Zero;
+        }
+        rstd = Vector512<double>.One / Vector512.Sqrt(second + Vector512.Create(eps));
+    }
+
     /// <summary>mu and rstd of a block's statistics from given (running) statistics at <paramref name="so"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void RunningTerms(Layout layout, ref double doubles, nint so, ref T mean, ref T variance, T epsilon, T[]? meanResidual)
@@ -1057,7 +1082,7 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>One block: statistics (training) or the given statistics, coefficients, apply.</summary>
     private readonly struct BlockUnit<TS, TV, TW>(TNest nest, Layout layout, T epsilon, double[][] doubles, T[][] elements, T[]? meanResidual, ForwardMode mode,
-        BeforeAdd before, bool staged, int[]? laneIndex, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        BeforeAdd before, bool staged, bool shortRuns, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public unsafe void Run(int worker, int unit, in PinnedSpans spans)
@@ -1104,8 +1129,8 @@ public static class Forward<TNest, TK, T>
             Coefficients(nest, layout, ref MemoryMarshal.GetArrayDataReference(d), ref MemoryMarshal.GetArrayDataReference(e), ref gamma, ref beta);
             ref T coefA = ref MemoryMarshal.GetArrayDataReference(e);
             ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
-            if (laneIndex is not null)
-                Runs<TS, TV, T>.ShortRuns<TK>(ref xb, ref yb, nest.FoldCount, nest.ApplyExtent, laneIndex, ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients));
+            if (shortRuns)
+                Runs<TS, TV, T>.ShortRuns<TK>(ref xb, ref yb, nest.FoldCount, nest.ApplyExtent, ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients));
             else
                 nest.Apply<TK, TW, TS, TV>(ref xb, ref yb, 0, nest.ApplyRows(out _), ref coefA, ref coefB, ref Unsafe.Add(ref coefB, layout.Coefficients), ref gamma, ref beta);
         }
@@ -1226,8 +1251,10 @@ public static class Forward<TNest, TK, T>
             if (!nest.TwoStep && nest.Affine)
             {
                 nest.Fold(0, out _, out nint p);
-                g = Vector256.Create(Parameter(gamma, row, p), Parameter(gamma, row + 1, p), Parameter(gamma, row + 2, p), Parameter(gamma, row + 3, p));
-                h = Vector256.Create(Parameter(beta, row, p), Parameter(beta, row + 1, p), Parameter(beta, row + 2, p), Parameter(beta, row + 3, p));
+                // Each row's parameter index once (a block's index costs the nest an integer division).
+                nint p0 = ParameterAt(row) + p, p1 = ParameterAt(row + 1) + p, p2 = ParameterAt(row + 2) + p, p3 = ParameterAt(row + 3) + p;
+                g = Vector256.Create(double.CreateTruncating(gamma[p0]), double.CreateTruncating(gamma[p1]), double.CreateTruncating(gamma[p2]), double.CreateTruncating(gamma[p3]));
+                h = Vector256.Create(double.CreateTruncating(beta[p0]), double.CreateTruncating(beta[p1]), double.CreateTruncating(beta[p2]), double.CreateTruncating(beta[p3]));
             }
             Vector256<double> scale = g * rstd;
             Vector256.Narrow(scale, scale).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref a));
@@ -1236,15 +1263,49 @@ public static class Forward<TNest, TK, T>
             Vector256.Narrow(bd, bd).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref b));
         }
 
+        /// <inheritdoc/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool FinishEight(nint row, ref T x, nint len, ref double sum, ref double sq, ref T a, ref T b, ref T c)
+        {
+            if (typeof(T) != typeof(float) || !Avx512F.IsSupported) return false;
+            // FinishFour's operations on eight lanes: the same bits.
+            nint so = firstStatistic + row;
+            Vector512<double> k = TK.Centered
+                ? Vector512.Create(Shift(ref x, 0), Shift(ref x, len), Shift(ref x, 2 * len), Shift(ref x, 3 * len),
+                    Shift(ref x, 4 * len), Shift(ref x, 5 * len), Shift(ref x, 6 * len), Shift(ref x, 7 * len))
+                : default;
+            StatisticsEight(k, Vector512.LoadUnsafe(ref sum), Vector512.LoadUnsafe(ref sq), count, epsilon, ref stat0[so], ref stat1[so],
+                ref meanResidual is null ? ref Unsafe.NullRef<T>() : ref meanResidual[so], out Vector512<double> mu, out Vector512<double> rstd);
+            Vector256<float> cf = TK.Centered ? Avx512F.ConvertToVector256Single(mu) : Vector256<float>.Zero;
+            cf.StoreUnsafe(ref Unsafe.As<T, float>(ref c));
+            Vector512<double> g = Vector512<double>.One, h = Vector512<double>.Zero;
+            if (!nest.TwoStep && nest.Affine)
+            {
+                nest.Fold(0, out _, out nint p);
+                nint p0 = ParameterAt(row) + p, p1 = ParameterAt(row + 1) + p, p2 = ParameterAt(row + 2) + p, p3 = ParameterAt(row + 3) + p;
+                nint p4 = ParameterAt(row + 4) + p, p5 = ParameterAt(row + 5) + p, p6 = ParameterAt(row + 6) + p, p7 = ParameterAt(row + 7) + p;
+                g = Vector512.Create(Value(gamma, p0), Value(gamma, p1), Value(gamma, p2), Value(gamma, p3), Value(gamma, p4), Value(gamma, p5), Value(gamma, p6), Value(gamma, p7));
+                h = Vector512.Create(Value(beta, p0), Value(beta, p1), Value(beta, p2), Value(beta, p3), Value(beta, p4), Value(beta, p5), Value(beta, p6), Value(beta, p7));
+            }
+            Vector512<double> scale = g * rstd;
+            Avx512F.ConvertToVector256Single(scale).StoreUnsafe(ref Unsafe.As<T, float>(ref a));
+            Vector512<double> bd = h - (mu - Avx512F.ConvertToVector512Double(cf)) * scale;
+            Avx512F.ConvertToVector256Single(bd).StoreUnsafe(ref Unsafe.As<T, float>(ref b));
+            return true;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static double Value(T* values, nint at) => double.CreateTruncating(values[at]);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static double Shift(ref T x, nint at) => double.CreateTruncating(Unsafe.Add(ref x, at));
 
-        /// <summary>Row <paramref name="row"/>'s folded gamma or beta (its block's parameter plus its one fold's).</summary>
+        /// <summary>Row <paramref name="row"/>'s block's parameter index.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private double Parameter(T* values, nint row, nint fold)
+        private nint ParameterAt(nint row)
         {
             nest.Block(first + row, out _, out _, out nint po);
-            return double.CreateTruncating(values[po + fold]);
+            return po;
         }
     }
 

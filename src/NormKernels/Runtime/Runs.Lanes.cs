@@ -18,7 +18,7 @@ public static partial class Runs<TS, TV, T>
     /// horizontal sums, a masked tail in the sums and a blended tail in the apply for a few vectors of work (AMD Zen 4:
     /// about 116 cycles a row of 49 floats). Here a group of as many rows as a vector has lanes is summed row by row into
     /// one vector each, the group's vectors are folded into one vector of the rows' sums (a transpose-and-add tree), and
-    /// the group is applied as one contiguous run with each lane's coefficients permuted from the group's. Each row's sums
+    /// the group's rows are applied one by one with broadcast coefficients (<see cref="RowByRow{TC, TE}"/>). Each row's sums
     /// are the same operations in the same order whatever rows share its group, so the results do not depend on the units
     /// or the thread count; they are not the bits of <see cref="ReduceCore{TC}"/> (float lanes, then the tree in float).
     /// </summary>
@@ -83,9 +83,6 @@ public static partial class Runs<TS, TV, T>
     {
         if (TF.FixedLength > 0) len = TF.FixedLength;
         int w = TS.Count;
-        // The row of each lane of each vector of a full group (w rows = len vectors).
-        Span<int> index = stackalloc int[RowIndexLength];
-        RowIndex(index, len);
         // The tree's two vectors of sums for a partial group (GroupSums); allocated here: a helper with a stackalloc is not
         // inlined into a loop.
         Span<T> buffer = stackalloc T[32];
@@ -101,8 +98,7 @@ public static partial class Runs<TS, TV, T>
             for (nint g = b0; g < b1; g += w)
                 GroupSums<TC>(ref Unsafe.Add(ref x, g * len), len, (int)Math.Min(w, b1 - g), tailMask, ref Unsafe.Add(ref ss, g), ref Unsafe.Add(ref sq, g), ref scratch);
             Finish<TC, TF>(ref x, len, b0, b1, ref finish, ref ss, ref sq, ref ca, ref cb, ref cc);
-            // Batches start at whole groups, so the batch's apply is the short runs' (one row per coefficient set).
-            ShortRuns<TE>(ref Unsafe.Add(ref x, b0 * len), ref Unsafe.Add(ref y, b0 * len), b1 - b0, len, index,
+            RowByRow<TC, TE>(ref Unsafe.Add(ref x, b0 * len), ref Unsafe.Add(ref y, b0 * len), b1 - b0, len,
                 ref Unsafe.Add(ref ca, b0), ref Unsafe.Add(ref cb, b0), ref Unsafe.Add(ref cc, b0));
         }
     }
@@ -110,52 +106,65 @@ public static partial class Runs<TS, TV, T>
     /// <summary>
     /// The apply of <paramref name="runs"/> consecutive runs of <paramref name="len"/> elements (a short run per coefficient
     /// set: GroupNorm NCHW's channels of a group on 7x7 planes), run r with a, b, c at r of <paramref name="a"/>,
-    /// <paramref name="b"/>, <paramref name="c"/>: groups of as many runs as a vector has lanes, each applied as one run
-    /// with permuted coefficients (<see cref="GroupApply{TC, TE}"/>); <paramref name="index"/> from
-    /// <see cref="RowIndex"/>. The same arithmetic per element as the run by run apply (<c>(x - c) * a + b</c>, then the
-    /// epilogue), so the same bits, without a masked tail per run. For <see cref="LaneRows"/> lengths, kinds without a
-    /// residual added after the norm.
+    /// <paramref name="b"/>, <paramref name="c"/>: <see cref="RowByRow{TC, TE}"/>, the same arithmetic per element as the
+    /// nest's run by run apply (<c>(x - c) * a + b</c>, then the epilogue), so the same bits, without a blended tail per run.
+    /// For <see cref="LaneRows"/> lengths, kinds without a residual added after the norm.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static void ShortRuns<TK>(ref T x, ref T y, nint runs, nint len, ReadOnlySpan<int> index, ref T a, ref T b, ref T c) where TK : struct, INormKind
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ShortRuns<TK>(ref T x, ref T y, nint runs, nint len, ref T a, ref T b, ref T c) where TK : struct, INormKind
     {
-        Span<T> buffer = stackalloc T[48];
-        int w = TS.Count;
-        for (nint g = 0; g < runs; g += w)
-        {
-            int m = (int)Math.Min(w, runs - g);
-            if (TK.Centered)
-                GroupApply<Centered, TK>(ref Unsafe.Add(ref x, g * len), ref Unsafe.Add(ref y, g * len), len, m, index,
-                    ref Unsafe.Add(ref a, g), ref Unsafe.Add(ref b, g), ref Unsafe.Add(ref c, g), ref buffer[0]);
-            else
-                GroupApply<Uncentered, TK>(ref Unsafe.Add(ref x, g * len), ref Unsafe.Add(ref y, g * len), len, m, index,
-                    ref Unsafe.Add(ref a, g), ref Unsafe.Add(ref b, g), ref Unsafe.Add(ref c, g), ref buffer[0]);
-        }
+        if (TK.Centered) RowByRow<Centered, TK>(ref x, ref y, runs, len, ref a, ref b, ref c);
+        else RowByRow<Uncentered, TK>(ref x, ref y, runs, len, ref a, ref b, ref c);
     }
 
-    /// <summary>Elements of the table <see cref="RowIndex"/> fills (the longest lane row, 16 lanes).</summary>
-    internal const int RowIndexLength = LaneRowLimit * 16;
-
-    /// <summary>index[n] = n / len for the w * len positions of a full group, computed in float lanes: (n + 0.5) / len is at
-    /// least 1 / (2 len) from a whole number, the float error (n below 1,024) under 2^-12.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void RowIndex(Span<int> index, nint len)
+    /// <summary>
+    /// Rows of one vector to <see cref="LaneRowLimit"/> elements applied row by row, each row's coefficients broadcast: its
+    /// last vector (overlapped, at len - w) loaded and computed first, then its whole vectors, then the last one stored (in
+    /// place stays correct: the whole vectors do not overlap each other); <c>(x - c) * a + b</c> then the kind's epilogue, as
+    /// every apply computes each element (the same bits). A row of 49 floats stores four vectors instead of about three,
+    /// but needs no lane permutes: this replaced a group of 16 rows applied as one run, each vector's a, b and c permuted
+    /// from the group's by a lane-to-row table (three permutes a vector, and Zen 5 does one a cycle): InstanceNorm NCHW S2
+    /// 211-215 -> 182-190 us, GroupNorm NCHW S2 206-213 -> 194-199 us (1 thread, AMD Zen 5, one process alternating).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static void RowByRow<TC, TE>(ref T x, ref T y, nint rows, nint len, ref T a, ref T b, ref T c)
+        where TC : struct, IOperand where TE : struct, INormKind
     {
-        int w = TS.Count, total = w * (int)len;
-        float inverse = 1f / len;
-        ref int p = ref index[0];
-        for (int n = 0; n < total; n += w)
+        int w = TS.Count;
+        nint tail = len - w;
+        bool partial = len % w != 0;
+        for (nint i = 0; i < rows; i++)
         {
-            if (typeof(TV) == typeof(Vector512<float>))
+            ref T xi = ref Unsafe.Add(ref x, i * len);
+            ref T yi = ref Unsafe.Add(ref y, i * len);
+            TV va = TS.Splat(Unsafe.Add(ref a, i)), vb = TS.Splat(Unsafe.Add(ref b, i)), vc = TC.Lanes ? TS.Splat(Unsafe.Add(ref c, i)) : TS.Zero;
+            TV l = TS.Load(ref xi, tail);
+            TV rl = Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(l, vc) : l, va, vb), ref xi, tail, 0);
+            if (w == 16)
             {
-                var v = (Vector512.Create((float)n + 0.5f) + Vector512<float>.Indices) * inverse;
-                Avx512F.ConvertToVector512Int32WithTruncation(v).StoreUnsafe(ref p, (nuint)n);
+                // At most three whole vectors (rows under 64): written out (a loop here: InstanceNorm NCHW S2 5% slower).
+                TV v0 = TS.Load(ref xi, 0);
+                TS.Store(Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v0, vc) : v0, va, vb), ref xi, 0, 0), ref yi, 0);
+                if (len >= 32)
+                {
+                    TV v1 = TS.Load(ref xi, 16);
+                    TS.Store(Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v1, vc) : v1, va, vb), ref xi, 16, 0), ref yi, 16);
+                }
+                if (len >= 48)
+                {
+                    TV v2 = TS.Load(ref xi, 32);
+                    TS.Store(Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v2, vc) : v2, va, vb), ref xi, 32, 0), ref yi, 32);
+                }
             }
             else
             {
-                var v = (Vector256.Create((float)n + 0.5f) + Vector256<float>.Indices) * inverse;
-                Avx.ConvertToVector256Int32WithTruncation(v).StoreUnsafe(ref p, (nuint)n);
+                for (nint o = 0; o + w <= len; o += w)
+                {
+                    TV v = TS.Load(ref xi, o);
+                    TS.Store(Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v, vc) : v, va, vb), ref xi, o, 0), ref yi, o);
+                }
             }
+            if (partial) TS.Store(rl, ref yi, tail);
         }
     }
 
@@ -321,64 +330,5 @@ public static partial class Runs<TS, TV, T>
             };
             return Unsafe.BitCast<Vector256<float>, TV>(r);
         }
-    }
-
-    /// <summary>The group's <paramref name="m"/> rows (m * len contiguous elements) applied as one run: each vector's a, b
-    /// and c permuted from the group's (one per row, planar at <paramref name="a"/>, <paramref name="b"/>,
-    /// <paramref name="c"/>) by the row of each lane; the last partial vector overlapped, computed before anything is stored
-    /// and stored whole (in place stays correct: its overlapped lanes are the values the loop stores there).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void GroupApply<TC, TE>(ref T x, ref T y, nint len, int m, ReadOnlySpan<int> index, ref T a, ref T b, ref T c, ref T buffer)
-        where TC : struct, IOperand where TE : struct, INormKind
-    {
-        int w = TS.Count;
-        TV va, vb, vc;
-        if (m == w)
-        {
-            va = TS.Load(ref a, 0);
-            vb = TS.Load(ref b, 0);
-            vc = TC.Lanes ? TS.Load(ref c, 0) : TS.Zero;
-        }
-        else
-        {
-            // A partial group's coefficients end before a vector does: copied into a padded buffer.
-            ref T p = ref buffer;
-            for (int i = 0; i < 16; i++)
-            {
-                Unsafe.Add(ref p, i) = i < m ? Unsafe.Add(ref a, i) : default;
-                Unsafe.Add(ref p, 16 + i) = i < m ? Unsafe.Add(ref b, i) : default;
-                Unsafe.Add(ref p, 32 + i) = TC.Lanes && i < m ? Unsafe.Add(ref c, i) : default;
-            }
-            va = TS.Load(ref p, 0);
-            vb = TS.Load(ref p, 16);
-            vc = TS.Load(ref p, 32);
-        }
-        ref int ix = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(index);
-        nint total = m * len, n = 0;
-        // The last partial vector is computed first, from x as given (in place too), and stored whole at the end: its lanes
-        // before the tail are the values the loop stores there (see Runs.ApplyCore's tail).
-        bool whole = total % w != 0;
-        TV last = whole ? GroupExpression<TC, TE>(TS.Load(ref x, total - w), ref x, total - w, ref Unsafe.Add(ref ix, total - w), va, vb, vc) : TS.Zero;
-        for (; n + w <= total; n += w)
-            TS.Store(GroupExpression<TC, TE>(TS.Load(ref x, n), ref x, n, ref Unsafe.Add(ref ix, n), va, vb, vc), ref y, n);
-        if (whole) TS.Store(last, ref y, total - w);
-    }
-
-    /// <summary><c>(v - c) * a + b</c> (uncentered: <c>v * a + b</c>) with each lane's row's coefficients, then the kind's epilogue.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV GroupExpression<TC, TE>(TV v, ref T x, nint at, ref int rowOfLane, TV a, TV b, TV c)
-        where TC : struct, IOperand where TE : struct, INormKind
-    {
-        TV d = TC.Lanes ? TS.Subtract(v, Permute(c, ref rowOfLane)) : v;
-        return Epilogue<TE>(TS.MultiplyAdd(d, Permute(a, ref rowOfLane), Permute(b, ref rowOfLane)), ref x, at, 0);
-    }
-
-    /// <summary>Lane i of the result is lane index[i] of <paramref name="v"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Permute(TV v, ref int index)
-    {
-        if (typeof(TV) == typeof(Vector512<float>))
-            return Unsafe.BitCast<Vector512<float>, TV>(Avx512F.PermuteVar16x32(Unsafe.BitCast<TV, Vector512<float>>(v), Vector512.LoadUnsafe(ref index)));
-        return Unsafe.BitCast<Vector256<float>, TV>(Avx2.PermuteVar8x32(Unsafe.BitCast<TV, Vector256<float>>(v), Vector256.LoadUnsafe(ref index)));
     }
 }
