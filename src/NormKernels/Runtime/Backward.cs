@@ -705,6 +705,7 @@ public static class Backward<TNest, TK, T>
         }
 
         /// <summary>Blocks [start, start + count)'s terms and shifts, their sums cleared, in scratch sets at, at + 1, ...</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Prepare(int start, int count, int at, ref T dy, in PinnedSpans spans)
         {
             for (int k = 0; k < count; k++)

@@ -1377,6 +1377,7 @@ public static class Forward<TNest, TK, T>
         }
 
         /// <summary>Units <paramref name="unit"/> and the next are both whole groups.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private bool FullPair(int unit) => (long)(unit + 2) * group <= blocks;
 
         /// <summary>
