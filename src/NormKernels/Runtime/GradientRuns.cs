@@ -501,6 +501,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             o = head;
         }
 
+        // Reduce's loop written out again, as Runs.ApplyReduce writes out the forward's (see there why not shared).
         TV k = TS.Splat(m2), kd = TS.Splat(dz2);
         Wide<TV> kx = TX.Lanes ? TS.Widen(TS.Subtract(TS.Zero, k)) : default, xa = default;
         double su = 0d, sv = 0d;
