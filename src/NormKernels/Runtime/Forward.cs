@@ -922,6 +922,17 @@ public static class Forward<TNest, TK, T>
         ref T stat0, ref T stat1, T[]? meanResidual, nint so)
     {
         int s = 0;
+        // Eight at a time where AVX-512 is there (StatisticsEight: the same bits; eight divisions cost what four do).
+        if (Avx512F.IsSupported)
+            for (; s + 8 <= statistics; s += 8)
+            {
+                Vector512<double> k = TK.Centered ? Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref Unsafe.As<T, float>(ref shift), (nuint)s)) : default;
+                StatisticsEight(k, Vector512.LoadUnsafe(ref sum, (nuint)s), Vector512.LoadUnsafe(ref sq, (nuint)s), count, eps,
+                    ref Unsafe.Add(ref stat0, s), ref Unsafe.Add(ref stat1, s), ref meanResidual is null ? ref Unsafe.NullRef<T>() : ref meanResidual[so + s],
+                    out Vector512<double> m8, out Vector512<double> r8);
+                m8.StoreUnsafe(ref mu, (nuint)s);
+                r8.StoreUnsafe(ref rstd, (nuint)s);
+            }
         for (; s + 4 <= statistics; s += 4)
         {
             Vector256<double> k = TK.Centered ? Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref shift), (nuint)s).ToVector256Unsafe()) : default;
