@@ -62,11 +62,7 @@ public static partial class Runs<TS, TV, T>
                 // One step of the apply beside each step of the sums.
                 if (n >= step)
                 {
-                    TV u0 = TS.Load(ref x, 0), u1 = TS.Load(ref x, w), u2 = TS.Load(ref x, 2 * w), u3 = TS.Load(ref x, 3 * w);
-                    TS.StoreStreaming(Pipelined<TK>(u0, va, vb, vc, ref x, 0), ref y, 0);
-                    TS.StoreStreaming(Pipelined<TK>(u1, va, vb, vc, ref x, w), ref y, w);
-                    TS.StoreStreaming(Pipelined<TK>(u2, va, vb, vc, ref x, 2 * w), ref y, 2 * w);
-                    TS.StoreStreaming(Pipelined<TK>(u3, va, vb, vc, ref x, 3 * w), ref y, 3 * w);
+                    StreamStep<TK>(ref x, ref y, va, vb, vc);
                     x = ref Unsafe.Add(ref x, step);
                     y = ref Unsafe.Add(ref y, step);
                     n -= step;
@@ -100,11 +96,7 @@ public static partial class Runs<TS, TV, T>
         // The rest of the apply (the sums' run ran out first: the apply started past its head).
         for (; n >= step; n -= step)
         {
-            TV u0 = TS.Load(ref x, 0), u1 = TS.Load(ref x, w), u2 = TS.Load(ref x, 2 * w), u3 = TS.Load(ref x, 3 * w);
-            TS.StoreStreaming(Pipelined<TK>(u0, va, vb, vc, ref x, 0), ref y, 0);
-            TS.StoreStreaming(Pipelined<TK>(u1, va, vb, vc, ref x, w), ref y, w);
-            TS.StoreStreaming(Pipelined<TK>(u2, va, vb, vc, ref x, 2 * w), ref y, 2 * w);
-            TS.StoreStreaming(Pipelined<TK>(u3, va, vb, vc, ref x, 3 * w), ref y, 3 * w);
+            StreamStep<TK>(ref x, ref y, va, vb, vc);
             x = ref Unsafe.Add(ref x, step);
             y = ref Unsafe.Add(ref y, step);
         }
@@ -117,6 +109,18 @@ public static partial class Runs<TS, TV, T>
             StoreLanes(Pipelined<TK>(TS.Load(ref x, t), va, vb, vc, ref x, t), ref y, j, n, t);
         }
         return true;
+    }
+
+    /// <summary>One unrolled step of the streamed apply at <paramref name="x"/> and <paramref name="y"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StreamStep<TK>(ref T x, ref T y, TV va, TV vb, TV vc) where TK : struct, INormKind
+    {
+        int w = TS.Count;
+        TV u0 = TS.Load(ref x, 0), u1 = TS.Load(ref x, w), u2 = TS.Load(ref x, 2 * w), u3 = TS.Load(ref x, 3 * w);
+        TS.StoreStreaming(Pipelined<TK>(u0, va, vb, vc, ref x, 0), ref y, 0);
+        TS.StoreStreaming(Pipelined<TK>(u1, va, vb, vc, ref x, w), ref y, w);
+        TS.StoreStreaming(Pipelined<TK>(u2, va, vb, vc, ref x, 2 * w), ref y, 2 * w);
+        TS.StoreStreaming(Pipelined<TK>(u3, va, vb, vc, ref x, 3 * w), ref y, 3 * w);
     }
 
     /// <summary><see cref="Expression{TC, TA, TG, TP, TE}"/> with one coefficient set and no second affine step.</summary>
