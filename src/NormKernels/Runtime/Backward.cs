@@ -621,14 +621,7 @@ public static class Backward<TNest, TK, T>
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         if (!TW.Streaming || TS.Count == 1 || layout.Folds != 1) return 0;
-        nint rows = nest.GradientRows(out _), run = nest.GradientExtent;
-        if ((long)rows * blocks * run != length) return 0;
-        for (int b = 0; b < blocks; b++)
-        {
-            nest.Block(b, out nint memory, out _, out _);
-            if (memory != b * run) return 0;
-        }
-        return blocks * run;
+        return InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.GradientRows(out _), nest.GradientExtent, length);
     }
 
     /// <summary>One group of consecutive blocks: per block the terms, shift, reduction, coefficients and dx (interleaved blocks

@@ -87,6 +87,27 @@ public readonly struct RootMeanSquareNorm : INormKind
     public static bool Centered => false;
 }
 
+/// <summary>The geometry the pipelined passes rely on (the forward's groups, the backward's runs of blocks).</summary>
+internal static class InterleavedRuns
+{
+    /// <summary>
+    /// The row stride when a tensor of <paramref name="length"/> elements is <paramref name="rows"/> x
+    /// <paramref name="blocks"/> x <paramref name="run"/> with block b's first run at b * run (checked for every block):
+    /// then, the nest's rows following each other in memory order, row r of block b is the run at r * blocks * run +
+    /// b * run (BatchNorm NCHW: rows n, blocks c, runs h w). Otherwise 0.
+    /// </summary>
+    public static nint Stride<TNest, T>(TNest nest, int blocks, nint rows, nint run, long length) where TNest : struct, INest<T> where T : unmanaged
+    {
+        if ((long)rows * blocks * run != length) return 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            nest.Block(b, out nint memory, out _, out _);
+            if (memory != b * run) return 0;
+        }
+        return blocks * run;
+    }
+}
+
 /// <summary>
 /// The layer-specific part of a generated layer, as the shared drivers see it: its extents (fields of the struct),
 /// how its blocks and index spaces map onto memory, and its two loop nests. Everything else (scratch, threads,
@@ -591,14 +612,7 @@ public static class Forward<TNest, TK, T>
             if (!TW.Streaming || TS.Count == 1 || mode != ForwardMode.Training || TK.AddsResidual || TK.AddsBefore || before.On
                 || layout.Accumulators != 1 || layout.Statistics != 1 || layout.Coefficients != 1 || nest.Promoted)
                 return 0;
-            nint rows = nest.StatisticsRows(out _), run = nest.StatisticsExtent;
-            if ((long)rows * blocks * run != _input.Length) return 0;
-            for (int b = 0; b < blocks; b++)
-            {
-                nest.Block(b, out nint memory, out _, out _);
-                if (memory != b * run) return 0;
-            }
-            return blocks * run;
+            return InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.StatisticsRows(out _), nest.StatisticsExtent, _input.Length);
         }
 
         /// <summary>A row plan (<see cref="RowPlan"/>): groups of consecutive rows per unit, row after row
