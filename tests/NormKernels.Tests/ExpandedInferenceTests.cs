@@ -15,6 +15,8 @@ public sealed class ExpandedInferenceTests
     [InlineData(2, 5, 7, 7)]    // 49-element planes (ResNet's last stage)
     [InlineData(3, 16, 3, 5)]   // 15
     [InlineData(33, 4, 2, 2)]   // 4: several periods per run, a partial last run
+    [InlineData(3, 40, 7, 7)]   // K x H x W = 1,960: the runs with broadcast coefficients on the 512- and 256-bit paths
+    [InlineData(2, 100, 3, 5)]  // 1,500: planes of 15, broadcast on the 256-bit path, expanded blocks of channels on the others
     public void ShortPlanesGiveTheLoopNestsBits(int n, int c, int h, int w)
     {
         var random = new Random(n * 100 + c * 10 + h);
@@ -32,6 +34,10 @@ public sealed class ExpandedInferenceTests
         }
         Assert.True(ExpandedInference<StandardizeNorm, float>.Applies(Shape, [n, c, h, w], Isa.Select(plane)));
         Assert.False(ExpandedInference<StandardizeNorm, float>.Applies(Shape, [n, c, 8, 8], Isa.Select(64)));
+        // Periods over 1,024 elements whose planes are one vector up to 63 floats of a 512- or 256-bit path: run by run.
+        KernelPath path = Isa.Select(plane);
+        bool broadcast = c * plane > 1024 && plane < 64 && (path == KernelPath.Vector512 ? plane >= 16 : path == KernelPath.Vector256 && plane >= 8);
+        Assert.Equal(broadcast, ExpandedInference<StandardizeNorm, float>.ChannelRuns(Shape, [n, c, h, w], path));
 
         foreach (int degree in new[] { 1, 2 })
         {
