@@ -3,10 +3,11 @@ using NormKernels.Runtime;
 namespace NormKernels.Tests;
 
 /// <summary>
-/// BatchNorm inference on short planes (H x W under 64, more than 1) runs through <see cref="ExpandedInference{TK, T}"/>:
-/// coefficients expanded along C x H x W instead of one short run per (n, c). It must give the loop nest's bits: the same
-/// data laid into planes of 64 (which keep the loop nest) gives the same outputs, element for element, on every path, at
-/// 1 and 2 threads, in place and not, through the layer and the static kernel.
+/// BatchNorm inference with running statistics takes <see cref="ExpandedInference{TK, T}"/> on short planes (H x W under 64,
+/// more than 1: coefficients expanded along C x H x W, or the runs in memory order with broadcast coefficients) and on long
+/// ones (plane by plane in memory order). It must give the loop nest's bits, taken from the same layer with a residual added
+/// after the norm (which keeps the loop nest) of zeros: equal element for element (+0 and -0 alike), on every path, at 1 and 2
+/// threads, in place and not, through the layer and the static kernel.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // DegreeScope changes the process-wide Parallelism.MaxDegree
 public sealed class ExpandedInferenceTests
@@ -20,37 +21,24 @@ public sealed class ExpandedInferenceTests
     public void ShortPlanesGiveTheLoopNestsBits(int n, int c, int h, int w)
     {
         var random = new Random(n * 100 + c * 10 + h);
-        int plane = h * w, wide = 64; // the wide layout: the same plane values in the first `plane` of 64 (64 keeps the loop nest)
+        int plane = h * w;
         var x = new float[n * c * plane];
-        var xw = new float[n * c * wide];
         for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 8 - 3 + 1000 * (i / plane % c == 1 ? 1 : 0));
-        for (int p = 0; p < n * c; p++)
-            for (int j = 0; j < wide; j++) xw[p * wide + j] = j < plane ? x[p * plane + j] : (float)random.NextDouble();
-        var layer = new BnNchw(c) { Training = false };
-        for (int k = 0; k < c; k++)
-        {
-            layer.Weight[k] = (float)(random.NextDouble() + 0.5); layer.Bias[k] = (float)(random.NextDouble() - 0.5);
-            layer.RunningMean[k] = (float)(random.NextDouble() * 2 + (k == 1 ? 1000 : 0)); layer.RunningVar[k] = (float)(random.NextDouble() + 0.25);
-        }
-        Assert.True(ExpandedInference<StandardizeNorm, float>.Applies(Shape, [n, c, h, w], Isa.Select(plane)));
-        Assert.False(ExpandedInference<StandardizeNorm, float>.Applies(Shape, [n, c, 8, 8], Isa.Select(64)));
-        // Periods over 1,024 elements whose planes are one vector up to 63 floats of a 512- or 256-bit path: run by run.
+        var (layer, expected) = LayerAndLoopNest(x, n, c, h, w, random);
         KernelPath path = Isa.Select(plane);
+        Assert.True(ExpandedInference<StandardizeNorm, float>.Applies(Shape, [n, c, h, w], path));
+        // Periods over 1,024 elements whose planes are one vector up to 63 floats of a 512- or 256-bit path: run by run.
         bool broadcast = c * plane > 1024 && plane < 64 && (path == KernelPath.Vector512 ? plane >= 16 : path == KernelPath.Vector256 && plane >= 8);
         Assert.Equal(broadcast, ExpandedInference<StandardizeNorm, float>.ChannelRuns(Shape, [n, c, h, w], path));
 
         foreach (int degree in new[] { 1, 2 })
         {
             using var scope = DegreeScope.Set(degree);
-            var yw = new float[xw.Length];
-            layer.Forward(xw, yw, n, c, 8, 8);
             var y = new float[x.Length];
             layer.Forward(x, y, n, c, h, w);
-            Assert.Equal(Isa.Select(plane), layer.LastPath);
-            for (int p = 0; p < n * c; p++)
-                for (int j = 0; j < plane; j++)
-                    Assert.True(BitConverter.SingleToInt32Bits(yw[p * wide + j]) == BitConverter.SingleToInt32Bits(y[p * plane + j]),
-                        $"degree {degree}, plane {p}, element {j}: {y[p * plane + j]:R} against the loop nest's {yw[p * wide + j]:R}");
+            Assert.Equal(path, layer.LastPath);
+            for (int i = 0; i < x.Length; i++)
+                Assert.True(y[i] == expected[i], $"degree {degree}, element {i}: {y[i]:R} against the loop nest's {expected[i]:R}");
 
             // In place, and the static kernel on the layer's statistics: the same bits.
             var inPlace = (float[])x.Clone();
@@ -60,7 +48,7 @@ public sealed class ExpandedInferenceTests
             BnNchw.ForwardInference(x, ys, n, c, h, w, layer.Weight, layer.Bias, layer.RunningMean, layer.RunningVar, layer.Epsilon);
             Assert.Equal(y, ys);
 
-            // Every peel length before the input's first 64-byte boundary (see ChannelsLastGivesTheChannelsFirstLoopNestsBits).
+            // Every peel length before the input's first 64-byte boundary (see ChannelsLastGivesTheLoopNestsBits).
             for (int offset = 1; offset <= 16; offset++)
             {
                 var input = new float[x.Length + 16];
@@ -71,6 +59,100 @@ public sealed class ExpandedInferenceTests
                 layer.Forward(input.AsSpan(offset, x.Length), input.AsSpan(offset, x.Length), n, c, h, w);
                 Assert.True(y.AsSpan().SequenceEqual(input.AsSpan(offset, x.Length)), $"degree {degree}, in place at offset {offset}");
             }
+        }
+    }
+
+    /// <summary>A BatchNorm NCHW layer in eval mode with random parameters and running statistics (channel 1's mean near
+    /// 1,000), and the loop nest's output for <paramref name="x"/>: the same layer with a residual added after the norm, of
+    /// zeros, at 1 thread; checked against the float64 reference.</summary>
+    private static (BnNchw Layer, float[] Expected) LayerAndLoopNest(float[] x, int n, int c, int h, int w, Random random)
+    {
+        var layer = new BnNchw(c) { Training = false };
+        var nest = new Fused.FBnNchwNoneAfter(c) { Training = false };
+        for (int k = 0; k < c; k++)
+        {
+            nest.Weight[k] = layer.Weight[k] = (float)(random.NextDouble() + 0.5);
+            nest.Bias[k] = layer.Bias[k] = (float)(random.NextDouble() - 0.5);
+            nest.RunningMean[k] = layer.RunningMean[k] = (float)(random.NextDouble() * 2 + (k == 1 ? 1000 : 0));
+            nest.RunningVar[k] = layer.RunningVar[k] = (float)(random.NextDouble() + 0.25);
+        }
+        var expected = new float[x.Length];
+        using (DegreeScope.Set(1)) nest.Forward(x, new float[x.Length], expected, n, c, h, w);
+        int plane = h * w;
+        for (int k = 0; k < c; k++)
+        {
+            double scale = layer.Weight[k] / Math.Sqrt(layer.RunningVar[k] + (double)layer.Epsilon);
+            for (int b = 0; b < n; b++)
+                for (int j = 0; j < plane; j++)
+                {
+                    int i = (b * c + k) * plane + j;
+                    double reference = (x[i] - (double)layer.RunningMean[k]) * scale + layer.Bias[k];
+                    Assert.True(Math.Abs(expected[i] - reference) <= 1e-5 * (1 + Math.Abs(reference)), $"element {i}: {expected[i]} against {reference}");
+                }
+        }
+        return (layer, expected);
+    }
+
+    /// <summary>
+    /// Planes of 64 elements and more (<see cref="ExpandedInference{TK, T}.LongRuns"/>) go plane by plane in memory order with
+    /// their channel's coefficients broadcast, on the 512- and 256-bit paths (more than one sample). The loop nest's bits, taken from the same layer
+    /// with a residual added after the norm (which keeps the loop nest) of zeros: equal element for element (+0 and -0 alike);
+    /// the float64 reference; 1 and 2 threads, streamed (threshold 0) and not, in place, every input and output offset.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 3, 8, 8)]      // 64: the shortest long run
+    [InlineData(3, 5, 10, 13)]    // 130: a partial last vector on every path
+    [InlineData(2, 4, 56, 56)]    // 3,136 (12.5 KB): long enough to stream
+    [InlineData(1, 40, 9, 9)]     // one sample: the loop nest
+    public void LongPlanesGiveTheLoopNestsBits(int n, int c, int h, int w)
+    {
+        var random = new Random(n * 1000 + c * 10 + h);
+        int plane = h * w;
+        var x = new float[n * c * plane];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 8 - 3 + 1000 * (i / plane % c == 1 ? 1 : 0));
+        var (layer, expected) = LayerAndLoopNest(x, n, c, h, w, random);
+        KernelPath path = Isa.Select(plane);
+        bool longRuns = path is KernelPath.Vector512 or KernelPath.Vector256 && n > 1;
+        Assert.Equal(longRuns, ExpandedInference<StandardizeNorm, float>.LongRuns(Shape, [n, c, h, w], path));
+        Assert.Equal(longRuns, ExpandedInference<StandardizeNorm, float>.Applies(Shape, [n, c, h, w], path));
+
+        long savedThreshold = Streaming.ThresholdBytes;
+        try
+        {
+            foreach (long threshold in new[] { long.MaxValue, 0L })
+            {
+                Streaming.ThresholdBytes = threshold;
+                foreach (int degree in new[] { 1, 2 })
+                {
+                    using var scope = DegreeScope.Set(degree);
+                    var y = new float[x.Length];
+                    layer.Forward(x, y, n, c, h, w);
+                    Assert.Equal(path, layer.LastPath);
+                    Assert.Equal(threshold == 0 && path != KernelPath.Scalar, Streaming.LastCallStreamed);
+                    for (int i = 0; i < x.Length; i++)
+                        Assert.True(y[i] == expected[i], $"threshold {threshold}, degree {degree}, element {i}: {y[i]:R} against the loop nest's {expected[i]:R}");
+                    var ys = new float[x.Length];
+                    BnNchw.ForwardInference(x, ys, n, c, h, w, layer.Weight, layer.Bias, layer.RunningMean, layer.RunningVar, layer.Epsilon);
+                    Assert.Equal(y, ys);
+                    for (int offset = 0; offset <= 16; offset += 5)
+                    {
+                        var input = new float[x.Length + 16];
+                        x.CopyTo(input, offset);
+                        var output = new float[x.Length + 16];
+                        int outputOffset = (offset * 7) % 17;
+                        layer.Forward(input.AsSpan(offset, x.Length), output.AsSpan(outputOffset, x.Length), n, c, h, w);
+                        Assert.True(y.AsSpan().SequenceEqual(output.AsSpan(outputOffset, x.Length)), $"degree {degree}, input offset {offset}, output offset {outputOffset}");
+                        Assert.Equal(0f, outputOffset > 0 ? output[outputOffset - 1] : 0f); // nothing stored before the output
+                        Assert.Equal(0f, output[outputOffset + x.Length]);                 // nor after it
+                        layer.Forward(input.AsSpan(offset, x.Length), input.AsSpan(offset, x.Length), n, c, h, w);
+                        Assert.True(y.AsSpan().SequenceEqual(input.AsSpan(offset, x.Length)), $"degree {degree}, in place at offset {offset}");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Streaming.ThresholdBytes = savedThreshold;
         }
     }
 
@@ -147,40 +229,38 @@ public sealed class ExpandedInferenceTests
     [InlineData(2, 8, 8, 80)]   // C wider than the loop nest's registers: the expanded runs
     [InlineData(3, 2, 5, 300)]
     [InlineData(5, 3, 3, 200)]  // runs of whole 64-byte lines: 4 periods (800 floats)
-    public void ChannelsLastGivesTheChannelsFirstLoopNestsBits(int n, int h, int w, int c)
+    public void ChannelsLastGivesTheLoopNestsBits(int n, int h, int w, int c)
     {
         var random = new Random(n * 7 + c);
         int plane = h * w;
         Assert.True(ExpandedInference<StandardizeNorm, float>.Applies(ShapeNhwc, [n, h, w, c], Isa.Select(c)));
-        Assert.False(ExpandedInference<StandardizeNorm, float>.Applies(Shape, [n, c, 8, 8], Isa.Select(64)));
         var nhwc = new BnNhwc(c) { Training = false };
-        var nchw = new BnNchw(c) { Training = false, Epsilon = nhwc.Epsilon }; // BnNhwc declares Epsilon = 1e-3
+        var nest = new Fused.FBnNhwcNoneAfter(c, nhwc.Epsilon) { Training = false }; // BnNhwc declares Epsilon = 1e-3
         for (int k = 0; k < c; k++)
         {
-            nhwc.Weight[k] = nchw.Weight[k] = (float)(random.NextDouble() + 0.5);
-            nhwc.Bias[k] = nchw.Bias[k] = (float)(random.NextDouble() - 0.5);
-            nhwc.RunningMean[k] = nchw.RunningMean[k] = (float)(random.NextDouble() * 4 - 2 + (k == 3 ? 3000 : 0));
-            nhwc.RunningVar[k] = nchw.RunningVar[k] = (float)(random.NextDouble() + 0.1);
+            nhwc.Weight[k] = nest.Weight[k] = (float)(random.NextDouble() + 0.5);
+            nhwc.Bias[k] = nest.Bias[k] = (float)(random.NextDouble() - 0.5);
+            nhwc.RunningMean[k] = nest.RunningMean[k] = (float)(random.NextDouble() * 4 - 2 + (k == 3 ? 3000 : 0));
+            nhwc.RunningVar[k] = nest.RunningVar[k] = (float)(random.NextDouble() + 0.1);
         }
-        // The same values: x[b, p, k] channels last; channels first in planes of 64 (the loop nest), the rest of each plane filler.
         var x = new float[n * plane * c];
         for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 6 - 3 + (i % c == 3 ? 3000 : 0));
-        var xf = new float[n * c * 64];
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < c; k++)
-                for (int p = 0; p < 64; p++) xf[(b * c + k) * 64 + p] = p < plane ? x[(b * plane + p) * c + k] : 1f;
+        // The loop nest's output: the same layer with a residual added after the norm (which keeps the loop nest), of zeros.
+        var expected = new float[x.Length];
+        using (DegreeScope.Set(1)) nest.Forward(x, new float[x.Length], expected, n, h, w, c);
+        for (int i = 0; i < x.Length; i++)
+        {
+            int k = i % c;
+            double reference = (x[i] - (double)nest.RunningMean[k]) * nest.Weight[k] / Math.Sqrt(nest.RunningVar[k] + (double)nest.Epsilon) + nest.Bias[k];
+            Assert.True(Math.Abs(expected[i] - reference) <= 1e-5 * (1 + Math.Abs(reference)), $"element {i}: {expected[i]} against {reference}");
+        }
         foreach (int degree in new[] { 1, 2 })
         {
             using var scope = DegreeScope.Set(degree);
             var y = new float[x.Length];
             nhwc.Forward(x, y, n, h, w, c);
-            var yf = new float[xf.Length];
-            nchw.Forward(xf, yf, n, c, 8, 8);
-            for (int b = 0; b < n; b++)
-                for (int k = 0; k < c; k++)
-                    for (int p = 0; p < plane; p++)
-                        Assert.True(BitConverter.SingleToInt32Bits(y[(b * plane + p) * c + k]) == BitConverter.SingleToInt32Bits(yf[(b * c + k) * 64 + p]),
-                            $"degree {degree}, sample {b}, channel {k}, pixel {p}: {y[(b * plane + p) * c + k]:R} against {yf[(b * c + k) * 64 + p]:R}");
+            for (int i = 0; i < x.Length; i++)
+                Assert.True(y[i] == expected[i], $"degree {degree}, element {i}: {y[i]:R} against the loop nest's {expected[i]:R}");
             var inPlace = (float[])x.Clone();
             nhwc.Forward(inPlace, inPlace, n, h, w, c);
             Assert.Equal(y, inPlace);

@@ -17,12 +17,14 @@ namespace NormKernels.Runtime;
 /// per k exactly as the loop nest's inference folds them (<c>y = (x - C) * A + B</c>, C the mean rounded to the element
 /// type, in double), expanded along K x inner (repeated to runs of about <see cref="RunElements"/>), and applied with the
 /// shared run <see cref="Runs{TS, TV, T}.Apply{TK, TW, TA}"/> with coefficients loaded along the run: the same bits as the
-/// loop nest, without the per-plane tails.
+/// loop nest, without the per-plane tails. Where the period is long and its runs are lane rows (<see cref="ChannelRuns"/>),
+/// or the runs are long (<see cref="LongRuns"/>), the runs go in memory order with their channel's coefficients broadcast
+/// instead (<see cref="RunChannels"/>), the same bits again.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class ExpandedInference<TK, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Inner extents from this many elements on keep the loop nest (its runs are long enough).</summary>
+    /// <summary>Inner extents from this many elements on are long runs (<see cref="LongRuns"/>), applied one by one.</summary>
     public const int ShortRun = 64;
 
     /// <summary>Most elements of K x inner expanded (three coefficient arrays of this many elements).</summary>
@@ -44,7 +46,7 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
         if (TK.Epilogue || TK.AddsBefore || TK.AddsResidual || !shape.RunningStatistics || HalfAffine.OneKeptAxis(shape) < 0) return false;
-        if (ShortPeriod(shape, dims, path)) return true;
+        if (ShortPeriod(shape, dims, path) || LongRuns(shape, dims, path)) return true;
         // Channels last (inner 1) with K wider than the vectors the loop nest's ApplyRows keeps in registers, on a call that
         // does not stream: the expanded runs were faster (NHWC S3, C = 256: 1.76x -> 1.35-1.43x the limit at 1 thread,
         // 2.25x -> 1.52x at 2; S2, C = 512: about even). Streamed, the nest's one flat range peels once where each run
@@ -101,9 +103,9 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
         ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon) where TOps : struct, IVector128Ops
     {
         bool stream = Streaming.Use((long)input.Length * Unsafe.SizeOf<T>(), (long)output.Length * Unsafe.SizeOf<T>(), LaneCount(path) > 1 && !input.Overlaps(output));
-        if (!stream && ChannelRuns(shape, dims, path))
+        if (LongRuns(shape, dims, path) || (!stream && ChannelRuns(shape, dims, path)))
         {
-            RunChannels(path, shape, dims, input, output, weight, bias, mean, variance, epsilon);
+            RunChannels(path, stream, shape, dims, input, output, weight, bias, mean, variance, epsilon);
             return path;
         }
         // Unstreamed, the runs start at the input's 64-byte boundaries (see AlignedPlan); streamed, the stores' peel decides.
@@ -169,7 +171,7 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     /// (<see cref="Runs{TS, TV, T}.LaneRows"/>: one vector up to 63 floats, 512- or 256-bit). BatchNorm inference NCHW
     /// on 32x512x7x7 (AMD Zen 5, harness, 1 and 2 threads): the expanded blocks took 115-125 and 134-147 us, 8% of it
     /// filling the three expanded arrays (300 KB) on the calling thread, and 2 threads ran slower than 1 (each run
-    /// of a block 4 KB, the next 100 KB on); the runs in memory order with broadcast coefficients: see the bench notes.
+    /// of a block 4 KB, the next 100 KB on); the runs in memory order with broadcast coefficients: 83-93 and 55-74 us.
     /// </summary>
     public static bool ChannelRuns(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
@@ -183,6 +185,21 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
         };
     }
 
+    /// <summary>
+    /// Whether the call's (outer, k) runs are long (inner extent from <see cref="ShortRun"/> elements on: BatchNorm NCHW's
+    /// planes of 8x8 and more) on the 512- or 256-bit path: then <see cref="RunChannels"/> applies them in memory order,
+    /// streamed or not, instead of the loop nest's units (a group of channels, each over every outer index: runs 800 KB
+    /// apart on 32x64x56x56). BatchNorm inference NCHW, 1 thread, AMD Zen 5, harness alternating the two in one process:
+    /// 32x64x56x56 (streamed) 1.03-1.14 -> 0.90-0.97 ms, 2 threads 0.62-0.69 -> 0.53-0.58 ms; 2x256x64x64 (in L3) 181-192
+    /// -> 178-187 us. One outer index keeps the loop nest (and the row plans' lane for small calls): its planes are in memory
+    /// order there already (1x2048x56x56: 2% slower here, the coefficients made on the calling thread).
+    /// </summary>
+    public static bool LongRuns(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
+    {
+        HalfAffine.Split(shape, dims, out long outer, out _, out long inner);
+        return outer > 1 && inner >= ShortRun && (path == KernelPath.Vector512 || path == KernelPath.Vector256);
+    }
+
     /// <summary>Runs per unit of <see cref="RunChannels"/>: about this many elements.</summary>
     private const long ChannelUnitElements = 1 << 14;
 
@@ -190,11 +207,12 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     /// The call as [outer, K, inner] runs of inner elements in memory order, each applied with its channel's coefficients
     /// broadcast (<see cref="Runs{TS, TV, T}.ShortRuns{TK}"/>: the same <c>(x - C) * A + B</c> per element, with A, B, C
     /// folded per channel as <see cref="Run{TOps}"/> folds them, so the same bits as the expanded runs and the loop nest).
-    /// A unit is a range of about <see cref="ChannelUnitElements"/> elements of whole runs; the caller checked
-    /// <see cref="ChannelRuns"/>. Stores through the cache (the caller does not stream).
+    /// Long runs (<see cref="LongRuns"/>) each take the shared run (<see cref="Runs{TS, TV, T}.Apply{TK, TW, TA}"/>, a, b, c
+    /// broadcast), streamed when <paramref name="stream"/>; short ones (<see cref="ChannelRuns"/>, never streamed) go row by row.
+    /// A unit is a range of about <see cref="ChannelUnitElements"/> elements of whole runs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void RunChannels(KernelPath path, LayerShape shape, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output,
+    private static unsafe void RunChannels(KernelPath path, bool stream, LayerShape shape, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output,
         ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon)
     {
         HalfAffine.Split(shape, dims, out long outer, out int kept, out long inner);
@@ -220,10 +238,17 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
             int units = (int)((runs + perUnit - 1) / perUnit);
             int workers = Parallelism.Workers(input.Length, units);
             var spans = new ChannelSpans(kept, (nint)inner, runs, perUnit);
-            if (path == KernelPath.Vector512)
-                ParallelUnits.For(units, workers, new ChannelBody<V512<T>, Vector512<T>>(spans), input, output, a, b, c, default);
+            if (stream)
+            {
+                if (path == KernelPath.Vector512)
+                    ParallelUnits.For(units, workers, new ChannelBody<V512<T>, Vector512<T>, StreamedStores>(spans), input, output, a, b, c, default);
+                else
+                    ParallelUnits.For(units, workers, new ChannelBody<V256<T>, Vector256<T>, StreamedStores>(spans), input, output, a, b, c, default);
+            }
+            else if (path == KernelPath.Vector512)
+                ParallelUnits.For(units, workers, new ChannelBody<V512<T>, Vector512<T>, CachedStores>(spans), input, output, a, b, c, default);
             else
-                ParallelUnits.For(units, workers, new ChannelBody<V256<T>, Vector256<T>>(spans), input, output, a, b, c, default);
+                ParallelUnits.For(units, workers, new ChannelBody<V256<T>, Vector256<T>, CachedStores>(spans), input, output, a, b, c, default);
         }
         finally
         {
@@ -234,7 +259,7 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     /// <summary>The geometry of <see cref="RunChannels"/>: K, the run length, the runs and the runs per unit.</summary>
     private readonly record struct ChannelSpans(int Kept, nint Inner, long Runs, long PerUnit);
 
-    private readonly struct ChannelBody<TS, TV>(ChannelSpans geometry) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct
+    private readonly struct ChannelBody<TS, TV, TW>(ChannelSpans geometry) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -247,6 +272,14 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
                 // The runs of one outer index from channel k on: consecutive in memory, one coefficient set each.
                 int k = (int)(r % geometry.Kept);
                 nint count = (nint)Math.Min(geometry.Kept - k, end - r), o = (nint)r * geometry.Inner;
+                if (geometry.Inner >= Runs<TS, TV, T>.LaneRowLimit)
+                {
+                    for (nint j = 0; j < count; j++)
+                        Runs<TS, TV, T>.Apply<TK, TW, Splat>(ref Unsafe.Add(ref x, o + j * geometry.Inner), ref Unsafe.Add(ref y, o + j * geometry.Inner), geometry.Inner,
+                            ref Unsafe.Add(ref a, k + j), ref Unsafe.Add(ref b, k + j), ref Unsafe.Add(ref c, k + j));
+                    r += count;
+                    continue;
+                }
                 Runs<TS, TV, T>.ShortRuns<TK>(ref Unsafe.Add(ref x, o), ref Unsafe.Add(ref y, o), count, geometry.Inner,
                     ref Unsafe.Add(ref a, k), ref Unsafe.Add(ref b, k), ref Unsafe.Add(ref c, k));
                 r += count;
