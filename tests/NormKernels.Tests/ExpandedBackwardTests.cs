@@ -9,7 +9,8 @@ namespace NormKernels.Tests;
 /// <see cref="ExpandedBackward{TK, T}"/>: the gradient sums lane by lane across the samples, the coefficients expanded along
 /// a block of channels. Checked against a float64 reference written from the formulas (batch statistics from the data),
 /// on both cuts of a call (whole periods in one unit; blocks of channels), with a channel offset far from zero; bitwise
-/// the same at 1 and 2 threads, in place (dx = dy) and through the static kernel; the parameter gradients accumulate.
+/// the same at 1 and 2 threads, in place (dx = dy), streamed (dx from expanded coefficients) and through the static kernel;
+/// the parameter gradients accumulate.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // DegreeScope changes the process-wide Parallelism.MaxDegree
 public sealed class ExpandedBackwardTests
@@ -63,6 +64,20 @@ public sealed class ExpandedBackwardTests
         Assert.Equal(one.BiasGrad, two.BiasGrad);
         Assert.Equal(one.Dx, inPlace.Dx);
         Assert.Equal(one.WeightGrad, inPlace.WeightGrad);
+        // Streamed (threshold 0), dx takes the coefficients expanded along the lanes; stored normally, blocks of channels on
+        // lane-row planes take them one per channel, broadcast: the same bits.
+        long savedThreshold = Streaming.ThresholdBytes;
+        try
+        {
+            Streaming.ThresholdBytes = 0;
+            var streamed = Run(1, false);
+            Assert.Equal(Isa.Select(plane) != KernelPath.Scalar, Streaming.LastCallStreamed);
+            Assert.Equal(one.Dx, streamed.Dx);
+        }
+        finally
+        {
+            Streaming.ThresholdBytes = savedThreshold;
+        }
 
         for (int k = 0; k < c; k++)
         {

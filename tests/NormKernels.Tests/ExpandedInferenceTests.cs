@@ -193,6 +193,20 @@ public sealed class ExpandedInferenceTests
         var one = Run(1, false);
         var two = Run(2, false);
         var inPlace = Run(1, true);
+        // Streamed (threshold 0) the apply takes the coefficients expanded along the lanes; stored normally, blocks of channels
+        // on lane-row planes take them one per channel, broadcast: the same bits.
+        long savedThreshold = Streaming.ThresholdBytes;
+        try
+        {
+            Streaming.ThresholdBytes = 0;
+            var streamed = Run(1, false);
+            Assert.Equal(Isa.Select(plane) != KernelPath.Scalar, Streaming.LastCallStreamed);
+            Assert.Equal(one.Y, streamed.Y);
+        }
+        finally
+        {
+            Streaming.ThresholdBytes = savedThreshold;
+        }
         Assert.Equal(one.Y, two.Y);
         Assert.Equal(one.Mean, two.Mean);
         Assert.Equal(one.Var, two.Var);

@@ -572,6 +572,32 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         return TS.MultiplyAdd(TS.Subtract(d, D), P, TS.MultiplyAdd(TS.Add(xv, M), Q, R));
     }
 
+    /// <summary>
+    /// <see cref="Apply{TW, TF}"/> with one value per run (<see cref="Splat"/>), stored normally, over <paramref name="runs"/>
+    /// consecutive runs of <paramref name="len"/> elements (at least a vector: BatchNorm NCHW backward's 7x7 planes, a run per
+    /// channel): run i's m and dz at i times <paramref name="mStride"/> and <paramref name="dzStride"/>, its P, Q, R at i. The
+    /// same expression per element, the last vector of a run overlapped and computed before the run's stores, as Apply's, so
+    /// the same bits, and dx may be dy or x; one call for the runs instead of one each (a call per 49 elements cost about
+    /// as much as its work).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static void ShortRuns(ref T x, ref T dy, ref T dx, nint runs, nint len, ref T m, nint mStride, ref T p, ref T q, ref T r, ref T dz, nint dzStride)
+    {
+        int w = TS.Count;
+        nint tail = len - w;
+        bool partial = len % w != 0;
+        for (nint i = 0; i < runs; i++)
+        {
+            ref T xi = ref Unsafe.Add(ref x, i * len), dyi = ref Unsafe.Add(ref dy, i * len), dxi = ref Unsafe.Add(ref dx, i * len);
+            TV vm = TS.Splat(Unsafe.Add(ref m, i * mStride)), vp = TS.Splat(Unsafe.Add(ref p, i)), vq = TS.Splat(Unsafe.Add(ref q, i));
+            TV vr = TS.Splat(Unsafe.Add(ref r, i)), vd = TS.Splat(Unsafe.Add(ref dz, i * dzStride));
+            TV last = ApplyExpression<Splat>(TS.Load(ref dyi, tail), TS.Load(ref xi, tail), 0, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd);
+            for (nint o = 0; o + w <= len; o += w)
+                TS.Store(ApplyExpression<Splat>(TS.Load(ref dyi, o), TS.Load(ref xi, o), 0, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dxi, o);
+            if (partial) TS.Store(last, ref dxi, tail);
+        }
+    }
+
     // ------------------------------------------------------------------ one statistic per block, gamma along the run
 
     /// <summary>
