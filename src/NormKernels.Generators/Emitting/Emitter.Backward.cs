@@ -97,8 +97,9 @@ internal static partial class Emitter
                (columns ? "; the innermost two as rows of contiguous fold indices" : "") + ".</summary>");
         w.Line(Shared.Hot);
         // TX: the exact sum z made (Lanes) or left to the driver, which has it from the forward's mean (Splat).
-        using (w.Block("public void GradientReduce<TS, TV, TX>(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" +
-                       VectorIsa.PathConstraint(t) + " where TX : struct, " + Rt + ".IOperand"))
+        // TH: x and dy come from memory (Lanes): the runs hint their lines ahead.
+        using (w.Block("public void GradientReduce<TS, TV, TX, TH>(ref " + t + " x, ref " + t + " dy, nint from0, nint to0, ref " + t + " m, ref " + t + " dz, ref double u, ref double v, ref double z)" +
+                       VectorIsa.PathConstraint(t) + " where TX : struct, " + Rt + ".IOperand where TH : struct, " + Rt + ".IOperand"))
         {
             int outer = columns ? n - 2 : n - 1;
             EmitSegmentLocals(w, ctx, segs, outer, spaces);
@@ -111,12 +112,12 @@ internal static partial class Emitter
                 if (columns)
                 {
                     string rowsFrom = rowChunk ? "from0 * len" + I(n - 1) : xo;
-                    w.Line(runs + ".ReduceColumns<TX>(ref " + At("x", rowsFrom) + ", ref " + At("dy", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
+                    w.Line(runs + ".ReduceColumns<TX, TH>(ref " + At("x", rowsFrom) + ", ref " + At("dy", rowsFrom) + ", " + (rowChunk ? "to0 - from0" : "len" + I(n - 2)) + ", len" + I(n - 1) +
                            ", ref " + At("m", fo) + ", ref " + At("dz", fo) + ", ref " + At("u", fo) + ", ref " + At("v", fo) + ", ref " + At("z", fo) + ");");
                 }
                 else
                 {
-                    w.Line(runs + (vector ? ".ReduceLanes<TX>(" : ".Reduce<TX>(") + "ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", " +
+                    w.Line(runs + (vector ? ".ReduceLanes<TX, TH>(" : ".Reduce<TX, TH>(") + "ref " + At("x", xo) + ", ref " + At("dy", xo) + ", len" + I(n - 1) + ", " +
                            (vector ? "ref " + At("m", fo) + ", ref " + At("dz", fo) : Unsafe + ".Add(ref m, " + fo + "), " + Unsafe + ".Add(ref dz, " + fo + ")") +
                            ", ref " + At("u", fo) + ", ref " + At("v", fo) + ", ref " + At("z", fo) + ");");
                 }

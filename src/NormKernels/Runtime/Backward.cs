@@ -16,8 +16,10 @@ public interface IGradientNest<T> : INest<T> where T : unmanaged
     /// <summary>Per fold index f over a block, or the chunk [from, to) of its first gradient segment: <c>u[f] += sum (dy - dz[f])</c>,
     /// <c>v[f] += sum (dy - dz[f]) * (x + m[f])</c>, <c>z[f] += sum (x + m[f])</c> (the last only with <typeparamref name="TX"/>
     /// <see cref="Lanes"/>: with <see cref="Splat"/> the driver has it from the forward's mean and z is not touched).</summary>
-    void GradientReduce<TS, TV, TX>(ref T x, ref T dy, nint from, nint to, ref T m, ref T dz, ref double u, ref double v, ref double z)
-        where TS : struct, ISimd<TV, T> where TV : struct where TX : struct, IOperand;
+    /// <typeparamref name="TH"/> <see cref="Lanes"/>: x and dy come from memory, the runs hint their lines ahead into L1
+    /// (<see cref="GradientRuns{TS, TV, T}.Reduce{TX, TH}"/>).
+    void GradientReduce<TS, TV, TX, TH>(ref T x, ref T dy, nint from, nint to, ref T m, ref T dz, ref double u, ref double v, ref double z)
+        where TS : struct, ISimd<TV, T> where TV : struct where TX : struct, IOperand where TH : struct, IOperand;
 
     /// <summary><c>dx = (dy - dz[f]) * p[f] + (x + m[f]) * q[f] + r[f]</c> over a block or a chunk of it, dx stored as
     /// <typeparamref name="TW"/> says.</summary>
@@ -285,6 +287,8 @@ public static class Backward<TNest, TK, T>
         var layout = new Layout(nest);
         int parameters = weightGrad.Length;
         double eps = double.CreateTruncating(epsilon);
+        // Tensors past the last-level cache: the sums come from memory and hint their lines ahead (see GradientRuns.Reduce).
+        bool fromMemory = Streaming.Exceeds((long)(input.Length + outputGrad.Length) * Unsafe.SizeOf<T>(), (long)inputGrad.Length * Unsafe.SizeOf<T>());
         Span<T> s0 = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat0), stat0.Length);
         Span<T> s1 = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(stat1), stat1.Length);
         if (nest.BlockCount > 0)
@@ -306,7 +310,7 @@ public static class Backward<TNest, TK, T>
                 // The residuals pinned for the units (every runner span is taken), read with TX Splat only.
                 fixed (T* pinned = residual)
                 {
-                    var body = new Group<TS, TV, TW, TX>(nest, layout, eps, constant, blocks, groups, parameters, interleaved, scratch.Doubles, scratch.Elements, gradPartials,
+                    var body = new Group<TS, TV, TW, TX>(nest, layout, eps, constant, fromMemory, blocks, groups, parameters, interleaved, scratch.Doubles, scratch.Elements, gradPartials,
                         mode, sums, total, pinned, stride);
                     ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
                 }
@@ -334,7 +338,7 @@ public static class Backward<TNest, TK, T>
             Terms(nest, layout, doubles, elements, 0, ref MemoryMarshal.GetReference(stat0), ref MemoryMarshal.GetReference(stat1), eps, constant);
             Shift(nest, layout, elements, ref MemoryMarshal.GetReference(outputGrad));
             new Span<double>(partials, 0, chunks * width).Clear();
-            var reduce = new ReduceChunk<TS, TV, TX>(nest, layout, rows, chunks, partials, elements);
+            var reduce = new ReduceChunk<TS, TV, TX>(nest, layout, rows, chunks, partials, elements, fromMemory);
             ParallelUnits.For(chunks, Parallelism.Workers(input.Length, chunks), reduce, input, inputGrad, outputGrad, default, default, default);
             // Merge the chunks' partial sums in chunk order (deterministic whatever ran them).
             new Span<double>(doubles, 0, width).Clear();
@@ -628,7 +632,7 @@ public static class Backward<TNest, TK, T>
     /// a few at a time, each pass row by row over them); the group's parameter gradients into its own partial. Pipelined
     /// (<paramref name="stride"/> not 0), each run of interleaved blocks has its dx made side by side with the next run's sums
     /// (in the other set of scratch), which then skips its own reduction pass.</summary>
-    private readonly unsafe struct Group<TS, TV, TW, TX>(TNest nest, Layout layout, double epsilon, bool constant, int blocks, int groups, int parameters, int interleaved,
+    private readonly unsafe struct Group<TS, TV, TW, TX>(TNest nest, Layout layout, double epsilon, bool constant, bool fromMemory, int blocks, int groups, int parameters, int interleaved,
         double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual, nint stride) : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores where TX : struct, IOperand
     {
@@ -660,8 +664,12 @@ public static class Backward<TNest, TK, T>
                             nest.Block(start + k, out nint xo, out _, out _);
                             ref T m = ref MemoryMarshal.GetArrayDataReference(elements[at + k]);
                             ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles[at + k]);
-                            nest.GradientReduce<TS, TV, TX>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
-                                ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+                            if (fromMemory)
+                                nest.GradientReduce<TS, TV, TX, Lanes>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                                    ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+                            else
+                                nest.GradientReduce<TS, TV, TX, Splat>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                                    ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
                         }
                 }
                 for (int k = 0; k < count; k++)
@@ -735,14 +743,14 @@ public static class Backward<TNest, TK, T>
                     nest.GradientApply<TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), r, r + 1, ref m,
                         ref Unsafe.Add(ref m, 1), ref Unsafe.Add(ref m, 2), ref Unsafe.Add(ref m, 3), ref Unsafe.Add(ref m, 4));
                     nest.Block(start + count + k, out nint xn, out _, out _);
-                    nest.GradientReduce<TS, TV, TX>(ref Unsafe.Add(ref x, xn), ref Unsafe.Add(ref dy, xn), r, r + 1, ref mn, ref Unsafe.Add(ref mn, 4),
+                    nest.GradientReduce<TS, TV, TX, Splat>(ref Unsafe.Add(ref x, xn), ref Unsafe.Add(ref dy, xn), r, r + 1, ref mn, ref Unsafe.Add(ref mn, 4),
                         ref sumU, ref Unsafe.Add(ref sumU, 1), ref Unsafe.Add(ref sumU, 2));
                 }
         }
     }
 
     /// <summary>A chunk of a whole-tensor reduction, into its own partial U, V, X (X only with <typeparamref name="TX"/> <see cref="Lanes"/>).</summary>
-    private readonly struct ReduceChunk<TS, TV, TX>(TNest nest, Layout layout, nint rows, int chunks, double[] partials, T[] elements)
+    private readonly struct ReduceChunk<TS, TV, TX>(TNest nest, Layout layout, nint rows, int chunks, double[] partials, T[] elements, bool fromMemory)
         : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TX : struct, IOperand
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -752,8 +760,12 @@ public static class Backward<TNest, TK, T>
             int folds = layout.Folds;
             ref T m = ref MemoryMarshal.GetArrayDataReference(elements);
             ref double sumU = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(partials), (nint)unit * 3 * folds);
-            nest.GradientReduce<TS, TV, TX>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S2), from, to, ref m, ref Unsafe.Add(ref m, 4 * folds),
-                ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+            if (fromMemory)
+                nest.GradientReduce<TS, TV, TX, Lanes>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S2), from, to, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                    ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+            else
+                nest.GradientReduce<TS, TV, TX, Splat>(ref ParallelUnits.At<T>(spans.S0), ref ParallelUnits.At<T>(spans.S2), from, to, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                    ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
         }
     }
 

@@ -147,11 +147,11 @@ public static class ExpandedBackward<TK, T> where TK : struct, INormKind where T
             // Each lane's sums of dy - dz, (dy - dz) * (x + m) and x + m across the runs (whole runs: all of a block's; of whole
             // periods, all but a last shorter one, summed on its own).
             nint full = cut.Full;
-            GradientRuns<TS, TV, T>.ReduceColumns<TX>(ref Unsafe.Add(ref x, start), ref Unsafe.Add(ref dy, start), full, length, stride, ref m, ref dz, ref u, ref v, ref z);
+            GradientRuns<TS, TV, T>.ReduceColumns<TX, Splat>(ref Unsafe.Add(ref x, start), ref Unsafe.Add(ref dy, start), full, length, stride, ref m, ref dz, ref u, ref v, ref z);
             if (full < runs)
             {
                 nint o = start + full * stride, len = (nint)(plan.Total - o);
-                GradientRuns<TS, TV, T>.ReduceColumns<TX>(ref Unsafe.Add(ref x, o), ref Unsafe.Add(ref dy, o), 1, len, len, ref m, ref dz, ref u, ref v, ref z);
+                GradientRuns<TS, TV, T>.ReduceColumns<TX, Splat>(ref Unsafe.Add(ref x, o), ref Unsafe.Add(ref dy, o), 1, len, len, ref m, ref dz, ref u, ref v, ref z);
             }
             // Per channel: its lanes added in double, U = sum dy and V = sum dy * (x - mean) recovered in double with the mean
             // corrected by the exact sum of x - mf, the parameter gradients, the coefficients expanded along its lanes.

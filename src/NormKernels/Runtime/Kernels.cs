@@ -37,7 +37,7 @@ public interface ILayerNest<TSelf, T> : IGradientNest<T>, IAffineGradientNest<T>
 
     // A nest implements the gradient methods of its plan's driver; the other driver's are never called (GradientPerStatistic,
     // a constant, picks the driver), so they need no body in the generated code.
-    void IGradientNest<T>.GradientReduce<TS, TV, TX>(ref T x, ref T dy, nint from, nint to, ref T m, ref T dz, ref double u, ref double v, ref double z) =>
+    void IGradientNest<T>.GradientReduce<TS, TV, TX, TH>(ref T x, ref T dy, nint from, nint to, ref T m, ref T dz, ref double u, ref double v, ref double z) =>
         throw NestBackward.OtherDriver();
 
     void IGradientNest<T>.GradientApply<TW, TS, TV>(ref T x, ref T dy, ref T dx, nint from, nint to, ref T m, ref T p, ref T q, ref T r, ref T dz) =>

@@ -219,7 +219,7 @@ namespace Layers
 
             /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n]=- [h w]=-.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
-            public void GradientReduce<TS, TV, TX>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct where TX : struct, Rt.IOperand
+            public void GradientReduce<TS, TV, TX, TH>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct where TX : struct, Rt.IOperand where TH : struct, Rt.IOperand
             {
                 nint st_x0 = (e_c * e_h * e_w);
                 nint len1 = (e_h * e_w);
@@ -227,7 +227,7 @@ namespace Layers
                 for (nint i0 = from0; i0 < to0; i0++)
                 {
                     nint x1 = i0 * st_x0;
-                    Rt.GradientRuns<TS, TV, float>.Reduce<TX>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
+                    Rt.GradientRuns<TS, TV, float>.Reduce<TX, TH>(ref Unsafe.Add(ref x, x1), ref Unsafe.Add(ref dy, x1), len1, m, dz, ref u, ref v, ref z);
                 }
             }
 

@@ -172,10 +172,10 @@ namespace Layers
 
             /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n h w]=- [c]=F; the innermost two as rows of contiguous fold indices.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
-            public void GradientReduce<TS, TV, TX>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct where TX : struct, Rt.IOperand
+            public void GradientReduce<TS, TV, TX, TH>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct where TX : struct, Rt.IOperand where TH : struct, Rt.IOperand
             {
                 nint len1 = e_c;
-                Rt.GradientRuns<TS, TV, float>.ReduceColumns<TX>(ref Unsafe.Add(ref x, from0 * len1), ref Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
+                Rt.GradientRuns<TS, TV, float>.ReduceColumns<TX, TH>(ref Unsafe.Add(ref x, from0 * len1), ref Unsafe.Add(ref dy, from0 * len1), to0 - from0, len1, ref m, ref dz, ref u, ref v, ref z);
             }
 
             /// <summary>Backward apply on one block (or the chunk [from0, to0) of its first segment): dx = dy * P[f] + (x + m[f]) * Q[f] + R[f].</summary>
