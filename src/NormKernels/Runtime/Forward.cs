@@ -845,6 +845,7 @@ public static class Forward<TNest, TK, T>
 
         /// <summary>q when promoted accumulator a adds into statistic a / q, every one of them (checked here, once a call):
         /// GroupNorm's channels of a group, consecutive. 0 otherwise.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static int AccumulatorRunOf(TNest nest, int accumulators, int statistics)
         {
             if (statistics < 1 || accumulators % statistics != 0) return 0;
@@ -856,6 +857,7 @@ public static class Forward<TNest, TK, T>
 
         /// <summary>Whether statistic s starts at element s of its block, every one (checked here, once a call): their shifts
         /// are the block's first elements (channels last: its first row).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static bool FirstRow(TNest nest, int statistics)
         {
             for (int s = 0; s < statistics; s++)
@@ -866,6 +868,7 @@ public static class Forward<TNest, TK, T>
         /// <summary>q when fold f's statistic is fold 0's plus f / q and its parameter fold 0's plus f, every fold (checked here,
         /// once a call): 1 for folds in step with their statistics (channels last), the channels of a group per statistic
         /// (GroupNorm). 0 otherwise.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static int FoldRunOf(TNest nest, int folds)
         {
             if (folds < 1) return 0;
