@@ -849,9 +849,18 @@ public static class Forward<TNest, TK, T>
         private static int AccumulatorRunOf(TNest nest, int accumulators, int statistics)
         {
             if (statistics < 1 || accumulators % statistics != 0) return 0;
-            int q = accumulators / statistics;
+            int q = accumulators / statistics, j = 0;
+            nint statistic = 0;
             for (int a = 0; a < accumulators; a++)
-                if (nest.AccumulatorStatistic(a) != a / q) return 0;
+            {
+                // statistic = a / q, j = a % q, kept by counting.
+                if (nest.AccumulatorStatistic(a) != statistic) return 0;
+                if (++j == q)
+                {
+                    j = 0;
+                    statistic++;
+                }
+            }
             return q;
         }
 
@@ -873,18 +882,30 @@ public static class Forward<TNest, TK, T>
         {
             if (folds < 1) return 0;
             nest.Fold(0, out nint s0, out nint p0);
-            int q = folds;
+            // One pass: q is the first fold whose statistic moves on (s0 + 1); from there statistic = s0 + f / q by counting.
+            int q = 0, j = 0;
+            nint statistic = s0;
             for (int f = 1; f < folds; f++)
             {
-                nest.Fold(f, out nint s, out _);
-                if (s != s0) { q = f; break; }
-            }
-            for (int f = 0; f < folds; f++)
-            {
                 nest.Fold(f, out nint s, out nint p);
-                if (s != s0 + f / q || p != p0 + f) return 0;
+                if (p != p0 + f) return 0;
+                if (q == 0)
+                {
+                    if (s == s0) continue;
+                    if (s != s0 + 1) return 0;
+                    q = f;
+                    statistic = s0 + 1;
+                    j = 0;
+                    continue;
+                }
+                if (++j == q)
+                {
+                    j = 0;
+                    statistic++;
+                }
+                if (s != statistic) return 0;
             }
-            return q;
+            return q == 0 ? folds : q;
         }
 
         public int Statistics { get; }
