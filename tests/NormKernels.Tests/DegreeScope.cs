@@ -13,6 +13,19 @@ internal sealed class DegreeScope : IDisposable
     public void Dispose() => Parallelism.MaxDegree = _saved;
 }
 
+/// <summary>Sets the process-wide <see cref="Streaming.ThresholdBytes"/> until disposed, then restores what it was (tests that
+/// use it belong to the ThreadingTests collection).</summary>
+internal sealed class ThresholdScope : IDisposable
+{
+    private readonly long _saved = Streaming.ThresholdBytes;
+
+    private ThresholdScope(long bytes) => Streaming.ThresholdBytes = bytes;
+
+    public static ThresholdScope Set(long bytes) => new(bytes);
+
+    public void Dispose() => Streaming.ThresholdBytes = _saved;
+}
+
 /// <summary>A test class that changes the process-wide <see cref="Streaming.ThresholdBytes"/> and
 /// <see cref="Parallelism.MaxDegree"/> (it belongs to the ThreadingTests collection): both are restored after each test.</summary>
 public abstract class RestoresSettings : IDisposable

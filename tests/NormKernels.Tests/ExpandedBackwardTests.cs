@@ -66,17 +66,11 @@ public sealed class ExpandedBackwardTests
         Assert.Equal(one.WeightGrad, inPlace.WeightGrad);
         // Streamed (threshold 0), dx takes the coefficients expanded along the lanes; stored normally, blocks of channels on
         // lane-row planes take them one per channel, broadcast: the same bits.
-        long savedThreshold = Streaming.ThresholdBytes;
-        try
+        using (ThresholdScope.Set(0))
         {
-            Streaming.ThresholdBytes = 0;
             var streamed = Run(1, false);
             Assert.Equal(Isa.Select(plane) != KernelPath.Scalar, Streaming.LastCallStreamed);
             Assert.Equal(one.Dx, streamed.Dx);
-        }
-        finally
-        {
-            Streaming.ThresholdBytes = savedThreshold;
         }
 
         for (int k = 0; k < c; k++)

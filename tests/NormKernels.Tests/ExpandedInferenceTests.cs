@@ -116,43 +116,35 @@ public sealed class ExpandedInferenceTests
         Assert.Equal(longRuns, ExpandedInference<StandardizeNorm, float>.LongRuns(Shape, [n, c, h, w], path));
         Assert.Equal(longRuns, ExpandedInference<StandardizeNorm, float>.Applies(Shape, [n, c, h, w], path));
 
-        long savedThreshold = Streaming.ThresholdBytes;
-        try
+        foreach (long threshold in new[] { long.MaxValue, 0L })
         {
-            foreach (long threshold in new[] { long.MaxValue, 0L })
+            using var streaming = ThresholdScope.Set(threshold);
+            foreach (int degree in new[] { 1, 2 })
             {
-                Streaming.ThresholdBytes = threshold;
-                foreach (int degree in new[] { 1, 2 })
+                using var scope = DegreeScope.Set(degree);
+                var y = new float[x.Length];
+                layer.Forward(x, y, n, c, h, w);
+                Assert.Equal(path, layer.LastPath);
+                Assert.Equal(threshold == 0 && path != KernelPath.Scalar, Streaming.LastCallStreamed);
+                for (int i = 0; i < x.Length; i++)
+                    Assert.True(y[i] == expected[i], $"threshold {threshold}, degree {degree}, element {i}: {y[i]:R} against the loop nest's {expected[i]:R}");
+                var ys = new float[x.Length];
+                BnNchw.ForwardInference(x, ys, n, c, h, w, layer.Weight, layer.Bias, layer.RunningMean, layer.RunningVar, layer.Epsilon);
+                Assert.Equal(y, ys);
+                for (int offset = 0; offset <= 16; offset += 5)
                 {
-                    using var scope = DegreeScope.Set(degree);
-                    var y = new float[x.Length];
-                    layer.Forward(x, y, n, c, h, w);
-                    Assert.Equal(path, layer.LastPath);
-                    Assert.Equal(threshold == 0 && path != KernelPath.Scalar, Streaming.LastCallStreamed);
-                    for (int i = 0; i < x.Length; i++)
-                        Assert.True(y[i] == expected[i], $"threshold {threshold}, degree {degree}, element {i}: {y[i]:R} against the loop nest's {expected[i]:R}");
-                    var ys = new float[x.Length];
-                    BnNchw.ForwardInference(x, ys, n, c, h, w, layer.Weight, layer.Bias, layer.RunningMean, layer.RunningVar, layer.Epsilon);
-                    Assert.Equal(y, ys);
-                    for (int offset = 0; offset <= 16; offset += 5)
-                    {
-                        var input = new float[x.Length + 16];
-                        x.CopyTo(input, offset);
-                        var output = new float[x.Length + 16];
-                        int outputOffset = (offset * 7) % 17;
-                        layer.Forward(input.AsSpan(offset, x.Length), output.AsSpan(outputOffset, x.Length), n, c, h, w);
-                        Assert.True(y.AsSpan().SequenceEqual(output.AsSpan(outputOffset, x.Length)), $"degree {degree}, input offset {offset}, output offset {outputOffset}");
-                        Assert.Equal(0f, outputOffset > 0 ? output[outputOffset - 1] : 0f); // nothing stored before the output
-                        Assert.Equal(0f, output[outputOffset + x.Length]);                 // nor after it
-                        layer.Forward(input.AsSpan(offset, x.Length), input.AsSpan(offset, x.Length), n, c, h, w);
-                        Assert.True(y.AsSpan().SequenceEqual(input.AsSpan(offset, x.Length)), $"degree {degree}, in place at offset {offset}");
-                    }
+                    var input = new float[x.Length + 16];
+                    x.CopyTo(input, offset);
+                    var output = new float[x.Length + 16];
+                    int outputOffset = (offset * 7) % 17;
+                    layer.Forward(input.AsSpan(offset, x.Length), output.AsSpan(outputOffset, x.Length), n, c, h, w);
+                    Assert.True(y.AsSpan().SequenceEqual(output.AsSpan(outputOffset, x.Length)), $"degree {degree}, input offset {offset}, output offset {outputOffset}");
+                    Assert.Equal(0f, outputOffset > 0 ? output[outputOffset - 1] : 0f); // nothing stored before the output
+                    Assert.Equal(0f, output[outputOffset + x.Length]);                 // nor after it
+                    layer.Forward(input.AsSpan(offset, x.Length), input.AsSpan(offset, x.Length), n, c, h, w);
+                    Assert.True(y.AsSpan().SequenceEqual(input.AsSpan(offset, x.Length)), $"degree {degree}, in place at offset {offset}");
                 }
             }
-        }
-        finally
-        {
-            Streaming.ThresholdBytes = savedThreshold;
         }
     }
 
@@ -195,17 +187,11 @@ public sealed class ExpandedInferenceTests
         var inPlace = Run(1, true);
         // Streamed (threshold 0) the apply takes the coefficients expanded along the lanes; stored normally, blocks of channels
         // on lane-row planes take them one per channel, broadcast: the same bits.
-        long savedThreshold = Streaming.ThresholdBytes;
-        try
+        using (ThresholdScope.Set(0))
         {
-            Streaming.ThresholdBytes = 0;
             var streamed = Run(1, false);
             Assert.Equal(Isa.Select(plane) != KernelPath.Scalar, Streaming.LastCallStreamed);
             Assert.Equal(one.Y, streamed.Y);
-        }
-        finally
-        {
-            Streaming.ThresholdBytes = savedThreshold;
         }
         Assert.Equal(one.Y, two.Y);
         Assert.Equal(one.Mean, two.Mean);

@@ -66,6 +66,21 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
         return outer > 0 && inner > 1 && inner < ShortRun && period <= ExpandedLimit && period >= LaneCount(path);
     }
 
+    /// <summary>Channel <paramref name="k"/>'s coefficients, as Forward's RunningTerms and Coefficients fold them: C = the mean
+    /// rounded to T, A = gamma * rstd, B = beta - (mean - C) * A, in double (uncentered kinds: no mean); no affine when
+    /// <paramref name="affine"/> is false.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ChannelCoefficients(int k, bool affine, double eps, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> mean,
+        ReadOnlySpan<T> variance, out T a, out T b, out T c)
+    {
+        double m = TK.Centered ? double.CreateTruncating(mean[k]) : 0d;
+        c = TK.Centered ? T.CreateTruncating(m) : T.Zero;
+        double g = affine ? double.CreateTruncating(weight[k]) : 1d, h = affine ? double.CreateTruncating(bias[k]) : 0d;
+        double ak = g * Statistics.InverseStd(double.CreateTruncating(variance[k]), eps);
+        a = T.CreateTruncating(ak);
+        b = T.CreateTruncating(h - (m - double.CreateTruncating(c)) * ak);
+    }
+
     /// <summary><paramref name="n"/> copies of <paramref name="value"/> at <paramref name="p"/>, inlined into the (optimized)
     /// caller: a process that sees one CPU runs <c>Span.Fill</c>'s generic copy unoptimized for seconds.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -127,15 +142,11 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
                 double eps = double.CreateTruncating(epsilon);
                 for (int k = 0; k < kept; k++)
                 {
-                    // As Forward's RunningTerms and Coefficients: C = the mean rounded to T, A = gamma * rstd, B = beta - (mean - C) * A.
-                    double m = TK.Centered ? double.CreateTruncating(mean[k]) : 0d;
-                    T ck = TK.Centered ? T.CreateTruncating(m) : T.Zero;
-                    double g = affine ? double.CreateTruncating(weight[k]) : 1d, h = affine ? double.CreateTruncating(bias[k]) : 0d;
-                    double ak = g * Statistics.InverseStd(double.CreateTruncating(variance[k]), eps);
+                    ChannelCoefficients(k, affine, eps, weight, bias, mean, variance, out T ak, out T bk, out T ck);
                     // The first period (filled is at least one: Head + Length, Length whole periods).
                     nint o = (nint)(k * inner);
-                    Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(a), o), (nint)inner, T.CreateTruncating(ak));
-                    Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(b), o), (nint)inner, T.CreateTruncating(h - (m - double.CreateTruncating(ck)) * ak));
+                    Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(a), o), (nint)inner, ak);
+                    Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(b), o), (nint)inner, bk);
                     Fill(ref Unsafe.Add(ref MemoryMarshal.GetReference(c), o), (nint)inner, ck);
                 }
                 for (nint r = (nint)period; r < filled; r += (nint)period)
@@ -223,17 +234,7 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
             bool affine = shape.Affine != AffineMode.None && !weight.IsEmpty;
             double eps = double.CreateTruncating(epsilon);
             for (int k = 0; k < kept; k++)
-            {
-                // As Run's expansion (and Forward's RunningTerms and Coefficients): C = the mean rounded to T, A = gamma * rstd,
-                // B = beta - (mean - C) * A.
-                double m = TK.Centered ? double.CreateTruncating(mean[k]) : 0d;
-                T ck = TK.Centered ? T.CreateTruncating(m) : T.Zero;
-                double g = affine ? double.CreateTruncating(weight[k]) : 1d, h = affine ? double.CreateTruncating(bias[k]) : 0d;
-                double ak = g * Statistics.InverseStd(double.CreateTruncating(variance[k]), eps);
-                a[k] = T.CreateTruncating(ak);
-                b[k] = T.CreateTruncating(h - (m - double.CreateTruncating(ck)) * ak);
-                c[k] = ck;
-            }
+                ChannelCoefficients(k, affine, eps, weight, bias, mean, variance, out a[k], out b[k], out c[k]);
             long runs = outer * kept, perUnit = Math.Max(1, ChannelUnitElements / inner);
             int units = (int)((runs + perUnit - 1) / perUnit);
             int workers = Parallelism.Workers(input.Length, units);
