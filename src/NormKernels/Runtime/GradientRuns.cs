@@ -661,6 +661,16 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// </summary>
     public const int AffineAhead = 4 << 10;
 
+    /// <summary>
+    /// Runs up to this many bytes hint the next run's x and dy into L1 while they store dx streamed (the affine backward's
+    /// rows: one block after another in memory). The apply reads its run from L1 and issues no loads to memory; without the
+    /// hints the memory stream idles while it runs and the next run's reduction waits for its lines. AMD Zen 5, LayerNorm
+    /// backward over 8192 x 768 floats (the same 25.2 MB for every width), medians of 21 alternating rounds, without / with:
+    /// rows of 768, 1 thread, 2.3-4.4 / 2.3-3.9 ms in eight processes, each 12-20% faster with; 2 threads 1.46-2.07 /
+    /// 1.48-1.67 ms; rows of 1,024 +12%, 2,048 +3-10%, 4,096 +3-5%, 16,384 even, 256 even, 512 -9 to +9%.
+    /// </summary>
+    public const int NextRunHintBytes = 16 << 10;
+
     /// <summary>Hints the lines of <paramref name="count"/> elements from element <paramref name="i"/> of <paramref name="p"/>,
     /// <paramref name="ahead"/> bytes on, into L1 (x86). A hint never faults, past the end of the data included.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -790,9 +800,18 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             TV first = TS.Select(TS.LastLanes(w - (end - o)), TS.Zero, TS.LastLanes(w));
             Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc, first), ref dx, o, end, o);
         }
+        // The next run's lines hinted as this one's are stored (see NextRunHintBytes): the same offset one run on.
+        nint ahead = Sse.IsSupported && (long)n * sizeof(T) <= NextRunHintBytes ? n * sizeof(T) : 0;
         for (o = head; o + step <= n; o += step)
+        {
+            if (ahead != 0)
+            {
+                Hint(ref x, o, step, ahead);
+                Hint(ref dy, o, step, ahead);
+            }
             for (nint j = o; j < o + step; j += w)
                 TS.StoreStreaming(AffineApplyVector(TS.Load(ref dy, j), TS.Load(ref x, j), ref g, ref dbeta, ref dgamma, j, k, vr, vq, vrr, kd, kg, vc), ref dx, j);
+        }
         for (; o + w <= n; o += w)
             TS.StoreStreaming(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc), ref dx, o);
         if (o < n)
