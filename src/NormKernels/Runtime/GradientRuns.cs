@@ -667,7 +667,9 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// hints the memory stream idles while it runs and the next run's reduction waits for its lines. AMD Zen 5, LayerNorm
     /// backward over 8192 x 768 floats (the same 25.2 MB for every width), medians of 21 alternating rounds, without / with:
     /// rows of 768, 1 thread, 2.3-4.4 / 2.3-3.9 ms in eight processes, each 12-20% faster with; 2 threads 1.46-2.07 /
-    /// 1.48-1.67 ms; rows of 1,024 +12%, 2,048 +3-10%, 4,096 +3-5%, 16,384 even, 256 even, 512 -9 to +9%.
+    /// 1.48-1.67 ms; rows of 1,024 +12%, 2,048 +3-10%, 4,096 +3-5%, 16,384 even, 256 even, 512 -9 to +9%. 512-bit vectors
+    /// only (as <see cref="Runs{TS, TV, T}.StreamedAhead"/>): the AVX2 path ran rows of 768 at 2.23-2.61 ms without and
+    /// 2.69-2.80 with.
     /// </summary>
     public const int NextRunHintBytes = 16 << 10;
 
@@ -801,7 +803,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc, first), ref dx, o, end, o);
         }
         // The next run's lines hinted as this one's are stored (see NextRunHintBytes): the same offset one run on.
-        nint ahead = Sse.IsSupported && (long)n * sizeof(T) <= NextRunHintBytes ? n * sizeof(T) : 0;
+        nint ahead = Sse.IsSupported && TS.Count * sizeof(T) >= 64 && (long)n * sizeof(T) <= NextRunHintBytes ? n * sizeof(T) : 0;
         for (o = head; o + step <= n; o += step)
         {
             if (ahead != 0)
