@@ -753,9 +753,18 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     public static void AffineApply<TW>(ref T x, ref T dy, ref T dx, nint len, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref T dbeta, ref T dgamma)
         where TW : struct, IStores
     {
+        // Both loops in methods of their own, so their code does not count against the inlining budget of the nests (see
+        // Runs): inlined into a nest's method, this loop was left calling AffineApplyVector once a vector (LayerNorm backward
+        // rows of 256, 1 KB: too short to stream).
+        if (TW.Streaming && TS.Count > 1 && AffineApplyStreamed(ref x, ref dy, ref dx, len, m, r, q, rr, dz, gb, c1, ref g, ref dbeta, ref dgamma)) return;
+        AffineApplyStored(ref x, ref dy, ref dx, len, m, r, q, rr, dz, gb, c1, ref g, ref dbeta, ref dgamma);
+    }
+
+    /// <summary><see cref="AffineApply{TW}"/> with dx stored normally.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void AffineApplyStored(ref T x, ref T dy, ref T dx, nint len, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref T dbeta, ref T dgamma)
+    {
         int w = TS.Count, step = Unroll * w;
-        // Streamed runs in their own method, so their code does not count against the inlining budget of the nests (see Runs).
-        if (TW.Streaming && w > 1 && AffineApplyStreamed(ref x, ref dy, ref dx, len, m, r, q, rr, dz, gb, c1, ref g, ref dbeta, ref dgamma)) return;
         TV k = TS.Splat(m), vr = TS.Splat(r), vq = TS.Splat(q), vrr = TS.Splat(rr), kd = TS.Splat(dz), kg = TS.Splat(gb), vc = TS.Splat(c1);
         // The last partial vector's dx computed first, from dy and x as given, and stored whole at the end (see Runs.ApplyCore's
         // tail); its lanes' parameter gradients are still added after the loop, as before.
