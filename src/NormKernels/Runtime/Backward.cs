@@ -90,21 +90,38 @@ internal static class BackwardShared<TK, T> where TK : struct, INormKind where T
     }
 
     /// <summary>Adds the groups' partial parameter gradients (bias at <c>g * 2P + p</c>, weight at <c>g * 2P + P + p</c>), in group
-    /// order, into the accumulated gradients (PyTorch: they accumulate until zeroed).</summary>
+    /// order, into the accumulated gradients (PyTorch: they accumulate until zeroed). The groups' rows are added one after
+    /// another into totals that start at 0 (the same additions, in the same order, as parameter by parameter; lane by lane
+    /// in vectors): parameter by parameter read the partials a row apart per addition, 64 KB apart for LayerNorm's 4,096
+    /// parameters, where it took 6% of the backward (AMD Zen 5, [1536, 4096], 1 thread).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddParameterGradients(double[] partials, int groups, Span<T> weightGrad, Span<T> biasGrad)
     {
-        int parameters = weightGrad.Length;
-        for (int p = 0; p < parameters; p++)
+        int parameters = weightGrad.Length, width = 2 * parameters;
+        double[] rented = ArrayPool<double>.Shared.Rent(Math.Max(1, width));
+        try
         {
-            double db = 0d, dg = 0d;
+            Span<double> totals = rented.AsSpan(0, width);
+            totals.Clear();
+            int lanes = Vector<double>.Count;
             for (int g = 0; g < groups; g++)
             {
-                db += partials[g * 2 * parameters + p];
-                dg += partials[g * 2 * parameters + parameters + p];
+                ReadOnlySpan<double> row = partials.AsSpan(g * width, width);
+                int i = 0;
+                if (Vector.IsHardwareAccelerated)
+                    for (; i + lanes <= width; i += lanes)
+                        (new Vector<double>(totals.Slice(i)) + new Vector<double>(row.Slice(i))).CopyTo(totals.Slice(i));
+                for (; i < width; i++) totals[i] += row[i];
             }
-            biasGrad[p] = T.CreateTruncating(double.CreateTruncating(biasGrad[p]) + db);
-            weightGrad[p] = T.CreateTruncating(double.CreateTruncating(weightGrad[p]) + dg);
+            for (int p = 0; p < parameters; p++)
+            {
+                biasGrad[p] = T.CreateTruncating(double.CreateTruncating(biasGrad[p]) + totals[p]);
+                weightGrad[p] = T.CreateTruncating(double.CreateTruncating(weightGrad[p]) + totals[parameters + p]);
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
         }
     }
 }
