@@ -22,7 +22,7 @@ public sealed class SafetyCaseTests
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(dll);
         foreach (string arg in args) start.ArgumentList.Add(arg);
-        using Process child = Process.Start(start)!;
+        using Process child = StartGuarded(start, Path.GetFileName(dll));
         Task<string> stdout = child.StandardOutput.ReadToEndAsync(), stderr = child.StandardError.ReadToEndAsync();
         if (!child.WaitForExit(TimeSpan.FromMinutes(3)))
         {
@@ -34,6 +34,61 @@ public sealed class SafetyCaseTests
             $"child '{string.Join(' ', args)}' exited with {child.ExitCode} (0 = every check held, 1 = a check failed, other = a crash):\n{output}\n{errors}");
         Assert.Contains("PASS ", output);
         Assert.DoesNotContain("FAIL ", output);
+    }
+
+    /// <summary>
+    /// Process.Start with a guard for a fork that never reaches exec: under qemu user-mode emulation (the arm64 legs) the
+    /// forked copy of this multithreaded test host has hung on a lock before exec (once in about ten CI runs), leaving
+    /// Process.Start waiting for it and the leg to its 40-minute timeout. A start that has not returned in a minute has its
+    /// stuck forks killed (children of this process whose command line does not name the child program yet) and is tried
+    /// once more.
+    /// </summary>
+    private static Process StartGuarded(ProcessStartInfo start, string program)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            Task<Process> started = Task.Run(() => Process.Start(start)!);
+            if (started.Wait(TimeSpan.FromMinutes(1))) return started.Result;
+            int killed = KillStuckForks(program);
+            // Killed before exec, the fork's start returns (or throws); either way that process is gone.
+            try
+            {
+                if (started.Wait(TimeSpan.FromMinutes(1))) started.Result.Dispose();
+            }
+            catch (AggregateException)
+            {
+            }
+            if (attempt == 2)
+                Assert.Fail($"starting the child program {program} hung twice before exec ({killed} stuck fork(s) killed the second time)");
+        }
+    }
+
+    /// <summary>Kills this process's children whose command line does not name <paramref name="program"/> (forks that
+    /// have not exec'd it); returns how many. Linux only (reads /proc); elsewhere none.</summary>
+    private static int KillStuckForks(string program)
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        int self = Environment.ProcessId, killed = 0;
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid) || pid == self) continue;
+            try
+            {
+                // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces or parentheses, so split after the last ')'.
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                string[] rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(rest[1]) != self) continue;
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(program, StringComparison.Ordinal)) continue;
+                using Process fork = Process.GetProcessById(pid);
+                fork.Kill();
+                killed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or FormatException or IndexOutOfRangeException)
+            {
+                // The process ended meanwhile, or is not ours to read.
+            }
+        }
+        return killed;
     }
 
     public static TheoryData<string, string> WrapCases()
