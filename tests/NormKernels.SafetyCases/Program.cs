@@ -7,10 +7,13 @@ using NormKernels.SafetyCases;
 //   wrap <Layer> <512|0>     every entry point with dims whose product wraps 64 bits to 512 (or to 0, with empty spans)
 //   wrap-style <Layer>       AdaptiveForward with style dims whose product overflows
 //   train <Layer>            one instance, 8 threads of training Forward + Backward on inputs of two batch sizes
+//   codegen                  every layer's forward and backward over shapes that take each driver (see Codegen), run with
+//                            the JIT's disassembly on by the parent test
 return args switch
 {
     ["wrap", string layer, string set] => Cases.Wrap(layer, set),
     ["wrap-style", string layer] => Cases.WrapStyle(layer),
     ["train", string layer] => Cases.Train(layer),
+    ["codegen"] => Codegen.Run(),
     _ => Cases.Usage(),
 };

@@ -11,7 +11,7 @@ namespace NormKernels.Tests;
 /// </summary>
 public sealed class SafetyCaseTests
 {
-    private static string ChildDll => typeof(SafetyCaseTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+    internal static string ChildDll => typeof(SafetyCaseTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "SafetyCasesDll").Value!;
 
     private static void RunChild(params string[] args)
@@ -43,7 +43,7 @@ public sealed class SafetyCaseTests
     /// stuck forks killed (children of this process whose command line does not name the child program yet) and is tried
     /// once more.
     /// </summary>
-    private static Process StartGuarded(ProcessStartInfo start, string program)
+    internal static Process StartGuarded(ProcessStartInfo start, string program)
     {
         for (int attempt = 1; ; attempt++)
         {

@@ -197,16 +197,21 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 ColumnTotals<TX>(j + 3 * w, s3, q3, ref a3, ref u, ref v, ref z);
             }
             for (; j + w <= width; j += w)
-                ColumnVector<TX>(ref x, ref dy, r0, rend, stride, j, ref m, ref dz, ref u, ref v, ref z, false, default, ahead);
+                ColumnVector<TX>(ref x, ref dy, r0, rend, stride, j, ref m, ref dz, ref u, ref v, ref z, w, ahead);
             if (w > 1 && j < width)
-                ColumnVector<TX>(ref x, ref dy, r0, rend, stride, width - w, ref m, ref dz, ref u, ref v, ref z, true, TS.LastLanes(width - j), ahead);
+                ColumnVector<TX>(ref x, ref dy, r0, rend, stride, width - w, ref m, ref dz, ref u, ref v, ref z, width - j, ahead);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>One column vector's sums over rows [<paramref name="r0"/>, <paramref name="rend"/>): its last
+    /// <paramref name="lanes"/> lanes (all of them, or a partial vector's that ends the row). A call of its own (per chunk of
+    /// rows): inlined into the chunked reductions' drivers, it was left a call with its mask made at the call site.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void ColumnVector<TX>(ref T x, ref T dy, nint r0, nint rend, nint stride, nint col, ref T m, ref T dz,
-        ref double u, ref double v, ref double z, bool masked, TV mask, nint ahead) where TX : struct, IOperand
+        ref double u, ref double v, ref double z, nint lanes, nint ahead) where TX : struct, IOperand
     {
+        bool masked = lanes < TS.Count;
+        TV mask = masked ? TS.LastLanes(lanes) : TS.Zero;
         TV k = TS.Load(ref m, col), kd = TS.Load(ref dz, col);
         TV s = TS.Zero, q = TS.Zero;
         Wide<TV> kx = TX.Lanes ? TS.Widen(TS.Subtract(TS.Zero, k)) : default, xa = default;

@@ -134,7 +134,7 @@ public static partial class Runs<TS, TV, T>
             double s = 0d, q = 0d;
             RowSums<TC>(ref src, len, shift, ref s, ref q, ahead, false);
             finish.Finish(i, shift, s, q, out T a, out T b, out T c);
-            ApplyRow<TC, TW, TG, TE>(ref src, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref g, ref h);
+            OwnApplyRow<TC, TW, TG, TE>(ref src, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref g, ref h);
         }
     }
 
@@ -158,7 +158,7 @@ public static partial class Runs<TS, TV, T>
             finish.Finish(i, shift, s, q, out T a, out T b, out T c);
             if (i + 1 == rows)
             {
-                ApplyRow<TC, StreamedStores, Uncentered, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref a, ref b);
+                OwnApplyRow<TC, StreamedStores, Uncentered, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref xi, ref xi);
                 break;
             }
             ref T next = ref Unsafe.Add(ref xi, len);
@@ -167,7 +167,7 @@ public static partial class Runs<TS, TV, T>
             q = 0d;
             if (!ApplyReduce<TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref next, shift, ref s, ref q, PrefetchAhead))
             {
-                ApplyRow<TC, StreamedStores, Uncentered, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, ref a, ref b, ref c, ref a, ref b);
+                OwnApplyRow<TC, StreamedStores, Uncentered, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref xi, ref xi);
                 RowSums<TC>(ref next, len, shift, ref s, ref q, PrefetchAhead, false);
             }
         }
@@ -277,6 +277,14 @@ public static partial class Runs<TS, TV, T>
         if (TC.Lanes) ReduceCore<Centered>(ref x, len, shift, ref s, ref q, ahead, accumulate);
         else ReduceCore<Uncentered>(ref x, len, default, ref q, ref q, ahead, accumulate);
     }
+
+    /// <summary><see cref="ApplyRow"/> as a call of its own, for the loops over rows read from memory (<see cref="SequentialRows"/>,
+    /// <see cref="PipelinedRows"/>): inlined there beside the sums, on the 128-bit path its loop was left calling the vector
+    /// operations once a vector (the JIT's inlining budget; CodegenTests); a call a row is nothing beside a row read from memory.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void OwnApplyRow<TC, TW, TG, TE>(ref T x, ref T y, nint len, T a, T b, T c, ref T g, ref T h)
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind =>
+        ApplyRow<TC, TW, TG, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h);
 
     /// <summary>A row's apply with one coefficient set: the plain apply (<typeparamref name="TG"/>: gamma and beta along
     /// the row, or none). <paramref name="inCache"/> (rows the caller keeps in cache: phased, or a small inference call's):

@@ -1,0 +1,84 @@
+using System.Numerics;
+
+namespace NormKernels.SafetyCases;
+
+/// <summary>
+/// The "codegen" case: runs every layer of this program through its forward (training and inference) and backward on shapes
+/// that take the kernels' distinct drivers (rows, planes of 7 x 7 and of 3,136, channels last, one sample, tensors in cache
+/// and, with the streaming threshold at 0, streamed with hints as out of cache), a few calls each, so the JIT compiles
+/// their optimized code. The parent test (tests/NormKernels.Tests/CodegenTests.cs) runs it with the JIT's disassembly
+/// written to a file and reads which helpers were left as calls.
+/// </summary>
+internal static class Codegen
+{
+    private static readonly int[][] FourDims = [[2, 8, 7, 7], [2, 4, 56, 56], [1, 16, 56, 56], [4, 32, 16, 16], [2, 64, 3, 5]];
+    private static readonly int[][] ThreeDims = [[4, 16, 768], [2, 3, 256], [1, 1, 768], [2, 64, 64], [2, 9, 100]];
+
+    public static int Run()
+    {
+        long saved = Streaming.ThresholdBytes;
+        foreach (long threshold in new[] { saved, 0L })
+        {
+            Streaming.ThresholdBytes = threshold;
+            foreach (int[] d in FourDims)
+            {
+                Norm(new BnNchw(d[1]), d);
+                Norm(new InNchw(d[1]), d);
+                Norm(new LnNchwElementwise(d[1] * d[2] * d[3]), d);
+                Norm(new BnNchwDouble(d[1]), d);
+                int[] nhwc = [d[0], d[2], d[3], d[1]];
+                Norm(new BnNhwc(d[1]), nhwc);
+                Norm(new InNhwc(d[1]), nhwc);
+                Norm(new GnNhwc(d[1]), nhwc);
+                Norm(new InNhwcDouble(d[1]), nhwc);
+                Lrn(d, nhwc);
+            }
+            foreach (int[] d in ThreeDims)
+            {
+                Norm(new LnNtc(d[2]), d);
+                Norm(new RmsNtc(d[2]), d);
+            }
+        }
+        Streaming.ThresholdBytes = saved;
+        Console.WriteLine("PASS codegen: every layer ran its forward and backward on every shape");
+        return 0;
+    }
+
+    private static void Norm<T>(INormalizationLayer<T> layer, int[] dims) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int length = dims.Aggregate(1, (p, d) => p * d);
+        T[] x = Data<T>(length, 1), dy = Data<T>(length, 2), y = new T[length], dx = new T[length];
+        for (int call = 0; call < 3; call++)
+        {
+            layer.Training = true;
+            layer.Forward(x, y, dims);
+            layer.Backward(x, dy, dx, dims);
+            layer.Training = false;
+            layer.Forward(x, y, dims);
+            layer.Backward(x, dy, dx, dims);
+        }
+    }
+
+    private static void Lrn(int[] nchw, int[] nhwc)
+    {
+        int length = nchw.Aggregate(1, (p, d) => p * d);
+        float[] x = Data<float>(length, 1), dy = Data<float>(length, 2), y = new float[length], dx = new float[length];
+        var first = new LrnNchw();
+        var last = new LrnNhwc();
+        for (int call = 0; call < 3; call++)
+        {
+            first.Forward(x, y, nchw[0], nchw[1], nchw[2], nchw[3]);
+            first.Backward(x, dy, dx, nchw[0], nchw[1], nchw[2], nchw[3]);
+            last.Forward(x, y, nhwc[0], nhwc[1], nhwc[2], nhwc[3]);
+            last.Backward(x, dy, dx, nhwc[0], nhwc[1], nhwc[2], nhwc[3]);
+        }
+    }
+
+    private static T[] Data<T>(int length, int seed) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var random = new Random(seed);
+        var data = new T[length];
+        for (int i = 0; i < length; i++) data[i] = T.CreateTruncating(random.NextDouble() * 2 - 1);
+        return data;
+    }
+}
