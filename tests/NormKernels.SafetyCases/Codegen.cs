@@ -2,6 +2,13 @@ using System.Numerics;
 
 namespace NormKernels.SafetyCases;
 
+[Normalize(Layout = "NHWC", Axes = "N,H,W", Activation = NormActivation.Relu, Residual = ResidualMode.AddAfterNorm)] public sealed partial class CodegenBnReluAfter;
+[Normalize(Layout = "NTC", Axes = "C", Residual = ResidualMode.AddBeforeNorm)] public sealed partial class CodegenLnBefore;
+[Normalize(Layout = "NCHW", Axes = "H,W,C", Groups = 4, Activation = NormActivation.Silu)] public sealed partial class CodegenGnSilu;
+[Normalize(Layout = "NCHW", Axes = "N,H,W", ElementType = typeof(Half))] public sealed partial class CodegenBnHalf;
+[Normalize(Layout = "NTC", Axes = "C", ElementType = typeof(Half))] public sealed partial class CodegenLnHalf;
+[WeightNormalize(Layout = "OIHW", Axes = "I,H,W")] public sealed partial class CodegenWeightNorm;
+
 /// <summary>
 /// The "codegen" case: runs every layer of this program through its forward (training and inference) and backward on shapes
 /// that take the kernels' distinct drivers (rows, planes of 7 x 7 and of 3,136, channels last, one sample, tensors in cache
@@ -16,6 +23,8 @@ internal static class Codegen
 
     public static int Run()
     {
+        // One thread: the JIT writes each listing from the thread that compiles it, and listings of two threads interleave.
+        Parallelism.MaxDegree = 1;
         long saved = Streaming.ThresholdBytes;
         foreach (long threshold in new[] { saved, 0L })
         {
@@ -32,11 +41,13 @@ internal static class Codegen
                 Norm(new GnNhwc(d[1]), nhwc);
                 Norm(new InNhwcDouble(d[1]), nhwc);
                 Lrn(d, nhwc);
+                Fused(d, nhwc);
             }
             foreach (int[] d in ThreeDims)
             {
                 Norm(new LnNtc(d[2]), d);
                 Norm(new RmsNtc(d[2]), d);
+                Rows(d);
             }
         }
         Streaming.ThresholdBytes = saved;
@@ -56,6 +67,53 @@ internal static class Codegen
             layer.Training = false;
             layer.Forward(x, y, dims);
             layer.Backward(x, dy, dx, dims);
+        }
+    }
+
+    /// <summary>The fused forms (activation, residual after and before the norm), a Half BatchNorm and weight normalization on
+    /// a four-dim shape.</summary>
+    private static void Fused(int[] nchw, int[] nhwc)
+    {
+        int length = nchw.Aggregate(1, (p, d) => p * d);
+        float[] x = Data<float>(length, 1), r = Data<float>(length, 3), dy = Data<float>(length, 2), y = new float[length], dx = new float[length], dr = new float[length];
+        Half[] xh = x.Select(v => (Half)v).ToArray(), dyh = dy.Select(v => (Half)v).ToArray(), yh = new Half[length], dxh = new Half[length];
+        var tail = new CodegenBnReluAfter(nhwc[3]);
+        var silu = new CodegenGnSilu(nchw[1]);
+        var half = new CodegenBnHalf(nchw[1]);
+        var weights = new CodegenWeightNorm();
+        float[] g = Data<float>(nchw[0], 4), gg = new float[nchw[0]];
+        for (int call = 0; call < 3; call++)
+        {
+            foreach (bool training in new[] { true, false })
+            {
+                tail.Training = silu.Training = half.Training = training;
+                tail.Forward(x, r, y, nhwc[0], nhwc[1], nhwc[2], nhwc[3]);
+                tail.Backward(x, r, dy, dx, dr, nhwc[0], nhwc[1], nhwc[2], nhwc[3]);
+                silu.Forward(x, y, nchw[0], nchw[1], nchw[2], nchw[3]);
+                silu.Backward(x, dy, dx, nchw[0], nchw[1], nchw[2], nchw[3]);
+                half.Forward(xh, yh, nchw[0], nchw[1], nchw[2], nchw[3]);
+                half.Backward(xh, dyh, dxh, nchw[0], nchw[1], nchw[2], nchw[3]);
+            }
+            weights.Forward(x, g, y, nchw[0], nchw[1], nchw[2], nchw[3]);
+            weights.Backward(x, g, dy, dx, gg, nchw[0], nchw[1], nchw[2], nchw[3]);
+        }
+    }
+
+    /// <summary>LayerNorm with the residual added before it, and a Half LayerNorm, on a three-dim shape.</summary>
+    private static void Rows(int[] d)
+    {
+        int length = d.Aggregate(1, (p, e) => p * e);
+        float[] x = Data<float>(length, 1), r = Data<float>(length, 3), dy = Data<float>(length, 2), y = new float[length], sum = new float[length];
+        float[] dsum = new float[length], dx = new float[length];
+        Half[] xh = x.Select(v => (Half)v).ToArray(), dyh = dy.Select(v => (Half)v).ToArray(), yh = new Half[length], dxh = new Half[length];
+        var pre = new CodegenLnBefore(d[2]);
+        var half = new CodegenLnHalf(d[2]);
+        for (int call = 0; call < 3; call++)
+        {
+            pre.Forward(x, r, y, sum, d[0], d[1], d[2]);
+            pre.Backward(sum, dy, dsum, dx, d[0], d[1], d[2]);
+            half.Forward(xh, yh, d[0], d[1], d[2]);
+            half.Backward(xh, dyh, dxh, d[0], d[1], d[2]);
         }
     }
 

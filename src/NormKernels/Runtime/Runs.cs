@@ -578,16 +578,42 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         bool peelToGamma = false)
         where TC : struct, IOperand where TW : struct, IStores where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand where TE : struct, INormKind
     {
+        // Streamed runs live in their own method: its code here would count against the inlining budget of every layer's
+        // nest that inlines this run, streamed or not (GroupNorm NHWC S1 ran at twice its time when Expression stopped inlining).
+        if (TW.Streaming && TS.Count > 1 && ApplyStreamed<TC, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual)) return;
+        // So does the stored loop of a kind with an epilogue (an activation, a residual added): inlined into a fused layer's
+        // nest, its Expression was left a call once a vector (GroupNorm + SiLU, LayerNorm with the residual; CodegenTests).
+        if (TE.Epilogue || TE.AddsResidual) OwnApplyStored<TC, TW, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual, peelToGamma);
+        else ApplyStored<TC, TW, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual, peelToGamma);
+    }
+
+    /// <summary><see cref="ApplyStored"/> as a method of its own (kinds with an epilogue).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void OwnApplyStored<TC, TW, TA, TG, TP, TE>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h, nint residual,
+        bool peelToGamma)
+        where TC : struct, IOperand where TW : struct, IStores where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand where TE : struct, INormKind =>
+        ApplyStored<TC, TW, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual, peelToGamma);
+
+    /// <summary><see cref="ApplyCore"/>'s loop with y stored normally (a streamed call's run too short to stream).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ApplyStored<TC, TW, TA, TG, TP, TE>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h, nint residual,
+        bool peelToGamma)
+        where TC : struct, IOperand where TW : struct, IStores where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand where TE : struct, INormKind
+    {
         int w = TS.Count, step = Unroll * w;
+        // A run shorter than a vector: its own method (one more site of the expression here took the 128-bit path's fused
+        // kinds past the JIT's inlining budget).
+        if (w > 1 && len < w)
+        {
+            ShortRun<TC, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual);
+            return;
+        }
         TV va = TA.Lanes ? TS.Zero : TS.Splat(a), vb = TA.Lanes ? TS.Zero : TS.Splat(b);
         TV vc = TA.Lanes || !TC.Lanes ? TS.Zero : TS.Splat(c);
         TV vg = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(g), vh = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(h);
         // The refs advance with the run (reassigned here: a helper would move only its own copies) and every load is at a constant offset from one of them: with up to eight
         // streams, indices shared between them would be common subexpressions the JIT keeps in registers, and spills.
         nint n = len;
-        // Streamed runs live in their own method: its code here would count against the inlining budget of every layer's
-        // nest that inlines this run, streamed or not (GroupNorm NHWC S1 ran at twice its time when Expression stopped inlining).
-        if (TW.Streaming && w > 1 && ApplyStreamed<TC, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual)) return;
         // The peel aligns x's loads, or (peelToGamma, gamma and beta loaded along the run) gamma's and beta's: see ApplyRow.
         nint head = !TW.Streaming && w > 1 && n * Unsafe.SizeOf<T>() >= PeelBytes ? LoadPeel(ref peelToGamma && TG.Lanes && TP.Lanes ? ref g : ref x) : 0;
         // A run that ends off a vector boundary (at least a vector long) stores its last vector whole, computed here before
@@ -658,19 +684,24 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 h = ref Unsafe.Add(ref h, w);
             }
         }
-        if (w > 1 && n > 0)
-        {
-            // The run's last w elements, which start n - w (< 0) from where the refs stand: computed first (above), or, for a run
-            // shorter than a vector, blended with what is stored.
-            nint t = n - w;
-            if (whole)
-            {
-                TS.Store(last, ref y, t);
-                return;
-            }
-            TV r = Expression<TC, TA, TG, TP, TE>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual);
-            TS.Store(TS.Select(TS.LastLanes(n), r, TS.Load(ref y, t)), ref y, t);
-        }
+        // The run's last w elements, which start n - w (< 0) from where the refs stand, computed first (above). (A run at least
+        // a vector long that is not `whole` ends on a vector boundary: n is 0 here.)
+        if (whole && n > 0) TS.Store(last, ref y, n - w);
+    }
+
+    /// <summary>A run shorter than a vector (at least one element): one vector's expression of the run's elements, blended
+    /// with what y holds past them, in place too (x's own values, read before the store).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void ShortRun<TC, TA, TG, TP, TE>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h, nint residual)
+        where TC : struct, IOperand where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand where TE : struct, INormKind
+    {
+        int w = TS.Count;
+        TV va = TA.Lanes ? TS.Zero : TS.Splat(a), vb = TA.Lanes ? TS.Zero : TS.Splat(b);
+        TV vc = TA.Lanes || !TC.Lanes ? TS.Zero : TS.Splat(c);
+        TV vg = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(g), vh = TP.Lanes || !TG.Lanes ? TS.Zero : TS.Splat(h);
+        nint t = len - w;
+        TV r = Expression<TC, TA, TG, TP, TE>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, vg, vh, ref x, residual);
+        TS.Store(TS.Select(TS.LastLanes(len), r, TS.Load(ref y, t)), ref y, t);
     }
 
     /// <summary>
