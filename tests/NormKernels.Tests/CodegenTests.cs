@@ -40,17 +40,13 @@ public sealed partial class CodegenTests
         string listing = Path.Combine(Path.GetTempPath(), $"normkernels-jit-{Environment.ProcessId}-{Guid.NewGuid():N}.txt");
         try
         {
-            string dll = Path.GetFullPath(SafetyCaseTests.ChildDll);
-            string host = Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
-            var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            start.ArgumentList.Add(dll);
-            start.ArgumentList.Add("codegen");
+            ProcessStartInfo start = SafetyCaseTests.ChildStart("codegen");
             // Every method compiled optimized on its first call, on the thread that calls it (no background tier-up whose
             // listings would interleave with the kernels'; the child runs its kernels on one thread).
             start.Environment["DOTNET_TieredCompilation"] = "0";
             start.Environment["DOTNET_JitDisasm"] = "*";
             start.Environment["DOTNET_JitStdOutFile"] = listing;
-            using Process child = SafetyCaseTests.StartGuarded(start, Path.GetFileName(dll));
+            using Process child = SafetyCaseTests.StartGuarded(start, Path.GetFileName(SafetyCaseTests.ChildDll));
             Task<string> stdout = child.StandardOutput.ReadToEndAsync(), stderr = child.StandardError.ReadToEndAsync();
             if (!child.WaitForExit(TimeSpan.FromMinutes(10)))
             {

@@ -14,7 +14,9 @@ public sealed class SafetyCaseTests
     internal static string ChildDll => typeof(SafetyCaseTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "SafetyCasesDll").Value!;
 
-    private static void RunChild(params string[] args)
+    /// <summary>How to start the child program with <paramref name="args"/> (its output redirected; the environment, this
+    /// process's, to be added to by the caller).</summary>
+    internal static ProcessStartInfo ChildStart(params string[] args)
     {
         string dll = Path.GetFullPath(ChildDll);
         Assert.True(File.Exists(dll), $"the child program {dll} is missing: build tests/NormKernels.SafetyCases");
@@ -22,7 +24,13 @@ public sealed class SafetyCaseTests
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(dll);
         foreach (string arg in args) start.ArgumentList.Add(arg);
-        using Process child = StartGuarded(start, Path.GetFileName(dll));
+        return start;
+    }
+
+    private static void RunChild(params string[] args)
+    {
+        ProcessStartInfo start = ChildStart(args);
+        using Process child = StartGuarded(start, Path.GetFileName(ChildDll));
         Task<string> stdout = child.StandardOutput.ReadToEndAsync(), stderr = child.StandardError.ReadToEndAsync();
         if (!child.WaitForExit(TimeSpan.FromMinutes(3)))
         {
