@@ -10,7 +10,8 @@ namespace NormKernels.SafetyCases;
 [WeightNormalize(Layout = "OIHW", Axes = "I,H,W")] public sealed partial class CodegenWeightNorm;
 
 /// <summary>
-/// The "codegen" case: runs every layer of this program through its forward (training and inference) and backward on shapes
+/// The "codegen" case: runs every layer of this program (and fused, Half and weight-norm ones declared here; BatchNorm's
+/// data-parallel members and AdaIN too) through its forward (training and inference) and backward on shapes
 /// that take the kernels' distinct drivers (rows, planes of 7 x 7 and of 3,136, channels last, one sample, tensors in cache
 /// and, with the streaming threshold at 0, streamed with hints as out of cache), a few calls each, so the JIT compiles
 /// their optimized code. The parent test (tests/NormKernels.Tests/CodegenTests.cs) runs it with the JIT's disassembly
@@ -42,6 +43,7 @@ internal static class Codegen
                 Norm(new InNhwcDouble(d[1]), nhwc);
                 Lrn(d, nhwc);
                 Fused(d, nhwc);
+                Synchronized(d, nhwc);
             }
             foreach (int[] d in ThreeDims)
             {
@@ -96,6 +98,30 @@ internal static class Codegen
             }
             weights.Forward(x, g, y, nchw[0], nchw[1], nchw[2], nchw[3]);
             weights.Backward(x, g, dy, dx, gg, nchw[0], nchw[1], nchw[2], nchw[3]);
+        }
+    }
+
+    /// <summary>The data-parallel members (shard statistics, ForwardWithStatistics, the synchronized backward's two steps) of
+    /// BatchNorm in both layouts, and AdaIN, on a four-dim shape.</summary>
+    private static void Synchronized(int[] nchw, int[] nhwc)
+    {
+        int length = nchw.Aggregate(1, (p, d) => p * d), c = nchw[1];
+        float[] x = Data<float>(length, 1), dy = Data<float>(length, 2), y = new float[length], dx = new float[length];
+        double[] count = new double[c], mean = new double[c], m2 = new double[c], sumGrad = new double[c], sumCentered = new double[c];
+        var first = new BnNchw(c);
+        var last = new BnNhwc(c);
+        var instance = new InNchw(c);
+        for (int call = 0; call < 3; call++)
+        {
+            BnNchw.ShardStatistics(x, nchw[0], nchw[1], nchw[2], nchw[3], count, mean, m2);
+            first.ForwardWithStatistics(x, y, nchw[0], nchw[1], nchw[2], nchw[3], count, mean, m2);
+            first.BackwardStatistics(x, dy, nchw[0], nchw[1], nchw[2], nchw[3], count, sumGrad, sumCentered);
+            first.BackwardWithStatistics(x, dy, dx, nchw[0], nchw[1], nchw[2], nchw[3], count, sumGrad, sumCentered);
+            BnNhwc.ShardStatistics(x, nhwc[0], nhwc[1], nhwc[2], nhwc[3], count, mean, m2);
+            last.ForwardWithStatistics(x, y, nhwc[0], nhwc[1], nhwc[2], nhwc[3], count, mean, m2);
+            last.BackwardStatistics(x, dy, nhwc[0], nhwc[1], nhwc[2], nhwc[3], count, sumGrad, sumCentered);
+            last.BackwardWithStatistics(x, dy, dx, nhwc[0], nhwc[1], nhwc[2], nhwc[3], count, sumGrad, sumCentered);
+            instance.AdaptiveForward(x, dy, y, nchw[0], nchw[1], nchw[2], nchw[3], nchw[2], nchw[3]);
         }
     }
 
