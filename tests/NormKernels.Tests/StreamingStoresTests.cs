@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using NormKernels.Reference;
 
 namespace NormKernels.Tests;
@@ -34,7 +35,8 @@ public sealed class StreamingStoresTests : RestoresSettings
 
     /// <summary>Backward after a training forward (normal stores), dx streamed into a guarded buffer at each offset, against
     /// normal stores: dx, WeightGrad and BiasGrad must be the same bits.</summary>
-    private static void AssertStreamedBackwardEqualsCached(LayerCase layerCase, int[] dims, float[] input, float[] outputGrad, int seed, int[] offsets)
+    private static void AssertStreamedBackwardEqualsCached(LayerCase layerCase, int[] dims, float[] input, float[] outputGrad, int seed, int[] offsets,
+        bool? paired = null)
     {
         int length = input.Length;
         (int[] InputGrad, int[] WeightGrad, int[] BiasGrad) Run(long threshold, int offset)
@@ -46,6 +48,7 @@ public sealed class StreamingStoresTests : RestoresSettings
             Streaming.ThresholdBytes = threshold;
             float[] buffer = Enumerable.Repeat(float.NaN, length + 32).ToArray();
             layer.Backward(input, outputGrad, buffer.AsSpan(offset, length), dims);
+            if (threshold == 0 && paired is bool expected) Assert.Equal(expected, Streaming.LastCallPairedRows);
             Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + length)), v => Assert.True(float.IsNaN(v)));
             return (KernelCheck.Bits(buffer.AsSpan(offset, length)), KernelCheck.Bits(layer.WeightGrad), KernelCheck.Bits(layer.BiasGrad));
         }
@@ -141,6 +144,28 @@ public sealed class StreamingStoresTests : RestoresSettings
         float[] outputGrad = TestData.Normal(random, length, 0, 1);
 
         AssertStreamedBackwardEqualsCached(layerCase, dims, input, outputGrad, 8, [0, 1, 3, 6, 11, 15]);
+    }
+
+    [Theory]
+    [InlineData(nameof(LnNtc))]
+    [InlineData(nameof(RmsNtc))]
+    public void RowPairsBackwardStreamedEqualCached(string name)
+    {
+        // Rows of a multiple of 16 floats share their 64-byte phase, so from 2,048 floats the streamed backward applies them two
+        // at a time (GradientRuns.AffineApplyPair) on the 512-bit path; normal stores apply them one by one. Odd and even row
+        // counts, a group past the accumulators' flush every 16 rows, widths with and without a vector past the pair steps, rows
+        // that do not share a phase (2,056) and rows too short (1,536): one by one streamed too.
+        LayerCase layerCase = LayerCases.Get(name);
+        foreach ((int rows, int width) in new[] { (2, 2048), (3, 2048), (41, 2048), (20, 2560), (33, 2064), (17, 4096), (5, 2056), (9, 1536) })
+        {
+            int[] dims = [1, rows, width];
+            var random = new Random(KernelCheck.Seed(name, rows * 10_000 + width));
+            float[] input = TestData.Normal(random, rows * width, 0.5, 2);
+            float[] outputGrad = TestData.Normal(random, rows * width, 0, 1);
+            // Which calls pair their rows: the 512-bit path (not the other legs), whole lines, at least 8 KB.
+            bool paired = Vector512.IsHardwareAccelerated && width % 16 == 0 && width >= 2048;
+            AssertStreamedBackwardEqualsCached(layerCase, dims, input, outputGrad, 12, [0, 1, 7, 15], paired);
+        }
     }
 
     [Theory]

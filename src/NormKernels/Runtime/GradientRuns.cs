@@ -4,6 +4,12 @@ using System.Runtime.Intrinsics.X86;
 
 namespace NormKernels.Runtime;
 
+/// <summary>One run's terms for the affine backward's apply (the scalars of <see cref="GradientRuns{TS, TV, T}.AffineApply{TW}"/>).</summary>
+internal readonly struct AffineTerms<T>(T m, T r, T q, T rr, T dz, T gb, T c1) where T : unmanaged
+{
+    public readonly T M = m, R = r, Q = q, Rr = rr, Dz = dz, Gb = gb, C1 = c1;
+}
+
 /// <summary>
 /// The shape-independent inner runs of the generated backward passes, written once for every path
 /// (<typeparamref name="TS"/>), vector type (<typeparamref name="TV"/>) and element type (<typeparamref name="T"/>);
@@ -837,6 +843,72 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 ref dx, o, n, t);
         }
         return true;
+    }
+
+    /// <summary>
+    /// Two runs of <paramref name="n"/> elements that share gamma and the parameter gradients' accumulators (two rows of a
+    /// LayerNorm or RMSNorm over the last dim), dx streamed: as <see cref="AffineApplyStreamed"/> on the first run and then on
+    /// the second, the same operations per element in the same order (each accumulator element takes the first run's terms
+    /// before the second's), so the same bits; but in the body each column vector of gamma and of the two accumulators is
+    /// loaded and stored once for both runs, not once a run (the accumulators' stores were what the parameter gradients cost:
+    /// two stores beside dx's one a vector). Both runs start at the same parameter, so <paramref name="b"/>'s Gb is
+    /// <paramref name="a"/>'s. False, nothing written, where the runs would not both stream from the same 64-byte phase.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe bool AffineApplyPair(ref T x, ref T dy, ref T dx, ref T x2, ref T dy2, ref T dx2, nint n, in AffineTerms<T> a, in AffineTerms<T> b,
+        ref T g, ref T dbeta, ref T dgamma)
+    {
+        int w = TS.Count, step = 2 * w;
+        nuint address = (nuint)Unsafe.AsPointer(ref dx), address2 = (nuint)Unsafe.AsPointer(ref dx2);
+        nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+        if (w == 1 || (long)n * sizeof(T) < Streaming.MinimumRunBytes || n < head + step || address % (nuint)sizeof(T) != 0 || ((address ^ address2) & 63) != 0)
+            return false;
+        TV k = TS.Splat(a.M), vr = TS.Splat(a.R), vq = TS.Splat(a.Q), vrr = TS.Splat(a.Rr), kd = TS.Splat(a.Dz), vc = TS.Splat(a.C1);
+        TV k2 = TS.Splat(b.M), vr2 = TS.Splat(b.R), vq2 = TS.Splat(b.Q), vrr2 = TS.Splat(b.Rr), kd2 = TS.Splat(b.Dz), vc2 = TS.Splat(b.C1);
+        // One gamma for both runs, so one gb (the caller's runs start at the same parameter).
+        TV kg = TS.Splat(a.Gb), kg2 = kg;
+        for (nint o = 0; o < head; o += w)
+        {
+            nint end = o + w < head ? o + w : head;
+            TV first = TS.Select(TS.LastLanes(w - (end - o)), TS.Zero, TS.LastLanes(w));
+            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc, first), ref dx, o, end, o);
+            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy2, o), TS.Load(ref x2, o), ref g, ref dbeta, ref dgamma, o, k2, vr2, vq2, vrr2, kd2, kg2, vc2, first), ref dx2, o, end, o);
+        }
+        // No hints (AffineApplyStreamed hints the next run's lines): rows of 2,048 to 8,192 floats ran as fast or faster without.
+        nint i = head;
+        for (; i + step <= n; i += step)
+        {
+            PairVector(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, i, ref g, ref dbeta, ref dgamma, k, vr, vq, vrr, kd, kg, vc, k2, vr2, vq2, vrr2, kd2, kg2, vc2);
+            PairVector(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, i + w, ref g, ref dbeta, ref dgamma, k, vr, vq, vrr, kd, kg, vc, k2, vr2, vq2, vrr2, kd2, kg2, vc2);
+        }
+        for (; i + w <= n; i += w)
+            PairVector(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, i, ref g, ref dbeta, ref dgamma, k, vr, vq, vrr, kd, kg, vc, k2, vr2, vq2, vrr2, kd2, kg2, vc2);
+        if (i < n)
+        {
+            nint t = n - w;
+            TV mask = TS.LastLanes(n - i);
+            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, t), TS.Load(ref x, t), ref g, ref dbeta, ref dgamma, t, k, vr, vq, vrr, kd, kg, vc, mask), ref dx, i, n, t);
+            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy2, t), TS.Load(ref x2, t), ref g, ref dbeta, ref dgamma, t, k2, vr2, vq2, vrr2, kd2, kg2, vc2, mask), ref dx2, i, n, t);
+        }
+        return true;
+    }
+
+    /// <summary>One column vector of <see cref="AffineApplyPair"/>'s body: gamma and the accumulators loaded once, the first run's
+    /// terms added, then the second's; each run's dx as <see cref="AffineApplyVector(TV, TV, ref T, ref T, ref T, nint, TV, TV, TV, TV, TV, TV, TV)"/>
+    /// makes it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PairVector(ref T x, ref T dy, ref T dx, ref T x2, ref T dy2, ref T dx2, nint at, ref T g, ref T dbeta, ref T dgamma,
+        TV k, TV vr, TV vq, TV vrr, TV kd, TV kg, TV vc, TV k2, TV vr2, TV vq2, TV vrr2, TV kd2, TV kg2, TV vc2)
+    {
+        TV gv = TS.Load(ref g, at), db = TS.Load(ref dbeta, at), dg = TS.Load(ref dgamma, at);
+        TV d = TS.Load(ref dy, at), e = TS.Add(TS.Load(ref x, at), k);
+        TV d2 = TS.Load(ref dy2, at), e2 = TS.Add(TS.Load(ref x2, at), k2);
+        db = TS.Add(TS.Add(db, d), d2);
+        dg = TS.MultiplyAdd(d2, TS.MultiplyAdd(e2, vr2, vc2), TS.MultiplyAdd(d, TS.MultiplyAdd(e, vr, vc), dg));
+        TS.StoreStreaming(AffineApplyExpression(d, e, gv, vr, vq, vrr, kd, kg), ref dx, at);
+        TS.StoreStreaming(AffineApplyExpression(d2, e2, gv, vr2, vq2, vrr2, kd2, kg2), ref dx2, at);
+        TS.Store(db, ref dbeta, at);
+        TS.Store(dg, ref dgamma, at);
     }
 
     /// <summary>One vector's dx (returned) and its parameter gradients added into <paramref name="dbeta"/> and

@@ -22,6 +22,9 @@ internal sealed class LastCall
     /// <summary>Whether the last call ran groups of blocks pipelined (<see cref="Streaming.LastCallPipelined"/>).</summary>
     public bool Pipelined;
 
+    /// <summary>Whether the last call's backward applied its rows two at a time (<see cref="Streaming.LastCallPairedRows"/>).</summary>
+    public bool Paired;
+
     /// <summary>This thread's record (made on its first use).</summary>
     public static LastCall Current
     {
@@ -40,5 +43,6 @@ internal sealed class LastCall
         record.Workers = 1;
         record.Streamed = false;
         record.Pipelined = false;
+        record.Paired = false;
     }
 }

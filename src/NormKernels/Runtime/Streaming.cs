@@ -56,6 +56,11 @@ namespace NormKernels
         /// gamma along them (InstanceNorm NCHW's planes; the rows the calling thread ran). For tests and diagnostics.</summary>
         public static bool LastCallPipelined => Runtime.LastCall.Current.Pipelined;
 
+        /// <summary>Whether the last kernel call on this thread was a streamed backward that applied its rows two at a time
+        /// (LayerNorm and RMSNorm over the last dim, rows a whole number of 64-byte lines and at least 8 KB long, on the
+        /// 512-bit path). For tests and diagnostics.</summary>
+        public static bool LastCallPairedRows => Runtime.LastCall.Current.Paired;
+
         /// <summary>Whether a call that reads <paramref name="inputBytes"/> and writes <paramref name="outputBytes"/> streams its
         /// output (only where <paramref name="possible"/>: a vector path, and an output that does not overlap the input); remembered as <see cref="LastCallStreamed"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -63,6 +68,7 @@ namespace NormKernels
         {
             Runtime.LastCall record = Runtime.LastCall.Current;
             record.Pipelined = false;
+            record.Paired = false;
             return record.Streamed = possible && Exceeds(inputBytes, outputBytes);
         }
 
