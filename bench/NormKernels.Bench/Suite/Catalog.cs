@@ -57,7 +57,7 @@ public sealed record BenchCase(Operation Op, BenchShape Shape)
 public static class Catalog
 {
     private static readonly string[] Images = ["S1", "S2", "S3", "S5"];
-    private static readonly string[] Rows = ["S4"];
+    private static readonly string[] Rows = ["S4", "S6"];
 
     public static readonly Operation[] Operations =
     [
