@@ -503,8 +503,9 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             TS.StoreStreaming(ApplyExpression<TF>(d2, x2, o + 2 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + 2 * w);
             TS.StoreStreaming(ApplyExpression<TF>(d3, x3, o + 3 * w, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o + 3 * w);
         }
-        for (; o + w <= n; o += w)
-            TS.StoreStreaming(ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o);
+        // Whole lines streamed, the vectors past them stored normally (see Runs.WholeLines).
+        for (nint lines = head + Runs<TS, TV, T>.WholeLines(n - head); o + w <= n; o += w)
+            Runs<TS, TV, T>.StoreRest(ApplyExpression<TF>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dx, o, lines);
         if (o < n)
         {
             nint t = n - w;
@@ -580,8 +581,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         // The rest of dx (it started past its head, so the sums ran out first).
         for (; o + step <= len; o += step)
             StreamStep(ref x, ref dy, ref dx, o, vm, vp, vq, vr, vd);
-        for (; o + w <= len; o += w)
-            TS.StoreStreaming(ApplyExpression<Splat>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd), ref dx, o);
+        for (nint lines = head + Runs<TS, TV, T>.WholeLines(len - head); o + w <= len; o += w)
+            Runs<TS, TV, T>.StoreRest(ApplyExpression<Splat>(TS.Load(ref dy, o), TS.Load(ref x, o), o, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd), ref dx, o, lines);
         if (o < len)
         {
             nint t = len - w;
@@ -834,8 +835,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             for (nint j = o; j < o + step; j += w)
                 TS.StoreStreaming(AffineApplyVector(TS.Load(ref dy, j), TS.Load(ref x, j), ref g, ref dbeta, ref dgamma, j, k, vr, vq, vrr, kd, kg, vc), ref dx, j);
         }
-        for (; o + w <= n; o += w)
-            TS.StoreStreaming(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc), ref dx, o);
+        for (nint lines = head + Runs<TS, TV, T>.WholeLines(n - head); o + w <= n; o += w)
+            Runs<TS, TV, T>.StoreRest(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc), ref dx, o, lines);
         if (o < n)
         {
             nint t = n - w;

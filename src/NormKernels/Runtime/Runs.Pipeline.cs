@@ -100,9 +100,9 @@ public static partial class Runs<TS, TV, T>
             x = ref Unsafe.Add(ref x, step);
             y = ref Unsafe.Add(ref y, step);
         }
-        nint j = 0;
+        nint j = 0, lines = WholeLines(n);
         for (; j + w <= n; j += w)
-            TS.StoreStreaming(Pipelined<TK>(TS.Load(ref x, j), va, vb, vc, ref x, j), ref y, j);
+            StoreRest(Pipelined<TK>(TS.Load(ref x, j), va, vb, vc, ref x, j), ref y, j, lines);
         if (j < n)
         {
             nint t = n - w;
