@@ -481,6 +481,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         nuint address = (nuint)Unsafe.AsPointer(ref dx);
         nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
         if ((long)n * sizeof(T) < Streaming.MinimumRunBytes || n < head + step || address % (nuint)sizeof(T) != 0) return false;
+        Runs<TS, TV, T>.HintTailLine(ref dx, n);
         TV vm = TF.Lanes ? TS.Zero : TS.Splat(m), vp = TF.Lanes ? TS.Zero : TS.Splat(p), vq = TF.Lanes ? TS.Zero : TS.Splat(q);
         TV vr = TF.Lanes ? TS.Zero : TS.Splat(r), vd = TF.Lanes ? TS.Zero : TS.Splat(dz);
         // The elements before dx's next 64-byte boundary with normal stores, then every whole vector streamed, the
@@ -531,6 +532,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         nuint address = (nuint)Unsafe.AsPointer(ref dx);
         nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
         if (w == 1 || (long)len * sizeof(T) < Streaming.MinimumRunBytes || len < head + step || address % (nuint)sizeof(T) != 0) return false;
+        Runs<TS, TV, T>.HintTailLine(ref dx, len);
         ref T none = ref Unsafe.NullRef<T>();
         TV vm = TS.Splat(m), vp = TS.Splat(p), vq = TS.Splat(q), vr = TS.Splat(r), vd = TS.Splat(dz);
         // dx's head, as ApplyStreamed stores it.
@@ -814,6 +816,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         nuint address = (nuint)Unsafe.AsPointer(ref dx);
         nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
         if ((long)n * sizeof(T) < Streaming.MinimumRunBytes || n < head + step || address % (nuint)sizeof(T) != 0) return false;
+        Runs<TS, TV, T>.HintTailLine(ref dx, n);
         TV k = TS.Splat(m), vr = TS.Splat(r), vq = TS.Splat(q), vrr = TS.Splat(rr), kd = TS.Splat(dz), kg = TS.Splat(gb), vc = TS.Splat(c1);
         nint o = 0;
         for (; o < head; o += w)
@@ -864,6 +867,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
         if (w == 1 || (long)n * sizeof(T) < Streaming.MinimumRunBytes || n < head + step || address % (nuint)sizeof(T) != 0 || ((address ^ address2) & 63) != 0)
             return false;
+        Runs<TS, TV, T>.HintTailLine(ref dx, n);
+        Runs<TS, TV, T>.HintTailLine(ref dx2, n);
         TV k = TS.Splat(a.M), vr = TS.Splat(a.R), vq = TS.Splat(a.Q), vrr = TS.Splat(a.Rr), kd = TS.Splat(a.Dz), vc = TS.Splat(a.C1);
         TV k2 = TS.Splat(b.M), vr2 = TS.Splat(b.R), vq2 = TS.Splat(b.Q), vrr2 = TS.Splat(b.Rr), kd2 = TS.Splat(b.Dz), vc2 = TS.Splat(b.C1);
         // One gamma for both runs, so one gb (the caller's runs start at the same parameter).

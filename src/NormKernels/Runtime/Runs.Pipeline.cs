@@ -22,6 +22,7 @@ public static partial class Runs<TS, TV, T>
         nuint address = (nuint)Unsafe.AsPointer(ref y);
         nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
         if (w == 1 || (long)len * sizeof(T) < Streaming.MinimumRunBytes || len < head + step || address % (nuint)sizeof(T) != 0) return false;
+        HintTailLine(ref y, len);
         TV va = TS.Splat(a), vb = TS.Splat(b), vc = TK.Centered ? TS.Splat(c) : TS.Zero;
         // The apply's head: the elements before y's 64-byte boundary, lane by lane (as ApplyStreamed).
         for (nint o = 0; o < head; o += w)
