@@ -149,6 +149,27 @@ public sealed class StreamingStoresTests : RestoresSettings
     [Theory]
     [InlineData(nameof(LnNtc))]
     [InlineData(nameof(RmsNtc))]
+    public void RowsOffALineStreamedEqualCached(string name)
+    {
+        // Streamed rows of whole 64-byte lines that start off a line read gamma and beta from copies placed at the rows'
+        // phase (Runs.SequentialRows): every offset of the output, rows of one and of several vectors past the steps.
+        LayerCase layerCase = LayerCases.Get(name);
+        foreach (int width in new[] { 640, 1024, 784 })
+        {
+            int[] dims = [4, 16, width];
+            float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, width)), TestData.Product(dims), 1, 2);
+            foreach (bool training in new[] { true, false })
+            {
+                int[] expected = Forward(layerCase, dims, input, training, 11, long.MaxValue, 0).Output;
+                foreach (int offset in new[] { 0, 1, 4, 8, 12, 15 })
+                    Assert.Equal(expected, Forward(layerCase, dims, input, training, 11, 0, offset).Output);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(nameof(LnNtc))]
+    [InlineData(nameof(RmsNtc))]
     public void RowPairsBackwardStreamedEqualCached(string name)
     {
         // Rows of a multiple of 16 floats share their 64-byte phase, so from 2,048 floats the streamed backward applies them two
