@@ -175,9 +175,10 @@ public sealed class StreamingStoresTests : RestoresSettings
         // Rows of a multiple of 16 floats share their 64-byte phase, so from 2,048 floats the streamed backward applies them two
         // at a time (GradientRuns.AffineApplyPair) on the 512-bit path; normal stores apply them one by one. Odd and even row
         // counts, a group past the accumulators' flush every 16 rows, widths with and without a vector past the pair steps, rows
-        // that do not share a phase (2,056) and rows too short (1,536): one by one streamed too.
+        // that do not share a phase (2,056) and rows too short (1,536, 768, 640): one by one streamed too. Rows of whole lines
+        // off a line (every offset but 0) read gamma from a copy and keep the accumulators at their phase (AffineBackward.RowPhase).
         LayerCase layerCase = LayerCases.Get(name);
-        foreach ((int rows, int width) in new[] { (2, 2048), (3, 2048), (41, 2048), (20, 2560), (33, 2064), (17, 4096), (5, 2056), (9, 1536) })
+        foreach ((int rows, int width) in new[] { (2, 2048), (3, 2048), (41, 2048), (20, 2560), (33, 2064), (17, 4096), (5, 2056), (9, 1536), (9, 768), (40, 640) })
         {
             int[] dims = [1, rows, width];
             var random = new Random(KernelCheck.Seed(name, rows * 10_000 + width));
