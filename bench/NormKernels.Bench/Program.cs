@@ -49,7 +49,13 @@ public static class Program
     private static readonly Option<string?> FirstCallsCaseOption = new("--first-calls-case")
     { Description = "internal: the child process of --first-calls, measuring one case id", HelpName = "id" };
     private static readonly Option<bool> OneCpuOption = new("--one-cpu")
-    { Description = "run the rest of the command line again in a process that sees one CPU (taskset -c 0, as in a 1-CPU container)" };
+    { Description = "run the rest of the command line again in a process that sees one CPU (taskset -c 0, or the CPU of --pin-cpu; as in a 1-CPU container)" };
+    private static readonly Option<int?> PinCpuOption = new("--pin-cpu")
+    {
+        Description = "Linux: run the measuring thread on this CPU only (the process still sees every CPU); with --threads 1 the kernels run on it. " +
+                      "The 2-CPU reference for --one-cpu on the same CPU: a 1-CPU process and a 2-CPU one then differ only in what the runtime sees",
+        HelpName = "cpu",
+    };
     private static readonly Option<bool> ShortOption = new("--short") { Description = "full mode: BenchmarkDotNet's short job instead of the default job" };
     private static readonly Option<bool> IsaJobsOption = new("--isa-jobs") { Description = "full mode: one BenchmarkDotNet job per instruction-set path" };
     private static readonly Option<bool> IsaOption = new("--isa")
@@ -72,7 +78,7 @@ public static class Program
             "NormKernels benchmarks: per case, the copy limit vs the generated kernel vs scalar C# vs TensorPrimitives (vs PyTorch), " +
             "written as CSV, markdown and a plot (SVG, PNG) under bench/results/<date>/.")
         {
-            QuickOption, NoTorchOption, ThreadsOption, CasesOption, ListOption, FirstCallsOption, FirstCallsCaseOption, OneCpuOption,
+            QuickOption, NoTorchOption, ThreadsOption, CasesOption, ListOption, FirstCallsOption, FirstCallsCaseOption, OneCpuOption, PinCpuOption,
             ShortOption, IsaJobsOption, IsaOption, NumericsOption, FusedOption, HalfOption, BenchmarkDotNetArguments,
         };
         root.Validators.Add(result =>
@@ -83,6 +89,10 @@ public static class Program
             if (result.GetValue(BenchmarkDotNetArguments) is { Length: > 0 } extra && !result.GetValue(OneCpuOption) &&
                 (quick || result.GetValue(ListOption) || result.GetValue(FirstCallsOption)))
                 result.AddError($"unrecognized argument(s) (only the full BenchmarkDotNet mode takes further arguments): {string.Join(' ', extra)}");
+            if (result.GetValue(PinCpuOption) is int cpu && (cpu < 0 || cpu >= 1024))
+                result.AddError($"--pin-cpu takes a CPU number from 0 to 1023, not {cpu}");
+            if (result.GetValue(PinCpuOption) is not null && result.GetValue(ThreadsOption) > 1)
+                result.AddError("--pin-cpu pins the measuring thread, where the kernels run with --threads 1 only");
         });
         root.SetAction(parse => Run(parse, args));
         var parsed = root.Parse(args);
@@ -111,7 +121,7 @@ public static class Program
         {
             // A real 1-CPU process: the runtime reads its CPU count (and decides its tiering and GC) at startup,
             // so the affinity is set before it starts, by taskset, not by this process on itself.
-            var psi = Relaunch.Self(args.Where(a => a != OneCpuOption.Name), "taskset", "-c", "0");
+            var psi = Relaunch.Self(args.Where(a => a != OneCpuOption.Name), "taskset", "-c", (parse.GetValue(PinCpuOption) ?? 0).ToString(CultureInfo.InvariantCulture));
             try
             {
                 using var child = Process.Start(psi)!;
@@ -129,6 +139,15 @@ public static class Program
         bool isaJobs = parse.GetValue(IsaJobsOption);
         bool shortRun = parse.GetValue(ShortOption);
         BenchThreads.Set(parse.GetValue(ThreadsOption));
+        if (parse.GetValue(PinCpuOption) is int pinned)
+        {
+            if (!ThreadAffinity.TryPin(pinned, out string? why))
+            {
+                Console.Error.WriteLine($"--pin-cpu {pinned}: {why}");
+                return 2;
+            }
+            BenchThreads.PinnedCpu = pinned;
+        }
         // The fused layers (issue 12) against the unfused sequence, their streaming limit and PyTorch; --threads and --no-torch apply.
         if (parse.GetValue(FusedOption)) return Fused.FusedBench.Run(!noTorch, Console.Out);
         // Half storage (issue 14) against float32 and the streaming limit of the Half bytes; --threads applies.

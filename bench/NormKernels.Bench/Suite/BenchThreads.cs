@@ -15,5 +15,8 @@ public static class BenchThreads
         Parallelism.MaxDegree = count;
     }
 
-    public static string Text => Count == 1 ? "1 thread" : $"{Count} threads";
+    /// <summary>The CPU the measuring thread runs on (--pin-cpu), or null.</summary>
+    public static int? PinnedCpu { get; set; }
+
+    public static string Text => (Count == 1 ? "1 thread" : $"{Count} threads") + (PinnedCpu is int cpu ? $", measuring thread on CPU {cpu}" : "");
 }
