@@ -33,6 +33,17 @@ public sealed class StreamingStoresTests : RestoresSettings
         return (KernelCheck.Bits(buffer.AsSpan(offset, length)), layer);
     }
 
+    /// <summary>Training and inference forwards streamed at each output offset against normal stores: the same bits.</summary>
+    private static void AssertStreamedForwardEqualsCached(LayerCase layerCase, int[] dims, float[] input, int seed, int[] offsets)
+    {
+        foreach (bool training in new[] { true, false })
+        {
+            int[] expected = Forward(layerCase, dims, input, training, seed, long.MaxValue, 0).Output;
+            foreach (int offset in offsets)
+                Assert.Equal(expected, Forward(layerCase, dims, input, training, seed, 0, offset).Output);
+        }
+    }
+
     /// <summary>Backward after a training forward (normal stores), dx streamed into a guarded buffer at each offset, against
     /// normal stores: dx, WeightGrad and BiasGrad must be the same bits.</summary>
     private static void AssertStreamedBackwardEqualsCached(LayerCase layerCase, int[] dims, float[] input, float[] outputGrad, int seed, int[] offsets,
@@ -158,12 +169,7 @@ public sealed class StreamingStoresTests : RestoresSettings
         {
             int[] dims = [4, 16, width];
             float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, width)), TestData.Product(dims), 1, 2);
-            foreach (bool training in new[] { true, false })
-            {
-                int[] expected = Forward(layerCase, dims, input, training, 11, long.MaxValue, 0).Output;
-                foreach (int offset in new[] { 0, 1, 4, 8, 12, 15 })
-                    Assert.Equal(expected, Forward(layerCase, dims, input, training, 11, 0, offset).Output);
-            }
+            AssertStreamedForwardEqualsCached(layerCase, dims, input, 11, [0, 1, 4, 8, 12, 15]);
         }
     }
 
@@ -204,12 +210,7 @@ public sealed class StreamingStoresTests : RestoresSettings
         {
             int[] dims = [2, 5, 7, channels];
             float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, channels)), TestData.Product(dims), 1, 2);
-            foreach (bool training in new[] { true, false })
-            {
-                int[] expected = Forward(layerCase, dims, input, training, 9, long.MaxValue, 0).Output;
-                foreach (int offset in new[] { 0, 1, 4, 7, 9, 15 })
-                    Assert.Equal(expected, Forward(layerCase, dims, input, training, 9, 0, offset).Output);
-            }
+            AssertStreamedForwardEqualsCached(layerCase, dims, input, 9, [0, 1, 4, 7, 9, 15]);
         }
     }
 
