@@ -102,6 +102,26 @@ public sealed class BackwardTests
     }
 
     [Theory]
+    [InlineData(nameof(GnNhwc))]
+    [InlineData(nameof(InNhwc))]
+    public void BlocksPastL2BackwardMatchesReference(string name)
+    {
+        // A sample of 147,456 floats a block: x and dy past 1 MB, so dx is made from the block's end, a chunk of rows at a
+        // time (Backward.ReverseChunkRows). Against the float64 reference, and in place over dy against separate buffers.
+        LayerCase layerCase = LayerCases.Get(name);
+        int[] dims = [2, 24, 24, 256];
+        var (layer, input, outputGrad) = Prepared(layerCase, dims, KernelCheck.Seed(name, 15));
+        layer.Forward(input, new float[input.Length], dims);
+        var inputGrad = new float[input.Length];
+        layer.Backward(input, outputGrad, inputGrad, dims);
+        ReferenceGradients expected = layerCase.Reference.BackwardTraining(dims, input, outputGrad, layer.Weight, layer.Epsilon);
+        Check(layerCase.Reference, dims, input, outputGrad, layer.Weight, expected, inputGrad, layer.WeightGrad, layer.BiasGrad, 1, name + " past L2");
+        float[] inPlace = (float[])outputGrad.Clone();
+        layer.Backward(input, inPlace, inPlace, dims);
+        Assert.Equal(KernelCheck.Bits(inputGrad), KernelCheck.Bits(inPlace));
+    }
+
+    [Theory]
     [MemberData(nameof(Names))]
     public void InferenceBackwardHoldsRunningStatisticsConstant(string name)
     {
