@@ -102,14 +102,21 @@ public sealed class BackwardTests
     }
 
     [Theory]
-    [InlineData(nameof(GnNhwc))]
-    [InlineData(nameof(InNhwc))]
-    public void BlocksPastL2BackwardMatchesReference(string name)
+    [InlineData(nameof(GnNhwc), true)]
+    [InlineData(nameof(InNhwc), true)]
+    [InlineData(nameof(LnNchw), false)]
+    [InlineData(nameof(LnNhwc), true)]
+    [InlineData(nameof(GnNhwcOneGroup), true)]
+    [InlineData(nameof(GnNchw), false)]
+    [InlineData(nameof(LnNtcNoAffine), false)]
+    public void BlocksPastL2BackwardMatchesReference(string name, bool channelsLast)
     {
         // A sample of 147,456 floats a block: x and dy past 1 MB, so dx is made from the block's end, a chunk of rows at a
-        // time (Backward.ReverseChunkRows). Against the float64 reference, and in place over dy against separate buffers.
+        // time (Backward.ReverseChunkRows), where the block has rows to chunk; a block of one contiguous run (a row of
+        // LayerNorm without affine over the last dim) has none and is applied whole. Against the float64 reference, and in
+        // place over dy against separate buffers (a run applied twice in place would read its own dx back as dy).
         LayerCase layerCase = LayerCases.Get(name);
-        int[] dims = [2, 24, 24, 256];
+        int[] dims = name == nameof(LnNtcNoAffine) ? [2, 1, 147_456] : channelsLast ? [2, 24, 24, 256] : [2, 256, 24, 24];
         var (layer, input, outputGrad) = Prepared(layerCase, dims, KernelCheck.Seed(name, 15));
         layer.Forward(input, new float[input.Length], dims);
         var inputGrad = new float[input.Length];

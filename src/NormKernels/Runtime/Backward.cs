@@ -639,9 +639,9 @@ public static class Backward<TNest, TK, T>
     private const long ReverseChunkBytes = 48 << 10;
 
     /// <summary>
-    /// Rows (of the nest's first segment) per chunk when a block's dx is made from its end, or 0 for in order: blocks of one
-    /// run of rows whose x and dy exceed <see cref="ReverseBlockBytes"/> (a typical L2; InstanceNorm and GroupNorm NHWC, a
-    /// sample a block). The reduction has just read the block: its last lines are in L2, its first ones already evicted
+    /// Rows (of the nest's first segment) per chunk when a block's dx is made from its end, or 0 for in order: blocks of
+    /// more than one segment whose x and dy exceed <see cref="ReverseBlockBytes"/> (a typical L2; InstanceNorm and GroupNorm
+    /// NHWC, a sample a block). The reduction has just read the block: its last lines are in L2, its first ones already evicted
     /// to L3. Made in order, the apply reads the first lines back from L3, and each line it brings in evicts one of the
     /// block's later lines before they are read: the whole block comes from L3. Made from the end, a chunk of rows at a
     /// time (each chunk in order), the last megabyte is read from L2 first. Every element's dx is its own expression, so the
@@ -652,7 +652,9 @@ public static class Backward<TNest, TK, T>
     {
         nint rows = nest.GradientRows(out _);
         long blockBytes = blockElements * Unsafe.SizeOf<T>();
-        if (rows < 2 || 2 * blockBytes <= ReverseBlockBytes) return 0;
+        // A block of one segment reports that segment as its rows (rows == run) and its apply ignores [from, to): it has no
+        // rows to take in chunks (each call would make the whole block again, and in place read its own dx back as dy).
+        if (rows < 2 || rows == nest.GradientExtent || 2 * blockBytes <= ReverseBlockBytes) return 0;
         return (nint)Math.Clamp(rows * ReverseChunkBytes / blockBytes, 1, rows);
     }
 
