@@ -956,16 +956,23 @@ public static class AffineBackward<TNest, TK, T>
     private static unsafe nint RowPhase<TS, TV>(TNest nest, int blocks, int parameters, Span<T> inputGrad, out nint p0)
         where TS : struct, ISimd<TV, T> where TV : struct
     {
-        p0 = 0;
-        nint run = nest.GradientExtent;
         int size = Unsafe.SizeOf<T>();
-        if (TS.Count == 1 || blocks < 2 || nest.GradientRows(out _) != run || nest.Count != run || run * size % 64 != 0 || parameters * size % 64 != 0)
-            return 0;
-        nest.Block(0, out nint first, out _, out p0);
-        nest.Block(1, out nint second, out _, out nint p1);
+        p0 = 0;
+        if (TS.Count == 1 || parameters * size % 64 != 0 || !LineRows(nest, blocks, out nint first, out p0) || first * size % 64 != 0) return 0;
         nuint address = (nuint)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetReference(inputGrad), first));
-        if (second - first != run || p0 != p1 || first * size % 64 != 0 || address % (nuint)size != 0) return 0;
-        return (nint)((64 - (address & 63)) & 63) / size;
+        return address % (nuint)size != 0 ? 0 : PhaseOffset(address);
+    }
+
+    /// <summary>Whether the blocks are rows of whole 64-byte lines: one run each, back to back in memory, sharing their
+    /// parameters (LayerNorm and RMSNorm over the last dim); block 0's memory and parameter offsets.</summary>
+    private static bool LineRows(TNest nest, int blocks, out nint first, out nint p0)
+    {
+        first = p0 = 0;
+        nint run = nest.GradientExtent;
+        if (blocks < 2 || nest.GradientRows(out _) != run || nest.Count != run || run * Unsafe.SizeOf<T>() % 64 != 0) return false;
+        nest.Block(0, out first, out _, out p0);
+        nest.Block(1, out nint second, out _, out nint p1);
+        return second - first == run && p0 == p1;
     }
 
     /// <summary>Elements from <paramref name="address"/> (element-aligned) to the next 64-byte boundary: where a copy or the
@@ -986,17 +993,8 @@ public static class AffineBackward<TNest, TK, T>
     /// 8,192: 9%; 16,384: 8-9%. Rows of 768 ran 5-20% slower paired, 1,024 10-44%, 1,536 2-8% (rows that fit L1 gain
     /// nothing from fewer accumulator loads and stores).
     /// </summary>
-    private static bool PairedRows<TS, TV>(TNest nest, int blocks) where TS : struct, ISimd<TV, T> where TV : struct
-    {
-        nint run = nest.GradientExtent;
-        long bytes = (long)run * Unsafe.SizeOf<T>();
-        if (TS.Count * Unsafe.SizeOf<T>() < 64 || blocks < 2 || nest.GradientRows(out _) != run || nest.Count != run || bytes % 64 != 0
-            || bytes < PairedRowBytes)
-            return false;
-        nest.Block(0, out nint first, out _, out nint p0);
-        nest.Block(1, out nint second, out _, out nint p1);
-        return second - first == run && p0 == p1;
-    }
+    private static bool PairedRows<TS, TV>(TNest nest, int blocks) where TS : struct, ISimd<TV, T> where TV : struct =>
+        TS.Count * Unsafe.SizeOf<T>() >= 64 && (long)nest.GradientExtent * Unsafe.SizeOf<T>() >= PairedRowBytes && LineRows(nest, blocks, out _, out _);
 
     /// <summary>Blocks whose parameter gradients are summed in the element type before they are added into double.</summary>
     private const int BlocksPerFlush = 16;
