@@ -872,29 +872,29 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         TV k = TS.Splat(a.M), vr = TS.Splat(a.R), vq = TS.Splat(a.Q), vrr = TS.Splat(a.Rr), kd = TS.Splat(a.Dz), vc = TS.Splat(a.C1);
         TV k2 = TS.Splat(b.M), vr2 = TS.Splat(b.R), vq2 = TS.Splat(b.Q), vrr2 = TS.Splat(b.Rr), kd2 = TS.Splat(b.Dz), vc2 = TS.Splat(b.C1);
         // One gamma for both runs, so one gb (the caller's runs start at the same parameter).
-        TV kg = TS.Splat(a.Gb), kg2 = kg;
+        TV kg = TS.Splat(a.Gb);
         for (nint o = 0; o < head; o += w)
         {
             nint end = o + w < head ? o + w : head;
             TV first = TS.Select(TS.LastLanes(w - (end - o)), TS.Zero, TS.LastLanes(w));
             Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc, first), ref dx, o, end, o);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy2, o), TS.Load(ref x2, o), ref g, ref dbeta, ref dgamma, o, k2, vr2, vq2, vrr2, kd2, kg2, vc2, first), ref dx2, o, end, o);
+            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy2, o), TS.Load(ref x2, o), ref g, ref dbeta, ref dgamma, o, k2, vr2, vq2, vrr2, kd2, kg, vc2, first), ref dx2, o, end, o);
         }
         // No hints (AffineApplyStreamed hints the next run's lines): rows of 2,048 to 8,192 floats ran as fast or faster without.
         nint i = head;
         for (; i + step <= n; i += step)
         {
-            PairVector(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, i, ref g, ref dbeta, ref dgamma, k, vr, vq, vrr, kd, kg, vc, k2, vr2, vq2, vrr2, kd2, kg2, vc2);
-            PairVector(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, i + w, ref g, ref dbeta, ref dgamma, k, vr, vq, vrr, kd, kg, vc, k2, vr2, vq2, vrr2, kd2, kg2, vc2);
+            PairVector(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, i, ref g, ref dbeta, ref dgamma, k, vr, vq, vrr, kd, kg, vc, k2, vr2, vq2, vrr2, kd2, vc2);
+            PairVector(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, i + w, ref g, ref dbeta, ref dgamma, k, vr, vq, vrr, kd, kg, vc, k2, vr2, vq2, vrr2, kd2, vc2);
         }
         for (; i + w <= n; i += w)
-            PairVector(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, i, ref g, ref dbeta, ref dgamma, k, vr, vq, vrr, kd, kg, vc, k2, vr2, vq2, vrr2, kd2, kg2, vc2);
+            PairVector(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, i, ref g, ref dbeta, ref dgamma, k, vr, vq, vrr, kd, kg, vc, k2, vr2, vq2, vrr2, kd2, vc2);
         if (i < n)
         {
             nint t = n - w;
             TV mask = TS.LastLanes(n - i);
             Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, t), TS.Load(ref x, t), ref g, ref dbeta, ref dgamma, t, k, vr, vq, vrr, kd, kg, vc, mask), ref dx, i, n, t);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy2, t), TS.Load(ref x2, t), ref g, ref dbeta, ref dgamma, t, k2, vr2, vq2, vrr2, kd2, kg2, vc2, mask), ref dx2, i, n, t);
+            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy2, t), TS.Load(ref x2, t), ref g, ref dbeta, ref dgamma, t, k2, vr2, vq2, vrr2, kd2, kg, vc2, mask), ref dx2, i, n, t);
         }
         return true;
     }
@@ -904,7 +904,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// makes it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PairVector(ref T x, ref T dy, ref T dx, ref T x2, ref T dy2, ref T dx2, nint at, ref T g, ref T dbeta, ref T dgamma,
-        TV k, TV vr, TV vq, TV vrr, TV kd, TV kg, TV vc, TV k2, TV vr2, TV vq2, TV vrr2, TV kd2, TV kg2, TV vc2)
+        TV k, TV vr, TV vq, TV vrr, TV kd, TV kg, TV vc, TV k2, TV vr2, TV vq2, TV vrr2, TV kd2, TV vc2)
     {
         TV gv = TS.Load(ref g, at), db = TS.Load(ref dbeta, at), dg = TS.Load(ref dgamma, at);
         TV d = TS.Load(ref dy, at), e = TS.Add(TS.Load(ref x, at), k);
@@ -912,7 +912,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         db = TS.Add(TS.Add(db, d), d2);
         dg = TS.MultiplyAdd(d2, TS.MultiplyAdd(e2, vr2, vc2), TS.MultiplyAdd(d, TS.MultiplyAdd(e, vr, vc), dg));
         TS.StoreStreaming(AffineApplyExpression(d, e, gv, vr, vq, vrr, kd, kg), ref dx, at);
-        TS.StoreStreaming(AffineApplyExpression(d2, e2, gv, vr2, vq2, vrr2, kd2, kg2), ref dx2, at);
+        TS.StoreStreaming(AffineApplyExpression(d2, e2, gv, vr2, vq2, vrr2, kd2, kg), ref dx2, at);
         TS.Store(db, ref dbeta, at);
         TS.Store(dg, ref dgamma, at);
     }
