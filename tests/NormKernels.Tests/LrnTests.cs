@@ -90,7 +90,8 @@ public sealed class LrnTests
     /// one forward chunk (256) and channel counts that shrink the tiles.</summary>
     public static int[][] ShapesFor(string layout) => layout switch
     {
-        "NCHW" => [[2, 1, 3, 7], [1, 2, 5, 5], [2, 3, 1, 17], [1, 7, 3, 13], [2, 13, 5, 9], [1, 4, 1, 1], [1, 9, 2, 1], [1, 6, 19, 29]], // 551: 3 chunks
+        // Planes up to FlatMaxWindow / Size run the flat kernel (551: two parts); 1,320 the columns' ring (6 chunks).
+        "NCHW" => [[2, 1, 3, 7], [1, 2, 5, 5], [2, 3, 1, 17], [1, 7, 3, 13], [2, 13, 5, 9], [1, 4, 1, 1], [1, 9, 2, 1], [1, 6, 19, 29], [1, 6, 33, 40]],
         "NHWC" => [[2, 3, 7, 1], [1, 5, 5, 2], [2, 1, 17, 3], [1, 3, 13, 7], [2, 9, 11, 13], [1, 1, 1, 4], [1, 1, 3, 9], [1, 5, 7, 600]], // 600: 16-wide tiles
         "NCL" => [[3, 1, 19], [2, 2, 33], [1, 11, 37], [2, 6, 3], [2, 5, 300]],
         "NLC" => [[3, 19, 1], [2, 33, 2], [1, 37, 11], [2, 3, 6], [1, 150, 5]],

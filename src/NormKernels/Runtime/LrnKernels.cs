@@ -159,6 +159,25 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
     private static KernelPath ForwardCore<TOps>(KernelPath path, ReadOnlySpan<T> input, Span<T> output, int outer, int channels, int inner) where TOps : struct, IVector128Ops
     {
         int size = TWindow.Before + 1 + TWindow.After;
+        if (inner > 1 && Flat(size, inner))
+        {
+            // Each sample's flat positions in parts (LrnRuns.ForwardFlat): as many as the columns' pieces, each at least a
+            // vector; they read the window straight from x, so a part needs no ring.
+            long length = (long)channels * inner;
+            int parts = (int)Math.Max(1, Math.Min(ForwardPiecesFor(outer, inner), length / 16));
+            int flatWorkers = Parallelism.Workers(input.Length, outer * parts);
+            WorkerScratch<T> pads = WorkerScratch<T>.Rent(flatWorkers, 0, FlatScratch(path, inner));
+            try
+            {
+                ParallelUnits.For(outer * parts, flatWorkers, new ForwardUnit<TOps>(path, channels, inner, parts, -2, pads.Elements, false),
+                    input, output, default, default, default, default);
+            }
+            finally
+            {
+                pads.Return();
+            }
+            return path;
+        }
         if (inner > 1)
         {
             int pieces = ForwardPiecesFor(outer, inner);
@@ -198,8 +217,8 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
     }
 
     /// <summary>(channels, extent, parts, tile, scratch, ahead): inner &gt; 1: extent = inner, parts = pieces per plane,
-    /// scratch the rings, ahead: the columns hint the next entering row; inner == 1: extent = outer, parts = ranges, tile 0
-    /// for the rows kernel.</summary>
+    /// scratch the rings, ahead: the columns hint the next entering row (tile -1), or parts per sample and the edges' copies
+    /// (tile -2: the flat kernel); inner == 1: extent = outer, parts = ranges, tile 0 for the rows kernel.</summary>
     private readonly struct ForwardUnit<TOps>(KernelPath path, int channels, int extent, int parts, int tile, T[][]? scratch, bool ahead) : IParallelBody
         where TOps : struct, IVector128Ops
     {
@@ -209,6 +228,16 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
             ref T x = ref ParallelUnits.At<T>(spans.S0);
             ref T y = ref ParallelUnits.At<T>(spans.S1);
             T[] mine = scratch![worker];
+            if (tile == -2)
+            {
+                // Part p of sample o's flat positions (LrnRuns.ForwardFlat).
+                int inner = extent, o = unit / parts, p = unit % parts;
+                long length = (long)channels * inner;
+                nint from = (nint)(length * p / parts), to = (nint)(length * (p + 1) / parts);
+                nint at = (nint)((long)o * length);
+                ForwardFlat<TOps>(path, ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), (nint)length, inner, from, to, ref MemoryMarshal.GetArrayDataReference(mine));
+                return;
+            }
             if (tile < 0)
             {
                 // Piece p of plane o: positions [from, to) of channel c at (o * channels + c) * inner + from.
@@ -309,6 +338,31 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
             case KernelPath.Vector256: LrnRuns<V256<T>, Vector256<T>, T>.ForwardRows<TWindow>(ref x, ref y, channels, count, ref squares); break;
             case KernelPath.Vector128: LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardRows<TWindow>(ref x, ref y, channels, count, ref squares); break;
             default: LrnRuns<Scalar<T>, T, T>.ForwardRows<TWindow>(ref x, ref y, channels, count, ref squares); break;
+        }
+    }
+
+    /// <summary>Whether planes of <paramref name="inner"/> positions (inner &gt; 1) take the flat kernel
+    /// (<see cref="LrnRuns{TS, TV, T}.ForwardFlat"/>): windows of at most <see cref="RowsMaxSize"/> channels and
+    /// <see cref="LrnRuns{TS, TV, T}.FlatMaxWindow"/> elements.</summary>
+    private static bool Flat(int size, int inner) => size <= RowsMaxSize && (long)size * inner <= LrnRuns<Scalar<T>, T, T>.FlatMaxWindow;
+
+    private static int FlatScratch(KernelPath path, int inner) => path switch
+    {
+        KernelPath.Vector512 => LrnRuns<V512<T>, Vector512<T>, T>.FlatScratch<TWindow>(inner),
+        KernelPath.Vector256 => LrnRuns<V256<T>, Vector256<T>, T>.FlatScratch<TWindow>(inner),
+        KernelPath.Vector128 => LrnRuns<V128<T, X86Vector128Ops>, Vector128<T>, T>.FlatScratch<TWindow>(inner),
+        _ => LrnRuns<Scalar<T>, T, T>.FlatScratch<TWindow>(inner),
+    };
+
+    private static void ForwardFlat<TOps>(KernelPath path, ref T x, ref T y, nint length, int inner, nint from, nint to, ref T pad)
+        where TOps : struct, IVector128Ops
+    {
+        switch (path)
+        {
+            case KernelPath.Vector512: LrnRuns<V512<T>, Vector512<T>, T>.ForwardFlat<TWindow>(ref x, ref y, length, inner, from, to, ref pad); break;
+            case KernelPath.Vector256: LrnRuns<V256<T>, Vector256<T>, T>.ForwardFlat<TWindow>(ref x, ref y, length, inner, from, to, ref pad); break;
+            case KernelPath.Vector128: LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardFlat<TWindow>(ref x, ref y, length, inner, from, to, ref pad); break;
+            default: LrnRuns<Scalar<T>, T, T>.ForwardFlat<TWindow>(ref x, ref y, length, inner, from, to, ref pad); break;
         }
     }
 

@@ -166,6 +166,101 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
         return s;
     }
 
+    /// <summary>Windows of at most this many elements (Size times the plane: 16 KB of float) take <see cref="ForwardFlat"/>: the
+    /// window's channels, read straight from x, stay in L1. AMD Zen 5, 1 thread, one process per build alternating, against
+    /// the columns kernel: planes of 49 (32x512x7x7) 427-483 -> 273-285 us, 196 (32x256x14x14) 677-711 -> 536-579 us, 784
+    /// (32x128x28x28) even, 1,600 (16x64x40x40, in L3) 725-749 -> 675-678 us; 3,136 from memory (32x64x56x56) 2.96-3.40 ->
+    /// 3.82-3.96 ms (the columns hint each entering row), in L3 (8x64x56x56) even, 4,096 (32x32x64x64) 6% slower.</summary>
+    public const int FlatMaxWindow = 4096;
+
+    /// <summary>Scratch elements <see cref="ForwardFlat"/> takes for a plane of <paramref name="inner"/> positions: the copies
+    /// of a part's edges (at most two windows and four vectors).</summary>
+    public static int FlatScratch<TW>(int inner) where TW : struct, ILrnWindow =>
+        2 * (TW.Before + TW.After) * inner + 4 * TS.Count;
+
+    /// <summary>
+    /// y = x * D^-beta for the flat positions [<paramref name="from"/>, <paramref name="to"/>) of one sample of
+    /// <paramref name="length"/> = C * <paramref name="inner"/> elements (channel-major, length &gt;= TS.Count, to - from
+    /// &gt;= TS.Count). Channel c's neighbour c + j of a position is <c>j * inner</c> elements on in the same flat order,
+    /// and a neighbour past either end of C is past either end of the sample: so the window sum of a vector of any
+    /// positions (channels mixed: 49-element planes on 16 lanes) is Size vector loads of x, <c>j * inner</c> apart, squared
+    /// and added in channel order (c - Before first), with zeros outside the sample. Vectors whose windows fall inside the
+    /// sample read x directly; the few at the sample's two ends read a copy with the zeros in place (<paramref name="pad"/>,
+    /// <see cref="FlatScratch"/> elements). Every position is computed by the same operations whichever vector holds it,
+    /// so the bits do not depend on the parts or the threads. The output must not overlap x (LRN forbids in place; the last
+    /// vector of a range overlaps the one before it).
+    /// <para>Against <see cref="ForwardColumns"/> for 7x7 planes (49 positions): no vector half empty (the columns kernel ran
+    /// 48 positions, then a second pass over every channel for the 49th) and no ring.</para>
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardFlat<TW>(ref T x, ref T y, nint length, int inner, nint from, nint to, ref T pad) where TW : struct, ILrnWindow
+    {
+        int w = TS.Count;
+        nint lo = (nint)TW.Before * inner, hi = (nint)TW.After * inner;
+        TV scale = TS.Splat(Of(TW.Scale)), k = TS.Splat(Of(TW.K));
+        // Positions whose vector's window lies inside the sample: [lo, length - hi - w] as vector starts.
+        nint a = Math.Max(from, lo), b = Math.Min(to, length - hi);
+        if (b - a < w)
+        {
+            FlatEdge<TW>(ref x, ref y, length, inner, from, to, from, to, ref pad, scale, k);
+            return;
+        }
+        if (a > from) FlatEdge<TW>(ref x, ref y, length, inner, from, a, from, to, ref pad, scale, k);
+        FlatVectors<TW>(ref x, 0, ref y, a, b - w, inner, scale, k);
+        if (b < to) FlatEdge<TW>(ref x, ref y, length, inner, b, to, from, to, ref pad, scale, k);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Size<TW>() where TW : struct, ILrnWindow => TW.Before + TW.After + 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV SquareAdd(TV v, TV sum) => TS.MultiplyAdd(v, v, sum);
+
+    /// <summary>Positions [<paramref name="start"/>, <paramref name="end"/>) of a part [<paramref name="from"/>,
+    /// <paramref name="to"/>) from a copy of the x their windows read, zeros outside the sample.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void FlatEdge<TW>(ref T x, ref T y, nint length, int inner, nint start, nint end, nint from, nint to, ref T pad, TV scale, TV k)
+        where TW : struct, ILrnWindow
+    {
+        int w = TS.Count;
+        nint lo = (nint)TW.Before * inner, hi = (nint)TW.After * inner;
+        // Vectors from first to last (the last may overlap the one before it, or the part's positions past end).
+        nint first = Math.Min(start, to - w), last = Math.Max(first, end - w);
+        nint copyFrom = first - lo, copyTo = last + w + hi;
+        for (nint i = copyFrom; i < copyTo; i++)
+            Unsafe.Add(ref pad, i - copyFrom) = i >= 0 && i < length ? Unsafe.Add(ref x, i) : default;
+        FlatVectors<TW>(ref pad, copyFrom, ref y, first, last, inner, scale, k);
+    }
+
+    /// <summary>The vectors at <paramref name="first"/>, first + TS.Count, ..., and <paramref name="last"/>, reading the
+    /// window from <paramref name="source"/> (holding flat position i at i - <paramref name="origin"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FlatVectors<TW>(ref T source, nint origin, ref T y, nint first, nint last, int inner, TV scale, TV k) where TW : struct, ILrnWindow
+    {
+        int w = TS.Count;
+        nint lo = (nint)TW.Before * inner, s = inner;
+        for (nint f = first; ; f += w)
+        {
+            if (f > last) f = last;
+            ref T centre = ref Unsafe.Add(ref source, f - origin);
+            ref T p = ref Unsafe.Add(ref centre, -lo);
+            // Written out to the largest window (RowsMaxSize = 9; the size is a constant of the layer): a loop over the
+            // window's channels stayed a loop.
+            TV sum = Square(TS.Load(ref p, 0));
+            if (Size<TW>() > 1) sum = SquareAdd(TS.Load(ref p, s), sum);
+            if (Size<TW>() > 2) sum = SquareAdd(TS.Load(ref p, 2 * s), sum);
+            if (Size<TW>() > 3) sum = SquareAdd(TS.Load(ref p, 3 * s), sum);
+            if (Size<TW>() > 4) sum = SquareAdd(TS.Load(ref p, 4 * s), sum);
+            if (Size<TW>() > 5) sum = SquareAdd(TS.Load(ref p, 5 * s), sum);
+            if (Size<TW>() > 6) sum = SquareAdd(TS.Load(ref p, 6 * s), sum);
+            if (Size<TW>() > 7) sum = SquareAdd(TS.Load(ref p, 7 * s), sum);
+            if (Size<TW>() > 8) sum = SquareAdd(TS.Load(ref p, 8 * s), sum);
+            TV power = InversePower<TW>(TS.MultiplyAdd(sum, scale, k));
+            TS.Store(TS.Multiply(TS.Load(ref centre, 0), power), ref y, f);
+            if (f == last) break;
+        }
+    }
+
     /// <summary>
     /// <see cref="ForwardColumns"/> with the window sums running in double (adding the entering channel's square,
     /// subtracting the leaving one's, re-summed when the guard asks): for windows too large for the ring of squares.
