@@ -231,6 +231,42 @@ public sealed class LrnTests
         return data;
     }
 
+    /// <summary>
+    /// A channel of 1e20 (its squares overflow float): every window holding it has D = +infinity, and y = x / D^0.75 is
+    /// (signed) zero there, as float arithmetic and PyTorch give it, on every path and in both layouts (the 512-bit power's
+    /// Newton step would make it NaN unguarded); the windows without it match the float64 reference. Planes of 7x7 (the
+    /// flat kernel) and of 40x40 (the columns' ring).
+    /// </summary>
+    [Theory]
+    [InlineData("LrnNchw", new[] { 2, 9, 7, 7 })]
+    [InlineData("LrnNchw", new[] { 1, 9, 40, 40 })]
+    [InlineData("LrnNhwc", new[] { 2, 7, 7, 40 })]
+    public void OverflowedWindow_GivesZero_OnEveryPath(string name, int[] dims)
+    {
+        FloatCase layer = Floats[name];
+        bool nchw = layer.Layout == "NCHW";
+        int count = TestData.Product(dims);
+        int channels = nchw ? dims[1] : dims[3], inner = nchw ? dims[2] * dims[3] : 1, big = 4;
+        float[] x = Data(new Random(23), count);
+        int ChannelOf(int i) => nchw ? i / inner % channels : i % channels;
+        for (int i = 0; i < count; i++)
+            if (ChannelOf(i) == big) x[i] = (i & 1) == 0 ? 1e20f : -1e20f;
+        double[] reference = new LrnReference(layer.Layout, layer.Size, layer.Alpha, layer.Beta, layer.K).Forward(dims, x);
+        foreach (var (path, arm) in Runs())
+        {
+            if (path > Widest<float>(layer.Layout, dims)) continue;
+            var y = new float[count];
+            Assert.Equal(path, layer.Forward(path, arm, x, y, dims));
+            for (int i = 0; i < count; i++)
+            {
+                int c = ChannelOf(i);
+                string what = $"{name} {path}{(arm ? " (AdvSimd stand-in)" : "")} y[{i}] (channel {c})";
+                if (Math.Abs(c - big) <= 2) Assert.True(y[i] == 0f, $"{what}: expected 0, got {y[i]:R}");
+                else Assert.True(Math.Abs(reference[i] - y[i]) <= ForwardRelative * Math.Abs(reference[i]) + 1e-30, $"{what}: expected {reference[i]:R}, got {y[i]:R}");
+            }
+        }
+    }
+
     /// <summary>The public surface picks the widest path for long extents (per call, as each ISA leg of tests/run.sh sets it).</summary>
     [Theory]
     [InlineData("NCHW", new[] { 2, 8, 16, 16 })]
