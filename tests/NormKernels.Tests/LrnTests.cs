@@ -92,9 +92,11 @@ public sealed class LrnTests
     {
         // Planes up to FlatMaxWindow / Size run the flat kernel (551: two parts); 1,320 the columns' ring (6 chunks).
         "NCHW" => [[2, 1, 3, 7], [1, 2, 5, 5], [2, 3, 1, 17], [1, 7, 3, 13], [2, 13, 5, 9], [1, 4, 1, 1], [1, 9, 2, 1], [1, 6, 19, 29], [1, 6, 33, 40]],
-        "NHWC" => [[2, 3, 7, 1], [1, 5, 5, 2], [2, 1, 17, 3], [1, 3, 13, 7], [2, 9, 11, 13], [1, 1, 1, 4], [1, 1, 3, 9], [1, 5, 7, 600]], // 600: 16-wide tiles
+        // 16, 48 and 64 channels: rows of whole 512-bit vectors, their squares kept in registers (ForwardRowsInRegisters).
+        "NHWC" => [[2, 3, 7, 1], [1, 5, 5, 2], [2, 1, 17, 3], [1, 3, 13, 7], [2, 9, 11, 13], [1, 1, 1, 4], [1, 1, 3, 9], [1, 5, 7, 600], // 600: 16-wide tiles
+            [1, 2, 3, 16], [2, 3, 2, 48], [1, 2, 2, 64]],
         "NCL" => [[3, 1, 19], [2, 2, 33], [1, 11, 37], [2, 6, 3], [2, 5, 300]],
-        "NLC" => [[3, 19, 1], [2, 33, 2], [1, 37, 11], [2, 3, 6], [1, 150, 5]],
+        "NLC" => [[3, 19, 1], [2, 33, 2], [1, 37, 11], [2, 3, 6], [1, 150, 5], [2, 7, 32]],
         _ => throw new ArgumentException(layout),
     };
 
@@ -241,6 +243,7 @@ public sealed class LrnTests
     [InlineData("LrnNchw", new[] { 2, 9, 7, 7 })]
     [InlineData("LrnNchw", new[] { 1, 9, 40, 40 })]
     [InlineData("LrnNhwc", new[] { 2, 7, 7, 40 })]
+    [InlineData("LrnNhwc", new[] { 2, 3, 5, 48 })]
     public void OverflowedWindow_GivesZero_OnEveryPath(string name, int[] dims)
     {
         FloatCase layer = Floats[name];
