@@ -503,7 +503,7 @@ public static class HalfAffine
     }
 
     /// <summary>Elements [<paramref name="from"/>, <paramref name="to"/>) of a run one at a time, through the BCL's conversions.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Elements(ref ushort x, ref ushort y, nint from, nint to, float a, float b)
     {
         for (nint i = from; i < to; i++)
@@ -511,7 +511,7 @@ public static class HalfAffine
     }
 
     /// <summary>Elements [<paramref name="from"/>, <paramref name="to"/>) of a row one at a time (element-order coefficients).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Elements(ref ushort x, ref ushort y, nint from, nint to, ref float a, ref float b)
     {
         for (nint i = from; i < to; i++)

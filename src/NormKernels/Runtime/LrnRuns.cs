@@ -219,7 +219,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
 
     /// <summary>Positions [<paramref name="start"/>, <paramref name="end"/>) of a part [<paramref name="from"/>,
     /// <paramref name="to"/>) from a copy of the x their windows read, zeros outside the sample.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void FlatEdge<TW>(ref T x, ref T y, nint length, int inner, nint start, nint end, nint from, nint to, ref T pad, TV scale, TV k)
         where TW : struct, ILrnWindow
     {
