@@ -159,7 +159,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
     private static KernelPath ForwardCore<TOps>(KernelPath path, ReadOnlySpan<T> input, Span<T> output, int outer, int channels, int inner) where TOps : struct, IVector128Ops
     {
         int size = TWindow.Before + 1 + TWindow.After;
-        if (inner > 1 && Flat(size, inner))
+        if (inner > 1 && Flat(size, inner) && !Strips(path, inner))
         {
             // Each sample's flat positions in parts (LrnRuns.ForwardFlat): as many as the columns' pieces, each at least a
             // vector; they read the window straight from x, so a part needs no ring.
@@ -343,8 +343,18 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
 
     /// <summary>Whether planes of <paramref name="inner"/> positions (inner &gt; 1) take the flat kernel
     /// (<see cref="LrnRuns{TS, TV, T}.ForwardFlat"/>): windows of at most <see cref="RowsMaxSize"/> channels and
-    /// <see cref="LrnRuns{TS, TV, T}.FlatMaxWindow"/> elements.</summary>
+    /// <see cref="LrnRuns{TS, TV, T}.FlatMaxWindow"/> elements, where the strips do not take them (planes shorter than two
+    /// vectors: 16 to 31 positions on the 512-bit path).</summary>
     private static bool Flat(int size, int inner) => size <= RowsMaxSize && (long)size * inner <= LrnRuns<Scalar<T>, T, T>.FlatMaxWindow;
+
+    /// <summary>Whether runs of <paramref name="length"/> positions take the strips (<see cref="LrnRuns{TS, TV, T}.ForwardStrips"/>)
+    /// on <paramref name="path"/>: windows of up to <see cref="LrnRuns{TS, TV, T}.StripMaxSize"/> channels, runs of two vectors
+    /// at least.
+    /// <para>On every path (AMD Zen 5, 1 thread, against the flat kernel for the small planes and the columns' ring for S1):
+    /// AVX2 7x7 436 -> 453 us, 14x14 874 -> 750 us, S1 (56x56) 4.54 -> 2.95 ms; 128-bit 7x7 770 -> 748 us, 14x14 1.39 -> 1.34
+    /// ms, S1 8.15 -> 5.50 ms; scalar 7x7 even, 14x14 5.68 -> 5.85 ms, S1 33.0 -> 24.2 ms.</para></summary>
+    private static bool Strips(KernelPath path, int length) =>
+        TWindow.Before + TWindow.After + 1 <= LrnRuns<Scalar<T>, T, T>.StripMaxSize && length >= 2 * RowWidth(path);
 
     private static int FlatScratch(KernelPath path, int inner) => path switch
     {
@@ -380,10 +390,22 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
     {
         switch (path)
         {
-            case KernelPath.Vector512: LrnRuns<V512<T>, Vector512<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead); break;
-            case KernelPath.Vector256: LrnRuns<V256<T>, Vector256<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead); break;
-            case KernelPath.Vector128: LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead); break;
-            default: LrnRuns<Scalar<T>, T, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead); break;
+            case KernelPath.Vector512:
+                if (Strips(path, length)) LrnRuns<V512<T>, Vector512<T>, T>.ForwardStrips<TWindow>(ref x, ref y, channels, stride, length, ahead);
+                else LrnRuns<V512<T>, Vector512<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead);
+                break;
+            case KernelPath.Vector256:
+                if (Strips(path, length)) LrnRuns<V256<T>, Vector256<T>, T>.ForwardStrips<TWindow>(ref x, ref y, channels, stride, length, ahead);
+                else LrnRuns<V256<T>, Vector256<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead);
+                break;
+            case KernelPath.Vector128:
+                if (Strips(path, length)) LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardStrips<TWindow>(ref x, ref y, channels, stride, length, ahead);
+                else LrnRuns<V128<T, TOps>, Vector128<T>, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead);
+                break;
+            default:
+                if (Strips(path, length)) LrnRuns<Scalar<T>, T, T>.ForwardStrips<TWindow>(ref x, ref y, channels, stride, length, ahead);
+                else LrnRuns<Scalar<T>, T, T>.ForwardColumns<TWindow>(ref x, ref y, channels, stride, length, ref ring, ringLength, ahead);
+                break;
         }
     }
 

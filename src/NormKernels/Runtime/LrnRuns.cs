@@ -263,6 +263,111 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     }
 
     /// <summary>
+    /// <see cref="ForwardColumns"/> for windows of up to <see cref="StripMaxSize"/> channels: a strip of two vectors slides
+    /// across C with the window's squares in registers (the entering channel's squared, the window shifted by one each step),
+    /// summed in channel order (c - Before first); the centre is loaded again (its row was read Before steps ago). No ring
+    /// in memory: a step reads two vectors of one row and writes two of another. With <paramref name="ahead"/> (the call's
+    /// tensors come from memory) each step hints the entering row's lines <see cref="StripHintStrips"/> strips on into L1.
+    /// Positions [0, <paramref name="length"/>), length &gt;= two vectors (the last strip overlaps the one before it; LRN's
+    /// output never overlaps its input). Strips start at x's first 64-byte boundary when the rows are whole lines apart (a
+    /// load that straddles two lines costs both: S1 NCHW, 1 thread, 1.60 ms with x and y 32 and 56 bytes off a line,
+    /// 1.28-1.35 ms with both on lines); the positions before it take one unaligned strip first.
+    /// <para>Against the columns' ring of squares (AMD Zen 5, 1 thread, 512-bit, one process per build alternating):
+    /// LocalResponseNorm(5) NCHW S1 (32x64x56x56, from memory) 3.13 -> 1.47 ms (2 threads 1.47 -> 0.65), 8x64x56x56 (in L3)
+    /// 603 -> 343 us, 32x32x64x64 2.51 -> 1.78 ms, 16x64x40x40 645 -> 285 us; against the flat kernel, 32x512x7x7 (two
+    /// strips for 49 positions) 208-220 -> 175-177 us, 32x256x14x14 398-438 -> 322-328 us.</para>
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void ForwardStrips<TW>(ref T x, ref T y, int channels, int stride, int length, bool ahead) where TW : struct, ILrnWindow
+    {
+        int strip = 2 * TS.Count, line = 64 / sizeof(T);
+        nuint address = (nuint)Unsafe.AsPointer(ref x);
+        int peel = stride % line == 0 && address % (nuint)sizeof(T) == 0 ? (int)((64 - (address & 63)) & 63) / sizeof(T) : 0;
+        if (peel > length - strip) peel = 0;
+        int hintAt = ahead ? StripHintStrips * strip : 0;
+        // The positions before the boundary (up to 15 floats: more than a strip on the narrower paths), the last of these
+        // strips overlapping the first aligned one.
+        for (int start = 0; start < peel; start += strip)
+            StripAt<TW>(ref x, ref y, channels, stride, start, hintAt);
+        for (int start = peel; ; start += strip)
+        {
+            if (start > length - strip) start = length - strip;
+            StripAt<TW>(ref x, ref y, channels, stride, start, start + strip < length ? hintAt : 0);
+            if (start == length - strip) break;
+        }
+    }
+
+    /// <summary>Windows of at most this many channels take <see cref="ForwardStrips"/> (its registers of squares, written out).</summary>
+    public const int StripMaxSize = 9;
+
+    /// <summary>Strips ahead <see cref="ForwardStrips"/> hints the entering rows' lines: AMD Zen 5, S1 NCHW at 1 thread, x and
+    /// y off a line: one strip ahead 2.25 ms, two 1.56 ms, four 1.56 ms (the columns kernel: 3.05 ms).</summary>
+    private const int StripHintStrips = 2;
+
+    /// <summary>One strip of <see cref="ForwardStrips"/>: positions [start, start + two vectors) across every channel; with
+    /// <paramref name="hintAt"/> &gt; 0 each step hints the entering row's lines that many positions on.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void StripAt<TW>(ref T x, ref T y, int channels, int stride, int start, int hintAt) where TW : struct, ILrnWindow
+    {
+        int v = TS.Count, size = Size<TW>(), before = TW.Before, after = TW.After;
+        TV scale = TS.Splat(Of(TW.Scale)), k = TS.Splat(Of(TW.K));
+        ref T xs = ref Unsafe.Add(ref x, start);
+        ref T ys = ref Unsafe.Add(ref y, start);
+        // w0 .. w7, the last size - 1 of them in use: channels c - Before .. c + After - 1 before step c (zeros outside C).
+        TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, a4 = TS.Zero, a5 = TS.Zero, a6 = TS.Zero, a7 = TS.Zero;
+        TV b0 = TS.Zero, b1 = TS.Zero, b2 = TS.Zero, b3 = TS.Zero, b4 = TS.Zero, b5 = TS.Zero, b6 = TS.Zero, b7 = TS.Zero;
+        for (int j = 0; j < size - 1; j++)
+        {
+            int channel = j - before;
+            TV sa = TS.Zero, sb = TS.Zero;
+            if (channel >= 0 && channel < channels)
+            {
+                sa = Square(TS.Load(ref xs, (nint)channel * stride));
+                sb = Square(TS.Load(ref xs, (nint)channel * stride + v));
+            }
+            a0 = a1; a1 = a2; a2 = a3; a3 = a4; a4 = a5; a5 = a6; a6 = a7; a7 = sa;
+            b0 = b1; b1 = b2; b2 = b3; b3 = b4; b4 = b5; b5 = b6; b6 = b7; b7 = sb;
+        }
+        for (int c = 0; c < channels; c++)
+        {
+            int entering = c + after;
+            TV ea = TS.Zero, eb = TS.Zero;
+            if (entering < channels)
+            {
+                nint at = (nint)entering * stride;
+                if (hintAt > 0)
+                {
+                    Hint(ref xs, at + hintAt);
+                    Hint(ref xs, at + hintAt + v);
+                }
+                ea = Square(TS.Load(ref xs, at));
+                eb = Square(TS.Load(ref xs, at + v));
+            }
+            nint o = (nint)c * stride;
+            TS.Store(TS.Multiply(TS.Load(ref xs, o), InversePower<TW>(TS.MultiplyAdd(WindowOf(size, a0, a1, a2, a3, a4, a5, a6, a7, ea), scale, k))), ref ys, o);
+            TS.Store(TS.Multiply(TS.Load(ref xs, o + v), InversePower<TW>(TS.MultiplyAdd(WindowOf(size, b0, b1, b2, b3, b4, b5, b6, b7, eb), scale, k))), ref ys, o + v);
+            a0 = a1; a1 = a2; a2 = a3; a3 = a4; a4 = a5; a5 = a6; a6 = a7; a7 = ea;
+            b0 = b1; b1 = b2; b2 = b3; b3 = b4; b4 = b5; b5 = b6; b6 = b7; b7 = eb;
+        }
+    }
+
+    /// <summary>The last <paramref name="size"/> - 1 of w0 .. w7 (the window's channels before the entering one, oldest
+    /// first), then <paramref name="e"/>, added in that order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV WindowOf(int size, TV w0, TV w1, TV w2, TV w3, TV w4, TV w5, TV w6, TV w7, TV e) => size switch
+    {
+        1 => e,
+        2 => TS.Add(w7, e),
+        3 => TS.Add(TS.Add(w6, w7), e),
+        4 => TS.Add(TS.Add(TS.Add(w5, w6), w7), e),
+        5 => TS.Add(TS.Add(TS.Add(TS.Add(w4, w5), w6), w7), e),
+        6 => TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(w3, w4), w5), w6), w7), e),
+        7 => TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(w2, w3), w4), w5), w6), w7), e),
+        8 => TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(w1, w2), w3), w4), w5), w6), w7), e),
+        _ => TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(TS.Add(w0, w1), w2), w3), w4), w5), w6), w7), e),
+    };
+
+    /// <summary>
     /// <see cref="ForwardColumns"/> with the window sums running in double (adding the entering channel's square,
     /// subtracting the leaving one's, re-summed when the guard asks): for windows too large for the ring of squares.
     /// </summary>
