@@ -110,9 +110,11 @@ internal static partial class Emitter
                "In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized" +
                (ctx.Running ? ", and updates the running statistics" : "") + ": it needs the instance alone, and throws InvalidOperationException if another thread " +
                "runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>");
+        w.Line(Shared.Hot);
         w.Line("public void Forward(" + ro + " input, " + span + " output, " + ctx.DimParams + ") => _layer.Forward(input, output, " + DimsSpan(ctx) + ");");
         w.Line("/// <summary>Forward on tensors: the dims come from <paramref name=\"input\"/>'s lengths, which must be " + spec.Layout +
                " in layout order; <paramref name=\"output\"/> must have the same shape; both dense and row-major.</summary>");
+        w.Line(Shared.Hot);
         w.Line("public void Forward(" + ctx.ReadOnlyTensorT + " input, " + ctx.TensorT + " output) => _layer.Forward(input, output);");
         w.Line();
 
@@ -187,9 +189,11 @@ internal static partial class Emitter
         w.Line("/// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.");
         w.Line("/// </summary>");
         string grads = ro + " input, " + ro + " outputGrad, " + span + " inputGrad";
+        w.Line(Shared.Hot);
         w.Line("public void Backward(" + grads + ", " + ctx.DimParams + ") => _layer.Backward(input, outputGrad, inputGrad, " + DimsSpan(ctx) + ");");
         w.Line("/// <summary>Backward on tensors: the dims come from <paramref name=\"input\"/>'s lengths (" + spec.Layout + ", layout order); <paramref name=\"outputGrad\"/> and " +
                "<paramref name=\"inputGrad\"/> must have the same shape; all dense and row-major.</summary>");
+        w.Line(Shared.Hot);
         w.Line("public void Backward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " outputGrad, " + ctx.TensorT + " inputGrad) => _layer.Backward(input, outputGrad, inputGrad);");
         w.Line();
 
@@ -221,8 +225,10 @@ internal static partial class Emitter
         {
             w.Line("/// <summary><c>output = " + Act(ctx, "norm(input) + residual") + "</c> in one pass (" + spec.Layout + ", dims in layout order): the residual is added to the normalized " +
                    "(and scaled, shifted) input, then the activation. <paramref name=\"output\"/> may be <paramref name=\"input\"/> or <paramref name=\"residual\"/>." + training + "</summary>");
+            w.Line(Shared.Hot);
             w.Line("public void Forward(" + ro + " input, " + ro + " residual, " + span + " output, " + ctx.DimParams + ") => _layer.Forward(input, residual, output, " + dims + ");");
             w.Line("/// <summary>Forward on tensors (" + spec.Layout + ", dense row-major); residual and output of the input's shape.</summary>");
+            w.Line(Shared.Hot);
             w.Line("public void Forward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " residual, " + ctx.TensorT + " output) => _layer.Forward(input, residual, output);");
         }
         else
@@ -230,8 +236,10 @@ internal static partial class Emitter
             w.Line("/// <summary><c>sum = input + residual; output = " + Act(ctx, "norm(sum)") + "</c> (" + spec.Layout + ", dims in layout order): the sum is written (the next " +
                    "layer's residual stream) and normalized. <paramref name=\"sum\"/> may be <paramref name=\"input\"/> or <paramref name=\"residual\"/>; " +
                    "<paramref name=\"output\"/> may be any of the three." + training + " Backward takes the sum.</summary>");
+            w.Line(Shared.Hot);
             w.Line("public void Forward(" + ro + " input, " + ro + " residual, " + span + " output, " + span + " sum, " + ctx.DimParams + ") => _layer.Forward(input, residual, output, sum, " + dims + ");");
             w.Line("/// <summary>Forward on tensors (" + spec.Layout + ", dense row-major); residual, output and sum of the input's shape.</summary>");
+            w.Line(Shared.Hot);
             w.Line("public void Forward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " residual, " + ctx.TensorT + " output, " + ctx.TensorT + " sum) => _layer.Forward(input, residual, output, sum);");
         }
         w.Line();
@@ -270,9 +278,11 @@ internal static partial class Emitter
             w.Line("/// <summary>Gradient of the last training-mode Forward: <paramref name=\"residualGrad\"/> = outputGrad * act'(norm(input) + residual) (the gradient " +
                    "through the activation, recomputed from the input and the saved statistics) and <paramref name=\"inputGrad\"/> through the norm from it. " +
                    "inputGrad may be outputGrad or input; residualGrad may be outputGrad; the two must not overlap." + state + "</summary>");
+            w.Line(Shared.Hot);
             w.Line("public void Backward(" + ro + " input, " + ro + " residual, " + ro + " outputGrad, " + span + " inputGrad, " + span + " residualGrad, " + ctx.DimParams + ") =>");
             w.Line("    _layer.Backward(input, residual, outputGrad, inputGrad, residualGrad, " + dims + ");");
             w.Line("/// <summary>Backward on tensors (" + ctx.Spec.Layout + ", dense row-major), every tensor of the input's shape.</summary>");
+            w.Line(Shared.Hot);
             w.Line("public void Backward(" + ctx.ReadOnlyTensorT + " input, " + ctx.ReadOnlyTensorT + " residual, " + ctx.ReadOnlyTensorT + " outputGrad, " + ctx.TensorT + " inputGrad, " +
                    ctx.TensorT + " residualGrad) => _layer.Backward(input, residual, outputGrad, inputGrad, residualGrad);");
         }
@@ -281,9 +291,11 @@ internal static partial class Emitter
             w.Line("/// <summary>Gradient of the last training-mode Forward, given its <paramref name=\"sum\"/>: <paramref name=\"inputGrad\"/> = sumGrad + dL/dsum through the " +
                    "activation and the norm, the gradient of both input and residual. <paramref name=\"sumGrad\"/> is the gradient arriving on the residual stream " +
                    "(empty: zero); it must not overlap inputGrad. inputGrad may be outputGrad or sum." + state + "</summary>");
+            w.Line(Shared.Hot);
             w.Line("public void Backward(" + ro + " sum, " + ro + " outputGrad, " + ro + " sumGrad, " + span + " inputGrad, " + ctx.DimParams + ") =>");
             w.Line("    _layer.Backward(sum, outputGrad, sumGrad, inputGrad, " + dims + ");");
             w.Line("/// <summary>Backward on tensors (" + ctx.Spec.Layout + ", dense row-major), every tensor of the sum's shape (an empty sumGrad: zero).</summary>");
+            w.Line(Shared.Hot);
             w.Line("public void Backward(" + ctx.ReadOnlyTensorT + " sum, " + ctx.ReadOnlyTensorT + " outputGrad, " + ctx.ReadOnlyTensorT + " sumGrad, " + ctx.TensorT +
                    " inputGrad) => _layer.Backward(sum, outputGrad, sumGrad, inputGrad);");
         }
@@ -430,6 +442,7 @@ internal static partial class Emitter
         string extents = string.Join(", ", ctx.Axes.Where(a => !ctx.IsFixed(a)).Select(FromDims));
         // Each divisor (see EmitNestStruct) is made from its extent, once per nest.
         string divisorArgs = string.Concat(divisors.Select(name => ", new(" + FromDims(ctx.Axes.First(a => a.Name == name)) + ")"));
+        w.Line(Shared.Hot);
         w.Line("public static " + NestType + " Create(global::System.ReadOnlySpan<int> dims) => new(" + extents + divisorArgs + ");");
         w.Line("public nint StatisticsExtent => " + ctx.StatInnerExtent + ";");
         var statInner = ctx.Plan.StatSegments[ctx.Plan.StatSegments.Count - 1];

@@ -146,7 +146,12 @@ public sealed class LayerShape
 
     /// <summary>The layer keeps running statistics (N reduced, <c>TrackRunningStats</c> true): an inference-mode Forward
     /// normalizes with them and a training-mode Forward updates them. Without them both normalize with the batch's own statistics.</summary>
-    public bool RunningStatistics => BatchReduced && (Features & LayerFeatures.RunningStatistics) != 0;
+    public bool RunningStatistics
+    {
+        // Read on every call: inlined (left a call, it ran at tier 0 for the first calls).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => BatchReduced && (Features & LayerFeatures.RunningStatistics) != 0;
+    }
 
     public string KeptText { get; }
     public string ReducedText { get; }

@@ -10,6 +10,9 @@ namespace NormKernels.Runtime;
 // from the input) and the residual added before it (a pass of its own writing the sum, then the norm over the sum).
 public sealed partial class NormLayer<TNest, TK, T>
 {
+    // Per call: optimized from the first call (at tier 0 it and the nest's constructor cost a small call, BatchNorm training
+    // NCHW S5 at 0.8 us, 13% for its first 100 calls).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static TNest NestFor(ReadOnlySpan<int> dims, nint residual) =>
         TK.AddsResidual ? TNest.WithResidual(TNest.Create(dims), residual) : TNest.Create(dims);
 

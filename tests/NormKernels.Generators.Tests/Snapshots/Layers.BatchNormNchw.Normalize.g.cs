@@ -66,8 +66,10 @@ namespace Layers
         NK.INormalizationLayer<float> NK.INormalizationLayer<float>.Core => _layer;
 
         /// <summary>Normalizes <paramref name="input"/> (NCHW, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized, and updates the running statistics: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int c, int h, int w) => _layer.Forward(input, output, [n, c, h, w]);
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NCHW in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output) => _layer.Forward(input, output);
 
         /// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (c).</summary>
@@ -97,8 +99,10 @@ namespace Layers
         /// when <paramref name="input"/> differs bitwise from that Forward's input at one of 16 positions sampled evenly over the tensor (first and last included; it catches another tensor,
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int c, int h, int w) => _layer.Backward(input, outputGrad, inputGrad, [n, c, h, w]);
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NCHW, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad) => _layer.Backward(input, outputGrad, inputGrad);
 
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
@@ -153,6 +157,7 @@ namespace Layers
         {
             public static Rt.LayerShape Shape { get; }
             static Nest() => Shape = new("BatchNormNchw", "NCHW", "N,H,W", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards | Rt.LayerFeatures.Synchronized | Rt.LayerFeatures.RunningStatistics);
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], dims[3]);
             public nint StatisticsExtent => (e_h * e_w);
             public nint ApplyExtent => (e_h * e_w);

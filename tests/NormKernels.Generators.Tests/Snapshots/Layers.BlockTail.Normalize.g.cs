@@ -65,8 +65,10 @@ namespace Layers
         public ReadOnlySpan<float> BatchVariance => _layer.Statistic1;
 
         /// <summary><c>output = relu(norm(input) + residual)</c> in one pass (NHWC, dims in layout order): the residual is added to the normalized (and scaled, shifted) input, then the activation. <paramref name="output"/> may be <paramref name="input"/> or <paramref name="residual"/>. In training mode it saves, for Backward, the batch statistics, the dims and 16 sampled input elements, and updates the running statistics: it needs the instance alone.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> residual, Span<float> output, int n, int h, int w, int c) => _layer.Forward(input, residual, output, [n, h, w, c]);
         /// <summary>Forward on tensors (NHWC, dense row-major); residual and output of the input's shape.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> residual, Tensors.TensorSpan<float> output) => _layer.Forward(input, residual, output);
 
         /// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (c).</summary>
@@ -84,9 +86,11 @@ namespace Layers
         public void ZeroGrad() => _layer.ZeroGrad();
 
         /// <summary>Gradient of the last training-mode Forward: <paramref name="residualGrad"/> = outputGrad * act'(norm(input) + residual) (the gradient through the activation, recomputed from the input and the saved statistics) and <paramref name="inputGrad"/> through the norm from it. inputGrad may be outputGrad or input; residualGrad may be outputGrad; the two must not overlap. Adds dL/dweight, dL/dbias into WeightGrad, BiasGrad, using the statistics the last training-mode Forward saved (with Training false: the running statistics); throws InvalidOperationException, before writing anything, when no such Forward ran, when the dims differ, or when the input differs from that Forward's at one of 16 sampled positions.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> residual, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, Span<float> residualGrad, int n, int h, int w, int c) =>
             _layer.Backward(input, residual, outputGrad, inputGrad, residualGrad, [n, h, w, c]);
         /// <summary>Backward on tensors (NHWC, dense row-major), every tensor of the input's shape.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> residual, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad, Tensors.TensorSpan<float> residualGrad) => _layer.Backward(input, residual, outputGrad, inputGrad, residualGrad);
 
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote and the same epsilon. Writes inputGrad and residualGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
@@ -115,6 +119,7 @@ namespace Layers
         {
             public static Rt.LayerShape Shape { get; }
             static Nest() => Shape = new("BlockTail", "NHWC", "N,H,W", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.RunningStatistics);
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], dims[3]);
             public nint StatisticsExtent => e_c;
             public nint ApplyExtent => e_c;

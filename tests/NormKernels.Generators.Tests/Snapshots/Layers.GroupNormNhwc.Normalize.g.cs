@@ -59,8 +59,10 @@ namespace Layers
         NK.INormalizationLayer<float> NK.INormalizationLayer<float>.Core => _layer;
 
         /// <summary>Normalizes <paramref name="input"/> (NHWC, dims in layout order) into <paramref name="output"/>, which may be the same span. In training mode it saves, for Backward, the batch statistics, the dims and 16 elements of the input sampled before it is normalized: it needs the instance alone, and throws InvalidOperationException if another thread runs a call on this instance at the same time. Inference-mode calls may run on one instance from any number of threads.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Forward(ReadOnlySpan<float> input, Span<float> output, int n, int h, int w, int c) => _layer.Forward(input, output, [n, h, w, c]);
         /// <summary>Forward on tensors: the dims come from <paramref name="input"/>'s lengths, which must be NHWC in layout order; <paramref name="output"/> must have the same shape; both dense and row-major.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.TensorSpan<float> output) => _layer.Forward(input, output);
 
         /// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (n, groups).</summary>
@@ -83,8 +85,10 @@ namespace Layers
         /// when <paramref name="input"/> differs bitwise from that Forward's input at one of 16 positions sampled evenly over the tensor (first and last included; it catches another tensor,
         /// e.g. the Forward's output, not an edit of elements between the samples; after an in-place Forward pass a copy of the input taken before it), or when another thread runs a call on this instance.
         /// </summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int n, int h, int w, int c) => _layer.Backward(input, outputGrad, inputGrad, [n, h, w, c]);
         /// <summary>Backward on tensors: the dims come from <paramref name="input"/>'s lengths (NHWC, layout order); <paramref name="outputGrad"/> and <paramref name="inputGrad"/> must have the same shape; all dense and row-major.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Backward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.TensorSpan<float> inputGrad) => _layer.Backward(input, outputGrad, inputGrad);
 
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote (mean, biased variance) and the same epsilon. Writes inputGrad, ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
@@ -112,6 +116,7 @@ namespace Layers
         {
             public static Rt.LayerShape Shape { get; }
             static Nest() => Shape = new("GroupNormNhwc", "NHWC", "C,H,W", 4, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards);
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], 4, (dims[3] / 4), new((dims[3] / 4)));
             public nint StatisticsExtent => (e_grp * e_cpg);
             public nint ApplyExtent => (e_grp * e_cpg);

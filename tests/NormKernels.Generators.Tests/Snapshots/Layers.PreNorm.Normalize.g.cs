@@ -58,8 +58,10 @@ namespace Layers
         public ReadOnlySpan<float> BatchVariance => _layer.Statistic1;
 
         /// <summary><c>sum = input + residual; output = gelutanh(norm(sum))</c> (NTC, dims in layout order): the sum is written (the next layer's residual stream) and normalized. <paramref name="sum"/> may be <paramref name="input"/> or <paramref name="residual"/>; <paramref name="output"/> may be any of the three. In training mode it saves, for Backward, the batch statistics, the dims and 16 sampled input elements: it needs the instance alone. Backward takes the sum.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> residual, Span<float> output, Span<float> sum, int n, int t, int c) => _layer.Forward(input, residual, output, sum, [n, t, c]);
         /// <summary>Forward on tensors (NTC, dense row-major); residual, output and sum of the input's shape.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Forward(Tensors.ReadOnlyTensorSpan<float> input, Tensors.ReadOnlyTensorSpan<float> residual, Tensors.TensorSpan<float> output, Tensors.TensorSpan<float> sum) => _layer.Forward(input, residual, output, sum);
 
         /// <summary>The number of statistics (mean/variance entries) for these dims: the product of the kept extents (n, t).</summary>
@@ -73,9 +75,11 @@ namespace Layers
         public void ZeroGrad() => _layer.ZeroGrad();
 
         /// <summary>Gradient of the last training-mode Forward, given its <paramref name="sum"/>: <paramref name="inputGrad"/> = sumGrad + dL/dsum through the activation and the norm, the gradient of both input and residual. <paramref name="sumGrad"/> is the gradient arriving on the residual stream (empty: zero); it must not overlap inputGrad. inputGrad may be outputGrad or sum. Adds dL/dweight, dL/dbias into WeightGrad, BiasGrad, using the statistics the last training-mode Forward saved; throws InvalidOperationException, before writing anything, when no such Forward ran, when the dims differ, or when the input differs from that Forward's at one of 16 sampled positions.</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Backward(ReadOnlySpan<float> sum, ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> sumGrad, Span<float> inputGrad, int n, int t, int c) =>
             _layer.Backward(sum, outputGrad, sumGrad, inputGrad, [n, t, c]);
         /// <summary>Backward on tensors (NTC, dense row-major), every tensor of the sum's shape (an empty sumGrad: zero).</summary>
+        [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Backward(Tensors.ReadOnlyTensorSpan<float> sum, Tensors.ReadOnlyTensorSpan<float> outputGrad, Tensors.ReadOnlyTensorSpan<float> sumGrad, Tensors.TensorSpan<float> inputGrad) => _layer.Backward(sum, outputGrad, sumGrad, inputGrad);
 
         /// <summary>Backward of ForwardTraining on caller-owned buffers: the batch statistics it wrote and the same epsilon. Writes inputGrad (plus sumGrad when not empty), ADDS into weightGrad and biasGrad (one per channel (c)). Returns the path that ran.</summary>
@@ -97,6 +101,7 @@ namespace Layers
             private const nint e_c = 768; // fixed by Sizes
             public static Rt.LayerShape Shape { get; }
             static Nest() => Shape = new("PreNorm", "NTC", "C", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.None, "C=768");
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1]);
             public nint StatisticsExtent => e_c;
             public static nint FixedStatisticsExtent => e_c; // fixed by Sizes: the row runs' length is a constant
