@@ -28,6 +28,8 @@ public static class Program
     private static readonly Option<bool> QuickOption = new("--quick")
     { Description = "the whole matrix with the quick in-process harness, a minute or two (without it: the full BenchmarkDotNet run)" };
     private static readonly Option<bool> NoTorchOption = new("--no-torch") { Description = "skip the PyTorch column" };
+    private static readonly Option<bool> OneDnnOption = new("--onednn")
+    { Description = "quick mode: add a oneDNN 2.6 column (needs g++ and Debian's libdnnl-dev; bench/onednn/bench_onednn.cpp, built once, run after the C# cases)" };
     private static readonly Option<int> ThreadsOption = new("--threads")
     {
         Description = "kernel, copy-limit and PyTorch threads (the scalar and TensorPrimitives baselines stay single-threaded)",
@@ -78,7 +80,7 @@ public static class Program
             "NormKernels benchmarks: per case, the copy limit vs the generated kernel vs scalar C# vs TensorPrimitives (vs PyTorch), " +
             "written as CSV, markdown and a plot (SVG, PNG) under bench/results/<date>/.")
         {
-            QuickOption, NoTorchOption, ThreadsOption, CasesOption, ListOption, FirstCallsOption, FirstCallsCaseOption, OneCpuOption, PinCpuOption,
+            QuickOption, NoTorchOption, OneDnnOption, ThreadsOption, CasesOption, ListOption, FirstCallsOption, FirstCallsCaseOption, OneCpuOption, PinCpuOption,
             ShortOption, IsaJobsOption, IsaOption, NumericsOption, FusedOption, HalfOption, BenchmarkDotNetArguments,
         };
         root.Validators.Add(result =>
@@ -234,6 +236,14 @@ public static class Program
         }
         foreach (var r in report.Results)
             r.Torch = report.Torch.Cases.GetValueOrDefault(r.Case.Id);
+        if (parse.GetValue(OneDnnOption))
+        {
+            Console.WriteLine($"oneDNN 2.6: its cases, {BenchThreads.Text} ...");
+            report.OneDnn = OneDnnRunner.Run(BenchThreads.Count);
+            Console.WriteLine($"oneDNN: {report.OneDnn.Note}");
+            foreach (var r in report.Results)
+                r.OneDnnNs = report.OneDnn.Cases.TryGetValue(r.Case.Id, out double ns) ? ns : null;
+        }
 
         report.Elapsed = clock.Elapsed;
         report.Environment.Add($"load average at end: {LoadAverage()}");

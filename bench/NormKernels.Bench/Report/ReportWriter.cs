@@ -31,9 +31,20 @@ public static class ReportWriter
 
     // ---------------------------------------------------------------- console / markdown table
 
-    private static string[] Header(bool jobs) =>
+    /// <summary>The oneDNN column's legend line (<c>--onednn</c> runs only).</summary>
+    public const string OneDnnLegend =
+        "oneDNN: generated time / oneDNN 2.6 time for the same case, same thread count (below 1 = NormKernels is faster; bench/onednn/bench_onednn.cpp, " +
+        "built with g++ -O2 against Debian's libdnnl-dev, run after the C# measurements with OMP_NUM_THREADS = the thread count, batches of about 8 ms, " +
+        "the median of 15); - = no oneDNN 2.6 primitive for the case (InstanceNorm, GroupNorm, RMSNorm, LayerNorm over C,H,W) or not in its program (S5).";
+
+    private static string[] Header(RunReport report, bool jobs) =>
         (jobs ? new[] { "job" } : Array.Empty<string>())
-        .Concat(["case", "shape", "layout", "path", "limit", "copy", "generated", "ratio", "/copy", "scalar", "TensorPrimitives", "torch"]).ToArray();
+        .Concat(["case", "shape", "layout", "path", "limit", "copy", "generated", "ratio", "/copy", "scalar", "TensorPrimitives", "torch"])
+        .Concat(report.OneDnn is null ? [] : ["oneDNN"]).ToArray();
+
+    /// <summary>The oneDNN column: the ratio, "-" (no such case in oneDNN), or why oneDNN is n/a.</summary>
+    private static string OneDnnCell(RunReport report, CaseResult r) =>
+        report.OneDnn is not { Available: true } run ? report.OneDnn?.Note ?? "" : Ratio(r.OneDnnRatio);
 
     private static IEnumerable<string[]> Rows(RunReport report, bool jobs)
     {
@@ -47,6 +58,7 @@ public static class ReportWriter
                 Ratio(r.Ratio(Variant.Generated)) + (r.Noisy ? "*" : ""), Ratio(r.CopyRatio(Variant.Generated)), Ratio(r.Ratio(Variant.Scalar)), Ratio(r.Ratio(Variant.TensorPrimitives)),
                 TorchCell(report, r),
             ]);
+            if (report.OneDnn is not null) row.Add(OneDnnCell(report, r));
             yield return row.ToArray();
         }
         foreach (var c in NotYet(report))
@@ -54,6 +66,7 @@ public static class ReportWriter
             var row = new List<string>();
             if (jobs) row.Add("");
             row.AddRange([c.Op.Title, c.Shape.ToString(), c.Op.Layout, "", "", "", "not yet", "", "", "", "", ""]);
+            if (report.OneDnn is not null) row.Add("");
             yield return row.ToArray();
         }
     }
@@ -76,7 +89,7 @@ public static class ReportWriter
         bool jobs = HasJobs(report);
         int firstNumeric = jobs ? 5 : 4;
         var table = new Table().Border(border);
-        foreach (var (name, i) in Header(jobs).Select((h, i) => (h, i)))
+        foreach (var (name, i) in Header(report, jobs).Select((h, i) => (h, i)))
             table.AddColumn(new TableColumn(new Text(name)) { Alignment = i >= firstNumeric ? Justify.Right : Justify.Left });
         foreach (var row in Rows(report, jobs))
             table.AddRow(row.Select(c => (IRenderable)new Text(cell(c))));
@@ -90,6 +103,7 @@ public static class ReportWriter
         AnsiConsole.Write(ResultTable(report, TableBorder.Horizontal, c => c));
         Console.WriteLine();
         foreach (var l in Legend) Console.WriteLine("  " + l);
+        if (report.OneDnn is not null) Console.WriteLine("  " + OneDnnLegend);
     }
 
     /// <summary><c>--list</c>: the selected cases, one a line.</summary>
@@ -134,12 +148,14 @@ public static class ReportWriter
         sb.AppendLine();
         foreach (var line in report.Environment) sb.AppendLine($"* {line}");
         sb.AppendLine($"* torch: {report.Torch.Note}");
+        if (report.OneDnn is not null) sb.AppendLine($"* oneDNN: {report.OneDnn.Note}");
         foreach (var line in report.Method) sb.AppendLine($"* {line}");
         sb.AppendLine($"* wall time of the run: {report.Elapsed.TotalSeconds:0} s");
         sb.AppendLine();
         sb.Append(MarkdownTable(report));
         sb.AppendLine();
         foreach (var l in Legend) sb.AppendLine($"* {l}");
+        if (report.OneDnn is not null) sb.AppendLine($"* {OneDnnLegend}");
         if (report.Torch.Errors.Count > 0)
         {
             sb.AppendLine();

@@ -42,6 +42,7 @@ public static partial class ResultCsv
             CopyGbps = copy is null ? null : bytes / copy.MedianNs, GeneratedGbps = g is null ? null : bytes / g.MedianNs,
             TorchNs = dropped ? "dropped" : Text(torch?.MedianNs), TorchCopyNs = torch?.CopyMedianNs,
             TorchRatio = dropped ? "dropped" : Text(r.TorchRatio), TorchCalls = torch?.Calls, TorchDropped = torch?.Dropped,
+            OneDnnNs = r.OneDnnNs, OneDnnRatio = Value(r.OneDnnRatio),
             ScalarMaxAbsDiff = Value(r.ScalarDiff), TensorPrimitivesMaxAbsDiff = Value(r.TensorsDiff),
             SamplesRetried = r.Retried, SamplesContended = r.Contended,
             CopySpread = r.Spread(Variant.Copy), GeneratedSpread = r.Spread(Variant.Generated),
@@ -98,6 +99,8 @@ public static partial class ResultCsv
         [CsvColumn("torch_ratio")] public string? TorchRatio { get; set; }
         [CsvColumn("torch_calls")] public int? TorchCalls { get; set; }
         [CsvColumn("torch_dropped")] public int? TorchDropped { get; set; }
+        [CsvColumn("onednn_ns"), CsvConverter(typeof(SixDigits))] public double? OneDnnNs { get; set; }
+        [CsvColumn("onednn_ratio"), CsvConverter(typeof(SixDigits))] public double? OneDnnRatio { get; set; }
         [CsvColumn("scalar_max_abs_diff"), CsvConverter(typeof(SixDigits))] public double? ScalarMaxAbsDiff { get; set; }
         [CsvColumn("tensorprimitives_max_abs_diff"), CsvConverter(typeof(SixDigits))] public double? TensorPrimitivesMaxAbsDiff { get; set; }
         [CsvColumn("samples_retried")] public int? SamplesRetried { get; set; }

@@ -60,6 +60,13 @@ public sealed class CaseResult
 
     public TorchTiming? Torch { get; set; }
 
+    /// <summary>oneDNN 2.6's median ns per call for this case (<c>--onednn</c>), or null.</summary>
+    public double? OneDnnNs { get; set; }
+
+    /// <summary>Generated time / oneDNN time, or NaN.</summary>
+    public double OneDnnRatio =>
+        OneDnnNs is double d && Times.TryGetValue(Variant.Generated, out var g) ? g.MedianNs / d : double.NaN;
+
     /// <summary>Quick mode: samples measured again because this thread waited on the run queue (another job ran).</summary>
     public int Retried { get; set; }
 
@@ -105,6 +112,9 @@ public sealed class RunReport
 
     /// <summary>The CPU model (/proc/cpuinfo), printed in the table header and the markdown title.</summary>
     public string Cpu { get; init; } = "unknown CPU";
+
+    /// <summary>The oneDNN column's run (<c>--onednn</c>), or null: no column.</summary>
+    public OneDnnRun? OneDnn { get; set; }
     public required IReadOnlyList<string> Method { get; init; }
     public List<CaseResult> Results { get; } = new();
     public TorchRun Torch { get; set; } = TorchRun.NotAvailable("not run");

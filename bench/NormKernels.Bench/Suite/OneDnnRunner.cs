@@ -1,0 +1,94 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace NormKernels.Bench.Suite;
+
+/// <summary>The oneDNN 2.6 times of one run (<see cref="OneDnnRunner"/>): milliseconds per case id, or why there are none.</summary>
+public sealed class OneDnnRun
+{
+    public bool Available { get; init; }
+
+    /// <summary>"oneDNN 2.6, N threads" or the reason it is n/a.</summary>
+    public string Note { get; init; } = "";
+
+    /// <summary>Median ns per call by case id (the cases oneDNN 2.6 has a primitive for).</summary>
+    public Dictionary<string, double> Cases { get; } = new();
+
+    public static OneDnnRun NotAvailable(string reason) => new() { Available = false, Note = $"n/a ({reason})" };
+}
+
+/// <summary>
+/// The oneDNN column (<c>--onednn</c>): builds <c>bench/onednn/bench_onednn.cpp</c> (copied next to the program) with
+/// <c>g++ -O2 -std=c++17 ... -ldnnl</c> against Debian's libdnnl-dev (oneDNN 2.6), once per source (the binary is kept in
+/// the temp directory under the source's hash), and runs it after the C# measurements, never at the same time, with
+/// <c>OMP_NUM_THREADS</c> = the thread count. It times every case it has a primitive for (BatchNorm forward and backward,
+/// LocalResponseNorm, LayerNorm over the last dim) with batches of about 8 ms, as the quick harness does, and prints one
+/// line per case: the bench's case id and the median ms per call. CI does not need it.
+/// </summary>
+public static class OneDnnRunner
+{
+    /// <summary>The source next to the program (the project copies it there), or null.</summary>
+    public static string? SourcePath
+    {
+        get
+        {
+            var path = Path.Combine(AppContext.BaseDirectory, "onednn", "bench_onednn.cpp");
+            return File.Exists(path) ? path : null;
+        }
+    }
+
+    /// <summary>Runs oneDNN on every case it has at <paramref name="threads"/> threads, or says why it cannot.</summary>
+    public static OneDnnRun Run(int threads)
+    {
+        if (SourcePath is not { } source) return OneDnnRun.NotAvailable("bench_onednn.cpp not found next to the program");
+        if (!File.Exists("/usr/include/oneapi/dnnl/dnnl.hpp")) return OneDnnRun.NotAvailable("libdnnl-dev not installed");
+        string hash = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(source)))[..16].ToLowerInvariant();
+        string binary = Path.Combine(Path.GetTempPath(), $"normkernels-bench-onednn-{hash}");
+        if (!File.Exists(binary))
+        {
+            var (code, output) = Start("g++", ["-O2", "-std=c++17", source, "-ldnnl", "-o", binary + ".tmp"], null, 300_000);
+            if (code != 0) return OneDnnRun.NotAvailable($"g++ failed ({code}): {FirstLine(output)}");
+            File.Move(binary + ".tmp", binary, overwrite: true);
+        }
+        var (exit, text) = Start(binary, [], threads, 1_200_000);
+        if (exit != 0) return OneDnnRun.NotAvailable($"bench_onednn exited with {exit}: {FirstLine(text)}");
+        var run = new OneDnnRun { Available = true, Note = $"oneDNN 2.6, OMP_NUM_THREADS={threads}" };
+        foreach (string line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double ms))
+                run.Cases[parts[0]] = ms * 1e6;
+        }
+        return run;
+    }
+
+    private static (int Code, string Output) Start(string program, string[] args, int? threads, int timeoutMs)
+    {
+        try
+        {
+            var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (string a in args) psi.ArgumentList.Add(a);
+            if (threads is int t) psi.Environment["OMP_NUM_THREADS"] = t.ToString(CultureInfo.InvariantCulture);
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            if (!p.WaitForExit(timeoutMs))
+            {
+                p.Kill(entireProcessTree: true);
+                return (-1, "timed out");
+            }
+            return (p.ExitCode, stdout.Result + stderr.Result);
+        }
+        catch (Exception e)
+        {
+            return (-1, e.Message);
+        }
+    }
+
+    private static string FirstLine(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries) is [var first, ..] ? first.Trim() : "";
+}
