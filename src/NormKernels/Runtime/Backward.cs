@@ -372,8 +372,9 @@ public static class Backward<TNest, TK, T>
             if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, doubles, elements, ref gammaRef, 0, ref gradSums, parameters, sums!, 0, total);
             else Coefficients(nest, layout, doubles, elements, ref gammaRef, 0, ref gradSums, parameters, constant);
             int applyChunks = splittable ? (int)Math.Clamp(input.Length / (1 << 15), 1, (long)rows) : 1;
-            var apply = new ApplyChunk<TS, TV, TW>(nest, layout, rows, applyChunks, elements);
-            ParallelUnits.For(applyChunks, Parallelism.Workers(input.Length, applyChunks), apply, input, inputGrad, outputGrad, default, default, default);
+            int applyWorkers = Parallelism.Workers(input.Length, applyChunks);
+            var apply = new ApplyChunk<TS, TV, TW>(nest, layout, rows, applyChunks, applyWorkers, elements);
+            ParallelUnits.For(applyChunks, applyWorkers, apply, input, inputGrad, outputGrad, default, default, default);
             for (int p = 0; p < parameters; p++)
             {
                 biasGrad[p] = T.CreateTruncating(double.CreateTruncating(biasGrad[p]) + doubles[layout.Doubles + p]);
@@ -823,12 +824,17 @@ public static class Backward<TNest, TK, T>
     }
 
     /// <summary>A chunk of a whole-tensor dx.</summary>
-    private readonly struct ApplyChunk<TS, TV, TW>(TNest nest, Layout layout, nint rows, int chunks, T[] elements)
+    private readonly struct ApplyChunk<TS, TV, TW>(TNest nest, Layout layout, nint rows, int chunks, int workers, T[] elements)
         : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
+            // Each worker's chunks from its last: the reduction's chunks ran in the same halves, in order, so a worker's L2 holds
+            // the end of its half (BatchNorm backward NHWC S2 at 2 threads, one process alternating: 160-162 -> 154-155 us; 1
+            // thread even). dx is elementwise: the same bits in any order.
+            ParallelUnits.Range(chunks, workers, worker, out int first, out int last);
+            unit = first + last - 1 - unit;
             nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
             int folds = layout.Folds;
             ref T m = ref MemoryMarshal.GetArrayDataReference(elements);
