@@ -159,7 +159,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
     private static KernelPath ForwardCore<TOps>(KernelPath path, ReadOnlySpan<T> input, Span<T> output, int outer, int channels, int inner) where TOps : struct, IVector128Ops
     {
         int size = TWindow.Before + 1 + TWindow.After;
-        if (inner > 1 && Flat(size, inner) && !Strips(path, inner))
+        if (inner > 1 && Flat(path, inner))
         {
             // Each sample's flat positions in parts (LrnRuns.ForwardFlat): as many as the columns' pieces, each at least a
             // vector; they read the window straight from x, so a part needs no ring.
@@ -183,7 +183,8 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
             int pieces = ForwardPiecesFor(outer, inner);
             int units = outer * pieces;
             int columnWorkers = Parallelism.Workers(input.Length, units);
-            WorkerScratch<T> rings = WorkerScratch<T>.Rent(columnWorkers, 0, RingLength(path, size, inner));
+            // Pieces the strips take need no ring (every piece is at least inner / pieces positions long).
+            WorkerScratch<T> rings = WorkerScratch<T>.Rent(columnWorkers, 0, Strips(path, inner / pieces) ? 0 : RingLength(path, size, inner));
             try
             {
                 // A call too large to stay in cache reads each entering row from memory: hint the next one (LrnRuns.ForwardColumns).
@@ -341,11 +342,11 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         }
     }
 
-    /// <summary>Whether planes of <paramref name="inner"/> positions (inner &gt; 1) take the flat kernel
-    /// (<see cref="LrnRuns{TS, TV, T}.ForwardFlat"/>): windows of at most <see cref="RowsMaxSize"/> channels and
-    /// <see cref="LrnRuns{TS, TV, T}.FlatMaxWindow"/> elements, where the strips do not take them (planes shorter than two
-    /// vectors: 16 to 31 positions on the 512-bit path).</summary>
-    private static bool Flat(int size, int inner) => size <= RowsMaxSize && (long)size * inner <= LrnRuns<Scalar<T>, T, T>.FlatMaxWindow;
+    /// <summary>Whether planes of <paramref name="inner"/> positions (inner &gt; 1) on <paramref name="path"/> take the flat
+    /// kernel (<see cref="LrnRuns{TS, TV, T}.ForwardFlat"/>): windows of the strips' sizes on planes too short for them
+    /// (shorter than two vectors: 16 to 31 positions on the 512-bit path).</summary>
+    private static bool Flat(KernelPath path, int inner) =>
+        TWindow.Before + TWindow.After + 1 <= LrnRuns<Scalar<T>, T, T>.StripMaxSize && !Strips(path, inner);
 
     /// <summary>Whether runs of <paramref name="length"/> positions take the strips (<see cref="LrnRuns{TS, TV, T}.ForwardStrips"/>)
     /// on <paramref name="path"/>: windows of up to <see cref="LrnRuns{TS, TV, T}.StripMaxSize"/> channels, runs of two vectors

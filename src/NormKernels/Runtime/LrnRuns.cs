@@ -167,13 +167,6 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
         return s;
     }
 
-    /// <summary>Windows of at most this many elements (Size times the plane: 16 KB of float) take <see cref="ForwardFlat"/>: the
-    /// window's channels, read straight from x, stay in L1. AMD Zen 5, 1 thread, one process per build alternating, against
-    /// the columns kernel: planes of 49 (32x512x7x7) 427-483 -> 273-285 us, 196 (32x256x14x14) 677-711 -> 536-579 us, 784
-    /// (32x128x28x28) even, 1,600 (16x64x40x40, in L3) 725-749 -> 675-678 us; 3,136 from memory (32x64x56x56) 2.96-3.40 ->
-    /// 3.82-3.96 ms (the columns hint each entering row), in L3 (8x64x56x56) even, 4,096 (32x32x64x64) 6% slower.</summary>
-    public const int FlatMaxWindow = 4096;
-
     /// <summary>Scratch elements <see cref="ForwardFlat"/> takes for a plane of <paramref name="inner"/> positions: the copies
     /// of a part's edges (at most two windows and four vectors).</summary>
     public static int FlatScratch<TW>(int inner) where TW : struct, ILrnWindow =>
@@ -190,8 +183,9 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     /// <see cref="FlatScratch"/> elements). Every position is computed by the same operations whichever vector holds it,
     /// so the bits do not depend on the parts or the threads. The output must not overlap x (LRN forbids in place; the last
     /// vector of a range overlaps the one before it).
-    /// <para>Against <see cref="ForwardColumns"/> for 7x7 planes (49 positions): no vector half empty (the columns kernel ran
-    /// 48 positions, then a second pass over every channel for the 49th) and no ring.</para>
+    /// <para>For planes shorter than two vectors (<see cref="ForwardStrips"/> takes the others). It first took planes up to
+    /// 16 KB of window (AMD Zen 5, 1 thread, against the columns' ring: 7x7 planes 427-483 -> 273-285 us, 14x14 677-711 ->
+    /// 536-579 us, 28x28 even; from memory, 56x56, 22-30% slower), until the strips beat it there too.</para>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardFlat<TW>(ref T x, ref T y, nint length, int inner, nint from, nint to, ref T pad) where TW : struct, ILrnWindow
@@ -271,7 +265,8 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     /// Positions [0, <paramref name="length"/>), length &gt;= two vectors (the last strip overlaps the one before it; LRN's
     /// output never overlaps its input). Strips start at x's first 64-byte boundary when the rows are whole lines apart (a
     /// load that straddles two lines costs both: S1 NCHW, 1 thread, 1.60 ms with x and y 32 and 56 bytes off a line,
-    /// 1.28-1.35 ms with both on lines); the positions before it take one unaligned strip first.
+    /// 1.28-1.35 ms with both on lines); the positions before it take unaligned strips first (up to 15 floats: more than a
+    /// strip on the 128-bit and scalar paths), the last of them overlapping the first aligned one.
     /// <para>Against the columns' ring of squares (AMD Zen 5, 1 thread, 512-bit, one process per build alternating):
     /// LocalResponseNorm(5) NCHW S1 (32x64x56x56, from memory) 3.13 -> 1.47 ms (2 threads 1.47 -> 0.65), 8x64x56x56 (in L3)
     /// 603 -> 343 us, 32x32x64x64 2.51 -> 1.78 ms, 16x64x40x40 645 -> 285 us; against the flat kernel, 32x512x7x7 (two
@@ -285,8 +280,6 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
         int peel = stride % line == 0 && address % (nuint)sizeof(T) == 0 ? (int)((64 - (address & 63)) & 63) / sizeof(T) : 0;
         if (peel > length - strip) peel = 0;
         int hintAt = ahead ? StripHintStrips * strip : 0;
-        // The positions before the boundary (up to 15 floats: more than a strip on the narrower paths), the last of these
-        // strips overlapping the first aligned one.
         for (int start = 0; start < peel; start += strip)
             StripAt<TW>(ref x, ref y, channels, stride, start, hintAt);
         for (int start = peel; ; start += strip)
