@@ -133,9 +133,8 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
                     // The entering squares from the register, the other rows from the ring: a load of the vector just
                     // stored would wait on the store (512-bit stores do not forward to loads on every core).
                     TV sum = RingSum(ref ring, v, rowStride, size, enteringRow, enteringSquare);
-                    TV power = InversePower<TW>(TS.MultiplyAdd(sum, scale, k));
                     nint at = (nint)c * stride + v;
-                    TS.Store(TS.Multiply(TS.Load(ref xc, at), power), ref yc, at);
+                    TS.Store(Normalized<TW>(TS.Load(ref xc, at), sum, scale, k), ref yc, at);
                 }
             }
         }
@@ -250,8 +249,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
             if (Size<TW>() > 6) sum = SquareAdd(TS.Load(ref p, 6 * s), sum);
             if (Size<TW>() > 7) sum = SquareAdd(TS.Load(ref p, 7 * s), sum);
             if (Size<TW>() > 8) sum = SquareAdd(TS.Load(ref p, 8 * s), sum);
-            TV power = InversePower<TW>(TS.MultiplyAdd(sum, scale, k));
-            TS.Store(TS.Multiply(TS.Load(ref centre, 0), power), ref y, f);
+            TS.Store(Normalized<TW>(TS.Load(ref centre, 0), sum, scale, k), ref y, f);
             if (f == last) break;
         }
     }
@@ -337,8 +335,8 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
                 eb = Square(TS.Load(ref xs, at + v));
             }
             nint o = (nint)c * stride;
-            TS.Store(TS.Multiply(TS.Load(ref xs, o), InversePower<TW>(TS.MultiplyAdd(WindowOf(size, a0, a1, a2, a3, a4, a5, a6, a7, ea), scale, k))), ref ys, o);
-            TS.Store(TS.Multiply(TS.Load(ref xs, o + v), InversePower<TW>(TS.MultiplyAdd(WindowOf(size, b0, b1, b2, b3, b4, b5, b6, b7, eb), scale, k))), ref ys, o + v);
+            TS.Store(Normalized<TW>(TS.Load(ref xs, o), WindowOf(size, a0, a1, a2, a3, a4, a5, a6, a7, ea), scale, k), ref ys, o);
+            TS.Store(Normalized<TW>(TS.Load(ref xs, o + v), WindowOf(size, b0, b1, b2, b3, b4, b5, b6, b7, eb), scale, k), ref ys, o + v);
             a0 = a1; a1 = a2; a2 = a3; a3 = a4; a4 = a5; a5 = a6; a6 = a7; a7 = ea;
             b0 = b1; b1 = b2; b2 = b3; b3 = b4; b4 = b5; b5 = b6; b6 = b7; b7 = eb;
         }
@@ -442,8 +440,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
             for (int column = 0; ; column += w)
             {
                 if (column > lastColumn) column = lastColumn;
-                TV power = InversePower<TW>(TS.MultiplyAdd(WindowSum(ref current, column, size), scale, k));
-                TS.Store(TS.Multiply(TS.Load(ref xr, column), power), ref yr, column);
+                TS.Store(Normalized<TW>(TS.Load(ref xr, column), WindowSum(ref current, column, size), scale, k), ref yr, column);
                 if (column == lastColumn) break;
             }
         }
@@ -483,10 +480,16 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
         }
     }
 
-    /// <summary>x * (k + scale * sum)^-beta, as the other kernels make it.</summary>
+    /// <summary>y = x * (k + scale * sum)^-beta: every forward kernel's output from its window sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Normalized<TW>(TV x, TV sum, TV scale, TV k) where TW : struct, ILrnWindow =>
+        TS.Multiply(x, InversePower<TW>(TS.MultiplyAdd(sum, scale, k)));
+
+    /// <summary><see cref="Normalized{TW}(TV, TV, TV, TV)"/> on the 512-bit float lanes the register kernels hold.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Normalized<TW>(Vector512<float> x, Vector512<float> sum, Vector512<float> scale, Vector512<float> k) where TW : struct, ILrnWindow =>
-        x * Unsafe.BitCast<TV, Vector512<float>>(InversePower<TW>(Unsafe.BitCast<Vector512<float>, TV>(Vector512.FusedMultiplyAdd(sum, scale, k))));
+        Unsafe.BitCast<TV, Vector512<float>>(Normalized<TW>(Unsafe.BitCast<Vector512<float>, TV>(x), Unsafe.BitCast<Vector512<float>, TV>(sum),
+            Unsafe.BitCast<Vector512<float>, TV>(scale), Unsafe.BitCast<Vector512<float>, TV>(k)));
 
     /// <summary>The squares of channels c + j (j from -15 to 15) for the 16 channels c of <paramref name="cur"/>, from the
     /// vectors before and after it.</summary>
