@@ -623,11 +623,13 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// channel): run i's m and dz at i times <paramref name="mStride"/> and <paramref name="dzStride"/>, its P, Q, R at i. The
     /// same expression per element, the last vector of a run overlapped and computed before the run's stores, as Apply's, so
     /// the same bits, and dx may be dy or x; one call for the runs instead of one each (a call per 49 elements cost about
-    /// as much as its work).
+    /// as much as its work). On the 512-bit path the runs go as one flat range (<see cref="FlatShortRuns"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void ShortRuns(ref T x, ref T dy, ref T dx, nint runs, nint len, ref T m, nint mStride, ref T p, ref T q, ref T r, ref T dz, nint dzStride)
     {
+        if (typeof(TV) == typeof(System.Runtime.Intrinsics.Vector512<T>) && FlatShortRuns(ref x, ref dy, ref dx, runs, len, ref m, mStride, ref p, ref q, ref r, ref dz, dzStride))
+            return;
         int w = TS.Count;
         nint tail = len - w;
         bool partial = len % w != 0;
@@ -641,6 +643,56 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 TS.Store(ApplyExpression<Splat>(TS.Load(ref dyi, o), TS.Load(ref xi, o), 0, ref m, ref p, ref q, ref r, ref dz, vm, vp, vq, vr, vd), ref dxi, o);
             if (partial) TS.Store(last, ref dxi, tail);
         }
+    }
+
+    /// <summary>
+    /// <see cref="ShortRuns"/> as one flat range of vectors from dx's first vector boundary, as the forward's
+    /// <c>Runs.FlatRuns</c>: a vector inside one run takes that run's five broadcast values, one crossing into the next run
+    /// selects the next run's for its lanes past the boundary; the range's first and last vectors are computed before any
+    /// store and stored last (dx may be x or dy). The same expression per element, so the same bits. False, nothing done,
+    /// for runs shorter than a vector or a range shorter than two. BatchNorm backward NCHW S2 (16,384 runs of 49), AMD Zen 5,
+    /// 1 thread, one process alternating calls: 4-5% faster (252-288 against 265-302 us).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe bool FlatShortRuns(ref T x, ref T dy, ref T dx, nint runs, nint len, ref T m, nint mStride, ref T p, ref T q, ref T r, ref T dz, nint dzStride)
+    {
+        int w = TS.Count;
+        nint total = runs * len;
+        if (len < w || total < 2 * w) return false;
+        nuint vectorBytes = (nuint)(w * sizeof(T)), address = (nuint)Unsafe.AsPointer(ref dx);
+        nint head = address % (nuint)sizeof(T) != 0 ? 0 : (nint)((vectorBytes - (address & (vectorBytes - 1))) & (vectorBytes - 1)) / sizeof(T);
+        ref T none = ref Unsafe.NullRef<T>();
+        TV vm = TS.Splat(m), vp = TS.Splat(p), vq = TS.Splat(q), vr = TS.Splat(r), vd = TS.Splat(dz);
+        TV first = ApplyExpression<Splat>(TS.Load(ref dy, 0), TS.Load(ref x, 0), 0, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd);
+        nint lastRun = runs - 1, tail = total - w;
+        TV last = ApplyExpression<Splat>(TS.Load(ref dy, tail), TS.Load(ref x, tail), 0, ref none, ref none, ref none, ref none, ref none,
+            TS.Splat(Unsafe.Add(ref m, lastRun * mStride)), TS.Splat(Unsafe.Add(ref p, lastRun)), TS.Splat(Unsafe.Add(ref q, lastRun)),
+            TS.Splat(Unsafe.Add(ref r, lastRun)), TS.Splat(Unsafe.Add(ref dz, lastRun * dzStride)));
+        nint o = head, end = len, i = 0;
+        for (; o + w <= total; o += w)
+        {
+            TV d = TS.Load(ref dy, o), xv = TS.Load(ref x, o);
+            if (o + w <= end)
+            {
+                TS.Store(ApplyExpression<Splat>(d, xv, 0, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd), ref dx, o);
+                continue;
+            }
+            i++;
+            TV nm = TS.Splat(Unsafe.Add(ref m, i * mStride)), np = TS.Splat(Unsafe.Add(ref p, i)), nq = TS.Splat(Unsafe.Add(ref q, i));
+            TV nr = TS.Splat(Unsafe.Add(ref r, i)), nd = TS.Splat(Unsafe.Add(ref dz, i * dzStride));
+            TV k = TS.LastLanes(o + w - end);
+            TS.Store(ApplyExpression<Splat>(d, xv, 0, ref none, ref none, ref none, ref none, ref none, TS.Select(k, nm, vm), TS.Select(k, np, vp),
+                TS.Select(k, nq, vq), TS.Select(k, nr, vr), TS.Select(k, nd, vd)), ref dx, o);
+            vm = nm;
+            vp = np;
+            vq = nq;
+            vr = nr;
+            vd = nd;
+            end += len;
+        }
+        TS.Store(first, ref dx, 0);
+        TS.Store(last, ref dx, tail);
+        return true;
     }
 
     // ------------------------------------------------------------------ one statistic per block, gamma along the run
