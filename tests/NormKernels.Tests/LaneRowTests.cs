@@ -63,6 +63,100 @@ public sealed class LaneRowTests : RestoresSettings
         SameBitsOnTwoThreadsAndInPlace(layerCase, dims, input);
     }
 
+    /// <summary>
+    /// Short runs applied as one flat range from the output's vector boundary (Runs.FlatRuns, the 512-bit path; row by row
+    /// elsewhere): the output, bit for bit, whatever the offsets of x and y in their arrays (every vector phase of y, so every
+    /// peel, and runs that start anywhere in a vector) and in place at each of them. Training (InstanceNorm's lane rows,
+    /// GroupNorm's runs per channel, BatchNorm's expanded training) and BatchNorm's expanded inference.
+    /// </summary>
+    [Theory]
+    [InlineData("InNchw", new[] { 2, 24, 7, 7 }, true)]
+    [InlineData("GnNchw", new[] { 2, 64, 7, 7 }, true)]
+    [InlineData("GnNchw", new[] { 1, 8, 4, 4 }, true)]      // runs of 16: every vector inside one run, or at a boundary
+    [InlineData("BnNchw", new[] { 2, 40, 7, 7 }, true)]     // blocks of channels (ExpandedTraining, ExpandedInference)
+    [InlineData("BnNchw", new[] { 2, 40, 7, 7 }, false)]
+    [InlineData("BnNchw", new[] { 3, 48, 5, 5 }, false)]
+    public void ShortRunsSameBitsAtEveryOffset(string name, int[] dims, bool training)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        int length = TestData.Product(dims);
+        float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, dims[1] * 7 + (training ? 1 : 0))), length, 2, 1.5);
+        Parallelism.MaxDegree = 1;
+        int[] Run(int xOffset, int yOffset, bool inPlace)
+        {
+            INormalizationLayer layer = layerCase.Create(dims);
+            KernelCheck.Randomize(layer, new Random(11));
+            if (!training)
+            {
+                // Running statistics from one training call, then the inference call under test.
+                layer.Training = true;
+                layer.Forward(input, new float[length], dims);
+            }
+            layer.Training = training;
+            var x = new float[length + 32];
+            input.CopyTo(x, xOffset);
+            if (inPlace)
+            {
+                layer.Forward(x.AsSpan(xOffset, length), x.AsSpan(xOffset, length), dims);
+                return KernelCheck.Bits(x.AsSpan(xOffset, length));
+            }
+            var y = new float[length + 32];
+            layer.Forward(x.AsSpan(xOffset, length), y.AsSpan(yOffset, length), dims);
+            return KernelCheck.Bits(y.AsSpan(yOffset, length));
+        }
+        int[] expected = Run(0, 0, false);
+        foreach (int xOffset in new[] { 0, 1, 5 })
+            for (int yOffset = 0; yOffset < 16; yOffset++)
+                Assert.True(expected.AsSpan().SequenceEqual(Run(xOffset, yOffset, false)), $"x at +{xOffset}, y at +{yOffset}");
+        for (int offset = 0; offset < 16; offset++)
+            Assert.True(expected.AsSpan().SequenceEqual(Run(offset, offset, true)), $"in place at +{offset}");
+    }
+
+    /// <summary>BatchNorm's backward on short planes (ExpandedBackward: dx of a block of channels' short runs, GradientRuns.ShortRuns,
+    /// one flat range on the 512-bit path): dx bit for bit whatever dx's offset, and in place over dy and over x.</summary>
+    [Theory]
+    [InlineData(new[] { 2, 40, 7, 7 })]     // K x H x W = 1,960: blocks of channels, their runs broadcast
+    [InlineData(new[] { 3, 48, 5, 5 })]
+    public void ShortRunGradientsSameBitsAtEveryOffset(int[] dims)
+    {
+        LayerCase layerCase = LayerCases.Get("BnNchw");
+        int length = TestData.Product(dims);
+        var random = new Random(KernelCheck.Seed("BnNchw backward", dims[1]));
+        float[] input = TestData.Normal(random, length, 1, 2), outputGrad = TestData.Normal(random, length, 0.5, 1);
+        Parallelism.MaxDegree = 1;
+        int[] Run(int offset, int mode)
+        {
+            INormalizationLayer layer = layerCase.Create(dims);
+            KernelCheck.Randomize(layer, new Random(12));
+            layer.Training = true;
+            layer.Forward(input, new float[length], dims);
+            var x = new float[length + 32];
+            var dy = new float[length + 32];
+            input.CopyTo(x, offset);
+            outputGrad.CopyTo(dy, offset);
+            if (mode == 1)
+            {
+                layer.Backward(x.AsSpan(offset, length), dy.AsSpan(offset, length), dy.AsSpan(offset, length), dims);
+                return KernelCheck.Bits(dy.AsSpan(offset, length));
+            }
+            if (mode == 2)
+            {
+                layer.Backward(x.AsSpan(offset, length), dy.AsSpan(offset, length), x.AsSpan(offset, length), dims);
+                return KernelCheck.Bits(x.AsSpan(offset, length));
+            }
+            var dx = new float[length + 32];
+            layer.Backward(input, outputGrad, dx.AsSpan(offset, length), dims);
+            return KernelCheck.Bits(dx.AsSpan(offset, length));
+        }
+        int[] expected = Run(0, 0);
+        for (int offset = 0; offset < 16; offset++)
+        {
+            Assert.True(expected.AsSpan().SequenceEqual(Run(offset, 0)), $"dx at +{offset}");
+            Assert.True(expected.AsSpan().SequenceEqual(Run(offset, 1)), $"dx over dy at +{offset}");
+            Assert.True(expected.AsSpan().SequenceEqual(Run(offset, 2)), $"dx over x at +{offset}");
+        }
+    }
+
     /// <summary>A fresh layer's training Forward on 1 and 2 threads and in place: the same output and state, bit for bit;
     /// returns them.</summary>
     internal static (int[] Output, int[] State) SameBitsOnTwoThreadsAndInPlace(LayerCase layerCase, int[] dims, float[] input)
