@@ -654,13 +654,11 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// 1 thread, one process alternating calls: 4-5% faster (252-288 against 265-302 us).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe bool FlatShortRuns(ref T x, ref T dy, ref T dx, nint runs, nint len, ref T m, nint mStride, ref T p, ref T q, ref T r, ref T dz, nint dzStride)
+    private static bool FlatShortRuns(ref T x, ref T dy, ref T dx, nint runs, nint len, ref T m, nint mStride, ref T p, ref T q, ref T r, ref T dz, nint dzStride)
     {
         int w = TS.Count;
         nint total = runs * len;
         if (len < w || total < 2 * w) return false;
-        nuint vectorBytes = (nuint)(w * sizeof(T)), address = (nuint)Unsafe.AsPointer(ref dx);
-        nint head = address % (nuint)sizeof(T) != 0 ? 0 : (nint)((vectorBytes - (address & (vectorBytes - 1))) & (vectorBytes - 1)) / sizeof(T);
         ref T none = ref Unsafe.NullRef<T>();
         TV vm = TS.Splat(m), vp = TS.Splat(p), vq = TS.Splat(q), vr = TS.Splat(r), vd = TS.Splat(dz);
         TV first = ApplyExpression<Splat>(TS.Load(ref dy, 0), TS.Load(ref x, 0), 0, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd);
@@ -668,7 +666,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         TV last = ApplyExpression<Splat>(TS.Load(ref dy, tail), TS.Load(ref x, tail), 0, ref none, ref none, ref none, ref none, ref none,
             TS.Splat(Unsafe.Add(ref m, lastRun * mStride)), TS.Splat(Unsafe.Add(ref p, lastRun)), TS.Splat(Unsafe.Add(ref q, lastRun)),
             TS.Splat(Unsafe.Add(ref r, lastRun)), TS.Splat(Unsafe.Add(ref dz, lastRun * dzStride)));
-        nint o = head, end = len, i = 0;
+        nint o = Runs<TS, TV, T>.LoadPeel(ref dx), end = len, i = 0;
         for (; o + w <= total; o += w)
         {
             TV d = TS.Load(ref dy, o), xv = TS.Load(ref x, o);

@@ -138,35 +138,28 @@ public static partial class Runs<TS, TV, T>
             ref T xi = ref Unsafe.Add(ref x, i * len);
             ref T yi = ref Unsafe.Add(ref y, i * len);
             TV va = TS.Splat(Unsafe.Add(ref a, i)), vb = TS.Splat(Unsafe.Add(ref b, i)), vc = TC.Lanes ? TS.Splat(Unsafe.Add(ref c, i)) : TS.Zero;
-            TV l = TS.Load(ref xi, tail);
-            TV rl = Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(l, vc) : l, va, vb), ref xi, tail, 0);
+            TV rl = Broadcast<TC, TE>(TS.Load(ref xi, tail), va, vb, vc, ref xi, tail);
             if (w == 16)
             {
                 // At most three whole vectors (rows under 64): written out (a loop here: InstanceNorm NCHW S2 5% slower).
-                TV v0 = TS.Load(ref xi, 0);
-                TS.Store(Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v0, vc) : v0, va, vb), ref xi, 0, 0), ref yi, 0);
-                if (len >= 32)
-                {
-                    TV v1 = TS.Load(ref xi, 16);
-                    TS.Store(Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v1, vc) : v1, va, vb), ref xi, 16, 0), ref yi, 16);
-                }
-                if (len >= 48)
-                {
-                    TV v2 = TS.Load(ref xi, 32);
-                    TS.Store(Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v2, vc) : v2, va, vb), ref xi, 32, 0), ref yi, 32);
-                }
+                TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 0), va, vb, vc, ref xi, 0), ref yi, 0);
+                if (len >= 32) TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 16), va, vb, vc, ref xi, 16), ref yi, 16);
+                if (len >= 48) TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 32), va, vb, vc, ref xi, 32), ref yi, 32);
             }
             else
             {
                 for (nint o = 0; o + w <= len; o += w)
-                {
-                    TV v = TS.Load(ref xi, o);
-                    TS.Store(Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v, vc) : v, va, vb), ref xi, o, 0), ref yi, o);
-                }
+                    TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, o), va, vb, vc, ref xi, o), ref yi, o);
             }
             if (partial) TS.Store(rl, ref yi, tail);
         }
     }
+
+    /// <summary><c>(v - c) * a + b</c> (uncentered: <c>v * a + b</c>), then <typeparamref name="TE"/>'s epilogue: each element of the
+    /// short runs' applies, as every apply computes it (the same bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Broadcast<TC, TE>(TV v, TV a, TV b, TV c, ref T x, nint at) where TC : struct, IOperand where TE : struct, INormKind =>
+        Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v, c) : v, a, b), ref x, at, 0);
 
     /// <summary>The apply of <paramref name="runs"/> consecutive short runs, run r with a, b, c at r: <see cref="FlatRuns{TC, TE}"/>
     /// on the 512-bit path, <see cref="RowByRow{TC, TE}"/> on the others (the same bits either way).</summary>
@@ -192,7 +185,7 @@ public static partial class Runs<TS, TV, T>
     /// only (<see cref="Short{TC, TE}"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void FlatRuns<TC, TE>(ref T x, ref T y, nint runs, nint len, ref T a, ref T b, ref T c)
+    internal static void FlatRuns<TC, TE>(ref T x, ref T y, nint runs, nint len, ref T a, ref T b, ref T c)
         where TC : struct, IOperand where TE : struct, INormKind
     {
         int w = TS.Count;
@@ -202,31 +195,25 @@ public static partial class Runs<TS, TV, T>
             RowByRow<TC, TE>(ref x, ref y, runs, len, ref a, ref b, ref c);
             return;
         }
-        nuint vectorBytes = (nuint)(w * sizeof(T)), address = (nuint)Unsafe.AsPointer(ref y);
-        nint head = address % (nuint)sizeof(T) != 0 ? 0 : (nint)((vectorBytes - (address & (vectorBytes - 1))) & (vectorBytes - 1)) / sizeof(T);
         TV ca = TS.Splat(a), cb = TS.Splat(b), cc = TC.Lanes ? TS.Splat(c) : TS.Zero;
-        TV v0 = TS.Load(ref x, 0);
-        TV first = Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v0, cc) : v0, ca, cb), ref x, 0, 0);
+        TV first = Broadcast<TC, TE>(TS.Load(ref x, 0), ca, cb, cc, ref x, 0);
         nint lastRun = runs - 1, tail = total - w;
-        TV la = TS.Splat(Unsafe.Add(ref a, lastRun)), lb = TS.Splat(Unsafe.Add(ref b, lastRun)), lc = TC.Lanes ? TS.Splat(Unsafe.Add(ref c, lastRun)) : TS.Zero;
-        TV vl = TS.Load(ref x, tail);
-        TV last = Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(vl, lc) : vl, la, lb), ref x, tail, 0);
-        nint o = head, end = len, r = 0;
+        TV last = Broadcast<TC, TE>(TS.Load(ref x, tail), TS.Splat(Unsafe.Add(ref a, lastRun)), TS.Splat(Unsafe.Add(ref b, lastRun)),
+            TC.Lanes ? TS.Splat(Unsafe.Add(ref c, lastRun)) : TS.Zero, ref x, tail);
+        nint o = LoadPeel(ref y), end = len, r = 0;
         for (; o + w <= total; o += w)
         {
             TV v = TS.Load(ref x, o);
             if (o + w <= end)
             {
-                TS.Store(Epilogue<TE>(TS.MultiplyAdd(TC.Lanes ? TS.Subtract(v, cc) : v, ca, cb), ref x, o, 0), ref y, o);
+                TS.Store(Broadcast<TC, TE>(v, ca, cb, cc, ref x, o), ref y, o);
                 continue;
             }
             // The vector crosses into run r + 1 (which exists: o + w <= total): its lanes from end - o on take that run's.
             r++;
             TV na = TS.Splat(Unsafe.Add(ref a, r)), nb = TS.Splat(Unsafe.Add(ref b, r)), nc = TC.Lanes ? TS.Splat(Unsafe.Add(ref c, r)) : TS.Zero;
             TV m = TS.LastLanes(o + w - end);
-            TV va = TS.Select(m, na, ca), vb = TS.Select(m, nb, cb);
-            TV d = TC.Lanes ? TS.Subtract(v, TS.Select(m, nc, cc)) : v;
-            TS.Store(Epilogue<TE>(TS.MultiplyAdd(d, va, vb), ref x, o, 0), ref y, o);
+            TS.Store(Broadcast<TC, TE>(v, TS.Select(m, na, ca), TS.Select(m, nb, cb), TC.Lanes ? TS.Select(m, nc, cc) : TS.Zero, ref x, o), ref y, o);
             ca = na;
             cb = nb;
             cc = nc;
