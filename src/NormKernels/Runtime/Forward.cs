@@ -1451,8 +1451,8 @@ public static class Forward<TNest, TK, T>
             if (!nest.TwoStep && nest.Affine)
             {
                 nest.Fold(0, out _, out nint p);
-                nint f0 = ParameterAt(row), f1 = ParameterAt(row + 1);
-                if (f1 == f0 + 1 && ParameterAt(row + 7) == f0 + 7)
+                nint f0 = ParameterAt(row), f1 = ParameterAt(row + 1), f7 = ParameterAt(row + 7);
+                if (f1 == f0 + 1 && f7 == f0 + 7)
                 {
                     // The eight rows' parameters are consecutive (InstanceNorm NCHW's channels away from a sample's end): two
                     // loads instead of sixteen, and three blocks' indices instead of eight (each an integer division in the
@@ -1462,14 +1462,15 @@ public static class Forward<TNest, TK, T>
                     // thread, one process alternating: 144-149 -> 136-140 us.
                     g = Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref Unsafe.AsRef<float>((float*)gamma + f0 + p)));
                     h = Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref Unsafe.AsRef<float>((float*)beta + f0 + p)));
-                    goto affine;
                 }
-                nint p0 = f0 + p, p1 = f1 + p, p2 = ParameterAt(row + 2) + p, p3 = ParameterAt(row + 3) + p;
-                nint p4 = ParameterAt(row + 4) + p, p5 = ParameterAt(row + 5) + p, p6 = ParameterAt(row + 6) + p, p7 = ParameterAt(row + 7) + p;
-                g = Vector512.Create(Value(gamma, p0), Value(gamma, p1), Value(gamma, p2), Value(gamma, p3), Value(gamma, p4), Value(gamma, p5), Value(gamma, p6), Value(gamma, p7));
-                h = Vector512.Create(Value(beta, p0), Value(beta, p1), Value(beta, p2), Value(beta, p3), Value(beta, p4), Value(beta, p5), Value(beta, p6), Value(beta, p7));
+                else
+                {
+                    nint p0 = f0 + p, p1 = f1 + p, p2 = ParameterAt(row + 2) + p, p3 = ParameterAt(row + 3) + p;
+                    nint p4 = ParameterAt(row + 4) + p, p5 = ParameterAt(row + 5) + p, p6 = ParameterAt(row + 6) + p, p7 = f7 + p;
+                    g = Vector512.Create(Value(gamma, p0), Value(gamma, p1), Value(gamma, p2), Value(gamma, p3), Value(gamma, p4), Value(gamma, p5), Value(gamma, p6), Value(gamma, p7));
+                    h = Vector512.Create(Value(beta, p0), Value(beta, p1), Value(beta, p2), Value(beta, p3), Value(beta, p4), Value(beta, p5), Value(beta, p6), Value(beta, p7));
+                }
             }
-            affine:
             Vector512<double> scale = g * rstd;
             Avx512F.ConvertToVector256Single(scale).StoreUnsafe(ref Unsafe.As<T, float>(ref a));
             Vector512<double> bd = h - (mu - Avx512F.ConvertToVector512Double(cf)) * scale;
