@@ -312,15 +312,18 @@ public static class Backward<TNest, TK, T>
         {
             int blocks = nest.BlockCount;
             int groups = BackwardShared<TK, T>.Groups(input.Length, blocks);
-            int workers = Parallelism.Workers(input.Length, groups);
             int interleaved = Interleaved(nest, blocks);
-            nint stride = interleaved > 1 && mode != Mode.Sums ? PipelineStride<TS, TV, TW>(nest, layout, blocks, input.Length) : 0;
-            int slots = stride != 0 ? 2 : 1;
-            if (stride != 0) LastCall.Current.Pipelined = true;
+            if (mode != Mode.Sums && MemoryOrder<TS, TV, TW>(nest, blocks, input.Length))
+            {
+                // Each worker's share of the blocks as one group and one interleaved run: both passes in memory order.
+                groups = Parallelism.Workers(input.Length, blocks);
+                interleaved = (blocks + groups - 1) / groups;
+                LastCall.Current.MemoryOrder = true;
+            }
+            int workers = Parallelism.Workers(input.Length, groups);
             double[] gradPartials = ArrayPool<double>.Shared.Rent(Math.Max(1, groups * 2 * parameters));
-            // Per worker, one scratch per block of an interleaved run (worker w's k-th at w * interleaved + k); pipelined, two
-            // sets of them (slot s's k-th at (w * 2 + s) * interleaved + k).
-            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers * interleaved * slots, layout.Doubles, layout.Elements);
+            // Per worker, a slice of its scratch per block of an interleaved run (the k-th at k * layout.Doubles and k * layout.Elements).
+            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, interleaved * layout.Doubles, interleaved * layout.Elements);
             try
             {
                 new Span<double>(gradPartials, 0, groups * 2 * parameters).Clear();
@@ -328,7 +331,7 @@ public static class Backward<TNest, TK, T>
                 fixed (T* pinned = residual)
                 {
                     var body = new Group<TS, TV, TW, TX>(nest, layout, eps, constant, fromMemory, blocks, groups, parameters, interleaved, scratch.Doubles, scratch.Elements, gradPartials,
-                        mode, sums, total, pinned, stride, interleaved == 1 ? ReverseChunkRows(nest, input.Length / blocks) : 0);
+                        mode, sums, total, pinned, interleaved == 1 ? ReverseChunkRows(nest, input.Length / blocks) : 0);
                     ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
                 }
                 if (mode != Mode.Sums) BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
@@ -392,7 +395,7 @@ public static class Backward<TNest, TK, T>
     /// <summary>X = sum (x - mf) per fold index (fold f of statistic f, see <see cref="UsesResidual"/>) from the forward's
     /// mean residual instead of the reduction: count * (mean - mf), mean the forward's in double and mf = (T)mean, so
     /// <see cref="Coefficients"/>' mean in double is the forward's.</summary>
-    private static void ResidualSums(TNest nest, Layout layout, double[] doubles, ref T residual)
+    private static void ResidualSums(TNest nest, Layout layout, Span<double> doubles, ref T residual)
     {
         double count = nest.Count;
         for (int f = 0; f < layout.Folds; f++)
@@ -419,14 +422,14 @@ public static class Backward<TNest, TK, T>
 
     /// <summary>mu and rstd per statistic of the block (at <paramref name="so"/>), and m = -mu rounded to the element type per fold index.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Terms(TNest nest, Layout layout, double[] doubles, T[] elements, nint so, ref T stat0, ref T stat1, double epsilon, bool constant)
+    internal static void Terms(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, nint so, ref T stat0, ref T stat1, double epsilon, bool constant)
     {
-        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), 3 * layout.Folds + layout.Statistics);
+        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetReference(doubles), 3 * layout.Folds + layout.Statistics);
         ref double rstd = ref Unsafe.Add(ref mu, layout.Statistics);
         for (int s = 0; s < layout.Statistics; s++)
             (Unsafe.Add(ref mu, s), Unsafe.Add(ref rstd, s)) = BackwardShared<TK, T>.Terms(Unsafe.Add(ref stat0, so + s),
                 TK.Centered || constant ? Unsafe.Add(ref stat1, so + s) : T.Zero, epsilon, constant);
-        ref T m = ref MemoryMarshal.GetArrayDataReference(elements);
+        ref T m = ref MemoryMarshal.GetReference(elements);
         for (int f = 0; f < layout.Folds; f++)
         {
             nest.Fold(f, out nint s, out _);
@@ -436,9 +439,9 @@ public static class Backward<TNest, TK, T>
 
     /// <summary>The gradient's shift dz per fold index: its first element's dy.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Shift(TNest nest, Layout layout, T[] elements, ref T dy)
+    internal static void Shift(TNest nest, Layout layout, Span<T> elements, ref T dy)
     {
-        ref T dz = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements), 4 * layout.Folds);
+        ref T dz = ref Unsafe.Add(ref MemoryMarshal.GetReference(elements), 4 * layout.Folds);
         for (int f = 0; f < layout.Folds; f++)
             Unsafe.Add(ref dz, f) = Unsafe.Add(ref dy, nest.FoldStart(f));
     }
@@ -446,10 +449,10 @@ public static class Backward<TNest, TK, T>
     /// <summary>From U, V, X: the mean in double, A and B per statistic, the parameter gradients into <paramref name="gradSums"/>
     /// (dbeta at po + p, dgamma at parameters + po + p), then P, Q, R per fold index.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Coefficients(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, nint po, ref double gradSums, int parameters, bool constant)
+    internal static void Coefficients(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums, int parameters, bool constant)
     {
         int folds = layout.Folds, statistics = layout.Statistics;
-        ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
+        ref double sumU = ref MemoryMarshal.GetReference(doubles);
         ref double sumV = ref Unsafe.Add(ref sumU, folds);
         ref double sumX = ref Unsafe.Add(ref sumV, folds);
         ref double centredTotal = ref Unsafe.Add(ref sumX, folds);
@@ -457,13 +460,13 @@ public static class Backward<TNest, TK, T>
         ref double rstd = ref Unsafe.Add(ref mu, statistics);
         ref double sumA = ref Unsafe.Add(ref rstd, statistics);
         ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-        ref T coefM = ref MemoryMarshal.GetArrayDataReference(elements);
+        ref T coefM = ref MemoryMarshal.GetReference(elements);
         ref T coefP = ref Unsafe.Add(ref coefM, folds);
         ref T coefQ = ref Unsafe.Add(ref coefP, folds);
         ref T coefR = ref Unsafe.Add(ref coefQ, folds);
         ref T coefD = ref Unsafe.Add(ref coefR, folds);
-        new Span<double>(doubles, 3 * folds, statistics).Clear();
-        new Span<double>(doubles, 3 * folds + 3 * statistics, 2 * statistics).Clear();
+        doubles.Slice(3 * folds, statistics).Clear();
+        doubles.Slice(3 * folds + 3 * statistics, 2 * statistics).Clear();
         double count = nest.Count;
         // The lanes summed U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf) and X = sum (x - mf) per fold index, mf the mean
         // rounded to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U
@@ -514,14 +517,14 @@ public static class Backward<TNest, TK, T>
     /// (dy - dz) * P + (x - mf) * Q + R' with R' = R + dz * P + (mf - mean) * Q in double, so the lanes only multiply small differences.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FoldCoefficients(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, nint po)
+    private static void FoldCoefficients(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po)
     {
         int folds = layout.Folds, statistics = layout.Statistics;
-        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), 3 * folds + statistics);
+        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetReference(doubles), 3 * folds + statistics);
         ref double rstd = ref Unsafe.Add(ref mu, statistics);
         ref double sumA = ref Unsafe.Add(ref rstd, statistics);
         ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-        ref T coefM = ref MemoryMarshal.GetArrayDataReference(elements);
+        ref T coefM = ref MemoryMarshal.GetReference(elements);
         ref T coefP = ref Unsafe.Add(ref coefM, folds);
         ref T coefQ = ref Unsafe.Add(ref coefP, folds);
         ref T coefR = ref Unsafe.Add(ref coefQ, folds);
@@ -542,10 +545,10 @@ public static class Backward<TNest, TK, T>
     /// <summary>U = sum dy and V = sum dy * (x - mean) of fold index f in double, from what the lanes summed (U' = sum (dy - dz),
     /// V' = sum (dy - dz) * (x - mf), X = sum (x - mf)): U = U' + n * dz, V = V' + dz * X + (mf - mean) * U, n the values per index.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (double U, double V) Recover(TNest nest, Layout layout, double[] doubles, T[] elements, int f, nint s)
+    private static (double U, double V) Recover(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, int f, nint s)
     {
         int folds = layout.Folds;
-        ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles);
+        ref double sumU = ref MemoryMarshal.GetReference(doubles);
         double mu = Unsafe.Add(ref sumU, 3 * folds + layout.Statistics + s);
         double shift = double.CreateTruncating(elements[4 * folds + f]), center = -double.CreateTruncating(elements[f]);
         double u = Unsafe.Add(ref sumU, f) + nest.Count * layout.Statistics / folds * shift;
@@ -556,12 +559,12 @@ public static class Backward<TNest, TK, T>
     /// <summary>Synchronized step 1: A = sum g * U, B = sum g * V per statistic, written with the local count at statistic so + s of
     /// <paramref name="sums"/> ([count | sumGrad | sumGradCentered], <paramref name="total"/> statistics each).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SumsOut(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, nint po, double[] sums, nint so, int total)
+    private static void SumsOut(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, double[] sums, nint so, int total)
     {
         int folds = layout.Folds, statistics = layout.Statistics;
-        ref double sumA = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), 3 * folds + 3 * statistics);
+        ref double sumA = ref Unsafe.Add(ref MemoryMarshal.GetReference(doubles), 3 * folds + 3 * statistics);
         ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-        new Span<double>(doubles, 3 * folds + 3 * statistics, 2 * statistics).Clear();
+        doubles.Slice(3 * folds + 3 * statistics, 2 * statistics).Clear();
         bool affine = nest.Affine;
         for (int f = 0; f < folds; f++)
         {
@@ -583,11 +586,11 @@ public static class Backward<TNest, TK, T>
     /// statistic from the sums of every shard at statistic so + s (Q = -r^3 * B / M, R = -r * A / M, M the total count), then P, Q, R
     /// per fold index.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SynchronizedCoefficients(TNest nest, Layout layout, double[] doubles, T[] elements, ref T gamma, nint po, ref double gradSums,
+    private static void SynchronizedCoefficients(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums,
         int parameters, double[] sums, nint so, int total)
     {
         int folds = layout.Folds, statistics = layout.Statistics;
-        ref double rstd = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles), 3 * folds + 2 * statistics);
+        ref double rstd = ref Unsafe.Add(ref MemoryMarshal.GetReference(doubles), 3 * folds + 2 * statistics);
         ref double sumA = ref Unsafe.Add(ref rstd, statistics);
         ref double sumB = ref Unsafe.Add(ref sumA, statistics);
         if (nest.Affine)
@@ -622,15 +625,22 @@ public static class Backward<TNest, TK, T>
     /// </summary>
     private static int Interleaved(TNest nest, int blocks)
     {
-        nint rows = nest.GradientRows(out _), run = nest.GradientExtent;
-        // A block of one segment reports that segment as its rows (rows == run) and ignores [from, to).
-        if (blocks < 2 || rows < 2 || rows == run) return 1;
-        nest.Block(0, out nint first, out _, out _);
-        nest.Block(1, out nint second, out _, out _);
-        if (second - first != run) return 1;
-        long blockBytes = 2L * rows * run * Unsafe.SizeOf<T>();
+        if (!InterleavedBlocks(nest, blocks)) return 1;
+        long blockBytes = 2L * nest.GradientRows(out _) * nest.GradientExtent * Unsafe.SizeOf<T>();
         // At most 8 together: each has its own scratch arrays from the shared pool, which keeps a few of each size per thread.
         return (int)Math.Clamp(InterleavedBytes / blockBytes, 1, Math.Min(8, blocks));
+    }
+
+    /// <summary>Whether consecutive blocks are interleaved row by row (see <see cref="Interleaved"/>): each block is rows of one
+    /// contiguous run, and block 1's run follows block 0's.</summary>
+    private static bool InterleavedBlocks(TNest nest, int blocks)
+    {
+        nint rows = nest.GradientRows(out _), run = nest.GradientExtent;
+        // A block of one segment reports that segment as its rows (rows == run) and ignores [from, to).
+        if (blocks < 2 || rows < 2 || rows == run) return false;
+        nest.Block(0, out nint first, out _, out _);
+        nest.Block(1, out nint second, out _, out _);
+        return second - first == run;
     }
 
     /// <summary>Blocks whose x and dy together exceed this many bytes have their dx made from the end (<see cref="ReverseChunkRows"/>).</summary>
@@ -660,24 +670,28 @@ public static class Backward<TNest, TK, T>
     }
 
     /// <summary>
-    /// The row stride of a backward whose runs of interleaved blocks go pipelined (<see cref="Group{TS, TV, TW, TX}"/>: each
-    /// run's dx side by side with the next run's sums), or 0: as the forward's (<c>Forward.Run.PipelineStride</c>), where
-    /// the blocks are consecutive runs and the tensor is rows x blocks x run (BatchNorm NCHW), one fold index per block,
-    /// dx streamed.
+    /// Whether a backward's interleaved blocks run in memory order (as the forward's, <c>Forward.Run.MemoryOrder</c>): each
+    /// worker's share of them as one group and one interleaved run (<see cref="Group{TS, TV, TW, TX}"/>), the reduction and
+    /// then dx each one sequential stream through the worker's part of every row. Where dx streams and the tensor is rows x
+    /// blocks x run with block b's first run at b * run (BatchNorm NCHW). Runs of two channels at a time read x and dy as 32
+    /// runs of 25 KB, 800 KB apart, for BatchNorm S1, which this machine reads at a fraction of its sequential rate even with
+    /// each run's dx pipelined beside the next run's sums (twenty-third session): BatchNorm backward NCHW S1 at 1 thread
+    /// 1.89-2.21 -> 1.69-1.90x the limit (seven runs of each alternating, AMD EPYC Zen 5, 2026-12-03), 2 threads 2.05 / 2.15
+    /// -> 1.78 / 1.82x, AVX2 2.07 / 1.95 -> 1.80 / 1.66x. Each block still sums its rows in order into its own sums, and
+    /// each parameter's gradient comes from its one block, so the bits are those of any grouping.
     /// </summary>
-    private static nint PipelineStride<TS, TV, TW>(TNest nest, Layout layout, int blocks, int length)
+    private static bool MemoryOrder<TS, TV, TW>(TNest nest, int blocks, int length)
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
-        if (!TW.Streaming || TS.Count == 1 || layout.Folds != 1) return 0;
-        return InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.GradientRows(out _), nest.GradientExtent, length);
+        if (!TW.Streaming || TS.Count == 1 || !InterleavedBlocks(nest, blocks)) return false;
+        return InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.GradientRows(out _), nest.GradientExtent, length) != 0;
     }
 
     /// <summary>One group of consecutive blocks: per block the terms, shift, reduction, coefficients and dx (interleaved blocks
-    /// a few at a time, each pass row by row over them); the group's parameter gradients into its own partial. Pipelined
-    /// (<paramref name="stride"/> not 0), each run of interleaved blocks has its dx made side by side with the next run's sums
-    /// (in the other set of scratch), which then skips its own reduction pass.</summary>
+    /// a few at a time, or all of the group's in memory order, each pass row by row over them); the group's parameter
+    /// gradients into its own partial. Each block of an interleaved run has its own slice of the worker's scratch.</summary>
     private readonly unsafe struct Group<TS, TV, TW, TX>(TNest nest, Layout layout, double epsilon, bool constant, bool fromMemory, int blocks, int groups, int parameters, int interleaved,
-        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual, nint stride, nint reverseRows) : IParallelBody
+        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual, nint reverseRows) : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores where TX : struct, IOperand
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -693,56 +707,49 @@ public static class Backward<TNest, TK, T>
             // By rows (interleaved blocks): every block's row r, then row r + 1; otherwise each block's rows at once.
             nint steps = interleaved > 1 ? rows : 1, span = interleaved > 1 ? 1 : rows;
             int firstBlock = (int)((long)blocks * unit / groups), lastBlock = (int)((long)blocks * (unit + 1) / groups);
-            int slots = stride != 0 ? 2 : 1, slot = 0;
-            bool ready = false;
+            double[] wd = doubles[worker];
+            T[] we = elements[worker];
             for (int start = firstBlock; start < lastBlock; start += interleaved)
             {
                 int count = Math.Min(interleaved, lastBlock - start);
-                int at = (worker * slots + slot) * interleaved;
-                if (!ready)
-                {
-                    Prepare(start, count, at, ref dy, in spans);
-                    for (nint r = 0; r < steps; r++)
-                        for (int k = 0; k < count; k++)
-                        {
-                            nest.Block(start + k, out nint xo, out _, out _);
-                            ref T m = ref MemoryMarshal.GetArrayDataReference(elements[at + k]);
-                            ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles[at + k]);
-                            if (fromMemory)
-                                nest.GradientReduce<TS, TV, TX, Lanes>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
-                                    ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
-                            else
-                                nest.GradientReduce<TS, TV, TX, Splat>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
-                                    ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
-                        }
-                }
                 for (int k = 0; k < count; k++)
                 {
-                    double[] d = doubles[at + k];
-                    T[] e = elements[at + k];
+                    Span<double> d = wd.AsSpan(k * layout.Doubles, layout.Doubles);
+                    Span<T> e = we.AsSpan(k * layout.Elements, layout.Elements);
+                    nest.Block(start + k, out nint xo, out nint so, out _);
+                    Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
+                    Shift(nest, layout, e, ref Unsafe.Add(ref dy, xo));
+                    d.Slice(0, 3 * folds).Clear();
+                }
+                for (nint r = 0; r < steps; r++)
+                    for (int k = 0; k < count; k++)
+                    {
+                        nest.Block(start + k, out nint xo, out _, out _);
+                        ref T m = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(we), k * layout.Elements);
+                        ref double sumU = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wd), k * layout.Doubles);
+                        if (fromMemory)
+                            nest.GradientReduce<TS, TV, TX, Lanes>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                                ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+                        else
+                            nest.GradientReduce<TS, TV, TX, Splat>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), r, r + span, ref m, ref Unsafe.Add(ref m, 4 * folds),
+                                ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+                    }
+                for (int k = 0; k < count; k++)
+                {
+                    Span<double> d = wd.AsSpan(k * layout.Doubles, layout.Doubles);
+                    Span<T> e = we.AsSpan(k * layout.Elements, layout.Elements);
                     nest.Block(start + k, out _, out nint so, out nint po);
                     if (!TX.Lanes) ResidualSums(nest, layout, d, ref Unsafe.AsRef<T>(residual + so));
                     if (mode == Mode.Sums) SumsOut(nest, layout, d, e, ref gamma, po, sums!, so, total);
                     else if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
                     else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
                 }
-                ready = false;
                 if (mode == Mode.Sums) continue;
-                int next = start + interleaved;
-                if (stride != 0 && next < lastBlock && Math.Min(interleaved, lastBlock - next) == count)
-                {
-                    int nextAt = (worker * slots + (slot ^ 1)) * interleaved;
-                    Prepare(next, count, nextAt, ref dy, in spans);
-                    ApplyWithNext(start, count, at, nextAt, ref x, ref dy, ref dx);
-                    ready = true;
-                    slot ^= 1;
-                    continue;
-                }
                 if (reverseRows != 0)
                 {
                     // A block past L2 applied from its end (see ReverseChunkRows), a chunk of rows at a time.
                     nest.Block(start, out nint xo, out _, out _);
-                    ref T m = ref MemoryMarshal.GetArrayDataReference(elements[at]);
+                    ref T m = ref MemoryMarshal.GetArrayDataReference(we);
                     for (nint end = rows; end > 0; end -= reverseRows)
                         nest.GradientApply<TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), Math.Max(0, end - reverseRows), end,
                             ref m, ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
@@ -752,54 +759,11 @@ public static class Backward<TNest, TK, T>
                     for (int k = 0; k < count; k++)
                     {
                         nest.Block(start + k, out nint xo, out _, out _);
-                        ref T m = ref MemoryMarshal.GetArrayDataReference(elements[at + k]);
+                        ref T m = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(we), k * layout.Elements);
                         nest.GradientApply<TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), r, r + span, ref m,
                             ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
                     }
             }
-        }
-
-        /// <summary>Blocks [start, start + count)'s terms and shifts, their sums cleared, in scratch sets at, at + 1, ...</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Prepare(int start, int count, int at, ref T dy, in PinnedSpans spans)
-        {
-            for (int k = 0; k < count; k++)
-            {
-                double[] d = doubles[at + k];
-                T[] e = elements[at + k];
-                nest.Block(start + k, out nint xo, out nint so, out _);
-                Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
-                Shift(nest, layout, e, ref Unsafe.Add(ref dy, xo));
-                new Span<double>(d, 0, 3 * layout.Folds).Clear();
-            }
-        }
-
-        /// <summary>dx of blocks [start, start + count), each run side by side with the same run of the block
-        /// <paramref name="count"/> further (<see cref="GradientRuns{TS, TV, T}.ApplyReduce{TX}"/>): row r of block b is the
-        /// run at r * stride + b * run, and each block's runs are summed in row order, as its reduction pass sums them.</summary>
-        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private void ApplyWithNext(int start, int count, int at, int nextAt, ref T x, ref T dy, ref T dx)
-        {
-            nint rows = nest.GradientRows(out _), run = nest.GradientExtent;
-            for (nint r = 0; r < rows; r++)
-                for (int k = 0; k < count; k++)
-                {
-                    nint here = r * stride + (start + k) * run, there = here + count * run;
-                    ref T m = ref MemoryMarshal.GetArrayDataReference(elements[at + k]);
-                    ref T mn = ref MemoryMarshal.GetArrayDataReference(elements[nextAt + k]);
-                    ref double sumU = ref MemoryMarshal.GetArrayDataReference(doubles[nextAt + k]);
-                    if (GradientRuns<TS, TV, T>.ApplyReduce<TX>(ref Unsafe.Add(ref x, here), ref Unsafe.Add(ref dy, here), ref Unsafe.Add(ref dx, here), run,
-                        m, Unsafe.Add(ref m, 1), Unsafe.Add(ref m, 2), Unsafe.Add(ref m, 3), Unsafe.Add(ref m, 4),
-                        ref Unsafe.Add(ref x, there), ref Unsafe.Add(ref dy, there), mn, Unsafe.Add(ref mn, 4), ref sumU, ref Unsafe.Add(ref sumU, 1), ref Unsafe.Add(ref sumU, 2)))
-                        continue;
-                    // A run dx does not stream (short, or an element-misaligned dx): the two passes' own calls.
-                    nest.Block(start + k, out nint xo, out _, out _);
-                    nest.GradientApply<TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), r, r + 1, ref m,
-                        ref Unsafe.Add(ref m, 1), ref Unsafe.Add(ref m, 2), ref Unsafe.Add(ref m, 3), ref Unsafe.Add(ref m, 4));
-                    nest.Block(start + count + k, out nint xn, out _, out _);
-                    nest.GradientReduce<TS, TV, TX, Splat>(ref Unsafe.Add(ref x, xn), ref Unsafe.Add(ref dy, xn), r, r + 1, ref mn, ref Unsafe.Add(ref mn, 4),
-                        ref sumU, ref Unsafe.Add(ref sumU, 1), ref Unsafe.Add(ref sumU, 2));
-                }
         }
     }
 

@@ -87,7 +87,7 @@ public readonly struct RootMeanSquareNorm : INormKind
     public static bool Centered => false;
 }
 
-/// <summary>The geometry the pipelined passes rely on (the forward's groups, the backward's runs of blocks).</summary>
+/// <summary>The geometry the memory-order passes rely on (the forward's groups, the backward's runs of blocks).</summary>
 internal static class InterleavedRuns
 {
     /// <summary>
@@ -564,21 +564,24 @@ public static class Forward<TNest, TK, T>
                 int blocks = nest.BlockCount;
                 // A residual added in the units (BeforeAdd) is one block per unit (its caller checked the blocks are contiguous runs).
                 int group = before.On ? 1 : GroupBlocks(nest, blocks);
+                if (MemoryOrder<TS, TV, TW>(blocks))
+                {
+                    // Each worker's share of the blocks as one group: both passes in memory order (see MemoryOrder).
+                    int shares = Parallelism.Workers(_input.Length, blocks);
+                    group = (blocks + shares - 1) / shares;
+                    LastCall.Current.MemoryOrder = true;
+                }
                 int units = (blocks + group - 1) / group;
                 int workers = Parallelism.Workers(_input.Length, units);
                 // A residual added before the norm over blocks that fit StageBytes: each worker's stage after its elements,
                 // with room to start it on a 64-byte boundary.
                 int stage = TK.AddsBefore && before.On && before.BlockLength * Unsafe.SizeOf<T>() <= StageBytes ? (int)before.BlockLength + 64 / Unsafe.SizeOf<T>() : 0;
-                nint stride = group > 1 ? PipelineStride<TS, TV, TW>(layout, blocks) : 0;
-                if (stride != 0) LastCall.Current.Pipelined = true;
-                int slots = stride != 0 ? 2 : 1;
-                WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles * group * slots, layout.Elements * group * slots + stage);
+                WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles * group, layout.Elements * group + stage);
                 try
                 {
                     if (group > 1)
                     {
-                        var body = new GroupUnit<TS, TV, TW>(nest, layout, group, blocks, nest.StatisticsRows(out _), epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, FromMemory,
-                            units, workers, stride);
+                        var body = new GroupUnit<TS, TV, TW>(nest, layout, group, blocks, nest.StatisticsRows(out _), epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, FromMemory);
                         ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
                     }
                     else
@@ -600,20 +603,24 @@ public static class Forward<TNest, TK, T>
         }
 
         /// <summary>
-        /// The row stride of a training call whose groups of interleaved blocks run pipelined (<see cref="GroupUnit{TS, TV, TW}"/>:
-        /// each unit's apply side by side with the next unit's statistics pass), or 0. Only where the blocks are consecutive
-        /// runs (block b's first run at b * run) and the tensor is rows x blocks x run: then, the nest's rows following each
-        /// other in memory order, row r of block b is the run at r * blocks * run + b * run (BatchNorm NCHW: rows n, blocks
-        /// c, runs h w). One statistic, accumulator and coefficient per block; the output streamed: the pipeline overlaps
-        /// the next unit's reads from memory with this unit's streaming stores (a core that only reads, then only streams
-        /// out, leaves part of its bandwidth idle each time).
+        /// Whether a training call's interleaved blocks run in memory order: each worker's share of them as one group
+        /// (<see cref="GroupUnit{TS, TV, TW}"/>), its statistics pass and then its apply each one sequential stream through
+        /// the worker's part of every row. Where the output streams (the tensors exceed the last-level cache) and the tensor
+        /// is rows x blocks x run with block b's first run at b * run (<see cref="InterleavedRuns.Stride"/>; BatchNorm NCHW:
+        /// rows n, blocks c, runs h w). Groups of a few blocks (<see cref="GroupBlocks"/>) read 32 runs of 25 KB, 800 KB apart,
+        /// for BatchNorm S1, and this machine's memory reads such runs at a fraction of its sequential rate: a read-only pass
+        /// over two 25.7 MB tensors channel by channel took 2.4-2.9 ms against 0.81-0.96 ms in memory order (AMD EPYC Zen 5,
+        /// 1 thread, 2026-12-03). In memory order the apply reads the tensor from memory a second time, and that is still
+        /// faster than the groups were with each group's apply pipelined beside the next group's statistics
+        /// (twenty-third session): BatchNorm training NCHW S1 1.67 / 1.70 -> 1.55 / 1.42x the limit at 1 thread, AVX2
+        /// 1.84 / 1.74 -> 1.47 / 1.44x, 2 threads even (1.42 / 1.46 against 1.47 / 1.39x). Each block still sums its rows in
+        /// order into its own sums, so the bits are those of any grouping.
         /// </summary>
-        private nint PipelineStride<TS, TV, TW>(Layout layout, int blocks) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        private bool MemoryOrder<TS, TV, TW>(int blocks) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
         {
-            if (!TW.Streaming || TS.Count == 1 || mode != ForwardMode.Training || TK.AddsResidual || TK.AddsBefore || before.On
-                || layout.Accumulators != 1 || layout.Statistics != 1 || layout.Coefficients != 1 || nest.Promoted)
-                return 0;
-            return InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.StatisticsRows(out _), nest.StatisticsExtent, _input.Length);
+            if (!TW.Streaming || TS.Count == 1 || mode != ForwardMode.Training || before.On || !Interleaved(nest, blocks))
+                return false;
+            return InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.StatisticsRows(out _), nest.StatisticsExtent, _input.Length) != 0;
         }
 
         /// <summary>A row plan (<see cref="RowPlan"/>): groups of consecutive rows per unit, row after row
@@ -811,16 +818,23 @@ public static class Forward<TNest, TK, T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call (tier 0 cost small calls 10-20% for their first calls)
     private static int GroupBlocks(TNest nest, int blocks)
     {
+        if (!Interleaved(nest, blocks)) return 1;
+        long blockBytes = (long)nest.StatisticsRows(out _) * nest.StatisticsExtent * Unsafe.SizeOf<T>();
+        long byBytes = Math.Max(1, GroupBytes / blockBytes), byUnits = (blocks + 7) / 8;
+        return (int)Math.Max(1, Math.Min(byBytes, byUnits));
+    }
+
+    /// <summary>Whether consecutive blocks are interleaved row by row (see <see cref="GroupBlocks"/>): each block is rows of one
+    /// contiguous run, the statistics and the apply pass go over the same rows and runs, and block 1's run follows block 0's.</summary>
+    private static bool Interleaved(TNest nest, int blocks)
+    {
         nint rows = nest.StatisticsRows(out _), run = nest.StatisticsExtent;
         // A block of one segment (its run) reports that segment as its rows: rows == run; such a nest ignores [from, to).
         // (A nest of rows whose count happens to equal the run's length is left ungrouped too: slower, not wrong.)
-        if (blocks < 2 || rows < 2 || rows == run || nest.ApplyRows(out _) != rows || nest.ApplyExtent != run) return 1;
+        if (blocks < 2 || rows < 2 || rows == run || nest.ApplyRows(out _) != rows || nest.ApplyExtent != run) return false;
         nest.Block(0, out nint first, out _, out _);
         nest.Block(1, out nint second, out _, out _);
-        if (second - first != run) return 1;
-        long blockBytes = (long)rows * run * Unsafe.SizeOf<T>();
-        long byBytes = Math.Max(1, GroupBytes / blockBytes), byUnits = (blocks + 7) / 8;
-        return (int)Math.Max(1, Math.Min(byBytes, byUnits));
+        return second - first == run;
     }
 
     /// <summary>Where each quantity sits in a unit's scratch. Doubles: sum and sq per accumulator (training), the
@@ -1493,28 +1507,22 @@ public static class Forward<TNest, TK, T>
         }
     }
 
-    /// <summary>A group of interleaved blocks (see <see cref="GroupBlocks"/>): each block's statistics, coefficients and apply
-    /// as in <see cref="BlockUnit{TS, TV, TW}"/>, the passes row by row over the group. Each block has its own slice of the
-    /// worker's scratch.</summary>
+    /// <summary>A group of interleaved blocks (see <see cref="GroupBlocks"/>, <see cref="Run.MemoryOrder{TS, TV, TW}"/>): each block's
+    /// statistics, coefficients and apply as in <see cref="BlockUnit{TS, TV, TW}"/>, the passes row by row over the group.
+    /// Each block has its own slice of the worker's scratch.</summary>
     private readonly struct GroupUnit<TS, TV, TW>(TNest nest, Layout layout, int group, int blocks, nint rows, T epsilon, double[][] doubles, T[][] elements,
-        T[]? meanResidual, ForwardMode mode, bool fromMemory, int units, int workers, nint stride) : IParallelBody
+        T[]? meanResidual, ForwardMode mode, bool fromMemory) : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             int first = unit * group, count = Math.Min(group, blocks - first);
-            // Pipelined (stride != 0): two slots of scratch, unit u's in slot u mod 2; a unit whose predecessor ran on this
-            // worker just before it, both full, had its sums made during that unit's apply.
-            bool pipelined = stride != 0;
-            int firstUnit = 0, lastUnit = units;
-            if (pipelined) ParallelUnits.Range(units, workers, worker, out firstUnit, out lastUnit);
-            int slot = pipelined ? unit & 1 : 0;
-            ref double d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(doubles[worker]), slot * group * layout.Doubles);
-            ref T e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(elements[worker]), slot * group * layout.Elements);
+            ref double d = ref MemoryMarshal.GetArrayDataReference(doubles[worker]);
+            ref T e = ref MemoryMarshal.GetArrayDataReference(elements[worker]);
             ref T x = ref ParallelUnits.At<T>(spans.S0);
             ref T y = ref ParallelUnits.At<T>(spans.S1);
-            if (mode != ForwardMode.Inference && !(pipelined && unit > firstUnit && FullPair(unit - 1)))
+            if (mode != ForwardMode.Inference)
             {
                 for (int k = 0; k < count; k++)
                 {
@@ -1544,11 +1552,6 @@ public static class Forward<TNest, TK, T>
                     Coefficients(nest, layout, ref dk, ref ek, ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po));
             }
             if (mode == ForwardMode.Moments) return;
-            if (pipelined && unit + 1 < lastUnit && FullPair(unit))
-            {
-                ApplyWithNext(unit, ref x, ref y, ref d, ref e, in spans);
-                return;
-            }
             for (nint r = 0; r < rows; r++)
                 for (int k = 0; k < count; k++)
                 {
@@ -1557,53 +1560,6 @@ public static class Forward<TNest, TK, T>
                     ref T coefB = ref Unsafe.Add(ref coefA, layout.Coefficients);
                     nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), r, r + 1, ref coefA, ref coefB,
                         ref Unsafe.Add(ref coefB, layout.Coefficients), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po));
-                }
-        }
-
-        /// <summary>Units <paramref name="unit"/> and the next are both whole groups.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private bool FullPair(int unit) => (long)(unit + 2) * group <= blocks;
-
-        /// <summary>
-        /// The unit's apply, each run side by side with the same run of the next unit's block in the same place
-        /// (<see cref="Runs{TS, TV, T}.ApplyReduce{TK}"/>): the next unit's shifts set, its sums cleared and made here, in
-        /// the other slot. Row r of block b is the run at r * stride + b * run (<c>Run.PipelineStride</c>); each block's
-        /// runs are summed in row order as the statistics pass sums them, so the same bits.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private void ApplyWithNext(int unit, ref T x, ref T y, ref double d, ref T e, in PinnedSpans spans)
-        {
-            int first = unit * group, next = first + group;
-            nint run = nest.StatisticsExtent;
-            int other = ((unit + 1) & 1) - (unit & 1);
-            // Hints as the statistics pass's reductions take them (Runs.Reduce with FromMemory).
-            nint ahead = fromMemory && run * Unsafe.SizeOf<T>() >= Runs<TS, TV, T>.PrefetchRunBytes ? Runs<TS, TV, T>.PrefetchAhead : 0;
-            ref double dn = ref Unsafe.Add(ref d, other * group * layout.Doubles);
-            ref T en = ref Unsafe.Add(ref e, other * group * layout.Elements);
-            for (int k = 0; k < group; k++)
-            {
-                nest.Block(next + k, out nint xn, out _, out _);
-                Shift(nest, layout, ref Unsafe.Add(ref x, xn), ref Unsafe.Add(ref en, k * layout.Elements));
-                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dn, k * layout.Doubles), 2 * layout.Accumulators).Clear();
-            }
-            for (nint r = 0; r < rows; r++)
-                for (int k = 0; k < group; k++)
-                {
-                    nint at = r * stride + (first + k) * run, from = r * stride + (next + k) * run;
-                    ref T ek = ref Unsafe.Add(ref e, k * layout.Elements);
-                    T a = ek, b = Unsafe.Add(ref ek, layout.Coefficients), c = Unsafe.Add(ref ek, 2 * layout.Coefficients);
-                    T shift = Unsafe.Add(ref en, k * layout.Elements + layout.Shift);
-                    ref double sum = ref Unsafe.Add(ref dn, k * layout.Doubles);
-                    ref double sq = ref Unsafe.Add(ref sum, layout.Accumulators);
-                    bool done = Runs<TS, TV, T>.ApplyReduce<TK>(ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), run, a, b, c, ref Unsafe.Add(ref x, from), shift,
-                        ref sum, ref sq, ahead);
-                    if (done) continue;
-                    // A run the apply does not stream (short, or an element-misaligned output): the two passes' own calls.
-                    nest.Block(first + k, out nint xo, out _, out nint po);
-                    nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), r, r + 1, ref ek, ref Unsafe.Add(ref ek, layout.Coefficients),
-                        ref Unsafe.Add(ref ek, 2 * layout.Coefficients), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po));
-                    nest.Block(next + k, out nint xn, out _, out _);
-                    Statistics<TS, TV>(nest, fromMemory, ref Unsafe.Add(ref x, xn), r, r + 1, ref Unsafe.Add(ref en, k * layout.Elements + layout.Shift), ref sum, ref sq);
                 }
         }
     }

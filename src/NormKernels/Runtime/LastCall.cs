@@ -19,8 +19,11 @@ internal sealed class LastCall
     /// <summary>Whether the last call streamed its output.</summary>
     public bool Streamed;
 
-    /// <summary>Whether the last call ran groups of blocks pipelined (<see cref="Streaming.LastCallPipelined"/>).</summary>
+    /// <summary>Whether the last call ran rows pipelined (<see cref="Streaming.LastCallPipelined"/>).</summary>
     public bool Pipelined;
+
+    /// <summary>Whether the last call ran its interleaved blocks in memory order (<see cref="Streaming.LastCallMemoryOrder"/>).</summary>
+    public bool MemoryOrder;
 
     /// <summary>Whether the last call's backward applied its rows two at a time (<see cref="Streaming.LastCallPairedRows"/>).</summary>
     public bool Paired;
@@ -43,6 +46,7 @@ internal sealed class LastCall
         record.Workers = 1;
         record.Streamed = false;
         record.Pipelined = false;
+        record.MemoryOrder = false;
         record.Paired = false;
     }
 }

@@ -10,7 +10,7 @@ public static partial class Runs<TS, TV, T>
     /// stores and <see cref="Splat"/> coefficients) and the sums of the other (as <see cref="Reduce{TK}"/>, each unrolled step
     /// hinting the lines <paramref name="ahead"/> bytes on into L1 as <see cref="ReduceCore{TC}"/> does, or none for 0).
     /// Each is the same arithmetic in the same order as on its own, so the same bits;
-    /// interleaved, the next unit's reads from memory overlap this unit's streaming stores (a core that only streams out
+    /// interleaved, the next row's reads from memory overlap this row's streaming stores (a core that only streams out
     /// leaves its read bandwidth idle, and the other way around). False, nothing done, where the apply would not stream
     /// (a short or element-misaligned output run).
     /// </summary>

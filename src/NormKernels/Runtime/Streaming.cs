@@ -52,9 +52,15 @@ namespace NormKernels
         public static bool LastCallStreamed => Runtime.LastCall.Current.Streamed;
 
         /// <summary>Whether the last kernel call on this thread ran pipelined, each streamed apply side by side with the next
-        /// statistics pass: groups of interleaved blocks (BatchNorm NCHW's channels, forward and backward), or rows without
-        /// gamma along them (InstanceNorm NCHW's planes; the rows the calling thread ran). For tests and diagnostics.</summary>
+        /// statistics pass: rows without gamma along them (InstanceNorm NCHW's planes; the rows the calling thread ran). For
+        /// tests and diagnostics.</summary>
         public static bool LastCallPipelined => Runtime.LastCall.Current.Pipelined;
+
+        /// <summary>Whether the last kernel call on this thread ran its interleaved blocks (BatchNorm NCHW's channels, forward
+        /// and backward) in memory order, a call that streams: each worker's share of the channels as one group, the
+        /// statistics pass and then the apply each one sequential stream through every row of the tensor. For tests and
+        /// diagnostics.</summary>
+        public static bool LastCallMemoryOrder => Runtime.LastCall.Current.MemoryOrder;
 
         /// <summary>Whether the last kernel call on this thread was a streamed backward that applied its rows two at a time
         /// (LayerNorm and RMSNorm over the last dim, rows a whole number of 64-byte lines and at least 8 KB long, on the
@@ -68,6 +74,7 @@ namespace NormKernels
         {
             Runtime.LastCall record = Runtime.LastCall.Current;
             record.Pipelined = false;
+            record.MemoryOrder = false;
             record.Paired = false;
             return record.Streamed = possible && Exceeds(inputBytes, outputBytes);
         }

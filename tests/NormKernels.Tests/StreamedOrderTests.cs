@@ -1,18 +1,19 @@
+using NormKernels.Runtime;
 using NormKernels.Tests.Fused;
 
 namespace NormKernels.Tests;
 
 /// <summary>
-/// BatchNorm NCHW's training forward over groups of channels, pipelined: where the output streams, each group's apply runs
-/// side by side with the next group's statistics pass (the next group's sums made in the loop that stores this group's
-/// output), on each worker's consecutive units. The sums must be the statistics pass's own (the same bits with the
-/// pipeline and without it, at 1 and 2 threads, the output at any alignment), and the output, the saved statistics and the
-/// running statistics must match a float64 reference written from the formulas. The backward likewise: each run of channels'
-/// dx side by side with the next run's gradient sums. And InstanceNorm NCHW's rows (planes) read from memory: each row's
-/// streamed apply side by side with the next row's sums.
+/// The orders calls that stream take. BatchNorm NCHW's channels in memory order: where the output streams, each worker's
+/// share of the channels is one group, its statistics pass and then its apply each one sequential stream through every
+/// row (N) of the tensor, instead of groups of a few channels. Each channel's sums must be those of any grouping (the same
+/// bits in memory order as in the cached groups, at 1 and 2 threads, the output at any alignment), and the output, the
+/// saved statistics and the running statistics must match a float64 reference written from the formulas. The backward
+/// likewise (dx and the parameter gradients). And InstanceNorm NCHW's rows (planes) read from memory, pipelined: each
+/// row's streamed apply side by side with the next row's sums.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Parallelism.MaxDegree
-public sealed class PipelinedGroupTests : RestoresSettings
+public sealed class StreamedOrderTests : RestoresSettings
 {
     private static float[] Random(int length, int seed)
     {
@@ -63,8 +64,8 @@ public sealed class PipelinedGroupTests : RestoresSettings
     }
 
     /// <summary>A new layer's training forward into a NaN-guarded buffer at <paramref name="offset"/>: the output's bits, the
-    /// running statistics' bits, and whether the call streamed and ran pipelined.</summary>
-    private static (int[] Output, int[] RunningMean, int[] RunningVar, bool Streamed, bool Pipelined, KernelPath Path) Run(
+    /// running statistics' bits, whether the call streamed and ran in memory order, and its workers.</summary>
+    private static (int[] Output, int[] RunningMean, int[] RunningVar, bool Streamed, bool MemoryOrder, KernelPath Path, int Workers) Run(
         Func<int, INormalizationLayer> create, int[] dims, float[] x, long threshold, int degree, int offset)
     {
         using var scope = DegreeScope.Set(degree);
@@ -75,38 +76,42 @@ public sealed class PipelinedGroupTests : RestoresSettings
         layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
         Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
         return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), KernelCheck.Bits(layer.RunningMean!), KernelCheck.Bits(layer.RunningVar!),
-            Streaming.LastCallStreamed, Streaming.LastCallPipelined, layer.LastPath);
+            Streaming.LastCallStreamed, Streaming.LastCallMemoryOrder, layer.LastPath, ParallelUnits.LastWorkers);
     }
 
     public static TheoryData<int, int, int, int> Shapes => new()
     {
-        // 41 channels in groups of 6 (7 units, the last one of 5 channels: it runs alone), two workers at 2 threads.
+        // 41 channels: cached, in groups of 6 (7 units, the last one of 5 channels); in memory order, one group of 41 at 1
+        // thread and two (21 and 20 channels) at 2.
         { 3, 41, 2, 600 },
-        // Groups of 3 channels, 8 units, runs of 1,400.
+        // Cached, groups of 3 channels (8 units), runs of 1,400.
         { 4, 24, 1, 1400 },
-        // Runs of 500 floats (2,000 bytes) are too short to stream: each pair of runs goes through the two passes' calls.
+        // Runs of 500 floats (2,000 bytes), too short to stream: stored normally in a call that streams.
         { 3, 40, 2, 250 },
     };
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void PipelinedGroupsGiveTheUnpipelinedBitsAndTheReference(int n, int c, int h, int w)
+    public void MemoryOrderGivesTheGroupsBitsAndTheReference(int n, int c, int h, int w)
     {
         int[] dims = [n, c, h, w];
         float[] x = Random(n * c * h * w, n * c + w);
         Func<int, INormalizationLayer> create = channels => new BnNchw(channels);
         var plain = Run(create, dims, x, long.MaxValue, 1, 0);
-        Assert.False(plain.Pipelined);
+        Assert.False(plain.MemoryOrder);
         foreach (int degree in new[] { 1, 2 })
             foreach (int offset in new[] { 0, 5 })
             {
-                var piped = Run(create, dims, x, 0, degree, offset);
-                // Every vector path streams and pipelines this call; the scalar path does neither.
-                Assert.Equal(piped.Path != KernelPath.Scalar, piped.Streamed);
-                Assert.Equal(piped.Path != KernelPath.Scalar, piped.Pipelined);
-                Assert.Equal(plain.Output, piped.Output);
-                Assert.Equal(plain.RunningMean, piped.RunningMean);
-                Assert.Equal(plain.RunningVar, piped.RunningVar);
+                var ordered = Run(create, dims, x, 0, degree, offset);
+                // Every vector path streams this call and runs it in memory order, a share of the channels a worker; the
+                // scalar path does neither.
+                Assert.Equal(ordered.Path != KernelPath.Scalar, ordered.Streamed);
+                Assert.Equal(ordered.Path != KernelPath.Scalar, ordered.MemoryOrder);
+                // A share of the channels a thread where the call is large enough for two.
+                if (ordered.MemoryOrder) Assert.Equal(Math.Min(degree, Math.Max(1, x.Length / Parallelism.MinElementsPerThread)), ordered.Workers);
+                Assert.Equal(plain.Output, ordered.Output);
+                Assert.Equal(plain.RunningMean, ordered.RunningMean);
+                Assert.Equal(plain.RunningVar, ordered.RunningVar);
             }
 
         var layer = new BnNchw(c);
@@ -128,15 +133,15 @@ public sealed class PipelinedGroupTests : RestoresSettings
     }
 
     [Fact]
-    public void PipelinedGroupsKeepTheActivation()
+    public void MemoryOrderKeepsTheActivation()
     {
         int[] dims = [3, 41, 2, 600];
         float[] x = Random(3 * 41 * 1200, 11);
         Func<int, INormalizationLayer> create = channels => new FBnNchwRelu(channels);
         var plain = Run(create, dims, x, long.MaxValue, 1, 0);
-        var piped = Run(create, dims, x, 0, 2, 3);
-        Assert.Equal(piped.Path != KernelPath.Scalar, piped.Pipelined);
-        Assert.Equal(plain.Output, piped.Output);
+        var ordered = Run(create, dims, x, 0, 2, 3);
+        Assert.Equal(ordered.Path != KernelPath.Scalar, ordered.MemoryOrder);
+        Assert.Equal(plain.Output, ordered.Output);
 
         var layer = new FBnNchwRelu(41);
         SetParameters(layer.Weight, layer.Bias, 7);
@@ -155,27 +160,33 @@ public sealed class PipelinedGroupTests : RestoresSettings
     }
 
     [Fact]
-    public void OtherCallsAreNotPipelined()
+    public void OtherCallsKeepTheirGroups()
     {
         float[] x = Random(3 * 41 * 1200, 5);
         var layer = new BnNchw(41);
         Streaming.ThresholdBytes = 0;
         layer.Forward(x, new float[x.Length], 3, 41, 2, 600);
-        Assert.Equal(layer.LastPath != KernelPath.Scalar, Streaming.LastCallPipelined);
-        // In place: the output is not streamed, so nothing is pipelined.
+        Assert.Equal(layer.LastPath != KernelPath.Scalar, Streaming.LastCallMemoryOrder);
+        Assert.False(Streaming.LastCallPipelined);
+        // In place: the output is not streamed, and the groups of a few channels read it from cache.
         float[] copy = (float[])x.Clone();
         layer.Forward(copy, copy, 3, 41, 2, 600);
         Assert.False(Streaming.LastCallStreamed);
-        Assert.False(Streaming.LastCallPipelined);
+        Assert.False(Streaming.LastCallMemoryOrder);
         // Inference: no statistics pass.
         layer.Training = false;
         layer.Forward(x, new float[x.Length], 3, 41, 2, 600);
-        Assert.False(Streaming.LastCallPipelined);
+        Assert.False(Streaming.LastCallMemoryOrder);
+        // Channels-last: no interleaved blocks.
+        var last = new BnNhwc(41);
+        last.Forward(x, new float[x.Length], 3, 2, 600, 41);
+        Assert.False(Streaming.LastCallMemoryOrder);
     }
 
     /// <summary>A new layer's training forward (normal stores), then its backward with the given threshold into a NaN-guarded
-    /// buffer at <paramref name="offset"/>: dx's bits, the parameter gradients' bits, whether dx streamed and ran pipelined.</summary>
-    private static (int[] InputGrad, int[] WeightGrad, int[] BiasGrad, bool Streamed, bool Pipelined, KernelPath Path) Backward(int[] dims, float[] x, float[] dy,
+    /// buffer at <paramref name="offset"/>: dx's bits, the parameter gradients' bits, whether dx streamed and ran in memory
+    /// order, and its workers.</summary>
+    private static (int[] InputGrad, int[] WeightGrad, int[] BiasGrad, bool Streamed, bool MemoryOrder, KernelPath Path, int Workers) Backward(int[] dims, float[] x, float[] dy,
         long threshold, int degree, int offset)
     {
         using var scope = DegreeScope.Set(degree);
@@ -188,20 +199,24 @@ public sealed class PipelinedGroupTests : RestoresSettings
         layer.Backward(x, dy, buffer.AsSpan(offset, x.Length), dims);
         Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
         return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), KernelCheck.Bits(layer.WeightGrad), KernelCheck.Bits(layer.BiasGrad),
-            Streaming.LastCallStreamed, Streaming.LastCallPipelined, layer.LastPath);
+            Streaming.LastCallStreamed, Streaming.LastCallMemoryOrder, layer.LastPath, ParallelUnits.LastWorkers);
     }
 
     public static TheoryData<int, int, int, int> BackwardShapes => new()
     {
-        // 41 channels: two units (20 and 21 channels), runs of 8 channels and a shorter last run in each.
+        // 41 channels: cached, two units (20 and 21 channels), runs of 8 channels and a shorter last run in each; in memory
+        // order one run of 41 at 1 thread, and of 20 and 21 at 2.
         { 3, 41, 2, 600 },
-        // Runs of 500 floats: dx too short to stream, each pair of runs through the two passes' calls.
+        // Runs of 500 floats: dx too short to stream, stored normally in a call that streams.
         { 4, 40, 2, 250 },
+        // Channels of 4 MB and 8 MB (x and dy): one channel per cached unit, each applied from its end in chunks of rows;
+        // in memory order both channels in one run (two at 2 threads).
+        { 16, 2, 256, 256 },
     };
 
     [Theory]
     [MemberData(nameof(BackwardShapes))]
-    public void PipelinedBackwardGivesTheUnpipelinedBitsAndTheReference(int n, int c, int h, int w)
+    public void MemoryOrderBackwardGivesTheGroupsBitsAndTheReference(int n, int c, int h, int w)
     {
         int[] dims = [n, c, h, w];
         int hw = h * w;
@@ -209,16 +224,18 @@ public sealed class PipelinedGroupTests : RestoresSettings
         float[] dy = Random(n * c * hw, c + w + 1);
         for (int i = 0; i < dy.Length; i++) dy[i] -= 4;
         var plain = Backward(dims, x, dy, long.MaxValue, 1, 0);
-        Assert.False(plain.Pipelined);
+        Assert.False(plain.MemoryOrder);
         foreach (int degree in new[] { 1, 2 })
             foreach (int offset in new[] { 0, 7 })
             {
-                var piped = Backward(dims, x, dy, 0, degree, offset);
-                Assert.Equal(piped.Path != KernelPath.Scalar, piped.Streamed);
-                Assert.Equal(piped.Path != KernelPath.Scalar, piped.Pipelined);
-                Assert.Equal(plain.InputGrad, piped.InputGrad);
-                Assert.Equal(plain.WeightGrad, piped.WeightGrad);
-                Assert.Equal(plain.BiasGrad, piped.BiasGrad);
+                var ordered = Backward(dims, x, dy, 0, degree, offset);
+                Assert.Equal(ordered.Path != KernelPath.Scalar, ordered.Streamed);
+                Assert.Equal(ordered.Path != KernelPath.Scalar, ordered.MemoryOrder);
+                // A share of the channels a thread where the call is large enough for two.
+                if (ordered.MemoryOrder) Assert.Equal(Math.Min(degree, Math.Max(1, x.Length / Parallelism.MinElementsPerThread)), ordered.Workers);
+                Assert.Equal(plain.InputGrad, ordered.InputGrad);
+                Assert.Equal(plain.WeightGrad, ordered.WeightGrad);
+                Assert.Equal(plain.BiasGrad, ordered.BiasGrad);
             }
 
         // dx = rstd * gamma * (dy - mean(dy) - xhat * mean(dy * xhat)); dgamma = sum(dy * xhat); dbeta = sum(dy).
