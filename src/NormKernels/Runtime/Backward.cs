@@ -674,7 +674,7 @@ public static class Backward<TNest, TK, T>
     /// worker's share of them as one group and one interleaved run (<see cref="Group{TS, TV, TW, TX}"/>), the reduction and
     /// then dx each one sequential stream through the worker's part of every row. Where dx streams and the tensor is rows x
     /// blocks x run with block b's first run at b * run (BatchNorm NCHW). Runs of two channels at a time read x and dy as 32
-    /// runs of 25 KB, 800 KB apart, for BatchNorm S1, which this machine reads at a fraction of its sequential rate even with
+    /// runs of 25 KB, 800 KB apart, for BatchNorm S1, which this machine reads at about half its sequential rate even with
     /// each run's dx pipelined beside the next run's sums (twenty-third session): BatchNorm backward NCHW S1 at 1 thread
     /// 1.89-2.21 -> 1.69-1.90x the limit (seven runs of each alternating, AMD EPYC Zen 5, 2026-12-03), 2 threads 2.05 / 2.15
     /// -> 1.78 / 1.82x, AVX2 2.07 / 1.95 -> 1.80 / 1.66x. Each block still sums its rows in order into its own sums, and

@@ -607,10 +607,11 @@ public static class Forward<TNest, TK, T>
         /// (<see cref="GroupUnit{TS, TV, TW}"/>), its statistics pass and then its apply each one sequential stream through
         /// the worker's part of every row. Where the output streams (the tensors exceed the last-level cache) and the tensor
         /// is rows x blocks x run with block b's first run at b * run (<see cref="InterleavedRuns.Stride"/>; BatchNorm NCHW:
-        /// rows n, blocks c, runs h w). Groups of a few blocks (<see cref="GroupBlocks"/>) read 32 runs of 25 KB, 800 KB apart,
-        /// for BatchNorm S1, and this machine's memory reads such runs at a fraction of its sequential rate: a read-only pass
-        /// over two 25.7 MB tensors channel by channel took 2.4-2.9 ms against 0.81-0.96 ms in memory order (AMD EPYC Zen 5,
-        /// 1 thread, 2026-12-03). In memory order the apply reads the tensor from memory a second time, and that is still
+        /// rows n, blocks c, runs h w). Groups of a few blocks (<see cref="GroupBlocks"/>: 5 channels for BatchNorm S1) read
+        /// 32 runs of 63 KB, 800 KB apart, and this machine's memory reads scattered runs at about half its sequential rate: a
+        /// read-only pass over two 25.7 MB tensors (x and dy), one loop called per run, took 2.3-2.5 ms channel by channel
+        /// against 1.1-1.3 ms sample by sample (AMD EPYC Zen 5, 1 thread, 2026-12-03). In memory order the apply reads the
+        /// tensor from memory a second time, and that is still
         /// faster than the groups were with each group's apply pipelined beside the next group's statistics
         /// (twenty-third session): BatchNorm training NCHW S1 1.67 / 1.70 -> 1.55 / 1.42x the limit at 1 thread, AVX2
         /// 1.84 / 1.74 -> 1.47 / 1.44x, 2 threads even (1.42 / 1.46 against 1.47 / 1.39x). Each block still sums its rows in
