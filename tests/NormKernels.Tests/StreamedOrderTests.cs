@@ -270,6 +270,28 @@ public sealed class StreamedOrderTests : RestoresSettings
         }
     }
 
+    /// <summary>The synchronized backward (the gradient sums of every shard added, then each shard's dx) streamed in memory
+    /// order gives the cached groups' bits: shards of 1 and 2 samples (the first has no interleaved rows, the second runs
+    /// in memory order).</summary>
+    [Fact]
+    public void SynchronizedBackwardInMemoryOrderGivesTheGroupsBits()
+    {
+        var c = SynchronizedBackwardTests.Case("BnNchw", [3, 41, 2, 600]);
+        INormalizationLayer template = c.Create();
+        KernelCheck.Randomize(template, new Random(17));
+        float[] x = Random(3 * 41 * 1200, 21), dy = Random(x.Length, 22);
+        for (int i = 0; i < dy.Length; i++) dy[i] -= 4;
+        Streaming.ThresholdBytes = long.MaxValue;
+        var cached = SynchronizedBackwardTests.Step(c, template, x, dy, [1, 2]);
+        Assert.False(Streaming.LastCallMemoryOrder);
+        Streaming.ThresholdBytes = 0;
+        var ordered = SynchronizedBackwardTests.Step(c, template, x, dy, [1, 2]);
+        Assert.Equal(ordered.Layers[^1].LastPath != KernelPath.Scalar, Streaming.LastCallMemoryOrder);
+        Assert.Equal(KernelCheck.Bits(cached.InputGrad), KernelCheck.Bits(ordered.InputGrad));
+        Assert.Equal(KernelCheck.Bits(cached.WeightGrad), KernelCheck.Bits(ordered.WeightGrad));
+        Assert.Equal(KernelCheck.Bits(cached.BiasGrad), KernelCheck.Bits(ordered.BiasGrad));
+    }
+
     public static TheoryData<int, int, int, int> RowShapes => new()
     {
         // 80 planes of 1,800 in units of 5 rows, two workers at 2 threads.

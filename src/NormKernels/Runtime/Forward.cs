@@ -611,11 +611,11 @@ public static class Forward<TNest, TK, T>
         /// 32 runs of 63 KB, 800 KB apart, and this machine's memory reads scattered runs at about half its sequential rate: a
         /// read-only pass over two 25.7 MB tensors (x and dy), one loop called per run, took 2.3-2.5 ms channel by channel
         /// against 1.1-1.3 ms sample by sample (AMD EPYC Zen 5, 1 thread, 2026-12-03). In memory order the apply reads the
-        /// tensor from memory a second time, and that is still
-        /// faster than the groups were with each group's apply pipelined beside the next group's statistics
-        /// (twenty-third session): BatchNorm training NCHW S1 1.67 / 1.70 -> 1.55 / 1.42x the limit at 1 thread, AVX2
-        /// 1.84 / 1.74 -> 1.47 / 1.44x, 2 threads even (1.42 / 1.46 against 1.47 / 1.39x). Each block still sums its rows in
-        /// order into its own sums, so the bits are those of any grouping.
+        /// tensor from memory a second time, and that is still faster than the groups were with each group's apply pipelined
+        /// beside the next group's statistics (twenty-third session): BatchNorm training NCHW S1 1.58-1.70 -> 1.42-1.55x the
+        /// limit at 1 thread, AVX2 1.74-1.84 -> 1.44-1.47x, 2 threads 1.41-1.46 -> 1.20-1.47x (see the README's
+        /// twenty-ninth section). Each block still sums its rows in order into its own sums, so the bits are those of any
+        /// grouping.
         /// </summary>
         private bool MemoryOrder<TS, TV, TW>(int blocks) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
         {
