@@ -88,6 +88,9 @@ public sealed class StreamedOrderTests : RestoresSettings
         { 4, 24, 1, 1400 },
         // Runs of 500 floats (2,000 bytes), too short to stream: stored normally in a call that streams.
         { 3, 40, 2, 250 },
+        // 30,000 channels of 4 floats: more than a group in memory order takes (InterleavedRuns.MemoryOrderScratch), so
+        // several groups a worker, one after the other.
+        { 2, 30000, 1, 4 },
     };
 
     [Theory]
@@ -209,6 +212,8 @@ public sealed class StreamedOrderTests : RestoresSettings
         { 3, 41, 2, 600 },
         // Runs of 500 floats: dx too short to stream, stored normally in a call that streams.
         { 4, 40, 2, 250 },
+        // 30,000 channels of 4 floats: several runs of interleaved blocks a worker in memory order (MemoryOrderScratch).
+        { 2, 30000, 1, 4 },
         // Channels of 4 MB and 8 MB (x and dy): one channel per cached unit, each applied from its end in chunks of rows;
         // in memory order both channels in one run (two at 2 threads).
         { 16, 2, 256, 256 },

@@ -317,7 +317,7 @@ public static class Backward<TNest, TK, T>
             {
                 // Each worker's share of the blocks as one group and one interleaved run: both passes in memory order.
                 groups = Parallelism.Workers(input.Length, blocks);
-                interleaved = (blocks + groups - 1) / groups;
+                interleaved = InterleavedRuns.MemoryOrderGroup(blocks, groups, Math.Max(layout.Doubles, layout.Elements));
                 LastCall.Current.MemoryOrder = true;
             }
             int workers = Parallelism.Workers(input.Length, groups);

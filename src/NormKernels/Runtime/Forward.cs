@@ -106,6 +106,15 @@ internal static class InterleavedRuns
         }
         return blocks * run;
     }
+
+    /// <summary>Scratch values (doubles, or elements) a worker's group of blocks in memory order may take at most.</summary>
+    public const int MemoryOrderScratch = 1 << 16;
+
+    /// <summary>Blocks per group in memory order: each of <paramref name="shares"/> workers' share of <paramref name="blocks"/>,
+    /// at most <see cref="MemoryOrderScratch"/> / <paramref name="perBlock"/> (the scratch values a block takes; millions of
+    /// channels would otherwise ask for more than an array holds), at least 1.</summary>
+    public static int MemoryOrderGroup(int blocks, int shares, int perBlock) =>
+        (int)Math.Clamp(((long)blocks + shares - 1) / shares, 1, Math.Max(1, MemoryOrderScratch / Math.Max(1, perBlock)));
 }
 
 /// <summary>
@@ -567,8 +576,7 @@ public static class Forward<TNest, TK, T>
                 if (MemoryOrder<TS, TV, TW>(blocks))
                 {
                     // Each worker's share of the blocks as one group: both passes in memory order (see MemoryOrder).
-                    int shares = Parallelism.Workers(_input.Length, blocks);
-                    group = (blocks + shares - 1) / shares;
+                    group = InterleavedRuns.MemoryOrderGroup(blocks, Parallelism.Workers(_input.Length, blocks), Math.Max(layout.Doubles, layout.Elements));
                     LastCall.Current.MemoryOrder = true;
                 }
                 int units = (blocks + group - 1) / group;
