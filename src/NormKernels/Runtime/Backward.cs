@@ -627,7 +627,8 @@ public static class Backward<TNest, TK, T>
     {
         if (!InterleavedBlocks(nest, blocks)) return 1;
         long blockBytes = 2L * nest.GradientRows(out _) * nest.GradientExtent * Unsafe.SizeOf<T>();
-        // At most 8 together: each has its own scratch arrays from the shared pool, which keeps a few of each size per thread.
+        // At most 8 together (the size measured when each block of a run rented arrays of its own; its scratch is now a slice
+        // of the worker's, see Group).
         return (int)Math.Clamp(InterleavedBytes / blockBytes, 1, Math.Min(8, blocks));
     }
 
@@ -676,9 +677,10 @@ public static class Backward<TNest, TK, T>
     /// blocks x run with block b's first run at b * run (BatchNorm NCHW). Runs of two channels at a time read x and dy as 32
     /// runs of 25 KB, 800 KB apart, for BatchNorm S1, which this machine reads at about half its sequential rate even with
     /// each run's dx pipelined beside the next run's sums (twenty-third session): BatchNorm backward NCHW S1 at 1 thread
-    /// 1.89-2.21 -> 1.69-1.90x the limit (seven runs of each alternating, AMD EPYC Zen 5, 2026-12-03), 2 threads 2.05 / 2.15
-    /// -> 1.78 / 1.82x, AVX2 2.07 / 1.95 -> 1.80 / 1.66x. Each block still sums its rows in order into its own sums, and
-    /// each parameter's gradient comes from its one block, so the bits are those of any grouping.
+    /// 1.89-2.21 -> 1.69-2.03x the limit (ten runs of each alternating, AMD EPYC Zen 5, 2026-12-03), 2 threads 1.97-2.22 ->
+    /// 1.69-1.84x, AVX2 1.95-2.07 -> 1.66-1.80x. A run takes at most <see cref="InterleavedRuns.MemoryOrderScratch"/>
+    /// scratch values (<see cref="InterleavedRuns.MemoryOrderGroup"/>). Each block still sums its rows in order into its
+    /// own sums, and each parameter's gradient comes from its one block, so the bits are those of any grouping.
     /// </summary>
     private static bool MemoryOrder<TS, TV, TW>(TNest nest, int blocks, int length)
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
@@ -688,8 +690,8 @@ public static class Backward<TNest, TK, T>
     }
 
     /// <summary>One group of consecutive blocks: per block the terms, shift, reduction, coefficients and dx (interleaved blocks
-    /// a few at a time, or all of the group's in memory order, each pass row by row over them); the group's parameter
-    /// gradients into its own partial. Each block of an interleaved run has its own slice of the worker's scratch.</summary>
+    /// a few at a time, or in memory order the group's all at once up to a cap, each pass row by row over them); the group's
+    /// parameter gradients into its own partial. Each block of an interleaved run has its own slice of the worker's scratch.</summary>
     private readonly unsafe struct Group<TS, TV, TW, TX>(TNest nest, Layout layout, double epsilon, bool constant, bool fromMemory, int blocks, int groups, int parameters, int interleaved,
         double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual, nint reverseRows) : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores where TX : struct, IOperand
