@@ -102,17 +102,7 @@ internal static class BackwardShared<TK, T> where TK : struct, INormKind where T
         try
         {
             Span<double> totals = rented.AsSpan(0, width);
-            totals.Clear();
-            int lanes = Vector<double>.Count;
-            for (int g = 0; g < groups; g++)
-            {
-                ReadOnlySpan<double> row = partials.AsSpan(g * width, width);
-                int i = 0;
-                if (Vector.IsHardwareAccelerated)
-                    for (; i + lanes <= width; i += lanes)
-                        (new Vector<double>(totals.Slice(i)) + new Vector<double>(row.Slice(i))).CopyTo(totals.Slice(i));
-                for (; i < width; i++) totals[i] += row[i];
-            }
+            Statistics.SumPartials(totals, partials, groups);
             for (int p = 0; p < parameters; p++)
             {
                 biasGrad[p] = T.CreateTruncating(double.CreateTruncating(biasGrad[p]) + totals[p]);
@@ -361,10 +351,7 @@ public static class Backward<TNest, TK, T>
             var reduce = new ReduceChunk<TS, TV, TX>(nest, layout, rows, chunks, partials, elements, fromMemory);
             ParallelUnits.For(chunks, Parallelism.Workers(input.Length, chunks), reduce, input, inputGrad, outputGrad, default, default, default);
             // Merge the chunks' partial sums in chunk order (deterministic whatever ran them).
-            new Span<double>(doubles, 0, width).Clear();
-            for (int chunk = 0; chunk < chunks; chunk++)
-                for (int slot = 0; slot < width; slot++)
-                    doubles[slot] += partials[chunk * width + slot];
+            Statistics.SumPartials(doubles.AsSpan(0, width), partials, chunks);
             if (!TX.Lanes) ResidualSums(nest, layout, doubles, ref MemoryMarshal.GetReference(residual));
             ref T gammaRef = ref MemoryMarshal.GetReference(gamma);
             if (mode == Mode.Sums)

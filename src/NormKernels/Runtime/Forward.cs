@@ -682,10 +682,7 @@ public static class Forward<TNest, TK, T>
                     var body = new StatisticsChunk<TS, TV>(nest, layout, rows, chunks, partials, elements, FromMemory);
                     ParallelUnits.For(chunks, Parallelism.Workers(_input.Length, chunks), body, _input, default, default, default, default, default);
                     // Merge the chunks' partial sums in chunk order (deterministic whatever ran them).
-                    new Span<double>(doubles, 0, width).Clear();
-                    for (int chunk = 0; chunk < chunks; chunk++)
-                        for (int slot = 0; slot < width; slot++)
-                            doubles[slot] += partials[chunk * width + slot];
+                    Runtime.Statistics.SumPartials(doubles.AsSpan(0, width), partials, chunks);
                     FinishStatistics(nest, layout, ref MemoryMarshal.GetArrayDataReference(doubles), ref MemoryMarshal.GetArrayDataReference(elements), 0, ref MemoryMarshal.GetReference(_stat0), ref MemoryMarshal.GetReference(_stat1), epsilon, meanResidual, mode);
                     if (mode == ForwardMode.Moments) return;
                 }

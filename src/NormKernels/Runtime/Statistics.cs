@@ -1,4 +1,5 @@
 using System;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace NormKernels.Runtime;
@@ -21,6 +22,21 @@ public static partial class Statistics
         double shifted = sum / count;
         double variance = sumOfSquares / count - shifted * shifted;
         return (shift + shifted, variance < 0d ? 0d : variance);
+    }
+
+    /// <summary>
+    /// <paramref name="totals"/> = the sum of <paramref name="rows"/> consecutive rows of <paramref name="partials"/>, each
+    /// <c>totals.Length</c> wide, added row after row from zero: per slot <c>((0 + p0) + p1) + ...</c>, the order a scalar
+    /// loop over the chunks takes, in vectors (an IEEE addition per lane: the same bits). Merging the whole-tensor
+    /// reduction's 12 chunks of 1,536 sums (BatchNorm backward NHWC S2) one double at a time took 10.7-11.4 us a call,
+    /// 5-7% of the call (AMD EPYC Zen 5, 2026-12-03).
+    /// </summary>
+    public static void SumPartials(Span<double> totals, ReadOnlySpan<double> partials, int rows)
+    {
+        int width = totals.Length;
+        totals.Clear();
+        for (int row = 0; row < rows; row++)
+            TensorPrimitives.Add(totals, partials.Slice(row * width, width), totals);
     }
 
     /// <summary><c>1 / sqrt(variance + epsilon)</c>, in double (PyTorch: eps inside the square root).</summary>
