@@ -39,4 +39,35 @@ public class StatisticsTests
         Assert.Equal(1.0 / Math.Sqrt(4.0 + 0.25), Statistics.InverseStd(4.0, 0.25), 15);
         Assert.Equal(1.0 / Math.Sqrt(1e-5), Statistics.InverseStd(0.0, 1e-5), 9);
     }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 7)]
+    [InlineData(5, 8)]
+    [InlineData(12, 1536)]
+    [InlineData(24, 1027)]
+    public void SumPartialsAddsTheRowsInOrderPerSlot(int rows, int width)
+    {
+        // Values of mixed signs and scales, so another order of the additions would round differently.
+        var rng = new Random(rows * 1000 + width);
+        var partials = new double[rows * width + 5];
+        for (int i = 0; i < partials.Length; i++) partials[i] = (rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-8, 9));
+        var totals = new double[width];
+        Array.Fill(totals, double.NaN); // overwritten, not added to
+        Statistics.SumPartials(totals, partials, rows);
+        for (int slot = 0; slot < width; slot++)
+        {
+            double expected = 0; // the scalar order: ((0 + p0) + p1) + ...
+            for (int row = 0; row < rows; row++) expected += partials[row * width + slot];
+            Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(totals[slot]));
+        }
+    }
+
+    [Fact]
+    public void SumPartialsRejectsMoreRowsThanThePartialsHold()
+    {
+        var totals = new double[8];
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Statistics.SumPartials(totals, new double[23], 3));
+        Assert.Equal("rows", error.ParamName);
+    }
 }
