@@ -43,7 +43,9 @@ namespace NormKernels
         /// is still spinning starts on it at once, where one the pool has to wake takes 10-20 us on this 2-vCPU KVM guest
         /// (BatchNorm training NHWC 32x512x7x7 at 2 threads: statistics 47 -> 37-49 us against 47 at 1 thread). OpenMP runtimes
         /// do the same for longer (KMP_BLOCKTIME, 200 ms by default; GOMP_SPINCOUNT). Each spin costs the process at most this
-        /// much processor time per call that used more than one thread; results never depend on it.
+        /// much processor time per call that used more than one thread; results never depend on it. A process that sees one
+        /// processor never spins (with <see cref="MaxDegree"/> raised above 1 there, a spinning thread would only keep
+        /// the caller off the processor).
         /// </summary>
         public static int SpinMicroseconds
         {
@@ -180,7 +182,8 @@ namespace NormKernels.Runtime
         private static void Spin()
         {
             int micros = Parallelism.SpinMicroseconds;
-            if (micros <= 0) return;
+            // With one processor a spinning thread would only hold off the caller it waits for.
+            if (micros <= 0 || Environment.ProcessorCount < 2) return;
             long window = Stopwatch.Frequency * micros / 1_000_000;
             Interlocked.Increment(ref s_spinning);
             try
