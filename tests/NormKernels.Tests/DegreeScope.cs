@@ -26,17 +26,20 @@ internal sealed class ThresholdScope : IDisposable
     public void Dispose() => Streaming.ThresholdBytes = _saved;
 }
 
-/// <summary>A test class that changes the process-wide <see cref="Streaming.ThresholdBytes"/> and
-/// <see cref="Parallelism.MaxDegree"/> (it belongs to the ThreadingTests collection): both are restored after each test.</summary>
+/// <summary>A test class that changes the process-wide <see cref="Streaming.ThresholdBytes"/>,
+/// <see cref="Parallelism.MaxDegree"/> or <see cref="Parallelism.SpinMicroseconds"/> (it belongs to the ThreadingTests
+/// collection): all three are restored after each test.</summary>
 public abstract class RestoresSettings : IDisposable
 {
     private readonly long _savedThreshold = Streaming.ThresholdBytes;
     private readonly int _savedDegree = Parallelism.MaxDegree;
+    private readonly int _savedSpin = Parallelism.SpinMicroseconds;
 
     public void Dispose()
     {
         Streaming.ThresholdBytes = _savedThreshold;
         Parallelism.MaxDegree = _savedDegree;
+        Parallelism.SpinMicroseconds = _savedSpin;
         GC.SuppressFinalize(this);
     }
 }

@@ -8,17 +8,8 @@ namespace NormKernels.Tests;
 /// worker: these compare bits with a one-thread run, with callers on several threads at once.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Parallelism.MaxDegree and SpinMicroseconds
-public sealed class SpinningWorkerTests : IDisposable
+public sealed class SpinningWorkerTests : RestoresSettings
 {
-    private readonly int _savedDegree = Parallelism.MaxDegree;
-    private readonly int _savedSpin = Parallelism.SpinMicroseconds;
-
-    public void Dispose()
-    {
-        Parallelism.MaxDegree = _savedDegree;
-        Parallelism.SpinMicroseconds = _savedSpin;
-    }
-
     [Theory]
     [InlineData(-1)]
     [InlineData(1_000_001)]
