@@ -197,7 +197,9 @@ namespace NormKernels.Runtime
                         continue;
                     }
                     if (Stopwatch.GetTimestamp() > end) break;
-                    Thread.SpinWait(4);
+                    // About a microsecond of pause instructions between looks: against 4 iterations, the calls this
+                    // thread helps ran 1-6% faster (S2 at 2 threads, nine pairs, one process alternating; 100 alike).
+                    Thread.SpinWait(30);
                 }
             }
             finally
