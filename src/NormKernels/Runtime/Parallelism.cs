@@ -41,7 +41,7 @@ namespace NormKernels
         /// back to the thread pool, in microseconds (default <see cref="DefaultSpinMicroseconds"/>; 0 = back at once). The
         /// next call is often the same kernel's second pass (statistics, then the apply) or the next layer: a thread that
         /// is still spinning starts on it at once, where one the pool has to wake takes 10-20 us on this 2-vCPU KVM guest
-        /// (BatchNorm training NHWC 32x512x7x7 at 2 threads: statistics 47 -> 37-49 us against 47 at 1 thread). OpenMP runtimes
+        /// (BatchNorm training NHWC 32x512x7x7: its statistics pass took 37-49 us at 2 threads against 47 at 1). OpenMP runtimes
         /// do the same for longer (KMP_BLOCKTIME, 200 ms by default; GOMP_SPINCOUNT). Each spin costs the process at most this
         /// much processor time per call that used more than one thread; results never depend on it. A process that sees one
         /// processor never spins (with <see cref="MaxDegree"/> raised above 1 there, a spinning thread would only keep
