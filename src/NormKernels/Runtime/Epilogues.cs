@@ -209,20 +209,15 @@ public readonly struct Fused<TBase, TAct, TRes> : INormKind
     public static bool AddsBefore => TRes.Before;
 
     /// <inheritdoc/>
+    public static bool IdentityGradient => typeof(TAct) == typeof(Identity);
+
+    /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Activate<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => TAct.Apply<TS, TV, T>(z);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => TAct.Gradient<TS, TV, T>(z, dy);
-}
-
-/// <summary>The norm of <typeparamref name="TK"/> without its epilogue: the backward recomputes the pre-activation with it.</summary>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public readonly struct Unfused<TK> : INormKind where TK : struct, INormKind
-{
-    /// <inheritdoc/>
-    public static bool Centered => TK.Centered;
 }
 
 /// <summary>The math the activations share: constants, erfc and the sigmoid factor on any path.</summary>
@@ -339,17 +334,16 @@ public static class Epilogue<TK, T> where TK : struct, INormKind where T : unman
 /// <summary>
 /// The backward of every layer, through its epilogue first when its kind has one: <c>g = dy * act'(z (+ r))</c>, z the
 /// norm's output recomputed from the input and the statistics the forward used (nothing extra is kept), then the norm's own
-/// backward with g as its output gradient. The residual added after the norm gets g as its gradient.
+/// backward with g as its output gradient. The residual added after the norm gets g as its gradient. Without an activation
+/// g is dy itself: nothing is recomputed.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class FusedBackward<TNest, TK, T>
     where TNest : struct, ILayerNest<TNest, T> where TK : struct, INormKind where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>
-    /// Plain kinds: the plan's backward. Fused kinds: z into a buffer (<paramref name="residualGrad"/> when it overlaps none of
-    /// the input, residual and output gradient; else <paramref name="inputGrad"/> when it overlaps neither input nor output
-    /// gradient and there is no residual; else pooled), g over it in place, the plan's backward from g, g copied to
-    /// <paramref name="residualGrad"/> when it was not computed there. Arguments are checked by the caller.
+    /// Plain kinds: the plan's backward. Fused kinds: the plain kind's backward (<see cref="StandardizeNorm"/> or
+    /// <see cref="RootMeanSquareNorm"/>, the norm without its epilogue) from g. Arguments are checked by the caller.
     /// </summary>
     public static KernelPath Run<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
         Span<T> residualGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant,
@@ -357,6 +351,31 @@ public static class FusedBackward<TNest, TK, T>
     {
         if (!TK.Epilogue)
             return NestBackward<TNest, T>.Run<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
+        // The norm without its epilogue is the plain kind of the same centering, so its code is the plain layers' own. (A kind
+        // of its own wrapping TK, Unfused<TK>, did the same arithmetic until 2026-12-04, but the JIT left the apply's
+        // expression a call in that instantiation: the recomputed forward ran 3-4x slower than the plain one, and at tier 0
+        // for the first ~100 calls.)
+        return TK.Centered
+            ? Through<StandardizeNorm, TOps>(path, nest, input, residual, outputGrad, inputGrad, residualGrad, weight, bias, stat0, stat1, epsilon, constant,
+                meanResidual, weightGrad, biasGrad)
+            : Through<RootMeanSquareNorm, TOps>(path, nest, input, residual, outputGrad, inputGrad, residualGrad, weight, bias, stat0, stat1, epsilon, constant,
+                meanResidual, weightGrad, biasGrad);
+    }
+
+    /// <summary>
+    /// With an activation: z into a buffer (<paramref name="residualGrad"/> when it overlaps none of the input, residual and
+    /// output gradient; else <paramref name="inputGrad"/> when it overlaps neither input nor output gradient and there is no
+    /// residual; else pooled), g over it in place, the backward of <typeparamref name="TB"/> from g, g copied to
+    /// <paramref name="residualGrad"/> when it was not computed there. Without one (<see cref="INormKind.IdentityGradient"/>):
+    /// the backward from dy, and dy copied to <paramref name="residualGrad"/> (<see cref="FromOutputGrad"/>).
+    /// </summary>
+    private static KernelPath Through<TB, TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad,
+        Span<T> inputGrad, Span<T> residualGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon,
+        bool constant, T[]? meanResidual, Span<T> weightGrad, Span<T> biasGrad) where TB : struct, INormKind where TOps : struct, IVector128Ops
+    {
+        if (TK.IdentityGradient)
+            return FromOutputGrad<TB, TOps>(path, nest, input, outputGrad, inputGrad, residualGrad, weight, stat0, stat1, epsilon, constant, meanResidual,
+                weightGrad, biasGrad);
         int length = input.Length;
         T[]? rented = null;
         Span<T> g;
@@ -370,9 +389,9 @@ public static class FusedBackward<TNest, TK, T>
         {
             // The norm without its epilogue, on the forward's statistics (uncentered kinds keep the mean square in stat0).
             KernelPath widest = Kernels<TNest, TK, T>.Choose(nest, false), forward = path < widest ? path : widest;
-            Forward<TNest, Unfused<TK>, T>.Inference<TOps>(forward, nest, input, g, weight, bias, stat0, TK.Centered ? stat1 : stat0, epsilon, meanResidual);
+            Forward<TNest, Recomputed<TB>, T>.Inference<TOps>(forward, nest, input, g, weight, bias, stat0, TK.Centered ? stat1 : stat0, epsilon, meanResidual);
             Epilogue<TK, T>.Gradient(forward, g, residual, outputGrad, g);
-            KernelPath ran = NestBackward<TNest, T>.Run<Unfused<TK>, TOps>(path, nest, input, g, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
+            KernelPath ran = NestBackward<TNest, T>.Run<TB, TOps>(path, nest, input, g, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
                 meanResidual);
             if (TK.AddsResidual && rented is not null) g.CopyTo(residualGrad);
             return ran;
@@ -380,6 +399,49 @@ public static class FusedBackward<TNest, TK, T>
         finally
         {
             if (rented is not null) System.Buffers.ArrayPool<T>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// g = dy: the backward of <typeparamref name="TB"/> from <paramref name="outputGrad"/>, and with the residual added after
+    /// the norm dy into <paramref name="residualGrad"/> (nothing when it is dy itself). It is written before the backward
+    /// unless it is the input (partial overlaps are refused by the caller); then after it, from a pooled copy of dy when
+    /// <paramref name="inputGrad"/> is dy too.
+    /// </summary>
+    private static KernelPath FromOutputGrad<TB, TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
+        Span<T> residualGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, T[]? meanResidual,
+        Span<T> weightGrad, Span<T> biasGrad) where TB : struct, INormKind where TOps : struct, IVector128Ops
+    {
+        if (!TK.AddsResidual || Unsafe.AreSame(ref MemoryMarshal.GetReference(residualGrad), ref MemoryMarshal.GetReference(outputGrad)))
+            return NestBackward<TNest, T>.Run<TB, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
+                meanResidual);
+        if (!residualGrad.Overlaps(input))
+        {
+            outputGrad.CopyTo(residualGrad);
+            return NestBackward<TNest, T>.Run<TB, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
+                meanResidual);
+        }
+        if (!inputGrad.Overlaps(outputGrad))
+        {
+            KernelPath ran = NestBackward<TNest, T>.Run<TB, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad,
+                biasGrad, meanResidual);
+            outputGrad.CopyTo(residualGrad);
+            return ran;
+        }
+        int length = input.Length;
+        T[] rented = System.Buffers.ArrayPool<T>.Shared.Rent(length);
+        try
+        {
+            Span<T> dy = rented.AsSpan(0, length);
+            outputGrad.CopyTo(dy);
+            KernelPath ran = NestBackward<TNest, T>.Run<TB, TOps>(path, nest, input, dy, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
+                meanResidual);
+            dy.CopyTo(residualGrad);
+            return ran;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(rented);
         }
     }
 }

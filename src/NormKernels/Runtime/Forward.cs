@@ -34,6 +34,14 @@ public interface INormKind
     /// <summary><c>dy * act'(z)</c> per lane (<paramref name="dy"/> for the plain kinds).</summary>
     static virtual TV Gradient<TS, TV, T>(TV z, TV dy) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => dy;
 
+    /// <summary><see cref="Gradient"/> is dy itself (no activation: the plain kinds, and fused ones with the residual alone), so
+    /// the backward needs no recomputed pre-activation (<see cref="FusedBackward{TNest, TK, T}"/>).</summary>
+    static virtual bool IdentityGradient => true;
+
+    /// <summary>The apply's stored loop runs as a method of its own (<see cref="Runs{TS, TV, T}"/>' ApplyCore) even without an
+    /// epilogue: the norm a fused backward recomputes (<see cref="Recomputed{TB}"/>).</summary>
+    static virtual bool OwnApply => false;
+
     /// <summary>The statistics pass reads its data from memory: its reductions hint the lines ahead into L1
     /// (<see cref="Runs{TS, TV, T}.PrefetchAhead"/>). Only <see cref="FromMemory{TK}"/> says so; the drivers pass it to the
     /// nest's statistics loops for calls whose tensors exceed the last-level cache (<see cref="Streaming.Exceeds"/>).</summary>
@@ -62,6 +70,12 @@ public readonly struct FromMemory<TK> : INormKind where TK : struct, INormKind
     public static bool AddsBefore => TK.AddsBefore;
 
     /// <inheritdoc/>
+    public static bool IdentityGradient => TK.IdentityGradient;
+
+    /// <inheritdoc/>
+    public static bool OwnApply => TK.OwnApply;
+
+    /// <inheritdoc/>
     public static TV Activate<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => TK.Activate<TS, TV, T>(z);
 
     /// <inheritdoc/>
@@ -69,6 +83,23 @@ public readonly struct FromMemory<TK> : INormKind where TK : struct, INormKind
 
     /// <inheritdoc/>
     public static bool Prefetches => true;
+}
+
+/// <summary>
+/// The plain kind <typeparamref name="TB"/> as the backward of a fused layer with an activation recomputes its
+/// pre-activation (<see cref="FusedBackward{TNest, TK, T}"/>): the same arithmetic, with the apply's stored loop in a method
+/// of its own (<see cref="INormKind.OwnApply"/>). Inlined into a fused layer's nest, that loop's expression was left a
+/// call once a vector in the tiered JIT's optimized code (not with tiering off, as CodegenTests runs): LayerNorm + ReLU
+/// with the residual after, [1024, 768], backward 673 us a call where it runs 495 with every method compiled optimized.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Recomputed<TB> : INormKind where TB : struct, INormKind
+{
+    /// <inheritdoc/>
+    public static bool Centered => TB.Centered;
+
+    /// <inheritdoc/>
+    public static bool OwnApply => true;
 }
 
 /// <summary>Standardize: mean and biased variance; <c>y = (x - mean) / sqrt(var + eps)</c>.</summary>

@@ -141,7 +141,7 @@ public abstract class HalfKernels<TNest, TK>
     internal static void RoundSum(Span<float> x, Span<float> r, bool sameLength)
     {
         if (!sameLength) return;
-        TensorPrimitives.Add(x, r, x);
+        Elementwise.Add(x, r, x);
         Span<Half> halves = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Half>(r)[..x.Length];
         HalfConvert.ToHalf(x, halves);
         HalfConvert.ToSingle(halves, x);

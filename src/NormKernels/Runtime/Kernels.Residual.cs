@@ -66,7 +66,7 @@ public abstract partial class Kernels<TNest, TK, T>
         path = Checks.Forced(path, Choose(nest, training));
         if (!TK.AddsResidual)
         {
-            TensorPrimitives.Add(input, residual, sum);
+            Elementwise.Add(input, residual, sum);
             input = sum;
         }
         fixed (T* x = input)
@@ -118,7 +118,7 @@ public abstract partial class Kernels<TNest, TK, T>
         path = Checks.Forced(path, ChooseBackward(nest));
         KernelPath ran = FusedBackward<TNest, TK, T>.Run<TOps>(path, nest, input, TK.AddsResidual ? residual : default, outputGrad, inputGrad,
             TK.AddsResidual ? residualGrad : default, weight, bias, stat0, stat1, epsilon, constant, null, weightGrad, biasGrad);
-        if (!TK.AddsResidual && !sumGrad.IsEmpty) TensorPrimitives.Add(inputGrad, sumGrad, inputGrad);
+        if (!TK.AddsResidual && !sumGrad.IsEmpty) Elementwise.Add(inputGrad, sumGrad, inputGrad);
         return ran;
     }
 }

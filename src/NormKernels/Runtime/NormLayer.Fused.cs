@@ -65,7 +65,7 @@ public sealed partial class NormLayer<TNest, TK, T>
         ref T x = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(input);
         ReadOnlySpan<T> residual = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AddByteOffset(ref x, before.Residual), input.Length);
         Span<T> sum = System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.AddByteOffset(ref x, before.Sum), input.Length);
-        TensorPrimitives.Add(input, residual, sum);
+        Elementwise.Add(input, residual, sum);
         input = sum;
         before = default;
     }
@@ -112,7 +112,7 @@ public sealed partial class NormLayer<TNest, TK, T>
             Checks.Disjoint(sumGrad, inputGrad, nameof(inputGrad), nameof(sumGrad));
         }
         BackwardCore(sum, default, outputGrad, inputGrad, default, dims);
-        if (!sumGrad.IsEmpty) TensorPrimitives.Add(inputGrad, sumGrad, inputGrad);
+        if (!sumGrad.IsEmpty) Elementwise.Add(inputGrad, sumGrad, inputGrad);
     }
 
     /// <summary>AddAfterNorm forward on tensors.</summary>

@@ -586,7 +586,8 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         if (TW.Streaming && TS.Count > 1 && ApplyStreamed<TC, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual)) return;
         // So does the stored loop of a kind with an epilogue (an activation, a residual added): inlined into a fused layer's
         // nest, its Expression was left a call once a vector (GroupNorm + SiLU, LayerNorm with the residual; CodegenTests).
-        if (TE.Epilogue || TE.AddsResidual) OwnApplyStored<TC, TW, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual, peelToGamma);
+        // And the norm a fused backward recomputes (Recomputed, INormKind.OwnApply), for the same reason.
+        if (TE.Epilogue || TE.AddsResidual || TE.OwnApply) OwnApplyStored<TC, TW, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual, peelToGamma);
         else ApplyStored<TC, TW, TA, TG, TP, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, residual, peelToGamma);
     }
 

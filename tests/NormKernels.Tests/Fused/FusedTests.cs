@@ -287,6 +287,67 @@ public sealed class FusedTests
         }
     }
 
+    /// <summary>The backward with its outputs over its inputs, as the argument checks allow (exactly, never partly): dx over x,
+    /// dx over dy; with the residual after the norm its gradient over x, over dy, and over x with dx over dy at once (where
+    /// dy must outlive the backward's reads of it and of x: without an activation it is copied out first). The same bits
+    /// as separate buffers.</summary>
+    [Theory]
+    [MemberData(nameof(All))]
+    public void BackwardInPlace_GivesTheSameBitsAsSeparateBuffers(string name)
+    {
+        var e = FusedCases.All[name];
+        if (e.Element == typeof(float)) BackwardInPlace<float>(e);
+        else BackwardInPlace<double>(e);
+    }
+
+    private static void BackwardInPlace<T>(FusedEntry e) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var s = e.Spec;
+        var data = new Data<T>(s, 19);
+        var forward = (FusedForward<T>)e.Forward;
+        var backward = (FusedBackward<T>)e.Backward;
+        T[] sum = new T[s.Length];
+        forward(Layer(e, data), data.X, data.R, new T[s.Length], sum, s.Dims);
+        T[] input = s.Before ? sum : data.X;
+        T[] g = s.Before ? data.R.Select(v => v * T.CreateTruncating(0.25)).ToArray() : new T[s.Length];
+        // (x, dy, dx, g) in place of (input, dy, a fresh dx, the residual gradient or the sum gradient): the layer's forward on
+        // the input's values first, then its backward on the arrays given. Returns the layer.
+        object Run(T[] x, T[] dy, T[] dx, T[] grad)
+        {
+            object layer = Layer(e, data);
+            forward(layer, s.Before ? data.X : x, data.R, new T[s.Length], s.Before ? (T[])sum.Clone() : new T[s.Length], s.Dims);
+            backward(layer, x, data.R, dy, dx, grad, s.Dims);
+            return layer;
+        }
+        T[] dxRef = new T[s.Length];
+        object reference = Run((T[])input.Clone(), (T[])data.Dy.Clone(), dxRef, g);
+        T[] weightGrad = Prop<T[]>(reference, "WeightGrad");
+        void Same(T[] expected, T[] actual, object layer, string what)
+        {
+            Assert.True(expected.AsSpan().SequenceEqual(actual), $"{e.Spec.Name}: {what} differs from separate buffers");
+            Assert.True(weightGrad.AsSpan().SequenceEqual(Prop<T[]>(layer, "WeightGrad")), $"{e.Spec.Name}: weightGrad differs ({what})");
+        }
+        // dx over x, and dx over dy.
+        T[] x1 = (T[])input.Clone();
+        Same(dxRef, x1, Run(x1, (T[])data.Dy.Clone(), x1, s.Before ? g : new T[s.Length]), "dx over x");
+        T[] dy1 = (T[])data.Dy.Clone();
+        Same(dxRef, dy1, Run((T[])input.Clone(), dy1, dy1, s.Before ? g : new T[s.Length]), "dx over dy");
+        if (!s.After) return;
+        // The residual's gradient over x, over dy, and over x with dx over dy.
+        T[] x2 = (T[])input.Clone(), dx2 = new T[s.Length];
+        object l2 = Run(x2, (T[])data.Dy.Clone(), dx2, x2);
+        Same(dxRef, dx2, l2, "residualGrad over x (dx)");
+        Same(g, x2, l2, "residualGrad over x");
+        T[] dy3 = (T[])data.Dy.Clone(), dx3 = new T[s.Length];
+        object l3 = Run((T[])input.Clone(), dy3, dx3, dy3);
+        Same(dxRef, dx3, l3, "residualGrad over dy (dx)");
+        Same(g, dy3, l3, "residualGrad over dy");
+        T[] x4 = (T[])input.Clone(), dy4 = (T[])data.Dy.Clone();
+        object l4 = Run(x4, dy4, dy4, x4);
+        Same(dxRef, dy4, l4, "dx over dy, residualGrad over x (dx)");
+        Same(g, x4, l4, "dx over dy, residualGrad over x");
+    }
+
     [Theory]
     [MemberData(nameof(WithResidual))]
     public void ResidualOfTheWrongLength_ThrowsBeforeAnyWrite(string name)
