@@ -8,6 +8,8 @@ OP: tail      relu(batch_norm(x, training=True) + r)   DIMS n,c,h,w,channels_las
     add_ln    s = x + r; layer_norm(s)                 DIMS rows,c
     add_rms   s = x + r; s * rsqrt(mean(s^2) + eps) * w (torch 1.13 has no RMSNorm)
     ln_decode layer_norm(x) over the last dim          DIMS rows,c
+    add_ln_bwd   add_ln's backward: dx = layer_norm'(s) dy + ds (aten's native_layer_norm_backward, then the add)
+    add_rms_bwd  add_rms's backward through autograd (torch 1.13 has no RMSNorm kernel), then the add
 Eager PyTorch fuses none of these: each op is its own pass over memory, as users run it. Calls are timed one by one
 (perf_counter_ns) after warm-up; the median is printed.
 """
@@ -46,6 +48,23 @@ def main():
             def call():
                 s = x + r
                 return s, s * torch.rsqrt(s.pow(2).mean(-1, keepdim=True) + 1e-5) * weight
+        elif op == "add_ln_bwd":
+            s = x + r
+            dy, ds = torch.rand(rows, c), torch.rand(rows, c)
+            _, mean, rstd = torch.native_layer_norm(s, (c,), weight, bias, 1e-5)
+
+            def call():
+                dx, _, _ = torch.ops.aten.native_layer_norm_backward(dy, s, (c,), mean, rstd, weight, bias, [True, True, True])
+                return dx + ds
+        elif op == "add_rms_bwd":
+            s = (x + r).requires_grad_(True)
+            w = weight.clone().requires_grad_(True)
+            out = s * torch.rsqrt(s.pow(2).mean(-1, keepdim=True) + 1e-5) * w
+            dy, ds = torch.rand(rows, c), torch.rand(rows, c)
+
+            def call():
+                dx, _ = torch.autograd.grad(out, [s, w], dy, retain_graph=True)
+                return dx + ds
         elif op == "ln_decode":
             call = lambda: F.layer_norm(x, (c,), weight, bias, 1e-5)
         else:

@@ -99,3 +99,36 @@ public class StatisticsTests
         Assert.Equal("y", Assert.Throws<ArgumentException>(() => Elementwise.Add<float>(new float[4], new float[3], new float[4])).ParamName);
     }
 }
+
+/// <summary>Elementwise.Add past the streaming threshold (set to 0): the destination stored around the cache from its first
+/// 64-byte boundary, at every start offset and length through the peel, the vector loop and the tail, in place too.</summary>
+[Collection(nameof(ThreadingTests))]   // ThresholdScope changes the process-wide Streaming.ThresholdBytes
+public sealed class ElementwiseStreamingTests
+{
+    [Fact]
+    public void StreamedAddIsOneAdditionPerElementAtEveryOffsetAndLength()
+    {
+        var rng = new Random(13);
+        float[] a = Enumerable.Range(0, 400).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        float[] b = Enumerable.Range(0, 400).Select(_ => (float)(rng.NextDouble() * 2 - 1) * 1e-2f).ToArray();
+        using (ThresholdScope.Set(0))
+        {
+            for (int offset = 0; offset < 16; offset++)
+                foreach (int n in new[] { 0, 1, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 257, 383 })
+                {
+                    var d = new float[offset + n + 1];
+                    d[offset + n] = 9f;
+                    Elementwise.Add<float>(a.AsSpan(0, n), b.AsSpan(0, n), d.AsSpan(offset, n));
+                    for (int i = 0; i < n; i++) Assert.Equal(a[i] + b[i], d[offset + i]);
+                    Assert.Equal(9f, d[offset + n]);
+                    var over = new float[offset + n];
+                    a.AsSpan(0, n).CopyTo(over.AsSpan(offset));
+                    Elementwise.Add<float>(over.AsSpan(offset, n), b.AsSpan(0, n), over.AsSpan(offset, n));
+                    for (int i = 0; i < n; i++) Assert.Equal(a[i] + b[i], over[offset + i]);
+                    double[] x = a.Take(n).Select(v => (double)v).ToArray(), z = new double[n];
+                    Elementwise.Add<double>(x, b.Take(n).Select(v => (double)v).ToArray(), z);
+                    for (int i = 0; i < n; i++) Assert.Equal(x[i] + b[i], z[i]);
+                }
+        }
+    }
+}

@@ -131,6 +131,21 @@ public static class FusedBench
         list.Add(new Case("prenorm-add-rms-S4", "s = x + r; rms_norm(s) (s written)", 2, 2, false, e4,
             () => preRms.Forward(a, b, o, sum, s4.N, s4.C),
             () => { TensorPrimitives.Add(a, b, sum); plainRms.Forward(sum, o, s4.N, s4.C); }, "add_rms", [s4.N, s4.C]));
+        // Their backward: dx = the norm's gradient from dy, plus the gradient arriving on the residual stream (ds); the unfused
+        // sequence is the plain layer's backward, then TensorPrimitives.Add. Each layer's forward ran on these arrays above
+        // (and runs again each round, on the same values), so its saved statistics are the sum's.
+        float[] dy4 = Shapes.RandomInput(s4, 6), ds4 = Shapes.RandomInput(s4, 7), dx4 = new float[e4];
+        preLn.Forward(a, b, o, sum, s4.N, s4.C);
+        preRms.Forward(a, b, o, sum, s4.N, s4.C);
+        TensorPrimitives.Add(a, b, sum);
+        plainLn.Forward(sum, o, s4.N, s4.C);
+        plainRms.Forward(sum, o, s4.N, s4.C);
+        list.Add(new Case("prenorm-add-ln-S4-backward", "dx = layer_norm'(s) dy + ds", 3, 1, false, e4,
+            () => preLn.Backward(sum, dy4, ds4, dx4, s4.N, s4.C),
+            () => { plainLn.Backward(sum, dy4, dx4, s4.N, s4.C); TensorPrimitives.Add(dx4, ds4, dx4); }, "add_ln_bwd", [s4.N, s4.C]));
+        list.Add(new Case("prenorm-add-rms-S4-backward", "dx = rms_norm'(s) dy + ds", 3, 1, false, e4,
+            () => preRms.Backward(sum, dy4, ds4, dx4, s4.N, s4.C),
+            () => { plainRms.Backward(sum, dy4, dx4, s4.N, s4.C); TensorPrimitives.Add(dx4, ds4, dx4); }, "add_rms_bwd", [s4.N, s4.C]));
         return list;
     }
 
@@ -155,14 +170,14 @@ public static class FusedBench
 
     private static unsafe void Pass(float[][] ins, float[][] outs, int start, int end)
     {
-        fixed (float* a0 = ins[0], b0 = ins.Length > 1 ? ins[1] : ins[0], y0 = outs[0], z0 = outs.Length > 1 ? outs[1] : outs[0])
+        fixed (float* a0 = ins[0], b0 = ins.Length > 1 ? ins[1] : ins[0], c0 = ins.Length > 2 ? ins[2] : ins[0], y0 = outs[0], z0 = outs.Length > 1 ? outs[1] : outs[0])
         {
-            float* a = a0 + start, b = b0 + start, y = y0 + start, z = z0 + start;
+            float* a = a0 + start, b = b0 + start, c = c0 + start, y = y0 + start, z = z0 + start;
             nint len = end - start, i = 0;
-            bool two = outs.Length > 1, second = ins.Length > 1;
+            bool two = outs.Length > 1, second = ins.Length > 1, third = ins.Length > 2;
             // Peel until y is 64-byte aligned (z has the same offset: both arrays come from the GC with the same alignment class
             // only by chance, so z is stored normally where it is not aligned).
-            for (; i < len && (((nuint)(y + i)) & 63) != 0; i++) { y[i] = second ? a[i] + b[i] : a[i]; if (two) z[i] = a[i]; }
+            for (; i < len && (((nuint)(y + i)) & 63) != 0; i++) { y[i] = (second ? a[i] + b[i] : a[i]) + (third ? c[i] : 0f); if (two) z[i] = a[i]; }
             bool zAligned = (((nuint)(z + i)) & 63) == 0;
             if (Vector512.IsHardwareAccelerated)
             {
@@ -170,6 +185,7 @@ public static class FusedBench
                 {
                     var va = Vector512.Load(a + i);
                     var vs = second ? va + Vector512.Load(b + i) : va;
+                    if (third) vs += Vector512.Load(c + i);
                     vs.StoreAlignedNonTemporal(y + i);
                     if (two) { if (zAligned) va.StoreAlignedNonTemporal(z + i); else va.Store(z + i); }
                 }
@@ -180,11 +196,12 @@ public static class FusedBench
                 {
                     var va = Vector256.Load(a + i);
                     var vs = second ? va + Vector256.Load(b + i) : va;
+                    if (third) vs += Vector256.Load(c + i);
                     vs.StoreAlignedNonTemporal(y + i);
                     if (two) { if (zAligned) va.StoreAlignedNonTemporal(z + i); else va.Store(z + i); }
                 }
             }
-            for (; i < len; i++) { y[i] = second ? a[i] + b[i] : a[i]; if (two) z[i] = a[i]; }
+            for (; i < len; i++) { y[i] = (second ? a[i] + b[i] : a[i]) + (third ? c[i] : 0f); if (two) z[i] = a[i]; }
             if (Sse.IsSupported) Sse.StoreFence();
         }
     }
