@@ -55,8 +55,11 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
 
     /// <summary>Over a contiguous run: centered kinds (<typeparamref name="TK"/>) add the sum of <c>p[i] - shift</c> to
     /// <paramref name="sum"/> and of its square to <paramref name="sq"/>; uncentered ones add the sum of <c>p[i]^2</c> to
-    /// <paramref name="sq"/> and leave <paramref name="sum"/> alone.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <paramref name="sq"/> and leave <paramref name="sum"/> alone. A method of its own (never inlined): inlined into a nest's
+    /// statistics with tiered compilation on (Synthesized PGO in optimized code), the JIT ran out of budget inside it and
+    /// left its masked tail step a call, with the run's accumulators in memory for the whole loop (InstanceNorm NCHW;
+    /// CodegenTests' tiered leg). One call a block.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Reduce<TK>(ref T p, nint len, T shift, ref double sum, ref double sq) where TK : struct, INormKind
     {
         // Runs shorter than a few lines are not worth hints of their own (the next run's come from the hardware).
