@@ -326,10 +326,15 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
             Checks.SavedStatistics(_savedLength, input.Length, "input");
             Checks.SavedDims(_savedDims, dims, shape.Layout);
             Fingerprint.Check<T>(_fingerprint, input, "input");
-            LastPath = residual.IsEmpty && ExpandedBackward<TK, T>.Applies(shape, dims, path, false)
-                ? ExpandedBackward<TK, T>.Run(path, shape, dims, input, outputGrad, inputGrad, Weight, _statistic0, Stat1(_statistic1), _savedEpsilon, WeightGrad, BiasGrad,
-                    _meanResidual)
-                : Run(path, nest, input, residual, outputGrad, inputGrad, residualGrad, _statistic0, Stat1(_statistic1), _savedEpsilon, false,
+            if (residual.IsEmpty && ExpandedBackward<TK, T>.Applies(shape, dims, path, false))
+                LastPath = ExpandedBackward<TK, T>.Run(path, shape, dims, input, outputGrad, inputGrad, Weight, _statistic0, Stat1(_statistic1), _savedEpsilon, WeightGrad,
+                    BiasGrad, _meanResidual);
+            // A fused layer without an activation: its plain twin's backward from dy (FusedBackward.Expanded).
+            else if (TK.Epilogue && TK.IdentityGradient && TK.Centered && ExpandedBackward<StandardizeNorm, T>.Applies(shape, dims, path, false))
+                LastPath = FusedBackward<TNest, TK, T>.Expanded(path, shape, dims, input, outputGrad, inputGrad, residualGrad, Weight, _statistic0, Stat1(_statistic1),
+                    _savedEpsilon, WeightGrad, BiasGrad, _meanResidual);
+            else
+                LastPath = Run(path, nest, input, residual, outputGrad, inputGrad, residualGrad, _statistic0, Stat1(_statistic1), _savedEpsilon, false,
                     shape.Centered ? _meanResidual : null);
         }
         finally
