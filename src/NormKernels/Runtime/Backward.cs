@@ -163,6 +163,7 @@ public static class Backward<TNest, TK, T>
     /// <summary>Whether the forward's mean residual replaces the exact sum of x - (T)mean: a centered kind's batch statistics,
     /// a residual for every statistic (of every block), and one fold index per statistic, fold f of statistic f (the residual
     /// gives a statistic's sum, so it is a fold's only where the two are one: BatchNorm, InstanceNorm; not GroupNorm).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     private static bool UsesResidual(TNest nest, bool constant, ReadOnlySpan<T> meanResidual)
     {
         if (!TK.Centered || constant || nest.FoldCount != nest.StatisticCount) return false;
@@ -382,6 +383,7 @@ public static class Backward<TNest, TK, T>
     /// <summary>X = sum (x - mf) per fold index (fold f of statistic f, see <see cref="UsesResidual"/>) from the forward's
     /// mean residual instead of the reduction: count * (mean - mf), mean the forward's in double and mf = (T)mean, so
     /// <see cref="Coefficients"/>' mean in double is the forward's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     private static void ResidualSums(TNest nest, Layout layout, Span<double> doubles, ref T residual)
     {
         double count = nest.Count;
@@ -610,6 +612,7 @@ public static class Backward<TNest, TK, T>
     /// does, Forward's GroupBlocks). Each block still sums its rows in order into its own sums, and the blocks' parameter
     /// gradients are added in block order: the bits are those of one block at a time.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     private static int Interleaved(TNest nest, int blocks)
     {
         if (!InterleavedBlocks(nest, blocks)) return 1;
@@ -621,6 +624,7 @@ public static class Backward<TNest, TK, T>
 
     /// <summary>Whether consecutive blocks are interleaved row by row (see <see cref="Interleaved"/>): each block is rows of one
     /// contiguous run, and block 1's run follows block 0's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     private static bool InterleavedBlocks(TNest nest, int blocks)
     {
         nint rows = nest.GradientRows(out _), run = nest.GradientExtent;
@@ -647,6 +651,7 @@ public static class Backward<TNest, TK, T>
     /// same bits. GroupNorm(32) backward NHWC S1 (1.6 MB a sample), AMD Zen 5: 2.95-2.99 -> 2.51-2.60 ms at 1 thread,
     /// 1.81-1.83 -> 1.56-1.57 at 2 (chunks of 8 to 16 a sample alike; 28 KB chunks 10% slower); in-cache S2 and S3 even.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     private static nint ReverseChunkRows(TNest nest, long blockElements)
     {
         nint rows = nest.GradientRows(out _);

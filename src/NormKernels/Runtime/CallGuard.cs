@@ -31,6 +31,7 @@ public static class CallGuard
 
     /// <summary>Enters a call that only reads the instance (inference Forward): any number may run at once, but none
     /// while a call that writes runs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     public static void EnterShared(ref int state, string call)
     {
         while (true)

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Globalization;
 
 namespace NormKernels.Runtime;
@@ -77,6 +78,7 @@ public static partial class Checks
 
     /// <summary>Applying merged statistics in training: S entries each, every count &gt; 1 (the unbiased running variance
     /// needs two values) and finite, every M2 finite and not negative.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     public static void MergedStatistics(ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2, int statistics, string what)
     {
         VectorLength(count.Length, statistics, "count", what);

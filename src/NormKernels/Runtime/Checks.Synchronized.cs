@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 
 namespace NormKernels.Runtime;
 
@@ -43,6 +44,7 @@ public static partial class Checks
     /// <summary>BackwardWithStatistics' sums over every shard: one entry per statistic each, every count finite and at least this
     /// shard's own (<paramref name="localCount"/>, which the total includes). Sums may be NaN or infinite: a non-finite
     /// gradient stays inside its own statistic, as in Backward.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     public static void GradientSums(ReadOnlySpan<double> count, ReadOnlySpan<double> sumGrad, ReadOnlySpan<double> sumGradCentered, int statistics, long localCount, string what)
     {
         VectorLength(count.Length, statistics, "count", what);

@@ -315,6 +315,7 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
         long runs = (input.Length - head + length - 1) / length;
         return plan with { Length = length, Runs = runs, PerUnit = Math.Max(1, UnitElements / length), Head = head };
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
         static long Gcd(long u, long v)
         {
             while (v != 0) (u, v) = (v, u % v);

@@ -127,6 +127,7 @@ internal static class InterleavedRuns
     /// then, the nest's rows following each other in memory order, row r of block b is the run at r * blocks * run +
     /// b * run (BatchNorm NCHW: rows n, blocks c, runs h w). Otherwise 0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     public static nint Stride<TNest, T>(TNest nest, int blocks, nint rows, nint run, long length) where TNest : struct, INest<T> where T : unmanaged
     {
         if ((long)rows * blocks * run != length) return 0;
@@ -863,6 +864,7 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>Whether consecutive blocks are interleaved row by row (see <see cref="GroupBlocks"/>): each block is rows of one
     /// contiguous run, the statistics and the apply pass go over the same rows and runs, and block 1's run follows block 0's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     private static bool Interleaved(TNest nest, int blocks)
     {
         nint rows = nest.StatisticsRows(out _), run = nest.StatisticsExtent;
@@ -984,7 +986,7 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>Each statistic's shift (its first element), so sums of x - shift stay small whatever the data's offset;
     /// copied to every accumulator of the statistic when they are promoted.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)] // not inlined into Whole with tiering on: optimized anyway
     private static void Shift(TNest nest, Layout layout, ref T xb, ref T elements)
     {
         if (!TK.Centered) return;
@@ -1012,7 +1014,7 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>Promoted accumulators combined into their statistic in a fixed order; the statistics written out
     /// (at <paramref name="so"/>) and kept as mu and rstd.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)] // not inlined into Whole with tiering on: optimized anyway
     private static void FinishStatistics(TNest nest, Layout layout, ref double doubles, ref T elements, nint so, ref T stat0, ref T stat1, T epsilon, T[]? meanResidual,
         ForwardMode mode)
     {

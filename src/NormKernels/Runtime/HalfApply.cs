@@ -294,6 +294,7 @@ public static class HalfAffine
     /// <paramref name="centered"/>: subtract the mean (false for root-mean-square kinds, whose "variance" is the mean square).
     /// Returns the path that ran. The caller has checked every argument.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     public static KernelPath Run(ReadOnlySpan<Half> input, Span<Half> output, long outer, int kept, long inner,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, double epsilon, bool centered)
     {

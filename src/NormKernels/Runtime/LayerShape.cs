@@ -262,6 +262,7 @@ public sealed class LayerShape
     }
 
     /// <summary>The affine parameters' length for these dims.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     public int ParameterCount(ReadOnlySpan<int> dims)
     {
         if (Affine == AffineMode.PerChannel) return dims[Channel];

@@ -61,6 +61,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
     }
 
     /// <summary>[outer, C, inner] from checked dims.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     private static (int Outer, int Channels, int Inner) Extents(ReadOnlySpan<int> dims)
     {
         int outer = 1, inner = 1;

@@ -737,6 +737,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
 public static class LrnTiles
 {
     /// <summary>Copies positions [first, first + width) of a channels-innermost tensor to a [channels, width] tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     public static void Gather<T>(ref T source, ref T tile, int channels, int first, int width)
     {
         // Channel by channel: the tile is written in order, the source read across width rows that stay in L1.
@@ -749,6 +750,7 @@ public static class LrnTiles
     }
 
     /// <summary>The inverse of <see cref="Gather"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     public static void Scatter<T>(ref T tile, ref T destination, int channels, int first, int width)
     {
         ref T start = ref Unsafe.Add(ref destination, (nint)first * channels);

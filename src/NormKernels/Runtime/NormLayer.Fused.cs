@@ -71,6 +71,7 @@ public sealed partial class NormLayer<TNest, TK, T>
     }
 
     /// <summary>The fingerprint of the sum the units write: x + r at the sampled positions, rounded once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     private unsafe void FingerprintOfSum(ReadOnlySpan<T> input, nint residual)
     {
         fixed (T* x = input)

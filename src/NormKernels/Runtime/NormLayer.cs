@@ -242,6 +242,7 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     }
 
     /// <summary>Training forward with merged statistics (synchronized BatchNorm).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     public void ForwardWithStatistics(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, ReadOnlySpan<double> count, ReadOnlySpan<double> mean, ReadOnlySpan<double> m2)
     {
         var shape = Shape;

@@ -85,6 +85,7 @@ public abstract class WeightNormKernels<TLayer, T> where TLayer : struct, IWeigh
         return Checks.Count(dims, Names, DimsText);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
     private static int KeptCount(ReadOnlySpan<int> dims)
     {
         int kept = 1;
