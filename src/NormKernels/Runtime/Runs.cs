@@ -315,6 +315,26 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         for (; i < len; i++) Unsafe.Add(ref s, i) = Scalar<T>.Add(Unsafe.Add(ref x, i), Unsafe.Add(ref r, i));
     }
 
+    /// <summary><c>s = x + r</c> over a contiguous run with s streamed from its first 64-byte boundary (the elements before it and
+    /// those past the last whole vector stored one by one; <see cref="Elementwise.Add{T}"/>). s may be x or r; the caller pins s
+    /// and fences.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void AddStreamed(ref T x, ref T r, ref T s, nint len)
+    {
+        int w = TS.Count;
+        nint head = System.Math.Min(len, (nint)((64 - ((nuint)Unsafe.AsPointer(ref s) & 63)) & 63) / sizeof(T));
+        nint i = 0;
+        for (; i < head; i++) Unsafe.Add(ref s, i) = Scalar<T>.Add(Unsafe.Add(ref x, i), Unsafe.Add(ref r, i));
+        for (; i + 2 * w <= len; i += 2 * w)
+        {
+            TV a0 = TS.Add(TS.Load(ref x, i), TS.Load(ref r, i)), a1 = TS.Add(TS.Load(ref x, i + w), TS.Load(ref r, i + w));
+            TS.StoreStreaming(a0, ref s, i);
+            TS.StoreStreaming(a1, ref s, i + w);
+        }
+        for (; i + w <= len; i += w) TS.StoreStreaming(TS.Add(TS.Load(ref x, i), TS.Load(ref r, i)), ref s, i);
+        for (; i < len; i++) Unsafe.Add(ref s, i) = Scalar<T>.Add(Unsafe.Add(ref x, i), Unsafe.Add(ref r, i));
+    }
+
     /// <summary>
     /// <c>s = x + r</c> over a contiguous run, each sum also written to <paramref name="stage"/> (a buffer of the worker's that
     /// stays in cache), from where the norm reads it: stored as <typeparamref name="TW"/> says, s is not read back, so streamed
