@@ -131,4 +131,30 @@ public sealed class ElementwiseStreamingTests
                 }
         }
     }
+
+    /// <summary>Long enough for several 32 K-element chunks on 2 workers (the last one uneven), streamed and not, in place
+    /// and not: one addition per element, and the element past the destination untouched.</summary>
+    [Fact]
+    public void ChunkedAddOnTwoWorkersIsOneAdditionPerElement()
+    {
+        var rng = new Random(14);
+        const int n = 5 * 32768 + 4099;
+        float[] a = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        float[] b = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * 1e-3f).ToArray();
+        float[] expected = a.Zip(b, (p, q) => p + q).ToArray();
+        using var degree = DegreeScope.Set(2);
+        foreach (long threshold in new[] { 0L, long.MaxValue })
+        {
+            using var streaming = ThresholdScope.Set(threshold);
+            var d = new float[n + 1];
+            d[n] = 9f;
+            Elementwise.Add<float>(a, b, d.AsSpan(0, n));
+            Assert.Equal(expected, d.AsSpan(0, n).ToArray());
+            Assert.Equal(9f, d[n]);
+            Assert.Equal(2, ParallelUnits.LastWorkers);
+            float[] over = (float[])a.Clone();
+            Elementwise.Add<float>(over, b, over);
+            Assert.Equal(expected, over);
+        }
+    }
 }
