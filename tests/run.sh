@@ -145,6 +145,15 @@ read_counters() {
     [ -n "$C_TOTAL" ] && [ -n "$C_PASSED" ]
 }
 
+# The failed tests of one TRX file, a line each: "FAILED <test name>: <first 300 characters of its message>", so that the
+# summary at the end of the output (which may be all of it a reader sees) names them.
+failed_tests() {
+    tr -d '\r' 2>/dev/null < "$1" | tr '\n' ' ' | sed 's/<UnitTestResult /\n<UnitTestResult /g' | grep '^<UnitTestResult [^>]*outcome="Failed"' |
+        sed -e 's/^<UnitTestResult [^>]*testName="\([^"]*\)".*<Message>\([^<]\{0,300\}\).*/FAILED \1: \2/' \
+            -e 's/^<UnitTestResult [^>]*testName="\([^"]*\)".*/FAILED \1/' \
+            -e 's/&quot;/"/g; s/&lt;/</g; s/&gt;/>/g; s/&apos;/'"'"'/g; s/&amp;/\&/g'
+}
+
 SUM_PASSED=0
 SUM_FAILED=0
 SUM_SKIPPED=0
@@ -212,6 +221,14 @@ count_leg() {
     fi
     SUMMARY+=("$line")
     say "$line"
+    if [ "$failed" -gt 0 ]; then
+        local name
+        shopt -s nullglob
+        for f in "$dir"/*.trx; do
+            while IFS= read -r name; do SUMMARY+=("    $name"); say "    $name"; done < <(failed_tests "$f" | head -n 20)
+        done
+        shopt -u nullglob
+    fi
 
     SUM_PASSED=$((SUM_PASSED + passed))
     SUM_FAILED=$((SUM_FAILED + counted_failed))
