@@ -815,43 +815,62 @@ public static class AffineBackward<TNest, TK, T>
 {
     /// <summary>As <see cref="Backward{TNest, TK, T}.Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T}, ReadOnlySpan{T})"/>;
     /// <paramref name="meanResidual"/>, when given (a layer's backward of its training forward), is that forward's mean - (T)mean
-    /// per statistic: the mean in double without the exact sum of x - mf each row's reduce would otherwise widen.</summary>
+    /// per statistic: the mean in double without the exact sum of x - mf each row's reduce would otherwise widen.
+    /// <paramref name="addend"/>, when given (the sum's gradient of a layer with the residual added before the norm), is added
+    /// to dx (see <see cref="AddsInApply"/>).</summary>
     public static KernelPath Run(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual = default) =>
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual = default,
+        ReadOnlySpan<T> addend = default) =>
         AdvSimd.IsSupported
-            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual)
-            : Run<X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
+            ? Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual, addend)
+            : Run<X86Vector128Ops>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual, addend);
 
-    /// <summary>As <see cref="Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T}, ReadOnlySpan{T})"/>
+    /// <summary>As <see cref="Run(KernelPath, TNest, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, bool, Span{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// with the 128-bit path's operations given.</summary>
     public static KernelPath Run<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual = default)
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual = default,
+        ReadOnlySpan<T> addend = default)
         where TOps : struct, IVector128Ops
     {
         switch (path)
         {
-            case KernelPath.Vector512: Run<V512<T>, Vector512<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual); break;
-            case KernelPath.Vector256: Run<V256<T>, Vector256<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual); break;
-            case KernelPath.Vector128: Run<V128<T, TOps>, Vector128<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual); break;
-            default: Run<Scalar<T>, T>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual); break;
+            case KernelPath.Vector512: Run<V512<T>, Vector512<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual, addend); break;
+            case KernelPath.Vector256: Run<V256<T>, Vector256<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual, addend); break;
+            case KernelPath.Vector128: Run<V128<T, TOps>, Vector128<T>>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual, addend); break;
+            default: Run<Scalar<T>, T>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual, addend); break;
         }
         return path;
     }
 
+    /// <summary>
+    /// Whether dx + <c>addend</c> is made inside the apply (<see cref="GradientRuns{TS, TV, T}.AffineApplyAdding{TW}"/>): blocks
+    /// of one contiguous run that indexes the parameters element by element (LayerNorm and RMSNorm over the last dims with
+    /// their weight), each run's dx plus the addend stored once. Otherwise the addend is added in a pass of its own after the
+    /// backward (<see cref="Elementwise.Add{T}"/>). The same bits either way: dx rounded to the element type, then one addition.
+    /// </summary>
+    private static bool AddsInApply(TNest nest, int parameters) =>
+        parameters > 0 && nest.GradientExtent == parameters && nest.GradientRows(out _) == parameters && nest.Count == parameters;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual)
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> meanResidual,
+        ReadOnlySpan<T> addend)
         where TS : struct, ISimd<TV, T> where TV : struct
     {
-        // The residuals, pinned for the units (every runner span is taken); used by centered kinds with batch statistics.
+        bool adds = !addend.IsEmpty && AddsInApply(nest, weightGrad.Length);
+        // The residuals and the addend, pinned for the units (every runner span is taken); the residuals are used by centered
+        // kinds with batch statistics.
         fixed (T* residual = meanResidual)
+        fixed (T* added = addend)
             Run<TS, TV>(nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
-                TK.Centered && !constant && meanResidual.Length >= nest.StatisticCount * nest.BlockCount ? residual : null);
+                TK.Centered && !constant && meanResidual.Length >= nest.StatisticCount * nest.BlockCount ? residual : null, adds ? added : null);
+        if (!addend.IsEmpty && !adds) Elementwise.Add(inputGrad, addend, inputGrad);
+        LastCall.Current.AddedInApply = adds;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Run<TS, TV>(TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, T* residual)
+        ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad, T* residual, T* addend)
         where TS : struct, ISimd<TV, T> where TV : struct
     {
         int parameters = weightGrad.Length;
@@ -870,7 +889,7 @@ public static class AffineBackward<TNest, TK, T>
             bool fromMemory = Streaming.Exceeds((long)(input.Length + outputGrad.Length) * Unsafe.SizeOf<T>(), (long)inputGrad.Length * Unsafe.SizeOf<T>());
             if (BackwardShared<TK, T>.StreamsInputGrad(input, outputGrad, inputGrad, TS.Count > 1))
             {
-                bool pairs = PairedRows<TS, TV>(nest, blocks);
+                bool pairs = addend == null && PairedRows<TS, TV>(nest, blocks);
                 LastCall.Current.Paired = pairs;
                 nint phase = RowPhase<TS, TV>(nest, blocks, parameters, inputGrad, out nint p0);
                 T[]? copy = phase != 0 ? ArrayPool<T>.Shared.Rent(parameters + 64 / Unsafe.SizeOf<T>()) : null;
@@ -887,7 +906,7 @@ public static class AffineBackward<TNest, TK, T>
                             g = placed;
                         }
                         ParallelUnits.For(groups, workers, new Group<TS, TV, StreamedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
-                            gradPartials, accumulators.Elements, residual, fromMemory, pairs, phase != 0 ? phase + p0 : 0), input, inputGrad, outputGrad, g, s0, s1);
+                            gradPartials, accumulators.Elements, residual, fromMemory, pairs, phase != 0 ? phase + p0 : 0, addend), input, inputGrad, outputGrad, g, s0, s1);
                     }
                 }
                 finally
@@ -897,7 +916,7 @@ public static class AffineBackward<TNest, TK, T>
             }
             else
                 ParallelUnits.For(groups, workers, new Group<TS, TV, CachedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
-                    gradPartials, accumulators.Elements, residual, fromMemory, false, 0), input, inputGrad, outputGrad, gamma, s0, s1);
+                    gradPartials, accumulators.Elements, residual, fromMemory, false, 0, addend), input, inputGrad, outputGrad, gamma, s0, s1);
             BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
         }
         finally
@@ -964,7 +983,7 @@ public static class AffineBackward<TNest, TK, T>
     private const int BlocksPerFlush = 16;
 
     private readonly unsafe struct Group<TS, TV, TW>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials,
-        T[][] accumulators, T* residual, bool fromMemory, bool pairs, nint phase) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        T[][] accumulators, T* residual, bool fromMemory, bool pairs, nint phase, T* addend) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -1051,6 +1070,9 @@ public static class AffineBackward<TNest, TK, T>
                         Apply(ref x, ref dy, ref dx, ref gamma, ref acc, xo, po, rows, terms);
                     }
                 }
+                else if (addend != null)
+                    GradientRuns<TS, TV, T>.AffineApplyAdding<TW>(ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), rows, terms.M, terms.R, terms.Q, terms.Rr, terms.Dz,
+                        terms.Gb, terms.C1, ref gammaBlock, ref Unsafe.Add(ref acc, po), ref Unsafe.Add(ref acc, parameters + po), ref Unsafe.AsRef<T>(addend + xo));
                 else Apply(ref x, ref dy, ref dx, ref gamma, ref acc, xo, po, rows, terms);
                 if (flush) Flush(ref acc, ref gradSums, 2 * parameters);
             }

@@ -344,22 +344,25 @@ public static class FusedBackward<TNest, TK, T>
     /// <summary>
     /// Plain kinds: the plan's backward. Fused kinds: the plain kind's backward (<see cref="StandardizeNorm"/> or
     /// <see cref="RootMeanSquareNorm"/>, the norm without its epilogue) from g. Arguments are checked by the caller.
+    /// <paramref name="sumGrad"/>, when given (the residual added before the norm: the gradient reaching the sum from elsewhere),
+    /// is added to dx, inside the backward's apply where the plan allows (see <see cref="NestBackward{TNest, T}.Run{TK, TOps}"/>).
     /// </summary>
     public static KernelPath Run<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
         Span<T> residualGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant,
-        T[]? meanResidual, Span<T> weightGrad, Span<T> biasGrad) where TOps : struct, IVector128Ops
+        T[]? meanResidual, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> sumGrad = default) where TOps : struct, IVector128Ops
     {
         if (!TK.Epilogue)
-            return NestBackward<TNest, T>.Run<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
+            return NestBackward<TNest, T>.Run<TK, TOps>(path, nest, input, outputGrad, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual,
+                sumGrad);
         // The norm without its epilogue is the plain kind of the same centering, so its code is the plain layers' own. (A kind
         // of its own wrapping TK, Unfused<TK>, did the same arithmetic until 2026-12-04, but the JIT left the apply's
         // expression a call in that instantiation: the recomputed forward ran 3-4x slower than the plain one, and at tier 0
         // for the first ~100 calls.)
         return TK.Centered
             ? Through<StandardizeNorm, TOps>(path, nest, input, residual, outputGrad, inputGrad, residualGrad, weight, bias, stat0, stat1, epsilon, constant,
-                meanResidual, weightGrad, biasGrad)
+                meanResidual, weightGrad, biasGrad, sumGrad)
             : Through<RootMeanSquareNorm, TOps>(path, nest, input, residual, outputGrad, inputGrad, residualGrad, weight, bias, stat0, stat1, epsilon, constant,
-                meanResidual, weightGrad, biasGrad);
+                meanResidual, weightGrad, biasGrad, sumGrad);
     }
 
     /// <summary>
@@ -371,11 +374,11 @@ public static class FusedBackward<TNest, TK, T>
     /// </summary>
     private static KernelPath Through<TB, TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad,
         Span<T> inputGrad, Span<T> residualGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon,
-        bool constant, T[]? meanResidual, Span<T> weightGrad, Span<T> biasGrad) where TB : struct, INormKind where TOps : struct, IVector128Ops
+        bool constant, T[]? meanResidual, Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> sumGrad) where TB : struct, INormKind where TOps : struct, IVector128Ops
     {
         if (TK.IdentityGradient)
             return FromOutputGrad<TB, TOps>(path, nest, input, outputGrad, inputGrad, residualGrad, weight, stat0, stat1, epsilon, constant, meanResidual,
-                weightGrad, biasGrad);
+                weightGrad, biasGrad, sumGrad);
         int length = input.Length;
         T[]? rented = null;
         Span<T> g;
@@ -392,7 +395,7 @@ public static class FusedBackward<TNest, TK, T>
             Forward<TNest, Recomputed<TB>, T>.Inference<TOps>(forward, nest, input, g, weight, bias, stat0, TK.Centered ? stat1 : stat0, epsilon, meanResidual);
             Epilogue<TK, T>.Gradient(forward, g, residual, outputGrad, g);
             KernelPath ran = NestBackward<TNest, T>.Run<TB, TOps>(path, nest, input, g, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
-                meanResidual);
+                meanResidual, sumGrad);
             if (TK.AddsResidual && rented is not null) g.CopyTo(residualGrad);
             return ran;
         }
@@ -408,7 +411,7 @@ public static class FusedBackward<TNest, TK, T>
     /// </summary>
     private static KernelPath FromOutputGrad<TB, TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
         Span<T> residualGrad, ReadOnlySpan<T> weight, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, T[]? meanResidual,
-        Span<T> weightGrad, Span<T> biasGrad) where TB : struct, INormKind where TOps : struct, IVector128Ops
+        Span<T> weightGrad, Span<T> biasGrad, ReadOnlySpan<T> sumGrad) where TB : struct, INormKind where TOps : struct, IVector128Ops
     {
         DyCopy copy = CopyDy(input, outputGrad, inputGrad, residualGrad);
         T[]? rented = copy == DyCopy.Pooled ? System.Buffers.ArrayPool<T>.Shared.Rent(input.Length) : null;
@@ -416,7 +419,7 @@ public static class FusedBackward<TNest, TK, T>
         {
             ReadOnlySpan<T> dy = Before(copy, outputGrad, residualGrad, rented);
             KernelPath ran = NestBackward<TNest, T>.Run<TB, TOps>(path, nest, input, dy, inputGrad, weight, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
-                meanResidual);
+                meanResidual, sumGrad);
             After(copy, dy, residualGrad);
             return ran;
         }

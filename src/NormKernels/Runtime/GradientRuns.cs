@@ -728,8 +728,26 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         // Both loops in methods of their own, so their code does not count against the inlining budget of the nests (see
         // Runs): inlined into a nest's method, this loop was left calling AffineApplyVector once a vector (LayerNorm backward
         // rows of 256, 1 KB: too short to stream).
-        if (TW.Streaming && TS.Count > 1 && AffineApplyStreamed(ref x, ref dy, ref dx, len, m, r, q, rr, dz, gb, c1, ref g, ref dbeta, ref dgamma)) return;
+        if (TW.Streaming && TS.Count > 1
+            && AffineApplyStreamed<Splat>(ref x, ref dy, ref dx, len, m, r, q, rr, dz, gb, c1, ref g, ref dbeta, ref dgamma, ref Unsafe.NullRef<T>())) return;
         AffineApplyStored(ref x, ref dy, ref dx, len, m, r, q, rr, dz, gb, c1, ref g, ref dbeta, ref dgamma);
+    }
+
+    /// <summary>
+    /// <see cref="AffineApply{TW}"/> with <paramref name="addend"/>[i] added to each dx (the sum's gradient of a layer with the
+    /// residual added before the norm): streamed, each vector of dx plus the addend's vector before it is stored, and the
+    /// next run's addend lines hinted beside its x and dy; otherwise dx stored normally, then the addend added over the run
+    /// while it is in cache. The same bits either way as dx stored and added in a pass of its own. <paramref name="dx"/> may
+    /// be x or dy, not the addend.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AffineApplyAdding<TW>(ref T x, ref T dy, ref T dx, nint len, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g, ref T dbeta, ref T dgamma,
+        ref T addend) where TW : struct, IStores
+    {
+        if (TW.Streaming && TS.Count > 1 && AffineApplyStreamed<Lanes>(ref x, ref dy, ref dx, len, m, r, q, rr, dz, gb, c1, ref g, ref dbeta, ref dgamma, ref addend))
+            return;
+        AffineApplyStored(ref x, ref dy, ref dx, len, m, r, q, rr, dz, gb, c1, ref g, ref dbeta, ref dgamma);
+        Runs<TS, TV, T>.Add(ref dx, ref addend, ref dx, len);
     }
 
     /// <summary><see cref="AffineApply{TW}"/> with dx stored normally.</summary>
@@ -765,10 +783,11 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// <summary><see cref="AffineApply{TW}"/> with dx streamed where the run allows (false, nothing written, otherwise), as Runs'
     /// streamed apply: the elements before dx's next 64-byte boundary with normal stores (lane by lane), every whole vector
     /// from there streamed, the tail's lanes one by one; the parameter gradients (the worker's accumulators, in L1) with normal
-    /// stores, each lane added once.</summary>
+    /// stores, each lane added once. <typeparamref name="TA"/> <see cref="Lanes"/>: each vector of dx plus the addend's
+    /// (<see cref="AffineApplyAdding{TW}"/>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe bool AffineApplyStreamed(ref T x, ref T dy, ref T dx, nint n, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g,
-        ref T dbeta, ref T dgamma)
+    private static unsafe bool AffineApplyStreamed<TA>(ref T x, ref T dy, ref T dx, nint n, T m, T r, T q, T rr, T dz, T gb, T c1, ref T g,
+        ref T dbeta, ref T dgamma, ref T addend) where TA : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
         nuint address = (nuint)Unsafe.AsPointer(ref dx);
@@ -782,7 +801,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             nint end = o + w < head ? o + w : head;
             // The gradients' lanes [o, end) only (the lanes after are the next vector's): a mask of the first end - o lanes.
             TV first = TS.Select(TS.LastLanes(w - (end - o)), TS.Zero, TS.LastLanes(w));
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc, first), ref dx, o, end, o);
+            Runs<TS, TV, T>.StoreLanes(Added<TA>(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc, first),
+                ref addend, o), ref dx, o, end, o);
         }
         // The next run's lines hinted as this one's are stored (see NextRunHintBytes): the same offset one run on.
         nint ahead = Sse.IsSupported && TS.Count * sizeof(T) >= 64 && (long)n * sizeof(T) <= NextRunHintBytes ? n * sizeof(T) : 0;
@@ -792,24 +812,31 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             {
                 Hint(ref x, o, step, ahead);
                 Hint(ref dy, o, step, ahead);
+                if (TA.Lanes) Hint(ref addend, o, step, ahead);
             }
             for (nint j = o; j < o + step; j += w)
-                TS.StoreStreaming(AffineApplyVector(TS.Load(ref dy, j), TS.Load(ref x, j), ref g, ref dbeta, ref dgamma, j, k, vr, vq, vrr, kd, kg, vc), ref dx, j);
+                TS.StoreStreaming(Added<TA>(AffineApplyVector(TS.Load(ref dy, j), TS.Load(ref x, j), ref g, ref dbeta, ref dgamma, j, k, vr, vq, vrr, kd, kg, vc), ref addend, j),
+                    ref dx, j);
         }
         for (nint lines = head + Runs<TS, TV, T>.WholeLines(n - head); o + w <= n; o += w)
-            Runs<TS, TV, T>.StoreRest(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc), ref dx, o, lines);
+            Runs<TS, TV, T>.StoreRest(Added<TA>(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc), ref addend, o),
+                ref dx, o, lines);
         if (o < n)
         {
             nint t = n - w;
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, t), TS.Load(ref x, t), ref g, ref dbeta, ref dgamma, t, k, vr, vq, vrr, kd, kg, vc, TS.LastLanes(n - o)),
-                ref dx, o, n, t);
+            Runs<TS, TV, T>.StoreLanes(Added<TA>(AffineApplyVector(TS.Load(ref dy, t), TS.Load(ref x, t), ref g, ref dbeta, ref dgamma, t, k, vr, vq, vrr, kd, kg, vc,
+                TS.LastLanes(n - o)), ref addend, t), ref dx, o, n, t);
         }
         return true;
     }
 
+    /// <summary>v plus the addend's vector at <paramref name="at"/> (<typeparamref name="TA"/> <see cref="Lanes"/>), or v.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Added<TA>(TV v, ref T addend, nint at) where TA : struct, IOperand => TA.Lanes ? TS.Add(v, TS.Load(ref addend, at)) : v;
+
     /// <summary>
     /// Two runs of <paramref name="n"/> elements that share gamma and the parameter gradients' accumulators (two rows of a
-    /// LayerNorm or RMSNorm over the last dim), dx streamed: as <see cref="AffineApplyStreamed"/> on the first run and then on
+    /// LayerNorm or RMSNorm over the last dim), dx streamed: as <see cref="AffineApplyStreamed{TA}"/> on the first run and then on
     /// the second, the same operations per element in the same order (each accumulator element takes the first run's terms
     /// before the second's), so the same bits; but in the body each column vector of gamma and of the two accumulators is
     /// loaded and stored once for both runs, not once a run (the accumulators' stores were what the parameter gradients cost:

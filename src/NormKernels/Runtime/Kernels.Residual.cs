@@ -117,8 +117,7 @@ public abstract partial class Kernels<TNest, TK, T>
         TNest nest = TNest.Create(dims);
         path = Checks.Forced(path, ChooseBackward(nest));
         KernelPath ran = FusedBackward<TNest, TK, T>.Run<TOps>(path, nest, input, TK.AddsResidual ? residual : default, outputGrad, inputGrad,
-            TK.AddsResidual ? residualGrad : default, weight, bias, stat0, stat1, epsilon, constant, null, weightGrad, biasGrad);
-        if (!TK.AddsResidual && !sumGrad.IsEmpty) Elementwise.Add(inputGrad, sumGrad, inputGrad);
+            TK.AddsResidual ? residualGrad : default, weight, bias, stat0, stat1, epsilon, constant, null, weightGrad, biasGrad, TK.AddsResidual ? default : sumGrad);
         return ran;
     }
 }

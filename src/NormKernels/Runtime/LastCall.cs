@@ -28,6 +28,9 @@ internal sealed class LastCall
     /// <summary>Whether the last call's backward applied its rows two at a time (<see cref="Streaming.LastCallPairedRows"/>).</summary>
     public bool Paired;
 
+    /// <summary>Whether the last call's backward added the sum's gradient inside its apply (<see cref="Streaming.LastCallAddedInApply"/>).</summary>
+    public bool AddedInApply;
+
     /// <summary>This thread's record (made on its first use).</summary>
     public static LastCall Current
     {
@@ -48,5 +51,6 @@ internal sealed class LastCall
         record.Pipelined = false;
         record.MemoryOrder = false;
         record.Paired = false;
+        record.AddedInApply = false;
     }
 }

@@ -15,15 +15,22 @@ public static class NestBackward<TNest, T>
     where TNest : struct, ILayerNest<TNest, T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>The backward of the plan; <paramref name="meanResidual"/>, when given, is the training forward's mean - (T)mean
-    /// per statistic.</summary>
+    /// per statistic; <paramref name="addend"/>, when given, is added to dx (the per-statistic driver adds it block by block
+    /// where it can, see AffineBackward's AddsInApply; otherwise a pass of its own after the backward).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static KernelPath Run<TK, TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
         ReadOnlySpan<T> gamma, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, Span<T> weightGrad, Span<T> biasGrad,
-        ReadOnlySpan<T> meanResidual)
-        where TK : struct, INormKind where TOps : struct, IVector128Ops =>
-        TNest.GradientPerStatistic
-            ? AffineBackward<TNest, TK, T>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual)
-            : Backward<TNest, TK, T>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad, meanResidual);
+        ReadOnlySpan<T> meanResidual, ReadOnlySpan<T> addend = default)
+        where TK : struct, INormKind where TOps : struct, IVector128Ops
+    {
+        if (TNest.GradientPerStatistic)
+            return AffineBackward<TNest, TK, T>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
+                meanResidual, addend);
+        KernelPath ran = Backward<TNest, TK, T>.Run<TOps>(path, nest, input, outputGrad, inputGrad, gamma, stat0, stat1, epsilon, constant, weightGrad, biasGrad,
+            meanResidual);
+        if (!addend.IsEmpty) Elementwise.Add(inputGrad, addend, inputGrad);
+        return ran;
+    }
 
     /// <summary>The synchronized backward's first step (plans with <see cref="LayerFeatures.Synchronized"/>).</summary>
     public static KernelPath Sums<TK, TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, ReadOnlySpan<T> gamma,

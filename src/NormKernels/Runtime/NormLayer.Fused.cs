@@ -112,8 +112,7 @@ public sealed partial class NormLayer<TNest, TK, T>
             Checks.Length(sumGrad.Length, sum.Length, nameof(sumGrad), Shape.DimsText);
             Checks.Disjoint(sumGrad, inputGrad, nameof(inputGrad), nameof(sumGrad));
         }
-        BackwardCore(sum, default, outputGrad, inputGrad, default, dims);
-        if (!sumGrad.IsEmpty) Elementwise.Add(inputGrad, sumGrad, inputGrad);
+        BackwardCore(sum, default, outputGrad, inputGrad, default, dims, sumGrad);
     }
 
     /// <summary>AddAfterNorm forward on tensors.</summary>

@@ -308,9 +308,11 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     }
 
     /// <summary>The backward of every form, after its checks: through the epilogue first when the kind has one
-    /// (<paramref name="residual"/> and <paramref name="residualGrad"/>: the residual added after the norm and its gradient).</summary>
+    /// (<paramref name="residual"/> and <paramref name="residualGrad"/>: the residual added after the norm and its gradient;
+    /// <paramref name="sumGrad"/>: the residual added before it, the gradient its sum gets from elsewhere, added to dx).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void BackwardCore(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, Span<T> residualGrad, ReadOnlySpan<int> dims)
+    private void BackwardCore(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, Span<T> residualGrad, ReadOnlySpan<int> dims,
+        ReadOnlySpan<T> sumGrad = default)
     {
         var shape = Shape;
         // Adds into WeightGrad and BiasGrad and reads the saved statistics: this instance alone.
@@ -321,22 +323,28 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
             KernelPath path = Kernels<TNest, TK, T>.ChooseBackward(nest);
             if (shape.RunningStatistics && !Training)
             {
-                LastPath = Run(path, nest, input, residual, outputGrad, inputGrad, residualGrad, RunningMean, RunningVar, _epsilon, true, null);
+                LastPath = Run(path, nest, input, residual, outputGrad, inputGrad, residualGrad, RunningMean, RunningVar, _epsilon, true, null, sumGrad);
                 return;
             }
             Checks.SavedStatistics(_savedLength, input.Length, "input");
             Checks.SavedDims(_savedDims, dims, shape.Layout);
             Fingerprint.Check<T>(_fingerprint, input, "input");
             if (residual.IsEmpty && ExpandedBackward<TK, T>.Applies(shape, dims, path, false))
+            {
                 LastPath = ExpandedBackward<TK, T>.Run(path, shape, dims, input, outputGrad, inputGrad, Weight, _statistic0, Stat1(_statistic1), _savedEpsilon, WeightGrad,
                     BiasGrad, _meanResidual);
+                if (!sumGrad.IsEmpty) Elementwise.Add(inputGrad, sumGrad, inputGrad);
+            }
             // A fused layer without an activation: its plain twin's backward from dy (FusedBackward.Expanded).
             else if (TK.Epilogue && TK.IdentityGradient && TK.Centered && ExpandedBackward<StandardizeNorm, T>.Applies(shape, dims, path, false))
+            {
                 LastPath = FusedBackward<TNest, TK, T>.Expanded(path, shape, dims, input, outputGrad, inputGrad, residualGrad, Weight, _statistic0, Stat1(_statistic1),
                     _savedEpsilon, WeightGrad, BiasGrad, _meanResidual);
+                if (!sumGrad.IsEmpty) Elementwise.Add(inputGrad, sumGrad, inputGrad);
+            }
             else
                 LastPath = Run(path, nest, input, residual, outputGrad, inputGrad, residualGrad, _statistic0, Stat1(_statistic1), _savedEpsilon, false,
-                    shape.Centered ? _meanResidual : null);
+                    shape.Centered ? _meanResidual : null, sumGrad);
         }
         finally
         {
@@ -345,12 +353,12 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     }
 
     private KernelPath Run(KernelPath path, TNest nest, ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad,
-        Span<T> residualGrad, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, T[]? meanResidual) =>
+        Span<T> residualGrad, ReadOnlySpan<T> stat0, ReadOnlySpan<T> stat1, T epsilon, bool constant, T[]? meanResidual, ReadOnlySpan<T> sumGrad) =>
         System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported
             ? FusedBackward<TNest, TK, T>.Run<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, residual, outputGrad, inputGrad, residualGrad, Weight, Bias,
-                stat0, stat1, epsilon, constant, meanResidual, WeightGrad, BiasGrad)
+                stat0, stat1, epsilon, constant, meanResidual, WeightGrad, BiasGrad, sumGrad)
             : FusedBackward<TNest, TK, T>.Run<X86Vector128Ops>(path, nest, input, residual, outputGrad, inputGrad, residualGrad, Weight, Bias,
-                stat0, stat1, epsilon, constant, meanResidual, WeightGrad, BiasGrad);
+                stat0, stat1, epsilon, constant, meanResidual, WeightGrad, BiasGrad, sumGrad);
 
     /// <summary>Backward on tensors: dims from the input's lengths; outputGrad and inputGrad of the same shape.</summary>
     public void Backward(ReadOnlyTensorSpan<T> input, ReadOnlyTensorSpan<T> outputGrad, TensorSpan<T> inputGrad)

@@ -67,6 +67,11 @@ namespace NormKernels
         /// 512-bit path). For tests and diagnostics.</summary>
         public static bool LastCallPairedRows => Runtime.LastCall.Current.Paired;
 
+        /// <summary>Whether the last kernel call on this thread was a backward with a sum's gradient (the residual added before
+        /// the norm) that added it to dx inside its apply, block by block, rather than in a pass of its own after it (LayerNorm
+        /// and RMSNorm over the last dims with their weight). For tests and diagnostics.</summary>
+        public static bool LastCallAddedInApply => Runtime.LastCall.Current.AddedInApply;
+
         /// <summary>Whether a call that reads <paramref name="inputBytes"/> and writes <paramref name="outputBytes"/> streams its
         /// output (only where <paramref name="possible"/>: a vector path, and an output that does not overlap the input); remembered as <see cref="LastCallStreamed"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -76,6 +81,7 @@ namespace NormKernels
             record.Pipelined = false;
             record.MemoryOrder = false;
             record.Paired = false;
+            record.AddedInApply = false;
             return record.Streamed = possible && Exceeds(inputBytes, outputBytes);
         }
 

@@ -348,6 +348,83 @@ public sealed class FusedTests
         Same(g, x4, l4, "dx over dy, residualGrad over x");
     }
 
+    /// <summary>
+    /// The sum's gradient added inside the backward's apply (LayerNorm and RMSNorm over the last dim, the residual added before
+    /// the norm): dx is the plain layer's backward of the same sum plus one float addition an element, and the parameter
+    /// gradients are the plain layer's, bit for bit; rows of one piece of the apply's buffer (768), of three with the last
+    /// partial (4,100) and short ones (40); dx streamed (threshold 0) and not; 1 and 2 workers; dx in a fresh array, over
+    /// the sum and over dy. Against the float64 reference the same layers pass Backward_Training_MatchesFloat64Reference.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SumGradInTheApply_IsThePlainBackwardPlusOneAddition(bool rms)
+    {
+        int saved = NormKernels.Parallelism.MaxDegree;
+        long threshold = Streaming.ThresholdBytes;
+        try
+        {
+            foreach (var (rows, c) in new[] { (256, 768), (20, 4100), (50, 40) })
+            {
+                var random = new Random(rows + c);
+                int n = 2 * rows * c;
+                float[] x = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 4 - 1)).ToArray();
+                float[] r = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+                float[] dy = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+                float[] sumGrad = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+                float[] gamma = Enumerable.Range(0, c).Select(_ => (float)(random.NextDouble() + 0.5)).ToArray();
+                float[] sum = x.Zip(r, (a, b) => a + b).ToArray();
+                foreach (int degree in new[] { 1, 2 })
+                    foreach (long bytes in new[] { 0L, long.MaxValue })
+                    {
+                        NormKernels.Parallelism.MaxDegree = degree;
+                        Streaming.ThresholdBytes = bytes;
+                        // The plain layer's backward of the same sum, then one addition an element.
+                        INormalizationLayer<float> plain = rms ? new RmsNtc(c) : new LnNtc(c);
+                        gamma.CopyTo(plain.Weight, 0);
+                        plain.Forward(sum, new float[n], [2, rows, c]);
+                        var plainDx = new float[n];
+                        plain.Backward(sum, dy, plainDx, [2, rows, c]);
+                        float[] expected = plainDx.Zip(sumGrad, (a, b) => a + b).ToArray();
+                        foreach (string where in new[] { "fresh", "over the sum", "over dy" })
+                        {
+                            float[] sumOut = new float[n], dyIn = (float[])dy.Clone();
+                            float[] weightGrad, biasGrad, dx;
+                            if (rms)
+                            {
+                                var layer = new FRmsNtcNoneBefore(c);
+                                gamma.CopyTo(layer.Weight, 0);
+                                layer.Forward(x, r, new float[n], sumOut, 2, rows, c);
+                                dx = where == "over the sum" ? sumOut : where == "over dy" ? dyIn : new float[n];
+                                layer.Backward(sumOut, dyIn, sumGrad, dx, 2, rows, c);
+                                (weightGrad, biasGrad) = (layer.WeightGrad, layer.BiasGrad);
+                            }
+                            else
+                            {
+                                var layer = new FLnNtcNoneBefore(c);
+                                gamma.CopyTo(layer.Weight, 0);
+                                layer.Forward(x, r, new float[n], sumOut, 2, rows, c);
+                                dx = where == "over the sum" ? sumOut : where == "over dy" ? dyIn : new float[n];
+                                layer.Backward(sumOut, dyIn, sumGrad, dx, 2, rows, c);
+                                (weightGrad, biasGrad) = (layer.WeightGrad, layer.BiasGrad);
+                            }
+                            string what = $"{(rms ? "RMSNorm" : "LayerNorm")} [2, {rows}, {c}], {degree} worker(s), threshold {bytes}, dx {where}";
+                            Assert.True(Streaming.LastCallAddedInApply, $"{what}: the sum's gradient was not added inside the apply");
+                            Assert.Equal(degree == 2 && n >= 1 << 17 ? 2 : 1, Runtime.ParallelUnits.LastWorkers);
+                            Assert.True(expected.AsSpan().SequenceEqual(dx), $"{what}: dx is not the plain backward plus the sum's gradient");
+                            Assert.True(plain.WeightGrad.AsSpan().SequenceEqual(weightGrad), $"{what}: weightGrad differs from the plain layer's");
+                            Assert.True(plain.BiasGrad.AsSpan().SequenceEqual(biasGrad), $"{what}: biasGrad differs from the plain layer's");
+                        }
+                    }
+            }
+        }
+        finally
+        {
+            NormKernels.Parallelism.MaxDegree = saved;
+            Streaming.ThresholdBytes = threshold;
+        }
+    }
+
     [Theory]
     [MemberData(nameof(WithResidual))]
     public void ResidualOfTheWrongLength_ThrowsBeforeAnyWrite(string name)
