@@ -155,9 +155,6 @@ public interface IResidual
 {
     /// <summary>True when the apply adds the residual.</summary>
     static abstract bool Adds { get; }
-
-    /// <summary>True when the residual is added before the norm (each block's sum written, then normalized).</summary>
-    static virtual bool Before => false;
 }
 
 /// <summary>The apply adds no residual (no residual, or one added before the norm by a pass of its own).</summary>
@@ -168,15 +165,13 @@ public readonly struct NoResidual : IResidual
     public static bool Adds => false;
 }
 
-/// <summary>The residual is added before the norm: <c>sum = x + residual</c> per block, then the norm over the sum.</summary>
+/// <summary>The residual is added before the norm: <c>sum = x + residual</c> written by a pass of its own, then the norm over the
+/// sum (the layer's forward does the add; the apply adds nothing).</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct AddBeforeNorm : IResidual
 {
     /// <inheritdoc/>
     public static bool Adds => false;
-
-    /// <inheritdoc/>
-    public static bool Before => true;
 }
 
 /// <summary>The apply adds the residual: <c>y = act(norm(x) + residual)</c>.</summary>
@@ -204,9 +199,6 @@ public readonly struct Fused<TBase, TAct, TRes> : INormKind
 
     /// <inheritdoc/>
     public static bool AddsResidual => TRes.Adds;
-
-    /// <inheritdoc/>
-    public static bool AddsBefore => TRes.Before;
 
     /// <inheritdoc/>
     public static bool IdentityGradient => typeof(TAct) == typeof(Identity);

@@ -45,7 +45,7 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
-        if (TK.Epilogue || TK.AddsBefore || TK.AddsResidual || !shape.RunningStatistics || HalfAffine.OneKeptAxis(shape) < 0) return false;
+        if (TK.Epilogue || TK.AddsResidual || !shape.RunningStatistics || HalfAffine.OneKeptAxis(shape) < 0) return false;
         if (ShortPeriod(shape, dims, path) || LongRuns(shape, dims, path)) return true;
         // Channels last (inner 1) with K wider than the vectors the loop nest's ApplyRows keeps in registers, on a call that
         // does not stream: the expanded runs were faster (NHWC S3, C = 256: 1.76x -> 1.35-1.43x the limit at 1 thread,
@@ -429,7 +429,7 @@ public static class ExpandedTraining<TK, T> where TK : struct, INormKind where T
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool Applies(LayerShape shape, ReadOnlySpan<int> dims, KernelPath path)
     {
-        if (!TK.Centered || TK.Epilogue || TK.AddsBefore || TK.AddsResidual || HalfAffine.OneKeptAxis(shape) < 0) return false;
+        if (!TK.Centered || TK.Epilogue || TK.AddsResidual || HalfAffine.OneKeptAxis(shape) < 0) return false;
         if (!ExpandedInference<TK, T>.ShortPeriod(shape, dims, path)) return false;
         // Periods up to RunElements run as one unit (every run feeds every channel's sums): only where that is small.
         var plan = ExpandedInference<TK, T>.PlanFor(shape, dims, 0);

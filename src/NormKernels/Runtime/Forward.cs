@@ -25,9 +25,6 @@ public interface INormKind
     /// <summary>The apply adds the residual (at the nest's byte offset from the input) before the activation.</summary>
     static virtual bool AddsResidual => false;
 
-    /// <summary>The residual is added before the norm: block plans write each block's sum, then normalize it (<see cref="BeforeAdd"/>).</summary>
-    static virtual bool AddsBefore => false;
-
     /// <summary>The activation applied to each output vector (the identity for the plain kinds).</summary>
     static virtual TV Activate<TS, TV, T>(TV z) where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged => z;
 
@@ -65,9 +62,6 @@ public readonly struct FromMemory<TK> : INormKind where TK : struct, INormKind
 
     /// <inheritdoc/>
     public static bool AddsResidual => TK.AddsResidual;
-
-    /// <inheritdoc/>
-    public static bool AddsBefore => TK.AddsBefore;
 
     /// <inheritdoc/>
     public static bool IdentityGradient => TK.IdentityGradient;
@@ -242,14 +236,6 @@ public interface INest<T> where T : unmanaged
         where TK : struct, INormKind where TW : struct, IStores where TS : struct, ISimd<TV, T> where TV : struct;
 }
 
-/// <summary>
-/// The residual added before the norm, fused into a block plan's units (<see cref="INormKind.AddsBefore"/>): each unit writes its
-/// block's <c>sum = x + residual</c> (<see cref="BlockLength"/> contiguous elements) and normalizes the sum. The residual and the
-/// sum are at byte offsets from the input; the caller keeps the three pinned. Default: off.
-/// </summary>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public readonly record struct BeforeAdd(bool On, nint Residual, nint Sum, nint BlockLength);
-
 /// <summary>What a forward driver call computes.</summary>
 internal enum ForwardMode
 {
@@ -282,17 +268,17 @@ public static class Forward<TNest, TK, T>
     /// <paramref name="stat0"/>, <paramref name="stat1"/>; <paramref name="meanResidual"/>, when given, gets
     /// <c>mean - (T)mean</c>.</summary>
     public static KernelPath Training(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual, BeforeAdd before = default) =>
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) =>
         AdvSimd.IsSupported
-            ? Training<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual, before)
-            : Training<X86Vector128Ops>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual, before);
+            ? Training<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual)
+            : Training<X86Vector128Ops>(path, nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual);
 
     /// <summary>Inference forward with given statistics; <paramref name="meanResidual"/>, when given, is added to the mean.</summary>
     public static KernelPath Inference(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual, BeforeAdd before = default) =>
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual) =>
         AdvSimd.IsSupported
-            ? Inference<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual, before)
-            : Inference<X86Vector128Ops>(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual, before);
+            ? Inference<AdvSimdVector128Ops<AdvSimdIntrinsics>>(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual)
+            : Inference<X86Vector128Ops>(path, nest, input, output, gamma, beta, mean, variance, epsilon, meanResidual);
 
     /// <summary>A shard's mergeable statistics: per statistic the count, the mean and M2 (the sum of squared deviations),
     /// in double, computed as the training forward computes its statistics; nothing else is written.</summary>
@@ -308,7 +294,7 @@ public static class Forward<TNest, TK, T>
     {
         count.Fill(nest.Count);
         // The double outputs travel as spans of the element type (same bytes) and are written as double.
-        var run = new Run(nest, input, default, default, default, MemoryMarshal.Cast<double, T>(mean), MemoryMarshal.Cast<double, T>(m2), T.Zero, null, ForwardMode.Moments, default);
+        var run = new Run(nest, input, default, default, default, MemoryMarshal.Cast<double, T>(mean), MemoryMarshal.Cast<double, T>(m2), T.Zero, null, ForwardMode.Moments);
         return run.Go<TOps>(path);
     }
 
@@ -357,24 +343,24 @@ public static class Forward<TNest, TK, T>
         }
     }
 
-    /// <summary><see cref="Training(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, T, T[], BeforeAdd)"/>
+    /// <summary><see cref="Training(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, T, T[])"/>
     /// with the 128-bit path's operations given (tests run the ARM64 logic on x86 this way).</summary>
     public static KernelPath Training<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual, BeforeAdd before = default) where TOps : struct, IVector128Ops
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual) where TOps : struct, IVector128Ops
     {
-        var run = new Run(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual, ForwardMode.Training, before);
+        var run = new Run(nest, input, output, gamma, beta, stat0, stat1, epsilon, meanResidual, ForwardMode.Training);
         return run.Go<TOps>(path);
     }
 
-    /// <summary><see cref="Inference(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, T[], BeforeAdd)"/>
+    /// <summary><see cref="Inference(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, T[])"/>
     /// with the 128-bit path's operations given.</summary>
     public static KernelPath Inference<TOps>(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual, BeforeAdd before = default) where TOps : struct, IVector128Ops
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> variance, T epsilon, T[]? meanResidual) where TOps : struct, IVector128Ops
     {
         // The running statistics are only read; the parallel runner pins writable spans.
         Span<T> m = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(mean), mean.Length);
         Span<T> v = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(variance), variance.Length);
-        var run = new Run(nest, input, output, gamma, beta, m, v, epsilon, meanResidual, ForwardMode.Inference, before);
+        var run = new Run(nest, input, output, gamma, beta, m, v, epsilon, meanResidual, ForwardMode.Inference);
         return run.Go<TOps>(path);
     }
 
@@ -382,7 +368,7 @@ public static class Forward<TNest, TK, T>
     /// A batch-statistics forward with nothing added (no residual after or before the norm) whose plan is rows and whose call
     /// is small (<see cref="RowPlan"/>, <see cref="SmallRows"/>: a decode step's rows), run straight on the calling thread
     /// (<see cref="FewRows"/>): true when it ran; false, with nothing written, for any other call (run it with
-    /// <see cref="Training(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, T, T[], BeforeAdd)"/>).
+    /// <see cref="Training(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, T, T[])"/>).
     /// The driver's own checks for every call (a vector path, streaming, the row plan), without its set-up: through the
     /// driver, a [1, 768] LayerNorm call spent about a sixth of its time before its rows.
     /// </summary>
@@ -411,7 +397,7 @@ public static class Forward<TNest, TK, T>
     /// <see cref="Coefficients"/> make them (the same operations, so the same bits), 64 rows at a time on the stack, then
     /// those rows' plain apply (<see cref="Runs{TS, TV, T}.ApplyEachRow"/>). The block driver sets up a unit per channel:
     /// about 25 ns a channel, 44% of a [1, 32, 16, 16] call on AMD Zen 4. True when it ran; false, with nothing written,
-    /// for any other call (run it with <see cref="Inference(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, T[], BeforeAdd)"/>).
+    /// for any other call (run it with <see cref="Inference(KernelPath, TNest, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, T[])"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryInferenceRows(KernelPath path, TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
@@ -540,23 +526,22 @@ public static class Forward<TNest, TK, T>
         {
             var spans = new PinnedSpans((nint)x, (nint)y, (nint)g, (nint)h, (nint)s0, (nint)s1);
             UnitRows<TS, TV, CachedStores>(nest, default, 0, rows, nest.StatisticsExtent, epsilon, ref MemoryMarshal.GetReference(sums),
-                ref MemoryMarshal.GetReference(coefficients), meanResidual, default, true, false, in spans);
+                ref MemoryMarshal.GetReference(coefficients), meanResidual, true, false, in spans);
         }
     }
 
     /// <summary>One call's arguments, carried to the path-specialized driver.</summary>
     private readonly ref struct Run(TNest nest, ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual, ForwardMode mode, BeforeAdd before)
+        Span<T> stat0, Span<T> stat1, T epsilon, T[]? meanResidual, ForwardMode mode)
     {
         private readonly ReadOnlySpan<T> _input = input, _gamma = gamma, _beta = beta;
         private readonly Span<T> _output = output, _stat0 = stat0, _stat1 = stat1;
 
-        /// <summary>Bytes the call reads and writes: with a residual added before the norm, two tensors read (input,
-        /// residual) and two written (sum, output).</summary>
-        private long InputBytes => (before.On ? 2 : 1) * (long)_input.Length * Unsafe.SizeOf<T>();
+        /// <summary>Bytes the call reads and writes.</summary>
+        private long InputBytes => (long)_input.Length * Unsafe.SizeOf<T>();
 
         /// <inheritdoc cref="InputBytes"/>
-        private long OutputBytes => (before.On ? 2 : 1) * (long)_output.Length * Unsafe.SizeOf<T>();
+        private long OutputBytes => (long)_output.Length * Unsafe.SizeOf<T>();
 
         /// <summary>The call's tensors are larger than the last-level cache (<see cref="Streaming.Exceeds"/>, whether or not
         /// the output streams): the statistics passes take <see cref="FromMemory{TK}"/>.</summary>
@@ -589,10 +574,9 @@ public static class Forward<TNest, TK, T>
         private void Go<TS, TV, TW>() where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
         {
             var layout = new Layout(nest, mode != ForwardMode.Inference);
-            if (nest.BlockCount > 0 && mode == ForwardMode.Training && TS.Count > 1 && !TK.AddsResidual && RowPlan(nest, _input.Length)
-                && (!before.On || before.BlockLength * Unsafe.SizeOf<T>() <= StageBytes))
+            if (nest.BlockCount > 0 && mode == ForwardMode.Training && TS.Count > 1 && !TK.AddsResidual && RowPlan(nest, _input.Length))
             {
-                if (!TW.Streaming && !before.On && SmallRows(nest, _input.Length))
+                if (!TW.Streaming && SmallRows(nest, _input.Length))
                 {
                     ParallelUnits.OnCallingThread();
                     FewRows<TS, TV>(nest, _input, _output, _gamma, _beta, _stat0, _stat1, epsilon, meanResidual);
@@ -603,8 +587,7 @@ public static class Forward<TNest, TK, T>
             if (nest.BlockCount > 0)
             {
                 int blocks = nest.BlockCount;
-                // A residual added in the units (BeforeAdd) is one block per unit (its caller checked the blocks are contiguous runs).
-                int group = before.On ? 1 : GroupBlocks(nest, blocks);
+                int group = GroupBlocks(nest, blocks);
                 if (MemoryOrder<TS, TV, TW>(blocks))
                 {
                     // Each worker's share of the blocks as one group: both passes in memory order (see MemoryOrder).
@@ -613,10 +596,7 @@ public static class Forward<TNest, TK, T>
                 }
                 int units = (blocks + group - 1) / group;
                 int workers = Parallelism.Workers(_input.Length, units);
-                // A residual added before the norm over blocks that fit StageBytes: each worker's stage after its elements,
-                // with room to start it on a 64-byte boundary.
-                int stage = TK.AddsBefore && before.On && before.BlockLength * Unsafe.SizeOf<T>() <= StageBytes ? (int)before.BlockLength + 64 / Unsafe.SizeOf<T>() : 0;
-                WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles * group, layout.Elements * group + stage);
+                WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, layout.Doubles * group, layout.Elements * group);
                 try
                 {
                     if (group > 1)
@@ -628,8 +608,7 @@ public static class Forward<TNest, TK, T>
                     {
                         // Folds of short runs (GroupNorm NCHW on small planes): applied run by run, coefficients broadcast.
                         bool shortRuns = mode != ForwardMode.Moments && ShortRunApply<TS, TV>(nest, _input.Length);
-                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, before, stage > 0, shortRuns,
-                            FromMemory && !before.On);
+                        var body = new BlockUnit<TS, TV, TW>(nest, layout, epsilon, scratch.Doubles, scratch.Elements, meanResidual, mode, shortRuns, FromMemory);
                         ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
                     }
                 }
@@ -659,7 +638,7 @@ public static class Forward<TNest, TK, T>
         /// </summary>
         private bool MemoryOrder<TS, TV, TW>(int blocks) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
         {
-            if (!TW.Streaming || TS.Count == 1 || mode != ForwardMode.Training || before.On || !Interleaved(nest, blocks))
+            if (!TW.Streaming || TS.Count == 1 || mode != ForwardMode.Training || !Interleaved(nest, blocks))
                 return false;
             return InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.StatisticsRows(out _), nest.StatisticsExtent, _input.Length) != 0;
         }
@@ -674,13 +653,11 @@ public static class Forward<TNest, TK, T>
             int group = RowGroup(blocks, len);
             int units = (blocks + group - 1) / group;
             int workers = Parallelism.Workers(_input.Length, units);
-            // With the residual added before the norm: a stage of a row, from a 64-byte boundary.
-            int stage = before.On ? (int)(Runs<TS, TV, T>.StagedRows(len) * len) + 64 / Unsafe.SizeOf<T>() : 0;
             // Per row of a unit: its two sums and its three coefficients.
-            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, 2 * group, Math.Max(layout.Elements + stage, 3 * group));
+            WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, 2 * group, Math.Max(layout.Elements, 3 * group));
             try
             {
-                var body = new RowUnit<TS, TV, TW>(nest, layout, group, blocks, len, epsilon, scratch.Doubles, scratch.Elements, meanResidual, before,
+                var body = new RowUnit<TS, TV, TW>(nest, layout, group, blocks, len, epsilon, scratch.Doubles, scratch.Elements, meanResidual,
                     !TW.Streaming && (long)(_input.Length + _output.Length) * Unsafe.SizeOf<T>() <= PhasedBytes, FromMemory);
                 ParallelUnits.For(units, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
             }
@@ -834,13 +811,6 @@ public static class Forward<TNest, TK, T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call (tier 0 cost small calls 10-20% for their first calls)
     private static int Chunks(int length, nint rows, bool splittable) =>
         splittable ? (int)Math.Clamp(length / ChunkElements, 1, (long)rows) : 1;
-
-    /// <summary>Largest block (bytes) whose residual-added-before-the-norm sum is staged in the worker's scratch: the sum is
-    /// written to the sum tensor (streamed when the call streams) and to the stage, and the norm reads the stage, so the
-    /// sum tensor is never read back. Prenorm add + LayerNorm over [8192, 768] (AMD EPYC Zen 4, 1 thread, 2026-12-01):
-    /// 4.2 ms with the sum written and read back, against a 2.3 ms streaming limit. Blocks up to a quarter of a 1 MB L2
-    /// stay in cache between the passes.</summary>
-    internal const long StageBytes = 256 << 10;
 
     /// <summary>Bytes of input one group of interleaved blocks covers at most (see <see cref="GroupBlocks"/>).</summary>
     private const long GroupBytes = 2L << 20;
@@ -1304,7 +1274,7 @@ public static class Forward<TNest, TK, T>
 
     /// <summary>One block: statistics (training) or the given statistics, coefficients, apply.</summary>
     private readonly struct BlockUnit<TS, TV, TW>(TNest nest, Layout layout, T epsilon, double[][] doubles, T[][] elements, T[]? meanResidual, ForwardMode mode,
-        BeforeAdd before, bool staged, bool shortRuns, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        bool shortRuns, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public unsafe void Run(int worker, int unit, in PinnedSpans spans)
@@ -1313,24 +1283,6 @@ public static class Forward<TNest, TK, T>
             T[] e = elements[worker];
             nest.Block(unit, out nint xo, out nint so, out nint po);
             ref T xb = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S0), xo);
-            if (TK.AddsBefore && before.On)
-            {
-                // The residual added before the norm: this block's sum written, then normalized while it is in cache; staged
-                // (see StageBytes), the norm reads the worker's copy and the sum tensor is only written.
-                ref T sb = ref Unsafe.AddByteOffset(ref xb, before.Sum);
-                ref T rb = ref Unsafe.AddByteOffset(ref xb, before.Residual);
-                if (staged)
-                {
-                    ref T stage = ref Stage(ref MemoryMarshal.GetArrayDataReference(e), layout.Elements);
-                    Runs<TS, TV, T>.AddStaged<TW>(ref xb, ref rb, ref stage, ref sb, before.BlockLength);
-                    xb = ref stage;
-                }
-                else
-                {
-                    Runs<TS, TV, T>.Add(ref xb, ref rb, ref sb, before.BlockLength);
-                    xb = ref sb;
-                }
-            }
             ref T yb = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S1), xo);
             ref T gamma = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po);
             ref T beta = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po);
@@ -1361,24 +1313,24 @@ public static class Forward<TNest, TK, T>
     /// <summary>A group of consecutive rows of a row plan, row after row: each row's statistics written out and its coefficients
     /// made as <see cref="BlockUnit{TS, TV, TW}"/> makes them (<see cref="RowFinish"/>), the same bits.</summary>
     private readonly struct RowUnit<TS, TV, TW>(TNest nest, Layout layout, int group, int blocks, nint len, T epsilon, double[][] doubles, T[][] elements,
-        T[]? meanResidual, BeforeAdd before, bool phased, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        T[]? meanResidual, bool phased, bool fromMemory) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             int first = unit * group, count = Math.Min(group, blocks - first);
             UnitRows<TS, TV, TW>(nest, layout, first, count, len, epsilon, ref MemoryMarshal.GetArrayDataReference(doubles[worker]),
-                ref MemoryMarshal.GetArrayDataReference(elements[worker]), meanResidual, before, phased, fromMemory, in spans);
+                ref MemoryMarshal.GetArrayDataReference(elements[worker]), meanResidual, phased, fromMemory, in spans);
         }
     }
 
     /// <summary>Rows [<paramref name="first"/>, first + <paramref name="count"/>) of a row plan, row after row or phased: each
     /// row's statistics written out and its coefficients made as <see cref="BlockUnit{TS, TV, TW}"/> makes them
     /// (<see cref="RowFinish"/>), <paramref name="sums"/> (2 per row) and <paramref name="e"/> (the unit's elements, at
-    /// least 3 per row, and the stage) the unit's scratch.</summary>
+    /// least 3 per row) the unit's scratch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void UnitRows<TS, TV, TW>(TNest nest, Layout layout, int first, int count, nint len, T epsilon, ref double sums, ref T e,
-        T[]? meanResidual, BeforeAdd before, bool phased, bool fromMemory, in PinnedSpans spans) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        T[]? meanResidual, bool phased, bool fromMemory, in PinnedSpans spans) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         nest.Block(first, out nint xo, out nint so, out nint po);
         var finish = new RowFinish(nest, first, so, nest.Count, double.CreateTruncating(epsilon), (T*)spans.S2, (T*)spans.S3, (T*)spans.S4, (T*)spans.S5, meanResidual);
@@ -1386,24 +1338,8 @@ public static class Forward<TNest, TK, T>
         ref T y = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S1), xo);
         ref T g = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po);
         ref T h = ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po);
-        bool twoStep = nest.TwoStep;
-        if (TK.AddsBefore && before.On)
-        {
-            ref T stage = ref Stage(ref e, layout.Elements);
-            if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, false, ref sums, ref e);
-            else Runs<TS, TV, T>.Rows<TK, TW, Splat, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, before.Residual, before.Sum, ref stage, false, false, ref sums, ref e);
-        }
-        else if (twoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, fromMemory, ref sums, ref e);
-        else Runs<TS, TV, T>.Rows<TK, TW, Splat, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, 0, 0, ref e, phased, fromMemory, ref sums, ref e);
-    }
-
-    /// <summary>A worker's stage for the residual added before the norm: <paramref name="at"/> elements into its scratch, moved on
-    /// to the next 64-byte boundary (the scratch has room for it).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe ref T Stage(ref T elements, int at)
-    {
-        ref T stage = ref Unsafe.Add(ref elements, at);
-        return ref Unsafe.Add(ref stage, (int)((64 - ((nuint)Unsafe.AsPointer(ref stage) & 63)) & 63) / sizeof(T));
+        if (nest.TwoStep) Runs<TS, TV, T>.Rows<TK, TW, Lanes, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, phased, fromMemory, ref sums, ref e);
+        else Runs<TS, TV, T>.Rows<TK, TW, Splat, RowFinish>(ref x, ref y, count, len, ref g, ref h, ref finish, phased, fromMemory, ref sums, ref e);
     }
 
     /// <summary>A row's statistics finished as a block's are by <see cref="FinishStatistics"/> and <see cref="Coefficients"/>

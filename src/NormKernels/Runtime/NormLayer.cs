@@ -128,7 +128,7 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
                 SeparateAdd(ref input, ref before);
                 TNest nest = NestFor(dims, residual);
                 KernelPath path = Kernels<TNest, TK, T>.Choose(nest, false);
-                LastPath = RunningForward(path, nest, dims, input, output, residual, before, out bool lane);
+                LastPath = RunningForward(path, nest, dims, input, output, residual, out bool lane);
                 if (lane && plain) RememberRowLane(dims, count, statistics, path);
             }
             finally
@@ -159,7 +159,7 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
                 SeparateAdd(ref input, ref before);
                 TNest nest = NestFor(dims, residual);
                 KernelPath path = Kernels<TNest, TK, T>.Choose(nest, true);
-                LastPath = BatchForward(path, nest, dims, input, output, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, residual, before, out bool lane);
+                LastPath = BatchForward(path, nest, dims, input, output, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, residual, out bool lane);
                 if (lane && plain && small) RememberRowLane(dims, count, statistics, path);
             }
             finally
@@ -179,14 +179,13 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
             T[] statistic1 = shape.Outputs.Length > 1 ? LayerState.Sized(ref _statistic1, statistics) : _statistic1;
             T[]? meanResidual = shape.Centered ? LayerState.Sized(ref _meanResidual, statistics) : null;
             T epsilon = _epsilon;
-            // The input as given, before the kernel runs (in place, it is overwritten); with the residual added before the norm
-            // in the units, the sum Backward gets: its sampled elements are x + r rounded once, as the units write them.
-            if (before.On) FingerprintOfSum(input, before.Residual);
-            else Fingerprint.Take(input, _fingerprint);
+            // The input as given (with the residual added before the norm, the sum just written), before the kernel runs (in
+            // place, it is overwritten).
+            Fingerprint.Take(input, _fingerprint);
             _savedLength = -1;
             TNest nest = NestFor(dims, residual);
             KernelPath path = Kernels<TNest, TK, T>.Choose(nest, true);
-            LastPath = BatchForward(path, nest, dims, input, output, statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual, residual, before, out _);
+            LastPath = BatchForward(path, nest, dims, input, output, statistic0, shape.Outputs.Length > 1 ? statistic1 : default, epsilon, meanResidual, residual, out _);
             LayerState.SaveDims(_savedDims, dims);
             _savedLength = input.Length;
             _savedEpsilon = epsilon;
@@ -204,32 +203,31 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     /// small row calls' own lane (a decode step's rows), else the block driver.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private KernelPath BatchForward(KernelPath path, TNest nest, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output, Span<T> stat0, Span<T> stat1,
-        T epsilon, T[]? meanResidual, nint residual, BeforeAdd before, out bool lane)
+        T epsilon, T[]? meanResidual, nint residual, out bool lane)
     {
         lane = false;
-        if (residual == 0 && !before.On)
+        if (residual == 0)
         {
             if (ExpandedTraining<TK, T>.Applies(Shape, dims, path))
                 return ExpandedTraining<TK, T>.Run(path, Shape, dims, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual);
             if (lane = Forward<TNest, TK, T>.TrySmallRows(path, nest, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual)) return path;
         }
-        return Forward<TNest, TK, T>.Training(path, nest, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual, before);
+        return Forward<TNest, TK, T>.Training(path, nest, input, output, Weight, Bias, stat0, stat1, epsilon, meanResidual);
     }
 
     /// <summary>The inference forward on the running statistics of a checked call, by the driver that fits it: the expanded one
     /// (one kept axis), the row plans' lane (BatchNorm NCHW with N = 1, small calls), else the block driver.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private KernelPath RunningForward(KernelPath path, TNest nest, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output, nint residual, BeforeAdd before,
-        out bool lane)
+    private KernelPath RunningForward(KernelPath path, TNest nest, ReadOnlySpan<int> dims, ReadOnlySpan<T> input, Span<T> output, nint residual, out bool lane)
     {
         lane = false;
-        if (residual == 0 && !before.On)
+        if (residual == 0)
         {
             if (ExpandedInference<TK, T>.Applies(Shape, dims, path))
                 return ExpandedInference<TK, T>.Run(path, Shape, dims, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon);
             if (lane = Forward<TNest, TK, T>.TryInferenceRows(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null)) return path;
         }
-        return Forward<TNest, TK, T>.Inference(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null, before);
+        return Forward<TNest, TK, T>.Inference(path, nest, input, output, Weight, Bias, RunningMean, RunningVar, _epsilon, null);
     }
 
     /// <summary>Forward on tensors: dims from the input's lengths; the output of the same shape.</summary>

@@ -51,46 +51,43 @@ public static partial class Runs<TS, TV, T>
     /// 1.25; [8192, 768] 1.7 ms against 2.3).</para>
     /// <para><paramref name="fromMemory"/> (the call's tensors exceed the last-level cache): row after row, each row's sums
     /// hint the lines <see cref="PrefetchAhead"/> bytes ahead into L1.</para>
-    /// <para>With <typeparamref name="TB"/> (the residual added before the norm), row after row: the rows read are x + r (at
-    /// <paramref name="residual"/> bytes from x), written a batch of <see cref="StagedRows"/> rows at a time to the sum (at
-    /// <paramref name="sum"/> bytes from x) and to <paramref name="stage"/> (that many rows), which the norm reads.</para>
     /// <para>(Applying row i in the loop that reduces row i + 1 was slower: [8192, 768] 1.92 against 1.64 ms, and
     /// pathological for some relative alignments of x and y.)</para>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Rows<TK, TW, TG, TB, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
-        nint residual, nint sum, ref T stage, bool phased, bool fromMemory, ref double sums, ref T coefficients)
-        where TK : struct, INormKind where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TF : struct, IRowFinish<T>
+    public static void Rows<TK, TW, TG, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
+        bool phased, bool fromMemory, ref double sums, ref T coefficients)
+        where TK : struct, INormKind where TW : struct, IStores where TG : struct, IOperand where TF : struct, IRowFinish<T>
     {
         // A length the layer fixes (Sizes) is a constant here and in each run below (each takes it again: they are compiled on their own).
         if (TF.FixedLength > 0) len = TF.FixedLength;
         // Each order is compiled on its own, fully optimized, with one site of each run it inlines: inlined into one
         // method together, the runs were left as calls to unoptimized code (the JIT's inlining budget), which a process
         // that sees one CPU kept for seconds (LayerNorm [8192, 768]: 18 ms a call instead of 1.7).
-        if (!TB.Lanes && !TG.Lanes && LaneRows(len))
+        if (!TG.Lanes && LaneRows(len))
         {
             // Short rows: rows in lanes, in cache or not (their runs are too short to stream: Streaming.MinimumRunBytes).
             if (TK.Centered) LaneRowRuns<Centered, TK, TF>(ref x, ref y, rows, len, ref finish, ref sums, ref coefficients);
             else LaneRowRuns<Uncentered, TK, TF>(ref x, ref y, rows, len, ref finish, ref sums, ref coefficients);
         }
-        else if (!TB.Lanes && LaneSumRows(len))
+        else if (LaneSumRows(len))
         {
             // Rows of 64 to 256 floats: sums in lanes, in cache or not (the same bits either way).
             if (TK.Centered) LaneSumRuns<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, phased, ref sums, ref coefficients);
             else LaneSumRuns<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, phased, ref sums, ref coefficients);
         }
-        else if (!TB.Lanes && phased && rows == 1)
+        else if (phased && rows == 1)
         {
             // One row (a decode step's [1, C]): its own small method (see OneRow).
             if (TK.Centered) OneRow<Centered, TW, TG, TK, TF>(ref x, ref y, len, ref g, ref h, ref finish);
             else OneRow<Uncentered, TW, TG, TK, TF>(ref x, ref y, len, ref g, ref h, ref finish);
         }
-        else if (!TB.Lanes && phased)
+        else if (phased)
         {
             if (TK.Centered) PhasedRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
             else PhasedRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ref sums, ref coefficients);
         }
-        else if (!TB.Lanes && !TG.Lanes && TW.Streaming && fromMemory && rows > 1 && TS.Count > 1)
+        else if (!TG.Lanes && TW.Streaming && fromMemory && rows > 1 && TS.Count > 1)
         {
             // Rows read from memory, streamed out, no gamma along them: each row's apply beside the next row's sums. (Rows with
             // gamma along them, LayerNorm and RMSNorm [8192, 768], ran at twice their time this way: 2.26 against 1.12-1.29 ms
@@ -100,28 +97,26 @@ public static partial class Runs<TS, TV, T>
         }
         else
         {
-            // Rows read from memory: their sums hint the lines ahead into L1 (a staged row is in cache).
-            nint ahead = fromMemory && !TB.Lanes ? PrefetchAhead : 0;
-            if (TK.Centered) SequentialRows<Centered, TW, TG, TB, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage, ahead);
-            else SequentialRows<Uncentered, TW, TG, TB, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage, ahead);
+            // Rows read from memory: their sums hint the lines ahead into L1.
+            nint ahead = fromMemory ? PrefetchAhead : 0;
+            if (TK.Centered) SequentialRows<Centered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ahead);
+            else SequentialRows<Uncentered, TW, TG, TK, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ahead);
         }
     }
 
-    /// <summary>Row after row: sums, coefficients, apply; with <typeparamref name="TB"/>, each row's x + r staged first (the
-    /// residual added before the norm) and the row read from the stage. Gamma and beta along streamed rows that start off
+    /// <summary>Row after row: sums, coefficients, apply. Gamma and beta along streamed rows that start off
     /// a 64-byte boundary are read from copies placed so that the rows' streamed vectors load them whole (see
     /// <see cref="ShiftedParameters"/>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void SequentialRows<TC, TW, TG, TB, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
-        nint residual, nint sum, ref T stage, nint ahead)
-        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TE : struct, INormKind
+    private static unsafe void SequentialRows<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish, nint ahead)
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind
         where TF : struct, IRowFinish<T>
     {
         if (TF.FixedLength > 0) len = TF.FixedLength;
         T[]? copies = TG.Lanes && TW.Streaming && rows > 1 ? ShiftedParameters(ref y, len) : null;
         if (copies == null)
         {
-            SequentialRowsCore<TC, TW, TG, TB, TE, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, residual, sum, ref stage, ahead);
+            SequentialRowsCore<TC, TW, TG, TE, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ahead);
             return;
         }
         fixed (T* pinned = copies)
@@ -131,7 +126,7 @@ public static partial class Runs<TS, TV, T>
             ref T h2 = ref Unsafe.Add(ref g2, len);
             MemoryMarshal.CreateReadOnlySpan(ref g, (int)len).CopyTo(MemoryMarshal.CreateSpan(ref g2, (int)len));
             MemoryMarshal.CreateReadOnlySpan(ref h, (int)len).CopyTo(MemoryMarshal.CreateSpan(ref h2, (int)len));
-            SequentialRowsCore<TC, TW, TG, TB, TE, TF>(ref x, ref y, rows, len, ref g2, ref h2, ref finish, residual, sum, ref stage, ahead);
+            SequentialRowsCore<TC, TW, TG, TE, TF>(ref x, ref y, rows, len, ref g2, ref h2, ref finish, ahead);
         }
         System.Buffers.ArrayPool<T>.Shared.Return(copies);
     }
@@ -164,26 +159,13 @@ public static partial class Runs<TS, TV, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SequentialRowsCore<TC, TW, TG, TB, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
-        nint residual, nint sum, ref T stage, nint ahead)
-        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TB : struct, IOperand where TE : struct, INormKind
+    private static void SequentialRowsCore<TC, TW, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish, nint ahead)
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind
         where TF : struct, IRowFinish<T>
     {
-        nint batch = TB.Lanes ? StagedRows(len) : 1;
         for (nint i = 0; i < rows; i++)
         {
             ref T src = ref Unsafe.Add(ref x, i * len);
-            if (TB.Lanes)
-            {
-                // A batch of rows' x + r at once (one streamed run of the sum, peeled once), then row by row from the stage.
-                nint k = i % batch;
-                if (k == 0)
-                {
-                    nint n = Math.Min(batch, rows - i) * len;
-                    AddStaged<TW>(ref src, ref Unsafe.AddByteOffset(ref src, residual), ref stage, ref Unsafe.AddByteOffset(ref src, sum), n);
-                }
-                src = ref Unsafe.Add(ref stage, k * len);
-            }
             T shift = TC.Lanes ? src : default;
             double s = 0d, q = 0d;
             RowSums<TC>(ref src, len, shift, ref s, ref q, ahead, false);
@@ -242,17 +224,6 @@ public static partial class Runs<TS, TV, T>
         finish.Finish(0, shift, s, q, out T a, out T b, out T c);
         ApplyRow<TC, TW, TG, TE>(ref x, ref y, len, ref a, ref b, ref c, ref g, ref h, true);
     }
-
-    /// <summary>Bytes of rows whose x + r a row-after-row run with the residual added before the norm stages at a time: one
-    /// streamed pass over the batch's x and r (the sum's head and tail peeled once), then its rows normalized from the stage
-    /// (in L2). AMD Zen 5, add + LayerNorm [8192, 768], 1 thread, one process, medians of 40 alternating calls, three runs:
-    /// a row at a time 3.55-3.70 ms, 16 KB 3.38-4.00, 64 KB 3.16-3.21, 128 KB 3.03-3.12, 256 KB 3.01-3.15, 512 KB 3.11-3.34
-    /// (the unfused add, then LayerNorm: 3.44-3.78); 2 threads: a row 2.47-3.18, 128 KB 2.24-3.18, unfused 3.05-3.80.</summary>
-    private const int StageRowBytes = 128 << 10;
-
-    /// <summary>Rows of <paramref name="len"/> elements a run with the residual added before the norm stages at a time (the
-    /// stage holds this many rows).</summary>
-    public static nint StagedRows(nint len) => Math.Max(1, StageRowBytes / (len * Unsafe.SizeOf<T>()));
 
     /// <summary>Batches of rows that stay in L1 (<see cref="PhaseBytes"/>), three passes over each: every row's sums, every
     /// row's coefficients (four at a time, and their chains overlap), every row's apply.</summary>

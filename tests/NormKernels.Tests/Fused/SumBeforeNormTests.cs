@@ -1,13 +1,14 @@
 namespace NormKernels.Tests.Fused;
 
 /// <summary>
-/// AddBeforeNorm over contiguous blocks stages each block's sum in the worker's scratch: the sum tensor is written (streamed
-/// when the call streams) and the norm reads the staged copy. Rows long enough to stream (2,800 bytes), at every alignment of
-/// the sum and the output, streamed and not, in place, and a block larger than the stage: the sum is x + r rounded once, the
-/// output matches the float64 reference, and streamed and cached give the same bits.
+/// AddBeforeNorm writes the sum by a pass of its own (Elementwise.Add: streamed when the call streams) and normalizes it:
+/// rows long enough to stream (2,800 bytes), at every alignment of the sum and the output, streamed and not, in place, and a
+/// large per-sample block: the sum is x + r rounded once, the output matches the float64 reference, and streamed and cached
+/// give the same bits. (Until 2026-12-04 the layers staged each block's sum in the worker's scratch; these shapes covered
+/// the stage's batches and a block larger than it.)
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Parallelism.MaxDegree
-public sealed class StagedSumTests : RestoresSettings
+public sealed class SumBeforeNormTests : RestoresSettings
 {
     private delegate void SpanForward(object layer, ReadOnlySpan<float> x, ReadOnlySpan<float> r, Span<float> y, Span<float> sum, int[] d);
 
@@ -22,13 +23,13 @@ public sealed class StagedSumTests : RestoresSettings
     public static TheoryData<string, int[]> Cases => new()
     {
         { "FLnNtcNoneBefore", [2, 3, 700] },
-        // 40 rows: units of 5 rows (Runs.Rows: each row's sum staged, normalized, the next row's over the same stage).
+        // 40 rows: units of 5 rows (Runs.Rows).
         { "FLnNtcNoneBefore", [4, 10, 700] },
         { "FRmsNtcNoneBefore", [5, 8, 517] },
         { "FRmsNtcNoneBefore", [2, 3, 700] },
         { "FLnNtcSiluBefore", [1, 2, 1031] },
         { "FGnNhwcNoneBefore", [2, 6, 6, 32] },
-        // One sample of 67,584 elements: more than the stage holds (256 KB), so the sum is written and read back.
+        // One sample of 67,584 elements (264 KB).
         { "FGnNhwcNoneBefore", [1, 64, 33, 32] },
     };
 
