@@ -389,25 +389,14 @@ public sealed class FusedTests
                         foreach (string where in new[] { "fresh", "over the sum", "over dy" })
                         {
                             float[] sumOut = new float[n], dyIn = (float[])dy.Clone();
-                            float[] weightGrad, biasGrad, dx;
-                            if (rms)
-                            {
-                                var layer = new FRmsNtcNoneBefore(c);
-                                gamma.CopyTo(layer.Weight, 0);
-                                layer.Forward(x, r, new float[n], sumOut, 2, rows, c);
-                                dx = where == "over the sum" ? sumOut : where == "over dy" ? dyIn : new float[n];
-                                layer.Backward(sumOut, dyIn, sumGrad, dx, 2, rows, c);
-                                (weightGrad, biasGrad) = (layer.WeightGrad, layer.BiasGrad);
-                            }
-                            else
-                            {
-                                var layer = new FLnNtcNoneBefore(c);
-                                gamma.CopyTo(layer.Weight, 0);
-                                layer.Forward(x, r, new float[n], sumOut, 2, rows, c);
-                                dx = where == "over the sum" ? sumOut : where == "over dy" ? dyIn : new float[n];
-                                layer.Backward(sumOut, dyIn, sumGrad, dx, 2, rows, c);
-                                (weightGrad, biasGrad) = (layer.WeightGrad, layer.BiasGrad);
-                            }
+                            FusedEntry e = FusedCases.All[rms ? "FRmsNtcNoneBefore" : "FLnNtcNoneBefore"];
+                            object layer = e.Create(c);
+                            gamma.CopyTo(Prop<float[]>(layer, "Weight"), 0);
+                            int[] dims = [2, rows, c];
+                            ((FusedForward<float>)e.Forward)(layer, x, r, new float[n], sumOut, dims);
+                            float[] dx = where == "over the sum" ? sumOut : where == "over dy" ? dyIn : new float[n];
+                            ((FusedBackward<float>)e.Backward)(layer, sumOut, r, dyIn, dx, sumGrad, dims);
+                            float[] weightGrad = Prop<float[]>(layer, "WeightGrad"), biasGrad = Prop<float[]>(layer, "BiasGrad");
                             string what = $"{(rms ? "RMSNorm" : "LayerNorm")} [2, {rows}, {c}], {degree} worker(s), threshold {bytes}, dx {where}";
                             Assert.True(Streaming.LastCallAddedInApply, $"{what}: the sum's gradient was not added inside the apply");
                             Assert.Equal(degree == 2 && n >= 1 << 17 ? 2 : 1, Runtime.ParallelUnits.LastWorkers);
