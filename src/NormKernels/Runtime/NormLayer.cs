@@ -328,21 +328,21 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
             Checks.SavedDims(_savedDims, dims, shape.Layout);
             Fingerprint.Check<T>(_fingerprint, input, "input");
             if (residual.IsEmpty && ExpandedBackward<TK, T>.Applies(shape, dims, path, false))
-            {
                 LastPath = ExpandedBackward<TK, T>.Run(path, shape, dims, input, outputGrad, inputGrad, Weight, _statistic0, Stat1(_statistic1), _savedEpsilon, WeightGrad,
                     BiasGrad, _meanResidual);
-                if (!sumGrad.IsEmpty) Elementwise.Add(inputGrad, sumGrad, inputGrad);
-            }
             // A fused layer without an activation: its plain twin's backward from dy (FusedBackward.Expanded).
             else if (TK.Epilogue && TK.IdentityGradient && TK.Centered && ExpandedBackward<StandardizeNorm, T>.Applies(shape, dims, path, false))
-            {
                 LastPath = FusedBackward<TNest, TK, T>.Expanded(path, shape, dims, input, outputGrad, inputGrad, residualGrad, Weight, _statistic0, Stat1(_statistic1),
                     _savedEpsilon, WeightGrad, BiasGrad, _meanResidual);
-                if (!sumGrad.IsEmpty) Elementwise.Add(inputGrad, sumGrad, inputGrad);
-            }
             else
+            {
+                // The nest's backward takes the sum's gradient itself (added inside its apply where the plan allows).
                 LastPath = Run(path, nest, input, residual, outputGrad, inputGrad, residualGrad, _statistic0, Stat1(_statistic1), _savedEpsilon, false,
                     shape.Centered ? _meanResidual : null, sumGrad);
+                sumGrad = default;
+            }
+            // The expanded backwards: the sum's gradient in a pass of its own.
+            if (!sumGrad.IsEmpty) Elementwise.Add(inputGrad, sumGrad, inputGrad);
         }
         finally
         {
