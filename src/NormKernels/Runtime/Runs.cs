@@ -134,6 +134,17 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             for (; i + step <= end; i += step)
             {
                 if (ahead != 0) Prefetch(ref p, i, ahead);
+                if (!TS.Shifts)
+                {
+                    // Each load straight into its sums (the same operations in the same order as below). With the four
+                    // vectors held in locals across the branch below, the JIT kept them on the stack on the 256-bit
+                    // path (16 registers): a store and a reload per vector.
+                    Accumulate<TC>(TS.Load(ref p, i), k, ref s0, ref q0);
+                    Accumulate<TC>(TS.Load(ref p, i + w), k, ref s1, ref q1);
+                    Accumulate<TC>(TS.Load(ref p, i + 2 * w), k, ref s2, ref q2);
+                    Accumulate<TC>(TS.Load(ref p, i + 3 * w), k, ref s3, ref q3);
+                    continue;
+                }
                 TV v0, v1, v2, v3;
                 if (offset != 0 && i >= w && i + step + w - offset <= len)
                 {
@@ -228,9 +239,18 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
                 for (nint r = r0; r < rend; r++)
                 {
-                    TV v0, v1, v2, v3;
                     nint o = r * stride + j;
                     if (ahead != 0) Prefetch(ref p, o, ahead);
+                    if (!TS.Shifts)
+                    {
+                        // As ReduceCore's: each load straight into its sums, not through locals the 256-bit path spills.
+                        Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
+                        Accumulate<TC>(TS.Load(ref p, o + w), k1, ref s1, ref q1);
+                        Accumulate<TC>(TS.Load(ref p, o + 2 * w), k2, ref s2, ref q2);
+                        Accumulate<TC>(TS.Load(ref p, o + 3 * w), k3, ref s3, ref q3);
+                        continue;
+                    }
+                    TV v0, v1, v2, v3;
                     if (offset != 0 && (r > 0 || j > 0) && (r < rows - 1 || j + step + w - offset <= width))
                     {
                         // Shifted, where the five aligned vectors (from o - offset) lie inside the rows: not the first row's
