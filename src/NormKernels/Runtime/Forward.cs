@@ -47,8 +47,9 @@ public interface INormKind
 
 /// <summary>
 /// <typeparamref name="TK"/>, for a statistics pass over data that comes from memory: every member is TK's, and
-/// <see cref="INormKind.Prefetches"/> is true, so the nest's reductions (<see cref="Runs{TS, TV, T}.Reduce{TK}"/>,
-/// <see cref="Runs{TS, TV, T}.ReduceColumns{TK}(ref T, nint, nint, ref T, ref double, ref double)"/>) hint their lines ahead.
+/// <see cref="INormKind.Prefetches"/> is true, so the nest's reductions (<see cref="Runs{TS, TV, T}.Reduce{TK}"/> and the strided
+/// <see cref="Runs{TS, TV, T}.ReduceColumns{TK}(ref T, nint, nint, nint, ref T, ref double, ref double)"/>) hint their lines ahead
+/// (the contiguous column reduction hints in cache as well).
 /// The same arithmetic in the same order: the same bits.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
