@@ -63,6 +63,41 @@ public sealed class ParallelUnitsTests
         Assert.Equal(used, ParallelUnits.LastWorkers);
     }
 
+    private static readonly System.Reflection.PropertyInfo AloneProperty =
+        typeof(ParallelUnits).GetProperty("Alone", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!;
+
+    private static bool Alone => (bool)AloneProperty.GetValue(null)!;
+
+    /// <summary>Records in span 1 whether each unit saw itself as its loop's only worker (1) or not (2); throws in the unit
+    /// given in span 0 (-1: none).</summary>
+    private readonly struct AloneRecorder : IParallelBody
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            ParallelUnits.At<int>(spans.S1 + unit * sizeof(int)) = Alone ? 1 : 2;
+            if (unit == ParallelUnits.At<int>(spans.S0)) throw new InvalidOperationException("unit " + unit);
+        }
+    }
+
+    /// <summary>ParallelUnits.Alone (what the column reduction's in-cache hints go by) is true in the units of a one-worker
+    /// loop only, on the calling thread, and false again after it, an exception included; false in every unit of a loop
+    /// on two workers.</summary>
+    [Fact]
+    public void AloneHoldsForTheOneWorkerLoopOnly()
+    {
+        int[] none = [-1], seen = new int[8];
+        Assert.False(Alone);
+        ParallelUnits.For<int, AloneRecorder>(8, 1, default, none, seen, default, default, default, default);
+        Assert.All(seen, v => Assert.Equal(1, v));
+        Assert.False(Alone);
+        Array.Clear(seen);
+        ParallelUnits.For<int, AloneRecorder>(8, 2, default, none, seen, default, default, default, default);
+        Assert.All(seen, v => Assert.Equal(2, v));
+        Assert.False(Alone);
+        Assert.Throws<InvalidOperationException>(() => ParallelUnits.For<int, AloneRecorder>(8, 1, default, [3], seen, default, default, default, default));
+        Assert.False(Alone);
+    }
+
     [Fact]
     public void EveryUnitRunsOnceOnItsWorker()
     {

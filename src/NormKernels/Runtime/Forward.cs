@@ -49,7 +49,7 @@ public interface INormKind
 /// <typeparamref name="TK"/>, for a statistics pass over data that comes from memory: every member is TK's, and
 /// <see cref="INormKind.Prefetches"/> is true, so the nest's reductions (<see cref="Runs{TS, TV, T}.Reduce{TK}"/> and the strided
 /// <see cref="Runs{TS, TV, T}.ReduceColumns{TK}(ref T, nint, nint, nint, ref T, ref double, ref double)"/>) hint their lines ahead
-/// (the contiguous column reduction hints in cache as well).
+/// (the contiguous column reduction hints in cache as well on a call's only worker: <see cref="ParallelUnits.Alone"/>).
 /// The same arithmetic in the same order: the same bits.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]

@@ -111,6 +111,14 @@ namespace NormKernels.Runtime
         /// <summary>The number of workers the last loop started on this thread used (for tests and diagnostics).</summary>
         public static int LastWorkers => LastCall.Current.Workers;
 
+        /// <summary>Whether the units running on this thread are their loop's only worker (<see cref="For{T, TBody}"/> with one
+        /// worker, on the calling thread): the contiguous column reduction hints its lines in cache then
+        /// (<see cref="Runs{TS, TV, T}.ReduceColumns{TK}(ref T, nint, nint, ref T, ref double, ref double)"/>). Speed only:
+        /// a hint never changes a result.</summary>
+        internal static bool Alone => t_alone;
+
+        [ThreadStatic] private static bool t_alone;
+
         /// <summary>Records a call whose work ran on the calling thread without this runner (a small call's own lane).</summary>
         internal static void OnCallingThread() => LastCall.Current.Workers = 1;
 
@@ -130,7 +138,16 @@ namespace NormKernels.Runtime
                 LastCall.Current.Workers = Math.Min(workers, units);
                 if (workers <= 1 || units <= 1)
                 {
-                    for (int unit = 0; unit < units; unit++) body.Run(0, unit, in spans);
+                    bool outer = t_alone;
+                    t_alone = true;
+                    try
+                    {
+                        for (int unit = 0; unit < units; unit++) body.Run(0, unit, in spans);
+                    }
+                    finally
+                    {
+                        t_alone = outer;
+                    }
                     Streaming.Fence();
                     return;
                 }

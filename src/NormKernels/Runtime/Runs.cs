@@ -199,16 +199,18 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// <remarks>Compiled on its own (not inlined into the block driver, where the JIT kept the run's base address on the stack
     /// and reloaded it every row): GroupNorm NHWC S1's statistics pass alone 1.46-1.64 -> 0.97 ms at 1 thread on AMD Zen 5,
     /// InstanceNorm and GroupNorm NHWC S1 forward 2.30-2.38x -> 1.70-1.90x the limit (one call per block).
-    /// <para>It hints its lines <see cref="PrefetchAhead"/> on in cache too, unlike the row sums (whose hints there are a
-    /// hint per line already in L1): a column block reads two to four lines of each row, a row apart, and the hardware
-    /// prefetchers fetch such strides from L3 late. AMD Zen 5, 1 thread, one process alternating calls without / with
-    /// (2x256x64x64 and 32x512x7x7 channels-last, tensors in L3): AVX2 BatchNorm training 402 / 353 us and 158 / 150,
-    /// InstanceNorm 379 / 328 and 194 / 186, GroupNorm 370 / 319 and 178 / 170; AVX-512 337 / 330, 305 / 296, 318 / 312 and
-    /// even on 32x512x7x7; rows of 64, 128 and 1,024 channels within 3% either way on both paths.</para></remarks>
+    /// <para>On a call's only worker it hints its lines <see cref="PrefetchAhead"/> on in cache too (<see cref="ParallelUnits.Alone"/>),
+    /// unlike the row sums (whose hints there are a hint per line already in L1): a column block reads two to four lines of
+    /// each row, a row apart, and the hardware prefetchers fetch such strides from L3 late. AMD Zen 5, 1 thread, one process
+    /// alternating calls without / with (2x256x64x64 and 32x512x7x7 channels-last, tensors in L3): AVX2 BatchNorm training
+    /// 402 / 353 us and 158 / 150, InstanceNorm 379 / 328 and 194 / 186, GroupNorm 370 / 319 and 178 / 170; AVX-512 337 / 330,
+    /// 305 / 296, 318 / 312 and even on 32x512x7x7; rows of 64, 128 and 1,024 channels within 3% either way on both paths. On
+    /// two workers the same hints were slower (2x256x64x64: AVX-512 InstanceNorm 196 / 204, GroupNorm 201 / 227, AVX2 2-10%),
+    /// so those keep the hardware's.</para></remarks>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void ReduceColumns<TK>(ref T p, nint rows, nint width, ref T shift, ref double sum, ref double sq) where TK : struct, INormKind
     {
-        nint ahead = PrefetchAhead;
+        nint ahead = TK.Prefetches || ParallelUnits.Alone ? PrefetchAhead : 0;
         if (TK.Centered) ReduceColumnsCore<Centered>(ref p, rows, width, width, ref shift, ref sum, ref sq, ahead);
         else ReduceColumnsCore<Uncentered>(ref p, rows, width, width, ref Unsafe.NullRef<T>(), ref sq, ref sq, ahead);
     }
