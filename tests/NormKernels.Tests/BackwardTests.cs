@@ -101,6 +101,34 @@ public sealed class BackwardTests
         Assert.All(layer.BiasGrad, g => Assert.Equal(0f, g));
     }
 
+    /// <summary>Channels-last rows of five to eight vectors (GradientRuns.ApplyRows holds each block of two column vectors'
+    /// coefficients for four rows: C = 20 to 32 on the 128-bit path, 40 to 64 on AVX2, 80 to 128 on AVX-512) and around
+    /// them; 70 rows (17 groups of four and two rows left), against the float64 reference and in place over dy and over x
+    /// against separate buffers (bit for bit).</summary>
+    [Theory]
+    [InlineData(nameof(BnNhwc))]
+    [InlineData(nameof(InNhwc))]
+    [InlineData(nameof(GnNhwc))]
+    public void ChannelsLastRowsOfFiveToEightVectorsMatchReference(string name)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        foreach (int channels in new[] { 16, 20, 28, 32, 36, 40, 56, 64, 72, 80, 96, 112, 128, 144 })
+        {
+            int[] dims = [2, 5, 7, channels];
+            var (layer, input, outputGrad) = Prepared(layerCase, dims, KernelCheck.Seed(name, 500 + channels));
+            layer.Forward(input, new float[input.Length], dims);
+            var inputGrad = new float[input.Length];
+            layer.Backward(input, outputGrad, inputGrad, dims);
+            ReferenceGradients expected = layerCase.Reference.BackwardTraining(dims, input, outputGrad, layer.Weight, layer.Epsilon);
+            Check(layerCase.Reference, dims, input, outputGrad, layer.Weight, expected, inputGrad, layer.WeightGrad, layer.BiasGrad, 1, $"{name} C={channels}");
+            float[] overDy = (float[])outputGrad.Clone(), overX = (float[])input.Clone();
+            layer.Backward(input, overDy, overDy, dims);
+            Assert.Equal(KernelCheck.Bits(inputGrad), KernelCheck.Bits(overDy));
+            layer.Backward(overX, outputGrad, overX, dims);
+            Assert.Equal(KernelCheck.Bits(inputGrad), KernelCheck.Bits(overX));
+        }
+    }
+
     [Theory]
     [InlineData(nameof(GnNhwc), true)]
     [InlineData(nameof(InNhwc), true)]

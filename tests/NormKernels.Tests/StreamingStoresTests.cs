@@ -223,8 +223,10 @@ public sealed class StreamingStoresTests : RestoresSettings
         // dx of channels-last layers as one flat range of rows (GradientRuns.ApplyRows), streamed at every phase.
         LayerCase layerCase = LayerCases.Get(name);
         // Past the flat width (256), whole vectors: cached, the rows four at a time with each column block's coefficients
-        // held (GradientRuns.HeldRows); streamed, row by row: the same bits. 288 ends in a single vector on every path.
-        foreach (int channels in new[] { 8, 16, 24, 48, 64, 80, 256, 264, 288, 512 })
+        // held (GradientRuns.HeldRows); streamed, row by row: the same bits. 288 ends in a single vector on every path. Rows of
+        // five to eight vectors (24 on the 128-bit path, 40 to 64 on AVX2, 80 to 128 on AVX-512) go four at a time in the
+        // flat range too, streamed from dx's phase.
+        foreach (int channels in new[] { 8, 16, 24, 40, 48, 64, 80, 128, 256, 264, 288, 512 })
         {
             int[] dims = [2, 5, 7, channels];
             int length = TestData.Product(dims);
