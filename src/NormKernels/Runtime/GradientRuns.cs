@@ -425,7 +425,8 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         }
     }
 
-    /// <summary>Rows taken together by <see cref="HeldRows"/>: each column block's coefficients are loaded once for them.</summary>
+    /// <summary>Rows taken together by <see cref="HeldRows"/> and by the flat range's rows of five to eight vectors (<see cref="HeldTile"/>):
+    /// each column block's coefficients are loaded once for them.</summary>
     private const int HeldRowCount = 4;
 
     /// <summary>
