@@ -357,4 +357,79 @@ public sealed class StreamedOrderTests : RestoresSettings
             }
         }
     }
+
+    public static TheoryData<string, int, int, int, int> BlockShapes => new()
+    {
+        // Channels last, a sample a block: rows of 4 vectors on AVX-512 (54 rows: three chunks of 16 and 6), of 3 (the
+        // single-column loop alone on AVX-512; a column block and two vectors on AVX2), of 10 (two blocks and two vectors),
+        // 20 channels (whole vectors on the 128-bit path only), and 147k elements (two workers at 2 threads, 3 samples each).
+        { nameof(InNhwc), 5, 6, 9, 64 },
+        { nameof(GnNhwc), 5, 6, 9, 64 },
+        { nameof(InNhwc), 4, 7, 5, 48 },
+        { nameof(GnNhwc), 3, 4, 9, 160 },
+        { nameof(InNhwc), 4, 6, 6, 20 },
+        { nameof(GnNhwc), 6, 16, 24, 64 },
+    };
+
+    [Theory]
+    [MemberData(nameof(BlockShapes))]
+    public void PipelinedChannelsLastBlocksGiveTheUnpipelinedBitsAndTheReference(string name, int n, int h, int w, int c)
+    {
+        // InstanceNorm and GroupNorm NHWC streamed: each sample's apply beside the next sample's column sums
+        // (Runs.ApplyReduceRows), the same bits as a sample at a time, at 1 and 2 threads and any output alignment.
+        int[] dims = [n, h, w, c];
+        int hw = h * w, groups = name == nameof(GnNhwc) ? 4 : c;
+        float[] x = Random(n * hw * c, n + c + w);
+        INormalizationLayer Create() => name == nameof(GnNhwc) ? new GnNhwc(c) : new InNhwc(c);
+        (int[] Output, float[] Values, bool Streamed, bool Pipelined, KernelPath Path, int Workers) Go(long threshold, int degree, int offset)
+        {
+            using var scope = DegreeScope.Set(degree);
+            INormalizationLayer layer = Create();
+            SetParameters(layer.Weight, layer.Bias, 11);
+            Streaming.ThresholdBytes = threshold;
+            float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
+            layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
+            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
+            return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), buffer.AsSpan(offset, x.Length).ToArray(), Streaming.LastCallStreamed,
+                Streaming.LastCallPipelined, layer.LastPath, ParallelUnits.LastWorkers);
+        }
+
+        var plain = Go(long.MaxValue, 1, 0);
+        Assert.False(plain.Pipelined);
+        int lanes = plain.Path switch { KernelPath.Scalar => 0, KernelPath.Vector128 => 4, KernelPath.Vector256 => 8, _ => 16 };
+        foreach (int degree in new[] { 1, 2 })
+            foreach (int offset in new[] { 0, 5, 16 })
+            {
+                var piped = Go(0, degree, offset);
+                Assert.Equal(plain.Path, piped.Path);
+                Assert.Equal(lanes > 0, piped.Streamed);
+                Assert.Equal(lanes > 0 && c % lanes == 0 && n >= 2 * piped.Workers, piped.Pipelined);
+                if (degree == 2 && x.Length >= 2 * Parallelism.MinElementsPerThread) Assert.Equal(2, piped.Workers);
+                Assert.Equal(plain.Output, piped.Output);
+            }
+
+        // Each (sample, group) standardized over its rows and channels, times the channel's weight plus bias.
+        var check = Go(0, 1, 3);
+        var reference = Create();
+        SetParameters(reference.Weight, reference.Bias, 11);
+        int perGroup = c / groups;
+        for (int s = 0; s < n; s++)
+            for (int g = 0; g < groups; g++)
+            {
+                double mean = 0, sq = 0, count = (double)hw * perGroup;
+                for (int r = 0; r < hw; r++)
+                    for (int j = g * perGroup; j < (g + 1) * perGroup; j++) mean += x[(s * hw + r) * c + j];
+                mean /= count;
+                for (int r = 0; r < hw; r++)
+                    for (int j = g * perGroup; j < (g + 1) * perGroup; j++) sq += (x[(s * hw + r) * c + j] - mean) * (x[(s * hw + r) * c + j] - mean);
+                double rstd = 1 / Math.Sqrt(sq / count + reference.Epsilon);
+                for (int r = 0; r < hw; r++)
+                    for (int j = g * perGroup; j < (g + 1) * perGroup; j++)
+                    {
+                        int at = (s * hw + r) * c + j;
+                        double expected = (x[at] - mean) * rstd * reference.Weight[j] + reference.Bias[j];
+                        Assert.True(Math.Abs(check.Values[at] - expected) <= 2e-5 * (1 + Math.Abs(expected)), $"sample {s}, row {r}, channel {j}: {check.Values[at]}, the reference {expected}");
+                    }
+            }
+    }
 }

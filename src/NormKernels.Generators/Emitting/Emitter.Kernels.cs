@@ -145,5 +145,48 @@ internal static partial class Emitter
         w.Line();
     }
 
+    /// <summary>Whether a block is channels-last rows in both passes: the statistics sum rows of one contiguous run of
+    /// accumulators (columns) and the apply takes the same rows with coefficients along them, one range each
+    /// (<c>Runs.ReduceColumns</c> and <c>Runs.ApplyRows</c> over the whole block), so a block's apply can run beside the
+    /// next block's statistics (<c>Runs.ApplyReduceRows</c>).</summary>
+    private static bool PipelinedRows(Context ctx)
+    {
+        var plan = ctx.Plan;
+        var stat = plan.StatSegments.ToList();
+        var apply = plan.ApplySegments.ToList();
+        return plan.Strategy == ReduceStrategy.Vertical && stat.Count == 2 && plan.Form == ApplyForm.Fold && apply.Count == 2
+            && apply[1].Class == SegmentClass.Fold && apply[0].Class == SegmentClass.Constant && apply[0].Last + 1 == apply[1].First
+            && stat[0].First == apply[0].First && stat[0].Last == apply[0].Last && stat[1].First == apply[1].First && stat[1].Last == apply[1].Last;
+    }
+
+    /// <summary>The pipelined pass (<see cref="PipelinedRows"/>): one block's streamed apply beside the next block's statistics,
+    /// false where the plan is not rows in both passes or the run declines (the driver then runs the two passes).</summary>
+    private static void EmitPipelinePass(SourceWriter w, Context ctx)
+    {
+        string t = ctx.T;
+        bool rows = PipelinedRows(ctx);
+        w.Line("/// <summary>Whether a block's apply can run beside the next block's statistics (<see cref=\"ApplyReduce\"/>).</summary>");
+        w.Line("public bool Pipelines => " + (rows ? "true" : "false") + ";");
+        w.Line();
+        w.Line("/// <summary>The apply of the block at x (streamed) beside the statistics of the block at p" + (rows ? "" : " (not this plan's: false)") + ".</summary>");
+        w.Line(Shared.Hot);
+        using (w.Block("public bool ApplyReduce<TK, TS, TV>(ref " + t + " x, ref " + t + " y, ref " + t + " p, ref " + t + " a, ref " + t + " b, ref " + t + " c, ref " + t +
+                       " shift, ref double sum, ref double sq)" + KindConstraint + VectorIsa.PathConstraint(t)))
+        {
+            if (!rows)
+            {
+                w.Line("return false;");
+            }
+            else
+            {
+                var plan = ctx.Plan;
+                string residual = plan.Epilogue.AddsAfter ? "Residual" : "0";
+                w.Line("return " + VectorIsa.Runs(t) + ".ApplyReduceRows<TK>(ref x, ref y, " + ctx.SegmentExtent(plan.ApplySegments[0]) + ", " + ctx.SegmentExtent(plan.ApplySegments[1]) +
+                       ", ref a, ref b, ref c, " + residual + ", ref p, ref shift, ref sum, ref sq);");
+            }
+        }
+        w.Line();
+    }
+
     private static string At(string reference, string offset) => offset == "(nint)0" ? reference : Unsafe + ".Add(ref " + reference + ", " + offset + ")";
 }

@@ -62,6 +62,7 @@ internal static partial class Emitter
             w.Line();
             EmitStatisticsPass(w, ctx);
             EmitApplyPass(w, ctx);
+            EmitPipelinePass(w, ctx);
             EmitBackwardPasses(w, ctx);
         }
         w.Line();

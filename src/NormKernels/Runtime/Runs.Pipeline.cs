@@ -1,4 +1,6 @@
+using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace NormKernels.Runtime;
 
@@ -132,5 +134,143 @@ public static partial class Runs<TS, TV, T>
         return TK.Centered
             ? Expression<Centered, Splat, Uncentered, Splat, TK>(v, at, ref none, ref none, ref none, ref none, ref none, va, vb, vc, TS.Zero, TS.Zero, ref x, 0)
             : Expression<Uncentered, Splat, Uncentered, Splat, TK>(v, at, ref none, ref none, ref none, ref none, ref none, va, vb, vc, TS.Zero, TS.Zero, ref x, 0);
+    }
+
+    /// <summary>Whether <see cref="ApplyReduceRows{TK}"/> takes blocks of <paramref name="rows"/> rows of <paramref name="width"/>
+    /// (a vector path, rows of whole vectors up to <see cref="FlatWidth"/>, a block of at least
+    /// <see cref="Streaming.MinimumRunBytes"/> and two rows); it also declines where the thread is short of stack for the
+    /// doubled coefficients or the output is not element-aligned.</summary>
+    internal static unsafe bool PipelinesRows(nint rows, nint width) =>
+        TS.Count > 1 && width > 0 && width % TS.Count == 0 && width <= FlatWidth && rows >= 2 && (long)rows * width * sizeof(T) >= Math.Max(Streaming.MinimumRunBytes, 64 + 2 * width * sizeof(T));
+
+    /// <summary>
+    /// Channels-last blocks pipelined: the streamed flat apply of one block's <paramref name="rows"/> rows of
+    /// <paramref name="width"/> (as <see cref="ApplyRows{TK, TW}"/> with streaming stores, its coefficients loaded from the
+    /// doubled copies) beside the column sums of the next block's rows at <paramref name="p"/> (as
+    /// <see cref="ReduceColumns{TK}(ref T, nint, nint, ref T, ref double, ref double)"/>, hinting its lines
+    /// <see cref="PrefetchAhead"/> on), a step of the apply after each step of the sums. Each is the same arithmetic in the same
+    /// order as on its own, so the same bits. Interleaved step by step, the next block's reads from memory overlap this
+    /// block's streaming stores; in passes of their own (or chunks of 4-64 KB) each leaves half the memory's bandwidth idle
+    /// (see the remarks of <see cref="Forward{TNest, TK, T}"/>'s pipelined unit). False, nothing done, where the apply would not
+    /// run as one streamed flat range (rows of part vectors or over <see cref="FlatWidth"/> wide, a short or misaligned output).
+    /// </summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static unsafe bool ApplyReduceRows<TK>(ref T x, ref T y, nint rows, nint width, ref T a, ref T b, ref T c, nint residual,
+        ref T p, ref T shift, ref double sum, ref double sq) where TK : struct, INormKind
+    {
+        int w = TS.Count;
+        nint total = rows * width;
+        nuint address = (nuint)Unsafe.AsPointer(ref y);
+        nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+        if (!PipelinesRows(rows, width) || (width > 256 && !RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            || address % (nuint)sizeof(T) != 0 || total < head + width + w)
+            return false;
+        if (TK.Centered) ApplyReduceRowsCore<Centered, TK>(ref x, ref y, rows, width, head, ref a, ref b, ref c, residual, ref p, ref shift, ref sum, ref sq);
+        else ApplyReduceRowsCore<Uncentered, TK>(ref x, ref y, rows, width, head, ref a, ref b, ref a, residual, ref p, ref Unsafe.NullRef<T>(), ref sq, ref sq);
+        return true;
+    }
+
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void ApplyReduceRowsCore<TC, TE>(ref T x, ref T y, nint rows, nint width, nint head, ref T a, ref T b, ref T c, nint residual,
+        ref T p, ref T shift, ref double sum, ref double sq) where TC : struct, IOperand where TE : struct, INormKind
+    {
+        int w = TS.Count, step = Unroll * w;
+        nint total = rows * width;
+        // The apply's coefficients as FlatRows places them: vectors `phase` columns into a row read whole vectors of the copies.
+        nint phase = head % width;
+        T* unaligned = stackalloc T[6 * FlatWidth + 128 / sizeof(T)];
+        T* twice = (T*)(((nint)unaligned + 63) & ~(nint)63) + (w - phase % w) % w;
+        ref T a2 = ref Unsafe.AsRef<T>(twice);
+        ref T b2 = ref Unsafe.Add(ref a2, 2 * width);
+        ref T c2 = ref Unsafe.Add(ref b2, 2 * width);
+        Doubled(ref a, ref a2, width);
+        Doubled(ref b, ref b2, width);
+        if (TC.Lanes) Doubled(ref c, ref c2, width);
+        else MemoryMarshal.CreateSpan(ref c2, (int)(2 * width)).Clear();
+        for (nint o = 0; o < head; o += w)
+        {
+            TV r = FlatExpression<TC, TE>(TS.Load(ref x, o), TS.Load(ref a2, o), TS.Load(ref b2, o), TS.Load(ref c2, o), ref x, o, residual);
+            StoreLanes(r, ref y, o, o + w < head ? o + w : head, o);
+        }
+        // The apply's next vector (q) and its coefficients' offset past phase (j); it runs out before the sums do (head > 0) or with them.
+        nint q = head, j = 0, last = total - w;
+        nint ahead = PrefetchAhead;
+        for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
+        {
+            nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
+            nint col = 0;
+            for (; col + step <= width; col += step)
+            {
+                TV k0 = TC.Lanes ? TS.Load(ref shift, col) : TS.Zero, k1 = TC.Lanes ? TS.Load(ref shift, col + w) : TS.Zero;
+                TV k2 = TC.Lanes ? TS.Load(ref shift, col + 2 * w) : TS.Zero, k3 = TC.Lanes ? TS.Load(ref shift, col + 3 * w) : TS.Zero;
+                TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+                TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+                for (nint r = r0; r < rend; r++)
+                {
+                    nint o = r * width + col;
+                    Prefetch(ref p, o, ahead);
+                    Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
+                    Accumulate<TC>(TS.Load(ref p, o + w), k1, ref s1, ref q1);
+                    Accumulate<TC>(TS.Load(ref p, o + 2 * w), k2, ref s2, ref q2);
+                    Accumulate<TC>(TS.Load(ref p, o + 3 * w), k3, ref s3, ref q3);
+                    if (q + 3 * w <= last)
+                    {
+                        FlatStep<TC, TE>(ref x, ref y, q, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                        FlatStep<TC, TE>(ref x, ref y, q + w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                        FlatStep<TC, TE>(ref x, ref y, q + 2 * w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                        FlatStep<TC, TE>(ref x, ref y, q + 3 * w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                        q += step;
+                    }
+                }
+                if (TC.Lanes)
+                {
+                    TS.AddWidened(ref sum, col, s0); TS.AddWidened(ref sum, col + w, s1);
+                    TS.AddWidened(ref sum, col + 2 * w, s2); TS.AddWidened(ref sum, col + 3 * w, s3);
+                }
+                TS.AddWidened(ref sq, col, q0); TS.AddWidened(ref sq, col + w, q1);
+                TS.AddWidened(ref sq, col + 2 * w, q2); TS.AddWidened(ref sq, col + 3 * w, q3);
+            }
+            for (; col < width; col += w)
+            {
+                // As ColumnVector (rows of whole vectors: no masked lanes), a vector of the apply beside each row's.
+                TV k = TC.Lanes ? TS.Load(ref shift, col) : TS.Zero;
+                TV s = TS.Zero, qs = TS.Zero;
+                for (nint r = r0; r < rend; r++)
+                {
+                    nint o = r * width + col;
+                    if (col == 0) Prefetch(ref p, o, ahead);
+                    Accumulate<TC>(TS.Load(ref p, o), k, ref s, ref qs);
+                    if (q <= last)
+                    {
+                        FlatStep<TC, TE>(ref x, ref y, q, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                        q += w;
+                    }
+                }
+                if (TC.Lanes) TS.AddWidened(ref sum, col, s);
+                TS.AddWidened(ref sq, col, qs);
+            }
+        }
+        for (; q <= last; q += w)
+            FlatStep<TC, TE>(ref x, ref y, q, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+        if (q < total)
+        {
+            // The last w elements end a row: columns width - w .. width - 1.
+            TV r = FlatExpression<TC, TE>(TS.Load(ref x, last), TS.Load(ref a2, width - w), TS.Load(ref b2, width - w), TS.Load(ref c2, width - w), ref x, last, residual);
+            StoreLanes(r, ref y, q, total, last);
+        }
+    }
+
+    /// <summary>One streamed vector of the flat apply at <paramref name="q"/>, its coefficients at <paramref name="phase"/> +
+    /// <paramref name="j"/> of the doubled copies; <paramref name="j"/> moves on a vector, wrapping at the row's end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FlatStep<TC, TE>(ref T x, ref T y, nint q, ref T a2, ref T b2, ref T c2, nint phase, ref nint j, nint width, nint residual)
+        where TC : struct, IOperand where TE : struct, INormKind
+    {
+        nint at = phase + j;
+        TS.StoreStreaming(FlatExpression<TC, TE>(TS.Load(ref x, q), TS.Load(ref a2, at), TS.Load(ref b2, at), TS.Load(ref c2, at), ref x, q, residual), ref y, q);
+        j += TS.Count;
+        if (j == width) j = 0;
     }
 }

@@ -45,6 +45,7 @@ namespace NormKernels
         /// 3.7 ms with normal stores; LayerNorm rows of 768 floats: 1.35-1.6x the limit streamed, 1.65-1.8x not).</summary>
         public const int MinimumRunBytes = 2048;
 
+
         /// <summary>Whether the last kernel call on this thread (a forward, or a backward's dx) streamed its output: its bytes
         /// exceeded <see cref="ThresholdBytes"/>, on a vector path, with an output that does not overlap its input (in place,
         /// the output's lines are in the cache already, read as input). Its runs shorter than <see cref="MinimumRunBytes"/>
@@ -52,8 +53,9 @@ namespace NormKernels
         public static bool LastCallStreamed => Runtime.LastCall.Current.Streamed;
 
         /// <summary>Whether the last kernel call on this thread ran pipelined, each streamed apply side by side with the next
-        /// statistics pass: rows without gamma along them (InstanceNorm NCHW's planes; the rows the calling thread ran). For
-        /// tests and diagnostics.</summary>
+        /// statistics pass: rows without gamma along them (InstanceNorm NCHW's planes; the rows the calling thread ran), or
+        /// channels-last blocks (InstanceNorm and GroupNorm NHWC: each sample's apply beside the next sample's column sums,
+        /// rows of whole vectors up to 1,024 elements). For tests and diagnostics.</summary>
         public static bool LastCallPipelined => Runtime.LastCall.Current.Pipelined;
 
         /// <summary>Whether the last kernel call on this thread ran its interleaved blocks (BatchNorm NCHW's channels, forward

@@ -175,6 +175,16 @@ namespace Layers
                 Rt.Runs<TS, TV, float>.ApplyRows<TK, TW>(ref Unsafe.Add(ref x, from0 * len1), ref Unsafe.Add(ref y, from0 * len1), to0 - from0, len1, ref a, ref b, ref c, Residual);
             }
 
+            /// <summary>Whether a block's apply can run beside the next block's statistics (<see cref="ApplyReduce"/>).</summary>
+            public bool Pipelines => true;
+
+            /// <summary>The apply of the block at x (streamed) beside the statistics of the block at p.</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
+            public bool ApplyReduce<TK, TS, TV>(ref float x, ref float y, ref float p, ref float a, ref float b, ref float c, ref float shift, ref double sum, ref double sq) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
+            {
+                return Rt.Runs<TS, TV, float>.ApplyReduceRows<TK>(ref x, ref y, (e_n * e_h * e_w), e_c, ref a, ref b, ref c, Residual, ref p, ref shift, ref sum, ref sq);
+            }
+
             /// <summary>Backward reduction on one block (or the chunk [from0, to0) of its first segment): per fold index f, u[f] += sum dy, v[f] += sum dy * (x + m[f]); segments [n h w]=- [c]=F; the innermost two as rows of contiguous fold indices.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void GradientReduce<TS, TV, TX, TH>(ref float x, ref float dy, nint from0, nint to0, ref float m, ref float dz, ref double u, ref double v, ref double z) where TS : struct, Rt.ISimd<TV, float> where TV : struct where TX : struct, Rt.IOperand where TH : struct, Rt.IOperand

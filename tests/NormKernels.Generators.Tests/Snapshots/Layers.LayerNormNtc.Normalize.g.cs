@@ -172,6 +172,16 @@ namespace Layers
                 Rt.Runs<TS, TV, double>.ApplyAffine<TK, TW, Rt.Splat, Rt.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
             }
 
+            /// <summary>Whether a block's apply can run beside the next block's statistics (<see cref="ApplyReduce"/>).</summary>
+            public bool Pipelines => false;
+
+            /// <summary>The apply of the block at x (streamed) beside the statistics of the block at p (not this plan's: false).</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
+            public bool ApplyReduce<TK, TS, TV>(ref double x, ref double y, ref double p, ref double a, ref double b, ref double c, ref double shift, ref double sum, ref double sq) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, double> where TV : struct
+            {
+                return false;
+            }
+
             /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); segments [c]=F.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void GradientAffineReduce<TS, TV, TH>(ref double x, ref double dy, nint from0, nint to0, double m, double dz, double gb, ref double g, ref double a, ref double b, ref double gs, ref double hs, ref double xs) where TS : struct, Rt.ISimd<TV, double> where TV : struct where TH : struct, Rt.IOperand

@@ -159,6 +159,16 @@ namespace Layers
                 Rt.Runs<TS, TV, float>.ApplyAffine<TK, TW, Rt.Splat, Rt.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
             }
 
+            /// <summary>Whether a block's apply can run beside the next block's statistics (<see cref="ApplyReduce"/>).</summary>
+            public bool Pipelines => false;
+
+            /// <summary>The apply of the block at x (streamed) beside the statistics of the block at p (not this plan's: false).</summary>
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
+            public bool ApplyReduce<TK, TS, TV>(ref float x, ref float y, ref float p, ref float a, ref float b, ref float c, ref float shift, ref double sum, ref double sq) where TK : struct, Rt.INormKind where TS : struct, Rt.ISimd<TV, float> where TV : struct
+            {
+                return false;
+            }
+
             /// <summary>One statistic's block: a += sum g * (dy - dz), b += sum g * (dy - dz) * (x + m), gs += sum (g - gb), hs += sum (g - gb) * (x + m), xs += sum (x + m); segments [c]=F.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void GradientAffineReduce<TS, TV, TH>(ref float x, ref float dy, nint from0, nint to0, float m, float dz, float gb, ref float g, ref double a, ref double b, ref double gs, ref double hs, ref double xs) where TS : struct, Rt.ISimd<TV, float> where TV : struct where TH : struct, Rt.IOperand
