@@ -197,6 +197,13 @@ public static partial class Runs<TS, TV, T>
         // The apply's next vector (q) and its coefficients' offset past phase (j); it runs out before the sums do (head > 0) or with them.
         nint q = head, j = 0, last = total - w;
         nint ahead = PrefetchAhead;
+        // The sums' rows read as ReduceColumnsCore reads them: shifted loads where the rows (whole lines apart) start off a
+        // vector boundary (ISimd.Shifts), except where the five aligned vectors would reach outside the block.
+        nint offset = TS.Shifts && width >= step && width * sizeof(T) % 64 == 0 && total * sizeof(T) >= ShiftBytes ? ShiftOffset(ref p) : 0;
+        TV indices = offset != 0 ? TS.ShiftIndices(offset) : TS.Zero;
+        // The apply's x where it is not at y's phase (y's vectors start on lines): x[q] sits xOffset past a vector boundary.
+        nint xOffset = TS.Shifts && total * sizeof(T) >= ShiftBytes ? ShiftOffset(ref Unsafe.Add(ref x, head)) : 0;
+        TV xIndices = xOffset != 0 ? TS.ShiftIndices(xOffset) : TS.Zero;
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
         {
             nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
@@ -211,16 +218,50 @@ public static partial class Runs<TS, TV, T>
                 {
                     nint o = r * width + col;
                     Prefetch(ref p, o, ahead);
-                    Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
-                    Accumulate<TC>(TS.Load(ref p, o + w), k1, ref s1, ref q1);
-                    Accumulate<TC>(TS.Load(ref p, o + 2 * w), k2, ref s2, ref q2);
-                    Accumulate<TC>(TS.Load(ref p, o + 3 * w), k3, ref s3, ref q3);
+                    if (!TS.Shifts)
+                    {
+                        Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
+                        Accumulate<TC>(TS.Load(ref p, o + w), k1, ref s1, ref q1);
+                        Accumulate<TC>(TS.Load(ref p, o + 2 * w), k2, ref s2, ref q2);
+                        Accumulate<TC>(TS.Load(ref p, o + 3 * w), k3, ref s3, ref q3);
+                    }
+                    else
+                    {
+                        TV v0, v1, v2, v3;
+                        if (offset != 0 && (r > 0 || col > 0) && (r < rows - 1 || col + step + w - offset <= width))
+                        {
+                            o -= offset;
+                            TV a0 = TS.Load(ref p, o), a1 = TS.Load(ref p, o + w), a2v = TS.Load(ref p, o + 2 * w), a3 = TS.Load(ref p, o + 3 * w), a4 = TS.Load(ref p, o + 4 * w);
+                            v0 = TS.Shift(a0, a1, indices); v1 = TS.Shift(a1, a2v, indices); v2 = TS.Shift(a2v, a3, indices); v3 = TS.Shift(a3, a4, indices);
+                        }
+                        else
+                        {
+                            v0 = TS.Load(ref p, o); v1 = TS.Load(ref p, o + w); v2 = TS.Load(ref p, o + 2 * w); v3 = TS.Load(ref p, o + 3 * w);
+                        }
+                        Accumulate<TC>(v0, k0, ref s0, ref q0);
+                        Accumulate<TC>(v1, k1, ref s1, ref q1);
+                        Accumulate<TC>(v2, k2, ref s2, ref q2);
+                        Accumulate<TC>(v3, k3, ref s3, ref q3);
+                    }
                     if (q + 3 * w <= last)
                     {
-                        FlatStep<TC, TE>(ref x, ref y, q, ref a2, ref b2, ref c2, phase, ref j, width, residual);
-                        FlatStep<TC, TE>(ref x, ref y, q + w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
-                        FlatStep<TC, TE>(ref x, ref y, q + 2 * w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
-                        FlatStep<TC, TE>(ref x, ref y, q + 3 * w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                        if (TS.Shifts && xOffset != 0 && q >= xOffset && q - xOffset + 5 * w <= total)
+                        {
+                            // x off y's phase: five aligned vectors shifted into the four (as the sums read theirs).
+                            nint xa = q - xOffset;
+                            TV u0 = TS.Load(ref x, xa), u1 = TS.Load(ref x, xa + w), u2 = TS.Load(ref x, xa + 2 * w), u3 = TS.Load(ref x, xa + 3 * w), u4 = TS.Load(ref x, xa + 4 * w);
+                            FlatStep<TC, TE>(TS.Shift(u0, u1, xIndices), ref x, ref y, q, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                            FlatStep<TC, TE>(TS.Shift(u1, u2, xIndices), ref x, ref y, q + w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                            FlatStep<TC, TE>(TS.Shift(u2, u3, xIndices), ref x, ref y, q + 2 * w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                            FlatStep<TC, TE>(TS.Shift(u3, u4, xIndices), ref x, ref y, q + 3 * w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                        }
+                        else
+                        {
+                            FlatStep<TC, TE>(TS.Load(ref x, q), ref x, ref y, q, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                            FlatStep<TC, TE>(TS.Load(ref x, q + w), ref x, ref y, q + w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                            FlatStep<TC, TE>(TS.Load(ref x, q + 2 * w), ref x, ref y, q + 2 * w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                            FlatStep<TC, TE>(TS.Load(ref x, q + 3 * w), ref x, ref y, q + 3 * w, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                        }
                         q += step;
                     }
                 }
@@ -244,7 +285,7 @@ public static partial class Runs<TS, TV, T>
                     Accumulate<TC>(TS.Load(ref p, o), k, ref s, ref qs);
                     if (q <= last)
                     {
-                        FlatStep<TC, TE>(ref x, ref y, q, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+                        FlatStep<TC, TE>(TS.Load(ref x, q), ref x, ref y, q, ref a2, ref b2, ref c2, phase, ref j, width, residual);
                         q += w;
                     }
                 }
@@ -253,7 +294,7 @@ public static partial class Runs<TS, TV, T>
             }
         }
         for (; q <= last; q += w)
-            FlatStep<TC, TE>(ref x, ref y, q, ref a2, ref b2, ref c2, phase, ref j, width, residual);
+            FlatStep<TC, TE>(TS.Load(ref x, q), ref x, ref y, q, ref a2, ref b2, ref c2, phase, ref j, width, residual);
         if (q < total)
         {
             // The last w elements end a row: columns width - w .. width - 1.
@@ -262,14 +303,14 @@ public static partial class Runs<TS, TV, T>
         }
     }
 
-    /// <summary>One streamed vector of the flat apply at <paramref name="q"/>, its coefficients at <paramref name="phase"/> +
+    /// <summary>One streamed vector of the flat apply at <paramref name="q"/> (x's there: <paramref name="v"/>), its coefficients at <paramref name="phase"/> +
     /// <paramref name="j"/> of the doubled copies; <paramref name="j"/> moves on a vector, wrapping at the row's end.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FlatStep<TC, TE>(ref T x, ref T y, nint q, ref T a2, ref T b2, ref T c2, nint phase, ref nint j, nint width, nint residual)
+    private static void FlatStep<TC, TE>(TV v, ref T x, ref T y, nint q, ref T a2, ref T b2, ref T c2, nint phase, ref nint j, nint width, nint residual)
         where TC : struct, IOperand where TE : struct, INormKind
     {
         nint at = phase + j;
-        TS.StoreStreaming(FlatExpression<TC, TE>(TS.Load(ref x, q), TS.Load(ref a2, at), TS.Load(ref b2, at), TS.Load(ref c2, at), ref x, q, residual), ref y, q);
+        TS.StoreStreaming(FlatExpression<TC, TE>(v, TS.Load(ref a2, at), TS.Load(ref b2, at), TS.Load(ref c2, at), ref x, q, residual), ref y, q);
         j += TS.Count;
         if (j == width) j = 0;
     }

@@ -45,7 +45,6 @@ namespace NormKernels
         /// 3.7 ms with normal stores; LayerNorm rows of 768 floats: 1.35-1.6x the limit streamed, 1.65-1.8x not).</summary>
         public const int MinimumRunBytes = 2048;
 
-
         /// <summary>Whether the last kernel call on this thread (a forward, or a backward's dx) streamed its output: its bytes
         /// exceeded <see cref="ThresholdBytes"/>, on a vector path, with an output that does not overlap its input (in place,
         /// the output's lines are in the cache already, read as input). Its runs shorter than <see cref="MinimumRunBytes"/>
