@@ -621,7 +621,7 @@ public static class Forward<TNest, TK, T>
                     else if (pipelined)
                     {
                         LastCall.Current.Pipelined = true;
-                        var body = new PipelinedUnit<TS, TV, TW>(nest, layout, blocks, workers, nest.StatisticsRows(out _), epsilon,
+                        var body = new PipelinedUnit<TS, TV, TW>(nest, layout, blocks, workers, nest.StatisticsRows(out _), nest.ApplyRows(out _), epsilon,
                             scratch.Doubles, scratch.Elements, meanResidual, mode, FromMemory);
                         ParallelUnits.For(workers, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
                     }
@@ -1354,7 +1354,7 @@ public static class Forward<TNest, TK, T>
     /// of the sums, in one loop, brought a stand-alone model from 1.32 to 1.04x. AMD EPYC Zen 5, 1 thread, one process
     /// alternating: InstanceNorm NHWC S1 (32 x 56 x 56 x 64) 952 -> 761 us, GroupNorm(32) 956 -> 781 us; 2 threads 531 -> 409,
     /// 474 -> 356 us; AVX2 926 -> 834, 928 -> 808 us.</remarks>
-    private readonly struct PipelinedUnit<TS, TV, TW>(TNest nest, Layout layout, int blocks, int units, nint rows, T epsilon, double[][] doubles,
+    private readonly struct PipelinedUnit<TS, TV, TW>(TNest nest, Layout layout, int blocks, int units, nint rows, nint applyRows, T epsilon, double[][] doubles,
         T[][] elements, T[]? meanResidual, ForwardMode mode, bool fromMemory) : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
@@ -1382,7 +1382,7 @@ public static class Forward<TNest, TK, T>
                 ref T coefC = ref Unsafe.Add(ref coefB, layout.Coefficients);
                 if (k + 1 == end)
                 {
-                    nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), 0, rows, ref ek, ref coefB, ref coefC, ref gamma, ref beta);
+                    nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), 0, applyRows, ref ek, ref coefB, ref coefC, ref gamma, ref beta);
                     break;
                 }
                 ref double dn = ref Unsafe.Add(ref d, (slot ^ 1) * layout.Doubles);
@@ -1392,7 +1392,7 @@ public static class Forward<TNest, TK, T>
                 if (!nest.ApplyReduce<TK, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), ref xn, ref ek, ref coefB, ref coefC,
                     ref Unsafe.Add(ref en, layout.Shift), ref dn, ref Unsafe.Add(ref dn, layout.Accumulators)))
                 {
-                    nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), 0, rows, ref ek, ref coefB, ref coefC, ref gamma, ref beta);
+                    nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), 0, applyRows, ref ek, ref coefB, ref coefC, ref gamma, ref beta);
                     Statistics<TS, TV>(nest, fromMemory, ref xn, 0, rows, ref Unsafe.Add(ref en, layout.Shift), ref dn, ref Unsafe.Add(ref dn, layout.Accumulators));
                 }
             }

@@ -171,8 +171,9 @@ public static partial class Runs<TS, TV, T>
         return true;
     }
 
+    // Its own optimized method (one per kind): inlined into the entry it went past the JIT's budget and ran at tier 0.
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ApplyReduceRowsCore<TC, TE>(ref T x, ref T y, nint rows, nint width, nint head, ref T a, ref T b, ref T c, nint residual,
         ref T p, ref T shift, ref double sum, ref double sq) where TC : struct, IOperand where TE : struct, INormKind
     {
