@@ -432,4 +432,73 @@ public sealed class StreamedOrderTests : RestoresSettings
                     }
             }
     }
+
+    public static TheoryData<string, int, int, int, int> RunShapes => new()
+    {
+        // Blocks of runs: GroupNorm NCHW (4 groups, a group's channels a block: 3 runs of 150, 1,800 bytes, too short to
+        // pipeline; 2 of 2,500), LayerNorm over C,H,W (a sample a block, a run a channel); planes of 150 floats (not whole
+        // vectors: runs meet inside vectors), 1,023 and 256.
+        { nameof(GnNchw), 3, 12, 10, 15 },
+        { nameof(GnNchw), 2, 8, 50, 50 },
+        { nameof(LnNchw), 5, 6, 10, 15 },
+        { nameof(LnNchw), 3, 7, 33, 31 },
+        { nameof(LnNchw), 4, 64, 16, 16 },
+    };
+
+    [Theory]
+    [MemberData(nameof(RunShapes))]
+    public void PipelinedRunsGiveTheUnpipelinedBitsAndTheReference(string name, int n, int c, int h, int w)
+    {
+        // GroupNorm NCHW and LayerNorm over C,H,W streamed on the 512-bit path: each block's apply (its runs, a channel's
+        // coefficients each) beside the next block's sums (Runs.ApplyRunsReduce), the same bits as a block at a time.
+        int[] dims = [n, c, h, w];
+        int hw = h * w, groups = name == nameof(GnNchw) ? 4 : 1;
+        float[] x = Random(n * c * hw, n + c + w);
+        INormalizationLayer Create() => name == nameof(GnNchw) ? new GnNchw(c) : new LnNchw(c);
+        (int[] Output, float[] Values, bool Pipelined, KernelPath Path) Go(long threshold, int degree, int offset)
+        {
+            using var scope = DegreeScope.Set(degree);
+            INormalizationLayer layer = Create();
+            SetParameters(layer.Weight, layer.Bias, 13);
+            Streaming.ThresholdBytes = threshold;
+            float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
+            layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
+            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
+            return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), buffer.AsSpan(offset, x.Length).ToArray(), Streaming.LastCallPipelined, layer.LastPath);
+        }
+
+        var plain = Go(long.MaxValue, 1, 0);
+        Assert.False(plain.Pipelined);
+        foreach (int degree in new[] { 1, 2 })
+            foreach (int offset in new[] { 0, 3, 16 })
+            {
+                var piped = Go(0, degree, offset);
+                // Blocks of at least 2,048 bytes (Streaming.MinimumRunBytes), runs of at least four vectors, 64 runs at most.
+                int runs = c / groups;
+                Assert.Equal(plain.Path == KernelPath.Vector512 && hw >= 64 && runs * hw * sizeof(float) >= 2048 && runs <= 64, piped.Pipelined);
+                Assert.Equal(plain.Output, piped.Output);
+            }
+
+        // Each (sample, group) standardized over its channels' planes, times the channel's weight plus bias.
+        var check = Go(0, 1, 5);
+        var reference = Create();
+        SetParameters(reference.Weight, reference.Bias, 13);
+        int perGroup = c / groups;
+        for (int s = 0; s < n; s++)
+            for (int g = 0; g < groups; g++)
+            {
+                int start = (s * c + g * perGroup) * hw, count = perGroup * hw;
+                double mean = 0, sq = 0;
+                for (int i = 0; i < count; i++) mean += x[start + i];
+                mean /= count;
+                for (int i = 0; i < count; i++) sq += (x[start + i] - mean) * (x[start + i] - mean);
+                double rstd = 1 / Math.Sqrt(sq / count + reference.Epsilon);
+                for (int i = 0; i < count; i++)
+                {
+                    int channel = g * perGroup + i / hw;
+                    double expected = (x[start + i] - mean) * rstd * reference.Weight[channel] + reference.Bias[channel];
+                    Assert.True(Math.Abs(check.Values[start + i] - expected) <= 2e-5 * (1 + Math.Abs(expected)), $"sample {s}, group {g}, element {i}: {check.Values[start + i]}, the reference {expected}");
+                }
+            }
+    }
 }

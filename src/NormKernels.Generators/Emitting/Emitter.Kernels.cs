@@ -159,21 +159,42 @@ internal static partial class Emitter
             && stat[0].First == apply[0].First && stat[0].Last == apply[0].Last && stat[1].First == apply[1].First && stat[1].Last == apply[1].Last;
     }
 
+    /// <summary>Whether a block is runs: the statistics one contiguous run over the whole block and the apply that run as runs
+    /// back to back, one per fold index (consecutive) with its coefficients broadcast (GroupNorm NCHW, a group's channels;
+    /// LayerNorm over C,H,W with per-channel parameters, a sample), so a block's apply can run beside the next block's
+    /// statistics (<c>Runs.ApplyRunsReduce</c>). Not with a residual added after the norm (not among its operands).</summary>
+    private static bool PipelinedRuns(Context ctx)
+    {
+        var plan = ctx.Plan;
+        var stat = plan.StatSegments.ToList();
+        var apply = plan.ApplySegments.ToList();
+        return plan.Strategy == ReduceStrategy.Horizontal && stat.Count == 1 && plan.Form == ApplyForm.Fold && apply.Count == 2 && !plan.Epilogue.AddsAfter
+            && apply[0].Class == SegmentClass.Fold && apply[1].Class == SegmentClass.Constant && apply[0].Last + 1 == apply[1].First
+            && apply[0].First == apply[0].Last && ctx.Stride(apply[0].First, Context.FoldAxis) == "(nint)1"
+            && stat[0].First == apply[0].First && stat[0].Last == apply[1].Last;
+    }
+
     /// <summary>The pipelined pass (<see cref="PipelinedRows"/>): one block's streamed apply beside the next block's statistics,
     /// false where the plan is not rows in both passes or the run declines (the driver then runs the two passes).</summary>
     private static void EmitPipelinePass(SourceWriter w, Context ctx)
     {
         string t = ctx.T;
-        bool rows = PipelinedRows(ctx);
-        w.Line("/// <summary>Whether a block's apply can run beside the next block's statistics (<see cref=\"ApplyReduce\"/>).</summary>");
-        w.Line("public bool Pipelines => " + (rows ? "true" : "false") + ";");
+        bool rows = PipelinedRows(ctx), runs = !rows && PipelinedRuns(ctx);
+        w.Line("/// <summary>How a block's apply can run beside the next block's statistics (<see cref=\"ApplyReduce\"/>): 0 not, 1 channels-last rows, 2 runs.</summary>");
+        w.Line("public int Pipelines => " + (rows ? "1" : runs ? "2" : "0") + ";");
         w.Line();
-        w.Line("/// <summary>The apply of the block at x (streamed) beside the statistics of the block at p" + (rows ? "" : " (not this plan's: false)") + ".</summary>");
+        w.Line("/// <summary>The apply of the block at x (streamed) beside the statistics of the block at p" + (rows || runs ? "" : " (not this plan's: false)") + ".</summary>");
         w.Line(Shared.Hot);
         using (w.Block("public bool ApplyReduce<TK, TS, TV>(ref " + t + " x, ref " + t + " y, ref " + t + " p, ref " + t + " a, ref " + t + " b, ref " + t + " c, ref " + t +
                        " shift, ref double sum, ref double sq)" + KindConstraint + VectorIsa.PathConstraint(t)))
         {
-            if (!rows)
+            if (runs)
+            {
+                var plan = ctx.Plan;
+                w.Line("return " + VectorIsa.Runs(t) + ".ApplyRunsReduce<TK>(ref x, ref y, " + ctx.SegmentExtent(plan.ApplySegments[0]) + ", " + ctx.SegmentExtent(plan.ApplySegments[1]) +
+                       ", ref a, ref b, ref c, ref p, shift, ref sum, ref sq);");
+            }
+            else if (!rows)
             {
                 w.Line("return false;");
             }

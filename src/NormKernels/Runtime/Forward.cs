@@ -236,13 +236,15 @@ public interface INest<T> where T : unmanaged
     void Apply<TK, TW, TS, TV>(ref T x, ref T y, nint from, nint to, ref T a, ref T b, ref T c, ref T g, ref T h)
         where TK : struct, INormKind where TW : struct, IStores where TS : struct, ISimd<TV, T> where TV : struct;
 
-    /// <summary>Whether a block's apply can run beside the next block's statistics pass (<see cref="ApplyReduce"/>): both
-    /// passes rows of one contiguous run (channels last).</summary>
-    bool Pipelines { get; }
+    /// <summary>How a block's apply can run beside the next block's statistics pass (<see cref="ApplyReduce"/>): 1, both passes
+    /// rows of one contiguous run (channels last; <see cref="Runs{TS, TV, T}.ApplyReduceRows"/>); 2, the statistics one run
+    /// over the block and the apply that run as runs back to back, a coefficient set each (<see cref="Runs{TS, TV, T}.ApplyRunsReduce"/>);
+    /// 0, neither.</summary>
+    int Pipelines { get; }
 
     /// <summary>The streamed apply of the block at <paramref name="x"/> beside the statistics pass of the block at
-    /// <paramref name="p"/> (<see cref="Runs{TS, TV, T}.ApplyReduceRows"/>), the same bits as the two passes; false, nothing
-    /// done, where it does not apply.</summary>
+    /// <paramref name="p"/> (<see cref="Pipelines"/>), the same bits as the two passes; false, nothing done, where it does not
+    /// apply.</summary>
     bool ApplyReduce<TK, TS, TV>(ref T x, ref T y, ref T p, ref T a, ref T b, ref T c, ref T shift, ref double sum, ref double sq)
         where TK : struct, INormKind where TS : struct, ISimd<TV, T> where TV : struct;
 }
@@ -665,14 +667,20 @@ public static class Forward<TNest, TK, T>
         }
 
         /// <summary>
-        /// Whether a training call runs its blocks pipelined (<see cref="PipelinedUnit{TS, TV, TW}"/>): its output streams, the
-        /// nest's blocks are channels-last rows in both passes (<see cref="INest{T}.Pipelines"/>: InstanceNorm and GroupNorm
-        /// NHWC, each sample a block) whose apply runs as one streamed flat range (<see cref="Runs{TS, TV, T}.PipelinesRows"/>),
-        /// and each worker has at least two blocks.
+        /// Whether a training call runs its blocks pipelined (<see cref="PipelinedUnit{TS, TV, TW}"/>): its output streams, each
+        /// worker has at least two blocks, and the nest's blocks are either channels-last rows in both passes
+        /// (<see cref="INest{T}.Pipelines"/> 1: InstanceNorm and GroupNorm NHWC, a sample a block) whose apply runs as one
+        /// streamed flat range (<see cref="Runs{TS, TV, T}.PipelinesRows"/>), or runs (2: GroupNorm NCHW, a group's channels a
+        /// block; LayerNorm over C,H,W, a sample) on the 512-bit path without a fused activation
+        /// (<see cref="Runs{TS, TV, T}.PipelinesRuns"/>).
         /// </summary>
         private bool PipelinedBlocks<TS, TV, TW>(int blocks, int workers) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores =>
-            TW.Streaming && TS.Count > 1 && mode == ForwardMode.Training && blocks >= 2 * workers && nest.Pipelines
-            && Runs<TS, TV, T>.PipelinesRows(nest.StatisticsRows(out _), nest.StatisticsExtent);
+            TW.Streaming && TS.Count > 1 && mode == ForwardMode.Training && blocks >= 2 * workers && nest.Pipelines switch
+            {
+                1 => Runs<TS, TV, T>.PipelinesRows(nest.StatisticsRows(out _), nest.StatisticsExtent),
+                2 => !TK.Epilogue && Runs<TS, TV, T>.PipelinesRuns(nest.ApplyRows(out _), nest.ApplyExtent),
+                _ => false,
+            };
 
         /// <summary>A row plan (<see cref="RowPlan"/>): groups of consecutive rows per unit, row after row
         /// (<see cref="Runs{TS, TV, T}.Rows"/>).</summary>

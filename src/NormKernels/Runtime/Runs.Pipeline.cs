@@ -315,4 +315,151 @@ public static partial class Runs<TS, TV, T>
         j += TS.Count;
         if (j == width) j = 0;
     }
+
+    /// <summary>Most runs a block of <see cref="ApplyRunsReduce{TK}"/> takes (their coefficient vectors live on the stack).</summary>
+    private const int PipelinedRuns = 64;
+
+    /// <summary>Whether <see cref="ApplyRunsReduce{TK}"/> takes blocks of <paramref name="runs"/> runs of <paramref name="len"/>
+    /// (the 512-bit path, up to <see cref="PipelinedRuns"/> runs of at least four vectors, a block of at least
+    /// <see cref="Streaming.MinimumRunBytes"/>). On the 256-bit path the pipelined runs were slower than the two passes
+    /// (AMD Zen 5, 1 thread, GroupNorm NCHW S1 879 -> 981 us, LayerNorm over C,H,W 948 -> 980; output off x's phase 894 ->
+    /// 1,307 and 932 -> 1,158), so it keeps them.</summary>
+    internal static unsafe bool PipelinesRuns(nint runs, nint len) =>
+        TS.Count * sizeof(T) == 64 && runs >= 1 && runs <= PipelinedRuns && len >= 4 * TS.Count && (long)runs * len * sizeof(T) >= Streaming.MinimumRunBytes;
+
+    /// <summary>
+    /// Blocks of runs pipelined (GroupNorm NCHW, a group's channels a block; LayerNorm over C,H,W, a sample): the streamed
+    /// apply of one block, <paramref name="runs"/> runs of <paramref name="len"/> back to back with run f's coefficients
+    /// <paramref name="a"/>[f], <paramref name="b"/>[f], <paramref name="c"/>[f] broadcast (as <see cref="Apply{TK, TW, TA}"/>
+    /// with <see cref="Splat"/> on each run; a vector across two runs takes each lane's own run's), beside the sums of the next
+    /// block, one run of runs x len at <paramref name="p"/> (as <see cref="Reduce{TK}"/>, from memory: hints
+    /// <see cref="PrefetchAhead"/> on), a vector of the apply after each vector of the sums. Each is the same arithmetic in
+    /// the same order as on its own, so the same bits. False, nothing done, where the output is not element-aligned.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static unsafe bool ApplyRunsReduce<TK>(ref T x, ref T y, nint runs, nint len, ref T a, ref T b, ref T c, ref T p, T shift, ref double sum, ref double sq)
+        where TK : struct, INormKind
+    {
+        int w = TS.Count;
+        nint total = runs * len;
+        nuint address = (nuint)Unsafe.AsPointer(ref y);
+        nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+        // Not the fused activations: their apply took the loop past the JIT's inlining budget (its helpers left as calls).
+        if (TK.Epilogue || !PipelinesRuns(runs, len) || address % (nuint)sizeof(T) != 0 || total < head + 2 * w) return false;
+        if (TK.Centered) ApplyRunsReduceCore<Centered, TK>(ref x, ref y, runs, len, head, ref a, ref b, ref c, ref p, shift, ref sum, ref sq);
+        else ApplyRunsReduceCore<Uncentered, TK>(ref x, ref y, runs, len, head, ref a, ref b, ref a, ref p, shift, ref sq, ref sq);
+        return true;
+    }
+
+    // Its own optimized method (one per kind), as ApplyReduceRowsCore. The runs' coefficients are broadcast once, before the
+    // loop, into vectors on the stack, so the step that moves to the next run is three loads (inlined at each site: a call
+    // there made the JIT keep the loop's vectors on the stack, and the run's per-vector helpers left as calls).
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ApplyRunsReduceCore<TC, TK>(ref T x, ref T y, nint runs, nint len, nint head, ref T a, ref T b, ref T c, ref T p, T shift,
+        ref double sum, ref double sq) where TC : struct, IOperand where TK : struct, INormKind
+    {
+        int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
+        nint total = runs * len;
+        byte* buffer = stackalloc byte[3 * PipelinedRuns * 64 + 64];
+        ref TV coefficients = ref Unsafe.AsRef<TV>((void*)(((nint)buffer + 63) & ~(nint)63));
+        for (nint r = 0; r < runs; r++)
+        {
+            Unsafe.Add(ref coefficients, 3 * r) = TS.Splat(Unsafe.Add(ref a, r));
+            Unsafe.Add(ref coefficients, 3 * r + 1) = TS.Splat(Unsafe.Add(ref b, r));
+            Unsafe.Add(ref coefficients, 3 * r + 2) = TC.Lanes ? TS.Splat(Unsafe.Add(ref c, r)) : TS.Zero;
+        }
+        TV va = coefficients, vb = Unsafe.Add(ref coefficients, 1), vc = Unsafe.Add(ref coefficients, 2);
+        for (nint o = 0; o < head; o += w)
+            StoreLanes(Pipelined<TK>(TS.Load(ref x, o), va, vb, vc, ref x, o), ref y, o, o + w < head ? o + w : head, o);
+        // q: the apply's next vector; f, boundary: its run and where that run ends.
+        nint q = head, f = 0, boundary = len, last = total - w;
+        // The sums as ReduceCore takes them (a chunk's totals into s and sq2 as it adds them; shifted loads where it shifts).
+        TV k = TS.Splat(shift);
+        double s = 0d, qd = 0d;
+        nint offset = TS.Shifts && total * Unsafe.SizeOf<T>() >= ShiftBytes ? ShiftOffset(ref p) : 0;
+        TV indices = offset != 0 ? TS.ShiftIndices(offset) : TS.Zero;
+        nint ahead = PrefetchAhead;
+        for (nint chunk = 0; chunk < total; chunk += chunkLength)
+        {
+            nint end = total - chunk > chunkLength ? chunk + chunkLength : total;
+            TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+            TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+            nint i = chunk;
+            for (; i + step <= end; i += step)
+            {
+                Prefetch(ref p, i, ahead);
+                TV v0, v1, v2, v3;
+                if (TS.Shifts && offset != 0 && i >= w && i + step + w - offset <= total)
+                {
+                    nint o = i - offset;
+                    TV a0 = TS.Load(ref p, o), a1 = TS.Load(ref p, o + w), a2 = TS.Load(ref p, o + 2 * w), a3 = TS.Load(ref p, o + 3 * w), a4 = TS.Load(ref p, o + 4 * w);
+                    v0 = TS.Shift(a0, a1, indices); v1 = TS.Shift(a1, a2, indices); v2 = TS.Shift(a2, a3, indices); v3 = TS.Shift(a3, a4, indices);
+                }
+                else
+                {
+                    v0 = TS.Load(ref p, i); v1 = TS.Load(ref p, i + w); v2 = TS.Load(ref p, i + 2 * w); v3 = TS.Load(ref p, i + 3 * w);
+                }
+                Accumulate<TC>(v0, k, ref s0, ref q0);
+                Accumulate<TC>(v1, k, ref s1, ref q1);
+                Accumulate<TC>(v2, k, ref s2, ref q2);
+                Accumulate<TC>(v3, k, ref s3, ref q3);
+                for (int u = 0; u < Unroll; u++)
+                    RunsStep<TK, TC>(ref x, ref y, ref q, last, ref f, ref boundary, runs, len, ref coefficients, ref va, ref vb, ref vc);
+            }
+            for (; i + w <= end; i += w)
+            {
+                Accumulate<TC>(TS.Load(ref p, i), k, ref s0, ref q0);
+                RunsStep<TK, TC>(ref x, ref y, ref q, last, ref f, ref boundary, runs, len, ref coefficients, ref va, ref vb, ref vc);
+            }
+            if (i < end)
+                AccumulateMasked<TC>(TS.Load(ref p, end - w), k, TS.LastLanes(end - i), ref s0, ref q0);
+            double cs = TC.Lanes ? TS.SumWidened(TS.Add(TS.Add(s0, s1), TS.Add(s2, s3))) : 0d, cq = TS.SumWidened(TS.Add(TS.Add(q0, q1), TS.Add(q2, q3)));
+            if (chunk == 0)
+            {
+                s = cs;
+                qd = cq;
+            }
+            else
+            {
+                if (TC.Lanes) s += cs;
+                qd += cq;
+            }
+        }
+        if (TC.Lanes) sum += s;
+        sq += qd;
+        // The apply's vectors left (it started past its head), then its last partial vector, in the last run (len >= 4 vectors).
+        while (q <= last) RunsStep<TK, TC>(ref x, ref y, ref q, last, ref f, ref boundary, runs, len, ref coefficients, ref va, ref vb, ref vc);
+        if (q < total)
+        {
+            ref TV lastRun = ref Unsafe.Add(ref coefficients, 3 * (runs - 1));
+            StoreLanes(Pipelined<TK>(TS.Load(ref x, last), lastRun, Unsafe.Add(ref lastRun, 1), Unsafe.Add(ref lastRun, 2), ref x, last), ref y, q, total, last);
+        }
+    }
+
+    /// <summary>The apply's vector at <paramref name="q"/>, streamed, if one is left (through <paramref name="last"/>), with run
+    /// <paramref name="f"/>'s coefficients; across the run's end (<paramref name="boundary"/>) its lanes past the end with run
+    /// f + 1's, and from a vector that reaches the end on, run f + 1's coefficients (from <paramref name="coefficients"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RunsStep<TK, TC>(ref T x, ref T y, ref nint q, nint last, ref nint f, ref nint boundary, nint runs, nint len, ref TV coefficients,
+        ref TV va, ref TV vb, ref TV vc) where TK : struct, INormKind where TC : struct, IOperand
+    {
+        if (q > last) return;
+        int w = TS.Count;
+        TV v = TS.Load(ref x, q);
+        TV r = Pipelined<TK>(v, va, vb, vc, ref x, q);
+        if (q + w >= boundary && f + 1 < runs)
+        {
+            f++;
+            boundary += len;
+            ref TV next = ref Unsafe.Add(ref coefficients, 3 * f);
+            va = next;
+            vb = Unsafe.Add(ref next, 1);
+            vc = Unsafe.Add(ref next, 2);
+            if (q + w > boundary - len)
+                r = TS.Select(TS.LastLanes(q + w - (boundary - len)), Pipelined<TK>(v, va, vb, vc, ref x, q), r);
+        }
+        TS.StoreStreaming(r, ref y, q);
+        q += w;
+    }
 }

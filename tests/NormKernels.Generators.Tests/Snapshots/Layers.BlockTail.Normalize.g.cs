@@ -175,8 +175,8 @@ namespace Layers
                 Rt.Runs<TS, TV, float>.ApplyRows<TK, TW>(ref Unsafe.Add(ref x, from0 * len1), ref Unsafe.Add(ref y, from0 * len1), to0 - from0, len1, ref a, ref b, ref c, Residual);
             }
 
-            /// <summary>Whether a block's apply can run beside the next block's statistics (<see cref="ApplyReduce"/>).</summary>
-            public bool Pipelines => true;
+            /// <summary>How a block's apply can run beside the next block's statistics (<see cref="ApplyReduce"/>): 0 not, 1 channels-last rows, 2 runs.</summary>
+            public int Pipelines => 1;
 
             /// <summary>The apply of the block at x (streamed) beside the statistics of the block at p.</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]

@@ -172,8 +172,8 @@ namespace Layers
                 Rt.Runs<TS, TV, double>.ApplyAffine<TK, TW, Rt.Splat, Rt.Lanes>(ref x, ref y, len0, ref a, ref b, ref c, ref g, ref h);
             }
 
-            /// <summary>Whether a block's apply can run beside the next block's statistics (<see cref="ApplyReduce"/>).</summary>
-            public bool Pipelines => false;
+            /// <summary>How a block's apply can run beside the next block's statistics (<see cref="ApplyReduce"/>): 0 not, 1 channels-last rows, 2 runs.</summary>
+            public int Pipelines => 0;
 
             /// <summary>The apply of the block at x (streamed) beside the statistics of the block at p (not this plan's: false).</summary>
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
