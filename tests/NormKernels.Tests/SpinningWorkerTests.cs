@@ -23,7 +23,7 @@ public sealed class SpinningWorkerTests : RestoresSettings
 
     /// <summary>BatchNorm NHWC (a whole-tensor plan: a parallel statistics pass, then a parallel apply; backward the same):
     /// one caller's training forward and backward, as bits.</summary>
-    private static (int[] Output, int[] InputGrad, int[] WeightGrad, int[] BiasGrad, int[] RunningMean) Step(int[] dims, float[] x, float[] dy)
+    internal static (int[] Output, int[] InputGrad, int[] WeightGrad, int[] BiasGrad, int[] RunningMean) Step(int[] dims, float[] x, float[] dy)
     {
         INormalizationLayer layer = new BnNhwc(dims[3]);
         var random = new Random(5);
@@ -80,10 +80,16 @@ public sealed class SpinningWorkerTests : RestoresSettings
         threads.ForEach(t => t.Join());
         Assert.Empty(failures);
     }
+}
 
+/// <summary>The spinning mechanism on an otherwise idle pool (see <see cref="SpinningWorkerTests"/>).</summary>
+[Collection(nameof(AloneTests))]   // after the parallel collections: the pool has threads to spare
+public sealed class SpinningWorkerAloneTests : RestoresSettings
+{
     /// <summary>The mechanism itself: with a 20 ms spin, the pool thread that ran one call's second worker takes a later
-    /// call's. Calls repeat until that happens (up to 3,000 calls, about 15 s: under a test run that keeps every pool
-    /// thread busy, the pool first has to start one), each against the one-thread bits.</summary>
+    /// call's. Calls repeat until that happens (for up to 20 s), each against the one-thread bits. Alone (after the
+    /// parallel collections): beside them every pool thread was busy, a call's second worker found no thread before the
+    /// caller had run both shares, and 3,000 calls went by with none spinning (CI, AVX2 leg, 2026-12-04).</summary>
     [Fact]
     public void ASpinningThreadRunsALaterCallsWorker()
     {
@@ -92,14 +98,15 @@ public sealed class SpinningWorkerTests : RestoresSettings
         float[] x = TestData.Normal(new Random(31), TestData.Product(dims), -1, 2);
         float[] dy = TestData.Normal(new Random(32), x.Length, 0, 1);
         Parallelism.MaxDegree = 1;
-        var (output, inputGrad, _, _, _) = Step(dims, x, dy);
+        var (output, inputGrad, _, _, _) = SpinningWorkerTests.Step(dims, x, dy);
         Parallelism.MaxDegree = 2;
         Parallelism.SpinMicroseconds = 20_000;
         long before = ParallelUnits.SpunWorkers;
         int calls = 0;
-        while (ParallelUnits.SpunWorkers == before && calls < 3_000)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (ParallelUnits.SpunWorkers == before && clock.Elapsed < TimeSpan.FromSeconds(20))
         {
-            var (o, g, _, _, _) = Step(dims, x, dy);
+            var (o, g, _, _, _) = SpinningWorkerTests.Step(dims, x, dy);
             Assert.Equal(2, ParallelUnits.LastWorkers);
             Assert.Equal(output, o);
             Assert.Equal(inputGrad, g);
