@@ -501,4 +501,60 @@ public sealed class StreamedOrderTests : RestoresSettings
                 }
             }
     }
+
+    [Theory]
+    [InlineData(4, 6, 9, 32)]
+    [InlineData(3, 5, 7, 48)]
+    public void PipelinedDoubleBlocksGiveTheUnpipelinedBitsAndTheReference(int n, int h, int w, int c)
+    {
+        // GroupNorm NHWC in double (4 groups): samples pipelined as the float layers' (Runs.ApplyReduceRows over doubles).
+        int hw = h * w, groups = 4, perGroup = c / groups;
+        var random = new Random(n + h + c);
+        double[] x = new double[n * hw * c];
+        for (int i = 0; i < x.Length; i++) x[i] = 4 + 3 * (random.NextDouble() - 0.5);
+        (long[] Bits, double[] Values, bool Pipelined, KernelPath Path) Go(long threshold, int offset)
+        {
+            var layer = new GnNhwcDouble(c);
+            for (int j = 0; j < c; j++)
+            {
+                layer.Weight[j] = 0.5 + 0.01 * j;
+                layer.Bias[j] = 0.1 - 0.003 * j;
+            }
+            Streaming.ThresholdBytes = threshold;
+            double[] buffer = Enumerable.Repeat(double.NaN, x.Length + 16).ToArray();
+            layer.Forward(x, buffer.AsSpan(offset, x.Length), n, h, w, c);
+            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(double.IsNaN(v)));
+            double[] values = buffer.AsSpan(offset, x.Length).ToArray();
+            return (values.Select(BitConverter.DoubleToInt64Bits).ToArray(), values, Streaming.LastCallPipelined, layer.LastPath);
+        }
+
+        var plain = Go(long.MaxValue, 0);
+        Assert.False(plain.Pipelined);
+        int lanes = plain.Path switch { KernelPath.Scalar => 0, KernelPath.Vector128 => 2, KernelPath.Vector256 => 4, _ => 8 };
+        foreach (int offset in new[] { 0, 3, 8 })
+        {
+            var piped = Go(0, offset);
+            Assert.Equal(lanes > 0 && c % lanes == 0, piped.Pipelined);
+            Assert.Equal(plain.Bits, piped.Bits);
+        }
+        var check = Go(0, 5);
+        for (int s = 0; s < n; s++)
+            for (int g = 0; g < groups; g++)
+            {
+                double mean = 0, sq = 0, count = (double)hw * perGroup;
+                for (int r = 0; r < hw; r++)
+                    for (int j = g * perGroup; j < (g + 1) * perGroup; j++) mean += x[(s * hw + r) * c + j];
+                mean /= count;
+                for (int r = 0; r < hw; r++)
+                    for (int j = g * perGroup; j < (g + 1) * perGroup; j++) sq += (x[(s * hw + r) * c + j] - mean) * (x[(s * hw + r) * c + j] - mean);
+                double rstd = 1 / Math.Sqrt(sq / count + 1e-5);
+                for (int r = 0; r < hw; r++)
+                    for (int j = g * perGroup; j < (g + 1) * perGroup; j++)
+                    {
+                        int at = (s * hw + r) * c + j;
+                        double expected = (x[at] - mean) * rstd * (0.5 + 0.01 * j) + (0.1 - 0.003 * j);
+                        Assert.True(Math.Abs(check.Values[at] - expected) <= 1e-12 * (1 + Math.Abs(expected)), $"sample {s}, row {r}, channel {j}: {check.Values[at]}, the reference {expected}");
+                    }
+            }
+    }
 }
