@@ -304,7 +304,8 @@ public static class Backward<TNest, TK, T>
             int blocks = nest.BlockCount;
             int groups = BackwardShared<TK, T>.Groups(input.Length, blocks);
             int interleaved = Interleaved(nest, blocks);
-            if (mode != Mode.Sums && MemoryOrder<TS, TV, TW>(nest, blocks, input.Length))
+            bool memoryOrder = mode != Mode.Sums && MemoryOrder<TS, TV, TW>(nest, blocks, input.Length);
+            if (memoryOrder)
             {
                 // Each worker's share of the blocks as one group and one interleaved run: both passes in memory order.
                 groups = Parallelism.Workers(input.Length, blocks);
@@ -322,7 +323,7 @@ public static class Backward<TNest, TK, T>
                 fixed (T* pinned = residual)
                 {
                     var body = new Group<TS, TV, TW, TX>(nest, layout, eps, constant, fromMemory, blocks, groups, parameters, interleaved, scratch.Doubles, scratch.Elements, gradPartials,
-                        mode, sums, total, pinned, interleaved == 1 ? ReverseChunkRows(nest, input.Length / blocks) : 0);
+                        mode, sums, total, pinned, interleaved == 1 ? ReverseChunkRows(nest, input.Length / blocks) : 0, memoryOrder);
                     ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
                 }
                 if (mode != Mode.Sums) BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
@@ -685,7 +686,7 @@ public static class Backward<TNest, TK, T>
     /// a few at a time, or in memory order the group's all at once up to a cap, each pass row by row over them); the group's
     /// parameter gradients into its own partial. Each block of an interleaved run has its own slice of the worker's scratch.</summary>
     private readonly unsafe struct Group<TS, TV, TW, TX>(TNest nest, Layout layout, double epsilon, bool constant, bool fromMemory, int blocks, int groups, int parameters, int interleaved,
-        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual, nint reverseRows) : IParallelBody
+        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual, nint reverseRows, bool memoryOrder) : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores where TX : struct, IOperand
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -749,9 +750,14 @@ public static class Backward<TNest, TK, T>
                             ref m, ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
                     continue;
                 }
-                for (nint r = 0; r < steps; r++)
+                // Interleaved blocks in cache: dx from the last row back (the sums read the last rows last, still in L2), as the
+                // forward's groups apply theirs (elementwise: the same bits in any order). In memory order (x and dy past the
+                // last-level cache) in order: from the end it was even to 4% slower there. AMD Zen 5, one process alternating:
+                // BatchNorm backward NCHW 32x512x7x7 217 -> 192, 211 -> 191 us; 2x256x64x64 482 -> 470 us.
+                for (nint step = 0; step < steps; step++)
                     for (int k = 0; k < count; k++)
                     {
+                        nint r = memoryOrder ? step : steps - 1 - step;
                         nest.Block(start + k, out nint xo, out _, out _);
                         ref T m = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(we), k * layout.Elements);
                         nest.GradientApply<TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), r, r + span, ref m,

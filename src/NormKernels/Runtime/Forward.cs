@@ -1637,7 +1637,12 @@ public static class Forward<TNest, TK, T>
                     Coefficients(nest, layout, ref dk, ref ek, ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S2), po), ref Unsafe.Add(ref ParallelUnits.At<T>(spans.S3), po));
             }
             if (mode == ForwardMode.Moments) return;
-            for (nint r = 0; r < rows; r++)
+            // The apply from the last row back: the statistics pass read the last rows last, so they are the ones still in
+            // L2 (or L3), and each row the apply takes from there leaves the earlier rows' lines alone until it reaches them
+            // (elementwise: the same bits in any order). AMD Zen 5, one process alternating: BatchNorm training NCHW
+            // 32x512x7x7 126 -> 112 us, 2x256x64x64 245 -> 226 and 247 -> 225 (AVX2 242 -> 228), 32x64x56x56 even at 1
+            // thread and 495 -> 473 us at 2 (memory order).
+            for (nint r = rows - 1; r >= 0; r--)
                 for (int k = 0; k < count; k++)
                 {
                     nest.Block(first + k, out nint xo, out _, out nint po);
