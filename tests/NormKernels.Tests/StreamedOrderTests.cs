@@ -358,6 +358,24 @@ public sealed class StreamedOrderTests : RestoresSettings
         }
     }
 
+    /// <summary>A pipelined test's forward: its output (bits and values) and what the call reported.</summary>
+    private sealed record Forwarded(int[] Output, float[] Values, bool Streamed, bool Pipelined, KernelPath Path, int Workers);
+
+    /// <summary>A new layer's training forward (parameters from <paramref name="seed"/>) at <paramref name="degree"/> threads
+    /// into a NaN-guarded buffer at <paramref name="offset"/>, with <paramref name="threshold"/> as the streaming threshold.</summary>
+    private static Forwarded Forward(Func<INormalizationLayer> create, int[] dims, float[] x, long threshold, int degree, int offset, int seed)
+    {
+        using var scope = DegreeScope.Set(degree);
+        INormalizationLayer layer = create();
+        SetParameters(layer.Weight, layer.Bias, seed);
+        Streaming.ThresholdBytes = threshold;
+        float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
+        layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
+        Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
+        return new Forwarded(KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), buffer.AsSpan(offset, x.Length).ToArray(), Streaming.LastCallStreamed,
+            Streaming.LastCallPipelined, layer.LastPath, ParallelUnits.LastWorkers);
+    }
+
     public static TheoryData<string, int, int, int, int> BlockShapes => new()
     {
         // Channels last, a sample a block: rows of 4 vectors on AVX-512 (54 rows: three chunks of 16 and 6), of 3 (the
@@ -381,18 +399,7 @@ public sealed class StreamedOrderTests : RestoresSettings
         int hw = h * w, groups = name == nameof(GnNhwc) ? 4 : c;
         float[] x = Random(n * hw * c, n + c + w);
         INormalizationLayer Create() => name == nameof(GnNhwc) ? new GnNhwc(c) : new InNhwc(c);
-        (int[] Output, float[] Values, bool Streamed, bool Pipelined, KernelPath Path, int Workers) Go(long threshold, int degree, int offset)
-        {
-            using var scope = DegreeScope.Set(degree);
-            INormalizationLayer layer = Create();
-            SetParameters(layer.Weight, layer.Bias, 11);
-            Streaming.ThresholdBytes = threshold;
-            float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
-            layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
-            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
-            return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), buffer.AsSpan(offset, x.Length).ToArray(), Streaming.LastCallStreamed,
-                Streaming.LastCallPipelined, layer.LastPath, ParallelUnits.LastWorkers);
-        }
+        Forwarded Go(long threshold, int degree, int offset) => Forward(Create, dims, x, threshold, degree, offset, 11);
 
         var plain = Go(long.MaxValue, 1, 0);
         Assert.False(plain.Pipelined);
@@ -455,17 +462,7 @@ public sealed class StreamedOrderTests : RestoresSettings
         int hw = h * w, groups = name == nameof(GnNchw) ? 4 : 1;
         float[] x = Random(n * c * hw, n + c + w);
         INormalizationLayer Create() => name == nameof(GnNchw) ? new GnNchw(c) : new LnNchw(c);
-        (int[] Output, float[] Values, bool Pipelined, KernelPath Path) Go(long threshold, int degree, int offset)
-        {
-            using var scope = DegreeScope.Set(degree);
-            INormalizationLayer layer = Create();
-            SetParameters(layer.Weight, layer.Bias, 13);
-            Streaming.ThresholdBytes = threshold;
-            float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
-            layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
-            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
-            return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), buffer.AsSpan(offset, x.Length).ToArray(), Streaming.LastCallPipelined, layer.LastPath);
-        }
+        Forwarded Go(long threshold, int degree, int offset) => Forward(Create, dims, x, threshold, degree, offset, 13);
 
         var plain = Go(long.MaxValue, 1, 0);
         Assert.False(plain.Pipelined);
