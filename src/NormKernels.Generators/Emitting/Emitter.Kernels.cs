@@ -174,10 +174,12 @@ internal static partial class Emitter
             && stat[0].First == apply[0].First && stat[0].Last == apply[1].Last;
     }
 
-    /// <summary>The pipelined pass (<see cref="PipelinedRows"/>): one block's streamed apply beside the next block's statistics,
-    /// false where the plan is not rows in both passes or the run declines (the driver then runs the two passes).</summary>
+    /// <summary>The pipelined pass (<see cref="PipelinedRows"/>, <see cref="PipelinedRuns"/>): one block's streamed apply beside
+    /// the next block's statistics, false where the plan is neither kind or the run declines (the driver then runs the two
+    /// passes).</summary>
     private static void EmitPipelinePass(SourceWriter w, Context ctx)
     {
+        var plan = ctx.Plan;
         string t = ctx.T;
         bool rows = PipelinedRows(ctx), runs = !rows && PipelinedRuns(ctx);
         w.Line("/// <summary>How a block's apply can run beside the next block's statistics (<see cref=\"ApplyReduce\"/>): 0 not, 1 channels-last rows, 2 runs.</summary>");
@@ -188,23 +190,15 @@ internal static partial class Emitter
         using (w.Block("public bool ApplyReduce<TK, TS, TV>(ref " + t + " x, ref " + t + " y, ref " + t + " p, ref " + t + " a, ref " + t + " b, ref " + t + " c, ref " + t +
                        " shift, ref double sum, ref double sq)" + KindConstraint + VectorIsa.PathConstraint(t)))
         {
-            if (runs)
-            {
-                var plan = ctx.Plan;
-                w.Line("return " + VectorIsa.Runs(t) + ".ApplyRunsReduce<TK>(ref x, ref y, " + ctx.SegmentExtent(plan.ApplySegments[0]) + ", " + ctx.SegmentExtent(plan.ApplySegments[1]) +
-                       ", ref a, ref b, ref c, ref p, shift, ref sum, ref sq);");
-            }
-            else if (!rows)
-            {
-                w.Line("return false;");
-            }
+            // Both kinds: the apply's two segments are the block's rows (or runs) and the run.
+            string extents = rows || runs ? ctx.SegmentExtent(plan.ApplySegments[0]) + ", " + ctx.SegmentExtent(plan.ApplySegments[1]) : "";
+            if (rows)
+                w.Line("return " + VectorIsa.Runs(t) + ".ApplyReduceRows<TK>(ref x, ref y, " + extents + ", ref a, ref b, ref c, " +
+                       (plan.Epilogue.AddsAfter ? "Residual" : "0") + ", ref p, ref shift, ref sum, ref sq);");
+            else if (runs)
+                w.Line("return " + VectorIsa.Runs(t) + ".ApplyRunsReduce<TK>(ref x, ref y, " + extents + ", ref a, ref b, ref c, ref p, shift, ref sum, ref sq);");
             else
-            {
-                var plan = ctx.Plan;
-                string residual = plan.Epilogue.AddsAfter ? "Residual" : "0";
-                w.Line("return " + VectorIsa.Runs(t) + ".ApplyReduceRows<TK>(ref x, ref y, " + ctx.SegmentExtent(plan.ApplySegments[0]) + ", " + ctx.SegmentExtent(plan.ApplySegments[1]) +
-                       ", ref a, ref b, ref c, " + residual + ", ref p, ref shift, ref sum, ref sq);");
-            }
+                w.Line("return false;");
         }
         w.Line();
     }

@@ -53,8 +53,9 @@ namespace NormKernels
 
         /// <summary>Whether the last kernel call on this thread ran pipelined, each streamed apply side by side with the next
         /// statistics pass: rows without gamma along them (InstanceNorm NCHW's planes; the rows the calling thread ran), or
-        /// channels-last blocks (InstanceNorm and GroupNorm NHWC: each sample's apply beside the next sample's column sums,
-        /// rows of whole vectors up to 1,024 elements). For tests and diagnostics.</summary>
+        /// blocks (InstanceNorm and GroupNorm NHWC, rows of whole vectors up to 1,024 elements: each sample's apply beside the
+        /// next sample's column sums; on the 512-bit path, GroupNorm NCHW's groups and LayerNorm over C,H,W's samples, without
+        /// a fused activation). For tests and diagnostics.</summary>
         public static bool LastCallPipelined => Runtime.LastCall.Current.Pipelined;
 
         /// <summary>Whether the last kernel call on this thread ran its interleaved blocks (BatchNorm NCHW's channels, forward
