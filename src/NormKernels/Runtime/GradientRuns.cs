@@ -419,8 +419,9 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// from <paramref name="m"/> .. <paramref name="dz"/> at the rows' phase (vector j's at j * w: the doubled copies), and
     /// held in registers across the rows. A method of its own: written out in <see cref="ApplyRows{TW}"/>, the JIT kept the
     /// loop's offsets and its bound on the stack (a store and two loads a vector beside the streaming stores), and BatchNorm
-    /// backward NHWC S1 (C = 64) took 2.72-2.83 ms against 2.01-2.13 here (1 thread, AMD Zen 5, one process alternating);
-    /// InstanceNorm backward NHWC S1 2.80 -> 2.20, GroupNorm 2.31 -> 2.10. The same expression, so the same bits.
+    /// backward NHWC S1 (C = 64) took 2.80-2.83 ms against 2.07-2.13 here (1 thread, AMD Zen 5, one process alternating;
+    /// the other order 2.28-2.77 against 2.12-2.31); InstanceNorm backward NHWC S1 2.80 -> 2.20, GroupNorm 2.31 -> 2.10.
+    /// The same expression, so the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void HeldFlatRows(ref T x, ref T dy, ref T dx, nint rows, nint width, bool stream, ref T m, ref T p, ref T q, ref T r, ref T dz)
