@@ -48,7 +48,7 @@ public sealed partial class CodegenTests
 
     [Theory]
     [MemberData(nameof(Tierings))]
-    public void OptimizedKernelsLeaveNoVectorHelperAsACall(bool tiered)
+    public async Task OptimizedKernelsLeaveNoVectorHelperAsACall(bool tiered)
     {
         KernelPath path = IsaPathTests.Expected;
         string listing = Path.Combine(Path.GetTempPath(), $"normkernels-jit-{Environment.ProcessId}-{Guid.NewGuid():N}.txt");
@@ -67,9 +67,10 @@ public sealed partial class CodegenTests
             if (!child.WaitForExit(TimeSpan.FromMinutes(10)))
             {
                 child.Kill(entireProcessTree: true);
-                Assert.Fail($"the codegen child did not finish in 10 minutes:\n{stdout.Result}\n{stderr.Result}");
+                Assert.Fail($"the codegen child did not finish in 10 minutes:\n{await stdout}\n{await stderr}");
             }
-            Assert.True(child.ExitCode == 0, $"the codegen child exited with {child.ExitCode}:\n{stdout.Result}\n{stderr.Result}");
+            string output = await stdout, errors = await stderr;
+            Assert.True(child.ExitCode == 0, $"the codegen child exited with {child.ExitCode}:\n{output}\n{errors}");
             Assert.True(File.Exists(listing), $"the JIT wrote no disassembly to {listing} (DOTNET_JitStdOutFile)");
 
             int optimized = 0, kernels = 0;
