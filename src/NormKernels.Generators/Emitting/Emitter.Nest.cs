@@ -24,6 +24,7 @@ internal static partial class Emitter
         // initializers (source fields cost a cold compiler more of its methods to JIT: issue 10's build cost).
         var inside = Enumerable.Range(0, ctx.Axes.Count).Where(i => !ctx.Axes[i].Block).ToList();
         var divisors = new List<string>();
+        EmitBlockMap(new SourceWriter(), ctx, divisors);
         EmitInsideMaps(new SourceWriter(), ctx, inside, divisors);
         string divisorParams = string.Concat(divisors.Select(name => ", " + Rt + ".IndexDivisor d_" + name));
         w.Line("/// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>");
@@ -56,8 +57,7 @@ internal static partial class Emitter
             w.Line("public nint GradientRows(out bool splittable) { splittable = " + Bool(wholeGradient) + "; return " + ctx.SegmentExtent(plan.GradientSegments[0]) + "; }");
             w.Line();
 
-            EmitIndexMap(w, ctx, "public void Block(nint block, out nint memory, out nint statistic, out nint parameter)", "block", ctx.BlockIndices,
-                ("memory", Context.Memory), ("statistic", Context.Kept), ("parameter", Context.ParamAxis));
+            EmitBlockMap(w, ctx, divisors);
             EmitInsideMaps(w, ctx, inside, divisors);
             w.Line();
             EmitStatisticsPass(w, ctx);
@@ -67,6 +67,14 @@ internal static partial class Emitter
         }
         w.Line();
     }
+
+    /// <summary>The block map: a block's memory offset, statistic and parameter indices, its divisions by a runtime extent
+    /// multiplies by the nest's <c>d_</c> divisors as the maps inside a block have them. The row runs call it for every row
+    /// (a row's gamma and beta: <c>Forward.RowFinish</c>), and a hardware divide each was most of InstanceNorm NCHW S2's
+    /// coefficients (16,384 rows of 49 floats).</summary>
+    private static void EmitBlockMap(SourceWriter w, Context ctx, List<string> divisors) =>
+        EmitIndexMap(w, ctx, "public void Block(nint block, out nint memory, out nint statistic, out nint parameter)", "block", ctx.BlockIndices, divisors,
+            ("memory", Context.Memory), ("statistic", Context.Kept), ("parameter", Context.ParamAxis));
 
     /// <summary>The index maps inside a block (statistic, accumulator, fold); their runtime divisions by the extents in
     /// <paramref name="divisors"/> (which they add to) are multiplies by the nest's <c>d_</c> divisors.</summary>

@@ -111,12 +111,12 @@ namespace Layers
         public override string ToString() => _layer.ToString();
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_t, nint e_c) : Rt.ILayerNest<Nest, double>
+        private readonly struct Nest(nint e_n, nint e_t, nint e_c, Rt.IndexDivisor d_t) : Rt.ILayerNest<Nest, double>
         {
             public static Rt.LayerShape Shape { get; }
             static Nest() => Shape = new("LayerNormNtc", "NTC", "C", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.Shards);
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
-            public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2]);
+            public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], dims[2], new(dims[1]));
             public nint StatisticsExtent => e_c;
             public nint ApplyExtent => e_c;
             public nint GradientExtent => e_c;
@@ -137,7 +137,7 @@ namespace Layers
 
             public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
-                nint q_t = block / e_t, i_t = block - q_t * e_t;
+                nint q_t = d_t.Divide(block), i_t = block - q_t * e_t;
                 block = q_t;
                 nint i_n = block;
                 memory = i_n * (e_t * e_c) + i_t * e_c;

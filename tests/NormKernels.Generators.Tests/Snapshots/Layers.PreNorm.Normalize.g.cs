@@ -96,13 +96,13 @@ namespace Layers
         public override string ToString() => _layer.ToString();
 
         /// <summary>The plan of this layer for the runtime's shared drivers: extents, blocks, index maps and the two loop nests.</summary>
-        private readonly struct Nest(nint e_n, nint e_t) : Rt.ILayerNest<Nest, float>
+        private readonly struct Nest(nint e_n, nint e_t, Rt.IndexDivisor d_t) : Rt.ILayerNest<Nest, float>
         {
             private const nint e_c = 768; // fixed by Sizes
             public static Rt.LayerShape Shape { get; }
             static Nest() => Shape = new("PreNorm", "NTC", "C", 0, NK.AffineMode.PerChannel, NK.NormKind.Standardize, Rt.LayerFeatures.None, "C=768");
             [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveOptimization)]
-            public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1]);
+            public static Nest Create(ReadOnlySpan<int> dims) => new(dims[0], dims[1], new(dims[1]));
             public nint StatisticsExtent => e_c;
             public static nint FixedStatisticsExtent => e_c; // fixed by Sizes: the row runs' length is a constant
             public nint ApplyExtent => e_c;
@@ -124,7 +124,7 @@ namespace Layers
 
             public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
-                nint q_t = block / e_t, i_t = block - q_t * e_t;
+                nint q_t = d_t.Divide(block), i_t = block - q_t * e_t;
                 block = q_t;
                 nint i_n = block;
                 memory = i_n * (e_t * e_c) + i_t * e_c;
