@@ -530,12 +530,17 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     }
 
     /// <summary>Writes the <paramref name="width"/> coefficients at <paramref name="source"/> twice over at
-    /// <paramref name="target"/>, so a vector that starts anywhere in a row reads its columns without wrapping.</summary>
+    /// <paramref name="target"/>, so a vector that starts anywhere in a row reads its columns without wrapping. Two block
+    /// copies: element by element (a load and two stores each) the three copies of a 512-channel block cost as much as a
+    /// tenth of the block's apply; InstanceNorm NHWC S2 (32 blocks of 49 rows of 512), AMD Zen 5, 1 thread, one process
+    /// alternating, both orders: 128-131 -> 119-121 us; GroupNorm NHWC S2 131 -> 122, BatchNorm training NHWC S2
+    /// 136 -> 123.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Doubled(ref T source, ref T target, nint width)
     {
-        for (nint j = 0; j < width; j++)
-            Unsafe.Add(ref target, j) = Unsafe.Add(ref target, width + j) = Unsafe.Add(ref source, j);
+        var row = MemoryMarshal.CreateReadOnlySpan(ref source, (int)width);
+        row.CopyTo(MemoryMarshal.CreateSpan(ref target, (int)width));
+        row.CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref target, width), (int)width));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
