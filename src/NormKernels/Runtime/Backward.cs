@@ -388,7 +388,16 @@ public static class Backward<TNest, TK, T>
     private static void ResidualSums(TNest nest, Layout layout, Span<double> doubles, ref T residual)
     {
         double count = nest.Count;
-        for (int f = 0; f < layout.Folds; f++)
+        int f = 0;
+        if (Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            // Four at a time (the same products), not a conversion each that merges into the last one's register.
+            ref double x = ref doubles[2 * layout.Folds];
+            var n = Vector256.Create(count);
+            for (; f + 4 <= layout.Folds; f += 4)
+                (n * Load(ref Unsafe.Add(ref residual, f))).StoreUnsafe(ref x, (nuint)f);
+        }
+        for (; f < layout.Folds; f++)
             doubles[2 * layout.Folds + f] = count * double.CreateTruncating(Unsafe.Add(ref residual, f));
     }
 
@@ -402,9 +411,60 @@ public static class Backward<TNest, TK, T>
             Statistics = nest.StatisticCount;
             Doubles = 3 * Folds + 5 * Statistics;
             Elements = 5 * Folds;
+            Identity = Folds == Statistics && Folds >= 4 && IdentityFolds(nest, Folds);
+            Run = !Identity && Statistics > 0 && Folds % Statistics == 0 && Folds / Statistics % 4 == 0 && RunFolds(nest, Folds, Folds / Statistics)
+                ? Folds / Statistics : 0;
+            Contiguous = Folds >= 4 && ContiguousFolds(nest, Folds);
         }
 
+        /// <summary>Whether fold index f is statistic f and parameter f (channels last: InstanceNorm and BatchNorm NHWC).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
+        private static bool IdentityFolds(TNest nest, int folds)
+        {
+            for (int f = 0; f < folds; f++)
+            {
+                nest.Fold(f, out nint s, out nint p);
+                if (s != f || p != f) return false;
+            }
+            return true;
+        }
+
+        /// <summary>Whether fold index f is statistic f / <paramref name="run"/> and parameter f (GroupNorm NHWC: a group's
+        /// channels).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
+        private static bool RunFolds(TNest nest, int folds, int run)
+        {
+            for (int f = 0; f < folds; f++)
+            {
+                nest.Fold(f, out nint s, out nint p);
+                if (s != f / run || p != f) return false;
+            }
+            return true;
+        }
+
+        /// <summary>Fold indices per statistic where each statistic's run of them is consecutive, a multiple of four, and
+        /// each is its own parameter (<see cref="RunFolds"/>: the coefficients then go four at a time,
+        /// <see cref="CoefficientsRun"/>); else 0.</summary>
+        public int Run { get; }
+
+        /// <summary>Whether fold index f starts at element f of its block (channels last).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
+        private static bool ContiguousFolds(TNest nest, int folds)
+        {
+            for (int f = 0; f < folds; f++)
+                if (nest.FoldStart(f) != f) return false;
+            return true;
+        }
+
+        /// <summary>Fold index f starts at element f of its block (channels last): the gradient's shifts are the block's
+        /// first row of dy (<see cref="Shift"/>).</summary>
+        public bool Contiguous { get; }
+
         public int Folds { get; }
+
+        /// <summary>Each fold index its own statistic and parameter, at its own index (<see cref="IdentityFolds"/>): the
+        /// coefficients then go four at a time (<see cref="CoefficientsFour"/>).</summary>
+        public bool Identity { get; }
         public int Statistics { get; }
         public int Doubles { get; }
         public int Elements { get; }
@@ -416,11 +476,26 @@ public static class Backward<TNest, TK, T>
     {
         ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetReference(doubles), 3 * layout.Folds + layout.Statistics);
         ref double rstd = ref Unsafe.Add(ref mu, layout.Statistics);
-        for (int s = 0; s < layout.Statistics; s++)
+        ref T m = ref MemoryMarshal.GetReference(elements);
+        int first = 0;
+        if (Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            // BackwardShared.Terms four at a time (the same operations: the same bits); see CoefficientsFour for why.
+            var e = Vector256.Create(epsilon);
+            bool centered = TK.Centered || constant;
+            for (; first + 4 <= layout.Statistics; first += 4)
+            {
+                Vector256<double> mean = centered ? Load(ref Unsafe.Add(ref stat0, so + first)) : Vector256<double>.Zero;
+                Vector256<double> second = Load(ref Unsafe.Add(ref (centered ? ref stat1 : ref stat0), so + first));
+                mean.StoreUnsafe(ref mu, (nuint)first);
+                (Vector256<double>.One / Vector256.Sqrt(second + e)).StoreUnsafe(ref rstd, (nuint)first);
+                if (layout.Identity) Store(-mean, ref Unsafe.Add(ref m, first));
+            }
+        }
+        for (int s = first; s < layout.Statistics; s++)
             (Unsafe.Add(ref mu, s), Unsafe.Add(ref rstd, s)) = BackwardShared<TK, T>.Terms(Unsafe.Add(ref stat0, so + s),
                 TK.Centered || constant ? Unsafe.Add(ref stat1, so + s) : T.Zero, epsilon, constant);
-        ref T m = ref MemoryMarshal.GetReference(elements);
-        for (int f = 0; f < layout.Folds; f++)
+        for (int f = layout.Identity ? first : 0; f < layout.Folds; f++)
         {
             nest.Fold(f, out nint s, out _);
             Unsafe.Add(ref m, f) = T.CreateTruncating(-Unsafe.Add(ref mu, s));
@@ -432,13 +507,19 @@ public static class Backward<TNest, TK, T>
     internal static void Shift(TNest nest, Layout layout, Span<T> elements, ref T dy)
     {
         ref T dz = ref Unsafe.Add(ref MemoryMarshal.GetReference(elements), 4 * layout.Folds);
+        if (layout.Contiguous)
+        {
+            MemoryMarshal.CreateReadOnlySpan(ref dy, layout.Folds).CopyTo(MemoryMarshal.CreateSpan(ref dz, layout.Folds));
+            return;
+        }
         for (int f = 0; f < layout.Folds; f++)
             Unsafe.Add(ref dz, f) = Unsafe.Add(ref dy, nest.FoldStart(f));
     }
 
     /// <summary>From U, V, X: the mean in double, A and B per statistic, the parameter gradients into <paramref name="gradSums"/>
-    /// (dbeta at po + p, dgamma at parameters + po + p), then P, Q, R per fold index.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// (dbeta at po + p, dgamma at parameters + po + p), then P, Q, R per fold index. A method of its own, compiled fully
+    /// optimized on its first call (once a block).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void Coefficients(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums, int parameters, bool constant)
     {
         int folds = layout.Folds, statistics = layout.Statistics;
@@ -463,20 +544,26 @@ public static class Backward<TNest, TK, T>
         // come back in double.
         double perIndex = count * statistics / folds;
         bool affine = nest.Affine;
+        if (layout.Run > 0 && Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            CoefficientsRun(layout, doubles, elements, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine);
+            return;
+        }
+        int first = layout.Identity ? CoefficientsFour(layout, doubles, elements, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine) : 0;
         if (TK.Centered)
         {
-            for (int f = 0; f < folds; f++)
+            for (int f = first; f < folds; f++)
             {
                 nest.Fold(f, out nint s, out _);
                 Unsafe.Add(ref centredTotal, s) += Unsafe.Add(ref sumX, f);
             }
             // The mean in double: the saved one (rounded to the element type) corrected by the exact sum of x - mf over its statistic.
             if (!constant)
-                for (int s = 0; s < statistics; s++)
+                for (int s = first; s < statistics; s++)
                     Unsafe.Add(ref mu, s) = -double.CreateTruncating(T.CreateTruncating(-Unsafe.Add(ref mu, s))) + Unsafe.Add(ref centredTotal, s) / count;
         }
         // A = sum g * U, B = sum g * V per statistic; dbeta += U, dgamma += V * rstd per parameter.
-        for (int f = 0; f < folds; f++)
+        for (int f = first; f < folds; f++)
         {
             nest.Fold(f, out nint s, out nint p);
             double g = affine ? double.CreateTruncating(Unsafe.Add(ref gamma, po + p)) : 1d;
@@ -492,22 +579,194 @@ public static class Backward<TNest, TK, T>
             }
         }
         // Per statistic, in place of A and B: Q = -r^3 * B / M and R = -r * A / M (0 with constant statistics; R = 0 uncentered).
-        for (int s = 0; s < statistics; s++)
+        for (int s = first; s < statistics; s++)
         {
             double r = Unsafe.Add(ref rstd, s);
             double q = constant ? 0d : -r * r * r * Unsafe.Add(ref sumB, s) / count;
             Unsafe.Add(ref sumA, s) = TK.Centered && !constant ? -r * Unsafe.Add(ref sumA, s) / count : 0d;
             Unsafe.Add(ref sumB, s) = q;
         }
-        FoldCoefficients(nest, layout, doubles, elements, ref gamma, po);
+        FoldCoefficients(nest, layout, doubles, elements, ref gamma, po, first);
     }
+
+    /// <summary>
+    /// <see cref="Coefficients"/> for fold indices that are their own statistic and parameter (<see cref="Layout.Identity"/>),
+    /// four at a time in double lanes: its operations in its order per index (no fused multiply-add, as the scalar code), so
+    /// the same bits. Returns how many it made (a multiple of four; the caller makes the rest). One by one the loops' scalar
+    /// conversions (<c>vcvtss2sd</c>, <c>vcvtsd2ss</c>) merge into registers the JIT reuses across iterations, and each
+    /// index waited for the last one's three divisions: InstanceNorm NHWC backward on 32 x 7 x 7 x 512 spent about 10 ns a
+    /// channel of each sample here, 165 of its 397 us (AMD Zen 5, 1 thread). With this, <see cref="Terms"/>,
+    /// <see cref="Shift"/> and <see cref="ResidualSums"/> in lanes too and the coefficients a method of their own: 209-214 us,
+    /// the same bits (the harness compared every element of dx; a coefficient planted wrong fails 138 tests).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static int CoefficientsFour(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums, int parameters,
+        bool constant, double count, double perIndex, bool affine)
+    {
+        if (!Vector256.IsHardwareAccelerated || (typeof(T) != typeof(float) && typeof(T) != typeof(double))) return 0;
+        int folds = layout.Folds, statistics = layout.Statistics;
+        ref double sumU = ref MemoryMarshal.GetReference(doubles);
+        ref double sumV = ref Unsafe.Add(ref sumU, folds);
+        ref double sumX = ref Unsafe.Add(ref sumV, folds);
+        ref double centredTotal = ref Unsafe.Add(ref sumX, folds);
+        ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
+        ref double rstd = ref Unsafe.Add(ref mu, statistics);
+        ref double sumA = ref Unsafe.Add(ref rstd, statistics);
+        ref double sumB = ref Unsafe.Add(ref sumA, statistics);
+        ref T coefM = ref MemoryMarshal.GetReference(elements);
+        ref T coefP = ref Unsafe.Add(ref coefM, folds);
+        ref T coefQ = ref Unsafe.Add(ref coefP, folds);
+        ref T coefR = ref Unsafe.Add(ref coefQ, folds);
+        ref T coefD = ref Unsafe.Add(ref coefR, folds);
+        var n = Vector256.Create(count);
+        var per = Vector256.Create(perIndex);
+        int f = 0;
+        for (; f + 4 <= folds; f += 4)
+        {
+            nuint i = (nuint)f;
+            Vector256<double> x = Vector256.LoadUnsafe(ref sumX, i), m = Vector256.LoadUnsafe(ref mu, i), r = Vector256.LoadUnsafe(ref rstd, i);
+            if (TK.Centered)
+            {
+                // centredTotal starts at 0 (cleared) and takes this index's X alone.
+                Vector256<double> total = Vector256<double>.Zero + x;
+                total.StoreUnsafe(ref centredTotal, i);
+                if (!constant)
+                {
+                    m = -RoundTrip(-m) + total / n;
+                    m.StoreUnsafe(ref mu, i);
+                }
+            }
+            Vector256<double> g = affine ? Load(ref Unsafe.Add(ref gamma, po + f)) : Vector256<double>.One;
+            Vector256<double> shift = Load(ref Unsafe.Add(ref coefD, f)), center = -Load(ref Unsafe.Add(ref coefM, f));
+            Vector256<double> u = Vector256.LoadUnsafe(ref sumU, i) + per * shift;
+            Vector256<double> v = Vector256.LoadUnsafe(ref sumV, i) + shift * x + (center - m) * u;
+            Vector256<double> a = Vector256<double>.Zero + g * u, b = Vector256<double>.Zero + g * v;
+            if (affine)
+            {
+                (Vector256.LoadUnsafe(ref gradSums, (nuint)(po + f)) + u).StoreUnsafe(ref gradSums, (nuint)(po + f));
+                (Vector256.LoadUnsafe(ref gradSums, (nuint)(parameters + po + f)) + v * r).StoreUnsafe(ref gradSums, (nuint)(parameters + po + f));
+            }
+            Vector256<double> q = constant ? Vector256<double>.Zero : -r * r * r * b / n;
+            a = TK.Centered && !constant ? -r * a / n : Vector256<double>.Zero;
+            a.StoreUnsafe(ref sumA, i);
+            q.StoreUnsafe(ref sumB, i);
+            // FoldCoefficients' operations.
+            Vector256<double> coefp = g * r;
+            Store(coefp, ref Unsafe.Add(ref coefP, f));
+            Store(q, ref Unsafe.Add(ref coefQ, f));
+            Store(a + shift * coefp + (center - m) * q, ref Unsafe.Add(ref coefR, f));
+        }
+        return f;
+    }
+
+    /// <summary>
+    /// <see cref="Coefficients"/> for runs of fold indices per statistic (<see cref="Layout.Run"/>, a multiple of four: GroupNorm
+    /// NHWC, a group's channels), every phase in its order: each statistic's sums over its folds added one fold after
+    /// another in scalar, the per-fold terms four folds at a time with the statistic's values broadcast. The same operations
+    /// in the same order, so the same bits. GroupNorm(32) NHWC backward on 32 x 7 x 7 x 512 spent about 20 ns a channel of
+    /// each sample in the fold-by-fold loops (see <see cref="CoefficientsFour"/>), 325 of its 522 us (AMD Zen 5, 1 thread);
+    /// with this, 229-244 us, the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void CoefficientsRun(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums, int parameters,
+        bool constant, double count, double perIndex, bool affine)
+    {
+        int folds = layout.Folds, statistics = layout.Statistics, run = layout.Run;
+        ref double sumU = ref MemoryMarshal.GetReference(doubles);
+        ref double sumV = ref Unsafe.Add(ref sumU, folds);
+        ref double sumX = ref Unsafe.Add(ref sumV, folds);
+        ref double centredTotal = ref Unsafe.Add(ref sumX, folds);
+        ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
+        ref double rstd = ref Unsafe.Add(ref mu, statistics);
+        ref double sumA = ref Unsafe.Add(ref rstd, statistics);
+        ref double sumB = ref Unsafe.Add(ref sumA, statistics);
+        ref T coefM = ref MemoryMarshal.GetReference(elements);
+        ref T coefP = ref Unsafe.Add(ref coefM, folds);
+        ref T coefQ = ref Unsafe.Add(ref coefP, folds);
+        ref T coefR = ref Unsafe.Add(ref coefQ, folds);
+        ref T coefD = ref Unsafe.Add(ref coefR, folds);
+        var per = Vector256.Create(perIndex);
+        if (TK.Centered)
+        {
+            for (int s = 0; s < statistics; s++)
+            {
+                double total = Unsafe.Add(ref centredTotal, s);
+                for (int f = s * run; f < (s + 1) * run; f++) total += Unsafe.Add(ref sumX, f);
+                Unsafe.Add(ref centredTotal, s) = total;
+                if (!constant)
+                    Unsafe.Add(ref mu, s) = -double.CreateTruncating(T.CreateTruncating(-Unsafe.Add(ref mu, s))) + total / count;
+            }
+        }
+        for (int s = 0; s < statistics; s++)
+        {
+            var m = Vector256.Create(Unsafe.Add(ref mu, s));
+            var r = Vector256.Create(Unsafe.Add(ref rstd, s));
+            double a = Unsafe.Add(ref sumA, s), b = Unsafe.Add(ref sumB, s);
+            for (int f = s * run; f < (s + 1) * run; f += 4)
+            {
+                nuint i = (nuint)f;
+                Vector256<double> g = affine ? Load(ref Unsafe.Add(ref gamma, po + f)) : Vector256<double>.One;
+                Vector256<double> shift = Load(ref Unsafe.Add(ref coefD, f)), center = -Load(ref Unsafe.Add(ref coefM, f));
+                Vector256<double> u = Vector256.LoadUnsafe(ref sumU, i) + per * shift;
+                Vector256<double> v = Vector256.LoadUnsafe(ref sumV, i) + shift * Vector256.LoadUnsafe(ref sumX, i) + (center - m) * u;
+                Vector256<double> gu = g * u, gv = g * v;
+                a = a + gu.GetElement(0) + gu.GetElement(1) + gu.GetElement(2) + gu.GetElement(3);
+                b = b + gv.GetElement(0) + gv.GetElement(1) + gv.GetElement(2) + gv.GetElement(3);
+                if (affine)
+                {
+                    (Vector256.LoadUnsafe(ref gradSums, (nuint)(po + f)) + u).StoreUnsafe(ref gradSums, (nuint)(po + f));
+                    (Vector256.LoadUnsafe(ref gradSums, (nuint)(parameters + po + f)) + v * r).StoreUnsafe(ref gradSums, (nuint)(parameters + po + f));
+                }
+            }
+            double rs = Unsafe.Add(ref rstd, s);
+            double q = constant ? 0d : -rs * rs * rs * b / count;
+            Unsafe.Add(ref sumA, s) = TK.Centered && !constant ? -rs * a / count : 0d;
+            Unsafe.Add(ref sumB, s) = q;
+        }
+        for (int s = 0; s < statistics; s++)
+        {
+            var m = Vector256.Create(Unsafe.Add(ref mu, s));
+            var r = Vector256.Create(Unsafe.Add(ref rstd, s));
+            var q = Vector256.Create(Unsafe.Add(ref sumB, s));
+            var a = Vector256.Create(Unsafe.Add(ref sumA, s));
+            for (int f = s * run; f < (s + 1) * run; f += 4)
+            {
+                Vector256<double> g = affine ? Load(ref Unsafe.Add(ref gamma, po + f)) : Vector256<double>.One;
+                Vector256<double> shift = Load(ref Unsafe.Add(ref coefD, f)), center = -Load(ref Unsafe.Add(ref coefM, f));
+                Vector256<double> coefp = g * r;
+                Store(coefp, ref Unsafe.Add(ref coefP, f));
+                Store(q, ref Unsafe.Add(ref coefQ, f));
+                Store(a + shift * coefp + (center - m) * q, ref Unsafe.Add(ref coefR, f));
+            }
+        }
+    }
+
+    /// <summary>Four elements as doubles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Load(ref T p) =>
+        typeof(T) == typeof(float)
+            ? Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref p)).ToVector256Unsafe())
+            : Vector256.LoadUnsafe(ref Unsafe.As<T, double>(ref p));
+
+    /// <summary>Four doubles stored as elements (rounded to float where T is float, as <c>T.CreateTruncating</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector256<double> v, ref T p)
+    {
+        if (typeof(T) == typeof(float)) Vector256.Narrow(v, v).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref p));
+        else v.StoreUnsafe(ref Unsafe.As<T, double>(ref p));
+    }
+
+    /// <summary>Four doubles rounded to the element type and back (<c>double.CreateTruncating(T.CreateTruncating(v))</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> RoundTrip(Vector256<double> v) =>
+        typeof(T) == typeof(float) ? Vector256.WidenLower(Vector256.Narrow(v, v).GetLower().ToVector256Unsafe()) : v;
 
     /// <summary>
     /// dx = dy * P + (x - mean) * Q + R per fold index, from Q and R per statistic (in the slots of B and A): run as
     /// (dy - dz) * P + (x - mf) * Q + R' with R' = R + dz * P + (mf - mean) * Q in double, so the lanes only multiply small differences.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FoldCoefficients(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po)
+    private static void FoldCoefficients(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, int first = 0)
     {
         int folds = layout.Folds, statistics = layout.Statistics;
         ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetReference(doubles), 3 * folds + statistics);
@@ -520,7 +779,7 @@ public static class Backward<TNest, TK, T>
         ref T coefR = ref Unsafe.Add(ref coefQ, folds);
         ref T coefD = ref Unsafe.Add(ref coefR, folds);
         bool affine = nest.Affine;
-        for (int f = 0; f < folds; f++)
+        for (int f = first; f < folds; f++)
         {
             nest.Fold(f, out nint s, out nint p);
             double g = affine ? double.CreateTruncating(Unsafe.Add(ref gamma, po + p)) : 1d;
