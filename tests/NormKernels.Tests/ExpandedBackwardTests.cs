@@ -20,9 +20,11 @@ public sealed class ExpandedBackwardTests
 
     [Theory]
     [InlineData(33, 4, 2, 2)]   // whole periods: one unit sums every run, a partial last run
-    [InlineData(2, 40, 7, 7)]   // K x H x W = 1,960: blocks of channels
+    [InlineData(2, 40, 7, 7)]   // K x H x W = 1,960: one block of channels (a block is about 2,048 elements)
+    [InlineData(3, 100, 7, 7)]  // 4,900: three blocks of 33, 33 and 34 channels
     [InlineData(40, 3, 3, 3)]   // more samples than one chunk of lane sums (16)
-    [InlineData(5, 48, 5, 5)]   // 1,200: blocks of channels, 25-element planes
+    [InlineData(5, 48, 5, 5)]   // 1,200: one block, 25-element planes
+    [InlineData(4, 180, 5, 5)]  // 4,500: three blocks of 60 channels, 25-element planes
     public void ShortPlanesBackwardMatchesTheReferenceAtAnyThreadCount(int n, int c, int h, int w)
     {
         var random = new Random(n * 31 + c * 7 + h);

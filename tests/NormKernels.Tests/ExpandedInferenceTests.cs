@@ -164,7 +164,8 @@ public sealed class ExpandedInferenceTests
 
     [Theory]
     [InlineData(33, 4, 2, 2)]   // whole periods: one unit sums every run
-    [InlineData(2, 40, 7, 7)]   // K x H x W = 1,960: blocks of channels
+    [InlineData(2, 40, 7, 7)]   // K x H x W = 1,960: one block of channels (a block is about 2,048 elements)
+    [InlineData(3, 100, 7, 7)]  // 4,900: three blocks of 33, 33 and 34 channels
     [InlineData(40, 3, 3, 3)]   // more runs than one flush of the lane sums
     public void ShortPlanesTrainingMatchesTheReferenceAtAnyThreadCount(int n, int c, int h, int w)
     {
