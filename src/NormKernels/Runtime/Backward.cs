@@ -470,6 +470,32 @@ public static class Backward<TNest, TK, T>
         public int Elements { get; }
     }
 
+    /// <summary>The scratch of a block (see <see cref="Layout"/>) by name. Doubles: U, V, X per fold index, then per statistic
+    /// the sum of x - mf, mu, rstd, A and B. Elements per fold index: m = -mf, P, Q, R and the gradient's shift dz.</summary>
+    private readonly ref struct Slots
+    {
+        public readonly ref double SumU, SumV, SumX, CentredTotal, Mu, Rstd, SumA, SumB;
+        public readonly ref T M, P, Q, R, D;
+
+        public Slots(Layout layout, Span<double> doubles, Span<T> elements)
+        {
+            int folds = layout.Folds, statistics = layout.Statistics;
+            SumU = ref MemoryMarshal.GetReference(doubles);
+            SumV = ref Unsafe.Add(ref SumU, folds);
+            SumX = ref Unsafe.Add(ref SumV, folds);
+            CentredTotal = ref Unsafe.Add(ref SumX, folds);
+            Mu = ref Unsafe.Add(ref CentredTotal, statistics);
+            Rstd = ref Unsafe.Add(ref Mu, statistics);
+            SumA = ref Unsafe.Add(ref Rstd, statistics);
+            SumB = ref Unsafe.Add(ref SumA, statistics);
+            M = ref MemoryMarshal.GetReference(elements);
+            P = ref Unsafe.Add(ref M, folds);
+            Q = ref Unsafe.Add(ref P, folds);
+            R = ref Unsafe.Add(ref Q, folds);
+            D = ref Unsafe.Add(ref R, folds);
+        }
+    }
+
     /// <summary>mu and rstd per statistic of the block (at <paramref name="so"/>), and m = -mu rounded to the element type per fold index.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Terms(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, nint so, ref T stat0, ref T stat1, double epsilon, bool constant)
@@ -523,19 +549,10 @@ public static class Backward<TNest, TK, T>
     internal static void Coefficients(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums, int parameters, bool constant)
     {
         int folds = layout.Folds, statistics = layout.Statistics;
-        ref double sumU = ref MemoryMarshal.GetReference(doubles);
-        ref double sumV = ref Unsafe.Add(ref sumU, folds);
-        ref double sumX = ref Unsafe.Add(ref sumV, folds);
-        ref double centredTotal = ref Unsafe.Add(ref sumX, folds);
-        ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
-        ref double rstd = ref Unsafe.Add(ref mu, statistics);
-        ref double sumA = ref Unsafe.Add(ref rstd, statistics);
-        ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-        ref T coefM = ref MemoryMarshal.GetReference(elements);
-        ref T coefP = ref Unsafe.Add(ref coefM, folds);
-        ref T coefQ = ref Unsafe.Add(ref coefP, folds);
-        ref T coefR = ref Unsafe.Add(ref coefQ, folds);
-        ref T coefD = ref Unsafe.Add(ref coefR, folds);
+        var slots = new Slots(layout, doubles, elements);
+        ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, centredTotal = ref slots.CentredTotal;
+        ref double mu = ref slots.Mu, rstd = ref slots.Rstd, sumA = ref slots.SumA, sumB = ref slots.SumB;
+        ref T coefM = ref slots.M, coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
         doubles.Slice(3 * folds, statistics).Clear();
         doubles.Slice(3 * folds + 3 * statistics, 2 * statistics).Clear();
         double count = nest.Count;
@@ -605,19 +622,10 @@ public static class Backward<TNest, TK, T>
     {
         if (!Vector256.IsHardwareAccelerated || (typeof(T) != typeof(float) && typeof(T) != typeof(double))) return 0;
         int folds = layout.Folds, statistics = layout.Statistics;
-        ref double sumU = ref MemoryMarshal.GetReference(doubles);
-        ref double sumV = ref Unsafe.Add(ref sumU, folds);
-        ref double sumX = ref Unsafe.Add(ref sumV, folds);
-        ref double centredTotal = ref Unsafe.Add(ref sumX, folds);
-        ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
-        ref double rstd = ref Unsafe.Add(ref mu, statistics);
-        ref double sumA = ref Unsafe.Add(ref rstd, statistics);
-        ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-        ref T coefM = ref MemoryMarshal.GetReference(elements);
-        ref T coefP = ref Unsafe.Add(ref coefM, folds);
-        ref T coefQ = ref Unsafe.Add(ref coefP, folds);
-        ref T coefR = ref Unsafe.Add(ref coefQ, folds);
-        ref T coefD = ref Unsafe.Add(ref coefR, folds);
+        var slots = new Slots(layout, doubles, elements);
+        ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, centredTotal = ref slots.CentredTotal;
+        ref double mu = ref slots.Mu, rstd = ref slots.Rstd, sumA = ref slots.SumA, sumB = ref slots.SumB;
+        ref T coefM = ref slots.M, coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
         var n = Vector256.Create(count);
         var per = Vector256.Create(perIndex);
         int f = 0;
@@ -672,19 +680,10 @@ public static class Backward<TNest, TK, T>
         bool constant, double count, double perIndex, bool affine)
     {
         int folds = layout.Folds, statistics = layout.Statistics, run = layout.Run;
-        ref double sumU = ref MemoryMarshal.GetReference(doubles);
-        ref double sumV = ref Unsafe.Add(ref sumU, folds);
-        ref double sumX = ref Unsafe.Add(ref sumV, folds);
-        ref double centredTotal = ref Unsafe.Add(ref sumX, folds);
-        ref double mu = ref Unsafe.Add(ref centredTotal, statistics);
-        ref double rstd = ref Unsafe.Add(ref mu, statistics);
-        ref double sumA = ref Unsafe.Add(ref rstd, statistics);
-        ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-        ref T coefM = ref MemoryMarshal.GetReference(elements);
-        ref T coefP = ref Unsafe.Add(ref coefM, folds);
-        ref T coefQ = ref Unsafe.Add(ref coefP, folds);
-        ref T coefR = ref Unsafe.Add(ref coefQ, folds);
-        ref T coefD = ref Unsafe.Add(ref coefR, folds);
+        var slots = new Slots(layout, doubles, elements);
+        ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, centredTotal = ref slots.CentredTotal;
+        ref double mu = ref slots.Mu, rstd = ref slots.Rstd, sumA = ref slots.SumA, sumB = ref slots.SumB;
+        ref T coefM = ref slots.M, coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
         var per = Vector256.Create(perIndex);
         if (TK.Centered)
         {
@@ -769,15 +768,9 @@ public static class Backward<TNest, TK, T>
     private static void FoldCoefficients(TNest nest, Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, int first = 0)
     {
         int folds = layout.Folds, statistics = layout.Statistics;
-        ref double mu = ref Unsafe.Add(ref MemoryMarshal.GetReference(doubles), 3 * folds + statistics);
-        ref double rstd = ref Unsafe.Add(ref mu, statistics);
-        ref double sumA = ref Unsafe.Add(ref rstd, statistics);
-        ref double sumB = ref Unsafe.Add(ref sumA, statistics);
-        ref T coefM = ref MemoryMarshal.GetReference(elements);
-        ref T coefP = ref Unsafe.Add(ref coefM, folds);
-        ref T coefQ = ref Unsafe.Add(ref coefP, folds);
-        ref T coefR = ref Unsafe.Add(ref coefQ, folds);
-        ref T coefD = ref Unsafe.Add(ref coefR, folds);
+        var slots = new Slots(layout, doubles, elements);
+        ref double mu = ref slots.Mu, rstd = ref slots.Rstd, sumA = ref slots.SumA, sumB = ref slots.SumB;
+        ref T coefM = ref slots.M, coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
         bool affine = nest.Affine;
         for (int f = first; f < folds; f++)
         {
