@@ -751,14 +751,14 @@ public static class Backward<TNest, TK, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(Vector256<double> v, ref T p)
     {
-        if (typeof(T) == typeof(float)) Vector256.Narrow(v, v).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref p));
+        if (typeof(T) == typeof(float)) Statistics.NarrowFour(v).StoreUnsafe(ref Unsafe.As<T, float>(ref p));
         else v.StoreUnsafe(ref Unsafe.As<T, double>(ref p));
     }
 
     /// <summary>Four doubles rounded to the element type and back (<c>double.CreateTruncating(T.CreateTruncating(v))</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<double> RoundTrip(Vector256<double> v) =>
-        typeof(T) == typeof(float) ? Vector256.WidenLower(Vector256.Narrow(v, v).GetLower().ToVector256Unsafe()) : v;
+        typeof(T) == typeof(float) ? Vector256.WidenLower(Statistics.NarrowFour(v).ToVector256Unsafe()) : v;
 
     /// <summary>
     /// dx = dy * P + (x - mean) * Q + R per fold index, from Q and R per statistic (in the slots of B and A): run as

@@ -1155,19 +1155,19 @@ public static class Forward<TNest, TK, T>
             second = sq / n - shifted * shifted;
             second = Vector256.ConditionalSelect(Vector256.LessThan(second, Vector256<double>.Zero), Vector256<double>.Zero, second);
             mu = k + shifted;
-            Vector128<float> rounded = Vector256.Narrow(mu, mu).GetLower();
+            Vector128<float> rounded = Runtime.Statistics.NarrowFour(mu);
             rounded.StoreUnsafe(ref Unsafe.As<T, float>(ref stat0));
             if (!Unsafe.IsNullRef(ref residual))
             {
                 Vector256<double> rest = mu - Vector256.WidenLower(rounded.ToVector256Unsafe());
-                Vector256.Narrow(rest, rest).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref residual));
+                Runtime.Statistics.NarrowFour(rest).StoreUnsafe(ref Unsafe.As<T, float>(ref residual));
             }
-            Vector256.Narrow(second, second).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat1));
+            Runtime.Statistics.NarrowFour(second).StoreUnsafe(ref Unsafe.As<T, float>(ref stat1));
         }
         else
         {
             second = sq / n;
-            Vector256.Narrow(second, second).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref stat0));
+            Runtime.Statistics.NarrowFour(second).StoreUnsafe(ref Unsafe.As<T, float>(ref stat0));
             mu = Vector256<double>.Zero;
         }
         rstd = Vector256<double>.One / Vector256.Sqrt(second + Vector256.Create(eps));
@@ -1299,13 +1299,13 @@ public static class Forward<TNest, TK, T>
                 statistic++;
                 left = run;
             }
-            Vector128<float> c = TK.Centered ? Vector256.Narrow(m, m).GetLower() : Vector128<float>.Zero;
+            Vector128<float> c = TK.Centered ? Runtime.Statistics.NarrowFour(m) : Vector128<float>.Zero;
             Vector256<double> g = affine ? Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref gamma), (nuint)f).ToVector256Unsafe()) : Vector256<double>.One;
             Vector256<double> h = affine ? Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref beta), (nuint)f).ToVector256Unsafe()) : Vector256<double>.Zero;
             Vector256<double> a = g * r;
             Vector256<double> b = h - (m - Vector256.WidenLower(c.ToVector256Unsafe())) * a;
-            Vector256.Narrow(a, a).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref coefA), (nuint)f);
-            Vector256.Narrow(b, b).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref coefB), (nuint)f);
+            Runtime.Statistics.NarrowFour(a).StoreUnsafe(ref Unsafe.As<T, float>(ref coefA), (nuint)f);
+            Runtime.Statistics.NarrowFour(b).StoreUnsafe(ref Unsafe.As<T, float>(ref coefB), (nuint)f);
             c.StoreUnsafe(ref Unsafe.As<T, float>(ref coefC), (nuint)f);
         }
         return f;
@@ -1515,7 +1515,7 @@ public static class Forward<TNest, TK, T>
             Vector256<double> k = TK.Centered ? Vector256.WidenLower(FourFloats(ref x, len).ToVector256Unsafe()) : default;
             StatisticsFour(k, Vector256.LoadUnsafe(ref sum), Vector256.LoadUnsafe(ref sq), count, epsilon, ref stat0[so], ref stat1[so],
                 ref meanResidual is null ? ref Unsafe.NullRef<T>() : ref meanResidual[so], out Vector256<double> mu, out Vector256<double> rstd);
-            (TK.Centered ? Vector256.Narrow(mu, mu).GetLower() : Vector128<float>.Zero).StoreUnsafe(ref Unsafe.As<T, float>(ref c));
+            (TK.Centered ? Runtime.Statistics.NarrowFour(mu) : Vector128<float>.Zero).StoreUnsafe(ref Unsafe.As<T, float>(ref c));
             Vector256<double> g = Vector256<double>.One, h = Vector256<double>.Zero;
             if (!nest.TwoStep && nest.Affine)
             {
@@ -1535,10 +1535,10 @@ public static class Forward<TNest, TK, T>
                 }
             }
             Vector256<double> scale = g * rstd;
-            Vector256.Narrow(scale, scale).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref a));
+            Runtime.Statistics.NarrowFour(scale).StoreUnsafe(ref Unsafe.As<T, float>(ref a));
             Vector256<double> cd = Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref c)).ToVector256Unsafe());
             Vector256<double> bd = h - (mu - cd) * scale;
-            Vector256.Narrow(bd, bd).GetLower().StoreUnsafe(ref Unsafe.As<T, float>(ref b));
+            Runtime.Statistics.NarrowFour(bd).StoreUnsafe(ref Unsafe.As<T, float>(ref b));
         }
 
         /// <inheritdoc/>
