@@ -415,10 +415,22 @@ public sealed class StreamedOrderTests : RestoresSettings
                 Assert.Equal(plain.Output, piped.Output);
             }
 
-        // Each (sample, group) standardized over its rows and channels, times the channel's weight plus bias.
         var check = Go(0, 1, 3);
         var reference = Create();
         SetParameters(reference.Weight, reference.Bias, 11);
+        double[] expected = ChannelsLastGroupsReference(Array.ConvertAll(x, v => (double)v), n, hw, c, groups, reference.Epsilon,
+            j => reference.Weight[j], j => reference.Bias[j]);
+        for (int at = 0; at < expected.Length; at++)
+            Assert.True(Math.Abs(check.Values[at] - expected[at]) <= 2e-5 * (1 + Math.Abs(expected[at])),
+                $"sample {at / (hw * c)}, row {at / c % hw}, channel {at % c}: {check.Values[at]}, the reference {expected[at]}");
+    }
+
+    /// <summary>The float64 reference of a channels-last group norm over [n, hw, c] (InstanceNorm: a group per channel): each
+    /// (sample, group) standardized over its rows and channels, times the channel's weight plus its bias.</summary>
+    private static double[] ChannelsLastGroupsReference(double[] x, int n, int hw, int c, int groups, double epsilon,
+        Func<int, double> weight, Func<int, double> bias)
+    {
+        var y = new double[x.Length];
         int perGroup = c / groups;
         for (int s = 0; s < n; s++)
             for (int g = 0; g < groups; g++)
@@ -429,15 +441,15 @@ public sealed class StreamedOrderTests : RestoresSettings
                 mean /= count;
                 for (int r = 0; r < hw; r++)
                     for (int j = g * perGroup; j < (g + 1) * perGroup; j++) sq += (x[(s * hw + r) * c + j] - mean) * (x[(s * hw + r) * c + j] - mean);
-                double rstd = 1 / Math.Sqrt(sq / count + reference.Epsilon);
+                double rstd = 1 / Math.Sqrt(sq / count + epsilon);
                 for (int r = 0; r < hw; r++)
                     for (int j = g * perGroup; j < (g + 1) * perGroup; j++)
                     {
                         int at = (s * hw + r) * c + j;
-                        double expected = (x[at] - mean) * rstd * reference.Weight[j] + reference.Bias[j];
-                        Assert.True(Math.Abs(check.Values[at] - expected) <= 2e-5 * (1 + Math.Abs(expected)), $"sample {s}, row {r}, channel {j}: {check.Values[at]}, the reference {expected}");
+                        y[at] = (x[at] - mean) * rstd * weight(j) + bias(j);
                     }
             }
+        return y;
     }
 
     public static TheoryData<string, int, int, int, int> RunShapes => new()
@@ -505,7 +517,7 @@ public sealed class StreamedOrderTests : RestoresSettings
     public void PipelinedDoubleBlocksGiveTheUnpipelinedBitsAndTheReference(int n, int h, int w, int c)
     {
         // GroupNorm NHWC in double (4 groups): samples pipelined as the float layers' (Runs.ApplyReduceRows over doubles).
-        int hw = h * w, groups = 4, perGroup = c / groups;
+        int hw = h * w, groups = 4;
         var random = new Random(n + h + c);
         double[] x = new double[n * hw * c];
         for (int i = 0; i < x.Length; i++) x[i] = 4 + 3 * (random.NextDouble() - 0.5);
@@ -535,23 +547,9 @@ public sealed class StreamedOrderTests : RestoresSettings
             Assert.Equal(plain.Bits, piped.Bits);
         }
         var check = Go(0, 5);
-        for (int s = 0; s < n; s++)
-            for (int g = 0; g < groups; g++)
-            {
-                double mean = 0, sq = 0, count = (double)hw * perGroup;
-                for (int r = 0; r < hw; r++)
-                    for (int j = g * perGroup; j < (g + 1) * perGroup; j++) mean += x[(s * hw + r) * c + j];
-                mean /= count;
-                for (int r = 0; r < hw; r++)
-                    for (int j = g * perGroup; j < (g + 1) * perGroup; j++) sq += (x[(s * hw + r) * c + j] - mean) * (x[(s * hw + r) * c + j] - mean);
-                double rstd = 1 / Math.Sqrt(sq / count + 1e-5);
-                for (int r = 0; r < hw; r++)
-                    for (int j = g * perGroup; j < (g + 1) * perGroup; j++)
-                    {
-                        int at = (s * hw + r) * c + j;
-                        double expected = (x[at] - mean) * rstd * (0.5 + 0.01 * j) + (0.1 - 0.003 * j);
-                        Assert.True(Math.Abs(check.Values[at] - expected) <= 1e-12 * (1 + Math.Abs(expected)), $"sample {s}, row {r}, channel {j}: {check.Values[at]}, the reference {expected}");
-                    }
-            }
+        double[] expected = ChannelsLastGroupsReference(x, n, hw, c, groups, 1e-5, j => 0.5 + 0.01 * j, j => 0.1 - 0.003 * j);
+        for (int at = 0; at < expected.Length; at++)
+            Assert.True(Math.Abs(check.Values[at] - expected[at]) <= 1e-12 * (1 + Math.Abs(expected[at])),
+                $"sample {at / (hw * c)}, row {at / c % hw}, channel {at % c}: {check.Values[at]}, the reference {expected[at]}");
     }
 }
