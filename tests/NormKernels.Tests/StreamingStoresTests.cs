@@ -204,9 +204,10 @@ public sealed class StreamingStoresTests : RestoresSettings
     {
         // Channels last with C of 1 to 4 whole vectors (coefficients in registers), wider (coefficients loaded) or past the flat
         // width (row by row): the rows run as one range streamed from the output's first 64-byte boundary, so every phase of a
-        // row against that boundary comes up.
+        // row against that boundary comes up. Rows of five to eight vectors on the 256-bit path (40 to 64) go four at a time
+        // with each column pair's coefficients held (Runs.FlatTiles), 40 and 56 ending each group in a single column vector.
         LayerCase layerCase = LayerCases.Get(name);
-        foreach (int channels in new[] { 8, 16, 24, 32, 48, 64, 80, 128, 256, 264 })
+        foreach (int channels in new[] { 8, 16, 24, 32, 40, 48, 56, 64, 80, 128, 256, 264 })
         {
             int[] dims = [2, 5, 7, channels];
             float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, channels)), TestData.Product(dims), 1, 2);
