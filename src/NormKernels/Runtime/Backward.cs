@@ -365,8 +365,12 @@ public static class Backward<TNest, TK, T>
             else Coefficients(nest, layout, doubles, elements, ref gammaRef, 0, ref gradSums, parameters, constant);
             int applyChunks = splittable ? (int)Math.Clamp(input.Length / (1 << 15), 1, (long)rows) : 1;
             int applyWorkers = Parallelism.Workers(input.Length, applyChunks);
-            var apply = new ApplyChunk<TS, TV, TW>(nest, layout, rows, applyChunks, applyWorkers, elements);
-            ParallelUnits.For(applyChunks, applyWorkers, apply, input, inputGrad, outputGrad, default, default, default);
+            if (TW.Streaming && fromMemory)
+                ParallelUnits.For(applyChunks, applyWorkers, new ApplyChunk<TS, TV, StreamedFromMemoryStores>(nest, layout, rows, applyChunks, applyWorkers, elements),
+                    input, inputGrad, outputGrad, default, default, default);
+            else
+                ParallelUnits.For(applyChunks, applyWorkers, new ApplyChunk<TS, TV, TW>(nest, layout, rows, applyChunks, applyWorkers, elements),
+                    input, inputGrad, outputGrad, default, default, default);
             for (int p = 0; p < parameters; p++)
             {
                 biasGrad[p] = T.CreateTruncating(double.CreateTruncating(biasGrad[p]) + doubles[layout.Doubles + p]);

@@ -389,6 +389,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         {
             if (k <= 2 * Runs<TS, TV, T>.Unroll)
             {
+                bool hint = stream && typeof(TW) == typeof(StreamedFromMemoryStores) && Sse.IsSupported;
                 // Rows of five to eight vectors (C = 40 to 64 on AVX2, 80 to 128 on AVX-512): four rows at a time, each block
                 // of two column vectors with its ten coefficients held for the four (as HeldRows), not five coefficient
                 // loads beside each vector's two. The same expression per element, so the same bits; every element's dx from
@@ -396,8 +397,16 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 // held): AVX2 GroupNorm NHWC 32x56x56x64 3,026 / 2,837 and 2,941 / 2,810 us, BatchNorm even (3,425 / 3,375,
                 // 3,182 / 3,333); AVX-512 32x28x28x128 BatchNorm 2,027 / 1,691 and 2,114 / 1,624, GroupNorm 1,475 / 1,259;
                 // in cache (2x64x64x64 AVX2, 8x28x28x128 AVX-512) 10-15% faster; 2 threads within 2% or faster.
+                // A whole tensor's dx from memory (StreamedFromMemoryStores: BatchNorm NHWC's second pass) hints each tile row's
+                // lines AffineAhead on: the tile reads a row's lines a column pair at a time, four rows apart, an order the
+                // hardware prefetchers fetch late. AMD Zen 5, 1 thread, one process alternating, both orders, BatchNorm
+                // backward: AVX2 32x56x56x64 2,725-2,750 -> 2,565-2,590 us (2,669-2,853 the other order); AVX-512
+                // 64x28x28x128 2,988-3,074 -> 2,665-2,775 (2,805-3,053); 2 threads 1,055-1,061 -> 901-938 and 1,128-1,174 ->
+                // 925-942. 4 KB ahead against 8 KB: 2-4% faster (2 KB and 16 KB slower). In a block of GroupNorm (its rows
+                // just reduced, in cache) the same hints were even to 2% slower, so they stay off there. The 512-bit path's
+                // rows of up to four vectors (HeldFlatRows, in order) ran 3-10% slower with them.
                 for (; at + HeldRowCount * width <= total; at += HeldRowCount * width)
-                    HeldTile(ref x, ref dy, ref dx, at, HeldRowCount, width, ref m2, ref p2, ref q2, ref r2, ref z2, phase, stream);
+                    HeldTile(ref x, ref dy, ref dx, at, HeldRowCount, width, ref m2, ref p2, ref q2, ref r2, ref z2, phase, stream, hint);
             }
             for (; at + width <= total; at += width)
                 for (nint j = 0; j < width; j += w)
@@ -468,7 +477,7 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     /// (at <paramref name="phase"/> + the column: the flat range's doubled copies, or 0 and the arrays themselves).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void HeldTile(ref T x, ref T dy, ref T dx, nint start, nint count, nint width, ref T m, ref T p, ref T q, ref T r, ref T dz,
-        nint phase = 0, bool stream = false)
+        nint phase = 0, bool stream = false, bool hint = false)
     {
         int w = TS.Count;
         nint j = 0;
@@ -480,6 +489,12 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             nint at = start + j;
             for (nint i = 0; i < count; i++, at += width)
             {
+                if (hint)
+                {
+                    // From memory: the tile reads its rows' lines out of order, which the hardware prefetchers fetch late.
+                    Hint(ref x, at, 2 * w, AffineAhead);
+                    Hint(ref dy, at, 2 * w, AffineAhead);
+                }
                 FlatStore(stream, HeldExpression(ref x, ref dy, at, M0, P0, Q0, R0, Z0), ref dx, at);
                 FlatStore(stream, HeldExpression(ref x, ref dy, at + w, M1, P1, Q1, R1, Z1), ref dx, at + w);
             }

@@ -154,4 +154,14 @@ namespace NormKernels.Runtime
         /// <inheritdoc/>
         public static bool Streaming => true;
     }
+
+    /// <summary>Streaming stores in a pass whose inputs come from memory (a whole tensor past the last-level cache, read
+    /// again after its reduction): runs that read their rows out of memory order hint the lines ahead
+    /// (<see cref="GradientRuns{TS, TV, T}"/>' held tiles).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public readonly struct StreamedFromMemoryStores : IStores
+    {
+        /// <inheritdoc/>
+        public static bool Streaming => true;
+    }
 }
