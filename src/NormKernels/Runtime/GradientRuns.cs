@@ -400,9 +400,9 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
                 // A whole tensor's dx from memory (StreamedFromMemoryStores: BatchNorm NHWC's second pass) hints each tile row's
                 // lines AffineAhead on: the tile reads a row's lines a column pair at a time, four rows apart, an order the
                 // hardware prefetchers fetch late. AMD Zen 5, 1 thread, one process alternating, both orders, BatchNorm
-                // backward: AVX2 32x56x56x64 2,725-2,750 -> 2,565-2,590 us (2,669-2,853 the other order); AVX-512
-                // 64x28x28x128 2,988-3,074 -> 2,665-2,775 (2,805-3,053); 2 threads 1,055-1,061 -> 901-938 and 1,128-1,174 ->
-                // 925-942. 4 KB ahead against 8 KB: 2-4% faster (2 KB and 16 KB slower). In a block of GroupNorm (its rows
+                // backward: AVX2 32x56x56x64 2,725-2,750 -> 2,565-2,590 us (the other order 2,727-2,853 -> 2,588-2,669);
+                // AVX-512 64x28x28x128 2,988-3,074 -> 2,665-2,775 (2,983-3,053 -> 2,805-2,820); 2 threads 1,055-1,061 ->
+                // 901-938 and 1,128-1,174 -> 925-942. 4 KB ahead against 8 KB: 2-4% faster (2 KB and 16 KB slower). In a block of GroupNorm (its rows
                 // just reduced, in cache) the same hints were even to 2% slower, so they stay off there. The 512-bit path's
                 // rows of up to four vectors (HeldFlatRows, in order) ran 3-10% slower with them.
                 for (; at + HeldRowCount * width <= total; at += HeldRowCount * width)
