@@ -331,18 +331,6 @@ public static partial class Runs<TS, TV, T>
         if (j == width3) j = 0;
     }
 
-    /// <summary>One streamed vector of the flat apply at <paramref name="q"/> (x's there: <paramref name="v"/>), its coefficients at <paramref name="phase"/> +
-    /// <paramref name="j"/> of the doubled copies; <paramref name="j"/> moves on a vector, wrapping at the row's end.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FlatStep<TC, TE>(TV v, ref T x, ref T y, nint q, ref T a2, ref T b2, ref T c2, nint phase, ref nint j, nint width, nint residual)
-        where TC : struct, IOperand where TE : struct, INormKind
-    {
-        nint at = phase + j;
-        TS.StoreStreaming(FlatExpression<TC, TE>(v, TS.Load(ref a2, at), TS.Load(ref b2, at), TS.Load(ref c2, at), ref x, q, residual), ref y, q);
-        j += TS.Count;
-        if (j == width) j = 0;
-    }
-
     /// <summary>Most runs a block of <see cref="ApplyRunsReduce{TK}"/> takes (their coefficient vectors live on the stack).</summary>
     private const int PipelinedRuns = 64;
 
