@@ -78,8 +78,8 @@ public static class Catalog
         new("bn-bwd-nchw", "BatchNorm backward", OpKind.BatchNormBackward, "NCHW", ["S1", "S2"], "bn_backward"),
         new("bn-bwd-nhwc", "BatchNorm backward", OpKind.BatchNormBackward, "NHWC", ["S1", "S2"], "bn_backward"),
         new("ln-bwd-last", "LayerNorm backward over the last dim", OpKind.LayerNormBackward, "NC", Rows, "ln_backward"),
-        new("gn32-bwd-nchw", "GroupNorm(32) backward", OpKind.GroupNormBackward, "NCHW", ["S1"], "gn_backward"),
-        new("gn32-bwd-nhwc", "GroupNorm(32) backward", OpKind.GroupNormBackward, "NHWC", ["S1"], "gn_backward"),
+        new("gn32-bwd-nchw", "GroupNorm(32) backward", OpKind.GroupNormBackward, "NCHW", ["S1", "S2"], "gn_backward"),
+        new("gn32-bwd-nhwc", "GroupNorm(32) backward", OpKind.GroupNormBackward, "NHWC", ["S1", "S2"], "gn_backward"),
     ];
 
     /// <summary>Every case, in table order: by operation, then by shape.</summary>
