@@ -186,21 +186,14 @@ public static partial class Runs<TS, TV, T>
         // on the AVX2 path InstanceNorm NHWC S1 ran 1,000 -> 890 us (GroupNorm 986 -> 887; x and y off their lines 1,090 ->
         // 1,007), the 512-bit path even to 5% faster (AMD Zen 5, 1 thread, one process alternating, both orders; same bits).
         nint phase = head % width;
-        nint vectors = width / w;
         T* unaligned = stackalloc T[5 * FlatWidth + 192 / sizeof(T)];
         T* tri = (T*)(((nint)unaligned + 63) & ~(nint)63);
         T* twice = tri + 3 * width + (w - phase % w) % w + 64 / sizeof(T);
         ref T t0 = ref Unsafe.AsRef<T>(tri);
         ref T d2 = ref Unsafe.AsRef<T>(twice);
-        Doubled(ref a, ref d2, width);
-        for (nint m = 0; m < vectors; m++) TS.Store(TS.Load(ref d2, phase + m * w), ref t0, 3 * m * w);
-        Doubled(ref b, ref d2, width);
-        for (nint m = 0; m < vectors; m++) TS.Store(TS.Load(ref d2, phase + m * w), ref t0, 3 * m * w + w);
-        if (TC.Lanes)
-        {
-            Doubled(ref c, ref d2, width);
-            for (nint m = 0; m < vectors; m++) TS.Store(TS.Load(ref d2, phase + m * w), ref t0, 3 * m * w + 2 * w);
-        }
+        Interleave(ref a, ref d2, ref t0, width, phase, 0);
+        Interleave(ref b, ref d2, ref t0, width, phase, 1);
+        if (TC.Lanes) Interleave(ref c, ref d2, ref t0, width, phase, 2);
         for (nint o = 0; o < head; o += w)
         {
             // Columns o % width .. + w - 1 of a row (whole vectors of it: width % w == 0).
@@ -316,6 +309,17 @@ public static partial class Runs<TS, TV, T>
             TV r = FlatExpression<TC, TE>(TS.Load(ref x, last), TS.Load(ref a, width - w), TS.Load(ref b, width - w), TC.Lanes ? TS.Load(ref c, width - w) : TS.Zero, ref x, last, residual);
             StoreLanes(r, ref y, q, total, last);
         }
+    }
+
+    /// <summary>Coefficient <paramref name="slot"/> (0: a, 1: b, 2: c) of every slot of <paramref name="slots"/>: the
+    /// <paramref name="width"/> values at <paramref name="source"/> written twice over at <paramref name="twice"/>, then the
+    /// vector of each slot m read there from <paramref name="phase"/> + m vectors into slot m's vector <paramref name="slot"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Interleave(ref T source, ref T twice, ref T slots, nint width, nint phase, int slot)
+    {
+        int w = TS.Count;
+        Doubled(ref source, ref twice, width);
+        for (nint m = 0; m < width / w; m++) TS.Store(TS.Load(ref twice, phase + m * w), ref slots, (3 * m + slot) * w);
     }
 
     /// <summary>One streamed vector of the flat apply at <paramref name="q"/> (x's there: <paramref name="v"/>), its coefficients the
