@@ -45,6 +45,23 @@ public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         nint ahead = Ahead<TH>();
         TV k = TS.Splat(m), kd = TS.Splat(dz);
         Wide<TV> kx = TX.Lanes ? TS.Widen(TS.Subtract(TS.Zero, k)) : default, xa = default;
+        if (w > 1 && len < step)
+        {
+            // Runs shorter than a step (GroupNorm NCHW's 7x7 planes: 49 floats, a call each): one accumulator of each, no
+            // chunk, the same operations in the same order on the lanes that carry data (the chunk path's other three
+            // accumulators add zeros), so the same bits. GroupNorm(32) backward NCHW 32x512x7x7, AVX-512, AMD Zen 5, 1 thread,
+            // one process alternating, both orders: 464-468 -> 437-441 us.
+            TV s = TS.Zero, q = TS.Zero;
+            nint i = 0;
+            for (; i + w <= len; i += w)
+                ReduceStep<TX>(ref x, ref dy, i, k, kd, kx, ref s, ref q, ref xa);
+            if (i < len)
+                ReduceStepMasked<TX>(ref x, ref dy, len - w, k, kd, kx, TS.LastLanes(len - i), ref s, ref q, ref xa);
+            u += TS.SumWidened(s);
+            v += TS.SumWidened(q);
+            if (TX.Lanes) z += TS.SumWide(ref xa);
+            return;
+        }
         double su = 0d, sv = 0d;
         for (nint chunk = 0; chunk < len; chunk += chunkLength)
         {
