@@ -129,6 +129,38 @@ public sealed class BackwardTests
         }
     }
 
+    /// <summary>Blocks whose fold indices are short consecutive runs (GroupNorm NCHW's channels of a group, LayerNorm over
+    /// C,H,W NCHW: Backward.ShortFolds): planes from 8 to 256 elements (one vector on AVX2 up to GradientRuns.LaneReduces'
+    /// limit, and past it), 2 to 20 runs a block (whole and partial tree groups of 8 runs on AVX-512 and 4 on AVX2, and
+    /// runs left to GradientRuns.Reduce), against the float64 reference, and in place over dy and over x against separate
+    /// buffers (bit for bit).</summary>
+    [Theory]
+    [InlineData(nameof(GnNchw))]
+    [InlineData(nameof(LnNchw))]
+    public void ShortFoldRunsMatchReference(string name)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        foreach (int plane in new[] { 8, 15, 16, 17, 25, 49, 64, 100, 196, 256, 300 })
+            foreach (int perBlock in new[] { 2, 3, 4, 8, 12, 16, 20 })
+            {
+                // GroupNorm(4): perBlock channels a group; LayerNorm: perBlock channels a sample.
+                int channels = name == nameof(GnNchw) ? 4 * perBlock : perBlock;
+                int[] dims = [2, channels, plane / 4 > 0 && plane % 4 == 0 ? 4 : 1, plane % 4 == 0 ? plane / 4 : plane];
+                var (layer, input, outputGrad) = Prepared(layerCase, dims, KernelCheck.Seed(name, 700 + plane * 31 + perBlock));
+                layer.Forward(input, new float[input.Length], dims);
+                var inputGrad = new float[input.Length];
+                layer.Backward(input, outputGrad, inputGrad, dims);
+                ReferenceGradients expected = layerCase.Reference.BackwardTraining(dims, input, outputGrad, layer.Weight, layer.Epsilon);
+                Check(layerCase.Reference, dims, input, outputGrad, layer.Weight, expected, inputGrad, layer.WeightGrad, layer.BiasGrad, 1,
+                    $"{name} plane={plane} per block={perBlock}");
+                float[] overDy = (float[])outputGrad.Clone(), overX = (float[])input.Clone();
+                layer.Backward(input, overDy, overDy, dims);
+                Assert.Equal(KernelCheck.Bits(inputGrad), KernelCheck.Bits(overDy));
+                layer.Backward(overX, outputGrad, overX, dims);
+                Assert.Equal(KernelCheck.Bits(inputGrad), KernelCheck.Bits(overX));
+            }
+    }
+
     [Theory]
     [InlineData(nameof(GnNhwc), true)]
     [InlineData(nameof(InNhwc), true)]

@@ -314,6 +314,8 @@ public static class Backward<TNest, TK, T>
             }
             int workers = Parallelism.Workers(input.Length, groups);
             double[] gradPartials = ArrayPool<double>.Shared.Rent(Math.Max(1, groups * 2 * parameters));
+            nint reverseRows = interleaved == 1 ? ReverseChunkRows(nest, input.Length / blocks) : 0;
+            bool shortFolds = interleaved == 1 && reverseRows == 0 && !memoryOrder && ShortFolds<TS, TV>(nest);
             // Per worker, a slice of its scratch per block of an interleaved run (the k-th at k * layout.Doubles and k * layout.Elements).
             WorkerScratch<T> scratch = WorkerScratch<T>.Rent(workers, interleaved * layout.Doubles, interleaved * layout.Elements);
             try
@@ -323,7 +325,7 @@ public static class Backward<TNest, TK, T>
                 fixed (T* pinned = residual)
                 {
                     var body = new Group<TS, TV, TW, TX>(nest, layout, eps, constant, fromMemory, blocks, groups, parameters, interleaved, scratch.Doubles, scratch.Elements, gradPartials,
-                        mode, sums, total, pinned, interleaved == 1 ? ReverseChunkRows(nest, input.Length / blocks) : 0, memoryOrder);
+                        mode, sums, total, pinned, reverseRows, memoryOrder, shortFolds);
                     ParallelUnits.For(groups, workers, body, input, inputGrad, outputGrad, gamma, s0, s1);
                 }
                 if (mode != Mode.Sums) BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
@@ -481,6 +483,7 @@ public static class Backward<TNest, TK, T>
         public readonly ref double SumU, SumV, SumX, CentredTotal, Mu, Rstd, SumA, SumB;
         public readonly ref T M, P, Q, R, D;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Slots(Layout layout, Span<double> doubles, Span<T> elements)
         {
             int folds = layout.Folds, statistics = layout.Statistics;
@@ -557,8 +560,13 @@ public static class Backward<TNest, TK, T>
         ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, centredTotal = ref slots.CentredTotal;
         ref double mu = ref slots.Mu, rstd = ref slots.Rstd, sumA = ref slots.SumA, sumB = ref slots.SumB;
         ref T coefM = ref slots.M, coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
-        doubles.Slice(3 * folds, statistics).Clear();
-        doubles.Slice(3 * folds + 3 * statistics, 2 * statistics).Clear();
+        // The statistics' sums of x - mf, A and B start at 0 (a loop: a block of one statistic paid two calls to clear them).
+        for (int s = 0; s < statistics; s++)
+        {
+            Unsafe.Add(ref centredTotal, s) = 0d;
+            Unsafe.Add(ref sumA, s) = 0d;
+            Unsafe.Add(ref sumB, s) = 0d;
+        }
         double count = nest.Count;
         // The lanes summed U' = sum (dy - dz), V' = sum (dy - dz) * (x - mf) and X = sum (x - mf) per fold index, mf the mean
         // rounded to the element type: U = sum dy = U' + n * dz and V = sum dy * (x - mean) = V' + dz * X + (mf - mean) * U
@@ -673,73 +681,100 @@ public static class Backward<TNest, TK, T>
 
     /// <summary>
     /// <see cref="Coefficients"/> for runs of fold indices per statistic (<see cref="Layout.Run"/>, a multiple of four: GroupNorm
-    /// NHWC, a group's channels), every phase in its order: each statistic's sums over its folds added one fold after
-    /// another in scalar, the per-fold terms four folds at a time with the statistic's values broadcast. The same operations
-    /// in the same order, so the same bits. GroupNorm(32) NHWC backward on 32 x 7 x 7 x 512 spent about 20 ns a channel of
-    /// each sample in the fold-by-fold loops (see <see cref="CoefficientsFour"/>), 325 of its 522 us (AMD Zen 5, 1 thread);
-    /// with this, 229-244 us, the same bits.
+    /// NHWC and NCHW, a group's channels), a statistic at a time, its folds four at a time in double lanes, arranged so that
+    /// the chain of dependent operations from the sums to the coefficients is short: B = sum g * V with V = V' + dz * X + (mf -
+    /// mean) * U is made as B' + (mf - mean) * A (B' = sum g * (V' + dz * X), A = sum g * U), so A and B' are summed beside the
+    /// mean's correction instead of after it; the sums across folds go in two vector accumulators each, added across at
+    /// the end; the divisions by the count are products with factors made off the chain; mf (each fold's -m) is made
+    /// once from the statistic's saved mean. One fold after another in scalar, the chains were the block's latency
+    /// (GroupNorm(32) backward NCHW 32x512x7x7, a block a group, AMD Zen 5, 1 thread: the coefficients 85 of 335 us). The
+    /// same formulas as <see cref="Coefficients"/>' general loop in double, in another order: not its bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void CoefficientsRun(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums, int parameters,
         bool constant, double count, double perIndex, bool affine)
     {
-        int folds = layout.Folds, statistics = layout.Statistics, run = layout.Run;
+        int statistics = layout.Statistics, run = layout.Run;
         var slots = new Slots(layout, doubles, elements);
         ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, centredTotal = ref slots.CentredTotal;
         ref double mu = ref slots.Mu, rstd = ref slots.Rstd, sumA = ref slots.SumA, sumB = ref slots.SumB;
-        ref T coefM = ref slots.M, coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
+        ref T coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
         var per = Vector256.Create(perIndex);
-        if (TK.Centered)
-        {
-            for (int s = 0; s < statistics; s++)
-            {
-                double total = Unsafe.Add(ref centredTotal, s);
-                for (int f = s * run; f < (s + 1) * run; f++) total += Unsafe.Add(ref sumX, f);
-                Unsafe.Add(ref centredTotal, s) = total;
-                if (!constant)
-                    Unsafe.Add(ref mu, s) = -double.CreateTruncating(T.CreateTruncating(-Unsafe.Add(ref mu, s))) + total / count;
-            }
-        }
+        double inverse = 1d / count;
         for (int s = 0; s < statistics; s++)
         {
-            var m = Vector256.Create(Unsafe.Add(ref mu, s));
-            var r = Vector256.Create(Unsafe.Add(ref rstd, s));
-            double a = Unsafe.Add(ref sumA, s), b = Unsafe.Add(ref sumB, s);
-            for (int f = s * run; f < (s + 1) * run; f += 4)
+            int first = s * run, end = first + run;
+            double rs = Unsafe.Add(ref rstd, s), saved = Unsafe.Add(ref mu, s);
+            // Off the chain: the factors of Q = -r^3 * B / M and R = -r * A / M.
+            double qf = -rs * rs * rs * inverse, af = -rs * inverse;
+            // The mean rounded to the element type: Terms wrote m = (T)(-mean) for each of the statistic's folds.
+            double rounded = -double.CreateTruncating(T.CreateTruncating(-saved));
+            double mean = saved;
+            if (TK.Centered)
+            {
+                Vector256<double> x0 = Vector256<double>.Zero, x1 = Vector256<double>.Zero;
+                int f = first;
+                for (; f + 8 <= end; f += 8)
+                {
+                    x0 += Vector256.LoadUnsafe(ref sumX, (nuint)f);
+                    x1 += Vector256.LoadUnsafe(ref sumX, (nuint)(f + 4));
+                }
+                if (f < end) x0 += Vector256.LoadUnsafe(ref sumX, (nuint)f);
+                double total = Unsafe.Add(ref centredTotal, s) + Vector256.Sum(x0 + x1);
+                Unsafe.Add(ref centredTotal, s) = total;
+                // The mean in double: the rounded one corrected by the exact sum of x - mf over the statistic.
+                if (!constant) mean = rounded + total * inverse;
+                Unsafe.Add(ref mu, s) = mean;
+            }
+            // A = sum g * U and B' = sum g * (V' + dz * X) beside the mean's correction.
+            Vector256<double> a0 = Vector256<double>.Zero, a1 = Vector256<double>.Zero, b0 = Vector256<double>.Zero, b1 = Vector256<double>.Zero;
+            for (int f = first; f < end; f += 4)
             {
                 nuint i = (nuint)f;
                 Vector256<double> g = affine ? Load(ref Unsafe.Add(ref gamma, po + f)) : Vector256<double>.One;
-                Vector256<double> shift = Load(ref Unsafe.Add(ref coefD, f)), center = -Load(ref Unsafe.Add(ref coefM, f));
+                Vector256<double> shift = Load(ref Unsafe.Add(ref coefD, f));
                 Vector256<double> u = Vector256.LoadUnsafe(ref sumU, i) + per * shift;
-                Vector256<double> v = Vector256.LoadUnsafe(ref sumV, i) + shift * Vector256.LoadUnsafe(ref sumX, i) + (center - m) * u;
-                Vector256<double> gu = g * u, gv = g * v;
-                a = a + gu.GetElement(0) + gu.GetElement(1) + gu.GetElement(2) + gu.GetElement(3);
-                b = b + gv.GetElement(0) + gv.GetElement(1) + gv.GetElement(2) + gv.GetElement(3);
+                Vector256<double> v = Vector256.LoadUnsafe(ref sumV, i) + shift * Vector256.LoadUnsafe(ref sumX, i);
+                if (((f - first) & 4) == 0)
+                {
+                    a0 += g * u;
+                    b0 += g * v;
+                }
+                else
+                {
+                    a1 += g * u;
+                    b1 += g * v;
+                }
+            }
+            double offset = rounded - mean;
+            double a = Unsafe.Add(ref sumA, s) + Vector256.Sum(a0 + a1);
+            double b = Unsafe.Add(ref sumB, s) + Vector256.Sum(b0 + b1) + offset * a;
+            // Per statistic, in place of A and B: Q and R (0 with constant statistics; R = 0 uncentered).
+            double q = constant ? 0d : b * qf;
+            double ra = TK.Centered && !constant ? a * af : 0d;
+            Unsafe.Add(ref sumA, s) = ra;
+            Unsafe.Add(ref sumB, s) = q;
+            var r = Vector256.Create(rs);
+            var c = Vector256.Create(offset);
+            var vq = Vector256.Create(q);
+            var vr = Vector256.Create(ra) + c * vq;
+            for (int f = first; f < end; f += 4)
+            {
+                nuint i = (nuint)f;
+                Vector256<double> g = affine ? Load(ref Unsafe.Add(ref gamma, po + f)) : Vector256<double>.One;
+                Vector256<double> shift = Load(ref Unsafe.Add(ref coefD, f));
                 if (affine)
                 {
+                    // dbeta += U, dgamma += V * rstd per parameter.
+                    Vector256<double> u = Vector256.LoadUnsafe(ref sumU, i) + per * shift;
+                    Vector256<double> v = Vector256.LoadUnsafe(ref sumV, i) + shift * Vector256.LoadUnsafe(ref sumX, i) + c * u;
                     (Vector256.LoadUnsafe(ref gradSums, (nuint)(po + f)) + u).StoreUnsafe(ref gradSums, (nuint)(po + f));
                     (Vector256.LoadUnsafe(ref gradSums, (nuint)(parameters + po + f)) + v * r).StoreUnsafe(ref gradSums, (nuint)(parameters + po + f));
                 }
-            }
-            double rs = Unsafe.Add(ref rstd, s);
-            double q = constant ? 0d : -rs * rs * rs * b / count;
-            Unsafe.Add(ref sumA, s) = TK.Centered && !constant ? -rs * a / count : 0d;
-            Unsafe.Add(ref sumB, s) = q;
-        }
-        for (int s = 0; s < statistics; s++)
-        {
-            var m = Vector256.Create(Unsafe.Add(ref mu, s));
-            var r = Vector256.Create(Unsafe.Add(ref rstd, s));
-            var q = Vector256.Create(Unsafe.Add(ref sumB, s));
-            var a = Vector256.Create(Unsafe.Add(ref sumA, s));
-            for (int f = s * run; f < (s + 1) * run; f += 4)
-            {
-                Vector256<double> g = affine ? Load(ref Unsafe.Add(ref gamma, po + f)) : Vector256<double>.One;
-                Vector256<double> shift = Load(ref Unsafe.Add(ref coefD, f)), center = -Load(ref Unsafe.Add(ref coefM, f));
                 Vector256<double> coefp = g * r;
                 Store(coefp, ref Unsafe.Add(ref coefP, f));
-                Store(q, ref Unsafe.Add(ref coefQ, f));
-                Store(a + shift * coefp + (center - m) * q, ref Unsafe.Add(ref coefR, f));
+                Store(vq, ref Unsafe.Add(ref coefQ, f));
+                Store(vr + shift * coefp, ref Unsafe.Add(ref coefR, f));
             }
         }
     }
@@ -892,6 +927,26 @@ public static class Backward<TNest, TK, T>
         return second - first == run;
     }
 
+    /// <summary>
+    /// Whether a block's fold indices are consecutive short runs, fold f the run at f * len (len the gradient extent) and the
+    /// block those runs alone (GroupNorm NCHW: a group's channels; LayerNorm over C,H,W NCHW): its reduction then goes as one
+    /// call with the runs' horizontal sums folded together (<see cref="GradientRuns{TS, TV, T}.LaneReduceRuns{TX}"/>, for
+    /// <see cref="GradientRuns{TS, TV, T}.LaneReduces"/> lengths), and its dx with normal stores as one call over the runs
+    /// (<see cref="GradientRuns{TS, TV, T}.ShortRuns"/>: the same expression per element as the nest's run by run apply).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per call, with a loop: never at tier 0
+    private static bool ShortFolds<TS, TV>(TNest nest) where TS : struct, ISimd<TV, T> where TV : struct
+    {
+        nint len = nest.GradientExtent;
+        int folds = nest.FoldCount;
+        if (folds < 2 || nest.GradientRows(out _) != folds || !GradientRuns<TS, TV, T>.LaneReduces(len)
+            || nest.Count * nest.StatisticCount != (double)folds * len)
+            return false;
+        for (int f = 1; f < folds; f++)
+            if (nest.FoldStart(f) != f * len) return false;
+        return true;
+    }
+
     /// <summary>Blocks whose x and dy together exceed this many bytes have their dx made from the end (<see cref="ReverseChunkRows"/>).</summary>
     internal const long ReverseBlockBytes = 1L << 20;
 
@@ -942,7 +997,8 @@ public static class Backward<TNest, TK, T>
     /// a few at a time, or in memory order the group's all at once up to a cap, each pass row by row over them); the group's
     /// parameter gradients into its own partial. Each block of an interleaved run has its own slice of the worker's scratch.</summary>
     private readonly unsafe struct Group<TS, TV, TW, TX>(TNest nest, Layout layout, double epsilon, bool constant, bool fromMemory, int blocks, int groups, int parameters, int interleaved,
-        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual, nint reverseRows, bool memoryOrder) : IParallelBody
+        double[][] doubles, T[][] elements, double[] gradPartials, Mode mode, double[]? sums, int total, T* residual, nint reverseRows, bool memoryOrder, bool shortFolds)
+        : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores where TX : struct, IOperand
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -960,6 +1016,11 @@ public static class Backward<TNest, TK, T>
             int firstBlock = (int)((long)blocks * unit / groups), lastBlock = (int)((long)blocks * (unit + 1) / groups);
             double[] wd = doubles[worker];
             T[] we = elements[worker];
+            if (shortFolds)
+            {
+                ShortFoldBlocks(firstBlock, lastBlock, ref x, ref dy, ref dx, ref gamma, ref gradSums, wd, we, spans);
+                return;
+            }
             for (int start = firstBlock; start < lastBlock; start += interleaved)
             {
                 int count = Math.Min(interleaved, lastBlock - start);
@@ -1020,6 +1081,70 @@ public static class Backward<TNest, TK, T>
                             ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
                     }
             }
+        }
+
+        /// <summary>
+        /// The group's blocks when their fold indices are short runs (<see cref="ShortFolds"/>), block by block: terms, shift and
+        /// the reduction in one call over the runs (<see cref="Prepare"/>), the coefficients, and dx in one call over the runs.
+        /// (Pipelined by a block, the next block's reduction before this one's coefficients and dx, in two scratch slices:
+        /// GroupNorm(32) backward NCHW 32x512x7x7 5% slower, 263-273 against 247-261 us, one process alternating.)
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void ShortFoldBlocks(int firstBlock, int lastBlock, ref T x, ref T dy, ref T dx, ref T gamma, ref double gradSums, double[] wd, T[] we,
+            in PinnedSpans spans)
+        {
+            Span<double> d = wd.AsSpan(0, layout.Doubles);
+            Span<T> e = we.AsSpan(0, layout.Elements);
+            int folds = layout.Folds;
+            for (int b = firstBlock; b < lastBlock; b++)
+            {
+                Prepare(b, ref x, ref dy, d, e, spans);
+                nest.Block(b, out nint xo, out nint so, out nint po);
+                if (!TX.Lanes) ResidualSums(nest, layout, d, ref Unsafe.AsRef<T>(residual + so));
+                if (mode == Mode.Sums)
+                {
+                    SumsOut(nest, layout, d, e, ref gamma, po, sums!, so, total);
+                    continue;
+                }
+                if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
+                else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
+                ref T m = ref MemoryMarshal.GetReference(e);
+                if (TW.Streaming)
+                    nest.GradientApply<TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), 0, nest.GradientRows(out _), ref m,
+                        ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
+                else
+                    GradientRuns<TS, TV, T>.ShortRuns(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), folds, nest.GradientExtent,
+                        ref m, 1, ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds), 1);
+            }
+        }
+
+        /// <summary>Block <paramref name="block"/>'s terms, shift and reduction into the scratch <paramref name="d"/>, <paramref name="e"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Prepare(int block, ref T x, ref T dy, Span<double> d, Span<T> e, in PinnedSpans spans)
+        {
+            int folds = layout.Folds;
+            nest.Block(block, out nint xo, out nint so, out _);
+            ref T m = ref MemoryMarshal.GetReference(e);
+            if (layout.Statistics == 1)
+            {
+                // Terms for one statistic: mu and rstd, and every fold's m = -mu rounded (a fill, not a fold-by-fold loop).
+                ref T stat0 = ref ParallelUnits.At<T>(spans.S4), stat1 = ref ParallelUnits.At<T>(spans.S5);
+                (double mu, double rstd) = BackwardShared<TK, T>.Terms(Unsafe.Add(ref stat0, so),
+                    TK.Centered || constant ? Unsafe.Add(ref stat1, so) : T.Zero, epsilon, constant);
+                d[3 * folds + 1] = mu;
+                d[3 * folds + 2] = rstd;
+                MemoryMarshal.CreateSpan(ref m, folds).Fill(T.CreateTruncating(-mu));
+            }
+            else
+                Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
+            // The gradient's shift: each fold's first dy, fold f's run at f * len (ShortFolds). No sums to clear: the lanes store them.
+            ref T dz = ref Unsafe.Add(ref m, 4 * folds), dyb = ref Unsafe.Add(ref dy, xo);
+            nint len = nest.GradientExtent;
+            for (int f = 0; f < folds; f++)
+                Unsafe.Add(ref dz, f) = Unsafe.Add(ref dyb, f * len);
+            ref double sumU = ref MemoryMarshal.GetReference(d);
+            // One statistic: every fold's m is the same (Terms).
+            GradientRuns<TS, TV, T>.LaneReduceRuns<TX>(ref Unsafe.Add(ref x, xo), ref dyb, folds, len, ref m, layout.Statistics == 1 ? 0 : 1, ref dz, ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
         }
     }
 

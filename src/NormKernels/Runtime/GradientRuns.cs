@@ -23,7 +23,7 @@ internal readonly struct AffineTerms<T>(T m, T r, T q, T rr, T dz, T gb, T c1) w
 /// registers (<see cref="Wide{TV}"/>). The generated code adds the shifts back in double.
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
+public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV : struct where T : unmanaged
 {
     private const int Unroll = Runs<TS, TV, T>.Unroll;
     private const int ChunkVectors = Runs<TS, TV, T>.ChunkVectors;

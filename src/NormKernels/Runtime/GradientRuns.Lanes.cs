@@ -1,0 +1,210 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace NormKernels.Runtime;
+
+public static partial class GradientRuns<TS, TV, T>
+{
+    /// <summary>
+    /// Whether <see cref="LaneReduceRuns{TX}"/> takes runs of <paramref name="len"/> elements: float runs of at least a vector
+    /// and fewer than <see cref="Runs{TS, TV, T}.LaneSumLimit"/> elements on the 512-bit or the 256-bit x86 path (the
+    /// forward's <c>Runs.LaneRows</c> and <c>LaneSumRows</c> lengths).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool LaneReduces(nint len) =>
+        typeof(T) == typeof(float) && len >= TS.Count && len <= Runs<TS, TV, T>.LaneSumLimit
+        && ((typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported) || (typeof(TV) == typeof(Vector256<float>) && Avx2.IsSupported));
+
+    /// <summary>
+    /// <see cref="Reduce{TX, TH}"/> into sums that start at 0 (stored, not added: u, v and z at i are run i's sums alone) over <paramref name="runs"/> consecutive runs of <paramref name="len"/> elements, run i
+    /// at i * len with its own dz, u, v and z at i and its m at i * <paramref name="mStride"/> (0: one m for every run, a
+    /// block of one statistic), GroupNorm NCHW's channels of a group on 7x7 planes, a fold index each: one call for the
+    /// block's runs instead of one each, and the horizontal sums of as many runs as a double vector has lanes folded
+    /// together. A run's lanes sum dy - dz and (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do
+    /// (one accumulator each, the overlapped last vector masked), widened to double at the run's end; X = sum (x + m) as
+    /// the sum of x widened to double lane by lane, plus len * m in double once per run (exact for floats near the mean:
+    /// the offset data where it matters; a subtraction a vector fewer than widening each x - mf). A transpose-and-add
+    /// tree in double (<see cref="FoldDoubles"/>) turns a group's vectors into one vector of its runs' sums. A run's sums
+    /// are the same operations in the same order whatever runs share its group. Runs past the last whole group go
+    /// through <see cref="Reduce{TX, TH}"/>. For <see cref="LaneReduces"/> lengths.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static void LaneReduceRuns<TX>(ref T x, ref T dy, nint runs, nint len, ref T m, nint mStride, ref T dz, ref double u, ref double v, ref double z)
+        where TX : struct, IOperand
+    {
+        int w = TS.Count;
+        TV tailMask = TS.LastLanes(len % w == 0 ? w : len % w);
+        // One m for every run: its broadcast and the runs' len * m made once.
+        TV k = TS.Splat(m);
+        TV kn = mStride == 0 ? SplatCorrection(m, len) : default;
+        nint r = 0;
+        // The path as a type test, folded as the method is imported: a test on TS.Count left the dead path's inlines to spend
+        // the JIT's inlining budget, and the 256-bit tree's folds stayed calls (GroupNorm backward NCHW 32x512x7x7: 662 us
+        // against 388).
+        if (typeof(TV) == typeof(Vector512<float>))
+            for (; r + 8 <= runs; r += 8)
+            {
+                FourRuns<TX>(ref x, ref dy, r, len, ref m, mStride, k, ref dz, tailMask, out TV s0, out TV q0, out TV x0);
+                FourRuns<TX>(ref x, ref dy, r + 4, len, ref m, mStride, k, ref dz, tailMask, out TV s1, out TV q1, out TV x1);
+                StoreLanes(Order(FoldDoubles(s0, s1, 2)), ref Unsafe.Add(ref u, r));
+                StoreLanes(Order(FoldDoubles(q0, q1, 2)), ref Unsafe.Add(ref v, r));
+                if (TX.Lanes) StoreLanes(AddDoubles(Order(FoldDoubles(x0, x1, 2)), mStride == 0 ? kn : Correction(ref m, r, len)), ref Unsafe.Add(ref z, r));
+            }
+        else
+            for (; r + 4 <= runs; r += 4)
+            {
+                FourRuns<TX>(ref x, ref dy, r, len, ref m, mStride, k, ref dz, tailMask, out TV s, out TV q, out TV xs);
+                StoreLanes(Order(s), ref Unsafe.Add(ref u, r));
+                StoreLanes(Order(q), ref Unsafe.Add(ref v, r));
+                if (TX.Lanes) StoreLanes(AddDoubles(Order(xs), mStride == 0 ? kn : Correction(ref m, r, len)), ref Unsafe.Add(ref z, r));
+            }
+        for (; r < runs; r++)
+        {
+            Unsafe.Add(ref u, r) = 0d;
+            Unsafe.Add(ref v, r) = 0d;
+            if (TX.Lanes) Unsafe.Add(ref z, r) = 0d;
+            Reduce<TX, Splat>(ref Unsafe.Add(ref x, r * len), ref Unsafe.Add(ref dy, r * len), len, Unsafe.Add(ref m, r * mStride), Unsafe.Add(ref dz, r),
+                ref Unsafe.Add(ref u, r), ref Unsafe.Add(ref v, r), ref Unsafe.Add(ref z, r));
+        }
+    }
+
+    // The tree's first levels, written out so that each fold gets its level as a constant: four runs from r (two pairs,
+    // then the pairs folded), their sums in double lanes (512-bit: two lanes a run, in run order by 128-bit block; 256-bit:
+    // one lane a run, run order 0, 2, 1, 3).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FourRuns<TX>(ref T x, ref T dy, nint r, nint len, ref T m, nint mStride, TV k, ref T dz, TV tailMask, out TV s, out TV q, out TV xs)
+        where TX : struct, IOperand
+    {
+        RunDoubles<TX>(ref x, ref dy, r, len, ref m, mStride, k, ref dz, tailMask, out TV s0, out TV q0, out TV x0);
+        RunDoubles<TX>(ref x, ref dy, r + 1, len, ref m, mStride, k, ref dz, tailMask, out TV s1, out TV q1, out TV x1);
+        RunDoubles<TX>(ref x, ref dy, r + 2, len, ref m, mStride, k, ref dz, tailMask, out TV s2, out TV q2, out TV x2);
+        RunDoubles<TX>(ref x, ref dy, r + 3, len, ref m, mStride, k, ref dz, tailMask, out TV s3, out TV q3, out TV x3);
+        s = FoldDoubles(FoldDoubles(s0, s1, 0), FoldDoubles(s2, s3, 0), 1);
+        q = FoldDoubles(FoldDoubles(q0, q1, 0), FoldDoubles(q2, q3, 0), 1);
+        xs = TX.Lanes ? FoldDoubles(FoldDoubles(x0, x1, 0), FoldDoubles(x2, x3, 0), 1) : default;
+    }
+
+    /// <summary>Run <paramref name="r"/>'s sums, each vector of float lanes widened to double and its halves added (a vector
+    /// of doubles held in a <typeparamref name="TV"/>); its X without the run's len * m (see <see cref="Correction"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RunDoubles<TX>(ref T x, ref T dy, nint r, nint len, ref T m, nint mStride, TV k, ref T dz, TV tailMask, out TV s, out TV q, out TV xs)
+        where TX : struct, IOperand
+    {
+        int w = TS.Count;
+        ref T xr = ref Unsafe.Add(ref x, r * len), dyr = ref Unsafe.Add(ref dy, r * len);
+        if (mStride != 0) k = TS.Splat(Unsafe.Add(ref m, r * mStride));
+        TV kd = TS.Splat(Unsafe.Add(ref dz, r));
+        TV vs = TS.Zero, vq = TS.Zero, lo = TS.Zero, hi = TS.Zero;
+        nint i = 0;
+        for (; i + w <= len; i += w)
+        {
+            TV xv = TS.Load(ref xr, i);
+            TV g = TS.Subtract(TS.Load(ref dyr, i), kd);
+            vs = TS.Add(vs, g);
+            vq = TS.MultiplyAdd(g, TS.Add(xv, k), vq);
+            if (TX.Lanes) AccumulateWidened(ref lo, ref hi, xv);
+        }
+        if (i < len)
+        {
+            // The overlapped last vector: finished lanes masked to 0.
+            TV xv = TS.Load(ref xr, len - w);
+            TV g = TS.And(TS.Subtract(TS.Load(ref dyr, len - w), kd), tailMask);
+            vs = TS.Add(vs, g);
+            vq = TS.MultiplyAdd(g, TS.And(TS.Add(xv, k), tailMask), vq);
+            if (TX.Lanes) AccumulateWidened(ref lo, ref hi, TS.And(xv, tailMask));
+        }
+        Wide<TV> ws = TS.Widen(vs), wq = TS.Widen(vq);
+        s = AddDoubles(ws.Lo, ws.Hi);
+        q = AddDoubles(wq.Lo, wq.Hi);
+        xs = TX.Lanes ? AddDoubles(lo, hi) : default;
+    }
+
+    /// <summary>The float lanes of <paramref name="v"/> widened to double and added to <paramref name="lo"/> (the lower
+    /// half's) and <paramref name="hi"/> (the upper half's), doubles held in <typeparamref name="TV"/>s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateWidened(ref TV lo, ref TV hi, TV v)
+    {
+        Wide<TV> d = TS.Widen(v);
+        lo = AddDoubles(lo, d.Lo);
+        hi = AddDoubles(hi, d.Hi);
+    }
+
+    /// <summary>len * m[r ..] of the runs of a tree group in double, in run order (exact: a float times at most 2^8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Correction(ref T m, nint r, nint len)
+    {
+        ref float f = ref Unsafe.As<T, float>(ref Unsafe.Add(ref m, r));
+        if (typeof(TV) == typeof(Vector512<float>))
+            return Unsafe.BitCast<Vector512<double>, TV>(Vector512.Create((double)len) * Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref f)));
+        return Unsafe.BitCast<Vector256<double>, TV>(Vector256.Create((double)len) * Avx.ConvertToVector256Double(Vector128.LoadUnsafe(ref f)));
+    }
+
+    /// <summary>len * m for every run of a tree group (one m for the block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV SplatCorrection(T m, nint len)
+    {
+        double c = len * (double)Unsafe.As<T, float>(ref m);
+        return typeof(TV) == typeof(Vector512<float>)
+            ? Unsafe.BitCast<Vector512<double>, TV>(Vector512.Create(c))
+            : Unsafe.BitCast<Vector256<double>, TV>(Vector256.Create(c));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV AddDoubles(TV a, TV b) =>
+        typeof(TV) == typeof(Vector512<float>)
+            ? Unsafe.BitCast<Vector512<double>, TV>(Unsafe.BitCast<TV, Vector512<double>>(a) + Unsafe.BitCast<TV, Vector512<double>>(b))
+            : Unsafe.BitCast<Vector256<double>, TV>(Unsafe.BitCast<TV, Vector256<double>>(a) + Unsafe.BitCast<TV, Vector256<double>>(b));
+
+    /// <summary>
+    /// One level of the tree over vectors of doubles: <paramref name="a"/> and <paramref name="b"/> each hold their runs'
+    /// partial sums in blocks of 2 x (lanes of the level); the result holds both vectors' runs, each block the sum of its
+    /// two halves. 8 lanes: 256-bit halves, then 128-bit quarters, then the two lanes of each 128-bit block; 4 lanes:
+    /// 128-bit halves, then the two lanes of each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV FoldDoubles(TV a, TV b, int level)
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+        {
+            var c = Unsafe.BitCast<TV, Vector512<double>>(a);
+            var d = Unsafe.BitCast<TV, Vector512<double>>(b);
+            Vector512<double> e = level switch
+            {
+                0 => Avx512F.Shuffle4x128(c, d, 0x44) + Avx512F.Shuffle4x128(c, d, 0xEE),
+                1 => Avx512F.Shuffle4x128(c, d, 0x88) + Avx512F.Shuffle4x128(c, d, 0xDD),
+                _ => Avx512F.UnpackLow(c, d) + Avx512F.UnpackHigh(c, d),
+            };
+            return Unsafe.BitCast<Vector512<double>, TV>(e);
+        }
+        else
+        {
+            var c = Unsafe.BitCast<TV, Vector256<double>>(a);
+            var d = Unsafe.BitCast<TV, Vector256<double>>(b);
+            Vector256<double> e = level switch
+            {
+                0 => Avx.Permute2x128(c, d, 0x20) + Avx.Permute2x128(c, d, 0x31),
+                _ => Avx.UnpackLow(c, d) + Avx.UnpackHigh(c, d),
+            };
+            return Unsafe.BitCast<Vector256<double>, TV>(e);
+        }
+    }
+
+    /// <summary>The tree's last vector in run order: 8 lanes leave run r in lane 2 (r mod 4) + r / 4, 4 lanes in lane
+    /// 2 (r mod 2) + r / 2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Order(TV v) =>
+        typeof(TV) == typeof(Vector512<float>)
+            ? Unsafe.BitCast<Vector512<double>, TV>(Avx512F.PermuteVar8x64(Unsafe.BitCast<TV, Vector512<double>>(v), Vector512.Create(0L, 2, 4, 6, 1, 3, 5, 7)))
+            : Unsafe.BitCast<Vector256<double>, TV>(Avx2.Permute4x64(Unsafe.BitCast<TV, Vector256<double>>(v), 0b11_01_10_00));
+
+    /// <summary>The run sums of <see cref="Order"/> stored at <paramref name="d"/>, one double a run.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreLanes(TV v, ref double d)
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+            Unsafe.BitCast<TV, Vector512<double>>(v).StoreUnsafe(ref d);
+        else
+            Unsafe.BitCast<TV, Vector256<double>>(v).StoreUnsafe(ref d);
+    }
+}
