@@ -928,9 +928,10 @@ public static class Backward<TNest, TK, T>
     }
 
     /// <summary>
-    /// Whether a block's fold indices are consecutive short runs, fold f the run at f * len (len the gradient extent) and the
-    /// block those runs alone (GroupNorm NCHW: a group's channels; LayerNorm over C,H,W NCHW): its reduction then goes as one
-    /// call with the runs' horizontal sums folded together (<see cref="GradientRuns{TS, TV, T}.LaneReduceRuns{TX}"/>, for
+    /// Whether a block is one statistic whose fold indices are consecutive short runs, fold f the run at f * len (len the
+    /// gradient extent), and the block those runs alone (GroupNorm NCHW: a group's channels; LayerNorm over C,H,W NCHW): its
+    /// terms are made once, its shifts without the nest, its reduction as one call with the runs' horizontal sums folded
+    /// together (<see cref="GradientRuns{TS, TV, T}.LaneReduceRuns{TX}"/>, for
     /// <see cref="GradientRuns{TS, TV, T}.LaneReduces"/> lengths), and its dx with normal stores as one call over the runs
     /// (<see cref="GradientRuns{TS, TV, T}.ShortRuns"/>: the same expression per element as the nest's run by run apply).
     /// </summary>
@@ -939,8 +940,8 @@ public static class Backward<TNest, TK, T>
     {
         nint len = nest.GradientExtent;
         int folds = nest.FoldCount;
-        if (folds < 2 || nest.GradientRows(out _) != folds || !GradientRuns<TS, TV, T>.LaneReduces(len)
-            || nest.Count * nest.StatisticCount != (double)folds * len)
+        if (folds < 2 || nest.StatisticCount != 1 || nest.GradientRows(out _) != folds || !GradientRuns<TS, TV, T>.LaneReduces(len)
+            || nest.Count != (double)folds * len)
             return false;
         for (int f = 1; f < folds; f++)
             if (nest.FoldStart(f) != f * len) return false;
@@ -1125,26 +1126,22 @@ public static class Backward<TNest, TK, T>
             int folds = layout.Folds;
             nest.Block(block, out nint xo, out nint so, out _);
             ref T m = ref MemoryMarshal.GetReference(e);
-            if (layout.Statistics == 1)
-            {
-                // Terms for one statistic: mu and rstd, and every fold's m = -mu rounded (a fill, not a fold-by-fold loop).
-                ref T stat0 = ref ParallelUnits.At<T>(spans.S4), stat1 = ref ParallelUnits.At<T>(spans.S5);
-                (double mu, double rstd) = BackwardShared<TK, T>.Terms(Unsafe.Add(ref stat0, so),
-                    TK.Centered || constant ? Unsafe.Add(ref stat1, so) : T.Zero, epsilon, constant);
-                d[3 * folds + 1] = mu;
-                d[3 * folds + 2] = rstd;
-                MemoryMarshal.CreateSpan(ref m, folds).Fill(T.CreateTruncating(-mu));
-            }
-            else
-                Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
+            // Terms for the block's one statistic (ShortFolds): mu and rstd, and every fold's m = -mu rounded (a fill, not a
+            // fold-by-fold loop).
+            ref T stat0 = ref ParallelUnits.At<T>(spans.S4), stat1 = ref ParallelUnits.At<T>(spans.S5);
+            (double mu, double rstd) = BackwardShared<TK, T>.Terms(Unsafe.Add(ref stat0, so), TK.Centered || constant ? Unsafe.Add(ref stat1, so) : T.Zero,
+                epsilon, constant);
+            d[3 * folds + 1] = mu;
+            d[3 * folds + 2] = rstd;
+            T center = T.CreateTruncating(-mu);
+            MemoryMarshal.CreateSpan(ref m, folds).Fill(center);
             // The gradient's shift: each fold's first dy, fold f's run at f * len (ShortFolds). No sums to clear: the lanes store them.
             ref T dz = ref Unsafe.Add(ref m, 4 * folds), dyb = ref Unsafe.Add(ref dy, xo);
             nint len = nest.GradientExtent;
             for (int f = 0; f < folds; f++)
                 Unsafe.Add(ref dz, f) = Unsafe.Add(ref dyb, f * len);
             ref double sumU = ref MemoryMarshal.GetReference(d);
-            // One statistic: every fold's m is the same (Terms).
-            GradientRuns<TS, TV, T>.LaneReduceRuns<TX>(ref Unsafe.Add(ref x, xo), ref dyb, folds, len, ref m, layout.Statistics == 1 ? 0 : 1, ref dz, ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+            GradientRuns<TS, TV, T>.LaneReduceRuns<TX>(ref Unsafe.Add(ref x, xo), ref dyb, folds, len, center, ref dz, ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
         }
     }
 

@@ -18,7 +18,7 @@ public static partial class GradientRuns<TS, TV, T>
 
     /// <summary>
     /// <see cref="Reduce{TX, TH}"/> into sums that start at 0 (stored, not added: u, v and z at i are run i's sums alone) over <paramref name="runs"/> consecutive runs of <paramref name="len"/> elements, run i
-    /// at i * len with its own dz, u, v and z at i and its m at i * <paramref name="mStride"/> (0: one m for every run, a
+    /// at i * len with its own dz, u, v and z at i, every run with the same m (a block of one statistic:
     /// block of one statistic), GroupNorm NCHW's channels of a group on 7x7 planes, a fold index each: one call for the
     /// block's runs instead of one each, and the horizontal sums of as many runs as a double vector has lanes folded
     /// together. A run's lanes sum dy - dz and (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do
@@ -30,14 +30,14 @@ public static partial class GradientRuns<TS, TV, T>
     /// through <see cref="Reduce{TX, TH}"/>. For <see cref="LaneReduces"/> lengths.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static void LaneReduceRuns<TX>(ref T x, ref T dy, nint runs, nint len, ref T m, nint mStride, ref T dz, ref double u, ref double v, ref double z)
+    internal static void LaneReduceRuns<TX>(ref T x, ref T dy, nint runs, nint len, T m, ref T dz, ref double u, ref double v, ref double z)
         where TX : struct, IOperand
     {
         int w = TS.Count;
         TV tailMask = TS.LastLanes(len % w == 0 ? w : len % w);
-        // One m for every run: its broadcast and the runs' len * m made once.
+        // The runs' m: its broadcast and the runs' len * m made once.
         TV k = TS.Splat(m);
-        TV kn = mStride == 0 ? SplatCorrection(m, len) : default;
+        TV kn = SplatCorrection(m, len);
         nint r = 0;
         // The path as a type test, folded as the method is imported: a test on TS.Count left the dead path's inlines to spend
         // the JIT's inlining budget, and the 256-bit tree's folds stayed calls (GroupNorm backward NCHW 32x512x7x7: 662 us
@@ -45,26 +45,26 @@ public static partial class GradientRuns<TS, TV, T>
         if (typeof(TV) == typeof(Vector512<float>))
             for (; r + 8 <= runs; r += 8)
             {
-                FourRuns<TX>(ref x, ref dy, r, len, ref m, mStride, k, ref dz, tailMask, out TV s0, out TV q0, out TV x0);
-                FourRuns<TX>(ref x, ref dy, r + 4, len, ref m, mStride, k, ref dz, tailMask, out TV s1, out TV q1, out TV x1);
+                FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, out TV s0, out TV q0, out TV x0);
+                FourRuns<TX>(ref x, ref dy, r + 4, len, k, ref dz, tailMask, out TV s1, out TV q1, out TV x1);
                 StoreLanes(Order(FoldDoubles(s0, s1, 2)), ref Unsafe.Add(ref u, r));
                 StoreLanes(Order(FoldDoubles(q0, q1, 2)), ref Unsafe.Add(ref v, r));
-                if (TX.Lanes) StoreLanes(AddDoubles(Order(FoldDoubles(x0, x1, 2)), mStride == 0 ? kn : Correction(ref m, r, len)), ref Unsafe.Add(ref z, r));
+                if (TX.Lanes) StoreLanes(AddDoubles(Order(FoldDoubles(x0, x1, 2)), kn), ref Unsafe.Add(ref z, r));
             }
         else
             for (; r + 4 <= runs; r += 4)
             {
-                FourRuns<TX>(ref x, ref dy, r, len, ref m, mStride, k, ref dz, tailMask, out TV s, out TV q, out TV xs);
+                FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, out TV s, out TV q, out TV xs);
                 StoreLanes(Order(s), ref Unsafe.Add(ref u, r));
                 StoreLanes(Order(q), ref Unsafe.Add(ref v, r));
-                if (TX.Lanes) StoreLanes(AddDoubles(Order(xs), mStride == 0 ? kn : Correction(ref m, r, len)), ref Unsafe.Add(ref z, r));
+                if (TX.Lanes) StoreLanes(AddDoubles(Order(xs), kn), ref Unsafe.Add(ref z, r));
             }
         for (; r < runs; r++)
         {
             Unsafe.Add(ref u, r) = 0d;
             Unsafe.Add(ref v, r) = 0d;
             if (TX.Lanes) Unsafe.Add(ref z, r) = 0d;
-            Reduce<TX, Splat>(ref Unsafe.Add(ref x, r * len), ref Unsafe.Add(ref dy, r * len), len, Unsafe.Add(ref m, r * mStride), Unsafe.Add(ref dz, r),
+            Reduce<TX, Splat>(ref Unsafe.Add(ref x, r * len), ref Unsafe.Add(ref dy, r * len), len, m, Unsafe.Add(ref dz, r),
                 ref Unsafe.Add(ref u, r), ref Unsafe.Add(ref v, r), ref Unsafe.Add(ref z, r));
         }
     }
@@ -73,50 +73,115 @@ public static partial class GradientRuns<TS, TV, T>
     // then the pairs folded), their sums in double lanes (512-bit: two lanes a run, in run order by 128-bit block; 256-bit:
     // one lane a run, run order 0, 2, 1, 3).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FourRuns<TX>(ref T x, ref T dy, nint r, nint len, ref T m, nint mStride, TV k, ref T dz, TV tailMask, out TV s, out TV q, out TV xs)
+    private static void FourRuns<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, out TV s, out TV q, out TV xs)
         where TX : struct, IOperand
     {
-        RunDoubles<TX>(ref x, ref dy, r, len, ref m, mStride, k, ref dz, tailMask, out TV s0, out TV q0, out TV x0);
-        RunDoubles<TX>(ref x, ref dy, r + 1, len, ref m, mStride, k, ref dz, tailMask, out TV s1, out TV q1, out TV x1);
-        RunDoubles<TX>(ref x, ref dy, r + 2, len, ref m, mStride, k, ref dz, tailMask, out TV s2, out TV q2, out TV x2);
-        RunDoubles<TX>(ref x, ref dy, r + 3, len, ref m, mStride, k, ref dz, tailMask, out TV s3, out TV q3, out TV x3);
+        if (typeof(TV) == typeof(Vector512<float>))
+        {
+            FourRunsTogether<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, out s, out q, out xs);
+            return;
+        }
+        RunDoubles<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, out TV s0, out TV q0, out TV x0);
+        RunDoubles<TX>(ref x, ref dy, r + 1, len, k, ref dz, tailMask, out TV s1, out TV q1, out TV x1);
+        RunDoubles<TX>(ref x, ref dy, r + 2, len, k, ref dz, tailMask, out TV s2, out TV q2, out TV x2);
+        RunDoubles<TX>(ref x, ref dy, r + 3, len, k, ref dz, tailMask, out TV s3, out TV q3, out TV x3);
         s = FoldDoubles(FoldDoubles(s0, s1, 0), FoldDoubles(s2, s3, 0), 1);
         q = FoldDoubles(FoldDoubles(q0, q1, 0), FoldDoubles(q2, q3, 0), 1);
         xs = TX.Lanes ? FoldDoubles(FoldDoubles(x0, x1, 0), FoldDoubles(x2, x3, 0), 1) : default;
     }
 
-    /// <summary>Run <paramref name="r"/>'s sums, each vector of float lanes widened to double and its halves added (a vector
-    /// of doubles held in a <typeparamref name="TV"/>); its X without the run's len * m (see <see cref="Correction"/>).</summary>
+    /// <summary>
+    /// <see cref="FourRuns{TX}"/> on the 512-bit path with the four runs' vectors side by side: vector i of each run, then
+    /// vector i + 1 (sixteen accumulators, m and the runs' shifts in registers), then the four overlapped last vectors; one loop
+    /// step for four runs' vectors instead of one each. Each run's operations are those of <see cref="RunDoubles{TX}"/> in its
+    /// order, so the same bits.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RunDoubles<TX>(ref T x, ref T dy, nint r, nint len, ref T m, nint mStride, TV k, ref T dz, TV tailMask, out TV s, out TV q, out TV xs)
+    private static void FourRunsTogether<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask,
+        out TV s, out TV q, out TV xs) where TX : struct, IOperand
+    {
+        int w = TS.Count;
+        nint o0 = r * len, o1 = o0 + len, o2 = o1 + len, o3 = o2 + len;
+        TV d0 = TS.Splat(Unsafe.Add(ref dz, r)), d1 = TS.Splat(Unsafe.Add(ref dz, r + 1));
+        TV d2 = TS.Splat(Unsafe.Add(ref dz, r + 2)), d3 = TS.Splat(Unsafe.Add(ref dz, r + 3));
+        TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero, q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+        TV l0 = TS.Zero, l1 = TS.Zero, l2 = TS.Zero, l3 = TS.Zero, h0 = TS.Zero, h1 = TS.Zero, h2 = TS.Zero, h3 = TS.Zero;
+        nint i = 0;
+        for (; i + w <= len; i += w)
+        {
+            LaneStep<TX>(ref x, ref dy, o0 + i, k, d0, ref s0, ref q0, ref l0, ref h0);
+            LaneStep<TX>(ref x, ref dy, o1 + i, k, d1, ref s1, ref q1, ref l1, ref h1);
+            LaneStep<TX>(ref x, ref dy, o2 + i, k, d2, ref s2, ref q2, ref l2, ref h2);
+            LaneStep<TX>(ref x, ref dy, o3 + i, k, d3, ref s3, ref q3, ref l3, ref h3);
+        }
+        if (i < len)
+        {
+            nint t = len - w;
+            LaneStepMasked<TX>(ref x, ref dy, o0 + t, k, d0, tailMask, ref s0, ref q0, ref l0, ref h0);
+            LaneStepMasked<TX>(ref x, ref dy, o1 + t, k, d1, tailMask, ref s1, ref q1, ref l1, ref h1);
+            LaneStepMasked<TX>(ref x, ref dy, o2 + t, k, d2, tailMask, ref s2, ref q2, ref l2, ref h2);
+            LaneStepMasked<TX>(ref x, ref dy, o3 + t, k, d3, tailMask, ref s3, ref q3, ref l3, ref h3);
+        }
+        s = FoldDoubles(FoldDoubles(Halves(s0), Halves(s1), 0), FoldDoubles(Halves(s2), Halves(s3), 0), 1);
+        q = FoldDoubles(FoldDoubles(Halves(q0), Halves(q1), 0), FoldDoubles(Halves(q2), Halves(q3), 0), 1);
+        xs = TX.Lanes
+            ? FoldDoubles(FoldDoubles(AddDoubles(l0, h0), AddDoubles(l1, h1), 0), FoldDoubles(AddDoubles(l2, h2), AddDoubles(l3, h3), 0), 1)
+            : default;
+    }
+
+    /// <summary>One full vector of a run: dy - dz and (dy - dz) * (x + m) into float lanes, x widened into double lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LaneStep<TX>(ref T x, ref T dy, nint at, TV k, TV kd, ref TV s, ref TV q, ref TV lo, ref TV hi) where TX : struct, IOperand
+    {
+        TV xv = TS.Load(ref x, at);
+        TV g = TS.Subtract(TS.Load(ref dy, at), kd);
+        s = TS.Add(s, g);
+        q = TS.MultiplyAdd(g, TS.Add(xv, k), q);
+        if (TX.Lanes) AccumulateWidened(ref lo, ref hi, xv);
+    }
+
+    /// <summary>A run's overlapped last vector: <see cref="LaneStep{TX}"/> with the lanes before <paramref name="mask"/>'s masked to 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LaneStepMasked<TX>(ref T x, ref T dy, nint at, TV k, TV kd, TV mask, ref TV s, ref TV q, ref TV lo, ref TV hi) where TX : struct, IOperand
+    {
+        TV xv = TS.Load(ref x, at);
+        TV g = TS.And(TS.Subtract(TS.Load(ref dy, at), kd), mask);
+        s = TS.Add(s, g);
+        q = TS.MultiplyAdd(g, TS.And(TS.Add(xv, k), mask), q);
+        if (TX.Lanes) AccumulateWidened(ref lo, ref hi, TS.And(xv, mask));
+    }
+
+    /// <summary>A vector of float lane sums as half as many doubles: its upper half added to its lower half in float (one
+    /// rounding at the scale of the lanes' own sums), then widened.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Halves(TV v)
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+        {
+            var f = Unsafe.BitCast<TV, Vector512<float>>(v);
+            return Unsafe.BitCast<Vector512<double>, TV>(Avx512F.ConvertToVector512Double(f.GetLower() + f.GetUpper()));
+        }
+        var g = Unsafe.BitCast<TV, Vector256<float>>(v);
+        return Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(g.GetLower() + g.GetUpper()));
+    }
+
+    /// <summary>Run <paramref name="r"/>'s sums, each vector of float lanes widened to double and its halves added (a vector
+    /// of doubles held in a <typeparamref name="TV"/>); its X without the run's len * m (see <see cref="SplatCorrection"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RunDoubles<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, out TV s, out TV q, out TV xs)
         where TX : struct, IOperand
     {
         int w = TS.Count;
         ref T xr = ref Unsafe.Add(ref x, r * len), dyr = ref Unsafe.Add(ref dy, r * len);
-        if (mStride != 0) k = TS.Splat(Unsafe.Add(ref m, r * mStride));
         TV kd = TS.Splat(Unsafe.Add(ref dz, r));
         TV vs = TS.Zero, vq = TS.Zero, lo = TS.Zero, hi = TS.Zero;
         nint i = 0;
         for (; i + w <= len; i += w)
-        {
-            TV xv = TS.Load(ref xr, i);
-            TV g = TS.Subtract(TS.Load(ref dyr, i), kd);
-            vs = TS.Add(vs, g);
-            vq = TS.MultiplyAdd(g, TS.Add(xv, k), vq);
-            if (TX.Lanes) AccumulateWidened(ref lo, ref hi, xv);
-        }
+            LaneStep<TX>(ref xr, ref dyr, i, k, kd, ref vs, ref vq, ref lo, ref hi);
         if (i < len)
-        {
-            // The overlapped last vector: finished lanes masked to 0.
-            TV xv = TS.Load(ref xr, len - w);
-            TV g = TS.And(TS.Subtract(TS.Load(ref dyr, len - w), kd), tailMask);
-            vs = TS.Add(vs, g);
-            vq = TS.MultiplyAdd(g, TS.And(TS.Add(xv, k), tailMask), vq);
-            if (TX.Lanes) AccumulateWidened(ref lo, ref hi, TS.And(xv, tailMask));
-        }
-        Wide<TV> ws = TS.Widen(vs), wq = TS.Widen(vq);
-        s = AddDoubles(ws.Lo, ws.Hi);
-        q = AddDoubles(wq.Lo, wq.Hi);
+            LaneStepMasked<TX>(ref xr, ref dyr, len - w, k, kd, tailMask, ref vs, ref vq, ref lo, ref hi);
+        s = Halves(vs);
+        q = Halves(vq);
         xs = TX.Lanes ? AddDoubles(lo, hi) : default;
     }
 
@@ -128,16 +193,6 @@ public static partial class GradientRuns<TS, TV, T>
         Wide<TV> d = TS.Widen(v);
         lo = AddDoubles(lo, d.Lo);
         hi = AddDoubles(hi, d.Hi);
-    }
-
-    /// <summary>len * m[r ..] of the runs of a tree group in double, in run order (exact: a float times at most 2^8).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Correction(ref T m, nint r, nint len)
-    {
-        ref float f = ref Unsafe.As<T, float>(ref Unsafe.Add(ref m, r));
-        if (typeof(TV) == typeof(Vector512<float>))
-            return Unsafe.BitCast<Vector512<double>, TV>(Vector512.Create((double)len) * Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref f)));
-        return Unsafe.BitCast<Vector256<double>, TV>(Vector256.Create((double)len) * Avx.ConvertToVector256Double(Vector128.LoadUnsafe(ref f)));
     }
 
     /// <summary>len * m for every run of a tree group (one m for the block).</summary>

@@ -189,8 +189,9 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             {
                 TV k0 = TS.Load(ref m, j), k1 = TS.Load(ref m, j + w), k2 = TS.Load(ref m, j + 2 * w), k3 = TS.Load(ref m, j + 3 * w);
                 TV d0 = TS.Load(ref dz, j), d1 = TS.Load(ref dz, j + w), d2 = TS.Load(ref dz, j + 2 * w), d3 = TS.Load(ref dz, j + 3 * w);
+                // Double elements subtract the widened m lane by lane (see ColumnStep).
                 Wide<TV> c0 = default, c1 = default, c2 = default, c3 = default;
-                if (TX.Lanes)
+                if (TX.Lanes && typeof(T) != typeof(float))
                 {
                     c0 = TS.Widen(TS.Subtract(TS.Zero, k0));
                     c1 = TS.Widen(TS.Subtract(TS.Zero, k1));
@@ -209,15 +210,16 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
                         Hint(ref x, o, step, ahead);
                         Hint(ref dy, o, step, ahead);
                     }
-                    ReduceStep<TX>(ref x, ref dy, o, k0, d0, c0, ref s0, ref q0, ref a0);
-                    ReduceStep<TX>(ref x, ref dy, o + w, k1, d1, c1, ref s1, ref q1, ref a1);
-                    ReduceStep<TX>(ref x, ref dy, o + 2 * w, k2, d2, c2, ref s2, ref q2, ref a2);
-                    ReduceStep<TX>(ref x, ref dy, o + 3 * w, k3, d3, c3, ref s3, ref q3, ref a3);
+                    ColumnStep<TX>(ref x, ref dy, o, k0, d0, c0, ref s0, ref q0, ref a0);
+                    ColumnStep<TX>(ref x, ref dy, o + w, k1, d1, c1, ref s1, ref q1, ref a1);
+                    ColumnStep<TX>(ref x, ref dy, o + 2 * w, k2, d2, c2, ref s2, ref q2, ref a2);
+                    ColumnStep<TX>(ref x, ref dy, o + 3 * w, k3, d3, c3, ref s3, ref q3, ref a3);
                 }
-                ColumnTotals<TX>(j, s0, q0, ref a0, ref u, ref v, ref z);
-                ColumnTotals<TX>(j + w, s1, q1, ref a1, ref u, ref v, ref z);
-                ColumnTotals<TX>(j + 2 * w, s2, q2, ref a2, ref u, ref v, ref z);
-                ColumnTotals<TX>(j + 3 * w, s3, q3, ref a3, ref u, ref v, ref z);
+                nint n = rend - r0;
+                ColumnTotals<TX>(j, n, k0, s0, q0, ref a0, ref u, ref v, ref z);
+                ColumnTotals<TX>(j + w, n, k1, s1, q1, ref a1, ref u, ref v, ref z);
+                ColumnTotals<TX>(j + 2 * w, n, k2, s2, q2, ref a2, ref u, ref v, ref z);
+                ColumnTotals<TX>(j + 3 * w, n, k3, s3, q3, ref a3, ref u, ref v, ref z);
             }
             for (; j + w <= width; j += w)
                 ColumnVector<TX>(ref x, ref dy, r0, rend, stride, j, ref m, ref dz, ref u, ref v, ref z, w, ahead);
@@ -237,7 +239,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         TV mask = masked ? TS.LastLanes(lanes) : TS.Zero;
         TV k = TS.Load(ref m, col), kd = TS.Load(ref dz, col);
         TV s = TS.Zero, q = TS.Zero;
-        Wide<TV> kx = TX.Lanes ? TS.Widen(TS.Subtract(TS.Zero, k)) : default, xa = default;
+        Wide<TV> kx = TX.Lanes && typeof(T) != typeof(float) ? TS.Widen(TS.Subtract(TS.Zero, k)) : default, xa = default;
         for (nint r = r0; r < rend; r++)
         {
             if (ahead != 0)
@@ -245,18 +247,54 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
                 Hint(ref x, r * stride + col, TS.Count, ahead);
                 Hint(ref dy, r * stride + col, TS.Count, ahead);
             }
-            if (masked) ReduceStepMasked<TX>(ref x, ref dy, r * stride + col, k, kd, kx, mask, ref s, ref q, ref xa);
-            else ReduceStep<TX>(ref x, ref dy, r * stride + col, k, kd, kx, ref s, ref q, ref xa);
+            if (masked && typeof(T) == typeof(float))
+            {
+                // The lanes of columns before the partial vector's: masked to 0 (x too, and its m in ColumnTotals).
+                nint o = r * stride + col;
+                TV xv = TS.Load(ref x, o);
+                TV g = TS.And(TS.Subtract(TS.Load(ref dy, o), kd), mask);
+                s = TS.Add(s, g);
+                q = TS.MultiplyAdd(g, TS.And(TS.Add(xv, k), mask), q);
+                if (TX.Lanes) TS.AccumulateWidened(ref xa, TS.And(xv, mask));
+            }
+            else if (masked) ReduceStepMasked<TX>(ref x, ref dy, r * stride + col, k, kd, kx, mask, ref s, ref q, ref xa);
+            else ColumnStep<TX>(ref x, ref dy, r * stride + col, k, kd, kx, ref s, ref q, ref xa);
         }
-        ColumnTotals<TX>(col, s, q, ref xa, ref u, ref v, ref z);
+        ColumnTotals<TX>(col, rend - r0, masked ? TS.And(k, mask) : k, s, q, ref xa, ref u, ref v, ref z);
     }
 
+    /// <summary>A column step: as <see cref="ReduceStep{TX}"/>, but for float elements X's lanes sum x itself widened to double
+    /// (exact: floats of one magnitude summed over a chunk of rows fit a double's 53 bits), the rows' n * m added once in
+    /// <see cref="ColumnTotals{TX}"/>: a subtraction a vector fewer, and no widened m held per column vector (a strip of four
+    /// held 32 vectors on AVX-512 and spilled). Double elements subtract <paramref name="kx"/> lane by lane as
+    /// <see cref="ReduceStep{TX}"/> does (a double's sum of x would round).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ColumnTotals<TX>(nint col, TV s, TV q, ref Wide<TV> xa, ref double u, ref double v, ref double z) where TX : struct, IOperand
+    private static void ColumnStep<TX>(ref T x, ref T dy, nint at, TV k, TV kd, Wide<TV> kx, ref TV s, ref TV q, ref Wide<TV> xa) where TX : struct, IOperand
+    {
+        if (typeof(T) != typeof(float))
+        {
+            ReduceStep<TX>(ref x, ref dy, at, k, kd, kx, ref s, ref q, ref xa);
+            return;
+        }
+        TV xv = TS.Load(ref x, at);
+        TV g = TS.Subtract(TS.Load(ref dy, at), kd);
+        s = TS.Add(s, g);
+        q = TS.MultiplyAdd(g, TS.Add(xv, k), q);
+        if (TX.Lanes) TS.AccumulateWidened(ref xa, xv);
+    }
+
+    /// <summary>A column vector's sums over <paramref name="n"/> rows into u, v, z at <paramref name="col"/>: for float elements
+    /// X = the widened x's sum + n * m, in double (exact: a float times a row count).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ColumnTotals<TX>(nint col, nint n, TV k, TV s, TV q, ref Wide<TV> xa, ref double u, ref double v, ref double z) where TX : struct, IOperand
     {
         TS.AddWidened(ref u, col, s);
         TS.AddWidened(ref v, col, q);
-        if (TX.Lanes) TS.AddWide(ref z, col, ref xa);
+        if (TX.Lanes)
+        {
+            TS.AddWide(ref z, col, ref xa);
+            if (typeof(T) == typeof(float)) TS.AddWidenedTimes(ref z, col, k, n);
+        }
     }
 
     // ------------------------------------------------------------------ apply
