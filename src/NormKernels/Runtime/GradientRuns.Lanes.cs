@@ -17,14 +17,16 @@ public static partial class GradientRuns<TS, TV, T>
         && ((typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported) || (typeof(TV) == typeof(Vector256<float>) && Avx2.IsSupported));
 
     /// <summary>
-    /// <see cref="Reduce{TX, TH}"/> into sums that start at 0 (stored, not added: u, v and z at i are run i's sums alone) over <paramref name="runs"/> consecutive runs of <paramref name="len"/> elements, run i
-    /// at i * len with its own dz, u, v and z at i, every run with the same m (a block of one statistic:
-    /// block of one statistic), GroupNorm NCHW's channels of a group on 7x7 planes, a fold index each: one call for the
-    /// block's runs instead of one each, and the horizontal sums of as many runs as a double vector has lanes folded
-    /// together. A run's lanes sum dy - dz and (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do
-    /// (one accumulator each, the overlapped last vector masked), widened to double at the run's end; X = sum (x + m) as
-    /// the sum of x widened to double lane by lane, plus len * m in double once per run (exact for floats near the mean:
-    /// the offset data where it matters; a subtraction a vector fewer than widening each x - mf). A transpose-and-add
+    /// <see cref="Reduce{TX, TH}"/>'s sums over <paramref name="runs"/> consecutive runs of <paramref name="len"/> elements,
+    /// run i at i * len with its own dz and its sums at i of <paramref name="u"/>, <paramref name="v"/>, <paramref name="z"/>
+    /// (stored, not added: run i's sums alone), every run with the same m (a block of one statistic: GroupNorm NCHW's
+    /// channels of a group on 7x7 planes, a fold index each). One call for the block's runs instead of one each, and the
+    /// horizontal sums of as many runs as a double vector has lanes folded together. A run's lanes sum dy - dz and
+    /// (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do (one accumulator each, the overlapped
+    /// last vector masked, or for runs one element past whole vectors that element gathered, see <see cref="AddTails{TX}"/>),
+    /// then the upper half of the lanes is added to the lower in float and widened (<see cref="Halves"/>); X = sum (x + m)
+    /// is the sum of x widened to double lane by lane, plus len * m in double once per run (exact for floats near the
+    /// mean, the offset data where it matters: a subtraction a vector fewer than widening each x - mf). A transpose-and-add
     /// tree in double (<see cref="FoldDoubles"/>) turns a group's vectors into one vector of its runs' sums. A run's sums
     /// are the same operations in the same order whatever runs share its group. Runs past the last whole group go
     /// through <see cref="Reduce{TX, TH}"/>. For <see cref="LaneReduces"/> lengths.
@@ -143,7 +145,8 @@ public static partial class GradientRuns<TS, TV, T>
 
     /// <summary>
     /// <see cref="FourRuns{TX}"/> on the 512-bit path with the four runs' vectors side by side: vector i of each run, then
-    /// vector i + 1 (sixteen accumulators, m and the runs' shifts in registers), then the four overlapped last vectors; one loop
+    /// vector i + 1 (sixteen accumulators, m and the runs' shifts in registers), then the four overlapped last vectors
+    /// (unless <paramref name="gather"/>: the caller adds the runs' last elements); one loop
     /// step for four runs' vectors instead of one each. Each run's operations are those of <see cref="RunDoubles{TX}"/> in its
     /// order, so the same bits.
     /// </summary>
@@ -251,8 +254,9 @@ public static partial class GradientRuns<TS, TV, T>
         return Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(g.GetLower() + g.GetUpper()));
     }
 
-    /// <summary>Run <paramref name="r"/>'s sums, each vector of float lanes widened to double and its halves added (a vector
-    /// of doubles held in a <typeparamref name="TV"/>); its X without the run's len * m (see <see cref="SplatCorrection"/>).</summary>
+    /// <summary>Run <paramref name="r"/>'s sums as vectors of doubles held in a <typeparamref name="TV"/> (the float lanes'
+    /// <see cref="Halves"/>; x's widened lanes added), its X without the run's len * m (see <see cref="SplatCorrection"/>),
+    /// without its last element where <paramref name="gather"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void RunDoubles<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool gather, out TV s, out TV q, out TV xs)
         where TX : struct, IOperand
