@@ -1119,7 +1119,7 @@ public static class Backward<TNest, TK, T>
                         ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
                 else
                     GradientRuns<TS, TV, T>.SharedShortRuns(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo), folds, nest.GradientExtent,
-                        m, Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
+                        ref m, ref Unsafe.Add(ref m, folds), ref Unsafe.Add(ref m, 2 * folds), ref Unsafe.Add(ref m, 3 * folds), ref Unsafe.Add(ref m, 4 * folds));
             }
         }
 

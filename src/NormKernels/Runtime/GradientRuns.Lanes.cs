@@ -79,48 +79,17 @@ public static partial class GradientRuns<TS, TV, T>
     }
 
     /// <summary>
-    /// <see cref="ShortRuns"/>' flat range for a block of one statistic (<paramref name="runs"/> of at least a vector each,
-    /// two or more): m and Q are the same for every run, so a vector that crosses into the next run selects only the next
-    /// run's P, R and dz for its lanes past the boundary (three broadcasts and selects, not five; with five, and the run
-    /// index scaled by two strides, the JIT spilled in the loop). The same expression per element as
-    /// <see cref="ShortRuns"/>, so the same bits; the range's first and last vectors are made before any store and stored
-    /// last, so dx may be x or dy.
+    /// <see cref="ShortRuns"/> for a block of one statistic: every run's m and Q are the first run's, so the flat range
+    /// (<see cref="FlatShortRuns{TM}"/> with <see cref="Splat"/>) switches only P, R and dz where a vector crosses into the
+    /// next run, on the 256-bit path too (GroupNorm(32) backward NCHW 32x512x7x7 250-257 -> 234-244 us against
+    /// <see cref="ShortRuns"/>, AVX2 281-287 -> 269-276). The same expression per element, so the same bits; dx may be x or dy.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static void SharedShortRuns(ref T x, ref T dy, ref T dx, nint runs, nint len, T m, T q, ref T p, ref T r, ref T dz)
+    internal static void SharedShortRuns(ref T x, ref T dy, ref T dx, nint runs, nint len, ref T m, ref T p, ref T q, ref T r, ref T dz)
     {
-        int w = TS.Count;
-        nint total = runs * len, lastRun = runs - 1, tail = total - w;
-        TV vm = TS.Splat(m), vq = TS.Splat(q), vp = TS.Splat(p), vr = TS.Splat(r), vd = TS.Splat(dz);
-        TV first = SharedExpression(TS.Load(ref dy, 0), TS.Load(ref x, 0), vm, vp, vq, vr, vd);
-        TV last = SharedExpression(TS.Load(ref dy, tail), TS.Load(ref x, tail), vm, TS.Splat(Unsafe.Add(ref p, lastRun)), vq,
-            TS.Splat(Unsafe.Add(ref r, lastRun)), TS.Splat(Unsafe.Add(ref dz, lastRun)));
-        nint o = Runs<TS, TV, T>.LoadPeel(ref dx), end = len, i = 0;
-        for (; o + w <= total; o += w)
-        {
-            TV d = TS.Load(ref dy, o), xv = TS.Load(ref x, o);
-            if (o + w <= end)
-            {
-                TS.Store(SharedExpression(d, xv, vm, vp, vq, vr, vd), ref dx, o);
-                continue;
-            }
-            i++;
-            TV np = TS.Splat(Unsafe.Add(ref p, i)), nr = TS.Splat(Unsafe.Add(ref r, i)), nd = TS.Splat(Unsafe.Add(ref dz, i));
-            TV k = TS.LastLanes(o + w - end);
-            TS.Store(SharedExpression(d, xv, vm, TS.Select(k, np, vp), vq, TS.Select(k, nr, vr), TS.Select(k, nd, vd)), ref dx, o);
-            vp = np;
-            vr = nr;
-            vd = nd;
-            end += len;
-        }
-        TS.Store(first, ref dx, 0);
-        TS.Store(last, ref dx, tail);
+        if (!FlatShortRuns<Splat>(ref x, ref dy, ref dx, runs, len, ref m, 0, ref p, ref q, ref r, ref dz, 1))
+            ShortRuns(ref x, ref dy, ref dx, runs, len, ref m, 1, ref p, ref q, ref r, ref dz, 1);
     }
-
-    /// <summary><see cref="ShortRuns"/>' expression: (dy - dz) * P + ((x + m) * Q + R), in its order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV SharedExpression(TV d, TV xv, TV m, TV p, TV q, TV r, TV dz) =>
-        TS.MultiplyAdd(TS.Subtract(d, dz), p, TS.MultiplyAdd(TS.Add(xv, m), q, r));
 
     // The tree's first levels, written out so that each fold gets its level as a constant: four runs from r (two pairs,
     // then the pairs folded), their sums in double lanes (512-bit: two lanes a run, in run order by 128-bit block; 256-bit:

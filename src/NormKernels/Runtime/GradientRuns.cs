@@ -643,7 +643,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void ShortRuns(ref T x, ref T dy, ref T dx, nint runs, nint len, ref T m, nint mStride, ref T p, ref T q, ref T r, ref T dz, nint dzStride)
     {
-        if (typeof(TV) == typeof(System.Runtime.Intrinsics.Vector512<T>) && FlatShortRuns(ref x, ref dy, ref dx, runs, len, ref m, mStride, ref p, ref q, ref r, ref dz, dzStride))
+        if (typeof(TV) == typeof(System.Runtime.Intrinsics.Vector512<T>) && FlatShortRuns<Lanes>(ref x, ref dy, ref dx, runs, len, ref m, mStride, ref p, ref q, ref r, ref dz, dzStride))
             return;
         int w = TS.Count;
         nint tail = len - w;
@@ -662,40 +662,43 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
 
     /// <summary>
     /// <see cref="ShortRuns"/> as one flat range of vectors from dx's first vector boundary, as the forward's
-    /// <c>Runs.FlatRuns</c>: a vector inside one run takes that run's five broadcast values, one crossing into the next run
+    /// <c>Runs.FlatRuns</c>: a vector inside one run takes that run's broadcast values, one crossing into the next run
     /// selects the next run's for its lanes past the boundary; the range's first and last vectors are computed before any
     /// store and stored last (dx may be x or dy). The same expression per element, so the same bits. False, nothing done,
-    /// for runs shorter than a vector or a range shorter than two. BatchNorm backward NCHW S2 (16,384 runs of 49), AMD Zen 5,
-    /// 1 thread, one process alternating calls: 4-5% faster (252-288 against 265-302 us).
+    /// for runs shorter than a vector or a range shorter than two. <typeparamref name="TM"/> <see cref="Lanes"/>: m and Q
+    /// switch with the run as P, R and dz do (BatchNorm: a run per channel); <see cref="Splat"/>: every run's m and Q are
+    /// the first run's (a block of one statistic, <see cref="SharedShortRuns"/>: three broadcasts and selects at a
+    /// boundary instead of five, where the JIT spilled). BatchNorm backward NCHW S2 (16,384 runs of 49), AMD Zen 5, 1 thread,
+    /// one process alternating calls: 4-5% faster than run by run (252-288 against 265-302 us).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool FlatShortRuns(ref T x, ref T dy, ref T dx, nint runs, nint len, ref T m, nint mStride, ref T p, ref T q, ref T r, ref T dz, nint dzStride)
+    private static bool FlatShortRuns<TM>(ref T x, ref T dy, ref T dx, nint runs, nint len, ref T m, nint mStride, ref T p, ref T q, ref T r, ref T dz, nint dzStride)
+        where TM : struct, IOperand
     {
         int w = TS.Count;
         nint total = runs * len;
         if (len < w || total < 2 * w) return false;
-        ref T none = ref Unsafe.NullRef<T>();
         TV vm = TS.Splat(m), vp = TS.Splat(p), vq = TS.Splat(q), vr = TS.Splat(r), vd = TS.Splat(dz);
-        TV first = ApplyExpression<Splat>(TS.Load(ref dy, 0), TS.Load(ref x, 0), 0, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd);
+        TV first = RunExpression(TS.Load(ref dy, 0), TS.Load(ref x, 0), vm, vp, vq, vr, vd);
         nint lastRun = runs - 1, tail = total - w;
-        TV last = ApplyExpression<Splat>(TS.Load(ref dy, tail), TS.Load(ref x, tail), 0, ref none, ref none, ref none, ref none, ref none,
-            TS.Splat(Unsafe.Add(ref m, lastRun * mStride)), TS.Splat(Unsafe.Add(ref p, lastRun)), TS.Splat(Unsafe.Add(ref q, lastRun)),
-            TS.Splat(Unsafe.Add(ref r, lastRun)), TS.Splat(Unsafe.Add(ref dz, lastRun * dzStride)));
+        TV last = RunExpression(TS.Load(ref dy, tail), TS.Load(ref x, tail), TM.Lanes ? TS.Splat(Unsafe.Add(ref m, lastRun * mStride)) : vm,
+            TS.Splat(Unsafe.Add(ref p, lastRun)), TM.Lanes ? TS.Splat(Unsafe.Add(ref q, lastRun)) : vq, TS.Splat(Unsafe.Add(ref r, lastRun)),
+            TS.Splat(Unsafe.Add(ref dz, lastRun * dzStride)));
         nint o = Runs<TS, TV, T>.LoadPeel(ref dx), end = len, i = 0;
         for (; o + w <= total; o += w)
         {
             TV d = TS.Load(ref dy, o), xv = TS.Load(ref x, o);
             if (o + w <= end)
             {
-                TS.Store(ApplyExpression<Splat>(d, xv, 0, ref none, ref none, ref none, ref none, ref none, vm, vp, vq, vr, vd), ref dx, o);
+                TS.Store(RunExpression(d, xv, vm, vp, vq, vr, vd), ref dx, o);
                 continue;
             }
             i++;
-            TV nm = TS.Splat(Unsafe.Add(ref m, i * mStride)), np = TS.Splat(Unsafe.Add(ref p, i)), nq = TS.Splat(Unsafe.Add(ref q, i));
-            TV nr = TS.Splat(Unsafe.Add(ref r, i)), nd = TS.Splat(Unsafe.Add(ref dz, i * dzStride));
+            TV nm = TM.Lanes ? TS.Splat(Unsafe.Add(ref m, i * mStride)) : vm, nq = TM.Lanes ? TS.Splat(Unsafe.Add(ref q, i)) : vq;
+            TV np = TS.Splat(Unsafe.Add(ref p, i)), nr = TS.Splat(Unsafe.Add(ref r, i)), nd = TS.Splat(Unsafe.Add(ref dz, i * dzStride));
             TV k = TS.LastLanes(o + w - end);
-            TS.Store(ApplyExpression<Splat>(d, xv, 0, ref none, ref none, ref none, ref none, ref none, TS.Select(k, nm, vm), TS.Select(k, np, vp),
-                TS.Select(k, nq, vq), TS.Select(k, nr, vr), TS.Select(k, nd, vd)), ref dx, o);
+            TS.Store(RunExpression(d, xv, TM.Lanes ? TS.Select(k, nm, vm) : vm, TS.Select(k, np, vp), TM.Lanes ? TS.Select(k, nq, vq) : vq,
+                TS.Select(k, nr, vr), TS.Select(k, nd, vd)), ref dx, o);
             vm = nm;
             vp = np;
             vq = nq;
@@ -707,6 +710,11 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         TS.Store(last, ref dx, tail);
         return true;
     }
+
+    /// <summary><see cref="ApplyExpression{TF}"/> with its values given: (dy - dz) * P + ((x + m) * Q + R), in its order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV RunExpression(TV d, TV xv, TV m, TV p, TV q, TV r, TV dz) =>
+        TS.MultiplyAdd(TS.Subtract(d, dz), p, TS.MultiplyAdd(TS.Add(xv, m), q, r));
 
     // ------------------------------------------------------------------ one statistic per block, gamma along the run
 
