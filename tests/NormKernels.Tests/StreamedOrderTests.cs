@@ -205,6 +205,51 @@ public sealed class StreamedOrderTests : RestoresSettings
             Streaming.LastCallStreamed, Streaming.LastCallMemoryOrder, layer.LastPath, ParallelUnits.LastWorkers);
     }
 
+    /// <summary>
+    /// Blocks of short fold runs (Backward.ShortFolds: GroupNorm NCHW's group of channels, LayerNorm over C,H,W NCHW's
+    /// sample, on 7x7 and 17-float planes): dx streamed (the nest's apply, run by run) gives the cached path's bits
+    /// (GradientRuns.SharedShortRuns), at 1 and 2 threads and at offsets that misalign dx, and so do the parameter
+    /// gradients; nothing outside dx is written.
+    /// </summary>
+    [Theory]
+    [InlineData(nameof(GnNchw), 6, 64, 7, 7)]
+    [InlineData(nameof(GnNchw), 3, 48, 1, 17)]
+    [InlineData(nameof(LnNchw), 4, 40, 7, 7)]
+    public void ShortFoldBlocksStreamedGiveTheCachedBits(string name, int n, int c, int h, int w)
+    {
+        int[] dims = [n, c, h, w];
+        float[] x = Random(n * c * h * w, 17 + c), dy = Random(n * c * h * w, 29 + c);
+        (int[] InputGrad, int[] WeightGrad, int[] BiasGrad, bool Streamed, KernelPath Path) Go(long threshold, int degree, int offset)
+        {
+            using var scope = DegreeScope.Set(degree);
+            INormalizationLayer layer = name == nameof(GnNchw) ? new GnNchw(c) : new LnNchw(c);
+            SetParameters(layer.Weight, layer.Bias, 7);
+            Streaming.ThresholdBytes = long.MaxValue;
+            layer.Forward(x, new float[x.Length], dims);
+            Streaming.ThresholdBytes = threshold;
+            float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
+            layer.Backward(x, dy, buffer.AsSpan(offset, x.Length), dims);
+            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
+            return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), KernelCheck.Bits(layer.WeightGrad), KernelCheck.Bits(layer.BiasGrad),
+                Streaming.LastCallStreamed, layer.LastPath);
+        }
+
+        var cached = Go(long.MaxValue, 1, 0);
+        Assert.False(cached.Streamed);
+        foreach (int degree in new[] { 1, 2 })
+            foreach (int offset in new[] { 0, 3, 16 })
+            {
+                var other = Go(0, degree, offset);
+                Assert.Equal(other.Path != KernelPath.Scalar, other.Streamed);
+                Assert.Equal(cached.InputGrad, other.InputGrad);
+                Assert.Equal(cached.WeightGrad, other.WeightGrad);
+                Assert.Equal(cached.BiasGrad, other.BiasGrad);
+                var threaded = Go(long.MaxValue, degree, offset);
+                Assert.Equal(cached.InputGrad, threaded.InputGrad);
+                Assert.Equal(cached.WeightGrad, threaded.WeightGrad);
+            }
+    }
+
     public static TheoryData<int, int, int, int> BackwardShapes => new()
     {
         // 41 channels: cached, two units (20 and 21 channels), runs of 8 channels and a shorter last run in each; in memory
