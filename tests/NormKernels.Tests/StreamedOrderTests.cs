@@ -188,13 +188,13 @@ public sealed class StreamedOrderTests : RestoresSettings
 
     /// <summary>A new layer's training forward (normal stores), then its backward with the given threshold into a NaN-guarded
     /// buffer at <paramref name="offset"/>: dx's bits, the parameter gradients' bits, whether dx streamed and ran in memory
-    /// order, and its workers.</summary>
+    /// order, its path and its workers. The layer is BatchNorm NCHW unless <paramref name="create"/> makes another.</summary>
     private static (int[] InputGrad, int[] WeightGrad, int[] BiasGrad, bool Streamed, bool MemoryOrder, KernelPath Path, int Workers) Backward(int[] dims, float[] x, float[] dy,
-        long threshold, int degree, int offset)
+        long threshold, int degree, int offset, Func<INormalizationLayer>? create = null, int parameterSeed = 3)
     {
         using var scope = DegreeScope.Set(degree);
-        INormalizationLayer layer = new BnNchw(dims[1]);
-        SetParameters(layer.Weight, layer.Bias, 3);
+        INormalizationLayer layer = create?.Invoke() ?? new BnNchw(dims[1]);
+        SetParameters(layer.Weight, layer.Bias, parameterSeed);
         Streaming.ThresholdBytes = long.MaxValue;
         layer.Forward(x, new float[x.Length], dims);
         Streaming.ThresholdBytes = threshold;
@@ -219,32 +219,18 @@ public sealed class StreamedOrderTests : RestoresSettings
     {
         int[] dims = [n, c, h, w];
         float[] x = Random(n * c * h * w, 17 + c), dy = Random(n * c * h * w, 29 + c);
-        (int[] InputGrad, int[] WeightGrad, int[] BiasGrad, bool Streamed, KernelPath Path) Go(long threshold, int degree, int offset)
-        {
-            using var scope = DegreeScope.Set(degree);
-            INormalizationLayer layer = name == nameof(GnNchw) ? new GnNchw(c) : new LnNchw(c);
-            SetParameters(layer.Weight, layer.Bias, 7);
-            Streaming.ThresholdBytes = long.MaxValue;
-            layer.Forward(x, new float[x.Length], dims);
-            Streaming.ThresholdBytes = threshold;
-            float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
-            layer.Backward(x, dy, buffer.AsSpan(offset, x.Length), dims);
-            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
-            return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), KernelCheck.Bits(layer.WeightGrad), KernelCheck.Bits(layer.BiasGrad),
-                Streaming.LastCallStreamed, layer.LastPath);
-        }
-
-        var cached = Go(long.MaxValue, 1, 0);
+        INormalizationLayer Create() => name == nameof(GnNchw) ? new GnNchw(c) : new LnNchw(c);
+        var cached = Backward(dims, x, dy, long.MaxValue, 1, 0, Create, 7);
         Assert.False(cached.Streamed);
         foreach (int degree in new[] { 1, 2 })
             foreach (int offset in new[] { 0, 3, 16 })
             {
-                var other = Go(0, degree, offset);
+                var other = Backward(dims, x, dy, 0, degree, offset, Create, 7);
                 Assert.Equal(other.Path != KernelPath.Scalar, other.Streamed);
                 Assert.Equal(cached.InputGrad, other.InputGrad);
                 Assert.Equal(cached.WeightGrad, other.WeightGrad);
                 Assert.Equal(cached.BiasGrad, other.BiasGrad);
-                var threaded = Go(long.MaxValue, degree, offset);
+                var threaded = Backward(dims, x, dy, long.MaxValue, degree, offset, Create, 7);
                 Assert.Equal(cached.InputGrad, threaded.InputGrad);
                 Assert.Equal(cached.WeightGrad, threaded.WeightGrad);
             }
