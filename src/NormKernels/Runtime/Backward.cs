@@ -528,6 +528,12 @@ public static class Backward<TNest, TK, T>
         for (int s = first; s < layout.Statistics; s++)
             (Unsafe.Add(ref mu, s), Unsafe.Add(ref rstd, s)) = BackwardShared<TK, T>.Terms(Unsafe.Add(ref stat0, so + s),
                 TK.Centered || constant ? Unsafe.Add(ref stat1, so + s) : T.Zero, epsilon, constant);
+        if (layout.Statistics == 1)
+        {
+            // One statistic: every fold's m is the same (LayerNorm over C,H,W NCHW: 512 folds a block).
+            MemoryMarshal.CreateSpan(ref m, layout.Folds).Fill(T.CreateTruncating(-mu));
+            return;
+        }
         for (int f = layout.Identity ? first : 0; f < layout.Folds; f++)
         {
             nest.Fold(f, out nint s, out _);
@@ -930,7 +936,7 @@ public static class Backward<TNest, TK, T>
     /// <summary>
     /// Whether a block is one statistic whose fold indices are consecutive short runs, fold f the run at f * len (len the
     /// gradient extent), and the block those runs alone (GroupNorm NCHW: a group's channels; LayerNorm over C,H,W NCHW): its
-    /// terms are made once, its shifts without the nest, its reduction as one call with the runs' horizontal sums folded
+    /// reduction goes as one call with the runs' horizontal sums folded
     /// together (<see cref="GradientRuns{TS, TV, T}.LaneReduceRuns{TX}"/>, for
     /// <see cref="GradientRuns{TS, TV, T}.LaneReduces"/> lengths), and its dx with normal stores as one call over the runs
     /// (<see cref="GradientRuns{TS, TV, T}.SharedShortRuns"/>: the same expression per element as the nest's run by run apply).
@@ -1103,8 +1109,8 @@ public static class Backward<TNest, TK, T>
             int folds = layout.Folds;
             for (int b = firstBlock; b < lastBlock; b++)
             {
-                Prepare(b, ref x, ref dy, d, e, spans);
                 nest.Block(b, out nint xo, out nint so, out nint po);
+                Prepare(xo, so, ref x, ref dy, d, e, spans);
                 if (!TX.Lanes) ResidualSums(nest, layout, d, ref Unsafe.AsRef<T>(residual + so));
                 if (mode == Mode.Sums)
                 {
@@ -1123,29 +1129,18 @@ public static class Backward<TNest, TK, T>
             }
         }
 
-        /// <summary>Block <paramref name="block"/>'s terms, shift and reduction into the scratch <paramref name="d"/>, <paramref name="e"/>.</summary>
+        /// <summary>A block's terms and shifts (<see cref="Terms"/>, <see cref="Shift"/>) and its reduction in one call over
+        /// its runs into the scratch <paramref name="d"/>, <paramref name="e"/> (no sums to clear: the lanes store them).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Prepare(int block, ref T x, ref T dy, Span<double> d, Span<T> e, in PinnedSpans spans)
+        private void Prepare(nint xo, nint so, ref T x, ref T dy, Span<double> d, Span<T> e, in PinnedSpans spans)
         {
             int folds = layout.Folds;
-            nest.Block(block, out nint xo, out nint so, out _);
-            ref T m = ref MemoryMarshal.GetReference(e);
-            // Terms for the block's one statistic (ShortFolds): mu and rstd, and every fold's m = -mu rounded (a fill, not a
-            // fold-by-fold loop).
-            ref T stat0 = ref ParallelUnits.At<T>(spans.S4), stat1 = ref ParallelUnits.At<T>(spans.S5);
-            (double mu, double rstd) = BackwardShared<TK, T>.Terms(Unsafe.Add(ref stat0, so), TK.Centered || constant ? Unsafe.Add(ref stat1, so) : T.Zero,
-                epsilon, constant);
-            d[3 * folds + 1] = mu;
-            d[3 * folds + 2] = rstd;
-            T center = T.CreateTruncating(-mu);
-            MemoryMarshal.CreateSpan(ref m, folds).Fill(center);
-            // The gradient's shift: each fold's first dy, fold f's run at f * len (ShortFolds). No sums to clear: the lanes store them.
-            ref T dz = ref Unsafe.Add(ref m, 4 * folds), dyb = ref Unsafe.Add(ref dy, xo);
-            nint len = nest.GradientExtent;
-            for (int f = 0; f < folds; f++)
-                Unsafe.Add(ref dz, f) = Unsafe.Add(ref dyb, f * len);
-            ref double sumU = ref MemoryMarshal.GetReference(d);
-            GradientRuns<TS, TV, T>.LaneReduceRuns<TX>(ref Unsafe.Add(ref x, xo), ref dyb, folds, len, center, ref dz, ref sumU, ref Unsafe.Add(ref sumU, folds), ref Unsafe.Add(ref sumU, 2 * folds));
+            Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
+            Shift(nest, layout, e, ref Unsafe.Add(ref dy, xo));
+            var slots = new Slots(layout, d, e);
+            // One statistic (ShortFolds): every fold's m is the same.
+            GradientRuns<TS, TV, T>.LaneReduceRuns<TX>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), folds, nest.GradientExtent, slots.M, ref slots.D,
+                ref slots.SumU, ref slots.SumV, ref slots.SumX);
         }
     }
 

@@ -128,50 +128,50 @@ public static partial class GradientRuns<TS, TV, T>
         TV d0 = TS.Splat(Unsafe.Add(ref dz, r)), d1 = TS.Splat(Unsafe.Add(ref dz, r + 1));
         TV d2 = TS.Splat(Unsafe.Add(ref dz, r + 2)), d3 = TS.Splat(Unsafe.Add(ref dz, r + 3));
         TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero, q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
-        TV l0 = TS.Zero, l1 = TS.Zero, l2 = TS.Zero, l3 = TS.Zero, h0 = TS.Zero, h1 = TS.Zero, h2 = TS.Zero, h3 = TS.Zero;
+        Wide<TV> a0 = default, a1 = default, a2 = default, a3 = default;
         nint i = 0;
         for (; i + w <= len; i += w)
         {
-            LaneStep<TX>(ref x, ref dy, o0 + i, k, d0, ref s0, ref q0, ref l0, ref h0);
-            LaneStep<TX>(ref x, ref dy, o1 + i, k, d1, ref s1, ref q1, ref l1, ref h1);
-            LaneStep<TX>(ref x, ref dy, o2 + i, k, d2, ref s2, ref q2, ref l2, ref h2);
-            LaneStep<TX>(ref x, ref dy, o3 + i, k, d3, ref s3, ref q3, ref l3, ref h3);
+            LaneStep<TX>(ref x, ref dy, o0 + i, k, d0, ref s0, ref q0, ref a0);
+            LaneStep<TX>(ref x, ref dy, o1 + i, k, d1, ref s1, ref q1, ref a1);
+            LaneStep<TX>(ref x, ref dy, o2 + i, k, d2, ref s2, ref q2, ref a2);
+            LaneStep<TX>(ref x, ref dy, o3 + i, k, d3, ref s3, ref q3, ref a3);
         }
         if (i < len && !gather)
         {
             nint t = len - w;
-            LaneStepMasked<TX>(ref x, ref dy, o0 + t, k, d0, tailMask, ref s0, ref q0, ref l0, ref h0);
-            LaneStepMasked<TX>(ref x, ref dy, o1 + t, k, d1, tailMask, ref s1, ref q1, ref l1, ref h1);
-            LaneStepMasked<TX>(ref x, ref dy, o2 + t, k, d2, tailMask, ref s2, ref q2, ref l2, ref h2);
-            LaneStepMasked<TX>(ref x, ref dy, o3 + t, k, d3, tailMask, ref s3, ref q3, ref l3, ref h3);
+            LaneStepMasked<TX>(ref x, ref dy, o0 + t, k, d0, tailMask, ref s0, ref q0, ref a0);
+            LaneStepMasked<TX>(ref x, ref dy, o1 + t, k, d1, tailMask, ref s1, ref q1, ref a1);
+            LaneStepMasked<TX>(ref x, ref dy, o2 + t, k, d2, tailMask, ref s2, ref q2, ref a2);
+            LaneStepMasked<TX>(ref x, ref dy, o3 + t, k, d3, tailMask, ref s3, ref q3, ref a3);
         }
         s = FoldDoubles(FoldDoubles(Halves(s0), Halves(s1), 0), FoldDoubles(Halves(s2), Halves(s3), 0), 1);
         q = FoldDoubles(FoldDoubles(Halves(q0), Halves(q1), 0), FoldDoubles(Halves(q2), Halves(q3), 0), 1);
         xs = TX.Lanes
-            ? FoldDoubles(FoldDoubles(AddDoubles(l0, h0), AddDoubles(l1, h1), 0), FoldDoubles(AddDoubles(l2, h2), AddDoubles(l3, h3), 0), 1)
+            ? FoldDoubles(FoldDoubles(AddDoubles(a0.Lo, a0.Hi), AddDoubles(a1.Lo, a1.Hi), 0), FoldDoubles(AddDoubles(a2.Lo, a2.Hi), AddDoubles(a3.Lo, a3.Hi), 0), 1)
             : default;
     }
 
     /// <summary>One full vector of a run: dy - dz and (dy - dz) * (x + m) into float lanes, x widened into double lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LaneStep<TX>(ref T x, ref T dy, nint at, TV k, TV kd, ref TV s, ref TV q, ref TV lo, ref TV hi) where TX : struct, IOperand
+    private static void LaneStep<TX>(ref T x, ref T dy, nint at, TV k, TV kd, ref TV s, ref TV q, ref Wide<TV> xa) where TX : struct, IOperand
     {
         TV xv = TS.Load(ref x, at);
         TV g = TS.Subtract(TS.Load(ref dy, at), kd);
         s = TS.Add(s, g);
         q = TS.MultiplyAdd(g, TS.Add(xv, k), q);
-        if (TX.Lanes) AccumulateWidened(ref lo, ref hi, xv);
+        if (TX.Lanes) TS.AccumulateWidened(ref xa, xv);
     }
 
     /// <summary>A run's overlapped last vector: <see cref="LaneStep{TX}"/> with the lanes before <paramref name="mask"/>'s masked to 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LaneStepMasked<TX>(ref T x, ref T dy, nint at, TV k, TV kd, TV mask, ref TV s, ref TV q, ref TV lo, ref TV hi) where TX : struct, IOperand
+    private static void LaneStepMasked<TX>(ref T x, ref T dy, nint at, TV k, TV kd, TV mask, ref TV s, ref TV q, ref Wide<TV> xa) where TX : struct, IOperand
     {
         TV xv = TS.Load(ref x, at);
         TV g = TS.And(TS.Subtract(TS.Load(ref dy, at), kd), mask);
         s = TS.Add(s, g);
         q = TS.MultiplyAdd(g, TS.And(TS.Add(xv, k), mask), q);
-        if (TX.Lanes) AccumulateWidened(ref lo, ref hi, TS.And(xv, mask));
+        if (TX.Lanes) TS.AccumulateWidened(ref xa, TS.And(xv, mask));
     }
 
     /// <summary>
@@ -233,25 +233,16 @@ public static partial class GradientRuns<TS, TV, T>
         int w = TS.Count;
         ref T xr = ref Unsafe.Add(ref x, r * len), dyr = ref Unsafe.Add(ref dy, r * len);
         TV kd = TS.Splat(Unsafe.Add(ref dz, r));
-        TV vs = TS.Zero, vq = TS.Zero, lo = TS.Zero, hi = TS.Zero;
+        TV vs = TS.Zero, vq = TS.Zero;
+        Wide<TV> xa = default;
         nint i = 0;
         for (; i + w <= len; i += w)
-            LaneStep<TX>(ref xr, ref dyr, i, k, kd, ref vs, ref vq, ref lo, ref hi);
+            LaneStep<TX>(ref xr, ref dyr, i, k, kd, ref vs, ref vq, ref xa);
         if (i < len && !gather)
-            LaneStepMasked<TX>(ref xr, ref dyr, len - w, k, kd, tailMask, ref vs, ref vq, ref lo, ref hi);
+            LaneStepMasked<TX>(ref xr, ref dyr, len - w, k, kd, tailMask, ref vs, ref vq, ref xa);
         s = Halves(vs);
         q = Halves(vq);
-        xs = TX.Lanes ? AddDoubles(lo, hi) : default;
-    }
-
-    /// <summary>The float lanes of <paramref name="v"/> widened to double and added to <paramref name="lo"/> (the lower
-    /// half's) and <paramref name="hi"/> (the upper half's), doubles held in <typeparamref name="TV"/>s.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AccumulateWidened(ref TV lo, ref TV hi, TV v)
-    {
-        Wide<TV> d = TS.Widen(v);
-        lo = AddDoubles(lo, d.Lo);
-        hi = AddDoubles(hi, d.Hi);
+        xs = TX.Lanes ? AddDoubles(xa.Lo, xa.Hi) : default;
     }
 
     /// <summary>len * m for every run of a tree group (one m for the block).</summary>
