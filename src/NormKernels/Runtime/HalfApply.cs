@@ -327,8 +327,9 @@ public static class HalfAffine
                     continue;
                 }
                 rowBound = Math.Min(rowBound, bound);
-                a.Slice((int)(k * inner), (int)inner).Fill((float)scale);
-                b.Slice((int)(k * inner), (int)inner).Fill((float)shift);
+                // The inlined fill, not Span.Fill (its generic helper can stay at the JIT's tier 0 for seconds: see Backward.Terms).
+                ExpandedInference<StandardizeNorm, float>.Fill(ref a[(int)(k * inner)], (nint)inner, (float)scale);
+                ExpandedInference<StandardizeNorm, float>.Fill(ref b[(int)(k * inner)], (nint)inner, (float)shift);
             }
             if (rows)
             {
