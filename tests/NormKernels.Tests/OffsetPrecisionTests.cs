@@ -170,6 +170,50 @@ public sealed class OffsetPrecisionTests
             KernelCheck.RunningTerms(runningMean, runningVar), epsilon, what + " inference");
     }
 
+    public static TheoryData<string, double, double, int> ShortFoldCases()
+    {
+        var data = new TheoryData<string, double, double, int>();
+        foreach (string name in new[] { nameof(GnNchw), nameof(LnNchw) })
+            foreach (var (offset, scale) in Offsets.Append((0d, 1d)))
+                foreach (int plane in new[] { 17, 49, 64 })
+                    data.Add(name, offset, scale, plane);
+        return data;
+    }
+
+    /// <summary>
+    /// The backward of blocks of short runs (GroupNorm NCHW's 16 channels of a group, LayerNorm over C,H,W's 16 channels of a
+    /// sample: whole tree groups of runs, GradientRuns.LaneReduceRuns) with an offset gradient: on offset data its sums of
+    /// x - mf in float lanes are exact, and on centred data (offset 0), where they round, dx and the parameter gradients stay
+    /// at the same floor.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ShortFoldCases))]
+    public void ShortFoldRunsAtTheFloatFloor(string name, double offset, double scale, int plane)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        NormReference reference = layerCase.Reference;
+        int[] dims = [2, name == nameof(GnNchw) ? 64 : 16, 1, plane];
+        int length = TestData.Product(dims);
+        var random = new Random(KernelCheck.Seed(name, 900 + plane + (int)offset));
+        float[] input = TestData.Normal(random, length, offset, scale);
+        float[] outputGrad = TestData.Normal(random, length, GradientOffset, 1);
+        string what = $"{name} ({offset}, {scale}) plane {plane} on {Isa.Widest}";
+        INormalizationLayer layer = layerCase.Create(dims);
+        float[] weight = TestData.Uniform(random, layer.Weight.Length, 0.5, 2);
+        weight.CopyTo(layer.Weight, 0);
+        TestData.Uniform(random, layer.Bias.Length, -1, 1).CopyTo(layer.Bias, 0);
+        double epsilon = layer.Epsilon;
+        layer.Forward(input, new float[length], dims);
+        ReferenceResult expected = reference.ForwardTraining(dims, input, weight, layer.Bias, epsilon);
+        var inputGrad = new float[length];
+        layer.ZeroGrad();
+        layer.Backward(input, outputGrad, inputGrad, dims);
+        ReferenceGradients gradients = reference.BackwardTraining(dims, input, outputGrad, weight, epsilon);
+        AssertInputGrad(gradients.InputGrad, inputGrad, what + " inputGrad");
+        AssertParameterGrads(reference, dims, input, outputGrad, expected.Statistics, gradients, layer.WeightGrad, layer.BiasGrad,
+            KernelCheck.BatchTerms(reference, expected.Statistics!), epsilon, what);
+    }
+
     [Theory]
     [MemberData(nameof(DoubleCases))]
     public void DoubleLayerForwardAndBackward(string name, double offset, double scale)

@@ -25,8 +25,12 @@ public static partial class GradientRuns<TS, TV, T>
     /// (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do (one accumulator each, the overlapped
     /// last vector masked, or for runs one element past whole vectors that element gathered, see <see cref="AddTails{TX}"/>),
     /// then the upper half of the lanes is added to the lower in float and widened (<see cref="Halves"/>); X = sum (x + m)
-    /// is the sum of x widened to double lane by lane, plus len * m in double once per run (exact for floats near the
-    /// mean, the offset data where it matters: a subtraction a vector fewer than widening each x - mf). A transpose-and-add
+    /// sums t = x + m (the factor the product uses) in float lanes too, widened exactly once per run (<see cref="Widened"/>).
+    /// A lane adds at most 16 of a run's values (runs up to 256 floats), so X is exact while every |x - mf| of the run is
+    /// below |mf| / 32: the t are then exact multiples of the smallest ulp among x and mf and their partial sums fit in 24
+    /// bits (offset data, 1e4 + N(0, 1) or -3e3 + 0.01 N(0, 1), where X's exactness matters); on data centred near mf they
+    /// round as the other lanes do (GroupNorm(32) backward NCHW 32x512x7x7: 212 -> 199 us against x widened lane by lane,
+    /// a conversion in two halves and two double additions a vector). A transpose-and-add
     /// tree in double (<see cref="FoldDoubles"/>) turns a group's vectors into one vector of its runs' sums. A run's sums
     /// are the same operations in the same order whatever runs share its group. Runs past the last whole group go
     /// through <see cref="Reduce{TX, TH}"/>. For <see cref="LaneReduces"/> lengths.
@@ -39,7 +43,6 @@ public static partial class GradientRuns<TS, TV, T>
         TV tailMask = TS.LastLanes(len % w == 0 ? w : len % w);
         // The runs' m: its broadcast and the runs' len * m made once.
         TV k = TS.Splat(m);
-        TV kn = SplatCorrection(m, len);
         // Runs one element past whole vectors (7x7 planes: 49 floats): the group's last elements gathered, one lane a run,
         // in place of an overlapped last vector a run (see AddTails).
         bool gather = len % w == 1 && Avx2.IsSupported;
@@ -52,7 +55,7 @@ public static partial class GradientRuns<TS, TV, T>
             {
                 FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, gather, out TV s0, out TV q0, out TV x0);
                 FourRuns<TX>(ref x, ref dy, r + 4, len, k, ref dz, tailMask, gather, out TV s1, out TV q1, out TV x1);
-                TV s = Order(FoldDoubles(s0, s1, 2)), q = Order(FoldDoubles(q0, q1, 2)), xs = TX.Lanes ? AddDoubles(Order(FoldDoubles(x0, x1, 2)), kn) : default;
+                TV s = Order(FoldDoubles(s0, s1, 2)), q = Order(FoldDoubles(q0, q1, 2)), xs = TX.Lanes ? Order(FoldDoubles(x0, x1, 2)) : default;
                 if (gather) AddTails<TX>(ref x, ref dy, r, len, m, ref dz, ref s, ref q, ref xs);
                 StoreLanes(s, ref Unsafe.Add(ref u, r));
                 StoreLanes(q, ref Unsafe.Add(ref v, r));
@@ -62,7 +65,7 @@ public static partial class GradientRuns<TS, TV, T>
             for (; r + 4 <= runs; r += 4)
             {
                 FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, gather, out TV s4, out TV q4, out TV x4);
-                TV s = Order(s4), q = Order(q4), xs = TX.Lanes ? AddDoubles(Order(x4), kn) : default;
+                TV s = Order(s4), q = Order(q4), xs = TX.Lanes ? Order(x4) : default;
                 if (gather) AddTails<TX>(ref x, ref dy, r, len, m, ref dz, ref s, ref q, ref xs);
                 StoreLanes(s, ref Unsafe.Add(ref u, r));
                 StoreLanes(q, ref Unsafe.Add(ref v, r));
@@ -128,7 +131,7 @@ public static partial class GradientRuns<TS, TV, T>
         TV d0 = TS.Splat(Unsafe.Add(ref dz, r)), d1 = TS.Splat(Unsafe.Add(ref dz, r + 1));
         TV d2 = TS.Splat(Unsafe.Add(ref dz, r + 2)), d3 = TS.Splat(Unsafe.Add(ref dz, r + 3));
         TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero, q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
-        Wide<TV> a0 = default, a1 = default, a2 = default, a3 = default;
+        TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero;
         nint i = 0;
         for (; i + w <= len; i += w)
         {
@@ -147,37 +150,35 @@ public static partial class GradientRuns<TS, TV, T>
         }
         s = FoldDoubles(FoldDoubles(Halves(s0), Halves(s1), 0), FoldDoubles(Halves(s2), Halves(s3), 0), 1);
         q = FoldDoubles(FoldDoubles(Halves(q0), Halves(q1), 0), FoldDoubles(Halves(q2), Halves(q3), 0), 1);
-        xs = TX.Lanes
-            ? FoldDoubles(FoldDoubles(AddDoubles(a0.Lo, a0.Hi), AddDoubles(a1.Lo, a1.Hi), 0), FoldDoubles(AddDoubles(a2.Lo, a2.Hi), AddDoubles(a3.Lo, a3.Hi), 0), 1)
-            : default;
+        xs = TX.Lanes ? FoldDoubles(FoldDoubles(Widened(a0), Widened(a1), 0), FoldDoubles(Widened(a2), Widened(a3), 0), 1) : default;
     }
 
-    /// <summary>One full vector of a run: dy - dz and (dy - dz) * (x + m) into float lanes, x widened into double lanes.</summary>
+    /// <summary>One full vector of a run: dy - dz, (dy - dz) * (x + m) and x + m into float lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LaneStep<TX>(ref T x, ref T dy, nint at, TV k, TV kd, ref TV s, ref TV q, ref Wide<TV> xa) where TX : struct, IOperand
+    private static void LaneStep<TX>(ref T x, ref T dy, nint at, TV k, TV kd, ref TV s, ref TV q, ref TV xa) where TX : struct, IOperand
     {
-        TV xv = TS.Load(ref x, at);
+        TV t = TS.Add(TS.Load(ref x, at), k);
         TV g = TS.Subtract(TS.Load(ref dy, at), kd);
         s = TS.Add(s, g);
-        q = TS.MultiplyAdd(g, TS.Add(xv, k), q);
-        if (TX.Lanes) TS.AccumulateWidened(ref xa, xv);
+        q = TS.MultiplyAdd(g, t, q);
+        if (TX.Lanes) xa = TS.Add(xa, t);
     }
 
     /// <summary>A run's overlapped last vector: <see cref="LaneStep{TX}"/> with the lanes before <paramref name="mask"/>'s masked to 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LaneStepMasked<TX>(ref T x, ref T dy, nint at, TV k, TV kd, TV mask, ref TV s, ref TV q, ref Wide<TV> xa) where TX : struct, IOperand
+    private static void LaneStepMasked<TX>(ref T x, ref T dy, nint at, TV k, TV kd, TV mask, ref TV s, ref TV q, ref TV xa) where TX : struct, IOperand
     {
-        TV xv = TS.Load(ref x, at);
+        TV t = TS.And(TS.Add(TS.Load(ref x, at), k), mask);
         TV g = TS.And(TS.Subtract(TS.Load(ref dy, at), kd), mask);
         s = TS.Add(s, g);
-        q = TS.MultiplyAdd(g, TS.And(TS.Add(xv, k), mask), q);
-        if (TX.Lanes) TS.AccumulateWidened(ref xa, TS.And(xv, mask));
+        q = TS.MultiplyAdd(g, t, q);
+        if (TX.Lanes) xa = TS.Add(xa, t);
     }
 
     /// <summary>
     /// The last elements of a tree group's runs (runs one element past whole vectors), one lane a run in run order, added to
     /// the group's sums in double: dy and x gathered (8 lanes on AVX-512, 4 on AVX2), dy - dz and (dy - dz) * (x + m) in
-    /// float as the lanes make them, x widened. In place of an overlapped last vector a run, which took a whole vector's
+    /// float as the lanes make them, and x + m, each widened. In place of an overlapped last vector a run, which took a whole vector's
     /// work for its one element (GroupNorm(32) backward NCHW 32x512x7x7: a quarter of the sums' vectors; 231-243 -> 224-237
     /// us, LayerNorm over C,H,W S2 210 -> 204; AVX2 even).
     /// </summary>
@@ -193,19 +194,19 @@ public static partial class GradientRuns<TS, TV, T>
         {
             Vector256<int> index = Vector256.Create(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
             Vector256<float> xt = Avx2.GatherVector256(px, index, 4), g = Avx2.GatherVector256(pd, index, 4) - Vector256.LoadUnsafe(ref fz);
-            Vector256<float> gq = g * (xt + Vector256.Create(fm));
+            Vector256<float> t = xt + Vector256.Create(fm), gq = g * t;
             s = AddDoubles(s, Unsafe.BitCast<Vector512<double>, TV>(Avx512F.ConvertToVector512Double(g)));
             q = AddDoubles(q, Unsafe.BitCast<Vector512<double>, TV>(Avx512F.ConvertToVector512Double(gq)));
-            if (TX.Lanes) xs = AddDoubles(xs, Unsafe.BitCast<Vector512<double>, TV>(Avx512F.ConvertToVector512Double(xt)));
+            if (TX.Lanes) xs = AddDoubles(xs, Unsafe.BitCast<Vector512<double>, TV>(Avx512F.ConvertToVector512Double(t)));
         }
         else
         {
             Vector128<int> index = Vector128.Create(0, n, 2 * n, 3 * n);
             Vector128<float> xt = Avx2.GatherVector128(px, index, 4), g = Avx2.GatherVector128(pd, index, 4) - Vector128.LoadUnsafe(ref fz);
-            Vector128<float> gq = g * (xt + Vector128.Create(fm));
+            Vector128<float> t = xt + Vector128.Create(fm), gq = g * t;
             s = AddDoubles(s, Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(g)));
             q = AddDoubles(q, Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(gq)));
-            if (TX.Lanes) xs = AddDoubles(xs, Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(xt)));
+            if (TX.Lanes) xs = AddDoubles(xs, Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(t)));
         }
     }
 
@@ -223,9 +224,21 @@ public static partial class GradientRuns<TS, TV, T>
         return Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(g.GetLower() + g.GetUpper()));
     }
 
+    /// <summary>A vector of float lane sums as half as many doubles, exactly: both halves widened, then added in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Widened(TV v)
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+        {
+            var f = Unsafe.BitCast<TV, Vector512<float>>(v);
+            return Unsafe.BitCast<Vector512<double>, TV>(Vector512.WidenLower(f) + Vector512.WidenUpper(f));
+        }
+        var g = Unsafe.BitCast<TV, Vector256<float>>(v);
+        return Unsafe.BitCast<Vector256<double>, TV>(Vector256.WidenLower(g) + Vector256.WidenUpper(g));
+    }
+
     /// <summary>Run <paramref name="r"/>'s sums as vectors of doubles held in a <typeparamref name="TV"/> (the float lanes'
-    /// <see cref="Halves"/>; x's widened lanes added), its X without the run's len * m (see <see cref="SplatCorrection"/>),
-    /// without its last element where <paramref name="gather"/>.</summary>
+    /// <see cref="Halves"/>; X's lanes <see cref="Widened"/>), without its last element where <paramref name="gather"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void RunDoubles<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool gather, out TV s, out TV q, out TV xs)
         where TX : struct, IOperand
@@ -233,8 +246,7 @@ public static partial class GradientRuns<TS, TV, T>
         int w = TS.Count;
         ref T xr = ref Unsafe.Add(ref x, r * len), dyr = ref Unsafe.Add(ref dy, r * len);
         TV kd = TS.Splat(Unsafe.Add(ref dz, r));
-        TV vs = TS.Zero, vq = TS.Zero;
-        Wide<TV> xa = default;
+        TV vs = TS.Zero, vq = TS.Zero, xa = TS.Zero;
         nint i = 0;
         for (; i + w <= len; i += w)
             LaneStep<TX>(ref xr, ref dyr, i, k, kd, ref vs, ref vq, ref xa);
@@ -242,17 +254,7 @@ public static partial class GradientRuns<TS, TV, T>
             LaneStepMasked<TX>(ref xr, ref dyr, len - w, k, kd, tailMask, ref vs, ref vq, ref xa);
         s = Halves(vs);
         q = Halves(vq);
-        xs = TX.Lanes ? AddDoubles(xa.Lo, xa.Hi) : default;
-    }
-
-    /// <summary>len * m for every run of a tree group (one m for the block).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV SplatCorrection(T m, nint len)
-    {
-        double c = len * (double)Unsafe.As<T, float>(ref m);
-        return typeof(TV) == typeof(Vector512<float>)
-            ? Unsafe.BitCast<Vector512<double>, TV>(Vector512.Create(c))
-            : Unsafe.BitCast<Vector256<double>, TV>(Vector256.Create(c));
+        xs = TX.Lanes ? Widened(xa) : default;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
