@@ -1131,16 +1131,17 @@ public static class Backward<TNest, TK, T>
             }
         }
 
-        /// <summary>A block's terms and shifts (<see cref="Terms"/>, <see cref="Shift"/>) and its reduction in one call over
-        /// its runs into the scratch <paramref name="d"/>, <paramref name="e"/> (no sums to clear: the lanes store them).</summary>
+        /// <summary>A block's terms (<see cref="Terms"/>) and its reduction in one call over its runs into the scratch
+        /// <paramref name="d"/>, <paramref name="e"/> (no sums to clear: the lanes store them; the reduction writes the shifts,
+        /// <see cref="Shift"/>'s dz, as it reads each run's first dy).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void Prepare(nint xo, nint so, ref T x, ref T dy, Span<double> d, Span<T> e, in PinnedSpans spans)
         {
             int folds = layout.Folds;
             Terms(nest, layout, d, e, so, ref ParallelUnits.At<T>(spans.S4), ref ParallelUnits.At<T>(spans.S5), epsilon, constant);
-            Shift(nest, layout, e, ref Unsafe.Add(ref dy, xo));
             var slots = new Slots(layout, d, e);
-            // One statistic (ShortFolds): every fold's m is the same.
+            // One statistic (ShortFolds): every fold's m is the same. The reduction writes the shifts (Shift's dz: each run's
+            // first dy) as it reads the runs.
             GradientRuns<TS, TV, T>.LaneReduceRuns<TX>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), folds, nest.GradientExtent, slots.M, ref slots.D,
                 ref slots.SumU, ref slots.SumV, ref slots.SumX);
         }
