@@ -170,10 +170,10 @@ public sealed class OffsetPrecisionTests
             KernelCheck.RunningTerms(runningMean, runningVar), epsilon, what + " inference");
     }
 
-    public static TheoryData<string, double, double, int> ShortFoldCases()
+    public static TheoryData<string, double, double, int> FloatLaneCases()
     {
         var data = new TheoryData<string, double, double, int>();
-        foreach (string name in new[] { nameof(GnNchw), nameof(LnNchw) })
+        foreach (string name in new[] { nameof(GnNchw), nameof(LnNchw), nameof(GnNhwc), nameof(BnNhwc), nameof(InNhwc) })
             foreach (var (offset, scale) in Offsets.Append((0d, 1d)))
                 foreach (int plane in new[] { 17, 49, 64 })
                     data.Add(name, offset, scale, plane);
@@ -181,18 +181,24 @@ public sealed class OffsetPrecisionTests
     }
 
     /// <summary>
-    /// The backward of blocks of short runs (GroupNorm NCHW's 16 channels of a group, LayerNorm over C,H,W's 16 channels of a
-    /// sample: whole tree groups of runs, GradientRuns.LaneReduceRuns) with an offset gradient: on offset data its sums of
-    /// x - mf in float lanes are exact, and on centred data (offset 0), where they round, dx and the parameter gradients stay
-    /// at the same floor.
+    /// The backward's sums of x - mf in float lanes, at most 16 values a lane, with an offset gradient: the blocks of short
+    /// runs (GroupNorm NCHW's 16 channels of a group, LayerNorm over C,H,W's 16 channels of a sample: whole tree groups of
+    /// runs, GradientRuns.LaneReduceRuns) and the channels-last column sums (GroupNorm, BatchNorm, InstanceNorm NHWC over 64
+    /// channels: GradientRuns.ReduceColumns, chunks of 16 rows). On offset data the sums are exact; on centred data (offset
+    /// 0), where they round, dx and the parameter gradients stay at the same floor.
     /// </summary>
     [Theory]
-    [MemberData(nameof(ShortFoldCases))]
-    public void ShortFoldRunsAtTheFloatFloor(string name, double offset, double scale, int plane)
+    [MemberData(nameof(FloatLaneCases))]
+    public void FloatLaneSumsOfXAtTheFloatFloor(string name, double offset, double scale, int plane)
     {
         LayerCase layerCase = LayerCases.Get(name);
         NormReference reference = layerCase.Reference;
-        int[] dims = [2, name == nameof(GnNchw) ? 64 : 16, 1, plane];
+        int[] dims = name switch
+        {
+            nameof(GnNchw) => [2, 64, 1, plane],
+            nameof(LnNchw) => [2, 16, 1, plane],
+            _ => [2, 1, plane, 64],
+        };
         int length = TestData.Product(dims);
         var random = new Random(KernelCheck.Seed(name, 900 + plane + (int)offset));
         float[] input = TestData.Normal(random, length, offset, scale);
