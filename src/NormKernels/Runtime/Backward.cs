@@ -788,7 +788,7 @@ public static class Backward<TNest, TK, T>
         }
     }
 
-    /// <summary>Double vectors for <see cref="Group{TS, TV, TW, TX}.OneStatisticCoefficients{TD}"/>: four lanes
+    /// <summary>Double vectors for <see cref="Group{TS, TV, TW, TX}.RunCoefficients{TD}"/>: four lanes
     /// (<see cref="Doubles256"/>) or eight (<see cref="Doubles512"/>). No fused multiply-adds, as the scalar code.</summary>
     internal interface IDoubles<TD> where TD : struct, IDoubles<TD>
     {
@@ -1084,6 +1084,7 @@ public static class Backward<TNest, TK, T>
             int firstBlock = (int)((long)blocks * unit / groups), lastBlock = (int)((long)blocks * (unit + 1) / groups);
             double[] wd = doubles[worker];
             T[] we = elements[worker];
+            int lanes = CoefficientLanes();
             if (shortFolds)
             {
                 ShortFoldBlocks(firstBlock, lastBlock, ref x, ref dy, ref dx, ref gamma, ref gradSums, wd, we, spans);
@@ -1122,6 +1123,10 @@ public static class Backward<TNest, TK, T>
                     if (!TX.Lanes) ResidualSums(nest, layout, d, ref Unsafe.AsRef<T>(residual + so));
                     if (mode == Mode.Sums) SumsOut(nest, layout, d, e, ref gamma, po, sums!, so, total);
                     else if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
+                    else if (lanes == 8)
+                        RunCoefficients<Doubles512>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, nest.Count, nest.Affine);
+                    else if (lanes == 4)
+                        RunCoefficients<Doubles256>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, nest.Count, nest.Affine);
                     else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
                 }
                 if (mode == Mode.Sums) continue;
@@ -1170,10 +1175,7 @@ public static class Backward<TNest, TK, T>
             int folds = layout.Folds;
             double count = nest.Count;
             bool affine = nest.Affine;
-            // A centred kind's batch statistics, each fold its own parameter (Run: whole runs of four), in double vectors of the
-            // path's width (8 lanes on the 512-bit path where the folds are whole vectors of them, else 4), or 0: Coefficients.
-            int lanes = !TK.Centered || constant || layout.Run != folds || !Vector256.IsHardwareAccelerated || (typeof(T) != typeof(float) && typeof(T) != typeof(double)) ? 0
-                : typeof(TV) == typeof(Vector512<T>) && Vector512.IsHardwareAccelerated && folds % 8 == 0 ? 8 : 4;
+            int lanes = CoefficientLanes();
             for (int b = firstBlock; b < lastBlock; b++)
             {
                 nest.Block(b, out nint xo, out nint so, out nint po);
@@ -1186,9 +1188,9 @@ public static class Backward<TNest, TK, T>
                 }
                 if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
                 else if (lanes == 8)
-                    OneStatisticCoefficients<Doubles512>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, count, affine);
+                    RunCoefficients<Doubles512>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, count, affine);
                 else if (lanes == 4)
-                    OneStatisticCoefficients<Doubles256>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, count, affine);
+                    RunCoefficients<Doubles256>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, count, affine);
                 else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
                 ref T m = ref MemoryMarshal.GetReference(e);
                 if (TW.Streaming)
@@ -1200,58 +1202,72 @@ public static class Backward<TNest, TK, T>
             }
         }
 
+        /// <summary>The double lanes <see cref="RunCoefficients{TD}"/> takes for this call's blocks, or 0 (<see cref="Coefficients"/>):
+        /// a centred kind's batch statistics, each fold its own parameter in whole runs of four (<see cref="Layout.Run"/>);
+        /// 8 on the 512-bit path where the runs are whole vectors of eight, else 4.</summary>
+        private int CoefficientLanes() =>
+            !TK.Centered || constant || layout.Run == 0 || !Vector256.IsHardwareAccelerated || (typeof(T) != typeof(float) && typeof(T) != typeof(double)) ? 0
+            : typeof(TV) == typeof(Vector512<T>) && Vector512.IsHardwareAccelerated && layout.Run % 8 == 0 ? 8 : 4;
+
         /// <summary>
-        /// <see cref="Coefficients"/> for a block of one statistic (a centred kind's batch statistics) whose folds are its own
-        /// parameters, in double vectors of <typeparamref name="TD"/> (<see cref="CoefficientsRun"/>'s formulas in its order
-        /// per fold): the sums across folds in one vector each and one horizontal sum each, no loop over statistics, the
-        /// slots read directly: GroupNorm(32) backward NCHW 32x512x7x7 188 -> 178 us against <see cref="Coefficients"/>, AVX2
-        /// 221 -> 207 (the same dx bits); LayerNorm over C,H,W S2 (512 folds) even.
+        /// <see cref="Coefficients"/> for a centred kind's batch statistics whose folds run in consecutive runs of
+        /// <see cref="Layout.Run"/> (a whole number of <typeparamref name="TD"/>'s lanes), each fold its own parameter
+        /// (<see cref="CoefficientsRun"/>'s formulas in its order per fold), in double vectors of <typeparamref name="TD"/>:
+        /// a statistic's sums across its folds in one vector each and one horizontal sum each, the slots read directly.
+        /// GroupNorm(32) backward NCHW 32x512x7x7 (a block of one statistic) 188 -> 178 us against <see cref="Coefficients"/>,
+        /// AVX2 221 -> 207 (the same dx bits); LayerNorm over C,H,W S2 (512 folds) even; NHWC (32 statistics a block) 211 -> 207,
+        /// AVX2 242 -> 237.
         /// </summary>
         [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static void OneStatisticCoefficients<TD>(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, ref double gradSums, int parameters,
+        internal static void RunCoefficients<TD>(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, ref double gradSums, int parameters,
             double count, bool affine) where TD : struct, IDoubles<TD>
         {
-            int folds = layout.Folds, w = TD.Count;
+            int statistics = layout.Statistics, run = layout.Run, w = TD.Count;
             var slots = new Slots(layout, doubles, elements);
-            ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX;
+            ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, mu = ref slots.Mu, rstd = ref slots.Rstd;
             ref T coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
-            double rs = slots.Rstd, inverse = 1d / count;
-            double qf = -rs * rs * rs * inverse, af = -rs * inverse;
-            // The mean rounded to the element type: Terms wrote m = (T)(-mean) for each fold.
-            double rounded = -double.CreateTruncating(T.CreateTruncating(-slots.Mu));
-            TD per = TD.Create(count / folds), one = TD.Create(1d);
-            TD xs = default, a = default, bb = default;
-            for (int f = 0; f < folds; f += w)
+            double inverse = 1d / count;
+            TD per = TD.Create(count * statistics / layout.Folds), one = TD.Create(1d);
+            for (int s = 0, first = 0; s < statistics; s++, first += run)
             {
-                TD x = TD.Load(ref sumX, f), dz = TD.LoadElements(ref Unsafe.Add(ref coefD, f));
-                TD g = affine ? TD.LoadElements(ref Unsafe.Add(ref gamma, f)) : one;
-                xs = TD.Add(xs, x);
-                a = TD.Add(a, TD.Multiply(g, TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz))));
-                bb = TD.Add(bb, TD.Multiply(g, TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, x))));
-            }
-            // The mean in double: the rounded one corrected by the exact sum of x - mf; B = B' + (mf - mean) * A.
-            double mean = rounded + TD.Sum(xs) * inverse, offset = rounded - mean;
-            double sa = TD.Sum(a), b = TD.Sum(bb) + offset * sa;
-            double q = b * qf, ra = sa * af;
-            slots.Mu = mean;
-            TD r = TD.Create(rs), c = TD.Create(offset), vq = TD.Create(q);
-            TD vr = TD.Add(TD.Create(ra), TD.Multiply(c, vq));
-            for (int f = 0; f < folds; f += w)
-            {
-                TD dz = TD.LoadElements(ref Unsafe.Add(ref coefD, f));
-                TD g = affine ? TD.LoadElements(ref Unsafe.Add(ref gamma, f)) : one;
-                if (affine)
+                int end = first + run;
+                double rs = Unsafe.Add(ref rstd, s);
+                double qf = -rs * rs * rs * inverse, af = -rs * inverse;
+                // The mean rounded to the element type: Terms wrote m = (T)(-mean) for each of the statistic's folds.
+                double rounded = -double.CreateTruncating(T.CreateTruncating(-Unsafe.Add(ref mu, s)));
+                TD xs = default, a = default, bb = default;
+                for (int f = first; f < end; f += w)
                 {
-                    // dbeta += U, dgamma += V * rstd per parameter.
-                    TD u = TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz));
-                    TD v = TD.Add(TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, TD.Load(ref sumX, f))), TD.Multiply(c, u));
-                    TD.Store(TD.Add(TD.Load(ref gradSums, f), u), ref gradSums, f);
-                    TD.Store(TD.Add(TD.Load(ref gradSums, parameters + f), TD.Multiply(v, r)), ref gradSums, parameters + f);
+                    TD x = TD.Load(ref sumX, f), dz = TD.LoadElements(ref Unsafe.Add(ref coefD, f));
+                    TD g = affine ? TD.LoadElements(ref Unsafe.Add(ref gamma, f)) : one;
+                    xs = TD.Add(xs, x);
+                    a = TD.Add(a, TD.Multiply(g, TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz))));
+                    bb = TD.Add(bb, TD.Multiply(g, TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, x))));
                 }
-                TD coefp = TD.Multiply(g, r);
-                TD.StoreElements(coefp, ref Unsafe.Add(ref coefP, f));
-                TD.StoreElements(vq, ref Unsafe.Add(ref coefQ, f));
-                TD.StoreElements(TD.Add(vr, TD.Multiply(dz, coefp)), ref Unsafe.Add(ref coefR, f));
+                // The mean in double: the rounded one corrected by the exact sum of x - mf; B = B' + (mf - mean) * A.
+                double mean = rounded + TD.Sum(xs) * inverse, offset = rounded - mean;
+                double sa = TD.Sum(a), b = TD.Sum(bb) + offset * sa;
+                double q = b * qf, ra = sa * af;
+                Unsafe.Add(ref mu, s) = mean;
+                TD r = TD.Create(rs), c = TD.Create(offset), vq = TD.Create(q);
+                TD vr = TD.Add(TD.Create(ra), TD.Multiply(c, vq));
+                for (int f = first; f < end; f += w)
+                {
+                    TD dz = TD.LoadElements(ref Unsafe.Add(ref coefD, f));
+                    TD g = affine ? TD.LoadElements(ref Unsafe.Add(ref gamma, f)) : one;
+                    if (affine)
+                    {
+                        // dbeta += U, dgamma += V * rstd per parameter.
+                        TD u = TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz));
+                        TD v = TD.Add(TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, TD.Load(ref sumX, f))), TD.Multiply(c, u));
+                        TD.Store(TD.Add(TD.Load(ref gradSums, f), u), ref gradSums, f);
+                        TD.Store(TD.Add(TD.Load(ref gradSums, parameters + f), TD.Multiply(v, r)), ref gradSums, parameters + f);
+                    }
+                    TD coefp = TD.Multiply(g, r);
+                    TD.StoreElements(coefp, ref Unsafe.Add(ref coefP, f));
+                    TD.StoreElements(vq, ref Unsafe.Add(ref coefQ, f));
+                    TD.StoreElements(TD.Add(vr, TD.Multiply(dz, coefp)), ref Unsafe.Add(ref coefR, f));
+                }
             }
         }
 
