@@ -51,6 +51,7 @@ namespace NormKernels.Tests;
 // RMSNorm: no mean subtracted.
 [Normalize(Layout = "NTC", Axes = "C", Kind = NormKind.RootMeanSquare)] public sealed partial class RmsNtc;
 [Normalize(Layout = "NCHW", Axes = "C,H,W", Kind = NormKind.RootMeanSquare, Affine = AffineMode.Elementwise)] public sealed partial class RmsNchwElementwise;
+[Normalize(Layout = "NCHW", Axes = "C,H,W", Kind = NormKind.RootMeanSquare, Affine = AffineMode.PerChannel)] public sealed partial class RmsNchw;
 [Normalize(Layout = "NTC", Axes = "C", Kind = NormKind.RootMeanSquare, Affine = AffineMode.None)] public sealed partial class RmsNtcNoAffine;
 
 // ---- The table the tests iterate ---------------------------------------------------------------------------------
@@ -242,6 +243,9 @@ public static class LayerCases
         Case(d => new RmsNchwElementwise(NonBatch(d)), d => RmsNchwElementwise.StatisticCount(d[0], d[1], d[2], d[3]),
             (l, i, o, d) => l.Forward(i, o, d[0], d[1], d[2], d[3]),
             (i, o, d, w, b, ms, _, e) => RmsNchwElementwise.ForwardTraining(i, o, d[0], d[1], d[2], d[3], w, b, ms, e)),
+        Case(d => new RmsNchw(d[1]), d => RmsNchw.StatisticCount(d[0], d[1], d[2], d[3]),
+            (l, i, o, d) => l.Forward(i, o, d[0], d[1], d[2], d[3]),
+            (i, o, d, w, b, ms, _, e) => RmsNchw.ForwardTraining(i, o, d[0], d[1], d[2], d[3], w, b, ms, e)),
         Case(d => new RmsNtcNoAffine(d[2]), d => RmsNtcNoAffine.StatisticCount(d[0], d[1], d[2]),
             (l, i, o, d) => l.Forward(i, o, d[0], d[1], d[2]),
             (i, o, d, w, b, ms, _, e) => RmsNtcNoAffine.ForwardTraining(i, o, d[0], d[1], d[2], w, b, ms, e)),

@@ -451,7 +451,7 @@ public static class Backward<TNest, TK, T>
 
         /// <summary>Fold indices per statistic where each statistic's run of them is consecutive, a multiple of four, and
         /// each is its own parameter (<see cref="RunFolds"/>: the coefficients then go four at a time,
-        /// <see cref="CoefficientsRun"/>); else 0.</summary>
+        /// <see cref="RunCoefficients{TD}"/>); else 0.</summary>
         public int Run { get; }
 
         /// <summary>Whether fold index f starts at element f of its block (channels last).</summary>
@@ -582,11 +582,6 @@ public static class Backward<TNest, TK, T>
         // come back in double.
         double perIndex = count * statistics / folds;
         bool affine = nest.Affine;
-        if (layout.Run > 0 && Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
-        {
-            CoefficientsRun(layout, doubles, elements, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine);
-            return;
-        }
         int first = layout.Identity ? CoefficientsFour(layout, doubles, elements, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine) : 0;
         if (TK.Centered)
         {
@@ -689,106 +684,72 @@ public static class Backward<TNest, TK, T>
     }
 
     /// <summary>
-    /// <see cref="Coefficients"/> for runs of fold indices per statistic (<see cref="Layout.Run"/>, a multiple of four: GroupNorm
-    /// NHWC and NCHW, a group's channels), a statistic at a time, its folds four at a time in double lanes, arranged so that
-    /// the chain of dependent operations from the sums to the coefficients is short: B = sum g * V with V = V' + dz * X + (mf -
-    /// mean) * U is made as B' + (mf - mean) * A (B' = sum g * (V' + dz * X), A = sum g * U), so A and B' are summed beside the
-    /// mean's correction instead of after it; the sums across folds go in two vector accumulators each, added across at
-    /// the end; the divisions by the count are products with factors made off the chain; mf (each fold's -m) is made
-    /// once from the statistic's saved mean. One fold after another in scalar, the chains were the block's latency
-    /// (GroupNorm(32) backward NCHW 32x512x7x7, a block a group, AMD Zen 5, 1 thread: the coefficients 85 of 335 us). The
-    /// same formulas as <see cref="Coefficients"/>' general loop in double, in another order: not its bits.
+    /// <see cref="Coefficients"/> for a centred kind's batch statistics whose folds run in consecutive runs of <see cref="Layout.Run"/> (a whole
+    /// number of <typeparamref name="TD"/>'s lanes), each fold its own parameter (GroupNorm's channels of a group, NCHW and
+    /// NHWC; LayerNorm over C,H,W's channels), a statistic at a time in double vectors of <typeparamref name="TD"/>: the formulas
+    /// of <see cref="Coefficients"/>' general loop in another order (not its bits), arranged so that the chain of dependent
+    /// operations from the sums to the coefficients is short: B = sum g * V with V = V' + dz * X + (mf - mean) * U is made as
+    /// B' + (mf - mean) * A (B' = sum g * (V' + dz * X), A = sum g * U, summed beside the mean's correction), the divisions
+    /// by the count are products with factors made off the chain; each total across a statistic's folds is one vector and
+    /// one horizontal sum. One fold after another in scalar, the chains were the block's latency (GroupNorm(32) backward NCHW
+    /// 32x512x7x7, AMD Zen 5, 1 thread: 85 of 335 us); four folds at a time with two accumulators a total, a loop over the
+    /// statistics reading sums cleared in another method: 188 -> 178 us against that (AVX2 221 -> 207; NHWC, 32 statistics
+    /// a block, 211 -> 207, AVX2 242 -> 237; the same dx bits).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void CoefficientsRun(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums, int parameters,
-        bool constant, double count, double perIndex, bool affine)
+    private static void RunCoefficients<TD>(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, ref double gradSums, int parameters,
+        double count, bool affine) where TD : struct, IDoubles<TD>
     {
-        int statistics = layout.Statistics, run = layout.Run;
+        int statistics = layout.Statistics, run = layout.Run, w = TD.Count;
         var slots = new Slots(layout, doubles, elements);
-        ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, centredTotal = ref slots.CentredTotal;
-        ref double mu = ref slots.Mu, rstd = ref slots.Rstd, sumA = ref slots.SumA, sumB = ref slots.SumB;
+        ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, mu = ref slots.Mu, rstd = ref slots.Rstd;
         ref T coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
-        var per = Vector256.Create(perIndex);
         double inverse = 1d / count;
-        for (int s = 0; s < statistics; s++)
+        TD per = TD.Create(count * statistics / layout.Folds), one = TD.Create(1d);
+        for (int s = 0, first = 0; s < statistics; s++, first += run)
         {
-            int first = s * run, end = first + run;
-            double rs = Unsafe.Add(ref rstd, s), saved = Unsafe.Add(ref mu, s);
-            // Off the chain: the factors of Q = -r^3 * B / M and R = -r * A / M.
+            int end = first + run;
+            double rs = Unsafe.Add(ref rstd, s);
             double qf = -rs * rs * rs * inverse, af = -rs * inverse;
             // The mean rounded to the element type: Terms wrote m = (T)(-mean) for each of the statistic's folds.
-            double rounded = -double.CreateTruncating(T.CreateTruncating(-saved));
-            double mean = saved;
-            if (TK.Centered)
+            double rounded = -double.CreateTruncating(T.CreateTruncating(-Unsafe.Add(ref mu, s)));
+            TD xs = default, a = default, bb = default;
+            for (int f = first; f < end; f += w)
             {
-                Vector256<double> x0 = Vector256<double>.Zero, x1 = Vector256<double>.Zero;
-                int f = first;
-                for (; f + 8 <= end; f += 8)
-                {
-                    x0 += Vector256.LoadUnsafe(ref sumX, (nuint)f);
-                    x1 += Vector256.LoadUnsafe(ref sumX, (nuint)(f + 4));
-                }
-                if (f < end) x0 += Vector256.LoadUnsafe(ref sumX, (nuint)f);
-                double total = Unsafe.Add(ref centredTotal, s) + Vector256.Sum(x0 + x1);
-                Unsafe.Add(ref centredTotal, s) = total;
-                // The mean in double: the rounded one corrected by the exact sum of x - mf over the statistic.
-                if (!constant) mean = rounded + total * inverse;
-                Unsafe.Add(ref mu, s) = mean;
+                TD x = TD.Load(ref sumX, f), dz = TD.LoadElements(ref Unsafe.Add(ref coefD, f));
+                TD g = affine ? TD.LoadElements(ref Unsafe.Add(ref gamma, f)) : one;
+                xs = TD.Add(xs, x);
+                a = TD.Add(a, TD.Multiply(g, TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz))));
+                bb = TD.Add(bb, TD.Multiply(g, TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, x))));
             }
-            // A = sum g * U and B' = sum g * (V' + dz * X) beside the mean's correction.
-            Vector256<double> a0 = Vector256<double>.Zero, a1 = Vector256<double>.Zero, b0 = Vector256<double>.Zero, b1 = Vector256<double>.Zero;
-            for (int f = first; f < end; f += 4)
+            // The mean in double: the rounded one corrected by the exact sum of x - mf; B = B' + (mf - mean) * A.
+            double mean = rounded + TD.Sum(xs) * inverse, offset = rounded - mean;
+            double sa = TD.Sum(a), b = TD.Sum(bb) + offset * sa;
+            double q = b * qf, ra = sa * af;
+            Unsafe.Add(ref mu, s) = mean;
+            TD r = TD.Create(rs), c = TD.Create(offset), vq = TD.Create(q);
+            TD vr = TD.Add(TD.Create(ra), TD.Multiply(c, vq));
+            for (int f = first; f < end; f += w)
             {
-                nuint i = (nuint)f;
-                Vector256<double> g = affine ? Load(ref Unsafe.Add(ref gamma, po + f)) : Vector256<double>.One;
-                Vector256<double> shift = Load(ref Unsafe.Add(ref coefD, f));
-                Vector256<double> u = Vector256.LoadUnsafe(ref sumU, i) + per * shift;
-                Vector256<double> v = Vector256.LoadUnsafe(ref sumV, i) + shift * Vector256.LoadUnsafe(ref sumX, i);
-                if (((f - first) & 4) == 0)
-                {
-                    a0 += g * u;
-                    b0 += g * v;
-                }
-                else
-                {
-                    a1 += g * u;
-                    b1 += g * v;
-                }
-            }
-            double offset = rounded - mean;
-            double a = Unsafe.Add(ref sumA, s) + Vector256.Sum(a0 + a1);
-            double b = Unsafe.Add(ref sumB, s) + Vector256.Sum(b0 + b1) + offset * a;
-            // Per statistic, in place of A and B: Q and R (0 with constant statistics; R = 0 uncentered).
-            double q = constant ? 0d : b * qf;
-            double ra = TK.Centered && !constant ? a * af : 0d;
-            Unsafe.Add(ref sumA, s) = ra;
-            Unsafe.Add(ref sumB, s) = q;
-            var r = Vector256.Create(rs);
-            var c = Vector256.Create(offset);
-            var vq = Vector256.Create(q);
-            var vr = Vector256.Create(ra) + c * vq;
-            for (int f = first; f < end; f += 4)
-            {
-                nuint i = (nuint)f;
-                Vector256<double> g = affine ? Load(ref Unsafe.Add(ref gamma, po + f)) : Vector256<double>.One;
-                Vector256<double> shift = Load(ref Unsafe.Add(ref coefD, f));
+                TD dz = TD.LoadElements(ref Unsafe.Add(ref coefD, f));
+                TD g = affine ? TD.LoadElements(ref Unsafe.Add(ref gamma, f)) : one;
                 if (affine)
                 {
                     // dbeta += U, dgamma += V * rstd per parameter.
-                    Vector256<double> u = Vector256.LoadUnsafe(ref sumU, i) + per * shift;
-                    Vector256<double> v = Vector256.LoadUnsafe(ref sumV, i) + shift * Vector256.LoadUnsafe(ref sumX, i) + c * u;
-                    (Vector256.LoadUnsafe(ref gradSums, (nuint)(po + f)) + u).StoreUnsafe(ref gradSums, (nuint)(po + f));
-                    (Vector256.LoadUnsafe(ref gradSums, (nuint)(parameters + po + f)) + v * r).StoreUnsafe(ref gradSums, (nuint)(parameters + po + f));
+                    TD u = TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz));
+                    TD v = TD.Add(TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, TD.Load(ref sumX, f))), TD.Multiply(c, u));
+                    TD.Store(TD.Add(TD.Load(ref gradSums, f), u), ref gradSums, f);
+                    TD.Store(TD.Add(TD.Load(ref gradSums, parameters + f), TD.Multiply(v, r)), ref gradSums, parameters + f);
                 }
-                Vector256<double> coefp = g * r;
-                Store(coefp, ref Unsafe.Add(ref coefP, f));
-                Store(vq, ref Unsafe.Add(ref coefQ, f));
-                Store(vr + shift * coefp, ref Unsafe.Add(ref coefR, f));
+                TD coefp = TD.Multiply(g, r);
+                TD.StoreElements(coefp, ref Unsafe.Add(ref coefP, f));
+                TD.StoreElements(vq, ref Unsafe.Add(ref coefQ, f));
+                TD.StoreElements(TD.Add(vr, TD.Multiply(dz, coefp)), ref Unsafe.Add(ref coefR, f));
             }
         }
     }
 
-    /// <summary>Double vectors for <see cref="Group{TS, TV, TW, TX}.RunCoefficients{TD}"/>: four lanes
+    /// <summary>Double vectors for <see cref="RunCoefficients{TD}"/>: four lanes
     /// (<see cref="Doubles256"/>) or eight (<see cref="Doubles512"/>). No fused multiply-adds, as the scalar code.</summary>
     internal interface IDoubles<TD> where TD : struct, IDoubles<TD>
     {
@@ -1203,73 +1164,11 @@ public static class Backward<TNest, TK, T>
         }
 
         /// <summary>The double lanes <see cref="RunCoefficients{TD}"/> takes for this call's blocks, or 0 (<see cref="Coefficients"/>):
-        /// a centred kind's batch statistics, each fold its own parameter in whole runs of four (<see cref="Layout.Run"/>);
-        /// 8 on the 512-bit path where the runs are whole vectors of eight, else 4.</summary>
+        /// a centred kind's batch statistics, each fold its own parameter in whole runs of four (<see cref="Layout.Run"/>); 8 on
+        /// the 512-bit path where the runs are whole vectors of eight, else 4.</summary>
         private int CoefficientLanes() =>
             !TK.Centered || constant || layout.Run == 0 || !Vector256.IsHardwareAccelerated || (typeof(T) != typeof(float) && typeof(T) != typeof(double)) ? 0
             : typeof(TV) == typeof(Vector512<T>) && Vector512.IsHardwareAccelerated && layout.Run % 8 == 0 ? 8 : 4;
-
-        /// <summary>
-        /// <see cref="Coefficients"/> for a centred kind's batch statistics whose folds run in consecutive runs of
-        /// <see cref="Layout.Run"/> (a whole number of <typeparamref name="TD"/>'s lanes), each fold its own parameter
-        /// (<see cref="CoefficientsRun"/>'s formulas in its order per fold), in double vectors of <typeparamref name="TD"/>:
-        /// a statistic's sums across its folds in one vector each and one horizontal sum each, the slots read directly.
-        /// GroupNorm(32) backward NCHW 32x512x7x7 (a block of one statistic) 188 -> 178 us against <see cref="Coefficients"/>,
-        /// AVX2 221 -> 207 (the same dx bits); LayerNorm over C,H,W S2 (512 folds) even; NHWC (32 statistics a block) 211 -> 207,
-        /// AVX2 242 -> 237.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        internal static void RunCoefficients<TD>(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, ref double gradSums, int parameters,
-            double count, bool affine) where TD : struct, IDoubles<TD>
-        {
-            int statistics = layout.Statistics, run = layout.Run, w = TD.Count;
-            var slots = new Slots(layout, doubles, elements);
-            ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, mu = ref slots.Mu, rstd = ref slots.Rstd;
-            ref T coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
-            double inverse = 1d / count;
-            TD per = TD.Create(count * statistics / layout.Folds), one = TD.Create(1d);
-            for (int s = 0, first = 0; s < statistics; s++, first += run)
-            {
-                int end = first + run;
-                double rs = Unsafe.Add(ref rstd, s);
-                double qf = -rs * rs * rs * inverse, af = -rs * inverse;
-                // The mean rounded to the element type: Terms wrote m = (T)(-mean) for each of the statistic's folds.
-                double rounded = -double.CreateTruncating(T.CreateTruncating(-Unsafe.Add(ref mu, s)));
-                TD xs = default, a = default, bb = default;
-                for (int f = first; f < end; f += w)
-                {
-                    TD x = TD.Load(ref sumX, f), dz = TD.LoadElements(ref Unsafe.Add(ref coefD, f));
-                    TD g = affine ? TD.LoadElements(ref Unsafe.Add(ref gamma, f)) : one;
-                    xs = TD.Add(xs, x);
-                    a = TD.Add(a, TD.Multiply(g, TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz))));
-                    bb = TD.Add(bb, TD.Multiply(g, TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, x))));
-                }
-                // The mean in double: the rounded one corrected by the exact sum of x - mf; B = B' + (mf - mean) * A.
-                double mean = rounded + TD.Sum(xs) * inverse, offset = rounded - mean;
-                double sa = TD.Sum(a), b = TD.Sum(bb) + offset * sa;
-                double q = b * qf, ra = sa * af;
-                Unsafe.Add(ref mu, s) = mean;
-                TD r = TD.Create(rs), c = TD.Create(offset), vq = TD.Create(q);
-                TD vr = TD.Add(TD.Create(ra), TD.Multiply(c, vq));
-                for (int f = first; f < end; f += w)
-                {
-                    TD dz = TD.LoadElements(ref Unsafe.Add(ref coefD, f));
-                    TD g = affine ? TD.LoadElements(ref Unsafe.Add(ref gamma, f)) : one;
-                    if (affine)
-                    {
-                        // dbeta += U, dgamma += V * rstd per parameter.
-                        TD u = TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz));
-                        TD v = TD.Add(TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, TD.Load(ref sumX, f))), TD.Multiply(c, u));
-                        TD.Store(TD.Add(TD.Load(ref gradSums, f), u), ref gradSums, f);
-                        TD.Store(TD.Add(TD.Load(ref gradSums, parameters + f), TD.Multiply(v, r)), ref gradSums, parameters + f);
-                    }
-                    TD coefp = TD.Multiply(g, r);
-                    TD.StoreElements(coefp, ref Unsafe.Add(ref coefP, f));
-                    TD.StoreElements(vq, ref Unsafe.Add(ref coefQ, f));
-                    TD.StoreElements(TD.Add(vr, TD.Multiply(dz, coefp)), ref Unsafe.Add(ref coefR, f));
-                }
-            }
-        }
 
         /// <summary>A block's terms (<see cref="Terms"/>) and its reduction in one call over its runs into the scratch
         /// <paramref name="d"/>, <paramref name="e"/> (no sums to clear: the lanes store them; the reduction writes the shifts,
