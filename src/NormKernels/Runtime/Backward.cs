@@ -537,6 +537,14 @@ public static class Backward<TNest, TK, T>
             ExpandedInference<TK, T>.Fill(ref m, layout.Folds, T.CreateTruncating(-mu));
             return;
         }
+        if (layout.Run > 0 && !layout.Identity)
+        {
+            // Runs of folds per statistic (GroupNorm's channels of a group): each run filled with its statistic's m, not fold
+            // by fold through the nest (GroupNorm(32) backward NHWC 32x7x7x512, 512 folds a block: 212 -> 209 us).
+            for (int s = 0; s < layout.Statistics; s++)
+                ExpandedInference<TK, T>.Fill(ref Unsafe.Add(ref m, s * layout.Run), layout.Run, T.CreateTruncating(-Unsafe.Add(ref mu, s)));
+            return;
+        }
         for (int f = layout.Identity ? first : 0; f < layout.Folds; f++)
         {
             nest.Fold(f, out nint s, out _);
