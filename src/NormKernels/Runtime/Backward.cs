@@ -451,7 +451,7 @@ public static class Backward<TNest, TK, T>
 
         /// <summary>Fold indices per statistic where each statistic's run of them is consecutive, a multiple of four, and
         /// each is its own parameter (<see cref="RunFolds"/>: the coefficients then go four at a time,
-        /// <see cref="RunCoefficients{TD}"/>); else 0.</summary>
+        /// <see cref="RunCoefficients{TD, TDV}"/>); else 0.</summary>
         public int Run { get; }
 
         /// <summary>Whether fold index f starts at element f of its block (channels last).</summary>
@@ -693,7 +693,7 @@ public static class Backward<TNest, TK, T>
 
     /// <summary>
     /// <see cref="Coefficients"/> for a centred kind's batch statistics whose folds run in consecutive runs of <see cref="Layout.Run"/> (a whole
-    /// number of <typeparamref name="TD"/>'s lanes), each fold its own parameter (GroupNorm's channels of a group, NCHW and
+    /// number of <typeparamref name="TD"/>'s double lanes), each fold its own parameter (GroupNorm's channels of a group, NCHW and
     /// NHWC; LayerNorm over C,H,W's channels), a statistic at a time in double vectors of <typeparamref name="TD"/>: the formulas
     /// of <see cref="Coefficients"/>' general loop in another order (not its bits), arranged so that the chain of dependent
     /// operations from the sums to the coefficients is short: B = sum g * V with V = V' + dz * X + (mf - mean) * U is made as
@@ -705,15 +705,15 @@ public static class Backward<TNest, TK, T>
     /// a block, 211 -> 207, AVX2 242 -> 237; the same dx bits).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void RunCoefficients<TD>(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, ref double gradSums, int parameters,
-        double count, bool affine) where TD : struct, IDoubles<TD>
+    private static void RunCoefficients<TD, TDV>(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, ref double gradSums, int parameters,
+        double count, bool affine) where TD : struct, ISimd<TDV, double> where TDV : struct
     {
         int statistics = layout.Statistics, run = layout.Run, w = TD.Count;
         var slots = new Slots(layout, doubles, elements);
         ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, mu = ref slots.Mu, rstd = ref slots.Rstd;
         ref T coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
         double inverse = 1d / count;
-        TD per = TD.Create(count * statistics / layout.Folds), one = TD.Create(1d);
+        TDV per = TD.Splat(count * statistics / layout.Folds), one = TD.Splat(1d);
         for (int s = 0, first = 0; s < statistics; s++, first += run)
         {
             int end = first + run;
@@ -721,98 +721,59 @@ public static class Backward<TNest, TK, T>
             double qf = -rs * rs * rs * inverse, af = -rs * inverse;
             // The mean rounded to the element type: Terms wrote m = (T)(-mean) for each of the statistic's folds.
             double rounded = -double.CreateTruncating(T.CreateTruncating(-Unsafe.Add(ref mu, s)));
-            TD xs = default, a = default, bb = default;
+            TDV xs = TD.Zero, a = TD.Zero, bb = TD.Zero;
             for (int f = first; f < end; f += w)
             {
-                TD x = TD.Load(ref sumX, f), dz = TD.LoadElements(ref Unsafe.Add(ref coefD, f));
-                TD g = affine ? TD.LoadElements(ref Unsafe.Add(ref gamma, f)) : one;
+                TDV x = TD.Load(ref sumX, f), dz = Widen<TDV>(ref Unsafe.Add(ref coefD, f));
+                TDV g = affine ? Widen<TDV>(ref Unsafe.Add(ref gamma, f)) : one;
                 xs = TD.Add(xs, x);
                 a = TD.Add(a, TD.Multiply(g, TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz))));
                 bb = TD.Add(bb, TD.Multiply(g, TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, x))));
             }
             // The mean in double: the rounded one corrected by the exact sum of x - mf; B = B' + (mf - mean) * A.
-            double mean = rounded + TD.Sum(xs) * inverse, offset = rounded - mean;
-            double sa = TD.Sum(a), b = TD.Sum(bb) + offset * sa;
+            double mean = rounded + TD.SumWidened(xs) * inverse, offset = rounded - mean;
+            double sa = TD.SumWidened(a), b = TD.SumWidened(bb) + offset * sa;
             double q = b * qf, ra = sa * af;
             Unsafe.Add(ref mu, s) = mean;
-            TD r = TD.Create(rs), c = TD.Create(offset), vq = TD.Create(q);
-            TD vr = TD.Add(TD.Create(ra), TD.Multiply(c, vq));
+            TDV r = TD.Splat(rs), c = TD.Splat(offset), vq = TD.Splat(q);
+            TDV vr = TD.Add(TD.Splat(ra), TD.Multiply(c, vq));
             for (int f = first; f < end; f += w)
             {
-                TD dz = TD.LoadElements(ref Unsafe.Add(ref coefD, f));
-                TD g = affine ? TD.LoadElements(ref Unsafe.Add(ref gamma, f)) : one;
+                TDV dz = Widen<TDV>(ref Unsafe.Add(ref coefD, f));
+                TDV g = affine ? Widen<TDV>(ref Unsafe.Add(ref gamma, f)) : one;
                 if (affine)
                 {
                     // dbeta += U, dgamma += V * rstd per parameter.
-                    TD u = TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz));
-                    TD v = TD.Add(TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, TD.Load(ref sumX, f))), TD.Multiply(c, u));
+                    TDV u = TD.Add(TD.Load(ref sumU, f), TD.Multiply(per, dz));
+                    TDV v = TD.Add(TD.Add(TD.Load(ref sumV, f), TD.Multiply(dz, TD.Load(ref sumX, f))), TD.Multiply(c, u));
                     TD.Store(TD.Add(TD.Load(ref gradSums, f), u), ref gradSums, f);
                     TD.Store(TD.Add(TD.Load(ref gradSums, parameters + f), TD.Multiply(v, r)), ref gradSums, parameters + f);
                 }
-                TD coefp = TD.Multiply(g, r);
-                TD.StoreElements(coefp, ref Unsafe.Add(ref coefP, f));
-                TD.StoreElements(vq, ref Unsafe.Add(ref coefQ, f));
-                TD.StoreElements(TD.Add(vr, TD.Multiply(dz, coefp)), ref Unsafe.Add(ref coefR, f));
+                TDV coefp = TD.Multiply(g, r);
+                Narrow(coefp, ref Unsafe.Add(ref coefP, f));
+                Narrow(vq, ref Unsafe.Add(ref coefQ, f));
+                Narrow(TD.Add(vr, TD.Multiply(dz, coefp)), ref Unsafe.Add(ref coefR, f));
             }
         }
     }
 
-    /// <summary>Double vectors for <see cref="RunCoefficients{TD}"/>: four lanes
-    /// (<see cref="Doubles256"/>) or eight (<see cref="Doubles512"/>). No fused multiply-adds, as the scalar code.</summary>
-    internal interface IDoubles<TD> where TD : struct, IDoubles<TD>
+    /// <summary>The elements at <paramref name="p"/> as a vector of doubles (<typeparamref name="TDV"/>: four or eight lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TDV Widen<TDV>(ref T p) where TDV : struct
     {
-        static abstract int Count { get; }
-        static abstract TD Create(double value);
-        static abstract TD Load(ref double p, nint i);
-        static abstract void Store(TD v, ref double p, nint i);
-        /// <summary>Count elements widened to double.</summary>
-        static abstract TD LoadElements(ref T p);
-        /// <summary>Count doubles rounded to the element type (as <c>T.CreateTruncating</c>).</summary>
-        static abstract void StoreElements(TD v, ref T p);
-        static abstract TD Add(TD a, TD b);
-        static abstract TD Multiply(TD a, TD b);
-        static abstract double Sum(TD v);
+        if (typeof(TDV) == typeof(Vector256<double>)) return Unsafe.BitCast<Vector256<double>, TDV>(Load(ref p));
+        return Unsafe.BitCast<Vector512<double>, TDV>(typeof(T) == typeof(float)
+            ? Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref Unsafe.As<T, float>(ref p)))
+            : Vector512.LoadUnsafe(ref Unsafe.As<T, double>(ref p)));
     }
 
-    /// <summary>Four double lanes.</summary>
-    internal struct Doubles256 : IDoubles<Doubles256>
+    /// <summary>A vector of doubles stored at <paramref name="p"/> as elements (rounded to float where T is float).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Narrow<TDV>(TDV v, ref T p) where TDV : struct
     {
-        private Vector256<double> v;
-        public static int Count => 4;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Doubles256 Create(double value) => new() { v = Vector256.Create(value) };
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Doubles256 Load(ref double p, nint i) => new() { v = Vector256.LoadUnsafe(ref p, (nuint)i) };
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Doubles256 a, ref double p, nint i) => a.v.StoreUnsafe(ref p, (nuint)i);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Doubles256 LoadElements(ref T p) => new() { v = Backward<TNest, TK, T>.Load(ref p) };
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreElements(Doubles256 a, ref T p) => Backward<TNest, TK, T>.Store(a.v, ref p);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Doubles256 Add(Doubles256 a, Doubles256 b) => new() { v = a.v + b.v };
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Doubles256 Multiply(Doubles256 a, Doubles256 b) => new() { v = a.v * b.v };
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double Sum(Doubles256 a) => Vector256.Sum(a.v);
-    }
-
-    /// <summary>Eight double lanes (AVX-512).</summary>
-    internal struct Doubles512 : IDoubles<Doubles512>
-    {
-        private Vector512<double> v;
-        public static int Count => 8;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Doubles512 Create(double value) => new() { v = Vector512.Create(value) };
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Doubles512 Load(ref double p, nint i) => new() { v = Vector512.LoadUnsafe(ref p, (nuint)i) };
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Doubles512 a, ref double p, nint i) => a.v.StoreUnsafe(ref p, (nuint)i);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Doubles512 LoadElements(ref T p) => new()
-        {
-            v = typeof(T) == typeof(float)
-                ? Avx512F.ConvertToVector512Double(Vector256.LoadUnsafe(ref Unsafe.As<T, float>(ref p)))
-                : Vector512.LoadUnsafe(ref Unsafe.As<T, double>(ref p))
-        };
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void StoreElements(Doubles512 a, ref T p)
-        {
-            if (typeof(T) == typeof(float)) Avx512F.ConvertToVector256Single(a.v).StoreUnsafe(ref Unsafe.As<T, float>(ref p));
-            else a.v.StoreUnsafe(ref Unsafe.As<T, double>(ref p));
-        }
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Doubles512 Add(Doubles512 a, Doubles512 b) => new() { v = a.v + b.v };
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Doubles512 Multiply(Doubles512 a, Doubles512 b) => new() { v = a.v * b.v };
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static double Sum(Doubles512 a) => Vector512.Sum(a.v);
+        if (typeof(TDV) == typeof(Vector256<double>)) Store(Unsafe.BitCast<TDV, Vector256<double>>(v), ref p);
+        else if (typeof(T) == typeof(float)) Avx512F.ConvertToVector256Single(Unsafe.BitCast<TDV, Vector512<double>>(v)).StoreUnsafe(ref Unsafe.As<T, float>(ref p));
+        else Unsafe.BitCast<TDV, Vector512<double>>(v).StoreUnsafe(ref Unsafe.As<T, double>(ref p));
     }
 
     /// <summary>Four elements as doubles.</summary>
@@ -1093,9 +1054,9 @@ public static class Backward<TNest, TK, T>
                     if (mode == Mode.Sums) SumsOut(nest, layout, d, e, ref gamma, po, sums!, so, total);
                     else if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
                     else if (lanes == 8)
-                        RunCoefficients<Doubles512>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, nest.Count, nest.Affine);
+                        RunCoefficients<V512<double>, Vector512<double>>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, nest.Count, nest.Affine);
                     else if (lanes == 4)
-                        RunCoefficients<Doubles256>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, nest.Count, nest.Affine);
+                        RunCoefficients<V256<double>, Vector256<double>>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, nest.Count, nest.Affine);
                     else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
                 }
                 if (mode == Mode.Sums) continue;
@@ -1157,9 +1118,9 @@ public static class Backward<TNest, TK, T>
                 }
                 if (mode == Mode.WithSums) SynchronizedCoefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, sums!, so, total);
                 else if (lanes == 8)
-                    RunCoefficients<Doubles512>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, count, affine);
+                    RunCoefficients<V512<double>, Vector512<double>>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, count, affine);
                 else if (lanes == 4)
-                    RunCoefficients<Doubles256>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, count, affine);
+                    RunCoefficients<V256<double>, Vector256<double>>(layout, d, e, ref Unsafe.Add(ref gamma, po), ref Unsafe.Add(ref gradSums, po), parameters, count, affine);
                 else Coefficients(nest, layout, d, e, ref gamma, po, ref gradSums, parameters, constant);
                 ref T m = ref MemoryMarshal.GetReference(e);
                 if (TW.Streaming)
@@ -1171,7 +1132,7 @@ public static class Backward<TNest, TK, T>
             }
         }
 
-        /// <summary>The double lanes <see cref="RunCoefficients{TD}"/> takes for this call's blocks, or 0 (<see cref="Coefficients"/>):
+        /// <summary>The double lanes <see cref="RunCoefficients{TD, TDV}"/> takes for this call's blocks, or 0 (<see cref="Coefficients"/>):
         /// a centred kind's batch statistics, each fold its own parameter in whole runs of four (<see cref="Layout.Run"/>); 8 on
         /// the 512-bit path where the runs are whole vectors of eight, else 4.</summary>
         private int CoefficientLanes() =>
