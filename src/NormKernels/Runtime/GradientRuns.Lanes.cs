@@ -24,7 +24,7 @@ public static partial class GradientRuns<TS, TV, T>
     /// horizontal sums of as many runs as a double vector has lanes folded together. A run's lanes sum dy - dz and
     /// (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do (one accumulator each, the overlapped
     /// last vector masked, or for runs one element past whole vectors that element gathered, see <see cref="AddTails{TX}"/>),
-    /// then the upper half of the lanes is added to the lower in float and widened (<see cref="Halves"/>); X = sum (x + m)
+    /// then (AVX2) the upper half of the lanes is added to the lower in float and widened (<see cref="Halves"/>); X = sum (x + m)
     /// sums t = x + m (the factor the product uses) in float lanes too, widened exactly once per run (<see cref="Widened"/>).
     /// A lane adds at most 16 of a run's values (runs up to 256 floats), so X is exact while every |x - mf| of the run is
     /// below |mf| / 32: the t are then exact multiples of the smallest ulp among x and mf and their partial sums fit in 24
@@ -46,7 +46,7 @@ public static partial class GradientRuns<TS, TV, T>
     {
         int w = TS.Count;
         TV tailMask = TS.LastLanes(len % w == 0 ? w : len % w);
-        // The runs' m: its broadcast and the runs' len * m made once.
+        // The runs' m, broadcast once.
         TV k = TS.Splat(m);
         // Runs one element past whole vectors (7x7 planes: 49 floats): the group's last elements gathered, one lane a run,
         // in place of an overlapped last vector a run (see AddTails).
@@ -101,8 +101,9 @@ public static partial class GradientRuns<TS, TV, T>
     }
 
     // The tree's first levels, written out so that each fold gets its level as a constant: four runs from r (two pairs,
-    // then the pairs folded), their sums in double lanes (512-bit: two lanes a run, in run order by 128-bit block; 256-bit:
-    // one lane a run, run order 0, 2, 1, 3).
+    // then the pairs folded). 256-bit: every sum in double lanes, one lane a run, run order 0, 2, 1, 3. 512-bit (see
+    // FourRunsTogether): the sums of dy - dz and the products in float lanes, four a run, a run a 128-bit block in run
+    // order; X's in double lanes, two a run, in run order by 128-bit block.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void FourRuns<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool gather, out TV s, out TV q, out TV xs)
         where TX : struct, IOperand
@@ -125,8 +126,9 @@ public static partial class GradientRuns<TS, TV, T>
     /// <see cref="FourRuns{TX}"/> on the 512-bit path with the four runs' vectors side by side: vector i of each run, then
     /// vector i + 1 (sixteen accumulators, m and the runs' shifts in registers), then the four overlapped last vectors
     /// (unless <paramref name="gather"/>: the caller adds the runs' last elements); one loop
-    /// step for four runs' vectors instead of one each. Each run's operations are those of <see cref="RunDoubles{TX}"/> in its
-    /// order, so the same bits.
+    /// step for four runs' vectors instead of one each. The sums of dy - dz and of the products leave as float lanes, four a
+    /// run (<see cref="FloatHalves"/>, <see cref="FloatQuarters"/>: the caller finishes them with <see cref="FloatRuns"/>),
+    /// X's as doubles (two lanes a run, run order by 128-bit block).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void FourRunsTogether<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool gather,
