@@ -73,13 +73,6 @@ public partial interface ISimd<TV, T> where TV : struct where T : unmanaged
     /// <see cref="Widen"/>) to the register accumulators <paramref name="acc"/>: exact for float lanes whatever their magnitudes.</summary>
     static abstract void AccumulateWidenedDifference(ref Wide<TV> acc, TV v, Wide<TV> k);
 
-    /// <summary>Adds, lane by lane in double, <paramref name="v"/> widened to the register accumulators <paramref name="acc"/>.</summary>
-    static abstract void AccumulateWidened(ref Wide<TV> acc, TV v);
-
-    /// <summary>Adds, lane by lane in double, <paramref name="v"/> widened times <paramref name="n"/> to <paramref name="d"/>[<paramref name="i"/> ..]
-    /// (exact for float lanes and n below 2^29).</summary>
-    static abstract void AddWidenedTimes(ref double d, nint i, TV v, nint n);
-
     /// <summary>The double lanes of <paramref name="acc"/> summed in double.</summary>
     static abstract double SumWide(ref Wide<TV> acc);
 
@@ -236,35 +229,6 @@ public readonly partial struct V512<T> : ISimd<Vector512<T>, T> where T : unmana
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateWidened(ref Wide<Vector512<T>> acc, Vector512<T> v)
-    {
-        if (typeof(T) == typeof(float))
-        {
-            Vector512<float> f = v.AsSingle();
-            acc.Lo = (acc.Lo.AsDouble() + Vector512.WidenLower(f)).As<double, T>();
-            acc.Hi = (acc.Hi.AsDouble() + Vector512.WidenUpper(f)).As<double, T>();
-            return;
-        }
-        acc.Lo = (acc.Lo.AsDouble() + v.AsDouble()).As<double, T>();
-    }
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AddWidenedTimes(ref double d, nint i, Vector512<T> v, nint n)
-    {
-        var c = Vector512.Create((double)n);
-        if (typeof(T) == typeof(float))
-        {
-            Vector512<float> f = v.AsSingle();
-            (Vector512.LoadUnsafe(ref d, (nuint)i) + Vector512.WidenLower(f) * c).StoreUnsafe(ref d, (nuint)i);
-            (Vector512.LoadUnsafe(ref d, (nuint)(i + 8)) + Vector512.WidenUpper(f) * c).StoreUnsafe(ref d, (nuint)(i + 8));
-            return;
-        }
-        (Vector512.LoadUnsafe(ref d, (nuint)i) + v.AsDouble() * c).StoreUnsafe(ref d, (nuint)i);
-    }
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double SumWide(ref Wide<Vector512<T>> acc) =>
         typeof(T) == typeof(float) ? Vector512.Sum(acc.Lo.AsDouble() + acc.Hi.AsDouble()) : Vector512.Sum(acc.Lo.AsDouble());
 
@@ -407,35 +371,6 @@ public readonly partial struct V256<T> : ISimd<Vector256<T>, T> where T : unmana
             return;
         }
         acc.Lo = (acc.Lo.AsDouble() + (v.AsDouble() - k.Lo.AsDouble())).As<double, T>();
-    }
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateWidened(ref Wide<Vector256<T>> acc, Vector256<T> v)
-    {
-        if (typeof(T) == typeof(float))
-        {
-            Vector256<float> f = v.AsSingle();
-            acc.Lo = (acc.Lo.AsDouble() + Vector256.WidenLower(f)).As<double, T>();
-            acc.Hi = (acc.Hi.AsDouble() + Vector256.WidenUpper(f)).As<double, T>();
-            return;
-        }
-        acc.Lo = (acc.Lo.AsDouble() + v.AsDouble()).As<double, T>();
-    }
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AddWidenedTimes(ref double d, nint i, Vector256<T> v, nint n)
-    {
-        var c = Vector256.Create((double)n);
-        if (typeof(T) == typeof(float))
-        {
-            Vector256<float> f = v.AsSingle();
-            (Vector256.LoadUnsafe(ref d, (nuint)i) + Vector256.WidenLower(f) * c).StoreUnsafe(ref d, (nuint)i);
-            (Vector256.LoadUnsafe(ref d, (nuint)(i + 4)) + Vector256.WidenUpper(f) * c).StoreUnsafe(ref d, (nuint)(i + 4));
-            return;
-        }
-        (Vector256.LoadUnsafe(ref d, (nuint)i) + v.AsDouble() * c).StoreUnsafe(ref d, (nuint)i);
     }
 
     /// <inheritdoc/>
@@ -586,35 +521,6 @@ public readonly partial struct V128<T, TOps> : ISimd<Vector128<T>, T> where T : 
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateWidened(ref Wide<Vector128<T>> acc, Vector128<T> v)
-    {
-        if (typeof(T) == typeof(float))
-        {
-            Vector128<float> f = v.AsSingle();
-            acc.Lo = (acc.Lo.AsDouble() + Vector128.WidenLower(f)).As<double, T>();
-            acc.Hi = (acc.Hi.AsDouble() + Vector128.WidenUpper(f)).As<double, T>();
-            return;
-        }
-        acc.Lo = (acc.Lo.AsDouble() + v.AsDouble()).As<double, T>();
-    }
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AddWidenedTimes(ref double d, nint i, Vector128<T> v, nint n)
-    {
-        var c = Vector128.Create((double)n);
-        if (typeof(T) == typeof(float))
-        {
-            Vector128<float> f = v.AsSingle();
-            (Vector128.LoadUnsafe(ref d, (nuint)i) + Vector128.WidenLower(f) * c).StoreUnsafe(ref d, (nuint)i);
-            (Vector128.LoadUnsafe(ref d, (nuint)(i + 2)) + Vector128.WidenUpper(f) * c).StoreUnsafe(ref d, (nuint)(i + 2));
-            return;
-        }
-        (Vector128.LoadUnsafe(ref d, (nuint)i) + v.AsDouble() * c).StoreUnsafe(ref d, (nuint)i);
-    }
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double SumWide(ref Wide<Vector128<T>> acc) =>
         typeof(T) == typeof(float) ? TOps.Sum(acc.Lo.AsDouble() + acc.Hi.AsDouble()) : TOps.Sum(acc.Lo.AsDouble());
 
@@ -708,14 +614,6 @@ public readonly partial struct Scalar<T> : ISimd<T, T> where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void AccumulateWidenedDifference(ref Wide<T> acc, T v, Wide<T> k) =>
         Unsafe.As<Wide<T>, double>(ref acc) += SumWidened(v) - Unsafe.As<Wide<T>, double>(ref k);
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateWidened(ref Wide<T> acc, T v) => Unsafe.As<Wide<T>, double>(ref acc) += SumWidened(v);
-
-    /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AddWidenedTimes(ref double d, nint i, T v, nint n) => Unsafe.Add(ref d, i) += SumWidened(v) * n;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
