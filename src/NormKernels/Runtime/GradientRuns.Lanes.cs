@@ -32,8 +32,8 @@ public static partial class GradientRuns<TS, TV, T>
     /// round as the other lanes do (GroupNorm(32) backward NCHW 32x512x7x7: 212 -> 199 us against x widened lane by lane,
     /// a conversion in two halves and two double additions a vector). A transpose-and-add
     /// tree in double (<see cref="FoldDoubles"/>) turns a group's vectors into one vector of its runs' sums; on AVX-512 the
-    /// trees of dy - dz and (dy - dz) * (x + m) run in float to the end (<see cref="FloatHalves"/>, <see cref="FloatQuarters"/>,
-    /// <see cref="FloatRuns"/>: a run's sixteen lanes in four float additions, as its lanes were summed, widened once for
+    /// trees of dy - dz and (dy - dz) * (x + m) run in float to the end (the forward row tree's folds,
+    /// <see cref="Runs{TS, TV, T}.Fold"/>, then <see cref="FloatRuns"/>: a run's sixteen lanes in four float additions, as its lanes were summed, widened once for
     /// the group; GroupNorm(32) backward NCHW 32x512x7x7 183 -> 175 us against halving in float and folding in double), X's
     /// in double (exact). A run's sums are the same operations in the same order whatever runs share its group. Runs past the last whole group go
     /// through <see cref="Reduce{TX, TH}"/>. Each run's shift, its first dy, is taken as the run is read and written to
@@ -127,7 +127,7 @@ public static partial class GradientRuns<TS, TV, T>
     /// vector i + 1 (sixteen accumulators, m and the runs' shifts in registers), then the four overlapped last vectors
     /// (unless <paramref name="gather"/>: the caller adds the runs' last elements); one loop
     /// step for four runs' vectors instead of one each. The sums of dy - dz and of the products leave as float lanes, four a
-    /// run (<see cref="FloatHalves"/>, <see cref="FloatQuarters"/>: the caller finishes them with <see cref="FloatRuns"/>),
+    /// run (<see cref="Runs{TS, TV, T}.Fold"/> levels 0 and 1: the caller finishes them with <see cref="FloatRuns"/>),
     /// X's as doubles (two lanes a run, run order by 128-bit block).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -161,43 +161,20 @@ public static partial class GradientRuns<TS, TV, T>
             LaneStepMasked<TX>(ref x, ref dy, o2 + t, k, d2, tailMask, ref s2, ref q2, ref a2);
             LaneStepMasked<TX>(ref x, ref dy, o3 + t, k, d3, tailMask, ref s3, ref q3, ref a3);
         }
-        s = FloatQuarters(FloatHalves(s0, s1), FloatHalves(s2, s3));
-        q = FloatQuarters(FloatHalves(q0, q1), FloatHalves(q2, q3));
+        s = Runs<TS, TV, T>.Fold(Runs<TS, TV, T>.Fold(s0, s1, 0), Runs<TS, TV, T>.Fold(s2, s3, 0), 1);
+        q = Runs<TS, TV, T>.Fold(Runs<TS, TV, T>.Fold(q0, q1, 0), Runs<TS, TV, T>.Fold(q2, q3, 0), 1);
         xs = TX.Lanes ? FoldDoubles(FoldDoubles(Widened(a0), Widened(a1), 0), FoldDoubles(Widened(a2), Widened(a3), 0), 1) : default;
     }
 
-    /// <summary>The float tree's first level (512-bit): runs a and b's sixteen lanes as eight lanes each, a's in the lower half.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV FloatHalves(TV a, TV b)
-    {
-        var fa = Unsafe.BitCast<TV, Vector512<float>>(a);
-        var fb = Unsafe.BitCast<TV, Vector512<float>>(b);
-        return Unsafe.BitCast<Vector512<float>, TV>(Avx512F.Shuffle4x128(fa, fb, 0b01_00_01_00) + Avx512F.Shuffle4x128(fa, fb, 0b11_10_11_10));
-    }
-
-    /// <summary>The float tree's second level: two <see cref="FloatHalves"/> results (runs a, b and c, d) as four lanes a run,
-    /// a run a 128-bit block in run order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV FloatQuarters(TV ab, TV cd)
-    {
-        var fab = Unsafe.BitCast<TV, Vector512<float>>(ab);
-        var fcd = Unsafe.BitCast<TV, Vector512<float>>(cd);
-        return Unsafe.BitCast<Vector512<float>, TV>(Avx512F.Shuffle4x128(fab, fcd, 0b10_00_10_00) + Avx512F.Shuffle4x128(fab, fcd, 0b11_01_11_01));
-    }
-
-    /// <summary>The float tree's last levels: two <see cref="FloatQuarters"/> results (runs 0-3 and 4-7) as one double lane a
-    /// run, in run order: pairs of lanes (runs r and r + 4 share a 128-bit block), then the pair's two lanes, then the runs'
-    /// lanes gathered into the lower half and widened.</summary>
+    /// <summary>The float tree's last levels (the forward row tree's <see cref="Runs{TS, TV, T}.Fold"/>, levels 2 and 3): two
+    /// vectors of four runs' sums, four lanes a run and a run a 128-bit block (runs 0-3 and 4-7), as one double lane a run
+    /// in run order: run r ends in lane 4 r and run r + 4 in lane 4 r + 1, gathered into the lower half and widened.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV FloatRuns(TV lo, TV hi)
     {
-        var a = Unsafe.BitCast<TV, Vector512<double>>(lo);
-        var b = Unsafe.BitCast<TV, Vector512<double>>(hi);
-        // Each 128-bit block: run r's two lanes, then run r + 4's.
-        Vector512<float> e = Avx512F.UnpackLow(a, b).AsSingle() + Avx512F.UnpackHigh(a, b).AsSingle();
-        // Each pair of lanes: the run's sum in both.
-        e += Avx512F.Permute4x32(e, 0b10_11_00_01);
-        Vector256<float> runs = Avx512F.PermuteVar16x32(e, Vector512.Create(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower();
+        TV pairs = Runs<TS, TV, T>.Fold(lo, hi, 2);
+        var e = Unsafe.BitCast<TV, Vector512<float>>(Runs<TS, TV, T>.Fold(pairs, pairs, 3));
+        Vector256<float> runs = Avx512F.PermuteVar16x32(e, Vector512.Create(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower();
         return Unsafe.BitCast<Vector512<double>, TV>(Avx512F.ConvertToVector512Double(runs));
     }
 

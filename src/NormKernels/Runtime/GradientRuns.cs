@@ -251,13 +251,8 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             }
             if (masked && typeof(T) == typeof(float))
             {
-                // The lanes of columns before the partial vector's: masked to 0 (x too, and its m in ColumnTotals).
-                nint o = r * stride + col;
-                TV t = TS.And(TS.Add(TS.Load(ref x, o), k), mask);
-                TV g = TS.And(TS.Subtract(TS.Load(ref dy, o), kd), mask);
-                s = TS.Add(s, g);
-                q = TS.MultiplyAdd(g, t, q);
-                if (TX.Lanes) xf = TS.Add(xf, t);
+                // The lanes of columns before the partial vector's: masked to 0 (x - mf's too).
+                LaneStepMasked<TX>(ref x, ref dy, r * stride + col, k, kd, mask, ref s, ref q, ref xf);
             }
             else if (masked) ReduceStepMasked<TX>(ref x, ref dy, r * stride + col, k, kd, kx, mask, ref s, ref q, ref xa);
             else ColumnStep<TX>(ref x, ref dy, r * stride + col, k, kd, kx, ref s, ref q, ref xa, ref xf);
@@ -265,8 +260,8 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         ColumnTotals<TX>(col, s, q, ref xa, xf, ref u, ref v, ref z);
     }
 
-    /// <summary>A column step: as <see cref="ReduceStep{TX}"/>, but for float elements X's lanes sum x + m, the product's
-    /// factor, in float (<paramref name="xf"/>) over the chunk's at most <see cref="Runs{TS, TV, T}.ChunkVectors"/> rows,
+    /// <summary>A column step: as <see cref="ReduceStep{TX}"/>, but for float elements <see cref="LaneStep{TX}"/>: X's lanes
+    /// sum x + m, the product's factor, in float (<paramref name="xf"/>) over the chunk's at most <see cref="Runs{TS, TV, T}.ChunkVectors"/> rows,
     /// widened once in <see cref="ColumnTotals{TX}"/>: exact while every |x - mf| is below |mf| / 32 (the differences are
     /// then multiples of the smallest ulp among x and mf, and 16 of them fit in 24 bits: offset data), rounding as the other
     /// float lanes on data centred near mf (GroupNorm(32) backward NHWC 32x7x7x512: 229 -> 217 us against x widened a
@@ -281,11 +276,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             ReduceStep<TX>(ref x, ref dy, at, k, kd, kx, ref s, ref q, ref xa);
             return;
         }
-        TV t = TS.Add(TS.Load(ref x, at), k);
-        TV g = TS.Subtract(TS.Load(ref dy, at), kd);
-        s = TS.Add(s, g);
-        q = TS.MultiplyAdd(g, t, q);
-        if (TX.Lanes) xf = TS.Add(xf, t);
+        LaneStep<TX>(ref x, ref dy, at, k, kd, ref s, ref q, ref xf);
     }
 
     /// <summary>A column vector's sums over a chunk of rows into u, v, z at <paramref name="col"/>: for float elements X from

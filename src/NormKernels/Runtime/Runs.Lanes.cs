@@ -371,7 +371,7 @@ public static partial class Runs<TS, TV, T>
     /// lane 4 (r mod 2) + r / 2.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Fold(TV a, TV b, int level)
+    internal static TV Fold(TV a, TV b, int level)
     {
         if (typeof(TV) == typeof(Vector512<float>))
         {
