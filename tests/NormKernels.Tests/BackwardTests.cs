@@ -129,6 +129,65 @@ public sealed class BackwardTests
         }
     }
 
+    /// <summary>Channels-last blocks whose x, dy and dx start off a vector boundary (GradientRuns.ReduceColumnsRotated and
+    /// HeldRowsRotated: each row's columns from x's boundary on as aligned vectors, the rest as one wrapped vector a row, the
+    /// last row's gathered on the stack): the three buffers at every offset from 0 to 15 elements, C = 32 (column sums), 288
+    /// and 512 (the held rows too: wider than the flat range), against the float64 reference, and in place over dy and over
+    /// x against separate buffers, and against the buffers on a 64-byte boundary (bit for bit: every column's rows are summed
+    /// in the same order at every alignment).</summary>
+    [Theory]
+    [InlineData(nameof(BnNhwc))]
+    [InlineData(nameof(InNhwc))]
+    [InlineData(nameof(GnNhwc))]
+    public void ChannelsLastBlocksAtEveryOffsetMatchReference(string name)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        foreach (int channels in new[] { 32, 288, 512 })
+        {
+            int[] dims = [2, 3, 7, channels];
+            var (layer, input, outputGrad) = Prepared(layerCase, dims, KernelCheck.Seed(name, 700 + channels));
+            layer.Forward(input, new float[input.Length], dims);
+            ReferenceGradients expected = layerCase.Reference.BackwardTraining(dims, input, outputGrad, layer.Weight, layer.Epsilon);
+            int n = input.Length;
+            int[]? aligned = null;
+            for (int offset = 0; offset < 16; offset++)
+            {
+                float[] x = new float[n + 16], dy = new float[n + 16], dx = new float[n + 16];
+                input.CopyTo(x, offset);
+                outputGrad.CopyTo(dy, offset);
+                layer.ZeroGrad();
+                layer.Backward(x.AsSpan(offset, n), dy.AsSpan(offset, n), dx.AsSpan(offset, n), dims);
+                Check(layerCase.Reference, dims, input, outputGrad, layer.Weight, expected, dx.AsSpan(offset, n), layer.WeightGrad, layer.BiasGrad, 1,
+                    $"{name} C={channels} offset {offset}");
+                int[] bits = KernelCheck.Bits(dx.AsSpan(offset, n));
+                aligned ??= AlignedBits(layer, input, outputGrad, dims);
+                Assert.Equal(aligned, bits);
+                float[] overDy = (float[])dy.Clone(), overX = (float[])x.Clone();
+                layer.Backward(x.AsSpan(offset, n), overDy.AsSpan(offset, n), overDy.AsSpan(offset, n), dims);
+                Assert.Equal(KernelCheck.Bits(dx.AsSpan(offset, n).ToArray()), KernelCheck.Bits(overDy.AsSpan(offset, n).ToArray()));
+                layer.Backward(overX.AsSpan(offset, n), dy.AsSpan(offset, n), overX.AsSpan(offset, n), dims);
+                Assert.Equal(KernelCheck.Bits(dx.AsSpan(offset, n).ToArray()), KernelCheck.Bits(overX.AsSpan(offset, n).ToArray()));
+                // Nothing outside the slice is written.
+                Assert.All(dx.AsSpan(0, offset).ToArray(), v => Assert.Equal(0f, v));
+                Assert.All(dx.AsSpan(offset + n).ToArray(), v => Assert.Equal(0f, v));
+            }
+        }
+    }
+
+    /// <summary>dx's bits with x, dy and dx each starting on a 64-byte boundary (pinned arrays).</summary>
+    private static unsafe int[] AlignedBits(INormalizationLayer layer, float[] input, float[] outputGrad, int[] dims)
+    {
+        int n = input.Length;
+        float[] x = GC.AllocateArray<float>(n + 16, pinned: true), dy = GC.AllocateArray<float>(n + 16, pinned: true);
+        float[] dx = GC.AllocateArray<float>(n + 16, pinned: true);
+        static int Start(float[] a) { fixed (float* p = a) return (int)((64 - ((nint)p & 63)) & 63) / sizeof(float); }
+        int ox = Start(x), ody = Start(dy), odx = Start(dx);
+        input.CopyTo(x, ox);
+        outputGrad.CopyTo(dy, ody);
+        layer.Backward(x.AsSpan(ox, n), dy.AsSpan(ody, n), dx.AsSpan(odx, n), dims);
+        return KernelCheck.Bits(dx.AsSpan(odx, n));
+    }
+
     /// <summary>Blocks whose fold indices are short consecutive runs (GroupNorm NCHW's channels of a group, LayerNorm over
     /// C,H,W NCHW: Backward.ShortFolds): planes from 8 to 256 elements (one vector on AVX2 up to GradientRuns.LaneReduces'
     /// limit, and past it), 2 to 20 runs a block (whole and partial tree groups of 8 runs on AVX-512 and 4 on AVX2, and
