@@ -1,8 +1,5 @@
 using System.ComponentModel;
-using System;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace NormKernels.Runtime;
@@ -186,15 +183,6 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         nint ahead) where TX : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
-        if (typeof(T) == typeof(float) && w >= 8 && stride == width && rows > 1 && width % w == 0)
-        {
-            nuint address = Address(ref x), bytes = (nuint)(w * sizeof(float));
-            if (address % sizeof(float) == 0 && address % bytes != 0)
-            {
-                ReduceColumnsRotated<TX>(ref x, ref dy, rows, width, ref m, ref dz, ref u, ref v, ref z, ahead, (nint)((bytes - address % bytes) / sizeof(float)));
-                return;
-            }
-        }
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
         {
             nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
@@ -241,85 +229,6 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
                 ColumnVector<TX>(ref x, ref dy, r0, rend, stride, width - w, ref m, ref dz, ref u, ref v, ref z, width - j, ahead);
         }
     }
-
-    /// <summary>
-    /// Contiguous rows (channels last, a block of whole rows) whose x does not start on a vector boundary, read in vectors
-    /// aligned to x: from x's first boundary, <paramref name="head"/> elements in, each row's columns [head, head + width - w)
-    /// as aligned column vectors (their m, dz and sums at the same columns), and the columns past them and before head as
-    /// one wrapped column vector per row: lanes [0, w - head) the row's last columns, lanes [w - head, w) the next row's first
-    /// (in memory, one aligned vector), its m and dz gathered to match and its sums added column by column. The last row's
-    /// wrapped vector would run past the block: it is gathered on the stack from the block's last and first elements. Every
-    /// column's rows are summed in the same chunks, lanes and order as with x on a boundary, so the results are the same bits
-    /// at every alignment (and X's float lanes as exact). Unaligned, every 512-bit load of x and dy straddled two lines (GroupNorm(32) backward NHWC 32x7x7x512, AMD Zen 5,
-    /// 1 thread, x, dy and dx 16 bytes off a line: the column sums' share of a perf profile 96 us against 85 aligned).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void ReduceColumnsRotated<TX>(ref T x, ref T dy, nint rows, nint width, ref T m, ref T dz, ref double u, ref double v, ref double z,
-        nint ahead, nint head) where TX : struct, IOperand
-    {
-        int w = TS.Count;
-        nint last = (rows - 1) * width, wrap = width - w + head;
-        ReduceColumnsCore<TX>(ref Unsafe.Add(ref x, head), ref Unsafe.Add(ref dy, head), rows, width - w, width, ref Unsafe.Add(ref m, head),
-            ref Unsafe.Add(ref dz, head), ref Unsafe.Add(ref u, head), ref Unsafe.Add(ref v, head), ref Unsafe.Add(ref z, head), ahead);
-        Span<T> gathered = stackalloc T[4 * 16];
-        Span<double> totals = stackalloc double[3 * 16];
-        totals.Clear();
-        ref T km = ref MemoryMarshal.GetReference(gathered), kd = ref Unsafe.Add(ref km, w), xw = ref Unsafe.Add(ref kd, w), dyw = ref Unsafe.Add(ref xw, w);
-        Wrapped(ref m, ref km, width, head);
-        Wrapped(ref dz, ref kd, width, head);
-        Wrapped(ref Unsafe.Add(ref x, last), ref xw, width, head, ref x);
-        Wrapped(ref Unsafe.Add(ref dy, last), ref dyw, width, head, ref dy);
-        TV k = TS.Load(ref km, 0), d = TS.Load(ref kd, 0), next = TS.LastLanes(head);
-        ref double tu = ref MemoryMarshal.GetReference(totals);
-        Wide<TV> none = default;
-        // Block row r's wrapped columns: lanes [0, w - head) from the wrapped vector at row r, lanes [w - head, w) (columns
-        // 0 .. head - 1) from the one at row r - 1; the gathered vector stands for row rows - 1 and row -1. So every column's
-        // rows are summed in the same chunks and order as with x on a boundary: the same bits.
-        for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
-        {
-            nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
-            TV s = TS.Zero, q = TS.Zero, f = TS.Zero;
-            for (nint r = r0; r < rend; r++)
-            {
-                ref T xa = ref r < rows - 1 ? ref Unsafe.Add(ref x, r * width + wrap) : ref xw;
-                ref T da = ref r < rows - 1 ? ref Unsafe.Add(ref dy, r * width + wrap) : ref dyw;
-                ref T xb = ref r > 0 ? ref Unsafe.Add(ref x, (r - 1) * width + wrap) : ref xw;
-                ref T db = ref r > 0 ? ref Unsafe.Add(ref dy, (r - 1) * width + wrap) : ref dyw;
-                TV t = TS.Add(TS.Select(next, TS.Load(ref xb, 0), TS.Load(ref xa, 0)), k);
-                TV g = TS.Subtract(TS.Select(next, TS.Load(ref db, 0), TS.Load(ref da, 0)), d);
-                s = TS.Add(s, g);
-                q = TS.MultiplyAdd(g, t, q);
-                if (TX.Lanes) f = TS.Add(f, t);
-            }
-            ColumnTotals<TX>(0, s, q, ref none, f, ref tu, ref Unsafe.Add(ref tu, 16), ref Unsafe.Add(ref tu, 32));
-            // Each chunk's totals into the columns as the chunk ends (the same order of double additions as on a boundary).
-            for (nint i = 0; i < w; i++)
-            {
-                nint col = i < w - head ? wrap + i : i - (w - head);
-                Unsafe.Add(ref u, col) += Unsafe.Add(ref tu, i);
-                Unsafe.Add(ref v, col) += Unsafe.Add(ref tu, 16 + i);
-                if (TX.Lanes) Unsafe.Add(ref z, col) += Unsafe.Add(ref tu, 32 + i);
-            }
-            totals.Clear();
-        }
-    }
-
-    /// <summary>The wrapped vector's w elements: <paramref name="row"/>'s last w - head (from column width - w + head), then
-    /// <paramref name="next"/>'s first head (the next row's, or the block's first row's for the last row).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Wrapped(ref T row, ref T to, nint width, nint head, ref T next)
-    {
-        nint w = TS.Count, lead = w - head;
-        for (nint i = 0; i < lead; i++) Unsafe.Add(ref to, i) = Unsafe.Add(ref row, width - lead + i);
-        for (nint i = 0; i < head; i++) Unsafe.Add(ref to, lead + i) = Unsafe.Add(ref next, i);
-    }
-
-    /// <summary><see cref="Wrapped(ref T, ref T, nint, nint, ref T)"/> of one row of coefficients (columns wrap to its own start).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Wrapped(ref T row, ref T to, nint width, nint head) => Wrapped(ref row, ref to, width, head, ref row);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe nuint Address(ref T p) => (nuint)Unsafe.AsPointer(ref p);
 
     /// <summary>One column vector's sums over rows [<paramref name="r0"/>, <paramref name="rend"/>): its last
     /// <paramref name="lanes"/> lanes (all of them, or a partial vector's that ends the row). A call of its own (per chunk of
@@ -617,66 +526,19 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void HeldRows(ref T x, ref T dy, ref T dx, nint rows, nint width, ref T m, ref T p, ref T q, ref T r, ref T dz)
     {
-        int w = TS.Count;
-        if (typeof(T) == typeof(float) && w >= 8 && rows > 1)
-        {
-            nuint address = Address(ref x), bytes = (nuint)(w * sizeof(float));
-            if (address % sizeof(float) == 0 && address % bytes != 0)
-            {
-                HeldRowsRotated(ref x, ref dy, ref dx, rows, width, ref m, ref p, ref q, ref r, ref dz, (nint)((bytes - address % bytes) / sizeof(float)));
-                return;
-            }
-        }
-        HeldRowsCore(ref x, ref dy, ref dx, rows, width, ref m, ref p, ref q, ref r, ref dz, width);
-    }
-
-    /// <summary><see cref="HeldRows"/> in vectors aligned to x (see <see cref="ReduceColumnsRotated{TX}"/>): each row's columns
-    /// [head, head + width - w) as aligned column vectors, the rest as one wrapped vector per row (the last row's gathered on
-    /// the stack and its dx stored back in two pieces). Every element's dx from its own x and dy, read before any dx is
-    /// stored over them, so dx may be x or dy.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-    private static void HeldRowsRotated(ref T x, ref T dy, ref T dx, nint rows, nint width, ref T m, ref T p, ref T q, ref T r, ref T dz, nint head)
-    {
-        int w = TS.Count;
-        nint last = (rows - 1) * width, wrap = width - w + head, lead = w - head;
-        Span<T> gathered = stackalloc T[8 * 16];
-        ref T gm = ref MemoryMarshal.GetReference(gathered), gp = ref Unsafe.Add(ref gm, w), gq = ref Unsafe.Add(ref gp, w), gr = ref Unsafe.Add(ref gq, w);
-        ref T gz = ref Unsafe.Add(ref gr, w), xw = ref Unsafe.Add(ref gz, w), dyw = ref Unsafe.Add(ref xw, w), dxw = ref Unsafe.Add(ref dyw, w);
-        Wrapped(ref m, ref gm, width, head);
-        Wrapped(ref p, ref gp, width, head);
-        Wrapped(ref q, ref gq, width, head);
-        Wrapped(ref r, ref gr, width, head);
-        Wrapped(ref dz, ref gz, width, head);
-        // The last row's wrapped x and dy first (its elements are stored by nothing before its own dx).
-        Wrapped(ref Unsafe.Add(ref x, last), ref xw, width, head, ref x);
-        Wrapped(ref Unsafe.Add(ref dy, last), ref dyw, width, head, ref dy);
-        HeldRowsCore(ref Unsafe.Add(ref x, head), ref Unsafe.Add(ref dy, head), ref Unsafe.Add(ref dx, head), rows, width - w, ref Unsafe.Add(ref m, head),
-            ref Unsafe.Add(ref p, head), ref Unsafe.Add(ref q, head), ref Unsafe.Add(ref r, head), ref Unsafe.Add(ref dz, head), width);
-        TV M = TS.Load(ref gm, 0), P = TS.Load(ref gp, 0), Q = TS.Load(ref gq, 0), R = TS.Load(ref gr, 0), Z = TS.Load(ref gz, 0);
-        for (nint row = 0, at = wrap; row < rows - 1; row++, at += width)
-            TS.Store(HeldExpression(ref x, ref dy, at, M, P, Q, R, Z), ref dx, at);
-        TS.Store(HeldExpression(ref xw, ref dyw, 0, M, P, Q, R, Z), ref dxw, 0);
-        for (nint i = 0; i < lead; i++) Unsafe.Add(ref dx, last + wrap + i) = Unsafe.Add(ref dxw, i);
-        for (nint i = 0; i < head; i++) Unsafe.Add(ref dx, i) = Unsafe.Add(ref dxw, lead + i);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void HeldRowsCore(ref T x, ref T dy, ref T dx, nint rows, nint width, ref T m, ref T p, ref T q, ref T r, ref T dz, nint stride)
-    {
-        nint row = 0, ahead = Sse.IsSupported ? HeldRowCount * stride * Unsafe.SizeOf<T>() : 0;
+        nint row = 0, ahead = Sse.IsSupported ? HeldRowCount * width * Unsafe.SizeOf<T>() : 0;
         for (; row + HeldRowCount <= rows; row += HeldRowCount)
-            HeldTile(ref x, ref dy, ref dx, row * stride, HeldRowCount, width, ref m, ref p, ref q, ref r, ref dz, outputAhead: ahead, stride: stride);
-        if (row < rows) HeldTile(ref x, ref dy, ref dx, row * stride, rows - row, width, ref m, ref p, ref q, ref r, ref dz, stride: stride);
+            HeldTile(ref x, ref dy, ref dx, row * width, HeldRowCount, width, ref m, ref p, ref q, ref r, ref dz, outputAhead: ahead);
+        if (row < rows) HeldTile(ref x, ref dy, ref dx, row * width, rows - row, width, ref m, ref p, ref q, ref r, ref dz);
     }
 
     /// <summary>Rows [start, start + count x width) by blocks of two column vectors, each block's ten coefficients loaded once
     /// (at <paramref name="phase"/> + the column: the flat range's doubled copies, or 0 and the arrays themselves).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void HeldTile(ref T x, ref T dy, ref T dx, nint start, nint count, nint width, ref T m, ref T p, ref T q, ref T r, ref T dz,
-        nint phase = 0, bool stream = false, bool hint = false, nint outputAhead = 0, nint stride = 0)
+        nint phase = 0, bool stream = false, bool hint = false, nint outputAhead = 0)
     {
         int w = TS.Count;
-        if (stride == 0) stride = width;
         nint j = 0;
         for (; j + 2 * w <= width; j += 2 * w)
         {
@@ -684,7 +546,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             TV M0 = TS.Load(ref m, c0), P0 = TS.Load(ref p, c0), Q0 = TS.Load(ref q, c0), R0 = TS.Load(ref r, c0), Z0 = TS.Load(ref dz, c0);
             TV M1 = TS.Load(ref m, c1), P1 = TS.Load(ref p, c1), Q1 = TS.Load(ref q, c1), R1 = TS.Load(ref r, c1), Z1 = TS.Load(ref dz, c1);
             nint at = start + j;
-            for (nint i = 0; i < count; i++, at += stride)
+            for (nint i = 0; i < count; i++, at += width)
             {
                 if (hint)
                 {
@@ -702,7 +564,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             nint c0 = phase + j;
             TV M0 = TS.Load(ref m, c0), P0 = TS.Load(ref p, c0), Q0 = TS.Load(ref q, c0), R0 = TS.Load(ref r, c0), Z0 = TS.Load(ref dz, c0);
             nint at = start + j;
-            for (nint i = 0; i < count; i++, at += stride)
+            for (nint i = 0; i < count; i++, at += width)
                 FlatStore(stream, HeldExpression(ref x, ref dy, at, M0, P0, Q0, R0, Z0), ref dx, at);
         }
     }
