@@ -521,7 +521,9 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// 32x7x7x512 (its sample's x and dy in L2, dx from L3), AMD Zen 5, 1 thread, one process per variant alternating: AVX-512
     /// 200-203 -> 194-196 us, AVX2 247-257 -> 237-238; 2 threads 116 -> 113. Hinted 16 KB on: even; 256 bytes on (the next
     /// column pair): as one tile on with AVX-512, uneven with AVX2. Streamed instead (timing only: an in-cache call keeps
-    /// normal stores, see Streaming): 176-183 us, so the lines read in for the stores are about a seventh of the call.</para>
+    /// normal stores, see Streaming): 176-183 us, so the lines read in for the stores are about a seventh of the call. In the
+    /// bench (x, dy and dx 16, 0 and 8 bytes off a line; the copy before it leaves dx in cache), switched in one build and
+    /// alternated: 2-3 us of about 200.</para>
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void HeldRows(ref T x, ref T dy, ref T dx, nint rows, nint width, ref T m, ref T p, ref T q, ref T r, ref T dz)
