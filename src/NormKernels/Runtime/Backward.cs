@@ -107,7 +107,7 @@ internal static class BackwardShared<TK, T> where TK : struct, INormKind where T
             Span<double> totals = rented.AsSpan(0, width);
             Statistics.SumPartials(totals, partials, groups);
             int p = 0;
-            if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated)
+            if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated && biasGrad.Length >= parameters)
             {
                 // Four at a time: each float widened, the total added in double, rounded back (the same bits as one by one).
                 ref float bias = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(biasGrad));
