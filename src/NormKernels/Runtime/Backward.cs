@@ -94,7 +94,7 @@ internal static class BackwardShared<TK, T> where TK : struct, INormKind where T
     /// order, into the accumulated gradients (PyTorch: they accumulate until zeroed). The groups' rows are added one after
     /// another into totals that start at 0 (the same additions, in the same order, as parameter by parameter; lane by lane
     /// in vectors): parameter by parameter read the partials a row apart per addition, 64 KB apart for LayerNorm's 4,096
-    /// parameters, where it took 6% of the backward (AMD Zen 5, [1536, 4096], 1 thread). Float gradients four at a time
+    /// parameters, where it took 6% of the backward (AMD Zen 5, [1536, 4096], 1 thread). Float and double gradients four at a time
     /// (GroupNorm(32) backward NHWC 32x7x7x512: 0.7% -> 0.1% of a perf profile, about 2.3 -> 0.3 us a call; a total planted
     /// one parameter off fails 274 kernel tests).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -107,19 +107,15 @@ internal static class BackwardShared<TK, T> where TK : struct, INormKind where T
             Span<double> totals = rented.AsSpan(0, width);
             Statistics.SumPartials(totals, partials, groups);
             int p = 0;
-            if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated && biasGrad.Length >= parameters)
+            if ((typeof(T) == typeof(float) || typeof(T) == typeof(double)) && Vector256.IsHardwareAccelerated && biasGrad.Length >= parameters)
             {
-                // Four at a time: each float widened, the total added in double, rounded back (the same bits as one by one).
-                ref float bias = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(biasGrad));
-                ref float weight = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(weightGrad));
+                // Four at a time: each gradient as a double, the total added, rounded back (the same bits as one by one).
+                ref T bias = ref MemoryMarshal.GetReference(biasGrad), weight = ref MemoryMarshal.GetReference(weightGrad);
                 ref double total = ref MemoryMarshal.GetReference(totals);
                 for (; p + 4 <= parameters; p += 4)
                 {
-                    Vector256<double> b = Vector256.WidenLower(Vector128.LoadUnsafe(ref bias, (nuint)p).ToVector256Unsafe()) + Vector256.LoadUnsafe(ref total, (nuint)p);
-                    Vector256<double> w = Vector256.WidenLower(Vector128.LoadUnsafe(ref weight, (nuint)p).ToVector256Unsafe())
-                        + Vector256.LoadUnsafe(ref total, (nuint)(parameters + p));
-                    Statistics.NarrowFour(b).StoreUnsafe(ref bias, (nuint)p);
-                    Statistics.NarrowFour(w).StoreUnsafe(ref weight, (nuint)p);
+                    Store(Load(ref Unsafe.Add(ref bias, p)) + Vector256.LoadUnsafe(ref total, (nuint)p), ref Unsafe.Add(ref bias, p));
+                    Store(Load(ref Unsafe.Add(ref weight, p)) + Vector256.LoadUnsafe(ref total, (nuint)(parameters + p)), ref Unsafe.Add(ref weight, p));
                 }
             }
             for (; p < parameters; p++)
@@ -132,6 +128,21 @@ internal static class BackwardShared<TK, T> where TK : struct, INormKind where T
         {
             ArrayPool<double>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>Four elements as doubles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<double> Load(ref T p) =>
+        typeof(T) == typeof(float)
+            ? Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref p)).ToVector256Unsafe())
+            : Vector256.LoadUnsafe(ref Unsafe.As<T, double>(ref p));
+
+    /// <summary>Four doubles stored as elements (rounded to float where T is float, as <c>T.CreateTruncating</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Store(Vector256<double> v, ref T p)
+    {
+        if (typeof(T) == typeof(float)) Statistics.NarrowFour(v).StoreUnsafe(ref Unsafe.As<T, float>(ref p));
+        else v.StoreUnsafe(ref Unsafe.As<T, double>(ref p));
     }
 }
 
@@ -914,20 +925,13 @@ public static class Backward<TNest, TK, T>
         else Unsafe.BitCast<TDV, Vector512<double>>(v).StoreUnsafe(ref Unsafe.As<T, double>(ref p));
     }
 
-    /// <summary>Four elements as doubles.</summary>
+    /// <summary>Four elements as doubles (<see cref="BackwardShared{TK, T}.Load"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> Load(ref T p) =>
-        typeof(T) == typeof(float)
-            ? Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref p)).ToVector256Unsafe())
-            : Vector256.LoadUnsafe(ref Unsafe.As<T, double>(ref p));
+    private static Vector256<double> Load(ref T p) => BackwardShared<TK, T>.Load(ref p);
 
-    /// <summary>Four doubles stored as elements (rounded to float where T is float, as <c>T.CreateTruncating</c>).</summary>
+    /// <summary>Four doubles stored as elements (<see cref="BackwardShared{TK, T}.Store"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector256<double> v, ref T p)
-    {
-        if (typeof(T) == typeof(float)) Statistics.NarrowFour(v).StoreUnsafe(ref Unsafe.As<T, float>(ref p));
-        else v.StoreUnsafe(ref Unsafe.As<T, double>(ref p));
-    }
+    private static void Store(Vector256<double> v, ref T p) => BackwardShared<TK, T>.Store(v, ref p);
 
     /// <summary>Four doubles rounded to the element type and back (<c>double.CreateTruncating(T.CreateTruncating(v))</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
