@@ -33,8 +33,13 @@ Ops (PyTorch semantics, eps = 1e-5, per-channel affine):
   bn_backward           torch.ops.aten.native_batch_norm_backward(dy, x, w, None, None, save_mean, save_invstd,
                         train=True, eps, [True, True, True]) (NHWC: x and dy channels_last)
   ln_backward           torch.ops.aten.native_layer_norm_backward(dy, x, (C,), mean, rstd, w, b, [True, True, True])
-  gn_backward           torch.ops.aten.native_group_norm_backward(dy, x, mean, rstd, w, N, C, H*W, 32, [True, True, True])
-                        (torch 1.13 returns dx contiguous NCHW for channels_last input: that is its cost)
+  gn_backward           torch.ops.aten.native_group_norm_backward(dy, x, mean, rstd, w, N, C, H*W, 32, [True, True, True]);
+                        NHWC on torch 1.13: its kernel reads x and dy as contiguous NCHW whatever their format (the
+                        gradients of a channels_last call are wrong), and its autograd formula passes dy.contiguous()
+                        and x.contiguous(): that is the call timed there, conversions included (dx comes back NCHW)
+
+Every backward call is checked once against torch.autograd.grad through the functional forward (F.batch_norm,
+F.layer_norm, F.group_norm) on the same tensors before it is timed; a call whose gradients differ is an error, not a time.
 
 Backward ops: only the backward is timed. The saved statistics come from one call of the matching native forward
 (torch.native_batch_norm / native_layer_norm / native_group_norm) at setup, and the timed call is the ATen backward
@@ -108,6 +113,26 @@ def main():
         times = everything if all_dropped else clean
         return statistics.median(times) / 1e6, min(times) / 1e6, len(times), len(everything) - len(clean), all_dropped
 
+    def backward_matches_autograd(fn, op, x, dy, weight, bias, eps, groups):
+        """Whether the timed backward call gives the gradients autograd gives for the same forward (dx, dweight,
+        dbias within 1e-3 of the largest magnitude): a call that is fast because it computes something else is not
+        a baseline."""
+        with torch.enable_grad():
+            xr, wr, br = (t.detach().clone().requires_grad_() for t in (x, weight, bias))
+            if op == "bn_backward":
+                y = F.batch_norm(xr, None, None, wr, br, training=True, eps=eps)
+            elif op == "ln_backward":
+                y = F.layer_norm(xr, (x.shape[-1],), wr, br, eps)
+            else:
+                y = F.group_norm(xr, groups, wr, br, eps)
+            expected = torch.autograd.grad(y, (xr, wr, br), dy)
+        got = fn()
+        for e, g in zip(expected, got):
+            scale = max(e.abs().max().item(), 1e-30)
+            if g is None or g.shape != e.shape or (g - e).abs().max().item() > 1e-3 * scale:
+                return False
+        return True
+
     def build(case):
         op, layout = case["op"], case["layout"]
         n, c, h, w = case["n"], case["c"], case["h"], case["w"]
@@ -155,6 +180,14 @@ def main():
                 groups = case.get("groups", 32)
                 _, mean, rstd = torch.native_group_norm(x, weight, bias, n, c, h * w, groups, eps)
                 fn = lambda: native_backward.native_group_norm_backward(dy, x, mean, rstd, weight, n, c, h * w, groups, mask)
+                if not backward_matches_autograd(fn, op, x, dy, weight, bias, eps, groups):
+                    # torch 1.13's CPU kernel reads any input as contiguous NCHW (a channels_last x and dy give wrong
+                    # gradients), and its autograd formula calls it on grad.contiguous() and input.contiguous():
+                    # that call, conversions included, is what a torch user's backward runs.
+                    fn = lambda: native_backward.native_group_norm_backward(
+                        dy.contiguous(), x.contiguous(), mean, rstd, weight, n, c, h * w, groups, mask)
+            if not backward_matches_autograd(fn, op, x, dy, weight, bias, eps, case.get("groups", 32)):
+                raise ValueError("the timed backward call's gradients differ from autograd's; not timed")
             out = torch.empty_like(x)
             copy = lambda: torch.add(x, dy, out=out)
             return fn, copy
