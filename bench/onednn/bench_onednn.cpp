@@ -1,9 +1,11 @@
 // oneDNN 2.6 timings of the cases the NormKernels bench measures (issue 11/12's "faster than oneDNN in the same run").
 // Build: g++ -O2 -std=c++17 bench_onednn.cpp -ldnnl -o bench_onednn ; run: OMP_NUM_THREADS=1 ./bench_onednn
-// Prints one line per case: the bench's case id and the median ms per call (see median_ms). CPU engine, f32.
+// Prints one line per case: the bench's case id and the median ms per call (see median_ms), or, where the primitive's
+// outputs differ from a float64 reference of the formulas, "<id> check-failed <worst error>". CPU engine, f32.
 #include <oneapi/dnnl/dnnl.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <unordered_map>
@@ -33,12 +35,122 @@ static double median_ms(const std::function<void()>& call) {
     return t[t.size() / 2];
 }
 
-static void fill(memory& m) {
-    std::mt19937 rng(42);
-    std::uniform_real_distribution<float> u(-0.5f, 1.5f);
+// Each tensor its own values (a fresh seed per call), uniform in [lo, hi): -0.5..1.5 for data, 0.2..1.2 for variances.
+static void fill(memory& m, float lo = -0.5f, float hi = 1.5f) {
+    static unsigned seed = 42;
+    std::mt19937 rng(seed++);
+    std::uniform_real_distribution<float> u(lo, hi);
     float* p = static_cast<float*>(m.get_data_handle());
     size_t n = m.get_desc().get_size() / sizeof(float);
     for (size_t i = 0; i < n; i++) p[i] = u(rng);
+}
+
+// ---- Checks: every timed primitive's outputs against a float64 reference written from the formulas (as PyTorch defines
+// them), once, before it is timed. A primitive that computes something else is not a baseline: its case prints
+// "<id> check-failed <worst>" instead of a time, and the C# side reports it.
+static const float* data(const memory& m) { return static_cast<const float*>(m.get_data_handle()); }
+
+// Index of (n, c, i) with i = h * W + w in an nchw or nhwc tensor.
+static size_t index_of(tag layout, const memory::dims& d, size_t n, size_t c, size_t i) {
+    size_t C = d[1], HW = d.size() > 2 ? d[2] * d[3] : 1;
+    return layout == tag::nhwc ? (n * HW + i) * C + c : (n * C + c) * HW + i;
+}
+
+// The worst |got - ref| / max(1, max |ref|) over the elements.
+static double worst(const float* got, const std::vector<double>& ref) {
+    double top = 1, w = 0;
+    for (double r : ref) top = std::max(top, std::fabs(r));
+    for (size_t i = 0; i < ref.size(); i++) {
+        double e = std::fabs(got[i] - ref[i]);
+        if (!(e <= 1e30)) return 1e30;  // NaN or infinity
+        w = std::max(w, e);
+    }
+    return w / top;
+}
+
+// Prints the case's time if its worst error is within the tolerance (1e-3 unless said; float32 kernels: 1e-5 is
+// typical), else the failure.
+static void report(const std::string& id, double worst_error, const std::function<void()>& call, double tolerance = 1e-3) {
+    if (!(worst_error <= tolerance)) {
+        std::printf("%s check-failed %.3g\n", id.c_str(), worst_error);
+        return;
+    }
+    std::printf("%s %.4f\n", id.c_str(), median_ms(call));
+}
+
+// BatchNorm forward per channel: y = scale * (x - mean) / sqrt(var + eps) + shift (relu: max(y, 0)); the statistics are
+// the given ones or (batch) the biased ones of x over N, H, W in float64.
+static std::vector<double> batchnorm_reference(const memory& src, tag layout, const memory::dims& d, const float* mean, const float* var,
+    const float* scale, const float* shift, bool batch, bool relu, std::vector<double>* batchMean, std::vector<double>* batchVar) {
+    size_t N = d[0], C = d[1], HW = d[2] * d[3];
+    const float* x = data(src);
+    std::vector<double> y(N * C * HW);
+    for (size_t c = 0; c < C; c++) {
+        double m = batch ? 0 : mean[c], v = batch ? 0 : var[c];
+        if (batch) {
+            double s = 0, q = 0;
+            for (size_t n = 0; n < N; n++) for (size_t i = 0; i < HW; i++) s += x[index_of(layout, d, n, c, i)];
+            m = s / (N * HW);
+            for (size_t n = 0; n < N; n++) for (size_t i = 0; i < HW; i++) { double t = x[index_of(layout, d, n, c, i)] - m; q += t * t; }
+            v = q / (N * HW);
+            (*batchMean)[c] = m;
+            (*batchVar)[c] = v;
+        }
+        double a = scale[c] / std::sqrt(v + 1e-5);
+        for (size_t n = 0; n < N; n++)
+            for (size_t i = 0; i < HW; i++) {
+                size_t k = index_of(layout, d, n, c, i);
+                double r = a * (x[k] - m) + shift[c];
+                y[k] = relu ? std::max(r, 0.0) : r;
+            }
+    }
+    return y;
+}
+
+// LocalResponseNorm across channels: y = x / (k + alpha / size * sum over the window of x^2)^beta, the window the
+// channels c - (size - 1) / 2 .. c + size / 2 that exist.
+static std::vector<double> lrn_reference(const memory& src, tag layout, const memory::dims& d, int size, double alpha, double beta, double k) {
+    long N = d[0], C = d[1], HW = d[2] * d[3];
+    const float* x = data(src);
+    std::vector<double> y(N * C * HW);
+    for (long n = 0; n < N; n++)
+        for (long i = 0; i < HW; i++)
+            for (long c = 0; c < C; c++) {
+                double s = 0;
+                for (long j = std::max(0L, c - (size - 1) / 2); j <= std::min(C - 1, c + size / 2); j++) {
+                    double v = x[index_of(layout, d, n, j, i)];
+                    s += v * v;
+                }
+                size_t at = index_of(layout, d, n, c, i);
+                y[at] = x[at] / std::pow(k + alpha / size * s, beta);
+            }
+    return y;
+}
+
+// BatchNorm training backward from the forward's (float) statistics: x^ = (x - mean) * rstd, dshift = sum dy,
+// dscale = sum dy * x^, dx = scale * rstd * (dy - dshift / M - x^ * dscale / M), M = N * H * W.
+static double batchnorm_backward_error(const memory& src, const memory& ddst, tag layout, const memory::dims& d, const memory& mean,
+    const memory& var, const memory& scale, const memory& dsrc, const memory& dscale, const memory& dshift) {
+    size_t N = d[0], C = d[1], HW = d[2] * d[3];
+    const float *x = data(src), *dy = data(ddst);
+    std::vector<double> dx(N * C * HW), ds(C), db(C);
+    for (size_t c = 0; c < C; c++) {
+        double m = data(mean)[c], rstd = 1 / std::sqrt(data(var)[c] + 1e-5), sdy = 0, sdyx = 0, M = double(N * HW);
+        for (size_t n = 0; n < N; n++)
+            for (size_t i = 0; i < HW; i++) {
+                size_t k = index_of(layout, d, n, c, i);
+                sdy += dy[k];
+                sdyx += dy[k] * (x[k] - m) * rstd;
+            }
+        db[c] = sdy;
+        ds[c] = sdyx;
+        for (size_t n = 0; n < N; n++)
+            for (size_t i = 0; i < HW; i++) {
+                size_t k = index_of(layout, d, n, c, i);
+                dx[k] = data(scale)[c] * rstd * (dy[k] - sdy / M - (x[k] - m) * rstd * sdyx / M);
+            }
+    }
+    return std::max({worst(data(dsrc), dx), worst(data(dscale), ds), worst(data(dshift), db)});
 }
 
 // The arguments of a normalization's backward with scale and shift (BatchNorm and LayerNorm take the same ones).
@@ -59,7 +171,8 @@ static void forward_cases(engine& eng, stream& s, const Shape& shape, tag layout
     fill(src);
     memory::desc cd({shape.dims[1]}, dt::f32, tag::x);
     memory mean(cd, eng), var(cd, eng), scale(cd, eng), shift(cd, eng);
-    fill(mean); fill(var); fill(scale); fill(shift);
+    fill(mean); fill(var, 0.2f, 1.2f); fill(scale); fill(shift);
+    std::string suffix = std::string("-") + name + "-" + shape.name;
     auto args = [&] { return std::unordered_map<int, memory>{{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_MEAN, mean},
         {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}}; };
     auto flags = normalization_flags::use_scale | normalization_flags::use_shift;
@@ -69,14 +182,23 @@ static void forward_cases(engine& eng, stream& s, const Shape& shape, tag layout
             flags | normalization_flags::use_global_stats), eng);
         batch_normalization_forward p(pd);
         auto a = args();
-        std::printf("bn-infer-%s-%s %.4f\n", name, shape.name, median_ms([&] { p.execute(s, a); s.wait(); }));
+        p.execute(s, a);
+        s.wait();
+        auto ref = batchnorm_reference(src, layout, shape.dims, data(mean), data(var), data(scale), data(shift), false, false, nullptr, nullptr);
+        report("bn-infer" + suffix, worst(data(dst), ref), [&] { p.execute(s, a); s.wait(); });
     }
     {
         // Training: batch statistics computed and written.
         auto pd = batch_normalization_forward::primitive_desc(batch_normalization_forward::desc(prop_kind::forward_training, md, 1e-5f, flags), eng);
         batch_normalization_forward p(pd);
         auto a = args();
-        std::printf("bn-train-%s-%s %.4f\n", name, shape.name, median_ms([&] { p.execute(s, a); s.wait(); }));
+        p.execute(s, a);
+        s.wait();
+        std::vector<double> bm(shape.dims[1]), bv(shape.dims[1]);
+        auto ref = batchnorm_reference(src, layout, shape.dims, nullptr, nullptr, data(scale), data(shift), true, false, &bm, &bv);
+        double e = std::max({worst(data(dst), ref), worst(data(mean), bm), worst(data(var), bv)});
+        report("bn-train" + suffix, e, [&] { p.execute(s, a); s.wait(); });
+        fill(mean); fill(var, 0.2f, 1.2f);  // the inference cases after this read them
     }
     if (std::string(shape.name) == "S1") {
         // Inference with the fused ReLU (ResNet's BN + ReLU; oneDNN 2.6 has no fused residual add).
@@ -84,14 +206,33 @@ static void forward_cases(engine& eng, stream& s, const Shape& shape, tag layout
             flags | normalization_flags::use_global_stats | normalization_flags::fuse_norm_relu), eng);
         batch_normalization_forward p(pd);
         auto a = args();
-        std::printf("bn-relu-infer-%s-%s %.4f\n", name, shape.name, median_ms([&] { p.execute(s, a); s.wait(); }));
+        p.execute(s, a);
+        s.wait();
+        auto ref = batchnorm_reference(src, layout, shape.dims, data(mean), data(var), data(scale), data(shift), false, true, nullptr, nullptr);
+        report("bn-relu-infer" + suffix, worst(data(dst), ref), [&] { p.execute(s, a); s.wait(); });
     }
     if (lrn) {
         // Across channels, size 5, alpha 1e-4, beta 0.75, k 1 (PyTorch's defaults).
         auto pd = lrn_forward::primitive_desc(
             lrn_forward::desc(prop_kind::forward_inference, algorithm::lrn_across_channels, md, 5, 1e-4f, 0.75f, 1.0f), eng);
         lrn_forward p(pd);
-        std::printf("lrn5-%s-%s %.4f\n", name, shape.name, median_ms([&] { p.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}); s.wait(); }));
+        p.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+        s.wait();
+        auto ref = lrn_reference(src, layout, shape.dims, 5, 1e-4, 0.75, 1.0);
+        // With alpha 1e-4, y is x to within 3e-4: compared on the norm's effect, x - y (float rounding of y is 1e-3 of it
+        // at most; a window of 3 channels instead of 5, or the other layout, is off by 40% and more).
+        const float* x = data(src);
+        std::vector<double> effect(ref.size()), gotEffect(ref.size());
+        double top = 0;
+        for (size_t i = 0; i < ref.size(); i++) {
+            effect[i] = x[i] - ref[i];
+            gotEffect[i] = double(x[i]) - data(dst)[i];
+            top = std::max(top, std::fabs(effect[i]));
+        }
+        double e = 0;
+        for (size_t i = 0; i < ref.size(); i++) e = std::max(e, std::fabs(gotEffect[i] - effect[i]) / top);
+        if (!(e <= 1e30)) e = 1e30;
+        report("lrn5" + suffix, e, [&] { p.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}); s.wait(); }, 1e-2);
     }
 }
 
@@ -114,7 +255,10 @@ static void batchnorm_backward(engine& eng, stream& s, const Shape& shape, tag l
         batch_normalization_backward::desc(prop_kind::backward, md, md, 1e-5f, flags), eng, fpd);
     batch_normalization_backward b(bpd);
     auto args = backward_args(src, ddst, mean, var, scale, shift, dsrc, dscale, dshift);
-    std::printf("bn-bwd-%s-%s %.4f\n", name, shape.name, median_ms([&] { b.execute(s, args); s.wait(); }));
+    b.execute(s, args);
+    s.wait();
+    double e = batchnorm_backward_error(src, ddst, layout, shape.dims, mean, var, scale, dsrc, dscale, dshift);
+    report(std::string("bn-bwd-") + name + "-" + shape.name, e, [&] { b.execute(s, args); s.wait(); });
 }
 
 // LayerNorm over the last dim, training (statistics written), and its backward from the saved statistics.
@@ -131,7 +275,23 @@ static void layernorm_rows(engine& eng, stream& s, memory::dim rows, memory::dim
     layer_normalization_forward p(pd);
     std::unordered_map<int, memory> fargs{{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var},
         {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}};
-    std::printf("ln-last-%s %.4f\n", shapeName, median_ms([&] { p.execute(s, fargs); s.wait(); }));
+    p.execute(s, fargs);
+    s.wait();
+    // Reference per row: mean and biased variance in float64, y = scale * (x - mean) / sqrt(var + eps) + shift.
+    const float* x = data(src);
+    std::vector<double> y(rows * cols), rm(rows), rv(rows);
+    for (memory::dim r = 0; r < rows; r++) {
+        double sum = 0, sq = 0;
+        for (memory::dim j = 0; j < cols; j++) sum += x[r * cols + j];
+        double m = sum / cols;
+        for (memory::dim j = 0; j < cols; j++) sq += (x[r * cols + j] - m) * (x[r * cols + j] - m);
+        double v = sq / cols, rstd = 1 / std::sqrt(v + 1e-5);
+        rm[r] = m;
+        rv[r] = v;
+        for (memory::dim j = 0; j < cols; j++) y[r * cols + j] = data(scale)[j] * (x[r * cols + j] - m) * rstd + data(shift)[j];
+    }
+    double fe = std::max({worst(data(dst), y), worst(data(mean), rm), worst(data(var), rv)});
+    report(std::string("ln-last-") + shapeName, fe, [&] { p.execute(s, fargs); s.wait(); });
     memory ddst(md, eng), dsrc(md, eng), dscale(cd, eng), dshift(cd, eng);
     fill(ddst);
     p.execute(s, fargs);
@@ -140,7 +300,30 @@ static void layernorm_rows(engine& eng, stream& s, memory::dim rows, memory::dim
         layer_normalization_backward::desc(prop_kind::backward, md, md, 1e-5f, flags), eng, pd);
     layer_normalization_backward b(bpd);
     auto args = backward_args(src, ddst, mean, var, scale, shift, dsrc, dscale, dshift);
-    std::printf("ln-bwd-last-%s %.4f\n", shapeName, median_ms([&] { b.execute(s, args); s.wait(); }));
+    b.execute(s, args);
+    s.wait();
+    // Reference from the forward's (float) statistics: x^ = (x - mean) * rstd, g = scale * dy, dshift = sum over rows of dy,
+    // dscale = sum of dy * x^, dx = rstd * (g - mean(g) - x^ * mean(g * x^)) over the row.
+    const float* dy = data(ddst);
+    std::vector<double> dx(rows * cols), ds(cols), db(cols);
+    for (memory::dim r = 0; r < rows; r++) {
+        double m = data(mean)[r], rstd = 1 / std::sqrt(data(var)[r] + 1e-5), mg = 0, mgx = 0;
+        for (memory::dim j = 0; j < cols; j++) {
+            double h = (x[r * cols + j] - m) * rstd, g = data(scale)[j] * dy[r * cols + j];
+            mg += g;
+            mgx += g * h;
+            ds[j] += dy[r * cols + j] * h;
+            db[j] += dy[r * cols + j];
+        }
+        mg /= cols;
+        mgx /= cols;
+        for (memory::dim j = 0; j < cols; j++) {
+            double h = (x[r * cols + j] - m) * rstd;
+            dx[r * cols + j] = rstd * (data(scale)[j] * dy[r * cols + j] - mg - h * mgx);
+        }
+    }
+    double be = std::max({worst(data(dsrc), dx), worst(data(dscale), ds), worst(data(dshift), db)});
+    report(std::string("ln-bwd-last-") + shapeName, be, [&] { b.execute(s, args); s.wait(); });
 }
 
 int main() {

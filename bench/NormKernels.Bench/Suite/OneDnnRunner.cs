@@ -28,7 +28,9 @@ public sealed class OneDnnRun
 /// the temp directory under the source's hash), and runs it after the C# measurements, never at the same time, with
 /// <c>OMP_NUM_THREADS</c> = the thread count. It times every case it has a primitive for (BatchNorm forward and backward,
 /// LocalResponseNorm, LayerNorm over the last dim) with batches of about 8 ms, as the quick harness does, and prints one
-/// line per case: the bench's case id and the median ms per call. CI does not need it.
+/// line per case: the bench's case id and the median ms per call. Before timing a primitive it checks its outputs against a
+/// float64 reference of the formulas; a primitive that fails prints "id check-failed error" instead, gets no time, and is
+/// named in <see cref="OneDnnRun.Note"/>. CI does not need it.
 /// </summary>
 public static class OneDnnRunner
 {
@@ -57,13 +59,22 @@ public static class OneDnnRunner
         }
         var (exit, text) = Start(binary, [], threads, 1_200_000);
         if (exit != 0) return OneDnnRun.NotAvailable($"bench_onednn exited with {exit}: {FirstLine(text)}");
-        var run = new OneDnnRun { Available = true, Note = $"oneDNN 2.6, OMP_NUM_THREADS={threads}" };
+        var failed = new List<string>();
+        var cases = new Dictionary<string, double>();
         foreach (string line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length == 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double ms))
-                run.Cases[parts[0]] = ms * 1e6;
+                cases[parts[0]] = ms * 1e6;
+            else if (parts.Length == 3 && parts[1] == "check-failed") failed.Add($"{parts[0]} ({parts[2]})");
         }
+        // A primitive whose outputs differ from the float64 reference gets no time (bench_onednn.cpp checks each before timing it).
+        var run = new OneDnnRun
+        {
+            Available = true,
+            Note = $"oneDNN 2.6, OMP_NUM_THREADS={threads}" + (failed.Count > 0 ? $"; outputs off the float64 reference, not timed: {string.Join(", ", failed)}" : ""),
+        };
+        foreach (var (id, ns) in cases) run.Cases[id] = ns;
         return run;
     }
 
