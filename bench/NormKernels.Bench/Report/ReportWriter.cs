@@ -26,7 +26,8 @@ public static class ReportWriter
         "ratio: generated / limit (1.00 = at the physical limit; lower is better); * = noisy: other jobs disturbed the samples of limit, copy or generated (spread > 30% after 3 measurements), rerun. /copy: generated / copy.",
         "scalar, TensorPrimitives: the baseline's time / limit (same scale as ratio): plain scalar C#, and a composition of System.Numerics.Tensors.TensorPrimitives calls.",
         "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster); * = torch disturbed, after up to 2 re-measurements: its own copy of the bytes stayed > 30% away from the C# copy, or more of its calls were dropped than kept, rerun; " +
-        "dropped = fewer than 3 torch calls ran without its thread waiting on the run queue (another job had the CPU), in each of 3 attempts: no torch time, rerun (fewer threads, a quieter machine).",
+        "dropped = fewer than 3 torch calls ran without its thread waiting on the run queue (another job had the CPU), in each of 3 attempts: no torch time, rerun (fewer threads, a quieter machine). " +
+        "Backward calls are checked against torch.autograd.grad before they are timed (GroupNorm NHWC on torch 1.13: timed as its autograd calls it, on contiguous copies).",
     ];
 
     // ---------------------------------------------------------------- console / markdown table
@@ -35,7 +36,8 @@ public static class ReportWriter
     public const string OneDnnLegend =
         "oneDNN: generated time / oneDNN 2.6 time for the same case, same thread count (below 1 = NormKernels is faster; bench/onednn/bench_onednn.cpp, " +
         "built with g++ -O2 against Debian's libdnnl-dev, run after the C# measurements with OMP_NUM_THREADS = the thread count, batches of about 8 ms, " +
-        "the median of 15); - = no oneDNN 2.6 primitive for the case (InstanceNorm, GroupNorm, RMSNorm, LayerNorm over C,H,W) or not in its program (S5).";
+        "the median of 15; each primitive's outputs checked against a float64 reference first, a failing one not timed and named in the oneDNN note); " +
+        "- = no oneDNN 2.6 primitive for the case (InstanceNorm, GroupNorm, RMSNorm, LayerNorm over C,H,W) or not in its program (S5).";
 
     private static string[] Header(RunReport report, bool jobs) =>
         (jobs ? new[] { "job" } : Array.Empty<string>())
