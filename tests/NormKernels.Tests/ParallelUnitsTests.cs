@@ -7,11 +7,11 @@ namespace NormKernels.Tests;
 /// The parallel runner on its own: every unit runs exactly once, on the worker whose contiguous range holds it, for any
 /// worker count, while other threads run loops of the same body type at the same time (the loops are cached and reused,
 /// and work items of finished calls may run late: they must neither run a unit twice nor miss one).
-/// In the <see cref="AloneTests"/> collection, with no other test class beside it: <see cref="TheCallWaitsForAWorkerOnAPoolThread"/>
-/// asserts that a pool thread takes worker 1, which the runner promises only while no other call replaces its offer to the
-/// spinning pool threads (a call that counted a spinner the other call then took runs that worker itself once its own is
-/// done, correct and slower). Beside the parallel kernel test classes it failed once in the vector128 leg (forty-first
-/// session's CI at fae66e7: worker 1 ran on the caller after worker 0 had waited the test's 30 s for it).
+/// In the <see cref="AloneTests"/> collection, with no other test class beside it: the hand-off tests wait for a pool
+/// thread inside worker 0, and kernel calls of other classes would only add load. Beside them, with the runner's one offer
+/// slot of the time, <see cref="TheCallWaitsForAWorkerOnAPoolThread"/> failed once in the vector128 leg (forty-first
+/// session's CI at fae66e7: another call took the spinner the call had counted, and worker 1 ran on the caller after
+/// worker 0 had waited the test's 30 s); <see cref="EveryCallGetsItsPoolWorkerBesideOtherCallers"/> reproduces that race.
 /// </summary>
 [Collection(nameof(AloneTests))]
 public sealed class ParallelUnitsTests
@@ -125,6 +125,62 @@ public sealed class ParallelUnitsTests
             Assert.Equal(Enumerable.Repeat(1, 8), counts);
             Assert.All(threads[..4], id => Assert.Equal(Environment.CurrentManagedThreadId, id));
             Assert.All(threads[4..], id => Assert.NotEqual(Environment.CurrentManagedThreadId, id));
+        }
+    }
+
+    /// <summary>Spins a little per unit (a stand-in for a kernel's block).</summary>
+    private readonly struct Busy : IParallelBody
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans) => Thread.SpinWait(200);
+    }
+
+    /// <summary>Worker 1 of a call runs on a pool thread while two other threads call 2-worker loops without pause: every
+    /// call gets its spinner or its work item, none loses its pool worker to another call (the runner before the
+    /// forty-first session: 1 hand-off in 200 ran on the caller, after worker 0 had waited for it). Worker 0 waits for unit
+    /// 4 here (up to 10 s), so a lost worker shows as unit 4 on the caller's thread.</summary>
+    [Fact]
+    public void EveryCallGetsItsPoolWorkerBesideOtherCallers()
+    {
+        bool stop = false;
+        var others = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
+        {
+            var units = new int[64];
+            while (!Volatile.Read(ref stop)) ParallelUnits.For<int, Busy>(64, 2, default, default, units, default, default, default, default);
+        })).ToArray();
+        foreach (var thread in others) thread.Start();
+        int onCaller = 0;
+        try
+        {
+            for (int call = 0; call < 200; call++)
+            {
+                var counts = new int[8];
+                var threads = new int[8];
+                ParallelUnits.For<int, QuickHandOff>(8, 2, default, default, counts, default, default, threads, default);
+                Assert.Equal(Enumerable.Repeat(1, 8), counts);
+                if (threads[4] == Environment.CurrentManagedThreadId) onCaller++;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref stop, true);
+            foreach (var thread in others) thread.Join();
+        }
+        Assert.Equal(0, onCaller);
+    }
+
+    /// <summary><see cref="HandOff"/> without worker 1's sleep, and a 10 s wait.</summary>
+    private readonly struct QuickHandOff : IParallelBody
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            ref int count = ref ParallelUnits.At<int>(spans.S1);
+            if (unit == 0)
+            {
+                long giveUp = Environment.TickCount64 + 10_000;
+                while (Volatile.Read(ref Unsafe.Add(ref count, 4)) == 0 && Environment.TickCount64 < giveUp) Thread.Yield();
+            }
+            ParallelUnits.At<int>(spans.S4 + unit * sizeof(int)) = Environment.CurrentManagedThreadId;
+            Interlocked.Increment(ref Unsafe.Add(ref count, unit));
         }
     }
 

@@ -178,11 +178,26 @@ namespace NormKernels.Runtime
             bool Help();
         }
 
-        /// <summary>The loop whose call started last, until it ends: what spinning threads look at.</summary>
-        private static IOffer? s_offer;
+        /// <summary>
+        /// A spinning pool thread's token: <see cref="Idle"/> while a call may reserve it, <see cref="Reserved"/> once a call
+        /// has (its loop then arrives in <see cref="Mailbox"/>), <see cref="Busy"/> while the thread registers, serves or
+        /// leaves. A call reserves a specific spinner with a compare-exchange Idle to Reserved, and a spinner leaves only by
+        /// a compare-exchange Idle to Busy, so every reservation is served: one slot read by every spinner (the runner until
+        /// the forty-first session) let a call count a spinner that a later call's offer then took, and that call's worker
+        /// ran on its caller after its own (1 call in 200 with two other threads calling 2-worker loops continuously).
+        /// </summary>
+        private sealed class Spinner
+        {
+            public const int Idle = 0, Reserved = 1, Busy = 2;
+            public int State = Busy;
+            public IOffer? Mailbox;
+        }
 
-        /// <summary>Pool threads spinning for work and not running any (a call queues that many fewer work items).</summary>
-        private static int s_spinning;
+        /// <summary>The spinning threads' tokens (a null slot is free); a thread finding every slot taken does not spin.</summary>
+        private static readonly Spinner?[] s_spinners = new Spinner?[Math.Clamp(Environment.ProcessorCount, 2, 64)];
+
+        /// <summary>This thread's token, reused from spin to spin (nothing allocated per call).</summary>
+        [ThreadStatic] private static Spinner? t_spinner;
 
         private static long s_spunWorkers;
 
@@ -190,46 +205,82 @@ namespace NormKernels.Runtime
         public static long SpunWorkers => Volatile.Read(ref s_spunWorkers);
 
         /// <summary>
-        /// After a pool thread has run its worker: spins up to <see cref="Parallelism.SpinMicroseconds"/> for another call's
-        /// worker (any body type), runs it, and spins again, then returns to the pool. A call reads how many threads spin
-        /// after publishing its offer (a full fence each side: the caller's exchange of <see cref="s_offer"/>, the spinner's
-        /// decrement before its last look), so either the caller queues a work item for every worker or a spinner sees the
-        /// offer; if both miss, the caller claims the worker itself once its own is done. Nothing waits on a spinner.
+        /// After a pool thread has run its worker: registers its token and spins up to <see cref="Parallelism.SpinMicroseconds"/>
+        /// for a call that reserves it (any body type, any caller), runs the worker that call hands it, and spins again, then
+        /// leaves and returns to the pool. Nothing waits on a spinner: a call runs on its own thread every worker no thread
+        /// has claimed by the time its own is done.
         /// </summary>
         private static void Spin()
         {
             int micros = Parallelism.SpinMicroseconds;
             // With one processor a spinning thread would only hold off the caller it waits for.
             if (micros <= 0 || Environment.ProcessorCount < 2) return;
-            long window = Stopwatch.Frequency * micros / 1_000_000;
-            Interlocked.Increment(ref s_spinning);
-            try
+            Spinner me = t_spinner ??= new Spinner();
+            Spinner?[] slots = s_spinners;
+            int slot = -1;
+            for (int i = 0; i < slots.Length; i++)
             {
-                long end = Stopwatch.GetTimestamp() + window;
-                while (true)
+                if (Volatile.Read(ref slots[i]) is null && Interlocked.CompareExchange(ref slots[i], me, null) is null)
                 {
-                    if (Volatile.Read(ref s_offer) is { } offer && offer.Help())
-                    {
-                        end = Stopwatch.GetTimestamp() + window;
-                        continue;
-                    }
-                    if (Stopwatch.GetTimestamp() > end) break;
-                    // About a microsecond of pause instructions between looks: against 4 iterations, the calls this
-                    // thread helps ran 1-6% faster (S2 at 2 threads, nine pairs, one process alternating; 100 alike).
-                    Thread.SpinWait(30);
+                    slot = i;
+                    break;
                 }
             }
-            finally
+            if (slot < 0) return;
+            long window = Stopwatch.Frequency * micros / 1_000_000;
+            long end = Stopwatch.GetTimestamp() + window;
+            Volatile.Write(ref me.State, Spinner.Idle);
+            while (true)
             {
-                Interlocked.Decrement(ref s_spinning);
+                if (Volatile.Read(ref me.State) == Spinner.Reserved)
+                {
+                    Serve(me);
+                    end = Stopwatch.GetTimestamp() + window;
+                    continue;
+                }
+                // Leaving takes the token from Idle to Busy; a call that reserved it first is served, then the thread spins on.
+                if (Stopwatch.GetTimestamp() > end && Interlocked.CompareExchange(ref me.State, Spinner.Busy, Spinner.Idle) == Spinner.Idle) break;
+                // About a microsecond of pause instructions between looks: against 4 iterations, the calls this
+                // thread helps ran 1-6% faster (S2 at 2 threads, nine pairs, one process alternating; 100 alike).
+                Thread.SpinWait(30);
             }
-            if (Volatile.Read(ref s_offer) is { } last) last.Help();
+            Volatile.Write(ref slots[slot], null);
+        }
+
+        /// <summary>A reservation: the reserving call writes its loop into the mailbox right after its compare-exchange; the
+        /// worker it hands over runs here (or none, if its caller has claimed them all), then the token is Idle again.</summary>
+        private static void Serve(Spinner me)
+        {
+            IOffer? offer;
+            while ((offer = Volatile.Read(ref me.Mailbox)) is null) Thread.SpinWait(1);
+            me.Mailbox = null;
+            offer.Help();
+            Volatile.Write(ref me.State, Spinner.Idle);
+        }
+
+        /// <summary>Reserves up to <paramref name="count"/> idle spinners for <paramref name="offer"/> (its state published
+        /// first) and hands it to them; returns how many it reserved.</summary>
+        private static int Reserve(IOffer offer, int count)
+        {
+            int reserved = 0;
+            Spinner?[] slots = s_spinners;
+            for (int i = 0; i < slots.Length && reserved < count; i++)
+            {
+                if (Volatile.Read(ref slots[i]) is { } spinner && Volatile.Read(ref spinner.State) == Spinner.Idle
+                    && Interlocked.CompareExchange(ref spinner.State, Spinner.Reserved, Spinner.Idle) == Spinner.Idle)
+                {
+                    Volatile.Write(ref spinner.Mailbox, offer);
+                    reserved++;
+                }
+            }
+            return reserved;
         }
 
         /// <summary>
         /// One parallel loop of a body type, reused call after call. A call publishes a new generation of the loop's
-        /// state (generation, workers, workers claimed) with worker 0 claimed by the caller, offers the call to spinning
-        /// pool threads (<see cref="Spin"/>), queues work items for the workers they will not take, runs worker 0, then
+        /// state (generation, workers, workers claimed) with worker 0 claimed by the caller, reserves idle spinning pool
+        /// threads and hands them the call (<see cref="Reserve"/>, <see cref="Spin"/>), queues work items for the workers
+        /// they will not take, runs worker 0, then
         /// claims every worker no pool thread has started (so it never waits for a busy pool, and a kernel called from a
         /// pool thread cannot deadlock), and waits only for workers running elsewhere.
         /// A work item claims with a compare-exchange on the whole state, so an item that runs late (after its call
@@ -265,9 +316,8 @@ namespace NormKernels.Runtime
                 loop._done.Reset();
                 long generation = (Volatile.Read(ref loop._state) >> (2 * CountBits)) + 1;
                 Interlocked.Exchange(ref loop._state, (generation << (2 * CountBits)) | ((long)workers << CountBits) | 1);
-                // Offered to spinning pool threads first; work items for the workers they will not take.
-                Interlocked.Exchange(ref s_offer, loop);
-                int queued = workers - 1 - Math.Clamp(Volatile.Read(ref s_spinning), 0, workers - 1);
+                // Handed to spinning pool threads it reserves first; work items for the workers they will not take.
+                int queued = workers - 1 - Reserve(loop, workers - 1);
                 for (int i = 0; i < queued; i++) ThreadPool.UnsafeQueueUserWorkItem(loop, preferLocal: false);
 
                 bool finishedLast = loop.RunWorker(0, workers);
@@ -275,7 +325,6 @@ namespace NormKernels.Runtime
                 // Unless this thread finished the last worker, wait for the thread that did to signal (not just for the
                 // count: that thread's Set must be over before the next call resets the event).
                 if (!finishedLast) loop._done.Wait();
-                Interlocked.CompareExchange(ref s_offer, null, loop);
 
                 ExceptionDispatchInfo? error = loop._error;
                 loop._error = null;
@@ -293,16 +342,13 @@ namespace NormKernels.Runtime
                 Spin();
             }
 
-            /// <summary>A spinning thread: one worker of the call running now, if any is left (not counted as spinning
-            /// while it runs).</summary>
+            /// <summary>A spinning thread this call reserved: one worker of the call running now, if any is left.</summary>
             bool IOffer.Help()
             {
                 int worker = Claim(out int workers);
                 if (worker < 0) return false;
-                Interlocked.Decrement(ref s_spinning);
                 Interlocked.Increment(ref s_spunWorkers);
                 RunWorker(worker, workers);
-                Interlocked.Increment(ref s_spinning);
                 return true;
             }
 
