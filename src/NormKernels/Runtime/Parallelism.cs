@@ -216,6 +216,9 @@ namespace NormKernels.Runtime
             // With one processor a spinning thread would only hold off the caller it waits for.
             if (micros <= 0 || Environment.ProcessorCount < 2) return;
             Spinner me = t_spinner ??= new Spinner();
+            // Busy unless this thread spins already (a worker's body that ended up here again): one token, one slot.
+            if (Volatile.Read(ref me.State) != Spinner.Busy) return;
+            me.Mailbox = null;
             Spinner?[] slots = s_spinners;
             int slot = -1;
             for (int i = 0; i < slots.Length; i++)
@@ -230,21 +233,30 @@ namespace NormKernels.Runtime
             long window = Stopwatch.Frequency * micros / 1_000_000;
             long end = Stopwatch.GetTimestamp() + window;
             Volatile.Write(ref me.State, Spinner.Idle);
-            while (true)
+            try
             {
-                if (Volatile.Read(ref me.State) == Spinner.Reserved)
+                while (true)
                 {
-                    Serve(me);
-                    end = Stopwatch.GetTimestamp() + window;
-                    continue;
+                    if (Volatile.Read(ref me.State) == Spinner.Reserved)
+                    {
+                        Serve(me);
+                        end = Stopwatch.GetTimestamp() + window;
+                        continue;
+                    }
+                    // Leaving takes the token from Idle to Busy; a call that reserved it first is served, then the thread spins on.
+                    if (Stopwatch.GetTimestamp() > end && Interlocked.CompareExchange(ref me.State, Spinner.Busy, Spinner.Idle) == Spinner.Idle) break;
+                    // About a microsecond of pause instructions between looks: against 4 iterations, the calls this
+                    // thread helps ran 1-6% faster (S2 at 2 threads, nine pairs, one process alternating; 100 alike).
+                    Thread.SpinWait(30);
                 }
-                // Leaving takes the token from Idle to Busy; a call that reserved it first is served, then the thread spins on.
-                if (Stopwatch.GetTimestamp() > end && Interlocked.CompareExchange(ref me.State, Spinner.Busy, Spinner.Idle) == Spinner.Idle) break;
-                // About a microsecond of pause instructions between looks: against 4 iterations, the calls this
-                // thread helps ran 1-6% faster (S2 at 2 threads, nine pairs, one process alternating; 100 alike).
-                Thread.SpinWait(30);
             }
-            Volatile.Write(ref slots[slot], null);
+            finally
+            {
+                // Left (Busy), or unwinding: no call can reserve the token again once it is Busy and out of its slot (a call
+                // that reserved it just before an unwind runs that worker itself after its own, as for any unclaimed worker).
+                Volatile.Write(ref me.State, Spinner.Busy);
+                Volatile.Write(ref slots[slot], null);
+            }
         }
 
         /// <summary>A reservation: the reserving call writes its loop into the mailbox right after its compare-exchange; the
