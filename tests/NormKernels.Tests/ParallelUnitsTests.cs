@@ -36,19 +36,19 @@ public sealed class ParallelUnitsTests
     }
 
     /// <summary>8 units on 2 workers (0-3, 4-7). Worker 0 waits until unit 4 ran (on a pool thread: the caller runs worker 0
-    /// first); worker 1 sleeps 20 ms before each of its units, so it is still running when worker 0 is done. Counts in
-    /// span 1, the managed thread ids in span 4.</summary>
-    private readonly struct HandOff : IParallelBody
+    /// first), up to <paramref name="waitMilliseconds"/>; worker 1 sleeps <paramref name="sleepMilliseconds"/> before each of
+    /// its units (so it is still running when worker 0 is done). Counts in span 1, the managed thread ids in span 4.</summary>
+    private readonly struct HandOff(int waitMilliseconds, int sleepMilliseconds) : IParallelBody
     {
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
             ref int count = ref ParallelUnits.At<int>(spans.S1);
             if (unit == 0)
             {
-                long giveUp = Environment.TickCount64 + 30_000;
+                long giveUp = Environment.TickCount64 + waitMilliseconds;
                 while (Volatile.Read(ref Unsafe.Add(ref count, 4)) == 0 && Environment.TickCount64 < giveUp) Thread.Yield();
             }
-            if (worker == 1) Thread.Sleep(20);
+            if (worker == 1 && sleepMilliseconds > 0) Thread.Sleep(sleepMilliseconds);
             ParallelUnits.At<int>(spans.S4 + unit * sizeof(int)) = Environment.CurrentManagedThreadId;
             Interlocked.Increment(ref Unsafe.Add(ref count, unit));
         }
@@ -121,7 +121,7 @@ public sealed class ParallelUnitsTests
         {
             var counts = new int[8];
             var threads = new int[8];
-            ParallelUnits.For<int, HandOff>(8, 2, default, default, counts, default, default, threads, default);
+            ParallelUnits.For<int, HandOff>(8, 2, new HandOff(30_000, 20), default, counts, default, default, threads, default);
             Assert.Equal(Enumerable.Repeat(1, 8), counts);
             Assert.All(threads[..4], id => Assert.Equal(Environment.CurrentManagedThreadId, id));
             Assert.All(threads[4..], id => Assert.NotEqual(Environment.CurrentManagedThreadId, id));
@@ -155,7 +155,7 @@ public sealed class ParallelUnitsTests
             {
                 var counts = new int[8];
                 var threads = new int[8];
-                ParallelUnits.For<int, QuickHandOff>(8, 2, default, default, counts, default, default, threads, default);
+                ParallelUnits.For<int, HandOff>(8, 2, new HandOff(10_000, 0), default, counts, default, default, threads, default);
                 Assert.Equal(Enumerable.Repeat(1, 8), counts);
                 if (threads[4] == Environment.CurrentManagedThreadId) onCaller++;
             }
@@ -166,22 +166,6 @@ public sealed class ParallelUnitsTests
             foreach (var thread in others) thread.Join();
         }
         Assert.Equal(0, onCaller);
-    }
-
-    /// <summary><see cref="HandOff"/> without worker 1's sleep, and a 10 s wait.</summary>
-    private readonly struct QuickHandOff : IParallelBody
-    {
-        public void Run(int worker, int unit, in PinnedSpans spans)
-        {
-            ref int count = ref ParallelUnits.At<int>(spans.S1);
-            if (unit == 0)
-            {
-                long giveUp = Environment.TickCount64 + 10_000;
-                while (Volatile.Read(ref Unsafe.Add(ref count, 4)) == 0 && Environment.TickCount64 < giveUp) Thread.Yield();
-            }
-            ParallelUnits.At<int>(spans.S4 + unit * sizeof(int)) = Environment.CurrentManagedThreadId;
-            Interlocked.Increment(ref Unsafe.Add(ref count, unit));
-        }
     }
 
     [Fact]
