@@ -133,7 +133,7 @@ public sealed class BackwardTests
     /// the three buffers at every offset from 0 to 15 elements, C = 32 (column sums), 288 and 512 (the held rows too: wider
     /// than the flat range), against the float64 reference, in place over dy and over x against separate buffers, and against
     /// the buffers on a 64-byte boundary (bit for bit: the results never depend on alignment). Kept from a change that read
-    /// misaligned blocks in vectors aligned to x (rotated rows): measured and reverted (see the README's fortieth section).</summary>
+    /// misaligned blocks in vectors aligned to x (rotated rows): measured and reverted (see bench/HISTORY.md, fortieth section).</summary>
     [Theory]
     [InlineData(nameof(BnNhwc))]
     [InlineData(nameof(InNhwc))]

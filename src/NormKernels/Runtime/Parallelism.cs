@@ -292,9 +292,8 @@ namespace NormKernels.Runtime
         /// One parallel loop of a body type, reused call after call. A call publishes a new generation of the loop's
         /// state (generation, workers, workers claimed) with worker 0 claimed by the caller, reserves idle spinning pool
         /// threads and hands them the call (<see cref="Reserve"/>, <see cref="Spin"/>), queues work items for the workers
-        /// they will not take, runs worker 0, then
-        /// claims every worker no pool thread has started (so it never waits for a busy pool, and a kernel called from a
-        /// pool thread cannot deadlock), and waits only for workers running elsewhere.
+        /// they will not take, runs worker 0, then claims every worker no pool thread has started (so it never waits for a
+        /// busy pool, and a kernel called from a pool thread cannot deadlock), and waits only for workers running elsewhere.
         /// A work item claims with a compare-exchange on the whole state, so an item that runs late (after its call
         /// ended, while the loop sits in the cache or serves a later call) finds every worker claimed and does nothing,
         /// or helps the call running at that moment; the call's fields are written before its generation is published
