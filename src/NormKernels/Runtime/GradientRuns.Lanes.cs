@@ -23,7 +23,7 @@ public static partial class GradientRuns<TS, TV, T>
     /// channels of a group on 7x7 planes, a fold index each). One call for the block's runs instead of one each, and the
     /// horizontal sums of as many runs as a double vector has lanes folded together. A run's lanes sum dy - dz and
     /// (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do (one accumulator each, the overlapped
-    /// last vector masked, or for runs one element past whole vectors that element gathered, see <see cref="AddTails{TX}"/>),
+    /// last vector masked; runs one element past whole vectors read from element 1, see <see cref="Head{TX}"/>),
     /// then (AVX2) the upper half of the lanes is added to the lower in float and widened (<see cref="Halves"/>); X = sum (x + m)
     /// sums t = x + m (the factor the product uses) in float lanes too, widened exactly once per run (<see cref="Widened"/>).
     /// A lane adds at most 16 of a run's values (runs up to 256 floats), so X is exact while every |x - mf| of the run is
@@ -48,9 +48,9 @@ public static partial class GradientRuns<TS, TV, T>
         TV tailMask = TS.LastLanes(len % w == 0 ? w : len % w);
         // The runs' m, broadcast once.
         TV k = TS.Splat(m);
-        // Runs one element past whole vectors (7x7 planes: 49 floats): the group's last elements gathered, one lane a run,
-        // in place of an overlapped last vector a run (see AddTails).
-        bool gather = len % w == 1 && Avx2.IsSupported;
+        // Runs one element past whole vectors (7x7 planes: 49 floats): whole vectors from element 1, and for X the group's
+        // first elements' x + m in lane 0 of each run's X lanes (see Head), in place of an overlapped last vector a run.
+        bool heads = len % w == 1;
         nint r = 0;
         // The path as a type test, folded as the method is imported: a test on TS.Count left the dead path's inlines to spend
         // the JIT's inlining budget, and the 256-bit tree's folds stayed calls (GroupNorm backward NCHW 32x512x7x7: 662 us
@@ -58,10 +58,9 @@ public static partial class GradientRuns<TS, TV, T>
         if (typeof(TV) == typeof(Vector512<float>))
             for (; r + 8 <= runs; r += 8)
             {
-                FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, gather, out TV s0, out TV q0, out TV x0);
-                FourRuns<TX>(ref x, ref dy, r + 4, len, k, ref dz, tailMask, gather, out TV s1, out TV q1, out TV x1);
+                FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out TV s0, out TV q0, out TV x0);
+                FourRuns<TX>(ref x, ref dy, r + 4, len, k, ref dz, tailMask, heads, out TV s1, out TV q1, out TV x1);
                 TV s = FloatRuns(s0, s1), q = FloatRuns(q0, q1), xs = TX.Lanes ? Order(FoldDoubles(x0, x1, 2)) : default;
-                if (gather) AddTails<TX>(ref x, ref dy, r, len, m, ref dz, ref s, ref q, ref xs);
                 StoreLanes(s, ref Unsafe.Add(ref u, r));
                 StoreLanes(q, ref Unsafe.Add(ref v, r));
                 if (TX.Lanes) StoreLanes(xs, ref Unsafe.Add(ref z, r));
@@ -69,9 +68,8 @@ public static partial class GradientRuns<TS, TV, T>
         else
             for (; r + 4 <= runs; r += 4)
             {
-                FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, gather, out TV s4, out TV q4, out TV x4);
+                FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out TV s4, out TV q4, out TV x4);
                 TV s = Order(s4), q = Order(q4), xs = TX.Lanes ? Order(x4) : default;
-                if (gather) AddTails<TX>(ref x, ref dy, r, len, m, ref dz, ref s, ref q, ref xs);
                 StoreLanes(s, ref Unsafe.Add(ref u, r));
                 StoreLanes(q, ref Unsafe.Add(ref v, r));
                 if (TX.Lanes) StoreLanes(xs, ref Unsafe.Add(ref z, r));
@@ -105,18 +103,18 @@ public static partial class GradientRuns<TS, TV, T>
     // FourRunsTogether): the sums of dy - dz and the products in float lanes, four a run, a run a 128-bit block in run
     // order; X's in double lanes, two a run, in run order by 128-bit block.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FourRuns<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool gather, out TV s, out TV q, out TV xs)
+    private static void FourRuns<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool heads, out TV s, out TV q, out TV xs)
         where TX : struct, IOperand
     {
         if (typeof(TV) == typeof(Vector512<float>))
         {
-            FourRunsTogether<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, gather, out s, out q, out xs);
+            FourRunsTogether<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out s, out q, out xs);
             return;
         }
-        RunDoubles<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, gather, out TV s0, out TV q0, out TV x0);
-        RunDoubles<TX>(ref x, ref dy, r + 1, len, k, ref dz, tailMask, gather, out TV s1, out TV q1, out TV x1);
-        RunDoubles<TX>(ref x, ref dy, r + 2, len, k, ref dz, tailMask, gather, out TV s2, out TV q2, out TV x2);
-        RunDoubles<TX>(ref x, ref dy, r + 3, len, k, ref dz, tailMask, gather, out TV s3, out TV q3, out TV x3);
+        RunDoubles<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out TV s0, out TV q0, out TV x0);
+        RunDoubles<TX>(ref x, ref dy, r + 1, len, k, ref dz, tailMask, heads, out TV s1, out TV q1, out TV x1);
+        RunDoubles<TX>(ref x, ref dy, r + 2, len, k, ref dz, tailMask, heads, out TV s2, out TV q2, out TV x2);
+        RunDoubles<TX>(ref x, ref dy, r + 3, len, k, ref dz, tailMask, heads, out TV s3, out TV q3, out TV x3);
         s = FoldDoubles(FoldDoubles(s0, s1, 0), FoldDoubles(s2, s3, 0), 1);
         q = FoldDoubles(FoldDoubles(q0, q1, 0), FoldDoubles(q2, q3, 0), 1);
         xs = TX.Lanes ? FoldDoubles(FoldDoubles(x0, x1, 0), FoldDoubles(x2, x3, 0), 1) : default;
@@ -125,13 +123,13 @@ public static partial class GradientRuns<TS, TV, T>
     /// <summary>
     /// <see cref="FourRuns{TX}"/> on the 512-bit path with the four runs' vectors side by side: vector i of each run, then
     /// vector i + 1 (sixteen accumulators, m and the runs' shifts in registers), then the four overlapped last vectors
-    /// (unless <paramref name="gather"/>: the caller adds the runs' last elements); one loop
+    /// (or where <paramref name="heads"/> whole vectors from element 1, see <see cref="Head{TX}"/>); one loop
     /// step for four runs' vectors instead of one each. The sums of dy - dz and of the products leave as float lanes, four a
     /// run (<see cref="Runs{TS, TV, T}.Fold"/> levels 0 and 1: the caller finishes them with <see cref="FloatRuns"/>),
     /// X's as doubles (two lanes a run, run order by 128-bit block).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FourRunsTogether<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool gather,
+    private static void FourRunsTogether<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool heads,
         out TV s, out TV q, out TV xs) where TX : struct, IOperand
     {
         int w = TS.Count;
@@ -144,8 +142,9 @@ public static partial class GradientRuns<TS, TV, T>
         Unsafe.Add(ref dz, r + 3) = z3;
         TV d0 = TS.Splat(z0), d1 = TS.Splat(z1), d2 = TS.Splat(z2), d3 = TS.Splat(z3);
         TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero, q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
-        TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero;
-        nint i = 0;
+        // Runs one element past whole vectors: the vectors from element 1 (see Head).
+        TV a0 = Head<TX>(ref x, o0, k, heads), a1 = Head<TX>(ref x, o1, k, heads), a2 = Head<TX>(ref x, o2, k, heads), a3 = Head<TX>(ref x, o3, k, heads);
+        nint i = heads ? 1 : 0;
         for (; i + w <= len; i += w)
         {
             LaneStep<TX>(ref x, ref dy, o0 + i, k, d0, ref s0, ref q0, ref a0);
@@ -153,7 +152,7 @@ public static partial class GradientRuns<TS, TV, T>
             LaneStep<TX>(ref x, ref dy, o2 + i, k, d2, ref s2, ref q2, ref a2);
             LaneStep<TX>(ref x, ref dy, o3 + i, k, d3, ref s3, ref q3, ref a3);
         }
-        if (i < len && !gather)
+        if (i < len && !heads)
         {
             nint t = len - w;
             LaneStepMasked<TX>(ref x, ref dy, o0 + t, k, d0, tailMask, ref s0, ref q0, ref a0);
@@ -201,39 +200,23 @@ public static partial class GradientRuns<TS, TV, T>
     }
 
     /// <summary>
-    /// The last elements of a tree group's runs (runs one element past whole vectors), one lane a run in run order, added to
-    /// the group's sums in double: dy and x gathered (8 lanes on AVX-512, 4 on AVX2), dy - dz and (dy - dz) * (x + m) in
-    /// float as the lanes make them, and x + m, each widened. In place of an overlapped last vector a run, which took a whole vector's
-    /// work for its one element (GroupNorm(32) backward NCHW 32x512x7x7: a quarter of the sums' vectors; 231-243 -> 224-237
-    /// us, LayerNorm over C,H,W S2 210 -> 204; AVX2 even).
+    /// The start of a run's X lanes: for a run one element past whole vectors (<paramref name="heads"/>, whose vectors are
+    /// read from element 1) its element 0's x + m in lane 0 (made in float as the lanes make theirs, then summed in that lane
+    /// with the run's other t), else 0. A run's first dy is its shift dz, so dy - dz and (dy - dz) * (x + m) are 0 at
+    /// element 0 and the other two sums need nothing from it. In place of the runs' last elements gathered, eight runs at a
+    /// time (x, dy and the runs' dz: three gathers and the float steps of both products), which had taken the place of an
+    /// overlapped last vector a run (GroupNorm(32) backward NCHW 32x512x7x7 231-243 -> 224-237 us, LayerNorm over C,H,W S2
+    /// 210 -> 204). AMD Zen 5, 1 thread, one process per build alternating (ten pairs, 41 rounds each): GroupNorm(32)
+    /// backward NCHW 32x512x7x7 medians 164 -> 157 us (AVX2 six pairs 202 -> 188-198), LayerNorm over C,H,W NCHW S2 165.5 -> 160.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void AddTails<TX>(ref T x, ref T dy, nint r, nint len, T m, ref T dz, ref TV s, ref TV q, ref TV xs) where TX : struct, IOperand
+    private static TV Head<TX>(ref T x, nint at, TV k, bool heads) where TX : struct, IOperand
     {
-        nint at = r * len + len - 1;
-        float* px = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref x, at)), pd = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref dy, at));
-        // The runs' shifts gathered from their first dy, as FourRuns took them (not reloaded from the scalars it just stored).
-        float* pz = (float*)Unsafe.AsPointer(ref Unsafe.Add(ref dy, r * len));
-        float fm = Unsafe.As<T, float>(ref m);
-        int n = (int)len;
-        if (typeof(TV) == typeof(Vector512<float>))
-        {
-            Vector256<int> index = Vector256.Create(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
-            Vector256<float> xt = Avx2.GatherVector256(px, index, 4), g = Avx2.GatherVector256(pd, index, 4) - Avx2.GatherVector256(pz, index, 4);
-            Vector256<float> t = xt + Vector256.Create(fm), gq = g * t;
-            s = AddDoubles(s, Unsafe.BitCast<Vector512<double>, TV>(Avx512F.ConvertToVector512Double(g)));
-            q = AddDoubles(q, Unsafe.BitCast<Vector512<double>, TV>(Avx512F.ConvertToVector512Double(gq)));
-            if (TX.Lanes) xs = AddDoubles(xs, Unsafe.BitCast<Vector512<double>, TV>(Avx512F.ConvertToVector512Double(t)));
-        }
-        else
-        {
-            Vector128<int> index = Vector128.Create(0, n, 2 * n, 3 * n);
-            Vector128<float> xt = Avx2.GatherVector128(px, index, 4), g = Avx2.GatherVector128(pd, index, 4) - Avx2.GatherVector128(pz, index, 4);
-            Vector128<float> t = xt + Vector128.Create(fm), gq = g * t;
-            s = AddDoubles(s, Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(g)));
-            q = AddDoubles(q, Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(gq)));
-            if (TX.Lanes) xs = AddDoubles(xs, Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(t)));
-        }
+        if (!heads || !TX.Lanes) return TS.Zero;
+        float xh = Unsafe.As<T, float>(ref Unsafe.Add(ref x, at));
+        return typeof(TV) == typeof(Vector512<float>)
+            ? Unsafe.BitCast<Vector512<float>, TV>(Vector512.CreateScalar(xh + Unsafe.BitCast<TV, Vector512<float>>(k).ToScalar()))
+            : Unsafe.BitCast<Vector256<float>, TV>(Vector256.CreateScalar(xh + Unsafe.BitCast<TV, Vector256<float>>(k).ToScalar()));
     }
 
     /// <summary>A vector of float lane sums as half as many doubles: its upper half added to its lower half in float (one
@@ -264,9 +247,9 @@ public static partial class GradientRuns<TS, TV, T>
     }
 
     /// <summary>Run <paramref name="r"/>'s sums as vectors of doubles held in a <typeparamref name="TV"/> (the float lanes'
-    /// <see cref="Halves"/>; X's lanes <see cref="Widened"/>), without its last element where <paramref name="gather"/>.</summary>
+    /// <see cref="Halves"/>; X's lanes <see cref="Widened"/>), from element 1 where <paramref name="heads"/> (<see cref="Head{TX}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RunDoubles<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool gather, out TV s, out TV q, out TV xs)
+    private static void RunDoubles<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool heads, out TV s, out TV q, out TV xs)
         where TX : struct, IOperand
     {
         int w = TS.Count;
@@ -274,11 +257,11 @@ public static partial class GradientRuns<TS, TV, T>
         T zr = dyr;
         Unsafe.Add(ref dz, r) = zr;
         TV kd = TS.Splat(zr);
-        TV vs = TS.Zero, vq = TS.Zero, xa = TS.Zero;
-        nint i = 0;
+        TV vs = TS.Zero, vq = TS.Zero, xa = Head<TX>(ref xr, 0, k, heads);
+        nint i = heads ? 1 : 0;
         for (; i + w <= len; i += w)
             LaneStep<TX>(ref xr, ref dyr, i, k, kd, ref vs, ref vq, ref xa);
-        if (i < len && !gather)
+        if (i < len && !heads)
             LaneStepMasked<TX>(ref xr, ref dyr, len - w, k, kd, tailMask, ref vs, ref vq, ref xa);
         s = Halves(vs);
         q = Halves(vq);
