@@ -175,7 +175,7 @@ namespace NormKernels.Runtime
         private interface IOffer
         {
             /// <summary>Claims and runs one worker of the loop's current call, if one is left.</summary>
-            bool Help();
+            void Help();
         }
 
         /// <summary>
@@ -354,13 +354,12 @@ namespace NormKernels.Runtime
             }
 
             /// <summary>A spinning thread this call reserved: one worker of the call running now, if any is left.</summary>
-            bool IOffer.Help()
+            void IOffer.Help()
             {
                 int worker = Claim(out int workers);
-                if (worker < 0) return false;
+                if (worker < 0) return;
                 Interlocked.Increment(ref s_spunWorkers);
                 RunWorker(worker, workers);
-                return true;
             }
 
             /// <summary>The next unclaimed worker of the current call (and its worker count), or -1 when all are claimed.</summary>
