@@ -682,9 +682,9 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
         {
             // D^-0.75 from q = D^-0.5, at least the smallest normal value, so D = +infinity (q = 0) gives zero (the product
             // underflows), as 1 / D^0.75 does, instead of 0 * infinity. Where the inverse square root is AVX-512's 14-bit
-            // estimate and one Newton step (512-bit float lanes), a second one of q: q^2 * q^-0.5, no divider. Elsewhere its
-            // estimate needs two steps (256-bit: a 12-bit estimate) or it is a division and a square root (128-bit, scalar,
-            // double), and q * sqrt(q) is cheaper: LocalResponseNorm(5) NHWC S1 at 1 thread on AMD Zen 5, in one process
+            // estimate and one Newton step (512-bit float lanes), a second one of q: q^2 * q^-0.5, no divider. Elsewhere the
+            // estimate is 12 bits (256-bit; one Newton step, see V256.InverseSqrt) or it is a division and a square root
+            // (128-bit, scalar, double), and q * sqrt(q) is cheaper: LocalResponseNorm(5) NHWC S1 at 1 thread on AMD Zen 5, in one process
             // alternating with the other form, 5.55 -> 3.05 ms on the 256-bit path, 7.4 -> 5.5 ms on the 128-bit one, 32.5 ->
             // 25.5 ms scalar (NCHW 7.4 -> 6.1 ms on the 256-bit path); on the 512-bit path q * sqrt(q) was slower there
             // (2.33-2.58 -> 2.74-3.02 ms), though a loop of the formula alone ran 13.2 -> 8.4 cycles per vector.
