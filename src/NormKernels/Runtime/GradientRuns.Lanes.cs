@@ -23,19 +23,18 @@ public static partial class GradientRuns<TS, TV, T>
     /// channels of a group on 7x7 planes, a fold index each). One call for the block's runs instead of one each, and the
     /// horizontal sums of as many runs as a double vector has lanes folded together. A run's lanes sum dy - dz and
     /// (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do (one accumulator each, the overlapped
-    /// last vector masked; runs one element past whole vectors read from element 1, see <see cref="Head{TX}"/>),
-    /// then (AVX2) the upper half of the lanes is added to the lower in float and widened (<see cref="Halves"/>); X = sum (x + m)
+    /// last vector masked; runs one element past whole vectors read from element 1, see <see cref="Head{TX}"/>); X = sum (x + m)
     /// sums t = x + m (the factor the product uses) in float lanes too, widened exactly once per run (<see cref="Widened"/>).
     /// A lane adds at most 16 of a run's values (runs up to 256 floats), so X is exact while every |x - mf| of the run is
     /// below |mf| / 32: the t are then exact multiples of the smallest ulp among x and mf and their partial sums fit in 24
     /// bits (offset data, 1e4 + N(0, 1) or -3e3 + 0.01 N(0, 1), where X's exactness matters); on data centred near mf they
     /// round as the other lanes do (GroupNorm(32) backward NCHW 32x512x7x7: 212 -> 199 us against x widened lane by lane,
-    /// a conversion in two halves and two double additions a vector). A transpose-and-add
-    /// tree in double (<see cref="FoldDoubles"/>) turns a group's vectors into one vector of its runs' sums; on AVX-512 the
-    /// trees of dy - dz and (dy - dz) * (x + m) run in float to the end (the forward row tree's folds,
-    /// <see cref="Runs{TS, TV, T}.Fold"/>, then <see cref="FloatRuns"/>: a run's sixteen lanes in four float additions, as its lanes were summed, widened once for
-    /// the group; GroupNorm(32) backward NCHW 32x512x7x7 183 -> 175 us against halving in float and folding in double), X's
-    /// in double (exact). A run's sums are the same operations in the same order whatever runs share its group. Runs past the last whole group go
+    /// a conversion in two halves and two double additions a vector). Transpose-and-add
+    /// trees turn a group's vectors into one vector of its runs' sums: those of dy - dz and (dy - dz) * (x + m) in float to
+    /// the end (the forward row tree's folds, <see cref="Runs{TS, TV, T}.Fold"/>, then <see cref="FloatRuns"/> on AVX-512: a
+    /// run's sixteen lanes in four float additions, as its lanes were summed, widened once for the group; GroupNorm(32)
+    /// backward NCHW 32x512x7x7 183 -> 175 us against halving in float and folding in double; on AVX2
+    /// <see cref="FourFloatRuns"/>, eight lanes in three), X's in double (<see cref="FoldDoubles"/>, exact). A run's sums are the same operations in the same order whatever runs share its group. Runs past the last whole group go
     /// through <see cref="Reduce{TX, TH}"/>. Each run's shift, its first dy, is taken as the run is read and written to
     /// <paramref name="dz"/> for the coefficients and dx (in place of a pass of its own before the call: GroupNorm(32)
     /// backward NCHW 32x512x7x7 203 -> 190 us, AVX2 even). For <see cref="LaneReduces"/> lengths.
@@ -69,9 +68,9 @@ public static partial class GradientRuns<TS, TV, T>
             for (; r + 4 <= runs; r += 4)
             {
                 FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out TV s4, out TV q4, out TV x4);
-                TV s = Order(s4), q = Order(q4), xs = TX.Lanes ? Order(x4) : default;
-                StoreLanes(s, ref Unsafe.Add(ref u, r));
-                StoreLanes(q, ref Unsafe.Add(ref v, r));
+                TV xs = TX.Lanes ? Order(x4) : default;
+                StoreLanes(s4, ref Unsafe.Add(ref u, r));
+                StoreLanes(q4, ref Unsafe.Add(ref v, r));
                 if (TX.Lanes) StoreLanes(xs, ref Unsafe.Add(ref z, r));
             }
         for (; r < runs; r++)
@@ -99,7 +98,8 @@ public static partial class GradientRuns<TS, TV, T>
     }
 
     // The tree's first levels, written out so that each fold gets its level as a constant: four runs from r (two pairs,
-    // then the pairs folded). 256-bit: every sum in double lanes, one lane a run, run order 0, 2, 1, 3. 512-bit (see
+    // then the pairs folded). 256-bit: the sums of dy - dz and the products in float lanes to the end, then four doubles in
+    // run order (FourFloatRuns); X's in double lanes, one lane a run, run order 0, 2, 1, 3. 512-bit (see
     // FourRunsTogether): the sums of dy - dz and the products in float lanes, four a run, a run a 128-bit block in run
     // order; X's in double lanes, two a run, in run order by 128-bit block.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -111,12 +111,12 @@ public static partial class GradientRuns<TS, TV, T>
             FourRunsTogether<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out s, out q, out xs);
             return;
         }
-        RunDoubles<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out TV s0, out TV q0, out TV x0);
-        RunDoubles<TX>(ref x, ref dy, r + 1, len, k, ref dz, tailMask, heads, out TV s1, out TV q1, out TV x1);
-        RunDoubles<TX>(ref x, ref dy, r + 2, len, k, ref dz, tailMask, heads, out TV s2, out TV q2, out TV x2);
-        RunDoubles<TX>(ref x, ref dy, r + 3, len, k, ref dz, tailMask, heads, out TV s3, out TV q3, out TV x3);
-        s = FoldDoubles(FoldDoubles(s0, s1, 0), FoldDoubles(s2, s3, 0), 1);
-        q = FoldDoubles(FoldDoubles(q0, q1, 0), FoldDoubles(q2, q3, 0), 1);
+        RunFloats<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out TV s0, out TV q0, out TV x0);
+        RunFloats<TX>(ref x, ref dy, r + 1, len, k, ref dz, tailMask, heads, out TV s1, out TV q1, out TV x1);
+        RunFloats<TX>(ref x, ref dy, r + 2, len, k, ref dz, tailMask, heads, out TV s2, out TV q2, out TV x2);
+        RunFloats<TX>(ref x, ref dy, r + 3, len, k, ref dz, tailMask, heads, out TV s3, out TV q3, out TV x3);
+        s = FourFloatRuns(s0, s1, s2, s3);
+        q = FourFloatRuns(q0, q1, q2, q3);
         xs = TX.Lanes ? FoldDoubles(FoldDoubles(x0, x1, 0), FoldDoubles(x2, x3, 0), 1) : default;
     }
 
@@ -219,18 +219,22 @@ public static partial class GradientRuns<TS, TV, T>
             : Unsafe.BitCast<Vector256<float>, TV>(Vector256.CreateScalar(xh + Unsafe.BitCast<TV, Vector256<float>>(k).ToScalar()));
     }
 
-    /// <summary>A vector of float lane sums as half as many doubles: its upper half added to its lower half in float (one
-    /// rounding at the scale of the lanes' own sums), then widened.</summary>
+    /// <summary>
+    /// The 256-bit path's sums of four runs' float lanes (<see cref="RunFloats{TX}"/>) as four doubles in run order: the
+    /// forward row tree's folds (<see cref="Runs{TS, TV, T}.Fold"/>, levels 0 to 2) in float, so each run's eight lanes go
+    /// in three float additions, ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) whatever runs share the call, then
+    /// widened once, as the 512-bit path's <see cref="FloatRuns"/>. It replaced each run's lanes halved in float, widened
+    /// and folded in double (twice the conversions and double additions): GroupNorm(32) backward NCHW 32x512x7x7 on the
+    /// AVX2 path, AMD Zen 5, 1 thread, one process per build alternating, 193-201 -> 179-193 us; the sums alone over the
+    /// call's 1,024 blocks 100 -> 94 us (83.5 from L1, against 91).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Halves(TV v)
+    private static TV FourFloatRuns(TV a, TV b, TV c, TV d)
     {
-        if (typeof(TV) == typeof(Vector512<float>))
-        {
-            var f = Unsafe.BitCast<TV, Vector512<float>>(v);
-            return Unsafe.BitCast<Vector512<double>, TV>(Avx512F.ConvertToVector512Double(f.GetLower() + f.GetUpper()));
-        }
-        var g = Unsafe.BitCast<TV, Vector256<float>>(v);
-        return Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(g.GetLower() + g.GetUpper()));
+        TV t = Runs<TS, TV, T>.Fold(Runs<TS, TV, T>.Fold(a, b, 0), Runs<TS, TV, T>.Fold(c, d, 0), 1);
+        var f = Unsafe.BitCast<TV, Vector256<float>>(Runs<TS, TV, T>.Fold(t, t, 2));
+        Vector128<float> runs = Avx2.PermuteVar8x32(f, Vector256.Create(0, 4, 1, 5, 0, 4, 1, 5)).GetLower();
+        return Unsafe.BitCast<Vector256<double>, TV>(Avx.ConvertToVector256Double(runs));
     }
 
     /// <summary>A vector of float lane sums as half as many doubles, exactly: both halves widened, then added in double.</summary>
@@ -246,10 +250,10 @@ public static partial class GradientRuns<TS, TV, T>
         return Unsafe.BitCast<Vector256<double>, TV>(Vector256.WidenLower(g) + Vector256.WidenUpper(g));
     }
 
-    /// <summary>Run <paramref name="r"/>'s sums as vectors of doubles held in a <typeparamref name="TV"/> (the float lanes'
-    /// <see cref="Halves"/>; X's lanes <see cref="Widened"/>), from element 1 where <paramref name="heads"/> (<see cref="Head{TX}"/>).</summary>
+    /// <summary>Run <paramref name="r"/>'s sums: dy - dz and the products as float lanes, X's lanes <see cref="Widened"/> to
+    /// doubles; from element 1 where <paramref name="heads"/> (<see cref="Head{TX}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RunDoubles<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool heads, out TV s, out TV q, out TV xs)
+    private static void RunFloats<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool heads, out TV s, out TV q, out TV xs)
         where TX : struct, IOperand
     {
         int w = TS.Count;
@@ -263,8 +267,8 @@ public static partial class GradientRuns<TS, TV, T>
             LaneStep<TX>(ref xr, ref dyr, i, k, kd, ref vs, ref vq, ref xa);
         if (i < len && !heads)
             LaneStepMasked<TX>(ref xr, ref dyr, len - w, k, kd, tailMask, ref vs, ref vq, ref xa);
-        s = Halves(vs);
-        q = Halves(vq);
+        s = vs;
+        q = vq;
         xs = TX.Lanes ? Widened(xa) : default;
     }
 
