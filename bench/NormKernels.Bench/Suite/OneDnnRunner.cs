@@ -30,7 +30,9 @@ public sealed class OneDnnRun
 /// LocalResponseNorm, LayerNorm over the last dim) with batches of about 8 ms, as the quick harness does, and prints one
 /// line per case: the bench's case id and the median ms per call. Before timing a primitive it checks its outputs against a
 /// float64 reference of the formulas; a primitive that fails prints "id check-failed error" instead, gets no time, and is
-/// named in <see cref="OneDnnRun.Note"/>. CI does not need it.
+/// named in <see cref="OneDnnRun.Note"/>. Where the C# side runs without AVX-512 (<c>DOTNET_EnableAVX512=0</c> and the
+/// like), oneDNN is capped at the same instruction set (<see cref="IsaCap"/>), so the column compares like with like.
+/// CI does not need it.
 /// </summary>
 public static class OneDnnRunner
 {
@@ -57,7 +59,7 @@ public static class OneDnnRunner
             if (code != 0) return OneDnnRun.NotAvailable($"g++ failed ({code}): {FirstLine(output)}");
             File.Move(binary + ".tmp", binary, overwrite: true);
         }
-        var (exit, text) = Start(binary, [], threads, 1_200_000);
+        var (exit, text) = Start(binary, [], threads, 1_200_000, IsaCap.OneDnn);
         if (exit != 0) return OneDnnRun.NotAvailable($"bench_onednn exited with {exit}: {FirstLine(text)}");
         var failed = new List<string>();
         var cases = new Dictionary<string, double>();
@@ -72,19 +74,24 @@ public static class OneDnnRunner
         var run = new OneDnnRun
         {
             Available = true,
-            Note = $"oneDNN 2.6, OMP_NUM_THREADS={threads}" + (failed.Count > 0 ? $"; outputs off the float64 reference, not timed: {string.Join(", ", failed)}" : ""),
+            Note = $"oneDNN 2.6, OMP_NUM_THREADS={threads}" + (IsaCap.OneDnn is { } cap ? $", DNNL_MAX_CPU_ISA={cap} ({IsaCap.Why})" : "") + (failed.Count > 0 ? $"; outputs off the float64 reference, not timed: {string.Join(", ", failed)}" : ""),
         };
         foreach (var (id, ns) in cases) run.Cases[id] = ns;
         return run;
     }
 
-    private static (int Code, string Output) Start(string program, string[] args, int? threads, int timeoutMs)
+    private static (int Code, string Output) Start(string program, string[] args, int? threads, int timeoutMs, string? isa = null)
     {
         try
         {
             var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (string a in args) psi.ArgumentList.Add(a);
             if (threads is int t) psi.Environment["OMP_NUM_THREADS"] = t.ToString(CultureInfo.InvariantCulture);
+            if (isa != null)
+            {
+                psi.Environment["DNNL_MAX_CPU_ISA"] = isa;
+                psi.Environment["ONEDNN_MAX_CPU_ISA"] = isa;
+            }
             using var p = Process.Start(psi)!;
             var stdout = p.StandardOutput.ReadToEndAsync();
             var stderr = p.StandardError.ReadToEndAsync();
@@ -102,4 +109,30 @@ public static class OneDnnRunner
     }
 
     private static string FirstLine(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries) is [var first, ..] ? first.Trim() : "";
+}
+
+/// <summary>
+/// The instruction set the peers are held to: the C# side's widest vector path in this process. Where the runtime has
+/// AVX-512 off (<c>DOTNET_EnableAVX512=0</c>: the kernels run on 256-bit vectors) oneDNN gets <c>DNNL_MAX_CPU_ISA=AVX2</c>;
+/// with AVX2 off or no vectors at all, <c>SSE41</c> (oneDNN's lowest) and PyTorch <c>ATEN_CPU_CAPABILITY=default</c>.
+/// PyTorch 1.13 from Debian runs its kernels at AVX2 on these machines anyway (its report: "CPU capability usage: AVX2").
+/// Without a cap oneDNN picks AVX-512, and an AVX2-only CPU (Zen 3, laptops) would see the AVX2 column compared with
+/// oneDNN's 512-bit kernels: on AMD Zen 5 its BatchNorm NHWC and LocalResponseNorm NHWC take 1.6-2x as long at AVX2.
+/// </summary>
+public static class IsaCap
+{
+    /// <summary>DNNL_MAX_CPU_ISA for oneDNN, or null (no cap: the C# side has 512-bit vectors, or this is not x86).</summary>
+    public static string? OneDnn =>
+        !System.Runtime.Intrinsics.X86.X86Base.IsSupported || System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? null
+        : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2"
+        : "SSE41";
+
+    /// <summary>ATEN_CPU_CAPABILITY for PyTorch, or null.</summary>
+    public static string? Torch =>
+        !System.Runtime.Intrinsics.X86.X86Base.IsSupported || System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? null : "default";
+
+    /// <summary>Why the cap, for the notes.</summary>
+    public static string Why =>
+        System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "the C# side runs on 256-bit vectors"
+        : System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated ? "the C# side runs on 128-bit vectors" : "the C# side runs scalar";
 }

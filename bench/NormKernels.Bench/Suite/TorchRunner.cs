@@ -122,6 +122,9 @@ public static class TorchRunner
         psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "33554432";
         psi.Environment["MALLOC_TRIM_THRESHOLD_"] = "4294967296";
         psi.Environment["OMP_NUM_THREADS"] = BenchThreads.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // The C# side on 128-bit vectors or scalar: PyTorch's kernels without AVX2 too (IsaCap); its oneDNN likewise.
+        if (IsaCap.Torch is { } capability) psi.Environment["ATEN_CPU_CAPABILITY"] = capability;
+        if (IsaCap.OneDnn is { } isa) psi.Environment["DNNL_MAX_CPU_ISA"] = isa;
 
         string input = JsonSerializer.Serialize(torchCases.Select(c => new Dictionary<string, object>
         {
