@@ -25,8 +25,8 @@ public static partial class GradientRuns<TS, TV, T>
     /// (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do (one accumulator each, the overlapped
     /// last vector masked; runs one element past whole vectors read from element 1, see <see cref="Head{TX}"/>); X = sum (x + m)
     /// sums t = x + m (the factor the product uses) in float lanes too, widened exactly once per run (<see cref="Widened"/>).
-    /// A lane adds at most 16 of a run's values (runs up to 256 floats), so X is exact while every |x - mf| of the run is
-    /// below |mf| / 32: the t are then exact multiples of the smallest ulp among x and mf and their partial sums fit in 24
+    /// A lane adds at most 16 of a run's values (runs up to 256 floats; on AVX2 up to 32, for runs over 128 floats, and
+    /// there the bound below halves to |mf| / 64), so X is exact while every |x - mf| of the run is below |mf| / 32: the t are then exact multiples of the smallest ulp among x and mf and their partial sums fit in 24
     /// bits (offset data, 1e4 + N(0, 1) or -3e3 + 0.01 N(0, 1), where X's exactness matters); on data centred near mf they
     /// round as the other lanes do (GroupNorm(32) backward NCHW 32x512x7x7: 212 -> 199 us against x widened lane by lane,
     /// a conversion in two halves and two double additions a vector). Transpose-and-add
