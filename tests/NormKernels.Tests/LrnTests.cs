@@ -12,14 +12,15 @@ namespace NormKernels.Tests;
 /// </summary>
 /// <remarks>
 /// Tolerances. The reference gets exactly the float inputs the kernel gets, so only the kernel's arithmetic differs.
-/// Forward, float: the squares round (u = 2^-24 each, all positive so the sum keeps relative error u), the double sum is
-/// exact to 1e-16, D rounds once to float (u), D^-beta costs at most 4u for the sqrt forms (7u on the 256-bit path,
+/// Forward, float: the squares round (u = 2^-24 each, all positive so the sum keeps relative error u), the double sum
+/// is exact to 1e-16, D rounds once to float (u), D^-beta costs at most 4u for the sqrt forms (7u on the 256-bit path,
 /// whose 12-bit inverse square root estimate takes one Newton step) and (4 + |beta ln D|) u for exp(log) (the absolute
-/// error of log D is amplified by beta), and the product one more u: with |beta ln D| &lt;= 10 in these tests, under 20u, bounded by <see cref="ForwardRelative"/> = 32u relative to |y|. Backward: each dx_j is a
-/// difference of two terms that may cancel; each term carries the errors above plus a few roundings (products, the
-/// division by D, the double sum narrowed once), so the bound is <see cref="BackwardRelative"/> = 64u of the sum of the
-/// terms' magnitudes (<see cref="LrnReference.BackwardScale(int[], ReadOnlySpan{float}, ReadOnlySpan{float})"/>).
-/// Double layers: the same counts in units of 2^-53, rounded up to 1e-13.
+/// error of log D is amplified by beta), and the product one more u: with |beta ln D| &lt;= 10 in these tests, under
+/// 20u, bounded by <see cref="ForwardRelative"/> = 32u relative to |y|. Backward: each dx_j is a difference of two
+/// terms that may cancel; each term carries the errors above plus a few roundings (products, the division by D, the
+/// double sum narrowed once), so the bound is <see cref="BackwardRelative"/> = 64u of the sum of the terms' magnitudes
+/// (<see cref="LrnReference.BackwardScale(int[], ReadOnlySpan{float}, ReadOnlySpan{float})"/>). Double layers: the same
+/// counts in units of 2^-53, rounded up to 1e-13.
 /// </remarks>
 public sealed class LrnTests
 {

@@ -17,27 +17,30 @@ public static partial class GradientRuns<TS, TV, T>
         && ((typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported) || (typeof(TV) == typeof(Vector256<float>) && Avx2.IsSupported));
 
     /// <summary>
-    /// <see cref="Reduce{TX, TH}"/>'s sums over <paramref name="runs"/> consecutive runs of <paramref name="len"/> elements,
-    /// run i at i * len with its own dz and its sums at i of <paramref name="u"/>, <paramref name="v"/>, <paramref name="z"/>
-    /// (stored, not added: run i's sums alone), every run with the same m (a block of one statistic: GroupNorm NCHW's
-    /// channels of a group on 7x7 planes, a fold index each). One call for the block's runs instead of one each, and the
-    /// horizontal sums of as many runs as a double vector has lanes folded together. A run's lanes sum dy - dz and
-    /// (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do (one accumulator each, the overlapped
-    /// last vector masked; runs one element past whole vectors read from element 1, see <see cref="Head{TX}"/>); X = sum (x + m)
-    /// sums t = x + m (the factor the product uses) in float lanes too, widened exactly once per run (<see cref="Widened"/>).
-    /// A lane adds at most 16 of a run's values (runs up to 256 floats; on AVX2 up to 32, for runs over 128 floats, and
-    /// there the bound below halves to |mf| / 64), so X is exact while every |x - mf| of the run is below |mf| / 32: the t are then exact multiples of the smallest ulp among x and mf and their partial sums fit in 24
-    /// bits (offset data, 1e4 + N(0, 1) or -3e3 + 0.01 N(0, 1), where X's exactness matters); on data centred near mf they
-    /// round as the other lanes do (GroupNorm(32) backward NCHW 32x512x7x7: 212 -> 199 us against x widened lane by lane,
-    /// a conversion in two halves and two double additions a vector). Transpose-and-add
-    /// trees turn a group's vectors into one vector of its runs' sums: those of dy - dz and (dy - dz) * (x + m) in float to
-    /// the end (the forward row tree's folds, <see cref="Runs{TS, TV, T}.Fold"/>, then <see cref="FloatRuns"/> on AVX-512: a
-    /// run's sixteen lanes in four float additions, as its lanes were summed, widened once for the group; GroupNorm(32)
-    /// backward NCHW 32x512x7x7 183 -> 175 us against halving in float and folding in double; on AVX2
-    /// <see cref="FourFloatRuns"/>, eight lanes in three), X's in double (<see cref="FoldDoubles"/>, exact). A run's sums are the same operations in the same order whatever runs share its group. Runs past the last whole group go
-    /// through <see cref="Reduce{TX, TH}"/>. Each run's shift, its first dy, is taken as the run is read and written to
-    /// <paramref name="dz"/> for the coefficients and dx (in place of a pass of its own before the call: GroupNorm(32)
-    /// backward NCHW 32x512x7x7 203 -> 190 us, AVX2 even). For <see cref="LaneReduces"/> lengths.
+    /// <see cref="Reduce{TX, TH}"/>'s sums over <paramref name="runs"/> consecutive runs of <paramref name="len"/>
+    /// elements, run i at i * len with its own dz and its sums at i of <paramref name="u"/>, <paramref name="v"/>,
+    /// <paramref name="z"/> (stored, not added: run i's sums alone), every run with the same m (a block of one
+    /// statistic: GroupNorm NCHW's channels of a group on 7x7 planes, a fold index each). One call for the block's runs
+    /// instead of one each, and the horizontal sums of as many runs as a double vector has lanes folded together. A
+    /// run's lanes sum dy - dz and (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do (one
+    /// accumulator each, the overlapped last vector masked; runs one element past whole vectors read from element 1,
+    /// see <see cref="Head{TX}"/>); X = sum (x + m) sums t = x + m (the factor the product uses) in float lanes too,
+    /// widened exactly once per run (<see cref="Widened"/>). A lane adds at most 16 of a run's values (runs up to 256
+    /// floats; on AVX2 up to 32, for runs over 128 floats, and there the bound below halves to |mf| / 64), so X is
+    /// exact while every |x - mf| of the run is below |mf| / 32: the t are then exact multiples of the smallest ulp
+    /// among x and mf and their partial sums fit in 24 bits (offset data, 1e4 + N(0, 1) or -3e3 + 0.01 N(0, 1), where
+    /// X's exactness matters); on data centred near mf they round as the other lanes do (GroupNorm(32) backward NCHW
+    /// 32x512x7x7: 212 -> 199 us against x widened lane by lane, a conversion in two halves and two double additions a
+    /// vector). Transpose-and-add trees turn a group's vectors into one vector of its runs' sums: those of dy - dz and
+    /// (dy - dz) * (x + m) in float to the end (the forward row tree's folds, <see cref="Runs{TS, TV, T}.Fold"/>, then
+    /// <see cref="FloatRuns"/> on AVX-512: a run's sixteen lanes in four float additions, as its lanes were summed,
+    /// widened once for the group; GroupNorm(32) backward NCHW 32x512x7x7 183 -> 175 us against halving in float and
+    /// folding in double; on AVX2 <see cref="FourFloatRuns"/>, eight lanes in three), X's in double
+    /// (<see cref="FoldDoubles"/>, exact). A run's sums are the same operations in the same order whatever runs share
+    /// its group. Runs past the last whole group go through <see cref="Reduce{TX, TH}"/>. Each run's shift, its first
+    /// dy, is taken as the run is read and written to <paramref name="dz"/> for the coefficients and dx (in place of a
+    /// pass of its own before the call: GroupNorm(32) backward NCHW 32x512x7x7 203 -> 190 us, AVX2 even). For
+    /// <see cref="LaneReduces"/> lengths.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void LaneReduceRuns<TX>(ref T x, ref T dy, nint runs, nint len, T m, ref T dz, ref double u, ref double v, ref double z)
