@@ -228,8 +228,8 @@ public static partial class GradientRuns<TS, TV, T>
     /// in three float additions, ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) whatever runs share the call, then
     /// widened once, as the 512-bit path's <see cref="FloatRuns"/>. It replaced each run's lanes halved in float, widened
     /// and folded in double (twice the conversions and double additions): GroupNorm(32) backward NCHW 32x512x7x7 on the
-    /// AVX2 path, AMD Zen 5, 1 thread, one process per build alternating, 193-201 -> 179-193 us; the sums alone over the
-    /// call's 1,024 blocks 100 -> 94 us (83.5 from L1, against 91).
+    /// AVX2 path, AMD Zen 5, 1 thread, one process per build alternating, 193-201 -> 179-193 us (the new build first:
+    /// 192-207 -> 185-191); the sums alone over the call's 1,024 blocks 100 -> 94 us (83.5 from L1, against 91).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV FourFloatRuns(TV a, TV b, TV c, TV d)
