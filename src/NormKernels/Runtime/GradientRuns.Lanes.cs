@@ -275,12 +275,6 @@ public static partial class GradientRuns<TS, TV, T>
         xs = TX.Lanes ? Widened(xa) : default;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV AddDoubles(TV a, TV b) =>
-        typeof(TV) == typeof(Vector512<float>)
-            ? Unsafe.BitCast<Vector512<double>, TV>(Unsafe.BitCast<TV, Vector512<double>>(a) + Unsafe.BitCast<TV, Vector512<double>>(b))
-            : Unsafe.BitCast<Vector256<double>, TV>(Unsafe.BitCast<TV, Vector256<double>>(a) + Unsafe.BitCast<TV, Vector256<double>>(b));
-
     /// <summary>
     /// One level of the tree over vectors of doubles: <paramref name="a"/> and <paramref name="b"/> each hold their runs'
     /// partial sums in blocks of 2 x (lanes of the level); the result holds both vectors' runs, each block the sum of its
