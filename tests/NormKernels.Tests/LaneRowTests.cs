@@ -26,6 +26,7 @@ public sealed class LaneRowTests : RestoresSettings
         { "RmsNtcNoAffine", [3, 19, 31] },
         { "RmsNtcNoAffine", [1, 15, 48] },
         { "RmsNtcNoAffine", [2, 9, 8] },
+        { "RmsNtcNoAffine", [2, 21, 32] },      // rows of 32: the shortest written out on the 512-bit path, no tail
         // Rows of 64 to 256 floats: sums in lanes (Runs.LaneSumRuns), the apply row by row, gamma along the row or not.
         { "LnNtc", [2, 9, 64] },                // the shortest: full groups on both paths
         { "LnNtc", [3, 7, 100] },               // 21 rows: a partial group, a tail in every row

@@ -95,8 +95,15 @@ public static partial class Runs<TS, TV, T>
         for (nint b0 = 0; b0 < rows; b0 += batch)
         {
             nint b1 = Math.Min(rows, b0 + batch);
-            for (nint g = b0; g < b1; g += w)
-                GroupSums<TC, LaneLength>(ref Unsafe.Add(ref x, g * len), len, (int)Math.Min(w, b1 - g), tailMask, ref Unsafe.Add(ref ss, g), ref Unsafe.Add(ref sq, g), ref scratch);
+            // Rows of two whole vectors and more written out (LaneLength); shorter ones, a vector and a part, by the loops in
+            // one method (SumLength: the same operations, so the same bits), where two calls a group cost more than the
+            // loops' compares (5x5 and 4x4 planes: 1.02-1.11 and 1.03 of the loops' time written out; 6x6 0.91-0.92).
+            if (len >= 2 * w)
+                for (nint g = b0; g < b1; g += w)
+                    GroupSums<TC, LaneLength>(ref Unsafe.Add(ref x, g * len), len, (int)Math.Min(w, b1 - g), tailMask, ref Unsafe.Add(ref ss, g), ref Unsafe.Add(ref sq, g), ref scratch);
+            else
+                for (nint g = b0; g < b1; g += w)
+                    GroupSums<TC, SumLength>(ref Unsafe.Add(ref x, g * len), len, (int)Math.Min(w, b1 - g), tailMask, ref Unsafe.Add(ref ss, g), ref Unsafe.Add(ref sq, g), ref scratch);
             Finish<TC, TF>(ref x, len, b0, b1, ref finish, ref ss, ref sq, ref ca, ref cb, ref cc);
             Short<TC, TE>(ref Unsafe.Add(ref x, b0 * len), ref Unsafe.Add(ref y, b0 * len), b1 - b0, len,
                 ref Unsafe.Add(ref ca, b0), ref Unsafe.Add(ref cb, b0), ref Unsafe.Add(ref cc, b0));
@@ -146,12 +153,12 @@ public static partial class Runs<TS, TV, T>
                 if (len >= 32) TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 16), va, vb, vc, ref xi, 16), ref yi, 16);
                 if (len >= 48) TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 32), va, vb, vc, ref xi, 32), ref yi, 32);
             }
-            else if (w == 8 && len < LaneRowLimit)
+            else if (w == 8 && len >= 16 && len < LaneRowLimit)
             {
-                // At most seven whole vectors: written out as well (the AVX2 path's GroupNorm NCHW S2, AMD Zen 5, 1 thread,
+                // Two to seven whole vectors: written out as well (the AVX2 path's GroupNorm NCHW S2, AMD Zen 5, 1 thread,
                 // both builds in one process alternating by batch, both orders: 0.964 and 0.98 of the loop's time).
                 TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 0), va, vb, vc, ref xi, 0), ref yi, 0);
-                if (len >= 16) TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 8), va, vb, vc, ref xi, 8), ref yi, 8);
+                TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 8), va, vb, vc, ref xi, 8), ref yi, 8);
                 if (len >= 24) TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 16), va, vb, vc, ref xi, 16), ref yi, 16);
                 if (len >= 32) TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 24), va, vb, vc, ref xi, 24), ref yi, 24);
                 if (len >= 40) TS.Store(Broadcast<TC, TE>(TS.Load(ref xi, 32), va, vb, vc, ref xi, 32), ref yi, 32);
@@ -315,13 +322,13 @@ public static partial class Runs<TS, TV, T>
         TV k = TC.Lanes ? TS.Splat(p) : TS.Zero;
         if (typeof(TL) == typeof(LaneLength) && TS.Count > 1)
         {
-            // Lane rows (under four 512-bit vectors, eight 256-bit ones): written out, the loop's operations in its order (so
-            // the same bits), without a loop's index and compares for each of the group's rows. InstanceNorm NCHW S2 (16,384
-            // rows of 49 floats), AMD Zen 5, 1 thread, both builds in one process alternating by batch (61 rounds): 512-bit
-            // 0.90-0.935 of the loop's time, AVX2 0.905-0.916 (the loops in their own halves alone: 0.98-0.99).
+            // Lane rows of two to four 512-bit vectors (two to eight 256-bit ones): written out, the loop's operations in its
+            // order (so the same bits), without a loop's index and compares for each of the group's rows. InstanceNorm NCHW
+            // S2 (16,384 rows of 49 floats), AMD Zen 5, 1 thread, both builds in one process alternating by batch (61 rounds):
+            // 512-bit 0.90-0.935 of the loop's time, AVX2 0.905-0.916 (the loops in their own halves alone: 0.98-0.99).
             int v = TS.Count;
             AddVector<TC>(ref p, 0, k, ref s, ref q);
-            if (len >= 2 * v) AddVector<TC>(ref p, v, k, ref s, ref q);
+            AddVector<TC>(ref p, v, k, ref s, ref q);
             if (len >= 3 * v) AddVector<TC>(ref p, 2 * v, k, ref s, ref q);
             if (v == 8)
             {
@@ -367,16 +374,17 @@ public static partial class Runs<TS, TV, T>
         }
     }
 
-    /// <summary>Which rows a <see cref="GroupSums{TC, TL}"/> instantiation sums, <see cref="LaneLength"/> (<see cref="LaneRows"/>
-    /// rows, under <see cref="LaneRowLimit"/>: written out) or <see cref="SumLength"/> (<see cref="LaneSumRows"/> rows: loops),
+    /// <summary>How a <see cref="GroupSums{TC, TL}"/> instantiation sums its rows: <see cref="LaneLength"/> written out
+    /// (<see cref="LaneRows"/> rows of two whole vectors and more, under <see cref="LaneRowLimit"/>) or <see cref="SumLength"/>
+    /// by loops (<see cref="LaneSumRows"/> rows, and lane rows shorter than two vectors; the same operations either way),
     /// tested with <c>typeof</c> so that the JIT imports only the instantiation's own path: a static property's test is
     /// folded only after the inlining, and the dead path's inlines spent the tree's budget (its last rows left as calls).</summary>
     private interface IRowLength;
 
-    /// <summary>Rows of <see cref="LaneRows"/> lengths.</summary>
+    /// <summary>Rows summed by straight-line code.</summary>
     private readonly struct LaneLength : IRowLength;
 
-    /// <summary>Rows of <see cref="LaneSumRows"/> lengths.</summary>
+    /// <summary>Rows summed by loops.</summary>
     private readonly struct SumLength : IRowLength;
 
     /// <summary>One whole vector of a row at <paramref name="at"/> into its sums (<see cref="RowVector{TC, TL}"/>'s loop body).</summary>
