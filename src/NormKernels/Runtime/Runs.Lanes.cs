@@ -327,7 +327,8 @@ public static partial class Runs<TS, TV, T>
         int w = TS.Count;
         ref T p = ref Unsafe.Add(ref x, r * len);
         TV k = TC.Lanes ? TS.Splat(p) : TS.Zero;
-        if (typeof(TL) == typeof(LaneLength) && TS.Count > 1)
+        // (LaneLength rows are only the 512-bit and 256-bit float paths'; LaneRows.)
+        if (typeof(TL) == typeof(LaneLength) && (typeof(TV) == typeof(Vector512<float>) || typeof(TV) == typeof(Vector256<float>)))
         {
             // Lane rows of two to four 512-bit vectors (two to eight 256-bit ones): written out, the loop's operations in its
             // order (so the same bits), without a loop's index and compares for each of the group's rows. InstanceNorm NCHW
@@ -337,7 +338,7 @@ public static partial class Runs<TS, TV, T>
             AddVector<TC>(ref p, 0, k, ref s, ref q);
             AddVector<TC>(ref p, v, k, ref s, ref q);
             if (len >= 3 * v) AddVector<TC>(ref p, 2 * v, k, ref s, ref q);
-            if (v == 8)
+            if (typeof(TV) == typeof(Vector256<float>))
             {
                 if (len >= 32) AddVector<TC>(ref p, 24, k, ref s, ref q);
                 if (len >= 40) AddVector<TC>(ref p, 32, k, ref s, ref q);
