@@ -27,6 +27,8 @@ public sealed class LaneRowTests : RestoresSettings
         { "RmsNtcNoAffine", [1, 15, 48] },
         { "RmsNtcNoAffine", [2, 9, 8] },
         { "RmsNtcNoAffine", [2, 21, 32] },      // rows of 32: the shortest written out on the 512-bit path, no tail
+        { "LnNtcNoAffine", [3, 13, 41] },       // rows of 41 = 5 x 8 + 1: AVX2 sums from element 1 (HeadLength)
+        { "InNchwNoAffine", [2, 20, 3, 19] },   // planes of 57 = 7 x 8 + 1 (AVX2) = 3 x 16 + 9 (512-bit: the tail)
         // Rows of 64 to 256 floats: sums in lanes (Runs.LaneSumRuns), the apply row by row, gamma along the row or not.
         { "LnNtc", [2, 9, 64] },                // the shortest: full groups on both paths
         { "LnNtc", [3, 7, 100] },               // 21 rows: a partial group, a tail in every row

@@ -95,10 +95,14 @@ public static partial class Runs<TS, TV, T>
         for (nint b0 = 0; b0 < rows; b0 += batch)
         {
             nint b1 = Math.Min(rows, b0 + batch);
-            // Rows of two whole vectors and more written out (LaneLength); shorter ones, a vector and a part, by the loops in
-            // one method (SumLength: the same operations, so the same bits), where two calls a group cost more than the
-            // loops' compares (5x5 and 4x4 planes: 1.02-1.11 and 1.03 of the loops' time written out; 6x6 0.91-0.92).
-            if (len >= 2 * w)
+            // Rows of two whole vectors and more written out (LaneLength; centred rows one element past whole vectors from
+            // element 1, HeadLength); shorter ones, a vector and a part, by the loops in one method (SumLength: the same
+            // operations, so the same bits), where two calls a group cost more than the loops' compares (5x5 and 4x4 planes:
+            // 1.02-1.11 and 1.03 of the loops' time written out; 6x6 0.91-0.92).
+            if (TC.Lanes && len % w == 1 && len > 2 * w)
+                for (nint g = b0; g < b1; g += w)
+                    GroupSums<TC, HeadLength>(ref Unsafe.Add(ref x, g * len), len, (int)Math.Min(w, b1 - g), tailMask, ref Unsafe.Add(ref ss, g), ref Unsafe.Add(ref sq, g), ref scratch);
+            else if (len >= 2 * w)
                 for (nint g = b0; g < b1; g += w)
                     GroupSums<TC, LaneLength>(ref Unsafe.Add(ref x, g * len), len, (int)Math.Min(w, b1 - g), tailMask, ref Unsafe.Add(ref ss, g), ref Unsafe.Add(ref sq, g), ref scratch);
             else
@@ -253,7 +257,7 @@ public static partial class Runs<TS, TV, T>
         TV vs, vq;
         if (TS.Count == 16)
         {
-            if (typeof(TL) == typeof(LaneLength))
+            if (typeof(TL) == typeof(LaneLength) || typeof(TL) == typeof(HeadLength))
             {
                 // Lane rows' written-out sums (RowVector): sixteen rows of them inlined in one method ran out of the JIT's
                 // inlining budget (the last rows' vector operations left as calls), so two halves of eight, each its own method.
@@ -264,7 +268,7 @@ public static partial class Runs<TS, TV, T>
             }
             else Sixteen<TC, TL>(ref x, 0, len, m, tailMask, out vs, out vq);
         }
-        else if (typeof(TL) == typeof(LaneLength))
+        else if (typeof(TL) == typeof(LaneLength) || typeof(TL) == typeof(HeadLength))
         {
             // 256-bit lane rows written out: the group's eight rows in this method (with only this path imported, they fit
             // the JIT's inlining budget; InstanceNorm NCHW S2 on AVX2, one process alternating by batch, both orders:
@@ -324,35 +328,56 @@ public static partial class Runs<TS, TV, T>
         s = TS.Zero;
         q = TS.Zero;
         if (r >= m) return;
-        int w = TS.Count;
         ref T p = ref Unsafe.Add(ref x, r * len);
         TV k = TC.Lanes ? TS.Splat(p) : TS.Zero;
-        // (LaneLength rows are only the 512-bit and 256-bit float paths'; LaneRows.)
-        if (typeof(TL) == typeof(LaneLength) && (typeof(TV) == typeof(Vector512<float>) || typeof(TV) == typeof(Vector256<float>)))
+        if (typeof(TL) == typeof(HeadLength) && TC.Lanes && (typeof(TV) == typeof(Vector512<float>) || typeof(TV) == typeof(Vector256<float>)))
         {
-            // Lane rows of two to four 512-bit vectors (two to eight 256-bit ones): written out, the loop's operations in its
-            // order (so the same bits), without a loop's index and compares for each of the group's rows. InstanceNorm NCHW
-            // S2 (16,384 rows of 49 floats), AMD Zen 5, 1 thread, both builds in one process alternating by batch (61 rounds):
-            // 512-bit 0.90-0.935 of the loop's time, AVX2 0.905-0.916 (the loops in their own halves alone: 0.98-0.99).
-            int v = TS.Count;
-            AddVector<TC>(ref p, 0, k, ref s, ref q);
-            AddVector<TC>(ref p, v, k, ref s, ref q);
-            if (len >= 3 * v) AddVector<TC>(ref p, 2 * v, k, ref s, ref q);
-            if (typeof(TV) == typeof(Vector256<float>))
-            {
-                if (len >= 32) AddVector<TC>(ref p, 24, k, ref s, ref q);
-                if (len >= 40) AddVector<TC>(ref p, 32, k, ref s, ref q);
-                if (len >= 48) AddVector<TC>(ref p, 40, k, ref s, ref q);
-                if (len >= 56) AddVector<TC>(ref p, 48, k, ref s, ref q);
-            }
-            if (len % v != 0)
-            {
-                TV d = TS.And(TC.Lanes ? TS.Subtract(TS.Load(ref p, len - v), k) : TS.Load(ref p, len - v), tailMask);
-                if (TC.Lanes) s = TS.Add(s, d);
-                q = TS.MultiplyAdd(d, d, q);
-            }
+            HeadRow<TC>(ref p, len, k, ref s, ref q);
             return;
         }
+        // (LaneLength rows are only the 512-bit and 256-bit float paths'; LaneRows.) Each length class's body is a method of its
+        // own, so that this one's IL stays small: the JIT's inliner prices a method by its whole IL, dead paths included, and
+        // the tree inlines it sixteen times a group.
+        if (typeof(TL) == typeof(LaneLength) && (typeof(TV) == typeof(Vector512<float>) || typeof(TV) == typeof(Vector256<float>)))
+        {
+            LaneRow<TC>(ref p, len, k, tailMask, ref s, ref q);
+            return;
+        }
+        LoopRow<TC, TL>(ref p, len, k, tailMask, ref s, ref q);
+    }
+
+    /// <summary>A row of <see cref="LaneLength"/>: written out.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LaneRow<TC>(ref T p, nint len, TV k, TV tailMask, ref TV s, ref TV q) where TC : struct, IOperand
+    {
+        // Lane rows of two to four 512-bit vectors (two to eight 256-bit ones): written out, the loop's operations in its
+        // order (so the same bits), without a loop's index and compares for each of the group's rows. InstanceNorm NCHW
+        // S2 (16,384 rows of 49 floats), AMD Zen 5, 1 thread, both builds in one process alternating by batch (61 rounds):
+        // 512-bit 0.90-0.935 of the loop's time, AVX2 0.905-0.916 (the loops in their own halves alone: 0.98-0.99).
+        int v = TS.Count;
+        AddVector<TC>(ref p, 0, k, ref s, ref q);
+        AddVector<TC>(ref p, v, k, ref s, ref q);
+        if (len >= 3 * v) AddVector<TC>(ref p, 2 * v, k, ref s, ref q);
+        if (typeof(TV) == typeof(Vector256<float>))
+        {
+            if (len >= 32) AddVector<TC>(ref p, 24, k, ref s, ref q);
+            if (len >= 40) AddVector<TC>(ref p, 32, k, ref s, ref q);
+            if (len >= 48) AddVector<TC>(ref p, 40, k, ref s, ref q);
+            if (len >= 56) AddVector<TC>(ref p, 48, k, ref s, ref q);
+        }
+        if (len % v != 0)
+        {
+            TV d = TS.And(TC.Lanes ? TS.Subtract(TS.Load(ref p, len - v), k) : TS.Load(ref p, len - v), tailMask);
+            if (TC.Lanes) s = TS.Add(s, d);
+            q = TS.MultiplyAdd(d, d, q);
+        }
+    }
+
+    /// <summary>A row by loops (<see cref="SumLength"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoopRow<TC, TL>(ref T p, nint len, TV k, TV tailMask, ref TV s, ref TV q) where TC : struct, IOperand where TL : struct, IRowLength
+    {
+        int w = TS.Count;
         nint i = 0;
         TV s1 = TS.Zero, q1 = TS.Zero;
         // Rows of LaneSumRows lengths (64 floats and more): two accumulator pairs, so each add waits half as long for the
@@ -382,8 +407,34 @@ public static partial class Runs<TS, TV, T>
         }
     }
 
+    /// <summary>
+    /// A centred row one element past whole vectors (<see cref="HeadLength"/>: 7x7 planes, 49 floats, on both paths; 5x5 on
+    /// AVX2): its whole vectors from element 1 and no overlapped last vector, since element 0 is the row's shift and its
+    /// x - shift is 0 in both sums (as the backward's short runs, <c>GradientRuns.Head</c>). Three vectors a row of 49 on the
+    /// 512-bit path instead of four (the fourth masked), six instead of seven on AVX2. The same elements in other lanes, so
+    /// not the old bits. InstanceNorm NCHW, AMD Zen 5, 1 thread, both builds in one process alternating by batch, both load
+    /// orders: 32x512x7x7 0.93-0.96 of the time of the masked last vector (AVX2 0.94-1.01), 2x512x7x7 (in L2) 0.93 (AVX2
+    /// 0.97); 32x512x5x5 on AVX2 0.97.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HeadRow<TC>(ref T p, nint len, TV k, ref TV s, ref TV q) where TC : struct, IOperand
+    {
+        int v = TS.Count;
+        AddVector<TC>(ref p, 1, k, ref s, ref q);
+        AddVector<TC>(ref p, 1 + v, k, ref s, ref q);
+        if (len >= 3 * v + 1) AddVector<TC>(ref p, 1 + 2 * v, k, ref s, ref q);
+        if (typeof(TV) == typeof(Vector256<float>))
+        {
+            if (len >= 33) AddVector<TC>(ref p, 25, k, ref s, ref q);
+            if (len >= 41) AddVector<TC>(ref p, 33, k, ref s, ref q);
+            if (len >= 49) AddVector<TC>(ref p, 41, k, ref s, ref q);
+            if (len >= 57) AddVector<TC>(ref p, 49, k, ref s, ref q);
+        }
+    }
+
     /// <summary>How a <see cref="GroupSums{TC, TL}"/> instantiation sums its rows: <see cref="LaneLength"/> written out
-    /// (<see cref="LaneRows"/> rows of two whole vectors and more, under <see cref="LaneRowLimit"/>) or <see cref="SumLength"/>
+    /// (<see cref="LaneRows"/> rows of two whole vectors and more, under <see cref="LaneRowLimit"/>), <see cref="HeadLength"/>
+    /// written out from element 1 (centred such rows one element past whole vectors), or <see cref="SumLength"/>
     /// by loops (<see cref="LaneSumRows"/> rows, and lane rows shorter than two vectors; the same operations either way),
     /// tested with <c>typeof</c> so that the JIT imports only the instantiation's own path: a static property's test is
     /// folded only after the inlining, and the dead path's inlines spent the tree's budget (its last rows left as calls).</summary>
@@ -391,6 +442,9 @@ public static partial class Runs<TS, TV, T>
 
     /// <summary>Rows summed by straight-line code.</summary>
     private readonly struct LaneLength : IRowLength;
+
+    /// <summary>Rows one element past whole vectors, centred: whole vectors from element 1.</summary>
+    private readonly struct HeadLength : IRowLength;
 
     /// <summary>Rows summed by loops.</summary>
     private readonly struct SumLength : IRowLength;
