@@ -1007,7 +1007,9 @@ public static class Forward<TNest, TK, T>
     {
         if (!TK.Centered) return;
         ref T statShift = ref Unsafe.Add(ref elements, layout.StatShift);
-        if (layout.FirstRowShifts)
+        if (layout.FirstRowShifts && layout.Statistics == 1)
+            statShift = xb;
+        else if (layout.FirstRowShifts)
             MemoryMarshal.CreateReadOnlySpan(ref xb, layout.Statistics).CopyTo(MemoryMarshal.CreateSpan(ref statShift, layout.Statistics));
         else
             for (int s = 0; s < layout.Statistics; s++)
@@ -1026,6 +1028,21 @@ public static class Forward<TNest, TK, T>
         }
         for (int a = 0; a < layout.Accumulators; a++)
             Unsafe.Add(ref shift, a) = Unsafe.Add(ref statShift, nest.AccumulatorStatistic(a));
+    }
+
+    /// <summary>A block's <paramref name="count"/> sums set to 0: a few in a loop here (a block of one statistic: GroupNorm NCHW's
+    /// groups), more by <see cref="Span{T}.Clear"/> (a call). With a block of one statistic's shift taken without
+    /// <c>Span.CopyTo</c> (<see cref="Shift"/>), two calls a block fewer: GroupNorm(32) NCHW 2x512x7x7 (in L2), AMD Zen 5, 1
+    /// thread, both builds in one process alternating, both orders: 0.946-0.987 of the time; 32x512x7x7 0.97-1.00.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ClearSums(ref double sums, int count)
+    {
+        if (count > 16)
+        {
+            MemoryMarshal.CreateSpan(ref sums, count).Clear();
+            return;
+        }
+        for (int i = 0; i < count; i++) Unsafe.Add(ref sums, i) = 0d;
     }
 
     /// <summary>Promoted accumulators combined into their statistic in a fixed order; the statistics written out
@@ -1341,7 +1358,7 @@ public static class Forward<TNest, TK, T>
             if (mode != ForwardMode.Inference)
             {
                 Shift(nest, layout, ref xb, ref MemoryMarshal.GetArrayDataReference(e));
-                new Span<double>(d, 0, 2 * layout.Accumulators).Clear();
+                ClearSums(ref MemoryMarshal.GetArrayDataReference(d), 2 * layout.Accumulators);
                 ref double sum = ref MemoryMarshal.GetArrayDataReference(d);
                 Statistics<TS, TV>(nest, fromMemory, ref xb, 0, nest.StatisticsRows(out _), ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(e), layout.Shift),
                     ref sum, ref Unsafe.Add(ref sum, layout.Accumulators));
@@ -1376,7 +1393,7 @@ public static class Forward<TNest, TK, T>
                 nest.Block(first + k, out nint xo, out _, out _);
                 ref T xb = ref Unsafe.Add(ref x, xo);
                 Shift(nest, layout, ref xb, ref e);
-                MemoryMarshal.CreateSpan(ref d, 2 * layout.Accumulators).Clear();
+                ClearSums(ref d, 2 * layout.Accumulators);
                 Statistics<TS, TV>(nest, fromMemory, ref xb, 0, nest.StatisticsRows(out _), ref Unsafe.Add(ref e, layout.Shift), ref d, ref Unsafe.Add(ref d, layout.Accumulators));
             }
             for (int k = 0; k < count; k++)
