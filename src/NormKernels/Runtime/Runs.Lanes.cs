@@ -330,42 +330,47 @@ public static partial class Runs<TS, TV, T>
         if (r >= m) return;
         ref T p = ref Unsafe.Add(ref x, r * len);
         TV k = TC.Lanes ? TS.Splat(p) : TS.Zero;
-        if (typeof(TL) == typeof(HeadLength) && TC.Lanes && (typeof(TV) == typeof(Vector512<float>) || typeof(TV) == typeof(Vector256<float>)))
+        // (Written-out rows are only the 512-bit and 256-bit float paths'; LaneRows.) Each length class's body is a method of
+        // its own, so that this one's IL stays small: the JIT's inliner prices a method by its whole IL, dead paths included,
+        // and the tree inlines it sixteen times a group.
+        if ((typeof(TL) == typeof(LaneLength) || (typeof(TL) == typeof(HeadLength) && TC.Lanes))
+            && (typeof(TV) == typeof(Vector512<float>) || typeof(TV) == typeof(Vector256<float>)))
         {
-            HeadRow<TC>(ref p, len, k, ref s, ref q);
-            return;
-        }
-        // (LaneLength rows are only the 512-bit and 256-bit float paths'; LaneRows.) Each length class's body is a method of its
-        // own, so that this one's IL stays small: the JIT's inliner prices a method by its whole IL, dead paths included, and
-        // the tree inlines it sixteen times a group.
-        if (typeof(TL) == typeof(LaneLength) && (typeof(TV) == typeof(Vector512<float>) || typeof(TV) == typeof(Vector256<float>)))
-        {
-            LaneRow<TC>(ref p, len, k, tailMask, ref s, ref q);
+            WrittenRow<TC>(ref p, typeof(TL) == typeof(HeadLength) ? 1 : 0, len, k, tailMask, ref s, ref q);
             return;
         }
         LoopRow<TC, TL>(ref p, len, k, tailMask, ref s, ref q);
     }
 
-    /// <summary>A row of <see cref="LaneLength"/>: written out.</summary>
+    /// <summary>
+    /// A row written out from element <paramref name="from"/>: its whole vectors there on, then (where the rest is not whole
+    /// vectors) its last vector overlapped with the lanes already added masked off. <see cref="LaneLength"/> rows from 0: two
+    /// to four 512-bit vectors (two to eight 256-bit ones), the loop's operations in its order (so the same bits), without a
+    /// loop's index and compares for each of the group's rows (InstanceNorm NCHW S2, 16,384 rows of 49 floats, AMD Zen 5, 1
+    /// thread, both builds in one process alternating by batch: 512-bit 0.90-0.935 of the loop's time, AVX2 0.905-0.916).
+    /// <see cref="HeadLength"/> rows (centred, one element past whole vectors: 7x7 planes, 49 floats, on both paths; 5x5 on
+    /// AVX2) from 1: element 0 is the row's shift, whose x - shift is 0 in both sums (as the backward's short runs,
+    /// <c>GradientRuns.Head</c>), so the rest is whole vectors and no masked last one: three a row of 49 on the 512-bit path
+    /// instead of four, six instead of seven on AVX2 (the same elements in other lanes, so not the loop's bits). InstanceNorm
+    /// NCHW, both load orders: 32x512x7x7 0.93-0.96 of the time from 0 (AVX2 0.94-1.01), 2x512x7x7 (in L2) 0.93 (AVX2 0.97);
+    /// 32x512x5x5 on AVX2 0.97.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LaneRow<TC>(ref T p, nint len, TV k, TV tailMask, ref TV s, ref TV q) where TC : struct, IOperand
+    private static void WrittenRow<TC>(ref T p, nint from, nint len, TV k, TV tailMask, ref TV s, ref TV q) where TC : struct, IOperand
     {
-        // Lane rows of two to four 512-bit vectors (two to eight 256-bit ones): written out, the loop's operations in its
-        // order (so the same bits), without a loop's index and compares for each of the group's rows. InstanceNorm NCHW
-        // S2 (16,384 rows of 49 floats), AMD Zen 5, 1 thread, both builds in one process alternating by batch (61 rounds):
-        // 512-bit 0.90-0.935 of the loop's time, AVX2 0.905-0.916 (the loops in their own halves alone: 0.98-0.99).
         int v = TS.Count;
-        AddVector<TC>(ref p, 0, k, ref s, ref q);
-        AddVector<TC>(ref p, v, k, ref s, ref q);
-        if (len >= 3 * v) AddVector<TC>(ref p, 2 * v, k, ref s, ref q);
+        AddVector<TC>(ref p, from, k, ref s, ref q);
+        AddVector<TC>(ref p, from + v, k, ref s, ref q);
+        if (len >= from + 3 * v) AddVector<TC>(ref p, from + 2 * v, k, ref s, ref q);
         if (typeof(TV) == typeof(Vector256<float>))
         {
-            if (len >= 32) AddVector<TC>(ref p, 24, k, ref s, ref q);
-            if (len >= 40) AddVector<TC>(ref p, 32, k, ref s, ref q);
-            if (len >= 48) AddVector<TC>(ref p, 40, k, ref s, ref q);
-            if (len >= 56) AddVector<TC>(ref p, 48, k, ref s, ref q);
+            if (len >= from + 32) AddVector<TC>(ref p, from + 24, k, ref s, ref q);
+            if (len >= from + 40) AddVector<TC>(ref p, from + 32, k, ref s, ref q);
+            if (len >= from + 48) AddVector<TC>(ref p, from + 40, k, ref s, ref q);
+            if (len >= from + 56) AddVector<TC>(ref p, from + 48, k, ref s, ref q);
         }
-        if (len % v != 0)
+        // From 1 the row is whole vectors (HeadLength's lengths): no test for a last part.
+        if (from == 0 && len % v != 0)
         {
             TV d = TS.And(TC.Lanes ? TS.Subtract(TS.Load(ref p, len - v), k) : TS.Load(ref p, len - v), tailMask);
             if (TC.Lanes) s = TS.Add(s, d);
@@ -407,31 +412,6 @@ public static partial class Runs<TS, TV, T>
         }
     }
 
-    /// <summary>
-    /// A centred row one element past whole vectors (<see cref="HeadLength"/>: 7x7 planes, 49 floats, on both paths; 5x5 on
-    /// AVX2): its whole vectors from element 1 and no overlapped last vector, since element 0 is the row's shift and its
-    /// x - shift is 0 in both sums (as the backward's short runs, <c>GradientRuns.Head</c>). Three vectors a row of 49 on the
-    /// 512-bit path instead of four (the fourth masked), six instead of seven on AVX2. The same elements in other lanes, so
-    /// not the old bits. InstanceNorm NCHW, AMD Zen 5, 1 thread, both builds in one process alternating by batch, both load
-    /// orders: 32x512x7x7 0.93-0.96 of the time of the masked last vector (AVX2 0.94-1.01), 2x512x7x7 (in L2) 0.93 (AVX2
-    /// 0.97); 32x512x5x5 on AVX2 0.97.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void HeadRow<TC>(ref T p, nint len, TV k, ref TV s, ref TV q) where TC : struct, IOperand
-    {
-        int v = TS.Count;
-        AddVector<TC>(ref p, 1, k, ref s, ref q);
-        AddVector<TC>(ref p, 1 + v, k, ref s, ref q);
-        if (len >= 3 * v + 1) AddVector<TC>(ref p, 1 + 2 * v, k, ref s, ref q);
-        if (typeof(TV) == typeof(Vector256<float>))
-        {
-            if (len >= 33) AddVector<TC>(ref p, 25, k, ref s, ref q);
-            if (len >= 41) AddVector<TC>(ref p, 33, k, ref s, ref q);
-            if (len >= 49) AddVector<TC>(ref p, 41, k, ref s, ref q);
-            if (len >= 57) AddVector<TC>(ref p, 49, k, ref s, ref q);
-        }
-    }
-
     /// <summary>How a <see cref="GroupSums{TC, TL}"/> instantiation sums its rows: <see cref="LaneLength"/> written out
     /// (<see cref="LaneRows"/> rows of two whole vectors and more, under <see cref="LaneRowLimit"/>), <see cref="HeadLength"/>
     /// written out from element 1 (centred such rows one element past whole vectors), or <see cref="SumLength"/>
@@ -440,10 +420,10 @@ public static partial class Runs<TS, TV, T>
     /// folded only after the inlining, and the dead path's inlines spent the tree's budget (its last rows left as calls).</summary>
     private interface IRowLength;
 
-    /// <summary>Rows summed by straight-line code.</summary>
+    /// <summary>Rows summed by straight-line code (<see cref="WrittenRow{TC}"/> from element 0).</summary>
     private readonly struct LaneLength : IRowLength;
 
-    /// <summary>Rows one element past whole vectors, centred: whole vectors from element 1.</summary>
+    /// <summary>Centred rows one element past whole vectors, summed by straight-line code from element 1.</summary>
     private readonly struct HeadLength : IRowLength;
 
     /// <summary>Rows summed by loops.</summary>
