@@ -227,7 +227,7 @@ public sealed class StreamingStoresTests : RestoresSettings
         // held (GradientRuns.HeldRows); streamed, row by row: the same bits. 288 ends in a single vector on every path. Rows of
         // five to eight vectors (24 on the 128-bit path, 40 to 64 on AVX2, 80 to 128 on AVX-512) go four at a time in the
         // flat range too, streamed from dx's phase.
-        foreach (int channels in new[] { 8, 16, 24, 40, 48, 56, 64, 80, 128, 256, 264, 288, 512 })
+        foreach (int channels in new[] { 8, 16, 24, 32, 40, 48, 56, 64, 80, 128, 256, 264, 288, 512 })
         {
             int[] dims = [2, 5, 7, channels];
             int length = TestData.Product(dims);
