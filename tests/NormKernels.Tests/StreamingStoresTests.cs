@@ -226,7 +226,9 @@ public sealed class StreamingStoresTests : RestoresSettings
         // Past the flat width (256), whole vectors: cached, the rows four at a time with each column block's coefficients
         // held (GradientRuns.HeldRows); streamed, row by row: the same bits. 288 ends in a single vector on every path. Rows of
         // five to eight vectors (24 on the 128-bit path, 40 to 64 on AVX2, 80 to 128 on AVX-512) go four at a time in the
-        // flat range too, streamed from dx's phase.
+        // flat range too, streamed from dx's phase. From memory (the threshold at 0) the column sums of rows of five to eight
+        // vectors on the 256- and 128-bit paths (20 to 32, 40 to 64) go row after row (GradientRuns.HeldRowSums), in cache in
+        // strips of four vectors: the same bits, dx and the parameter gradients.
         foreach (int channels in new[] { 8, 16, 24, 32, 40, 48, 56, 64, 80, 128, 256, 264, 288, 512 })
         {
             int[] dims = [2, 5, 7, channels];
