@@ -88,6 +88,7 @@ public static class StreamingLimit
     /// here than a vector loop of ours, so the limit of these cases is the copy); backward, y = x + dy with the output
     /// peeled to 64-byte alignment and aligned vector stores.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimized from its first call, as the kernels (--first-calls)
     public static unsafe void Plain(float[] x, float[]? dy, float[] y, int start, int end)
     {
         if (dy is null) { x.AsSpan(start, end - start).CopyTo(y.AsSpan(start, end - start)); return; }
@@ -111,6 +112,7 @@ public static class StreamingLimit
     public static uint Sink;
 
     /// <summary>y[i] = x[i] (+ dy[i]) for i in [start, end), non-temporal vector stores on the 64-byte-aligned part of y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimized from its first call, as the kernels (--first-calls)
     public static unsafe void Stream(float[] x, float[]? dy, float[] y, int start, int end)
     {
         fixed (float* px0 = x, py0 = y, pd0 = dy)
@@ -142,6 +144,7 @@ public static class StreamingLimit
     }
 
     /// <summary>Reads x[start..end) once (an OR of the bits, four independent accumulators).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimized from its first call, as the kernels (--first-calls)
     public static unsafe uint ReadOnly(float[] x, int start, int end)
     {
         fixed (float* p0 = x)
