@@ -1,3 +1,5 @@
+using NormKernels.Runtime;
+
 namespace NormKernels.Tests;
 
 /// <summary>
@@ -64,6 +66,26 @@ public sealed class LaneRowTests : RestoresSettings
         LayerCase layerCase = LayerCases.Get(name);
         float[] input = RowPlanTests.ReferenceSteps(layerCase, dims, new Random(KernelCheck.Seed(name, dims[1] * 64 + dims[^1])), name + " short runs", null);
         SameBitsOnTwoThreadsAndInPlace(layerCase, dims, input);
+    }
+
+    /// <summary>GroupNorm NCHW on 7x7 planes large enough for two workers (8 x 512 x 7 x 7: 256 blocks of 16 runs): one worker
+    /// takes its blocks four to a unit, each phase for the four in turn (Forward.BlocksTogether), two workers a block a unit;
+    /// the output and the statistics bit for bit alike, against the reference, and the second call really on two workers.</summary>
+    [Fact]
+    public void ShortRunBlocksOnOneAndTwoWorkersAlike()
+    {
+        const string name = "GnNchw";
+        int[] dims = [8, 512, 7, 7];
+        LayerCase layerCase = LayerCases.Get(name);
+        float[] input = RowPlanTests.ReferenceSteps(layerCase, dims, new Random(KernelCheck.Seed(name, 8 * 512)), name + " blocks on two workers", null);
+        Parallelism.MaxDegree = 1;
+        var one = RowPlanTests.TrainingForward(layerCase, dims, input, out _);
+        Assert.Equal(1, ParallelUnits.LastWorkers);
+        Parallelism.MaxDegree = 2;
+        var two = RowPlanTests.TrainingForward(layerCase, dims, input, out _);
+        Assert.Equal(2, ParallelUnits.LastWorkers);
+        Assert.Equal(one.Output, two.Output);
+        Assert.Equal(one.State, two.State);
     }
 
     /// <summary>

@@ -612,7 +612,8 @@ public static class Forward<TNest, TK, T>
                 // Pipelined: two blocks' scratch a worker (the block applied, the next one summed).
                 bool pipelined = group == 1 && PipelinedBlocks<TS, TV, TW>(blocks, workers);
                 bool shortRuns = group == 1 && !pipelined && mode != ForwardMode.Moments && ShortRunApply<TS, TV>(nest, _input.Length);
-                int together = shortRuns && mode == ForwardMode.Training
+                // Four blocks together only on one worker (see BlocksTogether).
+                int together = shortRuns && mode == ForwardMode.Training && workers == 1
                     && 2L * BlocksTogether * (_input.Length / blocks) * Unsafe.SizeOf<T>() <= TogetherBytes ? BlocksTogether : 1;
                 if (together > 1)
                 {
@@ -1427,6 +1428,11 @@ public static class Forward<TNest, TK, T>
     /// GroupNorm(32) NCHW 32x512x7x7 (16 planes of 49 floats a block, 6 KB of x and y), AMD Zen 5, one process per build
     /// alternating (41 rounds each, ten pairs): 1 thread 104-110 -> 95-101 us (means 106.6 -> 97.9), 2 threads 58 -> 54-56;
     /// two blocks a unit 99-103 us, eight (50 KB) 100-105 at 1 thread; AVX2 even (124-128 -> 120-128).
+    /// <para>Only where the call runs on one worker. At two, the same call with a block a unit ran faster (forty-seventh
+    /// session, a disturbed host, both builds in one process alternating, both orders): a block a unit took 0.85-0.96 of
+    /// the time of four a unit on 32x512x7x7 in eight pairs (72.7 against 81.2 us in one), 0.82-0.93 on 8x512x7x7 and
+    /// 64x512x7x7; AVX2 even; while at one thread four a unit stays 11-12% faster (110 against 124 us). The bench had this case at 1.19x from one
+    /// thread to two where the other S2 rows went 1.45-1.9x. The same bits either way.</para>
     /// </summary>
     internal const int BlocksTogether = 4;
 
