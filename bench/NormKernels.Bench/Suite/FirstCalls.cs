@@ -17,9 +17,10 @@ namespace NormKernels.Bench.Suite;
 /// within 10% of the steady state (and when that call ended, in ms after construction).
 /// <para>Beside each case, the same measurement of its physical limit (<see cref="StreamingLimit"/>: the streaming pass
 /// over the same bytes) in a fresh process of its own, buffers made the same way: the part of the first calls' cost that
-/// is the machine's, not the library's. On a 2-vCPU KVM guest (AMD EPYC Zen 5, 2026-12-05) a plain copy's calls 2-4
-/// after its buffers were made ran at 2-4x its steady time, and the first calls after a 1 s sleep at 1.5-5x: a vCPU that
-/// was idle or faulting pages in starts slow, whatever code it runs.</para>
+/// is the machine's, not the library's. On a 2-vCPU KVM guest (AMD EPYC Zen 5, 2026-12-05) a plain copy's calls 2-5
+/// after its buffers were made ran at 1.2-2.9x its steady time, and after any pause of a few milliseconds (a sleep, a
+/// busy loop in registers, a line of console output) its next 2-4 calls at 1.5-13x: the buffers' recent use decides,
+/// whatever code runs (README, forty-seventh section).</para>
 /// Only measures: the kernels are unchanged.
 /// </summary>
 public static class FirstCalls
