@@ -1431,8 +1431,9 @@ public static class Forward<TNest, TK, T>
     /// <para>Only where the call runs on one worker. At two, the same call with a block a unit ran faster (forty-seventh
     /// session, a disturbed host, both builds in one process alternating, both orders): a block a unit took 0.85-0.96 of
     /// the time of four a unit on 32x512x7x7 in eight pairs (72.7 against 81.2 us in one), 0.82-0.93 on 8x512x7x7 and
-    /// 64x512x7x7; AVX2 even; while at one thread four a unit stays 11-12% faster (110 against 124 us). The bench had this case at 1.19x from one
-    /// thread to two where the other S2 rows went 1.45-1.9x. The same bits either way.</para>
+    /// 64x512x7x7; AVX2 even; while at one thread four a unit stays 11-12% faster (110 against 124 us). The bench had
+    /// this case at 1.19x from one thread to two where the other S2 rows went 1.45-1.9x (after: 2.17 -> 1.52 of the
+    /// limit at two threads). The same bits either way (LaneRowTests.ShortRunBlocksOnOneAndTwoWorkersAlike).</para>
     /// </summary>
     internal const int BlocksTogether = 4;
 
