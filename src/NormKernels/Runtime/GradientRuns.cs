@@ -243,11 +243,11 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// <see cref="Runs{TS, TV, T}.ChunkVectors"/> rows, with the same operations per element: the same bits as the strips
     /// of four vectors that sixteen registers allow otherwise (sixteen sums, four shifts and four dy shifts do not fit).
     /// The strips read each row's lines in two passes a chunk apart, with hints; rows in order need none (hinted as the
-    /// strips are, 6-35% slower in single runs). AMD Zen 5, 1 thread, one process alternating (both orders), new / strips: AVX2 BatchNorm backward
-    /// NHWC 32x56x56x64 0.87 and 0.91 (3,939 / 4,459 us, 3,635 / 3,965), GroupNorm(32) 0.79 and 0.81; 128-bit 64x56x56x32
-    /// BatchNorm 0.94-0.99, GroupNorm 0.86-0.89; 2 threads (AVX2 BatchNorm) 0.95-1.01. In cache the strips stay: their sums
-    /// never leave registers (AVX2 4x14x14x64 in L2, rows in order 1.31x slower), and AVX-512 keeps them (32 registers;
-    /// 16x28x28x128 rows in order 1.14-1.19x slower).
+    /// strips are, 6-35% slower in single runs). AMD Zen 5, 1 thread, one process alternating (both orders), new / strips:
+    /// AVX2 BatchNorm backward NHWC 32x56x56x64 0.87 and 0.91 (3,939 / 4,459 us, 3,635 / 3,965), GroupNorm(32) 0.79 and
+    /// 0.81; 128-bit 64x56x56x32 BatchNorm 0.94-0.99, GroupNorm 0.86-0.89; 2 threads (AVX2 BatchNorm) 0.95-1.01. In cache
+    /// the strips stay: their sums never leave registers (AVX2 4x14x14x64 in L2, rows in order 1.31x slower), and AVX-512
+    /// keeps them (32 registers; 16x28x28x128 rows in order 1.14-1.19x slower).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization), SkipLocalsInit] // slots zeroed per chunk
     private static unsafe void HeldRowSums<TX>(ref T x, ref T dy, nint rows, nint width, nint stride, ref T m, ref T dz,
@@ -255,8 +255,9 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     {
         int w = TS.Count;
         nint k = width / w;
-        // Two rows of slots: the products' sums, then X's; up to eight vectors of at most 32 bytes each (64 bytes of slack).
-        byte* raw = stackalloc byte[2 * 2 * Unroll * 64 + 64];
+        // Two rows of slots, the products' sums, then X's: each up to 2 x Unroll vectors of at most 32 bytes (the caller's
+        // width <= 2 * step and Unsafe.SizeOf<TV>() <= 32), and 64 bytes of slack for the alignment.
+        byte* raw = stackalloc byte[2 * 2 * Unroll * 32 + 64];
         ref T qs = ref Unsafe.AsRef<T>((void*)(((nint)raw + 63) & ~(nint)63));
         ref T xs = ref Unsafe.Add(ref qs, width);
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
