@@ -231,6 +231,8 @@ public sealed class KernelTests
         [nameof(GnNhwc)] = e => [2, 3, 2, 4 * e],
         // GN NHWC with one group: the whole channel run C = e.
         [nameof(GnNhwcOneGroup)] = e => [2, 3, 2, e],
+        // GN NHWC with six groups: runs of e channels, the statistics four at a time and two more.
+        [nameof(GnNhwcSixGroups)] = e => [2, 3, 2, 6 * e],
     };
 
     public static TheoryData<string> Sweeps => new(SweepDims.Keys);

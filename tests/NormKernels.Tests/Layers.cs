@@ -47,6 +47,8 @@ namespace NormKernels.Tests;
 [Normalize(Layout = "NHWC", Axes = "C,H,W", Groups = 4)] public sealed partial class GnNhwc;
 [Normalize(Layout = "NDHWC", Axes = "C,D,H,W", Groups = 4)] public sealed partial class GnNdhwc;
 [Normalize(Layout = "NHWC", Axes = "C,H,W", Groups = 1)] public sealed partial class GnNhwcOneGroup;
+// Six groups a sample: a block's statistics four at a time and then two more (Forward.FinishStatistics).
+[Normalize(Layout = "NHWC", Axes = "C,H,W", Groups = 6)] public sealed partial class GnNhwcSixGroups;
 
 // RMSNorm: no mean subtracted.
 [Normalize(Layout = "NTC", Axes = "C", Kind = NormKind.RootMeanSquare)] public sealed partial class RmsNtc;
@@ -236,6 +238,9 @@ public static class LayerCases
         Case(d => new GnNhwcOneGroup(d[3]), d => GnNhwcOneGroup.StatisticCount(d[0], d[1], d[2], d[3]),
             (l, i, o, d) => l.Forward(i, o, d[0], d[1], d[2], d[3]),
             (i, o, d, w, b, m, v, e) => GnNhwcOneGroup.ForwardTraining(i, o, d[0], d[1], d[2], d[3], w, b, m, v, e)),
+        Case(d => new GnNhwcSixGroups(d[3]), d => GnNhwcSixGroups.StatisticCount(d[0], d[1], d[2], d[3]),
+            (l, i, o, d) => l.Forward(i, o, d[0], d[1], d[2], d[3]),
+            (i, o, d, w, b, m, v, e) => GnNhwcSixGroups.ForwardTraining(i, o, d[0], d[1], d[2], d[3], w, b, m, v, e)),
 
         Case(d => new RmsNtc(d[2]), d => RmsNtc.StatisticCount(d[0], d[1], d[2]),
             (l, i, o, d) => l.Forward(i, o, d[0], d[1], d[2]),

@@ -1021,14 +1021,36 @@ public static class Forward<TNest, TK, T>
         {
             int q = layout.AccumulatorRun;
             for (int s = 0; s < layout.Statistics; s++)
-            {
-                T value = Unsafe.Add(ref statShift, s);
-                for (int j = 0; j < q; j++) Unsafe.Add(ref shift, s * q + j) = value;
-            }
+                FillRun(ref Unsafe.Add(ref shift, s * q), q, Unsafe.Add(ref statShift, s));
             return;
         }
         for (int a = 0; a < layout.Accumulators; a++)
             Unsafe.Add(ref shift, a) = Unsafe.Add(ref statShift, nest.AccumulatorStatistic(a));
+    }
+
+    /// <summary><paramref name="count"/> elements from <paramref name="target"/> set to <paramref name="value"/>, a vector at a
+    /// time where one fits (a statistic's shift copied to its accumulators: GroupNorm NHWC's 16 channels of a group). Element
+    /// by element, the 512 of a GroupNorm(32) NHWC S2 sample took about 200 ns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FillRun(ref T target, int count, T value)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            Vector512<T> v = Vector512.Create(value);
+            for (; i + Vector512<T>.Count <= count; i += Vector512<T>.Count) v.StoreUnsafe(ref target, (nuint)i);
+        }
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            Vector256<T> v = Vector256.Create(value);
+            for (; i + Vector256<T>.Count <= count; i += Vector256<T>.Count) v.StoreUnsafe(ref target, (nuint)i);
+        }
+        if (Vector128.IsHardwareAccelerated && Vector128<T>.IsSupported)
+        {
+            Vector128<T> v = Vector128.Create(value);
+            for (; i + Vector128<T>.Count <= count; i += Vector128<T>.Count) v.StoreUnsafe(ref target, (nuint)i);
+        }
+        for (; i < count; i++) Unsafe.Add(ref target, i) = value;
     }
 
     /// <summary>A block's <paramref name="count"/> sums set to 0: a few in a loop here (a block of one statistic: GroupNorm NCHW's
@@ -1065,7 +1087,34 @@ public static class Forward<TNest, TK, T>
                 // operations as the loop below, without each addition waiting on the last one's store (GroupNorm NHWC S2,
                 // 512 accumulators a block: about 9 cycles each that way).
                 int q = layout.AccumulatorRun;
-                for (int s = 0; s < layout.Statistics; s++)
+                int s = 0;
+                // Four statistics at a time, each its own two chains (eight in flight, not two: GroupNorm(32) NHWC S2's 32
+                // statistics of 16 accumulators a sample took about 300 ns one by one).
+                for (; s + 4 <= layout.Statistics; s += 4)
+                {
+                    double ts0 = 0, tq0 = 0, ts1 = 0, tq1 = 0, ts2 = 0, tq2 = 0, ts3 = 0, tq3 = 0;
+                    ref double ps = ref Unsafe.Add(ref sum, s * q), pq = ref Unsafe.Add(ref sq, s * q);
+                    for (int j = 0; j < q; j++)
+                    {
+                        ts0 += Unsafe.Add(ref ps, j);
+                        tq0 += Unsafe.Add(ref pq, j);
+                        ts1 += Unsafe.Add(ref ps, q + j);
+                        tq1 += Unsafe.Add(ref pq, q + j);
+                        ts2 += Unsafe.Add(ref ps, 2 * q + j);
+                        tq2 += Unsafe.Add(ref pq, 2 * q + j);
+                        ts3 += Unsafe.Add(ref ps, 3 * q + j);
+                        tq3 += Unsafe.Add(ref pq, 3 * q + j);
+                    }
+                    Unsafe.Add(ref statSum, s) = ts0;
+                    Unsafe.Add(ref statSq, s) = tq0;
+                    Unsafe.Add(ref statSum, s + 1) = ts1;
+                    Unsafe.Add(ref statSq, s + 1) = tq1;
+                    Unsafe.Add(ref statSum, s + 2) = ts2;
+                    Unsafe.Add(ref statSq, s + 2) = tq2;
+                    Unsafe.Add(ref statSum, s + 3) = ts3;
+                    Unsafe.Add(ref statSq, s + 3) = tq3;
+                }
+                for (; s < layout.Statistics; s++)
                 {
                     double ts = 0, tq = 0;
                     ref double ps = ref Unsafe.Add(ref sum, s * q), pq = ref Unsafe.Add(ref sq, s * q);
