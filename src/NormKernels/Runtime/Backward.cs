@@ -499,7 +499,7 @@ public static class Backward<TNest, TK, T>
         public int Folds { get; }
 
         /// <summary>Each fold index its own statistic and parameter, at its own index (<see cref="IdentityFolds"/>): the
-        /// coefficients then go four at a time (<see cref="CoefficientsFour"/>).</summary>
+        /// coefficients then go eight or four at a time (<see cref="CoefficientsInLanes"/>).</summary>
         public bool Identity { get; }
         public int Statistics { get; }
         public int Doubles { get; }
@@ -543,17 +543,11 @@ public static class Backward<TNest, TK, T>
         int first = 0;
         if (Vector256.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
         {
-            // BackwardShared.Terms four at a time (the same operations: the same bits); see CoefficientsFour for why.
-            var e = Vector256.Create(epsilon);
+            // BackwardShared.Terms eight (AVX-512) and then four at a time (the same operations: the same bits); see
+            // CoefficientsInLanes for why.
             bool centered = TK.Centered || constant;
-            for (; first + 4 <= layout.Statistics; first += 4)
-            {
-                Vector256<double> mean = centered ? Load(ref Unsafe.Add(ref stat0, so + first)) : Vector256<double>.Zero;
-                Vector256<double> second = Load(ref Unsafe.Add(ref (centered ? ref stat1 : ref stat0), so + first));
-                mean.StoreUnsafe(ref mu, (nuint)first);
-                (Vector256<double>.One / Vector256.Sqrt(second + e)).StoreUnsafe(ref rstd, (nuint)first);
-                if (layout.Identity) Store(-mean, ref Unsafe.Add(ref m, first));
-            }
+            if (Avx512F.IsSupported) first = TermsInLanes<EightLanes, Vector512<double>>(layout, so, ref stat0, ref stat1, epsilon, centered, ref mu, ref rstd, ref m, first);
+            first = TermsInLanes<FourLanes, Vector256<double>>(layout, so, ref stat0, ref stat1, epsilon, centered, ref mu, ref rstd, ref m, first);
         }
         for (int s = first; s < layout.Statistics; s++)
             (Unsafe.Add(ref mu, s), Unsafe.Add(ref rstd, s)) = BackwardShared<TK, T>.Terms(Unsafe.Add(ref stat0, so + s),
@@ -579,6 +573,24 @@ public static class Backward<TNest, TK, T>
             nest.Fold(f, out nint s, out _);
             Unsafe.Add(ref m, f) = T.CreateTruncating(-Unsafe.Add(ref mu, s));
         }
+    }
+
+    /// <summary><see cref="Terms"/>' statistics from <paramref name="first"/> on, <typeparamref name="TL"/>'s lanes at a time:
+    /// mu, rstd and (identity folds) m. Returns where it stopped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int TermsInLanes<TL, TV>(Layout layout, nint so, ref T stat0, ref T stat1, double epsilon, bool centered, ref double mu, ref double rstd,
+        ref T m, int first) where TL : struct, IDoubleLanes<TV> where TV : struct
+    {
+        TV e = TL.Splat(epsilon);
+        for (; first + TL.Count <= layout.Statistics; first += TL.Count)
+        {
+            TV mean = centered ? TL.Elements(ref Unsafe.Add(ref stat0, so + first)) : TL.Zero;
+            TV second = TL.Elements(ref Unsafe.Add(ref (centered ? ref stat1 : ref stat0), so + first));
+            TL.Store(mean, ref mu, first);
+            TL.Store(TL.Divide(TL.One, TL.Sqrt(TL.Add(second, e))), ref rstd, first);
+            if (layout.Identity) TL.Narrow(TL.Negate(mean), ref Unsafe.Add(ref m, first));
+        }
+        return first;
     }
 
     /// <summary>The gradient's shift dz per fold index: its first element's dy.</summary>
@@ -619,7 +631,7 @@ public static class Backward<TNest, TK, T>
         // come back in double.
         double perIndex = count * statistics / folds;
         bool affine = nest.Affine;
-        int first = layout.Identity ? CoefficientsFour(layout, doubles, elements, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine) : 0;
+        int first = layout.Identity ? CoefficientsInLanes(layout, doubles, elements, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine) : 0;
         if (TK.Centered)
         {
             for (int f = first; f < folds; f++)
@@ -661,63 +673,139 @@ public static class Backward<TNest, TK, T>
 
     /// <summary>
     /// <see cref="Coefficients"/> for fold indices that are their own statistic and parameter (<see cref="Layout.Identity"/>),
-    /// four at a time in double lanes: its operations in its order per index (no fused multiply-add, as the scalar code), so
-    /// the same bits. Returns how many it made (a multiple of four; the caller makes the rest). One by one the loops' scalar
-    /// conversions (<c>vcvtss2sd</c>, <c>vcvtsd2ss</c>) merge into registers the JIT reuses across iterations, and each
-    /// index waited for the last one's three divisions: InstanceNorm NHWC backward on 32 x 7 x 7 x 512 spent about 10 ns a
-    /// channel of each sample here, 165 of its 397 us (AMD Zen 5, 1 thread). With this, <see cref="Terms"/>,
-    /// <see cref="Shift"/> and <see cref="ResidualSums"/> in lanes too and the coefficients a method of their own: 209-214 us,
-    /// the same bits (the harness compared every element of dx; a coefficient planted wrong fails 138 tests).
+    /// eight (AVX-512) and then four at a time in double lanes: its operations in its order per index (no fused multiply-add,
+    /// as the scalar code), so the same bits. Returns how many it made (a multiple of four; the caller makes the rest). One by
+    /// one the loops' scalar conversions (<c>vcvtss2sd</c>, <c>vcvtsd2ss</c>) merge into registers the JIT reuses across
+    /// iterations, and each index waited for the last one's three divisions: InstanceNorm NHWC backward on 32 x 7 x 7 x 512
+    /// spent about 10 ns a channel of each sample here, 165 of its 397 us (AMD Zen 5, 1 thread). With four lanes,
+    /// <see cref="Terms"/>, <see cref="Shift"/> and <see cref="ResidualSums"/> in lanes too and the coefficients a method of
+    /// their own: 209-214 us, the same bits (the harness compared every element of dx; a coefficient planted wrong fails 138
+    /// tests). Eight lanes where AVX-512 is there (AMD Zen 5 divides and takes square roots of eight doubles at the rate of
+    /// four, see Forward's StatisticsEight), here and in <see cref="Terms"/>: see <see cref="EightLanes"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static int CoefficientsFour(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums, int parameters,
+    private static int CoefficientsInLanes(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums, int parameters,
         bool constant, double count, double perIndex, bool affine)
     {
         if (!Vector256.IsHardwareAccelerated || (typeof(T) != typeof(float) && typeof(T) != typeof(double))) return 0;
-        int folds = layout.Folds, statistics = layout.Statistics;
         var slots = new Slots(layout, doubles, elements);
+        int f = 0;
+        if (Avx512F.IsSupported)
+            f = CoefficientLanes<EightLanes, Vector512<double>>(layout.Folds, ref slots, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine, f);
+        return CoefficientLanes<FourLanes, Vector256<double>>(layout.Folds, ref slots, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine, f);
+    }
+
+    /// <summary><see cref="CoefficientsInLanes"/>' loop from fold <paramref name="f"/> on, <typeparamref name="TL"/>'s lanes at
+    /// a time. Returns where it stopped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CoefficientLanes<TL, TV>(int folds, ref Slots slots, ref T gamma, nint po, ref double gradSums, int parameters, bool constant,
+        double count, double perIndex, bool affine, int f) where TL : struct, IDoubleLanes<TV> where TV : struct
+    {
         ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, centredTotal = ref slots.CentredTotal;
         ref double mu = ref slots.Mu, rstd = ref slots.Rstd, sumA = ref slots.SumA, sumB = ref slots.SumB;
         ref T coefM = ref slots.M, coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
-        var n = Vector256.Create(count);
-        var per = Vector256.Create(perIndex);
-        int f = 0;
-        for (; f + 4 <= folds; f += 4)
+        TV n = TL.Splat(count), per = TL.Splat(perIndex);
+        for (; f + TL.Count <= folds; f += TL.Count)
         {
-            nuint i = (nuint)f;
-            Vector256<double> x = Vector256.LoadUnsafe(ref sumX, i), m = Vector256.LoadUnsafe(ref mu, i), r = Vector256.LoadUnsafe(ref rstd, i);
+            TV x = TL.Load(ref sumX, f), m = TL.Load(ref mu, f), r = TL.Load(ref rstd, f);
             if (TK.Centered)
             {
                 // centredTotal starts at 0 (cleared) and takes this index's X alone.
-                Vector256<double> total = Vector256<double>.Zero + x;
-                total.StoreUnsafe(ref centredTotal, i);
+                TV total = TL.Add(TL.Zero, x);
+                TL.Store(total, ref centredTotal, f);
                 if (!constant)
                 {
-                    m = -RoundTrip(-m) + total / n;
-                    m.StoreUnsafe(ref mu, i);
+                    m = TL.Add(TL.Negate(TL.RoundTrip(TL.Negate(m))), TL.Divide(total, n));
+                    TL.Store(m, ref mu, f);
                 }
             }
-            Vector256<double> g = affine ? Load(ref Unsafe.Add(ref gamma, po + f)) : Vector256<double>.One;
-            Vector256<double> shift = Load(ref Unsafe.Add(ref coefD, f)), center = -Load(ref Unsafe.Add(ref coefM, f));
-            Vector256<double> u = Vector256.LoadUnsafe(ref sumU, i) + per * shift;
-            Vector256<double> v = Vector256.LoadUnsafe(ref sumV, i) + shift * x + (center - m) * u;
-            Vector256<double> a = Vector256<double>.Zero + g * u, b = Vector256<double>.Zero + g * v;
+            TV g = affine ? TL.Elements(ref Unsafe.Add(ref gamma, po + f)) : TL.One;
+            TV shift = TL.Elements(ref Unsafe.Add(ref coefD, f)), center = TL.Negate(TL.Elements(ref Unsafe.Add(ref coefM, f)));
+            TV u = TL.Add(TL.Load(ref sumU, f), TL.Multiply(per, shift));
+            TV v = TL.Add(TL.Add(TL.Load(ref sumV, f), TL.Multiply(shift, x)), TL.Multiply(TL.Subtract(center, m), u));
+            TV a = TL.Add(TL.Zero, TL.Multiply(g, u)), b = TL.Add(TL.Zero, TL.Multiply(g, v));
             if (affine)
             {
-                (Vector256.LoadUnsafe(ref gradSums, (nuint)(po + f)) + u).StoreUnsafe(ref gradSums, (nuint)(po + f));
-                (Vector256.LoadUnsafe(ref gradSums, (nuint)(parameters + po + f)) + v * r).StoreUnsafe(ref gradSums, (nuint)(parameters + po + f));
+                TL.Store(TL.Add(TL.Load(ref gradSums, po + f), u), ref gradSums, po + f);
+                TL.Store(TL.Add(TL.Load(ref gradSums, parameters + po + f), TL.Multiply(v, r)), ref gradSums, parameters + po + f);
             }
-            Vector256<double> q = constant ? Vector256<double>.Zero : -r * r * r * b / n;
-            a = TK.Centered && !constant ? -r * a / n : Vector256<double>.Zero;
-            a.StoreUnsafe(ref sumA, i);
-            q.StoreUnsafe(ref sumB, i);
+            // -r * r * r * b / n and -r * a / n, left to right as the scalar code.
+            TV q = constant ? TL.Zero : TL.Divide(TL.Multiply(TL.Multiply(TL.Multiply(TL.Negate(r), r), r), b), n);
+            a = TK.Centered && !constant ? TL.Divide(TL.Multiply(TL.Negate(r), a), n) : TL.Zero;
+            TL.Store(a, ref sumA, f);
+            TL.Store(q, ref sumB, f);
             // FoldCoefficients' operations.
-            Vector256<double> coefp = g * r;
-            Store(coefp, ref Unsafe.Add(ref coefP, f));
-            Store(q, ref Unsafe.Add(ref coefQ, f));
-            Store(a + shift * coefp + (center - m) * q, ref Unsafe.Add(ref coefR, f));
+            TV coefp = TL.Multiply(g, r);
+            TL.Narrow(coefp, ref Unsafe.Add(ref coefP, f));
+            TL.Narrow(q, ref Unsafe.Add(ref coefQ, f));
+            TL.Narrow(TL.Add(TL.Add(a, TL.Multiply(shift, coefp)), TL.Multiply(TL.Subtract(center, m), q)), ref Unsafe.Add(ref coefR, f));
         }
         return f;
+    }
+
+    /// <summary>Double lanes for <see cref="TermsInLanes"/> and <see cref="CoefficientLanes"/>: each operation lane by lane as
+    /// the scalar code does it (no fused multiply-add; conversions round to nearest), so the same bits at either width.</summary>
+    private interface IDoubleLanes<TV> where TV : struct
+    {
+        static abstract int Count { get; }
+        static abstract TV Zero { get; }
+        static abstract TV One { get; }
+        static abstract TV Splat(double value);
+        static abstract TV Load(ref double p, nint i);
+        static abstract void Store(TV v, ref double p, nint i);
+        /// <summary>Count elements at <paramref name="p"/> as doubles.</summary>
+        static abstract TV Elements(ref T p);
+        /// <summary>The lanes stored at <paramref name="p"/> as elements (rounded to float where T is float).</summary>
+        static abstract void Narrow(TV v, ref T p);
+        /// <summary>The lanes rounded to the element type and back.</summary>
+        static abstract TV RoundTrip(TV v);
+        static abstract TV Add(TV a, TV b);
+        static abstract TV Subtract(TV a, TV b);
+        static abstract TV Multiply(TV a, TV b);
+        static abstract TV Divide(TV a, TV b);
+        static abstract TV Negate(TV a);
+        static abstract TV Sqrt(TV a);
+    }
+
+    /// <summary>Four doubles (AVX).</summary>
+    private readonly struct FourLanes : IDoubleLanes<Vector256<double>>
+    {
+        public static int Count => 4;
+        public static Vector256<double> Zero => Vector256<double>.Zero;
+        public static Vector256<double> One => Vector256<double>.One;
+        public static Vector256<double> Splat(double value) => Vector256.Create(value);
+        public static Vector256<double> Load(ref double p, nint i) => Vector256.LoadUnsafe(ref p, (nuint)i);
+        public static void Store(Vector256<double> v, ref double p, nint i) => v.StoreUnsafe(ref p, (nuint)i);
+        public static Vector256<double> Elements(ref T p) => Backward<TNest, TK, T>.Load(ref p);
+        public static void Narrow(Vector256<double> v, ref T p) => Backward<TNest, TK, T>.Store(v, ref p);
+        public static Vector256<double> RoundTrip(Vector256<double> v) => Backward<TNest, TK, T>.RoundTrip(v);
+        public static Vector256<double> Add(Vector256<double> a, Vector256<double> b) => a + b;
+        public static Vector256<double> Subtract(Vector256<double> a, Vector256<double> b) => a - b;
+        public static Vector256<double> Multiply(Vector256<double> a, Vector256<double> b) => a * b;
+        public static Vector256<double> Divide(Vector256<double> a, Vector256<double> b) => a / b;
+        public static Vector256<double> Negate(Vector256<double> a) => -a;
+        public static Vector256<double> Sqrt(Vector256<double> a) => Vector256.Sqrt(a);
+    }
+
+    /// <summary>Eight doubles (AVX-512: only called where <see cref="Avx512F.IsSupported"/>).</summary>
+    private readonly struct EightLanes : IDoubleLanes<Vector512<double>>
+    {
+        public static int Count => 8;
+        public static Vector512<double> Zero => Vector512<double>.Zero;
+        public static Vector512<double> One => Vector512<double>.One;
+        public static Vector512<double> Splat(double value) => Vector512.Create(value);
+        public static Vector512<double> Load(ref double p, nint i) => Vector512.LoadUnsafe(ref p, (nuint)i);
+        public static void Store(Vector512<double> v, ref double p, nint i) => v.StoreUnsafe(ref p, (nuint)i);
+        public static Vector512<double> Elements(ref T p) => Widen<Vector512<double>>(ref p);
+        public static void Narrow(Vector512<double> v, ref T p) => Backward<TNest, TK, T>.Narrow(v, ref p);
+        public static Vector512<double> RoundTrip(Vector512<double> v) =>
+            typeof(T) == typeof(float) ? Avx512F.ConvertToVector512Double(Avx512F.ConvertToVector256Single(v)) : v;
+        public static Vector512<double> Add(Vector512<double> a, Vector512<double> b) => a + b;
+        public static Vector512<double> Subtract(Vector512<double> a, Vector512<double> b) => a - b;
+        public static Vector512<double> Multiply(Vector512<double> a, Vector512<double> b) => a * b;
+        public static Vector512<double> Divide(Vector512<double> a, Vector512<double> b) => a / b;
+        public static Vector512<double> Negate(Vector512<double> a) => -a;
+        public static Vector512<double> Sqrt(Vector512<double> a) => Vector512.Sqrt(a);
     }
 
     /// <summary>
