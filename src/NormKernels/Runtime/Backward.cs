@@ -688,19 +688,20 @@ public static class Backward<TNest, TK, T>
         bool constant, double count, double perIndex, bool affine)
     {
         if (!Vector256.IsHardwareAccelerated || (typeof(T) != typeof(float) && typeof(T) != typeof(double))) return 0;
-        var slots = new Slots(layout, doubles, elements);
         int f = 0;
         if (Avx512F.IsSupported)
-            f = CoefficientLanes<EightLanes, Vector512<double>>(layout.Folds, ref slots, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine, f);
-        return CoefficientLanes<FourLanes, Vector256<double>>(layout.Folds, ref slots, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine, f);
+            f = CoefficientLanes<EightLanes, Vector512<double>>(layout, doubles, elements, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine, f);
+        return CoefficientLanes<FourLanes, Vector256<double>>(layout, doubles, elements, ref gamma, po, ref gradSums, parameters, constant, count, perIndex, affine, f);
     }
 
     /// <summary><see cref="CoefficientsInLanes"/>' loop from fold <paramref name="f"/> on, <typeparamref name="TL"/>'s lanes at
     /// a time. Returns where it stopped.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int CoefficientLanes<TL, TV>(int folds, ref Slots slots, ref T gamma, nint po, ref double gradSums, int parameters, bool constant,
-        double count, double perIndex, bool affine, int f) where TL : struct, IDoubleLanes<TV> where TV : struct
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static int CoefficientLanes<TL, TV>(Layout layout, Span<double> doubles, Span<T> elements, ref T gamma, nint po, ref double gradSums, int parameters,
+        bool constant, double count, double perIndex, bool affine, int f) where TL : struct, IDoubleLanes<TV> where TV : struct
     {
+        int folds = layout.Folds;
+        var slots = new Slots(layout, doubles, elements);
         ref double sumU = ref slots.SumU, sumV = ref slots.SumV, sumX = ref slots.SumX, centredTotal = ref slots.CentredTotal;
         ref double mu = ref slots.Mu, rstd = ref slots.Rstd, sumA = ref slots.SumA, sumB = ref slots.SumB;
         ref T coefM = ref slots.M, coefP = ref slots.P, coefQ = ref slots.Q, coefR = ref slots.R, coefD = ref slots.D;
