@@ -768,7 +768,8 @@ public static class Backward<TNest, TK, T>
         static abstract TV Sqrt(TV a);
     }
 
-    /// <summary>Four doubles (AVX).</summary>
+    /// <summary>Four doubles (AVX). Two structs of one shape, one a width: one generic struct choosing the width by
+    /// <c>typeof</c> ran InstanceNorm backward NHWC S2 1.10x slower on AVX-512 and 1.27-1.33x on AVX2 (AMD Zen 5).</summary>
     private readonly struct FourLanes : IDoubleLanes<Vector256<double>>
     {
         public static int Count => 4;
