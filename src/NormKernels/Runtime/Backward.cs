@@ -716,7 +716,7 @@ public static class Backward<TNest, TK, T>
                 TL.Store(total, ref centredTotal, f);
                 if (!constant)
                 {
-                    m = TL.Add(TL.Negate(TL.RoundTrip(TL.Negate(m))), TL.Divide(total, n));
+                    m = TL.Add(RoundedMean(m), TL.Divide(total, n));
                     TL.Store(m, ref mu, f);
                 }
             }
@@ -758,8 +758,6 @@ public static class Backward<TNest, TK, T>
         static abstract TV Elements(ref T p);
         /// <summary>The lanes stored at <paramref name="p"/> as elements (rounded to float where T is float).</summary>
         static abstract void Narrow(TV v, ref T p);
-        /// <summary>The lanes rounded to the element type and back.</summary>
-        static abstract TV RoundTrip(TV v);
         static abstract TV Add(TV a, TV b);
         static abstract TV Subtract(TV a, TV b);
         static abstract TV Multiply(TV a, TV b);
@@ -780,7 +778,6 @@ public static class Backward<TNest, TK, T>
         public static void Store(Vector256<double> v, ref double p, nint i) => v.StoreUnsafe(ref p, (nuint)i);
         public static Vector256<double> Elements(ref T p) => Backward<TNest, TK, T>.Load(ref p);
         public static void Narrow(Vector256<double> v, ref T p) => Backward<TNest, TK, T>.Store(v, ref p);
-        public static Vector256<double> RoundTrip(Vector256<double> v) => Backward<TNest, TK, T>.RoundTrip(v);
         public static Vector256<double> Add(Vector256<double> a, Vector256<double> b) => a + b;
         public static Vector256<double> Subtract(Vector256<double> a, Vector256<double> b) => a - b;
         public static Vector256<double> Multiply(Vector256<double> a, Vector256<double> b) => a * b;
@@ -800,8 +797,6 @@ public static class Backward<TNest, TK, T>
         public static void Store(Vector512<double> v, ref double p, nint i) => v.StoreUnsafe(ref p, (nuint)i);
         public static Vector512<double> Elements(ref T p) => Widen<Vector512<double>>(ref p);
         public static void Narrow(Vector512<double> v, ref T p) => Backward<TNest, TK, T>.Narrow(v, ref p);
-        public static Vector512<double> RoundTrip(Vector512<double> v) =>
-            typeof(T) == typeof(float) ? Avx512F.ConvertToVector512Double(Avx512F.ConvertToVector256Single(v)) : v;
         public static Vector512<double> Add(Vector512<double> a, Vector512<double> b) => a + b;
         public static Vector512<double> Subtract(Vector512<double> a, Vector512<double> b) => a - b;
         public static Vector512<double> Multiply(Vector512<double> a, Vector512<double> b) => a * b;
