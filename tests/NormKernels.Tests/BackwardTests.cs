@@ -130,10 +130,12 @@ public sealed class BackwardTests
     }
 
     /// <summary>Channels-last blocks whose x, dy and dx start anywhere (the GC aligns arrays to 8 bytes; spans start anywhere):
-    /// the three buffers at every offset from 0 to 15 elements, C = 32 (column sums), 288 and 512 (the held rows too: wider
-    /// than the flat range), against the float64 reference, in place over dy and over x against separate buffers, and against
-    /// the buffers on a 64-byte boundary (bit for bit: the results never depend on alignment). Kept from a change that read
-    /// misaligned blocks in vectors aligned to x (rotated rows): measured and reverted (see bench/HISTORY.md, fortieth section).</summary>
+    /// the three buffers at every offset from 0 to 15 elements, C = 32 (column sums), 64, 192, 288 and 512 (the held rows too:
+    /// wider than the flat range), against the float64 reference, in place over dy and over x against separate buffers, and
+    /// against the buffers on a 64-byte boundary (bit for bit: the results never depend on alignment). With x and dy both off
+    /// a 64-byte boundary, rows of whole strips (C = 64, 192, 512 on AVX-512) are read from dy's boundary with one vector
+    /// wrapped across each two rows (GradientRuns.WrapStrip): the offsets give every lead from 1 to 15, BatchNorm's 42 rows
+    /// chunks that start and end inside the call's rows, the per-sample blocks' 21 rows a chunk that ends the call.</summary>
     [Theory]
     [InlineData(nameof(BnNhwc))]
     [InlineData(nameof(InNhwc))]
@@ -141,7 +143,7 @@ public sealed class BackwardTests
     public void ChannelsLastBlocksAtEveryOffsetMatchReference(string name)
     {
         LayerCase layerCase = LayerCases.Get(name);
-        foreach (int channels in new[] { 32, 288, 512 })
+        foreach (int channels in new[] { 32, 64, 192, 288, 512 })
         {
             int[] dims = [2, 3, 7, channels];
             var (layer, input, outputGrad) = Prepared(layerCase, dims, KernelCheck.Seed(name, 700 + channels));
