@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace NormKernels.Runtime;
@@ -243,18 +242,19 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     }
 
     /// <summary>
-    /// Where <see cref="ReduceColumnsCore{TX}"/>'s strips start in each row: 0, or, on the 512-bit path, the columns before
-    /// dy's next 64-byte boundary when x and dy are both off one (float rows of whole strips, contiguous, so every row starts
-    /// as far off as the first). Each 512-bit load then reads one cache line of dy (and of x where it is as far off) instead
-    /// of two; the strip that ends the row (<see cref="WrapStrip{TX}"/>) reads the row's last columns and the next row's
-    /// first as one vector. BatchNorm backward NHWC 32x7x7x512, AMD Zen 5, 1 thread, its reduction alone (BackwardStatistics,
-    /// one process alternating, shared buffers): x and dy 8 bytes off took 1.19x the time of both aligned, one of them off 1.05x.
+    /// Where <see cref="ReduceColumnsCore{TX}"/>'s strips start in each row: 0, or, on the 512-bit path (the one with shifts,
+    /// see <see cref="ISimd{TV, T}.Shifts"/>), the columns before dy's next 64-byte boundary when x and dy are both off one
+    /// (float rows of whole strips, contiguous, so every row starts as far off as the first). Each 512-bit load then reads
+    /// one cache line of dy (and of x where it is as far off) instead of two; the strip that ends the row
+    /// (<see cref="WrapStrip{TX}"/>) reads the row's last columns and the next row's first as one vector. BatchNorm backward
+    /// NHWC 32x7x7x512, AMD Zen 5, 1 thread, its reduction alone (BackwardStatistics, one process alternating, shared
+    /// buffers): x and dy 8 bytes off took 1.19x the time of both aligned, one of them off 1.05x.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe nint Lead(ref T x, ref T dy, nint width)
     {
         int w = TS.Count;
-        if (typeof(T) != typeof(float) || Unsafe.SizeOf<TV>() != 64 || !Avx512F.IsSupported || width % (Unroll * w) != 0) return 0;
+        if (typeof(T) != typeof(float) || !TS.Shifts || width % (Unroll * w) != 0) return 0;
         nuint ax = (nuint)Unsafe.AsPointer(ref x) % 64, ad = (nuint)Unsafe.AsPointer(ref dy) % 64;
         if (ax == 0 || ad == 0 || ad % (nuint)sizeof(T) != 0) return 0;
         return (nint)((64 - ad) / (nuint)sizeof(T));
@@ -276,8 +276,9 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     {
         int w = TS.Count;
         nint j = width - Unroll * w + lead, back = lead - w;
-        // lane l <- lane (l + lead) mod w: the row's first or last vector's columns in the wrapped vector's lanes.
-        Vector512<int> rotate = (Vector512<int>.Indices + Vector512.Create((int)lead)) & Vector512.Create(w - 1);
+        // lane l <- lane (l + lead) mod w (a shift of the vector against itself): the row's first or last vector's columns
+        // in the wrapped vector's lanes.
+        TV rotate = TS.ShiftIndices(lead);
         TV firsts = TS.LastLanes(lead), lasts = TS.LastLanes(w - lead);
         TV all = TS.LastLanes(w), trailing = TS.Select(firsts, TS.Zero, all);
         TV k0 = TS.Load(ref m, j), k1 = TS.Load(ref m, j + w), k2 = TS.Load(ref m, j + 2 * w);
@@ -313,7 +314,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         ColumnTotals<TX>(j + w, s1, q1, ref unused, f1, ref u, ref v, ref z);
         ColumnTotals<TX>(j + 2 * w, s2, q2, ref unused, f2, ref u, ref v, ref z);
         // Back to column order: lane l <- lane (l - lead) mod w, the last vector's columns in its last lanes, the first's in its first.
-        Vector512<int> back0 = (Vector512<int>.Indices + Vector512.Create(w - (int)lead)) & Vector512.Create(w - 1);
+        TV back0 = TS.ShiftIndices(w - lead);
         TV S = Rotate(s3, back0), Q = Rotate(q3, back0), F = Rotate(f3, back0);
         TV leading = TS.Select(lasts, TS.Zero, all);
         ColumnTotals<TX>(width - w, TS.And(S, lasts), TS.And(Q, lasts), ref unused, TS.And(F, lasts), ref u, ref v, ref z);
@@ -333,8 +334,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Rotate(TV v, Vector512<int> indices) =>
-        Unsafe.BitCast<Vector512<float>, TV>(Avx512F.PermuteVar16x32(Unsafe.BitCast<TV, Vector512<float>>(v), indices));
+    private static TV Rotate(TV v, TV indices) => TS.Shift(v, v, indices);
 
     /// <summary>
     /// <see cref="ReduceColumnsCore{TX}"/> over float rows of five to eight whole vectors read from memory on x86's 256-
