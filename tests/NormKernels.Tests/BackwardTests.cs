@@ -175,6 +175,44 @@ public sealed class BackwardTests
         }
     }
 
+    /// <summary>Channels-last blocks with x and dy at chosen distances from a 64-byte boundary, independently (pinned arrays):
+    /// dy 1, 5 or 15 elements past one (every lead kind: GradientRuns.Lead reads from dy's boundary), x on one or 1, 3, 8,
+    /// 14 or 15 past (x as far off as dy, shifted loads with the first row's first strip read plainly where x is further off
+    /// than the lead, or x aligned: rows kept as they are), C = 64 (the wrapped strip alone) and 192, BatchNorm's 42 rows
+    /// and the per-sample blocks' 21: against the float64 reference and bit for bit against the three on 64-byte boundaries.</summary>
+    [Theory]
+    [InlineData(nameof(BnNhwc))]
+    [InlineData(nameof(GnNhwc))]
+    [InlineData(nameof(InNhwc))]
+    public unsafe void ChannelsLastBlocksAtIndependentPhasesMatchReference(string name)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        foreach (int channels in new[] { 64, 192 })
+        {
+            int[] dims = [2, 3, 7, channels];
+            var (layer, input, outputGrad) = Prepared(layerCase, dims, KernelCheck.Seed(name, 900 + channels));
+            layer.Forward(input, new float[input.Length], dims);
+            ReferenceGradients expected = layerCase.Reference.BackwardTraining(dims, input, outputGrad, layer.Weight, layer.Epsilon);
+            int n = input.Length;
+            int[] aligned = AlignedBits(layer, input, outputGrad, dims);
+            float[] x = GC.AllocateArray<float>(n + 32, pinned: true), dy = GC.AllocateArray<float>(n + 32, pinned: true);
+            float[] dx = GC.AllocateArray<float>(n + 32, pinned: true);
+            static int At(float[] a, int phase) { fixed (float* p = a) return (int)((64 - ((nint)p & 63)) & 63) / sizeof(float) + phase; }
+            foreach (int dyPhase in new[] { 1, 5, 15 })
+                foreach (int xPhase in new[] { 0, 1, 3, 8, 14, 15 })
+                {
+                    int ox = At(x, xPhase), ody = At(dy, dyPhase), odx = At(dx, 0);
+                    input.CopyTo(x, ox);
+                    outputGrad.CopyTo(dy, ody);
+                    layer.ZeroGrad();
+                    layer.Backward(x.AsSpan(ox, n), dy.AsSpan(ody, n), dx.AsSpan(odx, n), dims);
+                    string what = $"{name} C={channels} x {xPhase} dy {dyPhase}";
+                    Check(layerCase.Reference, dims, input, outputGrad, layer.Weight, expected, dx.AsSpan(odx, n), layer.WeightGrad, layer.BiasGrad, 1, what);
+                    Assert.True(aligned.AsSpan().SequenceEqual(KernelCheck.Bits(dx.AsSpan(odx, n))), what);
+                }
+        }
+    }
+
     /// <summary>dx's bits with x, dy and dx each starting on a 64-byte boundary (pinned arrays).</summary>
     private static unsafe int[] AlignedBits(INormalizationLayer layer, float[] input, float[] outputGrad, int[] dims)
     {

@@ -182,10 +182,15 @@ public static partial class GradientRuns<TS, TV, T>
 
     /// <summary>One full vector of a run: dy - dz, (dy - dz) * (x + m) and x + m into float lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LaneStep<TX>(ref T x, ref T dy, nint at, TV k, TV kd, ref TV s, ref TV q, ref TV xa) where TX : struct, IOperand
+    private static void LaneStep<TX>(ref T x, ref T dy, nint at, TV k, TV kd, ref TV s, ref TV q, ref TV xa) where TX : struct, IOperand =>
+        LaneValues<TX>(TS.Load(ref x, at), TS.Load(ref dy, at), k, kd, ref s, ref q, ref xa);
+
+    /// <summary><see cref="LaneStep{TX}"/> on x and dy already loaded (GradientRuns' rows read from dy's boundary).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LaneValues<TX>(TV xv, TV dv, TV k, TV kd, ref TV s, ref TV q, ref TV xa) where TX : struct, IOperand
     {
-        TV t = TS.Add(TS.Load(ref x, at), k);
-        TV g = TS.Subtract(TS.Load(ref dy, at), kd);
+        TV t = TS.Add(xv, k);
+        TV g = TS.Subtract(dv, kd);
         s = TS.Add(s, g);
         q = TS.MultiplyAdd(g, t, q);
         if (TX.Lanes) xa = TS.Add(xa, t);

@@ -189,10 +189,15 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             return;
         }
         nint lead = stride == width ? Lead(ref x, ref dy, width) : 0;
+        if (lead != 0)
+        {
+            LeadRows<TX>(ref x, ref dy, rows, width, lead, ref m, ref dz, ref u, ref v, ref z, ahead);
+            return;
+        }
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
         {
             nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
-            nint j = lead;
+            nint j = 0;
             for (; j + step <= width; j += step)
             {
                 TV k0 = TS.Load(ref m, j), k1 = TS.Load(ref m, j + w), k2 = TS.Load(ref m, j + 2 * w), k3 = TS.Load(ref m, j + 3 * w);
@@ -229,11 +234,6 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
                 ColumnTotals<TX>(j + 2 * w, s2, q2, ref a2, f2, ref u, ref v, ref z);
                 ColumnTotals<TX>(j + 3 * w, s3, q3, ref a3, f3, ref u, ref v, ref z);
             }
-            if (lead != 0)
-            {
-                WrapStrip<TX>(ref x, ref dy, r0, rend, rows, width, lead, ref m, ref dz, ref u, ref v, ref z, ahead);
-                continue;
-            }
             for (; j + w <= width; j += w)
                 ColumnVector<TX>(ref x, ref dy, r0, rend, stride, j, ref m, ref dz, ref u, ref v, ref z, w, ahead);
             if (w > 1 && j < width)
@@ -244,11 +244,13 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// <summary>
     /// Where <see cref="ReduceColumnsCore{TX}"/>'s strips start in each row: 0, or, on the 512-bit path (the one with shifts,
     /// see <see cref="ISimd{TV, T}.Shifts"/>), the columns before dy's next 64-byte boundary when x and dy are both off one
-    /// (float rows of whole strips, contiguous, so every row starts as far off as the first). Each 512-bit load then reads
-    /// one cache line of dy (and of x where it is as far off) instead of two; the strip that ends the row
-    /// (<see cref="WrapStrip{TX}"/>) reads the row's last columns and the next row's first as one vector. BatchNorm backward
-    /// NHWC 32x7x7x512, AMD Zen 5, 1 thread, its reduction alone (BackwardStatistics, one process alternating, shared
-    /// buffers): x and dy 8 bytes off took 1.19x the time of both aligned, one of them off 1.05x.
+    /// (float rows of whole strips, contiguous, so every row starts as far off as the first; see <see cref="LeadRows{TX}"/>).
+    /// Each 512-bit load of dy then reads one cache line instead of two, and x's too (as far off, or shifted); the strip that
+    /// ends the row (<see cref="WrapStrip{TX}"/>) reads the row's last columns and the next row's first as one vector.
+    /// BatchNorm backward NHWC 32x7x7x512, AMD Zen 5, 1 thread, its reduction alone (BackwardStatistics, one process
+    /// alternating, shared buffers): x and dy 8 bytes off took 1.19x the time of both aligned, one of them off 1.05x; read
+    /// from dy's boundary, 8 bytes off 1.03x, x and dy 8 and 24 bytes off 1.20x -> 1.10x (x plain), about 2% less with x
+    /// shifted. With only one of the two off, the rows stay as they are (aligning the other would put the aligned one off).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe nint Lead(ref T x, ref T dy, nint width)
@@ -261,17 +263,79 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     }
 
     /// <summary>
-    /// The last strip of <see cref="ReduceColumnsCore{TX}"/>'s rows when they start <paramref name="lead"/> columns in (see
-    /// <see cref="Lead"/>), over rows [<paramref name="r0"/>, <paramref name="rend"/>) of the call's <paramref name="rows"/>:
-    /// three column vectors as the other strips', and a fourth that holds the row's last w - lead columns in its first lanes
-    /// and the first lead columns in its last (lane l: column l + lead, modulo w, of the vector that ends the row or starts it).
-    /// Rows r and r + 1 share one such load (aligned, inside the call's rows); the chunk's first row's leading columns and its
-    /// last row's trailing ones come from the neighbouring loads with the other row's lanes masked to 0 (at the call's first
-    /// and last row, from the row's own first or last vector, its lanes rotated, so nothing outside the rows is read). Each
-    /// lane sums its column's rows of the chunk in order from 0, as the strips do: the same bits.
+    /// <see cref="ReduceColumnsCore{TX}"/> over rows read from dy's vector boundary, <paramref name="lead"/> columns in (see
+    /// <see cref="Lead"/>): strips of four column vectors from column lead, then <see cref="WrapStrip{TX}"/>. Where x is off a
+    /// boundary there too (x and dy at different distances from one), x is read as shifted loads (<see cref="ISimd{TV, T}.Shift"/>:
+    /// five aligned vectors a strip, each column vector put together from two, the lanes a plain load gives), except where
+    /// the aligned vectors would start before the call's first row. The same operations on the same lanes, so the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void WrapStrip<TX>(ref T x, ref T dy, nint r0, nint rend, nint rows, nint width, nint lead, ref T m, ref T dz,
+    private static unsafe void LeadRows<TX>(ref T x, ref T dy, nint rows, nint width, nint lead, ref T m, ref T dz,
+        ref double u, ref double v, ref double z, nint ahead) where TX : struct, IOperand
+    {
+        int w = TS.Count, step = Unroll * w;
+        // x's lanes past a vector boundary at column lead (0: as aligned as dy there, or not on a float boundary at all).
+        nuint ax = (nuint)Unsafe.AsPointer(ref x);
+        nint xo = ax % (nuint)sizeof(T) == 0 ? (nint)((ax / (nuint)sizeof(T) + (nuint)lead) % (nuint)w) : 0;
+        TV xi = xo != 0 ? TS.ShiftIndices(xo) : TS.Zero;
+        Wide<TV> unused = default;
+        for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
+        {
+            nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
+            nint j = lead;
+            for (; j + step <= width; j += step)
+            {
+                TV k0 = TS.Load(ref m, j), k1 = TS.Load(ref m, j + w), k2 = TS.Load(ref m, j + 2 * w), k3 = TS.Load(ref m, j + 3 * w);
+                TV d0 = TS.Load(ref dz, j), d1 = TS.Load(ref dz, j + w), d2 = TS.Load(ref dz, j + 2 * w), d3 = TS.Load(ref dz, j + 3 * w);
+                TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+                TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+                TV f0 = TS.Zero, f1 = TS.Zero, f2 = TS.Zero, f3 = TS.Zero;
+                for (nint r = r0; r < rend; r++)
+                {
+                    nint o = r * width + j;
+                    if (ahead != 0)
+                    {
+                        Hint(ref x, o, step, ahead);
+                        Hint(ref dy, o, step, ahead);
+                    }
+                    if (xo != 0 && (r > 0 || j >= xo))
+                    {
+                        // The strips before the last end a vector short of the row's end: the fifth vector is inside the rows.
+                        nint a = o - xo;
+                        TV a0 = TS.Load(ref x, a), a1 = TS.Load(ref x, a + w), a2 = TS.Load(ref x, a + 2 * w), a3 = TS.Load(ref x, a + 3 * w), a4 = TS.Load(ref x, a + 4 * w);
+                        LaneValues<TX>(TS.Shift(a0, a1, xi), TS.Load(ref dy, o), k0, d0, ref s0, ref q0, ref f0);
+                        LaneValues<TX>(TS.Shift(a1, a2, xi), TS.Load(ref dy, o + w), k1, d1, ref s1, ref q1, ref f1);
+                        LaneValues<TX>(TS.Shift(a2, a3, xi), TS.Load(ref dy, o + 2 * w), k2, d2, ref s2, ref q2, ref f2);
+                        LaneValues<TX>(TS.Shift(a3, a4, xi), TS.Load(ref dy, o + 3 * w), k3, d3, ref s3, ref q3, ref f3);
+                        continue;
+                    }
+                    LaneStep<TX>(ref x, ref dy, o, k0, d0, ref s0, ref q0, ref f0);
+                    LaneStep<TX>(ref x, ref dy, o + w, k1, d1, ref s1, ref q1, ref f1);
+                    LaneStep<TX>(ref x, ref dy, o + 2 * w, k2, d2, ref s2, ref q2, ref f2);
+                    LaneStep<TX>(ref x, ref dy, o + 3 * w, k3, d3, ref s3, ref q3, ref f3);
+                }
+                ColumnTotals<TX>(j, s0, q0, ref unused, f0, ref u, ref v, ref z);
+                ColumnTotals<TX>(j + w, s1, q1, ref unused, f1, ref u, ref v, ref z);
+                ColumnTotals<TX>(j + 2 * w, s2, q2, ref unused, f2, ref u, ref v, ref z);
+                ColumnTotals<TX>(j + 3 * w, s3, q3, ref unused, f3, ref u, ref v, ref z);
+            }
+            WrapStrip<TX>(ref x, ref dy, r0, rend, rows, width, lead, xo, xi, ref m, ref dz, ref u, ref v, ref z, ahead);
+        }
+    }
+
+    /// <summary>
+    /// The last strip of <see cref="LeadRows{TX}"/>' rows, over rows [<paramref name="r0"/>, <paramref name="rend"/>) of the
+    /// call's <paramref name="rows"/>: three column vectors as the other strips', and a fourth that holds the row's last
+    /// w - lead columns in its first lanes and the next row's first lead columns in its last (lane l: column l + lead, modulo
+    /// w, of the vector that ends the row or starts it). Rows r and r + 1 share one such load (aligned, inside the call's
+    /// rows, the four vectors contiguous); the chunk's first row's leading columns and its last row's trailing ones come from
+    /// the neighbouring loads with the other row's lanes masked to 0 (at the call's first and last row, from the row's own
+    /// first or last vector, its lanes rotated, so nothing outside the rows is read). x as in LeadRows (<paramref name="xo"/>,
+    /// <paramref name="xi"/>), shifted where the five aligned vectors lie inside the rows. Each lane sums its column's rows of
+    /// the chunk in order from 0, as the strips do: the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void WrapStrip<TX>(ref T x, ref T dy, nint r0, nint rend, nint rows, nint width, nint lead, nint xo, TV xi, ref T m, ref T dz,
         ref double u, ref double v, ref double z, nint ahead) where TX : struct, IOperand
     {
         int w = TS.Count;
@@ -288,7 +352,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
         TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
         TV f0 = TS.Zero, f1 = TS.Zero, f2 = TS.Zero, f3 = TS.Zero;
-        Wide<TV> a0 = default, unused = default;
+        Wide<TV> unused = default;
         // The chunk's first row's leading columns (the wrapped vector's last lanes).
         nint first = r0 * width;
         if (r0 > 0) WrapStep<TX>(TS.Load(ref x, first + back), TS.Load(ref dy, first + back), k3, d3, firsts, ref s3, ref q3, ref f3);
@@ -301,14 +365,26 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
                 Hint(ref x, o, Unroll * w, ahead);
                 Hint(ref dy, o, Unroll * w, ahead);
             }
-            ColumnStep<TX>(ref x, ref dy, o, k0, d0, default, ref s0, ref q0, ref a0, ref f0);
-            ColumnStep<TX>(ref x, ref dy, o + w, k1, d1, default, ref s1, ref q1, ref a0, ref f1);
-            ColumnStep<TX>(ref x, ref dy, o + 2 * w, k2, d2, default, ref s2, ref q2, ref a0, ref f2);
-            // Row r's last columns and row r + 1's first (those of the chunk's rows only).
-            nint next = (r + 1) * width;
-            if (r + 1 < rend) WrapStep<TX>(TS.Load(ref x, next + back), TS.Load(ref dy, next + back), k3, d3, all, ref s3, ref q3, ref f3);
-            else if (r + 1 < rows) WrapStep<TX>(TS.Load(ref x, next + back), TS.Load(ref dy, next + back), k3, d3, trailing, ref s3, ref q3, ref f3);
-            else WrapStep<TX>(Rotate(TS.Load(ref x, next - w), rotate), Rotate(TS.Load(ref dy, next - w), rotate), k3, d3, trailing, ref s3, ref q3, ref f3);
+            // Row r's last columns and row r + 1's first (the wrapped vector, o + 3w), or at the call's last row its own last vector.
+            bool inside = r + 1 < rows;
+            TV x0, x1, x2, x3;
+            if (xo != 0 && inside && (r > 0 || j >= xo))
+            {
+                nint a = o - xo;
+                TV a0 = TS.Load(ref x, a), a1 = TS.Load(ref x, a + w), a2 = TS.Load(ref x, a + 2 * w), a3 = TS.Load(ref x, a + 3 * w), a4 = TS.Load(ref x, a + 4 * w);
+                x0 = TS.Shift(a0, a1, xi); x1 = TS.Shift(a1, a2, xi); x2 = TS.Shift(a2, a3, xi); x3 = TS.Shift(a3, a4, xi);
+            }
+            else
+            {
+                x0 = TS.Load(ref x, o); x1 = TS.Load(ref x, o + w); x2 = TS.Load(ref x, o + 2 * w);
+                x3 = inside ? TS.Load(ref x, o + 3 * w) : Rotate(TS.Load(ref x, o + 3 * w - lead), rotate);
+            }
+            TV y3 = inside ? TS.Load(ref dy, o + 3 * w) : Rotate(TS.Load(ref dy, o + 3 * w - lead), rotate);
+            LaneValues<TX>(x0, TS.Load(ref dy, o), k0, d0, ref s0, ref q0, ref f0);
+            LaneValues<TX>(x1, TS.Load(ref dy, o + w), k1, d1, ref s1, ref q1, ref f1);
+            LaneValues<TX>(x2, TS.Load(ref dy, o + 2 * w), k2, d2, ref s2, ref q2, ref f2);
+            // The next row's first columns only where that row is the chunk's.
+            WrapStep<TX>(x3, y3, k3, d3, r + 1 < rend ? all : trailing, ref s3, ref q3, ref f3);
         }
         ColumnTotals<TX>(j, s0, q0, ref unused, f0, ref u, ref v, ref z);
         ColumnTotals<TX>(j + w, s1, q1, ref unused, f1, ref u, ref v, ref z);
