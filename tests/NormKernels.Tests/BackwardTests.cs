@@ -176,9 +176,9 @@ public sealed class BackwardTests
     }
 
     /// <summary>Channels-last blocks with x and dy at chosen distances from a 64-byte boundary, independently (pinned arrays):
-    /// dy 1, 5 or 15 elements past one (every lead kind: GradientRuns.Lead reads from dy's boundary), x on one or 1, 3, 8,
-    /// 14 or 15 past (x as far off as dy, shifted loads with the first row's first strip read plainly where x is further off
-    /// than the lead, or x aligned: rows kept as they are), C = 64 (the wrapped strip alone) and 192, BatchNorm's 42 rows
+    /// dy on one or 1, 5 or 15 elements past (GradientRuns.Lead reads from dy's boundary), x on one or 1, 3, 8, 14 or 15
+    /// past (x as far off as dy, shifted loads with the first row's first strip read plainly where x is further off than the
+    /// lead and, with dy aligned, the last row's last strip; both aligned: rows kept as they are), C = 64 (the wrapped strip alone) and 192, BatchNorm's 42 rows
     /// and the per-sample blocks' 21: against the float64 reference and bit for bit against the three on 64-byte boundaries.</summary>
     [Theory]
     [InlineData(nameof(BnNhwc))]
@@ -198,7 +198,7 @@ public sealed class BackwardTests
             float[] x = GC.AllocateArray<float>(n + 32, pinned: true), dy = GC.AllocateArray<float>(n + 32, pinned: true);
             float[] dx = GC.AllocateArray<float>(n + 32, pinned: true);
             static int At(float[] a, int phase) { fixed (float* p = a) return (int)((64 - ((nint)p & 63)) & 63) / sizeof(float) + phase; }
-            foreach (int dyPhase in new[] { 1, 5, 15 })
+            foreach (int dyPhase in new[] { 0, 1, 5, 15 })
                 foreach (int xPhase in new[] { 0, 1, 3, 8, 14, 15 })
                 {
                     int ox = At(x, xPhase), ody = At(dy, dyPhase), odx = At(dx, 0);

@@ -188,8 +188,8 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             HeldRowSums<TX>(ref x, ref dy, rows, width, stride, ref m, ref dz, ref u, ref v, ref z);
             return;
         }
-        nint lead = stride == width ? Lead(ref x, ref dy, width) : 0;
-        if (lead != 0)
+        nint lead = stride == width ? Lead(ref x, ref dy, width) : -1;
+        if (lead >= 0)
         {
             LeadRows<TX>(ref x, ref dy, rows, width, lead, ref m, ref dz, ref u, ref v, ref z, ahead);
             return;
@@ -242,32 +242,34 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     }
 
     /// <summary>
-    /// Where <see cref="ReduceColumnsCore{TX}"/>'s strips start in each row: 0, or, on the 512-bit path (the one with shifts,
-    /// see <see cref="ISimd{TV, T}.Shifts"/>), the columns before dy's next 64-byte boundary when x and dy are both off one
-    /// (float rows of whole strips, contiguous, so every row starts as far off as the first; see <see cref="LeadRows{TX}"/>).
-    /// Each 512-bit load of dy then reads one cache line instead of two, and x's too (as far off, or shifted); the strip that
-    /// ends the row (<see cref="WrapStrip{TX}"/>) reads the row's last columns and the next row's first as one vector.
+    /// Whether <see cref="ReduceColumnsCore{TX}"/>'s rows run in <see cref="LeadRows{TX}"/>, and from which column: -1 (no:
+    /// x and dy both on a 64-byte boundary, double elements, rows that are not whole strips, or a path without shifts, see
+    /// <see cref="ISimd{TV, T}.Shifts"/>), else the columns before dy's next 64-byte boundary (0 where dy is on one and x is
+    /// off). Float rows of whole strips on the 512-bit path, contiguous, so every row starts as far off as the first. Each
+    /// 512-bit load of dy then reads one cache line instead of two, and x's too (shifted where x is off); the strip that ends
+    /// the row (<see cref="WrapStrip{TX}"/>) reads the row's last columns and the next row's first as one vector.
     /// BatchNorm backward NHWC 32x7x7x512, AMD Zen 5, 1 thread, its reduction alone (BackwardStatistics, one process
     /// alternating, shared buffers): x and dy 8 bytes off took 1.19x the time of both aligned, one of them off 1.05x; read
-    /// from dy's boundary, 8 bytes off 1.03x, x and dy 8 and 24 bytes off 1.20x -> 1.10x (x plain), about 2% less with x
-    /// shifted. With only one of the two off, the rows stay as they are (aligning the other would put the aligned one off).
+    /// from dy's boundary, 8 bytes off 1.03x, x and dy 8 and 24 bytes off 1.20x -> 1.10x with x read plainly, about 2% less
+    /// with x shifted.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe nint Lead(ref T x, ref T dy, nint width)
     {
         int w = TS.Count;
-        if (typeof(T) != typeof(float) || !TS.Shifts || width % (Unroll * w) != 0) return 0;
+        if (typeof(T) != typeof(float) || !TS.Shifts || width % (Unroll * w) != 0) return -1;
         nuint ax = (nuint)Unsafe.AsPointer(ref x) % 64, ad = (nuint)Unsafe.AsPointer(ref dy) % 64;
-        if (ax == 0 || ad == 0 || ad % (nuint)sizeof(T) != 0) return 0;
-        return (nint)((64 - ad) / (nuint)sizeof(T));
+        if ((ax == 0 && ad == 0) || ax % (nuint)sizeof(T) != 0 || ad % (nuint)sizeof(T) != 0) return -1;
+        return ad == 0 ? 0 : (nint)((64 - ad) / (nuint)sizeof(T));
     }
 
     /// <summary>
     /// <see cref="ReduceColumnsCore{TX}"/> over rows read from dy's vector boundary, <paramref name="lead"/> columns in (see
-    /// <see cref="Lead"/>): strips of four column vectors from column lead, then <see cref="WrapStrip{TX}"/>. Where x is off a
-    /// boundary there too (x and dy at different distances from one), x is read as shifted loads (<see cref="ISimd{TV, T}.Shift"/>:
-    /// five aligned vectors a strip, each column vector put together from two, the lanes a plain load gives), except where
-    /// the aligned vectors would start before the call's first row. The same operations on the same lanes, so the same bits.
+    /// <see cref="Lead"/>): strips of four column vectors from column lead, then, with a lead, <see cref="WrapStrip{TX}"/>.
+    /// Where x is off a boundary there (x and dy at different distances from one), x is read as shifted loads
+    /// (<see cref="ISimd{TV, T}.Shift"/>: five aligned vectors a strip, each column vector put together from two, the lanes a
+    /// plain load gives), except where the aligned vectors would reach outside the call's rows. The same operations on the
+    /// same lanes, so the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe void LeadRows<TX>(ref T x, ref T dy, nint rows, nint width, nint lead, ref T m, ref T dz,
@@ -276,7 +278,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         int w = TS.Count, step = Unroll * w;
         // x's lanes past a vector boundary at column lead (0: as aligned as dy there, or not on a float boundary at all).
         nuint ax = (nuint)Unsafe.AsPointer(ref x);
-        nint xo = ax % (nuint)sizeof(T) == 0 ? (nint)((ax / (nuint)sizeof(T) + (nuint)lead) % (nuint)w) : 0;
+        nint xo = (nint)((ax / (nuint)sizeof(T) + (nuint)lead) % (nuint)w);
         TV xi = xo != 0 ? TS.ShiftIndices(xo) : TS.Zero;
         Wide<TV> unused = default;
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
@@ -298,9 +300,10 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
                         Hint(ref x, o, step, ahead);
                         Hint(ref dy, o, step, ahead);
                     }
-                    if (xo != 0 && (r > 0 || j >= xo))
+                    if (xo != 0 && (r > 0 || j >= xo) && (r + 1 < rows || j + step + w - xo <= width))
                     {
-                        // The strips before the last end a vector short of the row's end: the fifth vector is inside the rows.
+                        // The five aligned vectors inside the rows: not the first row's first strip where x is further off
+                        // than the lead, nor, with no lead, the last row's last strip (its fifth vector past the end).
                         nint a = o - xo;
                         TV a0 = TS.Load(ref x, a), a1 = TS.Load(ref x, a + w), a2 = TS.Load(ref x, a + 2 * w), a3 = TS.Load(ref x, a + 3 * w), a4 = TS.Load(ref x, a + 4 * w);
                         LaneValues<TX>(TS.Shift(a0, a1, xi), TS.Load(ref dy, o), k0, d0, ref s0, ref q0, ref f0);
@@ -319,7 +322,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
                 ColumnTotals<TX>(j + 2 * w, s2, q2, ref unused, f2, ref u, ref v, ref z);
                 ColumnTotals<TX>(j + 3 * w, s3, q3, ref unused, f3, ref u, ref v, ref z);
             }
-            WrapStrip<TX>(ref x, ref dy, r0, rend, rows, width, lead, xo, xi, ref m, ref dz, ref u, ref v, ref z, ahead);
+            if (lead != 0) WrapStrip<TX>(ref x, ref dy, r0, rend, rows, width, lead, xo, xi, ref m, ref dz, ref u, ref v, ref z, ahead);
         }
     }
 
