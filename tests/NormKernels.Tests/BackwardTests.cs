@@ -178,8 +178,10 @@ public sealed class BackwardTests
     /// <summary>Channels-last blocks with x and dy at chosen distances from a 64-byte boundary, independently (pinned arrays):
     /// dy on one or 1, 5 or 15 elements past (GradientRuns.Lead reads from dy's boundary), x on one or 1, 3, 8, 14 or 15
     /// past (x as far off as dy, shifted loads with the first row's first strip read plainly where x is further off than the
-    /// lead and, with dy aligned, the last row's last strip; both aligned: rows kept as they are), C = 64 (the wrapped strip alone) and 192, BatchNorm's 42 rows
-    /// and the per-sample blocks' 21: against the float64 reference and bit for bit against the three on 64-byte boundaries.</summary>
+    /// lead and, with dy aligned, the last row's last strip; both aligned: rows kept as they are), C = 64 (the wrapped strip
+    /// alone) and 192, BatchNorm's 42 rows and the per-sample blocks' 21, and 1x1 planes (a block of one row: its first and
+    /// last columns both from its own vectors): against the float64 reference and bit for bit against the three on 64-byte
+    /// boundaries.</summary>
     [Theory]
     [InlineData(nameof(BnNhwc))]
     [InlineData(nameof(GnNhwc))]
@@ -187,10 +189,12 @@ public sealed class BackwardTests
     public unsafe void ChannelsLastBlocksAtIndependentPhasesMatchReference(string name)
     {
         LayerCase layerCase = LayerCases.Get(name);
-        foreach (int channels in new[] { 64, 192 })
+        // 1x1 planes: not for InstanceNorm (one value a statistic, refused in training).
+        int[][] shapes = name == nameof(InNhwc) ? [[2, 3, 7, 64], [2, 3, 7, 192]] : [[2, 3, 7, 64], [2, 3, 7, 192], [3, 1, 1, 192]];
+        foreach (int[] dims in shapes)
         {
-            int[] dims = [2, 3, 7, channels];
-            var (layer, input, outputGrad) = Prepared(layerCase, dims, KernelCheck.Seed(name, 900 + channels));
+            int channels = dims[3];
+            var (layer, input, outputGrad) = Prepared(layerCase, dims, KernelCheck.Seed(name, 900 + channels + dims[1]));
             layer.Forward(input, new float[input.Length], dims);
             ReferenceGradients expected = layerCase.Reference.BackwardTraining(dims, input, outputGrad, layer.Weight, layer.Epsilon);
             int n = input.Length;
