@@ -198,10 +198,15 @@ public static partial class GradientRuns<TS, TV, T>
 
     /// <summary>A run's overlapped last vector: <see cref="LaneStep{TX}"/> with the lanes before <paramref name="mask"/>'s masked to 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LaneStepMasked<TX>(ref T x, ref T dy, nint at, TV k, TV kd, TV mask, ref TV s, ref TV q, ref TV xa) where TX : struct, IOperand
+    private static void LaneStepMasked<TX>(ref T x, ref T dy, nint at, TV k, TV kd, TV mask, ref TV s, ref TV q, ref TV xa) where TX : struct, IOperand =>
+        LaneValuesMasked<TX>(TS.Load(ref x, at), TS.Load(ref dy, at), k, kd, mask, ref s, ref q, ref xa);
+
+    /// <summary><see cref="LaneStepMasked{TX}"/> on x and dy already loaded (the wrapped vector of GradientRuns.WrapStrip).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LaneValuesMasked<TX>(TV xv, TV dv, TV k, TV kd, TV mask, ref TV s, ref TV q, ref TV xa) where TX : struct, IOperand
     {
-        TV t = TS.And(TS.Add(TS.Load(ref x, at), k), mask);
-        TV g = TS.And(TS.Subtract(TS.Load(ref dy, at), kd), mask);
+        TV t = TS.And(TS.Add(xv, k), mask);
+        TV g = TS.And(TS.Subtract(dv, kd), mask);
         s = TS.Add(s, g);
         q = TS.MultiplyAdd(g, t, q);
         if (TX.Lanes) xa = TS.Add(xa, t);

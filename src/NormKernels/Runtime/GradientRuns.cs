@@ -254,13 +254,14 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// with x shifted.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe nint Lead(ref T x, ref T dy, nint width)
+    private static nint Lead(ref T x, ref T dy, nint width)
     {
         int w = TS.Count;
         if (typeof(T) != typeof(float) || !TS.Shifts || width % (Unroll * w) != 0) return -1;
-        nuint ax = (nuint)Unsafe.AsPointer(ref x) % 64, ad = (nuint)Unsafe.AsPointer(ref dy) % 64;
-        if ((ax == 0 && ad == 0) || ax % (nuint)sizeof(T) != 0 || ad % (nuint)sizeof(T) != 0) return -1;
-        return ad == 0 ? 0 : (nint)((64 - ad) / (nuint)sizeof(T));
+        // Lanes past a vector boundary (64 bytes here; 0 also for an address off the element size, read as it is).
+        nint ox = Runs<TS, TV, T>.ShiftOffset(ref x), od = Runs<TS, TV, T>.ShiftOffset(ref dy);
+        if (ox == 0 && od == 0) return -1;
+        return od == 0 ? 0 : w - od;
     }
 
     /// <summary>
@@ -274,13 +275,12 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// ran before, unchanged (aligned calls 1.004-1.007x the old time, within noise).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void LeadRows<TX>(ref T x, ref T dy, nint rows, nint width, nint lead, ref T m, ref T dz,
+    private static void LeadRows<TX>(ref T x, ref T dy, nint rows, nint width, nint lead, ref T m, ref T dz,
         ref double u, ref double v, ref double z, nint ahead) where TX : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
         // x's lanes past a vector boundary at column lead (0: as far off as dy, so aligned there too).
-        nuint ax = (nuint)Unsafe.AsPointer(ref x);
-        nint xo = (nint)((ax / (nuint)sizeof(T) + (nuint)lead) % (nuint)w);
+        nint xo = Runs<TS, TV, T>.ShiftOffset(ref Unsafe.Add(ref x, lead));
         TV xi = xo != 0 ? TS.ShiftIndices(xo) : TS.Zero;
         Wide<TV> unused = default;
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
@@ -360,8 +360,8 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         Wide<TV> unused = default;
         // The chunk's first row's leading columns (the wrapped vector's last lanes).
         nint first = r0 * width;
-        if (r0 > 0) WrapStep<TX>(TS.Load(ref x, first + back), TS.Load(ref dy, first + back), k3, d3, firsts, ref s3, ref q3, ref f3);
-        else WrapStep<TX>(Rotate(TS.Load(ref x, first), rotate), Rotate(TS.Load(ref dy, first), rotate), k3, d3, firsts, ref s3, ref q3, ref f3);
+        if (r0 > 0) LaneValuesMasked<TX>(TS.Load(ref x, first + back), TS.Load(ref dy, first + back), k3, d3, firsts, ref s3, ref q3, ref f3);
+        else LaneValuesMasked<TX>(Rotate(TS.Load(ref x, first), rotate), Rotate(TS.Load(ref dy, first), rotate), k3, d3, firsts, ref s3, ref q3, ref f3);
         for (nint r = r0; r < rend; r++)
         {
             nint o = r * width + j;
@@ -389,7 +389,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             LaneValues<TX>(x1, TS.Load(ref dy, o + w), k1, d1, ref s1, ref q1, ref f1);
             LaneValues<TX>(x2, TS.Load(ref dy, o + 2 * w), k2, d2, ref s2, ref q2, ref f2);
             // The next row's first columns only where that row is the chunk's.
-            WrapStep<TX>(x3, y3, k3, d3, r + 1 < rend ? all : trailing, ref s3, ref q3, ref f3);
+            LaneValuesMasked<TX>(x3, y3, k3, d3, r + 1 < rend ? all : trailing, ref s3, ref q3, ref f3);
         }
         ColumnTotals<TX>(j, s0, q0, ref unused, f0, ref u, ref v, ref z);
         ColumnTotals<TX>(j + w, s1, q1, ref unused, f1, ref u, ref v, ref z);
@@ -400,18 +400,6 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         TV leading = TS.Select(lasts, TS.Zero, all);
         ColumnTotals<TX>(width - w, TS.And(S, lasts), TS.And(Q, lasts), ref unused, TS.And(F, lasts), ref u, ref v, ref z);
         ColumnTotals<TX>(0, TS.And(S, leading), TS.And(Q, leading), ref unused, TS.And(F, leading), ref u, ref v, ref z);
-    }
-
-    /// <summary>A step of <see cref="WrapStrip{TX}"/>'s wrapped vector on loaded x and dy, its lanes outside
-    /// <paramref name="mask"/> 0 (as <see cref="LaneStepMasked{TX}"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WrapStep<TX>(TV xv, TV dv, TV k, TV kd, TV mask, ref TV s, ref TV q, ref TV f) where TX : struct, IOperand
-    {
-        TV t = TS.And(TS.Add(xv, k), mask);
-        TV g = TS.And(TS.Subtract(dv, kd), mask);
-        s = TS.Add(s, g);
-        q = TS.MultiplyAdd(g, t, q);
-        if (TX.Lanes) f = TS.Add(f, t);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
