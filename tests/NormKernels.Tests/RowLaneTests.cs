@@ -333,3 +333,67 @@ public sealed class ParameterAlignmentTests
         Assert.True(aligned >= Layers * 3 / 4, $"{aligned} of {Layers} layers had Weight and Bias on a 64-byte boundary");
     }
 }
+
+[Collection(nameof(AloneTests))]
+public sealed class ScratchAlignmentTests
+{
+    /// <summary>A thread's cached worker scratch (WorkerScratch, up to eight workers): each array starts on a 64-byte boundary
+    /// where the runtime allows (AlignedArrays; best effort, so most threads, not all, are asserted), is at least as long as
+    /// asked, comes back the same on the thread's next call, and is not handed out twice while in use (a nested rent takes
+    /// the shared pool's arrays). Each thread is new, so each makes its own cache.</summary>
+    [Fact]
+    public void WorkerScratchIsCachedPerThreadAndStartsOnACacheLineMostly()
+    {
+        const int Threads = 16;
+        int aligned = 0;
+        Exception? failure = null;
+        for (int i = 0; i < Threads; i++)
+        {
+            int workers = 1 + i % 3;
+            var thread = new Thread(() =>
+            {
+                try
+                {
+                    WorkerScratch<float> scratch = WorkerScratch<float>.Rent(workers, 300, 500);
+                    float[] first = scratch.Elements[0];
+                    double[] firstDoubles = scratch.Doubles[0];
+                    try
+                    {
+                        bool all = true;
+                        for (int w = 0; w < workers; w++)
+                        {
+                            Assert.True(scratch.Elements[w].Length >= 500 && scratch.Doubles[w].Length >= 300);
+                            all &= RowLaneTests.Offset(scratch.Elements[w]) == 0 && Offset(scratch.Doubles[w]) == 0;
+                            for (int v = 0; v < w; v++) Assert.NotSame(scratch.Elements[v], scratch.Elements[w]);
+                        }
+                        if (all) Interlocked.Increment(ref aligned);
+                        WorkerScratch<float> nested = WorkerScratch<float>.Rent(workers, 300, 500);
+                        for (int w = 0; w < workers; w++) Assert.NotSame(scratch.Elements[w], nested.Elements[w]);
+                        nested.Return();
+                    }
+                    finally
+                    {
+                        scratch.Return();
+                    }
+                    WorkerScratch<float> again = WorkerScratch<float>.Rent(workers, 300, 500);
+                    Assert.Same(first, again.Elements[0]);
+                    Assert.Same(firstDoubles, again.Doubles[0]);
+                    again.Return();
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                }
+            });
+            thread.Start();
+            thread.Join();
+            if (failure != null) throw new Xunit.Sdk.XunitException($"thread {i}: {failure}");
+        }
+        Assert.True(aligned >= Threads * 3 / 4, $"{aligned} of {Threads} threads had every scratch array on a 64-byte boundary");
+    }
+
+    private static unsafe long Offset(double[] array)
+    {
+        fixed (double* p = array) return (long)p & 63;
+    }
+}
