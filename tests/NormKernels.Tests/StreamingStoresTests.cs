@@ -197,6 +197,34 @@ public sealed class StreamingStoresTests : RestoresSettings
     }
 
     [Theory]
+    [InlineData(nameof(LnNtc))]
+    [InlineData(nameof(RmsNtc))]
+    public void RowPairsForwardStreamedEqualCached(string name)
+    {
+        // Streamed rows with gamma and beta along them, whole 64-byte lines and from 16 KB (4,096 floats), go two at a time on
+        // the 512-bit path (Runs.ApplyPairStreamed: gamma and beta loaded once for both rows of a unit): the same bits as
+        // normal stores, training and inference, at every phase of y. Units of two rows (16, 9 and 12 rows: at least eight
+        // units), of three (a pair and a row alone) and a last unit of one; a vector past the pair steps (4,112); rows not
+        // whole lines (4,104) and rows too short (3,072): one by one. Fewer than 2^17 elements: one worker, the calling thread.
+        LayerCase layerCase = LayerCases.Get(name);
+        foreach ((int rows, int width) in new[] { (16, 4096), (24, 4096), (9, 4096), (20, 4112), (12, 6160), (12, 4104), (16, 3072) })
+        {
+            int[] dims = [1, rows, width];
+            float[] input = TestData.Normal(new Random(KernelCheck.Seed(name, rows * 10_000 + width)), rows * width, 0.5, 2);
+            bool paired = Vector512.IsHardwareAccelerated && width % 16 == 0 && width >= 4096;
+            foreach (bool training in new[] { true, false })
+            {
+                int[] expected = Forward(layerCase, dims, input, training, 13, long.MaxValue, 0).Output;
+                foreach (int offset in new[] { 0, 1, 7, 15 })
+                {
+                    Assert.Equal(expected, Forward(layerCase, dims, input, training, 13, 0, offset).Output);
+                    Assert.Equal(paired, Streaming.LastCallPairedRows);
+                }
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(nameof(BnNhwc))]
     [InlineData(nameof(InNhwc))]
     [InlineData(nameof(GnNhwc))]

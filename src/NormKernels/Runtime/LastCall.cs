@@ -25,7 +25,7 @@ internal sealed class LastCall
     /// <summary>Whether the last call ran its interleaved blocks in memory order (<see cref="Streaming.LastCallMemoryOrder"/>).</summary>
     public bool MemoryOrder;
 
-    /// <summary>Whether the last call's backward applied its rows two at a time (<see cref="Streaming.LastCallPairedRows"/>).</summary>
+    /// <summary>Whether the last call applied rows two at a time, forward or backward (<see cref="Streaming.LastCallPairedRows"/>).</summary>
     public bool Paired;
 
     /// <summary>Whether the last call's backward added the sum's gradient inside its apply (<see cref="Streaming.LastCallAddedInApply"/>).</summary>

@@ -163,6 +163,13 @@ public static partial class Runs<TS, TV, T>
         where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind
         where TF : struct, IRowFinish<T>
     {
+        // Long rows two at a time in a method of their own: its loop here took SequentialRows past the JIT's inlining budget
+        // (the sums' vector helpers left as calls to unoptimized code: LayerNorm [8192, 768] 3x its time).
+        if (TG.Lanes && TW.Streaming && rows > 1 && PairedRows(len))
+        {
+            SequentialRowPairs<TC, TE, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ahead);
+            return;
+        }
         for (nint i = 0; i < rows; i++)
         {
             ref T src = ref Unsafe.Add(ref x, i * len);
@@ -173,6 +180,65 @@ public static partial class Runs<TS, TV, T>
             OwnApplyRow<TC, TW, TG, TE>(ref src, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref g, ref h);
         }
     }
+
+    /// <summary><see cref="SequentialRowsCore"/> for rows that go two at a time (<see cref="PairedRows"/>): each pair's sums
+    /// and coefficients row after row, then both rows' apply with gamma and beta loaded once
+    /// (<see cref="ApplyPairStreamed{TC, TE}"/>); an odd last row alone.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void SequentialRowPairs<TC, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish, nint ahead)
+        where TC : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
+    {
+        if (TF.FixedLength > 0) len = TF.FixedLength;
+        nint i = 0;
+        for (; i + 1 < rows; i += 2)
+        {
+            ref T src = ref Unsafe.Add(ref x, i * len), src2 = ref Unsafe.Add(ref src, len);
+            ref T dst = ref Unsafe.Add(ref y, i * len), dst2 = ref Unsafe.Add(ref dst, len);
+            T shift = TC.Lanes ? src : default, shift2 = TC.Lanes ? src2 : default;
+            double s = 0d, q = 0d, s2 = 0d, q2 = 0d;
+            RowSums<TC>(ref src, len, shift, ref s, ref q, ahead, false);
+            finish.Finish(i, shift, s, q, out T a, out T b, out T c);
+            RowSums<TC>(ref src2, len, shift2, ref s2, ref q2, ahead, false);
+            finish.Finish(i + 1, shift2, s2, q2, out T a2, out T b2, out T c2);
+            if (ApplyPairStreamed<TC, TE>(ref src, ref dst, ref src2, ref dst2, len, a, b, c, a2, b2, c2, ref g, ref h))
+                LastCall.Current.Paired = true;
+            else
+            {
+                OwnApplyRow<TC, StreamedStores, Lanes, TE>(ref src, ref dst, len, a, b, c, ref g, ref h);
+                OwnApplyRow<TC, StreamedStores, Lanes, TE>(ref src2, ref dst2, len, a2, b2, c2, ref g, ref h);
+            }
+        }
+        if (i < rows)
+        {
+            ref T src = ref Unsafe.Add(ref x, i * len);
+            T shift = TC.Lanes ? src : default;
+            double s = 0d, q = 0d;
+            RowSums<TC>(ref src, len, shift, ref s, ref q, ahead, false);
+            finish.Finish(i, shift, s, q, out T a, out T b, out T c);
+            OwnApplyRow<TC, StreamedStores, Lanes, TE>(ref src, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref g, ref h);
+        }
+    }
+
+    /// <summary>
+    /// Streamed rows with gamma and beta along them from this many bytes are applied two at a time
+    /// (<see cref="ApplyPairStreamed{TC, TE}"/>). A row that long, with its gamma and beta (twice its bytes), its next
+    /// lines hinted ahead and the lines it streams, no longer fits L1 (48 KB on AMD Zen 5) between its sums and its apply:
+    /// the apply's parameter loads come from L2. A C# model of the loop (a row's sums, then y = (x * a + b) * g + h
+    /// streamed; 25 MB a call, against a streaming copy in the same process): without gamma and beta rows of 1,024 / 4,096
+    /// / 8,192 floats 0.98 / 1.16 / 1.20, with gamma 1.07 / 1.24 / 1.30, with both 1.19 / 1.44 / 1.59, both for two rows at
+    /// a time 1.02 / 1.25 / 1.21. The library (AMD Zen 5, 25 MB a call, both builds in one process alternating, each load
+    /// order), paired / one by one, LayerNorm (RMSNorm) forward at 1 thread: rows of 1,024 floats 1.08-1.08 (1.18-1.26),
+    /// 2,048 1.26-1.28 (1.33-1.29), 3,072 1.22-1.30 (1.14-1.17): slower; 4,096 (the bench's S6) 0.97-1.01 (0.91-0.94),
+    /// 4,608 0.99-1.00 (0.94-0.96), 5,120 0.96 (0.88-0.90), 6,144 0.96-0.97 (0.89-0.92), 8,192 0.93 (0.89-0.90); at 2
+    /// threads 4,096 0.90-0.96 (0.91-0.92). Hence 16 KB (4,096 floats) and up.
+    /// </summary>
+    internal const int PairedRowBytes = 16 << 10;
+
+    /// <summary>Whether streamed rows of <paramref name="len"/> elements go two at a time: the 512-bit path (a row's vectors
+    /// whole lines), rows of whole 64-byte lines (so every row starts at y's phase), at least <see cref="PairedRowBytes"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool PairedRows(nint len) =>
+        TS.Count * Unsafe.SizeOf<T>() >= 64 && len * Unsafe.SizeOf<T>() % 64 == 0 && len * Unsafe.SizeOf<T>() >= PairedRowBytes;
 
     /// <summary>Rows read from memory and streamed out, without gamma along them (InstanceNorm and GroupNorm NCHW, BatchNorm
     /// NCHW with N = 1): row 0's sums, then for each row its coefficients and its apply side by side with the next row's sums

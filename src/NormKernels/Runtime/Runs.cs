@@ -873,6 +873,74 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     }
 
     /// <summary>
+    /// Two rows that share gamma and beta (a LayerNorm or RMSNorm over the last dim, <typeparamref name="TC"/> centered or
+    /// not), y streamed: each row as <see cref="ApplyStreamed{TC, TA, TG, TP, TE}"/> applies it alone (its coefficients
+    /// <paramref name="a"/>, <paramref name="b"/>, <paramref name="c"/> splatted, gamma and beta along it), the same
+    /// expression per element, so the same bits; but gamma's and beta's vectors are loaded once for both rows. Rows that
+    /// long no longer keep x, gamma and beta in L1 between their sums and their apply, and the parameters' loads from L2 were
+    /// what a row cost past its bytes (see <see cref="PairedRowBytes"/>). False, nothing written, where the two rows would
+    /// not stream from the same 64-byte phase of y.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe bool ApplyPairStreamed<TC, TE>(ref T x, ref T y, ref T x2, ref T y2, nint n, T a, T b, T c, T a2, T b2, T c2, ref T g, ref T h)
+        where TC : struct, IOperand where TE : struct, INormKind
+    {
+        int w = TS.Count, step = 2 * w;
+        nuint address = (nuint)Unsafe.AsPointer(ref y), address2 = (nuint)Unsafe.AsPointer(ref y2);
+        nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
+        if (w == 1 || (long)n * sizeof(T) < Streaming.MinimumRunBytes || n < head + step || address % (nuint)sizeof(T) != 0 || ((address ^ address2) & 63) != 0)
+            return false;
+        HintTailLine(ref y, n);
+        HintTailLine(ref y2, n);
+        TV va = TS.Splat(a), vb = TS.Splat(b), vc = TC.Lanes ? TS.Splat(c) : TS.Zero;
+        TV va2 = TS.Splat(a2), vb2 = TS.Splat(b2), vc2 = TC.Lanes ? TS.Splat(c2) : TS.Zero;
+        for (nint o = 0; o < head; o += w)
+        {
+            nint end = o + w < head ? o + w : head;
+            StoreLanes(Expression<TC, Splat, Centered, Lanes, TE>(TS.Load(ref x, o), o, ref a, ref b, ref c, ref g, ref h, va, vb, vc, default, default, ref x, 0),
+                ref y, o, end, o);
+            StoreLanes(Expression<TC, Splat, Centered, Lanes, TE>(TS.Load(ref x2, o), o, ref a2, ref b2, ref c2, ref g, ref h, va2, vb2, vc2, default, default, ref x2, 0),
+                ref y2, o, end, o);
+        }
+        // The second row's lines StreamedAhead on hinted (the rows after the pair, as a row alone hints its own run on).
+        nint ahead = Sse.IsSupported && w * sizeof(T) >= 64 ? StreamedAhead : 0;
+        nint i = head;
+        for (; i + step <= n; i += step)
+        {
+            if (ahead != 0) Prefetch(ref x2, i, ahead);
+            PairVector<TC, TE>(ref x, ref y, ref x2, ref y2, i, ref g, ref h, va, vb, vc, va2, vb2, vc2);
+            PairVector<TC, TE>(ref x, ref y, ref x2, ref y2, i + w, ref g, ref h, va, vb, vc, va2, vb2, vc2);
+        }
+        for (nint lines = head + WholeLines(n - head); i + w <= n; i += w)
+        {
+            TV gv = TS.Load(ref g, i), hv = TS.Load(ref h, i);
+            StoreRest(Expression<TC, Splat, Centered, Splat, TE>(TS.Load(ref x, i), i, ref a, ref b, ref c, ref g, ref h, va, vb, vc, gv, hv, ref x, 0), ref y, i, lines);
+            StoreRest(Expression<TC, Splat, Centered, Splat, TE>(TS.Load(ref x2, i), i, ref a2, ref b2, ref c2, ref g, ref h, va2, vb2, vc2, gv, hv, ref x2, 0), ref y2, i, lines);
+        }
+        if (i < n)
+        {
+            nint t = n - w;
+            StoreLanes(Expression<TC, Splat, Centered, Lanes, TE>(TS.Load(ref x, t), t, ref a, ref b, ref c, ref g, ref h, va, vb, vc, default, default, ref x, 0),
+                ref y, i, n, t);
+            StoreLanes(Expression<TC, Splat, Centered, Lanes, TE>(TS.Load(ref x2, t), t, ref a2, ref b2, ref c2, ref g, ref h, va2, vb2, vc2, default, default, ref x2, 0),
+                ref y2, i, n, t);
+        }
+        return true;
+    }
+
+    /// <summary>One column vector of <see cref="ApplyPairStreamed{TC, TE}"/>'s body: gamma and beta loaded once, each row's
+    /// y streamed (the expression with gamma and beta given as loaded: the same operations as loaded inside it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PairVector<TC, TE>(ref T x, ref T y, ref T x2, ref T y2, nint at, ref T g, ref T h, TV va, TV vb, TV vc, TV va2, TV vb2, TV vc2)
+        where TC : struct, IOperand where TE : struct, INormKind
+    {
+        TV gv = TS.Load(ref g, at), hv = TS.Load(ref h, at);
+        TV v = TS.Load(ref x, at), v2 = TS.Load(ref x2, at);
+        TS.StoreStreaming(Expression<TC, Splat, Centered, Splat, TE>(v, at, ref g, ref g, ref g, ref g, ref h, va, vb, vc, gv, hv, ref x, 0), ref y, at);
+        TS.StoreStreaming(Expression<TC, Splat, Centered, Splat, TE>(v2, at, ref g, ref g, ref g, ref g, ref h, va2, vb2, vc2, gv, hv, ref x2, 0), ref y2, at);
+    }
+
+    /// <summary>
     /// Where a streamed run's whole 64-byte lines end: <paramref name="n"/> elements from a 64-byte boundary, the whole
     /// lines' elements. A streamed apply stores its vectors past this point normally: a vector narrower than a line (the
     /// 256- and 128-bit paths) streamed there would share its line with the next run's head, stored normally, and a line

@@ -64,9 +64,10 @@ namespace NormKernels
         /// diagnostics.</summary>
         public static bool LastCallMemoryOrder => Runtime.LastCall.Current.MemoryOrder;
 
-        /// <summary>Whether the last kernel call on this thread was a streamed backward that applied its rows two at a time
-        /// (LayerNorm and RMSNorm over the last dim, rows a whole number of 64-byte lines and at least 8 KB long, on the
-        /// 512-bit path). For tests and diagnostics.</summary>
+        /// <summary>Whether the last kernel call on this thread applied rows two at a time, streamed: a backward (LayerNorm and
+        /// RMSNorm over the last dim, rows a whole number of 64-byte lines and at least 8 KB long, on the 512-bit path), or a
+        /// forward of such rows with gamma and beta along them, at least 16 KB long, on the calling thread. For tests and
+        /// diagnostics.</summary>
         public static bool LastCallPairedRows => Runtime.LastCall.Current.Paired;
 
         /// <summary>Whether the last kernel call on this thread was a backward with a sum's gradient (the residual added before
