@@ -170,15 +170,21 @@ public static partial class Runs<TS, TV, T>
             SequentialRowPairs<TC, TE, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ahead);
             return;
         }
-        for (nint i = 0; i < rows; i++)
-        {
-            ref T src = ref Unsafe.Add(ref x, i * len);
-            T shift = TC.Lanes ? src : default;
-            double s = 0d, q = 0d;
-            RowSums<TC>(ref src, len, shift, ref s, ref q, ahead, false);
-            finish.Finish(i, shift, s, q, out T a, out T b, out T c);
-            OwnApplyRow<TC, TW, TG, TE>(ref src, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref g, ref h);
-        }
+        for (nint i = 0; i < rows; i++) SequentialRow<TC, TW, TG, TE, TF>(ref x, ref y, i, len, ref g, ref h, ref finish, ahead);
+    }
+
+    /// <summary>Row <paramref name="i"/> of <see cref="SequentialRowsCore"/>: its sums, its coefficients, its apply.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SequentialRow<TC, TW, TG, TE, TF>(ref T x, ref T y, nint i, nint len, ref T g, ref T h, ref TF finish, nint ahead)
+        where TC : struct, IOperand where TW : struct, IStores where TG : struct, IOperand where TE : struct, INormKind
+        where TF : struct, IRowFinish<T>
+    {
+        ref T src = ref Unsafe.Add(ref x, i * len);
+        T shift = TC.Lanes ? src : default;
+        double s = 0d, q = 0d;
+        RowSums<TC>(ref src, len, shift, ref s, ref q, ahead, false);
+        finish.Finish(i, shift, s, q, out T a, out T b, out T c);
+        OwnApplyRow<TC, TW, TG, TE>(ref src, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref g, ref h);
     }
 
     /// <summary><see cref="SequentialRowsCore"/> for rows that go two at a time (<see cref="PairedRows"/>): each pair's sums
@@ -208,15 +214,7 @@ public static partial class Runs<TS, TV, T>
                 OwnApplyRow<TC, StreamedStores, Lanes, TE>(ref src2, ref dst2, len, a2, b2, c2, ref g, ref h);
             }
         }
-        if (i < rows)
-        {
-            ref T src = ref Unsafe.Add(ref x, i * len);
-            T shift = TC.Lanes ? src : default;
-            double s = 0d, q = 0d;
-            RowSums<TC>(ref src, len, shift, ref s, ref q, ahead, false);
-            finish.Finish(i, shift, s, q, out T a, out T b, out T c);
-            OwnApplyRow<TC, StreamedStores, Lanes, TE>(ref src, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref g, ref h);
-        }
+        if (i < rows) SequentialRow<TC, StreamedStores, Lanes, TE, TF>(ref x, ref y, i, len, ref g, ref h, ref finish, ahead);
     }
 
     /// <summary>
