@@ -922,7 +922,8 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// <see cref="ShortRuns"/> as one flat range of vectors from dx's first vector boundary, as the forward's
     /// <c>Runs.FlatRuns</c>: a vector inside one run takes that run's broadcast values, one crossing into the next run
     /// selects the next run's for its lanes past the boundary; the range's first and last vectors are computed before any
-    /// store and stored last (dx may be x or dy). The same expression per element, so the same bits. False, nothing done,
+    /// store, the first stored after the loop's first loads and the last at the end (dx may be x or dy); every store comes
+    /// after the next vector's loads. The same expression per element, so the same bits. False, nothing done,
     /// for runs shorter than a vector or a range shorter than two. <typeparamref name="TM"/> <see cref="Lanes"/>: m and Q
     /// switch with the run as P, R and dz do (BatchNorm: a run per channel); <see cref="Splat"/>: every run's m and Q are
     /// the first run's (a block of one statistic, <see cref="SharedShortRuns"/>: three broadcasts and selects at a
@@ -943,20 +944,29 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             TS.Splat(Unsafe.Add(ref p, lastRun)), TM.Lanes ? TS.Splat(Unsafe.Add(ref q, lastRun)) : vq, TS.Splat(Unsafe.Add(ref r, lastRun)),
             TS.Splat(Unsafe.Add(ref dz, lastRun * dzStride)));
         nint o = Runs<TS, TV, T>.LoadPeel(ref dx), end = len, i = 0;
+        // Each vector's dx is stored one step late, after the next vector's x and dy are loaded (the range's first vector,
+        // computed above, goes out after the loop's first loads): a store a few bytes past where the next loads read, modulo
+        // 4 KB, held those loads back while it was in flight (4K aliasing; see the README's fiftieth section).
+        TV held = first;
+        nint at = 0;
         for (; o + w <= total; o += w)
         {
             TV d = TS.Load(ref dy, o), xv = TS.Load(ref x, o);
             if (o + w <= end)
             {
-                TS.Store(RunExpression(d, xv, vm, vp, vq, vr, vd), ref dx, o);
+                TS.Store(held, ref dx, at);
+                held = RunExpression(d, xv, vm, vp, vq, vr, vd);
+                at = o;
                 continue;
             }
             i++;
             TV nm = TM.Lanes ? TS.Splat(Unsafe.Add(ref m, i * mStride)) : vm, nq = TM.Lanes ? TS.Splat(Unsafe.Add(ref q, i)) : vq;
             TV np = TS.Splat(Unsafe.Add(ref p, i)), nr = TS.Splat(Unsafe.Add(ref r, i)), nd = TS.Splat(Unsafe.Add(ref dz, i * dzStride));
             TV k = TS.LastLanes(o + w - end);
-            TS.Store(RunExpression(d, xv, TM.Lanes ? TS.Select(k, nm, vm) : vm, TS.Select(k, np, vp), TM.Lanes ? TS.Select(k, nq, vq) : vq,
-                TS.Select(k, nr, vr), TS.Select(k, nd, vd)), ref dx, o);
+            TS.Store(held, ref dx, at);
+            held = RunExpression(d, xv, TM.Lanes ? TS.Select(k, nm, vm) : vm, TS.Select(k, np, vp), TM.Lanes ? TS.Select(k, nq, vq) : vq,
+                TS.Select(k, nr, vr), TS.Select(k, nd, vd));
+            at = o;
             vm = nm;
             vp = np;
             vq = nq;
@@ -964,7 +974,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             vd = nd;
             end += len;
         }
-        TS.Store(first, ref dx, 0);
+        TS.Store(held, ref dx, at);
         TS.Store(last, ref dx, tail);
         return true;
     }
