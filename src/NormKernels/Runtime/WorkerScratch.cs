@@ -15,7 +15,7 @@ namespace NormKernels.Runtime
     [EditorBrowsable(EditorBrowsableState.Never)]
     public readonly struct WorkerScratch<T> where T : unmanaged
     {
-        /// <summary>Largest arrays (elements or doubles) the single-worker cache keeps per thread.</summary>
+        /// <summary>Largest arrays (elements or doubles) the thread's cache keeps per worker.</summary>
         private const int CachedLength = 4096;
 
         private readonly int _workers;
@@ -84,8 +84,9 @@ namespace NormKernels.Runtime
                 Cache cache = t_cache ??= new Cache();
                 if (!cache.InUse)
                 {
-                    cache.InUse = true;
+                    // Grown before it is marked in use: a failed allocation leaves the cache free for the next call.
                     cache.Ensure(workers);
+                    cache.InUse = true;
                     return new WorkerScratch<T>(workers, cache.Doubles, cache.Elements, cache);
                 }
             }
