@@ -1021,7 +1021,7 @@ public static class Forward<TNest, TK, T>
         {
             // A vector at a time (the backward's fill of m, inlined): the shifts of a GroupNorm(32) NHWC S2 sample (32 taken,
             // 512 written) took 210-250 ns element by element, 100-110 ns so (AMD Zen 5; with the four-at-a-time statistics
-            // in FinishStatistics, GroupNorm(32) NHWC S2 about 5% faster at 1 and 2 threads: README, forty-eighth section).
+            // in FinishStatistics, GroupNorm(32) NHWC S2 about 5% faster at 1 and 2 threads: bench/HISTORY.md, forty-eighth section).
             int q = layout.AccumulatorRun;
             for (int s = 0; s < layout.Statistics; s++)
                 ExpandedInference<TK, T>.Fill(ref Unsafe.Add(ref shift, s * q), q, Unsafe.Add(ref statShift, s));

@@ -946,7 +946,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         nint o = Runs<TS, TV, T>.LoadPeel(ref dx), end = len, i = 0;
         // Each vector's dx is stored one step late, after the next vector's x and dy are loaded (the range's first vector,
         // computed above, goes out after the loop's first loads): a store a few bytes past where the next loads read, modulo
-        // 4 KB, held those loads back while it was in flight (4K aliasing; see the README's fiftieth section).
+        // 4 KB, held those loads back while it was in flight (4K aliasing; see the fiftieth section of bench/HISTORY.md).
         TV held = first;
         nint at = 0;
         for (; o + w <= total; o += w)
