@@ -1511,7 +1511,9 @@ public static class AffineBackward<TNest, TK, T>
             if (BackwardShared<TK, T>.StreamsInputGrad(input, outputGrad, inputGrad, TS.Count > 1))
             {
                 bool pairs = addend == null && PairedRows<TS, TV>(nest, blocks);
+                bool quads = pairs && QuadRows<TS, TV>(nest);
                 LastCall.Current.Paired = pairs;
+                LastCall.Current.Quads = quads;
                 nint phase = RowPhase<TS, TV>(nest, blocks, parameters, inputGrad, out nint p0);
                 T[]? copy = phase != 0 ? ArrayPool<T>.Shared.Rent(parameters + 64 / Unsafe.SizeOf<T>()) : null;
                 try
@@ -1527,7 +1529,7 @@ public static class AffineBackward<TNest, TK, T>
                             g = placed;
                         }
                         ParallelUnits.For(groups, workers, new Group<TS, TV, StreamedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
-                            gradPartials, accumulators.Elements, residual, fromMemory, pairs, phase != 0 ? phase + p0 : 0, addend), input, inputGrad, outputGrad, g, s0, s1);
+                            gradPartials, accumulators.Elements, residual, fromMemory, pairs, quads, phase != 0 ? phase + p0 : 0, addend), input, inputGrad, outputGrad, g, s0, s1);
                     }
                 }
                 finally
@@ -1537,7 +1539,7 @@ public static class AffineBackward<TNest, TK, T>
             }
             else
                 ParallelUnits.For(groups, workers, new Group<TS, TV, CachedStores>(nest, double.CreateTruncating(epsilon), constant, blocks, groups, parameters,
-                    gradPartials, accumulators.Elements, residual, fromMemory, false, 0, addend), input, inputGrad, outputGrad, gamma, s0, s1);
+                    gradPartials, accumulators.Elements, residual, fromMemory, false, false, 0, addend), input, inputGrad, outputGrad, gamma, s0, s1);
             BackwardShared<TK, T>.AddParameterGradients(gradPartials, groups, weightGrad, biasGrad);
         }
         finally
@@ -1600,11 +1602,23 @@ public static class AffineBackward<TNest, TK, T>
     private static bool PairedRows<TS, TV>(TNest nest, int blocks) where TS : struct, ISimd<TV, T> where TV : struct =>
         TS.Count * Unsafe.SizeOf<T>() >= 64 && (long)nest.GradientExtent * Unsafe.SizeOf<T>() >= PairedRowBytes && LineRows(nest, blocks, out _, out _);
 
+    /// <summary>Runs from this many bytes are applied four at a time where they pair (<see cref="QuadRows{TS, TV}"/>).</summary>
+    internal const int QuadRowBytes = 16 << 10;
+
+    /// <summary>
+    /// Whether a streamed backward whose blocks pair (<see cref="PairedRows{TS, TV}"/>) applies them four at a time
+    /// (<see cref="GradientRuns{TS, TV, T}.AffineApplyQuad"/>): runs of at least <see cref="QuadRowBytes"/> (LayerNorm and
+    /// RMSNorm over a last dim of 4,096 floats and more). Gamma and the two accumulators of a row that long (48 KB at 4,096
+    /// floats) do not stay in L1 beside its lines; loaded and stored once for four rows instead of two. The same bits.
+    /// </summary>
+    private static bool QuadRows<TS, TV>(TNest nest) where TS : struct, ISimd<TV, T> where TV : struct =>
+        TS.Count * Unsafe.SizeOf<T>() == 64 && (long)nest.GradientExtent * Unsafe.SizeOf<T>() >= QuadRowBytes;
+
     /// <summary>Blocks whose parameter gradients are summed in the element type before they are added into double.</summary>
     private const int BlocksPerFlush = 16;
 
     private readonly unsafe struct Group<TS, TV, TW>(TNest nest, double epsilon, bool constant, int blocks, int groups, int parameters, double[] gradPartials,
-        T[][] accumulators, T* residual, bool fromMemory, bool pairs, nint phase, T* addend) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
+        T[][] accumulators, T* residual, bool fromMemory, bool pairs, bool quads, nint phase, T* addend) : IParallelBody where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
@@ -1634,6 +1648,10 @@ public static class AffineBackward<TNest, TK, T>
             bool pending = false;
             AffineTerms<T> heldTerms = default;
             nint heldXo = 0, heldPo = 0;
+            // With quads (see QuadRows), up to three blocks' terms held until a fourth's are made (GradientRuns.AffineApplyQuad).
+            int held = 0;
+            AffineTerms<T> termsB = default, termsC = default;
+            nint xoB = 0, poB = 0, xoC = 0, poC = 0;
             for (int block = firstBlock; block < lastBlock; block++)
             {
                 nest.Block(block, out nint xo, out nint so, out nint po);
@@ -1677,6 +1695,36 @@ public static class AffineBackward<TNest, TK, T>
                 rr += r * dzd * gbd + (mf - mean) * q;
                 var terms = new AffineTerms<T>(m, rf, T.CreateTruncating(q), T.CreateTruncating(rr), dz, gb, T.CreateTruncating((mf - mean) * r));
                 bool flush = (block - firstBlock) % BlocksPerFlush == BlocksPerFlush - 1 || block == lastBlock - 1;
+                if (quads)
+                {
+                    if (held < 3 && !flush)
+                    {
+                        if (held == 0) (heldTerms, heldXo, heldPo) = (terms, xo, po);
+                        else if (held == 1) (termsB, xoB, poB) = (terms, xo, po);
+                        else (termsC, xoC, poC) = (terms, xo, po);
+                        held++;
+                        continue;
+                    }
+                    // Three held and this one: four runs together where they share gamma and are equally spaced; otherwise (and
+                    // where a flush comes first) the held blocks and this one in order, two at a time.
+                    nint stride = xoB - heldXo;
+                    if (held < 3 || heldPo != po || poB != po || poC != po || xoC - xoB != stride || xo - xoC != stride
+                        || !GradientRuns<TS, TV, T>.AffineApplyQuad(ref Unsafe.Add(ref x, heldXo), ref Unsafe.Add(ref dy, heldXo), ref Unsafe.Add(ref dx, heldXo),
+                            stride, rows, heldTerms, termsB, termsC, terms, ref gammaBlock, ref Unsafe.Add(ref acc, po), ref Unsafe.Add(ref acc, parameters + po)))
+                    {
+                        if (held == 0) Apply(ref x, ref dy, ref dx, ref gamma, ref acc, xo, po, rows, terms);
+                        else if (held == 1) ApplyTwo(ref x, ref dy, ref dx, ref gamma, ref acc, heldXo, heldPo, heldTerms, xo, po, terms, rows);
+                        else
+                        {
+                            ApplyTwo(ref x, ref dy, ref dx, ref gamma, ref acc, heldXo, heldPo, heldTerms, xoB, poB, termsB, rows);
+                            if (held == 2) Apply(ref x, ref dy, ref dx, ref gamma, ref acc, xo, po, rows, terms);
+                            else ApplyTwo(ref x, ref dy, ref dx, ref gamma, ref acc, xoC, poC, termsC, xo, po, terms, rows);
+                        }
+                    }
+                    held = 0;
+                    if (flush) Flush(ref acc, ref gradSums, 2 * parameters);
+                    continue;
+                }
                 if (pairs && !pending && !flush)
                 {
                     // Held until the next block's terms are made: the two runs applied together.
@@ -1699,6 +1747,20 @@ public static class AffineBackward<TNest, TK, T>
                         terms.Gb, terms.C1, ref gammaBlock, ref Unsafe.Add(ref acc, po), ref Unsafe.Add(ref acc, parameters + po), ref Unsafe.AsRef<T>(addend + xo));
                 else Apply(ref x, ref dy, ref dx, ref gamma, ref acc, xo, po, rows, terms);
                 if (flush) Flush(ref acc, ref gradSums, 2 * parameters);
+            }
+        }
+
+        /// <summary>Two blocks' dx and parameter gradients, the first's terms before the second's: together
+        /// (<see cref="GradientRuns{TS, TV, T}.AffineApplyPair"/>) where they share gamma and a 64-byte phase, else one after the other.</summary>
+        private void ApplyTwo(ref T x, ref T dy, ref T dx, ref T gamma, ref T acc, nint xo, nint po, in AffineTerms<T> t, nint xo2, nint po2, in AffineTerms<T> t2,
+            nint rows)
+        {
+            if (po != po2 || !GradientRuns<TS, TV, T>.AffineApplyPair(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref dy, xo), ref Unsafe.Add(ref dx, xo),
+                    ref Unsafe.Add(ref x, xo2), ref Unsafe.Add(ref dy, xo2), ref Unsafe.Add(ref dx, xo2), rows, t, t2, ref Unsafe.Add(ref gamma, po),
+                    ref Unsafe.Add(ref acc, po), ref Unsafe.Add(ref acc, parameters + po)))
+            {
+                Apply(ref x, ref dy, ref dx, ref gamma, ref acc, xo, po, rows, t);
+                Apply(ref x, ref dy, ref dx, ref gamma, ref acc, xo2, po2, rows, t2);
             }
         }
 

@@ -28,6 +28,9 @@ internal sealed class LastCall
     /// <summary>Whether the last call applied rows two at a time, forward or backward (<see cref="Streaming.LastCallPairedRows"/>).</summary>
     public bool Paired;
 
+    /// <summary>Whether the last call's backward applied rows four at a time (<see cref="Streaming.LastCallQuadRows"/>).</summary>
+    public bool Quads;
+
     /// <summary>Whether the last call's backward added the sum's gradient inside its apply (<see cref="Streaming.LastCallAddedInApply"/>).</summary>
     public bool AddedInApply;
 
@@ -51,6 +54,7 @@ internal sealed class LastCall
         record.Pipelined = false;
         record.MemoryOrder = false;
         record.Paired = false;
+        record.Quads = false;
         record.AddedInApply = false;
     }
 }

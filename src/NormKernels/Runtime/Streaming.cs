@@ -70,6 +70,11 @@ namespace NormKernels
         /// diagnostics.</summary>
         public static bool LastCallPairedRows => Runtime.LastCall.Current.Paired;
 
+        /// <summary>Whether the last kernel call on this thread was a streamed backward that applied its rows four at a time
+        /// (LayerNorm and RMSNorm over the last dim, rows a whole number of 64-byte lines and at least 16 KB long, on the
+        /// 512-bit path; <see cref="LastCallPairedRows"/> is set too). For tests and diagnostics.</summary>
+        public static bool LastCallQuadRows => Runtime.LastCall.Current.Quads;
+
         /// <summary>Whether the last kernel call on this thread was a backward with a sum's gradient (the residual added before
         /// the norm) that added it to dx inside its apply, block by block, rather than in a pass of its own after it (LayerNorm
         /// and RMSNorm over the last dims with their weight). For tests and diagnostics.</summary>
@@ -84,6 +89,7 @@ namespace NormKernels
             record.Pipelined = false;
             record.MemoryOrder = false;
             record.Paired = false;
+            record.Quads = false;
             record.AddedInApply = false;
             return record.Streamed = possible && Exceeds(inputBytes, outputBytes);
         }
