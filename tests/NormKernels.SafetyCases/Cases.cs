@@ -125,4 +125,6 @@ internal static class Cases
     }
 
     public static int Train(string layerName) => TrainingRace.Run(layerName, Pass, Fail) && s_failures == 0 ? 0 : 1;
+
+    public static int Scratch() => ScratchAlignment.Run(Pass, Fail) && s_failures == 0 ? 0 : 1;
 }

@@ -9,11 +9,13 @@ using NormKernels.SafetyCases;
 //   train <Layer>            one instance, 8 threads of training Forward + Backward on inputs of two batch sizes
 //   codegen                  every layer's forward and backward over shapes that take each driver (see Codegen), run with
 //                            the JIT's disassembly on by the parent test
+//   scratch                  the worker scratch's per-thread cache and its arrays' alignment, in a fresh heap (ScratchAlignment)
 return args switch
 {
     ["wrap", string layer, string set] => Cases.Wrap(layer, set),
     ["wrap-style", string layer] => Cases.WrapStyle(layer),
     ["train", string layer] => Cases.Train(layer),
     ["codegen"] => Codegen.Run(),
+    ["scratch"] => Cases.Scratch(),
     _ => Cases.Usage(),
 };

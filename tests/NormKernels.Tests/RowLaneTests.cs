@@ -334,67 +334,12 @@ public sealed class ParameterAlignmentTests
     }
 }
 
-[Collection(nameof(AloneTests))]
 public sealed class ScratchAlignmentTests
 {
-    /// <summary>A thread's cached worker scratch (WorkerScratch, up to eight workers): each array starts on a 64-byte boundary
-    /// where the runtime allows (AlignedArrays; best effort, so most arrays, not all, are asserted: the first CI run asked
-    /// for every array of 12 of 16 threads and the ARM64 scalar leg under emulation had 11), is at least as long as asked,
-    /// comes back the same on the thread's next call, and is not handed out twice while in use (a nested rent takes the
-    /// shared pool's arrays). Each thread is new, so each makes its own cache.</summary>
+    /// <summary>A thread's cached worker scratch: cached per thread, long enough, the same on the thread's next call, never
+    /// handed out twice while in use, and mostly on 64-byte boundaries (tests/NormKernels.SafetyCases/ScratchAlignment.cs),
+    /// checked in a child process: in this test host the other tests leave gaps in the pinned heap, and a whole local run
+    /// had 44 of 62 arrays aligned where the check asked for 3/4 (one run in three failed).</summary>
     [Fact]
-    public void WorkerScratchIsCachedPerThreadAndStartsOnACacheLineMostly()
-    {
-        const int Threads = 16;
-        int aligned = 0, arrays = 0;
-        Exception? failure = null;
-        for (int i = 0; i < Threads; i++)
-        {
-            int workers = 1 + i % 3;
-            var thread = new Thread(() =>
-            {
-                try
-                {
-                    WorkerScratch<float> scratch = WorkerScratch<float>.Rent(workers, 300, 500);
-                    float[] first = scratch.Elements[0];
-                    double[] firstDoubles = scratch.Doubles[0];
-                    try
-                    {
-                        for (int w = 0; w < workers; w++)
-                        {
-                            Assert.True(scratch.Elements[w].Length >= 500 && scratch.Doubles[w].Length >= 300);
-                            if (RowLaneTests.Offset(scratch.Elements[w]) == 0) Interlocked.Increment(ref aligned);
-                            if (Offset(scratch.Doubles[w]) == 0) Interlocked.Increment(ref aligned);
-                            Interlocked.Add(ref arrays, 2);
-                            for (int v = 0; v < w; v++) Assert.NotSame(scratch.Elements[v], scratch.Elements[w]);
-                        }
-                        WorkerScratch<float> nested = WorkerScratch<float>.Rent(workers, 300, 500);
-                        for (int w = 0; w < workers; w++) Assert.NotSame(scratch.Elements[w], nested.Elements[w]);
-                        nested.Return();
-                    }
-                    finally
-                    {
-                        scratch.Return();
-                    }
-                    WorkerScratch<float> again = WorkerScratch<float>.Rent(workers, 300, 500);
-                    Assert.Same(first, again.Elements[0]);
-                    Assert.Same(firstDoubles, again.Doubles[0]);
-                    again.Return();
-                }
-                catch (Exception e)
-                {
-                    failure = e;
-                }
-            });
-            thread.Start();
-            thread.Join();
-            if (failure != null) throw new Xunit.Sdk.XunitException($"thread {i}: {failure}");
-        }
-        Assert.True(aligned >= arrays * 3 / 4, $"{aligned} of {arrays} scratch arrays on a 64-byte boundary");
-    }
-
-    private static unsafe long Offset(double[] array)
-    {
-        fixed (double* p = array) return (long)p & 63;
-    }
+    public void WorkerScratchIsCachedPerThreadAndStartsOnACacheLineMostly() => SafetyCaseTests.RunChild("scratch");
 }

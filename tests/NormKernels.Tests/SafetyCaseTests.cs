@@ -27,7 +27,7 @@ public sealed class SafetyCaseTests
         return start;
     }
 
-    private static void RunChild(params string[] args)
+    internal static void RunChild(params string[] args)
     {
         ProcessStartInfo start = ChildStart(args);
         using Process child = StartGuarded(start, Path.GetFileName(ChildDll));
