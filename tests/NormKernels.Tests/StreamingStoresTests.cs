@@ -202,21 +202,22 @@ public sealed class StreamingStoresTests : RestoresSettings
     [InlineData(nameof(RmsNtc))]
     public void RowQuadsBackwardStreamedEqualCached(string name)
     {
-        // From 4,096 floats (16 KB) the streamed backward applies rows four at a time (GradientRuns.AffineApplyQuad) on the
+        // From 3,072 floats (12 KB) the streamed backward applies rows four at a time (GradientRuns.AffineApplyQuad) on the
         // 512-bit path, the blocks a flush or the unit's end leaves over two at a time or alone; normal stores apply them one by
         // one. One quad (4 rows), quads up to the accumulators' flush every 16 rows and one row after it (17), a quad after the
         // flush and a pair (22), a quad, a pair and one alone (7), a quad and a pair (6) with rows of 8,192; a vector past
         // whole steps (4,112); enough rows for two workers (40 x 4,096: units of 20 blocks); rows not whole lines (4,104: one by
-        // one) and rows under 16 KB (3,072: pairs only). dx, dgamma and dbeta: the same bits at every phase of dx.
+        // one), rows of 3,072 (quads from there) and rows under 12 KB (2,560: pairs only). dx, dgamma and dbeta: the same
+        // bits at every phase of dx.
         LayerCase layerCase = LayerCases.Get(name);
-        foreach ((int rows, int width) in new[] { (4, 4096), (17, 4096), (22, 4096), (7, 4112), (6, 8192), (40, 4096), (9, 4104), (8, 3072) })
+        foreach ((int rows, int width) in new[] { (4, 4096), (17, 4096), (22, 4096), (7, 4112), (6, 8192), (40, 4096), (9, 4104), (9, 3072), (8, 2560) })
         {
             int[] dims = [1, rows, width];
             var random = new Random(KernelCheck.Seed(name, rows * 10_000 + width));
             float[] input = TestData.Normal(random, rows * width, 0.5, 2);
             float[] outputGrad = TestData.Normal(random, rows * width, 0, 1);
             bool paired = Vector512.IsHardwareAccelerated && width % 16 == 0 && width >= 2048;
-            bool quads = paired && width >= 4096;
+            bool quads = paired && width >= 3072;
             AssertStreamedBackwardEqualsCached(layerCase, dims, input, outputGrad, 14, [0, 1, 7, 15], paired, quads);
         }
     }

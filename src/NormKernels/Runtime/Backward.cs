@@ -1603,13 +1603,16 @@ public static class AffineBackward<TNest, TK, T>
         TS.Count * Unsafe.SizeOf<T>() >= 64 && (long)nest.GradientExtent * Unsafe.SizeOf<T>() >= PairedRowBytes && LineRows(nest, blocks, out _, out _);
 
     /// <summary>Runs from this many bytes are applied four at a time where they pair (<see cref="QuadRows{TS, TV}"/>).</summary>
-    internal const int QuadRowBytes = 16 << 10;
+    internal const int QuadRowBytes = 12 << 10;
 
     /// <summary>
     /// Whether a streamed backward whose blocks pair (<see cref="PairedRows{TS, TV}"/>) applies them four at a time
     /// (<see cref="GradientRuns{TS, TV, T}.AffineApplyQuad"/>): runs of at least <see cref="QuadRowBytes"/> (LayerNorm and
-    /// RMSNorm over a last dim of 4,096 floats and more). Gamma and the two accumulators of a row that long (48 KB at 4,096
+    /// RMSNorm over a last dim of 3,072 floats and more). Gamma and the two accumulators of a row that long (36 KB at 3,072
     /// floats) do not stay in L1 beside its lines; loaded and stored once for four rows instead of two. The same bits.
+    /// LayerNorm backward, 25 MB a call, AMD Zen 5, 1 thread, both builds in one process alternating, both orders, four /
+    /// two at a time: rows of 2,048 floats 1.03-1.06 (slower), 2,560 0.96-1.02, 3,072 0.91-0.95, 4,096 0.91-0.94 (2
+    /// threads 0.96-0.97), 8,192 0.98.
     /// </summary>
     private static bool QuadRows<TS, TV>(TNest nest) where TS : struct, ISimd<TV, T> where TV : struct =>
         TS.Count * Unsafe.SizeOf<T>() == 64 && (long)nest.GradientExtent * Unsafe.SizeOf<T>() >= QuadRowBytes;

@@ -1272,7 +1272,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// gradients' accumulators (four rows of a LayerNorm or RMSNorm over the last dim), dx streamed: as
     /// <see cref="AffineApplyPair"/> with four runs, the same operations per element in the same order (each accumulator
     /// element takes the first run's terms, then the second's, the third's, the fourth's), so the same bits as run by run;
-    /// gamma and the two accumulators are loaded and stored once a column vector for the four. Rows of 16 KB and more no
+    /// gamma and the two accumulators are loaded and stored once a column vector for the four. Rows of 12 KB and more no
     /// longer keep gamma and the accumulators in L1 beside the rows' lines: their loads and stores were half of the apply's
     /// time (a model of the apply alone, rows of 4,096 floats, AMD Zen 5: 2.3-2.6 ms with them, 1.4-1.8 without; four rows
     /// at a time 0.90 of the time of two). The terms of the four runs stay in registers: the 512-bit path only. False,

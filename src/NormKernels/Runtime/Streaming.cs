@@ -71,7 +71,7 @@ namespace NormKernels
         public static bool LastCallPairedRows => Runtime.LastCall.Current.Paired;
 
         /// <summary>Whether the last kernel call on this thread was a streamed backward that applied its rows four at a time
-        /// (LayerNorm and RMSNorm over the last dim, rows a whole number of 64-byte lines and at least 16 KB long, on the
+        /// (LayerNorm and RMSNorm over the last dim, rows a whole number of 64-byte lines and at least 12 KB long, on the
         /// 512-bit path; <see cref="LastCallPairedRows"/> is set too). For tests and diagnostics.</summary>
         public static bool LastCallQuadRows => Runtime.LastCall.Current.Quads;
 
