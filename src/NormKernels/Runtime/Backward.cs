@@ -1737,13 +1737,7 @@ public static class AffineBackward<TNest, TK, T>
                 if (pending)
                 {
                     pending = false;
-                    if (heldPo != po || !GradientRuns<TS, TV, T>.AffineApplyPair(ref Unsafe.Add(ref x, heldXo), ref Unsafe.Add(ref dy, heldXo),
-                            ref Unsafe.Add(ref dx, heldXo), ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), rows, heldTerms, terms, ref gammaBlock,
-                            ref Unsafe.Add(ref acc, po), ref Unsafe.Add(ref acc, parameters + po)))
-                    {
-                        Apply(ref x, ref dy, ref dx, ref gamma, ref acc, heldXo, heldPo, rows, heldTerms);
-                        Apply(ref x, ref dy, ref dx, ref gamma, ref acc, xo, po, rows, terms);
-                    }
+                    ApplyTwo(ref x, ref dy, ref dx, ref gamma, ref acc, heldXo, heldPo, heldTerms, xo, po, terms, rows);
                 }
                 else if (addend != null)
                     GradientRuns<TS, TV, T>.AffineApplyAdding<TW>(ref xb, ref dyb, ref Unsafe.Add(ref dx, xo), rows, terms.M, terms.R, terms.Q, terms.Rr, terms.Dz,

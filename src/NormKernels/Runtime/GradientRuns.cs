@@ -1237,17 +1237,11 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
             return false;
         Runs<TS, TV, T>.HintTailLine(ref dx, n);
         Runs<TS, TV, T>.HintTailLine(ref dx2, n);
-        TV k = TS.Splat(a.M), vr = TS.Splat(a.R), vq = TS.Splat(a.Q), vrr = TS.Splat(a.Rr), kd = TS.Splat(a.Dz), vc = TS.Splat(a.C1);
-        TV k2 = TS.Splat(b.M), vr2 = TS.Splat(b.R), vq2 = TS.Splat(b.Q), vrr2 = TS.Splat(b.Rr), kd2 = TS.Splat(b.Dz), vc2 = TS.Splat(b.C1);
+        Splats(a, out TV k, out TV vr, out TV vq, out TV vrr, out TV kd, out TV vc);
+        Splats(b, out TV k2, out TV vr2, out TV vq2, out TV vrr2, out TV kd2, out TV vc2);
         // One gamma for both runs, so one gb (the caller's runs start at the same parameter).
         TV kg = TS.Splat(a.Gb);
-        for (nint o = 0; o < head; o += w)
-        {
-            nint end = o + w < head ? o + w : head;
-            TV first = TS.Select(TS.LastLanes(w - (end - o)), TS.Zero, TS.LastLanes(w));
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc, first), ref dx, o, end, o);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy2, o), TS.Load(ref x2, o), ref g, ref dbeta, ref dgamma, o, k2, vr2, vq2, vrr2, kd2, kg, vc2, first), ref dx2, o, end, o);
-        }
+        HeadTwo(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, head, a, b, kg, ref g, ref dbeta, ref dgamma);
         // No hints (AffineApplyStreamed hints the next run's lines): rows of 2,048 to 8,192 floats ran as fast or faster without.
         nint i = head;
         for (; i + step <= n; i += step)
@@ -1261,11 +1255,50 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         {
             nint t = n - w;
             TV mask = TS.LastLanes(n - i);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, t), TS.Load(ref x, t), ref g, ref dbeta, ref dgamma, t, k, vr, vq, vrr, kd, kg, vc, mask), ref dx, i, n, t);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy2, t), TS.Load(ref x2, t), ref g, ref dbeta, ref dgamma, t, k2, vr2, vq2, vrr2, kd2, kg, vc2, mask), ref dx2, i, n, t);
+            EdgeVector(ref x, ref dy, ref dx, t, i, n, a, kg, mask, ref g, ref dbeta, ref dgamma);
+            EdgeVector(ref x2, ref dy2, ref dx2, t, i, n, b, kg, mask, ref g, ref dbeta, ref dgamma);
         }
         return true;
     }
+
+    /// <summary>The heads of two runs before their 64-byte boundary (<paramref name="head"/> elements, dx's phase: both runs'),
+    /// the first run's terms before the second's for each element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HeadTwo(ref T x, ref T dy, ref T dx, ref T x2, ref T dy2, ref T dx2, nint head, in AffineTerms<T> a, in AffineTerms<T> b, TV kg,
+        ref T g, ref T dbeta, ref T dgamma)
+    {
+        int w = TS.Count;
+        for (nint o = 0; o < head; o += w)
+        {
+            nint end = o + w < head ? o + w : head;
+            TV first = TS.Select(TS.LastLanes(w - (end - o)), TS.Zero, TS.LastLanes(w));
+            EdgeVector(ref x, ref dy, ref dx, o, o, end, a, kg, first, ref g, ref dbeta, ref dgamma);
+            EdgeVector(ref x2, ref dy2, ref dx2, o, o, end, b, kg, first, ref g, ref dbeta, ref dgamma);
+        }
+    }
+
+    /// <summary>A run's terms splatted, for the bodies of <see cref="AffineApplyPair"/> and <see cref="AffineApplyQuad"/> to keep in
+    /// registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Splats(in AffineTerms<T> t, out TV k, out TV vr, out TV vq, out TV vrr, out TV kd, out TV vc)
+    {
+        k = TS.Splat(t.M);
+        vr = TS.Splat(t.R);
+        vq = TS.Splat(t.Q);
+        vrr = TS.Splat(t.Rr);
+        kd = TS.Splat(t.Dz);
+        vc = TS.Splat(t.C1);
+    }
+
+    /// <summary>The vector at <paramref name="at"/> of a run of <see cref="AffineApplyPair"/> or <see cref="AffineApplyQuad"/>
+    /// at its head or its tail: its lanes of <paramref name="mask"/> added into the gradients, dx stored from
+    /// <paramref name="from"/> to <paramref name="to"/>, with the run's terms <paramref name="t"/> splatted here (once a run's
+    /// edge, where the bodies keep them in registers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EdgeVector(ref T x, ref T dy, ref T dx, nint at, nint from, nint to, in AffineTerms<T> t, TV kg, TV mask, ref T g, ref T dbeta,
+        ref T dgamma) =>
+        Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, at), TS.Load(ref x, at), ref g, ref dbeta, ref dgamma, at, TS.Splat(t.M), TS.Splat(t.R),
+            TS.Splat(t.Q), TS.Splat(t.Rr), TS.Splat(t.Dz), kg, TS.Splat(t.C1), mask), ref dx, from, to, at);
 
     /// <summary>
     /// Four runs of <paramref name="n"/> elements, <paramref name="stride"/> apart, that share gamma and the parameter
@@ -1295,21 +1328,15 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         Runs<TS, TV, T>.HintTailLine(ref dx2, n);
         Runs<TS, TV, T>.HintTailLine(ref dx3, n);
         Runs<TS, TV, T>.HintTailLine(ref dx4, n);
-        TV k = TS.Splat(a.M), vr = TS.Splat(a.R), vq = TS.Splat(a.Q), vrr = TS.Splat(a.Rr), kd = TS.Splat(a.Dz), vc = TS.Splat(a.C1);
-        TV k2 = TS.Splat(b.M), vr2 = TS.Splat(b.R), vq2 = TS.Splat(b.Q), vrr2 = TS.Splat(b.Rr), kd2 = TS.Splat(b.Dz), vc2 = TS.Splat(b.C1);
-        TV k3 = TS.Splat(c.M), vr3 = TS.Splat(c.R), vq3 = TS.Splat(c.Q), vrr3 = TS.Splat(c.Rr), kd3 = TS.Splat(c.Dz), vc3 = TS.Splat(c.C1);
-        TV k4 = TS.Splat(d.M), vr4 = TS.Splat(d.R), vq4 = TS.Splat(d.Q), vrr4 = TS.Splat(d.Rr), kd4 = TS.Splat(d.Dz), vc4 = TS.Splat(d.C1);
+        Splats(a, out TV k, out TV vr, out TV vq, out TV vrr, out TV kd, out TV vc);
+        Splats(b, out TV k2, out TV vr2, out TV vq2, out TV vrr2, out TV kd2, out TV vc2);
+        Splats(c, out TV k3, out TV vr3, out TV vq3, out TV vrr3, out TV kd3, out TV vc3);
+        Splats(d, out TV k4, out TV vr4, out TV vq4, out TV vrr4, out TV kd4, out TV vc4);
         // One gamma for the four runs, so one gb (the caller's runs start at the same parameter).
         TV kg = TS.Splat(a.Gb);
-        for (nint o = 0; o < head; o += w)
-        {
-            nint end = o + w < head ? o + w : head;
-            TV first = TS.Select(TS.LastLanes(w - (end - o)), TS.Zero, TS.LastLanes(w));
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc, first), ref dx, o, end, o);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy2, o), TS.Load(ref x2, o), ref g, ref dbeta, ref dgamma, o, k2, vr2, vq2, vrr2, kd2, kg, vc2, first), ref dx2, o, end, o);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy3, o), TS.Load(ref x3, o), ref g, ref dbeta, ref dgamma, o, k3, vr3, vq3, vrr3, kd3, kg, vc3, first), ref dx3, o, end, o);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy4, o), TS.Load(ref x4, o), ref g, ref dbeta, ref dgamma, o, k4, vr4, vq4, vrr4, kd4, kg, vc4, first), ref dx4, o, end, o);
-        }
+        // The heads (one vector, 64 bytes a vector) two rows at a time: each element still takes the rows' terms in row order.
+        HeadTwo(ref x, ref dy, ref dx, ref x2, ref dy2, ref dx2, head, a, b, kg, ref g, ref dbeta, ref dgamma);
+        HeadTwo(ref x3, ref dy3, ref dx3, ref x4, ref dy4, ref dx4, head, c, d, kg, ref g, ref dbeta, ref dgamma);
         nint i = head;
         for (; i + w <= n; i += w)
         {
@@ -1332,10 +1359,10 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         {
             nint t = n - w;
             TV mask = TS.LastLanes(n - i);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy, t), TS.Load(ref x, t), ref g, ref dbeta, ref dgamma, t, k, vr, vq, vrr, kd, kg, vc, mask), ref dx, i, n, t);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy2, t), TS.Load(ref x2, t), ref g, ref dbeta, ref dgamma, t, k2, vr2, vq2, vrr2, kd2, kg, vc2, mask), ref dx2, i, n, t);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy3, t), TS.Load(ref x3, t), ref g, ref dbeta, ref dgamma, t, k3, vr3, vq3, vrr3, kd3, kg, vc3, mask), ref dx3, i, n, t);
-            Runs<TS, TV, T>.StoreLanes(AffineApplyVector(TS.Load(ref dy4, t), TS.Load(ref x4, t), ref g, ref dbeta, ref dgamma, t, k4, vr4, vq4, vrr4, kd4, kg, vc4, mask), ref dx4, i, n, t);
+            EdgeVector(ref x, ref dy, ref dx, t, i, n, a, kg, mask, ref g, ref dbeta, ref dgamma);
+            EdgeVector(ref x2, ref dy2, ref dx2, t, i, n, b, kg, mask, ref g, ref dbeta, ref dgamma);
+            EdgeVector(ref x3, ref dy3, ref dx3, t, i, n, c, kg, mask, ref g, ref dbeta, ref dgamma);
+            EdgeVector(ref x4, ref dy4, ref dx4, t, i, n, d, kg, mask, ref g, ref dbeta, ref dgamma);
         }
         return true;
     }
