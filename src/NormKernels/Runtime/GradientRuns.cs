@@ -1308,8 +1308,9 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// gamma and the two accumulators are loaded and stored once a column vector for the four. Rows of 12 KB and more no
     /// longer keep gamma and the accumulators in L1 beside the rows' lines: their loads and stores were half of the apply's
     /// time (a model of the apply alone, rows of 4,096 floats, AMD Zen 5: 2.3-2.6 ms with them, 1.4-1.8 without; four rows
-    /// at a time 0.90 of the time of two). The terms of the four runs stay in registers: the 512-bit path only. False,
-    /// nothing written, where the runs would not all stream from one 64-byte phase.
+    /// at a time 0.90 of the time of two). The four runs' 24 splatted terms want 24 of the 32 vector registers (the JIT
+    /// reloads a few of them and the rows' addresses from the stack each step, and it still gains): the 512-bit path only.
+    /// False, nothing written, where the runs would not all stream from one 64-byte phase.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static unsafe bool AffineApplyQuad(ref T x, ref T dy, ref T dx, nint stride, nint n, in AffineTerms<T> a, in AffineTerms<T> b,
