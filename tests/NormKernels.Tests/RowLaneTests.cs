@@ -339,7 +339,7 @@ public sealed class ScratchAlignmentTests
     /// <summary>A thread's cached worker scratch: cached per thread, long enough, the same on the thread's next call, never
     /// handed out twice while in use, and mostly on 64-byte boundaries (tests/NormKernels.SafetyCases/ScratchAlignment.cs),
     /// checked in a child process: in this test host the other tests leave gaps in the pinned heap, and a whole local run
-    /// had 44 of 62 arrays aligned where the check asked for 3/4 (one run in three failed).</summary>
+    /// had 44 of 62 arrays aligned where the check asked for 3/4 (two whole runs of three failed).</summary>
     [Fact]
     public void WorkerScratchIsCachedPerThreadAndStartsOnACacheLineMostly() => SafetyCaseTests.RunChild("scratch");
 }
