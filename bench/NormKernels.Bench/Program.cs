@@ -29,7 +29,7 @@ public static class Program
     { Description = "the whole matrix with the quick in-process harness, a minute or two (without it: the full BenchmarkDotNet run)" };
     private static readonly Option<bool> NoTorchOption = new("--no-torch") { Description = "skip the PyTorch column" };
     private static readonly Option<bool> OneDnnOption = new("--onednn")
-    { Description = "quick mode: add a oneDNN 2.6 column (needs g++ and Debian's libdnnl-dev; bench/onednn/bench_onednn.cpp, built once, run after the C# cases)" };
+    { Description = "quick mode: add a oneDNN 2.6 column (needs g++ and Debian's libdnnl-dev; bench/onednn/bench_onednn.cpp, built once as a library and timed in this process in the same rounds as the generated kernel)" };
     private static readonly Option<int> ThreadsOption = new("--threads")
     {
         Description = "kernel, copy-limit and PyTorch threads (the scalar and TensorPrimitives baselines stay single-threaded)",
@@ -189,12 +189,22 @@ public static class Program
         if (!SelfCheck.Run(Console.Out)) return 2;
 
         bool failed = false;
+        // The quick mode times oneDNN in this process, in the same rounds as the generated kernel; where the library cannot be
+        // built or loaded, its program runs after the C# measurements instead (below).
+        OneDnnLibrary? oneDnnLibrary = null;
+        if (quick && parse.GetValue(OneDnnOption))
+        {
+            Console.WriteLine($"oneDNN 2.6: building and checking its cases in this process, {BenchThreads.Text} ...");
+            oneDnnLibrary = OneDnnLibrary.Load(BenchThreads.Count, out string why);
+            Console.WriteLine(oneDnnLibrary is null ? $"oneDNN in this process: n/a ({why}); its program runs after the C# measurements" : $"oneDNN: {oneDnnLibrary.Notes.Note}");
+            Console.WriteLine();
+        }
         if (quick)
         {
             int rounds = QuickHarness.SettleJit(Catalog.Measurable.Select(c => c.Op).Distinct());
             Console.WriteLine($"JIT warm-up: every variant on small shapes until no method is recompiled ({rounds} rounds)");
             Console.WriteLine();
-            var harness = new QuickHarness();
+            var harness = new QuickHarness { OneDnn = oneDnnLibrary };
             var cases = Catalog.Measurable.ToList();
             ProgressView.Run("C# variants", cases.Count, progress =>
             {
@@ -238,7 +248,13 @@ public static class Program
         }
         foreach (var r in report.Results)
             r.Torch = report.Torch.Cases.GetValueOrDefault(r.Case.Id);
-        if (parse.GetValue(OneDnnOption))
+        if (oneDnnLibrary is not null)
+        {
+            report.OneDnn = oneDnnLibrary.Notes;
+            foreach (var r in report.Results)
+                if (r.OneDnnNs is double ns) report.OneDnn.Cases[r.Case.Id] = ns;
+        }
+        else if (parse.GetValue(OneDnnOption))
         {
             Console.WriteLine($"oneDNN 2.6: its cases, {BenchThreads.Text} ...");
             report.OneDnn = OneDnnRunner.Run(BenchThreads.Count);

@@ -1,7 +1,14 @@
 // oneDNN 2.6 timings of the cases the NormKernels bench measures (issue 11/12's "faster than oneDNN in the same run").
-// Build: g++ -O2 -std=c++17 bench_onednn.cpp -ldnnl -o bench_onednn ; run: OMP_NUM_THREADS=1 ./bench_onednn
-// Prints one line per case: the bench's case id and the median ms per call (see median_ms), or, where the primitive's
-// outputs differ from a float64 reference of the formulas, "<id> check-failed <worst error>". CPU engine, f32.
+// Two builds of this one file:
+// - a program: g++ -O2 -std=c++17 bench_onednn.cpp -ldnnl -o bench_onednn ; run: OMP_NUM_THREADS=1 ./bench_onednn
+//   Prints one line per case: the bench's case id and the median ms per call (see median_ms), or, where the primitive's
+//   outputs differ from a float64 reference of the formulas, "<id> check-failed <worst error>".
+// - a library the bench loads into its own process (its default with --onednn): g++ -O2 -std=c++17 -shared -fPIC -fopenmp
+//   -DNK_ONEDNN_LIBRARY bench_onednn.cpp -ldnnl -o libnk_onednn.so. The C functions at the end build and check every case
+//   once (nk_onednn_open), then run a case's calls on demand (nk_onednn_run), so the bench times oneDNN's batches in the
+//   same rounds as its own kernel and streaming limit, interleaved (a separate run minutes later met another load on this
+//   shared host: a memory-bound case's ratio to oneDNN moved 0.5-1.6x from run to run).
+// CPU engine, f32.
 #include <oneapi/dnnl/dnnl.hpp>
 #include <algorithm>
 #include <chrono>
@@ -12,6 +19,9 @@
 #include <random>
 #include <string>
 #include <vector>
+#include <cstdlib>
+#include <map>
+#include <omp.h>
 
 using namespace dnnl;
 using tag = memory::format_tag;
@@ -68,14 +78,17 @@ static double worst(const float* got, const std::vector<double>& ref) {
     return w / top;
 }
 
-// Prints the case's time if its worst error is within the tolerance (1e-3 unless said; float32 kernels: 1e-5 is
-// typical), else the failure.
-static void report(const std::string& id, double worst_error, const std::function<void()>& call, double tolerance = 1e-3) {
-    if (!(worst_error <= tolerance)) {
-        std::printf("%s check-failed %.3g\n", id.c_str(), worst_error);
-        return;
-    }
-    std::printf("%s %.4f\n", id.c_str(), median_ms(call));
+// Every case built and checked: its one call (the primitive and its memories held by the closure), or the worst error
+// that failed its check. Cases in the order they were built.
+struct Case { std::string id; std::function<void()> call; double error; bool ok; };
+static std::vector<Case> cases;
+
+// Registers the case's call if its worst error is within the tolerance (1e-3 unless said; float32 kernels: 1e-5 is
+// typical), else the failure. The closure takes its primitive, memories and stream by value (oneDNN's handles share
+// ownership), so they live as long as the case.
+static void report(const std::string& id, double worst_error, std::function<void()> call, double tolerance = 1e-3) {
+    bool ok = worst_error <= tolerance;
+    cases.push_back({id, ok ? std::move(call) : std::function<void()>(), worst_error, ok});
 }
 
 // BatchNorm forward per channel: y = scale * (x - mean) / sqrt(var + eps) + shift (relu: max(y, 0)); the statistics are
@@ -185,7 +198,7 @@ static void forward_cases(engine& eng, stream& s, const Shape& shape, tag layout
         p.execute(s, a);
         s.wait();
         auto ref = batchnorm_reference(src, layout, shape.dims, data(mean), data(var), data(scale), data(shift), false, false, nullptr, nullptr);
-        report("bn-infer" + suffix, worst(data(dst), ref), [&] { p.execute(s, a); s.wait(); });
+        report("bn-infer" + suffix, worst(data(dst), ref), [p, a, s]() mutable { p.execute(s, a); s.wait(); });
     }
     {
         // Training: batch statistics computed and written.
@@ -197,7 +210,7 @@ static void forward_cases(engine& eng, stream& s, const Shape& shape, tag layout
         std::vector<double> bm(shape.dims[1]), bv(shape.dims[1]);
         auto ref = batchnorm_reference(src, layout, shape.dims, nullptr, nullptr, data(scale), data(shift), true, false, &bm, &bv);
         double e = std::max({worst(data(dst), ref), worst(data(mean), bm), worst(data(var), bv)});
-        report("bn-train" + suffix, e, [&] { p.execute(s, a); s.wait(); });
+        report("bn-train" + suffix, e, [p, a, s]() mutable { p.execute(s, a); s.wait(); });
         fill(mean); fill(var, 0.2f, 1.2f);  // the inference cases after this read them
     }
     if (std::string(shape.name) == "S1") {
@@ -209,7 +222,7 @@ static void forward_cases(engine& eng, stream& s, const Shape& shape, tag layout
         p.execute(s, a);
         s.wait();
         auto ref = batchnorm_reference(src, layout, shape.dims, data(mean), data(var), data(scale), data(shift), false, true, nullptr, nullptr);
-        report("bn-relu-infer" + suffix, worst(data(dst), ref), [&] { p.execute(s, a); s.wait(); });
+        report("bn-relu-infer" + suffix, worst(data(dst), ref), [p, a, s]() mutable { p.execute(s, a); s.wait(); });
     }
     if (lrn) {
         // Across channels, size 5, alpha 1e-4, beta 0.75, k 1 (PyTorch's defaults).
@@ -232,7 +245,8 @@ static void forward_cases(engine& eng, stream& s, const Shape& shape, tag layout
         double e = 0;
         for (size_t i = 0; i < ref.size(); i++) e = std::max(e, std::fabs(gotEffect[i] - effect[i]) / top);
         if (!(e <= 1e30)) e = 1e30;
-        report("lrn5" + suffix, e, [&] { p.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}); s.wait(); }, 1e-2);
+        std::unordered_map<int, memory> a{{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+        report("lrn5" + suffix, e, [p, a, s]() mutable { p.execute(s, a); s.wait(); }, 1e-2);
     }
 }
 
@@ -258,7 +272,7 @@ static void batchnorm_backward(engine& eng, stream& s, const Shape& shape, tag l
     b.execute(s, args);
     s.wait();
     double e = batchnorm_backward_error(src, ddst, layout, shape.dims, mean, var, scale, dsrc, dscale, dshift);
-    report(std::string("bn-bwd-") + name + "-" + shape.name, e, [&] { b.execute(s, args); s.wait(); });
+    report(std::string("bn-bwd-") + name + "-" + shape.name, e, [b, args, s]() mutable { b.execute(s, args); s.wait(); });
 }
 
 // LayerNorm over the last dim, training (statistics written), and its backward from the saved statistics.
@@ -291,7 +305,7 @@ static void layernorm_rows(engine& eng, stream& s, memory::dim rows, memory::dim
         for (memory::dim j = 0; j < cols; j++) y[r * cols + j] = data(scale)[j] * (x[r * cols + j] - m) * rstd + data(shift)[j];
     }
     double fe = std::max({worst(data(dst), y), worst(data(mean), rm), worst(data(var), rv)});
-    report(std::string("ln-last-") + shapeName, fe, [&] { p.execute(s, fargs); s.wait(); });
+    report(std::string("ln-last-") + shapeName, fe, [p, fargs, s]() mutable { p.execute(s, fargs); s.wait(); });
     memory ddst(md, eng), dsrc(md, eng), dscale(cd, eng), dshift(cd, eng);
     fill(ddst);
     p.execute(s, fargs);
@@ -323,10 +337,11 @@ static void layernorm_rows(engine& eng, stream& s, memory::dim rows, memory::dim
         }
     }
     double be = std::max({worst(data(dsrc), dx), worst(data(dscale), ds), worst(data(dshift), db)});
-    report(std::string("ln-bwd-last-") + shapeName, be, [&] { b.execute(s, args); s.wait(); });
+    report(std::string("ln-bwd-last-") + shapeName, be, [b, args, s]() mutable { b.execute(s, args); s.wait(); });
 }
 
-int main() {
+// Builds and checks every case (the engine and stream live as long as the cases hold them).
+static void build_cases() {
     engine eng(engine::kind::cpu, 0);
     stream s(eng);
     // The bench's shapes (bench/NormKernels.Bench/Shapes.cs); ids as the bench's case ids (--list).
@@ -339,5 +354,55 @@ int main() {
             batchnorm_backward(eng, s, *shape, layout);
     layernorm_rows(eng, s, 8192, 768, "S4");
     layernorm_rows(eng, s, 1536, 4096, "S6");
+}
+
+#ifndef NK_ONEDNN_LIBRARY
+int main() {
+    build_cases();
+    for (Case& c : cases) {
+        if (c.ok) std::printf("%s %.4f\n", c.id.c_str(), median_ms(c.call));
+        else std::printf("%s check-failed %.3g\n", c.id.c_str(), c.error);
+    }
     return 0;
 }
+#else
+// The library's C interface (bench/NormKernels.Bench/Suite/OneDnnRunner.cs). Call nk_onednn_open once, from the thread
+// that will run the cases: it caps the instruction set (isa: "AVX2", "SSE41" or empty; before oneDNN's first use), sets
+// the OpenMP threads of that thread's parallel regions, builds and checks every case, and returns how many there are.
+static int open_threads = 1;
+
+extern "C" int nk_onednn_open(int threads, const char* isa) {
+    if (!cases.empty()) return (int)cases.size();
+    open_threads = threads;
+    if (isa != nullptr && isa[0] != 0) {
+        setenv("DNNL_MAX_CPU_ISA", isa, 1);
+        setenv("ONEDNN_MAX_CPU_ISA", isa, 1);
+    }
+    omp_set_num_threads(threads);
+    try {
+        build_cases();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "oneDNN: %s\n", e.what());
+        cases.clear();
+        return -1;
+    }
+    return (int)cases.size();
+}
+
+// Case i's id, and its check: 1 passed (timed), 0 failed (worst error in *error), -1 no such case.
+extern "C" int nk_onednn_case(int i, char* id, int capacity, double* error) {
+    if (i < 0 || i >= (int)cases.size()) return -1;
+    std::snprintf(id, capacity, "%s", cases[i].id.c_str());
+    *error = cases[i].error;
+    return cases[i].ok ? 1 : 0;
+}
+
+// Runs `calls` calls of case i (a passed one); 0, or -1 for no such case. The thread count is the calling thread's own
+// OpenMP setting, so it is set again here (the bench may call from another thread than the one that opened).
+extern "C" int nk_onednn_run(int i, int calls) {
+    if (i < 0 || i >= (int)cases.size() || !cases[i].ok) return -1;
+    if (omp_get_max_threads() != open_threads) omp_set_num_threads(open_threads);
+    for (int k = 0; k < calls; k++) cases[i].call();
+    return 0;
+}
+#endif

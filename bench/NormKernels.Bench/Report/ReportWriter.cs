@@ -35,8 +35,9 @@ public static class ReportWriter
     /// <summary>The oneDNN column's legend line (<c>--onednn</c> runs only).</summary>
     public const string OneDnnLegend =
         "oneDNN: generated time / oneDNN 2.6 time for the same case, same thread count (below 1 = NormKernels is faster; bench/onednn/bench_onednn.cpp, " +
-        "built with g++ -O2 against Debian's libdnnl-dev, run after the C# measurements with OMP_NUM_THREADS = the thread count, batches of about 8 ms, " +
-        "the median of 15; each primitive's outputs checked against a float64 reference first, a failing one not timed and named in the oneDNN note); " +
+        "built with g++ -O2 against Debian's libdnnl-dev as a library loaded into this process, each case timed as one more variant in the same rounds " +
+        "as the generated kernel and the limit, OpenMP at the thread count (where the library cannot load: the same file as a program run after the C# " +
+        "measurements, see the oneDNN note); each primitive's outputs checked against a float64 reference first, a failing one not timed and named in the note); " +
         "- = no oneDNN 2.6 primitive for the case (InstanceNorm, GroupNorm, RMSNorm, LayerNorm over C,H,W) or not in its program (S5).";
 
     private static string[] Header(RunReport report, bool jobs) =>

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -51,7 +52,7 @@ public static class OneDnnRunner
     {
         if (SourcePath is not { } source) return OneDnnRun.NotAvailable("bench_onednn.cpp not found next to the program");
         if (!File.Exists("/usr/include/oneapi/dnnl/dnnl.hpp")) return OneDnnRun.NotAvailable("libdnnl-dev not installed");
-        string hash = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(source)))[..16].ToLowerInvariant();
+        string hash = Hash(source);
         string binary = Path.Combine(Path.GetTempPath(), $"normkernels-bench-onednn-{hash}");
         if (!File.Exists(binary))
         {
@@ -80,7 +81,10 @@ public static class OneDnnRunner
         return run;
     }
 
-    private static (int Code, string Output) Start(string program, string[] args, int? threads, int timeoutMs, string? isa = null)
+    /// <summary>The source's hash, for the names of the program and the library built from it.</summary>
+    internal static string Hash(string source) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(source)))[..16].ToLowerInvariant();
+
+    internal static (int Code, string Output) Start(string program, string[] args, int? threads, int timeoutMs, string? isa = null)
     {
         try
         {
@@ -108,7 +112,92 @@ public static class OneDnnRunner
         }
     }
 
-    private static string FirstLine(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries) is [var first, ..] ? first.Trim() : "";
+    internal static string FirstLine(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries) is [var first, ..] ? first.Trim() : "";
+}
+
+/// <summary>
+/// oneDNN 2.6 in the bench's own process (<c>--onednn</c> in the quick mode): <c>bench/onednn/bench_onednn.cpp</c> built as
+/// a shared library (<c>g++ -O2 -std=c++17 -shared -fPIC -fopenmp -DNK_ONEDNN_LIBRARY ... -ldnnl</c>, kept in the temp
+/// directory under the source's hash), loaded once; it builds every case it has a primitive for and checks its outputs
+/// against a float64 reference (a failing one gets no time and is named in the note). The quick harness then times a case's
+/// oneDNN calls as one more variant, in the same rounds as the generated kernel and the streaming limit, so both meet
+/// the same load on a shared host (<see cref="QuickHarness"/>). OpenMP runs oneDNN's parallel regions on the bench's thread
+/// count; its instruction set is capped as the C# side's (<see cref="IsaCap"/>).
+/// </summary>
+public sealed unsafe class OneDnnLibrary
+{
+    private readonly delegate* unmanaged<int, int, int> _run;
+    private readonly Dictionary<string, int> _cases;
+
+    private OneDnnLibrary(delegate* unmanaged<int, int, int> run, Dictionary<string, int> cases, OneDnnRun notes)
+    {
+        _run = run;
+        _cases = cases;
+        Notes = notes;
+    }
+
+    /// <summary>What the report says of the column (its note, the failed checks); <see cref="OneDnnRun.Cases"/> filled as
+    /// the cases are measured.</summary>
+    public OneDnnRun Notes { get; }
+
+    /// <summary>Builds (once per source), loads and opens the library at <paramref name="threads"/> threads; null, with the
+    /// reason, where it cannot (no compiler, no libdnnl-dev, a load failure).</summary>
+    public static OneDnnLibrary? Load(int threads, out string why)
+    {
+        why = "";
+        if (OneDnnRunner.SourcePath is not { } source) { why = "bench_onednn.cpp not found next to the program"; return null; }
+        if (!File.Exists("/usr/include/oneapi/dnnl/dnnl.hpp")) { why = "libdnnl-dev not installed"; return null; }
+        string library = Path.Combine(Path.GetTempPath(), $"libnormkernels-bench-onednn-{OneDnnRunner.Hash(source)}.so");
+        if (!File.Exists(library))
+        {
+            var (code, output) = OneDnnRunner.Start("g++", ["-O2", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-DNK_ONEDNN_LIBRARY", source, "-ldnnl", "-o", library + ".tmp"], null, 300_000);
+            if (code != 0) { why = $"g++ failed ({code}): {OneDnnRunner.FirstLine(output)}"; return null; }
+            File.Move(library + ".tmp", library, overwrite: true);
+        }
+        try
+        {
+            nint handle = NativeLibrary.Load(library);
+            var open = (delegate* unmanaged<int, byte*, int>)NativeLibrary.GetExport(handle, "nk_onednn_open");
+            var describe = (delegate* unmanaged<int, byte*, int, double*, int>)NativeLibrary.GetExport(handle, "nk_onednn_case");
+            var run = (delegate* unmanaged<int, int, int>)NativeLibrary.GetExport(handle, "nk_onednn_run");
+            byte[] isa = Encoding.ASCII.GetBytes((IsaCap.OneDnn ?? "") + "\0");
+            int count;
+            fixed (byte* p = isa) count = open(threads, p);
+            if (count < 0) { why = "oneDNN failed to build its cases (see the error above)"; return null; }
+            var cases = new Dictionary<string, int>();
+            var failed = new List<string>();
+            byte* id = stackalloc byte[128];
+            for (int i = 0; i < count; i++)
+            {
+                double error;
+                int ok = describe(i, id, 128, &error);
+                string name = Marshal.PtrToStringAnsi((nint)id) ?? "";
+                if (ok == 1) cases[name] = i;
+                else failed.Add($"{name} ({error.ToString("G3", CultureInfo.InvariantCulture)})");
+            }
+            var notes = new OneDnnRun
+            {
+                Available = true,
+                Note = $"oneDNN 2.6 in this process, {threads} OpenMP thread(s), timed in the same rounds as the generated kernel" +
+                       (IsaCap.OneDnn is { } cap ? $", DNNL_MAX_CPU_ISA={cap} ({IsaCap.Why})" : "") +
+                       (failed.Count > 0 ? $"; outputs off the float64 reference, not timed: {string.Join(", ", failed)}" : ""),
+            };
+            return new OneDnnLibrary(run, cases, notes);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            why = $"could not load {library}: {e.Message}";
+            return null;
+        }
+    }
+
+    /// <summary>The body that runs one oneDNN call of the case <paramref name="id"/>, or null where oneDNN has no (checked) primitive for it.</summary>
+    public Action? Body(string id) => _cases.TryGetValue(id, out int i) ? () => Call(i) : null;
+
+    private void Call(int i)
+    {
+        if (_run(i, 1) != 0) throw new InvalidOperationException($"oneDNN case {i} did not run");
+    }
 }
 
 /// <summary>

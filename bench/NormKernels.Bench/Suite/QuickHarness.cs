@@ -39,6 +39,14 @@ public sealed class QuickHarness
     public double MaxSpread { get; init; } = 0.3;
     public int MaxRepeats { get; init; } = 2;
 
+    /// <summary>oneDNN 2.6 in this process (<c>--onednn</c>), timed as one more variant where it has the case; or null.</summary>
+    public OneDnnLibrary? OneDnn { get; init; }
+
+    /// <summary>After a batch of oneDNN's calls at more than one thread, this long a pause: its OpenMP workers spin after a
+    /// parallel region before they sleep (libgomp's default spin count: a 2-thread region's worker burned 5.8-6.8 ms of
+    /// processor time in the 50 ms after it, AMD Zen 5), and a spinning worker would take a processor from the next batch.</summary>
+    public int OneDnnSettleMs { get; init; } = 10;
+
     /// <summary>Measures one case, again while its samples are too spread; prints nothing (the caller prints the progress line).</summary>
     public CaseResult Measure(BenchCase benchCase)
     {
@@ -78,7 +86,15 @@ public sealed class QuickHarness
         (result.ScalarDiff, result.TensorsDiff) = SelfCheck.Compare(d, bodies[Variant.Generated], bodies[Variant.Scalar], bodies[Variant.TensorPrimitives]);
         result.Path = lastPath().ToString();
 
+        // oneDNN, where it has the case, right after the generated kernel in the rotation: it is followed by the scalar
+        // variant (one thread), which its spinning workers cannot slow, and it pauses after its batch (OneDnnSettleMs).
         var variants = Variants.All;
+        if (OneDnn?.Body(benchCase.Id) is { } oneDnn)
+        {
+            bodies[Variant.OneDnn] = oneDnn;
+            int at = Array.IndexOf(variants, Variant.Generated) + 1;
+            variants = [.. variants[..at], Variant.OneDnn, .. variants[at..]];
+        }
         var batch = new Dictionary<Variant, int>();
         foreach (var v in variants)
         {
@@ -122,6 +138,7 @@ public sealed class QuickHarness
                 }
                 if (bestShare > MaxRunQueueShare) result.Contended++;
                 samples[v].Add(best);
+                if (v == Variant.OneDnn && BenchThreads.Count > 1) Thread.Sleep(OneDnnSettleMs);
             }
         }
 
@@ -132,6 +149,7 @@ public sealed class QuickHarness
             result.Times[v] = new Timing(Median(s), s[0], s[^1], s.Count, batch[v]);
             result.Spreads[v] = s.Count >= 5 ? (s[^2] - s[1]) / Median(s) : (s[^1] - s[0]) / Median(s);
         }
+        if (result.Times.TryGetValue(Variant.OneDnn, out var oneDnnTime)) result.OneDnnNs = oneDnnTime.MedianNs;
         return result;
     }
 

@@ -22,6 +22,10 @@ public enum Variant
     /// <summary>The physical limit, baseline of the ratio column: a streaming pass over the same bytes with
     /// non-temporal stores, plus one read pass where the statistics span more than L2 (<see cref="StreamingLimit"/>).</summary>
     Limit,
+
+    /// <summary>oneDNN 2.6's primitive for the case, in this process (<see cref="OneDnnLibrary"/>; quick mode with
+    /// <c>--onednn</c>, where oneDNN has one): its own buffers of the same shapes.</summary>
+    OneDnn,
 }
 
 /// <summary>Builds the runnable body of each variant for a case. A new operation adds one arm to each switch.</summary>
