@@ -265,6 +265,7 @@ public static class Program
 
         report.Elapsed = clock.Elapsed;
         report.Environment.Add($"load average at end: {LoadAverage()}");
+        report.Environment.Add("at end: " + CpuProbe.Describe());
         Console.WriteLine();
         Console.WriteLine($"Results ({report.Mode}, {report.Elapsed.TotalSeconds:0} s; torch: {report.Torch.Note})");
         Console.WriteLine();
@@ -295,7 +296,7 @@ public static class Program
     private static string[] QuickMethod =>
     [
         $"mode: quick: in-process harness, {BenchThreads.Text} (generated kernels, the streaming limit and the copy; scalar and TensorPrimitives single-threaded); per case: the baselines checked against the generated output at the case's shape, " +
-        "each variant warmed up >= 30 ms, then 9 rounds of one batch (>= 8 ms, >= 1 call) per variant (limit, copy, generated, scalar, TensorPrimitives) in rotating order; median per call. " +
+        "each variant warmed up >= 30 ms, then 9 rounds of one batch (>= 8 ms, >= 1 call) per variant (limit, copy, generated, with --onednn oneDNN 2.6 in this process, scalar, TensorPrimitives) in rotating order; median per call. " +
         "A batch during which this thread waited on the run queue > 3% of its time (another job had the CPU) is re-timed (up to 4 attempts; " +
         "CSV: samples_retried, samples_contended); a case whose limit, copy or generated samples spread > 30% is measured again (up to 3 times, least spread kept; " +
         "still spread: marked * in the table). " +
@@ -333,6 +334,7 @@ public static class Program
             $"kernels: {Isa.Describe()}",
             $"shapes (float32): {string.Join(", ", Shapes.All.Select(s => $"{s.Name} {s.Dims} ({s.Bytes / 1e6:0.###} MB)"))}",
             $"load average at start: {LoadAverage()} (the machine is shared: quote ratios from one run, not absolute times)",
+            "at start: " + CpuProbe.Describe(),
         ];
     }
 

@@ -15,6 +15,23 @@ public static class ThreadAffinity
     [DllImport("libc", SetLastError = true)]
     private static extern int sched_setaffinity(int pid, nint size, byte[] mask);
 
+    [DllImport("libc", SetLastError = true)]
+    private static extern int sched_getaffinity(int pid, nint size, byte[] mask);
+
+    /// <summary>The processors the calling thread may run on now (its affinity mask: a <c>taskset</c>'s), or empty where it
+    /// cannot be read. A thread may widen its own mask past its process's (<see cref="TryPin"/> does), so a probe of "every
+    /// processor" asks this first.</summary>
+    public static int[] AllowedCpus()
+    {
+        if (!OperatingSystem.IsLinux()) return [];
+        var mask = new byte[128];
+        if (sched_getaffinity(0, mask.Length, mask) != 0) return [];
+        var cpus = new System.Collections.Generic.List<int>();
+        for (int cpu = 0; cpu < mask.Length * 8; cpu++)
+            if ((mask[cpu / 8] & (1 << (cpu % 8))) != 0) cpus.Add(cpu);
+        return cpus.ToArray();
+    }
+
     /// <summary>Pins the calling thread to <paramref name="cpu"/>; false with the reason where that cannot be done.</summary>
     public static bool TryPin(int cpu, out string? why)
     {
