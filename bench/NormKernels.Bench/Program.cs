@@ -182,7 +182,7 @@ public static class Program
             Method = quick ? QuickMethod : FullMethod(isaJobs, shortRun),
         };
         Console.WriteLine($"NormKernels benchmarks ({report.Mode}): {Catalog.Measurable.Count()} cases x {(quick ? "streaming limit, " : "")}copy, generated, scalar, TensorPrimitives" +
-                          (noTorch ? "" : ", then PyTorch"));
+                          (noTorch ? "" : quick ? ", PyTorch" : ", then PyTorch"));
         foreach (var line in report.Environment) Console.WriteLine("  " + line);
         Console.WriteLine();
 
@@ -199,12 +199,15 @@ public static class Program
             Console.WriteLine(oneDnnLibrary is null ? $"oneDNN in this process: n/a ({why}); its program runs after the C# measurements" : $"oneDNN: {oneDnnLibrary.Notes.Note}");
             Console.WriteLine();
         }
+        // PyTorch likewise: one torch process in lockstep, its batches in the same rounds; where it cannot start, torch runs
+        // after the C# measurements as before (below).
+        using TorchLockstep? torchLockstep = quick && !noTorch ? StartTorch() : null;
         if (quick)
         {
             int rounds = QuickHarness.SettleJit(Catalog.Measurable.Select(c => c.Op).Distinct());
             Console.WriteLine($"JIT warm-up: every variant on small shapes until no method is recompiled ({rounds} rounds)");
             Console.WriteLine();
-            var harness = new QuickHarness { OneDnn = oneDnnLibrary };
+            var harness = new QuickHarness { OneDnn = oneDnnLibrary, Torch = torchLockstep };
             var cases = Catalog.Measurable.ToList();
             ProgressView.Run("C# variants", cases.Count, progress =>
             {
@@ -241,6 +244,14 @@ public static class Program
         Console.WriteLine();
         if (noTorch)
             report.Torch = TorchRun.NotAvailable("--no-torch");
+        else if (torchLockstep is not null)
+        {
+            var run = new TorchRun { Available = true, Note = torchLockstep.Note };
+            foreach (var (id, error) in torchLockstep.Errors) run.Errors[id] = error;
+            foreach (var r in report.Results)
+                if (r.Torch is { } timing) run.Cases[r.Case.Id] = timing;
+            report.Torch = run;
+        }
         else
         {
             Console.WriteLine($"PyTorch: the same cases, {BenchThreads.Text} ...");
@@ -281,6 +292,16 @@ public static class Program
         return failed ? 1 : 0;
     }
 
+    /// <summary>The torch process in lockstep, or null (then torch runs after the C# cases).</summary>
+    private static TorchLockstep? StartTorch()
+    {
+        Console.WriteLine($"PyTorch: starting its process in lockstep, {BenchThreads.Text} ...");
+        var lockstep = TorchLockstep.Start(out string why);
+        Console.WriteLine(lockstep is null ? $"PyTorch in lockstep: n/a ({why}); it runs after the C# measurements" : $"PyTorch: {lockstep.Note}");
+        Console.WriteLine();
+        return lockstep;
+    }
+
     private static string ProgressLine(int index, int count, CaseResult r)
     {
         string check = r.ScalarDiff <= SelfCheck.Tolerance && r.TensorsDiff <= SelfCheck.Tolerance
@@ -296,7 +317,7 @@ public static class Program
     private static string[] QuickMethod =>
     [
         $"mode: quick: in-process harness, {BenchThreads.Text} (generated kernels, the streaming limit and the copy; scalar and TensorPrimitives single-threaded); per case: the baselines checked against the generated output at the case's shape, " +
-        "each variant warmed up >= 30 ms, then 9 rounds of one batch (>= 8 ms, >= 1 call) per variant (limit, copy, generated, with --onednn oneDNN 2.6 in this process, scalar, TensorPrimitives) in rotating order; median per call. " +
+        "each variant warmed up >= 30 ms, then 9 rounds of one batch (>= 8 ms, >= 1 call) per variant (limit, copy, generated, with --onednn oneDNN 2.6 in this process, PyTorch in lockstep unless --no-torch, scalar, TensorPrimitives) in rotating order; median per call. " +
         "A batch during which this thread waited on the run queue > 3% of its time (another job had the CPU) is re-timed (up to 4 attempts; " +
         "CSV: samples_retried, samples_contended); a case whose limit, copy or generated samples spread > 30% is measured again (up to 3 times, least spread kept; " +
         "still spread: marked * in the table). " +

@@ -38,6 +38,15 @@ Ops (PyTorch semantics, eps = 1e-5, per-channel affine):
                         gradients of a channels_last call are wrong), and its autograd formula passes dy.contiguous()
                         and x.contiguous(): that is the call timed there, conversions included (dx comes back NCHW)
 
+Serve mode (--serve, what the bench runs by default since the fifty-second session): instead of measuring every case
+itself, the script answers one command a line on stdin, one reply a line on stdout, so that the bench times torch's
+batches in the same rounds as its own kernels:
+  info                 -> {"torch_version": ..., "threads": ..., "cpu_capability": ...}
+  case <json case>     -> "ok", or "error <message>" (built and, for a backward, checked as below)
+  run <calls>          -> "<ns> <run-queue ns>": that many calls of the current case, timed as one batch, and how long
+                          this thread waited on the run queue meanwhile (0 where unavailable)
+  quit
+
 Every backward call is checked once against torch.autograd.grad through the functional forward (F.batch_norm,
 F.layer_norm, F.group_norm) on the same tensors before it is timed; a call whose gradients differ is an error, not a time.
 
@@ -76,6 +85,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repetitions")
+    parser.add_argument("--serve", action="store_true", help="answer commands on stdin (see the module's notes)")
     args = parser.parse_args()
 
     import torch
@@ -83,7 +93,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cases = json.load(sys.stdin)
+    cases = [] if args.serve else json.load(sys.stdin)
     min_calls, min_seconds, max_seconds, warmup = (
         (MIN_CALLS_QUICK, MIN_SECONDS_QUICK, MAX_SECONDS_QUICK, WARMUP_QUICK) if args.quick
         else (MIN_CALLS_FULL, MIN_SECONDS_FULL, MAX_SECONDS_FULL, WARMUP_FULL))
@@ -200,6 +210,43 @@ def main():
         copy = lambda: out.copy_(x)
         return fn, copy
 
+    def capability_line():
+        for line in torch.__config__.show().splitlines():  # "  - CPU capability usage: AVX2"
+            if "CPU capability usage:" in line:
+                return line.split(":", 1)[1].strip()
+        return "unknown"
+
+    if args.serve:
+        current = None
+        with torch.no_grad():
+            for line in sys.stdin:
+                command, _, rest = line.strip().partition(" ")
+                if command == "info":
+                    reply = json.dumps({"torch_version": torch.__version__, "threads": torch.get_num_threads(),
+                                        "cpu_capability": capability_line()})
+                elif command == "case":
+                    try:
+                        current, _ = build(json.loads(rest))
+                        reply = "ok"
+                    except Exception as e:  # the bench reports it and goes on
+                        current = None
+                        reply = f"error {type(e).__name__}: {e}".replace("\n", " ")
+                elif command == "run" and current is not None:
+                    calls = int(rest)
+                    w0 = run_queue() if run_queue else 0
+                    t0 = time.perf_counter_ns()
+                    for _ in range(calls):
+                        current()
+                    t1 = time.perf_counter_ns()
+                    w1 = run_queue() if run_queue else 0
+                    reply = f"{t1 - t0} {w1 - w0}"
+                elif command == "quit":
+                    break
+                else:
+                    reply = f"error unknown command or no case: {line.strip()[:40]}"
+                print(reply, flush=True)
+        return
+
     results = {}
     with torch.no_grad():
         for i, case in enumerate(cases, 1):
@@ -218,10 +265,7 @@ def main():
                 results[cid] = {"error": f"{type(e).__name__}: {e}"}
                 print(f"  torch [{i:2}/{len(cases)}] {cid:<20} error: {e}", file=sys.stderr, flush=True)
 
-    capability = "unknown"
-    for line in torch.__config__.show().splitlines():  # "  - CPU capability usage: AVX2"
-        if "CPU capability usage:" in line:
-            capability = line.split(":", 1)[1].strip()
+    capability = capability_line()
     json.dump({
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),

@@ -25,7 +25,9 @@ public static class ReportWriter
         "generated: the NormKernels layer's Forward, or its Backward for the backward rows (path = the instruction-set path it ran on); median time per call.",
         "ratio: generated / limit (1.00 = at the physical limit; lower is better); * = noisy: other jobs disturbed the samples of limit, copy or generated (spread > 30% after 3 measurements), rerun. /copy: generated / copy.",
         "scalar, TensorPrimitives: the baseline's time / limit (same scale as ratio): plain scalar C#, and a composition of System.Numerics.Tensors.TensorPrimitives calls.",
-        "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster); * = torch disturbed, after up to 2 re-measurements: its own copy of the bytes stayed > 30% away from the C# copy, or more of its calls were dropped than kept, rerun; " +
+        "torch: generated time / PyTorch time for the same case, same thread count (below 1 = NormKernels is faster). Quick mode: one torch process in lockstep, " +
+        "each case's torch batches timed in that process as one more variant, in the same rounds as the generated kernel and the limit (where it cannot start: run after the C# cases, as follows); " +
+        "* = torch disturbed, after up to 2 re-measurements: its own copy of the bytes stayed > 30% away from the C# copy, or more of its calls were dropped than kept, rerun; " +
         "dropped = fewer than 3 torch calls ran without its thread waiting on the run queue (another job had the CPU), in each of 3 attempts: no torch time, rerun (fewer threads, a quieter machine). " +
         "Backward calls are checked against torch.autograd.grad before they are timed (GroupNorm NHWC on torch 1.13: timed as its autograd calls it, on contiguous copies).",
     ];

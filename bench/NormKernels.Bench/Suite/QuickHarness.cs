@@ -42,6 +42,10 @@ public sealed class QuickHarness
     /// <summary>oneDNN 2.6 in this process (<c>--onednn</c>), timed as one more variant where it has the case; or null.</summary>
     public OneDnnLibrary? OneDnn { get; init; }
 
+    /// <summary>PyTorch in lockstep (quick mode without <c>--no-torch</c>), timed as one more variant where it has the case
+    /// (its batches timed in its own process); or null.</summary>
+    public TorchLockstep? Torch { get; init; }
+
     /// <summary>After a batch of oneDNN's calls at more than one thread, this long a pause: its OpenMP workers spin after a
     /// parallel region before they sleep (libgomp's default spin count: a 2-thread region's worker burned 5.8-6.8 ms of
     /// processor time in the 50 ms after it, AMD Zen 5), and a spinning worker would take a processor from the next batch.</summary>
@@ -88,27 +92,51 @@ public sealed class QuickHarness
 
         // oneDNN, where it has the case, right after the generated kernel in the rotation: it is followed by the scalar
         // variant (one thread), which its spinning workers cannot slow, and it pauses after its batch (OneDnnSettleMs).
+        // PyTorch the same way, after oneDNN (its batches timed in its own process: `timed`).
         var variants = Variants.All;
+        var peers = new List<Variant>();
+        var timed = new Dictionary<Variant, Func<int, (double Ns, double WaitNs)>>();
         if (OneDnn?.Body(benchCase.Id) is { } oneDnn)
         {
             bodies[Variant.OneDnn] = oneDnn;
+            peers.Add(Variant.OneDnn);
+        }
+        if (Torch is not null && Torch.Prepare(benchCase))
+        {
+            timed[Variant.Torch] = Torch.Run;
+            peers.Add(Variant.Torch);
+        }
+        if (peers.Count > 0)
+        {
             int at = Array.IndexOf(variants, Variant.Generated) + 1;
-            variants = [.. variants[..at], Variant.OneDnn, .. variants[at..]];
+            variants = [.. variants[..at], .. peers, .. variants[at..]];
         }
         var batch = new Dictionary<Variant, int>();
         foreach (var v in variants)
         {
-            var body = bodies[v];
-            long start = Stopwatch.GetTimestamp();
             int calls = 0;
-            double elapsedMs;
-            do
+            double elapsedMs = 0;
+            if (timed.TryGetValue(v, out var run))
             {
-                body();
-                calls++;
-                elapsedMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                do
+                {
+                    elapsedMs += run(1).Ns / 1e6;
+                    calls++;
+                }
+                while (calls < 2 || elapsedMs < WarmupMs);
             }
-            while (calls < 2 || elapsedMs < WarmupMs);
+            else
+            {
+                var body = bodies[v];
+                long start = Stopwatch.GetTimestamp();
+                do
+                {
+                    body();
+                    calls++;
+                    elapsedMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                }
+                while (calls < 2 || elapsedMs < WarmupMs);
+            }
             double perCallMs = elapsedMs / calls;
             batch[v] = Math.Max(1, (int)Math.Ceiling(BatchMs / perCallMs));
         }
@@ -120,25 +148,35 @@ public sealed class QuickHarness
             for (int k = 0; k < variants.Length; k++)
             {
                 var v = variants[(k + round) % variants.Length];
-                var body = bodies[v];
                 int calls = batch[v];
                 double best = double.NaN, bestShare = double.PositiveInfinity;
                 for (int attempt = 0; attempt < MaxAttempts; attempt++)
                 {
-                    long wait0 = runQueue.WaitNs();
-                    long start = Stopwatch.GetTimestamp();
-                    for (int i = 0; i < calls; i++) body();
-                    long stop = Stopwatch.GetTimestamp();
-                    long wait1 = runQueue.WaitNs();
-                    double ns = (stop - start) * (1e9 / Stopwatch.Frequency);
-                    double share = runQueue.Available ? (wait1 - wait0) / ns : 0;
+                    double ns, share;
+                    if (timed.TryGetValue(v, out var run))
+                    {
+                        (ns, double waitNs) = run(calls);
+                        share = waitNs / ns;
+                    }
+                    else
+                    {
+                        var body = bodies[v];
+                        long wait0 = runQueue.WaitNs();
+                        long start = Stopwatch.GetTimestamp();
+                        for (int i = 0; i < calls; i++) body();
+                        long stop = Stopwatch.GetTimestamp();
+                        long wait1 = runQueue.WaitNs();
+                        ns = (stop - start) * (1e9 / Stopwatch.Frequency);
+                        share = runQueue.Available ? (wait1 - wait0) / ns : 0;
+                    }
                     if (share < bestShare) { bestShare = share; best = ns / calls; }
                     if (share <= MaxRunQueueShare) break;
                     result.Retried++;
                 }
                 if (bestShare > MaxRunQueueShare) result.Contended++;
                 samples[v].Add(best);
-                if (v == Variant.OneDnn && BenchThreads.Count > 1) Thread.Sleep(OneDnnSettleMs);
+                // Both peers run OpenMP (oneDNN in this process, PyTorch in its own): their workers spin on after a batch.
+                if ((v == Variant.OneDnn || v == Variant.Torch) && BenchThreads.Count > 1) Thread.Sleep(OneDnnSettleMs);
             }
         }
 
@@ -150,6 +188,8 @@ public sealed class QuickHarness
             result.Spreads[v] = s.Count >= 5 ? (s[^2] - s[1]) / Median(s) : (s[^1] - s[0]) / Median(s);
         }
         if (result.Times.TryGetValue(Variant.OneDnn, out var oneDnnTime)) result.OneDnnNs = oneDnnTime.MedianNs;
+        if (result.Times.TryGetValue(Variant.Torch, out var torchTime))
+            result.Torch = new TorchTiming(torchTime.MedianNs, torchTime.MinNs, torchTime.Samples, 0, double.NaN, false);
         return result;
     }
 

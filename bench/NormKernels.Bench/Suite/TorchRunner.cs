@@ -98,14 +98,9 @@ public static class TorchRunner
         return run;
     }
 
-    /// <summary>Measures <paramref name="cases"/> in torch with <see cref="BenchThreads.Count"/> intra-op threads, the
-    /// script's progress lines shown by a <see cref="ProgressView"/>.</summary>
-    public static TorchRun Run(IReadOnlyList<BenchCase> cases, bool quick)
+    /// <summary>The torch process's start: Debian's python, the script, the thread count and the environment both modes use.</summary>
+    internal static ProcessStartInfo StartInfo(params string[] args)
     {
-        if (Unavailable() is { } reason) return TorchRun.NotAvailable(reason);
-        var torchCases = cases.Where(c => c.Op.Exists).ToList();
-        if (torchCases.Count == 0) return TorchRun.NotAvailable("no case selected");
-
         var psi = new ProcessStartInfo(Python)
         {
             RedirectStandardInput = true,
@@ -116,7 +111,7 @@ public static class TorchRunner
         psi.ArgumentList.Add(ScriptPath!);
         psi.ArgumentList.Add("--threads");
         psi.ArgumentList.Add(BenchThreads.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (quick) psi.ArgumentList.Add("--quick");
+        foreach (string a in args) psi.ArgumentList.Add(a);
         // As in the research notes: glibc keeps freed 25 MB blocks instead of unmapping them, so torch's
         // per-call output allocations do not page-fault thousands of times per call.
         psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "33554432";
@@ -125,19 +120,33 @@ public static class TorchRunner
         // The C# side on 128-bit vectors or scalar: PyTorch's kernels without AVX2 too (IsaCap); its oneDNN likewise.
         if (IsaCap.Torch is { } capability) psi.Environment["ATEN_CPU_CAPABILITY"] = capability;
         if (IsaCap.OneDnn is { } isa) psi.Environment["DNNL_MAX_CPU_ISA"] = isa;
+        return psi;
+    }
 
-        string input = JsonSerializer.Serialize(torchCases.Select(c => new Dictionary<string, object>
-        {
-            ["id"] = c.Id,
-            ["op"] = c.Op.Torch,
-            ["layout"] = c.Op.Layout,
-            ["n"] = c.Shape.N,
-            ["c"] = c.Shape.C,
-            ["h"] = c.Shape.H,
-            ["w"] = c.Shape.W,
-            ["groups"] = CaseData.Groups,
-            ["eps"] = CaseData.Epsilon,
-        }));
+    /// <summary>A case as the script reads it.</summary>
+    internal static Dictionary<string, object> CaseJson(BenchCase c) => new()
+    {
+        ["id"] = c.Id,
+        ["op"] = c.Op.Torch,
+        ["layout"] = c.Op.Layout,
+        ["n"] = c.Shape.N,
+        ["c"] = c.Shape.C,
+        ["h"] = c.Shape.H,
+        ["w"] = c.Shape.W,
+        ["groups"] = CaseData.Groups,
+        ["eps"] = CaseData.Epsilon,
+    };
+
+    /// <summary>Measures <paramref name="cases"/> in torch with <see cref="BenchThreads.Count"/> intra-op threads, the
+    /// script's progress lines shown by a <see cref="ProgressView"/>.</summary>
+    public static TorchRun Run(IReadOnlyList<BenchCase> cases, bool quick)
+    {
+        if (Unavailable() is { } reason) return TorchRun.NotAvailable(reason);
+        var torchCases = cases.Where(c => c.Op.Exists).ToList();
+        if (torchCases.Count == 0) return TorchRun.NotAvailable("no case selected");
+
+        var psi = quick ? StartInfo("--quick") : StartInfo();
+        string input = JsonSerializer.Serialize(torchCases.Select(CaseJson));
 
         string stdout = "";
         int exitCode = -1;
@@ -203,5 +212,103 @@ public static class TorchRunner
         {
             return TorchRun.NotAvailable($"torch output unreadable: {e.Message}");
         }
+    }
+}
+
+/// <summary>
+/// PyTorch in lockstep with the quick harness (the quick mode's default since the fifty-second session): one torch process
+/// (<c>bench_torch.py --serve</c>) for the whole run, told which case to build, then asked for batches of calls, each
+/// timed in the script (so no pipe latency is in it) with the run-queue wait of its thread. The harness times those
+/// batches as one more variant of the case, in the same rounds as the limit and the generated kernel, so both sides meet
+/// the same load on a shared host; the run after the C# cases (<see cref="TorchRunner.RunChecked"/>) met another one,
+/// minutes later. Each backward call is checked against autograd when its case is built, as in the script's own mode.
+/// </summary>
+public sealed class TorchLockstep : IDisposable
+{
+    private readonly Process _process;
+
+    private TorchLockstep(Process process, string note)
+    {
+        _process = process;
+        Note = note;
+    }
+
+    /// <summary>"PyTorch 1.13.0a0, 1 thread, CPU capability AVX2, in the same rounds".</summary>
+    public string Note { get; }
+
+    /// <summary>Cases the script could not build or check (id -> message).</summary>
+    public Dictionary<string, string> Errors { get; } = new();
+
+    /// <summary>Starts the torch process; null, with the reason, where torch is not there.</summary>
+    public static TorchLockstep? Start(out string why)
+    {
+        why = "";
+        if (TorchRunner.Unavailable() is { } reason) { why = reason; return null; }
+        var psi = TorchRunner.StartInfo("--serve");
+        psi.RedirectStandardError = false;
+        try
+        {
+            var process = Process.Start(psi)!;
+            var lockstep = new TorchLockstep(process, "");
+            string? info = lockstep.Ask("info");
+            if (info is null) { why = "the torch script did not answer"; lockstep.Dispose(); return null; }
+            using var doc = JsonDocument.Parse(info);
+            var root = doc.RootElement;
+            string note = $"PyTorch {root.GetProperty("torch_version").GetString()}, {root.GetProperty("threads").GetInt32()} thread, " +
+                          $"CPU capability {root.GetProperty("cpu_capability").GetString()}, timed in the same rounds as the generated kernel";
+            return new TorchLockstep(process, note);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or JsonException or KeyNotFoundException)
+        {
+            why = $"the torch script failed to start: {e.Message}";
+            return null;
+        }
+    }
+
+    /// <summary>Builds (and for a backward checks) <paramref name="c"/> in torch; false where torch has no such case or its
+    /// check failed (then named in <see cref="Errors"/>).</summary>
+    public bool Prepare(BenchCase c)
+    {
+        if (!c.Op.Exists) return false;
+        string? reply = Ask("case " + JsonSerializer.Serialize(TorchRunner.CaseJson(c)));
+        if (reply == "ok") return true;
+        Errors[c.Id] = reply is null ? "the torch script stopped" : reply.StartsWith("error ", StringComparison.Ordinal) ? reply[6..] : reply;
+        return false;
+    }
+
+    /// <summary>Runs <paramref name="calls"/> calls of the prepared case in one batch: its time and its thread's run-queue wait, in ns.</summary>
+    public (double Ns, double WaitNs) Run(int calls)
+    {
+        string reply = Ask("run " + calls.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            ?? throw new InvalidOperationException("the torch script stopped");
+        string[] parts = reply.Split(' ');
+        if (parts.Length != 2 || !double.TryParse(parts[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double ns)
+            || !double.TryParse(parts[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double wait))
+            throw new InvalidOperationException($"the torch script answered '{reply}'");
+        return (ns, wait);
+    }
+
+    private string? Ask(string command)
+    {
+        _process.StandardInput.WriteLine(command);
+        _process.StandardInput.Flush();
+        return _process.StandardOutput.ReadLine();
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.StandardInput.WriteLine("quit");
+                _process.StandardInput.Flush();
+                if (!_process.WaitForExit(5_000)) _process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException)
+        {
+        }
+        _process.Dispose();
     }
 }

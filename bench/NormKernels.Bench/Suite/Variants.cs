@@ -26,6 +26,10 @@ public enum Variant
     /// <summary>oneDNN 2.6's primitive for the case, in this process (<see cref="OneDnnLibrary"/>; quick mode with
     /// <c>--onednn</c>, where oneDNN has one): its own buffers of the same shapes.</summary>
     OneDnn,
+
+    /// <summary>PyTorch 1.13's call for the case, in its own process in lockstep (<see cref="TorchLockstep"/>; quick mode
+    /// without <c>--no-torch</c>): its own tensors of the same shapes, each batch timed in that process.</summary>
+    Torch,
 }
 
 /// <summary>Builds the runnable body of each variant for a case. A new operation adds one arm to each switch.</summary>
