@@ -46,10 +46,11 @@ public sealed class QuickHarness
     /// (its batches timed in its own process); or null.</summary>
     public TorchLockstep? Torch { get; init; }
 
-    /// <summary>After a batch of oneDNN's calls at more than one thread, this long a pause: its OpenMP workers spin after a
-    /// parallel region before they sleep (libgomp's default spin count: a 2-thread region's worker burned 5.8-6.8 ms of
-    /// processor time in the 50 ms after it, AMD Zen 5), and a spinning worker would take a processor from the next batch.</summary>
-    public int OneDnnSettleMs { get; init; } = 10;
+    /// <summary>After a batch of a peer's calls (oneDNN, PyTorch) at more than one thread, this long a pause: both run
+    /// libgomp, whose workers spin after a parallel region before they sleep (its default spin count: a 2-thread region's
+    /// worker burned 5.8-6.8 ms of processor time in the 50 ms after it, a torch batch's 5.3-5.7 ms in the 10 ms after it
+    /// and none later; AMD Zen 5), and a spinning worker would take a processor from the next batch.</summary>
+    public int PeerSettleMs { get; init; } = 10;
 
     /// <summary>Measures one case, again while its samples are too spread; prints nothing (the caller prints the progress line).</summary>
     public CaseResult Measure(BenchCase benchCase)
@@ -90,9 +91,9 @@ public sealed class QuickHarness
         (result.ScalarDiff, result.TensorsDiff) = SelfCheck.Compare(d, bodies[Variant.Generated], bodies[Variant.Scalar], bodies[Variant.TensorPrimitives]);
         result.Path = lastPath().ToString();
 
-        // oneDNN, where it has the case, right after the generated kernel in the rotation: it is followed by the scalar
-        // variant (one thread), which its spinning workers cannot slow, and it pauses after its batch (OneDnnSettleMs).
-        // PyTorch the same way, after oneDNN (its batches timed in its own process: `timed`).
+        // The peers that have the case (oneDNN, then PyTorch, whose batches are timed in its own process: `timed`) right
+        // after the generated kernel in the rotation, so that the last of them is followed by the one-thread scalar
+        // variant, and each pauses after its batch (PeerSettleMs).
         var variants = Variants.All;
         var peers = new List<Variant>();
         var timed = new Dictionary<Variant, Func<int, (double Ns, double WaitNs)>>();
@@ -176,7 +177,7 @@ public sealed class QuickHarness
                 if (bestShare > MaxRunQueueShare) result.Contended++;
                 samples[v].Add(best);
                 // Both peers run OpenMP (oneDNN in this process, PyTorch in its own): their workers spin on after a batch.
-                if ((v == Variant.OneDnn || v == Variant.Torch) && BenchThreads.Count > 1) Thread.Sleep(OneDnnSettleMs);
+                if ((v == Variant.OneDnn || v == Variant.Torch) && BenchThreads.Count > 1) Thread.Sleep(PeerSettleMs);
             }
         }
 
