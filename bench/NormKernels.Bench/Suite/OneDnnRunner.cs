@@ -47,19 +47,30 @@ public static class OneDnnRunner
         }
     }
 
+    /// <summary>
+    /// <c>bench_onednn.cpp</c> built with <c>g++ -O2 -std=c++17</c>, <paramref name="flags"/> and <c>-ldnnl</c> into the temp
+    /// directory as <paramref name="prefix"/> + the source's hash + <paramref name="suffix"/>, once per source: the path, or
+    /// null with the reason (no source next to the program, no libdnnl-dev, a failed compile).
+    /// </summary>
+    internal static string? Build(string prefix, string suffix, string[] flags, out string why)
+    {
+        why = "";
+        if (SourcePath is not { } source) { why = "bench_onednn.cpp not found next to the program"; return null; }
+        if (!File.Exists("/usr/include/oneapi/dnnl/dnnl.hpp")) { why = "libdnnl-dev not installed"; return null; }
+        string output = Path.Combine(Path.GetTempPath(), $"{prefix}{Hash(source)}{suffix}");
+        if (!File.Exists(output))
+        {
+            var (code, text) = Start("g++", ["-O2", "-std=c++17", .. flags, source, "-ldnnl", "-o", output + ".tmp"], null, 300_000);
+            if (code != 0) { why = $"g++ failed ({code}): {FirstLine(text)}"; return null; }
+            File.Move(output + ".tmp", output, overwrite: true);
+        }
+        return output;
+    }
+
     /// <summary>Runs oneDNN on every case it has at <paramref name="threads"/> threads, or says why it cannot.</summary>
     public static OneDnnRun Run(int threads)
     {
-        if (SourcePath is not { } source) return OneDnnRun.NotAvailable("bench_onednn.cpp not found next to the program");
-        if (!File.Exists("/usr/include/oneapi/dnnl/dnnl.hpp")) return OneDnnRun.NotAvailable("libdnnl-dev not installed");
-        string hash = Hash(source);
-        string binary = Path.Combine(Path.GetTempPath(), $"normkernels-bench-onednn-{hash}");
-        if (!File.Exists(binary))
-        {
-            var (code, output) = Start("g++", ["-O2", "-std=c++17", source, "-ldnnl", "-o", binary + ".tmp"], null, 300_000);
-            if (code != 0) return OneDnnRun.NotAvailable($"g++ failed ({code}): {FirstLine(output)}");
-            File.Move(binary + ".tmp", binary, overwrite: true);
-        }
+        if (Build("normkernels-bench-onednn-", "", [], out string why) is not { } binary) return OneDnnRun.NotAvailable(why);
         var (exit, text) = Start(binary, [], threads, 1_200_000, IsaCap.OneDnn);
         if (exit != 0) return OneDnnRun.NotAvailable($"bench_onednn exited with {exit}: {FirstLine(text)}");
         var failed = new List<string>();
@@ -82,7 +93,7 @@ public static class OneDnnRunner
     }
 
     /// <summary>The source's hash, for the names of the program and the library built from it.</summary>
-    internal static string Hash(string source) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(source)))[..16].ToLowerInvariant();
+    private static string Hash(string source) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(source)))[..16].ToLowerInvariant();
 
     internal static (int Code, string Output) Start(string program, string[] args, int? threads, int timeoutMs, string? isa = null)
     {
@@ -144,16 +155,8 @@ public sealed unsafe class OneDnnLibrary
     /// reason, where it cannot (no compiler, no libdnnl-dev, a load failure).</summary>
     public static OneDnnLibrary? Load(int threads, out string why)
     {
-        why = "";
-        if (OneDnnRunner.SourcePath is not { } source) { why = "bench_onednn.cpp not found next to the program"; return null; }
-        if (!File.Exists("/usr/include/oneapi/dnnl/dnnl.hpp")) { why = "libdnnl-dev not installed"; return null; }
-        string library = Path.Combine(Path.GetTempPath(), $"libnormkernels-bench-onednn-{OneDnnRunner.Hash(source)}.so");
-        if (!File.Exists(library))
-        {
-            var (code, output) = OneDnnRunner.Start("g++", ["-O2", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-DNK_ONEDNN_LIBRARY", source, "-ldnnl", "-o", library + ".tmp"], null, 300_000);
-            if (code != 0) { why = $"g++ failed ({code}): {OneDnnRunner.FirstLine(output)}"; return null; }
-            File.Move(library + ".tmp", library, overwrite: true);
-        }
+        if (OneDnnRunner.Build("libnormkernels-bench-onednn-", ".so", ["-shared", "-fPIC", "-fopenmp", "-DNK_ONEDNN_LIBRARY"], out why) is not { } library)
+            return null;
         try
         {
             nint handle = NativeLibrary.Load(library);

@@ -227,14 +227,10 @@ public sealed class TorchLockstep : IDisposable
 {
     private readonly Process _process;
 
-    private TorchLockstep(Process process, string note)
-    {
-        _process = process;
-        Note = note;
-    }
+    private TorchLockstep(Process process) => _process = process;
 
-    /// <summary>"PyTorch 1.13.0a0, 1 thread, CPU capability AVX2, in the same rounds".</summary>
-    public string Note { get; }
+    /// <summary>"PyTorch 1.13.0a0, 1 thread, CPU capability AVX2, timed in the same rounds as the generated kernel".</summary>
+    public string Note { get; private set; } = "";
 
     /// <summary>Cases the script could not build or check (id -> message).</summary>
     public Dictionary<string, string> Errors { get; } = new();
@@ -246,20 +242,21 @@ public sealed class TorchLockstep : IDisposable
         if (TorchRunner.Unavailable() is { } reason) { why = reason; return null; }
         var psi = TorchRunner.StartInfo("--serve");
         psi.RedirectStandardError = false;
+        TorchLockstep? lockstep = null;
         try
         {
-            var process = Process.Start(psi)!;
-            var lockstep = new TorchLockstep(process, "");
+            lockstep = new TorchLockstep(Process.Start(psi)!);
             string? info = lockstep.Ask("info");
             if (info is null) { why = "the torch script did not answer"; lockstep.Dispose(); return null; }
             using var doc = JsonDocument.Parse(info);
             var root = doc.RootElement;
-            string note = $"PyTorch {root.GetProperty("torch_version").GetString()}, {root.GetProperty("threads").GetInt32()} thread, " +
-                          $"CPU capability {root.GetProperty("cpu_capability").GetString()}, timed in the same rounds as the generated kernel";
-            return new TorchLockstep(process, note);
+            lockstep.Note = $"PyTorch {root.GetProperty("torch_version").GetString()}, {root.GetProperty("threads").GetInt32()} thread, " +
+                            $"CPU capability {root.GetProperty("cpu_capability").GetString()}, timed in the same rounds as the generated kernel";
+            return lockstep;
         }
-        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or JsonException or KeyNotFoundException)
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or JsonException or KeyNotFoundException or IOException)
         {
+            lockstep?.Dispose();
             why = $"the torch script failed to start: {e.Message}";
             return null;
         }
