@@ -43,3 +43,18 @@ public abstract class RestoresSettings : IDisposable
         GC.SuppressFinalize(this);
     }
 }
+
+/// <summary>Turns the runner's test hook <c>ParallelUnits.StealFirst</c> on until disposed (each worker of a loop takes units
+/// from the end of the others' ranges before its own), then off (tests that use it belong to the ThreadingTests or AloneTests
+/// collection).</summary>
+internal sealed class StealScope : IDisposable
+{
+    private static readonly System.Reflection.PropertyInfo Property =
+        typeof(NormKernels.Runtime.ParallelUnits).GetProperty("StealFirst", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!;
+
+    private StealScope() => Property.SetValue(null, true);
+
+    public static StealScope On() => new();
+
+    public void Dispose() => Property.SetValue(null, false);
+}

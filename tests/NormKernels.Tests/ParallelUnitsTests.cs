@@ -4,8 +4,8 @@ using NormKernels.Runtime;
 namespace NormKernels.Tests;
 
 /// <summary>
-/// The parallel runner on its own: every unit runs exactly once, on the worker whose contiguous range holds it, for any
-/// worker count, while other threads run loops of the same body type at the same time (the loops are cached and reused,
+/// The parallel runner on its own: every unit runs exactly once, on the worker whose contiguous range holds it or, taken
+/// from the end of that range, on a worker done with its own, for any worker count, while other threads run loops of the same body type at the same time (the loops are cached and reused,
 /// and work items of finished calls may run late: they must neither run a unit twice nor miss one).
 /// In the <see cref="AloneTests"/> collection, with no other test class beside it: the hand-off tests wait for a pool
 /// thread inside worker 0, and kernel calls of other classes would only add load. Beside them, with the runner's one offer
@@ -54,6 +54,8 @@ public sealed class ParallelUnitsTests
         }
     }
 
+    /// <summary>Every unit runs exactly once; in each worker's range the units its owner ran are a prefix (the owner takes from
+    /// the front) and the rest ran on other workers (taken from the end); one worker runs them all on worker 0.</summary>
     private static void RunAndCheck(int units, int workers)
     {
         var counts = new int[units];
@@ -63,11 +65,28 @@ public sealed class ParallelUnitsTests
         for (int unit = 0; unit < units; unit++)
         {
             Assert.True(counts[unit] == 1, $"unit {unit} of {units} ran {counts[unit]} times with {workers} workers");
-            int expected = units <= 1 || workers <= 1 ? 0 : Enumerable.Range(0, used).Single(w => (long)units * w / used <= unit && unit < (long)units * (w + 1) / used);
-            Assert.True(ran[unit] == expected, $"unit {unit} of {units} ran on worker {ran[unit]}, not {expected} ({workers} workers)");
+            if (units <= 1 || workers <= 1) Assert.True(ran[unit] == 0, $"unit {unit} of {units} ran on worker {ran[unit]} with one worker");
+        }
+        if (units > 1 && workers > 1)
+        {
+            for (int owner = 0; owner < used; owner++)
+            {
+                int first = (int)((long)units * owner / used), last = (int)((long)units * (owner + 1) / used);
+                int own = first;
+                while (own < last && ran[own] == owner) own++;
+                for (int unit = own; unit < last; unit++)
+                    Assert.True(ran[unit] != owner, $"unit {unit} of {units} ran on its owner {owner} after unit {own} ran elsewhere ({workers} workers)");
+                for (int unit = first; unit < last; unit++)
+                    Assert.True(ParallelUnitsOwner(units, workers, unit) == owner, $"Owner({units}, {workers}, {unit}) is not {owner}");
+            }
         }
         Assert.Equal(used, ParallelUnits.LastWorkers);
     }
+
+    private static readonly System.Reflection.MethodInfo OwnerMethod =
+        typeof(ParallelUnits).GetMethod("Owner", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!;
+
+    private static int ParallelUnitsOwner(int units, int workers, int unit) => (int)OwnerMethod.Invoke(null, [units, workers, unit])!;
 
     private static readonly System.Reflection.PropertyInfo AloneProperty =
         typeof(ParallelUnits).GetProperty("Alone", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!;
@@ -105,7 +124,7 @@ public sealed class ParallelUnitsTests
     }
 
     [Fact]
-    public void EveryUnitRunsOnceOnItsWorker()
+    public void EveryUnitRunsOnce()
     {
         foreach (int workers in new[] { 1, 2, 3, 4, 8, 33 })
             foreach (int units in new[] { 1, 2, 3, 7, 8, 64, 1000 })
@@ -113,7 +132,59 @@ public sealed class ParallelUnitsTests
                     RunAndCheck(units, workers);
     }
 
-    /// <summary>A pool thread runs worker 1 while the caller runs worker 0, and the call returns only when both are done.</summary>
+    /// <summary>The same with every worker taking from the others' ranges first (the test hook the kernel tests use to run
+    /// units away from their owners in every call).</summary>
+    [Fact]
+    public void EveryUnitRunsOnceWhenWorkersTakeFromEachOther()
+    {
+        using var scope = StealScope.On();
+        foreach (int workers in new[] { 2, 3, 8 })
+            foreach (int units in new[] { 2, 3, 7, 64, 1000 })
+                for (int repeat = 0; repeat < 10; repeat++)
+                    RunAndCheck(units, workers);
+    }
+
+    /// <summary>8 units on 2 workers (0-3, 4-7): unit 4 (worker 1's first, on a pool thread) waits until unit 7 ran, and unit
+    /// 0 until unit 4 started, up to 30 s each. Counts in span 1, the managed thread ids in span 4.</summary>
+    private readonly struct Stuck : IParallelBody
+    {
+        public void Run(int worker, int unit, in PinnedSpans spans)
+        {
+            ref int count = ref ParallelUnits.At<int>(spans.S1);
+            ref int started = ref ParallelUnits.At<int>(spans.S0);
+            long giveUp = Environment.TickCount64 + 30_000;
+            if (unit == 4)
+            {
+                Volatile.Write(ref started, 1);
+                while (Volatile.Read(ref Unsafe.Add(ref count, 7)) == 0 && Environment.TickCount64 < giveUp) Thread.Yield();
+            }
+            if (unit == 0)
+                while (Volatile.Read(ref started) == 0 && Environment.TickCount64 < giveUp) Thread.Yield();
+            ParallelUnits.At<int>(spans.S4 + unit * sizeof(int)) = Environment.CurrentManagedThreadId;
+            Interlocked.Increment(ref Unsafe.Add(ref count, unit));
+        }
+    }
+
+    /// <summary>A worker held up inside a unit does not hold up the rest of its range: the caller, done with its own units,
+    /// takes the held worker's last unit (and the call still returns only when the held unit is done).</summary>
+    [Fact]
+    public void AWorkerDoneWithItsRangeTakesTheUnitsOfAHeldOne()
+    {
+        for (int repeat = 0; repeat < 3; repeat++)
+        {
+            var started = new int[1];
+            var counts = new int[8];
+            var threads = new int[8];
+            ParallelUnits.For<int, Stuck>(8, 2, default, started, counts, default, default, threads, default);
+            Assert.Equal(Enumerable.Repeat(1, 8), counts);
+            Assert.NotEqual(Environment.CurrentManagedThreadId, threads[4]);
+            Assert.Equal(Environment.CurrentManagedThreadId, threads[7]);
+            Assert.All(threads[..4], id => Assert.Equal(Environment.CurrentManagedThreadId, id));
+        }
+    }
+
+    /// <summary>A pool thread runs worker 1 while the caller runs worker 0, and the call returns only when both are done (the
+    /// caller may take worker 1's last units while worker 1 sleeps in one: those after a unit the pool thread ran).</summary>
     [Fact]
     public void TheCallWaitsForAWorkerOnAPoolThread()
     {
@@ -124,7 +195,10 @@ public sealed class ParallelUnitsTests
             ParallelUnits.For<int, HandOff>(8, 2, new HandOff(30_000, 20), default, counts, default, default, threads, default);
             Assert.Equal(Enumerable.Repeat(1, 8), counts);
             Assert.All(threads[..4], id => Assert.Equal(Environment.CurrentManagedThreadId, id));
-            Assert.All(threads[4..], id => Assert.NotEqual(Environment.CurrentManagedThreadId, id));
+            Assert.NotEqual(Environment.CurrentManagedThreadId, threads[4]);
+            int pooled = 4;
+            while (pooled < 8 && threads[pooled] != Environment.CurrentManagedThreadId) pooled++;
+            Assert.All(threads[pooled..], id => Assert.Equal(Environment.CurrentManagedThreadId, id));
         }
     }
 

@@ -1411,8 +1411,10 @@ public static class Backward<TNest, TK, T>
         {
             // Each worker's chunks from its last: the reduction's chunks ran in the same halves, in order, so a worker's L2 holds
             // the end of its half (BatchNorm backward NHWC S2 at 2 threads, one process alternating: 160-162 -> 154-155 us; 1
-            // thread even). dx is elementwise: the same bits in any order.
-            ParallelUnits.Range(chunks, workers, worker, out int first, out int last);
+            // thread even). Reversed within the range's owner's range (a unit taken by another worker is still its owner's
+            // unit: the map is one-to-one whoever runs it), so a worker taking from the end of another's range gets that
+            // range's first chunks. dx is elementwise: the same bits in any order.
+            ParallelUnits.Range(chunks, workers, ParallelUnits.Owner(chunks, workers, unit), out int first, out int last);
             unit = first + last - 1 - unit;
             nint from = rows * unit / chunks, to = rows * (unit + 1) / chunks;
             int folds = layout.Folds;
