@@ -30,6 +30,28 @@ public sealed class StealingTests
         new BackwardThreadingTests().GradientsDoNotDependOnThreadCount(name, dims);
     }
 
+    /// <summary>The pipelined forward (each block's apply beside the next block's sums) takes blocks from the end of the other
+    /// workers' ranges itself and runs its pipeline on through them: streamed (threshold 0), two workers.</summary>
+    [Theory]
+    [InlineData(nameof(GnNhwc), 6, 16, 24, 64)]
+    [InlineData(nameof(InNhwc), 8, 16, 16, 64)]
+    public void PipelinedChannelsLastBlocksWhenWorkersTakeEachOthersBlocks(string name, int n, int h, int w, int c)
+    {
+        using var steal = StealScope.On();
+        using var streamed = new StreamedOrderTests();
+        streamed.PipelinedChannelsLastBlocksGiveTheUnpipelinedBitsAndTheReference(name, n, h, w, c);
+    }
+
+    [Theory]
+    [InlineData(nameof(GnNchw), 8, 8, 50, 50)]
+    [InlineData(nameof(LnNchw), 8, 64, 16, 16)]
+    public void PipelinedRunsWhenWorkersTakeEachOthersBlocks(string name, int n, int c, int h, int w)
+    {
+        using var steal = StealScope.On();
+        using var streamed = new StreamedOrderTests();
+        streamed.PipelinedRunsGiveTheUnpipelinedBitsAndTheReference(name, n, c, h, w);
+    }
+
     [Theory]
     [InlineData(nameof(LrnNchw), new[] { 3, 16, 80, 80 })]
     [InlineData(nameof(LrnNhwc), new[] { 2, 37, 41, 67 })]

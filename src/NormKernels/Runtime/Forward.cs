@@ -632,9 +632,18 @@ public static class Forward<TNest, TK, T>
                     else if (pipelined)
                     {
                         LastCall.Current.Pipelined = true;
-                        var body = new PipelinedUnit<TS, TV, TW>(nest, layout, blocks, workers, nest.StatisticsRows(out _), nest.ApplyRows(out _), epsilon,
-                            scratch.Doubles, scratch.Elements, meanResidual, mode, FromMemory);
-                        ParallelUnits.For(workers, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
+                        long[] ranges = ArrayPool<long>.Shared.Rent(UnitRanges.Length(workers));
+                        try
+                        {
+                            UnitRanges.Set(ranges, blocks, workers);
+                            var body = new PipelinedUnit<TS, TV, TW>(nest, layout, workers, ranges, nest.StatisticsRows(out _), nest.ApplyRows(out _), epsilon,
+                                scratch.Doubles, scratch.Elements, meanResidual, mode, FromMemory);
+                            ParallelUnits.For(workers, workers, body, _input, _output, _gamma, _beta, _stat0, _stat1);
+                        }
+                        finally
+                        {
+                            ArrayPool<long>.Shared.Return(ranges);
+                        }
                     }
                     else
                     {
@@ -1468,7 +1477,8 @@ public static class Forward<TNest, TK, T>
     internal const long TogetherBytes = 32 << 10;
 
     /// <summary>
-    /// A worker's share of the blocks (a unit per worker, consecutive blocks), pipelined: the first block's statistics, then
+    /// A worker's share of the blocks (a unit per worker, consecutive blocks, then blocks no worker has started from the end
+    /// of the other units' ranges), pipelined: the first block's statistics, then
     /// each block's finish, coefficients and streamed apply with the next block's statistics pass beside it, step by step
     /// (<see cref="INest{T}.ApplyReduce"/>: <see cref="Runs{TS, TV, T}.ApplyReduceRows"/> or
     /// <see cref="Runs{TS, TV, T}.ApplyRunsReduce"/>), in two scratch slots taken in turn. Each block's sums are those of its
@@ -1481,23 +1491,26 @@ public static class Forward<TNest, TK, T>
     /// of the sums, in one loop, brought a stand-alone model from 1.32 to 1.04x. AMD EPYC Zen 5, 1 thread, one process
     /// alternating: InstanceNorm NHWC S1 (32 x 56 x 56 x 64) 952 -> 761 us, GroupNorm(32) 956 -> 781 us; 2 threads 531 -> 409,
     /// 474 -> 356 us; AVX2 926 -> 834, 928 -> 808 us. Runs: GroupNorm NCHW S1 841 -> 694 us, LayerNorm over C,H,W 967 -> 823.</remarks>
-    private readonly struct PipelinedUnit<TS, TV, TW>(TNest nest, Layout layout, int blocks, int units, nint rows, nint applyRows, T epsilon, double[][] doubles,
+    private readonly struct PipelinedUnit<TS, TV, TW>(TNest nest, Layout layout, int units, long[] ranges, nint rows, nint applyRows, T epsilon, double[][] doubles,
         T[][] elements, T[]? meanResidual, ForwardMode mode, bool fromMemory) : IParallelBody
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int worker, int unit, in PinnedSpans spans)
         {
-            int first = (int)((long)unit * blocks / units), end = (int)((long)(unit + 1) * blocks / units);
+            // The blocks of this unit's range from its front, then those of the other units' ranges no worker has started,
+            // from their ends (UnitRanges.TakeOne), each taken before the block before it is applied: the pipeline runs on
+            // through the blocks it takes from another range.
+            int k = UnitRanges.TakeOne(ranges, unit, units);
+            if (k < 0) return;
             ref double d = ref MemoryMarshal.GetArrayDataReference(doubles[worker]);
             ref T e = ref MemoryMarshal.GetArrayDataReference(elements[worker]);
             ref T x = ref ParallelUnits.At<T>(spans.S0);
             ref T y = ref ParallelUnits.At<T>(spans.S1);
-            Begin(first, ref d, ref e, ref x);
-            Statistics<TS, TV>(nest, fromMemory, ref Unsafe.Add(ref x, Offset(first)), 0, rows, ref Unsafe.Add(ref e, layout.Shift), ref d, ref Unsafe.Add(ref d, layout.Accumulators));
-            for (int k = first; k < end; k++)
+            Begin(k, ref d, ref e, ref x);
+            Statistics<TS, TV>(nest, fromMemory, ref Unsafe.Add(ref x, Offset(k)), 0, rows, ref Unsafe.Add(ref e, layout.Shift), ref d, ref Unsafe.Add(ref d, layout.Accumulators));
+            for (int slot = 0; ; slot ^= 1)
             {
-                int slot = (k - first) & 1;
                 ref double dk = ref Unsafe.Add(ref d, slot * layout.Doubles);
                 ref T ek = ref Unsafe.Add(ref e, slot * layout.Elements);
                 nest.Block(k, out nint xo, out nint so, out nint po);
@@ -1507,21 +1520,23 @@ public static class Forward<TNest, TK, T>
                 Coefficients(nest, layout, ref dk, ref ek, ref gamma, ref beta);
                 ref T coefB = ref Unsafe.Add(ref ek, layout.Coefficients);
                 ref T coefC = ref Unsafe.Add(ref coefB, layout.Coefficients);
-                if (k + 1 == end)
+                int next = UnitRanges.TakeOne(ranges, unit, units);
+                if (next < 0)
                 {
                     nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), 0, applyRows, ref ek, ref coefB, ref coefC, ref gamma, ref beta);
                     break;
                 }
                 ref double dn = ref Unsafe.Add(ref d, (slot ^ 1) * layout.Doubles);
                 ref T en = ref Unsafe.Add(ref e, (slot ^ 1) * layout.Elements);
-                Begin(k + 1, ref dn, ref en, ref x);
-                ref T xn = ref Unsafe.Add(ref x, Offset(k + 1));
+                Begin(next, ref dn, ref en, ref x);
+                ref T xn = ref Unsafe.Add(ref x, Offset(next));
                 if (!nest.ApplyReduce<TK, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), ref xn, ref ek, ref coefB, ref coefC,
                     ref Unsafe.Add(ref en, layout.Shift), ref dn, ref Unsafe.Add(ref dn, layout.Accumulators)))
                 {
                     nest.Apply<TK, TW, TS, TV>(ref Unsafe.Add(ref x, xo), ref Unsafe.Add(ref y, xo), 0, applyRows, ref ek, ref coefB, ref coefC, ref gamma, ref beta);
                     Statistics<TS, TV>(nest, fromMemory, ref xn, 0, rows, ref Unsafe.Add(ref en, layout.Shift), ref dn, ref Unsafe.Add(ref dn, layout.Accumulators));
                 }
+                k = next;
             }
         }
 

@@ -158,10 +158,11 @@ namespace NormKernels.Runtime
             }
         }
 
-        /// <summary>The units worker <paramref name="worker"/> runs, in order, when <see cref="For{T, TBody}"/> runs
-        /// <paramref name="units"/> units on <paramref name="workers"/> workers: [<paramref name="first"/>,
-        /// <paramref name="last"/>). A function of the three alone, so a body may rely on it (a unit whose predecessor ran on
-        /// the same worker just before it).</summary>
+        /// <summary>The range of units worker <paramref name="worker"/> starts on, from its front, when <see cref="For{T, TBody}"/>
+        /// runs <paramref name="units"/> units on <paramref name="workers"/> workers: [<paramref name="first"/>,
+        /// <paramref name="last"/>), a function of the three alone. Its last units may run on another worker (one done with
+        /// its own range takes them from the end), so a body must not rely on a unit's predecessor having run on the same
+        /// worker; one that orders its work by range goes by the range's owner (<see cref="Owner"/>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal static void Range(int units, int workers, int worker, out int first, out int last)
         {
@@ -309,10 +310,12 @@ namespace NormKernels.Runtime
 
         /// <summary>
         /// One parallel loop of a body type, reused call after call. A call publishes a new generation of the loop's
-        /// state (generation, workers, workers claimed) with worker 0 claimed by the caller, reserves idle spinning pool
-        /// threads and hands them the call (<see cref="Reserve"/>, <see cref="Spin"/>), queues work items for the workers
-        /// they will not take, runs worker 0, then claims every worker no pool thread has started (so it never waits for a
-        /// busy pool, and a kernel called from a pool thread cannot deadlock), and waits only for workers running elsewhere.
+        /// state (generation, workers, workers claimed) with worker 0 claimed by the caller (and the first units of its range
+        /// taken: the caller runs at least one unit of every call), reserves idle spinning pool threads and hands them the
+        /// call (<see cref="Reserve"/>, <see cref="Spin"/>), queues work items for the workers they will not take, runs worker
+        /// 0 (its range, then the units no worker has started from the end of the others'; <see cref="UnitRanges"/>), then
+        /// claims every worker no pool thread has started (so it never waits for a busy pool, and a kernel called from a
+        /// pool thread cannot deadlock), and waits only for workers running elsewhere, for the units they have taken.
         /// A work item claims with a compare-exchange on the whole state, so an item that runs late (after its call
         /// ended, while the loop sits in the cache or serves a later call) finds every worker claimed and does nothing,
         /// or helps the call running at that moment; the call's fields are written before its generation is published
@@ -327,13 +330,9 @@ namespace NormKernels.Runtime
 
             private static readonly Loop<TBody>?[] s_cache = new Loop<TBody>?[4];
 
-            /// <summary>Longs between two workers' ranges in <see cref="_ranges"/>: a 64-byte line each.</summary>
-            private const int Stride = 8;
-
             private readonly ManualResetEventSlim _done = new(false);
-            /// <summary>Per worker, the units of its range no worker has taken yet: next (low 32 bits) and end (high 32 bits); the
-            /// worker takes from next, others take from end, each with a compare-exchange on the pair.</summary>
-            private long[] _ranges = new long[2 * Stride];
+            /// <summary>Per worker, the units of its range no worker has taken yet (<see cref="UnitRanges"/>).</summary>
+            private long[] _ranges = new long[UnitRanges.Length(2)];
             private TBody _body;
             private PinnedSpans _spans;
             private int _units;
@@ -350,19 +349,19 @@ namespace NormKernels.Runtime
                 loop._units = units;
                 loop._unfinished = workers;
                 loop._done.Reset();
-                if (loop._ranges.Length < workers * Stride) loop._ranges = new long[workers * Stride];
-                for (int worker = 0; worker < workers; worker++)
-                {
-                    Range(units, workers, worker, out int first, out int last);
-                    loop._ranges[worker * Stride] = ((long)last << 32) | (uint)first;
-                }
+                if (loop._ranges.Length < UnitRanges.Length(workers)) loop._ranges = new long[UnitRanges.Length(workers)];
+                UnitRanges.Set(loop._ranges, units, workers);
+                // The caller's first units taken before any other worker can start: the caller runs at least one unit of every
+                // call (what a body records on its thread, e.g. Streaming.LastCallPipelined, is the caller's to read).
+                int own = UnitRanges.TakeNext(loop._ranges, 0, out int ownTaken);
+                if (own < 0) ownTaken = 0;
                 long generation = (Volatile.Read(ref loop._state) >> (2 * CountBits)) + 1;
                 Interlocked.Exchange(ref loop._state, (generation << (2 * CountBits)) | ((long)workers << CountBits) | 1);
                 // Handed to spinning pool threads it reserves first; work items for the workers they will not take.
                 int queued = workers - 1 - Reserve(loop, workers - 1);
                 for (int i = 0; i < queued; i++) ThreadPool.UnsafeQueueUserWorkItem(loop, preferLocal: false);
 
-                bool finishedLast = loop.RunWorker(0, workers);
+                bool finishedLast = loop.RunWorker(0, workers, own, ownTaken);
                 for (int worker = loop.Claim(out _); worker >= 0; worker = loop.Claim(out _)) finishedLast = loop.RunWorker(worker, workers);
                 // Unless this thread finished the last worker, wait for the thread that did to signal (not just for the
                 // count: that thread's Set must be over before the next call resets the event).
@@ -410,7 +409,7 @@ namespace NormKernels.Runtime
 
             /// <summary>Runs one worker's units; true when it was the call's last worker to finish (it then signals the caller).</summary>
             [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-            private bool RunWorker(int worker, int workers)
+            private bool RunWorker(int worker, int workers, int first = 0, int count = 0)
             {
                 try
                 {
@@ -418,16 +417,17 @@ namespace NormKernels.Runtime
                     PinnedSpans spans = _spans;
                     long[] ranges = _ranges;
                     int unit;
+                    // Units taken for this worker before the call was published (the caller's first).
+                    for (unit = first; unit < first + count; unit++) body.Run(worker, unit, in spans);
                     if (StealFirst)
                     {
-                        for (int k = 1; k < workers; k++)
-                            while ((unit = TakeLast(ranges, (worker + k) % workers)) >= 0) body.Run(worker, unit, in spans);
+                        while ((unit = UnitRanges.TakeOthers(ranges, worker, workers)) >= 0) body.Run(worker, unit, in spans);
                     }
-                    while ((unit = TakeNext(ranges, worker, out int taken)) >= 0)
+                    // Its own range in batches of a quarter of what is left (see UnitRanges.TakeNext).
+                    while ((unit = UnitRanges.TakeNext(ranges, worker, out int taken)) >= 0)
                         for (int end = unit + taken; unit < end; unit++) body.Run(worker, unit, in spans);
                     // Done with its own range: the others' units no worker has started, from the end of each range, one at a time.
-                    for (int k = 1; k < workers; k++)
-                        while ((unit = TakeLast(ranges, (worker + k) % workers)) >= 0) body.Run(worker, unit, in spans);
+                    while ((unit = UnitRanges.TakeOthers(ranges, worker, workers)) >= 0) body.Run(worker, unit, in spans);
                     Streaming.Fence();
                 }
                 catch (Exception exception)
@@ -437,42 +437,6 @@ namespace NormKernels.Runtime
                 if (Interlocked.Decrement(ref _unfinished) != 0) return false;
                 _done.Set();
                 return true;
-            }
-
-            /// <summary>The next units of <paramref name="owner"/>'s range, taken: the first, or -1 when none is left, and how many
-            /// (<paramref name="taken"/>: a quarter of what is left, at least one). A locked compare-exchange waits until the
-            /// worker's pending stores have drained: one per unit made GroupNorm(32) NCHW 32x512x7x7 (blocks of 3 KB) at 2
-            /// threads 137-143 us against 83-93 with a quarter at a time (AMD EPYC Zen 5, one process alternating).</summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            private static int TakeNext(long[] ranges, int owner, out int taken)
-            {
-                ref long range = ref ranges[owner * Stride];
-                long seen = Volatile.Read(ref range);
-                while (true)
-                {
-                    int next = (int)seen, end = (int)(seen >> 32);
-                    taken = Math.Max(1, (end - next) >> 2);
-                    if (next >= end) return -1;
-                    long was = Interlocked.CompareExchange(ref range, seen + taken, seen);
-                    if (was == seen) return next;
-                    seen = was;
-                }
-            }
-
-            /// <summary>The last unit of <paramref name="owner"/>'s range, taken, or -1 when none is left.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            private static int TakeLast(long[] ranges, int owner)
-            {
-                ref long range = ref ranges[owner * Stride];
-                long seen = Volatile.Read(ref range);
-                while (true)
-                {
-                    int next = (int)seen, end = (int)(seen >> 32);
-                    if (next >= end) return -1;
-                    long was = Interlocked.CompareExchange(ref range, seen - (1L << 32), seen);
-                    if (was == seen) return end - 1;
-                    seen = was;
-                }
             }
 
             private static Loop<TBody>? Take()
@@ -496,6 +460,95 @@ namespace NormKernels.Runtime
                         return;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Ranges of units shared by the workers of one call: per worker, the units of its range no worker has taken yet, next
+    /// (low 32 bits) and end (high 32 bits) in one long, a 64-byte line apart. The range's worker takes from next, the
+    /// others from end, each with a compare-exchange on the pair, so every unit is taken once. <see cref="ParallelUnits"/>
+    /// keeps one per loop for its units; a body that runs one unit per worker and keeps state from one of its blocks to the
+    /// next (the pipelined forward) keeps one for its blocks.
+    /// </summary>
+    internal static class UnitRanges
+    {
+        /// <summary>Longs between two workers' ranges: a 64-byte line.</summary>
+        private const int Stride = 8;
+
+        /// <summary>The longs <paramref name="workers"/> ranges take.</summary>
+        public static int Length(int workers) => workers * Stride;
+
+        /// <summary>Worker w's range: <see cref="ParallelUnits.Range"/>'s for <paramref name="units"/> units on
+        /// <paramref name="workers"/> workers.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Set(long[] ranges, int units, int workers)
+        {
+            for (int worker = 0; worker < workers; worker++)
+            {
+                ParallelUnits.Range(units, workers, worker, out int first, out int last);
+                Volatile.Write(ref ranges[worker * Stride], ((long)last << 32) | (uint)first);
+            }
+        }
+
+        /// <summary>The next units of <paramref name="owner"/>'s range, taken: the first, or -1 when none is left, and how many
+        /// (<paramref name="taken"/>: a quarter of what is left, at least one, at most <paramref name="most"/>). A locked
+        /// compare-exchange waits until the worker's pending stores have drained: one per unit made GroupNorm(32) NCHW
+        /// 32x512x7x7 (blocks of 3 KB) at 2 threads 137-143 us against 83-93 with a quarter at a time (AMD EPYC Zen 5, one
+        /// process alternating).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+        public static int TakeNext(long[] ranges, int owner, out int taken, int most = int.MaxValue)
+        {
+            ref long range = ref ranges[owner * Stride];
+            long seen = Volatile.Read(ref range);
+            while (true)
+            {
+                int next = (int)seen, end = (int)(seen >> 32);
+                taken = Math.Min(most, Math.Max(1, (end - next) >> 2));
+                if (next >= end) return -1;
+                long was = Interlocked.CompareExchange(ref range, seen + taken, seen);
+                if (was == seen) return next;
+                seen = was;
+            }
+        }
+
+        /// <summary>The last unit of <paramref name="owner"/>'s range, taken, or -1 when none is left.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+        public static int TakeLast(long[] ranges, int owner)
+        {
+            ref long range = ref ranges[owner * Stride];
+            long seen = Volatile.Read(ref range);
+            while (true)
+            {
+                int next = (int)seen, end = (int)(seen >> 32);
+                if (next >= end) return -1;
+                long was = Interlocked.CompareExchange(ref range, seen - (1L << 32), seen);
+                if (was == seen) return end - 1;
+                seen = was;
+            }
+        }
+
+        /// <summary>One unit of the other workers' ranges (<paramref name="workers"/> in all), taken from the end of the first
+        /// that has one left, looking from <paramref name="worker"/> + 1 on; -1 when every other range is empty.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+        public static int TakeOthers(long[] ranges, int worker, int workers)
+        {
+            for (int k = 1; k < workers; k++)
+            {
+                int unit = TakeLast(ranges, (worker + k) % workers);
+                if (unit >= 0) return unit;
+            }
+            return -1;
+        }
+
+        /// <summary>One unit for <paramref name="worker"/>: the next of its own range, else one from the end of another's
+        /// (with <see cref="ParallelUnits.StealFirst"/>, the others' first); -1 when none is left.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static int TakeOne(long[] ranges, int worker, int workers)
+        {
+            int unit;
+            if (ParallelUnits.StealFirst && (unit = TakeOthers(ranges, worker, workers)) >= 0) return unit;
+            if ((unit = TakeNext(ranges, worker, out _, 1)) >= 0) return unit;
+            return TakeOthers(ranges, worker, workers);
         }
     }
 }
