@@ -540,14 +540,17 @@ namespace NormKernels.Runtime
             return -1;
         }
 
-        /// <summary>One unit for <paramref name="worker"/>: the next of its own range, else one from the end of another's
-        /// (with <see cref="ParallelUnits.StealFirst"/>, the others' first); -1 when none is left.</summary>
+        /// <summary>Units for <paramref name="worker"/>: the next of its own range (a quarter of what is left, as
+        /// <see cref="TakeNext"/>), else one from the end of another's (with <see cref="ParallelUnits.StealFirst"/>, the
+        /// others' first); the first of them, or -1 when none is left, and how many (<paramref name="taken"/>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static int TakeOne(long[] ranges, int worker, int workers)
+        public static int Take(long[] ranges, int worker, int workers, out int taken)
         {
             int unit;
+            taken = 1;
             if (ParallelUnits.StealFirst && (unit = TakeOthers(ranges, worker, workers)) >= 0) return unit;
-            if ((unit = TakeNext(ranges, worker, out _, 1)) >= 0) return unit;
+            if ((unit = TakeNext(ranges, worker, out taken)) >= 0) return unit;
+            taken = 1;
             return TakeOthers(ranges, worker, workers);
         }
     }
