@@ -491,19 +491,19 @@ namespace NormKernels.Runtime
         }
 
         /// <summary>The next units of <paramref name="owner"/>'s range, taken: the first, or -1 when none is left, and how many
-        /// (<paramref name="taken"/>: a quarter of what is left, at least one, at most <paramref name="most"/>). A locked
+        /// (<paramref name="taken"/>: a quarter of what is left, at least one). A locked
         /// compare-exchange waits until the worker's pending stores have drained: one per unit made GroupNorm(32) NCHW
         /// 32x512x7x7 (blocks of 3 KB) at 2 threads 137-143 us against 83-93 with a quarter at a time (AMD EPYC Zen 5, one
         /// process alternating).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-        public static int TakeNext(long[] ranges, int owner, out int taken, int most = int.MaxValue)
+        public static int TakeNext(long[] ranges, int owner, out int taken)
         {
             ref long range = ref ranges[owner * Stride];
             long seen = Volatile.Read(ref range);
             while (true)
             {
                 int next = (int)seen, end = (int)(seen >> 32);
-                taken = Math.Min(most, Math.Max(1, (end - next) >> 2));
+                taken = Math.Max(1, (end - next) >> 2);
                 if (next >= end) return -1;
                 long was = Interlocked.CompareExchange(ref range, seen + taken, seen);
                 if (was == seen) return next;
