@@ -98,16 +98,25 @@ public static class TorchRunner
         return run;
     }
 
-    /// <summary>The torch process's start: Debian's python, the script, the thread count and the environment both modes use.</summary>
+    /// <summary>The torch process's start: Debian's python, the script, the thread count and the environment both modes use.
+    /// With <c>--pin-cpu</c> the torch process runs on the measuring thread's CPU too (<c>taskset -c</c>): on this host the two
+    /// vCPUs run up to 1.4x apart for minutes, and a 1-thread comparison whose two sides landed on different vCPUs measured
+    /// the vCPUs (fifty-third session).</summary>
     internal static ProcessStartInfo StartInfo(params string[] args)
     {
-        var psi = new ProcessStartInfo(Python)
+        var psi = new ProcessStartInfo(BenchThreads.PinnedCpu is null ? Python : "taskset")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (BenchThreads.PinnedCpu is int cpu)
+        {
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add(cpu.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            psi.ArgumentList.Add(Python);
+        }
         psi.ArgumentList.Add(ScriptPath!);
         psi.ArgumentList.Add("--threads");
         psi.ArgumentList.Add(BenchThreads.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -251,7 +260,8 @@ public sealed class TorchLockstep : IDisposable
             using var doc = JsonDocument.Parse(info);
             var root = doc.RootElement;
             lockstep.Note = $"PyTorch {root.GetProperty("torch_version").GetString()}, {root.GetProperty("threads").GetInt32()} thread, " +
-                            $"CPU capability {root.GetProperty("cpu_capability").GetString()}, timed in the same rounds as the generated kernel";
+                            $"CPU capability {root.GetProperty("cpu_capability").GetString()}, timed in the same rounds as the generated kernel" +
+                            (BenchThreads.PinnedCpu is int cpu ? $", pinned to CPU {cpu} as the measuring thread" : "");
             return lockstep;
         }
         catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or JsonException or KeyNotFoundException or IOException)
