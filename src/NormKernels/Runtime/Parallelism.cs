@@ -335,7 +335,6 @@ namespace NormKernels.Runtime
             private long[] _ranges = new long[UnitRanges.Length(2)];
             private TBody _body;
             private PinnedSpans _spans;
-            private int _units;
             private long _state;
             private int _unfinished;   // workers of this call not yet finished
             private ExceptionDispatchInfo? _error;
@@ -346,7 +345,6 @@ namespace NormKernels.Runtime
                 Loop<TBody> loop = Take() ?? new Loop<TBody>();
                 loop._body = body;
                 loop._spans = spans;
-                loop._units = units;
                 loop._unfinished = workers;
                 loop._done.Reset();
                 if (loop._ranges.Length < UnitRanges.Length(workers)) loop._ranges = new long[UnitRanges.Length(workers)];
