@@ -7,6 +7,8 @@ namespace NormKernels.SafetyCases;
 [Normalize(Layout = "NCHW", Axes = "H,W,C", Groups = 4, Activation = NormActivation.Silu)] public sealed partial class CodegenGnSilu;
 [Normalize(Layout = "NCHW", Axes = "N,H,W", ElementType = typeof(Half))] public sealed partial class CodegenBnHalf;
 [Normalize(Layout = "NTC", Axes = "C", ElementType = typeof(Half))] public sealed partial class CodegenLnHalf;
+[Normalize(Layout = "NCHW", Axes = "C,H,W", Groups = 4)] public sealed partial class CodegenGnNchw;
+[Normalize(Layout = "NCHW", Axes = "C,H,W", Affine = AffineMode.PerChannel)] public sealed partial class CodegenLnChw;
 [WeightNormalize(Layout = "OIHW", Axes = "I,H,W")] public sealed partial class CodegenWeightNorm;
 
 /// <summary>
@@ -35,6 +37,10 @@ internal static class Codegen
                 Norm(new BnNchw(d[1]), d);
                 Norm(new InNchw(d[1]), d);
                 Norm(new LnNchwElementwise(d[1] * d[2] * d[3]), d);
+                // The pipelined runs (a group's or a sample's channels a block, the next block's sums beside this one's
+                // apply): out of cache on the 512-bit path.
+                Norm(new CodegenGnNchw(d[1]), d);
+                Norm(new CodegenLnChw(d[1]), d);
                 Norm(new BnNchwDouble(d[1]), d);
                 int[] nhwc = [d[0], d[2], d[3], d[1]];
                 Norm(new BnNhwc(d[1]), nhwc);

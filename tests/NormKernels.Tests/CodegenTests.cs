@@ -27,6 +27,16 @@ public sealed partial class CodegenTests
     [GeneratedRegex(@"\b(?:call|jmp)\s+\[(?<type>[\w.`+]+)(?:\[[^:]*\])?:(?<method>\w+)")]
     private static partial Regex CallTarget();
 
+    /// <summary>A call's (or tail jump's) whole target, as a listing's header names the method.</summary>
+    [GeneratedRegex(@"\b(?:call|jmp)\s+\[(?<target>.*)\]\s*$")]
+    private static partial Regex WholeCallTarget();
+
+    /// <summary>Optimized code that runs once a unit, a block or a row, where a call to tier-0 code costs once a unit: the unit
+    /// bodies (<c>Run(int, int, ref)</c>, the parallel runner's loop body) and the runs, and (<see cref="HotCallees"/>) every optimized
+    /// runtime method they call.</summary>
+    private static readonly string[] HotTypes =
+        ["NormKernels.Runtime.Runs`3", "NormKernels.Runtime.GradientRuns`3", "NormKernels.Runtime.ParallelUnits:", "NormKernels.Runtime.LrnRuns`3", "NormKernels.Runtime.WeightNormRuns"];
+
     /// <summary>Where the scalar fallback (<c>DOTNET_EnableHWIntrinsic=0</c>, one lane a "vector") is known to call its
     /// helpers, left as they are (docs/architecture.md): the block driver's unit (its apply of each block), ExpandedInference's
     /// body and the plain reduction's chunk totals. Everything else is held to the rule on that leg too.</summary>
@@ -75,6 +85,9 @@ public sealed partial class CodegenTests
 
             int optimized = 0, kernels = 0;
             var found = new SortedSet<string>(StringComparer.Ordinal);
+            // Tiering on: the methods listed at tier 0, and what each optimized method calls (whole names, one instantiation each).
+            var atTier0 = new HashSet<string>(StringComparer.Ordinal);
+            var callees = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
             var tier0Loops = new SortedSet<string>(StringComparer.Ordinal);
             string? method = null;
             foreach (string line in File.ReadLines(listing))
@@ -90,12 +103,20 @@ public sealed partial class CodegenTests
                     // "... (FullOpts)", "(Tier1)", "(Tier1-OSR)" are checked; "(Tier0)", "(Instrumented ...)", "(MinOpts)" are not.
                     method = line.Contains("Tier0)", StringComparison.Ordinal) || line.Contains("(Instrumented", StringComparison.Ordinal)
                         || line.Contains("(MinOpts)", StringComparison.Ordinal) ? null : line[30..];
-                    if (method is null) continue;
+                    string bare = listed.EndsWith(')') && listed.LastIndexOf(" (", StringComparison.Ordinal) is int open and > 0 ? listed[..open] : listed;
+                    if (method is null)
+                    {
+                        if (tiered && line.Contains("Tier0)", StringComparison.Ordinal)) atTier0.Add(bare);
+                        continue;
+                    }
+                    if (tiered && !callees.ContainsKey(bare)) callees[bare] = new HashSet<string>(StringComparer.Ordinal);
                     optimized++;
                     if (method.StartsWith("NormKernels.Runtime.", StringComparison.Ordinal)) kernels++;
                     continue;
                 }
                 if (method is null) continue;
+                if (tiered && WholeCallTarget().Match(line) is { Success: true } whole)
+                    callees[method[..method.LastIndexOf(" (", StringComparison.Ordinal)]].Add(whole.Groups["target"].Value);
                 Match call = CallTarget().Match(line);
                 if (!call.Success) continue;
                 string type = call.Groups["type"].Value, name = call.Groups["method"].Value;
@@ -109,6 +130,10 @@ public sealed partial class CodegenTests
             // The mechanism itself: the listing holds the kernels' optimized code (the runs have AggressiveOptimization).
             Assert.True(kernels >= 20, $"only {kernels} optimized NormKernels.Runtime methods among {optimized} listings in {listing}");
             Assert.True(found.Count == 0, $"{path}: optimized code calls helpers meant to be inlined:\n" + string.Join('\n', found));
+            var tier0Calls = tiered ? HotCallees(callees, atTier0) : [];
+            Assert.True(tier0Calls.Count == 0, $"{path}: code run once a unit, a block or a row calls runtime or generated methods at tier 0 " +
+                "(compiled unoptimized until the runtime promotes them, seconds in a process that sees one CPU; mark them " +
+                "AggressiveOptimization):\n" + string.Join('\n', tier0Calls));
             Assert.True(tier0Loops.Count == 0, $"{path}: runtime methods with loops run at tier 0 (per call, until the runtime promotes them; " +
                 "mark them AggressiveOptimization):\n" + string.Join('\n', tier0Loops));
         }
@@ -116,6 +141,29 @@ public sealed partial class CodegenTests
         {
             File.Delete(listing);
         }
+    }
+
+    /// <summary>"callee <- caller" for every NormKernels method listed at tier 0 that optimized per-unit code calls: the unit
+    /// bodies and the runs (<see cref="HotTypes"/>), and every optimized NormKernels method they call, and so on. A unit body
+    /// too large for the JIT to inline a small helper into (the pipelined runs' blocks of GroupNorm NCHW called their block
+    /// map and the block's set-up so, once a block) ran them at tier 0 until the runtime promoted them: GroupNorm(32) NCHW
+    /// S1's first 200-2,300 calls at 1.3x its steady time against the limit timed beside it (README, fifty-fourth section).</summary>
+    private static SortedSet<string> HotCallees(Dictionary<string, HashSet<string>> callees, HashSet<string> atTier0)
+    {
+        var hot = new HashSet<string>(callees.Keys.Where(m => Shorten(m).Contains(":Run(int,int,byref)", StringComparison.Ordinal) || HotTypes.Any(m.StartsWith)), StringComparer.Ordinal);
+        var pending = new Stack<string>(hot);
+        var found = new SortedSet<string>(StringComparer.Ordinal);
+        while (pending.Count > 0)
+        {
+            string caller = pending.Pop();
+            foreach (string target in callees[caller])
+            {
+                if (!target.StartsWith("NormKernels.", StringComparison.Ordinal)) continue;
+                if (atTier0.Contains(target)) found.Add($"{Shorten(target)} <- {Shorten(caller)}");
+                else if (callees.ContainsKey(target) && hot.Add(target)) pending.Push(target);
+            }
+        }
+        return found;
     }
 
     public static TheoryData<bool> Tierings() => IsaPathTests.Expected == KernelPath.Scalar ? new TheoryData<bool> { false } : new TheoryData<bool> { false, true };

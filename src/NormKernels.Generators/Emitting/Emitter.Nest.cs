@@ -40,12 +40,13 @@ internal static partial class Emitter
                 w.Line("public static " + NestType + " WithResidual(" + NestType + " nest, nint residual) => nest with { Residual = residual };");
             }
             var reduced = Enumerable.Range(0, ctx.Axes.Count).Where(i => ctx.Axes[i].Reduced);
-            w.Line("public int BlockCount => " + (plan.BlockAxes > 0 ? "(int)" + ctx.Product(ctx.BlockIndices) : "0") + ";");
-            w.Line("public int StatisticCount => (int)" + ctx.InnerProduct(Context.InnerKept) + ";");
-            w.Line("public int CoefficientCount => (int)" + ctx.InnerProduct(plan.Form == ApplyForm.Fold ? Context.FoldAxis : Context.InnerKept) + ";");
-            w.Line("public int FoldCount => (int)" + ctx.InnerProduct(Context.FoldAxis) + ";");
-            w.Line("public int AccumulatorCount => (int)" + ctx.InnerProduct(Context.Accumulated) + ";");
-            w.Line("public double Count => (double)" + ctx.Product(reduced) + ";");
+            w.Line("public int BlockCount { " + Shared.HotInline + " get => " + (plan.BlockAxes > 0 ? "(int)" + ctx.Product(ctx.BlockIndices) : "0") + "; }");
+            w.Line("public int StatisticCount { " + Shared.HotInline + " get => (int)" + ctx.InnerProduct(Context.InnerKept) + "; }");
+            w.Line("public int CoefficientCount { " + Shared.HotInline + " get => (int)" + ctx.InnerProduct(plan.Form == ApplyForm.Fold ? Context.FoldAxis : Context.InnerKept) + "; }");
+            w.Line("public int FoldCount { " + Shared.HotInline + " get => (int)" + ctx.InnerProduct(Context.FoldAxis) + "; }");
+            w.Line("public int AccumulatorCount { " + Shared.HotInline + " get => (int)" + ctx.InnerProduct(Context.Accumulated) + "; }");
+            // The counts as the index maps (Shared.HotInline): read once a unit by large unit bodies too.
+            w.Line("public double Count { " + Shared.HotInline + " get => (double)" + ctx.Product(reduced) + "; }");
             w.Line("public bool Promoted => " + Bool(plan.Promoted) + ";");
             w.Line("public bool TwoStep => " + Bool(plan.Form == ApplyForm.TwoStep) + ";");
             w.Line("public bool Affine => " + Bool(ctx.Spec.HasAffine) + ";");
@@ -131,6 +132,7 @@ internal static partial class Emitter
         var read = axes.Select(i => outputs.Any(o => o.Member(ctx.Axes[i]))).ToList();
         int outermost = read.IndexOf(true);
         bool alone = outermost == 0 && axes.Count == 1;
+        w.Line(Shared.HotInline);
         if (outputs.Length == 1 && outputs[0].Name == "return" && (outermost < 0 || alone))
         {
             // Nothing to decompose: the index is the one axis's own (or no axis is read).

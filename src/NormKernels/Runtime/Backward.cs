@@ -1362,6 +1362,7 @@ public static class Backward<TNest, TK, T>
         /// <summary>The double lanes <see cref="RunCoefficients{TD, TDV}"/> takes for this call's blocks, or 0 (<see cref="Coefficients"/>):
         /// a centred kind's batch statistics, each fold its own parameter in whole runs of four (<see cref="Layout.Run"/>); 8 on
         /// the 512-bit path where the runs are whole vectors of eight, else 4.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private int CoefficientLanes() =>
             !TK.Centered || constant || layout.Run == 0 || !Vector256.IsHardwareAccelerated || (typeof(T) != typeof(float) && typeof(T) != typeof(double)) ? 0
             : typeof(TV) == typeof(Vector512<T>) && Vector512.IsHardwareAccelerated && layout.Run % 8 == 0 ? 8 : 4;
@@ -1751,6 +1752,7 @@ public static class AffineBackward<TNest, TK, T>
 
         /// <summary>Two blocks' dx and parameter gradients, the first's terms before the second's: together
         /// (<see cref="GradientRuns{TS, TV, T}.AffineApplyPair"/>) where they share gamma and a 64-byte phase, else one after the other.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void ApplyTwo(ref T x, ref T dy, ref T dx, ref T gamma, ref T acc, nint xo, nint po, in AffineTerms<T> t, nint xo2, nint po2, in AffineTerms<T> t2,
             nint rows)
         {

@@ -345,6 +345,7 @@ public static class ExpandedInference<TK, T> where TK : struct, INormKind where 
         /// <summary>Sum unit <paramref name="unit"/>: its channels [K0, K1), where its lanes start in a period, their number,
         /// its runs (the outer index, or runs of whole periods) and their stride, and how many of them are whole (of whole
         /// periods, a last shorter run is summed on its own).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public SumUnitSpan SumUnit(int unit)
         {
             long k0 = Blocks ? Kept * (long)unit / Runs : 0, k1 = Blocks ? Kept * (long)(unit + 1) / Runs : Kept;

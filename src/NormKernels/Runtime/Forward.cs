@@ -1547,6 +1547,7 @@ public static class Forward<TNest, TK, T>
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private nint Offset(int block)
         {
             nest.Block(block, out nint xo, out _, out _);
@@ -1554,6 +1555,7 @@ public static class Forward<TNest, TK, T>
         }
 
         /// <summary>Block <paramref name="block"/>'s shift and cleared sums, in the slot at <paramref name="d"/>, <paramref name="e"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Begin(int block, ref double d, ref T e, ref T x)
         {
             Shift(nest, layout, ref Unsafe.Add(ref x, Offset(block)), ref e);
@@ -1836,6 +1838,7 @@ public static class Forward<TNest, TK, T>
     }
 
     /// <summary>A block's (mean, M2) per statistic: shift, statistics pass, combine; as in the training forward.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BlockMoments<TS, TV>(TNest nest, Layout layout, ref T xb, double[] doubles, T[] elements, ref double mean, ref double m2)
         where TS : struct, ISimd<TV, T> where TV : struct
     {

@@ -5,6 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace NormKernels.Runtime;
 
 /// <summary>One run's terms for the affine backward's apply (the scalars of <see cref="GradientRuns{TS, TV, T}.AffineApply{TW}"/>).</summary>
+[method: MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)] // built once a unit: never tier-0 code there
 internal readonly struct AffineTerms<T>(T m, T r, T q, T rr, T dz, T gb, T c1) where T : unmanaged
 {
     public readonly T M = m, R = r, Q = q, Rr = rr, Dz = dz, Gb = gb, C1 = c1;

@@ -66,6 +66,7 @@ public readonly struct HalfConstants<TV> where TV : struct
     }
 
     /// <summary>The constants with <paramref name="bound"/> (at most 0x7BFF) as the largest magnitude bits a vector step takes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static HalfConstants<TV> For<TH>(ushort bound) where TH : IHalfLanes<TV> =>
         new(TH.Bits(bound | (uint)bound << 16), TH.Bits(0x7FFF7FFF), TH.Bits(0x8FFFE000),
             TH.Bits(0x2000), TH.Bits(0xFFF), TH.Bits(0x1000), TH.Bits(0x7FFF), TH.Bits(0x80000000), TH.Bits(0xFFFF));

@@ -20,6 +20,6 @@ public readonly struct IndexDivisor
     public IndexDivisor(nint divisor) => _magic = divisor > 1 ? ulong.MaxValue / (ulong)divisor + 1 : 0;
 
     /// <summary><paramref name="index"/> / d for 0 &lt;= index &lt; 2^32.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public nint Divide(nint index) => _magic == 0 ? index : (nint)Math.BigMul(_magic, (ulong)index, out _);
 }

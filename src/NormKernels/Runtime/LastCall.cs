@@ -41,7 +41,7 @@ internal sealed class LastCall
         get => t_current ?? Create();
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static LastCall Create() => t_current = new LastCall();
 
     /// <summary>Records a call that ran on the calling thread alone, its output stored normally (a small call's lane).</summary>

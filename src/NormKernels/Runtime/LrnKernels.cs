@@ -148,6 +148,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
     private static int TileFor(int channels) => Math.Max(MinTile, Math.Min(TileWidth, 8192 / MinTile / channels * MinTile));
 
     /// <summary>Elements per vector of a path (the rows kernel needs at least one vector of channels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int RowWidth(KernelPath path) => path switch
     {
         KernelPath.Vector512 => Vector512<T>.Count,
@@ -332,6 +333,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
 
     // The path switch, once per unit: every type argument a struct, so each path gets its own copy of the runs.
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardRows<TOps>(KernelPath path, ref T x, ref T y, int channels, int count, ref T squares) where TOps : struct, IVector128Ops
     {
         switch (path)
@@ -355,6 +357,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
     /// <para>On every path (AMD Zen 5, 1 thread, against the flat kernel for the small planes and the columns' ring for S1):
     /// AVX2 7x7 436 -> 453 us, 14x14 874 -> 750 us, S1 (56x56) 4.54 -> 2.95 ms; 128-bit 7x7 770 -> 748 us, 14x14 1.39 -> 1.34
     /// ms, S1 8.15 -> 5.50 ms; scalar 7x7 even, 14x14 5.68 -> 5.85 ms, S1 33.0 -> 24.2 ms.</para></summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Strips(KernelPath path, int length) =>
         TWindow.Before + TWindow.After + 1 <= LrnRuns<Scalar<T>, T, T>.StripMaxSize && length >= 2 * RowWidth(path);
 
@@ -366,6 +369,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         _ => LrnRuns<Scalar<T>, T, T>.FlatScratch<TWindow>(inner),
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardFlat<TOps>(KernelPath path, ref T x, ref T y, nint length, int inner, nint from, nint to, ref T pad)
         where TOps : struct, IVector128Ops
     {
@@ -387,6 +391,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         _ => LrnRuns<Scalar<T>, T, T>.RingLength(size, length),
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardColumns<TOps>(KernelPath path, ref T x, ref T y, int channels, int stride, int length, ref T ring, int ringLength, bool ahead)
         where TOps : struct, IVector128Ops
     {
@@ -411,6 +416,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardColumns<TOps>(KernelPath path, ref T x, ref T dy, ref T dx, int channels, int stride, int length, ref T scratch) where TOps : struct, IVector128Ops
     {
         switch (path)

@@ -140,6 +140,7 @@ public static partial class Runs<TS, TV, T>
     /// (a vector path, rows of whole vectors up to <see cref="FlatWidth"/>, a block of at least
     /// <see cref="Streaming.MinimumRunBytes"/> and two rows); it also declines where the thread is short of stack for the
     /// doubled coefficients or the output is not element-aligned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe bool PipelinesRows(nint rows, nint width) =>
         TS.Count > 1 && width > 0 && width % TS.Count == 0 && width <= FlatWidth && rows >= 2 && (long)rows * width * sizeof(T) >= Math.Max(Streaming.MinimumRunBytes, 64 + 2 * width * sizeof(T));
 
@@ -343,6 +344,7 @@ public static partial class Runs<TS, TV, T>
     /// <see cref="Streaming.MinimumRunBytes"/>). On the 256-bit path the pipelined runs were slower than the two passes
     /// (AMD Zen 5, 1 thread, GroupNorm NCHW S1 879 -> 981 us, LayerNorm over C,H,W 948 -> 980; output off x's phase 894 ->
     /// 1,307 and 932 -> 1,158), so it keeps them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe bool PipelinesRuns(nint runs, nint len) =>
         TS.Count * sizeof(T) == 64 && runs >= 1 && runs <= PipelinedRuns && len >= 4 * TS.Count && (long)runs * len * sizeof(T) >= Streaming.MinimumRunBytes;
 

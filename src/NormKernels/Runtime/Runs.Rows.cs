@@ -141,6 +141,7 @@ public static partial class Runs<TS, TV, T>
     /// ms, RMSNorm 1.00-1.05 -> 0.84-0.85 ms (32 bytes off: 1.16-1.21 -> 0.86-0.95, 1.17-1.18 -> 0.83; both on a line:
     /// 0.90-0.93); AVX2 path 16 bytes off 1.18 -> 1.12 ms. The copies cost two rows' reads a unit of rows.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe T[]? ShiftedParameters(ref T y, nint len)
     {
         nuint address = (nuint)Unsafe.AsPointer(ref y);
@@ -151,6 +152,7 @@ public static partial class Runs<TS, TV, T>
     /// <summary>Where gamma's copy starts in the pinned room <paramref name="p"/>: its element <c>head</c> (a row's first
     /// streamed vector, y's first 64-byte boundary) on a 64-byte boundary; beta's copy follows it (rows of whole lines, so
     /// at the same phase).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe nint ShiftedAt(T* p, ref T y)
     {
         nint head = (nint)((64 - ((nuint)Unsafe.AsPointer(ref y) & 63)) & 63) / sizeof(T);

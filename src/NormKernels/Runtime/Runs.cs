@@ -626,7 +626,7 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     }
 
     // TC: centered (x - c); TW: how y is stored; TA: how a, b, c arrive; TG: whether g, h apply (Centered = yes); TP: how g, h arrive.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static void ApplyCore<TC, TW, TA, TG, TP, TE>(ref T x, ref T y, nint len, ref T a, ref T b, ref T c, ref T g, ref T h, nint residual,
         bool peelToGamma = false)
         where TC : struct, IOperand where TW : struct, IStores where TA : struct, IOperand where TG : struct, IOperand where TP : struct, IOperand where TE : struct, INormKind

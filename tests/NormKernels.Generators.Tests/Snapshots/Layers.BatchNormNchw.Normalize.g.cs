@@ -163,12 +163,12 @@ namespace Layers
             public nint ApplyExtent => (e_h * e_w);
             public nint GradientExtent => (e_h * e_w);
 
-            public int BlockCount => (int)e_c;
-            public int StatisticCount => 1;
-            public int CoefficientCount => 1;
-            public int FoldCount => 1;
-            public int AccumulatorCount => 1;
-            public double Count => (double)(e_n * e_h * e_w);
+            public int BlockCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)e_c; }
+            public int StatisticCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => 1; }
+            public int CoefficientCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => 1; }
+            public int FoldCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => 1; }
+            public int AccumulatorCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => 1; }
+            public double Count { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (double)(e_n * e_h * e_w); }
             public bool Promoted => false;
             public bool TwoStep => false;
             public bool Affine => true;
@@ -176,6 +176,7 @@ namespace Layers
             public nint ApplyRows(out bool splittable) { splittable = false; return e_n; }
             public nint GradientRows(out bool splittable) { splittable = false; return e_n; }
 
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
                 nint i_c = block;
@@ -183,9 +184,13 @@ namespace Layers
                 statistic = i_c;
                 parameter = i_c;
             }
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint StatisticStart(nint statistic) => 0;
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint AccumulatorStatistic(nint accumulator) => 0;
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint FoldStart(nint fold) => 0;
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Fold(nint fold, out nint statistic, out nint parameter)
             {
                 statistic = 0;

@@ -128,12 +128,12 @@ namespace Layers
             /// <summary>The residual's byte offset from the input (the apply adds it).</summary>
             public nint Residual { get; init; }
             public static Nest WithResidual(Nest nest, nint residual) => nest with { Residual = residual };
-            public int BlockCount => 0;
-            public int StatisticCount => (int)e_c;
-            public int CoefficientCount => (int)e_c;
-            public int FoldCount => (int)e_c;
-            public int AccumulatorCount => (int)e_c;
-            public double Count => (double)(e_n * e_h * e_w);
+            public int BlockCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => 0; }
+            public int StatisticCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)e_c; }
+            public int CoefficientCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)e_c; }
+            public int FoldCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)e_c; }
+            public int AccumulatorCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)e_c; }
+            public double Count { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (double)(e_n * e_h * e_w); }
             public bool Promoted => false;
             public bool TwoStep => false;
             public bool Affine => true;
@@ -141,15 +141,20 @@ namespace Layers
             public nint ApplyRows(out bool splittable) { splittable = true; return (e_n * e_h * e_w); }
             public nint GradientRows(out bool splittable) { splittable = true; return (e_n * e_h * e_w); }
 
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
                 memory = 0;
                 statistic = 0;
                 parameter = 0;
             }
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint StatisticStart(nint statistic) => statistic;
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint AccumulatorStatistic(nint accumulator) => accumulator;
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint FoldStart(nint fold) => fold;
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Fold(nint fold, out nint statistic, out nint parameter)
             {
                 nint i_c = fold;

@@ -122,12 +122,12 @@ namespace Layers
             public nint ApplyExtent => (e_grp * e_cpg);
             public nint GradientExtent => (e_grp * e_cpg);
 
-            public int BlockCount => (int)e_n;
-            public int StatisticCount => (int)e_grp;
-            public int CoefficientCount => (int)(e_grp * e_cpg);
-            public int FoldCount => (int)(e_grp * e_cpg);
-            public int AccumulatorCount => (int)(e_grp * e_cpg);
-            public double Count => (double)(e_h * e_w * e_cpg);
+            public int BlockCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)e_n; }
+            public int StatisticCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)e_grp; }
+            public int CoefficientCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)(e_grp * e_cpg); }
+            public int FoldCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)(e_grp * e_cpg); }
+            public int AccumulatorCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)(e_grp * e_cpg); }
+            public double Count { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (double)(e_h * e_w * e_cpg); }
             public bool Promoted => true;
             public bool TwoStep => false;
             public bool Affine => true;
@@ -135,6 +135,7 @@ namespace Layers
             public nint ApplyRows(out bool splittable) { splittable = false; return (e_h * e_w); }
             public nint GradientRows(out bool splittable) { splittable = false; return (e_h * e_w); }
 
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
                 nint i_n = block;
@@ -142,13 +143,16 @@ namespace Layers
                 statistic = i_n * e_grp;
                 parameter = 0;
             }
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint StatisticStart(nint statistic) => statistic * e_cpg;
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint AccumulatorStatistic(nint accumulator)
             {
                 accumulator = d_cpg.Divide(accumulator);
                 nint i_grp = accumulator;
                 return i_grp;
             }
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint FoldStart(nint fold)
             {
                 nint q_cpg = d_cpg.Divide(fold), i_cpg = fold - q_cpg * e_cpg;
@@ -156,6 +160,7 @@ namespace Layers
                 nint i_grp = fold;
                 return i_grp * e_cpg + i_cpg;
             }
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Fold(nint fold, out nint statistic, out nint parameter)
             {
                 nint q_cpg = d_cpg.Divide(fold), i_cpg = fold - q_cpg * e_cpg;

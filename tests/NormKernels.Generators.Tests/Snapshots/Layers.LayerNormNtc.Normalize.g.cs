@@ -122,12 +122,12 @@ namespace Layers
             public nint GradientExtent => e_c;
             public static bool GradientPerStatistic => true;
 
-            public int BlockCount => (int)(e_n * e_t);
-            public int StatisticCount => 1;
-            public int CoefficientCount => 1;
-            public int FoldCount => (int)e_c;
-            public int AccumulatorCount => 1;
-            public double Count => (double)e_c;
+            public int BlockCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)(e_n * e_t); }
+            public int StatisticCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => 1; }
+            public int CoefficientCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => 1; }
+            public int FoldCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (int)e_c; }
+            public int AccumulatorCount { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => 1; }
+            public double Count { [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)] get => (double)e_c; }
             public bool Promoted => false;
             public bool TwoStep => true;
             public bool Affine => true;
@@ -135,6 +135,7 @@ namespace Layers
             public nint ApplyRows(out bool splittable) { splittable = false; return e_c; }
             public nint GradientRows(out bool splittable) { splittable = false; return e_c; }
 
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Block(nint block, out nint memory, out nint statistic, out nint parameter)
             {
                 nint q_t = d_t.Divide(block), i_t = block - q_t * e_t;
@@ -144,9 +145,13 @@ namespace Layers
                 statistic = i_n * e_t + i_t;
                 parameter = 0;
             }
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint StatisticStart(nint statistic) => 0;
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint AccumulatorStatistic(nint accumulator) => 0;
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public nint FoldStart(nint fold) => fold;
+            [CompilerServices.MethodImpl(CompilerServices.MethodImplOptions.AggressiveInlining | CompilerServices.MethodImplOptions.AggressiveOptimization)]
             public void Fold(nint fold, out nint statistic, out nint parameter)
             {
                 nint i_c = fold;
