@@ -50,8 +50,6 @@ public static class Program
     { Description = "the first calls after constructing a layer against the steady state, each case in a fresh process (default cases: BN training, IN, GN32 S1 NCHW and LN S4, or --cases)" };
     private static readonly Option<string?> FirstCallsCaseOption = new("--first-calls-case")
     { Description = "internal: the child process of --first-calls, measuring one case id", HelpName = "id" };
-    private static readonly Option<bool> FirstCallsLimitOption = new("--first-calls-limit")
-    { Description = "internal: with --first-calls-case, measure the case's streaming limit instead of its layer" };
     private static readonly Option<bool> OneCpuOption = new("--one-cpu")
     { Description = "run the rest of the command line again in a process that sees one CPU (taskset -c 0, or the CPU of --pin-cpu; as in a 1-CPU container)" };
     private static readonly Option<int?> PinCpuOption = new("--pin-cpu")
@@ -82,7 +80,7 @@ public static class Program
             "NormKernels benchmarks: per case, the copy limit vs the generated kernel vs scalar C# vs TensorPrimitives (vs PyTorch), " +
             "written as CSV, markdown and a plot (SVG, PNG) under bench/results/<date>/.")
         {
-            QuickOption, NoTorchOption, OneDnnOption, ThreadsOption, CasesOption, ListOption, FirstCallsOption, FirstCallsCaseOption, FirstCallsLimitOption, OneCpuOption, PinCpuOption,
+            QuickOption, NoTorchOption, OneDnnOption, ThreadsOption, CasesOption, ListOption, FirstCallsOption, FirstCallsCaseOption, OneCpuOption, PinCpuOption,
             ShortOption, IsaJobsOption, IsaOption, NumericsOption, FusedOption, HalfOption, BenchmarkDotNetArguments,
         };
         root.Validators.Add(result =>
@@ -158,7 +156,7 @@ public static class Program
         if (parse.GetValue(HalfOption)) return HalfStorage.HalfBench.Run(Console.Out);
         string? casePatterns = parse.GetValue(CasesOption);
         Catalog.Select(casePatterns);
-        if (parse.GetValue(FirstCallsCaseOption) is { } firstCallsCase) return FirstCalls.Child(Catalog.Find(firstCallsCase), parse.GetValue(FirstCallsLimitOption));
+        if (parse.GetValue(FirstCallsCaseOption) is { } firstCallsCase) return FirstCalls.Child(Catalog.Find(firstCallsCase));
         if (parse.GetValue(FirstCallsOption)) return FirstCalls.Run(Catalog.Measurable, casePatterns is not null, CpuModel(), Console.Out);
 
         if (parse.GetValue(ListOption))

@@ -11,16 +11,23 @@ namespace NormKernels.Bench.Suite;
 /// <c>--first-calls</c> (issue 11, item 3): how fast the first calls after constructing a layer run, against the
 /// steady state. Each case runs in a fresh process of its own (this program again, with <c>--first-calls-case</c>,
 /// the same affinity and environment), so that no earlier call has compiled or tiered up its generated methods:
-/// no self-check, no JIT warm-up. In that process: the case's buffers, then a new layer, then every call timed
-/// one by one for <see cref="Seconds"/> s. Reported: the median of calls 1-10 and of calls 11-100, the steady state
-/// (median of the last 50 calls), and the first call starting a window of 20 consecutive calls whose median is
-/// within 10% of the steady state (and when that call ended, in ms after construction).
-/// <para>Beside each case, the same measurement of its physical limit (<see cref="StreamingLimit"/>: the streaming pass
-/// over the same bytes) in a fresh process of its own, buffers made the same way: the part of the first calls' cost that
-/// is the machine's, not the library's. On a 2-vCPU KVM guest (AMD EPYC Zen 5, 2026-12-05) a plain copy's calls 2-5
-/// after its buffers were made ran at 1.2-2.9x its steady time, and after any pause of a few milliseconds (a sleep, a
-/// busy loop in registers, a line of console output) its next 2-4 calls at 1.5-13x: the buffers' recent use decides,
-/// whatever code runs (README, forty-seventh section).</para>
+/// no self-check, no JIT warm-up. In that process: the case's buffers, then a new layer, then for
+/// <see cref="Seconds"/> s pairs of calls timed one by one, a call of the layer and a call of its physical limit
+/// (<see cref="StreamingLimit"/>: the streaming pass over the same buffers), the layer first in even pairs (so the
+/// very first call meets the buffers as a user's does) and the limit first in odd ones. Reported: the layer's median
+/// of calls 1-10 and of calls 11-100 and its steady state (median of the last 50 calls), the first call starting a
+/// window of 20 consecutive calls whose median is within 10% of the steady state (and when that call ended, in ms
+/// after construction); the limit's calls the same way; and the layer's time over the limit's of the same pair, its
+/// median over calls 1-10, 11-100 and the last 50, the first two against the last: the part of a slow first call
+/// that the machine shared with the limit beside it (a busy host, cold buffers) cancels, what is left is the
+/// library's (its JIT, its first-call set-up). The steady ratio is also what compares a 1-CPU process with a 2-CPU
+/// one (<c>--one-cpu</c> against <c>--pin-cpu 0</c>): the same code on vCPUs that run up to 1.4x apart minute to
+/// minute on this guest (README, fifty-third section), each against a limit timed on its own vCPU.
+/// <para>Until the fifty-fourth session the limit ran in a process of its own after the layer's, minutes apart: on a
+/// 2-vCPU KVM guest (AMD EPYC Zen 5, 2026-12-06) its own calls 1-10 then ran at 0.38-3.2x its steady time from one
+/// process to the next, so the two columns did not describe the same minute. A plain copy's calls 2-5 after its buffers
+/// were made ran at 1.2-2.9x its steady time, and after any pause of a few milliseconds its next 2-4 calls at 1.5-13x
+/// (README, forty-seventh section): the buffers' recent use decides, whatever code runs.</para>
 /// Only measures: the kernels are unchanged.
 /// </summary>
 public static class FirstCalls
@@ -29,79 +36,99 @@ public static class FirstCalls
 
     public static readonly string[] DefaultCases = ["bn-train-nchw-S1", "in-nchw-S1", "gn32-nchw-S1", "ln-last-S4"];
 
+    private const string Header =
+        "| case | CPUs seen | calls 1-10 | calls 11-100 | steady (last 50) | 1-10 / steady | 11-100 / steady | first 20 calls within 10% from call | at " +
+        "| limit: 1-10 / steady, 11-100 / steady | ratio to the limit: 1-10, 11-100, steady | ratio 1-10 / steady, 11-100 / steady |";
+
     /// <summary>The parent: one child process per case; prints the table; returns the exit code.</summary>
     public static int Run(IEnumerable<BenchCase> selected, bool explicitCases, string cpu, TextWriter o)
     {
         var cases = explicitCases ? selected.ToList() : DefaultCases.Select(Catalog.Find).ToList();
         o.WriteLine($"First calls after constructing a layer, each case in a fresh process ({Environment.ProcessorCount} CPU(s) visible, " +
-                    $"{BenchThreads.Text}); CPU: {cpu}; {DateTime.Now:yyyy-MM-dd HH:mm}");
+                    $"{BenchThreads.Text}), its limit timed beside it call by call; CPU: {cpu}; {DateTime.Now:yyyy-MM-dd HH:mm}");
         var lines = new List<string>();
         foreach (var c in cases)
         {
-            string? line = Measure(c, limit: false, o, out _);
-            if (line is null || Measure(c, limit: true, o, out string? ratios) is null) return 1;
-            line = line.TrimEnd() + $" {ratios} |";
+            string? line = Measure(c, o);
+            if (line is null) return 1;
             lines.Add(line);
             o.WriteLine("  " + line);
         }
         o.WriteLine();
-        o.WriteLine("| case | CPUs seen | calls 1-10 | calls 11-100 | steady (last 50) | 1-10 / steady | 11-100 / steady | first 20 calls within 10% from call | at | limit: 1-10 / steady, 11-100 / steady |");
-        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        o.WriteLine(Header);
+        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var l in lines) o.WriteLine(l);
         return 0;
     }
 
-    /// <summary>One child process: the case's row (null when it failed, reported on <paramref name="o"/>) and its
-    /// ratios, "calls 1-10 / steady, calls 11-100 / steady".</summary>
-    private static string? Measure(BenchCase c, bool limit, TextWriter o, out string? ratios)
+    /// <summary>One child process: the case's row (null when it failed, reported on <paramref name="o"/>).</summary>
+    private static string? Measure(BenchCase c, TextWriter o)
     {
-        var args = new List<string> { "--first-calls-case", c.Id, "--threads", BenchThreads.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        if (limit) args.Add("--first-calls-limit");
-        var psi = Relaunch.Self(args);
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var args = new List<string> { "--first-calls-case", c.Id, "--threads", BenchThreads.Count.ToString(inv) };
+        string[] prefix = [];
+        if (BenchThreads.PinnedCpu is int cpu && Environment.ProcessorCount > 1)
+        {
+            // A child started from this (pinned) thread would inherit its one CPU and see one CPU: a 1-CPU process, which
+            // is --one-cpu's. It starts on every CPU instead and pins its own measuring thread once its runtime is up.
+            args.AddRange(["--pin-cpu", cpu.ToString(inv)]);
+            prefix = ["taskset", "-c", "0-" + (Environment.ProcessorCount - 1).ToString(inv)];
+        }
+        var psi = Relaunch.Self(args, prefix);
         psi.RedirectStandardOutput = true;
         using var p = Process.Start(psi)!;
         string output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
-        string[] lines = output.Split('\n');
-        string? row = lines.FirstOrDefault(l => l.StartsWith("|", StringComparison.Ordinal));
-        ratios = lines.FirstOrDefault(l => l.StartsWith(RatiosPrefix, StringComparison.Ordinal))?[RatiosPrefix.Length..].Trim();
-        if (p.ExitCode == 0 && row is not null && ratios is not null) return row;
-        o.WriteLine($"{c.Id}{(limit ? " (limit)" : "")}: child failed (exit {p.ExitCode}): {output.Trim()}");
+        string? row = output.Split('\n').FirstOrDefault(l => l.StartsWith("|", StringComparison.Ordinal));
+        if (p.ExitCode == 0 && row is not null) return row.TrimEnd();
+        o.WriteLine($"{c.Id}: child failed (exit {p.ExitCode}): {output.Trim()}");
         return null;
     }
 
-    private const string RatiosPrefix = "ratios:";
-
-    /// <summary>The child: measures one case from a cold start, the layer's calls or with <paramref name="limit"/> its
-    /// streaming limit's, and prints one markdown row and the ratios line.</summary>
-    public static int Child(BenchCase c, bool limit)
+    /// <summary>The child: measures one case from a cold start, the layer's calls each paired with a call of its
+    /// streaming limit over the same buffers, and prints one markdown row.</summary>
+    public static int Child(BenchCase c)
     {
         var d = new CaseData(c);
-        var body = limit ? StreamingLimit.Create(d, c) : GeneratedLayers.Create(d);
+        var limit = StreamingLimit.Create(d, c);
+        var body = GeneratedLayers.Create(d);
         var times = new List<double>();
+        var limits = new List<double>();
         var at = new List<double>();
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed.TotalSeconds < Seconds || times.Count < 200)
         {
-            long start = Stopwatch.GetTimestamp();
-            body();
-            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            bool layerFirst = times.Count % 2 == 0;
+            if (!layerFirst) limits.Add(Time(limit));
+            times.Add(Time(body));
             at.Add(clock.Elapsed.TotalMilliseconds);
+            if (layerFirst) limits.Add(Time(limit));
         }
-        double steady = Median(times.Skip(times.Count - 50));
-        double first = Median(times.Take(10)), next = Median(times.Skip(10).Take(90));
+        var ratios = times.Zip(limits, (t, l) => t / l).ToList();
+        int n = times.Count;
+        double steady = Median(times.Skip(n - 50)), first = Median(times.Take(10)), next = Median(times.Skip(10).Take(90));
+        double lSteady = Median(limits.Skip(n - 50)), lFirst = Median(limits.Take(10)), lNext = Median(limits.Skip(10).Take(90));
+        double rSteady = Median(ratios.Skip(n - 50)), rFirst = Median(ratios.Take(10)), rNext = Median(ratios.Skip(10).Take(90));
         // The first window of 20 consecutive calls whose median is within 10% of the steady state (single calls, and
         // later stretches, are disturbed by other jobs on a shared machine, so "every call after" would measure them).
         const int window = 20;
-        int settled = times.Count;
-        for (int i = 0; i + window <= times.Count; i++)
+        int settled = n;
+        for (int i = 0; i + window <= n; i++)
             if (Median(times.Skip(i).Take(window)) <= 1.1 * steady) { settled = i; break; }
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Format(inv, "| {0} | {1} | {2:0.00} ms | {3:0.00} ms | {4:0.00} ms | {5:0.00}x | {6:0.00}x | {7} of {8} | {9:0} ms |",
-            c.Id, Environment.ProcessorCount, first, next, steady, first / steady, next / steady, settled + 1, times.Count,
-            settled < at.Count ? at[settled] : double.NaN));
-        Console.WriteLine(string.Format(inv, "{0} {1:0.00}x, {2:0.00}x", RatiosPrefix, first / steady, next / steady));
+        Console.WriteLine(string.Format(inv,
+            "| {0} | {1} | {2:0.00} ms | {3:0.00} ms | {4:0.00} ms | {5:0.00}x | {6:0.00}x | {7} of {8} | {9:0} ms | {10:0.00}x, {11:0.00}x | {12:0.00}, {13:0.00}, {14:0.00} | {15:0.00}x, {16:0.00}x |",
+            c.Id, Environment.ProcessorCount, first, next, steady, first / steady, next / steady, settled + 1, n,
+            settled < at.Count ? at[settled] : double.NaN, lFirst / lSteady, lNext / lSteady, rFirst, rNext, rSteady,
+            rFirst / rSteady, rNext / rSteady));
         return 0;
+    }
+
+    private static double Time(Action call)
+    {
+        long start = Stopwatch.GetTimestamp();
+        call();
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
     private static double Median(IEnumerable<double> values)
