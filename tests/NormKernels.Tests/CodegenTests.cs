@@ -146,8 +146,8 @@ public sealed partial class CodegenTests
     /// <summary>"callee <- caller" for every NormKernels method listed at tier 0 that optimized per-unit code calls: the unit
     /// bodies and the runs (<see cref="HotTypes"/>), and every optimized NormKernels method they call, and so on. A unit body
     /// too large for the JIT to inline a small helper into (the pipelined runs' blocks of GroupNorm NCHW called their block
-    /// map and the block's set-up so, once a block) ran them at tier 0 until the runtime promoted them: GroupNorm(32) NCHW
-    /// S1's first 200-2,300 calls at 1.3x its steady time against the limit timed beside it (README, fifty-fourth section).</summary>
+    /// map and the block's set-up so, once a block) ran them at tier 0 until the runtime promoted them, a few percent of each
+    /// of GroupNorm(32) NCHW S1's first calls (README, fifty-fourth section).</summary>
     private static SortedSet<string> HotCallees(Dictionary<string, HashSet<string>> callees, HashSet<string> atTier0)
     {
         var hot = new HashSet<string>(callees.Keys.Where(m => Shorten(m).Contains(":Run(int,int,byref)", StringComparison.Ordinal) || HotTypes.Any(m.StartsWith)), StringComparer.Ordinal);
