@@ -40,6 +40,18 @@ static inline void flat(float* xb,float* yb,const float* A,const float* B,const 
     _mm512_store_ps(yb+16*k,r);
   }
 }
+// A group's sixteen planes applied plane by plane: y = (x - c) * a + b, coefficients broadcast; the last vector overlaps.
+static inline void planes(const float* b,float* yb,const float* A,const float* B,const float* C){
+  for(int p=0;p<16;p++){
+    const float* xr=b+p*L; float* yr=yb+p*L;
+    __m512 va=_mm512_set1_ps(A[p]),vb=_mm512_set1_ps(B[p]),vc=_mm512_set1_ps(C[p]);
+    __m512 t=_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr+33),vc),va,vb);
+    _mm512_storeu_ps(yr,_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr),vc),va,vb));
+    _mm512_storeu_ps(yr+16,_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr+16),vc),va,vb));
+    _mm512_storeu_ps(yr+32,_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr+32),vc),va,vb));
+    _mm512_storeu_ps(yr+33,t);
+  }
+}
 static int variant; static long pf;
 static void kernel(int batchGroups){
   const __mmask16 m1=1;
@@ -76,30 +88,14 @@ static void kernel(int batchGroups){
       if(variant==2){ flat(b,y+(long)g*16*L,A+o,B+o,C+o); }
       if(variant==1){ // apply right away
         float* yb=y+(long)g*16*L;
-        for(int p=0;p<16;p++){
-          float* xr=b+p*L; float* yr=yb+p*L;
-          __m512 va=_mm512_set1_ps(A[o+p]),vb=_mm512_set1_ps(B[o+p]),vc=_mm512_set1_ps(C[o+p]);
-          __m512 t=_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr+33),vc),va,vb);
-          _mm512_storeu_ps(yr,_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr),vc),va,vb));
-          _mm512_storeu_ps(yr+16,_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr+16),vc),va,vb));
-          _mm512_storeu_ps(yr+32,_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr+32),vc),va,vb));
-          _mm512_storeu_ps(yr+33,t);
-        }
+        planes(b,yb,A+o,B+o,C+o);
       }
     }
     if(variant==3){ for(int g=g0; g<g1; g++) flat(x+(long)g*16*L,y+(long)g*16*L,A+(g-g0)*16,B+(g-g0)*16,C+(g-g0)*16); }
     if(variant==0){
       for(int g=g0; g<g1; g++){
         float* b=x+(long)g*16*L; float* yb=y+(long)g*16*L; int o=(g-g0)*16;
-        for(int p=0;p<16;p++){
-          float* xr=b+p*L; float* yr=yb+p*L;
-          __m512 va=_mm512_set1_ps(A[o+p]),vb=_mm512_set1_ps(B[o+p]),vc=_mm512_set1_ps(C[o+p]);
-          __m512 t=_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr+33),vc),va,vb);
-          _mm512_storeu_ps(yr,_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr),vc),va,vb));
-          _mm512_storeu_ps(yr+16,_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr+16),vc),va,vb));
-          _mm512_storeu_ps(yr+32,_mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(xr+32),vc),va,vb));
-          _mm512_storeu_ps(yr+33,t);
-        }
+        planes(b,yb,A+o,B+o,C+o);
       }
     }
   }
