@@ -96,7 +96,7 @@ public static class FirstCalls
         var times = new List<double>();
         var limits = new List<double>();
         var at = new List<double>();
-        Measure(body, limit, times, limits, at);
+        TimePairs(body, limit, times, limits, at);
         var ratios = times.Zip(limits, (t, l) => t / l).ToList();
         int n = times.Count;
         double steady = Median(times.Skip(n - 50)), first = Median(times.Take(10)), next = Median(times.Skip(10).Take(90));
@@ -122,7 +122,7 @@ public static class FirstCalls
     /// on-stack replaced) they added tens of nanoseconds to each of the first calls of both, a tenth of a call on the
     /// 32 KB shapes (S5). The layer's own call site (<see cref="GeneratedLayers"/>) is left as a user's code is.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Measure(Action body, Action limit, List<double> times, List<double> limits, List<double> at)
+    private static void TimePairs(Action body, Action limit, List<double> times, List<double> limits, List<double> at)
     {
         long begin = Stopwatch.GetTimestamp(), end = begin + (long)(Seconds * Stopwatch.Frequency);
         while (Stopwatch.GetTimestamp() < end || times.Count < 200)
@@ -130,7 +130,7 @@ public static class FirstCalls
             bool layerFirst = times.Count % 2 == 0;
             if (!layerFirst) limits.Add(Time(limit));
             times.Add(Time(body));
-            at.Add((Stopwatch.GetTimestamp() - begin) * 1000.0 / Stopwatch.Frequency);
+            at.Add(Milliseconds(Stopwatch.GetTimestamp() - begin));
             if (layerFirst) limits.Add(Time(limit));
         }
     }
@@ -143,11 +143,14 @@ public static class FirstCalls
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static double Time(Action call)
     {
-        // From the raw timestamps (1 ns here): GetElapsedTime's TimeSpan counts 100 ns ticks, the whole of a small call.
         long start = Stopwatch.GetTimestamp();
         call();
-        return (Stopwatch.GetTimestamp() - start) * 1000.0 / Stopwatch.Frequency;
+        return Milliseconds(Stopwatch.GetTimestamp() - start);
     }
+
+    /// <summary>Timestamp ticks (1 ns here) in ms: GetElapsedTime's TimeSpan counts 100 ns ticks, the whole of a small call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Milliseconds(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
 
     private static double Median(IEnumerable<double> values)
     {

@@ -72,7 +72,7 @@ public static class StreamingLimit
         int threads = BenchThreads.Count;
         if (threads <= 1) return [MethodImpl(MethodImplOptions.AggressiveOptimization)] () => Part(0, x.Length);
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
-        return () => Parallel.For(0, threads, options, part =>
+        return [MethodImpl(MethodImplOptions.AggressiveOptimization)] () => Parallel.For(0, threads, options, part =>
             Part((int)((long)x.Length * part / threads), (int)((long)x.Length * (part + 1) / threads)));
     }
 
