@@ -1728,6 +1728,81 @@ public static class Forward<TNest, TK, T>
             return true;
         }
 
+        /// <inheritdoc/>
+        /// <remarks>FinishEight called eight rows at a time re-read the finish's fields and three rows' block indices (each
+        /// through the nest's divisors) for every eight rows; here the parameters' consecutiveness is checked once per batch
+        /// and the pointers are set up once. InstanceNorm NCHW S2 (16,384 rows of 49 floats), AMD Zen 5, 1 thread: the finish
+        /// cost about 20 us of a 128 us call (a second finish per batch added 20 us); with this loop, one process alternating
+        /// calls with the eights one by one (a temporary switch), 0.93-0.99 of the call's time in five runs, 0.96 at 2 threads;
+        /// LayerNorm [8192, 768] 0.99-1.00. The same operations, so the same bits (checked against the eights one by one on
+        /// InstanceNorm, LayerNorm and GroupNorm shapes, forward and backward: every output bit equal).</remarks>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public nint FinishEights(nint from, nint to, ref T x, nint len, ref double sum, ref double sq, ref T a, ref T b, ref T c)
+        {
+            if (typeof(T) != typeof(float) || !Avx512F.IsSupported) return 0;
+            nint rows = (to - from) & ~(nint)7;
+            bool affine = !nest.TwoStep && nest.Affine;
+            float* g = null, h = null;
+            if (affine)
+            {
+                // A row's parameter index is its kept axes' indices times strides of 0 or 1 (see FinishEight), so from one
+                // row to the next it grows by at most 1: grown by rows - 1 over the rows, it grew by 1 at every row.
+                nint f0 = ParameterAt(from);
+                if (ParameterAt(from + 1) != f0 + 1 || ParameterAt(from + rows - 1) != f0 + rows - 1) return 0;
+                nest.Fold(0, out _, out nint p);
+                g = (float*)gamma + f0 + p;
+                h = (float*)beta + f0 + p;
+            }
+            nint so = firstStatistic + from;
+            float* s0 = (float*)stat0 + so, s1 = (float*)stat1 + so;
+            ref float residual = ref Unsafe.NullRef<float>();
+            if (TK.Centered && meanResidual is not null)
+            {
+                _ = meanResidual[so + rows - 1];
+                residual = ref Unsafe.As<T, float>(ref meanResidual[so]);
+            }
+            ref float xf = ref Unsafe.As<T, float>(ref x), af = ref Unsafe.As<T, float>(ref a), bf = ref Unsafe.As<T, float>(ref b), cf = ref Unsafe.As<T, float>(ref c);
+            Vector512<double> n = Vector512.Create(count), e = Vector512.Create(epsilon);
+            for (nint i = 0; i < rows; i += 8)
+            {
+                Vector512<double> s = Vector512.LoadUnsafe(ref sum, (nuint)i), q = Vector512.LoadUnsafe(ref sq, (nuint)i), mu, second;
+                Vector256<float> rounded;
+                if (TK.Centered)
+                {
+                    // StatisticsEight's operations, in its order.
+                    Vector512<double> k = Avx512F.ConvertToVector512Double(EightFloats(ref Unsafe.As<float, T>(ref Unsafe.Add(ref xf, i * len)), len));
+                    Vector512<double> shifted = s / n;
+                    second = q / n - shifted * shifted;
+                    second = Vector512.ConditionalSelect(Vector512.LessThan(second, Vector512<double>.Zero), Vector512<double>.Zero, second);
+                    mu = k + shifted;
+                    rounded = Avx512F.ConvertToVector256Single(mu);
+                    Avx.Store(s0 + i, rounded);
+                    if (!Unsafe.IsNullRef(ref residual))
+                        Avx512F.ConvertToVector256Single(mu - Avx512F.ConvertToVector512Double(rounded)).StoreUnsafe(ref residual, (nuint)i);
+                    Avx.Store(s1 + i, Avx512F.ConvertToVector256Single(second));
+                }
+                else
+                {
+                    second = q / n;
+                    Avx.Store(s0 + i, Avx512F.ConvertToVector256Single(second));
+                    mu = Vector512<double>.Zero;
+                    rounded = Vector256<float>.Zero;
+                }
+                Vector512<double> rstd = Vector512<double>.One / Vector512.Sqrt(second + e);
+                rounded.StoreUnsafe(ref cf, (nuint)i);
+                Vector512<double> gd = Vector512<double>.One, hd = Vector512<double>.Zero;
+                if (affine)
+                {
+                    gd = Avx512F.ConvertToVector512Double(Avx.LoadVector256(g + i));
+                    hd = Avx512F.ConvertToVector512Double(Avx.LoadVector256(h + i));
+                }
+                Vector512<double> scale = gd * rstd;
+                Avx512F.ConvertToVector256Single(scale).StoreUnsafe(ref af, (nuint)i);
+                Avx512F.ConvertToVector256Single(hd - (mu - Avx512F.ConvertToVector512Double(rounded)) * scale).StoreUnsafe(ref bf, (nuint)i);
+            }
+            return rows;
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static double Value(T* values, nint at) => double.CreateTruncating(values[at]);
 

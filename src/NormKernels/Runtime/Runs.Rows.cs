@@ -24,6 +24,13 @@ public interface IRowFinish<T>
     /// written, otherwise.</summary>
     bool FinishEight(nint row, ref T x, nint len, ref double sum, ref double sq, ref T a, ref T b, ref T c) => false;
 
+    /// <summary>Rows <paramref name="from"/> to <paramref name="to"/> - 1, eight at a time, as <see cref="FinishEight"/> makes
+    /// them (the same bits), in one loop with everything it can hoisted; <paramref name="x"/>, <paramref name="sum"/>,
+    /// <paramref name="sq"/>, <paramref name="a"/>, <paramref name="b"/>, <paramref name="c"/> at row <paramref name="from"/>.
+    /// Returns how many rows it finished: a multiple of eight, 0 where it cannot take them all so (no AVX-512, or rows whose
+    /// parameters are not consecutive).</summary>
+    nint FinishEights(nint from, nint to, ref T x, nint len, ref double sum, ref double sq, ref T a, ref T b, ref T c) => 0;
+
     /// <summary>The rows' length when the layer fixes it (<see cref="INest{T}.FixedStatisticsExtent"/>), else 0. The
     /// finish is a type of the layer's driver, so every run it is a type argument of is compiled for that layer anyway: there
     /// the length is a constant (<see cref="Runs{TS, TV, T}.Rows"/>).</summary>
@@ -348,6 +355,9 @@ public static partial class Runs<TS, TV, T>
         where TC : struct, IOperand where TF : struct, IRowFinish<T>
     {
         nint i = from;
+        if (to - from >= 8)
+            i += finish.FinishEights(from, to, ref Unsafe.Add(ref x, from * len), len, ref Unsafe.Add(ref ss, from), ref Unsafe.Add(ref sq, from),
+                ref Unsafe.Add(ref ca, from), ref Unsafe.Add(ref cb, from), ref Unsafe.Add(ref cc, from));
         for (; i + 8 <= to; i += 8)
             if (!finish.FinishEight(i, ref Unsafe.Add(ref x, i * len), len, ref Unsafe.Add(ref ss, i), ref Unsafe.Add(ref sq, i),
                 ref Unsafe.Add(ref ca, i), ref Unsafe.Add(ref cb, i), ref Unsafe.Add(ref cc, i)))
