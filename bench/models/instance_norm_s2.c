@@ -5,6 +5,11 @@
 // coefficients. Variants: limit (read, streamed write), copy, two passes over batches of 256 or 64 planes, each group's
 // apply right after its sums, the sums alone, the sums with the next group prefetched, the apply as aligned vectors.
 // Build and run: gcc -O3 -march=native -o s2 instance_norm_s2.c -lm && ./s2 <rounds> <prefetch bytes>
+// (each variant's best of 20 calls a round). `./s2 windows <rounds> <groups a batch>`: the streamed pass, a copy (the bench's
+// limit at S2, whose tensors stay in L3: normal stores), two passes over batches of that many groups of 16 planes, and the
+// same with the finish left out (the coefficients not computed), each timed as the library's harness and bench time a
+// kernel, the mean call of an 8 ms window, windows alternating; medians (fifty-fifth section: the fifty-fourth compared this
+// program's best calls with the library's medians, and its two passes with the streamed pass).
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +57,7 @@ static inline void planes(const float* b,float* yb,const float* A,const float* B
     _mm512_storeu_ps(yr+33,t);
   }
 }
-static int variant; static long pf;
+static int variant; static long pf; static int nofinish;
 static void kernel(int batchGroups){
   const __mmask16 m1=1;
   __m512 sv[16],qv[16];
@@ -71,6 +76,7 @@ static void kernel(int batchGroups){
         qv[p]=_mm512_fmadd_ps(d0,d0,_mm512_fmadd_ps(d1,d1,_mm512_fmadd_ps(d2,d2,_mm512_mul_ps(d3,d3))));
       }
       __m512 s=_mm512_permutexvar_ps(perm,tree(sv)), q=_mm512_permutexvar_ps(perm,tree(qv));
+      if(nofinish){ int o=(g-g0)*16; _mm512_store_ps(A+o,s); _mm512_store_ps(B+o,q); _mm512_store_ps(C+o,s); continue; }
       // finish in double
       __m512 shift=_mm512_i32gather_ps(_mm512_mullo_epi32(_mm512_set_epi32(15,14,13,12,11,10,9,8,7,6,5,4,3,2,1,0),_mm512_set1_epi32(L)),b,4);
       __m512d inv=_mm512_set1_pd(1.0/L), eps=_mm512_set1_pd(1e-5);
@@ -117,6 +123,20 @@ int main(int argc,char**argv){
   double maxe=0; for(int pl=0;pl<P;pl+=97){ double m=0,v=0; for(int i=0;i<L;i++) m+=x[pl*L+i]; m/=L; for(int i=0;i<L;i++) v+=(x[pl*L+i]-m)*(x[pl*L+i]-m); v/=L; double r=1/sqrt(v+1e-5); int c=pl%512;
     for(int i=0;i<L;i++){ double e=fabs((x[pl*L+i]-m)*r*gam[c]+bet[c]-y[pl*L+i]); if(e>maxe)maxe=e;} }
   printf("maxerr %g\n",maxe);
+  if(argc>3 && strcmp(argv[1],"windows")==0){
+    int R=atoi(argv[2]), bg=atoi(argv[3]); if(R>64) R=64;
+    double w[4][64];
+    for(int r=0;r<R;r++) for(int k=0;k<4;k++){
+      double t0=now(); int c=0;
+      while(now()-t0<8000){ if(k==0) limit(); else if(k==1) copy(); else { variant=0; nofinish=k==3; kernel(bg); nofinish=0; } c++; }
+      w[k][r]=(now()-t0)/c; }
+    for(int k=0;k<4;k++) for(int i=0;i<R;i++) for(int j=i+1;j<R;j++) if(w[k][j]<w[k][i]){double t=w[k][i];w[k][i]=w[k][j];w[k][j]=t;}
+    double l=w[0][R/2], c=w[1][R/2];
+    printf("medians of %d windows: streamed pass %.1f us, copy %.1f (the bench's S2 limit: in cache, normal stores), two passes"
+      " (batches of %d groups) %.1f (%.2fx the copy, %.2fx the streamed pass), without the finish %.1f (%.2fx, %.2fx)\n",
+      R,l,c,bg,w[2][R/2],w[2][R/2]/c,w[2][R/2]/l,w[3][R/2],w[3][R/2]/c,w[3][R/2]/l);
+    return 0;
+  }
   int rounds=atoi(argv[1]); long pfd=atol(argv[2]);
   for(int R=0;R<rounds;R++){
     double t[7];
