@@ -1739,7 +1739,7 @@ public static class Forward<TNest, TK, T>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public nint FinishEights(nint from, nint to, ref T x, nint len, ref double sum, ref double sq, ref T a, ref T b, ref T c)
         {
-            if (typeof(T) != typeof(float) || !Avx512F.IsSupported) return 0;
+            if (typeof(T) != typeof(float) || !(Avx512F.IsSupported || Avx2.IsSupported)) return 0;
             nint rows = (to - from) & ~(nint)7;
             bool affine = !nest.TwoStep && nest.Affine;
             float* g = null, h = null;
@@ -1762,6 +1762,11 @@ public static class Forward<TNest, TK, T>
                 residual = ref Unsafe.As<T, float>(ref meanResidual[so]);
             }
             ref float xf = ref Unsafe.As<T, float>(ref x), af = ref Unsafe.As<T, float>(ref a), bf = ref Unsafe.As<T, float>(ref b), cf = ref Unsafe.As<T, float>(ref c);
+            if (!Avx512F.IsSupported)
+            {
+                FinishFours(rows, affine, g, h, s0, s1, ref residual, ref xf, len, ref sum, ref sq, ref af, ref bf, ref cf);
+                return rows;
+            }
             Vector512<double> n = Vector512.Create(count), e = Vector512.Create(epsilon);
             for (nint i = 0; i < rows; i += 8)
             {
@@ -1801,6 +1806,54 @@ public static class Forward<TNest, TK, T>
                 Avx512F.ConvertToVector256Single(hd - (mu - Avx512F.ConvertToVector512Double(rounded)) * scale).StoreUnsafe(ref bf, (nuint)i);
             }
             return rows;
+        }
+
+        /// <summary><see cref="FinishEights"/>' loop on AVX2: <see cref="FinishFour"/>'s operations four rows at a time (the same
+        /// bits), with the parameters' pointers (<paramref name="g"/>, <paramref name="h"/>) found once for the batch (FinishFour
+        /// found three rows' parameter indices for every four). InstanceNorm NCHW S2 on the AVX2 path, AMD Zen 5, one process
+        /// alternating with FinishFour by a temporary switch: 1 thread 0.95-0.965 of the time (three runs), 2 threads 0.967.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void FinishFours(nint rows, bool affine, float* g, float* h, float* s0, float* s1, ref float residual, ref float xf, nint len,
+            ref double sum, ref double sq, ref float af, ref float bf, ref float cf)
+        {
+            Vector256<double> n = Vector256.Create(count), e = Vector256.Create(epsilon);
+            for (nint i = 0; i < rows; i += 4)
+            {
+                Vector256<double> s = Vector256.LoadUnsafe(ref sum, (nuint)i), q = Vector256.LoadUnsafe(ref sq, (nuint)i), mu, second;
+                Vector128<float> rounded;
+                if (TK.Centered)
+                {
+                    // StatisticsFour's operations, in its order.
+                    Vector256<double> k = Vector256.WidenLower(FourFloats(ref Unsafe.As<float, T>(ref Unsafe.Add(ref xf, i * len)), len).ToVector256Unsafe());
+                    Vector256<double> shifted = s / n;
+                    second = q / n - shifted * shifted;
+                    second = Vector256.ConditionalSelect(Vector256.LessThan(second, Vector256<double>.Zero), Vector256<double>.Zero, second);
+                    mu = k + shifted;
+                    rounded = Runtime.Statistics.NarrowFour(mu);
+                    Sse.Store(s0 + i, rounded);
+                    if (!Unsafe.IsNullRef(ref residual))
+                        Runtime.Statistics.NarrowFour(mu - Vector256.WidenLower(rounded.ToVector256Unsafe())).StoreUnsafe(ref residual, (nuint)i);
+                    Sse.Store(s1 + i, Runtime.Statistics.NarrowFour(second));
+                }
+                else
+                {
+                    second = q / n;
+                    Sse.Store(s0 + i, Runtime.Statistics.NarrowFour(second));
+                    mu = Vector256<double>.Zero;
+                    rounded = Vector128<float>.Zero;
+                }
+                Vector256<double> rstd = Vector256<double>.One / Vector256.Sqrt(second + e);
+                rounded.StoreUnsafe(ref cf, (nuint)i);
+                Vector256<double> gd = Vector256<double>.One, hd = Vector256<double>.Zero;
+                if (affine)
+                {
+                    gd = Vector256.WidenLower(Sse.LoadVector128(g + i).ToVector256Unsafe());
+                    hd = Vector256.WidenLower(Sse.LoadVector128(h + i).ToVector256Unsafe());
+                }
+                Vector256<double> scale = gd * rstd;
+                Runtime.Statistics.NarrowFour(scale).StoreUnsafe(ref af, (nuint)i);
+                Runtime.Statistics.NarrowFour(hd - (mu - Vector256.WidenLower(rounded.ToVector256Unsafe())) * scale).StoreUnsafe(ref bf, (nuint)i);
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

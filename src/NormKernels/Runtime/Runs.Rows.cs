@@ -24,11 +24,11 @@ public interface IRowFinish<T>
     /// written, otherwise.</summary>
     bool FinishEight(nint row, ref T x, nint len, ref double sum, ref double sq, ref T a, ref T b, ref T c) => false;
 
-    /// <summary>Rows <paramref name="from"/> to <paramref name="to"/> - 1, eight at a time, as <see cref="FinishEight"/> makes
-    /// them (the same bits), in one loop with everything it can hoisted; <paramref name="x"/>, <paramref name="sum"/>,
-    /// <paramref name="sq"/>, <paramref name="a"/>, <paramref name="b"/>, <paramref name="c"/> at row <paramref name="from"/>.
-    /// Returns how many rows it finished: a multiple of eight, 0 where it cannot take them all so (no AVX-512, or rows whose
-    /// parameters are not consecutive).</summary>
+    /// <summary>Rows <paramref name="from"/> to <paramref name="to"/> - 1 as <see cref="FinishEight"/> makes them eight at a
+    /// time (AVX-512) or <see cref="FinishFour"/> four at a time (AVX2), the same bits, in one loop with everything it can
+    /// hoisted; <paramref name="x"/>, <paramref name="sum"/>, <paramref name="sq"/>, <paramref name="a"/>, <paramref name="b"/>,
+    /// <paramref name="c"/> at row <paramref name="from"/>. Returns how many rows it finished: a multiple of eight, 0 where it
+    /// cannot take them all so (neither instruction set, or rows whose parameters are not consecutive).</summary>
     nint FinishEights(nint from, nint to, ref T x, nint len, ref double sum, ref double sq, ref T a, ref T b, ref T c) => 0;
 
     /// <summary>The rows' length when the layer fixes it (<see cref="INest{T}.FixedStatisticsExtent"/>), else 0. The
