@@ -671,10 +671,11 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         Runs<TS, TV, T>.Doubled(ref q, ref q2, width);
         Runs<TS, TV, T>.Doubled(ref r, ref r2, width);
         Runs<TS, TV, T>.Doubled(ref dz, ref z2, width);
-        // Streamed: the elements before dx's first 64-byte boundary lane by lane (columns 0 .. head - 1).
+        // Streamed: the elements before dx's first 64-byte boundary lane by lane (columns o % width on: a row narrower than
+        // the head, C = 4 on the 128-bit path, wraps within it).
         for (nint o = 0; o < head; o += w)
         {
-            TV lead = FlatExpression(ref x, ref dy, o, ref m2, ref p2, ref q2, ref r2, ref z2, o);
+            TV lead = FlatExpression(ref x, ref dy, o, ref m2, ref p2, ref q2, ref r2, ref z2, o % width);
             Runs<TS, TV, T>.StoreLanes(lead, ref dx, o, o + w < head ? o + w : head, o);
         }
         nint phase = head % width, at = head;

@@ -469,7 +469,10 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         else MemoryMarshal.CreateSpan(ref c2, (int)(2 * width)).Clear();
         for (nint o = 0; o < head; o += w)
         {
-            TV r = FlatExpression<TC, TE>(TS.Load(ref x, o), TS.Load(ref a2, o), TS.Load(ref b2, o), TS.Load(ref c2, o), ref x, o, residual);
+            // Columns o % width .. + w - 1 of a row (whole vectors of it: width % w == 0; a row narrower than the head,
+            // C = 4 on the 128-bit path, wraps within it).
+            nint col = o % width;
+            TV r = FlatExpression<TC, TE>(TS.Load(ref x, o), TS.Load(ref a2, col), TS.Load(ref b2, col), TS.Load(ref c2, col), ref x, o, residual);
             Runs<TS, TV, T>.StoreLanes(r, ref y, o, o + w < head ? o + w : head, o);
         }
         if (k > Unroll)
