@@ -168,8 +168,12 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// <paramref name="stride"/> elements apart (a block of channels of every sample, NCHW).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ReduceColumns<TX, TH>(ref T x, ref T dy, nint rows, nint width, nint stride, ref T m, ref T dz, ref double u, ref double v, ref double z)
-        where TX : struct, IOperand where TH : struct, IOperand =>
-        ReduceColumnsCore<TX>(ref x, ref dy, rows, width, stride, ref m, ref dz, ref u, ref v, ref z, Ahead<TH>());
+        where TX : struct, IOperand where TH : struct, IOperand
+    {
+        nint ahead = Ahead<TH>();
+        if (ahead == 0) ahead = Runs<TS, TV, T>.StridedHint(rows, width, stride);
+        ReduceColumnsCore<TX>(ref x, ref dy, rows, width, stride, ref m, ref dz, ref u, ref v, ref z, ahead);
+    }
 
     /// <summary>How far ahead (bytes) a reduction with <typeparamref name="TH"/> hints x's and dy's lines into L1:
     /// <see cref="AffineAhead"/> for <see cref="Lanes"/> (the call's tensors come from memory) on x86's vector paths, else
