@@ -489,7 +489,7 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         Doubled(ref a, ref a2, width);
         Doubled(ref b, ref b2, width);
         if (TC.Lanes) Doubled(ref c, ref c2, width);
-        else MemoryMarshal.CreateSpan(ref c2, (int)(2 * width)).Clear();
+        else MemoryMarshal.CreateSpan(ref c2, (int)(width + System.Math.Min(width, 64 / sizeof(T)))).Clear(); // what Doubled writes, all a vector reads
         for (nint o = 0; o < head; o += w)
         {
             // Columns o % width .. + w - 1 of a row (whole vectors of it: width % w == 0; a row narrower than the head,
