@@ -19,6 +19,47 @@ public sealed class ExpandedBackwardTests
         LayerFeatures.Shards | LayerFeatures.Synchronized | LayerFeatures.RunningStatistics);
 
     [Theory]
+    [InlineData(3, 64, 7, 7)]   // K x H x W = 3,136: rows of whole vectors, forward blocks of 1,568, backward of 784
+    [InlineData(4, 128, 5, 5)]  // 3,200
+    [InlineData(2, 96, 4, 4)]   // 1,536
+    public void ShortPlanesDoNotDependOnWhereXAndDyStart(int n, int c, int h, int w)
+    {
+        // Periods of whole vectors put every sample's block at the same distance from a vector boundary, and the column sums
+        // then start their strips at that boundary (x's in the forward, dy's in the backward) with the columns before it as
+        // one vector with only those lanes. Each column's lanes do the same operations wherever the strips start, so x and
+        // dy at every offset within a line give the bits of x and dy at offset 0: the forward's output and batch statistics,
+        // dx and the parameter gradients. (The fifty-sixth session's change; its first-lanes mask taken as the last lanes
+        // fails here.)
+        int length = n * c * h * w;
+        var random = new Random(n * 131 + c);
+        float[] values = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 4 - 1)).ToArray();
+        float[] grads = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        (int[] Y, int[] Stats, int[] Dx, int[] Grads) Run(int xOffset, int dyOffset)
+        {
+            float[] xb = new float[length + 16], dyb = new float[length + 16];
+            values.CopyTo(xb, xOffset);
+            grads.CopyTo(dyb, dyOffset);
+            var layer = new BnNchw(c);
+            for (int k = 0; k < c; k++) { layer.Weight[k] = 0.75f + k * 0.01f; layer.Bias[k] = k * 0.02f - 0.5f; }
+            var y = new float[length];
+            layer.Forward(xb.AsSpan(xOffset, length), y, n, c, h, w);
+            var dx = new float[length];
+            layer.Backward(xb.AsSpan(xOffset, length), dyb.AsSpan(dyOffset, length), dx, n, c, h, w);
+            return (KernelCheck.Bits(y), KernelCheck.Bits(layer.BatchMean.ToArray().Concat(layer.BatchVariance.ToArray()).Concat(layer.RunningMean).Concat(layer.RunningVar).ToArray()),
+                KernelCheck.Bits(dx), KernelCheck.Bits(layer.WeightGrad.Concat(layer.BiasGrad).ToArray()));
+        }
+        var expected = Run(0, 0);
+        for (int offset = 1; offset < 16; offset++)
+        {
+            var actual = Run(offset, (3 * offset + 5) % 16);
+            Assert.Equal(expected.Y, actual.Y);
+            Assert.Equal(expected.Stats, actual.Stats);
+            Assert.Equal(expected.Dx, actual.Dx);
+            Assert.Equal(expected.Grads, actual.Grads);
+        }
+    }
+
+    [Theory]
     [InlineData(33, 4, 2, 2)]   // whole periods: one unit sums every run, a partial last run
     [InlineData(2, 40, 7, 7)]   // K x H x W = 1,960: one block of channels (a block is about 2,048 elements)
     [InlineData(3, 100, 7, 7)]  // 4,900: three blocks of 33, 33 and 34 channels
