@@ -270,12 +270,12 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
             first = LoadPeel(ref p);
         }
         TV indices = offset != 0 ? TS.ShiftIndices(offset) : TS.Zero;
-        TV firstMask = first != 0 ? TS.Select(TS.LastLanes(w - first), TS.Zero, TS.LastLanes(w)) : TS.Zero;
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
         {
             nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
             nint j = first;
-            if (first != 0) ColumnVector<TC>(ref p, r0, rend, stride, 0, ref shift, ref sum, ref sq, true, firstMask);
+            if (first != 0) // its first `first` lanes (made here: no mask live across the loops of the rows back to back)
+                ColumnVector<TC>(ref p, r0, rend, stride, 0, ref shift, ref sum, ref sq, true, TS.Select(TS.LastLanes(w - first), TS.Zero, TS.LastLanes(w)));
             for (; j + step <= width; j += step)
             {
                 TV k0 = TC.Lanes ? TS.Load(ref shift, j) : TS.Zero, k1 = TC.Lanes ? TS.Load(ref shift, j + w) : TS.Zero;
