@@ -506,7 +506,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         ref double u, ref double v, ref double z, nint lanes, nint ahead) where TX : struct, IOperand
     {
         bool masked = lanes < TS.Count;
-        TV mask = !masked ? TS.Zero : lanes > 0 ? TS.LastLanes(lanes) : TS.Select(TS.LastLanes(TS.Count + lanes), TS.Zero, TS.LastLanes(TS.Count));
+        TV mask = !masked ? TS.Zero : lanes > 0 ? TS.LastLanes(lanes) : Runs<TS, TV, T>.FirstLanes(-lanes);
         TV k = TS.Load(ref m, col), kd = TS.Load(ref dz, col);
         TV s = TS.Zero, q = TS.Zero, xf = TS.Zero;
         Wide<TV> kx = TX.Lanes && typeof(T) != typeof(float) ? TS.Widen(TS.Subtract(TS.Zero, k)) : default, xa = default;
@@ -1201,7 +1201,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         {
             nint end = o + w < head ? o + w : head;
             // The gradients' lanes [o, end) only (the lanes after are the next vector's): a mask of the first end - o lanes.
-            TV first = TS.Select(TS.LastLanes(w - (end - o)), TS.Zero, TS.LastLanes(w));
+            TV first = Runs<TS, TV, T>.FirstLanes(end - o);
             Runs<TS, TV, T>.StoreLanes(Added<TA>(AffineApplyVector(TS.Load(ref dy, o), TS.Load(ref x, o), ref g, ref dbeta, ref dgamma, o, k, vr, vq, vrr, kd, kg, vc, first),
                 ref addend, o), ref dx, o, end, o);
         }
@@ -1289,7 +1289,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         for (nint o = 0; o < head; o += w)
         {
             nint end = o + w < head ? o + w : head;
-            TV first = TS.Select(TS.LastLanes(w - (end - o)), TS.Zero, TS.LastLanes(w));
+            TV first = Runs<TS, TV, T>.FirstLanes(end - o);
             EdgeVector(ref x, ref dy, ref dx, o, o, end, a, kg, first, ref g, ref dbeta, ref dgamma);
             EdgeVector(ref x2, ref dy2, ref dx2, o, o, end, b, kg, first, ref g, ref dbeta, ref dgamma);
         }

@@ -252,30 +252,26 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
     private static void ReduceColumnsCore<TC>(ref T p, nint rows, nint width, nint stride, ref T shift, ref double sum, ref double sq, nint ahead) where TC : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w;
-        // Rows back to back that all start the same distance past a vector boundary (a width of whole 64-byte lines) and
-        // long enough are read as shifted loads (ISimd.Shifts): five aligned vectors per four, except where they would reach
-        // before the first row (its first columns) or past the last row's end (its last columns), which load plainly in
-        // their turn. (Rows far apart: see below.)
-        nint offset = TS.Shifts && width * Unsafe.SizeOf<T>() >= 4 * w * Unsafe.SizeOf<T>() && stride * Unsafe.SizeOf<T>() % 64 == 0
-            && rows * width * Unsafe.SizeOf<T>() >= ShiftBytes ? ShiftOffset(ref p) : 0;
         // Rows far apart that share their phase (a stride of whole vectors: BatchNorm NCHW's blocks of short-plane channels)
         // read from x's vector boundary instead: the columns before it as one vector with only those lanes, then strips of
         // plain loads, each in one line. The same lanes, so the same bits. BatchNorm training NCHW 32x512x7x7, AMD Zen 5, one
         // process alternating with the shifted loads from column 0 (medians of 21 rounds): 1 thread 0.953-0.959 of the time
         // (three processes), 2 threads 0.972, AVX2 (plain loads from column 0 before) 0.994.
-        nint first = 0;
-        if (w > 1 && stride != width && stride % w == 0 && width >= 2 * step)
-        {
-            offset = 0;
-            first = LoadPeel(ref p);
-        }
+        bool fromBoundary = w > 1 && stride != width && stride % w == 0 && width >= 2 * step;
+        nint first = fromBoundary ? LoadPeel(ref p) : 0;
+        // Other rows that all start the same distance past a vector boundary (a stride of whole 64-byte lines) and long
+        // enough are read as shifted loads (ISimd.Shifts): five aligned vectors per four, except where they would reach
+        // before the first row (its first columns) or past the last row's end (its last columns), which load plainly in
+        // their turn.
+        nint offset = !fromBoundary && TS.Shifts && width * Unsafe.SizeOf<T>() >= 4 * w * Unsafe.SizeOf<T>() && stride * Unsafe.SizeOf<T>() % 64 == 0
+            && rows * width * Unsafe.SizeOf<T>() >= ShiftBytes ? ShiftOffset(ref p) : 0;
         TV indices = offset != 0 ? TS.ShiftIndices(offset) : TS.Zero;
         for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
         {
             nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
             nint j = first;
             if (first != 0) // its first `first` lanes (made here: no mask live across the loops of the rows back to back)
-                ColumnVector<TC>(ref p, r0, rend, stride, 0, ref shift, ref sum, ref sq, true, TS.Select(TS.LastLanes(w - first), TS.Zero, TS.LastLanes(w)));
+                ColumnVector<TC>(ref p, r0, rend, stride, 0, ref shift, ref sum, ref sq, true, FirstLanes(first));
             for (; j + step <= width; j += step)
             {
                 TV k0 = TC.Lanes ? TS.Load(ref shift, j) : TS.Zero, k1 = TC.Lanes ? TS.Load(ref shift, j + w) : TS.Zero;
@@ -826,6 +822,11 @@ public static partial class Runs<TS, TV, T> where TS : struct, ISimd<TV, T> wher
         nint head = LoadPeel(ref x);
         return head == 0 ? 0 : TS.Count - head;
     }
+
+    /// <summary>A mask of a vector's first <paramref name="lanes"/> lanes (0 &lt; lanes &lt;= <c>TS.Count</c>): the complement of
+    /// <see cref="ISimd{TV, T}.LastLanes"/> of the rest.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV FirstLanes(nint lanes) => TS.Select(TS.LastLanes(TS.Count - lanes), TS.Zero, TS.LastLanes(TS.Count));
 
     /// <summary>Elements from <paramref name="x"/> to its next vector boundary (a vector aligned to its own size stays in one
     /// cache line), 0 when it is on one or when x is not element-aligned (a span cast from bytes): fewer than a vector.</summary>
