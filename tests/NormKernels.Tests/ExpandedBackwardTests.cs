@@ -29,29 +29,30 @@ public sealed class ExpandedBackwardTests
         // one vector with only those lanes. Each column's lanes do the same operations wherever the strips start, so x and
         // dy at every offset within a line give the bits of x and dy at offset 0: the forward's output and batch statistics,
         // dx and the parameter gradients. (The fifty-sixth session's change; its first-lanes mask taken as the last lanes
-        // fails here.)
+        // fails here.) The applies' flat ranges start at x's boundary (forward) and dy's or x's (backward, by where dx is):
+        // y and dx move as well, on x's offset every other time.
         int length = n * c * h * w;
         var random = new Random(n * 131 + c);
         float[] values = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 4 - 1)).ToArray();
         float[] grads = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-        (int[] Y, int[] Stats, int[] Dx, int[] Grads) Run(int xOffset, int dyOffset)
+        (int[] Y, int[] Stats, int[] Dx, int[] Grads) Run(int xOffset, int dyOffset, int outOffset)
         {
             float[] xb = new float[length + 16], dyb = new float[length + 16];
             values.CopyTo(xb, xOffset);
             grads.CopyTo(dyb, dyOffset);
             var layer = new BnNchw(c);
             for (int k = 0; k < c; k++) { layer.Weight[k] = 0.75f + k * 0.01f; layer.Bias[k] = k * 0.02f - 0.5f; }
-            var y = new float[length];
-            layer.Forward(xb.AsSpan(xOffset, length), y, n, c, h, w);
-            var dx = new float[length];
-            layer.Backward(xb.AsSpan(xOffset, length), dyb.AsSpan(dyOffset, length), dx, n, c, h, w);
-            return (KernelCheck.Bits(y), KernelCheck.Bits(layer.BatchMean.ToArray().Concat(layer.BatchVariance.ToArray()).Concat(layer.RunningMean).Concat(layer.RunningVar).ToArray()),
-                KernelCheck.Bits(dx), KernelCheck.Bits(layer.WeightGrad.Concat(layer.BiasGrad).ToArray()));
+            var y = new float[length + 16];
+            layer.Forward(xb.AsSpan(xOffset, length), y.AsSpan(outOffset, length), n, c, h, w);
+            var dx = new float[length + 16];
+            layer.Backward(xb.AsSpan(xOffset, length), dyb.AsSpan(dyOffset, length), dx.AsSpan(outOffset, length), n, c, h, w);
+            return (KernelCheck.Bits(y.AsSpan(outOffset, length)), KernelCheck.Bits(layer.BatchMean.ToArray().Concat(layer.BatchVariance.ToArray()).Concat(layer.RunningMean).Concat(layer.RunningVar).ToArray()),
+                KernelCheck.Bits(dx.AsSpan(outOffset, length)), KernelCheck.Bits(layer.WeightGrad.Concat(layer.BiasGrad).ToArray()));
         }
-        var expected = Run(0, 0);
+        var expected = Run(0, 0, 0);
         for (int offset = 1; offset < 16; offset++)
         {
-            var actual = Run(offset, (3 * offset + 5) % 16);
+            var actual = Run(offset, (3 * offset + 5) % 16, offset % 2 == 0 ? offset : (7 * offset + 1) % 16);
             Assert.Equal(expected.Y, actual.Y);
             Assert.Equal(expected.Stats, actual.Stats);
             Assert.Equal(expected.Dx, actual.Dx);

@@ -937,7 +937,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     }
 
     /// <summary>
-    /// <see cref="ShortRuns"/> as one flat range of vectors from dx's first vector boundary, as the forward's
+    /// <see cref="ShortRuns"/> as one flat range of vectors from a vector boundary of the loads, as the forward's
     /// <c>Runs.FlatRuns</c>: a vector inside one run takes that run's broadcast values, one crossing into the next run
     /// selects the next run's for its lanes past the boundary; the range's first and last vectors are computed before any
     /// store, the first stored after the loop's first loads and the last at the end (dx may be x or dy); every store comes
@@ -946,7 +946,10 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// switch with the run as P, R and dz do (BatchNorm: a run per channel); <see cref="Splat"/>: every run's m and Q are
     /// the first run's (a block of one statistic, <see cref="SharedShortRuns"/>: three broadcasts and selects at a
     /// boundary instead of five, where the JIT spilled). BatchNorm backward NCHW S2 (16,384 runs of 49), AMD Zen 5, 1 thread,
-    /// one process alternating calls: 4-5% faster than run by run (252-288 against 265-302 us).
+    /// one process alternating calls: 4-5% faster than run by run (252-288 against 265-302 us). The range started at dx's
+    /// boundary first; from dy's (or x's where x and dx share one that dy does not), with dx on a 64-byte boundary and x
+    /// and dy 8 or 20 bytes off it: 0.945-0.950 of the call's time (x, dy 2 and 6 floats off: 0.968-0.970; x on dx's boundary,
+    /// dy off: x's boundary, even), so on this machine a store that splits a line costs less than a load that does.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool FlatShortRuns<TM>(ref T x, ref T dy, ref T dx, nint runs, nint len, ref T m, nint mStride, ref T p, ref T q, ref T r, ref T dz, nint dzStride)
@@ -961,7 +964,10 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
         TV last = RunExpression(TS.Load(ref dy, tail), TS.Load(ref x, tail), TM.Lanes ? TS.Splat(Unsafe.Add(ref m, lastRun * mStride)) : vm,
             TS.Splat(Unsafe.Add(ref p, lastRun)), TM.Lanes ? TS.Splat(Unsafe.Add(ref q, lastRun)) : vq, TS.Splat(Unsafe.Add(ref r, lastRun)),
             TS.Splat(Unsafe.Add(ref dz, lastRun * dzStride)));
-        nint o = Runs<TS, TV, T>.LoadPeel(ref dx), end = len, i = 0;
+        // The range starts at dy's vector boundary, or at x's where x and dx share one that dy does not (loads that split lines
+        // cost more here than stores that do: see the summary).
+        nint px = Runs<TS, TV, T>.LoadPeel(ref x), pd = Runs<TS, TV, T>.LoadPeel(ref dy);
+        nint o = px == pd || Runs<TS, TV, T>.LoadPeel(ref dx) != px ? pd : px, end = len, i = 0;
         // Each vector's dx is stored one step late, after the next vector's x and dy are loaded (the range's first vector,
         // computed above, goes out after the loop's first loads): a store a few bytes past where the next loads read, modulo
         // 4 KB, held those loads back while it was in flight (4K aliasing; see the fiftieth section of bench/HISTORY.md).

@@ -195,17 +195,20 @@ public static partial class Runs<TS, TV, T>
     }
 
     /// <summary>
-    /// <see cref="RowByRow{TC, TE}"/>'s apply over the runs as one flat range of vectors from y's first vector boundary: a
-    /// vector inside one run takes that run's broadcast coefficients; one that crosses into the next run (runs are at least a
-    /// vector long, so it crosses one boundary at most) takes the next run's for its lanes past the boundary (a select
-    /// each). The range's first and last vectors (inside the first and the last run) are loaded and computed before any
-    /// store and stored last, whole, over lanes the loop wrote with the same values, so in place (y = x) stays correct.
-    /// The same expression per element, so the same bits as row by row. A block of 16 runs of 49 floats stores 49 aligned
-    /// vectors instead of 64 that each straddle two lines. AMD Zen 5, 1 thread, one process alternating calls, x and y on
-    /// 64-byte boundaries: InstanceNorm NCHW S2 158-162 -> 147-150 us, GroupNorm NCHW S2 171-176 -> 159-168 us; x and y
-    /// off a boundary (3 and 5 floats) even (147-160 us either way). On AVX2 3-6% slower than row by row (a row of 49 floats
-    /// is six whole 256-bit vectors and an overlapped seventh, and the selects cost more than the stores they save): 512-bit
-    /// only (<see cref="Short{TC, TE}"/>).
+    /// <see cref="RowByRow{TC, TE}"/>'s apply over the runs as one flat range of vectors from x's first vector
+    /// boundary: a vector inside one run takes that run's broadcast coefficients; one that crosses into the next run
+    /// (runs are at least a vector long, so it crosses one boundary at most) takes the next run's for its lanes past
+    /// the boundary (a select each). The range's first and last vectors (inside the first and the last run) are loaded
+    /// and computed before any store and stored last, whole, over lanes the loop wrote with the same values, so in
+    /// place (y = x) stays correct. The same expression per element, so the same bits as row by row. A block of 16 runs
+    /// of 49 floats stores 49 vectors (aligned where x and y are alike) instead of 64 that each straddle two lines. AMD
+    /// Zen 5, 1 thread, one process alternating calls, x and y on 64-byte boundaries: InstanceNorm NCHW S2 158-162 ->
+    /// 147-150 us, GroupNorm NCHW S2 171-176 -> 159-168 us; x and y off a boundary (3 and 5 floats) even (147-160 us
+    /// either way). From x's boundary instead of y's (the range started at y's first), x and y apart modulo a line:
+    /// 0.97-0.995 of the call's time (GroupNorm, InstanceNorm, BatchNorm training NCHW S2), x and y on the same
+    /// boundary even: a load that splits a line costs more here than a store. On AVX2 3-6% slower than row by row (a
+    /// row of 49 floats is six whole 256-bit vectors and an overlapped seventh, and the selects cost more than the
+    /// stores they save): 512-bit only (<see cref="Short{TC, TE}"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void FlatRuns<TC, TE>(ref T x, ref T y, nint runs, nint len, ref T a, ref T b, ref T c)
@@ -223,7 +226,7 @@ public static partial class Runs<TS, TV, T>
         nint lastRun = runs - 1, tail = total - w;
         TV last = Broadcast<TC, TE>(TS.Load(ref x, tail), TS.Splat(Unsafe.Add(ref a, lastRun)), TS.Splat(Unsafe.Add(ref b, lastRun)),
             TC.Lanes ? TS.Splat(Unsafe.Add(ref c, lastRun)) : TS.Zero, ref x, tail);
-        nint o = LoadPeel(ref y), end = len, r = 0;
+        nint o = LoadPeel(ref x), end = len, r = 0;
         for (; o + w <= total; o += w)
         {
             TV v = TS.Load(ref x, o);
