@@ -35,19 +35,22 @@ public sealed class ExpandedBackwardTests
         var random = new Random(n * 131 + c);
         float[] values = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 4 - 1)).ToArray();
         float[] grads = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-        (int[] Y, int[] Stats, int[] Dx, int[] Grads) Run(int xOffset, int dyOffset, int outOffset)
+        // inPlace 0: separate outputs at outOffset; 1: y over x and dx over dy; 2: y over x and dx over x (its copy).
+        (int[] Y, int[] Stats, int[] Dx, int[] Grads) Run(int xOffset, int dyOffset, int outOffset, int inPlace = 0)
         {
             float[] xb = new float[length + 16], dyb = new float[length + 16];
             values.CopyTo(xb, xOffset);
             grads.CopyTo(dyb, dyOffset);
             var layer = new BnNchw(c);
             for (int k = 0; k < c; k++) { layer.Weight[k] = 0.75f + k * 0.01f; layer.Bias[k] = k * 0.02f - 0.5f; }
-            var y = new float[length + 16];
-            layer.Forward(xb.AsSpan(xOffset, length), y.AsSpan(outOffset, length), n, c, h, w);
-            var dx = new float[length + 16];
-            layer.Backward(xb.AsSpan(xOffset, length), dyb.AsSpan(dyOffset, length), dx.AsSpan(outOffset, length), n, c, h, w);
-            return (KernelCheck.Bits(y.AsSpan(outOffset, length)), KernelCheck.Bits(layer.BatchMean.ToArray().Concat(layer.BatchVariance.ToArray()).Concat(layer.RunningMean).Concat(layer.RunningVar).ToArray()),
-                KernelCheck.Bits(dx.AsSpan(outOffset, length)), KernelCheck.Bits(layer.WeightGrad.Concat(layer.BiasGrad).ToArray()));
+            Span<float> x = xb.AsSpan(xOffset, length), dyv = dyb.AsSpan(dyOffset, length);
+            Span<float> y = inPlace != 0 ? new float[length + 16].AsSpan(xOffset, length) : new float[length + 16].AsSpan(outOffset, length);
+            if (inPlace != 0) x.CopyTo(y);
+            layer.Forward(inPlace != 0 ? y : x, y, n, c, h, w);
+            Span<float> dx = inPlace switch { 1 => dyv, 2 => x, _ => new float[length + 16].AsSpan(outOffset, length) };
+            layer.Backward(x, dyv, dx, n, c, h, w);
+            return (KernelCheck.Bits(y), KernelCheck.Bits(layer.BatchMean.ToArray().Concat(layer.BatchVariance.ToArray()).Concat(layer.RunningMean).Concat(layer.RunningVar).ToArray()),
+                KernelCheck.Bits(dx), KernelCheck.Bits(layer.WeightGrad.Concat(layer.BiasGrad).ToArray()));
         }
         var expected = Run(0, 0, 0);
         for (int offset = 1; offset < 16; offset++)
@@ -58,6 +61,17 @@ public sealed class ExpandedBackwardTests
             Assert.Equal(expected.Dx, actual.Dx);
             Assert.Equal(expected.Grads, actual.Grads);
         }
+        // In place at every offset (y over x; dx over dy, then over x): each output element is stored once, from its own
+        // inputs, loaded before any store that covers it, wherever the flat ranges start.
+        for (int offset = 0; offset < 16; offset++)
+            for (int inPlace = 1; inPlace <= 2; inPlace++)
+            {
+                var actual = Run(offset, (5 * offset + 3) % 16, 0, inPlace);
+                Assert.Equal(expected.Y, actual.Y);
+                Assert.Equal(expected.Stats, actual.Stats);
+                Assert.Equal(expected.Dx, actual.Dx);
+                Assert.Equal(expected.Grads, actual.Grads);
+            }
     }
 
     [Theory]
