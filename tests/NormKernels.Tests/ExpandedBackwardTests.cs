@@ -35,7 +35,8 @@ public sealed class ExpandedBackwardTests
         var random = new Random(n * 131 + c);
         float[] values = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 4 - 1)).ToArray();
         float[] grads = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-        // inPlace 0: separate outputs at outOffset; 1: y over x and dx over dy; 2: y over x and dx over x (its copy).
+        // inPlace 0: separate outputs at outOffset; 1: the forward in place over a copy of x, dx over dy; 2: the same
+        // forward, dx over x.
         (int[] Y, int[] Stats, int[] Dx, int[] Grads) Run(int xOffset, int dyOffset, int outOffset, int inPlace = 0)
         {
             float[] xb = new float[length + 16], dyb = new float[length + 16];
@@ -61,8 +62,8 @@ public sealed class ExpandedBackwardTests
             Assert.Equal(expected.Dx, actual.Dx);
             Assert.Equal(expected.Grads, actual.Grads);
         }
-        // In place at every offset (y over x; dx over dy, then over x): each output element is stored once, from its own
-        // inputs, loaded before any store that covers it, wherever the flat ranges start.
+        // In place at every offset (y over x; dx over dy, then over x): every element's output from its own inputs, each
+        // loaded before any store over it, wherever the flat ranges start.
         for (int offset = 0; offset < 16; offset++)
             for (int inPlace = 1; inPlace <= 2; inPlace++)
             {

@@ -948,7 +948,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// boundary instead of five, where the JIT spilled). BatchNorm backward NCHW S2 (16,384 runs of 49), AMD Zen 5, 1 thread,
     /// one process alternating calls: 4-5% faster than run by run (252-288 against 265-302 us). The range started at dx's
     /// boundary first; from dy's (or x's where x and dx share one that dy does not), with dx on a 64-byte boundary and x
-    /// and dy 8 or 20 bytes off it: 0.945-0.950 of the call's time (x, dy 2 and 6 floats off: 0.968-0.970; x on dx's boundary,
+    /// and dy alike 8 to 20 bytes off it: 0.943-0.951 of the call's time (x and dy apart: 0.967-0.978; x on dx's boundary,
     /// dy off: x's boundary, even), so on this machine a store that splits a line costs less than a load that does.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
