@@ -236,6 +236,51 @@ public sealed class StreamedOrderTests : RestoresSettings
             }
     }
 
+    /// <summary>
+    /// The same blocks stored normally (GradientRuns.SharedShortRuns: one flat range from dy's vector boundary, or x's where
+    /// x and dx share one that dy does not): x, dy and dx at offsets within a line, apart and alike, and dx over dy and
+    /// over x, give the bits of every array at offset 0 (each element's dx from its own x and dy by the same expression,
+    /// wherever the range starts); nothing outside dx is written.
+    /// </summary>
+    [Theory]
+    [InlineData(nameof(GnNchw), 6, 64, 7, 7)]
+    [InlineData(nameof(LnNchw), 4, 40, 7, 7)]
+    public void ShortFoldBlocksDoNotDependOnWhereTheArraysStart(string name, int n, int c, int h, int w)
+    {
+        int[] dims = [n, c, h, w];
+        int length = n * c * h * w;
+        float[] values = Random(length, 17 + c), grads = Random(length, 29 + c);
+        // inPlace 0: dx in its own buffer at dxOffset; 1: dx over dy; 2: dx over x.
+        (int[] Dx, int[] WeightGrad, int[] BiasGrad) Run(int xOffset, int dyOffset, int dxOffset, int inPlace)
+        {
+            using var scope = DegreeScope.Set(1);
+            INormalizationLayer layer = name == nameof(GnNchw) ? new GnNchw(c) : new LnNchw(c);
+            SetParameters(layer.Weight, layer.Bias, 7);
+            Streaming.ThresholdBytes = long.MaxValue;
+            float[] xb = Enumerable.Repeat(float.NaN, length + 32).ToArray(), dyb = Enumerable.Repeat(float.NaN, length + 32).ToArray();
+            values.CopyTo(xb, xOffset);
+            grads.CopyTo(dyb, dyOffset);
+            layer.Forward(values, new float[length], dims);
+            float[] dxb = inPlace switch { 1 => dyb, 2 => xb, _ => Enumerable.Repeat(float.NaN, length + 32).ToArray() };
+            int at = inPlace switch { 1 => dyOffset, 2 => xOffset, _ => dxOffset };
+            layer.Backward(xb.AsSpan(xOffset, length), dyb.AsSpan(dyOffset, length), dxb.AsSpan(at, length), dims);
+            Assert.False(Streaming.LastCallStreamed);
+            Assert.All(dxb.Take(at).Concat(dxb.Skip(at + length)), v => Assert.True(float.IsNaN(v)));
+            return (KernelCheck.Bits(dxb.AsSpan(at, length)), KernelCheck.Bits(layer.WeightGrad), KernelCheck.Bits(layer.BiasGrad));
+        }
+        var expected = Run(0, 0, 0, 0);
+        for (int offset = 0; offset < 16; offset++)
+            for (int inPlace = 0; inPlace <= 2; inPlace++)
+            {
+                // x and dy apart, then alike; dx on x's phase every other time (the backward's two choices).
+                int dyOffset = offset % 4 == 0 ? offset : (3 * offset + 5) % 16, dxOffset = offset % 2 == 0 ? offset : (7 * offset + 1) % 16;
+                var actual = Run(offset, dyOffset, dxOffset, inPlace);
+                Assert.Equal(expected.Dx, actual.Dx);
+                Assert.Equal(expected.WeightGrad, actual.WeightGrad);
+                Assert.Equal(expected.BiasGrad, actual.BiasGrad);
+            }
+    }
+
     public static TheoryData<int, int, int, int> BackwardShapes => new()
     {
         // 41 channels: cached, two units (20 and 21 channels), runs of 8 channels and a shorter last run in each; in memory
