@@ -272,7 +272,7 @@ public sealed class StreamedOrderTests : RestoresSettings
         for (int offset = 0; offset < 16; offset++)
             for (int inPlace = 0; inPlace <= 2; inPlace++)
             {
-                // x and dy apart, then alike; dx on x's phase every other time (the backward's two choices).
+                // x and dy alike at every fourth offset, apart otherwise; dx on x's phase at even offsets (the backward's two choices).
                 int dyOffset = offset % 4 == 0 ? offset : (3 * offset + 5) % 16, dxOffset = offset % 2 == 0 ? offset : (7 * offset + 1) % 16;
                 var actual = Run(offset, dyOffset, dxOffset, inPlace);
                 Assert.Equal(expected.Dx, actual.Dx);
