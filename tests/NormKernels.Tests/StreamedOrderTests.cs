@@ -379,6 +379,11 @@ public sealed class StreamedOrderTests : RestoresSettings
         { 4, 20, 3, 600 },
         // Planes of 500 floats (2,000 bytes): too short to stream, each row's apply and the next row's sums on their own.
         { 6, 50, 2, 250 },
+        // Planes of 16 KB (applied forwards), 17.5 KB and 32 KB (applied from their ends back: Runs.ReversedApplyBytes), the
+        // last two with a rest after the apply's whole steps at every offset.
+        { 4, 8, 64, 64 },
+        { 4, 8, 67, 67 },
+        { 4, 6, 90, 91 },
     };
 
     [Theory]
@@ -389,14 +394,20 @@ public sealed class StreamedOrderTests : RestoresSettings
         int hw = h * w;
         float[] x = Random(n * c * hw, n + c + w);
         Func<int, INormalizationLayer> create = channels => new InNchw(channels);
-        (int[] Output, bool Streamed, bool Pipelined, KernelPath Path) Go(long threshold, int degree, int offset)
+        (int[] Output, bool Streamed, bool Pipelined, KernelPath Path) Go(long threshold, int degree, int offset, bool inPlace = false)
         {
             using var scope = DegreeScope.Set(degree);
             INormalizationLayer layer = create(c);
             SetParameters(layer.Weight, layer.Bias, 9);
             Streaming.ThresholdBytes = threshold;
             float[] buffer = Enumerable.Repeat(float.NaN, x.Length + 32).ToArray();
-            layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
+            if (inPlace)
+            {
+                // y over x: the input copied into the output's place first.
+                x.CopyTo(buffer.AsSpan(offset, x.Length));
+                layer.Forward(buffer.AsSpan(offset, x.Length), buffer.AsSpan(offset, x.Length), dims);
+            }
+            else layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
             Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
             return (KernelCheck.Bits(buffer.AsSpan(offset, x.Length)), Streaming.LastCallStreamed, Streaming.LastCallPipelined, layer.LastPath);
         }
@@ -411,6 +422,15 @@ public sealed class StreamedOrderTests : RestoresSettings
                 Assert.Equal(piped.Path != KernelPath.Scalar, piped.Pipelined);
                 Assert.Equal(plain.Output, piped.Output);
             }
+        // Every offset within a line (the apply's head, its steps, forwards or back, and its rest move), and in place (y over
+        // x: stored normally, never pipelined).
+        for (int offset = 0; offset < 16; offset++)
+        {
+            var piped = Go(0, 1, offset);
+            Assert.Equal(piped.Path != KernelPath.Scalar, piped.Pipelined);
+            Assert.Equal(plain.Output, piped.Output);
+            Assert.Equal(plain.Output, Go(0, 1, offset, inPlace: true).Output);
+        }
 
         // Each plane standardized on its own, times its channel's weight plus bias.
         var reference = new InNchw(c);
@@ -538,6 +558,9 @@ public sealed class StreamedOrderTests : RestoresSettings
         { nameof(LnNchw), 5, 6, 10, 15 },
         { nameof(LnNchw), 3, 7, 33, 31 },
         { nameof(LnNchw), 4, 64, 16, 16 },
+        // Blocks past 16 KB are applied from their ends back (Runs.ReversedApplyBytes; so are the two above): a group of two
+        // runs of 2,115 floats, meeting inside a vector.
+        { nameof(GnNchw), 2, 8, 45, 47 },
     };
 
     [Theory]
@@ -563,6 +586,9 @@ public sealed class StreamedOrderTests : RestoresSettings
                 Assert.Equal(plain.Path == KernelPath.Vector512 && hw >= 64 && runs * hw * sizeof(float) >= 2048 && runs <= 64, piped.Pipelined);
                 Assert.Equal(plain.Output, piped.Output);
             }
+        // Every offset within a line: the apply's head, its vectors across runs (forwards or back) and its last partial vector move.
+        for (int offset = 0; offset < 16; offset++)
+            Assert.Equal(plain.Output, Go(0, 1, offset).Output);
 
         // Each (sample, group) standardized over its channels' planes, times the channel's weight plus bias.
         var check = Go(0, 1, 5);

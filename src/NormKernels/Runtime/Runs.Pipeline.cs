@@ -14,7 +14,8 @@ public static partial class Runs<TS, TV, T>
     /// Each is the same arithmetic in the same order as on its own, so the same bits;
     /// interleaved, the next row's reads from memory overlap this row's streaming stores (a core that only streams out
     /// leaves its read bandwidth idle, and the other way around). False, nothing done, where the apply would not stream
-    /// (a short or element-misaligned output run).
+    /// (a short or element-misaligned output run). Runs past <see cref="ReversedApplyBytes"/> on the 512-bit path are applied
+    /// from their end back.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static unsafe bool ApplyReduce<TK>(ref T x, ref T y, nint len, T a, T b, T c, ref T p, T shift, ref double sum, ref double sq, nint ahead)
@@ -32,6 +33,18 @@ public static partial class Runs<TS, TV, T>
         nint n = len - head;
         x = ref Unsafe.Add(ref x, head);
         y = ref Unsafe.Add(ref y, head);
+        // The apply's whole steps, then its rest. Runs past ReversedApplyBytes (512-bit path): the steps from the last back
+        // to the first.
+        nint body = n / step * step, rest = n - body, dir = step;
+        ref T xRest = ref Unsafe.Add(ref x, body);
+        ref T yRest = ref Unsafe.Add(ref y, body);
+        n = body;
+        if (w * sizeof(T) == 64 && (long)len * sizeof(T) > ReversedApplyBytes)
+        {
+            x = ref Unsafe.Add(ref x, body - step);
+            y = ref Unsafe.Add(ref y, body - step);
+            dir = -step;
+        }
 
         // The sums' loop is ReduceCore's written out again (plain loads: the same values as its shifted ones). One loop shared
         // through a step hook (a ref struct holding the apply's refs, a step after each step of the sums) kept the refs on
@@ -66,8 +79,8 @@ public static partial class Runs<TS, TV, T>
                 if (n >= step)
                 {
                     StreamStep<TK>(ref x, ref y, va, vb, vc);
-                    x = ref Unsafe.Add(ref x, step);
-                    y = ref Unsafe.Add(ref y, step);
+                    x = ref Unsafe.Add(ref x, dir);
+                    y = ref Unsafe.Add(ref y, dir);
                     n -= step;
                 }
             }
@@ -100,9 +113,36 @@ public static partial class Runs<TS, TV, T>
         for (; n >= step; n -= step)
         {
             StreamStep<TK>(ref x, ref y, va, vb, vc);
-            x = ref Unsafe.Add(ref x, step);
-            y = ref Unsafe.Add(ref y, step);
+            x = ref Unsafe.Add(ref x, dir);
+            y = ref Unsafe.Add(ref y, dir);
         }
+        ApplyRest<TK>(ref xRest, ref yRest, rest, va, vb, vc);
+        return true;
+    }
+
+    /// <summary>
+    /// Blocks of more bytes than this take their apply beside the next block's sums (<see cref="ApplyReduce{TK}"/>,
+    /// <see cref="ApplyRunsReduce{TK}"/>; the 512-bit path) from the block's end back to its start. The sums read the next
+    /// block from its start while the apply goes back over this one, so the apply's first loads are of the lines the sums
+    /// read last. Forwards, every line of a block is read again a whole block after the sums read it, and from about 16 KB
+    /// that is further back than L1 keeps it beside the next block's lines (a model here: a streamed pass whose loads come
+    /// from L2 took 1.46-1.50x the time of its stores alone, from L1 1.02x; hints 256 B-2 KB ahead did not help). The same
+    /// expression per element in either order, so the same bits. AMD Zen 5, one process alternating both orders (medians of
+    /// 21 rounds), 1 thread: LayerNorm over C,H,W 32x64x56x56 (a sample of 800 KB a block) 0.83-0.88 of the time,
+    /// GroupNorm(32) NCHW on it (blocks of 25 KB) 0.92-0.96, GroupNorm(16) (50 KB) 0.98-1.04; InstanceNorm NCHW over 25.7 MB
+    /// in planes of 31 KB 0.95-0.99, of 50 KB 0.92-0.95, of 12.5 and 16 KB (forwards either way) 0.95-1.02 (against the
+    /// apply as it was); 2 threads 0.91 (GroupNorm(32)), 0.98-0.99 (LayerNorm, GroupNorm(16)). On the 256-bit path
+    /// InstanceNorm's planes of 20-31 KB ran 1.03-1.17x the time backwards (50 KB 0.86-0.91): it keeps them forwards.
+    /// </summary>
+    internal const int ReversedApplyBytes = 16 << 10;
+
+    /// <summary>The last n (fewer than a step's) elements of <see cref="ApplyReduce{TK}"/>'s apply: whole vectors, streamed
+    /// where they fill lines, then a last partial vector blended (its load reaches back into the steps' elements: lanes not
+    /// stored).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ApplyRest<TK>(ref T x, ref T y, nint n, TV va, TV vb, TV vc) where TK : struct, INormKind
+    {
+        int w = TS.Count;
         nint j = 0, lines = WholeLines(n);
         for (; j + w <= n; j += w)
             StoreRest(Pipelined<TK>(TS.Load(ref x, j), va, vb, vc, ref x, j), ref y, j, lines);
@@ -111,7 +151,6 @@ public static partial class Runs<TS, TV, T>
             nint t = n - w;
             StoreLanes(Pipelined<TK>(TS.Load(ref x, t), va, vb, vc, ref x, t), ref y, j, n, t);
         }
-        return true;
     }
 
     /// <summary>One unrolled step of the streamed apply at <paramref name="x"/> and <paramref name="y"/>.</summary>
@@ -355,7 +394,8 @@ public static partial class Runs<TS, TV, T>
     /// with <see cref="Splat"/> on each run; a vector across two runs takes each lane's own run's), beside the sums of the next
     /// block, one run of runs x len at <paramref name="p"/> (as <see cref="Reduce{TK}"/>, from memory: hints
     /// <see cref="PrefetchAhead"/> on), a vector of the apply after each vector of the sums. Each is the same arithmetic in
-    /// the same order as on its own, so the same bits. False, nothing done, where the output is not element-aligned.
+    /// the same order as on its own, so the same bits. Blocks past <see cref="ReversedApplyBytes"/> are applied from their end
+    /// back. False, nothing done, where the output is not element-aligned.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static unsafe bool ApplyRunsReduce<TK>(ref T x, ref T y, nint runs, nint len, ref T a, ref T b, ref T c, ref T p, T shift, ref double sum, ref double sq)
@@ -367,7 +407,13 @@ public static partial class Runs<TS, TV, T>
         nint head = (nint)((64 - (address & 63)) & 63) / sizeof(T);
         // Not the fused activations: their apply took the loop past the JIT's inlining budget (its helpers left as calls).
         if (TK.Epilogue || !PipelinesRuns(runs, len) || address % (nuint)sizeof(T) != 0 || total < head + 2 * w) return false;
-        if (TK.Centered) ApplyRunsReduceCore<Centered, TK>(ref x, ref y, runs, len, head, ref a, ref b, ref c, ref p, shift, ref sum, ref sq);
+        // Blocks past ReversedApplyBytes: the apply from the block's end back to its start.
+        if ((long)total * sizeof(T) > ReversedApplyBytes)
+        {
+            if (TK.Centered) ApplyRunsReduceBackCore<Centered, TK>(ref x, ref y, runs, len, head, ref a, ref b, ref c, ref p, shift, ref sum, ref sq);
+            else ApplyRunsReduceBackCore<Uncentered, TK>(ref x, ref y, runs, len, head, ref a, ref b, ref a, ref p, shift, ref sq, ref sq);
+        }
+        else if (TK.Centered) ApplyRunsReduceCore<Centered, TK>(ref x, ref y, runs, len, head, ref a, ref b, ref c, ref p, shift, ref sum, ref sq);
         else ApplyRunsReduceCore<Uncentered, TK>(ref x, ref y, runs, len, head, ref a, ref b, ref a, ref p, shift, ref sq, ref sq);
         return true;
     }
@@ -456,6 +502,123 @@ public static partial class Runs<TS, TV, T>
             ref TV lastRun = ref Unsafe.Add(ref coefficients, 3 * (runs - 1));
             StoreLanes(Pipelined<TK>(TS.Load(ref x, last), lastRun, Unsafe.Add(ref lastRun, 1), Unsafe.Add(ref lastRun, 2), ref x, last), ref y, q, total, last);
         }
+    }
+
+    // ApplyRunsReduceCore with the apply from the block's end back (see ReversedApplyBytes), written out again: one method
+    // with both steps' sites (a type argument choosing) went past the JIT's inlining budget and left the steps as calls.
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ApplyRunsReduceBackCore<TC, TK>(ref T x, ref T y, nint runs, nint len, nint head, ref T a, ref T b, ref T c, ref T p, T shift,
+        ref double sum, ref double sq) where TC : struct, IOperand where TK : struct, INormKind
+    {
+        int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
+        nint total = runs * len;
+        byte* buffer = stackalloc byte[3 * PipelinedRuns * 64 + 64];
+        ref TV coefficients = ref Unsafe.AsRef<TV>((void*)(((nint)buffer + 63) & ~(nint)63));
+        for (nint r = 0; r < runs; r++)
+        {
+            Unsafe.Add(ref coefficients, 3 * r) = TS.Splat(Unsafe.Add(ref a, r));
+            Unsafe.Add(ref coefficients, 3 * r + 1) = TS.Splat(Unsafe.Add(ref b, r));
+            Unsafe.Add(ref coefficients, 3 * r + 2) = TC.Lanes ? TS.Splat(Unsafe.Add(ref c, r)) : TS.Zero;
+        }
+        TV va = coefficients, vb = Unsafe.Add(ref coefficients, 1), vc = Unsafe.Add(ref coefficients, 2);
+        for (nint o = 0; o < head; o += w)
+            StoreLanes(Pipelined<TK>(TS.Load(ref x, o), va, vb, vc, ref x, o), ref y, o, o + w < head ? o + w : head, o);
+        // The last partial vector first, then the whole vectors from the last (q) down to head; f the run of a vector's last
+        // lane, boundary where that run starts.
+        nint last = total - w, whole = head + (total - head) / w * w, q = whole - w, f = (whole - 1) / len, boundary = f * len;
+        if (whole < total)
+        {
+            ref TV lastRun = ref Unsafe.Add(ref coefficients, 3 * (runs - 1));
+            StoreLanes(Pipelined<TK>(TS.Load(ref x, last), lastRun, Unsafe.Add(ref lastRun, 1), Unsafe.Add(ref lastRun, 2), ref x, last), ref y, whole, total, last);
+        }
+        ref TV run = ref Unsafe.Add(ref coefficients, 3 * f);
+        (va, vb, vc) = (run, Unsafe.Add(ref run, 1), Unsafe.Add(ref run, 2));
+        // The sums as ReduceCore takes them (a chunk's totals into s and sq2 as it adds them; shifted loads where it shifts).
+        TV k = TS.Splat(shift);
+        double s = 0d, qd = 0d;
+        nint offset = TS.Shifts && total * Unsafe.SizeOf<T>() >= ShiftBytes ? ShiftOffset(ref p) : 0;
+        TV indices = offset != 0 ? TS.ShiftIndices(offset) : TS.Zero;
+        nint ahead = PrefetchAhead;
+        for (nint chunk = 0; chunk < total; chunk += chunkLength)
+        {
+            nint end = total - chunk > chunkLength ? chunk + chunkLength : total;
+            TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+            TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+            nint i = chunk;
+            for (; i + step <= end; i += step)
+            {
+                Prefetch(ref p, i, ahead);
+                TV v0, v1, v2, v3;
+                if (TS.Shifts && offset != 0 && i >= w && i + step + w - offset <= total)
+                {
+                    nint o = i - offset;
+                    TV a0 = TS.Load(ref p, o), a1 = TS.Load(ref p, o + w), a2 = TS.Load(ref p, o + 2 * w), a3 = TS.Load(ref p, o + 3 * w), a4 = TS.Load(ref p, o + 4 * w);
+                    v0 = TS.Shift(a0, a1, indices); v1 = TS.Shift(a1, a2, indices); v2 = TS.Shift(a2, a3, indices); v3 = TS.Shift(a3, a4, indices);
+                }
+                else
+                {
+                    v0 = TS.Load(ref p, i); v1 = TS.Load(ref p, i + w); v2 = TS.Load(ref p, i + 2 * w); v3 = TS.Load(ref p, i + 3 * w);
+                }
+                Accumulate<TC>(v0, k, ref s0, ref q0);
+                Accumulate<TC>(v1, k, ref s1, ref q1);
+                Accumulate<TC>(v2, k, ref s2, ref q2);
+                Accumulate<TC>(v3, k, ref s3, ref q3);
+                for (int u = 0; u < Unroll; u++)
+                    RunsStepBack<TK>(ref x, ref y, ref q, head, ref f, ref boundary, len, ref coefficients, ref va, ref vb, ref vc);
+            }
+            for (; i + w <= end; i += w)
+            {
+                Accumulate<TC>(TS.Load(ref p, i), k, ref s0, ref q0);
+                RunsStepBack<TK>(ref x, ref y, ref q, head, ref f, ref boundary, len, ref coefficients, ref va, ref vb, ref vc);
+            }
+            if (i < end)
+                AccumulateMasked<TC>(TS.Load(ref p, end - w), k, TS.LastLanes(end - i), ref s0, ref q0);
+            double cs = TC.Lanes ? TS.SumWidened(TS.Add(TS.Add(s0, s1), TS.Add(s2, s3))) : 0d, cq = TS.SumWidened(TS.Add(TS.Add(q0, q1), TS.Add(q2, q3)));
+            if (chunk == 0)
+            {
+                s = cs;
+                qd = cq;
+            }
+            else
+            {
+                if (TC.Lanes) s += cs;
+                qd += cq;
+            }
+        }
+        if (TC.Lanes) sum += s;
+        sq += qd;
+        // The apply's vectors left (down to its head).
+        while (q >= head) RunsStepBack<TK>(ref x, ref y, ref q, head, ref f, ref boundary, len, ref coefficients, ref va, ref vb, ref vc);
+    }
+
+    /// <summary>The apply's vector at <paramref name="q"/>, streamed, if one is left (down to <paramref name="head"/>), with run
+    /// <paramref name="f"/>'s coefficients (the run of its last lane, which starts at <paramref name="boundary"/>); a vector
+    /// that starts before the run takes run f - 1's in its first lanes, and from there on run f - 1's coefficients: each lane
+    /// its own run's, as <see cref="RunsStep{TK, TC}"/> gives it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RunsStepBack<TK>(ref T x, ref T y, ref nint q, nint head, ref nint f, ref nint boundary, nint len, ref TV coefficients,
+        ref TV va, ref TV vb, ref TV vc) where TK : struct, INormKind
+    {
+        if (q < head) return;
+        int w = TS.Count;
+        TV v = TS.Load(ref x, q);
+        TV r = Pipelined<TK>(v, va, vb, vc, ref x, q);
+        if (q <= boundary && f > 0)
+        {
+            // This vector reaches back to the run's start: the runs below take the previous run's coefficients.
+            nint start = boundary;
+            f--;
+            boundary -= len;
+            ref TV previous = ref Unsafe.Add(ref coefficients, 3 * f);
+            va = previous;
+            vb = Unsafe.Add(ref previous, 1);
+            vc = Unsafe.Add(ref previous, 2);
+            if (q < start)
+                r = TS.Select(FirstLanes(start - q), Pipelined<TK>(v, va, vb, vc, ref x, q), r);
+        }
+        TS.StoreStreaming(r, ref y, q);
+        q -= w;
     }
 
     /// <summary>The apply's vector at <paramref name="q"/>, streamed, if one is left (through <paramref name="last"/>), with run
