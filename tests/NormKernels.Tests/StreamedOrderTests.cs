@@ -483,6 +483,10 @@ public sealed class StreamedOrderTests : RestoresSettings
         { nameof(GnNhwc), 3, 4, 9, 160 },
         { nameof(InNhwc), 4, 6, 6, 20 },
         { nameof(GnNhwc), 6, 16, 24, 64 },
+        // Samples past 16 KB, applied from their ends back (Runs.ReversedApplyBytes; so are the two 23 and 98 KB ones above):
+        // rows of 3 vectors (no strip of four on AVX-512) and of 5 (a strip and a vector).
+        { nameof(InNhwc), 4, 10, 10, 48 },
+        { nameof(InNhwc), 4, 9, 9, 80 },
     };
 
     [Theory]
@@ -510,6 +514,9 @@ public sealed class StreamedOrderTests : RestoresSettings
                 if (degree == 2 && x.Length >= 2 * Parallelism.MinElementsPerThread) Assert.Equal(2, piped.Workers);
                 Assert.Equal(plain.Output, piped.Output);
             }
+        // Every offset within a line: y's head, x's phase against y's (shifted loads or plain) and the last partial vector move.
+        for (int offset = 0; offset < 16; offset++)
+            Assert.Equal(plain.Output, Go(0, 1, offset).Output);
 
         var check = Go(0, 1, 3);
         var reference = Create();

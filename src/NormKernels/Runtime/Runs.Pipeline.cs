@@ -122,7 +122,8 @@ public static partial class Runs<TS, TV, T>
 
     /// <summary>
     /// Blocks of more bytes than this take their apply beside the next block's sums (<see cref="ApplyReduce{TK}"/>,
-    /// <see cref="ApplyRunsReduce{TK}"/>; the 512-bit path) from the block's end back to its start. The sums read the next
+    /// <see cref="ApplyRunsReduce{TK}"/>, <see cref="ApplyReduceRows{TK}"/>; the 512-bit path) from the block's end back to
+    /// its start. The sums read the next
     /// block from its start while the apply goes back over this one, so the apply's first loads are of the lines the sums
     /// read last. Forwards, every line of a block is read again a whole block after the sums read it, and from about 16 KB
     /// that is further back than L1 keeps it beside the next block's lines (a model here: a streamed pass whose loads come
@@ -131,7 +132,8 @@ public static partial class Runs<TS, TV, T>
     /// 21 rounds), 1 thread: LayerNorm over C,H,W 32x64x56x56 (a sample of 800 KB a block) 0.83-0.88 of the time,
     /// GroupNorm(32) NCHW on it (blocks of 25 KB) 0.92-0.96, GroupNorm(16) (50 KB) 0.98-1.04; InstanceNorm NCHW over 25.7 MB
     /// in planes of 31 KB 0.95-0.99, of 50 KB 0.92-0.95, of 12.5 and 16 KB (forwards either way) 0.95-1.02 (against the
-    /// apply as it was); 2 threads 0.91 (GroupNorm(32)), 0.98-0.99 (LayerNorm, GroupNorm(16)). On the 256-bit path
+    /// apply as it was); channels last, a sample of 800 KB a block: InstanceNorm NHWC S1 0.86-0.93, GroupNorm(32) NHWC S1
+    /// 0.79-0.90; 2 threads 0.91 (GroupNorm(32) NCHW), 0.98-0.99 (the others). On the 256-bit path
     /// InstanceNorm's planes of 20-31 KB ran 1.03-1.17x the time backwards (50 KB 0.86-0.91): it keeps them forwards.
     /// </summary>
     internal const int ReversedApplyBytes = 16 << 10;
@@ -193,6 +195,7 @@ public static partial class Runs<TS, TV, T>
     /// block's streaming stores; in passes of their own (or chunks of 4-64 KB) each leaves half the memory's bandwidth idle
     /// (see the remarks of <see cref="Forward{TNest, TK, T}"/>'s pipelined unit). False, nothing done, where the apply would not
     /// run as one streamed flat range (rows of part vectors or over <see cref="FlatWidth"/> wide, a short or misaligned output).
+    /// Blocks past <see cref="ReversedApplyBytes"/> on the 512-bit path are applied from their end back.
     /// </summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -206,7 +209,13 @@ public static partial class Runs<TS, TV, T>
         if (!PipelinesRows(rows, width) || (width > 256 && !RuntimeHelpers.TryEnsureSufficientExecutionStack())
             || address % (nuint)sizeof(T) != 0 || total < head + width + w)
             return false;
-        if (TK.Centered) ApplyReduceRowsCore<Centered, TK>(ref x, ref y, rows, width, head, ref a, ref b, ref c, residual, ref p, ref shift, ref sum, ref sq);
+        // Blocks past ReversedApplyBytes (512-bit path): the apply from the block's end back.
+        if (w * sizeof(T) == 64 && (long)total * sizeof(T) > ReversedApplyBytes)
+        {
+            if (TK.Centered) ApplyReduceRowsBackCore<Centered, TK>(ref x, ref y, rows, width, head, ref a, ref b, ref c, residual, ref p, ref shift, ref sum, ref sq);
+            else ApplyReduceRowsBackCore<Uncentered, TK>(ref x, ref y, rows, width, head, ref a, ref b, ref a, residual, ref p, ref Unsafe.NullRef<T>(), ref sq, ref sq);
+        }
+        else if (TK.Centered) ApplyReduceRowsCore<Centered, TK>(ref x, ref y, rows, width, head, ref a, ref b, ref c, residual, ref p, ref shift, ref sum, ref sq);
         else ApplyReduceRowsCore<Uncentered, TK>(ref x, ref y, rows, width, head, ref a, ref b, ref a, residual, ref p, ref Unsafe.NullRef<T>(), ref sq, ref sq);
         return true;
     }
@@ -349,6 +358,168 @@ public static partial class Runs<TS, TV, T>
             TV r = FlatExpression<TC, TE>(TS.Load(ref x, last), TS.Load(ref a, width - w), TS.Load(ref b, width - w), TC.Lanes ? TS.Load(ref c, width - w) : TS.Zero, ref x, last, residual);
             StoreLanes(r, ref y, q, total, last);
         }
+    }
+
+    // ApplyReduceRowsCore with the apply from the block's end back (see ReversedApplyBytes), written out on its own as
+    // ApplyRunsReduceBackCore is: the apply's whole vectors from the last down to head (in groups of four, each group's
+    // vectors in order), then the last partial vector; each vector's slot of coefficients moved back with it.
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ApplyReduceRowsBackCore<TC, TE>(ref T x, ref T y, nint rows, nint width, nint head, ref T a, ref T b, ref T c, nint residual,
+        ref T p, ref T shift, ref double sum, ref double sq) where TC : struct, IOperand where TE : struct, INormKind
+    {
+        int w = TS.Count, step = Unroll * w;
+        nint total = rows * width;
+        // The apply's vectors start `phase` columns into a row. Their coefficients interleaved a vector at a time: slot m
+        // (three vectors: a, b, c) holds the columns of a row's m-th vector from there, gathered from each coefficient written
+        // twice over (as FlatRows reads them) in turn in the same scratch; the loop loads a slot from one base at fixed
+        // offsets. Three streams (a2, b2, c2, each at phase + j) had the JIT reload their refs from the stack at every vector:
+        // on the AVX2 path InstanceNorm NHWC S1 ran 1,000 -> 890 us (GroupNorm 986 -> 887; x and y off their lines 1,090 ->
+        // 1,007), the 512-bit path even to 5% faster (AMD Zen 5, 1 thread, one process alternating, both orders; same bits).
+        nint phase = head % width;
+        T* unaligned = stackalloc T[5 * FlatWidth + 192 / sizeof(T)];
+        T* tri = (T*)(((nint)unaligned + 63) & ~(nint)63);
+        T* twice = tri + 3 * width + (w - phase % w) % w + 64 / sizeof(T);
+        ref T t0 = ref Unsafe.AsRef<T>(tri);
+        ref T d2 = ref Unsafe.AsRef<T>(twice);
+        Interleave(ref a, ref d2, ref t0, width, phase, 0);
+        Interleave(ref b, ref d2, ref t0, width, phase, 1);
+        if (TC.Lanes) Interleave(ref c, ref d2, ref t0, width, phase, 2);
+        for (nint o = 0; o < head; o += w)
+        {
+            // Columns o % width .. + w - 1 of a row (whole vectors of it: width % w == 0).
+            nint col = o % width;
+            TV r = FlatExpression<TC, TE>(TS.Load(ref x, o), TS.Load(ref a, col), TS.Load(ref b, col), TC.Lanes ? TS.Load(ref c, col) : TS.Zero, ref x, o, residual);
+            StoreLanes(r, ref y, o, o + w < head ? o + w : head, o);
+        }
+        // The apply's next vector from the top (q) and its coefficients' slot (j, in elements: 3 vectors a slot; the vector at
+        // head has slot 0); it runs out before the sums do (head > 0) or with them.
+        nint last = total - w, width3 = 3 * width, whole = head + (total - head) / w * w, q = whole - w;
+        nint j = (q - head) / w % (width / w) * 3 * w;
+        nint ahead = PrefetchAhead;
+        // The sums' rows read as ReduceColumnsCore reads them: shifted loads where the rows (whole lines apart) start off a
+        // vector boundary (ISimd.Shifts), except where the five aligned vectors would reach outside the block.
+        nint offset = TS.Shifts && width >= step && width * sizeof(T) % 64 == 0 && total * sizeof(T) >= ShiftBytes ? ShiftOffset(ref p) : 0;
+        TV indices = offset != 0 ? TS.ShiftIndices(offset) : TS.Zero;
+        // The apply's x where it is not at y's phase (y's vectors start on lines): x[q] sits xOffset past a vector boundary.
+        nint xOffset = TS.Shifts && total * sizeof(T) >= ShiftBytes ? ShiftOffset(ref Unsafe.Add(ref x, head)) : 0;
+        TV xIndices = xOffset != 0 ? TS.ShiftIndices(xOffset) : TS.Zero;
+        for (nint r0 = 0; r0 < rows; r0 += ChunkVectors)
+        {
+            nint rend = rows - r0 > ChunkVectors ? r0 + ChunkVectors : rows;
+            nint col = 0;
+            for (; col + step <= width; col += step)
+            {
+                TV k0 = TC.Lanes ? TS.Load(ref shift, col) : TS.Zero, k1 = TC.Lanes ? TS.Load(ref shift, col + w) : TS.Zero;
+                TV k2 = TC.Lanes ? TS.Load(ref shift, col + 2 * w) : TS.Zero, k3 = TC.Lanes ? TS.Load(ref shift, col + 3 * w) : TS.Zero;
+                TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero;
+                TV q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
+                for (nint r = r0; r < rend; r++)
+                {
+                    nint o = r * width + col;
+                    Prefetch(ref p, o, ahead);
+                    if (!TS.Shifts)
+                    {
+                        Accumulate<TC>(TS.Load(ref p, o), k0, ref s0, ref q0);
+                        Accumulate<TC>(TS.Load(ref p, o + w), k1, ref s1, ref q1);
+                        Accumulate<TC>(TS.Load(ref p, o + 2 * w), k2, ref s2, ref q2);
+                        Accumulate<TC>(TS.Load(ref p, o + 3 * w), k3, ref s3, ref q3);
+                    }
+                    else
+                    {
+                        TV v0, v1, v2, v3;
+                        if (offset != 0 && (r > 0 || col > 0) && (r < rows - 1 || col + step + w - offset <= width))
+                        {
+                            o -= offset;
+                            TV a0 = TS.Load(ref p, o), a1 = TS.Load(ref p, o + w), a2v = TS.Load(ref p, o + 2 * w), a3 = TS.Load(ref p, o + 3 * w), a4 = TS.Load(ref p, o + 4 * w);
+                            v0 = TS.Shift(a0, a1, indices); v1 = TS.Shift(a1, a2v, indices); v2 = TS.Shift(a2v, a3, indices); v3 = TS.Shift(a3, a4, indices);
+                        }
+                        else
+                        {
+                            v0 = TS.Load(ref p, o); v1 = TS.Load(ref p, o + w); v2 = TS.Load(ref p, o + 2 * w); v3 = TS.Load(ref p, o + 3 * w);
+                        }
+                        Accumulate<TC>(v0, k0, ref s0, ref q0);
+                        Accumulate<TC>(v1, k1, ref s1, ref q1);
+                        Accumulate<TC>(v2, k2, ref s2, ref q2);
+                        Accumulate<TC>(v3, k3, ref s3, ref q3);
+                    }
+                    if (q - 3 * w >= head)
+                    {
+                        // The group of four ending at q, in order from its first vector (its slot three back from q's).
+                        nint g = q - 3 * w;
+                        j = SlotBack(j, 3, width3);
+                        if (TS.Shifts && xOffset != 0 && g >= xOffset && g - xOffset + 5 * w <= total)
+                        {
+                            // x off y's phase: five aligned vectors shifted into the four (as the sums read theirs).
+                            nint xa = g - xOffset;
+                            TV u0 = TS.Load(ref x, xa), u1 = TS.Load(ref x, xa + w), u2 = TS.Load(ref x, xa + 2 * w), u3 = TS.Load(ref x, xa + 3 * w), u4 = TS.Load(ref x, xa + 4 * w);
+                            FlatStep<TC, TE>(TS.Shift(u0, u1, xIndices), ref x, ref y, g, ref t0, ref j, width3, residual);
+                            FlatStep<TC, TE>(TS.Shift(u1, u2, xIndices), ref x, ref y, g + w, ref t0, ref j, width3, residual);
+                            FlatStep<TC, TE>(TS.Shift(u2, u3, xIndices), ref x, ref y, g + 2 * w, ref t0, ref j, width3, residual);
+                            FlatStep<TC, TE>(TS.Shift(u3, u4, xIndices), ref x, ref y, g + 3 * w, ref t0, ref j, width3, residual);
+                        }
+                        else
+                        {
+                            FlatStep<TC, TE>(TS.Load(ref x, g), ref x, ref y, g, ref t0, ref j, width3, residual);
+                            FlatStep<TC, TE>(TS.Load(ref x, g + w), ref x, ref y, g + w, ref t0, ref j, width3, residual);
+                            FlatStep<TC, TE>(TS.Load(ref x, g + 2 * w), ref x, ref y, g + 2 * w, ref t0, ref j, width3, residual);
+                            FlatStep<TC, TE>(TS.Load(ref x, g + 3 * w), ref x, ref y, g + 3 * w, ref t0, ref j, width3, residual);
+                        }
+                        // Past the group: back to the slot of the vector before it.
+                        j = SlotBack(j, 5, width3);
+                        q -= step;
+                    }
+                }
+                if (TC.Lanes)
+                {
+                    TS.AddWidened(ref sum, col, s0); TS.AddWidened(ref sum, col + w, s1);
+                    TS.AddWidened(ref sum, col + 2 * w, s2); TS.AddWidened(ref sum, col + 3 * w, s3);
+                }
+                TS.AddWidened(ref sq, col, q0); TS.AddWidened(ref sq, col + w, q1);
+                TS.AddWidened(ref sq, col + 2 * w, q2); TS.AddWidened(ref sq, col + 3 * w, q3);
+            }
+            for (; col < width; col += w)
+            {
+                // As ColumnVector (rows of whole vectors: no masked lanes), a vector of the apply beside each row's.
+                TV k = TC.Lanes ? TS.Load(ref shift, col) : TS.Zero;
+                TV s = TS.Zero, qs = TS.Zero;
+                for (nint r = r0; r < rend; r++)
+                {
+                    nint o = r * width + col;
+                    if (col == 0) Prefetch(ref p, o, ahead);
+                    Accumulate<TC>(TS.Load(ref p, o), k, ref s, ref qs);
+                    if (q >= head)
+                    {
+                        FlatStep<TC, TE>(TS.Load(ref x, q), ref x, ref y, q, ref t0, ref j, width3, residual);
+                        j = SlotBack(j, 2, width3);
+                        q -= w;
+                    }
+                }
+                if (TC.Lanes) TS.AddWidened(ref sum, col, s);
+                TS.AddWidened(ref sq, col, qs);
+            }
+        }
+        for (; q >= head; q -= w)
+        {
+            FlatStep<TC, TE>(TS.Load(ref x, q), ref x, ref y, q, ref t0, ref j, width3, residual);
+            j = SlotBack(j, 2, width3);
+        }
+        if (whole < total)
+        {
+            // The last w elements end a row: columns width - w .. width - 1.
+            TV r = FlatExpression<TC, TE>(TS.Load(ref x, last), TS.Load(ref a, width - w), TS.Load(ref b, width - w), TC.Lanes ? TS.Load(ref c, width - w) : TS.Zero, ref x, last, residual);
+            StoreLanes(r, ref y, whole, total, last);
+        }
+    }
+
+    /// <summary>The coefficient slot <paramref name="k"/> vectors before slot <paramref name="j"/> (3 vectors a slot), wrapping
+    /// within a row's <paramref name="width3"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint SlotBack(nint j, int k, nint width3)
+    {
+        j -= k * 3 * TS.Count;
+        while (j < 0) j += width3;
+        return j;
     }
 
     /// <summary>Coefficient <paramref name="slot"/> (0: a, 1: b, 2: c) of every slot of <paramref name="slots"/>: the
