@@ -123,9 +123,8 @@ public static partial class Runs<TS, TV, T>
     /// <summary>
     /// Blocks of more bytes than this take their apply beside the next block's sums (<see cref="ApplyReduce{TK}"/>,
     /// <see cref="ApplyRunsReduce{TK}"/>, <see cref="ApplyReduceRows{TK}"/>; the 512-bit path) from the block's end back to
-    /// its start. The sums read the next
-    /// block from its start while the apply goes back over this one, so the apply's first loads are of the lines the sums
-    /// read last. Forwards, every line of a block is read again a whole block after the sums read it, and from about 16 KB
+    /// its start. The sums read the next block from its start while the apply goes back over this one, so the apply's
+    /// first loads are of the lines the sums read last. Forwards, every line of a block is read again a whole block after the sums read it, and from about 16 KB
     /// that is further back than L1 keeps it beside the next block's lines (a model here: a streamed pass whose loads come
     /// from L2 took 1.46-1.50x the time of its stores alone, from L1 1.02x; hints 256 B-2 KB ahead did not help). The same
     /// expression per element in either order, so the same bits. AMD Zen 5, one process alternating both orders (medians of
@@ -370,12 +369,7 @@ public static partial class Runs<TS, TV, T>
     {
         int w = TS.Count, step = Unroll * w;
         nint total = rows * width;
-        // The apply's vectors start `phase` columns into a row. Their coefficients interleaved a vector at a time: slot m
-        // (three vectors: a, b, c) holds the columns of a row's m-th vector from there, gathered from each coefficient written
-        // twice over (as FlatRows reads them) in turn in the same scratch; the loop loads a slot from one base at fixed
-        // offsets. Three streams (a2, b2, c2, each at phase + j) had the JIT reload their refs from the stack at every vector:
-        // on the AVX2 path InstanceNorm NHWC S1 ran 1,000 -> 890 us (GroupNorm 986 -> 887; x and y off their lines 1,090 ->
-        // 1,007), the 512-bit path even to 5% faster (AMD Zen 5, 1 thread, one process alternating, both orders; same bits).
+        // The coefficients interleaved a vector at a time from the output's phase, as ApplyReduceRowsCore has them.
         nint phase = head % width;
         T* unaligned = stackalloc T[5 * FlatWidth + 192 / sizeof(T)];
         T* tri = (T*)(((nint)unaligned + 63) & ~(nint)63);
