@@ -7,3 +7,6 @@ namespace NormKernels.Tests;
 [Normalize(Layout = "NHWC", Axes = "C,H,W", Groups = 4, ElementType = typeof(double))] public sealed partial class GnNhwcDouble;
 [Normalize(Layout = "NHWC", Axes = "C,H,W", Affine = AffineMode.Elementwise, ElementType = typeof(double))] public sealed partial class LnNhwcElementwiseDouble;
 [Normalize(Layout = "NTC", Axes = "C", Kind = NormKind.RootMeanSquare, ElementType = typeof(double))] public sealed partial class RmsNtcDouble;
+// NCHW blocks pipelined in double (StreamedOrderTests): a group's channels, a plane.
+[Normalize(Layout = "NCHW", Axes = "C,H,W", Groups = 4, ElementType = typeof(double))] public sealed partial class GnNchwDouble;
+[Normalize(Layout = "NCHW", Axes = "H,W", ElementType = typeof(double))] public sealed partial class InNchwDouble;

@@ -623,6 +623,8 @@ public sealed class StreamedOrderTests : RestoresSettings
     [Theory]
     [InlineData(4, 6, 9, 32)]
     [InlineData(3, 5, 7, 48)]
+    // A sample of 18 KB: applied from its end back (Runs.ReversedApplyBytes) on the 512-bit path.
+    [InlineData(3, 8, 9, 32)]
     public void PipelinedDoubleBlocksGiveTheUnpipelinedBitsAndTheReference(int n, int h, int w, int c)
     {
         // GroupNorm NHWC in double (4 groups): samples pipelined as the float layers' (Runs.ApplyReduceRows over doubles).
@@ -660,5 +662,57 @@ public sealed class StreamedOrderTests : RestoresSettings
         for (int at = 0; at < expected.Length; at++)
             Assert.True(Math.Abs(check.Values[at] - expected[at]) <= 1e-12 * (1 + Math.Abs(expected[at])),
                 $"sample {at / (hw * c)}, row {at / c % hw}, channel {at % c}: {check.Values[at]}, the reference {expected[at]}");
+    }
+
+    [Theory]
+    [InlineData(nameof(GnNchwDouble), 3, 8, 33, 33)]
+    [InlineData(nameof(InNchwDouble), 6, 4, 47, 45)]
+    [InlineData(nameof(InNchwDouble), 6, 4, 20, 20)]
+    public void PipelinedDoubleNchwBlocksGiveTheUnpipelinedBitsAndTheReference(string name, int n, int c, int h, int w)
+    {
+        // GroupNorm NCHW (4 groups: blocks of two runs of 1,089, 17 KB) and InstanceNorm NCHW (planes of 2,115 doubles, 17 KB;
+        // of 400, 3.2 KB) in double, streamed: blocks past 16 KB applied from their ends back on the 512-bit path
+        // (Runs.ApplyRunsReduce, Runs.ApplyReduce), the same bits as cached at every offset, and the float64 reference.
+        int hw = h * w, groups = name == nameof(GnNchwDouble) ? 4 : c;
+        var random = new Random(n + c + w);
+        double[] x = new double[n * c * hw];
+        for (int i = 0; i < x.Length; i++) x[i] = 4 + 3 * (random.NextDouble() - 0.5);
+        (long[] Bits, double[] Values) Go(long threshold, int offset)
+        {
+            INormalizationLayer<double> layer = name == nameof(GnNchwDouble) ? new GnNchwDouble(c) : new InNchwDouble(c);
+            for (int j = 0; j < c; j++)
+            {
+                layer.Weight[j] = 0.5 + 0.01 * j;
+                layer.Bias[j] = 0.1 - 0.003 * j;
+            }
+            Streaming.ThresholdBytes = threshold;
+            double[] buffer = Enumerable.Repeat(double.NaN, x.Length + 16).ToArray();
+            layer.Forward(x, buffer.AsSpan(offset, x.Length), [n, c, h, w]);
+            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(double.IsNaN(v)));
+            double[] values = buffer.AsSpan(offset, x.Length).ToArray();
+            return (values.Select(BitConverter.DoubleToInt64Bits).ToArray(), values);
+        }
+
+        var plain = Go(long.MaxValue, 0);
+        for (int offset = 0; offset < 8; offset++)
+            Assert.Equal(plain.Bits, Go(0, offset).Bits);
+        var check = Go(0, 5);
+        int perGroup = c / groups;
+        for (int s = 0; s < n; s++)
+            for (int g = 0; g < groups; g++)
+            {
+                int start = (s * c + g * perGroup) * hw, count = perGroup * hw;
+                double mean = 0, sq = 0;
+                for (int i = 0; i < count; i++) mean += x[start + i];
+                mean /= count;
+                for (int i = 0; i < count; i++) sq += (x[start + i] - mean) * (x[start + i] - mean);
+                double rstd = 1 / Math.Sqrt(sq / count + 1e-5);
+                for (int i = 0; i < count; i++)
+                {
+                    int channel = g * perGroup + i / hw;
+                    double expected = (x[start + i] - mean) * rstd * (0.5 + 0.01 * channel) + (0.1 - 0.003 * channel);
+                    Assert.True(Math.Abs(check.Values[start + i] - expected) <= 1e-12 * (1 + Math.Abs(expected)), $"sample {s}, group {g}, element {i}: {check.Values[start + i]}, the reference {expected}");
+                }
+            }
     }
 }
