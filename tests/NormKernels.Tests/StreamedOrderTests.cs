@@ -601,6 +601,19 @@ public sealed class StreamedOrderTests : RestoresSettings
         var check = Go(0, 1, 5);
         var reference = Create();
         SetParameters(reference.Weight, reference.Bias, 13);
+        double[] expected = NchwGroupsReference(Array.ConvertAll(x, v => (double)v), n, c, hw, groups, reference.Epsilon,
+            j => reference.Weight[j], j => reference.Bias[j]);
+        for (int at = 0; at < expected.Length; at++)
+            Assert.True(Math.Abs(check.Values[at] - expected[at]) <= 2e-5 * (1 + Math.Abs(expected[at])),
+                $"sample {at / (c * hw)}, channel {at / hw % c}, element {at % hw}: {check.Values[at]}, the reference {expected[at]}");
+    }
+
+    /// <summary>The float64 reference of an NCHW group norm over [n, c, hw] (InstanceNorm: a group per channel): each
+    /// (sample, group) standardized over its channels' planes, times the channel's weight plus its bias.</summary>
+    private static double[] NchwGroupsReference(double[] x, int n, int c, int hw, int groups, double epsilon,
+        Func<int, double> weight, Func<int, double> bias)
+    {
+        var y = new double[x.Length];
         int perGroup = c / groups;
         for (int s = 0; s < n; s++)
             for (int g = 0; g < groups; g++)
@@ -610,14 +623,14 @@ public sealed class StreamedOrderTests : RestoresSettings
                 for (int i = 0; i < count; i++) mean += x[start + i];
                 mean /= count;
                 for (int i = 0; i < count; i++) sq += (x[start + i] - mean) * (x[start + i] - mean);
-                double rstd = 1 / Math.Sqrt(sq / count + reference.Epsilon);
+                double rstd = 1 / Math.Sqrt(sq / count + epsilon);
                 for (int i = 0; i < count; i++)
                 {
                     int channel = g * perGroup + i / hw;
-                    double expected = (x[start + i] - mean) * rstd * reference.Weight[channel] + reference.Bias[channel];
-                    Assert.True(Math.Abs(check.Values[start + i] - expected) <= 2e-5 * (1 + Math.Abs(expected)), $"sample {s}, group {g}, element {i}: {check.Values[start + i]}, the reference {expected}");
+                    y[start + i] = (x[start + i] - mean) * rstd * weight(channel) + bias(channel);
                 }
             }
+        return y;
     }
 
     [Theory]
@@ -697,22 +710,9 @@ public sealed class StreamedOrderTests : RestoresSettings
         for (int offset = 0; offset < 8; offset++)
             Assert.Equal(plain.Bits, Go(0, offset).Bits);
         var check = Go(0, 5);
-        int perGroup = c / groups;
-        for (int s = 0; s < n; s++)
-            for (int g = 0; g < groups; g++)
-            {
-                int start = (s * c + g * perGroup) * hw, count = perGroup * hw;
-                double mean = 0, sq = 0;
-                for (int i = 0; i < count; i++) mean += x[start + i];
-                mean /= count;
-                for (int i = 0; i < count; i++) sq += (x[start + i] - mean) * (x[start + i] - mean);
-                double rstd = 1 / Math.Sqrt(sq / count + 1e-5);
-                for (int i = 0; i < count; i++)
-                {
-                    int channel = g * perGroup + i / hw;
-                    double expected = (x[start + i] - mean) * rstd * (0.5 + 0.01 * channel) + (0.1 - 0.003 * channel);
-                    Assert.True(Math.Abs(check.Values[start + i] - expected) <= 1e-12 * (1 + Math.Abs(expected)), $"sample {s}, group {g}, element {i}: {check.Values[start + i]}, the reference {expected}");
-                }
-            }
+        double[] expected = NchwGroupsReference(x, n, c, hw, groups, 1e-5, j => 0.5 + 0.01 * j, j => 0.1 - 0.003 * j);
+        for (int at = 0; at < expected.Length; at++)
+            Assert.True(Math.Abs(check.Values[at] - expected[at]) <= 1e-12 * (1 + Math.Abs(expected[at])),
+                $"sample {at / (c * hw)}, channel {at / hw % c}, element {at % hw}: {check.Values[at]}, the reference {expected[at]}");
     }
 }
