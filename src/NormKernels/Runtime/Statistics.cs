@@ -16,13 +16,16 @@ public static partial class Statistics
     /// <summary>
     /// Mean and biased variance from <paramref name="count"/> values given as sums of
     /// <c>d = x - shift</c> and of <c>d * d</c>: <c>mean = shift + S1/n</c>, <c>var = S2/n - (S1/n)^2</c>
-    /// (clamped at 0). Exact to the sums' rounding whatever the data's offset, because d is small.
+    /// (clamped at 0). Exact to the sums' rounding whatever the data's offset, because d is small. The sums are multiplied by
+    /// <c>1/n</c>, one division instead of two (the finishes' vector lanes take the same operations, so the same bits): the
+    /// divisions were the finish's cost where statistics are many and short (InstanceNorm S2, 16,384 statistics of 49).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (double Mean, double Variance) FromShiftedSums(double shift, double sum, double sumOfSquares, double count)
     {
-        double shifted = sum / count;
-        double variance = sumOfSquares / count - shifted * shifted;
+        double inverse = 1d / count;
+        double shifted = sum * inverse;
+        double variance = sumOfSquares * inverse - shifted * shifted;
         return (shift + shifted, variance < 0d ? 0d : variance);
     }
 
