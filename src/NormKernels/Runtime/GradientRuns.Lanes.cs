@@ -24,7 +24,7 @@ public static partial class GradientRuns<TS, TV, T>
     /// instead of one each, and the horizontal sums of as many runs as a double vector has lanes folded together. A
     /// run's lanes sum dy - dz and (dy - dz) * (x + m) in float as <see cref="Reduce{TX, TH}"/>'s short runs do (one
     /// accumulator each, the overlapped last vector masked; runs one element past whole vectors read from element 1,
-    /// see <see cref="Head{TX}"/>); X = sum (x + m) sums t = x + m (the factor the product uses) in float lanes too,
+    /// see <see cref="Head{TX, TH}"/>); X = sum (x + m) sums t = x + m (the factor the product uses) in float lanes too,
     /// widened exactly once per run (<see cref="Widened"/>). A lane adds at most 16 of a run's values (runs up to 256
     /// floats; on AVX2 up to 32, for runs over 128 floats, and there the bound below halves to |mf| / 64), so X is
     /// exact while every |x - mf| of the run is below |mf| / 32: the t are then exact multiples of the smallest ulp
@@ -42,17 +42,39 @@ public static partial class GradientRuns<TS, TV, T>
     /// pass of its own before the call: GroupNorm(32) backward NCHW 32x512x7x7 203 -> 190 us, AVX2 even). For
     /// <see cref="LaneReduces"/> lengths.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void LaneReduceRuns<TX>(ref T x, ref T dy, nint runs, nint len, T m, ref T dz, ref double u, ref double v, ref double z)
         where TX : struct, IOperand
+    {
+        // Runs one element past whole vectors (7x7 planes: 49 floats): whole vectors from element 1, and for X the group's
+        // first elements' x + m in lane 0 of each run's X lanes (see Head), in place of an overlapped last vector a run.
+        if (len % TS.Count == 1) LaneReduceGroups<TX, FromSecond>(ref x, ref dy, runs, len, m, ref dz, ref u, ref v, ref z);
+        else LaneReduceGroups<TX, FromFirst>(ref x, ref dy, runs, len, m, ref dz, ref u, ref v, ref z);
+    }
+
+    /// <summary>Where a run's vectors start (<see cref="LaneReduceGroups{TX, TH}"/>): from element 1 (<see cref="FromSecond"/>,
+    /// runs one element past whole vectors, see <see cref="Head{TX, TH}"/>) or from 0. A type argument rather than a flag:
+    /// as a flag, the start (0 or 1) was a value the JIT kept on the stack, loaded again before each group's loads and
+    /// feeding their addresses, and those loads then waited behind the previous group's stores (the shifts and the sums,
+    /// made from loads still on their way from L3): GroupNorm(32) backward NCHW 32x512x7x7, AMD Zen 5, 1 thread, one process
+    /// per build alternating (seven pairs): 180-215 -> 173-184 us, medians 191 -> 179.</summary>
+    private interface IRunStart;
+
+    /// <summary>Runs read from element 1.</summary>
+    private readonly struct FromSecond : IRunStart;
+
+    /// <summary>Runs read from element 0, an overlapped last vector masked.</summary>
+    private readonly struct FromFirst : IRunStart;
+
+    /// <summary><see cref="LaneReduceRuns{TX}"/>' groups of runs, with the runs' start as <typeparamref name="TH"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LaneReduceGroups<TX, TH>(ref T x, ref T dy, nint runs, nint len, T m, ref T dz, ref double u, ref double v, ref double z)
+        where TX : struct, IOperand where TH : struct, IRunStart
     {
         int w = TS.Count;
         TV tailMask = TS.LastLanes(len % w == 0 ? w : len % w);
         // The runs' m, broadcast once.
         TV k = TS.Splat(m);
-        // Runs one element past whole vectors (7x7 planes: 49 floats): whole vectors from element 1, and for X the group's
-        // first elements' x + m in lane 0 of each run's X lanes (see Head), in place of an overlapped last vector a run.
-        bool heads = len % w == 1;
         nint r = 0;
         // The path as a type test, folded as the method is imported: a test on TS.Count left the dead path's inlines to spend
         // the JIT's inlining budget, and the 256-bit tree's folds stayed calls (GroupNorm backward NCHW 32x512x7x7: 662 us
@@ -60,8 +82,8 @@ public static partial class GradientRuns<TS, TV, T>
         if (typeof(TV) == typeof(Vector512<float>))
             for (; r + 8 <= runs; r += 8)
             {
-                FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out TV s0, out TV q0, out TV x0);
-                FourRuns<TX>(ref x, ref dy, r + 4, len, k, ref dz, tailMask, heads, out TV s1, out TV q1, out TV x1);
+                FourRuns<TX, TH>(ref x, ref dy, r, len, k, ref dz, tailMask, out TV s0, out TV q0, out TV x0);
+                FourRuns<TX, TH>(ref x, ref dy, r + 4, len, k, ref dz, tailMask, out TV s1, out TV q1, out TV x1);
                 TV s = FloatRuns(s0, s1), q = FloatRuns(q0, q1), xs = TX.Lanes ? Order(FoldDoubles(x0, x1, 2)) : default;
                 StoreLanes(s, ref Unsafe.Add(ref u, r));
                 StoreLanes(q, ref Unsafe.Add(ref v, r));
@@ -70,7 +92,7 @@ public static partial class GradientRuns<TS, TV, T>
         else
             for (; r + 4 <= runs; r += 4)
             {
-                FourRuns<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out TV s4, out TV q4, out TV x4);
+                FourRuns<TX, TH>(ref x, ref dy, r, len, k, ref dz, tailMask, out TV s4, out TV q4, out TV x4);
                 TV xs = TX.Lanes ? Order(x4) : default;
                 StoreLanes(s4, ref Unsafe.Add(ref u, r));
                 StoreLanes(q4, ref Unsafe.Add(ref v, r));
@@ -106,35 +128,36 @@ public static partial class GradientRuns<TS, TV, T>
     // FourRunsTogether): the sums of dy - dz and the products in float lanes, four a run, a run a 128-bit block in run
     // order; X's in double lanes, two a run, in run order by 128-bit block.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FourRuns<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool heads, out TV s, out TV q, out TV xs)
-        where TX : struct, IOperand
+    private static void FourRuns<TX, TH>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, out TV s, out TV q, out TV xs)
+        where TX : struct, IOperand where TH : struct, IRunStart
     {
         if (typeof(TV) == typeof(Vector512<float>))
         {
-            FourRunsTogether<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out s, out q, out xs);
+            FourRunsTogether<TX, TH>(ref x, ref dy, r, len, k, ref dz, tailMask, out s, out q, out xs);
             return;
         }
-        RunFloats<TX>(ref x, ref dy, r, len, k, ref dz, tailMask, heads, out TV s0, out TV q0, out TV x0);
-        RunFloats<TX>(ref x, ref dy, r + 1, len, k, ref dz, tailMask, heads, out TV s1, out TV q1, out TV x1);
-        RunFloats<TX>(ref x, ref dy, r + 2, len, k, ref dz, tailMask, heads, out TV s2, out TV q2, out TV x2);
-        RunFloats<TX>(ref x, ref dy, r + 3, len, k, ref dz, tailMask, heads, out TV s3, out TV q3, out TV x3);
+        RunFloats<TX, TH>(ref x, ref dy, r, len, k, ref dz, tailMask, out TV s0, out TV q0, out TV x0);
+        RunFloats<TX, TH>(ref x, ref dy, r + 1, len, k, ref dz, tailMask, out TV s1, out TV q1, out TV x1);
+        RunFloats<TX, TH>(ref x, ref dy, r + 2, len, k, ref dz, tailMask, out TV s2, out TV q2, out TV x2);
+        RunFloats<TX, TH>(ref x, ref dy, r + 3, len, k, ref dz, tailMask, out TV s3, out TV q3, out TV x3);
         s = FourFloatRuns(s0, s1, s2, s3);
         q = FourFloatRuns(q0, q1, q2, q3);
         xs = TX.Lanes ? FoldDoubles(FoldDoubles(x0, x1, 0), FoldDoubles(x2, x3, 0), 1) : default;
     }
 
     /// <summary>
-    /// <see cref="FourRuns{TX}"/> on the 512-bit path with the four runs' vectors side by side: vector i of each run, then
+    /// <see cref="FourRuns{TX, TH}"/> on the 512-bit path with the four runs' vectors side by side: vector i of each run, then
     /// vector i + 1 (sixteen accumulators, m and the runs' shifts in registers), then the four overlapped last vectors
-    /// (or where <paramref name="heads"/> whole vectors from element 1, see <see cref="Head{TX}"/>); one loop
+    /// (or where <typeparamref name="TH"/> <see cref="FromSecond"/> whole vectors from element 1, see <see cref="Head{TX, TH}"/>); one loop
     /// step for four runs' vectors instead of one each. The sums of dy - dz and of the products leave as float lanes, four a
     /// run (<see cref="Runs{TS, TV, T}.Fold"/> levels 0 and 1: the caller finishes them with <see cref="FloatRuns"/>),
     /// X's as doubles (two lanes a run, run order by 128-bit block).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FourRunsTogether<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool heads,
-        out TV s, out TV q, out TV xs) where TX : struct, IOperand
+    private static void FourRunsTogether<TX, TH>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask,
+        out TV s, out TV q, out TV xs) where TX : struct, IOperand where TH : struct, IRunStart
     {
+        bool heads = typeof(TH) == typeof(FromSecond);
         int w = TS.Count;
         nint o0 = r * len, o1 = o0 + len, o2 = o1 + len, o3 = o2 + len;
         // Each run's shift, its first dy, taken as the run is read and written out for the coefficients and dx.
@@ -146,7 +169,7 @@ public static partial class GradientRuns<TS, TV, T>
         TV d0 = TS.Splat(z0), d1 = TS.Splat(z1), d2 = TS.Splat(z2), d3 = TS.Splat(z3);
         TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero, q0 = TS.Zero, q1 = TS.Zero, q2 = TS.Zero, q3 = TS.Zero;
         // Runs one element past whole vectors: the vectors from element 1 (see Head).
-        TV a0 = Head<TX>(ref x, o0, k, heads), a1 = Head<TX>(ref x, o1, k, heads), a2 = Head<TX>(ref x, o2, k, heads), a3 = Head<TX>(ref x, o3, k, heads);
+        TV a0 = Head<TX, TH>(ref x, o0, k), a1 = Head<TX, TH>(ref x, o1, k), a2 = Head<TX, TH>(ref x, o2, k), a3 = Head<TX, TH>(ref x, o3, k);
         nint i = heads ? 1 : 0;
         for (; i + w <= len; i += w)
         {
@@ -213,7 +236,7 @@ public static partial class GradientRuns<TS, TV, T>
     }
 
     /// <summary>
-    /// The start of a run's X lanes: for a run one element past whole vectors (<paramref name="heads"/>, whose vectors are
+    /// The start of a run's X lanes: for a run one element past whole vectors (<typeparamref name="TH"/> <see cref="FromSecond"/>, whose vectors are
     /// read from element 1) its element 0's x + m in lane 0 (made in float as the lanes make theirs, then summed in that lane
     /// with the run's other t), else 0. A run's first dy is its shift dz, so dy - dz and (dy - dz) * (x + m) are 0 at
     /// element 0 and the other two sums need nothing from it. In place of the runs' last elements gathered, eight runs at a
@@ -223,9 +246,9 @@ public static partial class GradientRuns<TS, TV, T>
     /// backward NCHW 32x512x7x7 medians 164 -> 157 us (AVX2 six pairs 202 -> 188-198), LayerNorm over C,H,W NCHW S2 165.5 -> 160.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Head<TX>(ref T x, nint at, TV k, bool heads) where TX : struct, IOperand
+    private static TV Head<TX, TH>(ref T x, nint at, TV k) where TX : struct, IOperand where TH : struct, IRunStart
     {
-        if (!heads || !TX.Lanes) return TS.Zero;
+        if (typeof(TH) != typeof(FromSecond) || !TX.Lanes) return TS.Zero;
         float xh = Unsafe.As<T, float>(ref Unsafe.Add(ref x, at));
         return typeof(TV) == typeof(Vector512<float>)
             ? Unsafe.BitCast<Vector512<float>, TV>(Vector512.CreateScalar(xh + Unsafe.BitCast<TV, Vector512<float>>(k).ToScalar()))
@@ -233,7 +256,7 @@ public static partial class GradientRuns<TS, TV, T>
     }
 
     /// <summary>
-    /// The 256-bit path's sums of four runs' float lanes (<see cref="RunFloats{TX}"/>) as four doubles in run order: the
+    /// The 256-bit path's sums of four runs' float lanes (<see cref="RunFloats{TX, TH}"/>) as four doubles in run order: the
     /// forward row tree's folds (<see cref="Runs{TS, TV, T}.Fold"/>, levels 0 to 2) in float, so each run's eight lanes go
     /// in three float additions, ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) whatever runs share the call, then
     /// widened once, as the 512-bit path's <see cref="FloatRuns"/>. It replaced each run's lanes halved in float, widened
@@ -264,17 +287,18 @@ public static partial class GradientRuns<TS, TV, T>
     }
 
     /// <summary>Run <paramref name="r"/>'s sums: dy - dz and the products as float lanes, X's lanes <see cref="Widened"/> to
-    /// doubles; from element 1 where <paramref name="heads"/> (<see cref="Head{TX}"/>).</summary>
+    /// doubles; from element 1 where <typeparamref name="TH"/> <see cref="FromSecond"/> (<see cref="Head{TX, TH}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RunFloats<TX>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, bool heads, out TV s, out TV q, out TV xs)
-        where TX : struct, IOperand
+    private static void RunFloats<TX, TH>(ref T x, ref T dy, nint r, nint len, TV k, ref T dz, TV tailMask, out TV s, out TV q, out TV xs)
+        where TX : struct, IOperand where TH : struct, IRunStart
     {
+        bool heads = typeof(TH) == typeof(FromSecond);
         int w = TS.Count;
         ref T xr = ref Unsafe.Add(ref x, r * len), dyr = ref Unsafe.Add(ref dy, r * len);
         T zr = dyr;
         Unsafe.Add(ref dz, r) = zr;
         TV kd = TS.Splat(zr);
-        TV vs = TS.Zero, vq = TS.Zero, xa = Head<TX>(ref xr, 0, k, heads);
+        TV vs = TS.Zero, vq = TS.Zero, xa = Head<TX, TH>(ref xr, 0, k);
         nint i = heads ? 1 : 0;
         for (; i + w <= len; i += w)
             LaneStep<TX>(ref xr, ref dyr, i, k, kd, ref vs, ref vq, ref xa);
