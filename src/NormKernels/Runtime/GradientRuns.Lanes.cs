@@ -54,10 +54,12 @@ public static partial class GradientRuns<TS, TV, T>
 
     /// <summary>Where a run's vectors start (<see cref="LaneReduceGroups{TX, TH}"/>): from element 1 (<see cref="FromSecond"/>,
     /// runs one element past whole vectors, see <see cref="Head{TX, TH}"/>) or from 0. A type argument rather than a flag:
-    /// as a flag, the start (0 or 1) was a value the JIT kept on the stack, loaded again before each group's loads and
-    /// feeding their addresses, and those loads then waited behind the previous group's stores (the shifts and the sums,
-    /// made from loads still on their way from L3): GroupNorm(32) backward NCHW 32x512x7x7, AMD Zen 5, 1 thread, one process
-    /// per build alternating (seven pairs): 180-215 -> 173-184 us, medians 191 -> 179.</summary>
+    /// as a flag, the start (0 or 1) was a value the JIT kept on the stack and loaded again before each group's loads,
+    /// feeding their addresses, just after the previous group's stores of values made from loads still on their way from
+    /// L3 (a model of such a loop lost its loads' overlap that way: the README's sixty-first section). As a type it is a
+    /// constant in the code. GroupNorm(32) backward NCHW 32x512x7x7, AMD Zen 5, 1 thread, one process per build
+    /// alternating: the start written as 1 (a first probe), seven pairs, 180-215 -> 173-184 us (medians 191 -> 179); this
+    /// form, four pairs, 184-242 -> 178-184; AVX2 even (220-230 against 224-229).</summary>
     private interface IRunStart;
 
     /// <summary>Runs read from element 1.</summary>
