@@ -59,7 +59,9 @@ public static partial class GradientRuns<TS, TV, T>
     /// L3 (a model of such a loop lost its loads' overlap that way: the README's sixty-first section). As a type it is a
     /// constant in the code. GroupNorm(32) backward NCHW 32x512x7x7, AMD Zen 5, 1 thread, one process per build
     /// alternating: the start written as 1 (a first probe), seven pairs, 180-215 -> 173-184 us (medians 191 -> 179); this
-    /// form, four pairs, 184-242 -> 178-184; AVX2 even (220-230 against 224-229).</summary>
+    /// form, four pairs, 184-242 -> 178-184; AVX2 even (220-230 against 224-229). Twenty more pairs an hour later, on a
+    /// noisier host (the same build 172-268 us from process to process): the pairs' new/old ratios 0.70-1.13, median
+    /// 0.99-1.00. So a few percent at most, not resolved on this guest; kept as the simpler code.</summary>
     private interface IRunStart;
 
     /// <summary>Runs read from element 1.</summary>
