@@ -678,6 +678,8 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
         if (TW.Beta == 1) return TS.Divide(one, d);
         if (TW.Beta == 0.75 && typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported)
             return Unsafe.BitCast<Vector512<float>, TV>(InverseThreeQuarters(Unsafe.BitCast<TV, Vector512<float>>(d)));
+        if (TW.Beta == 0.75 && typeof(TV) == typeof(Vector256<float>) && Avx.IsSupported && (float)TW.K >= 1.17549435e-38f && (float)TW.Scale >= 0f)
+            return Unsafe.BitCast<Vector256<float>, TV>(ThreeQuartersAboveK(Unsafe.BitCast<TV, Vector256<float>>(d)));
         if (TW.Beta == 0.75)
         {
             // D^-0.75 from q = D^-0.5, at least the smallest normal value, so D = +infinity (q = 0) gives zero (the product
@@ -695,6 +697,29 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
             return TS.Multiply(q, TS.Sqrt(q));
         }
         return TS.Power(d, Of(-TW.Beta));
+    }
+
+    /// <summary>
+    /// <c>d^-0.75</c> on 256-bit float lanes where the layer's K is a normal float and its alpha not negative, so that every
+    /// D = K + alpha / n * sum of squares is at least K: the general form's operations (q = 1 / sqrt(D) as AVX's 12-bit estimate
+    /// r and one Newton step, then q * sqrt(q)) without its guards. The general form checks the Newton step's result for
+    /// NaN (D = 0 or +infinity make 0 * infinity there) and keeps the estimate instead, then raises q to the smallest
+    /// normal float; with D at least K only +infinity can reach the product, and D clamped to the largest float in
+    /// D * r alone makes that product 0 * (largest float) = 0, so q = 0 and the power 0, as the guards gave (the smallest
+    /// normal's 1.5th power rounds to 0), while for finite D the clamp changes nothing and q is at least 5.4e-20 (1 /
+    /// sqrt of the largest float), above the floor: the same bits for every D, NaN included (vminps returns its second
+    /// operand, D). One minimum for a compare, a blend and a maximum: AMD EPYC Zen 3 (AVX2), 1 thread, LocalResponseNorm(5)
+    /// 32x512x7x7, four process pairs alternating builds, every pair faster: NCHW 540-598 -> 497-523 us, NHWC 468-517 ->
+    /// 427-448 us; 32x64x56x56 from memory even within the host's noise (NCHW 6.6-8.0 against 5.9-7.8 ms). Outputs
+    /// bitwise equal to the general form's on both layouts and five shapes with x from 1e-25 to 1e25, zeros and the largest
+    /// float (squares overflowing to a D of +infinity).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ThreeQuartersAboveK(Vector256<float> d)
+    {
+        Vector256<float> r = Avx.ReciprocalSqrt(d);
+        Vector256<float> q = (Vector256.Create(0.5f) * r) * Vector256.FusedMultiplyAdd(-(Avx.Min(Vector256.Create(float.MaxValue), d) * r), r, Vector256.Create(3f));
+        return q * Vector256.Sqrt(q);
     }
 
     /// <summary>
