@@ -483,7 +483,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     /// <summary>y = x * (k + scale * sum)^-beta: every forward kernel's output from its window sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV Normalized<TW>(TV x, TV sum, TV scale, TV k) where TW : struct, ILrnWindow =>
-        TS.Multiply(x, InversePower<TW>(TS.MultiplyAdd(sum, scale, k)));
+        TS.Multiply(x, InversePower<TW>(TS.MultiplyAdd(sum, scale, k), atLeastK: true));
 
     /// <summary><see cref="Normalized{TW}(TV, TV, TV, TV)"/> on the 512-bit float lanes the register kernels hold.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -668,9 +668,10 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     private static TV Square(TV v) => TS.Multiply(v, v);
 
     /// <summary><c>d^-beta</c>: 1, 1 / sqrt(d), 1 / d for beta 0, 0.5, 1; for 0.75, with q = 1 / sqrt(d), q^2 / sqrt(q) on the
-    /// 512-bit float path and q * sqrt(q) elsewhere; otherwise the path's power.</summary>
+    /// 512-bit float path and q * sqrt(q) elsewhere; otherwise the path's power. <paramref name="atLeastK"/>: d is K plus
+    /// alpha / n times a float sum of squares (<see cref="ThreeQuartersAboveK"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV InversePower<TW>(TV d) where TW : struct, ILrnWindow
+    private static TV InversePower<TW>(TV d, bool atLeastK = false) where TW : struct, ILrnWindow
     {
         TV one = TS.Splat(Of(1d));
         if (TW.Beta == 0) return one;
@@ -678,7 +679,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
         if (TW.Beta == 1) return TS.Divide(one, d);
         if (TW.Beta == 0.75 && typeof(TV) == typeof(Vector512<float>) && Avx512F.IsSupported)
             return Unsafe.BitCast<Vector512<float>, TV>(InverseThreeQuarters(Unsafe.BitCast<TV, Vector512<float>>(d)));
-        if (TW.Beta == 0.75 && typeof(TV) == typeof(Vector256<float>) && Avx.IsSupported && (float)TW.K >= 1.17549435e-38f && (float)TW.Scale >= 0f)
+        if (TW.Beta == 0.75 && atLeastK && typeof(TV) == typeof(Vector256<float>) && Avx.IsSupported && (float)TW.K >= 1.17549435e-38f && (float)TW.Scale >= 0f)
             return Unsafe.BitCast<Vector256<float>, TV>(ThreeQuartersAboveK(Unsafe.BitCast<TV, Vector256<float>>(d)));
         if (TW.Beta == 0.75)
         {
@@ -700,8 +701,10 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     }
 
     /// <summary>
-    /// <c>d^-0.75</c> on 256-bit float lanes where the layer's K is a normal float and its alpha not negative, so that every
-    /// D = K + alpha / n * sum of squares is at least K: the general form's operations (q = 1 / sqrt(D) as AVX's 12-bit estimate
+    /// <c>d^-0.75</c> on 256-bit float lanes where the layer's K is a normal float and its alpha not negative and D is
+    /// K + alpha / n * (a float sum of squares, never negative) fused (<paramref name="d"/> from <see cref="Normalized{TW}(TV, TV, TV, TV)"/>:
+    /// the forward's strips, flat and row kernels; not the running sums in double of wide windows and the backward, whose
+    /// subtractions can leave a sum a rounding below zero), so that D is at least K: the general form's operations (q = 1 / sqrt(D) as AVX's 12-bit estimate
     /// r and one Newton step, then q * sqrt(q)) without its guards. The general form checks the Newton step's result for
     /// NaN (D = 0 or +infinity make 0 * infinity there) and keeps the estimate instead, then raises q to the smallest
     /// normal float; with D at least K only +infinity can reach the product, and D clamped to the largest float in
