@@ -702,10 +702,11 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
 
     /// <summary>
     /// <c>d^-0.75</c> on 256-bit float lanes where the layer's K is a normal float and its alpha not negative and D is
-    /// K + alpha / n * (a float sum of squares, never negative) fused (<paramref name="d"/> from <see cref="Normalized{TW}(TV, TV, TV, TV)"/>:
-    /// the forward's strips, flat and row kernels; not the running sums in double of wide windows and the backward, whose
-    /// subtractions can leave a sum a rounding below zero), so that D is at least K: the general form's operations (q = 1 / sqrt(D) as AVX's 12-bit estimate
-    /// r and one Newton step, then q * sqrt(q)) without its guards. The general form checks the Newton step's result for
+    /// K + alpha / n * (a float sum of squares, never negative) (<paramref name="d"/> from
+    /// <see cref="Normalized{TW}(TV, TV, TV, TV)"/>: the forward's strips, flat and row kernels; not the running sums in
+    /// double of wide windows and the backward, whose subtractions can leave a sum a rounding below zero), so that D is at
+    /// least K: the general form's operations (q = 1 / sqrt(D) as AVX's 12-bit estimate r and one Newton step,
+    /// <see cref="V256{T}.InverseSqrtStep"/>, then q * sqrt(q)) without its guards. The general form checks the Newton step's result for
     /// NaN (D = 0 or +infinity make 0 * infinity there) and keeps the estimate instead, then raises q to the smallest
     /// normal float; with D at least K only +infinity can reach the product, and D clamped to the largest float in
     /// D * r alone makes that product 0 * (largest float) = 0, so q = 0 and the power 0, as the guards gave (the smallest
@@ -721,7 +722,7 @@ public static class LrnRuns<TS, TV, T> where TS : struct, ISimd<TV, T> where TV 
     private static Vector256<float> ThreeQuartersAboveK(Vector256<float> d)
     {
         Vector256<float> r = Avx.ReciprocalSqrt(d);
-        Vector256<float> q = (Vector256.Create(0.5f) * r) * Vector256.FusedMultiplyAdd(-(Avx.Min(Vector256.Create(float.MaxValue), d) * r), r, Vector256.Create(3f));
+        Vector256<float> q = V256<float>.InverseSqrtStep(r, Avx.Min(Vector256.Create(float.MaxValue), d) * r);
         return q * Vector256.Sqrt(q);
     }
 

@@ -193,9 +193,16 @@ public readonly partial struct V256<T>
         // float64 over x from 1e-19 to 2e19 went 5.5 -> 6.6 ulps (the 512-bit path 4.6, the 128-bit 5.5; LrnTests allow 32).
         // The 512-bit path's form, Newton steps on the whole power, needs two from 12-bit estimates: 4.2 ulps, but 470-483
         // and 399-400 us there.
-        Vector256<float> n = (Vector256.Create(0.5f) * r) * Vector256.FusedMultiplyAdd(-(d * r), r, Vector256.Create(3f));
+        Vector256<float> n = InverseSqrtStep(r, d * r);
         return Vector256.ConditionalSelect(Vector256.Equals(n, n), n, r).As<float, T>();
     }
+
+    /// <summary>The Newton step of <see cref="InverseSqrt"/> from the estimate <paramref name="r"/> of 1 / sqrt(d) and the
+    /// product <paramref name="dr"/> = d * r: (r / 2) * (3 - dr * r). Written once for its two users (InverseSqrt and
+    /// LocalResponseNorm's unguarded power, <c>LrnRuns.ThreeQuartersAboveK</c>), whose results must stay the same bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> InverseSqrtStep(Vector256<float> r, Vector256<float> dr) =>
+        (Vector256.Create(0.5f) * r) * Vector256.FusedMultiplyAdd(-dr, r, Vector256.Create(3f));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
