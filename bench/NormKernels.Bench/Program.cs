@@ -309,7 +309,7 @@ public static class Program
             $"generated {ReportWriter.Time(r, Variant.Generated),9} = {ReportWriter.Ratio(r.Ratio(Variant.Generated)),5}x limit, {ReportWriter.Ratio(r.CopyRatio(Variant.Generated)),5}x copy  " +
             $"scalar {ReportWriter.Ratio(r.Ratio(Variant.Scalar)),5}x  TensorPrimitives {ReportWriter.Ratio(r.Ratio(Variant.TensorPrimitives)),5}x  ({r.Path}" +
             (r.Retried > 0 ? $", {r.Retried} re-timed" : "") + (r.Contended > 0 ? $", {r.Contended} contended" : "") +
-            (r.Measurements > 1 ? $", measured {r.Measurements}x" : "") + (r.Noisy ? ", noisy" : "") + $"){check}";
+            (r.Measurements > 1 ? $", measured {r.Measurements}x" : "") + (r.Noisy ? ", noisy" : "") + (r.Streamed ? ", streamed" : "") + $"){check}";
     }
 
     private static string[] QuickMethod =>

@@ -26,18 +26,20 @@ internal sealed class ThresholdScope : IDisposable
     public void Dispose() => Streaming.ThresholdBytes = _saved;
 }
 
-/// <summary>A test class that changes the process-wide <see cref="Streaming.ThresholdBytes"/>,
+/// <summary>A test class that changes the process-wide <see cref="Streaming.ThresholdBytes"/>, <see cref="Streaming.Adaptive"/>,
 /// <see cref="Parallelism.MaxDegree"/> or <see cref="Parallelism.SpinMicroseconds"/> (it belongs to the ThreadingTests
-/// collection): all three are restored after each test.</summary>
+/// collection): all four are restored after each test.</summary>
 public abstract class RestoresSettings : IDisposable
 {
     private readonly long _savedThreshold = Streaming.ThresholdBytes;
+    private readonly bool _savedAdaptive = Streaming.Adaptive;
     private readonly int _savedDegree = Parallelism.MaxDegree;
     private readonly int _savedSpin = Parallelism.SpinMicroseconds;
 
     public void Dispose()
     {
         Streaming.ThresholdBytes = _savedThreshold;
+        Streaming.Adaptive = _savedAdaptive;
         Parallelism.MaxDegree = _savedDegree;
         Parallelism.SpinMicroseconds = _savedSpin;
         GC.SuppressFinalize(this);

@@ -46,7 +46,7 @@ public static partial class ResultCsv
             ScalarMaxAbsDiff = Value(r.ScalarDiff), TensorPrimitivesMaxAbsDiff = Value(r.TensorsDiff),
             SamplesRetried = r.Retried, SamplesContended = r.Contended,
             CopySpread = r.Spread(Variant.Copy), GeneratedSpread = r.Spread(Variant.Generated),
-            Measurements = r.Measurements, Noisy = r.Noisy ? "yes" : "no",
+            Measurements = r.Measurements, Noisy = r.Noisy ? "yes" : "no", Streamed = r.Job == "Quick" ? (r.Streamed ? "yes" : "no") : null,
             Status = !report.Torch.Available && torch is null ? "measured; torch " + report.Torch.Note
                 : dropped ? "measured; torch dropped: every call disturbed, no torch time" : "measured",
         };
@@ -109,6 +109,7 @@ public static partial class ResultCsv
         [CsvColumn("generated_spread"), CsvConverter(typeof(SixDigits))] public double? GeneratedSpread { get; set; }
         [CsvColumn("measurements")] public int? Measurements { get; set; }
         [CsvColumn("noisy")] public string? Noisy { get; set; }
+        [CsvColumn("streamed")] public string? Streamed { get; set; }
         [CsvColumn("status")] public string Status { get; set; } = "";
     }
 }

@@ -181,6 +181,10 @@ public sealed class QuickHarness
             }
         }
 
+        // Which path the layer's calls took by the end (a tuner in the adaptive band chooses from its own calls' times).
+        bodies[Variant.Generated]();
+        result.Streamed = NormKernels.Streaming.LastCallStreamed;
+
         foreach (var v in variants)
         {
             var s = samples[v];

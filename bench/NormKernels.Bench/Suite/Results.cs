@@ -79,6 +79,11 @@ public sealed class CaseResult
     /// <summary>Quick mode: the kept measurement still spreads more than the harness accepts (marked in the table).</summary>
     public bool Noisy { get; set; }
 
+    /// <summary>Quick mode: whether a generated call after the timed rounds streamed its output
+    /// (<see cref="NormKernels.Streaming.LastCallStreamed"/>): past the threshold, or in the adaptive band with the layer's
+    /// tuner on the streamed path (<see cref="NormKernels.Streaming.Adaptive"/>).</summary>
+    public bool Streamed { get; set; }
+
     /// <summary>Quick mode: per variant, (second-highest - second-lowest sample) / median.</summary>
     public Dictionary<Variant, double> Spreads { get; } = new();
 

@@ -34,6 +34,9 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     // The thread contract (see the layer's remarks): > 0 inference Forward calls running, -1 a call that writes the state.
     private int _guard;
 
+    // Each direction's choice for calls in the adaptive streaming band (Streaming.Adaptive).
+    private StreamingTuner _forwardTuner, _backwardTuner;
+
     private static LayerShape Shape => TNest.Shape;
 
     /// <summary>Statistics an inference-mode call of a per-sample norm keeps on the stack (more: pooled arrays).</summary>
@@ -106,7 +109,29 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims)
     {
-        if (!TryRowLane(input, output, dims)) ForwardCore(input, output, dims, 0, default);
+        if (TryRowLane(input, output, dims)) return;
+        long bytes = ((long)input.Length + output.Length) * Unsafe.SizeOf<T>();
+        if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes);
+        else ForwardCore(input, output, dims, 0, default);
+    }
+
+    /// <summary>A forward in the adaptive band (<see cref="Streaming.Adaptive"/>): the cached or the streamed path as this
+    /// instance's forward tuner chooses, and its time reported back.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void TunedForward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, long bytes)
+    {
+        StreamingTuner.Ticket ticket = _forwardTuner.Choose(bytes, Parallelism.MaxDegree, Training ? 1 : 0);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        Streaming.BeginBand(ticket.Streams);
+        try
+        {
+            ForwardCore(input, output, dims, 0, default);
+        }
+        finally
+        {
+            Streaming.EndBand();
+        }
+        _forwardTuner.Report(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>The forward of every form; <paramref name="residual"/>: the residual's byte offset from the input, for kinds that
@@ -302,7 +327,28 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
         Kernels<TNest, TK, T>.CheckGradients(input, outputGrad, inputGrad, dims);
         Shape.LayerSize(dims, _size);
         Kernels<TNest, TK, T>.CheckGradientOverlaps(input, outputGrad, inputGrad);
-        BackwardCore(input, default, outputGrad, inputGrad, default, dims);
+        long bytes = ((long)input.Length + outputGrad.Length + inputGrad.Length) * Unsafe.SizeOf<T>();
+        if (Streaming.InBand(bytes)) TunedBackward(input, outputGrad, inputGrad, dims, bytes);
+        else BackwardCore(input, default, outputGrad, inputGrad, default, dims);
+    }
+
+    /// <summary>A backward in the adaptive band (<see cref="Streaming.Adaptive"/>), as <see cref="TunedForward"/>, with this
+    /// instance's backward tuner.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void TunedBackward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims, long bytes)
+    {
+        StreamingTuner.Ticket ticket = _backwardTuner.Choose(bytes, Parallelism.MaxDegree, Training ? 1 : 0);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        Streaming.BeginBand(ticket.Streams);
+        try
+        {
+            BackwardCore(input, default, outputGrad, inputGrad, default, dims);
+        }
+        finally
+        {
+            Streaming.EndBand();
+        }
+        _backwardTuner.Report(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>The backward of every form, after its checks: through the epilogue first when the kind has one

@@ -18,6 +18,13 @@ namespace NormKernels
     {
         private static long s_thresholdBytes = DetectLastLevelCacheBytes();
 
+        private static bool s_adaptive = Environment.GetEnvironmentVariable("NORMKERNELS_STREAMING_BYTES") is null;
+
+        /// <summary>Set on the calling thread for the length of a call in the adaptive band that its layer's tuner sent down the
+        /// streamed path (<see cref="Adaptive"/>).</summary>
+        [ThreadStatic]
+        private static bool t_bandStreams;
+
         /// <summary>The last-level cache size used when the operating system does not report one: 32 MiB.</summary>
         public const long DefaultThresholdBytes = 32L << 20;
 
@@ -37,6 +44,45 @@ namespace NormKernels
                 s_thresholdBytes = value;
             }
         }
+
+        /// <summary>
+        /// Whether a layer chooses for itself, by timing its own calls, how to run calls in the band between a quarter of
+        /// <see cref="ThresholdBytes"/> and the threshold (input and output bytes together, and more than
+        /// <see cref="AdaptiveMinimumBytes"/>): the cached path (normal stores, statistics passes without hints) or the
+        /// streamed one (streaming stores, hinted statistics passes, the pipelined orders), as calls past the threshold always
+        /// run. Default true (false when <c>NORMKERNELS_STREAMING_BYTES</c> is set: a fixed rule asked for). Whether a call
+        /// of that size keeps its data in the last-level cache from one call to the next depends on what else runs on the
+        /// machine, not on the call: on a 2-vCPU guest of an AMD EPYC (Zen 3) sharing its 32 MB L3, InstanceNorm NCHW
+        /// 2x256x64x64 ran in 0.47-0.53 of its cached time streamed, GroupNorm NCHW 0.49, BatchNorm training NCHW 0.62,
+        /// while BatchNorm training NHWC took 1.14x and GroupNorm backward NHWC 32x512x7x7 1.37-1.64x; on quiet hosts the
+        /// cached path led at that size (bench/HISTORY.md). Each layer instance times its forward and its backward
+        /// separately, per call size, thread count and mode (see <c>Runtime.StreamingTuner</c>): after two untimed calls,
+        /// three calls each way alternating, streamed only when its fastest call beats the cached one's by 5%; then the other
+        /// way again for two calls after 64 calls, and after twice as many each time the choice holds (up to 1,024). The
+        /// results are the same bits either way.
+        /// </summary>
+        public static bool Adaptive
+        {
+            get => s_adaptive;
+            set => s_adaptive = value;
+        }
+
+        /// <summary>Calls of at most this many bytes (input and output together) are never in the adaptive band
+        /// (<see cref="Adaptive"/>): 4 MiB, so a threshold set low (tests, small caches) leaves small calls to the fixed rule.</summary>
+        public const long AdaptiveMinimumBytes = 4L << 20;
+
+        /// <summary>Whether a call of <paramref name="bytes"/> (input and output together) is in the adaptive band.</summary>
+        internal static bool InBand(long bytes)
+        {
+            long threshold = s_thresholdBytes;
+            return s_adaptive && bytes > AdaptiveMinimumBytes && bytes > threshold / 4 && bytes <= threshold;
+        }
+
+        /// <summary>Marks the calling thread's next call (until <see cref="EndBand"/>) as sent down the streamed path by its tuner.</summary>
+        internal static void BeginBand(bool streams) => t_bandStreams = streams;
+
+        /// <summary>Ends what <see cref="BeginBand"/> started (in a finally block).</summary>
+        internal static void EndBand() => t_bandStreams = false;
 
         /// <summary>Runs (contiguous output ranges: a row, or channels-last rows taken together) shorter than this many bytes
         /// are never streamed, in a call that streams: each run peels its start to a 64-byte boundary and
@@ -97,7 +143,12 @@ namespace NormKernels
         /// <summary>Whether a call's tensors together exceed <see cref="ThresholdBytes"/>: too large to stay in cache from one
         /// call to the next, so its statistics passes read from memory (they then hint their lines ahead, in place or not;
         /// see <c>Runtime.FromMemory</c>), and its output streams where it can (<see cref="Use"/>).</summary>
-        internal static bool Exceeds(long inputBytes, long outputBytes) => inputBytes + outputBytes > s_thresholdBytes;
+        internal static bool Exceeds(long inputBytes, long outputBytes)
+        {
+            long bytes = inputBytes + outputBytes, threshold = s_thresholdBytes;
+            // In a call its tuner sent down the streamed path, the sizes of the band count as past the threshold.
+            return bytes > threshold || (t_bandStreams && bytes > threshold / 4);
+        }
 
         /// <summary>Orders the streaming stores a thread made before everything it does next (x86 <c>sfence</c>); every
         /// worker of a parallel loop ends with this (once per worker, not per unit: a fence waits for the lines in flight).</summary>

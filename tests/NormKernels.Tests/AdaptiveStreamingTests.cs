@@ -1,0 +1,255 @@
+using NormKernels.Reference;
+using NormKernels.Runtime;
+
+namespace NormKernels.Tests;
+
+/// <summary>
+/// <see cref="StreamingTuner"/>'s schedule and choices from given call times (no clock): two untimed cached calls, three
+/// each way alternating, the faster path by a 5% margin (the cached one on a tie), a probe of the other path after 64 calls
+/// that takes over only when it wins by the margin, the period doubling while the choice holds, a new key starting over, and
+/// calls that never report.
+/// </summary>
+public sealed class StreamingTunerTests
+{
+    private const long Bytes = 12L << 20;
+
+    /// <summary>One call: its ticket, then the time of the path it chose.</summary>
+    private static StreamingTuner.Ticket Call(ref StreamingTuner tuner, long cached, long streamed, long bytes = Bytes, int workers = 1, int mode = 0)
+    {
+        StreamingTuner.Ticket ticket = tuner.Choose(bytes, workers, mode);
+        tuner.Report(ticket, ticket.Streams ? streamed : cached);
+        return ticket;
+    }
+
+    private static bool[] Paths(ref StreamingTuner tuner, int calls, long cached, long streamed)
+    {
+        var paths = new bool[calls];
+        for (int i = 0; i < calls; i++) paths[i] = Call(ref tuner, cached, streamed).Streams;
+        return paths;
+    }
+
+    [Fact]
+    public void TwoUntimedCachedCallsThenThreeEachWayAlternating()
+    {
+        var tuner = new StreamingTuner();
+        bool[] trial = Paths(ref tuner, StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls, 100, 50);
+        Assert.Equal([false, false, false, true, false, true, false, true], trial);
+        Assert.False(tuner.Decided);
+        Assert.True(Call(ref tuner, 100, 50).Streams);
+        Assert.True(tuner.Decided);
+    }
+
+    [Theory]
+    [InlineData(100, 50, true)]
+    [InlineData(50, 100, false)]
+    [InlineData(100, 96, false)]   // within the margin: the cached path stays
+    [InlineData(100, 94, true)]
+    [InlineData(100, 100, false)]
+    public void TheTrialKeepsTheFasterPathByTheMargin(long cached, long streamed, bool streams)
+    {
+        var tuner = new StreamingTuner();
+        Paths(ref tuner, StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls, cached, streamed);
+        bool[] steady = Paths(ref tuner, 20, cached, streamed);
+        Assert.All(steady, path => Assert.Equal(streams, path));
+        Assert.Equal(streams, tuner.Streams);
+    }
+
+    [Fact]
+    public void TheFastestCallOfEachPathDecidesNotItsSlowest()
+    {
+        var tuner = new StreamingTuner();
+        long[] cachedTimes = [0, 0, 300, 80, 300], streamedTimes = [70, 400, 400];
+        int c = 0, s = 0;
+        for (int i = 0; i < StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls; i++)
+        {
+            StreamingTuner.Ticket ticket = tuner.Choose(Bytes, 1, 0);
+            tuner.Report(ticket, ticket.Streams ? streamedTimes[s++] : cachedTimes[c++]);
+        }
+        Assert.True(tuner.Choose(Bytes, 1, 0).Streams);   // 70 < 0.95 * 80
+    }
+
+    [Fact]
+    public void AProbeTakesOverWhenTheOtherPathHasBecomeFaster()
+    {
+        var tuner = new StreamingTuner();
+        const int trial = StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls;
+        Paths(ref tuner, trial, 50, 100);                      // cached chosen
+        // The machine changes: the cached path now takes 100, the streamed one 40.
+        bool[] period = Paths(ref tuner, StreamingTuner.FirstPeriod, 100, 40);
+        Assert.All(period, path => Assert.False(path));
+        bool[] probe = Paths(ref tuner, StreamingTuner.ProbeCalls, 100, 40);
+        Assert.All(probe, path => Assert.True(path));
+        Assert.True(Call(ref tuner, 100, 40).Streams);         // the probe won: streamed from here
+        Assert.True(tuner.Streams);
+        // The next probe (of the cached path) comes after the first period again.
+        bool[] after = Paths(ref tuner, StreamingTuner.FirstPeriod - 1, 100, 40);
+        Assert.All(after, path => Assert.True(path));
+        Assert.All(Paths(ref tuner, StreamingTuner.ProbeCalls, 100, 40), path => Assert.False(path));
+        Assert.True(Call(ref tuner, 100, 40).Streams);         // that probe lost
+    }
+
+    [Fact]
+    public void AProbeThatLosesDoublesThePeriodUpToTheLongest()
+    {
+        var tuner = new StreamingTuner();
+        const int trial = StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls;
+        Paths(ref tuner, trial, 50, 100);
+        var probes = new List<int>();
+        for (int i = 0; i < 4000; i++)
+            if (Call(ref tuner, 50, 100).Streams) probes.Add(i);
+        // Pairs of probe calls at growing distances: 64, then 128, 256, 512, 1024, 1024 calls on the chosen path between them.
+        int[] expected = [64, 65, 64 + 2 + 128, 64 + 2 + 129];
+        Assert.Equal(expected, probes.Take(4));
+        var gaps = new List<int>();
+        for (int p = 2; p < probes.Count; p += 2) gaps.Add(probes[p] - probes[p - 2] - StreamingTuner.ProbeCalls);
+        Assert.Equal([128, 256, 512, 1024, 1024], gaps.Take(5));
+        Assert.False(tuner.Streams);
+    }
+
+    [Theory]
+    [InlineData(1L << 20, 1, 0)]
+    [InlineData(Bytes, 2, 0)]
+    [InlineData(Bytes, 1, 1)]
+    public void ANewKeyStartsOver(long bytes, int workers, int mode)
+    {
+        var tuner = new StreamingTuner();
+        Paths(ref tuner, 20, 100, 50);
+        Assert.True(tuner.Streams);
+        var paths = new bool[StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls];
+        for (int i = 0; i < paths.Length; i++) paths[i] = Call(ref tuner, 50, 100, bytes, workers, mode).Streams;
+        Assert.Equal([false, false, false, true, false, true, false, true], paths);
+        Assert.False(Call(ref tuner, 50, 100, bytes, workers, mode).Streams);
+    }
+
+    [Fact]
+    public void CallsThatReportNothingLeaveTheCachedPathAndTheProbesOn()
+    {
+        // The streamed trial calls throw (no report): the cached path stays, and the probes still come.
+        var tuner = new StreamingTuner();
+        var streamedCalls = new List<long>();
+        for (int i = 0; i < 300; i++)
+        {
+            StreamingTuner.Ticket ticket = tuner.Choose(Bytes, 1, 0);
+            if (ticket.Streams) streamedCalls.Add(ticket.Call);
+            else tuner.Report(ticket, 100);
+        }
+        // Trial calls 3, 5, 7; the first probe at 8 + 64 = 72 (two calls); the next 128 calls after the probe's end, at 202.
+        Assert.Equal([3, 5, 7, 72, 73, 202, 203], streamedCalls);
+        Assert.False(tuner.Streams);
+    }
+}
+
+/// <summary>
+/// The adaptive band end to end (<see cref="Streaming.Adaptive"/>): with the threshold at 16 MiB, calls of 4-16 MiB (input
+/// and output together) go through their layer's tuner, so its trial sends calls 3, 5 and 7 down the streamed path and the
+/// others down the cached one; every call's output (and dx) is the same bits, and matches the float64 reference. Off, or
+/// outside the band, the fixed rule holds.
+/// </summary>
+[Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Streaming.Adaptive
+public sealed class AdaptiveStreamingTests : RestoresSettings
+{
+    private const long Threshold = 16L << 20;
+
+    public static TheoryData<string, int[]> BandCases => new()
+    {
+        { "BnNchw", [4, 64, 64, 64] },     // 4 MiB a tensor: 8 MiB a forward, 12 MiB a backward
+        { "InNchw", [4, 64, 64, 64] },
+        { "GnNhwc", [4, 64, 64, 64] },
+        { "LnNtc", [8, 128, 1024] },
+    };
+
+    private static readonly bool[] TrialPattern = [false, false, false, true, false, true, false, true];
+
+    [Theory]
+    [MemberData(nameof(BandCases))]
+    public void TheTrialTakesBothPathsWithTheSameBits(string name, int[] dims)
+    {
+        LayerCase layerCase = LayerCases.Get(name);
+        Streaming.ThresholdBytes = Threshold;
+        Streaming.Adaptive = true;
+        var random = new Random(KernelCheck.Seed(name, 83));
+        float[] input = TestData.Uniform(random, dims.Aggregate(1, (a, b) => a * b), -3, 5);
+        INormalizationLayer layer = layerCase.Create(dims);
+        KernelCheck.Randomize(layer, random);
+        layer.Training = true;
+        int calls = TrialPattern.Length + 2;
+        var streamed = new bool[calls];
+        int[]? first = null;
+        float[] output = new float[input.Length];
+        for (int i = 0; i < calls; i++)
+        {
+            Array.Fill(output, float.NaN);
+            layer.Forward(input, output, dims);
+            streamed[i] = Streaming.LastCallStreamed;
+            int[] bits = KernelCheck.Bits(output);
+            if (first is null) first = bits;
+            else Assert.Equal(first, bits);
+            if (i == 3)
+            {
+                // A streamed call against the float64 reference.
+                NormReference reference = layerCase.Reference;
+                ReferenceResult expected = reference.ForwardTraining(dims, input, layer.Weight, layer.Bias, layer.Epsilon);
+                KernelCheck.Outputs(reference, dims, input, layer.Weight, layer.Bias, KernelCheck.BatchTerms(reference, expected.Statistics!), layer.Epsilon,
+                    expected.Output, output, name + " streamed trial call");
+            }
+        }
+        if (layer.LastPath == KernelPath.Scalar) Assert.All(streamed, s => Assert.False(s));   // the scalar path never streams
+        else Assert.Equal(TrialPattern, streamed.Take(TrialPattern.Length));
+    }
+
+    [Fact]
+    public void TheBackwardHasItsOwnTrialWithTheSameBits()
+    {
+        int[] dims = [4, 64, 64, 64];
+        LayerCase layerCase = LayerCases.Get("BnNchw");
+        Streaming.ThresholdBytes = Threshold;
+        Streaming.Adaptive = true;
+        var random = new Random(KernelCheck.Seed("BnNchw backward band", 5));
+        int length = dims.Aggregate(1, (a, b) => a * b);
+        float[] input = TestData.Uniform(random, length, -2, 3), outputGrad = TestData.Uniform(random, length, -1, 1);
+        INormalizationLayer layer = layerCase.Create(dims);
+        KernelCheck.Randomize(layer, random);
+        layer.Training = true;
+        layer.Forward(input, new float[length], dims);
+        var streamed = new bool[TrialPattern.Length];
+        int[]? first = null;
+        float[] inputGrad = new float[length];
+        for (int i = 0; i < TrialPattern.Length; i++)
+        {
+            Array.Fill(inputGrad, float.NaN);
+            layer.Backward(input, outputGrad, inputGrad, dims);
+            streamed[i] = Streaming.LastCallStreamed;
+            int[] bits = KernelCheck.Bits(inputGrad);
+            if (first is null) first = bits;
+            else Assert.Equal(first, bits);
+        }
+        if (layer.LastPath == KernelPath.Scalar) Assert.All(streamed, s => Assert.False(s));
+        else Assert.Equal(TrialPattern, streamed);
+    }
+
+    [Fact]
+    public void OffOrOutsideTheBandTheFixedRuleHolds()
+    {
+        LayerCase layerCase = LayerCases.Get("InNchw");
+        Streaming.ThresholdBytes = Threshold;
+        var random = new Random(KernelCheck.Seed("band edges", 9));
+        (int[] Dims, bool Adaptive, bool Streams)[] cases =
+        [
+            ([4, 64, 64, 64], false, false),   // 8 MiB, in the band, adaptive off: under the threshold, cached
+            ([2, 64, 64, 64], true, false),    // 4 MiB: not over AdaptiveMinimumBytes, cached
+            ([9, 64, 64, 64], true, true),     // 18 MiB: over the threshold, streamed from the first call
+        ];
+        foreach (var (dims, adaptive, streams) in cases)
+        {
+            Streaming.Adaptive = adaptive;
+            float[] input = TestData.Uniform(random, dims.Aggregate(1, (a, b) => a * b), -1, 1);
+            INormalizationLayer layer = layerCase.Create(dims);
+            float[] output = new float[input.Length];
+            for (int i = 0; i < TrialPattern.Length; i++)
+            {
+                layer.Forward(input, output, dims);
+                Assert.Equal(streams && layer.LastPath != KernelPath.Scalar, Streaming.LastCallStreamed);
+            }
+        }
+    }
+}
