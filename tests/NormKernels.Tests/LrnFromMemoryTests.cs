@@ -52,4 +52,25 @@ public sealed class LrnFromMemoryTests : RestoresSettings
         Assert.Equal(KernelCheck.Bits(Run(long.MaxValue, 1)), KernelCheck.Bits(hinted));
         Assert.Equal(KernelCheck.Bits(Run(0, 2)), KernelCheck.Bits(hinted));
     }
+
+    [Fact]
+    public void ItsCallsSayTheyDidNotStreamAfterOneThatDid()
+    {
+        // LocalResponseNorm stores normally whatever its size: after a BatchNorm call that streamed, its forward and its
+        // backward each leave Streaming.LastCallStreamed false (it used to tell of the call before).
+        Streaming.ThresholdBytes = 0;
+        int[] dims = [2, 8, 16, 40];
+        int count = TestData.Product(dims);
+        float[] x = TestData.Normal(new Random(7), count, 0, 1), dy = TestData.Normal(new Random(8), count, 0, 1);
+        var norm = new BnNchw(dims[1]);
+        var lrn = new LrnNchw();
+        foreach (bool backward in new[] { false, true })
+        {
+            norm.Forward(x, new float[count], dims[0], dims[1], dims[2], dims[3]);
+            Assert.Equal(norm.LastPath != KernelPath.Scalar, Streaming.LastCallStreamed);
+            if (backward) lrn.Backward(x, dy, new float[count], dims[0], dims[1], dims[2], dims[3]);
+            else lrn.Forward(x, new float[count], dims[0], dims[1], dims[2], dims[3]);
+            Assert.False(Streaming.LastCallStreamed);
+        }
+    }
 }

@@ -44,6 +44,20 @@ internal sealed class LastCall
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static LastCall Create() => t_current = new LastCall();
 
+    /// <summary>Records a call whose output is stored normally, on however many workers (LocalResponseNorm, which never streams:
+    /// without this, <see cref="Streaming.LastCallStreamed"/> still told of the call before it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void NotStreamed()
+    {
+        LastCall record = Current;
+        record.Streamed = false;
+        record.Pipelined = false;
+        record.MemoryOrder = false;
+        record.Paired = false;
+        record.Quads = false;
+        record.AddedInApply = false;
+    }
+
     /// <summary>Records a call that ran on the calling thread alone, its output stored normally (a small call's lane).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void OnCallingThreadNotStreamed()

@@ -86,6 +86,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         CheckDims(dims, output.Length, "output");
         Checks.Disjoint(input, output, "output", "input");
         var (outer, channels, inner) = Extents(dims);
+        LastCall.NotStreamed();   // its output is stored normally, whatever its size
         return ForwardCore<TOps>(Checks.Forced(path, ChoosePath(outer, inner)), input, output, outer, channels, inner);
     }
 
@@ -105,6 +106,7 @@ public abstract class LrnKernels<TWindow, T> where TWindow : struct, ILrnLayer w
         Checks.Disjoint(input, inputGrad, "inputGrad", "input");
         Checks.Disjoint(outputGrad, inputGrad, "inputGrad", "outputGrad");
         var (outer, channels, inner) = Extents(dims);
+        LastCall.NotStreamed();
         return BackwardCore<TOps>(Checks.Forced(path, ChoosePath(outer, inner)), input, outputGrad, inputGrad, outer, channels, inner);
     }
 
