@@ -5,7 +5,7 @@ namespace NormKernels.Tests;
 
 /// <summary>
 /// <see cref="StreamingTuner"/>'s schedule and choices from given call times (no clock): two untimed cached calls, three
-/// each way alternating, the faster path by a 5% margin (the cached one on a tie), a probe of the other path after 64 calls
+/// each way alternating, the faster path by a 5% margin (the cached one on a tie), a probe of the other path after 16 calls
 /// that takes over only when it wins by the margin, the period doubling while the choice holds, a new key starting over, and
 /// calls that never report.
 /// </summary>
@@ -49,7 +49,7 @@ public sealed class StreamingTunerTests
     {
         var tuner = new StreamingTuner();
         Paths(ref tuner, StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls, cached, streamed);
-        bool[] steady = Paths(ref tuner, 20, cached, streamed);
+        bool[] steady = Paths(ref tuner, StreamingTuner.FirstPeriod, cached, streamed);   // up to the first probe
         Assert.All(steady, path => Assert.Equal(streams, path));
         Assert.Equal(streams, tuner.Streams);
     }
@@ -97,12 +97,12 @@ public sealed class StreamingTunerTests
         var probes = new List<int>();
         for (int i = 0; i < 4000; i++)
             if (Call(ref tuner, 50, 100).Streams) probes.Add(i);
-        // Pairs of probe calls at growing distances: 64, then 128, 256, 512, 1024, 1024 calls on the chosen path between them.
-        int[] expected = [64, 65, 64 + 2 + 128, 64 + 2 + 129];
-        Assert.Equal(expected, probes.Take(4));
+        // Pairs of probe calls at growing distances: 16 calls on the chosen path, then 32, 64, ..., 1024, 1024 between them.
+        Assert.Equal((16, 2, 1024), (StreamingTuner.FirstPeriod, StreamingTuner.ProbeCalls, StreamingTuner.LongestPeriod));
+        Assert.Equal([16, 17, 16 + 2 + 32, 16 + 2 + 33], probes.Take(4));
         var gaps = new List<int>();
         for (int p = 2; p < probes.Count; p += 2) gaps.Add(probes[p] - probes[p - 2] - StreamingTuner.ProbeCalls);
-        Assert.Equal([128, 256, 512, 1024, 1024], gaps.Take(5));
+        Assert.Equal([32, 64, 128, 256, 512, 1024, 1024], gaps.Take(7));
         Assert.False(tuner.Streams);
     }
 
@@ -133,8 +133,8 @@ public sealed class StreamingTunerTests
             if (ticket.Streams) streamedCalls.Add(ticket.Call);
             else tuner.Report(ticket, 100);
         }
-        // Trial calls 3, 5, 7; the first probe at 8 + 64 = 72 (two calls); the next 128 calls after the probe's end, at 202.
-        Assert.Equal([3, 5, 7, 72, 73, 202, 203], streamedCalls);
+        // Trial calls 3, 5, 7; the first probe at 8 + 16 = 24 (two calls); the next ones 32, 64 and 128 calls after each probe's end.
+        Assert.Equal([3, 5, 7, 24, 25, 58, 59, 124, 125, 254, 255], streamedCalls);
         Assert.False(tuner.Streams);
     }
 }

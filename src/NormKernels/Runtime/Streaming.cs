@@ -58,7 +58,7 @@ namespace NormKernels
         /// cached path led at that size (bench/HISTORY.md). Each layer instance times its forward and its backward
         /// separately, per call size, thread count and mode (see <c>Runtime.StreamingTuner</c>): after two untimed calls,
         /// three calls each way alternating, streamed only when its fastest call beats the cached one's by 5%; then the other
-        /// way again for two calls after 64 calls, and after twice as many each time the choice holds (up to 1,024). The
+        /// way again for two calls after 16 calls, and after twice as many each time the choice holds (up to 1,024). The
         /// results are the same bits either way.
         /// </summary>
         public static bool Adaptive

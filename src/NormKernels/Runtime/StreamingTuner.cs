@@ -27,8 +27,9 @@ public struct StreamingTuner
     /// <summary>Calls the other way in a probe.</summary>
     public const int ProbeCalls = 2;
 
-    /// <summary>Calls on the chosen path before the first probe, and after a switch.</summary>
-    public const int FirstPeriod = 64;
+    /// <summary>Calls on the chosen path before the first probe, and after a switch: soon, so that a trial misled by a
+    /// disturbed call is corrected within a few dozen calls (probes that lose then come ever later).</summary>
+    public const int FirstPeriod = 16;
 
     /// <summary>The longest period between probes.</summary>
     public const int LongestPeriod = 1024;
