@@ -62,13 +62,7 @@ internal sealed class LastCall
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void OnCallingThreadNotStreamed()
     {
-        LastCall record = Current;
-        record.Workers = 1;
-        record.Streamed = false;
-        record.Pipelined = false;
-        record.MemoryOrder = false;
-        record.Paired = false;
-        record.Quads = false;
-        record.AddedInApply = false;
+        NotStreamed();
+        Current.Workers = 1;
     }
 }

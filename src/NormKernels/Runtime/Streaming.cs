@@ -54,7 +54,7 @@ namespace NormKernels
         /// of that size keeps its data in the last-level cache from one call to the next depends on what else runs on the
         /// machine, not on the call: on a 2-vCPU guest of an AMD EPYC (Zen 3) sharing its 32 MB L3, InstanceNorm NCHW
         /// 2x256x64x64 ran in 0.47-0.53 of its cached time streamed, GroupNorm NCHW 0.49, BatchNorm training NCHW 0.62,
-        /// while BatchNorm training NHWC took 1.14x and GroupNorm backward NHWC 32x512x7x7 1.37-1.64x; on quiet hosts the
+        /// while BatchNorm training NHWC took 1.14x and GroupNorm backward 32x512x7x7 1.37x (NCHW) and 1.64x (NHWC); on quiet hosts the
         /// cached path led at that size (bench/HISTORY.md). Each layer instance times its forward and its backward
         /// separately, per call size, thread count and mode (see <c>Runtime.StreamingTuner</c>): after two untimed calls,
         /// three calls each way alternating, streamed only when its fastest call beats the cached one's by 5%; then the other
@@ -131,13 +131,8 @@ namespace NormKernels
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal static bool Use(long inputBytes, long outputBytes, bool possible)
         {
-            Runtime.LastCall record = Runtime.LastCall.Current;
-            record.Pipelined = false;
-            record.MemoryOrder = false;
-            record.Paired = false;
-            record.Quads = false;
-            record.AddedInApply = false;
-            return record.Streamed = possible && Exceeds(inputBytes, outputBytes);
+            Runtime.LastCall.NotStreamed();
+            return Runtime.LastCall.Current.Streamed = possible && Exceeds(inputBytes, outputBytes);
         }
 
         /// <summary>Whether a call's tensors together exceed <see cref="ThresholdBytes"/>: too large to stay in cache from one
