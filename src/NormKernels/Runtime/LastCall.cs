@@ -45,9 +45,9 @@ internal sealed class LastCall
     private static LastCall Create() => t_current = new LastCall();
 
     /// <summary>Records a call whose output is stored normally, on however many workers (LocalResponseNorm, which never streams:
-    /// without this, <see cref="Streaming.LastCallStreamed"/> still told of the call before it).</summary>
+    /// without this, <see cref="Streaming.LastCallStreamed"/> still told of the call before it); returns the thread's record.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void NotStreamed()
+    public static LastCall NotStreamed()
     {
         LastCall record = Current;
         record.Streamed = false;
@@ -56,13 +56,10 @@ internal sealed class LastCall
         record.Paired = false;
         record.Quads = false;
         record.AddedInApply = false;
+        return record;
     }
 
     /// <summary>Records a call that ran on the calling thread alone, its output stored normally (a small call's lane).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void OnCallingThreadNotStreamed()
-    {
-        NotStreamed();
-        Current.Workers = 1;
-    }
+    public static void OnCallingThreadNotStreamed() => NotStreamed().Workers = 1;
 }

@@ -131,8 +131,7 @@ namespace NormKernels
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal static bool Use(long inputBytes, long outputBytes, bool possible)
         {
-            Runtime.LastCall.NotStreamed();
-            return Runtime.LastCall.Current.Streamed = possible && Exceeds(inputBytes, outputBytes);
+            return Runtime.LastCall.NotStreamed().Streamed = possible && Exceeds(inputBytes, outputBytes);
         }
 
         /// <summary>Whether a call's tensors together exceed <see cref="ThresholdBytes"/>: too large to stay in cache from one

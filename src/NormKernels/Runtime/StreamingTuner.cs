@@ -58,7 +58,7 @@ public struct StreamingTuner
     /// <paramref name="mode"/> (any value the caller distinguishes calls by, e.g. training or inference); a new key starts over.</summary>
     public Ticket Choose(long bytes, int workers, int mode)
     {
-        if (bytes != _bytes || workers != _workers || mode != _mode || _calls < 0)
+        if (bytes != _bytes || workers != _workers || mode != _mode)
         {
             _bytes = bytes;
             _workers = workers;
