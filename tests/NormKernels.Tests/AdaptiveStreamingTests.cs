@@ -4,17 +4,19 @@ using NormKernels.Runtime;
 namespace NormKernels.Tests;
 
 /// <summary>
-/// <see cref="StreamingTuner"/>'s schedule and choices from given call times (no clock): two untimed cached calls, three
-/// each way alternating, the faster path by a 5% margin (the cached one on a tie), a probe of the other path after 16 calls
-/// that takes over only when it wins by the margin, the period doubling while the choice holds, a new key starting over, and
-/// calls that never report.
+/// <see cref="StreamingTuner"/>'s schedule and choices from given call times (no clock): one untimed cached call, then
+/// calls each way alternating (cached first), ending after two each when one path is faster by the early margin and
+/// after three otherwise; the faster path by a 5% margin (the cached one on a tie); a probe of the other path after 16
+/// calls that takes over only when it wins by the margin, the period doubling while the choice holds; a new key starting
+/// over; calls that never report. The shared choices (tuners of one layer class) are tested with the band end to end
+/// (<see cref="AdaptiveStreamingTests"/>: they depend on the process-wide settings).
 /// </summary>
 public sealed class StreamingTunerTests
 {
     private const long Bytes = 12L << 20;
 
     /// <summary>One call: its ticket, then the time of the path it chose.</summary>
-    private static StreamingTuner.Ticket Call(ref StreamingTuner tuner, long cached, long streamed, long bytes = Bytes, int workers = 1, int mode = 0)
+    internal static StreamingTuner.Ticket Call(ref StreamingTuner tuner, long cached, long streamed, long bytes = Bytes, int workers = 1, int mode = 0)
     {
         StreamingTuner.Ticket ticket = tuner.Choose(bytes, workers, mode);
         tuner.Report(ticket, ticket.Streams ? streamed : cached);
@@ -28,15 +30,48 @@ public sealed class StreamingTunerTests
         return paths;
     }
 
-    [Fact]
-    public void TwoUntimedCachedCallsThenThreeEachWayAlternating()
+    /// <summary>Calls until the tuner has decided (the last one is the first call on the chosen path): their paths.</summary>
+    private static List<bool> Trial(ref StreamingTuner tuner, long cached, long streamed)
+    {
+        var paths = new List<bool>();
+        while (!tuner.Decided)
+        {
+            paths.Add(Call(ref tuner, cached, streamed).Streams);
+            Assert.True(paths.Count <= StreamingTuner.FullTrial + 1);
+        }
+        return paths;
+    }
+
+    [Theory]
+    [InlineData(100, 90, true)]    // close: three calls each way
+    [InlineData(90, 100, false)]
+    [InlineData(100, 70, true)]    // 70 is not under 0.7 x 100: still close
+    [InlineData(70, 100, false)]
+    public void OneUntimedCachedCallThenThreeEachWayAlternatingWhenClose(long cached, long streamed, bool streams)
     {
         var tuner = new StreamingTuner();
-        bool[] trial = Paths(ref tuner, StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls, 100, 50);
-        Assert.Equal([false, false, false, true, false, true, false, true], trial);
-        Assert.False(tuner.Decided);
-        Assert.True(Call(ref tuner, 100, 50).Streams);
-        Assert.True(tuner.Decided);
+        List<bool> paths = Trial(ref tuner, cached, streamed);
+        Assert.Equal(StreamingTuner.FullTrial + 1, paths.Count);
+        Assert.Equal([false, false, true, false, true, false, true, streams], paths);
+        Assert.Equal(streams, tuner.Streams);
+        Assert.False(tuner.Adopted);
+    }
+
+    [Theory]
+    [InlineData(100, 69, true)]    // clear: the trial ends after two calls each way
+    [InlineData(100, 50, true)]
+    [InlineData(69, 100, false)]
+    [InlineData(50, 100, false)]
+    public void AClearDifferenceEndsTheTrialAfterTwoCallsEachWay(long cached, long streamed, bool streams)
+    {
+        var tuner = new StreamingTuner();
+        List<bool> paths = Trial(ref tuner, cached, streamed);
+        Assert.Equal(StreamingTuner.EarlyTrial + 1, paths.Count);
+        Assert.Equal([false, false, true, false, true, streams], paths);
+        Assert.Equal(streams, tuner.Streams);
+        // Of the first ten calls, two (the cached path's fastest is 100) or three on the slower path.
+        bool[] ten = [.. paths, .. Paths(ref tuner, 10 - paths.Count, cached, streamed)];
+        Assert.Equal(streams ? 3 : 2, ten.Count(path => path != streams));
     }
 
     [Theory]
@@ -48,23 +83,26 @@ public sealed class StreamingTunerTests
     public void TheTrialKeepsTheFasterPathByTheMargin(long cached, long streamed, bool streams)
     {
         var tuner = new StreamingTuner();
-        Paths(ref tuner, StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls, cached, streamed);
-        bool[] steady = Paths(ref tuner, StreamingTuner.FirstPeriod, cached, streamed);   // up to the first probe
+        Trial(ref tuner, cached, streamed);
+        bool[] steady = Paths(ref tuner, StreamingTuner.FirstPeriod - 1, cached, streamed);   // up to the first probe
         Assert.All(steady, path => Assert.Equal(streams, path));
         Assert.Equal(streams, tuner.Streams);
+        Assert.All(Paths(ref tuner, StreamingTuner.ProbeCalls, cached, streamed), path => Assert.Equal(!streams, path));
     }
 
     [Fact]
     public void TheFastestCallOfEachPathDecidesNotItsSlowest()
     {
         var tuner = new StreamingTuner();
-        long[] cachedTimes = [0, 0, 300, 80, 300], streamedTimes = [70, 400, 400];
+        // The untimed call, then cached 300, 80, 300 and streamed 70, 400, 400: after two each 70 against 80 is close.
+        long[] cachedTimes = [0, 300, 80, 300], streamedTimes = [70, 400, 400];
         int c = 0, s = 0;
-        for (int i = 0; i < StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls; i++)
+        for (int i = 0; i < StreamingTuner.FullTrial; i++)
         {
             StreamingTuner.Ticket ticket = tuner.Choose(Bytes, 1, 0);
             tuner.Report(ticket, ticket.Streams ? streamedTimes[s++] : cachedTimes[c++]);
         }
+        Assert.Equal((cachedTimes.Length, streamedTimes.Length), (c, s));
         Assert.True(tuner.Choose(Bytes, 1, 0).Streams);   // 70 < 0.95 * 80
     }
 
@@ -72,10 +110,9 @@ public sealed class StreamingTunerTests
     public void AProbeTakesOverWhenTheOtherPathHasBecomeFaster()
     {
         var tuner = new StreamingTuner();
-        const int trial = StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls;
-        Paths(ref tuner, trial, 50, 100);                      // cached chosen
+        Trial(ref tuner, 50, 100);                             // cached chosen
         // The machine changes: the cached path now takes 100, the streamed one 40.
-        bool[] period = Paths(ref tuner, StreamingTuner.FirstPeriod, 100, 40);
+        bool[] period = Paths(ref tuner, StreamingTuner.FirstPeriod - 1, 100, 40);
         Assert.All(period, path => Assert.False(path));
         bool[] probe = Paths(ref tuner, StreamingTuner.ProbeCalls, 100, 40);
         Assert.All(probe, path => Assert.True(path));
@@ -92,14 +129,14 @@ public sealed class StreamingTunerTests
     public void AProbeThatLosesDoublesThePeriodUpToTheLongest()
     {
         var tuner = new StreamingTuner();
-        const int trial = StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls;
-        Paths(ref tuner, trial, 50, 100);
+        Trial(ref tuner, 50, 100);
         var probes = new List<int>();
         for (int i = 0; i < 4000; i++)
             if (Call(ref tuner, 50, 100).Streams) probes.Add(i);
-        // Pairs of probe calls at growing distances: 16 calls on the chosen path, then 32, 64, ..., 1024, 1024 between them.
+        // Pairs of probe calls at growing distances: 16 calls on the chosen path (the trial's last call the first of them),
+        // then 32, 64, ..., 1024, 1024 between them.
         Assert.Equal((16, 2, 1024), (StreamingTuner.FirstPeriod, StreamingTuner.ProbeCalls, StreamingTuner.LongestPeriod));
-        Assert.Equal([16, 17, 16 + 2 + 32, 16 + 2 + 33], probes.Take(4));
+        Assert.Equal([15, 16, 15 + 2 + 32, 15 + 2 + 33], probes.Take(4));
         var gaps = new List<int>();
         for (int p = 2; p < probes.Count; p += 2) gaps.Add(probes[p] - probes[p - 2] - StreamingTuner.ProbeCalls);
         Assert.Equal([32, 64, 128, 256, 512, 1024, 1024], gaps.Take(7));
@@ -115,16 +152,18 @@ public sealed class StreamingTunerTests
         var tuner = new StreamingTuner();
         Paths(ref tuner, 20, 100, 50);
         Assert.True(tuner.Streams);
-        var paths = new bool[StreamingTuner.WarmCalls + 2 * StreamingTuner.TrialCalls];
+        var paths = new bool[StreamingTuner.EarlyTrial];
         for (int i = 0; i < paths.Length; i++) paths[i] = Call(ref tuner, 50, 100, bytes, workers, mode).Streams;
-        Assert.Equal([false, false, false, true, false, true, false, true], paths);
+        Assert.Equal([false, false, true, false, true], paths);
+        Assert.False(tuner.Decided);
         Assert.False(Call(ref tuner, 50, 100, bytes, workers, mode).Streams);
+        Assert.True(tuner.Decided);
     }
 
     [Fact]
     public void CallsThatReportNothingLeaveTheCachedPathAndTheProbesOn()
     {
-        // The streamed trial calls throw (no report): the cached path stays, and the probes still come.
+        // The streamed trial calls throw (no report): no early end, the cached path stays, and the probes still come.
         var tuner = new StreamingTuner();
         var streamedCalls = new List<long>();
         for (int i = 0; i < 300; i++)
@@ -133,17 +172,18 @@ public sealed class StreamingTunerTests
             if (ticket.Streams) streamedCalls.Add(ticket.Call);
             else tuner.Report(ticket, 100);
         }
-        // Trial calls 3, 5, 7; the first probe at 8 + 16 = 24 (two calls); the next ones 32, 64 and 128 calls after each probe's end.
-        Assert.Equal([3, 5, 7, 24, 25, 58, 59, 124, 125, 254, 255], streamedCalls);
+        // Trial calls 2, 4, 6; the first probe at 7 + 16 = 23 (two calls); the next ones 32, 64 and 128 calls after each probe's end.
+        Assert.Equal([2, 4, 6, 23, 24, 57, 58, 123, 124, 253, 254], streamedCalls);
         Assert.False(tuner.Streams);
     }
 }
 
 /// <summary>
 /// The adaptive band end to end (<see cref="Streaming.Adaptive"/>): with the threshold at 16 MiB, calls of 4-16 MiB (input
-/// and output together) go through their layer's tuner, so its trial sends calls 3, 5 and 7 down the streamed path and the
-/// others down the cached one; every call's output (and dx) is the same bits, and matches the float64 reference. Off, or
-/// outside the band, the fixed rule holds.
+/// and output together) go through their layer's tuner, so its trial sends calls 2 and 4 down the streamed path and calls
+/// 0, 1 and 3 down the cached one (what follows depends on the times); every call's output (and dx) is the same bits, and
+/// matches the float64 reference. Another instance of the class takes up the first one's choice from its first call, unless
+/// the settings changed in between. Off, or outside the band, the fixed rule holds.
 /// </summary>
 [Collection(nameof(ThreadingTests))]   // changes the process-wide Streaming.ThresholdBytes and Streaming.Adaptive
 public sealed class AdaptiveStreamingTests : RestoresSettings
@@ -158,7 +198,8 @@ public sealed class AdaptiveStreamingTests : RestoresSettings
         { "LnNtc", [8, 128, 1024] },
     };
 
-    private static readonly bool[] TrialPattern = [false, false, false, true, false, true, false, true];
+    /// <summary>The first calls of every trial (an early end comes after them).</summary>
+    private static readonly bool[] TrialPattern = [false, false, true, false, true];
 
     [Theory]
     [MemberData(nameof(BandCases))]
@@ -172,7 +213,7 @@ public sealed class AdaptiveStreamingTests : RestoresSettings
         INormalizationLayer layer = layerCase.Create(dims);
         KernelCheck.Randomize(layer, random);
         layer.Training = true;
-        int calls = TrialPattern.Length + 2;
+        int calls = StreamingTuner.FullTrial + 2;
         var streamed = new bool[calls];
         int[]? first = null;
         float[] output = new float[input.Length];
@@ -184,7 +225,7 @@ public sealed class AdaptiveStreamingTests : RestoresSettings
             int[] bits = KernelCheck.Bits(output);
             if (first is null) first = bits;
             else Assert.Equal(first, bits);
-            if (i == 3)
+            if (i == 2)
             {
                 // A streamed call against the float64 reference.
                 NormReference reference = layerCase.Reference;
@@ -225,6 +266,57 @@ public sealed class AdaptiveStreamingTests : RestoresSettings
         }
         if (layer.LastPath == KernelPath.Scalar) Assert.All(streamed, s => Assert.False(s));
         else Assert.Equal(TrialPattern, streamed);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AnotherInstanceOfTheClassTakesUpTheChoice(bool training)
+    {
+        int[] dims = [4, 64, 64, 64];
+        LayerCase layerCase = LayerCases.Get("GnNhwc");
+        Streaming.ThresholdBytes = Threshold;
+        Streaming.Adaptive = true;
+        var random = new Random(KernelCheck.Seed("shared band choice", training ? 1 : 0));
+        float[] input = TestData.Uniform(random, dims.Aggregate(1, (a, b) => a * b), -2, 2);
+        float[] output = new float[input.Length];
+        INormalizationLayer first = layerCase.Create(dims);
+        first.Training = training;
+        for (int i = 0; i < StreamingTuner.FullTrial + 2; i++) first.Forward(input, output, dims);
+        bool chosen = Streaming.LastCallStreamed;   // a call on the chosen path (the first probe comes 16 calls after the choice)
+        int[] expected = KernelCheck.Bits(output);
+        if (first.LastPath == KernelPath.Scalar) return;   // the scalar path never streams: nothing to choose
+        // A new instance: the first instance's path from its first call (a trial would take both within five calls).
+        INormalizationLayer second = layerCase.Create(dims);
+        second.Training = training;
+        for (int i = 0; i < StreamingTuner.FirstPeriod - 1; i++)
+        {
+            Array.Fill(output, float.NaN);
+            second.Forward(input, output, dims);
+            Assert.Equal(chosen, Streaming.LastCallStreamed);
+            Assert.Equal(expected, KernelCheck.Bits(output));
+        }
+        // In the other mode (a new key), and after the settings changed, a new instance runs its own trial.
+        INormalizationLayer other = layerCase.Create(dims);
+        other.Training = !training;
+        Assert.Equal(TrialPattern, Calls(other, input, output, dims, TrialPattern.Length));
+        Streaming.Adaptive = false;
+        Streaming.Adaptive = true;
+        INormalizationLayer third = layerCase.Create(dims);
+        third.Training = training;
+        Assert.Equal(TrialPattern, Calls(third, input, output, dims, TrialPattern.Length));
+    }
+
+    /// <summary>Whether each of <paramref name="count"/> forward calls streamed.</summary>
+    private static bool[] Calls(INormalizationLayer layer, float[] input, float[] output, int[] dims, int count)
+    {
+        var streamed = new bool[count];
+        for (int i = 0; i < count; i++)
+        {
+            layer.Forward(input, output, dims);
+            streamed[i] = Streaming.LastCallStreamed;
+        }
+        return streamed;
     }
 
     [Fact]

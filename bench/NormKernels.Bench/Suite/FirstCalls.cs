@@ -21,7 +21,9 @@ namespace NormKernels.Bench.Suite;
 /// after construction); the limit's calls the same way; and the layer's time over the limit's of the same pair, its
 /// median over calls 1-10, 11-100 and the last 50, the first two against the last: the part of a slow first call
 /// that the machine shared with the limit beside it (a busy host, cold buffers) cancels, what is left is the
-/// library's (its JIT, its first-call set-up). The steady ratio is also what compares a 1-CPU process with a 2-CPU
+/// library's (its JIT, its first-call set-up). Then a second layer of the same class and shape: its first 100 calls, each
+/// beside a call of the limit, the medians of their ratios over calls 1-10 and 11-100 against the first layer's steady
+/// ratio (what a network's next block of the same shape sees). The steady ratio is also what compares a 1-CPU process with a 2-CPU
 /// one (<c>--one-cpu</c> against <c>--pin-cpu 0</c>): the same code on vCPUs that run up to 1.4x apart minute to
 /// minute on this guest (README, fifty-third section), each against a limit timed on its own vCPU.
 /// <para>Until the fifty-fourth session the limit ran in a process of its own after the layer's, minutes apart: on a
@@ -39,7 +41,8 @@ public static class FirstCalls
 
     private const string Header =
         "| case | CPUs seen | calls 1-10 | calls 11-100 | steady (last 50) | 1-10 / steady | 11-100 / steady | first 20 calls within 10% from call | at " +
-        "| limit: 1-10 / steady, 11-100 / steady | ratio to the limit: 1-10, 11-100, steady | ratio 1-10 / steady, 11-100 / steady |";
+        "| limit: 1-10 / steady, 11-100 / steady | ratio to the limit: 1-10, 11-100, steady | ratio 1-10 / steady, 11-100 / steady " +
+        "| second layer: ratio 1-10 / steady, 11-100 / steady |";
 
     /// <summary>The parent: one child process per case; prints the table; returns the exit code.</summary>
     public static int Run(IEnumerable<BenchCase> selected, bool explicitCases, string cpu, TextWriter o)
@@ -57,7 +60,7 @@ public static class FirstCalls
         }
         o.WriteLine();
         o.WriteLine(Header);
-        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var l in lines) o.WriteLine(l);
         return 0;
     }
@@ -98,10 +101,19 @@ public static class FirstCalls
         var at = new List<double>();
         TimePairs(body, limit, times, limits, at);
         var ratios = times.Zip(limits, (t, l) => t / l).ToList();
+        // A second layer of the same class and shape, built now (a network's next block): its first 100 calls, each beside a
+        // call of the limit, as the first layer's. What the first layer's calls compiled and chose (the adaptive band's
+        // shared choice) it finds done.
+        var second = GeneratedLayers.Create(d);
+        var times2 = new List<double>();
+        var limits2 = new List<double>();
+        TimePairs(second, limit, times2, limits2, new List<double>(), 100);
+        var ratios2 = times2.Zip(limits2, (t, l) => t / l).ToList();
         int n = times.Count;
         double steady = Median(times.Skip(n - 50)), first = Median(times.Take(10)), next = Median(times.Skip(10).Take(90));
         double lSteady = Median(limits.Skip(n - 50)), lFirst = Median(limits.Take(10)), lNext = Median(limits.Skip(10).Take(90));
         double rSteady = Median(ratios.Skip(n - 50)), rFirst = Median(ratios.Take(10)), rNext = Median(ratios.Skip(10).Take(90));
+        double r2First = Median(ratios2.Take(10)), r2Next = Median(ratios2.Skip(10).Take(90));
         // The first window of 20 consecutive calls whose median is within 10% of the steady state (single calls, and
         // later stretches, are disturbed by other jobs on a shared machine, so "every call after" would measure them).
         const int window = 20;
@@ -110,10 +122,10 @@ public static class FirstCalls
             if (Median(times.Skip(i).Take(window)) <= 1.1 * steady) { settled = i; break; }
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         Console.WriteLine(string.Format(inv,
-            "| {0} | {1} | {2} | {3} | {4} | {5:0.00}x | {6:0.00}x | {7} of {8} | {9:0} ms | {10:0.00}x, {11:0.00}x | {12:0.00}, {13:0.00}, {14:0.00} | {15:0.00}x, {16:0.00}x |",
+            "| {0} | {1} | {2} | {3} | {4} | {5:0.00}x | {6:0.00}x | {7} of {8} | {9:0} ms | {10:0.00}x, {11:0.00}x | {12:0.00}, {13:0.00}, {14:0.00} | {15:0.00}x, {16:0.00}x | {17:0.00}x, {18:0.00}x |",
             c.Id, Environment.ProcessorCount, Duration(first), Duration(next), Duration(steady), first / steady, next / steady, settled + 1, n,
             settled < at.Count ? at[settled] : double.NaN, lFirst / lSteady, lNext / lSteady, rFirst, rNext, rSteady,
-            rFirst / rSteady, rNext / rSteady));
+            rFirst / rSteady, rNext / rSteady, r2First / rSteady, r2Next / rSteady));
         return 0;
     }
 
@@ -122,10 +134,10 @@ public static class FirstCalls
     /// on-stack replaced) they added tens of nanoseconds to each of the first calls of both, a tenth of a call on the
     /// 32 KB shapes (S5). The layer's own call site (<see cref="GeneratedLayers"/>) is left as a user's code is.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TimePairs(Action body, Action limit, List<double> times, List<double> limits, List<double> at)
+    private static void TimePairs(Action body, Action limit, List<double> times, List<double> limits, List<double> at, int count = 0)
     {
         long begin = Stopwatch.GetTimestamp(), end = begin + (long)(Seconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < end || times.Count < 200)
+        while (count > 0 ? times.Count < count : Stopwatch.GetTimestamp() < end || times.Count < 200)
         {
             bool layerFirst = times.Count % 2 == 0;
             if (!layerFirst) limits.Add(Time(limit));

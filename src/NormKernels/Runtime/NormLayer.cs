@@ -37,6 +37,10 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     // Each direction's choice for calls in the adaptive streaming band (Streaming.Adaptive).
     private StreamingTuner _forwardTuner, _backwardTuner;
 
+    /// <summary>The last choice any instance of this layer class made for the adaptive band, per direction (taken up by
+    /// instances that meet the same key; see <see cref="StreamingTuner"/>).</summary>
+    private static StreamingChoice? s_forwardChoice, s_backwardChoice;
+
     private static LayerShape Shape => TNest.Shape;
 
     /// <summary>Statistics an inference-mode call of a per-sample norm keeps on the stack (more: pooled arrays).</summary>
@@ -120,7 +124,7 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void TunedForward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, long bytes)
     {
-        StreamingTuner.Ticket ticket = _forwardTuner.Choose(bytes, Parallelism.MaxDegree, Training ? 1 : 0);
+        StreamingTuner.Ticket ticket = _forwardTuner.Choose(bytes, Parallelism.MaxDegree, Training ? 1 : 0, ref s_forwardChoice);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         Streaming.BeginBand(ticket.Streams);
         try
@@ -337,7 +341,7 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void TunedBackward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims, long bytes)
     {
-        StreamingTuner.Ticket ticket = _backwardTuner.Choose(bytes, Parallelism.MaxDegree, Training ? 1 : 0);
+        StreamingTuner.Ticket ticket = _backwardTuner.Choose(bytes, Parallelism.MaxDegree, Training ? 1 : 0, ref s_backwardChoice);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         Streaming.BeginBand(ticket.Streams);
         try

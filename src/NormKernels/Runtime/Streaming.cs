@@ -3,6 +3,7 @@ using System.ComponentModel;
 using System.IO;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
+using System.Threading;
 
 namespace NormKernels
 {
@@ -41,7 +42,7 @@ namespace NormKernels
             {
                 if (value < 0)
                     throw new ArgumentOutOfRangeException(nameof(value), value, "ThresholdBytes must not be negative.");
-                s_thresholdBytes = value;
+                if (Interlocked.Exchange(ref s_thresholdBytes, value) != value) Interlocked.Increment(ref s_generation);
             }
         }
 
@@ -56,16 +57,29 @@ namespace NormKernels
         /// 2x256x64x64 ran in 0.47-0.53 of its cached time streamed, GroupNorm NCHW 0.49, BatchNorm training NCHW 0.62,
         /// while BatchNorm training NHWC took 1.14x and GroupNorm backward 32x512x7x7 1.37x (NCHW) and 1.64x (NHWC); on quiet hosts the
         /// cached path led at that size (bench/HISTORY.md). Each layer instance times its forward and its backward
-        /// separately, per call size, thread count and mode (see <c>Runtime.StreamingTuner</c>): after two untimed calls,
-        /// three calls each way alternating, streamed only when its fastest call beats the cached one's by 5%; then the other
-        /// way again for two calls after 16 calls, and after twice as many each time the choice holds (up to 1,024). The
-        /// results are the same bits either way.
+        /// separately, per call size, thread count and mode (see <c>Runtime.StreamingTuner</c>): after one untimed call,
+        /// calls each way alternating, two when one path's fastest is under 0.7 of the other's, else three, streamed only
+        /// when its fastest call beats the cached one's by 5%; then the other way again for two calls after 16 calls, and
+        /// after twice as many each time the choice holds (up to 1,024). Another instance of the same layer class that meets
+        /// the same size, thread count and mode (under the same settings) starts on the path chosen last, without a trial.
+        /// The results are the same bits either way.
         /// </summary>
         public static bool Adaptive
         {
             get => s_adaptive;
-            set => s_adaptive = value;
+            set
+            {
+                if (Interlocked.Exchange(ref s_adaptive, value) != value) Interlocked.Increment(ref s_generation);
+            }
         }
+
+        private static int s_generation;
+
+        /// <summary>Counts the changes of <see cref="ThresholdBytes"/> and <see cref="Adaptive"/> (a set to the same value is
+        /// none): a choice one layer's tuner
+        /// shared with the other instances of its class (<c>Runtime.StreamingChoice</c>) is taken up only under the settings it
+        /// was made under.</summary>
+        internal static int Generation => Volatile.Read(ref s_generation);
 
         /// <summary>Calls of at most this many bytes (input and output together) are never in the adaptive band
         /// (<see cref="Adaptive"/>): 4 MiB, so a threshold set low (tests, small caches) leaves small calls to the fixed rule.</summary>
