@@ -1,5 +1,6 @@
 using NormKernels.Reference;
 using NormKernels.Runtime;
+using NormKernels.Tests.Fused;
 
 namespace NormKernels.Tests;
 
@@ -305,6 +306,65 @@ public sealed class AdaptiveStreamingTests : RestoresSettings
         INormalizationLayer third = layerCase.Create(dims);
         third.Training = training;
         Assert.Equal(TrialPattern, Calls(third, input, output, dims, TrialPattern.Length));
+    }
+
+    [Theory]
+    [InlineData("FBnNchwReluAfter")]
+    [InlineData("FBnNchwNoneBefore")]
+    public void TheResidualFormsHaveTheirTrialWithTheSameBits(string name)
+    {
+        int[] dims = [4, 64, 64, 64];   // 4 MiB a tensor: the input and the output 8 MiB, in the band
+        FusedEntry entry = FusedCases.All[name];
+        FusedSpec spec = entry.Spec with { Dims = dims };
+        var forward = (FusedForward<float>)entry.Forward;
+        var backward = (FusedBackward<float>)entry.Backward;
+        Streaming.ThresholdBytes = Threshold;
+        Streaming.Adaptive = true;
+        var random = new Random(KernelCheck.Seed(name, 17));
+        int length = spec.Length, channels = spec.Channels;
+        float[] x = TestData.Normal(random, length, 0.5, 2), r = TestData.Normal(random, length, 0, 1), dy = TestData.Uniform(random, length, -1, 1);
+        float[] gamma = TestData.Normal(random, channels, 1, 0.3), beta = TestData.Normal(random, channels, 0, 0.3);
+        object layer = entry.Create(channels);
+        gamma.CopyTo((float[])layer.GetType().GetProperty("Weight")!.GetValue(layer)!, 0);
+        beta.CopyTo((float[])layer.GetType().GetProperty("Bias")!.GetValue(layer)!, 0);
+        bool scalar = Isa.Select(1 << 20) == KernelPath.Scalar;
+        float[] y = new float[length], sum = new float[length];
+        int[]? firstY = null, firstSum = null;
+        for (int i = 0; i < TrialPattern.Length; i++)
+        {
+            Array.Fill(y, float.NaN);
+            Array.Fill(sum, float.NaN);
+            forward(layer, x, r, y, sum, dims);
+            Assert.Equal(TrialPattern[i] && !scalar, Streaming.LastCallStreamed);
+            firstY ??= KernelCheck.Bits(y);
+            Assert.Equal(firstY, KernelCheck.Bits(y));
+            if (spec.Before)
+            {
+                firstSum ??= KernelCheck.Bits(sum);
+                Assert.Equal(firstSum, KernelCheck.Bits(sum));
+            }
+        }
+        // The last call (streamed) against the float64 reference: the norm of the rounded sum (before), or the norm plus the
+        // residual (after), the activation last.
+        double[] xd = (spec.Before ? sum : x).Select(v => (double)v).ToArray();
+        double[] expected = FusedReference.Forward(spec, xd, r.Select(v => (double)v).ToArray(), gamma.Select(v => (double)v).ToArray(),
+            beta.Select(v => (double)v).ToArray(), 1e-5).Y;
+        for (int i = 0; i < length; i++)
+            Assert.True(Math.Abs(y[i] - expected[i]) <= 3e-5 * (1 + Math.Abs(expected[i])), $"{name} y[{i}]: {y[i]:R}, expected {expected[i]:R}");
+        // The backward's own trial (of the last training forward): dx and the residual's gradient the same bits on both paths.
+        float[] dx = new float[length], g = spec.Before ? TestData.Uniform(random, length, -1, 1) : new float[length];
+        int[]? firstDx = null, firstG = null;
+        for (int i = 0; i < TrialPattern.Length; i++)
+        {
+            Array.Fill(dx, float.NaN);
+            if (!spec.Before) Array.Fill(g, float.NaN);
+            backward(layer, spec.Before ? sum : x, r, dy, dx, g, dims);
+            Assert.Equal(TrialPattern[i] && !scalar, Streaming.LastCallStreamed);
+            firstDx ??= KernelCheck.Bits(dx);
+            Assert.Equal(firstDx, KernelCheck.Bits(dx));
+            firstG ??= KernelCheck.Bits(g);
+            Assert.Equal(firstG, KernelCheck.Bits(g));
+        }
     }
 
     /// <summary>Whether each of <paramref name="count"/> forward calls streamed.</summary>

@@ -27,7 +27,7 @@ public sealed partial class NormLayer<TNest, TK, T>
         // The apply reads the residual at a fixed byte offset from the input: both stay pinned for the call.
         fixed (T* x = input)
         fixed (T* r = residual)
-            ForwardCore(input, output, dims, (nint)((byte*)r - (byte*)x), default);
+            ForwardTunable(input, output, dims, (nint)((byte*)r - (byte*)x), default);
     }
 
     /// <summary>AddBeforeNorm: <c>sum = input + residual; output = act(norm(sum))</c>.</summary>
@@ -49,7 +49,17 @@ public sealed partial class NormLayer<TNest, TK, T>
         fixed (T* x = input)
         fixed (T* r = residual)
         fixed (T* s = sum)
-            ForwardCore(input, output, dims, 0, new BeforeAdd(true, (nint)((byte*)r - (byte*)x), (nint)((byte*)s - (byte*)x)));
+            ForwardTunable(input, output, dims, 0, new BeforeAdd(true, (nint)((byte*)r - (byte*)x), (nint)((byte*)s - (byte*)x)));
+    }
+
+    /// <summary><see cref="ForwardCore"/> of a residual form, through this instance's forward tuner when the input and output
+    /// bytes are in the adaptive band (<see cref="Streaming.Adaptive"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ForwardTunable(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual, BeforeAdd before)
+    {
+        long bytes = ((long)input.Length + output.Length) * Unsafe.SizeOf<T>();
+        if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes, residual, before);
+        else ForwardCore(input, output, dims, residual, before);
     }
 
     /// <summary>
@@ -91,7 +101,7 @@ public sealed partial class NormLayer<TNest, TK, T>
         Checks.NoPartialOverlap(outputGrad, residualGrad, nameof(residualGrad), nameof(outputGrad));
         Checks.NoPartialOverlap(input, residualGrad, nameof(residualGrad), nameof(input));
         Checks.NoPartialOverlap(residual, residualGrad, nameof(residualGrad), nameof(residual));
-        BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims);
+        BackwardTunable(input, residual, outputGrad, inputGrad, residualGrad, dims);
     }
 
     /// <summary>Backward of AddBeforeNorm: inputGrad = sumGrad + the gradient through act and the norm (empty sumGrad: zero).</summary>
@@ -105,7 +115,7 @@ public sealed partial class NormLayer<TNest, TK, T>
             Checks.Length(sumGrad.Length, sum.Length, nameof(sumGrad), Shape.DimsText);
             Checks.Disjoint(sumGrad, inputGrad, nameof(inputGrad), nameof(sumGrad));
         }
-        BackwardCore(sum, default, outputGrad, inputGrad, default, dims, sumGrad);
+        BackwardTunable(sum, default, outputGrad, inputGrad, default, dims, sumGrad);
     }
 
     /// <summary>AddAfterNorm forward on tensors.</summary>

@@ -115,21 +115,24 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     {
         if (TryRowLane(input, output, dims)) return;
         long bytes = ((long)input.Length + output.Length) * Unsafe.SizeOf<T>();
-        if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes);
+        if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes, 0, default);
         else ForwardCore(input, output, dims, 0, default);
     }
 
     /// <summary>A forward in the adaptive band (<see cref="Streaming.Adaptive"/>): the cached or the streamed path as this
-    /// instance's forward tuner chooses, and its time reported back.</summary>
+    /// instance's forward tuner chooses, and its time reported back. The residual forms (<paramref name="residual"/> or
+    /// <paramref name="before"/> given) are their own mode of the key: the bytes are the input's and the output's, as the
+    /// kernels' own test (<see cref="Streaming.Use"/>) counts them.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private void TunedForward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, long bytes)
+    private void TunedForward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, long bytes, nint residual, BeforeAdd before)
     {
-        StreamingTuner.Ticket ticket = _forwardTuner.Choose(bytes, Parallelism.MaxDegree, Training ? 1 : 0, ref s_forwardChoice);
+        int mode = (Training ? 1 : 0) | (residual != 0 ? 2 : 0) | (before.On ? 4 : 0);
+        StreamingTuner.Ticket ticket = _forwardTuner.Choose(bytes, Parallelism.MaxDegree, mode, ref s_forwardChoice);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         Streaming.BeginBand(ticket.Streams);
         try
         {
-            ForwardCore(input, output, dims, 0, default);
+            ForwardCore(input, output, dims, residual, before);
         }
         finally
         {
@@ -331,22 +334,33 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
         Kernels<TNest, TK, T>.CheckGradients(input, outputGrad, inputGrad, dims);
         Shape.LayerSize(dims, _size);
         Kernels<TNest, TK, T>.CheckGradientOverlaps(input, outputGrad, inputGrad);
+        BackwardTunable(input, default, outputGrad, inputGrad, default, dims);
+    }
+
+    /// <summary><see cref="BackwardCore"/> of a checked call, through this instance's backward tuner when the call is in the
+    /// adaptive band (<see cref="Streaming.Adaptive"/>; the bytes of input, outputGrad and inputGrad, as the kernels count them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void BackwardTunable(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, Span<T> residualGrad,
+        ReadOnlySpan<int> dims, ReadOnlySpan<T> sumGrad = default)
+    {
         long bytes = ((long)input.Length + outputGrad.Length + inputGrad.Length) * Unsafe.SizeOf<T>();
-        if (Streaming.InBand(bytes)) TunedBackward(input, outputGrad, inputGrad, dims, bytes);
-        else BackwardCore(input, default, outputGrad, inputGrad, default, dims);
+        if (Streaming.InBand(bytes)) TunedBackward(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad, bytes);
+        else BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad);
     }
 
     /// <summary>A backward in the adaptive band (<see cref="Streaming.Adaptive"/>), as <see cref="TunedForward"/>, with this
-    /// instance's backward tuner.</summary>
+    /// instance's backward tuner (the residual forms their own mode of the key).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private void TunedBackward(ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, ReadOnlySpan<int> dims, long bytes)
+    private void TunedBackward(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, Span<T> residualGrad,
+        ReadOnlySpan<int> dims, ReadOnlySpan<T> sumGrad, long bytes)
     {
-        StreamingTuner.Ticket ticket = _backwardTuner.Choose(bytes, Parallelism.MaxDegree, Training ? 1 : 0, ref s_backwardChoice);
+        int mode = (Training ? 1 : 0) | (!residual.IsEmpty ? 2 : 0) | (!sumGrad.IsEmpty ? 4 : 0);
+        StreamingTuner.Ticket ticket = _backwardTuner.Choose(bytes, Parallelism.MaxDegree, mode, ref s_backwardChoice);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         Streaming.BeginBand(ticket.Streams);
         try
         {
-            BackwardCore(input, default, outputGrad, inputGrad, default, dims);
+            BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad);
         }
         finally
         {
