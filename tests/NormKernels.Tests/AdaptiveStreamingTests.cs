@@ -389,6 +389,7 @@ public sealed class AdaptiveStreamingTests : RestoresSettings
         [
             ([4, 64, 64, 64], false, false),   // 8 MiB, in the band, adaptive off: under the threshold, cached
             ([2, 64, 64, 64], true, false),    // 4 MiB: not over AdaptiveMinimumBytes, cached
+            ([3, 64, 64, 64], true, false),    // 6 MiB: over a quarter of the threshold, not over three eighths, cached
             ([9, 64, 64, 64], true, true),     // 18 MiB: over the threshold, streamed from the first call
         ];
         foreach (var (dims, adaptive, streams) in cases)

@@ -47,7 +47,7 @@ namespace NormKernels
         }
 
         /// <summary>
-        /// Whether a layer chooses for itself, by timing its own calls, how to run calls in the band between a quarter of
+        /// Whether a layer chooses for itself, by timing its own calls, how to run calls in the band between three eighths of
         /// <see cref="ThresholdBytes"/> and the threshold (input and output bytes together, and more than
         /// <see cref="AdaptiveMinimumBytes"/>): the cached path (normal stores, statistics passes without hints) or the
         /// streamed one (streaming stores, hinted statistics passes, the pipelined orders), as calls past the threshold always
@@ -89,8 +89,18 @@ namespace NormKernels
         internal static bool InBand(long bytes)
         {
             long threshold = s_thresholdBytes;
-            return s_adaptive && bytes > AdaptiveMinimumBytes && bytes > threshold / 4 && bytes <= threshold;
+            return s_adaptive && bytes > AdaptiveMinimumBytes && bytes > BandFloor(threshold) && bytes <= threshold;
         }
+
+        /// <summary>
+        /// The adaptive band's lower end: three eighths of <paramref name="threshold"/> (12 MiB under a 32 MB last-level cache).
+        /// Until the sixty-fourth session a quarter: that took in the backward of 32x512x7x7 (three tensors, 9.6 MB), whose
+        /// streamed path took 1.28-1.64x the cached one's time in three of four kernels (GroupNorm(32) NCHW and NHWC,
+        /// BatchNorm NHWC; BatchNorm NCHW 0.94) on the Zen 3 guest, so there the trial could only lose, and on a disturbed host
+        /// it once kept the streamed path (the bench's 1-thread GroupNorm(32) backward NCHW S2 at 4.0x the limit, PyTorch
+        /// ahead). The forwards of 2x256x64x64 (16.8 MB), which gain most from streaming there, stay in.
+        /// </summary>
+        private static long BandFloor(long threshold) => threshold / 8 * 3;
 
         /// <summary>Marks the calling thread's next call (until <see cref="EndBand"/>) as sent down the streamed path by its tuner.</summary>
         internal static void BeginBand(bool streams) => t_bandStreams = streams;
@@ -155,7 +165,7 @@ namespace NormKernels
         {
             long bytes = inputBytes + outputBytes, threshold = s_thresholdBytes;
             // In a call its tuner sent down the streamed path, the sizes of the band count as past the threshold.
-            return bytes > threshold || (t_bandStreams && bytes > threshold / 4);
+            return bytes > threshold || (t_bandStreams && bytes > BandFloor(threshold));
         }
 
         /// <summary>Orders the streaming stores a thread made before everything it does next (x86 <c>sfence</c>); every
