@@ -52,16 +52,6 @@ public sealed partial class NormLayer<TNest, TK, T>
             ForwardTunable(input, output, dims, 0, new BeforeAdd(true, (nint)((byte*)r - (byte*)x), (nint)((byte*)s - (byte*)x)));
     }
 
-    /// <summary><see cref="ForwardCore"/> of a residual form, through this instance's forward tuner when the input and output
-    /// bytes are in the adaptive band (<see cref="Streaming.Adaptive"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ForwardTunable(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual, BeforeAdd before)
-    {
-        long bytes = ((long)input.Length + output.Length) * Unsafe.SizeOf<T>();
-        if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes, residual, before);
-        else ForwardCore(input, output, dims, residual, before);
-    }
-
     /// <summary>
     /// The residual added before the norm, pending until the forward holds its guard (<see cref="SeparateAdd"/>): the residual
     /// and the sum at byte offsets from the input, which the caller keeps pinned. Default: none. The sum is written by a pass

@@ -114,19 +114,27 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     public void Forward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims)
     {
         if (TryRowLane(input, output, dims)) return;
+        ForwardTunable(input, output, dims, 0, default);
+    }
+
+    /// <summary><see cref="ForwardCore"/> of every form, through this instance's forward tuner when the input and output bytes
+    /// (as the kernels' own test, <see cref="Streaming.Use"/>, counts them) are in the adaptive band (<see cref="Streaming.Adaptive"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ForwardTunable(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual, BeforeAdd before)
+    {
         long bytes = ((long)input.Length + output.Length) * Unsafe.SizeOf<T>();
-        if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes, 0, default);
-        else ForwardCore(input, output, dims, 0, default);
+        if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes, residual, before);
+        else ForwardCore(input, output, dims, residual, before);
     }
 
     /// <summary>A forward in the adaptive band (<see cref="Streaming.Adaptive"/>): the cached or the streamed path as this
-    /// instance's forward tuner chooses, and its time reported back. The residual forms (<paramref name="residual"/> or
-    /// <paramref name="before"/> given) are their own mode of the key: the bytes are the input's and the output's, as the
-    /// kernels' own test (<see cref="Streaming.Use"/>) counts them.</summary>
+    /// instance's forward tuner chooses, and its time reported back. The residual added before the norm (its own pass
+    /// writing the sum first) is a mode of its own in the key; the residual added after it runs the class's one kernel
+    /// (its kind adds a residual in every call), so it shares the plain form's key.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void TunedForward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, long bytes, nint residual, BeforeAdd before)
     {
-        int mode = (Training ? 1 : 0) | (residual != 0 ? 2 : 0) | (before.On ? 4 : 0);
+        int mode = (Training ? 1 : 0) | (before.On ? 2 : 0);
         StreamingTuner.Ticket ticket = _forwardTuner.Choose(bytes, Parallelism.MaxDegree, mode, ref s_forwardChoice);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         Streaming.BeginBand(ticket.Streams);
