@@ -186,6 +186,156 @@ public sealed class StreamedOrderTests : RestoresSettings
         Assert.False(Streaming.LastCallMemoryOrder);
     }
 
+    /// <summary>Whether the calls of the order tuner's trial run in memory order: the untimed first call and the trial's first
+    /// one in memory order, then the groups and memory order alternating (what follows depends on the times).</summary>
+    private static readonly bool[] OrderTrial = [true, true, false, true, false];
+
+    /// <summary>
+    /// A layer times both orders past the threshold (Runtime.OrderTuner, Streaming.Adaptive on): a BatchNorm NCHW training
+    /// forward runs its channels in memory order on its first two calls and then in groups and in memory order alternating,
+    /// every call streamed and the same bits (the groups streamed against memory order streamed, at 1 and 2 threads, the
+    /// output at an offset that misaligns it), and a grouped call matches the float64 reference.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 0)]
+    [InlineData(2, 5)]
+    public void TheOrderTrialRunsBothOrdersWithTheSameBits(int degree, int offset)
+    {
+        int n = 3, c = 41, h = 2, w = 600;
+        int[] dims = [n, c, h, w];
+        float[] x = Random(n * c * h * w, 43);
+        using var scope = DegreeScope.Set(degree);
+        Streaming.ThresholdBytes = 0;
+        Streaming.Adaptive = true;
+        INormalizationLayer layer = new BnNchw(c);
+        SetParameters(layer.Weight, layer.Bias, 7);
+        float[] buffer = new float[x.Length + 16];
+        int[]? first = null;
+        var ordered = new bool[StreamingTuner.FullTrial + 1];
+        for (int i = 0; i < ordered.Length; i++)
+        {
+            Array.Fill(buffer, float.NaN);
+            layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
+            ordered[i] = Streaming.LastCallMemoryOrder;
+            Assert.Equal(layer.LastPath != KernelPath.Scalar, Streaming.LastCallStreamed);
+            Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
+            int[] bits = KernelCheck.Bits(buffer.AsSpan(offset, x.Length));
+            first ??= bits;
+            Assert.Equal(first, bits);
+            if (i == 2)
+            {
+                var expected = Reference(x, n, c, h * w, layer.Weight, layer.Bias, layer.Epsilon);
+                for (int j = 0; j < x.Length; j++)
+                    Assert.True(Math.Abs(buffer[offset + j] - expected.Y[j]) <= 2e-5 * (1 + Math.Abs(expected.Y[j])),
+                        $"element {j}: {buffer[offset + j]}, the reference {expected.Y[j]}");
+            }
+        }
+        if (layer.LastPath == KernelPath.Scalar) Assert.All(ordered, o => Assert.False(o));   // the scalar path has no order to choose
+        else Assert.Equal(OrderTrial, ordered.Take(OrderTrial.Length));
+    }
+
+    /// <summary>The backward's own order trial: dx and the parameter gradients of each call (after <c>ZeroGrad</c>) the same
+    /// bits in groups as in memory order, at 1 and 2 threads.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void TheBackwardOrderTrialGivesTheSameBits(int degree)
+    {
+        int n = 3, c = 41, h = 2, w = 600;
+        int[] dims = [n, c, h, w];
+        float[] x = Random(n * c * h * w, 47), dy = Random(n * c * h * w, 53);
+        using var scope = DegreeScope.Set(degree);
+        Streaming.Adaptive = true;
+        INormalizationLayer layer = new BnNchw(c);
+        SetParameters(layer.Weight, layer.Bias, 3);
+        Streaming.ThresholdBytes = long.MaxValue;
+        layer.Forward(x, new float[x.Length], dims);
+        Streaming.ThresholdBytes = 0;
+        float[] dx = new float[x.Length];
+        (int[] Dx, int[] WeightGrad, int[] BiasGrad)? first = null;
+        var ordered = new bool[OrderTrial.Length];
+        for (int i = 0; i < ordered.Length; i++)
+        {
+            layer.ZeroGrad();
+            Array.Fill(dx, float.NaN);
+            layer.Backward(x, dy, dx, dims);
+            ordered[i] = Streaming.LastCallMemoryOrder;
+            var bits = (KernelCheck.Bits(dx), KernelCheck.Bits(layer.WeightGrad), KernelCheck.Bits(layer.BiasGrad));
+            first ??= bits;
+            Assert.Equal(first.Value.Dx, bits.Item1);
+            Assert.Equal(first.Value.WeightGrad, bits.Item2);
+            Assert.Equal(first.Value.BiasGrad, bits.Item3);
+        }
+        if (layer.LastPath == KernelPath.Scalar) Assert.All(ordered, o => Assert.False(o));
+        else Assert.Equal(OrderTrial, ordered);
+    }
+
+    /// <summary>With <see cref="Streaming.Adaptive"/> off the fixed rule holds (memory order on every call that streams); calls
+    /// with no order to choose (in place, channels last) run as before, and an instance's in-place calls do not keep its
+    /// out-of-place calls from their trial (their own key).</summary>
+    [Fact]
+    public void OffOrWithoutAChoiceTheFixedOrderHolds()
+    {
+        int[] dims = [3, 41, 2, 600];
+        float[] x = Random(3 * 41 * 1200, 59);
+        Streaming.ThresholdBytes = 0;
+        Streaming.Adaptive = false;
+        INormalizationLayer layer = new BnNchw(41);
+        bool vector = true;
+        for (int i = 0; i < OrderTrial.Length; i++)
+        {
+            layer.Forward(x, new float[x.Length], dims);
+            vector = layer.LastPath != KernelPath.Scalar;
+            Assert.Equal(vector, Streaming.LastCallMemoryOrder);
+        }
+        Streaming.Adaptive = true;
+        INormalizationLayer other = new BnNchw(41);
+        for (int i = 0; i < OrderTrial.Length; i++)
+        {
+            float[] copy = (float[])x.Clone();
+            other.Forward(copy, copy, dims);   // in place: not streamed, groups from cache
+            Assert.False(Streaming.LastCallMemoryOrder);
+        }
+        var ordered = new bool[OrderTrial.Length];
+        for (int i = 0; i < ordered.Length; i++)
+        {
+            other.Forward(x, new float[x.Length], dims);
+            ordered[i] = Streaming.LastCallMemoryOrder;
+        }
+        if (vector) Assert.Equal(OrderTrial, ordered);
+        var last = new BnNhwc(41);
+        for (int i = 0; i < OrderTrial.Length; i++)
+        {
+            last.Forward(x, new float[x.Length], 3, 2, 600, 41);
+            Assert.False(Streaming.LastCallMemoryOrder);
+        }
+    }
+
+    /// <summary>Another instance of the class takes up the first one's order from its first call (no trial), with the same
+    /// bits.</summary>
+    [Fact]
+    public void AnotherInstanceTakesUpTheOrder()
+    {
+        int[] dims = [3, 41, 2, 600];
+        float[] x = Random(3 * 41 * 1200, 61);
+        Streaming.ThresholdBytes = 0;
+        Streaming.Adaptive = true;
+        INormalizationLayer first = new BnNchw(41);
+        float[] y = new float[x.Length];
+        for (int i = 0; i < StreamingTuner.FullTrial + 2; i++) first.Forward(x, y, dims);
+        if (first.LastPath == KernelPath.Scalar) return;
+        bool chosen = Streaming.LastCallMemoryOrder;   // a call in the chosen order (the first probe comes 16 calls after the choice)
+        int[] expected = KernelCheck.Bits(y);
+        INormalizationLayer second = new BnNchw(41);
+        for (int i = 0; i < StreamingTuner.FirstPeriod - 1; i++)
+        {
+            Array.Fill(y, float.NaN);
+            second.Forward(x, y, dims);
+            Assert.Equal(chosen, Streaming.LastCallMemoryOrder);
+            Assert.Equal(expected, KernelCheck.Bits(y));
+        }
+    }
+
     /// <summary>A new layer's training forward (normal stores), then its backward with the given threshold into a NaN-guarded
     /// buffer at <paramref name="offset"/>: dx's bits, the parameter gradients' bits, whether dx streamed and ran in memory
     /// order, its path and its workers. The layer is BatchNorm NCHW unless <paramref name="create"/> makes another.</summary>

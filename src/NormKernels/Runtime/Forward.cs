@@ -674,13 +674,19 @@ public static class Forward<TNest, TK, T>
         /// beside the next group's statistics (twenty-third session): BatchNorm training NCHW S1 1.58-1.70 -> 1.42-1.55x the
         /// limit at 1 thread, AVX2 1.74-1.84 -> 1.44-1.47x, 2 threads 1.41-1.46 -> 1.20-1.47x (see the README's
         /// twenty-ninth section). Each block still sums its rows in order into its own sums, so the bits are those of any
-        /// grouping.
+        /// grouping. On an AMD EPYC Zen 3 guest (L2 512 KB, 2026-12-07) the groups were faster: BatchNorm training NCHW S1 at
+        /// 1 thread 0.81-0.92 of memory order's time (harness, one process alternating, five runs), so a layer's call past the
+        /// threshold runs in the order its order tuner chose (<see cref="Streaming.GroupedOrder"/>, <c>Runtime.OrderTuner</c>);
+        /// a call that has the choice says so (<see cref="LastCall.OrderChoice"/>).
         /// </summary>
         private bool MemoryOrder<TS, TV, TW>(int blocks) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
         {
-            if (!TW.Streaming || TS.Count == 1 || mode != ForwardMode.Training || !Interleaved(nest, blocks))
+            if (!TW.Streaming || TS.Count == 1 || mode != ForwardMode.Training || !Interleaved(nest, blocks)
+                || InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.StatisticsRows(out _), nest.StatisticsExtent, _input.Length) == 0)
                 return false;
-            return InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.StatisticsRows(out _), nest.StatisticsExtent, _input.Length) != 0;
+            // A call its layer's order tuner can time either way (Streaming.GroupedOrder: the groups of a few blocks).
+            LastCall.Current.OrderChoice = true;
+            return !Streaming.GroupedOrder;
         }
 
         /// <summary>

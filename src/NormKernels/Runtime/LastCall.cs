@@ -25,6 +25,10 @@ internal sealed class LastCall
     /// <summary>Whether the last call ran its interleaved blocks in memory order (<see cref="Streaming.LastCallMemoryOrder"/>).</summary>
     public bool MemoryOrder;
 
+    /// <summary>Whether the last call had interleaved blocks it could run in memory order (it did, or ran them in groups because
+    /// its layer's order tuner asked): the calls an order tuner times.</summary>
+    public bool OrderChoice;
+
     /// <summary>Whether the last call applied rows two at a time, forward or backward (<see cref="Streaming.LastCallPairedRows"/>).</summary>
     public bool Paired;
 
@@ -53,6 +57,7 @@ internal sealed class LastCall
         record.Streamed = false;
         record.Pipelined = false;
         record.MemoryOrder = false;
+        record.OrderChoice = false;
         record.Paired = false;
         record.Quads = false;
         record.AddedInApply = false;

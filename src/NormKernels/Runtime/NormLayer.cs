@@ -41,6 +41,12 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     /// instances that meet the same key; see <see cref="StreamingTuner"/>).</summary>
     private static StreamingChoice? s_forwardChoice, s_backwardChoice;
 
+    // Each direction's choice of the order of interleaved blocks for calls past the threshold (see OrderTuner).
+    private OrderTuner _forwardOrder, _backwardOrder;
+
+    /// <summary>The last order choice any instance of this layer class made, per direction (see <see cref="OrderTuner"/>).</summary>
+    private static StreamingChoice? s_forwardOrder, s_backwardOrder;
+
     private static LayerShape Shape => TNest.Shape;
 
     /// <summary>Statistics an inference-mode call of a per-sample norm keeps on the stack (more: pooled arrays).</summary>
@@ -124,7 +130,34 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     {
         long bytes = ((long)input.Length + output.Length) * Unsafe.SizeOf<T>();
         if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes, residual, before);
+        else if (Training && Streaming.PastBand(bytes)) OrderedForward(input, output, dims, bytes, residual, before);
         else ForwardCore(input, output, dims, residual, before);
+    }
+
+    /// <summary>A training forward past the threshold: its interleaved blocks, where it has them, in the order this instance's
+    /// order tuner chooses (<see cref="OrderTuner"/>), and its time reported back. The key's mode: the residual added before
+    /// the norm, and an output on the input (in place: not streamed, so no order to choose).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void OrderedForward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, long bytes, nint residual, BeforeAdd before)
+    {
+        int mode = (before.On ? 2 : 0) | (input.Overlaps(output) ? 8 : 0), workers = Parallelism.MaxDegree;
+        if (_forwardOrder.Skips(bytes, workers, mode))
+        {
+            ForwardCore(input, output, dims, residual, before);
+            return;
+        }
+        StreamingTuner.Ticket ticket = _forwardOrder.Choose(bytes, workers, mode, ref s_forwardOrder);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        Streaming.BeginOrder(ticket.Streams);
+        try
+        {
+            ForwardCore(input, output, dims, residual, before);
+        }
+        finally
+        {
+            Streaming.EndOrder();
+        }
+        _forwardOrder.Report(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start, LastCall.Current.OrderChoice, bytes, workers, mode);
     }
 
     /// <summary>A forward in the adaptive band (<see cref="Streaming.Adaptive"/>): the cached or the streamed path as this
@@ -353,7 +386,35 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     {
         long bytes = ((long)input.Length + outputGrad.Length + inputGrad.Length) * Unsafe.SizeOf<T>();
         if (Streaming.InBand(bytes)) TunedBackward(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad, bytes);
+        else if (Streaming.PastBand(bytes)) OrderedBackward(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad, bytes);
         else BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad);
+    }
+
+    /// <summary>A backward past the threshold, as <see cref="OrderedForward"/>, with this instance's backward order tuner (the
+    /// residual forms, and dx on x or dy, modes of their own).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void OrderedBackward(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, Span<T> residualGrad,
+        ReadOnlySpan<int> dims, ReadOnlySpan<T> sumGrad, long bytes)
+    {
+        int mode = (!residual.IsEmpty ? 2 : 0) | (!sumGrad.IsEmpty ? 4 : 0) | (input.Overlaps(inputGrad) || outputGrad.Overlaps(inputGrad) ? 8 : 0);
+        int workers = Parallelism.MaxDegree;
+        if (_backwardOrder.Skips(bytes, workers, mode))
+        {
+            BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad);
+            return;
+        }
+        StreamingTuner.Ticket ticket = _backwardOrder.Choose(bytes, workers, mode, ref s_backwardOrder);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        Streaming.BeginOrder(ticket.Streams);
+        try
+        {
+            BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad);
+        }
+        finally
+        {
+            Streaming.EndOrder();
+        }
+        _backwardOrder.Report(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start, LastCall.Current.OrderChoice, bytes, workers, mode);
     }
 
     /// <summary>A backward in the adaptive band (<see cref="Streaming.Adaptive"/>), as <see cref="TunedForward"/>, with this

@@ -26,6 +26,11 @@ namespace NormKernels
         [ThreadStatic]
         private static bool t_bandStreams;
 
+        /// <summary>Set on the calling thread for the length of a call past the threshold that its layer's order tuner sent to
+        /// run its interleaved blocks in groups of a few, not in memory order (<see cref="Adaptive"/>).</summary>
+        [ThreadStatic]
+        private static bool t_groupedOrder;
+
         /// <summary>The last-level cache size used when the operating system does not report one: 32 MiB.</summary>
         public const long DefaultThresholdBytes = 32L << 20;
 
@@ -62,6 +67,9 @@ namespace NormKernels
         /// when its fastest call beats the cached one's by 5%; then the other way again for two calls after 16 calls, and
         /// after twice as many each time the choice holds (up to 1,024). Another instance of the same layer class that meets
         /// the same size, thread count and mode (under the same settings) starts on the path chosen last, without a trial.
+        /// Past the threshold the same kind of tuner chooses, for a layer's training forward and its backward, the order of
+        /// interleaved blocks (BatchNorm NCHW's channels): in memory order, or in groups of a few channels (see
+        /// <see cref="LastCallMemoryOrder"/>; on the Zen 5 guest memory order was faster, on the Zen 3 guest the groups).
         /// The results are the same bits either way.
         /// </summary>
         public static bool Adaptive
@@ -108,6 +116,20 @@ namespace NormKernels
         /// <summary>Ends what <see cref="BeginBand"/> started (in a finally block).</summary>
         internal static void EndBand() => t_bandStreams = false;
 
+        /// <summary>Whether a call of <paramref name="bytes"/> (input and output together) is past the threshold with
+        /// <see cref="Adaptive"/> on: its layer's order tuner chooses how it runs interleaved blocks.</summary>
+        internal static bool PastBand(long bytes) => s_adaptive && bytes > s_thresholdBytes;
+
+        /// <summary>Marks the calling thread's next call (until <see cref="EndOrder"/>) as sent by its layer's order tuner to run
+        /// its interleaved blocks in groups (<paramref name="grouped"/>) or in memory order.</summary>
+        internal static void BeginOrder(bool grouped) => t_groupedOrder = grouped;
+
+        /// <summary>Ends what <see cref="BeginOrder"/> started (in a finally block).</summary>
+        internal static void EndOrder() => t_groupedOrder = false;
+
+        /// <summary>Whether the calling thread's call was sent to run its interleaved blocks in groups (<see cref="BeginOrder"/>).</summary>
+        internal static bool GroupedOrder => t_groupedOrder;
+
         /// <summary>Runs (contiguous output ranges: a row, or channels-last rows taken together) shorter than this many bytes
         /// are never streamed, in a call that streams: each run peels its start to a 64-byte boundary and
         /// stores its last partial line normally, and lines stored normally among streamed ones cost more than streaming
@@ -130,8 +152,9 @@ namespace NormKernels
 
         /// <summary>Whether the last kernel call on this thread ran its interleaved blocks (BatchNorm NCHW's channels, forward
         /// and backward) in memory order, a call that streams: each worker's share of the channels as one group, the
-        /// statistics pass and then the apply each one sequential stream through every row of the tensor. For tests and
-        /// diagnostics.</summary>
+        /// statistics pass and then the apply each one sequential stream through every row of the tensor. A layer's calls
+        /// past the threshold (with <see cref="Adaptive"/> on) run so or in groups of a few channels, as its order tuner
+        /// chose from the times of its own calls; static kernels always in memory order. For tests and diagnostics.</summary>
         public static bool LastCallMemoryOrder => Runtime.LastCall.Current.MemoryOrder;
 
         /// <summary>Whether the last kernel call on this thread applied rows two at a time, streamed: a backward (LayerNorm and
