@@ -34,18 +34,13 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     // The thread contract (see the layer's remarks): > 0 inference Forward calls running, -1 a call that writes the state.
     private int _guard;
 
-    // Each direction's choice for calls in the adaptive streaming band (Streaming.Adaptive).
-    private StreamingTuner _forwardTuner, _backwardTuner;
+    // Each direction's tuners (Streaming.Adaptive): the adaptive band's choice of the cached or the streamed path, and past
+    // the threshold the order of interleaved blocks (see LayerTuner).
+    private LayerTuner _forwardBand, _backwardBand, _forwardOrder, _backwardOrder;
 
-    /// <summary>The last choice any instance of this layer class made for the adaptive band, per direction (taken up by
-    /// instances that meet the same key; see <see cref="StreamingTuner"/>).</summary>
-    private static StreamingChoice? s_forwardChoice, s_backwardChoice;
-
-    // Each direction's choice of the order of interleaved blocks for calls past the threshold (see OrderTuner).
-    private OrderTuner _forwardOrder, _backwardOrder;
-
-    /// <summary>The last order choice any instance of this layer class made, per direction (see <see cref="OrderTuner"/>).</summary>
-    private static StreamingChoice? s_forwardOrder, s_backwardOrder;
+    /// <summary>The last choice any instance of this layer class made, per direction, for the adaptive band and for the order
+    /// (taken up by instances that meet the same key; see <see cref="StreamingTuner"/>).</summary>
+    private static StreamingChoice? s_forwardChoice, s_backwardChoice, s_forwardOrder, s_backwardOrder;
 
     private static LayerShape Shape => TNest.Shape;
 
@@ -129,57 +124,42 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     private void ForwardTunable(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual, BeforeAdd before)
     {
         long bytes = ((long)input.Length + output.Length) * Unsafe.SizeOf<T>();
-        if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes, residual, before);
-        else if (Training && Streaming.PastBand(bytes)) OrderedForward(input, output, dims, bytes, residual, before);
+        if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes, residual, before, true);
+        else if (Training && Streaming.PastBand(bytes)) TunedForward(input, output, dims, bytes, residual, before, false);
         else ForwardCore(input, output, dims, residual, before);
     }
 
-    /// <summary>A training forward past the threshold: its interleaved blocks, where it has them, in the order this instance's
-    /// order tuner chooses (<see cref="OrderTuner"/>), and its time reported back. The key's mode: the residual added before
-    /// the norm, and an output on the input (in place: not streamed, so no order to choose).</summary>
+    /// <summary>
+    /// A forward one of this instance's forward tuners times (<see cref="LayerTuner"/>), and its time reported back: in the
+    /// adaptive band (<paramref name="band"/>) the cached or the streamed path; past the threshold (a training call) the
+    /// order of its interleaved blocks, where it has them. The band's key mode: training, and the residual added before the
+    /// norm (its own pass writing the sum first); the residual added after it runs the class's one kernel (its kind adds a
+    /// residual in every call), so it shares the plain form's key. The order's: the residual added before, and an output on
+    /// the input (in place: not streamed, so no order to choose).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private void OrderedForward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, long bytes, nint residual, BeforeAdd before)
+    private void TunedForward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, long bytes, nint residual, BeforeAdd before, bool band)
     {
-        int mode = (before.On ? 2 : 0) | (input.Overlaps(output) ? 8 : 0), workers = Parallelism.MaxDegree;
-        if (_forwardOrder.Skips(bytes, workers, mode))
+        int mode = band ? (Training ? 1 : 0) | (before.On ? 2 : 0) : (before.On ? 2 : 0) | (input.Overlaps(output) ? 8 : 0);
+        int workers = Parallelism.MaxDegree;
+        ref LayerTuner tuner = ref band ? ref _forwardBand : ref _forwardOrder;
+        if (tuner.Skips(bytes, workers, mode))
         {
             ForwardCore(input, output, dims, residual, before);
             return;
         }
-        StreamingTuner.Ticket ticket = _forwardOrder.Choose(bytes, workers, mode, ref s_forwardOrder);
+        StreamingTuner.Ticket ticket = tuner.Choose(bytes, workers, mode, ref band ? ref s_forwardChoice : ref s_forwardOrder);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        Streaming.BeginOrder(ticket.Streams);
+        Streaming.BeginTuned(band, ticket.Streams);
         try
         {
             ForwardCore(input, output, dims, residual, before);
         }
         finally
         {
-            Streaming.EndOrder();
+            Streaming.EndTuned();
         }
-        _forwardOrder.Report(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start, LastCall.Current.OrderChoice, bytes, workers, mode);
-    }
-
-    /// <summary>A forward in the adaptive band (<see cref="Streaming.Adaptive"/>): the cached or the streamed path as this
-    /// instance's forward tuner chooses, and its time reported back. The residual added before the norm (its own pass
-    /// writing the sum first) is a mode of its own in the key; the residual added after it runs the class's one kernel
-    /// (its kind adds a residual in every call), so it shares the plain form's key.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private void TunedForward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, long bytes, nint residual, BeforeAdd before)
-    {
-        int mode = (Training ? 1 : 0) | (before.On ? 2 : 0);
-        StreamingTuner.Ticket ticket = _forwardTuner.Choose(bytes, Parallelism.MaxDegree, mode, ref s_forwardChoice);
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        Streaming.BeginBand(ticket.Streams);
-        try
-        {
-            ForwardCore(input, output, dims, residual, before);
-        }
-        finally
-        {
-            Streaming.EndBand();
-        }
-        _forwardTuner.Report(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+        tuner.Report(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start, band || LastCall.Current.OrderChoice, bytes, workers, mode);
     }
 
     /// <summary>The forward of every form; <paramref name="residual"/>: the residual's byte offset from the input, for kinds that
@@ -385,57 +365,38 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
         ReadOnlySpan<int> dims, ReadOnlySpan<T> sumGrad = default)
     {
         long bytes = ((long)input.Length + outputGrad.Length + inputGrad.Length) * Unsafe.SizeOf<T>();
-        if (Streaming.InBand(bytes)) TunedBackward(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad, bytes);
-        else if (Streaming.PastBand(bytes)) OrderedBackward(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad, bytes);
+        if (Streaming.InBand(bytes)) TunedBackward(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad, bytes, true);
+        else if (Streaming.PastBand(bytes)) TunedBackward(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad, bytes, false);
         else BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad);
     }
 
-    /// <summary>A backward past the threshold, as <see cref="OrderedForward"/>, with this instance's backward order tuner (the
-    /// residual forms, and dx on x or dy, modes of their own).</summary>
+    /// <summary>A backward one of this instance's backward tuners times, as <see cref="TunedForward"/>: the residual forms modes of
+    /// their own in both keys, and in the order's key dx on x or dy (in place).</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private void OrderedBackward(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, Span<T> residualGrad,
-        ReadOnlySpan<int> dims, ReadOnlySpan<T> sumGrad, long bytes)
+    private void TunedBackward(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, Span<T> residualGrad,
+        ReadOnlySpan<int> dims, ReadOnlySpan<T> sumGrad, long bytes, bool band)
     {
-        int mode = (!residual.IsEmpty ? 2 : 0) | (!sumGrad.IsEmpty ? 4 : 0) | (input.Overlaps(inputGrad) || outputGrad.Overlaps(inputGrad) ? 8 : 0);
+        int mode = (!residual.IsEmpty ? 2 : 0) | (!sumGrad.IsEmpty ? 4 : 0)
+            | (band ? (Training ? 1 : 0) : input.Overlaps(inputGrad) || outputGrad.Overlaps(inputGrad) ? 8 : 0);
         int workers = Parallelism.MaxDegree;
-        if (_backwardOrder.Skips(bytes, workers, mode))
+        ref LayerTuner tuner = ref band ? ref _backwardBand : ref _backwardOrder;
+        if (tuner.Skips(bytes, workers, mode))
         {
             BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad);
             return;
         }
-        StreamingTuner.Ticket ticket = _backwardOrder.Choose(bytes, workers, mode, ref s_backwardOrder);
+        StreamingTuner.Ticket ticket = tuner.Choose(bytes, workers, mode, ref band ? ref s_backwardChoice : ref s_backwardOrder);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        Streaming.BeginOrder(ticket.Streams);
+        Streaming.BeginTuned(band, ticket.Streams);
         try
         {
             BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad);
         }
         finally
         {
-            Streaming.EndOrder();
+            Streaming.EndTuned();
         }
-        _backwardOrder.Report(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start, LastCall.Current.OrderChoice, bytes, workers, mode);
-    }
-
-    /// <summary>A backward in the adaptive band (<see cref="Streaming.Adaptive"/>), as <see cref="TunedForward"/>, with this
-    /// instance's backward tuner (the residual forms their own mode of the key).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private void TunedBackward(ReadOnlySpan<T> input, ReadOnlySpan<T> residual, ReadOnlySpan<T> outputGrad, Span<T> inputGrad, Span<T> residualGrad,
-        ReadOnlySpan<int> dims, ReadOnlySpan<T> sumGrad, long bytes)
-    {
-        int mode = (Training ? 1 : 0) | (!residual.IsEmpty ? 2 : 0) | (!sumGrad.IsEmpty ? 4 : 0);
-        StreamingTuner.Ticket ticket = _backwardTuner.Choose(bytes, Parallelism.MaxDegree, mode, ref s_backwardChoice);
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        Streaming.BeginBand(ticket.Streams);
-        try
-        {
-            BackwardCore(input, residual, outputGrad, inputGrad, residualGrad, dims, sumGrad);
-        }
-        finally
-        {
-            Streaming.EndBand();
-        }
-        _backwardTuner.Report(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+        tuner.Report(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start, band || LastCall.Current.OrderChoice, bytes, workers, mode);
     }
 
     /// <summary>The backward of every form, after its checks: through the epilogue first when the kind has one

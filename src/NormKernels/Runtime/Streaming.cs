@@ -110,24 +110,27 @@ namespace NormKernels
         /// </summary>
         private static long BandFloor(long threshold) => threshold / 8 * 3;
 
-        /// <summary>Marks the calling thread's next call (until <see cref="EndBand"/>) as sent down the streamed path by its tuner.</summary>
-        internal static void BeginBand(bool streams) => t_bandStreams = streams;
-
-        /// <summary>Ends what <see cref="BeginBand"/> started (in a finally block).</summary>
-        internal static void EndBand() => t_bandStreams = false;
-
         /// <summary>Whether a call of <paramref name="bytes"/> (input and output together) is past the threshold with
         /// <see cref="Adaptive"/> on: its layer's order tuner chooses how it runs interleaved blocks.</summary>
         internal static bool PastBand(long bytes) => s_adaptive && bytes > s_thresholdBytes;
 
-        /// <summary>Marks the calling thread's next call (until <see cref="EndOrder"/>) as sent by its layer's order tuner to run
-        /// its interleaved blocks in groups (<paramref name="grouped"/>) or in memory order.</summary>
-        internal static void BeginOrder(bool grouped) => t_groupedOrder = grouped;
+        /// <summary>Marks the calling thread's next call (until <see cref="EndTuned"/>) as sent by its layer's tuner down the
+        /// second path: in the adaptive band (<paramref name="band"/>) the streamed one, past the threshold the groups of
+        /// a few interleaved blocks instead of memory order.</summary>
+        internal static void BeginTuned(bool band, bool second)
+        {
+            t_bandStreams = band && second;
+            t_groupedOrder = !band && second;
+        }
 
-        /// <summary>Ends what <see cref="BeginOrder"/> started (in a finally block).</summary>
-        internal static void EndOrder() => t_groupedOrder = false;
+        /// <summary>Ends what <see cref="BeginTuned"/> started (in a finally block).</summary>
+        internal static void EndTuned()
+        {
+            t_bandStreams = false;
+            t_groupedOrder = false;
+        }
 
-        /// <summary>Whether the calling thread's call was sent to run its interleaved blocks in groups (<see cref="BeginOrder"/>).</summary>
+        /// <summary>Whether the calling thread's call was sent to run its interleaved blocks in groups (<see cref="BeginTuned"/>).</summary>
         internal static bool GroupedOrder => t_groupedOrder;
 
         /// <summary>Runs (contiguous output ranges: a row, or channels-last rows taken together) shorter than this many bytes

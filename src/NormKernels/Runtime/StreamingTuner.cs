@@ -214,36 +214,38 @@ public sealed class StreamingChoice
 }
 
 /// <summary>
-/// One layer direction's choice of the order in which a call past the threshold (<see cref="Streaming.ThresholdBytes"/>,
-/// with <see cref="Streaming.Adaptive"/> on) runs its interleaved blocks (BatchNorm NCHW's channels, training forward and
-/// backward): in memory order (each worker's share of the channels as one group, each pass one sequential stream through
-/// the tensor, so the statistics pass and the apply each read it from memory) or in groups of a few channels (each group's
-/// runs, 800 KB apart at BatchNorm S1, read for its sums and read again from cache for its apply). Which is faster depends
-/// on the machine's memory system, not on the call: on an AMD EPYC Zen 5 guest memory order took about 0.9 of the time of
-/// the groups as they ran then (each group's apply pipelined beside the next one's sums; twenty-ninth session), on a Zen 3
-/// guest (L2 512 KB) the groups took 0.81-0.92 (forward) and 0.69-0.78 (backward) of memory order's (sixty-fifth). A
-/// <see cref="StreamingTuner"/> decides, with memory order as its first ("cached") path and the groups as its second; the
-/// same bits either way. A call whose blocks have no such choice (another layout, in place, the scalar path: the kernel
-/// reports it, <c>LastCall.OrderChoice</c>) reports no time, and its key is then passed by until the key changes.
+/// One of a layer direction's two tuners (<c>NormLayer.TunedForward</c>, <c>TunedBackward</c>): a <see cref="StreamingTuner"/>
+/// for the adaptive band (cached or streamed), or for the order in which a call past the threshold
+/// (<see cref="Streaming.ThresholdBytes"/>, with <see cref="Streaming.Adaptive"/> on) runs its interleaved blocks
+/// (BatchNorm NCHW's channels, training forward and backward): in memory order (each worker's share of the channels as one
+/// group, each pass one sequential stream through the tensor, so the statistics pass and the apply each read it from
+/// memory) as its first path, or in groups of a few channels (each group's runs, 800 KB apart at BatchNorm S1, read for
+/// its sums and read again from cache for its apply) as its second. Which order is faster depends on the machine's memory
+/// system, not on the call: on an AMD EPYC Zen 5 guest memory order took about 0.9 of the time of the groups as they ran
+/// then (each group's apply pipelined beside the next one's sums; twenty-ninth session), on a Zen 3 guest (L2 512 KB) the
+/// groups took 0.81-0.92 (forward) and 0.69-0.78 (backward) of memory order's (sixty-fifth). The same bits either way. A
+/// call with no order to choose (another layout, in place, the scalar path: the kernel reports it,
+/// <c>LastCall.OrderChoice</c>) reports no time, and its key is then passed by until the key changes; a band call always
+/// has its choice.
 /// </summary>
-internal struct OrderTuner
+internal struct LayerTuner
 {
     private StreamingTuner _tuner;
     private long _skipBytes;
     private int _skipWorkers, _skipMode;
     private bool _skip;
 
-    /// <summary>Whether calls of this key have no order to choose (the last call of the key reported none).</summary>
+    /// <summary>Whether calls of this key have nothing to choose (the last call of the key reported no choice).</summary>
     public readonly bool Skips(long bytes, int workers, int mode) => _skip && bytes == _skipBytes && workers == _skipWorkers && mode == _skipMode;
 
-    /// <summary>The order for the next call: <see cref="StreamingTuner.Ticket.Streams"/> true for the groups.</summary>
+    /// <summary>The path for the next call: <see cref="StreamingTuner.Ticket.Streams"/> true for the second one.</summary>
     public StreamingTuner.Ticket Choose(long bytes, int workers, int mode, ref StreamingChoice? shared)
     {
         _skip = false;
         return _tuner.Choose(bytes, workers, mode, ref shared);
     }
 
-    /// <summary>Records the call's time where it had an order to choose (<paramref name="choice"/>), else passes its key by.</summary>
+    /// <summary>Records the call's time where it had a choice (<paramref name="choice"/>), else passes its key by.</summary>
     public void Report(StreamingTuner.Ticket ticket, long ticks, bool choice, long bytes, int workers, int mode)
     {
         if (choice) _tuner.Report(ticket, ticks);
