@@ -191,7 +191,7 @@ public sealed class StreamedOrderTests : RestoresSettings
     private static readonly bool[] OrderTrial = [true, true, false, true, false];
 
     /// <summary>
-    /// A layer times both orders past the threshold (Runtime.OrderTuner, Streaming.Adaptive on): a BatchNorm NCHW training
+    /// A layer times both orders past the threshold (Runtime.LayerTuner, Streaming.Adaptive on): a BatchNorm NCHW training
     /// forward runs its channels in memory order on its first two calls and then in groups and in memory order alternating,
     /// every call streamed and the same bits (the groups streamed against memory order streamed, at 1 and 2 threads, the
     /// output at an offset that misaligns it), and a grouped call matches the float64 reference.
