@@ -865,4 +865,106 @@ public sealed class StreamedOrderTests : RestoresSettings
             Assert.True(Math.Abs(check.Values[at] - expected[at]) <= 1e-12 * (1 + Math.Abs(expected[at])),
                 $"sample {at / (c * hw)}, channel {at / hw % c}, element {at % hw}: {check.Values[at]}, the reference {expected[at]}");
     }
+
+    public static TheoryData<string, int, int, int> AffineRowShapes => new()
+    {
+        // Rows of 768 floats (3 KB, whole lines), LayerNorm and RMSNorm.
+        { "ln", 3, 40, 768 },
+        { "rms", 3, 40, 768 },
+        // Rows of 1,000 floats with a ReLU after the affine: rows off a line, so each row's head and rest move with the row.
+        { "ln-relu", 2, 30, 1000 },
+        // Rows of 4,100 floats (16.4 KB: on the 512-bit path applied from their end back, Runs.ReversedApplyBytes); twelve
+        // (six rows or fewer take the small calls' row lane, which has no order to choose).
+        { "ln", 2, 6, 4100 },
+        // Rows of 300 floats (1.2 KB): too short to stream, each row's apply and the next row's sums on their own.
+        { "rms", 2, 20, 300 },
+    };
+
+    private static INormalizationLayer AffineRows(string kind, int c) => kind switch
+    {
+        "ln" => new LnNtc(c),
+        "rms" => new RmsNtc(c),
+        _ => new FLnNtcRelu(c),
+    };
+
+    /// <summary>
+    /// The rows of a LayerNorm or RMSNorm forward over the last dim past the threshold (Streaming.Adaptive on): the layer's
+    /// order tuner runs them row after row on its first two calls, then pipelined (each row's apply beside the next row's
+    /// sums, Runs.ApplyReduce with gamma and beta along the row) and row after row alternating, in training and in inference
+    /// calls (batch statistics either way), every call the bits of the rows cached row after row (1 and 2 threads, the output
+    /// at offsets that move every row's head and rest), and a pipelined call matches the float64 reference.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(AffineRowShapes))]
+    public void PipelinedAffineRowsGiveTheRowByRowBitsAndTheReference(string kind, int n, int t, int c)
+    {
+        int[] dims = [n, t, c];
+        float[] x = Random(n * t * c, n + t + c);
+        Streaming.Adaptive = true;
+        Streaming.ThresholdBytes = long.MaxValue;
+        INormalizationLayer first = AffineRows(kind, c);
+        SetParameters(first.Weight, first.Bias, 5);
+        float[] cached = new float[x.Length];
+        first.Forward(x, cached, dims);
+        Assert.False(Streaming.LastCallPipelined);
+        int[] expectedBits = KernelCheck.Bits(cached);
+        foreach (int degree in new[] { 1, 2 })
+            foreach (int offset in new[] { 0, 5, 13 })
+                foreach (bool training in new[] { true, false })
+                {
+                    using var scope = DegreeScope.Set(degree);
+                    // A new generation of the settings: no choice an earlier layer of the class made is taken up.
+                    Streaming.ThresholdBytes = long.MaxValue;
+                    Streaming.ThresholdBytes = 0;
+                    INormalizationLayer layer = AffineRows(kind, c);
+                    SetParameters(layer.Weight, layer.Bias, 5);
+                    layer.Training = training;
+                    float[] buffer = new float[x.Length + 16];
+                    var piped = new bool[OrderTrial.Length];
+                    for (int i = 0; i < piped.Length; i++)
+                    {
+                        Array.Fill(buffer, float.NaN);
+                        layer.Forward(x, buffer.AsSpan(offset, x.Length), dims);
+                        piped[i] = Streaming.LastCallPipelined;
+                        Assert.False(Streaming.LastCallMemoryOrder);
+                        Assert.All(buffer.Take(offset).Concat(buffer.Skip(offset + x.Length)), v => Assert.True(float.IsNaN(v)));
+                        Assert.Equal(expectedBits, KernelCheck.Bits(buffer.AsSpan(offset, x.Length)));
+                    }
+                    // The scalar path has no order to choose; every vector path runs the trial: row after row first.
+                    if (layer.LastPath == KernelPath.Scalar) Assert.All(piped, p => Assert.False(p));
+                    else Assert.Equal(OrderTrial.Select(memory => !memory), piped);
+                }
+
+        // Each row standardized (LayerNorm) or scaled by its root mean square (RMSNorm), times the weight plus the bias along
+        // the row, then the ReLU where the layer has it.
+        Streaming.ThresholdBytes = long.MaxValue;
+        Streaming.ThresholdBytes = 0;
+        INormalizationLayer check = AffineRows(kind, c);
+        SetParameters(check.Weight, check.Bias, 5);
+        float[] y = new float[x.Length];
+        bool pipelined = false;
+        for (int i = 0; i < OrderTrial.Length && !pipelined; i++)
+        {
+            check.Forward(x, y, dims);
+            pipelined = Streaming.LastCallPipelined;
+        }
+        Assert.Equal(check.LastPath != KernelPath.Scalar, pipelined);
+        for (int row = 0; row < n * t; row++)
+        {
+            double mean = 0, sq = 0;
+            if (kind != "rms")
+            {
+                for (int j = 0; j < c; j++) mean += x[row * c + j];
+                mean /= c;
+            }
+            for (int j = 0; j < c; j++) sq += (x[row * c + j] - mean) * (x[row * c + j] - mean);
+            double scale = 1 / Math.Sqrt(sq / c + check.Epsilon);
+            for (int j = 0; j < c; j++)
+            {
+                double e = (x[row * c + j] - mean) * scale * check.Weight[j] + (check.Bias.Length > 0 ? check.Bias[j] : 0);
+                if (kind == "ln-relu") e = Math.Max(0, e);
+                Assert.True(Math.Abs(y[row * c + j] - e) <= 2e-5 * (1 + Math.Abs(e)), $"row {row}, element {j}: {y[row * c + j]}, the reference {e}");
+            }
+        }
+    }
 }

@@ -1212,16 +1212,16 @@ public static class Backward<TNest, TK, T>
     /// own sums, and each parameter's gradient comes from its one block, so the bits are those of any grouping. On an AMD
     /// EPYC Zen 3 guest (2026-12-07) the runs of two channels were faster: S1 at 1 thread 0.69-0.74 of memory order's time,
     /// 0.74-0.78 at 2 (harness, one process alternating), so a layer's call past the threshold runs in the order its order
-    /// tuner chose (<see cref="Streaming.GroupedOrder"/>, <c>Runtime.LayerTuner</c>).
+    /// tuner chose (<see cref="Streaming.SecondOrder"/>, <c>Runtime.LayerTuner</c>).
     /// </summary>
     private static bool MemoryOrder<TS, TV, TW>(TNest nest, int blocks, int length)
         where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
     {
         if (!TW.Streaming || TS.Count == 1 || !InterleavedBlocks(nest, blocks)
             || InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.GradientRows(out _), nest.GradientExtent, length) == 0) return false;
-        // A call its layer's order tuner can time either way (Streaming.GroupedOrder: runs of a few blocks).
+        // A call its layer's order tuner can time either way (Streaming.SecondOrder: runs of a few blocks).
         LastCall.Current.OrderChoice = true;
-        return !Streaming.GroupedOrder;
+        return !Streaming.SecondOrder;
     }
 
     /// <summary>One group of consecutive blocks: per block the terms, shift, reduction, coefficients and dx (interleaved blocks

@@ -676,7 +676,7 @@ public static class Forward<TNest, TK, T>
         /// twenty-ninth section). Each block still sums its rows in order into its own sums, so the bits are those of any
         /// grouping. On an AMD EPYC Zen 3 guest (L2 512 KB, 2026-12-07) the groups were faster: BatchNorm training NCHW S1 at
         /// 1 thread 0.81-0.92 of memory order's time (harness, one process alternating, five runs), so a layer's call past the
-        /// threshold runs in the order its order tuner chose (<see cref="Streaming.GroupedOrder"/>, <c>Runtime.LayerTuner</c>);
+        /// threshold runs in the order its order tuner chose (<see cref="Streaming.SecondOrder"/>, <c>Runtime.LayerTuner</c>);
         /// a call that has the choice says so (<see cref="LastCall.OrderChoice"/>).
         /// </summary>
         private bool MemoryOrder<TS, TV, TW>(int blocks) where TS : struct, ISimd<TV, T> where TV : struct where TW : struct, IStores
@@ -684,9 +684,9 @@ public static class Forward<TNest, TK, T>
             if (!TW.Streaming || TS.Count == 1 || mode != ForwardMode.Training || !Interleaved(nest, blocks)
                 || InterleavedRuns.Stride<TNest, T>(nest, blocks, nest.StatisticsRows(out _), nest.StatisticsExtent, _input.Length) == 0)
                 return false;
-            // A call its layer's order tuner can time either way (Streaming.GroupedOrder: the groups of a few blocks).
+            // A call its layer's order tuner can time either way (Streaming.SecondOrder: the groups of a few blocks).
             LastCall.Current.OrderChoice = true;
-            return !Streaming.GroupedOrder;
+            return !Streaming.SecondOrder;
         }
 
         /// <summary>

@@ -125,22 +125,23 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     {
         long bytes = ((long)input.Length + output.Length) * Unsafe.SizeOf<T>();
         if (Streaming.InBand(bytes)) TunedForward(input, output, dims, bytes, residual, before, true);
-        else if (Training && Streaming.PastBand(bytes)) TunedForward(input, output, dims, bytes, residual, before, false);
+        else if (Streaming.PastBand(bytes) && (Training || !Shape.RunningStatistics)) TunedForward(input, output, dims, bytes, residual, before, false);
         else ForwardCore(input, output, dims, residual, before);
     }
 
     /// <summary>
     /// A forward one of this instance's forward tuners times (<see cref="LayerTuner"/>), and its time reported back: in the
-    /// adaptive band (<paramref name="band"/>) the cached or the streamed path; past the threshold (a training call) the
-    /// order of its interleaved blocks, where it has them. The band's key mode: training, and the residual added before the
-    /// norm (its own pass writing the sum first); the residual added after it runs the class's one kernel (its kind adds a
-    /// residual in every call), so it shares the plain form's key. The order's: the residual added before, and an output on
-    /// the input (in place: not streamed, so no order to choose).
+    /// adaptive band (<paramref name="band"/>) the cached or the streamed path; past the threshold (a call on batch
+    /// statistics: training, or any call of a kind without running statistics) the order of its interleaved blocks or its
+    /// rows, where it has them. The band's key mode: training, and the residual added before the norm (its own pass writing
+    /// the sum first); the residual added after it runs the class's one kernel (its kind adds a residual in every call), so
+    /// it shares the plain form's key. The order's: training, the residual added before, and an output on the input (in
+    /// place: not streamed, so no order to choose).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void TunedForward(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, long bytes, nint residual, BeforeAdd before, bool band)
     {
-        int mode = band ? (Training ? 1 : 0) | (before.On ? 2 : 0) : (before.On ? 2 : 0) | (input.Overlaps(output) ? 8 : 0);
+        int mode = (Training ? 1 : 0) | (before.On ? 2 : 0) | (!band && input.Overlaps(output) ? 8 : 0);
         int workers = Parallelism.MaxDegree;
         ref LayerTuner tuner = ref band ? ref _forwardBand : ref _forwardOrder;
         if (tuner.Skips(bytes, workers, mode))

@@ -8,8 +8,10 @@ public static partial class Runs<TS, TV, T>
 {
     /// <summary>
     /// Two runs of <paramref name="len"/> elements at once, step by step: the streamed apply of one (<c>y = (x - c) * a + b</c>,
-    /// one coefficient set, then <typeparamref name="TK"/>'s epilogue; as <see cref="Apply{TK, TW, TA}"/> with streaming
-    /// stores and <see cref="Splat"/> coefficients) and the sums of the other (as <see cref="Reduce{TK}"/>, each unrolled step
+    /// one coefficient set, with <typeparamref name="TG"/> <see cref="Lanes"/> then times gamma <paramref name="g"/> plus beta
+    /// <paramref name="h"/> along the run (LayerNorm and RMSNorm rows: as the rows' own apply), then <typeparamref name="TK"/>'s
+    /// epilogue; as <see cref="Apply{TK, TW, TA}"/> with streaming stores and <see cref="Splat"/> coefficients) and the sums of
+    /// the other (as <see cref="Reduce{TK}"/>, each unrolled step
     /// hinting the lines <paramref name="ahead"/> bytes on into L1 as <see cref="ReduceCore{TC}"/> does, or none for 0).
     /// Each is the same arithmetic in the same order as on its own, so the same bits;
     /// interleaved, the next row's reads from memory overlap this row's streaming stores (a core that only streams out
@@ -18,8 +20,8 @@ public static partial class Runs<TS, TV, T>
     /// from their end back.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe bool ApplyReduce<TK>(ref T x, ref T y, nint len, T a, T b, T c, ref T p, T shift, ref double sum, ref double sq, nint ahead)
-        where TK : struct, INormKind
+    internal static unsafe bool ApplyReduce<TK, TG>(ref T x, ref T y, nint len, T a, T b, T c, ref T g, ref T h, ref T p, T shift, ref double sum, ref double sq,
+        nint ahead) where TK : struct, INormKind where TG : struct, IOperand
     {
         int w = TS.Count, step = Unroll * w, chunkLength = ChunkVectors * step;
         nuint address = (nuint)Unsafe.AsPointer(ref y);
@@ -29,20 +31,32 @@ public static partial class Runs<TS, TV, T>
         TV va = TS.Splat(a), vb = TS.Splat(b), vc = TK.Centered ? TS.Splat(c) : TS.Zero;
         // The apply's head: the elements before y's 64-byte boundary, lane by lane (as ApplyStreamed).
         for (nint o = 0; o < head; o += w)
-            StoreLanes(Pipelined<TK>(TS.Load(ref x, o), va, vb, vc, ref x, o), ref y, o, o + w < head ? o + w : head, o);
+            StoreLanes(Pipelined<TK, TG>(TS.Load(ref x, o), va, vb, vc, ref x, ref g, ref h, o), ref y, o, o + w < head ? o + w : head, o);
         nint n = len - head;
         x = ref Unsafe.Add(ref x, head);
         y = ref Unsafe.Add(ref y, head);
+        if (TG.Lanes)
+        {
+            g = ref Unsafe.Add(ref g, head);
+            h = ref Unsafe.Add(ref h, head);
+        }
         // The apply's whole steps, then its rest. Runs past ReversedApplyBytes (512-bit path): the steps from the last back
         // to the first.
         nint body = n / step * step, rest = n - body, dir = step;
         ref T xRest = ref Unsafe.Add(ref x, body);
         ref T yRest = ref Unsafe.Add(ref y, body);
+        ref T gRest = ref TG.Lanes ? ref Unsafe.Add(ref g, body) : ref g;
+        ref T hRest = ref TG.Lanes ? ref Unsafe.Add(ref h, body) : ref h;
         n = body;
         if (w * sizeof(T) == 64 && (long)len * sizeof(T) > ReversedApplyBytes)
         {
             x = ref Unsafe.Add(ref x, body - step);
             y = ref Unsafe.Add(ref y, body - step);
+            if (TG.Lanes)
+            {
+                g = ref Unsafe.Add(ref g, body - step);
+                h = ref Unsafe.Add(ref h, body - step);
+            }
             dir = -step;
         }
 
@@ -78,9 +92,14 @@ public static partial class Runs<TS, TV, T>
                 // One step of the apply beside each step of the sums.
                 if (n >= step)
                 {
-                    StreamStep<TK>(ref x, ref y, va, vb, vc);
+                    StreamStep<TK, TG>(ref x, ref y, ref g, ref h, va, vb, vc);
                     x = ref Unsafe.Add(ref x, dir);
                     y = ref Unsafe.Add(ref y, dir);
+                    if (TG.Lanes)
+                    {
+                        g = ref Unsafe.Add(ref g, dir);
+                        h = ref Unsafe.Add(ref h, dir);
+                    }
                     n -= step;
                 }
             }
@@ -110,18 +129,13 @@ public static partial class Runs<TS, TV, T>
         sq += q;
 
         // The rest of the apply (the sums' run ran out first: the apply started past its head).
-        for (; n >= step; n -= step)
-        {
-            StreamStep<TK>(ref x, ref y, va, vb, vc);
-            x = ref Unsafe.Add(ref x, dir);
-            y = ref Unsafe.Add(ref y, dir);
-        }
-        ApplyRest<TK>(ref xRest, ref yRest, rest, va, vb, vc);
+        if (n >= step) StreamSteps<TK, TG>(ref x, ref y, ref g, ref h, n, dir, va, vb, vc);
+        ApplyRest<TK, TG>(ref xRest, ref yRest, ref gRest, ref hRest, rest, va, vb, vc);
         return true;
     }
 
     /// <summary>
-    /// Blocks of more bytes than this take their apply beside the next block's sums (<see cref="ApplyReduce{TK}"/>,
+    /// Blocks of more bytes than this take their apply beside the next block's sums (<see cref="ApplyReduce{TK, TG}"/>,
     /// <see cref="ApplyRunsReduce{TK}"/>, <see cref="ApplyReduceRows{TK}"/>; the 512-bit path) from the block's end back to
     /// its start. The sums read the next block from its start while the apply goes back over this one, so the apply's
     /// first loads are of the lines the sums read last. Forwards, every line of a block is read again a whole block after the sums read it, and from about 16 KB
@@ -137,33 +151,70 @@ public static partial class Runs<TS, TV, T>
     /// </summary>
     internal const int ReversedApplyBytes = 16 << 10;
 
-    /// <summary>The last n (fewer than a step's) elements of <see cref="ApplyReduce{TK}"/>'s apply: whole vectors, streamed
+    /// <summary>The last n (fewer than a step's) elements of <see cref="ApplyReduce{TK, TG}"/>'s apply: whole vectors, streamed
     /// where they fill lines, then a last partial vector blended (its load reaches back into the steps' elements: lanes not
     /// stored).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ApplyRest<TK>(ref T x, ref T y, nint n, TV va, TV vb, TV vc) where TK : struct, INormKind
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // once a run; left to the inlining budget it ran at tier 0
+    private static void ApplyRest<TK, TG>(ref T x, ref T y, ref T g, ref T h, nint n, TV va, TV vb, TV vc) where TK : struct, INormKind where TG : struct, IOperand
     {
         int w = TS.Count;
         nint j = 0, lines = WholeLines(n);
         for (; j + w <= n; j += w)
-            StoreRest(Pipelined<TK>(TS.Load(ref x, j), va, vb, vc, ref x, j), ref y, j, lines);
+            StoreRest(Pipelined<TK, TG>(TS.Load(ref x, j), va, vb, vc, ref x, ref g, ref h, j), ref y, j, lines);
         if (j < n)
         {
             nint t = n - w;
-            StoreLanes(Pipelined<TK>(TS.Load(ref x, t), va, vb, vc, ref x, t), ref y, j, n, t);
+            StoreLanes(Pipelined<TK, TG>(TS.Load(ref x, t), va, vb, vc, ref x, ref g, ref h, t), ref y, j, n, t);
+        }
+    }
+
+    /// <summary>The <paramref name="n"/> elements (whole steps) of <see cref="ApplyReduce{TK, TG}"/>'s apply left when its sums ran
+    /// out, a step at a time <paramref name="dir"/> apart; in a method of its own (once a run), so that the loop beside the
+    /// sums keeps the inlining budget.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void StreamSteps<TK, TG>(ref T x, ref T y, ref T g, ref T h, nint n, nint dir, TV va, TV vb, TV vc)
+        where TK : struct, INormKind where TG : struct, IOperand
+    {
+        int step = Unroll * TS.Count;
+        for (; n >= step; n -= step)
+        {
+            StreamStep<TK, TG>(ref x, ref y, ref g, ref h, va, vb, vc);
+            x = ref Unsafe.Add(ref x, dir);
+            y = ref Unsafe.Add(ref y, dir);
+            if (TG.Lanes)
+            {
+                g = ref Unsafe.Add(ref g, dir);
+                h = ref Unsafe.Add(ref h, dir);
+            }
         }
     }
 
     /// <summary>One unrolled step of the streamed apply at <paramref name="x"/> and <paramref name="y"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StreamStep<TK>(ref T x, ref T y, TV va, TV vb, TV vc) where TK : struct, INormKind
+    private static void StreamStep<TK, TG>(ref T x, ref T y, ref T g, ref T h, TV va, TV vb, TV vc) where TK : struct, INormKind where TG : struct, IOperand
     {
         int w = TS.Count;
         TV u0 = TS.Load(ref x, 0), u1 = TS.Load(ref x, w), u2 = TS.Load(ref x, 2 * w), u3 = TS.Load(ref x, 3 * w);
-        TS.StoreStreaming(Pipelined<TK>(u0, va, vb, vc, ref x, 0), ref y, 0);
-        TS.StoreStreaming(Pipelined<TK>(u1, va, vb, vc, ref x, w), ref y, w);
-        TS.StoreStreaming(Pipelined<TK>(u2, va, vb, vc, ref x, 2 * w), ref y, 2 * w);
-        TS.StoreStreaming(Pipelined<TK>(u3, va, vb, vc, ref x, 3 * w), ref y, 3 * w);
+        TS.StoreStreaming(Pipelined<TK, TG>(u0, va, vb, vc, ref x, ref g, ref h, 0), ref y, 0);
+        TS.StoreStreaming(Pipelined<TK, TG>(u1, va, vb, vc, ref x, ref g, ref h, w), ref y, w);
+        TS.StoreStreaming(Pipelined<TK, TG>(u2, va, vb, vc, ref x, ref g, ref h, 2 * w), ref y, 2 * w);
+        TS.StoreStreaming(Pipelined<TK, TG>(u3, va, vb, vc, ref x, ref g, ref h, 3 * w), ref y, 3 * w);
+    }
+
+    /// <summary><see cref="Pipelined{TK}"/>, with <typeparamref name="TG"/> <see cref="Lanes"/> then times gamma plus beta along
+    /// the run (the rows' own apply: <c>Expression</c> with one coefficient set and gamma and beta loaded at
+    /// <paramref name="at"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Pipelined<TK, TG>(TV v, TV va, TV vb, TV vc, ref T x, ref T g, ref T h, nint at) where TK : struct, INormKind where TG : struct, IOperand
+    {
+        ref T none = ref Unsafe.NullRef<T>();
+        if (!TG.Lanes)
+            return TK.Centered
+                ? Expression<Centered, Splat, Uncentered, Splat, TK>(v, at, ref none, ref none, ref none, ref none, ref none, va, vb, vc, TS.Zero, TS.Zero, ref x, 0)
+                : Expression<Uncentered, Splat, Uncentered, Splat, TK>(v, at, ref none, ref none, ref none, ref none, ref none, va, vb, vc, TS.Zero, TS.Zero, ref x, 0);
+        return TK.Centered
+            ? Expression<Centered, Splat, Centered, Lanes, TK>(v, at, ref none, ref none, ref none, ref g, ref h, va, vb, vc, TS.Zero, TS.Zero, ref x, 0)
+            : Expression<Uncentered, Splat, Centered, Lanes, TK>(v, at, ref none, ref none, ref none, ref g, ref h, va, vb, vc, TS.Zero, TS.Zero, ref x, 0);
     }
 
     /// <summary><see cref="Expression{TC, TA, TG, TP, TE}"/> with one coefficient set and no second affine step.</summary>

@@ -58,8 +58,11 @@ public static partial class Runs<TS, TV, T>
     /// 1.25; [8192, 768] 1.7 ms against 2.3).</para>
     /// <para><paramref name="fromMemory"/> (the call's tensors exceed the last-level cache): row after row, each row's sums
     /// hint the lines <see cref="PrefetchAhead"/> bytes ahead into L1.</para>
-    /// <para>(Applying row i in the loop that reduces row i + 1 was slower: [8192, 768] 1.92 against 1.64 ms, and
-    /// pathological for some relative alignments of x and y.)</para>
+    /// <para>Streamed rows from memory with gamma along them (LayerNorm and RMSNorm over the last dim) run row after row or
+    /// pipelined, each row's apply in the loop that makes the next row's sums, as the layer's order tuner chooses
+    /// (<see cref="PipelinesAffineRows"/>): on the Zen 5 guest the pipelined loop was slower ([8192, 768] 1.92 against 1.64
+    /// ms, and pathological for some relative alignments of x and y), on the Zen 3 guest faster (sixty-sixth session).
+    /// Static kernels, which have no tuner, run them row after row.</para>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Rows<TK, TW, TG, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish,
@@ -97,10 +100,11 @@ public static partial class Runs<TS, TV, T>
         else if (!TG.Lanes && TW.Streaming && fromMemory && rows > 1 && TS.Count > 1)
         {
             // Rows read from memory, streamed out, no gamma along them: each row's apply beside the next row's sums. (Rows with
-            // gamma along them, LayerNorm and RMSNorm [8192, 768], ran at twice their time this way: 2.26 against 1.12-1.29 ms
-            // at 1 thread, 1.12-1.21 against 0.60-0.65 at 2, AMD Zen 5; see also Rows' remarks.)
-            if (TK.Centered) PipelinedRows<Centered, TK, TF>(ref x, ref y, rows, len, ref finish);
-            else PipelinedRows<Uncentered, TK, TF>(ref x, ref y, rows, len, ref finish);
+            // gamma along them, LayerNorm and RMSNorm [8192, 768], ran at twice their time this way on the Zen 5 guest: 2.26
+            // against 1.12-1.29 ms at 1 thread, 1.12-1.21 against 0.60-0.65 at 2; on the Zen 3 guest faster. Their layer's
+            // order tuner chooses: see PipelinesAffineRows.)
+            if (TK.Centered) PipelinedRows<Centered, Uncentered, TK, TF>(ref x, ref y, rows, len, ref x, ref x, ref finish);
+            else PipelinedRows<Uncentered, Uncentered, TK, TF>(ref x, ref y, rows, len, ref x, ref x, ref finish);
         }
         else
         {
@@ -179,6 +183,11 @@ public static partial class Runs<TS, TV, T>
             SequentialRowPairs<TC, TE, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish, ahead);
             return;
         }
+        if (TG.Lanes && TW.Streaming && ahead != 0 && rows > 1 && TS.Count > 1 && PipelinesAffineRows())
+        {
+            PipelinedRows<TC, Lanes, TE, TF>(ref x, ref y, rows, len, ref g, ref h, ref finish);
+            return;
+        }
         for (nint i = 0; i < rows; i++) SequentialRow<TC, TW, TG, TE, TF>(ref x, ref y, i, len, ref g, ref h, ref finish, ahead);
     }
 
@@ -249,12 +258,12 @@ public static partial class Runs<TS, TV, T>
 
     /// <summary>Rows read from memory and streamed out, without gamma along them (InstanceNorm and GroupNorm NCHW, BatchNorm
     /// NCHW with N = 1): row 0's sums, then for each row its coefficients and its apply side by side with the next row's sums
-    /// (<see cref="ApplyReduce{TK}"/>, the sums hinting their lines ahead as row after row): the same operations as row after row, so the
+    /// (<see cref="ApplyReduce{TK, TG}"/>, the sums hinting their lines ahead as row after row): the same operations as row after row, so the
     /// same bits (a row's sums added to 0 are its sums: no total is -0), with the next row's reads from memory overlapping
     /// this row's streaming stores.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void PipelinedRows<TC, TE, TF>(ref T x, ref T y, nint rows, nint len, ref TF finish)
-        where TC : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
+    private static void PipelinedRows<TC, TG, TE, TF>(ref T x, ref T y, nint rows, nint len, ref T g, ref T h, ref TF finish)
+        where TC : struct, IOperand where TG : struct, IOperand where TE : struct, INormKind where TF : struct, IRowFinish<T>
     {
         if (TF.FixedLength > 0) len = TF.FixedLength;
         LastCall.Current.Pipelined = true;
@@ -267,19 +276,35 @@ public static partial class Runs<TS, TV, T>
             finish.Finish(i, shift, s, q, out T a, out T b, out T c);
             if (i + 1 == rows)
             {
-                OwnApplyRow<TC, StreamedStores, Uncentered, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref xi, ref xi);
+                OwnApplyRow<TC, StreamedStores, TG, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref g, ref h);
                 break;
             }
             ref T next = ref Unsafe.Add(ref xi, len);
             shift = TC.Lanes ? next : default;
             s = 0d;
             q = 0d;
-            if (!ApplyReduce<TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref next, shift, ref s, ref q, PrefetchAhead))
+            if (!ApplyReduce<TE, TG>(ref xi, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref g, ref h, ref next, shift, ref s, ref q, PrefetchAhead))
             {
-                OwnApplyRow<TC, StreamedStores, Uncentered, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref xi, ref xi);
+                OwnApplyRow<TC, StreamedStores, TG, TE>(ref xi, ref Unsafe.Add(ref y, i * len), len, a, b, c, ref g, ref h);
                 RowSums<TC>(ref next, len, shift, ref s, ref q, PrefetchAhead, false);
             }
         }
+    }
+
+    /// <summary>
+    /// Whether streamed rows read from memory with gamma and beta along them (LayerNorm and RMSNorm over the last dim) that
+    /// their layer's order tuner sent down its second order (<see cref="Streaming.SecondOrder"/>, <c>Runtime.LayerTuner</c>)
+    /// run pipelined (<see cref="PipelinedRows{TC, TG, TE, TF}"/>: each row's apply beside the next row's sums) instead of row
+    /// after row; reports the choice (<c>LastCall.OrderChoice</c>). On the AMD EPYC Zen 5 guest such rows ran at twice their
+    /// time pipelined (512-bit; see <see cref="Rows"/>); on the Zen 3 guest (AVX2, sixty-sixth session) a model in C
+    /// (<c>bench/models/layer_norm_rows_pipelined.c</c>) ran [8192, 768] in 0.72-0.81 of the time row after row and [1536,
+    /// 4096] in 0.68-0.70: the layer times both.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool PipelinesAffineRows()
+    {
+        LastCall.Current.OrderChoice = true;
+        return Streaming.SecondOrder;
     }
 
     /// <summary>One row in cache: its sums, its coefficients, its apply, as <see cref="PhasedRows"/> makes a row's (the same

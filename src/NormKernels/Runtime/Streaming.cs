@@ -26,10 +26,10 @@ namespace NormKernels
         [ThreadStatic]
         private static bool t_bandStreams;
 
-        /// <summary>Set on the calling thread for the length of a call past the threshold that its layer's order tuner sent to
-        /// run its interleaved blocks in groups of a few, not in memory order (<see cref="Adaptive"/>).</summary>
+        /// <summary>Set on the calling thread for the length of a call past the threshold that its layer's order tuner sent down
+        /// its second order (<see cref="Adaptive"/>, <see cref="SecondOrder"/>).</summary>
         [ThreadStatic]
-        private static bool t_groupedOrder;
+        private static bool t_secondOrder;
 
         /// <summary>The last-level cache size used when the operating system does not report one: 32 MiB.</summary>
         public const long DefaultThresholdBytes = 32L << 20;
@@ -69,8 +69,10 @@ namespace NormKernels
         /// the same size, thread count and mode (under the same settings) starts on the path chosen last, without a trial.
         /// Past the threshold the same kind of tuner chooses, for a layer's training forward and its backward, the order of
         /// interleaved blocks (BatchNorm NCHW's channels): in memory order, or in groups of a few channels (see
-        /// <see cref="LastCallMemoryOrder"/>; on the Zen 5 guest memory order was faster, on the Zen 3 guest the groups).
-        /// The results are the same bits either way.
+        /// <see cref="LastCallMemoryOrder"/>; on the Zen 5 guest memory order was faster, on the Zen 3 guest the groups);
+        /// and for the forward of a LayerNorm or RMSNorm over the last dim (training or not), its rows one after another or
+        /// pipelined, each row's apply beside the next row's sums (see <see cref="LastCallPipelined"/>; on the Zen 5 guest
+        /// row after row was faster, on the Zen 3 guest pipelined). The results are the same bits either way.
         /// </summary>
         public static bool Adaptive
         {
@@ -115,23 +117,25 @@ namespace NormKernels
         internal static bool PastBand(long bytes) => s_adaptive && bytes > s_thresholdBytes;
 
         /// <summary>Marks the calling thread's next call (until <see cref="EndTuned"/>) as sent by its layer's tuner down the
-        /// second path: in the adaptive band (<paramref name="band"/>) the streamed one, past the threshold the groups of
-        /// a few interleaved blocks instead of memory order.</summary>
+        /// second path: in the adaptive band (<paramref name="band"/>) the streamed one, past the threshold the second order
+        /// (<see cref="SecondOrder"/>).</summary>
         internal static void BeginTuned(bool band, bool second)
         {
             t_bandStreams = band && second;
-            t_groupedOrder = !band && second;
+            t_secondOrder = !band && second;
         }
 
         /// <summary>Ends what <see cref="BeginTuned"/> started (in a finally block).</summary>
         internal static void EndTuned()
         {
             t_bandStreams = false;
-            t_groupedOrder = false;
+            t_secondOrder = false;
         }
 
-        /// <summary>Whether the calling thread's call was sent to run its interleaved blocks in groups (<see cref="BeginTuned"/>).</summary>
-        internal static bool GroupedOrder => t_groupedOrder;
+        /// <summary>Whether the calling thread's call was sent down its second order (<see cref="BeginTuned"/>): BatchNorm NCHW's
+        /// interleaved channels in groups of a few instead of memory order; the rows of a LayerNorm or RMSNorm forward from
+        /// memory pipelined (each row's apply beside the next row's sums) instead of row after row.</summary>
+        internal static bool SecondOrder => t_secondOrder;
 
         /// <summary>Runs (contiguous output ranges: a row, or channels-last rows taken together) shorter than this many bytes
         /// are never streamed, in a call that streams: each run peels its start to a 64-byte boundary and
@@ -147,7 +151,9 @@ namespace NormKernels
         public static bool LastCallStreamed => Runtime.LastCall.Current.Streamed;
 
         /// <summary>Whether the last kernel call on this thread ran pipelined, each streamed apply side by side with the next
-        /// statistics pass: rows without gamma along them (InstanceNorm NCHW's planes; the rows the calling thread ran), or
+        /// statistics pass: rows without gamma along them (InstanceNorm NCHW's planes; the rows the calling thread ran), rows
+        /// with gamma and beta along them where the layer's order tuner chose it (LayerNorm and RMSNorm over the last dim from
+        /// memory, <see cref="Adaptive"/>), or
         /// blocks (InstanceNorm and GroupNorm NHWC, rows of whole vectors up to 1,024 elements: each sample's apply beside the
         /// next sample's column sums; on the 512-bit path, GroupNorm NCHW's groups and LayerNorm over C,H,W's samples, without
         /// a fused activation). For tests and diagnostics.</summary>

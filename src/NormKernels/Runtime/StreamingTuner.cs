@@ -216,7 +216,11 @@ public sealed class StreamingChoice
 /// <summary>
 /// One of a layer direction's two tuners (<c>NormLayer.TunedForward</c>, <c>TunedBackward</c>): a <see cref="StreamingTuner"/>
 /// for the adaptive band (cached or streamed), or for the order in which a call past the threshold
-/// (<see cref="Streaming.ThresholdBytes"/>, with <see cref="Streaming.Adaptive"/> on) runs its interleaved blocks
+/// (<see cref="Streaming.ThresholdBytes"/>, with <see cref="Streaming.Adaptive"/> on) runs. The rows of a LayerNorm or RMSNorm
+/// forward over the last dim (a call on batch statistics): row after row as its first path (each row's sums from memory,
+/// then its apply from L1), or pipelined as its second (each row's apply beside the next row's sums, in one loop; sixty-sixth
+/// session: on the Zen 3 guest 0.8-0.9 of the time at [8192, 768], about 0.8 at [1536, 4096]; on the Zen 5 guest such rows
+/// had run at twice their time pipelined). Or the interleaved blocks
 /// (BatchNorm NCHW's channels, training forward and backward): in memory order (each worker's share of the channels as one
 /// group, each pass one sequential stream through the tensor, so the statistics pass and the apply each read it from
 /// memory) as its first path, or in groups of a few channels (each group's runs, 800 KB apart at BatchNorm S1, read for
