@@ -892,7 +892,8 @@ public sealed class StreamedOrderTests : RestoresSettings
     /// order tuner runs them row after row on its first two calls, then pipelined (each row's apply beside the next row's
     /// sums, Runs.ApplyReduce with gamma and beta along the row) and row after row alternating, in training and in inference
     /// calls (batch statistics either way), every call the bits of the rows cached row after row (1 and 2 threads, the output
-    /// at offsets that move every row's head and rest), and a pipelined call matches the float64 reference.
+    /// at offsets that move every row's head and rest; in place, never pipelined), and a pipelined call matches the float64
+    /// reference.
     /// </summary>
     [Theory]
     [MemberData(nameof(AffineRowShapes))]
@@ -933,6 +934,11 @@ public sealed class StreamedOrderTests : RestoresSettings
                     // The scalar path has no order to choose; every vector path runs the trial: row after row first.
                     if (layer.LastPath == KernelPath.Scalar) Assert.All(piped, p => Assert.False(p));
                     else Assert.Equal(OrderTrial.Select(memory => !memory), piped);
+                    // In place (y over x): stored normally, so no order to choose and never pipelined; the same bits.
+                    float[] inPlace = (float[])x.Clone();
+                    layer.Forward(inPlace, inPlace, dims);
+                    Assert.False(Streaming.LastCallPipelined);
+                    Assert.Equal(expectedBits, KernelCheck.Bits(inPlace));
                 }
 
         // Each row standardized (LayerNorm) or scaled by its root mean square (RMSNorm), times the weight plus the bias along
