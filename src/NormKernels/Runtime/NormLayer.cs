@@ -164,8 +164,11 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
     }
 
     /// <summary>The forward of every form; <paramref name="residual"/>: the residual's byte offset from the input, for kinds that
-    /// add it in the apply (the caller keeps both pinned).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    /// add it in the apply (the caller keeps both pinned). The checks here; each of the three calls (on the running statistics,
+    /// on batch statistics not saved, training) in a method of its own, compiled only when a call takes it: written in this
+    /// method, the drivers of every path of all three were compiled with a layer's first call (one method of 8 KB, 19-21 ms of
+    /// a BatchNorm training call's 150-170 ms of JIT, AMD Zen 3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardCore(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual, BeforeAdd before)
     {
         var shape = Shape;
@@ -175,54 +178,72 @@ public sealed partial class NormLayer<TNest, TK, T> : ISynchronizedNormalization
         bool plain = residual == 0 && !before.On; // the plain Forward (no residual form): its row lane may be remembered
         if (!training && shape.RunningStatistics)
         {
-            // Inference reads the running statistics: shared with other inference calls, never with a call that updates them.
-            CallGuard.EnterShared(ref _guard, shape.Calls[1]);
-            try
-            {
-                SeparateAdd(ref input, ref before);
-                TNest nest = NestFor(dims, residual);
-                KernelPath path = Kernels<TNest, TK, T>.Choose(nest, false);
-                LastPath = RunningForward(path, nest, dims, input, output, residual, out bool lane);
-                if (lane && plain) RememberRowLane(dims, count, statistics, path);
-            }
-            finally
-            {
-                CallGuard.ExitShared(ref _guard);
-            }
+            RunningCall(input, output, dims, residual, before, plain, count, statistics);
             return;
         }
         if (training && count / statistics <= 1) Kernels<TNest, TK, T>.MoreThanOneValue(dims);
-        if (!training)
+        if (!training) InferenceCall(input, output, dims, residual, before, plain, count, statistics);
+        else TrainingCall(input, output, dims, residual, before, statistics);
+    }
+
+    /// <summary><see cref="ForwardCore"/>'s inference call of a kind with running statistics, on them.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void RunningCall(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual, BeforeAdd before, bool plain, int count, int statistics)
+    {
+        // Inference reads the running statistics: shared with other inference calls, never with a call that updates them.
+        CallGuard.EnterShared(ref _guard, Shape.Calls[1]);
+        try
         {
-            // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads,
-            // and with every other call, so no guard: it reads only Weight, Bias and Epsilon, and the calls that need the instance
-            // alone (a training-mode Forward, Backward, ZeroGrad) write only what it does not read (the saved statistics, dims and
-            // fingerprint, WeightGrad and BiasGrad): refusing one of two such calls protected nothing. Weight, Bias or Epsilon
-            // changed while it runs (by the caller, or LoadStateDict) is not detected, as the layer's remarks say of any change of
-            // them. The guard's two interlocked operations were 5-13 ns of a decode step's LayerNorm [1, 768] (AMD Zen 5). A norm
-            // with running statistics reads them: its inference calls register (above), and a call that updates them is refused.
-            // (A few statistics, e.g. a decode step's rows, on the stack: two pool round trips were a tenth of such a call. Not
-            // cleared (SkipLocalsInit): the kernel writes every statistic of the call before it reads it.)
-            bool two = shape.Outputs.Length > 1, small = statistics <= StackStatistics;
-            T[]? scratch0 = small ? null : ArrayPool<T>.Shared.Rent(statistics);
-            T[]? scratch1 = two && !small ? ArrayPool<T>.Shared.Rent(statistics) : null;
-            Span<T> stat0 = small ? stackalloc T[StackStatistics] : scratch0;
-            Span<T> stat1 = small && two ? stackalloc T[StackStatistics] : scratch1;
-            try
-            {
-                SeparateAdd(ref input, ref before);
-                TNest nest = NestFor(dims, residual);
-                KernelPath path = Kernels<TNest, TK, T>.Choose(nest, true);
-                LastPath = BatchForward(path, nest, dims, input, output, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, residual, out bool lane);
-                if (lane && plain && small) RememberRowLane(dims, count, statistics, path);
-            }
-            finally
-            {
-                if (scratch0 is not null) ArrayPool<T>.Shared.Return(scratch0);
-                if (scratch1 is not null) ArrayPool<T>.Shared.Return(scratch1);
-            }
-            return;
+            SeparateAdd(ref input, ref before);
+            TNest nest = NestFor(dims, residual);
+            KernelPath path = Kernels<TNest, TK, T>.Choose(nest, false);
+            LastPath = RunningForward(path, nest, dims, input, output, residual, out bool lane);
+            if (lane && plain) RememberRowLane(dims, count, statistics, path);
         }
+        finally
+        {
+            CallGuard.ExitShared(ref _guard);
+        }
+    }
+
+    /// <summary><see cref="ForwardCore"/>'s inference call on batch statistics (a kind without running statistics), not saved.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private void InferenceCall(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual, BeforeAdd before, bool plain, int count, int statistics)
+    {
+        // Inference: the same statistics, in call-local buffers and not saved, so calls can share the instance between threads,
+        // and with every other call, so no guard: it reads only Weight, Bias and Epsilon, and the calls that need the instance
+        // alone (a training-mode Forward, Backward, ZeroGrad) write only what it does not read (the saved statistics, dims and
+        // fingerprint, WeightGrad and BiasGrad): refusing one of two such calls protected nothing. Weight, Bias or Epsilon
+        // changed while it runs (by the caller, or LoadStateDict) is not detected, as the layer's remarks say of any change of
+        // them. The guard's two interlocked operations were 5-13 ns of a decode step's LayerNorm [1, 768] (AMD Zen 5). A norm
+        // with running statistics reads them: its inference calls register (above), and a call that updates them is refused.
+        // (A few statistics, e.g. a decode step's rows, on the stack: two pool round trips were a tenth of such a call. Not
+        // cleared (SkipLocalsInit): the kernel writes every statistic of the call before it reads it.)
+        bool two = Shape.Outputs.Length > 1, small = statistics <= StackStatistics;
+        T[]? scratch0 = small ? null : ArrayPool<T>.Shared.Rent(statistics);
+        T[]? scratch1 = two && !small ? ArrayPool<T>.Shared.Rent(statistics) : null;
+        Span<T> stat0 = small ? stackalloc T[StackStatistics] : scratch0;
+        Span<T> stat1 = small && two ? stackalloc T[StackStatistics] : scratch1;
+        try
+        {
+            SeparateAdd(ref input, ref before);
+            TNest nest = NestFor(dims, residual);
+            KernelPath path = Kernels<TNest, TK, T>.Choose(nest, true);
+            LastPath = BatchForward(path, nest, dims, input, output, stat0[..statistics], two ? stat1[..statistics] : default, _epsilon, null, residual, out bool lane);
+            if (lane && plain && small) RememberRowLane(dims, count, statistics, path);
+        }
+        finally
+        {
+            if (scratch0 is not null) ArrayPool<T>.Shared.Return(scratch0);
+            if (scratch1 is not null) ArrayPool<T>.Shared.Return(scratch1);
+        }
+    }
+
+    /// <summary><see cref="ForwardCore"/>'s training call: batch statistics saved for Backward, the running statistics updated.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void TrainingCall(ReadOnlySpan<T> input, Span<T> output, ReadOnlySpan<int> dims, nint residual, BeforeAdd before, int statistics)
+    {
+        var shape = Shape;
         // Saves statistics, dims and fingerprint for Backward (and updates the running statistics): this instance alone.
         CallGuard.EnterExclusive(ref _guard, shape.Calls[0]);
         try
