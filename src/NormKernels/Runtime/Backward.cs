@@ -1658,6 +1658,9 @@ public static class AffineBackward<TNest, TK, T>
             // With pairs (see PairedRows), two blocks' runs applied together (GradientRuns.AffineApplyPair): the first block's
             // terms held until the second's are made.
             bool pending = false;
+            // Pairs and quads only on the 64-byte vector path (PairedRows, QuadRows): a constant of this instantiation, so the
+            // other paths' code leaves out the held blocks' applies (the LayerNorm backward's first call compiles less).
+            bool wide = typeof(TV) == typeof(Vector512<T>), paired = wide && pairs, quad = wide && quads;
             AffineTerms<T> heldTerms = default;
             nint heldXo = 0, heldPo = 0;
             // With quads (see QuadRows), up to three blocks' terms held until a fourth's are made (GradientRuns.AffineApplyQuad).
@@ -1707,7 +1710,7 @@ public static class AffineBackward<TNest, TK, T>
                 rr += r * dzd * gbd + (mf - mean) * q;
                 var terms = new AffineTerms<T>(m, rf, T.CreateTruncating(q), T.CreateTruncating(rr), dz, gb, T.CreateTruncating((mf - mean) * r));
                 bool flush = (block - firstBlock) % BlocksPerFlush == BlocksPerFlush - 1 || block == lastBlock - 1;
-                if (quads)
+                if (quad)
                 {
                     if (held < 3 && !flush)
                     {
@@ -1737,13 +1740,13 @@ public static class AffineBackward<TNest, TK, T>
                     if (flush) Flush(ref acc, ref gradSums, 2 * parameters);
                     continue;
                 }
-                if (pairs && !pending && !flush)
+                if (paired && !pending && !flush)
                 {
                     // Held until the next block's terms are made: the two runs applied together.
                     (pending, heldTerms, heldXo, heldPo) = (true, terms, xo, po);
                     continue;
                 }
-                if (pending)
+                if (paired && pending)
                 {
                     pending = false;
                     ApplyTwo(ref x, ref dy, ref dx, ref gamma, ref acc, heldXo, heldPo, heldTerms, xo, po, terms, rows);

@@ -1020,7 +1020,7 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// </summary>
     /// <remarks><typeparamref name="TH"/> <see cref="Lanes"/> (x and dy come from memory): each step first hints the lines of x
     /// and dy <see cref="AffineAhead"/> bytes on into L1.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void AffineReduce<TH>(ref T x, ref T dy, nint len, T m, T dz, T gb, ref T g,
         ref double a, ref double b, ref double gs, ref double hs, ref double xs) where TH : struct, IOperand
     {
