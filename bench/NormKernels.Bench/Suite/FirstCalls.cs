@@ -15,7 +15,7 @@ namespace NormKernels.Bench.Suite;
 /// no self-check, no JIT warm-up. In that process: the case's buffers, then a new layer, then for
 /// <see cref="Seconds"/> s pairs of calls timed one by one, a call of the layer and a call of its physical limit
 /// (<see cref="StreamingLimit"/>: the streaming pass over the same buffers), the layer first in even pairs (so the
-/// very first call meets the buffers as a user's does) and the limit first in odd ones. Reported: the layer's median
+/// very first call meets the buffers as a user's does) and the limit first in odd ones. Reported: the layer's first call (and the JIT's time in it), its median
 /// of calls 1-10 and of calls 11-100 and its steady state (median of the last 50 calls), the first call starting a
 /// window of 20 consecutive calls whose median is within 10% of the steady state (and when that call ended, in ms
 /// after construction); the limit's calls the same way; and the layer's time over the limit's of the same pair, its
@@ -40,7 +40,7 @@ public static class FirstCalls
     public static readonly string[] DefaultCases = ["bn-train-nchw-S1", "in-nchw-S1", "gn32-nchw-S1", "ln-last-S4"];
 
     private const string Header =
-        "| case | CPUs seen | calls 1-10 | calls 11-100 | steady (last 50) | 1-10 / steady | 11-100 / steady | first 20 calls within 10% from call | at " +
+        "| case | CPUs seen | call 1 (JIT in it) | calls 1-10 | calls 11-100 | steady (last 50) | 1-10 / steady | 11-100 / steady | first 20 calls within 10% from call | at " +
         "| limit: 1-10 / steady, 11-100 / steady | ratio to the limit: 1-10, 11-100, steady | ratio 1-10 / steady, 11-100 / steady " +
         "| second layer: ratio 1-10 / steady, 11-100 / steady |";
 
@@ -60,7 +60,7 @@ public static class FirstCalls
         }
         o.WriteLine();
         o.WriteLine(Header);
-        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var l in lines) o.WriteLine(l);
         return 0;
     }
@@ -99,7 +99,7 @@ public static class FirstCalls
         var times = new List<double>();
         var limits = new List<double>();
         var at = new List<double>();
-        TimePairs(body, limit, times, limits, at);
+        TimePairs(body, limit, times, limits, at, out double firstJit);
         var ratios = times.Zip(limits, (t, l) => t / l).ToList();
         // A second layer of the same class and shape, built now (a network's next block): its first 100 calls, each beside a
         // call of the limit, as the first layer's. What the first layer's calls compiled and chose (the adaptive band's
@@ -107,7 +107,7 @@ public static class FirstCalls
         var second = GeneratedLayers.Create(d);
         var times2 = new List<double>();
         var limits2 = new List<double>();
-        TimePairs(second, limit, times2, limits2, new List<double>(), 100);
+        TimePairs(second, limit, times2, limits2, new List<double>(), out _, 100);
         var ratios2 = times2.Zip(limits2, (t, l) => t / l).ToList();
         int n = times.Count;
         double steady = Median(times.Skip(n - 50)), first = Median(times.Take(10)), next = Median(times.Skip(10).Take(90));
@@ -122,30 +122,41 @@ public static class FirstCalls
             if (Median(times.Skip(i).Take(window)) <= 1.1 * steady) { settled = i; break; }
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         Console.WriteLine(string.Format(inv,
-            "| {0} | {1} | {2} | {3} | {4} | {5:0.00}x | {6:0.00}x | {7} of {8} | {9:0} ms | {10:0.00}x, {11:0.00}x | {12:0.00}, {13:0.00}, {14:0.00} | {15:0.00}x, {16:0.00}x | {17:0.00}x, {18:0.00}x |",
+            "| {0} | {1} | {19} ({20:0} ms) | {2} | {3} | {4} | {5:0.00}x | {6:0.00}x | {7} of {8} | {9:0} ms | {10:0.00}x, {11:0.00}x | {12:0.00}, {13:0.00}, {14:0.00} | {15:0.00}x, {16:0.00}x | {17:0.00}x, {18:0.00}x |",
             c.Id, Environment.ProcessorCount, Duration(first), Duration(next), Duration(steady), first / steady, next / steady, settled + 1, n,
             settled < at.Count ? at[settled] : double.NaN, lFirst / lSteady, lNext / lSteady, rFirst, rNext, rSteady,
-            rFirst / rSteady, rNext / rSteady, r2First / rSteady, r2Next / rSteady));
+            rFirst / rSteady, rNext / rSteady, r2First / rSteady, r2Next / rSteady, Duration(times[0]), firstJit));
         return 0;
     }
 
     /// <summary>Pairs of calls, the layer's and the limit's, for <see cref="Seconds"/> s (at least 200): their times in ms and
-    /// when each layer call ended. The loop and its timing are compiled optimized from the first call: at tier 0 (and then
+    /// when each layer call ended; <paramref name="firstJit"/>: the JIT's time (every thread's, JitInfo) during the layer's
+    /// first call, in ms. The loop and its timing are compiled optimized from the first call: at tier 0 (and then
     /// on-stack replaced) they added tens of nanoseconds to each of the first calls of both, a tenth of a call on the
     /// 32 KB shapes (S5). The layer's own call site (<see cref="GeneratedLayers"/>) is left as a user's code is.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TimePairs(Action body, Action limit, List<double> times, List<double> limits, List<double> at, int count = 0)
+    private static void TimePairs(Action body, Action limit, List<double> times, List<double> limits, List<double> at, out double firstJit, int count = 0)
     {
+        firstJit = 0;
         long begin = Stopwatch.GetTimestamp(), end = begin + (long)(Seconds * Stopwatch.Frequency);
         while (count > 0 ? times.Count < count : Stopwatch.GetTimestamp() < end || times.Count < 200)
         {
             bool layerFirst = times.Count % 2 == 0;
             if (!layerFirst) limits.Add(Time(limit));
-            times.Add(Time(body));
+            if (times.Count == 0)
+            {
+                double jit = JitMilliseconds();
+                times.Add(Time(body));
+                firstJit = JitMilliseconds() - jit;
+            }
+            else times.Add(Time(body));
             at.Add(Milliseconds(Stopwatch.GetTimestamp() - begin));
             if (layerFirst) limits.Add(Time(limit));
         }
     }
+
+    /// <summary>The JIT's time so far on every thread, in ms.</summary>
+    private static double JitMilliseconds() => System.Runtime.JitInfo.GetCompilationTime(currentThread: false).TotalMilliseconds;
 
     /// <summary>A call's time in ms, or in us below 0.1 ms (the small shapes' calls take under a microsecond).</summary>
     private static string Duration(double ms) => ms >= 0.1
