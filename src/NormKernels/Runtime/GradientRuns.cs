@@ -1019,11 +1019,11 @@ public static partial class GradientRuns<TS, TV, T> where TS : struct, ISimd<TV,
     /// [8192, 768], 1 thread, with dx streamed: 6.9 -> 5.3 ms for them left out alone, 6.0 ms with them in the apply).
     /// </summary>
     /// <remarks><typeparamref name="TH"/> <see cref="Lanes"/> (x and dy come from memory): each step first hints the lines of x
-    /// and dy <see cref="AffineAhead"/> bytes on into L1. Compiled on its own, a call a run: inlined, the driver
-    /// (AffineBackward's Group) held a copy for each of its four call sites (from memory or not, the forward's residual or
-    /// not), 8 KB of code compiled with a layer's first backward, where a call uses one or two (sixty-seventh session: the
-    /// driver 2.3 KB, this 2.4 KB; LayerNorm backward [64, 768] in cache the same time a call within the noise).</remarks>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    /// and dy <see cref="AffineAhead"/> bytes on into L1. Inlined into its driver (AffineBackward's Group, four call sites: from
+    /// memory or not, the forward's residual or not): compiled on its own, a call a run, short rows ran slower (sixty-seventh
+    /// session, AMD Zen 3, 1 thread, three process pairs: LayerNorm backward [4096, 64] 283-392 -> 450-462 us, [1024, 256]
+    /// 176-226 -> 185-295 us), though the driver's code that a layer's first backward compiles shrank from 6 to 2.3 KB.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AffineReduce<TH>(ref T x, ref T dy, nint len, T m, T dz, T gb, ref T g,
         ref double a, ref double b, ref double gs, ref double hs, ref double xs) where TH : struct, IOperand
     {
