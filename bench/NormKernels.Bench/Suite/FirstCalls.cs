@@ -15,10 +15,10 @@ namespace NormKernels.Bench.Suite;
 /// no self-check, no JIT warm-up. In that process: the case's buffers, then a new layer, then for
 /// <see cref="Seconds"/> s pairs of calls timed one by one, a call of the layer and a call of its physical limit
 /// (<see cref="StreamingLimit"/>: the streaming pass over the same buffers), the layer first in even pairs (so the
-/// very first call meets the buffers as a user's does) and the limit first in odd ones. Reported: the layer's first call (and the JIT's time in it), its median
-/// of calls 1-10 and of calls 11-100 and its steady state (median of the last 50 calls), the first call starting a
-/// window of 20 consecutive calls whose median is within 10% of the steady state (and when that call ended, in ms
-/// after construction); the limit's calls the same way; and the layer's time over the limit's of the same pair, its
+/// very first call meets the buffers as a user's does) and the limit first in odd ones. Reported: the layer's first call
+/// (and the JIT's time in it), its median of calls 1-10 and of calls 11-100 and its steady state (median of the last 50
+/// calls), the first call starting a window of 20 consecutive calls whose median is within 10% of the steady state (and
+/// when that call ended, in ms after construction); the limit's calls the same way; and the layer's time over the limit's of the same pair, its
 /// median over calls 1-10, 11-100 and the last 50, the first two against the last: the part of a slow first call
 /// that the machine shared with the limit beside it (a busy host, cold buffers) cancels, what is left is the
 /// library's (its JIT, its first-call set-up). Then a second layer of the same class and shape: its first 100 calls, each
@@ -143,13 +143,9 @@ public static class FirstCalls
         {
             bool layerFirst = times.Count % 2 == 0;
             if (!layerFirst) limits.Add(Time(limit));
-            if (times.Count == 0)
-            {
-                double jit = JitMilliseconds();
-                times.Add(Time(body));
-                firstJit = JitMilliseconds() - jit;
-            }
-            else times.Add(Time(body));
+            double jit = times.Count == 0 ? JitMilliseconds() : 0;
+            times.Add(Time(body));
+            if (times.Count == 1) firstJit = JitMilliseconds() - jit;
             at.Add(Milliseconds(Stopwatch.GetTimestamp() - begin));
             if (layerFirst) limits.Add(Time(limit));
         }
